@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install every build, run and test dependency of berth from Debian's archive.
+#
+# Idempotent and quiet: when everything is already installed it prints nothing
+# and touches nothing (no apt-get update). Used by tests/run.sh, the quickstart
+# and CI. Must run as root when something is missing.
+#
+#   deploy/install-deps.sh            build + run + test dependencies
+#   deploy/install-deps.sh --bench    also the references benchmarks compare with
+#   deploy/install-deps.sh --fuzz     also clang + libFuzzer for the fuzz targets
+set -euo pipefail
+
+packages=(
+	# build
+	gcc make cmake pkg-config
+	protobuf-c-compiler libprotobuf-c-dev
+	libnanomsg-dev libseccomp-dev libcap-dev libyaml-dev
+	libsodium-dev libsqlite3-dev
+	# unit tests (check links against subunit)
+	check libsubunit-dev
+	# run: the example image, network namespaces, process tools
+	busybox-static iproute2 procps util-linux sqlite3
+)
+
+for arg in "$@"; do
+	case "$arg" in
+	--bench) packages+=(crun conmon hyperfine) ;;
+	--fuzz) packages+=(clang libclang-rt-14-dev) ;;
+	-h | --help)
+		sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "install-deps.sh: unknown option '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: missing packages: ${missing[*]}" >&2
+	echo "install-deps.sh: run as root (or: sudo apt-get install ${missing[*]})" >&2
+	exit 1
+fi
+
+echo "install-deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2> >(grep -v "^debconf: delaying" >&2)
