@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -253,5 +254,74 @@ int berth_mkdir_p(const char *path, mode_t mode, berth_error **err)
         while (s[1] == '/')
             s++;
     }
+    return 0;
+}
+
+static int rm_rf_children(int dfd, dev_t dev, const char *path, int depth, berth_error **err)
+{
+    _cleanup_closedir_ DIR *d = NULL;
+    struct dirent *de;
+    int fd;
+
+    if (depth > 256)
+        return berth_error_set(err, ELOOP, "remove %s: nested too deep", path);
+    fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0)
+        return berth_error_errno(err, "remove %s", path);
+    d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return berth_error_errno(err, "remove %s", path);
+    }
+    while ((errno = 0, de = readdir(d))) {
+        struct stat st;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;
+            return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+        }
+        if (S_ISDIR(st.st_mode)) {
+            _cleanup_close_ int sub = -1;
+
+            if (st.st_dev != dev)
+                return berth_error_set(err, EXDEV, "remove %s/%s: a mount point", path, de->d_name);
+            sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0)
+                return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+            if (rm_rf_children(sub, dev, path, depth + 1, err) < 0)
+                return -1;
+            if (unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+        } else if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT) {
+            return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+        }
+    }
+    if (errno)
+        return berth_error_errno(err, "read directory %s", path);
+    return 0;
+}
+
+int berth_rm_rf_at(int dirfd, const char *path, berth_error **err)
+{
+    _cleanup_close_ int fd = -1;
+    struct stat st;
+
+    if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : berth_error_errno(err, "remove %s", path);
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlinkat(dirfd, path, 0) < 0 && errno != ENOENT)
+            return berth_error_errno(err, "remove %s", path);
+        return 0;
+    }
+    fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return berth_error_errno(err, "remove %s", path);
+    if (rm_rf_children(fd, st.st_dev, path, 0, err) < 0)
+        return -1;
+    if (unlinkat(dirfd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return berth_error_errno(err, "remove %s", path);
     return 0;
 }

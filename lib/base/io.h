@@ -49,4 +49,9 @@ int berth_write_file_string_at(int dirfd, const char *path, const char *value, b
  * are fine; an existing non-directory is ENOTDIR. */
 int berth_mkdir_p(const char *path, mode_t mode, berth_error **err);
 
+/* rm -rf path relative to dirfd: symlinks are removed, never followed,
+ * and other file systems mounted below are not entered (EXDEV). A missing
+ * path is success. */
+int berth_rm_rf_at(int dirfd, const char *path, berth_error **err);
+
 #endif

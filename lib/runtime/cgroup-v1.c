@@ -1,0 +1,440 @@
+/* cgroup v1 backend: one directory per hierarchy (cpu, cpuacct, cpuset,
+ * memory, devices, freezer, pids, blkio, ...), the same relative path in
+ * each. Works on hybrid hosts, whose cgroup2 mount is left alone. */
+#include "cgroup-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/timeutil.h"
+
+/* The hierarchies a container joins; those marked optional may be absent. */
+static const struct {
+    const char *controller;
+    bool optional;
+} v1_used[] = {
+    { "cpu", false },     { "cpuacct", false },   { "cpuset", false }, { "memory", false },
+    { "devices", false }, { "freezer", false },   { "pids", false },   { "blkio", true },
+    { "net_cls", true },  { "perf_event", true }, { "hugetlb", true },
+};
+
+static char *v1_dir(const struct cgroup_v1_hierarchy *h, const char *path)
+{
+    char *dir = NULL;
+
+    if (asprintf(&dir, "%s%s", h->mountpoint, path) < 0)
+        return NULL;
+    return dir;
+}
+
+/* Iterate over the distinct hierarchies a container uses (cpu and cpuacct
+ * may share one). fn returns < 0 to stop. */
+static int v1_each(berth_cgroup *cg,
+                   int (*fn)(berth_cgroup *, const struct cgroup_v1_hierarchy *, const char *dir,
+                             void *, berth_error **),
+                   void *arg, berth_error **err)
+{
+    const struct cgroup_v1_hierarchy *seen[BERTH_ARRAY_SIZE(v1_used)];
+    size_t nseen = 0;
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(v1_used); i++) {
+        const struct cgroup_v1_hierarchy *h = cgroup_v1_find(cg->driver, v1_used[i].controller);
+        _cleanup_free_ char *dir = NULL;
+        bool dup = false;
+
+        if (!h)
+            continue;
+        for (size_t j = 0; j < nseen; j++)
+            dup |= seen[j] == h;
+        if (dup)
+            continue;
+        seen[nseen++] = h;
+        dir = v1_dir(h, cg->path);
+        if (!dir)
+            return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+        if (fn(cg, h, dir, arg, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static char *v1_controller_dir(berth_cgroup *cg, const char *controller)
+{
+    const struct cgroup_v1_hierarchy *h = cgroup_v1_find(cg->driver, controller);
+
+    return h ? v1_dir(h, cg->path) : NULL;
+}
+
+/* cpuset children start with empty cpus/mems and refuse tasks until they
+ * are set: copy them down from the parent. */
+static int v1_cpuset_init(const char *dir, berth_error **err)
+{
+    _cleanup_free_ char *parent = strdup(dir), *cpus = NULL, *mems = NULL, *cur = NULL;
+    char *slash;
+
+    if (!parent)
+        return berth_error_make(err, ENOMEM, "cpuset %s", dir);
+    slash = strrchr(parent, '/');
+    *slash = '\0';
+    if (cgroup_read_file(dir, "cpuset.cpus", &cur, err) < 0)
+        return -1;
+    if (*cur)
+        return 0;
+    if (cgroup_read_file(parent, "cpuset.cpus", &cpus, err) < 0 ||
+        cgroup_read_file(parent, "cpuset.mems", &mems, err) < 0 ||
+        cgroup_write(dir, "cpuset.cpus", cpus, err) < 0 ||
+        cgroup_write(dir, "cpuset.mems", mems, err) < 0)
+        return -1;
+    return 0;
+}
+
+struct mkdir_state {
+    const struct cgroup_v1_hierarchy *made[BERTH_ARRAY_SIZE(v1_used)];
+    size_t n;
+};
+
+static int v1_mkdir_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, const char *dir,
+                        void *arg, berth_error **err)
+{
+    struct mkdir_state *st = arg;
+    bool is_cpuset = cgroup_v1_find(cg->driver, "cpuset") == h;
+    size_t mlen = strlen(h->mountpoint);
+    _cleanup_free_ char *p = strdup(dir);
+
+    if (!p)
+        return berth_error_make(err, ENOMEM, "cgroup %s", dir);
+    /* Create each missing level below the mount point. */
+    for (char *s = p + mlen + 1;; s++) {
+        char c = *s;
+
+        if (c != '/' && c != '\0')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return berth_error_errno(err, "mkdir %s", p);
+        /* The caller checked that the cgroup does not exist; a leaf that
+         * exists in this hierarchy anyway is a leftover of a crash, and
+         * is adopted (and removed on failure like a new one). */
+        if (c == '\0')
+            st->made[st->n++] = h;
+        if (is_cpuset && v1_cpuset_init(p, err) < 0)
+            return -1;
+        if (c == '\0')
+            break;
+        *s = '/';
+    }
+    return 0;
+}
+
+static int v1_write_devices(const char *dir, berth_error **err)
+{
+    if (cgroup_write(dir, "devices.deny", "a", err) < 0)
+        return -1;
+    for (size_t i = 0; i < cgroup_default_devices_len; i++) {
+        const struct cgroup_device_rule *r = &cgroup_default_devices[i];
+        char rule[64], maj[24], min[24];
+
+        snprintf(maj, sizeof(maj), r->major < 0 ? "*" : "%" PRId64, r->major);
+        snprintf(min, sizeof(min), r->minor < 0 ? "*" : "%" PRId64, r->minor);
+        snprintf(rule, sizeof(rule), "%c %s:%s %s", r->type, maj, min, r->access);
+        if (cgroup_write(dir, "devices.allow", rule, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int v1_apply(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_error **err)
+{
+    _cleanup_free_ char *cpu = v1_controller_dir(cg, "cpu");
+    _cleanup_free_ char *mem = v1_controller_dir(cg, "memory");
+    _cleanup_free_ char *pids = v1_controller_dir(cg, "pids");
+    _cleanup_free_ char *cpuset = v1_controller_dir(cg, "cpuset");
+    _cleanup_free_ char *dev = v1_controller_dir(cg, "devices");
+    char buf[64];
+
+    if (!cpu || !mem || !pids || !cpuset || !dev)
+        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    if (v1_write_devices(dev, err) < 0)
+        return -1;
+    if (lim->cpu_quota_us > 0) {
+        snprintf(buf, sizeof(buf), "%" PRId64, lim->cpu_period_us ? lim->cpu_period_us : 100000);
+        if (cgroup_write(cpu, "cpu.cfs_period_us", buf, err) < 0)
+            return -1;
+        snprintf(buf, sizeof(buf), "%" PRId64, lim->cpu_quota_us);
+        if (cgroup_write(cpu, "cpu.cfs_quota_us", buf, err) < 0)
+            return -1;
+    }
+    if (lim->cpu_weight > 0) {
+        snprintf(buf, sizeof(buf), "%" PRIu64, berth_cgroup_weight_to_shares(lim->cpu_weight));
+        if (cgroup_write(cpu, "cpu.shares", buf, err) < 0)
+            return -1;
+    }
+    if (lim->memory_bytes > 0) {
+        _cleanup_free_ char *memsw = NULL;
+
+        snprintf(buf, sizeof(buf), "%" PRId64, lim->memory_bytes);
+        if (cgroup_write(mem, "memory.limit_in_bytes", buf, err) < 0)
+            return -1;
+        /* memsw exists only with swap accounting; memory+swap = memory
+         * means no swap beyond the limit (docker's --memory-swap default
+         * when equal). */
+        if (cgroup_read_file(mem, "memory.memsw.limit_in_bytes", &memsw, NULL) == 0 &&
+            cgroup_write(mem, "memory.memsw.limit_in_bytes", buf, err) < 0)
+            return -1;
+    }
+    if (lim->pids_max > 0) {
+        snprintf(buf, sizeof(buf), "%" PRId64, lim->pids_max);
+        if (cgroup_write(pids, "pids.max", buf, err) < 0)
+            return -1;
+    }
+    if (lim->cpuset_cpus && *lim->cpuset_cpus &&
+        cgroup_write(cpuset, "cpuset.cpus", lim->cpuset_cpus, err) < 0)
+        return -1;
+    if (lim->cpuset_mems && *lim->cpuset_mems &&
+        cgroup_write(cpuset, "cpuset.mems", lim->cpuset_mems, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int v1_create(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_error **err)
+{
+    struct mkdir_state st = { .n = 0 };
+
+    if (v1_each(cg, v1_mkdir_one, &st, err) < 0 || v1_apply(cg, lim, err) < 0) {
+        for (size_t i = 0; i < st.n; i++) {
+            _cleanup_free_ char *dir = v1_dir(st.made[i], cg->path);
+            if (dir)
+                rmdir(dir);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static int v1_exists(berth_cgroup *cg, berth_error **err)
+{
+    _cleanup_free_ char *dir = v1_controller_dir(cg, "memory");
+    struct stat st;
+
+    if (!dir)
+        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    if (stat(dir, &st) == 0)
+        return 1;
+    if (errno == ENOENT)
+        return 0;
+    return berth_error_errno(err, "stat %s", dir);
+}
+
+static int v1_enter_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, const char *dir,
+                        void *arg, berth_error **err)
+{
+    (void)cg;
+    (void)h;
+    return cgroup_write(dir, "cgroup.procs", arg, err);
+}
+
+static int v1_enter(berth_cgroup *cg, pid_t pid, berth_error **err)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof(buf), "%d", (int)pid);
+    return v1_each(cg, v1_enter_one, buf, err);
+}
+
+static int v1_freeze(const char *dir, const char *state, berth_error **err)
+{
+    if (cgroup_write(dir, "freezer.state", state, err) < 0)
+        return -1;
+    /* FREEZING -> FROZEN is asynchronous; bounded wait. */
+    for (int i = 0; i < 1000; i++) {
+        _cleanup_free_ char *cur = NULL;
+
+        if (cgroup_read_file(dir, "freezer.state", &cur, err) < 0)
+            return -1;
+        if (strcmp(cur, state) == 0)
+            return 0;
+        if (strcmp(state, "FROZEN") == 0 && i % 50 == 49 &&
+            cgroup_write(dir, "freezer.state", state, err) < 0)
+            return -1;
+        nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+    }
+    return berth_error_set(err, ETIMEDOUT, "%s: freezer did not reach %s", dir, state);
+}
+
+static int v1_kill_all(berth_cgroup *cg, berth_error **err)
+{
+    _cleanup_free_ char *frz = v1_controller_dir(cg, "freezer");
+    _cleanup_free_ char *procs = NULL;
+    int r = 0;
+
+    if (!frz)
+        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    /* Frozen tasks cannot fork, so the list read below is complete;
+     * SIGKILL is delivered once they thaw. */
+    if (v1_freeze(frz, "FROZEN", err) < 0)
+        return -1;
+    if (cgroup_read_file(frz, "cgroup.procs", &procs, err) < 0) {
+        r = -1;
+    } else {
+        for (char *p = procs; *p;) {
+            char *end;
+            long pid = strtol(p, &end, 10);
+
+            if (end == p)
+                break;
+            if (pid > 0)
+                kill((pid_t)pid, SIGKILL);
+            p = end;
+            while (*p == '\n')
+                p++;
+        }
+    }
+    if (v1_freeze(frz, "THAWED", r < 0 ? NULL : err) < 0 && r == 0)
+        r = -1;
+    return r;
+}
+
+static int v1_populated(berth_cgroup *cg, bool *ret, berth_error **err)
+{
+    _cleanup_free_ char *dir = v1_controller_dir(cg, "memory"), *procs = NULL;
+
+    if (!dir)
+        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) < 0)
+        return -1;
+    *ret = procs[0] != '\0';
+    return 0;
+}
+
+static int v1_remove_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, const char *dir,
+                         void *arg, berth_error **err)
+{
+    (void)cg;
+    (void)h;
+    if (rmdir(dir) < 0 && errno != ENOENT) {
+        if (errno == EBUSY)
+            *(bool *)arg = true;
+        else
+            return berth_error_errno(err, "rmdir %s", dir);
+    }
+    return 0;
+}
+
+static int v1_remove(berth_cgroup *cg, berth_error **err)
+{
+    bool busy = false;
+
+    if (v1_each(cg, v1_remove_one, &busy, err) < 0)
+        return -1;
+    if (busy)
+        return berth_error_set(err, EBUSY, "cgroup %s is busy", cg->path);
+    return 0;
+}
+
+static int v1_oom_kills(berth_cgroup *cg, uint64_t *ret, berth_error **err)
+{
+    _cleanup_free_ char *dir = v1_controller_dir(cg, "memory");
+
+    if (!dir)
+        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    return cgroup_read_keyed(dir, "memory.oom_control", "oom_kill", ret, err);
+}
+
+static int v1_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
+{
+    _cleanup_free_ char *acct = v1_controller_dir(cg, "cpuacct");
+    _cleanup_free_ char *mem = v1_controller_dir(cg, "memory");
+    _cleanup_free_ char *pids = v1_controller_dir(cg, "pids");
+    _cleanup_free_ char *blkio = v1_controller_dir(cg, "blkio");
+
+    if (!acct || !mem || !pids)
+        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    if (cgroup_read_u64(acct, "cpuacct.usage", &st->cpu_usage_ns, err) < 0 ||
+        cgroup_read_u64(mem, "memory.usage_in_bytes", &st->memory_current, err) < 0 ||
+        cgroup_read_u64(mem, "memory.max_usage_in_bytes", &st->memory_peak, err) < 0 ||
+        cgroup_read_u64(mem, "memory.limit_in_bytes", &st->memory_limit, err) < 0 ||
+        cgroup_read_u64(pids, "pids.current", &st->pids_current, err) < 0)
+        return -1;
+    /* The kernel reports "unlimited" as a page-rounded LONG_MAX. */
+    if (st->memory_limit >= (UINT64_C(1) << 62))
+        st->memory_limit = UINT64_MAX;
+    if (blkio) {
+        _cleanup_free_ char *io = NULL;
+
+        if (cgroup_read_file(blkio, "blkio.throttle.io_service_bytes_recursive", &io, NULL) == 0) {
+            for (char *line = io; line && *line;) {
+                char *nl = strchr(line, '\n'), dev[32], op[16];
+                unsigned long long v;
+
+                if (nl)
+                    *nl = '\0';
+                if (sscanf(line, "%31s %15s %llu", dev, op, &v) == 3) {
+                    if (strcmp(op, "Read") == 0)
+                        st->io_read_bytes += v;
+                    else if (strcmp(op, "Write") == 0)
+                        st->io_write_bytes += v;
+                }
+                line = nl ? nl + 1 : NULL;
+            }
+        }
+    }
+    return 0;
+}
+
+static int v1_file_dir(berth_cgroup *cg, const char *file, char **ret_dir, berth_error **err)
+{
+    char controller[32];
+    const char *dot = strchr(file, '.');
+    size_t len = dot ? (size_t)(dot - file) : 0;
+
+    if (len == 0 || len >= sizeof(controller))
+        return berth_error_set(err, EINVAL, "cgroup file '%s' names no controller", file);
+    memcpy(controller, file, len);
+    controller[len] = '\0';
+    if (strcmp(controller, "cgroup") == 0 || strcmp(controller, "tasks") == 0)
+        strcpy(controller, "memory");
+    if (!cgroup_v1_find(cg->driver, controller))
+        return berth_error_set(err, ENOENT, "cgroup v1 controller '%s' is not mounted", controller);
+    *ret_dir = v1_controller_dir(cg, controller);
+    return *ret_dir ? 0 : berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+}
+
+const cgroup_ops cgroup_v1_ops = {
+    .name = "v1",
+    .create = v1_create,
+    .exists = v1_exists,
+    .enter = v1_enter,
+    .kill_all = v1_kill_all,
+    .populated = v1_populated,
+    .remove = v1_remove,
+    .oom_kills = v1_oom_kills,
+    .stats = v1_stats,
+    .file_dir = v1_file_dir,
+};
+
+size_t cgroup_v1_container_hierarchies(const berth_cgroup_driver *d,
+                                       const struct cgroup_v1_hierarchy **out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(v1_used) && n < max; i++) {
+        const struct cgroup_v1_hierarchy *h = cgroup_v1_find(d, v1_used[i].controller);
+        bool dup = false;
+
+        if (!h)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            dup |= out[j] == h;
+        if (!dup)
+            out[n++] = h;
+    }
+    return n;
+}

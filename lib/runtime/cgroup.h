@@ -1,0 +1,107 @@
+/* cgroups for containers: detect the host's layout (unified v2, or v1
+ * hierarchies, including the hybrid hosts that also mount an almost empty
+ * cgroup2 at /sys/fs/cgroup/unified), create a container's cgroup with its
+ * limits and device rules, move processes in, read figures, kill everything
+ * inside, and remove it. One backend per version behind a const table
+ * (cgroup-internal.h). None of this is thread-safe; each object belongs to
+ * one thread. */
+#ifndef BERTH_RUNTIME_CGROUP_H
+#define BERTH_RUNTIME_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+typedef enum berth_cgroup_version {
+    BERTH_CGROUP_V1 = 1,
+    BERTH_CGROUP_V2 = 2,
+} berth_cgroup_version;
+
+/* The host's cgroup layout, detected once. */
+typedef struct berth_cgroup_driver berth_cgroup_driver;
+
+/* Detect the layout under root (NULL: /sys/fs/cgroup). v2 when root itself
+ * is cgroup2; v1 when it holds cgroup v1 hierarchies (the cgroup2 mount of a
+ * hybrid host is then ignored). Fails when neither is usable or a controller
+ * berth needs (cpu, memory, pids) is missing. */
+int berth_cgroup_driver_detect(const char *root, berth_cgroup_driver **ret_driver,
+                               berth_error **err);
+void berth_cgroup_driver_free(berth_cgroup_driver *d);
+berth_cgroup_version berth_cgroup_driver_version(const berth_cgroup_driver *d);
+
+/* Limits; 0 / NULL means "not limited" (inherit). */
+typedef struct berth_cgroup_limits {
+    int64_t cpu_quota_us;  /* with cpu_period_us; 0 = no quota */
+    int64_t cpu_period_us; /* 0 = 100000 */
+    uint32_t cpu_weight;   /* 1..10000 (v2 scale), 0 = default */
+    int64_t memory_bytes;  /* memory and memory+swap limit */
+    int64_t pids_max;
+    const char *cpuset_cpus;
+    const char *cpuset_mems;
+} berth_cgroup_limits;
+
+typedef struct berth_cgroup berth_cgroup;
+
+/* Create the cgroup at path (absolute from the hierarchy root, e.g.
+ * "/berth/web-1"; missing parents are created and, on v2, get the needed
+ * controllers enabled), restrict devices to the standard set (null, zero,
+ * full, random, urandom, tty, console, ptmx, pts) and apply lim. Fails with
+ * EEXIST if the cgroup already exists. On failure nothing is left behind. */
+int berth_cgroup_create(berth_cgroup_driver *d, const char *path, const berth_cgroup_limits *lim,
+                        berth_cgroup **ret_cg, berth_error **err);
+
+/* Open an existing cgroup (after a restart: stats, kill, destroy). */
+int berth_cgroup_open(berth_cgroup_driver *d, const char *path, berth_cgroup **ret_cg,
+                      berth_error **err);
+
+/* Move pid into the cgroup (every hierarchy on v1). */
+int berth_cgroup_enter(berth_cgroup *cg, pid_t pid, berth_error **err);
+
+/* SIGKILL every process in the cgroup (cgroup.kill on v2; freeze, kill,
+ * thaw on v1, so nothing forks away in between). Does not wait. */
+int berth_cgroup_kill_all(berth_cgroup *cg, berth_error **err);
+
+/* Whether any process is left in the cgroup. */
+int berth_cgroup_populated(berth_cgroup *cg, bool *ret_populated, berth_error **err);
+
+/* Kill what is left, wait (bounded: timeout_ms) until the cgroup is empty,
+ * remove its directories. The parents stay. A cgroup that is already gone is
+ * not an error. */
+int berth_cgroup_destroy(berth_cgroup *cg, int timeout_ms, berth_error **err);
+
+/* Number of OOM kills inside the cgroup so far (v2 memory.events
+ * oom_kill; v1 memory.oom_control oom_kill). */
+int berth_cgroup_oom_kills(berth_cgroup *cg, uint64_t *ret_count, berth_error **err);
+
+typedef struct berth_cgroup_stats {
+    uint64_t cpu_usage_ns;
+    uint64_t memory_current;
+    uint64_t memory_peak;  /* 0 if the kernel does not track it */
+    uint64_t memory_limit; /* UINT64_MAX when unlimited */
+    uint64_t pids_current;
+    uint64_t io_read_bytes;
+    uint64_t io_write_bytes;
+} berth_cgroup_stats;
+
+int berth_cgroup_stats_read(berth_cgroup *cg, berth_cgroup_stats *ret_stats, berth_error **err);
+
+const char *berth_cgroup_path(const berth_cgroup *cg);
+
+/* Read one control file of the cgroup (on v1: of the hierarchy that has it,
+ * chosen by the file's prefix, e.g. "memory.max_usage_in_bytes"). The
+ * caller frees *ret_value; trailing newline removed. For tests and tools. */
+int berth_cgroup_read(berth_cgroup *cg, const char *file, char **ret_value, berth_error **err);
+
+/* Frees memory only; the cgroup itself stays (see destroy). NULL is fine. */
+void berth_cgroup_free(berth_cgroup *cg);
+
+/* Parse a cpuset list ("0-3,6") for validation: 0 if well formed. */
+int berth_cpuset_validate(const char *list, const char *field, berth_error **err);
+
+/* cpu.weight (1..10000) to v1 cpu.shares (2..262144), as runc and crun
+ * convert. */
+uint64_t berth_cgroup_weight_to_shares(uint32_t weight);
+
+#endif

@@ -1,0 +1,256 @@
+/* The container's init until it execs the command: waits for the parent
+ * (cgroup, id maps), then sets up everything in the order the kernel
+ * requires, and reports any failure to the parent over the sync socket as
+ * text. Only async-signal-safe habits are needed (single-threaded fork
+ * child), but it may allocate: the parent is single-threaded too. */
+#include "runtime-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Report err to the parent and exit. The record: errno (4 bytes, native
+ * order: same host), a flag byte (1: the parent appends strerror, as the
+ * exec stub asks; 0 here, the message is complete), the message. */
+static __attribute__((noreturn)) void child_fail(int sync_fd, berth_error *err)
+{
+    char buf[4096];
+    int code = err ? err->code : 0;
+    size_t len, hdr = sizeof(code) + 1;
+
+    memcpy(buf, &code, sizeof(code));
+    buf[sizeof(code)] = 0;
+    len = (size_t)snprintf(buf + hdr, sizeof(buf) - hdr, "%s",
+                           err && err->msg ? err->msg : "unknown error");
+    if (len > sizeof(buf) - hdr - 1)
+        len = sizeof(buf) - hdr - 1;
+    /* SEQPACKET: one record, whole or not at all. */
+    send(sync_fd, buf, hdr + len, MSG_NOSIGNAL);
+    _exit(127);
+}
+
+/* Close every fd from 3 up but the ones in keep (sorted, >= 3). */
+static int close_all_but(const int *keep, size_t n, berth_error **err)
+{
+    unsigned int from = 3;
+
+    for (size_t i = 0; i <= n; i++) {
+        unsigned int to = i < n ? (unsigned int)keep[i] - 1 : ~0U;
+
+        if (to >= from && syscall(SYS_close_range, from, to, 0) < 0)
+            return berth_error_errno(err, "close inherited fds");
+        if (i < n)
+            from = (unsigned int)keep[i] + 1;
+    }
+    return 0;
+}
+
+/* Make fds stdio[0..2] the process's 0, 1, 2 (not close-on-exec). */
+static int setup_stdio(const child_plan *p, berth_error **err)
+{
+    int tmp[3];
+
+    /* Move everything out of 0..2 first, so one stdio fd cannot clobber
+     * another while they are shuffled. */
+    for (int i = 0; i < 3; i++) {
+        int src = p->stdio[i];
+
+        if (src < 0) {
+            src = open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (src < 0)
+                return berth_error_errno(err, "open /dev/null");
+        }
+        tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, 3);
+        if (tmp[i] < 0)
+            return berth_error_errno(err, "dup stdio %d", i);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (dup2(tmp[i], i) < 0)
+            return berth_error_errno(err, "dup2 stdio %d", i);
+        close(tmp[i]);
+    }
+    return 0;
+}
+
+static int loopback_up(berth_error **err)
+{
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = { 0 };
+
+    if (s < 0)
+        return berth_error_errno(err, "socket for lo");
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return berth_error_errno(err, "get flags of lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return berth_error_errno(err, "bring lo up");
+    return 0;
+}
+
+static int setup_rlimits(const berth_spec *spec, berth_error **err)
+{
+    for (size_t i = 0; i < spec->n_rlimits; i++) {
+        struct rlimit rl = { .rlim_cur = spec->rlimits[i]->soft,
+                             .rlim_max = spec->rlimits[i]->hard };
+        int res;
+
+        if (berth_rlimit_parse(spec->rlimits[i]->type, &res, err) < 0)
+            return -1;
+        if (setrlimit(res, &rl) < 0)
+            return berth_error_errno(err, "setrlimit %s", spec->rlimits[i]->type);
+    }
+    return 0;
+}
+
+/* CVE-2024-21626: a working directory reached through a leaked fd lies
+ * outside the root, which getcwd reports as "(unreachable)...". */
+static int enter_workdir(const char *dir, berth_error **err)
+{
+    char cwd[4096];
+
+    if (chdir(dir) < 0)
+        return berth_error_errno(err, "chdir to working directory %s", dir);
+    if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
+        return berth_error_set(err, EPERM, "working directory %s is outside the container root",
+                               dir);
+    return 0;
+}
+
+/* The executable for argv[0]: as given when it has a '/', else the first
+ * match in the container's PATH (execvp's rules). */
+static int find_executable(const child_plan *p, char *buf, size_t size, berth_error **err)
+{
+    const char *cmd = p->argv[0], *path = DEFAULT_PATH;
+    int first_errno = ENOENT;
+
+    if (strchr(cmd, '/')) {
+        snprintf(buf, size, "%s", cmd);
+        return 0;
+    }
+    for (char **e = p->envp; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            path = *e + 5;
+    for (const char *d = path; d;) {
+        const char *colon = strchr(d, ':');
+        size_t len = colon ? (size_t)(colon - d) : strlen(d);
+        struct stat st;
+
+        if (len == 0)
+            snprintf(buf, size, "%s", cmd);
+        else
+            snprintf(buf, size, "%.*s/%s", (int)len, d, cmd);
+        if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(buf, X_OK) == 0)
+                return 0;
+            first_errno = EACCES;
+        }
+        d = colon ? colon + 1 : NULL;
+    }
+    if (first_errno == EACCES)
+        return berth_error_make(err, EACCES, "exec %s", cmd);
+    return berth_error_set(err, ENOENT, "exec %s: executable file not found in PATH (%s)", cmd,
+                           path);
+}
+
+void child_run(const child_plan *p)
+{
+    berth_error *err = NULL;
+    char go, exe[4096];
+    ssize_t r;
+
+    /* Die with the parent while setting up: an orphaned half-made
+     * container must not linger. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* The caller's signal mask and ignored signals would survive the exec:
+     * the container starts from defaults. */
+    {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                signal(sig, SIG_DFL);
+    }
+    r = berth_read_retry(p->sync_fd, &go, 1);
+    if (r != 1)
+        _exit(126); /* the parent gave up; it cleans up */
+    umask(0022);
+
+    if (p->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+        berth_error_errno(&err, "become root in the user namespace");
+        goto fail;
+    }
+    /* Now inside the cgroup: its namespace is rooted there. */
+    if (unshare(CLONE_NEWCGROUP) < 0) {
+        berth_error_errno(&err, "unshare the cgroup namespace");
+        goto fail;
+    }
+    if (setup_stdio(p, &err) < 0 || mount_setup(p, &err) < 0)
+        goto fail;
+    if (sethostname(p->hostname, strlen(p->hostname)) < 0) {
+        berth_error_errno(&err, "sethostname %s", p->hostname);
+        goto fail;
+    }
+    if (p->new_netns && loopback_up(&err) < 0)
+        goto fail;
+    if (setup_rlimits(p->spec, &err) < 0)
+        goto fail;
+    if (!p->spec->allow_privilege_escalation && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        berth_error_errno(&err, "set no_new_privs");
+        goto fail;
+    }
+    /* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
+     * the capability switch may take away: install it first then. */
+    if (p->seccomp && p->spec->allow_privilege_escalation && seccomp_install(p->seccomp, &err) < 0)
+        goto fail;
+    if (caps_apply_and_switch_user(p, &err) < 0)
+        goto fail;
+    /* No host fd may survive into the container (CVE-2024-21626): close
+     * everything but stdio, the sync socket and the stub before the chdir
+     * (both are close-on-exec). */
+    {
+        int keep[2] = { p->sync_fd < p->stub_fd ? p->sync_fd : p->stub_fd,
+                        p->sync_fd < p->stub_fd ? p->stub_fd : p->sync_fd };
+
+        if (close_all_but(keep, 2, &err) < 0)
+            goto fail;
+    }
+    if (enter_workdir(p->workdir ? p->workdir : "/", &err) < 0)
+        goto fail;
+    if (find_executable(p, exe, sizeof(exe), &err) < 0)
+        goto fail;
+    if (p->seccomp && !p->spec->allow_privilege_escalation && seccomp_install(p->seccomp, &err) < 0)
+        goto fail;
+    /* The command is exec'd by the sealed stub, so /proc/self/exe at that
+     * moment is the stub, not this binary (CVE-2019-5736). */
+    p->stub_argv[2] = exe;
+    if (fcntl(p->sync_fd, F_SETFD, 0) < 0) {
+        berth_error_errno(&err, "pass the sync socket to the exec stub");
+        goto fail;
+    }
+    syscall(SYS_execveat, p->stub_fd, "", p->stub_argv, p->envp, AT_EMPTY_PATH);
+    berth_error_errno(&err, "exec the berth-exec stub");
+fail:
+    child_fail(p->sync_fd, err);
+}

@@ -1,0 +1,579 @@
+/* The parent side of a container start: validate, resolve the plan, create
+ * the cgroup, clone the init, let it through once it is in its cgroup (and
+ * its id maps are written), and wait for the exec or the child's error.
+ * Every failure path removes what was created. */
+#include "runtime-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/timeutil.h"
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct berth_container {
+    berth_runtime *rt;
+    char *id;
+    pid_t pid;
+    int pidfd;
+    berth_cgroup *cgroup;
+    /* Overlay directories this container created (NULL in rootfs mode). */
+    char *upper, *work, *mnt;
+    char *state_dir;
+    bool made_state_dir;
+    int64_t started_ns;
+    uint64_t oom_base;
+    bool reaped;
+    berth_exit exit;
+};
+
+/* --- the runtime object -------------------------------------------------- */
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+/* The exec stub in a sealed memfd: nothing can write to it, and it has no
+ * name on any file system. */
+static int make_stub(int *ret_fd, berth_error **err)
+{
+    _cleanup_close_ int fd = memfd_create("berth-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+
+    /* Kernels before 6.3 do not know MFD_EXEC (and need none). */
+    if (fd < 0 && errno == EINVAL)
+        fd = memfd_create("berth-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return berth_error_errno(err, "memfd_create for the exec stub");
+    if (berth_write_all(fd, berth_exec_stub, berth_exec_stub_len) < 0)
+        return berth_error_errno(err, "write the exec stub");
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        return berth_error_errno(err, "seal the exec stub");
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
+int berth_runtime_new(const berth_runtime_config *cfg, berth_runtime **ret_rt, berth_error **err)
+{
+    berth_runtime *rt = calloc(1, sizeof(*rt));
+    const char *parent = cfg && cfg->cgroup_parent ? cfg->cgroup_parent : "/berth";
+    const char *store = cfg && cfg->image_store ? cfg->image_store : "/var/lib/berth/images";
+
+    if (!rt)
+        return berth_error_make(err, ENOMEM, "runtime");
+    if (parent[0] != '/' || strstr(parent, "..") ||
+        (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')) {
+        free(rt);
+        return berth_error_set(err, EINVAL,
+                               "cgroup parent '%s' must be an absolute path like /berth", parent);
+    }
+    rt->cgroup_parent = strdup(strcmp(parent, "/") == 0 ? "" : parent);
+    rt->image_store = strdup(store);
+    if (!rt->cgroup_parent || !rt->image_store) {
+        berth_runtime_free(rt);
+        return berth_error_make(err, ENOMEM, "runtime");
+    }
+    rt->stub_fd = -1;
+    if (berth_cgroup_driver_detect(cfg ? cfg->cgroup_root : NULL, &rt->cgroups, err) < 0 ||
+        make_stub(&rt->stub_fd, err) < 0) {
+        berth_runtime_free(rt);
+        return -1;
+    }
+    *ret_rt = rt;
+    return 0;
+}
+
+void berth_runtime_free(berth_runtime *rt)
+{
+    if (!rt)
+        return;
+    berth_cgroup_driver_free(rt->cgroups);
+    if (rt->stub_fd >= 0)
+        close(rt->stub_fd);
+    free(rt->cgroup_parent);
+    free(rt->image_store);
+    free(rt->seccomp_prog.filter);
+    free(rt);
+}
+
+berth_cgroup_driver *berth_runtime_cgroups(berth_runtime *rt)
+{
+    return rt->cgroups;
+}
+
+static int runtime_seccomp(berth_runtime *rt, uint64_t caps, const struct sock_fprog **ret,
+                           berth_error **err)
+{
+    if (caps == seccomp_default_caps) {
+        *ret = &seccomp_default_prog;
+        return 0;
+    }
+    if (!rt->seccomp_cached || rt->seccomp_caps != caps) {
+        struct sock_fprog prog;
+
+        if (seccomp_compile_default(caps, &prog, err) < 0)
+            return -1;
+        free(rt->seccomp_prog.filter);
+        rt->seccomp_prog = prog;
+        rt->seccomp_caps = caps;
+        rt->seccomp_cached = true;
+    }
+    *ret = &rt->seccomp_prog;
+    return 0;
+}
+
+/* --- plan ----------------------------------------------------------------- */
+
+static void limits_from_spec(const berth_spec *spec, berth_cgroup_limits *lim)
+{
+    const Berth__V1__Resources *r = spec->resources;
+
+    memset(lim, 0, sizeof(*lim));
+    if (!r)
+        return;
+    lim->cpu_period_us = r->cpu_period_us;
+    if (r->cpu_quota_us > 0) {
+        lim->cpu_quota_us = r->cpu_quota_us;
+    } else if (r->cpu_millis > 0) {
+        int64_t period = r->cpu_period_us ? r->cpu_period_us : 100000;
+        /* The kernel's smallest quota is 1 ms. */
+        lim->cpu_quota_us = r->cpu_millis * period / 1000;
+        if (lim->cpu_quota_us < 1000)
+            lim->cpu_quota_us = 1000;
+    }
+    lim->cpu_weight = r->cpu_weight;
+    lim->memory_bytes = r->memory_bytes;
+    lim->pids_max = r->pids_limit;
+    lim->cpuset_cpus = r->cpuset_cpus;
+    lim->cpuset_mems = r->cpuset_mems;
+}
+
+static bool env_has(const berth_spec *spec, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < spec->n_env; i++)
+        if (strncmp(spec->env[i], name, n) == 0 && spec->env[i][n] == '=')
+            return true;
+    return false;
+}
+
+/* argv and envp pointing into the spec, plus the defaults in extra. */
+static int build_exec(const berth_spec *spec, const char *hostname, char extra[2][300],
+                      char ***ret_argv, char ***ret_envp, berth_error **err)
+{
+    size_t argc = spec->n_command + spec->n_args, envc = 0;
+    char **argv = calloc(argc + 1, sizeof(char *));
+    char **envp = calloc(spec->n_env + 4, sizeof(char *));
+    uid_t uid = spec->user ? spec->user->uid : 0;
+
+    if (!argv || !envp) {
+        free(argv);
+        free(envp);
+        return berth_error_make(err, ENOMEM, "argv");
+    }
+    for (size_t i = 0; i < spec->n_command; i++)
+        argv[i] = spec->command[i];
+    for (size_t i = 0; i < spec->n_args; i++)
+        argv[spec->n_command + i] = spec->args[i];
+    if (!env_has(spec, "PATH"))
+        envp[envc++] = (char *)DEFAULT_PATH;
+    if (!env_has(spec, "HOSTNAME")) {
+        snprintf(extra[0], sizeof(extra[0]), "HOSTNAME=%s", hostname);
+        envp[envc++] = extra[0];
+    }
+    if (!env_has(spec, "HOME")) {
+        snprintf(extra[1], sizeof(extra[1]), "HOME=%s", uid == 0 ? "/root" : "/");
+        envp[envc++] = extra[1];
+    }
+    for (size_t i = 0; i < spec->n_env; i++)
+        envp[envc++] = spec->env[i];
+    *ret_argv = argv;
+    *ret_envp = envp;
+    return 0;
+}
+
+static int make_dir_fresh(const char *path, berth_error **err)
+{
+    if (mkdir(path, 0700) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return berth_error_errno(err, "mkdir %s", path);
+    /* A leftover of a crashed start: start over. */
+    if (berth_rm_rf_at(AT_FDCWD, path, err) < 0)
+        return -1;
+    if (mkdir(path, 0700) < 0)
+        return berth_error_errno(err, "mkdir %s", path);
+    return 0;
+}
+
+static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan *plan,
+                          char **ret_lower, berth_error **err)
+{
+    struct stat st;
+
+    if (*spec->rootfs) {
+        if (stat(spec->rootfs, &st) < 0)
+            return berth_error_errno(err, "rootfs %s", spec->rootfs);
+        if (!S_ISDIR(st.st_mode))
+            return berth_error_set(err, ENOTDIR, "rootfs %s: not a directory", spec->rootfs);
+        plan->rootfs_dir = spec->rootfs;
+        return 0;
+    }
+    if (asprintf(ret_lower, "%s/%s", c->rt->image_store, spec->image) < 0)
+        return berth_error_make(err, ENOMEM, "image path");
+    if (stat(*ret_lower, &st) < 0 || !S_ISDIR(st.st_mode))
+        return berth_error_set(err, ENOENT, "image %s not found in %s", spec->image,
+                               c->rt->image_store);
+    if (!c->state_dir)
+        return berth_error_set(err, EINVAL,
+                               "image %s: the runtime needs a state directory for the "
+                               "container's writable layer",
+                               spec->image);
+    if (asprintf(&c->upper, "%s/upper", c->state_dir) < 0 ||
+        asprintf(&c->work, "%s/work", c->state_dir) < 0 ||
+        asprintf(&c->mnt, "%s/rootfs", c->state_dir) < 0)
+        return berth_error_make(err, ENOMEM, "overlay paths");
+    if (make_dir_fresh(c->upper, err) < 0 || make_dir_fresh(c->work, err) < 0 ||
+        make_dir_fresh(c->mnt, err) < 0)
+        return -1;
+    /* The container's / is the upper layer's root: world-readable. */
+    if (chmod(c->upper, 0755) < 0 || chmod(c->mnt, 0755) < 0)
+        return berth_error_errno(err, "chmod %s", c->upper);
+    plan->rootfs_dir = c->mnt;
+    plan->overlay_lower = *ret_lower;
+    plan->overlay_upper = c->upper;
+    plan->overlay_work = c->work;
+    return 0;
+}
+
+static int write_id_map(pid_t pid, const char *file, Berth__V1__IdMap **maps, size_t n,
+                        berth_error **err)
+{
+    char path[64], buf[340 * 36];
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++)
+        len +=
+            (size_t)snprintf(buf + len, sizeof(buf) - len, "%" PRIu32 " %" PRIu32 " %" PRIu32 "\n",
+                             maps[i]->container_id, maps[i]->host_id, maps[i]->size);
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    return berth_write_file_string_at(AT_FDCWD, path, buf, err);
+}
+
+/* Remove the overlay directories and the state dir if this container made
+ * them. */
+static int remove_dirs(berth_container *c, berth_error **err)
+{
+    int r = 0;
+
+    for (char **d = (char *[]){ c->upper, c->work, c->mnt, NULL }; *d; d++)
+        if (berth_rm_rf_at(AT_FDCWD, *d, r < 0 ? NULL : err) < 0)
+            r = -1;
+    if (c->made_state_dir && rmdir(c->state_dir) < 0 && errno != ENOENT && errno != ENOTEMPTY &&
+        r == 0)
+        r = berth_error_errno(err, "rmdir %s", c->state_dir);
+    return r;
+}
+
+void berth_container_free(berth_container *c)
+{
+    if (!c)
+        return;
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    berth_cgroup_free(c->cgroup);
+    free(c->id);
+    free(c->upper);
+    free(c->work);
+    free(c->mnt);
+    free(c->state_dir);
+    free(c);
+}
+BERTH_DEFINE_CLEANUP(berth_container, berth_container_free)
+
+/* Undo a failed start: the child (if any) is killed and reaped. */
+static void abort_start(berth_container *c)
+{
+    if (c->pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+        berth_waitpid(c->pid, NULL, 0);
+        close(c->pidfd);
+        c->pidfd = -1;
+        c->reaped = true;
+    }
+    if (c->cgroup)
+        berth_cgroup_destroy(c->cgroup, 5000, NULL);
+    remove_dirs(c, NULL);
+}
+
+int berth_container_create(berth_runtime *rt, const berth_spec *spec, const berth_create_opts *opts,
+                           berth_container **ret_c, berth_error **err)
+{
+    _cleanup_(berth_container_freep) berth_container *c = NULL;
+    _cleanup_free_ char **argv = NULL, **envp = NULL, **stub_argv = NULL;
+    _cleanup_free_ char *lower = NULL, *cgpath = NULL;
+    _cleanup_close_ int sock_parent = -1, sock_child = -1;
+    char extra_env[2][300], hostname[64], sync_fd_str[16];
+    berth_cgroup_limits lim;
+    child_plan plan = { .spec = spec, .cgroups = rt->cgroups };
+    struct clone_args ca = { 0 };
+    int sv[2], pidfd = -1, r;
+    pid_t pid;
+
+    if (berth_spec_validate(spec, err) < 0)
+        return -1;
+    c = calloc(1, sizeof(*c));
+    if (!c || !(c->id = strdup(spec->id)))
+        return berth_error_make(err, ENOMEM, "container %s", spec->id);
+    c->rt = rt;
+    c->pidfd = -1;
+    if (opts && opts->state_dir) {
+        if (!(c->state_dir = strdup(opts->state_dir)))
+            return berth_error_make(err, ENOMEM, "container %s", spec->id);
+        if (mkdir(c->state_dir, 0700) == 0)
+            c->made_state_dir = true;
+        else if (errno != EEXIST)
+            return berth_error_errno(err, "container %s: mkdir %s", spec->id, c->state_dir);
+    }
+    for (int i = 0; i < 3; i++)
+        plan.stdio[i] = opts ? opts->stdio[i] : -1;
+
+    snprintf(hostname, sizeof(hostname), "%s", *spec->hostname ? spec->hostname : spec->id);
+    plan.hostname = hostname;
+    plan.workdir = *spec->working_dir ? spec->working_dir : NULL;
+    plan.uid = spec->user ? spec->user->uid : 0;
+    plan.gid = spec->user ? spec->user->gid : 0;
+    plan.userns = spec->user_namespace && spec->user_namespace->enabled;
+    plan.new_netns = spec->network == BERTH__V1__NETWORK_MODE__NETWORK_NONE;
+    if (berth_spec_caps(spec, &plan.caps, err) < 0 ||
+        build_exec(spec, hostname, extra_env, &argv, &envp, err) < 0)
+        return berth_error_prefix(err, "container %s", spec->id);
+    plan.argv = argv;
+    plan.envp = envp;
+    if (spec->seccomp == BERTH__V1__SECCOMP_MODE__SECCOMP_DEFAULT &&
+        runtime_seccomp(rt, plan.caps, &plan.seccomp, err) < 0)
+        return berth_error_prefix(err, "container %s", spec->id);
+
+    if (prepare_rootfs(c, spec, &plan, &lower, err) < 0)
+        goto fail;
+
+    limits_from_spec(spec, &lim);
+    if (asprintf(&cgpath, "%s/%s", rt->cgroup_parent, spec->id) < 0) {
+        berth_error_make(err, ENOMEM, "cgroup path");
+        goto fail;
+    }
+    if (berth_cgroup_create(rt->cgroups, cgpath, &lim, &c->cgroup, err) < 0)
+        goto fail;
+
+    /* The sync socket never lands on 0..2, which the child rewires. */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        berth_error_errno(err, "socketpair");
+        goto fail;
+    }
+    sock_parent = fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
+    sock_child = fcntl(sv[1], F_DUPFD_CLOEXEC, 3);
+    close(sv[0]);
+    close(sv[1]);
+    if (sock_parent < 0 || sock_child < 0) {
+        berth_error_errno(err, "dup sync socket");
+        goto fail;
+    }
+    plan.sync_fd = sock_child;
+    plan.stub_fd = rt->stub_fd;
+    snprintf(sync_fd_str, sizeof(sync_fd_str), "%d", sock_child);
+    stub_argv = calloc(spec->n_command + spec->n_args + 4, sizeof(char *));
+    if (!stub_argv) {
+        berth_error_make(err, ENOMEM, "argv");
+        goto fail;
+    }
+    stub_argv[0] = (char *)"berth-exec";
+    stub_argv[1] = sync_fd_str;
+    for (size_t i = 0; argv[i]; i++)
+        stub_argv[3 + i] = argv[i];
+    plan.stub_argv = stub_argv;
+
+    ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+    if (plan.new_netns)
+        ca.flags |= CLONE_NEWNET;
+    if (plan.userns)
+        ca.flags |= CLONE_NEWUSER;
+    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    ca.exit_signal = SIGCHLD;
+    pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid < 0) {
+        berth_error_errno(err, "clone the container init");
+        goto fail;
+    }
+    if (pid == 0) {
+        close(sock_parent);
+        child_run(&plan);
+    }
+    c->pid = pid;
+    c->pidfd = pidfd;
+    close(TAKE_FD(sock_child));
+
+    if (plan.userns && (write_id_map(pid, "uid_map", spec->user_namespace->uid_maps,
+                                     spec->user_namespace->n_uid_maps, err) < 0 ||
+                        write_id_map(pid, "gid_map", spec->user_namespace->gid_maps,
+                                     spec->user_namespace->n_gid_maps, err) < 0))
+        goto fail;
+    if (berth_cgroup_enter(c->cgroup, pid, err) < 0)
+        goto fail;
+    if (write(sock_parent, "g", 1) != 1) {
+        berth_error_errno(err, "start the container init");
+        goto fail;
+    }
+    /* EOF: the exec happened (the socket is close-on-exec). A record: the
+     * child's own error. */
+    {
+        char buf[4096 + 1];
+        ssize_t n;
+
+        do
+            n = recv(sock_parent, buf, sizeof(buf) - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            berth_error_errno(err, "read the container init's status");
+            goto fail;
+        }
+        if (n > 0) {
+            const size_t hdr = sizeof(int) + 1;
+            int code = 0;
+
+            buf[n] = '\0';
+            if ((size_t)n <= hdr) {
+                berth_error_set(err, EPROTO, "the container init failed without a message");
+                goto fail;
+            }
+            memcpy(&code, buf, sizeof(code));
+            if (buf[sizeof(code)])
+                berth_error_make(err, code, "%s", buf + hdr);
+            else
+                berth_error_set(err, code, "%s", buf + hdr);
+            goto fail;
+        }
+    }
+    c->started_ns = berth_now_real_ns();
+    if (berth_cgroup_oom_kills(c->cgroup, &c->oom_base, NULL) < 0)
+        c->oom_base = 0;
+    *ret_c = TAKE_PTR(c);
+    return 0;
+
+fail:
+    r = -1;
+    abort_start(c);
+    berth_error_prefix(err, "container %s", spec->id);
+    return r;
+}
+
+/* --- a running container ------------------------------------------------- */
+
+pid_t berth_container_pid(const berth_container *c)
+{
+    return c->pid;
+}
+
+int berth_container_pidfd(const berth_container *c)
+{
+    return c->pidfd;
+}
+
+const char *berth_container_id(const berth_container *c)
+{
+    return c->id;
+}
+
+berth_cgroup *berth_container_cgroup(berth_container *c)
+{
+    return c->cgroup;
+}
+
+int64_t berth_container_started_ns(const berth_container *c)
+{
+    return c->started_ns;
+}
+
+int berth_container_signal(berth_container *c, int sig, berth_error **err)
+{
+    if (c->reaped)
+        return berth_error_set(err, ESRCH, "container %s has exited", c->id);
+    if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0)
+        return berth_error_errno(err, "signal %d to container %s", sig, c->id);
+    return 0;
+}
+
+int berth_container_kill_all(berth_container *c, berth_error **err)
+{
+    if (c->cgroup && berth_cgroup_kill_all(c->cgroup, err) < 0)
+        return berth_error_prefix(err, "container %s", c->id);
+    if (!c->reaped)
+        syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    return 0;
+}
+
+int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, berth_error **err)
+{
+    siginfo_t si = { 0 };
+    uint64_t ooms = 0;
+
+    if (c->reaped) {
+        *ret_exit = c->exit;
+        return 1;
+    }
+    for (;;) {
+        if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | (nohang ? WNOHANG : 0)) == 0)
+            break;
+        if (errno != EINTR)
+            return berth_error_errno(err, "wait for container %s", c->id);
+    }
+    if (si.si_pid == 0)
+        return 0;
+    c->reaped = true;
+    c->exit.started_ns = c->started_ns;
+    c->exit.finished_ns = berth_now_real_ns();
+    if (si.si_code == CLD_EXITED) {
+        c->exit.exit_code = si.si_status;
+        c->exit.signal = 0;
+    } else {
+        c->exit.signal = si.si_status;
+        c->exit.exit_code = 128 + si.si_status;
+    }
+    if (c->cgroup && berth_cgroup_oom_kills(c->cgroup, &ooms, NULL) == 0)
+        c->exit.oom_killed = ooms > c->oom_base;
+    *ret_exit = c->exit;
+    return 1;
+}
+
+int berth_container_destroy(berth_container *c, berth_error **err)
+{
+    berth_exit ex;
+    int r = 0;
+
+    if (!c->reaped) {
+        berth_container_kill_all(c, NULL);
+        if (berth_container_wait(c, false, &ex, err) < 0)
+            r = -1;
+    }
+    if (c->cgroup && berth_cgroup_destroy(c->cgroup, 5000, r < 0 ? NULL : err) < 0)
+        r = -1;
+    if (remove_dirs(c, r < 0 ? NULL : err) < 0)
+        r = -1;
+    if (r < 0)
+        return berth_error_prefix(err, "destroy container %s", c->id);
+    return 0;
+}

@@ -1,0 +1,161 @@
+/* berth-exec: the last step of a container start, run from a sealed memfd.
+ *
+ * CVE-2019-5736: whatever the container's command is, its execve happens
+ * from this tiny program, never from the runtime's binary, so /proc/self/exe
+ * (in the command itself, a #! line, or an ELF interpreter) can only ever
+ * reach this sealed, unlinked, read-only copy, never a host file.
+ *
+ *   berth-exec SYNC_FD PATH ARGV0 [ARG...]   (environment: the command's)
+ *
+ * SYNC_FD arrives open (not close-on-exec); the stub marks it close-on-exec
+ * so a successful exec closes it, which is how the runtime learns of it.
+ * It execs PATH with ARGV0.. and the environment; on failure it sends the
+ * runtime's error record (errno, "append strerror" flag, "exec PATH") on
+ * SYNC_FD and exits 127. Freestanding on x86-64 (no libc: about 1 KiB, so
+ * the per-start copy is nothing); other architectures use libc statically. */
+
+#define RECORD_MAX 512
+
+#if defined(__x86_64__)
+#include <asm/unistd.h>
+
+static long sys3(long n, long a, long b, long c)
+{
+    long r;
+
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+
+static __attribute__((noreturn)) void sys_exit(int code)
+{
+    for (;;)
+        sys3(__NR_exit_group, code, 0, 0);
+}
+
+static long sys_execve(const char *path, char **argv, char **envp)
+{
+    return sys3(__NR_execve, (long)path, (long)argv, (long)envp);
+}
+
+static long sys_write(int fd, const void *buf, unsigned long len)
+{
+    return sys3(__NR_write, fd, (long)buf, (long)len);
+}
+
+static long sys_cloexec(int fd)
+{
+    return sys3(__NR_fcntl, fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
+}
+#else
+#include <stdlib.h>
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+
+static __attribute__((noreturn)) void sys_exit(int code)
+{
+    _exit(code);
+}
+
+static long sys_execve(const char *path, char **argv, char **envp)
+{
+    return execve(path, argv, envp) < 0 ? -errno : 0;
+}
+
+static long sys_write(int fd, const void *buf, unsigned long len)
+{
+    return write(fd, buf, len);
+}
+
+static long sys_cloexec(int fd)
+{
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+#endif
+
+static unsigned long str_len(const char *s)
+{
+    unsigned long n = 0;
+
+    while (s[n])
+        n++;
+    return n;
+}
+
+static int parse_fd(const char *s)
+{
+    int v = 0;
+
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 100000)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+static __attribute__((noreturn)) void stub_main(long argc, char **argv, char **envp)
+{
+    static const char usage[] = "berth-exec: the last step of a berth container start; "
+                                "not for direct use\n";
+    char rec[RECORD_MAX];
+    unsigned long len = 0, plen;
+    long r;
+    int fd;
+
+    if (argc < 4 || (fd = parse_fd(argv[1])) < 3) {
+        sys_write(2, usage, sizeof(usage) - 1);
+        sys_exit(127);
+    }
+    /* The sync socket reaches us open; the command must not inherit it,
+     * and our parent must see it close when the exec succeeds. */
+    if (sys_cloexec(fd) < 0)
+        sys_exit(127);
+    r = sys_execve(argv[2], argv + 3, envp);
+    /* Still here: the exec failed with -r. */
+    {
+        int code = (int)-r;
+        const char *p = (const char *)&code;
+
+        for (unsigned i = 0; i < sizeof(code); i++)
+            rec[len++] = p[i];
+    }
+    rec[len++] = 1; /* the runtime appends strerror(code) */
+    for (const char *s = "exec "; *s;)
+        rec[len++] = *s++;
+    plen = str_len(argv[2]);
+    if (plen > RECORD_MAX - len)
+        plen = RECORD_MAX - len;
+    for (unsigned long i = 0; i < plen; i++)
+        rec[len++] = argv[2][i];
+    sys_write(fd, rec, len);
+    sys_exit(127);
+}
+
+#if defined(__x86_64__)
+void stub_start(long *sp);
+void stub_start(long *sp)
+{
+    long argc = sp[0];
+    char **argv = (char **)(sp + 1);
+
+    stub_main(argc, argv, argv + argc + 1);
+}
+
+/* The kernel leaves argc, argv, envp on the stack; align it for C. */
+__asm__(".text\n"
+        ".globl _start\n"
+        "_start:\n"
+        "    mov %rsp, %rdi\n"
+        "    and $-16, %rsp\n"
+        "    call stub_start\n"
+        "    hlt\n");
+#else
+int main(int argc, char **argv, char **envp)
+{
+    stub_main(argc, argv, envp);
+}
+#endif

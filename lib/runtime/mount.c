@@ -1,0 +1,462 @@
+/* The container's filesystem, set up by the child in its own mount
+ * namespace: private propagation, the root (an overlay or a bind of a
+ * directory), /proc, /sys, a minimal /dev, devpts, /dev/shm, /dev/mqueue,
+ * the cgroup filesystem, the spec's mounts, masked and read-only paths, then
+ * pivot_root. Every destination inside the root is resolved with openat2
+ * RESOLVE_IN_ROOT, so a symlink in an image cannot send a mount outside it,
+ * and mounted through its /proc/self/fd path. Everything mounted here dies
+ * with the namespace: nothing to clean up on the host. */
+#include "runtime-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "cgroup-internal.h"
+
+#define FD_PATH_LEN 32
+
+enum open_kind { OPEN_EXISTING, OPEN_DIR, OPEN_FILE };
+
+static char *fd_path(int fd, char buf[FD_PATH_LEN])
+{
+    snprintf(buf, FD_PATH_LEN, "/proc/self/fd/%d", fd);
+    return buf;
+}
+
+static int openat2_in_root(int rootfd, const char *path)
+{
+    struct open_how how = {
+        .flags = O_PATH | O_CLOEXEC,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    int fd;
+
+    do
+        fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+    while (fd < 0 && errno == EAGAIN);
+    return fd;
+}
+
+/* O_PATH fd of path inside the root; missing components are created as
+ * directories (and the last as kind says) when kind is not OPEN_EXISTING. */
+static int open_in_root(int rootfd, const char *path, enum open_kind kind, int *ret_fd,
+                        berth_error **err)
+{
+    _cleanup_free_ char *parent = NULL;
+    _cleanup_close_ int pfd = -1;
+    const char *last;
+    char *slash;
+    int fd;
+
+    fd = openat2_in_root(rootfd, path);
+    if (fd >= 0) {
+        *ret_fd = fd;
+        return 0;
+    }
+    if (errno != ENOENT || kind == OPEN_EXISTING)
+        return berth_error_errno(err, "resolve %s in the container root", path);
+
+    parent = strdup(path);
+    if (!parent)
+        return berth_error_make(err, ENOMEM, "resolve %s", path);
+    slash = strrchr(parent, '/');
+    if (!slash || slash == parent) {
+        last = path + (slash ? 1 : 0);
+        free(parent);
+        parent = strdup("/");
+        if (!parent)
+            return berth_error_make(err, ENOMEM, "resolve %s", path);
+    } else {
+        *slash = '\0';
+        last = path + (slash - parent) + 1;
+    }
+    if (open_in_root(rootfd, parent, OPEN_DIR, &pfd, err) < 0)
+        return -1;
+    if (kind == OPEN_DIR) {
+        if (mkdirat(pfd, last, 0755) < 0 && errno != EEXIST)
+            return berth_error_errno(err, "mkdir %s in the container root", path);
+    } else {
+        int f = openat(pfd, last, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (f < 0 && errno != EEXIST)
+            return berth_error_errno(err, "create %s in the container root", path);
+        if (f >= 0)
+            close(f);
+    }
+    fd = openat2_in_root(rootfd, path);
+    if (fd < 0)
+        return berth_error_errno(err, "resolve %s in the container root", path);
+    *ret_fd = fd;
+    return 0;
+}
+
+/* mount(2) onto path inside the root. */
+static int mount_in_root(int rootfd, const char *path, enum open_kind kind, const char *source,
+                         const char *fstype, unsigned long flags, const char *data,
+                         berth_error **err)
+{
+    _cleanup_close_ int fd = -1;
+    char fdp[FD_PATH_LEN];
+
+    if (open_in_root(rootfd, path, kind, &fd, err) < 0)
+        return -1;
+    if (mount(source, fd_path(fd, fdp), fstype, flags, data) < 0)
+        return berth_error_errno(err, "mount %s on %s", fstype ? fstype : source, path);
+    return 0;
+}
+
+static unsigned long statvfs_to_mount_flags(unsigned long f)
+{
+    unsigned long m = 0;
+
+    if (f & ST_NOSUID)
+        m |= MS_NOSUID;
+    if (f & ST_NODEV)
+        m |= MS_NODEV;
+    if (f & ST_NOEXEC)
+        m |= MS_NOEXEC;
+    if (f & ST_NOATIME)
+        m |= MS_NOATIME;
+    if (f & ST_NODIRATIME)
+        m |= MS_NODIRATIME;
+    if (f & ST_RELATIME)
+        m |= MS_RELATIME;
+    return m;
+}
+
+/* Remount the mount at path read-only, keeping its other flags (which a
+ * user namespace would refuse to clear). */
+static int remount_ro_in_root(int rootfd, const char *path, berth_error **err)
+{
+    _cleanup_close_ int fd = -1;
+    char fdp[FD_PATH_LEN];
+    struct statvfs sv;
+
+    if (open_in_root(rootfd, path, OPEN_EXISTING, &fd, err) < 0)
+        return -1;
+    if (statvfs(fd_path(fd, fdp), &sv) < 0)
+        return berth_error_errno(err, "statvfs %s", path);
+    if (mount(NULL, fdp, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | statvfs_to_mount_flags(sv.f_flag),
+              NULL) < 0)
+        return berth_error_errno(err, "remount %s read-only", path);
+    return 0;
+}
+
+/* Bind path onto itself and make that read-only. Missing paths are fine. */
+static int readonly_path(int rootfd, const char *path, berth_error **err)
+{
+    _cleanup_close_ int fd = -1;
+    char fdp[FD_PATH_LEN];
+
+    fd = openat2_in_root(rootfd, path);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : berth_error_errno(err, "resolve %s", path);
+    if (mount(fd_path(fd, fdp), fdp, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return berth_error_errno(err, "bind %s", path);
+    return remount_ro_in_root(rootfd, path, err);
+}
+
+/* Hide path: a directory gets an empty read-only tmpfs, a file the mask
+ * node (unreadable) bound over it. Missing paths are fine. */
+static int mask_path(int rootfd, const char *path, int mask_fd, berth_error **err)
+{
+    _cleanup_close_ int fd = -1;
+    char fdp[FD_PATH_LEN], maskp[FD_PATH_LEN];
+    struct stat st;
+
+    fd = openat2_in_root(rootfd, path);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : berth_error_errno(err, "resolve %s", path);
+    if (fstat(fd, &st) < 0)
+        return berth_error_errno(err, "stat %s", path);
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", fd_path(fd, fdp), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "size=0,mode=555") < 0)
+            return berth_error_errno(err, "mask %s", path);
+        return 0;
+    }
+    if (mount(fd_path(mask_fd, maskp), fd_path(fd, fdp), NULL, MS_BIND, NULL) < 0)
+        return berth_error_errno(err, "mask %s", path);
+    return 0;
+}
+
+/* Docker's masked and read-only paths. */
+static const char *const masked_paths[] = {
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+static const struct {
+    const char *name;
+    unsigned int major, minor;
+} dev_nodes[] = {
+    { "null", 1, 3 },   { "zero", 1, 5 },    { "full", 1, 7 },
+    { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+};
+
+static int setup_dev(const child_plan *p, int rootfd, berth_error **err)
+{
+    _cleanup_close_ int devfd = -1;
+    static const char *const links[][2] = {
+        { "/proc/self/fd", "fd" },       { "/proc/self/fd/0", "stdin" },
+        { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+        { "pts/ptmx", "ptmx" },
+    };
+    char fdp[FD_PATH_LEN];
+
+    if (mount_in_root(rootfd, "/dev", OPEN_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+                      "mode=755,size=65536k", err) < 0)
+        return -1;
+    if (open_in_root(rootfd, "/dev", OPEN_EXISTING, &devfd, err) < 0)
+        return -1;
+    /* O_PATH is not enough for *at() creation on every kernel: reopen. */
+    {
+        int d = open(fd_path(devfd, fdp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0)
+            return berth_error_errno(err, "open /dev of the container");
+        close(devfd);
+        devfd = d;
+    }
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(dev_nodes); i++) {
+        const char *name = dev_nodes[i].name;
+
+        if (!p->userns) {
+            if (mknodat(devfd, name, S_IFCHR | 0666,
+                        makedev(dev_nodes[i].major, dev_nodes[i].minor)) < 0)
+                return berth_error_errno(err, "mknod /dev/%s", name);
+            continue;
+        }
+        /* A user namespace may not mknod: bind the host's node. */
+        {
+            char host[64], target[FD_PATH_LEN + 16];
+            int f = openat(devfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+
+            if (f < 0)
+                return berth_error_errno(err, "create /dev/%s", name);
+            close(f);
+            snprintf(host, sizeof(host), "/dev/%s", name);
+            snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", devfd, name);
+            if (mount(host, target, NULL, MS_BIND, NULL) < 0)
+                return berth_error_errno(err, "bind %s", host);
+        }
+    }
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(links); i++)
+        if (symlinkat(links[i][0], devfd, links[i][1]) < 0)
+            return berth_error_errno(err, "symlink /dev/%s", links[i][1]);
+    for (const char *d = "pts\0shm\0mqueue\0"; *d; d += strlen(d) + 1)
+        if (mkdirat(devfd, d, 0755) < 0)
+            return berth_error_errno(err, "mkdir /dev/%s", d);
+
+    if (mount_in_root(rootfd, "/dev/pts", OPEN_DIR, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                      "newinstance,ptmxmode=0666,mode=0620,gid=5", NULL) < 0 &&
+        /* gid 5 may be unmapped in a user namespace */
+        mount_in_root(rootfd, "/dev/pts", OPEN_DIR, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                      "newinstance,ptmxmode=0666,mode=0620", err) < 0)
+        return -1;
+    if (mount_in_root(rootfd, "/dev/shm", OPEN_DIR, "shm", "tmpfs",
+                      MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k", err) < 0)
+        return -1;
+    if (mount_in_root(rootfd, "/dev/mqueue", OPEN_DIR, "mqueue", "mqueue",
+                      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int setup_cgroupfs(const child_plan *p, int rootfd, berth_error **err)
+{
+    const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    const struct cgroup_v1_hierarchy *hs[CGROUP_V1_MAX];
+    size_t n;
+
+    if (berth_cgroup_driver_version(p->cgroups) == BERTH_CGROUP_V2)
+        return mount_in_root(rootfd, "/sys/fs/cgroup", OPEN_EXISTING, "cgroup", "cgroup2", ro, NULL,
+                             err);
+    /* v1: a tmpfs with one read-only mount per hierarchy the container
+     * joined, each showing (through the cgroup namespace) only its own
+     * cgroup. */
+    if (mount_in_root(rootfd, "/sys/fs/cgroup", OPEN_EXISTING, "tmpfs", "tmpfs",
+                      MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k", err) < 0)
+        return -1;
+    n = cgroup_v1_container_hierarchies(p->cgroups, hs, BERTH_ARRAY_SIZE(hs));
+    for (size_t i = 0; i < n; i++) {
+        const char *base = strrchr(hs[i]->mountpoint, '/') + 1;
+        char dest[128];
+
+        snprintf(dest, sizeof(dest), "/sys/fs/cgroup/%s", base);
+        if (mount_in_root(rootfd, dest, OPEN_DIR, "cgroup", "cgroup", ro, hs[i]->options, err) < 0)
+            return -1;
+    }
+    return remount_ro_in_root(rootfd, "/sys/fs/cgroup", err);
+}
+
+static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
+{
+    for (size_t i = 0; i < p->spec->n_mounts; i++) {
+        const Berth__V1__Mount *m = p->spec->mounts[i];
+        unsigned long flags = MS_NOSUID | MS_NODEV;
+
+        if (m->type == BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS) {
+            char opts[64] = "mode=1777";
+
+            if (m->tmpfs_size_bytes > 0)
+                snprintf(opts, sizeof(opts), "mode=1777,size=%lld", (long long)m->tmpfs_size_bytes);
+            if (m->readonly)
+                flags |= MS_RDONLY;
+            if (mount_in_root(rootfd, m->destination, OPEN_DIR, "tmpfs", "tmpfs", flags, opts,
+                              err) < 0)
+                return berth_error_prefix(err, "spec.mounts[%zu]", i);
+            continue;
+        }
+        {
+            struct stat st;
+            _cleanup_close_ int src = open(m->source, O_PATH | O_CLOEXEC);
+            char srcp[FD_PATH_LEN];
+
+            if (src < 0 || fstat(src, &st) < 0)
+                return berth_error_errno(err, "spec.mounts[%zu]: bind source %s", i, m->source);
+            if (mount_in_root(rootfd, m->destination, S_ISDIR(st.st_mode) ? OPEN_DIR : OPEN_FILE,
+                              fd_path(src, srcp), NULL, MS_BIND | MS_REC, NULL, err) < 0)
+                return berth_error_prefix(err, "spec.mounts[%zu]", i);
+            if (m->readonly && remount_ro_in_root(rootfd, m->destination, err) < 0)
+                return berth_error_prefix(err, "spec.mounts[%zu]", i);
+        }
+    }
+    return 0;
+}
+
+static int pivot(int rootfd, berth_error **err)
+{
+    if (fchdir(rootfd) < 0)
+        return berth_error_errno(err, "chdir to the container root");
+    /* pivot_root(".", ".") stacks the old root under the new one at "/";
+     * detaching it leaves only the container's tree (runc's trick, no
+     * temporary directory in the image needed). */
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return berth_error_errno(err, "pivot_root");
+    if (umount2(".", MNT_DETACH) < 0)
+        return berth_error_errno(err, "detach the old root");
+    if (chdir("/") < 0)
+        return berth_error_errno(err, "chdir /");
+    return 0;
+}
+
+int mount_setup(const child_plan *p, berth_error **err)
+{
+    _cleanup_close_ int rootfd = -1, maskfd = -1;
+    const unsigned long nsd = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return berth_error_errno(err, "make mounts private");
+    if (p->overlay_lower) {
+        _cleanup_free_ char *opts = NULL;
+
+        if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", p->overlay_lower,
+                     p->overlay_upper, p->overlay_work) < 0)
+            return berth_error_make(err, ENOMEM, "overlay options");
+        if (mount("overlay", p->rootfs_dir, "overlay", 0, opts) < 0)
+            return berth_error_errno(err, "mount overlay of image %s on %s", p->overlay_lower,
+                                     p->rootfs_dir);
+    } else if (mount(p->rootfs_dir, p->rootfs_dir, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        return berth_error_errno(err, "bind rootfs %s", p->rootfs_dir);
+    }
+    rootfd = open(p->rootfs_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return berth_error_errno(err, "open rootfs %s", p->rootfs_dir);
+
+    /* A fresh procfs of the container's pid namespace. */
+    if (mount_in_root(rootfd, "/proc", OPEN_DIR, "proc", "proc", nsd, NULL, err) < 0)
+        return -1;
+    if (mount_in_root(rootfd, "/sys", OPEN_DIR, "sysfs", "sysfs", nsd | MS_RDONLY, NULL, NULL) <
+        0) {
+        /* sysfs can only be mounted by the owner of the network namespace:
+         * with the host network in a user namespace, bind the host's. */
+        if (mount_in_root(rootfd, "/sys", OPEN_DIR, "/sys", NULL, MS_BIND | MS_REC, NULL, err) <
+                0 ||
+            remount_ro_in_root(rootfd, "/sys", err) < 0)
+            return -1;
+    }
+    if (setup_dev(p, rootfd, err) < 0 || setup_cgroupfs(p, rootfd, err) < 0 ||
+        setup_spec_mounts(p, rootfd, err) < 0)
+        return -1;
+    if (p->workdir) {
+        _cleanup_close_ int wfd = -1;
+        if (open_in_root(rootfd, p->workdir, OPEN_DIR, &wfd, err) < 0)
+            return berth_error_prefix(err, "working directory");
+    }
+
+    /* The mask for files: a char device no rule allows (0:0), so reading a
+     * masked file fails instead of reading as empty. A user namespace may
+     * not mknod; /dev/null has to do there. */
+    if (!p->userns) {
+        _cleanup_close_ int devfd = -1;
+        char fdp[FD_PATH_LEN];
+
+        if (open_in_root(rootfd, "/dev", OPEN_EXISTING, &devfd, err) < 0)
+            return -1;
+        if (mknodat(devfd, ".berth-mask", S_IFCHR | 0000, makedev(0, 0)) < 0)
+            return berth_error_errno(err, "mknod the mask node");
+        snprintf(fdp, sizeof(fdp), "/dev/.berth-mask");
+        if (open_in_root(rootfd, fdp, OPEN_EXISTING, &maskfd, err) < 0)
+            return -1;
+    } else if (open_in_root(rootfd, "/dev/null", OPEN_EXISTING, &maskfd, err) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(masked_paths); i++)
+        if (mask_path(rootfd, masked_paths[i], maskfd, err) < 0)
+            return -1;
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(readonly_paths); i++)
+        if (readonly_path(rootfd, readonly_paths[i], err) < 0)
+            return -1;
+    if (!p->userns) {
+        _cleanup_close_ int devfd = -1;
+        char fdp[FD_PATH_LEN];
+
+        /* The bind mounts keep the node; the name goes. */
+        if (open_in_root(rootfd, "/dev", OPEN_EXISTING, &devfd, err) < 0)
+            return -1;
+        {
+            int d = open(fd_path(devfd, fdp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (d < 0 || unlinkat(d, ".berth-mask", 0) < 0) {
+                if (d >= 0)
+                    close(d);
+                return berth_error_errno(err, "remove the mask node");
+            }
+            close(d);
+        }
+    }
+
+    if (pivot(rootfd, err) < 0)
+        return -1;
+    if (p->spec->readonly_rootfs) {
+        struct statvfs sv;
+
+        if (statvfs("/", &sv) < 0)
+            return berth_error_errno(err, "statvfs /");
+        if (mount(NULL, "/", NULL,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | statvfs_to_mount_flags(sv.f_flag), NULL) < 0)
+            return berth_error_errno(err, "remount / read-only");
+    }
+    return 0;
+}

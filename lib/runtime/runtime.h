@@ -1,0 +1,94 @@
+/* lib/runtime: turn a ContainerSpec into an isolated process, as crun or
+ * runc do for an OCI bundle, with no daemon.
+ *
+ * berth_container_create() validates the spec, creates the cgroup, clones
+ * the init into new pid, mount, uts, ipc, net (unless host) and cgroup
+ * namespaces (user namespace optional), sets up its root filesystem,
+ * devices, masks, capabilities, seccomp and user, and execs the command.
+ * The command is exec'd through a tiny stub held in a sealed memfd
+ * (CVE-2019-5736: /proc/self/exe can never reach a host binary).
+ * It returns once the command was exec'd, or with the child's real error
+ * ("exec /nonexistent: No such file or directory") and nothing left behind:
+ * no cgroup, no mount (all mounts live in the container's own mount
+ * namespace), no overlay directories.
+ *
+ * The caller is the container's parent: it reaps it (berth_container_wait)
+ * and removes what is left (berth_container_destroy). Not thread-safe. */
+#ifndef BERTH_RUNTIME_RUNTIME_H
+#define BERTH_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "cgroup.h"
+#include "spec.h"
+
+typedef struct berth_runtime_config {
+    /* cgroup parent of every container, absolute from the hierarchy root
+     * (default "/berth"): the container's cgroup is <parent>/<id>. */
+    const char *cgroup_parent;
+    /* Where `image: NAME` is found (default /var/lib/berth/images). */
+    const char *image_store;
+    /* cgroup mount root (default /sys/fs/cgroup). */
+    const char *cgroup_root;
+} berth_runtime_config;
+
+typedef struct berth_runtime berth_runtime;
+
+/* Detect the cgroup layout and keep the configuration (strings copied). */
+int berth_runtime_new(const berth_runtime_config *cfg, berth_runtime **ret_rt, berth_error **err);
+void berth_runtime_free(berth_runtime *rt);
+berth_cgroup_driver *berth_runtime_cgroups(berth_runtime *rt);
+
+typedef struct berth_create_opts {
+    /* The container's private directory (created if missing). Image mode
+     * puts the overlay upper, work and mount-point directories here; they
+     * are removed by destroy and by a failed create. Required for image
+     * mode, optional for rootfs mode. */
+    const char *state_dir;
+    /* fds that become the container's stdin, stdout and stderr (duplicated;
+     * the caller keeps its own); -1 gives /dev/null. */
+    int stdio[3];
+} berth_create_opts;
+
+typedef struct berth_container berth_container;
+
+int berth_container_create(berth_runtime *rt, const berth_spec *spec, const berth_create_opts *opts,
+                           berth_container **ret_c, berth_error **err);
+
+/* How a container ended. */
+typedef struct berth_exit {
+    int exit_code;       /* the code, or 128 + signal when killed */
+    int signal;          /* the killing signal, 0 when it exited */
+    bool oom_killed;     /* the kernel OOM-killed a process of the container */
+    int64_t started_ns;  /* CLOCK_REALTIME, when the command was exec'd */
+    int64_t finished_ns; /* CLOCK_REALTIME, when it was reaped */
+} berth_exit;
+
+pid_t berth_container_pid(const berth_container *c);
+/* A pidfd of the init (owned by the container; poll it for exit). */
+int berth_container_pidfd(const berth_container *c);
+const char *berth_container_id(const berth_container *c);
+berth_cgroup *berth_container_cgroup(berth_container *c);
+int64_t berth_container_started_ns(const berth_container *c);
+
+/* Send sig to the init (through the pidfd: never to a recycled pid). */
+int berth_container_signal(berth_container *c, int sig, berth_error **err);
+/* SIGKILL everything in the container's cgroup. */
+int berth_container_kill_all(berth_container *c, berth_error **err);
+
+/* Reap the init. Blocking unless nohang; returns 1 and fills *ret_exit
+ * when it was reaped, 0 when nohang and it still runs. Reaping twice
+ * returns the same record. */
+int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, berth_error **err);
+
+/* Kill whatever still runs, reap the init, remove the cgroup and the
+ * overlay directories. Safe to call twice and after a failed wait. */
+int berth_container_destroy(berth_container *c, berth_error **err);
+
+/* Frees memory and fds; does not stop the container. NULL is fine. */
+void berth_container_free(berth_container *c);
+
+#endif

@@ -1,0 +1,412 @@
+/* ContainerSpec validation and the small parsers it needs. */
+#include "spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/capability.h>
+#include <sys/resource.h>
+
+#include "base/cleanup.h"
+#include "base/quantity.h"
+#include "cgroup.h"
+
+#define F(...) berth_error_set(err, EINVAL, __VA_ARGS__)
+
+bool berth_spec_id_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > BERTH_SPEC_ID_MAX ||
+        !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(islower(c) || isdigit(c) || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+bool berth_spec_image_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > 128 || !isalnum((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+/* Absolute, normalised (no empty, "." or ".." components, no trailing
+ * slash except "/"), bounded. */
+static bool path_clean(const char *p)
+{
+    size_t n = strlen(p);
+
+    if (n == 0 || n > BERTH_SPEC_PATH_MAX || p[0] != '/')
+        return false;
+    if (n == 1)
+        return true;
+    if (p[n - 1] == '/')
+        return false;
+    for (const char *c = p; c;) {
+        const char *next = strchr(c + 1, '/');
+        size_t len = next ? (size_t)(next - c - 1) : strlen(c + 1);
+
+        if (len == 0 || (len == 1 && c[1] == '.') || (len == 2 && c[1] == '.' && c[2] == '.'))
+            return false;
+        c = next;
+    }
+    return true;
+}
+
+static bool path_under(const char *p, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+static int validate_hostname(const char *h, berth_error **err)
+{
+    size_t n = strlen(h);
+
+    if (n > 63)
+        return F("spec.hostname: '%s' is longer than 63 characters", h);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (!(isalnum(c) || c == '-' || c == '.') || (c == '-' && (i == 0 || i == n - 1)))
+            return F("spec.hostname: '%s' is not a valid host name (letters, digits, '-', '.')", h);
+    }
+    return 0;
+}
+
+static int validate_resources(const Berth__V1__Resources *r, berth_error **err)
+{
+    char buf[32];
+
+    if (!r)
+        return 0;
+    if (r->cpu_millis < 0 || r->cpu_millis > 1000000)
+        return F("spec.resources.cpu_millis: %" PRId64 " is out of range (0..1000000)",
+                 r->cpu_millis);
+    if (r->cpu_period_us != 0 && (r->cpu_period_us < 1000 || r->cpu_period_us > 1000000))
+        return F("spec.resources.cpu_period_us: %" PRId64 " is out of range (1000..1000000)",
+                 r->cpu_period_us);
+    if (r->cpu_quota_us != 0 && (r->cpu_quota_us < 1000 || r->cpu_quota_us > INT64_C(1) << 40))
+        return F("spec.resources.cpu_quota_us: %" PRId64 " is out of range (>= 1000)",
+                 r->cpu_quota_us);
+    if (r->cpu_weight > 10000)
+        return F("spec.resources.cpu_weight: %" PRIu32 " is out of range (1..10000)",
+                 r->cpu_weight);
+    if (r->memory_bytes < 0)
+        return F("spec.resources.memory_bytes: %" PRId64 " must not be negative", r->memory_bytes);
+    if (r->memory_bytes > 0 && r->memory_bytes < BERTH_SPEC_MEMORY_MIN)
+        return F("spec.resources.memory_bytes: %s is below the minimum of 4Mi",
+                 berth_format_bytes(r->memory_bytes, buf, sizeof(buf)));
+    if (r->pids_limit < 0)
+        return F("spec.resources.pids_limit: %" PRId64 " must not be negative", r->pids_limit);
+    if (r->cpu_request_millis < 0 || r->memory_request_bytes < 0)
+        return F("spec.resources: requests must not be negative");
+    if (*r->cpuset_cpus &&
+        berth_cpuset_validate(r->cpuset_cpus, "spec.resources.cpuset_cpus", err) < 0)
+        return -1;
+    if (*r->cpuset_mems &&
+        berth_cpuset_validate(r->cpuset_mems, "spec.resources.cpuset_mems", err) < 0)
+        return -1;
+    return 0;
+}
+
+static int validate_mounts(const berth_spec *s, berth_error **err)
+{
+    static const char *const reserved[] = { "/proc", "/sys", "/dev" };
+
+    if (s->n_mounts > BERTH_SPEC_MOUNTS_MAX)
+        return F("spec.mounts: %zu mounts, at most %d", s->n_mounts, BERTH_SPEC_MOUNTS_MAX);
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        const Berth__V1__Mount *m = s->mounts[i];
+
+        if (!path_clean(m->destination) || strcmp(m->destination, "/") == 0)
+            return F("spec.mounts[%zu].destination: '%s' must be an absolute, normalised path "
+                     "other than /",
+                     i, m->destination);
+        for (size_t r = 0; r < BERTH_ARRAY_SIZE(reserved); r++)
+            if (path_under(m->destination, reserved[r]) && strcmp(m->destination, "/dev/shm") != 0)
+                return F("spec.mounts[%zu].destination: '%s' is managed by the runtime", i,
+                         m->destination);
+        switch (m->type) {
+        case BERTH__V1__MOUNT_TYPE__MOUNT_BIND:
+            if (!path_clean(m->source))
+                return F("spec.mounts[%zu].source: '%s' must be an absolute, normalised host path",
+                         i, m->source);
+            if (m->tmpfs_size_bytes != 0)
+                return F("spec.mounts[%zu].tmpfs_size_bytes: only for tmpfs mounts", i);
+            break;
+        case BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS:
+            if (*m->source)
+                return F("spec.mounts[%zu].source: a tmpfs mount has no source", i);
+            if (m->tmpfs_size_bytes < 0)
+                return F("spec.mounts[%zu].tmpfs_size_bytes: must not be negative", i);
+            break;
+        default:
+            return F("spec.mounts[%zu].type: unknown mount type %d", i, (int)m->type);
+        }
+    }
+    return 0;
+}
+
+static int validate_userns(const Berth__V1__UserNamespace *u, berth_error **err)
+{
+    if (!u || !u->enabled) {
+        if (u && (u->n_uid_maps || u->n_gid_maps))
+            return F("spec.user_namespace: maps given but enabled is false");
+        return 0;
+    }
+    if (u->n_uid_maps == 0 || u->n_gid_maps == 0)
+        return F("spec.user_namespace: enabled needs at least one uid map and one gid map");
+    if (u->n_uid_maps > 340 || u->n_gid_maps > 340)
+        return F("spec.user_namespace: at most 340 maps each");
+    for (int k = 0; k < 2; k++) {
+        Berth__V1__IdMap **maps = k ? u->gid_maps : u->uid_maps;
+        size_t n = k ? u->n_gid_maps : u->n_uid_maps;
+
+        for (size_t i = 0; i < n; i++)
+            if (maps[i]->size == 0 ||
+                (uint64_t)maps[i]->container_id + maps[i]->size > UINT32_MAX ||
+                (uint64_t)maps[i]->host_id + maps[i]->size > UINT32_MAX)
+                return F("spec.user_namespace.%s[%zu]: size must be > 0 and the range within 32 "
+                         "bits",
+                         k ? "gid_maps" : "uid_maps", i);
+    }
+    return 0;
+}
+
+static int validate_probe(const Berth__V1__Probe *p, berth_error **err)
+{
+    if (!p)
+        return 0;
+    switch (p->action_case) {
+    case BERTH__V1__PROBE__ACTION_EXEC:
+        if (p->exec->n_command == 0 || !*p->exec->command[0])
+            return F("spec.liveness_probe.exec.command: must not be empty");
+        if (p->exec->n_command > BERTH_SPEC_ARGS_MAX)
+            return F("spec.liveness_probe.exec.command: too many arguments");
+        break;
+    case BERTH__V1__PROBE__ACTION_TCP:
+        if (p->tcp->port == 0 || p->tcp->port > 65535)
+            return F("spec.liveness_probe.tcp.port: %" PRIu32 " is not a port (1..65535)",
+                     p->tcp->port);
+        break;
+    default:
+        return F("spec.liveness_probe: needs exec or tcp");
+    }
+    if (p->initial_delay_ms < 0 || p->period_ms < 0 || p->timeout_ms < 0 ||
+        p->failure_threshold < 0 || p->success_threshold < 0)
+        return F("spec.liveness_probe: delays, periods and thresholds must not be negative");
+    return 0;
+}
+
+int berth_spec_validate(const berth_spec *s, berth_error **err)
+{
+    size_t argv_bytes = 0;
+
+    if (!berth_spec_id_valid(s->id))
+        return F("spec.id: '%s' is not a valid id (1-63 of a-z 0-9 _ . -, starting with a letter "
+                 "or digit)",
+                 s->id);
+    if (*s->rootfs && *s->image)
+        return F("spec: rootfs and image are exclusive");
+    if (!*s->rootfs && !*s->image)
+        return F("spec: one of rootfs and image is required");
+    if (*s->rootfs && !path_clean(s->rootfs))
+        return F("spec.rootfs: '%s' must be an absolute, normalised path", s->rootfs);
+    if (*s->image && !berth_spec_image_name_valid(s->image))
+        return F("spec.image: '%s' is not a valid image name", s->image);
+    if (s->n_command == 0 || !*s->command[0])
+        return F("spec.command: must not be empty");
+    if (s->n_command + s->n_args > BERTH_SPEC_ARGS_MAX)
+        return F("spec.args: %zu arguments, at most %d", s->n_command + s->n_args,
+                 BERTH_SPEC_ARGS_MAX);
+    for (size_t i = 0; i < s->n_command; i++)
+        argv_bytes += strlen(s->command[i]) + 1;
+    for (size_t i = 0; i < s->n_args; i++)
+        argv_bytes += strlen(s->args[i]) + 1;
+    if (s->n_env > BERTH_SPEC_ENV_MAX)
+        return F("spec.env: %zu variables, at most %d", s->n_env, BERTH_SPEC_ENV_MAX);
+    for (size_t i = 0; i < s->n_env; i++) {
+        const char *eq = strchr(s->env[i], '=');
+
+        if (!eq || eq == s->env[i])
+            return F("spec.env[%zu]: '%s' is not NAME=value", i, s->env[i]);
+        argv_bytes += strlen(s->env[i]) + 1;
+    }
+    if (argv_bytes > BERTH_SPEC_ARGV_BYTES)
+        return F("spec: command, args and env take %zu bytes, at most %d", argv_bytes,
+                 BERTH_SPEC_ARGV_BYTES);
+    if (*s->working_dir && !path_clean(s->working_dir))
+        return F("spec.working_dir: '%s' must be an absolute, normalised path", s->working_dir);
+    if (*s->hostname && validate_hostname(s->hostname, err) < 0)
+        return -1;
+    if (validate_resources(s->resources, err) < 0 || validate_mounts(s, err) < 0)
+        return -1;
+    if (s->network != BERTH__V1__NETWORK_MODE__NETWORK_NONE &&
+        s->network != BERTH__V1__NETWORK_MODE__NETWORK_HOST)
+        return F("spec.network: unknown network mode %d", (int)s->network);
+    if (s->seccomp != BERTH__V1__SECCOMP_MODE__SECCOMP_DEFAULT &&
+        s->seccomp != BERTH__V1__SECCOMP_MODE__SECCOMP_UNCONFINED)
+        return F("spec.seccomp: unknown seccomp mode %d", (int)s->seccomp);
+    {
+        uint64_t caps;
+        if (berth_spec_caps(s, &caps, err) < 0)
+            return -1;
+    }
+    if (s->n_rlimits > 16)
+        return F("spec.rlimits: at most 16");
+    for (size_t i = 0; i < s->n_rlimits; i++) {
+        int res;
+
+        if (berth_rlimit_parse(s->rlimits[i]->type, &res, err) < 0)
+            return berth_error_prefix(err, "spec.rlimits[%zu].type", i);
+        if (s->rlimits[i]->soft > s->rlimits[i]->hard)
+            return F("spec.rlimits[%zu]: soft limit %" PRIu64 " is above the hard limit %" PRIu64,
+                     i, s->rlimits[i]->soft, s->rlimits[i]->hard);
+    }
+    if (s->user && s->user->n_additional_gids > 64)
+        return F("spec.user.additional_gids: at most 64");
+    if (validate_userns(s->user_namespace, err) < 0)
+        return -1;
+    if (s->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_NEVER &&
+        s->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE &&
+        s->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_ALWAYS)
+        return F("spec.restart_policy: unknown policy %d", (int)s->restart_policy);
+    if (s->restart_backoff &&
+        (s->restart_backoff->initial_ms < 0 || s->restart_backoff->max_ms < 0 ||
+         s->restart_backoff->reset_after_ms < 0 ||
+         (s->restart_backoff->max_ms &&
+          s->restart_backoff->initial_ms > s->restart_backoff->max_ms)))
+        return F("spec.restart_backoff: delays must not be negative and initial_ms <= max_ms");
+    if (s->stop_signal < 0 || s->stop_signal > 64)
+        return F("spec.stop_signal: %d is not a signal number", s->stop_signal);
+    if (s->stop_grace_ms < 0 || s->stop_grace_ms > 3600 * 1000)
+        return F("spec.stop_grace_ms: %" PRId64 " is out of range (0..3600000)", s->stop_grace_ms);
+    if (s->log_max_bytes != 0 && (s->log_max_bytes < 4096 || s->log_max_bytes > (INT64_C(1) << 40)))
+        return F("spec.log_max_bytes: %" PRId64 " is out of range (4096..1Ti)", s->log_max_bytes);
+    if (s->log_max_files < 0 || s->log_max_files > 100)
+        return F("spec.log_max_files: %d is out of range (1..100)", s->log_max_files);
+    if (validate_probe(s->liveness_probe, err) < 0)
+        return -1;
+    if (s->n_labels > 64)
+        return F("spec.labels: at most 64");
+    return 0;
+}
+
+int64_t berth_spec_stop_grace_ms(const berth_spec *s)
+{
+    return s->stop_grace_ms > 0 ? s->stop_grace_ms : 10000;
+}
+
+int berth_spec_stop_signal(const berth_spec *s)
+{
+    return s->stop_signal > 0 ? s->stop_signal : SIGTERM;
+}
+
+int64_t berth_spec_log_max_bytes(const berth_spec *s)
+{
+    return s->log_max_bytes > 0 ? s->log_max_bytes : 10LL << 20;
+}
+
+int berth_spec_log_max_files(const berth_spec *s)
+{
+    return s->log_max_files > 0 ? s->log_max_files : 5;
+}
+
+/* --- capabilities -------------------------------------------------------- */
+
+int berth_cap_parse(const char *name, uint64_t *ret_mask, berth_error **err)
+{
+    char full[64];
+    cap_value_t v;
+
+    if (strcasecmp(name, "ALL") == 0) {
+        int last = (int)cap_max_bits() - 1;
+        *ret_mask = last >= 63 ? UINT64_MAX : (UINT64_C(1) << (last + 1)) - 1;
+        return 0;
+    }
+    if (strlen(name) > 40)
+        return F("capability '%.40s...' is unknown", name);
+    snprintf(full, sizeof(full), "%s%s", strncasecmp(name, "CAP_", 4) == 0 ? "" : "cap_", name);
+    for (char *p = full; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (cap_from_name(full, &v) < 0 || v < 0 || v > 63 || isdigit((unsigned char)name[0]))
+        return F("capability '%s' is unknown", name);
+    *ret_mask = UINT64_C(1) << v;
+    return 0;
+}
+
+int berth_spec_caps(const berth_spec *s, uint64_t *ret_mask, berth_error **err)
+{
+    uint64_t m = berth_caps_default(), c;
+
+    if (!s->capabilities) {
+        *ret_mask = m;
+        return 0;
+    }
+    if (s->capabilities->n_drop > 64 || s->capabilities->n_add > 64)
+        return F("spec.capabilities: at most 64 entries in add and drop");
+    for (size_t i = 0; i < s->capabilities->n_drop; i++) {
+        if (berth_cap_parse(s->capabilities->drop[i], &c, err) < 0)
+            return berth_error_prefix(err, "spec.capabilities.drop[%zu]", i);
+        m &= ~c;
+    }
+    for (size_t i = 0; i < s->capabilities->n_add; i++) {
+        if (berth_cap_parse(s->capabilities->add[i], &c, err) < 0)
+            return berth_error_prefix(err, "spec.capabilities.add[%zu]", i);
+        m |= c;
+    }
+    *ret_mask = m;
+    return 0;
+}
+
+/* --- rlimits ------------------------------------------------------------- */
+
+int berth_rlimit_parse(const char *name, int *ret_resource, berth_error **err)
+{
+    static const struct {
+        const char *name;
+        int res;
+    } table[] = {
+        { "as", RLIMIT_AS },
+        { "core", RLIMIT_CORE },
+        { "cpu", RLIMIT_CPU },
+        { "data", RLIMIT_DATA },
+        { "fsize", RLIMIT_FSIZE },
+        { "locks", RLIMIT_LOCKS },
+        { "memlock", RLIMIT_MEMLOCK },
+        { "msgqueue", RLIMIT_MSGQUEUE },
+        { "nice", RLIMIT_NICE },
+        { "nofile", RLIMIT_NOFILE },
+        { "nproc", RLIMIT_NPROC },
+        { "rss", RLIMIT_RSS },
+        { "rtprio", RLIMIT_RTPRIO },
+        { "rttime", RLIMIT_RTTIME },
+        { "sigpending", RLIMIT_SIGPENDING },
+        { "stack", RLIMIT_STACK },
+    };
+    const char *n = strncasecmp(name, "RLIMIT_", 7) == 0 ? name + 7 : name;
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(table); i++) {
+        if (strcasecmp(n, table[i].name) == 0) {
+            *ret_resource = table[i].res;
+            return 0;
+        }
+    }
+    return F("rlimit '%s' is unknown (e.g. nofile, nproc, core)", name);
+}

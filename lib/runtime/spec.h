@@ -1,0 +1,53 @@
+/* Validation of a ContainerSpec before anything touches the system. Every
+ * field from the wire or a manifest is checked here, with caps on sizes and
+ * counts, and rejected with a message naming the field
+ * ("spec.resources.memory_bytes: 1024 is below the minimum of 4Mi"). */
+#ifndef BERTH_RUNTIME_SPEC_H
+#define BERTH_RUNTIME_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "berth/proto/container.pb-c.h"
+
+typedef Berth__V1__ContainerSpec berth_spec;
+
+#define BERTH_SPEC_ID_MAX     63
+#define BERTH_SPEC_ARGS_MAX   4096
+#define BERTH_SPEC_ENV_MAX    4096
+#define BERTH_SPEC_ARGV_BYTES (1 << 20) /* command + args + env, as execve counts */
+#define BERTH_SPEC_MOUNTS_MAX 64
+#define BERTH_SPEC_MEMORY_MIN (4LL << 20)
+#define BERTH_SPEC_PATH_MAX   4095
+
+/* Check every field. 0 if the spec is valid. */
+int berth_spec_validate(const berth_spec *spec, berth_error **err);
+
+/* Whether s is a valid container id: 1-63 of [a-z0-9_.-], first [a-z0-9]. */
+bool berth_spec_id_valid(const char *s);
+
+/* Whether s is a valid image name: 1-128 of [a-zA-Z0-9_.:-], first
+ * alphanumeric; never "." or ".." and no '/'. */
+bool berth_spec_image_name_valid(const char *s);
+
+/* Effective values with defaults applied. */
+int64_t berth_spec_stop_grace_ms(const berth_spec *spec); /* 10000 */
+int berth_spec_stop_signal(const berth_spec *spec);       /* SIGTERM */
+int64_t berth_spec_log_max_bytes(const berth_spec *spec); /* 10 MiB */
+int berth_spec_log_max_files(const berth_spec *spec);     /* 5 */
+
+/* Capability name ("NET_ADMIN", "cap_net_admin", "ALL") to a bit mask of
+ * capability numbers; ALL gives every capability the kernel knows. */
+int berth_cap_parse(const char *name, uint64_t *ret_mask, berth_error **err);
+
+/* Docker's default 14 capabilities. */
+uint64_t berth_caps_default(void);
+
+/* The spec's final capability set: default minus drop plus add. */
+int berth_spec_caps(const berth_spec *spec, uint64_t *ret_mask, berth_error **err);
+
+/* Rlimit name ("nofile", "RLIMIT_NOFILE") to its RLIMIT_* number. */
+int berth_rlimit_parse(const char *name, int *ret_resource, berth_error **err);
+
+#endif

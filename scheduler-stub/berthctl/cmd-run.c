@@ -1,0 +1,568 @@
+/* berthctl run: one container in the foreground, like `crun run` or
+ * `docker run --rm`, straight through lib/runtime with no daemon. stdio is
+ * passed through, signals are forwarded, the exit code is the container's
+ * (128+N for signal N), and everything created is removed afterwards. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/quantity.h"
+#include "berthctl.h"
+#include "runtime/runtime.h"
+
+static void run_usage(FILE *out)
+{
+    fputs("Usage: berthctl run [OPTIONS] -- COMMAND [ARG...]\n"
+          "\n"
+          "Run one container in the foreground, with no daemon. stdio is passed through,\n"
+          "SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 are forwarded, the exit code is\n"
+          "the container's (128+N when killed by signal N; 125 when berth fails, 126/127\n"
+          "when the command cannot be run / is not found).\n"
+          "\n"
+          "Options:\n"
+          "  --rootfs DIR          root filesystem directory (used in place)\n"
+          "  --image NAME          image from the image store (overlay; writes are private)\n"
+          "  --image-store DIR     image store (default /var/lib/berth/images)\n"
+          "  --name ID             container id (default run-<random>)\n"
+          "  --memory QTY          memory limit, e.g. 64Mi (swap limited to the same)\n"
+          "  --cpus QTY            CPU limit, e.g. 0.5 or 500m\n"
+          "  --cpu-weight N        relative CPU weight 1..10000\n"
+          "  --pids N              maximum number of tasks\n"
+          "  --cpuset CPUS         CPUs to run on, e.g. 0-1\n"
+          "  --net none|host       own network namespace with lo (default) or the host's\n"
+          "  -e, --env K=V         environment variable (repeatable)\n"
+          "  -w, --workdir DIR     working directory inside the container\n"
+          "  -u, --user UID[:GID]  numeric user and group\n"
+          "  --group-add GID       additional group (repeatable)\n"
+          "  --hostname NAME       host name (default: the id)\n"
+          "  --read-only           mount the root filesystem read-only\n"
+          "  -v, --volume SRC:DST[:ro]  bind mount a host path (repeatable)\n"
+          "  --tmpfs DST[:SIZE]    tmpfs mount, e.g. /tmp:64Mi (repeatable)\n"
+          "  --cap-add CAP         add a capability, e.g. NET_ADMIN or ALL (repeatable)\n"
+          "  --cap-drop CAP        drop a capability (repeatable)\n"
+          "  --seccomp default|unconfined\n"
+          "  --ulimit NAME=SOFT[:HARD]  resource limit, e.g. nofile=1024:4096 (repeatable)\n"
+          "  --allow-privilege-escalation  do not set no_new_privs\n"
+          "  --userns UIDBASE:SIZE run in a user namespace mapping 0..SIZE-1 to UIDBASE..\n"
+          "  --cgroup-parent PATH  cgroup parent (default /berth)\n"
+          "  --state-dir DIR       where the writable layer of --image goes\n"
+          "                        (default /run/berth/run/<id>)\n"
+          "  -h, --help            this help\n",
+          out);
+}
+
+/* All strings point into argv or into these buffers; arrays are sized by
+ * argc, which bounds every repeatable option. */
+typedef struct run_args {
+    Berth__V1__ContainerSpec spec;
+    Berth__V1__Resources res;
+    Berth__V1__User user;
+    Berth__V1__Capabilities caps;
+    Berth__V1__UserNamespace userns;
+    Berth__V1__IdMap idmap;
+    Berth__V1__IdMap *idmaps[1];
+    const char *image_store;
+    const char *cgroup_parent;
+    const char *state_dir;
+    char id[64];
+} run_args;
+
+static int parse_u64(const char *s, const char *what, uint64_t max, uint64_t *ret)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v > max) {
+        berthctl_errorf("%s: '%s' is not a number in 0..%" PRIu64, what, s, max);
+        return -1;
+    }
+    *ret = v;
+    return 0;
+}
+
+static int parse_volume(char *arg, Berth__V1__Mount *m)
+{
+    char *dst = strchr(arg, ':'), *mode;
+
+    berth__v1__mount__init(m);
+    if (!dst) {
+        berthctl_errorf("--volume '%s': expected SRC:DST[:ro]", arg);
+        return -1;
+    }
+    *dst++ = '\0';
+    mode = strchr(dst, ':');
+    if (mode) {
+        *mode++ = '\0';
+        if (strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0) {
+            berthctl_errorf("--volume: mode '%s' is not ro or rw", mode);
+            return -1;
+        }
+        m->readonly = strcmp(mode, "ro") == 0;
+    }
+    m->type = BERTH__V1__MOUNT_TYPE__MOUNT_BIND;
+    m->source = arg;
+    m->destination = dst;
+    return 0;
+}
+
+static int parse_tmpfs(char *arg, Berth__V1__Mount *m)
+{
+    char *size = strchr(arg, ':');
+
+    berth__v1__mount__init(m);
+    m->type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    m->destination = arg;
+    if (size) {
+        berth_error *err = NULL;
+        int64_t bytes;
+
+        *size++ = '\0';
+        if (berth_parse_bytes(size, &bytes, &err) < 0) {
+            berthctl_errorf("--tmpfs: %s", err->msg);
+            berth_error_free(&err);
+            return -1;
+        }
+        m->tmpfs_size_bytes = bytes;
+    }
+    return 0;
+}
+
+static int parse_ulimit(char *arg, Berth__V1__Rlimit *rl)
+{
+    char *eq = strchr(arg, '='), *colon;
+    uint64_t soft, hard;
+
+    berth__v1__rlimit__init(rl);
+    if (!eq) {
+        berthctl_errorf("--ulimit '%s': expected NAME=SOFT[:HARD]", arg);
+        return -1;
+    }
+    *eq++ = '\0';
+    colon = strchr(eq, ':');
+    if (colon)
+        *colon++ = '\0';
+    if (parse_u64(eq, "--ulimit", UINT64_MAX, &soft) < 0 ||
+        parse_u64(colon ? colon : eq, "--ulimit", UINT64_MAX, &hard) < 0)
+        return -1;
+    rl->type = arg;
+    rl->soft = soft;
+    rl->hard = hard;
+    return 0;
+}
+
+enum {
+    OPT_ROOTFS = 256,
+    OPT_IMAGE,
+    OPT_IMAGE_STORE,
+    OPT_NAME,
+    OPT_MEMORY,
+    OPT_CPUS,
+    OPT_CPU_WEIGHT,
+    OPT_PIDS,
+    OPT_CPUSET,
+    OPT_NET,
+    OPT_GROUP_ADD,
+    OPT_HOSTNAME,
+    OPT_READ_ONLY,
+    OPT_TMPFS,
+    OPT_CAP_ADD,
+    OPT_CAP_DROP,
+    OPT_SECCOMP,
+    OPT_ULIMIT,
+    OPT_ALLOW_ESC,
+    OPT_USERNS,
+    OPT_CGROUP_PARENT,
+    OPT_STATE_DIR,
+};
+
+static const struct option run_options[] = {
+    { "rootfs", required_argument, NULL, OPT_ROOTFS },
+    { "image", required_argument, NULL, OPT_IMAGE },
+    { "image-store", required_argument, NULL, OPT_IMAGE_STORE },
+    { "name", required_argument, NULL, OPT_NAME },
+    { "memory", required_argument, NULL, OPT_MEMORY },
+    { "cpus", required_argument, NULL, OPT_CPUS },
+    { "cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT },
+    { "pids", required_argument, NULL, OPT_PIDS },
+    { "cpuset", required_argument, NULL, OPT_CPUSET },
+    { "net", required_argument, NULL, OPT_NET },
+    { "env", required_argument, NULL, 'e' },
+    { "workdir", required_argument, NULL, 'w' },
+    { "user", required_argument, NULL, 'u' },
+    { "group-add", required_argument, NULL, OPT_GROUP_ADD },
+    { "hostname", required_argument, NULL, OPT_HOSTNAME },
+    { "read-only", no_argument, NULL, OPT_READ_ONLY },
+    { "volume", required_argument, NULL, 'v' },
+    { "tmpfs", required_argument, NULL, OPT_TMPFS },
+    { "cap-add", required_argument, NULL, OPT_CAP_ADD },
+    { "cap-drop", required_argument, NULL, OPT_CAP_DROP },
+    { "seccomp", required_argument, NULL, OPT_SECCOMP },
+    { "ulimit", required_argument, NULL, OPT_ULIMIT },
+    { "allow-privilege-escalation", no_argument, NULL, OPT_ALLOW_ESC },
+    { "userns", required_argument, NULL, OPT_USERNS },
+    { "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
+    { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Parse argv into a; the arrays (sized argc) are owned by the caller. */
+static int parse_run(int argc, char **argv, run_args *a, char **env, Berth__V1__Mount *mounts,
+                     Berth__V1__Mount **mount_ptrs, Berth__V1__Rlimit *rls,
+                     Berth__V1__Rlimit **rl_ptrs, char **cap_add, char **cap_drop, uint32_t *groups)
+{
+    Berth__V1__ContainerSpec *s = &a->spec;
+    berth_error *err = NULL;
+    int opt;
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+e:w:u:v:h", run_options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_ROOTFS:
+            s->rootfs = optarg;
+            break;
+        case OPT_IMAGE:
+            s->image = optarg;
+            break;
+        case OPT_IMAGE_STORE:
+            a->image_store = optarg;
+            break;
+        case OPT_NAME:
+            s->id = optarg;
+            break;
+        case OPT_MEMORY:
+            if (berth_parse_bytes(optarg, &a->res.memory_bytes, &err) < 0)
+                goto bad_quantity;
+            break;
+        case OPT_CPUS:
+            if (berth_parse_millicpu(optarg, &a->res.cpu_millis, &err) < 0)
+                goto bad_quantity;
+            break;
+        case OPT_CPU_WEIGHT: {
+            uint64_t w;
+            if (parse_u64(optarg, "--cpu-weight", 10000, &w) < 0)
+                return -1;
+            a->res.cpu_weight = (uint32_t)w;
+            break;
+        }
+        case OPT_PIDS: {
+            uint64_t n;
+            if (parse_u64(optarg, "--pids", INT64_MAX, &n) < 0)
+                return -1;
+            a->res.pids_limit = (int64_t)n;
+            break;
+        }
+        case OPT_CPUSET:
+            a->res.cpuset_cpus = optarg;
+            break;
+        case OPT_NET:
+            if (strcmp(optarg, "none") == 0)
+                s->network = BERTH__V1__NETWORK_MODE__NETWORK_NONE;
+            else if (strcmp(optarg, "host") == 0)
+                s->network = BERTH__V1__NETWORK_MODE__NETWORK_HOST;
+            else {
+                berthctl_errorf("--net: '%s' is not none or host", optarg);
+                return -1;
+            }
+            break;
+        case 'e':
+            env[s->n_env++] = optarg;
+            break;
+        case 'w':
+            s->working_dir = optarg;
+            break;
+        case 'u': {
+            char *colon = strchr(optarg, ':');
+            uint64_t v;
+
+            if (colon)
+                *colon = '\0';
+            if (parse_u64(optarg, "--user", UINT32_MAX - 1, &v) < 0)
+                return -1;
+            a->user.uid = (uint32_t)v;
+            a->user.gid = (uint32_t)v;
+            if (colon) {
+                if (parse_u64(colon + 1, "--user group", UINT32_MAX - 1, &v) < 0)
+                    return -1;
+                a->user.gid = (uint32_t)v;
+            }
+            s->user = &a->user;
+            break;
+        }
+        case OPT_GROUP_ADD: {
+            uint64_t v;
+            if (parse_u64(optarg, "--group-add", UINT32_MAX - 1, &v) < 0)
+                return -1;
+            groups[a->user.n_additional_gids++] = (uint32_t)v;
+            a->user.additional_gids = groups;
+            s->user = &a->user;
+            break;
+        }
+        case OPT_HOSTNAME:
+            s->hostname = optarg;
+            break;
+        case OPT_READ_ONLY:
+            s->readonly_rootfs = 1;
+            break;
+        case 'v':
+            if (parse_volume(optarg, &mounts[s->n_mounts]) < 0)
+                return -1;
+            mount_ptrs[s->n_mounts] = &mounts[s->n_mounts];
+            s->n_mounts++;
+            break;
+        case OPT_TMPFS:
+            if (parse_tmpfs(optarg, &mounts[s->n_mounts]) < 0)
+                return -1;
+            mount_ptrs[s->n_mounts] = &mounts[s->n_mounts];
+            s->n_mounts++;
+            break;
+        case OPT_CAP_ADD:
+            cap_add[a->caps.n_add++] = optarg;
+            s->capabilities = &a->caps;
+            break;
+        case OPT_CAP_DROP:
+            cap_drop[a->caps.n_drop++] = optarg;
+            s->capabilities = &a->caps;
+            break;
+        case OPT_SECCOMP:
+            if (strcmp(optarg, "default") == 0)
+                s->seccomp = BERTH__V1__SECCOMP_MODE__SECCOMP_DEFAULT;
+            else if (strcmp(optarg, "unconfined") == 0)
+                s->seccomp = BERTH__V1__SECCOMP_MODE__SECCOMP_UNCONFINED;
+            else {
+                berthctl_errorf("--seccomp: '%s' is not default or unconfined", optarg);
+                return -1;
+            }
+            break;
+        case OPT_ULIMIT:
+            if (parse_ulimit(optarg, &rls[s->n_rlimits]) < 0)
+                return -1;
+            rl_ptrs[s->n_rlimits] = &rls[s->n_rlimits];
+            s->n_rlimits++;
+            break;
+        case OPT_ALLOW_ESC:
+            s->allow_privilege_escalation = 1;
+            break;
+        case OPT_USERNS: {
+            char *colon = strchr(optarg, ':');
+            uint64_t base, size;
+
+            if (!colon) {
+                berthctl_errorf("--userns '%s': expected UIDBASE:SIZE", optarg);
+                return -1;
+            }
+            *colon = '\0';
+            if (parse_u64(optarg, "--userns base", UINT32_MAX, &base) < 0 ||
+                parse_u64(colon + 1, "--userns size", UINT32_MAX, &size) < 0)
+                return -1;
+            a->idmap.container_id = 0;
+            a->idmap.host_id = (uint32_t)base;
+            a->idmap.size = (uint32_t)size;
+            a->idmaps[0] = &a->idmap;
+            a->userns.enabled = 1;
+            a->userns.n_uid_maps = a->userns.n_gid_maps = 1;
+            a->userns.uid_maps = a->userns.gid_maps = a->idmaps;
+            s->user_namespace = &a->userns;
+            break;
+        }
+        case OPT_CGROUP_PARENT:
+            a->cgroup_parent = optarg;
+            break;
+        case OPT_STATE_DIR:
+            a->state_dir = optarg;
+            break;
+        case 'h':
+            run_usage(stdout);
+            exit(0);
+        default:
+            if (optopt)
+                berthctl_errorf("run: option '-%c' is unknown or needs a value", optopt);
+            else
+                berthctl_errorf("run: option '%s' is unknown or needs a value", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind >= argc) {
+        berthctl_errorf("run: no command given (berthctl run [OPTIONS] -- COMMAND [ARG...])");
+        return -1;
+    }
+    s->command = argv + optind;
+    s->n_command = (size_t)(argc - optind);
+    if (!*s->rootfs && !*s->image) {
+        berthctl_errorf("run: one of --rootfs and --image is required");
+        return -1;
+    }
+    return 0;
+
+bad_quantity:
+    berthctl_errorf("%s", err->msg);
+    berth_error_free(&err);
+    return -1;
+}
+
+static int exit_code_for_start_error(const berth_error *err)
+{
+    if (strstr(err->msg, "exec ")) {
+        if (err->code == ENOENT)
+            return BERTHCTL_EXIT_NOTFOUND;
+        if (err->code == EACCES || err->code == ENOEXEC)
+            return BERTHCTL_EXIT_NOEXEC;
+    }
+    return BERTHCTL_EXIT_RUNTIME;
+}
+
+/* Forward signals to the container until it exits; return its exit. */
+static int supervise(berth_container *c, int sigfd, berth_exit *ret_exit, berth_error **err)
+{
+    struct pollfd pfd[2] = {
+        { .fd = berth_container_pidfd(c), .events = POLLIN },
+        { .fd = sigfd, .events = POLLIN },
+    };
+
+    for (;;) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return berth_error_errno(err, "poll");
+        }
+        if (pfd[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+
+            if (berth_read_retry(sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
+                berth_container_signal(c, (int)si.ssi_signo, NULL);
+        }
+        if (pfd[0].revents & POLLIN) {
+            int r = berth_container_wait(c, true, ret_exit, err);
+            if (r != 0)
+                return r < 0 ? -1 : 0;
+        }
+    }
+}
+
+int berthctl_cmd_run(int argc, char **argv)
+{
+    run_args a = { 0 };
+    size_t n = (size_t)argc + 1;
+    _cleanup_free_ char **env = calloc(n, sizeof(char *));
+    _cleanup_free_ char **cap_add = calloc(n, sizeof(char *));
+    _cleanup_free_ char **cap_drop = calloc(n, sizeof(char *));
+    _cleanup_free_ uint32_t *groups = calloc(n, sizeof(uint32_t));
+    _cleanup_free_ Berth__V1__Mount *mounts = calloc(n, sizeof(*mounts));
+    _cleanup_free_ Berth__V1__Mount **mount_ptrs = calloc(n, sizeof(*mount_ptrs));
+    _cleanup_free_ Berth__V1__Rlimit *rls = calloc(n, sizeof(*rls));
+    _cleanup_free_ Berth__V1__Rlimit **rl_ptrs = calloc(n, sizeof(*rl_ptrs));
+    _cleanup_free_ char *state_dir = NULL;
+    _cleanup_close_ int sigfd = -1;
+    berth_runtime_config cfg = { 0 };
+    berth_runtime *rt = NULL;
+    berth_container *c = NULL;
+    berth_error *err = NULL;
+    berth_exit ex = { 0 };
+    berth_create_opts opts = { .stdio = { 0, 1, 2 } };
+    sigset_t fwd;
+    int code;
+
+    if (!env || !cap_add || !cap_drop || !groups || !mounts || !mount_ptrs || !rls || !rl_ptrs) {
+        berthctl_errorf("out of memory");
+        return BERTHCTL_EXIT_RUNTIME;
+    }
+    berth__v1__container_spec__init(&a.spec);
+    berth__v1__resources__init(&a.res);
+    berth__v1__user__init(&a.user);
+    berth__v1__capabilities__init(&a.caps);
+    berth__v1__user_namespace__init(&a.userns);
+    berth__v1__id_map__init(&a.idmap);
+    a.spec.resources = &a.res;
+    a.spec.env = env;
+    a.spec.mounts = mount_ptrs;
+    a.spec.rlimits = rl_ptrs;
+    a.caps.add = cap_add;
+    a.caps.drop = cap_drop;
+    if (parse_run(argc, argv, &a, env, mounts, mount_ptrs, rls, rl_ptrs, cap_add, cap_drop,
+                  groups) < 0)
+        return BERTHCTL_EXIT_USAGE;
+    if (!*a.spec.id) {
+        uint32_t rnd = 0;
+
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+            rnd = (uint32_t)getpid();
+        snprintf(a.id, sizeof(a.id), "run-%08" PRIx32, rnd);
+        a.spec.id = a.id;
+    }
+    if (*a.spec.image) {
+        if (a.state_dir) {
+            opts.state_dir = a.state_dir;
+        } else {
+            if (berth_mkdir_p("/run/berth/run", 0700, &err) < 0)
+                goto fail;
+            if (asprintf(&state_dir, "/run/berth/run/%s", a.spec.id) < 0) {
+                berthctl_errorf("out of memory");
+                return BERTHCTL_EXIT_RUNTIME;
+            }
+            opts.state_dir = state_dir;
+        }
+    }
+
+    /* Signals to forward arrive through a signalfd; blocking them before
+     * the start queues any that come early. The child resets its mask. */
+    sigemptyset(&fwd);
+    for (const int *s = (const int[]){ SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0 }; *s;
+         s++)
+        sigaddset(&fwd, *s);
+    sigprocmask(SIG_BLOCK, &fwd, NULL);
+    sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) {
+        berth_error_errno(&err, "signalfd");
+        goto fail;
+    }
+
+    cfg.cgroup_parent = a.cgroup_parent;
+    cfg.image_store = a.image_store;
+    if (berth_runtime_new(&cfg, &rt, &err) < 0)
+        goto fail;
+    if (berth_container_create(rt, &a.spec, &opts, &c, &err) < 0) {
+        code = exit_code_for_start_error(err);
+        berthctl_errorf("%s", err->msg);
+        berth_error_free(&err);
+        berth_runtime_free(rt);
+        return code;
+    }
+    if (supervise(c, sigfd, &ex, &err) < 0) {
+        berthctl_errorf("%s", err->msg);
+        berth_error_free(&err);
+        ex.exit_code = BERTHCTL_EXIT_RUNTIME;
+    }
+    if (berth_container_destroy(c, &err) < 0) {
+        berthctl_errorf("%s", err->msg);
+        berth_error_free(&err);
+    }
+    if (ex.oom_killed) {
+        char lim[32];
+        berthctl_errorf(
+            "container %s was OOM-killed (memory limit %s)", a.spec.id,
+            a.res.memory_bytes ? berth_format_bytes(a.res.memory_bytes, lim, sizeof(lim)) : "none");
+    }
+    berth_container_free(c);
+    berth_runtime_free(rt);
+    return ex.exit_code;
+
+fail:
+    berthctl_errorf("%s", err->msg);
+    berth_error_free(&err);
+    berth_runtime_free(rt);
+    return BERTHCTL_EXIT_RUNTIME;
+}

@@ -1,0 +1,264 @@
+#!/bin/sh
+# Integration test of `berthctl run` on a busybox rootfs, asserting what an
+# operator sees: output, exit codes, error texts, cgroup files, and that
+# nothing is left behind. POSIX sh (busybox ash too): it also runs inside the
+# cgroup v2 VM.
+#
+#   run-test.sh BERTHCTL ROOTFS
+#
+# Exit 0 when every check passed, 1 otherwise, 77 (skip) when not root.
+set -u
+BERTHCTL=$1
+ROOTFS=$2
+PARENT=/berth-test-$$
+W=$(mktemp -d /tmp/berth-run-test.XXXXXX)
+pass=0
+failed=0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: needs root (namespaces, cgroups, mounts)"
+    exit 77
+fi
+
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    CGV=2
+    CG_MEM=/sys/fs/cgroup/memory.max
+    CG_PIDS=/sys/fs/cgroup/pids.max
+    CG_PIDS_CUR=/sys/fs/cgroup/pids.current
+    CG_CPU=/sys/fs/cgroup/cpu.max
+else
+    CGV=1
+    CG_MEM=/sys/fs/cgroup/memory/memory.limit_in_bytes
+    CG_PIDS=/sys/fs/cgroup/pids/pids.max
+    CG_PIDS_CUR=/sys/fs/cgroup/pids/pids.current
+    CG_CPU=/sys/fs/cgroup/cpu/cpu.cfs_quota_us
+fi
+echo "cgroup v$CGV host; berthctl=$BERTHCTL rootfs=$ROOTFS"
+
+ok() {
+    pass=$((pass + 1))
+    echo "ok   $1"
+}
+bad() {
+    failed=$((failed + 1))
+    echo "FAIL $1"
+}
+# expect NAME WANT GOT
+expect() {
+    if [ "$3" = "$2" ]; then ok "$1"; else bad "$1: want [$2] got [$3]"; fi
+}
+# contains NAME NEEDLE HAYSTACK
+contains() {
+    case "$3" in
+    *"$2"*) ok "$1" ;;
+    *) bad "$1: [$2] not in [$3]" ;;
+    esac
+}
+lacks() {
+    case "$3" in
+    *"$2"*) bad "$1: [$2] unexpectedly in [$3]" ;;
+    *) ok "$1" ;;
+    esac
+}
+
+# run ARGS... : berthctl run under the test's cgroup parent; sets OUT ERR RC
+run() {
+    "$BERTHCTL" run --cgroup-parent "$PARENT" "$@" >"$W/out" 2>"$W/err"
+    RC=$?
+    OUT=$(cat "$W/out")
+    ERR=$(cat "$W/err")
+}
+runr() {
+    run --rootfs "$ROOTFS" "$@"
+}
+
+# What a start may leave behind: cgroups under the parent, mounts here.
+leftovers() {
+    if [ $CGV = 2 ]; then
+        find /sys/fs/cgroup$PARENT -mindepth 1 -type d 2>/dev/null
+    else
+        for h in /sys/fs/cgroup/*/; do
+            find "$h${PARENT#/}" -mindepth 1 -type d 2>/dev/null
+        done
+    fi
+    wc -l </proc/self/mountinfo
+}
+
+cleanup() {
+    if [ $CGV = 2 ]; then
+        rmdir /sys/fs/cgroup$PARENT 2>/dev/null
+    else
+        for h in /sys/fs/cgroup/*/; do rmdir "$h${PARENT#/}" 2>/dev/null; done
+    fi
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+before=$(leftovers)
+
+# --- inside the container -------------------------------------------------
+runr --hostname box -- /bin/sh -c 'echo pid=$$; hostname; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status'
+expect "runs and exits 0" 0 "$RC"
+contains "command is pid 1" "pid=1" "$OUT"
+contains "hostname as asked" "box" "$OUT"
+contains "Docker's default capabilities" "$(printf 'CapEff:\t00000000a80425fb')" "$OUT"
+contains "no_new_privs set" "$(printf 'NoNewPrivs:\t1')" "$OUT"
+contains "seccomp filter on" "$(printf 'Seccomp:\t2')" "$OUT"
+
+runr -- /bin/sh -c 'ls /proc | grep -c "^[0-9]"'
+expect "no host process visible (only sh and its ls/grep)" 1 "$([ "${OUT:-99}" -le 3 ] && echo 1 || echo "$OUT")"
+
+runr -- /bin/sh -c 'stat -f -c %T /proc; cat /proc/1/cmdline | tr "\0" " "'
+contains "/proc is a fresh procfs" "proc" "$OUT"
+contains "/proc shows the container's pid 1" "/bin/sh -c" "$OUT"
+
+runr -- /bin/sh -c 'cat /proc/kcore >/dev/null 2>&1 && echo kcore-readable; cat /proc/keys >/dev/null 2>&1 && echo keys-readable; echo done'
+expect "masked /proc files cannot be read" "done" "$OUT"
+
+runr -- /bin/sh -c 'mount -t tmpfs x /mnt'
+expect "mount fails" 1 "$([ "$RC" -ne 0 ] && echo 1)"
+contains "mount fails with EPERM" "ermission denied" "$ERR"
+runr -- /bin/sh -c 'unshare -m true'
+contains "unshare -m fails with EPERM" "Operation not permitted" "$ERR"
+runr -- /bin/sh -c 'echo x >/proc/sys/kernel/domainname'
+contains "/proc/sys is read-only" "Read-only file system" "$ERR"
+runr -- /bin/sh -c 'echo 1 >/sys/kernel/uevent_helper'
+expect "/sys is read-only" 1 "$([ "$RC" -ne 0 ] && echo 1)"
+
+runr -- /bin/sh -c 'n=0; for f in /proc/self/fd/*; do n=$((n+1)); done; echo fds=$n'
+expect "no host fd leaks into the container (0,1,2 and the glob's dir)" "fds=4" "$OUT"
+
+# --- limits ---------------------------------------------------------------
+runr --memory 64Mi --pids 100 --cpus 0.5 -- /bin/sh -c "cat $CG_MEM $CG_PIDS $CG_CPU"
+if [ $CGV = 2 ]; then want_cpu="50000 100000"; else want_cpu=50000; fi
+expect "limits visible in the container's cgroup files" \
+    "$(printf '67108864\n100\n%s' "$want_cpu")" "$OUT"
+
+runr --memory 16Mi -- /bin/sh -c 'exec tail /dev/zero'
+expect "memory hog exits 137" 137 "$RC"
+contains "OOM kill reported" "was OOM-killed (memory limit 16Mi)" "$ERR"
+
+# The bomb forks until the limit refuses (the shell running it then gives
+# up); its children stay, and pids.events counts the refusals.
+runr --pids 20 -- /bin/sh -c 'sh -c "while :; do sleep 30 & done" 2>/dev/null; read n <'"$CG_PIDS_CUR"'; echo "pids=$n"; cat '"${CG_PIDS%.max}"'.events'
+pids=$(echo "$OUT" | sed -n 's/^pids=//p')
+refused=$(echo "$OUT" | sed -n 's/^max //p')
+expect "fork bomb stops at the pids limit of 20" yes "$([ "${pids:-0}" -ge 18 ] && [ "${pids:-99}" -le 20 ] && echo yes || echo "pids=$pids")"
+expect "the pids limit refused forks" yes "$([ "${refused:-0}" -ge 1 ] && echo yes || echo "max=$refused")"
+expect "host still forks after the bomb" ok "$(sh -c 'echo ok')"
+
+# --- exit codes and errors --------------------------------------------------
+runr -- /bin/true
+expect "exit 0" 0 "$RC"
+runr -- /bin/sh -c 'exit 3'
+expect "exit 3" 3 "$RC"
+# pid 1 ignores signals from inside its namespace: kill it from the host.
+"$BERTHCTL" run --cgroup-parent "$PARENT" --rootfs "$ROOTFS" -- /bin/sh -c 'echo ready; sleep 100' \
+    >"$W/k9" 2>&1 &
+bpid=$!
+i=0
+while ! grep -q ready "$W/k9" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+for s in /proc/[0-9]*/stat; do
+    set -- $(cat "$s" 2>/dev/null)
+    [ "${4:-}" = "$bpid" ] && kill -9 "$1"
+done
+wait $bpid
+expect "killed by signal 9 exits 137" 137 "$?"
+
+runr -- /nonexistent
+expect "missing binary exits 127" 127 "$RC"
+contains "missing binary error" "exec /nonexistent: No such file or directory" "$ERR"
+run --rootfs /nonexistent-rootfs -- /bin/true
+expect "missing rootfs exits 125" 125 "$RC"
+contains "missing rootfs error" "rootfs /nonexistent-rootfs: No such file or directory" "$ERR"
+runr --memory 64Mx -- /bin/true
+expect "bad quantity exits 2" 2 "$RC"
+contains "bad quantity error" "memory quantity '64Mx': unknown suffix 'Mx'" "$ERR"
+runr --memory 1Mi -- /bin/true
+contains "spec validation names the field" "spec.resources.memory_bytes: 1Mi is below the minimum of 4Mi" "$ERR"
+runr -w /proc/self/fd/3 -- /bin/true
+expect "working directory through a leaked fd is refused (CVE-2024-21626)" 125 "$RC"
+contains "workdir error names it" "working directory: resolve /proc/self/fd/3" "$ERR"
+expect "failed starts leave no cgroup and no mount" "$before" "$(leftovers)"
+
+# --- CVE-2019-5736: /proc/self/exe reaches only the sealed stub -----------
+runr -- /proc/self/exe
+expect "entrypoint /proc/self/exe runs the sealed stub, not a host binary" 127 "$RC"
+contains "the stub answered" "berth-exec: the last step of a berth container start" "$ERR"
+printf '#!/proc/self/exe\n' >"$W/evil"
+chmod 755 "$W/evil"
+runr -v "$W/evil:/evil:ro" -- /evil
+contains "a #! to /proc/self/exe runs the sealed stub" "berth-exec: the last step" "$ERR"
+
+# --- devices ----------------------------------------------------------------
+rootdev=$(stat -c '%d' /)
+major=$((rootdev >> 8))
+minor=$((rootdev & 255))
+runr -- /bin/sh -c "mknod /dev/hostdisk b $major $minor && echo mknod-ok; head -c 512 /dev/hostdisk | wc -c"
+contains "mknod of the host disk is allowed (CAP_MKNOD)" "mknod-ok" "$OUT"
+contains "but reading it is not ($major:$minor)" "Operation not permitted" "$ERR"
+runr -- /bin/sh -c 'head -c 4 /dev/urandom | wc -c; echo x >/dev/null && echo null-ok'
+expect "standard devices work" "$(printf '4\nnull-ok')" "$OUT"
+
+# --- stdio, signals -------------------------------------------------------
+OUT=$(echo hello-stdin | "$BERTHCTL" run --cgroup-parent "$PARENT" --rootfs "$ROOTFS" -- /bin/cat)
+expect "stdin passes through" hello-stdin "$OUT"
+"$BERTHCTL" run --cgroup-parent "$PARENT" --rootfs "$ROOTFS" -- /bin/sh -c \
+    'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.1; done' >"$W/sig" 2>&1 &
+bpid=$!
+i=0
+while ! grep -q ready "$W/sig" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $bpid
+wait $bpid
+RC=$?
+expect "SIGTERM forwarded, container's exit code returned" 42 "$RC"
+contains "container saw SIGTERM" got-term "$(cat "$W/sig")"
+
+# --- filesystem options ---------------------------------------------------
+runr --read-only --tmpfs /scratch:1Mi -- /bin/sh -c 'touch /x 2>&1; touch /scratch/y && echo tmpfs-ok; df -k /scratch | tail -1'
+contains "read-only root" "Read-only file system" "$OUT"
+contains "tmpfs writable" tmpfs-ok "$OUT"
+contains "tmpfs size" " 1024 " "$OUT"
+mkdir -p "$W/vol"
+runr -v "$W/vol:/data" -- /bin/sh -c 'echo hi >/data/f'
+expect "rw volume writes reach the host" hi "$(cat "$W/vol/f" 2>/dev/null)"
+runr -v "$W/vol:/data:ro" -- /bin/sh -c 'echo no >/data/g'
+contains "ro volume" "Read-only file system" "$ERR"
+runr -v "/nonexistent-src:/data" -- /bin/true
+contains "missing volume source" "spec.mounts[0]: bind source /nonexistent-src: No such file or directory" "$ERR"
+
+# --- users and capabilities -------------------------------------------------
+runr --user 1000:1001 -- /bin/sh -c 'id -u; id -g; grep CapEff /proc/self/status'
+expect "user switch" "$(printf '1000\n1001\nCapEff:\t0000000000000000')" "$OUT"
+runr --cap-drop ALL --cap-add NET_BIND_SERVICE -- /bin/sh -c 'grep CapEff /proc/self/status'
+expect "cap-drop ALL + add" "$(printf 'CapEff:\t0000000000000400')" "$OUT"
+runr --cap-add NOT_A_CAP -- /bin/true
+contains "unknown capability" "spec.capabilities.add[0]: capability 'NOT_A_CAP' is unknown" "$ERR"
+runr --userns 100000:65536 -- /bin/sh -c 'cat /proc/self/uid_map; id -u'
+contains "user namespace maps" "100000" "$OUT"
+contains "root inside the user namespace" "0" "$OUT"
+runr --net host -- /bin/sh -c 'ls /sys/class/net | wc -l'
+expect "host network" 1 "$([ "${OUT:-0}" -ge 1 ] && echo 1)"
+runr -- /bin/sh -c 'ls /sys/class/net'
+expect "own network namespace: only lo" lo "$OUT"
+runr --ulimit nofile=123:456 -- /bin/sh -c 'ulimit -n'
+expect "rlimit" 123 "$OUT"
+
+# --- overlay: an image shared by two containers ---------------------------
+mkdir -p "$W/images"
+cp -a "$ROOTFS" "$W/images/bb"
+run --image bb --image-store "$W/images" --state-dir "$W/state-a" -- /bin/sh -c \
+    'echo a >/written-by-a; cat /written-by-a'
+expect "overlay container writes" a "$OUT"
+run --image bb --image-store "$W/images" --state-dir "$W/state-b" -- /bin/sh -c \
+    'test -e /written-by-a && echo visible || echo invisible'
+expect "writes of one container are invisible to the next" invisible "$OUT"
+expect "the image is untouched" no "$(test -e "$W/images/bb/written-by-a" && echo yes || echo no)"
+expect "the writable layer is removed" no "$(test -e "$W/state-a/upper" && echo yes || echo no)"
+run --image nosuch --image-store "$W/images" --state-dir "$W/state-c" -- /bin/true
+contains "missing image" "image nosuch not found in $W/images" "$ERR"
+expect "no state dir left by a failed image start" no "$(test -e "$W/state-c" && echo yes || echo no)"
+
+expect "nothing left behind at the end" "$before" "$(leftovers)"
+echo "$pass passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,278 @@
+/* cgroups for real, as root, on whichever version this host has (v1 here,
+ * v2 in the VM): limits land in the files, processes go in and are killed,
+ * OOM kills are counted, failures leave nothing, removal is complete. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "check_main.h"
+#include "runtime/cgroup.h"
+
+static berth_cgroup_driver *drv;
+static char parent[64], path[96];
+
+static void setup(void)
+{
+    berth_error *err = NULL;
+
+    ck_assert_msg(berth_cgroup_driver_detect(NULL, &drv, &err) == 0, "%s", err ? err->msg : "");
+    snprintf(parent, sizeof(parent), "/berth-test-cg-%d", (int)getpid());
+    snprintf(path, sizeof(path), "%s/c1", parent);
+}
+
+static void teardown(void)
+{
+    char cmd[256];
+
+    if (!drv)
+        return;
+    /* The parent directories this test created, in every hierarchy. */
+    snprintf(
+        cmd, sizeof(cmd),
+        "for d in /sys/fs/cgroup%s /sys/fs/cgroup/*%s; do [ -d \"$d\" ] && rmdir \"$d\"; done; "
+        "true",
+        parent, parent);
+    ck_assert_int_eq(system(cmd), 0);
+    berth_cgroup_driver_free(drv);
+}
+
+static char *read_cg(berth_cgroup *cg, const char *file)
+{
+    berth_error *err = NULL;
+    char *v = NULL;
+
+    ck_assert_msg(berth_cgroup_read(cg, file, &v, &err) == 0, "%s", err ? err->msg : "");
+    return v;
+}
+
+static void expect_file(berth_cgroup *cg, const char *file, const char *want)
+{
+    char *got = read_cg(cg, file);
+
+    ck_assert_msg(strcmp(got, want) == 0, "%s: want '%s' got '%s'", file, want, got);
+    free(got);
+}
+
+START_TEST(detects_the_host)
+{
+    struct statfs sfs;
+
+    ck_assert_int_eq(statfs("/sys/fs/cgroup", &sfs), 0);
+    ck_assert_int_eq(berth_cgroup_driver_version(drv),
+                     (uint32_t)sfs.f_type == 0x63677270 ? BERTH_CGROUP_V2 : BERTH_CGROUP_V1);
+}
+END_TEST
+
+START_TEST(limits_land_in_files)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL;
+    berth_cgroup_limits lim = { .cpu_quota_us = 50000,
+                                .cpu_period_us = 100000,
+                                .cpu_weight = 200,
+                                .memory_bytes = 64 << 20,
+                                .pids_max = 50,
+                                .cpuset_cpus = "0" };
+    char shares[32];
+
+    ck_assert_msg(berth_cgroup_create(drv, path, &lim, &cg, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_str_eq(berth_cgroup_path(cg), path);
+    expect_file(cg, "pids.max", "50");
+    expect_file(cg, "cpuset.cpus", "0");
+    if (berth_cgroup_driver_version(drv) == BERTH_CGROUP_V2) {
+        expect_file(cg, "memory.max", "67108864");
+        expect_file(cg, "memory.swap.max", "0");
+        expect_file(cg, "cpu.max", "50000 100000");
+        expect_file(cg, "cpu.weight", "200");
+    } else {
+        char *memsw = NULL;
+
+        expect_file(cg, "memory.limit_in_bytes", "67108864");
+        if (berth_cgroup_read(cg, "memory.memsw.limit_in_bytes", &memsw, NULL) == 0) {
+            ck_assert_str_eq(memsw, "67108864");
+            free(memsw);
+        }
+        expect_file(cg, "cpu.cfs_quota_us", "50000");
+        expect_file(cg, "cpu.cfs_period_us", "100000");
+        snprintf(shares, sizeof(shares), "%llu",
+                 (unsigned long long)berth_cgroup_weight_to_shares(200));
+        expect_file(cg, "cpu.shares", shares);
+        {
+            char *list = read_cg(cg, "devices.list");
+            ck_assert_ptr_nonnull(strstr(list, "c 1:3 rwm"));
+            ck_assert_ptr_null(strstr(list, "a *:* rwm"));
+            free(list);
+        }
+    }
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    berth_cgroup_free(cg);
+}
+END_TEST
+
+START_TEST(exists_and_open)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL, *again = NULL;
+    berth_cgroup_limits lim = { 0 };
+    char want[200];
+
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    snprintf(want, sizeof(want), "create cgroup %s: it exists already", path);
+    ck_assert_berth_error(berth_cgroup_create(drv, path, &lim, &again, &err), err, want);
+    ck_assert_int_eq(berth_cgroup_open(drv, path, &again, &err), 0);
+    berth_cgroup_free(again);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0); /* gone is fine */
+    snprintf(want, sizeof(want), "open cgroup %s: no such cgroup", path);
+    ck_assert_berth_error(berth_cgroup_open(drv, path, &again, &err), err, want);
+    berth_cgroup_free(cg);
+    ck_assert_berth_error(berth_cgroup_open(drv, "relative", &again, &err), err,
+                          "cgroup path 'relative' must be absolute and normalised");
+    ck_assert_berth_error(berth_cgroup_open(drv, "/a/../b", &again, &err), err,
+                          "cgroup path '/a/../b' must be absolute and normalised");
+}
+END_TEST
+
+/* A limit the kernel refuses fails the create and leaves no cgroup. */
+START_TEST(failure_leaves_nothing)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL;
+    berth_cgroup_limits lim = { .cpuset_cpus = "4000" };
+
+    ck_assert_int_lt(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "cpuset.cpus"));
+    berth_error_free(&err);
+    ck_assert_int_lt(berth_cgroup_open(drv, path, &cg, &err), 0);
+    ck_assert_int_eq(err->code, ENOENT);
+    berth_error_free(&err);
+}
+END_TEST
+
+START_TEST(enter_stats_kill_destroy)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL;
+    berth_cgroup_limits lim = { .pids_max = 10 };
+    berth_cgroup_stats st;
+    bool populated = true;
+    int status;
+    pid_t pid;
+
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    ck_assert_int_eq(berth_cgroup_populated(cg, &populated, &err), 0);
+    ck_assert(!populated);
+    pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    ck_assert_msg(berth_cgroup_enter(cg, pid, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_int_eq(berth_cgroup_populated(cg, &populated, &err), 0);
+    ck_assert(populated);
+    ck_assert_int_eq(berth_cgroup_stats_read(cg, &st, &err), 0);
+    ck_assert_uint_eq(st.pids_current, 1);
+    ck_assert_uint_eq(st.memory_limit, UINT64_MAX);
+
+    ck_assert_int_eq(berth_cgroup_kill_all(cg, &err), 0);
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    ck_assert_int_lt(berth_cgroup_open(drv, path, &cg, NULL), 0); /* gone */
+    berth_cgroup_free(cg);
+}
+END_TEST
+
+/* destroy kills what is still inside before removing. */
+START_TEST(destroy_kills_leftovers)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL;
+    berth_cgroup_limits lim = { 0 };
+    int status;
+    pid_t pid;
+
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    ck_assert_int_eq(berth_cgroup_enter(cg, pid, &err), 0);
+    /* Reap in the background as the runtime's parent would. */
+    if (fork() == 0) {
+        _exit(berth_waitpid(pid, &status, 0) == pid ? 0 : 1);
+    }
+    ck_assert_msg(berth_cgroup_destroy(cg, 5000, &err) == 0, "%s", err ? err->msg : "");
+    berth_cgroup_free(cg);
+    ck_assert_int_lt(berth_cgroup_open(drv, path, &cg, NULL), 0);
+}
+END_TEST
+
+START_TEST(oom_kills_are_counted)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL;
+    berth_cgroup_limits lim = { .memory_bytes = 8 << 20 };
+    uint64_t ooms = 99;
+    int status, p[2];
+    pid_t pid;
+
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    ck_assert_int_eq(berth_cgroup_oom_kills(cg, &ooms, &err), 0);
+    ck_assert_uint_eq(ooms, 0);
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    if (pid == 0) {
+        char go;
+        size_t n = 64 << 20;
+        char *mem;
+
+        close(p[1]);
+        if (read(p[0], &go, 1) != 1)
+            _exit(2);
+        mem = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED)
+            _exit(3);
+        memset(mem, 1, n);
+        _exit(0);
+    }
+    close(p[0]);
+    ck_assert_int_eq(berth_cgroup_enter(cg, pid, &err), 0);
+    ck_assert_int_eq(write(p[1], "g", 1), 1);
+    close(p[1]);
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %x", status);
+    ck_assert_int_eq(berth_cgroup_oom_kills(cg, &ooms, &err), 0);
+    ck_assert_uint_ge(ooms, 1);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    berth_cgroup_free(cg);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("runtime/cgroup");
+    TCase *tc = tcase_create("cgroup");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, detects_the_host);
+    tcase_add_test(tc, limits_land_in_files);
+    tcase_add_test(tc, exists_and_open);
+    tcase_add_test(tc, failure_leaves_nothing);
+    tcase_add_test(tc, enter_stats_kill_destroy);
+    tcase_add_test(tc, destroy_kills_leftovers);
+    tcase_add_test(tc, oom_kills_are_counted);
+    suite_add_tcase(s, tc);
+    return s;
+}

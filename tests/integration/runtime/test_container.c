@@ -1,0 +1,348 @@
+/* Containers through lib/runtime, as root, on a busybox rootfs: the exit
+ * record, OOM marker, signals, stdio, cleanup, overlay isolation, and the
+ * sealed exec stub (CVE-2019-5736). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "check_main.h"
+#include "runtime-internal.h"
+#include "runtime/runtime.h"
+
+static berth_runtime *rt;
+static const char *rootfs;
+static char parent[64], work[64];
+static Berth__V1__ContainerSpec spec;
+static Berth__V1__Resources res;
+
+static void setup(void)
+{
+    berth_error *err = NULL;
+    berth_runtime_config cfg = { 0 };
+
+    rootfs = getenv("BERTH_TEST_ROOTFS");
+    ck_assert_msg(rootfs != NULL, "BERTH_TEST_ROOTFS is not set");
+    snprintf(parent, sizeof(parent), "/berth-test-ct-%d", (int)getpid());
+    snprintf(work, sizeof(work), "/tmp/berth-test-ct-%d", (int)getpid());
+    ck_assert_int_eq(berth_mkdir_p(work, 0700, &err), 0);
+    cfg.cgroup_parent = parent;
+    cfg.image_store = work;
+    ck_assert_msg(berth_runtime_new(&cfg, &rt, &err) == 0, "%s", err ? err->msg : "");
+    berth__v1__container_spec__init(&spec);
+    berth__v1__resources__init(&res);
+    spec.id = "c1";
+    spec.rootfs = (char *)rootfs;
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+
+    berth_runtime_free(rt);
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf %s; for d in /sys/fs/cgroup%s /sys/fs/cgroup/*%s; do [ -d \"$d\" ] && "
+             "rmdir \"$d\"; done; true",
+             work, parent, parent);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void set_cmd(char **argv)
+{
+    size_t n = 0;
+
+    while (argv[n])
+        n++;
+    spec.command = argv;
+    spec.n_command = n;
+}
+
+static berth_container *start(const berth_create_opts *opts)
+{
+    berth_error *err = NULL;
+    berth_container *c = NULL;
+
+    ck_assert_msg(berth_container_create(rt, &spec, opts, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    return c;
+}
+
+static bool cgroup_exists(const char *id)
+{
+    char path[128];
+    berth_cgroup *cg = NULL;
+
+    snprintf(path, sizeof(path), "%s/%s", parent, id);
+    if (berth_cgroup_open(berth_runtime_cgroups(rt), path, &cg, NULL) < 0)
+        return false;
+    berth_cgroup_free(cg);
+    return true;
+}
+
+START_TEST(exit_record)
+{
+    static char *argv[] = { "/bin/sh", "-c", "sleep 0.2; exit 7", NULL };
+    berth_error *err = NULL;
+    berth_container *c;
+    berth_exit ex;
+    int64_t before = berth_now_real_ns();
+
+    set_cmd(argv);
+    c = start(NULL);
+    ck_assert_int_gt(berth_container_pid(c), 0);
+    ck_assert_int_ge(berth_container_pidfd(c), 0);
+    ck_assert_str_eq(berth_container_id(c), "c1");
+    ck_assert_int_eq(berth_container_wait(c, true, &ex, &err), 0); /* still running */
+    ck_assert_int_eq(berth_container_wait(c, false, &ex, &err), 1);
+    ck_assert_int_eq(ex.exit_code, 7);
+    ck_assert_int_eq(ex.signal, 0);
+    ck_assert(!ex.oom_killed);
+    ck_assert_int_ge(ex.started_ns, before);
+    ck_assert_int_ge(ex.finished_ns - ex.started_ns, 150 * BERTH_NSEC_PER_MSEC);
+    ck_assert_int_eq(berth_container_wait(c, false, &ex, &err), 1); /* same record again */
+    ck_assert_int_eq(ex.exit_code, 7);
+    ck_assert(cgroup_exists("c1"));
+    ck_assert_int_eq(berth_container_destroy(c, &err), 0);
+    ck_assert(!cgroup_exists("c1"));
+    ck_assert_int_eq(berth_container_destroy(c, &err), 0); /* twice is fine */
+    berth_container_free(c);
+}
+END_TEST
+
+START_TEST(kill_all_and_signal)
+{
+    static char *argv[] = { "/bin/sh", "-c", "sleep 100 & sleep 100", NULL };
+    berth_error *err = NULL;
+    berth_container *c;
+    berth_exit ex;
+
+    set_cmd(argv);
+    c = start(NULL);
+    /* pid 1 has no SIGTERM handler: the kernel drops it, the container runs on. */
+    ck_assert_int_eq(berth_container_signal(c, SIGTERM, &err), 0);
+    usleep(100 * 1000);
+    ck_assert_int_eq(berth_container_wait(c, true, &ex, &err), 0);
+    ck_assert_int_eq(berth_container_kill_all(c, &err), 0);
+    ck_assert_int_eq(berth_container_wait(c, false, &ex, &err), 1);
+    ck_assert_int_eq(ex.signal, SIGKILL);
+    ck_assert_int_eq(ex.exit_code, 137);
+    ck_assert_berth_error(berth_container_signal(c, SIGTERM, &err), err, "container c1 has exited");
+    ck_assert_int_eq(berth_container_destroy(c, &err), 0);
+    berth_container_free(c);
+}
+END_TEST
+
+START_TEST(oom_marker)
+{
+    static char *argv[] = { "/bin/sh", "-c", "exec tail /dev/zero", NULL };
+    berth_error *err = NULL;
+    berth_container *c;
+    berth_exit ex;
+
+    res.memory_bytes = 16 << 20;
+    spec.resources = &res;
+    set_cmd(argv);
+    c = start(NULL);
+    ck_assert_int_eq(berth_container_wait(c, false, &ex, &err), 1);
+    ck_assert(ex.oom_killed);
+    ck_assert_int_eq(ex.exit_code, 137);
+    ck_assert_int_eq(berth_container_destroy(c, &err), 0);
+    berth_container_free(c);
+}
+END_TEST
+
+START_TEST(stdio_to_pipes)
+{
+    static char *argv[] = { "/bin/sh", "-c", "echo out; echo err >&2; read x; echo got-$x", NULL };
+    berth_error *err = NULL;
+    berth_create_opts opts;
+    berth_container *c;
+    berth_exit ex;
+    int in[2], out[2], errp[2];
+    char buf[256];
+    ssize_t n;
+
+    ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(errp, O_CLOEXEC), 0);
+    opts.state_dir = NULL;
+    opts.stdio[0] = in[0];
+    opts.stdio[1] = out[1];
+    opts.stdio[2] = errp[1];
+    set_cmd(argv);
+    c = start(&opts);
+    close(in[0]);
+    close(out[1]);
+    close(errp[1]);
+    ck_assert_int_eq(write(in[1], "42\n", 3), 3);
+    close(in[1]);
+    ck_assert_int_eq(berth_container_wait(c, false, &ex, &err), 1);
+    n = berth_read_all(out[0], buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert_str_eq(buf, "out\ngot-42\n");
+    n = berth_read_all(errp[0], buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert_str_eq(buf, "err\n");
+    ck_assert_int_eq(berth_container_destroy(c, &err), 0);
+    berth_container_free(c);
+    close(out[0]);
+    close(errp[0]);
+}
+END_TEST
+
+/* A failed start leaves no cgroup, no overlay directories, no state dir. */
+START_TEST(failed_start_leaves_nothing)
+{
+    static char *argv[] = { "/nonexistent", NULL };
+    berth_error *err = NULL;
+    berth_container *c = NULL;
+    berth_create_opts opts = { .stdio = { -1, -1, -1 } };
+    char state[128], image[128], cmd[300];
+    struct stat st;
+
+    snprintf(image, sizeof(image), "%s/bb", work);
+    snprintf(cmd, sizeof(cmd), "cp -a %s %s", rootfs, image);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(state, sizeof(state), "%s/state-fail", work);
+    opts.state_dir = state;
+    spec.rootfs = "";
+    spec.image = "bb";
+    set_cmd(argv);
+    ck_assert_int_lt(berth_container_create(rt, &spec, &opts, &c, &err), 0);
+    ck_assert_str_eq(err->msg, "container c1: exec /nonexistent: No such file or directory");
+    ck_assert_int_eq(err->code, ENOENT);
+    berth_error_free(&err);
+    ck_assert_ptr_null(c);
+    ck_assert(!cgroup_exists("c1"));
+    ck_assert_int_eq(stat(state, &st), -1);
+
+    /* Invalid spec: rejected before anything is made. */
+    spec.id = "BAD ID";
+    ck_assert_int_lt(berth_container_create(rt, &spec, &opts, &c, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "spec.id: 'BAD ID' is not a valid id"));
+    berth_error_free(&err);
+    ck_assert_int_eq(stat(state, &st), -1);
+}
+END_TEST
+
+START_TEST(overlay_isolation)
+{
+    static char *writer[] = { "/bin/sh", "-c", "echo a >/f; sleep 1; cat /f", NULL };
+    static char *reader[] = { "/bin/sh", "-c", "sleep 0.3; test -e /f && echo seen || echo unseen",
+                              NULL };
+    berth_error *err = NULL;
+    berth_create_opts oa = { .stdio = { -1, -1, -1 } }, ob = { .stdio = { -1, -1, -1 } };
+    berth_container *a, *b;
+    berth_exit ex;
+    char sa[128], sb[128], image[128], cmd[300], buf[64];
+    int pa[2], pb[2];
+    ssize_t n;
+    struct stat st;
+
+    snprintf(image, sizeof(image), "%s/bb", work);
+    snprintf(cmd, sizeof(cmd), "cp -a %s %s", rootfs, image);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(sa, sizeof(sa), "%s/state-a", work);
+    snprintf(sb, sizeof(sb), "%s/state-b", work);
+    ck_assert_int_eq(pipe2(pa, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(pb, O_CLOEXEC), 0);
+    oa.state_dir = sa;
+    oa.stdio[1] = pa[1];
+    ob.state_dir = sb;
+    ob.stdio[1] = pb[1];
+    spec.rootfs = "";
+    spec.image = "bb";
+    spec.id = "a";
+    set_cmd(writer);
+    a = start(&oa);
+    spec.id = "b";
+    set_cmd(reader);
+    b = start(&ob);
+    close(pa[1]);
+    close(pb[1]);
+    ck_assert_int_eq(berth_container_wait(b, false, &ex, &err), 1);
+    ck_assert_int_eq(berth_container_wait(a, false, &ex, &err), 1);
+    n = berth_read_all(pb[0], buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert_str_eq(buf, "unseen\n");
+    n = berth_read_all(pa[0], buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert_str_eq(buf, "a\n");
+    snprintf(cmd, sizeof(cmd), "%s/f", image);
+    ck_assert_int_eq(stat(cmd, &st), -1); /* the image is untouched */
+    ck_assert_int_eq(berth_container_destroy(a, &err), 0);
+    ck_assert_int_eq(berth_container_destroy(b, &err), 0);
+    snprintf(cmd, sizeof(cmd), "%s/upper", sa);
+    ck_assert_int_eq(stat(cmd, &st), -1); /* writable layer removed */
+    berth_container_free(a);
+    berth_container_free(b);
+    close(pa[0]);
+    close(pb[0]);
+}
+END_TEST
+
+/* CVE-2019-5736: the exec stub is a sealed memfd nothing can write. */
+START_TEST(exec_stub_is_sealed)
+{
+    char path[64];
+    int seals, fd;
+
+    seals = fcntl(rt->stub_fd, F_GET_SEALS);
+    ck_assert_int_ge(seals, 0);
+    ck_assert(seals & F_SEAL_WRITE);
+    ck_assert(seals & F_SEAL_SEAL);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", rt->stub_fd);
+    /* The way the CVE reopened the runtime binary through /proc and wrote
+     * it: the reopen may succeed, the write and the truncate do not. */
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd,
+                           "\x7f"
+                           "ELF",
+                           4),
+                     -1);
+    ck_assert_int_eq(errno, EPERM);
+    ck_assert_int_eq(ftruncate(fd, 0), -1);
+    ck_assert_int_eq(errno, EPERM);
+    close(fd);
+    /* The probe can fail: an unsealed copy is writable. */
+    {
+        char tmp[] = "/tmp/berth-stub-copy-XXXXXX";
+        int t = mkstemp(tmp);
+
+        ck_assert_int_ge(t, 0);
+        ck_assert_int_eq(write(t,
+                               "\x7f"
+                               "ELF",
+                               4),
+                         4);
+        close(t);
+        unlink(tmp);
+    }
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("runtime/container");
+    TCase *tc = tcase_create("container");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, exit_record);
+    tcase_add_test(tc, kill_all_and_signal);
+    tcase_add_test(tc, oom_marker);
+    tcase_add_test(tc, stdio_to_pipes);
+    tcase_add_test(tc, failed_start_leaves_nothing);
+    tcase_add_test(tc, overlay_isolation);
+    tcase_add_test(tc, exec_stub_is_sealed);
+    suite_add_tcase(s, tc);
+    return s;
+}

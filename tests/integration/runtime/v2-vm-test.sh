@@ -1,0 +1,38 @@
+#!/bin/sh
+# Run the runtime's root suites on cgroup v2 for real: in a small VM whose
+# kernel has only the unified hierarchy, laid out as on a systemd host (the
+# suites run in a leaf, system.slice/berthd.service).
+#
+#   v2-vm-test.sh VM_RUN BUILD_DIR ROOTFS RUN_TEST_SH
+#
+# Skips (77) where vm-run.sh is absent, without root, or when this host is
+# already cgroup v2 (the host suites cover v2 there).
+set -u
+vm=$1
+build=$2
+rootfs=$3
+runtest=$4
+
+if [ ! -x "$vm" ]; then
+    echo "SKIP: $vm not found (the cgroup v2 VM tool); v2 is tested where it exists"
+    exit 77
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: needs root"
+    exit 77
+fi
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    echo "SKIP: this host is cgroup v2 already; the host suites test v2"
+    exit 77
+fi
+
+exec "$vm" --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
+    --add "$build/tests/integration/runtime/integration-runtime-cgroup:/t/cgroup" \
+    --add "$build/tests/integration/runtime/integration-runtime-container:/t/container" \
+    --add "$build/scheduler-stub/berthctl:/t/berthctl" \
+    --add "$runtest:/t/run-test.sh" \
+    --add-raw "$rootfs:/rootfs" \
+    -- 'cd /t && export BERTH_TEST_ROOTFS=/rootfs CK_DEFAULT_TIMEOUT=300 &&
+        echo "== cgroup suite" && ./cgroup &&
+        echo "== container suite" && ./container &&
+        echo "== berthctl run" && ./run-test.sh /t/berthctl /rootfs'

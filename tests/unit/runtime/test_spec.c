@@ -1,0 +1,291 @@
+/* ContainerSpec validation: every rejected field names itself. Also the
+ * capability and rlimit parsers, and that the build-time seccomp program is
+ * what libseccomp compiles now. */
+#include <check.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "check_main.h"
+#include "runtime/runtime-internal.h"
+#include "runtime/spec.h"
+
+static Berth__V1__ContainerSpec spec;
+static Berth__V1__Resources res;
+static char *cmd[] = { "/bin/true" };
+
+static void setup(void)
+{
+    berth__v1__container_spec__init(&spec);
+    berth__v1__resources__init(&res);
+    spec.id = "web-1";
+    spec.rootfs = "/srv/rootfs";
+    spec.command = cmd;
+    spec.n_command = 1;
+}
+
+static void expect_invalid(const char *want)
+{
+    berth_error *err = NULL;
+
+    ck_assert_int_lt(berth_spec_validate(&spec, &err), 0);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_str_eq(err->msg, want);
+    berth_error_free(&err);
+}
+
+START_TEST(valid_minimal)
+{
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    spec.rootfs = "";
+    spec.image = "busybox:1.35";
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+}
+END_TEST
+
+START_TEST(ids_and_roots)
+{
+    spec.id = "Web";
+    expect_invalid("spec.id: 'Web' is not a valid id (1-63 of a-z 0-9 _ . -, starting with a "
+                   "letter or digit)");
+    spec.id = "-x";
+    expect_invalid("spec.id: '-x' is not a valid id (1-63 of a-z 0-9 _ . -, starting with a "
+                   "letter or digit)");
+    spec.id = "a/b";
+    expect_invalid("spec.id: 'a/b' is not a valid id (1-63 of a-z 0-9 _ . -, starting with a "
+                   "letter or digit)");
+    spec.id = "ok";
+    spec.image = "bb";
+    expect_invalid("spec: rootfs and image are exclusive");
+    spec.rootfs = "";
+    spec.image = "";
+    expect_invalid("spec: one of rootfs and image is required");
+    spec.rootfs = "relative/dir";
+    expect_invalid("spec.rootfs: 'relative/dir' must be an absolute, normalised path");
+    spec.rootfs = "/srv/../etc";
+    expect_invalid("spec.rootfs: '/srv/../etc' must be an absolute, normalised path");
+    spec.rootfs = "";
+    spec.image = "../etc";
+    expect_invalid("spec.image: '../etc' is not a valid image name");
+}
+END_TEST
+
+START_TEST(command_env_dirs)
+{
+    static char *empty[] = { "" };
+    static char *env[] = { "A=1", "=2" };
+
+    spec.n_command = 0;
+    expect_invalid("spec.command: must not be empty");
+    spec.command = empty;
+    spec.n_command = 1;
+    expect_invalid("spec.command: must not be empty");
+    spec.command = cmd;
+    spec.env = env;
+    spec.n_env = 2;
+    expect_invalid("spec.env[1]: '=2' is not NAME=value");
+    spec.n_env = 1;
+    spec.working_dir = "tmp";
+    expect_invalid("spec.working_dir: 'tmp' must be an absolute, normalised path");
+    spec.working_dir = "/a/./b";
+    expect_invalid("spec.working_dir: '/a/./b' must be an absolute, normalised path");
+    spec.working_dir = "/";
+    spec.hostname = "bad_host";
+    expect_invalid(
+        "spec.hostname: 'bad_host' is not a valid host name (letters, digits, '-', '.')");
+}
+END_TEST
+
+START_TEST(resources)
+{
+    spec.resources = &res;
+    res.memory_bytes = 1024;
+    expect_invalid("spec.resources.memory_bytes: 1Ki is below the minimum of 4Mi");
+    res.memory_bytes = -1;
+    expect_invalid("spec.resources.memory_bytes: -1 must not be negative");
+    res.memory_bytes = 0;
+    res.cpu_millis = -5;
+    expect_invalid("spec.resources.cpu_millis: -5 is out of range (0..1000000)");
+    res.cpu_millis = 0;
+    res.cpu_period_us = 10;
+    expect_invalid("spec.resources.cpu_period_us: 10 is out of range (1000..1000000)");
+    res.cpu_period_us = 0;
+    res.cpu_weight = 20000;
+    expect_invalid("spec.resources.cpu_weight: 20000 is out of range (1..10000)");
+    res.cpu_weight = 0;
+    res.pids_limit = -1;
+    expect_invalid("spec.resources.pids_limit: -1 must not be negative");
+    res.pids_limit = 0;
+    res.cpuset_cpus = "0-";
+    expect_invalid("spec.resources.cpuset_cpus: '0-' is not a list like 0-3,6");
+    res.cpuset_cpus = "3-1";
+    expect_invalid("spec.resources.cpuset_cpus: '3-1' is not a list like 0-3,6");
+    res.cpuset_cpus = "0-3,6";
+    {
+        berth_error *err = NULL;
+        ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    }
+}
+END_TEST
+
+START_TEST(mounts)
+{
+    Berth__V1__Mount m;
+    Berth__V1__Mount *mp[] = { &m };
+
+    berth__v1__mount__init(&m);
+    spec.mounts = mp;
+    spec.n_mounts = 1;
+    m.source = "/host";
+    m.destination = "/";
+    expect_invalid("spec.mounts[0].destination: '/' must be an absolute, normalised path other "
+                   "than /");
+    m.destination = "/proc/sys";
+    expect_invalid("spec.mounts[0].destination: '/proc/sys' is managed by the runtime");
+    m.destination = "/data";
+    m.source = "rel";
+    expect_invalid("spec.mounts[0].source: 'rel' must be an absolute, normalised host path");
+    m.type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    expect_invalid("spec.mounts[0].source: a tmpfs mount has no source");
+    m.source = "";
+    m.tmpfs_size_bytes = -1;
+    expect_invalid("spec.mounts[0].tmpfs_size_bytes: must not be negative");
+    m.type = 7;
+    expect_invalid("spec.mounts[0].type: unknown mount type 7");
+}
+END_TEST
+
+START_TEST(security_and_supervision)
+{
+    Berth__V1__Capabilities caps;
+    Berth__V1__Rlimit rl;
+    Berth__V1__Rlimit *rlp[] = { &rl };
+    Berth__V1__Probe probe;
+    Berth__V1__TcpAction tcp;
+    static char *add[] = { "NET_ADMIN", "cap_bogus" };
+
+    berth__v1__capabilities__init(&caps);
+    caps.add = add;
+    caps.n_add = 2;
+    spec.capabilities = &caps;
+    expect_invalid("spec.capabilities.add[1]: capability 'cap_bogus' is unknown");
+    spec.capabilities = NULL;
+
+    berth__v1__rlimit__init(&rl);
+    rl.type = "nofiles";
+    spec.rlimits = rlp;
+    spec.n_rlimits = 1;
+    expect_invalid("spec.rlimits[0].type: rlimit 'nofiles' is unknown (e.g. nofile, nproc, core)");
+    rl.type = "RLIMIT_NOFILE";
+    rl.soft = 10;
+    rl.hard = 5;
+    expect_invalid("spec.rlimits[0]: soft limit 10 is above the hard limit 5");
+    spec.n_rlimits = 0;
+
+    spec.stop_signal = 99;
+    expect_invalid("spec.stop_signal: 99 is not a signal number");
+    spec.stop_signal = 0;
+    spec.log_max_bytes = 10;
+    expect_invalid("spec.log_max_bytes: 10 is out of range (4096..1Ti)");
+    spec.log_max_bytes = 0;
+    spec.restart_policy = 9;
+    expect_invalid("spec.restart_policy: unknown policy 9");
+    spec.restart_policy = 0;
+
+    berth__v1__probe__init(&probe);
+    berth__v1__tcp_action__init(&tcp);
+    spec.liveness_probe = &probe;
+    expect_invalid("spec.liveness_probe: needs exec or tcp");
+    probe.action_case = BERTH__V1__PROBE__ACTION_TCP;
+    probe.tcp = &tcp;
+    tcp.port = 70000;
+    expect_invalid("spec.liveness_probe.tcp.port: 70000 is not a port (1..65535)");
+}
+END_TEST
+
+START_TEST(defaults)
+{
+    ck_assert_int_eq(berth_spec_stop_grace_ms(&spec), 10000);
+    ck_assert_int_eq(berth_spec_stop_signal(&spec), 15);
+    ck_assert_int_eq(berth_spec_log_max_bytes(&spec), 10 << 20);
+    ck_assert_int_eq(berth_spec_log_max_files(&spec), 5);
+}
+END_TEST
+
+START_TEST(capabilities)
+{
+    berth_error *err = NULL;
+    uint64_t m;
+
+    /* Docker's default set, the CapEff a container shows. */
+    ck_assert_uint_eq(berth_caps_default(), 0xa80425fbULL);
+    ck_assert_int_eq(berth_cap_parse("NET_ADMIN", &m, &err), 0);
+    ck_assert_uint_eq(m, 1ULL << 12);
+    ck_assert_int_eq(berth_cap_parse("cap_sys_admin", &m, &err), 0);
+    ck_assert_uint_eq(m, 1ULL << 21);
+    ck_assert_int_eq(berth_cap_parse("all", &m, &err), 0);
+    ck_assert_uint_ge(m, (1ULL << 38) - 1);
+    ck_assert_berth_error(berth_cap_parse("12", &m, &err), err, "capability '12' is unknown");
+}
+END_TEST
+
+START_TEST(rlimits_and_cpuset)
+{
+    berth_error *err = NULL;
+    int r;
+
+    ck_assert_int_eq(berth_rlimit_parse("nofile", &r, &err), 0);
+    ck_assert_int_eq(r, RLIMIT_NOFILE);
+    ck_assert_int_eq(berth_rlimit_parse("RLIMIT_CORE", &r, &err), 0);
+    ck_assert_int_eq(r, RLIMIT_CORE);
+    ck_assert_int_eq(berth_cpuset_validate("0", "x", &err), 0);
+    ck_assert_int_eq(berth_cpuset_validate("0-3,6,8-9", "x", &err), 0);
+    ck_assert_berth_error(berth_cpuset_validate("0,,1", "x", &err), err,
+                          "x: '0,,1' is not a list like 0-3,6");
+    ck_assert_uint_eq(berth_cgroup_weight_to_shares(1), 2);
+    ck_assert_uint_eq(berth_cgroup_weight_to_shares(10000), 262144);
+    ck_assert_uint_eq(berth_cgroup_weight_to_shares(0), 1024);
+}
+END_TEST
+
+/* The program compiled at build time is the one libseccomp makes now. */
+START_TEST(seccomp_build_time_program_is_current)
+{
+    berth_error *err = NULL;
+    struct sock_fprog fresh;
+
+    ck_assert_uint_eq(seccomp_default_caps, berth_caps_default());
+    ck_assert_int_eq(seccomp_compile_default(berth_caps_default(), &fresh, &err), 0);
+    ck_assert_uint_eq(fresh.len, seccomp_default_prog.len);
+    ck_assert_int_eq(
+        memcmp(fresh.filter, seccomp_default_prog.filter, fresh.len * sizeof(struct sock_filter)),
+        0);
+    free(fresh.filter);
+    /* Adding CAP_SYS_ADMIN allows more (mount, unshare ...): a different,
+     * longer program. */
+    ck_assert_int_eq(seccomp_compile_default(berth_caps_default() | (1ULL << 21), &fresh, &err), 0);
+    ck_assert_uint_ne(fresh.len, seccomp_default_prog.len);
+    free(fresh.filter);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("runtime/spec");
+    TCase *tc = tcase_create("spec");
+
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, valid_minimal);
+    tcase_add_test(tc, ids_and_roots);
+    tcase_add_test(tc, command_env_dirs);
+    tcase_add_test(tc, resources);
+    tcase_add_test(tc, mounts);
+    tcase_add_test(tc, security_and_supervision);
+    tcase_add_test(tc, defaults);
+    tcase_add_test(tc, capabilities);
+    tcase_add_test(tc, rlimits_and_cpuset);
+    tcase_add_test(tc, seccomp_build_time_program_is_current);
+    suite_add_tcase(s, tc);
+    return s;
+}
