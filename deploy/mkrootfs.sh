@@ -28,7 +28,9 @@ done
 [ -n "$dir" ] || usage
 
 busybox=/bin/busybox
-if [ ! -x "$busybox" ] || ! file_out=$("$busybox" 2>&1 | head -n1) || [[ "$file_out" != BusyBox* ]]; then
+# sed reads all of busybox's output: no SIGPIPE for pipefail to trip on.
+version=$("$busybox" 2>&1 | sed -n '1s/^BusyBox \(v[^ ]*\).*/\1/p' || true)
+if [ ! -x "$busybox" ] || [ -z "$version" ]; then
 	echo "mkrootfs.sh: $busybox is missing: install the Debian package busybox-static (deploy/install-deps.sh)" >&2
 	exit 1
 fi
@@ -84,7 +86,7 @@ echo berth >"$tmp/etc/hostname"
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$tmp/etc/hosts"
 : >"$tmp/etc/resolv.conf"
 echo '<html><body><h1>hello from berth</h1></body></html>' >"$tmp/var/www/index.html"
-echo "busybox $("$busybox" 2>&1 | head -n1 | awk '{print $2}')" >"$tmp/$stamp"
+echo "busybox $version" >"$tmp/$stamp"
 
 rm -rf -- "$dir"
 mv -- "$tmp" "$dir"

@@ -172,10 +172,30 @@ static int find_executable(const child_plan *p, char *buf, size_t size, berth_er
                            path);
 }
 
+/* Namespaces (but pid and cgroup), stdio, mounts up to the cgroup
+ * filesystem, host name, loopback. */
+static int setup_before_cgroup(const child_plan *p, int *ret_rootfd, berth_error **err)
+{
+    int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (p->new_netns ? CLONE_NEWNET : 0);
+
+    /* In a user namespace these are owned by it (created after it). */
+    if (unshare(flags) < 0)
+        return berth_error_errno(err, "unshare the mount, uts, ipc%s namespaces",
+                                 p->new_netns ? " and network" : "");
+    if (setup_stdio(p, err) < 0 || mount_prepare(p, ret_rootfd, err) < 0)
+        return -1;
+    if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+        return berth_error_errno(err, "sethostname %s", p->hostname);
+    if (p->new_netns && loopback_up(err) < 0)
+        return -1;
+    return 0;
+}
+
 void child_run(const child_plan *p)
 {
     berth_error *err = NULL;
     char go, exe[4096];
+    int rootfd = -1;
     ssize_t r;
 
     /* Die with the parent while setting up: an orphaned half-made
@@ -192,28 +212,33 @@ void child_run(const child_plan *p)
             if (sig != SIGKILL && sig != SIGSTOP)
                 signal(sig, SIG_DFL);
     }
+    umask(0022);
+
+    /* Everything that does not need the cgroup happens while the parent
+     * moves us into it (a v1 host has many hierarchies to write). A user
+     * namespace first needs its id maps from the parent, so there the
+     * order is strictly: wait, then set up. */
+    if (!p->userns && setup_before_cgroup(p, &rootfd, &err) < 0)
+        goto fail;
     r = berth_read_retry(p->sync_fd, &go, 1);
     if (r != 1)
         _exit(126); /* the parent gave up; it cleans up */
-    umask(0022);
-
-    if (p->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
-        berth_error_errno(&err, "become root in the user namespace");
-        goto fail;
+    if (p->userns) {
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+            berth_error_errno(&err, "become root in the user namespace");
+            goto fail;
+        }
+        if (setup_before_cgroup(p, &rootfd, &err) < 0)
+            goto fail;
     }
     /* Now inside the cgroup: its namespace is rooted there. */
     if (unshare(CLONE_NEWCGROUP) < 0) {
         berth_error_errno(&err, "unshare the cgroup namespace");
         goto fail;
     }
-    if (setup_stdio(p, &err) < 0 || mount_setup(p, &err) < 0)
+    if (mount_finish(p, rootfd, &err) < 0)
         goto fail;
-    if (sethostname(p->hostname, strlen(p->hostname)) < 0) {
-        berth_error_errno(&err, "sethostname %s", p->hostname);
-        goto fail;
-    }
-    if (p->new_netns && loopback_up(&err) < 0)
-        goto fail;
+    close(rootfd);
     if (setup_rlimits(p->spec, &err) < 0)
         goto fail;
     if (!p->spec->allow_privilege_escalation && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

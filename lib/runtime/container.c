@@ -261,6 +261,35 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
     return 0;
 }
 
+/* Read the child's error record from the sync socket. 0: EOF (the exec
+ * happened), or nothing there yet with MSG_DONTWAIT; -1: *err holds the
+ * child's error (replacing any error already there), or the read failed. */
+static int read_child_error(int sock, int flags, berth_error **err)
+{
+    const size_t hdr = sizeof(int) + 1;
+    char buf[4096 + 1];
+    ssize_t n;
+    int code = 0;
+
+    do
+        n = recv(sock, buf, sizeof(buf) - 1, flags);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN)
+            return 0;
+        return berth_error_errno(err, "read the container init's status");
+    }
+    if (n == 0)
+        return 0;
+    buf[n] = '\0';
+    if ((size_t)n <= hdr)
+        return berth_error_set(err, EPROTO, "the container init failed without a message");
+    memcpy(&code, buf, sizeof(code));
+    if (buf[sizeof(code)])
+        return berth_error_make(err, code, "%s", buf + hdr);
+    return berth_error_set(err, code, "%s", buf + hdr);
+}
+
 static int write_id_map(pid_t pid, const char *file, Berth__V1__IdMap **maps, size_t n,
                         berth_error **err)
 {
@@ -407,9 +436,11 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         stub_argv[3 + i] = argv[i];
     plan.stub_argv = stub_argv;
 
-    ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
-    if (plan.new_netns)
-        ca.flags |= CLONE_NEWNET;
+    /* Only the pid namespace must come with the clone (the child is its
+     * pid 1). The child unshares the mount, uts, ipc and net namespaces
+     * itself, while this side writes its cgroup: creating a network
+     * namespace and copying the host's mount table are the costly parts. */
+    ca.flags = CLONE_NEWPID | CLONE_PIDFD;
     if (plan.userns)
         ca.flags |= CLONE_NEWUSER;
     ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
@@ -427,47 +458,27 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     c->pidfd = pidfd;
     close(TAKE_FD(sock_child));
 
-    if (plan.userns && (write_id_map(pid, "uid_map", spec->user_namespace->uid_maps,
-                                     spec->user_namespace->n_uid_maps, err) < 0 ||
-                        write_id_map(pid, "gid_map", spec->user_namespace->gid_maps,
-                                     spec->user_namespace->n_gid_maps, err) < 0))
+    /* The child sets up its mounts meanwhile (unless in a user namespace,
+     * where it waits for the maps). If it fails early, its own error is
+     * the one to report, not what its exit did to these steps. */
+    if ((plan.userns && (write_id_map(pid, "uid_map", spec->user_namespace->uid_maps,
+                                      spec->user_namespace->n_uid_maps, err) < 0 ||
+                         write_id_map(pid, "gid_map", spec->user_namespace->gid_maps,
+                                      spec->user_namespace->n_gid_maps, err) < 0)) ||
+        berth_cgroup_enter(c->cgroup, pid, err) < 0) {
+        read_child_error(sock_parent, MSG_DONTWAIT, err);
         goto fail;
-    if (berth_cgroup_enter(c->cgroup, pid, err) < 0)
-        goto fail;
-    if (write(sock_parent, "g", 1) != 1) {
+    }
+    /* A child that already failed has closed its end (EPIPE); its record
+     * is still there to read. */
+    if (write(sock_parent, "g", 1) != 1 && errno != EPIPE && errno != ECONNRESET) {
         berth_error_errno(err, "start the container init");
         goto fail;
     }
     /* EOF: the exec happened (the socket is close-on-exec). A record: the
      * child's own error. */
-    {
-        char buf[4096 + 1];
-        ssize_t n;
-
-        do
-            n = recv(sock_parent, buf, sizeof(buf) - 1, 0);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            berth_error_errno(err, "read the container init's status");
-            goto fail;
-        }
-        if (n > 0) {
-            const size_t hdr = sizeof(int) + 1;
-            int code = 0;
-
-            buf[n] = '\0';
-            if ((size_t)n <= hdr) {
-                berth_error_set(err, EPROTO, "the container init failed without a message");
-                goto fail;
-            }
-            memcpy(&code, buf, sizeof(code));
-            if (buf[sizeof(code)])
-                berth_error_make(err, code, "%s", buf + hdr);
-            else
-                berth_error_set(err, code, "%s", buf + hdr);
-            goto fail;
-        }
-    }
+    if (read_child_error(sock_parent, 0, err) < 0)
+        goto fail;
     c->started_ns = berth_now_real_ns();
     if (berth_cgroup_oom_kills(c->cgroup, &c->oom_base, NULL) < 0)
         c->oom_base = 0;

@@ -362,7 +362,7 @@ static int pivot(int rootfd, berth_error **err)
     return 0;
 }
 
-int mount_setup(const child_plan *p, berth_error **err)
+int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
 {
     _cleanup_close_ int rootfd = -1, maskfd = -1;
     const unsigned long nsd = MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -397,8 +397,7 @@ int mount_setup(const child_plan *p, berth_error **err)
             remount_ro_in_root(rootfd, "/sys", err) < 0)
             return -1;
     }
-    if (setup_dev(p, rootfd, err) < 0 || setup_cgroupfs(p, rootfd, err) < 0 ||
-        setup_spec_mounts(p, rootfd, err) < 0)
+    if (setup_dev(p, rootfd, err) < 0 || setup_spec_mounts(p, rootfd, err) < 0)
         return -1;
     if (p->workdir) {
         _cleanup_close_ int wfd = -1;
@@ -411,14 +410,12 @@ int mount_setup(const child_plan *p, berth_error **err)
      * not mknod; /dev/null has to do there. */
     if (!p->userns) {
         _cleanup_close_ int devfd = -1;
-        char fdp[FD_PATH_LEN];
 
         if (open_in_root(rootfd, "/dev", OPEN_EXISTING, &devfd, err) < 0)
             return -1;
         if (mknodat(devfd, ".berth-mask", S_IFCHR | 0000, makedev(0, 0)) < 0)
             return berth_error_errno(err, "mknod the mask node");
-        snprintf(fdp, sizeof(fdp), "/dev/.berth-mask");
-        if (open_in_root(rootfd, fdp, OPEN_EXISTING, &maskfd, err) < 0)
+        if (open_in_root(rootfd, "/dev/.berth-mask", OPEN_EXISTING, &maskfd, err) < 0)
             return -1;
     } else if (open_in_root(rootfd, "/dev/null", OPEN_EXISTING, &maskfd, err) < 0) {
         return -1;
@@ -432,22 +429,27 @@ int mount_setup(const child_plan *p, berth_error **err)
     if (!p->userns) {
         _cleanup_close_ int devfd = -1;
         char fdp[FD_PATH_LEN];
+        int d;
 
         /* The bind mounts keep the node; the name goes. */
         if (open_in_root(rootfd, "/dev", OPEN_EXISTING, &devfd, err) < 0)
             return -1;
-        {
-            int d = open(fd_path(devfd, fdp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (d < 0 || unlinkat(d, ".berth-mask", 0) < 0) {
-                if (d >= 0)
-                    close(d);
-                return berth_error_errno(err, "remove the mask node");
-            }
-            close(d);
+        d = open(fd_path(devfd, fdp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0 || unlinkat(d, ".berth-mask", 0) < 0) {
+            if (d >= 0)
+                close(d);
+            return berth_error_errno(err, "remove the mask node");
         }
+        close(d);
     }
+    *ret_rootfd = TAKE_FD(rootfd);
+    return 0;
+}
 
-    if (pivot(rootfd, err) < 0)
+int mount_finish(const child_plan *p, int rootfd, berth_error **err)
+{
+    /* Needs the cgroup namespace, so the process must be in its cgroup. */
+    if (setup_cgroupfs(p, rootfd, err) < 0 || pivot(rootfd, err) < 0)
         return -1;
     if (p->spec->readonly_rootfs) {
         struct statvfs sv;

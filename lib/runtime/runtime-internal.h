@@ -59,9 +59,14 @@ typedef struct child_plan {
 /* child.c: runs in the cloned child; never returns. */
 __attribute__((noreturn)) void child_run(const child_plan *p);
 
-/* mount.c: in the child, from private propagation to after pivot_root
- * (and the read-only remount of / when asked). */
-int mount_setup(const child_plan *p, berth_error **err);
+/* mount.c, in the child. mount_prepare: private propagation, the root,
+ * /proc, /sys, /dev, the spec's mounts, masks and read-only paths; returns
+ * an O_PATH fd of the root. It does not need the cgroup, so it runs while
+ * the parent moves the child into it. mount_finish (in the cgroup and its
+ * namespace): the cgroup filesystem, pivot_root, the read-only remount of /
+ * when asked. */
+int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err);
+int mount_finish(const child_plan *p, int rootfd, berth_error **err);
 
 /* caps.c: drop the bounding set to caps, switch to uid/gid with
  * additional gids, and set the final capability sets. */

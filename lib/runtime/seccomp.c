@@ -483,6 +483,7 @@ int seccomp_compile_default(uint64_t caps, struct sock_fprog *ret, berth_error *
         return berth_error_set(err, ENOMEM, "seccomp: init");
     /* We set no_new_privs ourselves when the spec asks for it. */
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
     if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
         if ((r = seccomp_arch_add(ctx, SCMP_ARCH_X86)) < 0 && r != -EEXIST)
             goto lib_fail;

@@ -465,7 +465,7 @@ int berthctl_cmd_run(int argc, char **argv)
     _cleanup_free_ Berth__V1__Mount **mount_ptrs = calloc(n, sizeof(*mount_ptrs));
     _cleanup_free_ Berth__V1__Rlimit *rls = calloc(n, sizeof(*rls));
     _cleanup_free_ Berth__V1__Rlimit **rl_ptrs = calloc(n, sizeof(*rl_ptrs));
-    _cleanup_free_ char *state_dir = NULL;
+    _cleanup_free_ char *state_dir = NULL, *rootfs_abs = NULL;
     _cleanup_close_ int sigfd = -1;
     berth_runtime_config cfg = { 0 };
     berth_runtime *rt = NULL;
@@ -495,6 +495,15 @@ int berthctl_cmd_run(int argc, char **argv)
     if (parse_run(argc, argv, &a, env, mounts, mount_ptrs, rls, rl_ptrs, cap_add, cap_drop,
                   groups) < 0)
         return BERTHCTL_EXIT_USAGE;
+    /* Like crun and docker, a relative --rootfs is relative to here. */
+    if (*a.spec.rootfs && a.spec.rootfs[0] != '/') {
+        rootfs_abs = realpath(a.spec.rootfs, NULL);
+        if (!rootfs_abs) {
+            berthctl_errorf("rootfs %s: %s", a.spec.rootfs, strerror(errno));
+            return BERTHCTL_EXIT_RUNTIME;
+        }
+        a.spec.rootfs = rootfs_abs;
+    }
     if (!*a.spec.id) {
         uint32_t rnd = 0;
 

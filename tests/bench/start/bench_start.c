@@ -1,0 +1,191 @@
+/* Container start latency: `berthctl run --rootfs R -- /bin/true` against
+ * `crun run` on the same rootfs, interleaved (the machines drift), plus the
+ * kernel floor of the same isolation (unshare + chroot). Prints medians,
+ * p90, p99 and the ratio. A benchmark, not a test: it asserts nothing.
+ *
+ *   bench-start BERTHCTL ROOTFS [ITERATIONS]
+ *
+ * On a hybrid cgroup host crun refuses to run; like the issue describes, all
+ * three run in a private mount namespace with /sys/fs/cgroup/unified
+ * unmounted (berth does not care either way). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WARMUP 5
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Run argv with stdout/stderr to /dev/null; returns wall ms, or -1. */
+static double time_run(char **argv)
+{
+    double t0 = now_ms();
+    int status;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        return -1;
+    return now_ms() - t0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+    int i = (int)(p * (n - 1) + 0.5);
+    return v[i];
+}
+
+struct series {
+    const char *name;
+    double *v;
+    int n;
+};
+
+static void report(struct series *s)
+{
+    double sum = 0;
+
+    qsort(s->v, (size_t)s->n, sizeof(double), cmp);
+    for (int i = 0; i < s->n; i++)
+        sum += s->v[i];
+    printf("  %-24s %8.2f %8.2f %8.2f %8.2f\n", s->name, pct(s->v, s->n, 0.5), pct(s->v, s->n, 0.9),
+           pct(s->v, s->n, 0.99), sum / s->n);
+}
+
+static int write_crun_bundle(const char *dir, const char *rootfs)
+{
+    char cmd[1024];
+
+    /* crun's own default config (Docker-like), pointed at our rootfs and
+     * /bin/true, without a terminal. */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && rm -f config.json && crun spec && "
+             "sed -i -e 's|\"path\": \"rootfs\"|\"path\": \"%s\"|' "
+             "-e 's|\"terminal\": true|\"terminal\": false|' "
+             "-e 's|\"sh\"|\"/bin/true\"|' config.json",
+             dir, rootfs);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *berthctl, *rootfs;
+    int n = 50;
+    char bundle[] = "/tmp/berth-bench-bundle-XXXXXX";
+    struct stat st;
+    int have_crun;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s BERTHCTL ROOTFS [ITERATIONS]\n", argv[0]);
+        return 2;
+    }
+    berthctl = argv[1];
+    rootfs = argv[2];
+    if (argc > 3)
+        n = atoi(argv[3]);
+    if (n < 5)
+        n = 5;
+    if (geteuid() != 0) {
+        fprintf(stderr, "bench-start: needs root\n");
+        return 1;
+    }
+    /* A private mount namespace; on hybrid hosts without the unified mount,
+     * so crun accepts the host as cgroup v1. */
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        perror("bench-start: private mount namespace");
+        return 1;
+    }
+    if (stat("/sys/fs/cgroup/unified", &st) == 0)
+        umount2("/sys/fs/cgroup/unified", MNT_DETACH);
+
+    have_crun = system("command -v crun >/dev/null 2>&1") == 0;
+    if (have_crun && (!mkdtemp(bundle) || write_crun_bundle(bundle, rootfs) < 0)) {
+        fprintf(stderr, "bench-start: cannot write the crun bundle\n");
+        return 1;
+    }
+
+    struct series berth = { "berthctl run", calloc((size_t)n, sizeof(double)), 0 };
+    struct series crun = { "crun run", calloc((size_t)n, sizeof(double)), 0 };
+    struct series floor_ = { "unshare+chroot (floor)", calloc((size_t)n, sizeof(double)), 0 };
+    char *berth_argv[] = { (char *)berthctl, "run", "--rootfs", (char *)rootfs, "--",
+                           "/bin/true",      NULL };
+    char *floor_argv[] = { "unshare", "--fork", "--pid",        "--mount",   "--net", "--uts",
+                           "--ipc",   "chroot", (char *)rootfs, "/bin/true", NULL };
+    char id[64];
+    char *crun_argv[] = { "crun", "run", "--bundle", bundle, id, NULL };
+
+    for (int i = -WARMUP; i < n; i++) {
+        double t;
+
+        t = time_run(berth_argv);
+        if (t < 0) {
+            fprintf(stderr, "bench-start: berthctl run failed\n");
+            return 1;
+        }
+        if (i >= 0)
+            berth.v[berth.n++] = t;
+        if (have_crun) {
+            snprintf(id, sizeof(id), "bench-%d-%d", (int)getpid(), i + WARMUP);
+            t = time_run(crun_argv);
+            if (t < 0) {
+                fprintf(stderr, "bench-start: crun run failed\n");
+                return 1;
+            }
+            if (i >= 0)
+                crun.v[crun.n++] = t;
+        }
+        t = time_run(floor_argv);
+        if (t >= 0 && i >= 0)
+            floor_.v[floor_.n++] = t;
+    }
+
+    printf("container start: /bin/true on %s, %d interleaved runs each after %d warm-up\n", rootfs,
+           n, WARMUP);
+    printf("  %-24s %8s %8s %8s %8s   (ms)\n", "", "median", "p90", "p99", "mean");
+    report(&berth);
+    if (have_crun)
+        report(&crun);
+    if (floor_.n)
+        report(&floor_);
+    if (have_crun) {
+        double r = pct(berth.v, berth.n, 0.5) / pct(crun.v, crun.n, 0.5);
+        printf("  ratio berth/crun (median): %.2f   target <= 0.50: %s\n", r,
+               r <= 0.5 ? "met" : "NOT met");
+    } else {
+        printf("  crun is not installed (deploy/install-deps.sh --bench): no ratio\n");
+    }
+    if (have_crun) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", bundle);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench-start: could not remove %s\n", bundle);
+    }
+    return 0;
+}
