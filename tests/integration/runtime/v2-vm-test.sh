@@ -13,8 +13,16 @@ build=$2
 rootfs=$3
 runtest=$4
 
+# The tool lives beside the repository (../shared/tools/vm); a clone
+# elsewhere finds it through BERTH_VM_RUN or its usual place.
+for candidate in "$vm" "${BERTH_VM_RUN:-}" /work/shared/tools/vm/vm-run.sh; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+        vm=$candidate
+        break
+    fi
+done
 if [ ! -x "$vm" ]; then
-    echo "SKIP: $vm not found (the cgroup v2 VM tool); v2 is tested where it exists"
+    echo "SKIP: vm-run.sh not found (set BERTH_VM_RUN); cgroup v2 is tested where it exists"
     exit 77
 fi
 if [ "$(id -u)" != 0 ]; then
