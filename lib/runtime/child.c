@@ -270,6 +270,12 @@ void child_run(const child_plan *p)
     /* The command is exec'd by the sealed stub, so /proc/self/exe at that
      * moment is the stub, not this binary (CVE-2019-5736). */
     p->stub_argv[2] = exe;
+    /* Set for the setup (a half-made container must not linger), kept for
+     * a foreground run, dropped for a supervised container. */
+    if (!p->die_with_parent && prctl(PR_SET_PDEATHSIG, 0) < 0) {
+        berth_error_errno(&err, "clear the parent-death signal");
+        goto fail;
+    }
     if (fcntl(p->sync_fd, F_SETFD, 0) < 0) {
         berth_error_errno(&err, "pass the sync socket to the exec stub");
         goto fail;

@@ -381,6 +381,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     }
     for (int i = 0; i < 3; i++)
         plan.stdio[i] = opts ? opts->stdio[i] : -1;
+    plan.die_with_parent = opts && opts->die_with_parent;
 
     snprintf(hostname, sizeof(hostname), "%s", *spec->hostname ? spec->hostname : spec->id);
     plan.hostname = hostname;
@@ -430,7 +431,9 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         berth_error_make(err, ENOMEM, "argv");
         goto fail;
     }
-    stub_argv[0] = (char *)"berth-exec";
+    /* The stub's name selects its mode: exec the command, or stay as a
+     * tiny init that runs it as a child and reaps orphans. */
+    stub_argv[0] = (char *)(spec->init ? "berth-init" : "berth-exec");
     stub_argv[1] = sync_fd_str;
     for (size_t i = 0; argv[i]; i++)
         stub_argv[3 + i] = argv[i];

@@ -11,10 +11,17 @@
  * so a successful exec closes it, which is how the runtime learns of it.
  * It execs PATH with ARGV0.. and the environment; on failure it sends the
  * runtime's error record (errno, "append strerror" flag, "exec PATH") on
- * SYNC_FD and exits 127. Freestanding on x86-64 (no libc: about 1 KiB, so
+ * SYNC_FD and exits 127.
+ *
+ * Called as berth-init (spec.init, like `docker run --init`), it stays as
+ * pid 1: runs the command as its child, forwards every signal to it, reaps
+ * every orphan that ends up with pid 1, and exits with the command's status
+ * (128+N when killed by signal N). Freestanding on x86-64 (no libc: about 1 KiB, so
  * the per-start copy is nothing); other architectures use libc statically. */
 
 #define RECORD_MAX 512
+
+typedef int bool_t;
 
 #if defined(__x86_64__)
 #include <asm/unistd.h>
@@ -27,10 +34,52 @@ static long sys3(long n, long a, long b, long c)
     return r;
 }
 
+static long sys4(long n, long a, long b, long c, long d)
+{
+    register long r10 __asm__("r10") = d;
+    long r;
+
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
 static __attribute__((noreturn)) void sys_exit(int code)
 {
     for (;;)
         sys3(__NR_exit_group, code, 0, 0);
+}
+
+static long sys_fork(void)
+{
+    return sys3(__NR_clone, 17 /* SIGCHLD */, 0, 0);
+}
+
+static long sys_sigmask(int how, const unsigned long *set, unsigned long *old)
+{
+    return sys4(__NR_rt_sigprocmask, how, (long)set, (long)old, 8);
+}
+
+static long sys_sigwait(const unsigned long *set)
+{
+    return sys4(__NR_rt_sigtimedwait, (long)set, 0, 0, 8);
+}
+
+static long sys_wait4(long pid, int *status, int options)
+{
+    return sys4(__NR_wait4, pid, (long)status, options, 0);
+}
+
+static long sys_kill(long pid, int sig)
+{
+    return sys3(__NR_kill, pid, sig, 0);
+}
+
+static long sys_close(int fd)
+{
+    return sys3(__NR_close, fd, 0, 0);
 }
 
 static long sys_execve(const char *path, char **argv, char **envp)
@@ -48,7 +97,9 @@ static long sys_cloexec(int fd)
     return sys3(__NR_fcntl, fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
 }
 #else
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +122,39 @@ static long sys_write(int fd, const void *buf, unsigned long len)
 static long sys_cloexec(int fd)
 {
     return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static long sys_fork(void)
+{
+    pid_t p = fork();
+    return p < 0 ? -errno : p;
+}
+
+static long sys_sigmask(int how, const unsigned long *set, unsigned long *old)
+{
+    return sigprocmask(how, (const sigset_t *)set, (sigset_t *)old) < 0 ? -errno : 0;
+}
+
+static long sys_sigwait(const unsigned long *set)
+{
+    int r = sigwaitinfo((const sigset_t *)set, NULL);
+    return r < 0 ? -errno : r;
+}
+
+static long sys_wait4(long pid, int *status, int options)
+{
+    pid_t r = waitpid((pid_t)pid, status, options);
+    return r < 0 ? -errno : r;
+}
+
+static long sys_kill(long pid, int sig)
+{
+    return kill((pid_t)pid, sig) < 0 ? -errno : 0;
+}
+
+static long sys_close(int fd)
+{
+    return close(fd);
 }
 #endif
 
@@ -97,21 +181,28 @@ static int parse_fd(const char *s)
     return v;
 }
 
-static __attribute__((noreturn)) void stub_main(long argc, char **argv, char **envp)
+static bool_t is_init(const char *argv0)
 {
-    static const char usage[] = "berth-exec: the last step of a berth container start; "
-                                "not for direct use\n";
+    static const char name[] = "berth-init";
+    unsigned long n = str_len(argv0), k = sizeof(name) - 1;
+
+    if (n < k)
+        return 0;
+    for (unsigned long i = 0; i < k; i++)
+        if (argv0[n - k + i] != name[i])
+            return 0;
+    return 1;
+}
+
+/* exec the command; on failure report on fd and exit 127. */
+static __attribute__((noreturn)) void exec_or_report(int fd, char **argv, char **envp)
+{
     char rec[RECORD_MAX];
     unsigned long len = 0, plen;
     long r;
-    int fd;
 
-    if (argc < 4 || (fd = parse_fd(argv[1])) < 3) {
-        sys_write(2, usage, sizeof(usage) - 1);
-        sys_exit(127);
-    }
     /* The sync socket reaches us open; the command must not inherit it,
-     * and our parent must see it close when the exec succeeds. */
+     * and the runtime must see it close when the exec succeeds. */
     if (sys_cloexec(fd) < 0)
         sys_exit(127);
     r = sys_execve(argv[2], argv + 3, envp);
@@ -133,6 +224,61 @@ static __attribute__((noreturn)) void stub_main(long argc, char **argv, char **e
         rec[len++] = argv[2][i];
     sys_write(fd, rec, len);
     sys_exit(127);
+}
+
+/* pid 1 for the command: forward signals, reap orphans, exit with the
+ * command's status. All signals stay blocked and are taken with
+ * sigtimedwait, so there is no handler and no race with SIGCHLD. */
+static __attribute__((noreturn)) void run_init(int fd, char **argv, char **envp)
+{
+    unsigned long all = ~0UL, none = 0;
+    long child;
+    int status = 0;
+
+    sys_sigmask(0 /* SIG_BLOCK */, &all, 0);
+    child = sys_fork();
+    if (child < 0)
+        sys_exit(126);
+    if (child == 0) {
+        sys_sigmask(2 /* SIG_SETMASK */, &none, 0);
+        exec_or_report(fd, argv, envp);
+    }
+    /* Only the command's exec may close the runtime's last copy. */
+    sys_close(fd);
+    for (;;) {
+        long sig = sys_sigwait(&all);
+
+        if (sig == 17 /* SIGCHLD */) {
+            for (;;) {
+                long pid = sys_wait4(-1, &status, 1 /* WNOHANG */);
+
+                if (pid <= 0)
+                    break;
+                if (pid == child) {
+                    if ((status & 0x7f) == 0)
+                        sys_exit((status >> 8) & 0xff);
+                    sys_exit(128 + (status & 0x7f));
+                }
+            }
+        } else if (sig > 0) {
+            sys_kill(child, (int)sig);
+        }
+    }
+}
+
+static __attribute__((noreturn)) void stub_main(long argc, char **argv, char **envp)
+{
+    static const char usage[] = "berth-exec: the last step of a berth container start; "
+                                "not for direct use\n";
+    int fd;
+
+    if (argc < 4 || (fd = parse_fd(argv[1])) < 3) {
+        sys_write(2, usage, sizeof(usage) - 1);
+        sys_exit(127);
+    }
+    if (is_init(argv[0]))
+        run_init(fd, argv, envp);
+    exec_or_report(fd, argv, envp);
 }
 
 #if defined(__x86_64__)

@@ -54,6 +54,7 @@ typedef struct child_plan {
     const char *workdir;
     uid_t uid;
     gid_t gid;
+    bool die_with_parent;
 } child_plan;
 
 /* child.c: runs in the cloned child; never returns. */

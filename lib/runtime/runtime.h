@@ -51,6 +51,10 @@ typedef struct berth_create_opts {
     /* fds that become the container's stdin, stdout and stderr (duplicated;
      * the caller keeps its own); -1 gives /dev/null. */
     int stdio[3];
+    /* Kill the container's init when the calling thread exits (a
+     * foreground `berthctl run`). Off: the container outlives its parent,
+     * as a supervised one must. */
+    bool die_with_parent;
 } berth_create_opts;
 
 typedef struct berth_container berth_container;

@@ -54,6 +54,7 @@ static void run_usage(FILE *out)
           "  --seccomp default|unconfined\n"
           "  --ulimit NAME=SOFT[:HARD]  resource limit, e.g. nofile=1024:4096 (repeatable)\n"
           "  --allow-privilege-escalation  do not set no_new_privs\n"
+          "  --init                run a tiny init as pid 1 that reaps orphaned zombies\n"
           "  --userns UIDBASE:SIZE run in a user namespace mapping 0..SIZE-1 to UIDBASE..\n"
           "  --cgroup-parent PATH  cgroup parent (default /berth)\n"
           "  --state-dir DIR       where the writable layer of --image goes\n"
@@ -186,6 +187,7 @@ enum {
     OPT_USERNS,
     OPT_CGROUP_PARENT,
     OPT_STATE_DIR,
+    OPT_INIT,
 };
 
 static const struct option run_options[] = {
@@ -215,6 +217,7 @@ static const struct option run_options[] = {
     { "userns", required_argument, NULL, OPT_USERNS },
     { "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
     { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+    { "init", no_argument, NULL, OPT_INIT },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -385,6 +388,9 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Berth__V1__
         case OPT_STATE_DIR:
             a->state_dir = optarg;
             break;
+        case OPT_INIT:
+            s->init = 1;
+            break;
         case 'h':
             run_usage(stdout);
             exit(0);
@@ -472,7 +478,7 @@ int berthctl_cmd_run(int argc, char **argv)
     berth_container *c = NULL;
     berth_error *err = NULL;
     berth_exit ex = { 0 };
-    berth_create_opts opts = { .stdio = { 0, 1, 2 } };
+    berth_create_opts opts = { .stdio = { 0, 1, 2 }, .die_with_parent = true };
     sigset_t fwd;
     int code;
 

@@ -2,7 +2,7 @@
 # Run the benchmarks and print their figures with the references measured in
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
-#   tests/bench/run.sh [start]     (default: all)
+#   tests/bench/run.sh [start|monitor]     (default: all)
 #
 # Environment: BUILD_DIR (default build), ITERATIONS (default 50).
 set -euo pipefail
@@ -24,4 +24,7 @@ rootfs=$(./deploy/mkrootfs.sh "$PWD/$build/bench-rootfs")
 echo "machine: $(nproc) cpus, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
 if [ "$which" = all ] || [ "$which" = start ]; then
 	"$build/tests/bench/bench-start" "$build/scheduler-stub/berthctl" "$rootfs" "$iterations"
+fi
+if [ "$which" = all ] || [ "$which" = monitor ]; then
+	"$build/tests/bench/bench-monitor" "$build/agent/berth-monitor" "$rootfs" 10
 fi

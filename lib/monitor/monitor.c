@@ -1,0 +1,269 @@
+/* The state-directory contract: records, liveness, start and stop. */
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/timeutil.h"
+
+/* --- records -------------------------------------------------------------- */
+
+static int write_record(int dirfd, const char *name, const ProtobufCMessage *msg, berth_error **err)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
+
+    if (!buf)
+        return berth_error_make(err, ENOMEM, "write %s", name);
+    protobuf_c_message_pack(msg, buf);
+    return berth_write_file_atomic_at(dirfd, name, buf, len, 0600, err);
+}
+
+static int read_record(int dirfd, const char *name, const ProtobufCMessageDescriptor *desc,
+                       ProtobufCMessage **ret, berth_error **err)
+{
+    _cleanup_free_ char *data = NULL;
+    ProtobufCMessage *msg;
+    size_t len;
+
+    if (berth_read_file_at(dirfd, name, BERTH_MONITOR_RECORD_MAX, &data, &len, err) < 0)
+        return -1;
+    msg = protobuf_c_message_unpack(desc, NULL, len, (const uint8_t *)data);
+    if (!msg)
+        return berth_error_set(err, EBADMSG, "read %s: not a valid %s record", name, desc->name);
+    *ret = msg;
+    return 0;
+}
+
+int berth_monitor_plan_write(int dirfd, const Berth__V1__ContainerPlan *plan, berth_error **err)
+{
+    return write_record(dirfd, BERTH_MONITOR_PLAN, &plan->base, err);
+}
+
+int berth_monitor_state_write(int dirfd, const Berth__V1__MonitorState *st, berth_error **err)
+{
+    return write_record(dirfd, BERTH_MONITOR_STATE, &st->base, err);
+}
+
+int berth_monitor_exit_write(int dirfd, const Berth__V1__ExitRecord *rec, berth_error **err)
+{
+    return write_record(dirfd, BERTH_MONITOR_EXIT, &rec->base, err);
+}
+
+int berth_monitor_plan_read(int dirfd, Berth__V1__ContainerPlan **ret_plan, berth_error **err)
+{
+    return read_record(dirfd, BERTH_MONITOR_PLAN, &berth__v1__container_plan__descriptor,
+                       (ProtobufCMessage **)ret_plan, err);
+}
+
+int berth_monitor_state_read(int dirfd, Berth__V1__MonitorState **ret_state, berth_error **err)
+{
+    return read_record(dirfd, BERTH_MONITOR_STATE, &berth__v1__monitor_state__descriptor,
+                       (ProtobufCMessage **)ret_state, err);
+}
+
+int berth_monitor_exit_read(int dirfd, Berth__V1__ExitRecord **ret_exit, berth_error **err)
+{
+    return read_record(dirfd, BERTH_MONITOR_EXIT, &berth__v1__exit_record__descriptor,
+                       (ProtobufCMessage **)ret_exit, err);
+}
+
+/* --- liveness ------------------------------------------------------------- */
+
+int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err)
+{
+    _cleanup_close_ int fd =
+        openat(dirfd, BERTH_MONITOR_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+    if (fd < 0)
+        return berth_error_errno(err, "open %s", BERTH_MONITOR_LOCK);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return berth_error_set(err, EWOULDBLOCK,
+                                   "another monitor holds %s: it supervises this container",
+                                   BERTH_MONITOR_LOCK);
+        return berth_error_errno(err, "lock %s", BERTH_MONITOR_LOCK);
+    }
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
+int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **err)
+{
+    _cleanup_close_ int fd = openat(dirfd, BERTH_MONITOR_LOCK, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    Berth__V1__MonitorState *st = NULL;
+    _cleanup_error_ berth_error *serr = NULL;
+
+    if (fd < 0) {
+        if (errno != ENOENT)
+            return berth_error_errno(err, "open %s", BERTH_MONITOR_LOCK);
+        *ret = BERTH_MONITOR_NONE;
+        return 0;
+    }
+    /* A shared lock conflicts with the monitor's exclusive one. */
+    if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK) {
+            *ret = BERTH_MONITOR_ALIVE;
+            return 0;
+        }
+        return berth_error_errno(err, "probe %s", BERTH_MONITOR_LOCK);
+    }
+    flock(fd, LOCK_UN);
+    /* Dead. Did it finish its work (a final state), or was it killed? */
+    if (berth_monitor_state_read(dirfd, &st, &serr) < 0) {
+        if (serr->code != ENOENT && serr->code != EBADMSG) {
+            if (err)
+                *err = TAKE_PTR(serr);
+            return -1;
+        }
+        *ret = BERTH_MONITOR_LOST;
+        return 0;
+    }
+    *ret = st->phase == BERTH__V1__MONITOR_PHASE__PHASE_EXITED ||
+                   st->phase == BERTH__V1__MONITOR_PHASE__PHASE_FAILED
+               ? BERTH_MONITOR_EXITED
+               : BERTH_MONITOR_LOST;
+    berth__v1__monitor_state__free_unpacked(st, NULL);
+    return 0;
+}
+
+/* --- start and stop ------------------------------------------------------- */
+
+/* Read the monitor's one-line answer: "running PID" or "error TEXT". */
+static int read_answer(int fd, int timeout_ms, const char *state_dir, pid_t *ret_pid,
+                       berth_error **err)
+{
+    char buf[4096];
+    size_t len = 0;
+    int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
+
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int64_t left = (deadline - berth_now_mono_ns()) / BERTH_NSEC_PER_MSEC;
+        ssize_t n;
+        int r;
+
+        if (left <= 0)
+            return berth_error_set(err, ETIMEDOUT,
+                                   "monitor for %s did not answer within %d ms (it may still "
+                                   "be starting; see its state)",
+                                   state_dir, timeout_ms);
+        r = poll(&p, 1, (int)left);
+        if (r < 0 && errno != EINTR)
+            return berth_error_errno(err, "wait for the monitor of %s", state_dir);
+        if (r <= 0)
+            continue;
+        n = berth_read_retry(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0)
+            return berth_error_errno(err, "read the monitor's answer");
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (memchr(buf, '\n', len) || len == sizeof(buf) - 1)
+            break;
+    }
+    buf[len] = '\0';
+    if (len && buf[len - 1] == '\n')
+        buf[--len] = '\0';
+    if (strncmp(buf, "running ", 8) == 0) {
+        long pid = strtol(buf + 8, NULL, 10);
+
+        if (pid <= 0)
+            return berth_error_set(err, EPROTO, "monitor answered '%s'", buf);
+        *ret_pid = (pid_t)pid;
+        return 0;
+    }
+    if (strncmp(buf, "error ", 6) == 0)
+        return berth_error_set(err, EIO, "%s", buf + 6);
+    return berth_error_set(err, EPROTO, "monitor for %s exited without an answer%s%s", state_dir,
+                           len ? ": " : "", buf);
+}
+
+int berth_monitor_start(const char *monitor_path, const char *state_dir, int timeout_ms,
+                        pid_t *ret_container_pid, berth_error **err)
+{
+    int p[2], status;
+    pid_t mid, pid = 0;
+    int r;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return berth_error_errno(err, "pipe");
+    mid = fork();
+    if (mid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return berth_error_errno(err, "fork");
+    }
+    if (mid == 0) {
+        /* Intermediate: a new session, then the monitor as its child, and
+         * exit so the monitor is nobody's child but init's. */
+        char fdarg[16];
+        sigset_t none;
+
+        close(p[0]);
+        if (setsid() < 0)
+            _exit(1);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        pid_t m = fork();
+        if (m != 0)
+            _exit(m < 0 ? 1 : 0);
+        {
+            int fd = fcntl(p[1], F_DUPFD, 3); /* not close-on-exec: it is the answer fd */
+            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+            if (fd < 0 || null < 0)
+                _exit(1);
+            snprintf(fdarg, sizeof(fdarg), "%d", fd);
+            dup2(null, 0);
+            execl(monitor_path, monitor_path, "--ready-fd", fdarg, state_dir, (char *)NULL);
+            dprintf(fd, "error exec %s: %s\n", monitor_path, strerror(errno));
+            _exit(127);
+        }
+    }
+    close(p[1]);
+    if (berth_waitpid(mid, &status, 0) != mid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        close(p[0]);
+        return berth_error_set(err, ECHILD, "start monitor for %s: the launcher failed", state_dir);
+    }
+    r = read_answer(p[0], timeout_ms, state_dir, &pid, err);
+    close(p[0]);
+    if (r < 0)
+        return -1;
+    *ret_container_pid = pid;
+    return 0;
+}
+
+int berth_monitor_stop(int dirfd, int64_t grace_ms, berth_error **err)
+{
+    _cleanup_close_ int fd = -1;
+    char cmd[64];
+    int len;
+
+    /* O_NONBLOCK: ENXIO instead of blocking when no monitor reads. */
+    fd = openat(dirfd, BERTH_MONITOR_CONTROL, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENXIO || errno == ENOENT)
+            return berth_error_set(err, ESRCH, "stop: no monitor is running");
+        return berth_error_errno(err, "open %s", BERTH_MONITOR_CONTROL);
+    }
+    if (grace_ms >= 0)
+        len = snprintf(cmd, sizeof(cmd), "stop %" PRId64 "\n", grace_ms);
+    else
+        len = snprintf(cmd, sizeof(cmd), "stop\n");
+    if (write(fd, cmd, (size_t)len) != len)
+        return berth_error_errno(err, "write the stop request");
+    return 0;
+}

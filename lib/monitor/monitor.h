@@ -1,0 +1,67 @@
+/* lib/monitor: the contract of a container's state directory between
+ * berthd and berth-monitor: file names, the records and their atomic I/O,
+ * telling a live monitor from a dead one without trusting a pid (a flock
+ * held for the monitor's life), and starting and stopping a monitor.
+ * Linked by berth-monitor, so it stays small: no nanomsg, YAML or SQLite. */
+#ifndef BERTH_MONITOR_MONITOR_H
+#define BERTH_MONITOR_MONITOR_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "berth/proto/monitor.pb-c.h"
+
+#define BERTH_MONITOR_PLAN    "plan.pb"
+#define BERTH_MONITOR_STATE   "state.pb"
+#define BERTH_MONITOR_EXIT    "exit.pb"
+#define BERTH_MONITOR_LOCK    "monitor.lock"
+#define BERTH_MONITOR_CONTROL "control"
+#define BERTH_MONITOR_LOG     "container.log"
+
+/* Records larger than this are refused when read (a plan carries a spec:
+ * argv and env are capped at 1 MiB by validation). */
+#define BERTH_MONITOR_RECORD_MAX (4 << 20)
+
+/* Write a record to dirfd/name atomically and durably. */
+int berth_monitor_plan_write(int dirfd, const Berth__V1__ContainerPlan *plan, berth_error **err);
+int berth_monitor_state_write(int dirfd, const Berth__V1__MonitorState *st, berth_error **err);
+int berth_monitor_exit_write(int dirfd, const Berth__V1__ExitRecord *rec, berth_error **err);
+
+/* Read a record; the caller frees it with the matching
+ * berth__v1__*__free_unpacked(x, NULL). A missing file fails with code
+ * ENOENT; a corrupt one with EBADMSG. */
+int berth_monitor_plan_read(int dirfd, Berth__V1__ContainerPlan **ret_plan, berth_error **err);
+int berth_monitor_state_read(int dirfd, Berth__V1__MonitorState **ret_state, berth_error **err);
+int berth_monitor_exit_read(int dirfd, Berth__V1__ExitRecord **ret_exit, berth_error **err);
+
+typedef enum berth_monitor_liveness {
+    BERTH_MONITOR_NONE,   /* never started here (no lock file) */
+    BERTH_MONITOR_ALIVE,  /* a monitor holds the lock */
+    BERTH_MONITOR_EXITED, /* no monitor, and it left an exit record: it ended cleanly */
+    BERTH_MONITOR_LOST,   /* no monitor and no final record: it was killed */
+} berth_monitor_liveness;
+
+/* Whether a monitor lives for this directory, by probing its lock: immune
+ * to pid reuse. EXITED needs the final state (phase EXITED or FAILED). */
+int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **err);
+
+/* Monitor side: take the lock for life. *ret_fd must stay open (it is
+ * close-on-exec). Fails with EWOULDBLOCK when another monitor has it. */
+int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err);
+
+/* Start berth-monitor (monitor_path) for state_dir, detached: a new
+ * session, and not our child (double fork), so the caller may die at any
+ * time without touching it. Waits up to timeout_ms for the monitor's
+ * answer: the container's pid, or the real start error. On a timeout the
+ * monitor keeps running; the error says so. */
+int berth_monitor_start(const char *monitor_path, const char *state_dir, int timeout_ms,
+                        pid_t *ret_container_pid, berth_error **err);
+
+/* Ask the monitor to stop the container: its stop signal, then SIGKILL to
+ * the cgroup after grace_ms (< 0: the spec's grace). Does not wait; the
+ * exit record and the lock tell when it is done. ESRCH if no monitor
+ * listens. */
+int berth_monitor_stop(int dirfd, int64_t grace_ms, berth_error **err);
+
+#endif

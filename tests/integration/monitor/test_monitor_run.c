@@ -1,0 +1,476 @@
+/* berth-monitor for real, as root: it outlives its starter, records exits
+ * with timestamps, keeps logs within the rotation bound while a container
+ * writes as fast as it can, records OOM kills, stops within the grace,
+ * restarts with growing backoff, and leaves a recognisable state when it is
+ * killed itself. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "check_main.h"
+#include "monitor/crilog.h"
+#include "monitor/monitor.h"
+#include "runtime/cgroup.h"
+
+static const char *monitor_bin, *rootfs;
+static char dir[64], parent[64];
+static int dfd = -1;
+
+static Berth__V1__ContainerPlan plan;
+static Berth__V1__ContainerSpec spec;
+static Berth__V1__Resources res;
+static Berth__V1__Backoff backoff;
+
+static void setup(void)
+{
+    monitor_bin = getenv("BERTH_MONITOR");
+    rootfs = getenv("BERTH_TEST_ROOTFS");
+    ck_assert_msg(monitor_bin && rootfs, "BERTH_MONITOR and BERTH_TEST_ROOTFS must be set");
+    snprintf(dir, sizeof(dir), "/tmp/berth-test-mon-%d", (int)getpid());
+    snprintf(parent, sizeof(parent), "/berth-test-mon-%d", (int)getpid());
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    berth__v1__container_plan__init(&plan);
+    berth__v1__container_spec__init(&spec);
+    berth__v1__resources__init(&res);
+    berth__v1__backoff__init(&backoff);
+    spec.id = "m1";
+    spec.rootfs = (char *)rootfs;
+    spec.resources = &res;
+    plan.spec = &spec;
+    plan.cgroup_parent = parent;
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+
+    close(dfd);
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf %s; for d in /sys/fs/cgroup%s /sys/fs/cgroup/*%s; do [ -d \"$d\" ] && "
+             "rmdir \"$d\"; done; true",
+             dir, parent, parent);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void set_cmd(const char *script)
+{
+    static char *argv[4];
+
+    argv[0] = "/bin/sh";
+    argv[1] = "-c";
+    argv[2] = (char *)script;
+    spec.command = argv;
+    spec.n_command = 3;
+}
+
+static pid_t start(void)
+{
+    berth_error *err = NULL;
+    pid_t pid = 0;
+
+    ck_assert_int_eq(berth_monitor_plan_write(dfd, &plan, &err), 0);
+    ck_assert_msg(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err) == 0, "%s",
+                  err ? err->msg : "");
+    ck_assert_int_gt(pid, 0);
+    return pid;
+}
+
+static berth_monitor_liveness liveness(void)
+{
+    berth_monitor_liveness l;
+
+    ck_assert_int_eq(berth_monitor_probe(dfd, &l, NULL), 0);
+    return l;
+}
+
+/* Wait until the monitor is gone; returns how long it took. */
+static int64_t wait_monitor_gone(int timeout_ms)
+{
+    int64_t t0 = berth_now_mono_ns();
+
+    while (liveness() == BERTH_MONITOR_ALIVE) {
+        ck_assert_msg(berth_now_mono_ns() - t0 < timeout_ms * BERTH_NSEC_PER_MSEC,
+                      "monitor still alive after %d ms", timeout_ms);
+        usleep(10 * 1000);
+    }
+    return (berth_now_mono_ns() - t0) / BERTH_NSEC_PER_MSEC;
+}
+
+static Berth__V1__ExitRecord *exit_record(void)
+{
+    Berth__V1__ExitRecord *rec = NULL;
+    berth_error *err = NULL;
+
+    ck_assert_msg(berth_monitor_exit_read(dfd, &rec, &err) == 0, "%s", err ? err->msg : "");
+    return rec;
+}
+
+static Berth__V1__MonitorState *state(void)
+{
+    Berth__V1__MonitorState *st = NULL;
+
+    ck_assert_int_eq(berth_monitor_state_read(dfd, &st, NULL), 0);
+    return st;
+}
+
+static bool cgroup_exists(void)
+{
+    berth_cgroup_driver *d = NULL;
+    berth_cgroup *cg = NULL;
+    char path[128];
+    bool exists;
+
+    ck_assert_int_eq(berth_cgroup_driver_detect(NULL, &d, NULL), 0);
+    snprintf(path, sizeof(path), "%s/%s", parent, spec.id);
+    exists = berth_cgroup_open(d, path, &cg, NULL) == 0;
+    berth_cgroup_free(cg);
+    berth_cgroup_driver_free(d);
+    return exists;
+}
+
+static char *log_text(const char *name)
+{
+    char *data = NULL;
+
+    if (berth_read_file_at(dfd, name, 64 << 20, &data, NULL, NULL) < 0)
+        return NULL;
+    return data;
+}
+
+/* The starter is killed right after the start: nothing happens to the
+ * container; its exit code and times are recorded. */
+START_TEST(outlives_its_starter)
+{
+    int p[2], status;
+    pid_t starter, cpid;
+    Berth__V1__ExitRecord *rec;
+    _cleanup_free_ char *log = NULL;
+    int64_t before = berth_now_real_ns();
+
+    set_cmd("i=0; while [ $i -lt 10 ]; do echo line $i; i=$((i+1)); sleep 0.1; done; exit 7");
+    ck_assert_int_eq(berth_monitor_plan_write(dfd, &plan, NULL), 0);
+    ck_assert_int_eq(pipe(p), 0);
+    starter = fork();
+    if (starter == 0) {
+        pid_t pid = 0;
+
+        close(p[0]);
+        if (berth_monitor_start(monitor_bin, dir, 30000, &pid, NULL) < 0)
+            _exit(1);
+        if (write(p[1], &pid, sizeof(pid)) != sizeof(pid))
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(p[1]);
+    ck_assert_int_eq(read(p[0], &cpid, sizeof(cpid)), sizeof(cpid));
+    close(p[0]);
+    kill(starter, SIGKILL);
+    ck_assert_int_eq(berth_waitpid(starter, &status, 0), starter);
+    ck_assert_int_eq(kill(cpid, 0), 0); /* still running */
+    ck_assert_int_eq(liveness(), BERTH_MONITOR_ALIVE);
+
+    wait_monitor_gone(20000);
+    ck_assert_int_eq(liveness(), BERTH_MONITOR_EXITED);
+    rec = exit_record();
+    ck_assert_int_eq(rec->exit_code, 7);
+    ck_assert_int_eq(rec->signal, 0);
+    ck_assert(!rec->oom_killed);
+    ck_assert_int_ge(rec->started_unix_ns, before);
+    ck_assert_int_ge(rec->finished_unix_ns - rec->started_unix_ns, 900 * BERTH_NSEC_PER_MSEC);
+    ck_assert_int_le(rec->finished_unix_ns, berth_now_real_ns());
+    berth__v1__exit_record__free_unpacked(rec, NULL);
+    log = log_text(BERTH_MONITOR_LOG);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_ptr_nonnull(strstr(log, " stdout F line 0\n"));
+    ck_assert_ptr_nonnull(strstr(log, " stdout F line 9\n"));
+    ck_assert(!cgroup_exists());
+}
+END_TEST
+
+/* 100 MiB as fast as the container can write, 1 MiB x 3 files. */
+START_TEST(log_rotation_bound)
+{
+    int64_t worst = 0, t0;
+    char name[64];
+    int lines = 0;
+
+    spec.log_max_bytes = 1 << 20;
+    spec.log_max_files = 3;
+    set_cmd("yes 'the quick brown fox jumps over the lazy dog' | head -c 104857600");
+    start();
+    t0 = berth_now_mono_ns();
+    while (liveness() == BERTH_MONITOR_ALIVE) {
+        int64_t total = 0;
+        struct stat st;
+
+        for (int i = 0; i < 5; i++) {
+            snprintf(name, sizeof(name), i ? "%s.%d" : "%s", BERTH_MONITOR_LOG, i);
+            if (fstatat(dfd, name, &st, 0) == 0)
+                total += st.st_size;
+        }
+        if (total > worst)
+            worst = total;
+        ck_assert_msg(berth_now_mono_ns() - t0 < 120 * BERTH_NSEC_PER_SEC,
+                      "100 MiB of output took more than 2 minutes");
+        usleep(2000);
+    }
+    ck_assert_msg(worst <= (4 << 20), "logs reached %lld bytes", (long long)worst);
+    for (int i = 0; i < 4; i++) {
+        _cleanup_free_ char *data = NULL;
+        char *line, *save = NULL;
+
+        snprintf(name, sizeof(name), i ? "%s.%d" : "%s", BERTH_MONITOR_LOG, i);
+        data = log_text(name);
+        if (i == 3) {
+            ck_assert_ptr_null(data); /* three files in all */
+            break;
+        }
+        ck_assert_ptr_nonnull(data);
+        for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            berth_crilog_entry e;
+
+            ck_assert_msg(berth_crilog_parse(line, strlen(line), &e) == 0, "not CRI: %.80s", line);
+            lines++;
+        }
+    }
+    ck_assert_int_gt(lines, 1000);
+    {
+        Berth__V1__ExitRecord *rec = exit_record();
+        ck_assert_int_eq(rec->exit_code, 0);
+        berth__v1__exit_record__free_unpacked(rec, NULL);
+    }
+}
+END_TEST
+
+START_TEST(oom_kill_recorded)
+{
+    Berth__V1__ExitRecord *rec;
+
+    res.memory_bytes = 16 << 20;
+    set_cmd("exec tail /dev/zero");
+    start();
+    wait_monitor_gone(30000);
+    rec = exit_record();
+    ck_assert(rec->oom_killed);
+    ck_assert_int_eq(rec->exit_code, 137);
+    ck_assert_str_eq(rec->reason, "OOMKilled");
+    berth__v1__exit_record__free_unpacked(rec, NULL);
+}
+END_TEST
+
+/* A container that ignores SIGTERM is gone within grace + 1 s. */
+START_TEST(stop_within_grace)
+{
+    berth_error *err = NULL;
+    Berth__V1__ExitRecord *rec;
+    int64_t took;
+
+    set_cmd("trap '' TERM; while :; do sleep 1; done");
+    start();
+    ck_assert(cgroup_exists());
+    ck_assert_int_eq(berth_monitor_stop(dfd, 1000, &err), 0);
+    took = wait_monitor_gone(10000);
+    ck_assert_msg(took <= 2000, "stop took %lld ms", (long long)took);
+    ck_assert_int_ge(took, 900);
+    rec = exit_record();
+    ck_assert(rec->stopped);
+    ck_assert_int_eq(rec->signal, SIGKILL);
+    berth__v1__exit_record__free_unpacked(rec, NULL);
+    ck_assert(!cgroup_exists());
+    ck_assert_int_eq(liveness(), BERTH_MONITOR_EXITED);
+}
+END_TEST
+
+/* Fails three times, then succeeds: OnFailure restarts with doubling
+ * delays and counts three restarts. */
+START_TEST(restart_on_failure_backoff)
+{
+    Berth__V1__Mount vol = BERTH__V1__MOUNT__INIT;
+    Berth__V1__Mount *vols[] = { &vol };
+    Berth__V1__MonitorState *st;
+    char data[128];
+    int64_t d[3];
+
+    snprintf(data, sizeof(data), "%s/data", dir);
+    ck_assert_int_eq(mkdir(data, 0755), 0);
+    vol.source = data;
+    vol.destination = "/data";
+    spec.mounts = vols;
+    spec.n_mounts = 1;
+    spec.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE;
+    backoff.initial_ms = 200;
+    backoff.max_ms = 10000;
+    spec.restart_backoff = &backoff;
+    set_cmd("n=$(cat /data/n 2>/dev/null || echo 0); echo $((n+1)) >/data/n; "
+            "[ $n -ge 3 ] && exit 0; exit 1");
+    start();
+    wait_monitor_gone(30000);
+    st = state();
+    ck_assert_int_eq(st->phase, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    ck_assert_uint_eq(st->restart_count, 3);
+    ck_assert_uint_eq(st->n_history, 4);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(st->history[i]->exit_code, 1);
+        ck_assert_uint_eq(st->history[i]->restart_count, (unsigned)i);
+        d[i] = (st->history[i + 1]->started_unix_ns - st->history[i]->finished_unix_ns) /
+               BERTH_NSEC_PER_MSEC;
+    }
+    ck_assert_int_eq(st->history[3]->exit_code, 0);
+    /* 200, 400, 800 ms plus start time: growing, roughly doubling. */
+    ck_assert_msg(d[0] >= 190 && d[1] >= 390 && d[2] >= 790, "delays %lld %lld %lld",
+                  (long long)d[0], (long long)d[1], (long long)d[2]);
+    ck_assert_msg(d[1] > d[0] * 3 / 2 && d[2] > d[1] * 3 / 2, "delays %lld %lld %lld",
+                  (long long)d[0], (long long)d[1], (long long)d[2]);
+    berth__v1__monitor_state__free_unpacked(st, NULL);
+}
+END_TEST
+
+START_TEST(restart_never)
+{
+    Berth__V1__MonitorState *st;
+
+    spec.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_NEVER;
+    set_cmd("exit 1");
+    start();
+    wait_monitor_gone(10000);
+    st = state();
+    ck_assert_int_eq(st->phase, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    ck_assert_uint_eq(st->restart_count, 0);
+    ck_assert_uint_eq(st->n_history, 1);
+    ck_assert_int_eq(st->history[0]->exit_code, 1);
+    berth__v1__monitor_state__free_unpacked(st, NULL);
+}
+END_TEST
+
+/* Stopping during the backoff wait ends it without another run. */
+START_TEST(stop_during_backoff)
+{
+    Berth__V1__MonitorState *st;
+
+    spec.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ALWAYS;
+    backoff.initial_ms = 60000;
+    spec.restart_backoff = &backoff;
+    set_cmd("exit 2");
+    start();
+    for (int i = 0; i < 500; i++) {
+        st = state();
+        if (st->phase == BERTH__V1__MONITOR_PHASE__PHASE_BACKOFF)
+            break;
+        berth__v1__monitor_state__free_unpacked(st, NULL);
+        st = NULL;
+        usleep(10 * 1000);
+    }
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_gt(st->next_restart_unix_ns, berth_now_real_ns());
+    berth__v1__monitor_state__free_unpacked(st, NULL);
+    ck_assert_int_eq(berth_monitor_stop(dfd, -1, NULL), 0);
+    wait_monitor_gone(5000);
+    st = state();
+    ck_assert_int_eq(st->phase, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    ck_assert_uint_eq(st->restart_count, 0);
+    berth__v1__monitor_state__free_unpacked(st, NULL);
+}
+END_TEST
+
+/* The real start error reaches the starter; the state says FAILED. */
+START_TEST(start_error_reported)
+{
+    berth_error *err = NULL;
+    pid_t pid = 0;
+    Berth__V1__MonitorState *st;
+
+    static char *argv[] = { "/nonexistent" };
+    spec.command = argv;
+    spec.n_command = 1;
+    ck_assert_int_eq(berth_monitor_plan_write(dfd, &plan, NULL), 0);
+    ck_assert_int_lt(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err), 0);
+    ck_assert_str_eq(err->msg, "container m1: exec /nonexistent: No such file or directory");
+    berth_error_free(&err);
+    /* The final state is on disk before the answer. */
+    st = state();
+    ck_assert_int_eq(st->phase, BERTH__V1__MONITOR_PHASE__PHASE_FAILED);
+    wait_monitor_gone(5000);
+    ck_assert_int_eq(liveness(), BERTH_MONITOR_EXITED);
+    ck_assert_str_eq(st->reason, "container m1: exec /nonexistent: No such file or directory");
+    berth__v1__monitor_state__free_unpacked(st, NULL);
+    ck_assert(!cgroup_exists());
+}
+END_TEST
+
+/* A monitor killed with -9: lock free, no final record: LOST. The
+ * container was left running; the test cleans it up as the agent would. */
+START_TEST(killed_monitor_is_lost)
+{
+    Berth__V1__MonitorState *st;
+    berth_cgroup_driver *d = NULL;
+    berth_cgroup *cg = NULL;
+    char path[128];
+    int mpid;
+
+    set_cmd("sleep 100");
+    start();
+    st = state();
+    mpid = st->monitor_pid;
+    berth__v1__monitor_state__free_unpacked(st, NULL);
+    ck_assert_int_eq(kill(mpid, SIGKILL), 0);
+    wait_monitor_gone(5000);
+    ck_assert_int_eq(liveness(), BERTH_MONITOR_LOST);
+    ck_assert_int_lt(berth_monitor_exit_read(dfd, &(Berth__V1__ExitRecord *){ NULL }, NULL), 0);
+
+    ck_assert_int_eq(berth_cgroup_driver_detect(NULL, &d, NULL), 0);
+    snprintf(path, sizeof(path), "%s/%s", parent, spec.id);
+    ck_assert_int_eq(berth_cgroup_open(d, path, &cg, NULL), 0);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, NULL), 0);
+    berth_cgroup_free(cg);
+    berth_cgroup_driver_free(d);
+}
+END_TEST
+
+START_TEST(second_monitor_refused)
+{
+    berth_error *err = NULL;
+    pid_t pid;
+
+    set_cmd("sleep 100");
+    start();
+    ck_assert_int_lt(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "another monitor holds monitor.lock"));
+    berth_error_free(&err);
+    ck_assert_int_eq(berth_monitor_stop(dfd, 0, NULL), 0);
+    wait_monitor_gone(5000);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("monitor/run");
+    TCase *tc = tcase_create("monitor");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, outlives_its_starter);
+    tcase_add_test(tc, log_rotation_bound);
+    tcase_add_test(tc, oom_kill_recorded);
+    tcase_add_test(tc, stop_within_grace);
+    tcase_add_test(tc, restart_on_failure_backoff);
+    tcase_add_test(tc, restart_never);
+    tcase_add_test(tc, stop_during_backoff);
+    tcase_add_test(tc, start_error_reported);
+    tcase_add_test(tc, killed_monitor_is_lost);
+    tcase_add_test(tc, second_monitor_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,288 @@
+/* lib/monitor: records round-trip and refuse garbage; liveness is told by
+ * the lock, not by a pid (a killed monitor reads as LOST); stop with no
+ * monitor is ESRCH; the CRI writer splits, rotates and parses. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "check_main.h"
+#include "monitor/crilog.h"
+#include "monitor/monitor.h"
+
+static char dir[] = "/tmp/berth-test-monitor-XXXXXX";
+static int dfd = -1;
+
+static void setup(void)
+{
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(dfd, 0);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    close(dfd);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(records_round_trip)
+{
+    Berth__V1__ContainerPlan plan = BERTH__V1__CONTAINER_PLAN__INIT, *pback = NULL;
+    Berth__V1__ContainerSpec spec = BERTH__V1__CONTAINER_SPEC__INIT;
+    Berth__V1__ExitRecord rec = BERTH__V1__EXIT_RECORD__INIT, *eback = NULL;
+    berth_error *err = NULL;
+
+    spec.id = "web-1";
+    plan.spec = &spec;
+    plan.cgroup_parent = "/berth";
+    plan.generation = 42;
+    ck_assert_int_eq(berth_monitor_plan_write(dfd, &plan, &err), 0);
+    ck_assert_int_eq(berth_monitor_plan_read(dfd, &pback, &err), 0);
+    ck_assert_str_eq(pback->spec->id, "web-1");
+    ck_assert_str_eq(pback->cgroup_parent, "/berth");
+    ck_assert_uint_eq(pback->generation, 42);
+    berth__v1__container_plan__free_unpacked(pback, NULL);
+
+    rec.exit_code = 7;
+    rec.oom_killed = 1;
+    rec.reason = "OOMKilled";
+    ck_assert_int_eq(berth_monitor_exit_write(dfd, &rec, &err), 0);
+    ck_assert_int_eq(berth_monitor_exit_read(dfd, &eback, &err), 0);
+    ck_assert_int_eq(eback->exit_code, 7);
+    ck_assert(eback->oom_killed);
+    ck_assert_str_eq(eback->reason, "OOMKilled");
+    berth__v1__exit_record__free_unpacked(eback, NULL);
+}
+END_TEST
+
+START_TEST(records_refuse_garbage)
+{
+    Berth__V1__MonitorState *st = NULL;
+    berth_error *err = NULL;
+
+    ck_assert_int_lt(berth_monitor_state_read(dfd, &st, &err), 0);
+    ck_assert_int_eq(err->code, ENOENT);
+    berth_error_free(&err);
+    ck_assert_int_eq(
+        berth_write_file_atomic_at(dfd, BERTH_MONITOR_STATE, "\xff\xff\xff", 3, 0600, &err), 0);
+    ck_assert_berth_error(berth_monitor_state_read(dfd, &st, &err), err,
+                          "read state.pb: not a valid berth.v1.MonitorState record");
+}
+END_TEST
+
+static void write_phase(Berth__V1__MonitorPhase phase)
+{
+    Berth__V1__MonitorState st = BERTH__V1__MONITOR_STATE__INIT;
+
+    st.phase = phase;
+    ck_assert_int_eq(berth_monitor_state_write(dfd, &st, NULL), 0);
+}
+
+static berth_monitor_liveness probe(void)
+{
+    berth_monitor_liveness l = 99;
+    berth_error *err = NULL;
+
+    ck_assert_msg(berth_monitor_probe(dfd, &l, &err) == 0, "%s", err ? err->msg : "");
+    return l;
+}
+
+/* A live monitor is the holder of the lock, whatever its pid; a killed one
+ * leaves the lock free and no final state. */
+START_TEST(liveness_by_lock)
+{
+    int p[2], status, lockfd;
+    pid_t holder;
+    char c;
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(probe(), BERTH_MONITOR_NONE);
+    ck_assert_int_eq(pipe(p), 0);
+    holder = fork();
+    if (holder == 0) {
+        int fd;
+
+        close(p[0]);
+        if (berth_monitor_lock(dfd, &fd, NULL) < 0)
+            _exit(1);
+        write_phase(BERTH__V1__MONITOR_PHASE__PHASE_RUNNING);
+        if (write(p[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(p[1]);
+    ck_assert_int_eq(read(p[0], &c, 1), 1);
+    close(p[0]);
+    ck_assert_int_eq(probe(), BERTH_MONITOR_ALIVE);
+    /* A second monitor cannot take over. */
+    ck_assert_berth_error(berth_monitor_lock(dfd, &lockfd, &err), err,
+                          "another monitor holds monitor.lock: it supervises this container");
+
+    kill(holder, SIGKILL);
+    ck_assert_int_eq(berth_waitpid(holder, &status, 0), holder);
+    ck_assert_int_eq(probe(), BERTH_MONITOR_LOST); /* lock free, state says running */
+
+    write_phase(BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    ck_assert_int_eq(probe(), BERTH_MONITOR_EXITED);
+    write_phase(BERTH__V1__MONITOR_PHASE__PHASE_FAILED);
+    ck_assert_int_eq(probe(), BERTH_MONITOR_EXITED);
+    /* Probing took no lock: a new monitor can start. */
+    ck_assert_int_eq(berth_monitor_lock(dfd, &lockfd, &err), 0);
+    close(lockfd);
+}
+END_TEST
+
+START_TEST(stop_without_monitor)
+{
+    berth_error *err = NULL;
+
+    ck_assert_berth_error(berth_monitor_stop(dfd, 1000, &err), err, "stop: no monitor is running");
+    ck_assert_int_eq(mkfifoat(dfd, BERTH_MONITOR_CONTROL, 0600), 0);
+    ck_assert_berth_error(berth_monitor_stop(dfd, -1, &err), err, "stop: no monitor is running");
+}
+END_TEST
+
+START_TEST(start_reports_a_missing_binary)
+{
+    berth_error *err = NULL;
+    pid_t pid = 0;
+
+    ck_assert_int_lt(berth_monitor_start("/nonexistent/berth-monitor", dir, 5000, &pid, &err), 0);
+    ck_assert_str_eq(err->msg, "exec /nonexistent/berth-monitor: No such file or directory");
+    berth_error_free(&err);
+}
+END_TEST
+
+/* --- CRI logs ----------------------------------------------------------------- */
+
+static char *slurp(const char *name, size_t *len)
+{
+    char *data = NULL;
+
+    if (berth_read_file_at(dfd, name, 64 << 20, &data, len, NULL) < 0)
+        return NULL;
+    return data;
+}
+
+START_TEST(crilog_lines_and_pieces)
+{
+    berth_crilog *l = NULL;
+    berth_error *err = NULL;
+    _cleanup_free_ char *data = NULL;
+    static char big[BERTH_CRILOG_LINE_MAX + 10];
+    berth_crilog_entry e;
+    size_t len;
+    char *line, *save = NULL;
+    int n = 0, partials = 0;
+    const int64_t t = 1795926146123456789LL;
+
+    memset(big, 'x', sizeof(big));
+    ck_assert_int_eq(berth_crilog_open(dfd, "c.log", 1 << 20, 2, &l, &err), 0);
+    ck_assert_int_eq(berth_crilog_feed(l, BERTH_CRILOG_STDOUT, "hello\nwor", 9, t, &err), 0);
+    ck_assert_int_eq(berth_crilog_feed(l, BERTH_CRILOG_STDERR, "oops\n", 5, t, &err), 0);
+    ck_assert_int_eq(berth_crilog_feed(l, BERTH_CRILOG_STDOUT, "ld\n", 3, t, &err), 0);
+    ck_assert_int_eq(berth_crilog_feed(l, BERTH_CRILOG_STDOUT, big, sizeof(big), t, &err), 0);
+    ck_assert_int_eq(berth_crilog_feed(l, BERTH_CRILOG_STDOUT, "\n", 1, t, &err), 0);
+    ck_assert_int_eq(berth_crilog_feed(l, BERTH_CRILOG_STDOUT, "tail", 4, t, &err), 0);
+    ck_assert_int_eq(berth_crilog_end(l, BERTH_CRILOG_STDOUT, t, &err), 0);
+    berth_crilog_free(l);
+
+    data = slurp("c.log", &len);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_int_eq(strncmp(data,
+                             "2026-11-29T04:22:26.123456789Z stdout F hello\n"
+                             "2026-11-29T04:22:26.123456789Z stderr F oops\n"
+                             "2026-11-29T04:22:26.123456789Z stdout F world\n",
+                             46 * 3 - 1),
+                     0);
+    for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
+        ck_assert_int_eq(berth_crilog_parse(line, strlen(line), &e), 0);
+        ck_assert_int_eq(e.unix_ns, t);
+        partials += e.partial;
+        if (e.partial)
+            ck_assert_uint_eq(e.text_len, BERTH_CRILOG_LINE_MAX);
+    }
+    /* hello, oops, world, the long line as P + F, tail */
+    ck_assert_int_eq(n, 6);
+    ck_assert_int_eq(partials, 1);
+    ck_assert_int_eq(berth_crilog_parse("garbage", 7, &e), -1);
+    ck_assert_int_eq(berth_crilog_parse("2026-11-29T04:22:26Z stdin F x", 30, &e), -1);
+    ck_assert_int_eq(berth_crilog_parse("2026-11-29T04:22:26Z stdout X x", 31, &e), -1);
+}
+END_TEST
+
+static int64_t file_size(const char *name)
+{
+    struct stat st;
+
+    return fstatat(dfd, name, &st, 0) == 0 ? st.st_size : -1;
+}
+
+START_TEST(crilog_rotation_bound)
+{
+    berth_crilog *l = NULL;
+    berth_error *err = NULL;
+    char chunk[4096];
+    const int64_t max = 64 * 1024;
+
+    for (size_t i = 0; i < sizeof(chunk); i++)
+        chunk[i] = i % 64 == 63 ? '\n' : 'a' + (char)(i % 26);
+    ck_assert_int_eq(berth_crilog_open(dfd, "r.log", max, 3, &l, &err), 0);
+    for (int i = 0; i < 1000; i++) {
+        int64_t total;
+
+        ck_assert_int_eq(berth_crilog_feed(l, BERTH_CRILOG_STDOUT, chunk, sizeof(chunk), 0, &err),
+                         0);
+        total = file_size("r.log") + (file_size("r.log.1") > 0 ? file_size("r.log.1") : 0) +
+                (file_size("r.log.2") > 0 ? file_size("r.log.2") : 0);
+        ck_assert_int_le(file_size("r.log"), max);
+        ck_assert_int_le(total, 3 * max);
+    }
+    berth_crilog_free(l);
+    ck_assert_int_eq(file_size("r.log.3"), -1); /* three files in all */
+    ck_assert_int_gt(file_size("r.log.2"), max / 2);
+}
+END_TEST
+
+START_TEST(crilog_bad_settings)
+{
+    berth_crilog *l = NULL;
+    berth_error *err = NULL;
+
+    ck_assert_berth_error(berth_crilog_open(dfd, "x.log", 100, 3, &l, &err), err,
+                          "log x.log: rotation needs >= 4096 bytes and >= 1 file");
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("monitor/state");
+    TCase *tc = tcase_create("monitor");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, records_round_trip);
+    tcase_add_test(tc, records_refuse_garbage);
+    tcase_add_test(tc, liveness_by_lock);
+    tcase_add_test(tc, stop_without_monitor);
+    tcase_add_test(tc, start_reports_a_missing_binary);
+    tcase_add_test(tc, crilog_lines_and_pieces);
+    tcase_add_test(tc, crilog_rotation_bound);
+    tcase_add_test(tc, crilog_bad_settings);
+    suite_add_tcase(s, tc);
+    return s;
+}
