@@ -15,6 +15,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,6 +68,18 @@ struct monitor {
     berth_loop_timer grace_timer, restart_timer;
     bool stopping;
     int64_t grace_ms;
+    /* Liveness probe. */
+    struct {
+        berth_loop_timer period;  /* next probe due */
+        berth_loop_timer timeout; /* the probe in flight gives up */
+        berth_loop_io io;         /* exec: the pidfd; tcp: the socket */
+        pid_t pid;                /* exec probe in flight */
+        int health;               /* berth.v1.HealthState numbers */
+        uint32_t failures, successes;
+        char message[256];
+        bool unhealthy_kill; /* the run is being ended for failing */
+    } probe;
+    int self_netns; /* our own network namespace, to come back to */
     /* Bookkeeping for state.pb. */
     Berth__V1__MonitorPhase phase;
     uint32_t restart_count;
@@ -114,6 +130,9 @@ static void save_state(monitor *m)
     st.next_restart_unix_ns =
         m->phase == BERTH__V1__MONITOR_PHASE__PHASE_BACKOFF ? m->next_restart_ns : 0;
     st.reason = m->reason;
+    st.health = m->probe.health;
+    st.probe_failures = m->probe.failures;
+    st.probe_message = m->probe.message;
     for (size_t i = 0; i < m->n_history; i++)
         hist[i] = &m->history[i];
     st.history = hist;
@@ -155,13 +174,16 @@ static void record_exit(monitor *m, const Berth__V1__ExitRecord *rec)
 
 /* --- logs ------------------------------------------------------------------ */
 
-/* Read what the pipe holds now (until EAGAIN or EOF) into the log. Returns
- * 1 at EOF. */
-static int drain(out_pipe *p)
+/* Move output into the log: at most budget bytes (0: until EAGAIN or EOF).
+ * A bounded budget keeps a container that writes as fast as it can from
+ * starving the loop (stop requests, timers); epoll is level-triggered, so
+ * the rest comes next round. Returns 1 at EOF. */
+static int drain(out_pipe *p, size_t budget)
 {
     char buf[8192];
+    size_t done = 0;
 
-    for (;;) {
+    while (budget == 0 || done < budget) {
         ssize_t n = read(p->io.fd, buf, sizeof(buf));
         berth_error *err = NULL;
 
@@ -179,6 +201,7 @@ static int drain(out_pipe *p)
                 goto log_err;
             return 1;
         }
+        done += (size_t)n;
         if (berth_crilog_feed(p->m->log, p->stream, buf, (size_t)n, berth_now_real_ns(), &err) < 0)
             goto log_err;
         continue;
@@ -186,6 +209,7 @@ static int drain(out_pipe *p)
         berth_log_error(BERTH_LOG_WARN, err, "container log");
         berth_error_free(&err);
     }
+    return 0;
 }
 
 static void close_pipe(monitor *m, out_pipe *p)
@@ -203,11 +227,14 @@ static void on_output(berth_loop_io *io, uint32_t events)
     out_pipe *p = berth_container_of(io, out_pipe, io);
 
     (void)events;
-    if (drain(p))
+    if (drain(p, 64 * 1024))
         close_pipe(p->m, p);
 }
 
 /* --- lifecycle --------------------------------------------------------------- */
+
+static void probe_start(monitor *m);
+static void probe_stop(monitor *m);
 
 static void finish(monitor *m, Berth__V1__MonitorPhase phase)
 {
@@ -279,9 +306,10 @@ static void on_exit_of_container(monitor *m)
     /* Every writer is gone with the pid namespace: read the pipes dry. */
     for (int i = 0; i < 2; i++)
         if (m->out[i].io.fd >= 0) {
-            drain(&m->out[i]);
+            drain(&m->out[i], 0);
             close_pipe(m, &m->out[i]);
         }
+    probe_stop(m);
     r = berth_container_wait(m->c, false, &ex, &err);
     berth_loop_remove(m->loop, &m->pid_io);
     berth_loop_timer_cancel(m->loop, &m->grace_timer);
@@ -298,7 +326,7 @@ static void on_exit_of_container(monitor *m)
     rec.finished_unix_ns = ex.finished_ns;
     rec.restart_count = m->restart_count;
     rec.stopped = m->stopping;
-    rec.reason = ex.oom_killed ? "OOMKilled" : "";
+    rec.reason = ex.oom_killed ? "OOMKilled" : m->probe.unhealthy_kill ? "Unhealthy" : "";
     record_exit(m, &rec);
     berth_info("container exited: code %d, signal %d%s", ex.exit_code, ex.signal,
                ex.oom_killed ? ", OOM-killed" : "");
@@ -309,7 +337,10 @@ static void on_exit_of_container(monitor *m)
     }
     berth_container_free(m->c);
     m->c = NULL;
-    if (!m->stopping && should_restart(m, ex.exit_code)) {
+    /* A run ended for failing its probe counts as failed, whatever its
+     * exit code (as Kubernetes restarts it). */
+    if (!m->stopping &&
+        should_restart(m, m->probe.unhealthy_kill && ex.exit_code == 0 ? 1 : ex.exit_code)) {
         schedule_restart(m, ex.finished_ns - ex.started_ns);
         return;
     }
@@ -384,6 +415,7 @@ static int start_container(monitor *m, berth_error **err)
         goto out;
     }
     m->reason[0] = '\0';
+    probe_start(m);
     set_phase(m, BERTH__V1__MONITOR_PHASE__PHASE_RUNNING);
     berth_info("container %s running, pid %d", m->plan->spec->id, (int)berth_container_pid(m->c));
     r = 0;
@@ -421,6 +453,226 @@ static void on_restart_timer(berth_loop_timer *t)
     schedule_restart(m, 0);
 }
 
+/* --- liveness probe ------------------------------------------------------------- */
+
+#define HEALTH_UNKNOWN   0
+#define HEALTH_NONE      1
+#define HEALTH_HEALTHY   2
+#define HEALTH_UNHEALTHY 3
+
+static const Berth__V1__Probe *probe_spec(const monitor *m)
+{
+    return m->plan->spec->liveness_probe;
+}
+
+static int64_t probe_ms(int64_t v, int64_t dflt)
+{
+    return v > 0 ? v : dflt;
+}
+
+static void request_restart_unhealthy(monitor *m);
+
+/* The probe in flight is over: forget it. */
+static void probe_reset(monitor *m)
+{
+    berth_loop_timer_cancel(m->loop, &m->probe.timeout);
+    if (m->probe.io.fd >= 0) {
+        int fd = m->probe.io.fd;
+
+        berth_loop_remove(m->loop, &m->probe.io);
+        close(fd);
+    }
+    if (m->probe.pid > 0) {
+        /* SIGTERM: the exec intermediary kills the command and reaps it,
+         * leaving no zombie to a container init that may not reap. */
+        kill(m->probe.pid, SIGTERM);
+        berth_waitpid(m->probe.pid, NULL, 0);
+        m->probe.pid = 0;
+    }
+}
+
+static void probe_schedule(monitor *m, int64_t delay_ms)
+{
+    berth_error *err = NULL;
+
+    if (berth_loop_timer_arm(m->loop, &m->probe.period,
+                             berth_now_mono_ns() + delay_ms * BERTH_NSEC_PER_MSEC, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "arm probe timer");
+        berth_error_free(&err);
+    }
+}
+
+static void probe_done(monitor *m, bool ok, const char *message)
+{
+    const Berth__V1__Probe *p = probe_spec(m);
+    int before = m->probe.health;
+    uint32_t before_failures = m->probe.failures;
+
+    probe_reset(m);
+    if (ok) {
+        m->probe.failures = 0;
+        m->probe.successes++;
+        if (m->probe.successes >= (uint32_t)probe_ms(p->success_threshold, 1))
+            m->probe.health = HEALTH_HEALTHY;
+    } else {
+        m->probe.successes = 0;
+        m->probe.failures++;
+        snprintf(m->probe.message, sizeof(m->probe.message), "%s", message);
+        berth_info("liveness probe failed (%u in a row): %s", m->probe.failures, message);
+        if (m->probe.failures >= (uint32_t)probe_ms(p->failure_threshold, 3))
+            m->probe.health = HEALTH_UNHEALTHY;
+    }
+    if (m->probe.health != before || m->probe.failures != before_failures)
+        save_state(m);
+    if (m->probe.health == HEALTH_UNHEALTHY && !m->probe.unhealthy_kill) {
+        request_restart_unhealthy(m);
+        return;
+    }
+    probe_schedule(m, probe_ms(p->period_ms, 10000));
+}
+
+static void on_probe_exec_exit(berth_loop_io *io, uint32_t events)
+{
+    monitor *m = berth_container_of(io, monitor, probe.io);
+    char msg[64];
+    int status = 0;
+
+    (void)events;
+    if (berth_waitpid(m->probe.pid, &status, 0) != m->probe.pid)
+        status = 0xff00;
+    m->probe.pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        probe_done(m, true, "");
+        return;
+    }
+    if (WIFEXITED(status))
+        snprintf(msg, sizeof(msg), "command exited with %d", WEXITSTATUS(status));
+    else
+        snprintf(msg, sizeof(msg), "command killed by signal %d", WTERMSIG(status));
+    probe_done(m, false, msg);
+}
+
+static void on_probe_tcp(berth_loop_io *io, uint32_t events)
+{
+    monitor *m = berth_container_of(io, monitor, probe.io);
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    char msg[128];
+
+    (void)events;
+    if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr == 0) {
+        probe_done(m, true, "");
+        return;
+    }
+    snprintf(msg, sizeof(msg), "connect to port %u: %s", probe_spec(m)->tcp->port, strerror(soerr));
+    probe_done(m, false, msg);
+}
+
+static void on_probe_timeout(berth_loop_timer *t)
+{
+    monitor *m = berth_container_of(t, monitor, probe.timeout);
+    char msg[64];
+
+    snprintf(msg, sizeof(msg), "timed out after %lld ms",
+             (long long)probe_ms(probe_spec(m)->timeout_ms, 1000));
+    probe_done(m, false, msg);
+}
+
+/* A socket of the container's network namespace: make it there, come back. */
+static int container_socket(monitor *m, berth_error **err)
+{
+    int fd;
+
+    if (setns(berth_container_pidfd(m->c), CLONE_NEWNET) < 0)
+        return berth_error_errno(err, "enter the container's network namespace");
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        berth_error_errno(err, "socket");
+    if (setns(m->self_netns, CLONE_NEWNET) < 0) {
+        /* Stuck in the container's network: better to die than to go on. */
+        berth_err("cannot return to the host network namespace: %s", strerror(errno));
+        abort();
+    }
+    return fd;
+}
+
+static void on_probe_period(berth_loop_timer *t)
+{
+    monitor *m = berth_container_of(t, monitor, probe.period);
+    const Berth__V1__Probe *p = probe_spec(m);
+    berth_error *err = NULL;
+    char msg[300];
+
+    if (!m->c || m->stopping)
+        return;
+    if (p->action_case == BERTH__V1__PROBE__ACTION_EXEC) {
+        pid_t pid;
+        int pidfd;
+
+        if (berth_container_exec(m->c, m->plan->spec, p->exec->n_command, p->exec->command, NULL,
+                                 &pid, &err) < 0)
+            goto failed;
+        m->probe.pid = pid;
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0 ||
+            berth_loop_add(m->loop, &m->probe.io, pidfd, EPOLLIN, on_probe_exec_exit, &err) < 0) {
+            if (pidfd >= 0)
+                close(pidfd);
+            else
+                berth_error_errno(&err, "pidfd_open");
+            goto failed;
+        }
+    } else {
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                  .sin_port = htons((uint16_t)p->tcp->port) };
+        int fd = container_socket(m, &err);
+
+        if (fd < 0)
+            goto failed;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+            snprintf(msg, sizeof(msg), "connect to port %u: %s", p->tcp->port, strerror(errno));
+            close(fd);
+            probe_done(m, false, msg);
+            return;
+        }
+        if (berth_loop_add(m->loop, &m->probe.io, fd, EPOLLOUT, on_probe_tcp, &err) < 0) {
+            close(fd);
+            goto failed;
+        }
+    }
+    if (berth_loop_timer_arm(
+            m->loop, &m->probe.timeout,
+            berth_now_mono_ns() + probe_ms(p->timeout_ms, 1000) * BERTH_NSEC_PER_MSEC, &err) < 0)
+        goto failed;
+    return;
+failed:
+    snprintf(msg, sizeof(msg), "%s", err ? err->msg : "probe failed");
+    berth_error_free(&err);
+    probe_done(m, false, msg);
+}
+
+static void probe_start(monitor *m)
+{
+    m->probe.failures = m->probe.successes = 0;
+    m->probe.unhealthy_kill = false;
+    m->probe.message[0] = '\0';
+    if (!probe_spec(m)) {
+        m->probe.health = HEALTH_NONE;
+        return;
+    }
+    m->probe.health = HEALTH_UNKNOWN;
+    probe_schedule(m, probe_spec(m)->initial_delay_ms);
+}
+
+static void probe_stop(monitor *m)
+{
+    berth_loop_timer_cancel(m->loop, &m->probe.period);
+    probe_reset(m);
+}
+
 /* --- stop ---------------------------------------------------------------------- */
 
 static void on_grace_timer(berth_loop_timer *t)
@@ -454,6 +706,7 @@ static void request_stop(monitor *m, int64_t grace_ms)
         finish(m, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
         return;
     }
+    probe_stop(m);
     set_phase(m, BERTH__V1__MONITOR_PHASE__PHASE_STOPPING);
     if (berth_container_signal(m->c, sig, &err) < 0) {
         berth_log_error(BERTH_LOG_WARN, err, "stop signal");
@@ -461,6 +714,30 @@ static void request_stop(monitor *m, int64_t grace_ms)
     }
     if (berth_loop_timer_arm(m->loop, &m->grace_timer,
                              berth_now_mono_ns() + grace_ms * BERTH_NSEC_PER_MSEC, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "arm grace timer");
+        berth_error_free(&err);
+        on_grace_timer(&m->grace_timer);
+    }
+}
+
+/* The liveness probe gave up on this run: end it like a stop (signal,
+ * grace, SIGKILL), then restart as the policy says for a failed run. */
+static void request_restart_unhealthy(monitor *m)
+{
+    berth_error *err = NULL;
+
+    if (!m->c || m->stopping)
+        return;
+    m->probe.unhealthy_kill = true;
+    berth_warn("liveness probe failed %u times: restarting the container", m->probe.failures);
+    if (berth_container_signal(m->c, berth_spec_stop_signal(m->plan->spec), &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "stop signal");
+        berth_error_free(&err);
+    }
+    if (berth_loop_timer_arm(m->loop, &m->grace_timer,
+                             berth_now_mono_ns() +
+                                 berth_spec_stop_grace_ms(m->plan->spec) * BERTH_NSEC_PER_MSEC,
+                             &err) < 0) {
         berth_log_error(BERTH_LOG_ERROR, err, "arm grace timer");
         berth_error_free(&err);
         on_grace_timer(&m->grace_timer);
@@ -546,6 +823,14 @@ static int setup(monitor *m, const char *dir, berth_error **err)
         return -1;
     berth_loop_timer_init(&m->grace_timer, on_grace_timer);
     berth_loop_timer_init(&m->restart_timer, on_restart_timer);
+    berth_loop_timer_init(&m->probe.period, on_probe_period);
+    berth_loop_timer_init(&m->probe.timeout, on_probe_timeout);
+    if (m->plan->spec->liveness_probe &&
+        m->plan->spec->liveness_probe->action_case == BERTH__V1__PROBE__ACTION_TCP) {
+        m->self_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (m->self_netns < 0)
+            return berth_error_errno(err, "open /proc/self/ns/net");
+    }
     signal(SIGPIPE, SIG_IGN);
     cfg.cgroup_parent = *m->plan->cgroup_parent ? m->plan->cgroup_parent : NULL;
     cfg.image_store = *m->plan->image_store ? m->plan->image_store : NULL;
@@ -565,11 +850,11 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    monitor m = { .dirfd = -1, .lock_fd = -1, .ready_fd = -1, .control_fd = -1 };
+    monitor m = { .dirfd = -1, .lock_fd = -1, .ready_fd = -1, .control_fd = -1, .self_netns = -1 };
     berth_error *err = NULL;
     const char *dir = NULL;
 
-    m.out[0].io.fd = m.out[1].io.fd = m.pid_io.fd = m.control_io.fd = -1;
+    m.out[0].io.fd = m.out[1].io.fd = m.pid_io.fd = m.control_io.fd = m.probe.io.fd = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc) {
             m.ready_fd = atoi(argv[++i]);

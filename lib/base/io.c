@@ -257,51 +257,81 @@ int berth_mkdir_p(const char *path, mode_t mode, berth_error **err)
     return 0;
 }
 
-static int rm_rf_children(int dfd, dev_t dev, const char *path, int depth, berth_error **err)
+/* Empty the directory dfd (named path, for messages) without recursion:
+ * a subdirectory's own subdirectories are first moved up into dfd under
+ * fresh names, so the tree flattens as it is removed. Depth costs neither
+ * stack nor fds (a container can nest its writable layer as deep as it
+ * likes). */
+static int rm_rf_children(int dfd, dev_t dev, const char *path, berth_error **err)
 {
-    _cleanup_closedir_ DIR *d = NULL;
-    struct dirent *de;
-    int fd;
+    unsigned long moved = 0;
 
-    if (depth > 256)
-        return berth_error_set(err, ELOOP, "remove %s: nested too deep", path);
-    fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-    if (fd < 0)
-        return berth_error_errno(err, "remove %s", path);
-    d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return berth_error_errno(err, "remove %s", path);
-    }
-    while ((errno = 0, de = readdir(d))) {
-        struct stat st;
+    for (;;) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd, progress = 0;
 
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            if (errno == ENOENT)
-                continue;
-            return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return berth_error_errno(err, "remove %s", path);
+        d = fdopendir(fd);
+        if (!d) {
+            close(fd);
+            return berth_error_errno(err, "remove %s", path);
         }
-        if (S_ISDIR(st.st_mode)) {
+        while ((errno = 0, de = readdir(d))) {
             _cleanup_close_ int sub = -1;
+            _cleanup_closedir_ DIR *sd = NULL;
+            struct dirent *se;
+            struct stat st;
+            int sfd;
 
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            progress = 1;
+            if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                    continue;
+                return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+            }
+            if (!S_ISDIR(st.st_mode)) {
+                if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT)
+                    return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+                continue;
+            }
             if (st.st_dev != dev)
                 return berth_error_set(err, EXDEV, "remove %s/%s: a mount point", path, de->d_name);
+            if (unlinkat(dfd, de->d_name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+                continue;
+            if (errno != ENOTEMPTY && errno != EEXIST)
+                return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+            /* Not empty: lift its entries up here, remove it next round. */
             sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub < 0)
                 return berth_error_errno(err, "remove %s/%s", path, de->d_name);
-            if (rm_rf_children(sub, dev, path, depth + 1, err) < 0)
-                return -1;
-            if (unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            sfd = fcntl(sub, F_DUPFD_CLOEXEC, 3);
+            if (sfd < 0 || !(sd = fdopendir(sfd))) {
+                if (sfd >= 0)
+                    close(sfd);
                 return berth_error_errno(err, "remove %s/%s", path, de->d_name);
-        } else if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT) {
-            return berth_error_errno(err, "remove %s/%s", path, de->d_name);
+            }
+            while ((errno = 0, se = readdir(sd))) {
+                char name[64];
+
+                if (strcmp(se->d_name, ".") == 0 || strcmp(se->d_name, "..") == 0)
+                    continue;
+                snprintf(name, sizeof(name), ".rm-%lu", moved++);
+                if (renameat(sub, se->d_name, dfd, name) < 0 && errno != ENOENT)
+                    return berth_error_errno(err, "remove %s/%s/%s", path, de->d_name, se->d_name);
+            }
+            if (errno)
+                return berth_error_errno(err, "read directory %s/%s", path, de->d_name);
         }
+        if (errno)
+            return berth_error_errno(err, "read directory %s", path);
+        if (!progress)
+            return 0;
     }
-    if (errno)
-        return berth_error_errno(err, "read directory %s", path);
-    return 0;
 }
 
 int berth_rm_rf_at(int dirfd, const char *path, berth_error **err)
@@ -319,7 +349,7 @@ int berth_rm_rf_at(int dirfd, const char *path, berth_error **err)
     fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return berth_error_errno(err, "remove %s", path);
-    if (rm_rf_children(fd, st.st_dev, path, 0, err) < 0)
+    if (rm_rf_children(fd, st.st_dev, path, err) < 0)
         return -1;
     if (unlinkat(dirfd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
         return berth_error_errno(err, "remove %s", path);

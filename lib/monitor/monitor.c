@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -89,7 +90,13 @@ int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err)
 
     if (fd < 0)
         return berth_error_errno(err, "open %s", BERTH_MONITOR_LOCK);
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    /* A prober holds a shared lock for an instant: retry a little before
+     * deciding another monitor lives. */
+    for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+        if (errno == EWOULDBLOCK && i < 20) {
+            nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+            continue;
+        }
         if (errno == EWOULDBLOCK)
             return berth_error_set(err, EWOULDBLOCK,
                                    "another monitor holds %s: it supervises this container",

@@ -278,10 +278,11 @@ static int v1_kill_all(berth_cgroup *cg, berth_error **err)
     if (!frz)
         return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     /* Frozen tasks cannot fork, so the list read below is complete;
-     * SIGKILL is delivered once they thaw. */
+     * SIGKILL is delivered once they thaw. A freeze that does not finish
+     * (a task in uninterruptible sleep) still ends in kill and thaw. */
     if (v1_freeze(frz, "FROZEN", err) < 0)
-        return -1;
-    if (cgroup_read_file(frz, "cgroup.procs", &procs, err) < 0) {
+        r = -1;
+    if (cgroup_read_file(frz, "cgroup.procs", &procs, r < 0 ? NULL : err) < 0) {
         r = -1;
     } else {
         for (char *p = procs; *p;) {

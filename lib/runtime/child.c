@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -191,28 +192,94 @@ static int setup_before_cgroup(const child_plan *p, int *ret_rootfd, berth_error
     return 0;
 }
 
+/* The caller's signal mask and ignored signals would survive the exec:
+ * the container starts from defaults. */
+static void reset_signals(void)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+}
+
+/* From inside the container's namespaces and cgroup to the exec: rlimits,
+ * no_new_privs, seccomp, capabilities and user, fds, working directory,
+ * and the exec through the sealed stub. Shared by the init and by commands
+ * run in a running container. Returns only on failure. */
+static int exec_command(const child_plan *p, bool rlimits, berth_error **err)
+{
+    char exe[4096];
+
+    if (rlimits && setup_rlimits(p->spec, err) < 0)
+        return -1;
+    if (!p->spec->allow_privilege_escalation && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return berth_error_errno(err, "set no_new_privs");
+    /* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
+     * the capability switch may take away: install it first then. */
+    if (p->seccomp && p->spec->allow_privilege_escalation && seccomp_install(p->seccomp, err) < 0)
+        return -1;
+    if (caps_apply_and_switch_user(p, err) < 0)
+        return -1;
+    /* A change of credentials clears the parent-death signal: arm it again
+     * for as long as the setup runs. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        return berth_error_errno(err, "set the parent-death signal");
+    /* No host fd may survive into the container (CVE-2024-21626): close
+     * everything but stdio, the sync socket and the stub before the chdir
+     * (both are close-on-exec). */
+    {
+        int keep[2] = { p->sync_fd < p->stub_fd ? p->sync_fd : p->stub_fd,
+                        p->sync_fd < p->stub_fd ? p->stub_fd : p->sync_fd };
+
+        if (close_all_but(keep, 2, err) < 0)
+            return -1;
+    }
+    if (enter_workdir(p->workdir ? p->workdir : "/", err) < 0)
+        return -1;
+    if (find_executable(p, exe, sizeof(exe), err) < 0)
+        return -1;
+    if (p->seccomp && !p->spec->allow_privilege_escalation && seccomp_install(p->seccomp, err) < 0)
+        return -1;
+    /* The command is exec'd by the sealed stub, so /proc/self/exe at that
+     * moment is the stub, not this binary (CVE-2019-5736). */
+    p->stub_argv[2] = exe;
+    /* Set for the setup (a half-made container must not linger), kept for
+     * a foreground run, dropped for a supervised container. */
+    if (!p->die_with_parent && prctl(PR_SET_PDEATHSIG, 0) < 0)
+        return berth_error_errno(err, "clear the parent-death signal");
+    /* The setup ran with umask 0 (device nodes keep their modes); the
+     * command gets the usual one. */
+    umask(0022);
+    if (fcntl(p->sync_fd, F_SETFD, 0) < 0)
+        return berth_error_errno(err, "pass the sync socket to the exec stub");
+    syscall(SYS_execveat, p->stub_fd, "", p->stub_argv, p->envp, AT_EMPTY_PATH);
+    return berth_error_errno(err, "exec the berth-exec stub");
+}
+
 void child_run(const child_plan *p)
 {
     berth_error *err = NULL;
-    char go, exe[4096];
+    char go;
     int rootfd = -1;
     ssize_t r;
 
     /* Die with the parent while setting up: an orphaned half-made
      * container must not linger. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* The caller's signal mask and ignored signals would survive the exec:
-     * the container starts from defaults. */
-    {
-        sigset_t none;
-
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-            if (sig != SIGKILL && sig != SIGSTOP)
-                signal(sig, SIG_DFL);
+    /* Until the exec nothing in here may be ptraced or have its /proc
+     * entries opened by the container (the exec resets this). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    reset_signals();
+    /* A session of its own: the caller's terminal is not the container's
+     * controlling terminal, so TIOCSTI cannot type into it. */
+    if (setsid() < 0) {
+        berth_error_errno(&err, "setsid");
+        goto fail;
     }
-    umask(0022);
+    umask(0);
 
     /* Everything that does not need the cgroup happens while the parent
      * moves us into it (a v1 host has many hierarchies to write). A user
@@ -224,7 +291,8 @@ void child_run(const child_plan *p)
     if (r != 1)
         _exit(126); /* the parent gave up; it cleans up */
     if (p->userns) {
-        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+            prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
             berth_error_errno(&err, "become root in the user namespace");
             goto fail;
         }
@@ -239,49 +307,82 @@ void child_run(const child_plan *p)
     if (mount_finish(p, rootfd, &err) < 0)
         goto fail;
     close(rootfd);
-    if (setup_rlimits(p->spec, &err) < 0)
-        goto fail;
-    if (!p->spec->allow_privilege_escalation && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        berth_error_errno(&err, "set no_new_privs");
-        goto fail;
-    }
-    /* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
-     * the capability switch may take away: install it first then. */
-    if (p->seccomp && p->spec->allow_privilege_escalation && seccomp_install(p->seccomp, &err) < 0)
-        goto fail;
-    if (caps_apply_and_switch_user(p, &err) < 0)
-        goto fail;
-    /* No host fd may survive into the container (CVE-2024-21626): close
-     * everything but stdio, the sync socket and the stub before the chdir
-     * (both are close-on-exec). */
-    {
-        int keep[2] = { p->sync_fd < p->stub_fd ? p->sync_fd : p->stub_fd,
-                        p->sync_fd < p->stub_fd ? p->stub_fd : p->sync_fd };
-
-        if (close_all_but(keep, 2, &err) < 0)
-            goto fail;
-    }
-    if (enter_workdir(p->workdir ? p->workdir : "/", &err) < 0)
-        goto fail;
-    if (find_executable(p, exe, sizeof(exe), &err) < 0)
-        goto fail;
-    if (p->seccomp && !p->spec->allow_privilege_escalation && seccomp_install(p->seccomp, &err) < 0)
-        goto fail;
-    /* The command is exec'd by the sealed stub, so /proc/self/exe at that
-     * moment is the stub, not this binary (CVE-2019-5736). */
-    p->stub_argv[2] = exe;
-    /* Set for the setup (a half-made container must not linger), kept for
-     * a foreground run, dropped for a supervised container. */
-    if (!p->die_with_parent && prctl(PR_SET_PDEATHSIG, 0) < 0) {
-        berth_error_errno(&err, "clear the parent-death signal");
-        goto fail;
-    }
-    if (fcntl(p->sync_fd, F_SETFD, 0) < 0) {
-        berth_error_errno(&err, "pass the sync socket to the exec stub");
-        goto fail;
-    }
-    syscall(SYS_execveat, p->stub_fd, "", p->stub_argv, p->envp, AT_EMPTY_PATH);
-    berth_error_errno(&err, "exec the berth-exec stub");
+    exec_command(p, true, &err);
 fail:
     child_fail(p->sync_fd, err);
+}
+
+void child_exec_run(const child_plan *p, int pidfd, int ns_flags)
+{
+    berth_error *err = NULL;
+    sigset_t waitset;
+    int status, sig;
+    char go;
+    pid_t pid;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Once in the container's namespaces, its root could ptrace us or open
+     * our /proc entries while we still run the host binary. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    reset_signals();
+    /* stdio from the host side (its /dev/null), before the mount
+     * namespace changes; then nothing of the caller's but what is needed. */
+    if (setup_stdio(p, &err) < 0)
+        child_fail(p->sync_fd, err);
+    {
+        int keep[3] = { p->sync_fd, p->stub_fd, pidfd };
+
+        for (int i = 0; i < 3; i++)
+            for (int j = i + 1; j < 3; j++)
+                if (keep[j] < keep[i]) {
+                    int t = keep[i];
+                    keep[i] = keep[j];
+                    keep[j] = t;
+                }
+        if (close_all_but(keep, 3, &err) < 0)
+            child_fail(p->sync_fd, err);
+    }
+    /* All of the container's namespaces at once, named by its init's pidfd
+     * (never a recycled pid). The mount namespace makes its root ours. */
+    if (setns(pidfd, ns_flags) < 0) {
+        berth_error_errno(&err, "join the container's namespaces");
+        child_fail(p->sync_fd, err);
+    }
+    close(pidfd);
+    if (berth_read_retry(p->sync_fd, &go, 1) != 1)
+        _exit(126);
+    /* Signals come through sigwaitinfo: SIGTERM asks to end the command
+     * (killed and reaped here, so no orphan is left to a container init
+     * that may not reap). */
+    sigemptyset(&waitset);
+    sigaddset(&waitset, SIGCHLD);
+    sigaddset(&waitset, SIGTERM);
+    sigaddset(&waitset, SIGINT);
+    sigprocmask(SIG_BLOCK, &waitset, NULL);
+    /* In the cgroup now; the pid namespace applies to our children. */
+    pid = fork();
+    if (pid < 0) {
+        berth_error_errno(&err, "fork into the container");
+        child_fail(p->sync_fd, err);
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        reset_signals();
+        umask(0);
+        if (setsid() < 0)
+            berth_error_errno(&err, "setsid");
+        else
+            exec_command(p, false, &err);
+        child_fail(p->sync_fd, err);
+    }
+    /* Only the command's exec may close the caller's last copy. */
+    close(p->sync_fd);
+    for (;;) {
+        sig = sigwaitinfo(&waitset, NULL);
+        if (sig == SIGTERM || sig == SIGINT)
+            kill(pid, SIGKILL);
+        if (berth_waitpid(pid, &status, sig == SIGCHLD ? WNOHANG : 0) == pid)
+            break;
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }

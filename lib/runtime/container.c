@@ -172,24 +172,26 @@ static bool env_has(const berth_spec *spec, const char *name)
     return false;
 }
 
-/* argv and envp pointing into the spec, plus the defaults in extra. */
-static int build_exec(const berth_spec *spec, const char *hostname, char extra[2][300],
-                      char ***ret_argv, char ***ret_envp, berth_error **err)
+/* argv (cmd, or the spec's command and args) and envp (the spec's, plus
+ * the defaults in extra), pointing into their sources. */
+static int build_exec(const berth_spec *spec, size_t cmdc, char *const *cmd, const char *hostname,
+                      char extra[2][300], char ***ret_argv, char ***ret_envp, berth_error **err)
 {
-    size_t argc = spec->n_command + spec->n_args, envc = 0;
-    char **argv = calloc(argc + 1, sizeof(char *));
-    char **envp = calloc(spec->n_env + 4, sizeof(char *));
+    size_t argc = cmd ? cmdc : spec->n_command + spec->n_args, envc = 0;
+    char **argv, **envp;
     uid_t uid = spec->user ? spec->user->uid : 0;
 
+    argv = calloc(argc + 1, sizeof(char *));
+    envp = calloc(spec->n_env + 4, sizeof(char *));
     if (!argv || !envp) {
         free(argv);
         free(envp);
         return berth_error_make(err, ENOMEM, "argv");
     }
-    for (size_t i = 0; i < spec->n_command; i++)
-        argv[i] = spec->command[i];
-    for (size_t i = 0; i < spec->n_args; i++)
-        argv[spec->n_command + i] = spec->args[i];
+    for (size_t i = 0; i < argc; i++)
+        argv[i] = cmd                   ? cmd[i]
+                  : i < spec->n_command ? spec->command[i]
+                                        : spec->args[i - spec->n_command];
     if (!env_has(spec, "PATH"))
         envp[envc++] = (char *)DEFAULT_PATH;
     if (!env_has(spec, "HOSTNAME")) {
@@ -204,6 +206,81 @@ static int build_exec(const berth_spec *spec, const char *hostname, char extra[2
         envp[envc++] = spec->env[i];
     *ret_argv = argv;
     *ret_envp = envp;
+    return 0;
+}
+
+/* The process part of a plan, shared by the init and by exec: user,
+ * capabilities, seccomp, working directory, argv and envp. */
+static int plan_process(berth_runtime *rt, const berth_spec *spec, size_t cmdc, char *const *cmd,
+                        const char *hostname, char extra[2][300], child_plan *plan,
+                        char ***ret_argv, char ***ret_envp, berth_error **err)
+{
+    plan->spec = spec;
+    plan->cgroups = rt->cgroups;
+    plan->hostname = hostname;
+    plan->workdir = *spec->working_dir ? spec->working_dir : NULL;
+    plan->uid = spec->user ? spec->user->uid : 0;
+    plan->gid = spec->user ? spec->user->gid : 0;
+    plan->userns = spec->user_namespace && spec->user_namespace->enabled;
+    plan->new_netns = spec->network == BERTH__V1__NETWORK_MODE__NETWORK_NONE;
+    plan->stub_fd = rt->stub_fd;
+    if (berth_spec_caps(spec, &plan->caps, err) < 0 ||
+        build_exec(spec, cmdc, cmd, hostname, extra, ret_argv, ret_envp, err) < 0)
+        return -1;
+    plan->argv = *ret_argv;
+    plan->envp = *ret_envp;
+    if (spec->seccomp == BERTH__V1__SECCOMP_MODE__SECCOMP_DEFAULT &&
+        runtime_seccomp(rt, plan->caps, &plan->seccomp, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* The sync socket pair; neither end lands on 0..2, which the child
+ * rewires. */
+static int make_sync_pair(int *ret_parent, int *ret_child, berth_error **err)
+{
+    int sv[2], a, b;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return berth_error_errno(err, "socketpair");
+    a = fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
+    b = fcntl(sv[1], F_DUPFD_CLOEXEC, 3);
+    close(sv[0]);
+    close(sv[1]);
+    if (a < 0 || b < 0) {
+        if (a >= 0)
+            close(a);
+        if (b >= 0)
+            close(b);
+        return berth_error_errno(err, "dup sync socket");
+    }
+    *ret_parent = a;
+    *ret_child = b;
+    return 0;
+}
+
+/* The stub's argv: MODE SYNC_FD PATH(filled by the child) ARGV... The mode
+ * selects exec the command ("berth-exec"), or stay as a tiny init that runs
+ * it as a child and reaps orphans ("berth-init"). */
+static int make_stub_argv(child_plan *plan, const char *mode, int sync_fd, char fd_str[16],
+                          char ***ret, berth_error **err)
+{
+    size_t n = 0;
+    char **a;
+
+    while (plan->argv[n])
+        n++;
+    a = calloc(n + 4, sizeof(char *));
+    if (!a)
+        return berth_error_make(err, ENOMEM, "argv");
+    snprintf(fd_str, 16, "%d", sync_fd);
+    a[0] = (char *)mode;
+    a[1] = fd_str;
+    for (size_t i = 0; i < n; i++)
+        a[3 + i] = plan->argv[i];
+    plan->sync_fd = sync_fd;
+    plan->stub_argv = a;
+    *ret = a;
     return 0;
 }
 
@@ -359,9 +436,9 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     _cleanup_close_ int sock_parent = -1, sock_child = -1;
     char extra_env[2][300], hostname[64], sync_fd_str[16];
     berth_cgroup_limits lim;
-    child_plan plan = { .spec = spec, .cgroups = rt->cgroups };
+    child_plan plan = { .spec = spec };
     struct clone_args ca = { 0 };
-    int sv[2], pidfd = -1, r;
+    int pidfd = -1, r;
     pid_t pid;
 
     if (berth_spec_validate(spec, err) < 0)
@@ -384,24 +461,12 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     plan.die_with_parent = opts && opts->die_with_parent;
 
     snprintf(hostname, sizeof(hostname), "%s", *spec->hostname ? spec->hostname : spec->id);
-    plan.hostname = hostname;
-    plan.workdir = *spec->working_dir ? spec->working_dir : NULL;
-    plan.uid = spec->user ? spec->user->uid : 0;
-    plan.gid = spec->user ? spec->user->gid : 0;
-    plan.userns = spec->user_namespace && spec->user_namespace->enabled;
-    plan.new_netns = spec->network == BERTH__V1__NETWORK_MODE__NETWORK_NONE;
-    if (berth_spec_caps(spec, &plan.caps, err) < 0 ||
-        build_exec(spec, hostname, extra_env, &argv, &envp, err) < 0)
-        return berth_error_prefix(err, "container %s", spec->id);
-    plan.argv = argv;
-    plan.envp = envp;
-    if (spec->seccomp == BERTH__V1__SECCOMP_MODE__SECCOMP_DEFAULT &&
-        runtime_seccomp(rt, plan.caps, &plan.seccomp, err) < 0)
+    if (plan_process(rt, spec, 0, NULL, hostname, extra_env, &plan, &argv, &envp, err) < 0)
         return berth_error_prefix(err, "container %s", spec->id);
 
-    if (prepare_rootfs(c, spec, &plan, &lower, err) < 0)
-        goto fail;
-
+    /* The cgroup first: it is the claim on the id. A container of the same
+     * id that still runs makes this fail before anything of its (its
+     * writable layer) is touched. */
     limits_from_spec(spec, &lim);
     if (asprintf(&cgpath, "%s/%s", rt->cgroup_parent, spec->id) < 0) {
         berth_error_make(err, ENOMEM, "cgroup path");
@@ -409,35 +474,13 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     }
     if (berth_cgroup_create(rt->cgroups, cgpath, &lim, &c->cgroup, err) < 0)
         goto fail;
+    if (prepare_rootfs(c, spec, &plan, &lower, err) < 0)
+        goto fail;
 
-    /* The sync socket never lands on 0..2, which the child rewires. */
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-        berth_error_errno(err, "socketpair");
+    if (make_sync_pair(&sock_parent, &sock_child, err) < 0 ||
+        make_stub_argv(&plan, spec->init ? "berth-init" : "berth-exec", sock_child, sync_fd_str,
+                       &stub_argv, err) < 0)
         goto fail;
-    }
-    sock_parent = fcntl(sv[0], F_DUPFD_CLOEXEC, 3);
-    sock_child = fcntl(sv[1], F_DUPFD_CLOEXEC, 3);
-    close(sv[0]);
-    close(sv[1]);
-    if (sock_parent < 0 || sock_child < 0) {
-        berth_error_errno(err, "dup sync socket");
-        goto fail;
-    }
-    plan.sync_fd = sock_child;
-    plan.stub_fd = rt->stub_fd;
-    snprintf(sync_fd_str, sizeof(sync_fd_str), "%d", sock_child);
-    stub_argv = calloc(spec->n_command + spec->n_args + 4, sizeof(char *));
-    if (!stub_argv) {
-        berth_error_make(err, ENOMEM, "argv");
-        goto fail;
-    }
-    /* The stub's name selects its mode: exec the command, or stay as a
-     * tiny init that runs it as a child and reaps orphans. */
-    stub_argv[0] = (char *)(spec->init ? "berth-init" : "berth-exec");
-    stub_argv[1] = sync_fd_str;
-    for (size_t i = 0; argv[i]; i++)
-        stub_argv[3 + i] = argv[i];
-    plan.stub_argv = stub_argv;
 
     /* Only the pid namespace must come with the clone (the child is its
      * pid 1). The child unshares the mount, uts, ipc and net namespaces
@@ -533,11 +576,15 @@ int berth_container_signal(berth_container *c, int sig, berth_error **err)
 
 int berth_container_kill_all(berth_container *c, berth_error **err)
 {
+    int r = 0;
+
     if (c->cgroup && berth_cgroup_kill_all(c->cgroup, err) < 0)
-        return berth_error_prefix(err, "container %s", c->id);
+        r = berth_error_prefix(err, "container %s", c->id);
+    /* Whatever the cgroup did: the init dies, and with it its pid
+     * namespace. */
     if (!c->reaped)
         syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
-    return 0;
+    return r;
 }
 
 int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, berth_error **err)
@@ -571,6 +618,61 @@ int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, 
         c->exit.oom_killed = ooms > c->oom_base;
     *ret_exit = c->exit;
     return 1;
+}
+
+int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc, char *const *argv,
+                         const int stdio[3], pid_t *ret_pid, berth_error **err)
+{
+    _cleanup_free_ char **cargv = NULL, **envp = NULL, **stub_argv = NULL;
+    _cleanup_close_ int sock_parent = -1, sock_child = -1;
+    char extra_env[2][300], hostname[64], sync_fd_str[16];
+    child_plan plan = { .die_with_parent = true };
+    int ns = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWNS;
+    pid_t pid;
+
+    if (c->reaped)
+        return berth_error_set(err, ESRCH, "exec in container %s: it has exited", c->id);
+    if (argc == 0 || argc > BERTH_SPEC_ARGS_MAX || !argv || !argv[0] || !*argv[0])
+        return berth_error_set(err, EINVAL, "exec in container %s: no command", c->id);
+    snprintf(hostname, sizeof(hostname), "%s", *spec->hostname ? spec->hostname : spec->id);
+    for (int i = 0; i < 3; i++)
+        plan.stdio[i] = stdio ? stdio[i] : -1;
+    if (plan_process(c->rt, spec, argc, argv, hostname, extra_env, &plan, &cargv, &envp, err) < 0 ||
+        make_sync_pair(&sock_parent, &sock_child, err) < 0 ||
+        make_stub_argv(&plan, "berth-exec", sock_child, sync_fd_str, &stub_argv, err) < 0)
+        return berth_error_prefix(err, "exec in container %s", c->id);
+    if (plan.new_netns)
+        ns |= CLONE_NEWNET;
+    if (plan.userns)
+        ns |= CLONE_NEWUSER;
+    /* The container's cgroup namespace was made by its init after clone:
+     * join it too, so /proc/self/cgroup reads the same inside. */
+    ns |= CLONE_NEWCGROUP;
+    pid = fork();
+    if (pid < 0)
+        return berth_error_errno(err, "exec in container %s: fork", c->id);
+    if (pid == 0) {
+        close(sock_parent);
+        child_exec_run(&plan, c->pidfd, ns);
+    }
+    close(TAKE_FD(sock_child));
+    if (berth_cgroup_enter(c->cgroup, pid, err) < 0) {
+        read_child_error(sock_parent, MSG_DONTWAIT, err);
+        goto fail;
+    }
+    if (write(sock_parent, "g", 1) != 1 && errno != EPIPE && errno != ECONNRESET) {
+        berth_error_errno(err, "exec in container %s: start", c->id);
+        goto fail;
+    }
+    if (read_child_error(sock_parent, 0, err) < 0)
+        goto fail;
+    *ret_pid = pid;
+    return 0;
+fail:
+    /* SIGTERM: it kills and reaps the command if one was forked. */
+    kill(pid, SIGTERM);
+    berth_waitpid(pid, NULL, 0);
+    return berth_error_prefix(err, "exec in container %s", c->id);
 }
 
 int berth_container_destroy(berth_container *c, berth_error **err)

@@ -134,9 +134,9 @@ static unsigned long statvfs_to_mount_flags(unsigned long f)
     return m;
 }
 
-/* Remount the mount at path read-only, keeping its other flags (which a
- * user namespace would refuse to clear). */
-static int remount_ro_in_root(int rootfd, const char *path, berth_error **err)
+/* Remount the mount at path adding flags (MS_RDONLY, MS_NOSUID ...),
+ * keeping the ones it has (which a user namespace would refuse to clear). */
+static int remount_in_root(int rootfd, const char *path, unsigned long flags, berth_error **err)
 {
     _cleanup_close_ int fd = -1;
     char fdp[FD_PATH_LEN];
@@ -146,10 +146,15 @@ static int remount_ro_in_root(int rootfd, const char *path, berth_error **err)
         return -1;
     if (statvfs(fd_path(fd, fdp), &sv) < 0)
         return berth_error_errno(err, "statvfs %s", path);
-    if (mount(NULL, fdp, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | statvfs_to_mount_flags(sv.f_flag),
+    if (mount(NULL, fdp, NULL, MS_BIND | MS_REMOUNT | flags | statvfs_to_mount_flags(sv.f_flag),
               NULL) < 0)
-        return berth_error_errno(err, "remount %s read-only", path);
+        return berth_error_errno(err, "remount %s%s", path, flags & MS_RDONLY ? " read-only" : "");
     return 0;
+}
+
+static int remount_ro_in_root(int rootfd, const char *path, berth_error **err)
+{
+    return remount_in_root(rootfd, path, MS_RDONLY, err);
 }
 
 /* Bind path onto itself and make that read-only. Missing paths are fine. */
@@ -339,7 +344,10 @@ static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
             if (mount_in_root(rootfd, m->destination, S_ISDIR(st.st_mode) ? OPEN_DIR : OPEN_FILE,
                               fd_path(src, srcp), NULL, MS_BIND | MS_REC, NULL, err) < 0)
                 return berth_error_prefix(err, "spec.mounts[%zu]", i);
-            if (m->readonly && remount_ro_in_root(rootfd, m->destination, err) < 0)
+            /* mount(2) ignores flags on a bind; a remount applies them: no
+             * setuid binaries or device nodes through a host path. */
+            if (remount_in_root(rootfd, m->destination,
+                                MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), err) < 0)
                 return berth_error_prefix(err, "spec.mounts[%zu]", i);
         }
     }
@@ -371,9 +379,18 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
         return berth_error_errno(err, "make mounts private");
     if (p->overlay_lower) {
         _cleanup_free_ char *opts = NULL;
+        _cleanup_close_ int lo = -1, up = -1, wo = -1;
+        char lp[FD_PATH_LEN], upp[FD_PATH_LEN], wp[FD_PATH_LEN];
 
-        if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", p->overlay_lower,
-                     p->overlay_upper, p->overlay_work) < 0)
+        /* The layers by fd: overlayfs splits its options at ',' and ':',
+         * which may occur in image names and paths. */
+        lo = open(p->overlay_lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        up = open(p->overlay_upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        wo = open(p->overlay_work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (lo < 0 || up < 0 || wo < 0)
+            return berth_error_errno(err, "open the overlay layers of %s", p->overlay_lower);
+        if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", fd_path(lo, lp), fd_path(up, upp),
+                     fd_path(wo, wp)) < 0)
             return berth_error_make(err, ENOMEM, "overlay options");
         if (mount("overlay", p->rootfs_dir, "overlay", 0, opts) < 0)
             return berth_error_errno(err, "mount overlay of image %s on %s", p->overlay_lower,

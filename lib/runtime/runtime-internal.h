@@ -59,6 +59,11 @@ typedef struct child_plan {
 
 /* child.c: runs in the cloned child; never returns. */
 __attribute__((noreturn)) void child_run(const child_plan *p);
+/* child.c: runs in a forked child of berth_container_exec: joins the
+ * namespaces ns_flags of the container whose init pidfd is given, waits for
+ * the parent's go (after it moved us into the cgroup), forks the command
+ * into the pid namespace and exits with its status. Never returns. */
+__attribute__((noreturn)) void child_exec_run(const child_plan *p, int pidfd, int ns_flags);
 
 /* mount.c, in the child. mount_prepare: private propagation, the root,
  * /proc, /sys, /dev, the spec's mounts, masks and read-only paths; returns

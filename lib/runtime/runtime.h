@@ -88,6 +88,19 @@ int berth_container_kill_all(berth_container *c, berth_error **err);
  * returns the same record. */
 int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, berth_error **err);
 
+/* Run argv[0..argc) inside the running container c (created from spec), as `runc
+ * exec` does: in all its namespaces (joined through the init's pidfd, so
+ * never a recycled pid's), its cgroup, with the spec's user, capabilities,
+ * no_new_privs, seccomp, environment and working directory, exec'd through
+ * the sealed stub. stdio as in berth_create_opts (NULL: all /dev/null).
+ * Returns once the command was exec'd, or with its exec error. *ret_pid is
+ * a child of the caller, which reaps it; its exit status is the command's
+ * (128+N for signal N). SIGTERM to it kills the command and reaps it
+ * (exit 137); SIGKILL kills the command too (parent-death signal) but may
+ * leave it to the container's init to reap. */
+int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc, char *const *argv,
+                         const int stdio[3], pid_t *ret_pid, berth_error **err);
+
 /* Kill whatever still runs, reap the init, remove the cgroup and the
  * overlay directories. Safe to call twice and after a failed wait. */
 int berth_container_destroy(berth_container *c, berth_error **err);

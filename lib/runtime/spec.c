@@ -172,8 +172,9 @@ static int validate_userns(const Berth__V1__UserNamespace *u, berth_error **err)
     }
     if (u->n_uid_maps == 0 || u->n_gid_maps == 0)
         return F("spec.user_namespace: enabled needs at least one uid map and one gid map");
-    if (u->n_uid_maps > 340 || u->n_gid_maps > 340)
-        return F("spec.user_namespace: at most 340 maps each");
+    /* The kernel takes a map in one write of less than a page. */
+    if (u->n_uid_maps > 64 || u->n_gid_maps > 64)
+        return F("spec.user_namespace: at most 64 maps each");
     for (int k = 0; k < 2; k++) {
         Berth__V1__IdMap **maps = k ? u->gid_maps : u->uid_maps;
         size_t n = k ? u->n_gid_maps : u->n_uid_maps;
@@ -287,12 +288,19 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         s->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE &&
         s->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_ALWAYS)
         return F("spec.restart_policy: unknown policy %d", (int)s->restart_policy);
-    if (s->restart_backoff &&
-        (s->restart_backoff->initial_ms < 0 || s->restart_backoff->max_ms < 0 ||
-         s->restart_backoff->reset_after_ms < 0 ||
-         (s->restart_backoff->max_ms &&
-          s->restart_backoff->initial_ms > s->restart_backoff->max_ms)))
-        return F("spec.restart_backoff: delays must not be negative and initial_ms <= max_ms");
+    if (s->restart_backoff) {
+        const Berth__V1__Backoff *b = s->restart_backoff;
+        const int64_t day = 24 * 3600 * 1000LL;
+        int64_t max = b->max_ms ? b->max_ms : 300000;
+
+        /* Bounded, so that no delay arithmetic in nanoseconds overflows. */
+        if (b->initial_ms < 0 || b->max_ms < 0 || b->reset_after_ms < 0 || b->initial_ms > day ||
+            b->max_ms > day || b->reset_after_ms > day)
+            return F("spec.restart_backoff: delays must be between 0 and 24h");
+        if (b->initial_ms > max)
+            return F("spec.restart_backoff.initial_ms: %" PRId64 " is above max_ms %" PRId64,
+                     b->initial_ms, max);
+    }
     if (s->stop_signal < 0 || s->stop_signal > 64)
         return F("spec.stop_signal: %d is not a signal number", s->stop_signal);
     if (s->stop_grace_ms < 0 || s->stop_grace_ms > 3600 * 1000)

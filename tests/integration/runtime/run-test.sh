@@ -227,9 +227,41 @@ contains "ro volume" "Read-only file system" "$ERR"
 runr -v "/nonexistent-src:/data" -- /bin/true
 contains "missing volume source" "spec.mounts[0]: bind source /nonexistent-src: No such file or directory" "$ERR"
 
+runr -v "$W/vol:/data" -- /bin/sh -c 'grep " /data " /proc/self/mountinfo'
+contains "bind mounts are nosuid" "nosuid" "$OUT"
+contains "bind mounts are nodev" "nodev" "$OUT"
+
+# --- terminals: the container gets no controlling terminal (no TIOCSTI) -------
+if command -v script >/dev/null 2>&1 && script --version 2>&1 | grep -q util-linux; then
+    OUT=$(script -qec "$BERTHCTL run --cgroup-parent $PARENT --rootfs $ROOTFS -- /bin/sh -c 'cat /dev/tty </dev/null'" /dev/null 2>&1)
+    contains "no controlling terminal inside, even from a terminal" "No such device or address" "$OUT"
+else
+    echo "skip no-controlling-terminal check: util-linux script(1) is not here"
+fi
+
 # --- users and capabilities -------------------------------------------------
 runr --user 1000:1001 -- /bin/sh -c 'id -u; id -g; grep CapEff /proc/self/status'
 expect "user switch" "$(printf '1000\n1001\nCapEff:\t0000000000000000')" "$OUT"
+runr --user 1000 -- /bin/sh -c 'echo x >/dev/null && echo x >/dev/full; ls -l /dev/null'
+contains "a non-root user can write /dev/null (and /dev/full says ENOSPC)" "No space left on device" "$ERR"
+contains "device nodes are 0666" "crw-rw-rw-" "$OUT"
+# A foreground container dies with berthctl, whatever its user.
+"$BERTHCTL" run --cgroup-parent "$PARENT" --rootfs "$ROOTFS" --name orphan-check --user 1000 -- \
+    /bin/sh -c 'echo ready; sleep 100' >"$W/orphan" 2>&1 &
+bpid=$!
+i=0
+while ! grep -q ready "$W/orphan" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -9 $bpid
+wait $bpid 2>/dev/null
+sleepers() {
+    for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' <"$f" 2>/dev/null; echo; done | grep -c '^sleep 100 '
+}
+i=0
+while [ "$(sleepers)" != 0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+expect "killing berthctl run -9 kills its container (also as --user 1000)" 0 "$(sleepers)"
+# berthctl could not clean up after SIGKILL: the (empty) cgroup is ours to remove.
+if [ $CGV = 2 ]; then rmdir "/sys/fs/cgroup$PARENT/orphan-check" 2>/dev/null; else
+    for h in /sys/fs/cgroup/*/; do rmdir "$h${PARENT#/}/orphan-check" 2>/dev/null; done; fi
 runr --cap-drop ALL --cap-add NET_BIND_SERVICE -- /bin/sh -c 'grep CapEff /proc/self/status'
 expect "cap-drop ALL + add" "$(printf 'CapEff:\t0000000000000400')" "$OUT"
 runr --cap-add NOT_A_CAP -- /bin/true
@@ -255,6 +287,30 @@ run --image bb --image-store "$W/images" --state-dir "$W/state-b" -- /bin/sh -c 
 expect "writes of one container are invisible to the next" invisible "$OUT"
 expect "the image is untouched" no "$(test -e "$W/images/bb/written-by-a" && echo yes || echo no)"
 expect "the writable layer is removed" no "$(test -e "$W/state-a/upper" && echo yes || echo no)"
+cp -a "$ROOTFS" "$W/images/bb:1"
+run --image "bb:1" --image-store "$W/images" --state-dir "$W/state-t" -- /bin/sh -c 'echo tagged'
+expect "an image name with ':' mounts as one layer" tagged "$OUT"
+run --image "../bb" --image-store "$W/images" -- /bin/true
+contains "image names cannot leave the store" "spec.image: '../bb' is not a valid image name" "$ERR"
+
+# A second container with the id of a running one fails without touching it.
+"$BERTHCTL" run --cgroup-parent "$PARENT" --image bb --image-store "$W/images" --state-dir "$W/state-d" \
+    --name dup -- /bin/sh -c 'echo data >/kept; echo ready; sleep 3; cat /kept' >"$W/dup" 2>&1 &
+bpid=$!
+i=0
+while ! grep -q ready "$W/dup" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+run --image bb --image-store "$W/images" --state-dir "$W/state-d" --name dup -- /bin/true
+contains "a duplicate id is refused" "create cgroup $PARENT/dup: it exists already" "$ERR"
+wait $bpid
+expect "the running container's writable layer survived the duplicate" \
+    "$(printf 'ready\ndata')" "$(cat "$W/dup")"
+
+# A writable layer nested deeper than any recursion removes cleanly.
+run --image bb --image-store "$W/images" --state-dir "$W/state-deep" -- /bin/sh -c \
+    'cd /tmp; i=0; while [ $i -lt 400 ]; do mkdir d; cd d; i=$((i+1)); done; echo deep'
+expect "a 400-level deep tree is made" deep "$OUT"
+expect "and removed with the container" no "$(test -e "$W/state-deep" && echo yes || echo no)"
+
 run --image nosuch --image-store "$W/images" --state-dir "$W/state-c" -- /bin/true
 contains "missing image" "image nosuch not found in $W/images" "$ERR"
 expect "no state dir left by a failed image start" no "$(test -e "$W/state-c" && echo yes || echo no)"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/io.h"
@@ -288,6 +289,107 @@ START_TEST(overlay_isolation)
 }
 END_TEST
 
+static size_t count(char **argv)
+{
+    size_t n = 0;
+
+    while (argv[n])
+        n++;
+    return n;
+}
+
+/* Run a command in the running container and collect its stdout. */
+static int exec_in(berth_container *c, char **argv, char *out, size_t size, berth_error **err)
+{
+    int p[2], status, stdio[3];
+    pid_t pid;
+    ssize_t n;
+
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    stdio[0] = -1;
+    stdio[1] = p[1];
+    stdio[2] = -1;
+    if (berth_container_exec(c, &spec, count(argv), argv, stdio, &pid, err) < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    close(p[1]);
+    n = berth_read_all(p[0], out, size - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+START_TEST(exec_in_running_container)
+{
+    static char *init[] = { "/bin/sh", "-c", "echo x >/marker; sleep 100", NULL };
+    static char *probe[] = {
+        "/bin/sh", "-c",
+        "cat /marker; hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; "
+        "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; "
+        "ls /sys/class/net; [ \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && "
+        "echo same-cgroup; exit 4",
+        NULL
+    };
+    static char *missing[] = { "/nope", NULL };
+    static char *sleeper[] = { "/bin/sleep", "100", NULL };
+    berth_error *err = NULL;
+    berth_container *c;
+    berth_exit ex;
+    char out[1024];
+    int status;
+    pid_t pid;
+
+    spec.hostname = "box";
+    set_cmd(init);
+    c = start(NULL);
+    usleep(100 * 1000);
+    ck_assert_int_eq(exec_in(c, probe, out, sizeof(out), &err), 4);
+    /* busybox sh execs its last command: pid 1 is the sleep. */
+    ck_assert_msg(strstr(out, "x\nbox\nsleep 100 \n"), "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "CapEff:\t00000000a80425fb"));
+    ck_assert_ptr_nonnull(strstr(out, "NoNewPrivs:\t1"));
+    ck_assert_ptr_nonnull(strstr(out, "Seccomp:\t2"));
+    ck_assert_ptr_nonnull(strstr(out, "\nlo\nsame-cgroup\n"));
+
+    ck_assert_int_lt(exec_in(c, missing, out, sizeof(out), &err), 0);
+    ck_assert_str_eq(err->msg, "exec in container c1: exec /nope: No such file or directory");
+    berth_error_free(&err);
+
+    /* SIGTERM to the exec'd process ends the command and reaps it: the
+     * container's init (a sleep, which reaps nothing) is left alone, with
+     * no zombie either (nor from the failed exec above). */
+    ck_assert_int_eq(berth_container_exec(c, &spec, 2, sleeper, NULL, &pid, &err), 0);
+    {
+        berth_cgroup_stats st;
+
+        ck_assert_int_eq(berth_cgroup_stats_read(berth_container_cgroup(c), &st, &err), 0);
+        ck_assert_uint_eq(st.pids_current, 3); /* the init, the intermediary, the sleep */
+        kill(pid, SIGTERM);
+        ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 137);
+        for (int i = 0; i < 100; i++) {
+            ck_assert_int_eq(berth_cgroup_stats_read(berth_container_cgroup(c), &st, &err), 0);
+            if (st.pids_current == 1)
+                break;
+            usleep(10 * 1000);
+        }
+        ck_assert_uint_eq(st.pids_current, 1);
+    }
+
+    ck_assert_int_eq(berth_container_kill_all(c, &err), 0);
+    ck_assert_int_eq(berth_container_wait(c, false, &ex, &err), 1);
+    ck_assert_berth_error(berth_container_exec(c, &spec, 2, sleeper, NULL, &pid, &err), err,
+                          "exec in container c1: it has exited");
+    ck_assert_int_eq(berth_container_destroy(c, &err), 0);
+    berth_container_free(c);
+}
+END_TEST
+
 /* CVE-2019-5736: the exec stub is a sealed memfd nothing can write. */
 START_TEST(exec_stub_is_sealed)
 {
@@ -343,6 +445,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, failed_start_leaves_nothing);
     tcase_add_test(tc, overlay_isolation);
     tcase_add_test(tc, exec_stub_is_sealed);
+    tcase_add_test(tc, exec_in_running_container);
     suite_add_tcase(s, tc);
     return s;
 }
