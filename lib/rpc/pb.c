@@ -59,28 +59,41 @@ Berth__V1__Envelope *berth_envelope_decode(berth_auth *a, const uint8_t *payload
     return (Berth__V1__Envelope *)berth_pb_unpack(&berth__v1__envelope__descriptor, payload, len);
 }
 
+/* Envelope.body is field 6, length-delimited: tag byte 6 << 3 | 2. */
+#define ENVELOPE_BODY_TAG 0x32
+
+static size_t varint_put(uint8_t *p, size_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
 int berth_envelope_frame(Berth__V1__Envelope *env, const ProtobufCMessage *body,
                          uint8_t **ret_frame, size_t *ret_payload_len, berth_error **err)
 {
-    _cleanup_free_ uint8_t *packed_body = NULL;
-    uint8_t *frame;
-    size_t len;
+    uint8_t varint[10], *frame, *p;
+    size_t blen = 0, vlen = 0, elen, len;
 
+    /* The body is packed straight into the frame, after the envelope's
+     * other fields (protobuf fields may come in any order): no copy. */
     if (body) {
-        size_t blen = protobuf_c_message_get_packed_size(body);
-
+        blen = protobuf_c_message_get_packed_size(body);
         if (blen > BERTH_PAYLOAD_MAX)
             return berth_error_set(err, EMSGSIZE,
                                    "%s of %zu bytes exceeds the frame limit of %zu bytes",
                                    body->descriptor->name, blen, BERTH_PAYLOAD_MAX);
-        packed_body = malloc(blen ? blen : 1);
-        if (!packed_body)
-            return berth_error_make(err, ENOMEM, "encode %s", body->descriptor->name);
-        protobuf_c_message_pack(body, packed_body);
-        env->body.data = packed_body;
-        env->body.len = blen;
+        vlen = varint_put(varint, blen);
+        env->body.data = NULL;
+        env->body.len = 0;
     }
-    len = berth__v1__envelope__get_packed_size(env);
+    elen = berth__v1__envelope__get_packed_size(env);
+    len = elen + (body ? 1 + vlen + blen : 0);
     if (len > BERTH_PAYLOAD_MAX)
         return berth_error_set(err, EMSGSIZE,
                                "message of %zu bytes exceeds the frame limit of %zu bytes", len,
@@ -88,10 +101,13 @@ int berth_envelope_frame(Berth__V1__Envelope *env, const ProtobufCMessage *body,
     frame = berth_frame_buffer(len);
     if (!frame)
         return berth_error_make(err, ENOMEM, "encode envelope");
-    berth__v1__envelope__pack(env, frame + BERTH_FRAME_HEADER_LEN);
+    p = frame + BERTH_FRAME_HEADER_LEN;
+    p += berth__v1__envelope__pack(env, p);
     if (body) {
-        env->body.data = NULL;
-        env->body.len = 0;
+        *p++ = ENVELOPE_BODY_TAG;
+        memcpy(p, varint, vlen);
+        p += vlen;
+        protobuf_c_message_pack(body, p);
     }
     *ret_frame = frame;
     *ret_payload_len = len;

@@ -25,9 +25,10 @@ void berth_pb_free(ProtobufCMessage *m);
  * here). NULL when the payload is not an Envelope. */
 Berth__V1__Envelope *berth_envelope_decode(berth_auth *a, const uint8_t *payload, size_t len);
 
-/* Pack env into a new frame buffer (berth_frame_buffer), with body packed
- * into env->body first when not NULL. *ret_payload_len is the packed size.
- * EMSGSIZE when it exceeds BERTH_PAYLOAD_MAX. */
+/* Pack env into a new frame buffer (berth_frame_buffer). When body is not
+ * NULL it becomes env's body (env->body is overwritten with empty), packed
+ * in place. *ret_payload_len is the packed size; EMSGSIZE when it exceeds
+ * BERTH_PAYLOAD_MAX. */
 int berth_envelope_frame(Berth__V1__Envelope *env, const ProtobufCMessage *body,
                          uint8_t **ret_frame, size_t *ret_payload_len, berth_error **err);
 

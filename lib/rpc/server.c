@@ -83,27 +83,40 @@ static berth_session *answer_session(berth_rpc_server *srv, const uint8_t sessio
     return berth_auth_session(srv->auth, session_id);
 }
 
-/* Seal a copy of payload (a packed Envelope) and send it back. */
-static void send_answer(berth_rpc_server *srv, const uint8_t session_id[8], const void *hdr,
-                        size_t hdr_len, const uint8_t *payload, size_t len)
+/* Seal frame (a packed Envelope of len bytes at BERTH_FRAME_HEADER_LEN) in
+ * place and send it back by route hdr. */
+static void send_frame(berth_rpc_server *srv, const uint8_t session_id[8], const void *hdr,
+                       size_t hdr_len, uint8_t *frame, size_t len)
 {
     berth_channel ch = srv->respondent ? BERTH_CHANNEL_SURVEY : BERTH_CHANNEL_RPC;
     berth_session *s = answer_session(srv, session_id);
-    _cleanup_free_ uint8_t *frame = NULL;
     _cleanup_error_ berth_error *err = NULL;
     size_t flen;
 
-    if (!s || !(frame = berth_frame_buffer(len))) {
+    if (!s) {
         srv->stats.replies_lost++;
         return;
     }
-    memcpy(frame + BERTH_FRAME_HEADER_LEN, payload, len);
     flen = berth_auth_seal(srv->auth, s, ch, frame, len);
     if (berth_nnsock_send(&srv->sock, frame, flen, hdr, hdr_len, &err) < 0) {
         srv->stats.replies_lost++;
         return;
     }
     srv->stats.replies++;
+}
+
+/* Send a copy of a cached answer (the cache keeps the plaintext). */
+static void send_copy(berth_rpc_server *srv, const uint8_t session_id[8], const void *hdr,
+                      size_t hdr_len, const uint8_t *payload, size_t len)
+{
+    _cleanup_free_ uint8_t *frame = berth_frame_buffer(len);
+
+    if (!frame) {
+        srv->stats.replies_lost++;
+        return;
+    }
+    memcpy(frame + BERTH_FRAME_HEADER_LEN, payload, len);
+    send_frame(srv, session_id, hdr, hdr_len, frame, len);
 }
 
 /* Build the answer envelope; on a response too large for a frame, the
@@ -168,7 +181,7 @@ static void answer_now(berth_rpc_server *srv, const berth_opened *o, const Berth
             berth_reply_cache_complete(srv->cache, e, frame + BERTH_FRAME_HEADER_LEN, len) == 0)
             berth_reply_entry_sent(e, hdr, hdr_len, berth_now_mono_ns());
     }
-    send_answer(srv, o->hdr.key_id, hdr, hdr_len, frame + BERTH_FRAME_HEADER_LEN, len);
+    send_frame(srv, o->hdr.key_id, hdr, hdr_len, frame, len);
 }
 
 /* A duplicate of a known call: resend its answer, or, while it executes,
@@ -196,7 +209,7 @@ static void answer_duplicate(berth_rpc_server *srv, berth_reply_entry *e,
         return;
     reply = berth_reply_entry_reply(e, &len);
     berth_reply_entry_sent(e, hdr, hdr_len, now);
-    send_answer(srv, session_id, hdr, hdr_len, reply, len);
+    send_copy(srv, session_id, hdr, hdr_len, reply, len);
 }
 
 static void call_finish(berth_rpc_call *call, int code, const char *msg,
@@ -213,8 +226,7 @@ static void call_finish(berth_rpc_call *call, int code, const char *msg,
             if (call->entry && berth_reply_cache_complete(srv->cache, call->entry,
                                                           frame + BERTH_FRAME_HEADER_LEN, len) == 0)
                 berth_reply_entry_sent(call->entry, call->hdr, call->hdr_len, berth_now_mono_ns());
-            send_answer(srv, call->session_id, call->hdr, call->hdr_len,
-                        frame + BERTH_FRAME_HEADER_LEN, len);
+            send_frame(srv, call->session_id, call->hdr, call->hdr_len, frame, len);
         } else {
             if (call->entry)
                 berth_reply_cache_drop(srv->cache, call->entry);
@@ -370,7 +382,8 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Berth__V1__Envel
     call->hdr_len = hdr_len;
     call->srv = srv;
     call->method = m;
-    berth_method_name(svc->descriptor, m, call->method_name, sizeof(call->method_name));
+    /* env->method matched svc/method exactly; dispatch bounds its length */
+    snprintf(call->method_name, sizeof(call->method_name), "%s", env->method);
     call->peer = *o->peer;
     memcpy(call->session_id, o->hdr.key_id, BERTH_SESSION_ID_LEN);
     call->call_id = env->call_id;
