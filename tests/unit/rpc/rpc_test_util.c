@@ -2,7 +2,6 @@
 #include "rpc_test_util.h"
 
 #include <arpa/inet.h>
-#include <check.h>
 #include <nanomsg/nn.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -15,20 +14,31 @@
 #include "rpc/auth-internal.h"
 #include "rpc/pb.h"
 
+/* The helpers serve Check suites and the benchmark alike, so they do not
+ * use ck_assert (which needs a running suite): a helper that cannot do its
+ * job says where and aborts, and Check reports the test as failed. */
+#define need(cond)                                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: %s: failed\n", __FILE__, __LINE__, #cond);                     \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
 void party_init(test_party *p, berth_role role, const char *name)
 {
     berth_auth_config cfg = { 0 };
     berth_error *err = NULL;
 
     memset(p, 0, sizeof(*p));
-    ck_assert_int_eq(berth_principal_init(&p->who, role, name, &err), 0);
-    ck_assert_int_eq(berth_keypair_generate(&p->key, &err), 0);
-    ck_assert_int_eq(berth_policy_memory_new(&p->policy, &err), 0);
+    need((berth_principal_init(&p->who, role, name, &err)) == 0);
+    need((berth_keypair_generate(&p->key, &err)) == 0);
+    need((berth_policy_memory_new(&p->policy, &err)) == 0);
     cfg.self = p->who;
     cfg.key = p->key;
     cfg.policy = &berth_policy_memory_ops;
     cfg.policy_data = p->policy;
-    ck_assert_int_eq(berth_auth_new(&cfg, &p->auth, &err), 0);
+    need((berth_auth_new(&cfg, &p->auth, &err)) == 0);
 }
 
 void party_free(test_party *p)
@@ -42,7 +52,7 @@ void party_trust(test_party *a, const test_party *b)
 {
     berth_error *err = NULL;
 
-    ck_assert_int_eq(berth_policy_memory_add_key(a->policy, &b->who, b->key.pk, &err), 0);
+    need((berth_policy_memory_add_key(a->policy, &b->who, b->key.pk, &err)) == 0);
 }
 
 /* ---- the test service ---- */
@@ -95,7 +105,7 @@ static void svc_slow(Berth__Test__Test_Service *s, const Berth__Test__EchoReques
     test_service *svc = svc_of(s);
     slow_call *sc = calloc(1, sizeof(*sc));
 
-    ck_assert_ptr_nonnull(sc);
+    need((sc) != NULL);
     svc->executions++;
     svc->slow_started++;
     sc->svc = svc;
@@ -103,10 +113,9 @@ static void svc_slow(Berth__Test__Test_Service *s, const Berth__Test__EchoReques
     sc->closure = closure;
     sc->closure_data = closure_data;
     berth_loop_timer_init(&sc->timer, slow_fire);
-    ck_assert_int_eq(berth_loop_timer_arm(
-                         svc->loop, &sc->timer,
-                         berth_now_mono_ns() + (int64_t)in->delay_ms * BERTH_NSEC_PER_MSEC, NULL),
-                     0);
+    need(berth_loop_timer_arm(svc->loop, &sc->timer,
+                              berth_now_mono_ns() + (int64_t)in->delay_ms * BERTH_NSEC_PER_MSEC,
+                              NULL) == 0);
 }
 
 static void svc_fail(Berth__Test__Test_Service *s, const Berth__Test__EchoRequest *in,
@@ -134,8 +143,8 @@ char *tmpdir_make(void)
 {
     char *d = strdup("/tmp/berth-rpc-test-XXXXXX");
 
-    ck_assert_ptr_nonnull(d);
-    ck_assert_ptr_nonnull(mkdtemp(d));
+    need((d) != NULL);
+    need((mkdtemp(d)) != NULL);
     return d;
 }
 
@@ -146,7 +155,7 @@ void tmpdir_remove(char *dir)
     if (!dir)
         return;
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    need((system(cmd)) == 0);
     free(dir);
 }
 
@@ -154,7 +163,7 @@ char *ipc_addr(const char *dir, const char *name)
 {
     char *a = NULL;
 
-    ck_assert_int_ge(asprintf(&a, "ipc://%s/%s", dir, name), 0);
+    need((asprintf(&a, "ipc://%s/%s", dir, name)) >= 0);
     return a;
 }
 
@@ -165,11 +174,11 @@ char *tcp_addr(void)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     char *a = NULL;
 
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    need((fd) >= 0);
+    need((bind(fd, (struct sockaddr *)&sa, sizeof(sa))) == 0);
+    need((getsockname(fd, (struct sockaddr *)&sa, &len)) == 0);
     close(fd);
-    ck_assert_int_ge(asprintf(&a, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port)), 0);
+    need((asprintf(&a, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port))) >= 0);
     return a;
 }
 
@@ -180,7 +189,7 @@ bool run_until(berth_loop *loop, const bool *flag, int timeout_ms)
     int64_t end = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
 
     while (!*flag && berth_now_mono_ns() < end)
-        ck_assert_int_ge(berth_loop_run_once(loop, 10 * BERTH_NSEC_PER_MSEC, NULL), 0);
+        need((berth_loop_run_once(loop, 10 * BERTH_NSEC_PER_MSEC, NULL)) >= 0);
     return *flag;
 }
 
@@ -200,7 +209,7 @@ berth_rpc_client *client_new(berth_loop *loop, test_party *p, const test_party *
     berth_rpc_client *c = NULL;
     berth_error *err = NULL;
 
-    ck_assert_int_eq(berth_rpc_client_new(&cfg, &c, &err), 0);
+    need((berth_rpc_client_new(&cfg, &c, &err)) == 0);
     return c;
 }
 
@@ -212,9 +221,8 @@ int echo_call(berth_rpc_client *c, const char *method, const char *text, uint32_
     berth_error *err = NULL;
 
     req.text = (char *)text;
-    ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__test__test__descriptor, method,
-                                                &req.base, timeout_ms, &res, &err),
-                     0);
+    need(berth_rpc_client_call_sync(c, &berth__test__test__descriptor, method, &req.base,
+                                    timeout_ms, &res, &err) == 0);
     if (ret_reply) {
         *ret_reply = (Berth__Test__EchoReply *)res.response;
         res.response = NULL;
@@ -233,8 +241,8 @@ int raw_socket(int type, const char *addr)
 {
     int s = nn_socket(AF_SP, type);
 
-    ck_assert_int_ge(s, 0);
-    ck_assert_int_ge(nn_connect(s, addr), 0);
+    need((s) >= 0);
+    need((nn_connect(s, addr)) >= 0);
     return s;
 }
 
@@ -243,7 +251,7 @@ uint8_t *raw_roundtrip(berth_loop *loop, int s, const uint8_t *msg, size_t len, 
 {
     int64_t end = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
 
-    ck_assert_int_eq(nn_send(s, msg, len, 0), (int)len);
+    need(nn_send(s, msg, len, 0) == (int)len);
     while (berth_now_mono_ns() < end) {
         void *buf = NULL;
         int n = nn_recv(s, &buf, NN_MSG, NN_DONTWAIT);
@@ -271,13 +279,13 @@ uint8_t *sealed_request(test_party *p, const test_party *server, const char *met
     uint8_t *frame = NULL;
     size_t len = 0;
 
-    ck_assert_ptr_nonnull(s);
+    need((s) != NULL);
     req.text = "crafted";
     env.kind = BERTH__V1__FRAME_KIND__REQUEST;
     env.method = (char *)method;
     env.call_id = call_id;
     env.timeout_ms = timeout_ms;
-    ck_assert_int_eq(berth_envelope_frame(&env, &req.base, &frame, &len, &err), 0);
+    need((berth_envelope_frame(&env, &req.base, &frame, &len, &err)) == 0);
     *ret_len = berth_auth_seal_at(p->auth, s, BERTH_CHANNEL_RPC, frame, len, ts);
     return frame;
 }
