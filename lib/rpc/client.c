@@ -20,6 +20,7 @@
 #define DEFAULT_INFLIGHT     8
 #define DEFAULT_RESEND_MS    2000
 #define DEFAULT_HANDSHAKE_MS 5000
+#define DEFAULT_TIMEOUT_MS   30000
 #define RECONNECT_MAX_MS     2000
 #define METHOD_NAME_MAX      160
 
@@ -46,7 +47,7 @@ struct client_call {
     uint64_t call_id;
     uint8_t *body;
     size_t body_len;
-    int64_t deadline; /* monotonic; INT64_MAX = none */
+    int64_t deadline; /* monotonic */
     int64_t sent_at;
     uint32_t timeout_ms;
     berth_loop_timer timer;
@@ -66,6 +67,7 @@ struct berth_rpc_client {
     berth_join_token token;
     int resend_ivl_ms;
     int64_t handshake_timeout;
+    uint32_t default_timeout_ms;
 
     client_slot *slots;
     unsigned n_slots;
@@ -375,7 +377,7 @@ static void call_send(berth_rpc_client *c, client_call *call, client_slot *slot,
     env.kind = BERTH__V1__FRAME_KIND__REQUEST;
     env.method = call->method_name;
     env.call_id = call->call_id;
-    if (call->deadline != INT64_MAX) {
+    {
         int64_t left = (call->deadline - now) / BERTH_NSEC_PER_MSEC;
 
         env.timeout_ms = left < 1 ? 1 : (uint32_t)left;
@@ -506,6 +508,7 @@ int berth_rpc_client_new(const berth_rpc_client_config *cfg, berth_rpc_client **
     c->handshake_timeout =
         (int64_t)(cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : DEFAULT_HANDSHAKE_MS) *
         BERTH_NSEC_PER_MSEC;
+    c->default_timeout_ms = cfg->default_timeout_ms ? cfg->default_timeout_ms : DEFAULT_TIMEOUT_MS;
     c->n_slots = n;
     for (unsigned i = 0; i < n; i++) {
         c->slots[i].c = c;
@@ -570,14 +573,13 @@ int berth_rpc_client_call(berth_rpc_client *c, const ProtobufCServiceDescriptor 
     call->c = c;
     call->method = m;
     call->call_id = c->next_call_id++;
-    call->timeout_ms = timeout_ms;
-    call->deadline =
-        timeout_ms ? berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC : INT64_MAX;
+    /* Every call has a deadline. */
+    call->timeout_ms = timeout_ms ? timeout_ms : c->default_timeout_ms;
+    call->deadline = berth_now_mono_ns() + (int64_t)call->timeout_ms * BERTH_NSEC_PER_MSEC;
     call->done = done;
     call->data = data;
     berth_loop_timer_init(&call->timer, call_on_timer);
-    if (call->deadline != INT64_MAX &&
-        berth_loop_timer_arm(c->loop, &call->timer, call->deadline, err) < 0) {
+    if (berth_loop_timer_arm(c->loop, &call->timer, call->deadline, err) < 0) {
         call_free(call);
         return -1;
     }

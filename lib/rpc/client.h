@@ -43,6 +43,9 @@ typedef struct berth_rpc_client_config {
     int resend_ivl_ms;
     /* How long a handshake may take (0 = 5000 ms). */
     uint32_t handshake_timeout_ms;
+    /* The deadline of calls made with timeout 0 (0 = 30000 ms): every call
+     * has one. */
+    uint32_t default_timeout_ms;
 } berth_rpc_client_config;
 
 /* How a call ended. */
@@ -78,7 +81,7 @@ void berth_rpc_client_free(berth_rpc_client *c);
 
 /* Start a call of svc's method (by its short name, "Register") with
  * request (of the method's input type; not kept) and a timeout in ms
- * (0 = none). Fails only for misuse: an unknown method, a request of
+ * (0 = the client's default). Fails only for misuse: an unknown method, a request of
  * another type, a request larger than a frame (EMSGSIZE), no memory.
  * Everything else is reported through done. */
 int berth_rpc_client_call(berth_rpc_client *c, const ProtobufCServiceDescriptor *svc,

@@ -172,6 +172,35 @@ START_TEST(client_gives_up_at_its_deadline)
 }
 END_TEST
 
+START_TEST(every_call_has_a_deadline)
+{
+    berth_rpc_client_config cfg = { .loop = loop, .server = ctl.who, .default_timeout_ms = 300 };
+    Berth__Test__EchoRequest req = BERTH__TEST__ECHO_REQUEST__INIT;
+    berth_rpc_result res = { 0 };
+    berth_error *err = NULL;
+    berth_rpc_client *c;
+    char want[512];
+
+    start_default();
+    cfg.auth = n1.auth;
+    cfg.address = addr;
+    ck_assert_int_eq(berth_rpc_client_new(&cfg, &c, &err), 0);
+    req.text = "slow";
+    req.delay_ms = 1000;
+    /* timeout 0: the client's default, not "wait forever" */
+    ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__test__test__descriptor, "Slow",
+                                                &req.base, 0, &res, &err),
+                     0);
+    ck_assert_int_eq(res.code, BERTH__V1__CODE__DEADLINE_EXCEEDED);
+    snprintf(want, sizeof(want), "berth.test.Test/Slow: no answer from %s within 300 ms", addr);
+    ck_assert_str_eq(res.message, want);
+    berth_rpc_result_clear(&res);
+    while (svc.slow_done == 0)
+        run_for(loop, 50);
+    berth_rpc_client_free(c);
+}
+END_TEST
+
 START_TEST(expired_request_is_answered_not_executed)
 {
     uint8_t *frame, *reply;
@@ -622,6 +651,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, error_status_reaches_the_caller);
     tcase_add_test(tc, unknown_methods_are_unimplemented);
     tcase_add_test(tc, client_gives_up_at_its_deadline);
+    tcase_add_test(tc, every_call_has_a_deadline);
     tcase_add_test(tc, expired_request_is_answered_not_executed);
     tcase_add_test(tc, duplicates_get_the_cached_reply);
     tcase_add_test(tc, resends_during_a_slow_call_execute_it_once);
