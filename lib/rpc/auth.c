@@ -261,6 +261,13 @@ size_t berth_auth_session_count(const berth_auth *a)
     return berth_table_size(a->sessions);
 }
 
+berth_session *berth_auth_session_latest(berth_auth *a, const uint8_t peer_id[BERTH_ID_LEN])
+{
+    peer_sessions *ps = berth_table_get(a->peers, peer_id);
+
+    return ps ? ps->initiated[0] : NULL;
+}
+
 berth_session *berth_auth_session_with(berth_auth *a, const uint8_t peer_id[BERTH_ID_LEN])
 {
     peer_sessions *ps = berth_table_get(a->peers, peer_id);

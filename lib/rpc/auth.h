@@ -193,6 +193,10 @@ berth_session *berth_auth_session(berth_auth *a, const uint8_t id[BERTH_SESSION_
 /* The newest session we initiated with peer that is younger than the
  * session lifetime, or NULL (time for a handshake). */
 berth_session *berth_auth_session_with(berth_auth *a, const uint8_t peer_id[BERTH_ID_LEN]);
+/* The newest session we initiated with peer, however old: for sending on
+ * channels that cannot handshake themselves (stream, survey answers); the
+ * peer keeps a session while it is in use. */
+berth_session *berth_auth_session_latest(berth_auth *a, const uint8_t peer_id[BERTH_ID_LEN]);
 const berth_principal *berth_session_peer(const berth_session *s);
 const uint8_t *berth_session_id(const berth_session *s);
 /* When a frame last arrived under s (monotonic ns; its creation before). */

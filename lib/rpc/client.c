@@ -49,6 +49,7 @@ struct client_call {
     size_t body_len;
     int64_t deadline; /* monotonic */
     int64_t sent_at;
+    uint8_t session_id[BERTH_SESSION_ID_LEN]; /* the session it went out under */
     uint32_t timeout_ms;
     berth_loop_timer timer;
     /* Set to fail the call at its next timer tick with this status. */
@@ -269,7 +270,7 @@ static void call_on_timer(berth_loop_timer *t)
     if (call->slot) {
         /* Nothing arrived under the session since this call went out: the
          * server may have lost it (restart); the next call handshakes. */
-        s = berth_auth_session_with(c->auth, c->server.id);
+        s = berth_auth_session(c->auth, call->session_id);
         if (s && berth_session_last_rx(s) < call->sent_at)
             berth_auth_session_drop(c->auth, s);
         slot_reset(call->slot);
@@ -395,6 +396,7 @@ static void call_send(berth_rpc_client *c, client_call *call, client_slot *slot,
     }
     call->slot = slot;
     call->sent_at = now;
+    memcpy(call->session_id, berth_session_id(s), BERTH_SESSION_ID_LEN);
     slot->call = call;
 }
 

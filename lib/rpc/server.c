@@ -79,7 +79,7 @@ static uint8_t *copy_hdr(const void *hdr, size_t len)
 static berth_session *answer_session(berth_rpc_server *srv, const uint8_t session_id[8])
 {
     if (srv->respondent)
-        return berth_auth_session_with(srv->auth, srv->surveyor.id);
+        return berth_auth_session_latest(srv->auth, srv->surveyor.id);
     return berth_auth_session(srv->auth, session_id);
 }
 

@@ -85,7 +85,7 @@ int berth_stream_push_send(berth_stream_push *p, const ProtobufCMessage *msg, ui
     env.stream_epoch = p->epoch;
     if (ret_seq)
         *ret_seq = env.seq;
-    s = berth_auth_session_with(p->auth, p->receiver.id);
+    s = berth_auth_session_latest(p->auth, p->receiver.id);
     if (!s) {
         p->stats.lost++;
         return berth_error_set(err, ENOTCONN, "stream item %llu: no session with %s %s yet",

@@ -14,6 +14,7 @@
 #include "dispatch.h"
 #include "pb.h"
 #include "sock.h"
+#include "table.h"
 
 #define METHOD_NAME_MAX 160
 #define MAX_TIMEOUT_MS  600000
@@ -34,6 +35,7 @@ typedef struct survey {
     size_t n_expected;
     berth_survey_result result;
     size_t answers_cap;
+    berth_table *seen; /* ids that answered: fleets are large */
     berth_survey_done_fn done;
     void *data;
 } survey;
@@ -57,6 +59,7 @@ static void survey_free(survey *s)
     }
     free(s->result.answers);
     free(s->result.missing);
+    berth_table_free(s->seen);
     free(s->expected);
     free(s->frame);
     free(s->body);
@@ -65,10 +68,7 @@ static void survey_free(survey *s)
 
 static bool answered(const survey *s, const uint8_t id[BERTH_ID_LEN])
 {
-    for (size_t i = 0; i < s->result.n_answers; i++)
-        if (berth_id_eq(s->result.answers[i].from.id, id))
-            return true;
-    return false;
+    return berth_table_get(s->seen, id) != NULL;
 }
 
 static void start_next(berth_surveyor *sv);
@@ -205,6 +205,8 @@ static void surveyor_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const v
         s->result.answers = na;
         s->answers_cap = cap;
     }
+    if (berth_table_put(s->seen, o.peer->id, s) < 0)
+        goto out;
     a = &s->result.answers[s->result.n_answers];
     memset(a, 0, sizeof(*a));
     a->from = *o.peer;
@@ -295,7 +297,8 @@ int berth_surveyor_ask(berth_surveyor *sv, const ProtobufCServiceDescriptor *svc
         return berth_error_make(err, ENOMEM, "survey %s/%s", svc->name, method);
     s->body = malloc(len ? len : 1);
     s->expected = calloc(n_expected ? n_expected : 1, sizeof(*s->expected));
-    if (!s->body || !s->expected ||
+    s->seen = berth_table_new(BERTH_ID_LEN);
+    if (!s->body || !s->expected || !s->seen ||
         !berth_method_name(svc, m, s->method_name, sizeof(s->method_name))) {
         survey_free(s);
         return berth_error_make(err, ENOMEM, "survey %s/%s", svc->name, method);

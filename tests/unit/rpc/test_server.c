@@ -201,6 +201,44 @@ START_TEST(every_call_has_a_deadline)
 }
 END_TEST
 
+START_TEST(sessions_are_renewed_after_their_lifetime)
+{
+    berth_auth_config acfg = { 0 };
+    berth_auth *short_lived = NULL;
+    berth_error *err = NULL;
+    berth_rpc_client_config cfg = { .loop = loop, .server = ctl.who };
+    berth_rpc_client *c;
+    berth_session *first;
+    Berth__Test__EchoReply *r = NULL;
+
+    start_default();
+    acfg.self = n1.who;
+    acfg.key = n1.key;
+    acfg.policy = &berth_policy_memory_ops;
+    acfg.policy_data = n1.policy;
+    acfg.session_lifetime_ns = 200 * BERTH_NSEC_PER_MSEC;
+    ck_assert_int_eq(berth_auth_new(&acfg, &short_lived, &err), 0);
+    cfg.auth = short_lived;
+    cfg.address = addr;
+    ck_assert_int_eq(berth_rpc_client_new(&cfg, &c, &err), 0);
+    ck_assert_int_eq(echo_call(c, "Echo", "one", 5000, &r, NULL), BERTH__V1__CODE__OK);
+    berth_pb_free(&r->base);
+    first = berth_auth_session_latest(short_lived, ctl.who.id);
+    ck_assert_ptr_nonnull(first);
+    run_for(loop, 300);
+    /* too old to start calls with, still good for what is in flight and
+     * for the channels that cannot handshake (stream, survey answers) */
+    ck_assert_ptr_null(berth_auth_session_with(short_lived, ctl.who.id));
+    ck_assert_ptr_eq(berth_auth_session_latest(short_lived, ctl.who.id), first);
+    ck_assert_int_eq(echo_call(c, "Echo", "two", 5000, &r, NULL), BERTH__V1__CODE__OK);
+    berth_pb_free(&r->base);
+    ck_assert_uint_eq(berth_rpc_client_stats_of(c)->handshakes, 2);
+    ck_assert_ptr_ne(berth_auth_session_latest(short_lived, ctl.who.id), first);
+    berth_rpc_client_free(c);
+    berth_auth_free(short_lived);
+}
+END_TEST
+
 START_TEST(expired_request_is_answered_not_executed)
 {
     uint8_t *frame, *reply;
@@ -652,6 +690,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, unknown_methods_are_unimplemented);
     tcase_add_test(tc, client_gives_up_at_its_deadline);
     tcase_add_test(tc, every_call_has_a_deadline);
+    tcase_add_test(tc, sessions_are_renewed_after_their_lifetime);
     tcase_add_test(tc, expired_request_is_answered_not_executed);
     tcase_add_test(tc, duplicates_get_the_cached_reply);
     tcase_add_test(tc, resends_during_a_slow_call_execute_it_once);
