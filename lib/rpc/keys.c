@@ -169,18 +169,27 @@ int berth_keypair_load(int dirfd, const char *path, berth_keypair *ret_kp, berth
 int berth_keypair_load_or_generate(int dirfd, const char *path, berth_keypair *ret_kp,
                                    bool *ret_created, berth_error **err)
 {
+    berth_error *load_err = NULL;
     berth_keypair kp;
 
-    if (berth_keypair_load(dirfd, path, &kp, err) == 0) {
+    if (berth_keypair_load(dirfd, path, &kp, &load_err) == 0) {
         *ret_kp = kp;
         berth_keypair_wipe(&kp);
         if (ret_created)
             *ret_created = false;
         return 0;
     }
-    if ((*err)->code != ENOENT)
+    /* Only a missing file means "make one": a bad one is reported. */
+    if (load_err->code != ENOENT) {
+        if (err) {
+            berth_error_free(err);
+            *err = load_err;
+        } else {
+            berth_error_free(&load_err);
+        }
         return -1;
-    berth_error_free(err);
+    }
+    berth_error_free(&load_err);
     if (berth_keypair_generate(&kp, err) < 0)
         return -1;
     if (berth_keypair_save(dirfd, path, &kp, err) < 0) {

@@ -1,6 +1,7 @@
 /* Key pairs, key files (mode, atomicity, format), public key files with
  * one or two keys, fingerprints and join tokens. */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,15 @@ START_TEST(load_or_generate_creates_once)
     ck_assert(created);
     ck_assert_int_eq(berth_keypair_load_or_generate(AT_FDCWD, path_in("k"), &b, &created, &err), 0);
     ck_assert(!created);
+    ck_assert_mem_eq(a.pk, b.pk, sizeof(a.pk));
+    /* a key file that is there but unusable is reported, never replaced */
+    ck_assert_int_eq(chmod(path_in("k"), 0644), 0);
+    ck_assert_int_lt(berth_keypair_load_or_generate(AT_FDCWD, path_in("k"), &b, &created, &err), 0);
+    ck_assert_int_eq(err->code, EPERM);
+    berth_error_free(&err);
+    ck_assert_int_lt(berth_keypair_load_or_generate(AT_FDCWD, path_in("k"), &b, &created, NULL), 0);
+    ck_assert_int_eq(chmod(path_in("k"), 0600), 0);
+    ck_assert_int_eq(berth_keypair_load(AT_FDCWD, path_in("k"), &b, &err), 0);
     ck_assert_mem_eq(a.pk, b.pk, sizeof(a.pk));
 }
 END_TEST
