@@ -19,6 +19,25 @@
  * Broadcast frames (events, survey questions) are SIGNED by the
  * controller's key, which every node pins.
  *
+ * The handshake payloads, byte for byte (after the frame header of
+ * frame.h, before its signature; multi-byte numbers big-endian):
+ *   HELLO   role (1), name length n (1), name (n), Ed25519 public key (32),
+ *           X25519 ephemeral public key (32), extensions (1: bit 0 join
+ *           token, bit 1 rotation); with bit 0: token id (6) and proof (32)
+ *           = BLAKE2b-256 keyed by the token secret over "berth-join-v1",
+ *           sender id, public key, ephemeral key, timestamp (8); with bit 1:
+ *           previous public key (32) and its Ed25519 signature (64) over
+ *           "berth-rotate-v1", sender id, new public key. Header: kind 1,
+ *           channel rpc, key id of the public key, sender id = the
+ *           principal id of role and name, counter a random nonce.
+ *   WELCOME session id (8, zero when refused), status code (4), X25519
+ *           ephemeral public key (32, zero when refused), BLAKE2b-256 of the
+ *           whole HELLO frame (32), message length m (2, <= 255), message.
+ *   Keys: master = BLAKE2b-256 keyed by X25519(ephemerals) over
+ *   "berth-session-v1", the HELLO hash, and the first 44 WELCOME payload
+ *   bytes; the key of channel c in direction d (0 client to server, 1
+ *   back) = crypto_kdf_derive_from_key(32, 2c + d, "berthses", master).
+ *
  * A frame is accepted only if: it is no larger than BERTH_FRAME_MAX, its
  * header is well formed and of the kind and channel the socket takes, it is
  * addressed to us (or to every node, where allowed), it comes from a known
