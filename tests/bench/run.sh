@@ -2,15 +2,21 @@
 # Run the benchmarks and print their figures with the references measured in
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
-#   tests/bench/run.sh [start|monitor]     (default: all)
+#   tests/bench/run.sh [start] [monitor] [rpc]     (default: all of them)
 #
-# Environment: BUILD_DIR (default build), ITERATIONS (default 50).
+#   start    berthctl run vs crun run vs an unshare+chroot floor
+#   monitor  berth-monitor vs conmon memory, 1 and 10 instances
+#   rpc      unary calls vs raw nanomsg REQ/REP (RPC_ARGS="-n 50000 -s 4096")
+#
+# Environment: BUILD_DIR (default build; use an optimised, unsanitised
+# build), ITERATIONS (start, default 50).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$top"
 build=${BUILD_DIR:-build}
 iterations=${ITERATIONS:-50}
-which=${1:-all}
+which=("$@")
+[ ${#which[@]} -gt 0 ] || which=(start monitor rpc)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/run.sh: run as root (containers, cgroups)" >&2
@@ -18,13 +24,22 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 ./deploy/install-deps.sh --bench
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" >/dev/null
-rootfs=$(./deploy/mkrootfs.sh "$PWD/$build/bench-rootfs")
+cmake --build "$build" -j "${JOBS:-$(nproc)}" >/dev/null
+case "$build" in /*) abs=$build ;; *) abs=$PWD/$build ;; esac
+rootfs=$(./deploy/mkrootfs.sh "$abs/bench-rootfs")
 
 echo "machine: $(nproc) cpus, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
-if [ "$which" = all ] || [ "$which" = start ]; then
-	"$build/tests/bench/bench-start" "$build/scheduler-stub/berthctl" "$rootfs" "$iterations"
-fi
-if [ "$which" = all ] || [ "$which" = monitor ]; then
-	"$build/tests/bench/bench-monitor" "$build/agent/berth-monitor" "$rootfs" 10
-fi
+for b in "${which[@]}"; do
+	case "$b" in
+	start) "$build/tests/bench/bench-start" "$build/scheduler-stub/berthctl" "$rootfs" "$iterations" ;;
+	monitor) "$build/tests/bench/bench-monitor" "$build/agent/berth-monitor" "$rootfs" 10 ;;
+	rpc)
+		# shellcheck disable=SC2086
+		"$build/tests/bench/rpc/bench-rpc" ${RPC_ARGS:-}
+		;;
+	*)
+		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc)" >&2
+		exit 2
+		;;
+	esac
+done

@@ -1,0 +1,39 @@
+/* Protobuf at the edges of the wire: bounded decoding of authenticated
+ * payloads, and packing envelopes straight into frame buffers. */
+#ifndef BERTH_RPC_PB_H
+#define BERTH_RPC_PB_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "base/error.h"
+#include "berth/proto/envelope.pb-c.h"
+
+/* Decode len bytes as d, or NULL when they are not a valid d or would take
+ * more memory than a budget proportional to len (protobuf-c allocates per
+ * element, so two bytes of an empty repeated message could cost hundreds:
+ * the budget caps what a hostile peer can make us allocate). Free with
+ * berth_pb_free. */
+ProtobufCMessage *berth_pb_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data,
+                                  size_t len);
+void berth_pb_free(ProtobufCMessage *m);
+
+/* The one place a received payload becomes an Envelope: counts the decode
+ * in a's stats (the hook tests use to prove rejected frames never get
+ * here). NULL when the payload is not an Envelope. */
+Berth__V1__Envelope *berth_envelope_decode(berth_auth *a, const uint8_t *payload, size_t len);
+
+/* Pack env into a new frame buffer (berth_frame_buffer). When body is not
+ * NULL it becomes env's body (env->body is overwritten with empty), packed
+ * in place. *ret_payload_len is the packed size; EMSGSIZE when it exceeds
+ * BERTH_PAYLOAD_MAX. */
+int berth_envelope_frame(Berth__V1__Envelope *env, const ProtobufCMessage *body,
+                         uint8_t **ret_frame, size_t *ret_payload_len, berth_error **err);
+
+/* "berth.v1.Controller/Register" into buf (NULL if it does not fit). */
+const char *berth_method_name(const ProtobufCServiceDescriptor *svc,
+                              const ProtobufCMethodDescriptor *m, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,113 @@
+/* Sliding replay windows and the nonce set. */
+#include "replay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "table.h"
+
+#define WORDS (BERTH_REPLAY_WINDOW / 64)
+
+static int bit_get(const berth_replay_window *w, uint64_t c)
+{
+    uint64_t i = c % BERTH_REPLAY_WINDOW;
+
+    return (int)((w->bits[i / 64] >> (i % 64)) & 1);
+}
+
+berth_replay_verdict berth_replay_check(const berth_replay_window *w, uint64_t counter)
+{
+    if (counter == 0)
+        return BERTH_REPLAY_TOO_OLD;
+    if (counter > w->top)
+        return BERTH_REPLAY_NEW;
+    if (w->top - counter >= BERTH_REPLAY_WINDOW)
+        return BERTH_REPLAY_TOO_OLD;
+    return bit_get(w, counter) ? BERTH_REPLAY_SEEN : BERTH_REPLAY_NEW;
+}
+
+void berth_replay_mark(berth_replay_window *w, uint64_t counter)
+{
+    uint64_t i;
+
+    if (counter > w->top) {
+        /* Forget the counters that slide out of the window. */
+        if (counter - w->top >= BERTH_REPLAY_WINDOW) {
+            memset(w->bits, 0, sizeof(w->bits));
+        } else {
+            for (uint64_t c = w->top + 1; c <= counter; c++) {
+                i = c % BERTH_REPLAY_WINDOW;
+                w->bits[i / 64] &= ~((uint64_t)1 << (i % 64));
+            }
+        }
+        w->top = counter;
+    }
+    i = counter % BERTH_REPLAY_WINDOW;
+    w->bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+/* The set: a table for lookups plus a ring in insertion order. Every pair
+ * gets the same lifetime, so expiries grow along the ring and the oldest is
+ * always at its head. */
+typedef struct nonce_entry {
+    uint8_t key[16];
+    int64_t expires;
+} nonce_entry;
+
+struct berth_nonce_set {
+    berth_table *table;
+    nonce_entry *ring;
+    size_t cap, head, len;
+};
+
+berth_nonce_set *berth_nonce_set_new(size_t capacity)
+{
+    berth_nonce_set *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->cap = capacity ? capacity : 1;
+    s->ring = calloc(s->cap, sizeof(*s->ring));
+    s->table = berth_table_new(16);
+    if (!s->ring || !s->table) {
+        berth_nonce_set_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void berth_nonce_set_free(berth_nonce_set *s)
+{
+    if (!s)
+        return;
+    berth_table_free(s->table);
+    free(s->ring);
+    free(s);
+}
+
+int berth_nonce_set_add(berth_nonce_set *s, const uint8_t key_id[8], uint64_t nonce,
+                        int64_t expires, int64_t now)
+{
+    uint8_t key[16];
+    nonce_entry *e;
+
+    while (s->len > 0 && s->ring[s->head].expires <= now) {
+        berth_table_remove(s->table, s->ring[s->head].key);
+        s->head = (s->head + 1) % s->cap;
+        s->len--;
+    }
+    memcpy(key, key_id, 8);
+    berth_put_be64(key + 8, nonce);
+    if (berth_table_get(s->table, key))
+        return 1;
+    if (s->len == s->cap)
+        return -1;
+    e = &s->ring[(s->head + s->len) % s->cap];
+    memcpy(e->key, key, sizeof(key));
+    e->expires = expires;
+    if (berth_table_put(s->table, e->key, e) < 0)
+        return -1;
+    s->len++;
+    return 0;
+}

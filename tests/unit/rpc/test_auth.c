@@ -1,0 +1,546 @@
+/* The authentication layer without sockets: handshakes (admitted, awaiting
+ * approval, join tokens, rotation, impostors) and every rejection path of
+ * sealed and signed frames, each counted under its reason and never
+ * handing back a payload. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/timeutil.h"
+#include "check_main.h"
+#include "rpc/auth-internal.h"
+#include "rpc/pb.h"
+#include "rpc_test_util.h"
+
+static test_party ctl, n1;
+/* Buffers whose plaintext a test still looks at; freed at teardown. */
+static uint8_t *kept[16];
+static size_t n_kept;
+
+static void setup(void)
+{
+    party_init(&ctl, BERTH_ROLE_CONTROLLER, "ctl");
+    party_init(&n1, BERTH_ROLE_NODE, "n1");
+    party_trust(&n1, &ctl); /* the pinned controller key */
+}
+
+static void teardown(void)
+{
+    while (n_kept > 0)
+        free(kept[--n_kept]);
+    party_free(&ctl);
+    party_free(&n1);
+}
+
+/* Run a handshake from client to server; returns the welcome code (-1 when
+ * the server gave no answer or the client dropped it) and the message. */
+static int handshake(test_party *client, test_party *server, const berth_join_token *tok, char *msg,
+                     size_t msg_size, berth_reject *ret_server_verdict)
+{
+    berth_hello *h = NULL;
+    uint8_t *hello = NULL, *reply = NULL;
+    size_t hlen = 0, rlen = 0;
+    berth_error *err = NULL;
+    berth_welcome w;
+    berth_reject r;
+    int code = -1;
+
+    ck_assert_int_eq(berth_auth_hello(client->auth, &server->who, tok, &h, &hello, &hlen, &err), 0);
+    r = berth_auth_accept(server->auth, hello, hlen, &reply, &rlen);
+    if (ret_server_verdict)
+        *ret_server_verdict = r;
+    if (reply && berth_auth_hello_finish(client->auth, h, reply, rlen, &w) == BERTH_REJECT_NONE) {
+        code = w.code;
+        if (msg)
+            snprintf(msg, msg_size, "%s", w.message);
+    }
+    free(hello);
+    free(reply);
+    berth_hello_free(h);
+    return code;
+}
+
+static uint64_t rejected(test_party *p, berth_reject r)
+{
+    return berth_auth_stats_of(p->auth)->rejected[r];
+}
+
+/* A sealed frame from client to server on channel ch, timestamped ts. */
+static uint8_t *seal(test_party *from, test_party *to, berth_channel ch, const char *text,
+                     int64_t ts, size_t *ret_len)
+{
+    berth_session *s = berth_auth_session_with(from->auth, to->who.id);
+    size_t plen = strlen(text);
+    uint8_t *frame = berth_frame_buffer(plen);
+
+    ck_assert_ptr_nonnull(s);
+    memcpy(frame + BERTH_FRAME_HEADER_LEN, text, plen);
+    *ret_len = berth_auth_seal_at(from->auth, s, ch, frame, plen, ts);
+    return frame;
+}
+
+/* Open a copy of frame at the server as an rpc request. */
+static berth_reject open_at(test_party *p, berth_channel ch, berth_frame_kind kind,
+                            const uint8_t *frame, size_t len, bool dup_ok, berth_opened *o)
+{
+    berth_expect x = { .channel = ch, .kind = kind, .duplicates_ok = dup_ok, .broadcast_ok = true };
+    uint8_t *copy = malloc(len ? len : 1);
+    berth_opened tmp;
+    berth_reject r;
+
+    memcpy(copy, frame, len);
+    r = berth_auth_open(p->auth, &x, copy, len, o ? o : &tmp);
+    if (r == BERTH_REJECT_NONE && o && n_kept < BERTH_ARRAY_SIZE(kept))
+        kept[n_kept++] = copy; /* o->payload points into it */
+    else
+        free(copy);
+    return r;
+}
+
+START_TEST(handshake_makes_a_session_both_ways)
+{
+    berth_opened o;
+    uint8_t *f;
+    size_t len;
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_uint_eq(berth_auth_stats_of(n1.auth)->sessions_made, 1);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->sessions_made, 1);
+
+    f = seal(&n1, &ctl, BERTH_CHANNEL_RPC, "hello controller", berth_now_real_ns(), &len);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, len, false, &o),
+                     BERTH_REJECT_NONE);
+    ck_assert_str_eq(o.peer->name, "n1");
+    ck_assert_int_eq(o.peer->role, BERTH_ROLE_NODE);
+    ck_assert_uint_eq(o.payload_len, strlen("hello controller"));
+    ck_assert_mem_eq(o.payload, "hello controller", o.payload_len);
+    free(f);
+
+    /* and back, under the same session */
+    {
+        berth_session *s = o.session;
+        size_t plen = 5;
+        uint8_t *r = berth_frame_buffer(plen);
+
+        memcpy(r + BERTH_FRAME_HEADER_LEN, "hello", plen);
+        len = berth_auth_seal(ctl.auth, s, BERTH_CHANNEL_RPC, r, plen);
+        ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, r, len, false, &o),
+                         BERTH_REJECT_NONE);
+        ck_assert_str_eq(o.peer->name, "ctl");
+        free(r);
+    }
+}
+END_TEST
+
+START_TEST(unknown_node_key_awaits_approval)
+{
+    char msg[256], want[256], fp[BERTH_FINGERPRINT_LEN];
+    berth_principal who[4];
+    berth_error *err = NULL;
+    berth_reject r;
+
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, msg, sizeof(msg), &r),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(r, BERTH_REJECT_NOT_ADMITTED);
+    snprintf(want, sizeof(want),
+             "node n1: key %s awaits operator approval (berthctl node approve n1)",
+             berth_key_fingerprint(n1.key.pk, fp));
+    ck_assert_str_eq(msg, want);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_NOT_ADMITTED), 1);
+    ck_assert_uint_eq(berth_auth_session_count(ctl.auth), 0);
+    ck_assert_ptr_null(berth_auth_session_with(n1.auth, ctl.who.id));
+    ck_assert_uint_eq(berth_policy_memory_pending(ctl.policy, who, NULL, 4), 1);
+    ck_assert_str_eq(who[0].name, "n1");
+
+    ck_assert_int_eq(berth_policy_memory_approve(ctl.policy, "n1", &err), 0);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_ptr_nonnull(berth_auth_session_with(n1.auth, ctl.who.id));
+    ck_assert_uint_eq(berth_policy_memory_pending(ctl.policy, NULL, NULL, 0), 0);
+}
+END_TEST
+
+START_TEST(join_token_enrolls_one_key_once)
+{
+    berth_join_token tok, wrong;
+    test_party n2;
+    berth_error *err = NULL;
+    char msg[256], want[256], tid[13];
+
+    berth_join_token_generate(&tok);
+    ck_assert_int_eq(berth_policy_memory_add_token(ctl.policy, &tok, 0, &err), 0);
+    ck_assert_int_eq(handshake(&n1, &ctl, &tok, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_enrolled, 1);
+    /* n1 is known now: later handshakes need no token */
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+
+    /* the same token does not admit a second node */
+    party_init(&n2, BERTH_ROLE_NODE, "n2");
+    party_trust(&n2, &ctl);
+    memcpy(tid, berth_join_token_format(&tok, (char[BERTH_TOKEN_TEXT_LEN]){ 0 }), 12);
+    tid[12] = '\0';
+    snprintf(want, sizeof(want), "join token %s is unknown, used, expired or wrong", tid);
+    ck_assert_int_eq(handshake(&n2, &ctl, &tok, msg, sizeof(msg), NULL),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_str_eq(msg, want);
+
+    /* a live token with the wrong secret admits nobody either */
+    berth_join_token_generate(&tok);
+    ck_assert_int_eq(berth_policy_memory_add_token(ctl.policy, &tok, 0, &err), 0);
+    wrong = tok;
+    wrong.secret[0] ^= 1;
+    ck_assert_int_eq(handshake(&n2, &ctl, &wrong, msg, sizeof(msg), NULL),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_ptr_nonnull(strstr(msg, "is unknown, used, expired or wrong"));
+    /* ... and did not burn the token */
+    ck_assert_int_eq(handshake(&n2, &ctl, &tok, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    /* an expired token is refused */
+    berth_join_token_generate(&tok);
+    ck_assert_int_eq(berth_policy_memory_add_token(ctl.policy, &tok, berth_now_real_ns() - 1, &err),
+                     0);
+    party_free(&n2);
+    party_init(&n2, BERTH_ROLE_NODE, "n3");
+    party_trust(&n2, &ctl);
+    ck_assert_int_eq(handshake(&n2, &ctl, &tok, NULL, 0, NULL), BERTH__V1__CODE__PERMISSION_DENIED);
+    party_free(&n2);
+}
+END_TEST
+
+START_TEST(nobody_can_handshake_as_the_controller)
+{
+    test_party fake, other;
+    char msg[256];
+    berth_reject r;
+
+    /* A node that claims the controller's own identity is refused outright. */
+    party_init(&fake, BERTH_ROLE_CONTROLLER, "ctl");
+    party_trust(&fake, &ctl);
+    ck_assert_int_eq(handshake(&fake, &ctl, NULL, NULL, 0, &r), -1);
+    ck_assert_int_eq(r, BERTH_REJECT_FORBIDDEN);
+    /* Another controller identity with an unknown key: not admitted, and
+     * never put up for approval (only node keys are). */
+    party_init(&other, BERTH_ROLE_CONTROLLER, "ctl2");
+    party_trust(&other, &ctl);
+    ck_assert_int_eq(handshake(&other, &ctl, NULL, msg, sizeof(msg), &r),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(r, BERTH_REJECT_NOT_ADMITTED);
+    ck_assert_ptr_nonnull(strstr(msg, "controller ctl2: key "));
+    ck_assert_ptr_nonnull(strstr(msg, " is not known here"));
+    ck_assert_uint_eq(berth_policy_memory_pending(ctl.policy, NULL, NULL, 0), 0);
+    party_free(&fake);
+    party_free(&other);
+}
+END_TEST
+
+START_TEST(an_impostor_server_is_not_believed)
+{
+    test_party impostor;
+    berth_reject r;
+
+    /* Same principal as the controller, but not the pinned key. */
+    party_init(&impostor, BERTH_ROLE_CONTROLLER, "ctl");
+    party_trust(&impostor, &n1);
+    ck_assert_int_eq(handshake(&n1, &impostor, NULL, NULL, 0, &r), -1);
+    ck_assert_int_eq(r, BERTH_REJECT_NONE); /* the impostor happily answered */
+    ck_assert_uint_eq(rejected(&n1, BERTH_REJECT_UNKNOWN_KEY), 1);
+    ck_assert_ptr_null(berth_auth_session_with(n1.auth, ctl.who.id));
+    party_free(&impostor);
+}
+END_TEST
+
+START_TEST(sealed_frame_rejections)
+{
+    test_party ctl_b; /* the same controller after a restart: no sessions */
+    uint8_t *good, *f, junk[64] = { 0x08, 0x01, 0x12, 0x03, 'a', 'b', 'c' };
+    size_t len, flen;
+    berth_opened o;
+    berth_auth_stats *st = berth_auth_stats_of(ctl.auth);
+    uint64_t accepted;
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    good = seal(&n1, &ctl, BERTH_CHANNEL_RPC, "payload", berth_now_real_ns(), &len);
+    accepted = st->accepted;
+
+    /* unsigned: a bare protobuf message */
+    ck_assert_int_eq(
+        open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, junk, sizeof(junk), false, NULL),
+        BERTH_REJECT_MALFORMED);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, junk, 10, false, NULL),
+                     BERTH_REJECT_MALFORMED);
+    /* oversize */
+    f = calloc(1, BERTH_FRAME_MAX + 1);
+    memcpy(f, good, len);
+    ck_assert_int_eq(
+        open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, BERTH_FRAME_MAX + 1, false, NULL),
+        BERTH_REJECT_OVERSIZE);
+    free(f);
+    /* tampered: every byte of the payload and tag, and header fields */
+    f = malloc(len);
+    for (size_t i = BERTH_FRAME_HEADER_LEN; i < len; i++) {
+        memcpy(f, good, len);
+        f[i] ^= 0x40;
+        ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, len, false, NULL),
+                         BERTH_REJECT_BAD_AUTH);
+    }
+    memcpy(f, good, len);
+    f[55] ^= 1; /* the counter */
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, len, false, NULL),
+                     BERTH_REJECT_BAD_AUTH);
+    memcpy(f, good, len);
+    f[25] ^= 1; /* the sender */
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, len, false, NULL),
+                     BERTH_REJECT_BAD_AUTH);
+    /* wrong recipient */
+    memcpy(f, good, len);
+    f[4] ^= 1;
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, len, false, NULL),
+                     BERTH_REJECT_WRONG_RECIPIENT);
+    /* wrong key: another session's id */
+    memcpy(f, good, len);
+    f[36] ^= 1;
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, len, false, NULL),
+                     BERTH_REJECT_UNKNOWN_KEY);
+    /* another channel, another kind */
+    ck_assert_int_eq(
+        open_at(&ctl, BERTH_CHANNEL_STREAM, BERTH_FRAME_SEALED, good, len, false, NULL),
+        BERTH_REJECT_UNEXPECTED);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SIGNED, good, len, false, NULL),
+                     BERTH_REJECT_UNEXPECTED);
+    free(f);
+    /* stale, both ways; 90 s off is still fine */
+    f = seal(&n1, &ctl, BERTH_CHANNEL_RPC, "old", berth_now_real_ns() - 180 * BERTH_NSEC_PER_SEC,
+             &flen);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, flen, false, NULL),
+                     BERTH_REJECT_STALE);
+    free(f);
+    f = seal(&n1, &ctl, BERTH_CHANNEL_RPC, "future", berth_now_real_ns() + 180 * BERTH_NSEC_PER_SEC,
+             &flen);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, flen, false, NULL),
+                     BERTH_REJECT_STALE);
+    free(f);
+    ck_assert_uint_eq(st->accepted, accepted); /* nothing passed so far */
+    f = seal(&n1, &ctl, BERTH_CHANNEL_RPC, "skewed", berth_now_real_ns() - 90 * BERTH_NSEC_PER_SEC,
+             &flen);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f, flen, false, NULL),
+                     BERTH_REJECT_NONE);
+    free(f);
+
+    /* the genuine frame passes once; then it is a replay, or, where the
+     * rpc server asks, an authentic duplicate */
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, good, len, false, NULL),
+                     BERTH_REJECT_NONE);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, good, len, false, NULL),
+                     BERTH_REJECT_REPLAYED);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, good, len, true, &o),
+                     BERTH_REJECT_NONE);
+    ck_assert(o.duplicate);
+
+    /* the controller restarted: it knows no session */
+    party_init(&ctl_b, BERTH_ROLE_CONTROLLER, "ctl");
+    ck_assert_int_eq(open_at(&ctl_b, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, good, len, false, NULL),
+                     BERTH_REJECT_UNKNOWN_KEY);
+    party_free(&ctl_b);
+
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_MALFORMED), 2);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_OVERSIZE), 1);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_BAD_AUTH), len - BERTH_FRAME_HEADER_LEN + 2);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_WRONG_RECIPIENT), 1);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_UNKNOWN_KEY), 1);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_UNEXPECTED), 2);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_STALE), 2);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_REPLAYED), 1);
+    ck_assert_uint_eq(st->accepted, accepted + 2);
+    /* nothing here decodes: the counter is only moved by decoding callers */
+    ck_assert_uint_eq(st->decoded, 0);
+    free(good);
+}
+END_TEST
+
+/* A signed frame from `from` on channel ch to recipient. */
+static uint8_t *sign(test_party *from, berth_channel ch, const uint8_t *to, int64_t ts,
+                     size_t *ret_len)
+{
+    uint8_t *frame = berth_frame_buffer(4);
+
+    memcpy(frame + BERTH_FRAME_HEADER_LEN, "wake", 4);
+    *ret_len = berth_auth_sign_at(from->auth, ch, to, frame, 4, ts);
+    return frame;
+}
+
+START_TEST(signed_frame_rejections)
+{
+    test_party n2, rotated;
+    berth_keypair newkey;
+    berth_error *err = NULL;
+    uint8_t *good, *f;
+    size_t len, flen;
+    int64_t now = berth_now_real_ns();
+
+    good = sign(&ctl, BERTH_CHANNEL_EVENTS, n1.who.id, now, &len);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, good, len, false, NULL),
+                     BERTH_REJECT_NONE);
+    /* replayed */
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, good, len, false, NULL),
+                     BERTH_REJECT_REPLAYED);
+    /* to every node */
+    f = sign(&ctl, BERTH_CHANNEL_EVENTS, berth_id_broadcast, now, &flen);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_NONE);
+    free(f);
+    /* to another node */
+    party_init(&n2, BERTH_ROLE_NODE, "n2");
+    f = sign(&ctl, BERTH_CHANNEL_EVENTS, n2.who.id, now, &flen);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_WRONG_RECIPIENT);
+    free(f);
+    /* tampered */
+    f = sign(&ctl, BERTH_CHANNEL_EVENTS, n1.who.id, now, &flen);
+    f[BERTH_FRAME_HEADER_LEN] ^= 1;
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_BAD_AUTH);
+    f[BERTH_FRAME_HEADER_LEN] ^= 1;
+    f[flen - 1] ^= 1; /* the signature */
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_BAD_AUTH);
+    free(f);
+    /* stale */
+    f = sign(&ctl, BERTH_CHANNEL_EVENTS, n1.who.id, now - 150 * BERTH_NSEC_PER_SEC, &flen);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_STALE);
+    free(f);
+    /* wrong key: the controller's identity with a key n1 has not pinned */
+    party_init(&rotated, BERTH_ROLE_CONTROLLER, "ctl");
+    f = sign(&rotated, BERTH_CHANNEL_EVENTS, n1.who.id, now, &flen);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_UNKNOWN_KEY);
+    free(f);
+    /* a node signing orders: n1 knows n2's key (say, for another purpose),
+     * still n2 cannot speak as a controller */
+    party_trust(&n1, &n2);
+    f = sign(&n2, BERTH_CHANNEL_EVENTS, n1.who.id, now, &flen);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_FORBIDDEN);
+    /* and when the socket expects the controller, any other sender is out */
+    {
+        berth_expect x = { .channel = BERTH_CHANNEL_EVENTS,
+                           .kind = BERTH_FRAME_SIGNED,
+                           .sender = ctl.who.id };
+        berth_opened o;
+
+        ck_assert_int_eq(berth_auth_open(n1.auth, &x, f, flen, &o), BERTH_REJECT_FORBIDDEN);
+    }
+    free(f);
+    /* an unsigned frame of the right kind */
+    f = sign(&ctl, BERTH_CHANNEL_EVENTS, n1.who.id, now, &flen);
+    memset(f + flen - BERTH_FRAME_SIG_LEN, 0, BERTH_FRAME_SIG_LEN);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_BAD_AUTH);
+    free(f);
+
+    /* the controller rotates: n1 pins both keys during the overlap */
+    ck_assert_int_eq(berth_keypair_generate(&newkey, &err), 0);
+    ck_assert_int_eq(berth_policy_memory_add_key(n1.policy, &ctl.who, newkey.pk, &err), 0);
+    f = sign(&ctl, BERTH_CHANNEL_EVENTS, n1.who.id, now, &flen);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_NONE);
+    free(f);
+    berth_auth_set_key(ctl.auth, &newkey, false);
+    f = sign(&ctl, BERTH_CHANNEL_EVENTS, n1.who.id, now, &flen);
+    ck_assert_int_eq(open_at(&n1, BERTH_CHANNEL_EVENTS, BERTH_FRAME_SIGNED, f, flen, false, NULL),
+                     BERTH_REJECT_NONE);
+    free(f);
+
+    ck_assert_uint_eq(rejected(&n1, BERTH_REJECT_REPLAYED), 1);
+    ck_assert_uint_eq(rejected(&n1, BERTH_REJECT_WRONG_RECIPIENT), 1);
+    ck_assert_uint_eq(rejected(&n1, BERTH_REJECT_BAD_AUTH), 3);
+    ck_assert_uint_eq(rejected(&n1, BERTH_REJECT_STALE), 1);
+    ck_assert_uint_eq(rejected(&n1, BERTH_REJECT_UNKNOWN_KEY), 1);
+    ck_assert_uint_eq(rejected(&n1, BERTH_REJECT_FORBIDDEN), 2);
+    ck_assert_uint_eq(berth_auth_stats_of(n1.auth)->decoded, 0);
+    free(good);
+    party_free(&n2);
+    party_free(&rotated);
+}
+END_TEST
+
+START_TEST(node_key_rotation_overlaps)
+{
+    berth_keypair newkey;
+    berth_error *err = NULL;
+    test_party thief;
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(berth_keypair_generate(&newkey, &err), 0);
+    /* the new key, vouched for by the old one */
+    berth_auth_set_key(n1.auth, &newkey, true);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_rotated, 1);
+    /* both keys are accepted during the overlap */
+    berth_auth_set_key(n1.auth, &n1.key, false);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    berth_auth_set_key(n1.auth, &newkey, false);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+
+    /* a key vouched for by a key that is not n1's gets nowhere */
+    party_init(&thief, BERTH_ROLE_NODE, "n1");
+    party_trust(&thief, &ctl);
+    {
+        berth_keypair k;
+
+        berth_keypair_generate(&k, &err);
+        berth_auth_set_key(thief.auth, &k, true); /* thief.key vouches for k */
+    }
+    ck_assert_int_eq(handshake(&thief, &ctl, NULL, NULL, 0, NULL),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_rotated, 1);
+    party_free(&thief);
+}
+END_TEST
+
+START_TEST(replayed_hello_is_dropped)
+{
+    berth_hello *h = NULL;
+    uint8_t *hello = NULL, *reply = NULL;
+    size_t hlen = 0, rlen = 0;
+    berth_error *err = NULL;
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(berth_auth_hello(n1.auth, &ctl.who, NULL, &h, &hello, &hlen, &err), 0);
+    ck_assert_int_eq(berth_auth_accept(ctl.auth, hello, hlen, &reply, &rlen), BERTH_REJECT_NONE);
+    free(reply);
+    reply = NULL;
+    ck_assert_int_eq(berth_auth_accept(ctl.auth, hello, hlen, &reply, &rlen),
+                     BERTH_REJECT_REPLAYED);
+    ck_assert_ptr_null(reply);
+    ck_assert_uint_eq(berth_auth_session_count(ctl.auth), 1);
+    /* a tampered hello */
+    hello[hlen - 70] ^= 1;
+    ck_assert_int_eq(berth_auth_accept(ctl.auth, hello, hlen, &reply, &rlen),
+                     BERTH_REJECT_BAD_AUTH);
+    free(hello);
+    berth_hello_free(h);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("rpc/auth");
+    TCase *tc = tcase_create("auth");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, handshake_makes_a_session_both_ways);
+    tcase_add_test(tc, unknown_node_key_awaits_approval);
+    tcase_add_test(tc, join_token_enrolls_one_key_once);
+    tcase_add_test(tc, nobody_can_handshake_as_the_controller);
+    tcase_add_test(tc, an_impostor_server_is_not_believed);
+    tcase_add_test(tc, sealed_frame_rejections);
+    tcase_add_test(tc, signed_frame_rejections);
+    tcase_add_test(tc, node_key_rotation_overlaps);
+    tcase_add_test(tc, replayed_hello_is_dropped);
+    suite_add_tcase(s, tc);
+    return s;
+}
