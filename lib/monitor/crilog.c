@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -250,4 +251,263 @@ int berth_crilog_parse(const char *line, size_t len, berth_crilog_entry *ret)
     ret->text = p;
     ret->text_len = (size_t)(end - p);
     return 0;
+}
+
+/* --- reading ------------------------------------------------------------------ */
+
+/* A cursor: 1 (never 0, which means "start") | inode (15 bits) | check
+ * (8 bits) | offset (40 bits). The inode finds the file across rotation;
+ * the check, a hash of the bytes just before the offset, tells a reused
+ * inode (a new file after the cursor's was deleted) from the real one. */
+#define CURSOR_OFFSET_BITS 40
+#define CURSOR_CHECK_SHIFT 40
+#define CURSOR_INODE_SHIFT 48
+#define CURSOR_OFFSET_MASK ((UINT64_C(1) << CURSOR_OFFSET_BITS) - 1)
+#define CURSOR_INODE_MASK  ((UINT64_C(1) << 15) - 1)
+#define CHECK_SPAN         16
+#define READ_CHUNK         (64 * 1024)
+#define FILES_MAX          101
+
+typedef struct log_file {
+    char name[300];
+    uint64_t ino;
+    int64_t size;
+} log_file;
+
+/* The check of position off in fd: 0 at the start of a file (nothing
+ * precedes it to check). */
+static uint8_t cursor_check(int fd, int64_t off)
+{
+    unsigned char buf[CHECK_SPAN];
+    size_t n = off < CHECK_SPAN ? (size_t)off : CHECK_SPAN;
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    if (n == 0 || pread(fd, buf, n, off - (int64_t)n) != (ssize_t)n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ buf[i]) * 16777619u;
+    return (uint8_t)(h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24));
+}
+
+static uint64_t make_cursor(int fd, uint64_t ino, int64_t off)
+{
+    return (UINT64_C(1) << 63) | ((ino & CURSOR_INODE_MASK) << CURSOR_INODE_SHIFT) |
+           ((uint64_t)cursor_check(fd, off) << CURSOR_CHECK_SHIFT) |
+           ((uint64_t)off & CURSOR_OFFSET_MASK);
+}
+
+/* The files that exist, oldest first. */
+static size_t list_files(int dirfd, const char *name, int max_files, log_file *out)
+{
+    size_t n = 0;
+
+    for (int i = max_files - 1; i >= 0 && n < FILES_MAX; i--) {
+        struct stat st;
+
+        if (i == 0)
+            snprintf(out[n].name, sizeof(out[n].name), "%s", name);
+        else
+            snprintf(out[n].name, sizeof(out[n].name), "%s.%d", name, i);
+        if (fstatat(dirfd, out[n].name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        out[n].ino = (uint64_t)st.st_ino;
+        out[n].size = st.st_size;
+        n++;
+    }
+    return n;
+}
+
+/* Find where the last *want records of file f begin. Every newline but
+ * the file's final one starts a record after it, and so does offset 0.
+ * Counts *want down by the records found; *ret_off is where the wanted
+ * records start in this file (0 when they start in it or an older one). */
+static int tail_start(int dirfd, const log_file *f, uint32_t *want, int64_t *ret_off,
+                      berth_error **err)
+{
+    _cleanup_close_ int fd = openat(dirfd, f->name, O_RDONLY | O_CLOEXEC);
+    char buf[8192];
+    int64_t pos = f->size;
+
+    if (fd < 0)
+        return berth_error_errno(err, "open %s", f->name);
+    while (pos > 0) {
+        size_t n = pos > (int64_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+        ssize_t r;
+
+        pos -= (int64_t)n;
+        r = pread(fd, buf, n, pos);
+        if (r != (ssize_t)n)
+            return berth_error_errno(err, "read %s", f->name);
+        for (size_t i = n; i-- > 0;) {
+            if (buf[i] != '\n' || pos + (int64_t)i == f->size - 1)
+                continue;
+            if (--*want == 0) {
+                *ret_off = pos + (int64_t)i + 1;
+                return 0;
+            }
+        }
+    }
+    if (f->size > 0)
+        --*want; /* the record at offset 0 */
+    *ret_off = 0;
+    return 0;
+}
+
+void berth_crilog_batch_clear(berth_crilog_batch *b)
+{
+    free(b->lines);
+    free(b->buf);
+    memset(b, 0, sizeof(*b));
+}
+
+int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_crilog_query *q,
+                      berth_crilog_batch *ret, berth_error **err)
+{
+    log_file files[FILES_MAX];
+    size_t nf, fi = 0, cap_lines = 64, cap_buf = 4096, used = 0, text_bytes = 0;
+    int64_t off = 0;
+    berth_crilog_batch b = { 0 };
+
+    if (max_files < 1 || max_files > FILES_MAX - 1)
+        return berth_error_set(err, EINVAL, "log %s: bad file count %d", name, max_files);
+    nf = list_files(dirfd, name, max_files, files);
+    if (nf == 0) {
+        b.at_end = 1;
+        b.next_cursor = q->cursor;
+        *ret = b;
+        return 0;
+    }
+    if (q->cursor) {
+        uint64_t ino = (q->cursor >> CURSOR_INODE_SHIFT) & CURSOR_INODE_MASK;
+        uint8_t check = (uint8_t)(q->cursor >> CURSOR_CHECK_SHIFT);
+        bool found = false;
+
+        for (size_t i = 0; i < nf && !found; i++) {
+            _cleanup_close_ int fd = -1;
+
+            if ((files[i].ino & CURSOR_INODE_MASK) != ino)
+                continue;
+            off = (int64_t)(q->cursor & CURSOR_OFFSET_MASK);
+            if (off > files[i].size)
+                continue; /* shorter than where we were: another file */
+            fd = openat(dirfd, files[i].name, O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || cursor_check(fd, off) != check)
+                continue;
+            fi = i;
+            found = true;
+        }
+        if (!found) {
+            off = 0;
+            b.truncated = 1;
+            fi = 0;
+            off = 0;
+        }
+    } else if (q->tail_lines) {
+        uint32_t want = q->tail_lines;
+
+        fi = nf - 1;
+        for (;;) {
+            if (tail_start(dirfd, &files[fi], &want, &off, err) < 0)
+                return -1;
+            if (off > 0 || want == 0 || fi == 0)
+                break;
+            fi--;
+        }
+    }
+
+    b.lines = malloc(cap_lines * sizeof(*b.lines));
+    b.buf = malloc(cap_buf);
+    if (!b.lines || !b.buf) {
+        berth_crilog_batch_clear(&b);
+        return berth_error_make(err, ENOMEM, "read log %s", name);
+    }
+    for (; fi < nf; fi++, off = 0) {
+        _cleanup_close_ int fd = openat(dirfd, files[fi].name, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *chunk = NULL;
+        bool full = false;
+
+        if (fd < 0) {
+            /* Rotated away while we looked: the next file has the rest. */
+            b.truncated = 1;
+            continue;
+        }
+        chunk = malloc(READ_CHUNK + 1);
+        if (!chunk) {
+            berth_crilog_batch_clear(&b);
+            return berth_error_make(err, ENOMEM, "read log %s", name);
+        }
+        for (;;) {
+            ssize_t r = pread(fd, chunk, READ_CHUNK, off);
+            size_t pos = 0;
+
+            if (r < 0) {
+                berth_crilog_batch_clear(&b);
+                return berth_error_errno(err, "read %s", files[fi].name);
+            }
+            if (r == 0)
+                break;
+            while (pos < (size_t)r) {
+                char *nl = memchr(chunk + pos, '\n', (size_t)r - pos);
+                size_t len;
+                berth_crilog_entry e;
+
+                if (!nl)
+                    break; /* incomplete record: read again from its start */
+                len = (size_t)(nl - (chunk + pos));
+                if (text_bytes > 0 && text_bytes + len > q->max_bytes) {
+                    full = true;
+                    break;
+                }
+                if (berth_crilog_parse(chunk + pos, len, &e) == 0 &&
+                    (q->stream < 0 || (int)e.stream == q->stream) &&
+                    (q->since_ns == 0 || e.unix_ns >= q->since_ns)) {
+                    if (b.n_lines == cap_lines) {
+                        berth_crilog_line *nl2 = realloc(b.lines, 2 * cap_lines * sizeof(*nl2));
+                        if (!nl2)
+                            goto oom;
+                        b.lines = nl2;
+                        cap_lines *= 2;
+                    }
+                    if (used + e.text_len > cap_buf) {
+                        size_t ncap = cap_buf;
+                        char *nb;
+
+                        while (used + e.text_len > ncap)
+                            ncap *= 2;
+                        nb = realloc(b.buf, ncap);
+                        if (!nb)
+                            goto oom;
+                        b.buf = nb;
+                        cap_buf = ncap;
+                    }
+                    memcpy(b.buf + used, e.text, e.text_len);
+                    /* Pointers are fixed up once the buffer stops moving. */
+                    b.lines[b.n_lines] = (berth_crilog_line){ .unix_ns = e.unix_ns,
+                                                              .stream = e.stream,
+                                                              .partial = e.partial,
+                                                              .text = (const char *)(uintptr_t)used,
+                                                              .len = e.text_len };
+                    b.n_lines++;
+                    used += e.text_len;
+                    text_bytes += e.text_len;
+                }
+                pos += len + 1;
+            }
+            off += (int64_t)pos;
+            if (full || pos == 0)
+                break;
+        }
+        b.next_cursor = make_cursor(fd, files[fi].ino, off);
+        if (full)
+            break;
+        if (fi == nf - 1)
+            b.at_end = 1;
+    }
+    for (size_t i = 0; i < b.n_lines; i++)
+        b.lines[i].text = b.buf + (uintptr_t)b.lines[i].text;
+    *ret = b;
+    return 0;
+oom:
+    berth_crilog_batch_clear(&b);
+    return berth_error_make(err, ENOMEM, "read log %s", name);
 }

@@ -59,4 +59,47 @@ typedef struct berth_crilog_entry {
  * is not a CRI log record. */
 int berth_crilog_parse(const char *line, size_t len, berth_crilog_entry *ret_entry);
 
+/* --- reading ------------------------------------------------------------------ */
+
+/* What to read from a rotated log (name, name.1 ... name.<max_files-1>,
+ * newest first on disk, read oldest first). */
+typedef struct berth_crilog_query {
+    /* Continue after a previous batch (its next_cursor); 0: start per
+     * tail_lines. A cursor names a file by inode and an offset in it, so it
+     * survives rotation; if its file was rotated away, reading restarts at
+     * the oldest file kept and truncated is set. */
+    uint64_t cursor;
+    /* With cursor 0: start this many records before the end (0: from the
+     * first record kept). */
+    uint32_t tail_lines;
+    /* Most text bytes in one batch (a longer single record is still
+     * returned whole). */
+    size_t max_bytes;
+    /* Skip records older than this (Unix ns); 0: none. */
+    int64_t since_ns;
+    /* -1: both streams; else only BERTH_CRILOG_STDOUT or _STDERR. */
+    int stream;
+} berth_crilog_query;
+
+typedef struct berth_crilog_line {
+    int64_t unix_ns;
+    berth_crilog_stream stream;
+    int partial;
+    const char *text; /* into the batch's buffer */
+    size_t len;
+} berth_crilog_line;
+
+typedef struct berth_crilog_batch {
+    berth_crilog_line *lines;
+    size_t n_lines;
+    char *buf;
+    uint64_t next_cursor;
+    int truncated; /* the cursor's file was gone: lines were lost */
+    int at_end;    /* everything written so far was returned */
+} berth_crilog_batch;
+
+int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_crilog_query *q,
+                      berth_crilog_batch *ret_batch, berth_error **err);
+void berth_crilog_batch_clear(berth_crilog_batch *b);
+
 #endif

@@ -148,39 +148,9 @@ int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **er
 
 /* --- start and stop ------------------------------------------------------- */
 
-/* Read the monitor's one-line answer: "running PID" or "error TEXT". */
-static int read_answer(int fd, int timeout_ms, const char *state_dir, pid_t *ret_pid,
-                       berth_error **err)
+/* Interpret a complete answer: "running PID" or "error TEXT". */
+static int parse_answer(char *buf, size_t len, pid_t *ret_pid, berth_error **err)
 {
-    char buf[4096];
-    size_t len = 0;
-    int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
-
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int64_t left = (deadline - berth_now_mono_ns()) / BERTH_NSEC_PER_MSEC;
-        ssize_t n;
-        int r;
-
-        if (left <= 0)
-            return berth_error_set(err, ETIMEDOUT,
-                                   "monitor for %s did not answer within %d ms (it may still "
-                                   "be starting; see its state)",
-                                   state_dir, timeout_ms);
-        r = poll(&p, 1, (int)left);
-        if (r < 0 && errno != EINTR)
-            return berth_error_errno(err, "wait for the monitor of %s", state_dir);
-        if (r <= 0)
-            continue;
-        n = berth_read_retry(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n < 0)
-            return berth_error_errno(err, "read the monitor's answer");
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (memchr(buf, '\n', len) || len == sizeof(buf) - 1)
-            break;
-    }
     buf[len] = '\0';
     if (len && buf[len - 1] == '\n')
         buf[--len] = '\0';
@@ -190,20 +160,38 @@ static int read_answer(int fd, int timeout_ms, const char *state_dir, pid_t *ret
         if (pid <= 0)
             return berth_error_set(err, EPROTO, "monitor answered '%s'", buf);
         *ret_pid = (pid_t)pid;
-        return 0;
+        return 1;
     }
     if (strncmp(buf, "error ", 6) == 0)
         return berth_error_set(err, EIO, "%s", buf + 6);
-    return berth_error_set(err, EPROTO, "monitor for %s exited without an answer%s%s", state_dir,
+    return berth_error_set(err, EPROTO, "the monitor exited without an answer%s%s",
                            len ? ": " : "", buf);
 }
 
-int berth_monitor_start(const char *monitor_path, const char *state_dir, int timeout_ms,
-                        pid_t *ret_container_pid, berth_error **err)
+int berth_monitor_answer_read(int fd, berth_monitor_answer *a, pid_t *ret_container_pid,
+                              berth_error **err)
+{
+    for (;;) {
+        ssize_t n = read(fd, a->buf + a->len, sizeof(a->buf) - 1 - a->len);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return 0;
+            return berth_error_errno(err, "read the monitor's answer");
+        }
+        a->len += (size_t)n;
+        if (n == 0 || memchr(a->buf, '\n', a->len) || a->len == sizeof(a->buf) - 1)
+            return parse_answer(a->buf, a->len, ret_container_pid, err);
+    }
+}
+
+int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *ret_answer_fd,
+                        berth_error **err)
 {
     int p[2], status;
-    pid_t mid, pid = 0;
-    int r;
+    pid_t mid;
 
     if (pipe2(p, O_CLOEXEC) < 0)
         return berth_error_errno(err, "pipe");
@@ -224,6 +212,9 @@ int berth_monitor_start(const char *monitor_path, const char *state_dir, int tim
             _exit(1);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                signal(sig, SIG_DFL);
         pid_t m = fork();
         if (m != 0)
             _exit(m < 0 ? 1 : 0);
@@ -241,14 +232,55 @@ int berth_monitor_start(const char *monitor_path, const char *state_dir, int tim
         }
     }
     close(p[1]);
+    /* The intermediate exits at once: reaping it does not block. */
     if (berth_waitpid(mid, &status, 0) != mid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         close(p[0]);
-        return berth_error_set(err, ECHILD, "start monitor for %s: the launcher failed", state_dir);
+        return berth_error_set(err, ECHILD, "start monitor for %s: the launcher failed",
+                               state_dir);
     }
-    r = read_answer(p[0], timeout_ms, state_dir, &pid, err);
-    close(p[0]);
-    if (r < 0)
+    if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+        close(p[0]);
+        return berth_error_errno(err, "start monitor for %s", state_dir);
+    }
+    *ret_answer_fd = p[0];
+    return 0;
+}
+
+int berth_monitor_start(const char *monitor_path, const char *state_dir, int timeout_ms,
+                        pid_t *ret_container_pid, berth_error **err)
+{
+    berth_monitor_answer a = { .len = 0 };
+    int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
+    pid_t pid = 0;
+    int fd, r;
+
+    if (berth_monitor_spawn(monitor_path, state_dir, &fd, err) < 0)
         return -1;
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int64_t left = (deadline - berth_now_mono_ns()) / BERTH_NSEC_PER_MSEC;
+
+        if (left <= 0) {
+            close(fd);
+            return berth_error_set(err, ETIMEDOUT,
+                                   "monitor for %s did not answer within %d ms (it may still "
+                                   "be starting; see its state)",
+                                   state_dir, timeout_ms);
+        }
+        if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+            close(fd);
+            return berth_error_errno(err, "wait for the monitor of %s", state_dir);
+        }
+        r = berth_monitor_answer_read(fd, &a, &pid, err);
+        if (r != 0)
+            break;
+    }
+    close(fd);
+    if (r < 0) {
+        if (err && *err && (*err)->code == EPROTO)
+            berth_error_prefix(err, "monitor for %s", state_dir);
+        return -1;
+    }
     *ret_container_pid = pid;
     return 0;
 }

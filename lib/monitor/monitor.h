@@ -58,6 +58,26 @@ int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err);
 int berth_monitor_start(const char *monitor_path, const char *state_dir, int timeout_ms,
                         pid_t *ret_container_pid, berth_error **err);
 
+/* The same in two steps, for event loops: spawn returns (without waiting)
+ * a non-blocking fd on which the monitor's answer arrives; feed what
+ * becomes readable to berth_monitor_answer until it returns 1 (answered:
+ * *ret_container_pid, or < 0 with the start error) or -1. The caller closes
+ * the fd. */
+int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *ret_answer_fd,
+                        berth_error **err);
+
+typedef struct berth_monitor_answer {
+    char buf[4096];
+    size_t len;
+} berth_monitor_answer;
+
+/* Read from the answer fd into a (zero-initialised). 0: not complete yet
+ * (EAGAIN); 1: *ret_container_pid is the running container's pid; -1: the
+ * start failed (*err has the monitor's error) or the monitor vanished
+ * without an answer. */
+int berth_monitor_answer_read(int fd, berth_monitor_answer *a, pid_t *ret_container_pid,
+                              berth_error **err);
+
 /* Ask the monitor to stop the container: its stop signal, then SIGKILL to
  * the cgroup after grace_ms (< 0: the spec's grace). Does not wait; the
  * exit record and the lock tell when it is done. ESRCH if no monitor

@@ -3,6 +3,7 @@
  * monitor is ESRCH; the CRI writer splits, rotates and parses. */
 #include <check.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -269,6 +270,133 @@ START_TEST(crilog_bad_settings)
 }
 END_TEST
 
+/* Write records "line N" (stdout; every 5th on stderr) at time N s. */
+static void write_lines(berth_crilog *l, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char text[64];
+        int n = snprintf(text, sizeof(text), "line %d\n", i);
+
+        ck_assert_int_eq(berth_crilog_feed(l, i % 5 ? BERTH_CRILOG_STDOUT : BERTH_CRILOG_STDERR,
+                                           text, (size_t)n, (int64_t)i * 1000000000, NULL),
+                         0);
+    }
+}
+
+static int line_no(const berth_crilog_line *ln)
+{
+    int v = -1;
+
+    ck_assert_int_eq(sscanf(ln->text, "line %d", &v), 1);
+    return v;
+}
+
+static berth_crilog_batch read_log(uint64_t cursor, uint32_t tail, size_t max, int stream)
+{
+    berth_crilog_query q = { .cursor = cursor, .tail_lines = tail, .max_bytes = max,
+                             .stream = stream };
+    berth_crilog_batch b;
+    berth_error *err = NULL;
+
+    ck_assert_msg(berth_crilog_read(dfd, "c.log", 3, &q, &b, &err) == 0, "%s",
+                  err ? err->msg : "");
+    return b;
+}
+
+START_TEST(crilog_read_follow)
+{
+    berth_crilog *l = NULL;
+    berth_crilog_batch b;
+    uint64_t cursor;
+
+    ck_assert_int_eq(berth_crilog_open(dfd, "c.log", 1 << 20, 3, &l, NULL), 0);
+    b = read_log(0, 0, 1 << 20, -1); /* nothing yet */
+    ck_assert_uint_eq(b.n_lines, 0);
+    ck_assert(b.at_end);
+    berth_crilog_batch_clear(&b);
+
+    write_lines(l, 0, 10);
+    b = read_log(0, 0, 1 << 20, -1);
+    ck_assert_uint_eq(b.n_lines, 10);
+    for (size_t i = 0; i < 10; i++) {
+        ck_assert_int_eq(line_no(&b.lines[i]), (int)i);
+        ck_assert_int_eq(b.lines[i].unix_ns, (int64_t)i * 1000000000);
+        ck_assert_int_eq(b.lines[i].stream, i % 5 ? BERTH_CRILOG_STDOUT : BERTH_CRILOG_STDERR);
+    }
+    ck_assert(b.at_end);
+    ck_assert(!b.truncated);
+    cursor = b.next_cursor;
+    ck_assert_uint_ne(cursor, 0);
+    berth_crilog_batch_clear(&b);
+
+    /* Following: nothing new, then exactly what was added. */
+    b = read_log(cursor, 0, 1 << 20, -1);
+    ck_assert_uint_eq(b.n_lines, 0);
+    ck_assert_uint_eq(b.next_cursor, cursor);
+    berth_crilog_batch_clear(&b);
+    write_lines(l, 10, 13);
+    b = read_log(cursor, 0, 1 << 20, -1);
+    ck_assert_uint_eq(b.n_lines, 3);
+    ck_assert_int_eq(line_no(&b.lines[0]), 10);
+    ck_assert_int_eq(line_no(&b.lines[2]), 12);
+    berth_crilog_batch_clear(&b);
+
+    /* tail, and one stream only. */
+    b = read_log(0, 3, 1 << 20, -1);
+    ck_assert_uint_eq(b.n_lines, 3);
+    ck_assert_int_eq(line_no(&b.lines[0]), 10);
+    berth_crilog_batch_clear(&b);
+    b = read_log(0, 100, 1 << 20, -1);
+    ck_assert_uint_eq(b.n_lines, 13);
+    berth_crilog_batch_clear(&b);
+    b = read_log(0, 0, 1 << 20, BERTH_CRILOG_STDERR);
+    ck_assert_uint_eq(b.n_lines, 3); /* 0, 5, 10 */
+    ck_assert_int_eq(line_no(&b.lines[1]), 5);
+    berth_crilog_batch_clear(&b);
+    berth_crilog_free(l);
+}
+END_TEST
+
+/* Batches of a bounded size, across rotated files, lose and repeat
+ * nothing; a cursor whose file rotated away says so. */
+START_TEST(crilog_read_batches_and_rotation)
+{
+    berth_crilog *l = NULL;
+    berth_crilog_batch b;
+    uint64_t cursor = 0;
+    int next = 0, total = 0;
+
+    ck_assert_int_eq(berth_crilog_open(dfd, "c.log", 4096, 3, &l, NULL), 0);
+    write_lines(l, 0, 120); /* ~5.5 KiB: two files */
+    for (int rounds = 0;; rounds++) {
+        bool done;
+
+        ck_assert_int_lt(rounds, 1000);
+        b = read_log(cursor, 0, 200, -1);
+        for (size_t i = 0; i < b.n_lines; i++)
+            ck_assert_int_eq(line_no(&b.lines[i]), next++);
+        total += (int)b.n_lines;
+        cursor = b.next_cursor;
+        ck_assert(!b.truncated);
+        done = b.at_end && b.n_lines == 0;
+        berth_crilog_batch_clear(&b);
+        if (done)
+            break;
+    }
+    ck_assert_int_eq(total, 120);
+
+    /* Far more is written than the log keeps: the cursor's file is gone. */
+    write_lines(l, 120, 600);
+    b = read_log(cursor, 0, 1 << 20, -1);
+    ck_assert(b.truncated);
+    ck_assert_uint_gt(b.n_lines, 0);
+    ck_assert_int_gt(line_no(&b.lines[0]), 120);
+    ck_assert_int_eq(line_no(&b.lines[b.n_lines - 1]), 599);
+    berth_crilog_batch_clear(&b);
+    berth_crilog_free(l);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("monitor/state");
@@ -283,6 +411,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, crilog_lines_and_pieces);
     tcase_add_test(tc, crilog_rotation_bound);
     tcase_add_test(tc, crilog_bad_settings);
+    tcase_add_test(tc, crilog_read_follow);
+    tcase_add_test(tc, crilog_read_batches_and_rotation);
     suite_add_tcase(s, tc);
     return s;
 }
