@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the root suites that touch cgroups (runtime, monitor) on cgroup v2 for
+# Run the root suites that touch cgroups (runtime, monitor, agent) on cgroup v2 for
 # real: in a small VM whose
 # kernel has only the unified hierarchy, laid out as on a systemd host (the
 # suites run in a leaf, system.slice/berthd.service).
@@ -39,12 +39,15 @@ exec "$vm" --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
     --add "$build/tests/integration/runtime/integration-runtime-cgroup:/t/cgroup" \
     --add "$build/tests/integration/runtime/integration-runtime-container:/t/container" \
     --add "$build/tests/integration/monitor/integration-monitor:/t/monitor" \
+    --add "$build/tests/integration/agent/integration-agent:/t/agent" \
+    --add "$build/agent/berthd:/t/berthd" \
     --add "$build/scheduler-stub/berthctl:/t/berthctl" \
     --add "$build/agent/berth-monitor:/t/berth-monitor" \
     --add "$runtest:/t/run-test.sh" \
     --add-raw "$rootfs:/rootfs" \
-    -- 'cd /t && export BERTH_TEST_ROOTFS=/rootfs BERTH_MONITOR=/t/berth-monitor CK_DEFAULT_TIMEOUT=300 &&
+    -- 'cd /t && export BERTH_TEST_ROOTFS=/rootfs BERTH_MONITOR=/t/berth-monitor BERTHD=/t/berthd CK_DEFAULT_TIMEOUT=300 &&
         echo "== cgroup suite" && ./cgroup &&
         echo "== container suite" && ./container &&
         echo "== monitor suite" && ./monitor &&
+        echo "== agent suite" && ./agent &&
         echo "== berthctl run" && ./run-test.sh /t/berthctl /rootfs'

@@ -1,0 +1,68 @@
+/* berthd's configuration: /etc/berth/agent.yaml (strict: an unknown or
+ * mistyped field is an error with file:line:column and the field's name,
+ * before anything starts) with command-line flags overriding it. */
+#ifndef BERTHD_CONFIG_H
+#define BERTHD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/log.h"
+
+#define AGENT_LABELS_MAX 64
+
+typedef struct agent_config {
+    char *node_name; /* default: the host name */
+    char *label_keys[AGENT_LABELS_MAX];
+    char *label_values[AGENT_LABELS_MAX];
+    size_t n_labels;
+    char *controller_address;               /* rpc address: tcp://HOST:PORT or ipc://PATH */
+    char *controller_key;                   /* the controller's public key file (pinned) */
+    char *state_dir;                        /* /var/lib/berth/agent */
+    char *image_store;                      /* /var/lib/berth/images */
+    char *key;                              /* the node's secret key file: <state_dir>/node.key */
+    char *join_token;                       /* "<id>.<secret>", presented at enrollment */
+    char *cgroup_parent;                    /* /berth */
+    char *socket;                           /* local Agent service: /run/berth/agent.sock */
+    char *listen;                           /* remote Agent endpoint for the controller, optional */
+    char *advertise;                        /* the address reported as NodeInfo.agent_address */
+    char *operator_names[AGENT_LABELS_MAX]; /* operators admitted on the Agent service */
+    char *operator_keys[AGENT_LABELS_MAX];  /* ... and their public key files */
+    size_t n_operators;
+    char *controller_name; /* the controller's principal name ("controller") */
+    char *monitor;         /* the berth-monitor binary (default: beside berthd) */
+    int64_t metrics_interval_ns;
+    int max_parallel_starts;
+    int64_t reserved_cpu_millis;
+    int64_t reserved_memory_bytes;
+    int64_t stop_grace_ms; /* for containers removed from the assignments */
+    berth_log_level log_level;
+    berth_log_format log_format;
+} agent_config;
+
+/* Defaults for everything (strings allocated). */
+int agent_config_defaults(agent_config *cfg, berth_error **err);
+
+/* Apply the YAML file at path over cfg. A missing file is an error only
+ * when must_exist. Nothing of cfg changes when the file has an error. */
+int agent_config_load(agent_config *cfg, const char *path, bool must_exist, berth_error **err);
+
+/* Parse a YAML text (for tests); name is used in error positions. */
+int agent_config_parse(agent_config *cfg, const char *name, const char *text, size_t len,
+                       berth_error **err);
+
+/* Fill what depends on other fields (the key under the state dir), and
+ * check the whole: required fields, addresses. */
+int agent_config_finish(agent_config *cfg, berth_error **err);
+
+/* Replace a string field (copied). */
+int agent_config_set(char **field, const char *value, berth_error **err);
+
+/* Add or replace a label "key=value" (or key and value). */
+int agent_config_label(agent_config *cfg, const char *key, const char *value, berth_error **err);
+
+void agent_config_free(agent_config *cfg);
+
+#endif

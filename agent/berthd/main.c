@@ -1,0 +1,267 @@
+/* berthd: the node agent. It registers this machine with the controller,
+ * keeps its assigned containers running exactly as specified (each under
+ * its own berth-monitor, so they outlive berthd), and reports what happens.
+ * SIGTERM or SIGINT stop berthd and leave every container running; a new
+ * berthd re-adopts them. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "config.h"
+#include "node.h"
+#include "session.h"
+
+static void usage(FILE *out)
+{
+    fputs(
+        "Usage: berthd [OPTIONS]\n"
+        "\n"
+        "The berth node agent. Settings come from the config file, then flags.\n"
+        "\n"
+        "  -c, --config FILE          config file (default /etc/berth/agent.yaml; a missing\n"
+        "                             default file is fine)\n"
+        "      --controller ADDR      the controller's rpc address (tcp://HOST:PORT, ipc://PATH)\n"
+        "      --controller-key FILE  the controller's public key (pinned)\n"
+        "      --controller-name NAME the controller's principal name (default controller)\n"
+        "      --node-name NAME       this node's name (default: the host name)\n"
+        "  -l, --label KEY=VALUE      a node label (repeatable)\n"
+        "      --state-dir DIR        default /var/lib/berth/agent\n"
+        "      --image-store DIR      default /var/lib/berth/images\n"
+        "      --key FILE             the node's secret key (default STATE_DIR/node.key)\n"
+        "      --join-token TOKEN     a one-time token admitting this node's key\n"
+        "      --cgroup-parent PATH   default /berth\n"
+        "      --socket PATH          the local Agent socket (default /run/berth/agent.sock)\n"
+        "      --listen ADDR          the Agent endpoint the controller dials (logs, stop)\n"
+        "      --advertise ADDR       the address reported for it (default: --listen)\n"
+        "      --monitor FILE         berth-monitor (default: beside berthd)\n"
+        "      --metrics-interval D   default 10s\n"
+        "      --log-level LEVEL      debug, info, warn, error\n"
+        "      --log-format FORMAT    text or json\n"
+        "      --check-config         check the configuration and exit\n"
+        "  -h, --help\n",
+        out);
+}
+
+enum {
+    OPT_CONTROLLER = 256,
+    OPT_CONTROLLER_KEY,
+    OPT_CONTROLLER_NAME,
+    OPT_NODE_NAME,
+    OPT_STATE_DIR,
+    OPT_IMAGE_STORE,
+    OPT_KEY,
+    OPT_JOIN_TOKEN,
+    OPT_CGROUP_PARENT,
+    OPT_SOCKET,
+    OPT_LISTEN,
+    OPT_ADVERTISE,
+    OPT_MONITOR,
+    OPT_METRICS,
+    OPT_LOG_LEVEL,
+    OPT_LOG_FORMAT,
+    OPT_CHECK,
+};
+
+static const struct option options[] = {
+    { "config", required_argument, NULL, 'c' },
+    { "controller", required_argument, NULL, OPT_CONTROLLER },
+    { "controller-key", required_argument, NULL, OPT_CONTROLLER_KEY },
+    { "controller-name", required_argument, NULL, OPT_CONTROLLER_NAME },
+    { "node-name", required_argument, NULL, OPT_NODE_NAME },
+    { "label", required_argument, NULL, 'l' },
+    { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+    { "image-store", required_argument, NULL, OPT_IMAGE_STORE },
+    { "key", required_argument, NULL, OPT_KEY },
+    { "join-token", required_argument, NULL, OPT_JOIN_TOKEN },
+    { "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
+    { "socket", required_argument, NULL, OPT_SOCKET },
+    { "listen", required_argument, NULL, OPT_LISTEN },
+    { "advertise", required_argument, NULL, OPT_ADVERTISE },
+    { "monitor", required_argument, NULL, OPT_MONITOR },
+    { "metrics-interval", required_argument, NULL, OPT_METRICS },
+    { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+    { "check-config", no_argument, NULL, OPT_CHECK },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+typedef struct stop_handler {
+    berth_loop_signal sig;
+    agent *a;
+} stop_handler;
+
+static void on_signal(berth_loop_signal *s, int signo)
+{
+    stop_handler *h = berth_container_of(s, stop_handler, sig);
+
+    berth_info("%s: stopping berthd; containers keep running", strsignal(signo));
+    h->a->stopping = true;
+    berth_loop_stop(h->a->loop);
+}
+
+/* Parse argv over the config: the file first (its path may come from the
+ * flags), then every flag again on top. */
+static int configure(agent_config *cfg, int argc, char **argv, bool *ret_check, berth_error **err)
+{
+    const char *path = "/etc/berth/agent.yaml";
+    bool explicit_path = false;
+    int opt;
+
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:l:h", options, NULL)) != -1) {
+        if (opt == 'c') {
+            path = optarg;
+            explicit_path = true;
+        } else if (opt == 'h') {
+            usage(stdout);
+            exit(0);
+        } else if (opt == '?') {
+            return berth_error_set(err, EINVAL,
+                                   "option '%s' is unknown or needs a value (see "
+                                   "--help)",
+                                   argv[optind - 1]);
+        }
+    }
+    if (agent_config_load(cfg, path, explicit_path, err) < 0)
+        return -1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:l:h", options, NULL)) != -1) {
+        int r = 0;
+
+        switch (opt) {
+        case 'l': {
+            char *eq = strchr(optarg, '=');
+
+            if (!eq)
+                return berth_error_set(err, EINVAL, "--label '%s': expected KEY=VALUE", optarg);
+            *eq = '\0';
+            r = agent_config_label(cfg, optarg, eq + 1, err);
+            *eq = '=';
+            break;
+        }
+        case OPT_CONTROLLER:
+            r = agent_config_set(&cfg->controller_address, optarg, err);
+            break;
+        case OPT_CONTROLLER_KEY:
+            r = agent_config_set(&cfg->controller_key, optarg, err);
+            break;
+        case OPT_CONTROLLER_NAME:
+            r = agent_config_set(&cfg->controller_name, optarg, err);
+            break;
+        case OPT_NODE_NAME:
+            r = agent_config_set(&cfg->node_name, optarg, err);
+            break;
+        case OPT_STATE_DIR:
+            r = agent_config_set(&cfg->state_dir, optarg, err);
+            break;
+        case OPT_IMAGE_STORE:
+            r = agent_config_set(&cfg->image_store, optarg, err);
+            break;
+        case OPT_KEY:
+            r = agent_config_set(&cfg->key, optarg, err);
+            break;
+        case OPT_JOIN_TOKEN:
+            r = agent_config_set(&cfg->join_token, optarg, err);
+            break;
+        case OPT_CGROUP_PARENT:
+            r = agent_config_set(&cfg->cgroup_parent, optarg, err);
+            break;
+        case OPT_SOCKET:
+            r = agent_config_set(&cfg->socket, optarg, err);
+            break;
+        case OPT_LISTEN:
+            r = agent_config_set(&cfg->listen, optarg, err);
+            break;
+        case OPT_ADVERTISE:
+            r = agent_config_set(&cfg->advertise, optarg, err);
+            break;
+        case OPT_MONITOR:
+            r = agent_config_set(&cfg->monitor, optarg, err);
+            break;
+        case OPT_METRICS: {
+            char text[256];
+            int n = snprintf(text, sizeof(text), "metrics_interval: %s\n", optarg);
+
+            r = agent_config_parse(cfg, "--metrics-interval", text, (size_t)n, err);
+            break;
+        }
+        case OPT_LOG_LEVEL:
+            r = berth_log_level_parse(optarg, &cfg->log_level, err);
+            break;
+        case OPT_LOG_FORMAT:
+            r = berth_log_format_parse(optarg, &cfg->log_format, err);
+            break;
+        case OPT_CHECK:
+            *ret_check = true;
+            break;
+        default:
+            break;
+        }
+        if (r < 0)
+            return -1;
+    }
+    if (optind < argc)
+        return berth_error_set(err, EINVAL, "unexpected argument '%s'", argv[optind]);
+    return agent_config_finish(cfg, err);
+}
+
+int main(int argc, char **argv)
+{
+    agent a = { .containers_dirfd = -1, .inotify_fd = -1 };
+    berth_error *err = NULL;
+    stop_handler term = { .a = &a }, intr = { .a = &a };
+    bool check = false;
+    int status = 1;
+
+    a.inotify_io.fd = -1;
+    berth_log_setup("berthd", BERTH_LOG_INFO, BERTH_LOG_TEXT, 2);
+    if (agent_config_defaults(&a.cfg, &err) < 0 ||
+        configure(&a.cfg, argc, argv, &check, &err) < 0) {
+        fprintf(stderr, "berthd: %s\n", err->msg);
+        berth_error_free(&err);
+        agent_config_free(&a.cfg);
+        return 2;
+    }
+    if (check) {
+        printf("berthd: configuration ok (node %s, controller %s)\n", a.cfg.node_name,
+               a.cfg.controller_address);
+        agent_config_free(&a.cfg);
+        return 0;
+    }
+    berth_log_setup("berthd", a.cfg.log_level, a.cfg.log_format, 2);
+    a.start_ns = berth_now_real_ns();
+    signal(SIGPIPE, SIG_IGN);
+    if (berth_loop_new(&a.loop, &err) < 0 ||
+        berth_loop_add_signal(a.loop, &term.sig, SIGTERM, on_signal, &err) < 0 ||
+        berth_loop_add_signal(a.loop, &intr.sig, SIGINT, on_signal, &err) < 0 ||
+        berth_cgroup_driver_detect(NULL, &a.cgroups, &err) < 0 ||
+        node_facts_read(&a.facts, &err) < 0 || berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
+        containers_open(&a, &err) < 0 || session_start(&a, &err) < 0)
+        goto out;
+    berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", "0.1.0",
+               a.cfg.node_name, a.n_cts, (int)berth_cgroup_driver_version(a.cgroups));
+    if (berth_loop_run(a.loop, &err) < 0)
+        goto out;
+    status = 0;
+out:
+    if (err) {
+        berth_log_error(BERTH_LOG_ERROR, err, "berthd");
+        berth_error_free(&err);
+    }
+    session_stop(&a);
+    containers_close(&a);
+    berth_cgroup_driver_free(a.cgroups);
+    berth_loop_free(a.loop);
+    agent_config_free(&a.cfg);
+    return status;
+}

@@ -1,0 +1,102 @@
+/* A metrics round (see metrics.h). */
+#include "metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "berth/proto/events.pb-c.h"
+
+#define SAMPLES_MAX 1024
+
+/* The node: busy cpu time, memory in use, processes, load, containers. */
+static void node_sample(agent *a, Berth__V1__MetricsSample *s, size_t containers, size_t running)
+{
+    _cleanup_free_ char *stat = NULL, *mem = NULL, *load = NULL;
+    long hz = sysconf(_SC_CLK_TCK);
+
+    s->container_id = "";
+    s->time_unix_ns = berth_now_real_ns();
+    if (berth_read_file_at(AT_FDCWD, "/proc/stat", 1 << 20, &stat, NULL, NULL) == 0) {
+        unsigned long long v[8] = { 0 };
+
+        if (sscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]) >= 4 &&
+            hz > 0)
+            s->cpu_usage_ns =
+                (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * (uint64_t)(BERTH_NSEC_PER_SEC / hz);
+    }
+    if (berth_read_file_at(AT_FDCWD, "/proc/meminfo", 1 << 20, &mem, NULL, NULL) == 0) {
+        long long total = 0, avail = 0;
+        char *t = strstr(mem, "MemTotal:"), *v = strstr(mem, "MemAvailable:");
+
+        if (t && v && sscanf(t + 9, "%lld", &total) == 1 && sscanf(v + 13, "%lld", &avail) == 1) {
+            s->memory_limit_bytes = (uint64_t)total * 1024;
+            s->memory_bytes = (uint64_t)(total - avail) * 1024;
+        }
+    }
+    if (berth_read_file_at(AT_FDCWD, "/proc/loadavg", 4096, &load, NULL, NULL) == 0) {
+        unsigned long long procs = 0;
+
+        if (sscanf(load, "%lf %*f %*f %*u/%llu", &s->load_1m, &procs) == 2)
+            s->pids = procs;
+    }
+    s->containers = (uint32_t)containers;
+    s->containers_running = (uint32_t)running;
+    (void)a;
+}
+
+int metrics_send(agent *a, berth_stream_push *push, berth_error **err)
+{
+    const Berth__V1__ContainerStatus *all[SAMPLES_MAX];
+    size_t n = containers_statuses(a, all, SAMPLES_MAX - 1), k = 0, running = 0;
+    _cleanup_free_ Berth__V1__MetricsSample *samples = calloc(n + 1, sizeof(*samples));
+    _cleanup_free_ Berth__V1__MetricsSample **ptrs = calloc(n + 1, sizeof(*ptrs));
+    Berth__V1__MetricsReport rep = BERTH__V1__METRICS_REPORT__INIT;
+
+    if (!samples || !ptrs)
+        return berth_error_make(err, ENOMEM, "metrics");
+    for (size_t i = 0; i < n; i++) {
+        char path[512];
+        berth_cgroup *cg = NULL;
+        berth_cgroup_stats st;
+        uint64_t ooms = 0;
+        Berth__V1__MetricsSample *s = &samples[k];
+
+        if (all[i]->state != BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+            continue;
+        running++;
+        snprintf(path, sizeof(path), "%s/%s", a->cfg.cgroup_parent, all[i]->id);
+        if (berth_cgroup_open(a->cgroups, path, &cg, NULL) < 0)
+            continue;
+        if (berth_cgroup_stats_read(cg, &st, NULL) == 0) {
+            berth__v1__metrics_sample__init(s);
+            s->container_id = (char *)all[i]->id;
+            s->time_unix_ns = berth_now_real_ns();
+            s->cpu_usage_ns = st.cpu_usage_ns;
+            s->memory_bytes = st.memory_current;
+            s->memory_limit_bytes = st.memory_limit == UINT64_MAX ? 0 : st.memory_limit;
+            s->pids = st.pids_current;
+            s->io_read_bytes = st.io_read_bytes;
+            s->io_write_bytes = st.io_write_bytes;
+            if (berth_cgroup_oom_kills(cg, &ooms, NULL) == 0)
+                s->oom_kills = ooms;
+            ptrs[k] = s;
+            k++;
+        }
+        berth_cgroup_free(cg);
+    }
+    berth__v1__metrics_sample__init(&samples[k]);
+    node_sample(a, &samples[k], n, running);
+    ptrs[k] = &samples[k];
+    k++;
+    rep.samples = ptrs;
+    rep.n_samples = k;
+    return berth_stream_push_send(push, &rep.base, NULL, err);
+}

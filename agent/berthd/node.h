@@ -1,0 +1,30 @@
+/* What this machine is, for Register: capacity (the machine minus what the
+ * operator reserves), kernel, architecture, OS, cgroup version, boot time. */
+#ifndef BERTHD_NODE_H
+#define BERTHD_NODE_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "berth/proto/node.pb-c.h"
+#include "config.h"
+
+typedef struct node_facts {
+    char kernel[80];
+    char arch[80];
+    char os[128];
+    int64_t cpu_millis;   /* CPUs this process may use */
+    int64_t memory_bytes; /* MemTotal */
+    int64_t boot_time_ns;
+} node_facts;
+
+int node_facts_read(node_facts *ret, berth_error **err);
+
+/* Fill info (its strings point into cfg and facts, its label arrays into
+ * the given storage) for Register. */
+void node_info_fill(Berth__V1__NodeInfo *info, Berth__V1__NodeCapacity *cap,
+                    Berth__V1__NodeInfo__LabelsEntry *label_storage,
+                    Berth__V1__NodeInfo__LabelsEntry **label_ptrs, const agent_config *cfg,
+                    const node_facts *facts, int cgroup_version, int64_t agent_start_ns);
+
+#endif

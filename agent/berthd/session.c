@@ -1,0 +1,549 @@
+/* The controller session (see session.h). */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "berth/proto/agent.pb-c.h"
+#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/events.pb-c.h"
+#include "metrics.h"
+#include "rpc/client.h"
+#include "rpc/keys.h"
+#include "rpc/policy_memory.h"
+#include "rpc/pubsub.h"
+#include "rpc/server.h"
+#include "rpc/stream.h"
+#include "service.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define STATUS_MAX     4096
+
+struct session {
+    agent *a;
+    berth_auth *auth;
+    berth_policy_memory *policy;
+    berth_principal controller;
+    berth_join_token token;
+    bool has_token;
+    berth_rpc_client *client;
+    berth_events_sub *sub;
+    berth_stream_push *push;
+    berth_rpc_server *respondent;
+    berth_rpc_server *server; /* the Agent service: local socket, remote endpoint */
+    agent_service *service;
+    berth_loop_timer register_timer, heartbeat_timer, metrics_timer;
+    bool registered;
+    bool connected;   /* channels connected (once) */
+    bool unreachable; /* the last call to the controller failed */
+    bool fetching;    /* GetAssignments in flight */
+    bool fetch_again; /* another wake-up arrived meanwhile */
+    bool reporting;   /* ReportStatus in flight */
+    int64_t backoff_ms;
+    uint32_t heartbeat_ms;
+    uint64_t desired_generation; /* the controller's, last we heard */
+};
+
+/* delay +- 20 %, so a fleet restarted together does not call in step. */
+static int64_t jitter(int64_t ms)
+{
+    uint32_t r = 0;
+
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+        r = (uint32_t)getpid();
+    return ms * 8 / 10 + (int64_t)(r % (uint32_t)(ms * 4 / 10 + 1));
+}
+
+static void arm(session *s, berth_loop_timer *t, int64_t ms)
+{
+    berth_error *err = NULL;
+
+    if (berth_loop_timer_arm(s->a->loop, t, berth_now_mono_ns() + ms * BERTH_NSEC_PER_MSEC, &err) <
+        0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "arm a timer");
+        berth_error_free(&err);
+    }
+}
+
+static void call(session *s, const char *method, const ProtobufCMessage *req,
+                 berth_rpc_done_fn done, uint32_t timeout_ms)
+{
+    berth_error *err = NULL;
+
+    if (berth_rpc_client_call(s->client, &berth__v1__controller__descriptor, method, req,
+                              timeout_ms, done, s, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "call %s", method);
+        berth_error_free(&err);
+    }
+}
+
+/* A failed call: the controller may be gone. Everything keeps running;
+ * we back off and retry, and send a full snapshot once it answers again. */
+static void lost_contact(session *s, const char *what, const berth_rpc_result *r)
+{
+    if (!s->unreachable)
+        berth_warn("controller: %s failed: %s%s%s; containers keep running, retrying", what,
+                   berth_rpc_code_name(r->code), r->message ? ": " : "",
+                   r->message ? r->message : "");
+    s->unreachable = true;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (s->backoff_ms > BACKOFF_MAX_MS)
+        s->backoff_ms = BACKOFF_MAX_MS;
+}
+
+/* --- status reports -------------------------------------------------------------- */
+
+static void on_report_done(berth_rpc_result *r, void *data)
+{
+    session *s = data;
+
+    s->reporting = false;
+    if (r->code != BERTH__V1__CODE__OK)
+        berth_warn("controller: full status report: %s%s%s", berth_rpc_code_name(r->code),
+                   r->message ? ": " : "", r->message ? r->message : "");
+}
+
+/* The whole picture, unary: after a registration, after the controller was
+ * unreachable, or when a heartbeat says its view is off. */
+static void report_full(session *s)
+{
+    Berth__V1__ReportStatusRequest req = BERTH__V1__REPORT_STATUS_REQUEST__INIT;
+    const Berth__V1__ContainerStatus *all[STATUS_MAX];
+    size_t n;
+
+    if (s->reporting)
+        return;
+    n = containers_statuses(s->a, all, STATUS_MAX);
+    req.containers = (Berth__V1__ContainerStatus **)all;
+    req.n_containers = n;
+    req.full = 1;
+    req.applied_generation = s->a->applied_generation;
+    s->reporting = true;
+    call(s, "ReportStatus", &req.base, on_report_done, 0);
+}
+
+void session_status_changed(agent *a, const Berth__V1__ContainerStatus *st,
+                            Berth__V1__ContainerState prev)
+{
+    session *s = a->session;
+    Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
+    berth_error *err = NULL;
+
+    berth_debug("container %s: %d -> %d %s", st->id, (int)prev, (int)st->state, st->reason);
+    if (!s || !s->push)
+        return; /* reported in full once connected */
+    ev.status = (Berth__V1__ContainerStatus *)st;
+    ev.previous_state = prev;
+    ev.time_unix_ns = berth_now_real_ns();
+    /* A lost item is found by its sequence number and healed by a full
+     * report, so a failed send only needs noting. */
+    if (berth_stream_push_send(s->push, &ev.base, NULL, &err) < 0) {
+        berth_debug("stream: %s", err->msg);
+        berth_error_free(&err);
+    }
+}
+
+/* --- assignments ------------------------------------------------------------------ */
+
+static void fetch_assignments(session *s);
+
+static void on_assignments(berth_rpc_result *r, void *data)
+{
+    session *s = data;
+    agent *a = s->a;
+    berth_error *err = NULL;
+
+    s->fetching = false;
+    if (r->code != BERTH__V1__CODE__OK) {
+        lost_contact(s, "GetAssignments", r);
+        return;
+    }
+    {
+        Berth__V1__Assignments *as = (Berth__V1__Assignments *)r->response;
+
+        s->desired_generation = as->generation;
+        if (!as->unchanged) {
+            berth_info("assignments: generation %" PRIu64 ", %zu containers", as->generation,
+                       as->n_containers);
+            if (containers_apply(a, as->generation, as->containers, as->n_containers, &err) < 0) {
+                berth_log_error(BERTH_LOG_ERROR, err, "apply assignments");
+                berth_error_free(&err);
+            }
+        }
+    }
+    if (s->fetch_again) {
+        s->fetch_again = false;
+        fetch_assignments(s);
+    }
+}
+
+static void fetch_assignments(session *s)
+{
+    Berth__V1__GetAssignmentsRequest req = BERTH__V1__GET_ASSIGNMENTS_REQUEST__INIT;
+
+    if (!s->registered)
+        return;
+    if (s->fetching) {
+        s->fetch_again = true;
+        return;
+    }
+    /* The generation whose set we hold (applying or applied). */
+    req.known_generation = s->a->wanted_generation;
+    s->fetching = true;
+    call(s, "GetAssignments", &req.base, on_assignments, 0);
+}
+
+bool session_controller_ok(agent *a, char *msg, size_t size)
+{
+    session *s = a->session;
+
+    if (!s || !s->registered) {
+        snprintf(msg, size, "not registered with the controller at %s", a->cfg.controller_address);
+        return false;
+    }
+    if (s->unreachable) {
+        snprintf(msg, size, "the controller at %s does not answer", a->cfg.controller_address);
+        return false;
+    }
+    return true;
+}
+
+void session_applied(agent *a)
+{
+    (void)a; /* heartbeats carry it; nothing to push */
+}
+
+static void on_wakeup(const berth_principal *from, const ProtobufCMessage *msg, void *data)
+{
+    session *s = data;
+    const Berth__V1__WakeUp *w = (const Berth__V1__WakeUp *)msg;
+
+    (void)from;
+    berth_debug("wake-up: generation %" PRIu64, w->generation);
+    if (w->generation != s->a->wanted_generation)
+        fetch_assignments(s);
+}
+
+/* --- heartbeats ------------------------------------------------------------------------ */
+
+static void on_heartbeat(berth_rpc_result *r, void *data)
+{
+    session *s = data;
+
+    if (r->code == BERTH__V1__CODE__NOT_FOUND) {
+        /* The controller lost us (a fresh database): register again. */
+        berth_warn("controller: %s; registering again", r->message ? r->message : "not found");
+        s->registered = false;
+        arm(s, &s->register_timer, 0);
+        return;
+    }
+    if (r->code != BERTH__V1__CODE__OK) {
+        lost_contact(s, "Heartbeat", r);
+        arm(s, &s->heartbeat_timer, jitter(s->backoff_ms));
+        return;
+    }
+    {
+        Berth__V1__HeartbeatResponse *hr = (Berth__V1__HeartbeatResponse *)r->response;
+        bool was_unreachable = s->unreachable;
+
+        s->unreachable = false;
+        s->backoff_ms = 0;
+        if (hr->heartbeat_interval_ms >= 100)
+            s->heartbeat_ms = hr->heartbeat_interval_ms;
+        s->desired_generation = hr->generation;
+        if (hr->generation != s->a->wanted_generation)
+            fetch_assignments(s);
+        if (hr->report_status || was_unreachable) {
+            if (was_unreachable)
+                berth_info("controller: reachable again; sending the full picture");
+            report_full(s);
+        }
+    }
+    arm(s, &s->heartbeat_timer, jitter(s->heartbeat_ms));
+}
+
+static void on_heartbeat_timer(berth_loop_timer *t)
+{
+    session *s = berth_container_of(t, session, heartbeat_timer);
+    Berth__V1__HeartbeatRequest req = BERTH__V1__HEARTBEAT_REQUEST__INIT;
+    const Berth__V1__ContainerStatus *all[STATUS_MAX];
+    size_t n = containers_statuses(s->a, all, STATUS_MAX);
+
+    if (!s->registered)
+        return;
+    req.applied_generation = s->a->applied_generation;
+    req.status_digest = containers_digest(s->a);
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->state != BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
+            req.containers++;
+    req.time_unix_ns = berth_now_real_ns();
+    call(s, "Heartbeat", &req.base, on_heartbeat, s->heartbeat_ms > 2000 ? s->heartbeat_ms : 2000);
+}
+
+/* --- registration ------------------------------------------------------------------ */
+
+static int connect_channels(session *s, const Berth__V1__Endpoints *ep, berth_error **err)
+{
+    agent *a = s->a;
+
+    if (s->connected)
+        return 0;
+    if (!ep || !*ep->events || !*ep->stream || !*ep->survey)
+        return berth_error_set(err, EPROTO, "Register: the controller gave no channel addresses");
+    if (berth_events_sub_new(a->loop, s->auth, &s->controller, &s->sub, err) < 0 ||
+        berth_events_sub_on(s->sub, &berth__v1__wake_up__descriptor, on_wakeup, s, err) < 0 ||
+        berth_events_sub_connect(s->sub, ep->events, err) < 0 ||
+        berth_stream_push_new(a->loop, s->auth, &s->controller, &s->push, err) < 0 ||
+        berth_stream_push_connect(s->push, ep->stream, err) < 0)
+        return berth_error_prefix(err, "connect to the controller's channels");
+    {
+        berth_rpc_server_config scfg = { .loop = a->loop, .auth = s->auth };
+
+        if (berth_rpc_respondent_new(&scfg, &s->controller, &s->respondent, err) < 0 ||
+            berth_rpc_server_add_service(s->respondent, agent_service_base(s->service), err) < 0 ||
+            berth_rpc_server_connect(s->respondent, ep->survey, err) < 0)
+            return berth_error_prefix(err, "connect to the controller's survey");
+    }
+    s->connected = true;
+    return 0;
+}
+
+static void on_register(berth_rpc_result *r, void *data)
+{
+    session *s = data;
+    berth_error *err = NULL;
+
+    if (r->code != BERTH__V1__CODE__OK) {
+        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+        if (s->backoff_ms > BACKOFF_MAX_MS)
+            s->backoff_ms = BACKOFF_MAX_MS;
+        if (r->code == BERTH__V1__CODE__PERMISSION_DENIED)
+            berth_warn("controller refused node %s: %s (retrying in %" PRId64 " ms)",
+                       s->a->cfg.node_name, r->message ? r->message : "", s->backoff_ms);
+        else
+            berth_warn("register with %s: %s%s%s (retrying in %" PRId64 " ms)",
+                       s->a->cfg.controller_address, berth_rpc_code_name(r->code),
+                       r->message ? ": " : "", r->message ? r->message : "", s->backoff_ms);
+        arm(s, &s->register_timer, jitter(s->backoff_ms));
+        return;
+    }
+    {
+        Berth__V1__RegisterResponse *rr = (Berth__V1__RegisterResponse *)r->response;
+
+        if (connect_channels(s, rr->endpoints, &err) < 0) {
+            berth_log_error(BERTH_LOG_ERROR, err, "register");
+            berth_error_free(&err);
+            arm(s, &s->register_timer, jitter(BACKOFF_MAX_MS));
+            return;
+        }
+        berth_info("registered with the controller at %s (generation %" PRIu64
+                   ", heartbeat every %u ms)",
+                   s->a->cfg.controller_address, rr->generation, rr->heartbeat_interval_ms);
+        s->registered = true;
+        s->unreachable = false;
+        s->backoff_ms = 0;
+        if (rr->heartbeat_interval_ms >= 100)
+            s->heartbeat_ms = rr->heartbeat_interval_ms;
+        s->desired_generation = rr->generation;
+        /* One full snapshot: the controller's view is whatever it was. */
+        report_full(s);
+        if (rr->generation != s->a->wanted_generation || s->a->wanted_generation == 0)
+            fetch_assignments(s);
+        arm(s, &s->heartbeat_timer, jitter(s->heartbeat_ms));
+    }
+}
+
+static void on_register_timer(berth_loop_timer *t)
+{
+    session *s = berth_container_of(t, session, register_timer);
+    agent *a = s->a;
+    Berth__V1__RegisterRequest req = BERTH__V1__REGISTER_REQUEST__INIT;
+    Berth__V1__NodeInfo info;
+    Berth__V1__NodeCapacity cap;
+    Berth__V1__NodeInfo__LabelsEntry labels[AGENT_LABELS_MAX];
+    Berth__V1__NodeInfo__LabelsEntry *label_ptrs[AGENT_LABELS_MAX];
+
+    node_info_fill(&info, &cap, labels, label_ptrs, &a->cfg, &a->facts,
+                   berth_cgroup_driver_version(a->cgroups), a->start_ns);
+    req.node = &info;
+    call(s, "Register", &req.base, on_register, 10000);
+}
+
+/* --- metrics -------------------------------------------------------------------------- */
+
+static void on_metrics_timer(berth_loop_timer *t)
+{
+    session *s = berth_container_of(t, session, metrics_timer);
+    berth_error *err = NULL;
+
+    arm(s, &s->metrics_timer, s->a->cfg.metrics_interval_ns / BERTH_NSEC_PER_MSEC);
+    if (!s->push)
+        return;
+    if (metrics_send(s->a, s->push, &err) < 0) {
+        berth_debug("metrics: %s", err->msg);
+        berth_error_free(&err);
+    }
+}
+
+/* --- setup ------------------------------------------------------------------------------ */
+
+static int load_identity(session *s, berth_error **err)
+{
+    agent *a = s->a;
+    berth_auth_config acfg = { 0 };
+    berth_keypair kp;
+    uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
+    char pubpath[4200];
+    size_t npk = 0;
+    bool created = false;
+    int r;
+
+    if (berth_principal_init(&acfg.self, BERTH_ROLE_NODE, a->cfg.node_name, err) < 0 ||
+        berth_principal_init(&s->controller, BERTH_ROLE_CONTROLLER, a->cfg.controller_name, err) <
+            0)
+        return -1;
+    if (berth_keypair_load_or_generate(AT_FDCWD, a->cfg.key, &kp, &created, err) < 0)
+        return -1;
+    if (created)
+        berth_info("generated the node key %s", a->cfg.key);
+    /* The public half beside it, for operators (berthctl on this node) and
+     * for enrolling by approval (its fingerprint). */
+    snprintf(pubpath, sizeof(pubpath), "%s/node.pub", a->cfg.state_dir);
+    if (berth_pubkeys_save(AT_FDCWD, pubpath, (const uint8_t(*)[BERTH_PUBKEY_LEN])kp.pk, 1, err) <
+        0) {
+        berth_keypair_wipe(&kp);
+        return -1;
+    }
+    {
+        char fp[BERTH_FINGERPRINT_LEN];
+        berth_info("node %s, key %s", a->cfg.node_name, berth_key_fingerprint(kp.pk, fp));
+    }
+    if (berth_policy_memory_new(&s->policy, err) < 0)
+        goto fail;
+    /* The controller's key is pinned: nothing else may give orders. */
+    if (berth_pubkeys_load(AT_FDCWD, a->cfg.controller_key, pks, &npk, err) < 0) {
+        berth_error_prefix(err, "the controller's public key (controller.key)");
+        goto fail;
+    }
+    for (size_t i = 0; i < npk; i++)
+        if (berth_policy_memory_add_key(s->policy, &s->controller, pks[i], err) < 0)
+            goto fail;
+    for (size_t i = 0; i < a->cfg.n_operators; i++) {
+        berth_principal op;
+
+        if (berth_principal_init(&op, BERTH_ROLE_OPERATOR, a->cfg.operator_names[i], err) < 0 ||
+            berth_pubkeys_load(AT_FDCWD, a->cfg.operator_keys[i], pks, &npk, err) < 0) {
+            berth_error_prefix(err, "operator %s", a->cfg.operator_names[i]);
+            goto fail;
+        }
+        for (size_t j = 0; j < npk; j++)
+            if (berth_policy_memory_add_key(s->policy, &op, pks[j], err) < 0)
+                goto fail;
+    }
+    acfg.key = kp;
+    acfg.policy = &berth_policy_memory_ops;
+    acfg.policy_data = s->policy;
+    r = berth_auth_new(&acfg, &s->auth, err);
+    berth_keypair_wipe(&kp);
+    berth_keypair_wipe(&acfg.key);
+    return r;
+fail:
+    berth_keypair_wipe(&kp);
+    return -1;
+}
+
+int session_start(agent *a, berth_error **err)
+{
+    session *s = calloc(1, sizeof(*s));
+    berth_rpc_client_config ccfg = { 0 };
+    berth_rpc_server_config scfg = { 0 };
+
+    if (!s)
+        return berth_error_make(err, ENOMEM, "session");
+    a->session = s;
+    s->a = a;
+    s->heartbeat_ms = 10000;
+    berth_loop_timer_init(&s->register_timer, on_register_timer);
+    berth_loop_timer_init(&s->heartbeat_timer, on_heartbeat_timer);
+    berth_loop_timer_init(&s->metrics_timer, on_metrics_timer);
+    if (load_identity(s, err) < 0)
+        return -1;
+    if (a->cfg.join_token) {
+        if (berth_join_token_parse(a->cfg.join_token, &s->token, err) < 0)
+            return berth_error_prefix(err, "join_token");
+        s->has_token = true;
+    }
+    ccfg.loop = a->loop;
+    ccfg.auth = s->auth;
+    ccfg.address = a->cfg.controller_address;
+    ccfg.server = s->controller;
+    ccfg.join_token = s->has_token ? &s->token : NULL;
+    if (berth_rpc_client_new(&ccfg, &s->client, err) < 0)
+        return berth_error_prefix(err, "controller client");
+
+    /* The Agent service: the local socket (root-only directory) and, if
+     * configured, the endpoint the controller dials. */
+    if (agent_service_new(a, &s->service, err) < 0)
+        return -1;
+    scfg.loop = a->loop;
+    scfg.auth = s->auth;
+    if (berth_rpc_server_new(&scfg, &s->server, err) < 0 ||
+        berth_rpc_server_add_service(s->server, agent_service_base(s->service), err) < 0)
+        return -1;
+    if (a->cfg.socket) {
+        char dir[4096], addr[4200], *slash;
+
+        snprintf(dir, sizeof(dir), "%s", a->cfg.socket);
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = '\0';
+            if (berth_mkdir_p(dir, 0700, err) < 0 || chmod(dir, 0700) < 0)
+                return berth_error_prefix(err, "socket directory %s", dir);
+        }
+        unlink(a->cfg.socket);
+        snprintf(addr, sizeof(addr), "ipc://%s", a->cfg.socket);
+        if (berth_rpc_server_bind(s->server, addr, err) < 0)
+            return -1;
+    }
+    if (a->cfg.listen && berth_rpc_server_bind(s->server, a->cfg.listen, err) < 0)
+        return -1;
+    arm(s, &s->register_timer, 0);
+    arm(s, &s->metrics_timer, a->cfg.metrics_interval_ns / BERTH_NSEC_PER_MSEC);
+    return 0;
+}
+
+void session_stop(agent *a)
+{
+    session *s = a->session;
+
+    if (!s)
+        return;
+    berth_loop_timer_cancel(a->loop, &s->register_timer);
+    berth_loop_timer_cancel(a->loop, &s->heartbeat_timer);
+    berth_loop_timer_cancel(a->loop, &s->metrics_timer);
+    berth_rpc_server_free(s->server);
+    berth_rpc_server_free(s->respondent);
+    agent_service_free(s->service);
+    berth_events_sub_free(s->sub);
+    berth_stream_push_free(s->push);
+    berth_rpc_client_free(s->client);
+    berth_auth_free(s->auth);
+    berth_policy_memory_free(s->policy);
+    if (a->cfg.socket)
+        unlink(a->cfg.socket);
+    free(s);
+    a->session = NULL;
+}

@@ -1,0 +1,261 @@
+/* The fake controller (see fake_controller.h). */
+#include "fake_controller.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "berth/proto/agent.pb-c.h"
+#include "rpc/pb.h"
+
+static fake_ctl *self;
+
+static void note_status(fake_ctl *f, const Berth__V1__ContainerStatus *st)
+{
+    fake_event e = { 0 };
+    size_t i;
+
+    snprintf(e.id, sizeof(e.id), "%s", st->id);
+    e.state = st->state;
+    e.exit_code = st->exit_code;
+    e.signal = st->signal;
+    e.restart_count = st->restart_count;
+    e.pid = st->pid;
+    snprintf(e.reason, sizeof(e.reason), "%s", st->reason);
+    if (f->n_log < sizeof(f->log) / sizeof(f->log[0]))
+        f->log[f->n_log++] = e;
+    for (i = 0; i < f->n_latest; i++)
+        if (strcmp(f->latest[i].id, e.id) == 0)
+            break;
+    if (i == f->n_latest) {
+        if (f->n_latest == FAKE_MAX)
+            return;
+        f->n_latest++;
+    }
+    f->latest[i] = e;
+}
+
+static void ctl_register(Berth__V1__Controller_Service *s, const Berth__V1__RegisterRequest *in,
+                         Berth__V1__RegisterResponse_Closure closure, void *data)
+{
+    const berth_principal *peer = berth_rpc_call_peer(data);
+    Berth__V1__RegisterResponse out = BERTH__V1__REGISTER_RESPONSE__INIT;
+    Berth__V1__Endpoints ep = BERTH__V1__ENDPOINTS__INIT;
+
+    (void)s;
+    if (!in->node || strcmp(in->node->name, peer->name) != 0 || peer->role != BERTH_ROLE_NODE) {
+        berth_rpc_call_fail(data, BERTH__V1__CODE__PERMISSION_DENIED, "not as %s",
+                            in->node ? in->node->name : "(none)");
+        return;
+    }
+    self->registrations++;
+    out.generation = self->generation;
+    out.heartbeat_interval_ms = self->heartbeat_ms;
+    ep.events = self->events;
+    ep.stream = self->stream;
+    ep.survey = self->survey;
+    out.endpoints = &ep;
+    closure(&out, data);
+}
+
+static void ctl_heartbeat(Berth__V1__Controller_Service *s, const Berth__V1__HeartbeatRequest *in,
+                          Berth__V1__HeartbeatResponse_Closure closure, void *data)
+{
+    Berth__V1__HeartbeatResponse out = BERTH__V1__HEARTBEAT_RESPONSE__INIT;
+
+    (void)s;
+    self->heartbeats++;
+    self->applied = in->applied_generation;
+    out.generation = self->generation;
+    out.heartbeat_interval_ms = self->heartbeat_ms;
+    closure(&out, data);
+}
+
+static void ctl_assignments(Berth__V1__Controller_Service *s,
+                            const Berth__V1__GetAssignmentsRequest *in,
+                            Berth__V1__Assignments_Closure closure, void *data)
+{
+    Berth__V1__Assignments out = BERTH__V1__ASSIGNMENTS__INIT;
+
+    (void)s;
+    out.generation = self->generation;
+    if (in->known_generation == self->generation) {
+        out.unchanged = 1;
+    } else {
+        out.containers = self->specs;
+        out.n_containers = self->n_specs;
+    }
+    closure(&out, data);
+}
+
+static void ctl_report(Berth__V1__Controller_Service *s, const Berth__V1__ReportStatusRequest *in,
+                       Berth__V1__ReportStatusResponse_Closure closure, void *data)
+{
+    Berth__V1__ReportStatusResponse out = BERTH__V1__REPORT_STATUS_RESPONSE__INIT;
+
+    (void)s;
+    if (in->full)
+        self->full_reports++;
+    for (size_t i = 0; i < in->n_containers; i++)
+        note_status(self, in->containers[i]);
+    closure(&out, data);
+}
+
+static void on_event(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
+{
+    const Berth__V1__ContainerEvent *ev = (const Berth__V1__ContainerEvent *)msg;
+
+    (void)item;
+    (void)data;
+    if (ev->status)
+        note_status(self, ev->status);
+}
+
+static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
+{
+    const Berth__V1__MetricsReport *r = (const Berth__V1__MetricsReport *)msg;
+
+    (void)item;
+    (void)data;
+    self->metrics_reports++;
+    for (size_t i = 0; i < r->n_samples; i++) {
+        const Berth__V1__MetricsSample *s = r->samples[i];
+
+        if (!*s->container_id) {
+            self->node_load = s->load_1m;
+            self->node_containers = s->containers;
+            continue;
+        }
+        for (size_t j = 0; j < self->n_latest; j++)
+            if (strcmp(self->latest[j].id, s->container_id) == 0 &&
+                s->memory_bytes > self->max_memory[j])
+                self->max_memory[j] = s->memory_bytes;
+    }
+}
+
+void fake_ctl_start(fake_ctl *f, berth_loop *loop, const char *dir, const char *node_name,
+                    const uint8_t node_pk[32])
+{
+    berth_rpc_server_config cfg = { 0 };
+    berth_error *err = NULL;
+
+    memset(f, 0, sizeof(*f));
+    self = f;
+    f->loop = loop;
+    f->heartbeat_ms = 500;
+    f->generation = 1;
+    party_init(&f->party, BERTH_ROLE_CONTROLLER, "controller");
+    ck_assert_int_eq(berth_principal_init(&f->node, BERTH_ROLE_NODE, node_name, &err), 0);
+    ck_assert_int_eq(berth_policy_memory_add_key(f->party.policy, &f->node, node_pk, &err), 0);
+    f->rpc = ipc_addr(dir, "rpc");
+    f->events = ipc_addr(dir, "events");
+    f->stream = ipc_addr(dir, "stream");
+    f->survey = ipc_addr(dir, "survey");
+    berth__v1__controller__init(&f->svc, NULL);
+    f->svc.register_ = ctl_register;
+    f->svc.heartbeat = ctl_heartbeat;
+    f->svc.get_assignments = ctl_assignments;
+    f->svc.report_status = ctl_report;
+    cfg.loop = loop;
+    cfg.auth = f->party.auth;
+    ck_assert_int_eq(berth_rpc_server_new(&cfg, &f->srv, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_add_service(f->srv, (ProtobufCService *)&f->svc, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_bind(f->srv, f->rpc, &err), 0);
+    ck_assert_int_eq(berth_events_pub_new(loop, f->party.auth, &f->pub, &err), 0);
+    ck_assert_int_eq(berth_events_pub_bind(f->pub, f->events, &err), 0);
+    ck_assert_int_eq(berth_stream_pull_new(loop, f->party.auth, &f->pull, &err), 0);
+    ck_assert_int_eq(berth_stream_pull_bind(f->pull, f->stream, &err), 0);
+    ck_assert_int_eq(berth_stream_pull_on(f->pull, &berth__v1__container_event__descriptor,
+                                          on_event, NULL, &err),
+                     0);
+    ck_assert_int_eq(berth_stream_pull_on(f->pull, &berth__v1__metrics_report__descriptor,
+                                          on_metrics, NULL, &err),
+                     0);
+    ck_assert_int_eq(berth_surveyor_new(loop, f->party.auth, &f->surveyor, &err), 0);
+    ck_assert_int_eq(berth_surveyor_bind(f->surveyor, f->survey, &err), 0);
+}
+
+void fake_ctl_stop(fake_ctl *f)
+{
+    berth_surveyor_free(f->surveyor);
+    berth_stream_pull_free(f->pull);
+    berth_events_pub_free(f->pub);
+    berth_rpc_server_free(f->srv);
+    for (size_t i = 0; i < f->n_specs; i++)
+        berth_pb_free(&f->specs[i]->base);
+    party_free(&f->party);
+    free(f->rpc);
+    free(f->events);
+    free(f->stream);
+    free(f->survey);
+}
+
+void fake_ctl_assign(fake_ctl *f, Berth__V1__ContainerSpec **specs, size_t n)
+{
+    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
+    berth_error *err = NULL;
+
+    for (size_t i = 0; i < f->n_specs; i++)
+        berth_pb_free(&f->specs[i]->base);
+    ck_assert_uint_le(n, FAKE_MAX);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = berth__v1__container_spec__get_packed_size(specs[i]);
+        uint8_t *buf = malloc(len ? len : 1);
+
+        berth__v1__container_spec__pack(specs[i], buf);
+        f->specs[i] = berth__v1__container_spec__unpack(NULL, len, buf);
+        free(buf);
+    }
+    f->n_specs = n;
+    f->generation++;
+    w.generation = f->generation;
+    ck_assert_int_eq(berth_events_publish(f->pub, f->node.id, &w.base, &err), 0);
+}
+
+const fake_event *fake_ctl_status(const fake_ctl *f, const char *id)
+{
+    for (size_t i = 0; i < f->n_latest; i++)
+        if (strcmp(f->latest[i].id, id) == 0)
+            return &f->latest[i];
+    return NULL;
+}
+
+size_t fake_ctl_count(const fake_ctl *f, Berth__V1__ContainerState st)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->n_latest; i++)
+        n += f->latest[i].state == st;
+    return n;
+}
+
+static bool survey_done;
+static size_t survey_answered, survey_missing;
+static bool survey_healthy;
+
+static void on_survey(berth_survey_result *res, void *data)
+{
+    (void)data;
+    survey_answered = res->n_answers;
+    survey_missing = res->n_missing;
+    survey_healthy = res->n_answers == 1 && res->answers[0].code == BERTH__V1__CODE__OK &&
+                     ((Berth__V1__HealthReport *)res->answers[0].response)->healthy;
+    survey_done = true;
+}
+
+bool fake_ctl_survey(fake_ctl *f, int timeout_ms, size_t *ret_answered, size_t *ret_missing)
+{
+    Berth__V1__HealthRequest q = BERTH__V1__HEALTH_REQUEST__INIT;
+    berth_error *err = NULL;
+
+    survey_done = false;
+    ck_assert_int_eq(berth_surveyor_ask(f->surveyor, &berth__v1__agent__descriptor, "Health",
+                                        &q.base, (uint32_t)timeout_ms, &f->node, 1, on_survey, NULL,
+                                        &err),
+                     0);
+    run_until(f->loop, &survey_done, timeout_ms + 2000);
+    *ret_answered = survey_answered;
+    *ret_missing = survey_missing;
+    return survey_healthy;
+}

@@ -1,0 +1,534 @@
+/* berthd for real, as root, against a fake controller: register and run an
+ * assignment, remove it; kill -9 berthd with containers running and exiting
+ * meanwhile, then re-adopt; liveness restarts and metrics; bad config, a
+ * missing image and a rejected spec each give a clear answer while the agent
+ * keeps serving; the local Agent service (List, Logs, Stop). */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "berth/proto/agent.pb-c.h"
+#include "check_main.h"
+#include "fake_controller.h"
+#include "monitor/monitor.h"
+#include "rpc/pb.h"
+
+#define S(x) BERTH__V1__CONTAINER_STATE__CONTAINER_##x
+
+static const char *berthd_bin, *rootfs;
+static char *dir;
+static char state[512], images[512], parent[128], cfgpath[600], logpath[600];
+static berth_loop *loop;
+static fake_ctl ctl;
+static pid_t berthd = -1;
+static berth_keypair node_key;
+static test_party op;
+
+static void write_config(void)
+{
+    char text[4096];
+    int n;
+
+    n = snprintf(text, sizeof(text),
+                 "node_name: n1\n"
+                 "labels: {zone: a}\n"
+                 "controller:\n"
+                 "  address: %s\n"
+                 "  key: %s/controller.pub\n"
+                 "state_dir: %s\n"
+                 "image_store: %s\n"
+                 "key: %s/node.key\n"
+                 "cgroup_parent: %s\n"
+                 "socket: %s/agent.sock\n"
+                 "metrics_interval: 500ms\n"
+                 "stop_grace_period: 1s\n"
+                 "operators: {ops: %s/ops.pub}\n"
+                 "log: {level: debug}\n",
+                 ctl.rpc, dir, state, images, dir, parent, dir, dir);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, cfgpath, text, (size_t)n, 0600, NULL), 0);
+}
+
+static void berthd_start(void)
+{
+    berthd = fork();
+    ck_assert_int_ge(berthd, 0);
+    if (berthd == 0) {
+        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(berthd_bin, berthd_bin, "-c", cfgpath, (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void berthd_signal(int sig)
+{
+    int status;
+
+    if (berthd <= 0)
+        return;
+    kill(berthd, sig);
+    ck_assert_int_eq(berth_waitpid(berthd, &status, 0), berthd);
+    berthd = -1;
+}
+
+/* Run the loop until pred holds or timeout. */
+static bool wait_for(bool (*pred)(void), int timeout_ms)
+{
+    int64_t end = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
+
+    while (!pred()) {
+        if (berth_now_mono_ns() > end)
+            return false;
+        run_for(loop, 50);
+    }
+    return true;
+}
+
+static void setup(void)
+{
+    char path[600], cmd[1400];
+    berth_error *err = NULL;
+
+    berthd_bin = getenv("BERTHD");
+    rootfs = getenv("BERTH_TEST_ROOTFS");
+    ck_assert_msg(berthd_bin && rootfs, "BERTHD and BERTH_TEST_ROOTFS must be set");
+    dir = tmpdir_make();
+    snprintf(state, sizeof(state), "%s/agent", dir);
+    snprintf(images, sizeof(images), "%s/images", dir);
+    snprintf(parent, sizeof(parent), "/berth-test-agent-%d-%d", (int)getppid(), (int)getpid());
+    snprintf(cfgpath, sizeof(cfgpath), "%s/agent.yaml", dir);
+    snprintf(logpath, sizeof(logpath), "%s/berthd.log", dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/trigger %s && cp -a %s %s/bb", dir, images, rootfs,
+             images);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(berth_loop_new(&loop, &err), 0);
+    ck_assert_int_eq(berth_keypair_generate(&node_key, &err), 0);
+    snprintf(path, sizeof(path), "%s/node.key", dir);
+    ck_assert_int_eq(berth_keypair_save(AT_FDCWD, path, &node_key, &err), 0);
+    fake_ctl_start(&ctl, loop, dir, "n1", node_key.pk);
+    snprintf(path, sizeof(path), "%s/controller.pub", dir);
+    ck_assert_int_eq(berth_pubkeys_save(AT_FDCWD, path,
+                                        (const uint8_t(*)[BERTH_PUBKEY_LEN])ctl.party.key.pk, 1,
+                                        &err),
+                     0);
+    party_init(&op, BERTH_ROLE_OPERATOR, "ops");
+    snprintf(path, sizeof(path), "%s/ops.pub", dir);
+    ck_assert_int_eq(
+        berth_pubkeys_save(AT_FDCWD, path, (const uint8_t(*)[BERTH_PUBKEY_LEN])op.key.pk, 1, &err),
+        0);
+    write_config();
+    berthd_start();
+}
+
+static bool no_containers(void)
+{
+    char path[600];
+    DIR *d;
+    struct dirent *de;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/containers", state);
+    d = opendir(path);
+    if (!d)
+        return true;
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n == 0;
+}
+
+static void teardown(void)
+{
+    char cmd[1024];
+
+    if (berthd <= 0)
+        berthd_start();
+    fake_ctl_assign(&ctl, NULL, 0);
+    if (!wait_for(no_containers, 30000))
+        fprintf(stderr, "teardown: containers left behind\n");
+    berthd_signal(SIGTERM);
+    fake_ctl_stop(&ctl);
+    party_free(&op);
+    berth_loop_free(loop);
+    snprintf(cmd, sizeof(cmd),
+             "for d in /sys/fs/cgroup%s /sys/fs/cgroup/*%s; do [ -d \"$d\" ] && rmdir \"$d\"; "
+             "done 2>/dev/null; true",
+             parent, parent);
+    ck_assert_int_eq(system(cmd), 0);
+    tmpdir_remove(dir);
+}
+
+/* After a failed test: stop what its agent left (runs in the runner). */
+static void cleanup_leftovers(void)
+{
+    ck_assert_int_eq(system("for c in /tmp/berth-test-*/agent/containers/*/control; do "
+                            "[ -p \"$c\" ] && timeout 2 sh -c \"echo 'stop 0' >$c\"; done "
+                            "2>/dev/null; true"),
+                     0);
+}
+
+/* --- specs ---------------------------------------------------------------------- */
+
+static Berth__V1__ContainerSpec specs[16];
+static Berth__V1__ContainerSpec *spec_ptrs[16];
+static char *argvs[16][3];
+static char ids[16][32];
+static Berth__V1__Mount trig_mount[16], tmp_mount[16];
+static Berth__V1__Mount *mounts[16][2];
+static Berth__V1__Resources res[16];
+static Berth__V1__Probe probes[16];
+static Berth__V1__ExecAction exec_actions[16];
+static Berth__V1__Backoff backoffs[16];
+static char trigger[600];
+
+static Berth__V1__ContainerSpec *spec(int i, const char *id, const char *script)
+{
+    Berth__V1__ContainerSpec *s = &specs[i];
+
+    berth__v1__container_spec__init(s);
+    snprintf(ids[i], sizeof(ids[i]), "%s", id);
+    s->id = ids[i];
+    s->image = "bb";
+    argvs[i][0] = "/bin/sh";
+    argvs[i][1] = "-c";
+    argvs[i][2] = (char *)script;
+    s->command = argvs[i];
+    s->n_command = 3;
+    s->stop_grace_ms = 1000;
+    berth__v1__mount__init(&trig_mount[i]);
+    snprintf(trigger, sizeof(trigger), "%s/trigger", dir);
+    trig_mount[i].source = trigger;
+    trig_mount[i].destination = "/trigger";
+    berth__v1__mount__init(&tmp_mount[i]);
+    tmp_mount[i].type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    tmp_mount[i].destination = "/tmp";
+    mounts[i][0] = &trig_mount[i];
+    mounts[i][1] = &tmp_mount[i];
+    s->mounts = mounts[i];
+    s->n_mounts = 2;
+    spec_ptrs[i] = s;
+    return s;
+}
+
+static size_t want_running;
+static bool n_running(void)
+{
+    return fake_ctl_count(&ctl, S(RUNNING)) == want_running;
+}
+
+static bool applied_current(void)
+{
+    return ctl.applied == ctl.generation;
+}
+
+static bool registered(void)
+{
+    return ctl.registrations > 0;
+}
+
+static bool cgroup_exists(const char *id)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/%s", parent, id);
+    if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
+        snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%s", parent, id);
+    return stat(path, &st) == 0;
+}
+
+/* --- the local Agent service --------------------------------------------------------- */
+
+static berth_rpc_client *operator_client(void)
+{
+    berth_principal node;
+    char addr[700];
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(berth_principal_init(&node, BERTH_ROLE_NODE, "n1", &err), 0);
+    ck_assert_int_eq(berth_policy_memory_add_key(op.policy, &node, node_key.pk, &err), 0);
+    snprintf(addr, sizeof(addr), "ipc://%s/agent.sock", dir);
+    {
+        test_party server = { .who = node };
+        return client_new(loop, &op, &server, addr);
+    }
+}
+
+/* --- tests ----------------------------------------------------------------------------- */
+
+START_TEST(register_run_remove)
+{
+    size_t answered = 0, missing = 0;
+    berth_rpc_client *c;
+    berth_rpc_result r;
+    berth_error *err = NULL;
+
+    ck_assert_msg(wait_for(registered, 15000), "berthd did not register");
+    spec(0, "a1", "echo hello from a1; exec sleep 1000");
+    spec(1, "a2", "exec sleep 1000");
+    spec(2, "a3", "exec sleep 1000");
+    fake_ctl_assign(&ctl, spec_ptrs, 3);
+    want_running = 3;
+    ck_assert_msg(wait_for(n_running, 30000), "3 containers did not run");
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_gt(fake_ctl_status(&ctl, ids[i])->pid, 0);
+        ck_assert(cgroup_exists(ids[i]));
+    }
+    ck_assert_msg(wait_for(applied_current, 10000), "the applied generation was not reported");
+    ck_assert(fake_ctl_survey(&ctl, 3000, &answered, &missing));
+    ck_assert_uint_eq(answered, 1);
+    ck_assert_uint_eq(missing, 0);
+
+    /* The local socket: List and Logs for an operator. */
+    c = operator_client();
+    {
+        Berth__V1__ListContainersRequest lr = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
+        Berth__V1__ListContainersResponse *out;
+
+        ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__v1__agent__descriptor, "List",
+                                                    &lr.base, 5000, &r, &err),
+                         0);
+        ck_assert_msg(r.code == BERTH__V1__CODE__OK, "%s", r.message ? r.message : "");
+        out = (Berth__V1__ListContainersResponse *)r.response;
+        ck_assert_uint_eq(out->n_containers, 3);
+        ck_assert_str_eq(out->containers[0]->status->id, "a1");
+        ck_assert_str_eq(out->containers[0]->node, "n1");
+        berth_rpc_result_clear(&r);
+    }
+    {
+        Berth__V1__LogsRequest lq = BERTH__V1__LOGS_REQUEST__INIT;
+        Berth__V1__LogsResponse *out;
+
+        lq.container_id = "a1";
+        ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__v1__agent__descriptor, "Logs",
+                                                    &lq.base, 5000, &r, &err),
+                         0);
+        ck_assert_int_eq(r.code, BERTH__V1__CODE__OK);
+        out = (Berth__V1__LogsResponse *)r.response;
+        ck_assert_uint_eq(out->n_lines, 1);
+        ck_assert_int_eq(memcmp(out->lines[0]->line.data, "hello from a1", 13), 0);
+        ck_assert(!out->eof);
+        berth_rpc_result_clear(&r);
+        lq.container_id = "nope";
+        ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__v1__agent__descriptor, "Logs",
+                                                    &lq.base, 5000, &r, &err),
+                         0);
+        ck_assert_int_eq(r.code, BERTH__V1__CODE__NOT_FOUND);
+        berth_rpc_result_clear(&r);
+    }
+    berth_rpc_client_free(c);
+
+    /* Removed from the assignments: stopped and cleaned. */
+    fake_ctl_assign(&ctl, NULL, 0);
+    ck_assert_msg(wait_for(no_containers, 30000), "containers were not removed");
+    for (int i = 0; i < 3; i++)
+        ck_assert(!cgroup_exists(ids[i]));
+}
+END_TEST
+
+/* kill -9 berthd with 10 containers; two exit (3, 4) while it is away. */
+static int pids_before[10];
+static bool exits_reported(void)
+{
+    const fake_event *x = fake_ctl_status(&ctl, "x8"), *y = fake_ctl_status(&ctl, "x9");
+
+    return x && y && x->state == S(EXITED) && y->state == S(EXITED);
+}
+
+static bool monitor_exited(const char *id)
+{
+    char path[700];
+    int dfd;
+    berth_monitor_liveness l = BERTH_MONITOR_ALIVE;
+
+    snprintf(path, sizeof(path), "%s/containers/%s", state, id);
+    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return false;
+    berth_monitor_probe(dfd, &l, NULL);
+    close(dfd);
+    return l == BERTH_MONITOR_EXITED;
+}
+
+static bool both_ended(void)
+{
+    return monitor_exited("x8") && monitor_exited("x9");
+}
+
+START_TEST(kill9_and_readopt)
+{
+    char path[700];
+    int regs;
+
+    ck_assert(wait_for(registered, 15000));
+    for (int i = 0; i < 10; i++) {
+        char id[8];
+
+        snprintf(id, sizeof(id), "x%d", i);
+        spec(i, id,
+             i == 8   ? "while [ ! -e /trigger/go ]; do sleep 0.1; done; exit 3"
+             : i == 9 ? "while [ ! -e /trigger/go ]; do sleep 0.1; done; exit 4"
+                      : "exec sleep 1000");
+    }
+    fake_ctl_assign(&ctl, spec_ptrs, 10);
+    want_running = 10;
+    ck_assert_msg(wait_for(n_running, 60000), "10 containers did not run");
+    for (int i = 0; i < 10; i++)
+        pids_before[i] = fake_ctl_status(&ctl, ids[i])->pid;
+
+    berthd_signal(SIGKILL);
+    snprintf(path, sizeof(path), "%s/trigger/go", dir);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, path, "", 0, 0644, NULL), 0);
+    ck_assert_msg(wait_for(both_ended, 20000), "x8 and x9 did not end while berthd was away");
+    /* The 8 others still run, untouched. */
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(kill(pids_before[i], 0), 0);
+
+    regs = ctl.registrations;
+    berthd_start();
+    ck_assert_msg(wait_for(exits_reported, 20000), "the exits were not reported");
+    ck_assert_int_gt(ctl.registrations, regs);
+    ck_assert_int_eq(fake_ctl_status(&ctl, "x8")->exit_code, 3);
+    ck_assert_int_eq(fake_ctl_status(&ctl, "x9")->exit_code, 4);
+    for (int i = 0; i < 8; i++) {
+        const fake_event *e = fake_ctl_status(&ctl, ids[i]);
+
+        ck_assert_int_eq(e->state, S(RUNNING));
+        ck_assert_int_eq(e->pid, pids_before[i]); /* same process: nothing restarted */
+        ck_assert_uint_eq(e->restart_count, 0);
+    }
+    /* Nothing started twice: no STARTING after the restart for the eight. */
+    run_for(loop, 1500);
+    ck_assert_uint_eq(fake_ctl_count(&ctl, S(RUNNING)), 8);
+}
+END_TEST
+
+static bool restarted(void)
+{
+    const fake_event *e = fake_ctl_status(&ctl, "probe");
+    return e && e->restart_count >= 1;
+}
+
+static bool memory_seen(void)
+{
+    for (size_t i = 0; i < ctl.n_latest; i++)
+        if (strcmp(ctl.latest[i].id, "hog") == 0)
+            return ctl.max_memory[i] >= 20 * 1024 * 1024;
+    return false;
+}
+
+START_TEST(liveness_and_metrics)
+{
+    static char *check[] = { "test", "-e", "/tmp/ok" };
+    Berth__V1__ContainerSpec *p, *h;
+
+    ck_assert(wait_for(registered, 15000));
+    p = spec(0, "probe", "touch /tmp/ok; (sleep 1.5; rm /tmp/ok) & exec sleep 1000");
+    berth__v1__probe__init(&probes[0]);
+    berth__v1__exec_action__init(&exec_actions[0]);
+    exec_actions[0].command = check;
+    exec_actions[0].n_command = 3;
+    probes[0].action_case = BERTH__V1__PROBE__ACTION_EXEC;
+    probes[0].exec = &exec_actions[0];
+    probes[0].period_ms = 300;
+    probes[0].failure_threshold = 2;
+    p->liveness_probe = &probes[0];
+    p->restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ALWAYS;
+    berth__v1__backoff__init(&backoffs[0]);
+    backoffs[0].initial_ms = 200;
+    p->restart_backoff = &backoffs[0];
+    h = spec(1, "hog", "x=$(head -c 25000000 /dev/zero | tr '\\0' a); exec sleep 1000");
+    berth__v1__resources__init(&res[1]);
+    h->resources = &res[1];
+    fake_ctl_assign(&ctl, spec_ptrs, 2);
+    ck_assert_msg(wait_for(restarted, 30000), "the failing probe did not restart the container");
+    ck_assert_msg(wait_for(memory_seen, 30000), "no metrics sample showed the 20 MiB");
+    ck_assert_uint_gt(ctl.metrics_reports, 0);
+    ck_assert_uint_ge(ctl.node_containers, 2);
+}
+END_TEST
+
+static bool bad_ones_failed(void)
+{
+    const fake_event *a = fake_ctl_status(&ctl, "noimg"), *b = fake_ctl_status(&ctl, "badspec"),
+                     *c = fake_ctl_status(&ctl, "good");
+
+    return a && b && c && a->state == S(FAILED) && b->state == S(FAILED) && c->state == S(RUNNING);
+}
+
+START_TEST(bad_inputs)
+{
+    char path[700], out[4096];
+    Berth__V1__ContainerSpec *bad;
+    int status, p[2];
+    pid_t pid;
+    ssize_t n;
+
+    /* A malformed config: file:line:column, before anything starts. */
+    snprintf(path, sizeof(path), "%s/bad.yaml", dir);
+    {
+        static const char bad_yaml[] = "node_name: n9\nstate_dir: /tmp\ncontoller: x\n";
+
+        ck_assert_int_eq(
+            berth_write_file_atomic_at(AT_FDCWD, path, bad_yaml, sizeof(bad_yaml) - 1, 0600, NULL),
+            0);
+    }
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        execl(berthd_bin, berthd_bin, "--check-config", "-c", path, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    n = berth_read_all(p[0], out, sizeof(out) - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 2);
+    snprintf(path, sizeof(path), "berthd: %s/bad.yaml:3:1: unknown setting 'contoller'\n", dir);
+    ck_assert_str_eq(out, path);
+
+    /* A missing image and a spec the runtime rejects: statuses, and the
+     * agent goes on with the good one. */
+    ck_assert(wait_for(registered, 15000));
+    spec(0, "noimg", "exec sleep 1000")->image = "nosuch";
+    bad = spec(1, "badspec", "exec sleep 1000");
+    berth__v1__resources__init(&res[1]);
+    res[1].memory_bytes = 1024;
+    bad->resources = &res[1];
+    spec(2, "good", "exec sleep 1000");
+    fake_ctl_assign(&ctl, spec_ptrs, 3);
+    ck_assert_msg(wait_for(bad_ones_failed, 30000), "statuses not as expected");
+    ck_assert_str_eq(fake_ctl_status(&ctl, "noimg")->reason, "ImageNotFound");
+    ck_assert_str_eq(fake_ctl_status(&ctl, "badspec")->reason, "InvalidSpec");
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("agent");
+    TCase *tc = tcase_create("berthd");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, NULL, cleanup_leftovers);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, register_run_remove);
+    tcase_add_test(tc, kill9_and_readopt);
+    tcase_add_test(tc, liveness_and_metrics);
+    tcase_add_test(tc, bad_inputs);
+    suite_add_tcase(s, tc);
+    return s;
+}
