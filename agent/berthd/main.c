@@ -4,11 +4,13 @@
  * SIGTERM or SIGINT stop berthd and leave every container running; a new
  * berthd re-adopts them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -215,13 +217,48 @@ static int configure(agent_config *cfg, int argc, char **argv, bool *ret_check, 
     return agent_config_finish(cfg, err);
 }
 
+/* One agent per state directory: two would both adopt and both start the
+ * same containers. The lock lives as long as the process (close-on-exec,
+ * so the monitors it starts do not inherit it). */
+static int lock_state_dir(const char *state_dir, int *ret_fd, berth_error **err)
+{
+    char path[4096], text[32];
+    int fd, n;
+
+    snprintf(path, sizeof(path), "%s/agent.lock", state_dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return berth_error_errno(err, "%s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        ssize_t got = pread(fd, text, sizeof(text) - 1, 0);
+
+        text[got > 0 ? got : 0] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return berth_error_set(err, EBUSY, "state dir %s is in use by another berthd (pid %s)",
+                                   state_dir, *text ? text : "unknown");
+        return berth_error_set(err, e, "%s: lock: %s", path, strerror(e));
+    }
+    n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        int e = errno;
+
+        close(fd);
+        return berth_error_set(err, e, "%s: %s", path, strerror(e));
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     agent a = { .containers_dirfd = -1, .inotify_fd = -1 };
     berth_error *err = NULL;
     stop_handler term = { .a = &a }, intr = { .a = &a };
     bool check = false;
-    int status = 1;
+    int status = 1, lock_fd = -1;
 
     a.inotify_io.fd = -1;
     berth_log_setup("berthd", BERTH_LOG_INFO, BERTH_LOG_TEXT, 2);
@@ -246,7 +283,8 @@ int main(int argc, char **argv)
         berth_loop_add_signal(a.loop, &intr.sig, SIGINT, on_signal, &err) < 0 ||
         berth_cgroup_driver_detect(NULL, &a.cgroups, &err) < 0 ||
         node_facts_read(&a.facts, &err) < 0 || berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
-        containers_open(&a, &err) < 0 || session_start(&a, &err) < 0)
+        lock_state_dir(a.cfg.state_dir, &lock_fd, &err) < 0 || containers_open(&a, &err) < 0 ||
+        session_start(&a, &err) < 0)
         goto out;
     berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", "0.1.0",
                a.cfg.node_name, a.n_cts, (int)berth_cgroup_driver_version(a.cgroups));
@@ -263,5 +301,7 @@ out:
     berth_cgroup_driver_free(a.cgroups);
     berth_loop_free(a.loop);
     agent_config_free(&a.cfg);
+    if (lock_fd >= 0)
+        close(lock_fd);
     return status;
 }

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -47,11 +49,12 @@ struct session {
     agent_service *service;
     berth_loop_timer register_timer, heartbeat_timer, metrics_timer;
     bool registered;
-    bool connected;   /* channels connected (once) */
-    bool unreachable; /* the last call to the controller failed */
-    bool fetching;    /* GetAssignments in flight */
-    bool fetch_again; /* another wake-up arrived meanwhile */
-    bool reporting;   /* ReportStatus in flight */
+    bool socket_bound; /* ours to remove at exit */
+    bool connected;    /* channels connected (once) */
+    bool unreachable;  /* the last call to the controller failed */
+    bool fetching;     /* GetAssignments in flight */
+    bool fetch_again;  /* another wake-up arrived meanwhile */
+    bool reporting;    /* ReportStatus in flight */
     int64_t backoff_ms;
     uint32_t heartbeat_ms;
     uint64_t desired_generation; /* the controller's, last we heard */
@@ -465,6 +468,37 @@ fail:
     return -1;
 }
 
+/* A socket left by an agent that died is replaced; one that answers
+ * belongs to a live process, and anything else at the path is not ours to
+ * delete. */
+static int remove_stale_socket(const char *path, berth_error **err)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct stat st;
+    int fd, r, e;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : berth_error_errno(err, "socket %s", path);
+    if (!S_ISSOCK(st.st_mode))
+        return berth_error_set(err, EEXIST, "socket %s: exists and is not a socket", path);
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return berth_error_set(err, ENAMETOOLONG, "socket %s: path too long", path);
+    memcpy(sa.sun_path, path, strlen(path));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return berth_error_errno(err, "socket");
+    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    e = errno;
+    close(fd);
+    if (r == 0)
+        return berth_error_set(err, EADDRINUSE, "socket %s: in use by another process", path);
+    if (e != ECONNREFUSED)
+        return berth_error_set(err, e, "socket %s: %s", path, strerror(e));
+    if (unlink(path) < 0)
+        return berth_error_errno(err, "socket %s: remove the stale socket", path);
+    return 0;
+}
+
 int session_start(agent *a, berth_error **err)
 {
     session *s = calloc(1, sizeof(*s));
@@ -508,15 +542,19 @@ int session_start(agent *a, berth_error **err)
 
         snprintf(dir, sizeof(dir), "%s", a->cfg.socket);
         slash = strrchr(dir, '/');
+        /* A missing directory is created private; an existing one (it may
+         * be /tmp) keeps its mode: the channel is authenticated anyway. */
         if (slash && slash != dir) {
             *slash = '\0';
-            if (berth_mkdir_p(dir, 0700, err) < 0 || chmod(dir, 0700) < 0)
+            if (berth_mkdir_p(dir, 0700, err) < 0)
                 return berth_error_prefix(err, "socket directory %s", dir);
         }
-        unlink(a->cfg.socket);
+        if (remove_stale_socket(a->cfg.socket, err) < 0)
+            return -1;
         snprintf(addr, sizeof(addr), "ipc://%s", a->cfg.socket);
         if (berth_rpc_server_bind(s->server, addr, err) < 0)
             return -1;
+        s->socket_bound = true;
     }
     if (a->cfg.listen && berth_rpc_server_bind(s->server, a->cfg.listen, err) < 0)
         return -1;
@@ -542,7 +580,7 @@ void session_stop(agent *a)
     berth_rpc_client_free(s->client);
     berth_auth_free(s->auth);
     berth_policy_memory_free(s->policy);
-    if (a->cfg.socket)
+    if (s->socket_bound)
         unlink(a->cfg.socket);
     free(s);
     a->session = NULL;

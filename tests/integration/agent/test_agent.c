@@ -468,13 +468,40 @@ static bool bad_ones_failed(void)
     return a && b && c && a->state == S(FAILED) && b->state == S(FAILED) && c->state == S(RUNNING);
 }
 
+/* Run berthd to completion with args after the binary; its stderr in out.
+ * Returns its exit code. */
+static int berthd_run(char *out, size_t size, const char *const *args)
+{
+    const char *argv[16] = { berthd_bin };
+    int status, p[2];
+    size_t i;
+    ssize_t n;
+    pid_t pid;
+
+    for (i = 0; args[i] && i + 2 < 16; i++)
+        argv[i + 1] = args[i];
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        execv(berthd_bin, (char **)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    n = berth_read_all(p[0], out, size - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
 START_TEST(bad_inputs)
 {
-    char path[700], out[4096];
+    char path[700], path2[700], expect[1400], out[4096];
     Berth__V1__ContainerSpec *bad;
-    int status, p[2];
-    pid_t pid;
-    ssize_t n;
+    struct stat st;
 
     /* A malformed config: file:line:column, before anything starts. */
     snprintf(path, sizeof(path), "%s/bad.yaml", dir);
@@ -485,21 +512,37 @@ START_TEST(bad_inputs)
             berth_write_file_atomic_at(AT_FDCWD, path, bad_yaml, sizeof(bad_yaml) - 1, 0600, NULL),
             0);
     }
-    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-    pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        execl(berthd_bin, berthd_bin, "--check-config", "-c", path, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    n = berth_read_all(p[0], out, sizeof(out) - 1);
-    out[n > 0 ? n : 0] = '\0';
-    close(p[0]);
-    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
-    ck_assert_int_eq(WEXITSTATUS(status), 2);
-    snprintf(path, sizeof(path), "berthd: %s/bad.yaml:3:1: unknown setting 'contoller'\n", dir);
-    ck_assert_str_eq(out, path);
+    ck_assert_int_eq(
+        berthd_run(out, sizeof(out), (const char *[]){ "--check-config", "-c", path, NULL }), 2);
+    snprintf(expect, sizeof(expect), "berthd: %s/bad.yaml:3:1: unknown setting 'contoller'\n", dir);
+    ck_assert_str_eq(out, expect);
+
+    /* A second agent on the same state directory refuses to start. */
+    ck_assert(wait_for(registered, 15000));
+    ck_assert_int_eq(berthd_run(out, sizeof(out), (const char *[]){ "-c", cfgpath, NULL }), 1);
+    snprintf(expect, sizeof(expect), "in use by another berthd (pid %d)", (int)berthd);
+    ck_assert_msg(strstr(out, expect), "got: %s", out);
+
+    /* A socket path taken by something that is not a socket is left alone. */
+    snprintf(path, sizeof(path), "%s/state2", dir);
+    snprintf(path2, sizeof(path2), "%s/not-a-socket", dir);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, path2, "x", 1, 0600, NULL), 0);
+    ck_assert_int_eq(
+        berthd_run(out, sizeof(out),
+                   (const char *[]){ "-c", cfgpath, "--state-dir", path, "--socket", path2, NULL }),
+        1);
+    ck_assert_msg(strstr(out, "exists and is not a socket"), "got: %s", out);
+    ck_assert_int_eq(stat(path2, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    /* ... and so is the live socket of the running agent. */
+    snprintf(path, sizeof(path), "%s/state3", dir);
+    ck_assert_int_eq(
+        berthd_run(out, sizeof(out), (const char *[]){ "-c", cfgpath, "--state-dir", path, NULL }),
+        1);
+    ck_assert_msg(strstr(out, "in use by another process"), "got: %s", out);
+    snprintf(path2, sizeof(path2), "%s/agent.sock", dir);
+    ck_assert_int_eq(stat(path2, &st), 0);
+    ck_assert(S_ISSOCK(st.st_mode));
 
     /* A missing image and a spec the runtime rejects: statuses, and the
      * agent goes on with the good one. */
