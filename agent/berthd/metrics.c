@@ -80,8 +80,10 @@ int metrics_send(agent *a, berth_stream_push *push, berth_error **err)
             s->container_id = (char *)all[i]->id;
             s->time_unix_ns = berth_now_real_ns();
             s->cpu_usage_ns = st.cpu_usage_ns;
+            s->cpu_throttled_ns = st.cpu_throttled_ns;
             s->memory_bytes = st.memory_current;
             s->memory_limit_bytes = st.memory_limit == UINT64_MAX ? 0 : st.memory_limit;
+            s->memory_peak_bytes = st.memory_peak;
             s->pids = st.pids_current;
             s->io_read_bytes = st.io_read_bytes;
             s->io_write_bytes = st.io_write_bytes;

@@ -352,12 +352,15 @@ static int v1_oom_kills(berth_cgroup *cg, uint64_t *ret, berth_error **err)
 static int v1_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
 {
     _cleanup_free_ char *acct = v1_controller_dir(cg, "cpuacct");
+    _cleanup_free_ char *cpu = v1_controller_dir(cg, "cpu");
     _cleanup_free_ char *mem = v1_controller_dir(cg, "memory");
     _cleanup_free_ char *pids = v1_controller_dir(cg, "pids");
     _cleanup_free_ char *blkio = v1_controller_dir(cg, "blkio");
 
-    if (!acct || !mem || !pids)
+    if (!acct || !cpu || !mem || !pids)
         return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    if (cgroup_read_keyed(cpu, "cpu.stat", "throttled_time", &st->cpu_throttled_ns, NULL) < 0)
+        st->cpu_throttled_ns = 0;
     if (cgroup_read_u64(acct, "cpuacct.usage", &st->cpu_usage_ns, err) < 0 ||
         cgroup_read_u64(mem, "memory.usage_in_bytes", &st->memory_current, err) < 0 ||
         cgroup_read_u64(mem, "memory.max_usage_in_bytes", &st->memory_peak, err) < 0 ||

@@ -234,6 +234,9 @@ static int v2_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
         cgroup_read_u64(dir, "pids.current", &st->pids_current, err) < 0)
         return -1;
     st->cpu_usage_ns = usec * 1000;
+    /* Only with the cpu controller enabled for the cgroup. */
+    if (cgroup_read_keyed(dir, "cpu.stat", "throttled_usec", &usec, NULL) == 0)
+        st->cpu_throttled_ns = usec * 1000;
     /* memory.peak appeared in 5.19. */
     if (cgroup_read_u64(dir, "memory.peak", &st->memory_peak, NULL) < 0)
         st->memory_peak = 0;

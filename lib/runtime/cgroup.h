@@ -77,6 +77,7 @@ int berth_cgroup_oom_kills(berth_cgroup *cg, uint64_t *ret_count, berth_error **
 
 typedef struct berth_cgroup_stats {
     uint64_t cpu_usage_ns;
+    uint64_t cpu_throttled_ns; /* time held back by the CPU limit (0 without one) */
     uint64_t memory_current;
     uint64_t memory_peak;  /* 0 if the kernel does not track it */
     uint64_t memory_limit; /* UINT64_MAX when unlimited */

@@ -125,12 +125,18 @@ static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *ms
         if (!*s->container_id) {
             self->node_load = s->load_1m;
             self->node_containers = s->containers;
+            self->node_memory = s->memory_bytes;
+            self->node_memory_limit = s->memory_limit_bytes;
             continue;
         }
-        for (size_t j = 0; j < self->n_latest; j++)
-            if (strcmp(self->latest[j].id, s->container_id) == 0 &&
-                s->memory_bytes > self->max_memory[j])
+        for (size_t j = 0; j < self->n_latest; j++) {
+            if (strcmp(self->latest[j].id, s->container_id) != 0)
+                continue;
+            if (s->memory_bytes > self->max_memory[j])
                 self->max_memory[j] = s->memory_bytes;
+            if (s->memory_peak_bytes > self->max_peak[j])
+                self->max_peak[j] = s->memory_peak_bytes;
+        }
     }
 }
 

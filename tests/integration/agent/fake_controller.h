@@ -55,6 +55,8 @@ typedef struct fake_ctl {
     size_t n_latest;
     uint64_t metrics_reports;
     uint64_t max_memory[FAKE_MAX]; /* by index in latest */
+    uint64_t max_peak[FAKE_MAX];
+    uint64_t node_memory, node_memory_limit;
     double node_load;
     uint32_t node_containers;
 } fake_ctl;

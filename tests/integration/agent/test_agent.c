@@ -104,7 +104,11 @@ static void setup(void)
     berthd_bin = getenv("BERTHD");
     rootfs = getenv("BERTH_TEST_ROOTFS");
     ck_assert_msg(berthd_bin && rootfs, "BERTHD and BERTH_TEST_ROOTFS must be set");
-    dir = tmpdir_make();
+    /* Named after the runner (our parent), so its cleanup finds what this
+     * run left and nothing of another run's. */
+    snprintf(path, sizeof(path), "/tmp/berth-agent-test-%d-XXXXXX", (int)getppid());
+    dir = strdup(path);
+    ck_assert(dir && mkdtemp(dir));
     snprintf(state, sizeof(state), "%s/agent", dir);
     snprintf(images, sizeof(images), "%s/images", dir);
     snprintf(parent, sizeof(parent), "/berth-test-agent-%d-%d", (int)getppid(), (int)getpid());
@@ -173,10 +177,13 @@ static void teardown(void)
 /* After a failed test: stop what its agent left (runs in the runner). */
 static void cleanup_leftovers(void)
 {
-    ck_assert_int_eq(system("for c in /tmp/berth-test-*/agent/containers/*/control; do "
-                            "[ -p \"$c\" ] && timeout 2 sh -c \"echo 'stop 0' >$c\"; done "
-                            "2>/dev/null; true"),
-                     0);
+    char cmd[512];
+
+    snprintf(cmd, sizeof(cmd),
+             "for c in /tmp/berth-agent-test-%d-*/agent/containers/*/control; do "
+             "[ -p \"$c\" ] && timeout 2 sh -c \"echo 'stop 0' >$c\"; done 2>/dev/null; true",
+             (int)getpid());
+    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* --- specs ---------------------------------------------------------------------- */
@@ -449,7 +456,8 @@ START_TEST(liveness_and_metrics)
     berth__v1__backoff__init(&backoffs[0]);
     backoffs[0].initial_ms = 200;
     p->restart_backoff = &backoffs[0];
-    h = spec(1, "hog", "x=$(head -c 25000000 /dev/zero | tr '\\0' a); exec sleep 1000");
+    /* The shell keeps the 25 MB string while its child sleeps. */
+    h = spec(1, "hog", "x=$(head -c 25000000 /dev/zero | tr '\\0' a); sleep 1000; echo ${#x}");
     berth__v1__resources__init(&res[1]);
     h->resources = &res[1];
     fake_ctl_assign(&ctl, spec_ptrs, 2);
@@ -457,6 +465,11 @@ START_TEST(liveness_and_metrics)
     ck_assert_msg(wait_for(memory_seen, 30000), "no metrics sample showed the 20 MiB");
     ck_assert_uint_gt(ctl.metrics_reports, 0);
     ck_assert_uint_ge(ctl.node_containers, 2);
+    for (size_t i = 0; i < ctl.n_latest; i++)
+        if (strcmp(ctl.latest[i].id, "hog") == 0)
+            ck_assert_uint_ge(ctl.max_peak[i], ctl.max_memory[i]);
+    ck_assert_uint_gt(ctl.node_memory, 0);
+    ck_assert_uint_gt(ctl.node_memory_limit, ctl.node_memory);
 }
 END_TEST
 

@@ -192,6 +192,36 @@ START_TEST(enter_stats_kill_destroy)
 }
 END_TEST
 
+/* A busy process under a 10% quota shows throttled time in the stats. */
+START_TEST(stats_report_throttling)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL;
+    berth_cgroup_limits lim = { .cpu_quota_us = 10000, .cpu_period_us = 100000 };
+    berth_cgroup_stats st = { 0 };
+    int status;
+    pid_t pid;
+
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    pid = fork();
+    if (pid == 0) {
+        for (;;)
+            __asm__ volatile("" ::: "memory");
+    }
+    ck_assert_msg(berth_cgroup_enter(cg, pid, &err) == 0, "%s", err ? err->msg : "");
+    for (int i = 0; i < 100 && st.cpu_throttled_ns == 0; i++) {
+        usleep(50 * 1000);
+        ck_assert_int_eq(berth_cgroup_stats_read(cg, &st, &err), 0);
+    }
+    ck_assert_uint_gt(st.cpu_throttled_ns, 0);
+    ck_assert_uint_gt(st.cpu_usage_ns, 0);
+    ck_assert_int_eq(berth_cgroup_kill_all(cg, &err), 0);
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    berth_cgroup_free(cg);
+}
+END_TEST
+
 /* destroy kills what is still inside before removing. */
 START_TEST(destroy_kills_leftovers)
 {
@@ -271,6 +301,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, exists_and_open);
     tcase_add_test(tc, failure_leaves_nothing);
     tcase_add_test(tc, enter_stats_kill_destroy);
+    tcase_add_test(tc, stats_report_throttling);
     tcase_add_test(tc, destroy_kills_leftovers);
     tcase_add_test(tc, oom_kills_are_counted);
     suite_add_tcase(s, tc);
