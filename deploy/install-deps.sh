@@ -20,6 +20,8 @@ packages=(
 	check libsubunit-dev
 	# run: the example image, network namespaces, process tools
 	busybox-static iproute2 procps util-linux sqlite3
+	# berthctl image import: tar and its decompressors
+	tar gzip xz-utils zstd bzip2
 )
 
 for arg in "$@"; do

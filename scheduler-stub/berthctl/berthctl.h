@@ -16,6 +16,7 @@ typedef struct berthctl_command {
 } berthctl_command;
 
 int berthctl_cmd_run(int argc, char **argv);
+int berthctl_cmd_image(int argc, char **argv);
 
 /* Print "berthctl: <msg>" to stderr. */
 void berthctl_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,6 +7,7 @@
 
 static const berthctl_command commands[] = {
     { "run", "run one container in the foreground, with no daemon", berthctl_cmd_run },
+    { "image", "import, list and remove the node's images", berthctl_cmd_image },
 };
 
 void berthctl_errorf(const char *fmt, ...)

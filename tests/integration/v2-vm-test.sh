@@ -45,7 +45,7 @@ exec "$vm" --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
     --add "$build/agent/berth-monitor:/t/berth-monitor" \
     --add "$runtest:/t/run-test.sh" \
     --add-raw "$rootfs:/rootfs" \
-    -- 'cd /t && export BERTH_TEST_ROOTFS=/rootfs BERTH_MONITOR=/t/berth-monitor BERTHD=/t/berthd CK_DEFAULT_TIMEOUT=300 &&
+    -- 'cd /t && export BERTH_TEST_ROOTFS=/rootfs BERTH_MONITOR=/t/berth-monitor BERTHD=/t/berthd BERTHCTL=/t/berthctl CK_DEFAULT_TIMEOUT=300 &&
         echo "== cgroup suite" && ./cgroup &&
         echo "== container suite" && ./container &&
         echo "== monitor suite" && ./monitor &&

@@ -186,6 +186,35 @@ static void cleanup_leftovers(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* Run bin to completion with args after it; its stderr in out. Returns
+ * its exit code. */
+static int run_tool(const char *bin, char *out, size_t size, const char *const *args)
+{
+    const char *argv[16] = { bin };
+    int status, p[2];
+    size_t i;
+    ssize_t n;
+    pid_t pid;
+
+    for (i = 0; args[i] && i + 2 < 16; i++)
+        argv[i + 1] = args[i];
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        execv(bin, (char **)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    n = berth_read_all(p[0], out, size - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
 /* --- specs ---------------------------------------------------------------------- */
 
 static Berth__V1__ContainerSpec specs[16];
@@ -337,6 +366,26 @@ START_TEST(register_run_remove)
     }
     berth_rpc_client_free(c);
 
+    /* The image the three run on cannot be removed or replaced under them. */
+    {
+        char out[2048];
+        const char *berthctl = getenv("BERTHCTL");
+
+        ck_assert_ptr_nonnull(berthctl);
+        ck_assert_int_eq(run_tool(berthctl, out, sizeof(out),
+                                  (const char *[]){ "image", "rm", "bb", "--image-store", images,
+                                                    "--state-dir", state, NULL }),
+                         1);
+        ck_assert_msg(strstr(out, "image bb: cannot remove it: 3 running container(s) use it"),
+                      "got: %s", out);
+        ck_assert_int_eq(
+            run_tool(berthctl, out, sizeof(out),
+                     (const char *[]){ "image", "import", "--force", "bb", rootfs, "--image-store",
+                                       images, "--state-dir", state, NULL }),
+            1);
+        ck_assert_msg(strstr(out, "cannot replace it"), "got: %s", out);
+    }
+
     /* Removed from the assignments: stopped and cleaned. */
     fake_ctl_assign(&ctl, NULL, 0);
     ck_assert_msg(wait_for(no_containers, 30000), "containers were not removed");
@@ -481,35 +530,6 @@ static bool bad_ones_failed(void)
     return a && b && c && a->state == S(FAILED) && b->state == S(FAILED) && c->state == S(RUNNING);
 }
 
-/* Run berthd to completion with args after the binary; its stderr in out.
- * Returns its exit code. */
-static int berthd_run(char *out, size_t size, const char *const *args)
-{
-    const char *argv[16] = { berthd_bin };
-    int status, p[2];
-    size_t i;
-    ssize_t n;
-    pid_t pid;
-
-    for (i = 0; args[i] && i + 2 < 16; i++)
-        argv[i + 1] = args[i];
-    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        execv(berthd_bin, (char **)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    n = berth_read_all(p[0], out, size - 1);
-    out[n > 0 ? n : 0] = '\0';
-    close(p[0]);
-    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
-
 START_TEST(bad_inputs)
 {
     char path[700], path2[700], expect[1400], out[4096];
@@ -525,14 +545,16 @@ START_TEST(bad_inputs)
             berth_write_file_atomic_at(AT_FDCWD, path, bad_yaml, sizeof(bad_yaml) - 1, 0600, NULL),
             0);
     }
-    ck_assert_int_eq(
-        berthd_run(out, sizeof(out), (const char *[]){ "--check-config", "-c", path, NULL }), 2);
+    ck_assert_int_eq(run_tool(berthd_bin, out, sizeof(out),
+                              (const char *[]){ "--check-config", "-c", path, NULL }),
+                     2);
     snprintf(expect, sizeof(expect), "berthd: %s/bad.yaml:3:1: unknown setting 'contoller'\n", dir);
     ck_assert_str_eq(out, expect);
 
     /* A second agent on the same state directory refuses to start. */
     ck_assert(wait_for(registered, 15000));
-    ck_assert_int_eq(berthd_run(out, sizeof(out), (const char *[]){ "-c", cfgpath, NULL }), 1);
+    ck_assert_int_eq(
+        run_tool(berthd_bin, out, sizeof(out), (const char *[]){ "-c", cfgpath, NULL }), 1);
     snprintf(expect, sizeof(expect), "in use by another berthd (pid %d)", (int)berthd);
     ck_assert_msg(strstr(out, expect), "got: %s", out);
 
@@ -541,17 +563,17 @@ START_TEST(bad_inputs)
     snprintf(path2, sizeof(path2), "%s/not-a-socket", dir);
     ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, path2, "x", 1, 0600, NULL), 0);
     ck_assert_int_eq(
-        berthd_run(out, sizeof(out),
-                   (const char *[]){ "-c", cfgpath, "--state-dir", path, "--socket", path2, NULL }),
+        run_tool(berthd_bin, out, sizeof(out),
+                 (const char *[]){ "-c", cfgpath, "--state-dir", path, "--socket", path2, NULL }),
         1);
     ck_assert_msg(strstr(out, "exists and is not a socket"), "got: %s", out);
     ck_assert_int_eq(stat(path2, &st), 0);
     ck_assert(S_ISREG(st.st_mode));
     /* ... and so is the live socket of the running agent. */
     snprintf(path, sizeof(path), "%s/state3", dir);
-    ck_assert_int_eq(
-        berthd_run(out, sizeof(out), (const char *[]){ "-c", cfgpath, "--state-dir", path, NULL }),
-        1);
+    ck_assert_int_eq(run_tool(berthd_bin, out, sizeof(out),
+                              (const char *[]){ "-c", cfgpath, "--state-dir", path, NULL }),
+                     1);
     ck_assert_msg(strstr(out, "in use by another process"), "got: %s", out);
     snprintf(path2, sizeof(path2), "%s/agent.sock", dir);
     ck_assert_int_eq(stat(path2, &st), 0);
