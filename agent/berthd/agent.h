@@ -61,6 +61,8 @@ int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, s
 size_t containers_statuses(agent *a, const Berth__V1__ContainerStatus **out, size_t max);
 const Berth__V1__ContainerSpec *containers_spec(agent *a, const char *id);
 const Berth__V1__ContainerStatus *containers_status(agent *a, const char *id);
+/* The liveness probe's last result: false when the container has none. */
+bool containers_probe(agent *a, const char *id, uint32_t *ret_failures, const char **ret_message);
 /* The container's state directory, NULL if unknown. */
 const char *containers_dir_of(agent *a, const char *id);
 

@@ -71,6 +71,9 @@ struct ct {
     Berth__V1__ContainerStatus st;
     char reason[64];
     char message[512];
+    /* the liveness probe, as the monitor last reported it */
+    uint32_t probe_failures;
+    char probe_message[256];
 };
 
 static void ct_set_status(ct *c, Berth__V1__ContainerState state, const char *reason,
@@ -240,6 +243,8 @@ static void status_from_state(ct *c, const Berth__V1__MonitorState *ms)
 
     c->st.restart_count = ms->restart_count;
     c->st.health = health_of(ms->health);
+    c->probe_failures = ms->probe_failures;
+    snprintf(c->probe_message, sizeof(c->probe_message), "%s", ms->probe_message);
     c->st.generation = c->generation;
     c->st.next_restart_unix_ns = 0;
     if (last) {
@@ -860,6 +865,17 @@ const Berth__V1__ContainerStatus *containers_status(agent *a, const char *id)
 {
     ct *c = find(a, id);
     return c ? &c->st : NULL;
+}
+
+bool containers_probe(agent *a, const char *id, uint32_t *ret_failures, const char **ret_message)
+{
+    ct *c = find(a, id);
+
+    if (!c || !c->spec || !c->spec->liveness_probe)
+        return false;
+    *ret_failures = c->probe_failures;
+    *ret_message = c->probe_message;
+    return true;
 }
 
 const char *containers_dir_of(agent *a, const char *id)

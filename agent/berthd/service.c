@@ -46,10 +46,17 @@ static void check(Berth__V1__HealthCheck *c, const char *name, bool ok, char *ms
     c->message = msg;
 }
 
-void agent_health(agent *a, Berth__V1__HealthReport *ret, Berth__V1__HealthCheck *checks,
-                  Berth__V1__HealthCheck **check_ptrs, Berth__V1__StateCount *counts,
-                  Berth__V1__StateCount **count_ptrs)
+/* What a HealthReport points into; probes has room for every container. */
+typedef struct health_buf {
+    Berth__V1__HealthCheck checks[N_CHECKS], *check_ptrs[N_CHECKS];
+    Berth__V1__StateCount counts[N_STATES], *count_ptrs[N_STATES];
+    Berth__V1__ContainerHealth probes[LIST_MAX], *probe_ptrs[LIST_MAX];
+} health_buf;
+
+static void agent_health(agent *a, Berth__V1__HealthReport *ret, health_buf *b)
 {
+    Berth__V1__HealthCheck *checks = b->checks, **check_ptrs = b->check_ptrs;
+    Berth__V1__StateCount *counts = b->counts, **count_ptrs = b->count_ptrs;
     static char msgs[N_CHECKS][256];
     const Berth__V1__ContainerStatus *all[LIST_MAX];
     size_t n = containers_statuses(a, all, LIST_MAX), nc = 0, lost = 0;
@@ -105,6 +112,19 @@ void agent_health(agent *a, Berth__V1__HealthReport *ret, Berth__V1__HealthCheck
     check(&checks[nc++], "memory", ok, msgs[2]);
 
     for (size_t i = 0; i < n; i++) {
+        uint32_t failures;
+        const char *message;
+
+        if (containers_probe(a, all[i]->id, &failures, &message)) {
+            Berth__V1__ContainerHealth *h = &b->probes[ret->n_probes];
+
+            berth__v1__container_health__init(h);
+            h->container_id = (char *)all[i]->id;
+            h->health = all[i]->health;
+            h->probe_failures = failures;
+            h->message = (char *)message;
+            b->probe_ptrs[ret->n_probes++] = h;
+        }
         if ((size_t)all[i]->state < N_STATES)
             per_state[all[i]->state]++;
         if (strcmp(all[i]->reason, "MonitorLost") == 0)
@@ -133,17 +153,21 @@ void agent_health(agent *a, Berth__V1__HealthReport *ret, Berth__V1__HealthCheck
         ret->n_containers++;
     }
     ret->containers = count_ptrs;
+    ret->probes = b->probe_ptrs;
 }
 
 static void svc_health(Berth__V1__Agent_Service *svc, const Berth__V1__HealthRequest *in,
                        Berth__V1__HealthReport_Closure closure, void *data)
 {
     Berth__V1__HealthReport rep;
-    Berth__V1__HealthCheck checks[N_CHECKS], *check_ptrs[N_CHECKS];
-    Berth__V1__StateCount counts[N_STATES], *count_ptrs[N_STATES];
+    _cleanup_free_ health_buf *b = malloc(sizeof(*b));
 
     (void)in;
-    agent_health(agent_of(svc), &rep, checks, check_ptrs, counts, count_ptrs);
+    if (!b) {
+        berth_rpc_call_fail(data, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    agent_health(agent_of(svc), &rep, b);
     closure(&rep, data);
 }
 

@@ -17,9 +17,4 @@ int agent_service_new(agent *a, agent_service **ret, berth_error **err);
 void agent_service_free(agent_service *svc);
 ProtobufCService *agent_service_base(agent_service *svc);
 
-/* The health report (also used in tests and logs). */
-void agent_health(agent *a, Berth__V1__HealthReport *ret, Berth__V1__HealthCheck *checks,
-                  Berth__V1__HealthCheck **check_ptrs, Berth__V1__StateCount *counts,
-                  Berth__V1__StateCount **count_ptrs);
-
 #endif

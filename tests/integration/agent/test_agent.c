@@ -511,6 +511,26 @@ START_TEST(liveness_and_metrics)
     h->resources = &res[1];
     fake_ctl_assign(&ctl, spec_ptrs, 2);
     ck_assert_msg(wait_for(restarted, 30000), "the failing probe did not restart the container");
+    /* Health shows the probe's result (only containers with a probe). */
+    {
+        berth_rpc_client *c = operator_client();
+        Berth__V1__HealthRequest hq = BERTH__V1__HEALTH_REQUEST__INIT;
+        Berth__V1__HealthReport *rep;
+        berth_rpc_result r;
+        berth_error *err = NULL;
+
+        ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__v1__agent__descriptor, "Health",
+                                                    &hq.base, 5000, &r, &err),
+                         0);
+        ck_assert_int_eq(r.code, BERTH__V1__CODE__OK);
+        rep = (Berth__V1__HealthReport *)r.response;
+        ck_assert(rep->healthy);
+        ck_assert_uint_eq(rep->n_probes, 1);
+        ck_assert_str_eq(rep->probes[0]->container_id, "probe");
+        ck_assert_int_ne(rep->probes[0]->health, BERTH__V1__HEALTH_STATE__HEALTH_NONE);
+        berth_rpc_result_clear(&r);
+        berth_rpc_client_free(c);
+    }
     ck_assert_msg(wait_for(memory_seen, 30000), "no metrics sample showed the 20 MiB");
     ck_assert_uint_gt(ctl.metrics_reports, 0);
     ck_assert_uint_ge(ctl.node_containers, 2);
