@@ -134,6 +134,36 @@ START_TEST(finish_checks)
 }
 END_TEST
 
+/* The commented example in deploy/ is a valid configuration, and says
+ * what the defaults are. */
+START_TEST(deploy_example)
+{
+    berth_error *err = NULL;
+    agent_config defaults;
+
+    ck_assert_int_eq(agent_config_defaults(&defaults, NULL), 0);
+    ck_assert_msg(agent_config_load(&cfg, BERTH_SOURCE_DIR "/deploy/agent.yaml", true, &err) == 0,
+                  "%s", err ? err->msg : "");
+    ck_assert_str_eq(cfg.controller_address, "tcp://10.0.0.1:7420");
+    ck_assert_str_eq(cfg.controller_key, defaults.controller_key);
+    ck_assert_str_eq(cfg.controller_name, defaults.controller_name);
+    ck_assert_str_eq(cfg.state_dir, defaults.state_dir);
+    ck_assert_str_eq(cfg.image_store, defaults.image_store);
+    ck_assert_str_eq(cfg.cgroup_parent, defaults.cgroup_parent);
+    ck_assert_str_eq(cfg.socket, defaults.socket);
+    ck_assert_int_eq(cfg.metrics_interval_ns, defaults.metrics_interval_ns);
+    ck_assert_int_eq(cfg.stop_grace_ms, defaults.stop_grace_ms);
+    ck_assert_int_eq(cfg.max_parallel_starts, defaults.max_parallel_starts);
+    ck_assert_int_eq(cfg.log_level, defaults.log_level);
+    ck_assert_int_eq(cfg.reserved_cpu_millis, 500);
+    ck_assert_int_eq(cfg.reserved_memory_bytes, 512LL << 20);
+    ck_assert_uint_eq(cfg.n_labels, 1);
+    ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", &err), 0);
+    ck_assert_msg(agent_config_finish(&cfg, &err) == 0, "%s", err ? err->msg : "");
+    agent_config_free(&defaults);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("agent/config");
@@ -143,6 +173,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, full_file);
     tcase_add_test(tc, mistakes);
     tcase_add_test(tc, finish_checks);
+    tcase_add_test(tc, deploy_example);
     suite_add_tcase(s, tc);
     return s;
 }
