@@ -37,7 +37,7 @@ typedef struct agent_config {
     int max_parallel_starts;
     int64_t reserved_cpu_millis;
     int64_t reserved_memory_bytes;
-    int64_t stop_grace_ms; /* for containers removed from the assignments */
+    int64_t stop_grace_ms; /* stopping a container whose spec sets no grace period */
     berth_log_level log_level;
     berth_log_format log_format;
 } agent_config;

@@ -78,6 +78,14 @@ struct ct {
 
 static void ct_set_status(ct *c, Berth__V1__ContainerState state, const char *reason,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The grace period of a stop: the spec's own, else the agent's default. */
+static int64_t ct_grace_ms(const ct *c)
+{
+    if (c->spec && c->spec->stop_grace_ms > 0)
+        return c->spec->stop_grace_ms;
+    return c->a->cfg.stop_grace_ms;
+}
 static void start_queued(agent *a);
 static void check_applied(agent *a);
 
@@ -509,7 +517,7 @@ static void on_answer(berth_loop_io *io, uint32_t events)
         /* Removed or changed while it was starting. */
         if (c->phase == CT_SUPERVISED) {
             c->phase = CT_STOPPING;
-            berth_monitor_stop(c->dirfd, a->cfg.stop_grace_ms, NULL);
+            berth_monitor_stop(c->dirfd, ct_grace_ms(c), NULL);
         } else {
             ct_monitor_done(c);
             return;
@@ -813,7 +821,7 @@ int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, s
             c->replacement_gen = gen;
             c->desired = true;
             berth_info("container %s changed: replacing it", c->id);
-            ct_stop(c, a->cfg.stop_grace_ms);
+            ct_stop(c, ct_grace_ms(c));
             continue;
         }
         c = ct_new(a, s->id);
@@ -837,7 +845,7 @@ int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, s
             berth__v1__container_spec__free_unpacked(c->replacement, NULL);
             c->replacement = NULL;
         }
-        ct_stop(c, a->cfg.stop_grace_ms);
+        ct_stop(c, ct_grace_ms(c));
     }
     start_queued(a);
     check_applied(a);
