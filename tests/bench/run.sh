@@ -2,11 +2,13 @@
 # Run the benchmarks and print their figures with the references measured in
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
-#   tests/bench/run.sh [start] [monitor] [rpc]     (default: all of them)
+#   tests/bench/run.sh [start] [monitor] [rpc] [agent]   (default: all of them)
 #
 #   start    berthctl run vs crun run vs an unshare+chroot floor
 #   monitor  berth-monitor vs conmon memory, 1 and 10 instances
 #   rpc      unary calls vs raw nanomsg REQ/REP (RPC_ARGS="-n 50000 -s 4096")
+#   agent    berthd: assignment -> Running, and density (AGENT_ARGS="50 100 500":
+#            latency runs, then container counts)
 #
 # Environment: BUILD_DIR (default build; use an optimised, unsanitised
 # build), ITERATIONS (start, default 50).
@@ -16,7 +18,7 @@ cd "$top"
 build=${BUILD_DIR:-build}
 iterations=${ITERATIONS:-50}
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(start monitor rpc)
+[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/run.sh: run as root (containers, cgroups)" >&2
@@ -37,8 +39,12 @@ for b in "${which[@]}"; do
 		# shellcheck disable=SC2086
 		"$build/tests/bench/rpc/bench-rpc" ${RPC_ARGS:-}
 		;;
+	agent)
+		# shellcheck disable=SC2086
+		"$build/tests/bench/bench-agent" "$build/agent/berthd" "$rootfs" ${AGENT_ARGS:-50 100 500}
+		;;
 	*)
-		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc)" >&2
+		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent)" >&2
 		exit 2
 		;;
 	esac

@@ -1,13 +1,21 @@
 /* The fake controller (see fake_controller.h). */
 #include "fake_controller.h"
 
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "berth/proto/agent.pb-c.h"
 #include "rpc/pb.h"
+
+/* Usable outside Check (the agent benchmark): a failure aborts. */
+#define need(cond)                                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: %s: failed\n", __FILE__, __LINE__, #cond);                     \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 static fake_ctl *self;
 
@@ -25,6 +33,8 @@ static void note_status(fake_ctl *f, const Berth__V1__ContainerStatus *st)
     snprintf(e.reason, sizeof(e.reason), "%s", st->reason);
     if (f->n_log < sizeof(f->log) / sizeof(f->log[0]))
         f->log[f->n_log++] = e;
+    if (f->on_status)
+        f->on_status(f, &e);
     for (i = 0; i < f->n_latest; i++)
         if (strcmp(f->latest[i].id, e.id) == 0)
             break;
@@ -152,8 +162,8 @@ void fake_ctl_start(fake_ctl *f, berth_loop *loop, const char *dir, const char *
     f->heartbeat_ms = 500;
     f->generation = 1;
     party_init(&f->party, BERTH_ROLE_CONTROLLER, "controller");
-    ck_assert_int_eq(berth_principal_init(&f->node, BERTH_ROLE_NODE, node_name, &err), 0);
-    ck_assert_int_eq(berth_policy_memory_add_key(f->party.policy, &f->node, node_pk, &err), 0);
+    need((berth_principal_init(&f->node, BERTH_ROLE_NODE, node_name, &err)) == 0);
+    need((berth_policy_memory_add_key(f->party.policy, &f->node, node_pk, &err)) == 0);
     f->rpc = ipc_addr(dir, "rpc");
     f->events = ipc_addr(dir, "events");
     f->stream = ipc_addr(dir, "stream");
@@ -165,21 +175,19 @@ void fake_ctl_start(fake_ctl *f, berth_loop *loop, const char *dir, const char *
     f->svc.report_status = ctl_report;
     cfg.loop = loop;
     cfg.auth = f->party.auth;
-    ck_assert_int_eq(berth_rpc_server_new(&cfg, &f->srv, &err), 0);
-    ck_assert_int_eq(berth_rpc_server_add_service(f->srv, (ProtobufCService *)&f->svc, &err), 0);
-    ck_assert_int_eq(berth_rpc_server_bind(f->srv, f->rpc, &err), 0);
-    ck_assert_int_eq(berth_events_pub_new(loop, f->party.auth, &f->pub, &err), 0);
-    ck_assert_int_eq(berth_events_pub_bind(f->pub, f->events, &err), 0);
-    ck_assert_int_eq(berth_stream_pull_new(loop, f->party.auth, &f->pull, &err), 0);
-    ck_assert_int_eq(berth_stream_pull_bind(f->pull, f->stream, &err), 0);
-    ck_assert_int_eq(berth_stream_pull_on(f->pull, &berth__v1__container_event__descriptor,
-                                          on_event, NULL, &err),
-                     0);
-    ck_assert_int_eq(berth_stream_pull_on(f->pull, &berth__v1__metrics_report__descriptor,
-                                          on_metrics, NULL, &err),
-                     0);
-    ck_assert_int_eq(berth_surveyor_new(loop, f->party.auth, &f->surveyor, &err), 0);
-    ck_assert_int_eq(berth_surveyor_bind(f->surveyor, f->survey, &err), 0);
+    need((berth_rpc_server_new(&cfg, &f->srv, &err)) == 0);
+    need((berth_rpc_server_add_service(f->srv, (ProtobufCService *)&f->svc, &err)) == 0);
+    need((berth_rpc_server_bind(f->srv, f->rpc, &err)) == 0);
+    need((berth_events_pub_new(loop, f->party.auth, &f->pub, &err)) == 0);
+    need((berth_events_pub_bind(f->pub, f->events, &err)) == 0);
+    need((berth_stream_pull_new(loop, f->party.auth, &f->pull, &err)) == 0);
+    need((berth_stream_pull_bind(f->pull, f->stream, &err)) == 0);
+    need((berth_stream_pull_on(f->pull, &berth__v1__container_event__descriptor, on_event, NULL,
+                               &err)) == 0);
+    need((berth_stream_pull_on(f->pull, &berth__v1__metrics_report__descriptor, on_metrics, NULL,
+                               &err)) == 0);
+    need((berth_surveyor_new(loop, f->party.auth, &f->surveyor, &err)) == 0);
+    need((berth_surveyor_bind(f->surveyor, f->survey, &err)) == 0);
 }
 
 void fake_ctl_stop(fake_ctl *f)
@@ -204,7 +212,7 @@ void fake_ctl_assign(fake_ctl *f, Berth__V1__ContainerSpec **specs, size_t n)
 
     for (size_t i = 0; i < f->n_specs; i++)
         berth_pb_free(&f->specs[i]->base);
-    ck_assert_uint_le(n, FAKE_MAX);
+    need(n <= FAKE_MAX);
     for (size_t i = 0; i < n; i++) {
         size_t len = berth__v1__container_spec__get_packed_size(specs[i]);
         uint8_t *buf = malloc(len ? len : 1);
@@ -216,7 +224,7 @@ void fake_ctl_assign(fake_ctl *f, Berth__V1__ContainerSpec **specs, size_t n)
     f->n_specs = n;
     f->generation++;
     w.generation = f->generation;
-    ck_assert_int_eq(berth_events_publish(f->pub, f->node.id, &w.base, &err), 0);
+    need((berth_events_publish(f->pub, f->node.id, &w.base, &err)) == 0);
 }
 
 const fake_event *fake_ctl_status(const fake_ctl *f, const char *id)
@@ -256,10 +264,8 @@ bool fake_ctl_survey(fake_ctl *f, int timeout_ms, size_t *ret_answered, size_t *
     berth_error *err = NULL;
 
     survey_done = false;
-    ck_assert_int_eq(berth_surveyor_ask(f->surveyor, &berth__v1__agent__descriptor, "Health",
-                                        &q.base, (uint32_t)timeout_ms, &f->node, 1, on_survey, NULL,
-                                        &err),
-                     0);
+    need((berth_surveyor_ask(f->surveyor, &berth__v1__agent__descriptor, "Health", &q.base,
+                             (uint32_t)timeout_ms, &f->node, 1, on_survey, NULL, &err)) == 0);
     run_until(f->loop, &survey_done, timeout_ms + 2000);
     *ret_answered = survey_answered;
     *ret_missing = survey_missing;

@@ -15,7 +15,7 @@
 #include "rpc/survey.h"
 #include "rpc_test_util.h"
 
-#define FAKE_MAX 64
+#define FAKE_MAX 1024
 
 typedef struct fake_event {
     char id[64];
@@ -59,6 +59,8 @@ typedef struct fake_ctl {
     uint64_t node_memory, node_memory_limit;
     double node_load;
     uint32_t node_containers;
+    /* Called for every status heard (benchmarks time them), if set. */
+    void (*on_status)(struct fake_ctl *f, const fake_event *e);
 } fake_ctl;
 
 /* Start on the caller's loop; node_key is the agent's public key (admitted). */

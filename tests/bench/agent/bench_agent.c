@@ -1,0 +1,425 @@
+/* berthd under load, driven by the fake controller of the agent tests (so
+ * the figures are the agent's alone):
+ *
+ *   latency   assignment -> Running for one container, one at a time: the
+ *             wake-up, GetAssignments, the monitor's start, the container's
+ *             start and the Running event back (p50, p99)
+ *   density   N sleeping containers assigned at once: time until all run,
+ *             then the agent's RSS and PSS, each monitor's PSS, and the
+ *             agent's CPU over an idle period with all of them running
+ *
+ *   bench-agent BERTHD ROOTFS [LATENCY_RUNS [N...]]    (default 50 100 500)
+ *
+ * Runs berthd with the defaults an operator gets (1 s heartbeats, 10 s
+ * metrics, 4 parallel starts). A benchmark: it prints figures and asserts
+ * nothing. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "fake_controller.h"
+
+#define MAX_N 1000
+
+static fake_ctl ctl;
+static berth_loop *loop;
+static char dir[256], state[300];
+static pid_t berthd;
+
+/* --- the containers ---------------------------------------------------------------- */
+
+static Berth__V1__ContainerSpec specs[MAX_N];
+static Berth__V1__ContainerSpec *spec_ptrs[MAX_N];
+static char ids[MAX_N][48];
+static char *sleep_cmd[] = { "/bin/sleep", "100000" };
+
+static void make_specs(const char *prefix, int n)
+{
+    for (int i = 0; i < n; i++) {
+        Berth__V1__ContainerSpec *s = &specs[i];
+
+        berth__v1__container_spec__init(s);
+        snprintf(ids[i], sizeof(ids[i]), "%s-%d", prefix, i);
+        s->id = ids[i];
+        s->image = "bb";
+        s->command = sleep_cmd;
+        s->n_command = 2;
+        /* sleep as pid 1 ignores SIGTERM: do not wait long for it. */
+        s->stop_grace_ms = 100;
+        spec_ptrs[i] = s;
+    }
+}
+
+/* --- timing what the controller hears ---------------------------------------------- */
+
+static const char *await_id;
+static int64_t running_at_ns;
+
+static void on_status(fake_ctl *f, const fake_event *e)
+{
+    (void)f;
+    if (e->state != BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+        return;
+    if (await_id && strcmp(e->id, await_id) == 0 && !running_at_ns)
+        running_at_ns = berth_now_mono_ns();
+}
+
+static bool wait_for(bool (*pred)(void), int timeout_ms)
+{
+    int64_t end = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
+
+    while (!pred()) {
+        if (berth_now_mono_ns() > end)
+            return false;
+        run_for(loop, 5);
+    }
+    return true;
+}
+
+static bool registered(void)
+{
+    return ctl.registrations > 0;
+}
+
+static bool awaited_running(void)
+{
+    return running_at_ns != 0;
+}
+
+/* Running containers of the current round (ids "PREFIX-N"). */
+static int want_running;
+static char round_prefix[32];
+static int round_running(void)
+{
+    size_t n = strlen(round_prefix);
+    int k = 0;
+
+    for (size_t i = 0; i < ctl.n_latest; i++)
+        k += strncmp(ctl.latest[i].id, round_prefix, n) == 0 && ctl.latest[i].id[n] == '-' &&
+             ctl.latest[i].state == BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    return k;
+}
+
+static bool all_running(void)
+{
+    return round_running() >= want_running;
+}
+
+/* No container directory left: everything removed was stopped and cleaned. */
+static bool none_left(void)
+{
+    DIR *d = opendir(state);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return true;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n == 0;
+}
+
+/* --- /proc ------------------------------------------------------------------------- */
+
+static long smaps_field(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    long v = -1, x;
+    size_t n = strlen(field);
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &x) == 1)
+            v = x;
+    fclose(f);
+    return v;
+}
+
+/* utime + stime in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut, st;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = berth_read_all(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (long)(ut + st);
+}
+
+/* The monitors: every live berth-monitor whose state dir is ours. */
+static int monitor_pss(long *ret_sum_kb, long *ret_max_kb)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+
+    *ret_sum_kb = *ret_max_kb = 0;
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        char path[300], cmd[1024];
+        ssize_t len;
+        int fd;
+        long pss;
+
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        len = berth_read_all(fd, cmd, sizeof(cmd) - 1);
+        close(fd);
+        if (len <= 0)
+            continue;
+        cmd[len] = '\0';
+        for (ssize_t i = 0; i < len; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        if (!strstr(cmd, "berth-monitor") || !strstr(cmd, state))
+            continue;
+        pss = smaps_field(atoi(e->d_name), "Pss");
+        if (pss < 0)
+            continue;
+        *ret_sum_kb += pss;
+        if (pss > *ret_max_kb)
+            *ret_max_kb = pss;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* --- figures ----------------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+    int i = (int)(p * (n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+static int latency(int runs)
+{
+    double *ms = calloc((size_t)runs, sizeof(double));
+    int done = 0;
+
+    if (!ms)
+        return -1;
+    for (int i = 0; i < runs; i++) {
+        char prefix[32];
+        int64_t t0;
+
+        snprintf(prefix, sizeof(prefix), "lat%d", i);
+        make_specs(prefix, 1);
+        await_id = ids[0];
+        running_at_ns = 0;
+        t0 = berth_now_mono_ns();
+        fake_ctl_assign(&ctl, spec_ptrs, 1);
+        if (!wait_for(awaited_running, 30000)) {
+            fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0], dir);
+            break;
+        }
+        ms[done++] = (double)(running_at_ns - t0) / 1e6;
+        fake_ctl_assign(&ctl, NULL, 0);
+        if (!wait_for(none_left, 30000)) {
+            fprintf(stderr, "bench-agent: %s was not removed\n", ids[0]);
+            break;
+        }
+    }
+    await_id = NULL;
+    if (done) {
+        qsort(ms, (size_t)done, sizeof(double), cmp_double);
+        printf("  assignment -> Running, one container: p50 %.1f ms  p99 %.1f ms  min %.1f ms  "
+               "(%d runs)\n",
+               pct(ms, done, 0.5), pct(ms, done, 0.99), ms[0], done);
+    }
+    free(ms);
+    return done == runs ? 0 : -1;
+}
+
+static int density(int n)
+{
+    long rss, pss, t0, t1, mon_sum, mon_max;
+    int64_t start, all_ns;
+    int monitors;
+
+    snprintf(round_prefix, sizeof(round_prefix), "d%d", n);
+    make_specs(round_prefix, n);
+    want_running = n;
+    start = berth_now_mono_ns();
+    fake_ctl_assign(&ctl, spec_ptrs, (size_t)n);
+    if (!wait_for(all_running, 600000)) {
+        fprintf(stderr, "bench-agent: only %d of %d running (see %s/berthd.log)\n", round_running(),
+                n, dir);
+        return -1;
+    }
+    all_ns = berth_now_mono_ns() - start;
+    /* Settle (the last events, a metrics round), then measure idle. */
+    run_for(loop, 2000);
+    rss = smaps_field(berthd, "Rss");
+    pss = smaps_field(berthd, "Pss");
+    monitors = monitor_pss(&mon_sum, &mon_max);
+    t0 = cpu_ticks(berthd);
+    run_for(loop, 20000);
+    t1 = cpu_ticks(berthd);
+    printf("  %4d containers: all Running after %.2f s (%.1f ms each)\n", n, (double)all_ns / 1e9,
+           (double)all_ns / 1e6 / n);
+    printf("        berthd: RSS %.1f MB  PSS %.1f MB   idle CPU %.2f%% over 20 s\n",
+           (double)rss / 1024, (double)pss / 1024,
+           100.0 * (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK) / 20.0);
+    if (monitors)
+        printf("        berth-monitor x%d: PSS %.0f kB each (max %ld kB)\n", monitors,
+               (double)mon_sum / monitors, mon_max);
+    fake_ctl_assign(&ctl, NULL, 0);
+    if (!wait_for(none_left, 600000)) {
+        fprintf(stderr, "bench-agent: containers of round %d not removed\n", n);
+        return -1;
+    }
+    return 0;
+}
+
+/* --- setup ------------------------------------------------------------------------- */
+
+static int setup(const char *berthd_bin, const char *rootfs)
+{
+    char path[600], cmd[1400], text[2048];
+    berth_keypair node_key;
+    berth_error *err = NULL;
+    int n;
+
+    snprintf(dir, sizeof(dir), "/tmp/berth-bench-agent-%d", (int)getpid());
+    snprintf(state, sizeof(state), "%s/agent/containers", dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/images && cp -a %s %s/images/bb", dir, rootfs, dir);
+    if (system(cmd) != 0)
+        return -1;
+    if (berth_loop_new(&loop, &err) < 0 || berth_keypair_generate(&node_key, &err) < 0)
+        goto fail;
+    snprintf(path, sizeof(path), "%s/node.key", dir);
+    if (berth_keypair_save(AT_FDCWD, path, &node_key, &err) < 0)
+        goto fail;
+    fake_ctl_start(&ctl, loop, dir, "bench", node_key.pk);
+    ctl.heartbeat_ms = 1000;
+    ctl.on_status = on_status;
+    snprintf(path, sizeof(path), "%s/controller.pub", dir);
+    if (berth_pubkeys_save(AT_FDCWD, path, (const uint8_t(*)[BERTH_PUBKEY_LEN])ctl.party.key.pk, 1,
+                           &err) < 0)
+        goto fail;
+    n = snprintf(text, sizeof(text),
+                 "node_name: bench\n"
+                 "controller: {address: '%s', key: %s/controller.pub}\n"
+                 "state_dir: %s/agent\nimage_store: %s/images\nkey: %s/node.key\n"
+                 "cgroup_parent: /berth-bench-%d\nsocket: %s/agent.sock\n"
+                 "log: {level: warn}\n",
+                 ctl.rpc, dir, dir, dir, dir, (int)getpid(), dir);
+    snprintf(path, sizeof(path), "%s/agent.yaml", dir);
+    if (berth_write_file_atomic_at(AT_FDCWD, path, text, (size_t)n, 0600, &err) < 0)
+        goto fail;
+    berthd = fork();
+    if (berthd == 0) {
+        int fd;
+
+        snprintf(cmd, sizeof(cmd), "%s/berthd.log", dir);
+        fd = open(cmd, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(berthd_bin, berthd_bin, "-c", path, (char *)NULL);
+        _exit(127);
+    }
+    if (!wait_for(registered, 15000)) {
+        fprintf(stderr, "bench-agent: berthd did not register (see %s/berthd.log)\n", dir);
+        return -1;
+    }
+    return 0;
+fail:
+    fprintf(stderr, "bench-agent: %s\n", err->msg);
+    berth_error_free(&err);
+    return -1;
+}
+
+static void teardown(void)
+{
+    char cmd[700];
+    int status;
+
+    if (berthd > 0) {
+        kill(berthd, SIGTERM);
+        berth_waitpid(berthd, &status, 0);
+    }
+    fake_ctl_stop(&ctl);
+    berth_loop_free(loop);
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf %s; rmdir /sys/fs/cgroup/*/berth-bench-%d "
+             "/sys/fs/cgroup/berth-bench-%d 2>/dev/null; true",
+             dir, (int)getpid(), (int)getpid());
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench-agent: cleanup of %s failed\n", dir);
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 3 ? atoi(argv[3]) : 50, rc = 0;
+    int sizes[8] = { 100, 500 }, n_sizes = 2;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench-agent BERTHD ROOTFS [LATENCY_RUNS [N...]]\n");
+        return 2;
+    }
+    if (argc > 4) {
+        n_sizes = 0;
+        for (int i = 4; i < argc && n_sizes < 8; i++) {
+            int n = atoi(argv[i]);
+
+            if (n < 1 || n > MAX_N) {
+                fprintf(stderr, "bench-agent: N must be 1..%d\n", MAX_N);
+                return 2;
+            }
+            sizes[n_sizes++] = n;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (setup(argv[1], argv[2]) < 0) {
+        teardown();
+        return 1;
+    }
+    printf("agent (berthd with a fake controller; 1 s heartbeats, 10 s metrics, 4 parallel "
+           "starts)\n");
+    if (runs > 0 && latency(runs) < 0)
+        rc = 1;
+    for (int i = 0; i < n_sizes && rc == 0; i++)
+        if (density(sizes[i]) < 0)
+            rc = 1;
+    teardown();
+    return rc;
+}
