@@ -153,7 +153,6 @@ static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *ms
 void fake_ctl_start(fake_ctl *f, berth_loop *loop, const char *dir, const char *node_name,
                     const uint8_t node_pk[32])
 {
-    berth_rpc_server_config cfg = { 0 };
     berth_error *err = NULL;
 
     memset(f, 0, sizeof(*f));
@@ -173,29 +172,44 @@ void fake_ctl_start(fake_ctl *f, berth_loop *loop, const char *dir, const char *
     f->svc.heartbeat = ctl_heartbeat;
     f->svc.get_assignments = ctl_assignments;
     f->svc.report_status = ctl_report;
-    cfg.loop = loop;
-    cfg.auth = f->party.auth;
+    fake_ctl_up(f);
+}
+
+void fake_ctl_up(fake_ctl *f)
+{
+    berth_rpc_server_config cfg = { .loop = f->loop, .auth = f->party.auth };
+    berth_error *err = NULL;
+
     need((berth_rpc_server_new(&cfg, &f->srv, &err)) == 0);
     need((berth_rpc_server_add_service(f->srv, (ProtobufCService *)&f->svc, &err)) == 0);
     need((berth_rpc_server_bind(f->srv, f->rpc, &err)) == 0);
-    need((berth_events_pub_new(loop, f->party.auth, &f->pub, &err)) == 0);
+    need((berth_events_pub_new(f->loop, f->party.auth, &f->pub, &err)) == 0);
     need((berth_events_pub_bind(f->pub, f->events, &err)) == 0);
-    need((berth_stream_pull_new(loop, f->party.auth, &f->pull, &err)) == 0);
+    need((berth_stream_pull_new(f->loop, f->party.auth, &f->pull, &err)) == 0);
     need((berth_stream_pull_bind(f->pull, f->stream, &err)) == 0);
     need((berth_stream_pull_on(f->pull, &berth__v1__container_event__descriptor, on_event, NULL,
                                &err)) == 0);
     need((berth_stream_pull_on(f->pull, &berth__v1__metrics_report__descriptor, on_metrics, NULL,
                                &err)) == 0);
-    need((berth_surveyor_new(loop, f->party.auth, &f->surveyor, &err)) == 0);
+    need((berth_surveyor_new(f->loop, f->party.auth, &f->surveyor, &err)) == 0);
     need((berth_surveyor_bind(f->surveyor, f->survey, &err)) == 0);
 }
 
-void fake_ctl_stop(fake_ctl *f)
+void fake_ctl_down(fake_ctl *f)
 {
     berth_surveyor_free(f->surveyor);
     berth_stream_pull_free(f->pull);
     berth_events_pub_free(f->pub);
     berth_rpc_server_free(f->srv);
+    f->surveyor = NULL;
+    f->pull = NULL;
+    f->pub = NULL;
+    f->srv = NULL;
+}
+
+void fake_ctl_stop(fake_ctl *f)
+{
+    fake_ctl_down(f);
     for (size_t i = 0; i < f->n_specs; i++)
         berth_pb_free(&f->specs[i]->base);
     party_free(&f->party);

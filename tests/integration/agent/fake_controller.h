@@ -68,6 +68,11 @@ void fake_ctl_start(fake_ctl *f, berth_loop *loop, const char *dir, const char *
                     const uint8_t node_pk[32]);
 void fake_ctl_stop(fake_ctl *f);
 
+/* An outage: close every socket (down), and bind them again with the same
+ * key and addresses, remembering what it knew (up). */
+void fake_ctl_down(fake_ctl *f);
+void fake_ctl_up(fake_ctl *f);
+
 /* Replace the desired set (specs are copied), bump the generation and wake
  * the node. */
 void fake_ctl_assign(fake_ctl *f, Berth__V1__ContainerSpec **specs, size_t n);

@@ -473,6 +473,52 @@ START_TEST(kill9_and_readopt)
 }
 END_TEST
 
+static uint64_t reports_before;
+static bool o2_exit_reported(void)
+{
+    const fake_event *e = fake_ctl_status(&ctl, "o2");
+
+    return e && e->state == S(EXITED) && e->exit_code == 5 && ctl.full_reports > reports_before;
+}
+
+static bool o2_ended(void)
+{
+    return monitor_exited("o2");
+}
+
+/* The controller goes away: workloads keep running, what happened meanwhile
+ * arrives in one full report when it is back. */
+START_TEST(controller_outage)
+{
+    char path[700];
+    pid_t pid;
+
+    ck_assert(wait_for(registered, 15000));
+    spec(0, "o1", "exec sleep 1000");
+    spec(1, "o2", "while [ ! -e /trigger/go ]; do sleep 0.1; done; exit 5");
+    fake_ctl_assign(&ctl, spec_ptrs, 2);
+    want_running = 2;
+    ck_assert_msg(wait_for(n_running, 30000), "2 containers did not run");
+    pid = fake_ctl_status(&ctl, "o1")->pid;
+
+    fake_ctl_down(&ctl);
+    reports_before = ctl.full_reports;
+    snprintf(path, sizeof(path), "%s/trigger/go", dir);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, path, "", 0, 0644, NULL), 0);
+    ck_assert_msg(wait_for(o2_ended, 20000), "o2 did not end");
+    run_for(loop, 3000); /* a few failed heartbeats */
+    ck_assert_int_eq(kill(pid, 0), 0);
+    ck_assert_int_eq(fake_ctl_status(&ctl, "o2")->state, S(RUNNING)); /* not heard yet */
+
+    fake_ctl_up(&ctl);
+    ck_assert_msg(wait_for(o2_exit_reported, 30000),
+                  "no full report with o2's exit after the outage");
+    ck_assert_int_eq(fake_ctl_status(&ctl, "o1")->state, S(RUNNING));
+    ck_assert_int_eq(fake_ctl_status(&ctl, "o1")->pid, pid);
+    ck_assert_uint_eq(fake_ctl_status(&ctl, "o1")->restart_count, 0);
+}
+END_TEST
+
 static bool restarted(void)
 {
     const fake_event *e = fake_ctl_status(&ctl, "probe");
@@ -627,6 +673,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, register_run_remove);
     tcase_add_test(tc, kill9_and_readopt);
+    tcase_add_test(tc, controller_outage);
     tcase_add_test(tc, liveness_and_metrics);
     tcase_add_test(tc, bad_inputs);
     suite_add_tcase(s, tc);
