@@ -49,6 +49,7 @@ static const char schema_v1[] =
     "  workload TEXT NOT NULL,"
     "  replica INTEGER NOT NULL,"
     "  spec_generation INTEGER NOT NULL,"
+    "  workload_generation INTEGER NOT NULL,"
     "  PRIMARY KEY (node, container_id));"
     "CREATE TABLE statuses ("
     "  node TEXT NOT NULL,"
@@ -622,10 +623,11 @@ int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Berth__V1_
 
 static const char sql_as_put[] =
     "INSERT OR REPLACE INTO assignments (node, container_id, workload, replica,"
-    " spec_generation) VALUES (?1, ?2, ?3, ?4, ?5)";
+    " spec_generation, workload_generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char sql_as_del[] = "DELETE FROM assignments WHERE node = ?1 AND container_id = ?2";
-static const char sql_as_all[] = "SELECT node, container_id, workload, replica, spec_generation"
-                                 " FROM assignments ORDER BY node, container_id";
+static const char sql_as_all[] =
+    "SELECT node, container_id, workload, replica, spec_generation, workload_generation"
+    " FROM assignments ORDER BY node, container_id";
 
 int berth_store_assignment_put(berth_store *st, const berth_store_assignment *a, berth_error **err)
 {
@@ -638,6 +640,7 @@ int berth_store_assignment_put(berth_store *st, const berth_store_assignment *a,
     bind_text(s, 3, a->workload);
     sqlite3_bind_int64(s, 4, a->replica);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)a->spec_generation);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)a->workload_generation);
     return run(st, s, "save assignment", err);
 }
 
@@ -669,6 +672,7 @@ int berth_store_assignments_load(berth_store *st,
             .workload = (const char *)sqlite3_column_text(s, 2),
             .replica = (uint32_t)sqlite3_column_int64(s, 3),
             .spec_generation = (uint64_t)sqlite3_column_int64(s, 4),
+            .workload_generation = (uint64_t)sqlite3_column_int64(s, 5),
         };
 
         if (!a.node || !a.container_id || !a.workload)
@@ -714,6 +718,28 @@ int berth_store_status_delete(berth_store *st, const char *node, const char *con
     bind_text(s, 1, node);
     bind_text(s, 2, container_id);
     return run(st, s, "delete status", err);
+}
+
+int berth_store_statuses_replace(berth_store *st, const char *node,
+                                 Berth__V1__ContainerStatus *const *statuses, size_t n,
+                                 berth_error **err)
+{
+    sqlite3_stmt *s;
+
+    if (berth_store_begin(st, err) < 0)
+        return -1;
+    if (!(s = stmt(st, sql_node_del_s, err)))
+        goto fail;
+    bind_text(s, 1, node);
+    if (run(st, s, "delete statuses", err) < 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        if (berth_store_status_put(st, node, statuses[i], err) < 0)
+            goto fail;
+    return berth_store_commit(st, err);
+fail:
+    berth_store_rollback(st);
+    return -1;
 }
 
 int berth_store_statuses_load(berth_store *st,

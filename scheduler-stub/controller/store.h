@@ -115,6 +115,10 @@ typedef struct berth_store_assignment {
     /* The node's generation in which this container's current spec was
      * assigned: a status of an older generation runs an older spec. */
     uint64_t spec_generation;
+    /* The workload's generation that spec came from: when the workload's
+     * is newer, the node must be given the new spec (even after a crash
+     * between saving the workload and reassigning). */
+    uint64_t workload_generation;
 } berth_store_assignment;
 
 int berth_store_assignment_put(berth_store *st, const berth_store_assignment *a, berth_error **err);
@@ -131,6 +135,10 @@ int berth_store_status_put(berth_store *st, const char *node, const Berth__V1__C
                            berth_error **err);
 int berth_store_status_delete(berth_store *st, const char *node, const char *container_id,
                               berth_error **err);
+/* Replace every status of node with these, in one transaction. */
+int berth_store_statuses_replace(berth_store *st, const char *node,
+                                 Berth__V1__ContainerStatus *const *statuses, size_t n,
+                                 berth_error **err);
 /* fn for every status, by node then id; fn owns s. */
 int berth_store_statuses_load(berth_store *st,
                               int (*fn)(void *data, const char *node,

@@ -67,7 +67,7 @@ typedef struct loaded {
     size_t n_workloads;
     char assign[8][3][64];
     uint32_t replica[8];
-    uint64_t spec_gen[8];
+    uint64_t spec_gen[8], wl_gen[8];
     size_t n_assign;
     Berth__V1__ContainerStatus *statuses[8];
     char status_node[8][64];
@@ -100,6 +100,7 @@ static int take_assignment(void *data, const berth_store_assignment *a)
     snprintf(l->assign[l->n_assign][1], 64, "%s", a->container_id);
     snprintf(l->assign[l->n_assign][2], 64, "%s", a->workload);
     l->replica[l->n_assign] = a->replica;
+    l->wl_gen[l->n_assign] = a->workload_generation;
     l->spec_gen[l->n_assign++] = a->spec_generation;
     return 0;
 }
@@ -223,9 +224,9 @@ START_TEST(workloads_assignments_statuses_round_trip)
     Berth__V1__Workload *a = workload("zeta", 100, 4), *b = workload("alpha", 200, 2);
     Berth__V1__WorkloadStatus ws = BERTH__V1__WORKLOAD_STATUS__INIT;
     Berth__V1__ContainerStatus cs = BERTH__V1__CONTAINER_STATUS__INIT;
-    berth_store_assignment as[] = { { "n2", "zeta-1", "zeta", 1, 5 },
-                                    { "n1", "zeta-0", "zeta", 0, 4 },
-                                    { "n1", "alpha-0", "alpha", 0, 4 } };
+    berth_store_assignment as[] = { { "n2", "zeta-1", "zeta", 1, 5, 3 },
+                                    { "n1", "zeta-0", "zeta", 0, 4, 2 },
+                                    { "n1", "alpha-0", "alpha", 0, 4, 1 } };
     berth_error *err = NULL;
     static loaded l;
 
@@ -263,6 +264,7 @@ START_TEST(workloads_assignments_statuses_round_trip)
     ck_assert_str_eq(l.assign[2][2], "zeta");
     ck_assert_uint_eq(l.replica[2], 1);
     ck_assert_uint_eq(l.spec_gen[2], 5);
+    ck_assert_uint_eq(l.wl_gen[2], 3);
     ck_assert_int_eq(berth_store_statuses_load(st, take_status, &l, &err), 0);
     ck_assert_uint_eq(l.n_statuses, 2);
     ck_assert_str_eq(l.status_node[0], "n1");
