@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "base/cleanup.h"
 #include "base/duration.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "manifest/settings.h"
 #include "rpc/principal.h"
 #include "rpc/sock.h"
 
@@ -70,8 +70,7 @@ void ctl_config_free(ctl_config *c)
     memset(c, 0, sizeof(*c));
 }
 
-static int parse_u32(const char *v, uint32_t min, uint32_t max, const char *what, uint32_t *ret,
-                     berth_error **err)
+static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *ret, berth_error **err)
 {
     char *end;
     unsigned long long n;
@@ -79,30 +78,29 @@ static int parse_u32(const char *v, uint32_t min, uint32_t max, const char *what
     errno = 0;
     n = strtoull(v, &end, 10);
     if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
-        return berth_error_set(err, EINVAL, "%s: '%s' is not a number in %" PRIu32 "..%" PRIu32,
-                               what, v, min, max);
+        return berth_error_set(err, EINVAL, "'%s' is not a number in %" PRIu32 "..%" PRIu32, v, min,
+                               max);
     *ret = (uint32_t)n;
     return 0;
 }
 
-static int set_addr(char **dst, const char *v, const char *what, berth_error **err)
+static int set_addr(char **dst, const char *v, berth_error **err)
 {
     if (berth_address_validate(v, err) < 0)
-        return berth_error_prefix(err, "%s", what);
+        return -1;
     return set_str(dst, v, err);
 }
 
-int ctl_config_set(ctl_config *c, const char *key, const char *v, const char *what,
-                   berth_error **err)
+int ctl_config_set(ctl_config *c, const char *key, const char *v, berth_error **err)
 {
     if (strcmp(key, "name") == 0) {
         if (berth_name_validate(v, "controller name", err) < 0)
-            return berth_error_prefix(err, "%s", what);
+            return -1;
         return set_str(&c->name, v, err);
     }
     if (strcmp(key, "state_dir") == 0 || strcmp(key, "operators_dir") == 0) {
         if (v[0] != '/')
-            return berth_error_set(err, EINVAL, "%s: '%s' is not an absolute path", what, v);
+            return berth_error_set(err, EINVAL, "'%s' is not an absolute path", v);
         return set_str(strcmp(key, "state_dir") == 0 ? &c->state_dir : &c->operators_dir, v, err);
     }
     if (strcmp(key, "rpc") == 0) {
@@ -113,32 +111,31 @@ int ctl_config_set(ctl_config *c, const char *key, const char *v, const char *wh
             c->rpc_set = true;
         }
         if (c->n_rpc == CTL_RPC_ADDRS_MAX)
-            return berth_error_set(err, EINVAL, "%s: at most %d rpc addresses", what,
-                                   CTL_RPC_ADDRS_MAX);
+            return berth_error_set(err, EINVAL, "at most %d rpc addresses", CTL_RPC_ADDRS_MAX);
         c->rpc[c->n_rpc] = NULL;
-        if (set_addr(&c->rpc[c->n_rpc], v, what, err) < 0)
+        if (set_addr(&c->rpc[c->n_rpc], v, err) < 0)
             return -1;
         c->n_rpc++;
         return 0;
     }
     if (strcmp(key, "events") == 0)
-        return set_addr(&c->events, v, what, err);
+        return set_addr(&c->events, v, err);
     if (strcmp(key, "stream") == 0)
-        return set_addr(&c->stream, v, what, err);
+        return set_addr(&c->stream, v, err);
     if (strcmp(key, "survey") == 0)
-        return set_addr(&c->survey, v, what, err);
+        return set_addr(&c->survey, v, err);
     if (strcmp(key, "advertise_host") == 0) {
         if (!*v || strlen(v) > 253 || strpbrk(v, "/: \t"))
-            return berth_error_set(err, EINVAL, "%s: '%s' is not a host name or address", what, v);
+            return berth_error_set(err, EINVAL, "'%s' is not a host name or address", v);
         return set_str(&c->advertise_host, v, err);
     }
     if (strcmp(key, "heartbeat_min_interval") == 0 || strcmp(key, "down_grace") == 0) {
         int64_t ns;
 
-        if (berth_parse_duration(v, what, &ns, err) < 0)
-            return -1;
+        if (berth_parse_duration(v, key, &ns, NULL) < 0)
+            return berth_error_set(err, EINVAL, "'%s' is not a duration (500ms, 30s, 1m ...)", v);
         if (ns < 10 * BERTH_NSEC_PER_MSEC || ns > 3600 * BERTH_NSEC_PER_SEC)
-            return berth_error_set(err, EINVAL, "%s: %s is out of range (10ms..1h)", what, v);
+            return berth_error_set(err, EINVAL, "%s is out of range (10ms..1h)", v);
         if (strcmp(key, "down_grace") == 0)
             c->down_grace_ns = ns;
         else
@@ -146,99 +143,22 @@ int ctl_config_set(ctl_config *c, const char *key, const char *v, const char *wh
         return 0;
     }
     if (strcmp(key, "heartbeat_max_rate") == 0)
-        return parse_u32(v, 1, 100000, what, &c->heartbeat_max_rate, err);
+        return parse_u32(v, 1, 100000, &c->heartbeat_max_rate, err);
     if (strcmp(key, "heartbeat_misses") == 0)
-        return parse_u32(v, 1, 100, what, &c->heartbeat_misses, err);
+        return parse_u32(v, 1, 100, &c->heartbeat_misses, err);
     if (strcmp(key, "log_level") == 0)
-        return berth_log_level_parse(v, &c->log_level, err) < 0
-                   ? berth_error_prefix(err, "%s", what)
-                   : 0;
+        return berth_log_level_parse(v, &c->log_level, err);
     if (strcmp(key, "log_format") == 0)
-        return berth_log_format_parse(v, &c->log_format, err) < 0
-                   ? berth_error_prefix(err, "%s", what)
-                   : 0;
-    return berth_error_set(err, ENOENT, "%s: unknown setting", what);
+        return berth_log_format_parse(v, &c->log_format, err);
+    return berth_error_set(err, ENOENT, "unknown setting");
 }
 
-/* One scalar (or, for rpc, a list of scalars) per key. */
-static int load_value(ctl_config *c, yaml_document_t *doc, const char *path, yaml_node_t *k,
-                      yaml_node_t *v, berth_error **err)
+static int take_setting(void *data, const char *key, const char *value, berth_error **err)
 {
-    const char *key = (const char *)k->data.scalar.value;
-    char what[512];
-
-    snprintf(what, sizeof(what), "%s:%zu:%zu: %s", path, v->start_mark.line + 1,
-             v->start_mark.column + 1, key);
-    if (v->type == YAML_SEQUENCE_NODE && strcmp(key, "rpc") == 0) {
-        for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
-             i++) {
-            yaml_node_t *item = yaml_document_get_node(doc, *i);
-
-            if (!item || item->type != YAML_SCALAR_NODE)
-                return berth_error_set(err, EINVAL, "%s: expected addresses", what);
-            snprintf(what, sizeof(what), "%s:%zu:%zu: %s", path, item->start_mark.line + 1,
-                     item->start_mark.column + 1, key);
-            if (ctl_config_set(c, key, (const char *)item->data.scalar.value, what, err) < 0)
-                return -1;
-        }
-        return 0;
-    }
-    if (v->type != YAML_SCALAR_NODE)
-        return berth_error_set(err, EINVAL, "%s: expected a single value", what);
-    if (ctl_config_set(c, key, (const char *)v->data.scalar.value, what, err) < 0) {
-        if (*err && (*err)->code == ENOENT) {
-            berth_error_free(err);
-            return berth_error_set(err, EINVAL, "%s:%zu:%zu: %s: unknown setting", path,
-                                   k->start_mark.line + 1, k->start_mark.column + 1, key);
-        }
-        return -1;
-    }
-    return 0;
+    return ctl_config_set(data, key, value, err);
 }
 
 int ctl_config_load(ctl_config *c, const char *path, int missing_ok, berth_error **err)
 {
-    _cleanup_free_ char *text = NULL;
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    yaml_node_t *root;
-    size_t len = 0;
-    int r = 0;
-
-    if (berth_read_file_at(AT_FDCWD, path, CONFIG_MAX_BYTES, &text, &len, err) < 0) {
-        if (missing_ok && *err && (*err)->code == ENOENT) {
-            berth_error_free(err);
-            return 0;
-        }
-        return -1;
-    }
-    if (!yaml_parser_initialize(&parser))
-        return berth_error_make(err, ENOMEM, "%s", path);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        r = berth_error_set(err, EINVAL, "%s:%zu:%zu: YAML: %s", path, parser.problem_mark.line + 1,
-                            parser.problem_mark.column + 1,
-                            parser.problem ? parser.problem : "syntax error");
-        yaml_parser_delete(&parser);
-        return r;
-    }
-    root = yaml_document_get_root_node(&doc);
-    if (root && root->type == YAML_MAPPING_NODE) {
-        for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-             p < root->data.mapping.pairs.top && r == 0; p++) {
-            yaml_node_t *k = yaml_document_get_node(&doc, p->key);
-            yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-
-            if (!k || !v || k->type != YAML_SCALAR_NODE)
-                r = berth_error_set(err, EINVAL, "%s: keys must be names", path);
-            else
-                r = load_value(c, &doc, path, k, v, err);
-        }
-    } else if (root && !(root->type == YAML_SCALAR_NODE && !*root->data.scalar.value)) {
-        r = berth_error_set(err, EINVAL, "%s:%zu:%zu: expected a mapping of settings", path,
-                            root->start_mark.line + 1, root->start_mark.column + 1);
-    }
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    return r;
+    return berth_settings_load(path, missing_ok, take_setting, c, NULL, err);
 }

@@ -42,10 +42,9 @@ int ctl_config_defaults(ctl_config *c, berth_error **err);
  * fine (the default path). */
 int ctl_config_load(ctl_config *c, const char *path, int missing_ok, berth_error **err);
 /* Set one setting by its name ("heartbeat_min_interval", "rpc" ...) from
- * text; what names the source in errors ("--rpc"). "rpc" replaces the
- * defaults at its first use and appends after. */
-int ctl_config_set(ctl_config *c, const char *key, const char *value, const char *what,
-                   berth_error **err);
+ * text; ENOENT for a name that is no setting. "rpc" replaces the defaults at
+ * its first use and appends after. */
+int ctl_config_set(ctl_config *c, const char *key, const char *value, berth_error **err);
 void ctl_config_free(ctl_config *c);
 
 #endif

@@ -285,7 +285,12 @@ static void on_lease(berth_loop_timer *t)
     char since[32], reason[96];
 
     if (n->rec.last_heartbeat_ns) {
-        berth_format_duration(berth_now_real_ns() - n->rec.last_heartbeat_ns, since, sizeof(since));
+        int64_t d = berth_now_real_ns() - n->rec.last_heartbeat_ns;
+
+        /* "300ms", "45s": precision a human can use */
+        d = d < 10 * BERTH_NSEC_PER_SEC ? d / BERTH_NSEC_PER_MSEC * BERTH_NSEC_PER_MSEC
+                                        : d / BERTH_NSEC_PER_SEC * BERTH_NSEC_PER_SEC;
+        berth_format_duration(d, since, sizeof(since));
         snprintf(reason, sizeof(reason), "no heartbeat for %s", since);
     } else {
         snprintf(reason, sizeof(reason), "no heartbeat since the controller started");

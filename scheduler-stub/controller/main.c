@@ -165,8 +165,10 @@ int main(int argc, char **argv)
             char flag[80];
 
             snprintf(flag, sizeof(flag), "--%s", o == 'd' ? "state-dir" : key);
-            if (ctl_config_set(&cfg, what, optarg, flag, &err) < 0)
+            if (ctl_config_set(&cfg, what, optarg, &err) < 0) {
+                berth_error_prefix(&err, "%s", flag);
                 goto fail;
+            }
         }
     }
     if (optind < argc) {
