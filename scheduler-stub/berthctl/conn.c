@@ -232,6 +232,9 @@ int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
     cc.address = ctx->controller;
     cc.server = controller;
     cc.default_timeout_ms = ctx->timeout_ms;
+    /* One process, one call at a time: a resend could only help across a
+     * reconnection, and a long call (a survey) must not be sent twice. */
+    cc.resend_ivl_ms = (int)ctx->timeout_ms;
     if (berth_rpc_client_new(&cc, &ctx->client, err) < 0)
         goto out;
     ctx->auth = auth;

@@ -198,8 +198,10 @@ const char *berthctl_container_state(Berth__V1__ContainerState state)
 
 const char *berthctl_status_colour(const char *word)
 {
-    if (strncmp(word, "Ready", 5) == 0 || strcmp(word, "Running") == 0 || strcmp(word, "yes") == 0)
+    if (strncmp(word, "Ready", 5) == 0)
         return word[5] == ',' ? "33" : "32"; /* green; yellow when cordoned */
+    if (strcmp(word, "Running") == 0 || strcmp(word, "yes") == 0)
+        return "32";
     if (strcmp(word, "Down") == 0 || strcmp(word, "Failed") == 0 ||
         strcmp(word, "OOMKilled") == 0 || strcmp(word, "no") == 0 || strcmp(word, "missing") == 0)
         return "31"; /* red */

@@ -560,7 +560,8 @@ static int plans_build(controller *c, const berth_place_result *r, node_plan *pl
         ctl_node *n = c->nodes[i];
         node_plan *p = &plans[i];
 
-        qsort(p->assign, p->n_assign, sizeof(*p->assign), assign_cmp);
+        if (p->n_assign)
+            qsort(p->assign, p->n_assign, sizeof(*p->assign), assign_cmp);
         p->changed = p->n_assign != n->n_assign;
         for (size_t j = 0; j < p->n_assign; j++) {
             ctl_assign *old = ctl_assign_find(n, p->assign[j].id);

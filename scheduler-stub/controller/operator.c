@@ -1032,7 +1032,8 @@ static void health_done(berth_survey_result *r, void *data)
         fail_oom(hc->call);
         goto out;
     }
-    qsort(r->answers, r->n_answers, sizeof(*r->answers), answer_cmp);
+    if (r->n_answers)
+        qsort(r->answers, r->n_answers, sizeof(*r->answers), answer_cmp);
     for (size_t i = 0; i < r->n_answers; i++) {
         berth_survey_answer *a = &r->answers[i];
 

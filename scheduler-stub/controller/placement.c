@@ -182,7 +182,8 @@ static int keep(placer *pl)
     cur = malloc((n ? n : 1) * sizeof(*cur));
     if (!cur)
         return -1;
-    memcpy(cur, in->current, n * sizeof(*cur));
+    if (n)
+        memcpy(cur, in->current, n * sizeof(*cur));
     qsort(cur, n, sizeof(*cur), slot_cmp);
     for (size_t i = 0; i < n; i++) {
         const berth_place_slot *s = &cur[i];
@@ -330,7 +331,8 @@ int berth_place(const berth_place_input *in, berth_place_result *ret, berth_erro
         if ((is_daemon(&in->workloads[wi]) ? place_daemons(&pl, wi, &status[wi])
                                            : place_replicas(&pl, wi, &status[wi])) < 0)
             goto oom;
-    qsort(pl.slots, pl.n_slots, sizeof(*pl.slots), slot_cmp);
+    if (pl.n_slots)
+        qsort(pl.slots, pl.n_slots, sizeof(*pl.slots), slot_cmp);
     for (size_t i = 0; i < pl.n_slots; i++)
         status[pl.slots[i].workload].placed++;
     free(pl.used);

@@ -517,7 +517,7 @@ int berth_store_token_get(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
     if (rc == SQLITE_ROW) {
         size_t len = (size_t)sqlite3_column_bytes(s, 0);
 
-        if (len <= cap) {
+        if (len && len <= cap) {
             memcpy(ret, sqlite3_column_blob(s, 0), len);
             *ret_len = len;
             found = 1;
