@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/io.h"
+#include "berth/proto/envelope.pb-c.h"
 #include "check_main.h"
 #include "fake_agent.h"
 #include "harness.h"
@@ -675,6 +676,94 @@ START_TEST(health_names_the_silent_node_and_drain_moves_replicas)
 }
 END_TEST
 
+/* ---- who may do what ---- */
+
+/* A sync call of the Controller service from a fake agent's client. */
+static int agent_call(fake_agent *a, const char *method, const ProtobufCMessage *req, char **msg)
+{
+    berth_rpc_result r = { 0 };
+    int code;
+
+    /* after a controller restart, the first call under the old session
+     * times out and the next makes a new one */
+    for (int tries = 0; tries < 3; tries++) {
+        berth_rpc_result_clear(&r);
+        ck_assert_int_eq(berth_rpc_client_call_sync(a->client, &berth__v1__controller__descriptor,
+                                                    method, req, 3000, &r, NULL),
+                         0);
+        if (r.code != BERTH__V1__CODE__DEADLINE_EXCEEDED)
+            break;
+    }
+    code = r.code;
+    *msg = r.message ? strdup(r.message) : NULL;
+    berth_rpc_result_clear(&r);
+    return code;
+}
+
+START_TEST(operators_and_nodes_stay_in_their_roles)
+{
+    char key_alice[600], pub_alice[600], key_bob[600], *out, *err, *msg = NULL, expected[512];
+    Berth__V1__ListNodesRequest ln = BERTH__V1__LIST_NODES_REQUEST__INIT;
+    Berth__V1__RegisterRequest rr = BERTH__V1__REGISTER_REQUEST__INIT;
+    Berth__V1__NodeInfo info = BERTH__V1__NODE_INFO__INIT;
+
+    setup_with(steady);
+    agent_with_token(0, "n1", 2000);
+    /* an operator key made with keygen, installed in the operators dir */
+    snprintf(key_alice, sizeof(key_alice), "%s/alice.key", h.dir);
+    snprintf(pub_alice, sizeof(pub_alice), "%s/state/operators/alice.pub", h.dir);
+    snprintf(key_bob, sizeof(key_bob), "%s/bob.key", h.dir);
+    {
+        const char *a[] = { "keygen",  "--operator", "alice",   "--out",
+                            key_alice, "--pub",      pub_alice, NULL };
+        const char *b[] = { "keygen", "--operator", "bob", "--out", key_bob, NULL };
+
+        free(harness_berthctl_ok(&h, a));
+        free(harness_berthctl_ok(&h, b));
+    }
+    harness_kill_controller(&h, SIGTERM);
+    harness_start_controller(&h);
+    {
+        const char *a[] = { "--key", key_alice, "--operator", "alice", "get", "nodes", NULL };
+
+        out = harness_berthctl_ok(&h, a);
+        ck_assert_ptr_nonnull(strstr(out, "n1 "));
+        free(out);
+    }
+    {
+        const char *b[] = { "--key", key_bob, "--operator", "bob", "get", "nodes", NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, b), 1);
+        ck_assert_str_eq(out, "");
+        ck_assert_msg(strstr(err, "refused us: operator bob: key ") &&
+                          strstr(err, " is not known here\n"),
+                      "%s", err);
+        free(out);
+        free(err);
+    }
+    /* a node may not act as an operator, nor register as another node */
+    ck_assert_int_eq(agent_call(&agents[0], "ListNodes", &ln.base, &msg),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_str_eq(msg, "node n1 may not call berth.v1.Controller/ListNodes");
+    free(msg);
+    info.name = "n2";
+    rr.node = &info;
+    ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_str_eq(msg, "node n1 may not register as n2");
+    free(msg);
+    /* a bad address in what a node reports is refused, not kept */
+    info.name = "n1";
+    info.agent_address = "http://evil";
+    ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg),
+                     BERTH__V1__CODE__INVALID_ARGUMENT);
+    snprintf(expected, sizeof(expected),
+             "node.agent_address: address 'http://evil': expected tcp://HOST:PORT or ipc://PATH");
+    ck_assert_str_eq(msg, expected);
+    free(msg);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller");
@@ -686,6 +775,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, malformed_manifest_changes_nothing);
     tcase_add_test(tc, down_node_replicas_move_and_the_node_is_fenced);
     tcase_add_test(tc, health_names_the_silent_node_and_drain_moves_replicas);
+    tcase_add_test(tc, operators_and_nodes_stay_in_their_roles);
     suite_add_tcase(s, tc);
     return s;
 }
