@@ -64,12 +64,22 @@ int berth_settings_load(const char *path, bool missing_ok, berth_setting_fn fn, 
 
     if (ret_found)
         *ret_found = false;
-    if (berth_read_file_at(AT_FDCWD, path, BERTH_SETTINGS_MAX_BYTES, &text, &len, err) < 0) {
-        if (missing_ok && *err && (*err)->code == ENOENT) {
-            berth_error_free(err);
-            return 0;
+    {
+        berth_error *e = NULL;
+
+        if (berth_read_file_at(AT_FDCWD, path, BERTH_SETTINGS_MAX_BYTES, &text, &len, &e) < 0) {
+            bool missing = e->code == ENOENT;
+
+            if (missing && missing_ok) {
+                berth_error_free(&e);
+                return 0;
+            }
+            if (err)
+                *err = e;
+            else
+                berth_error_free(&e);
+            return -1;
         }
-        return -1;
     }
     if (ret_found)
         *ret_found = true;
