@@ -150,8 +150,10 @@ static void wl_msg_fill(controller *c, ctl_workload *wl, wl_msg *m)
     }
 }
 
-/* map<string,string> selectors of the list requests. */
+/* The generated map entries of map<string,string> fields all look alike:
+ * the message header, then key and value. */
 typedef struct kv {
+    ProtobufCMessage base;
     char *key, *value;
 } kv;
 
@@ -168,7 +170,6 @@ static bool selected(kv *const *sel, size_t n_sel, kv *const *labels, size_t n_l
     }
     return true;
 }
-/* The generated map entries all start with base, then key and value. */
 #define KVS(arr) ((kv *const *)(void *)(arr))
 
 /* ---- nodes ---- */

@@ -101,18 +101,29 @@ static char *berthctl_out(const char *a0, const char *a1, const char *a2, const 
     return harness_berthctl_ok(&h, args);
 }
 
-/* Start agent i, enrolled with a join token made by berthctl. */
-static void agent_with_token(int i, const char *name, int64_t cpu)
+/* Start agent i, enrolled with a join token made by berthctl, with a zone
+ * label when zone is not NULL. */
+static void agent_in_zone(int i, const char *name, int64_t cpu, const char *zone)
 {
     char *token = berthctl_out("join-token", "--description", name, NULL), agent_addr[300];
 
     token[strcspn(token, "\n")] = '\0';
     snprintf(agent_addr, sizeof(agent_addr), "ipc://%s/agent-%s", h.dir, name);
     fake_agent_start(&agents[i], h.loop, name, h.rpc, h.pub, agent_addr, token, cpu, 4LL << 30);
+    if (zone) {
+        /* before it registers: that happens on the loop */
+        agents[i].label_key = "zone";
+        agents[i].label_value = zone;
+    }
     free(token);
     ck_assert_msg(harness_wait(&h, agent_registered, &agents[i], WAIT_MS), "%s: %s", name,
                   agents[i].last_error);
     n_agents = i + 1 > n_agents ? i + 1 : n_agents;
+}
+
+static void agent_with_token(int i, const char *name, int64_t cpu)
+{
+    agent_in_zone(i, name, cpu, NULL);
 }
 
 /* A node's STATUS as `berthctl get nodes` shows it ("" if not listed). */
@@ -764,6 +775,68 @@ START_TEST(operators_and_nodes_stay_in_their_roles)
 }
 END_TEST
 
+/* ---- nodeSelector and label filters ---- */
+
+START_TEST(node_selectors_place_and_labels_filter)
+{
+    want both_on_n1 = { { 2, 0 } };
+    char *path, *out, *err;
+    table t;
+
+    setup_with(steady);
+    agent_in_zone(0, "n1", 2000, "a");
+    agent_in_zone(1, "n2", 2000, "b");
+    path =
+        write_file("zoned.yaml", "apiVersion: berth/v1\n"
+                                 "kind: Deployment\n"
+                                 "metadata: {name: zoned, labels: {tier: front}}\n"
+                                 "spec:\n"
+                                 "  replicas: 2\n"
+                                 "  template:\n"
+                                 "    spec:\n"
+                                 "      nodeSelector: {zone: a}\n"
+                                 "      containers: [{name: z, image: busybox, command: [x]}]\n"
+                                 "---\n"
+                                 "apiVersion: berth/v1\n"
+                                 "kind: Deployment\n"
+                                 "metadata: {name: nowhere}\n"
+                                 "spec:\n"
+                                 "  template:\n"
+                                 "    spec:\n"
+                                 "      nodeSelector: {zone: c}\n"
+                                 "      containers: [{name: n, image: busybox, command: [x]}]\n");
+    {
+        const char *args[] = { "apply", "-f", path, NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 0);
+    }
+    ck_assert_str_eq(out, "deployment/zoned created\ndeployment/nowhere created\n");
+    ck_assert_str_eq(err, "Warning: nowhere: 1 of 1 replicas cannot be placed: 0/2 nodes can "
+                          "take a replica: 2 do not match the nodeSelector\n");
+    free(out);
+    free(err);
+    free(path);
+    ck_assert(harness_wait(&h, agents_run, &both_on_n1, WAIT_MS));
+
+    out = berthctl_out("get", "nodes", "-l", "zone=b");
+    table_parse(out, &t);
+    ck_assert_uint_eq(t.n_rows, 2);
+    ck_assert_str_eq(t.rows[1][0], "n2");
+    table_free(&t);
+    free(out);
+    out = berthctl_out("get", "workloads", "-l", "tier=front");
+    table_parse(out, &t);
+    ck_assert_uint_eq(t.n_rows, 2);
+    ck_assert_str_eq(t.rows[1][0], "zoned");
+    table_free(&t);
+    free(out);
+    out = berthctl_out("get", "workloads", "-o", "wide");
+    ck_assert_ptr_nonnull(strstr(out, "0/2 nodes can take a replica: 2 do not match the "
+                                      "nodeSelector\n"));
+    free(out);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller");
@@ -776,6 +849,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, down_node_replicas_move_and_the_node_is_fenced);
     tcase_add_test(tc, health_names_the_silent_node_and_drain_moves_replicas);
     tcase_add_test(tc, operators_and_nodes_stay_in_their_roles);
+    tcase_add_test(tc, node_selectors_place_and_labels_filter);
     suite_add_tcase(s, tc);
     return s;
 }
