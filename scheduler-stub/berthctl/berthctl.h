@@ -51,6 +51,7 @@ int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv);

@@ -1,7 +1,7 @@
 /* The operator-facing half of the Controller service (role operator:
  * berthctl): applying and deleting manifests, the fleet's listings, node
  * admission, cordon and drain, events, metrics, the fleet health survey and
- * the log relay to a node's Agent service. */
+ * the log and stop relays to a node's Agent service. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -1106,20 +1106,26 @@ static void h_fleet_health(Berth__V1__Controller_Service *svc,
     }
 }
 
-/* ---- logs: relayed to the node's Agent service ---- */
+/* ---- logs and stop: relayed to the node's Agent service ---- */
 
 typedef struct relay {
+    controller *c;
     berth_rpc_call *call;
-    Berth__V1__LogsResponse_Closure closure;
+    /* the incoming call's closure, as protobuf-c itself keeps them */
+    ProtobufCClosure closure;
     char node[BERTH_NAME_MAX + 1];
+    char stopped[BERTH_ID_BUF]; /* Stop: the container, for the event */
 } relay;
 
 static void relay_done(berth_rpc_result *r, void *data)
 {
     relay *rl = data;
 
+    if (r->code == BERTH__V1__CODE__OK && *rl->stopped)
+        ctl_event(rl->c, "Node", rl->node, "Normal", "Stopped", "%s stopped by operator %s",
+                  rl->stopped, berth_rpc_call_peer(rl->call)->name);
     if (r->code == BERTH__V1__CODE__OK)
-        rl->closure((const Berth__V1__LogsResponse *)r->response, rl->call);
+        rl->closure(r->response, rl->call);
     else
         berth_rpc_call_fail(rl->call, r->code, "node %s: %s", rl->node,
                             r->message ? r->message : berth_rpc_code_name(r->code));
@@ -1133,6 +1139,11 @@ static ctl_node *container_node(controller *c, berth_rpc_call *call, const char 
 {
     ctl_node *found = NULL;
 
+    if (!berth_spec_id_valid(id) || (*node && !ctl_node_find(c, node))) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__NOT_FOUND, "container %.63s not found%s%.63s",
+                            id, *node ? " on " : "", node);
+        return NULL;
+    }
     for (size_t i = 0; i < c->n_nodes; i++) {
         ctl_node *n = c->nodes[i];
 
@@ -1170,34 +1181,30 @@ static berth_rpc_client *agent_client(controller *c, ctl_node *n, berth_error **
     return n->agent;
 }
 
-static void h_logs(Berth__V1__Controller_Service *svc, const Berth__V1__LogsRequest *in,
-                   Berth__V1__LogsResponse_Closure closure, void *data)
+/* Call Agent/method with request on the node running container id (or
+ * the one named), and answer the incoming call with what it answers. The
+ * relayed call gets what is left of the incoming call's deadline. */
+static void relay_call(controller *c, berth_rpc_call *call, const char *id, const char *node,
+                       const char *method, const ProtobufCMessage *request,
+                       ProtobufCClosure closure)
 {
-    controller *c = ctl_of(svc);
-    Berth__V1__LogsRequest q;
     _cleanup_error_ berth_error *err = NULL;
+    int64_t deadline = berth_rpc_call_deadline(call), left;
+    uint32_t timeout = RELAY_TIMEOUT_MS;
     berth_rpc_client *client;
-    int64_t deadline = berth_rpc_call_deadline(data), left;
     relay *rl;
     ctl_node *n;
-    uint32_t timeout = RELAY_TIMEOUT_MS;
 
-    NEED_OPERATOR(data);
-    if (!berth_spec_id_valid(in->container_id) || (*in->node && !ctl_node_find(c, in->node))) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "container %.63s not found%s%.63s",
-                            in->container_id, *in->node ? " on " : "", in->node);
-        return;
-    }
-    if (!(n = container_node(c, data, in->container_id, in->node)))
+    if (!(n = container_node(c, call, id, node)))
         return;
     if (!n->rec.info || !*n->rec.info->agent_address) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__UNAVAILABLE,
+        berth_rpc_call_fail(call, BERTH__V1__CODE__UNAVAILABLE,
                             "node %s serves no Agent endpoint (its agent_address is empty)",
                             n->rec.name);
         return;
     }
     if (!(client = agent_client(c, n, &err))) {
-        fail_err(data, err);
+        fail_err(call, err);
         return;
     }
     if (deadline != INT64_MAX) {
@@ -1205,19 +1212,45 @@ static void h_logs(Berth__V1__Controller_Service *svc, const Berth__V1__LogsRequ
         timeout = left < 100 ? 100 : left > RELAY_TIMEOUT_MS ? RELAY_TIMEOUT_MS : (uint32_t)left;
     }
     if (!(rl = calloc(1, sizeof(*rl)))) {
-        fail_oom(data);
+        fail_oom(call);
         return;
     }
-    rl->call = data;
+    rl->c = c;
+    rl->call = call;
     rl->closure = closure;
     snprintf(rl->node, sizeof(rl->node), "%s", n->rec.name);
-    q = *in;
-    q.node = (char *)protobuf_c_empty_string;
-    if (berth_rpc_client_call(client, &berth__v1__agent__descriptor, "Logs", &q.base, timeout,
+    if (strcmp(method, "Stop") == 0)
+        snprintf(rl->stopped, sizeof(rl->stopped), "%s", id);
+    if (berth_rpc_client_call(client, &berth__v1__agent__descriptor, method, request, timeout,
                               relay_done, rl, &err) < 0) {
         free(rl);
-        fail_err(data, err);
+        fail_err(call, err);
     }
+}
+
+static void h_logs(Berth__V1__Controller_Service *svc, const Berth__V1__LogsRequest *in,
+                   Berth__V1__LogsResponse_Closure closure, void *data)
+{
+    Berth__V1__LogsRequest q;
+
+    NEED_OPERATOR(data);
+    q = *in;
+    q.node = (char *)protobuf_c_empty_string; /* the agent ignores it */
+    relay_call(ctl_of(svc), data, in->container_id, in->node, "Logs", &q.base,
+               (ProtobufCClosure)closure);
+}
+
+static void h_stop_container(Berth__V1__Controller_Service *svc,
+                             const Berth__V1__StopContainerRequest *in,
+                             Berth__V1__StopResponse_Closure closure, void *data)
+{
+    Berth__V1__StopRequest q = BERTH__V1__STOP_REQUEST__INIT;
+
+    NEED_OPERATOR(data);
+    q.container_id = in->container_id;
+    q.grace_period_ms = in->grace_period_ms;
+    relay_call(ctl_of(svc), data, in->container_id, in->node, "Stop", &q.base,
+               (ProtobufCClosure)closure);
 }
 
 void ctl_operator_service_init(controller *c)
@@ -1238,4 +1271,5 @@ void ctl_operator_service_init(controller *c)
     c->svc.drain_node = h_drain_node;
     c->svc.list_events = h_list_events;
     c->svc.top = h_top;
+    c->svc.stop_container = h_stop_container;
 }

@@ -432,6 +432,29 @@ static void agent_logs(Berth__V1__Agent_Service *s, const Berth__V1__LogsRequest
     closure(&out, data);
 }
 
+static void agent_stop(Berth__V1__Agent_Service *s, const Berth__V1__StopRequest *in,
+                       Berth__V1__StopResponse_Closure closure, void *data)
+{
+    fake_agent *a = berth_container_of(s, fake_agent, agent);
+    Berth__V1__StopResponse out = BERTH__V1__STOP_RESPONSE__INIT;
+    fake_container *c = find(a, in->container_id);
+
+    if (!c) {
+        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "container %s not found",
+                            in->container_id);
+        return;
+    }
+    c->status.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    c->status.reason = "Stopped";
+    c->status.signal = 15;
+    c->status.pid = 0;
+    c->status.finished_unix_ns = berth_now_real_ns();
+    a->stops++;
+    push_event(a, c, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    out.status = &c->status;
+    closure(&out, data);
+}
+
 void fake_agent_start(fake_agent *a, berth_loop *loop, const char *name, const char *rpc_addr,
                       const char *controller_pub, const char *agent_addr, const char *token,
                       int64_t cpu_millis, int64_t memory_bytes)
@@ -475,6 +498,7 @@ void fake_agent_start(fake_agent *a, berth_loop *loop, const char *name, const c
     berth__v1__agent__init(&a->agent, NULL);
     a->agent.health = agent_health;
     a->agent.logs = agent_logs;
+    a->agent.stop = agent_stop;
     sc.loop = loop;
     sc.auth = a->auth;
     need(berth_rpc_server_new(&sc, &a->agent_srv, NULL) == 0);
