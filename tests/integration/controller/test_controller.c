@@ -854,6 +854,35 @@ START_TEST(node_selectors_place_and_labels_filter)
 }
 END_TEST
 
+/* ---- leases scale with the fleet ---- */
+
+static bool interval_is(void *data)
+{
+    return agents[0].interval_ms == *(const uint32_t *)data;
+}
+
+START_TEST(heartbeat_interval_grows_with_the_fleet)
+{
+    static const char *const slow_rate[] = { "--heartbeat-min-interval",
+                                             "100ms",
+                                             "--heartbeat-max-rate",
+                                             "2",
+                                             "--heartbeat-misses",
+                                             "50",
+                                             NULL };
+    uint32_t one = 500, two = 1000;
+
+    setup_with(slow_rate);
+    /* at most 2 heartbeats a second fleet-wide: one node beats every
+     * 500ms, two every second each */
+    agent_with_token(0, "n1", 2000);
+    ck_assert(harness_wait(&h, interval_is, &one, WAIT_MS));
+    agent_with_token(1, "n2", 2000);
+    ck_assert(harness_wait(&h, interval_is, &two, WAIT_MS));
+    ck_assert_uint_eq(agents[1].interval_ms, 1000);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller");
@@ -867,6 +896,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, health_names_the_silent_node_and_drain_moves_replicas);
     tcase_add_test(tc, operators_and_nodes_stay_in_their_roles);
     tcase_add_test(tc, node_selectors_place_and_labels_filter);
+    tcase_add_test(tc, heartbeat_interval_grows_with_the_fleet);
     suite_add_tcase(s, tc);
     return s;
 }
