@@ -1,5 +1,6 @@
 /* The fake agent: berthd's side of the contract, with no containers. */
 #include "fake_agent.h"
+#include "harness.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,14 +15,6 @@
 #include "status/digest.h"
 
 #define CALL_TIMEOUT_MS 1500
-
-#define need(cond)                                                                                 \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: %s: failed\n", __FILE__, __LINE__, #cond);                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void heartbeat_soon(fake_agent *a, uint32_t ms)
 {

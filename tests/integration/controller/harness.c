@@ -18,14 +18,6 @@
 
 extern char **environ;
 
-#define need(cond)                                                                                 \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: %s: failed\n", __FILE__, __LINE__, #cond);                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 void harness_init(harness *h, const char *const *args)
 {
     char tmpl[] = "/tmp/berth-ctl-test-XXXXXX";

@@ -7,9 +7,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include "base/loop.h"
+
+/* The helpers serve Check suites but run outside ck_assert's reach (loop
+ * callbacks): one that cannot do its job says where and aborts, and Check
+ * reports the test as failed. */
+#define need(cond)                                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: %s: failed\n", __FILE__, __LINE__, #cond);                     \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 typedef struct harness {
     berth_loop *loop;
