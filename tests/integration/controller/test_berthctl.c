@@ -103,6 +103,31 @@ START_TEST(missing_keys_are_named)
 }
 END_TEST
 
+START_TEST(the_config_file_is_read_and_checked)
+{
+    char path[600], want[1024], *out, *err;
+
+    /* ~/.config/berth/config.yaml: HOME is the harness dir */
+    snprintf(path, sizeof(path), "%s/.config/berth", h.dir);
+    ck_assert_int_eq(berth_mkdir_p(path, 0700, NULL), 0);
+    snprintf(path, sizeof(path), "%s/.config/berth/config.yaml", h.dir);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, path, "operator: alice\ncontroler: x\n",
+                                                29, 0600, NULL),
+                     0);
+    ck_assert_int_eq(run(&out, &err, "get", "nodes", NULL, NULL, NULL, NULL), 1);
+    snprintf(want, sizeof(want), "berthctl: %s:2:1: controler: unknown setting\n", path);
+    ck_assert_str_eq(err, want);
+    free(out);
+    free(err);
+    /* --config names another file; a missing one is an error */
+    ck_assert_int_eq(run(&out, &err, "--config", "/nonexistent.yaml", "get", "nodes", NULL, NULL),
+                     1);
+    ck_assert_str_eq(err, "berthctl: open /nonexistent.yaml: No such file or directory\n");
+    free(out);
+    free(err);
+}
+END_TEST
+
 START_TEST(keygen_writes_a_private_key_and_prints_the_public_one)
 {
     char key[600], pub[600], *out, *err;
@@ -240,6 +265,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, every_command_has_help);
     tcase_add_test(tc, usage_errors_exit_2_on_stderr);
     tcase_add_test(tc, missing_keys_are_named);
+    tcase_add_test(tc, the_config_file_is_read_and_checked);
     tcase_add_test(tc, keygen_writes_a_private_key_and_prints_the_public_one);
     tcase_add_test(tc, image_import_from_a_directory_and_a_tarball);
     suite_add_tcase(s, tc);
