@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "base/timeutil.h"
 #include "monitor/monitor.h"
 #include "runtime/spec.h"
+#include "status/digest.h"
 
 #define STOPS_MAX 8
 
@@ -897,37 +897,17 @@ const char *containers_dir_of(agent *a, const char *id)
     return path;
 }
 
-static int cmp_ct(const void *x, const void *y)
-{
-    return strcmp((*(ct *const *)x)->id, (*(ct *const *)y)->id);
-}
-
 uint64_t containers_digest(agent *a)
 {
-    crypto_generichash_state h;
-    unsigned char out[32];
-    _cleanup_free_ ct **v = calloc(a->n_cts ? a->n_cts : 1, sizeof(ct *));
+    _cleanup_free_ const Berth__V1__ContainerStatus **v =
+        calloc(a->n_cts ? a->n_cts : 1, sizeof(*v));
     size_t n = 0;
-    uint64_t d = 0;
 
     if (!v)
         return 0;
     for (ct *c = a->cts; c; c = c->next)
-        v[n++] = c;
-    qsort(v, n, sizeof(ct *), cmp_ct);
-    crypto_generichash_init(&h, NULL, 0, sizeof(out));
-    for (size_t i = 0; i < n; i++) {
-        char line[256];
-        int len = snprintf(line, sizeof(line), "%s\t%d\t%" PRIu32 "\t%" PRId32 "\t%" PRId32 "\n",
-                           v[i]->id, (int)v[i]->st.state, v[i]->st.restart_count,
-                           v[i]->st.exit_code, v[i]->st.signal);
-
-        crypto_generichash_update(&h, (const unsigned char *)line, (unsigned long long)len);
-    }
-    crypto_generichash_final(&h, out, sizeof(out));
-    for (int i = 7; i >= 0; i--)
-        d = (d << 8) | out[i];
-    return d;
+        v[n++] = &c->st;
+    return berth_status_digest(v, n);
 }
 
 int containers_stop(agent *a, const char *id, int64_t grace_ms, containers_stop_fn done, void *data,

@@ -1,7 +1,19 @@
 /* berthctl: the operator's command line. One file per subcommand; each
- * only parses its flags, calls lib/, and prints. */
+ * only parses its flags, calls lib/ (or the controller), and prints. What
+ * they share: the connection to the controller (conn.c) and the output
+ * helpers (output.c). */
 #ifndef BERTHCTL_H
 #define BERTHCTL_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/error.h"
+#include "base/loop.h"
+#include "berth/proto/controller.pb-c.h"
+#include "rpc/client.h"
 
 /* Exit codes shared by the subcommands (docker's conventions for run). */
 #define BERTHCTL_EXIT_USAGE    2
@@ -9,16 +21,110 @@
 #define BERTHCTL_EXIT_NOEXEC   126 /* the command cannot be executed */
 #define BERTHCTL_EXIT_NOTFOUND 127 /* the command was not found */
 
+/* How to reach the controller: flags, then BERTH_* environment variables,
+ * then the config file (~/.config/berth/config.yaml or BERTH_CONFIG), then
+ * the defaults of a controller on this machine. */
+typedef struct berthctl_ctx {
+    const char *controller;      /* --controller, BERTH_CONTROLLER, "controller:" */
+    const char *controller_key;  /* --controller-key, BERTH_CONTROLLER_KEY: its public key file */
+    const char *controller_name; /* --controller-name, BERTH_CONTROLLER_NAME */
+    const char *key;             /* --key, BERTH_KEY: the operator's secret key file */
+    const char *operator_name;   /* --operator, BERTH_OPERATOR */
+    const char *config;          /* --config, BERTH_CONFIG */
+    uint32_t timeout_ms;         /* --timeout, per call */
+    char *owned[8];              /* strings read from the config file */
+    /* made by berthctl_connect */
+    berth_loop *loop;
+    berth_rpc_client *client;
+    void *auth, *policy;
+} berthctl_ctx;
+
 typedef struct berthctl_command {
     const char *name;
     const char *summary;
-    int (*run)(int argc, char **argv);
+    int (*run)(berthctl_ctx *ctx, int argc, char **argv);
 } berthctl_command;
 
 int berthctl_cmd_run(int argc, char **argv);
-int berthctl_cmd_image(int argc, char **argv);
+int berthctl_cmd_apply(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_keygen(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_join_token(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv);
 
 /* Print "berthctl: <msg>" to stderr. */
 void berthctl_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The options every remote command takes, for --help texts. */
+extern const char berthctl_connection_help[];
+
+/* ---- conn.c ---- */
+
+/* Take the connection flags out of argv (anywhere before "--"), leaving
+ * the rest in order; BERTHCTL_EXIT_USAGE with a message on a bad one. */
+int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv);
+/* Fill what flags left unset from the environment and the config file. */
+int berthctl_resolve(berthctl_ctx *ctx, berth_error **err);
+/* Load the keys and make the client (no traffic yet). */
+int berthctl_connect(berthctl_ctx *ctx, berth_error **err);
+void berthctl_disconnect(berthctl_ctx *ctx);
+
+/* Call the Controller's method and wait. 0 with *ret_response (free with
+ * berth_pb_free) when OK; otherwise the status is printed to stderr
+ * ("berthctl: NOT_FOUND: workload web not found") and the exit code to use
+ * returned (1). */
+int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
+                  ProtobufCMessage **ret_response);
+/* Connect (resolving first) and report a failure as above. */
+int berthctl_connect_or_exit(berthctl_ctx *ctx);
+
+/* ---- output.c ---- */
+
+typedef enum berthctl_format {
+    BERTHCTL_TABLE,
+    BERTHCTL_WIDE,
+    BERTHCTL_JSON,
+    BERTHCTL_YAML,
+} berthctl_format;
+
+/* "wide", "json", "yaml" (or "" / "table"); -1 otherwise. */
+int berthctl_format_parse(const char *s, berthctl_format *ret);
+
+/* Colour on a terminal only (and never with NO_COLOR set). */
+bool berthctl_colour(FILE *f);
+
+/* An aligned table: cells are copied; a cell may carry an ANSI colour
+ * code, used only when printing to a terminal. */
+typedef struct berthctl_table berthctl_table;
+berthctl_table *berthctl_table_new(size_t n_cols, const char *const *headers);
+void berthctl_table_add(berthctl_table *t, const char *const *cells, const char *const *colours);
+void berthctl_table_print(berthctl_table *t, FILE *out);
+void berthctl_table_free(berthctl_table *t);
+
+/* Any message as JSON (proto field names in lowerCamelCase, enums by name,
+ * unset fields left out) or YAML (the same tree). */
+void berthctl_print_json(const ProtobufCMessage *m, FILE *out);
+void berthctl_print_yaml(const ProtobufCMessage *m, FILE *out);
+
+/* "5s", "3m", "2h", "4d" since unix_ns; "-" for 0. */
+char *berthctl_age(int64_t unix_ns, char *buf, size_t size);
+
+/* Words for the tables: "Ready", "Ready,SchedulingDisabled", "Down" ...;
+ * "Running", "Exited", "OOMKilled" ... */
+const char *berthctl_node_status(const Berth__V1__Node *node, char *buf, size_t size);
+const char *berthctl_container_state(Berth__V1__ContainerState state);
+/* The colour a status word deserves on a terminal (NULL: none). */
+const char *berthctl_status_colour(const char *word);
+
+/* Read a whole file ("-": stdin) up to max bytes. */
+int berthctl_read_input(const char *path, size_t max, char **ret_text, size_t *ret_len,
+                        berth_error **err);
 
 #endif

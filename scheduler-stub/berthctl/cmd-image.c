@@ -326,7 +326,7 @@ static int image_ls(const image_opts *o)
     return 0;
 }
 
-int berthctl_cmd_image(int argc, char **argv)
+int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         { "image-store", required_argument, NULL, 's' },
@@ -339,6 +339,7 @@ int berthctl_cmd_image(int argc, char **argv)
     const char *verb;
     int c;
 
+    (void)ctx; /* local: no controller involved */
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         image_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? BERTHCTL_EXIT_USAGE : 0;

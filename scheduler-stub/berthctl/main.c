@@ -1,36 +1,50 @@
 /* berthctl: dispatch to the subcommand. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "berthctl.h"
 
-static const berthctl_command commands[] = {
-    { "run", "run one container in the foreground, with no daemon", berthctl_cmd_run },
-    { "image", "import, list and remove the node's images", berthctl_cmd_image },
-};
-
-void berthctl_errorf(const char *fmt, ...)
+static int run_local(berthctl_ctx *ctx, int argc, char **argv)
 {
-    va_list ap;
-
-    fputs("berthctl: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
+    (void)ctx;
+    return berthctl_cmd_run(argc, argv);
 }
+
+static const berthctl_command commands[] = {
+    { "apply", "create or update workloads from manifests", berthctl_cmd_apply },
+    { "delete", "delete workloads (or forget a node)", berthctl_cmd_delete },
+    { "get", "list nodes, workloads or containers", berthctl_cmd_get },
+    { "describe", "show one node, workload or container in detail, with its events",
+      berthctl_cmd_describe },
+    { "logs", "print a container's log, fetched from its node", berthctl_cmd_logs },
+    { "stop", "stop a container now, on its node", berthctl_cmd_stop },
+    { "health", "survey every node's health", berthctl_cmd_health },
+    { "top", "show the latest CPU and memory use", berthctl_cmd_top },
+    { "node", "approve, cordon, uncordon or drain a node", berthctl_cmd_node },
+    { "join-token", "make a one-time token a new node joins with", berthctl_cmd_join_token },
+    { "keygen", "make an operator key pair", berthctl_cmd_keygen },
+    { "image", "import, list and remove this node's images", berthctl_cmd_image },
+    { "run", "run one container in the foreground, with no daemon", run_local },
+};
 
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: berthctl COMMAND [OPTIONS]\n\nCommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'berthctl COMMAND --help' for a command's options.\n");
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n%s\nRun 'berthctl COMMAND --help' for a command's options.\n",
+            berthctl_connection_help);
 }
 
 int main(int argc, char **argv)
 {
+    berthctl_ctx ctx = { 0 };
+    int r;
+
+    /* connection flags may come before the command too */
+    if (argc > 1 && strcmp(argv[1], "run") != 0 &&
+        (r = berthctl_take_global_flags(&ctx, &argc, argv)) != 0)
+        return r;
     if (argc < 2) {
         usage(stderr);
         return BERTHCTL_EXIT_USAGE;
@@ -43,7 +57,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
-        return commands[i].run(argc - 1, argv + 1);
+        r = commands[i].run(&ctx, argc - 1, argv + 1);
+        berthctl_disconnect(&ctx);
+        return r;
     }
     berthctl_errorf("unknown command '%s' (see berthctl --help)", argv[1]);
     return BERTHCTL_EXIT_USAGE;

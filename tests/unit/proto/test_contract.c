@@ -45,7 +45,12 @@ START_TEST(controller_methods)
     method_is(c, "GetContainer", "berth.v1.GetContainerRequest", "berth.v1.ContainerInfo");
     method_is(c, "FleetHealth", "berth.v1.FleetHealthRequest", "berth.v1.FleetHealthResponse");
     method_is(c, "Logs", "berth.v1.LogsRequest", "berth.v1.LogsResponse");
-    ck_assert_uint_eq(c->n_methods, 16);
+    method_is(c, "CordonNode", "berth.v1.CordonNodeRequest", "berth.v1.Node");
+    method_is(c, "DrainNode", "berth.v1.DrainNodeRequest", "berth.v1.Node");
+    method_is(c, "ListEvents", "berth.v1.ListEventsRequest", "berth.v1.ListEventsResponse");
+    method_is(c, "Top", "berth.v1.TopRequest", "berth.v1.TopResponse");
+    method_is(c, "StopContainer", "berth.v1.StopContainerRequest", "berth.v1.StopResponse");
+    ck_assert_uint_eq(c->n_methods, 21);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
@@ -80,6 +85,10 @@ START_TEST(numbers_that_must_not_change)
                          &berth__v1__wake_up__descriptor, "generation")
                          ->id,
                      1);
+    ck_assert_int_eq(BERTH__V1__NODE_PHASE__NODE_READY, 2);
+    ck_assert_int_eq(BERTH__V1__NODE_PHASE__NODE_UNKNOWN, 3);
+    ck_assert_int_eq(BERTH__V1__NODE_PHASE__NODE_DOWN, 4);
+    ck_assert_int_eq(BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET, 3);
 }
 END_TEST
 

@@ -1,0 +1,330 @@
+/* berthctl describe: one node, workload or container in detail, followed
+ * by the controller's recent events about it. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/quantity.h"
+#include "base/timeutil.h"
+#include "berthctl.h"
+#include "manifest/workload.h"
+#include "rpc/pb.h"
+
+static void describe_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: berthctl describe node|workload|container NAME [--node NODE]\n"
+            "\n"
+            "Show everything about one object, and the controller's recent events about it.\n"
+            "\n"
+            "Options:\n"
+            "      --node NODE   container: the node it is on (when its name is not unique)\n"
+            "  -h, --help        this help\n"
+            "\n%s",
+            berthctl_connection_help);
+}
+
+static void print_label(const char *label)
+{
+    char b[40];
+
+    snprintf(b, sizeof(b), "%s%s", label, *label ? ":" : "");
+    printf("%-16s", b);
+}
+
+#define FIELD(label, ...)                                                                          \
+    do {                                                                                           \
+        print_label(label);                                                                        \
+        printf(__VA_ARGS__);                                                                       \
+        putchar('\n');                                                                             \
+    } while (0)
+
+static void when(const char *label, int64_t ns)
+{
+    char t[BERTH_RFC3339NANO_LEN], age[16];
+
+    if (!ns)
+        FIELD(label, "-");
+    else
+        FIELD(label, "%.19sZ (%s ago)", berth_format_rfc3339nano(ns, t),
+              berthctl_age(ns, age, sizeof(age)));
+}
+
+static void events(berthctl_ctx *ctx, const char *kind, const char *name)
+{
+    static const char *const h[] = { "AGE", "TYPE", "REASON", "MESSAGE" };
+    Berth__V1__ListEventsRequest req = BERTH__V1__LIST_EVENTS_REQUEST__INIT;
+    Berth__V1__ListEventsResponse *resp = NULL;
+    berthctl_table *t;
+
+    req.object_kind = (char *)kind;
+    req.object_name = (char *)name;
+    req.limit = 20;
+    if (berthctl_call(ctx, "ListEvents", &req.base, (ProtobufCMessage **)&resp) != 0)
+        return;
+    printf("Events:\n");
+    if (resp->n_events == 0) {
+        printf("  none\n");
+        berth_pb_free(&resp->base);
+        return;
+    }
+    t = berthctl_table_new(4, h);
+    for (size_t i = 0; i < resp->n_events; i++) {
+        Berth__V1__Event *e = resp->events[i];
+        char age[16];
+        const char *cells[4] = { berthctl_age(e->time_unix_ns, age, sizeof(age)), e->type,
+                                 e->reason, e->message };
+
+        berthctl_table_add(t, cells, NULL);
+    }
+    /* indented like kubectl's */
+    {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+
+        if (mem) {
+            berthctl_table_print(t, mem);
+            fclose(mem);
+            for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save))
+                printf("  %s\n", line);
+            free(text);
+        }
+    }
+    berthctl_table_free(t);
+    berth_pb_free(&resp->base);
+}
+
+static int describe_node(berthctl_ctx *ctx, const char *name)
+{
+    Berth__V1__GetNodeRequest req = BERTH__V1__GET_NODE_REQUEST__INIT;
+    Berth__V1__Node *n = NULL;
+    const Berth__V1__NodeInfo *info;
+    const Berth__V1__NodeCapacity *cap;
+    char status[64], a[32], b[32], age[16];
+
+    req.name = (char *)name;
+    if (berthctl_call(ctx, "GetNode", &req.base, (ProtobufCMessage **)&n) != 0)
+        return 1;
+    info = n->info;
+    cap = info ? info->capacity : NULL;
+    FIELD("Name", "%s", info ? info->name : name);
+    FIELD("Status", "%s%s%s (for %s)", berthctl_node_status(n, status, sizeof(status)),
+          *n->reason ? ": " : "", n->reason,
+          berthctl_age(n->phase_since_unix_ns, age, sizeof(age)));
+    for (size_t i = 0; i < n->n_key_fingerprints; i++)
+        FIELD(i ? "" : "Keys", "%s%s", n->key_fingerprints[i],
+              n->phase == BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL ? " (awaits approval)" : "");
+    printf("%-16s", "Labels:");
+    for (size_t i = 0; info && i < info->n_labels; i++)
+        printf("%s%s=%s", i ? "," : "", info->labels[i]->key, info->labels[i]->value);
+    printf("%s\n", info && info->n_labels ? "" : "-");
+    if (info && n->registered_unix_ns) {
+        FIELD("Agent", "%s, serving %s", *info->agent_version ? info->agent_version : "-",
+              *info->agent_address ? info->agent_address : "no Agent endpoint");
+        FIELD("System", "%s, kernel %s, %s, cgroup v%u", *info->os ? info->os : "-",
+              *info->kernel_version ? info->kernel_version : "-", *info->arch ? info->arch : "-",
+              info->cgroup_version);
+        FIELD("Capacity", "cpu %s, memory %s, containers %s",
+              berth_format_millicpu(cap ? cap->cpu_millis : 0, a, sizeof(a)),
+              berth_format_bytes(cap ? cap->memory_bytes : 0, b, sizeof(b)),
+              cap && cap->max_containers ? "limited" : "unlimited");
+    }
+    FIELD("Allocated", "cpu %s, memory %s",
+          berth_format_millicpu(n->allocated ? n->allocated->cpu_millis : 0, a, sizeof(a)),
+          berth_format_bytes(n->allocated ? n->allocated->memory_bytes : 0, b, sizeof(b)));
+    FIELD("Containers", "%u assigned, %u running", n->containers, n->running);
+    FIELD("Generation", "%" PRIu64 " (applied %" PRIu64 ")", n->generation, n->applied_generation);
+    when("Registered", n->registered_unix_ns);
+    when("Heartbeat", n->last_heartbeat_unix_ns);
+    events(ctx, "Node", info ? info->name : name);
+    berth_pb_free(&n->base);
+    return 0;
+}
+
+static void print_argv(const char *label, char **a, size_t n, char **b, size_t nb)
+{
+    printf("%-16s", label);
+    for (size_t i = 0; i < n + nb; i++)
+        printf("%s%s", i ? " " : "", i < n ? a[i] : b[i - n]);
+    printf("%s\n", n + nb ? "" : "-");
+}
+
+static void print_spec(const Berth__V1__ContainerSpec *s)
+{
+    static const char *const restart[] = { "Never", "OnFailure", "Always" };
+    const Berth__V1__Resources *r = s->resources;
+    char a[32], b[32], c[32], d[32];
+
+    FIELD("Image", "%s", s->image);
+    print_argv("Command:", s->command, s->n_command, s->args, s->n_args);
+    for (size_t i = 0; i < s->n_env; i++)
+        FIELD(i ? "" : "Environment", "%s", s->env[i]);
+    if (r)
+        FIELD("Resources", "requests cpu %s memory %s, limits cpu %s memory %s",
+              berth_format_millicpu(r->cpu_request_millis, a, sizeof(a)),
+              berth_format_bytes(r->memory_request_bytes, b, sizeof(b)),
+              r->cpu_millis ? berth_format_millicpu(r->cpu_millis, c, sizeof(c)) : "-",
+              r->memory_bytes ? berth_format_bytes(r->memory_bytes, d, sizeof(d)) : "-");
+    for (size_t i = 0; i < s->n_mounts; i++)
+        FIELD(i ? "" : "Mounts", "%s <- %s%s", s->mounts[i]->destination,
+              s->mounts[i]->type == BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS ? "tmpfs"
+                                                                       : s->mounts[i]->source,
+              s->mounts[i]->readonly ? " (read-only)" : "");
+    FIELD("Network", "%s", s->network == BERTH__V1__NETWORK_MODE__NETWORK_HOST ? "host" : "none");
+    FIELD("Restart", "%s", (unsigned)s->restart_policy < 3 ? restart[s->restart_policy] : "?");
+    if (s->liveness_probe)
+        FIELD("Liveness", "%s",
+              s->liveness_probe->action_case == BERTH__V1__PROBE__ACTION_TCP ? "tcp" : "exec");
+}
+
+static int describe_workload(berthctl_ctx *ctx, const char *name)
+{
+    static const char *const h[] = { "NAME", "NODE", "STATE", "RESTARTS" };
+    Berth__V1__GetWorkloadRequest req = BERTH__V1__GET_WORKLOAD_REQUEST__INIT;
+    Berth__V1__ListContainersRequest creq = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
+    Berth__V1__ListContainersResponse *cs = NULL;
+    Berth__V1__Workload *w = NULL;
+    const Berth__V1__WorkloadStatus *st;
+
+    req.name = (char *)name;
+    if (berthctl_call(ctx, "GetWorkload", &req.base, (ProtobufCMessage **)&w) != 0)
+        return 1;
+    st = w->status;
+    FIELD("Name", "%s", w->name);
+    FIELD("Kind", "%s", berth_workload_kind_name(w->kind));
+    FIELD("Source", "%s", *w->source ? w->source : "-");
+    FIELD("Generation", "%" PRIu64, w->generation);
+    when("Created", w->created_unix_ns);
+    when("Updated", w->updated_unix_ns);
+    printf("%-16s", "Labels:");
+    for (size_t i = 0; i < w->n_labels; i++)
+        printf("%s%s=%s", i ? "," : "", w->labels[i]->key, w->labels[i]->value);
+    printf("%s\n", w->n_labels ? "" : "-");
+    printf("%-16s", "Node selector:");
+    for (size_t i = 0; i < w->n_node_selector; i++)
+        printf("%s%s=%s", i ? "," : "", w->node_selector[i]->key, w->node_selector[i]->value);
+    printf("%s\n", w->n_node_selector ? "" : "-");
+    if (st) {
+        FIELD("Replicas", "%u desired, %u placed, %u running, %u failed", st->desired, st->placed,
+              st->running, st->failed);
+        if (st->unschedulable)
+            FIELD("Unschedulable", "%u: %s", st->unschedulable, st->message);
+    }
+    if (w->template_)
+        print_spec(w->template_);
+    creq.workload = w->name;
+    if (berthctl_call(ctx, "ListContainers", &creq.base, (ProtobufCMessage **)&cs) == 0) {
+        berthctl_table *t = berthctl_table_new(4, h);
+
+        printf("Containers:\n");
+        for (size_t i = 0; i < cs->n_containers; i++) {
+            const Berth__V1__ContainerStatus *s = cs->containers[i]->status;
+            char restarts[16];
+            const char *cells[4];
+
+            snprintf(restarts, sizeof(restarts), "%u", s ? s->restart_count : 0);
+            cells[0] = s ? s->id : "";
+            cells[1] = cs->containers[i]->node;
+            cells[2] = s ? berthctl_container_state(s->state) : "";
+            cells[3] = restarts;
+            berthctl_table_add(t, cells, NULL);
+        }
+        if (cs->n_containers)
+            berthctl_table_print(t, stdout);
+        else
+            printf("  none\n");
+        berthctl_table_free(t);
+        berth_pb_free(&cs->base);
+    }
+    events(ctx, "Workload", w->name);
+    berth_pb_free(&w->base);
+    return 0;
+}
+
+static int describe_container(berthctl_ctx *ctx, const char *id, const char *node)
+{
+    static const char *const health[] = { "unknown", "no probe", "healthy", "unhealthy" };
+    Berth__V1__GetContainerRequest req = BERTH__V1__GET_CONTAINER_REQUEST__INIT;
+    Berth__V1__ContainerInfo *ci = NULL;
+    const Berth__V1__ContainerStatus *s;
+
+    req.id = (char *)id;
+    req.node = (char *)(node ? node : "");
+    if (berthctl_call(ctx, "GetContainer", &req.base, (ProtobufCMessage **)&ci) != 0)
+        return 1;
+    s = ci->status;
+    FIELD("Name", "%s", id);
+    FIELD("Node", "%s", ci->node);
+    FIELD("Workload", "%s", *ci->workload ? ci->workload : "- (not assigned: being stopped)");
+    if (s) {
+        FIELD("State", "%s%s%s", berthctl_container_state(s->state), *s->reason ? ": " : "",
+              s->reason);
+        if (*s->message)
+            FIELD("Message", "%s", s->message);
+        if (s->pid)
+            FIELD("Pid", "%d", s->pid);
+        if (s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED || s->signal || s->oom_killed)
+            FIELD("Exit", "code %d, signal %d%s", s->exit_code, s->signal,
+                  s->oom_killed ? ", OOM-killed" : "");
+        FIELD("Restarts", "%u", s->restart_count);
+        FIELD("Health", "%s", (unsigned)s->health < 4 ? health[s->health] : "?");
+        FIELD("Generation", "%" PRIu64, s->generation);
+        when("Created", s->created_unix_ns);
+        when("Started", s->started_unix_ns);
+        if (s->finished_unix_ns)
+            when("Finished", s->finished_unix_ns);
+    }
+    if (ci->spec)
+        print_spec(ci->spec);
+    if (*ci->workload)
+        events(ctx, "Workload", ci->workload);
+    berth_pb_free(&ci->base);
+    return 0;
+}
+
+int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "node", required_argument, NULL, 'N' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *node = NULL, *what, *name;
+    int o;
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'N':
+            node = optarg;
+            break;
+        case 'h':
+            describe_usage(stdout);
+            return 0;
+        default:
+            describe_usage(stderr);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        berthctl_errorf("describe needs a kind and a name (see berthctl describe --help)");
+        return BERTHCTL_EXIT_USAGE;
+    }
+    what = argv[optind];
+    name = argv[optind + 1];
+    if (strncmp(what, "node", 4) != 0 && strncmp(what, "workload", 8) != 0 &&
+        strncmp(what, "container", 9) != 0) {
+        berthctl_errorf("describe '%s'? node, workload or container", what);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (berthctl_connect_or_exit(ctx) != 0)
+        return 1;
+    if (what[0] == 'n')
+        return describe_node(ctx, name);
+    if (what[0] == 'w')
+        return describe_workload(ctx, name);
+    return describe_container(ctx, name, node);
+}

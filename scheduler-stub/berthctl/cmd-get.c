@@ -1,0 +1,299 @@
+/* berthctl get: the fleet's nodes, workloads and containers as aligned
+ * tables (or wide, JSON, YAML). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/quantity.h"
+#include "berthctl.h"
+#include "manifest/workload.h"
+#include "rpc/pb.h"
+
+static void get_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: berthctl get nodes|workloads|containers [NAME...] [OPTIONS]\n"
+            "\n"
+            "List what the controller knows, sorted by name (containers by node, then name).\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output FORMAT     wide, json or yaml (default: a table)\n"
+            "  -l, --selector K=V,...  only nodes or workloads with these labels\n"
+            "      --node NAME         containers: only those on this node\n"
+            "      --workload NAME     containers: only replicas of this workload\n"
+            "  -h, --help              this help\n"
+            "\n%s",
+            berthctl_connection_help);
+}
+
+/* Is name among the ones asked for (all when none)? */
+static bool wanted(char **names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return n == 0;
+}
+
+/* -l k=v,k2=v2 into a map field of req (ListNodes/ListWorkloads). */
+static int parse_selector(ProtobufCMessage *req, const char *field, char *sel)
+{
+    for (char *save = NULL, *kv = strtok_r(sel, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+
+        if (!eq || eq == kv) {
+            berthctl_errorf("--selector: '%s' is not KEY=VALUE", kv);
+            return -1;
+        }
+        *eq = '\0';
+        if (berth_pb_map_set(req, field, kv, eq + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Free the map entries parse_selector made (the request is on the stack). */
+static void free_map(ProtobufCMessage *req, const char *field)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(req->descriptor, field);
+    size_t *n = (size_t *)((char *)req + f->quantifier_offset);
+    ProtobufCMessage ***arr = (ProtobufCMessage ***)((char *)req + f->offset);
+
+    for (size_t i = 0; i < *n; i++)
+        protobuf_c_message_free_unpacked((*arr)[i], NULL);
+    free(*arr);
+    *arr = NULL;
+    *n = 0;
+}
+
+static void labels_text(Berth__V1__NodeInfo__LabelsEntry **l, size_t n, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s=%s", i ? "," : "", l[i]->key,
+                                l[i]->value);
+}
+
+static void print_nodes(const Berth__V1__ListNodesResponse *r, char **names, int n_names, bool wide)
+{
+    static const char *const h[] = { "NAME",    "STATUS", "CONTAINERS", "CPU",     "MEMORY", "AGE",
+                                     "VERSION", "KERNEL", "CGROUP",     "ADDRESS", "LABELS" };
+    berthctl_table *t = berthctl_table_new(wide ? 11 : 7, h);
+
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        const Berth__V1__Node *n = r->nodes[i];
+        const Berth__V1__NodeInfo *info = n->info;
+        const Berth__V1__NodeCapacity *cap = info ? info->capacity : NULL;
+        char status[64], containers[32], cpu[64], mem[64], age[16], a[32], b[32], cg[8],
+            labels[512];
+        const char *colours[11] = { NULL };
+        const char *cells[11];
+
+        if (!info || !wanted(names, n_names, info->name))
+            continue;
+        berthctl_node_status(n, status, sizeof(status));
+        colours[1] = berthctl_status_colour(status);
+        snprintf(containers, sizeof(containers), "%u/%u", n->running, n->containers);
+        berth_format_millicpu(n->allocated ? n->allocated->cpu_millis : 0, a, sizeof(a));
+        berth_format_millicpu(cap ? cap->cpu_millis : 0, b, sizeof(b));
+        snprintf(cpu, sizeof(cpu), "%s/%s", a, b);
+        berth_format_bytes(n->allocated ? n->allocated->memory_bytes : 0, a, sizeof(a));
+        berth_format_bytes(cap ? cap->memory_bytes : 0, b, sizeof(b));
+        snprintf(mem, sizeof(mem), "%s/%s", a, b);
+        snprintf(cg, sizeof(cg), info->cgroup_version ? "v%u" : "-", info->cgroup_version);
+        labels_text(info->labels, info->n_labels, labels, sizeof(labels));
+        cells[0] = info->name;
+        cells[1] = status;
+        cells[2] = containers;
+        cells[3] = n->registered_unix_ns ? cpu : "-";
+        cells[4] = n->registered_unix_ns ? mem : "-";
+        cells[5] = berthctl_age(n->registered_unix_ns, age, sizeof(age));
+        cells[6] = info->agent_version;
+        cells[7] = info->kernel_version;
+        cells[8] = cg;
+        cells[9] = info->agent_address;
+        cells[10] = labels;
+        berthctl_table_add(t, cells, colours);
+    }
+    berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+}
+
+static void selector_text(Berth__V1__Workload__NodeSelectorEntry **l, size_t n, char *buf,
+                          size_t size)
+{
+    labels_text((Berth__V1__NodeInfo__LabelsEntry **)(void *)l, n, buf, size);
+}
+
+static void print_workloads(const Berth__V1__ListWorkloadsResponse *r, char **names, int n_names,
+                            bool wide)
+{
+    static const char *const h[] = { "NAME",  "KIND",     "READY",      "PLACED", "AGE",
+                                     "IMAGE", "SELECTOR", "GENERATION", "MESSAGE" };
+    berthctl_table *t = berthctl_table_new(wide ? 9 : 6, h);
+
+    for (size_t i = 0; i < r->n_workloads; i++) {
+        const Berth__V1__Workload *w = r->workloads[i];
+        const Berth__V1__WorkloadStatus *st = w->status;
+        char ready[32], placed[16], age[16], sel[512], gen[24];
+        const char *cells[9];
+
+        if (!wanted(names, n_names, w->name))
+            continue;
+        snprintf(ready, sizeof(ready), "%u/%u", st ? st->running : 0, st ? st->desired : 0);
+        snprintf(placed, sizeof(placed), "%u", st ? st->placed : 0);
+        snprintf(gen, sizeof(gen), "%" PRIu64, w->generation);
+        selector_text(w->node_selector, w->n_node_selector, sel, sizeof(sel));
+        cells[0] = w->name;
+        cells[1] = berth_workload_kind_name(w->kind);
+        cells[2] = ready;
+        cells[3] = placed;
+        cells[4] = berthctl_age(w->created_unix_ns, age, sizeof(age));
+        cells[5] = w->template_ ? w->template_->image : "";
+        cells[6] = sel;
+        cells[7] = gen;
+        cells[8] = st ? st->message : "";
+        berthctl_table_add(t, cells, NULL);
+    }
+    berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+}
+
+static void print_containers(const Berth__V1__ListContainersResponse *r, char **names, int n_names,
+                             bool wide)
+{
+    static const char *const h[] = { "NAME", "NODE",  "WORKLOAD", "STATE", "RESTARTS",
+                                     "AGE",  "IMAGE", "PID",      "EXIT",  "REASON" };
+    berthctl_table *t = berthctl_table_new(wide ? 10 : 6, h);
+
+    for (size_t i = 0; i < r->n_containers; i++) {
+        const Berth__V1__ContainerInfo *ci = r->containers[i];
+        const Berth__V1__ContainerStatus *s = ci->status;
+        char restarts[16], age[16], pid[16], exitc[24];
+        const char *colours[10] = { NULL };
+        const char *cells[10];
+
+        if (!s || !wanted(names, n_names, s->id))
+            continue;
+        snprintf(restarts, sizeof(restarts), "%u", s->restart_count);
+        snprintf(pid, sizeof(pid), s->pid ? "%d" : "-", s->pid);
+        if (s->signal)
+            snprintf(exitc, sizeof(exitc), "signal %d", s->signal);
+        else if (s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED ||
+                 s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
+            snprintf(exitc, sizeof(exitc), "%d", s->exit_code);
+        else
+            snprintf(exitc, sizeof(exitc), "-");
+        cells[0] = s->id;
+        cells[1] = ci->node;
+        cells[2] = ci->workload;
+        cells[3] = berthctl_container_state(s->state);
+        colours[3] = berthctl_status_colour(cells[3]);
+        cells[4] = restarts;
+        cells[5] = berthctl_age(s->started_unix_ns ? s->started_unix_ns : s->created_unix_ns, age,
+                                sizeof(age));
+        cells[6] = ci->spec ? ci->spec->image : "";
+        cells[7] = pid;
+        cells[8] = exitc;
+        cells[9] = s->reason;
+        berthctl_table_add(t, cells, colours);
+    }
+    berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+}
+
+int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
+        { "node", required_argument, NULL, 'N' },   { "workload", required_argument, NULL, 'W' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+    };
+    Berth__V1__ListNodesRequest nreq = BERTH__V1__LIST_NODES_REQUEST__INIT;
+    Berth__V1__ListWorkloadsRequest wreq = BERTH__V1__LIST_WORKLOADS_REQUEST__INIT;
+    Berth__V1__ListContainersRequest creq = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
+    berthctl_format fmt = BERTHCTL_TABLE;
+    ProtobufCMessage *resp = NULL;
+    const char *what, *method;
+    char *selector = NULL;
+    int o, rc = 1;
+
+    while ((o = getopt_long(argc, argv, "o:l:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'o':
+            if (berthctl_format_parse(optarg, &fmt) < 0) {
+                berthctl_errorf("--output: '%s' is not wide, json or yaml", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            break;
+        case 'l':
+            selector = optarg;
+            break;
+        case 'N':
+            creq.node = optarg;
+            break;
+        case 'W':
+            creq.workload = optarg;
+            break;
+        case 'h':
+            get_usage(stdout);
+            return 0;
+        default:
+            get_usage(stderr);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        berthctl_errorf("get what? nodes, workloads or containers (see berthctl get --help)");
+        return BERTHCTL_EXIT_USAGE;
+    }
+    what = argv[optind++];
+    if (strcmp(what, "nodes") == 0 || strcmp(what, "node") == 0 || strcmp(what, "no") == 0) {
+        method = "ListNodes";
+        if (selector && parse_selector(&nreq.base, "label_selector", selector) < 0)
+            return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "workloads") == 0 || strcmp(what, "workload") == 0 ||
+               strcmp(what, "wl") == 0) {
+        method = "ListWorkloads";
+        if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
+            return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "containers") == 0 || strcmp(what, "container") == 0 ||
+               strcmp(what, "c") == 0) {
+        method = "ListContainers";
+    } else {
+        berthctl_errorf("get '%s'? nodes, workloads or containers", what);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (berthctl_connect_or_exit(ctx) != 0)
+        goto out;
+    if (berthctl_call(ctx, method,
+                      method[4] == 'N'   ? &nreq.base
+                      : method[4] == 'W' ? &wreq.base
+                                         : &creq.base,
+                      &resp) != 0)
+        goto out;
+    rc = 0;
+    if (fmt == BERTHCTL_JSON)
+        berthctl_print_json(resp, stdout);
+    else if (fmt == BERTHCTL_YAML)
+        berthctl_print_yaml(resp, stdout);
+    else if (method[4] == 'N')
+        print_nodes((Berth__V1__ListNodesResponse *)resp, argv + optind, argc - optind,
+                    fmt == BERTHCTL_WIDE);
+    else if (method[4] == 'W')
+        print_workloads((Berth__V1__ListWorkloadsResponse *)resp, argv + optind, argc - optind,
+                        fmt == BERTHCTL_WIDE);
+    else
+        print_containers((Berth__V1__ListContainersResponse *)resp, argv + optind, argc - optind,
+                         fmt == BERTHCTL_WIDE);
+    berth_pb_free(resp);
+out:
+    free_map(&nreq.base, "label_selector");
+    free_map(&wreq.base, "label_selector");
+    return rc;
+}

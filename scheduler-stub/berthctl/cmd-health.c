@@ -1,0 +1,145 @@
+/* berthctl health: the controller surveys every node's agent and lists
+ * their answers, and who did not answer in time. Exit 0 only when every
+ * node answered healthy. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/duration.h"
+#include "base/timeutil.h"
+#include "berthctl.h"
+#include "rpc/pb.h"
+
+static void health_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: berthctl health [--wait D] [-o json|yaml]\n"
+            "\n"
+            "Ask every node's agent for its health (a survey with a deadline) and list the\n"
+            "answers, and the nodes that did not answer. Exits 1 unless every node answered\n"
+            "healthy.\n"
+            "\n"
+            "Options:\n"
+            "      --wait D         how long the survey waits for answers (default 2s)\n"
+            "  -o, --output FORMAT  json or yaml (default: a table)\n"
+            "  -h, --help           this help\n"
+            "\n%s",
+            berthctl_connection_help);
+}
+
+/* "3 running, 1 exited" */
+static void counts(const Berth__V1__HealthReport *r, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < r->n_containers && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%u %s", i ? ", " : "",
+                                r->containers[i]->count,
+                                berthctl_container_state(r->containers[i]->state));
+}
+
+static void problems(const Berth__V1__HealthReport *r, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < r->n_checks && len < size; i++)
+        if (!r->checks[i]->ok)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s: %s", len ? "; " : "",
+                                    r->checks[i]->name, r->checks[i]->message);
+}
+
+int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "wait", required_argument, NULL, 'w' },
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char *const h[] = { "NODE",       "HEALTHY", "LATENCY",
+                                     "CONTAINERS", "VERSION", "PROBLEMS" };
+    Berth__V1__FleetHealthRequest req = BERTH__V1__FLEET_HEALTH_REQUEST__INIT;
+    Berth__V1__FleetHealthResponse *resp = NULL;
+    berthctl_format fmt = BERTHCTL_TABLE;
+    berthctl_table *t;
+    int64_t ns;
+    int o, rc = 0;
+
+    while ((o = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'w':
+            if (berth_parse_duration(optarg, "--wait", &ns, NULL) < 0 || ns < BERTH_NSEC_PER_MSEC ||
+                ns > 60 * BERTH_NSEC_PER_SEC) {
+                berthctl_errorf("--wait: '%s' is not a duration in 1ms..60s", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            req.timeout_ms = (uint32_t)(ns / BERTH_NSEC_PER_MSEC);
+            break;
+        case 'o':
+            if (berthctl_format_parse(optarg, &fmt) < 0) {
+                berthctl_errorf("--output: '%s' is not json or yaml", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            health_usage(stdout);
+            return 0;
+        default:
+            health_usage(stderr);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        berthctl_errorf("unexpected argument '%s'", argv[optind]);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (berthctl_connect_or_exit(ctx) != 0 ||
+        berthctl_call(ctx, "FleetHealth", &req.base, (ProtobufCMessage **)&resp) != 0)
+        return 1;
+    if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML) {
+        (fmt == BERTHCTL_JSON ? berthctl_print_json : berthctl_print_yaml)(&resp->base, stdout);
+    } else {
+        t = berthctl_table_new(6, h);
+        for (size_t i = 0; i < resp->n_answered; i++) {
+            const Berth__V1__NodeHealth *nh = resp->answered[i];
+            const Berth__V1__HealthReport *r = nh->report;
+            char lat[16], cont[256], prob[512];
+            const char *colours[6] = { NULL };
+            const char *cells[6];
+
+            snprintf(lat, sizeof(lat), "%ums", nh->latency_ms);
+            counts(r, cont, sizeof(cont));
+            problems(r, prob, sizeof(prob));
+            cells[0] = nh->node;
+            cells[1] = r->healthy ? "yes" : "no";
+            colours[1] = berthctl_status_colour(cells[1]);
+            cells[2] = lat;
+            cells[3] = cont;
+            cells[4] = r->agent_version;
+            cells[5] = prob;
+            berthctl_table_add(t, cells, colours);
+        }
+        for (size_t i = 0; i < resp->n_missing; i++) {
+            char why[64], d[32];
+            const char *colours[6] = { NULL, "31" };
+            const char *cells[6] = { resp->missing[i], "missing", "", "", "", why };
+
+            snprintf(why, sizeof(why), "did not answer within %s",
+                     berth_format_duration((int64_t)resp->timeout_ms * BERTH_NSEC_PER_MSEC, d,
+                                           sizeof(d)));
+            berthctl_table_add(t, cells, colours);
+        }
+        berthctl_table_print(t, stdout);
+        berthctl_table_free(t);
+    }
+    for (size_t i = 0; i < resp->n_answered; i++)
+        if (!resp->answered[i]->report->healthy)
+            rc = 1;
+    if (resp->n_missing)
+        rc = 1;
+    berth_pb_free(&resp->base);
+    return rc;
+}

@@ -1,0 +1,106 @@
+/* berthctl logs: a container's log, which the controller relays from the
+ * Agent service of the node that runs it; -f keeps following it. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/timeutil.h"
+#include "berthctl.h"
+#include "rpc/pb.h"
+
+static void logs_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: berthctl logs [-f] [--tail N] [--node NODE] CONTAINER\n"
+            "\n"
+            "Print a container's log (stdout and stderr, in order), fetched from its node.\n"
+            "\n"
+            "Options:\n"
+            "  -f, --follow        keep printing new lines until the container ends\n"
+            "      --tail N        start N lines before the end (default: from the first\n"
+            "                      line kept)\n"
+            "      --timestamps    prefix each line with when it was logged\n"
+            "      --node NODE     the node, when the container's name is not unique\n"
+            "  -h, --help          this help\n"
+            "\n%s",
+            berthctl_connection_help);
+}
+
+int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "follow", no_argument, NULL, 'f' },     { "tail", required_argument, NULL, 'T' },
+        { "timestamps", no_argument, NULL, 't' }, { "node", required_argument, NULL, 'N' },
+        { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+    };
+    Berth__V1__LogsRequest req = BERTH__V1__LOGS_REQUEST__INIT;
+    bool follow = false, stamps = false;
+    char *end;
+    int o;
+
+    while ((o = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'f':
+            follow = true;
+            break;
+        case 'T':
+            req.tail_lines = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end || !*optarg || optarg[0] == '-') {
+                berthctl_errorf("--tail: '%s' is not a number of lines", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            break;
+        case 't':
+            stamps = true;
+            break;
+        case 'N':
+            req.node = optarg;
+            break;
+        case 'h':
+            logs_usage(stdout);
+            return 0;
+        default:
+            logs_usage(stderr);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        berthctl_errorf("logs needs one CONTAINER (see berthctl logs --help)");
+        return BERTHCTL_EXIT_USAGE;
+    }
+    req.container_id = argv[optind];
+    if (berthctl_connect_or_exit(ctx) != 0)
+        return 1;
+    for (;;) {
+        Berth__V1__LogsResponse *resp = NULL;
+        bool more;
+
+        if (berthctl_call(ctx, "Logs", &req.base, (ProtobufCMessage **)&resp) != 0)
+            return 1;
+        if (resp->truncated)
+            fprintf(stderr, "berthctl: (the log was rotated: lines are missing here)\n");
+        for (size_t i = 0; i < resp->n_lines; i++) {
+            const Berth__V1__LogLine *l = resp->lines[i];
+            char t[BERTH_RFC3339NANO_LEN];
+
+            if (stamps)
+                printf("%s ", berth_format_rfc3339nano(l->time_unix_ns, t));
+            fwrite(l->line.data, 1, l->line.len, stdout);
+            if (!l->partial)
+                putchar('\n');
+        }
+        fflush(stdout);
+        more = resp->n_lines > 0;
+        req.cursor = resp->next_cursor;
+        req.tail_lines = 0;
+        if (resp->eof || (!follow && !more)) {
+            berth_pb_free(&resp->base);
+            return 0;
+        }
+        berth_pb_free(&resp->base);
+        /* nothing new yet: ask again in a little while */
+        if (!more)
+            berth_loop_run_once(ctx->loop, 500 * BERTH_NSEC_PER_MSEC, NULL);
+    }
+}

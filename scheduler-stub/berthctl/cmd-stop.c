@@ -1,0 +1,79 @@
+/* berthctl stop: stop a container now, through the Agent service of the
+ * node that runs it (relayed by the controller). It stays stopped until
+ * its assignment changes. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "base/duration.h"
+#include "base/timeutil.h"
+#include "berthctl.h"
+#include "rpc/pb.h"
+
+static void stop_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: berthctl stop [--grace D] [--node NODE] CONTAINER\n"
+            "\n"
+            "Stop a container now: its stop signal, then SIGKILL after the grace period. It\n"
+            "stays stopped until its workload changes (apply a new spec, or delete and\n"
+            "apply again).\n"
+            "\n"
+            "Options:\n"
+            "      --grace D     from the stop signal to SIGKILL (default 10s)\n"
+            "      --node NODE   the node, when the container's name is not unique\n"
+            "  -h, --help        this help\n"
+            "\n%s",
+            berthctl_connection_help);
+}
+
+int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "grace", required_argument, NULL, 'g' },
+        { "node", required_argument, NULL, 'N' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    Berth__V1__StopContainerRequest req = BERTH__V1__STOP_CONTAINER_REQUEST__INIT;
+    Berth__V1__StopResponse *resp = NULL;
+    int64_t ns;
+    int o;
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'g':
+            if (berth_parse_duration(optarg, "--grace", &ns, NULL) < 0 ||
+                ns < BERTH_NSEC_PER_MSEC || ns > 3600 * BERTH_NSEC_PER_SEC) {
+                berthctl_errorf("--grace: '%s' is not a duration in 1ms..1h", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            req.grace_period_ms = (uint32_t)(ns / BERTH_NSEC_PER_MSEC);
+            break;
+        case 'N':
+            req.node = optarg;
+            break;
+        case 'h':
+            stop_usage(stdout);
+            return 0;
+        default:
+            stop_usage(stderr);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        berthctl_errorf("stop needs one CONTAINER (see berthctl stop --help)");
+        return BERTHCTL_EXIT_USAGE;
+    }
+    req.container_id = argv[optind];
+    if (berthctl_connect_or_exit(ctx) != 0 ||
+        berthctl_call(ctx, "StopContainer", &req.base, (ProtobufCMessage **)&resp) != 0)
+        return 1;
+    if (resp->status)
+        printf("container/%s stopped: %s%s%s\n", req.container_id,
+               berthctl_container_state(resp->status->state), *resp->status->reason ? ", " : "",
+               resp->status->reason);
+    else
+        printf("container/%s stopped\n", req.container_id);
+    berth_pb_free(&resp->base);
+    return 0;
+}

@@ -1,0 +1,125 @@
+/* berthctl top: the latest CPU and memory figures the agents streamed. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/quantity.h"
+#include "berthctl.h"
+#include "rpc/pb.h"
+
+static void top_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: berthctl top [containers|nodes] [--node NODE] [--workload NAME]\n"
+            "\n"
+            "The latest resource use the agents reported: CPU (from the two latest samples)\n"
+            "and memory, per container (default) or per node.\n"
+            "\n"
+            "Options:\n"
+            "      --node NODE       only this node\n"
+            "      --workload NAME   only replicas of this workload\n"
+            "  -h, --help            this help\n"
+            "\n%s",
+            berthctl_connection_help);
+}
+
+static const char *cpu_text(int64_t millis, char *buf, size_t size)
+{
+    if (millis < 0)
+        return "-";
+    return berth_format_millicpu(millis, buf, size);
+}
+
+int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "node", required_argument, NULL, 'N' },
+        { "workload", required_argument, NULL, 'W' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    Berth__V1__TopRequest req = BERTH__V1__TOP_REQUEST__INIT;
+    Berth__V1__TopResponse *resp = NULL;
+    bool nodes = false;
+    berthctl_table *t;
+    int o;
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'N':
+            req.node = optarg;
+            break;
+        case 'W':
+            req.workload = optarg;
+            break;
+        case 'h':
+            top_usage(stdout);
+            return 0;
+        default:
+            top_usage(stderr);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        if (strncmp(argv[optind], "node", 4) == 0)
+            nodes = true;
+        else if (strncmp(argv[optind], "container", 9) != 0) {
+            berthctl_errorf("top '%s'? containers or nodes", argv[optind]);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    if (berthctl_connect_or_exit(ctx) != 0 ||
+        berthctl_call(ctx, "Top", &req.base, (ProtobufCMessage **)&resp) != 0)
+        return 1;
+    if (nodes) {
+        static const char *const h[] = { "NODE", "CPU", "CPU%", "MEMORY", "MEMORY%" };
+
+        t = berthctl_table_new(5, h);
+        for (size_t i = 0; i < resp->n_nodes; i++) {
+            const Berth__V1__NodeUsage *u = resp->nodes[i];
+            const Berth__V1__NodeCapacity *cap = u->capacity;
+            char cpu[32], cpup[32], mem[32], memp[32];
+            const char *cells[5];
+
+            snprintf(cpup, sizeof(cpup), "-");
+            snprintf(memp, sizeof(memp), "-");
+            if (cap && cap->cpu_millis && u->cpu_millis >= 0)
+                snprintf(cpup, sizeof(cpup), "%" PRId64 "%%",
+                         u->cpu_millis * 100 / cap->cpu_millis);
+            if (cap && cap->memory_bytes && u->sample)
+                snprintf(memp, sizeof(memp), "%" PRIu64 "%%",
+                         u->sample->memory_bytes * 100 / (uint64_t)cap->memory_bytes);
+            cells[0] = u->node;
+            cells[1] = cpu_text(u->cpu_millis, cpu, sizeof(cpu));
+            cells[2] = cpup;
+            cells[3] = berth_format_bytes(u->sample ? (int64_t)u->sample->memory_bytes : 0, mem,
+                                          sizeof(mem));
+            cells[4] = memp;
+            berthctl_table_add(t, cells, NULL);
+        }
+    } else {
+        static const char *const h[] = { "NAME", "NODE", "WORKLOAD", "CPU", "MEMORY", "PIDS" };
+
+        t = berthctl_table_new(6, h);
+        for (size_t i = 0; i < resp->n_containers; i++) {
+            const Berth__V1__ContainerUsage *u = resp->containers[i];
+            char cpu[32], mem[32], pids[24];
+            const char *cells[6];
+
+            snprintf(pids, sizeof(pids), "%" PRIu64, u->sample ? u->sample->pids : 0);
+            cells[0] = u->sample ? u->sample->container_id : "";
+            cells[1] = u->node;
+            cells[2] = u->workload;
+            cells[3] = cpu_text(u->cpu_millis, cpu, sizeof(cpu));
+            cells[4] = berth_format_bytes(u->sample ? (int64_t)u->sample->memory_bytes : 0, mem,
+                                          sizeof(mem));
+            cells[5] = pids;
+            berthctl_table_add(t, cells, NULL);
+        }
+    }
+    berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    berth_pb_free(&resp->base);
+    return 0;
+}

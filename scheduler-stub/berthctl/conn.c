@@ -1,0 +1,355 @@
+/* berthctl's connection to the controller: where it is, which key it
+ * pins, which operator key we sign with, and a synchronous call. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/duration.h"
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "berthctl.h"
+#include "manifest/settings.h"
+#include "rpc/auth.h"
+#include "rpc/pb.h"
+#include "rpc/policy_memory.h"
+
+#define DEFAULT_CONTROLLER     "tcp://127.0.0.1:7100"
+#define DEFAULT_CONTROLLER_KEY "/var/lib/berth/controller/controller.pub"
+#define DEFAULT_KEY            "/var/lib/berth/controller/admin.key"
+#define DEFAULT_TIMEOUT_MS     30000
+
+const char berthctl_connection_help[] =
+    "Connection (also BERTH_CONTROLLER, BERTH_CONTROLLER_KEY, BERTH_KEY, BERTH_OPERATOR,\n"
+    "BERTH_CONFIG, or the same names in ~/.config/berth/config.yaml):\n"
+    "  --controller ADDR        the controller's rpc address (default " DEFAULT_CONTROLLER ")\n"
+    "  --controller-key FILE    its public key, pinned (default " DEFAULT_CONTROLLER_KEY ")\n"
+    "  --controller-name NAME   its principal name (default controller)\n"
+    "  --key FILE               your operator secret key (default " DEFAULT_KEY ")\n"
+    "  --operator NAME          your operator name (default admin)\n"
+    "  --config FILE            settings file (default ~/.config/berth/config.yaml)\n"
+    "  --timeout DURATION       how long to wait for each answer (default 30s)\n";
+
+void berthctl_errorf(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("berthctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static const struct {
+    const char *flag;
+    size_t offset;
+} global_flags[] = {
+    { "--controller", offsetof(berthctl_ctx, controller) },
+    { "--controller-key", offsetof(berthctl_ctx, controller_key) },
+    { "--controller-name", offsetof(berthctl_ctx, controller_name) },
+    { "--key", offsetof(berthctl_ctx, key) },
+    { "--operator", offsetof(berthctl_ctx, operator_name) },
+    { "--config", offsetof(berthctl_ctx, config) },
+    { "--timeout", 0 },
+};
+
+static int set_timeout(berthctl_ctx *ctx, const char *v, berth_error **err)
+{
+    int64_t ns;
+
+    if (berth_parse_duration(v, "timeout", &ns, NULL) < 0 || ns < BERTH_NSEC_PER_MSEC ||
+        ns > 3600 * BERTH_NSEC_PER_SEC)
+        return berth_error_set(err, EINVAL, "timeout '%s' is not a duration in 1ms..1h", v);
+    ctx->timeout_ms = (uint32_t)(ns / BERTH_NSEC_PER_MSEC);
+    return 0;
+}
+
+int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)
+{
+    int out = 1;
+
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i], *value = NULL;
+        size_t f, len;
+
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        for (f = 0; f < sizeof(global_flags) / sizeof(global_flags[0]); f++) {
+            len = strlen(global_flags[f].flag);
+            if (strncmp(a, global_flags[f].flag, len) == 0 && (a[len] == '\0' || a[len] == '='))
+                break;
+        }
+        if (f == sizeof(global_flags) / sizeof(global_flags[0])) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (a[len] == '=') {
+            value = a + len + 1;
+        } else if (i + 1 < *argc) {
+            value = argv[++i];
+        } else {
+            berthctl_errorf("%s needs a value", global_flags[f].flag);
+            return BERTHCTL_EXIT_USAGE;
+        }
+        if (global_flags[f].offset) {
+            *(const char **)((char *)ctx + global_flags[f].offset) = value;
+        } else {
+            _cleanup_error_ berth_error *err = NULL;
+
+            if (set_timeout(ctx, value, &err) < 0) {
+                berthctl_errorf("--timeout: %s", err->msg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+        }
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
+
+/* A config file setting, unless a flag or the environment set it. */
+static int take_setting(void *data, const char *key, const char *value, berth_error **err)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+    } keys[] = {
+        { "controller", offsetof(berthctl_ctx, controller) },
+        { "controller_key", offsetof(berthctl_ctx, controller_key) },
+        { "controller_name", offsetof(berthctl_ctx, controller_name) },
+        { "key", offsetof(berthctl_ctx, key) },
+        { "operator", offsetof(berthctl_ctx, operator_name) },
+    };
+    berthctl_ctx *ctx = data;
+
+    if (strcmp(key, "timeout") == 0)
+        return ctx->timeout_ms ? 0 : set_timeout(ctx, value, err);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char **slot = (const char **)((char *)ctx + keys[i].offset);
+        size_t n;
+
+        if (strcmp(key, keys[i].key) != 0)
+            continue;
+        if (*slot)
+            return 0;
+        for (n = 0; n < sizeof(ctx->owned) / sizeof(ctx->owned[0]) && ctx->owned[n]; n++)
+            ;
+        if (n == sizeof(ctx->owned) / sizeof(ctx->owned[0]) || !(ctx->owned[n] = strdup(value)))
+            return berth_error_make(err, ENOMEM, "config");
+        *slot = ctx->owned[n];
+        return 0;
+    }
+    return berth_error_set(err, ENOENT, "unknown setting");
+}
+
+int berthctl_resolve(berthctl_ctx *ctx, berth_error **err)
+{
+    static const struct {
+        const char *env;
+        size_t offset;
+    } envs[] = {
+        { "BERTH_CONTROLLER", offsetof(berthctl_ctx, controller) },
+        { "BERTH_CONTROLLER_KEY", offsetof(berthctl_ctx, controller_key) },
+        { "BERTH_CONTROLLER_NAME", offsetof(berthctl_ctx, controller_name) },
+        { "BERTH_KEY", offsetof(berthctl_ctx, key) },
+        { "BERTH_OPERATOR", offsetof(berthctl_ctx, operator_name) },
+        { "BERTH_CONFIG", offsetof(berthctl_ctx, config) },
+    };
+    char path[4096];
+    const char *home = getenv("HOME");
+
+    for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+        const char **slot = (const char **)((char *)ctx + envs[i].offset);
+        const char *v = getenv(envs[i].env);
+
+        if (!*slot && v && *v)
+            *slot = v;
+    }
+    if (ctx->config) {
+        if (berth_settings_load(ctx->config, false, take_setting, ctx, NULL, err) < 0)
+            return -1;
+    } else if (home && *home) {
+        snprintf(path, sizeof(path), "%s/.config/berth/config.yaml", home);
+        if (berth_settings_load(path, true, take_setting, ctx, NULL, err) < 0)
+            return -1;
+    }
+    if (!ctx->controller)
+        ctx->controller = DEFAULT_CONTROLLER;
+    if (!ctx->controller_key)
+        ctx->controller_key = DEFAULT_CONTROLLER_KEY;
+    if (!ctx->controller_name)
+        ctx->controller_name = "controller";
+    if (!ctx->key)
+        ctx->key = DEFAULT_KEY;
+    if (!ctx->operator_name)
+        ctx->operator_name = "admin";
+    if (!ctx->timeout_ms)
+        ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
+    return 0;
+}
+
+int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
+{
+    uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
+    berth_principal me, controller;
+    berth_keypair key;
+    berth_auth_config ac = { 0 };
+    berth_rpc_client_config cc = { 0 };
+    berth_policy_memory *policy = NULL;
+    berth_auth *auth = NULL;
+    size_t n = 0;
+    int r = -1;
+
+    if (berthctl_resolve(ctx, err) < 0)
+        return -1;
+    if (berth_principal_init(&me, BERTH_ROLE_OPERATOR, ctx->operator_name, err) < 0 ||
+        berth_principal_init(&controller, BERTH_ROLE_CONTROLLER, ctx->controller_name, err) < 0)
+        return -1;
+    if (berth_pubkeys_load(AT_FDCWD, ctx->controller_key, pks, &n, err) < 0)
+        return berth_error_prefix(err, "the controller's public key (--controller-key)");
+    if (berth_keypair_load(AT_FDCWD, ctx->key, &key, err) < 0)
+        return berth_error_prefix(err, "your operator key (--key)");
+    if (berth_policy_memory_new(&policy, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (berth_policy_memory_add_key(policy, &controller, pks[i], err) < 0)
+            goto out;
+    ac.self = me;
+    ac.key = key;
+    ac.policy = &berth_policy_memory_ops;
+    ac.policy_data = policy;
+    if (berth_auth_new(&ac, &auth, err) < 0 || berth_loop_new(&ctx->loop, err) < 0)
+        goto out;
+    cc.loop = ctx->loop;
+    cc.auth = auth;
+    cc.address = ctx->controller;
+    cc.server = controller;
+    cc.default_timeout_ms = ctx->timeout_ms;
+    /* One process, one call at a time: a resend could only help across a
+     * reconnection, and a long call (a survey) must not be sent twice. */
+    cc.resend_ivl_ms = (int)ctx->timeout_ms;
+    if (berth_rpc_client_new(&cc, &ctx->client, err) < 0)
+        goto out;
+    ctx->auth = auth;
+    ctx->policy = policy;
+    auth = NULL;
+    policy = NULL;
+    r = 0;
+out:
+    berth_keypair_wipe(&key);
+    berth_auth_free(auth);
+    berth_policy_memory_free(policy);
+    return r;
+}
+
+void berthctl_disconnect(berthctl_ctx *ctx)
+{
+    berth_rpc_client_free(ctx->client);
+    berth_auth_free(ctx->auth);
+    berth_policy_memory_free(ctx->policy);
+    berth_loop_free(ctx->loop);
+    ctx->client = NULL;
+    ctx->auth = ctx->policy = NULL;
+    ctx->loop = NULL;
+    for (size_t i = 0; i < sizeof(ctx->owned) / sizeof(ctx->owned[0]); i++) {
+        free(ctx->owned[i]);
+        ctx->owned[i] = NULL;
+    }
+}
+
+int berthctl_connect_or_exit(berthctl_ctx *ctx)
+{
+    _cleanup_error_ berth_error *err = NULL;
+
+    if (berthctl_connect(ctx, &err) < 0) {
+        berthctl_errorf("%s", err->msg);
+        return 1;
+    }
+    return 0;
+}
+
+int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
+                  ProtobufCMessage **ret_response)
+{
+    _cleanup_error_ berth_error *err = NULL;
+    berth_rpc_result res = { 0 };
+    char d[32];
+
+    if (berth_rpc_client_call_sync(ctx->client, &berth__v1__controller__descriptor, method, request,
+                                   0, &res, &err) < 0) {
+        berthctl_errorf("%s: %s", method, err->msg);
+        return 1;
+    }
+    if (res.code == BERTH__V1__CODE__OK) {
+        *ret_response = res.response;
+        res.response = NULL;
+        berth_rpc_result_clear(&res);
+        return 0;
+    }
+    if (res.code == BERTH__V1__CODE__DEADLINE_EXCEEDED)
+        berthctl_errorf(
+            "the controller at %s did not answer within %s", ctx->controller,
+            berth_format_duration((int64_t)ctx->timeout_ms * BERTH_NSEC_PER_MSEC, d, sizeof(d)));
+    else if (res.code == BERTH__V1__CODE__UNAVAILABLE && !res.message)
+        berthctl_errorf("the controller at %s is unavailable", ctx->controller);
+    else
+        berthctl_errorf("%s", res.message ? res.message : berth_rpc_code_name(res.code));
+    berth_rpc_result_clear(&res);
+    return 1;
+}
+
+int berthctl_read_input(const char *path, size_t max, char **ret_text, size_t *ret_len,
+                        berth_error **err)
+{
+    if (strcmp(path, "-") != 0)
+        return berth_read_file_at(AT_FDCWD, path, max, ret_text, ret_len, err);
+    {
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap + 1);
+
+        if (!buf)
+            return berth_error_make(err, ENOMEM, "read stdin");
+        for (;;) {
+            ssize_t n;
+
+            if (len == cap) {
+                char *grown;
+
+                if (cap > max) {
+                    free(buf);
+                    return berth_error_set(err, EFBIG, "stdin: more than %zu bytes", max);
+                }
+                cap *= 2;
+                if (!(grown = realloc(buf, cap + 1))) {
+                    free(buf);
+                    return berth_error_make(err, ENOMEM, "read stdin");
+                }
+                buf = grown;
+            }
+            n = berth_read_retry(0, buf + len, cap - len);
+            if (n < 0) {
+                free(buf);
+                return berth_error_errno(err, "read stdin");
+            }
+            if (n == 0)
+                break;
+            len += (size_t)n;
+        }
+        if (len > max) {
+            free(buf);
+            return berth_error_set(err, EFBIG, "stdin: more than %zu bytes", max);
+        }
+        buf[len] = '\0';
+        *ret_text = buf;
+        if (ret_len)
+            *ret_len = len;
+        return 0;
+    }
+}

@@ -1,0 +1,423 @@
+/* The agent-facing half of the Controller service (role node, each call
+ * about the calling node only) and the stream of container events and
+ * metrics. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "controller-internal.h"
+#include "rpc/pb.h"
+#include "rpc/sock.h"
+#include "runtime/spec.h"
+
+#define INFO_TEXT_MAX   256
+#define NODE_LABELS_MAX 64
+#define NODE_LABEL_MAX  63
+#define METRICS_MAX     1024
+
+static controller *ctl_of(Berth__V1__Controller_Service *svc)
+{
+    return berth_container_of(svc, controller, svc);
+}
+
+/* The calling node, registered; otherwise the call is failed. */
+static ctl_node *caller(controller *c, berth_rpc_call *call, bool registered)
+{
+    const berth_principal *peer = berth_rpc_call_peer(call);
+    ctl_node *n;
+
+    if (!ctl_need_role(call, BERTH_ROLE_NODE))
+        return NULL;
+    n = ctl_node_by_id(c, peer->id);
+    if (!n || n->rec.n_keys == 0) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__PERMISSION_DENIED, "node %s is not admitted",
+                            peer->name);
+        return NULL;
+    }
+    if (registered && !ctl_node_registered(n)) {
+        /* the agent answers this by registering again */
+        berth_rpc_call_fail(call, BERTH__V1__CODE__NOT_FOUND, "node not registered");
+        return NULL;
+    }
+    return n;
+}
+
+/* ---- Register ---- */
+
+static bool text_ok(const char *s)
+{
+    if (strlen(s) > INFO_TEXT_MAX)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+static bool label_ok(const char *s, bool key)
+{
+    size_t n = strlen(s);
+
+    if (n > NODE_LABEL_MAX || (key && n == 0))
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.' ||
+              (key && *s == '/')))
+            return false;
+    return true;
+}
+
+/* Everything a node says about itself is checked before it is kept. */
+static int info_validate(const Berth__V1__NodeInfo *info, berth_error **err)
+{
+    const Berth__V1__NodeCapacity *cap = info->capacity;
+
+    if (info->n_labels > NODE_LABELS_MAX)
+        return berth_error_set(err, EINVAL, "node.labels: %zu labels, at most %d", info->n_labels,
+                               NODE_LABELS_MAX);
+    for (size_t i = 0; i < info->n_labels; i++)
+        if (!label_ok(info->labels[i]->key, true) || !label_ok(info->labels[i]->value, false))
+            return berth_error_set(err, EINVAL,
+                                   "node.labels: '%.63s' is not a label (up to 63 of letters, "
+                                   "digits, '-', '_', '.')",
+                                   info->labels[i]->key);
+    if (cap && (cap->cpu_millis < 0 || cap->memory_bytes < 0 ||
+                cap->cpu_millis > (INT64_C(1) << 40) || cap->memory_bytes > (INT64_C(1) << 60)))
+        return berth_error_set(err, EINVAL, "node.capacity: out of range");
+    if (!text_ok(info->kernel_version) || !text_ok(info->agent_version) || !text_ok(info->arch) ||
+        !text_ok(info->os))
+        return berth_error_set(err, EINVAL,
+                               "node: kernel_version, agent_version, arch and os are up to %d "
+                               "printable characters",
+                               INFO_TEXT_MAX);
+    if (*info->agent_address && berth_address_validate(info->agent_address, err) < 0)
+        return berth_error_prefix(err, "node.agent_address");
+    return 0;
+}
+
+static void h_register(Berth__V1__Controller_Service *svc, const Berth__V1__RegisterRequest *in,
+                       Berth__V1__RegisterResponse_Closure closure, void *data)
+{
+    controller *c = ctl_of(svc);
+    berth_rpc_call *call = data;
+    Berth__V1__RegisterResponse out = BERTH__V1__REGISTER_RESPONSE__INIT;
+    Berth__V1__Endpoints ep = BERTH__V1__ENDPOINTS__INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    berth_store_node saved;
+    Berth__V1__NodeInfo *info;
+    ctl_node *n;
+    bool first, was_ready;
+
+    if (!(n = caller(c, call, false)))
+        return;
+    if (!in->node || strcmp(in->node->name, n->rec.name) != 0) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__PERMISSION_DENIED,
+                            "node %s may not register as %s", n->rec.name,
+                            in->node ? in->node->name : "(none)");
+        return;
+    }
+    if (info_validate(in->node, &err) < 0) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
+        return;
+    }
+    if (!(info = (Berth__V1__NodeInfo *)berth_pb_copy(&in->node->base))) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    saved = n->rec;
+    first = n->rec.registered_ns == 0;
+    was_ready = n->rec.phase == BERTH__V1__NODE_PHASE__NODE_READY;
+    n->rec.info = info;
+    n->rec.last_heartbeat_ns = berth_now_real_ns();
+    if (first)
+        n->rec.registered_ns = n->rec.last_heartbeat_ns;
+    if (berth_store_begin(c->store, &err) < 0)
+        goto fail;
+    if (was_ready) {
+        if (ctl_node_save(c, n, &err) < 0) {
+            berth_store_rollback(c->store);
+            goto fail;
+        }
+    } else if (ctl_node_set_phase(c, n, BERTH__V1__NODE_PHASE__NODE_READY, "", &err) < 0) {
+        berth_store_rollback(c->store);
+        goto fail;
+    }
+    ctl_event(c, "Node", n->rec.name, "Normal", first ? "Registered" : "Reregistered",
+              "agent %s on %s, %" PRId64 "m CPU, %" PRId64 " MiB", info->agent_version,
+              info->kernel_version, info->capacity ? info->capacity->cpu_millis : 0,
+              info->capacity ? info->capacity->memory_bytes >> 20 : 0);
+    if (berth_store_commit(c->store, &err) < 0)
+        goto fail;
+    berth__v1__node_info__free_unpacked(saved.info, NULL);
+    /* a new agent run: its view of its containers is worth a full report */
+    n->need_full_report = true;
+    if (n->agent && (!n->agent_client_addr || strcmp(n->agent_client_addr, info->agent_address))) {
+        berth_rpc_client_free(n->agent);
+        n->agent = NULL;
+    }
+    ctl_lease_renew(c, n);
+    /* capacity, labels or readiness changed: DaemonSets, pending replicas */
+    if (ctl_reconcile(c, &err) < 0)
+        berth_log_error(BERTH_LOG_ERROR, err, "placement after %s registered", n->rec.name);
+    out.generation = n->rec.generation;
+    out.heartbeat_interval_ms = ctl_heartbeat_interval_ms(c);
+    ep.events = c->adv_events;
+    ep.stream = c->adv_stream;
+    ep.survey = c->adv_survey;
+    out.endpoints = &ep;
+    closure(&out, data);
+    return;
+fail:
+    n->rec = saved;
+    berth__v1__node_info__free_unpacked(info, NULL);
+    berth_rpc_call_fail(call, BERTH__V1__CODE__UNAVAILABLE, "register %s: %s", saved.name,
+                        err ? err->msg : "store failed");
+}
+
+/* ---- Heartbeat ---- */
+
+static void h_heartbeat(Berth__V1__Controller_Service *svc, const Berth__V1__HeartbeatRequest *in,
+                        Berth__V1__HeartbeatResponse_Closure closure, void *data)
+{
+    controller *c = ctl_of(svc);
+    berth_rpc_call *call = data;
+    Berth__V1__HeartbeatResponse out = BERTH__V1__HEARTBEAT_RESPONSE__INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    ctl_node *n;
+
+    if (!(n = caller(c, call, true)))
+        return;
+    if (in->applied_generation > UINT64_MAX / 2) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT,
+                            "applied_generation %" PRIu64 " is out of range",
+                            in->applied_generation);
+        return;
+    }
+    n->rec.last_heartbeat_ns = berth_now_real_ns();
+    if (in->applied_generation > n->rec.generation) {
+        /* it applied a generation we never gave it (a store restored from
+         * a backup?): move past it, so what it runs is replaced */
+        n->rec.generation = in->applied_generation + 1;
+        if (ctl_node_save(c, n, &err) < 0) {
+            berth_rpc_call_fail(call, BERTH__V1__CODE__UNAVAILABLE, "%s", err->msg);
+            return;
+        }
+    }
+    if (n->rec.applied_generation != in->applied_generation) {
+        n->rec.applied_generation = in->applied_generation;
+        /* worth keeping, not worth failing the heartbeat for */
+        if (ctl_node_save(c, n, &err) < 0)
+            berth_log_error(BERTH_LOG_WARN, err, "node %s", n->rec.name);
+        berth_error_free(&err);
+    }
+    if (n->rec.phase != BERTH__V1__NODE_PHASE__NODE_READY) {
+        bool was_down = n->rec.phase == BERTH__V1__NODE_PHASE__NODE_DOWN;
+
+        if (ctl_node_set_phase(c, n, BERTH__V1__NODE_PHASE__NODE_READY, "", &err) < 0) {
+            berth_rpc_call_fail(call, BERTH__V1__CODE__UNAVAILABLE, "%s", err->msg);
+            return;
+        }
+        if (was_down)
+            /* its replicas run elsewhere now and its generation moved on:
+             * it learns so from this answer and stops them */
+            ctl_event(c, "Node", n->rec.name, "Normal", "Fenced",
+                      "back after being Down: generation %" PRIu64 " replaces its %" PRIu64,
+                      n->rec.generation, in->applied_generation);
+        if (ctl_reconcile(c, &err) < 0)
+            berth_log_error(BERTH_LOG_ERROR, err, "placement after %s came back", n->rec.name);
+    }
+    ctl_lease_renew(c, n);
+    out.generation = n->rec.generation;
+    out.heartbeat_interval_ms = ctl_heartbeat_interval_ms(c);
+    out.report_status = n->need_full_report || ctl_status_digest(n) != in->status_digest;
+    closure(&out, data);
+}
+
+/* ---- GetAssignments ---- */
+
+static void h_get_assignments(Berth__V1__Controller_Service *svc,
+                              const Berth__V1__GetAssignmentsRequest *in,
+                              Berth__V1__Assignments_Closure closure, void *data)
+{
+    controller *c = ctl_of(svc);
+    berth_rpc_call *call = data;
+    Berth__V1__Assignments out = BERTH__V1__ASSIGNMENTS__INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    ctl_node *n;
+    size_t k = 0;
+
+    if (!(n = caller(c, call, true)))
+        return;
+    out.generation = n->rec.generation;
+    if (in->known_generation == n->rec.generation) {
+        out.unchanged = true;
+        closure(&out, data);
+        return;
+    }
+    out.containers = calloc(n->n_assign + 1, sizeof(*out.containers));
+    if (!out.containers) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n->n_assign; i++) {
+        Berth__V1__ContainerSpec *spec = ctl_assign_spec(c, n, &n->assign[i], &err);
+
+        if (!spec) {
+            /* cannot happen while assignments follow workloads; say so
+             * rather than send a partial set the agent would act on */
+            berth_rpc_call_fail(call, BERTH__V1__CODE__INTERNAL, "%s", err->msg);
+            goto out;
+        }
+        out.containers[k++] = spec;
+    }
+    out.n_containers = k;
+    closure(&out, data);
+out:
+    for (size_t i = 0; i < k; i++)
+        berth__v1__container_spec__free_unpacked(out.containers[i], NULL);
+    free(out.containers);
+}
+
+/* ---- statuses ---- */
+
+/* A status from a node, checked before it is kept. */
+static int status_validate(const Berth__V1__ContainerStatus *s, berth_error **err)
+{
+    if (!berth_spec_id_valid(s->id))
+        return berth_error_set(err, EINVAL, "status: '%.63s' is not a container id", s->id);
+    if (s->state < BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING ||
+        s->state > BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
+        return berth_error_set(err, EINVAL, "status of %s: unknown state %d", s->id, (int)s->state);
+    if (!text_ok(s->reason) || strlen(s->message) > 4096)
+        return berth_error_set(err, EINVAL, "status of %s: reason or message too long", s->id);
+    return 0;
+}
+
+static void h_report_status(Berth__V1__Controller_Service *svc,
+                            const Berth__V1__ReportStatusRequest *in,
+                            Berth__V1__ReportStatusResponse_Closure closure, void *data)
+{
+    controller *c = ctl_of(svc);
+    berth_rpc_call *call = data;
+    Berth__V1__ReportStatusResponse out = BERTH__V1__REPORT_STATUS_RESPONSE__INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    Berth__V1__ContainerStatus **copies;
+    ctl_node *n;
+
+    if (!(n = caller(c, call, true)))
+        return;
+    if (in->n_containers > CTL_STATUSES_MAX) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%zu statuses, at most %d",
+                            in->n_containers, CTL_STATUSES_MAX);
+        return;
+    }
+    for (size_t i = 0; i < in->n_containers; i++) {
+        if (status_validate(in->containers[i], &err) < 0) {
+            berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
+            return;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(in->containers[i]->id, in->containers[j]->id) == 0) {
+                berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT,
+                                    "status of %s listed twice", in->containers[i]->id);
+                return;
+            }
+    }
+    copies = calloc(in->n_containers + 1, sizeof(*copies));
+    for (size_t i = 0; copies && i < in->n_containers; i++)
+        if (!(copies[i] = (Berth__V1__ContainerStatus *)berth_pb_copy(&in->containers[i]->base))) {
+            for (size_t j = 0; j < i; j++)
+                berth__v1__container_status__free_unpacked(copies[j], NULL);
+            free(copies);
+            copies = NULL;
+        }
+    if (!copies) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    if (in->full) {
+        ctl_status_replace(c, n, copies, in->n_containers);
+        n->need_full_report = false;
+    } else {
+        for (size_t i = 0; i < in->n_containers; i++)
+            ctl_status_put(c, n, copies[i]);
+        free(copies);
+    }
+    if (in->applied_generation && in->applied_generation <= n->rec.generation)
+        n->rec.applied_generation = in->applied_generation;
+    closure(&out, data);
+}
+
+/* ---- the stream ---- */
+
+static ctl_node *stream_sender(controller *c, const berth_stream_item *item)
+{
+    ctl_node *n;
+
+    if (item->from->role != BERTH_ROLE_NODE)
+        return NULL;
+    n = ctl_node_by_id(c, item->from->id);
+    return n && ctl_node_registered(n) ? n : NULL;
+}
+
+static void on_container_event(const berth_stream_item *item, const ProtobufCMessage *msg,
+                               void *data)
+{
+    const Berth__V1__ContainerEvent *ev = (const Berth__V1__ContainerEvent *)msg;
+    controller *c = data;
+    ctl_node *n = stream_sender(c, item);
+    Berth__V1__ContainerStatus *copy;
+
+    if (!n)
+        return;
+    if (item->missed)
+        /* lost events: the digest would notice too; ask at once */
+        n->need_full_report = true;
+    if (!ev->status || status_validate(ev->status, NULL) < 0)
+        return;
+    if ((copy = (Berth__V1__ContainerStatus *)berth_pb_copy(&ev->status->base)))
+        ctl_status_put(c, n, copy);
+}
+
+static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
+{
+    const Berth__V1__MetricsReport *r = (const Berth__V1__MetricsReport *)msg;
+    controller *c = data;
+    ctl_node *n = stream_sender(c, item);
+
+    if (!n || r->n_samples > METRICS_MAX)
+        return;
+    for (size_t i = 0; i < r->n_samples; i++) {
+        const Berth__V1__MetricsSample *s = r->samples[i];
+        Berth__V1__MetricsSample *copy;
+
+        if (*s->container_id && !berth_spec_id_valid(s->container_id))
+            continue;
+        if ((copy = (Berth__V1__MetricsSample *)berth_pb_copy(&s->base)))
+            ctl_sample_put(n, copy);
+    }
+}
+
+int ctl_stream_init(controller *c, berth_error **err)
+{
+    if (berth_stream_pull_on(c->pull, &berth__v1__container_event__descriptor, on_container_event,
+                             c, err) < 0 ||
+        berth_stream_pull_on(c->pull, &berth__v1__metrics_report__descriptor, on_metrics, c, err) <
+            0)
+        return -1;
+    return 0;
+}
+
+void ctl_agent_service_init(controller *c)
+{
+    c->svc.register_ = h_register;
+    c->svc.heartbeat = h_heartbeat;
+    c->svc.get_assignments = h_get_assignments;
+    c->svc.report_status = h_report_status;
+}

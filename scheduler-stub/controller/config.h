@@ -1,0 +1,50 @@
+/* berth-controller's settings: defaults, then the YAML file
+ * (/etc/berth/controller.yaml when present, or --config FILE), then flags.
+ * The file is a flat mapping of the same names as the long flags
+ * (state_dir, rpc, events, ...); an unknown key or a bad value is an error
+ * with file:line:column, before anything starts. */
+#ifndef BERTH_CONTROLLER_CONFIG_H
+#define BERTH_CONTROLLER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/log.h"
+
+#define CTL_RPC_ADDRS_MAX 4
+
+typedef struct ctl_config {
+    char *name;      /* the controller's principal name ("controller") */
+    char *state_dir; /* berth.db, keys */
+    char *operators_dir;
+    /* Where to bind; rpc may have several addresses (tcp and ipc, say). */
+    char *rpc[CTL_RPC_ADDRS_MAX];
+    int n_rpc;
+    bool rpc_set; /* the defaults were replaced */
+    char *events, *stream, *survey;
+    /* The host put in advertised tcp endpoints whose bind host is a
+     * wildcard (0.0.0.0, *): default the machine's host name. */
+    char *advertise_host;
+    /* Leases: interval = max(min, nodes / max_rate); a node is Unknown
+     * after misses intervals without a heartbeat and Down grace later. */
+    int64_t heartbeat_min_ns;
+    uint32_t heartbeat_max_rate;
+    uint32_t heartbeat_misses;
+    int64_t down_grace_ns;
+    berth_log_level log_level;
+    berth_log_format log_format;
+} ctl_config;
+
+/* Defaults (allocated). */
+int ctl_config_defaults(ctl_config *c, berth_error **err);
+/* Read a config file over c. missing_ok: a file that does not exist is
+ * fine (the default path). */
+int ctl_config_load(ctl_config *c, const char *path, int missing_ok, berth_error **err);
+/* Set one setting by its name ("heartbeat_min_interval", "rpc" ...) from
+ * text; ENOENT for a name that is no setting. "rpc" replaces the defaults at
+ * its first use and appends after. */
+int ctl_config_set(ctl_config *c, const char *key, const char *value, berth_error **err);
+void ctl_config_free(ctl_config *c);
+
+#endif

@@ -1,0 +1,25 @@
+/* berth-controller: holds the desired state of the fleet and places
+ * workloads on nodes. One object per process, on one loop: it opens the
+ * store and its keys in the state directory, loads the fleet, binds the
+ * four channels and serves the Controller service. */
+#ifndef BERTH_CONTROLLER_CONTROLLER_H
+#define BERTH_CONTROLLER_CONTROLLER_H
+
+#include "base/error.h"
+#include "base/loop.h"
+#include "config.h"
+
+typedef struct controller controller;
+
+/* Open everything cfg names (cfg must outlive the controller): the state
+ * directory (created 0700), controller.key (generated on first start, and
+ * controller.pub beside it for agents and berthctl to pin), the operator
+ * keys (operators_dir/NAME.pub; on a first start with none, an "admin"
+ * operator key pair: admin.key in the state directory), berth.db; then
+ * bind the channels. Does not block. */
+int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_controller,
+                         berth_error **err);
+/* Write what is pending and close everything. */
+void berth_controller_free(controller *c);
+
+#endif

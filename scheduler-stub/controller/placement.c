@@ -1,0 +1,359 @@
+/* Placement: keep what may stay, then fill the gaps, counting why gaps stay
+ * open. */
+#include "placement.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/quantity.h"
+
+bool berth_labels_match(const berth_label *selector, size_t n_selector, const berth_label *labels,
+                        size_t n_labels)
+{
+    for (size_t i = 0; i < n_selector; i++) {
+        bool found = false;
+
+        for (size_t j = 0; j < n_labels && !found; j++)
+            found = strcmp(selector[i].key, labels[j].key) == 0 &&
+                    strcmp(selector[i].value, labels[j].value) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* What is handed out on a node so far. */
+typedef struct usage {
+    int64_t cpu, memory;
+    uint32_t containers;
+} usage;
+
+typedef struct placer {
+    const berth_place_input *in;
+    usage *used;      /* per node */
+    uint32_t *per_wl; /* per node: replicas of the workload being placed */
+    berth_place_slot *slots;
+    size_t n_slots, cap_slots;
+} placer;
+
+static bool is_daemon(const berth_place_workload *w)
+{
+    return w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET;
+}
+
+static uint32_t wanted(const berth_place_workload *w)
+{
+    return w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD ? 1 : w->replicas;
+}
+
+/* Why a node cannot take one more replica of w (FITS when it can): the
+ * first reason that applies, in this order. A replica that stays (not
+ * new_placement) only needs the selector and the room. */
+typedef enum refusal {
+    FITS = 0,
+    NOT_READY,
+    CORDONED,
+    SELECTOR,
+    CPU,
+    MEMORY,
+    CONTAINERS,
+    N_REFUSALS
+} refusal;
+
+static refusal refuse(const placer *pl, size_t n, const berth_place_workload *w, bool new_placement)
+{
+    const berth_place_node *node = &pl->in->nodes[n];
+    const usage *u = &pl->used[n];
+
+    if (new_placement && node->state != BERTH_PLACE_READY)
+        return NOT_READY;
+    if (new_placement && !is_daemon(w) && (node->cordoned || node->drained))
+        return CORDONED;
+    if (!berth_labels_match(w->selector, w->n_selector, node->labels, node->n_labels))
+        return SELECTOR;
+    if (w->cpu_millis > node->cpu_millis - u->cpu)
+        return CPU;
+    if (w->memory_bytes > node->memory_bytes - u->memory)
+        return MEMORY;
+    if (node->max_containers && u->containers + 1 > node->max_containers)
+        return CONTAINERS;
+    return FITS;
+}
+
+static int add_slot(placer *pl, size_t w, size_t n, uint32_t replica)
+{
+    const berth_place_workload *wl = &pl->in->workloads[w];
+
+    if (pl->n_slots == pl->cap_slots) {
+        size_t cap = pl->cap_slots ? 2 * pl->cap_slots : 64;
+        berth_place_slot *grown = realloc(pl->slots, cap * sizeof(*grown));
+
+        if (!grown)
+            return -1;
+        pl->slots = grown;
+        pl->cap_slots = cap;
+    }
+    pl->slots[pl->n_slots++] = (berth_place_slot){ w, n, replica };
+    pl->used[n].cpu += wl->cpu_millis;
+    pl->used[n].memory += wl->memory_bytes;
+    pl->used[n].containers++;
+    return 0;
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+    const berth_place_slot *x = a, *y = b;
+
+    if (x->workload != y->workload)
+        return x->workload < y->workload ? -1 : 1;
+    if (x->replica != y->replica)
+        return x->replica < y->replica ? -1 : 1;
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* "2 CPUs", "1 CPU", "500m CPU". */
+static void cpu_text(int64_t millis, char *buf, size_t size)
+{
+    char q[32];
+
+    berth_format_millicpu(millis, q, sizeof(q));
+    snprintf(buf, size, "%s CPU%s", q, millis % 1000 == 0 && millis != 1000 ? "s" : "");
+}
+
+/* Why no node can take a replica of w: "0/3 nodes can take a replica: 2
+ * have less than 2 CPUs free, 1 is not Ready" (each node counted once, under
+ * the first reason that applies to it). */
+static void explain(const placer *pl, const berth_place_workload *w, char *buf, size_t size)
+{
+    size_t count[N_REFUSALS] = { 0 };
+    char part[128], cpu[48], mem[32];
+    size_t len;
+    bool first = true;
+
+    for (size_t n = 0; n < pl->in->n_nodes; n++)
+        count[refuse(pl, n, w, true)]++;
+    len = (size_t)snprintf(buf, size, "%zu/%zu nodes can take a replica", count[FITS],
+                           pl->in->n_nodes);
+    cpu_text(w->cpu_millis, cpu, sizeof(cpu));
+    berth_format_bytes(w->memory_bytes, mem, sizeof(mem));
+    for (int r = NOT_READY; r < N_REFUSALS; r++) {
+        bool single = count[r] == 1;
+
+        if (!count[r])
+            continue;
+        switch (r) {
+        case NOT_READY:
+            snprintf(part, sizeof(part), "%s not Ready", single ? "is" : "are");
+            break;
+        case CORDONED:
+            snprintf(part, sizeof(part), "%s cordoned", single ? "is" : "are");
+            break;
+        case SELECTOR:
+            snprintf(part, sizeof(part), "%s not match the nodeSelector", single ? "does" : "do");
+            break;
+        case CPU:
+            snprintf(part, sizeof(part), "%s less than %s free", single ? "has" : "have", cpu);
+            break;
+        case MEMORY:
+            snprintf(part, sizeof(part), "%s less than %s of memory free", single ? "has" : "have",
+                     mem);
+            break;
+        default:
+            snprintf(part, sizeof(part), "%s all the containers %s may", single ? "runs" : "run",
+                     single ? "it" : "they");
+            break;
+        }
+        if (len < size)
+            len += (size_t)snprintf(buf + len, size - len, "%s %zu %s", first ? ":" : ",", count[r],
+                                    part);
+        first = false;
+    }
+}
+
+/* Pass 1: keep the current slots that may stay. */
+static int keep(placer *pl)
+{
+    const berth_place_input *in = pl->in;
+    berth_place_slot *cur;
+    size_t n = in->n_current;
+
+    cur = malloc((n ? n : 1) * sizeof(*cur));
+    if (!cur)
+        return -1;
+    if (n)
+        memcpy(cur, in->current, n * sizeof(*cur));
+    qsort(cur, n, sizeof(*cur), slot_cmp);
+    for (size_t i = 0; i < n; i++) {
+        const berth_place_slot *s = &cur[i];
+        const berth_place_workload *w;
+        const berth_place_node *node;
+
+        if (s->workload >= in->n_workloads || s->node >= in->n_nodes)
+            continue;
+        w = &in->workloads[s->workload];
+        node = &in->nodes[s->node];
+        /* one replica per index (per node for a DaemonSet) */
+        if (i > 0 && cur[i - 1].workload == s->workload &&
+            (is_daemon(w) ? cur[i - 1].node == s->node : cur[i - 1].replica == s->replica))
+            continue;
+        if (is_daemon(w)) {
+            if (s->replica != 0 || node->state == BERTH_PLACE_UNREGISTERED)
+                continue;
+            /* an earlier duplicate on the same node with another replica
+             * number was skipped by the sort order above */
+        } else {
+            if (s->replica >= wanted(w) || node->state == BERTH_PLACE_DOWN ||
+                node->state == BERTH_PLACE_UNREGISTERED || node->drained)
+                continue;
+        }
+        if (refuse(pl, s->node, w, false) != FITS)
+            continue;
+        if (add_slot(pl, s->workload, s->node, s->replica) < 0) {
+            free(cur);
+            return -1;
+        }
+    }
+    free(cur);
+    return 0;
+}
+
+/* Does workload w have a kept slot for replica r (or on node n)? */
+static bool has_slot(const placer *pl, size_t w, bool daemon, uint32_t r, size_t n)
+{
+    for (size_t i = 0; i < pl->n_slots; i++)
+        if (pl->slots[i].workload == w &&
+            (daemon ? pl->slots[i].node == n : pl->slots[i].replica == r))
+            return true;
+    return false;
+}
+
+static int place_replicas(placer *pl, size_t wi, berth_place_status *st)
+{
+    const berth_place_input *in = pl->in;
+    const berth_place_workload *w = &in->workloads[wi];
+    uint32_t want = wanted(w);
+
+    st->desired = want;
+    memset(pl->per_wl, 0, in->n_nodes * sizeof(*pl->per_wl));
+    for (size_t i = 0; i < pl->n_slots; i++)
+        if (pl->slots[i].workload == wi)
+            pl->per_wl[pl->slots[i].node]++;
+    for (uint32_t r = 0; r < want; r++) {
+        size_t best = SIZE_MAX;
+
+        if (has_slot(pl, wi, false, r, 0))
+            continue;
+        for (size_t n = 0; n < in->n_nodes; n++) {
+            if (refuse(pl, n, w, true) != FITS)
+                continue;
+            if (best == SIZE_MAX || pl->per_wl[n] < pl->per_wl[best] ||
+                (pl->per_wl[n] == pl->per_wl[best] &&
+                 pl->used[n].containers < pl->used[best].containers))
+                best = n;
+        }
+        if (best == SIZE_MAX) {
+            if (st->unschedulable++ == 0)
+                explain(pl, w, st->message, sizeof(st->message));
+            continue;
+        }
+        if (add_slot(pl, wi, best, r) < 0)
+            return -1;
+        pl->per_wl[best]++;
+    }
+    return 0;
+}
+
+static int place_daemons(placer *pl, size_t wi, berth_place_status *st)
+{
+    const berth_place_input *in = pl->in;
+    const berth_place_workload *w = &in->workloads[wi];
+    size_t len = 0;
+
+    for (size_t n = 0; n < in->n_nodes; n++) {
+        const berth_place_node *node = &in->nodes[n];
+        refusal why;
+
+        if (node->state == BERTH_PLACE_UNREGISTERED ||
+            !berth_labels_match(w->selector, w->n_selector, node->labels, node->n_labels))
+            continue;
+        /* A Down node keeps its replica (it has nowhere else to go) and is
+         * not given a new one. */
+        if (has_slot(pl, wi, true, 0, n)) {
+            st->desired++;
+            continue;
+        }
+        if (node->state == BERTH_PLACE_DOWN)
+            continue;
+        st->desired++;
+        why = refuse(pl, n, w, true);
+        if (why == NOT_READY)
+            continue; /* Unknown: it gets its replica when it is back */
+        if (why == FITS) {
+            if (add_slot(pl, wi, n, 0) < 0)
+                return -1;
+            continue;
+        }
+        if (st->unschedulable++ == 0)
+            len = (size_t)snprintf(st->message, sizeof(st->message), "node");
+        if (len < sizeof(st->message)) {
+            char what[64];
+
+            if (why == CPU)
+                cpu_text(w->cpu_millis, what, sizeof(what));
+            else if (why == MEMORY)
+                berth_format_bytes(w->memory_bytes, what, sizeof(what));
+            len += (size_t)snprintf(st->message + len, sizeof(st->message) - len, "%s %s %s%s%s",
+                                    st->unschedulable > 1 ? "," : "", node->name,
+                                    why == CPU || why == MEMORY ? "has less than "
+                                                                : "runs all the containers it may",
+                                    why == CPU || why == MEMORY ? what : "",
+                                    why == CPU      ? " free"
+                                    : why == MEMORY ? " of memory free"
+                                                    : "");
+        }
+    }
+    return 0;
+}
+
+int berth_place(const berth_place_input *in, berth_place_result *ret, berth_error **err)
+{
+    placer pl = { .in = in };
+    berth_place_status *status;
+
+    status = calloc(in->n_workloads ? in->n_workloads : 1, sizeof(*status));
+    pl.used = calloc(in->n_nodes ? in->n_nodes : 1, sizeof(*pl.used));
+    pl.per_wl = calloc(in->n_nodes ? in->n_nodes : 1, sizeof(*pl.per_wl));
+    if (!status || !pl.used || !pl.per_wl || keep(&pl) < 0)
+        goto oom;
+    for (size_t wi = 0; wi < in->n_workloads; wi++)
+        if ((is_daemon(&in->workloads[wi]) ? place_daemons(&pl, wi, &status[wi])
+                                           : place_replicas(&pl, wi, &status[wi])) < 0)
+            goto oom;
+    if (pl.n_slots)
+        qsort(pl.slots, pl.n_slots, sizeof(*pl.slots), slot_cmp);
+    for (size_t i = 0; i < pl.n_slots; i++)
+        status[pl.slots[i].workload].placed++;
+    free(pl.used);
+    free(pl.per_wl);
+    ret->slots = pl.slots;
+    ret->n_slots = pl.n_slots;
+    ret->status = status;
+    return 0;
+oom:
+    free(status);
+    free(pl.used);
+    free(pl.per_wl);
+    free(pl.slots);
+    return berth_error_make(err, ENOMEM, "placement");
+}
+
+void berth_place_result_clear(berth_place_result *r)
+{
+    free(r->slots);
+    free(r->status);
+    r->slots = NULL;
+    r->status = NULL;
+    r->n_slots = 0;
+}

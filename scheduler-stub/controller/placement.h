@@ -1,0 +1,109 @@
+/* Placement: which node runs which replica. A pure function over a fleet
+ * model (nodes, workloads, where replicas are now) that returns where they
+ * should be; no I/O, no clock, deterministic for the same input, so the
+ * controller can run it after every change and tests can run it on made-up
+ * fleets.
+ *
+ * Rules:
+ * - A replica stays where it is while its node may run it: the workload
+ *   still wants it (index < replicas), the node still matches the
+ *   nodeSelector, is not Down and not drained (DaemonSet replicas stay on
+ *   drained and Down nodes), and the node's allocations still fit its
+ *   capacity. Running replicas are never moved to rebalance.
+ * - Missing Deployment and Pod replicas go to Ready, uncordoned nodes that
+ *   match the nodeSelector and fit the replica's requests (cpu, memory,
+ *   container count): the node with the fewest replicas of the same
+ *   workload, then the fewest containers, then the first by input order.
+ * - A DaemonSet has one replica on every Ready node that matches its
+ *   nodeSelector (cordoned ones included, as Kubernetes does), when it fits.
+ * - What cannot be placed is counted per workload with the reason, e.g.
+ *   "0/3 nodes can take a replica: 2 have less than 2 CPUs free, 1 is not
+ *   Ready". Workloads are served in input order, so earlier ones win when
+ *   capacity is short. */
+#ifndef BERTH_CONTROLLER_PLACEMENT_H
+#define BERTH_CONTROLLER_PLACEMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "berth/proto/controller.pb-c.h"
+
+typedef struct berth_label {
+    const char *key, *value;
+} berth_label;
+
+typedef enum berth_place_state {
+    BERTH_PLACE_READY,
+    BERTH_PLACE_UNKNOWN,      /* lease ran out: keeps what it has, gets nothing new */
+    BERTH_PLACE_DOWN,         /* past the grace period: its Deployment/Pod replicas move */
+    BERTH_PLACE_UNREGISTERED, /* admitted, never registered (or pending approval) */
+} berth_place_state;
+
+typedef struct berth_place_node {
+    const char *name;
+    berth_place_state state;
+    bool cordoned, drained;
+    const berth_label *labels;
+    size_t n_labels;
+    /* What the scheduler may hand out. */
+    int64_t cpu_millis, memory_bytes;
+    uint32_t max_containers; /* 0 = no limit */
+} berth_place_node;
+
+typedef struct berth_place_workload {
+    const char *name;
+    Berth__V1__WorkloadKind kind;
+    uint32_t replicas; /* ignored for DaemonSets; Pods have 1 */
+    /* What each replica requests. */
+    int64_t cpu_millis, memory_bytes;
+    const berth_label *selector;
+    size_t n_selector;
+} berth_place_workload;
+
+/* A replica on a node. replica is the index for Deployments and Pods, 0
+ * for DaemonSets (whose replicas are told apart by node). */
+typedef struct berth_place_slot {
+    size_t workload, node;
+    uint32_t replica;
+} berth_place_slot;
+
+typedef struct berth_place_input {
+    const berth_place_node *nodes;
+    size_t n_nodes;
+    const berth_place_workload *workloads;
+    size_t n_workloads;
+    /* Where replicas are now. Slots naming a workload or node out of range
+     * are dropped. */
+    const berth_place_slot *current;
+    size_t n_current;
+} berth_place_input;
+
+#define BERTH_PLACE_MESSAGE_MAX 256
+
+typedef struct berth_place_status {
+    uint32_t desired; /* replicas wanted (matching nodes for a DaemonSet) */
+    uint32_t placed;
+    uint32_t unschedulable;
+    char message[BERTH_PLACE_MESSAGE_MAX]; /* why, when unschedulable > 0 */
+} berth_place_status;
+
+typedef struct berth_place_result {
+    /* The complete new set, sorted by workload, then replica, then node. */
+    berth_place_slot *slots;
+    size_t n_slots;
+    /* One per input workload. */
+    berth_place_status *status;
+} berth_place_result;
+
+/* Compute the placement. Fails only on ENOMEM. Clear the result with
+ * berth_place_result_clear. */
+int berth_place(const berth_place_input *in, berth_place_result *ret, berth_error **err);
+void berth_place_result_clear(berth_place_result *r);
+
+/* Whether labels contain every pair of selector. */
+bool berth_labels_match(const berth_label *selector, size_t n_selector, const berth_label *labels,
+                        size_t n_labels);
+
+#endif

@@ -1,0 +1,57 @@
+/* The controller's admission policy (lib/rpc/policy.h) on its SQLite store:
+ * node keys, join tokens and approvals are durable, so a restarted
+ * controller admits exactly whom it admitted before. Operators (berthctl)
+ * are configured, not enrolled: their public keys are added at start from
+ * the operator key files (README "Security").
+ *
+ * Join tokens: the verifier needs the secret itself (a node proves it
+ * knows it with a keyed hash), so the store keeps it sealed
+ * (XChaCha20-Poly1305) under a key derived from the controller's secret
+ * key: a copy of the database alone does not let anyone enroll. The sealed
+ * secret is erased when the token is used. */
+#ifndef BERTH_CONTROLLER_POLICY_SQLITE_H
+#define BERTH_CONTROLLER_POLICY_SQLITE_H
+
+#include <stdint.h>
+
+#include "rpc/keys.h"
+#include "rpc/policy.h"
+#include "store.h"
+
+typedef struct berth_policy_sqlite berth_policy_sqlite;
+
+/* Pass &berth_policy_sqlite_ops with the object as the policy's data. */
+extern const berth_policy_ops berth_policy_sqlite_ops;
+
+/* Called after a node's row changed behind the controller's back (enrolled,
+ * recorded for approval, key rotated), from inside the auth layer. */
+typedef void (*berth_node_changed_fn)(void *data, const char *name);
+
+/* st and the key stay the caller's (the key is only used to derive the
+ * sealing key, then forgotten). */
+int berth_policy_sqlite_new(berth_store *st, const berth_keypair *controller_key,
+                            berth_node_changed_fn changed, void *changed_data,
+                            berth_policy_sqlite **ret_policy, berth_error **err);
+void berth_policy_sqlite_free(berth_policy_sqlite *p);
+
+/* Trust pk as operator name (role operator), up to two keys per name. */
+int berth_policy_sqlite_add_operator(berth_policy_sqlite *p, const char *name,
+                                     const uint8_t pk[BERTH_PUBKEY_LEN], berth_error **err);
+size_t berth_policy_sqlite_operators(const berth_policy_sqlite *p);
+
+/* Most keys awaiting approval at once: anyone can present a key. */
+#define BERTH_PENDING_MAX 1024
+
+/* A new one-time join token valid for ttl_s seconds (0 = 3600, at most
+ * 30 days), stored (sealed) before it is returned. */
+int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
+                                     const char *description, berth_join_token *ret_token,
+                                     int64_t *ret_expires_ns, berth_error **err);
+
+/* Admit the key awaiting approval for node name; when fingerprint is not
+ * empty, only if it is that key's. ENOENT: no such node or no key awaits;
+ * EPERM: another key awaits. */
+int berth_policy_sqlite_approve(berth_policy_sqlite *p, const char *name, const char *fingerprint,
+                                berth_error **err);
+
+#endif

@@ -1,0 +1,858 @@
+/* The controller's SQLite store: schema, prepared statements, rows. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "rpc/pb.h"
+
+#define SCHEMA_VERSION 1
+#define STMT_CACHE     48
+
+static const char schema_v1[] =
+    "CREATE TABLE nodes ("
+    "  name TEXT PRIMARY KEY,"
+    "  id BLOB NOT NULL UNIQUE,"
+    "  phase INTEGER NOT NULL,"
+    "  key1 BLOB, key2 BLOB," /* admitted keys, oldest first */
+    "  pending_key BLOB,"     /* awaiting an operator's approval */
+    "  info BLOB,"            /* NodeInfo, NULL until registered */
+    "  generation INTEGER NOT NULL,"
+    "  applied_generation INTEGER NOT NULL,"
+    "  cordoned INTEGER NOT NULL,"
+    "  drained INTEGER NOT NULL,"
+    "  registered_ns INTEGER NOT NULL,"
+    "  last_heartbeat_ns INTEGER NOT NULL,"
+    "  phase_since_ns INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL);"
+    "CREATE TABLE join_tokens ("
+    "  id BLOB PRIMARY KEY,"
+    "  sealed_secret BLOB," /* NULL once used */
+    "  expires_ns INTEGER NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  created_ns INTEGER NOT NULL,"
+    "  used_ns INTEGER NOT NULL DEFAULT 0,"
+    "  used_by TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE workloads ("
+    "  name TEXT PRIMARY KEY,"
+    "  created_ns INTEGER NOT NULL,"
+    "  workload BLOB NOT NULL);" /* Workload without status */
+    "CREATE TABLE assignments ("
+    "  node TEXT NOT NULL,"
+    "  container_id TEXT NOT NULL,"
+    "  workload TEXT NOT NULL,"
+    "  replica INTEGER NOT NULL,"
+    "  spec_generation INTEGER NOT NULL,"
+    "  workload_generation INTEGER NOT NULL,"
+    "  PRIMARY KEY (node, container_id));"
+    "CREATE TABLE statuses ("
+    "  node TEXT NOT NULL,"
+    "  container_id TEXT NOT NULL,"
+    "  status BLOB NOT NULL," /* ContainerStatus */
+    "  PRIMARY KEY (node, container_id));"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time_ns INTEGER NOT NULL,"
+    "  object_kind TEXT NOT NULL,"
+    "  object_name TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  message TEXT NOT NULL);"
+    "CREATE INDEX events_object ON events (object_kind, object_name, id);";
+
+typedef struct stmt_slot {
+    const char *sql; /* a string literal: cached by address */
+    sqlite3_stmt *stmt;
+} stmt_slot;
+
+struct berth_store {
+    sqlite3 *db;
+    char *path;
+    int depth;   /* nested begin count */
+    bool doomed; /* a nested rollback happened */
+    stmt_slot stmts[STMT_CACHE];
+};
+
+static int db_error(berth_store *st, berth_error **err, const char *what)
+{
+    return berth_error_set(err, EIO, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+/* A prepared statement for a literal, reset and with its bindings cleared. */
+static sqlite3_stmt *stmt(berth_store *st, const char *sql, berth_error **err)
+{
+    stmt_slot *free_slot = NULL;
+    sqlite3_stmt *s = NULL;
+
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        if (st->stmts[i].sql == sql) {
+            sqlite3_reset(st->stmts[i].stmt);
+            sqlite3_clear_bindings(st->stmts[i].stmt);
+            return st->stmts[i].stmt;
+        }
+        if (!st->stmts[i].sql && !free_slot)
+            free_slot = &st->stmts[i];
+    }
+    if (!free_slot) { /* a bug: raise STMT_CACHE */
+        berth_error_set(err, ENOSPC, "%s: statement cache full", st->path);
+        return NULL;
+    }
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+        db_error(st, err, "prepare");
+        return NULL;
+    }
+    free_slot->sql = sql;
+    free_slot->stmt = s;
+    return s;
+}
+
+/* Step a statement that returns no rows. */
+static int run(berth_store *st, sqlite3_stmt *s, const char *what, berth_error **err)
+{
+    int rc = sqlite3_step(s);
+
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_error(st, err, what);
+    return 0;
+}
+
+static int exec(berth_store *st, const char *sql, const char *what, berth_error **err)
+{
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(st, err, what);
+    return 0;
+}
+
+/* Bind a message as a blob (packed here). */
+static int bind_pb(berth_store *st, sqlite3_stmt *s, int col, const ProtobufCMessage *m,
+                   berth_error **err)
+{
+    size_t len;
+    uint8_t *buf;
+
+    if (!m)
+        return sqlite3_bind_null(s, col) == SQLITE_OK ? 0 : db_error(st, err, "bind");
+    len = protobuf_c_message_get_packed_size(m);
+    buf = malloc(len ? len : 1);
+    if (!buf)
+        return berth_error_make(err, ENOMEM, "%s: pack", st->path);
+    protobuf_c_message_pack(m, buf);
+    if (sqlite3_bind_blob64(s, col, buf, len, free) != SQLITE_OK)
+        return db_error(st, err, "bind");
+    return 0;
+}
+
+/* Decode a blob column as d; NULL (and the error) when it is not one. */
+static ProtobufCMessage *column_pb(berth_store *st, sqlite3_stmt *s, int col,
+                                   const ProtobufCMessageDescriptor *d, const char *row,
+                                   berth_error **err)
+{
+    const void *data = sqlite3_column_blob(s, col);
+    int len = sqlite3_column_bytes(s, col);
+    ProtobufCMessage *m = berth_pb_unpack(d, data ? data : "", (size_t)len);
+
+    if (!m)
+        berth_error_set(err, EIO, "%s: %s: not a valid %s", st->path, row, d->name);
+    return m;
+}
+
+static int bind_text(sqlite3_stmt *s, int col, const char *t)
+{
+    return sqlite3_bind_text(s, col, t ? t : "", -1, SQLITE_TRANSIENT);
+}
+
+static void column_text(sqlite3_stmt *s, int col, char *buf, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+
+    snprintf(buf, size, "%s", t ? (const char *)t : "");
+}
+
+/* Copy a blob column of exactly len bytes; false when NULL or another size. */
+static bool column_fixed(sqlite3_stmt *s, int col, void *out, size_t len)
+{
+    if (sqlite3_column_type(s, col) != SQLITE_BLOB || (size_t)sqlite3_column_bytes(s, col) != len)
+        return false;
+    memcpy(out, sqlite3_column_blob(s, col), len);
+    return true;
+}
+
+/* ---- open, schema ---- */
+
+static int migrate(berth_store *st, berth_error **err)
+{
+    sqlite3_stmt *s = NULL;
+    int version;
+
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return db_error(st, err, "read the schema version");
+    }
+    version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version == SCHEMA_VERSION)
+        return 0;
+    if (version > SCHEMA_VERSION)
+        return berth_error_set(err, EPROTO,
+                               "%s: schema version %d is newer than this controller's (%d)",
+                               st->path, version, SCHEMA_VERSION);
+    if (exec(st, "BEGIN IMMEDIATE", "begin", err) < 0)
+        return -1;
+    if (exec(st, schema_v1, "create the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 1", "set the schema version", err) < 0) {
+        exec(st, "ROLLBACK", "rollback", NULL);
+        return -1;
+    }
+    return exec(st, "COMMIT", "commit the schema", err);
+}
+
+int berth_store_open(const char *path, berth_store **ret_store, berth_error **err)
+{
+    berth_store *st;
+    int fd;
+
+    /* Created 0600 by us: it holds node keys and sealed token secrets. */
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return berth_error_errno(err, "open %s", path);
+    close(fd);
+    st = calloc(1, sizeof(*st));
+    if (!st || !(st->path = strdup(path))) {
+        free(st);
+        return berth_error_make(err, ENOMEM, "open %s", path);
+    }
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        db_error(st, err, "open");
+        berth_store_close(st);
+        return -1;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    /* WAL: readers never block the writer; FULL: a commit is on disk
+     * (fsync of the WAL) before we answer anyone. */
+    if (exec(st, "PRAGMA journal_mode = WAL", "set WAL mode", err) < 0 ||
+        exec(st, "PRAGMA synchronous = FULL", "set synchronous", err) < 0 ||
+        exec(st, "PRAGMA foreign_keys = OFF", "pragma", err) < 0 ||
+        sqlite3_busy_timeout(st->db, 5000) != SQLITE_OK || migrate(st, err) < 0) {
+        berth_store_close(st);
+        return -1;
+    }
+    *ret_store = st;
+    return 0;
+}
+
+void berth_store_close(berth_store *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(st->stmts[i].stmt);
+    sqlite3_close_v2(st->db);
+    free(st->path);
+    free(st);
+}
+
+int berth_store_begin(berth_store *st, berth_error **err)
+{
+    if (st->depth++ > 0)
+        return 0;
+    st->doomed = false;
+    if (exec(st, "BEGIN IMMEDIATE", "begin", err) < 0) {
+        st->depth = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int berth_store_commit(berth_store *st, berth_error **err)
+{
+    if (st->depth <= 0)
+        return berth_error_set(err, EINVAL, "%s: commit without begin", st->path);
+    if (--st->depth > 0)
+        return 0;
+    if (st->doomed) {
+        exec(st, "ROLLBACK", "rollback", NULL);
+        return berth_error_set(err, EIO, "%s: transaction rolled back", st->path);
+    }
+    if (exec(st, "COMMIT", "commit", err) < 0) {
+        exec(st, "ROLLBACK", "rollback", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void berth_store_rollback(berth_store *st)
+{
+    if (st->depth <= 0)
+        return;
+    if (--st->depth > 0) {
+        st->doomed = true;
+        return;
+    }
+    exec(st, "ROLLBACK", "rollback", NULL);
+}
+
+/* ---- nodes ---- */
+
+static const char sql_node_put[] =
+    "INSERT OR REPLACE INTO nodes (name, id, phase, key1, key2, pending_key, info, generation,"
+    " applied_generation, cordoned, drained, registered_ns, last_heartbeat_ns, phase_since_ns,"
+    " reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+#define NODE_COLUMNS                                                                               \
+    "name, id, phase, key1, key2, pending_key, info, generation, applied_generation, cordoned,"    \
+    " drained, registered_ns, last_heartbeat_ns, phase_since_ns, reason"
+
+int berth_store_node_put(berth_store *st, const berth_store_node *n, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_node_put, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, n->name);
+    sqlite3_bind_blob(s, 2, n->id, BERTH_ID_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 3, n->phase);
+    for (size_t i = 0; i < BERTH_PUBKEYS_MAX; i++)
+        if (i < n->n_keys)
+            sqlite3_bind_blob(s, 4 + (int)i, n->keys[i], BERTH_PUBKEY_LEN, SQLITE_TRANSIENT);
+    if (n->has_pending)
+        sqlite3_bind_blob(s, 6, n->pending_key, BERTH_PUBKEY_LEN, SQLITE_TRANSIENT);
+    if (bind_pb(st, s, 7, n->info ? &n->info->base : NULL, err) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)n->generation);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)n->applied_generation);
+    sqlite3_bind_int(s, 10, n->cordoned);
+    sqlite3_bind_int(s, 11, n->drained);
+    sqlite3_bind_int64(s, 12, n->registered_ns);
+    sqlite3_bind_int64(s, 13, n->last_heartbeat_ns);
+    sqlite3_bind_int64(s, 14, n->phase_since_ns);
+    bind_text(s, 15, n->reason);
+    if (run(st, s, "save node", err) < 0)
+        return berth_error_prefix(err, "node %s", n->name);
+    return 0;
+}
+
+/* Read the current row (NODE_COLUMNS) into *n. */
+static int node_row(berth_store *st, sqlite3_stmt *s, berth_store_node *n, berth_error **err)
+{
+    memset(n, 0, sizeof(*n));
+    column_text(s, 0, n->name, sizeof(n->name));
+    if (!column_fixed(s, 1, n->id, BERTH_ID_LEN))
+        return berth_error_set(err, EIO, "%s: node %s: bad id", st->path, n->name);
+    n->phase = (Berth__V1__NodePhase)sqlite3_column_int(s, 2);
+    for (int i = 0; i < BERTH_PUBKEYS_MAX; i++)
+        if (column_fixed(s, 3 + i, n->keys[n->n_keys], BERTH_PUBKEY_LEN))
+            n->n_keys++;
+    n->has_pending = column_fixed(s, 5, n->pending_key, BERTH_PUBKEY_LEN);
+    if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+        char row[96];
+
+        snprintf(row, sizeof(row), "node %s", n->name);
+        n->info =
+            (Berth__V1__NodeInfo *)column_pb(st, s, 6, &berth__v1__node_info__descriptor, row, err);
+        if (!n->info)
+            return -1;
+    }
+    n->generation = (uint64_t)sqlite3_column_int64(s, 7);
+    n->applied_generation = (uint64_t)sqlite3_column_int64(s, 8);
+    n->cordoned = sqlite3_column_int(s, 9) != 0;
+    n->drained = sqlite3_column_int(s, 10) != 0;
+    n->registered_ns = sqlite3_column_int64(s, 11);
+    n->last_heartbeat_ns = sqlite3_column_int64(s, 12);
+    n->phase_since_ns = sqlite3_column_int64(s, 13);
+    column_text(s, 14, n->reason, sizeof(n->reason));
+    return 0;
+}
+
+static int node_get(berth_store *st, sqlite3_stmt *s, berth_store_node *ret, berth_error **err)
+{
+    int rc = sqlite3_step(s);
+
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s);
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return db_error(st, err, "read node");
+    }
+    rc = node_row(st, s, ret, err);
+    sqlite3_reset(s);
+    return rc < 0 ? -1 : 1;
+}
+
+static const char sql_node_get[] = "SELECT " NODE_COLUMNS " FROM nodes WHERE name = ?1";
+static const char sql_node_get_id[] = "SELECT " NODE_COLUMNS " FROM nodes WHERE id = ?1";
+static const char sql_nodes_all[] = "SELECT " NODE_COLUMNS " FROM nodes ORDER BY name";
+
+int berth_store_node_get(berth_store *st, const char *name, berth_store_node *ret,
+                         berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_node_get, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, name);
+    return node_get(st, s, ret, err);
+}
+
+int berth_store_node_get_by_id(berth_store *st, const uint8_t id[BERTH_ID_LEN],
+                               berth_store_node *ret, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_node_get_id, err);
+
+    if (!s)
+        return -1;
+    sqlite3_bind_blob(s, 1, id, BERTH_ID_LEN, SQLITE_TRANSIENT);
+    return node_get(st, s, ret, err);
+}
+
+static const char sql_node_del[] = "DELETE FROM nodes WHERE name = ?1";
+static const char sql_node_del_a[] = "DELETE FROM assignments WHERE node = ?1";
+static const char sql_node_del_s[] = "DELETE FROM statuses WHERE node = ?1";
+
+int berth_store_node_delete(berth_store *st, const char *name, berth_error **err)
+{
+    const char *const sqls[] = { sql_node_del, sql_node_del_a, sql_node_del_s };
+
+    if (berth_store_begin(st, err) < 0)
+        return -1;
+    for (size_t i = 0; i < 3; i++) {
+        sqlite3_stmt *s = stmt(st, sqls[i], err);
+
+        if (!s || (bind_text(s, 1, name), run(st, s, "delete node", err)) < 0) {
+            berth_store_rollback(st);
+            return -1;
+        }
+    }
+    return berth_store_commit(st, err);
+}
+
+int berth_store_nodes_load(berth_store *st, int (*fn)(void *data, berth_store_node *n), void *data,
+                           berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_nodes_all, err);
+    berth_store_node n;
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (node_row(st, s, &n, err) < 0) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        if ((r = fn(data, &n)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load nodes");
+    return r;
+}
+
+static const char sql_pending[] = "SELECT count(*) FROM nodes WHERE pending_key IS NOT NULL";
+
+int berth_store_pending_count(berth_store *st, size_t *ret_count, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_pending, err);
+
+    if (!s)
+        return -1;
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return db_error(st, err, "count pending nodes");
+    }
+    *ret_count = (size_t)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+/* ---- join tokens ---- */
+
+static const char sql_token_put[] = "INSERT INTO join_tokens (id, sealed_secret, expires_ns,"
+                                    " description, created_ns) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_token_get[] = "SELECT sealed_secret FROM join_tokens WHERE id = ?1 AND"
+                                    " sealed_secret IS NOT NULL AND expires_ns > ?2";
+static const char sql_token_use[] = "UPDATE join_tokens SET sealed_secret = NULL, used_ns = ?2,"
+                                    " used_by = ?3 WHERE id = ?1 AND sealed_secret IS NOT NULL"
+                                    " AND expires_ns > ?2";
+static const char sql_token_expire[] = "DELETE FROM join_tokens WHERE expires_ns <= ?1";
+
+int berth_store_token_put(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
+                          const uint8_t *sealed, size_t sealed_len, int64_t expires_ns,
+                          const char *description, int64_t created_ns, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_token_put, err);
+
+    if (!s)
+        return -1;
+    sqlite3_bind_blob(s, 1, id, BERTH_TOKEN_ID_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_blob64(s, 2, sealed, sealed_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, expires_ns);
+    bind_text(s, 4, description);
+    sqlite3_bind_int64(s, 5, created_ns);
+    return run(st, s, "save join token", err);
+}
+
+int berth_store_token_get(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN], int64_t now_ns,
+                          uint8_t *ret, size_t cap, size_t *ret_len, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_token_get, err);
+    int rc, found = 0;
+
+    if (!s)
+        return -1;
+    sqlite3_bind_blob(s, 1, id, BERTH_TOKEN_ID_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now_ns);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(s, 0);
+
+        if (len && len <= cap) {
+            memcpy(ret, sqlite3_column_blob(s, 0), len);
+            *ret_len = len;
+            found = 1;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "read join token");
+    return found;
+}
+
+int berth_store_token_use(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN], const char *who,
+                          int64_t now_ns, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_token_use, err);
+
+    if (!s)
+        return -1;
+    sqlite3_bind_blob(s, 1, id, BERTH_TOKEN_ID_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now_ns);
+    bind_text(s, 3, who);
+    if (run(st, s, "use join token", err) < 0)
+        return -1;
+    if (sqlite3_changes(st->db) != 1)
+        return berth_error_set(err, EPERM, "join token used or expired");
+    return 0;
+}
+
+int berth_store_tokens_expire(berth_store *st, int64_t now_ns, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_token_expire, err);
+
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, now_ns);
+    return run(st, s, "expire join tokens", err);
+}
+
+/* ---- workloads ---- */
+
+static const char sql_wl_put[] =
+    "INSERT OR REPLACE INTO workloads (name, created_ns, workload) VALUES (?1, ?2, ?3)";
+static const char sql_wl_del[] = "DELETE FROM workloads WHERE name = ?1";
+static const char sql_wl_all[] = "SELECT name, workload FROM workloads ORDER BY created_ns, name";
+
+int berth_store_workload_put(berth_store *st, const Berth__V1__Workload *w, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_wl_put, err);
+    Berth__V1__Workload copy;
+
+    if (!s)
+        return -1;
+    copy = *w;
+    copy.status = NULL;
+    bind_text(s, 1, w->name);
+    sqlite3_bind_int64(s, 2, w->created_unix_ns);
+    if (bind_pb(st, s, 3, &copy.base, err) < 0)
+        return -1;
+    if (run(st, s, "save workload", err) < 0)
+        return berth_error_prefix(err, "workload %s", w->name);
+    return 0;
+}
+
+int berth_store_workload_delete(berth_store *st, const char *name, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_wl_del, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, name);
+    return run(st, s, "delete workload", err);
+}
+
+int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Berth__V1__Workload *w),
+                               void *data, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_wl_all, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char row[96], name[64];
+        Berth__V1__Workload *w;
+
+        column_text(s, 0, name, sizeof(name));
+        snprintf(row, sizeof(row), "workload %s", name);
+        w = (Berth__V1__Workload *)column_pb(st, s, 1, &berth__v1__workload__descriptor, row, err);
+        if (!w) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        if ((r = fn(data, w)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load workloads");
+    return r;
+}
+
+/* ---- assignments ---- */
+
+static const char sql_as_put[] =
+    "INSERT OR REPLACE INTO assignments (node, container_id, workload, replica,"
+    " spec_generation, workload_generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_as_del[] = "DELETE FROM assignments WHERE node = ?1 AND container_id = ?2";
+static const char sql_as_all[] =
+    "SELECT node, container_id, workload, replica, spec_generation, workload_generation"
+    " FROM assignments ORDER BY node, container_id";
+
+int berth_store_assignment_put(berth_store *st, const berth_store_assignment *a, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_as_put, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, a->node);
+    bind_text(s, 2, a->container_id);
+    bind_text(s, 3, a->workload);
+    sqlite3_bind_int64(s, 4, a->replica);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)a->spec_generation);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)a->workload_generation);
+    return run(st, s, "save assignment", err);
+}
+
+int berth_store_assignment_delete(berth_store *st, const char *node, const char *container_id,
+                                  berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_as_del, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, node);
+    bind_text(s, 2, container_id);
+    return run(st, s, "delete assignment", err);
+}
+
+int berth_store_assignments_load(berth_store *st,
+                                 int (*fn)(void *data, const berth_store_assignment *a), void *data,
+                                 berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_as_all, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        berth_store_assignment a = {
+            .node = (const char *)sqlite3_column_text(s, 0),
+            .container_id = (const char *)sqlite3_column_text(s, 1),
+            .workload = (const char *)sqlite3_column_text(s, 2),
+            .replica = (uint32_t)sqlite3_column_int64(s, 3),
+            .spec_generation = (uint64_t)sqlite3_column_int64(s, 4),
+            .workload_generation = (uint64_t)sqlite3_column_int64(s, 5),
+        };
+
+        if (!a.node || !a.container_id || !a.workload)
+            continue;
+        if ((r = fn(data, &a)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load assignments");
+    return r;
+}
+
+/* ---- statuses ---- */
+
+static const char sql_st_put[] =
+    "INSERT OR REPLACE INTO statuses (node, container_id, status) VALUES (?1, ?2, ?3)";
+static const char sql_st_del[] = "DELETE FROM statuses WHERE node = ?1 AND container_id = ?2";
+static const char sql_st_all[] =
+    "SELECT node, container_id, status FROM statuses ORDER BY node, container_id";
+
+int berth_store_status_put(berth_store *st, const char *node, const Berth__V1__ContainerStatus *cs,
+                           berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_st_put, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, node);
+    bind_text(s, 2, cs->id);
+    if (bind_pb(st, s, 3, &cs->base, err) < 0)
+        return -1;
+    return run(st, s, "save status", err);
+}
+
+int berth_store_status_delete(berth_store *st, const char *node, const char *container_id,
+                              berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_st_del, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, node);
+    bind_text(s, 2, container_id);
+    return run(st, s, "delete status", err);
+}
+
+int berth_store_statuses_replace(berth_store *st, const char *node,
+                                 Berth__V1__ContainerStatus *const *statuses, size_t n,
+                                 berth_error **err)
+{
+    sqlite3_stmt *s;
+
+    if (berth_store_begin(st, err) < 0)
+        return -1;
+    if (!(s = stmt(st, sql_node_del_s, err)))
+        goto fail;
+    bind_text(s, 1, node);
+    if (run(st, s, "delete statuses", err) < 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        if (berth_store_status_put(st, node, statuses[i], err) < 0)
+            goto fail;
+    return berth_store_commit(st, err);
+fail:
+    berth_store_rollback(st);
+    return -1;
+}
+
+int berth_store_statuses_load(berth_store *st,
+                              int (*fn)(void *data, const char *node,
+                                        Berth__V1__ContainerStatus *s),
+                              void *data, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_st_all, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char node[BERTH_NAME_MAX + 1], row[160];
+        Berth__V1__ContainerStatus *cs;
+
+        column_text(s, 0, node, sizeof(node));
+        snprintf(row, sizeof(row), "status of %s on %s", sqlite3_column_text(s, 1), node);
+        cs = (Berth__V1__ContainerStatus *)column_pb(
+            st, s, 2, &berth__v1__container_status__descriptor, row, err);
+        if (!cs) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        if ((r = fn(data, node, cs)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load statuses");
+    return r;
+}
+
+/* ---- events ---- */
+
+static const char sql_ev_add[] = "INSERT INTO events (time_ns, object_kind, object_name, type,"
+                                 " reason, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_ev_trim[] = "DELETE FROM events WHERE id <= ?1";
+static const char sql_ev_list[] =
+    "SELECT id, time_ns, object_kind, object_name, type, reason, message FROM ("
+    " SELECT * FROM events WHERE (?1 = '' OR object_kind = ?1) AND (?2 = '' OR object_name = ?2)"
+    " ORDER BY id DESC LIMIT ?3) ORDER BY id";
+
+int berth_store_event_add(berth_store *st, Berth__V1__Event *e, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_ev_add, err);
+    sqlite3_int64 id;
+
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, e->time_unix_ns);
+    bind_text(s, 2, e->object_kind);
+    bind_text(s, 3, e->object_name);
+    bind_text(s, 4, e->type);
+    bind_text(s, 5, e->reason);
+    bind_text(s, 6, e->message);
+    if (run(st, s, "add event", err) < 0)
+        return -1;
+    id = sqlite3_last_insert_rowid(st->db);
+    e->id = (uint64_t)id;
+    if (id > BERTH_STORE_EVENTS_MAX) {
+        if (!(s = stmt(st, sql_ev_trim, err)))
+            return -1;
+        sqlite3_bind_int64(s, 1, id - BERTH_STORE_EVENTS_MAX);
+        return run(st, s, "trim events", err);
+    }
+    return 0;
+}
+
+static char *column_dup(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+
+    return strdup(t ? (const char *)t : "");
+}
+
+int berth_store_events_list(berth_store *st, const char *kind, const char *name, uint32_t limit,
+                            int (*fn)(void *data, Berth__V1__Event *e), void *data,
+                            berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_ev_list, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, kind);
+    bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        Berth__V1__Event *e = malloc(sizeof(*e));
+
+        if (!e) {
+            sqlite3_reset(s);
+            return berth_error_make(err, ENOMEM, "list events");
+        }
+        berth__v1__event__init(e);
+        e->id = (uint64_t)sqlite3_column_int64(s, 0);
+        e->time_unix_ns = sqlite3_column_int64(s, 1);
+        e->object_kind = column_dup(s, 2);
+        e->object_name = column_dup(s, 3);
+        e->type = column_dup(s, 4);
+        e->reason = column_dup(s, 5);
+        e->message = column_dup(s, 6);
+        if (!e->object_kind || !e->object_name || !e->type || !e->reason || !e->message) {
+            berth__v1__event__free_unpacked(e, NULL);
+            sqlite3_reset(s);
+            return berth_error_make(err, ENOMEM, "list events");
+        }
+        if ((r = fn(data, e)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "list events");
+    return r;
+}

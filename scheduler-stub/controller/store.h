@@ -1,0 +1,159 @@
+/* The controller's durable state in SQLite: nodes and their keys, join
+ * tokens, workloads, assignments with per-node generations, the latest
+ * container statuses and a bounded event history.
+ *
+ * Durability: WAL journal with synchronous=FULL, so a committed transaction
+ * survives a kill -9 and a power loss alike; the controller commits before
+ * it answers, so nothing it acknowledged is ever lost. (NORMAL would survive
+ * kill -9 but not a power cut, and the controller's writes are few: desired
+ * state changes, node inventory, batched statuses.) Every call is
+ * synchronous and runs on the loop's thread; statements are short and
+ * indexed.
+ *
+ * Rows hold protobuf blobs for the structured parts (NodeInfo, Workload,
+ * ContainerStatus), decoded with a size check on load: a corrupt row is an
+ * error naming it, not a crash. */
+#ifndef BERTH_CONTROLLER_STORE_H
+#define BERTH_CONTROLLER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "berth/proto/controller.pb-c.h"
+#include "rpc/keys.h"
+#include "rpc/principal.h"
+
+typedef struct berth_store berth_store;
+
+/* The event history keeps the newest this many. */
+#define BERTH_STORE_EVENTS_MAX 1000
+
+/* Open (create, with mode 0600) the database at path and bring its schema
+ * up to date. */
+int berth_store_open(const char *path, berth_store **ret_store, berth_error **err);
+void berth_store_close(berth_store *st);
+
+/* Transactions nest: the outermost begin starts one (BEGIN IMMEDIATE), the
+ * matching commit commits it. A rollback at any depth makes the outermost
+ * commit fail and roll everything back. */
+int berth_store_begin(berth_store *st, berth_error **err);
+int berth_store_commit(berth_store *st, berth_error **err);
+void berth_store_rollback(berth_store *st);
+
+/* ---- nodes ---- */
+
+typedef struct berth_store_node {
+    char name[BERTH_NAME_MAX + 1];
+    uint8_t id[BERTH_ID_LEN];
+    Berth__V1__NodePhase phase;
+    /* Admitted keys, oldest first. */
+    uint8_t keys[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
+    size_t n_keys;
+    /* A key awaiting an operator's approval. */
+    bool has_pending;
+    uint8_t pending_key[BERTH_PUBKEY_LEN];
+    /* As last registered; NULL before. put reads it; get and load return a
+     * new one the caller owns (berth__v1__node_info__free_unpacked). */
+    Berth__V1__NodeInfo *info;
+    uint64_t generation, applied_generation;
+    bool cordoned, drained;
+    int64_t registered_ns, last_heartbeat_ns, phase_since_ns;
+    char reason[128];
+} berth_store_node;
+
+/* Insert or replace the node called n->name. */
+int berth_store_node_put(berth_store *st, const berth_store_node *n, berth_error **err);
+/* 1 and *ret filled when found, 0 when not. */
+int berth_store_node_get(berth_store *st, const char *name, berth_store_node *ret,
+                         berth_error **err);
+int berth_store_node_get_by_id(berth_store *st, const uint8_t id[BERTH_ID_LEN],
+                               berth_store_node *ret, berth_error **err);
+/* The node, its assignments and statuses. 0 also when absent. */
+int berth_store_node_delete(berth_store *st, const char *name, berth_error **err);
+/* fn for every node by name; fn owns n->info. A non-zero return stops and
+ * is returned. */
+int berth_store_nodes_load(berth_store *st, int (*fn)(void *data, berth_store_node *n), void *data,
+                           berth_error **err);
+/* How many keys await approval. */
+int berth_store_pending_count(berth_store *st, size_t *ret_count, berth_error **err);
+
+/* ---- join tokens ---- */
+
+/* sealed: what verifies the token (the controller seals the secret under
+ * its own key; the store never sees the secret in the clear). */
+int berth_store_token_put(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
+                          const uint8_t *sealed, size_t sealed_len, int64_t expires_ns,
+                          const char *description, int64_t created_ns, berth_error **err);
+/* A live token (not used, not expired at now_ns): 1 and its sealed secret
+ * in ret (up to cap bytes, length in *ret_len), 0 when there is none. */
+int berth_store_token_get(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN], int64_t now_ns,
+                          uint8_t *ret, size_t cap, size_t *ret_len, berth_error **err);
+/* Consume a live token for node who: its sealed secret is erased. EPERM
+ * when it is not live (used meanwhile, or expired). */
+int berth_store_token_use(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN], const char *who,
+                          int64_t now_ns, berth_error **err);
+/* Forget tokens that expired before now_ns (their rows, once used or not). */
+int berth_store_tokens_expire(berth_store *st, int64_t now_ns, berth_error **err);
+
+/* ---- workloads ---- */
+
+/* Insert or replace by w->name; w->status is not stored. */
+int berth_store_workload_put(berth_store *st, const Berth__V1__Workload *w, berth_error **err);
+int berth_store_workload_delete(berth_store *st, const char *name, berth_error **err);
+/* fn for every workload, oldest first (then by name); fn owns w
+ * (berth__v1__workload__free_unpacked). */
+int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Berth__V1__Workload *w),
+                               void *data, berth_error **err);
+
+/* ---- assignments ---- */
+
+typedef struct berth_store_assignment {
+    const char *node, *container_id, *workload;
+    uint32_t replica;
+    /* The node's generation in which this container's current spec was
+     * assigned: a status of an older generation runs an older spec. */
+    uint64_t spec_generation;
+    /* The workload's generation that spec came from: when the workload's
+     * is newer, the node must be given the new spec (even after a crash
+     * between saving the workload and reassigning). */
+    uint64_t workload_generation;
+} berth_store_assignment;
+
+int berth_store_assignment_put(berth_store *st, const berth_store_assignment *a, berth_error **err);
+int berth_store_assignment_delete(berth_store *st, const char *node, const char *container_id,
+                                  berth_error **err);
+/* fn for every assignment, by node then id (strings valid during fn). */
+int berth_store_assignments_load(berth_store *st,
+                                 int (*fn)(void *data, const berth_store_assignment *a), void *data,
+                                 berth_error **err);
+
+/* ---- statuses ---- */
+
+int berth_store_status_put(berth_store *st, const char *node, const Berth__V1__ContainerStatus *s,
+                           berth_error **err);
+int berth_store_status_delete(berth_store *st, const char *node, const char *container_id,
+                              berth_error **err);
+/* Replace every status of node with these, in one transaction. */
+int berth_store_statuses_replace(berth_store *st, const char *node,
+                                 Berth__V1__ContainerStatus *const *statuses, size_t n,
+                                 berth_error **err);
+/* fn for every status, by node then id; fn owns s. */
+int berth_store_statuses_load(berth_store *st,
+                              int (*fn)(void *data, const char *node,
+                                        Berth__V1__ContainerStatus *s),
+                              void *data, berth_error **err);
+
+/* ---- events ---- */
+
+/* Append e (its id is assigned and written back); the oldest beyond
+ * BERTH_STORE_EVENTS_MAX are dropped. */
+int berth_store_event_add(berth_store *st, Berth__V1__Event *e, berth_error **err);
+/* The newest limit events matching kind and name (NULL or "": any),
+ * oldest first; fn owns e. */
+int berth_store_events_list(berth_store *st, const char *kind, const char *name, uint32_t limit,
+                            int (*fn)(void *data, Berth__V1__Event *e), void *data,
+                            berth_error **err);
+
+#endif

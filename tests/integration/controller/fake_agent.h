@@ -1,0 +1,82 @@
+/* A fake berthd for testing berth-controller: it speaks the whole
+ * Controller/Agent contract over lib/rpc (enrollment by join token or
+ * approval, Register, heartbeats with the status digest, wake-ups,
+ * GetAssignments, ReportStatus when asked, ContainerEvent and MetricsReport
+ * on the stream, Agent.Health on the survey and Agent.Health/Logs/List on
+ * its own endpoint) but runs nothing: an assigned container is "Running" at
+ * once. It counts what it starts and stops, so tests can prove the
+ * controller never made it start anything twice. Runs on the test's loop. */
+#ifndef BERTH_TEST_FAKE_AGENT_H
+#define BERTH_TEST_FAKE_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "berth/proto/agent.pb-c.h"
+#include "berth/proto/controller.pb-c.h"
+#include "rpc/auth.h"
+#include "rpc/client.h"
+#include "rpc/policy_memory.h"
+#include "rpc/pubsub.h"
+#include "rpc/server.h"
+#include "rpc/stream.h"
+
+#define FAKE_CONTAINERS_MAX 64
+
+typedef struct fake_container {
+    char id[64];
+    uint8_t *spec; /* packed, to notice a changed spec */
+    size_t spec_len;
+    Berth__V1__ContainerStatus status;
+    int64_t cpu_ns;
+} fake_container;
+
+typedef struct fake_agent {
+    berth_loop *loop;
+    char name[64];
+    berth_principal who, controller;
+    berth_keypair key;
+    berth_policy_memory *policy;
+    berth_auth *auth;
+    berth_rpc_client *client;
+    berth_events_sub *sub;
+    berth_stream_push *push;
+    berth_rpc_server *respondent;
+    berth_rpc_server *agent_srv;
+    Berth__V1__Agent_Service agent;
+    char rpc_addr[256], agent_addr[256];
+    bool has_token;
+    berth_join_token token;
+    /* what it reports */
+    int64_t cpu_millis, memory_bytes;
+    const char *label_key, *label_value;
+    /* state */
+    bool registered, connected, fetching;
+    int inflight; /* calls on the wire */
+    bool paused;  /* cut off: no calls, wake-ups ignored, survey unanswered */
+    uint32_t interval_ms;
+    uint64_t applied, wanted;
+    fake_container containers[FAKE_CONTAINERS_MAX];
+    size_t n_containers;
+    berth_loop_timer hb, metrics;
+    /* what happened */
+    unsigned starts, stops, registrations, reports, wakeups;
+    int last_code;
+    char last_error[256];
+} fake_agent;
+
+/* Make the agent: its key, the controller's pinned key (from its .pub
+ * file), its own Agent endpoint at agent_addr. token may be NULL (then it
+ * waits for approval). Starts registering at once. */
+void fake_agent_start(fake_agent *a, berth_loop *loop, const char *name, const char *rpc_addr,
+                      const char *controller_pub, const char *agent_addr, const char *token,
+                      int64_t cpu_millis, int64_t memory_bytes);
+void fake_agent_stop(fake_agent *a);
+
+/* Containers in state (0: any). */
+unsigned fake_agent_count(const fake_agent *a, Berth__V1__ContainerState state);
+/* Is this container here? */
+bool fake_agent_has(const fake_agent *a, const char *id);
+
+#endif

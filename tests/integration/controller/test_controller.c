@@ -1,0 +1,902 @@
+/* berth-controller end to end: the real daemon (a child process on ipc://
+ * sockets in a temp dir), fake agents speaking the contract on the test's
+ * loop, and berthctl as the operator runs it. Every assertion is about what
+ * berthctl prints or what the agents were told to run; nothing about how
+ * long anything took. */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/io.h"
+#include "berth/proto/envelope.pb-c.h"
+#include "check_main.h"
+#include "fake_agent.h"
+#include "harness.h"
+
+#define WAIT_MS 30000
+
+static const char web_yaml[] = "apiVersion: berth/v1\n"
+                               "kind: Deployment\n"
+                               "metadata: {name: web}\n"
+                               "spec:\n"
+                               "  replicas: %d\n"
+                               "  template:\n"
+                               "    spec:\n"
+                               "      containers:\n"
+                               "      - name: web\n"
+                               "        image: busybox\n"
+                               "        command: [httpd, -f]\n"
+                               "        resources: {requests: {cpu: 100m, memory: 16Mi}}\n";
+
+static const char logs_yaml[] = "apiVersion: apps/v1\n"
+                                "kind: DaemonSet\n"
+                                "metadata: {name: logs}\n"
+                                "spec:\n"
+                                "  selector: {matchLabels: {app: logs}}\n"
+                                "  template:\n"
+                                "    metadata: {labels: {app: logs}}\n"
+                                "    spec:\n"
+                                "      containers:\n"
+                                "      - {name: logs, image: busybox, command: [sleep, '3600']}\n";
+
+static const char bad_yaml[] = "apiVersion: berth/v1\n"
+                               "kind: Deployment\n"
+                               "metadata: {name: web}\n"
+                               "spec:\n"
+                               "  replica: 9\n"
+                               "  template:\n"
+                               "    spec:\n"
+                               "      containers:\n"
+                               "      - name: web\n"
+                               "        image: busybox\n"
+                               "        command: [httpd, -f]\n"
+                               "        resources: {limits: {memory: 64Mx}}\n";
+
+static harness h;
+static fake_agent agents[3];
+static int n_agents;
+
+/* Write a file in the harness dir; its path (static buffer per call site
+ * is enough: callers copy). */
+static char *write_file(const char *name, const char *text)
+{
+    char *path = NULL;
+
+    ck_assert_int_gt(asprintf(&path, "%s/%s", h.dir, name), 0);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, path, text, strlen(text), 0644, NULL), 0);
+    return path;
+}
+
+static char *web(int replicas)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text), web_yaml, replicas);
+    return write_file("web.yaml", text);
+}
+
+static int count_lines(const char *text)
+{
+    int n = 0;
+
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+/* ---- agents ---- */
+
+static bool agent_registered(void *data)
+{
+    return ((fake_agent *)data)->registered;
+}
+
+static char *berthctl_out(const char *a0, const char *a1, const char *a2, const char *a3)
+{
+    const char *args[] = { a0, a1, a2, a3, NULL };
+
+    return harness_berthctl_ok(&h, args);
+}
+
+/* Start agent i, enrolled with a join token made by berthctl, with a zone
+ * label when zone is not NULL. */
+static void agent_in_zone(int i, const char *name, int64_t cpu, const char *zone)
+{
+    char *token = berthctl_out("join-token", "--description", name, NULL), agent_addr[300];
+
+    token[strcspn(token, "\n")] = '\0';
+    snprintf(agent_addr, sizeof(agent_addr), "ipc://%s/agent-%s", h.dir, name);
+    fake_agent_start(&agents[i], h.loop, name, h.rpc, h.pub, agent_addr, token, cpu, 4LL << 30);
+    if (zone) {
+        /* before it registers: that happens on the loop */
+        agents[i].label_key = "zone";
+        agents[i].label_value = zone;
+    }
+    free(token);
+    ck_assert_msg(harness_wait(&h, agent_registered, &agents[i], WAIT_MS), "%s: %s", name,
+                  agents[i].last_error);
+    n_agents = i + 1 > n_agents ? i + 1 : n_agents;
+}
+
+static void agent_with_token(int i, const char *name, int64_t cpu)
+{
+    agent_in_zone(i, name, cpu, NULL);
+}
+
+/* A node's STATUS as `berthctl get nodes` shows it ("" if not listed). */
+static char *node_status(const char *name)
+{
+    const char *args[] = { "get", "nodes", NULL };
+    char *out = harness_berthctl_ok(&h, args), *status = strdup("");
+    table t;
+
+    table_parse(out, &t);
+    for (size_t r = 1; r < t.n_rows; r++)
+        if (strcmp(t.rows[r][0], name) == 0) {
+            free(status);
+            status = strdup(t.rows[r][table_col(&t, "STATUS")]);
+        }
+    table_free(&t);
+    free(out);
+    return status;
+}
+
+typedef struct node_is {
+    const char *name, *status;
+} node_is;
+
+static bool node_has_status(void *data)
+{
+    const node_is *q = data;
+    char *s = node_status(q->name);
+    bool same = strcmp(s, q->status) == 0;
+
+    free(s);
+    return same;
+}
+
+static bool pending_listed(void *data)
+{
+    node_is q = { data, "PendingApproval" };
+
+    return node_has_status(&q);
+}
+
+/* Start agent i with no token: it waits until berthctl approves it. */
+static void agent_with_approval(int i, const char *name)
+{
+    char agent_addr[300], *out;
+
+    snprintf(agent_addr, sizeof(agent_addr), "ipc://%s/agent-%s", h.dir, name);
+    fake_agent_start(&agents[i], h.loop, name, h.rpc, h.pub, agent_addr, NULL, 2000, 4LL << 30);
+    ck_assert(harness_wait(&h, pending_listed, (void *)name, WAIT_MS));
+    ck_assert(!agents[i].registered);
+    ck_assert_ptr_nonnull(strstr(agents[i].last_error, "awaits operator approval"));
+    out = berthctl_out("node", "approve", name, NULL);
+    ck_assert_str_eq(out, "node/n2 approved\n");
+    free(out);
+    ck_assert(harness_wait(&h, agent_registered, &agents[i], WAIT_MS));
+    n_agents = i + 1 > n_agents ? i + 1 : n_agents;
+}
+
+static unsigned running_total(void)
+{
+    unsigned n = 0;
+
+    for (int i = 0; i < n_agents; i++)
+        n += fake_agent_count(&agents[i], BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    return n;
+}
+
+typedef struct want {
+    unsigned per_agent[3];
+} want;
+
+static bool agents_run(void *data)
+{
+    const want *w = data;
+
+    for (int i = 0; i < n_agents; i++)
+        if (fake_agent_count(&agents[i], BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING) !=
+                w->per_agent[i] ||
+            fake_agent_count(&agents[i], 0) != w->per_agent[i])
+            return false;
+    return true;
+}
+
+/* berthctl's table (minus some columns) becomes what is wanted. */
+typedef struct table_want {
+    const char *const *args;
+    const char *const *drop;
+    const char *text;
+} table_want;
+
+static bool table_is(void *data)
+{
+    const table_want *tw = data;
+    char *out = harness_berthctl_ok(&h, tw->args), *t = table_without(out, tw->drop);
+    bool same = strcmp(t, tw->text) == 0;
+
+    free(out);
+    free(t);
+    return same;
+}
+
+static bool output_has(void *data)
+{
+    const char *const *q = data; /* args..., NULL, needle */
+    size_t n = 0;
+    char *out;
+    bool found;
+
+    while (q[n])
+        n++;
+    out = harness_berthctl_ok(&h, q);
+    found = strstr(out, q[n + 1]) != NULL;
+    free(out);
+    return found;
+}
+
+/* `berthctl top` shows a CPU figure and the memory for this container. */
+static bool top_knows_cpu(void *data)
+{
+    const char *args[] = { "top", NULL };
+    char *out = harness_berthctl_ok(&h, args);
+    bool known = false;
+    table t;
+
+    table_parse(out, &t);
+    for (size_t r = 1; r < t.n_rows; r++)
+        if (strcmp(t.rows[r][0], data) == 0)
+            known = strcmp(t.rows[r][table_col(&t, "CPU")], "-") != 0 &&
+                    strcmp(t.rows[r][table_col(&t, "MEMORY")], "20Mi") == 0 &&
+                    strcmp(t.rows[r][table_col(&t, "WORKLOAD")], "web") == 0;
+    table_free(&t);
+    free(out);
+    return known;
+}
+
+static void setup_with(const char *const *args)
+{
+    harness_init(&h, args);
+    memset(agents, 0, sizeof(agents));
+    n_agents = 0;
+    harness_start_controller(&h);
+}
+
+static const char *const steady[] = {
+    "--heartbeat-min-interval", "200ms", "--heartbeat-misses", "20", "--down-grace", "60s", NULL
+};
+
+static void teardown(void)
+{
+    for (int i = 0; i < n_agents; i++)
+        if (agents[i].loop)
+            fake_agent_stop(&agents[i]);
+    harness_free(&h);
+}
+
+/* ---- a Deployment of 4 on 2 nodes, then deleted ---- */
+
+START_TEST(deployment_spreads_over_two_nodes_and_is_deleted)
+{
+    const char *get_containers[] = { "get", "containers", NULL };
+    const char *drop_age[] = { "AGE", NULL };
+    want two_each = { { 2, 2 } }, none = { { 0, 0 } };
+    char *path, *out, *err = NULL;
+    table t;
+    int node_col, state_col, on_n1 = 0;
+
+    setup_with(steady);
+    agent_with_token(0, "n1", 2000);
+    agent_with_approval(1, "n2");
+    out = berthctl_out("get", "nodes", NULL, NULL);
+    table_parse(out, &t);
+    ck_assert_uint_eq(t.n_rows, 3);
+    ck_assert_str_eq(t.rows[1][0], "n1");
+    ck_assert_str_eq(t.rows[1][1], "Ready");
+    ck_assert_str_eq(t.rows[2][0], "n2");
+    ck_assert_str_eq(t.rows[2][1], "Ready");
+    ck_assert_str_eq(t.rows[1][3], "0/2"); /* CPU: nothing allocated of 2 */
+    table_free(&t);
+    free(out);
+
+    /* apply --wait shows progress until all four run */
+    path = web(4);
+    {
+        const char *args[] = { "apply", "-f", path, "--wait", "--wait-timeout", "60s", NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 0);
+    }
+    ck_assert_msg(strncmp(out, "deployment/web created\n", 23) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "web: 4/4 running\n"));
+    free(out);
+    free(err);
+    ck_assert(harness_wait(&h, agents_run, &two_each, WAIT_MS));
+    ck_assert_uint_eq(agents[0].starts, 2);
+    ck_assert_uint_eq(agents[1].starts, 2);
+
+    /* what the operator sees: 2 per node, all Running */
+    out = harness_berthctl_ok(&h, get_containers);
+    table_parse(out, &t);
+    ck_assert_uint_eq(t.n_rows, 5);
+    node_col = table_col(&t, "NODE");
+    state_col = table_col(&t, "STATE");
+    for (size_t r = 1; r < t.n_rows; r++) {
+        ck_assert_str_eq(t.rows[r][state_col], "Running");
+        on_n1 += strcmp(t.rows[r][node_col], "n1") == 0;
+    }
+    ck_assert_int_eq(on_n1, 2);
+    table_free(&t);
+    free(out);
+    out = berthctl_out("get", "workloads", NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(out, "web    Deployment   4/4     4  "));
+    free(out);
+    out = berthctl_out("get", "nodes", NULL, NULL);
+    table_parse(out, &t);
+    ck_assert_str_eq(t.rows[1][2], "2/2"); /* CONTAINERS running/assigned */
+    ck_assert_str_eq(t.rows[1][3], "200m/2");
+    ck_assert_str_eq(t.rows[1][4], "32Mi/4Gi");
+    table_free(&t);
+    free(out);
+
+    /* logs come from the node that runs the container */
+    out = berthctl_out("logs", "web-0", NULL, NULL);
+    {
+        const char *node = fake_agent_has(&agents[0], "web-0") ? "n1" : "n2";
+        char want_text[256];
+
+        snprintf(want_text, sizeof(want_text),
+                 "web-0 says hello 1 from %s\nweb-0 says hello 2 from %s\nweb-0 says hello 3 from "
+                 "%s\n",
+                 node, node, node);
+        ck_assert_str_eq(out, want_text);
+    }
+    free(out);
+
+    /* stop one, through its node: Exited, and it stays so */
+    out = berthctl_out("stop", "web-1", NULL, NULL);
+    ck_assert_str_eq(out, "container/web-1 stopped: Exited, Stopped\n");
+    free(out);
+    {
+        const char *q[] = { "get", "containers", NULL, "Exited" };
+
+        ck_assert(harness_wait(&h, output_has, q, WAIT_MS));
+    }
+    {
+        const char *args[] = { "stop", "web-9", NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 1);
+        ck_assert_str_eq(err, "berthctl: container web-9 not found\n");
+        free(out);
+        free(err);
+    }
+
+    /* the fleet survey: both answer */
+    out = berthctl_out("health", NULL, NULL, NULL);
+    table_parse(out, &t);
+    ck_assert_uint_eq(t.n_rows, 3);
+    ck_assert_str_eq(t.rows[1][0], "n1");
+    ck_assert_str_eq(t.rows[1][1], "yes");
+    ck_assert_str_eq(t.rows[2][1], "yes");
+    table_free(&t);
+    free(out);
+
+    /* top: once two metrics rounds arrived, CPU is known */
+    ck_assert(harness_wait(&h, top_knows_cpu, "web-0", WAIT_MS));
+
+    /* delete: gone from the nodes and from every listing */
+    out = berthctl_out("delete", "web", NULL, NULL);
+    ck_assert_str_eq(out, "deployment/web deleted\n");
+    free(out);
+    ck_assert(harness_wait(&h, agents_run, &none, WAIT_MS));
+    ck_assert_uint_eq(agents[0].stops + agents[1].stops, 5); /* 4, and web-1 once before */
+    {
+        table_want tw = { get_containers, drop_age, "NAME|NODE|WORKLOAD|STATE|RESTARTS|\n" };
+
+        ck_assert(harness_wait(&h, table_is, &tw, WAIT_MS));
+    }
+    out = berthctl_out("get", "workloads", NULL, NULL);
+    ck_assert_int_eq(count_lines(out), 1);
+    free(out);
+    /* deleting what is not there */
+    {
+        const char *args[] = { "delete", "web", NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 1);
+        ck_assert_str_eq(err, "berthctl: workload web not found\n");
+        free(out);
+        free(err);
+    }
+    free(path);
+}
+END_TEST
+
+/* ---- kill -9 the controller: nothing acknowledged is lost ---- */
+
+START_TEST(kill_9_and_restart_keeps_the_fleet)
+{
+    const char *get_nodes[] = { "get", "nodes", NULL };
+    const char *get_workloads[] = { "get", "workloads", NULL };
+    const char *get_containers[] = { "get", "containers", "-o", "wide", NULL };
+    const char *drop_age[] = { "AGE", NULL };
+    char *before[3], *out;
+    const char *const *lists[3] = { get_nodes, get_workloads, get_containers };
+    want three_each = { { 3, 3 } }, four_each = { { 4, 4 } };
+    unsigned starts[2];
+    char *path;
+
+    setup_with(steady);
+    agent_with_token(0, "n1", 2000);
+    agent_with_token(1, "n2", 2000);
+    path = web(4);
+    out = berthctl_out("apply", "-f", path, NULL);
+    free(out);
+    free(path);
+    path = write_file("logs.yaml", logs_yaml);
+    out = berthctl_out("apply", "-f", path, NULL);
+    ck_assert_str_eq(out, "daemonset/logs created\n");
+    free(out);
+    free(path);
+    ck_assert(harness_wait(&h, agents_run, &three_each, WAIT_MS));
+    /* the controller's view has settled: everything reported Running */
+    {
+        const char *q[] = { "get", "workloads", NULL, "logs   DaemonSet    2/2" };
+
+        ck_assert(harness_wait(&h, output_has, q, WAIT_MS));
+        q[3] = "web    Deployment   4/4";
+        ck_assert(harness_wait(&h, output_has, q, WAIT_MS));
+    }
+    for (int i = 0; i < 3; i++) {
+        out = harness_berthctl_ok(&h, lists[i]);
+        before[i] = table_without(out, drop_age);
+        free(out);
+    }
+    starts[0] = agents[0].starts;
+    starts[1] = agents[1].starts;
+
+    harness_kill_controller(&h, SIGKILL);
+    harness_start_controller(&h);
+
+    /* the same nodes, workloads and containers, from the store */
+    for (int i = 0; i < 3; i++) {
+        table_want tw = { lists[i], drop_age, before[i] };
+
+        ck_assert_msg(harness_wait(&h, table_is, &tw, WAIT_MS), "berthctl %s %s changed: was\n%s",
+                      lists[i][0], lists[i][1], before[i]);
+        free(before[i]);
+    }
+    /* and the agents carried on: nothing started or stopped again */
+    harness_run(&h, 1000);
+    ck_assert_uint_eq(agents[0].starts, starts[0]);
+    ck_assert_uint_eq(agents[1].starts, starts[1]);
+    ck_assert_uint_eq(agents[0].stops + agents[1].stops, 0);
+    ck_assert_uint_eq(agents[0].registrations, 1);
+
+    /* the restarted controller drives them as before */
+    path = web(6);
+    out = berthctl_out("apply", "-f", path, NULL);
+    ck_assert_str_eq(out, "deployment/web configured\n");
+    free(out);
+    free(path);
+    ck_assert(harness_wait(&h, agents_run, &four_each, WAIT_MS));
+    ck_assert_uint_eq(agents[0].starts + agents[1].starts, starts[0] + starts[1] + 2);
+}
+END_TEST
+
+/* ---- a malformed manifest: the exact error, and nothing changes ---- */
+
+START_TEST(malformed_manifest_changes_nothing)
+{
+    const char *get_workloads[] = { "get", "workloads", "-o", "wide", NULL };
+    const char *get_containers[] = { "get", "containers", NULL };
+    const char *drop_age[] = { "AGE", NULL };
+    char *path, *bad, *out, *err, *w_before, *c_before, dir[600];
+    want two = { { 2 } };
+    unsigned starts;
+
+    setup_with(steady);
+    agent_with_token(0, "n1", 2000);
+    path = web(2);
+    out = berthctl_out("apply", "-f", path, NULL);
+    free(out);
+    ck_assert(harness_wait(&h, agents_run, &two, WAIT_MS));
+    out = harness_berthctl_ok(&h, get_workloads);
+    w_before = table_without(out, drop_age);
+    free(out);
+    out = harness_berthctl_ok(&h, get_containers);
+    c_before = table_without(out, drop_age);
+    free(out);
+    starts = agents[0].starts;
+
+    bad = write_file("bad.yaml", bad_yaml);
+    {
+        const char *args[] = { "apply", "-f", bad, NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 1);
+    }
+    ck_assert_str_eq(out, "");
+    ck_assert_str_eq(err, "berthctl: bad.yaml:5:3: spec.replica: unknown field (did you mean "
+                          "replicas?)\n"
+                          "bad.yaml:12:38: spec.template.spec.containers[0].resources.limits."
+                          "memory: memory quantity '64Mx': unknown suffix 'Mx' (expected one of "
+                          "m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei)\n");
+    free(out);
+    free(err);
+
+    /* a directory with a good file and a bad one: neither is applied */
+    snprintf(dir, sizeof(dir), "%s/manifests", h.dir);
+    ck_assert_int_eq(berth_mkdir_p(dir, 0755, NULL), 0);
+    {
+        char *p1 = write_file("manifests/a-api.yaml",
+                              "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: api}\n"
+                              "spec: {containers: [{name: api, image: busybox, command: [x]}]}\n");
+        char *p2 = write_file("manifests/b-bad.yaml", bad_yaml);
+        const char *args[] = { "apply", "-f", dir, NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 1);
+        ck_assert_str_eq(out, "");
+        ck_assert_ptr_nonnull(strstr(err, "berthctl: b-bad.yaml:5:3: spec.replica: unknown field"));
+        free(out);
+        free(err);
+        free(p1);
+        free(p2);
+    }
+    /* a dry run of the good one changes nothing either */
+    {
+        const char *args[] = { "apply", "--dry-run", "-f", path, NULL };
+        char *p = web(3);
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 0);
+        ck_assert_str_eq(out, "deployment/web configured (dry run)\n");
+        free(out);
+        free(err);
+        free(p);
+    }
+
+    /* nothing changed: what get shows, what the node runs */
+    harness_run(&h, 500);
+    out = harness_berthctl_ok(&h, get_workloads);
+    err = table_without(out, drop_age);
+    ck_assert_str_eq(err, w_before);
+    free(out);
+    free(err);
+    out = harness_berthctl_ok(&h, get_containers);
+    err = table_without(out, drop_age);
+    ck_assert_str_eq(err, c_before);
+    free(out);
+    free(err);
+    ck_assert_uint_eq(agents[0].starts, starts);
+    ck_assert_uint_eq(fake_agent_count(&agents[0], 0), 2);
+    free(w_before);
+    free(c_before);
+    free(path);
+    free(bad);
+}
+END_TEST
+
+/* ---- a node is Down: its replicas move; back, it is fenced ---- */
+
+static const char *const fast[] = {
+    "--heartbeat-min-interval", "100ms", "--heartbeat-misses", "3", "--down-grace", "500ms", NULL
+};
+
+/* Every web replica runs on exactly one agent, and n3 runs none. */
+static bool fenced(void *data)
+{
+    (void)data;
+    for (int r = 0; r < 3; r++) {
+        char id[16];
+        int where = 0;
+
+        snprintf(id, sizeof(id), "web-%d", r);
+        for (int i = 0; i < n_agents; i++)
+            where += fake_agent_has(&agents[i], id);
+        if (where != 1)
+            return false;
+    }
+    return fake_agent_count(&agents[2], 0) == 0;
+}
+
+static bool n3_replica_elsewhere(void *data)
+{
+    const char *id = data;
+
+    return fake_agent_has(&agents[0], id) || fake_agent_has(&agents[1], id);
+}
+
+START_TEST(down_node_replicas_move_and_the_node_is_fenced)
+{
+    want one_each = { { 1, 1, 1 } };
+    const char *moved_id = NULL;
+    char *path, *out;
+
+    setup_with(fast);
+    agent_with_token(0, "n1", 2000);
+    agent_with_token(1, "n2", 2000);
+    agent_with_token(2, "n3", 2000);
+    path = web(3);
+    out = berthctl_out("apply", "-f", path, NULL);
+    free(out);
+    free(path);
+    ck_assert(harness_wait(&h, agents_run, &one_each, WAIT_MS));
+    moved_id = agents[2].containers[0].id;
+
+    /* n3 is cut off: Unknown, then Down, and its replica moves */
+    agents[2].paused = true;
+    {
+        node_is q = { "n3", "Down" };
+
+        ck_assert(harness_wait(&h, node_has_status, &q, WAIT_MS));
+    }
+    ck_assert(harness_wait(&h, n3_replica_elsewhere, (void *)moved_id, WAIT_MS));
+    ck_assert(fake_agent_has(&agents[2], moved_id)); /* it knows nothing yet */
+    {
+        const char *q[] = { "get", "workloads", NULL, "web    Deployment   3/3" };
+
+        ck_assert(harness_wait(&h, output_has, q, WAIT_MS));
+    }
+
+    /* the partition heals: n3 hears its new generation and stops the stale
+     * replica, so every replica runs once */
+    agents[2].paused = false;
+    ck_assert(harness_wait(&h, fenced, NULL, WAIT_MS));
+    ck_assert_uint_eq(running_total(), 3);
+    {
+        const char *q[] = { "describe", "node", "n3", NULL, "Fenced" };
+
+        ck_assert(harness_wait(&h, output_has, q, WAIT_MS));
+    }
+    {
+        node_is q = { "n3", "Ready" };
+
+        ck_assert(harness_wait(&h, node_has_status, &q, WAIT_MS));
+    }
+}
+END_TEST
+
+/* ---- the fleet survey names the node that does not answer ---- */
+
+START_TEST(health_names_the_silent_node_and_drain_moves_replicas)
+{
+    want two_on_n1 = { { 2, 0 } };
+    char *path, *out, *err;
+    table t;
+
+    setup_with(steady);
+    agent_with_token(0, "n1", 2000);
+    agent_with_token(1, "n2", 2000);
+    path = web(2);
+    out = berthctl_out("apply", "-f", path, NULL);
+    free(out);
+    free(path);
+
+    /* drain n2: its replica goes to n1; uncordon does not move it back */
+    out = berthctl_out("node", "drain", "n2", NULL);
+    ck_assert_str_eq(out, "node/n2 drained\n");
+    free(out);
+    ck_assert(harness_wait(&h, agents_run, &two_on_n1, WAIT_MS));
+    out = node_status("n2");
+    ck_assert_str_eq(out, "Ready,Drained");
+    free(out);
+    out = berthctl_out("node", "uncordon", "n2", NULL);
+    free(out);
+
+    fake_agent_stop(&agents[1]);
+    {
+        const char *args[] = { "health", "--wait", "1s", NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 1);
+    }
+    table_parse(out, &t);
+    ck_assert_uint_eq(t.n_rows, 3);
+    ck_assert_str_eq(t.rows[1][0], "n1");
+    ck_assert_str_eq(t.rows[1][1], "yes");
+    ck_assert_str_eq(t.rows[2][0], "n2");
+    ck_assert_str_eq(t.rows[2][1], "missing");
+    ck_assert_str_eq(t.rows[2][table_col(&t, "PROBLEMS")], "did not answer within 1s");
+    table_free(&t);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* ---- who may do what ---- */
+
+/* A sync call of the Controller service from a fake agent's client. */
+static int agent_call(fake_agent *a, const char *method, const ProtobufCMessage *req, char **msg)
+{
+    berth_rpc_result r = { 0 };
+    int code;
+
+    /* after a controller restart, the first call under the old session
+     * times out and the next makes a new one */
+    for (int tries = 0; tries < 3; tries++) {
+        berth_rpc_result_clear(&r);
+        ck_assert_int_eq(berth_rpc_client_call_sync(a->client, &berth__v1__controller__descriptor,
+                                                    method, req, 3000, &r, NULL),
+                         0);
+        if (r.code != BERTH__V1__CODE__DEADLINE_EXCEEDED)
+            break;
+    }
+    code = r.code;
+    *msg = r.message ? strdup(r.message) : NULL;
+    berth_rpc_result_clear(&r);
+    return code;
+}
+
+START_TEST(operators_and_nodes_stay_in_their_roles)
+{
+    char key_alice[600], pub_alice[600], key_bob[600], *out, *err, *msg = NULL, expected[512];
+    Berth__V1__ListNodesRequest ln = BERTH__V1__LIST_NODES_REQUEST__INIT;
+    Berth__V1__RegisterRequest rr = BERTH__V1__REGISTER_REQUEST__INIT;
+    Berth__V1__NodeInfo info = BERTH__V1__NODE_INFO__INIT;
+
+    setup_with(steady);
+    agent_with_token(0, "n1", 2000);
+    /* an operator key made with keygen, installed in the operators dir */
+    snprintf(key_alice, sizeof(key_alice), "%s/alice.key", h.dir);
+    snprintf(pub_alice, sizeof(pub_alice), "%s/state/operators/alice.pub", h.dir);
+    snprintf(key_bob, sizeof(key_bob), "%s/bob.key", h.dir);
+    {
+        const char *a[] = { "keygen",  "--operator", "alice",   "--out",
+                            key_alice, "--pub",      pub_alice, NULL };
+        const char *b[] = { "keygen", "--operator", "bob", "--out", key_bob, NULL };
+
+        free(harness_berthctl_ok(&h, a));
+        free(harness_berthctl_ok(&h, b));
+    }
+    harness_kill_controller(&h, SIGTERM);
+    harness_start_controller(&h);
+    {
+        const char *a[] = { "--key", key_alice, "--operator", "alice", "get", "nodes", NULL };
+
+        out = harness_berthctl_ok(&h, a);
+        ck_assert_ptr_nonnull(strstr(out, "n1 "));
+        free(out);
+    }
+    {
+        const char *b[] = { "--key", key_bob, "--operator", "bob", "get", "nodes", NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, b), 1);
+        ck_assert_str_eq(out, "");
+        ck_assert_msg(strstr(err, "refused us: operator bob: key ") &&
+                          strstr(err, " is not known here\n"),
+                      "%s", err);
+        free(out);
+        free(err);
+    }
+    /* a node may not act as an operator, nor register as another node */
+    ck_assert_int_eq(agent_call(&agents[0], "ListNodes", &ln.base, &msg),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_str_eq(msg, "node n1 may not call berth.v1.Controller/ListNodes");
+    free(msg);
+    info.name = "n2";
+    rr.node = &info;
+    ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg),
+                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_str_eq(msg, "node n1 may not register as n2");
+    free(msg);
+    /* a bad address in what a node reports is refused, not kept */
+    info.name = "n1";
+    info.agent_address = "http://evil";
+    ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg),
+                     BERTH__V1__CODE__INVALID_ARGUMENT);
+    snprintf(expected, sizeof(expected),
+             "node.agent_address: address 'http://evil': expected tcp://HOST:PORT or ipc://PATH");
+    ck_assert_str_eq(msg, expected);
+    free(msg);
+}
+END_TEST
+
+/* ---- nodeSelector and label filters ---- */
+
+START_TEST(node_selectors_place_and_labels_filter)
+{
+    want both_on_n1 = { { 2, 0 } };
+    char *path, *out, *err;
+    table t;
+
+    setup_with(steady);
+    agent_in_zone(0, "n1", 2000, "a");
+    agent_in_zone(1, "n2", 2000, "b");
+    path =
+        write_file("zoned.yaml", "apiVersion: berth/v1\n"
+                                 "kind: Deployment\n"
+                                 "metadata: {name: zoned, labels: {tier: front}}\n"
+                                 "spec:\n"
+                                 "  replicas: 2\n"
+                                 "  template:\n"
+                                 "    spec:\n"
+                                 "      nodeSelector: {zone: a}\n"
+                                 "      containers: [{name: z, image: busybox, command: [x]}]\n"
+                                 "---\n"
+                                 "apiVersion: berth/v1\n"
+                                 "kind: Deployment\n"
+                                 "metadata: {name: nowhere}\n"
+                                 "spec:\n"
+                                 "  template:\n"
+                                 "    spec:\n"
+                                 "      nodeSelector: {zone: c}\n"
+                                 "      containers: [{name: n, image: busybox, command: [x]}]\n");
+    {
+        const char *args[] = { "apply", "-f", path, NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 0);
+    }
+    ck_assert_str_eq(out, "deployment/zoned created\ndeployment/nowhere created\n");
+    ck_assert_str_eq(err, "Warning: nowhere: 1 of 1 replicas cannot be placed: 0/2 nodes can "
+                          "take a replica: 2 do not match the nodeSelector\n");
+    free(out);
+    free(err);
+    free(path);
+    ck_assert(harness_wait(&h, agents_run, &both_on_n1, WAIT_MS));
+
+    out = berthctl_out("get", "nodes", "-l", "zone=b");
+    table_parse(out, &t);
+    ck_assert_uint_eq(t.n_rows, 2);
+    ck_assert_str_eq(t.rows[1][0], "n2");
+    table_free(&t);
+    free(out);
+    out = berthctl_out("get", "workloads", "-l", "tier=front");
+    table_parse(out, &t);
+    ck_assert_uint_eq(t.n_rows, 2);
+    ck_assert_str_eq(t.rows[1][0], "zoned");
+    table_free(&t);
+    free(out);
+    out = berthctl_out("get", "workloads", "-o", "wide");
+    ck_assert_ptr_nonnull(strstr(out, "0/2 nodes can take a replica: 2 do not match the "
+                                      "nodeSelector\n"));
+    free(out);
+}
+END_TEST
+
+/* ---- leases scale with the fleet ---- */
+
+static bool interval_is(void *data)
+{
+    return agents[0].interval_ms == *(const uint32_t *)data;
+}
+
+START_TEST(heartbeat_interval_grows_with_the_fleet)
+{
+    static const char *const slow_rate[] = { "--heartbeat-min-interval",
+                                             "100ms",
+                                             "--heartbeat-max-rate",
+                                             "2",
+                                             "--heartbeat-misses",
+                                             "50",
+                                             NULL };
+    uint32_t one = 500, two = 1000;
+
+    setup_with(slow_rate);
+    /* at most 2 heartbeats a second fleet-wide: one node beats every
+     * 500ms, two every second each */
+    agent_with_token(0, "n1", 2000);
+    ck_assert(harness_wait(&h, interval_is, &one, WAIT_MS));
+    agent_with_token(1, "n2", 2000);
+    ck_assert(harness_wait(&h, interval_is, &two, WAIT_MS));
+    ck_assert_uint_eq(agents[1].interval_ms, 1000);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("controller");
+    TCase *tc = tcase_create("fleet");
+
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, deployment_spreads_over_two_nodes_and_is_deleted);
+    tcase_add_test(tc, kill_9_and_restart_keeps_the_fleet);
+    tcase_add_test(tc, malformed_manifest_changes_nothing);
+    tcase_add_test(tc, down_node_replicas_move_and_the_node_is_fenced);
+    tcase_add_test(tc, health_names_the_silent_node_and_drain_moves_replicas);
+    tcase_add_test(tc, operators_and_nodes_stay_in_their_roles);
+    tcase_add_test(tc, node_selectors_place_and_labels_filter);
+    tcase_add_test(tc, heartbeat_interval_grows_with_the_fleet);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,406 @@
+/* Placement on made-up fleets: spread, fit, selectors, DaemonSets with
+ * late joiners, rescheduling after a node is Down, no replica twice after
+ * a partition heals, drains, scale-down, and the unschedulable reasons as
+ * an operator reads them. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "placement.h"
+
+#define DEPLOYMENT BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT
+#define DAEMONSET  BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET
+#define POD        BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD
+
+static const berth_label zone_a[] = { { "zone", "a" } };
+static const berth_label zone_b[] = { { "zone", "b" } };
+
+static berth_place_node node(const char *name, int64_t cpu, int64_t mem)
+{
+    return (berth_place_node){
+        .name = name, .state = BERTH_PLACE_READY, .cpu_millis = cpu, .memory_bytes = mem
+    };
+}
+
+static berth_place_workload workload(const char *name, Berth__V1__WorkloadKind kind,
+                                     uint32_t replicas, int64_t cpu, int64_t mem)
+{
+    return (berth_place_workload){
+        .name = name, .kind = kind, .replicas = replicas, .cpu_millis = cpu, .memory_bytes = mem
+    };
+}
+
+/* Run placement; the result's slots go to out (for the next round). */
+static berth_place_result place(berth_place_node *nodes, size_t n_nodes, berth_place_workload *wls,
+                                size_t n_wls, const berth_place_slot *current, size_t n_current)
+{
+    berth_place_input in = { nodes, n_nodes, wls, n_wls, current, n_current };
+    berth_place_result r = { 0 };
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(berth_place(&in, &r, &err), 0);
+    return r;
+}
+
+/* Replicas of workload w on node n. */
+static int on(const berth_place_result *r, size_t w, size_t n)
+{
+    int c = 0;
+
+    for (size_t i = 0; i < r->n_slots; i++)
+        c += r->slots[i].workload == w && r->slots[i].node == n;
+    return c;
+}
+
+/* The node holding replica index of w, or -1. */
+static long where(const berth_place_result *r, size_t w, uint32_t replica)
+{
+    for (size_t i = 0; i < r->n_slots; i++)
+        if (r->slots[i].workload == w && r->slots[i].replica == replica)
+            return (long)r->slots[i].node;
+    return -1;
+}
+
+START_TEST(spread_over_equal_nodes)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 4, 100, 64 << 20),
+                                 workload("api", DEPLOYMENT, 3, 100, 64 << 20),
+                                 workload("one", POD, 7, 100, 64 << 20) };
+    berth_place_result r = place(nodes, 2, w, 3, NULL, 0);
+
+    ck_assert_int_eq(on(&r, 0, 0), 2);
+    ck_assert_int_eq(on(&r, 0, 1), 2);
+    /* 3 over 2: one node gets 2, and the next workload balances the
+     * container count */
+    ck_assert_int_eq(on(&r, 1, 0) + on(&r, 1, 1), 3);
+    ck_assert_int_eq(on(&r, 0, 0) + on(&r, 1, 0) + on(&r, 2, 0), 4);
+    ck_assert_int_eq(on(&r, 0, 1) + on(&r, 1, 1) + on(&r, 2, 1), 4);
+    /* a Pod is one replica whatever replicas says */
+    ck_assert_uint_eq(r.status[2].desired, 1);
+    ck_assert_uint_eq(r.status[2].placed, 1);
+    ck_assert_uint_eq(r.status[0].placed, 4);
+    ck_assert_uint_eq(r.status[0].unschedulable, 0);
+    ck_assert_str_eq(r.status[0].message, "");
+    /* slots come sorted: workload, then replica */
+    ck_assert_uint_eq(r.slots[0].workload, 0);
+    ck_assert_uint_eq(r.slots[0].replica, 0);
+    ck_assert_uint_eq(r.slots[3].replica, 3);
+    berth_place_result_clear(&r);
+}
+END_TEST
+
+START_TEST(placement_is_stable)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
+                                 node("n3", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 5, 100, 0) };
+    berth_place_result r1 = place(nodes, 3, w, 1, NULL, 0);
+    berth_place_result r2 = place(nodes, 3, w, 1, r1.slots, r1.n_slots);
+
+    ck_assert_uint_eq(r1.n_slots, 5);
+    ck_assert_uint_eq(r2.n_slots, 5);
+    ck_assert_int_eq(memcmp(r1.slots, r2.slots, 5 * sizeof(*r1.slots)), 0);
+    /* a new node does not pull running replicas over (no rebalancing) */
+    berth_place_node more[] = { nodes[0], nodes[1], nodes[2], node("n4", 4000, 8LL << 30) };
+    berth_place_result r3 = place(more, 4, w, 1, r1.slots, r1.n_slots);
+    ck_assert_int_eq(memcmp(r1.slots, r3.slots, 5 * sizeof(*r1.slots)), 0);
+    ck_assert_int_eq(on(&r3, 0, 3), 0);
+    berth_place_result_clear(&r1);
+    berth_place_result_clear(&r2);
+    berth_place_result_clear(&r3);
+}
+END_TEST
+
+START_TEST(requests_must_fit)
+{
+    berth_place_node nodes[] = { node("n1", 1000, 1LL << 30), node("n2", 1000, 1LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 3, 600, 64 << 20) };
+    berth_place_result r = place(nodes, 2, w, 1, NULL, 0);
+
+    ck_assert_int_eq(on(&r, 0, 0), 1);
+    ck_assert_int_eq(on(&r, 0, 1), 1);
+    ck_assert_uint_eq(r.status[0].desired, 3);
+    ck_assert_uint_eq(r.status[0].placed, 2);
+    ck_assert_uint_eq(r.status[0].unschedulable, 1);
+    ck_assert_str_eq(r.status[0].message,
+                     "0/2 nodes can take a replica: 2 have less than 600m CPU free");
+    berth_place_result_clear(&r);
+}
+END_TEST
+
+START_TEST(the_issue_example_reason)
+{
+    berth_place_node nodes[] = { node("n1", 1500, 8LL << 30), node("n2", 1000, 8LL << 30),
+                                 node("n3", 1999, 8LL << 30) };
+    berth_place_workload w[] = { workload("big", DEPLOYMENT, 1, 2000, 0) };
+    berth_place_result r = place(nodes, 3, w, 1, NULL, 0);
+
+    ck_assert_uint_eq(r.n_slots, 0);
+    ck_assert_str_eq(r.status[0].message,
+                     "0/3 nodes can take a replica: 3 have less than 2 CPUs free");
+    berth_place_result_clear(&r);
+}
+END_TEST
+
+START_TEST(every_reason_counted_once_per_node)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
+                                 node("n3", 4000, 8LL << 30), node("n4", 4000, 32 << 20),
+                                 node("n5", 4000, 8LL << 30), node("n6", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 1, 1000, 64 << 20) };
+    berth_place_result r;
+
+    for (size_t i = 0; i < 6; i++) {
+        nodes[i].labels = zone_a;
+        nodes[i].n_labels = 1;
+    }
+    w[0].selector = zone_a;
+    w[0].n_selector = 1;
+    nodes[0].state = BERTH_PLACE_UNKNOWN;
+    nodes[1].cordoned = true;
+    nodes[1].state = BERTH_PLACE_DOWN; /* not Ready comes first */
+    nodes[2].labels = zone_b;
+    nodes[3].cordoned = false;
+    nodes[4].max_containers = 1;
+    nodes[5].cordoned = true;
+    /* n5 already runs one container (of another workload) */
+    berth_place_workload two[] = { workload("other", DEPLOYMENT, 1, 0, 0), w[0] };
+    berth_place_slot cur[] = { { 0, 4, 0 } };
+    r = place(nodes, 6, two, 2, cur, 1);
+    ck_assert_int_eq(on(&r, 0, 4), 1);
+    ck_assert_uint_eq(r.status[1].placed, 0);
+    ck_assert_str_eq(r.status[1].message,
+                     "0/6 nodes can take a replica: 2 are not Ready, 1 is cordoned, 1 does not "
+                     "match the nodeSelector, 1 has less than 64Mi of memory free, 1 runs all "
+                     "the containers it may");
+    berth_place_result_clear(&r);
+}
+END_TEST
+
+START_TEST(node_selector)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
+                                 node("n3", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 4, 100, 0) };
+    berth_place_result r;
+
+    nodes[1].labels = zone_a;
+    nodes[1].n_labels = 1;
+    nodes[2].labels = zone_b;
+    nodes[2].n_labels = 1;
+    w[0].selector = zone_a;
+    w[0].n_selector = 1;
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 1), 4);
+    /* the node's labels change: its replicas leave for... nowhere */
+    nodes[1].labels = zone_b;
+    berth_place_result r2 = place(nodes, 3, w, 1, r.slots, r.n_slots);
+    ck_assert_uint_eq(r2.n_slots, 0);
+    ck_assert_uint_eq(r2.status[0].unschedulable, 4);
+    ck_assert_str_eq(r2.status[0].message,
+                     "0/3 nodes can take a replica: 3 do not match the nodeSelector");
+    berth_place_result_clear(&r);
+    berth_place_result_clear(&r2);
+}
+END_TEST
+
+START_TEST(daemonset_on_every_matching_node_and_late_joiners)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
+                                 node("n3", 4000, 8LL << 30), node("n4", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("logs", DAEMONSET, 99, 100, 0) };
+    berth_place_result r1, r2;
+
+    for (size_t i = 0; i < 4; i++) {
+        nodes[i].labels = zone_a;
+        nodes[i].n_labels = 1;
+    }
+    nodes[2].labels = zone_b;                  /* does not match */
+    nodes[1].cordoned = true;                  /* DaemonSets go on cordoned nodes */
+    nodes[3].state = BERTH_PLACE_UNREGISTERED; /* joins later */
+    w[0].selector = zone_a;
+    w[0].n_selector = 1;
+    r1 = place(nodes, 4, w, 1, NULL, 0);
+    ck_assert_uint_eq(r1.n_slots, 2);
+    ck_assert_int_eq(on(&r1, 0, 0), 1);
+    ck_assert_int_eq(on(&r1, 0, 1), 1);
+    ck_assert_int_eq(on(&r1, 0, 2), 0);
+    ck_assert_uint_eq(r1.status[0].desired, 2);
+    /* n4 registers: it gets its replica, the others keep theirs */
+    nodes[3].state = BERTH_PLACE_READY;
+    r2 = place(nodes, 4, w, 1, r1.slots, r1.n_slots);
+    ck_assert_uint_eq(r2.n_slots, 3);
+    ck_assert_int_eq(on(&r2, 0, 3), 1);
+    ck_assert_uint_eq(r2.status[0].desired, 3);
+    ck_assert_int_eq(memcmp(r1.slots, r2.slots, 2 * sizeof(*r1.slots)), 0);
+    berth_place_result_clear(&r1);
+    /* a Down node keeps its DaemonSet replica (nowhere else to go); an
+     * Unknown one that never had it waits */
+    nodes[0].state = BERTH_PLACE_DOWN;
+    r1 = place(nodes, 4, w, 1, r2.slots, r2.n_slots);
+    ck_assert_int_eq(on(&r1, 0, 0), 1);
+    berth_place_result_clear(&r1);
+    berth_place_result_clear(&r2);
+}
+END_TEST
+
+START_TEST(daemonset_that_does_not_fit_says_where)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 500, 8LL << 30),
+                                 node("n3", 4000, 16 << 20) };
+    berth_place_workload w[] = { workload("logs", DAEMONSET, 0, 1000, 64 << 20) };
+    berth_place_result r = place(nodes, 3, w, 1, NULL, 0);
+
+    ck_assert_uint_eq(r.n_slots, 1);
+    ck_assert_uint_eq(r.status[0].desired, 3);
+    ck_assert_uint_eq(r.status[0].unschedulable, 2);
+    ck_assert_str_eq(r.status[0].message,
+                     "node n2 has less than 1 CPU free, n3 has less than 64Mi of memory free");
+    berth_place_result_clear(&r);
+}
+END_TEST
+
+START_TEST(replicas_of_a_down_node_move_and_do_not_come_back)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
+                                 node("n3", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 4, 100, 0),
+                                 workload("logs", DAEMONSET, 0, 100, 0) };
+    berth_place_result r1, r2, r3;
+    long before[4];
+
+    nodes[2].state = BERTH_PLACE_UNREGISTERED;
+    r1 = place(nodes, 3, w, 2, NULL, 0);
+    ck_assert_int_eq(on(&r1, 0, 0), 2);
+    ck_assert_int_eq(on(&r1, 0, 1), 2);
+    for (uint32_t i = 0; i < 4; i++)
+        before[i] = where(&r1, 0, i);
+
+    /* n3 joins, n2's lease runs out: Unknown keeps its replicas */
+    nodes[2].state = BERTH_PLACE_READY;
+    nodes[1].state = BERTH_PLACE_UNKNOWN;
+    r2 = place(nodes, 3, w, 2, r1.slots, r1.n_slots);
+    for (uint32_t i = 0; i < 4; i++)
+        ck_assert_int_eq(where(&r2, 0, i), before[i]);
+    berth_place_result_clear(&r2);
+
+    /* past the grace period, Down: n2's replicas move, n1's stay put */
+    nodes[1].state = BERTH_PLACE_DOWN;
+    r2 = place(nodes, 3, w, 2, r1.slots, r1.n_slots);
+    ck_assert_int_eq(on(&r2, 0, 1), 0);
+    ck_assert_int_eq(on(&r2, 0, 0) + on(&r2, 0, 2), 4);
+    for (uint32_t i = 0; i < 4; i++) {
+        if (before[i] == 0)
+            ck_assert_int_eq(where(&r2, 0, i), 0);
+        else
+            ck_assert_int_eq(where(&r2, 0, i), 2); /* the emptier node */
+    }
+    /* n2's DaemonSet replica stays assigned to it */
+    ck_assert_int_eq(on(&r2, 1, 1), 1);
+
+    /* the partition heals: n2 is Ready again and gets none of them back,
+     * so every replica index is on exactly one node */
+    nodes[1].state = BERTH_PLACE_READY;
+    r3 = place(nodes, 3, w, 2, r2.slots, r2.n_slots);
+    ck_assert_int_eq(on(&r3, 0, 1), 0);
+    ck_assert_uint_eq(r3.status[0].placed, 4);
+    berth_place_result_clear(&r3);
+
+    /* even if the stale assignment is offered again beside the new one
+     * (say, rebuilt from an old report), a replica is kept once */
+    berth_place_slot both[16];
+    size_t n = 0;
+    for (size_t i = 0; i < r2.n_slots; i++)
+        both[n++] = r2.slots[i];
+    for (size_t i = 0; i < r1.n_slots; i++)
+        if (r1.slots[i].workload == 0 && r1.slots[i].node == 1)
+            both[n++] = r1.slots[i];
+    r3 = place(nodes, 3, w, 2, both, n);
+    ck_assert_uint_eq(r3.status[0].placed, 4);
+    for (uint32_t i = 0; i < 4; i++)
+        ck_assert_int_ne(where(&r3, 0, i), -1);
+    ck_assert_uint_eq(r3.n_slots, 4 + 3);
+    berth_place_result_clear(&r1);
+    berth_place_result_clear(&r2);
+    berth_place_result_clear(&r3);
+}
+END_TEST
+
+START_TEST(drain_scale_down_and_shrinking_nodes)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 4, 1000, 0),
+                                 workload("logs", DAEMONSET, 0, 100, 0) };
+    berth_place_result r1, r2;
+
+    r1 = place(nodes, 2, w, 2, NULL, 0);
+    ck_assert_uint_eq(r1.n_slots, 6);
+    /* drain n1: its web replicas go to n2 as far as they fit, its
+     * DaemonSet replica stays */
+    nodes[0].cordoned = nodes[0].drained = true;
+    r2 = place(nodes, 2, w, 2, r1.slots, r1.n_slots);
+    ck_assert_int_eq(on(&r2, 0, 0), 0);
+    ck_assert_int_eq(on(&r2, 0, 1), 3); /* 4 CPUs minus the DaemonSet's 100m */
+    ck_assert_int_eq(on(&r2, 1, 0), 1);
+    ck_assert_str_eq(r2.status[0].message, "0/2 nodes can take a replica: 1 is cordoned, 1 has "
+                                           "less than 1 CPU free");
+    berth_place_result_clear(&r2);
+    /* uncordon; scale down to 2: the highest indices go */
+    nodes[0].cordoned = nodes[0].drained = false;
+    w[0].replicas = 2;
+    r2 = place(nodes, 2, w, 2, r1.slots, r1.n_slots);
+    ck_assert_uint_eq(r2.status[0].placed, 2);
+    ck_assert_int_ne(where(&r2, 0, 0), -1);
+    ck_assert_int_ne(where(&r2, 0, 1), -1);
+    ck_assert_int_eq(where(&r2, 0, 2), -1);
+    berth_place_result_clear(&r2);
+    /* n2 comes back smaller: what no longer fits is placed again */
+    w[0].replicas = 4;
+    nodes[1].cpu_millis = 1200;
+    r2 = place(nodes, 2, w, 2, r1.slots, r1.n_slots);
+    ck_assert_int_eq(on(&r2, 0, 1), 1);
+    ck_assert_int_eq(on(&r2, 0, 0), 3);
+    ck_assert_uint_eq(r2.status[0].unschedulable, 0);
+    berth_place_result_clear(&r1);
+    berth_place_result_clear(&r2);
+}
+END_TEST
+
+START_TEST(garbage_in_is_dropped)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 2, 100, 0) };
+    berth_place_slot cur[] = { { 7, 0, 0 }, { 0, 9, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 50 } };
+    berth_place_result r = place(nodes, 1, w, 1, cur, 5);
+
+    ck_assert_uint_eq(r.n_slots, 2);
+    ck_assert_uint_eq(r.slots[0].replica, 0);
+    ck_assert_uint_eq(r.slots[1].replica, 1);
+    berth_place_result_clear(&r);
+    r = place(NULL, 0, w, 1, NULL, 0);
+    ck_assert_str_eq(r.status[0].message, "0/0 nodes can take a replica");
+    berth_place_result_clear(&r);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("placement");
+    TCase *tc = tcase_create("placement");
+
+    tcase_add_test(tc, spread_over_equal_nodes);
+    tcase_add_test(tc, placement_is_stable);
+    tcase_add_test(tc, requests_must_fit);
+    tcase_add_test(tc, the_issue_example_reason);
+    tcase_add_test(tc, every_reason_counted_once_per_node);
+    tcase_add_test(tc, node_selector);
+    tcase_add_test(tc, daemonset_on_every_matching_node_and_late_joiners);
+    tcase_add_test(tc, daemonset_that_does_not_fit_says_where);
+    tcase_add_test(tc, replicas_of_a_down_node_move_and_do_not_come_back);
+    tcase_add_test(tc, drain_scale_down_and_shrinking_nodes);
+    tcase_add_test(tc, garbage_in_is_dropped);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,452 @@
+/* The controller's SQLite store: every kind of row survives a close and a
+ * reopen exactly, transactions are all or nothing, the event history stays
+ * bounded, join tokens are single-use, and a damaged row or a newer schema
+ * is an error naming it rather than a crash. */
+#include <check.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "check_main.h"
+#include "store.h"
+
+static char dir[] = "/tmp/berth-store-XXXXXX";
+static char path[128];
+
+static void setup(void)
+{
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/berth.db", dir);
+}
+
+static void teardown(void)
+{
+    berth_rm_rf_at(AT_FDCWD, dir, NULL);
+    strcpy(dir, "/tmp/berth-store-XXXXXX");
+}
+
+static berth_store *open_store(void)
+{
+    berth_store *st = NULL;
+    berth_error *err = NULL;
+
+    ck_assert_msg(berth_store_open(path, &st, &err) == 0, "%s", err ? err->msg : "");
+    return st;
+}
+
+static berth_store_node sample_node(const char *name)
+{
+    berth_store_node n = { .phase = BERTH__V1__NODE_PHASE__NODE_READY };
+    berth_principal who;
+
+    ck_assert_int_eq(berth_principal_init(&who, BERTH_ROLE_NODE, name, NULL), 0);
+    snprintf(n.name, sizeof(n.name), "%s", name);
+    memcpy(n.id, who.id, BERTH_ID_LEN);
+    memset(n.keys[0], 0xa1, BERTH_PUBKEY_LEN);
+    memset(n.keys[1], 0xb2, BERTH_PUBKEY_LEN);
+    n.n_keys = 2;
+    n.generation = 7;
+    n.applied_generation = 6;
+    n.cordoned = true;
+    n.registered_ns = 1000;
+    n.last_heartbeat_ns = 2000;
+    n.phase_since_ns = 1500;
+    snprintf(n.reason, sizeof(n.reason), "because");
+    return n;
+}
+
+typedef struct loaded {
+    berth_store_node nodes[8];
+    size_t n_nodes;
+    Berth__V1__Workload *workloads[8];
+    size_t n_workloads;
+    char assign[8][3][64];
+    uint32_t replica[8];
+    uint64_t spec_gen[8], wl_gen[8];
+    size_t n_assign;
+    Berth__V1__ContainerStatus *statuses[8];
+    char status_node[8][64];
+    size_t n_statuses;
+    Berth__V1__Event *events[1100];
+    size_t n_events;
+} loaded;
+
+static int take_node(void *data, berth_store_node *n)
+{
+    loaded *l = data;
+
+    l->nodes[l->n_nodes++] = *n;
+    return 0;
+}
+
+static int take_workload(void *data, Berth__V1__Workload *w)
+{
+    loaded *l = data;
+
+    l->workloads[l->n_workloads++] = w;
+    return 0;
+}
+
+static int take_assignment(void *data, const berth_store_assignment *a)
+{
+    loaded *l = data;
+
+    snprintf(l->assign[l->n_assign][0], 64, "%s", a->node);
+    snprintf(l->assign[l->n_assign][1], 64, "%s", a->container_id);
+    snprintf(l->assign[l->n_assign][2], 64, "%s", a->workload);
+    l->replica[l->n_assign] = a->replica;
+    l->wl_gen[l->n_assign] = a->workload_generation;
+    l->spec_gen[l->n_assign++] = a->spec_generation;
+    return 0;
+}
+
+static int take_status(void *data, const char *node, Berth__V1__ContainerStatus *s)
+{
+    loaded *l = data;
+
+    snprintf(l->status_node[l->n_statuses], 64, "%s", node);
+    l->statuses[l->n_statuses++] = s;
+    return 0;
+}
+
+static int take_event(void *data, Berth__V1__Event *e)
+{
+    loaded *l = data;
+
+    l->events[l->n_events++] = e;
+    return 0;
+}
+
+static void loaded_free(loaded *l)
+{
+    for (size_t i = 0; i < l->n_nodes; i++)
+        berth__v1__node_info__free_unpacked(l->nodes[i].info, NULL);
+    for (size_t i = 0; i < l->n_workloads; i++)
+        berth__v1__workload__free_unpacked(l->workloads[i], NULL);
+    for (size_t i = 0; i < l->n_statuses; i++)
+        berth__v1__container_status__free_unpacked(l->statuses[i], NULL);
+    for (size_t i = 0; i < l->n_events; i++)
+        berth__v1__event__free_unpacked(l->events[i], NULL);
+    memset(l, 0, sizeof(*l));
+}
+
+START_TEST(nodes_round_trip_across_a_reopen)
+{
+    berth_store *st = open_store();
+    berth_store_node n = sample_node("n1"), p = sample_node("pending-1"), got;
+    Berth__V1__NodeInfo info = BERTH__V1__NODE_INFO__INIT;
+    Berth__V1__NodeCapacity cap = BERTH__V1__NODE_CAPACITY__INIT;
+    berth_error *err = NULL;
+    static loaded l;
+    struct stat sb;
+
+    info.name = "n1";
+    info.agent_address = "tcp://10.0.0.5:7110";
+    cap.cpu_millis = 2000;
+    cap.memory_bytes = 4LL << 30;
+    info.capacity = &cap;
+    n.info = &info;
+    ck_assert_int_eq(berth_store_node_put(st, &n, &err), 0);
+    p.phase = BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL;
+    p.n_keys = 0;
+    p.has_pending = true;
+    memset(p.pending_key, 0xcc, BERTH_PUBKEY_LEN);
+    ck_assert_int_eq(berth_store_node_put(st, &p, &err), 0);
+    berth_store_close(st);
+    /* the database holds keys and sealed secrets: nobody else reads it */
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+
+    st = open_store();
+    ck_assert_int_eq(berth_store_nodes_load(st, take_node, &l, &err), 0);
+    ck_assert_uint_eq(l.n_nodes, 2);
+    got = l.nodes[0];
+    ck_assert_str_eq(got.name, "n1");
+    ck_assert_int_eq(memcmp(got.id, n.id, BERTH_ID_LEN), 0);
+    ck_assert_int_eq(got.phase, BERTH__V1__NODE_PHASE__NODE_READY);
+    ck_assert_uint_eq(got.n_keys, 2);
+    ck_assert_int_eq(memcmp(got.keys, n.keys, sizeof(n.keys)), 0);
+    ck_assert(!got.has_pending);
+    ck_assert_str_eq(got.info->agent_address, "tcp://10.0.0.5:7110");
+    ck_assert_int_eq(got.info->capacity->cpu_millis, 2000);
+    ck_assert_uint_eq(got.generation, 7);
+    ck_assert_uint_eq(got.applied_generation, 6);
+    ck_assert(got.cordoned);
+    ck_assert(!got.drained);
+    ck_assert_int_eq(got.registered_ns, 1000);
+    ck_assert_int_eq(got.last_heartbeat_ns, 2000);
+    ck_assert_int_eq(got.phase_since_ns, 1500);
+    ck_assert_str_eq(got.reason, "because");
+    got = l.nodes[1];
+    ck_assert_str_eq(got.name, "pending-1");
+    ck_assert_uint_eq(got.n_keys, 0);
+    ck_assert(got.has_pending);
+    ck_assert_uint_eq(got.pending_key[31], 0xcc);
+    ck_assert_ptr_null(got.info);
+    loaded_free(&l);
+
+    size_t pending = 0;
+    ck_assert_int_eq(berth_store_pending_count(st, &pending, &err), 0);
+    ck_assert_uint_eq(pending, 1);
+    ck_assert_int_eq(berth_store_node_get_by_id(st, n.id, &got, &err), 1);
+    ck_assert_str_eq(got.name, "n1");
+    berth__v1__node_info__free_unpacked(got.info, NULL);
+    ck_assert_int_eq(berth_store_node_get(st, "nobody", &got, &err), 0);
+    berth_store_close(st);
+}
+END_TEST
+
+static Berth__V1__Workload *workload(const char *name, int64_t created, uint32_t replicas)
+{
+    Berth__V1__Workload *w = malloc(sizeof(*w));
+    Berth__V1__ContainerSpec *t = malloc(sizeof(*t));
+
+    berth__v1__workload__init(w);
+    berth__v1__container_spec__init(t);
+    w->name = strdup(name);
+    w->kind = BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT;
+    w->replicas = replicas;
+    w->created_unix_ns = created;
+    w->generation = 3;
+    t->image = strdup("busybox");
+    w->template_ = t;
+    return w;
+}
+
+START_TEST(workloads_assignments_statuses_round_trip)
+{
+    berth_store *st = open_store();
+    Berth__V1__Workload *a = workload("zeta", 100, 4), *b = workload("alpha", 200, 2);
+    Berth__V1__WorkloadStatus ws = BERTH__V1__WORKLOAD_STATUS__INIT;
+    Berth__V1__ContainerStatus cs = BERTH__V1__CONTAINER_STATUS__INIT;
+    berth_store_assignment as[] = { { "n2", "zeta-1", "zeta", 1, 5, 3 },
+                                    { "n1", "zeta-0", "zeta", 0, 4, 2 },
+                                    { "n1", "alpha-0", "alpha", 0, 4, 1 } };
+    berth_error *err = NULL;
+    static loaded l;
+
+    a->status = &ws; /* not stored */
+    ws.running = 9;
+    ck_assert_int_eq(berth_store_workload_put(st, a, &err), 0);
+    ck_assert_int_eq(berth_store_workload_put(st, b, &err), 0);
+    a->status = NULL;
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(berth_store_assignment_put(st, &as[i], &err), 0);
+    cs.id = "zeta-0";
+    cs.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    cs.pid = 4242;
+    cs.generation = 4;
+    ck_assert_int_eq(berth_store_status_put(st, "n1", &cs, &err), 0);
+    cs.id = "zeta-1";
+    ck_assert_int_eq(berth_store_status_put(st, "n2", &cs, &err), 0);
+    berth_store_close(st);
+
+    st = open_store();
+    ck_assert_int_eq(berth_store_workloads_load(st, take_workload, &l, &err), 0);
+    ck_assert_uint_eq(l.n_workloads, 2);
+    /* oldest first: placement serves them in this order */
+    ck_assert_str_eq(l.workloads[0]->name, "zeta");
+    ck_assert_uint_eq(l.workloads[0]->replicas, 4);
+    ck_assert_uint_eq(l.workloads[0]->generation, 3);
+    ck_assert_str_eq(l.workloads[0]->template_->image, "busybox");
+    ck_assert_ptr_null(l.workloads[0]->status);
+    ck_assert_str_eq(l.workloads[1]->name, "alpha");
+    ck_assert_int_eq(berth_store_assignments_load(st, take_assignment, &l, &err), 0);
+    ck_assert_uint_eq(l.n_assign, 3);
+    ck_assert_str_eq(l.assign[0][0], "n1");
+    ck_assert_str_eq(l.assign[0][1], "alpha-0");
+    ck_assert_str_eq(l.assign[2][1], "zeta-1");
+    ck_assert_str_eq(l.assign[2][2], "zeta");
+    ck_assert_uint_eq(l.replica[2], 1);
+    ck_assert_uint_eq(l.spec_gen[2], 5);
+    ck_assert_uint_eq(l.wl_gen[2], 3);
+    ck_assert_int_eq(berth_store_statuses_load(st, take_status, &l, &err), 0);
+    ck_assert_uint_eq(l.n_statuses, 2);
+    ck_assert_str_eq(l.status_node[0], "n1");
+    ck_assert_int_eq(l.statuses[0]->pid, 4242);
+    ck_assert_int_eq(l.statuses[0]->state, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    loaded_free(&l);
+
+    /* deleting a node takes its assignments and statuses along */
+    ck_assert_int_eq(berth_store_node_delete(st, "n1", &err), 0);
+    ck_assert_int_eq(berth_store_workload_delete(st, "alpha", &err), 0);
+    ck_assert_int_eq(berth_store_assignment_delete(st, "n2", "zeta-1", &err), 0);
+    ck_assert_int_eq(berth_store_assignments_load(st, take_assignment, &l, &err), 0);
+    ck_assert_uint_eq(l.n_assign, 0);
+    ck_assert_int_eq(berth_store_statuses_load(st, take_status, &l, &err), 0);
+    ck_assert_uint_eq(l.n_statuses, 1);
+    ck_assert_str_eq(l.status_node[0], "n2");
+    ck_assert_int_eq(berth_store_status_delete(st, "n2", "zeta-1", &err), 0);
+    ck_assert_int_eq(berth_store_workloads_load(st, take_workload, &l, &err), 0);
+    ck_assert_uint_eq(l.n_workloads, 1);
+    loaded_free(&l);
+    ck_assert_int_eq(berth_store_statuses_load(st, take_status, &l, &err), 0);
+    ck_assert_uint_eq(l.n_statuses, 0);
+    berth_store_close(st);
+    berth__v1__workload__free_unpacked(a, NULL);
+    berth__v1__workload__free_unpacked(b, NULL);
+}
+END_TEST
+
+START_TEST(transactions_are_all_or_nothing)
+{
+    berth_store *st = open_store();
+    berth_store_node n = sample_node("n1");
+    berth_error *err = NULL;
+    static loaded l;
+
+    /* a rollback forgets */
+    ck_assert_int_eq(berth_store_begin(st, &err), 0);
+    ck_assert_int_eq(berth_store_node_put(st, &n, &err), 0);
+    berth_store_rollback(st);
+    ck_assert_int_eq(berth_store_nodes_load(st, take_node, &l, &err), 0);
+    ck_assert_uint_eq(l.n_nodes, 0);
+    /* an inner rollback dooms the outer transaction */
+    ck_assert_int_eq(berth_store_begin(st, &err), 0);
+    ck_assert_int_eq(berth_store_node_put(st, &n, &err), 0);
+    ck_assert_int_eq(berth_store_begin(st, &err), 0);
+    berth_store_rollback(st);
+    ck_assert_int_lt(berth_store_commit(st, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "berth.db: transaction rolled back"));
+    berth_error_free(&err);
+    ck_assert_int_eq(berth_store_nodes_load(st, take_node, &l, &err), 0);
+    ck_assert_uint_eq(l.n_nodes, 0);
+    /* nested commits commit once, at the outermost */
+    ck_assert_int_eq(berth_store_begin(st, &err), 0);
+    ck_assert_int_eq(berth_store_begin(st, &err), 0);
+    ck_assert_int_eq(berth_store_node_put(st, &n, &err), 0);
+    ck_assert_int_eq(berth_store_commit(st, &err), 0);
+    ck_assert_int_eq(berth_store_commit(st, &err), 0);
+    ck_assert_int_lt(berth_store_commit(st, &err), 0); /* one too many */
+    berth_error_free(&err);
+    berth_store_close(st);
+    st = open_store();
+    ck_assert_int_eq(berth_store_nodes_load(st, take_node, &l, &err), 0);
+    ck_assert_uint_eq(l.n_nodes, 1);
+    loaded_free(&l);
+    berth_store_close(st);
+}
+END_TEST
+
+START_TEST(event_history_is_bounded)
+{
+    berth_store *st = open_store();
+    berth_error *err = NULL;
+    static loaded l;
+    char msg[32];
+
+    ck_assert_int_eq(berth_store_begin(st, &err), 0);
+    for (int i = 1; i <= BERTH_STORE_EVENTS_MAX + 10; i++) {
+        Berth__V1__Event e = BERTH__V1__EVENT__INIT;
+
+        snprintf(msg, sizeof(msg), "event %d", i);
+        e.time_unix_ns = i;
+        e.object_kind = i % 2 ? "Node" : "Workload";
+        e.object_name = i % 3 ? "web" : "n1";
+        e.type = "Normal";
+        e.reason = "Test";
+        e.message = msg;
+        ck_assert_int_eq(berth_store_event_add(st, &e, &err), 0);
+        ck_assert_uint_eq(e.id, (uint64_t)i);
+    }
+    ck_assert_int_eq(berth_store_commit(st, &err), 0);
+    ck_assert_int_eq(berth_store_events_list(st, NULL, NULL, 5000, take_event, &l, &err), 0);
+    ck_assert_uint_eq(l.n_events, BERTH_STORE_EVENTS_MAX);
+    ck_assert_str_eq(l.events[0]->message, "event 11"); /* the oldest kept */
+    ck_assert_str_eq(l.events[BERTH_STORE_EVENTS_MAX - 1]->message, "event 1010");
+    loaded_free(&l);
+    /* the newest 3 about Node n1, oldest first */
+    ck_assert_int_eq(berth_store_events_list(st, "Node", "n1", 3, take_event, &l, &err), 0);
+    ck_assert_uint_eq(l.n_events, 3);
+    ck_assert_str_eq(l.events[0]->message, "event 993");
+    ck_assert_str_eq(l.events[1]->message, "event 999");
+    ck_assert_str_eq(l.events[2]->message, "event 1005");
+    loaded_free(&l);
+    berth_store_close(st);
+}
+END_TEST
+
+START_TEST(join_tokens_are_single_use)
+{
+    berth_store *st = open_store();
+    uint8_t id[BERTH_TOKEN_ID_LEN] = { 1, 2, 3, 4, 5, 6 }, id2[BERTH_TOKEN_ID_LEN] = { 9 };
+    uint8_t sealed[8] = "sealed!", buf[64];
+    berth_error *err = NULL;
+    size_t len = 0;
+
+    ck_assert_int_eq(berth_store_token_put(st, id, sealed, 8, 5000, "rack 4", 100, &err), 0);
+    ck_assert_int_eq(berth_store_token_put(st, id2, sealed, 8, 2000, "", 100, &err), 0);
+    ck_assert_int_eq(berth_store_token_get(st, id, 1000, buf, sizeof(buf), &len, &err), 1);
+    ck_assert_uint_eq(len, 8);
+    ck_assert_str_eq((char *)buf, "sealed!");
+    /* expired */
+    ck_assert_int_eq(berth_store_token_get(st, id2, 3000, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_berth_error(berth_store_token_use(st, id2, "n1", 3000, &err), err,
+                          "join token used or expired");
+    /* used once, then never again, and the secret is gone */
+    ck_assert_int_eq(berth_store_token_use(st, id, "n1", 1000, &err), 0);
+    ck_assert_berth_error(berth_store_token_use(st, id, "n2", 1001, &err), err,
+                          "join token used or expired");
+    ck_assert_int_eq(berth_store_token_get(st, id, 1002, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_int_eq(berth_store_tokens_expire(st, 6000, &err), 0);
+    berth_store_close(st);
+}
+END_TEST
+
+START_TEST(damage_is_an_error_not_a_crash)
+{
+    berth_store *st = open_store();
+    Berth__V1__Workload *w = workload("web", 1, 1);
+    berth_error *err = NULL;
+    static loaded l;
+    sqlite3 *db;
+    char msg[256];
+
+    ck_assert_int_eq(berth_store_workload_put(st, w, &err), 0);
+    berth__v1__workload__free_unpacked(w, NULL);
+    berth_store_close(st);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "UPDATE workloads SET workload = x'ffffffff'", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    ck_assert_int_lt(berth_store_workloads_load(st, take_workload, &l, &err), 0);
+    snprintf(msg, sizeof(msg), "%s: workload web: not a valid berth.v1.Workload", path);
+    ck_assert_str_eq(err->msg, msg);
+    berth_error_free(&err);
+    berth_store_close(st);
+
+    /* a database from a newer controller is refused, untouched */
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    st = NULL;
+    ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
+    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (1)", path);
+    ck_assert_str_eq(err->msg, msg);
+    berth_error_free(&err);
+    ck_assert_ptr_null(st);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("store");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, nodes_round_trip_across_a_reopen);
+    tcase_add_test(tc, workloads_assignments_statuses_round_trip);
+    tcase_add_test(tc, transactions_are_all_or_nothing);
+    tcase_add_test(tc, event_history_is_bounded);
+    tcase_add_test(tc, join_tokens_are_single_use);
+    tcase_add_test(tc, damage_is_an_error_not_a_crash);
+    suite_add_tcase(s, tc);
+    return s;
+}

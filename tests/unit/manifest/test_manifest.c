@@ -1,0 +1,553 @@
+/* Manifests: every kind and both API families map to the right Workload
+ * and ContainerSpec fields; every rejection names file:line:column, the
+ * field's path and the cause, exactly; a file with any error yields nothing;
+ * hostile input is bounded. Plus replica names and specs (workload.h). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "manifest/manifest.h"
+#include "manifest/workload.h"
+
+static berth_manifest *parse_ok(const char *yaml)
+{
+    berth_manifest *m = NULL;
+    berth_error *err = NULL;
+
+    ck_assert_msg(berth_manifest_parse(yaml, strlen(yaml), "web.yaml", &m, &err) == 0, "%s",
+                  err ? err->msg : "");
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+/* The error text of a manifest that must fail, and proof it returned
+ * nothing. */
+static char *parse_fail(const char *yaml)
+{
+    berth_manifest *m = (berth_manifest *)0x1;
+    berth_error *err = NULL;
+    char *msg;
+
+    ck_assert_int_lt(berth_manifest_parse(yaml, strlen(yaml), "web.yaml", &m, &err), 0);
+    ck_assert_ptr_eq(m, (berth_manifest *)0x1);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_ne(err->code, 0);
+    msg = berth_error_steal_msg(&err);
+    return msg;
+}
+
+static const char *label(Berth__V1__ContainerSpec__LabelsEntry **l, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(l[i]->key, key) == 0)
+            return l[i]->value;
+    return NULL;
+}
+
+/* ---- accepted ---- */
+
+static const char berth_deployment[] =
+    "apiVersion: berth/v1\n"
+    "kind: Deployment\n"
+    "metadata:\n"
+    "  name: web\n"
+    "  labels: {tier: front}\n"
+    "spec:\n"
+    "  replicas: 4\n"
+    "  template:\n"
+    "    metadata:\n"
+    "      labels: {app: web}\n"
+    "    spec:\n"
+    "      nodeSelector: {zone: a}\n"
+    "      terminationGracePeriodSeconds: 5\n"
+    "      volumes:\n"
+    "      - name: data\n"
+    "        hostPath: {path: /srv/data, type: Directory}\n"
+    "      - name: scratch\n"
+    "        emptyDir: {sizeLimit: 64Mi}\n"
+    "      containers:\n"
+    "      - name: web\n"
+    "        image: busybox\n"
+    "        command: [httpd]\n"
+    "        args: [\"-f\", \"-p\", \"8080\"]\n"
+    "        env:\n"
+    "        - {name: GREETING, value: hi}\n"
+    "        - {name: EMPTY}\n"
+    "        workingDir: /srv\n"
+    "        resources:\n"
+    "          requests: {cpu: 250m, memory: 32Mi}\n"
+    "          limits: {cpu: 1, memory: 64Mi}\n"
+    "        livenessProbe:\n"
+    "          tcpSocket: {port: 8080}\n"
+    "          periodSeconds: 5\n"
+    "          failureThreshold: 2\n"
+    "        volumeMounts:\n"
+    "        - {name: data, mountPath: /data, readOnly: true}\n"
+    "        - {name: scratch, mountPath: /tmp}\n"
+    "        securityContext:\n"
+    "          runAsUser: 1000\n"
+    "          runAsGroup: 1001\n"
+    "          readOnlyRootFilesystem: true\n"
+    "          capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}\n";
+
+START_TEST(berth_deployment_maps_every_field)
+{
+    berth_manifest *m = parse_ok(berth_deployment);
+    Berth__V1__Workload *w;
+    Berth__V1__ContainerSpec *s;
+
+    ck_assert_uint_eq(m->n_workloads, 1);
+    w = m->workloads[0];
+    ck_assert_str_eq(w->name, "web");
+    ck_assert_int_eq(w->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT);
+    ck_assert_uint_eq(w->replicas, 4);
+    ck_assert_str_eq(w->source, "web.yaml");
+    ck_assert_uint_eq(w->n_labels, 1);
+    ck_assert_str_eq(w->labels[0]->key, "tier");
+    ck_assert_uint_eq(w->n_node_selector, 1);
+    ck_assert_str_eq(w->node_selector[0]->key, "zone");
+    ck_assert_str_eq(w->node_selector[0]->value, "a");
+    s = w->template_;
+    ck_assert_str_eq(s->image, "busybox");
+    ck_assert_uint_eq(s->n_command, 1);
+    ck_assert_str_eq(s->command[0], "httpd");
+    ck_assert_uint_eq(s->n_args, 3);
+    ck_assert_str_eq(s->args[2], "8080");
+    ck_assert_uint_eq(s->n_env, 2);
+    ck_assert_str_eq(s->env[0], "GREETING=hi");
+    ck_assert_str_eq(s->env[1], "EMPTY=");
+    ck_assert_str_eq(s->working_dir, "/srv");
+    ck_assert_int_eq(s->resources->cpu_millis, 1000);
+    ck_assert_int_eq(s->resources->memory_bytes, 64 << 20);
+    ck_assert_int_eq(s->resources->cpu_request_millis, 250);
+    ck_assert_int_eq(s->resources->memory_request_bytes, 32 << 20);
+    ck_assert_int_eq(s->liveness_probe->action_case, BERTH__V1__PROBE__ACTION_TCP);
+    ck_assert_uint_eq(s->liveness_probe->tcp->port, 8080);
+    ck_assert_int_eq(s->liveness_probe->period_ms, 5000);
+    ck_assert_int_eq(s->liveness_probe->failure_threshold, 2);
+    ck_assert_uint_eq(s->n_mounts, 2);
+    ck_assert_int_eq(s->mounts[0]->type, BERTH__V1__MOUNT_TYPE__MOUNT_BIND);
+    ck_assert_str_eq(s->mounts[0]->source, "/srv/data");
+    ck_assert_str_eq(s->mounts[0]->destination, "/data");
+    ck_assert(s->mounts[0]->readonly);
+    ck_assert_int_eq(s->mounts[1]->type, BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS);
+    ck_assert_int_eq(s->mounts[1]->tmpfs_size_bytes, 64 << 20);
+    ck_assert(!s->mounts[1]->readonly);
+    ck_assert_uint_eq(s->user->uid, 1000);
+    ck_assert_uint_eq(s->user->gid, 1001);
+    ck_assert(s->readonly_rootfs);
+    ck_assert(!s->allow_privilege_escalation);
+    ck_assert_str_eq(s->capabilities->drop[0], "ALL");
+    ck_assert_str_eq(s->capabilities->add[0], "NET_BIND_SERVICE");
+    ck_assert_int_eq(s->restart_policy, BERTH__V1__RESTART_POLICY__RESTART_ALWAYS);
+    ck_assert_int_eq(s->stop_grace_ms, 5000);
+    ck_assert_int_eq(s->network, BERTH__V1__NETWORK_MODE__NETWORK_NONE);
+    ck_assert_str_eq(label(s->labels, s->n_labels, "app"), "web");
+    ck_assert_str_eq(label(s->labels, s->n_labels, "berth.container"), "web");
+    berth_manifest_free(m);
+}
+END_TEST
+
+START_TEST(kubernetes_forms_and_several_documents)
+{
+    static const char yaml[] = "# leading comment\n"
+                               "---\n"
+                               "apiVersion: apps/v1\n"
+                               "kind: Deployment\n"
+                               "metadata: {name: web, namespace: default, annotations: {a: b}}\n"
+                               "spec:\n"
+                               "  selector: {matchLabels: {app: web}}\n"
+                               "  template:\n"
+                               "    metadata: {labels: {app: web, tier: front}}\n"
+                               "    spec:\n"
+                               "      containers:\n"
+                               "      - name: web\n"
+                               "        image: busybox:1.36\n"
+                               "        imagePullPolicy: IfNotPresent\n"
+                               "        command: [httpd, -f]\n"
+                               "        ports: [{containerPort: 80, protocol: TCP, name: http}]\n"
+                               "        resources: {limits: {cpu: 500m, memory: 128Mi}}\n"
+                               "---\n"
+                               "apiVersion: v1\n"
+                               "kind: Pod\n"
+                               "metadata: {name: batch}\n"
+                               "spec:\n"
+                               "  restartPolicy: OnFailure\n"
+                               "  hostNetwork: true\n"
+                               "  hostname: batch-host\n"
+                               "  containers:\n"
+                               "  - name: job\n"
+                               "    image: busybox\n"
+                               "    command: [sh, -c, 'exit 3']\n"
+                               "    securityContext: {allowPrivilegeEscalation: true}\n"
+                               "---\n"
+                               "---\n"
+                               "apiVersion: apps/v1\n"
+                               "kind: DaemonSet\n"
+                               "metadata: {name: logs}\n"
+                               "spec:\n"
+                               "  selector: {matchLabels: {app: logs}}\n"
+                               "  template:\n"
+                               "    metadata: {labels: {app: logs}}\n"
+                               "    spec:\n"
+                               "      nodeSelector: {disk: ssd}\n"
+                               "      containers:\n"
+                               "      - name: logs\n"
+                               "        image: busybox\n"
+                               "        command: [sleep, '3600']\n"
+                               "        livenessProbe:\n"
+                               "          exec: {command: ['true']}\n"
+                               "          initialDelaySeconds: 3\n"
+                               "...\n";
+    berth_manifest *m = parse_ok(yaml);
+    Berth__V1__ContainerSpec *s;
+
+    ck_assert_uint_eq(m->n_workloads, 3);
+    ck_assert_str_eq(m->workloads[0]->name, "web");
+    ck_assert_uint_eq(m->workloads[0]->replicas, 1); /* the Deployment default */
+    s = m->workloads[0]->template_;
+    ck_assert_str_eq(s->image, "busybox:1.36");
+    /* a limit without a request requests the limit */
+    ck_assert_int_eq(s->resources->cpu_request_millis, 500);
+    ck_assert_int_eq(s->resources->memory_request_bytes, 128 << 20);
+
+    ck_assert_int_eq(m->workloads[1]->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD);
+    ck_assert_uint_eq(m->workloads[1]->replicas, 1);
+    s = m->workloads[1]->template_;
+    ck_assert_int_eq(s->restart_policy, BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE);
+    ck_assert_int_eq(s->network, BERTH__V1__NETWORK_MODE__NETWORK_HOST);
+    ck_assert_str_eq(s->hostname, "batch-host");
+    ck_assert(s->allow_privilege_escalation);
+    ck_assert_str_eq(s->command[2], "exit 3");
+
+    ck_assert_int_eq(m->workloads[2]->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET);
+    ck_assert_uint_eq(m->workloads[2]->replicas, 0);
+    ck_assert_str_eq(m->workloads[2]->node_selector[0]->value, "ssd");
+    s = m->workloads[2]->template_;
+    ck_assert_int_eq(s->liveness_probe->action_case, BERTH__V1__PROBE__ACTION_EXEC);
+    ck_assert_str_eq(s->liveness_probe->exec->command[0], "true");
+    ck_assert_int_eq(s->liveness_probe->initial_delay_ms, 3000);
+    berth_manifest_free(m);
+}
+END_TEST
+
+START_TEST(empty_manifests_are_empty)
+{
+    berth_manifest *m = parse_ok("");
+
+    ck_assert_uint_eq(m->n_workloads, 0);
+    berth_manifest_free(m);
+    m = parse_ok("---\n# nothing\n---\n");
+    ck_assert_uint_eq(m->n_workloads, 0);
+    berth_manifest_free(m);
+}
+END_TEST
+
+/* ---- rejected, each with its exact report ---- */
+
+typedef struct bad_case {
+    const char *yaml;
+    const char *error;
+} bad_case;
+
+#define POD_HEAD "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+
+static const bad_case bad_cases[] = {
+    /* the example */
+    { "apiVersion: berth/v1\n"
+      "kind: Deployment\n"
+      "metadata:\n"
+      "  name: web\n"
+      "spec:\n"
+      "  template:\n"
+      "    spec:\n"
+      "      containers:\n"
+      "      - name: web\n"
+      "        image: busybox\n"
+      "        command: [httpd]\n"
+      "        resources:\n"
+      "          limits:\n"
+      "            memory: 64Mx\n",
+      "web.yaml:14:21: spec.template.spec.containers[0].resources.limits.memory: memory quantity "
+      "'64Mx': unknown suffix 'Mx' (expected one of m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, "
+      "Ei)" },
+    /* unknown and mistyped fields, in file order, all of them */
+    { "apiVersion: berth/v1\n"
+      "kind: Deployment\n"
+      "metadata:\n"
+      "  name: Web_1\n"
+      "  namespace: prod\n"
+      "spec:\n"
+      "  replica: 3\n"
+      "  template:\n"
+      "    spec:\n"
+      "      containers:\n"
+      "      - name: web\n"
+      "        image: busy/box\n"
+      "        command: httpd\n"
+      "        workingdir: /srv\n"
+      "        env:\n"
+      "        - name: A\n"
+      "          value: 1\n",
+      "web.yaml:4:9: metadata.name: 'Web_1' is not a valid workload name (1-53 of a-z 0-9 -, "
+      "starting and ending with a letter or digit)\n"
+      "web.yaml:5:14: metadata.namespace: berth has no namespaces (only \"default\" is "
+      "accepted)\n"
+      "web.yaml:7:3: spec.replica: unknown field (did you mean replicas?)\n"
+      "web.yaml:12:16: spec.template.spec.containers[0].image: 'busy/box' is not an image name "
+      "of the node's image store (1-128 of letters, digits, '.', '_', '-', ':'; no '/')\n"
+      "web.yaml:13:18: spec.template.spec.containers[0].command: expected a list of strings, got "
+      "the string \"httpd\"\n"
+      "web.yaml:14:9: spec.template.spec.containers[0].workingdir: unknown field (did you mean "
+      "workingDir?)\n"
+      "web.yaml:17:18: spec.template.spec.containers[0].env[0].value: expected a string, got the "
+      "number 1 (quote it: \"1\")" },
+    { "apiVersion: berth/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: \"3\"\n",
+      "web.yaml:5:3: spec.template: required\n"
+      "web.yaml:5:13: spec.replicas: expected an integer, got the string \"3\"" },
+    { "apiVersion: berth/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1001\n"
+      "  template: {spec: {containers: [{name: a, image: b, command: [c]}]}}\n",
+      "web.yaml:5:13: spec.replicas: 1001 is out of range (0..1000)" },
+    { POD_HEAD "  - name: a\n    image: b\n    command: [c]\n  - name: b\n",
+      "web.yaml:9:5: spec.containers[1]: berth runs one container per pod: give the second "
+      "container a workload of its own" },
+    { POD_HEAD "  - name: a\n    args: [x]\n",
+      "web.yaml:6:5: spec.containers[0].image: required\n"
+      "web.yaml:6:5: spec.containers[0].command: required (berth images have no entrypoint to "
+      "default to)" },
+    { POD_HEAD "  - name: p\n"
+               "    image: busybox\n"
+               "    command: [sleep]\n"
+               "    resources:\n"
+               "      requests: {cpu: 2}\n"
+               "      limits: {cpu: 1, memory: 1Mi}\n"
+               "    securityContext:\n"
+               "      capabilities: {add: [NET_FLY]}\n"
+               "      runAsUser: -1\n"
+               "    volumeMounts: [{name: nope, mountPath: data}]\n"
+               "    livenessProbe: {httpGet: {path: /}}\n",
+      "web.yaml:10:23: spec.containers[0].resources.requests.cpu: 2 is above the limit 1\n"
+      "web.yaml:11:32: spec.containers[0].resources.limits.memory: 1Mi is below the minimum of "
+      "4Mi\n"
+      "web.yaml:13:28: spec.containers[0].securityContext.capabilities.add[0]: capability "
+      "'NET_FLY' is unknown\n"
+      "web.yaml:14:18: spec.containers[0].securityContext.runAsUser: -1 is out of range "
+      "(0..4294967294)\n"
+      "web.yaml:15:27: spec.containers[0].volumeMounts[0].name: no volume 'nope' in "
+      "spec.volumes\n"
+      "web.yaml:15:44: spec.containers[0].volumeMounts[0].mountPath: 'data' is not an absolute "
+      "path\n"
+      "web.yaml:16:20: spec.containers[0].livenessProbe: a probe needs exec or tcpSocket "
+      "(httpGet and grpc are not supported)\n"
+      "web.yaml:16:21: spec.containers[0].livenessProbe.httpGet: unknown field" },
+    { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\n"
+      "spec:\n"
+      "  volumes: [{name: v, emptyDir: }, {name: h, hostPath: {path: rel}}, {name: x}]\n"
+      "  containers: [{name: p, image: busybox, command: [x]}]\n"
+      "  restartPolicy: Sometimes\n"
+      "  restartPolicy: Never\n",
+      "web.yaml:5:63: spec.volumes[1].hostPath.path: 'rel' is not an absolute path\n"
+      "web.yaml:5:70: spec.volumes[2]: a volume needs exactly one of hostPath and emptyDir\n"
+      "web.yaml:7:18: spec.restartPolicy: 'Sometimes' is not one of Always, OnFailure, Never\n"
+      "web.yaml:8:3: spec.restartPolicy: duplicate field (first at line 7)" },
+    { "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\n"
+      "spec:\n"
+      "  selector: {matchLabels: {app: d}}\n"
+      "  template:\n"
+      "    metadata: {labels: {app: e}}\n"
+      "    spec: {containers: [{name: d, image: busybox, command: [x]}]}\n",
+      "web.yaml:5:13: spec.selector: matchLabels app=d does not select "
+      "spec.template.metadata.labels" },
+    { "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\n"
+      "spec:\n  replicas: 2\n  template: {spec: {containers: [{name: d, image: b, command: "
+      "[x]}]}}\n",
+      "web.yaml:5:3: spec.replicas: unknown field\n"
+      "web.yaml:5:3: spec.selector: required" },
+    { "apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\n",
+      "web.yaml:2:7: kind: apiVersion v1 has no kind Deployment (use apps/v1 or berth/v1)" },
+    { "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: d}\n",
+      "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Pod (use v1 or berth/v1)" },
+    { "apiVersion: berth/v2\nkind: Service\n",
+      "web.yaml:1:13: apiVersion: 'berth/v2' is not one of berth/v1, v1, apps/v1\n"
+      "web.yaml:2:7: kind: 'Service' is not a kind berth runs (Pod, Deployment, DaemonSet)" },
+    { "kind: Pod\n", "web.yaml:1:1: apiVersion: required" },
+    { "- a\n- b\n", "web.yaml:1:1: expected a mapping, got a list" },
+    { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: p, "
+      "image: busybox, command: [x]}]}\n---\n"
+      "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: p, "
+      "image: busybox, command: [x]}]}\n",
+      "web.yaml:8:18: metadata.name: 'p' is named by an earlier document too (line 3)" },
+    { POD_HEAD "  - {name: p, image: busybox, command: [x], env: [{name: A=B}, {name: ''}]}\n"
+               "  nodeSelector: {zone: [a], 'bad key!': x, ok: 'a b'}\n",
+      "web.yaml:6:58: spec.containers[0].env[0].name: 'A=B' is not a variable name (non-empty, "
+      "no '=')\n"
+      "web.yaml:6:71: spec.containers[0].env[1].name: '' is not a variable name (non-empty, no "
+      "'=')\n"
+      "web.yaml:7:24: spec.nodeSelector.zone: expected a string, got a list\n"
+      "web.yaml:7:29: spec.nodeSelector.bad key!: invalid key: 1-63 characters of letters, "
+      "digits, '-', '_', '.' (and one '/'), starting with a letter or digit\n"
+      "web.yaml:7:48: spec.nodeSelector.ok: invalid value 'a b': up to 63 characters of letters, "
+      "digits, '-', '_', '.'" },
+    { POD_HEAD "  - {name: p, image: busybox, command: [x], livenessProbe: {exec: {command: []}, "
+               "tcpSocket: {port: 0}, periodSeconds: 0}}\n",
+      "web.yaml:6:77: spec.containers[0].livenessProbe.exec.command: must not be empty\n"
+      "web.yaml:6:93: spec.containers[0].livenessProbe.tcpSocket: a probe has either exec or "
+      "tcpSocket, not both\n"
+      "web.yaml:6:119: spec.containers[0].livenessProbe.periodSeconds: 0 is out of range "
+      "(1..86400)" },
+    /* YAML itself */
+    { "kind: [\n", "web.yaml:2:1: YAML: did not find expected node content while parsing a flow "
+                   "node" },
+    { "a: &x 1\nb: *x\n", "web.yaml:1:4: YAML anchors and aliases are not supported" },
+    { "a: b\n\tc: d\n", "web.yaml:2:1: YAML: found a tab character that violates indentation while "
+                        "scanning a plain scalar" },
+};
+
+START_TEST(rejected_with_file_line_column_and_path)
+{
+    const bad_case *c = &bad_cases[_i];
+    char *msg = parse_fail(c->yaml);
+
+    ck_assert_msg(strcmp(msg, c->error) == 0, "case %d:\n got: %s\nwant: %s", _i, msg, c->error);
+    free(msg);
+}
+END_TEST
+
+START_TEST(one_bad_document_spoils_the_file)
+{
+    static const char yaml[] = "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: good}\n"
+                               "spec: {containers: [{name: p, image: busybox, command: [x]}]}\n"
+                               "---\n"
+                               "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: bad}\n"
+                               "spec: {containers: [{name: p, image: busybox, comand: [x]}]}\n";
+    char *msg = parse_fail(yaml);
+
+    ck_assert_str_eq(msg, "web.yaml:9:21: spec.containers[0].command: required (berth images "
+                          "have no entrypoint to default to)\n"
+                          "web.yaml:9:47: spec.containers[0].comand: unknown field (did you mean "
+                          "command?)");
+    free(msg);
+}
+END_TEST
+
+START_TEST(runtime_validation_has_the_last_word)
+{
+    /* hostname passes the manifest's string check; the runtime refuses it */
+    char *msg = parse_fail(POD_HEAD "  - {name: p, image: busybox, command: [x]}\n"
+                                    "  hostname: -bad-\n");
+
+    ck_assert_str_eq(msg, "web.yaml:5:3: spec: spec.hostname: '-bad-' is not a valid host name "
+                          "(letters, digits, '-', '.')");
+    free(msg);
+}
+END_TEST
+
+/* ---- hostile input ---- */
+
+START_TEST(bounded)
+{
+    berth_manifest *m = NULL;
+    berth_error *err = NULL;
+    size_t big = BERTH_MANIFEST_BYTES_MAX + 1;
+    char *text = malloc(big), *msg;
+
+    memset(text, ' ', big);
+    ck_assert_berth_error(berth_manifest_parse(text, big, "big.yaml", &m, &err), err,
+                          "big.yaml: 1048577 bytes, a manifest may have at most 1048576");
+    ck_assert_berth_error(berth_manifest_parse("a: b\0c", 6, "nul.yaml", &m, &err), err,
+                          "nul.yaml: not a text file (it has a NUL byte)");
+    /* deep nesting is refused before a node is built */
+    memset(text, '[', 200);
+    text[200] = '\0';
+    msg = parse_fail(text);
+    ck_assert_str_eq(msg, "web.yaml:1:33: nested deeper than 32 levels");
+    free(msg);
+    /* too many documents */
+    text[0] = '\0';
+    for (int i = 0; i <= BERTH_MANIFEST_DOCUMENTS_MAX; i++)
+        strcat(text, "---\n");
+    msg = parse_fail(text);
+    ck_assert_str_eq(msg, "web.yaml:257:1: more than 256 documents");
+    free(msg);
+    /* at most 20 errors are listed, the rest counted */
+    strcpy(text, "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec:\n");
+    for (int i = 0; i < 25; i++)
+        sprintf(text + strlen(text), "  x%d: 1\n", i);
+    msg = parse_fail(text);
+    ck_assert_ptr_nonnull(strstr(msg, "web.yaml:24:3: spec.x19: unknown field\nweb.yaml: and 6 "
+                                      "more errors"));
+    free(msg);
+    free(text);
+}
+END_TEST
+
+/* ---- replicas ---- */
+
+START_TEST(replica_ids)
+{
+    char id[BERTH_ID_BUF];
+
+    berth_replica_id("web", BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT, 3, "n1", id);
+    ck_assert_str_eq(id, "web-3");
+    berth_replica_id("logs", BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET, 0, "node-1", id);
+    ck_assert_str_eq(id, "logs-node-1");
+    /* too long for an id: a hash of the node name, stable */
+    berth_replica_id("logs", BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET, 0,
+                     "a-very-long-node-name-that-would-not-fit-into-a-container-id", id);
+    ck_assert_uint_eq(strlen(id), 4 + 1 + 8);
+    ck_assert_int_eq(strncmp(id, "logs-", 5), 0);
+    ck_assert(berth_workload_name_valid("web-1"));
+    ck_assert(!berth_workload_name_valid("web-"));
+    ck_assert(!berth_workload_name_valid("Web"));
+    ck_assert(!berth_workload_name_valid(""));
+    ck_assert_str_eq(berth_workload_kind_name(BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET),
+                     "DaemonSet");
+    ck_assert_int_eq(berth_workload_kind_parse("Pod"), BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD);
+    ck_assert_int_eq(berth_workload_kind_parse("pod"),
+                     BERTH__V1__WORKLOAD_KIND__WORKLOAD_KIND_UNSPECIFIED);
+}
+END_TEST
+
+START_TEST(replica_spec_is_a_labelled_copy)
+{
+    berth_manifest *m = parse_ok(berth_deployment);
+    Berth__V1__ContainerSpec *s = NULL;
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(berth_replica_spec(m->workloads[0], "web-2", "2", &s, &err), 0);
+    ck_assert_str_eq(s->id, "web-2");
+    ck_assert_str_eq(label(s->labels, s->n_labels, "berth.workload"), "web");
+    ck_assert_str_eq(label(s->labels, s->n_labels, "berth.replica"), "2");
+    ck_assert_str_eq(label(s->labels, s->n_labels, "app"), "web");
+    ck_assert_str_eq(s->image, "busybox");
+    /* the template is untouched */
+    ck_assert_str_eq(m->workloads[0]->template_->id, "");
+    ck_assert_ptr_null(label(m->workloads[0]->template_->labels,
+                             m->workloads[0]->template_->n_labels, "berth.replica"));
+    berth__v1__container_spec__free_unpacked(s, NULL);
+    berth_manifest_free(m);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("manifest");
+    TCase *tc = tcase_create("parse");
+
+    tcase_add_test(tc, berth_deployment_maps_every_field);
+    tcase_add_test(tc, kubernetes_forms_and_several_documents);
+    tcase_add_test(tc, empty_manifests_are_empty);
+    tcase_add_loop_test(tc, rejected_with_file_line_column_and_path, 0,
+                        sizeof(bad_cases) / sizeof(bad_cases[0]));
+    tcase_add_test(tc, one_bad_document_spoils_the_file);
+    tcase_add_test(tc, runtime_validation_has_the_last_word);
+    tcase_add_test(tc, bounded);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("replicas");
+    tcase_add_test(tc, replica_ids);
+    tcase_add_test(tc, replica_spec_is_a_labelled_copy);
+    suite_add_tcase(s, tc);
+    return s;
+}
