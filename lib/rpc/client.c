@@ -255,6 +255,48 @@ static void call_fail_soon(client_call *call, int code, const char *msg)
         call_complete(call, code, msg, NULL); /* out of memory: now, then */
 }
 
+/* The session that calls went out under is gone (the server lost it): the
+ * others still waiting on it would wait in vain until their own deadlines.
+ * Put them back at the head of the queue, in the order they were sent, to
+ * go out again under the next session (calls are idempotent: the server's
+ * reply cache answers a duplicate without running it twice). */
+static void requeue_session(berth_rpc_client *c, const uint8_t *session_id, client_call *except)
+{
+    client_call *moved[64];
+    size_t n = 0;
+
+    for (unsigned i = 0; i < c->n_slots && n < 64; i++) {
+        client_call *call = c->slots[i].call;
+
+        if (!call || call == except ||
+            memcmp(call->session_id, session_id, BERTH_SESSION_ID_LEN) != 0)
+            continue;
+        slot_reset(&c->slots[i]);
+        call->slot = NULL;
+        moved[n++] = call;
+    }
+    /* Oldest first, ahead of everything that never went out. */
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && moved[k]->sent_at < moved[k - 1]->sent_at; k--) {
+            client_call *t = moved[k];
+            moved[k] = moved[k - 1];
+            moved[k - 1] = t;
+        }
+    for (size_t i = n; i-- > 0;) {
+        client_call *call = moved[i];
+
+        call->list = &c->queue;
+        call->prev = NULL;
+        call->next = c->queue.head;
+        if (c->queue.head)
+            c->queue.head->prev = call;
+        else
+            c->queue.tail = call;
+        c->queue.head = call;
+        c->stats.resent++;
+    }
+}
+
 static void call_on_timer(berth_loop_timer *t)
 {
     client_call *call = berth_container_of(t, client_call, timer);
@@ -271,8 +313,10 @@ static void call_on_timer(berth_loop_timer *t)
         /* Nothing arrived under the session since this call went out: the
          * server may have lost it (restart); the next call handshakes. */
         s = berth_auth_session(c->auth, call->session_id);
-        if (s && berth_session_last_rx(s) < call->sent_at)
+        if (s && berth_session_last_rx(s) < call->sent_at) {
             berth_auth_session_drop(c->auth, s);
+            requeue_session(c, call->session_id, call);
+        }
         slot_reset(call->slot);
         call->slot = NULL;
         call_completef(call, BERTH__V1__CODE__DEADLINE_EXCEEDED,

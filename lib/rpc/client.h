@@ -72,6 +72,7 @@ typedef struct berth_rpc_client_stats {
     uint64_t handshakes;        /* sessions made */
     uint64_t refused;           /* handshakes the server refused */
     uint64_t dropped;           /* received frames that were not a valid answer */
+    uint64_t resent;            /* calls sent again after their session was lost */
 } berth_rpc_client_stats;
 
 int berth_rpc_client_new(const berth_rpc_client_config *cfg, berth_rpc_client **ret_client,

@@ -645,6 +645,55 @@ static void note_result(berth_rpc_result *res, void *data)
     *(int *)data = res->code;
 }
 
+/* Calls in flight when the server lost their session do not wait for their
+ * own deadlines: once one times out unanswered, the others go out again
+ * under a new session. */
+START_TEST(calls_in_flight_are_resent_under_the_new_session)
+{
+    berth_rpc_server_config cfg = { .loop = loop };
+    berth_auth_config acfg = { 0 };
+    Berth__Test__EchoRequest req = BERTH__TEST__ECHO_REQUEST__INIT;
+    berth_auth *fresh = NULL;
+    berth_error *err = NULL;
+    int short_code = -1, long_code = -1;
+    int64_t t0;
+
+    start_default();
+    call_ok("before the restart");
+    berth_rpc_server_free(srv);
+    acfg.self = ctl.who;
+    acfg.key = ctl.key;
+    acfg.policy = &berth_policy_memory_ops;
+    acfg.policy_data = ctl.policy;
+    ck_assert_int_eq(berth_auth_new(&acfg, &fresh, &err), 0);
+    cfg.auth = fresh;
+    ck_assert_int_eq(berth_rpc_server_new(&cfg, &srv, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
+
+    t0 = berth_now_mono_ns();
+    req.text = "short";
+    ck_assert_int_eq(berth_rpc_client_call(cli, &berth__test__test__descriptor, "Echo", &req.base,
+                                           700, note_result, &short_code, &err),
+                     0);
+    req.text = "long";
+    ck_assert_int_eq(berth_rpc_client_call(cli, &berth__test__test__descriptor, "Echo", &req.base,
+                                           20000, note_result, &long_code, &err),
+                     0);
+    for (int i = 0; i < 200 && long_code < 0; i++)
+        run_for(loop, 50);
+    ck_assert_int_eq(short_code, BERTH__V1__CODE__DEADLINE_EXCEEDED);
+    ck_assert_int_eq(long_code, BERTH__V1__CODE__OK);
+    /* Answered after the short one gave up, far from its own deadline. */
+    ck_assert_int_lt(berth_now_mono_ns() - t0, 10 * BERTH_NSEC_PER_SEC);
+    ck_assert_uint_eq(berth_rpc_client_stats_of(cli)->resent, 1);
+    ck_assert_uint_eq(berth_rpc_client_stats_of(cli)->handshakes, 2);
+    berth_rpc_server_free(srv);
+    srv = NULL;
+    berth_auth_free(fresh);
+}
+END_TEST
+
 START_TEST(too_many_calls_are_refused_not_queued)
 {
     berth_rpc_server_config cfg = { .loop = loop, .auth = ctl.auth, .max_pending = 1 };
@@ -701,6 +750,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, join_token_enrolls_through_the_client);
     tcase_add_test(tc, a_server_with_another_key_gets_no_call_through);
     tcase_add_test(tc, client_recovers_when_the_server_lost_its_session);
+    tcase_add_test(tc, calls_in_flight_are_resent_under_the_new_session);
     tcase_add_test(tc, too_many_calls_are_refused_not_queued);
     suite_add_tcase(s, tc);
     return s;
