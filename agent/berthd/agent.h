@@ -79,9 +79,10 @@ typedef void (*containers_stop_fn)(const Berth__V1__ContainerStatus *status, con
 int containers_stop(agent *a, const char *id, int64_t grace_ms, containers_stop_fn done, void *data,
                     berth_error **err);
 
-/* session.c: a container's status changed (prev: the state before). */
+/* session.c: a container's status changed (prev: the state before), or it is
+ * gone from the node (removed: its last status). */
 void session_status_changed(agent *a, const Berth__V1__ContainerStatus *st,
-                            Berth__V1__ContainerState prev);
+                            Berth__V1__ContainerState prev, bool removed);
 /* session.c: the applied generation moved. */
 void session_applied(agent *a);
 /* session.c: whether the controller answers; why not in msg. */

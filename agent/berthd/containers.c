@@ -204,7 +204,7 @@ static bool spec_equal(const Berth__V1__ContainerSpec *x, const Berth__V1__Conta
 
 static void notify(ct *c, Berth__V1__ContainerState prev)
 {
-    session_status_changed(c->a, &c->st, prev);
+    session_status_changed(c->a, &c->st, prev, false);
 }
 
 static void ct_set_status(ct *c, Berth__V1__ContainerState state, const char *reason,
@@ -448,6 +448,7 @@ static void ct_monitor_done(ct *c)
     finish_stops(c, NULL);
     if (c->remove_when_done && !c->replacement) {
         ct_remove_dir(a, c);
+        session_status_changed(a, &c->st, c->st.state, true);
         ct_drop(a, c);
         check_applied(a);
         return;

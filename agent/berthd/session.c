@@ -139,17 +139,19 @@ static void report_full(session *s)
 }
 
 void session_status_changed(agent *a, const Berth__V1__ContainerStatus *st,
-                            Berth__V1__ContainerState prev)
+                            Berth__V1__ContainerState prev, bool removed)
 {
     session *s = a->session;
     Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
     berth_error *err = NULL;
 
-    berth_debug("container %s: %d -> %d %s", st->id, (int)prev, (int)st->state, st->reason);
+    berth_debug("container %s: %d -> %d %s%s", st->id, (int)prev, (int)st->state, st->reason,
+                removed ? " (removed)" : "");
     if (!s || !s->push)
         return; /* reported in full once connected */
     ev.status = (Berth__V1__ContainerStatus *)st;
     ev.previous_state = prev;
+    ev.removed = removed;
     ev.time_unix_ns = berth_now_real_ns();
     /* A lost item is found by its sequence number and healed by a full
      * report, so a failed send only needs noting. */

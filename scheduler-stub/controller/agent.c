@@ -381,6 +381,10 @@ static void on_container_event(const berth_stream_item *item, const ProtobufCMes
         n->need_full_report = true;
     if (!ev->status || status_validate(ev->status, NULL) < 0)
         return;
+    if (ev->removed) {
+        ctl_status_remove(c, n, ev->status->id);
+        return;
+    }
     if ((copy = (Berth__V1__ContainerStatus *)berth_pb_copy(&ev->status->base)))
         ctl_status_put(c, n, copy);
 }

@@ -135,6 +135,8 @@ Berth__V1__ContainerSpec *ctl_assign_spec(controller *c, ctl_node *n, const ctl_
 
 /* Statuses: take s (owned) as the latest for its container on n. */
 void ctl_status_put(controller *c, ctl_node *n, Berth__V1__ContainerStatus *s);
+/* The node removed the container: forget its status. */
+void ctl_status_remove(controller *c, ctl_node *n, const char *id);
 /* Replace all of n's statuses with these (owned; the array too). */
 void ctl_status_replace(controller *c, ctl_node *n, Berth__V1__ContainerStatus **s, size_t count);
 Berth__V1__ContainerStatus *ctl_status_find(ctl_node *n, const char *id);

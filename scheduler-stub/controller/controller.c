@@ -761,6 +761,19 @@ void ctl_status_put(controller *c, ctl_node *n, Berth__V1__ContainerStatus *s)
     flush_soon(c, n);
 }
 
+void ctl_status_remove(controller *c, ctl_node *n, const char *id)
+{
+    bool found;
+    size_t at = status_pos(n, id, &found);
+
+    if (!found)
+        return;
+    berth__v1__container_status__free_unpacked(n->status[at], NULL);
+    memmove(&n->status[at], &n->status[at + 1], (n->n_status - at - 1) * sizeof(*n->status));
+    n->n_status--;
+    flush_soon(c, n);
+}
+
 static int status_cmp(const void *a, const void *b)
 {
     return strcmp((*(Berth__V1__ContainerStatus *const *)a)->id,
