@@ -40,7 +40,7 @@ static void apply_usage(FILE *out)
 
 typedef struct input {
     char *path;   /* as named, or "-" */
-    char *source; /* shown in errors: the file's name */
+    char *source; /* shown in errors: the path as given ("-" for stdin) */
     char *text;
 } input;
 
@@ -102,14 +102,15 @@ static int read_inputs(input *in, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         _cleanup_error_ berth_error *err = NULL;
-        const char *slash = strrchr(in[i].path, '/');
 
         if (!in[i].path || berthctl_read_input(in[i].path, BERTH_MANIFEST_BYTES_MAX, &in[i].text,
                                                NULL, &err) < 0) {
             berthctl_errorf("%s", err ? err->msg : "out of memory");
             return -1;
         }
-        in[i].source = strdup(strcmp(in[i].path, "-") == 0 ? "-" : slash ? slash + 1 : in[i].path);
+        /* Errors name the file as the operator gave it (a directory's
+         * files as DIR/NAME), so two web.yaml in two places differ. */
+        in[i].source = strdup(in[i].path);
     }
     return 0;
 }
