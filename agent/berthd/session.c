@@ -432,6 +432,18 @@ static int load_identity(session *s, berth_error **err)
         berth_keypair_wipe(&kp);
         return -1;
     }
+    /* And the name it is known by: berthctl agent finds the principal to
+     * expect on the local socket from these two. */
+    {
+        char line[BERTH_NAME_MAX + 2];
+        int n = snprintf(line, sizeof(line), "%s\n", a->cfg.node_name);
+
+        snprintf(pubpath, sizeof(pubpath), "%s/node.name", a->cfg.state_dir);
+        if (berth_write_file_atomic_at(AT_FDCWD, pubpath, line, (size_t)n, 0644, err) < 0) {
+            berth_keypair_wipe(&kp);
+            return -1;
+        }
+    }
     {
         char fp[BERTH_FINGERPRINT_LEN];
         berth_info("node %s, key %s", a->cfg.node_name, berth_key_fingerprint(kp.pk, fp));

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/loop.h"
 #include "berth/proto/controller.pb-c.h"
+#include "berth/proto/logs.pb-c.h"
 #include "rpc/client.h"
 
 /* Exit codes shared by the subcommands (docker's conventions for run). */
@@ -58,6 +59,7 @@ int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_keygen(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_join_token(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv);
 
 /* Print "berthctl: <msg>" to stderr. */
 void berthctl_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -122,6 +124,10 @@ const char *berthctl_node_status(const Berth__V1__Node *node, char *buf, size_t 
 const char *berthctl_container_state(Berth__V1__ContainerState state);
 /* The colour a status word deserves on a terminal (NULL: none). */
 const char *berthctl_status_colour(const char *word);
+
+/* A Logs answer's lines as the container wrote them (stamps: each prefixed
+ * with when it was logged); a rotation gap noted on stderr. */
+void berthctl_print_log_lines(const Berth__V1__LogsResponse *resp, bool stamps, FILE *out);
 
 /* Read a whole file ("-": stdin) up to max bytes. */
 int berthctl_read_input(const char *path, size_t max, char **ret_text, size_t *ret_len,

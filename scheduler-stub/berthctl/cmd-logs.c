@@ -27,6 +27,23 @@ static void logs_usage(FILE *out)
             berthctl_connection_help);
 }
 
+void berthctl_print_log_lines(const Berth__V1__LogsResponse *resp, bool stamps, FILE *out)
+{
+    if (resp->truncated)
+        fprintf(stderr, "berthctl: (the log was rotated: lines are missing here)\n");
+    for (size_t i = 0; i < resp->n_lines; i++) {
+        const Berth__V1__LogLine *l = resp->lines[i];
+        char t[BERTH_RFC3339NANO_LEN];
+
+        if (stamps)
+            fprintf(out, "%s ", berth_format_rfc3339nano(l->time_unix_ns, t));
+        fwrite(l->line.data, 1, l->line.len, out);
+        if (!l->partial)
+            fputc('\n', out);
+    }
+    fflush(out);
+}
+
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -78,19 +95,7 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
 
         if (berthctl_call(ctx, "Logs", &req.base, (ProtobufCMessage **)&resp) != 0)
             return 1;
-        if (resp->truncated)
-            fprintf(stderr, "berthctl: (the log was rotated: lines are missing here)\n");
-        for (size_t i = 0; i < resp->n_lines; i++) {
-            const Berth__V1__LogLine *l = resp->lines[i];
-            char t[BERTH_RFC3339NANO_LEN];
-
-            if (stamps)
-                printf("%s ", berth_format_rfc3339nano(l->time_unix_ns, t));
-            fwrite(l->line.data, 1, l->line.len, stdout);
-            if (!l->partial)
-                putchar('\n');
-        }
-        fflush(stdout);
+        berthctl_print_log_lines(resp, stamps, stdout);
         more = resp->n_lines > 0;
         req.cursor = resp->next_cursor;
         req.tail_lines = 0;

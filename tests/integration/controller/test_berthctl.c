@@ -39,7 +39,7 @@ START_TEST(every_command_has_help)
 {
     static const char *const commands[] = { "apply",  "delete",     "get",   "describe",
                                             "logs",   "health",     "top",   "node",
-                                            "keygen", "join-token", "image", "run" };
+                                            "keygen", "join-token", "image", "agent", "run" };
     char *out, *err, want[64];
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

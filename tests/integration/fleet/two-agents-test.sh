@@ -58,7 +58,28 @@ done
 before_get=$(bctl get containers | awk '{ print $1, $2, $3, $4, $5 }')
 before_pids=$(container_pids)
 ctl_kill KILL
-sleep 2
+# Meanwhile the agents answer on their local sockets, controller or not.
+agent() {
+	local n=$1
+	shift
+	bctl agent "$@" --socket "$FLEET_DIR/$n/agent.sock" --state-dir "$FLEET_DIR/$n/state"
+}
+out=$(agent n1 ps)
+expect "agent ps lists what n1 runs" "$(node_containers n1)" \
+	"$(echo "$out" | awk 'NR > 1 && $3 == "Running" { print $1 }' | sort | tr '\n' ' ')"
+c=$(echo "$out" | awk 'NR == 2 { print $1 }')
+expect "agent logs reads a container's log" "hello from $c" "$(agent n1 logs "$c")"
+health_fails() { ! agent n1 health; }
+wait_until 10 health_fails
+out=$(agent n1 health)
+rc=$?
+contains "agent health names the node" "Node:        n1" "$out"
+contains "... and says the controller is away" "controller FAILED" "$out"
+expect "... with a non-zero exit" "1" "$rc"
+out=$(bctl agent ps --timeout 2s --socket "$FLEET_DIR/n1/agent.sock" \
+	--state-dir "$FLEET_DIR/n2/state" 2>&1)
+contains "an agent without the expected name and key gets no call" "did not answer" "$out"
+sleep 1
 ctl_start || exit 1
 wait_until 20 nodes_ready 2
 expect "get shows the same containers after the restart" "$before_get" \

@@ -1,0 +1,387 @@
+/* berthctl agent: the agent on this machine, over its local socket, without
+ * the controller (so it works while the controller is down or unreachable,
+ * like crictl beside kubelet). The agent names itself in its state
+ * directory (node.name) and publishes its public key there (node.pub); the
+ * operator's key must be one the agent trusts (agent.yaml, operators). */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/duration.h"
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "berth/proto/agent.pb-c.h"
+#include "berthctl.h"
+#include "rpc/keys.h"
+#include "rpc/pb.h"
+#include "rpc/policy_memory.h"
+
+#define DEFAULT_SOCKET    "/run/berth/agent.sock"
+#define DEFAULT_STATE_DIR "/var/lib/berth/agent"
+
+typedef struct agent_conn {
+    const char *socket;
+    const char *state_dir;
+    char node[BERTH_NAME_MAX + 1];
+} agent_conn;
+
+static void agent_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: berthctl agent ps [-o wide|json|yaml]\n"
+            "       berthctl agent logs [-f] [--tail N] [--timestamps] CONTAINER\n"
+            "       berthctl agent stop [--grace D] CONTAINER\n"
+            "       berthctl agent health [-o json|yaml]\n"
+            "\n"
+            "Ask the agent on this machine directly, over its local socket: what it runs,\n"
+            "a container's log, stop one, its health. Works without the controller.\n"
+            "\n"
+            "Options:\n"
+            "      --socket PATH     the agent's socket (default " DEFAULT_SOCKET ",\n"
+            "                        or BERTH_AGENT_SOCKET)\n"
+            "      --state-dir DIR   the agent's state directory, where it names itself\n"
+            "                        (default " DEFAULT_STATE_DIR ", or BERTH_AGENT_STATE_DIR)\n"
+            "  -o, --output FORMAT   ps: wide, json or yaml; health: json or yaml\n"
+            "  -f, --follow          logs: keep printing new lines until the container ends\n"
+            "      --tail N          logs: start N lines before the end\n"
+            "      --timestamps      logs: prefix each line with when it was logged\n"
+            "      --grace D         stop: from the stop signal to SIGKILL (default 10s)\n"
+            "  -h, --help            this help\n"
+            "\n"
+            "Your operator key (--key, --operator, as for the controller) must be listed\n"
+            "under operators in the agent's configuration.\n");
+}
+
+/* Connect ctx's client to the agent instead of the controller. */
+static int agent_connect(berthctl_ctx *ctx, agent_conn *ac, berth_error **err)
+{
+    uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
+    char path[4096], address[4200], *text = NULL;
+    berth_principal me, node;
+    berth_keypair key;
+    berth_auth_config cfg = { 0 };
+    berth_rpc_client_config cc = { 0 };
+    berth_policy_memory *policy = NULL;
+    berth_auth *auth = NULL;
+    size_t n = 0, len = 0;
+    int r = -1;
+
+    if (berthctl_resolve(ctx, err) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/node.name", ac->state_dir);
+    if (berth_read_file_at(AT_FDCWD, path, 256, &text, &len, err) < 0)
+        return berth_error_prefix(err, "the agent's name (is berthd running here? --state-dir)");
+    text[strcspn(text, "\n")] = '\0';
+    snprintf(ac->node, sizeof(ac->node), "%s", text);
+    free(text);
+    snprintf(path, sizeof(path), "%s/node.pub", ac->state_dir);
+    if (berth_principal_init(&me, BERTH_ROLE_OPERATOR, ctx->operator_name, err) < 0 ||
+        berth_principal_init(&node, BERTH_ROLE_NODE, ac->node, err) < 0)
+        return -1;
+    if (berth_pubkeys_load(AT_FDCWD, path, pks, &n, err) < 0)
+        return berth_error_prefix(err, "the agent's public key");
+    if (berth_keypair_load(AT_FDCWD, ctx->key, &key, err) < 0)
+        return berth_error_prefix(err, "your operator key (--key)");
+    if (berth_policy_memory_new(&policy, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (berth_policy_memory_add_key(policy, &node, pks[i], err) < 0)
+            goto out;
+    cfg.self = me;
+    cfg.key = key;
+    cfg.policy = &berth_policy_memory_ops;
+    cfg.policy_data = policy;
+    if (berth_auth_new(&cfg, &auth, err) < 0 || berth_loop_new(&ctx->loop, err) < 0)
+        goto out;
+    snprintf(address, sizeof(address), "ipc://%s", ac->socket);
+    cc.loop = ctx->loop;
+    cc.auth = auth;
+    cc.address = address;
+    cc.server = node;
+    cc.default_timeout_ms = ctx->timeout_ms;
+    cc.resend_ivl_ms = (int)ctx->timeout_ms;
+    if (berth_rpc_client_new(&cc, &ctx->client, err) < 0)
+        goto out;
+    ctx->auth = auth;
+    ctx->policy = policy;
+    auth = NULL;
+    policy = NULL;
+    r = 0;
+out:
+    berth_keypair_wipe(&key);
+    berth_auth_free(auth);
+    berth_policy_memory_free(policy);
+    return r;
+}
+
+/* Call the Agent's method; as berthctl_call for the controller. */
+static int agent_call(berthctl_ctx *ctx, const agent_conn *ac, const char *method,
+                      const ProtobufCMessage *request, ProtobufCMessage **ret_response)
+{
+    _cleanup_error_ berth_error *err = NULL;
+    berth_rpc_result res = { 0 };
+
+    if (berth_rpc_client_call_sync(ctx->client, &berth__v1__agent__descriptor, method, request, 0,
+                                   &res, &err) < 0) {
+        berthctl_errorf("%s: %s", method, err->msg);
+        return 1;
+    }
+    if (res.code == BERTH__V1__CODE__OK) {
+        *ret_response = res.response;
+        res.response = NULL;
+        berth_rpc_result_clear(&res);
+        return 0;
+    }
+    if (res.code == BERTH__V1__CODE__DEADLINE_EXCEEDED)
+        berthctl_errorf("the agent %s at %s did not answer (is berthd running? are you one of "
+                        "its operators?)",
+                        ac->node, ac->socket);
+    else
+        berthctl_errorf("%s", res.message ? res.message : berth_rpc_code_name(res.code));
+    berth_rpc_result_clear(&res);
+    return 1;
+}
+
+static int agent_ps(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt)
+{
+    static const char *const h[] = { "NAME",  "WORKLOAD", "STATE", "RESTARTS", "AGE",
+                                     "IMAGE", "PID",      "EXIT",  "REASON" };
+    Berth__V1__ListContainersRequest req = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
+    Berth__V1__ListContainersResponse *resp = NULL;
+    berthctl_table *t;
+
+    if (agent_call(ctx, ac, "List", &req.base, (ProtobufCMessage **)&resp) != 0)
+        return 1;
+    if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML) {
+        (fmt == BERTHCTL_JSON ? berthctl_print_json : berthctl_print_yaml)(&resp->base, stdout);
+        berth_pb_free(&resp->base);
+        return 0;
+    }
+    t = berthctl_table_new(fmt == BERTHCTL_WIDE ? 9 : 5, h);
+    for (size_t i = 0; i < resp->n_containers; i++) {
+        const Berth__V1__ContainerInfo *ci = resp->containers[i];
+        const Berth__V1__ContainerStatus *s = ci->status;
+        char restarts[16], age[16], pid[16], exitc[24];
+        const char *colours[9] = { NULL };
+        const char *cells[9];
+
+        if (!s)
+            continue;
+        snprintf(restarts, sizeof(restarts), "%u", s->restart_count);
+        snprintf(pid, sizeof(pid), s->pid ? "%d" : "-", s->pid);
+        if (s->signal)
+            snprintf(exitc, sizeof(exitc), "signal %d", s->signal);
+        else if (s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED ||
+                 s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
+            snprintf(exitc, sizeof(exitc), "%d", s->exit_code);
+        else
+            snprintf(exitc, sizeof(exitc), "-");
+        cells[0] = s->id;
+        cells[1] = *ci->workload ? ci->workload : "-";
+        cells[2] = berthctl_container_state(s->state);
+        colours[2] = berthctl_status_colour(cells[2]);
+        cells[3] = restarts;
+        cells[4] = berthctl_age(s->started_unix_ns ? s->started_unix_ns : s->created_unix_ns, age,
+                                sizeof(age));
+        cells[5] = ci->spec && *ci->spec->image ? ci->spec->image : "-";
+        cells[6] = pid;
+        cells[7] = exitc;
+        cells[8] = *s->reason ? s->reason : "-";
+        berthctl_table_add(t, cells, colours);
+    }
+    berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    berth_pb_free(&resp->base);
+    return 0;
+}
+
+static int agent_logs(berthctl_ctx *ctx, const agent_conn *ac, Berth__V1__LogsRequest *req,
+                      bool follow, bool stamps)
+{
+    for (;;) {
+        Berth__V1__LogsResponse *resp = NULL;
+        bool more;
+
+        if (agent_call(ctx, ac, "Logs", &req->base, (ProtobufCMessage **)&resp) != 0)
+            return 1;
+        berthctl_print_log_lines(resp, stamps, stdout);
+        more = resp->n_lines > 0;
+        req->cursor = resp->next_cursor;
+        req->tail_lines = 0;
+        if (resp->eof || (!follow && !more)) {
+            berth_pb_free(&resp->base);
+            return 0;
+        }
+        berth_pb_free(&resp->base);
+        if (!more)
+            berth_loop_run_once(ctx->loop, 500 * BERTH_NSEC_PER_MSEC, NULL);
+    }
+}
+
+static int agent_stop(berthctl_ctx *ctx, const agent_conn *ac, Berth__V1__StopRequest *req)
+{
+    Berth__V1__StopResponse *resp = NULL;
+
+    if (agent_call(ctx, ac, "Stop", &req->base, (ProtobufCMessage **)&resp) != 0)
+        return 1;
+    printf("%s stopped\n", req->container_id);
+    berth_pb_free(&resp->base);
+    return 0;
+}
+
+static int agent_health(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt)
+{
+    Berth__V1__HealthRequest req = BERTH__V1__HEALTH_REQUEST__INIT;
+    Berth__V1__HealthReport *rep = NULL;
+    char age[16];
+    int rc;
+
+    if (agent_call(ctx, ac, "Health", &req.base, (ProtobufCMessage **)&rep) != 0)
+        return 1;
+    rc = rep->healthy ? 0 : 1;
+    if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML) {
+        (fmt == BERTHCTL_JSON ? berthctl_print_json : berthctl_print_yaml)(&rep->base, stdout);
+        berth_pb_free(&rep->base);
+        return rc;
+    }
+    printf("Node:        %s\n", rep->node);
+    printf("Healthy:     %s\n", rep->healthy ? "yes" : "no");
+    printf("Agent:       %s, up %s\n", rep->agent_version,
+           berthctl_age(rep->agent_start_unix_ns, age, sizeof(age)));
+    printf("Generation:  %llu applied\n", (unsigned long long)rep->applied_generation);
+    printf("Containers: ");
+    if (!rep->n_containers)
+        printf(" none");
+    for (size_t i = 0; i < rep->n_containers; i++)
+        printf(" %u %s", rep->containers[i]->count,
+               berthctl_container_state(rep->containers[i]->state));
+    printf("\nChecks:\n");
+    for (size_t i = 0; i < rep->n_checks; i++)
+        printf("  %-10s %s%s%s\n", rep->checks[i]->name, rep->checks[i]->ok ? "ok" : "FAILED",
+               *rep->checks[i]->message ? ": " : "", rep->checks[i]->message);
+    if (rep->n_probes)
+        printf("Probes:\n");
+    for (size_t i = 0; i < rep->n_probes; i++) {
+        const Berth__V1__ContainerHealth *p = rep->probes[i];
+
+        printf("  %-20s %s", p->container_id,
+               p->health == BERTH__V1__HEALTH_STATE__HEALTH_HEALTHY     ? "healthy"
+               : p->health == BERTH__V1__HEALTH_STATE__HEALTH_UNHEALTHY ? "unhealthy"
+                                                                        : "unknown");
+        if (p->probe_failures)
+            printf(" (%u failed: %s)", p->probe_failures, p->message);
+        printf("\n");
+    }
+    berth_pb_free(&rep->base);
+    return rc;
+}
+
+int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "socket", required_argument, NULL, 'S' },
+        { "state-dir", required_argument, NULL, 'D' },
+        { "output", required_argument, NULL, 'o' },
+        { "follow", no_argument, NULL, 'f' },
+        { "tail", required_argument, NULL, 'T' },
+        { "timestamps", no_argument, NULL, 't' },
+        { "grace", required_argument, NULL, 'g' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    agent_conn ac = { .socket = getenv("BERTH_AGENT_SOCKET"),
+                      .state_dir = getenv("BERTH_AGENT_STATE_DIR") };
+    Berth__V1__LogsRequest logs = BERTH__V1__LOGS_REQUEST__INIT;
+    Berth__V1__StopRequest stop = BERTH__V1__STOP_REQUEST__INIT;
+    berthctl_format fmt = BERTHCTL_TABLE;
+    bool follow = false, stamps = false;
+    _cleanup_error_ berth_error *err = NULL;
+    const char *verb;
+    char *end;
+    int o, rc;
+
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        agent_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? BERTHCTL_EXIT_USAGE : 0;
+    }
+    verb = argv[1];
+    argc--;
+    argv++;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "o:fh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'S':
+            ac.socket = optarg;
+            break;
+        case 'D':
+            ac.state_dir = optarg;
+            break;
+        case 'o':
+            if (berthctl_format_parse(optarg, &fmt) < 0) {
+                berthctl_errorf("--output: '%s' is not wide, json or yaml", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            follow = true;
+            break;
+        case 'T':
+            logs.tail_lines = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end || !*optarg || optarg[0] == '-') {
+                berthctl_errorf("--tail: '%s' is not a number of lines", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            break;
+        case 't':
+            stamps = true;
+            break;
+        case 'g': {
+            int64_t ns;
+
+            if (berth_parse_duration(optarg, "--grace", &ns, NULL) < 0 ||
+                ns < BERTH_NSEC_PER_MSEC || ns > 3600 * BERTH_NSEC_PER_SEC) {
+                berthctl_errorf("--grace: '%s' is not a duration in 1ms..1h", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            stop.grace_period_ms = (uint32_t)(ns / BERTH_NSEC_PER_MSEC);
+            break;
+        }
+        case 'h':
+            agent_usage(stdout);
+            return 0;
+        default:
+            agent_usage(stderr);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (!((strcmp(verb, "ps") == 0 && argc == 0) || (strcmp(verb, "health") == 0 && argc == 0) ||
+          (strcmp(verb, "logs") == 0 && argc == 1) || (strcmp(verb, "stop") == 0 && argc == 1))) {
+        berthctl_errorf("agent %s: see berthctl agent --help", verb);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (!ac.socket || !*ac.socket)
+        ac.socket = DEFAULT_SOCKET;
+    if (!ac.state_dir || !*ac.state_dir)
+        ac.state_dir = DEFAULT_STATE_DIR;
+    if (agent_connect(ctx, &ac, &err) < 0) {
+        berthctl_errorf("%s", err->msg);
+        return 1;
+    }
+    if (strcmp(verb, "ps") == 0) {
+        rc = agent_ps(ctx, &ac, fmt);
+    } else if (strcmp(verb, "health") == 0) {
+        rc = agent_health(ctx, &ac, fmt);
+    } else if (strcmp(verb, "logs") == 0) {
+        logs.container_id = argv[0];
+        rc = agent_logs(ctx, &ac, &logs, follow, stamps);
+    } else {
+        stop.container_id = argv[0];
+        rc = agent_stop(ctx, &ac, &stop);
+    }
+    return rc;
+}
