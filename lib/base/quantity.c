@@ -174,6 +174,26 @@ char *berth_format_bytes(int64_t bytes, char *buf, size_t size)
     return buf;
 }
 
+char *berth_format_bytes_approx(int64_t bytes, char *buf, size_t size)
+{
+    static const char *const units[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
+    double v = (double)(bytes < 0 ? -bytes : bytes);
+    int u = 0;
+
+    while (v >= 1024 && u < 6) {
+        v /= 1024;
+        u++;
+    }
+    if (bytes < 0)
+        v = -v;
+    /* Whole numbers, and anything from 10 up, without a decimal. */
+    if (u == 0 || v >= 10 || v == (double)(int64_t)v)
+        snprintf(buf, size, "%.0f%s", v, units[u]);
+    else
+        snprintf(buf, size, "%.1f%s", v, units[u]);
+    return buf;
+}
+
 char *berth_format_millicpu(int64_t millis, char *buf, size_t size)
 {
     if (millis % 1000 == 0)

@@ -26,6 +26,9 @@ int berth_parse_millicpu(const char *s, int64_t *ret_millis, berth_error **err);
  * (bytes that are not a whole binary unit stay plain); 500 -> "500m",
  * 2000 -> "2". Returns buf. */
 char *berth_format_bytes(int64_t bytes, char *buf, size_t size);
+/* For measured amounts, short and rounded: 25275768832 -> "24Gi", 1610612736 -> "1.5Gi",
+ * 67108864 -> "64Mi", 385024 -> "376Ki", 900 -> "900". Returns buf. */
+char *berth_format_bytes_approx(int64_t bytes, char *buf, size_t size);
 char *berth_format_millicpu(int64_t millis, char *buf, size_t size);
 
 #endif

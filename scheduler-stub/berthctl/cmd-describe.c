@@ -130,12 +130,12 @@ static int describe_node(berthctl_ctx *ctx, const char *name)
               info->cgroup_version);
         FIELD("Capacity", "cpu %s, memory %s, containers %s",
               berth_format_millicpu(cap ? cap->cpu_millis : 0, a, sizeof(a)),
-              berth_format_bytes(cap ? cap->memory_bytes : 0, b, sizeof(b)),
+              berth_format_bytes_approx(cap ? cap->memory_bytes : 0, b, sizeof(b)),
               cap && cap->max_containers ? "limited" : "unlimited");
     }
     FIELD("Allocated", "cpu %s, memory %s",
           berth_format_millicpu(n->allocated ? n->allocated->cpu_millis : 0, a, sizeof(a)),
-          berth_format_bytes(n->allocated ? n->allocated->memory_bytes : 0, b, sizeof(b)));
+          berth_format_bytes_approx(n->allocated ? n->allocated->memory_bytes : 0, b, sizeof(b)));
     FIELD("Containers", "%u assigned, %u running", n->containers, n->running);
     FIELD("Generation", "%" PRIu64 " (applied %" PRIu64 ")", n->generation, n->applied_generation);
     when("Registered", n->registered_unix_ns);

@@ -102,8 +102,8 @@ static void print_nodes(const Berth__V1__ListNodesResponse *r, char **names, int
         berth_format_millicpu(n->allocated ? n->allocated->cpu_millis : 0, a, sizeof(a));
         berth_format_millicpu(cap ? cap->cpu_millis : 0, b, sizeof(b));
         snprintf(cpu, sizeof(cpu), "%s/%s", a, b);
-        berth_format_bytes(n->allocated ? n->allocated->memory_bytes : 0, a, sizeof(a));
-        berth_format_bytes(cap ? cap->memory_bytes : 0, b, sizeof(b));
+        berth_format_bytes_approx(n->allocated ? n->allocated->memory_bytes : 0, a, sizeof(a));
+        berth_format_bytes_approx(cap ? cap->memory_bytes : 0, b, sizeof(b));
         snprintf(mem, sizeof(mem), "%s/%s", a, b);
         snprintf(cg, sizeof(cg), info->cgroup_version ? "v%u" : "-", info->cgroup_version);
         labels_text(info->labels, info->n_labels, labels, sizeof(labels));

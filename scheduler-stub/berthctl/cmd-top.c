@@ -93,8 +93,8 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
             cells[0] = u->node;
             cells[1] = cpu_text(u->cpu_millis, cpu, sizeof(cpu));
             cells[2] = cpup;
-            cells[3] = berth_format_bytes(u->sample ? (int64_t)u->sample->memory_bytes : 0, mem,
-                                          sizeof(mem));
+            cells[3] = berth_format_bytes_approx(u->sample ? (int64_t)u->sample->memory_bytes : 0,
+                                                 mem, sizeof(mem));
             cells[4] = memp;
             berthctl_table_add(t, cells, NULL);
         }
@@ -112,8 +112,8 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
             cells[1] = u->node;
             cells[2] = u->workload;
             cells[3] = cpu_text(u->cpu_millis, cpu, sizeof(cpu));
-            cells[4] = berth_format_bytes(u->sample ? (int64_t)u->sample->memory_bytes : 0, mem,
-                                          sizeof(mem));
+            cells[4] = berth_format_bytes_approx(u->sample ? (int64_t)u->sample->memory_bytes : 0,
+                                                 mem, sizeof(mem));
             cells[5] = pids;
             berthctl_table_add(t, cells, NULL);
         }

@@ -139,6 +139,13 @@ START_TEST(format)
     ck_assert_str_eq(berth_format_bytes(64LL << 20, buf, sizeof(buf)), "64Mi");
     ck_assert_str_eq(berth_format_bytes(1500, buf, sizeof(buf)), "1500");
     ck_assert_str_eq(berth_format_bytes(0, buf, sizeof(buf)), "0");
+    ck_assert_str_eq(berth_format_bytes_approx(24683620LL * 1024, buf, sizeof(buf)), "24Gi");
+    ck_assert_str_eq(berth_format_bytes_approx(3LL << 29, buf, sizeof(buf)), "1.5Gi");
+    ck_assert_str_eq(berth_format_bytes_approx(64LL << 20, buf, sizeof(buf)), "64Mi");
+    ck_assert_str_eq(berth_format_bytes_approx(385024, buf, sizeof(buf)), "376Ki");
+    ck_assert_str_eq(berth_format_bytes_approx(1023, buf, sizeof(buf)), "1023");
+    ck_assert_str_eq(berth_format_bytes_approx(1536, buf, sizeof(buf)), "1.5Ki");
+    ck_assert_str_eq(berth_format_bytes_approx(0, buf, sizeof(buf)), "0");
     ck_assert_str_eq(berth_format_bytes(3LL << 29, buf, sizeof(buf)), "1536Mi");
     ck_assert_str_eq(berth_format_bytes(7LL << 60, buf, sizeof(buf)), "7Ei");
     ck_assert_str_eq(berth_format_millicpu(500, buf, sizeof(buf)), "500m");
