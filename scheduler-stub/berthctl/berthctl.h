@@ -74,7 +74,10 @@ extern const char berthctl_connection_help[];
 int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv);
 /* Fill what flags left unset from the environment and the config file. */
 int berthctl_resolve(berthctl_ctx *ctx, berth_error **err);
-/* Load the keys and make the client (no traffic yet). */
+/* Knock at an rpc address: an error when nothing listens there (refused,
+ * no socket file); 0 otherwise, or when it cannot tell. */
+int berthctl_probe(const char *address, berth_error **err);
+/* Load the keys and make the client (no traffic but the probe). */
 int berthctl_connect(berthctl_ctx *ctx, berth_error **err);
 void berthctl_disconnect(berthctl_ctx *ctx);
 

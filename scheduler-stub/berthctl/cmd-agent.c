@@ -71,6 +71,9 @@ static int agent_connect(berthctl_ctx *ctx, agent_conn *ac, berth_error **err)
 
     if (berthctl_resolve(ctx, err) < 0)
         return -1;
+    snprintf(address, sizeof(address), "ipc://%s", ac->socket);
+    if (berthctl_probe(address, err) < 0)
+        return berth_error_prefix(err, "the agent (is berthd running here? --socket)");
     snprintf(path, sizeof(path), "%s/node.name", ac->state_dir);
     if (berth_read_file_at(AT_FDCWD, path, 256, &text, &len, err) < 0)
         return berth_error_prefix(err, "the agent's name (is berthd running here? --state-dir)");
@@ -96,7 +99,7 @@ static int agent_connect(berthctl_ctx *ctx, agent_conn *ac, berth_error **err)
     cfg.policy_data = policy;
     if (berth_auth_new(&cfg, &auth, err) < 0 || berth_loop_new(&ctx->loop, err) < 0)
         goto out;
-    snprintf(address, sizeof(address), "ipc://%s", ac->socket);
+
     cc.loop = ctx->loop;
     cc.auth = auth;
     cc.address = address;

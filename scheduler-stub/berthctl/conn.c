@@ -2,10 +2,16 @@
  * pins, which operator key we sign with, and a synchronous call. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/duration.h"
@@ -44,6 +50,10 @@ void berthctl_errorf(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* --timeout is parsed, not stored as text (offset 0 is a real field:
+ * controller comes first in berthctl_ctx). */
+#define OFFSET_TIMEOUT SIZE_MAX
+
 static const struct {
     const char *flag;
     size_t offset;
@@ -54,7 +64,7 @@ static const struct {
     { "--key", offsetof(berthctl_ctx, key) },
     { "--operator", offsetof(berthctl_ctx, operator_name) },
     { "--config", offsetof(berthctl_ctx, config) },
-    { "--timeout", 0 },
+    { "--timeout", OFFSET_TIMEOUT },
 };
 
 static int set_timeout(berthctl_ctx *ctx, const char *v, berth_error **err)
@@ -98,7 +108,7 @@ int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)
             berthctl_errorf("%s needs a value", global_flags[f].flag);
             return BERTHCTL_EXIT_USAGE;
         }
-        if (global_flags[f].offset) {
+        if (global_flags[f].offset != OFFSET_TIMEOUT) {
             *(const char **)((char *)ctx + global_flags[f].offset) = value;
         } else {
             _cleanup_error_ berth_error *err = NULL;
@@ -195,6 +205,64 @@ int berthctl_resolve(berthctl_ctx *ctx, berth_error **err)
     return 0;
 }
 
+/* nanomsg keeps reconnecting in silence, so a controller that is not
+ * there at all would cost the operator a whole call timeout. Knock once:
+ * nobody listening (refused, no socket file) is an error now; anything
+ * else (a slow network, a firewall dropping) is left to the call. */
+int berthctl_probe(const char *address, berth_error **err)
+{
+    int fd = -1, r = 0;
+
+    if (strncmp(address, "ipc://", 6) == 0) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *path = address + 6;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+            return 0;
+        memcpy(sa.sun_path, path, strlen(path));
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+            (errno == ENOENT || errno == ECONNREFUSED))
+            r = berth_error_errno(err, "nothing listens at %s", address);
+    } else if (strncmp(address, "tcp://", 6) == 0) {
+        char host[256];
+        const char *hp = strchr(address + 6, ';') ? strchr(address + 6, ';') + 1 : address + 6;
+        const char *colon = strrchr(hp, ':');
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+        struct pollfd p;
+
+        if (!colon || (size_t)(colon - hp) >= sizeof(host))
+            return 0;
+        memcpy(host, hp, (size_t)(colon - hp));
+        host[colon - hp] = '\0';
+        if (host[0] == '[') { /* [::1] */
+            memmove(host, host + 1, strlen(host));
+            host[strcspn(host, "]")] = '\0';
+        }
+        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
+            return 0;
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno == EINPROGRESS) {
+            int soerr = 0;
+            socklen_t l = sizeof(soerr);
+
+            p.fd = fd;
+            p.events = POLLOUT;
+            if (poll(&p, 1, 3000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &l) == 0 &&
+                soerr == ECONNREFUSED) {
+                errno = soerr;
+                r = berth_error_errno(err, "nothing listens at %s", address);
+            }
+        } else if (fd >= 0 && errno == ECONNREFUSED) {
+            r = berth_error_errno(err, "nothing listens at %s", address);
+        }
+        freeaddrinfo(ai);
+    }
+    if (fd >= 0)
+        close(fd);
+    return r;
+}
+
 int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
 {
     uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
@@ -216,6 +284,10 @@ int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
         return berth_error_prefix(err, "the controller's public key (--controller-key)");
     if (berth_keypair_load(AT_FDCWD, ctx->key, &key, err) < 0)
         return berth_error_prefix(err, "your operator key (--key)");
+    if (berthctl_probe(ctx->controller, err) < 0) {
+        berth_error_prefix(err, "the controller (--controller)");
+        goto out;
+    }
     if (berth_policy_memory_new(&policy, err) < 0)
         goto out;
     for (size_t i = 0; i < n; i++)

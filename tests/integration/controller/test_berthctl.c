@@ -37,9 +37,9 @@ static int run(char **out, char **err, const char *a0, const char *a1, const cha
 
 START_TEST(every_command_has_help)
 {
-    static const char *const commands[] = { "apply",  "delete",     "get",   "describe",
-                                            "logs",   "health",     "top",   "node",
-                                            "keygen", "join-token", "image", "agent", "run" };
+    static const char *const commands[] = { "apply",  "delete", "get",  "describe", "logs",
+                                            "health", "top",    "node", "keygen",   "join-token",
+                                            "image",  "agent",  "run" };
     char *out, *err, want[64];
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -163,6 +163,59 @@ START_TEST(keygen_writes_a_private_key_and_prints_the_public_one)
 }
 END_TEST
 
+/* --controller is honoured (it once parsed as --timeout), and a controller
+ * that is not there is said at once, not after the call's timeout. */
+START_TEST(nothing_listening_is_said_at_once)
+{
+    char key[600], pub[600], *out, *err;
+
+    /* keys that load, a controller that is not there */
+    snprintf(key, sizeof(key), "%s/op.key", h.dir);
+    snprintf(pub, sizeof(pub), "%s/op.pub", h.dir);
+    {
+        const char *args[] = { "keygen", "--out", key, "--pub", pub, NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 0);
+        free(out);
+        free(err);
+    }
+    {
+        const char *args[] = { "--controller",
+                               "ipc:///nonexistent/berth.sock",
+                               "--key",
+                               key,
+                               "--controller-key",
+                               pub,
+                               "get",
+                               "nodes",
+                               NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 1);
+        ck_assert_str_eq(err, "berthctl: the controller (--controller): nothing listens at "
+                              "ipc:///nonexistent/berth.sock: No such file or directory\n");
+        free(out);
+        free(err);
+    }
+    {
+        const char *args[] = { "get",
+                               "nodes",
+                               "--controller=tcp://127.0.0.1:1",
+                               "--key",
+                               key,
+                               "--controller-key",
+                               pub,
+                               "--timeout=60s",
+                               NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 1);
+        ck_assert_str_eq(err, "berthctl: the controller (--controller): nothing listens at "
+                              "tcp://127.0.0.1:1: Connection refused\n");
+        free(out);
+        free(err);
+    }
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("berthctl");
@@ -171,6 +224,7 @@ Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, every_command_has_help);
     tcase_add_test(tc, usage_errors_exit_2_on_stderr);
+    tcase_add_test(tc, nothing_listening_is_said_at_once);
     tcase_add_test(tc, missing_keys_are_named);
     tcase_add_test(tc, the_config_file_is_read_and_checked);
     tcase_add_test(tc, keygen_writes_a_private_key_and_prints_the_public_one);
