@@ -59,19 +59,14 @@ before_get=$(bctl get containers | awk '{ print $1, $2, $3, $4, $5 }')
 before_pids=$(container_pids)
 ctl_kill KILL
 # Meanwhile the agents answer on their local sockets, controller or not.
-agent() {
-	local n=$1
-	shift
-	bctl agent "$@" --socket "$FLEET_DIR/$n/agent.sock" --state-dir "$FLEET_DIR/$n/state"
-}
-out=$(agent n1 ps)
+out=$(node_agent n1 ps)
 expect "agent ps lists what n1 runs" "$(node_containers n1)" \
 	"$(echo "$out" | awk 'NR > 1 && $3 == "Running" { print $1 }' | sort | tr '\n' ' ')"
 c=$(echo "$out" | awk 'NR == 2 { print $1 }')
-expect "agent logs reads a container's log" "hello from $c" "$(agent n1 logs "$c")"
-health_fails() { ! agent n1 health; }
+expect "agent logs reads a container's log" "hello from $c" "$(node_agent n1 logs "$c")"
+health_fails() { ! node_agent n1 health; }
 wait_until 10 health_fails
-out=$(agent n1 health)
+out=$(node_agent n1 health)
 rc=$?
 contains "agent health names the node" "Node:        n1" "$out"
 contains "... and says the controller is away" "controller FAILED" "$out"
