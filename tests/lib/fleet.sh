@@ -21,6 +21,9 @@ fleet_init() {
 	FLEET_CTL_ARGS=()
 	FLEET_NETS=()
 	FLEET_NET_BR=
+	# Where a container's processes are listed (v1: the pids hierarchy).
+	FLEET_CGROUP=/sys/fs/cgroup/pids
+	[ -f /sys/fs/cgroup/cgroup.controllers ] && FLEET_CGROUP=/sys/fs/cgroup
 	pass=0
 	failed=0
 	trap fleet_cleanup EXIT
@@ -68,6 +71,24 @@ fleet_summary() {
 }
 
 # --- the parties --------------------------------------------------------------
+
+# fleet_manifest KIND NAME [REPLICAS]: a Deployment or DaemonSet of the test
+# image whose replicas log "hello from <replica>" and sleep, stopping at once.
+fleet_manifest() {
+	printf '%s\n' "apiVersion: apps/v1" "kind: $1" "metadata: {name: $2}" "spec:"
+	if [ -n "${3:-}" ]; then echo "  replicas: $3"; fi
+	cat <<-YAML
+		  selector: {matchLabels: {app: $2}}
+		  template:
+		    metadata: {labels: {app: $2}}
+		    spec:
+		      terminationGracePeriodSeconds: 1
+		      containers:
+		      - name: $2
+		        image: bb
+		        command: [/bin/sh, -c, 'echo "hello from \$(hostname)"; exec sleep 100000']
+	YAML
+}
 
 # bctl ARGS...: berthctl as the operator (admin, on the controller's socket).
 bctl() {
@@ -169,13 +190,22 @@ node_agent() {
 # cgroup holds a process, "ID=PID[,PID...]" sorted by id, one per line;
 # node_running NAME [ID_PREFIX].
 node_running() {
-	local root=/sys/fs/cgroup/pids d procs
-	[ -f /sys/fs/cgroup/cgroup.controllers ] && root=/sys/fs/cgroup
-	for d in "$root/berth-fleet-$FLEET_TAG-$1/${2:-}"*/; do
+	local d procs
+	for d in "$FLEET_CGROUP/berth-fleet-$FLEET_TAG-$1/${2:-}"*/; do
 		[ -f "$d/cgroup.procs" ] || continue
 		procs=$(sort -n "$d/cgroup.procs" 2>/dev/null | tr '\n' ',')
 		[ -n "$procs" ] && echo "$(basename "$d")=${procs%,}"
 	done | sort
+}
+
+# node_count NAME [ID_PREFIX]: how many of node_running's there are, into
+# REPLY, without a fork: cheap enough to sample a fleet many times a second.
+node_count() {
+	local d pid
+	REPLY=0
+	for d in "$FLEET_CGROUP/berth-fleet-$FLEET_TAG-$1/${2:-}"*/; do
+		read -r pid 2>/dev/null <"$d/cgroup.procs" && REPLY=$((REPLY + 1))
+	done
 }
 
 # The cgroups left under a node's parent (v1: every hierarchy).

@@ -26,22 +26,7 @@ node_start n2
 wait_until 20 nodes_ready 2
 expect "two nodes Ready" "2" "$(bctl get nodes | grep -c ' Ready ')"
 
-cat >"$FLEET_DIR/web.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: bb
-        command: [/bin/sh, -c, 'echo "hello from $(hostname)"; exec sleep 100000']
-YAML
+fleet_manifest Deployment web 4 >"$FLEET_DIR/web.yaml"
 out=$(bctl apply -f "$FLEET_DIR/web.yaml" --wait --timeout 60s 2>&1)
 contains "apply --wait ends with all running" "web: 4/4 running" "$out"
 expect "4 Running" "4" "$(count_state Running web)"
