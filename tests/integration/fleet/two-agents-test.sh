@@ -42,7 +42,7 @@ spec:
         image: bb
         command: [/bin/sh, -c, 'echo "hello from $(hostname)"; exec sleep 100000']
 YAML
-out=$(bctl apply -f "$FLEET_DIR/web.yaml" --wait --timeout 60s 2>&1)
+out=$(bctl apply -f "$FLEET_DIR/web.yaml" --wait --wait-timeout 60s 2>&1)
 contains "apply --wait ends with all running" "web: 4/4 running" "$out"
 expect "4 Running" "4" "$(count_state Running web)"
 expect "2 on n1" "2" "$(bctl get containers --node n1 | awk 'NR > 1 && $4 == "Running"' | wc -l)"
