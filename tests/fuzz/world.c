@@ -11,6 +11,9 @@
 #define RANDOM_SEED UINT64_C(0x62657274682d667a) /* "berth-fz" */
 /* Sessions that never age out during a run, however long. */
 #define LIFETIME_NS ((int64_t)1 << 60)
+/* A receiver made for one input remembers a nonce or two: not 65536, a
+ * ring that costs more to allocate than the input to run. */
+#define MAX_NONCES 16
 
 static uint64_t rng_state = RANDOM_SEED;
 
@@ -80,7 +83,8 @@ static void party_open(fuzz_party *p, const fuzz_party *peer, const berth_join_t
     berth_auth_config cfg = { .self = p->who,
                               .key = p->key,
                               .policy = &berth_policy_memory_ops,
-                              .session_lifetime_ns = LIFETIME_NS };
+                              .session_lifetime_ns = LIFETIME_NS,
+                              .max_nonces = MAX_NONCES };
     berth_error *err = NULL;
 
     if (berth_policy_memory_new(&p->policy, &err) < 0 ||
