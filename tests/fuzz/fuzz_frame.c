@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cleanup.h"
 #include "base/timeutil.h"
 #include "berth/proto/controller.pb-c.h"
 #include "berth/proto/envelope.pb-c.h"
@@ -123,14 +124,18 @@ static Berth__V1__Envelope *open_envelope(berth_auth *a, const berth_expect *x, 
     return berth_envelope_decode(a, o.payload, o.payload_len);
 }
 
+/* A receiver: a's socket takes frame (len bytes, decrypted in place). */
+typedef void receive_fn(berth_auth *a, const fuzz_world *w, uint8_t *frame, size_t len);
+
 /* The controller's rpc socket: handshakes, then sealed calls. */
-static void ctl_rpc_receive(berth_auth *a, uint8_t *frame, size_t len)
+static void ctl_rpc_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, size_t len)
 {
     berth_expect x = { .channel = BERTH_CHANNEL_RPC,
                        .kind = BERTH_FRAME_SEALED,
                        .duplicates_ok = true };
     Berth__V1__Envelope *env;
 
+    (void)w;
     if (len > 1 && frame[1] == BERTH_FRAME_HELLO) {
         uint8_t *reply = NULL;
         size_t reply_len = 0;
@@ -147,11 +152,12 @@ static void ctl_rpc_receive(berth_auth *a, uint8_t *frame, size_t len)
 }
 
 /* The controller's stream puller. */
-static void ctl_stream_receive(berth_auth *a, uint8_t *frame, size_t len)
+static void ctl_stream_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, size_t len)
 {
     berth_expect x = { .channel = BERTH_CHANNEL_STREAM, .kind = BERTH_FRAME_SEALED };
     Berth__V1__Envelope *env = open_envelope(a, &x, frame, len);
 
+    (void)w;
     if (!env)
         return;
     if (env->kind == BERTH__V1__FRAME_KIND__STREAM && env->seq != 0)
@@ -160,11 +166,12 @@ static void ctl_stream_receive(berth_auth *a, uint8_t *frame, size_t len)
 }
 
 /* The controller's surveyor, asking every node for its Health. */
-static void ctl_survey_receive(berth_auth *a, uint8_t *frame, size_t len)
+static void ctl_survey_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, size_t len)
 {
     berth_expect x = { .channel = BERTH_CHANNEL_SURVEY, .kind = BERTH_FRAME_SEALED };
     Berth__V1__Envelope *env = open_envelope(a, &x, frame, len);
 
+    (void)w;
     if (!env)
         return;
     if (env->kind == BERTH__V1__FRAME_KIND__SURVEY_REPLY)
@@ -172,26 +179,26 @@ static void ctl_survey_receive(berth_auth *a, uint8_t *frame, size_t len)
     berth__v1__envelope__free_unpacked(env, NULL);
 }
 
-/* A node's rpc client: the answer to its hello while one is out, then
- * answers to its calls. The call's method is the one the answer names
- * (else GetAssignments, the answer a node acts on). */
-static void node_rpc_receive(berth_auth *a, const berth_hello *hello, const fuzz_world *w,
-                             uint8_t *frame, size_t len)
+/* A node's rpc client while its hello is out: the answer to it. */
+static void node_welcome_receive(berth_auth *a, const berth_hello *hello, uint8_t *frame,
+                                 size_t len)
+{
+    berth_welcome welcome;
+
+    berth_auth_hello_finish(a, hello, frame, len, &welcome);
+}
+
+/* A node's rpc client: answers to its calls. The call's method is the one
+ * the answer names (else GetAssignments, the answer a node acts on). */
+static void node_rpc_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, size_t len)
 {
     berth_expect x = { .channel = BERTH_CHANNEL_RPC,
                        .kind = BERTH_FRAME_SEALED,
                        .sender = w->ctl.who.id };
     const ProtobufCMethodDescriptor *m;
     ProtobufCService *svc = NULL;
-    Berth__V1__Envelope *env;
+    Berth__V1__Envelope *env = open_envelope(a, &x, frame, len);
 
-    if (hello) {
-        berth_welcome welcome;
-
-        berth_auth_hello_finish(a, hello, frame, len, &welcome);
-        return;
-    }
-    env = open_envelope(a, &x, frame, len);
     if (!env)
         return;
     if (env->kind == BERTH__V1__FRAME_KIND__RESPONSE) {
@@ -233,19 +240,19 @@ static void receive_raw(fuzz_world *w, enum route r, uint8_t *frame, size_t len)
     switch (r) {
     case ROUTE_HELLO:
     case ROUTE_REQUEST:
-        ctl_rpc_receive(w->ctl.auth, frame, len);
+        ctl_rpc_receive(w->ctl.auth, w, frame, len);
         break;
     case ROUTE_STREAM:
-        ctl_stream_receive(w->ctl.auth, frame, len);
+        ctl_stream_receive(w->ctl.auth, w, frame, len);
         break;
     case ROUTE_ANSWER:
-        ctl_survey_receive(w->ctl.auth, frame, len);
+        ctl_survey_receive(w->ctl.auth, w, frame, len);
         break;
     case ROUTE_WELCOME:
-        node_rpc_receive(w->node.auth, w->pending, w, frame, len);
+        node_welcome_receive(w->node.auth, w->pending, frame, len);
         break;
     case ROUTE_RESPONSE:
-        node_rpc_receive(w->node.auth, NULL, w, frame, len);
+        node_rpc_receive(w->node.auth, w, frame, len);
         break;
     case ROUTE_EVENT:
         node_signed_receive(w->node.auth, BERTH_CHANNEL_EVENTS, w, frame, len);
@@ -333,7 +340,7 @@ static void hello_authentic(fuzz_world *w, uint8_t *frame, size_t len)
     }
     len = berth_frame_sign(frame, len, key->sk);
     fuzz_party_clone(&ctl, &w->ctl, &w->node, &w->token);
-    ctl_rpc_receive(ctl.auth, frame, len);
+    ctl_rpc_receive(ctl.auth, w, frame, len);
     fuzz_party_free(&ctl);
 }
 
@@ -355,7 +362,7 @@ static void welcome_authentic(fuzz_world *w, uint8_t *frame, size_t len)
                            0);
     signed_header(frame, BERTH_FRAME_WELCOME, w->node.who.id, w->ctl.who.id, w->ctl.key.pk);
     len = berth_frame_sign(frame, len, w->ctl.key.sk);
-    node_rpc_receive(node.auth, hello, w, frame, len);
+    node_welcome_receive(node.auth, hello, frame, len);
     berth_hello_free(hello);
     free(hframe);
     fuzz_party_free(&node);
@@ -375,37 +382,54 @@ static void signed_authentic(fuzz_world *w, berth_channel ch, bool broadcast, ui
     fuzz_party_free(&node);
 }
 
-static void receive_authentic(fuzz_world *w, enum route r, bool broadcast, uint8_t *frame,
-                              size_t len)
+/* Sealed by from under s on ch, received by to's receive; with twice,
+ * received once more: a replay, or for the rpc server a duplicate. */
+static void sealed_authentic(const fuzz_world *w, berth_auth *from, berth_session *s,
+                             berth_channel ch, berth_auth *to, receive_fn *receive, bool twice,
+                             uint8_t *frame, size_t len)
 {
+    _cleanup_free_ uint8_t *again = NULL;
+
+    len = berth_auth_seal(from, s, ch, frame, len);
+    if (twice && (again = malloc(len)))
+        memcpy(again, frame, len);
+    receive(to, w, frame, len);
+    if (again)
+        receive(to, w, again, len);
+}
+
+static void receive_authentic(fuzz_world *w, enum route r, bool alt, uint8_t *frame, size_t len)
+{
+    berth_auth *node = w->node.auth, *ctl = w->ctl.auth;
+
     switch (r) {
     case ROUTE_HELLO:
         hello_authentic(w, frame, len);
         break;
     case ROUTE_REQUEST:
-        len = berth_auth_seal(w->node.auth, w->node_session, BERTH_CHANNEL_RPC, frame, len);
-        ctl_rpc_receive(w->ctl.auth, frame, len);
+        sealed_authentic(w, node, w->node_session, BERTH_CHANNEL_RPC, ctl, ctl_rpc_receive, alt,
+                         frame, len);
         break;
     case ROUTE_STREAM:
-        len = berth_auth_seal(w->node.auth, w->node_session, BERTH_CHANNEL_STREAM, frame, len);
-        ctl_stream_receive(w->ctl.auth, frame, len);
+        sealed_authentic(w, node, w->node_session, BERTH_CHANNEL_STREAM, ctl, ctl_stream_receive,
+                         alt, frame, len);
         break;
     case ROUTE_ANSWER:
-        len = berth_auth_seal(w->node.auth, w->node_session, BERTH_CHANNEL_SURVEY, frame, len);
-        ctl_survey_receive(w->ctl.auth, frame, len);
+        sealed_authentic(w, node, w->node_session, BERTH_CHANNEL_SURVEY, ctl, ctl_survey_receive,
+                         alt, frame, len);
         break;
     case ROUTE_WELCOME:
         welcome_authentic(w, frame, len);
         break;
     case ROUTE_RESPONSE:
-        len = berth_auth_seal(w->ctl.auth, w->ctl_session, BERTH_CHANNEL_RPC, frame, len);
-        node_rpc_receive(w->node.auth, NULL, w, frame, len);
+        sealed_authentic(w, ctl, w->ctl_session, BERTH_CHANNEL_RPC, node, node_rpc_receive, alt,
+                         frame, len);
         break;
     case ROUTE_EVENT:
-        signed_authentic(w, BERTH_CHANNEL_EVENTS, broadcast, frame, len);
+        signed_authentic(w, BERTH_CHANNEL_EVENTS, alt, frame, len);
         break;
     case ROUTE_QUESTION:
-        signed_authentic(w, BERTH_CHANNEL_SURVEY, broadcast, frame, len);
+        signed_authentic(w, BERTH_CHANNEL_SURVEY, alt, frame, len);
         break;
     default:
         break;
@@ -499,7 +523,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!frame)
             return 0;
         memcpy(frame + BERTH_FRAME_HEADER_LEN, data + 1, size - 1);
-        receive_authentic(w, r, data[0] & ROUTE_BROADCAST, frame, size - 1);
+        receive_authentic(w, r, data[0] & ROUTE_ALT, frame, size - 1);
     } else {
         frame = malloc(size - 1 ? size - 1 : 1);
         if (!frame)

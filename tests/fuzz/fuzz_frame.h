@@ -10,7 +10,9 @@
  *     the tag and signature checks to everything behind them: a peer that
  *     authenticated and then turned hostile. HELLO and WELCOME payloads
  *     get the keys, proofs and hash their sender would put in them.
- *   route & ROUTE_BROADCAST: signed frames go to every node, not node-1.
+ *   route & ROUTE_ALT, with ROUTE_AUTHENTIC: signed frames go to every
+ *     node, not node-1; sealed frames are received twice (the second time
+ *     a replay, or for the rpc server a duplicate of a call).
  *   route & ROUTE_MASK (modulo ROUTE_COUNT): sender, receiver and kind.
  *     ROUTE_REPLAY takes no frame: the rest is steps of 3 bytes for a
  *     replay window (how to pick the counter, a 16-bit amount). */
@@ -31,7 +33,7 @@ enum route {
 };
 
 #define ROUTE_MASK      0x0f
-#define ROUTE_BROADCAST 0x40
+#define ROUTE_ALT       0x40
 #define ROUTE_AUTHENTIC 0x80
 
 /* frame.h: where the header keeps the timestamp. */

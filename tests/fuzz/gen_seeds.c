@@ -589,9 +589,13 @@ static void frame_corpus(void)
     for (size_t i = 0; i < n; i++) {
         f = envelope(BERTH__V1__FRAME_KIND__REQUEST, calls[i].method, 1000 + i, calls[i].req, NULL,
                      &len);
+        call_name(&calls[i], name, sizeof(name));
+        /* A call received twice: the second is a duplicate. */
+        if (i == 1)
+            put("frame", "auth-request-twice", ROUTE_REQUEST | ROUTE_AUTHENTIC | ROUTE_ALT,
+                f + BERTH_FRAME_HEADER_LEN, len);
         /* Raw: a few; the payloads are what differ. */
-        frame_seeds(ROUTE_REQUEST, call_name(&calls[i], name, sizeof(name)),
-                    i == 0 || i == 2 || i == n - 1, f, len);
+        frame_seeds(ROUTE_REQUEST, name, i == 0 || i == 2 || i == n - 1, f, len);
     }
     f = envelope(BERTH__V1__FRAME_KIND__REQUEST, "berth.v1.Controller/Nope", 1, NULL, NULL, &len);
     frame_seeds(ROUTE_REQUEST, "request-unknown-method", false, f, len);
@@ -630,6 +634,8 @@ static void frame_corpus(void)
     wake.generation = 8;
     f = envelope(BERTH__V1__FRAME_KIND__EVENT, "berth.v1.WakeUp", 0, (ProtobufCMessage *)&wake,
                  NULL, &len);
+    put("frame", "auth-event-wake-up-everyone", ROUTE_EVENT | ROUTE_AUTHENTIC | ROUTE_ALT,
+        f + BERTH_FRAME_HEADER_LEN, len);
     frame_seeds(ROUTE_EVENT, "event-wake-up", true, f, len);
     f = envelope(BERTH__V1__FRAME_KIND__SURVEY, "berth.v1.Agent/Health", 77,
                  (ProtobufCMessage *)&hreq, NULL, &len);
