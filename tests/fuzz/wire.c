@@ -7,6 +7,7 @@
 
 #include "base/cleanup.h"
 #include "berth/proto/agent.pb-c.h"
+#include "berth/proto/container.pb-c.h"
 #include "berth/proto/controller.pb-c.h"
 #include "berth/proto/events.pb-c.h"
 #include "rpc/keys.h"
@@ -81,15 +82,39 @@ const berth_typed *fuzz_wire_stream(void)
     return &t;
 }
 
+/* The agent keeps (and later validates) a copy of an assigned spec made
+ * through its encoding: the copy must get the same verdict. */
+static bool copy_valid(const Berth__V1__ContainerSpec *s)
+{
+    size_t len = berth__v1__container_spec__get_packed_size(s);
+    _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
+    Berth__V1__ContainerSpec *copy;
+    berth_error *err = NULL;
+    bool valid;
+
+    if (!buf || berth__v1__container_spec__pack(s, buf) != len)
+        abort();
+    copy = berth__v1__container_spec__unpack(NULL, len, buf);
+    if (!copy)
+        abort(); /* what protobuf-c packed, it unpacks */
+    valid = berth_spec_validate(copy, &err) == 0;
+    berth_error_free(&err);
+    berth__v1__container_spec__free_unpacked(copy, NULL);
+    return valid;
+}
+
 /* What the agent does with an assigned spec before it starts anything. */
 static void check_spec(const Berth__V1__ContainerSpec *s)
 {
     berth_error *err = NULL;
     uint64_t caps;
+    bool valid = berth_spec_validate(s, &err) == 0;
 
-    if (berth_spec_validate(s, &err) == 0 && berth_spec_caps(s, &caps, &err) < 0)
-        abort(); /* a valid spec has valid capabilities */
     berth_error_free(&err);
+    if (valid && berth_spec_caps(s, &caps, &err) < 0)
+        abort(); /* a valid spec has valid capabilities */
+    if (copy_valid(s) != valid)
+        abort();
     (void)berth_spec_stop_grace_ms(s);
     (void)berth_spec_stop_signal(s);
     (void)berth_spec_log_max_bytes(s);
