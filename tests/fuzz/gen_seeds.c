@@ -554,7 +554,9 @@ static void hello_seeds(const char *name, bool raw, berth_role role, const char 
     /* role, name length, name, key, ephemeral key, extensions, token id */
     handshake_seeds(ROUTE_HELLO, n, raw, frame, len, 2 + strlen(who_name) + 65 + BERTH_TOKEN_ID_LEN,
                     token ? 32 : 0);
-    if (reply) {
+    /* The answer: a WELCOME after enrollment or rotation is like any
+     * other admission, so only those to plain HELLOs are kept. */
+    if (reply && !token && !rotate) {
         snprintf(n, sizeof(n), "welcome-%s", name);
         handshake_seeds(ROUTE_WELCOME, n, raw, reply, reply_len, WELCOME_HASH_AT, 32);
     }
