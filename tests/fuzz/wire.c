@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/cleanup.h"
 #include "berth/proto/agent.pb-c.h"
@@ -11,13 +12,11 @@
 #include "berth/proto/controller.pb-c.h"
 #include "berth/proto/events.pb-c.h"
 #include "rpc/keys.h"
+#include "rpc/pb.h"
 #include "rpc/principal.h"
 #include "rpc/sock.h"
 #include "runtime/spec.h"
 #include "world.h"
-
-/* Nesting deeper than any message of ours: a guard, not a limit we hit. */
-#define WALK_DEPTH_MAX 16
 
 /* Never called: the targets run the checks themselves. A custom invoke
  * makes the dispatch count every method as implemented. */
@@ -82,25 +81,22 @@ const berth_typed *fuzz_wire_stream(void)
     return &t;
 }
 
-/* The agent keeps (and later validates) a copy of an assigned spec made
- * through its encoding: the copy must get the same verdict. */
-static bool copy_valid(const Berth__V1__ContainerSpec *s)
+/* m through its encoding, as berth copies and stores messages (the agent
+ * its specs, say): protobuf-c must take back what it packed, and pack it
+ * to the same bytes. The copy is the caller's. */
+static ProtobufCMessage *repack(const ProtobufCMessage *m)
 {
-    size_t len = berth__v1__container_spec__get_packed_size(s);
-    _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
-    Berth__V1__ContainerSpec *copy;
-    berth_error *err = NULL;
-    bool valid;
+    size_t len = protobuf_c_message_get_packed_size(m);
+    _cleanup_free_ uint8_t *buf = malloc(len ? len : 1), *again = malloc(len ? len : 1);
+    ProtobufCMessage *copy;
 
-    if (!buf || berth__v1__container_spec__pack(s, buf) != len)
+    if (!buf || !again || protobuf_c_message_pack(m, buf) != len)
         abort();
-    copy = berth__v1__container_spec__unpack(NULL, len, buf);
-    if (!copy)
-        abort(); /* what protobuf-c packed, it unpacks */
-    valid = berth_spec_validate(copy, &err) == 0;
-    berth_error_free(&err);
-    berth__v1__container_spec__free_unpacked(copy, NULL);
-    return valid;
+    copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    if (!copy || protobuf_c_message_get_packed_size(copy) != len ||
+        protobuf_c_message_pack(copy, again) != len || memcmp(buf, again, len) != 0)
+        abort();
+    return copy;
 }
 
 /* What the agent does with an assigned spec before it starts anything. */
@@ -113,8 +109,15 @@ static void check_spec(const Berth__V1__ContainerSpec *s)
     berth_error_free(&err);
     if (valid && berth_spec_caps(s, &caps, &err) < 0)
         abort(); /* a valid spec has valid capabilities */
-    if (copy_valid(s) != valid)
-        abort();
+    /* The agent validates its copy, not what arrived: same verdict. */
+    {
+        ProtobufCMessage *copy = repack(&s->base);
+
+        if ((berth_spec_validate((Berth__V1__ContainerSpec *)copy, &err) == 0) != valid)
+            abort();
+        berth_error_free(&err);
+        berth_pb_free(copy);
+    }
     (void)berth_spec_stop_grace_ms(s);
     (void)berth_spec_stop_signal(s);
     (void)berth_spec_log_max_bytes(s);
@@ -130,11 +133,12 @@ static void check_name(const char *name)
 }
 
 /* The checks for one message, by type. */
-static void check_one(const ProtobufCMessage *m)
+static bool check_one(const ProtobufCMessage *m, void *data)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     berth_error *err = NULL;
 
+    (void)data;
     if (d == &berth__v1__container_spec__descriptor) {
         check_spec((const Berth__V1__ContainerSpec *)m);
     } else if (d == &berth__v1__stop_request__descriptor) {
@@ -163,46 +167,11 @@ static void check_one(const ProtobufCMessage *m)
      * parser belongs here once it is on this branch (its own target,
      * fuzz_manifest, takes YAML directly). */
     berth_error_free(&err);
-}
-
-static void walk(const ProtobufCMessage *m, int depth)
-{
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-
-    if (depth > WALK_DEPTH_MAX)
-        return;
-    check_one(m);
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)(const void *)(base + f->quantifier_offset);
-            ProtobufCMessage *const *items =
-                *(ProtobufCMessage *const *const *)(const void *)(base + f->offset);
-
-            for (size_t k = 0; k < n; k++)
-                walk(items[k], depth + 1);
-            continue;
-        }
-        /* A oneof's members share their storage: only the chosen one is
-         * there. */
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
-            continue;
-        {
-            const ProtobufCMessage *sub =
-                *(const ProtobufCMessage *const *)(const void *)(base + f->offset);
-
-            if (sub)
-                walk(sub, depth + 1);
-        }
-    }
+    return true;
 }
 
 void fuzz_wire_check(const ProtobufCMessage *m)
 {
-    walk(m, 0);
+    berth_pb_visit(m, check_one, NULL);
+    berth_pb_free(repack(m));
 }

@@ -23,7 +23,8 @@ const berth_typed *fuzz_wire_events(void);
 const berth_typed *fuzz_wire_stream(void);
 
 /* Check m, and every message inside it, as its receiver would. Verdicts
- * are ignored: hostile input must be refused, never crash. */
+ * are ignored: hostile input must be refused, never crash. Aborts when m
+ * does not survive its own encoding (packed, decoded, packed the same). */
 void fuzz_wire_check(const ProtobufCMessage *m);
 
 #endif
