@@ -9,8 +9,8 @@
 # New inputs go to a scratch corpus, BUILD/fuzz/scratch/TARGET, never into
 # the committed one; crashes, leaks, timeouts and undefined behaviour go to
 # BUILD/fuzz/findings/TARGET, libFuzzer's log to BUILD/fuzz/logs/TARGET.log.
-# Exits 1 when any target found something: fix it, and add the input to
-# the target's corpus so the test run replays it from then on.
+# Exits 1 when any target found something new: fix it, and add the input
+# to the target's corpus so the test run replays it from then on.
 #
 # Environment: FUZZ_ARGS adds libFuzzer options (e.g. "-fork=2",
 # "-use_value_profile=1"); JOBS, parallel build jobs (default nproc).
@@ -71,6 +71,7 @@ for t in "${targets[@]}"; do
 		-artifact_prefix="$findings/")
 	[ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
 	echo "== fuzz $t for ${seconds}s"
+	before=$(find "$findings" -type f | wc -l)
 	rc=0
 	# shellcheck disable=SC2086 # FUZZ_ARGS is a list of options
 	"$build/tests/fuzz/fuzz-$t" "${args[@]}" ${FUZZ_ARGS:-} "$scratch" "tests/fuzz/corpus/$t" \
@@ -79,7 +80,7 @@ for t in "${targets[@]}"; do
 	speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
 	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 || true)
 	echo "   ${runs:-?} runs, ${speed:-?} exec/s, ${cov:-cov: ?}, corpus $(find "$scratch" -type f | wc -l) new inputs"
-	if [ "$rc" -ne 0 ] || [ -n "$(ls -A "$findings")" ]; then
+	if [ "$rc" -ne 0 ] || [ "$(find "$findings" -type f | wc -l)" -ne "$before" ]; then
 		echo "   FOUND something (exit $rc): $findings; log $log" >&2
 		grep -E -A12 '^==[0-9]+==ERROR|runtime error|^SUMMARY|deadly signal|Timeout|leak' "$log" |
 			head -40 >&2 || true
