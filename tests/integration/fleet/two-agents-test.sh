@@ -66,7 +66,7 @@ agent() {
 }
 out=$(agent n1 ps)
 expect "agent ps lists what n1 runs" "$(node_containers n1)" \
-	"$(echo "$out" | awk 'NR > 1 && $3 == "Running" { print $1 }' | sort | tr '\n' ' ')"
+	"$(echo "$out" | awk 'NR > 1 && $4 == "Running" { print $1 }' | sort | tr '\n' ' ')"
 c=$(echo "$out" | awk 'NR == 2 { print $1 }')
 expect "agent logs reads a container's log" "hello from $c" "$(agent n1 logs "$c")"
 health_fails() { ! agent n1 health; }

@@ -5,24 +5,12 @@
 #
 #   install-test.sh BUILD_DIR
 set -u
+. "$(dirname "$0")/../../lib/check.sh"
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 build=$1
 case "$build" in /*) ;; *) build=$PWD/$build ;; esac
 D=$(mktemp -d /tmp/berth-install-test.XXXXXX)
 trap 'rm -rf "$D"' EXIT
-pass=0
-failed=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL $1"
-}
-expect() {
-	if [ "$3" = "$2" ]; then ok "$1"; else bad "$1: want [$2] got [$3]"; fi
-}
 inst() { BUILD_DIR=$build "$top/deploy/install.sh" "$@" --destdir "$D" --no-build --prefix /opt/berth; }
 
 out=$(inst all 2>&1)
@@ -55,5 +43,4 @@ expect "... the new default beside it" "yes" "$(test -f "$D/etc/berth/agent.yaml
 out=$(inst 2>&1)
 expect "no role is a usage error" "2" "$?"
 
-echo "$pass passed, $failed failed"
-[ $failed -eq 0 ]
+check_summary
