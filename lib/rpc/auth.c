@@ -14,7 +14,7 @@
 #include "replay.h"
 #include "table.h"
 
-#define NONCE_SET_CAP        65536
+#define DEFAULT_MAX_NONCES   65536
 #define DEFAULT_MAX_SESSIONS 16384
 #define DEFAULT_LIFETIME_NS  ((int64_t)3600 * BERTH_NSEC_PER_SEC)
 #define SWEEP_INTERVAL_NS    ((int64_t)60 * BERTH_NSEC_PER_SEC)
@@ -121,7 +121,7 @@ int berth_auth_new(const berth_auth_config *cfg, berth_auth **ret_auth, berth_er
     a->lifetime = cfg->session_lifetime_ns > 0 ? cfg->session_lifetime_ns : DEFAULT_LIFETIME_NS;
     a->sessions = berth_table_new(BERTH_SESSION_ID_LEN);
     a->peers = berth_table_new(BERTH_ID_LEN);
-    a->nonces = berth_nonce_set_new(NONCE_SET_CAP);
+    a->nonces = berth_nonce_set_new(cfg->max_nonces ? cfg->max_nonces : DEFAULT_MAX_NONCES);
     a->last_sweep = berth_now_mono_ns();
     if (!a->sessions || !a->peers || !a->nonces) {
         berth_auth_free(a);

@@ -105,6 +105,11 @@ typedef struct berth_auth_config {
     /* Most sessions kept at once (0 = 16384); beyond, the least recently
      * used accepted session is dropped. */
     size_t max_sessions;
+    /* Nonces of signed frames remembered at once, each for as long as its
+     * frame could pass the timestamp check (0 = 65536, a 1.5 MiB ring).
+     * When all are taken, further signed frames are dropped as replays
+     * until the oldest expire: never forgotten early. */
+    size_t max_nonces;
     /* Sessions we initiated are renewed after this; accepted sessions idle
      * for twice as long are dropped (0 = 1 hour). */
     int64_t session_lifetime_ns;

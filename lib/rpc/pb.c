@@ -32,11 +32,60 @@ static void budget_free(void *data, void *p)
     free(p);
 }
 
+bool berth_pb_visit(const ProtobufCMessage *m, berth_pb_visit_fn fn, void *data)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+
+    if (!fn(m, data))
+        return false;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const void *field = base + f->offset;
+
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(const void *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)field;
+
+            for (size_t k = 0; k < n; k++)
+                if (!berth_pb_visit(items[k], fn, data))
+                    return false;
+            continue;
+        }
+        /* The members of a oneof share their storage: only the chosen one
+         * is there. */
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
+            continue;
+        if (*(ProtobufCMessage *const *)field &&
+            !berth_pb_visit(*(ProtobufCMessage *const *)field, fn, data))
+            return false;
+    }
+    return true;
+}
+
+/* No encoder writes field number 0, and protobuf-c refuses it, but only
+ * when its tag is a single byte (protobuf-c#299 checks the first byte):
+ * spelt as a longer varint ("82 00") it is kept as an unknown field and
+ * packed back as "02", which protobuf-c then refuses. A message holding
+ * one would decode once and never again (a spec the agent copies, say). */
+static bool field_numbers_valid(const ProtobufCMessage *m, void *data)
+{
+    (void)data;
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return false;
+    return true;
+}
+
 ProtobufCMessage *berth_pb_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data,
                                   size_t len)
 {
     budget b = { .left = BUDGET_BASE };
     ProtobufCAllocator alloc = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
+    ProtobufCMessage *m;
 
     if (len > BERTH_FRAME_MAX)
         return NULL;
@@ -44,7 +93,12 @@ ProtobufCMessage *berth_pb_unpack(const ProtobufCMessageDescriptor *d, const uin
     if (b.left > BUDGET_MAX)
         b.left = BUDGET_MAX;
     /* Freed later with the default allocator: both are malloc/free. */
-    return protobuf_c_message_unpack(d, &alloc, len, data);
+    m = protobuf_c_message_unpack(d, &alloc, len, data);
+    if (m && !berth_pb_visit(m, field_numbers_valid, NULL)) {
+        protobuf_c_message_free_unpacked(m, &alloc);
+        return NULL;
+    }
+    return m;
 }
 
 void berth_pb_free(ProtobufCMessage *m)

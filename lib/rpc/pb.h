@@ -4,6 +4,7 @@
 #define BERTH_RPC_PB_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,11 +15,18 @@
 /* Decode len bytes as d, or NULL when they are not a valid d or would take
  * more memory than a budget proportional to len (protobuf-c allocates per
  * element, so two bytes of an empty repeated message could cost hundreds:
- * the budget caps what a hostile peer can make us allocate). Free with
- * berth_pb_free. */
+ * the budget caps what a hostile peer can make us allocate). What decodes
+ * here packs into bytes that decode again, which protobuf-c alone does not
+ * promise (pb.c, field_numbers_valid). Free with berth_pb_free. */
 ProtobufCMessage *berth_pb_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data,
                                   size_t len);
 void berth_pb_free(ProtobufCMessage *m);
+
+/* Call fn on m and on every message inside it (set sub-messages, each
+ * element of a repeated one, the chosen member of a oneof), parents first.
+ * Stops and returns false as soon as fn does. */
+typedef bool (*berth_pb_visit_fn)(const ProtobufCMessage *m, void *data);
+bool berth_pb_visit(const ProtobufCMessage *m, berth_pb_visit_fn fn, void *data);
 
 /* The one place a received payload becomes an Envelope: counts the decode
  * in a's stats (the hook tests use to prove rejected frames never get

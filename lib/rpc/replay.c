@@ -32,12 +32,16 @@ void berth_replay_mark(berth_replay_window *w, uint64_t counter)
     uint64_t i;
 
     if (counter > w->top) {
-        /* Forget the counters that slide out of the window. */
-        if (counter - w->top >= BERTH_REPLAY_WINDOW) {
+        uint64_t shift = counter - w->top;
+
+        /* Forget the counters that slide out of the window. Counted by
+         * distance: a loop up to the counter itself would never end at
+         * UINT64_MAX (a peer's counter, authentic or not, is its choice). */
+        if (shift >= BERTH_REPLAY_WINDOW) {
             memset(w->bits, 0, sizeof(w->bits));
         } else {
-            for (uint64_t c = w->top + 1; c <= counter; c++) {
-                i = c % BERTH_REPLAY_WINDOW;
+            for (uint64_t k = 1; k <= shift; k++) {
+                i = (w->top + k) % BERTH_REPLAY_WINDOW;
                 w->bits[i / 64] &= ~((uint64_t)1 << (i % 64));
             }
         }

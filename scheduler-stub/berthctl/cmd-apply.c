@@ -31,7 +31,8 @@ static void apply_usage(FILE *out)
             "Options:\n"
             "  -f, --filename PATH     a manifest file, a directory of them, or - for stdin\n"
             "      --dry-run           check and report what would change, change nothing\n"
-            "      --wait              then show progress until every replica is Running\n"
+            "      --wait              then show progress until every replica is Running (or\n"
+            "                          has completed, for a Pod that does not restart)\n"
             "      --wait-timeout D    give up waiting after D (default 5m)\n"
             "  -h, --help              this help\n"
             "\n%s",
@@ -201,11 +202,16 @@ static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeo
             } else {
                 const Berth__V1__WorkloadStatus *st = w->status;
                 uint32_t running = st ? st->running : 0, desired = st ? st->desired : 0;
+                uint32_t succeeded = st ? st->succeeded : 0;
+                char done_part[48] = "";
 
-                snprintf(line, sizeof(line), "%s: %u/%u running%s%s", names[i], running, desired,
-                         st && st->unschedulable ? ": " : "",
+                /* A batch replica that ran to completion counts as done. */
+                if (succeeded)
+                    snprintf(done_part, sizeof(done_part), ", %u completed", succeeded);
+                snprintf(line, sizeof(line), "%s: %u/%u running%s%s%s", names[i], running, desired,
+                         done_part, st && st->unschedulable ? ": " : "",
                          st && st->unschedulable ? st->message : "");
-                if (running >= desired && (!st || !st->unschedulable))
+                if (running + succeeded >= desired && (!st || !st->unschedulable))
                     done++;
                 else
                     snprintf(pending + strlen(pending), sizeof(pending) - strlen(pending),

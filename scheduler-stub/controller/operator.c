@@ -86,6 +86,15 @@ static bool status_running(const Berth__V1__ContainerStatus *s, const ctl_assign
            (s->generation == 0 || s->generation >= a->spec_generation);
 }
 
+/* Done for good: exited 0 where the policy does not restart it. */
+static bool status_succeeded(const Berth__V1__ContainerStatus *s,
+                             const Berth__V1__ContainerSpec *tmpl, const ctl_assign *a)
+{
+    return s && tmpl && tmpl->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_ALWAYS &&
+           s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED && s->exit_code == 0 &&
+           s->signal == 0 && (s->generation == 0 || s->generation >= a->spec_generation);
+}
+
 static void node_msg_fill(controller *c, ctl_node *n, node_msg *m)
 {
     int64_t cpu, mem;
@@ -146,6 +155,7 @@ static void wl_msg_fill(controller *c, ctl_workload *wl, wl_msg *m)
             s = ctl_status_find(n, n->assign[a].id);
             m->st.running += status_running(s, &n->assign[a]);
             m->st.failed += s && s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
+            m->st.succeeded += status_succeeded(s, wl->w->template_, &n->assign[a]);
         }
     }
 }

@@ -445,4 +445,4 @@ contains "(... its namespaces)" "netns berth-$FLEET_TAG-br" "$live"
 fleet_teardown
 expect "nothing left: no process, mount, cgroup or network namespace" "" "$(fleet_leftovers)"
 echo "     ($((SECONDS - T0))s in all)"
-fleet_summary
+check_summary

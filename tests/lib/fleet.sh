@@ -9,6 +9,8 @@
 # state directory, image store, cgroup parent and sockets. fleet_cleanup
 # (run on exit) stops what the test started, by pid, and removes it all.
 
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
+
 fleet_init() {
 	FLEET_DIR=$(mktemp -d /tmp/berth-fleet.XXXXXX)
 	FLEET_BIN_CTL=$FLEET_BUILD/scheduler-stub/berth-controller
@@ -24,8 +26,6 @@ fleet_init() {
 	# Where a container's processes are listed (v1: the pids hierarchy).
 	FLEET_CGROUP=/sys/fs/cgroup/pids
 	[ -f /sys/fs/cgroup/cgroup.controllers ] && FLEET_CGROUP=/sys/fs/cgroup
-	pass=0
-	failed=0
 	trap fleet_cleanup EXIT
 	export BERTH_CONTROLLER=ipc://$FLEET_DIR/ctl/rpc.sock
 	export BERTH_CONTROLLER_KEY=$FLEET_DIR/ctl/state/controller.pub
@@ -35,27 +35,8 @@ fleet_init() {
 	export NO_COLOR=1
 }
 
-# --- checks -------------------------------------------------------------------
+# --- checks (ok, bad, expect, contains: tests/lib/check.sh) -----------------
 
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL $1"
-}
-# expect NAME WANT GOT
-expect() {
-	if [ "$3" = "$2" ]; then ok "$1"; else bad "$1: want [$2] got [$3]"; fi
-}
-# contains NAME NEEDLE HAYSTACK
-contains() {
-	case "$3" in
-	*"$2"*) ok "$1" ;;
-	*) bad "$1: [$2] not in [$3]" ;;
-	esac
-}
 # wait_until SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds.
 wait_until() {
 	local end=$((SECONDS + $1))
@@ -64,10 +45,6 @@ wait_until() {
 		[ $SECONDS -lt $end ] || return 1
 		sleep 0.2
 	done
-}
-fleet_summary() {
-	echo "$pass passed, $failed failed"
-	[ "$failed" -eq 0 ]
 }
 
 # --- the parties --------------------------------------------------------------
@@ -136,13 +113,15 @@ node_start() {
 		mkdir -p "$d"
 		bctl image import bb "$FLEET_ROOTFS" --image-store "$d/images" --state-dir "$d/state" \
 			>/dev/null || return 1
-		token=$(bctl join-token) || return 1
+		# FLEET_NO_TOKEN=1: the node joins by an operator's approval instead.
+		token=
+		[ -n "${FLEET_NO_TOKEN:-}" ] || token=$(bctl join-token) || return 1
 		[ -n "$listen" ] || listen=ipc://$d/agent-remote.sock
 		cat >"$d/agent.yaml" <<-YAML
 			node_name: $name
 			labels: {fleet-node: $name}
 			controller: {address: '$ctl', key: $BERTH_CONTROLLER_KEY}
-			join_token: $token
+			${token:+join_token: $token}
 			state_dir: $d/state
 			image_store: $d/images
 			cgroup_parent: /berth-fleet-$FLEET_TAG-$name

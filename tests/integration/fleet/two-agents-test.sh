@@ -27,7 +27,7 @@ wait_until 20 nodes_ready 2
 expect "two nodes Ready" "2" "$(bctl get nodes | grep -c ' Ready ')"
 
 fleet_manifest Deployment web 4 >"$FLEET_DIR/web.yaml"
-out=$(bctl apply -f "$FLEET_DIR/web.yaml" --wait --timeout 60s 2>&1)
+out=$(bctl apply -f "$FLEET_DIR/web.yaml" --wait --wait-timeout 60s 2>&1)
 contains "apply --wait ends with all running" "web: 4/4 running" "$out"
 expect "4 Running" "4" "$(count_state Running web)"
 expect "2 on n1" "2" "$(bctl get containers --node n1 | awk 'NR > 1 && $4 == "Running"' | wc -l)"
@@ -46,7 +46,7 @@ ctl_kill KILL
 # Meanwhile the agents answer on their local sockets, controller or not.
 out=$(node_agent n1 ps)
 expect "agent ps lists what n1 runs" "$(node_containers n1)" \
-	"$(echo "$out" | awk 'NR > 1 && $3 == "Running" { print $1 }' | sort | tr '\n' ' ')"
+	"$(echo "$out" | awk 'NR > 1 && $4 == "Running" { print $1 }' | sort | tr '\n' ' ')"
 c=$(echo "$out" | awk 'NR == 2 { print $1 }')
 expect "agent logs reads a container's log" "hello from $c" "$(node_agent n1 logs "$c")"
 health_fails() { ! node_agent n1 health; }
@@ -106,4 +106,19 @@ expect "get shows none" "1" "$(bctl get containers | wc -l)"
 expect "no cgroup left on n1" "" "$(node_cgroups n1)"
 expect "no cgroup left on n2" "" "$(node_cgroups n2)"
 
-fleet_summary
+# A node with no token waits for an operator's approval, then joins.
+FLEET_NO_TOKEN=1 node_start n3
+pending() { bctl get nodes | awk 'NR > 1 && $1 == "n3" && $2 == "PendingApproval"' | grep -q .; }
+wait_until 20 pending
+expect "a node without a token waits for approval" "PendingApproval" \
+	"$(bctl get nodes | awk '$1 == "n3" { print $2 }')"
+fp=$(sed -n 's/.*node n3, key \([^ ]*\).*/\1/p' "$FLEET_DIR/n3/log" | head -1)
+out=$(bctl node approve n3 --fingerprint "AAAA$fp" 2>&1)
+expect "approving another key than the node's is refused" "1" "$?"
+bctl node approve n3 --fingerprint "$fp" >/dev/null
+expect "approving the node's key succeeds" "0" "$?"
+wait_until 30 nodes_ready 3
+expect "the approved node registers and is Ready" "Ready" \
+	"$(bctl get nodes | awk '$1 == "n3" { print $2 }')"
+
+check_summary

@@ -466,6 +466,34 @@ START_TEST(signed_frame_rejections)
 }
 END_TEST
 
+/* A receiver that may remember two nonces takes two signed frames, then
+ * drops the next as a replay rather than forget a nonce early. */
+START_TEST(full_nonce_memory_drops_signed_frames)
+{
+    berth_auth_config cfg = { .self = n1.who,
+                              .key = n1.key,
+                              .policy = &berth_policy_memory_ops,
+                              .policy_data = n1.policy,
+                              .max_nonces = 2 };
+    berth_expect x = { .channel = BERTH_CHANNEL_EVENTS, .kind = BERTH_FRAME_SIGNED };
+    int64_t now = berth_now_real_ns();
+    berth_auth *small = NULL;
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(berth_auth_new(&cfg, &small, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        size_t len;
+        uint8_t *f = sign(&ctl, BERTH_CHANNEL_EVENTS, n1.who.id, now, &len);
+        berth_opened o;
+
+        ck_assert_int_eq(berth_auth_open(small, &x, f, len, &o),
+                         i < 2 ? BERTH_REJECT_NONE : BERTH_REJECT_REPLAYED);
+        free(f);
+    }
+    berth_auth_free(small);
+}
+END_TEST
+
 START_TEST(node_key_rotation_overlaps)
 {
     berth_keypair newkey;
@@ -539,6 +567,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, an_impostor_server_is_not_believed);
     tcase_add_test(tc, sealed_frame_rejections);
     tcase_add_test(tc, signed_frame_rejections);
+    tcase_add_test(tc, full_nonce_memory_drops_signed_frames);
     tcase_add_test(tc, node_key_rotation_overlaps);
     tcase_add_test(tc, replayed_hello_is_dropped);
     suite_add_tcase(s, tc);

@@ -48,6 +48,23 @@ START_TEST(window_slides)
 }
 END_TEST
 
+/* Found by fuzz_frame: marking UINT64_MAX after a counter just below it
+ * never returned (the slide counted up to the counter and wrapped). */
+START_TEST(window_reaches_the_last_counter)
+{
+    berth_replay_window w = { 0 };
+
+    berth_replay_mark(&w, UINT64_MAX - 5);
+    ck_assert_int_eq(berth_replay_check(&w, UINT64_MAX), BERTH_REPLAY_NEW);
+    berth_replay_mark(&w, UINT64_MAX);
+    ck_assert_int_eq(berth_replay_check(&w, UINT64_MAX), BERTH_REPLAY_SEEN);
+    ck_assert_int_eq(berth_replay_check(&w, UINT64_MAX - 5), BERTH_REPLAY_SEEN);
+    ck_assert_int_eq(berth_replay_check(&w, UINT64_MAX - 1), BERTH_REPLAY_NEW);
+    ck_assert_int_eq(berth_replay_check(&w, UINT64_MAX - BERTH_REPLAY_WINDOW),
+                     BERTH_REPLAY_TOO_OLD);
+}
+END_TEST
+
 START_TEST(nonce_set_remembers_until_expiry)
 {
     berth_nonce_set *s = berth_nonce_set_new(3);
@@ -75,6 +92,7 @@ Suite *make_suite(void)
 
     tcase_add_test(tc, window_accepts_each_counter_once);
     tcase_add_test(tc, window_slides);
+    tcase_add_test(tc, window_reaches_the_last_counter);
     tcase_add_test(tc, nonce_set_remembers_until_expiry);
     suite_add_tcase(s, tc);
     return s;

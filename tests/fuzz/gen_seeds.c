@@ -1,0 +1,689 @@
+/* Writes the binary seed inputs of the wire fuzz targets: corpus/frame/
+ * (the frames of every route, made by the parties of world.h, raw and as
+ * payloads to authenticate, plus replay-window steps) and corpus/request/
+ * (a typical request of each method, and the responses a node acts on).
+ * Deterministic: after a change of the wire, run it again and commit what
+ * differs. Inputs found by fuzzing (crash-*, regressions) are not touched.
+ *
+ *   build/tests/fuzz/fuzz-gen-seeds tests/fuzz/corpus */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "berth/proto/agent.pb-c.h"
+#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/events.pb-c.h"
+#include "rpc/auth-internal.h"
+#include "rpc/pb.h"
+#include "fuzz_frame.h"
+#include "world.h"
+
+static const char *top;
+
+static void put(const char *target, const char *name, uint8_t first, const uint8_t *data,
+                size_t len)
+{
+    _cleanup_free_ char *dir = NULL, *path = NULL;
+    _cleanup_free_ uint8_t *buf = malloc(len + 1);
+    berth_error *err = NULL;
+
+    if (!buf || asprintf(&dir, "%s/%s", top, target) < 0 || asprintf(&path, "%s/%s", dir, name) < 0)
+        fuzz_die("out of memory", NULL);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        fuzz_die(dir, NULL);
+    buf[0] = first;
+    memcpy(buf + 1, data, len);
+    if (berth_write_file_atomic_at(AT_FDCWD, path, buf, len + 1, 0644, &err) < 0)
+        fuzz_die(path, err);
+}
+
+static void put_message(const char *name, uint8_t selector, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
+
+    if (!buf)
+        fuzz_die("out of memory", NULL);
+    protobuf_c_message_pack(m, buf);
+    put("request", name, selector, buf, len);
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static char *str_web[] = { "/bin/sh", "-c", "echo $GREETING; sleep 3600" };
+static char *str_env[] = { "GREETING=hi", "PATH=/bin:/usr/bin" };
+
+/* A spec with most of its fields set, valid. */
+static Berth__V1__ContainerSpec *spec_full(void)
+{
+    static Berth__V1__ContainerSpec s = BERTH__V1__CONTAINER_SPEC__INIT;
+    static Berth__V1__User user = BERTH__V1__USER__INIT;
+    static uint32_t gids[] = { 10, 20 };
+    static Berth__V1__Resources res = BERTH__V1__RESOURCES__INIT;
+    static Berth__V1__Mount bind = BERTH__V1__MOUNT__INIT, tmp = BERTH__V1__MOUNT__INIT;
+    static Berth__V1__Mount *mounts[] = { &bind, &tmp };
+    static Berth__V1__Capabilities caps = BERTH__V1__CAPABILITIES__INIT;
+    static char *add[] = { "NET_ADMIN" }, *drop[] = { "cap_chown", "MKNOD" };
+    static Berth__V1__Rlimit nofile = BERTH__V1__RLIMIT__INIT;
+    static Berth__V1__Rlimit *rlimits[] = { &nofile };
+    static Berth__V1__IdMap map = BERTH__V1__ID_MAP__INIT;
+    static Berth__V1__IdMap *maps[] = { &map };
+    static Berth__V1__UserNamespace userns = BERTH__V1__USER_NAMESPACE__INIT;
+    static Berth__V1__Backoff backoff = BERTH__V1__BACKOFF__INIT;
+    static Berth__V1__ExecAction exec = BERTH__V1__EXEC_ACTION__INIT;
+    static char *probe_cmd[] = { "/bin/true" };
+    static Berth__V1__Probe probe = BERTH__V1__PROBE__INIT;
+    static Berth__V1__ContainerSpec__LabelsEntry label =
+        BERTH__V1__CONTAINER_SPEC__LABELS_ENTRY__INIT;
+    static Berth__V1__ContainerSpec__LabelsEntry *labels[] = { &label };
+
+    s.id = "web-1";
+    s.image = "busybox";
+    s.command = str_web;
+    s.n_command = BERTH_ARRAY_SIZE(str_web);
+    s.env = str_env;
+    s.n_env = BERTH_ARRAY_SIZE(str_env);
+    s.working_dir = "/srv";
+    user.uid = 1000;
+    user.gid = 1000;
+    user.additional_gids = gids;
+    user.n_additional_gids = BERTH_ARRAY_SIZE(gids);
+    s.user = &user;
+    s.hostname = "web-1.example";
+    res.cpu_millis = 500;
+    res.cpu_weight = 100;
+    res.memory_bytes = 64 << 20;
+    res.pids_limit = 100;
+    res.cpuset_cpus = "0-1,3";
+    res.cpuset_mems = "0";
+    s.resources = &res;
+    bind.type = BERTH__V1__MOUNT_TYPE__MOUNT_BIND;
+    bind.source = "/var/lib/web";
+    bind.destination = "/data";
+    bind.readonly = true;
+    tmp.type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    tmp.destination = "/tmp";
+    tmp.tmpfs_size_bytes = 16 << 20;
+    s.mounts = mounts;
+    s.n_mounts = BERTH_ARRAY_SIZE(mounts);
+    caps.add = add;
+    caps.n_add = BERTH_ARRAY_SIZE(add);
+    caps.drop = drop;
+    caps.n_drop = BERTH_ARRAY_SIZE(drop);
+    s.capabilities = &caps;
+    nofile.type = "nofile";
+    nofile.soft = 1024;
+    nofile.hard = 4096;
+    s.rlimits = rlimits;
+    s.n_rlimits = BERTH_ARRAY_SIZE(rlimits);
+    map.container_id = 0;
+    map.host_id = 100000;
+    map.size = 65536;
+    userns.enabled = true;
+    userns.uid_maps = userns.gid_maps = maps;
+    userns.n_uid_maps = userns.n_gid_maps = BERTH_ARRAY_SIZE(maps);
+    s.user_namespace = &userns;
+    s.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE;
+    backoff.initial_ms = 1000;
+    backoff.max_ms = 60000;
+    backoff.reset_after_ms = 600000;
+    s.restart_backoff = &backoff;
+    s.stop_signal = 15;
+    s.stop_grace_ms = 5000;
+    s.log_max_bytes = 1 << 20;
+    s.log_max_files = 3;
+    exec.command = probe_cmd;
+    exec.n_command = BERTH_ARRAY_SIZE(probe_cmd);
+    probe.action_case = BERTH__V1__PROBE__ACTION_EXEC;
+    probe.exec = &exec;
+    probe.period_ms = 10000;
+    probe.failure_threshold = 3;
+    s.liveness_probe = &probe;
+    label.key = "berth.workload";
+    label.value = "web";
+    s.labels = labels;
+    s.n_labels = BERTH_ARRAY_SIZE(labels);
+    return &s;
+}
+
+/* A small valid spec with a tcp probe, and one the agent must refuse. */
+static Berth__V1__ContainerSpec *spec_small(void)
+{
+    static Berth__V1__ContainerSpec s = BERTH__V1__CONTAINER_SPEC__INIT;
+    static Berth__V1__TcpAction tcp = BERTH__V1__TCP_ACTION__INIT;
+    static Berth__V1__Probe probe = BERTH__V1__PROBE__INIT;
+
+    s.id = "db-0";
+    s.rootfs = "/var/lib/berth/rootfs/db";
+    s.command = str_web;
+    s.n_command = 1;
+    s.network = BERTH__V1__NETWORK_MODE__NETWORK_HOST;
+    s.seccomp = BERTH__V1__SECCOMP_MODE__SECCOMP_UNCONFINED;
+    tcp.port = 5432;
+    probe.action_case = BERTH__V1__PROBE__ACTION_TCP;
+    probe.tcp = &tcp;
+    s.liveness_probe = &probe;
+    return &s;
+}
+
+static Berth__V1__ContainerSpec *spec_bad(void)
+{
+    static Berth__V1__ContainerSpec s = BERTH__V1__CONTAINER_SPEC__INIT;
+    static Berth__V1__Resources res = BERTH__V1__RESOURCES__INIT;
+
+    s.id = "Bad/Id";
+    s.rootfs = "/var/../etc";
+    s.image = "x";
+    res.memory_bytes = 1024;
+    s.resources = &res;
+    return &s;
+}
+
+static Berth__V1__ContainerStatus *status_running(void)
+{
+    static Berth__V1__ContainerStatus st = BERTH__V1__CONTAINER_STATUS__INIT;
+
+    st.id = "web-1";
+    st.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    st.pid = 4242;
+    st.started_unix_ns = 1700000000000000000LL;
+    st.health = BERTH__V1__HEALTH_STATE__HEALTH_HEALTHY;
+    st.generation = 7;
+    return &st;
+}
+
+static Berth__V1__ContainerStatus *status_exited(void)
+{
+    static Berth__V1__ContainerStatus st = BERTH__V1__CONTAINER_STATUS__INIT;
+
+    st.id = "db-0";
+    st.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    st.exit_code = 137;
+    st.signal = 9;
+    st.oom_killed = true;
+    st.restart_count = 2;
+    st.reason = "OOMKilled";
+    st.message = "memory limit 64Mi reached";
+    return &st;
+}
+
+static Berth__V1__NodeInfo *node_info(void)
+{
+    static Berth__V1__NodeInfo n = BERTH__V1__NODE_INFO__INIT;
+    static Berth__V1__NodeInfo__LabelsEntry zone = BERTH__V1__NODE_INFO__LABELS_ENTRY__INIT;
+    static Berth__V1__NodeInfo__LabelsEntry *labels[] = { &zone };
+    static Berth__V1__NodeCapacity cap = BERTH__V1__NODE_CAPACITY__INIT;
+
+    n.name = "node-1";
+    zone.key = "zone";
+    zone.value = "a";
+    n.labels = labels;
+    n.n_labels = BERTH_ARRAY_SIZE(labels);
+    cap.cpu_millis = 2000;
+    cap.memory_bytes = 4LL << 30;
+    cap.max_containers = 110;
+    n.capacity = &cap;
+    n.kernel_version = "6.1.0-18-amd64";
+    n.cgroup_version = 2;
+    n.agent_version = "0.1.0";
+    n.arch = "x86_64";
+    n.os = "linux";
+    n.agent_address = "tcp://10.0.0.2:7421";
+    return &n;
+}
+
+static Berth__V1__Assignments *assignments(void)
+{
+    static Berth__V1__Assignments a = BERTH__V1__ASSIGNMENTS__INIT;
+    static Berth__V1__ContainerSpec *specs[3];
+
+    specs[0] = spec_full();
+    specs[1] = spec_small();
+    specs[2] = spec_bad();
+    a.generation = 7;
+    a.containers = specs;
+    a.n_containers = BERTH_ARRAY_SIZE(specs);
+    return &a;
+}
+
+static Berth__V1__HealthReport *health_report(void)
+{
+    static Berth__V1__HealthReport r = BERTH__V1__HEALTH_REPORT__INIT;
+    static Berth__V1__HealthCheck disk = BERTH__V1__HEALTH_CHECK__INIT;
+    static Berth__V1__HealthCheck *checks[] = { &disk };
+
+    r.node = "node-1";
+    r.healthy = true;
+    disk.name = "state-dir";
+    disk.ok = true;
+    r.checks = checks;
+    r.n_checks = BERTH_ARRAY_SIZE(checks);
+    r.agent_version = "0.1.0";
+    return &r;
+}
+
+/* ---- requests of every method -------------------------------------------- */
+
+typedef struct call {
+    const char *method; /* "berth.v1.Controller/Register" */
+    uint8_t selector;   /* fuzz_request's methods[] index */
+    const ProtobufCMessage *req;
+} call;
+
+/* Fills calls[]; returns how many. The selectors follow fuzz_request.c. */
+static size_t calls_make(call *calls)
+{
+    static Berth__V1__RegisterRequest reg = BERTH__V1__REGISTER_REQUEST__INIT;
+    static Berth__V1__HeartbeatRequest hb = BERTH__V1__HEARTBEAT_REQUEST__INIT;
+    static Berth__V1__GetAssignmentsRequest ga = BERTH__V1__GET_ASSIGNMENTS_REQUEST__INIT;
+    static Berth__V1__ReportStatusRequest rs = BERTH__V1__REPORT_STATUS_REQUEST__INIT;
+    static Berth__V1__ContainerStatus *statuses[2];
+    static Berth__V1__ApplyRequest apply = BERTH__V1__APPLY_REQUEST__INIT;
+    static Berth__V1__DeleteRequest del = BERTH__V1__DELETE_REQUEST__INIT;
+    static Berth__V1__ListNodesRequest ln = BERTH__V1__LIST_NODES_REQUEST__INIT;
+    static Berth__V1__ListNodesRequest__LabelSelectorEntry sel =
+        BERTH__V1__LIST_NODES_REQUEST__LABEL_SELECTOR_ENTRY__INIT;
+    static Berth__V1__ListNodesRequest__LabelSelectorEntry *sels[] = { &sel };
+    static Berth__V1__GetNodeRequest gn = BERTH__V1__GET_NODE_REQUEST__INIT;
+    static Berth__V1__ApproveNodeRequest an = BERTH__V1__APPROVE_NODE_REQUEST__INIT;
+    static char fp[BERTH_FINGERPRINT_LEN];
+    static Berth__V1__CreateJoinTokenRequest jt = BERTH__V1__CREATE_JOIN_TOKEN_REQUEST__INIT;
+    static Berth__V1__ListWorkloadsRequest lw = BERTH__V1__LIST_WORKLOADS_REQUEST__INIT;
+    static Berth__V1__GetWorkloadRequest gw = BERTH__V1__GET_WORKLOAD_REQUEST__INIT;
+    static Berth__V1__ListContainersRequest lc = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
+    static Berth__V1__ContainerState running[] = { BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING };
+    static Berth__V1__GetContainerRequest gc = BERTH__V1__GET_CONTAINER_REQUEST__INIT;
+    static Berth__V1__FleetHealthRequest fh = BERTH__V1__FLEET_HEALTH_REQUEST__INIT;
+    static Berth__V1__LogsRequest logs = BERTH__V1__LOGS_REQUEST__INIT;
+    static Berth__V1__HealthRequest health = BERTH__V1__HEALTH_REQUEST__INIT;
+    static Berth__V1__StopRequest stop = BERTH__V1__STOP_REQUEST__INIT;
+    size_t n = 0;
+
+    reg.node = node_info();
+    hb.applied_generation = 7;
+    hb.status_digest = 0x1234567890abcdefULL;
+    hb.containers = 2;
+    hb.time_unix_ns = 1700000000000000000LL;
+    ga.known_generation = 6;
+    statuses[0] = status_running();
+    statuses[1] = status_exited();
+    rs.containers = statuses;
+    rs.n_containers = BERTH_ARRAY_SIZE(statuses);
+    rs.full = true;
+    rs.applied_generation = 7;
+    apply.manifest = "apiVersion: berth/v1\nkind: Deployment\nmetadata: {name: web}\n"
+                     "spec:\n  replicas: 2\n  template:\n    image: busybox\n"
+                     "    command: [/bin/sh, -c, 'sleep 3600']\n"
+                     "    resources: {cpu: 500m, memory: 64Mi}\n";
+    apply.source = "web.yaml";
+    apply.dry_run = true;
+    del.kind = "Deployment";
+    del.name = "web";
+    sel.key = "zone";
+    sel.value = "a";
+    ln.label_selector = sels;
+    ln.n_label_selector = BERTH_ARRAY_SIZE(sels);
+    gn.name = "node-1";
+    an.name = "node-2";
+    an.key_fingerprint = berth_key_fingerprint(fuzz_world_get()->node_next.pk, fp);
+    jt.ttl_seconds = 3600;
+    jt.description = "rack 4";
+    gw.name = "web";
+    lc.node = "node-1";
+    lc.workload = "web";
+    lc.states = running;
+    lc.n_states = BERTH_ARRAY_SIZE(running);
+    gc.id = "web-1";
+    gc.node = "node-1";
+    fh.timeout_ms = 2000;
+    logs.container_id = "web-1";
+    logs.tail_lines = 100;
+    logs.max_bytes = 65536;
+    logs.stream = BERTH__V1__LOG_STREAM__LOG_STREAM_STDERR;
+    stop.container_id = "web-1";
+    stop.grace_period_ms = 5000;
+
+#define CALL(svc, m, sel, msg)                                                                     \
+    calls[n++] = (call){ "berth.v1." svc "/" m, sel, (const ProtobufCMessage *)(msg) }
+    CALL("Controller", "Register", 0, &reg);
+    CALL("Controller", "Heartbeat", 1, &hb);
+    CALL("Controller", "GetAssignments", 2, &ga);
+    CALL("Controller", "ReportStatus", 3, &rs);
+    CALL("Controller", "Apply", 4, &apply);
+    CALL("Controller", "Delete", 5, &del);
+    CALL("Controller", "ListNodes", 6, &ln);
+    CALL("Controller", "GetNode", 7, &gn);
+    CALL("Controller", "ApproveNode", 8, &an);
+    CALL("Controller", "CreateJoinToken", 9, &jt);
+    CALL("Controller", "ListWorkloads", 10, &lw);
+    CALL("Controller", "GetWorkload", 11, &gw);
+    CALL("Controller", "ListContainers", 12, &lc);
+    CALL("Controller", "GetContainer", 13, &gc);
+    CALL("Controller", "FleetHealth", 14, &fh);
+    CALL("Controller", "Logs", 15, &logs);
+    CALL("Agent", "Health", 16, &health);
+    CALL("Agent", "List", 17, &lc);
+    CALL("Agent", "Logs", 18, &logs);
+    CALL("Agent", "Stop", 19, &stop);
+#undef CALL
+    return n;
+}
+
+/* "request-Controller-Register" */
+static const char *call_name(const call *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "request-%s", strrchr(c->method, '.') + 1);
+    for (char *p = buf; *p; p++)
+        if (*p == '/')
+            *p = '-';
+    return buf;
+}
+
+/* The responses a node (or berthctl) acts on, with their selectors. */
+static void response_seeds(void)
+{
+    static Berth__V1__RegisterResponse reg = BERTH__V1__REGISTER_RESPONSE__INIT;
+    static Berth__V1__Endpoints ep = BERTH__V1__ENDPOINTS__INIT;
+    static Berth__V1__HeartbeatResponse hb = BERTH__V1__HEARTBEAT_RESPONSE__INIT;
+    static Berth__V1__JoinToken token = BERTH__V1__JOIN_TOKEN__INIT;
+    static Berth__V1__ContainerInfo info = BERTH__V1__CONTAINER_INFO__INIT;
+    static Berth__V1__ContainerInfo *infos[] = { &info };
+    static Berth__V1__ListContainersResponse lc = BERTH__V1__LIST_CONTAINERS_RESPONSE__INIT;
+    static Berth__V1__StopResponse stop = BERTH__V1__STOP_RESPONSE__INIT;
+
+    ep.events = "tcp://10.0.0.1:7101";
+    ep.stream = "tcp://10.0.0.1:7102";
+    ep.survey = "tcp://10.0.0.1:7103";
+    reg.generation = 7;
+    reg.heartbeat_interval_ms = 5000;
+    reg.endpoints = &ep;
+    hb.generation = 8;
+    hb.report_status = true;
+    token.token = "7a7a7a7a7a7a.5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+    token.id = "7a7a7a7a7a7a";
+    info.node = "node-1";
+    info.workload = "web";
+    info.spec = spec_full();
+    info.status = status_running();
+    lc.containers = infos;
+    lc.n_containers = BERTH_ARRAY_SIZE(infos);
+    stop.status = status_exited();
+
+    put_message("response-register", 0 | 0x80, (ProtobufCMessage *)&reg);
+    put_message("response-heartbeat", 1 | 0x80, (ProtobufCMessage *)&hb);
+    put_message("response-assignments", 2 | 0x80, (ProtobufCMessage *)assignments());
+    put_message("response-join-token", 9 | 0x80, (ProtobufCMessage *)&token);
+    put_message("response-list-containers", 12 | 0x80, (ProtobufCMessage *)&lc);
+    put_message("response-health", 16 | 0x80, (ProtobufCMessage *)health_report());
+    put_message("response-stop", 19 | 0x80, (ProtobufCMessage *)&stop);
+}
+
+/* ---- frames ---------------------------------------------------------------- */
+
+/* The envelope as a frame buffer (the payload at BERTH_FRAME_HEADER_LEN);
+ * *ret_len the payload's length. */
+static uint8_t *envelope(Berth__V1__FrameKind kind, const char *method, uint64_t call_id,
+                         const ProtobufCMessage *body, Berth__V1__Status *status, size_t *ret_len)
+{
+    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
+    berth_error *err = NULL;
+    uint8_t *frame = NULL;
+
+    env.kind = kind;
+    env.method = (char *)method;
+    env.call_id = call_id;
+    env.status = status;
+    if (kind == BERTH__V1__FRAME_KIND__REQUEST || kind == BERTH__V1__FRAME_KIND__SURVEY)
+        env.timeout_ms = 30000;
+    if (kind == BERTH__V1__FRAME_KIND__STREAM) {
+        env.seq = 1;
+        env.stream_epoch = 0x5eed;
+    }
+    if (berth_envelope_frame(&env, body, &frame, ret_len, &err) < 0)
+        fuzz_die("envelope", err);
+    return frame;
+}
+
+/* A frame of route r (payload of len bytes in frame): the payload as an
+ * input to authenticate and, when raw, the frame its sender makes of it
+ * as a raw input: timestamp 0 (fuzz_frame reads "now"), and a sealed
+ * frame's payload left in clear with a zero tag. It could not pass the tag
+ * check anyway (its timestamp changes), and this way the seed does not
+ * depend on when the session was made. Frees frame. */
+static void frame_seeds(enum route r, const char *name, bool raw, uint8_t *frame, size_t len)
+{
+    fuzz_world *w = fuzz_world_get();
+    _cleanup_free_ uint8_t *plain = malloc(len ? len : 1);
+    bool sealed = true;
+    char n[160];
+    size_t flen;
+
+    if (!plain)
+        fuzz_die("out of memory", NULL);
+    memcpy(plain, frame + BERTH_FRAME_HEADER_LEN, len);
+    snprintf(n, sizeof(n), "auth-%s", name);
+    put("frame", n, (uint8_t)(r | ROUTE_AUTHENTIC), plain, len);
+    switch (raw ? r : ROUTE_COUNT) {
+    case ROUTE_REQUEST:
+        flen = berth_auth_seal_at(w->node.auth, w->node_session, BERTH_CHANNEL_RPC, frame, len, 0);
+        break;
+    case ROUTE_STREAM:
+        flen =
+            berth_auth_seal_at(w->node.auth, w->node_session, BERTH_CHANNEL_STREAM, frame, len, 0);
+        break;
+    case ROUTE_ANSWER:
+        flen =
+            berth_auth_seal_at(w->node.auth, w->node_session, BERTH_CHANNEL_SURVEY, frame, len, 0);
+        break;
+    case ROUTE_RESPONSE:
+        flen = berth_auth_seal_at(w->ctl.auth, w->ctl_session, BERTH_CHANNEL_RPC, frame, len, 0);
+        break;
+    case ROUTE_EVENT:
+        flen = berth_auth_sign_at(w->ctl.auth, BERTH_CHANNEL_EVENTS, w->node.who.id, frame, len, 0);
+        sealed = false;
+        break;
+    case ROUTE_QUESTION:
+        flen = berth_auth_sign_at(w->ctl.auth, BERTH_CHANNEL_SURVEY, berth_id_broadcast, frame, len,
+                                  0);
+        sealed = false;
+        break;
+    default:
+        free(frame);
+        return;
+    }
+    if (sealed) {
+        memcpy(frame + BERTH_FRAME_HEADER_LEN, plain, len);
+        memset(frame + BERTH_FRAME_HEADER_LEN + len, 0, BERTH_FRAME_TAG_LEN);
+    }
+    snprintf(n, sizeof(n), "raw-%s", name);
+    put("frame", n, (uint8_t)r, frame, flen);
+    free(frame);
+}
+
+/* A handshake frame (len bytes) as an input to authenticate and, when raw,
+ * as a raw input. What depends on the time it was made is zeroed: the
+ * timestamp, the signature, and the time-bound bytes at payload offset
+ * bound_at (bound_len of them: a join-token proof, a hello's hash), which
+ * fuzz_frame fills in again for authentic input. */
+static void handshake_seeds(enum route r, const char *name, bool raw, uint8_t *frame, size_t len,
+                            size_t bound_at, size_t bound_len)
+{
+    size_t plen = len - BERTH_FRAME_HEADER_LEN - BERTH_FRAME_SIG_LEN;
+    char n[160];
+
+    memset(frame + FRAME_TIMESTAMP_AT, 0, 8);
+    memset(frame + BERTH_FRAME_HEADER_LEN + bound_at, 0, bound_len);
+    memset(frame + len - BERTH_FRAME_SIG_LEN, 0, BERTH_FRAME_SIG_LEN);
+    snprintf(n, sizeof(n), "auth-%s", name);
+    put("frame", n, (uint8_t)(r | ROUTE_AUTHENTIC), frame + BERTH_FRAME_HEADER_LEN, plen);
+    if (!raw)
+        return;
+    snprintf(n, sizeof(n), "raw-%s", name);
+    put("frame", n, (uint8_t)r, frame, len);
+}
+
+/* node says HELLO as who (with token and rotation as asked) to a fresh
+ * controller: the HELLO and the controller's WELCOME as seeds. */
+static void hello_seeds(const char *name, bool raw, berth_role role, const char *who_name,
+                        bool token, bool rotate)
+{
+    fuzz_world *w = fuzz_world_get();
+    fuzz_party like = w->node, node, ctl;
+    berth_error *err = NULL;
+    berth_hello *hello = NULL;
+    uint8_t *frame = NULL, *reply = NULL;
+    size_t len = 0, reply_len = 0;
+    char n[160];
+
+    if (berth_principal_init(&like.who, role, who_name, &err) < 0)
+        fuzz_die(who_name, err);
+    fuzz_party_clone(&node, &like, &w->ctl, NULL);
+    if (rotate)
+        berth_auth_set_key(node.auth, &w->node_next, true);
+    if (berth_auth_hello(node.auth, &w->ctl.who, token ? &w->token : NULL, &hello, &frame, &len,
+                         &err) < 0)
+        fuzz_die("hello", err);
+    fuzz_party_clone(&ctl, &w->ctl, &w->node, &w->token);
+    berth_auth_accept(ctl.auth, frame, len, &reply, &reply_len);
+    snprintf(n, sizeof(n), "hello-%s", name);
+    /* role, name length, name, key, ephemeral key, extensions, token id */
+    handshake_seeds(ROUTE_HELLO, n, raw, frame, len, 2 + strlen(who_name) + 65 + BERTH_TOKEN_ID_LEN,
+                    token ? 32 : 0);
+    /* The answer: a WELCOME after enrollment or rotation is like any
+     * other admission, so only those to plain HELLOs are kept. */
+    if (reply && !token && !rotate) {
+        snprintf(n, sizeof(n), "welcome-%s", name);
+        handshake_seeds(ROUTE_WELCOME, n, raw, reply, reply_len, WELCOME_HASH_AT, 32);
+    }
+    berth_hello_free(hello);
+    free(frame);
+    free(reply);
+    fuzz_party_free(&ctl);
+    fuzz_party_free(&node);
+}
+
+static void frame_corpus(void)
+{
+    static Berth__V1__WakeUp wake = BERTH__V1__WAKE_UP__INIT;
+    static Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
+    static Berth__V1__MetricsReport mr = BERTH__V1__METRICS_REPORT__INIT;
+    static Berth__V1__MetricsSample node_sample = BERTH__V1__METRICS_SAMPLE__INIT,
+                                    ct_sample = BERTH__V1__METRICS_SAMPLE__INIT;
+    static Berth__V1__MetricsSample *samples[] = { &node_sample, &ct_sample };
+    static Berth__V1__HealthRequest hreq = BERTH__V1__HEALTH_REQUEST__INIT;
+    static Berth__V1__Status unavailable = BERTH__V1__STATUS__INIT;
+    call calls[32];
+    size_t n = calls_make(calls), len;
+    uint8_t *f;
+    char name[96];
+
+    hello_seeds("node", true, BERTH_ROLE_NODE, "node-1", false, false);
+    hello_seeds("unknown-node", true, BERTH_ROLE_NODE, "node-2", false, false);
+    hello_seeds("token", true, BERTH_ROLE_NODE, "node-3", true, false);
+    hello_seeds("rotate", false, BERTH_ROLE_NODE, "node-1", false, true);
+    hello_seeds("operator", false, BERTH_ROLE_OPERATOR, "alice", false, false);
+
+    for (size_t i = 0; i < n; i++) {
+        f = envelope(BERTH__V1__FRAME_KIND__REQUEST, calls[i].method, 1000 + i, calls[i].req, NULL,
+                     &len);
+        call_name(&calls[i], name, sizeof(name));
+        /* A call received twice: the second is a duplicate. */
+        if (i == 1)
+            put("frame", "auth-request-twice", ROUTE_REQUEST | ROUTE_AUTHENTIC | ROUTE_ALT,
+                f + BERTH_FRAME_HEADER_LEN, len);
+        /* Raw: a few; the payloads are what differ. */
+        frame_seeds(ROUTE_REQUEST, name, i == 0 || i == 2 || i == n - 1, f, len);
+    }
+    f = envelope(BERTH__V1__FRAME_KIND__REQUEST, "berth.v1.Controller/Nope", 1, NULL, NULL, &len);
+    frame_seeds(ROUTE_REQUEST, "request-unknown-method", false, f, len);
+
+    f = envelope(BERTH__V1__FRAME_KIND__RESPONSE, "berth.v1.Controller/GetAssignments", 1002,
+                 (ProtobufCMessage *)assignments(), NULL, &len);
+    frame_seeds(ROUTE_RESPONSE, "response-assignments", true, f, len);
+    unavailable.code = BERTH__V1__CODE__UNAVAILABLE;
+    unavailable.message = "controller: store is busy";
+    f = envelope(BERTH__V1__FRAME_KIND__RESPONSE, "berth.v1.Controller/Heartbeat", 1001, NULL,
+                 &unavailable, &len);
+    frame_seeds(ROUTE_RESPONSE, "response-error", false, f, len);
+
+    ev.status = status_exited();
+    ev.previous_state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    ev.time_unix_ns = 1700000000000000000LL;
+    f = envelope(BERTH__V1__FRAME_KIND__STREAM, "berth.v1.ContainerEvent", 0,
+                 (ProtobufCMessage *)&ev, NULL, &len);
+    frame_seeds(ROUTE_STREAM, "stream-container-event", true, f, len);
+    ct_sample.container_id = "web-1";
+    ct_sample.cpu_usage_ns = 123456789;
+    ct_sample.memory_bytes = 12 << 20;
+    ct_sample.memory_limit_bytes = 64 << 20;
+    ct_sample.pids = 3;
+    node_sample.memory_bytes = 1LL << 30;
+    mr.samples = samples;
+    mr.n_samples = BERTH_ARRAY_SIZE(samples);
+    f = envelope(BERTH__V1__FRAME_KIND__STREAM, "berth.v1.MetricsReport", 0,
+                 (ProtobufCMessage *)&mr, NULL, &len);
+    frame_seeds(ROUTE_STREAM, "stream-metrics", false, f, len);
+
+    f = envelope(BERTH__V1__FRAME_KIND__SURVEY_REPLY, "berth.v1.Agent/Health", 77,
+                 (ProtobufCMessage *)health_report(), NULL, &len);
+    frame_seeds(ROUTE_ANSWER, "answer-health", true, f, len);
+
+    wake.generation = 8;
+    f = envelope(BERTH__V1__FRAME_KIND__EVENT, "berth.v1.WakeUp", 0, (ProtobufCMessage *)&wake,
+                 NULL, &len);
+    put("frame", "auth-event-wake-up-everyone", ROUTE_EVENT | ROUTE_AUTHENTIC | ROUTE_ALT,
+        f + BERTH_FRAME_HEADER_LEN, len);
+    frame_seeds(ROUTE_EVENT, "event-wake-up", true, f, len);
+    f = envelope(BERTH__V1__FRAME_KIND__SURVEY, "berth.v1.Agent/Health", 77,
+                 (ProtobufCMessage *)&hreq, NULL, &len);
+    frame_seeds(ROUTE_QUESTION, "question-health", true, f, len);
+}
+
+/* Replay-window steps: in order, reordered with a duplicate, a slide past
+ * the window. */
+static void replay_corpus(void)
+{
+    static const uint8_t in_order[] = { REPLAY_ABOVE, 0, 1, REPLAY_ABOVE, 0, 1,
+                                        REPLAY_ABOVE, 0, 1, REPLAY_ABOVE, 0, 1 };
+    static const uint8_t reordered[] = {
+        REPLAY_ABOVE, 0, 5, REPLAY_BELOW, 0, 3, REPLAY_BELOW, 0, 1,
+        REPLAY_SMALL, 0, 4, REPLAY_SMALL, 0, 2, REPLAY_ABOVE, 0, 0
+    };
+    static const uint8_t slide[] = { REPLAY_ABOVE, 0x0b, 0xb8, REPLAY_BELOW, 0x07, 0xff,
+                                     REPLAY_BELOW, 0x08, 0x00, REPLAY_ABOVE, 0,    100,
+                                     REPLAY_BELOW, 0x07, 0xff, REPLAY_SMALL, 0,    0 };
+
+    put("frame", "replay-in-order", ROUTE_REPLAY, in_order, sizeof(in_order));
+    put("frame", "replay-reordered", ROUTE_REPLAY, reordered, sizeof(reordered));
+    put("frame", "replay-slide", ROUTE_REPLAY, slide, sizeof(slide));
+}
+
+static void request_corpus(void)
+{
+    call calls[32];
+    size_t n = calls_make(calls);
+    char name[96];
+
+    for (size_t i = 0; i < n; i++)
+        put_message(call_name(&calls[i], name, sizeof(name)), calls[i].selector, calls[i].req);
+    response_seeds();
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CORPUS_DIR (tests/fuzz/corpus)\n", argv[0]);
+        return 2;
+    }
+    top = argv[1];
+    fuzz_world_get();
+    frame_corpus();
+    replay_corpus();
+    request_corpus();
+    return 0;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# deploy/quickstart.sh as README tells an operator to run it (with the
+# test's build, directory, ports and cgroup parent): up shows the example
+# Running and serving, up again changes nothing, down leaves no process,
+# mount, cgroup or directory behind.
+#
+#   quickstart-test.sh BUILD_DIR
+#
+# Exit 0 when every check passed, 1 otherwise, 77 (skip) when not root.
+set -u
+. "$(dirname "$0")/../../lib/check.sh"
+top=$(cd "$(dirname "$0")/../../.." && pwd)
+build=$1
+case "$build" in /*) ;; *) build=$PWD/$build ;; esac
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (containers)"
+	exit 77
+fi
+if ss -Hltn 'sport = :8080' | grep -q .; then
+	echo "SKIP: 127.0.0.1:8080, where the example serves, is in use"
+	exit 77
+fi
+export BERTH_QUICKSTART_DIR=/tmp/berth-quickstart-test-$$
+export BERTH_QUICKSTART_PORT=$((17200 + $$ % 500 * 20))
+export BERTH_QUICKSTART_CGROUP=/berth-quickstart-test-$$
+export BUILD_DIR=$build
+qs() { "$top/deploy/quickstart.sh" "$@" --no-build; }
+cleanup() {
+	[ -d "$BERTH_QUICKSTART_DIR" ] && qs down >/dev/null 2>&1
+	rm -rf "$BERTH_QUICKSTART_DIR"
+}
+trap cleanup EXIT
+
+out=$(qs up 2>&1)
+rc=$?
+expect "up succeeds" "0" "$rc"
+[ $rc -eq 0 ] || echo "$out"
+contains "the example runs" "hello-web: 1/1 running" "$out"
+contains "the DaemonSet runs" "hello-log: 1/1 running" "$out"
+contains "a log line is shown" "hello from hello-log-" "$out"
+contains "the web page is served" "<h1>hello from berth</h1>" "$out"
+contains "what to try next" "berthctl get nodes" "$out"
+export BERTH_CONFIG=$BERTH_QUICKSTART_DIR/berthctl.yaml
+berthctl=$build/scheduler-stub/berthctl
+before=$("$berthctl" get containers -o wide | awk 'NR > 1 { print $1, $4, $8 }')
+expect "two containers Running" "2" "$(echo "$before" | grep -c ' Running ')"
+
+out=$(qs up 2>&1)
+expect "up again succeeds" "0" "$?"
+contains "... leaves the controller running" "controller already running" "$out"
+contains "... and the agent" "agent already running" "$out"
+contains "... and the workloads as they were" "deployment/hello-web unchanged" "$out"
+expect "... with the same container processes" "$before" \
+	"$("$berthctl" get containers -o wide | awk 'NR > 1 { print $1, $4, $8 }')"
+contains "status shows it" "agent: running" "$(qs status 2>&1)"
+
+out=$(qs down 2>&1)
+expect "down succeeds" "0" "$?"
+contains "down says nothing is left" "nothing left behind" "$out"
+expect "the directory is gone" "no" "$(test -e "$BERTH_QUICKSTART_DIR" && echo yes || echo no)"
+expect "no process of it is left" "" "$(pgrep -fa -- "$BERTH_QUICKSTART_DIR")"
+expect "no mount of it is left" "" "$(grep -F "$BERTH_QUICKSTART_DIR" /proc/self/mounts)"
+expect "no cgroup of it is left" "" \
+	"$(find /sys/fs/cgroup -maxdepth 2 -name "${BERTH_QUICKSTART_CGROUP#/}" 2>/dev/null)"
+out=$(qs down 2>&1)
+expect "down again is harmless" "0" "$?"
+
+check_summary
