@@ -29,10 +29,9 @@
 #include "rpc/server.h"
 #include "rpc/stream.h"
 #include "service.h"
+#include "status/retry.h"
 
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 30000
-#define STATUS_MAX     4096
+#define STATUS_MAX 4096
 
 struct session {
     agent *a;
@@ -60,7 +59,8 @@ struct session {
     uint64_t desired_generation; /* the controller's, last we heard */
 };
 
-/* delay +- 20 %, so a fleet restarted together does not call in step. */
+/* delay +- 20 %, so a fleet restarted together does not call in step
+ * (status/retry.h: the controller counts on the bound). */
 static int64_t jitter(int64_t ms)
 {
     uint32_t r = 0;
@@ -102,9 +102,9 @@ static void lost_contact(session *s, const char *what, const berth_rpc_result *r
                    berth_rpc_code_name(r->code), r->message ? ": " : "",
                    r->message ? r->message : "");
     s->unreachable = true;
-    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (s->backoff_ms > BACKOFF_MAX_MS)
-        s->backoff_ms = BACKOFF_MAX_MS;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BERTH_AGENT_BACKOFF_MIN_MS;
+    if (s->backoff_ms > BERTH_AGENT_BACKOFF_MAX_MS)
+        s->backoff_ms = BERTH_AGENT_BACKOFF_MAX_MS;
 }
 
 /* --- status reports -------------------------------------------------------------- */
@@ -332,9 +332,9 @@ static void on_register(berth_rpc_result *r, void *data)
     berth_error *err = NULL;
 
     if (r->code != BERTH__V1__CODE__OK) {
-        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
-        if (s->backoff_ms > BACKOFF_MAX_MS)
-            s->backoff_ms = BACKOFF_MAX_MS;
+        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BERTH_AGENT_BACKOFF_MIN_MS;
+        if (s->backoff_ms > BERTH_AGENT_BACKOFF_MAX_MS)
+            s->backoff_ms = BERTH_AGENT_BACKOFF_MAX_MS;
         if (r->code == BERTH__V1__CODE__PERMISSION_DENIED)
             berth_warn("controller refused node %s: %s (retrying in %" PRId64 " ms)",
                        s->a->cfg.node_name, r->message ? r->message : "", s->backoff_ms);
@@ -351,7 +351,7 @@ static void on_register(berth_rpc_result *r, void *data)
         if (connect_channels(s, rr->endpoints, &err) < 0) {
             berth_log_error(BERTH_LOG_ERROR, err, "register");
             berth_error_free(&err);
-            arm(s, &s->register_timer, jitter(BACKOFF_MAX_MS));
+            arm(s, &s->register_timer, jitter(BERTH_AGENT_BACKOFF_MAX_MS));
             return;
         }
         berth_info("registered with the controller at %s (generation %" PRIu64

@@ -22,6 +22,7 @@
 #include "controller-internal.h"
 #include "rpc/pb.h"
 #include "status/digest.h"
+#include "status/retry.h"
 
 #define FLUSH_DELAY_NS (200 * BERTH_NSEC_PER_MSEC)
 
@@ -932,13 +933,14 @@ static int load_status(void *data, const char *node, Berth__V1__ContainerStatus 
 
 static int load_fleet(controller *c, berth_error **err)
 {
-    int64_t now = berth_now_mono_ns();
+    int64_t now = berth_now_mono_ns(), first_lease;
 
     if (berth_store_nodes_load(c->store, load_node, c, err) != 0 ||
         berth_store_workloads_load(c->store, load_workload, c, err) != 0 ||
         berth_store_assignments_load(c->store, load_assignment, c, err) != 0 ||
         berth_store_statuses_load(c->store, load_status, c, err) != 0)
         return berth_error_prefix(err, "load the fleet");
+    first_lease = lease_ns(c) + (int64_t)BERTH_AGENT_RETRY_GAP_MAX_MS * BERTH_NSEC_PER_MSEC;
     for (size_t i = 0; i < c->n_nodes; i++) {
         ctl_node *n = c->nodes[i];
 
@@ -946,13 +948,15 @@ static int load_fleet(controller *c, berth_error **err)
         /* What a node holds was reported before we stopped: ask again. */
         n->need_full_report = true;
         /* A lease starts afresh: a controller that was down for a while
-         * must not declare the whole fleet Down the moment it starts. */
+         * must not declare the whole fleet Down the moment it starts. Its
+         * agents have been backing off meanwhile: each gets its longest
+         * wait between attempts on top of a lease to call in. */
         if (!ctl_node_registered(n))
             continue;
         if (n->rec.phase == BERTH__V1__NODE_PHASE__NODE_READY)
-            berth_loop_timer_arm(c->loop, &n->lease, now + lease_ns(c), NULL);
+            berth_loop_timer_arm(c->loop, &n->lease, now + first_lease, NULL);
         else if (n->rec.phase == BERTH__V1__NODE_PHASE__NODE_UNKNOWN)
-            berth_loop_timer_arm(c->loop, &n->lease, now + lease_ns(c) + c->cfg->down_grace_ns,
+            berth_loop_timer_arm(c->loop, &n->lease, now + first_lease + c->cfg->down_grace_ns,
                                  NULL);
     }
     berth_loop_timer_cancel(c->loop, &c->flush_timer);

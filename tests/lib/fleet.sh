@@ -9,6 +9,8 @@
 # state directory, image store, cgroup parent and sockets. fleet_cleanup
 # (run on exit) stops what the test started, by pid, and removes it all.
 
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
+
 fleet_init() {
 	FLEET_DIR=$(mktemp -d /tmp/berth-fleet.XXXXXX)
 	FLEET_BIN_CTL=$FLEET_BUILD/scheduler-stub/berth-controller
@@ -19,8 +21,11 @@ fleet_init() {
 	FLEET_NODES=()
 	FLEET_CTL_PID=
 	FLEET_CTL_ARGS=()
-	pass=0
-	failed=0
+	FLEET_NETS=()
+	FLEET_NET_BR=
+	# Where a container's processes are listed (v1: the pids hierarchy).
+	FLEET_CGROUP=/sys/fs/cgroup/pids
+	[ -f /sys/fs/cgroup/cgroup.controllers ] && FLEET_CGROUP=/sys/fs/cgroup
 	trap fleet_cleanup EXIT
 	export BERTH_CONTROLLER=ipc://$FLEET_DIR/ctl/rpc.sock
 	export BERTH_CONTROLLER_KEY=$FLEET_DIR/ctl/state/controller.pub
@@ -30,27 +35,8 @@ fleet_init() {
 	export NO_COLOR=1
 }
 
-# --- checks -------------------------------------------------------------------
+# --- checks (ok, bad, expect, contains: tests/lib/check.sh) -----------------
 
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL $1"
-}
-# expect NAME WANT GOT
-expect() {
-	if [ "$3" = "$2" ]; then ok "$1"; else bad "$1: want [$2] got [$3]"; fi
-}
-# contains NAME NEEDLE HAYSTACK
-contains() {
-	case "$3" in
-	*"$2"*) ok "$1" ;;
-	*) bad "$1: [$2] not in [$3]" ;;
-	esac
-}
 # wait_until SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds.
 wait_until() {
 	local end=$((SECONDS + $1))
@@ -60,12 +46,26 @@ wait_until() {
 		sleep 0.2
 	done
 }
-fleet_summary() {
-	echo "$pass passed, $failed failed"
-	[ "$failed" -eq 0 ]
-}
 
 # --- the parties --------------------------------------------------------------
+
+# fleet_manifest KIND NAME [REPLICAS]: a Deployment or DaemonSet of the test
+# image whose replicas log "hello from <replica>" and sleep, stopping at once.
+fleet_manifest() {
+	printf '%s\n' "apiVersion: apps/v1" "kind: $1" "metadata: {name: $2}" "spec:"
+	if [ -n "${3:-}" ]; then echo "  replicas: $3"; fi
+	cat <<-YAML
+		  selector: {matchLabels: {app: $2}}
+		  template:
+		    metadata: {labels: {app: $2}}
+		    spec:
+		      terminationGracePeriodSeconds: 1
+		      containers:
+		      - name: $2
+		        image: bb
+		        command: [/bin/sh, -c, 'echo "hello from \$(hostname)"; exec sleep 100000']
+	YAML
+}
 
 # bctl ARGS...: berthctl as the operator (admin, on the controller's socket).
 bctl() {
@@ -103,10 +103,13 @@ ctl_kill() {
 # state, image store (with the test image "bb"), cgroup parent and sockets,
 # joined with a fresh token. In a network namespace when NETNS is given
 # (entered with nsenter, which keeps this mount namespace and its cgroups).
+# Started again (NAME only), it keeps its configuration and namespace.
 node_start() {
 	local name=$1 netns=${2:-} ctl=${3:-$BERTH_CONTROLLER} listen=${4:-}
-	local d=$FLEET_DIR/$name token
-	if [ ! -d "$d" ]; then
+	local d=$FLEET_DIR/$name token nsvar=FLEET_NETNS_$1
+	if [ -d "$d" ]; then
+		netns=${netns:-${!nsvar:-}}
+	else
 		mkdir -p "$d"
 		bctl image import bb "$FLEET_ROOTFS" --image-store "$d/images" --state-dir "$d/state" \
 			>/dev/null || return 1
@@ -128,7 +131,7 @@ node_start() {
 			metrics_interval: 1s
 			log: {level: debug}
 		YAML
-		eval "FLEET_NETNS_$name=$netns"
+		printf -v "$nsvar" %s "$netns"
 		FLEET_NODES+=("$name")
 	fi
 	${netns:+nsenter --net=/run/netns/$netns} \
@@ -153,6 +156,35 @@ node_kill() {
 # The containers a node's agent has (its state directories).
 node_containers() {
 	ls "$FLEET_DIR/$1/state/containers" 2>/dev/null | sort | tr '\n' ' '
+}
+
+# berthctl agent ARGS... on a node: its agent asked directly, on its socket.
+node_agent() {
+	local n=$1
+	shift
+	bctl agent "$@" --socket "$FLEET_DIR/$n/agent.sock" --state-dir "$FLEET_DIR/$n/state"
+}
+
+# What really runs on a node, whatever anyone reports: the containers whose
+# cgroup holds a process, "ID=PID[,PID...]" sorted by id, one per line;
+# node_running NAME [ID_PREFIX].
+node_running() {
+	local d procs
+	for d in "$FLEET_CGROUP/berth-fleet-$FLEET_TAG-$1/${2:-}"*/; do
+		[ -f "$d/cgroup.procs" ] || continue
+		procs=$(sort -n "$d/cgroup.procs" 2>/dev/null | tr '\n' ',')
+		[ -n "$procs" ] && echo "$(basename "$d")=${procs%,}"
+	done | sort
+}
+
+# node_count NAME [ID_PREFIX]: how many of node_running's there are, into
+# REPLY, without a fork: cheap enough to sample a fleet many times a second.
+node_count() {
+	local d pid
+	REPLY=0
+	for d in "$FLEET_CGROUP/berth-fleet-$FLEET_TAG-$1/${2:-}"*/; do
+		read -r pid 2>/dev/null <"$d/cgroup.procs" && REPLY=$((REPLY + 1))
+	done
 }
 
 # The cgroups left under a node's parent (v1: every hierarchy).
@@ -183,11 +215,89 @@ count_state() {
 	bctl get containers ${2:+--workload "$2"} | awk -v s="$1" 'NR > 1 && $4 == s' | wc -l
 }
 
+# --- a network of namespaces ----------------------------------------------------
+#
+# A bridge in a network namespace of its own, and one namespace per party
+# linked to it by a veth pair, so the host's network is never touched:
+# every address used lives inside these namespaces. Names carry FLEET_TAG
+# (the test's pid), so runs side by side do not collide.
+#
+#   net_init PREFIX      the bridge; parties get PREFIX.N/24
+#   net_add NAME N       namespace $(net_ns NAME), eth0 at PREFIX.N
+#   net_cut NAME         the party's link down (at the bridge): a partition
+#   net_heal NAME        and up again
+
+net_init() {
+	FLEET_NET_PREFIX=$1
+	ip netns add "berth-$FLEET_TAG-br" || return 1
+	FLEET_NET_BR=berth-$FLEET_TAG-br
+	ip -n "$FLEET_NET_BR" link set lo up &&
+		ip -n "$FLEET_NET_BR" link add br0 type bridge &&
+		ip -n "$FLEET_NET_BR" link set br0 up
+}
+
+net_ns() {
+	echo "berth-$FLEET_TAG-$1"
+}
+
+net_addr() {
+	local v=FLEET_NET_ADDR_$1
+	echo "$FLEET_NET_PREFIX.${!v}"
+}
+
+net_add() {
+	local name=$1 ns
+	ns=$(net_ns "$1")
+	ip netns add "$ns" || return 1
+	FLEET_NETS+=("$name")
+	printf -v "FLEET_NET_ADDR_$name" %s "$2"
+	# Made in the bridge's namespace, the pair never appears in the host's.
+	ip -n "$FLEET_NET_BR" link add "v-$name" type veth peer name eth0 netns "$ns" &&
+		ip -n "$FLEET_NET_BR" link set "v-$name" master br0 up &&
+		ip -n "$ns" link set lo up &&
+		ip -n "$ns" addr add "$FLEET_NET_PREFIX.$2/24" dev eth0 &&
+		ip -n "$ns" link set eth0 up
+}
+
+net_cut() {
+	ip -n "$FLEET_NET_BR" link set "v-$1" down
+}
+
+net_heal() {
+	ip -n "$FLEET_NET_BR" link set "v-$1" up
+}
+
+# In a party's namespace: net_run NAME COMMAND...
+net_run() {
+	local ns
+	ns=$(net_ns "$1")
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+# Remove the namespaces (the veth pairs and the bridge go with them).
+net_cleanup() {
+	local n
+	[ -n "${FLEET_NET_BR:-}" ] || return 0
+	for n in "${FLEET_NETS[@]}"; do
+		ip netns del "$(net_ns "$n")" 2>/dev/null
+	done
+	ip netns del "$FLEET_NET_BR" 2>/dev/null
+	FLEET_NETS=()
+	FLEET_NET_BR=
+}
+
 # --- teardown -----------------------------------------------------------------
 
-fleet_cleanup() {
-	local n d pid
+# Stop everything the test started, by pid, and remove what it made on the
+# machine (cgroups, namespaces), keeping FLEET_DIR. Safe to run twice.
+fleet_teardown() {
+	local n c w
 	set +e
+	# Links up first, so that the agents hear the deletes.
+	for n in "${FLEET_NETS[@]}"; do
+		net_heal "$n" 2>/dev/null
+	done
 	if [ -n "$FLEET_CTL_PID" ] && [ ${#FLEET_NODES[@]} -gt 0 ]; then
 		for w in $(bctl get workloads 2>/dev/null | awk 'NR > 1 { print $1 }'); do
 			bctl delete "$w" >/dev/null 2>&1
@@ -199,18 +309,37 @@ fleet_cleanup() {
 	for n in "${FLEET_NODES[@]}"; do
 		node_kill "$n" TERM
 		# What an agent that was killed left: stop its containers.
-		for c in "$FLEET_DIR/$n"/state/containers/*/control; do
-			[ -p "$c" ] && timeout 2 sh -c "echo 'stop 0' >'$c'"
+		for c in "$FLEET_DIR/$n"/state/containers/*/; do
+			[ -p "$c/control" ] && ! flock -n "$c/monitor.lock" true &&
+				timeout 2 sh -c "echo 'stop 0' >'$c/control'"
 		done
+	done
+	# A monitor holds its lock until it has cleaned up and exits.
+	for c in "$FLEET_DIR"/*/state/containers/*/monitor.lock; do
+		[ -e "$c" ] && wait_until 15 flock -n "$c" true
 	done
 	ctl_kill TERM
-	sleep 0.5
 	for n in "${FLEET_NODES[@]}"; do
-		for d in $(node_cgroups "$n" | sort -r) /sys/fs/cgroup/*/berth-fleet-$FLEET_TAG-$n \
+		for c in $(node_cgroups "$n" | sort -r) /sys/fs/cgroup/*/berth-fleet-$FLEET_TAG-$n \
 			/sys/fs/cgroup/berth-fleet-$FLEET_TAG-$n; do
-			[ -d "$d" ] && rmdir "$d" 2>/dev/null
+			[ -d "$c" ] && rmdir "$c" 2>/dev/null
 		done
 	done
+	net_cleanup
+	return 0
+}
+
+# What this run left on the machine, one line each: processes (their
+# command lines name FLEET_DIR), mounts, cgroups, network namespaces.
+fleet_leftovers() {
+	pgrep -a -f "$FLEET_DIR/"
+	awk -v d="$FLEET_DIR/" 'index($5, d) == 1 { print "mount " $5 }' /proc/self/mountinfo
+	find /sys/fs/cgroup -maxdepth 2 -name "berth-fleet-$FLEET_TAG-*" -printf 'cgroup %p\n'
+	ip netns list 2>/dev/null | awk -v p="berth-$FLEET_TAG-" 'index($1, p) == 1 { print "netns " $1 }'
+}
+
+fleet_cleanup() {
+	fleet_teardown
 	if [ "${failed:-0}" -gt 0 ] || [ -n "${FLEET_KEEP:-}" ]; then
 		echo "logs kept in $FLEET_DIR"
 	else

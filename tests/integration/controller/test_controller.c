@@ -665,6 +665,48 @@ START_TEST(down_node_replicas_move_and_the_node_is_fenced)
 }
 END_TEST
 
+/* ---- a restarted controller waits for the agents that back off ---- */
+
+START_TEST(restart_waits_for_agents_backing_off)
+{
+    want one_each = { { 1, 1 } };
+    unsigned starts[2];
+    char *path, *out;
+
+    setup_with(fast);
+    agent_with_token(0, "n1", 2000);
+    agent_with_token(1, "n2", 2000);
+    path = web(2);
+    out = berthctl_out("apply", "-f", path, NULL);
+    free(out);
+    free(path);
+    ck_assert(harness_wait(&h, agents_run, &one_each, WAIT_MS));
+    starts[0] = agents[0].starts;
+    starts[1] = agents[1].starts;
+
+    /* While the controller is away its agents back off, up to
+     * BERTH_AGENT_RETRY_GAP_MAX_MS between attempts: n2's next attempt
+     * comes long after one lease and grace (here 0.8 s) from the restart.
+     * It is fine, and must not be declared Down for it. */
+    harness_kill_controller(&h, SIGKILL);
+    agents[1].paused = true;
+    harness_start_controller(&h);
+    harness_run(&h, 3000);
+    out = node_status("n2");
+    ck_assert_str_eq(out, "Ready");
+    free(out);
+    ck_assert_uint_eq(fake_agent_count(&agents[0], 0), 1);
+
+    /* its next attempt finds everything as it was */
+    agents[1].paused = false;
+    harness_run(&h, 1000);
+    ck_assert(agents_run(&one_each));
+    ck_assert_uint_eq(agents[0].starts, starts[0]);
+    ck_assert_uint_eq(agents[1].starts, starts[1]);
+    ck_assert_uint_eq(agents[0].stops + agents[1].stops, 0);
+}
+END_TEST
+
 /* ---- the fleet survey names the node that does not answer ---- */
 
 START_TEST(health_names_the_silent_node_and_drain_moves_replicas)
@@ -900,6 +942,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, kill_9_and_restart_keeps_the_fleet);
     tcase_add_test(tc, malformed_manifest_changes_nothing);
     tcase_add_test(tc, down_node_replicas_move_and_the_node_is_fenced);
+    tcase_add_test(tc, restart_waits_for_agents_backing_off);
     tcase_add_test(tc, health_names_the_silent_node_and_drain_moves_replicas);
     tcase_add_test(tc, operators_and_nodes_stay_in_their_roles);
     tcase_add_test(tc, node_selectors_place_and_labels_filter);

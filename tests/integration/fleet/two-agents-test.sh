@@ -26,22 +26,7 @@ node_start n2
 wait_until 20 nodes_ready 2
 expect "two nodes Ready" "2" "$(bctl get nodes | grep -c ' Ready ')"
 
-cat >"$FLEET_DIR/web.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: bb
-        command: [/bin/sh, -c, 'echo "hello from $(hostname)"; exec sleep 100000']
-YAML
+fleet_manifest Deployment web 4 >"$FLEET_DIR/web.yaml"
 out=$(bctl apply -f "$FLEET_DIR/web.yaml" --wait --wait-timeout 60s 2>&1)
 contains "apply --wait ends with all running" "web: 4/4 running" "$out"
 expect "4 Running" "4" "$(count_state Running web)"
@@ -59,19 +44,14 @@ before_get=$(bctl get containers | awk '{ print $1, $2, $3, $4, $5 }')
 before_pids=$(container_pids)
 ctl_kill KILL
 # Meanwhile the agents answer on their local sockets, controller or not.
-agent() {
-	local n=$1
-	shift
-	bctl agent "$@" --socket "$FLEET_DIR/$n/agent.sock" --state-dir "$FLEET_DIR/$n/state"
-}
-out=$(agent n1 ps)
+out=$(node_agent n1 ps)
 expect "agent ps lists what n1 runs" "$(node_containers n1)" \
 	"$(echo "$out" | awk 'NR > 1 && $4 == "Running" { print $1 }' | sort | tr '\n' ' ')"
 c=$(echo "$out" | awk 'NR == 2 { print $1 }')
-expect "agent logs reads a container's log" "hello from $c" "$(agent n1 logs "$c")"
-health_fails() { ! agent n1 health; }
+expect "agent logs reads a container's log" "hello from $c" "$(node_agent n1 logs "$c")"
+health_fails() { ! node_agent n1 health; }
 wait_until 10 health_fails
-out=$(agent n1 health)
+out=$(node_agent n1 health)
 rc=$?
 contains "agent health names the node" "Node:        n1" "$out"
 contains "... and says the controller is away" "controller FAILED" "$out"
@@ -141,4 +121,4 @@ wait_until 30 nodes_ready 3
 expect "the approved node registers and is Ready" "Ready" \
 	"$(bctl get nodes | awk '$1 == "n3" { print $2 }')"
 
-fleet_summary
+check_summary
