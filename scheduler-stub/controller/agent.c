@@ -397,6 +397,7 @@ static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *ms
 
     if (!n || r->n_samples > METRICS_MAX)
         return;
+    ctl_samples_begin(n);
     for (size_t i = 0; i < r->n_samples; i++) {
         const Berth__V1__MetricsSample *s = r->samples[i];
         Berth__V1__MetricsSample *copy;
@@ -406,6 +407,7 @@ static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *ms
         if ((copy = (Berth__V1__MetricsSample *)berth_pb_copy(&s->base)))
             ctl_sample_put(n, copy);
     }
+    ctl_samples_end(n);
 }
 
 int ctl_stream_init(controller *c, berth_error **err)

@@ -40,6 +40,7 @@ typedef struct ctl_assign {
 typedef struct ctl_sample {
     char id[BERTH_ID_BUF]; /* "" for the node's own figures */
     Berth__V1__MetricsSample *last, *prev;
+    bool in_round; /* in the report being taken in */
 } ctl_sample;
 
 typedef struct ctl_node {
@@ -144,8 +145,13 @@ uint64_t ctl_status_digest(ctl_node *n);
 /* Write dirty statuses now (also done by a timer). */
 void ctl_status_flush(controller *c);
 
-/* Metrics: keep s (owned) as n's latest sample for its container. */
+/* Metrics: a report is a node's whole round. ctl_samples_begin starts
+ * taking one in, ctl_sample_put keeps s (owned) as n's latest sample for
+ * its container, ctl_samples_end forgets the containers the round did not
+ * have (they stopped). */
+void ctl_samples_begin(ctl_node *n);
 void ctl_sample_put(ctl_node *n, Berth__V1__MetricsSample *s);
+void ctl_samples_end(ctl_node *n);
 /* CPU in millicores between a sample and the one before; -1 unknown. */
 int64_t ctl_sample_cpu_millis(const ctl_sample *s);
 

@@ -106,6 +106,13 @@ void ctl_event(controller *c, const char *kind, const char *name, const char *ty
         berth_log_error(BERTH_LOG_WARN, err, "record event");
 }
 
+static void sample_free(ctl_sample *s)
+{
+    berth_pb_free(&s->last->base);
+    if (s->prev)
+        berth_pb_free(&s->prev->base);
+}
+
 /* ---- nodes ---- */
 
 static void node_free(ctl_node *n)
@@ -118,11 +125,8 @@ static void node_free(ctl_node *n)
     for (size_t i = 0; i < n->n_status; i++)
         berth__v1__container_status__free_unpacked(n->status[i], NULL);
     free(n->status);
-    for (size_t i = 0; i < n->n_samples; i++) {
-        berth_pb_free(&n->samples[i].last->base);
-        if (n->samples[i].prev)
-            berth_pb_free(&n->samples[i].prev->base);
-    }
+    for (size_t i = 0; i < n->n_samples; i++)
+        sample_free(&n->samples[i]);
     free(n->samples);
     berth_rpc_client_free(n->agent);
     free(n->agent_client_addr);
@@ -835,6 +839,25 @@ static void on_flush(berth_loop_timer *t)
 
 /* ---- metrics ---- */
 
+void ctl_samples_begin(ctl_node *n)
+{
+    for (size_t i = 0; i < n->n_samples; i++)
+        n->samples[i].in_round = false;
+}
+
+void ctl_samples_end(ctl_node *n)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n->n_samples; i++) {
+        if (!n->samples[i].in_round)
+            sample_free(&n->samples[i]);
+        else
+            n->samples[kept++] = n->samples[i];
+    }
+    n->n_samples = kept;
+}
+
 void ctl_sample_put(ctl_node *n, Berth__V1__MetricsSample *s)
 {
     ctl_sample *cs = NULL, *grown;
@@ -857,6 +880,7 @@ void ctl_sample_put(ctl_node *n, Berth__V1__MetricsSample *s)
         berth_pb_free(&cs->prev->base);
     cs->prev = cs->last;
     cs->last = s;
+    cs->in_round = true;
 }
 
 int64_t ctl_sample_cpu_millis(const ctl_sample *s)

@@ -396,8 +396,12 @@ START_TEST(deployment_spreads_over_two_nodes_and_is_deleted)
     ck_assert_uint_eq(agents[0].stops + agents[1].stops, 5); /* 4, and web-1 once before */
     {
         table_want tw = { get_containers, drop_age, "NAME|NODE|WORKLOAD|STATE|RESTARTS|\n" };
+        /* and from top, once the nodes' next metrics rounds lack them */
+        const char *top[] = { "top", "containers", NULL }, *no_drop[] = { NULL };
+        table_want tw_top = { top, no_drop, "NAME|NODE|WORKLOAD|CPU|MEMORY|PIDS|\n" };
 
         ck_assert(harness_wait(&h, table_is, &tw, WAIT_MS));
+        ck_assert(harness_wait(&h, table_is, &tw_top, WAIT_MS));
     }
     out = berthctl_out("get", "workloads", NULL, NULL);
     ck_assert_int_eq(count_lines(out), 1);
@@ -546,7 +550,8 @@ START_TEST(malformed_manifest_changes_nothing)
 
         ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 1);
         ck_assert_str_eq(out, "");
-        ck_assert_ptr_nonnull(strstr(err, "/manifests/b-bad.yaml:5:3: spec.replica: unknown field"));
+        ck_assert_ptr_nonnull(
+            strstr(err, "/manifests/b-bad.yaml:5:3: spec.replica: unknown field"));
         free(out);
         free(err);
         free(p1);
