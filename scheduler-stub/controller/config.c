@@ -160,5 +160,9 @@ static int take_setting(void *data, const char *key, const char *value, berth_er
 
 int ctl_config_load(ctl_config *c, const char *path, int missing_ok, berth_error **err)
 {
-    return berth_settings_load(path, missing_ok, take_setting, c, NULL, err);
+    if (berth_settings_load(path, missing_ok, take_setting, c, NULL, err) < 0)
+        return -1;
+    /* The file's list is what the next source (the flags) replaces. */
+    c->rpc_set = false;
+    return 0;
 }

@@ -21,7 +21,7 @@ typedef struct ctl_config {
     /* Where to bind; rpc may have several addresses (tcp and ipc, say). */
     char *rpc[CTL_RPC_ADDRS_MAX];
     int n_rpc;
-    bool rpc_set; /* the defaults were replaced */
+    bool rpc_set; /* rpc came from the current source: a next one appends */
     char *events, *stream, *survey;
     /* The host put in advertised tcp endpoints whose bind host is a
      * wildcard (0.0.0.0, *): default the machine's host name. */
@@ -39,11 +39,12 @@ typedef struct ctl_config {
 /* Defaults (allocated). */
 int ctl_config_defaults(ctl_config *c, berth_error **err);
 /* Read a config file over c. missing_ok: a file that does not exist is
- * fine (the default path). */
+ * fine (the default path). An rpc list in the file replaces the defaults,
+ * and an rpc setting after the load (a flag) replaces the file's list. */
 int ctl_config_load(ctl_config *c, const char *path, int missing_ok, berth_error **err);
 /* Set one setting by its name ("heartbeat_min_interval", "rpc" ...) from
- * text; ENOENT for a name that is no setting. "rpc" replaces the defaults at
- * its first use and appends after. */
+ * text; ENOENT for a name that is no setting. "rpc" replaces the previous
+ * source's list at its first use and appends after. */
 int ctl_config_set(ctl_config *c, const char *key, const char *value, berth_error **err);
 void ctl_config_free(ctl_config *c);
 

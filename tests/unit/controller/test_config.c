@@ -86,9 +86,12 @@ START_TEST(every_setting_from_a_file)
     ck_assert_int_eq(c.down_grace_ns, 60 * BERTH_NSEC_PER_SEC);
     ck_assert_int_eq(c.log_level, BERTH_LOG_DEBUG);
     ck_assert_int_eq(c.log_format, BERTH_LOG_JSON);
-    /* a flag afterwards adds to the file's list */
+    /* flags afterwards replace the file's list, and add to each other */
     ck_assert_int_eq(ctl_config_set(&c, "rpc", "tcp://127.0.0.1:7200", &err), 0);
-    ck_assert_int_eq(c.n_rpc, 3);
+    ck_assert_int_eq(c.n_rpc, 1);
+    ck_assert_str_eq(c.rpc[0], "tcp://127.0.0.1:7200");
+    ck_assert_int_eq(ctl_config_set(&c, "rpc", "ipc:///tmp/ctl.sock", &err), 0);
+    ck_assert_int_eq(c.n_rpc, 2);
     ctl_config_free(&c);
 }
 END_TEST
