@@ -113,9 +113,10 @@ node_start() {
 		mkdir -p "$d"
 		bctl image import bb "$FLEET_ROOTFS" --image-store "$d/images" --state-dir "$d/state" \
 			>/dev/null || return 1
-		# FLEET_NO_TOKEN=1: the node joins by an operator's approval instead.
-		token=
-		[ -n "${FLEET_NO_TOKEN:-}" ] || token=$(bctl join-token) || return 1
+		# FLEET_NO_TOKEN=1: the node joins by an operator's approval instead;
+		# FLEET_TOKEN=T: with that token rather than a fresh one.
+		token=${FLEET_TOKEN:-}
+		[ -n "$token" ] || [ -n "${FLEET_NO_TOKEN:-}" ] || token=$(bctl join-token) || return 1
 		[ -n "$listen" ] || listen=ipc://$d/agent-remote.sock
 		cat >"$d/agent.yaml" <<-YAML
 			node_name: $name

@@ -121,4 +121,85 @@ wait_until 30 nodes_ready 3
 expect "the approved node registers and is Ready" "Ready" \
 	"$(bctl get nodes | awk '$1 == "n3" { print $2 }')"
 
+# --- the rest of the operator's commands, as README shows them -----------------
+
+fleet_manifest Deployment api 3 >"$FLEET_DIR/api.yaml"
+out=$(bctl apply -f - <"$FLEET_DIR/api.yaml" 2>&1)
+contains "apply -f - reads the manifest from stdin" "deployment/api created" "$out"
+api_running() { [ "$(count_state Running api)" -eq 3 ]; }
+wait_until 30 api_running
+expect "... and its 3 replicas run" "3" "$(count_state Running api)"
+out=$(bctl describe workload api 2>&1)
+contains "describe workload: the kind" "Deployment" "$out"
+contains "... and its containers" "api-0" "$out"
+node0=$(bctl get containers --workload api | awk '$1 == "api-0" { print $2 }')
+out=$(bctl describe container api-0 2>&1)
+contains "describe container: its node" "$node0" "$out"
+contains "... its state" "Running" "$out"
+contains "get -o yaml" "name: api" "$(bctl get workloads api -o yaml 2>&1)"
+# top: the agents' metrics rounds (every second here), two for a CPU figure.
+top_has() { bctl top "$1" | awk -v n="$2" '$1 == n && $2 != "-"' | grep -q .; }
+wait_until 10 top_has nodes n3
+contains "top nodes: each node's figures" "n3" "$(bctl top nodes 2>&1)"
+wait_until 10 top_has containers api-2
+contains "top containers: each container's" "api-2" "$(bctl top containers 2>&1)"
+expect "... only those that run (web's are gone)" "" \
+	"$(bctl top containers | awk '$1 ~ /^web-/')"
+out=$(bctl logs --timestamps api-0 2>&1)
+expect "logs --timestamps: RFC 3339 time, then the line" "1" \
+	"$(echo "$out" | grep -cE '^20[0-9-]+T[0-9:.]+Z? hello from api-0$')"
+out=$(timeout 3 "$FLEET_BIN_CTLCLI" logs -f api-1 2>&1)
+expect "logs -f follows (until interrupted)" "124 hello from api-1" "$? $out"
+
+# cordon: no new placements on n3; uncordon: placements again.
+bctl node cordon n3 >/dev/null
+expect "node cordon succeeds" "0" "$?"
+fleet_manifest Deployment more 6 >"$FLEET_DIR/more.yaml"
+bctl apply -f "$FLEET_DIR/more.yaml" --wait --wait-timeout 60s >/dev/null 2>&1
+expect "a cordoned node gets no new replica" "0 6" \
+	"$(bctl get containers --node n3 --workload more | awk 'NR > 1' | wc -l) $(count_state Running more)"
+bctl node uncordon n3 >/dev/null
+expect "uncordon succeeds" "0" "$?"
+
+# stop: the container stops now and stays stopped; on a node, the same.
+c=$(bctl get containers --node n1 --workload more | awk 'NR == 2 { print $1 }')
+bctl stop --grace 1s "$c" >/dev/null
+expect "stop --grace succeeds" "0" "$?"
+stopped() { [ -z "$(node_running n1 "$c")" ]; }
+wait_until 20 stopped
+expect "... and the container's processes are gone" "" "$(node_running n1 "$c")"
+c=$(bctl get containers --node n2 --workload more | awk 'NR == 2 { print $1 }')
+node_agent n2 stop "$c" >/dev/null
+expect "agent stop succeeds" "0" "$?"
+stopped2() { [ -z "$(node_running n2 "$c")" ]; }
+wait_until 20 stopped2
+expect "... and the container's processes are gone" "" "$(node_running n2 "$c")"
+
+# delete -f FILE and delete workload NAME.
+bctl delete -f "$FLEET_DIR/api.yaml" >/dev/null
+expect "delete -f FILE succeeds" "0" "$?"
+bctl delete workload more >/dev/null
+expect "delete workload NAME succeeds" "0" "$?"
+expect "... both are gone" "" "$(bctl get workloads | awk '$1 == "api" || $1 == "more"')"
+wait_until 30 no_containers n1 n2 n3
+expect "... and so are their containers" "" \
+	"$(node_containers n1)$(node_containers n2)$(node_containers n3)"
+
+# A token past its --ttl admits nobody: the node is refused, and says why.
+tok=$(bctl join-token --ttl 1s)
+expect "join-token --ttl prints a token" "0" "$?"
+sleep 1.5
+FLEET_TOKEN=$tok node_start n4
+refused() { grep -q "refused us: join token ${tok%%.*} is unknown, used, expired" "$FLEET_DIR/n4/log"; }
+wait_until 20 refused
+contains "an expired token is refused: n4's agent says so" "expired" "$(grep refused "$FLEET_DIR/n4/log")"
+expect "... and the controller has no n4" "" "$(bctl get nodes | awk '$1 == "n4"')"
+node_kill n4 TERM
+
+# delete node: a node that runs nothing is forgotten, key and all.
+node_kill n3 TERM
+out=$(bctl delete node n3 2>&1)
+expect "delete node forgets a node" "0" "$?"
+expect "... it is gone" "" "$(bctl get nodes | awk '$1 == "n3"')"
+
 check_summary

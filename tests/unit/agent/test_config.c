@@ -144,7 +144,7 @@ START_TEST(deploy_example)
     ck_assert_int_eq(agent_config_defaults(&defaults, NULL), 0);
     ck_assert_msg(agent_config_load(&cfg, BERTH_SOURCE_DIR "/deploy/agent.yaml", true, &err) == 0,
                   "%s", err ? err->msg : "");
-    ck_assert_str_eq(cfg.controller_address, "tcp://10.0.0.1:7420");
+    ck_assert_str_eq(cfg.controller_address, "tcp://10.0.0.1:7100");
     ck_assert_str_eq(cfg.controller_key, defaults.controller_key);
     ck_assert_str_eq(cfg.controller_name, defaults.controller_name);
     ck_assert_str_eq(cfg.state_dir, defaults.state_dir);
