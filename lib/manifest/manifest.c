@@ -31,6 +31,11 @@
 #define PROBE_SECS_MAX 86400
 #define THRESHOLD_MAX  1000000
 
+/* A replica's spec has its template's labels and berth.container,
+ * berth.workload and berth.replica (berth_replica_spec), and a spec at
+ * most LABELS_MAX (berth_spec_validate). */
+#define TEMPLATE_LABELS_MAX (LABELS_MAX - 3)
+
 /* ---- parse context ---- */
 
 typedef struct mp_error {
@@ -1394,10 +1399,16 @@ static void read_metadata(mp *p, const yaml_node_t *n, Berth__V1__Workload *w, k
     } else if (tlabels) {
         opt_string(p, f, "name");
     }
-    if (tlabels)
+    if (tlabels) {
         opt_sub(p, f, "labels", read_kvlist, tlabels);
-    else
+        if (tlabels->n > TEMPLATE_LABELS_MAX)
+            error_field(p, fget(f, "labels"),
+                        "%zu labels, at most %d (each replica has berth.container, "
+                        "berth.workload and berth.replica too)",
+                        tlabels->n, TEMPLATE_LABELS_MAX);
+    } else {
         opt_sub(p, f, "labels", read_workload_labels, w);
+    }
     if ((v = opt_string(p, f, "namespace")) && strcmp(v, "default") != 0)
         error_field(p, fget(f, "namespace"),
                     "berth has no namespaces (only \"default\" is accepted)");

@@ -10,6 +10,7 @@
 #include "check_main.h"
 #include "manifest/manifest.h"
 #include "manifest/workload.h"
+#include "runtime/spec.h"
 
 static berth_manifest *parse_ok(const char *yaml)
 {
@@ -483,6 +484,49 @@ START_TEST(bounded)
 }
 END_TEST
 
+/* A Deployment whose template has n labels. */
+static char *labelled_deployment(int n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "apiVersion: berth/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+               "  template:\n    metadata:\n      labels:\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "        l%d: v\n", i);
+    fprintf(f, "    spec: {containers: [{name: c, image: busybox, command: [x]}]}\n");
+    fclose(f);
+    return text;
+}
+
+START_TEST(template_labels_leave_room_for_the_replica_labels)
+{
+    char *yaml = labelled_deployment(61), *msg;
+    berth_manifest *m = parse_ok(yaml);
+    Berth__V1__ContainerSpec *s = NULL;
+    berth_error *err = NULL;
+
+    /* 61, berth.container, berth.workload and berth.replica: 64, runnable */
+    ck_assert_int_eq(berth_replica_spec(m->workloads[0], "web-0", "0", &s, &err), 0);
+    ck_assert_uint_eq(s->n_labels, 64);
+    ck_assert_msg(berth_spec_validate(s, &err) == 0, "%s", err ? err->msg : "");
+    berth__v1__container_spec__free_unpacked(s, NULL);
+    berth_manifest_free(m);
+    free(yaml);
+
+    /* one more, and no replica could run: refused where the labels are */
+    yaml = labelled_deployment(62);
+    msg = parse_fail(yaml);
+    ck_assert_str_eq(msg, "web.yaml:8:9: spec.template.metadata.labels: 62 labels, at most 61 "
+                          "(each replica has berth.container, berth.workload and berth.replica "
+                          "too)");
+    free(msg);
+    free(yaml);
+}
+END_TEST
+
 /* ---- replicas ---- */
 
 START_TEST(replica_ids)
@@ -544,6 +588,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, one_bad_document_spoils_the_file);
     tcase_add_test(tc, runtime_validation_has_the_last_word);
     tcase_add_test(tc, bounded);
+    tcase_add_test(tc, template_labels_leave_room_for_the_replica_labels);
     suite_add_tcase(s, tc);
     tc = tcase_create("replicas");
     tcase_add_test(tc, replica_ids);
