@@ -86,7 +86,10 @@ static int error_cmp(const void *a, const void *b)
     return x->column < y->column ? -1 : x->column > y->column;
 }
 
-/* "source:line:col: path: message", at mark. */
+/* "source:line:col: path: message", at mark. Keys and values quoted from
+ * the file may hold any character, a line break or a terminal escape:
+ * control characters become '?', so that an error stays one line and
+ * prints as text. */
 static void __attribute__((format(printf, 3, 0)))
 error_markv(mp *p, yaml_mark_t mark, const char *fmt, va_list ap)
 {
@@ -96,6 +99,9 @@ error_markv(mp *p, yaml_mark_t mark, const char *fmt, va_list ap)
     if (asprintf(&text, "%s:%zu:%zu: %s%s%s", p->source, mark.line + 1, mark.column + 1, p->path,
                  p->path_len ? ": " : "", msg) < 0)
         text = NULL;
+    for (char *c = text; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     add_error_text(p, mark.line, mark.column, text);
 }
 

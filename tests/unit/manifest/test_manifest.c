@@ -398,6 +398,12 @@ static const bad_case bad_cases[] = {
       "tcpSocket, not both\n"
       "web.yaml:6:119: spec.containers[0].livenessProbe.periodSeconds: 0 is out of range "
       "(1..86400)" },
+    /* what the file quotes, control characters included, stays one line */
+    { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p, \"a\\nb\\e[2J\": 1}\n"
+      "spec: {containers: [{name: p, image: \"bad\\timage\", command: [x]}]}\n",
+      "web.yaml:3:21: metadata.a?b?[2J: unknown field\n"
+      "web.yaml:4:38: spec.containers[0].image: 'bad?image' is not an image name of the node's "
+      "image store (1-128 of letters, digits, '.', '_', '-', ':'; no '/')" },
     /* YAML itself */
     { "kind: [\n", "web.yaml:2:1: YAML: did not find expected node content while parsing a flow "
                    "node" },
