@@ -1460,7 +1460,8 @@ static void read_selector(mp *p, const yaml_node_t *n, void *data)
 static void read_controller_spec(mp *p, const yaml_node_t *n, Berth__V1__Workload *w, bool k8s_api)
 {
     bool deployment = w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT;
-    field f[] = { FLD("selector"), FLD("template"), FLD(deployment ? "replicas" : "-"), FEND };
+    /* A DaemonSet has no replicas: its table ends before them. */
+    field f[] = { FLD("selector"), FLD("template"), FLD(deployment ? "replicas" : NULL), FEND };
     template_ctx t = { .w = w };
     kvlist match = { .n = 0 };
     int64_t v;

@@ -366,6 +366,11 @@ static const bad_case bad_cases[] = {
       "[x]}]}}\n",
       "web.yaml:5:3: spec.replicas: unknown field\n"
       "web.yaml:5:3: spec.selector: required" },
+    { "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\n"
+      "spec:\n  '-': 2\n  selector: {matchLabels: {app: d}}\n"
+      "  template: {metadata: {labels: {app: d}}, spec: {containers: [{name: d, image: b, "
+      "command: [x]}]}}\n",
+      "web.yaml:5:3: spec.-: unknown field" },
     { "apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\n",
       "web.yaml:2:7: kind: apiVersion v1 has no kind Deployment (use apps/v1 or berth/v1)" },
     { "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: d}\n",
