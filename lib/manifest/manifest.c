@@ -620,10 +620,16 @@ typedef void (*kv_add_fn)(mp *p, void *target, const char *key, const char *valu
 
 static void read_string_map(mp *p, const yaml_node_t *n, void *target, kv_add_fn add)
 {
-    size_t count = 0;
+    size_t count;
 
     if (n->type != YAML_MAPPING_NODE) {
         type_error(p, n, "a mapping");
+        return;
+    }
+    /* Before the keys are compared with each other: that is quadratic. */
+    count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (count > LABELS_MAX) {
+        error_at(p, n, "%zu labels, at most %d", count, LABELS_MAX);
         return;
     }
     for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
@@ -648,8 +654,6 @@ static void read_string_map(mp *p, const yaml_node_t *n, void *target, kv_add_fn
         }
         if (dup) {
             error_at(p, k, "duplicate key");
-        } else if (++count > LABELS_MAX) {
-            error_at(p, k, "more than %d labels", LABELS_MAX);
         } else if (!*key || strlen(key) > LABEL_LEN_MAX || !label_chars_ok(key, true) ||
                    !isalnum((unsigned char)key[0]) || strchr(key, '/') != strrchr(key, '/')) {
             error_at(p, k,

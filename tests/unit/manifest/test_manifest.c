@@ -462,7 +462,7 @@ START_TEST(bounded)
 {
     berth_manifest *m = NULL;
     berth_error *err = NULL;
-    size_t big = BERTH_MANIFEST_BYTES_MAX + 1;
+    size_t big = BERTH_MANIFEST_BYTES_MAX + 1, len;
     char *text = malloc(big), *msg;
 
     memset(text, ' ', big);
@@ -490,6 +490,16 @@ START_TEST(bounded)
     msg = parse_fail(text);
     ck_assert_ptr_nonnull(strstr(msg, "web.yaml:24:3: spec.x19: unknown field\nweb.yaml: and 6 "
                                       "more errors"));
+    free(msg);
+    /* a map of labels too big is refused as a whole, before its keys are
+     * compared with each other (90000 took 30 s) */
+    len = (size_t)sprintf(text, "apiVersion: berth/v1\nkind: Pod\nmetadata:\n  name: p\n"
+                                "  labels: {l0: v");
+    for (int i = 1; i < 90000; i++)
+        len += (size_t)sprintf(text + len, ",l%d: v", i);
+    strcpy(text + len, "}\nspec: {containers: [{name: p, image: busybox, command: [x]}]}\n");
+    msg = parse_fail(text);
+    ck_assert_str_eq(msg, "web.yaml:5:11: metadata.labels: 90000 labels, at most 64");
     free(msg);
     free(text);
 }
