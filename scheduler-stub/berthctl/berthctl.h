@@ -77,7 +77,13 @@ int berthctl_resolve(berthctl_ctx *ctx, berth_error **err);
 /* Knock at an rpc address: an error when nothing listens there (refused,
  * no socket file); 0 otherwise, or when it cannot tell. */
 int berthctl_probe(const char *address, berth_error **err);
-/* Load the keys and make the client (no traffic but the probe). */
+/* Make ctx's client for server at address, pinning the key(s) in the file
+ * server_key; the *_what texts name them in errors. (No traffic but the
+ * probe.) */
+int berthctl_connect_server(berthctl_ctx *ctx, const berth_principal *server,
+                            const char *server_key, const char *server_key_what,
+                            const char *address, const char *address_what, berth_error **err);
+/* Resolve, load the keys and make the client for the controller. */
 int berthctl_connect(berthctl_ctx *ctx, berth_error **err);
 void berthctl_disconnect(berthctl_ctx *ctx);
 
@@ -127,6 +133,18 @@ const char *berthctl_node_status(const Berth__V1__Node *node, char *buf, size_t 
 const char *berthctl_container_state(Berth__V1__ContainerState state);
 /* The colour a status word deserves on a terminal (NULL: none). */
 const char *berthctl_status_colour(const char *word);
+
+/* A call of method on whichever service a command talks to (data: the
+ * caller's); as berthctl_call. */
+typedef int (*berthctl_call_fn)(berthctl_ctx *ctx, void *data, const char *method,
+                                const ProtobufCMessage *request, ProtobufCMessage **ret_response);
+/* Print a container's log through call's Logs (the controller's relay or
+ * an agent's own), following it with follow. Returns the exit code. */
+int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data,
+                       Berth__V1__LogsRequest *req, bool follow, bool stamps);
+/* The containers table of get containers (names: only these, n 0 = all). */
+void berthctl_print_containers(const Berth__V1__ListContainersResponse *r, char **names, int n,
+                               bool wide);
 
 /* A Logs answer's lines as the container wrote them (stamps: each prefixed
  * with when it was logged); a rotation gap noted on stderr. */

@@ -55,75 +55,35 @@ static void agent_usage(FILE *out)
             "under operators in the agent's configuration.\n");
 }
 
-/* Connect ctx's client to the agent instead of the controller. */
+/* Connect ctx's client to the agent instead of the controller: the
+ * principal and key it publishes in its state directory. */
 static int agent_connect(berthctl_ctx *ctx, agent_conn *ac, berth_error **err)
 {
-    uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
     char path[4096], address[4200], *text = NULL;
-    berth_principal me, node;
-    berth_keypair key;
-    berth_auth_config cfg = { 0 };
-    berth_rpc_client_config cc = { 0 };
-    berth_policy_memory *policy = NULL;
-    berth_auth *auth = NULL;
-    size_t n = 0, len = 0;
-    int r = -1;
+    berth_principal node;
+    size_t len = 0;
 
     if (berthctl_resolve(ctx, err) < 0)
         return -1;
-    snprintf(address, sizeof(address), "ipc://%s", ac->socket);
-    if (berthctl_probe(address, err) < 0)
-        return berth_error_prefix(err, "the agent (is berthd running here? --socket)");
     snprintf(path, sizeof(path), "%s/node.name", ac->state_dir);
     if (berth_read_file_at(AT_FDCWD, path, 256, &text, &len, err) < 0)
         return berth_error_prefix(err, "the agent's name (is berthd running here? --state-dir)");
     text[strcspn(text, "\n")] = '\0';
     snprintf(ac->node, sizeof(ac->node), "%s", text);
     free(text);
-    snprintf(path, sizeof(path), "%s/node.pub", ac->state_dir);
-    if (berth_principal_init(&me, BERTH_ROLE_OPERATOR, ctx->operator_name, err) < 0 ||
-        berth_principal_init(&node, BERTH_ROLE_NODE, ac->node, err) < 0)
+    if (berth_principal_init(&node, BERTH_ROLE_NODE, ac->node, err) < 0)
         return -1;
-    if (berth_pubkeys_load(AT_FDCWD, path, pks, &n, err) < 0)
-        return berth_error_prefix(err, "the agent's public key");
-    if (berth_keypair_load(AT_FDCWD, ctx->key, &key, err) < 0)
-        return berth_error_prefix(err, "your operator key (--key)");
-    if (berth_policy_memory_new(&policy, err) < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++)
-        if (berth_policy_memory_add_key(policy, &node, pks[i], err) < 0)
-            goto out;
-    cfg.self = me;
-    cfg.key = key;
-    cfg.policy = &berth_policy_memory_ops;
-    cfg.policy_data = policy;
-    if (berth_auth_new(&cfg, &auth, err) < 0 || berth_loop_new(&ctx->loop, err) < 0)
-        goto out;
-
-    cc.loop = ctx->loop;
-    cc.auth = auth;
-    cc.address = address;
-    cc.server = node;
-    cc.default_timeout_ms = ctx->timeout_ms;
-    cc.resend_ivl_ms = (int)ctx->timeout_ms;
-    if (berth_rpc_client_new(&cc, &ctx->client, err) < 0)
-        goto out;
-    ctx->auth = auth;
-    ctx->policy = policy;
-    auth = NULL;
-    policy = NULL;
-    r = 0;
-out:
-    berth_keypair_wipe(&key);
-    berth_auth_free(auth);
-    berth_policy_memory_free(policy);
-    return r;
+    snprintf(path, sizeof(path), "%s/node.pub", ac->state_dir);
+    snprintf(address, sizeof(address), "ipc://%s", ac->socket);
+    return berthctl_connect_server(ctx, &node, path, "the agent's public key", address,
+                                   "the agent (is berthd running here? --socket)", err);
 }
 
 /* Call the Agent's method; as berthctl_call for the controller. */
-static int agent_call(berthctl_ctx *ctx, const agent_conn *ac, const char *method,
+static int agent_call(berthctl_ctx *ctx, void *data, const char *method,
                       const ProtobufCMessage *request, ProtobufCMessage **ret_response)
 {
+    const agent_conn *ac = data;
     _cleanup_error_ berth_error *err = NULL;
     berth_rpc_result res = { 0 };
 
@@ -150,85 +110,24 @@ static int agent_call(berthctl_ctx *ctx, const agent_conn *ac, const char *metho
 
 static int agent_ps(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt)
 {
-    static const char *const h[] = { "NAME",  "WORKLOAD", "STATE", "RESTARTS", "AGE",
-                                     "IMAGE", "PID",      "EXIT",  "REASON" };
     Berth__V1__ListContainersRequest req = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
     Berth__V1__ListContainersResponse *resp = NULL;
-    berthctl_table *t;
 
-    if (agent_call(ctx, ac, "List", &req.base, (ProtobufCMessage **)&resp) != 0)
+    if (agent_call(ctx, (void *)ac, "List", &req.base, (ProtobufCMessage **)&resp) != 0)
         return 1;
-    if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML) {
+    if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML)
         (fmt == BERTHCTL_JSON ? berthctl_print_json : berthctl_print_yaml)(&resp->base, stdout);
-        berth_pb_free(&resp->base);
-        return 0;
-    }
-    t = berthctl_table_new(fmt == BERTHCTL_WIDE ? 9 : 5, h);
-    for (size_t i = 0; i < resp->n_containers; i++) {
-        const Berth__V1__ContainerInfo *ci = resp->containers[i];
-        const Berth__V1__ContainerStatus *s = ci->status;
-        char restarts[16], age[16], pid[16], exitc[24];
-        const char *colours[9] = { NULL };
-        const char *cells[9];
-
-        if (!s)
-            continue;
-        snprintf(restarts, sizeof(restarts), "%u", s->restart_count);
-        snprintf(pid, sizeof(pid), s->pid ? "%d" : "-", s->pid);
-        if (s->signal)
-            snprintf(exitc, sizeof(exitc), "signal %d", s->signal);
-        else if (s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED ||
-                 s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
-            snprintf(exitc, sizeof(exitc), "%d", s->exit_code);
-        else
-            snprintf(exitc, sizeof(exitc), "-");
-        cells[0] = s->id;
-        cells[1] = *ci->workload ? ci->workload : "-";
-        cells[2] = berthctl_container_state(s->state);
-        colours[2] = berthctl_status_colour(cells[2]);
-        cells[3] = restarts;
-        cells[4] = berthctl_age(s->started_unix_ns ? s->started_unix_ns : s->created_unix_ns, age,
-                                sizeof(age));
-        cells[5] = ci->spec && *ci->spec->image ? ci->spec->image : "-";
-        cells[6] = pid;
-        cells[7] = exitc;
-        cells[8] = *s->reason ? s->reason : "-";
-        berthctl_table_add(t, cells, colours);
-    }
-    berthctl_table_print(t, stdout);
-    berthctl_table_free(t);
+    else
+        berthctl_print_containers(resp, NULL, 0, fmt == BERTHCTL_WIDE);
     berth_pb_free(&resp->base);
     return 0;
-}
-
-static int agent_logs(berthctl_ctx *ctx, const agent_conn *ac, Berth__V1__LogsRequest *req,
-                      bool follow, bool stamps)
-{
-    for (;;) {
-        Berth__V1__LogsResponse *resp = NULL;
-        bool more;
-
-        if (agent_call(ctx, ac, "Logs", &req->base, (ProtobufCMessage **)&resp) != 0)
-            return 1;
-        berthctl_print_log_lines(resp, stamps, stdout);
-        more = resp->n_lines > 0;
-        req->cursor = resp->next_cursor;
-        req->tail_lines = 0;
-        if (resp->eof || (!follow && !more)) {
-            berth_pb_free(&resp->base);
-            return 0;
-        }
-        berth_pb_free(&resp->base);
-        if (!more)
-            berth_loop_run_once(ctx->loop, 500 * BERTH_NSEC_PER_MSEC, NULL);
-    }
 }
 
 static int agent_stop(berthctl_ctx *ctx, const agent_conn *ac, Berth__V1__StopRequest *req)
 {
     Berth__V1__StopResponse *resp = NULL;
 
-    if (agent_call(ctx, ac, "Stop", &req->base, (ProtobufCMessage **)&resp) != 0)
+    if (agent_call(ctx, (void *)ac, "Stop", &req->base, (ProtobufCMessage **)&resp) != 0)
         return 1;
     printf("%s stopped\n", req->container_id);
     berth_pb_free(&resp->base);
@@ -242,7 +141,7 @@ static int agent_health(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format
     char age[16];
     int rc;
 
-    if (agent_call(ctx, ac, "Health", &req.base, (ProtobufCMessage **)&rep) != 0)
+    if (agent_call(ctx, (void *)ac, "Health", &req.base, (ProtobufCMessage **)&rep) != 0)
         return 1;
     rc = rep->healthy ? 0 : 1;
     if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML) {
@@ -381,7 +280,7 @@ int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv)
         rc = agent_health(ctx, &ac, fmt);
     } else if (strcmp(verb, "logs") == 0) {
         logs.container_id = argv[0];
-        rc = agent_logs(ctx, &ac, &logs, follow, stamps);
+        rc = berthctl_logs_loop(ctx, agent_call, &ac, &logs, follow, stamps);
     } else {
         stop.container_id = argv[0];
         rc = agent_stop(ctx, &ac, &stop);

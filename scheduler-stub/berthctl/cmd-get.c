@@ -164,8 +164,8 @@ static void print_workloads(const Berth__V1__ListWorkloadsResponse *r, char **na
     berthctl_table_free(t);
 }
 
-static void print_containers(const Berth__V1__ListContainersResponse *r, char **names, int n_names,
-                             bool wide)
+void berthctl_print_containers(const Berth__V1__ListContainersResponse *r, char **names,
+                               int n_names, bool wide)
 {
     static const char *const h[] = { "NAME", "NODE",  "WORKLOAD", "STATE", "RESTARTS",
                                      "AGE",  "IMAGE", "PID",      "EXIT",  "REASON" };
@@ -289,8 +289,8 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         print_workloads((Berth__V1__ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                         fmt == BERTHCTL_WIDE);
     else
-        print_containers((Berth__V1__ListContainersResponse *)resp, argv + optind, argc - optind,
-                         fmt == BERTHCTL_WIDE);
+        berthctl_print_containers((Berth__V1__ListContainersResponse *)resp, argv + optind,
+                                  argc - optind, fmt == BERTHCTL_WIDE);
     berth_pb_free(resp);
 out:
     free_map(&nreq.base, "label_selector");

@@ -44,6 +44,37 @@ void berthctl_print_log_lines(const Berth__V1__LogsResponse *resp, bool stamps, 
     fflush(out);
 }
 
+int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data,
+                       Berth__V1__LogsRequest *req, bool follow, bool stamps)
+{
+    for (;;) {
+        Berth__V1__LogsResponse *resp = NULL;
+        bool more;
+
+        if (call(ctx, data, "Logs", &req->base, (ProtobufCMessage **)&resp) != 0)
+            return 1;
+        berthctl_print_log_lines(resp, stamps, stdout);
+        more = resp->n_lines > 0;
+        req->cursor = resp->next_cursor;
+        req->tail_lines = 0;
+        if (resp->eof || (!follow && !more)) {
+            berth_pb_free(&resp->base);
+            return 0;
+        }
+        berth_pb_free(&resp->base);
+        /* nothing new yet: ask again in a little while */
+        if (!more)
+            berth_loop_run_once(ctx->loop, 500 * BERTH_NSEC_PER_MSEC, NULL);
+    }
+}
+
+static int controller_call(berthctl_ctx *ctx, void *data, const char *method,
+                           const ProtobufCMessage *request, ProtobufCMessage **ret_response)
+{
+    (void)data;
+    return berthctl_call(ctx, method, request, ret_response);
+}
+
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -89,23 +120,5 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
     req.container_id = argv[optind];
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
-    for (;;) {
-        Berth__V1__LogsResponse *resp = NULL;
-        bool more;
-
-        if (berthctl_call(ctx, "Logs", &req.base, (ProtobufCMessage **)&resp) != 0)
-            return 1;
-        berthctl_print_log_lines(resp, stamps, stdout);
-        more = resp->n_lines > 0;
-        req.cursor = resp->next_cursor;
-        req.tail_lines = 0;
-        if (resp->eof || (!follow && !more)) {
-            berth_pb_free(&resp->base);
-            return 0;
-        }
-        berth_pb_free(&resp->base);
-        /* nothing new yet: ask again in a little while */
-        if (!more)
-            berth_loop_run_once(ctx->loop, 500 * BERTH_NSEC_PER_MSEC, NULL);
-    }
+    return berthctl_logs_loop(ctx, controller_call, NULL, &req, follow, stamps);
 }

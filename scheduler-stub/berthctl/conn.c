@@ -263,10 +263,12 @@ int berthctl_probe(const char *address, berth_error **err)
     return r;
 }
 
-int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
+int berthctl_connect_server(berthctl_ctx *ctx, const berth_principal *server,
+                            const char *server_key, const char *server_key_what,
+                            const char *address, const char *address_what, berth_error **err)
 {
     uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
-    berth_principal me, controller;
+    berth_principal me;
     berth_keypair key;
     berth_auth_config ac = { 0 };
     berth_rpc_client_config cc = { 0 };
@@ -275,23 +277,20 @@ int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
     size_t n = 0;
     int r = -1;
 
-    if (berthctl_resolve(ctx, err) < 0)
+    if (berth_principal_init(&me, BERTH_ROLE_OPERATOR, ctx->operator_name, err) < 0)
         return -1;
-    if (berth_principal_init(&me, BERTH_ROLE_OPERATOR, ctx->operator_name, err) < 0 ||
-        berth_principal_init(&controller, BERTH_ROLE_CONTROLLER, ctx->controller_name, err) < 0)
-        return -1;
-    if (berth_pubkeys_load(AT_FDCWD, ctx->controller_key, pks, &n, err) < 0)
-        return berth_error_prefix(err, "the controller's public key (--controller-key)");
+    if (berth_pubkeys_load(AT_FDCWD, server_key, pks, &n, err) < 0)
+        return berth_error_prefix(err, "%s", server_key_what);
     if (berth_keypair_load(AT_FDCWD, ctx->key, &key, err) < 0)
         return berth_error_prefix(err, "your operator key (--key)");
-    if (berthctl_probe(ctx->controller, err) < 0) {
-        berth_error_prefix(err, "the controller (--controller)");
+    if (berthctl_probe(address, err) < 0) {
+        berth_error_prefix(err, "%s", address_what);
         goto out;
     }
     if (berth_policy_memory_new(&policy, err) < 0)
         goto out;
     for (size_t i = 0; i < n; i++)
-        if (berth_policy_memory_add_key(policy, &controller, pks[i], err) < 0)
+        if (berth_policy_memory_add_key(policy, server, pks[i], err) < 0)
             goto out;
     ac.self = me;
     ac.key = key;
@@ -301,8 +300,8 @@ int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
         goto out;
     cc.loop = ctx->loop;
     cc.auth = auth;
-    cc.address = ctx->controller;
-    cc.server = controller;
+    cc.address = address;
+    cc.server = *server;
     cc.default_timeout_ms = ctx->timeout_ms;
     /* One process, one call at a time: a resend could only help across a
      * reconnection, and a long call (a survey) must not be sent twice. */
@@ -319,6 +318,18 @@ out:
     berth_auth_free(auth);
     berth_policy_memory_free(policy);
     return r;
+}
+
+int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
+{
+    berth_principal controller;
+
+    if (berthctl_resolve(ctx, err) < 0 ||
+        berth_principal_init(&controller, BERTH_ROLE_CONTROLLER, ctx->controller_name, err) < 0)
+        return -1;
+    return berthctl_connect_server(ctx, &controller, ctx->controller_key,
+                                   "the controller's public key (--controller-key)",
+                                   ctx->controller, "the controller (--controller)", err);
 }
 
 void berthctl_disconnect(berthctl_ctx *ctx)

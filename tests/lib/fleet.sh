@@ -110,13 +110,15 @@ node_start() {
 		mkdir -p "$d"
 		bctl image import bb "$FLEET_ROOTFS" --image-store "$d/images" --state-dir "$d/state" \
 			>/dev/null || return 1
-		token=$(bctl join-token) || return 1
+		# FLEET_NO_TOKEN=1: the node joins by an operator's approval instead.
+		token=
+		[ -n "${FLEET_NO_TOKEN:-}" ] || token=$(bctl join-token) || return 1
 		[ -n "$listen" ] || listen=ipc://$d/agent-remote.sock
 		cat >"$d/agent.yaml" <<-YAML
 			node_name: $name
 			labels: {fleet-node: $name}
 			controller: {address: '$ctl', key: $BERTH_CONTROLLER_KEY}
-			join_token: $token
+			${token:+join_token: $token}
 			state_dir: $d/state
 			image_store: $d/images
 			cgroup_parent: /berth-fleet-$FLEET_TAG-$name

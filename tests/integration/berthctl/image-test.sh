@@ -8,10 +8,9 @@
 #
 # Exit 0 when every check passed, 1 otherwise, 77 (skip) when not root.
 set -u
+. "$(dirname "$0")/../../lib/check.sh"
 BERTHCTL=$1
 ROOTFS=$2
-pass=0
-failed=0
 
 if [ "$(id -u)" != 0 ]; then
     echo "SKIP: needs root (file ownership is part of an image)"
@@ -21,23 +20,6 @@ W=$(mktemp -d /tmp/berth-image-test.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 S=$W/images
 
-ok() {
-    pass=$((pass + 1))
-    echo "ok   $1"
-}
-bad() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-}
-expect() {
-    if [ "$3" = "$2" ]; then ok "$1"; else bad "$1: want [$2] got [$3]"; fi
-}
-contains() {
-    case "$3" in
-    *"$2"*) ok "$1" ;;
-    *) bad "$1: [$2] not in [$3]" ;;
-    esac
-}
 img() {
     "$BERTHCTL" image "$@" --image-store "$S" --state-dir "$W/agent" >"$W/out" 2>"$W/err"
     RC=$?
@@ -130,5 +112,4 @@ contains "... naming it" "image t-none: not in $S" "$ERR"
 img frob
 expect "an unknown verb is a usage error" "2" "$RC"
 
-echo "$pass passed, $failed failed"
-[ $failed -eq 0 ]
+check_summary

@@ -66,7 +66,7 @@ agent() {
 }
 out=$(agent n1 ps)
 expect "agent ps lists what n1 runs" "$(node_containers n1)" \
-	"$(echo "$out" | awk 'NR > 1 && $3 == "Running" { print $1 }' | sort | tr '\n' ' ')"
+	"$(echo "$out" | awk 'NR > 1 && $4 == "Running" { print $1 }' | sort | tr '\n' ' ')"
 c=$(echo "$out" | awk 'NR == 2 { print $1 }')
 expect "agent logs reads a container's log" "hello from $c" "$(agent n1 logs "$c")"
 health_fails() { ! agent n1 health; }
@@ -125,5 +125,20 @@ expect "delete stops and removes every container" "" "$(node_containers n1)$(nod
 expect "get shows none" "1" "$(bctl get containers | wc -l)"
 expect "no cgroup left on n1" "" "$(node_cgroups n1)"
 expect "no cgroup left on n2" "" "$(node_cgroups n2)"
+
+# A node with no token waits for an operator's approval, then joins.
+FLEET_NO_TOKEN=1 node_start n3
+pending() { bctl get nodes | awk 'NR > 1 && $1 == "n3" && $2 == "PendingApproval"' | grep -q .; }
+wait_until 20 pending
+expect "a node without a token waits for approval" "PendingApproval" \
+	"$(bctl get nodes | awk '$1 == "n3" { print $2 }')"
+fp=$(sed -n 's/.*node n3, key \([^ ]*\).*/\1/p' "$FLEET_DIR/n3/log" | head -1)
+out=$(bctl node approve n3 --fingerprint "AAAA$fp" 2>&1)
+expect "approving another key than the node's is refused" "1" "$?"
+bctl node approve n3 --fingerprint "$fp" >/dev/null
+expect "approving the node's key succeeds" "0" "$?"
+wait_until 30 nodes_ready 3
+expect "the approved node registers and is Ready" "Ready" \
+	"$(bctl get nodes | awk '$1 == "n3" { print $2 }')"
 
 fleet_summary

@@ -8,6 +8,7 @@
 #
 # Exit 0 when every check passed, 1 otherwise, 77 (skip) when not root.
 set -u
+. "$(dirname "$0")/../../lib/check.sh"
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 build=$1
 case "$build" in /*) ;; *) build=$PWD/$build ;; esac
@@ -24,25 +25,6 @@ export BERTH_QUICKSTART_PORT=$((17200 + $$ % 500 * 20))
 export BERTH_QUICKSTART_CGROUP=/berth-quickstart-test-$$
 export BUILD_DIR=$build
 qs() { "$top/deploy/quickstart.sh" "$@" --no-build; }
-pass=0
-failed=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $1"
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL $1"
-}
-expect() {
-	if [ "$3" = "$2" ]; then ok "$1"; else bad "$1: want [$2] got [$3]"; fi
-}
-contains() {
-	case "$3" in
-	*"$2"*) ok "$1" ;;
-	*) bad "$1: [$2] not in [$3]" ;;
-	esac
-}
 cleanup() {
 	[ -d "$BERTH_QUICKSTART_DIR" ] && qs down >/dev/null 2>&1
 	rm -rf "$BERTH_QUICKSTART_DIR"
@@ -83,5 +65,4 @@ expect "no cgroup of it is left" "" \
 out=$(qs down 2>&1)
 expect "down again is harmless" "0" "$?"
 
-echo "$pass passed, $failed failed"
-[ $failed -eq 0 ]
+check_summary

@@ -1,0 +1,31 @@
+# The checks the bash test scripts share: each prints "ok   NAME" or
+# "FAIL NAME: why", and check_summary ends the script with the verdict.
+# (tests/integration/runtime/run-test.sh keeps its own copy: it runs under
+# busybox sh in the cgroup v2 VM, where this file is not.)
+
+pass=0
+failed=0
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok   $1"
+}
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL $1"
+}
+# expect NAME WANT GOT
+expect() {
+	if [ "$3" = "$2" ]; then ok "$1"; else bad "$1: want [$2] got [$3]"; fi
+}
+# contains NAME NEEDLE HAYSTACK
+contains() {
+	case "$3" in
+	*"$2"*) ok "$1" ;;
+	*) bad "$1: [$2] not in [$3]" ;;
+	esac
+}
+check_summary() {
+	echo "$pass passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
