@@ -30,8 +30,8 @@ static void error_store(berth_error **err, int code, char *msg)
     *err = e;
 }
 
-static int error_makev(berth_error **err, int errnum, int with_strerror, const char *fmt,
-                       va_list ap)
+static int __attribute__((format(printf, 4, 0)))
+error_makev(berth_error **err, int errnum, int with_strerror, const char *fmt, va_list ap)
 {
     char *text = NULL, *msg = NULL;
 

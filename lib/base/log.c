@@ -187,7 +187,8 @@ static void log_emit(berth_log_level level, const char *msg)
         ;
 }
 
-static void log_vemit(berth_log_level level, const char *suffix, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+log_vemit(berth_log_level level, const char *suffix, const char *fmt, va_list ap)
 {
     char msg[LOG_MSG_MAX];
     int saved = errno;

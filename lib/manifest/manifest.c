@@ -31,6 +31,11 @@
 #define PROBE_SECS_MAX 86400
 #define THRESHOLD_MAX  1000000
 
+/* A replica's spec has its template's labels and berth.container,
+ * berth.workload and berth.replica (berth_replica_spec), and a spec at
+ * most LABELS_MAX (berth_spec_validate). */
+#define TEMPLATE_LABELS_MAX (LABELS_MAX - 3)
+
 /* ---- parse context ---- */
 
 typedef struct mp_error {
@@ -81,7 +86,10 @@ static int error_cmp(const void *a, const void *b)
     return x->column < y->column ? -1 : x->column > y->column;
 }
 
-/* "source:line:col: path: message", at mark. */
+/* "source:line:col: path: message", at mark. Keys and values quoted from
+ * the file may hold any character, a line break or a terminal escape:
+ * control characters become '?', so that an error stays one line and
+ * prints as text. */
 static void __attribute__((format(printf, 3, 0)))
 error_markv(mp *p, yaml_mark_t mark, const char *fmt, va_list ap)
 {
@@ -91,6 +99,9 @@ error_markv(mp *p, yaml_mark_t mark, const char *fmt, va_list ap)
     if (asprintf(&text, "%s:%zu:%zu: %s%s%s", p->source, mark.line + 1, mark.column + 1, p->path,
                  p->path_len ? ": " : "", msg) < 0)
         text = NULL;
+    for (char *c = text; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     add_error_text(p, mark.line, mark.column, text);
 }
 
@@ -609,10 +620,16 @@ typedef void (*kv_add_fn)(mp *p, void *target, const char *key, const char *valu
 
 static void read_string_map(mp *p, const yaml_node_t *n, void *target, kv_add_fn add)
 {
-    size_t count = 0;
+    size_t count;
 
     if (n->type != YAML_MAPPING_NODE) {
         type_error(p, n, "a mapping");
+        return;
+    }
+    /* Before the keys are compared with each other: that is quadratic. */
+    count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (count > LABELS_MAX) {
+        error_at(p, n, "%zu labels, at most %d", count, LABELS_MAX);
         return;
     }
     for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
@@ -637,8 +654,6 @@ static void read_string_map(mp *p, const yaml_node_t *n, void *target, kv_add_fn
         }
         if (dup) {
             error_at(p, k, "duplicate key");
-        } else if (++count > LABELS_MAX) {
-            error_at(p, k, "more than %d labels", LABELS_MAX);
         } else if (!*key || strlen(key) > LABEL_LEN_MAX || !label_chars_ok(key, true) ||
                    !isalnum((unsigned char)key[0]) || strchr(key, '/') != strrchr(key, '/')) {
             error_at(p, k,
@@ -1394,10 +1409,16 @@ static void read_metadata(mp *p, const yaml_node_t *n, Berth__V1__Workload *w, k
     } else if (tlabels) {
         opt_string(p, f, "name");
     }
-    if (tlabels)
+    if (tlabels) {
         opt_sub(p, f, "labels", read_kvlist, tlabels);
-    else
+        if (tlabels->n > TEMPLATE_LABELS_MAX)
+            error_field(p, fget(f, "labels"),
+                        "%zu labels, at most %d (each replica has berth.container, "
+                        "berth.workload and berth.replica too)",
+                        tlabels->n, TEMPLATE_LABELS_MAX);
+    } else {
         opt_sub(p, f, "labels", read_workload_labels, w);
+    }
     if ((v = opt_string(p, f, "namespace")) && strcmp(v, "default") != 0)
         error_field(p, fget(f, "namespace"),
                     "berth has no namespaces (only \"default\" is accepted)");
@@ -1443,7 +1464,8 @@ static void read_selector(mp *p, const yaml_node_t *n, void *data)
 static void read_controller_spec(mp *p, const yaml_node_t *n, Berth__V1__Workload *w, bool k8s_api)
 {
     bool deployment = w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT;
-    field f[] = { FLD("selector"), FLD("template"), FLD(deployment ? "replicas" : "-"), FEND };
+    /* A DaemonSet has no replicas: its table ends before them. */
+    field f[] = { FLD("selector"), FLD("template"), FLD(deployment ? "replicas" : NULL), FEND };
     template_ctx t = { .w = w };
     kvlist match = { .n = 0 };
     int64_t v;

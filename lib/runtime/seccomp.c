@@ -442,13 +442,14 @@ static int build(scmp_filter_ctx ctx, uint64_t caps, berth_error **err)
             if (allow(ctx, by_cap[i].names[j], err) < 0)
                 return -1;
     }
-    /* socket: anything but AF_VSOCK (40), a way out of the container. */
-    r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, 40));
+    /* socket: anything but AF_VSOCK (40), a way out of the container.
+     * (Comparisons name their second datum, used by MASKED_EQ only.) */
+    r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, 40, 0));
     if (r < 0)
         return berth_error_make(err, -r, "seccomp: socket rule");
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(personalities); i++) {
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(personality), 1,
-                             SCMP_A0(SCMP_CMP_EQ, personalities[i]));
+                             SCMP_A0(SCMP_CMP_EQ, personalities[i], 0));
         if (r < 0)
             return berth_error_make(err, -r, "seccomp: personality rule");
     }

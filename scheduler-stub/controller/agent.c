@@ -1,7 +1,6 @@
 /* The agent-facing half of the Controller service (role node, each call
  * about the calling node only) and the stream of container events and
  * metrics. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,13 +12,10 @@
 #include "base/timeutil.h"
 #include "controller-internal.h"
 #include "rpc/pb.h"
-#include "rpc/sock.h"
 #include "runtime/spec.h"
+#include "validate.h"
 
-#define INFO_TEXT_MAX   256
-#define NODE_LABELS_MAX 64
-#define NODE_LABEL_MAX  63
-#define METRICS_MAX     1024
+#define METRICS_MAX 1024
 
 static controller *ctl_of(Berth__V1__Controller_Service *svc)
 {
@@ -50,57 +46,6 @@ static ctl_node *caller(controller *c, berth_rpc_call *call, bool registered)
 
 /* ---- Register ---- */
 
-static bool text_ok(const char *s)
-{
-    if (strlen(s) > INFO_TEXT_MAX)
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
-}
-
-static bool label_ok(const char *s, bool key)
-{
-    size_t n = strlen(s);
-
-    if (n > NODE_LABEL_MAX || (key && n == 0))
-        return false;
-    for (; *s; s++)
-        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.' ||
-              (key && *s == '/')))
-            return false;
-    return true;
-}
-
-/* Everything a node says about itself is checked before it is kept. */
-static int info_validate(const Berth__V1__NodeInfo *info, berth_error **err)
-{
-    const Berth__V1__NodeCapacity *cap = info->capacity;
-
-    if (info->n_labels > NODE_LABELS_MAX)
-        return berth_error_set(err, EINVAL, "node.labels: %zu labels, at most %d", info->n_labels,
-                               NODE_LABELS_MAX);
-    for (size_t i = 0; i < info->n_labels; i++)
-        if (!label_ok(info->labels[i]->key, true) || !label_ok(info->labels[i]->value, false))
-            return berth_error_set(err, EINVAL,
-                                   "node.labels: '%.63s' is not a label (up to 63 of letters, "
-                                   "digits, '-', '_', '.')",
-                                   info->labels[i]->key);
-    if (cap && (cap->cpu_millis < 0 || cap->memory_bytes < 0 ||
-                cap->cpu_millis > (INT64_C(1) << 40) || cap->memory_bytes > (INT64_C(1) << 60)))
-        return berth_error_set(err, EINVAL, "node.capacity: out of range");
-    if (!text_ok(info->kernel_version) || !text_ok(info->agent_version) || !text_ok(info->arch) ||
-        !text_ok(info->os))
-        return berth_error_set(err, EINVAL,
-                               "node: kernel_version, agent_version, arch and os are up to %d "
-                               "printable characters",
-                               INFO_TEXT_MAX);
-    if (*info->agent_address && berth_address_validate(info->agent_address, err) < 0)
-        return berth_error_prefix(err, "node.agent_address");
-    return 0;
-}
-
 static void h_register(Berth__V1__Controller_Service *svc, const Berth__V1__RegisterRequest *in,
                        Berth__V1__RegisterResponse_Closure closure, void *data)
 {
@@ -122,7 +67,7 @@ static void h_register(Berth__V1__Controller_Service *svc, const Berth__V1__Regi
                             in->node ? in->node->name : "(none)");
         return;
     }
-    if (info_validate(in->node, &err) < 0) {
+    if (ctl_node_info_validate(in->node, &err) < 0) {
         berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
         return;
     }
@@ -193,10 +138,8 @@ static void h_heartbeat(Berth__V1__Controller_Service *svc, const Berth__V1__Hea
 
     if (!(n = caller(c, call, true)))
         return;
-    if (in->applied_generation > UINT64_MAX / 2) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT,
-                            "applied_generation %" PRIu64 " is out of range",
-                            in->applied_generation);
+    if (ctl_heartbeat_validate(in, &err) < 0) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
         return;
     }
     n->rec.last_heartbeat_ns = berth_now_real_ns();
@@ -286,19 +229,6 @@ out:
 
 /* ---- statuses ---- */
 
-/* A status from a node, checked before it is kept. */
-static int status_validate(const Berth__V1__ContainerStatus *s, berth_error **err)
-{
-    if (!berth_spec_id_valid(s->id))
-        return berth_error_set(err, EINVAL, "status: '%.63s' is not a container id", s->id);
-    if (s->state < BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING ||
-        s->state > BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
-        return berth_error_set(err, EINVAL, "status of %s: unknown state %d", s->id, (int)s->state);
-    if (!text_ok(s->reason) || strlen(s->message) > 4096)
-        return berth_error_set(err, EINVAL, "status of %s: reason or message too long", s->id);
-    return 0;
-}
-
 static void h_report_status(Berth__V1__Controller_Service *svc,
                             const Berth__V1__ReportStatusRequest *in,
                             Berth__V1__ReportStatusResponse_Closure closure, void *data)
@@ -312,22 +242,9 @@ static void h_report_status(Berth__V1__Controller_Service *svc,
 
     if (!(n = caller(c, call, true)))
         return;
-    if (in->n_containers > CTL_STATUSES_MAX) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%zu statuses, at most %d",
-                            in->n_containers, CTL_STATUSES_MAX);
+    if (ctl_report_status_validate(in, &err) < 0) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
         return;
-    }
-    for (size_t i = 0; i < in->n_containers; i++) {
-        if (status_validate(in->containers[i], &err) < 0) {
-            berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
-            return;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(in->containers[i]->id, in->containers[j]->id) == 0) {
-                berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT,
-                                    "status of %s listed twice", in->containers[i]->id);
-                return;
-            }
     }
     copies = calloc(in->n_containers + 1, sizeof(*copies));
     for (size_t i = 0; copies && i < in->n_containers; i++)
@@ -379,7 +296,7 @@ static void on_container_event(const berth_stream_item *item, const ProtobufCMes
     if (item->missed)
         /* lost events: the digest would notice too; ask at once */
         n->need_full_report = true;
-    if (!ev->status || status_validate(ev->status, NULL) < 0)
+    if (!ev->status || ctl_status_validate(ev->status, NULL) < 0)
         return;
     if (ev->removed) {
         ctl_status_remove(c, n, ev->status->id);

@@ -22,9 +22,9 @@
 #include "rpc/stream.h"
 #include "rpc/survey.h"
 #include "store.h"
+#include "validate.h"
 
-/* Bounds on what nodes may make us keep. */
-#define CTL_STATUSES_MAX  4096 /* per node */
+/* Bounds on what nodes may make us keep (and CTL_STATUSES_MAX, validate.h). */
 #define CTL_SAMPLES_MAX   4096 /* per node */
 #define CTL_WORKLOADS_MAX 10000
 

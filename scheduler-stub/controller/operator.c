@@ -2,7 +2,6 @@
  * berthctl): applying and deleting manifests, the fleet's listings, node
  * admission, cordon and drain, events, metrics, the fleet health survey and
  * the log and stop relays to a node's Agent service. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -18,8 +17,8 @@
 #include "manifest/manifest.h"
 #include "rpc/pb.h"
 #include "runtime/spec.h"
+#include "validate.h"
 
-#define SOURCE_MAX         128
 #define EVENTS_DEFAULT     100
 #define HEALTH_TIMEOUT_MS  2000
 #define HEALTH_TIMEOUT_MAX 60000
@@ -259,8 +258,8 @@ static void h_approve_node(Berth__V1__Controller_Service *svc,
     ctl_node *n;
 
     NEED_OPERATOR(data);
-    if (strlen(in->key_fingerprint) >= BERTH_FINGERPRINT_LEN) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__INVALID_ARGUMENT, "not a key fingerprint");
+    if (ctl_approve_node_validate(in, &err) < 0) {
+        fail_err(data, err);
         return;
     }
     if (berth_policy_sqlite_approve(c->policy, in->name, in->key_fingerprint, &err) < 0 ||
@@ -284,12 +283,10 @@ static void h_create_join_token(Berth__V1__Controller_Service *svc,
     int64_t expires = 0;
 
     NEED_OPERATOR(data);
-    for (const char *p = in->description; *p; p++)
-        if ((unsigned char)*p < 0x20) {
-            berth_rpc_call_fail(data, BERTH__V1__CODE__INVALID_ARGUMENT,
-                                "description: control characters are not allowed");
-            return;
-        }
+    if (ctl_join_token_request_validate(in, &err) < 0) {
+        fail_err(data, err);
+        return;
+    }
     if (berth_policy_sqlite_create_token(c->policy, in->ttl_seconds, in->description, &t, &expires,
                                          &err) < 0) {
         fail_err(data, err);
@@ -457,18 +454,6 @@ static bool same_spec(const Berth__V1__Workload *a, const Berth__V1__Workload *b
     return same;
 }
 
-/* A printable, bounded name for the manifest's source. */
-static void source_name(const char *in, char *out, size_t size)
-{
-    size_t n = 0;
-
-    for (; *in && n + 1 < size && n < SOURCE_MAX; in++)
-        out[n++] = isprint((unsigned char)*in) ? *in : '?';
-    out[n] = '\0';
-    if (!n)
-        snprintf(out, size, "manifest");
-}
-
 typedef struct apply_item {
     Berth__V1__Workload *w; /* from the manifest, ours until placed in the fleet */
     Berth__V1__ApplyAction action;
@@ -496,12 +481,12 @@ static void h_apply(Berth__V1__Controller_Service *svc, const Berth__V1__ApplyRe
     berth_manifest *m = NULL;
     apply_item *items = NULL;
     Berth__V1__ApplyResult *res = NULL;
-    char source[SOURCE_MAX + 1], **warnings = NULL;
+    char source[CTL_SOURCE_MAX + 1], **warnings = NULL;
     size_t n_new = 0, n_warn = 0;
     int64_t now = berth_now_real_ns();
 
     NEED_OPERATOR(data);
-    source_name(in->source, source, sizeof(source));
+    ctl_source_name(in->source, source, sizeof(source));
     if (berth_manifest_parse(in->manifest, strlen(in->manifest), source, &m, &err) < 0) {
         berth_rpc_call_fail(data, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
         return;
@@ -669,7 +654,7 @@ static void h_delete(Berth__V1__Controller_Service *svc, const Berth__V1__Delete
     berth_manifest *m = NULL;
     Berth__V1__ApplyResult *res = NULL;
     const char **names = NULL;
-    char source[SOURCE_MAX + 1];
+    char source[CTL_SOURCE_MAX + 1];
     size_t n_names = 0, n_res = 0;
 
     NEED_OPERATOR(data);
@@ -683,7 +668,7 @@ static void h_delete(Berth__V1__Controller_Service *svc, const Berth__V1__Delete
         return;
     }
     if (*in->manifest) {
-        source_name("manifest", source, sizeof(source));
+        ctl_source_name("manifest", source, sizeof(source));
         if (berth_manifest_parse(in->manifest, strlen(in->manifest), source, &m, &err) < 0) {
             berth_rpc_call_fail(data, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
             return;

@@ -8,7 +8,9 @@
  * with it set, the body is the method's response, as the caller unpacks it
  * (the node acting on the controller's Assignments, say). Either way the
  * message then goes through the receiver's checks (wire.h): every
- * ContainerSpec through berth_spec_validate, and so on.
+ * ContainerSpec through berth_spec_validate, the controller's own checks
+ * of each request (scheduler-stub/controller/validate.h), manifests
+ * through lib/manifest's parser, and so on.
  *
  * methods[] is append-only: corpus inputs name methods by their index. */
 #include <stdio.h>
@@ -49,6 +51,11 @@ static const struct {
     { &berth__v1__agent__descriptor, "List" },
     { &berth__v1__agent__descriptor, "Logs" },
     { &berth__v1__agent__descriptor, "Stop" },
+    { &berth__v1__controller__descriptor, "CordonNode" },
+    { &berth__v1__controller__descriptor, "DrainNode" },
+    { &berth__v1__controller__descriptor, "ListEvents" },
+    { &berth__v1__controller__descriptor, "Top" },
+    { &berth__v1__controller__descriptor, "StopContainer" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -302,6 +302,11 @@ static size_t calls_make(call *calls)
     static Berth__V1__LogsRequest logs = BERTH__V1__LOGS_REQUEST__INIT;
     static Berth__V1__HealthRequest health = BERTH__V1__HEALTH_REQUEST__INIT;
     static Berth__V1__StopRequest stop = BERTH__V1__STOP_REQUEST__INIT;
+    static Berth__V1__CordonNodeRequest cordon = BERTH__V1__CORDON_NODE_REQUEST__INIT;
+    static Berth__V1__DrainNodeRequest drain = BERTH__V1__DRAIN_NODE_REQUEST__INIT;
+    static Berth__V1__ListEventsRequest events = BERTH__V1__LIST_EVENTS_REQUEST__INIT;
+    static Berth__V1__TopRequest top_req = BERTH__V1__TOP_REQUEST__INIT;
+    static Berth__V1__StopContainerRequest stop_container = BERTH__V1__STOP_CONTAINER_REQUEST__INIT;
     size_t n = 0;
 
     reg.node = node_info();
@@ -317,9 +322,10 @@ static size_t calls_make(call *calls)
     rs.full = true;
     rs.applied_generation = 7;
     apply.manifest = "apiVersion: berth/v1\nkind: Deployment\nmetadata: {name: web}\n"
-                     "spec:\n  replicas: 2\n  template:\n    image: busybox\n"
-                     "    command: [/bin/sh, -c, 'sleep 3600']\n"
-                     "    resources: {cpu: 500m, memory: 64Mi}\n";
+                     "spec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n"
+                     "      - name: web\n        image: busybox\n"
+                     "        command: [/bin/sh, -c, 'sleep 3600']\n"
+                     "        resources: {limits: {cpu: 500m, memory: 64Mi}}\n";
     apply.source = "web.yaml";
     apply.dry_run = true;
     del.kind = "Deployment";
@@ -347,6 +353,16 @@ static size_t calls_make(call *calls)
     logs.stream = BERTH__V1__LOG_STREAM__LOG_STREAM_STDERR;
     stop.container_id = "web-1";
     stop.grace_period_ms = 5000;
+    cordon.name = "node-1";
+    cordon.cordon = true;
+    drain.name = "node-1";
+    events.object_kind = "Node";
+    events.object_name = "node-1";
+    events.limit = 20;
+    top_req.workload = "web";
+    stop_container.container_id = "web-1";
+    stop_container.node = "node-1";
+    stop_container.grace_period_ms = 5000;
 
 #define CALL(svc, m, sel, msg)                                                                     \
     calls[n++] = (call){ "berth.v1." svc "/" m, sel, (const ProtobufCMessage *)(msg) }
@@ -370,6 +386,11 @@ static size_t calls_make(call *calls)
     CALL("Agent", "List", 17, &lc);
     CALL("Agent", "Logs", 18, &logs);
     CALL("Agent", "Stop", 19, &stop);
+    CALL("Controller", "CordonNode", 20, &cordon);
+    CALL("Controller", "DrainNode", 21, &drain);
+    CALL("Controller", "ListEvents", 22, &events);
+    CALL("Controller", "Top", 23, &top_req);
+    CALL("Controller", "StopContainer", 24, &stop_container);
 #undef CALL
     return n;
 }
@@ -395,6 +416,17 @@ static void response_seeds(void)
     static Berth__V1__ContainerInfo *infos[] = { &info };
     static Berth__V1__ListContainersResponse lc = BERTH__V1__LIST_CONTAINERS_RESPONSE__INIT;
     static Berth__V1__StopResponse stop = BERTH__V1__STOP_RESPONSE__INIT;
+    static Berth__V1__Event event = BERTH__V1__EVENT__INIT;
+    static Berth__V1__Event *event_ptrs[] = { &event };
+    static Berth__V1__ListEventsResponse events = BERTH__V1__LIST_EVENTS_RESPONSE__INIT;
+    static Berth__V1__MetricsSample node_sample = BERTH__V1__METRICS_SAMPLE__INIT,
+                                    web_sample = BERTH__V1__METRICS_SAMPLE__INIT;
+    static Berth__V1__NodeCapacity cap = BERTH__V1__NODE_CAPACITY__INIT;
+    static Berth__V1__NodeUsage node_usage = BERTH__V1__NODE_USAGE__INIT;
+    static Berth__V1__NodeUsage *node_usages[] = { &node_usage };
+    static Berth__V1__ContainerUsage web_usage = BERTH__V1__CONTAINER_USAGE__INIT;
+    static Berth__V1__ContainerUsage *web_usages[] = { &web_usage };
+    static Berth__V1__TopResponse top_resp = BERTH__V1__TOP_RESPONSE__INIT;
 
     ep.events = "tcp://10.0.0.1:7101";
     ep.stream = "tcp://10.0.0.1:7102";
@@ -413,6 +445,40 @@ static void response_seeds(void)
     lc.containers = infos;
     lc.n_containers = BERTH_ARRAY_SIZE(infos);
     stop.status = status_exited();
+    event.id = 42;
+    event.time_unix_ns = 1700000000000000000LL;
+    event.object_kind = "Node";
+    event.object_name = "node-1";
+    event.type = "Normal";
+    event.reason = "Cordoned";
+    event.message = "by operator alice";
+    events.events = event_ptrs;
+    events.n_events = BERTH_ARRAY_SIZE(event_ptrs);
+    node_sample.time_unix_ns = 1700000000000000000LL;
+    node_sample.cpu_usage_ns = 123456789;
+    node_sample.memory_bytes = 1 << 30;
+    node_sample.load_1m = 0.5;
+    node_sample.containers = 2;
+    node_sample.containers_running = 1;
+    cap.cpu_millis = 2000;
+    cap.memory_bytes = 4LL << 30;
+    node_usage.node = "node-1";
+    node_usage.sample = &node_sample;
+    node_usage.cpu_millis = 250;
+    node_usage.capacity = &cap;
+    web_sample.container_id = "web-1";
+    web_sample.time_unix_ns = 1700000000000000000LL;
+    web_sample.memory_bytes = 32 << 20;
+    web_sample.memory_limit_bytes = 64 << 20;
+    web_sample.pids = 3;
+    web_usage.node = "node-1";
+    web_usage.workload = "web";
+    web_usage.sample = &web_sample;
+    web_usage.cpu_millis = -1;
+    top_resp.nodes = node_usages;
+    top_resp.n_nodes = BERTH_ARRAY_SIZE(node_usages);
+    top_resp.containers = web_usages;
+    top_resp.n_containers = BERTH_ARRAY_SIZE(web_usages);
 
     put_message("response-register", 0 | 0x80, (ProtobufCMessage *)&reg);
     put_message("response-heartbeat", 1 | 0x80, (ProtobufCMessage *)&hb);
@@ -421,6 +487,8 @@ static void response_seeds(void)
     put_message("response-list-containers", 12 | 0x80, (ProtobufCMessage *)&lc);
     put_message("response-health", 16 | 0x80, (ProtobufCMessage *)health_report());
     put_message("response-stop", 19 | 0x80, (ProtobufCMessage *)&stop);
+    put_message("response-list-events", 22 | 0x80, (ProtobufCMessage *)&events);
+    put_message("response-top", 23 | 0x80, (ProtobufCMessage *)&top_resp);
 }
 
 /* ---- frames ---------------------------------------------------------------- */

@@ -11,11 +11,13 @@
 #include "berth/proto/container.pb-c.h"
 #include "berth/proto/controller.pb-c.h"
 #include "berth/proto/events.pb-c.h"
+#include "manifest/manifest.h"
 #include "rpc/keys.h"
 #include "rpc/pb.h"
 #include "rpc/principal.h"
 #include "rpc/sock.h"
 #include "runtime/spec.h"
+#include "validate.h"
 #include "world.h"
 
 /* Never called: the targets run the checks themselves. A custom invoke
@@ -132,6 +134,19 @@ static void check_name(const char *name)
     berth_error_free(&err);
 }
 
+/* What the controller does with the manifest of an Apply or a Delete. */
+static void check_manifest(const char *text, const char *source)
+{
+    char name[CTL_SOURCE_MAX + 1];
+    berth_manifest *m = NULL;
+    berth_error *err = NULL;
+
+    ctl_source_name(source, name, sizeof(name));
+    if (berth_manifest_parse(text, strlen(text), name, &m, &err) == 0)
+        berth_manifest_free(m);
+    berth_error_free(&err);
+}
+
 /* The checks for one message, by type. */
 static bool check_one(const ProtobufCMessage *m, void *data)
 {
@@ -143,6 +158,8 @@ static bool check_one(const ProtobufCMessage *m, void *data)
         check_spec((const Berth__V1__ContainerSpec *)m);
     } else if (d == &berth__v1__stop_request__descriptor) {
         (void)berth_spec_id_valid(((const Berth__V1__StopRequest *)m)->container_id);
+    } else if (d == &berth__v1__stop_container_request__descriptor) {
+        (void)berth_spec_id_valid(((const Berth__V1__StopContainerRequest *)m)->container_id);
     } else if (d == &berth__v1__logs_request__descriptor) {
         (void)berth_spec_id_valid(((const Berth__V1__LogsRequest *)m)->container_id);
     } else if (d == &berth__v1__node_info__descriptor) {
@@ -150,22 +167,44 @@ static bool check_one(const ProtobufCMessage *m, void *data)
 
         check_name(n->name);
         berth_address_validate(n->agent_address, &err);
+        berth_error_free(&err);
+        ctl_node_info_validate(n, &err);
+    } else if (d == &berth__v1__heartbeat_request__descriptor) {
+        ctl_heartbeat_validate((const Berth__V1__HeartbeatRequest *)m, &err);
+    } else if (d == &berth__v1__container_status__descriptor) {
+        ctl_status_validate((const Berth__V1__ContainerStatus *)m, &err);
+    } else if (d == &berth__v1__report_status_request__descriptor) {
+        ctl_report_status_validate((const Berth__V1__ReportStatusRequest *)m, &err);
     } else if (d == &berth__v1__get_node_request__descriptor) {
         check_name(((const Berth__V1__GetNodeRequest *)m)->name);
+    } else if (d == &berth__v1__cordon_node_request__descriptor) {
+        check_name(((const Berth__V1__CordonNodeRequest *)m)->name);
+    } else if (d == &berth__v1__drain_node_request__descriptor) {
+        check_name(((const Berth__V1__DrainNodeRequest *)m)->name);
     } else if (d == &berth__v1__approve_node_request__descriptor) {
         const Berth__V1__ApproveNodeRequest *a = (const Berth__V1__ApproveNodeRequest *)m;
         uint8_t pk[BERTH_PUBKEY_LEN];
 
         check_name(a->name);
+        ctl_approve_node_validate(a, &err);
+        berth_error_free(&err);
         berth_key_parse_fingerprint(a->key_fingerprint, pk, &err);
+    } else if (d == &berth__v1__create_join_token_request__descriptor) {
+        ctl_join_token_request_validate((const Berth__V1__CreateJoinTokenRequest *)m, &err);
     } else if (d == &berth__v1__join_token__descriptor) {
         berth_join_token t;
 
         berth_join_token_parse(((const Berth__V1__JoinToken *)m)->token, &t, &err);
+    } else if (d == &berth__v1__apply_request__descriptor) {
+        const Berth__V1__ApplyRequest *a = (const Berth__V1__ApplyRequest *)m;
+
+        check_manifest(a->manifest, a->source);
+    } else if (d == &berth__v1__delete_request__descriptor) {
+        const Berth__V1__DeleteRequest *del = (const Berth__V1__DeleteRequest *)m;
+
+        if (*del->manifest)
+            check_manifest(del->manifest, "manifest");
     }
-    /* ApplyRequest.manifest and DeleteRequest.manifest: lib/manifest's
-     * parser belongs here once it is on this branch (its own target,
-     * fuzz_manifest, takes YAML directly). */
     berth_error_free(&err);
     return true;
 }

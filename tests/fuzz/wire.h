@@ -2,9 +2,10 @@
  * wire fuzz targets: calls routed to the Controller and Agent services the
  * way the rpc server routes them (berth_rpc_dispatch), events and stream
  * items by type (berth_typed), and the checks a receiver runs before it
- * acts on a message: every ContainerSpec through berth_spec_validate, and
- * the library's parsers for the ids, names, addresses and keys fields
- * carry. */
+ * acts on a message: every ContainerSpec through berth_spec_validate, the
+ * controller's checks of each request (its validate.h), the manifests of
+ * Apply and Delete through lib/manifest's parser, and the library's
+ * parsers for the ids, names, addresses and keys fields carry. */
 #ifndef BERTH_FUZZ_WIRE_H
 #define BERTH_FUZZ_WIRE_H
 

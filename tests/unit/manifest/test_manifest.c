@@ -10,6 +10,7 @@
 #include "check_main.h"
 #include "manifest/manifest.h"
 #include "manifest/workload.h"
+#include "runtime/spec.h"
 
 static berth_manifest *parse_ok(const char *yaml)
 {
@@ -365,6 +366,11 @@ static const bad_case bad_cases[] = {
       "[x]}]}}\n",
       "web.yaml:5:3: spec.replicas: unknown field\n"
       "web.yaml:5:3: spec.selector: required" },
+    { "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\n"
+      "spec:\n  '-': 2\n  selector: {matchLabels: {app: d}}\n"
+      "  template: {metadata: {labels: {app: d}}, spec: {containers: [{name: d, image: b, "
+      "command: [x]}]}}\n",
+      "web.yaml:5:3: spec.-: unknown field" },
     { "apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\n",
       "web.yaml:2:7: kind: apiVersion v1 has no kind Deployment (use apps/v1 or berth/v1)" },
     { "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: d}\n",
@@ -397,6 +403,12 @@ static const bad_case bad_cases[] = {
       "tcpSocket, not both\n"
       "web.yaml:6:119: spec.containers[0].livenessProbe.periodSeconds: 0 is out of range "
       "(1..86400)" },
+    /* what the file quotes, control characters included, stays one line */
+    { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p, \"a\\nb\\e[2J\": 1}\n"
+      "spec: {containers: [{name: p, image: \"bad\\timage\", command: [x]}]}\n",
+      "web.yaml:3:21: metadata.a?b?[2J: unknown field\n"
+      "web.yaml:4:38: spec.containers[0].image: 'bad?image' is not an image name of the node's "
+      "image store (1-128 of letters, digits, '.', '_', '-', ':'; no '/')" },
     /* YAML itself */
     { "kind: [\n", "web.yaml:2:1: YAML: did not find expected node content while parsing a flow "
                    "node" },
@@ -450,7 +462,7 @@ START_TEST(bounded)
 {
     berth_manifest *m = NULL;
     berth_error *err = NULL;
-    size_t big = BERTH_MANIFEST_BYTES_MAX + 1;
+    size_t big = BERTH_MANIFEST_BYTES_MAX + 1, len;
     char *text = malloc(big), *msg;
 
     memset(text, ' ', big);
@@ -479,7 +491,60 @@ START_TEST(bounded)
     ck_assert_ptr_nonnull(strstr(msg, "web.yaml:24:3: spec.x19: unknown field\nweb.yaml: and 6 "
                                       "more errors"));
     free(msg);
+    /* a map of labels too big is refused as a whole, before its keys are
+     * compared with each other (90000 took 30 s) */
+    len = (size_t)sprintf(text, "apiVersion: berth/v1\nkind: Pod\nmetadata:\n  name: p\n"
+                                "  labels: {l0: v");
+    for (int i = 1; i < 90000; i++)
+        len += (size_t)sprintf(text + len, ",l%d: v", i);
+    strcpy(text + len, "}\nspec: {containers: [{name: p, image: busybox, command: [x]}]}\n");
+    msg = parse_fail(text);
+    ck_assert_str_eq(msg, "web.yaml:5:11: metadata.labels: 90000 labels, at most 64");
+    free(msg);
     free(text);
+}
+END_TEST
+
+/* A Deployment whose template has n labels. */
+static char *labelled_deployment(int n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "apiVersion: berth/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+               "  template:\n    metadata:\n      labels:\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "        l%d: v\n", i);
+    fprintf(f, "    spec: {containers: [{name: c, image: busybox, command: [x]}]}\n");
+    fclose(f);
+    return text;
+}
+
+START_TEST(template_labels_leave_room_for_the_replica_labels)
+{
+    char *yaml = labelled_deployment(61), *msg;
+    berth_manifest *m = parse_ok(yaml);
+    Berth__V1__ContainerSpec *s = NULL;
+    berth_error *err = NULL;
+
+    /* 61, berth.container, berth.workload and berth.replica: 64, runnable */
+    ck_assert_int_eq(berth_replica_spec(m->workloads[0], "web-0", "0", &s, &err), 0);
+    ck_assert_uint_eq(s->n_labels, 64);
+    ck_assert_msg(berth_spec_validate(s, &err) == 0, "%s", err ? err->msg : "");
+    berth__v1__container_spec__free_unpacked(s, NULL);
+    berth_manifest_free(m);
+    free(yaml);
+
+    /* one more, and no replica could run: refused where the labels are */
+    yaml = labelled_deployment(62);
+    msg = parse_fail(yaml);
+    ck_assert_str_eq(msg, "web.yaml:8:9: spec.template.metadata.labels: 62 labels, at most 61 "
+                          "(each replica has berth.container, berth.workload and berth.replica "
+                          "too)");
+    free(msg);
+    free(yaml);
 }
 END_TEST
 
@@ -544,6 +609,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, one_bad_document_spoils_the_file);
     tcase_add_test(tc, runtime_validation_has_the_last_word);
     tcase_add_test(tc, bounded);
+    tcase_add_test(tc, template_labels_leave_room_for_the_replica_labels);
     suite_add_tcase(s, tc);
     tc = tcase_create("replicas");
     tcase_add_test(tc, replica_ids);

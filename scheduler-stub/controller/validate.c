@@ -1,0 +1,131 @@
+/* The controller's checks of requests (validate.h). */
+#include "validate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rpc/keys.h"
+#include "rpc/sock.h"
+#include "runtime/spec.h"
+
+#define INFO_TEXT_MAX      256
+#define NODE_LABELS_MAX    64
+#define NODE_LABEL_MAX     63
+#define STATUS_MESSAGE_MAX 4096
+
+static bool text_ok(const char *s)
+{
+    if (strlen(s) > INFO_TEXT_MAX)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+static bool label_ok(const char *s, bool key)
+{
+    size_t n = strlen(s);
+
+    if (n > NODE_LABEL_MAX || (key && n == 0))
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.' ||
+              (key && *s == '/')))
+            return false;
+    return true;
+}
+
+int ctl_node_info_validate(const Berth__V1__NodeInfo *info, berth_error **err)
+{
+    const Berth__V1__NodeCapacity *cap = info->capacity;
+
+    if (info->n_labels > NODE_LABELS_MAX)
+        return berth_error_set(err, EINVAL, "node.labels: %zu labels, at most %d", info->n_labels,
+                               NODE_LABELS_MAX);
+    for (size_t i = 0; i < info->n_labels; i++)
+        if (!label_ok(info->labels[i]->key, true) || !label_ok(info->labels[i]->value, false))
+            return berth_error_set(err, EINVAL,
+                                   "node.labels: '%.63s' is not a label (up to 63 of letters, "
+                                   "digits, '-', '_', '.')",
+                                   info->labels[i]->key);
+    if (cap && (cap->cpu_millis < 0 || cap->memory_bytes < 0 ||
+                cap->cpu_millis > (INT64_C(1) << 40) || cap->memory_bytes > (INT64_C(1) << 60)))
+        return berth_error_set(err, EINVAL, "node.capacity: out of range");
+    if (!text_ok(info->kernel_version) || !text_ok(info->agent_version) || !text_ok(info->arch) ||
+        !text_ok(info->os))
+        return berth_error_set(err, EINVAL,
+                               "node: kernel_version, agent_version, arch and os are up to %d "
+                               "printable characters",
+                               INFO_TEXT_MAX);
+    if (*info->agent_address && berth_address_validate(info->agent_address, err) < 0)
+        return berth_error_prefix(err, "node.agent_address");
+    return 0;
+}
+
+int ctl_heartbeat_validate(const Berth__V1__HeartbeatRequest *in, berth_error **err)
+{
+    if (in->applied_generation > UINT64_MAX / 2)
+        return berth_error_set(err, EINVAL, "applied_generation %" PRIu64 " is out of range",
+                               in->applied_generation);
+    return 0;
+}
+
+int ctl_status_validate(const Berth__V1__ContainerStatus *s, berth_error **err)
+{
+    if (!berth_spec_id_valid(s->id))
+        return berth_error_set(err, EINVAL, "status: '%.63s' is not a container id", s->id);
+    if (s->state < BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING ||
+        s->state > BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
+        return berth_error_set(err, EINVAL, "status of %s: unknown state %d", s->id, (int)s->state);
+    if (!text_ok(s->reason) || strlen(s->message) > STATUS_MESSAGE_MAX)
+        return berth_error_set(err, EINVAL, "status of %s: reason or message too long", s->id);
+    return 0;
+}
+
+int ctl_report_status_validate(const Berth__V1__ReportStatusRequest *in, berth_error **err)
+{
+    if (in->n_containers > CTL_STATUSES_MAX)
+        return berth_error_set(err, EINVAL, "%zu statuses, at most %d", in->n_containers,
+                               CTL_STATUSES_MAX);
+    for (size_t i = 0; i < in->n_containers; i++) {
+        if (ctl_status_validate(in->containers[i], err) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(in->containers[i]->id, in->containers[j]->id) == 0)
+                return berth_error_set(err, EINVAL, "status of %s listed twice",
+                                       in->containers[i]->id);
+    }
+    return 0;
+}
+
+int ctl_approve_node_validate(const Berth__V1__ApproveNodeRequest *in, berth_error **err)
+{
+    if (strlen(in->key_fingerprint) >= BERTH_FINGERPRINT_LEN)
+        return berth_error_set(err, EINVAL, "not a key fingerprint");
+    return 0;
+}
+
+int ctl_join_token_request_validate(const Berth__V1__CreateJoinTokenRequest *in, berth_error **err)
+{
+    for (const char *p = in->description; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return berth_error_set(err, EINVAL, "description: control characters are not allowed");
+    return 0;
+}
+
+void ctl_source_name(const char *in, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (; *in && n + 1 < size && n < CTL_SOURCE_MAX; in++)
+        out[n++] = isprint((unsigned char)*in) ? *in : '?';
+    out[n] = '\0';
+    if (!n)
+        snprintf(out, size, "manifest");
+}
