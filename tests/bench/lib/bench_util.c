@@ -113,8 +113,7 @@ static int rmdir_entry(const char *path, const struct stat *st, int type, struct
     return 0;
 }
 
-/* Remove what is left of parent in every hierarchy; how many remain. */
-static size_t cgroups_remove(const char *parent)
+size_t bench_cgroups_remove(const char *parent)
 {
     /* v1 (and the hybrid's unified/): one directory per hierarchy; v2 */
     const char *roots[] = { "/sys/fs/cgroup/*", "/sys/fs/cgroup" };
@@ -142,7 +141,7 @@ int bench_reap_agent(const char *containers_dir, const char *cgroup_parent, int 
     size_t left;
 
     stop_monitors(containers_dir);
-    while ((left = cgroups_remove(cgroup_parent)) > 0 && berth_now_mono_ns() < end)
+    while ((left = bench_cgroups_remove(cgroup_parent)) > 0 && berth_now_mono_ns() < end)
         usleep(50000);
     if (left)
         fprintf(stderr, "bench: %zu cgroups of %s are left (busy)\n", left, cgroup_parent);

@@ -18,6 +18,10 @@ long bench_cpu_ticks(pid_t pid);
 /* A field of /proc/PID/smaps_rollup ("Rss", "Pss") in kB, or -1. */
 long bench_smaps_kb(pid_t pid, const char *field);
 
+/* Remove the cgroup parent ("/berth-bench-123") from every hierarchy (v1,
+ * the hybrid's unified/, v2), children first; how many directories are
+ * left (busy). */
+size_t bench_cgroups_remove(const char *parent);
 /* What a berthd that was stopped (or never got to remove them) left: ask
  * every monitor under containers_dir (a state dir's containers/) to stop
  * its container now, over its control fifo; then remove the cgroup parent
