@@ -2,13 +2,20 @@
 # Run the benchmarks and print their figures with the references measured in
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
-#   tests/bench/run.sh [start] [monitor] [rpc] [agent]   (default: all of them)
+#   tests/bench/run.sh [start] [monitor] [rpc] [agent] [controller] [scale]
+#                                                         (default: all of them)
 #
 #   start    berthctl run vs crun run vs an unshare+chroot floor
 #   monitor  berth-monitor vs conmon memory, 1 and 10 instances
 #   rpc      unary calls vs raw nanomsg REQ/REP (RPC_ARGS="-n 50000 -s 4096")
 #   agent    berthd: assignment -> Running, and density (AGENT_ARGS="50 100 500":
 #            latency runs, then container counts)
+#   controller  berth-controller with a real berthd: Apply -> Running (100 runs,
+#            then a 100-replica burst) and exit -> the controller's record
+#            (CONTROLLER_ARGS="100 100": runs, burst)
+#   scale    berth-controller with 1000 fake agents: registration, heartbeats,
+#            10000 replicas placed and Running (SCALE_ARGS="1000 10000 10":
+#            agents, replicas, workloads)
 #
 # Environment: BUILD_DIR (default build; use an optimised, unsanitised
 # build), ITERATIONS (start, default 50).
@@ -18,8 +25,17 @@ cd "$top"
 build=${BUILD_DIR:-build}
 iterations=${ITERATIONS:-50}
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent)
+[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent controller scale)
 
+for b in "${which[@]}"; do
+	case "$b" in
+	start | monitor | rpc | agent | controller | scale) ;;
+	*)
+		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent, controller, scale)" >&2
+		exit 2
+		;;
+	esac
+done
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/run.sh: run as root (containers, cgroups)" >&2
 	exit 1
@@ -30,9 +46,10 @@ cmake --build "$build" -j "${JOBS:-$(nproc)}" >/dev/null
 case "$build" in /*) abs=$build ;; *) abs=$PWD/$build ;; esac
 rootfs=$(./deploy/mkrootfs.sh "$abs/bench-rootfs")
 
-echo "machine: $(nproc) cpus, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
-for b in "${which[@]}"; do
-	case "$b" in
+# One benchmark; its exit code (a benchmark that could not measure says why
+# and fails; the others still run).
+run_one() {
+	case "$1" in
 	start) "$build/tests/bench/bench-start" "$build/scheduler-stub/berthctl" "$rootfs" "$iterations" ;;
 	monitor) "$build/tests/bench/bench-monitor" "$build/agent/berth-monitor" "$rootfs" 10 ;;
 	rpc)
@@ -43,9 +60,25 @@ for b in "${which[@]}"; do
 		# shellcheck disable=SC2086
 		"$build/tests/bench/bench-agent" "$build/agent/berthd" "$rootfs" ${AGENT_ARGS:-50 100 500}
 		;;
-	*)
-		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent)" >&2
-		exit 2
+	controller)
+		# shellcheck disable=SC2086
+		set -- ${CONTROLLER_ARGS:-100 100}
+		"$build/tests/bench/controller/bench-fleet" apply "$rootfs" "$@" &&
+			"$build/tests/bench/controller/bench-fleet" exit "$rootfs" "$1"
+		;;
+	scale)
+		# shellcheck disable=SC2086
+		"$build/tests/bench/controller/bench-scale" ${SCALE_ARGS:-}
 		;;
 	esac
+}
+
+echo "machine: $(nproc) cpus, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+failed=()
+for b in "${which[@]}"; do
+	run_one "$b" || failed+=("$b")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "bench/run.sh: could not measure: ${failed[*]}" >&2
+	exit 1
+fi

@@ -26,6 +26,7 @@
 
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "bench_util.h"
 #include "fake_controller.h"
 
 #define MAX_N 1000
@@ -131,47 +132,6 @@ static bool none_left(void)
 
 /* --- /proc ------------------------------------------------------------------------- */
 
-static long smaps_field(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    long v = -1, x;
-    size_t n = strlen(field);
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-    f = fopen(path, "re");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &x) == 1)
-            v = x;
-    fclose(f);
-    return v;
-}
-
-/* utime + stime in clock ticks. */
-static long cpu_ticks(pid_t pid)
-{
-    char path[64], buf[1024], *p;
-    unsigned long ut, st;
-    ssize_t n;
-    int fd;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    n = berth_read_all(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    p = strrchr(buf, ')');
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (long)(ut + st);
-}
-
 /* The monitors: every live berth-monitor whose state dir is ours. */
 static int monitor_pss(long *ret_sum_kb, long *ret_max_kb)
 {
@@ -204,7 +164,7 @@ static int monitor_pss(long *ret_sum_kb, long *ret_max_kb)
                 cmd[i] = ' ';
         if (!strstr(cmd, "berth-monitor") || !strstr(cmd, state))
             continue;
-        pss = smaps_field(atoi(e->d_name), "Pss");
+        pss = bench_smaps_kb(atoi(e->d_name), "Pss");
         if (pss < 0)
             continue;
         *ret_sum_kb += pss;
@@ -217,18 +177,6 @@ static int monitor_pss(long *ret_sum_kb, long *ret_max_kb)
 }
 
 /* --- figures ----------------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-    int i = (int)(p * (n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
 
 static int latency(int runs)
 {
@@ -260,10 +208,10 @@ static int latency(int runs)
     }
     await_id = NULL;
     if (done) {
-        qsort(ms, (size_t)done, sizeof(double), cmp_double);
+        bench_sort(ms, (size_t)done);
         printf("  assignment -> Running, one container: p50 %.1f ms  p99 %.1f ms  min %.1f ms  "
                "(%d runs)\n",
-               pct(ms, done, 0.5), pct(ms, done, 0.99), ms[0], done);
+               bench_pct(ms, (size_t)done, 0.5), bench_pct(ms, (size_t)done, 0.99), ms[0], done);
     }
     free(ms);
     return done == runs ? 0 : -1;
@@ -288,12 +236,12 @@ static int density(int n)
     all_ns = berth_now_mono_ns() - start;
     /* Settle (the last events, a metrics round), then measure idle. */
     run_for(loop, 2000);
-    rss = smaps_field(berthd, "Rss");
-    pss = smaps_field(berthd, "Pss");
+    rss = bench_smaps_kb(berthd, "Rss");
+    pss = bench_smaps_kb(berthd, "Pss");
     monitors = monitor_pss(&mon_sum, &mon_max);
-    t0 = cpu_ticks(berthd);
+    t0 = bench_cpu_ticks(berthd);
     run_for(loop, 20000);
-    t1 = cpu_ticks(berthd);
+    t1 = bench_cpu_ticks(berthd);
     printf("  %4d containers: all Running after %.2f s (%.1f ms each)\n", n, (double)all_ns / 1e9,
            (double)all_ns / 1e6 / n);
     printf("        berthd: RSS %.1f MB  PSS %.1f MB   idle CPU %.2f%% over 20 s\n",
@@ -370,7 +318,7 @@ fail:
 
 static void teardown(void)
 {
-    char cmd[700];
+    char parent[64];
     int status;
 
     if (berthd > 0) {
@@ -379,11 +327,11 @@ static void teardown(void)
     }
     fake_ctl_stop(&ctl);
     berth_loop_free(loop);
-    snprintf(cmd, sizeof(cmd),
-             "rm -rf %s; rmdir /sys/fs/cgroup/*/berth-bench-%d "
-             "/sys/fs/cgroup/berth-bench-%d 2>/dev/null; true",
-             dir, (int)getpid(), (int)getpid());
-    if (system(cmd) != 0)
+    /* containers a failed round left running (berthd leaves them when it
+     * stops), then their cgroups */
+    snprintf(parent, sizeof(parent), "/berth-bench-%d", (int)getpid());
+    bench_reap_agent(state, parent, 10000);
+    if (berth_rm_rf_at(AT_FDCWD, dir, NULL) < 0)
         fprintf(stderr, "bench-agent: cleanup of %s failed\n", dir);
 }
 

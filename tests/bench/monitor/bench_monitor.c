@@ -22,7 +22,11 @@
 #include <unistd.h>
 
 #include "base/io.h"
+#include "bench_util.h"
 #include "monitor/monitor.h"
+
+/* this run's own: removed at the end */
+static char cgroup_parent[64];
 
 struct mem {
     long rss, pss, anon;
@@ -83,7 +87,7 @@ static int berth_round(const char *monitor, const char *rootfs, int n, struct me
         spec.command = cmd;
         spec.n_command = 2;
         plan.spec = &spec;
-        plan.cgroup_parent = "/berth-bench";
+        plan.cgroup_parent = cgroup_parent;
         if (berth_monitor_plan_write(fd, &plan, &err) < 0 ||
             berth_monitor_start(monitor, dirs[i], 30000, &pid, &err) < 0) {
             fprintf(stderr, "bench-monitor: %s\n", err->msg);
@@ -174,6 +178,7 @@ int main(int argc, char **argv)
     struct stat st;
     bool conmon = system("command -v conmon >/dev/null 2>&1 && command -v crun >/dev/null") == 0;
 
+    snprintf(cgroup_parent, sizeof(cgroup_parent), "/berth-bench-monitor-%d", (int)getpid());
     if (argc < 3) {
         fprintf(stderr, "usage: %s BERTH_MONITOR ROOTFS [N]\n", argv[0]);
         return 2;
@@ -205,5 +210,7 @@ int main(int argc, char **argv)
     if (!conmon)
         printf("  conmon or crun not installed (deploy/install-deps.sh --bench): no reference\n");
     printf("  target: berth-monitor <= 300 kB PSS\n");
+    if (bench_cgroups_remove(cgroup_parent) > 0)
+        fprintf(stderr, "bench-monitor: cgroups of %s are left\n", cgroup_parent);
     return 0;
 }

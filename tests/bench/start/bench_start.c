@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define WARMUP 5
 
 static double now_ms(void)
@@ -50,18 +52,6 @@ static double time_run(char **argv)
     return now_ms() - t0;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-    int i = (int)(p * (n - 1) + 0.5);
-    return v[i];
-}
-
 struct series {
     const char *name;
     double *v;
@@ -72,11 +62,11 @@ static void report(struct series *s)
 {
     double sum = 0;
 
-    qsort(s->v, (size_t)s->n, sizeof(double), cmp);
+    bench_sort(s->v, (size_t)s->n);
     for (int i = 0; i < s->n; i++)
         sum += s->v[i];
-    printf("  %-24s %8.2f %8.2f %8.2f %8.2f\n", s->name, pct(s->v, s->n, 0.5), pct(s->v, s->n, 0.9),
-           pct(s->v, s->n, 0.99), sum / s->n);
+    printf("  %-24s %8.2f %8.2f %8.2f %8.2f\n", s->name, bench_pct(s->v, (size_t)s->n, 0.5),
+           bench_pct(s->v, (size_t)s->n, 0.9), bench_pct(s->v, (size_t)s->n, 0.99), sum / s->n);
 }
 
 static int write_crun_bundle(const char *dir, const char *rootfs)
@@ -175,7 +165,8 @@ int main(int argc, char **argv)
     if (floor_.n)
         report(&floor_);
     if (have_crun) {
-        double r = pct(berth.v, berth.n, 0.5) / pct(crun.v, crun.n, 0.5);
+        double r =
+            bench_pct(berth.v, (size_t)berth.n, 0.5) / bench_pct(crun.v, (size_t)crun.n, 0.5);
         printf("  ratio berth/crun (median): %.2f   target <= 0.50: %s\n", r,
                r <= 0.5 ? "met" : "NOT met");
     } else {

@@ -15,6 +15,8 @@
 #include "status/digest.h"
 
 #define CALL_TIMEOUT_MS 1500
+#define RESEND_IVL_MS   500
+#define METRICS_MS      1000
 
 static void heartbeat_soon(fake_agent *a, uint32_t ms)
 {
@@ -27,7 +29,7 @@ static void call(fake_agent *a, const char *method, const ProtobufCMessage *req,
 {
     a->inflight++;
     need(berth_rpc_client_call(a->client, &berth__v1__controller__descriptor, method, req,
-                               CALL_TIMEOUT_MS, done, a, NULL) == 0);
+                               a->opts.call_timeout_ms, done, a, NULL) == 0);
 }
 
 static void note_failure(fake_agent *a, const berth_rpc_result *r)
@@ -77,7 +79,9 @@ static void on_metrics_timer(berth_loop_timer *t)
     r.n_samples = a->n_containers + 1;
     if (a->connected && !a->paused)
         berth_stream_push_send(a->push, &r.base, NULL, NULL);
-    berth_loop_timer_arm(a->loop, &a->metrics, berth_now_mono_ns() + BERTH_NSEC_PER_SEC, NULL);
+    berth_loop_timer_arm(a->loop, &a->metrics,
+                         berth_now_mono_ns() + (int64_t)a->opts.metrics_ms * BERTH_NSEC_PER_MSEC,
+                         NULL);
 }
 
 /* ---- assignments ---- */
@@ -170,6 +174,8 @@ static void reconcile(fake_agent *a, const Berth__V1__Assignments *as)
         start(a, c, spec, as->generation);
     }
     a->applied = as->generation;
+    if (a->opts.on_applied)
+        a->opts.on_applied(a, a->opts.data);
 }
 
 static void got_assignments(berth_rpc_result *r, void *data)
@@ -329,6 +335,8 @@ static void beaten(berth_rpc_result *r, void *data)
         heartbeat_soon(a, a->interval_ms);
         return;
     }
+    if (a->opts.on_heartbeat)
+        a->opts.on_heartbeat(a, berth_now_mono_ns() - a->hb_sent_ns, a->opts.data);
     a->interval_ms = resp->heartbeat_interval_ms;
     a->wanted = resp->generation;
     heartbeat_soon(a, a->interval_ms);
@@ -359,6 +367,7 @@ static void on_heartbeat_timer(berth_loop_timer *t)
     req.status_digest = digest(a);
     req.containers = (uint32_t)a->n_containers;
     req.time_unix_ns = berth_now_real_ns();
+    a->hb_sent_ns = berth_now_mono_ns();
     call(a, "Heartbeat", &req.base, beaten);
 }
 
@@ -452,6 +461,14 @@ void fake_agent_start(fake_agent *a, berth_loop *loop, const char *name, const c
                       const char *controller_pub, const char *agent_addr, const char *token,
                       int64_t cpu_millis, int64_t memory_bytes)
 {
+    fake_agent_start_opts(a, loop, name, rpc_addr, controller_pub, agent_addr, token, cpu_millis,
+                          memory_bytes, NULL);
+}
+
+void fake_agent_start_opts(fake_agent *a, berth_loop *loop, const char *name, const char *rpc_addr,
+                           const char *controller_pub, const char *agent_addr, const char *token,
+                           int64_t cpu_millis, int64_t memory_bytes, const fake_agent_opts *opts)
+{
     uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
     berth_auth_config ac = { 0 };
     berth_rpc_client_config cc = { 0 };
@@ -460,9 +477,17 @@ void fake_agent_start(fake_agent *a, berth_loop *loop, const char *name, const c
 
     memset(a, 0, sizeof(*a));
     a->loop = loop;
+    if (opts)
+        a->opts = *opts;
+    if (!a->opts.call_timeout_ms)
+        a->opts.call_timeout_ms = CALL_TIMEOUT_MS;
+    if (!a->opts.resend_ivl_ms)
+        a->opts.resend_ivl_ms = RESEND_IVL_MS;
+    if (!a->opts.metrics_ms)
+        a->opts.metrics_ms = METRICS_MS;
     snprintf(a->name, sizeof(a->name), "%s", name);
     snprintf(a->rpc_addr, sizeof(a->rpc_addr), "%s", rpc_addr);
-    snprintf(a->agent_addr, sizeof(a->agent_addr), "%s", agent_addr);
+    snprintf(a->agent_addr, sizeof(a->agent_addr), "%s", agent_addr ? agent_addr : "");
     a->cpu_millis = cpu_millis;
     a->memory_bytes = memory_bytes;
     need(berth_principal_init(&a->who, BERTH_ROLE_NODE, name, NULL) == 0);
@@ -486,21 +511,25 @@ void fake_agent_start(fake_agent *a, berth_loop *loop, const char *name, const c
     cc.address = a->rpc_addr;
     cc.server = a->controller;
     cc.join_token = a->has_token ? &a->token : NULL;
-    cc.resend_ivl_ms = 500;
+    cc.resend_ivl_ms = a->opts.resend_ivl_ms;
     need(berth_rpc_client_new(&cc, &a->client, NULL) == 0);
     berth__v1__agent__init(&a->agent, NULL);
     a->agent.health = agent_health;
     a->agent.logs = agent_logs;
     a->agent.stop = agent_stop;
-    sc.loop = loop;
-    sc.auth = a->auth;
-    need(berth_rpc_server_new(&sc, &a->agent_srv, NULL) == 0);
-    need(berth_rpc_server_add_service(a->agent_srv, (ProtobufCService *)&a->agent, NULL) == 0);
-    need(berth_rpc_server_bind(a->agent_srv, agent_addr, NULL) == 0);
+    if (agent_addr) {
+        sc.loop = loop;
+        sc.auth = a->auth;
+        need(berth_rpc_server_new(&sc, &a->agent_srv, NULL) == 0);
+        need(berth_rpc_server_add_service(a->agent_srv, (ProtobufCService *)&a->agent, NULL) == 0);
+        need(berth_rpc_server_bind(a->agent_srv, agent_addr, NULL) == 0);
+    }
     berth_loop_timer_init(&a->hb, on_heartbeat_timer);
     berth_loop_timer_init(&a->metrics, on_metrics_timer);
     heartbeat_soon(a, 0);
-    berth_loop_timer_arm(loop, &a->metrics, berth_now_mono_ns() + BERTH_NSEC_PER_SEC, NULL);
+    berth_loop_timer_arm(loop, &a->metrics,
+                         berth_now_mono_ns() + (int64_t)a->opts.metrics_ms * BERTH_NSEC_PER_MSEC,
+                         NULL);
 }
 
 void fake_agent_stop(fake_agent *a)

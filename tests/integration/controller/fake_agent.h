@@ -5,7 +5,9 @@
  * on the stream, Agent.Health on the survey and Agent.Health/Logs/List on
  * its own endpoint) but runs nothing: an assigned container is "Running" at
  * once. It counts what it starts and stops, so tests can prove the
- * controller never made it start anything twice. Runs on the test's loop. */
+ * controller never made it start anything twice. Runs on the test's loop.
+ * Usable outside Check (the controller scale benchmark runs a thousand):
+ * a helper that cannot do its job aborts (need, harness.h). */
 #ifndef BERTH_TEST_FAKE_AGENT_H
 #define BERTH_TEST_FAKE_AGENT_H
 
@@ -32,7 +34,22 @@ typedef struct fake_container {
     int64_t cpu_ns;
 } fake_container;
 
-typedef struct fake_agent {
+typedef struct fake_agent fake_agent;
+
+/* How the agent talks, where a test's quick defaults (NULL options) are not
+ * wanted: the benchmark gives it berthd's. 0 fields keep the defaults. */
+typedef struct fake_agent_opts {
+    uint32_t call_timeout_ms; /* Register, GetAssignments, ReportStatus (default 1500) */
+    int resend_ivl_ms;        /* the rpc client's REQ resend interval (default 500) */
+    uint32_t metrics_ms;      /* MetricsReport period (default 1000) */
+    /* Called for every heartbeat answered OK, with its round trip. */
+    void (*on_heartbeat)(fake_agent *a, int64_t rtt_ns, void *data);
+    /* Called when the containers held change (after each applied set). */
+    void (*on_applied)(fake_agent *a, void *data);
+    void *data;
+} fake_agent_opts;
+
+struct fake_agent {
     berth_loop *loop;
     char name[64];
     berth_principal who, controller;
@@ -60,18 +77,24 @@ typedef struct fake_agent {
     fake_container containers[FAKE_CONTAINERS_MAX];
     size_t n_containers;
     berth_loop_timer hb, metrics;
+    fake_agent_opts opts;
+    int64_t hb_sent_ns;
     /* what happened */
     unsigned starts, stops, registrations, reports, wakeups;
     int last_code;
     char last_error[256];
-} fake_agent;
+};
 
 /* Make the agent: its key, the controller's pinned key (from its .pub
- * file), its own Agent endpoint at agent_addr. token may be NULL (then it
- * waits for approval). Starts registering at once. */
+ * file), its own Agent endpoint at agent_addr (NULL: none). token may be
+ * NULL (then it waits for approval). Starts registering at once. */
 void fake_agent_start(fake_agent *a, berth_loop *loop, const char *name, const char *rpc_addr,
                       const char *controller_pub, const char *agent_addr, const char *token,
                       int64_t cpu_millis, int64_t memory_bytes);
+/* The same with options (copied; NULL: the tests' defaults). */
+void fake_agent_start_opts(fake_agent *a, berth_loop *loop, const char *name, const char *rpc_addr,
+                           const char *controller_pub, const char *agent_addr, const char *token,
+                           int64_t cpu_millis, int64_t memory_bytes, const fake_agent_opts *opts);
 void fake_agent_stop(fake_agent *a);
 
 /* Containers in state (0: any). */
