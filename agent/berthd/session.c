@@ -30,6 +30,7 @@
 #include "rpc/stream.h"
 #include "service.h"
 #include "status/retry.h"
+#include "status/wakeup.h"
 
 #define STATUS_MAX 4096
 
@@ -235,10 +236,13 @@ static void on_wakeup(const berth_principal *from, const ProtobufCMessage *msg, 
 {
     session *s = data;
     const Berth__V1__WakeUp *w = (const Berth__V1__WakeUp *)msg;
+    uint64_t gen;
 
     (void)from;
-    berth_debug("wake-up: generation %" PRIu64, w->generation);
-    if (w->generation != s->a->wanted_generation)
+    if (!berth_wakeup_generation(w, berth_auth_self(s->auth)->id, &gen))
+        return; /* to every node, about others */
+    berth_debug("wake-up: generation %" PRIu64, gen);
+    if (gen != s->a->wanted_generation)
         fetch_assignments(s);
 }
 

@@ -23,6 +23,7 @@
 #include "rpc/pb.h"
 #include "status/digest.h"
 #include "status/retry.h"
+#include "status/wakeup.h"
 
 #define FLUSH_DELAY_NS (200 * BERTH_NSEC_PER_MSEC)
 
@@ -673,8 +674,9 @@ int ctl_reconcile(controller *c, berth_error **err)
         n->assign = plans[i].assign;
         n->n_assign = plans[i].n_assign;
         plans[i].assign = NULL;
-        ctl_wake(c, n);
+        n->wake = true;
     }
+    ctl_wake_marked(c);
     ret = 0;
     goto out;
 restore:
@@ -690,17 +692,71 @@ out:
     return ret;
 }
 
-void ctl_wake(controller *c, ctl_node *n)
+static void publish_wake(controller *c, const uint8_t *to, const Berth__V1__WakeUp *w)
 {
-    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
     _cleanup_error_ berth_error *err = NULL;
 
-    if (!ctl_node_registered(n))
-        return;
-    w.generation = n->rec.generation;
     /* PUB never blocks and may drop: the next heartbeat heals that. */
-    if (berth_events_publish(c->pub, n->who.id, &w.base, &err) < 0)
-        berth_log_error(BERTH_LOG_DEBUG, err, "wake %s", n->rec.name);
+    if (berth_events_publish(c->pub, to, &w->base, &err) < 0)
+        berth_log_error(BERTH_LOG_DEBUG, err, "wake-up");
+}
+
+void ctl_wake_marked(controller *c)
+{
+    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
+    Berth__V1__NodeGeneration *gens = NULL, **ptrs = NULL;
+    ctl_node *one = NULL;
+    size_t marked = 0;
+
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        ctl_node *n = c->nodes[i];
+
+        if (n->wake && !ctl_node_registered(n))
+            n->wake = false;
+        if (n->wake) {
+            marked++;
+            one = n;
+        }
+    }
+    if (marked == 1) {
+        /* one node: to it alone */
+        w.generation = one->rec.generation;
+        publish_wake(c, one->who.id, &w);
+        one->wake = false;
+        return;
+    }
+    if (marked == 0)
+        return;
+    /* Several: one wake-up to every node lists them (see events.proto).
+     * Without the memory for the list, wake them one by one. */
+    gens = calloc(BERTH_WAKEUP_NODES_MAX, sizeof(*gens));
+    ptrs = calloc(BERTH_WAKEUP_NODES_MAX, sizeof(*ptrs));
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        ctl_node *n = c->nodes[i];
+
+        if (!n->wake)
+            continue;
+        n->wake = false;
+        if (!gens || !ptrs) {
+            w.generation = n->rec.generation;
+            publish_wake(c, n->who.id, &w);
+            continue;
+        }
+        berth__v1__node_generation__init(&gens[w.n_nodes]);
+        gens[w.n_nodes].node_id.data = n->who.id;
+        gens[w.n_nodes].node_id.len = sizeof(n->who.id);
+        gens[w.n_nodes].generation = n->rec.generation;
+        ptrs[w.n_nodes] = &gens[w.n_nodes];
+        w.nodes = ptrs;
+        if (++w.n_nodes == BERTH_WAKEUP_NODES_MAX) {
+            publish_wake(c, berth_id_broadcast, &w);
+            w.n_nodes = 0;
+        }
+    }
+    if (w.n_nodes)
+        publish_wake(c, berth_id_broadcast, &w);
+    free(gens);
+    free(ptrs);
 }
 
 /* ---- statuses ---- */

@@ -13,6 +13,7 @@
 #include "rpc/keys.h"
 #include "rpc/pb.h"
 #include "status/digest.h"
+#include "status/wakeup.h"
 
 #define CALL_TIMEOUT_MS 1500
 #define RESEND_IVL_MS   500
@@ -243,12 +244,14 @@ static uint64_t digest(const fake_agent *a)
 static void on_wakeup(const berth_principal *from, const ProtobufCMessage *msg, void *data)
 {
     fake_agent *a = data;
+    uint64_t gen;
 
     (void)from;
-    if (a->paused)
+    if (a->paused || !berth_wakeup_generation((const Berth__V1__WakeUp *)msg,
+                                              berth_auth_self(a->auth)->id, &gen))
         return;
     a->wakeups++;
-    if (((const Berth__V1__WakeUp *)msg)->generation != a->applied)
+    if (gen != a->applied)
         fetch(a);
 }
 
