@@ -134,7 +134,8 @@ typedef struct wl_msg {
     Berth__V1__WorkloadStatus st;
 } wl_msg;
 
-static void wl_msg_fill(controller *c, ctl_workload *wl, wl_msg *m)
+/* Fill m for wl, with the statuses of its replicas (status_count). */
+static void wl_msg_fill(ctl_workload *wl, wl_msg *m)
 {
     m->w = *wl->w;
     berth__v1__workload_status__init(&m->st);
@@ -143,18 +144,57 @@ static void wl_msg_fill(controller *c, ctl_workload *wl, wl_msg *m)
     m->st.placed = wl->place.placed;
     m->st.unschedulable = wl->place.unschedulable;
     m->st.message = wl->place.message;
+}
+
+static int by_name(const void *a, const void *b, void *data)
+{
+    const controller *c = data;
+
+    return strcmp(c->workloads[*(const size_t *)a].w->name,
+                  c->workloads[*(const size_t *)b].w->name);
+}
+
+/* The position of name among the n workloads of c listed by name in
+ * sorted, or n. */
+static size_t wl_sorted_find(controller *c, const size_t *sorted, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(c->workloads[sorted[mid]].w->name, name);
+
+        if (cmp == 0)
+            return mid;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n;
+}
+
+/* Count the replicas of the n workloads of c listed by name in sorted into
+ * msgs[0..n) (filled by wl_msg_fill), in one pass over the fleet's
+ * assignments: a listing of thousands of replicas stays cheap. */
+static void status_count(controller *c, const size_t *sorted, wl_msg *msgs, size_t n)
+{
     for (size_t i = 0; i < c->n_nodes; i++) {
-        ctl_node *n = c->nodes[i];
+        ctl_node *node = c->nodes[i];
 
-        for (size_t a = 0; a < n->n_assign; a++) {
+        for (size_t a = 0; a < node->n_assign; a++) {
+            const ctl_assign *as = &node->assign[a];
+            size_t k = wl_sorted_find(c, sorted, n, as->workload);
             Berth__V1__ContainerStatus *s;
+            Berth__V1__WorkloadStatus *st;
 
-            if (strcmp(n->assign[a].workload, wl->w->name) != 0)
+            if (k == n)
                 continue;
-            s = ctl_status_find(n, n->assign[a].id);
-            m->st.running += status_running(s, &n->assign[a]);
-            m->st.failed += s && s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
-            m->st.succeeded += status_succeeded(s, wl->w->template_, &n->assign[a]);
+            st = &msgs[k].st;
+            s = ctl_status_find(node, as->id);
+            st->running += status_running(s, as);
+            st->failed += s && s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
+            st->succeeded += status_succeeded(s, c->workloads[sorted[k]].w->template_, as);
         }
     }
 }
@@ -381,25 +421,21 @@ static void h_list_workloads(Berth__V1__Controller_Service *svc,
         goto out;
     }
     /* sorted by name (they are kept oldest first) */
-    for (size_t i = 0; i < c->n_workloads; i++) {
-        size_t at = i;
-
-        while (at > 0 && strcmp(c->workloads[order[at - 1]].w->name, c->workloads[i].w->name) > 0) {
-            order[at] = order[at - 1];
-            at--;
-        }
-        order[at] = i;
-    }
+    for (size_t i = 0; i < c->n_workloads; i++)
+        order[i] = i;
+    qsort_r(order, c->n_workloads, sizeof(*order), by_name, c);
     for (size_t i = 0; i < c->n_workloads; i++) {
         ctl_workload *wl = &c->workloads[order[i]];
 
         if (!selected(KVS(in->label_selector), in->n_label_selector, KVS(wl->w->labels),
                       wl->w->n_labels))
             continue;
-        wl_msg_fill(c, wl, &msgs[out.n_workloads]);
+        order[out.n_workloads] = order[i]; /* the selected, still by name */
+        wl_msg_fill(wl, &msgs[out.n_workloads]);
         out.workloads[out.n_workloads] = &msgs[out.n_workloads].w;
         out.n_workloads++;
     }
+    status_count(c, order, msgs, out.n_workloads);
     closure(&out, data);
 out:
     free(msgs);
@@ -414,13 +450,16 @@ static void h_get_workload(Berth__V1__Controller_Service *svc,
     controller *c = ctl_of(svc);
     ctl_workload *wl;
     wl_msg m;
+    size_t at;
 
     NEED_OPERATOR(data);
     if (!(wl = ctl_workload_find(c, in->name))) {
         berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "workload %.63s not found", in->name);
         return;
     }
-    wl_msg_fill(c, wl, &m);
+    at = (size_t)(wl - c->workloads);
+    wl_msg_fill(wl, &m);
+    status_count(c, &at, &m, 1);
     closure(&m.w, data);
 }
 
