@@ -135,6 +135,8 @@ static void report_full(session *s)
     req.n_containers = n;
     req.full = 1;
     req.applied_generation = s->a->applied_generation;
+    if (s->push)
+        berth_stream_push_position(s->push, &req.stream_epoch, &req.stream_seq);
     s->reporting = true;
     call(s, "ReportStatus", &req.base, on_report_done, 0);
 }

@@ -49,7 +49,9 @@ int berth_stream_push_new(berth_loop *loop, berth_auth *auth, const berth_princi
         return berth_error_make(err, ENOMEM, "create stream pusher");
     p->auth = auth;
     p->receiver = *receiver;
-    randombytes_buf(&p->epoch, sizeof(p->epoch));
+    do /* 0 is "no stream" in ReportStatusRequest.stream_epoch */
+        randombytes_buf(&p->epoch, sizeof(p->epoch));
+    while (p->epoch == 0);
     if (berth_nnsock_open(&p->sock, loop, AF_SP, NN_PUSH, NULL, err) < 0) {
         free(p);
         return -1;
@@ -108,6 +110,12 @@ int berth_stream_push_send(berth_stream_push *p, const ProtobufCMessage *msg, ui
 const berth_stream_push_stats *berth_stream_push_stats_of(const berth_stream_push *p)
 {
     return &p->stats;
+}
+
+void berth_stream_push_position(const berth_stream_push *p, uint64_t *ret_epoch, uint64_t *ret_seq)
+{
+    *ret_epoch = p->epoch;
+    *ret_seq = p->seq;
 }
 
 static bool idle_stream_cb(void *value, const void *key, void *data)

@@ -35,6 +35,9 @@ int berth_stream_push_connect(berth_stream_push *p, const char *addr, berth_erro
 int berth_stream_push_send(berth_stream_push *p, const ProtobufCMessage *msg, uint64_t *ret_seq,
                            berth_error **err);
 const berth_stream_push_stats *berth_stream_push_stats_of(const berth_stream_push *p);
+/* Where the stream stands: its epoch and the number of the last item
+ * pushed (0: none yet). */
+void berth_stream_push_position(const berth_stream_push *p, uint64_t *ret_epoch, uint64_t *ret_seq);
 
 /* One delivered item. */
 typedef struct berth_stream_item {

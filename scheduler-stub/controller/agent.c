@@ -258,9 +258,19 @@ static void h_report_status(Berth__V1__Controller_Service *svc,
         berth_rpc_call_fail(call, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
-    if (in->full) {
+    if (in->full && in->stream_epoch && in->stream_epoch == n->status_epoch &&
+        in->stream_seq < n->status_seq) {
+        /* Older than events already taken in (see controller.proto): what
+         * we have is newer. A report asked for after lost events is asked
+         * for again at the next heartbeat. */
+        for (size_t i = 0; i < in->n_containers; i++)
+            berth__v1__container_status__free_unpacked(copies[i], NULL);
+        free(copies);
+    } else if (in->full) {
         ctl_status_replace(c, n, copies, in->n_containers);
         n->need_full_report = false;
+        n->status_epoch = in->stream_epoch;
+        n->status_seq = in->stream_seq;
     } else {
         for (size_t i = 0; i < in->n_containers; i++)
             ctl_status_put(c, n, copies[i]);
@@ -298,6 +308,10 @@ static void on_container_event(const berth_stream_item *item, const ProtobufCMes
         n->need_full_report = true;
     if (!ev->status || ctl_status_validate(ev->status, NULL) < 0)
         return;
+    if (item->epoch == n->status_epoch && item->seq <= n->status_seq)
+        return; /* a full report taken after it has its outcome */
+    n->status_epoch = item->epoch;
+    n->status_seq = item->seq;
     if (ev->removed) {
         ctl_status_remove(c, n, ev->status->id);
         return;

@@ -56,6 +56,9 @@ typedef struct ctl_node {
     bool status_dirty;     /* not yet written to the store */
     bool need_full_report; /* the stream lost items: ask at the next heartbeat */
     bool wake;             /* its assignments changed: to be woken (ctl_wake_marked) */
+    /* The node's stream position its statuses reflect: the last event
+     * taken in, or the position of the last full report. */
+    uint64_t status_epoch, status_seq;
     bool digest_valid;
     uint64_t digest;
     /* The lease. */

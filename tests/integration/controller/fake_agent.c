@@ -226,8 +226,50 @@ static void report_full(fake_agent *a)
     req.n_containers = a->n_containers;
     req.full = true;
     req.applied_generation = a->applied;
+    if (a->push)
+        berth_stream_push_position(a->push, &req.stream_epoch, &req.stream_seq);
     a->reports++;
     call(a, "ReportStatus", &req.base, reported);
+}
+
+void fake_agent_snapshot(const fake_agent *a, fake_snapshot *s)
+{
+    for (size_t i = 0; i < a->n_containers; i++)
+        s->status[i] = a->containers[i].status;
+    s->n = a->n_containers;
+    s->applied = a->applied;
+    berth_stream_push_position(a->push, &s->epoch, &s->seq);
+}
+
+void fake_agent_report_snapshot(fake_agent *a, const fake_snapshot *s)
+{
+    Berth__V1__ReportStatusRequest req = BERTH__V1__REPORT_STATUS_REQUEST__INIT;
+    Berth__V1__ContainerStatus *ptrs[FAKE_CONTAINERS_MAX];
+
+    for (size_t i = 0; i < s->n; i++)
+        ptrs[i] = (Berth__V1__ContainerStatus *)&s->status[i];
+    req.containers = ptrs;
+    req.n_containers = s->n;
+    req.full = true;
+    req.applied_generation = s->applied;
+    req.stream_epoch = s->epoch;
+    req.stream_seq = s->seq;
+    a->reports++;
+    call(a, "ReportStatus", &req.base, reported);
+}
+
+bool fake_agent_exit(fake_agent *a, const char *id, int code)
+{
+    fake_container *c = find(a, id);
+
+    if (!c)
+        return false;
+    c->status.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    c->status.exit_code = code;
+    c->status.pid = 0;
+    c->status.finished_unix_ns = berth_now_real_ns();
+    push_event(a, c, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    return true;
 }
 
 static uint64_t digest(const fake_agent *a)

@@ -97,6 +97,19 @@ void fake_agent_start_opts(fake_agent *a, berth_loop *loop, const char *name, co
                            int64_t cpu_millis, int64_t memory_bytes, const fake_agent_opts *opts);
 void fake_agent_stop(fake_agent *a);
 
+/* A full ReportStatus as the agent would send it now, to send later with
+ * fake_agent_report_snapshot: a picture older than the events since, as
+ * the wire may deliver it (rpc and stream keep no order between them). */
+typedef struct fake_snapshot {
+    Berth__V1__ContainerStatus status[FAKE_CONTAINERS_MAX];
+    size_t n;
+    uint64_t epoch, seq, applied;
+} fake_snapshot;
+void fake_agent_snapshot(const fake_agent *a, fake_snapshot *s);
+void fake_agent_report_snapshot(fake_agent *a, const fake_snapshot *s);
+/* Container id exits with code (its event is pushed); false: no such. */
+bool fake_agent_exit(fake_agent *a, const char *id, int code);
+
 /* Containers in state (0: any). */
 unsigned fake_agent_count(const fake_agent *a, Berth__V1__ContainerState state);
 /* Is this container here? */

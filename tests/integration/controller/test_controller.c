@@ -421,6 +421,59 @@ END_TEST
 
 /* ---- kill -9 the controller: nothing acknowledged is lost ---- */
 
+static bool no_call_in_flight(void *data)
+{
+    return ((fake_agent *)data)->inflight == 0;
+}
+
+/* A full report taken before an event the controller already has must not
+ * undo it: rpc and stream keep no order between them (controller.proto,
+ * ReportStatusRequest.stream_seq). */
+START_TEST(an_older_report_does_not_undo_a_newer_event)
+{
+    const char *args[] = { "get", "containers", NULL, "web-0" };
+    const char *exited[] = { "get", "containers", NULL, "Exited" };
+    fake_snapshot *before = calloc(1, sizeof(*before));
+    want one = { { 1, 0 } };
+    char *out, *path;
+
+    ck_assert_ptr_nonnull(before);
+    setup_with(steady);
+    agent_with_token(0, "n1", 2000);
+    path = web(1);
+    free(berthctl_out("apply", "-f", path, NULL));
+    ck_assert(harness_wait(&h, agents_run, &one, WAIT_MS));
+    ck_assert(harness_wait(&h, output_has, (void *)args, WAIT_MS));
+    {
+        const char *running[] = { "get", "containers", NULL, "Running" };
+
+        ck_assert(harness_wait(&h, output_has, (void *)running, WAIT_MS));
+    }
+    /* the picture with web-0 Running, then web-0 exits and the controller
+     * takes the event in; then the older picture arrives */
+    fake_agent_snapshot(&agents[0], before);
+    ck_assert(fake_agent_exit(&agents[0], "web-0", 3));
+    ck_assert(harness_wait(&h, output_has, (void *)exited, WAIT_MS));
+    fake_agent_report_snapshot(&agents[0], before);
+    ck_assert(harness_wait(&h, no_call_in_flight, &agents[0], WAIT_MS));
+    ck_assert_int_eq(agents[0].last_code, 0);
+    out = berthctl_out("get", "containers", NULL, NULL);
+    ck_assert_msg(strstr(out, "Exited") && !strstr(out, "Running"), "%s", out);
+    free(out);
+    /* a picture taken now is current: taken in as it is */
+    fake_agent_snapshot(&agents[0], before);
+    before->status[0].exit_code = 4; /* what only the report says */
+    before->status[0].state = BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
+    fake_agent_report_snapshot(&agents[0], before);
+    ck_assert(harness_wait(&h, no_call_in_flight, &agents[0], WAIT_MS));
+    out = berthctl_out("get", "containers", NULL, NULL);
+    ck_assert_msg(strstr(out, "Failed"), "%s", out);
+    free(out);
+    free(path);
+    free(before);
+}
+END_TEST
+
 START_TEST(kill_9_and_restart_keeps_the_fleet)
 {
     const char *get_nodes[] = { "get", "nodes", NULL };
@@ -944,6 +997,7 @@ Suite *make_suite(void)
 
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, deployment_spreads_over_two_nodes_and_is_deleted);
+    tcase_add_test(tc, an_older_report_does_not_undo_a_newer_event);
     tcase_add_test(tc, kill_9_and_restart_keeps_the_fleet);
     tcase_add_test(tc, malformed_manifest_changes_nothing);
     tcase_add_test(tc, down_node_replicas_move_and_the_node_is_fenced);
