@@ -31,6 +31,11 @@ typedef struct client_slot {
     berth_nnsock sock; /* s == -1 until first needed */
     client_call *call; /* in flight on this socket */
     bool hello;        /* carrying the handshake */
+    /* A request went out and REQ has not delivered its answer. A second
+     * request on such a socket would cancel the first inside nanomsg, and
+     * nanomsg 1.1 then aborts when the socket is closed (chunk.c:231,
+     * NN_CHUNK_TAG): such a socket is reset, never reused. */
+    bool outstanding;
 } client_slot;
 
 typedef struct call_list {
@@ -183,13 +188,20 @@ static void slot_reset(client_slot *slot)
     berth_nnsock_close(&slot->sock);
     slot->call = NULL;
     slot->hello = false;
+    slot->outstanding = false;
 }
 
 static client_slot *slot_idle(berth_rpc_client *c)
 {
-    for (unsigned i = 0; i < c->n_slots; i++)
-        if (!c->slots[i].call && !c->slots[i].hello)
-            return &c->slots[i];
+    for (unsigned i = 0; i < c->n_slots; i++) {
+        client_slot *slot = &c->slots[i];
+
+        if (!slot->call && !slot->hello) {
+            if (slot->outstanding)
+                slot_reset(slot); /* not reached: ended calls reset theirs */
+            return slot;
+        }
+    }
     return NULL;
 }
 
@@ -210,6 +222,9 @@ static void call_complete(client_call *call, int code, const char *msg, Protobuf
 
     berth_loop_timer_cancel(c->loop, &call->timer);
     if (call->slot) {
+        /* ended before its answer (cancelled): the socket cannot be reused */
+        if (call->slot->outstanding)
+            slot_reset(call->slot);
         call->slot->call = NULL;
         call->slot = NULL;
     }
@@ -382,6 +397,7 @@ static void hello_start(berth_rpc_client *c, client_slot *slot)
         return;
     }
     slot->hello = true;
+    slot->outstanding = true;
     c->hello_slot = slot;
     berth_loop_timer_arm(c->loop, &c->hello_timer, berth_now_mono_ns() + c->handshake_timeout,
                          NULL);
@@ -439,6 +455,7 @@ static void call_send(berth_rpc_client *c, client_call *call, client_slot *slot,
         return;
     }
     call->slot = slot;
+    slot->outstanding = true;
     call->sent_at = now;
     memcpy(call->session_id, berth_session_id(s), BERTH_SESSION_ID_LEN);
     slot->call = call;
@@ -481,6 +498,7 @@ static void slot_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
 
     (void)hdr;
     (void)hdr_len;
+    slot->outstanding = false; /* REQ delivers one answer per request */
     if (slot->hello) {
         hello_on_answer(c, msg, len);
         return;
