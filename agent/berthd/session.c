@@ -33,6 +33,9 @@
 #include "status/wakeup.h"
 
 #define STATUS_MAX 4096
+/* Fresh pictures sent at once when the controller finds one older than
+ * events it has (ABORTED); past that, the next heartbeat asks again. */
+#define REPORT_RETRIES_MAX 5
 
 struct session {
     agent *a;
@@ -49,12 +52,13 @@ struct session {
     agent_service *service;
     berth_loop_timer register_timer, heartbeat_timer, metrics_timer;
     bool registered;
-    bool socket_bound; /* ours to remove at exit */
-    bool connected;    /* channels connected (once) */
-    bool unreachable;  /* the last call to the controller failed */
-    bool fetching;     /* GetAssignments in flight */
-    bool fetch_again;  /* another wake-up arrived meanwhile */
-    bool reporting;    /* ReportStatus in flight */
+    bool socket_bound;  /* ours to remove at exit */
+    bool connected;     /* channels connected (once) */
+    bool unreachable;   /* the last call to the controller failed */
+    bool fetching;      /* GetAssignments in flight */
+    bool fetch_again;   /* another wake-up arrived meanwhile */
+    bool reporting;     /* ReportStatus in flight */
+    int report_retries; /* fresh pictures sent at once after ABORTED */
     int64_t backoff_ms;
     uint32_t heartbeat_ms;
     uint64_t desired_generation; /* the controller's, last we heard */
@@ -110,11 +114,21 @@ static void lost_contact(session *s, const char *what, const berth_rpc_result *r
 
 /* --- status reports -------------------------------------------------------------- */
 
+static void report_full(session *s);
+
 static void on_report_done(berth_rpc_result *r, void *data)
 {
     session *s = data;
 
     s->reporting = false;
+    if (r->code == BERTH__V1__CODE__ABORTED && s->report_retries < REPORT_RETRIES_MAX) {
+        /* the controller had newer events than the picture: a fresh one */
+        berth_debug("controller: full status report: %s", r->message ? r->message : "aborted");
+        s->report_retries++;
+        report_full(s);
+        return;
+    }
+    s->report_retries = 0;
     if (r->code != BERTH__V1__CODE__OK)
         berth_warn("controller: full status report: %s%s%s", berth_rpc_code_name(r->code),
                    r->message ? ": " : "", r->message ? r->message : "");

@@ -100,8 +100,10 @@ static void h_register(Berth__V1__Controller_Service *svc, const Berth__V1__Regi
     if (berth_store_commit(c->store, &err) < 0)
         goto fail;
     berth__v1__node_info__free_unpacked(saved.info, NULL);
-    /* a new agent run: its view of its containers is worth a full report */
+    /* a new agent run: its view of its containers is worth a full report,
+     * and the figures of the run before are not its */
     n->need_full_report = true;
+    ctl_samples_clear(n);
     if (n->agent && (!n->agent_client_addr || strcmp(n->agent_client_addr, info->agent_address))) {
         berth_rpc_client_free(n->agent);
         n->agent = NULL;
@@ -227,6 +229,35 @@ out:
     free(out.containers);
 }
 
+/* ---- stream positions ----
+ *
+ * A node's statuses reflect its stream up to (status_epoch, status_seq):
+ * the last event taken in, or the position a full report was taken at
+ * (controller.proto, ReportStatusRequest). An agent's new run starts a new
+ * epoch; items of the run it replaced may still trickle in (PULL
+ * fair-queues its pipes) and are dropped. */
+
+static void stream_position(ctl_node *n, uint64_t epoch, uint64_t seq)
+{
+    if (epoch != n->status_epoch) {
+        n->retired_epoch = n->status_epoch;
+        n->status_epoch = epoch;
+    }
+    n->status_seq = seq;
+}
+
+/* Whether an item is of a run already replaced, or already covered by a
+ * full report; notes lost items no report covers. */
+static bool stream_item_old(ctl_node *n, const berth_stream_item *item)
+{
+    if (item->epoch && item->epoch == n->retired_epoch)
+        return true;
+    /* lost items the last full report does not cover: ask again */
+    if (item->missed && (item->epoch != n->status_epoch || item->seq - 1 > n->status_seq))
+        n->need_full_report = true;
+    return item->epoch == n->status_epoch && item->seq <= n->status_seq;
+}
+
 /* ---- statuses ---- */
 
 static void h_report_status(Berth__V1__Controller_Service *svc,
@@ -260,17 +291,23 @@ static void h_report_status(Berth__V1__Controller_Service *svc,
     }
     if (in->full && in->stream_epoch && in->stream_epoch == n->status_epoch &&
         in->stream_seq < n->status_seq) {
-        /* Older than events already taken in (see controller.proto): what
-         * we have is newer. A report asked for after lost events is asked
-         * for again at the next heartbeat. */
+        /* Older than events already taken in (see controller.proto): the
+         * picture would undo them, and it may hold what no event carried.
+         * The agent sends a fresh one at once. */
         for (size_t i = 0; i < in->n_containers; i++)
             berth__v1__container_status__free_unpacked(copies[i], NULL);
         free(copies);
-    } else if (in->full) {
+        berth_rpc_call_fail(call, BERTH__V1__CODE__ABORTED,
+                            "stream item %" PRIu64 " was taken in before this picture of %" PRIu64
+                            ": send a fresh one",
+                            n->status_seq, in->stream_seq);
+        return;
+    }
+    if (in->full) {
         ctl_status_replace(c, n, copies, in->n_containers);
         n->need_full_report = false;
-        n->status_epoch = in->stream_epoch;
-        n->status_seq = in->stream_seq;
+        if (in->stream_epoch) /* 0: taken without a stream, says nothing of it */
+            stream_position(n, in->stream_epoch, in->stream_seq);
     } else {
         for (size_t i = 0; i < in->n_containers; i++)
             ctl_status_put(c, n, copies[i]);
@@ -301,17 +338,11 @@ static void on_container_event(const berth_stream_item *item, const ProtobufCMes
     ctl_node *n = stream_sender(c, item);
     Berth__V1__ContainerStatus *copy;
 
-    if (!n)
+    if (!n || stream_item_old(n, item))
         return;
-    if (item->missed)
-        /* lost events: the digest would notice too; ask at once */
-        n->need_full_report = true;
     if (!ev->status || ctl_status_validate(ev->status, NULL) < 0)
         return;
-    if (item->epoch == n->status_epoch && item->seq <= n->status_seq)
-        return; /* a full report taken after it has its outcome */
-    n->status_epoch = item->epoch;
-    n->status_seq = item->seq;
+    stream_position(n, item->epoch, item->seq);
     if (ev->removed) {
         ctl_status_remove(c, n, ev->status->id);
         return;
@@ -326,7 +357,7 @@ static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *ms
     controller *c = data;
     ctl_node *n = stream_sender(c, item);
 
-    if (!n || r->n_samples > METRICS_MAX)
+    if (!n || stream_item_old(n, item) || r->n_samples > METRICS_MAX)
         return;
     ctl_samples_begin(n);
     for (size_t i = 0; i < r->n_samples; i++) {

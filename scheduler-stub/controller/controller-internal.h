@@ -57,8 +57,9 @@ typedef struct ctl_node {
     bool need_full_report; /* the stream lost items: ask at the next heartbeat */
     bool wake;             /* its assignments changed: to be woken (ctl_wake_marked) */
     /* The node's stream position its statuses reflect: the last event
-     * taken in, or the position of the last full report. */
-    uint64_t status_epoch, status_seq;
+     * taken in, or the position of the last full report; and the epoch of
+     * the agent run before (agent.c, stream positions). */
+    uint64_t status_epoch, status_seq, retired_epoch;
     bool digest_valid;
     uint64_t digest;
     /* The lease. */
@@ -155,6 +156,8 @@ void ctl_status_flush(controller *c);
  * its container, ctl_samples_end forgets the containers the round did not
  * have (they stopped). */
 void ctl_samples_begin(ctl_node *n);
+/* Forget all of n's samples (it left Ready, or a new agent run began). */
+void ctl_samples_clear(ctl_node *n);
 void ctl_sample_put(ctl_node *n, Berth__V1__MetricsSample *s);
 void ctl_samples_end(ctl_node *n);
 /* CPU in millicores between a sample and the one before; -1 unknown. */

@@ -235,6 +235,9 @@ int ctl_node_set_phase(controller *c, ctl_node *n, Berth__V1__NodePhase phase, c
 
     n->rec.phase = phase;
     n->rec.phase_since_ns = berth_now_real_ns();
+    /* figures from a node that stopped reporting are not its current ones */
+    if (phase != BERTH__V1__NODE_PHASE__NODE_READY)
+        ctl_samples_clear(n);
     snprintf(n->rec.reason, sizeof(n->rec.reason), "%s", reason);
     if (berth_store_begin(c->store, err) < 0)
         goto fail;
@@ -894,6 +897,13 @@ static void on_flush(berth_loop_timer *t)
 }
 
 /* ---- metrics ---- */
+
+void ctl_samples_clear(ctl_node *n)
+{
+    for (size_t i = 0; i < n->n_samples; i++)
+        sample_free(&n->samples[i]);
+    n->n_samples = 0;
+}
 
 void ctl_samples_begin(ctl_node *n)
 {

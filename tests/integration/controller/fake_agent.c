@@ -206,11 +206,18 @@ static void fetch(fake_agent *a)
 
 /* ---- status ---- */
 
+static void report_full(fake_agent *a);
+
 static void reported(berth_rpc_result *r, void *data)
 {
     fake_agent *a = data;
 
     a->inflight--;
+    if (r->code == BERTH__V1__CODE__ABORTED) {
+        a->aborted_reports++;
+        report_full(a); /* older than events the controller has: a fresh one */
+        return;
+    }
     if (r->code != BERTH__V1__CODE__OK)
         note_failure(a, r);
 }

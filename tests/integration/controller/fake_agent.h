@@ -80,7 +80,7 @@ struct fake_agent {
     fake_agent_opts opts;
     int64_t hb_sent_ns;
     /* what happened */
-    unsigned starts, stops, registrations, reports, wakeups;
+    unsigned starts, stops, registrations, reports, wakeups, aborted_reports;
     int last_code;
     char last_error[256];
 };

@@ -456,6 +456,8 @@ START_TEST(an_older_report_does_not_undo_a_newer_event)
     ck_assert(harness_wait(&h, output_has, (void *)exited, WAIT_MS));
     fake_agent_report_snapshot(&agents[0], before);
     ck_assert(harness_wait(&h, no_call_in_flight, &agents[0], WAIT_MS));
+    /* refused (ABORTED), and the fake sent a fresh picture at once */
+    ck_assert_uint_eq(agents[0].aborted_reports, 1);
     ck_assert_int_eq(agents[0].last_code, 0);
     out = berthctl_out("get", "containers", NULL, NULL);
     ck_assert_msg(strstr(out, "Exited") && !strstr(out, "Running"), "%s", out);
@@ -466,6 +468,7 @@ START_TEST(an_older_report_does_not_undo_a_newer_event)
     before->status[0].state = BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
     fake_agent_report_snapshot(&agents[0], before);
     ck_assert(harness_wait(&h, no_call_in_flight, &agents[0], WAIT_MS));
+    ck_assert_uint_eq(agents[0].aborted_reports, 1);
     out = berthctl_out("get", "containers", NULL, NULL);
     ck_assert_msg(strstr(out, "Failed"), "%s", out);
     free(out);
@@ -689,6 +692,11 @@ START_TEST(down_node_replicas_move_and_the_node_is_fenced)
     free(path);
     ck_assert(harness_wait(&h, agents_run, &one_each, WAIT_MS));
     moved_id = agents[2].containers[0].id;
+    {
+        const char *q[] = { "top", "nodes", NULL, "n3" };
+
+        ck_assert(harness_wait(&h, output_has, q, WAIT_MS)); /* its figures came */
+    }
 
     /* n3 is cut off: Unknown, then Down, and its replica moves */
     agents[2].paused = true;
@@ -699,6 +707,10 @@ START_TEST(down_node_replicas_move_and_the_node_is_fenced)
     }
     ck_assert(harness_wait(&h, n3_replica_elsewhere, (void *)moved_id, WAIT_MS));
     ck_assert(fake_agent_has(&agents[2], moved_id)); /* it knows nothing yet */
+    /* top shows no figures of a node that stopped reporting */
+    out = berthctl_out("top", "nodes", NULL, NULL);
+    ck_assert_msg(!strstr(out, "n3"), "%s", out);
+    free(out);
     {
         const char *q[] = { "get", "workloads", NULL, "web    Deployment   3/3" };
 
