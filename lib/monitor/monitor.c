@@ -164,8 +164,8 @@ static int parse_answer(char *buf, size_t len, pid_t *ret_pid, berth_error **err
     }
     if (strncmp(buf, "error ", 6) == 0)
         return berth_error_set(err, EIO, "%s", buf + 6);
-    return berth_error_set(err, EPROTO, "the monitor exited without an answer%s%s",
-                           len ? ": " : "", buf);
+    return berth_error_set(err, EPROTO, "the monitor exited without an answer%s%s", len ? ": " : "",
+                           buf);
 }
 
 int berth_monitor_answer_read(int fd, berth_monitor_answer *a, pid_t *ret_container_pid,
@@ -235,8 +235,7 @@ int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *re
     /* The intermediate exits at once: reaping it does not block. */
     if (berth_waitpid(mid, &status, 0) != mid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         close(p[0]);
-        return berth_error_set(err, ECHILD, "start monitor for %s: the launcher failed",
-                               state_dir);
+        return berth_error_set(err, ECHILD, "start monitor for %s: the launcher failed", state_dir);
     }
     if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
         close(p[0]);

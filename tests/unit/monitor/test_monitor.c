@@ -293,13 +293,13 @@ static int line_no(const berth_crilog_line *ln)
 
 static berth_crilog_batch read_log(uint64_t cursor, uint32_t tail, size_t max, int stream)
 {
-    berth_crilog_query q = { .cursor = cursor, .tail_lines = tail, .max_bytes = max,
-                             .stream = stream };
+    berth_crilog_query q = {
+        .cursor = cursor, .tail_lines = tail, .max_bytes = max, .stream = stream
+    };
     berth_crilog_batch b;
     berth_error *err = NULL;
 
-    ck_assert_msg(berth_crilog_read(dfd, "c.log", 3, &q, &b, &err) == 0, "%s",
-                  err ? err->msg : "");
+    ck_assert_msg(berth_crilog_read(dfd, "c.log", 3, &q, &b, &err) == 0, "%s", err ? err->msg : "");
     return b;
 }
 
