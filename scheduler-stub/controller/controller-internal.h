@@ -55,7 +55,6 @@ typedef struct ctl_node {
     size_t n_status;
     bool status_dirty;     /* not yet written to the store */
     bool need_full_report; /* the stream lost items: ask at the next heartbeat */
-    bool wake;             /* its assignments changed: to be woken (ctl_wake_marked) */
     /* The node's stream position its statuses reflect: the last event
      * taken in, or the position of the last full report; and the epoch of
      * the agent run before (agent.c, stream positions). */
@@ -130,9 +129,6 @@ void ctl_lease_renew(controller *c, ctl_node *n);
 /* Run placement and carry out its changes: assignments and generations
  * persisted in one transaction, then wake-ups for the changed nodes. */
 int ctl_reconcile(controller *c, berth_error **err);
-/* Tell the nodes marked (ctl_node.wake) that their assignments changed:
- * one node by a wake-up to it, several by one to every node. */
-void ctl_wake_marked(controller *c);
 
 /* The assignment with this id on n, or NULL. */
 ctl_assign *ctl_assign_find(ctl_node *n, const char *id);

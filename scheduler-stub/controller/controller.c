@@ -622,6 +622,72 @@ static int plans_save(controller *c, node_plan *plans, berth_error **err)
     return 0;
 }
 
+static void publish_wake(controller *c, const uint8_t *to, const Berth__V1__WakeUp *w)
+{
+    _cleanup_error_ berth_error *err = NULL;
+
+    /* PUB never blocks and may drop: the next heartbeat heals that. */
+    if (berth_events_publish(c->pub, to, &w->base, &err) < 0)
+        berth_log_error(BERTH_LOG_DEBUG, err, "wake-up");
+}
+
+static bool to_wake(controller *c, const node_plan *plans, size_t i)
+{
+    return plans[i].changed && ctl_node_registered(c->nodes[i]);
+}
+
+/* Tell the registered nodes whose plan changed: one node by a wake-up to
+ * it, several by one to every node listing them (events.proto). */
+static void wake_changed(controller *c, const node_plan *plans)
+{
+    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
+    Berth__V1__NodeGeneration *gens = NULL, **ptrs = NULL;
+    ctl_node *one = NULL;
+    size_t woken = 0;
+
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (to_wake(c, plans, i)) {
+            woken++;
+            one = c->nodes[i];
+        }
+    if (woken == 1) {
+        w.generation = one->rec.generation;
+        publish_wake(c, one->who.id, &w);
+        return;
+    }
+    if (woken == 0)
+        return;
+    /* Several: one wake-up to every node lists them (see events.proto).
+     * Without the memory for the list, wake them one by one. */
+    gens = calloc(BERTH_WAKEUP_NODES_MAX, sizeof(*gens));
+    ptrs = calloc(BERTH_WAKEUP_NODES_MAX, sizeof(*ptrs));
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        ctl_node *n = c->nodes[i];
+
+        if (!to_wake(c, plans, i))
+            continue;
+        if (!gens || !ptrs) {
+            w.generation = n->rec.generation;
+            publish_wake(c, n->who.id, &w);
+            continue;
+        }
+        berth__v1__node_generation__init(&gens[w.n_nodes]);
+        gens[w.n_nodes].node_id.data = n->who.id;
+        gens[w.n_nodes].node_id.len = sizeof(n->who.id);
+        gens[w.n_nodes].generation = n->rec.generation;
+        ptrs[w.n_nodes] = &gens[w.n_nodes];
+        w.nodes = ptrs;
+        if (++w.n_nodes == BERTH_WAKEUP_NODES_MAX) {
+            publish_wake(c, berth_id_broadcast, &w);
+            w.n_nodes = 0;
+        }
+    }
+    if (w.n_nodes)
+        publish_wake(c, berth_id_broadcast, &w);
+    free(gens);
+    free(ptrs);
+}
+
 int ctl_reconcile(controller *c, berth_error **err)
 {
     place_scratch s = { 0 };
@@ -677,9 +743,8 @@ int ctl_reconcile(controller *c, berth_error **err)
         n->assign = plans[i].assign;
         n->n_assign = plans[i].n_assign;
         plans[i].assign = NULL;
-        n->wake = true;
     }
-    ctl_wake_marked(c);
+    wake_changed(c, plans);
     ret = 0;
     goto out;
 restore:
@@ -693,73 +758,6 @@ out:
     berth_place_result_clear(&r);
     scratch_free(&s, c->n_nodes, c->n_workloads);
     return ret;
-}
-
-static void publish_wake(controller *c, const uint8_t *to, const Berth__V1__WakeUp *w)
-{
-    _cleanup_error_ berth_error *err = NULL;
-
-    /* PUB never blocks and may drop: the next heartbeat heals that. */
-    if (berth_events_publish(c->pub, to, &w->base, &err) < 0)
-        berth_log_error(BERTH_LOG_DEBUG, err, "wake-up");
-}
-
-void ctl_wake_marked(controller *c)
-{
-    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
-    Berth__V1__NodeGeneration *gens = NULL, **ptrs = NULL;
-    ctl_node *one = NULL;
-    size_t marked = 0;
-
-    for (size_t i = 0; i < c->n_nodes; i++) {
-        ctl_node *n = c->nodes[i];
-
-        if (n->wake && !ctl_node_registered(n))
-            n->wake = false;
-        if (n->wake) {
-            marked++;
-            one = n;
-        }
-    }
-    if (marked == 1) {
-        /* one node: to it alone */
-        w.generation = one->rec.generation;
-        publish_wake(c, one->who.id, &w);
-        one->wake = false;
-        return;
-    }
-    if (marked == 0)
-        return;
-    /* Several: one wake-up to every node lists them (see events.proto).
-     * Without the memory for the list, wake them one by one. */
-    gens = calloc(BERTH_WAKEUP_NODES_MAX, sizeof(*gens));
-    ptrs = calloc(BERTH_WAKEUP_NODES_MAX, sizeof(*ptrs));
-    for (size_t i = 0; i < c->n_nodes; i++) {
-        ctl_node *n = c->nodes[i];
-
-        if (!n->wake)
-            continue;
-        n->wake = false;
-        if (!gens || !ptrs) {
-            w.generation = n->rec.generation;
-            publish_wake(c, n->who.id, &w);
-            continue;
-        }
-        berth__v1__node_generation__init(&gens[w.n_nodes]);
-        gens[w.n_nodes].node_id.data = n->who.id;
-        gens[w.n_nodes].node_id.len = sizeof(n->who.id);
-        gens[w.n_nodes].generation = n->rec.generation;
-        ptrs[w.n_nodes] = &gens[w.n_nodes];
-        w.nodes = ptrs;
-        if (++w.n_nodes == BERTH_WAKEUP_NODES_MAX) {
-            publish_wake(c, berth_id_broadcast, &w);
-            w.n_nodes = 0;
-        }
-    }
-    if (w.n_nodes)
-        publish_wake(c, berth_id_broadcast, &w);
-    free(gens);
-    free(ptrs);
 }
 
 /* ---- statuses ---- */
