@@ -1,14 +1,16 @@
-# berth_add_proto_library(<target> PROTOS <files...>)
+# berth_add_proto_library(<target> [ALIASES <header>] PROTOS <files...>)
 #
 # Compile .proto files (relative to the calling directory) with protoc-c into
 # <build>/berth/proto/ and build them as the static library <target>. Users
-# include "berth/proto/<name>.pb-c.h". Generated code is never committed.
+# include "berth/proto/<header>" (ALIASES): every generated header, and short
+# aliases of the generated names of package berth.v1 (ProtoAliases.cmake). Generated code is never committed.
 # Every proto depends on all protos of the same call, so a changed import
 # regenerates its importers.
 set(_berth_proto_fix ${CMAKE_CURRENT_LIST_DIR}/ProtocCFixKeywords.cmake)
+set(_berth_proto_aliases ${CMAKE_CURRENT_LIST_DIR}/ProtoAliases.cmake)
 
 function(berth_add_proto_library target)
-  cmake_parse_arguments(P "" "" "PROTOS" ${ARGN})
+  cmake_parse_arguments(P "" "ALIASES" "PROTOS" ${ARGN})
   set(_out ${CMAKE_CURRENT_BINARY_DIR}/berth/proto)
   set(_all_protos)
   foreach(_proto ${P_PROTOS})
@@ -31,7 +33,19 @@ function(berth_add_proto_library target)
     list(APPEND _gen_sources ${_c})
     list(APPEND _gen_headers ${_h})
   endforeach()
-  add_library(${target} STATIC ${_gen_sources} ${_gen_headers})
+  # One header of short names for the whole package (ProtoAliases.cmake).
+  set(_aliases)
+  if(P_ALIASES)
+    set(_aliases ${_out}/${P_ALIASES})
+    add_custom_command(
+      OUTPUT ${_aliases}
+      COMMAND ${CMAKE_COMMAND} -DOUTPUT=${_aliases} "-DHEADERS=${_gen_headers}" -P
+              ${_berth_proto_aliases}
+      DEPENDS ${_gen_headers} ${_berth_proto_aliases}
+      COMMENT "protobuf aliases (berth/proto/${P_ALIASES})"
+      VERBATIM)
+  endif()
+  add_library(${target} STATIC ${_gen_sources} ${_gen_headers} ${_aliases})
   # Generated code is not ours to warn about.
   target_compile_options(${target} PRIVATE -w)
   # "berth/proto/x.pb-c.h" for us; "x.pb-c.h" for generated files importing

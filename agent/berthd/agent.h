@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "base/loop.h"
-#include "berth/proto/status.pb-c.h"
+#include "berth/proto/v1.h"
 #include "config.h"
 #include "node.h"
 #include "runtime/cgroup.h"
@@ -54,13 +54,12 @@ void containers_close(agent *a);
  * start what is missing, replace what changed, stop and remove what is not
  * listed. Idempotent. Starts are bounded (max_parallel_starts) and
  * asynchronous; applied_generation follows when all are settled. */
-int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, size_t n,
-                     berth_error **err);
+int containers_apply(agent *a, uint64_t gen, ContainerSpec **specs, size_t n, berth_error **err);
 
 /* The statuses of every container (pointers valid until the loop runs). */
-size_t containers_statuses(agent *a, const Berth__V1__ContainerStatus **out, size_t max);
-const Berth__V1__ContainerSpec *containers_spec(agent *a, const char *id);
-const Berth__V1__ContainerStatus *containers_status(agent *a, const char *id);
+size_t containers_statuses(agent *a, const ContainerStatus **out, size_t max);
+const ContainerSpec *containers_spec(agent *a, const char *id);
+const ContainerStatus *containers_status(agent *a, const char *id);
 /* The liveness probe's last result: false when the container has none. */
 bool containers_probe(agent *a, const char *id, uint32_t *ret_failures, const char **ret_message);
 /* The container's state directory, NULL if unknown. */
@@ -74,15 +73,13 @@ uint64_t containers_digest(agent *a);
 /* Stop a container now (Agent/Stop): done(status, data) once it stopped,
  * or with NULL and *err when it cannot be. It stays stopped until its
  * spec changes. */
-typedef void (*containers_stop_fn)(const Berth__V1__ContainerStatus *status, const char *error,
-                                   void *data);
+typedef void (*containers_stop_fn)(const ContainerStatus *status, const char *error, void *data);
 int containers_stop(agent *a, const char *id, int64_t grace_ms, containers_stop_fn done, void *data,
                     berth_error **err);
 
 /* session.c: a container's status changed (prev: the state before), or it is
  * gone from the node (removed: its last status). */
-void session_status_changed(agent *a, const Berth__V1__ContainerStatus *st,
-                            Berth__V1__ContainerState prev, bool removed);
+void session_status_changed(agent *a, const ContainerStatus *st, ContainerState prev, bool removed);
 /* session.c: the applied generation moved. */
 void session_applied(agent *a);
 /* session.c: whether the controller answers; why not in msg. */

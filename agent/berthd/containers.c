@@ -43,14 +43,14 @@ struct ct {
     ct *next;
     char id[BERTH_SPEC_ID_MAX + 1];
     int dirfd;
-    Berth__V1__ContainerSpec *spec; /* owned (from the plan) */
-    Berth__V1__ContainerPlan *plan; /* owns spec when read from disk */
+    ContainerSpec *spec; /* owned (from the plan) */
+    ContainerPlan *plan; /* owns spec when read from disk */
     uint64_t generation;
     ct_phase phase;
-    bool desired;                          /* in the current assignments */
-    bool remove_when_done;                 /* gone from the assignments: remove once stopped */
-    bool operator_stopped;                 /* Agent/Stop: stays down until its spec changes */
-    Berth__V1__ContainerSpec *replacement; /* changed spec: start it once this one is gone */
+    bool desired;               /* in the current assignments */
+    bool remove_when_done;      /* gone from the assignments: remove once stopped */
+    bool operator_stopped;      /* Agent/Stop: stays down until its spec changes */
+    ContainerSpec *replacement; /* changed spec: start it once this one is gone */
     uint64_t replacement_gen;
     bool restart_when_done; /* the monitor was lost: start a new one */
     /* starting */
@@ -68,7 +68,7 @@ struct ct {
     } stops[STOPS_MAX];
     size_t n_stops;
     /* the status on the wire; reason and message point at the buffers */
-    Berth__V1__ContainerStatus st;
+    ContainerStatus st;
     char reason[64];
     char message[512];
     /* the liveness probe, as the monitor last reported it */
@@ -76,8 +76,8 @@ struct ct {
     char probe_message[256];
 };
 
-static void ct_set_status(ct *c, Berth__V1__ContainerState state, const char *reason,
-                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void ct_set_status(ct *c, ContainerState state, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* The grace period of a stop: the spec's own, else the agent's default. */
 static int64_t ct_grace_ms(const ct *c)
@@ -112,11 +112,11 @@ static ct *ct_new(agent *a, const char *id)
     c->wd = -1;
     c->answer_io.fd = -1;
     c->monitor_io.fd = -1;
-    berth__v1__container_status__init(&c->st);
+    container_status_init(&c->st);
     c->st.id = c->id;
     c->st.reason = c->reason;
     c->st.message = c->message;
-    c->st.state = BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING;
+    c->st.state = CONTAINER_PENDING;
     c->next = a->cts;
     a->cts = c;
     a->n_cts++;
@@ -147,9 +147,9 @@ static void ct_unwatch(ct *c)
 static void ct_free_spec(ct *c)
 {
     if (c->plan)
-        berth__v1__container_plan__free_unpacked(c->plan, NULL);
+        container_plan_free_unpacked(c->plan, NULL);
     else if (c->spec)
-        berth__v1__container_spec__free_unpacked(c->spec, NULL);
+        container_spec_free_unpacked(c->spec, NULL);
     c->plan = NULL;
     c->spec = NULL;
 }
@@ -167,26 +167,26 @@ static void ct_drop(agent *a, ct *c)
         close(c->dirfd);
     ct_free_spec(c);
     if (c->replacement)
-        berth__v1__container_spec__free_unpacked(c->replacement, NULL);
+        container_spec_free_unpacked(c->replacement, NULL);
     free(c);
 }
 
 /* A copy of spec through its encoding (owned by the caller). */
-static Berth__V1__ContainerSpec *spec_copy(const Berth__V1__ContainerSpec *spec)
+static ContainerSpec *spec_copy(const ContainerSpec *spec)
 {
-    size_t len = berth__v1__container_spec__get_packed_size(spec);
+    size_t len = container_spec_get_packed_size(spec);
     _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
 
     if (!buf)
         return NULL;
-    berth__v1__container_spec__pack(spec, buf);
-    return berth__v1__container_spec__unpack(NULL, len, buf);
+    container_spec_pack(spec, buf);
+    return container_spec_unpack(NULL, len, buf);
 }
 
-static bool spec_equal(const Berth__V1__ContainerSpec *x, const Berth__V1__ContainerSpec *y)
+static bool spec_equal(const ContainerSpec *x, const ContainerSpec *y)
 {
-    size_t lx = berth__v1__container_spec__get_packed_size(x);
-    size_t ly = berth__v1__container_spec__get_packed_size(y);
+    size_t lx = container_spec_get_packed_size(x);
+    size_t ly = container_spec_get_packed_size(y);
     _cleanup_free_ uint8_t *bx = NULL, *by = NULL;
 
     if (lx != ly)
@@ -195,22 +195,21 @@ static bool spec_equal(const Berth__V1__ContainerSpec *x, const Berth__V1__Conta
     by = malloc(ly ? ly : 1);
     if (!bx || !by)
         return false;
-    berth__v1__container_spec__pack(x, bx);
-    berth__v1__container_spec__pack(y, by);
+    container_spec_pack(x, bx);
+    container_spec_pack(y, by);
     return memcmp(bx, by, lx) == 0;
 }
 
 /* --- status ------------------------------------------------------------------ */
 
-static void notify(ct *c, Berth__V1__ContainerState prev)
+static void notify(ct *c, ContainerState prev)
 {
     session_status_changed(c->a, &c->st, prev, false);
 }
 
-static void ct_set_status(ct *c, Berth__V1__ContainerState state, const char *reason,
-                          const char *fmt, ...)
+static void ct_set_status(ct *c, ContainerState state, const char *reason, const char *fmt, ...)
 {
-    Berth__V1__ContainerState prev = c->st.state;
+    ContainerState prev = c->st.state;
     char msg[sizeof(c->message)];
     va_list ap;
 
@@ -222,35 +221,21 @@ static void ct_set_status(ct *c, Berth__V1__ContainerState state, const char *re
     c->st.state = state;
     snprintf(c->reason, sizeof(c->reason), "%s", reason);
     snprintf(c->message, sizeof(c->message), "%s", msg);
-    if (state != BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+    if (state != CONTAINER_RUNNING)
         c->st.pid = 0;
     notify(c, prev);
 }
 
-static Berth__V1__HealthState health_of(int h)
-{
-    switch (h) {
-    case 1:
-        return BERTH__V1__HEALTH_STATE__HEALTH_NONE;
-    case 2:
-        return BERTH__V1__HEALTH_STATE__HEALTH_HEALTHY;
-    case 3:
-        return BERTH__V1__HEALTH_STATE__HEALTH_UNHEALTHY;
-    default:
-        return BERTH__V1__HEALTH_STATE__HEALTH_UNKNOWN;
-    }
-}
-
 /* The monitor's state.pb as a ContainerStatus. */
-static void status_from_state(ct *c, const Berth__V1__MonitorState *ms)
+static void status_from_state(ct *c, const MonitorState *ms)
 {
-    const Berth__V1__ExitRecord *last = ms->n_history ? ms->history[ms->n_history - 1] : NULL;
-    Berth__V1__ContainerState prev = c->st.state, state = prev;
-    Berth__V1__ContainerStatus before = c->st;
+    const ExitRecord *last = ms->n_history ? ms->history[ms->n_history - 1] : NULL;
+    ContainerState prev = c->st.state, state = prev;
+    ContainerStatus before = c->st;
     char reason[sizeof(c->reason)] = "", message[sizeof(c->message)] = "";
 
     c->st.restart_count = ms->restart_count;
-    c->st.health = health_of(ms->health);
+    c->st.health = ms->health;
     c->probe_failures = ms->probe_failures;
     snprintf(c->probe_message, sizeof(c->probe_message), "%s", ms->probe_message);
     c->st.generation = c->generation;
@@ -262,20 +247,20 @@ static void status_from_state(ct *c, const Berth__V1__MonitorState *ms)
         c->st.finished_unix_ns = last->finished_unix_ns;
     }
     switch (ms->phase) {
-    case BERTH__V1__MONITOR_PHASE__PHASE_STARTING:
-        state = BERTH__V1__CONTAINER_STATE__CONTAINER_STARTING;
+    case PHASE_STARTING:
+        state = CONTAINER_STARTING;
         break;
-    case BERTH__V1__MONITOR_PHASE__PHASE_RUNNING:
-    case BERTH__V1__MONITOR_PHASE__PHASE_STOPPING:
-        state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    case PHASE_RUNNING:
+    case PHASE_STOPPING:
+        state = CONTAINER_RUNNING;
         c->st.started_unix_ns = ms->started_unix_ns;
         c->st.finished_unix_ns = 0;
         c->st.pid = ms->container_pid;
-        if (ms->health == 3)
+        if (ms->health == HEALTH_UNHEALTHY)
             snprintf(message, sizeof(message), "liveness probe failed: %s", ms->probe_message);
         break;
-    case BERTH__V1__MONITOR_PHASE__PHASE_BACKOFF:
-        state = BERTH__V1__CONTAINER_STATE__CONTAINER_RESTARTING;
+    case PHASE_BACKOFF:
+        state = CONTAINER_RESTARTING;
         c->st.next_restart_unix_ns = ms->next_restart_unix_ns;
         snprintf(reason, sizeof(reason), "CrashLoopBackOff");
         if (last && *last->reason)
@@ -283,12 +268,12 @@ static void status_from_state(ct *c, const Berth__V1__MonitorState *ms)
         else if (last)
             snprintf(message, sizeof(message), "last run exited with %d", last->exit_code);
         break;
-    case BERTH__V1__MONITOR_PHASE__PHASE_EXITED:
+    case PHASE_EXITED:
         if (last && last->oom_killed) {
-            state = BERTH__V1__CONTAINER_STATE__CONTAINER_OOM_KILLED;
+            state = CONTAINER_OOM_KILLED;
             snprintf(reason, sizeof(reason), "OOMKilled");
         } else {
-            state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+            state = CONTAINER_EXITED;
             snprintf(reason, sizeof(reason), "%s",
                      last && last->stopped                       ? "Stopped"
                      : last && *last->reason                     ? last->reason
@@ -298,15 +283,15 @@ static void status_from_state(ct *c, const Berth__V1__MonitorState *ms)
         if (last)
             c->st.started_unix_ns = last->started_unix_ns;
         break;
-    case BERTH__V1__MONITOR_PHASE__PHASE_FAILED:
-        state = BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
+    case PHASE_FAILED:
+        state = CONTAINER_FAILED;
         snprintf(reason, sizeof(reason), "StartError");
         snprintf(message, sizeof(message), "%s", ms->reason);
         break;
     default:
         return;
     }
-    if (state != BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+    if (state != CONTAINER_RUNNING)
         c->st.pid = 0;
     if (state == prev && strcmp(reason, c->reason) == 0 && strcmp(message, c->message) == 0 &&
         before.restart_count == c->st.restart_count && before.health == c->st.health &&
@@ -372,7 +357,7 @@ static void ct_monitor_done(ct *c);
 /* Read state.pb and follow it. */
 static void ct_refresh(ct *c)
 {
-    Berth__V1__MonitorState *ms = NULL;
+    MonitorState *ms = NULL;
     int gone = 0;
 
     if (berth_monitor_state_read(c->dirfd, &ms, NULL) < 0)
@@ -380,7 +365,7 @@ static void ct_refresh(ct *c)
     if (ms->monitor_pid > 0 && (c->phase == CT_SUPERVISED || c->phase == CT_STOPPING))
         gone = ct_watch(c, ms->monitor_pid) == 1;
     status_from_state(c, ms);
-    berth__v1__monitor_state__free_unpacked(ms, NULL);
+    monitor_state_free_unpacked(ms, NULL);
     /* It finished before we could watch it (a quick exit, a failed run). */
     if (gone)
         ct_monitor_done(c);
@@ -438,8 +423,7 @@ static void ct_monitor_done(ct *c)
         berth_monitor_probe(c->dirfd, &l, NULL);
     if (l == BERTH_MONITOR_LOST && c->dirfd >= 0) {
         reap_orphan(a, c);
-        ct_set_status(c, BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED, "MonitorLost",
-                      "its monitor died; %s",
+        ct_set_status(c, CONTAINER_FAILED, "MonitorLost", "its monitor died; %s",
                       c->desired && !c->remove_when_done ? "starting a new one" : "cleaned up");
         c->restart_when_done = c->desired && !c->remove_when_done && !c->operator_stopped;
     } else if (c->dirfd >= 0) {
@@ -509,9 +493,8 @@ static void on_answer(berth_loop_io *io, uint32_t events)
         berth_log_error(BERTH_LOG_WARN, err, "container %s", c->id);
         c->phase = CT_DONE;
         ct_refresh(c);
-        if (c->st.state != BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
-            ct_set_status(c, BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED, "StartError", "%s",
-                          err ? err->msg : "start failed");
+        if (c->st.state != CONTAINER_FAILED)
+            ct_set_status(c, CONTAINER_FAILED, "StartError", "%s", err ? err->msg : "start failed");
         berth_error_free(&err);
     }
     if (c->remove_when_done || c->replacement) {
@@ -533,7 +516,7 @@ static void on_answer(berth_loop_io *io, uint32_t events)
 static void ct_start(ct *c)
 {
     agent *a = c->a;
-    Berth__V1__ContainerPlan plan = BERTH__V1__CONTAINER_PLAN__INIT;
+    ContainerPlan plan = CONTAINER_PLAN_INIT;
     berth_error *err = NULL;
     char path[sizeof(((agent *)0)->containers_dir) + 80];
     struct stat st;
@@ -541,8 +524,7 @@ static void ct_start(ct *c)
     c->operator_stopped = false;
     if (berth_spec_validate(c->spec, &err) < 0) {
         c->phase = CT_DONE;
-        ct_set_status(c, BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED, "InvalidSpec", "%s",
-                      err->msg);
+        ct_set_status(c, CONTAINER_FAILED, "InvalidSpec", "%s", err->msg);
         berth_error_free(&err);
         return;
     }
@@ -550,8 +532,8 @@ static void ct_start(ct *c)
         snprintf(path, sizeof(path), "%s/%s", a->cfg.image_store, c->spec->image);
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
             c->phase = CT_DONE;
-            ct_set_status(c, BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED, "ImageNotFound",
-                          "image %s not found in %s", c->spec->image, a->cfg.image_store);
+            ct_set_status(c, CONTAINER_FAILED, "ImageNotFound", "image %s not found in %s",
+                          c->spec->image, a->cfg.image_store);
             return;
         }
     }
@@ -587,12 +569,11 @@ static void ct_start(ct *c)
     c->phase = CT_STARTING;
     a->starting++;
     ct_watch(c, 0);
-    ct_set_status(c, BERTH__V1__CONTAINER_STATE__CONTAINER_STARTING, "", "%s", "");
+    ct_set_status(c, CONTAINER_STARTING, "", "%s", "");
     return;
 fail:
     c->phase = CT_DONE;
-    ct_set_status(c, BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED, "StartError", "%s",
-                  err ? err->msg : "start failed");
+    ct_set_status(c, CONTAINER_FAILED, "StartError", "%s", err ? err->msg : "start failed");
     berth_error_free(&err);
 }
 
@@ -661,8 +642,8 @@ static void on_inotify(berth_loop_io *io, uint32_t events)
 static void adopt(agent *a, const char *id)
 {
     _cleanup_close_ int dfd = openat(a->containers_dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    Berth__V1__ContainerPlan *plan = NULL;
-    Berth__V1__MonitorState *ms = NULL;
+    ContainerPlan *plan = NULL;
+    MonitorState *ms = NULL;
     berth_monitor_liveness l;
     ct *c;
 
@@ -674,14 +655,14 @@ static void adopt(agent *a, const char *id)
         /* Half-made (no monitor ever ran, or no plan): nothing to keep. */
         berth_info("container %s: removing the leftovers of an unfinished start", id);
         if (plan)
-            berth__v1__container_plan__free_unpacked(plan, NULL);
+            container_plan_free_unpacked(plan, NULL);
         close(TAKE_FD(dfd));
         berth_rm_rf_at(a->containers_dirfd, id, NULL);
         return;
     }
     c = ct_new(a, id);
     if (!c) {
-        berth__v1__container_plan__free_unpacked(plan, NULL);
+        container_plan_free_unpacked(plan, NULL);
         return;
     }
     c->dirfd = TAKE_FD(dfd);
@@ -703,12 +684,11 @@ static void adopt(agent *a, const char *id)
     } else {
         c->phase = CT_DONE;
         reap_orphan(a, c);
-        ct_set_status(c, BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED, "MonitorLost",
-                      "its monitor died while berthd was away");
+        ct_set_status(c, CONTAINER_FAILED, "MonitorLost", "its monitor died while berthd was away");
         c->restart_when_done = true;
     }
     if (ms)
-        berth__v1__monitor_state__free_unpacked(ms, NULL);
+        monitor_state_free_unpacked(ms, NULL);
 }
 
 int containers_open(agent *a, berth_error **err)
@@ -782,14 +762,13 @@ static void ct_stop(ct *c, int64_t grace_ms)
     /* STARTING: on_answer stops it once the monitor answered. */
 }
 
-int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, size_t n,
-                     berth_error **err)
+int containers_apply(agent *a, uint64_t gen, ContainerSpec **specs, size_t n, berth_error **err)
 {
     for (ct *c = a->cts; c; c = c->next)
         c->desired = false;
     a->wanted_generation = gen;
     for (size_t i = 0; i < n; i++) {
-        const Berth__V1__ContainerSpec *s = specs[i];
+        const ContainerSpec *s = specs[i];
         ct *c;
 
         if (!s || !berth_spec_id_valid(s->id)) {
@@ -812,12 +791,12 @@ int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, s
         }
         if (c) {
             /* Changed: stop this one, start the new spec in its place. */
-            Berth__V1__ContainerSpec *copy = spec_copy(s);
+            ContainerSpec *copy = spec_copy(s);
 
             if (!copy)
                 return berth_error_make(err, ENOMEM, "assignments");
             if (c->replacement)
-                berth__v1__container_spec__free_unpacked(c->replacement, NULL);
+                container_spec_free_unpacked(c->replacement, NULL);
             c->replacement = copy;
             c->replacement_gen = gen;
             c->desired = true;
@@ -834,7 +813,7 @@ int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, s
         c->generation = gen;
         c->desired = true;
         c->phase = CT_QUEUED;
-        notify(c, BERTH__V1__CONTAINER_STATE__CONTAINER_STATE_UNSPECIFIED);
+        notify(c, CONTAINER_STATE_UNSPECIFIED);
     }
     for (ct *c = a->cts, *next; c; c = next) {
         next = c->next;
@@ -843,7 +822,7 @@ int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, s
         berth_info("container %s is no longer assigned: stopping it", c->id);
         c->remove_when_done = true;
         if (c->replacement) {
-            berth__v1__container_spec__free_unpacked(c->replacement, NULL);
+            container_spec_free_unpacked(c->replacement, NULL);
             c->replacement = NULL;
         }
         ct_stop(c, ct_grace_ms(c));
@@ -855,7 +834,7 @@ int containers_apply(agent *a, uint64_t gen, Berth__V1__ContainerSpec **specs, s
 
 /* --- queries -------------------------------------------------------------------------- */
 
-size_t containers_statuses(agent *a, const Berth__V1__ContainerStatus **out, size_t max)
+size_t containers_statuses(agent *a, const ContainerStatus **out, size_t max)
 {
     size_t n = 0;
 
@@ -864,13 +843,13 @@ size_t containers_statuses(agent *a, const Berth__V1__ContainerStatus **out, siz
     return n;
 }
 
-const Berth__V1__ContainerSpec *containers_spec(agent *a, const char *id)
+const ContainerSpec *containers_spec(agent *a, const char *id)
 {
     ct *c = find(a, id);
     return c ? c->spec : NULL;
 }
 
-const Berth__V1__ContainerStatus *containers_status(agent *a, const char *id)
+const ContainerStatus *containers_status(agent *a, const char *id)
 {
     ct *c = find(a, id);
     return c ? &c->st : NULL;
@@ -900,8 +879,7 @@ const char *containers_dir_of(agent *a, const char *id)
 
 uint64_t containers_digest(agent *a)
 {
-    _cleanup_free_ const Berth__V1__ContainerStatus **v =
-        calloc(a->n_cts ? a->n_cts : 1, sizeof(*v));
+    _cleanup_free_ const ContainerStatus **v = calloc(a->n_cts ? a->n_cts : 1, sizeof(*v));
     size_t n = 0;
 
     if (!v)
@@ -931,8 +909,7 @@ int containers_stop(agent *a, const char *id, int64_t grace_ms, containers_stop_
     c->n_stops++;
     if (c->phase == CT_QUEUED) {
         c->phase = CT_DONE;
-        ct_set_status(c, BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED, "Stopped",
-                      "stopped before it started");
+        ct_set_status(c, CONTAINER_EXITED, "Stopped", "stopped before it started");
         finish_stops(c, NULL);
         return 0;
     }

@@ -11,12 +11,12 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 
 #define SAMPLES_MAX 1024
 
 /* The node: busy cpu time, memory in use, processes, load, containers. */
-static void node_sample(agent *a, Berth__V1__MetricsSample *s, size_t containers, size_t running)
+static void node_sample(agent *a, MetricsSample *s, size_t containers, size_t running)
 {
     _cleanup_free_ char *stat = NULL, *mem = NULL, *load = NULL;
     long hz = sysconf(_SC_CLK_TCK);
@@ -54,11 +54,11 @@ static void node_sample(agent *a, Berth__V1__MetricsSample *s, size_t containers
 
 int metrics_send(agent *a, berth_stream_push *push, berth_error **err)
 {
-    const Berth__V1__ContainerStatus *all[SAMPLES_MAX];
+    const ContainerStatus *all[SAMPLES_MAX];
     size_t n = containers_statuses(a, all, SAMPLES_MAX - 1), k = 0, running = 0;
-    _cleanup_free_ Berth__V1__MetricsSample *samples = calloc(n + 1, sizeof(*samples));
-    _cleanup_free_ Berth__V1__MetricsSample **ptrs = calloc(n + 1, sizeof(*ptrs));
-    Berth__V1__MetricsReport rep = BERTH__V1__METRICS_REPORT__INIT;
+    _cleanup_free_ MetricsSample *samples = calloc(n + 1, sizeof(*samples));
+    _cleanup_free_ MetricsSample **ptrs = calloc(n + 1, sizeof(*ptrs));
+    MetricsReport rep = METRICS_REPORT_INIT;
 
     if (!samples || !ptrs)
         return berth_error_make(err, ENOMEM, "metrics");
@@ -67,16 +67,16 @@ int metrics_send(agent *a, berth_stream_push *push, berth_error **err)
         berth_cgroup *cg = NULL;
         berth_cgroup_stats st;
         uint64_t ooms = 0;
-        Berth__V1__MetricsSample *s = &samples[k];
+        MetricsSample *s = &samples[k];
 
-        if (all[i]->state != BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+        if (all[i]->state != CONTAINER_RUNNING)
             continue;
         running++;
         snprintf(path, sizeof(path), "%s/%s", a->cfg.cgroup_parent, all[i]->id);
         if (berth_cgroup_open(a->cgroups, path, &cg, NULL) < 0)
             continue;
         if (berth_cgroup_stats_read(cg, &st, NULL) == 0) {
-            berth__v1__metrics_sample__init(s);
+            metrics_sample_init(s);
             s->container_id = (char *)all[i]->id;
             s->time_unix_ns = berth_now_real_ns();
             s->cpu_usage_ns = st.cpu_usage_ns;
@@ -94,7 +94,7 @@ int metrics_send(agent *a, berth_stream_push *push, berth_error **err)
         }
         berth_cgroup_free(cg);
     }
-    berth__v1__metrics_sample__init(&samples[k]);
+    metrics_sample_init(&samples[k]);
     node_sample(a, &samples[k], n, running);
     ptrs[k] = &samples[k];
     k++;

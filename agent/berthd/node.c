@@ -68,16 +68,15 @@ int node_facts_read(node_facts *ret, berth_error **err)
     return 0;
 }
 
-void node_info_fill(Berth__V1__NodeInfo *info, Berth__V1__NodeCapacity *cap,
-                    Berth__V1__NodeInfo__LabelsEntry *label_storage,
-                    Berth__V1__NodeInfo__LabelsEntry **label_ptrs, const agent_config *cfg,
+void node_info_fill(NodeInfo *info, NodeCapacity *cap, NodeInfo_LabelsEntry *label_storage,
+                    NodeInfo_LabelsEntry **label_ptrs, const agent_config *cfg,
                     const node_facts *facts, int cgroup_version, int64_t agent_start_ns)
 {
-    berth__v1__node_info__init(info);
-    berth__v1__node_capacity__init(cap);
+    node_info_init(info);
+    node_capacity_init(cap);
     info->name = cfg->node_name;
     for (size_t i = 0; i < cfg->n_labels; i++) {
-        berth__v1__node_info__labels_entry__init(&label_storage[i]);
+        node_info_labels_entry_init(&label_storage[i]);
         label_storage[i].key = cfg->label_keys[i];
         label_storage[i].value = cfg->label_values[i];
         label_ptrs[i] = &label_storage[i];

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "berth/proto/node.pb-c.h"
+#include "berth/proto/v1.h"
 #include "config.h"
 
 typedef struct node_facts {
@@ -22,9 +22,8 @@ int node_facts_read(node_facts *ret, berth_error **err);
 
 /* Fill info (its strings point into cfg and facts, its label arrays into
  * the given storage) for Register. */
-void node_info_fill(Berth__V1__NodeInfo *info, Berth__V1__NodeCapacity *cap,
-                    Berth__V1__NodeInfo__LabelsEntry *label_storage,
-                    Berth__V1__NodeInfo__LabelsEntry **label_ptrs, const agent_config *cfg,
+void node_info_fill(NodeInfo *info, NodeCapacity *cap, NodeInfo_LabelsEntry *label_storage,
+                    NodeInfo_LabelsEntry **label_ptrs, const agent_config *cfg,
                     const node_facts *facts, int cgroup_version, int64_t agent_start_ns);
 
 #endif

@@ -14,8 +14,7 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "monitor/crilog.h"
 #include "monitor/monitor.h"
 #include "rpc/server.h"
@@ -27,20 +26,20 @@
 #define LOG_BYTES (1 << 20)
 
 struct agent_service {
-    Berth__V1__Agent_Service svc; /* first: the server hands us &svc.base */
+    Agent_Service svc; /* first: the server hands us &svc.base */
     agent *a;
 };
 
-static agent *agent_of(Berth__V1__Agent_Service *svc)
+static agent *agent_of(Agent_Service *svc)
 {
     return ((agent_service *)svc)->a;
 }
 
 /* --- Health ------------------------------------------------------------------------- */
 
-static void check(Berth__V1__HealthCheck *c, const char *name, bool ok, char *msg)
+static void check(HealthCheck *c, const char *name, bool ok, char *msg)
 {
-    berth__v1__health_check__init(c);
+    health_check_init(c);
     c->name = (char *)name;
     c->ok = ok;
     c->message = msg;
@@ -48,24 +47,24 @@ static void check(Berth__V1__HealthCheck *c, const char *name, bool ok, char *ms
 
 /* What a HealthReport points into; probes has room for every container. */
 typedef struct health_buf {
-    Berth__V1__HealthCheck checks[N_CHECKS], *check_ptrs[N_CHECKS];
-    Berth__V1__StateCount counts[N_STATES], *count_ptrs[N_STATES];
-    Berth__V1__ContainerHealth probes[LIST_MAX], *probe_ptrs[LIST_MAX];
+    HealthCheck checks[N_CHECKS], *check_ptrs[N_CHECKS];
+    StateCount counts[N_STATES], *count_ptrs[N_STATES];
+    ContainerHealth probes[LIST_MAX], *probe_ptrs[LIST_MAX];
 } health_buf;
 
-static void agent_health(agent *a, Berth__V1__HealthReport *ret, health_buf *b)
+static void agent_health(agent *a, HealthReport *ret, health_buf *b)
 {
-    Berth__V1__HealthCheck *checks = b->checks, **check_ptrs = b->check_ptrs;
-    Berth__V1__StateCount *counts = b->counts, **count_ptrs = b->count_ptrs;
+    HealthCheck *checks = b->checks, **check_ptrs = b->check_ptrs;
+    StateCount *counts = b->counts, **count_ptrs = b->count_ptrs;
     static char msgs[N_CHECKS][256];
-    const Berth__V1__ContainerStatus *all[LIST_MAX];
+    const ContainerStatus *all[LIST_MAX];
     size_t n = containers_statuses(a, all, LIST_MAX), nc = 0, lost = 0;
     uint32_t per_state[N_STATES] = { 0 };
     struct statvfs sv;
     _cleanup_free_ char *meminfo = NULL;
     bool ok;
 
-    berth__v1__health_report__init(ret);
+    health_report_init(ret);
     ret->node = a->cfg.node_name;
     ret->agent_version = "0.1.0";
     ret->agent_start_unix_ns = a->start_ns;
@@ -116,9 +115,9 @@ static void agent_health(agent *a, Berth__V1__HealthReport *ret, health_buf *b)
         const char *message;
 
         if (containers_probe(a, all[i]->id, &failures, &message)) {
-            Berth__V1__ContainerHealth *h = &b->probes[ret->n_probes];
+            ContainerHealth *h = &b->probes[ret->n_probes];
 
-            berth__v1__container_health__init(h);
+            container_health_init(h);
             h->container_id = (char *)all[i]->id;
             h->health = all[i]->health;
             h->probe_failures = failures;
@@ -146,8 +145,8 @@ static void agent_health(agent *a, Berth__V1__HealthReport *ret, health_buf *b)
     for (int s = 0; s < N_STATES; s++) {
         if (!per_state[s])
             continue;
-        berth__v1__state_count__init(&counts[ret->n_containers]);
-        counts[ret->n_containers].state = (Berth__V1__ContainerState)s;
+        state_count_init(&counts[ret->n_containers]);
+        counts[ret->n_containers].state = (ContainerState)s;
         counts[ret->n_containers].count = per_state[s];
         count_ptrs[ret->n_containers] = &counts[ret->n_containers];
         ret->n_containers++;
@@ -156,15 +155,15 @@ static void agent_health(agent *a, Berth__V1__HealthReport *ret, health_buf *b)
     ret->probes = b->probe_ptrs;
 }
 
-static void svc_health(Berth__V1__Agent_Service *svc, const Berth__V1__HealthRequest *in,
-                       Berth__V1__HealthReport_Closure closure, void *data)
+static void svc_health(Agent_Service *svc, const HealthRequest *in, HealthReport_Closure closure,
+                       void *data)
 {
-    Berth__V1__HealthReport rep;
+    HealthReport rep;
     _cleanup_free_ health_buf *b = malloc(sizeof(*b));
 
     (void)in;
     if (!b) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     agent_health(agent_of(svc), &rep, b);
@@ -173,7 +172,7 @@ static void svc_health(Berth__V1__Agent_Service *svc, const Berth__V1__HealthReq
 
 /* --- List ------------------------------------------------------------------------------ */
 
-static bool state_wanted(const Berth__V1__ListContainersRequest *in, Berth__V1__ContainerState st)
+static bool state_wanted(const ListContainersRequest *in, ContainerState st)
 {
     if (in->n_states == 0)
         return true;
@@ -183,7 +182,7 @@ static bool state_wanted(const Berth__V1__ListContainersRequest *in, Berth__V1__
     return false;
 }
 
-static const char *workload_of(const Berth__V1__ContainerSpec *spec)
+static const char *workload_of(const ContainerSpec *spec)
 {
     for (size_t i = 0; spec && i < spec->n_labels; i++)
         if (strcmp(spec->labels[i]->key, "berth.workload") == 0)
@@ -193,35 +192,35 @@ static const char *workload_of(const Berth__V1__ContainerSpec *spec)
 
 static int cmp_info(const void *x, const void *y)
 {
-    return strcmp((*(Berth__V1__ContainerInfo *const *)x)->status->id,
-                  (*(Berth__V1__ContainerInfo *const *)y)->status->id);
+    return strcmp((*(ContainerInfo *const *)x)->status->id,
+                  (*(ContainerInfo *const *)y)->status->id);
 }
 
-static void svc_list(Berth__V1__Agent_Service *svc, const Berth__V1__ListContainersRequest *in,
-                     Berth__V1__ListContainersResponse_Closure closure, void *data)
+static void svc_list(Agent_Service *svc, const ListContainersRequest *in,
+                     ListContainersResponse_Closure closure, void *data)
 {
     agent *a = agent_of(svc);
-    Berth__V1__ListContainersResponse out = BERTH__V1__LIST_CONTAINERS_RESPONSE__INIT;
-    const Berth__V1__ContainerStatus *all[LIST_MAX];
+    ListContainersResponse out = LIST_CONTAINERS_RESPONSE_INIT;
+    const ContainerStatus *all[LIST_MAX];
     size_t n = containers_statuses(a, all, LIST_MAX), k = 0;
-    _cleanup_free_ Berth__V1__ContainerInfo *infos = calloc(n ? n : 1, sizeof(*infos));
-    _cleanup_free_ Berth__V1__ContainerInfo **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    _cleanup_free_ ContainerInfo *infos = calloc(n ? n : 1, sizeof(*infos));
+    _cleanup_free_ ContainerInfo **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 
     if (!infos || !ptrs) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        const Berth__V1__ContainerSpec *spec = containers_spec(a, all[i]->id);
+        const ContainerSpec *spec = containers_spec(a, all[i]->id);
 
         if (!state_wanted(in, all[i]->state) ||
             (*in->workload && strcmp(in->workload, workload_of(spec)) != 0))
             continue;
-        berth__v1__container_info__init(&infos[k]);
+        container_info_init(&infos[k]);
         infos[k].node = a->cfg.node_name;
         infos[k].workload = (char *)workload_of(spec);
-        infos[k].spec = (Berth__V1__ContainerSpec *)spec;
-        infos[k].status = (Berth__V1__ContainerStatus *)all[i];
+        infos[k].spec = (ContainerSpec *)spec;
+        infos[k].status = (ContainerStatus *)all[i];
         ptrs[k] = &infos[k];
         k++;
     }
@@ -233,44 +232,42 @@ static void svc_list(Berth__V1__Agent_Service *svc, const Berth__V1__ListContain
 
 /* --- Logs ------------------------------------------------------------------------------ */
 
-static void svc_logs(Berth__V1__Agent_Service *svc, const Berth__V1__LogsRequest *in,
-                     Berth__V1__LogsResponse_Closure closure, void *data)
+static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Closure closure,
+                     void *data)
 {
     agent *a = agent_of(svc);
-    const Berth__V1__ContainerSpec *spec = containers_spec(a, in->container_id);
-    const Berth__V1__ContainerStatus *st = containers_status(a, in->container_id);
+    const ContainerSpec *spec = containers_spec(a, in->container_id);
+    const ContainerStatus *st = containers_status(a, in->container_id);
     const char *dir = containers_dir_of(a, in->container_id);
-    Berth__V1__LogsResponse out = BERTH__V1__LOGS_RESPONSE__INIT;
+    LogsResponse out = LOGS_RESPONSE_INIT;
     berth_crilog_query q = { 0 };
     berth_crilog_batch b;
     berth_error *err = NULL;
     _cleanup_close_ int dfd = -1;
-    _cleanup_free_ Berth__V1__LogLine *lines = NULL;
-    _cleanup_free_ Berth__V1__LogLine **ptrs = NULL;
+    _cleanup_free_ LogLine *lines = NULL;
+    _cleanup_free_ LogLine **ptrs = NULL;
     bool running;
 
     if (!spec || !dir) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "container %s: not on node %s",
-                            in->container_id, a->cfg.node_name);
+        berth_rpc_call_fail(data, CODE_NOT_FOUND, "container %s: not on node %s", in->container_id,
+                            a->cfg.node_name);
         return;
     }
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "container %s: no log yet",
-                            in->container_id);
+        berth_rpc_call_fail(data, CODE_NOT_FOUND, "container %s: no log yet", in->container_id);
         return;
     }
     q.cursor = in->cursor;
     q.tail_lines = in->tail_lines;
     q.max_bytes = in->max_bytes == 0 || in->max_bytes > LOG_BYTES ? LOG_BYTES : in->max_bytes;
     q.since_ns = in->since_unix_ns;
-    q.stream = in->stream == BERTH__V1__LOG_STREAM__LOG_STREAM_STDOUT   ? BERTH_CRILOG_STDOUT
-               : in->stream == BERTH__V1__LOG_STREAM__LOG_STREAM_STDERR ? BERTH_CRILOG_STDERR
-                                                                        : -1;
+    q.stream = in->stream == LOG_STREAM_STDOUT   ? BERTH_CRILOG_STDOUT
+               : in->stream == LOG_STREAM_STDERR ? BERTH_CRILOG_STDERR
+                                                 : -1;
     if (berth_crilog_read(dfd, BERTH_MONITOR_LOG, berth_spec_log_max_files(spec), &q, &b, &err) <
         0) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__INTERNAL, "container %s: %s", in->container_id,
-                            err->msg);
+        berth_rpc_call_fail(data, CODE_INTERNAL, "container %s: %s", in->container_id, err->msg);
         berth_error_free(&err);
         return;
     }
@@ -278,15 +275,14 @@ static void svc_logs(Berth__V1__Agent_Service *svc, const Berth__V1__LogsRequest
     ptrs = calloc(b.n_lines ? b.n_lines : 1, sizeof(*ptrs));
     if (!lines || !ptrs) {
         berth_crilog_batch_clear(&b);
-        berth_rpc_call_fail(data, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     for (size_t i = 0; i < b.n_lines; i++) {
-        berth__v1__log_line__init(&lines[i]);
+        log_line_init(&lines[i]);
         lines[i].time_unix_ns = b.lines[i].unix_ns;
-        lines[i].stream = b.lines[i].stream == BERTH_CRILOG_STDOUT
-                              ? BERTH__V1__LOG_STREAM__LOG_STREAM_STDOUT
-                              : BERTH__V1__LOG_STREAM__LOG_STREAM_STDERR;
+        lines[i].stream =
+            b.lines[i].stream == BERTH_CRILOG_STDOUT ? LOG_STREAM_STDOUT : LOG_STREAM_STDERR;
         lines[i].partial = b.lines[i].partial;
         lines[i].line.data = (uint8_t *)b.lines[i].text;
         lines[i].line.len = b.lines[i].len;
@@ -296,10 +292,8 @@ static void svc_logs(Berth__V1__Agent_Service *svc, const Berth__V1__LogsRequest
     out.n_lines = b.n_lines;
     out.next_cursor = b.next_cursor;
     out.truncated = b.truncated;
-    running = st && (st->state == BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
-                     st->state == BERTH__V1__CONTAINER_STATE__CONTAINER_STARTING ||
-                     st->state == BERTH__V1__CONTAINER_STATE__CONTAINER_RESTARTING ||
-                     st->state == BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING);
+    running = st && (st->state == CONTAINER_RUNNING || st->state == CONTAINER_STARTING ||
+                     st->state == CONTAINER_RESTARTING || st->state == CONTAINER_PENDING);
     out.eof = !running && b.at_end;
     closure(&out, data);
     berth_crilog_batch_clear(&b);
@@ -308,33 +302,33 @@ static void svc_logs(Berth__V1__Agent_Service *svc, const Berth__V1__LogsRequest
 /* --- Stop ------------------------------------------------------------------------------- */
 
 typedef struct stop_call {
-    Berth__V1__StopResponse_Closure closure;
+    StopResponse_Closure closure;
     void *data;
 } stop_call;
 
-static void stop_done(const Berth__V1__ContainerStatus *st, const char *error, void *data)
+static void stop_done(const ContainerStatus *st, const char *error, void *data)
 {
     stop_call *sc = data;
-    Berth__V1__StopResponse out = BERTH__V1__STOP_RESPONSE__INIT;
+    StopResponse out = STOP_RESPONSE_INIT;
 
     if (!st) {
-        berth_rpc_call_fail(sc->data, BERTH__V1__CODE__UNAVAILABLE, "%s", error);
+        berth_rpc_call_fail(sc->data, CODE_UNAVAILABLE, "%s", error);
     } else {
-        out.status = (Berth__V1__ContainerStatus *)st;
+        out.status = (ContainerStatus *)st;
         sc->closure(&out, sc->data);
     }
     free(sc);
 }
 
-static void svc_stop(Berth__V1__Agent_Service *svc, const Berth__V1__StopRequest *in,
-                     Berth__V1__StopResponse_Closure closure, void *data)
+static void svc_stop(Agent_Service *svc, const StopRequest *in, StopResponse_Closure closure,
+                     void *data)
 {
     agent *a = agent_of(svc);
     stop_call *sc = malloc(sizeof(*sc));
     berth_error *err = NULL;
 
     if (!sc) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     sc->closure = closure;
@@ -344,9 +338,8 @@ static void svc_stop(Berth__V1__Agent_Service *svc, const Berth__V1__StopRequest
     if (containers_stop(a, in->container_id,
                         in->grace_period_ms ? (int64_t)in->grace_period_ms : 10000, stop_done, sc,
                         &err) < 0) {
-        berth_rpc_call_fail(
-            data, err->code == ENOENT ? BERTH__V1__CODE__NOT_FOUND : BERTH__V1__CODE__UNAVAILABLE,
-            "%s", err->msg);
+        berth_rpc_call_fail(data, err->code == ENOENT ? CODE_NOT_FOUND : CODE_UNAVAILABLE, "%s",
+                            err->msg);
         berth_error_free(&err);
         free(sc);
     }
@@ -357,7 +350,7 @@ static void svc_stop(Berth__V1__Agent_Service *svc, const Berth__V1__StopRequest
 int agent_service_new(agent *a, agent_service **ret, berth_error **err)
 {
     agent_service *s = calloc(1, sizeof(*s));
-    static const Berth__V1__Agent_Service init = BERTH__V1__AGENT__INIT(svc_);
+    static const Agent_Service init = AGENT_INIT(svc_);
 
     if (!s)
         return berth_error_make(err, ENOMEM, "agent service");

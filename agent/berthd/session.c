@@ -17,10 +17,7 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/envelope.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 #include "metrics.h"
 #include "rpc/client.h"
 #include "rpc/keys.h"
@@ -91,8 +88,8 @@ static void call(session *s, const char *method, const ProtobufCMessage *req,
 {
     berth_error *err = NULL;
 
-    if (berth_rpc_client_call(s->client, &berth__v1__controller__descriptor, method, req,
-                              timeout_ms, done, s, &err) < 0) {
+    if (berth_rpc_client_call(s->client, &controller_descriptor, method, req, timeout_ms, done, s,
+                              &err) < 0) {
         berth_log_error(BERTH_LOG_ERROR, err, "call %s", method);
         berth_error_free(&err);
     }
@@ -121,7 +118,7 @@ static void on_report_done(berth_rpc_result *r, void *data)
     session *s = data;
 
     s->reporting = false;
-    if (r->code == BERTH__V1__CODE__ABORTED && s->report_retries < REPORT_RETRIES_MAX) {
+    if (r->code == CODE_ABORTED && s->report_retries < REPORT_RETRIES_MAX) {
         /* the controller had newer events than the picture: a fresh one */
         berth_debug("controller: full status report: %s", r->message ? r->message : "aborted");
         s->report_retries++;
@@ -129,7 +126,7 @@ static void on_report_done(berth_rpc_result *r, void *data)
         return;
     }
     s->report_retries = 0;
-    if (r->code != BERTH__V1__CODE__OK)
+    if (r->code != CODE_OK)
         berth_warn("controller: full status report: %s%s%s", berth_rpc_code_name(r->code),
                    r->message ? ": " : "", r->message ? r->message : "");
 }
@@ -138,14 +135,14 @@ static void on_report_done(berth_rpc_result *r, void *data)
  * unreachable, or when a heartbeat says its view is off. */
 static void report_full(session *s)
 {
-    Berth__V1__ReportStatusRequest req = BERTH__V1__REPORT_STATUS_REQUEST__INIT;
-    const Berth__V1__ContainerStatus *all[STATUS_MAX];
+    ReportStatusRequest req = REPORT_STATUS_REQUEST_INIT;
+    const ContainerStatus *all[STATUS_MAX];
     size_t n;
 
     if (s->reporting)
         return;
     n = containers_statuses(s->a, all, STATUS_MAX);
-    req.containers = (Berth__V1__ContainerStatus **)all;
+    req.containers = (ContainerStatus **)all;
     req.n_containers = n;
     req.full = 1;
     req.applied_generation = s->a->applied_generation;
@@ -155,18 +152,17 @@ static void report_full(session *s)
     call(s, "ReportStatus", &req.base, on_report_done, 0);
 }
 
-void session_status_changed(agent *a, const Berth__V1__ContainerStatus *st,
-                            Berth__V1__ContainerState prev, bool removed)
+void session_status_changed(agent *a, const ContainerStatus *st, ContainerState prev, bool removed)
 {
     session *s = a->session;
-    Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
+    ContainerEvent ev = CONTAINER_EVENT_INIT;
     berth_error *err = NULL;
 
     berth_debug("container %s: %d -> %d %s%s", st->id, (int)prev, (int)st->state, st->reason,
                 removed ? " (removed)" : "");
     if (!s || !s->push)
         return; /* reported in full once connected */
-    ev.status = (Berth__V1__ContainerStatus *)st;
+    ev.status = (ContainerStatus *)st;
     ev.previous_state = prev;
     ev.removed = removed;
     ev.time_unix_ns = berth_now_real_ns();
@@ -189,12 +185,12 @@ static void on_assignments(berth_rpc_result *r, void *data)
     berth_error *err = NULL;
 
     s->fetching = false;
-    if (r->code != BERTH__V1__CODE__OK) {
+    if (r->code != CODE_OK) {
         lost_contact(s, "GetAssignments", r);
         return;
     }
     {
-        Berth__V1__Assignments *as = (Berth__V1__Assignments *)r->response;
+        Assignments *as = (Assignments *)r->response;
 
         s->desired_generation = as->generation;
         if (!as->unchanged) {
@@ -214,7 +210,7 @@ static void on_assignments(berth_rpc_result *r, void *data)
 
 static void fetch_assignments(session *s)
 {
-    Berth__V1__GetAssignmentsRequest req = BERTH__V1__GET_ASSIGNMENTS_REQUEST__INIT;
+    GetAssignmentsRequest req = GET_ASSIGNMENTS_REQUEST_INIT;
 
     if (!s->registered)
         return;
@@ -251,7 +247,7 @@ void session_applied(agent *a)
 static void on_wakeup(const berth_principal *from, const ProtobufCMessage *msg, void *data)
 {
     session *s = data;
-    const Berth__V1__WakeUp *w = (const Berth__V1__WakeUp *)msg;
+    const WakeUp *w = (const WakeUp *)msg;
     uint64_t gen;
 
     (void)from;
@@ -268,20 +264,20 @@ static void on_heartbeat(berth_rpc_result *r, void *data)
 {
     session *s = data;
 
-    if (r->code == BERTH__V1__CODE__NOT_FOUND) {
+    if (r->code == CODE_NOT_FOUND) {
         /* The controller lost us (a fresh database): register again. */
         berth_warn("controller: %s; registering again", r->message ? r->message : "not found");
         s->registered = false;
         arm(s, &s->register_timer, 0);
         return;
     }
-    if (r->code != BERTH__V1__CODE__OK) {
+    if (r->code != CODE_OK) {
         lost_contact(s, "Heartbeat", r);
         arm(s, &s->heartbeat_timer, jitter(s->backoff_ms));
         return;
     }
     {
-        Berth__V1__HeartbeatResponse *hr = (Berth__V1__HeartbeatResponse *)r->response;
+        HeartbeatResponse *hr = (HeartbeatResponse *)r->response;
         bool was_unreachable = s->unreachable;
 
         s->unreachable = false;
@@ -303,8 +299,8 @@ static void on_heartbeat(berth_rpc_result *r, void *data)
 static void on_heartbeat_timer(berth_loop_timer *t)
 {
     session *s = berth_container_of(t, session, heartbeat_timer);
-    Berth__V1__HeartbeatRequest req = BERTH__V1__HEARTBEAT_REQUEST__INIT;
-    const Berth__V1__ContainerStatus *all[STATUS_MAX];
+    HeartbeatRequest req = HEARTBEAT_REQUEST_INIT;
+    const ContainerStatus *all[STATUS_MAX];
     size_t n = containers_statuses(s->a, all, STATUS_MAX);
 
     if (!s->registered)
@@ -312,7 +308,7 @@ static void on_heartbeat_timer(berth_loop_timer *t)
     req.applied_generation = s->a->applied_generation;
     req.status_digest = containers_digest(s->a);
     for (size_t i = 0; i < n; i++)
-        if (all[i]->state != BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
+        if (all[i]->state != CONTAINER_FAILED)
             req.containers++;
     req.time_unix_ns = berth_now_real_ns();
     call(s, "Heartbeat", &req.base, on_heartbeat, s->heartbeat_ms > 2000 ? s->heartbeat_ms : 2000);
@@ -320,7 +316,7 @@ static void on_heartbeat_timer(berth_loop_timer *t)
 
 /* --- registration ------------------------------------------------------------------ */
 
-static int connect_channels(session *s, const Berth__V1__Endpoints *ep, berth_error **err)
+static int connect_channels(session *s, const Endpoints *ep, berth_error **err)
 {
     agent *a = s->a;
 
@@ -329,7 +325,7 @@ static int connect_channels(session *s, const Berth__V1__Endpoints *ep, berth_er
     if (!ep || !*ep->events || !*ep->stream || !*ep->survey)
         return berth_error_set(err, EPROTO, "Register: the controller gave no channel addresses");
     if (berth_events_sub_new(a->loop, s->auth, &s->controller, &s->sub, err) < 0 ||
-        berth_events_sub_on(s->sub, &berth__v1__wake_up__descriptor, on_wakeup, s, err) < 0 ||
+        berth_events_sub_on(s->sub, &wake_up_descriptor, on_wakeup, s, err) < 0 ||
         berth_events_sub_connect(s->sub, ep->events, err) < 0 ||
         berth_stream_push_new(a->loop, s->auth, &s->controller, &s->push, err) < 0 ||
         berth_stream_push_connect(s->push, ep->stream, err) < 0)
@@ -351,11 +347,11 @@ static void on_register(berth_rpc_result *r, void *data)
     session *s = data;
     berth_error *err = NULL;
 
-    if (r->code != BERTH__V1__CODE__OK) {
+    if (r->code != CODE_OK) {
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BERTH_AGENT_BACKOFF_MIN_MS;
         if (s->backoff_ms > BERTH_AGENT_BACKOFF_MAX_MS)
             s->backoff_ms = BERTH_AGENT_BACKOFF_MAX_MS;
-        if (r->code == BERTH__V1__CODE__PERMISSION_DENIED)
+        if (r->code == CODE_PERMISSION_DENIED)
             berth_warn("controller refused node %s: %s (retrying in %" PRId64 " ms)",
                        s->a->cfg.node_name, r->message ? r->message : "", s->backoff_ms);
         else
@@ -366,7 +362,7 @@ static void on_register(berth_rpc_result *r, void *data)
         return;
     }
     {
-        Berth__V1__RegisterResponse *rr = (Berth__V1__RegisterResponse *)r->response;
+        RegisterResponse *rr = (RegisterResponse *)r->response;
 
         if (connect_channels(s, rr->endpoints, &err) < 0) {
             berth_log_error(BERTH_LOG_ERROR, err, "register");
@@ -395,11 +391,11 @@ static void on_register_timer(berth_loop_timer *t)
 {
     session *s = berth_container_of(t, session, register_timer);
     agent *a = s->a;
-    Berth__V1__RegisterRequest req = BERTH__V1__REGISTER_REQUEST__INIT;
-    Berth__V1__NodeInfo info;
-    Berth__V1__NodeCapacity cap;
-    Berth__V1__NodeInfo__LabelsEntry labels[AGENT_LABELS_MAX];
-    Berth__V1__NodeInfo__LabelsEntry *label_ptrs[AGENT_LABELS_MAX];
+    RegisterRequest req = REGISTER_REQUEST_INIT;
+    NodeInfo info;
+    NodeCapacity cap;
+    NodeInfo_LabelsEntry labels[AGENT_LABELS_MAX];
+    NodeInfo_LabelsEntry *label_ptrs[AGENT_LABELS_MAX];
 
     node_info_fill(&info, &cap, labels, label_ptrs, &a->cfg, &a->facts,
                    berth_cgroup_driver_version(a->cgroups), a->start_ns);

@@ -57,7 +57,7 @@ struct monitor {
     int lock_fd;
     int ready_fd; /* -1 once answered */
     int control_fd;
-    Berth__V1__ContainerPlan *plan;
+    ContainerPlan *plan;
     berth_runtime *rt;
     berth_container *c;
     berth_crilog *log;
@@ -81,12 +81,12 @@ struct monitor {
     } probe;
     int self_netns; /* our own network namespace, to come back to */
     /* Bookkeeping for state.pb. */
-    Berth__V1__MonitorPhase phase;
+    MonitorPhase phase;
     uint32_t restart_count;
     int64_t backoff_ms; /* the next delay */
     int64_t next_restart_ns;
     char reason[512];
-    Berth__V1__ExitRecord history[HISTORY_MAX];
+    ExitRecord history[HISTORY_MAX];
     char history_reason[HISTORY_MAX][256];
     size_t n_history;
     int exit_status; /* of the monitor process */
@@ -118,8 +118,8 @@ static void answer(monitor *m, const char *fmt, ...)
 
 static void save_state(monitor *m)
 {
-    Berth__V1__MonitorState st = BERTH__V1__MONITOR_STATE__INIT;
-    Berth__V1__ExitRecord *hist[HISTORY_MAX];
+    MonitorState st = MONITOR_STATE_INIT;
+    ExitRecord *hist[HISTORY_MAX];
     berth_error *err = NULL;
 
     st.monitor_pid = (int32_t)getpid();
@@ -127,8 +127,7 @@ static void save_state(monitor *m)
     st.phase = m->phase;
     st.started_unix_ns = m->c ? berth_container_started_ns(m->c) : 0;
     st.restart_count = m->restart_count;
-    st.next_restart_unix_ns =
-        m->phase == BERTH__V1__MONITOR_PHASE__PHASE_BACKOFF ? m->next_restart_ns : 0;
+    st.next_restart_unix_ns = m->phase == PHASE_BACKOFF ? m->next_restart_ns : 0;
     st.reason = m->reason;
     st.health = m->probe.health;
     st.probe_failures = m->probe.failures;
@@ -143,14 +142,14 @@ static void save_state(monitor *m)
     }
 }
 
-static void set_phase(monitor *m, Berth__V1__MonitorPhase phase)
+static void set_phase(monitor *m, MonitorPhase phase)
 {
     m->phase = phase;
     save_state(m);
 }
 
 /* Append to the bounded history and write the exit record. */
-static void record_exit(monitor *m, const Berth__V1__ExitRecord *rec)
+static void record_exit(monitor *m, const ExitRecord *rec)
 {
     berth_error *err = NULL;
 
@@ -236,7 +235,7 @@ static void on_output(berth_loop_io *io, uint32_t events)
 static void probe_start(monitor *m);
 static void probe_stop(monitor *m);
 
-static void finish(monitor *m, Berth__V1__MonitorPhase phase)
+static void finish(monitor *m, MonitorPhase phase)
 {
     m->c = NULL;
     set_phase(m, phase);
@@ -245,19 +244,19 @@ static void finish(monitor *m, Berth__V1__MonitorPhase phase)
 
 static int64_t backoff_initial(const monitor *m)
 {
-    const Berth__V1__Backoff *b = m->plan->spec->restart_backoff;
+    const Backoff *b = m->plan->spec->restart_backoff;
     return b && b->initial_ms > 0 ? b->initial_ms : 10000;
 }
 
 static int64_t backoff_max(const monitor *m)
 {
-    const Berth__V1__Backoff *b = m->plan->spec->restart_backoff;
+    const Backoff *b = m->plan->spec->restart_backoff;
     return b && b->max_ms > 0 ? b->max_ms : 300000;
 }
 
 static int64_t backoff_reset(const monitor *m)
 {
-    const Berth__V1__Backoff *b = m->plan->spec->restart_backoff;
+    const Backoff *b = m->plan->spec->restart_backoff;
     return b && b->reset_after_ms > 0 ? b->reset_after_ms : 600000;
 }
 
@@ -277,19 +276,19 @@ static void schedule_restart(monitor *m, int64_t ran_ns)
         berth_log_error(BERTH_LOG_ERROR, err, "arm restart timer");
         berth_error_free(&err);
         m->exit_status = 1;
-        finish(m, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+        finish(m, PHASE_EXITED);
         return;
     }
     berth_info("restarting in %" PRId64 " ms (restart %u)", delay, m->restart_count + 1);
-    set_phase(m, BERTH__V1__MONITOR_PHASE__PHASE_BACKOFF);
+    set_phase(m, PHASE_BACKOFF);
 }
 
 static bool should_restart(const monitor *m, int exit_code)
 {
     switch (m->plan->spec->restart_policy) {
-    case BERTH__V1__RESTART_POLICY__RESTART_ALWAYS:
+    case RESTART_ALWAYS:
         return true;
-    case BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE:
+    case RESTART_ON_FAILURE:
         return exit_code != 0;
     default:
         return false;
@@ -298,7 +297,7 @@ static bool should_restart(const monitor *m, int exit_code)
 
 static void on_exit_of_container(monitor *m)
 {
-    Berth__V1__ExitRecord rec = BERTH__V1__EXIT_RECORD__INIT;
+    ExitRecord rec = EXIT_RECORD_INIT;
     berth_error *err = NULL;
     berth_exit ex;
     int r;
@@ -344,7 +343,7 @@ static void on_exit_of_container(monitor *m)
         schedule_restart(m, ex.finished_ns - ex.started_ns);
         return;
     }
-    finish(m, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    finish(m, PHASE_EXITED);
 }
 
 static void on_pidfd(berth_loop_io *io, uint32_t events)
@@ -383,7 +382,7 @@ static int start_container(monitor *m, berth_error **err)
     _cleanup_free_ char *state_dir = NULL;
     int w[2] = { -1, -1 }, r = -1;
 
-    set_phase(m, BERTH__V1__MONITOR_PHASE__PHASE_STARTING);
+    set_phase(m, PHASE_STARTING);
     if (asprintf(&state_dir, "/proc/self/fd/%d", m->dirfd) < 0)
         return berth_error_make(err, ENOMEM, "state dir");
     /* The runtime keeps the path: resolve it now. */
@@ -416,7 +415,7 @@ static int start_container(monitor *m, berth_error **err)
     }
     m->reason[0] = '\0';
     probe_start(m);
-    set_phase(m, BERTH__V1__MONITOR_PHASE__PHASE_RUNNING);
+    set_phase(m, PHASE_RUNNING);
     berth_info("container %s running, pid %d", m->plan->spec->id, (int)berth_container_pid(m->c));
     r = 0;
 out:
@@ -439,7 +438,7 @@ static void on_restart_timer(berth_loop_timer *t)
         return;
     /* A failed restart counts as a failed run: back off and retry. */
     {
-        Berth__V1__ExitRecord rec = BERTH__V1__EXIT_RECORD__INIT;
+        ExitRecord rec = EXIT_RECORD_INIT;
 
         snprintf(m->reason, sizeof(m->reason), "%s", err->msg);
         berth_log_error(BERTH_LOG_ERROR, err, "restart");
@@ -455,12 +454,7 @@ static void on_restart_timer(berth_loop_timer *t)
 
 /* --- liveness probe ------------------------------------------------------------- */
 
-#define HEALTH_UNKNOWN   0
-#define HEALTH_NONE      1
-#define HEALTH_HEALTHY   2
-#define HEALTH_UNHEALTHY 3
-
-static const Berth__V1__Probe *probe_spec(const monitor *m)
+static const Probe *probe_spec(const monitor *m)
 {
     return m->plan->spec->liveness_probe;
 }
@@ -504,7 +498,7 @@ static void probe_schedule(monitor *m, int64_t delay_ms)
 
 static void probe_done(monitor *m, bool ok, const char *message)
 {
-    const Berth__V1__Probe *p = probe_spec(m);
+    const Probe *p = probe_spec(m);
     int before = m->probe.health;
     uint32_t before_failures = m->probe.failures;
 
@@ -601,13 +595,13 @@ static int container_socket(monitor *m, berth_error **err)
 static void on_probe_period(berth_loop_timer *t)
 {
     monitor *m = berth_container_of(t, monitor, probe.period);
-    const Berth__V1__Probe *p = probe_spec(m);
+    const Probe *p = probe_spec(m);
     berth_error *err = NULL;
     char msg[300];
 
     if (!m->c || m->stopping)
         return;
-    if (p->action_case == BERTH__V1__PROBE__ACTION_EXEC) {
+    if (p->action_case == PROBE_ACTION_EXEC) {
         pid_t pid;
         int pidfd;
 
@@ -703,11 +697,11 @@ static void request_stop(monitor *m, int64_t grace_ms)
     if (!m->c) {
         /* Between runs: there is nothing to stop, only the restart. */
         berth_loop_timer_cancel(m->loop, &m->restart_timer);
-        finish(m, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+        finish(m, PHASE_EXITED);
         return;
     }
     probe_stop(m);
-    set_phase(m, BERTH__V1__MONITOR_PHASE__PHASE_STOPPING);
+    set_phase(m, PHASE_STOPPING);
     if (berth_container_signal(m->c, sig, &err) < 0) {
         berth_log_error(BERTH_LOG_WARN, err, "stop signal");
         berth_error_free(&err);
@@ -826,7 +820,7 @@ static int setup(monitor *m, const char *dir, berth_error **err)
     berth_loop_timer_init(&m->probe.period, on_probe_period);
     berth_loop_timer_init(&m->probe.timeout, on_probe_timeout);
     if (m->plan->spec->liveness_probe &&
-        m->plan->spec->liveness_probe->action_case == BERTH__V1__PROBE__ACTION_TCP) {
+        m->plan->spec->liveness_probe->action_case == PROBE_ACTION_TCP) {
         m->self_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         if (m->self_netns < 0)
             return berth_error_errno(err, "open /proc/self/ns/net");
@@ -886,14 +880,14 @@ int main(int argc, char **argv)
         berth_log_error(BERTH_LOG_ERROR, err, "start");
         /* The records first: whoever gets the answer finds them. */
         if (m.dirfd >= 0 && m.lock_fd >= 0) {
-            Berth__V1__ExitRecord rec = BERTH__V1__EXIT_RECORD__INIT;
+            ExitRecord rec = EXIT_RECORD_INIT;
 
             snprintf(m.reason, sizeof(m.reason), "%s", err->msg);
             rec.reason = m.reason;
             rec.finished_unix_ns = berth_now_real_ns();
             if (m.plan)
                 record_exit(&m, &rec);
-            m.phase = BERTH__V1__MONITOR_PHASE__PHASE_FAILED;
+            m.phase = PHASE_FAILED;
             save_state(&m);
         }
         answer(&m, "error %s", err->msg);
@@ -914,7 +908,7 @@ int main(int argc, char **argv)
         berth_warn("dropped %" PRIu64 " bytes of container output", berth_crilog_dropped(m.log));
     berth_crilog_free(m.log);
     berth_runtime_free(m.rt);
-    berth__v1__container_plan__free_unpacked(m.plan, NULL);
+    container_plan_free_unpacked(m.plan, NULL);
     berth_loop_free(m.loop);
     return m.exit_status;
 }

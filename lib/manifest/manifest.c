@@ -707,7 +707,7 @@ static size_t seq_len(const yaml_node_t *n)
 
 /* ---- the workload being built ---- */
 
-typedef Berth__V1__ContainerSpec spec_t;
+typedef ContainerSpec spec_t;
 
 /* kv_add_fn for the map fields of the messages we build. */
 static void add_map(mp *p, ProtobufCMessage *msg, const char *name, const char *k, const char *v)
@@ -899,7 +899,7 @@ static void read_resources(mp *p, const yaml_node_t *n, void *data)
     }
     if (!(s->resources = xcalloc(p, 1, sizeof(*s->resources))))
         return;
-    berth__v1__resources__init(s->resources);
+    resources_init(s->resources);
     s->resources->cpu_millis = lim.q[0] > 0 ? lim.q[0] : 0;
     s->resources->memory_bytes = lim.q[1] > 0 ? lim.q[1] : 0;
     s->resources->cpu_request_millis = req.q[0] > 0 ? req.q[0] : 0;
@@ -917,7 +917,7 @@ static void read_command(mp *p, const yaml_node_t *n, char ***ret, size_t *n_ret
 
 static void read_exec(mp *p, const yaml_node_t *n, void *data)
 {
-    Berth__V1__Probe *pr = data;
+    Probe *pr = data;
     field f[] = { FLD("command"), FEND };
 
     if (!read_fields(p, n, f))
@@ -928,8 +928,8 @@ static void read_exec(mp *p, const yaml_node_t *n, void *data)
     }
     if (!(pr->exec = xcalloc(p, 1, sizeof(*pr->exec))))
         return;
-    berth__v1__exec_action__init(pr->exec);
-    pr->action_case = BERTH__V1__PROBE__ACTION_EXEC;
+    exec_action_init(pr->exec);
+    pr->action_case = PROBE_ACTION_EXEC;
     size_t mark = path_field(p, "command");
     read_command(p, FIELD(f, "command"), &pr->exec->command, &pr->exec->n_command);
     path_pop(p, mark);
@@ -937,7 +937,7 @@ static void read_exec(mp *p, const yaml_node_t *n, void *data)
 
 static void read_tcp(mp *p, const yaml_node_t *n, void *data)
 {
-    Berth__V1__Probe *pr = data;
+    Probe *pr = data;
     field f[] = { FLD("port"), FEND };
     int64_t port;
 
@@ -949,8 +949,8 @@ static void read_tcp(mp *p, const yaml_node_t *n, void *data)
     }
     if (!(pr->tcp = xcalloc(p, 1, sizeof(*pr->tcp))))
         return;
-    berth__v1__tcp_action__init(pr->tcp);
-    pr->action_case = BERTH__V1__PROBE__ACTION_TCP;
+    tcp_action_init(pr->tcp);
+    pr->action_case = PROBE_ACTION_TCP;
     if (opt_int(p, f, "port", 1, 65535, &port))
         pr->tcp->port = (uint32_t)port;
 }
@@ -966,12 +966,12 @@ static void read_probe(mp *p, const yaml_node_t *n, void *data)
                   FLD("failureThreshold"),
                   FLD("successThreshold"),
                   FEND };
-    Berth__V1__Probe *pr;
+    Probe *pr;
     int64_t v;
 
     if (!read_fields(p, n, f) || !(pr = xcalloc(p, 1, sizeof(*pr))))
         return;
-    berth__v1__probe__init(pr);
+    probe_init(pr);
     s->liveness_probe = pr;
     if (FIELD(f, "exec") && FIELD(f, "tcpSocket"))
         error_field(p, fget(f, "tcpSocket"), "a probe has either exec or tcpSocket, not both");
@@ -1013,11 +1013,11 @@ static void read_caps(mp *p, const yaml_node_t *n, void *data)
 {
     spec_t *s = data;
     field f[] = { FLD("add"), FLD("drop"), FEND };
-    Berth__V1__Capabilities *c;
+    Capabilities *c;
 
     if (!read_fields(p, n, f) || !(c = xcalloc(p, 1, sizeof(*c))))
         return;
-    berth__v1__capabilities__init(c);
+    capabilities_init(c);
     s->capabilities = c;
     for (int d = 0; d < 2; d++) {
         field *fl = fget(f, d ? "drop" : "add");
@@ -1048,7 +1048,7 @@ static void read_security(mp *p, const yaml_node_t *n, void *data)
     if (FIELD(f, "runAsUser") || FIELD(f, "runAsGroup")) {
         if (!(s->user = xcalloc(p, 1, sizeof(*s->user))))
             return;
-        berth__v1__user__init(s->user);
+        user_init(s->user);
         if (opt_int(p, f, "runAsUser", 0, UINT_ID_MAX, &v))
             s->user->uid = (uint32_t)v;
         if (opt_int(p, f, "runAsGroup", 0, UINT_ID_MAX, &v))
@@ -1073,7 +1073,7 @@ static void read_mount(mp *p, const yaml_node_t *item, size_t i, void *data)
     field f[] = { FLD("name"), FLD("mountPath"), FLD("readOnly"), FEND };
     const char *name, *dest;
     volume *vol = NULL;
-    Berth__V1__Mount *m;
+    Mount *m;
     bool ro = false;
 
     (void)i;
@@ -1093,15 +1093,15 @@ static void read_mount(mp *p, const yaml_node_t *item, size_t i, void *data)
     opt_bool(p, f, "readOnly", &ro);
     if (!vol || !dest || !(m = xcalloc(p, 1, sizeof(*m))))
         return;
-    berth__v1__mount__init(m);
+    mount_init(m);
     mc->s->mounts[mc->s->n_mounts++] = m;
     m->destination = xstrdup(p, dest);
     m->readonly = ro;
     if (vol->host_path) {
-        m->type = BERTH__V1__MOUNT_TYPE__MOUNT_BIND;
+        m->type = MOUNT_BIND;
         m->source = xstrdup(p, vol->path);
     } else {
-        m->type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+        m->type = MOUNT_TMPFS;
         m->tmpfs_size_bytes = vol->size_limit;
     }
 }
@@ -1311,10 +1311,10 @@ static void read_selector_map(mp *p, const yaml_node_t *n, void *data)
 static void read_pod_spec(mp *p, const yaml_node_t *n, void *data)
 {
     static const char *const restart[] = { "Always", "OnFailure", "Never", NULL };
-    static const Berth__V1__RestartPolicy restart_values[] = {
-        BERTH__V1__RESTART_POLICY__RESTART_ALWAYS,
-        BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE,
-        BERTH__V1__RESTART_POLICY__RESTART_NEVER,
+    static const RestartPolicy restart_values[] = {
+        RESTART_ALWAYS,
+        RESTART_ON_FAILURE,
+        RESTART_NEVER,
     };
     field f[] = { FLD("containers"),
                   FLD("restartPolicy"),
@@ -1324,7 +1324,7 @@ static void read_pod_spec(mp *p, const yaml_node_t *n, void *data)
                   FLD("hostname"),
                   FLD("terminationGracePeriodSeconds"),
                   FEND };
-    Berth__V1__Workload *w = data;
+    Workload *w = data;
     podctx pod = { .n_volumes = 0 };
     const char *h;
     spec_t *s;
@@ -1335,9 +1335,9 @@ static void read_pod_spec(mp *p, const yaml_node_t *n, void *data)
 
     if (!read_fields(p, n, f) || !(s = xcalloc(p, 1, sizeof(*s))))
         return;
-    berth__v1__container_spec__init(s);
+    container_spec_init(s);
     w->template_ = s;
-    s->restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ALWAYS; /* Kubernetes' default */
+    s->restart_policy = RESTART_ALWAYS; /* Kubernetes' default */
     opt_sub(p, f, "volumes", read_volumes, &pod);
     if (!FIELD(f, "containers")) {
         required(p, n, "containers");
@@ -1350,7 +1350,7 @@ static void read_pod_spec(mp *p, const yaml_node_t *n, void *data)
         s->restart_policy = restart_values[r];
     opt_sub(p, f, "nodeSelector", read_selector_map, w);
     if (opt_bool(p, f, "hostNetwork", &b) && b)
-        s->network = BERTH__V1__NETWORK_MODE__NETWORK_HOST;
+        s->network = NETWORK_HOST;
     if ((h = opt_string(p, f, "hostname")))
         s->hostname = xstrdup(p, h);
     /* 0 means "at once" in Kubernetes; the spec's 0 means the default. */
@@ -1389,7 +1389,7 @@ static void read_annotations(mp *p, const yaml_node_t *a, void *data)
 
 /* metadata: name (into w when need_name), labels (into w, or into tlabels
  * for a template), namespace, annotations. */
-static void read_metadata(mp *p, const yaml_node_t *n, Berth__V1__Workload *w, kvlist *tlabels,
+static void read_metadata(mp *p, const yaml_node_t *n, Workload *w, kvlist *tlabels,
                           yaml_mark_t *ret_name_mark)
 {
     field f[] = { FLD("name"), FLD("labels"), FLD("namespace"), FLD("annotations"), FEND };
@@ -1428,7 +1428,7 @@ static void read_metadata(mp *p, const yaml_node_t *n, Berth__V1__Workload *w, k
 /* ---- Deployment and DaemonSet ---- */
 
 typedef struct template_ctx {
-    Berth__V1__Workload *w;
+    Workload *w;
     kvlist labels;
 } template_ctx;
 
@@ -1461,9 +1461,9 @@ static void read_selector(mp *p, const yaml_node_t *n, void *data)
     opt_sub(p, f, "matchLabels", read_kvlist, data);
 }
 
-static void read_controller_spec(mp *p, const yaml_node_t *n, Berth__V1__Workload *w, bool k8s_api)
+static void read_controller_spec(mp *p, const yaml_node_t *n, Workload *w, bool k8s_api)
 {
-    bool deployment = w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT;
+    bool deployment = w->kind == WORKLOAD_DEPLOYMENT;
     /* A DaemonSet has no replicas: its table ends before them. */
     field f[] = { FLD("selector"), FLD("template"), FLD(deployment ? "replicas" : NULL), FEND };
     template_ctx t = { .w = w };
@@ -1502,7 +1502,7 @@ static void read_controller_spec(mp *p, const yaml_node_t *n, Berth__V1__Workloa
 
 /* ---- documents ---- */
 
-static void check_template(mp *p, const yaml_node_t *at, Berth__V1__Workload *w, const char *where)
+static void check_template(mp *p, const yaml_node_t *at, Workload *w, const char *where)
 {
     _cleanup_error_ berth_error *e = NULL;
     spec_t *s = w->template_;
@@ -1519,13 +1519,13 @@ static void check_template(mp *p, const yaml_node_t *at, Berth__V1__Workload *w,
     s->id = saved;
 }
 
-static Berth__V1__Workload *read_document(mp *p, const yaml_node_t *root, yaml_mark_t *ret_name)
+static Workload *read_document(mp *p, const yaml_node_t *root, yaml_mark_t *ret_name)
 {
     static const char *const api_versions[] = { "berth/v1", "v1", "apps/v1", NULL };
     field f[] = { FLD("apiVersion"), FLD("kind"), FLD("metadata"), FLD("spec"), FEND };
-    Berth__V1__WorkloadKind k = BERTH__V1__WORKLOAD_KIND__WORKLOAD_KIND_UNSPECIFIED;
+    WorkloadKind k = WORKLOAD_KIND_UNSPECIFIED;
     size_t errors_before = p->n_errors + p->n_dropped, mark;
-    Berth__V1__Workload *w;
+    Workload *w;
     const char *kind;
     int a;
 
@@ -1535,19 +1535,17 @@ static Berth__V1__Workload *read_document(mp *p, const yaml_node_t *root, yaml_m
         required(p, root, "apiVersion");
     a = opt_enum(p, f, "apiVersion", api_versions);
     if ((kind = req_string(p, root, f, "kind")) &&
-        (k = berth_workload_kind_parse(kind)) ==
-            BERTH__V1__WORKLOAD_KIND__WORKLOAD_KIND_UNSPECIFIED)
+        (k = berth_workload_kind_parse(kind)) == WORKLOAD_KIND_UNSPECIFIED)
         error_field(p, fget(f, "kind"),
                     "'%.60s' is not a kind berth runs (Pod, Deployment, DaemonSet)", kind);
-    else if (k && ((a == 1 && k != BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD) ||
-                   (a == 2 && k == BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD))) {
+    else if (k && ((a == 1 && k != WORKLOAD_POD) || (a == 2 && k == WORKLOAD_POD))) {
         error_field(p, fget(f, "kind"), "apiVersion %s has no kind %s (use %s or berth/v1)",
                     api_versions[a], kind, a == 1 ? "apps/v1" : "v1");
-        k = BERTH__V1__WORKLOAD_KIND__WORKLOAD_KIND_UNSPECIFIED;
+        k = WORKLOAD_KIND_UNSPECIFIED;
     }
     if (!k || a < 0 || !(w = xcalloc(p, 1, sizeof(*w))))
         return NULL;
-    berth__v1__workload__init(w);
+    workload_init(w);
     w->kind = k;
     w->source = xstrdup(p, p->source);
     if (!FIELD(f, "metadata")) {
@@ -1561,7 +1559,7 @@ static Berth__V1__Workload *read_document(mp *p, const yaml_node_t *root, yaml_m
         required(p, root, "spec");
     } else {
         mark = path_field(p, "spec");
-        if (k == BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD) {
+        if (k == WORKLOAD_POD) {
             w->replicas = 1;
             read_pod_spec(p, FIELD(f, "spec"), w);
         } else {
@@ -1570,8 +1568,7 @@ static Berth__V1__Workload *read_document(mp *p, const yaml_node_t *root, yaml_m
         path_pop(p, mark);
     }
     if (p->n_errors + p->n_dropped == errors_before && !p->oom && w->template_)
-        check_template(p, FIELD(f, "spec"), w,
-                       k == BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD ? "spec" : "spec.template.spec");
+        check_template(p, FIELD(f, "spec"), w, k == WORKLOAD_POD ? "spec" : "spec.template.spec");
     return w;
 }
 
@@ -1640,7 +1637,7 @@ void berth_manifest_free(berth_manifest *m)
     if (!m)
         return;
     for (size_t i = 0; i < m->n_workloads; i++)
-        berth__v1__workload__free_unpacked(m->workloads[i], NULL);
+        workload_free_unpacked(m->workloads[i], NULL);
     free(m->workloads);
     free(m);
 }
@@ -1699,7 +1696,7 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
     for (;;) {
         yaml_document_t doc;
         yaml_node_t *root;
-        Berth__V1__Workload *w;
+        Workload *w;
 
         if (!yaml_parser_load(&parser, &doc)) {
             error_mark(&p, parser.problem_mark, "YAML: %s",
@@ -1716,7 +1713,7 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
             if (m->n_workloads < docs)
                 m->workloads[m->n_workloads++] = w;
             else
-                berth__v1__workload__free_unpacked(w, NULL);
+                workload_free_unpacked(w, NULL);
         }
         p.doc = NULL;
         yaml_document_delete(&doc);

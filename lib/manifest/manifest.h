@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 
 #define BERTH_MANIFEST_BYTES_MAX     (1 << 20)
 #define BERTH_MANIFEST_DOCUMENTS_MAX 256
@@ -35,7 +35,7 @@ typedef struct berth_manifest {
     /* In document order; each with kind, name, labels, replicas (1 for a
      * Pod, 0 for a DaemonSet), template (id "template"), node_selector and
      * source set; generation, times and status left 0. Owned. */
-    Berth__V1__Workload **workloads;
+    Workload **workloads;
     size_t n_workloads;
 } berth_manifest;
 

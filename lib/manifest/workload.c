@@ -22,33 +22,33 @@ bool berth_workload_name_valid(const char *s)
 }
 
 static const char *const kind_names[] = {
-    [BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD] = "Pod",
-    [BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT] = "Deployment",
-    [BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET] = "DaemonSet",
+    [WORKLOAD_POD] = "Pod",
+    [WORKLOAD_DEPLOYMENT] = "Deployment",
+    [WORKLOAD_DAEMONSET] = "DaemonSet",
 };
 
-const char *berth_workload_kind_name(Berth__V1__WorkloadKind kind)
+const char *berth_workload_kind_name(WorkloadKind kind)
 {
     if ((unsigned)kind < sizeof(kind_names) / sizeof(kind_names[0]) && kind_names[kind])
         return kind_names[kind];
     return "Unknown";
 }
 
-Berth__V1__WorkloadKind berth_workload_kind_parse(const char *name)
+WorkloadKind berth_workload_kind_parse(const char *name)
 {
     for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
         if (kind_names[i] && name && strcmp(kind_names[i], name) == 0)
-            return (Berth__V1__WorkloadKind)i;
-    return BERTH__V1__WORKLOAD_KIND__WORKLOAD_KIND_UNSPECIFIED;
+            return (WorkloadKind)i;
+    return WORKLOAD_KIND_UNSPECIFIED;
 }
 
-void berth_replica_id(const char *workload, Berth__V1__WorkloadKind kind, uint32_t index,
-                      const char *node, char ret_id[BERTH_ID_BUF])
+void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, const char *node,
+                      char ret_id[BERTH_ID_BUF])
 {
     uint8_t h[4];
     int n;
 
-    if (kind != BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET) {
+    if (kind != WORKLOAD_DAEMONSET) {
         snprintf(ret_id, BERTH_ID_BUF, "%s-%u", workload, index);
         return;
     }
@@ -125,22 +125,22 @@ int berth_pb_map_set(ProtobufCMessage *msg, const char *field, const char *key, 
     return 0;
 }
 
-int berth_replica_spec(const Berth__V1__Workload *w, const char *id, const char *replica,
-                       Berth__V1__ContainerSpec **ret_spec, berth_error **err)
+int berth_replica_spec(const Workload *w, const char *id, const char *replica,
+                       ContainerSpec **ret_spec, berth_error **err)
 {
-    Berth__V1__ContainerSpec *s;
+    ContainerSpec *s;
     char *new_id;
 
     if (!w->template_)
         return berth_error_set(err, EINVAL, "workload %s has no template", w->name);
-    s = (Berth__V1__ContainerSpec *)berth_pb_copy(&w->template_->base);
+    s = (ContainerSpec *)berth_pb_copy(&w->template_->base);
     if (!s)
         return berth_error_make(err, ENOMEM, "copy the template of %s", w->name);
     new_id = strdup(id);
     if (!new_id || berth_pb_map_set(&s->base, "labels", "berth.workload", w->name) < 0 ||
         berth_pb_map_set(&s->base, "labels", "berth.replica", replica) < 0) {
         free(new_id);
-        berth__v1__container_spec__free_unpacked(s, NULL);
+        container_spec_free_unpacked(s, NULL);
         return berth_error_make(err, ENOMEM, "spec of %s", id);
     }
     if (s->id != protobuf_c_empty_string)

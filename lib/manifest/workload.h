@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 
 /* Workload names: 1-53 of [a-z0-9-], first and last a letter or digit, so
  * that "<name>-<index>" stays a valid container id (63). */
@@ -19,23 +19,23 @@
 bool berth_workload_name_valid(const char *name);
 
 /* "Pod", "Deployment", "DaemonSet"; "Unknown" otherwise. */
-const char *berth_workload_kind_name(Berth__V1__WorkloadKind kind);
+const char *berth_workload_kind_name(WorkloadKind kind);
 /* The reverse (exact spelling); UNSPECIFIED when not a kind. */
-Berth__V1__WorkloadKind berth_workload_kind_parse(const char *name);
+WorkloadKind berth_workload_kind_parse(const char *name);
 
 /* The container id of a replica: "<workload>-<index>" for Pods and
  * Deployments, "<workload>-<node>" for DaemonSets, or
  * "<workload>-<8 hex digits of BLAKE2b(node)>" when that is too long or
  * not a valid id. Always a valid id for a valid workload name. */
-void berth_replica_id(const char *workload, Berth__V1__WorkloadKind kind, uint32_t index,
-                      const char *node, char ret_id[BERTH_ID_BUF]);
+void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, const char *node,
+                      char ret_id[BERTH_ID_BUF]);
 
 /* The spec replica id of w runs: a copy of w->template with id set and the
  * labels berth.workload=<name> and berth.replica=<index or node> added
  * (replacing same-named ones). Free with
- * berth__v1__container_spec__free_unpacked(spec, NULL). */
-int berth_replica_spec(const Berth__V1__Workload *w, const char *id, const char *replica,
-                       Berth__V1__ContainerSpec **ret_spec, berth_error **err);
+ * container_spec_free_unpacked(spec, NULL). */
+int berth_replica_spec(const Workload *w, const char *id, const char *replica,
+                       ContainerSpec **ret_spec, berth_error **err);
 
 /* Set key=value in the string-to-string map field of msg (labels,
  * node_selector ...), replacing the value of an existing key. The entry is

@@ -48,36 +48,36 @@ static int read_record(int dirfd, const char *name, const ProtobufCMessageDescri
     return 0;
 }
 
-int berth_monitor_plan_write(int dirfd, const Berth__V1__ContainerPlan *plan, berth_error **err)
+int berth_monitor_plan_write(int dirfd, const ContainerPlan *plan, berth_error **err)
 {
     return write_record(dirfd, BERTH_MONITOR_PLAN, &plan->base, err);
 }
 
-int berth_monitor_state_write(int dirfd, const Berth__V1__MonitorState *st, berth_error **err)
+int berth_monitor_state_write(int dirfd, const MonitorState *st, berth_error **err)
 {
     return write_record(dirfd, BERTH_MONITOR_STATE, &st->base, err);
 }
 
-int berth_monitor_exit_write(int dirfd, const Berth__V1__ExitRecord *rec, berth_error **err)
+int berth_monitor_exit_write(int dirfd, const ExitRecord *rec, berth_error **err)
 {
     return write_record(dirfd, BERTH_MONITOR_EXIT, &rec->base, err);
 }
 
-int berth_monitor_plan_read(int dirfd, Berth__V1__ContainerPlan **ret_plan, berth_error **err)
+int berth_monitor_plan_read(int dirfd, ContainerPlan **ret_plan, berth_error **err)
 {
-    return read_record(dirfd, BERTH_MONITOR_PLAN, &berth__v1__container_plan__descriptor,
+    return read_record(dirfd, BERTH_MONITOR_PLAN, &container_plan_descriptor,
                        (ProtobufCMessage **)ret_plan, err);
 }
 
-int berth_monitor_state_read(int dirfd, Berth__V1__MonitorState **ret_state, berth_error **err)
+int berth_monitor_state_read(int dirfd, MonitorState **ret_state, berth_error **err)
 {
-    return read_record(dirfd, BERTH_MONITOR_STATE, &berth__v1__monitor_state__descriptor,
+    return read_record(dirfd, BERTH_MONITOR_STATE, &monitor_state_descriptor,
                        (ProtobufCMessage **)ret_state, err);
 }
 
-int berth_monitor_exit_read(int dirfd, Berth__V1__ExitRecord **ret_exit, berth_error **err)
+int berth_monitor_exit_read(int dirfd, ExitRecord **ret_exit, berth_error **err)
 {
-    return read_record(dirfd, BERTH_MONITOR_EXIT, &berth__v1__exit_record__descriptor,
+    return read_record(dirfd, BERTH_MONITOR_EXIT, &exit_record_descriptor,
                        (ProtobufCMessage **)ret_exit, err);
 }
 
@@ -110,7 +110,7 @@ int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err)
 int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **err)
 {
     _cleanup_close_ int fd = openat(dirfd, BERTH_MONITOR_LOCK, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    Berth__V1__MonitorState *st = NULL;
+    MonitorState *st = NULL;
     _cleanup_error_ berth_error *serr = NULL;
 
     if (fd < 0) {
@@ -138,11 +138,9 @@ int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **er
         *ret = BERTH_MONITOR_LOST;
         return 0;
     }
-    *ret = st->phase == BERTH__V1__MONITOR_PHASE__PHASE_EXITED ||
-                   st->phase == BERTH__V1__MONITOR_PHASE__PHASE_FAILED
-               ? BERTH_MONITOR_EXITED
-               : BERTH_MONITOR_LOST;
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    *ret = st->phase == PHASE_EXITED || st->phase == PHASE_FAILED ? BERTH_MONITOR_EXITED
+                                                                  : BERTH_MONITOR_LOST;
+    monitor_state_free_unpacked(st, NULL);
     return 0;
 }
 

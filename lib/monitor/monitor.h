@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
-#include "berth/proto/monitor.pb-c.h"
+#include "berth/proto/v1.h"
 
 #define BERTH_MONITOR_PLAN    "plan.pb"
 #define BERTH_MONITOR_STATE   "state.pb"
@@ -24,16 +24,16 @@
 #define BERTH_MONITOR_RECORD_MAX (4 << 20)
 
 /* Write a record to dirfd/name atomically and durably. */
-int berth_monitor_plan_write(int dirfd, const Berth__V1__ContainerPlan *plan, berth_error **err);
-int berth_monitor_state_write(int dirfd, const Berth__V1__MonitorState *st, berth_error **err);
-int berth_monitor_exit_write(int dirfd, const Berth__V1__ExitRecord *rec, berth_error **err);
+int berth_monitor_plan_write(int dirfd, const ContainerPlan *plan, berth_error **err);
+int berth_monitor_state_write(int dirfd, const MonitorState *st, berth_error **err);
+int berth_monitor_exit_write(int dirfd, const ExitRecord *rec, berth_error **err);
 
 /* Read a record; the caller frees it with the matching
- * berth__v1__*__free_unpacked(x, NULL). A missing file fails with code
+ * *_free_unpacked(x, NULL) of berth/proto/v1.h. A missing file fails with code
  * ENOENT; a corrupt one with EBADMSG. */
-int berth_monitor_plan_read(int dirfd, Berth__V1__ContainerPlan **ret_plan, berth_error **err);
-int berth_monitor_state_read(int dirfd, Berth__V1__MonitorState **ret_state, berth_error **err);
-int berth_monitor_exit_read(int dirfd, Berth__V1__ExitRecord **ret_exit, berth_error **err);
+int berth_monitor_plan_read(int dirfd, ContainerPlan **ret_plan, berth_error **err);
+int berth_monitor_state_read(int dirfd, MonitorState **ret_state, berth_error **err);
+int berth_monitor_exit_read(int dirfd, ExitRecord **ret_exit, berth_error **err);
 
 typedef enum berth_monitor_liveness {
     BERTH_MONITOR_NONE,   /* never started here (no lock file) */

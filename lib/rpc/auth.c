@@ -10,7 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "replay.h"
 #include "table.h"
 
@@ -731,8 +731,8 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
 
     crypto_generichash(hash, sizeof(hash), frame, len, NULL, 0);
     if (admit(a, &h, hdr.timestamp_ns, msg, sizeof(msg)) < 0) {
-        reply = welcome_build(a, h.who.id, hash, NULL, NULL, BERTH__V1__CODE__PERMISSION_DENIED,
-                              msg, &reply_len);
+        reply =
+            welcome_build(a, h.who.id, hash, NULL, NULL, CODE_PERMISSION_DENIED, msg, &reply_len);
         *ret_reply = reply;
         *ret_reply_len = reply ? reply_len : 0;
         return reject(a, BERTH_REJECT_NOT_ADMITTED);
@@ -756,7 +756,7 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
         return reject(a, BERTH_REJECT_MALFORMED);
     }
     sodium_memzero(eph_sk, sizeof(eph_sk));
-    reply = welcome_build(a, h.who.id, hash, s->id, eph_pk, BERTH__V1__CODE__OK, NULL, &reply_len);
+    reply = welcome_build(a, h.who.id, hash, s->id, eph_pk, CODE_OK, NULL, &reply_len);
     if (!reply) {
         sodium_memzero(shared, sizeof(shared));
         free(s);
@@ -821,7 +821,7 @@ berth_reject berth_auth_hello_finish(berth_auth *a, const berth_hello *hello, ui
     code = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
     memset(ret, 0, sizeof(*ret));
     ret->code = (int)code;
-    if (code != BERTH__V1__CODE__OK) {
+    if (code != CODE_OK) {
         size_t i;
 
         /* Text from the server: keep it printable. */

@@ -146,7 +146,7 @@ int berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_j
 void berth_hello_free(berth_hello *h);
 
 typedef struct berth_welcome {
-    int code;          /* a Berth__V1__Code: OK when a session was made */
+    int code;          /* a Code: OK when a session was made */
     char message[256]; /* the server's reason when not OK */
     berth_session *session;
 } berth_welcome;

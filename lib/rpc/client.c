@@ -12,7 +12,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "dispatch.h"
 #include "pb.h"
 #include "sock.h"
@@ -229,7 +229,7 @@ static void call_complete(client_call *call, int code, const char *msg, Protobuf
         call->slot = NULL;
     }
     list_unlink(call);
-    if (code == BERTH__V1__CODE__OK) {
+    if (code == CODE_OK) {
         c->stats.ok++;
     } else {
         c->stats.failed++;
@@ -334,13 +334,12 @@ static void call_on_timer(berth_loop_timer *t)
         }
         slot_reset(call->slot);
         call->slot = NULL;
-        call_completef(call, BERTH__V1__CODE__DEADLINE_EXCEEDED,
-                       "%s: no answer from %s within %u ms", call->method_name, c->address,
-                       call->timeout_ms);
+        call_completef(call, CODE_DEADLINE_EXCEEDED, "%s: no answer from %s within %u ms",
+                       call->method_name, c->address, call->timeout_ms);
     } else {
-        call_completef(call, BERTH__V1__CODE__DEADLINE_EXCEEDED,
-                       "%s: not sent to %s within %u ms (%s)", call->method_name, c->address,
-                       call->timeout_ms, c->hello ? "handshake in progress" : "all sockets busy");
+        call_completef(call, CODE_DEADLINE_EXCEEDED, "%s: not sent to %s within %u ms (%s)",
+                       call->method_name, c->address, call->timeout_ms,
+                       c->hello ? "handshake in progress" : "all sockets busy");
     }
     pump(c);
 }
@@ -388,12 +387,12 @@ static void hello_start(berth_rpc_client *c, client_slot *slot)
     if (slot_open(slot, &err) < 0 ||
         berth_auth_hello(c->auth, &c->server, c->has_token ? &c->token : NULL, &c->hello, &frame,
                          &len, &err) < 0) {
-        fail_queue(c, BERTH__V1__CODE__UNAVAILABLE, err->msg, false);
+        fail_queue(c, CODE_UNAVAILABLE, err->msg, false);
         return;
     }
     if (berth_nnsock_send(&slot->sock, frame, len, NULL, 0, &err) < 0) {
         hello_end(c);
-        fail_queue(c, BERTH__V1__CODE__UNAVAILABLE, err->msg, false);
+        fail_queue(c, CODE_UNAVAILABLE, err->msg, false);
         return;
     }
     slot->hello = true;
@@ -413,7 +412,7 @@ static void hello_on_answer(berth_rpc_client *c, uint8_t *msg, size_t len)
         return; /* not the answer; keep waiting */
     }
     hello_end(c);
-    if (w.code != BERTH__V1__CODE__OK) {
+    if (w.code != CODE_OK) {
         c->stats.refused++;
         snprintf(text, sizeof(text), "%s %s at %s refused us: %s", berth_role_name(c->server.role),
                  c->server.name, c->address, w.message);
@@ -428,14 +427,14 @@ static void hello_on_answer(berth_rpc_client *c, uint8_t *msg, size_t len)
 
 static void call_send(berth_rpc_client *c, client_call *call, client_slot *slot, berth_session *s)
 {
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
+    Envelope env = ENVELOPE_INIT;
     _cleanup_free_ uint8_t *frame = NULL;
     _cleanup_error_ berth_error *err = NULL;
     int64_t now = berth_now_mono_ns();
     size_t len, flen;
 
     list_unlink(call);
-    env.kind = BERTH__V1__FRAME_KIND__REQUEST;
+    env.kind = FRAME_KIND_REQUEST;
     env.method = call->method_name;
     env.call_id = call->call_id;
     {
@@ -446,12 +445,12 @@ static void call_send(berth_rpc_client *c, client_call *call, client_slot *slot,
     env.body.data = call->body;
     env.body.len = call->body_len;
     if (slot_open(slot, &err) < 0 || berth_envelope_frame(&env, NULL, &frame, &len, &err) < 0) {
-        call_fail_soon(call, BERTH__V1__CODE__UNAVAILABLE, err->msg);
+        call_fail_soon(call, CODE_UNAVAILABLE, err->msg);
         return;
     }
     flen = berth_auth_seal(c->auth, s, BERTH_CHANNEL_RPC, frame, len);
     if (berth_nnsock_send(&slot->sock, frame, flen, NULL, 0, &err) < 0) {
-        call_fail_soon(call, BERTH__V1__CODE__UNAVAILABLE, err->msg);
+        call_fail_soon(call, CODE_UNAVAILABLE, err->msg);
         return;
     }
     call->slot = slot;
@@ -492,7 +491,7 @@ static void slot_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
                        .kind = BERTH_FRAME_SEALED,
                        .sender = c->server.id };
     berth_opened o;
-    Berth__V1__Envelope *env;
+    Envelope *env;
     ProtobufCMessage *resp = NULL;
     int code;
 
@@ -512,20 +511,20 @@ static void slot_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
         return;
     }
     env = berth_envelope_decode(c->auth, o.payload, o.payload_len);
-    if (!env || env->kind != BERTH__V1__FRAME_KIND__RESPONSE ||
+    if (!env || env->kind != FRAME_KIND_RESPONSE ||
         (env->call_id != call->call_id && env->call_id != 0)) {
         /* Not the answer to this call: keep waiting for it. */
         if (env)
-            berth__v1__envelope__free_unpacked(env, NULL);
+            envelope_free_unpacked(env, NULL);
         c->stats.dropped++;
         return;
     }
-    code = env->status ? (int)env->status->code : BERTH__V1__CODE__OK;
-    if (code == BERTH__V1__CODE__OK) {
+    code = env->status ? (int)env->status->code : CODE_OK;
+    if (code == CODE_OK) {
         resp = berth_pb_unpack(call->method->output, env->body.data, env->body.len);
         if (!resp) {
-            berth__v1__envelope__free_unpacked(env, NULL);
-            call_completef(call, BERTH__V1__CODE__INTERNAL, "%s: the answer is not a valid %s",
+            envelope_free_unpacked(env, NULL);
+            call_completef(call, CODE_INTERNAL, "%s: the answer is not a valid %s",
                            call->method_name, call->method->output->name);
             pump(c);
             return;
@@ -537,7 +536,7 @@ static void slot_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
         snprintf(text, sizeof(text), "%s", env->status->message ? env->status->message : "");
         call_complete(call, code, text, NULL);
     }
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
     pump(c);
 }
 
@@ -595,10 +594,10 @@ void berth_rpc_client_free(berth_rpc_client *c)
         client_call *call = c->slots[i].call;
 
         if (call)
-            call_complete(call, BERTH__V1__CODE__CANCELLED, "client closed", NULL);
+            call_complete(call, CODE_CANCELLED, "client closed", NULL);
         berth_nnsock_close(&c->slots[i].sock);
     }
-    fail_queue(c, BERTH__V1__CODE__CANCELLED, "client closed", true);
+    fail_queue(c, CODE_CANCELLED, "client closed", true);
     while (c->failing.head)
         call_complete(c->failing.head, c->failing.head->fail_code, c->failing.head->fail_msg, NULL);
     free(c->slots);
@@ -684,7 +683,7 @@ static void sync_cancel(berth_rpc_client *c, sync_state *st)
         if (call->data == st)
             found = call;
     if (found)
-        call_complete(found, BERTH__V1__CODE__CANCELLED, "event loop failed", NULL);
+        call_complete(found, CODE_CANCELLED, "event loop failed", NULL);
 }
 
 int berth_rpc_client_call_sync(berth_rpc_client *c, const ProtobufCServiceDescriptor *svc,

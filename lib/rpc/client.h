@@ -50,7 +50,7 @@ typedef struct berth_rpc_client_config {
 
 /* How a call ended. */
 typedef struct berth_rpc_result {
-    int code;                   /* a Berth__V1__Code */
+    int code;                   /* a Code */
     char *message;              /* why, when not OK (NULL for OK) */
     ProtobufCMessage *response; /* OK only: an object of the method's output type */
 } berth_rpc_result;

@@ -1,7 +1,7 @@
 /* Method dispatch through protobuf-c's generated service descriptors.
  *
  * A server registers ProtobufCService objects (a generated
- * Berth__V1__Controller_Service with its handler pointers filled in, say);
+ * Controller_Service with its handler pointers filled in, say);
  * a call names "package.Service/Method" and is routed by the descriptor,
  * which also gives its input and output message types. Adding a method is
  * adding it to the .proto and writing its handler. A method whose handler

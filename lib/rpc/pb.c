@@ -107,10 +107,10 @@ void berth_pb_free(ProtobufCMessage *m)
         protobuf_c_message_free_unpacked(m, NULL);
 }
 
-Berth__V1__Envelope *berth_envelope_decode(berth_auth *a, const uint8_t *payload, size_t len)
+Envelope *berth_envelope_decode(berth_auth *a, const uint8_t *payload, size_t len)
 {
     berth_auth_stats_of(a)->decoded++;
-    return (Berth__V1__Envelope *)berth_pb_unpack(&berth__v1__envelope__descriptor, payload, len);
+    return (Envelope *)berth_pb_unpack(&envelope_descriptor, payload, len);
 }
 
 /* Envelope.body is field 6, length-delimited: tag byte 6 << 3 | 2. */
@@ -128,8 +128,8 @@ static size_t varint_put(uint8_t *p, size_t v)
     return n;
 }
 
-int berth_envelope_frame(Berth__V1__Envelope *env, const ProtobufCMessage *body,
-                         uint8_t **ret_frame, size_t *ret_payload_len, berth_error **err)
+int berth_envelope_frame(Envelope *env, const ProtobufCMessage *body, uint8_t **ret_frame,
+                         size_t *ret_payload_len, berth_error **err)
 {
     uint8_t varint[10], *frame, *p;
     size_t blen = 0, vlen = 0, elen, len;
@@ -146,7 +146,7 @@ int berth_envelope_frame(Berth__V1__Envelope *env, const ProtobufCMessage *body,
         env->body.data = NULL;
         env->body.len = 0;
     }
-    elen = berth__v1__envelope__get_packed_size(env);
+    elen = envelope_get_packed_size(env);
     len = elen + (body ? 1 + vlen + blen : 0);
     if (len > BERTH_PAYLOAD_MAX)
         return berth_error_set(err, EMSGSIZE,
@@ -156,7 +156,7 @@ int berth_envelope_frame(Berth__V1__Envelope *env, const ProtobufCMessage *body,
     if (!frame)
         return berth_error_make(err, ENOMEM, "encode envelope");
     p = frame + BERTH_FRAME_HEADER_LEN;
-    p += berth__v1__envelope__pack(env, p);
+    p += envelope_pack(env, p);
     if (body) {
         *p++ = ENVELOPE_BODY_TAG;
         memcpy(p, varint, vlen);

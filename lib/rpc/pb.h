@@ -10,7 +10,7 @@
 
 #include "auth.h"
 #include "base/error.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 
 /* Decode len bytes as d, or NULL when they are not a valid d or would take
  * more memory than a budget proportional to len (protobuf-c allocates per
@@ -31,14 +31,14 @@ bool berth_pb_visit(const ProtobufCMessage *m, berth_pb_visit_fn fn, void *data)
 /* The one place a received payload becomes an Envelope: counts the decode
  * in a's stats (the hook tests use to prove rejected frames never get
  * here). NULL when the payload is not an Envelope. */
-Berth__V1__Envelope *berth_envelope_decode(berth_auth *a, const uint8_t *payload, size_t len);
+Envelope *berth_envelope_decode(berth_auth *a, const uint8_t *payload, size_t len);
 
 /* Pack env into a new frame buffer (berth_frame_buffer). When body is not
  * NULL it becomes env's body (env->body is overwritten with empty), packed
  * in place. *ret_payload_len is the packed size; EMSGSIZE when it exceeds
  * BERTH_PAYLOAD_MAX. */
-int berth_envelope_frame(Berth__V1__Envelope *env, const ProtobufCMessage *body,
-                         uint8_t **ret_frame, size_t *ret_payload_len, berth_error **err);
+int berth_envelope_frame(Envelope *env, const ProtobufCMessage *body, uint8_t **ret_frame,
+                         size_t *ret_payload_len, berth_error **err);
 
 /* "berth.v1.Controller/Register" into buf (NULL if it does not fit). */
 const char *berth_method_name(const ProtobufCServiceDescriptor *svc,

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "pb.h"
 #include "sock.h"
 #include "typed.h"
@@ -58,11 +58,11 @@ int berth_events_pub_bind(berth_events_pub *pub, const char *addr, berth_error *
 int berth_events_publish(berth_events_pub *pub, const uint8_t to[BERTH_ID_LEN],
                          const ProtobufCMessage *msg, berth_error **err)
 {
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
+    Envelope env = ENVELOPE_INIT;
     _cleanup_free_ uint8_t *frame = NULL;
     size_t len, flen;
 
-    env.kind = BERTH__V1__FRAME_KIND__EVENT;
+    env.kind = FRAME_KIND_EVENT;
     env.method = (char *)msg->descriptor->name;
     if (berth_envelope_frame(&env, msg, &frame, &len, err) < 0)
         return berth_error_prefix(err, "publish");
@@ -80,7 +80,7 @@ static void sub_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void *
     const berth_typed_entry *h;
     berth_principal from;
     berth_opened o;
-    Berth__V1__Envelope *env;
+    Envelope *env;
     ProtobufCMessage *body;
 
     (void)hdr;
@@ -89,20 +89,20 @@ static void sub_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void *
         return;
     from = *o.peer;
     env = berth_envelope_decode(sub->auth, o.payload, o.payload_len);
-    if (!env || env->kind != BERTH__V1__FRAME_KIND__EVENT) {
+    if (!env || env->kind != FRAME_KIND_EVENT) {
         sub->stats.invalid++;
         if (env)
-            berth__v1__envelope__free_unpacked(env, NULL);
+            envelope_free_unpacked(env, NULL);
         return;
     }
     h = berth_typed_find(&sub->handlers, env->method);
     if (!h) {
         sub->stats.unknown_type++;
-        berth__v1__envelope__free_unpacked(env, NULL);
+        envelope_free_unpacked(env, NULL);
         return;
     }
     body = berth_pb_unpack(h->type, env->body.data, env->body.len);
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
     if (!body) {
         sub->stats.invalid++;
         return;

@@ -13,7 +13,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "dispatch.h"
 #include "pb.h"
 #include "reply_cache.h"
@@ -125,16 +125,15 @@ static int build_answer(berth_rpc_server *srv, const char *method, uint64_t call
                         const char *msg, const ProtobufCMessage *body, uint8_t **ret_frame,
                         size_t *ret_len)
 {
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
-    Berth__V1__Status st = BERTH__V1__STATUS__INIT;
+    Envelope env = ENVELOPE_INIT;
+    Status st = STATUS_INIT;
     _cleanup_error_ berth_error *err = NULL;
 
-    env.kind =
-        srv->respondent ? BERTH__V1__FRAME_KIND__SURVEY_REPLY : BERTH__V1__FRAME_KIND__RESPONSE;
+    env.kind = srv->respondent ? FRAME_KIND_SURVEY_REPLY : FRAME_KIND_RESPONSE;
     env.method = (char *)method;
     env.call_id = call_id;
-    if (code != BERTH__V1__CODE__OK) {
-        st.code = (Berth__V1__Code)code;
+    if (code != CODE_OK) {
+        st.code = (Code)code;
         st.message = (char *)(msg ? msg : "");
         env.status = &st;
         body = NULL;
@@ -143,8 +142,7 @@ static int build_answer(berth_rpc_server *srv, const char *method, uint64_t call
         return 0;
     if (!body)
         return -1;
-    st.code =
-        err->code == EMSGSIZE ? BERTH__V1__CODE__RESOURCE_EXHAUSTED : BERTH__V1__CODE__INTERNAL;
+    st.code = err->code == EMSGSIZE ? CODE_RESOURCE_EXHAUSTED : CODE_INTERNAL;
     st.message = err->msg;
     env.status = &st;
     return berth_envelope_frame(&env, NULL, ret_frame, ret_len, NULL);
@@ -152,11 +150,11 @@ static int build_answer(berth_rpc_server *srv, const char *method, uint64_t call
 
 /* Answer a request that is not executed (error status). cache: remember
  * the answer for duplicates. */
-static void answer_now(berth_rpc_server *srv, const berth_opened *o, const Berth__V1__Envelope *env,
+static void answer_now(berth_rpc_server *srv, const berth_opened *o, const Envelope *env,
                        const void *hdr, size_t hdr_len, int code, bool cache, const char *fmt, ...)
     __attribute__((format(printf, 8, 9)));
 
-static void answer_now(berth_rpc_server *srv, const berth_opened *o, const Berth__V1__Envelope *env,
+static void answer_now(berth_rpc_server *srv, const berth_opened *o, const Envelope *env,
                        const void *hdr, size_t hdr_len, int code, bool cache, const char *fmt, ...)
 {
     _cleanup_free_ char *msg = NULL;
@@ -252,11 +250,11 @@ static void call_closure(const ProtobufCMessage *resp, void *data)
     char msg[METHOD_NAME_MAX + 64];
 
     if (resp) {
-        call_finish(call, BERTH__V1__CODE__OK, NULL, resp);
+        call_finish(call, CODE_OK, NULL, resp);
         return;
     }
     snprintf(msg, sizeof(msg), "%s: the handler returned no response", call->method_name);
-    call_finish(call, BERTH__V1__CODE__INTERNAL, msg, NULL);
+    call_finish(call, CODE_INTERNAL, msg, NULL);
 }
 
 void berth_rpc_call_fail(berth_rpc_call *call, int code, const char *fmt, ...)
@@ -268,8 +266,8 @@ void berth_rpc_call_fail(berth_rpc_call *call, int code, const char *fmt, ...)
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
     va_end(ap);
-    if (code == BERTH__V1__CODE__OK)
-        code = BERTH__V1__CODE__UNKNOWN; /* "failed with OK" makes no answer */
+    if (code == CODE_OK)
+        code = CODE_UNKNOWN; /* "failed with OK" makes no answer */
     call_finish(call, code, msg ? msg : "out of memory", NULL);
 }
 
@@ -306,8 +304,8 @@ static int64_t request_deadline(const berth_opened *o, uint32_t timeout_ms, bool
 }
 
 /* A decoded, authenticated request or question: check, dispatch, execute. */
-static void serve(berth_rpc_server *srv, const berth_opened *o, Berth__V1__Envelope *env,
-                  const void *hdr, size_t hdr_len)
+static void serve(berth_rpc_server *srv, const berth_opened *o, Envelope *env, const void *hdr,
+                  size_t hdr_len)
 {
     const ProtobufCMethodDescriptor *m;
     ProtobufCService *svc = NULL;
@@ -315,13 +313,12 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Berth__V1__Envel
     char qm[64];
     bool expired;
     int64_t deadline;
-    Berth__V1__FrameKind want =
-        srv->respondent ? BERTH__V1__FRAME_KIND__SURVEY : BERTH__V1__FRAME_KIND__REQUEST;
+    FrameKind want = srv->respondent ? FRAME_KIND_SURVEY : FRAME_KIND_REQUEST;
 
     if (env->kind != want) {
         srv->stats.invalid++;
         if (!srv->respondent)
-            answer_now(srv, o, env, hdr, hdr_len, BERTH__V1__CODE__INVALID_ARGUMENT, false,
+            answer_now(srv, o, env, hdr, hdr_len, CODE_INVALID_ARGUMENT, false,
                        "expected a request, got an envelope of kind %d", (int)env->kind);
         return;
     }
@@ -339,7 +336,7 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Berth__V1__Envel
         srv->stats.expired++;
         /* A survey's asker has moved on; a caller gets told. */
         if (!srv->respondent)
-            answer_now(srv, o, env, hdr, hdr_len, BERTH__V1__CODE__DEADLINE_EXCEEDED, true,
+            answer_now(srv, o, env, hdr, hdr_len, CODE_DEADLINE_EXCEEDED, true,
                        "%s: deadline of %u ms passed before the request arrived",
                        quote_method(env->method, qm), env->timeout_ms);
         return;
@@ -347,13 +344,13 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Berth__V1__Envel
     m = berth_rpc_dispatch_find(srv->dispatch, env->method, &svc);
     if (!m) {
         srv->stats.unimplemented++;
-        answer_now(srv, o, env, hdr, hdr_len, BERTH__V1__CODE__UNIMPLEMENTED, true,
-                   "unknown method %s", quote_method(env->method, qm));
+        answer_now(srv, o, env, hdr, hdr_len, CODE_UNIMPLEMENTED, true, "unknown method %s",
+                   quote_method(env->method, qm));
         return;
     }
     if (srv->pending >= srv->max_pending) {
         srv->stats.overloaded++;
-        answer_now(srv, o, env, hdr, hdr_len, BERTH__V1__CODE__RESOURCE_EXHAUSTED, false,
+        answer_now(srv, o, env, hdr, hdr_len, CODE_RESOURCE_EXHAUSTED, false,
                    "%s: %zu calls in progress, try again later", quote_method(env->method, qm),
                    srv->pending);
         return;
@@ -367,7 +364,7 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Berth__V1__Envel
     if (!call->request) {
         free(call);
         srv->stats.invalid++;
-        answer_now(srv, o, env, hdr, hdr_len, BERTH__V1__CODE__INVALID_ARGUMENT, true,
+        answer_now(srv, o, env, hdr, hdr_len, CODE_INVALID_ARGUMENT, true,
                    "%s: the request is not a valid %s", quote_method(env->method, qm),
                    m->input->name);
         return;
@@ -409,7 +406,7 @@ static void server_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const voi
     berth_rpc_server *srv = berth_container_of(ns, berth_rpc_server, sock);
     berth_expect x = { 0 };
     berth_opened o;
-    Berth__V1__Envelope *env;
+    Envelope *env;
 
     if (!hdr)
         return; /* nothing to answer with: not from a REQ/SURVEYOR peer */
@@ -450,12 +447,12 @@ static void server_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const voi
     if (!env) {
         srv->stats.invalid++;
         if (!srv->respondent)
-            answer_now(srv, &o, NULL, hdr, hdr_len, BERTH__V1__CODE__INVALID_ARGUMENT, false,
+            answer_now(srv, &o, NULL, hdr, hdr_len, CODE_INVALID_ARGUMENT, false,
                        "the payload is not a berth.v1.Envelope");
         return;
     }
     serve(srv, &o, env, hdr, hdr_len);
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
 }
 
 static int server_new(const berth_rpc_server_config *cfg, bool respondent,

@@ -7,9 +7,9 @@
  * completes, so a slow handler holds up nobody. A handler is a generated
  * protobuf-c service method:
  *
- *   static void my_register(Berth__V1__Controller_Service *svc,
- *                           const Berth__V1__RegisterRequest *req,
- *                           Berth__V1__RegisterResponse_Closure closure,
+ *   static void my_register(Controller_Service *svc,
+ *                           const RegisterRequest *req,
+ *                           RegisterResponse_Closure closure,
  *                           void *closure_data)
  *
  * closure_data is the berth_rpc_call. The handler completes the call
@@ -88,7 +88,7 @@ const berth_principal *berth_rpc_call_peer(const berth_rpc_call *call);
 const char *berth_rpc_call_method(const berth_rpc_call *call);
 /* When the caller stops waiting (monotonic ns); INT64_MAX for none. */
 int64_t berth_rpc_call_deadline(const berth_rpc_call *call);
-/* Complete the call with a non-OK status (a Berth__V1__Code) and message
+/* Complete the call with a non-OK status (a Code) and message
  * ("container web-1: not found"). */
 void berth_rpc_call_fail(berth_rpc_call *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

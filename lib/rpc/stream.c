@@ -10,7 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "pb.h"
 #include "sock.h"
 #include "table.h"
@@ -76,12 +76,12 @@ int berth_stream_push_connect(berth_stream_push *p, const char *addr, berth_erro
 int berth_stream_push_send(berth_stream_push *p, const ProtobufCMessage *msg, uint64_t *ret_seq,
                            berth_error **err)
 {
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
+    Envelope env = ENVELOPE_INIT;
     _cleanup_free_ uint8_t *frame = NULL;
     berth_session *s;
     size_t len, flen;
 
-    env.kind = BERTH__V1__FRAME_KIND__STREAM;
+    env.kind = FRAME_KIND_STREAM;
     env.method = (char *)msg->descriptor->name;
     env.seq = ++p->seq;
     env.stream_epoch = p->epoch;
@@ -169,7 +169,7 @@ static void pull_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
     berth_stream_item item = { 0 };
     berth_principal from;
     berth_opened o;
-    Berth__V1__Envelope *env;
+    Envelope *env;
     ProtobufCMessage *body;
     stream_state *st;
     int64_t now = berth_now_mono_ns();
@@ -180,10 +180,10 @@ static void pull_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
         return;
     from = *o.peer;
     env = berth_envelope_decode(p->auth, o.payload, o.payload_len);
-    if (!env || env->kind != BERTH__V1__FRAME_KIND__STREAM || env->seq == 0) {
+    if (!env || env->kind != FRAME_KIND_STREAM || env->seq == 0) {
         p->stats.invalid++;
         if (env)
-            berth__v1__envelope__free_unpacked(env, NULL);
+            envelope_free_unpacked(env, NULL);
         return;
     }
     item.from = &from;
@@ -193,7 +193,7 @@ static void pull_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
     if (st) {
         if (env->seq < st->next) {
             p->stats.out_of_order++;
-            berth__v1__envelope__free_unpacked(env, NULL);
+            envelope_free_unpacked(env, NULL);
             return;
         }
         item.missed = env->seq - st->next;
@@ -207,11 +207,11 @@ static void pull_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
     h = berth_typed_find(&p->handlers, env->method);
     if (!h) {
         p->stats.unknown_type++;
-        berth__v1__envelope__free_unpacked(env, NULL);
+        envelope_free_unpacked(env, NULL);
         return;
     }
     body = berth_pb_unpack(h->type, env->body.data, env->body.len);
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
     if (!body) {
         p->stats.invalid++;
         return;

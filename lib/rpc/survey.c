@@ -10,7 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "dispatch.h"
 #include "pb.h"
 #include "sock.h"
@@ -131,14 +131,14 @@ static void start_next(berth_surveyor *sv)
 
     while (!sv->running && sv->queue_head) {
         survey *s = sv->queue_head;
-        Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
+        Envelope env = ENVELOPE_INIT;
         survey_hdr hdr;
         size_t len;
 
         sv->queue_head = s->next;
         if (!sv->queue_head)
             sv->queue_tail = NULL;
-        env.kind = BERTH__V1__FRAME_KIND__SURVEY;
+        env.kind = FRAME_KIND_SURVEY;
         env.method = s->method_name;
         env.call_id = s->id;
         env.timeout_ms = s->timeout_ms;
@@ -174,14 +174,14 @@ static void surveyor_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const v
     survey *s = sv->running;
     berth_survey_answer *a;
     berth_opened o;
-    Berth__V1__Envelope *env;
+    Envelope *env;
 
     (void)hdr;
     (void)hdr_len;
     if (berth_auth_open(sv->auth, &x, msg, len, &o) != BERTH_REJECT_NONE)
         return;
     env = berth_envelope_decode(sv->auth, o.payload, o.payload_len);
-    if (!env || env->kind != BERTH__V1__FRAME_KIND__SURVEY_REPLY) {
+    if (!env || env->kind != FRAME_KIND_SURVEY_REPLY) {
         sv->stats.invalid++;
         goto out;
     }
@@ -211,11 +211,11 @@ static void surveyor_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const v
     memset(a, 0, sizeof(*a));
     a->from = *o.peer;
     a->latency_ns = berth_now_mono_ns() - s->started;
-    a->code = env->status ? (int)env->status->code : BERTH__V1__CODE__OK;
-    if (a->code == BERTH__V1__CODE__OK) {
+    a->code = env->status ? (int)env->status->code : CODE_OK;
+    if (a->code == CODE_OK) {
         a->response = berth_pb_unpack(s->method->output, env->body.data, env->body.len);
         if (!a->response) {
-            a->code = BERTH__V1__CODE__INTERNAL;
+            a->code = CODE_INTERNAL;
             a->message = strdup("the answer is not a valid response");
         }
     } else {
@@ -225,7 +225,7 @@ static void surveyor_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const v
     sv->stats.answers++;
 out:
     if (env)
-        berth__v1__envelope__free_unpacked(env, NULL);
+        envelope_free_unpacked(env, NULL);
 }
 
 int berth_surveyor_new(berth_loop *loop, berth_auth *auth, berth_surveyor **ret_surveyor,

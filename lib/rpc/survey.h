@@ -24,7 +24,7 @@ typedef struct berth_surveyor berth_surveyor;
 
 typedef struct berth_survey_answer {
     berth_principal from;
-    int code;                   /* a Berth__V1__Code */
+    int code;                   /* a Code */
     char *message;              /* when not OK */
     ProtobufCMessage *response; /* OK: of the method's output type */
     int64_t latency_ns;         /* from the question's sending */

@@ -28,7 +28,7 @@ uint64_t berth_caps_default(void)
 
 int caps_apply_and_switch_user(const child_plan *p, berth_error **err)
 {
-    const Berth__V1__User *u = p->spec->user;
+    const User *u = p->spec->user;
     int last = (int)cap_max_bits() - 1;
     cap_t caps;
     cap_value_t list[64];

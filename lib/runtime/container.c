@@ -140,7 +140,7 @@ static int runtime_seccomp(berth_runtime *rt, uint64_t caps, const struct sock_f
 
 static void limits_from_spec(const berth_spec *spec, berth_cgroup_limits *lim)
 {
-    const Berth__V1__Resources *r = spec->resources;
+    const Resources *r = spec->resources;
 
     memset(lim, 0, sizeof(*lim));
     if (!r)
@@ -222,14 +222,14 @@ static int plan_process(berth_runtime *rt, const berth_spec *spec, size_t cmdc, 
     plan->uid = spec->user ? spec->user->uid : 0;
     plan->gid = spec->user ? spec->user->gid : 0;
     plan->userns = spec->user_namespace && spec->user_namespace->enabled;
-    plan->new_netns = spec->network == BERTH__V1__NETWORK_MODE__NETWORK_NONE;
+    plan->new_netns = spec->network == NETWORK_NONE;
     plan->stub_fd = rt->stub_fd;
     if (berth_spec_caps(spec, &plan->caps, err) < 0 ||
         build_exec(spec, cmdc, cmd, hostname, extra, ret_argv, ret_envp, err) < 0)
         return -1;
     plan->argv = *ret_argv;
     plan->envp = *ret_envp;
-    if (spec->seccomp == BERTH__V1__SECCOMP_MODE__SECCOMP_DEFAULT &&
+    if (spec->seccomp == SECCOMP_DEFAULT &&
         runtime_seccomp(rt, plan->caps, &plan->seccomp, err) < 0)
         return -1;
     return 0;
@@ -367,8 +367,7 @@ static int read_child_error(int sock, int flags, berth_error **err)
     return berth_error_set(err, code, "%s", buf + hdr);
 }
 
-static int write_id_map(pid_t pid, const char *file, Berth__V1__IdMap **maps, size_t n,
-                        berth_error **err)
+static int write_id_map(pid_t pid, const char *file, IdMap **maps, size_t n, berth_error **err)
 {
     char path[64], buf[340 * 36];
     size_t len = 0;

@@ -319,10 +319,10 @@ static int setup_cgroupfs(const child_plan *p, int rootfd, berth_error **err)
 static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
 {
     for (size_t i = 0; i < p->spec->n_mounts; i++) {
-        const Berth__V1__Mount *m = p->spec->mounts[i];
+        const Mount *m = p->spec->mounts[i];
         unsigned long flags = MS_NOSUID | MS_NODEV;
 
-        if (m->type == BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS) {
+        if (m->type == MOUNT_TMPFS) {
             char opts[64] = "mode=1777";
 
             if (m->tmpfs_size_bytes > 0)

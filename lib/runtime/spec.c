@@ -89,7 +89,7 @@ static int validate_hostname(const char *h, berth_error **err)
     return 0;
 }
 
-static int validate_resources(const Berth__V1__Resources *r, berth_error **err)
+static int validate_resources(const Resources *r, berth_error **err)
 {
     char buf[32];
 
@@ -132,7 +132,7 @@ static int validate_mounts(const berth_spec *s, berth_error **err)
     if (s->n_mounts > BERTH_SPEC_MOUNTS_MAX)
         return F("spec.mounts: %zu mounts, at most %d", s->n_mounts, BERTH_SPEC_MOUNTS_MAX);
     for (size_t i = 0; i < s->n_mounts; i++) {
-        const Berth__V1__Mount *m = s->mounts[i];
+        const Mount *m = s->mounts[i];
 
         if (!path_clean(m->destination) || strcmp(m->destination, "/") == 0)
             return F("spec.mounts[%zu].destination: '%s' must be an absolute, normalised path "
@@ -143,14 +143,14 @@ static int validate_mounts(const berth_spec *s, berth_error **err)
                 return F("spec.mounts[%zu].destination: '%s' is managed by the runtime", i,
                          m->destination);
         switch (m->type) {
-        case BERTH__V1__MOUNT_TYPE__MOUNT_BIND:
+        case MOUNT_BIND:
             if (!path_clean(m->source))
                 return F("spec.mounts[%zu].source: '%s' must be an absolute, normalised host path",
                          i, m->source);
             if (m->tmpfs_size_bytes != 0)
                 return F("spec.mounts[%zu].tmpfs_size_bytes: only for tmpfs mounts", i);
             break;
-        case BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS:
+        case MOUNT_TMPFS:
             if (*m->source)
                 return F("spec.mounts[%zu].source: a tmpfs mount has no source", i);
             if (m->tmpfs_size_bytes < 0)
@@ -163,7 +163,7 @@ static int validate_mounts(const berth_spec *s, berth_error **err)
     return 0;
 }
 
-static int validate_userns(const Berth__V1__UserNamespace *u, berth_error **err)
+static int validate_userns(const UserNamespace *u, berth_error **err)
 {
     if (!u || !u->enabled) {
         if (u && (u->n_uid_maps || u->n_gid_maps))
@@ -176,7 +176,7 @@ static int validate_userns(const Berth__V1__UserNamespace *u, berth_error **err)
     if (u->n_uid_maps > 64 || u->n_gid_maps > 64)
         return F("spec.user_namespace: at most 64 maps each");
     for (int k = 0; k < 2; k++) {
-        Berth__V1__IdMap **maps = k ? u->gid_maps : u->uid_maps;
+        IdMap **maps = k ? u->gid_maps : u->uid_maps;
         size_t n = k ? u->n_gid_maps : u->n_uid_maps;
 
         for (size_t i = 0; i < n; i++)
@@ -190,18 +190,18 @@ static int validate_userns(const Berth__V1__UserNamespace *u, berth_error **err)
     return 0;
 }
 
-static int validate_probe(const Berth__V1__Probe *p, berth_error **err)
+static int validate_probe(const Probe *p, berth_error **err)
 {
     if (!p)
         return 0;
     switch (p->action_case) {
-    case BERTH__V1__PROBE__ACTION_EXEC:
+    case PROBE_ACTION_EXEC:
         if (p->exec->n_command == 0 || !*p->exec->command[0])
             return F("spec.liveness_probe.exec.command: must not be empty");
         if (p->exec->n_command > BERTH_SPEC_ARGS_MAX)
             return F("spec.liveness_probe.exec.command: too many arguments");
         break;
-    case BERTH__V1__PROBE__ACTION_TCP:
+    case PROBE_ACTION_TCP:
         if (p->tcp->port == 0 || p->tcp->port > 65535)
             return F("spec.liveness_probe.tcp.port: %" PRIu32 " is not a port (1..65535)",
                      p->tcp->port);
@@ -258,11 +258,9 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return -1;
     if (validate_resources(s->resources, err) < 0 || validate_mounts(s, err) < 0)
         return -1;
-    if (s->network != BERTH__V1__NETWORK_MODE__NETWORK_NONE &&
-        s->network != BERTH__V1__NETWORK_MODE__NETWORK_HOST)
+    if (s->network != NETWORK_NONE && s->network != NETWORK_HOST)
         return F("spec.network: unknown network mode %d", (int)s->network);
-    if (s->seccomp != BERTH__V1__SECCOMP_MODE__SECCOMP_DEFAULT &&
-        s->seccomp != BERTH__V1__SECCOMP_MODE__SECCOMP_UNCONFINED)
+    if (s->seccomp != SECCOMP_DEFAULT && s->seccomp != SECCOMP_UNCONFINED)
         return F("spec.seccomp: unknown seccomp mode %d", (int)s->seccomp);
     {
         uint64_t caps;
@@ -284,12 +282,11 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return F("spec.user.additional_gids: at most 64");
     if (validate_userns(s->user_namespace, err) < 0)
         return -1;
-    if (s->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_NEVER &&
-        s->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE &&
-        s->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_ALWAYS)
+    if (s->restart_policy != RESTART_NEVER && s->restart_policy != RESTART_ON_FAILURE &&
+        s->restart_policy != RESTART_ALWAYS)
         return F("spec.restart_policy: unknown policy %d", (int)s->restart_policy);
     if (s->restart_backoff) {
-        const Berth__V1__Backoff *b = s->restart_backoff;
+        const Backoff *b = s->restart_backoff;
         const int64_t day = 24 * 3600 * 1000LL;
         int64_t max = b->max_ms ? b->max_ms : 300000;
 

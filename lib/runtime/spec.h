@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "berth/proto/container.pb-c.h"
+#include "berth/proto/v1.h"
 
-typedef Berth__V1__ContainerSpec berth_spec;
+typedef ContainerSpec berth_spec;
 
 #define BERTH_SPEC_ID_MAX     63
 #define BERTH_SPEC_ARGS_MAX   4096

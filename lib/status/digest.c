@@ -8,15 +8,15 @@
 
 static int by_id(const void *a, const void *b)
 {
-    const Berth__V1__ContainerStatus *x = *(const Berth__V1__ContainerStatus *const *)a;
-    const Berth__V1__ContainerStatus *y = *(const Berth__V1__ContainerStatus *const *)b;
+    const ContainerStatus *x = *(const ContainerStatus *const *)a;
+    const ContainerStatus *y = *(const ContainerStatus *const *)b;
 
     return strcmp(x->id, y->id);
 }
 
-uint64_t berth_status_digest(const Berth__V1__ContainerStatus *const *statuses, size_t n)
+uint64_t berth_status_digest(const ContainerStatus *const *statuses, size_t n)
 {
-    const Berth__V1__ContainerStatus **sorted = NULL;
+    const ContainerStatus **sorted = NULL;
     crypto_generichash_state st;
     uint8_t h[32];
     uint64_t d = 0;
@@ -32,7 +32,7 @@ uint64_t berth_status_digest(const Berth__V1__ContainerStatus *const *statuses, 
         }
     }
     for (size_t i = 0; i < n; i++) {
-        const Berth__V1__ContainerStatus *s = sorted ? sorted[i] : statuses[i];
+        const ContainerStatus *s = sorted ? sorted[i] : statuses[i];
         char line[160];
         int len;
 

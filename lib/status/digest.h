@@ -9,12 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "berth/proto/status.pb-c.h"
+#include "berth/proto/v1.h"
 
 /* The first 8 bytes, little-endian, of BLAKE2b-256 over the statuses sorted
  * bytewise by id, each as "<id>\t<state>\t<restart_count>\t<exit_code>\t
  * <signal>\n" (decimal; state as its enum number). n = 0: the hash of the
  * empty string. The array is not reordered. */
-uint64_t berth_status_digest(const Berth__V1__ContainerStatus *const *statuses, size_t n);
+uint64_t berth_status_digest(const ContainerStatus *const *statuses, size_t n);
 
 #endif

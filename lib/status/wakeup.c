@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-bool berth_wakeup_generation(const Berth__V1__WakeUp *w, const uint8_t self[BERTH_WAKEUP_ID_LEN],
+bool berth_wakeup_generation(const WakeUp *w, const uint8_t self[BERTH_WAKEUP_ID_LEN],
                              uint64_t *ret_generation)
 {
     if (w->n_nodes == 0) {
@@ -11,7 +11,7 @@ bool berth_wakeup_generation(const Berth__V1__WakeUp *w, const uint8_t self[BERT
         return true;
     }
     for (size_t i = 0; i < w->n_nodes && i < BERTH_WAKEUP_NODES_MAX; i++) {
-        const Berth__V1__NodeGeneration *g = w->nodes[i];
+        const NodeGeneration *g = w->nodes[i];
 
         if (g->node_id.len == BERTH_WAKEUP_ID_LEN &&
             memcmp(g->node_id.data, self, BERTH_WAKEUP_ID_LEN) == 0) {

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 
 /* The most nodes one wake-up to every node lists. */
 #define BERTH_WAKEUP_NODES_MAX 1024
@@ -15,7 +15,7 @@
 
 /* The generation w gives the node with principal id self: false when w
  * does not concern it (a wake-up to every node that does not list it). */
-bool berth_wakeup_generation(const Berth__V1__WakeUp *w, const uint8_t self[BERTH_WAKEUP_ID_LEN],
+bool berth_wakeup_generation(const WakeUp *w, const uint8_t self[BERTH_WAKEUP_ID_LEN],
                              uint64_t *ret_generation);
 
 #endif

@@ -12,8 +12,7 @@
 
 #include "base/error.h"
 #include "base/loop.h"
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/logs.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/client.h"
 
 /* Exit codes shared by the subcommands (docker's conventions for run). */
@@ -129,8 +128,8 @@ char *berthctl_age(int64_t unix_ns, char *buf, size_t size);
 
 /* Words for the tables: "Ready", "Ready,SchedulingDisabled", "Down" ...;
  * "Running", "Exited", "OOMKilled" ... */
-const char *berthctl_node_status(const Berth__V1__Node *node, char *buf, size_t size);
-const char *berthctl_container_state(Berth__V1__ContainerState state);
+const char *berthctl_node_status(const Node *node, char *buf, size_t size);
+const char *berthctl_container_state(ContainerState state);
 /* The colour a status word deserves on a terminal (NULL: none). */
 const char *berthctl_status_colour(const char *word);
 
@@ -140,15 +139,14 @@ typedef int (*berthctl_call_fn)(berthctl_ctx *ctx, void *data, const char *metho
                                 const ProtobufCMessage *request, ProtobufCMessage **ret_response);
 /* Print a container's log through call's Logs (the controller's relay or
  * an agent's own), following it with follow. Returns the exit code. */
-int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data,
-                       Berth__V1__LogsRequest *req, bool follow, bool stamps);
+int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data, LogsRequest *req,
+                       bool follow, bool stamps);
 /* The containers table of get containers (names: only these, n 0 = all). */
-void berthctl_print_containers(const Berth__V1__ListContainersResponse *r, char **names, int n,
-                               bool wide);
+void berthctl_print_containers(const ListContainersResponse *r, char **names, int n, bool wide);
 
 /* A Logs answer's lines as the container wrote them (stamps: each prefixed
  * with when it was logged); a rotation gap noted on stderr. */
-void berthctl_print_log_lines(const Berth__V1__LogsResponse *resp, bool stamps, FILE *out);
+void berthctl_print_log_lines(const LogsResponse *resp, bool stamps, FILE *out);
 
 /* Read a whole file ("-": stdin) up to max bytes. */
 int berthctl_read_input(const char *path, size_t max, char **ret_text, size_t *ret_len,

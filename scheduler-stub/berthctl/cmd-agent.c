@@ -13,7 +13,7 @@
 #include "base/duration.h"
 #include "base/io.h"
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
+#include "berth/proto/v1.h"
 #include "berthctl.h"
 #include "rpc/keys.h"
 #include "rpc/pb.h"
@@ -87,18 +87,18 @@ static int agent_call(berthctl_ctx *ctx, void *data, const char *method,
     _cleanup_error_ berth_error *err = NULL;
     berth_rpc_result res = { 0 };
 
-    if (berth_rpc_client_call_sync(ctx->client, &berth__v1__agent__descriptor, method, request, 0,
-                                   &res, &err) < 0) {
+    if (berth_rpc_client_call_sync(ctx->client, &agent_descriptor, method, request, 0, &res, &err) <
+        0) {
         berthctl_errorf("%s: %s", method, err->msg);
         return 1;
     }
-    if (res.code == BERTH__V1__CODE__OK) {
+    if (res.code == CODE_OK) {
         *ret_response = res.response;
         res.response = NULL;
         berth_rpc_result_clear(&res);
         return 0;
     }
-    if (res.code == BERTH__V1__CODE__DEADLINE_EXCEEDED)
+    if (res.code == CODE_DEADLINE_EXCEEDED)
         berthctl_errorf("the agent %s at %s did not answer (is berthd running? are you one of "
                         "its operators?)",
                         ac->node, ac->socket);
@@ -110,8 +110,8 @@ static int agent_call(berthctl_ctx *ctx, void *data, const char *method,
 
 static int agent_ps(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt)
 {
-    Berth__V1__ListContainersRequest req = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
-    Berth__V1__ListContainersResponse *resp = NULL;
+    ListContainersRequest req = LIST_CONTAINERS_REQUEST_INIT;
+    ListContainersResponse *resp = NULL;
 
     if (agent_call(ctx, (void *)ac, "List", &req.base, (ProtobufCMessage **)&resp) != 0)
         return 1;
@@ -123,9 +123,9 @@ static int agent_ps(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt
     return 0;
 }
 
-static int agent_stop(berthctl_ctx *ctx, const agent_conn *ac, Berth__V1__StopRequest *req)
+static int agent_stop(berthctl_ctx *ctx, const agent_conn *ac, StopRequest *req)
 {
-    Berth__V1__StopResponse *resp = NULL;
+    StopResponse *resp = NULL;
 
     if (agent_call(ctx, (void *)ac, "Stop", &req->base, (ProtobufCMessage **)&resp) != 0)
         return 1;
@@ -136,8 +136,8 @@ static int agent_stop(berthctl_ctx *ctx, const agent_conn *ac, Berth__V1__StopRe
 
 static int agent_health(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt)
 {
-    Berth__V1__HealthRequest req = BERTH__V1__HEALTH_REQUEST__INIT;
-    Berth__V1__HealthReport *rep = NULL;
+    HealthRequest req = HEALTH_REQUEST_INIT;
+    HealthReport *rep = NULL;
     char age[16];
     int rc;
 
@@ -167,12 +167,12 @@ static int agent_health(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format
     if (rep->n_probes)
         printf("Probes:\n");
     for (size_t i = 0; i < rep->n_probes; i++) {
-        const Berth__V1__ContainerHealth *p = rep->probes[i];
+        const ContainerHealth *p = rep->probes[i];
 
         printf("  %-20s %s", p->container_id,
-               p->health == BERTH__V1__HEALTH_STATE__HEALTH_HEALTHY     ? "healthy"
-               : p->health == BERTH__V1__HEALTH_STATE__HEALTH_UNHEALTHY ? "unhealthy"
-                                                                        : "unknown");
+               p->health == HEALTH_HEALTHY     ? "healthy"
+               : p->health == HEALTH_UNHEALTHY ? "unhealthy"
+                                               : "unknown");
         if (p->probe_failures)
             printf(" (%u failed: %s)", p->probe_failures, p->message);
         printf("\n");
@@ -196,8 +196,8 @@ int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv)
     };
     agent_conn ac = { .socket = getenv("BERTH_AGENT_SOCKET"),
                       .state_dir = getenv("BERTH_AGENT_STATE_DIR") };
-    Berth__V1__LogsRequest logs = BERTH__V1__LOGS_REQUEST__INIT;
-    Berth__V1__StopRequest stop = BERTH__V1__STOP_REQUEST__INIT;
+    LogsRequest logs = LOGS_REQUEST_INIT;
+    StopRequest stop = STOP_REQUEST_INIT;
     berthctl_format fmt = BERTHCTL_TABLE;
     bool follow = false, stamps = false;
     _cleanup_error_ berth_error *err = NULL;

@@ -116,16 +116,16 @@ static int read_inputs(input *in, size_t n)
     return 0;
 }
 
-static const char *action_word(Berth__V1__ApplyAction a)
+static const char *action_word(ApplyAction a)
 {
     switch (a) {
-    case BERTH__V1__APPLY_ACTION__APPLY_CREATED:
+    case APPLY_CREATED:
         return "created";
-    case BERTH__V1__APPLY_ACTION__APPLY_CONFIGURED:
+    case APPLY_CONFIGURED:
         return "configured";
-    case BERTH__V1__APPLY_ACTION__APPLY_UNCHANGED:
+    case APPLY_UNCHANGED:
         return "unchanged";
-    case BERTH__V1__APPLY_ACTION__APPLY_DELETED:
+    case APPLY_DELETED:
         return "deleted";
     default:
         return "?";
@@ -133,7 +133,7 @@ static const char *action_word(Berth__V1__ApplyAction a)
 }
 
 /* "deployment/web created (dry run)" */
-static void print_result(const Berth__V1__ApplyResult *r, bool dry_run)
+static void print_result(const ApplyResult *r, bool dry_run)
 {
     char kind[32];
     size_t i;
@@ -147,8 +147,8 @@ static void print_result(const Berth__V1__ApplyResult *r, bool dry_run)
 static int apply_one(berthctl_ctx *ctx, const input *in, bool dry_run, bool print, char ***names,
                      size_t *n_names)
 {
-    Berth__V1__ApplyRequest req = BERTH__V1__APPLY_REQUEST__INIT;
-    Berth__V1__ApplyResponse *resp = NULL;
+    ApplyRequest req = APPLY_REQUEST_INIT;
+    ApplyResponse *resp = NULL;
     int r;
 
     req.manifest = in->text;
@@ -182,15 +182,15 @@ static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeo
     if (!last)
         return 1;
     for (;;) {
-        Berth__V1__ListWorkloadsRequest req = BERTH__V1__LIST_WORKLOADS_REQUEST__INIT;
-        Berth__V1__ListWorkloadsResponse *resp = NULL;
+        ListWorkloadsRequest req = LIST_WORKLOADS_REQUEST_INIT;
+        ListWorkloadsResponse *resp = NULL;
         size_t done = 0;
         char pending[512] = "";
 
         if (berthctl_call(ctx, "ListWorkloads", &req.base, (ProtobufCMessage **)&resp) != 0)
             break;
         for (size_t i = 0; i < n; i++) {
-            const Berth__V1__Workload *w = NULL;
+            const Workload *w = NULL;
             char line[512];
 
             for (size_t k = 0; k < resp->n_workloads && !w; k++)
@@ -200,7 +200,7 @@ static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeo
                 snprintf(line, sizeof(line), "%s: gone", names[i]);
                 done++;
             } else {
-                const Berth__V1__WorkloadStatus *st = w->status;
+                const WorkloadStatus *st = w->status;
                 uint32_t running = st ? st->running : 0, desired = st ? st->desired : 0;
                 uint32_t succeeded = st ? st->succeeded : 0;
                 char done_part[48] = "";

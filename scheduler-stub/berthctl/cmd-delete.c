@@ -29,9 +29,9 @@ static void delete_usage(FILE *out)
             berthctl_connection_help);
 }
 
-static int delete_call(berthctl_ctx *ctx, Berth__V1__DeleteRequest *req)
+static int delete_call(berthctl_ctx *ctx, DeleteRequest *req)
 {
-    Berth__V1__DeleteResponse *resp = NULL;
+    DeleteResponse *resp = NULL;
     int r = berthctl_call(ctx, "Delete", &req->base, (ProtobufCMessage **)&resp);
 
     if (r != 0)
@@ -58,7 +58,7 @@ int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    Berth__V1__DeleteRequest req = BERTH__V1__DELETE_REQUEST__INIT;
+    DeleteRequest req = DELETE_REQUEST_INIT;
     _cleanup_free_ char *text = NULL;
     const char *file = NULL, *kind = "workload";
     int o, rc = 0;

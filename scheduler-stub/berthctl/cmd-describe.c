@@ -55,8 +55,8 @@ static void when(const char *label, int64_t ns)
 static void events(berthctl_ctx *ctx, const char *kind, const char *name)
 {
     static const char *const h[] = { "AGE", "TYPE", "REASON", "MESSAGE" };
-    Berth__V1__ListEventsRequest req = BERTH__V1__LIST_EVENTS_REQUEST__INIT;
-    Berth__V1__ListEventsResponse *resp = NULL;
+    ListEventsRequest req = LIST_EVENTS_REQUEST_INIT;
+    ListEventsResponse *resp = NULL;
     berthctl_table *t;
 
     req.object_kind = (char *)kind;
@@ -72,7 +72,7 @@ static void events(berthctl_ctx *ctx, const char *kind, const char *name)
     }
     t = berthctl_table_new(4, h);
     for (size_t i = 0; i < resp->n_events; i++) {
-        Berth__V1__Event *e = resp->events[i];
+        Event *e = resp->events[i];
         char age[16];
         const char *cells[4] = { berthctl_age(e->time_unix_ns, age, sizeof(age)), e->type,
                                  e->reason, e->message };
@@ -100,10 +100,10 @@ static void events(berthctl_ctx *ctx, const char *kind, const char *name)
 
 static int describe_node(berthctl_ctx *ctx, const char *name)
 {
-    Berth__V1__GetNodeRequest req = BERTH__V1__GET_NODE_REQUEST__INIT;
-    Berth__V1__Node *n = NULL;
-    const Berth__V1__NodeInfo *info;
-    const Berth__V1__NodeCapacity *cap;
+    GetNodeRequest req = GET_NODE_REQUEST_INIT;
+    Node *n = NULL;
+    const NodeInfo *info;
+    const NodeCapacity *cap;
     char status[64], a[32], b[32], age[16];
 
     req.name = (char *)name;
@@ -117,7 +117,7 @@ static int describe_node(berthctl_ctx *ctx, const char *name)
           berthctl_age(n->phase_since_unix_ns, age, sizeof(age)));
     for (size_t i = 0; i < n->n_key_fingerprints; i++)
         FIELD(i ? "" : "Keys", "%s%s", n->key_fingerprints[i],
-              n->phase == BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL ? " (awaits approval)" : "");
+              n->phase == NODE_PENDING_APPROVAL ? " (awaits approval)" : "");
     printf("%-16s", "Labels:");
     for (size_t i = 0; info && i < info->n_labels; i++)
         printf("%s%s=%s", i ? "," : "", info->labels[i]->key, info->labels[i]->value);
@@ -153,10 +153,10 @@ static void print_argv(const char *label, char **a, size_t n, char **b, size_t n
     printf("%s\n", n + nb ? "" : "-");
 }
 
-static void print_spec(const Berth__V1__ContainerSpec *s)
+static void print_spec(const ContainerSpec *s)
 {
     static const char *const restart[] = { "Never", "OnFailure", "Always" };
-    const Berth__V1__Resources *r = s->resources;
+    const Resources *r = s->resources;
     char a[32], b[32], c[32], d[32];
 
     FIELD("Image", "%s", s->image);
@@ -171,24 +171,23 @@ static void print_spec(const Berth__V1__ContainerSpec *s)
               r->memory_bytes ? berth_format_bytes(r->memory_bytes, d, sizeof(d)) : "-");
     for (size_t i = 0; i < s->n_mounts; i++)
         FIELD(i ? "" : "Mounts", "%s <- %s%s", s->mounts[i]->destination,
-              s->mounts[i]->type == BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS ? "tmpfs"
-                                                                       : s->mounts[i]->source,
+              s->mounts[i]->type == MOUNT_TMPFS ? "tmpfs" : s->mounts[i]->source,
               s->mounts[i]->readonly ? " (read-only)" : "");
-    FIELD("Network", "%s", s->network == BERTH__V1__NETWORK_MODE__NETWORK_HOST ? "host" : "none");
+    FIELD("Network", "%s", s->network == NETWORK_HOST ? "host" : "none");
     FIELD("Restart", "%s", (unsigned)s->restart_policy < 3 ? restart[s->restart_policy] : "?");
     if (s->liveness_probe)
         FIELD("Liveness", "%s",
-              s->liveness_probe->action_case == BERTH__V1__PROBE__ACTION_TCP ? "tcp" : "exec");
+              s->liveness_probe->action_case == PROBE_ACTION_TCP ? "tcp" : "exec");
 }
 
 static int describe_workload(berthctl_ctx *ctx, const char *name)
 {
     static const char *const h[] = { "NAME", "NODE", "STATE", "RESTARTS" };
-    Berth__V1__GetWorkloadRequest req = BERTH__V1__GET_WORKLOAD_REQUEST__INIT;
-    Berth__V1__ListContainersRequest creq = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
-    Berth__V1__ListContainersResponse *cs = NULL;
-    Berth__V1__Workload *w = NULL;
-    const Berth__V1__WorkloadStatus *st;
+    GetWorkloadRequest req = GET_WORKLOAD_REQUEST_INIT;
+    ListContainersRequest creq = LIST_CONTAINERS_REQUEST_INIT;
+    ListContainersResponse *cs = NULL;
+    Workload *w = NULL;
+    const WorkloadStatus *st;
 
     req.name = (char *)name;
     if (berthctl_call(ctx, "GetWorkload", &req.base, (ProtobufCMessage **)&w) != 0)
@@ -222,7 +221,7 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
 
         printf("Containers:\n");
         for (size_t i = 0; i < cs->n_containers; i++) {
-            const Berth__V1__ContainerStatus *s = cs->containers[i]->status;
+            const ContainerStatus *s = cs->containers[i]->status;
             char restarts[16];
             const char *cells[4];
 
@@ -248,9 +247,9 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
 static int describe_container(berthctl_ctx *ctx, const char *id, const char *node)
 {
     static const char *const health[] = { "unknown", "no probe", "healthy", "unhealthy" };
-    Berth__V1__GetContainerRequest req = BERTH__V1__GET_CONTAINER_REQUEST__INIT;
-    Berth__V1__ContainerInfo *ci = NULL;
-    const Berth__V1__ContainerStatus *s;
+    GetContainerRequest req = GET_CONTAINER_REQUEST_INIT;
+    ContainerInfo *ci = NULL;
+    const ContainerStatus *s;
 
     req.id = (char *)id;
     req.node = (char *)(node ? node : "");
@@ -267,7 +266,7 @@ static int describe_container(berthctl_ctx *ctx, const char *id, const char *nod
             FIELD("Message", "%s", s->message);
         if (s->pid)
             FIELD("Pid", "%d", s->pid);
-        if (s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED || s->signal || s->oom_killed)
+        if (s->state == CONTAINER_EXITED || s->signal || s->oom_killed)
             FIELD("Exit", "code %d, signal %d%s", s->exit_code, s->signal,
                   s->oom_killed ? ", OOM-killed" : "");
         FIELD("Restarts", "%u", s->restart_count);

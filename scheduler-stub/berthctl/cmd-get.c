@@ -69,7 +69,7 @@ static void free_map(ProtobufCMessage *req, const char *field)
     *n = 0;
 }
 
-static void labels_text(Berth__V1__NodeInfo__LabelsEntry **l, size_t n, char *buf, size_t size)
+static void labels_text(NodeInfo_LabelsEntry **l, size_t n, char *buf, size_t size)
 {
     size_t len = 0;
 
@@ -79,16 +79,16 @@ static void labels_text(Berth__V1__NodeInfo__LabelsEntry **l, size_t n, char *bu
                                 l[i]->value);
 }
 
-static void print_nodes(const Berth__V1__ListNodesResponse *r, char **names, int n_names, bool wide)
+static void print_nodes(const ListNodesResponse *r, char **names, int n_names, bool wide)
 {
     static const char *const h[] = { "NAME",    "STATUS", "CONTAINERS", "CPU",     "MEMORY", "AGE",
                                      "VERSION", "KERNEL", "CGROUP",     "ADDRESS", "LABELS" };
     berthctl_table *t = berthctl_table_new(wide ? 11 : 7, h);
 
     for (size_t i = 0; i < r->n_nodes; i++) {
-        const Berth__V1__Node *n = r->nodes[i];
-        const Berth__V1__NodeInfo *info = n->info;
-        const Berth__V1__NodeCapacity *cap = info ? info->capacity : NULL;
+        const Node *n = r->nodes[i];
+        const NodeInfo *info = n->info;
+        const NodeCapacity *cap = info ? info->capacity : NULL;
         char status[64], containers[32], cpu[64], mem[64], age[16], a[32], b[32], cg[8],
             labels[512];
         const char *colours[11] = { NULL };
@@ -124,22 +124,20 @@ static void print_nodes(const Berth__V1__ListNodesResponse *r, char **names, int
     berthctl_table_free(t);
 }
 
-static void selector_text(Berth__V1__Workload__NodeSelectorEntry **l, size_t n, char *buf,
-                          size_t size)
+static void selector_text(Workload_NodeSelectorEntry **l, size_t n, char *buf, size_t size)
 {
-    labels_text((Berth__V1__NodeInfo__LabelsEntry **)(void *)l, n, buf, size);
+    labels_text((NodeInfo_LabelsEntry **)(void *)l, n, buf, size);
 }
 
-static void print_workloads(const Berth__V1__ListWorkloadsResponse *r, char **names, int n_names,
-                            bool wide)
+static void print_workloads(const ListWorkloadsResponse *r, char **names, int n_names, bool wide)
 {
     static const char *const h[] = { "NAME",  "KIND",     "READY",      "PLACED", "AGE",
                                      "IMAGE", "SELECTOR", "GENERATION", "MESSAGE" };
     berthctl_table *t = berthctl_table_new(wide ? 9 : 6, h);
 
     for (size_t i = 0; i < r->n_workloads; i++) {
-        const Berth__V1__Workload *w = r->workloads[i];
-        const Berth__V1__WorkloadStatus *st = w->status;
+        const Workload *w = r->workloads[i];
+        const WorkloadStatus *st = w->status;
         char ready[32], placed[16], age[16], sel[512], gen[24];
         const char *cells[9];
 
@@ -164,16 +162,16 @@ static void print_workloads(const Berth__V1__ListWorkloadsResponse *r, char **na
     berthctl_table_free(t);
 }
 
-void berthctl_print_containers(const Berth__V1__ListContainersResponse *r, char **names,
-                               int n_names, bool wide)
+void berthctl_print_containers(const ListContainersResponse *r, char **names, int n_names,
+                               bool wide)
 {
     static const char *const h[] = { "NAME", "NODE",  "WORKLOAD", "STATE", "RESTARTS",
                                      "AGE",  "IMAGE", "PID",      "EXIT",  "REASON" };
     berthctl_table *t = berthctl_table_new(wide ? 10 : 6, h);
 
     for (size_t i = 0; i < r->n_containers; i++) {
-        const Berth__V1__ContainerInfo *ci = r->containers[i];
-        const Berth__V1__ContainerStatus *s = ci->status;
+        const ContainerInfo *ci = r->containers[i];
+        const ContainerStatus *s = ci->status;
         char restarts[16], age[16], pid[16], exitc[24];
         const char *colours[10] = { NULL };
         const char *cells[10];
@@ -184,8 +182,7 @@ void berthctl_print_containers(const Berth__V1__ListContainersResponse *r, char 
         snprintf(pid, sizeof(pid), s->pid ? "%d" : "-", s->pid);
         if (s->signal)
             snprintf(exitc, sizeof(exitc), "signal %d", s->signal);
-        else if (s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED ||
-                 s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
+        else if (s->state == CONTAINER_EXITED || s->state == CONTAINER_FAILED)
             snprintf(exitc, sizeof(exitc), "%d", s->exit_code);
         else
             snprintf(exitc, sizeof(exitc), "-");
@@ -214,9 +211,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         { "node", required_argument, NULL, 'N' },   { "workload", required_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
-    Berth__V1__ListNodesRequest nreq = BERTH__V1__LIST_NODES_REQUEST__INIT;
-    Berth__V1__ListWorkloadsRequest wreq = BERTH__V1__LIST_WORKLOADS_REQUEST__INIT;
-    Berth__V1__ListContainersRequest creq = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
+    ListNodesRequest nreq = LIST_NODES_REQUEST_INIT;
+    ListWorkloadsRequest wreq = LIST_WORKLOADS_REQUEST_INIT;
+    ListContainersRequest creq = LIST_CONTAINERS_REQUEST_INIT;
     berthctl_format fmt = BERTHCTL_TABLE;
     ProtobufCMessage *resp = NULL;
     const char *what, *method;
@@ -283,14 +280,13 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     else if (fmt == BERTHCTL_YAML)
         berthctl_print_yaml(resp, stdout);
     else if (method[4] == 'N')
-        print_nodes((Berth__V1__ListNodesResponse *)resp, argv + optind, argc - optind,
-                    fmt == BERTHCTL_WIDE);
+        print_nodes((ListNodesResponse *)resp, argv + optind, argc - optind, fmt == BERTHCTL_WIDE);
     else if (method[4] == 'W')
-        print_workloads((Berth__V1__ListWorkloadsResponse *)resp, argv + optind, argc - optind,
+        print_workloads((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                         fmt == BERTHCTL_WIDE);
     else
-        berthctl_print_containers((Berth__V1__ListContainersResponse *)resp, argv + optind,
-                                  argc - optind, fmt == BERTHCTL_WIDE);
+        berthctl_print_containers((ListContainersResponse *)resp, argv + optind, argc - optind,
+                                  fmt == BERTHCTL_WIDE);
     berth_pb_free(resp);
 out:
     free_map(&nreq.base, "label_selector");

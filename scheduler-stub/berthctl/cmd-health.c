@@ -29,7 +29,7 @@ static void health_usage(FILE *out)
 }
 
 /* "3 running, 1 exited" */
-static void counts(const Berth__V1__HealthReport *r, char *buf, size_t size)
+static void counts(const HealthReport *r, char *buf, size_t size)
 {
     size_t len = 0;
 
@@ -40,7 +40,7 @@ static void counts(const Berth__V1__HealthReport *r, char *buf, size_t size)
                                 berthctl_container_state(r->containers[i]->state));
 }
 
-static void problems(const Berth__V1__HealthReport *r, char *buf, size_t size)
+static void problems(const HealthReport *r, char *buf, size_t size)
 {
     size_t len = 0;
 
@@ -61,8 +61,8 @@ int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv)
     };
     static const char *const h[] = { "NODE",       "HEALTHY", "LATENCY",
                                      "CONTAINERS", "VERSION", "PROBLEMS" };
-    Berth__V1__FleetHealthRequest req = BERTH__V1__FLEET_HEALTH_REQUEST__INIT;
-    Berth__V1__FleetHealthResponse *resp = NULL;
+    FleetHealthRequest req = FLEET_HEALTH_REQUEST_INIT;
+    FleetHealthResponse *resp = NULL;
     berthctl_format fmt = BERTHCTL_TABLE;
     berthctl_table *t;
     int64_t ns;
@@ -104,8 +104,8 @@ int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv)
     } else {
         t = berthctl_table_new(6, h);
         for (size_t i = 0; i < resp->n_answered; i++) {
-            const Berth__V1__NodeHealth *nh = resp->answered[i];
-            const Berth__V1__HealthReport *r = nh->report;
+            const NodeHealth *nh = resp->answered[i];
+            const HealthReport *r = nh->report;
             char lat[16], cont[256], prob[512];
             const char *colours[6] = { NULL };
             const char *cells[6];

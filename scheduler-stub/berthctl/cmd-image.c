@@ -24,7 +24,7 @@
 
 #include "base/cleanup.h"
 #include "base/io.h"
-#include "berth/proto/monitor.pb-c.h"
+#include "berth/proto/v1.h"
 #include "berthctl.h"
 #include "monitor/monitor.h"
 #include "runtime/spec.h"
@@ -95,7 +95,7 @@ static size_t image_users(const char *state_dir, const char *name, char *out, si
         return 0;
     while ((e = readdir(d))) {
         _cleanup_close_ int dfd = -1;
-        Berth__V1__ContainerPlan *plan = NULL;
+        ContainerPlan *plan = NULL;
         berth_monitor_liveness l;
 
         if (e->d_name[0] == '.')
@@ -111,7 +111,7 @@ static size_t image_users(const char *state_dir, const char *name, char *out, si
                 len += (size_t)w;
             n++;
         }
-        berth__v1__container_plan__free_unpacked(plan, NULL);
+        container_plan_free_unpacked(plan, NULL);
     }
     return n;
 }

@@ -33,8 +33,8 @@ int berthctl_cmd_join_token(berthctl_ctx *ctx, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    Berth__V1__CreateJoinTokenRequest req = BERTH__V1__CREATE_JOIN_TOKEN_REQUEST__INIT;
-    Berth__V1__JoinToken *tok = NULL;
+    CreateJoinTokenRequest req = CREATE_JOIN_TOKEN_REQUEST_INIT;
+    JoinToken *tok = NULL;
     char t[BERTH_RFC3339NANO_LEN];
     int64_t ns;
     int o;

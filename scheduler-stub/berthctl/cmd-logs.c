@@ -27,12 +27,12 @@ static void logs_usage(FILE *out)
             berthctl_connection_help);
 }
 
-void berthctl_print_log_lines(const Berth__V1__LogsResponse *resp, bool stamps, FILE *out)
+void berthctl_print_log_lines(const LogsResponse *resp, bool stamps, FILE *out)
 {
     if (resp->truncated)
         fprintf(stderr, "berthctl: (the log was rotated: lines are missing here)\n");
     for (size_t i = 0; i < resp->n_lines; i++) {
-        const Berth__V1__LogLine *l = resp->lines[i];
+        const LogLine *l = resp->lines[i];
         char t[BERTH_RFC3339NANO_LEN];
 
         if (stamps)
@@ -44,11 +44,11 @@ void berthctl_print_log_lines(const Berth__V1__LogsResponse *resp, bool stamps, 
     fflush(out);
 }
 
-int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data,
-                       Berth__V1__LogsRequest *req, bool follow, bool stamps)
+int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data, LogsRequest *req,
+                       bool follow, bool stamps)
 {
     for (;;) {
-        Berth__V1__LogsResponse *resp = NULL;
+        LogsResponse *resp = NULL;
         bool more;
 
         if (call(ctx, data, "Logs", &req->base, (ProtobufCMessage **)&resp) != 0)
@@ -82,7 +82,7 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
         { "timestamps", no_argument, NULL, 't' }, { "node", required_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
-    Berth__V1__LogsRequest req = BERTH__V1__LOGS_REQUEST__INIT;
+    LogsRequest req = LOGS_REQUEST_INIT;
     bool follow = false, stamps = false;
     char *end;
     int o;

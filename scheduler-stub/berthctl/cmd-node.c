@@ -35,10 +35,10 @@ int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    Berth__V1__ApproveNodeRequest areq = BERTH__V1__APPROVE_NODE_REQUEST__INIT;
-    Berth__V1__CordonNodeRequest creq = BERTH__V1__CORDON_NODE_REQUEST__INIT;
-    Berth__V1__DrainNodeRequest dreq = BERTH__V1__DRAIN_NODE_REQUEST__INIT;
-    Berth__V1__Node *n = NULL;
+    ApproveNodeRequest areq = APPROVE_NODE_REQUEST_INIT;
+    CordonNodeRequest creq = CORDON_NODE_REQUEST_INIT;
+    DrainNodeRequest dreq = DRAIN_NODE_REQUEST_INIT;
+    Node *n = NULL;
     const char *verb, *done, *method;
     ProtobufCMessage *req;
     int o, r;

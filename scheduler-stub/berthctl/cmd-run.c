@@ -66,13 +66,13 @@ static void run_usage(FILE *out)
 /* All strings point into argv or into these buffers; arrays are sized by
  * argc, which bounds every repeatable option. */
 typedef struct run_args {
-    Berth__V1__ContainerSpec spec;
-    Berth__V1__Resources res;
-    Berth__V1__User user;
-    Berth__V1__Capabilities caps;
-    Berth__V1__UserNamespace userns;
-    Berth__V1__IdMap idmap;
-    Berth__V1__IdMap *idmaps[1];
+    ContainerSpec spec;
+    Resources res;
+    User user;
+    Capabilities caps;
+    UserNamespace userns;
+    IdMap idmap;
+    IdMap *idmaps[1];
     const char *image_store;
     const char *cgroup_parent;
     const char *state_dir;
@@ -94,11 +94,11 @@ static int parse_u64(const char *s, const char *what, uint64_t max, uint64_t *re
     return 0;
 }
 
-static int parse_volume(char *arg, Berth__V1__Mount *m)
+static int parse_volume(char *arg, Mount *m)
 {
     char *dst = strchr(arg, ':'), *mode;
 
-    berth__v1__mount__init(m);
+    mount_init(m);
     if (!dst) {
         berthctl_errorf("--volume '%s': expected SRC:DST[:ro]", arg);
         return -1;
@@ -113,18 +113,18 @@ static int parse_volume(char *arg, Berth__V1__Mount *m)
         }
         m->readonly = strcmp(mode, "ro") == 0;
     }
-    m->type = BERTH__V1__MOUNT_TYPE__MOUNT_BIND;
+    m->type = MOUNT_BIND;
     m->source = arg;
     m->destination = dst;
     return 0;
 }
 
-static int parse_tmpfs(char *arg, Berth__V1__Mount *m)
+static int parse_tmpfs(char *arg, Mount *m)
 {
     char *size = strchr(arg, ':');
 
-    berth__v1__mount__init(m);
-    m->type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    mount_init(m);
+    m->type = MOUNT_TMPFS;
     m->destination = arg;
     if (size) {
         berth_error *err = NULL;
@@ -141,12 +141,12 @@ static int parse_tmpfs(char *arg, Berth__V1__Mount *m)
     return 0;
 }
 
-static int parse_ulimit(char *arg, Berth__V1__Rlimit *rl)
+static int parse_ulimit(char *arg, Rlimit *rl)
 {
     char *eq = strchr(arg, '='), *colon;
     uint64_t soft, hard;
 
-    berth__v1__rlimit__init(rl);
+    rlimit_init(rl);
     if (!eq) {
         berthctl_errorf("--ulimit '%s': expected NAME=SOFT[:HARD]", arg);
         return -1;
@@ -223,11 +223,11 @@ static const struct option run_options[] = {
 };
 
 /* Parse argv into a; the arrays (sized argc) are owned by the caller. */
-static int parse_run(int argc, char **argv, run_args *a, char **env, Berth__V1__Mount *mounts,
-                     Berth__V1__Mount **mount_ptrs, Berth__V1__Rlimit *rls,
-                     Berth__V1__Rlimit **rl_ptrs, char **cap_add, char **cap_drop, uint32_t *groups)
+static int parse_run(int argc, char **argv, run_args *a, char **env, Mount *mounts,
+                     Mount **mount_ptrs, Rlimit *rls, Rlimit **rl_ptrs, char **cap_add,
+                     char **cap_drop, uint32_t *groups)
 {
-    Berth__V1__ContainerSpec *s = &a->spec;
+    ContainerSpec *s = &a->spec;
     berth_error *err = NULL;
     int opt;
 
@@ -274,9 +274,9 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Berth__V1__
             break;
         case OPT_NET:
             if (strcmp(optarg, "none") == 0)
-                s->network = BERTH__V1__NETWORK_MODE__NETWORK_NONE;
+                s->network = NETWORK_NONE;
             else if (strcmp(optarg, "host") == 0)
-                s->network = BERTH__V1__NETWORK_MODE__NETWORK_HOST;
+                s->network = NETWORK_HOST;
             else {
                 berthctl_errorf("--net: '%s' is not none or host", optarg);
                 return -1;
@@ -343,9 +343,9 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Berth__V1__
             break;
         case OPT_SECCOMP:
             if (strcmp(optarg, "default") == 0)
-                s->seccomp = BERTH__V1__SECCOMP_MODE__SECCOMP_DEFAULT;
+                s->seccomp = SECCOMP_DEFAULT;
             else if (strcmp(optarg, "unconfined") == 0)
-                s->seccomp = BERTH__V1__SECCOMP_MODE__SECCOMP_UNCONFINED;
+                s->seccomp = SECCOMP_UNCONFINED;
             else {
                 berthctl_errorf("--seccomp: '%s' is not default or unconfined", optarg);
                 return -1;
@@ -467,10 +467,10 @@ int berthctl_cmd_run(int argc, char **argv)
     _cleanup_free_ char **cap_add = calloc(n, sizeof(char *));
     _cleanup_free_ char **cap_drop = calloc(n, sizeof(char *));
     _cleanup_free_ uint32_t *groups = calloc(n, sizeof(uint32_t));
-    _cleanup_free_ Berth__V1__Mount *mounts = calloc(n, sizeof(*mounts));
-    _cleanup_free_ Berth__V1__Mount **mount_ptrs = calloc(n, sizeof(*mount_ptrs));
-    _cleanup_free_ Berth__V1__Rlimit *rls = calloc(n, sizeof(*rls));
-    _cleanup_free_ Berth__V1__Rlimit **rl_ptrs = calloc(n, sizeof(*rl_ptrs));
+    _cleanup_free_ Mount *mounts = calloc(n, sizeof(*mounts));
+    _cleanup_free_ Mount **mount_ptrs = calloc(n, sizeof(*mount_ptrs));
+    _cleanup_free_ Rlimit *rls = calloc(n, sizeof(*rls));
+    _cleanup_free_ Rlimit **rl_ptrs = calloc(n, sizeof(*rl_ptrs));
     _cleanup_free_ char *state_dir = NULL, *rootfs_abs = NULL;
     _cleanup_close_ int sigfd = -1;
     berth_runtime_config cfg = { 0 };
@@ -486,12 +486,12 @@ int berthctl_cmd_run(int argc, char **argv)
         berthctl_errorf("out of memory");
         return BERTHCTL_EXIT_RUNTIME;
     }
-    berth__v1__container_spec__init(&a.spec);
-    berth__v1__resources__init(&a.res);
-    berth__v1__user__init(&a.user);
-    berth__v1__capabilities__init(&a.caps);
-    berth__v1__user_namespace__init(&a.userns);
-    berth__v1__id_map__init(&a.idmap);
+    container_spec_init(&a.spec);
+    resources_init(&a.res);
+    user_init(&a.user);
+    capabilities_init(&a.caps);
+    user_namespace_init(&a.userns);
+    id_map_init(&a.idmap);
     a.spec.resources = &a.res;
     a.spec.env = env;
     a.spec.mounts = mount_ptrs;

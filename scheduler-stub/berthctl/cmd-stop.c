@@ -34,8 +34,8 @@ int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    Berth__V1__StopContainerRequest req = BERTH__V1__STOP_CONTAINER_REQUEST__INIT;
-    Berth__V1__StopResponse *resp = NULL;
+    StopContainerRequest req = STOP_CONTAINER_REQUEST_INIT;
+    StopResponse *resp = NULL;
     int64_t ns;
     int o;
 

@@ -39,8 +39,8 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    Berth__V1__TopRequest req = BERTH__V1__TOP_REQUEST__INIT;
-    Berth__V1__TopResponse *resp = NULL;
+    TopRequest req = TOP_REQUEST_INIT;
+    TopResponse *resp = NULL;
     bool nodes = false;
     berthctl_table *t;
     int o;
@@ -77,8 +77,8 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
 
         t = berthctl_table_new(5, h);
         for (size_t i = 0; i < resp->n_nodes; i++) {
-            const Berth__V1__NodeUsage *u = resp->nodes[i];
-            const Berth__V1__NodeCapacity *cap = u->capacity;
+            const NodeUsage *u = resp->nodes[i];
+            const NodeCapacity *cap = u->capacity;
             char cpu[32], cpup[32], mem[32], memp[32];
             const char *cells[5];
 
@@ -103,7 +103,7 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
 
         t = berthctl_table_new(6, h);
         for (size_t i = 0; i < resp->n_containers; i++) {
-            const Berth__V1__ContainerUsage *u = resp->containers[i];
+            const ContainerUsage *u = resp->containers[i];
             char cpu[32], mem[32], pids[24];
             const char *cells[6];
 

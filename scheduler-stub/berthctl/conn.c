@@ -365,22 +365,22 @@ int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage 
     berth_rpc_result res = { 0 };
     char d[32];
 
-    if (berth_rpc_client_call_sync(ctx->client, &berth__v1__controller__descriptor, method, request,
-                                   0, &res, &err) < 0) {
+    if (berth_rpc_client_call_sync(ctx->client, &controller_descriptor, method, request, 0, &res,
+                                   &err) < 0) {
         berthctl_errorf("%s: %s", method, err->msg);
         return 1;
     }
-    if (res.code == BERTH__V1__CODE__OK) {
+    if (res.code == CODE_OK) {
         *ret_response = res.response;
         res.response = NULL;
         berth_rpc_result_clear(&res);
         return 0;
     }
-    if (res.code == BERTH__V1__CODE__DEADLINE_EXCEEDED)
+    if (res.code == CODE_DEADLINE_EXCEEDED)
         berthctl_errorf(
             "the controller at %s did not answer within %s", ctx->controller,
             berth_format_duration((int64_t)ctx->timeout_ms * BERTH_NSEC_PER_MSEC, d, sizeof(d)));
-    else if (res.code == BERTH__V1__CODE__UNAVAILABLE && !res.message)
+    else if (res.code == CODE_UNAVAILABLE && !res.message)
         berthctl_errorf("the controller at %s is unavailable", ctx->controller);
     else
         berthctl_errorf("%s", res.message ? res.message : berth_rpc_code_name(res.code));

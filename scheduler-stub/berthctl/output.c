@@ -150,21 +150,21 @@ char *berthctl_age(int64_t unix_ns, char *buf, size_t size)
     return buf;
 }
 
-const char *berthctl_node_status(const Berth__V1__Node *n, char *buf, size_t size)
+const char *berthctl_node_status(const Node *n, char *buf, size_t size)
 {
     const char *phase;
 
     switch (n->phase) {
-    case BERTH__V1__NODE_PHASE__NODE_READY:
+    case NODE_READY:
         phase = "Ready";
         break;
-    case BERTH__V1__NODE_PHASE__NODE_UNKNOWN:
+    case NODE_UNKNOWN:
         phase = "Unknown";
         break;
-    case BERTH__V1__NODE_PHASE__NODE_DOWN:
+    case NODE_DOWN:
         phase = "Down";
         break;
-    case BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL:
+    case NODE_PENDING_APPROVAL:
         phase = "PendingApproval";
         break;
     default:
@@ -178,17 +178,13 @@ const char *berthctl_node_status(const Berth__V1__Node *n, char *buf, size_t siz
     return buf;
 }
 
-const char *berthctl_container_state(Berth__V1__ContainerState state)
+const char *berthctl_container_state(ContainerState state)
 {
     static const char *const names[] = {
-        [BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING] = "Pending",
-        [BERTH__V1__CONTAINER_STATE__CONTAINER_STARTING] = "Starting",
-        [BERTH__V1__CONTAINER_STATE__CONTAINER_CREATED] = "Created",
-        [BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING] = "Running",
-        [BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED] = "Exited",
-        [BERTH__V1__CONTAINER_STATE__CONTAINER_OOM_KILLED] = "OOMKilled",
-        [BERTH__V1__CONTAINER_STATE__CONTAINER_RESTARTING] = "Restarting",
-        [BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED] = "Failed",
+        [CONTAINER_PENDING] = "Pending",       [CONTAINER_STARTING] = "Starting",
+        [CONTAINER_CREATED] = "Created",       [CONTAINER_RUNNING] = "Running",
+        [CONTAINER_EXITED] = "Exited",         [CONTAINER_OOM_KILLED] = "OOMKilled",
+        [CONTAINER_RESTARTING] = "Restarting", [CONTAINER_FAILED] = "Failed",
     };
 
     if ((unsigned)state < sizeof(names) / sizeof(names[0]) && names[state])

@@ -17,7 +17,7 @@
 
 #define METRICS_MAX 1024
 
-static controller *ctl_of(Berth__V1__Controller_Service *svc)
+static controller *ctl_of(Controller_Service *svc)
 {
     return berth_container_of(svc, controller, svc);
 }
@@ -32,13 +32,12 @@ static ctl_node *caller(controller *c, berth_rpc_call *call, bool registered)
         return NULL;
     n = ctl_node_by_id(c, peer->id);
     if (!n || n->rec.n_keys == 0) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__PERMISSION_DENIED, "node %s is not admitted",
-                            peer->name);
+        berth_rpc_call_fail(call, CODE_PERMISSION_DENIED, "node %s is not admitted", peer->name);
         return NULL;
     }
     if (registered && !ctl_node_registered(n)) {
         /* the agent answers this by registering again */
-        berth_rpc_call_fail(call, BERTH__V1__CODE__NOT_FOUND, "node not registered");
+        berth_rpc_call_fail(call, CODE_NOT_FOUND, "node not registered");
         return NULL;
     }
     return n;
@@ -46,38 +45,37 @@ static ctl_node *caller(controller *c, berth_rpc_call *call, bool registered)
 
 /* ---- Register ---- */
 
-static void h_register(Berth__V1__Controller_Service *svc, const Berth__V1__RegisterRequest *in,
-                       Berth__V1__RegisterResponse_Closure closure, void *data)
+static void h_register(Controller_Service *svc, const RegisterRequest *in,
+                       RegisterResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
     berth_rpc_call *call = data;
-    Berth__V1__RegisterResponse out = BERTH__V1__REGISTER_RESPONSE__INIT;
-    Berth__V1__Endpoints ep = BERTH__V1__ENDPOINTS__INIT;
+    RegisterResponse out = REGISTER_RESPONSE_INIT;
+    Endpoints ep = ENDPOINTS_INIT;
     _cleanup_error_ berth_error *err = NULL;
     berth_store_node saved;
-    Berth__V1__NodeInfo *info;
+    NodeInfo *info;
     ctl_node *n;
     bool first, was_ready;
 
     if (!(n = caller(c, call, false)))
         return;
     if (!in->node || strcmp(in->node->name, n->rec.name) != 0) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__PERMISSION_DENIED,
-                            "node %s may not register as %s", n->rec.name,
-                            in->node ? in->node->name : "(none)");
+        berth_rpc_call_fail(call, CODE_PERMISSION_DENIED, "node %s may not register as %s",
+                            n->rec.name, in->node ? in->node->name : "(none)");
         return;
     }
     if (ctl_node_info_validate(in->node, &err) < 0) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
+        berth_rpc_call_fail(call, CODE_INVALID_ARGUMENT, "%s", err->msg);
         return;
     }
-    if (!(info = (Berth__V1__NodeInfo *)berth_pb_copy(&in->node->base))) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+    if (!(info = (NodeInfo *)berth_pb_copy(&in->node->base))) {
+        berth_rpc_call_fail(call, CODE_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     saved = n->rec;
     first = n->rec.registered_ns == 0;
-    was_ready = n->rec.phase == BERTH__V1__NODE_PHASE__NODE_READY;
+    was_ready = n->rec.phase == NODE_READY;
     n->rec.info = info;
     n->rec.last_heartbeat_ns = berth_now_real_ns();
     if (first)
@@ -89,7 +87,7 @@ static void h_register(Berth__V1__Controller_Service *svc, const Berth__V1__Regi
             berth_store_rollback(c->store);
             goto fail;
         }
-    } else if (ctl_node_set_phase(c, n, BERTH__V1__NODE_PHASE__NODE_READY, "", &err) < 0) {
+    } else if (ctl_node_set_phase(c, n, NODE_READY, "", &err) < 0) {
         berth_store_rollback(c->store);
         goto fail;
     }
@@ -99,7 +97,7 @@ static void h_register(Berth__V1__Controller_Service *svc, const Berth__V1__Regi
               info->capacity ? info->capacity->memory_bytes >> 20 : 0);
     if (berth_store_commit(c->store, &err) < 0)
         goto fail;
-    berth__v1__node_info__free_unpacked(saved.info, NULL);
+    node_info_free_unpacked(saved.info, NULL);
     /* a new agent run: its view of its containers is worth a full report,
      * and the figures of the run before are not its */
     n->need_full_report = true;
@@ -122,26 +120,26 @@ static void h_register(Berth__V1__Controller_Service *svc, const Berth__V1__Regi
     return;
 fail:
     n->rec = saved;
-    berth__v1__node_info__free_unpacked(info, NULL);
-    berth_rpc_call_fail(call, BERTH__V1__CODE__UNAVAILABLE, "register %s: %s", saved.name,
+    node_info_free_unpacked(info, NULL);
+    berth_rpc_call_fail(call, CODE_UNAVAILABLE, "register %s: %s", saved.name,
                         err ? err->msg : "store failed");
 }
 
 /* ---- Heartbeat ---- */
 
-static void h_heartbeat(Berth__V1__Controller_Service *svc, const Berth__V1__HeartbeatRequest *in,
-                        Berth__V1__HeartbeatResponse_Closure closure, void *data)
+static void h_heartbeat(Controller_Service *svc, const HeartbeatRequest *in,
+                        HeartbeatResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
     berth_rpc_call *call = data;
-    Berth__V1__HeartbeatResponse out = BERTH__V1__HEARTBEAT_RESPONSE__INIT;
+    HeartbeatResponse out = HEARTBEAT_RESPONSE_INIT;
     _cleanup_error_ berth_error *err = NULL;
     ctl_node *n;
 
     if (!(n = caller(c, call, true)))
         return;
     if (ctl_heartbeat_validate(in, &err) < 0) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
+        berth_rpc_call_fail(call, CODE_INVALID_ARGUMENT, "%s", err->msg);
         return;
     }
     n->rec.last_heartbeat_ns = berth_now_real_ns();
@@ -150,7 +148,7 @@ static void h_heartbeat(Berth__V1__Controller_Service *svc, const Berth__V1__Hea
          * a backup?): move past it, so what it runs is replaced */
         n->rec.generation = in->applied_generation + 1;
         if (ctl_node_save(c, n, &err) < 0) {
-            berth_rpc_call_fail(call, BERTH__V1__CODE__UNAVAILABLE, "%s", err->msg);
+            berth_rpc_call_fail(call, CODE_UNAVAILABLE, "%s", err->msg);
             return;
         }
     }
@@ -161,11 +159,11 @@ static void h_heartbeat(Berth__V1__Controller_Service *svc, const Berth__V1__Hea
             berth_log_error(BERTH_LOG_WARN, err, "node %s", n->rec.name);
         berth_error_free(&err);
     }
-    if (n->rec.phase != BERTH__V1__NODE_PHASE__NODE_READY) {
-        bool was_down = n->rec.phase == BERTH__V1__NODE_PHASE__NODE_DOWN;
+    if (n->rec.phase != NODE_READY) {
+        bool was_down = n->rec.phase == NODE_DOWN;
 
-        if (ctl_node_set_phase(c, n, BERTH__V1__NODE_PHASE__NODE_READY, "", &err) < 0) {
-            berth_rpc_call_fail(call, BERTH__V1__CODE__UNAVAILABLE, "%s", err->msg);
+        if (ctl_node_set_phase(c, n, NODE_READY, "", &err) < 0) {
+            berth_rpc_call_fail(call, CODE_UNAVAILABLE, "%s", err->msg);
             return;
         }
         if (was_down)
@@ -186,13 +184,12 @@ static void h_heartbeat(Berth__V1__Controller_Service *svc, const Berth__V1__Hea
 
 /* ---- GetAssignments ---- */
 
-static void h_get_assignments(Berth__V1__Controller_Service *svc,
-                              const Berth__V1__GetAssignmentsRequest *in,
-                              Berth__V1__Assignments_Closure closure, void *data)
+static void h_get_assignments(Controller_Service *svc, const GetAssignmentsRequest *in,
+                              Assignments_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
     berth_rpc_call *call = data;
-    Berth__V1__Assignments out = BERTH__V1__ASSIGNMENTS__INIT;
+    Assignments out = ASSIGNMENTS_INIT;
     _cleanup_error_ berth_error *err = NULL;
     ctl_node *n;
     size_t k = 0;
@@ -207,16 +204,16 @@ static void h_get_assignments(Berth__V1__Controller_Service *svc,
     }
     out.containers = calloc(n->n_assign + 1, sizeof(*out.containers));
     if (!out.containers) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        berth_rpc_call_fail(call, CODE_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     for (size_t i = 0; i < n->n_assign; i++) {
-        Berth__V1__ContainerSpec *spec = ctl_assign_spec(c, n, &n->assign[i], &err);
+        ContainerSpec *spec = ctl_assign_spec(c, n, &n->assign[i], &err);
 
         if (!spec) {
             /* cannot happen while assignments follow workloads; say so
              * rather than send a partial set the agent would act on */
-            berth_rpc_call_fail(call, BERTH__V1__CODE__INTERNAL, "%s", err->msg);
+            berth_rpc_call_fail(call, CODE_INTERNAL, "%s", err->msg);
             goto out;
         }
         out.containers[k++] = spec;
@@ -225,7 +222,7 @@ static void h_get_assignments(Berth__V1__Controller_Service *svc,
     closure(&out, data);
 out:
     for (size_t i = 0; i < k; i++)
-        berth__v1__container_spec__free_unpacked(out.containers[i], NULL);
+        container_spec_free_unpacked(out.containers[i], NULL);
     free(out.containers);
 }
 
@@ -260,33 +257,32 @@ static bool stream_item_old(ctl_node *n, const berth_stream_item *item)
 
 /* ---- statuses ---- */
 
-static void h_report_status(Berth__V1__Controller_Service *svc,
-                            const Berth__V1__ReportStatusRequest *in,
-                            Berth__V1__ReportStatusResponse_Closure closure, void *data)
+static void h_report_status(Controller_Service *svc, const ReportStatusRequest *in,
+                            ReportStatusResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
     berth_rpc_call *call = data;
-    Berth__V1__ReportStatusResponse out = BERTH__V1__REPORT_STATUS_RESPONSE__INIT;
+    ReportStatusResponse out = REPORT_STATUS_RESPONSE_INIT;
     _cleanup_error_ berth_error *err = NULL;
-    Berth__V1__ContainerStatus **copies;
+    ContainerStatus **copies;
     ctl_node *n;
 
     if (!(n = caller(c, call, true)))
         return;
     if (ctl_report_status_validate(in, &err) < 0) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
+        berth_rpc_call_fail(call, CODE_INVALID_ARGUMENT, "%s", err->msg);
         return;
     }
     copies = calloc(in->n_containers + 1, sizeof(*copies));
     for (size_t i = 0; copies && i < in->n_containers; i++)
-        if (!(copies[i] = (Berth__V1__ContainerStatus *)berth_pb_copy(&in->containers[i]->base))) {
+        if (!(copies[i] = (ContainerStatus *)berth_pb_copy(&in->containers[i]->base))) {
             for (size_t j = 0; j < i; j++)
-                berth__v1__container_status__free_unpacked(copies[j], NULL);
+                container_status_free_unpacked(copies[j], NULL);
             free(copies);
             copies = NULL;
         }
     if (!copies) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        berth_rpc_call_fail(call, CODE_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     if (in->full && in->stream_epoch && in->stream_epoch == n->status_epoch &&
@@ -295,9 +291,9 @@ static void h_report_status(Berth__V1__Controller_Service *svc,
          * picture would undo them, and it may hold what no event carried.
          * The agent sends a fresh one at once. */
         for (size_t i = 0; i < in->n_containers; i++)
-            berth__v1__container_status__free_unpacked(copies[i], NULL);
+            container_status_free_unpacked(copies[i], NULL);
         free(copies);
-        berth_rpc_call_fail(call, BERTH__V1__CODE__ABORTED,
+        berth_rpc_call_fail(call, CODE_ABORTED,
                             "stream item %" PRIu64 " was taken in before this picture of %" PRIu64
                             ": send a fresh one",
                             n->status_seq, in->stream_seq);
@@ -333,10 +329,10 @@ static ctl_node *stream_sender(controller *c, const berth_stream_item *item)
 static void on_container_event(const berth_stream_item *item, const ProtobufCMessage *msg,
                                void *data)
 {
-    const Berth__V1__ContainerEvent *ev = (const Berth__V1__ContainerEvent *)msg;
+    const ContainerEvent *ev = (const ContainerEvent *)msg;
     controller *c = data;
     ctl_node *n = stream_sender(c, item);
-    Berth__V1__ContainerStatus *copy;
+    ContainerStatus *copy;
 
     if (!n || stream_item_old(n, item))
         return;
@@ -347,13 +343,13 @@ static void on_container_event(const berth_stream_item *item, const ProtobufCMes
         ctl_status_remove(c, n, ev->status->id);
         return;
     }
-    if ((copy = (Berth__V1__ContainerStatus *)berth_pb_copy(&ev->status->base)))
+    if ((copy = (ContainerStatus *)berth_pb_copy(&ev->status->base)))
         ctl_status_put(c, n, copy);
 }
 
 static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
 {
-    const Berth__V1__MetricsReport *r = (const Berth__V1__MetricsReport *)msg;
+    const MetricsReport *r = (const MetricsReport *)msg;
     controller *c = data;
     ctl_node *n = stream_sender(c, item);
 
@@ -361,12 +357,12 @@ static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *ms
         return;
     ctl_samples_begin(n);
     for (size_t i = 0; i < r->n_samples; i++) {
-        const Berth__V1__MetricsSample *s = r->samples[i];
-        Berth__V1__MetricsSample *copy;
+        const MetricsSample *s = r->samples[i];
+        MetricsSample *copy;
 
         if (*s->container_id && !berth_spec_id_valid(s->container_id))
             continue;
-        if ((copy = (Berth__V1__MetricsSample *)berth_pb_copy(&s->base)))
+        if ((copy = (MetricsSample *)berth_pb_copy(&s->base)))
             ctl_sample_put(n, copy);
     }
     ctl_samples_end(n);
@@ -374,10 +370,9 @@ static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *ms
 
 int ctl_stream_init(controller *c, berth_error **err)
 {
-    if (berth_stream_pull_on(c->pull, &berth__v1__container_event__descriptor, on_container_event,
-                             c, err) < 0 ||
-        berth_stream_pull_on(c->pull, &berth__v1__metrics_report__descriptor, on_metrics, c, err) <
-            0)
+    if (berth_stream_pull_on(c->pull, &container_event_descriptor, on_container_event, c, err) <
+            0 ||
+        berth_stream_pull_on(c->pull, &metrics_report_descriptor, on_metrics, c, err) < 0)
         return -1;
     return 0;
 }

@@ -9,8 +9,7 @@
 #include <stdint.h>
 
 #include "base/loop.h"
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 #include "config.h"
 #include "controller.h"
 #include "manifest/workload.h"
@@ -39,7 +38,7 @@ typedef struct ctl_assign {
 
 typedef struct ctl_sample {
     char id[BERTH_ID_BUF]; /* "" for the node's own figures */
-    Berth__V1__MetricsSample *last, *prev;
+    MetricsSample *last, *prev;
     bool in_round; /* in the report being taken in */
 } ctl_sample;
 
@@ -51,7 +50,7 @@ typedef struct ctl_node {
     ctl_assign *assign;
     size_t n_assign;
     /* Observed: the latest status per container, sorted by id. */
-    Berth__V1__ContainerStatus **status;
+    ContainerStatus **status;
     size_t n_status;
     bool status_dirty;     /* not yet written to the store */
     bool need_full_report; /* the stream lost items: ask at the next heartbeat */
@@ -72,7 +71,7 @@ typedef struct ctl_node {
 } ctl_node;
 
 typedef struct ctl_workload {
-    Berth__V1__Workload *w; /* as stored, status NULL */
+    Workload *w; /* as stored, status NULL */
     berth_place_status place;
 } ctl_workload;
 
@@ -88,7 +87,7 @@ struct controller {
     berth_events_pub *pub;
     berth_stream_pull *pull;
     berth_surveyor *surveyor;
-    Berth__V1__Controller_Service svc;
+    Controller_Service svc;
     /* The fleet: nodes by name; workloads oldest first (placement order). */
     ctl_node **nodes;
     size_t n_nodes;
@@ -118,7 +117,7 @@ void ctl_event(controller *c, const char *kind, const char *name, const char *ty
 /* Persist n->rec. */
 int ctl_node_save(controller *c, ctl_node *n, berth_error **err);
 /* Enter phase (with reason), persist, record an event. */
-int ctl_node_set_phase(controller *c, ctl_node *n, Berth__V1__NodePhase phase, const char *reason,
+int ctl_node_set_phase(controller *c, ctl_node *n, NodePhase phase, const char *reason,
                        berth_error **err);
 
 /* The heartbeat interval for the fleet's size now, in ms. */
@@ -133,16 +132,15 @@ int ctl_reconcile(controller *c, berth_error **err);
 /* The assignment with this id on n, or NULL. */
 ctl_assign *ctl_assign_find(ctl_node *n, const char *id);
 /* The spec of an assignment (a new message, or NULL on failure). */
-Berth__V1__ContainerSpec *ctl_assign_spec(controller *c, ctl_node *n, const ctl_assign *a,
-                                          berth_error **err);
+ContainerSpec *ctl_assign_spec(controller *c, ctl_node *n, const ctl_assign *a, berth_error **err);
 
 /* Statuses: take s (owned) as the latest for its container on n. */
-void ctl_status_put(controller *c, ctl_node *n, Berth__V1__ContainerStatus *s);
+void ctl_status_put(controller *c, ctl_node *n, ContainerStatus *s);
 /* The node removed the container: forget its status. */
 void ctl_status_remove(controller *c, ctl_node *n, const char *id);
 /* Replace all of n's statuses with these (owned; the array too). */
-void ctl_status_replace(controller *c, ctl_node *n, Berth__V1__ContainerStatus **s, size_t count);
-Berth__V1__ContainerStatus *ctl_status_find(ctl_node *n, const char *id);
+void ctl_status_replace(controller *c, ctl_node *n, ContainerStatus **s, size_t count);
+ContainerStatus *ctl_status_find(ctl_node *n, const char *id);
 uint64_t ctl_status_digest(ctl_node *n);
 /* Write dirty statuses now (also done by a timer). */
 void ctl_status_flush(controller *c);
@@ -154,7 +152,7 @@ void ctl_status_flush(controller *c);
 void ctl_samples_begin(ctl_node *n);
 /* Forget all of n's samples (it left Ready, or a new agent run began). */
 void ctl_samples_clear(ctl_node *n);
-void ctl_sample_put(ctl_node *n, Berth__V1__MetricsSample *s);
+void ctl_sample_put(ctl_node *n, MetricsSample *s);
 void ctl_samples_end(ctl_node *n);
 /* CPU in millicores between a sample and the one before; -1 unknown. */
 int64_t ctl_sample_cpu_millis(const ctl_sample *s);

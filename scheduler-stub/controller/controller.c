@@ -77,7 +77,7 @@ bool ctl_need_role(berth_rpc_call *call, berth_role role)
 
     if (peer->role == role)
         return true;
-    berth_rpc_call_fail(call, BERTH__V1__CODE__PERMISSION_DENIED, "%s %s may not call %s",
+    berth_rpc_call_fail(call, CODE_PERMISSION_DENIED, "%s %s may not call %s",
                         berth_role_name(peer->role), peer->name, berth_rpc_call_method(call));
     return false;
 }
@@ -87,7 +87,7 @@ bool ctl_need_role(berth_rpc_call *call, berth_role role)
 void ctl_event(controller *c, const char *kind, const char *name, const char *type,
                const char *reason, const char *fmt, ...)
 {
-    Berth__V1__Event e = BERTH__V1__EVENT__INIT;
+    Event e = EVENT_INIT;
     _cleanup_error_ berth_error *err = NULL;
     char msg[512];
     va_list ap;
@@ -121,10 +121,10 @@ static void node_free(ctl_node *n)
     if (!n)
         return;
     berth_loop_timer_cancel(n->ctl->loop, &n->lease);
-    berth__v1__node_info__free_unpacked(n->rec.info, NULL);
+    node_info_free_unpacked(n->rec.info, NULL);
     free(n->assign);
     for (size_t i = 0; i < n->n_status; i++)
-        berth__v1__container_status__free_unpacked(n->status[i], NULL);
+        container_status_free_unpacked(n->status[i], NULL);
     free(n->status);
     for (size_t i = 0; i < n->n_samples; i++)
         sample_free(&n->samples[i]);
@@ -143,7 +143,7 @@ static ctl_node *node_take(controller *c, berth_store_node *rec, berth_error **e
     size_t at;
 
     if (n) {
-        berth__v1__node_info__free_unpacked(n->rec.info, NULL);
+        node_info_free_unpacked(n->rec.info, NULL);
         n->rec = *rec;
         return n;
     }
@@ -151,7 +151,7 @@ static ctl_node *node_take(controller *c, berth_store_node *rec, berth_error **e
     grown = n ? realloc(c->nodes, (c->n_nodes + 1) * sizeof(*grown)) : NULL;
     if (!grown) {
         free(n);
-        berth__v1__node_info__free_unpacked(rec->info, NULL);
+        node_info_free_unpacked(rec->info, NULL);
         berth_error_make(err, ENOMEM, "node %s", rec->name);
         return NULL;
     }
@@ -159,7 +159,7 @@ static ctl_node *node_take(controller *c, berth_store_node *rec, berth_error **e
     n->ctl = c;
     n->rec = *rec;
     if (berth_principal_init(&n->who, BERTH_ROLE_NODE, rec->name, err) < 0) {
-        berth__v1__node_info__free_unpacked(rec->info, NULL);
+        node_info_free_unpacked(rec->info, NULL);
         free(n);
         return NULL;
     }
@@ -211,23 +211,23 @@ int ctl_node_save(controller *c, ctl_node *n, berth_error **err)
     return berth_store_node_put(c->store, &n->rec, err);
 }
 
-static const char *phase_name(Berth__V1__NodePhase p)
+static const char *phase_name(NodePhase p)
 {
     switch (p) {
-    case BERTH__V1__NODE_PHASE__NODE_READY:
+    case NODE_READY:
         return "Ready";
-    case BERTH__V1__NODE_PHASE__NODE_UNKNOWN:
+    case NODE_UNKNOWN:
         return "Unknown";
-    case BERTH__V1__NODE_PHASE__NODE_DOWN:
+    case NODE_DOWN:
         return "Down";
-    case BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL:
+    case NODE_PENDING_APPROVAL:
         return "PendingApproval";
     default:
         return "Unspecified";
     }
 }
 
-int ctl_node_set_phase(controller *c, ctl_node *n, Berth__V1__NodePhase phase, const char *reason,
+int ctl_node_set_phase(controller *c, ctl_node *n, NodePhase phase, const char *reason,
                        berth_error **err)
 {
     berth_store_node saved = n->rec;
@@ -236,7 +236,7 @@ int ctl_node_set_phase(controller *c, ctl_node *n, Berth__V1__NodePhase phase, c
     n->rec.phase = phase;
     n->rec.phase_since_ns = berth_now_real_ns();
     /* figures from a node that stopped reporting are not its current ones */
-    if (phase != BERTH__V1__NODE_PHASE__NODE_READY)
+    if (phase != NODE_READY)
         ctl_samples_clear(n);
     snprintf(n->rec.reason, sizeof(n->rec.reason), "%s", reason);
     if (berth_store_begin(c->store, err) < 0)
@@ -246,9 +246,8 @@ int ctl_node_set_phase(controller *c, ctl_node *n, Berth__V1__NodePhase phase, c
         goto fail;
     }
     snprintf(event_reason, sizeof(event_reason), "Node%s", phase_name(phase));
-    ctl_event(c, "Node", n->rec.name,
-              phase == BERTH__V1__NODE_PHASE__NODE_READY ? "Normal" : "Warning", event_reason, "%s",
-              *reason ? reason : phase_name(phase));
+    ctl_event(c, "Node", n->rec.name, phase == NODE_READY ? "Normal" : "Warning", event_reason,
+              "%s", *reason ? reason : phase_name(phase));
     if (berth_store_commit(c->store, err) < 0)
         goto fail;
     return 0;
@@ -304,17 +303,17 @@ static void on_lease(berth_loop_timer *t)
     } else {
         snprintf(reason, sizeof(reason), "no heartbeat since the controller started");
     }
-    if (n->rec.phase == BERTH__V1__NODE_PHASE__NODE_READY) {
-        if (ctl_node_set_phase(c, n, BERTH__V1__NODE_PHASE__NODE_UNKNOWN, reason, &err) < 0)
+    if (n->rec.phase == NODE_READY) {
+        if (ctl_node_set_phase(c, n, NODE_UNKNOWN, reason, &err) < 0)
             berth_log_error(BERTH_LOG_ERROR, err, "node %s", n->rec.name);
         berth_loop_timer_arm(c->loop, &n->lease, berth_now_mono_ns() + c->cfg->down_grace_ns, NULL);
         /* nothing moves yet: its containers may well run behind a network
          * problem */
         return;
     }
-    if (n->rec.phase != BERTH__V1__NODE_PHASE__NODE_UNKNOWN)
+    if (n->rec.phase != NODE_UNKNOWN)
         return;
-    if (ctl_node_set_phase(c, n, BERTH__V1__NODE_PHASE__NODE_DOWN, reason, &err) < 0) {
+    if (ctl_node_set_phase(c, n, NODE_DOWN, reason, &err) < 0) {
         berth_log_error(BERTH_LOG_ERROR, err, "node %s", n->rec.name);
         return;
     }
@@ -324,18 +323,17 @@ static void on_lease(berth_loop_timer *t)
 
 /* ---- specs ---- */
 
-Berth__V1__ContainerSpec *ctl_assign_spec(controller *c, ctl_node *n, const ctl_assign *a,
-                                          berth_error **err)
+ContainerSpec *ctl_assign_spec(controller *c, ctl_node *n, const ctl_assign *a, berth_error **err)
 {
     ctl_workload *wl = ctl_workload_find(c, a->workload);
-    Berth__V1__ContainerSpec *spec = NULL;
+    ContainerSpec *spec = NULL;
     char replica[BERTH_ID_BUF];
 
     if (!wl) {
         berth_error_set(err, ENOENT, "workload %s of %s is gone", a->workload, a->id);
         return NULL;
     }
-    if (wl->w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET)
+    if (wl->w->kind == WORKLOAD_DAEMONSET)
         snprintf(replica, sizeof(replica), "%s", n->rec.name);
     else
         snprintf(replica, sizeof(replica), "%" PRIu32, a->replica);
@@ -350,7 +348,7 @@ void ctl_node_allocated(controller *c, ctl_node *n, int64_t *ret_cpu, int64_t *r
 
     for (size_t i = 0; i < n->n_assign; i++) {
         ctl_workload *wl = ctl_workload_find(c, n->assign[i].workload);
-        const Berth__V1__Resources *r = wl ? wl->w->template_->resources : NULL;
+        const Resources *r = wl ? wl->w->template_->resources : NULL;
 
         if (r) {
             cpu += r->cpu_request_millis;
@@ -390,11 +388,11 @@ static berth_place_state place_state(const ctl_node *n)
     if (!ctl_node_registered(n))
         return BERTH_PLACE_UNREGISTERED;
     switch (n->rec.phase) {
-    case BERTH__V1__NODE_PHASE__NODE_READY:
+    case NODE_READY:
         return BERTH_PLACE_READY;
-    case BERTH__V1__NODE_PHASE__NODE_DOWN:
+    case NODE_DOWN:
         return BERTH_PLACE_DOWN;
-    case BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL:
+    case NODE_PENDING_APPROVAL:
         return BERTH_PLACE_UNREGISTERED;
     default:
         return BERTH_PLACE_UNKNOWN;
@@ -424,7 +422,7 @@ static int scratch_build(controller *c, place_scratch *s)
         return -1;
     for (size_t i = 0; i < c->n_nodes; i++) {
         const ctl_node *n = c->nodes[i];
-        const Berth__V1__NodeInfo *info = n->rec.info;
+        const NodeInfo *info = n->rec.info;
         berth_place_node *pn = &s->nodes[i];
 
         pn->name = n->rec.name;
@@ -450,17 +448,14 @@ static int scratch_build(controller *c, place_scratch *s)
 
             if (w == SIZE_MAX)
                 continue; /* deleted: dropped */
-            s->current[s->n_current++] =
-                (berth_place_slot){ w, i,
-                                    c->workloads[w].w->kind ==
-                                            BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET
-                                        ? 0
-                                        : n->assign[a].replica };
+            s->current[s->n_current++] = (berth_place_slot){
+                w, i, c->workloads[w].w->kind == WORKLOAD_DAEMONSET ? 0 : n->assign[a].replica
+            };
         }
     }
     for (size_t i = 0; i < c->n_workloads; i++) {
-        const Berth__V1__Workload *w = c->workloads[i].w;
-        const Berth__V1__Resources *r = w->template_ ? w->template_->resources : NULL;
+        const Workload *w = c->workloads[i].w;
+        const Resources *r = w->template_ ? w->template_->resources : NULL;
         berth_place_workload *pw = &s->workloads[i];
 
         pw->name = w->name;
@@ -500,12 +495,11 @@ static const char *leave_reason(controller *c, const ctl_node *n, const ctl_assi
 
     if (!wl)
         return "workload deleted";
-    if (n->rec.phase == BERTH__V1__NODE_PHASE__NODE_DOWN)
+    if (n->rec.phase == NODE_DOWN)
         return "node is Down";
     if (n->rec.drained)
         return "node drained";
-    if (wl->w->kind != BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET &&
-        a->replica >= wl->w->replicas)
+    if (wl->w->kind != WORKLOAD_DAEMONSET && a->replica >= wl->w->replicas)
         return "scaled down";
     return "no longer fits the node";
 }
@@ -545,7 +539,7 @@ static int plans_build(controller *c, const berth_place_result *r, node_plan *pl
 {
     for (size_t i = 0; i < r->n_slots; i++) {
         const berth_place_slot *s = &r->slots[i];
-        const Berth__V1__Workload *w = c->workloads[s->workload].w;
+        const Workload *w = c->workloads[s->workload].w;
         node_plan *p = &plans[s->node];
         ctl_assign *a;
 
@@ -622,7 +616,7 @@ static int plans_save(controller *c, node_plan *plans, berth_error **err)
     return 0;
 }
 
-static void publish_wake(controller *c, const uint8_t *to, const Berth__V1__WakeUp *w)
+static void publish_wake(controller *c, const uint8_t *to, const WakeUp *w)
 {
     _cleanup_error_ berth_error *err = NULL;
 
@@ -640,8 +634,8 @@ static bool to_wake(controller *c, const node_plan *plans, size_t i)
  * it, several by one to every node listing them (events.proto). */
 static void wake_changed(controller *c, const node_plan *plans)
 {
-    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
-    Berth__V1__NodeGeneration *gens = NULL, **ptrs = NULL;
+    WakeUp w = WAKE_UP_INIT;
+    NodeGeneration *gens = NULL, **ptrs = NULL;
     ctl_node *one = NULL;
     size_t woken = 0;
 
@@ -671,7 +665,7 @@ static void wake_changed(controller *c, const node_plan *plans)
             publish_wake(c, n->who.id, &w);
             continue;
         }
-        berth__v1__node_generation__init(&gens[w.n_nodes]);
+        node_generation_init(&gens[w.n_nodes]);
         gens[w.n_nodes].node_id.data = n->who.id;
         gens[w.n_nodes].node_id.len = sizeof(n->who.id);
         gens[w.n_nodes].generation = n->rec.generation;
@@ -783,7 +777,7 @@ static size_t status_pos(ctl_node *n, const char *id, bool *found)
     return lo;
 }
 
-Berth__V1__ContainerStatus *ctl_status_find(ctl_node *n, const char *id)
+ContainerStatus *ctl_status_find(ctl_node *n, const char *id)
 {
     bool found;
     size_t at = status_pos(n, id, &found);
@@ -799,20 +793,20 @@ static void flush_soon(controller *c, ctl_node *n)
         berth_loop_timer_arm(c->loop, &c->flush_timer, berth_now_mono_ns() + FLUSH_DELAY_NS, NULL);
 }
 
-void ctl_status_put(controller *c, ctl_node *n, Berth__V1__ContainerStatus *s)
+void ctl_status_put(controller *c, ctl_node *n, ContainerStatus *s)
 {
     bool found;
     size_t at = status_pos(n, s->id, &found);
 
     if (found) {
-        berth__v1__container_status__free_unpacked(n->status[at], NULL);
+        container_status_free_unpacked(n->status[at], NULL);
         n->status[at] = s;
     } else {
-        Berth__V1__ContainerStatus **grown;
+        ContainerStatus **grown;
 
         if (n->n_status >= CTL_STATUSES_MAX ||
             !(grown = realloc(n->status, (n->n_status + 1) * sizeof(*grown)))) {
-            berth__v1__container_status__free_unpacked(s, NULL);
+            container_status_free_unpacked(s, NULL);
             return;
         }
         n->status = grown;
@@ -830,7 +824,7 @@ void ctl_status_remove(controller *c, ctl_node *n, const char *id)
 
     if (!found)
         return;
-    berth__v1__container_status__free_unpacked(n->status[at], NULL);
+    container_status_free_unpacked(n->status[at], NULL);
     memmove(&n->status[at], &n->status[at + 1], (n->n_status - at - 1) * sizeof(*n->status));
     n->n_status--;
     flush_soon(c, n);
@@ -838,14 +832,13 @@ void ctl_status_remove(controller *c, ctl_node *n, const char *id)
 
 static int status_cmp(const void *a, const void *b)
 {
-    return strcmp((*(Berth__V1__ContainerStatus *const *)a)->id,
-                  (*(Berth__V1__ContainerStatus *const *)b)->id);
+    return strcmp((*(ContainerStatus *const *)a)->id, (*(ContainerStatus *const *)b)->id);
 }
 
-void ctl_status_replace(controller *c, ctl_node *n, Berth__V1__ContainerStatus **s, size_t count)
+void ctl_status_replace(controller *c, ctl_node *n, ContainerStatus **s, size_t count)
 {
     for (size_t i = 0; i < n->n_status; i++)
-        berth__v1__container_status__free_unpacked(n->status[i], NULL);
+        container_status_free_unpacked(n->status[i], NULL);
     free(n->status);
     qsort(s, count, sizeof(*s), status_cmp);
     n->status = s;
@@ -856,8 +849,7 @@ void ctl_status_replace(controller *c, ctl_node *n, Berth__V1__ContainerStatus *
 uint64_t ctl_status_digest(ctl_node *n)
 {
     if (!n->digest_valid) {
-        n->digest =
-            berth_status_digest((const Berth__V1__ContainerStatus *const *)n->status, n->n_status);
+        n->digest = berth_status_digest((const ContainerStatus *const *)n->status, n->n_status);
         n->digest_valid = true;
     }
     return n->digest;
@@ -922,7 +914,7 @@ void ctl_samples_end(ctl_node *n)
     n->n_samples = kept;
 }
 
-void ctl_sample_put(ctl_node *n, Berth__V1__MetricsSample *s)
+void ctl_sample_put(ctl_node *n, MetricsSample *s)
 {
     ctl_sample *cs = NULL, *grown;
 
@@ -969,13 +961,13 @@ static int load_node(void *data, berth_store_node *rec)
     return node_take(c, rec, NULL) ? 0 : -1;
 }
 
-static int load_workload(void *data, Berth__V1__Workload *w)
+static int load_workload(void *data, Workload *w)
 {
     controller *c = data;
     ctl_workload *grown = realloc(c->workloads, (c->n_workloads + 1) * sizeof(*grown));
 
     if (!grown || !w->template_) {
-        berth__v1__workload__free_unpacked(w, NULL);
+        workload_free_unpacked(w, NULL);
         return grown ? 0 : -1;
     }
     c->workloads = grown;
@@ -1007,7 +999,7 @@ static int load_assignment(void *data, const berth_store_assignment *a)
     return 0;
 }
 
-static int load_status(void *data, const char *node, Berth__V1__ContainerStatus *s)
+static int load_status(void *data, const char *node, ContainerStatus *s)
 {
     controller *c = data;
     ctl_node *n = ctl_node_find(c, node);
@@ -1015,7 +1007,7 @@ static int load_status(void *data, const char *node, Berth__V1__ContainerStatus 
     if (n)
         ctl_status_put(c, n, s);
     else
-        berth__v1__container_status__free_unpacked(s, NULL);
+        container_status_free_unpacked(s, NULL);
     return 0;
 }
 
@@ -1041,9 +1033,9 @@ static int load_fleet(controller *c, berth_error **err)
          * wait between attempts on top of a lease to call in. */
         if (!ctl_node_registered(n))
             continue;
-        if (n->rec.phase == BERTH__V1__NODE_PHASE__NODE_READY)
+        if (n->rec.phase == NODE_READY)
             berth_loop_timer_arm(c->loop, &n->lease, now + first_lease, NULL);
-        else if (n->rec.phase == BERTH__V1__NODE_PHASE__NODE_UNKNOWN)
+        else if (n->rec.phase == NODE_UNKNOWN)
             berth_loop_timer_arm(c->loop, &n->lease, now + first_lease + c->cfg->down_grace_ns,
                                  NULL);
     }
@@ -1243,7 +1235,7 @@ void berth_controller_free(controller *c)
         node_free(c->nodes[i]);
     free(c->nodes);
     for (size_t i = 0; i < c->n_workloads; i++)
-        berth__v1__workload__free_unpacked(c->workloads[i].w, NULL);
+        workload_free_unpacked(c->workloads[i].w, NULL);
     free(c->workloads);
     berth_loop_timer_cancel(c->loop, &c->flush_timer);
     berth_auth_free(c->auth);

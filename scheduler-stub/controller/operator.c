@@ -12,7 +12,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
+#include "berth/proto/v1.h"
 #include "controller-internal.h"
 #include "manifest/manifest.h"
 #include "rpc/pb.h"
@@ -25,7 +25,7 @@
 #define RELAY_TIMEOUT_MS   10000
 #define RELAY_MARGIN_MS    200
 
-static controller *ctl_of(Berth__V1__Controller_Service *svc)
+static controller *ctl_of(Controller_Service *svc)
 {
     return berth_container_of(svc, controller, svc);
 }
@@ -38,7 +38,7 @@ static controller *ctl_of(Berth__V1__Controller_Service *svc)
 
 static void fail_oom(berth_rpc_call *call)
 {
-    berth_rpc_call_fail(call, BERTH__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+    berth_rpc_call_fail(call, CODE_RESOURCE_EXHAUSTED, "out of memory");
 }
 
 /* An error from a lower layer, by its errno. */
@@ -48,19 +48,19 @@ static void fail_err(berth_rpc_call *call, const berth_error *err)
 
     switch (err ? err->code : 0) {
     case ENOENT:
-        code = BERTH__V1__CODE__NOT_FOUND;
+        code = CODE_NOT_FOUND;
         break;
     case EPERM:
-        code = BERTH__V1__CODE__FAILED_PRECONDITION;
+        code = CODE_FAILED_PRECONDITION;
         break;
     case EINVAL:
-        code = BERTH__V1__CODE__INVALID_ARGUMENT;
+        code = CODE_INVALID_ARGUMENT;
         break;
     case ENOMEM:
-        code = BERTH__V1__CODE__RESOURCE_EXHAUSTED;
+        code = CODE_RESOURCE_EXHAUSTED;
         break;
     default:
-        code = BERTH__V1__CODE__UNAVAILABLE;
+        code = CODE_UNAVAILABLE;
         break;
     }
     berth_rpc_call_fail(call, code, "%s", err ? err->msg : "failed");
@@ -70,37 +70,37 @@ static void fail_err(berth_rpc_call *call, const berth_error *err)
  * before anything changes) ---- */
 
 typedef struct node_msg {
-    Berth__V1__Node node;
-    Berth__V1__NodeCapacity allocated;
-    Berth__V1__NodeInfo bare; /* a node that never registered: its name */
+    Node node;
+    NodeCapacity allocated;
+    NodeInfo bare; /* a node that never registered: its name */
     char fps[BERTH_PUBKEYS_MAX + 1][BERTH_FINGERPRINT_LEN];
     char *fp_ptrs[BERTH_PUBKEYS_MAX + 1];
 } node_msg;
 
-static bool status_running(const Berth__V1__ContainerStatus *s, const ctl_assign *a)
+static bool status_running(const ContainerStatus *s, const ctl_assign *a)
 {
     /* a status of an older generation runs an older spec (0: the agent
      * does not say) */
-    return s && s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING &&
+    return s && s->state == CONTAINER_RUNNING &&
            (s->generation == 0 || s->generation >= a->spec_generation);
 }
 
 /* Done for good: exited 0 where the policy does not restart it. */
-static bool status_succeeded(const Berth__V1__ContainerStatus *s,
-                             const Berth__V1__ContainerSpec *tmpl, const ctl_assign *a)
+static bool status_succeeded(const ContainerStatus *s, const ContainerSpec *tmpl,
+                             const ctl_assign *a)
 {
-    return s && tmpl && tmpl->restart_policy != BERTH__V1__RESTART_POLICY__RESTART_ALWAYS &&
-           s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED && s->exit_code == 0 &&
-           s->signal == 0 && (s->generation == 0 || s->generation >= a->spec_generation);
+    return s && tmpl && tmpl->restart_policy != RESTART_ALWAYS && s->state == CONTAINER_EXITED &&
+           s->exit_code == 0 && s->signal == 0 &&
+           (s->generation == 0 || s->generation >= a->spec_generation);
 }
 
 static void node_msg_fill(controller *c, ctl_node *n, node_msg *m)
 {
     int64_t cpu, mem;
 
-    berth__v1__node__init(&m->node);
-    berth__v1__node_capacity__init(&m->allocated);
-    berth__v1__node_info__init(&m->bare);
+    node_init(&m->node);
+    node_capacity_init(&m->allocated);
+    node_info_init(&m->bare);
     m->bare.name = n->rec.name;
     m->node.info = n->rec.info ? n->rec.info : &m->bare;
     m->node.phase = n->rec.phase;
@@ -130,15 +130,15 @@ static void node_msg_fill(controller *c, ctl_node *n, node_msg *m)
 }
 
 typedef struct wl_msg {
-    Berth__V1__Workload w;
-    Berth__V1__WorkloadStatus st;
+    Workload w;
+    WorkloadStatus st;
 } wl_msg;
 
 /* Fill m for wl, with the statuses of its replicas (status_count). */
 static void wl_msg_fill(ctl_workload *wl, wl_msg *m)
 {
     m->w = *wl->w;
-    berth__v1__workload_status__init(&m->st);
+    workload_status_init(&m->st);
     m->w.status = &m->st;
     m->st.desired = wl->place.desired;
     m->st.placed = wl->place.placed;
@@ -185,15 +185,15 @@ static void status_count(controller *c, const size_t *sorted, wl_msg *msgs, size
         for (size_t a = 0; a < node->n_assign; a++) {
             const ctl_assign *as = &node->assign[a];
             size_t k = wl_sorted_find(c, sorted, n, as->workload);
-            Berth__V1__ContainerStatus *s;
-            Berth__V1__WorkloadStatus *st;
+            ContainerStatus *s;
+            WorkloadStatus *st;
 
             if (k == n)
                 continue;
             st = &msgs[k].st;
             s = ctl_status_find(node, as->id);
             st->running += status_running(s, as);
-            st->failed += s && s->state == BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
+            st->failed += s && s->state == CONTAINER_FAILED;
             st->succeeded += status_succeeded(s, c->workloads[sorted[k]].w->template_, as);
         }
     }
@@ -223,11 +223,11 @@ static bool selected(kv *const *sel, size_t n_sel, kv *const *labels, size_t n_l
 
 /* ---- nodes ---- */
 
-static void h_list_nodes(Berth__V1__Controller_Service *svc, const Berth__V1__ListNodesRequest *in,
-                         Berth__V1__ListNodesResponse_Closure closure, void *data)
+static void h_list_nodes(Controller_Service *svc, const ListNodesRequest *in,
+                         ListNodesResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__ListNodesResponse out = BERTH__V1__LIST_NODES_RESPONSE__INIT;
+    ListNodesResponse out = LIST_NODES_RESPONSE_INIT;
     node_msg *msgs;
 
     NEED_OPERATOR(data);
@@ -241,7 +241,7 @@ static void h_list_nodes(Berth__V1__Controller_Service *svc, const Berth__V1__Li
     }
     for (size_t i = 0; i < c->n_nodes; i++) {
         ctl_node *n = c->nodes[i];
-        const Berth__V1__NodeInfo *info = n->rec.info;
+        const NodeInfo *info = n->rec.info;
 
         if (in->n_label_selector &&
             (!info || !selected(KVS(in->label_selector), in->n_label_selector, KVS(info->labels),
@@ -261,11 +261,11 @@ static ctl_node *node_named(controller *c, berth_rpc_call *call, const char *nam
     ctl_node *n = ctl_node_find(c, name);
 
     if (!n)
-        berth_rpc_call_fail(call, BERTH__V1__CODE__NOT_FOUND, "node %.63s not found", name);
+        berth_rpc_call_fail(call, CODE_NOT_FOUND, "node %.63s not found", name);
     return n;
 }
 
-static void answer_node(controller *c, ctl_node *n, Berth__V1__Node_Closure closure, void *data)
+static void answer_node(controller *c, ctl_node *n, Node_Closure closure, void *data)
 {
     node_msg *m = calloc(1, sizeof(*m));
 
@@ -278,8 +278,8 @@ static void answer_node(controller *c, ctl_node *n, Berth__V1__Node_Closure clos
     free(m);
 }
 
-static void h_get_node(Berth__V1__Controller_Service *svc, const Berth__V1__GetNodeRequest *in,
-                       Berth__V1__Node_Closure closure, void *data)
+static void h_get_node(Controller_Service *svc, const GetNodeRequest *in, Node_Closure closure,
+                       void *data)
 {
     controller *c = ctl_of(svc);
     ctl_node *n;
@@ -289,9 +289,8 @@ static void h_get_node(Berth__V1__Controller_Service *svc, const Berth__V1__GetN
         answer_node(c, n, closure, data);
 }
 
-static void h_approve_node(Berth__V1__Controller_Service *svc,
-                           const Berth__V1__ApproveNodeRequest *in, Berth__V1__Node_Closure closure,
-                           void *data)
+static void h_approve_node(Controller_Service *svc, const ApproveNodeRequest *in,
+                           Node_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
     _cleanup_error_ berth_error *err = NULL;
@@ -311,12 +310,11 @@ static void h_approve_node(Berth__V1__Controller_Service *svc,
         answer_node(c, n, closure, data);
 }
 
-static void h_create_join_token(Berth__V1__Controller_Service *svc,
-                                const Berth__V1__CreateJoinTokenRequest *in,
-                                Berth__V1__JoinToken_Closure closure, void *data)
+static void h_create_join_token(Controller_Service *svc, const CreateJoinTokenRequest *in,
+                                JoinToken_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__JoinToken out = BERTH__V1__JOIN_TOKEN__INIT;
+    JoinToken out = JOIN_TOKEN_INIT;
     _cleanup_error_ berth_error *err = NULL;
     char text[BERTH_TOKEN_TEXT_LEN], id[2 * BERTH_TOKEN_ID_LEN + 1];
     berth_join_token t;
@@ -347,7 +345,7 @@ static void h_create_join_token(Berth__V1__Controller_Service *svc,
 
 /* Persist n's cordon/drain flags with an event, then place again. */
 static void set_schedulable(controller *c, ctl_node *n, bool cordoned, bool drained,
-                            const char *reason, Berth__V1__Node_Closure closure, void *data)
+                            const char *reason, Node_Closure closure, void *data)
 {
     _cleanup_error_ berth_error *err = NULL;
     bool was_cordoned = n->rec.cordoned, was_drained = n->rec.drained;
@@ -374,9 +372,8 @@ static void set_schedulable(controller *c, ctl_node *n, bool cordoned, bool drai
     answer_node(c, n, closure, data);
 }
 
-static void h_cordon_node(Berth__V1__Controller_Service *svc,
-                          const Berth__V1__CordonNodeRequest *in, Berth__V1__Node_Closure closure,
-                          void *data)
+static void h_cordon_node(Controller_Service *svc, const CordonNodeRequest *in,
+                          Node_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
     ctl_node *n;
@@ -390,8 +387,8 @@ static void h_cordon_node(Berth__V1__Controller_Service *svc,
         set_schedulable(c, n, false, false, "Uncordoned", closure, data);
 }
 
-static void h_drain_node(Berth__V1__Controller_Service *svc, const Berth__V1__DrainNodeRequest *in,
-                         Berth__V1__Node_Closure closure, void *data)
+static void h_drain_node(Controller_Service *svc, const DrainNodeRequest *in, Node_Closure closure,
+                         void *data)
 {
     controller *c = ctl_of(svc);
     ctl_node *n;
@@ -403,12 +400,11 @@ static void h_drain_node(Berth__V1__Controller_Service *svc, const Berth__V1__Dr
 
 /* ---- workloads ---- */
 
-static void h_list_workloads(Berth__V1__Controller_Service *svc,
-                             const Berth__V1__ListWorkloadsRequest *in,
-                             Berth__V1__ListWorkloadsResponse_Closure closure, void *data)
+static void h_list_workloads(Controller_Service *svc, const ListWorkloadsRequest *in,
+                             ListWorkloadsResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__ListWorkloadsResponse out = BERTH__V1__LIST_WORKLOADS_RESPONSE__INIT;
+    ListWorkloadsResponse out = LIST_WORKLOADS_RESPONSE_INIT;
     wl_msg *msgs;
     size_t *order;
 
@@ -443,9 +439,8 @@ out:
     free(out.workloads);
 }
 
-static void h_get_workload(Berth__V1__Controller_Service *svc,
-                           const Berth__V1__GetWorkloadRequest *in,
-                           Berth__V1__Workload_Closure closure, void *data)
+static void h_get_workload(Controller_Service *svc, const GetWorkloadRequest *in,
+                           Workload_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
     ctl_workload *wl;
@@ -454,7 +449,7 @@ static void h_get_workload(Berth__V1__Controller_Service *svc,
 
     NEED_OPERATOR(data);
     if (!(wl = ctl_workload_find(c, in->name))) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "workload %.63s not found", in->name);
+        berth_rpc_call_fail(data, CODE_NOT_FOUND, "workload %.63s not found", in->name);
         return;
     }
     at = (size_t)(wl - c->workloads);
@@ -465,9 +460,9 @@ static void h_get_workload(Berth__V1__Controller_Service *svc,
 
 /* Whether two workloads ask for the same thing (generation, times, status
  * and source aside). */
-static bool same_spec(const Berth__V1__Workload *a, const Berth__V1__Workload *b)
+static bool same_spec(const Workload *a, const Workload *b)
 {
-    Berth__V1__Workload x = *a, y = *b;
+    Workload x = *a, y = *b;
     size_t lx, ly;
     uint8_t *bx, *by;
     bool same;
@@ -494,15 +489,14 @@ static bool same_spec(const Berth__V1__Workload *a, const Berth__V1__Workload *b
 }
 
 typedef struct apply_item {
-    Berth__V1__Workload *w; /* from the manifest, ours until placed in the fleet */
-    Berth__V1__ApplyAction action;
+    Workload *w; /* from the manifest, ours until placed in the fleet */
+    ApplyAction action;
 } apply_item;
 
-static void apply_results(apply_item *items, size_t n, Berth__V1__ApplyResult *res,
-                          Berth__V1__ApplyResult **ptrs)
+static void apply_results(apply_item *items, size_t n, ApplyResult *res, ApplyResult **ptrs)
 {
     for (size_t i = 0; i < n; i++) {
-        berth__v1__apply_result__init(&res[i]);
+        apply_result_init(&res[i]);
         res[i].kind = (char *)berth_workload_kind_name(items[i].w->kind);
         res[i].name = items[i].w->name;
         res[i].action = items[i].action;
@@ -511,15 +505,15 @@ static void apply_results(apply_item *items, size_t n, Berth__V1__ApplyResult *r
     }
 }
 
-static void h_apply(Berth__V1__Controller_Service *svc, const Berth__V1__ApplyRequest *in,
-                    Berth__V1__ApplyResponse_Closure closure, void *data)
+static void h_apply(Controller_Service *svc, const ApplyRequest *in, ApplyResponse_Closure closure,
+                    void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__ApplyResponse out = BERTH__V1__APPLY_RESPONSE__INIT;
+    ApplyResponse out = APPLY_RESPONSE_INIT;
     _cleanup_error_ berth_error *err = NULL;
     berth_manifest *m = NULL;
     apply_item *items = NULL;
-    Berth__V1__ApplyResult *res = NULL;
+    ApplyResult *res = NULL;
     char source[CTL_SOURCE_MAX + 1], **warnings = NULL;
     size_t n_new = 0, n_warn = 0;
     int64_t now = berth_now_real_ns();
@@ -527,7 +521,7 @@ static void h_apply(Berth__V1__Controller_Service *svc, const Berth__V1__ApplyRe
     NEED_OPERATOR(data);
     ctl_source_name(in->source, source, sizeof(source));
     if (berth_manifest_parse(in->manifest, strlen(in->manifest), source, &m, &err) < 0) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
+        berth_rpc_call_fail(data, CODE_INVALID_ARGUMENT, "%s", err->msg);
         return;
     }
     items = calloc(m->n_workloads + 1, sizeof(*items));
@@ -544,25 +538,25 @@ static void h_apply(Berth__V1__Controller_Service *svc, const Berth__V1__ApplyRe
 
         it->w = m->workloads[i];
         if (!existing) {
-            it->action = BERTH__V1__APPLY_ACTION__APPLY_CREATED;
+            it->action = APPLY_CREATED;
             it->w->generation = 1;
             it->w->created_unix_ns = it->w->updated_unix_ns = now;
             n_new++;
         } else if (same_spec(it->w, existing->w)) {
-            it->action = BERTH__V1__APPLY_ACTION__APPLY_UNCHANGED;
+            it->action = APPLY_UNCHANGED;
             it->w->generation = existing->w->generation;
         } else {
-            it->action = BERTH__V1__APPLY_ACTION__APPLY_CONFIGURED;
+            it->action = APPLY_CONFIGURED;
             it->w->generation = existing->w->generation + 1;
             it->w->created_unix_ns = existing->w->created_unix_ns;
             it->w->updated_unix_ns = now;
         }
-        if (it->w->kind != BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET && it->w->replicas == 0 &&
+        if (it->w->kind != WORKLOAD_DAEMONSET && it->w->replicas == 0 &&
             asprintf(&warnings[n_warn], "%s: replicas 0: nothing will run", it->w->name) > 0)
             n_warn++;
     }
     if (c->n_workloads + n_new > CTL_WORKLOADS_MAX) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__RESOURCE_EXHAUSTED,
+        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED,
                             "%zu workloads would exceed the limit of %d", c->n_workloads + n_new,
                             CTL_WORKLOADS_MAX);
         goto out;
@@ -576,7 +570,7 @@ static void h_apply(Berth__V1__Controller_Service *svc, const Berth__V1__ApplyRe
         for (size_t i = 0; i < m->n_workloads; i++) {
             apply_item *it = &items[i];
 
-            if (it->action == BERTH__V1__APPLY_ACTION__APPLY_UNCHANGED)
+            if (it->action == APPLY_UNCHANGED)
                 continue;
             if (berth_store_workload_put(c->store, it->w, &err) < 0) {
                 berth_store_rollback(c->store);
@@ -584,9 +578,8 @@ static void h_apply(Berth__V1__Controller_Service *svc, const Berth__V1__ApplyRe
             }
             ctl_event(c, "Workload", it->w->name, "Normal", "Applied",
                       "%s %s from %s: generation %" PRIu64, berth_workload_kind_name(it->w->kind),
-                      it->action == BERTH__V1__APPLY_ACTION__APPLY_CREATED ? "created"
-                                                                           : "configured",
-                      source, it->w->generation);
+                      it->action == APPLY_CREATED ? "created" : "configured", source,
+                      it->w->generation);
         }
         if (berth_store_commit(c->store, &err) < 0)
             goto store_failed;
@@ -595,10 +588,10 @@ static void h_apply(Berth__V1__Controller_Service *svc, const Berth__V1__ApplyRe
             /* looked up again: adding grows (moves) the array */
             ctl_workload *existing = ctl_workload_find(c, it->w->name);
 
-            if (it->action == BERTH__V1__APPLY_ACTION__APPLY_UNCHANGED)
+            if (it->action == APPLY_UNCHANGED)
                 continue;
             if (existing) {
-                berth__v1__workload__free_unpacked(existing->w, NULL);
+                workload_free_unpacked(existing->w, NULL);
                 existing->w = it->w;
             } else {
                 ctl_workload *grown = realloc(c->workloads, (c->n_workloads + 1) * sizeof(*grown));
@@ -636,7 +629,7 @@ static void h_apply(Berth__V1__Controller_Service *svc, const Berth__V1__ApplyRe
     closure(&out, data);
     goto out;
 store_failed:
-    berth_rpc_call_fail(data, BERTH__V1__CODE__UNAVAILABLE, "apply %s: %s", source,
+    berth_rpc_call_fail(data, CODE_UNAVAILABLE, "apply %s: %s", source,
                         err ? err->msg : "store failed");
 out:
     for (size_t i = 0; warnings && i < n_warn; i++)
@@ -648,19 +641,19 @@ out:
     berth_manifest_free(m);
 }
 
-static void delete_node(controller *c, const Berth__V1__DeleteRequest *in,
-                        Berth__V1__DeleteResponse_Closure closure, void *data)
+static void delete_node(controller *c, const DeleteRequest *in, DeleteResponse_Closure closure,
+                        void *data)
 {
-    Berth__V1__DeleteResponse out = BERTH__V1__DELETE_RESPONSE__INIT;
-    Berth__V1__ApplyResult r = BERTH__V1__APPLY_RESULT__INIT, *rp = &r;
+    DeleteResponse out = DELETE_RESPONSE_INIT;
+    ApplyResult r = APPLY_RESULT_INIT, *rp = &r;
     _cleanup_error_ berth_error *err = NULL;
     ctl_node *n;
 
     if (!(n = node_named(c, data, in->name)))
         return;
-    if (n->rec.phase == BERTH__V1__NODE_PHASE__NODE_READY && n->n_assign && !n->rec.drained) {
+    if (n->rec.phase == NODE_READY && n->n_assign && !n->rec.drained) {
         /* its containers would run on, never told to stop */
-        berth_rpc_call_fail(data, BERTH__V1__CODE__FAILED_PRECONDITION,
+        berth_rpc_call_fail(data, CODE_FAILED_PRECONDITION,
                             "node %s is Ready with %zu containers: drain it first (berthctl node "
                             "drain %s)",
                             n->rec.name, n->n_assign, n->rec.name);
@@ -668,7 +661,7 @@ static void delete_node(controller *c, const Berth__V1__DeleteRequest *in,
     }
     r.kind = "Node";
     r.name = in->name;
-    r.action = BERTH__V1__APPLY_ACTION__APPLY_DELETED;
+    r.action = APPLY_DELETED;
     r.generation = n->rec.generation;
     if (!in->dry_run) {
         if (ctl_node_forget(c, n, &err) < 0) {
@@ -684,14 +677,14 @@ static void delete_node(controller *c, const Berth__V1__DeleteRequest *in,
     closure(&out, data);
 }
 
-static void h_delete(Berth__V1__Controller_Service *svc, const Berth__V1__DeleteRequest *in,
-                     Berth__V1__DeleteResponse_Closure closure, void *data)
+static void h_delete(Controller_Service *svc, const DeleteRequest *in,
+                     DeleteResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__DeleteResponse out = BERTH__V1__DELETE_RESPONSE__INIT;
+    DeleteResponse out = DELETE_RESPONSE_INIT;
     _cleanup_error_ berth_error *err = NULL;
     berth_manifest *m = NULL;
-    Berth__V1__ApplyResult *res = NULL;
+    ApplyResult *res = NULL;
     const char **names = NULL;
     char source[CTL_SOURCE_MAX + 1];
     size_t n_names = 0, n_res = 0;
@@ -702,14 +695,14 @@ static void h_delete(Berth__V1__Controller_Service *svc, const Berth__V1__Delete
         return;
     }
     if (*in->kind && strcmp(in->kind, "workload") != 0 && strcmp(in->kind, "workloads") != 0) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__INVALID_ARGUMENT,
-                            "kind '%.40s': workload or node", in->kind);
+        berth_rpc_call_fail(data, CODE_INVALID_ARGUMENT, "kind '%.40s': workload or node",
+                            in->kind);
         return;
     }
     if (*in->manifest) {
         ctl_source_name("manifest", source, sizeof(source));
         if (berth_manifest_parse(in->manifest, strlen(in->manifest), source, &m, &err) < 0) {
-            berth_rpc_call_fail(data, BERTH__V1__CODE__INVALID_ARGUMENT, "%s", err->msg);
+            berth_rpc_call_fail(data, CODE_INVALID_ARGUMENT, "%s", err->msg);
             return;
         }
         names = calloc(m->n_workloads + 1, sizeof(*names));
@@ -731,16 +724,16 @@ static void h_delete(Berth__V1__Controller_Service *svc, const Berth__V1__Delete
 
         if (!wl)
             continue;
-        berth__v1__apply_result__init(&res[n_res]);
+        apply_result_init(&res[n_res]);
         res[n_res].kind = (char *)berth_workload_kind_name(wl->w->kind);
         res[n_res].name = wl->w->name;
-        res[n_res].action = BERTH__V1__APPLY_ACTION__APPLY_DELETED;
+        res[n_res].action = APPLY_DELETED;
         res[n_res].generation = wl->w->generation;
         out.results[n_res] = &res[n_res];
         n_res++;
     }
     if (n_res == 0) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "workload %.63s not found",
+        berth_rpc_call_fail(data, CODE_NOT_FOUND, "workload %.63s not found",
                             n_names ? names[0] : "");
         goto out;
     }
@@ -768,7 +761,7 @@ static void h_delete(Berth__V1__Controller_Service *svc, const Berth__V1__Delete
         ctl_workload *wl = ctl_workload_find(c, res[i].name);
         size_t at = (size_t)(wl - c->workloads);
 
-        berth__v1__workload__free_unpacked(wl->w, NULL);
+        workload_free_unpacked(wl->w, NULL);
         memmove(&c->workloads[at], &c->workloads[at + 1],
                 (c->n_workloads - at - 1) * sizeof(*c->workloads));
         c->n_workloads--;
@@ -778,8 +771,7 @@ static void h_delete(Berth__V1__Controller_Service *svc, const Berth__V1__Delete
         berth_log_error(BERTH_LOG_ERROR, err, "placement after delete");
     goto out;
 store_failed:
-    berth_rpc_call_fail(data, BERTH__V1__CODE__UNAVAILABLE, "delete: %s",
-                        err ? err->msg : "store failed");
+    berth_rpc_call_fail(data, CODE_UNAVAILABLE, "delete: %s", err ? err->msg : "store failed");
 out:
     free(names);
     free(res);
@@ -790,9 +782,9 @@ out:
 /* ---- containers ---- */
 
 typedef struct ci_list {
-    Berth__V1__ContainerInfo *infos;
-    Berth__V1__ContainerInfo **ptrs;
-    Berth__V1__ContainerStatus *pending; /* statuses for assigned, unreported ones */
+    ContainerInfo *infos;
+    ContainerInfo **ptrs;
+    ContainerStatus *pending; /* statuses for assigned, unreported ones */
     size_t n, cap;
 } ci_list;
 
@@ -800,13 +792,13 @@ static void ci_list_free(ci_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         if (l->infos[i].spec)
-            berth__v1__container_spec__free_unpacked(l->infos[i].spec, NULL);
+            container_spec_free_unpacked(l->infos[i].spec, NULL);
     free(l->infos);
     free(l->ptrs);
     free(l->pending);
 }
 
-static bool state_wanted(const Berth__V1__ListContainersRequest *in, Berth__V1__ContainerState s)
+static bool state_wanted(const ListContainersRequest *in, ContainerState s)
 {
     if (in->n_states == 0)
         return true;
@@ -819,28 +811,28 @@ static bool state_wanted(const Berth__V1__ListContainersRequest *in, Berth__V1__
 /* Add the container id on n (assigned, reported, or both) if it passes
  * the filters. */
 static int ci_add(controller *c, ci_list *l, ctl_node *n, const char *id,
-                  const Berth__V1__ListContainersRequest *in)
+                  const ListContainersRequest *in)
 {
     ctl_assign *a = ctl_assign_find(n, id);
-    Berth__V1__ContainerStatus *s = ctl_status_find(n, id);
-    Berth__V1__ContainerInfo *ci;
+    ContainerStatus *s = ctl_status_find(n, id);
+    ContainerInfo *ci;
     const char *workload = a ? a->workload : "";
 
     if (*in->workload && strcmp(in->workload, workload) != 0)
         return 0;
-    if (!state_wanted(in, s ? s->state : BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING))
+    if (!state_wanted(in, s ? s->state : CONTAINER_PENDING))
         return 0;
     ci = &l->infos[l->n];
-    berth__v1__container_info__init(ci);
+    container_info_init(ci);
     ci->node = n->rec.name;
     ci->workload = (char *)workload;
     if (a && !(ci->spec = ctl_assign_spec(c, n, a, NULL)))
         return -1;
     if (!s) {
         s = &l->pending[l->n];
-        berth__v1__container_status__init(s);
+        container_status_init(s);
         s->id = (char *)id;
-        s->state = BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING;
+        s->state = CONTAINER_PENDING;
         s->reason = "NotReported";
         s->message = "assigned, not reported by the node yet";
     }
@@ -851,8 +843,7 @@ static int ci_add(controller *c, ci_list *l, ctl_node *n, const char *id,
 }
 
 /* Every container matching in, sorted by node, then id. */
-static int ci_collect(controller *c, const Berth__V1__ListContainersRequest *in, const char *id,
-                      ci_list *l)
+static int ci_collect(controller *c, const ListContainersRequest *in, const char *id, ci_list *l)
 {
     size_t total = 0;
 
@@ -887,12 +878,11 @@ static int ci_collect(controller *c, const Berth__V1__ListContainersRequest *in,
     return 0;
 }
 
-static void h_list_containers(Berth__V1__Controller_Service *svc,
-                              const Berth__V1__ListContainersRequest *in,
-                              Berth__V1__ListContainersResponse_Closure closure, void *data)
+static void h_list_containers(Controller_Service *svc, const ListContainersRequest *in,
+                              ListContainersResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__ListContainersResponse out = BERTH__V1__LIST_CONTAINERS_RESPONSE__INIT;
+    ListContainersResponse out = LIST_CONTAINERS_RESPONSE_INIT;
     ci_list l = { 0 };
 
     NEED_OPERATOR(data);
@@ -906,12 +896,11 @@ static void h_list_containers(Berth__V1__Controller_Service *svc,
     ci_list_free(&l);
 }
 
-static void h_get_container(Berth__V1__Controller_Service *svc,
-                            const Berth__V1__GetContainerRequest *in,
-                            Berth__V1__ContainerInfo_Closure closure, void *data)
+static void h_get_container(Controller_Service *svc, const GetContainerRequest *in,
+                            ContainerInfo_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__ListContainersRequest q = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
+    ListContainersRequest q = LIST_CONTAINERS_REQUEST_INIT;
     ci_list l = { 0 };
 
     NEED_OPERATOR(data);
@@ -919,10 +908,10 @@ static void h_get_container(Berth__V1__Controller_Service *svc,
     if (ci_collect(c, &q, in->id, &l) < 0)
         fail_oom(data);
     else if (l.n == 0)
-        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "container %.63s not found%s%.63s",
-                            in->id, *in->node ? " on " : "", in->node);
+        berth_rpc_call_fail(data, CODE_NOT_FOUND, "container %.63s not found%s%.63s", in->id,
+                            *in->node ? " on " : "", in->node);
     else if (l.n > 1)
-        berth_rpc_call_fail(data, BERTH__V1__CODE__FAILED_PRECONDITION,
+        berth_rpc_call_fail(data, CODE_FAILED_PRECONDITION,
                             "container %s is on %s and %s: name the node", in->id, l.infos[0].node,
                             l.infos[1].node);
     else
@@ -933,28 +922,27 @@ static void h_get_container(Berth__V1__Controller_Service *svc,
 /* ---- events and metrics ---- */
 
 typedef struct ev_list {
-    Berth__V1__Event **events;
+    Event **events;
     size_t n, cap;
 } ev_list;
 
-static int take_event(void *data, Berth__V1__Event *e)
+static int take_event(void *data, Event *e)
 {
     ev_list *l = data;
 
     if (l->n == l->cap) {
-        berth__v1__event__free_unpacked(e, NULL);
+        event_free_unpacked(e, NULL);
         return 0;
     }
     l->events[l->n++] = e;
     return 0;
 }
 
-static void h_list_events(Berth__V1__Controller_Service *svc,
-                          const Berth__V1__ListEventsRequest *in,
-                          Berth__V1__ListEventsResponse_Closure closure, void *data)
+static void h_list_events(Controller_Service *svc, const ListEventsRequest *in,
+                          ListEventsResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__ListEventsResponse out = BERTH__V1__LIST_EVENTS_RESPONSE__INIT;
+    ListEventsResponse out = LIST_EVENTS_RESPONSE_INIT;
     _cleanup_error_ berth_error *err = NULL;
     ev_list l = { 0 };
 
@@ -975,17 +963,17 @@ static void h_list_events(Berth__V1__Controller_Service *svc,
         closure(&out, data);
     }
     for (size_t i = 0; i < l.n; i++)
-        berth__v1__event__free_unpacked(l.events[i], NULL);
+        event_free_unpacked(l.events[i], NULL);
     free(l.events);
 }
 
-static void h_top(Berth__V1__Controller_Service *svc, const Berth__V1__TopRequest *in,
-                  Berth__V1__TopResponse_Closure closure, void *data)
+static void h_top(Controller_Service *svc, const TopRequest *in, TopResponse_Closure closure,
+                  void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__TopResponse out = BERTH__V1__TOP_RESPONSE__INIT;
-    Berth__V1__NodeUsage *nu = NULL;
-    Berth__V1__ContainerUsage *cu = NULL;
+    TopResponse out = TOP_RESPONSE_INIT;
+    NodeUsage *nu = NULL;
+    ContainerUsage *cu = NULL;
     size_t total = 0;
 
     NEED_OPERATOR(data);
@@ -1009,9 +997,9 @@ static void h_top(Berth__V1__Controller_Service *svc, const Berth__V1__TopReques
             ctl_assign *a = *s->id ? ctl_assign_find(n, s->id) : NULL;
 
             if (!*s->id && !*in->workload) {
-                Berth__V1__NodeUsage *u = &nu[out.n_nodes];
+                NodeUsage *u = &nu[out.n_nodes];
 
-                berth__v1__node_usage__init(u);
+                node_usage_init(u);
                 u->node = n->rec.name;
                 u->sample = s->last;
                 u->cpu_millis = ctl_sample_cpu_millis(s);
@@ -1019,9 +1007,9 @@ static void h_top(Berth__V1__Controller_Service *svc, const Berth__V1__TopReques
                 out.nodes[out.n_nodes++] = u;
             } else if (*s->id &&
                        (!*in->workload || (a && strcmp(a->workload, in->workload) == 0))) {
-                Berth__V1__ContainerUsage *u = &cu[out.n_containers];
+                ContainerUsage *u = &cu[out.n_containers];
 
-                berth__v1__container_usage__init(u);
+                container_usage_init(u);
                 u->node = n->rec.name;
                 u->workload = a ? a->workload : "";
                 u->sample = s->last;
@@ -1042,7 +1030,7 @@ out:
 
 typedef struct health_call {
     berth_rpc_call *call;
-    Berth__V1__FleetHealthResponse_Closure closure;
+    FleetHealthResponse_Closure closure;
     uint32_t timeout_ms;
 } health_call;
 
@@ -1055,11 +1043,11 @@ static int answer_cmp(const void *a, const void *b)
 static void health_done(berth_survey_result *r, void *data)
 {
     health_call *hc = data;
-    Berth__V1__FleetHealthResponse out = BERTH__V1__FLEET_HEALTH_RESPONSE__INIT;
-    Berth__V1__NodeHealth *nh = calloc(r->n_answers + 1, sizeof(*nh));
-    Berth__V1__HealthReport *failed = calloc(r->n_answers + 1, sizeof(*failed));
-    Berth__V1__HealthCheck *checks = calloc(r->n_answers + 1, sizeof(*checks));
-    Berth__V1__HealthCheck **check_ptrs = calloc(r->n_answers + 1, sizeof(*check_ptrs));
+    FleetHealthResponse out = FLEET_HEALTH_RESPONSE_INIT;
+    NodeHealth *nh = calloc(r->n_answers + 1, sizeof(*nh));
+    HealthReport *failed = calloc(r->n_answers + 1, sizeof(*failed));
+    HealthCheck *checks = calloc(r->n_answers + 1, sizeof(*checks));
+    HealthCheck **check_ptrs = calloc(r->n_answers + 1, sizeof(*check_ptrs));
     char **missing = calloc(r->n_missing + 1, sizeof(*missing));
 
     out.answered = calloc(r->n_answers + 1, sizeof(*out.answered));
@@ -1072,15 +1060,15 @@ static void health_done(berth_survey_result *r, void *data)
     for (size_t i = 0; i < r->n_answers; i++) {
         berth_survey_answer *a = &r->answers[i];
 
-        berth__v1__node_health__init(&nh[i]);
+        node_health_init(&nh[i]);
         nh[i].node = a->from.name;
         nh[i].latency_ms = (uint32_t)(a->latency_ns / BERTH_NSEC_PER_MSEC);
-        if (a->code == BERTH__V1__CODE__OK && a->response) {
-            nh[i].report = (Berth__V1__HealthReport *)a->response;
+        if (a->code == CODE_OK && a->response) {
+            nh[i].report = (HealthReport *)a->response;
         } else {
             /* it answered, with an error: unhealthy, and why */
-            berth__v1__health_report__init(&failed[i]);
-            berth__v1__health_check__init(&checks[i]);
+            health_report_init(&failed[i]);
+            health_check_init(&checks[i]);
             failed[i].node = a->from.name;
             checks[i].name = "health";
             checks[i].message = a->message ? a->message : "no report";
@@ -1106,12 +1094,11 @@ out:
     free(hc);
 }
 
-static void h_fleet_health(Berth__V1__Controller_Service *svc,
-                           const Berth__V1__FleetHealthRequest *in,
-                           Berth__V1__FleetHealthResponse_Closure closure, void *data)
+static void h_fleet_health(Controller_Service *svc, const FleetHealthRequest *in,
+                           FleetHealthResponse_Closure closure, void *data)
 {
     controller *c = ctl_of(svc);
-    Berth__V1__HealthRequest q = BERTH__V1__HEALTH_REQUEST__INIT;
+    HealthRequest q = HEALTH_REQUEST_INIT;
     _cleanup_error_ berth_error *err = NULL;
     _cleanup_free_ berth_principal *expected = NULL;
     health_call *hc;
@@ -1133,8 +1120,8 @@ static void h_fleet_health(Berth__V1__Controller_Service *svc,
     for (size_t i = 0; i < c->n_nodes; i++)
         if (ctl_node_registered(c->nodes[i]))
             expected[n++] = c->nodes[i]->who;
-    if (berth_surveyor_ask(c->surveyor, &berth__v1__agent__descriptor, "Health", &q.base,
-                           hc->timeout_ms, expected, n, health_done, hc, &err) < 0) {
+    if (berth_surveyor_ask(c->surveyor, &agent_descriptor, "Health", &q.base, hc->timeout_ms,
+                           expected, n, health_done, hc, &err) < 0) {
         free(hc);
         fail_err(data, err);
     }
@@ -1155,10 +1142,10 @@ static void relay_done(berth_rpc_result *r, void *data)
 {
     relay *rl = data;
 
-    if (r->code == BERTH__V1__CODE__OK && *rl->stopped)
+    if (r->code == CODE_OK && *rl->stopped)
         ctl_event(rl->c, "Node", rl->node, "Normal", "Stopped", "%s stopped by operator %s",
                   rl->stopped, berth_rpc_call_peer(rl->call)->name);
-    if (r->code == BERTH__V1__CODE__OK)
+    if (r->code == CODE_OK)
         rl->closure(r->response, rl->call);
     else
         berth_rpc_call_fail(rl->call, r->code, "node %s: %s", rl->node,
@@ -1174,8 +1161,8 @@ static ctl_node *container_node(controller *c, berth_rpc_call *call, const char 
     ctl_node *found = NULL;
 
     if (!berth_spec_id_valid(id) || (*node && !ctl_node_find(c, node))) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__NOT_FOUND, "container %.63s not found%s%.63s",
-                            id, *node ? " on " : "", node);
+        berth_rpc_call_fail(call, CODE_NOT_FOUND, "container %.63s not found%s%.63s", id,
+                            *node ? " on " : "", node);
         return NULL;
     }
     for (size_t i = 0; i < c->n_nodes; i++) {
@@ -1186,7 +1173,7 @@ static ctl_node *container_node(controller *c, berth_rpc_call *call, const char 
         if (!ctl_assign_find(n, id) && !ctl_status_find(n, id))
             continue;
         if (found) {
-            berth_rpc_call_fail(call, BERTH__V1__CODE__FAILED_PRECONDITION,
+            berth_rpc_call_fail(call, CODE_FAILED_PRECONDITION,
                                 "container %s is on %s and %s: name the node", id, found->rec.name,
                                 n->rec.name);
             return NULL;
@@ -1194,8 +1181,8 @@ static ctl_node *container_node(controller *c, berth_rpc_call *call, const char 
         found = n;
     }
     if (!found)
-        berth_rpc_call_fail(call, BERTH__V1__CODE__NOT_FOUND, "container %.63s not found%s%.63s",
-                            id, *node ? " on " : "", node);
+        berth_rpc_call_fail(call, CODE_NOT_FOUND, "container %.63s not found%s%.63s", id,
+                            *node ? " on " : "", node);
     return found;
 }
 
@@ -1232,7 +1219,7 @@ static void relay_call(controller *c, berth_rpc_call *call, const char *id, cons
     if (!(n = container_node(c, call, id, node)))
         return;
     if (!n->rec.info || !*n->rec.info->agent_address) {
-        berth_rpc_call_fail(call, BERTH__V1__CODE__UNAVAILABLE,
+        berth_rpc_call_fail(call, CODE_UNAVAILABLE,
                             "node %s serves no Agent endpoint (its agent_address is empty)",
                             n->rec.name);
         return;
@@ -1255,17 +1242,17 @@ static void relay_call(controller *c, berth_rpc_call *call, const char *id, cons
     snprintf(rl->node, sizeof(rl->node), "%s", n->rec.name);
     if (strcmp(method, "Stop") == 0)
         snprintf(rl->stopped, sizeof(rl->stopped), "%s", id);
-    if (berth_rpc_client_call(client, &berth__v1__agent__descriptor, method, request, timeout,
-                              relay_done, rl, &err) < 0) {
+    if (berth_rpc_client_call(client, &agent_descriptor, method, request, timeout, relay_done, rl,
+                              &err) < 0) {
         free(rl);
         fail_err(call, err);
     }
 }
 
-static void h_logs(Berth__V1__Controller_Service *svc, const Berth__V1__LogsRequest *in,
-                   Berth__V1__LogsResponse_Closure closure, void *data)
+static void h_logs(Controller_Service *svc, const LogsRequest *in, LogsResponse_Closure closure,
+                   void *data)
 {
-    Berth__V1__LogsRequest q;
+    LogsRequest q;
 
     NEED_OPERATOR(data);
     q = *in;
@@ -1274,11 +1261,10 @@ static void h_logs(Berth__V1__Controller_Service *svc, const Berth__V1__LogsRequ
                (ProtobufCClosure)closure);
 }
 
-static void h_stop_container(Berth__V1__Controller_Service *svc,
-                             const Berth__V1__StopContainerRequest *in,
-                             Berth__V1__StopResponse_Closure closure, void *data)
+static void h_stop_container(Controller_Service *svc, const StopContainerRequest *in,
+                             StopResponse_Closure closure, void *data)
 {
-    Berth__V1__StopRequest q = BERTH__V1__STOP_REQUEST__INIT;
+    StopRequest q = STOP_REQUEST_INIT;
 
     NEED_OPERATOR(data);
     q.container_id = in->container_id;

@@ -40,12 +40,12 @@ typedef struct placer {
 
 static bool is_daemon(const berth_place_workload *w)
 {
-    return w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET;
+    return w->kind == WORKLOAD_DAEMONSET;
 }
 
 static uint32_t wanted(const berth_place_workload *w)
 {
-    return w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD ? 1 : w->replicas;
+    return w->kind == WORKLOAD_POD ? 1 : w->replicas;
 }
 
 /* Why a node cannot take one more replica of w (FITS when it can): the

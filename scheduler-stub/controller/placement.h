@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 
 typedef struct berth_label {
     const char *key, *value;
@@ -54,7 +54,7 @@ typedef struct berth_place_node {
 
 typedef struct berth_place_workload {
     const char *name;
-    Berth__V1__WorkloadKind kind;
+    WorkloadKind kind;
     uint32_t replicas; /* ignored for DaemonSets; Pods have 1 */
     /* What each replica requests. */
     int64_t cpu_millis, memory_bytes;

@@ -94,7 +94,7 @@ size_t berth_policy_sqlite_operators(const berth_policy_sqlite *p)
 static int note(berth_policy_sqlite *p, const char *node, const char *type, const char *reason,
                 const char *message, berth_error **err)
 {
-    Berth__V1__Event e = BERTH__V1__EVENT__INIT;
+    Event e = EVENT_INIT;
 
     e.time_unix_ns = berth_now_real_ns();
     e.object_kind = "Node";
@@ -186,7 +186,7 @@ static int sq_lookup(void *data, const uint8_t id[BERTH_ID_LEN], berth_principal
     found = berth_store_node_get_by_id(p->st, id, &n, err);
     if (found <= 0)
         return found;
-    berth__v1__node_info__free_unpacked(n.info, NULL);
+    node_info_free_unpacked(n.info, NULL);
     if (n.n_keys == 0)
         return 0; /* only a key awaiting approval */
     if (berth_principal_init(ret_principal, BERTH_ROLE_NODE, n.name, err) < 0 ||
@@ -261,16 +261,15 @@ static int sq_enroll(void *data, const uint8_t token_id[BERTH_TOKEN_ID_LEN],
         memcpy(n.keys[0], pk, BERTH_PUBKEY_LEN);
         n.n_keys = 1;
         n.has_pending = false;
-        if (n.phase == BERTH__V1__NODE_PHASE__NODE_PHASE_UNSPECIFIED ||
-            n.phase == BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL) {
-            n.phase = BERTH__V1__NODE_PHASE__NODE_UNKNOWN;
+        if (n.phase == NODE_PHASE_UNSPECIFIED || n.phase == NODE_PENDING_APPROVAL) {
+            n.phase = NODE_UNKNOWN;
             n.phase_since_ns = berth_now_real_ns();
             snprintf(n.reason, sizeof(n.reason), "enrolled, not registered yet");
         }
         snprintf(msg, sizeof(msg), "key %s enrolled with join token %s",
                  berth_key_fingerprint(pk, fp), tid);
         r = save(p, &n, "Normal", "Enrolled", msg, err);
-        berth__v1__node_info__free_unpacked(n.info, NULL);
+        node_info_free_unpacked(n.info, NULL);
     }
     if (r < 0) {
         berth_store_rollback(p->st);
@@ -301,7 +300,7 @@ static int sq_rotate(void *data, const berth_principal *who, const uint8_t old_p
     memcpy(n.keys[1], new_pk, BERTH_PUBKEY_LEN);
     n.n_keys = 2;
     r = save(p, &n, "Normal", "KeyRotated", "a new key vouched for by the old one", err);
-    berth__v1__node_info__free_unpacked(n.info, NULL);
+    node_info_free_unpacked(n.info, NULL);
     if (r == 0 && p->changed)
         p->changed(p->changed_data, who->name);
     return r;
@@ -321,13 +320,13 @@ static int sq_request_approval(void *data, const berth_principal *who,
     if ((found = node_load(p, who, &n, err)) < 0)
         return -1;
     if (n.has_pending && memcmp(n.pending_key, pk, BERTH_PUBKEY_LEN) == 0) {
-        berth__v1__node_info__free_unpacked(n.info, NULL);
+        node_info_free_unpacked(n.info, NULL);
         return 0; /* asked before: nothing new to record */
     }
     /* Anyone can present a key: bound what they can make us remember. */
     if (!n.has_pending &&
         (berth_store_pending_count(p->st, &pending, err) < 0 || pending >= BERTH_PENDING_MAX)) {
-        berth__v1__node_info__free_unpacked(n.info, NULL);
+        node_info_free_unpacked(n.info, NULL);
         return pending >= BERTH_PENDING_MAX
                    ? berth_error_set(err, EAGAIN, "too many keys await approval (%d)",
                                      BERTH_PENDING_MAX)
@@ -337,14 +336,14 @@ static int sq_request_approval(void *data, const berth_principal *who,
     memcpy(n.pending_key, pk, BERTH_PUBKEY_LEN);
     n.has_pending = true;
     if (!found) {
-        n.phase = BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL;
+        n.phase = NODE_PENDING_APPROVAL;
         snprintf(n.reason, sizeof(n.reason), "key %s awaits approval",
                  berth_key_fingerprint(pk, fp));
     }
     snprintf(msg, sizeof(msg), "key %s awaits approval (berthctl node approve %s)",
              berth_key_fingerprint(pk, fp), who->name);
     r = save(p, &n, "Warning", "AwaitingApproval", msg, err);
-    berth__v1__node_info__free_unpacked(n.info, NULL);
+    node_info_free_unpacked(n.info, NULL);
     if (r == 0 && p->changed)
         p->changed(p->changed_data, who->name);
     return r;
@@ -361,26 +360,26 @@ int berth_policy_sqlite_approve(berth_policy_sqlite *p, const char *name, const 
     if (found < 0)
         return -1;
     if (found == 0 || !n.has_pending) {
-        berth__v1__node_info__free_unpacked(found ? n.info : NULL, NULL);
+        node_info_free_unpacked(found ? n.info : NULL, NULL);
         return berth_error_set(err, ENOENT, "node %s: no key awaits approval", name);
     }
     berth_key_fingerprint(n.pending_key, fp);
     if (fingerprint && *fingerprint && strcmp(fingerprint, fp) != 0) {
-        berth__v1__node_info__free_unpacked(n.info, NULL);
+        node_info_free_unpacked(n.info, NULL);
         return berth_error_set(err, EPERM, "node %s: the key awaiting approval is %s, not %s", name,
                                fp, fingerprint);
     }
     memcpy(n.keys[0], n.pending_key, BERTH_PUBKEY_LEN);
     n.n_keys = 1;
     n.has_pending = false;
-    if (n.phase == BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL) {
-        n.phase = BERTH__V1__NODE_PHASE__NODE_UNKNOWN;
+    if (n.phase == NODE_PENDING_APPROVAL) {
+        n.phase = NODE_UNKNOWN;
         n.phase_since_ns = berth_now_real_ns();
         snprintf(n.reason, sizeof(n.reason), "approved, not registered yet");
     }
     snprintf(msg, sizeof(msg), "key %s approved by an operator", fp);
     r = save(p, &n, "Normal", "Approved", msg, err);
-    berth__v1__node_info__free_unpacked(n.info, NULL);
+    node_info_free_unpacked(n.info, NULL);
     return r;
 }
 

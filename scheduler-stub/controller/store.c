@@ -347,7 +347,7 @@ static int node_row(berth_store *st, sqlite3_stmt *s, berth_store_node *n, berth
     column_text(s, 0, n->name, sizeof(n->name));
     if (!column_fixed(s, 1, n->id, BERTH_ID_LEN))
         return berth_error_set(err, EIO, "%s: node %s: bad id", st->path, n->name);
-    n->phase = (Berth__V1__NodePhase)sqlite3_column_int(s, 2);
+    n->phase = (NodePhase)sqlite3_column_int(s, 2);
     for (int i = 0; i < BERTH_PUBKEYS_MAX; i++)
         if (column_fixed(s, 3 + i, n->keys[n->n_keys], BERTH_PUBKEY_LEN))
             n->n_keys++;
@@ -356,8 +356,7 @@ static int node_row(berth_store *st, sqlite3_stmt *s, berth_store_node *n, berth
         char row[96];
 
         snprintf(row, sizeof(row), "node %s", n->name);
-        n->info =
-            (Berth__V1__NodeInfo *)column_pb(st, s, 6, &berth__v1__node_info__descriptor, row, err);
+        n->info = (NodeInfo *)column_pb(st, s, 6, &node_info_descriptor, row, err);
         if (!n->info)
             return -1;
     }
@@ -563,10 +562,10 @@ static const char sql_wl_put[] =
 static const char sql_wl_del[] = "DELETE FROM workloads WHERE name = ?1";
 static const char sql_wl_all[] = "SELECT name, workload FROM workloads ORDER BY created_ns, name";
 
-int berth_store_workload_put(berth_store *st, const Berth__V1__Workload *w, berth_error **err)
+int berth_store_workload_put(berth_store *st, const Workload *w, berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_wl_put, err);
-    Berth__V1__Workload copy;
+    Workload copy;
 
     if (!s)
         return -1;
@@ -591,8 +590,8 @@ int berth_store_workload_delete(berth_store *st, const char *name, berth_error *
     return run(st, s, "delete workload", err);
 }
 
-int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Berth__V1__Workload *w),
-                               void *data, berth_error **err)
+int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Workload *w), void *data,
+                               berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_wl_all, err);
     int rc, r = 0;
@@ -601,11 +600,11 @@ int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Berth__V1_
         return -1;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         char row[96], name[64];
-        Berth__V1__Workload *w;
+        Workload *w;
 
         column_text(s, 0, name, sizeof(name));
         snprintf(row, sizeof(row), "workload %s", name);
-        w = (Berth__V1__Workload *)column_pb(st, s, 1, &berth__v1__workload__descriptor, row, err);
+        w = (Workload *)column_pb(st, s, 1, &workload_descriptor, row, err);
         if (!w) {
             sqlite3_reset(s);
             return -1;
@@ -694,7 +693,7 @@ static const char sql_st_del[] = "DELETE FROM statuses WHERE node = ?1 AND conta
 static const char sql_st_all[] =
     "SELECT node, container_id, status FROM statuses ORDER BY node, container_id";
 
-int berth_store_status_put(berth_store *st, const char *node, const Berth__V1__ContainerStatus *cs,
+int berth_store_status_put(berth_store *st, const char *node, const ContainerStatus *cs,
                            berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_st_put, err);
@@ -721,8 +720,7 @@ int berth_store_status_delete(berth_store *st, const char *node, const char *con
 }
 
 int berth_store_statuses_replace(berth_store *st, const char *node,
-                                 Berth__V1__ContainerStatus *const *statuses, size_t n,
-                                 berth_error **err)
+                                 ContainerStatus *const *statuses, size_t n, berth_error **err)
 {
     sqlite3_stmt *s;
 
@@ -743,8 +741,7 @@ fail:
 }
 
 int berth_store_statuses_load(berth_store *st,
-                              int (*fn)(void *data, const char *node,
-                                        Berth__V1__ContainerStatus *s),
+                              int (*fn)(void *data, const char *node, ContainerStatus *s),
                               void *data, berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_st_all, err);
@@ -754,12 +751,11 @@ int berth_store_statuses_load(berth_store *st,
         return -1;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         char node[BERTH_NAME_MAX + 1], row[160];
-        Berth__V1__ContainerStatus *cs;
+        ContainerStatus *cs;
 
         column_text(s, 0, node, sizeof(node));
         snprintf(row, sizeof(row), "status of %s on %s", sqlite3_column_text(s, 1), node);
-        cs = (Berth__V1__ContainerStatus *)column_pb(
-            st, s, 2, &berth__v1__container_status__descriptor, row, err);
+        cs = (ContainerStatus *)column_pb(st, s, 2, &container_status_descriptor, row, err);
         if (!cs) {
             sqlite3_reset(s);
             return -1;
@@ -783,7 +779,7 @@ static const char sql_ev_list[] =
     " SELECT * FROM events WHERE (?1 = '' OR object_kind = ?1) AND (?2 = '' OR object_name = ?2)"
     " ORDER BY id DESC LIMIT ?3) ORDER BY id";
 
-int berth_store_event_add(berth_store *st, Berth__V1__Event *e, berth_error **err)
+int berth_store_event_add(berth_store *st, Event *e, berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_ev_add, err);
     sqlite3_int64 id;
@@ -817,8 +813,7 @@ static char *column_dup(sqlite3_stmt *s, int col)
 }
 
 int berth_store_events_list(berth_store *st, const char *kind, const char *name, uint32_t limit,
-                            int (*fn)(void *data, Berth__V1__Event *e), void *data,
-                            berth_error **err)
+                            int (*fn)(void *data, Event *e), void *data, berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_ev_list, err);
     int rc, r = 0;
@@ -829,13 +824,13 @@ int berth_store_events_list(berth_store *st, const char *kind, const char *name,
     bind_text(s, 2, name);
     sqlite3_bind_int64(s, 3, limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        Berth__V1__Event *e = malloc(sizeof(*e));
+        Event *e = malloc(sizeof(*e));
 
         if (!e) {
             sqlite3_reset(s);
             return berth_error_make(err, ENOMEM, "list events");
         }
-        berth__v1__event__init(e);
+        event_init(e);
         e->id = (uint64_t)sqlite3_column_int64(s, 0);
         e->time_unix_ns = sqlite3_column_int64(s, 1);
         e->object_kind = column_dup(s, 2);
@@ -844,7 +839,7 @@ int berth_store_events_list(berth_store *st, const char *kind, const char *name,
         e->reason = column_dup(s, 5);
         e->message = column_dup(s, 6);
         if (!e->object_kind || !e->object_name || !e->type || !e->reason || !e->message) {
-            berth__v1__event__free_unpacked(e, NULL);
+            event_free_unpacked(e, NULL);
             sqlite3_reset(s);
             return berth_error_make(err, ENOMEM, "list events");
         }

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/keys.h"
 #include "rpc/principal.h"
 
@@ -47,7 +47,7 @@ void berth_store_rollback(berth_store *st);
 typedef struct berth_store_node {
     char name[BERTH_NAME_MAX + 1];
     uint8_t id[BERTH_ID_LEN];
-    Berth__V1__NodePhase phase;
+    NodePhase phase;
     /* Admitted keys, oldest first. */
     uint8_t keys[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
     size_t n_keys;
@@ -55,8 +55,8 @@ typedef struct berth_store_node {
     bool has_pending;
     uint8_t pending_key[BERTH_PUBKEY_LEN];
     /* As last registered; NULL before. put reads it; get and load return a
-     * new one the caller owns (berth__v1__node_info__free_unpacked). */
-    Berth__V1__NodeInfo *info;
+     * new one the caller owns (node_info_free_unpacked). */
+    NodeInfo *info;
     uint64_t generation, applied_generation;
     bool cordoned, drained;
     int64_t registered_ns, last_heartbeat_ns, phase_since_ns;
@@ -100,12 +100,12 @@ int berth_store_tokens_expire(berth_store *st, int64_t now_ns, berth_error **err
 /* ---- workloads ---- */
 
 /* Insert or replace by w->name; w->status is not stored. */
-int berth_store_workload_put(berth_store *st, const Berth__V1__Workload *w, berth_error **err);
+int berth_store_workload_put(berth_store *st, const Workload *w, berth_error **err);
 int berth_store_workload_delete(berth_store *st, const char *name, berth_error **err);
 /* fn for every workload, oldest first (then by name); fn owns w
- * (berth__v1__workload__free_unpacked). */
-int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Berth__V1__Workload *w),
-                               void *data, berth_error **err);
+ * (workload_free_unpacked). */
+int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Workload *w), void *data,
+                               berth_error **err);
 
 /* ---- assignments ---- */
 
@@ -131,29 +131,26 @@ int berth_store_assignments_load(berth_store *st,
 
 /* ---- statuses ---- */
 
-int berth_store_status_put(berth_store *st, const char *node, const Berth__V1__ContainerStatus *s,
+int berth_store_status_put(berth_store *st, const char *node, const ContainerStatus *s,
                            berth_error **err);
 int berth_store_status_delete(berth_store *st, const char *node, const char *container_id,
                               berth_error **err);
 /* Replace every status of node with these, in one transaction. */
 int berth_store_statuses_replace(berth_store *st, const char *node,
-                                 Berth__V1__ContainerStatus *const *statuses, size_t n,
-                                 berth_error **err);
+                                 ContainerStatus *const *statuses, size_t n, berth_error **err);
 /* fn for every status, by node then id; fn owns s. */
 int berth_store_statuses_load(berth_store *st,
-                              int (*fn)(void *data, const char *node,
-                                        Berth__V1__ContainerStatus *s),
+                              int (*fn)(void *data, const char *node, ContainerStatus *s),
                               void *data, berth_error **err);
 
 /* ---- events ---- */
 
 /* Append e (its id is assigned and written back); the oldest beyond
  * BERTH_STORE_EVENTS_MAX are dropped. */
-int berth_store_event_add(berth_store *st, Berth__V1__Event *e, berth_error **err);
+int berth_store_event_add(berth_store *st, Event *e, berth_error **err);
 /* The newest limit events matching kind and name (NULL or "": any),
  * oldest first; fn owns e. */
 int berth_store_events_list(berth_store *st, const char *kind, const char *name, uint32_t limit,
-                            int (*fn)(void *data, Berth__V1__Event *e), void *data,
-                            berth_error **err);
+                            int (*fn)(void *data, Event *e), void *data, berth_error **err);
 
 #endif

@@ -41,9 +41,9 @@ static bool label_ok(const char *s, bool key)
     return true;
 }
 
-int ctl_node_info_validate(const Berth__V1__NodeInfo *info, berth_error **err)
+int ctl_node_info_validate(const NodeInfo *info, berth_error **err)
 {
-    const Berth__V1__NodeCapacity *cap = info->capacity;
+    const NodeCapacity *cap = info->capacity;
 
     if (info->n_labels > NODE_LABELS_MAX)
         return berth_error_set(err, EINVAL, "node.labels: %zu labels, at most %d", info->n_labels,
@@ -68,7 +68,7 @@ int ctl_node_info_validate(const Berth__V1__NodeInfo *info, berth_error **err)
     return 0;
 }
 
-int ctl_heartbeat_validate(const Berth__V1__HeartbeatRequest *in, berth_error **err)
+int ctl_heartbeat_validate(const HeartbeatRequest *in, berth_error **err)
 {
     if (in->applied_generation > UINT64_MAX / 2)
         return berth_error_set(err, EINVAL, "applied_generation %" PRIu64 " is out of range",
@@ -76,19 +76,18 @@ int ctl_heartbeat_validate(const Berth__V1__HeartbeatRequest *in, berth_error **
     return 0;
 }
 
-int ctl_status_validate(const Berth__V1__ContainerStatus *s, berth_error **err)
+int ctl_status_validate(const ContainerStatus *s, berth_error **err)
 {
     if (!berth_spec_id_valid(s->id))
         return berth_error_set(err, EINVAL, "status: '%.63s' is not a container id", s->id);
-    if (s->state < BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING ||
-        s->state > BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED)
+    if (s->state < CONTAINER_PENDING || s->state > CONTAINER_FAILED)
         return berth_error_set(err, EINVAL, "status of %s: unknown state %d", s->id, (int)s->state);
     if (!text_ok(s->reason) || strlen(s->message) > STATUS_MESSAGE_MAX)
         return berth_error_set(err, EINVAL, "status of %s: reason or message too long", s->id);
     return 0;
 }
 
-int ctl_report_status_validate(const Berth__V1__ReportStatusRequest *in, berth_error **err)
+int ctl_report_status_validate(const ReportStatusRequest *in, berth_error **err)
 {
     if (in->n_containers > CTL_STATUSES_MAX)
         return berth_error_set(err, EINVAL, "%zu statuses, at most %d", in->n_containers,
@@ -104,14 +103,14 @@ int ctl_report_status_validate(const Berth__V1__ReportStatusRequest *in, berth_e
     return 0;
 }
 
-int ctl_approve_node_validate(const Berth__V1__ApproveNodeRequest *in, berth_error **err)
+int ctl_approve_node_validate(const ApproveNodeRequest *in, berth_error **err)
 {
     if (strlen(in->key_fingerprint) >= BERTH_FINGERPRINT_LEN)
         return berth_error_set(err, EINVAL, "not a key fingerprint");
     return 0;
 }
 
-int ctl_join_token_request_validate(const Berth__V1__CreateJoinTokenRequest *in, berth_error **err)
+int ctl_join_token_request_validate(const CreateJoinTokenRequest *in, berth_error **err)
 {
     for (const char *p = in->description; *p; p++)
         if ((unsigned char)*p < 0x20)

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 
 /* Statuses in one report, and kept per node. */
 #define CTL_STATUSES_MAX 4096
@@ -18,18 +18,18 @@
 #define CTL_SOURCE_MAX 128
 
 /* Register: everything a node says about itself. */
-int ctl_node_info_validate(const Berth__V1__NodeInfo *info, berth_error **err);
+int ctl_node_info_validate(const NodeInfo *info, berth_error **err);
 /* Heartbeat: an applied generation the controller could ever have given. */
-int ctl_heartbeat_validate(const Berth__V1__HeartbeatRequest *in, berth_error **err);
+int ctl_heartbeat_validate(const HeartbeatRequest *in, berth_error **err);
 /* A container's status from a node (ReportStatus, ContainerEvent). */
-int ctl_status_validate(const Berth__V1__ContainerStatus *s, berth_error **err);
+int ctl_status_validate(const ContainerStatus *s, berth_error **err);
 /* ReportStatus: at most CTL_STATUSES_MAX statuses, each valid, no id
  * twice. */
-int ctl_report_status_validate(const Berth__V1__ReportStatusRequest *in, berth_error **err);
+int ctl_report_status_validate(const ReportStatusRequest *in, berth_error **err);
 /* ApproveNode: a fingerprint that fits one. */
-int ctl_approve_node_validate(const Berth__V1__ApproveNodeRequest *in, berth_error **err);
+int ctl_approve_node_validate(const ApproveNodeRequest *in, berth_error **err);
 /* CreateJoinToken: a description without control characters. */
-int ctl_join_token_request_validate(const Berth__V1__CreateJoinTokenRequest *in, berth_error **err);
+int ctl_join_token_request_validate(const CreateJoinTokenRequest *in, berth_error **err);
 
 /* The name errors and events give a manifest from ApplyRequest.source:
  * at most CTL_SOURCE_MAX characters, unprintable ones as '?', "manifest"

@@ -38,8 +38,7 @@
 #include "base/cleanup.h"
 #include "base/error.h"
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/auth.h"
 #include "rpc/client.h"
 #include "rpc/pb.h"
@@ -145,12 +144,12 @@ static int harmful_frame(probe_ctx *p, const char *name, berth_frame_kind kind,
                          berth_frame_header *ret_h, uint8_t **ret_frame, size_t *ret_payload_len)
 {
     _cleanup_error_ berth_error *err = NULL;
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
-    Berth__V1__DeleteRequest del = BERTH__V1__DELETE_REQUEST__INIT;
-    Berth__V1__StopRequest stop = BERTH__V1__STOP_REQUEST__INIT;
+    Envelope env = ENVELOPE_INIT;
+    DeleteRequest del = DELETE_REQUEST_INIT;
+    StopRequest stop = STOP_REQUEST_INIT;
     const ProtobufCMessage *body;
 
-    env.kind = BERTH__V1__FRAME_KIND__REQUEST;
+    env.kind = FRAME_KIND_REQUEST;
     randombytes_buf(&env.call_id, sizeof(env.call_id));
     env.timeout_ms = 30000;
     if (p->server.role == BERTH_ROLE_CONTROLLER) {
@@ -208,7 +207,7 @@ static int probe_unknown_key(probe_ctx *p, const char *name)
     if (r != BERTH_REJECT_NONE)
         printf("%s: answered %zu bytes, not a welcome from the server (%s)\n", name, n,
                berth_reject_name(r));
-    else if (w.code == BERTH__V1__CODE__OK)
+    else if (w.code == CODE_OK)
         printf("%s: SESSION MADE\n", name);
     else
         printf("%s: refused %s: %s\n", name, berth_rpc_code_name(w.code), w.message);

@@ -16,9 +16,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/envelope.pb-c.h"
-#include "berth/proto/status.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/pb.h"
 #include "rpc/replay.h"
 #include "fuzz_frame.h"
@@ -31,18 +29,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The answer the rpc server would send (its method echoed), built and
  * dropped. */
-static void answer(const Berth__V1__Envelope *env, Berth__V1__FrameKind kind, int code)
+static void answer(const Envelope *env, FrameKind kind, int code)
 {
-    Berth__V1__Envelope out = BERTH__V1__ENVELOPE__INIT;
-    Berth__V1__Status st = BERTH__V1__STATUS__INIT;
+    Envelope out = ENVELOPE_INIT;
+    Status st = STATUS_INIT;
     uint8_t *frame = NULL;
     size_t len;
 
     out.kind = kind;
     out.method = env->method;
     out.call_id = env->call_id;
-    if (code != BERTH__V1__CODE__OK) {
-        st.code = (Berth__V1__Code)code;
+    if (code != CODE_OK) {
+        st.code = (Code)code;
         st.message = "refused";
         out.status = &st;
     }
@@ -51,35 +49,34 @@ static void answer(const Berth__V1__Envelope *env, Berth__V1__FrameKind kind, in
 }
 
 /* A request or a survey question (server.c serve()). */
-static void serve(const Berth__V1__Envelope *env, Berth__V1__FrameKind want,
-                  Berth__V1__FrameKind reply)
+static void serve(const Envelope *env, FrameKind want, FrameKind reply)
 {
     const ProtobufCMethodDescriptor *m;
     ProtobufCService *svc = NULL;
     ProtobufCMessage *req;
 
     if (env->kind != want) {
-        answer(env, reply, BERTH__V1__CODE__INVALID_ARGUMENT);
+        answer(env, reply, CODE_INVALID_ARGUMENT);
         return;
     }
     m = berth_rpc_dispatch_find(fuzz_wire_dispatch(), env->method, &svc);
     if (!m) {
-        answer(env, reply, BERTH__V1__CODE__UNIMPLEMENTED);
+        answer(env, reply, CODE_UNIMPLEMENTED);
         return;
     }
     req = berth_pb_unpack(m->input, env->body.data, env->body.len);
     if (!req) {
-        answer(env, reply, BERTH__V1__CODE__INVALID_ARGUMENT);
+        answer(env, reply, CODE_INVALID_ARGUMENT);
         return;
     }
     fuzz_wire_check(req);
-    answer(env, reply, BERTH__V1__CODE__OK);
+    answer(env, reply, CODE_OK);
     berth_pb_free(req);
 }
 
 /* An event or a stream item: its body by the type it names (pubsub.c,
  * stream.c). */
-static void deliver(const berth_typed *types, const Berth__V1__Envelope *env)
+static void deliver(const berth_typed *types, const Envelope *env)
 {
     const berth_typed_entry *h = berth_typed_find(types, env->method);
     ProtobufCMessage *body;
@@ -94,12 +91,12 @@ static void deliver(const berth_typed *types, const Berth__V1__Envelope *env)
 }
 
 /* An answer to a call or a question: out is what the caller asked for. */
-static void take_answer(const Berth__V1__Envelope *env, const ProtobufCMessageDescriptor *out)
+static void take_answer(const Envelope *env, const ProtobufCMessageDescriptor *out)
 {
     ProtobufCMessage *resp;
     char text[600];
 
-    if (env->status && env->status->code != BERTH__V1__CODE__OK) {
+    if (env->status && env->status->code != CODE_OK) {
         snprintf(text, sizeof(text), "%s", env->status->message ? env->status->message : "");
         return;
     }
@@ -114,8 +111,7 @@ static void take_answer(const Berth__V1__Envelope *env, const ProtobufCMessageDe
 
 /* Authenticate as x says and decode the envelope: NULL when either fails,
  * and for an authentic duplicate (which no receiver decodes again). */
-static Berth__V1__Envelope *open_envelope(berth_auth *a, const berth_expect *x, uint8_t *frame,
-                                          size_t len)
+static Envelope *open_envelope(berth_auth *a, const berth_expect *x, uint8_t *frame, size_t len)
 {
     berth_opened o;
 
@@ -133,7 +129,7 @@ static void ctl_rpc_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, 
     berth_expect x = { .channel = BERTH_CHANNEL_RPC,
                        .kind = BERTH_FRAME_SEALED,
                        .duplicates_ok = true };
-    Berth__V1__Envelope *env;
+    Envelope *env;
 
     (void)w;
     if (len > 1 && frame[1] == BERTH_FRAME_HELLO) {
@@ -147,36 +143,36 @@ static void ctl_rpc_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, 
     env = open_envelope(a, &x, frame, len);
     if (!env)
         return;
-    serve(env, BERTH__V1__FRAME_KIND__REQUEST, BERTH__V1__FRAME_KIND__RESPONSE);
-    berth__v1__envelope__free_unpacked(env, NULL);
+    serve(env, FRAME_KIND_REQUEST, FRAME_KIND_RESPONSE);
+    envelope_free_unpacked(env, NULL);
 }
 
 /* The controller's stream puller. */
 static void ctl_stream_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, size_t len)
 {
     berth_expect x = { .channel = BERTH_CHANNEL_STREAM, .kind = BERTH_FRAME_SEALED };
-    Berth__V1__Envelope *env = open_envelope(a, &x, frame, len);
+    Envelope *env = open_envelope(a, &x, frame, len);
 
     (void)w;
     if (!env)
         return;
-    if (env->kind == BERTH__V1__FRAME_KIND__STREAM && env->seq != 0)
+    if (env->kind == FRAME_KIND_STREAM && env->seq != 0)
         deliver(fuzz_wire_stream(), env);
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
 }
 
 /* The controller's surveyor, asking every node for its Health. */
 static void ctl_survey_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, size_t len)
 {
     berth_expect x = { .channel = BERTH_CHANNEL_SURVEY, .kind = BERTH_FRAME_SEALED };
-    Berth__V1__Envelope *env = open_envelope(a, &x, frame, len);
+    Envelope *env = open_envelope(a, &x, frame, len);
 
     (void)w;
     if (!env)
         return;
-    if (env->kind == BERTH__V1__FRAME_KIND__SURVEY_REPLY)
-        take_answer(env, &berth__v1__health_report__descriptor);
-    berth__v1__envelope__free_unpacked(env, NULL);
+    if (env->kind == FRAME_KIND_SURVEY_REPLY)
+        take_answer(env, &health_report_descriptor);
+    envelope_free_unpacked(env, NULL);
 }
 
 /* A node's rpc client while its hello is out: the answer to it. */
@@ -197,15 +193,15 @@ static void node_rpc_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame,
                        .sender = w->ctl.who.id };
     const ProtobufCMethodDescriptor *m;
     ProtobufCService *svc = NULL;
-    Berth__V1__Envelope *env = open_envelope(a, &x, frame, len);
+    Envelope *env = open_envelope(a, &x, frame, len);
 
     if (!env)
         return;
-    if (env->kind == BERTH__V1__FRAME_KIND__RESPONSE) {
+    if (env->kind == FRAME_KIND_RESPONSE) {
         m = berth_rpc_dispatch_find(fuzz_wire_dispatch(), env->method, &svc);
-        take_answer(env, m ? m->output : &berth__v1__assignments__descriptor);
+        take_answer(env, m ? m->output : &assignments_descriptor);
     }
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
 }
 
 /* A node's events subscriber and its survey respondent: frames signed by
@@ -216,17 +212,17 @@ static void node_signed_receive(berth_auth *a, berth_channel ch, const fuzz_worl
     berth_expect x = {
         .channel = ch, .kind = BERTH_FRAME_SIGNED, .sender = w->ctl.who.id, .broadcast_ok = true
     };
-    Berth__V1__Envelope *env = open_envelope(a, &x, frame, len);
+    Envelope *env = open_envelope(a, &x, frame, len);
 
     if (!env)
         return;
     if (ch == BERTH_CHANNEL_EVENTS) {
-        if (env->kind == BERTH__V1__FRAME_KIND__EVENT)
+        if (env->kind == FRAME_KIND_EVENT)
             deliver(fuzz_wire_events(), env);
     } else {
-        serve(env, BERTH__V1__FRAME_KIND__SURVEY, BERTH__V1__FRAME_KIND__SURVEY_REPLY);
+        serve(env, FRAME_KIND_SURVEY, FRAME_KIND_SURVEY_REPLY);
     }
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
 }
 
 /* ---- raw frames --------------------------------------------------------- */

@@ -94,16 +94,16 @@ static void check_error(int r, const berth_error *err, const berth_manifest *m)
 
 /* What the controller makes of w's replica (index, or node for a
  * DaemonSet), as an assignment: the id must be valid, the spec too. */
-static void check_replica(const Berth__V1__Workload *w, uint32_t index, const char *node)
+static void check_replica(const Workload *w, uint32_t index, const char *node)
 {
-    Berth__V1__ContainerSpec *spec = NULL;
+    ContainerSpec *spec = NULL;
     berth_error *err = NULL;
     char id[BERTH_ID_BUF], replica[BERTH_ID_BUF];
 
     berth_replica_id(w->name, w->kind, index, node, id);
     if (!berth_spec_id_valid(id))
         fail("an invalid replica id", id);
-    if (w->kind == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET)
+    if (w->kind == WORKLOAD_DAEMONSET)
         snprintf(replica, sizeof(replica), "%s", node);
     else
         snprintf(replica, sizeof(replica), "%u", index);
@@ -111,24 +111,23 @@ static void check_replica(const Berth__V1__Workload *w, uint32_t index, const ch
         fail("no replica spec", err->msg);
     if (berth_spec_validate(spec, &err) < 0)
         fail("an accepted manifest makes an invalid replica spec", err->msg);
-    berth__v1__container_spec__free_unpacked(spec, NULL);
+    container_spec_free_unpacked(spec, NULL);
 }
 
-static void check_workload(const Berth__V1__Workload *w)
+static void check_workload(const Workload *w)
 {
     /* A node name as long as names go (63): its DaemonSet replica ids
      * fall back to the hash. */
     static const char long_node[] =
         "n23456789-123456789-123456789-123456789-123456789-123456789-123";
-    Berth__V1__WorkloadKind k = w->kind;
+    WorkloadKind k = w->kind;
 
     if (!w->name || !berth_workload_name_valid(w->name))
         fail("an invalid workload name", w->name);
     if (berth_workload_kind_parse(berth_workload_kind_name(k)) != k ||
-        k == BERTH__V1__WORKLOAD_KIND__WORKLOAD_KIND_UNSPECIFIED)
+        k == WORKLOAD_KIND_UNSPECIFIED)
         fail("a workload of no kind", w->name);
-    if ((k == BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD && w->replicas != 1) ||
-        (k == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET && w->replicas != 0) ||
+    if ((k == WORKLOAD_POD && w->replicas != 1) || (k == WORKLOAD_DAEMONSET && w->replicas != 0) ||
         w->replicas > BERTH_REPLICAS_MAX)
         fail("a replica count its kind does not allow", w->name);
     if (!w->template_)
@@ -137,7 +136,7 @@ static void check_workload(const Berth__V1__Workload *w)
         fail("a workload without its source", w->source);
     if (w->generation || w->created_unix_ns || w->updated_unix_ns || w->status)
         fail("a workload with what only the controller sets", w->name);
-    if (k == BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET) {
+    if (k == WORKLOAD_DAEMONSET) {
         check_replica(w, 0, "node-1");
         check_replica(w, 0, long_node);
     } else {

@@ -17,8 +17,7 @@
 #include <stdlib.h>
 
 #include "base/cleanup.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/pb.h"
 #include "wire.h"
 #include "world.h"
@@ -31,31 +30,31 @@ static const struct {
     const ProtobufCServiceDescriptor *svc;
     const char *method;
 } methods[] = {
-    { &berth__v1__controller__descriptor, "Register" },
-    { &berth__v1__controller__descriptor, "Heartbeat" },
-    { &berth__v1__controller__descriptor, "GetAssignments" },
-    { &berth__v1__controller__descriptor, "ReportStatus" },
-    { &berth__v1__controller__descriptor, "Apply" },
-    { &berth__v1__controller__descriptor, "Delete" },
-    { &berth__v1__controller__descriptor, "ListNodes" },
-    { &berth__v1__controller__descriptor, "GetNode" },
-    { &berth__v1__controller__descriptor, "ApproveNode" },
-    { &berth__v1__controller__descriptor, "CreateJoinToken" },
-    { &berth__v1__controller__descriptor, "ListWorkloads" },
-    { &berth__v1__controller__descriptor, "GetWorkload" },
-    { &berth__v1__controller__descriptor, "ListContainers" },
-    { &berth__v1__controller__descriptor, "GetContainer" },
-    { &berth__v1__controller__descriptor, "FleetHealth" },
-    { &berth__v1__controller__descriptor, "Logs" },
-    { &berth__v1__agent__descriptor, "Health" },
-    { &berth__v1__agent__descriptor, "List" },
-    { &berth__v1__agent__descriptor, "Logs" },
-    { &berth__v1__agent__descriptor, "Stop" },
-    { &berth__v1__controller__descriptor, "CordonNode" },
-    { &berth__v1__controller__descriptor, "DrainNode" },
-    { &berth__v1__controller__descriptor, "ListEvents" },
-    { &berth__v1__controller__descriptor, "Top" },
-    { &berth__v1__controller__descriptor, "StopContainer" },
+    { &controller_descriptor, "Register" },
+    { &controller_descriptor, "Heartbeat" },
+    { &controller_descriptor, "GetAssignments" },
+    { &controller_descriptor, "ReportStatus" },
+    { &controller_descriptor, "Apply" },
+    { &controller_descriptor, "Delete" },
+    { &controller_descriptor, "ListNodes" },
+    { &controller_descriptor, "GetNode" },
+    { &controller_descriptor, "ApproveNode" },
+    { &controller_descriptor, "CreateJoinToken" },
+    { &controller_descriptor, "ListWorkloads" },
+    { &controller_descriptor, "GetWorkload" },
+    { &controller_descriptor, "ListContainers" },
+    { &controller_descriptor, "GetContainer" },
+    { &controller_descriptor, "FleetHealth" },
+    { &controller_descriptor, "Logs" },
+    { &agent_descriptor, "Health" },
+    { &agent_descriptor, "List" },
+    { &agent_descriptor, "Logs" },
+    { &agent_descriptor, "Stop" },
+    { &controller_descriptor, "CordonNode" },
+    { &controller_descriptor, "DrainNode" },
+    { &controller_descriptor, "ListEvents" },
+    { &controller_descriptor, "Top" },
+    { &controller_descriptor, "StopContainer" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,9 +15,7 @@
 
 #include "base/cleanup.h"
 #include "base/io.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/auth-internal.h"
 #include "rpc/pb.h"
 #include "fuzz_frame.h"
@@ -59,28 +57,27 @@ static char *str_web[] = { "/bin/sh", "-c", "echo $GREETING; sleep 3600" };
 static char *str_env[] = { "GREETING=hi", "PATH=/bin:/usr/bin" };
 
 /* A spec with most of its fields set, valid. */
-static Berth__V1__ContainerSpec *spec_full(void)
+static ContainerSpec *spec_full(void)
 {
-    static Berth__V1__ContainerSpec s = BERTH__V1__CONTAINER_SPEC__INIT;
-    static Berth__V1__User user = BERTH__V1__USER__INIT;
+    static ContainerSpec s = CONTAINER_SPEC_INIT;
+    static User user = USER_INIT;
     static uint32_t gids[] = { 10, 20 };
-    static Berth__V1__Resources res = BERTH__V1__RESOURCES__INIT;
-    static Berth__V1__Mount bind = BERTH__V1__MOUNT__INIT, tmp = BERTH__V1__MOUNT__INIT;
-    static Berth__V1__Mount *mounts[] = { &bind, &tmp };
-    static Berth__V1__Capabilities caps = BERTH__V1__CAPABILITIES__INIT;
+    static Resources res = RESOURCES_INIT;
+    static Mount bind = MOUNT_INIT, tmp = MOUNT_INIT;
+    static Mount *mounts[] = { &bind, &tmp };
+    static Capabilities caps = CAPABILITIES_INIT;
     static char *add[] = { "NET_ADMIN" }, *drop[] = { "cap_chown", "MKNOD" };
-    static Berth__V1__Rlimit nofile = BERTH__V1__RLIMIT__INIT;
-    static Berth__V1__Rlimit *rlimits[] = { &nofile };
-    static Berth__V1__IdMap map = BERTH__V1__ID_MAP__INIT;
-    static Berth__V1__IdMap *maps[] = { &map };
-    static Berth__V1__UserNamespace userns = BERTH__V1__USER_NAMESPACE__INIT;
-    static Berth__V1__Backoff backoff = BERTH__V1__BACKOFF__INIT;
-    static Berth__V1__ExecAction exec = BERTH__V1__EXEC_ACTION__INIT;
+    static Rlimit nofile = RLIMIT_INIT;
+    static Rlimit *rlimits[] = { &nofile };
+    static IdMap map = ID_MAP_INIT;
+    static IdMap *maps[] = { &map };
+    static UserNamespace userns = USER_NAMESPACE_INIT;
+    static Backoff backoff = BACKOFF_INIT;
+    static ExecAction exec = EXEC_ACTION_INIT;
     static char *probe_cmd[] = { "/bin/true" };
-    static Berth__V1__Probe probe = BERTH__V1__PROBE__INIT;
-    static Berth__V1__ContainerSpec__LabelsEntry label =
-        BERTH__V1__CONTAINER_SPEC__LABELS_ENTRY__INIT;
-    static Berth__V1__ContainerSpec__LabelsEntry *labels[] = { &label };
+    static Probe probe = PROBE_INIT;
+    static ContainerSpec_LabelsEntry label = CONTAINER_SPEC_LABELS_ENTRY_INIT;
+    static ContainerSpec_LabelsEntry *labels[] = { &label };
 
     s.id = "web-1";
     s.image = "busybox";
@@ -102,11 +99,11 @@ static Berth__V1__ContainerSpec *spec_full(void)
     res.cpuset_cpus = "0-1,3";
     res.cpuset_mems = "0";
     s.resources = &res;
-    bind.type = BERTH__V1__MOUNT_TYPE__MOUNT_BIND;
+    bind.type = MOUNT_BIND;
     bind.source = "/var/lib/web";
     bind.destination = "/data";
     bind.readonly = true;
-    tmp.type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    tmp.type = MOUNT_TMPFS;
     tmp.destination = "/tmp";
     tmp.tmpfs_size_bytes = 16 << 20;
     s.mounts = mounts;
@@ -128,7 +125,7 @@ static Berth__V1__ContainerSpec *spec_full(void)
     userns.uid_maps = userns.gid_maps = maps;
     userns.n_uid_maps = userns.n_gid_maps = BERTH_ARRAY_SIZE(maps);
     s.user_namespace = &userns;
-    s.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE;
+    s.restart_policy = RESTART_ON_FAILURE;
     backoff.initial_ms = 1000;
     backoff.max_ms = 60000;
     backoff.reset_after_ms = 600000;
@@ -139,7 +136,7 @@ static Berth__V1__ContainerSpec *spec_full(void)
     s.log_max_files = 3;
     exec.command = probe_cmd;
     exec.n_command = BERTH_ARRAY_SIZE(probe_cmd);
-    probe.action_case = BERTH__V1__PROBE__ACTION_EXEC;
+    probe.action_case = PROBE_ACTION_EXEC;
     probe.exec = &exec;
     probe.period_ms = 10000;
     probe.failure_threshold = 3;
@@ -152,29 +149,29 @@ static Berth__V1__ContainerSpec *spec_full(void)
 }
 
 /* A small valid spec with a tcp probe, and one the agent must refuse. */
-static Berth__V1__ContainerSpec *spec_small(void)
+static ContainerSpec *spec_small(void)
 {
-    static Berth__V1__ContainerSpec s = BERTH__V1__CONTAINER_SPEC__INIT;
-    static Berth__V1__TcpAction tcp = BERTH__V1__TCP_ACTION__INIT;
-    static Berth__V1__Probe probe = BERTH__V1__PROBE__INIT;
+    static ContainerSpec s = CONTAINER_SPEC_INIT;
+    static TcpAction tcp = TCP_ACTION_INIT;
+    static Probe probe = PROBE_INIT;
 
     s.id = "db-0";
     s.rootfs = "/var/lib/berth/rootfs/db";
     s.command = str_web;
     s.n_command = 1;
-    s.network = BERTH__V1__NETWORK_MODE__NETWORK_HOST;
-    s.seccomp = BERTH__V1__SECCOMP_MODE__SECCOMP_UNCONFINED;
+    s.network = NETWORK_HOST;
+    s.seccomp = SECCOMP_UNCONFINED;
     tcp.port = 5432;
-    probe.action_case = BERTH__V1__PROBE__ACTION_TCP;
+    probe.action_case = PROBE_ACTION_TCP;
     probe.tcp = &tcp;
     s.liveness_probe = &probe;
     return &s;
 }
 
-static Berth__V1__ContainerSpec *spec_bad(void)
+static ContainerSpec *spec_bad(void)
 {
-    static Berth__V1__ContainerSpec s = BERTH__V1__CONTAINER_SPEC__INIT;
-    static Berth__V1__Resources res = BERTH__V1__RESOURCES__INIT;
+    static ContainerSpec s = CONTAINER_SPEC_INIT;
+    static Resources res = RESOURCES_INIT;
 
     s.id = "Bad/Id";
     s.rootfs = "/var/../etc";
@@ -184,25 +181,25 @@ static Berth__V1__ContainerSpec *spec_bad(void)
     return &s;
 }
 
-static Berth__V1__ContainerStatus *status_running(void)
+static ContainerStatus *status_running(void)
 {
-    static Berth__V1__ContainerStatus st = BERTH__V1__CONTAINER_STATUS__INIT;
+    static ContainerStatus st = CONTAINER_STATUS_INIT;
 
     st.id = "web-1";
-    st.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    st.state = CONTAINER_RUNNING;
     st.pid = 4242;
     st.started_unix_ns = 1700000000000000000LL;
-    st.health = BERTH__V1__HEALTH_STATE__HEALTH_HEALTHY;
+    st.health = HEALTH_HEALTHY;
     st.generation = 7;
     return &st;
 }
 
-static Berth__V1__ContainerStatus *status_exited(void)
+static ContainerStatus *status_exited(void)
 {
-    static Berth__V1__ContainerStatus st = BERTH__V1__CONTAINER_STATUS__INIT;
+    static ContainerStatus st = CONTAINER_STATUS_INIT;
 
     st.id = "db-0";
-    st.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    st.state = CONTAINER_EXITED;
     st.exit_code = 137;
     st.signal = 9;
     st.oom_killed = true;
@@ -212,12 +209,12 @@ static Berth__V1__ContainerStatus *status_exited(void)
     return &st;
 }
 
-static Berth__V1__NodeInfo *node_info(void)
+static NodeInfo *node_info(void)
 {
-    static Berth__V1__NodeInfo n = BERTH__V1__NODE_INFO__INIT;
-    static Berth__V1__NodeInfo__LabelsEntry zone = BERTH__V1__NODE_INFO__LABELS_ENTRY__INIT;
-    static Berth__V1__NodeInfo__LabelsEntry *labels[] = { &zone };
-    static Berth__V1__NodeCapacity cap = BERTH__V1__NODE_CAPACITY__INIT;
+    static NodeInfo n = NODE_INFO_INIT;
+    static NodeInfo_LabelsEntry zone = NODE_INFO_LABELS_ENTRY_INIT;
+    static NodeInfo_LabelsEntry *labels[] = { &zone };
+    static NodeCapacity cap = NODE_CAPACITY_INIT;
 
     n.name = "node-1";
     zone.key = "zone";
@@ -237,10 +234,10 @@ static Berth__V1__NodeInfo *node_info(void)
     return &n;
 }
 
-static Berth__V1__Assignments *assignments(void)
+static Assignments *assignments(void)
 {
-    static Berth__V1__Assignments a = BERTH__V1__ASSIGNMENTS__INIT;
-    static Berth__V1__ContainerSpec *specs[3];
+    static Assignments a = ASSIGNMENTS_INIT;
+    static ContainerSpec *specs[3];
 
     specs[0] = spec_full();
     specs[1] = spec_small();
@@ -251,11 +248,11 @@ static Berth__V1__Assignments *assignments(void)
     return &a;
 }
 
-static Berth__V1__HealthReport *health_report(void)
+static HealthReport *health_report(void)
 {
-    static Berth__V1__HealthReport r = BERTH__V1__HEALTH_REPORT__INIT;
-    static Berth__V1__HealthCheck disk = BERTH__V1__HEALTH_CHECK__INIT;
-    static Berth__V1__HealthCheck *checks[] = { &disk };
+    static HealthReport r = HEALTH_REPORT_INIT;
+    static HealthCheck disk = HEALTH_CHECK_INIT;
+    static HealthCheck *checks[] = { &disk };
 
     r.node = "node-1";
     r.healthy = true;
@@ -278,35 +275,34 @@ typedef struct call {
 /* Fills calls[]; returns how many. The selectors follow fuzz_request.c. */
 static size_t calls_make(call *calls)
 {
-    static Berth__V1__RegisterRequest reg = BERTH__V1__REGISTER_REQUEST__INIT;
-    static Berth__V1__HeartbeatRequest hb = BERTH__V1__HEARTBEAT_REQUEST__INIT;
-    static Berth__V1__GetAssignmentsRequest ga = BERTH__V1__GET_ASSIGNMENTS_REQUEST__INIT;
-    static Berth__V1__ReportStatusRequest rs = BERTH__V1__REPORT_STATUS_REQUEST__INIT;
-    static Berth__V1__ContainerStatus *statuses[2];
-    static Berth__V1__ApplyRequest apply = BERTH__V1__APPLY_REQUEST__INIT;
-    static Berth__V1__DeleteRequest del = BERTH__V1__DELETE_REQUEST__INIT;
-    static Berth__V1__ListNodesRequest ln = BERTH__V1__LIST_NODES_REQUEST__INIT;
-    static Berth__V1__ListNodesRequest__LabelSelectorEntry sel =
-        BERTH__V1__LIST_NODES_REQUEST__LABEL_SELECTOR_ENTRY__INIT;
-    static Berth__V1__ListNodesRequest__LabelSelectorEntry *sels[] = { &sel };
-    static Berth__V1__GetNodeRequest gn = BERTH__V1__GET_NODE_REQUEST__INIT;
-    static Berth__V1__ApproveNodeRequest an = BERTH__V1__APPROVE_NODE_REQUEST__INIT;
+    static RegisterRequest reg = REGISTER_REQUEST_INIT;
+    static HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
+    static GetAssignmentsRequest ga = GET_ASSIGNMENTS_REQUEST_INIT;
+    static ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    static ContainerStatus *statuses[2];
+    static ApplyRequest apply = APPLY_REQUEST_INIT;
+    static DeleteRequest del = DELETE_REQUEST_INIT;
+    static ListNodesRequest ln = LIST_NODES_REQUEST_INIT;
+    static ListNodesRequest_LabelSelectorEntry sel = LIST_NODES_REQUEST_LABEL_SELECTOR_ENTRY_INIT;
+    static ListNodesRequest_LabelSelectorEntry *sels[] = { &sel };
+    static GetNodeRequest gn = GET_NODE_REQUEST_INIT;
+    static ApproveNodeRequest an = APPROVE_NODE_REQUEST_INIT;
     static char fp[BERTH_FINGERPRINT_LEN];
-    static Berth__V1__CreateJoinTokenRequest jt = BERTH__V1__CREATE_JOIN_TOKEN_REQUEST__INIT;
-    static Berth__V1__ListWorkloadsRequest lw = BERTH__V1__LIST_WORKLOADS_REQUEST__INIT;
-    static Berth__V1__GetWorkloadRequest gw = BERTH__V1__GET_WORKLOAD_REQUEST__INIT;
-    static Berth__V1__ListContainersRequest lc = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
-    static Berth__V1__ContainerState running[] = { BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING };
-    static Berth__V1__GetContainerRequest gc = BERTH__V1__GET_CONTAINER_REQUEST__INIT;
-    static Berth__V1__FleetHealthRequest fh = BERTH__V1__FLEET_HEALTH_REQUEST__INIT;
-    static Berth__V1__LogsRequest logs = BERTH__V1__LOGS_REQUEST__INIT;
-    static Berth__V1__HealthRequest health = BERTH__V1__HEALTH_REQUEST__INIT;
-    static Berth__V1__StopRequest stop = BERTH__V1__STOP_REQUEST__INIT;
-    static Berth__V1__CordonNodeRequest cordon = BERTH__V1__CORDON_NODE_REQUEST__INIT;
-    static Berth__V1__DrainNodeRequest drain = BERTH__V1__DRAIN_NODE_REQUEST__INIT;
-    static Berth__V1__ListEventsRequest events = BERTH__V1__LIST_EVENTS_REQUEST__INIT;
-    static Berth__V1__TopRequest top_req = BERTH__V1__TOP_REQUEST__INIT;
-    static Berth__V1__StopContainerRequest stop_container = BERTH__V1__STOP_CONTAINER_REQUEST__INIT;
+    static CreateJoinTokenRequest jt = CREATE_JOIN_TOKEN_REQUEST_INIT;
+    static ListWorkloadsRequest lw = LIST_WORKLOADS_REQUEST_INIT;
+    static GetWorkloadRequest gw = GET_WORKLOAD_REQUEST_INIT;
+    static ListContainersRequest lc = LIST_CONTAINERS_REQUEST_INIT;
+    static ContainerState running[] = { CONTAINER_RUNNING };
+    static GetContainerRequest gc = GET_CONTAINER_REQUEST_INIT;
+    static FleetHealthRequest fh = FLEET_HEALTH_REQUEST_INIT;
+    static LogsRequest logs = LOGS_REQUEST_INIT;
+    static HealthRequest health = HEALTH_REQUEST_INIT;
+    static StopRequest stop = STOP_REQUEST_INIT;
+    static CordonNodeRequest cordon = CORDON_NODE_REQUEST_INIT;
+    static DrainNodeRequest drain = DRAIN_NODE_REQUEST_INIT;
+    static ListEventsRequest events = LIST_EVENTS_REQUEST_INIT;
+    static TopRequest top_req = TOP_REQUEST_INIT;
+    static StopContainerRequest stop_container = STOP_CONTAINER_REQUEST_INIT;
     size_t n = 0;
 
     reg.node = node_info();
@@ -350,7 +346,7 @@ static size_t calls_make(call *calls)
     logs.container_id = "web-1";
     logs.tail_lines = 100;
     logs.max_bytes = 65536;
-    logs.stream = BERTH__V1__LOG_STREAM__LOG_STREAM_STDERR;
+    logs.stream = LOG_STREAM_STDERR;
     stop.container_id = "web-1";
     stop.grace_period_ms = 5000;
     cordon.name = "node-1";
@@ -408,25 +404,24 @@ static const char *call_name(const call *c, char *buf, size_t size)
 /* The responses a node (or berthctl) acts on, with their selectors. */
 static void response_seeds(void)
 {
-    static Berth__V1__RegisterResponse reg = BERTH__V1__REGISTER_RESPONSE__INIT;
-    static Berth__V1__Endpoints ep = BERTH__V1__ENDPOINTS__INIT;
-    static Berth__V1__HeartbeatResponse hb = BERTH__V1__HEARTBEAT_RESPONSE__INIT;
-    static Berth__V1__JoinToken token = BERTH__V1__JOIN_TOKEN__INIT;
-    static Berth__V1__ContainerInfo info = BERTH__V1__CONTAINER_INFO__INIT;
-    static Berth__V1__ContainerInfo *infos[] = { &info };
-    static Berth__V1__ListContainersResponse lc = BERTH__V1__LIST_CONTAINERS_RESPONSE__INIT;
-    static Berth__V1__StopResponse stop = BERTH__V1__STOP_RESPONSE__INIT;
-    static Berth__V1__Event event = BERTH__V1__EVENT__INIT;
-    static Berth__V1__Event *event_ptrs[] = { &event };
-    static Berth__V1__ListEventsResponse events = BERTH__V1__LIST_EVENTS_RESPONSE__INIT;
-    static Berth__V1__MetricsSample node_sample = BERTH__V1__METRICS_SAMPLE__INIT,
-                                    web_sample = BERTH__V1__METRICS_SAMPLE__INIT;
-    static Berth__V1__NodeCapacity cap = BERTH__V1__NODE_CAPACITY__INIT;
-    static Berth__V1__NodeUsage node_usage = BERTH__V1__NODE_USAGE__INIT;
-    static Berth__V1__NodeUsage *node_usages[] = { &node_usage };
-    static Berth__V1__ContainerUsage web_usage = BERTH__V1__CONTAINER_USAGE__INIT;
-    static Berth__V1__ContainerUsage *web_usages[] = { &web_usage };
-    static Berth__V1__TopResponse top_resp = BERTH__V1__TOP_RESPONSE__INIT;
+    static RegisterResponse reg = REGISTER_RESPONSE_INIT;
+    static Endpoints ep = ENDPOINTS_INIT;
+    static HeartbeatResponse hb = HEARTBEAT_RESPONSE_INIT;
+    static JoinToken token = JOIN_TOKEN_INIT;
+    static ContainerInfo info = CONTAINER_INFO_INIT;
+    static ContainerInfo *infos[] = { &info };
+    static ListContainersResponse lc = LIST_CONTAINERS_RESPONSE_INIT;
+    static StopResponse stop = STOP_RESPONSE_INIT;
+    static Event event = EVENT_INIT;
+    static Event *event_ptrs[] = { &event };
+    static ListEventsResponse events = LIST_EVENTS_RESPONSE_INIT;
+    static MetricsSample node_sample = METRICS_SAMPLE_INIT, web_sample = METRICS_SAMPLE_INIT;
+    static NodeCapacity cap = NODE_CAPACITY_INIT;
+    static NodeUsage node_usage = NODE_USAGE_INIT;
+    static NodeUsage *node_usages[] = { &node_usage };
+    static ContainerUsage web_usage = CONTAINER_USAGE_INIT;
+    static ContainerUsage *web_usages[] = { &web_usage };
+    static TopResponse top_resp = TOP_RESPONSE_INIT;
 
     ep.events = "tcp://10.0.0.1:7101";
     ep.stream = "tcp://10.0.0.1:7102";
@@ -495,10 +490,10 @@ static void response_seeds(void)
 
 /* The envelope as a frame buffer (the payload at BERTH_FRAME_HEADER_LEN);
  * *ret_len the payload's length. */
-static uint8_t *envelope(Berth__V1__FrameKind kind, const char *method, uint64_t call_id,
-                         const ProtobufCMessage *body, Berth__V1__Status *status, size_t *ret_len)
+static uint8_t *envelope(FrameKind kind, const char *method, uint64_t call_id,
+                         const ProtobufCMessage *body, Status *status, size_t *ret_len)
 {
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
+    Envelope env = ENVELOPE_INIT;
     berth_error *err = NULL;
     uint8_t *frame = NULL;
 
@@ -506,9 +501,9 @@ static uint8_t *envelope(Berth__V1__FrameKind kind, const char *method, uint64_t
     env.method = (char *)method;
     env.call_id = call_id;
     env.status = status;
-    if (kind == BERTH__V1__FRAME_KIND__REQUEST || kind == BERTH__V1__FRAME_KIND__SURVEY)
+    if (kind == FRAME_KIND_REQUEST || kind == FRAME_KIND_SURVEY)
         env.timeout_ms = 30000;
-    if (kind == BERTH__V1__FRAME_KIND__STREAM) {
+    if (kind == FRAME_KIND_STREAM) {
         env.seq = 1;
         env.stream_epoch = 0x5eed;
     }
@@ -637,14 +632,13 @@ static void hello_seeds(const char *name, bool raw, berth_role role, const char 
 
 static void frame_corpus(void)
 {
-    static Berth__V1__WakeUp wake = BERTH__V1__WAKE_UP__INIT;
-    static Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
-    static Berth__V1__MetricsReport mr = BERTH__V1__METRICS_REPORT__INIT;
-    static Berth__V1__MetricsSample node_sample = BERTH__V1__METRICS_SAMPLE__INIT,
-                                    ct_sample = BERTH__V1__METRICS_SAMPLE__INIT;
-    static Berth__V1__MetricsSample *samples[] = { &node_sample, &ct_sample };
-    static Berth__V1__HealthRequest hreq = BERTH__V1__HEALTH_REQUEST__INIT;
-    static Berth__V1__Status unavailable = BERTH__V1__STATUS__INIT;
+    static WakeUp wake = WAKE_UP_INIT;
+    static ContainerEvent ev = CONTAINER_EVENT_INIT;
+    static MetricsReport mr = METRICS_REPORT_INIT;
+    static MetricsSample node_sample = METRICS_SAMPLE_INIT, ct_sample = METRICS_SAMPLE_INIT;
+    static MetricsSample *samples[] = { &node_sample, &ct_sample };
+    static HealthRequest hreq = HEALTH_REQUEST_INIT;
+    static Status unavailable = STATUS_INIT;
     call calls[32];
     size_t n = calls_make(calls), len;
     uint8_t *f;
@@ -657,8 +651,7 @@ static void frame_corpus(void)
     hello_seeds("operator", false, BERTH_ROLE_OPERATOR, "alice", false, false);
 
     for (size_t i = 0; i < n; i++) {
-        f = envelope(BERTH__V1__FRAME_KIND__REQUEST, calls[i].method, 1000 + i, calls[i].req, NULL,
-                     &len);
+        f = envelope(FRAME_KIND_REQUEST, calls[i].method, 1000 + i, calls[i].req, NULL, &len);
         call_name(&calls[i], name, sizeof(name));
         /* A call received twice: the second is a duplicate. */
         if (i == 1)
@@ -667,23 +660,23 @@ static void frame_corpus(void)
         /* Raw: a few; the payloads are what differ. */
         frame_seeds(ROUTE_REQUEST, name, i == 0 || i == 2 || i == n - 1, f, len);
     }
-    f = envelope(BERTH__V1__FRAME_KIND__REQUEST, "berth.v1.Controller/Nope", 1, NULL, NULL, &len);
+    f = envelope(FRAME_KIND_REQUEST, "berth.v1.Controller/Nope", 1, NULL, NULL, &len);
     frame_seeds(ROUTE_REQUEST, "request-unknown-method", false, f, len);
 
-    f = envelope(BERTH__V1__FRAME_KIND__RESPONSE, "berth.v1.Controller/GetAssignments", 1002,
+    f = envelope(FRAME_KIND_RESPONSE, "berth.v1.Controller/GetAssignments", 1002,
                  (ProtobufCMessage *)assignments(), NULL, &len);
     frame_seeds(ROUTE_RESPONSE, "response-assignments", true, f, len);
-    unavailable.code = BERTH__V1__CODE__UNAVAILABLE;
+    unavailable.code = CODE_UNAVAILABLE;
     unavailable.message = "controller: store is busy";
-    f = envelope(BERTH__V1__FRAME_KIND__RESPONSE, "berth.v1.Controller/Heartbeat", 1001, NULL,
-                 &unavailable, &len);
+    f = envelope(FRAME_KIND_RESPONSE, "berth.v1.Controller/Heartbeat", 1001, NULL, &unavailable,
+                 &len);
     frame_seeds(ROUTE_RESPONSE, "response-error", false, f, len);
 
     ev.status = status_exited();
-    ev.previous_state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    ev.previous_state = CONTAINER_RUNNING;
     ev.time_unix_ns = 1700000000000000000LL;
-    f = envelope(BERTH__V1__FRAME_KIND__STREAM, "berth.v1.ContainerEvent", 0,
-                 (ProtobufCMessage *)&ev, NULL, &len);
+    f = envelope(FRAME_KIND_STREAM, "berth.v1.ContainerEvent", 0, (ProtobufCMessage *)&ev, NULL,
+                 &len);
     frame_seeds(ROUTE_STREAM, "stream-container-event", true, f, len);
     ct_sample.container_id = "web-1";
     ct_sample.cpu_usage_ns = 123456789;
@@ -693,22 +686,21 @@ static void frame_corpus(void)
     node_sample.memory_bytes = 1LL << 30;
     mr.samples = samples;
     mr.n_samples = BERTH_ARRAY_SIZE(samples);
-    f = envelope(BERTH__V1__FRAME_KIND__STREAM, "berth.v1.MetricsReport", 0,
-                 (ProtobufCMessage *)&mr, NULL, &len);
+    f = envelope(FRAME_KIND_STREAM, "berth.v1.MetricsReport", 0, (ProtobufCMessage *)&mr, NULL,
+                 &len);
     frame_seeds(ROUTE_STREAM, "stream-metrics", false, f, len);
 
-    f = envelope(BERTH__V1__FRAME_KIND__SURVEY_REPLY, "berth.v1.Agent/Health", 77,
+    f = envelope(FRAME_KIND_SURVEY_REPLY, "berth.v1.Agent/Health", 77,
                  (ProtobufCMessage *)health_report(), NULL, &len);
     frame_seeds(ROUTE_ANSWER, "answer-health", true, f, len);
 
     wake.generation = 8;
-    f = envelope(BERTH__V1__FRAME_KIND__EVENT, "berth.v1.WakeUp", 0, (ProtobufCMessage *)&wake,
-                 NULL, &len);
+    f = envelope(FRAME_KIND_EVENT, "berth.v1.WakeUp", 0, (ProtobufCMessage *)&wake, NULL, &len);
     put("frame", "auth-event-wake-up-everyone", ROUTE_EVENT | ROUTE_AUTHENTIC | ROUTE_ALT,
         f + BERTH_FRAME_HEADER_LEN, len);
     frame_seeds(ROUTE_EVENT, "event-wake-up", true, f, len);
-    f = envelope(BERTH__V1__FRAME_KIND__SURVEY, "berth.v1.Agent/Health", 77,
-                 (ProtobufCMessage *)&hreq, NULL, &len);
+    f = envelope(FRAME_KIND_SURVEY, "berth.v1.Agent/Health", 77, (ProtobufCMessage *)&hreq, NULL,
+                 &len);
     frame_seeds(ROUTE_QUESTION, "question-health", true, f, len);
 }
 

@@ -7,10 +7,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/container.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 #include "manifest/manifest.h"
 #include "rpc/keys.h"
 #include "rpc/pb.h"
@@ -34,8 +31,8 @@ static void no_invoke(ProtobufCService *service, unsigned method_index,
 const berth_rpc_dispatch *fuzz_wire_dispatch(void)
 {
     static ProtobufCService services[] = {
-        { .descriptor = &berth__v1__controller__descriptor, .invoke = no_invoke },
-        { .descriptor = &berth__v1__agent__descriptor, .invoke = no_invoke },
+        { .descriptor = &controller_descriptor, .invoke = no_invoke },
+        { .descriptor = &agent_descriptor, .invoke = no_invoke },
     };
     static berth_rpc_dispatch *d;
     berth_error *err = NULL;
@@ -62,7 +59,7 @@ static void typed_make(berth_typed *t, const ProtobufCMessageDescriptor *const *
 
 const berth_typed *fuzz_wire_events(void)
 {
-    static const ProtobufCMessageDescriptor *const types[] = { &berth__v1__wake_up__descriptor };
+    static const ProtobufCMessageDescriptor *const types[] = { &wake_up_descriptor };
     static berth_typed t;
 
     if (!t.n)
@@ -73,8 +70,8 @@ const berth_typed *fuzz_wire_events(void)
 const berth_typed *fuzz_wire_stream(void)
 {
     static const ProtobufCMessageDescriptor *const types[] = {
-        &berth__v1__container_event__descriptor,
-        &berth__v1__metrics_report__descriptor,
+        &container_event_descriptor,
+        &metrics_report_descriptor,
     };
     static berth_typed t;
 
@@ -102,7 +99,7 @@ static ProtobufCMessage *repack(const ProtobufCMessage *m)
 }
 
 /* What the agent does with an assigned spec before it starts anything. */
-static void check_spec(const Berth__V1__ContainerSpec *s)
+static void check_spec(const ContainerSpec *s)
 {
     berth_error *err = NULL;
     uint64_t caps;
@@ -115,7 +112,7 @@ static void check_spec(const Berth__V1__ContainerSpec *s)
     {
         ProtobufCMessage *copy = repack(&s->base);
 
-        if ((berth_spec_validate((Berth__V1__ContainerSpec *)copy, &err) == 0) != valid)
+        if ((berth_spec_validate((ContainerSpec *)copy, &err) == 0) != valid)
             abort();
         berth_error_free(&err);
         berth_pb_free(copy);
@@ -154,53 +151,53 @@ static bool check_one(const ProtobufCMessage *m, void *data)
     berth_error *err = NULL;
 
     (void)data;
-    if (d == &berth__v1__container_spec__descriptor) {
-        check_spec((const Berth__V1__ContainerSpec *)m);
-    } else if (d == &berth__v1__stop_request__descriptor) {
-        (void)berth_spec_id_valid(((const Berth__V1__StopRequest *)m)->container_id);
-    } else if (d == &berth__v1__stop_container_request__descriptor) {
-        (void)berth_spec_id_valid(((const Berth__V1__StopContainerRequest *)m)->container_id);
-    } else if (d == &berth__v1__logs_request__descriptor) {
-        (void)berth_spec_id_valid(((const Berth__V1__LogsRequest *)m)->container_id);
-    } else if (d == &berth__v1__node_info__descriptor) {
-        const Berth__V1__NodeInfo *n = (const Berth__V1__NodeInfo *)m;
+    if (d == &container_spec_descriptor) {
+        check_spec((const ContainerSpec *)m);
+    } else if (d == &stop_request_descriptor) {
+        (void)berth_spec_id_valid(((const StopRequest *)m)->container_id);
+    } else if (d == &stop_container_request_descriptor) {
+        (void)berth_spec_id_valid(((const StopContainerRequest *)m)->container_id);
+    } else if (d == &logs_request_descriptor) {
+        (void)berth_spec_id_valid(((const LogsRequest *)m)->container_id);
+    } else if (d == &node_info_descriptor) {
+        const NodeInfo *n = (const NodeInfo *)m;
 
         check_name(n->name);
         berth_address_validate(n->agent_address, &err);
         berth_error_free(&err);
         ctl_node_info_validate(n, &err);
-    } else if (d == &berth__v1__heartbeat_request__descriptor) {
-        ctl_heartbeat_validate((const Berth__V1__HeartbeatRequest *)m, &err);
-    } else if (d == &berth__v1__container_status__descriptor) {
-        ctl_status_validate((const Berth__V1__ContainerStatus *)m, &err);
-    } else if (d == &berth__v1__report_status_request__descriptor) {
-        ctl_report_status_validate((const Berth__V1__ReportStatusRequest *)m, &err);
-    } else if (d == &berth__v1__get_node_request__descriptor) {
-        check_name(((const Berth__V1__GetNodeRequest *)m)->name);
-    } else if (d == &berth__v1__cordon_node_request__descriptor) {
-        check_name(((const Berth__V1__CordonNodeRequest *)m)->name);
-    } else if (d == &berth__v1__drain_node_request__descriptor) {
-        check_name(((const Berth__V1__DrainNodeRequest *)m)->name);
-    } else if (d == &berth__v1__approve_node_request__descriptor) {
-        const Berth__V1__ApproveNodeRequest *a = (const Berth__V1__ApproveNodeRequest *)m;
+    } else if (d == &heartbeat_request_descriptor) {
+        ctl_heartbeat_validate((const HeartbeatRequest *)m, &err);
+    } else if (d == &container_status_descriptor) {
+        ctl_status_validate((const ContainerStatus *)m, &err);
+    } else if (d == &report_status_request_descriptor) {
+        ctl_report_status_validate((const ReportStatusRequest *)m, &err);
+    } else if (d == &get_node_request_descriptor) {
+        check_name(((const GetNodeRequest *)m)->name);
+    } else if (d == &cordon_node_request_descriptor) {
+        check_name(((const CordonNodeRequest *)m)->name);
+    } else if (d == &drain_node_request_descriptor) {
+        check_name(((const DrainNodeRequest *)m)->name);
+    } else if (d == &approve_node_request_descriptor) {
+        const ApproveNodeRequest *a = (const ApproveNodeRequest *)m;
         uint8_t pk[BERTH_PUBKEY_LEN];
 
         check_name(a->name);
         ctl_approve_node_validate(a, &err);
         berth_error_free(&err);
         berth_key_parse_fingerprint(a->key_fingerprint, pk, &err);
-    } else if (d == &berth__v1__create_join_token_request__descriptor) {
-        ctl_join_token_request_validate((const Berth__V1__CreateJoinTokenRequest *)m, &err);
-    } else if (d == &berth__v1__join_token__descriptor) {
+    } else if (d == &create_join_token_request_descriptor) {
+        ctl_join_token_request_validate((const CreateJoinTokenRequest *)m, &err);
+    } else if (d == &join_token_descriptor) {
         berth_join_token t;
 
-        berth_join_token_parse(((const Berth__V1__JoinToken *)m)->token, &t, &err);
-    } else if (d == &berth__v1__apply_request__descriptor) {
-        const Berth__V1__ApplyRequest *a = (const Berth__V1__ApplyRequest *)m;
+        berth_join_token_parse(((const JoinToken *)m)->token, &t, &err);
+    } else if (d == &apply_request_descriptor) {
+        const ApplyRequest *a = (const ApplyRequest *)m;
 
         check_manifest(a->manifest, a->source);
-    } else if (d == &berth__v1__delete_request__descriptor) {
-        const Berth__V1__DeleteRequest *del = (const Berth__V1__DeleteRequest *)m;
+    } else if (d == &delete_request_descriptor) {
+        const DeleteRequest *del = (const DeleteRequest *)m;
 
         if (*del->manifest)
             check_manifest(del->manifest, "manifest");

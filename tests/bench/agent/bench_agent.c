@@ -38,17 +38,17 @@ static pid_t berthd;
 
 /* --- the containers ---------------------------------------------------------------- */
 
-static Berth__V1__ContainerSpec specs[MAX_N];
-static Berth__V1__ContainerSpec *spec_ptrs[MAX_N];
+static ContainerSpec specs[MAX_N];
+static ContainerSpec *spec_ptrs[MAX_N];
 static char ids[MAX_N][48];
 static char *sleep_cmd[] = { "/bin/sleep", "100000" };
 
 static void make_specs(const char *prefix, int n)
 {
     for (int i = 0; i < n; i++) {
-        Berth__V1__ContainerSpec *s = &specs[i];
+        ContainerSpec *s = &specs[i];
 
-        berth__v1__container_spec__init(s);
+        container_spec_init(s);
         snprintf(ids[i], sizeof(ids[i]), "%s-%d", prefix, i);
         s->id = ids[i];
         s->image = "bb";
@@ -68,7 +68,7 @@ static int64_t running_at_ns;
 static void on_status(fake_ctl *f, const fake_event *e)
 {
     (void)f;
-    if (e->state != BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+    if (e->state != CONTAINER_RUNNING)
         return;
     if (await_id && strcmp(e->id, await_id) == 0 && !running_at_ns)
         running_at_ns = berth_now_mono_ns();
@@ -106,7 +106,7 @@ static int round_running(void)
 
     for (size_t i = 0; i < ctl.n_latest; i++)
         k += strncmp(ctl.latest[i].id, round_prefix, n) == 0 && ctl.latest[i].id[n] == '-' &&
-             ctl.latest[i].state == BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+             ctl.latest[i].state == CONTAINER_RUNNING;
     return k;
 }
 

@@ -58,10 +58,10 @@ int bench_op_call(bench_op *op, const char *method, const ProtobufCMessage *req,
     berth_rpc_result r = { 0 };
     int code;
 
-    need(berth_rpc_client_call_sync(op->client, &berth__v1__controller__descriptor, method, req, 0,
-                                    &r, NULL) == 0);
+    need(berth_rpc_client_call_sync(op->client, &controller_descriptor, method, req, 0, &r, NULL) ==
+         0);
     code = r.code;
-    if (code == BERTH__V1__CODE__OK && ret_response) {
+    if (code == CODE_OK && ret_response) {
         *ret_response = r.response;
         r.response = NULL;
     }
@@ -71,14 +71,14 @@ int bench_op_call(bench_op *op, const char *method, const ProtobufCMessage *req,
 
 void bench_op_apply(bench_op *op, const char *manifest)
 {
-    Berth__V1__ApplyRequest req = BERTH__V1__APPLY_REQUEST__INIT;
+    ApplyRequest req = APPLY_REQUEST_INIT;
     berth_rpc_result r = { 0 };
 
     req.manifest = (char *)manifest;
     req.source = "bench.yaml";
-    need(berth_rpc_client_call_sync(op->client, &berth__v1__controller__descriptor, "Apply",
-                                    &req.base, 0, &r, NULL) == 0);
-    if (r.code != BERTH__V1__CODE__OK) {
+    need(berth_rpc_client_call_sync(op->client, &controller_descriptor, "Apply", &req.base, 0, &r,
+                                    NULL) == 0);
+    if (r.code != CODE_OK) {
         fprintf(stderr, "bench: Apply: %s: %s\n", berth_rpc_code_name(r.code),
                 r.message ? r.message : "");
         abort();
@@ -88,23 +88,22 @@ void bench_op_apply(bench_op *op, const char *manifest)
 
 void bench_op_delete(bench_op *op, const char *workload)
 {
-    Berth__V1__DeleteRequest req = BERTH__V1__DELETE_REQUEST__INIT;
+    DeleteRequest req = DELETE_REQUEST_INIT;
     int code;
 
     req.name = (char *)workload;
     code = bench_op_call(op, "Delete", &req.base, NULL);
-    need(code == BERTH__V1__CODE__OK || code == BERTH__V1__CODE__NOT_FOUND);
+    need(code == CODE_OK || code == CODE_NOT_FOUND);
 }
 
 char *bench_op_join_token(bench_op *op)
 {
-    Berth__V1__CreateJoinTokenRequest req = BERTH__V1__CREATE_JOIN_TOKEN_REQUEST__INIT;
-    Berth__V1__JoinToken *t = NULL;
+    CreateJoinTokenRequest req = CREATE_JOIN_TOKEN_REQUEST_INIT;
+    JoinToken *t = NULL;
     char *token;
 
     req.description = "bench";
-    need(bench_op_call(op, "CreateJoinToken", &req.base, (ProtobufCMessage **)&t) ==
-         BERTH__V1__CODE__OK);
+    need(bench_op_call(op, "CreateJoinToken", &req.base, (ProtobufCMessage **)&t) == CODE_OK);
     token = strdup(t->token);
     need(token);
     berth_pb_free(&t->base);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "bench_util.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 #include "harness.h"
 #include "rpc/auth.h"
 #include "rpc/client.h"

@@ -49,14 +49,14 @@ static void stop_fleet_aborted(void);
 
 static bool node_ready(void)
 {
-    Berth__V1__GetNodeRequest req = BERTH__V1__GET_NODE_REQUEST__INIT;
-    Berth__V1__Node *n = NULL;
+    GetNodeRequest req = GET_NODE_REQUEST_INIT;
+    Node *n = NULL;
     bool ready;
 
     req.name = "bench";
-    if (bench_op_call(&op, "GetNode", &req.base, (ProtobufCMessage **)&n) != BERTH__V1__CODE__OK)
+    if (bench_op_call(&op, "GetNode", &req.base, (ProtobufCMessage **)&n) != CODE_OK)
         return false;
-    ready = n->phase == BERTH__V1__NODE_PHASE__NODE_READY;
+    ready = n->phase == NODE_READY;
     berth_pb_free(&n->base);
     return ready;
 }
@@ -120,12 +120,11 @@ static int start_fleet(const char *rootfs)
  * reported). */
 static size_t containers_known(void)
 {
-    Berth__V1__ListContainersRequest req = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
-    Berth__V1__ListContainersResponse *r = NULL;
+    ListContainersRequest req = LIST_CONTAINERS_REQUEST_INIT;
+    ListContainersResponse *r = NULL;
     size_t n;
 
-    need(bench_op_call(&op, "ListContainers", &req.base, (ProtobufCMessage **)&r) ==
-         BERTH__V1__CODE__OK);
+    need(bench_op_call(&op, "ListContainers", &req.base, (ProtobufCMessage **)&r) == CODE_OK);
     n = r->n_containers;
     berth_pb_free(&r->base);
     return n;
@@ -154,11 +153,10 @@ static void stop_fleet(bool orderly)
     int status;
 
     if (orderly && op.client) {
-        Berth__V1__ListWorkloadsRequest req = BERTH__V1__LIST_WORKLOADS_REQUEST__INIT;
-        Berth__V1__ListWorkloadsResponse *r = NULL;
+        ListWorkloadsRequest req = LIST_WORKLOADS_REQUEST_INIT;
+        ListWorkloadsResponse *r = NULL;
 
-        if (bench_op_call(&op, "ListWorkloads", &req.base, (ProtobufCMessage **)&r) ==
-            BERTH__V1__CODE__OK) {
+        if (bench_op_call(&op, "ListWorkloads", &req.base, (ProtobufCMessage **)&r) == CODE_OK) {
             for (size_t i = 0; i < r->n_workloads; i++)
                 bench_op_delete(&op, r->workloads[i]->name);
             berth_pb_free(&r->base);
@@ -190,27 +188,26 @@ static void stop_fleet_aborted(void)
 
 /* GetContainer: the status (berth_pb_free the info), or NULL when the
  * controller does not know the container. */
-static Berth__V1__ContainerInfo *get_container(const char *id)
+static ContainerInfo *get_container(const char *id)
 {
-    Berth__V1__GetContainerRequest req = BERTH__V1__GET_CONTAINER_REQUEST__INIT;
-    Berth__V1__ContainerInfo *ci = NULL;
+    GetContainerRequest req = GET_CONTAINER_REQUEST_INIT;
+    ContainerInfo *ci = NULL;
     int code;
 
     req.id = (char *)id;
     code = bench_op_call(&op, "GetContainer", &req.base, (ProtobufCMessage **)&ci);
-    need(code == BERTH__V1__CODE__OK || code == BERTH__V1__CODE__NOT_FOUND);
+    need(code == CODE_OK || code == CODE_NOT_FOUND);
     return ci;
 }
 
 /* Poll until id is in state (0: gone); the monotonic time the answer
  * saying so arrived, -1 after WAIT_MS. With ret_info, the last answer. */
-static int64_t poll_state(const char *id, Berth__V1__ContainerState state,
-                          Berth__V1__ContainerInfo **ret_info)
+static int64_t poll_state(const char *id, ContainerState state, ContainerInfo **ret_info)
 {
     int64_t end = berth_now_mono_ns() + (int64_t)WAIT_MS * BERTH_NSEC_PER_MSEC;
 
     for (;;) {
-        Berth__V1__ContainerInfo *ci = get_container(id);
+        ContainerInfo *ci = get_container(id);
         int64_t now = berth_now_mono_ns();
         bool done = state ? ci && ci->status && ci->status->state == state : !ci;
 
@@ -231,13 +228,12 @@ static int64_t poll_state(const char *id, Berth__V1__ContainerState state,
 
 static uint32_t workload_running(const char *name)
 {
-    Berth__V1__GetWorkloadRequest req = BERTH__V1__GET_WORKLOAD_REQUEST__INIT;
-    Berth__V1__Workload *w = NULL;
+    GetWorkloadRequest req = GET_WORKLOAD_REQUEST_INIT;
+    Workload *w = NULL;
     uint32_t running;
 
     req.name = (char *)name;
-    need(bench_op_call(&op, "GetWorkload", &req.base, (ProtobufCMessage **)&w) ==
-         BERTH__V1__CODE__OK);
+    need(bench_op_call(&op, "GetWorkload", &req.base, (ProtobufCMessage **)&w) == CODE_OK);
     running = w->status ? w->status->running : 0;
     berth_pb_free(&w->base);
     return running;
@@ -327,7 +323,7 @@ typedef struct apply_legs {
 /* One 1-replica Deployment, then deleted and waited out. */
 static int apply_once(const char *name, apply_legs *ret)
 {
-    Berth__V1__ContainerInfo *ci = NULL;
+    ContainerInfo *ci = NULL;
     char *m = deployment(name, 1), id[80];
     int64_t t0, t_applied, t_applied_real, t_running;
 
@@ -336,7 +332,7 @@ static int apply_once(const char *name, apply_legs *ret)
     bench_op_apply(&op, m);
     t_applied = berth_now_mono_ns();
     t_applied_real = berth_now_real_ns();
-    t_running = poll_state(id, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING, &ci);
+    t_running = poll_state(id, CONTAINER_RUNNING, &ci);
     free(m);
     if (t_running < 0) {
         fprintf(stderr, "bench-fleet: %s did not run (see %s/berthd.log)\n", id, h.dir);
@@ -450,7 +446,7 @@ static int bench_exit(int runs)
            "start, restartPolicy Never)\n",
            EXIT_AFTER);
     for (int i = 0; i < runs; i++) {
-        Berth__V1__ContainerInfo *ci = NULL;
+        ContainerInfo *ci = NULL;
         char name[32], id[48], *m;
         int64_t seen_mono, seen_real, asked_real;
 
@@ -459,7 +455,7 @@ static int bench_exit(int runs)
         m = exiting_pod(name);
         bench_op_apply(&op, m);
         free(m);
-        if (poll_state(id, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING, NULL) < 0) {
+        if (poll_state(id, CONTAINER_RUNNING, NULL) < 0) {
             fprintf(stderr, "bench-fleet: %s did not run (see %s/berthd.log)\n", id, h.dir);
             break;
         }
@@ -473,8 +469,7 @@ static int bench_exit(int runs)
             ci = get_container(id);
             seen_real = berth_now_real_ns();
             seen_mono = berth_now_mono_ns();
-            if (ci && ci->status &&
-                ci->status->state == BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED)
+            if (ci && ci->status && ci->status->state == CONTAINER_EXITED)
                 break;
             if (ci)
                 berth_pb_free(&ci->base);

@@ -84,7 +84,7 @@ static void on_applied(fake_agent *a, void *data)
     fake_agent *agents = data;
 
     say("A %d %lld %u\n", worker_first + (int)(a - agents), (long long)berth_now_mono_ns(),
-        fake_agent_count(a, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING));
+        fake_agent_count(a, CONTAINER_RUNNING));
 }
 
 static int worker(const char *rpc, const char *pub, const char *tokens_file, int first, int count)
@@ -295,12 +295,11 @@ static bool agents_hold_all(void)
  * answer (a busy controller; the caller asks again). */
 static int64_t controller_running(void)
 {
-    Berth__V1__ListWorkloadsRequest req = BERTH__V1__LIST_WORKLOADS_REQUEST__INIT;
-    Berth__V1__ListWorkloadsResponse *r = NULL;
+    ListWorkloadsRequest req = LIST_WORKLOADS_REQUEST_INIT;
+    ListWorkloadsResponse *r = NULL;
     int64_t running = 0;
 
-    if (bench_op_call(&op, "ListWorkloads", &req.base, (ProtobufCMessage **)&r) !=
-        BERTH__V1__CODE__OK)
+    if (bench_op_call(&op, "ListWorkloads", &req.base, (ProtobufCMessage **)&r) != CODE_OK)
         return -1;
     for (size_t i = 0; i < r->n_workloads; i++)
         running += r->workloads[i]->status ? r->workloads[i]->status->running : 0;

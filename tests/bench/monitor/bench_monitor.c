@@ -71,8 +71,8 @@ static int berth_round(const char *monitor, const char *rootfs, int n, struct me
     int r = 0;
 
     for (int i = 0; i < n; i++) {
-        Berth__V1__ContainerPlan plan = BERTH__V1__CONTAINER_PLAN__INIT;
-        Berth__V1__ContainerSpec spec = BERTH__V1__CONTAINER_SPEC__INIT;
+        ContainerPlan plan = CONTAINER_PLAN_INIT;
+        ContainerSpec spec = CONTAINER_SPEC_INIT;
         berth_error *err = NULL;
         char id[32];
         pid_t pid;
@@ -97,13 +97,13 @@ static int berth_round(const char *monitor, const char *rootfs, int n, struct me
     }
     usleep(300 * 1000);
     for (int i = 0; i < n; i++) {
-        Berth__V1__MonitorState *st = NULL;
+        MonitorState *st = NULL;
         int fd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         if (berth_monitor_state_read(fd, &st, NULL) < 0 || read_mem(st->monitor_pid, &out[i]) < 0)
             r = -1;
         if (st)
-            berth__v1__monitor_state__free_unpacked(st, NULL);
+            monitor_state_free_unpacked(st, NULL);
         berth_monitor_stop(fd, 0, NULL);
         close(fd);
     }

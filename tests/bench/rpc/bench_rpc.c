@@ -169,7 +169,7 @@ static void phase(bench *b, const char *name, int server_cpu)
             die("berth call", err);
         t1 = berth_now_mono_ns();
         if (!b->only_raw) {
-            if (res.code != BERTH__V1__CODE__OK ||
+            if (res.code != CODE_OK ||
                 ((Berth__Test__EchoReply *)res.response)->data.len != b->payload) {
                 fprintf(stderr, "bench-rpc: berth call %zu: %s: %s\n", i,
                         berth_rpc_code_name(res.code), res.message ? res.message : "");

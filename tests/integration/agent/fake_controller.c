@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "berth/proto/agent.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/pb.h"
 
 /* Usable outside Check (the agent benchmark): a failure aborts. */
@@ -19,7 +19,7 @@
 
 static fake_ctl *self;
 
-static void note_status(fake_ctl *f, const Berth__V1__ContainerStatus *st)
+static void note_status(fake_ctl *f, const ContainerStatus *st)
 {
     fake_event e = { 0 };
     size_t i;
@@ -46,16 +46,16 @@ static void note_status(fake_ctl *f, const Berth__V1__ContainerStatus *st)
     f->latest[i] = e;
 }
 
-static void ctl_register(Berth__V1__Controller_Service *s, const Berth__V1__RegisterRequest *in,
-                         Berth__V1__RegisterResponse_Closure closure, void *data)
+static void ctl_register(Controller_Service *s, const RegisterRequest *in,
+                         RegisterResponse_Closure closure, void *data)
 {
     const berth_principal *peer = berth_rpc_call_peer(data);
-    Berth__V1__RegisterResponse out = BERTH__V1__REGISTER_RESPONSE__INIT;
-    Berth__V1__Endpoints ep = BERTH__V1__ENDPOINTS__INIT;
+    RegisterResponse out = REGISTER_RESPONSE_INIT;
+    Endpoints ep = ENDPOINTS_INIT;
 
     (void)s;
     if (!in->node || strcmp(in->node->name, peer->name) != 0 || peer->role != BERTH_ROLE_NODE) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__PERMISSION_DENIED, "not as %s",
+        berth_rpc_call_fail(data, CODE_PERMISSION_DENIED, "not as %s",
                             in->node ? in->node->name : "(none)");
         return;
     }
@@ -69,10 +69,10 @@ static void ctl_register(Berth__V1__Controller_Service *s, const Berth__V1__Regi
     closure(&out, data);
 }
 
-static void ctl_heartbeat(Berth__V1__Controller_Service *s, const Berth__V1__HeartbeatRequest *in,
-                          Berth__V1__HeartbeatResponse_Closure closure, void *data)
+static void ctl_heartbeat(Controller_Service *s, const HeartbeatRequest *in,
+                          HeartbeatResponse_Closure closure, void *data)
 {
-    Berth__V1__HeartbeatResponse out = BERTH__V1__HEARTBEAT_RESPONSE__INIT;
+    HeartbeatResponse out = HEARTBEAT_RESPONSE_INIT;
 
     (void)s;
     self->heartbeats++;
@@ -82,11 +82,10 @@ static void ctl_heartbeat(Berth__V1__Controller_Service *s, const Berth__V1__Hea
     closure(&out, data);
 }
 
-static void ctl_assignments(Berth__V1__Controller_Service *s,
-                            const Berth__V1__GetAssignmentsRequest *in,
-                            Berth__V1__Assignments_Closure closure, void *data)
+static void ctl_assignments(Controller_Service *s, const GetAssignmentsRequest *in,
+                            Assignments_Closure closure, void *data)
 {
-    Berth__V1__Assignments out = BERTH__V1__ASSIGNMENTS__INIT;
+    Assignments out = ASSIGNMENTS_INIT;
 
     (void)s;
     out.generation = self->generation;
@@ -99,10 +98,10 @@ static void ctl_assignments(Berth__V1__Controller_Service *s,
     closure(&out, data);
 }
 
-static void ctl_report(Berth__V1__Controller_Service *s, const Berth__V1__ReportStatusRequest *in,
-                       Berth__V1__ReportStatusResponse_Closure closure, void *data)
+static void ctl_report(Controller_Service *s, const ReportStatusRequest *in,
+                       ReportStatusResponse_Closure closure, void *data)
 {
-    Berth__V1__ReportStatusResponse out = BERTH__V1__REPORT_STATUS_RESPONSE__INIT;
+    ReportStatusResponse out = REPORT_STATUS_RESPONSE_INIT;
 
     (void)s;
     if (in->full)
@@ -114,7 +113,7 @@ static void ctl_report(Berth__V1__Controller_Service *s, const Berth__V1__Report
 
 static void on_event(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
 {
-    const Berth__V1__ContainerEvent *ev = (const Berth__V1__ContainerEvent *)msg;
+    const ContainerEvent *ev = (const ContainerEvent *)msg;
 
     (void)item;
     (void)data;
@@ -124,13 +123,13 @@ static void on_event(const berth_stream_item *item, const ProtobufCMessage *msg,
 
 static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
 {
-    const Berth__V1__MetricsReport *r = (const Berth__V1__MetricsReport *)msg;
+    const MetricsReport *r = (const MetricsReport *)msg;
 
     (void)item;
     (void)data;
     self->metrics_reports++;
     for (size_t i = 0; i < r->n_samples; i++) {
-        const Berth__V1__MetricsSample *s = r->samples[i];
+        const MetricsSample *s = r->samples[i];
 
         if (!*s->container_id) {
             self->node_load = s->load_1m;
@@ -187,10 +186,8 @@ void fake_ctl_up(fake_ctl *f)
     need((berth_events_pub_bind(f->pub, f->events, &err)) == 0);
     need((berth_stream_pull_new(f->loop, f->party.auth, &f->pull, &err)) == 0);
     need((berth_stream_pull_bind(f->pull, f->stream, &err)) == 0);
-    need((berth_stream_pull_on(f->pull, &berth__v1__container_event__descriptor, on_event, NULL,
-                               &err)) == 0);
-    need((berth_stream_pull_on(f->pull, &berth__v1__metrics_report__descriptor, on_metrics, NULL,
-                               &err)) == 0);
+    need((berth_stream_pull_on(f->pull, &container_event_descriptor, on_event, NULL, &err)) == 0);
+    need((berth_stream_pull_on(f->pull, &metrics_report_descriptor, on_metrics, NULL, &err)) == 0);
     need((berth_surveyor_new(f->loop, f->party.auth, &f->surveyor, &err)) == 0);
     need((berth_surveyor_bind(f->surveyor, f->survey, &err)) == 0);
 }
@@ -219,20 +216,20 @@ void fake_ctl_stop(fake_ctl *f)
     free(f->survey);
 }
 
-void fake_ctl_assign(fake_ctl *f, Berth__V1__ContainerSpec **specs, size_t n)
+void fake_ctl_assign(fake_ctl *f, ContainerSpec **specs, size_t n)
 {
-    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
+    WakeUp w = WAKE_UP_INIT;
     berth_error *err = NULL;
 
     for (size_t i = 0; i < f->n_specs; i++)
         berth_pb_free(&f->specs[i]->base);
     need(n <= FAKE_MAX);
     for (size_t i = 0; i < n; i++) {
-        size_t len = berth__v1__container_spec__get_packed_size(specs[i]);
+        size_t len = container_spec_get_packed_size(specs[i]);
         uint8_t *buf = malloc(len ? len : 1);
 
-        berth__v1__container_spec__pack(specs[i], buf);
-        f->specs[i] = berth__v1__container_spec__unpack(NULL, len, buf);
+        container_spec_pack(specs[i], buf);
+        f->specs[i] = container_spec_unpack(NULL, len, buf);
         free(buf);
     }
     f->n_specs = n;
@@ -249,7 +246,7 @@ const fake_event *fake_ctl_status(const fake_ctl *f, const char *id)
     return NULL;
 }
 
-size_t fake_ctl_count(const fake_ctl *f, Berth__V1__ContainerState st)
+size_t fake_ctl_count(const fake_ctl *f, ContainerState st)
 {
     size_t n = 0;
 
@@ -267,18 +264,18 @@ static void on_survey(berth_survey_result *res, void *data)
     (void)data;
     survey_answered = res->n_answers;
     survey_missing = res->n_missing;
-    survey_healthy = res->n_answers == 1 && res->answers[0].code == BERTH__V1__CODE__OK &&
-                     ((Berth__V1__HealthReport *)res->answers[0].response)->healthy;
+    survey_healthy = res->n_answers == 1 && res->answers[0].code == CODE_OK &&
+                     ((HealthReport *)res->answers[0].response)->healthy;
     survey_done = true;
 }
 
 bool fake_ctl_survey(fake_ctl *f, int timeout_ms, size_t *ret_answered, size_t *ret_missing)
 {
-    Berth__V1__HealthRequest q = BERTH__V1__HEALTH_REQUEST__INIT;
+    HealthRequest q = HEALTH_REQUEST_INIT;
     berth_error *err = NULL;
 
     survey_done = false;
-    need((berth_surveyor_ask(f->surveyor, &berth__v1__agent__descriptor, "Health", &q.base,
+    need((berth_surveyor_ask(f->surveyor, &agent_descriptor, "Health", &q.base,
                              (uint32_t)timeout_ms, &f->node, 1, on_survey, NULL, &err)) == 0);
     run_until(f->loop, &survey_done, timeout_ms + 2000);
     *ret_answered = survey_answered;

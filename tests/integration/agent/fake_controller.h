@@ -8,8 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/pubsub.h"
 #include "rpc/stream.h"
 #include "rpc/survey.h"
@@ -19,7 +18,7 @@
 
 typedef struct fake_event {
     char id[64];
-    Berth__V1__ContainerState state;
+    ContainerState state;
     int exit_code;
     int signal;
     uint32_t restart_count;
@@ -35,13 +34,13 @@ typedef struct fake_ctl {
     berth_events_pub *pub;
     berth_stream_pull *pull;
     berth_surveyor *surveyor;
-    Berth__V1__Controller_Service svc;
+    Controller_Service svc;
     char *rpc, *events, *stream, *survey;
     uint32_t heartbeat_ms;
 
     /* desired state */
     uint64_t generation;
-    Berth__V1__ContainerSpec *specs[FAKE_MAX];
+    ContainerSpec *specs[FAKE_MAX];
     size_t n_specs;
 
     /* what the agent said */
@@ -75,13 +74,13 @@ void fake_ctl_up(fake_ctl *f);
 
 /* Replace the desired set (specs are copied), bump the generation and wake
  * the node. */
-void fake_ctl_assign(fake_ctl *f, Berth__V1__ContainerSpec **specs, size_t n);
+void fake_ctl_assign(fake_ctl *f, ContainerSpec **specs, size_t n);
 
 /* The latest status of a container (NULL if none seen). */
 const fake_event *fake_ctl_status(const fake_ctl *f, const char *id);
 
 /* Count containers whose latest state is st. */
-size_t fake_ctl_count(const fake_ctl *f, Berth__V1__ContainerState st);
+size_t fake_ctl_count(const fake_ctl *f, ContainerState st);
 
 /* Ask the fleet (the one node) for its health: run the loop until the
  * answer or timeout; true if the node answered healthy. */

@@ -17,13 +17,13 @@
 
 #include "base/io.h"
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
+#include "berth/proto/v1.h"
 #include "check_main.h"
 #include "fake_controller.h"
 #include "monitor/monitor.h"
 #include "rpc/pb.h"
 
-#define S(x) BERTH__V1__CONTAINER_STATE__CONTAINER_##x
+#define S(x) CONTAINER_##x
 
 static const char *berthd_bin, *rootfs;
 static char *dir;
@@ -217,23 +217,23 @@ static int run_tool(const char *bin, char *out, size_t size, const char *const *
 
 /* --- specs ---------------------------------------------------------------------- */
 
-static Berth__V1__ContainerSpec specs[16];
-static Berth__V1__ContainerSpec *spec_ptrs[16];
+static ContainerSpec specs[16];
+static ContainerSpec *spec_ptrs[16];
 static char *argvs[16][3];
 static char ids[16][32];
-static Berth__V1__Mount trig_mount[16], tmp_mount[16];
-static Berth__V1__Mount *mounts[16][2];
-static Berth__V1__Resources res[16];
-static Berth__V1__Probe probes[16];
-static Berth__V1__ExecAction exec_actions[16];
-static Berth__V1__Backoff backoffs[16];
+static Mount trig_mount[16], tmp_mount[16];
+static Mount *mounts[16][2];
+static Resources res[16];
+static Probe probes[16];
+static ExecAction exec_actions[16];
+static Backoff backoffs[16];
 static char trigger[600];
 
-static Berth__V1__ContainerSpec *spec(int i, const char *id, const char *script)
+static ContainerSpec *spec(int i, const char *id, const char *script)
 {
-    Berth__V1__ContainerSpec *s = &specs[i];
+    ContainerSpec *s = &specs[i];
 
-    berth__v1__container_spec__init(s);
+    container_spec_init(s);
     snprintf(ids[i], sizeof(ids[i]), "%s", id);
     s->id = ids[i];
     s->image = "bb";
@@ -243,12 +243,12 @@ static Berth__V1__ContainerSpec *spec(int i, const char *id, const char *script)
     s->command = argvs[i];
     s->n_command = 3;
     s->stop_grace_ms = 1000;
-    berth__v1__mount__init(&trig_mount[i]);
+    mount_init(&trig_mount[i]);
     snprintf(trigger, sizeof(trigger), "%s/trigger", dir);
     trig_mount[i].source = trigger;
     trig_mount[i].destination = "/trigger";
-    berth__v1__mount__init(&tmp_mount[i]);
-    tmp_mount[i].type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    mount_init(&tmp_mount[i]);
+    tmp_mount[i].type = MOUNT_TMPFS;
     tmp_mount[i].destination = "/tmp";
     mounts[i][0] = &trig_mount[i];
     mounts[i][1] = &tmp_mount[i];
@@ -330,38 +330,35 @@ START_TEST(register_run_remove)
     /* The local socket: List and Logs for an operator. */
     c = operator_client();
     {
-        Berth__V1__ListContainersRequest lr = BERTH__V1__LIST_CONTAINERS_REQUEST__INIT;
-        Berth__V1__ListContainersResponse *out;
+        ListContainersRequest lr = LIST_CONTAINERS_REQUEST_INIT;
+        ListContainersResponse *out;
 
-        ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__v1__agent__descriptor, "List",
-                                                    &lr.base, 5000, &r, &err),
-                         0);
-        ck_assert_msg(r.code == BERTH__V1__CODE__OK, "%s", r.message ? r.message : "");
-        out = (Berth__V1__ListContainersResponse *)r.response;
+        ck_assert_int_eq(
+            berth_rpc_client_call_sync(c, &agent_descriptor, "List", &lr.base, 5000, &r, &err), 0);
+        ck_assert_msg(r.code == CODE_OK, "%s", r.message ? r.message : "");
+        out = (ListContainersResponse *)r.response;
         ck_assert_uint_eq(out->n_containers, 3);
         ck_assert_str_eq(out->containers[0]->status->id, "a1");
         ck_assert_str_eq(out->containers[0]->node, "n1");
         berth_rpc_result_clear(&r);
     }
     {
-        Berth__V1__LogsRequest lq = BERTH__V1__LOGS_REQUEST__INIT;
-        Berth__V1__LogsResponse *out;
+        LogsRequest lq = LOGS_REQUEST_INIT;
+        LogsResponse *out;
 
         lq.container_id = "a1";
-        ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__v1__agent__descriptor, "Logs",
-                                                    &lq.base, 5000, &r, &err),
-                         0);
-        ck_assert_int_eq(r.code, BERTH__V1__CODE__OK);
-        out = (Berth__V1__LogsResponse *)r.response;
+        ck_assert_int_eq(
+            berth_rpc_client_call_sync(c, &agent_descriptor, "Logs", &lq.base, 5000, &r, &err), 0);
+        ck_assert_int_eq(r.code, CODE_OK);
+        out = (LogsResponse *)r.response;
         ck_assert_uint_eq(out->n_lines, 1);
         ck_assert_int_eq(memcmp(out->lines[0]->line.data, "hello from a1", 13), 0);
         ck_assert(!out->eof);
         berth_rpc_result_clear(&r);
         lq.container_id = "nope";
-        ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__v1__agent__descriptor, "Logs",
-                                                    &lq.base, 5000, &r, &err),
-                         0);
-        ck_assert_int_eq(r.code, BERTH__V1__CODE__NOT_FOUND);
+        ck_assert_int_eq(
+            berth_rpc_client_call_sync(c, &agent_descriptor, "Logs", &lq.base, 5000, &r, &err), 0);
+        ck_assert_int_eq(r.code, CODE_NOT_FOUND);
         berth_rpc_result_clear(&r);
     }
     berth_rpc_client_free(c);
@@ -536,46 +533,46 @@ static bool memory_seen(void)
 START_TEST(liveness_and_metrics)
 {
     static char *check[] = { "test", "-e", "/tmp/ok" };
-    Berth__V1__ContainerSpec *p, *h;
+    ContainerSpec *p, *h;
 
     ck_assert(wait_for(registered, 15000));
     p = spec(0, "probe", "touch /tmp/ok; (sleep 1.5; rm /tmp/ok) & exec sleep 1000");
-    berth__v1__probe__init(&probes[0]);
-    berth__v1__exec_action__init(&exec_actions[0]);
+    probe_init(&probes[0]);
+    exec_action_init(&exec_actions[0]);
     exec_actions[0].command = check;
     exec_actions[0].n_command = 3;
-    probes[0].action_case = BERTH__V1__PROBE__ACTION_EXEC;
+    probes[0].action_case = PROBE_ACTION_EXEC;
     probes[0].exec = &exec_actions[0];
     probes[0].period_ms = 300;
     probes[0].failure_threshold = 2;
     p->liveness_probe = &probes[0];
-    p->restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ALWAYS;
-    berth__v1__backoff__init(&backoffs[0]);
+    p->restart_policy = RESTART_ALWAYS;
+    backoff_init(&backoffs[0]);
     backoffs[0].initial_ms = 200;
     p->restart_backoff = &backoffs[0];
     /* The shell keeps the 25 MB string while its child sleeps. */
     h = spec(1, "hog", "x=$(head -c 25000000 /dev/zero | tr '\\0' a); sleep 1000; echo ${#x}");
-    berth__v1__resources__init(&res[1]);
+    resources_init(&res[1]);
     h->resources = &res[1];
     fake_ctl_assign(&ctl, spec_ptrs, 2);
     ck_assert_msg(wait_for(restarted, 30000), "the failing probe did not restart the container");
     /* Health shows the probe's result (only containers with a probe). */
     {
         berth_rpc_client *c = operator_client();
-        Berth__V1__HealthRequest hq = BERTH__V1__HEALTH_REQUEST__INIT;
-        Berth__V1__HealthReport *rep;
+        HealthRequest hq = HEALTH_REQUEST_INIT;
+        HealthReport *rep;
         berth_rpc_result r;
         berth_error *err = NULL;
 
-        ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__v1__agent__descriptor, "Health",
-                                                    &hq.base, 5000, &r, &err),
-                         0);
-        ck_assert_int_eq(r.code, BERTH__V1__CODE__OK);
-        rep = (Berth__V1__HealthReport *)r.response;
+        ck_assert_int_eq(
+            berth_rpc_client_call_sync(c, &agent_descriptor, "Health", &hq.base, 5000, &r, &err),
+            0);
+        ck_assert_int_eq(r.code, CODE_OK);
+        rep = (HealthReport *)r.response;
         ck_assert(rep->healthy);
         ck_assert_uint_eq(rep->n_probes, 1);
         ck_assert_str_eq(rep->probes[0]->container_id, "probe");
-        ck_assert_int_ne(rep->probes[0]->health, BERTH__V1__HEALTH_STATE__HEALTH_NONE);
+        ck_assert_int_ne(rep->probes[0]->health, HEALTH_NONE);
         berth_rpc_result_clear(&r);
         berth_rpc_client_free(c);
     }
@@ -601,7 +598,7 @@ static bool bad_ones_failed(void)
 START_TEST(bad_inputs)
 {
     char path[700], path2[700], expect[1400], out[4096];
-    Berth__V1__ContainerSpec *bad;
+    ContainerSpec *bad;
     struct stat st;
 
     /* A malformed config: file:line:column, before anything starts. */
@@ -652,7 +649,7 @@ START_TEST(bad_inputs)
     ck_assert(wait_for(registered, 15000));
     spec(0, "noimg", "exec sleep 1000")->image = "nosuch";
     bad = spec(1, "badspec", "exec sleep 1000");
-    berth__v1__resources__init(&res[1]);
+    resources_init(&res[1]);
     res[1].memory_bytes = 1024;
     bad->resources = &res[1];
     spec(2, "good", "exec sleep 1000");

@@ -8,8 +8,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/keys.h"
 #include "rpc/pb.h"
 #include "status/digest.h"
@@ -29,7 +28,7 @@ static void call(fake_agent *a, const char *method, const ProtobufCMessage *req,
                  berth_rpc_done_fn done)
 {
     a->inflight++;
-    need(berth_rpc_client_call(a->client, &berth__v1__controller__descriptor, method, req,
+    need(berth_rpc_client_call(a->client, &controller_descriptor, method, req,
                                a->opts.call_timeout_ms, done, a, NULL) == 0);
 }
 
@@ -41,9 +40,9 @@ static void note_failure(fake_agent *a, const berth_rpc_result *r)
 
 /* ---- the stream ---- */
 
-static void push_event(fake_agent *a, fake_container *c, Berth__V1__ContainerState previous)
+static void push_event(fake_agent *a, fake_container *c, ContainerState previous)
 {
-    Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
+    ContainerEvent ev = CONTAINER_EVENT_INIT;
 
     ev.status = &c->status;
     ev.previous_state = previous;
@@ -55,12 +54,12 @@ static void push_event(fake_agent *a, fake_container *c, Berth__V1__ContainerSta
 static void on_metrics_timer(berth_loop_timer *t)
 {
     fake_agent *a = berth_container_of(t, fake_agent, metrics);
-    Berth__V1__MetricsReport r = BERTH__V1__METRICS_REPORT__INIT;
-    Berth__V1__MetricsSample samples[FAKE_CONTAINERS_MAX + 1], *ptrs[FAKE_CONTAINERS_MAX + 1];
+    MetricsReport r = METRICS_REPORT_INIT;
+    MetricsSample samples[FAKE_CONTAINERS_MAX + 1], *ptrs[FAKE_CONTAINERS_MAX + 1];
     int64_t now = berth_now_real_ns();
 
     for (size_t i = 0; i <= a->n_containers; i++) {
-        berth__v1__metrics_sample__init(&samples[i]);
+        metrics_sample_init(&samples[i]);
         samples[i].time_unix_ns = now;
         ptrs[i] = &samples[i];
         if (i < a->n_containers) {
@@ -95,28 +94,27 @@ static fake_container *find(fake_agent *a, const char *id)
     return NULL;
 }
 
-static void start(fake_agent *a, fake_container *c, const Berth__V1__ContainerSpec *spec,
-                  uint64_t generation)
+static void start(fake_agent *a, fake_container *c, const ContainerSpec *spec, uint64_t generation)
 {
-    Berth__V1__ContainerState prev = c->status.state;
+    ContainerState prev = c->status.state;
 
     free(c->spec);
     c->spec_len = protobuf_c_message_get_packed_size(&spec->base);
     c->spec = malloc(c->spec_len + 1);
     need(c->spec);
     protobuf_c_message_pack(&spec->base, c->spec);
-    berth__v1__container_status__init(&c->status);
+    container_status_init(&c->status);
     c->status.id = c->id;
-    c->status.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    c->status.state = CONTAINER_RUNNING;
     c->status.created_unix_ns = c->status.started_unix_ns = berth_now_real_ns();
     c->status.pid = 1000 + (int32_t)a->starts;
     c->status.generation = generation;
-    c->status.health = BERTH__V1__HEALTH_STATE__HEALTH_NONE;
+    c->status.health = HEALTH_NONE;
     a->starts++;
     push_event(a, c, prev);
 }
 
-static bool same_spec(const fake_container *c, const Berth__V1__ContainerSpec *spec)
+static bool same_spec(const fake_container *c, const ContainerSpec *spec)
 {
     size_t len = protobuf_c_message_get_packed_size(&spec->base);
     uint8_t *buf;
@@ -132,7 +130,7 @@ static bool same_spec(const fake_container *c, const Berth__V1__ContainerSpec *s
     return same;
 }
 
-static void reconcile(fake_agent *a, const Berth__V1__Assignments *as)
+static void reconcile(fake_agent *a, const Assignments *as)
 {
     /* stop what is no longer listed */
     for (size_t i = 0; i < a->n_containers;) {
@@ -145,19 +143,19 @@ static void reconcile(fake_agent *a, const Berth__V1__Assignments *as)
             i++;
             continue;
         }
-        c->status.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+        c->status.state = CONTAINER_EXITED;
         c->status.reason = "Stopped";
         c->status.signal = 15;
         c->status.pid = 0;
         c->status.finished_unix_ns = berth_now_real_ns();
-        push_event(a, c, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+        push_event(a, c, CONTAINER_RUNNING);
         a->stops++;
         free(c->spec);
         a->containers[i] = a->containers[--a->n_containers];
     }
     /* start what is missing, replace what changed */
     for (size_t k = 0; k < as->n_containers; k++) {
-        const Berth__V1__ContainerSpec *spec = as->containers[k];
+        const ContainerSpec *spec = as->containers[k];
         fake_container *c = find(a, spec->id);
 
         if (c && same_spec(c, spec)) {
@@ -185,17 +183,17 @@ static void got_assignments(berth_rpc_result *r, void *data)
 
     a->inflight--;
     a->fetching = false;
-    if (r->code != BERTH__V1__CODE__OK) {
+    if (r->code != CODE_OK) {
         note_failure(a, r);
         return;
     }
-    if (!((Berth__V1__Assignments *)r->response)->unchanged)
-        reconcile(a, (Berth__V1__Assignments *)r->response);
+    if (!((Assignments *)r->response)->unchanged)
+        reconcile(a, (Assignments *)r->response);
 }
 
 static void fetch(fake_agent *a)
 {
-    Berth__V1__GetAssignmentsRequest req = BERTH__V1__GET_ASSIGNMENTS_REQUEST__INIT;
+    GetAssignmentsRequest req = GET_ASSIGNMENTS_REQUEST_INIT;
 
     if (a->fetching || a->paused)
         return;
@@ -213,19 +211,19 @@ static void reported(berth_rpc_result *r, void *data)
     fake_agent *a = data;
 
     a->inflight--;
-    if (r->code == BERTH__V1__CODE__ABORTED) {
+    if (r->code == CODE_ABORTED) {
         a->aborted_reports++;
         report_full(a); /* older than events the controller has: a fresh one */
         return;
     }
-    if (r->code != BERTH__V1__CODE__OK)
+    if (r->code != CODE_OK)
         note_failure(a, r);
 }
 
 static void report_full(fake_agent *a)
 {
-    Berth__V1__ReportStatusRequest req = BERTH__V1__REPORT_STATUS_REQUEST__INIT;
-    Berth__V1__ContainerStatus *ptrs[FAKE_CONTAINERS_MAX];
+    ReportStatusRequest req = REPORT_STATUS_REQUEST_INIT;
+    ContainerStatus *ptrs[FAKE_CONTAINERS_MAX];
 
     for (size_t i = 0; i < a->n_containers; i++)
         ptrs[i] = &a->containers[i].status;
@@ -250,11 +248,11 @@ void fake_agent_snapshot(const fake_agent *a, fake_snapshot *s)
 
 void fake_agent_report_snapshot(fake_agent *a, const fake_snapshot *s)
 {
-    Berth__V1__ReportStatusRequest req = BERTH__V1__REPORT_STATUS_REQUEST__INIT;
-    Berth__V1__ContainerStatus *ptrs[FAKE_CONTAINERS_MAX];
+    ReportStatusRequest req = REPORT_STATUS_REQUEST_INIT;
+    ContainerStatus *ptrs[FAKE_CONTAINERS_MAX];
 
     for (size_t i = 0; i < s->n; i++)
-        ptrs[i] = (Berth__V1__ContainerStatus *)&s->status[i];
+        ptrs[i] = (ContainerStatus *)&s->status[i];
     req.containers = ptrs;
     req.n_containers = s->n;
     req.full = true;
@@ -271,17 +269,17 @@ bool fake_agent_exit(fake_agent *a, const char *id, int code)
 
     if (!c)
         return false;
-    c->status.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    c->status.state = CONTAINER_EXITED;
     c->status.exit_code = code;
     c->status.pid = 0;
     c->status.finished_unix_ns = berth_now_real_ns();
-    push_event(a, c, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    push_event(a, c, CONTAINER_RUNNING);
     return true;
 }
 
 static uint64_t digest(const fake_agent *a)
 {
-    const Berth__V1__ContainerStatus *ptrs[FAKE_CONTAINERS_MAX];
+    const ContainerStatus *ptrs[FAKE_CONTAINERS_MAX];
 
     for (size_t i = 0; i < a->n_containers; i++)
         ptrs[i] = &a->containers[i].status;
@@ -296,22 +294,22 @@ static void on_wakeup(const berth_principal *from, const ProtobufCMessage *msg, 
     uint64_t gen;
 
     (void)from;
-    if (a->paused || !berth_wakeup_generation((const Berth__V1__WakeUp *)msg,
-                                              berth_auth_self(a->auth)->id, &gen))
+    if (a->paused ||
+        !berth_wakeup_generation((const WakeUp *)msg, berth_auth_self(a->auth)->id, &gen))
         return;
     a->wakeups++;
     if (gen != a->applied)
         fetch(a);
 }
 
-static void connect_channels(fake_agent *a, const Berth__V1__Endpoints *ep)
+static void connect_channels(fake_agent *a, const Endpoints *ep)
 {
     berth_rpc_server_config rc = { .loop = a->loop, .auth = a->auth };
 
     if (a->connected || !ep)
         return;
     need(berth_events_sub_new(a->loop, a->auth, &a->controller, &a->sub, NULL) == 0);
-    need(berth_events_sub_on(a->sub, &berth__v1__wake_up__descriptor, on_wakeup, a, NULL) == 0);
+    need(berth_events_sub_on(a->sub, &wake_up_descriptor, on_wakeup, a, NULL) == 0);
     need(berth_events_sub_connect(a->sub, ep->events, NULL) == 0);
     need(berth_stream_push_new(a->loop, a->auth, &a->controller, &a->push, NULL) == 0);
     need(berth_stream_push_connect(a->push, ep->stream, NULL) == 0);
@@ -324,10 +322,10 @@ static void connect_channels(fake_agent *a, const Berth__V1__Endpoints *ep)
 static void registered(berth_rpc_result *r, void *data)
 {
     fake_agent *a = data;
-    const Berth__V1__RegisterResponse *resp = (const Berth__V1__RegisterResponse *)r->response;
+    const RegisterResponse *resp = (const RegisterResponse *)r->response;
 
     a->inflight--;
-    if (r->code != BERTH__V1__CODE__OK) {
+    if (r->code != CODE_OK) {
         note_failure(a, r);
         heartbeat_soon(a, 200); /* try again, e.g. after an approval */
         return;
@@ -344,11 +342,10 @@ static void registered(berth_rpc_result *r, void *data)
 
 static void do_register(fake_agent *a)
 {
-    Berth__V1__RegisterRequest req = BERTH__V1__REGISTER_REQUEST__INIT;
-    Berth__V1__NodeInfo info = BERTH__V1__NODE_INFO__INIT;
-    Berth__V1__NodeCapacity cap = BERTH__V1__NODE_CAPACITY__INIT;
-    Berth__V1__NodeInfo__LabelsEntry label = BERTH__V1__NODE_INFO__LABELS_ENTRY__INIT,
-                                     *labels[1] = { &label };
+    RegisterRequest req = REGISTER_REQUEST_INIT;
+    NodeInfo info = NODE_INFO_INIT;
+    NodeCapacity cap = NODE_CAPACITY_INIT;
+    NodeInfo_LabelsEntry label = NODE_INFO_LABELS_ENTRY_INIT, *labels[1] = { &label };
 
     info.name = a->name;
     cap.cpu_millis = a->cpu_millis;
@@ -373,16 +370,16 @@ static void do_register(fake_agent *a)
 static void beaten(berth_rpc_result *r, void *data)
 {
     fake_agent *a = data;
-    const Berth__V1__HeartbeatResponse *resp = (const Berth__V1__HeartbeatResponse *)r->response;
+    const HeartbeatResponse *resp = (const HeartbeatResponse *)r->response;
 
     a->inflight--;
-    if (r->code == BERTH__V1__CODE__NOT_FOUND) {
+    if (r->code == CODE_NOT_FOUND) {
         /* the controller lost us: register again */
         a->registered = false;
         heartbeat_soon(a, 10);
         return;
     }
-    if (r->code != BERTH__V1__CODE__OK) {
+    if (r->code != CODE_OK) {
         note_failure(a, r);
         heartbeat_soon(a, a->interval_ms);
         return;
@@ -401,7 +398,7 @@ static void beaten(berth_rpc_result *r, void *data)
 static void on_heartbeat_timer(berth_loop_timer *t)
 {
     fake_agent *a = berth_container_of(t, fake_agent, hb);
-    Berth__V1__HeartbeatRequest req = BERTH__V1__HEARTBEAT_REQUEST__INIT;
+    HeartbeatRequest req = HEARTBEAT_REQUEST_INIT;
 
     if (a->paused) {
         heartbeat_soon(a, 50);
@@ -425,23 +422,23 @@ static void on_heartbeat_timer(berth_loop_timer *t)
 
 /* ---- the Agent service ---- */
 
-static void agent_health(Berth__V1__Agent_Service *s, const Berth__V1__HealthRequest *in,
-                         Berth__V1__HealthReport_Closure closure, void *data)
+static void agent_health(Agent_Service *s, const HealthRequest *in, HealthReport_Closure closure,
+                         void *data)
 {
     fake_agent *a = berth_container_of(s, fake_agent, agent);
-    Berth__V1__HealthReport r = BERTH__V1__HEALTH_REPORT__INIT;
-    Berth__V1__HealthCheck ck = BERTH__V1__HEALTH_CHECK__INIT, *cks[1] = { &ck };
-    Berth__V1__StateCount running = BERTH__V1__STATE_COUNT__INIT, *counts[1] = { &running };
+    HealthReport r = HEALTH_REPORT_INIT;
+    HealthCheck ck = HEALTH_CHECK_INIT, *cks[1] = { &ck };
+    StateCount running = STATE_COUNT_INIT, *counts[1] = { &running };
 
     (void)in;
     if (a->paused) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__UNAVAILABLE, "paused");
+        berth_rpc_call_fail(data, CODE_UNAVAILABLE, "paused");
         return;
     }
     ck.name = "state-dir";
     ck.ok = true;
-    running.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-    running.count = fake_agent_count(a, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    running.state = CONTAINER_RUNNING;
+    running.count = fake_agent_count(a, CONTAINER_RUNNING);
     r.node = a->name;
     r.healthy = true;
     r.checks = cks;
@@ -454,28 +451,27 @@ static void agent_health(Berth__V1__Agent_Service *s, const Berth__V1__HealthReq
     closure(&r, data);
 }
 
-static void agent_logs(Berth__V1__Agent_Service *s, const Berth__V1__LogsRequest *in,
-                       Berth__V1__LogsResponse_Closure closure, void *data)
+static void agent_logs(Agent_Service *s, const LogsRequest *in, LogsResponse_Closure closure,
+                       void *data)
 {
     fake_agent *a = berth_container_of(s, fake_agent, agent);
-    Berth__V1__LogsResponse out = BERTH__V1__LOGS_RESPONSE__INIT;
-    Berth__V1__LogLine lines[3], *ptrs[3];
+    LogsResponse out = LOGS_RESPONSE_INIT;
+    LogLine lines[3], *ptrs[3];
     char text[3][128];
     size_t n = 0;
 
     if (!find(a, in->container_id)) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "container %s not found",
-                            in->container_id);
+        berth_rpc_call_fail(data, CODE_NOT_FOUND, "container %s not found", in->container_id);
         return;
     }
     /* three lines, served from the cursor on */
     for (uint64_t i = in->cursor; i < 3; i++, n++) {
-        berth__v1__log_line__init(&lines[n]);
+        log_line_init(&lines[n]);
         snprintf(text[n], sizeof(text[n]), "%s says hello %llu from %s", in->container_id,
                  (unsigned long long)i + 1, a->name);
         lines[n].line.data = (uint8_t *)text[n];
         lines[n].line.len = strlen(text[n]);
-        lines[n].stream = BERTH__V1__LOG_STREAM__LOG_STREAM_STDOUT;
+        lines[n].stream = LOG_STREAM_STDOUT;
         lines[n].time_unix_ns = berth_now_real_ns();
         ptrs[n] = &lines[n];
     }
@@ -486,25 +482,24 @@ static void agent_logs(Berth__V1__Agent_Service *s, const Berth__V1__LogsRequest
     closure(&out, data);
 }
 
-static void agent_stop(Berth__V1__Agent_Service *s, const Berth__V1__StopRequest *in,
-                       Berth__V1__StopResponse_Closure closure, void *data)
+static void agent_stop(Agent_Service *s, const StopRequest *in, StopResponse_Closure closure,
+                       void *data)
 {
     fake_agent *a = berth_container_of(s, fake_agent, agent);
-    Berth__V1__StopResponse out = BERTH__V1__STOP_RESPONSE__INIT;
+    StopResponse out = STOP_RESPONSE_INIT;
     fake_container *c = find(a, in->container_id);
 
     if (!c) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__NOT_FOUND, "container %s not found",
-                            in->container_id);
+        berth_rpc_call_fail(data, CODE_NOT_FOUND, "container %s not found", in->container_id);
         return;
     }
-    c->status.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    c->status.state = CONTAINER_EXITED;
     c->status.reason = "Stopped";
     c->status.signal = 15;
     c->status.pid = 0;
     c->status.finished_unix_ns = berth_now_real_ns();
     a->stops++;
-    push_event(a, c, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    push_event(a, c, CONTAINER_RUNNING);
     out.status = &c->status;
     closure(&out, data);
 }
@@ -600,7 +595,7 @@ void fake_agent_stop(fake_agent *a)
     memset(a, 0, sizeof(*a));
 }
 
-unsigned fake_agent_count(const fake_agent *a, Berth__V1__ContainerState state)
+unsigned fake_agent_count(const fake_agent *a, ContainerState state)
 {
     unsigned n = 0;
 

@@ -15,8 +15,7 @@
 #include <stdint.h>
 
 #include "base/loop.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/auth.h"
 #include "rpc/client.h"
 #include "rpc/policy_memory.h"
@@ -30,7 +29,7 @@ typedef struct fake_container {
     char id[64];
     uint8_t *spec; /* packed, to notice a changed spec */
     size_t spec_len;
-    Berth__V1__ContainerStatus status;
+    ContainerStatus status;
     int64_t cpu_ns;
 } fake_container;
 
@@ -61,7 +60,7 @@ struct fake_agent {
     berth_stream_push *push;
     berth_rpc_server *respondent;
     berth_rpc_server *agent_srv;
-    Berth__V1__Agent_Service agent;
+    Agent_Service agent;
     char rpc_addr[256], agent_addr[256];
     bool has_token;
     berth_join_token token;
@@ -101,7 +100,7 @@ void fake_agent_stop(fake_agent *a);
  * fake_agent_report_snapshot: a picture older than the events since, as
  * the wire may deliver it (rpc and stream keep no order between them). */
 typedef struct fake_snapshot {
-    Berth__V1__ContainerStatus status[FAKE_CONTAINERS_MAX];
+    ContainerStatus status[FAKE_CONTAINERS_MAX];
     size_t n;
     uint64_t epoch, seq, applied;
 } fake_snapshot;
@@ -111,7 +110,7 @@ void fake_agent_report_snapshot(fake_agent *a, const fake_snapshot *s);
 bool fake_agent_exit(fake_agent *a, const char *id, int code);
 
 /* Containers in state (0: any). */
-unsigned fake_agent_count(const fake_agent *a, Berth__V1__ContainerState state);
+unsigned fake_agent_count(const fake_agent *a, ContainerState state);
 /* Is this container here? */
 bool fake_agent_has(const fake_agent *a, const char *id);
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "base/io.h"
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "check_main.h"
 #include "fake_agent.h"
 #include "harness.h"
@@ -187,7 +187,7 @@ static unsigned running_total(void)
     unsigned n = 0;
 
     for (int i = 0; i < n_agents; i++)
-        n += fake_agent_count(&agents[i], BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+        n += fake_agent_count(&agents[i], CONTAINER_RUNNING);
     return n;
 }
 
@@ -200,8 +200,7 @@ static bool agents_run(void *data)
     const want *w = data;
 
     for (int i = 0; i < n_agents; i++)
-        if (fake_agent_count(&agents[i], BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING) !=
-                w->per_agent[i] ||
+        if (fake_agent_count(&agents[i], CONTAINER_RUNNING) != w->per_agent[i] ||
             fake_agent_count(&agents[i], 0) != w->per_agent[i])
             return false;
     return true;
@@ -465,7 +464,7 @@ START_TEST(an_older_report_does_not_undo_a_newer_event)
     /* a picture taken now is current: taken in as it is */
     fake_agent_snapshot(&agents[0], before);
     before->status[0].exit_code = 4; /* what only the report says */
-    before->status[0].state = BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
+    before->status[0].state = CONTAINER_FAILED;
     fake_agent_report_snapshot(&agents[0], before);
     ck_assert(harness_wait(&h, no_call_in_flight, &agents[0], WAIT_MS));
     ck_assert_uint_eq(agents[0].aborted_reports, 1);
@@ -835,10 +834,10 @@ static int agent_call(fake_agent *a, const char *method, const ProtobufCMessage 
      * times out and the next makes a new one */
     for (int tries = 0; tries < 3; tries++) {
         berth_rpc_result_clear(&r);
-        ck_assert_int_eq(berth_rpc_client_call_sync(a->client, &berth__v1__controller__descriptor,
-                                                    method, req, 3000, &r, NULL),
+        ck_assert_int_eq(berth_rpc_client_call_sync(a->client, &controller_descriptor, method, req,
+                                                    3000, &r, NULL),
                          0);
-        if (r.code != BERTH__V1__CODE__DEADLINE_EXCEEDED)
+        if (r.code != CODE_DEADLINE_EXCEEDED)
             break;
     }
     code = r.code;
@@ -850,9 +849,9 @@ static int agent_call(fake_agent *a, const char *method, const ProtobufCMessage 
 START_TEST(operators_and_nodes_stay_in_their_roles)
 {
     char key_alice[600], pub_alice[600], key_bob[600], *out, *err, *msg = NULL, expected[512];
-    Berth__V1__ListNodesRequest ln = BERTH__V1__LIST_NODES_REQUEST__INIT;
-    Berth__V1__RegisterRequest rr = BERTH__V1__REGISTER_REQUEST__INIT;
-    Berth__V1__NodeInfo info = BERTH__V1__NODE_INFO__INIT;
+    ListNodesRequest ln = LIST_NODES_REQUEST_INIT;
+    RegisterRequest rr = REGISTER_REQUEST_INIT;
+    NodeInfo info = NODE_INFO_INIT;
 
     setup_with(steady);
     agent_with_token(0, "n1", 2000);
@@ -889,21 +888,18 @@ START_TEST(operators_and_nodes_stay_in_their_roles)
         free(err);
     }
     /* a node may not act as an operator, nor register as another node */
-    ck_assert_int_eq(agent_call(&agents[0], "ListNodes", &ln.base, &msg),
-                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(agent_call(&agents[0], "ListNodes", &ln.base, &msg), CODE_PERMISSION_DENIED);
     ck_assert_str_eq(msg, "node n1 may not call berth.v1.Controller/ListNodes");
     free(msg);
     info.name = "n2";
     rr.node = &info;
-    ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg),
-                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg), CODE_PERMISSION_DENIED);
     ck_assert_str_eq(msg, "node n1 may not register as n2");
     free(msg);
     /* a bad address in what a node reports is refused, not kept */
     info.name = "n1";
     info.agent_address = "http://evil";
-    ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg),
-                     BERTH__V1__CODE__INVALID_ARGUMENT);
+    ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg), CODE_INVALID_ARGUMENT);
     snprintf(expected, sizeof(expected),
              "node.agent_address: address 'http://evil': expected tcp://HOST:PORT or ipc://PATH");
     ck_assert_str_eq(msg, expected);

@@ -27,10 +27,10 @@ static const char *monitor_bin, *rootfs;
 static char dir[64], parent[64];
 static int dfd = -1;
 
-static Berth__V1__ContainerPlan plan;
-static Berth__V1__ContainerSpec spec;
-static Berth__V1__Resources res;
-static Berth__V1__Backoff backoff;
+static ContainerPlan plan;
+static ContainerSpec spec;
+static Resources res;
+static Backoff backoff;
 
 static void setup(void)
 {
@@ -43,10 +43,10 @@ static void setup(void)
     snprintf(parent, sizeof(parent), "/berth-test-mon-%d-%d", (int)getppid(), (int)getpid());
     ck_assert_int_eq(mkdir(dir, 0700), 0);
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    berth__v1__container_plan__init(&plan);
-    berth__v1__container_spec__init(&spec);
-    berth__v1__resources__init(&res);
-    berth__v1__backoff__init(&backoff);
+    container_plan_init(&plan);
+    container_spec_init(&spec);
+    resources_init(&res);
+    backoff_init(&backoff);
     spec.id = "m1";
     spec.rootfs = (char *)rootfs;
     spec.resources = &res;
@@ -130,18 +130,18 @@ static int64_t wait_monitor_gone(int timeout_ms)
     return (berth_now_mono_ns() - t0) / BERTH_NSEC_PER_MSEC;
 }
 
-static Berth__V1__ExitRecord *exit_record(void)
+static ExitRecord *exit_record(void)
 {
-    Berth__V1__ExitRecord *rec = NULL;
+    ExitRecord *rec = NULL;
     berth_error *err = NULL;
 
     ck_assert_msg(berth_monitor_exit_read(dfd, &rec, &err) == 0, "%s", err ? err->msg : "");
     return rec;
 }
 
-static Berth__V1__MonitorState *state(void)
+static MonitorState *state(void)
 {
-    Berth__V1__MonitorState *st = NULL;
+    MonitorState *st = NULL;
 
     ck_assert_int_eq(berth_monitor_state_read(dfd, &st, NULL), 0);
     return st;
@@ -177,7 +177,7 @@ START_TEST(outlives_its_starter)
 {
     int p[2], status;
     pid_t starter, cpid;
-    Berth__V1__ExitRecord *rec;
+    ExitRecord *rec;
     _cleanup_free_ char *log = NULL;
     int64_t before = berth_now_real_ns();
 
@@ -213,7 +213,7 @@ START_TEST(outlives_its_starter)
     ck_assert_int_ge(rec->started_unix_ns, before);
     ck_assert_int_ge(rec->finished_unix_ns - rec->started_unix_ns, 900 * BERTH_NSEC_PER_MSEC);
     ck_assert_int_le(rec->finished_unix_ns, berth_now_real_ns());
-    berth__v1__exit_record__free_unpacked(rec, NULL);
+    exit_record_free_unpacked(rec, NULL);
     log = log_text(BERTH_MONITOR_LOG);
     ck_assert_ptr_nonnull(log);
     ck_assert_ptr_nonnull(strstr(log, " stdout F line 0\n"));
@@ -270,16 +270,16 @@ START_TEST(log_rotation_bound)
     }
     ck_assert_int_gt(lines, 1000);
     {
-        Berth__V1__ExitRecord *rec = exit_record();
+        ExitRecord *rec = exit_record();
         ck_assert_int_eq(rec->exit_code, 0);
-        berth__v1__exit_record__free_unpacked(rec, NULL);
+        exit_record_free_unpacked(rec, NULL);
     }
 }
 END_TEST
 
 START_TEST(oom_kill_recorded)
 {
-    Berth__V1__ExitRecord *rec;
+    ExitRecord *rec;
 
     res.memory_bytes = 16 << 20;
     set_cmd("exec tail /dev/zero");
@@ -289,7 +289,7 @@ START_TEST(oom_kill_recorded)
     ck_assert(rec->oom_killed);
     ck_assert_int_eq(rec->exit_code, 137);
     ck_assert_str_eq(rec->reason, "OOMKilled");
-    berth__v1__exit_record__free_unpacked(rec, NULL);
+    exit_record_free_unpacked(rec, NULL);
 }
 END_TEST
 
@@ -297,7 +297,7 @@ END_TEST
 START_TEST(stop_within_grace)
 {
     berth_error *err = NULL;
-    Berth__V1__ExitRecord *rec;
+    ExitRecord *rec;
     int64_t took;
 
     set_cmd("trap '' TERM; while :; do sleep 1; done");
@@ -312,7 +312,7 @@ START_TEST(stop_within_grace)
     rec = exit_record();
     ck_assert(rec->stopped);
     ck_assert_int_eq(rec->signal, SIGKILL);
-    berth__v1__exit_record__free_unpacked(rec, NULL);
+    exit_record_free_unpacked(rec, NULL);
     ck_assert(!cgroup_exists());
     ck_assert_int_eq(liveness(), BERTH_MONITOR_EXITED);
 }
@@ -340,9 +340,9 @@ END_TEST
  * delays and counts three restarts. */
 START_TEST(restart_on_failure_backoff)
 {
-    Berth__V1__Mount vol = BERTH__V1__MOUNT__INIT;
-    Berth__V1__Mount *vols[] = { &vol };
-    Berth__V1__MonitorState *st;
+    Mount vol = MOUNT_INIT;
+    Mount *vols[] = { &vol };
+    MonitorState *st;
     char data[128];
     int64_t d[3];
 
@@ -352,7 +352,7 @@ START_TEST(restart_on_failure_backoff)
     vol.destination = "/data";
     spec.mounts = vols;
     spec.n_mounts = 1;
-    spec.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE;
+    spec.restart_policy = RESTART_ON_FAILURE;
     backoff.initial_ms = 200;
     backoff.max_ms = 10000;
     spec.restart_backoff = &backoff;
@@ -361,7 +361,7 @@ START_TEST(restart_on_failure_backoff)
     start();
     wait_monitor_gone(30000);
     st = state();
-    ck_assert_int_eq(st->phase, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    ck_assert_int_eq(st->phase, PHASE_EXITED);
     ck_assert_uint_eq(st->restart_count, 3);
     ck_assert_uint_eq(st->n_history, 4);
     for (int i = 0; i < 3; i++) {
@@ -377,54 +377,54 @@ START_TEST(restart_on_failure_backoff)
                   (long long)d[0], (long long)d[1], (long long)d[2]);
     ck_assert_msg(d[0] < d[1] && d[1] < d[2] && d[2] < 800 + 2000, "delays %lld %lld %lld",
                   (long long)d[0], (long long)d[1], (long long)d[2]);
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
 }
 END_TEST
 
 START_TEST(restart_never)
 {
-    Berth__V1__MonitorState *st;
+    MonitorState *st;
 
-    spec.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_NEVER;
+    spec.restart_policy = RESTART_NEVER;
     set_cmd("exit 1");
     start();
     wait_monitor_gone(10000);
     st = state();
-    ck_assert_int_eq(st->phase, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    ck_assert_int_eq(st->phase, PHASE_EXITED);
     ck_assert_uint_eq(st->restart_count, 0);
     ck_assert_uint_eq(st->n_history, 1);
     ck_assert_int_eq(st->history[0]->exit_code, 1);
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
 }
 END_TEST
 
 /* Stopping during the backoff wait ends it without another run. */
 START_TEST(stop_during_backoff)
 {
-    Berth__V1__MonitorState *st;
+    MonitorState *st;
 
-    spec.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ALWAYS;
+    spec.restart_policy = RESTART_ALWAYS;
     backoff.initial_ms = 60000;
     spec.restart_backoff = &backoff;
     set_cmd("exit 2");
     start();
     for (int i = 0; i < 500; i++) {
         st = state();
-        if (st->phase == BERTH__V1__MONITOR_PHASE__PHASE_BACKOFF)
+        if (st->phase == PHASE_BACKOFF)
             break;
-        berth__v1__monitor_state__free_unpacked(st, NULL);
+        monitor_state_free_unpacked(st, NULL);
         st = NULL;
         usleep(10 * 1000);
     }
     ck_assert_ptr_nonnull(st);
     ck_assert_int_gt(st->next_restart_unix_ns, berth_now_real_ns());
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
     ck_assert_int_eq(berth_monitor_stop(dfd, -1, NULL), 0);
     wait_monitor_gone(5000);
     st = state();
-    ck_assert_int_eq(st->phase, BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    ck_assert_int_eq(st->phase, PHASE_EXITED);
     ck_assert_uint_eq(st->restart_count, 0);
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
 }
 END_TEST
 
@@ -433,7 +433,7 @@ START_TEST(start_error_reported)
 {
     berth_error *err = NULL;
     pid_t pid = 0;
-    Berth__V1__MonitorState *st;
+    MonitorState *st;
 
     static char *argv[] = { "/nonexistent" };
     spec.command = argv;
@@ -444,11 +444,11 @@ START_TEST(start_error_reported)
     berth_error_free(&err);
     /* The final state is on disk before the answer. */
     st = state();
-    ck_assert_int_eq(st->phase, BERTH__V1__MONITOR_PHASE__PHASE_FAILED);
+    ck_assert_int_eq(st->phase, PHASE_FAILED);
     wait_monitor_gone(5000);
     ck_assert_int_eq(liveness(), BERTH_MONITOR_EXITED);
     ck_assert_str_eq(st->reason, "container m1: exec /nonexistent: No such file or directory");
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
     ck_assert(!cgroup_exists());
 }
 END_TEST
@@ -457,7 +457,7 @@ END_TEST
  * container was left running; the test cleans it up as the agent would. */
 START_TEST(killed_monitor_is_lost)
 {
-    Berth__V1__MonitorState *st;
+    MonitorState *st;
     berth_cgroup_driver *d = NULL;
     berth_cgroup *cg = NULL;
     char path[128];
@@ -467,11 +467,11 @@ START_TEST(killed_monitor_is_lost)
     start();
     st = state();
     mpid = st->monitor_pid;
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
     ck_assert_int_eq(kill(mpid, SIGKILL), 0);
     wait_monitor_gone(5000);
     ck_assert_int_eq(liveness(), BERTH_MONITOR_LOST);
-    ck_assert_int_lt(berth_monitor_exit_read(dfd, &(Berth__V1__ExitRecord *){ NULL }, NULL), 0);
+    ck_assert_int_lt(berth_monitor_exit_read(dfd, &(ExitRecord *){ NULL }, NULL), 0);
 
     ck_assert_int_eq(berth_cgroup_driver_detect(NULL, &d, NULL), 0);
     snprintf(path, sizeof(path), "%s/%s", parent, spec.id);
@@ -498,18 +498,17 @@ START_TEST(second_monitor_refused)
 END_TEST
 
 /* Wait until state.pb satisfies pred (or fail after timeout_ms). */
-static Berth__V1__MonitorState *wait_state(bool (*pred)(const Berth__V1__MonitorState *),
-                                           int timeout_ms)
+static MonitorState *wait_state(bool (*pred)(const MonitorState *), int timeout_ms)
 {
     int64_t t0 = berth_now_mono_ns();
 
     for (;;) {
-        Berth__V1__MonitorState *st = NULL;
+        MonitorState *st = NULL;
 
         if (berth_monitor_state_read(dfd, &st, NULL) == 0) {
             if (pred(st))
                 return st;
-            berth__v1__monitor_state__free_unpacked(st, NULL);
+            monitor_state_free_unpacked(st, NULL);
         }
         ck_assert_msg(berth_now_mono_ns() - t0 < timeout_ms * BERTH_NSEC_PER_MSEC,
                       "state not reached within %d ms", timeout_ms);
@@ -517,29 +516,29 @@ static Berth__V1__MonitorState *wait_state(bool (*pred)(const Berth__V1__Monitor
     }
 }
 
-static bool healthy(const Berth__V1__MonitorState *st)
+static bool healthy(const MonitorState *st)
 {
     return st->health == 2;
 }
 
-static bool restarted_once(const Berth__V1__MonitorState *st)
+static bool restarted_once(const MonitorState *st)
 {
-    return st->restart_count >= 1 && st->phase == BERTH__V1__MONITOR_PHASE__PHASE_RUNNING;
+    return st->restart_count >= 1 && st->phase == PHASE_RUNNING;
 }
 
-static Berth__V1__Mount tmp_mount = BERTH__V1__MOUNT__INIT;
-static Berth__V1__Mount *tmp_mounts[] = { &tmp_mount };
-static Berth__V1__Probe probe = BERTH__V1__PROBE__INIT;
-static Berth__V1__ExecAction exec_action = BERTH__V1__EXEC_ACTION__INIT;
-static Berth__V1__TcpAction tcp_action = BERTH__V1__TCP_ACTION__INIT;
+static Mount tmp_mount = MOUNT_INIT;
+static Mount *tmp_mounts[] = { &tmp_mount };
+static Probe probe = PROBE_INIT;
+static ExecAction exec_action = EXEC_ACTION_INIT;
+static TcpAction tcp_action = TCP_ACTION_INIT;
 
 static void probe_setup(void)
 {
-    tmp_mount.type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    tmp_mount.type = MOUNT_TMPFS;
     tmp_mount.destination = "/tmp";
     spec.mounts = tmp_mounts;
     spec.n_mounts = 1;
-    spec.restart_policy = BERTH__V1__RESTART_POLICY__RESTART_ALWAYS;
+    spec.restart_policy = RESTART_ALWAYS;
     backoff.initial_ms = 100;
     spec.restart_backoff = &backoff;
     spec.stop_grace_ms = 300;
@@ -554,49 +553,49 @@ static void probe_setup(void)
 START_TEST(exec_probe_failing_restarts)
 {
     static char *check[] = { "test", "-e", "/tmp/ok", NULL };
-    Berth__V1__MonitorState *st;
+    MonitorState *st;
 
     probe_setup();
     exec_action.command = check;
     exec_action.n_command = 3;
-    probe.action_case = BERTH__V1__PROBE__ACTION_EXEC;
+    probe.action_case = PROBE_ACTION_EXEC;
     probe.exec = &exec_action;
     set_cmd("touch /tmp/ok; (sleep 1; rm /tmp/ok) & exec sleep 1000");
     start();
     st = wait_state(healthy, 10000);
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
     st = wait_state(restarted_once, 20000);
     ck_assert_uint_ge(st->n_history, 1);
     ck_assert_str_eq(st->history[0]->reason, "Unhealthy");
     ck_assert_str_eq(st->probe_message, "");
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
     /* The new run is healthy again (a fresh /tmp). */
     st = wait_state(healthy, 10000);
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
     ck_assert_int_eq(berth_monitor_stop(dfd, 0, NULL), 0);
     wait_monitor_gone(10000);
 }
 END_TEST
 
-static bool unhealthy_msg(const Berth__V1__MonitorState *st)
+static bool unhealthy_msg(const MonitorState *st)
 {
     return st->n_history >= 1 && st->history[0]->reason[0];
 }
 
 START_TEST(tcp_probe)
 {
-    Berth__V1__MonitorState *st;
+    MonitorState *st;
 
     probe_setup();
     tcp_action.port = 8080;
-    probe.action_case = BERTH__V1__PROBE__ACTION_TCP;
+    probe.action_case = PROBE_ACTION_TCP;
     probe.tcp = &tcp_action;
     set_cmd("exec httpd -f -p 8080 -h /var/www");
     start();
     st = wait_state(healthy, 10000);
     ck_assert_uint_eq(st->probe_failures, 0);
     ck_assert_uint_eq(st->restart_count, 0);
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
     ck_assert_int_eq(berth_monitor_stop(dfd, 0, NULL), 0);
     wait_monitor_gone(10000);
 }
@@ -604,18 +603,18 @@ END_TEST
 
 START_TEST(tcp_probe_refused)
 {
-    Berth__V1__MonitorState *st;
+    MonitorState *st;
 
     probe_setup();
     tcp_action.port = 8081; /* nobody listens there */
-    probe.action_case = BERTH__V1__PROBE__ACTION_TCP;
+    probe.action_case = PROBE_ACTION_TCP;
     probe.tcp = &tcp_action;
     set_cmd("exec httpd -f -p 8080 -h /var/www");
     start();
     st = wait_state(unhealthy_msg, 20000);
     ck_assert_str_eq(st->history[0]->reason, "Unhealthy");
     ck_assert_str_eq(st->probe_message, "connect to port 8081: Connection refused");
-    berth__v1__monitor_state__free_unpacked(st, NULL);
+    monitor_state_free_unpacked(st, NULL);
     ck_assert_int_eq(berth_monitor_stop(dfd, 0, NULL), 0);
     wait_monitor_gone(10000);
 }

@@ -15,9 +15,7 @@
 #include <unistd.h>
 
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 #include "check_main.h"
 #include "rpc/pb.h"
 #include "rpc/pubsub.h"
@@ -39,7 +37,7 @@ typedef struct controller {
     berth_loop *loop;
     test_party party;
     test_service test_svc;
-    Berth__V1__Controller_Service ctl_svc;
+    Controller_Service ctl_svc;
     berth_rpc_server *srv;
     berth_events_pub *pub;
     berth_stream_pull *pull;
@@ -66,20 +64,19 @@ typedef struct controller {
 
 static controller ctl;
 
-static void ctl_register(Berth__V1__Controller_Service *s, const Berth__V1__RegisterRequest *in,
-                         Berth__V1__RegisterResponse_Closure closure, void *data)
+static void ctl_register(Controller_Service *s, const RegisterRequest *in,
+                         RegisterResponse_Closure closure, void *data)
 {
     const berth_principal *peer = berth_rpc_call_peer(data);
-    Berth__V1__RegisterResponse out = BERTH__V1__REGISTER_RESPONSE__INIT;
-    Berth__V1__Endpoints ep = BERTH__V1__ENDPOINTS__INIT;
+    RegisterResponse out = REGISTER_RESPONSE_INIT;
+    Endpoints ep = ENDPOINTS_INIT;
 
     (void)s;
     /* A node registers as itself only: the name is checked against the
      * authenticated identity. */
     if (!in->node || strcmp(in->node->name, peer->name) != 0 || peer->role != BERTH_ROLE_NODE) {
-        berth_rpc_call_fail(data, BERTH__V1__CODE__PERMISSION_DENIED,
-                            "node %s may not register as %s", peer->name,
-                            in->node ? in->node->name : "(none)");
+        berth_rpc_call_fail(data, CODE_PERMISSION_DENIED, "node %s may not register as %s",
+                            peer->name, in->node ? in->node->name : "(none)");
         return;
     }
     pthread_mutex_lock(&ctl.lock);
@@ -97,7 +94,7 @@ static void ctl_register(Berth__V1__Controller_Service *s, const Berth__V1__Regi
 
 static void on_stream(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
 {
-    const Berth__V1__ContainerEvent *ev = (const Berth__V1__ContainerEvent *)msg;
+    const ContainerEvent *ev = (const ContainerEvent *)msg;
 
     (void)data;
     pthread_mutex_lock(&ctl.lock);
@@ -122,9 +119,8 @@ static void on_survey(berth_survey_result *res, void *data)
     ctl.survey_missing = res->n_missing;
     for (size_t i = 0; i < res->n_answers && i < N_NODES; i++)
         snprintf(ctl.answered[i], BERTH_NAME_MAX + 1, "%s",
-                 res->answers[i].code == BERTH__V1__CODE__OK
-                     ? ((Berth__V1__HealthReport *)res->answers[i].response)->node
-                     : "(error)");
+                 res->answers[i].code == CODE_OK ? ((HealthReport *)res->answers[i].response)->node
+                                                 : "(error)");
     for (size_t i = 0; i < res->n_missing && i < N_NODES; i++)
         snprintf(ctl.missing[i], BERTH_NAME_MAX + 1, "%s", res->missing[i].name);
     pthread_mutex_unlock(&ctl.lock);
@@ -140,15 +136,15 @@ static void on_command(berth_loop_io *io, uint32_t events)
         return;
     /* the command is the counter's value */
     if (v == 'W') {
-        Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
+        WakeUp w = WAKE_UP_INIT;
 
         w.generation = 42;
         berth_events_publish(ctl.pub, ctl.nodes[0].id, &w.base, NULL);
     } else if (v == 'S') {
-        Berth__V1__HealthRequest q = BERTH__V1__HEALTH_REQUEST__INIT;
+        HealthRequest q = HEALTH_REQUEST_INIT;
 
-        berth_surveyor_ask(ctl.surveyor, &berth__v1__agent__descriptor, "Health", &q.base, 1000,
-                           ctl.nodes, N_NODES, on_survey, NULL, NULL);
+        berth_surveyor_ask(ctl.surveyor, &agent_descriptor, "Health", &q.base, 1000, ctl.nodes,
+                           N_NODES, on_survey, NULL, NULL);
     } else if (v == 'Q') {
         berth_loop_stop(ctl.loop);
     }
@@ -210,9 +206,8 @@ static void controller_start(char *dir, test_party agents[N_NODES])
     ck_assert_int_eq(berth_stream_pull_new(ctl.loop, ctl.party.auth, &ctl.pull, &err), 0);
     ck_assert_int_eq(berth_stream_pull_bind(ctl.pull, ctl.st_ipc, &err), 0);
     ck_assert_int_eq(berth_stream_pull_bind(ctl.pull, ctl.st_tcp, &err), 0);
-    ck_assert_int_eq(berth_stream_pull_on(ctl.pull, &berth__v1__container_event__descriptor,
-                                          on_stream, NULL, &err),
-                     0);
+    ck_assert_int_eq(
+        berth_stream_pull_on(ctl.pull, &container_event_descriptor, on_stream, NULL, &err), 0);
 
     ck_assert_int_eq(berth_surveyor_new(ctl.loop, ctl.party.auth, &ctl.surveyor, &err), 0);
     ck_assert_int_eq(berth_surveyor_bind(ctl.surveyor, ctl.sv_ipc, &err), 0);
@@ -257,7 +252,7 @@ typedef struct node {
     berth_events_sub *sub;
     berth_stream_push *push;
     berth_rpc_server *respondent;
-    Berth__V1__Agent_Service agent;
+    Agent_Service agent;
     uint32_t health_delay_ms; /* > survey deadline: silent */
     int pending_health;
     uint64_t woken_gen;
@@ -270,13 +265,13 @@ static node nodes[N_NODES];
 typedef struct late {
     berth_loop_timer t;
     node *n;
-    Berth__V1__HealthReport_Closure closure;
+    HealthReport_Closure closure;
     void *data;
 } late;
 
-static void health_answer(node *n, Berth__V1__HealthReport_Closure closure, void *data)
+static void health_answer(node *n, HealthReport_Closure closure, void *data)
 {
-    Berth__V1__HealthReport r = BERTH__V1__HEALTH_REPORT__INIT;
+    HealthReport r = HEALTH_REPORT_INIT;
 
     r.node = n->party.who.name;
     r.healthy = true;
@@ -292,8 +287,8 @@ static void late_fire(berth_loop_timer *t)
     free(l);
 }
 
-static void agent_health(Berth__V1__Agent_Service *s, const Berth__V1__HealthRequest *in,
-                         Berth__V1__HealthReport_Closure closure, void *data)
+static void agent_health(Agent_Service *s, const HealthRequest *in, HealthReport_Closure closure,
+                         void *data)
 {
     node *n = berth_container_of(s, node, agent);
     late *l;
@@ -319,7 +314,7 @@ static void on_wake(const berth_principal *from, const ProtobufCMessage *msg, vo
     node *n = data;
 
     ck_assert_str_eq(from->name, "ctl");
-    n->woken_gen = ((const Berth__V1__WakeUp *)msg)->generation;
+    n->woken_gen = ((const WakeUp *)msg)->generation;
 }
 
 static void node_start(node *n)
@@ -334,8 +329,7 @@ static void node_start(node *n)
 
     ck_assert_int_eq(berth_rpc_client_new(&cc, &n->client, &err), 0);
     ck_assert_int_eq(berth_events_sub_new(loop, n->party.auth, &ctl.party.who, &n->sub, &err), 0);
-    ck_assert_int_eq(berth_events_sub_on(n->sub, &berth__v1__wake_up__descriptor, on_wake, n, &err),
-                     0);
+    ck_assert_int_eq(berth_events_sub_on(n->sub, &wake_up_descriptor, on_wake, n, &err), 0);
     ck_assert_int_eq(berth_events_sub_connect(n->sub, n->events, &err), 0);
     ck_assert_int_eq(berth_stream_push_new(loop, n->party.auth, &ctl.party.who, &n->push, &err), 0);
     ck_assert_int_eq(berth_stream_push_connect(n->push, n->stream, &err), 0);
@@ -393,8 +387,8 @@ static void teardown(void)
 
 static int register_as(node *n, const char *name, char **ret_msg)
 {
-    Berth__V1__RegisterRequest req = BERTH__V1__REGISTER_REQUEST__INIT;
-    Berth__V1__NodeInfo info = BERTH__V1__NODE_INFO__INIT;
+    RegisterRequest req = REGISTER_REQUEST_INIT;
+    NodeInfo info = NODE_INFO_INIT;
     berth_rpc_result res = { 0 };
     berth_error *err = NULL;
     int code;
@@ -403,11 +397,11 @@ static int register_as(node *n, const char *name, char **ret_msg)
     info.cgroup_version = 2;
     info.agent_version = "0.1.0";
     req.node = &info;
-    ck_assert_int_eq(berth_rpc_client_call_sync(n->client, &berth__v1__controller__descriptor,
-                                                "Register", &req.base, 5000, &res, &err),
+    ck_assert_int_eq(berth_rpc_client_call_sync(n->client, &controller_descriptor, "Register",
+                                                &req.base, 5000, &res, &err),
                      0);
-    if (res.code == BERTH__V1__CODE__OK) {
-        Berth__V1__RegisterResponse *r = (Berth__V1__RegisterResponse *)res.response;
+    if (res.code == CODE_OK) {
+        RegisterResponse *r = (RegisterResponse *)res.response;
 
         ck_assert_uint_eq(r->generation, 41);
         ck_assert_uint_eq(r->heartbeat_interval_ms, 5000);
@@ -435,7 +429,7 @@ static void echo_done(berth_rpc_result *res, void *data)
 {
     tally *t = data;
 
-    if (res->code == BERTH__V1__CODE__OK &&
+    if (res->code == CODE_OK &&
         strncmp(((Berth__Test__EchoReply *)res->response)->text, "echo-", 5) == 0)
         t->echoes_ok++;
     else
@@ -459,11 +453,10 @@ START_TEST(calls_over_ipc_and_tcp_with_a_slow_handler)
     char text[32], *msg = NULL;
 
     for (int i = 0; i < N_NODES; i++)
-        ck_assert_int_eq(register_as(&nodes[i], nodes[i].party.who.name, NULL),
-                         BERTH__V1__CODE__OK);
+        ck_assert_int_eq(register_as(&nodes[i], nodes[i].party.who.name, NULL), CODE_OK);
     ck_assert_int_eq(ctl.n_registered, N_NODES);
     /* nobody registers as somebody else */
-    ck_assert_int_eq(register_as(&nodes[0], "n2", &msg), BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(register_as(&nodes[0], "n2", &msg), CODE_PERMISSION_DENIED);
     ck_assert_str_eq(msg, "node n1 may not register as n2");
     free(msg);
 
@@ -482,7 +475,7 @@ START_TEST(calls_over_ipc_and_tcp_with_a_slow_handler)
                          0);
     }
     ck_assert(run_until(loop, &t.slow_done, 15000));
-    ck_assert_int_eq(t.slow_code, BERTH__V1__CODE__OK);
+    ck_assert_int_eq(t.slow_code, CODE_OK);
     ck_assert_int_eq(t.echoes_bad, 0);
     /* every echo was answered while the slow handler was still running */
     ck_assert_int_eq(t.echoes_when_slow_done, 30);
@@ -513,15 +506,15 @@ END_TEST
 
 static void push(node *n, const char *id, int expect)
 {
-    Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
-    Berth__V1__ContainerStatus st = BERTH__V1__CONTAINER_STATUS__INIT;
+    ContainerEvent ev = CONTAINER_EVENT_INIT;
+    ContainerStatus st = CONTAINER_STATUS_INIT;
     berth_error *err = NULL;
 
     st.id = (char *)id;
-    st.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    st.state = CONTAINER_EXITED;
     st.exit_code = 3;
     ev.status = &st;
-    ev.previous_state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    ev.previous_state = CONTAINER_RUNNING;
     ck_assert_int_eq(berth_stream_push_send(n->push, &ev.base, NULL, &err), expect);
     berth_error_free(&err);
 }
@@ -548,8 +541,8 @@ START_TEST(stream_gaps_are_detected)
     node *n1 = &nodes[0], *n2 = &nodes[1];
     berth_session *s;
 
-    ck_assert_int_eq(register_as(n1, "n1", NULL), BERTH__V1__CODE__OK);
-    ck_assert_int_eq(register_as(n2, "n2", NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(register_as(n1, "n1", NULL), CODE_OK);
+    ck_assert_int_eq(register_as(n2, "n2", NULL), CODE_OK);
     push(n1, "a1", 0);
     push(n2, "b1", 0);
     push(n1, "a2", 0);
@@ -562,7 +555,7 @@ START_TEST(stream_gaps_are_detected)
     push(n1, "a4", -1);
     ck_assert_uint_eq(berth_stream_push_stats_of(n1->push)->lost, 2);
     /* a call makes a new session; the stream goes on */
-    ck_assert_int_eq(register_as(n1, "n1", NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(register_as(n1, "n1", NULL), CODE_OK);
     push(n1, "a5", 0);
     push(n2, "b2", 0);
     wait_seen(5);
@@ -599,8 +592,7 @@ START_TEST(a_survey_names_the_silent_node)
 {
     /* answers are sealed under each node's session: make them */
     for (int i = 0; i < N_NODES; i++)
-        ck_assert_int_eq(register_as(&nodes[i], nodes[i].party.who.name, NULL),
-                         BERTH__V1__CODE__OK);
+        ck_assert_int_eq(register_as(&nodes[i], nodes[i].party.who.name, NULL), CODE_OK);
     /* a survey asked before a respondent's connection is up misses it:
      * ask until everyone answers once */
     for (int i = 0; i < 20; i++) {

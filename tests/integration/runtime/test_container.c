@@ -21,8 +21,8 @@
 static berth_runtime *rt;
 static const char *rootfs;
 static char parent[64], work[64];
-static Berth__V1__ContainerSpec spec;
-static Berth__V1__Resources res;
+static ContainerSpec spec;
+static Resources res;
 
 static void setup(void)
 {
@@ -37,8 +37,8 @@ static void setup(void)
     cfg.cgroup_parent = parent;
     cfg.image_store = work;
     ck_assert_msg(berth_runtime_new(&cfg, &rt, &err) == 0, "%s", err ? err->msg : "");
-    berth__v1__container_spec__init(&spec);
-    berth__v1__resources__init(&res);
+    container_spec_init(&spec);
+    resources_init(&res);
     spec.id = "c1";
     spec.rootfs = (char *)rootfs;
 }

@@ -9,9 +9,9 @@
 #include "check_main.h"
 #include "placement.h"
 
-#define DEPLOYMENT BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT
-#define DAEMONSET  BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET
-#define POD        BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD
+#define DEPLOYMENT WORKLOAD_DEPLOYMENT
+#define DAEMONSET  WORKLOAD_DAEMONSET
+#define POD        WORKLOAD_POD
 
 static const berth_label zone_a[] = { { "zone", "a" } };
 static const berth_label zone_b[] = { { "zone", "b" } };
@@ -23,8 +23,8 @@ static berth_place_node node(const char *name, int64_t cpu, int64_t mem)
     };
 }
 
-static berth_place_workload workload(const char *name, Berth__V1__WorkloadKind kind,
-                                     uint32_t replicas, int64_t cpu, int64_t mem)
+static berth_place_workload workload(const char *name, WorkloadKind kind, uint32_t replicas,
+                                     int64_t cpu, int64_t mem)
 {
     return (berth_place_workload){
         .name = name, .kind = kind, .replicas = replicas, .cpu_millis = cpu, .memory_bytes = mem

@@ -123,7 +123,7 @@ static berth_store_node node(const char *name)
     berth_error *err = NULL;
 
     ck_assert_int_eq(berth_store_node_get(st, name, &n, &err), 1);
-    berth__v1__node_info__free_unpacked(n.info, NULL);
+    node_info_free_unpacked(n.info, NULL);
     n.info = NULL;
     return n;
 }
@@ -142,18 +142,18 @@ START_TEST(a_join_token_enrolls_one_node_once)
     ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 0, "rack 4", &token, &expires, &err),
                      0);
     ck_assert_int_gt(expires, 0);
-    ck_assert_int_eq(call(&n1, &token, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(call(&n1, &token, NULL), CODE_OK);
     ck_assert_int_eq(n_changed, 1);
     ck_assert_str_eq(changed[0], "n1");
     n = node("n1");
     ck_assert_uint_eq(n.n_keys, 1);
     ck_assert_int_eq(memcmp(n.keys[0], n1.key.pk, BERTH_PUBKEY_LEN), 0);
-    ck_assert_int_eq(n.phase, BERTH__V1__NODE_PHASE__NODE_UNKNOWN);
+    ck_assert_int_eq(n.phase, NODE_UNKNOWN);
     ck_assert_str_eq(n.reason, "enrolled, not registered yet");
 
     /* the same token again: refused, and n2 is not recorded */
     sodium_bin2hex(tid, sizeof(tid), token.id, BERTH_TOKEN_ID_LEN);
-    ck_assert_int_eq(call(&n2, &token, &msg), BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(call(&n2, &token, &msg), CODE_PERMISSION_DENIED);
     snprintf(want, sizeof(want),
              "controller ctl at %s refused us: join token %s is unknown, used, expired or wrong",
              addr, tid);
@@ -163,7 +163,7 @@ START_TEST(a_join_token_enrolls_one_node_once)
     ck_assert_int_eq(berth_store_node_get(st, "n2", &none, &err), 0);
 
     /* n1 comes back later with its key alone */
-    ck_assert_int_eq(call(&n1, NULL, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(call(&n1, NULL, NULL), CODE_OK);
     party_free(&n1);
     party_free(&n2);
 }
@@ -178,7 +178,7 @@ START_TEST(approval_admits_exactly_the_key_checked)
 
     party(&n2, BERTH_ROLE_NODE, "n2");
     berth_key_fingerprint(n2.key.pk, fp);
-    ck_assert_int_eq(call(&n2, NULL, &msg), BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(call(&n2, NULL, &msg), CODE_PERMISSION_DENIED);
     snprintf(want, sizeof(want),
              "controller ctl at %s refused us: node n2: key %s awaits operator approval "
              "(berthctl node approve n2)",
@@ -186,7 +186,7 @@ START_TEST(approval_admits_exactly_the_key_checked)
     ck_assert_str_eq(msg, want);
     free(msg);
     n = node("n2");
-    ck_assert_int_eq(n.phase, BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL);
+    ck_assert_int_eq(n.phase, NODE_PENDING_APPROVAL);
     ck_assert(n.has_pending);
     ck_assert_uint_eq(n.n_keys, 0);
     ck_assert_int_eq(n_changed, 1);
@@ -196,16 +196,16 @@ START_TEST(approval_admits_exactly_the_key_checked)
     snprintf(want, sizeof(want), "node n2: the key awaiting approval is %s, not AAAA", fp);
     ck_assert_str_eq(err->msg, want);
     berth_error_free(&err);
-    ck_assert_int_eq(call(&n2, NULL, NULL), BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(call(&n2, NULL, NULL), CODE_PERMISSION_DENIED);
     ck_assert_berth_error(berth_policy_sqlite_approve(policy, "n9", "", &err), err,
                           "node n9: no key awaits approval");
 
     ck_assert_int_eq(berth_policy_sqlite_approve(policy, "n2", fp, &err), 0);
     n = node("n2");
-    ck_assert_int_eq(n.phase, BERTH__V1__NODE_PHASE__NODE_UNKNOWN);
+    ck_assert_int_eq(n.phase, NODE_UNKNOWN);
     ck_assert_str_eq(n.reason, "approved, not registered yet");
     ck_assert(!n.has_pending);
-    ck_assert_int_eq(call(&n2, NULL, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(call(&n2, NULL, NULL), CODE_OK);
     party_free(&n2);
 }
 END_TEST
@@ -220,8 +220,8 @@ START_TEST(operators_are_configured)
     party(&bob, BERTH_ROLE_OPERATOR, "bob");
     ck_assert_int_eq(berth_policy_sqlite_add_operator(policy, "alice", alice.key.pk, &err), 0);
     ck_assert_uint_eq(berth_policy_sqlite_operators(policy), 1);
-    ck_assert_int_eq(call(&alice, NULL, NULL), BERTH__V1__CODE__OK);
-    ck_assert_int_eq(call(&bob, NULL, &msg), BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(call(&alice, NULL, NULL), CODE_OK);
+    ck_assert_int_eq(call(&bob, NULL, &msg), CODE_PERMISSION_DENIED);
     snprintf(want, sizeof(want),
              "controller ctl at %s refused us: operator bob: key %s is not known here", addr,
              berth_key_fingerprint(bob.key.pk, fp));
@@ -250,7 +250,7 @@ START_TEST(admissions_survive_a_restart_and_need_the_key)
     party(&n1, BERTH_ROLE_NODE, "n1");
     ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 60, "", &token, &expires, &err), 0);
     ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 60, "", &unused, &expires, &err), 0);
-    ck_assert_int_eq(call(&n1, &token, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(call(&n1, &token, NULL), CODE_OK);
 
     /* the controller restarts: n1 is still admitted, the unused token
      * still works */
@@ -267,9 +267,9 @@ START_TEST(admissions_survive_a_restart_and_need_the_key)
     /* n1's session died with the old controller: its first call may time
      * out (nothing came back under the session), the next handshakes anew */
     int code = call(&n1, NULL, NULL);
-    if (code == BERTH__V1__CODE__DEADLINE_EXCEEDED)
+    if (code == CODE_DEADLINE_EXCEEDED)
         code = call(&n1, NULL, NULL);
-    ck_assert_int_eq(code, BERTH__V1__CODE__OK);
+    ck_assert_int_eq(code, CODE_OK);
 
     /* the database without the controller's key: the sealed secret is
      * of no use */

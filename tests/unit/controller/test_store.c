@@ -41,7 +41,7 @@ static berth_store *open_store(void)
 
 static berth_store_node sample_node(const char *name)
 {
-    berth_store_node n = { .phase = BERTH__V1__NODE_PHASE__NODE_READY };
+    berth_store_node n = { .phase = NODE_READY };
     berth_principal who;
 
     ck_assert_int_eq(berth_principal_init(&who, BERTH_ROLE_NODE, name, NULL), 0);
@@ -63,16 +63,16 @@ static berth_store_node sample_node(const char *name)
 typedef struct loaded {
     berth_store_node nodes[8];
     size_t n_nodes;
-    Berth__V1__Workload *workloads[8];
+    Workload *workloads[8];
     size_t n_workloads;
     char assign[8][3][64];
     uint32_t replica[8];
     uint64_t spec_gen[8], wl_gen[8];
     size_t n_assign;
-    Berth__V1__ContainerStatus *statuses[8];
+    ContainerStatus *statuses[8];
     char status_node[8][64];
     size_t n_statuses;
-    Berth__V1__Event *events[1100];
+    Event *events[1100];
     size_t n_events;
 } loaded;
 
@@ -84,7 +84,7 @@ static int take_node(void *data, berth_store_node *n)
     return 0;
 }
 
-static int take_workload(void *data, Berth__V1__Workload *w)
+static int take_workload(void *data, Workload *w)
 {
     loaded *l = data;
 
@@ -105,7 +105,7 @@ static int take_assignment(void *data, const berth_store_assignment *a)
     return 0;
 }
 
-static int take_status(void *data, const char *node, Berth__V1__ContainerStatus *s)
+static int take_status(void *data, const char *node, ContainerStatus *s)
 {
     loaded *l = data;
 
@@ -114,7 +114,7 @@ static int take_status(void *data, const char *node, Berth__V1__ContainerStatus 
     return 0;
 }
 
-static int take_event(void *data, Berth__V1__Event *e)
+static int take_event(void *data, Event *e)
 {
     loaded *l = data;
 
@@ -125,13 +125,13 @@ static int take_event(void *data, Berth__V1__Event *e)
 static void loaded_free(loaded *l)
 {
     for (size_t i = 0; i < l->n_nodes; i++)
-        berth__v1__node_info__free_unpacked(l->nodes[i].info, NULL);
+        node_info_free_unpacked(l->nodes[i].info, NULL);
     for (size_t i = 0; i < l->n_workloads; i++)
-        berth__v1__workload__free_unpacked(l->workloads[i], NULL);
+        workload_free_unpacked(l->workloads[i], NULL);
     for (size_t i = 0; i < l->n_statuses; i++)
-        berth__v1__container_status__free_unpacked(l->statuses[i], NULL);
+        container_status_free_unpacked(l->statuses[i], NULL);
     for (size_t i = 0; i < l->n_events; i++)
-        berth__v1__event__free_unpacked(l->events[i], NULL);
+        event_free_unpacked(l->events[i], NULL);
     memset(l, 0, sizeof(*l));
 }
 
@@ -139,8 +139,8 @@ START_TEST(nodes_round_trip_across_a_reopen)
 {
     berth_store *st = open_store();
     berth_store_node n = sample_node("n1"), p = sample_node("pending-1"), got;
-    Berth__V1__NodeInfo info = BERTH__V1__NODE_INFO__INIT;
-    Berth__V1__NodeCapacity cap = BERTH__V1__NODE_CAPACITY__INIT;
+    NodeInfo info = NODE_INFO_INIT;
+    NodeCapacity cap = NODE_CAPACITY_INIT;
     berth_error *err = NULL;
     static loaded l;
     struct stat sb;
@@ -152,7 +152,7 @@ START_TEST(nodes_round_trip_across_a_reopen)
     info.capacity = &cap;
     n.info = &info;
     ck_assert_int_eq(berth_store_node_put(st, &n, &err), 0);
-    p.phase = BERTH__V1__NODE_PHASE__NODE_PENDING_APPROVAL;
+    p.phase = NODE_PENDING_APPROVAL;
     p.n_keys = 0;
     p.has_pending = true;
     memset(p.pending_key, 0xcc, BERTH_PUBKEY_LEN);
@@ -168,7 +168,7 @@ START_TEST(nodes_round_trip_across_a_reopen)
     got = l.nodes[0];
     ck_assert_str_eq(got.name, "n1");
     ck_assert_int_eq(memcmp(got.id, n.id, BERTH_ID_LEN), 0);
-    ck_assert_int_eq(got.phase, BERTH__V1__NODE_PHASE__NODE_READY);
+    ck_assert_int_eq(got.phase, NODE_READY);
     ck_assert_uint_eq(got.n_keys, 2);
     ck_assert_int_eq(memcmp(got.keys, n.keys, sizeof(n.keys)), 0);
     ck_assert(!got.has_pending);
@@ -195,21 +195,21 @@ START_TEST(nodes_round_trip_across_a_reopen)
     ck_assert_uint_eq(pending, 1);
     ck_assert_int_eq(berth_store_node_get_by_id(st, n.id, &got, &err), 1);
     ck_assert_str_eq(got.name, "n1");
-    berth__v1__node_info__free_unpacked(got.info, NULL);
+    node_info_free_unpacked(got.info, NULL);
     ck_assert_int_eq(berth_store_node_get(st, "nobody", &got, &err), 0);
     berth_store_close(st);
 }
 END_TEST
 
-static Berth__V1__Workload *workload(const char *name, int64_t created, uint32_t replicas)
+static Workload *workload(const char *name, int64_t created, uint32_t replicas)
 {
-    Berth__V1__Workload *w = malloc(sizeof(*w));
-    Berth__V1__ContainerSpec *t = malloc(sizeof(*t));
+    Workload *w = malloc(sizeof(*w));
+    ContainerSpec *t = malloc(sizeof(*t));
 
-    berth__v1__workload__init(w);
-    berth__v1__container_spec__init(t);
+    workload_init(w);
+    container_spec_init(t);
     w->name = strdup(name);
-    w->kind = BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT;
+    w->kind = WORKLOAD_DEPLOYMENT;
     w->replicas = replicas;
     w->created_unix_ns = created;
     w->generation = 3;
@@ -221,9 +221,9 @@ static Berth__V1__Workload *workload(const char *name, int64_t created, uint32_t
 START_TEST(workloads_assignments_statuses_round_trip)
 {
     berth_store *st = open_store();
-    Berth__V1__Workload *a = workload("zeta", 100, 4), *b = workload("alpha", 200, 2);
-    Berth__V1__WorkloadStatus ws = BERTH__V1__WORKLOAD_STATUS__INIT;
-    Berth__V1__ContainerStatus cs = BERTH__V1__CONTAINER_STATUS__INIT;
+    Workload *a = workload("zeta", 100, 4), *b = workload("alpha", 200, 2);
+    WorkloadStatus ws = WORKLOAD_STATUS_INIT;
+    ContainerStatus cs = CONTAINER_STATUS_INIT;
     berth_store_assignment as[] = { { "n2", "zeta-1", "zeta", 1, 5, 3 },
                                     { "n1", "zeta-0", "zeta", 0, 4, 2 },
                                     { "n1", "alpha-0", "alpha", 0, 4, 1 } };
@@ -238,7 +238,7 @@ START_TEST(workloads_assignments_statuses_round_trip)
     for (size_t i = 0; i < 3; i++)
         ck_assert_int_eq(berth_store_assignment_put(st, &as[i], &err), 0);
     cs.id = "zeta-0";
-    cs.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    cs.state = CONTAINER_RUNNING;
     cs.pid = 4242;
     cs.generation = 4;
     ck_assert_int_eq(berth_store_status_put(st, "n1", &cs, &err), 0);
@@ -269,7 +269,7 @@ START_TEST(workloads_assignments_statuses_round_trip)
     ck_assert_uint_eq(l.n_statuses, 2);
     ck_assert_str_eq(l.status_node[0], "n1");
     ck_assert_int_eq(l.statuses[0]->pid, 4242);
-    ck_assert_int_eq(l.statuses[0]->state, BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING);
+    ck_assert_int_eq(l.statuses[0]->state, CONTAINER_RUNNING);
     loaded_free(&l);
 
     /* deleting a node takes its assignments and statuses along */
@@ -288,8 +288,8 @@ START_TEST(workloads_assignments_statuses_round_trip)
     ck_assert_int_eq(berth_store_statuses_load(st, take_status, &l, &err), 0);
     ck_assert_uint_eq(l.n_statuses, 0);
     berth_store_close(st);
-    berth__v1__workload__free_unpacked(a, NULL);
-    berth__v1__workload__free_unpacked(b, NULL);
+    workload_free_unpacked(a, NULL);
+    workload_free_unpacked(b, NULL);
 }
 END_TEST
 
@@ -342,7 +342,7 @@ START_TEST(event_history_is_bounded)
 
     ck_assert_int_eq(berth_store_begin(st, &err), 0);
     for (int i = 1; i <= BERTH_STORE_EVENTS_MAX + 10; i++) {
-        Berth__V1__Event e = BERTH__V1__EVENT__INIT;
+        Event e = EVENT_INIT;
 
         snprintf(msg, sizeof(msg), "event %d", i);
         e.time_unix_ns = i;
@@ -401,14 +401,14 @@ END_TEST
 START_TEST(damage_is_an_error_not_a_crash)
 {
     berth_store *st = open_store();
-    Berth__V1__Workload *w = workload("web", 1, 1);
+    Workload *w = workload("web", 1, 1);
     berth_error *err = NULL;
     static loaded l;
     sqlite3 *db;
     char msg[256];
 
     ck_assert_int_eq(berth_store_workload_put(st, w, &err), 0);
-    berth__v1__workload__free_unpacked(w, NULL);
+    workload_free_unpacked(w, NULL);
     berth_store_close(st);
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(

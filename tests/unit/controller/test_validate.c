@@ -7,14 +7,14 @@
 #include "check_main.h"
 #include "validate.h"
 
-static Berth__V1__NodeInfo__LabelsEntry zone = BERTH__V1__NODE_INFO__LABELS_ENTRY__INIT;
-static Berth__V1__NodeInfo__LabelsEntry *labels[] = { &zone };
-static Berth__V1__NodeCapacity cap = BERTH__V1__NODE_CAPACITY__INIT;
-static Berth__V1__NodeInfo info = BERTH__V1__NODE_INFO__INIT;
+static NodeInfo_LabelsEntry zone = NODE_INFO_LABELS_ENTRY_INIT;
+static NodeInfo_LabelsEntry *labels[] = { &zone };
+static NodeCapacity cap = NODE_CAPACITY_INIT;
+static NodeInfo info = NODE_INFO_INIT;
 
 static void info_setup(void)
 {
-    berth__v1__node_info__init(&info);
+    node_info_init(&info);
     zone.key = "topology/zone";
     zone.value = "a";
     info.name = "node-1";
@@ -67,7 +67,7 @@ END_TEST
 
 START_TEST(heartbeat)
 {
-    Berth__V1__HeartbeatRequest hb = BERTH__V1__HEARTBEAT_REQUEST__INIT;
+    HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
     berth_error *err = NULL;
 
     hb.applied_generation = UINT64_MAX / 2;
@@ -80,17 +80,16 @@ END_TEST
 
 START_TEST(statuses_and_reports)
 {
-    Berth__V1__ContainerStatus a = BERTH__V1__CONTAINER_STATUS__INIT,
-                               b = BERTH__V1__CONTAINER_STATUS__INIT;
-    Berth__V1__ContainerStatus *list[] = { &a, &b };
-    Berth__V1__ReportStatusRequest rs = BERTH__V1__REPORT_STATUS_REQUEST__INIT;
+    ContainerStatus a = CONTAINER_STATUS_INIT, b = CONTAINER_STATUS_INIT;
+    ContainerStatus *list[] = { &a, &b };
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
     berth_error *err = NULL;
     char *long_message = malloc(4098);
 
     a.id = "web-0";
-    a.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    a.state = CONTAINER_RUNNING;
     b.id = "web-1";
-    b.state = BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED;
+    b.state = CONTAINER_FAILED;
     rs.containers = list;
     rs.n_containers = 2;
     ck_assert_int_eq(ctl_report_status_validate(&rs, &err), 0);
@@ -104,7 +103,7 @@ START_TEST(statuses_and_reports)
     b.id = "web-1";
     b.state = 99;
     ck_assert_berth_error(ctl_status_validate(&b, &err), err, "status of web-1: unknown state 99");
-    b.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    b.state = CONTAINER_EXITED;
     memset(long_message, 'x', 4097);
     long_message[4097] = '\0';
     b.message = long_message;
@@ -124,8 +123,8 @@ END_TEST
 
 START_TEST(operator_requests)
 {
-    Berth__V1__ApproveNodeRequest an = BERTH__V1__APPROVE_NODE_REQUEST__INIT;
-    Berth__V1__CreateJoinTokenRequest jt = BERTH__V1__CREATE_JOIN_TOKEN_REQUEST__INIT;
+    ApproveNodeRequest an = APPROVE_NODE_REQUEST_INIT;
+    CreateJoinTokenRequest jt = CREATE_JOIN_TOKEN_REQUEST_INIT;
     berth_error *err = NULL;
     char fp[64];
 

@@ -24,7 +24,7 @@ static berth_manifest *load(const char *name)
     return m;
 }
 
-static const Berth__V1__ContainerSpec *template_of(const berth_manifest *m, size_t i)
+static const ContainerSpec *template_of(const berth_manifest *m, size_t i)
 {
     ck_assert_ptr_nonnull(m->workloads[i]->template_);
     return m->workloads[i]->template_;
@@ -36,12 +36,12 @@ START_TEST(hello)
 
     ck_assert_uint_eq(m->n_workloads, 2);
     ck_assert_str_eq(m->workloads[0]->name, "hello-web");
-    ck_assert_int_eq(m->workloads[0]->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT);
-    ck_assert_int_eq(template_of(m, 0)->network, BERTH__V1__NETWORK_MODE__NETWORK_HOST);
+    ck_assert_int_eq(m->workloads[0]->kind, WORKLOAD_DEPLOYMENT);
+    ck_assert_int_eq(template_of(m, 0)->network, NETWORK_HOST);
     ck_assert_ptr_nonnull(template_of(m, 0)->liveness_probe);
     ck_assert_str_eq(template_of(m, 0)->image, "busybox");
     ck_assert_str_eq(m->workloads[1]->name, "hello-log");
-    ck_assert_int_eq(m->workloads[1]->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET);
+    ck_assert_int_eq(m->workloads[1]->kind, WORKLOAD_DAEMONSET);
     ck_assert_ptr_nonnull(template_of(m, 1)->liveness_probe);
     berth_manifest_free(m);
 }
@@ -64,9 +64,8 @@ START_TEST(batch)
     berth_manifest *m = load("batch.yaml");
 
     ck_assert_uint_eq(m->n_workloads, 1);
-    ck_assert_int_eq(m->workloads[0]->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD);
-    ck_assert_int_eq(template_of(m, 0)->restart_policy,
-                     BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE);
+    ck_assert_int_eq(m->workloads[0]->kind, WORKLOAD_POD);
+    ck_assert_int_eq(template_of(m, 0)->restart_policy, RESTART_ON_FAILURE);
     berth_manifest_free(m);
 }
 END_TEST
@@ -76,7 +75,7 @@ START_TEST(daemonset)
     berth_manifest *m = load("daemonset.yaml");
 
     ck_assert_uint_eq(m->n_workloads, 1);
-    ck_assert_int_eq(m->workloads[0]->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET);
+    ck_assert_int_eq(m->workloads[0]->kind, WORKLOAD_DAEMONSET);
     ck_assert_ptr_nonnull(template_of(m, 0)->liveness_probe);
     berth_manifest_free(m);
 }

@@ -39,7 +39,7 @@ static char *parse_fail(const char *yaml)
     return msg;
 }
 
-static const char *label(Berth__V1__ContainerSpec__LabelsEntry **l, size_t n, const char *key)
+static const char *label(ContainerSpec_LabelsEntry **l, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(l[i]->key, key) == 0)
@@ -96,13 +96,13 @@ static const char berth_deployment[] =
 START_TEST(berth_deployment_maps_every_field)
 {
     berth_manifest *m = parse_ok(berth_deployment);
-    Berth__V1__Workload *w;
-    Berth__V1__ContainerSpec *s;
+    Workload *w;
+    ContainerSpec *s;
 
     ck_assert_uint_eq(m->n_workloads, 1);
     w = m->workloads[0];
     ck_assert_str_eq(w->name, "web");
-    ck_assert_int_eq(w->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT);
+    ck_assert_int_eq(w->kind, WORKLOAD_DEPLOYMENT);
     ck_assert_uint_eq(w->replicas, 4);
     ck_assert_str_eq(w->source, "web.yaml");
     ck_assert_uint_eq(w->n_labels, 1);
@@ -124,16 +124,16 @@ START_TEST(berth_deployment_maps_every_field)
     ck_assert_int_eq(s->resources->memory_bytes, 64 << 20);
     ck_assert_int_eq(s->resources->cpu_request_millis, 250);
     ck_assert_int_eq(s->resources->memory_request_bytes, 32 << 20);
-    ck_assert_int_eq(s->liveness_probe->action_case, BERTH__V1__PROBE__ACTION_TCP);
+    ck_assert_int_eq(s->liveness_probe->action_case, PROBE_ACTION_TCP);
     ck_assert_uint_eq(s->liveness_probe->tcp->port, 8080);
     ck_assert_int_eq(s->liveness_probe->period_ms, 5000);
     ck_assert_int_eq(s->liveness_probe->failure_threshold, 2);
     ck_assert_uint_eq(s->n_mounts, 2);
-    ck_assert_int_eq(s->mounts[0]->type, BERTH__V1__MOUNT_TYPE__MOUNT_BIND);
+    ck_assert_int_eq(s->mounts[0]->type, MOUNT_BIND);
     ck_assert_str_eq(s->mounts[0]->source, "/srv/data");
     ck_assert_str_eq(s->mounts[0]->destination, "/data");
     ck_assert(s->mounts[0]->readonly);
-    ck_assert_int_eq(s->mounts[1]->type, BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS);
+    ck_assert_int_eq(s->mounts[1]->type, MOUNT_TMPFS);
     ck_assert_int_eq(s->mounts[1]->tmpfs_size_bytes, 64 << 20);
     ck_assert(!s->mounts[1]->readonly);
     ck_assert_uint_eq(s->user->uid, 1000);
@@ -142,9 +142,9 @@ START_TEST(berth_deployment_maps_every_field)
     ck_assert(!s->allow_privilege_escalation);
     ck_assert_str_eq(s->capabilities->drop[0], "ALL");
     ck_assert_str_eq(s->capabilities->add[0], "NET_BIND_SERVICE");
-    ck_assert_int_eq(s->restart_policy, BERTH__V1__RESTART_POLICY__RESTART_ALWAYS);
+    ck_assert_int_eq(s->restart_policy, RESTART_ALWAYS);
     ck_assert_int_eq(s->stop_grace_ms, 5000);
-    ck_assert_int_eq(s->network, BERTH__V1__NETWORK_MODE__NETWORK_NONE);
+    ck_assert_int_eq(s->network, NETWORK_NONE);
     ck_assert_str_eq(label(s->labels, s->n_labels, "app"), "web");
     ck_assert_str_eq(label(s->labels, s->n_labels, "berth.container"), "web");
     berth_manifest_free(m);
@@ -203,7 +203,7 @@ START_TEST(kubernetes_forms_and_several_documents)
                                "          initialDelaySeconds: 3\n"
                                "...\n";
     berth_manifest *m = parse_ok(yaml);
-    Berth__V1__ContainerSpec *s;
+    ContainerSpec *s;
 
     ck_assert_uint_eq(m->n_workloads, 3);
     ck_assert_str_eq(m->workloads[0]->name, "web");
@@ -214,20 +214,20 @@ START_TEST(kubernetes_forms_and_several_documents)
     ck_assert_int_eq(s->resources->cpu_request_millis, 500);
     ck_assert_int_eq(s->resources->memory_request_bytes, 128 << 20);
 
-    ck_assert_int_eq(m->workloads[1]->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD);
+    ck_assert_int_eq(m->workloads[1]->kind, WORKLOAD_POD);
     ck_assert_uint_eq(m->workloads[1]->replicas, 1);
     s = m->workloads[1]->template_;
-    ck_assert_int_eq(s->restart_policy, BERTH__V1__RESTART_POLICY__RESTART_ON_FAILURE);
-    ck_assert_int_eq(s->network, BERTH__V1__NETWORK_MODE__NETWORK_HOST);
+    ck_assert_int_eq(s->restart_policy, RESTART_ON_FAILURE);
+    ck_assert_int_eq(s->network, NETWORK_HOST);
     ck_assert_str_eq(s->hostname, "batch-host");
     ck_assert(s->allow_privilege_escalation);
     ck_assert_str_eq(s->command[2], "exit 3");
 
-    ck_assert_int_eq(m->workloads[2]->kind, BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET);
+    ck_assert_int_eq(m->workloads[2]->kind, WORKLOAD_DAEMONSET);
     ck_assert_uint_eq(m->workloads[2]->replicas, 0);
     ck_assert_str_eq(m->workloads[2]->node_selector[0]->value, "ssd");
     s = m->workloads[2]->template_;
-    ck_assert_int_eq(s->liveness_probe->action_case, BERTH__V1__PROBE__ACTION_EXEC);
+    ck_assert_int_eq(s->liveness_probe->action_case, PROBE_ACTION_EXEC);
     ck_assert_str_eq(s->liveness_probe->exec->command[0], "true");
     ck_assert_int_eq(s->liveness_probe->initial_delay_ms, 3000);
     berth_manifest_free(m);
@@ -526,14 +526,14 @@ START_TEST(template_labels_leave_room_for_the_replica_labels)
 {
     char *yaml = labelled_deployment(61), *msg;
     berth_manifest *m = parse_ok(yaml);
-    Berth__V1__ContainerSpec *s = NULL;
+    ContainerSpec *s = NULL;
     berth_error *err = NULL;
 
     /* 61, berth.container, berth.workload and berth.replica: 64, runnable */
     ck_assert_int_eq(berth_replica_spec(m->workloads[0], "web-0", "0", &s, &err), 0);
     ck_assert_uint_eq(s->n_labels, 64);
     ck_assert_msg(berth_spec_validate(s, &err) == 0, "%s", err ? err->msg : "");
-    berth__v1__container_spec__free_unpacked(s, NULL);
+    container_spec_free_unpacked(s, NULL);
     berth_manifest_free(m);
     free(yaml);
 
@@ -554,12 +554,12 @@ START_TEST(replica_ids)
 {
     char id[BERTH_ID_BUF];
 
-    berth_replica_id("web", BERTH__V1__WORKLOAD_KIND__WORKLOAD_DEPLOYMENT, 3, "n1", id);
+    berth_replica_id("web", WORKLOAD_DEPLOYMENT, 3, "n1", id);
     ck_assert_str_eq(id, "web-3");
-    berth_replica_id("logs", BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET, 0, "node-1", id);
+    berth_replica_id("logs", WORKLOAD_DAEMONSET, 0, "node-1", id);
     ck_assert_str_eq(id, "logs-node-1");
     /* too long for an id: a hash of the node name, stable */
-    berth_replica_id("logs", BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET, 0,
+    berth_replica_id("logs", WORKLOAD_DAEMONSET, 0,
                      "a-very-long-node-name-that-would-not-fit-into-a-container-id", id);
     ck_assert_uint_eq(strlen(id), 4 + 1 + 8);
     ck_assert_int_eq(strncmp(id, "logs-", 5), 0);
@@ -567,18 +567,16 @@ START_TEST(replica_ids)
     ck_assert(!berth_workload_name_valid("web-"));
     ck_assert(!berth_workload_name_valid("Web"));
     ck_assert(!berth_workload_name_valid(""));
-    ck_assert_str_eq(berth_workload_kind_name(BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET),
-                     "DaemonSet");
-    ck_assert_int_eq(berth_workload_kind_parse("Pod"), BERTH__V1__WORKLOAD_KIND__WORKLOAD_POD);
-    ck_assert_int_eq(berth_workload_kind_parse("pod"),
-                     BERTH__V1__WORKLOAD_KIND__WORKLOAD_KIND_UNSPECIFIED);
+    ck_assert_str_eq(berth_workload_kind_name(WORKLOAD_DAEMONSET), "DaemonSet");
+    ck_assert_int_eq(berth_workload_kind_parse("Pod"), WORKLOAD_POD);
+    ck_assert_int_eq(berth_workload_kind_parse("pod"), WORKLOAD_KIND_UNSPECIFIED);
 }
 END_TEST
 
 START_TEST(replica_spec_is_a_labelled_copy)
 {
     berth_manifest *m = parse_ok(berth_deployment);
-    Berth__V1__ContainerSpec *s = NULL;
+    ContainerSpec *s = NULL;
     berth_error *err = NULL;
 
     ck_assert_int_eq(berth_replica_spec(m->workloads[0], "web-2", "2", &s, &err), 0);
@@ -591,7 +589,7 @@ START_TEST(replica_spec_is_a_labelled_copy)
     ck_assert_str_eq(m->workloads[0]->template_->id, "");
     ck_assert_ptr_null(label(m->workloads[0]->template_->labels,
                              m->workloads[0]->template_->n_labels, "berth.replica"));
-    berth__v1__container_spec__free_unpacked(s, NULL);
+    container_spec_free_unpacked(s, NULL);
     berth_manifest_free(m);
 }
 END_TEST

@@ -42,9 +42,9 @@ static void teardown(void)
 
 START_TEST(records_round_trip)
 {
-    Berth__V1__ContainerPlan plan = BERTH__V1__CONTAINER_PLAN__INIT, *pback = NULL;
-    Berth__V1__ContainerSpec spec = BERTH__V1__CONTAINER_SPEC__INIT;
-    Berth__V1__ExitRecord rec = BERTH__V1__EXIT_RECORD__INIT, *eback = NULL;
+    ContainerPlan plan = CONTAINER_PLAN_INIT, *pback = NULL;
+    ContainerSpec spec = CONTAINER_SPEC_INIT;
+    ExitRecord rec = EXIT_RECORD_INIT, *eback = NULL;
     berth_error *err = NULL;
 
     spec.id = "web-1";
@@ -56,7 +56,7 @@ START_TEST(records_round_trip)
     ck_assert_str_eq(pback->spec->id, "web-1");
     ck_assert_str_eq(pback->cgroup_parent, "/berth");
     ck_assert_uint_eq(pback->generation, 42);
-    berth__v1__container_plan__free_unpacked(pback, NULL);
+    container_plan_free_unpacked(pback, NULL);
 
     rec.exit_code = 7;
     rec.oom_killed = 1;
@@ -66,13 +66,13 @@ START_TEST(records_round_trip)
     ck_assert_int_eq(eback->exit_code, 7);
     ck_assert(eback->oom_killed);
     ck_assert_str_eq(eback->reason, "OOMKilled");
-    berth__v1__exit_record__free_unpacked(eback, NULL);
+    exit_record_free_unpacked(eback, NULL);
 }
 END_TEST
 
 START_TEST(records_refuse_garbage)
 {
-    Berth__V1__MonitorState *st = NULL;
+    MonitorState *st = NULL;
     berth_error *err = NULL;
 
     ck_assert_int_lt(berth_monitor_state_read(dfd, &st, &err), 0);
@@ -85,9 +85,9 @@ START_TEST(records_refuse_garbage)
 }
 END_TEST
 
-static void write_phase(Berth__V1__MonitorPhase phase)
+static void write_phase(MonitorPhase phase)
 {
-    Berth__V1__MonitorState st = BERTH__V1__MONITOR_STATE__INIT;
+    MonitorState st = MONITOR_STATE_INIT;
 
     st.phase = phase;
     ck_assert_int_eq(berth_monitor_state_write(dfd, &st, NULL), 0);
@@ -120,7 +120,7 @@ START_TEST(liveness_by_lock)
         close(p[0]);
         if (berth_monitor_lock(dfd, &fd, NULL) < 0)
             _exit(1);
-        write_phase(BERTH__V1__MONITOR_PHASE__PHASE_RUNNING);
+        write_phase(PHASE_RUNNING);
         if (write(p[1], "x", 1) != 1)
             _exit(1);
         pause();
@@ -138,9 +138,9 @@ START_TEST(liveness_by_lock)
     ck_assert_int_eq(berth_waitpid(holder, &status, 0), holder);
     ck_assert_int_eq(probe(), BERTH_MONITOR_LOST); /* lock free, state says running */
 
-    write_phase(BERTH__V1__MONITOR_PHASE__PHASE_EXITED);
+    write_phase(PHASE_EXITED);
     ck_assert_int_eq(probe(), BERTH_MONITOR_EXITED);
-    write_phase(BERTH__V1__MONITOR_PHASE__PHASE_FAILED);
+    write_phase(PHASE_FAILED);
     ck_assert_int_eq(probe(), BERTH_MONITOR_EXITED);
     /* Probing took no lock: a new monitor can start. */
     ck_assert_int_eq(berth_monitor_lock(dfd, &lockfd, &err), 0);

@@ -3,11 +3,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
-#include "berth/proto/envelope.pb-c.h"
-#include "berth/proto/events.pb-c.h"
-#include "berth/proto/status.pb-c.h"
+#include "berth/proto/v1.h"
 #include "check_main.h"
 
 static void method_is(const ProtobufCServiceDescriptor *svc, const char *name, const char *in,
@@ -23,8 +19,8 @@ static void method_is(const ProtobufCServiceDescriptor *svc, const char *name, c
 
 START_TEST(controller_methods)
 {
-    const ProtobufCServiceDescriptor *c = &berth__v1__controller__descriptor;
-    Berth__V1__Controller_Service svc;
+    const ProtobufCServiceDescriptor *c = &controller_descriptor;
+    Controller_Service svc;
 
     ck_assert_str_eq(c->name, "berth.v1.Controller");
     method_is(c, "Register", "berth.v1.RegisterRequest", "berth.v1.RegisterResponse");
@@ -60,7 +56,7 @@ END_TEST
 
 START_TEST(agent_methods)
 {
-    const ProtobufCServiceDescriptor *a = &berth__v1__agent__descriptor;
+    const ProtobufCServiceDescriptor *a = &agent_descriptor;
 
     ck_assert_str_eq(a->name, "berth.v1.Agent");
     method_is(a, "Health", "berth.v1.HealthRequest", "berth.v1.HealthReport");
@@ -73,22 +69,19 @@ END_TEST
 
 START_TEST(numbers_that_must_not_change)
 {
-    ck_assert_int_eq(BERTH__V1__CONTAINER_STATE__CONTAINER_PENDING, 1);
-    ck_assert_int_eq(BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING, 4);
-    ck_assert_int_eq(BERTH__V1__CONTAINER_STATE__CONTAINER_OOM_KILLED, 6);
-    ck_assert_int_eq(BERTH__V1__CONTAINER_STATE__CONTAINER_FAILED, 8);
-    ck_assert_int_eq(protobuf_c_message_descriptor_get_field_by_name(
-                         &berth__v1__envelope__descriptor, "stream_epoch")
-                         ->id,
-                     8);
-    ck_assert_int_eq(protobuf_c_message_descriptor_get_field_by_name(
-                         &berth__v1__wake_up__descriptor, "generation")
-                         ->id,
-                     1);
-    ck_assert_int_eq(BERTH__V1__NODE_PHASE__NODE_READY, 2);
-    ck_assert_int_eq(BERTH__V1__NODE_PHASE__NODE_UNKNOWN, 3);
-    ck_assert_int_eq(BERTH__V1__NODE_PHASE__NODE_DOWN, 4);
-    ck_assert_int_eq(BERTH__V1__WORKLOAD_KIND__WORKLOAD_DAEMONSET, 3);
+    ck_assert_int_eq(CONTAINER_PENDING, 1);
+    ck_assert_int_eq(CONTAINER_RUNNING, 4);
+    ck_assert_int_eq(CONTAINER_OOM_KILLED, 6);
+    ck_assert_int_eq(CONTAINER_FAILED, 8);
+    ck_assert_int_eq(
+        protobuf_c_message_descriptor_get_field_by_name(&envelope_descriptor, "stream_epoch")->id,
+        8);
+    ck_assert_int_eq(
+        protobuf_c_message_descriptor_get_field_by_name(&wake_up_descriptor, "generation")->id, 1);
+    ck_assert_int_eq(NODE_READY, 2);
+    ck_assert_int_eq(NODE_UNKNOWN, 3);
+    ck_assert_int_eq(NODE_DOWN, 4);
+    ck_assert_int_eq(WORKLOAD_DAEMONSET, 3);
 }
 END_TEST
 

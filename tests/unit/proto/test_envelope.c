@@ -4,59 +4,59 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "berth/proto/envelope.pb-c.h"
+#include "berth/proto/v1.h"
 #include "check_main.h"
 
 START_TEST(grpc_code_numbers)
 {
     /* These numbers are the contract with every other implementation. */
-    ck_assert_int_eq(BERTH__V1__CODE__OK, 0);
-    ck_assert_int_eq(BERTH__V1__CODE__INVALID_ARGUMENT, 3);
-    ck_assert_int_eq(BERTH__V1__CODE__DEADLINE_EXCEEDED, 4);
-    ck_assert_int_eq(BERTH__V1__CODE__NOT_FOUND, 5);
-    ck_assert_int_eq(BERTH__V1__CODE__PERMISSION_DENIED, 7);
-    ck_assert_int_eq(BERTH__V1__CODE__UNIMPLEMENTED, 12);
-    ck_assert_int_eq(BERTH__V1__CODE__UNAVAILABLE, 14);
-    ck_assert_int_eq(BERTH__V1__CODE__UNAUTHENTICATED, 16);
-    ck_assert_str_eq(protobuf_c_enum_descriptor_get_value(&berth__v1__code__descriptor, 4)->name,
+    ck_assert_int_eq(CODE_OK, 0);
+    ck_assert_int_eq(CODE_INVALID_ARGUMENT, 3);
+    ck_assert_int_eq(CODE_DEADLINE_EXCEEDED, 4);
+    ck_assert_int_eq(CODE_NOT_FOUND, 5);
+    ck_assert_int_eq(CODE_PERMISSION_DENIED, 7);
+    ck_assert_int_eq(CODE_UNIMPLEMENTED, 12);
+    ck_assert_int_eq(CODE_UNAVAILABLE, 14);
+    ck_assert_int_eq(CODE_UNAUTHENTICATED, 16);
+    ck_assert_str_eq(protobuf_c_enum_descriptor_get_value(&code_descriptor, 4)->name,
                      "DEADLINE_EXCEEDED");
 }
 END_TEST
 
 START_TEST(round_trip)
 {
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT, *back;
-    Berth__V1__Status st = BERTH__V1__STATUS__INIT;
+    Envelope env = ENVELOPE_INIT, *back;
+    Status st = STATUS_INIT;
     uint8_t body[3] = { 1, 2, 3 }, *buf;
     size_t len;
 
-    env.kind = BERTH__V1__FRAME_KIND__RESPONSE;
+    env.kind = FRAME_KIND_RESPONSE;
     env.method = "berth.v1.Controller/Register";
     env.call_id = 42;
     env.timeout_ms = 5000;
-    st.code = BERTH__V1__CODE__NOT_FOUND;
+    st.code = CODE_NOT_FOUND;
     st.message = "node n1 not found";
     env.status = &st;
     env.body.data = body;
     env.body.len = sizeof(body);
-    len = berth__v1__envelope__get_packed_size(&env);
+    len = envelope_get_packed_size(&env);
     buf = malloc(len);
-    ck_assert_uint_eq(berth__v1__envelope__pack(&env, buf), len);
+    ck_assert_uint_eq(envelope_pack(&env, buf), len);
 
-    back = berth__v1__envelope__unpack(NULL, len, buf);
+    back = envelope_unpack(NULL, len, buf);
     ck_assert_ptr_nonnull(back);
-    ck_assert_int_eq(back->kind, BERTH__V1__FRAME_KIND__RESPONSE);
+    ck_assert_int_eq(back->kind, FRAME_KIND_RESPONSE);
     ck_assert_str_eq(back->method, "berth.v1.Controller/Register");
     ck_assert_uint_eq(back->call_id, 42);
     ck_assert_uint_eq(back->timeout_ms, 5000);
-    ck_assert_int_eq(back->status->code, BERTH__V1__CODE__NOT_FOUND);
+    ck_assert_int_eq(back->status->code, CODE_NOT_FOUND);
     ck_assert_str_eq(back->status->message, "node n1 not found");
     ck_assert_uint_eq(back->body.len, 3);
     ck_assert_int_eq(memcmp(back->body.data, body, 3), 0);
-    berth__v1__envelope__free_unpacked(back, NULL);
+    envelope_free_unpacked(back, NULL);
 
     /* A truncated frame is rejected, not half-decoded. */
-    ck_assert_ptr_null(berth__v1__envelope__unpack(NULL, len - 1, buf));
+    ck_assert_ptr_null(envelope_unpack(NULL, len - 1, buf));
     free(buf);
 }
 END_TEST

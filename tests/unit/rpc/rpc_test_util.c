@@ -123,7 +123,7 @@ static void svc_fail(Berth__Test__Test_Service *s, const Berth__Test__EchoReques
 {
     (void)closure;
     svc_of(s)->executions++;
-    berth_rpc_call_fail(closure_data, BERTH__V1__CODE__NOT_FOUND, "thing %s: not found", in->text);
+    berth_rpc_call_fail(closure_data, CODE_NOT_FOUND, "thing %s: not found", in->text);
 }
 
 void test_service_init(test_service *svc, berth_loop *loop)
@@ -272,7 +272,7 @@ uint8_t *raw_roundtrip(berth_loop *loop, int s, const uint8_t *msg, size_t len, 
 uint8_t *sealed_request(test_party *p, const test_party *server, const char *method,
                         uint64_t call_id, uint32_t timeout_ms, int64_t ts, size_t *ret_len)
 {
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
+    Envelope env = ENVELOPE_INIT;
     Berth__Test__EchoRequest req = BERTH__TEST__ECHO_REQUEST__INIT;
     berth_session *s = berth_auth_session_with(p->auth, server->who.id);
     berth_error *err = NULL;
@@ -281,7 +281,7 @@ uint8_t *sealed_request(test_party *p, const test_party *server, const char *met
 
     need((s) != NULL);
     req.text = "crafted";
-    env.kind = BERTH__V1__FRAME_KIND__REQUEST;
+    env.kind = FRAME_KIND_REQUEST;
     env.method = (char *)method;
     env.call_id = call_id;
     env.timeout_ms = timeout_ms;
@@ -290,7 +290,7 @@ uint8_t *sealed_request(test_party *p, const test_party *server, const char *met
     return frame;
 }
 
-Berth__V1__Envelope *open_reply(test_party *p, const test_party *server, uint8_t *frame, size_t len)
+Envelope *open_reply(test_party *p, const test_party *server, uint8_t *frame, size_t len)
 {
     berth_expect x = { .channel = BERTH_CHANNEL_RPC,
                        .kind = BERTH_FRAME_SEALED,

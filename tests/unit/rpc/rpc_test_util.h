@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "base/loop.h"
-#include "berth/proto/envelope.pb-c.h"
 #include "berth/proto/test.pb-c.h"
+#include "berth/proto/v1.h"
 #include "rpc/auth.h"
 #include "rpc/client.h"
 #include "rpc/policy_memory.h"
@@ -74,7 +74,6 @@ uint8_t *raw_roundtrip(berth_loop *loop, int s, const uint8_t *msg, size_t len, 
 uint8_t *sealed_request(test_party *p, const test_party *server, const char *method,
                         uint64_t call_id, uint32_t timeout_ms, int64_t ts, size_t *ret_len);
 /* Open a sealed reply as p and decode it (NULL when rejected). */
-Berth__V1__Envelope *open_reply(test_party *p, const test_party *server, uint8_t *frame,
-                                size_t len);
+Envelope *open_reply(test_party *p, const test_party *server, uint8_t *frame, size_t len);
 
 #endif

@@ -106,7 +106,7 @@ START_TEST(handshake_makes_a_session_both_ways)
     size_t len;
 
     party_trust(&ctl, &n1);
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
     ck_assert_uint_eq(berth_auth_stats_of(n1.auth)->sessions_made, 1);
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->sessions_made, 1);
 
@@ -142,8 +142,7 @@ START_TEST(unknown_node_key_awaits_approval)
     berth_error *err = NULL;
     berth_reject r;
 
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, msg, sizeof(msg), &r),
-                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, msg, sizeof(msg), &r), CODE_PERMISSION_DENIED);
     ck_assert_int_eq(r, BERTH_REJECT_NOT_ADMITTED);
     snprintf(want, sizeof(want),
              "node n1: key %s awaits operator approval (berthctl node approve n1)",
@@ -156,7 +155,7 @@ START_TEST(unknown_node_key_awaits_approval)
     ck_assert_str_eq(who[0].name, "n1");
 
     ck_assert_int_eq(berth_policy_memory_approve(ctl.policy, "n1", &err), 0);
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
     ck_assert_ptr_nonnull(berth_auth_session_with(n1.auth, ctl.who.id));
     ck_assert_uint_eq(berth_policy_memory_pending(ctl.policy, NULL, NULL, 0), 0);
 }
@@ -171,10 +170,10 @@ START_TEST(join_token_enrolls_one_key_once)
 
     berth_join_token_generate(&tok);
     ck_assert_int_eq(berth_policy_memory_add_token(ctl.policy, &tok, 0, &err), 0);
-    ck_assert_int_eq(handshake(&n1, &ctl, &tok, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, &tok, NULL, 0, NULL), CODE_OK);
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_enrolled, 1);
     /* n1 is known now: later handshakes need no token */
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
 
     /* the same token does not admit a second node */
     party_init(&n2, BERTH_ROLE_NODE, "n2");
@@ -182,8 +181,7 @@ START_TEST(join_token_enrolls_one_key_once)
     memcpy(tid, berth_join_token_format(&tok, (char[BERTH_TOKEN_TEXT_LEN]){ 0 }), 12);
     tid[12] = '\0';
     snprintf(want, sizeof(want), "join token %s is unknown, used, expired or wrong", tid);
-    ck_assert_int_eq(handshake(&n2, &ctl, &tok, msg, sizeof(msg), NULL),
-                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(handshake(&n2, &ctl, &tok, msg, sizeof(msg), NULL), CODE_PERMISSION_DENIED);
     ck_assert_str_eq(msg, want);
 
     /* a live token with the wrong secret admits nobody either */
@@ -191,11 +189,10 @@ START_TEST(join_token_enrolls_one_key_once)
     ck_assert_int_eq(berth_policy_memory_add_token(ctl.policy, &tok, 0, &err), 0);
     wrong = tok;
     wrong.secret[0] ^= 1;
-    ck_assert_int_eq(handshake(&n2, &ctl, &wrong, msg, sizeof(msg), NULL),
-                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(handshake(&n2, &ctl, &wrong, msg, sizeof(msg), NULL), CODE_PERMISSION_DENIED);
     ck_assert_ptr_nonnull(strstr(msg, "is unknown, used, expired or wrong"));
     /* ... and did not burn the token */
-    ck_assert_int_eq(handshake(&n2, &ctl, &tok, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n2, &ctl, &tok, NULL, 0, NULL), CODE_OK);
     /* an expired token is refused */
     berth_join_token_generate(&tok);
     ck_assert_int_eq(berth_policy_memory_add_token(ctl.policy, &tok, berth_now_real_ns() - 1, &err),
@@ -203,7 +200,7 @@ START_TEST(join_token_enrolls_one_key_once)
     party_free(&n2);
     party_init(&n2, BERTH_ROLE_NODE, "n3");
     party_trust(&n2, &ctl);
-    ck_assert_int_eq(handshake(&n2, &ctl, &tok, NULL, 0, NULL), BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(handshake(&n2, &ctl, &tok, NULL, 0, NULL), CODE_PERMISSION_DENIED);
     party_free(&n2);
 }
 END_TEST
@@ -223,8 +220,7 @@ START_TEST(nobody_can_handshake_as_the_controller)
      * never put up for approval (only node keys are). */
     party_init(&other, BERTH_ROLE_CONTROLLER, "ctl2");
     party_trust(&other, &ctl);
-    ck_assert_int_eq(handshake(&other, &ctl, NULL, msg, sizeof(msg), &r),
-                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(handshake(&other, &ctl, NULL, msg, sizeof(msg), &r), CODE_PERMISSION_DENIED);
     ck_assert_int_eq(r, BERTH_REJECT_NOT_ADMITTED);
     ck_assert_ptr_nonnull(strstr(msg, "controller ctl2: key "));
     ck_assert_ptr_nonnull(strstr(msg, " is not known here"));
@@ -260,7 +256,7 @@ START_TEST(sealed_frame_rejections)
     uint64_t accepted;
 
     party_trust(&ctl, &n1);
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
     good = seal(&n1, &ctl, BERTH_CHANNEL_RPC, "payload", berth_now_real_ns(), &len);
     accepted = st->accepted;
 
@@ -501,17 +497,17 @@ START_TEST(node_key_rotation_overlaps)
     test_party thief;
 
     party_trust(&ctl, &n1);
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
     ck_assert_int_eq(berth_keypair_generate(&newkey, &err), 0);
     /* the new key, vouched for by the old one */
     berth_auth_set_key(n1.auth, &newkey, true);
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_rotated, 1);
     /* both keys are accepted during the overlap */
     berth_auth_set_key(n1.auth, &n1.key, false);
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
     berth_auth_set_key(n1.auth, &newkey, false);
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
 
     /* a key vouched for by a key that is not n1's gets nowhere */
     party_init(&thief, BERTH_ROLE_NODE, "n1");
@@ -522,8 +518,7 @@ START_TEST(node_key_rotation_overlaps)
         berth_keypair_generate(&k, &err);
         berth_auth_set_key(thief.auth, &k, true); /* thief.key vouches for k */
     }
-    ck_assert_int_eq(handshake(&thief, &ctl, NULL, NULL, 0, NULL),
-                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(handshake(&thief, &ctl, NULL, NULL, 0, NULL), CODE_PERMISSION_DENIED);
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_rotated, 1);
     party_free(&thief);
 }

@@ -11,8 +11,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/events.pb-c.h"
+#include "berth/proto/v1.h"
 #include "check_main.h"
 #include "rpc/auth-internal.h"
 #include "rpc/pb.h"
@@ -68,7 +67,7 @@ static berth_rpc_client *connect_node(test_party *p)
     berth_rpc_client *c = client_new(loop, p, &ctl, rpc_addr);
     Berth__Test__EchoReply *r = NULL;
 
-    ck_assert_int_eq(echo_call(c, "Echo", p->who.name, 5000, &r, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(echo_call(c, "Echo", p->who.name, 5000, &r, NULL), CODE_OK);
     berth_pb_free(&r->base);
     return c;
 }
@@ -87,7 +86,7 @@ static void on_wake(const berth_principal *from, const ProtobufCMessage *msg, vo
 
     snprintf(log->from, sizeof(log->from), "%s", from->name);
     if (log->n < 64)
-        log->gens[log->n++] = ((const Berth__V1__WakeUp *)msg)->generation;
+        log->gens[log->n++] = ((const WakeUp *)msg)->generation;
 }
 
 static bool has_gen(const wake_log *log, uint64_t g)
@@ -100,7 +99,7 @@ static bool has_gen(const wake_log *log, uint64_t g)
 
 static void publish(berth_events_pub *pub, const uint8_t *to, uint64_t gen)
 {
-    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
+    WakeUp w = WAKE_UP_INIT;
     berth_error *err = NULL;
 
     w.generation = gen;
@@ -133,10 +132,8 @@ START_TEST(events_reach_only_their_node)
     ck_assert_int_eq(berth_events_pub_bind(pub, addr, &err), 0);
     ck_assert_int_eq(berth_events_sub_new(loop, n1.auth, &ctl.who, &s1, &err), 0);
     ck_assert_int_eq(berth_events_sub_new(loop, n2.auth, &ctl.who, &s2, &err), 0);
-    ck_assert_int_eq(berth_events_sub_on(s1, &berth__v1__wake_up__descriptor, on_wake, &l1, &err),
-                     0);
-    ck_assert_int_eq(berth_events_sub_on(s2, &berth__v1__wake_up__descriptor, on_wake, &l2, &err),
-                     0);
+    ck_assert_int_eq(berth_events_sub_on(s1, &wake_up_descriptor, on_wake, &l1, &err), 0);
+    ck_assert_int_eq(berth_events_sub_on(s2, &wake_up_descriptor, on_wake, &l2, &err), 0);
     ck_assert_int_eq(berth_events_sub_connect(s1, addr, &err), 0);
     ck_assert_int_eq(berth_events_sub_connect(s2, addr, &err), 0);
 
@@ -171,8 +168,8 @@ START_TEST(forged_events_are_dropped)
     wake_log l1 = { 0 };
     berth_error *err = NULL;
     char *addr = ipc_addr(dir, "events"), *raddr = ipc_addr(dir, "rogue");
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
-    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
+    Envelope env = ENVELOPE_INIT;
+    WakeUp w = WAKE_UP_INIT;
     berth_auth_stats *st = berth_auth_stats_of(n1.auth);
     uint8_t *frame;
     size_t len, flen;
@@ -185,8 +182,7 @@ START_TEST(forged_events_are_dropped)
     ck_assert_int_eq(berth_events_pub_new(loop, n2.auth, &rogue, &err), 0);
     ck_assert_int_eq(berth_events_pub_bind(rogue, raddr, &err), 0);
     ck_assert_int_eq(berth_events_sub_new(loop, n1.auth, &ctl.who, &s1, &err), 0);
-    ck_assert_int_eq(berth_events_sub_on(s1, &berth__v1__wake_up__descriptor, on_wake, &l1, &err),
-                     0);
+    ck_assert_int_eq(berth_events_sub_on(s1, &wake_up_descriptor, on_wake, &l1, &err), 0);
     ck_assert_int_eq(berth_events_sub_connect(s1, addr, &err), 0);
     ck_assert_int_eq(berth_events_sub_connect(s1, raddr, &err), 0);
     publish_until_received(pub, n1.who.id, &l1);
@@ -207,7 +203,7 @@ START_TEST(forged_events_are_dropped)
     ck_assert_int_eq(berth_events_sub_connect(s1, raddr, &err), 0);
     run_for(loop, 100);
     w.generation = 667;
-    env.kind = BERTH__V1__FRAME_KIND__EVENT;
+    env.kind = FRAME_KIND_EVENT;
     env.method = "berth.v1.WakeUp";
     ck_assert_int_eq(berth_envelope_frame(&env, &w.base, &frame, &len, &err), 0);
     /* genuinely signed by the controller: sent twice, the second is a replay */
@@ -266,7 +262,7 @@ typedef struct item_log {
 static void on_event(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
 {
     item_log *log = data;
-    const Berth__V1__ContainerEvent *ev = (const Berth__V1__ContainerEvent *)msg;
+    const ContainerEvent *ev = (const ContainerEvent *)msg;
 
     ck_assert_str_eq(item->from->name, "n1");
     if (log->n < 64) {
@@ -280,12 +276,12 @@ static void on_event(const berth_stream_item *item, const ProtobufCMessage *msg,
 
 static void push_event(berth_stream_push *p, const char *id, int expect)
 {
-    Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
-    Berth__V1__ContainerStatus st = BERTH__V1__CONTAINER_STATUS__INIT;
+    ContainerEvent ev = CONTAINER_EVENT_INIT;
+    ContainerStatus st = CONTAINER_STATUS_INIT;
     berth_error *err = NULL;
 
     st.id = (char *)id;
-    st.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    st.state = CONTAINER_RUNNING;
     ev.status = &st;
     ck_assert_int_eq(berth_stream_push_send(p, &ev.base, NULL, &err), expect);
     berth_error_free(&err);
@@ -294,14 +290,14 @@ static void push_event(berth_stream_push *p, const char *id, int expect)
 /* A stream frame from p, crafted with any seq and epoch. */
 static uint8_t *stream_frame(test_party *p, uint64_t epoch, uint64_t seq, size_t *ret_len)
 {
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
-    Berth__V1__ContainerEvent ev = BERTH__V1__CONTAINER_EVENT__INIT;
+    Envelope env = ENVELOPE_INIT;
+    ContainerEvent ev = CONTAINER_EVENT_INIT;
     berth_session *s = berth_auth_session_with(p->auth, ctl.who.id);
     berth_error *err = NULL;
     uint8_t *frame;
     size_t len;
 
-    env.kind = BERTH__V1__FRAME_KIND__STREAM;
+    env.kind = FRAME_KIND_STREAM;
     env.method = "berth.v1.ContainerEvent";
     env.seq = seq;
     env.stream_epoch = epoch;
@@ -332,9 +328,8 @@ START_TEST(stream_reports_gaps)
 
     ck_assert_int_eq(berth_stream_pull_new(loop, ctl.auth, &pull, &err), 0);
     ck_assert_int_eq(berth_stream_pull_bind(pull, addr, &err), 0);
-    ck_assert_int_eq(
-        berth_stream_pull_on(pull, &berth__v1__container_event__descriptor, on_event, &log, &err),
-        0);
+    ck_assert_int_eq(berth_stream_pull_on(pull, &container_event_descriptor, on_event, &log, &err),
+                     0);
     ps = berth_stream_pull_stats_of(pull);
     ck_assert_int_eq(berth_stream_push_new(loop, n1.auth, &ctl.who, &push, &err), 0);
     ck_assert_int_eq(berth_stream_push_connect(push, addr, &err), 0);
@@ -412,7 +407,7 @@ END_TEST
 /* ---- survey ---- */
 
 typedef struct agent {
-    Berth__V1__Agent_Service base;
+    Agent_Service base;
     berth_loop *loop;
     char name[32];
     uint32_t delay_ms; /* 0: answer at once */
@@ -422,13 +417,13 @@ typedef struct agent {
 typedef struct late_answer {
     berth_loop_timer t;
     agent *a;
-    Berth__V1__HealthReport_Closure closure;
+    HealthReport_Closure closure;
     void *data;
 } late_answer;
 
-static void answer(agent *a, Berth__V1__HealthReport_Closure closure, void *data)
+static void answer(agent *a, HealthReport_Closure closure, void *data)
 {
-    Berth__V1__HealthReport r = BERTH__V1__HEALTH_REPORT__INIT;
+    HealthReport r = HEALTH_REPORT_INIT;
 
     r.node = a->name;
     r.healthy = true;
@@ -443,8 +438,8 @@ static void late_fire(berth_loop_timer *t)
     free(l);
 }
 
-static void agent_health(Berth__V1__Agent_Service *s, const Berth__V1__HealthRequest *in,
-                         Berth__V1__HealthReport_Closure closure, void *data)
+static void agent_health(Agent_Service *s, const HealthRequest *in, HealthReport_Closure closure,
+                         void *data)
 {
     agent *a = berth_container_of(s, agent, base);
 
@@ -499,8 +494,8 @@ static void on_survey(berth_survey_result *res, void *data)
     o->n_answers = res->n_answers;
     o->n_missing = res->n_missing;
     for (size_t i = 0; i < res->n_answers && i < 8; i++) {
-        ck_assert_int_eq(res->answers[i].code, BERTH__V1__CODE__OK);
-        ck_assert_str_eq(((Berth__V1__HealthReport *)res->answers[i].response)->node,
+        ck_assert_int_eq(res->answers[i].code, CODE_OK);
+        ck_assert_str_eq(((HealthReport *)res->answers[i].response)->node,
                          res->answers[i].from.name);
         snprintf(o->answered[i], sizeof(o->answered[i]), "%s", res->answers[i].from.name);
     }
@@ -512,12 +507,12 @@ static void on_survey(berth_survey_result *res, void *data)
 static void ask(berth_surveyor *sv, const berth_principal *expected, size_t n, uint32_t timeout,
                 survey_out *out)
 {
-    Berth__V1__HealthRequest q = BERTH__V1__HEALTH_REQUEST__INIT;
+    HealthRequest q = HEALTH_REQUEST_INIT;
     berth_error *err = NULL;
 
     memset(out, 0, sizeof(*out));
-    ck_assert_int_eq(berth_surveyor_ask(sv, &berth__v1__agent__descriptor, "Health", &q.base,
-                                        timeout, expected, n, on_survey, out, &err),
+    ck_assert_int_eq(berth_surveyor_ask(sv, &agent_descriptor, "Health", &q.base, timeout, expected,
+                                        n, on_survey, out, &err),
                      0);
     ck_assert(run_until(loop, &out->done, (int)timeout + 5000));
 }

@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "berth/proto/agent.pb-c.h"
-#include "berth/proto/container.pb-c.h"
-#include "berth/proto/controller.pb-c.h"
+#include "berth/proto/v1.h"
 #include "check_main.h"
 #include "rpc/pb.h"
 
@@ -21,9 +19,8 @@ START_TEST(field_number_zero_is_refused)
     /* Assignments{containers: [ContainerSpec{id: "web-1", field 0}]} */
     static const uint8_t nested[] = { 0x1a, 0x0a, STOP_WEB1, 0x82, 0x00, 0x00 };
 
-    ck_assert_ptr_null(berth_pb_unpack(&berth__v1__stop_request__descriptor, stop, sizeof(stop)));
-    ck_assert_ptr_null(
-        berth_pb_unpack(&berth__v1__assignments__descriptor, nested, sizeof(nested)));
+    ck_assert_ptr_null(berth_pb_unpack(&stop_request_descriptor, stop, sizeof(stop)));
+    ck_assert_ptr_null(berth_pb_unpack(&assignments_descriptor, nested, sizeof(nested)));
 }
 END_TEST
 
@@ -31,11 +28,11 @@ START_TEST(unknown_fields_are_kept)
 {
     /* field 282, length-delimited: a field of a newer sender */
     static const uint8_t in[] = { STOP_WEB1, 0xd2, 0x11, 0x01, 'x' };
-    ProtobufCMessage *m = berth_pb_unpack(&berth__v1__stop_request__descriptor, in, sizeof(in));
+    ProtobufCMessage *m = berth_pb_unpack(&stop_request_descriptor, in, sizeof(in));
     uint8_t out[sizeof(in)];
 
     ck_assert_ptr_nonnull(m);
-    ck_assert_str_eq(((Berth__V1__StopRequest *)m)->container_id, "web-1");
+    ck_assert_str_eq(((StopRequest *)m)->container_id, "web-1");
     ck_assert_uint_eq(m->n_unknown_fields, 1);
     ck_assert_uint_eq(protobuf_c_message_get_packed_size(m), sizeof(in));
     protobuf_c_message_pack(m, out);
@@ -54,16 +51,16 @@ static bool count(const ProtobufCMessage *m, void *data)
 
 START_TEST(visit_reaches_every_message)
 {
-    Berth__V1__ContainerSpec s = BERTH__V1__CONTAINER_SPEC__INIT;
-    Berth__V1__Mount a = BERTH__V1__MOUNT__INIT, b = BERTH__V1__MOUNT__INIT;
-    Berth__V1__Mount *mounts[] = { &a, &b };
-    Berth__V1__Probe probe = BERTH__V1__PROBE__INIT;
-    Berth__V1__TcpAction tcp = BERTH__V1__TCP_ACTION__INIT;
+    ContainerSpec s = CONTAINER_SPEC_INIT;
+    Mount a = MOUNT_INIT, b = MOUNT_INIT;
+    Mount *mounts[] = { &a, &b };
+    Probe probe = PROBE_INIT;
+    TcpAction tcp = TCP_ACTION_INIT;
     size_t n = 0;
 
     s.mounts = mounts;
     s.n_mounts = 2;
-    probe.action_case = BERTH__V1__PROBE__ACTION_TCP;
+    probe.action_case = PROBE_ACTION_TCP;
     probe.tcp = &tcp;
     s.liveness_probe = &probe;
     /* the spec, two mounts, the probe, its tcp action (the exec member of

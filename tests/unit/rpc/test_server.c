@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
-#include "berth/proto/agent.pb-c.h"
+#include "berth/proto/v1.h"
 #include "check_main.h"
 #include "rpc/auth-internal.h"
 #include "rpc/pb.h"
@@ -69,7 +69,7 @@ static void call_ok(const char *text)
 {
     Berth__Test__EchoReply *r = NULL;
 
-    ck_assert_int_eq(echo_call(cli, "Echo", text, 5000, &r, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(echo_call(cli, "Echo", text, 5000, &r, NULL), CODE_OK);
     ck_assert_str_eq(r->text, text);
     berth_pb_free(&r->base);
 }
@@ -82,7 +82,7 @@ START_TEST(unary_call_round_trip)
     berth_rpc_client *tcli;
 
     start_default();
-    ck_assert_int_eq(echo_call(cli, "Echo", "hello", 5000, &r, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(echo_call(cli, "Echo", "hello", 5000, &r, NULL), CODE_OK);
     ck_assert_str_eq(r->text, "hello");
     ck_assert_uint_eq(r->executions, 1);
     berth_pb_free(&r->base);
@@ -92,7 +92,7 @@ START_TEST(unary_call_round_trip)
     /* the same server on tcp too */
     ck_assert_int_eq(berth_rpc_server_bind(srv, tcp, &err), 0);
     tcli = client_new(loop, &n1, &ctl, tcp);
-    ck_assert_int_eq(echo_call(tcli, "Echo", "over tcp", 5000, &r, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(echo_call(tcli, "Echo", "over tcp", 5000, &r, NULL), CODE_OK);
     ck_assert_str_eq(r->text, "over tcp");
     ck_assert_uint_eq(r->executions, 2);
     berth_pb_free(&r->base);
@@ -106,7 +106,7 @@ START_TEST(error_status_reaches_the_caller)
     char *msg = NULL;
 
     start_default();
-    ck_assert_int_eq(echo_call(cli, "Fail", "web-1", 5000, NULL, &msg), BERTH__V1__CODE__NOT_FOUND);
+    ck_assert_int_eq(echo_call(cli, "Fail", "web-1", 5000, NULL, &msg), CODE_NOT_FOUND);
     ck_assert_str_eq(msg, "thing web-1: not found");
     free(msg);
 }
@@ -114,22 +114,21 @@ END_TEST
 
 START_TEST(unknown_methods_are_unimplemented)
 {
-    Berth__V1__HealthRequest hreq = BERTH__V1__HEALTH_REQUEST__INIT;
+    HealthRequest hreq = HEALTH_REQUEST_INIT;
     berth_rpc_result res = { 0 };
     berth_error *err = NULL;
     char *msg = NULL;
 
     start_default();
     /* in the service, but with no handler */
-    ck_assert_int_eq(echo_call(cli, "Missing", "x", 5000, NULL, &msg),
-                     BERTH__V1__CODE__UNIMPLEMENTED);
+    ck_assert_int_eq(echo_call(cli, "Missing", "x", 5000, NULL, &msg), CODE_UNIMPLEMENTED);
     ck_assert_str_eq(msg, "unknown method berth.test.Test/Missing");
     free(msg);
     /* a service this server does not serve */
-    ck_assert_int_eq(berth_rpc_client_call_sync(cli, &berth__v1__agent__descriptor, "Health",
-                                                &hreq.base, 5000, &res, &err),
-                     0);
-    ck_assert_int_eq(res.code, BERTH__V1__CODE__UNIMPLEMENTED);
+    ck_assert_int_eq(
+        berth_rpc_client_call_sync(cli, &agent_descriptor, "Health", &hreq.base, 5000, &res, &err),
+        0);
+    ck_assert_int_eq(res.code, CODE_UNIMPLEMENTED);
     ck_assert_str_eq(res.message, "unknown method berth.v1.Agent/Health");
     berth_rpc_result_clear(&res);
     ck_assert_uint_eq(svc.executions, 0);
@@ -159,7 +158,7 @@ START_TEST(client_gives_up_at_its_deadline)
     ck_assert_int_eq(berth_rpc_client_call_sync(cli, &berth__test__test__descriptor, "Slow",
                                                 &req.base, 200, &res, &err),
                      0);
-    ck_assert_int_eq(res.code, BERTH__V1__CODE__DEADLINE_EXCEEDED);
+    ck_assert_int_eq(res.code, CODE_DEADLINE_EXCEEDED);
     snprintf(want, sizeof(want), "berth.test.Test/Slow: no answer from %s within 200 ms", addr);
     ck_assert_str_eq(res.message, want);
     ck_assert_ptr_null(res.response);
@@ -191,7 +190,7 @@ START_TEST(every_call_has_a_deadline)
     ck_assert_int_eq(berth_rpc_client_call_sync(c, &berth__test__test__descriptor, "Slow",
                                                 &req.base, 0, &res, &err),
                      0);
-    ck_assert_int_eq(res.code, BERTH__V1__CODE__DEADLINE_EXCEEDED);
+    ck_assert_int_eq(res.code, CODE_DEADLINE_EXCEEDED);
     snprintf(want, sizeof(want), "berth.test.Test/Slow: no answer from %s within 300 ms", addr);
     ck_assert_str_eq(res.message, want);
     berth_rpc_result_clear(&res);
@@ -221,7 +220,7 @@ START_TEST(sessions_are_renewed_after_their_lifetime)
     cfg.auth = short_lived;
     cfg.address = addr;
     ck_assert_int_eq(berth_rpc_client_new(&cfg, &c, &err), 0);
-    ck_assert_int_eq(echo_call(c, "Echo", "one", 5000, &r, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(echo_call(c, "Echo", "one", 5000, &r, NULL), CODE_OK);
     berth_pb_free(&r->base);
     first = berth_auth_session_latest(short_lived, ctl.who.id);
     ck_assert_ptr_nonnull(first);
@@ -230,7 +229,7 @@ START_TEST(sessions_are_renewed_after_their_lifetime)
      * for the channels that cannot handshake (stream, survey answers) */
     ck_assert_ptr_null(berth_auth_session_with(short_lived, ctl.who.id));
     ck_assert_ptr_eq(berth_auth_session_latest(short_lived, ctl.who.id), first);
-    ck_assert_int_eq(echo_call(c, "Echo", "two", 5000, &r, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(echo_call(c, "Echo", "two", 5000, &r, NULL), CODE_OK);
     berth_pb_free(&r->base);
     ck_assert_uint_eq(berth_rpc_client_stats_of(c)->handshakes, 2);
     ck_assert_ptr_ne(berth_auth_session_latest(short_lived, ctl.who.id), first);
@@ -243,7 +242,7 @@ START_TEST(expired_request_is_answered_not_executed)
 {
     uint8_t *frame, *reply;
     size_t len, rlen;
-    Berth__V1__Envelope *env;
+    Envelope *env;
     int s;
 
     start_default();
@@ -259,19 +258,19 @@ START_TEST(expired_request_is_answered_not_executed)
     ck_assert_ptr_nonnull(env);
     ck_assert_uint_eq(env->call_id, 77);
     ck_assert_ptr_nonnull(env->status);
-    ck_assert_int_eq(env->status->code, BERTH__V1__CODE__DEADLINE_EXCEEDED);
+    ck_assert_int_eq(env->status->code, CODE_DEADLINE_EXCEEDED);
     ck_assert_str_eq(env->status->message,
                      "berth.test.Test/Echo: deadline of 1000 ms passed before the request arrived");
     ck_assert_uint_eq(svc.executions, 1);
     ck_assert_uint_eq(berth_rpc_server_stats_of(srv)->expired, 1);
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
     free(reply);
     free(frame);
     nn_close(s);
 }
 END_TEST
 
-static Berth__Test__EchoReply *reply_body(Berth__V1__Envelope *env)
+static Berth__Test__EchoReply *reply_body(Envelope *env)
 {
     ck_assert_ptr_null(env->status);
     return (Berth__Test__EchoReply *)berth_pb_unpack(&berth__test__echo_reply__descriptor,
@@ -282,7 +281,7 @@ START_TEST(duplicates_get_the_cached_reply)
 {
     uint8_t *frame, *again, *reply;
     size_t len, alen, rlen;
-    Berth__V1__Envelope *env;
+    Envelope *env;
     Berth__Test__EchoReply *r;
     int s;
 
@@ -302,7 +301,7 @@ START_TEST(duplicates_get_the_cached_reply)
         ck_assert_str_eq(r->text, "crafted");
         ck_assert_uint_eq(r->executions, 2); /* the first execution's answer */
         berth_pb_free(&r->base);
-        berth__v1__envelope__free_unpacked(env, NULL);
+        envelope_free_unpacked(env, NULL);
         free(reply);
     }
     /* the same call id in a new frame (a client's own retry): cached too */
@@ -314,7 +313,7 @@ START_TEST(duplicates_get_the_cached_reply)
     r = reply_body(env);
     ck_assert_uint_eq(r->executions, 2);
     berth_pb_free(&r->base);
-    berth__v1__envelope__free_unpacked(env, NULL);
+    envelope_free_unpacked(env, NULL);
     free(reply);
 
     ck_assert_uint_eq(svc.executions, 2);
@@ -344,7 +343,7 @@ START_TEST(resends_during_a_slow_call_execute_it_once)
     ck_assert_int_eq(berth_rpc_client_call_sync(fast, &berth__test__test__descriptor, "Slow",
                                                 &req.base, 10000, &res, &err),
                      0);
-    ck_assert_int_eq(res.code, BERTH__V1__CODE__OK);
+    ck_assert_int_eq(res.code, CODE_OK);
     berth_rpc_result_clear(&res);
     ck_assert_uint_eq(svc.slow_started, 1);
     ck_assert_uint_eq(berth_rpc_server_stats_of(srv)->executed, 1);
@@ -399,7 +398,7 @@ static void expect_dropped(int s, uint8_t *frame, size_t len)
 START_TEST(rejected_frames_never_reach_the_decoder)
 {
     berth_auth_stats *st = berth_auth_stats_of(ctl.auth);
-    Berth__V1__Envelope env = BERTH__V1__ENVELOPE__INIT;
+    Envelope env = ENVELOPE_INIT;
     uint8_t plain[256], *f;
     size_t len, plen;
     uint64_t decoded, executions, rej_before[BERTH_REJECT_COUNT];
@@ -414,10 +413,10 @@ START_TEST(rejected_frames_never_reach_the_decoder)
     s = raw_socket(NN_REQ, addr);
 
     /* unsigned: a valid Envelope with no frame around it */
-    env.kind = BERTH__V1__FRAME_KIND__REQUEST;
+    env.kind = FRAME_KIND_REQUEST;
     env.method = "berth.test.Test/Echo";
     env.call_id = 9;
-    plen = berth__v1__envelope__pack(&env, plain);
+    plen = envelope_pack(&env, plain);
     expect_dropped(s, plain, plen);
     /* tampered */
     f = sealed_request(&n1, &ctl, "berth.test.Test/Echo", 10, 5000, berth_now_real_ns(), &len);
@@ -514,7 +513,7 @@ START_TEST(oversize_frames_cost_nothing)
     ck_assert_int_eq(berth_rpc_client_call_sync(cli, &berth__test__test__descriptor, "Echo",
                                                 &req.base, 10000, &res, &err),
                      0);
-    ck_assert_int_eq(res.code, BERTH__V1__CODE__OK);
+    ck_assert_int_eq(res.code, CODE_OK);
     ck_assert_uint_eq(((Berth__Test__EchoReply *)res.response)->data.len, 3 << 20);
     berth_rpc_result_clear(&res);
     nn_close(s);
@@ -536,8 +535,7 @@ START_TEST(refused_handshake_says_why)
     party_init(&n2, BERTH_ROLE_NODE, "n2");
     party_trust(&n2, &ctl);
     c2 = client_new(loop, &n2, &ctl, addr);
-    ck_assert_int_eq(echo_call(c2, "Echo", "let me in", 5000, NULL, &msg),
-                     BERTH__V1__CODE__PERMISSION_DENIED);
+    ck_assert_int_eq(echo_call(c2, "Echo", "let me in", 5000, NULL, &msg), CODE_PERMISSION_DENIED);
     snprintf(want, sizeof(want),
              "controller ctl at %s refused us: node n2: key %s awaits operator approval "
              "(berthctl node approve n2)",
@@ -546,7 +544,7 @@ START_TEST(refused_handshake_says_why)
     free(msg);
     ck_assert_uint_eq(svc.executions, 0);
     ck_assert_int_eq(berth_policy_memory_approve(ctl.policy, "n2", &err), 0);
-    ck_assert_int_eq(echo_call(c2, "Echo", "approved", 5000, &r, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(echo_call(c2, "Echo", "approved", 5000, &r, NULL), CODE_OK);
     berth_pb_free(&r->base);
     berth_rpc_client_free(c2);
     party_free(&n2);
@@ -571,7 +569,7 @@ START_TEST(join_token_enrolls_through_the_client)
     cfg.address = addr;
     cfg.join_token = &tok;
     ck_assert_int_eq(berth_rpc_client_new(&cfg, &c2, &err), 0);
-    ck_assert_int_eq(echo_call(c2, "Echo", "new node", 5000, &r, NULL), BERTH__V1__CODE__OK);
+    ck_assert_int_eq(echo_call(c2, "Echo", "new node", 5000, &r, NULL), CODE_OK);
     berth_pb_free(&r->base);
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_enrolled, 1);
     berth_rpc_client_free(c2);
@@ -594,8 +592,7 @@ START_TEST(a_server_with_another_key_gets_no_call_through)
     ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
     ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
     cli = client_new(loop, &n1, &ctl, addr);
-    ck_assert_int_eq(echo_call(cli, "Echo", "secret", 500, NULL, &msg),
-                     BERTH__V1__CODE__DEADLINE_EXCEEDED);
+    ck_assert_int_eq(echo_call(cli, "Echo", "secret", 500, NULL, &msg), CODE_DEADLINE_EXCEEDED);
     free(msg);
     ck_assert_uint_ge(berth_auth_stats_of(n1.auth)->rejected[BERTH_REJECT_UNKNOWN_KEY], 1);
     ck_assert_uint_eq(svc.executions, 0);
@@ -628,8 +625,7 @@ START_TEST(client_recovers_when_the_server_lost_its_session)
     ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
     /* the first call goes unanswered (unknown session), then the client
      * makes a new one */
-    ck_assert_int_eq(echo_call(cli, "Echo", "lost", 700, NULL, &msg),
-                     BERTH__V1__CODE__DEADLINE_EXCEEDED);
+    ck_assert_int_eq(echo_call(cli, "Echo", "lost", 700, NULL, &msg), CODE_DEADLINE_EXCEEDED);
     free(msg);
     ck_assert_uint_eq(berth_auth_stats_of(fresh)->rejected[BERTH_REJECT_UNKNOWN_KEY], 1);
     call_ok("after the restart");
@@ -682,8 +678,8 @@ START_TEST(calls_in_flight_are_resent_under_the_new_session)
                      0);
     for (int i = 0; i < 200 && long_code < 0; i++)
         run_for(loop, 50);
-    ck_assert_int_eq(short_code, BERTH__V1__CODE__DEADLINE_EXCEEDED);
-    ck_assert_int_eq(long_code, BERTH__V1__CODE__OK);
+    ck_assert_int_eq(short_code, CODE_DEADLINE_EXCEEDED);
+    ck_assert_int_eq(long_code, CODE_OK);
     /* Answered after the short one gave up, far from its own deadline. */
     ck_assert_int_lt(berth_now_mono_ns() - t0, 10 * BERTH_NSEC_PER_SEC);
     ck_assert_uint_eq(berth_rpc_client_stats_of(cli)->resent, 1);
@@ -717,13 +713,13 @@ START_TEST(too_many_calls_are_refused_not_queued)
     ck_assert_int_eq(berth_rpc_client_call_sync(cli, &berth__test__test__descriptor, "Echo",
                                                 &req.base, 5000, &res, &err),
                      0);
-    ck_assert_int_eq(res.code, BERTH__V1__CODE__RESOURCE_EXHAUSTED);
+    ck_assert_int_eq(res.code, CODE_RESOURCE_EXHAUSTED);
     ck_assert_str_eq(res.message, "berth.test.Test/Echo: 1 calls in progress, try again later");
     berth_rpc_result_clear(&res);
     /* the first one was not disturbed */
     while (slow_code < 0)
         run_for(loop, 10);
-    ck_assert_int_eq(slow_code, BERTH__V1__CODE__OK);
+    ck_assert_int_eq(slow_code, CODE_OK);
 }
 END_TEST
 

@@ -9,14 +9,14 @@
 #include "runtime/runtime-internal.h"
 #include "runtime/spec.h"
 
-static Berth__V1__ContainerSpec spec;
-static Berth__V1__Resources res;
+static ContainerSpec spec;
+static Resources res;
 static char *cmd[] = { "/bin/true" };
 
 static void setup(void)
 {
-    berth__v1__container_spec__init(&spec);
-    berth__v1__resources__init(&res);
+    container_spec_init(&spec);
+    resources_init(&res);
     spec.id = "web-1";
     spec.rootfs = "/srv/rootfs";
     spec.command = cmd;
@@ -131,10 +131,10 @@ END_TEST
 
 START_TEST(mounts)
 {
-    Berth__V1__Mount m;
-    Berth__V1__Mount *mp[] = { &m };
+    Mount m;
+    Mount *mp[] = { &m };
 
-    berth__v1__mount__init(&m);
+    mount_init(&m);
     spec.mounts = mp;
     spec.n_mounts = 1;
     m.source = "/host";
@@ -146,7 +146,7 @@ START_TEST(mounts)
     m.destination = "/data";
     m.source = "rel";
     expect_invalid("spec.mounts[0].source: 'rel' must be an absolute, normalised host path");
-    m.type = BERTH__V1__MOUNT_TYPE__MOUNT_TMPFS;
+    m.type = MOUNT_TMPFS;
     expect_invalid("spec.mounts[0].source: a tmpfs mount has no source");
     m.source = "";
     m.tmpfs_size_bytes = -1;
@@ -158,21 +158,21 @@ END_TEST
 
 START_TEST(security_and_supervision)
 {
-    Berth__V1__Capabilities caps;
-    Berth__V1__Rlimit rl;
-    Berth__V1__Rlimit *rlp[] = { &rl };
-    Berth__V1__Probe probe;
-    Berth__V1__TcpAction tcp;
+    Capabilities caps;
+    Rlimit rl;
+    Rlimit *rlp[] = { &rl };
+    Probe probe;
+    TcpAction tcp;
     static char *add[] = { "NET_ADMIN", "cap_bogus" };
 
-    berth__v1__capabilities__init(&caps);
+    capabilities_init(&caps);
     caps.add = add;
     caps.n_add = 2;
     spec.capabilities = &caps;
     expect_invalid("spec.capabilities.add[1]: capability 'cap_bogus' is unknown");
     spec.capabilities = NULL;
 
-    berth__v1__rlimit__init(&rl);
+    rlimit_init(&rl);
     rl.type = "nofiles";
     spec.rlimits = rlp;
     spec.n_rlimits = 1;
@@ -193,11 +193,11 @@ START_TEST(security_and_supervision)
     expect_invalid("spec.restart_policy: unknown policy 9");
     spec.restart_policy = 0;
 
-    berth__v1__probe__init(&probe);
-    berth__v1__tcp_action__init(&tcp);
+    probe_init(&probe);
+    tcp_action_init(&tcp);
     spec.liveness_probe = &probe;
     expect_invalid("spec.liveness_probe: needs exec or tcp");
-    probe.action_case = BERTH__V1__PROBE__ACTION_TCP;
+    probe.action_case = PROBE_ACTION_TCP;
     probe.tcp = &tcp;
     tcp.port = 70000;
     expect_invalid("spec.liveness_probe.tcp.port: 70000 is not a port (1..65535)");

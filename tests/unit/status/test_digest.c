@@ -15,19 +15,17 @@ END_TEST
 
 START_TEST(sorted_by_id_whatever_the_order)
 {
-    Berth__V1__ContainerStatus a = BERTH__V1__CONTAINER_STATUS__INIT,
-                               b = BERTH__V1__CONTAINER_STATUS__INIT,
-                               c = BERTH__V1__CONTAINER_STATUS__INIT;
-    const Berth__V1__ContainerStatus *order1[] = { &a, &b, &c }, *order2[] = { &c, &a, &b };
+    ContainerStatus a = CONTAINER_STATUS_INIT, b = CONTAINER_STATUS_INIT, c = CONTAINER_STATUS_INIT;
+    const ContainerStatus *order1[] = { &a, &b, &c }, *order2[] = { &c, &a, &b };
 
     a.id = "a-0";
-    a.state = BERTH__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    a.state = CONTAINER_RUNNING;
     b.id = "b-1";
-    b.state = BERTH__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    b.state = CONTAINER_EXITED;
     b.restart_count = 2;
     b.exit_code = 3;
     c.id = "c";
-    c.state = BERTH__V1__CONTAINER_STATE__CONTAINER_OOM_KILLED;
+    c.state = CONTAINER_OOM_KILLED;
     c.exit_code = -1;
     c.signal = 9;
     /* "a-0\t4\t0\t0\t0\nb-1\t5\t2\t3\t0\nc\t6\t0\t-1\t9\n" */

@@ -11,7 +11,7 @@ static const uint8_t self[BERTH_WAKEUP_ID_LEN] = { 1, 2,  3,  4,  5,  6,  7,  8,
 
 START_TEST(to_the_node)
 {
-    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
+    WakeUp w = WAKE_UP_INIT;
     uint64_t gen = 0;
 
     w.generation = 7;
@@ -22,8 +22,8 @@ END_TEST
 
 START_TEST(to_every_node)
 {
-    Berth__V1__WakeUp w = BERTH__V1__WAKE_UP__INIT;
-    Berth__V1__NodeGeneration g[3], *p[3];
+    WakeUp w = WAKE_UP_INIT;
+    NodeGeneration g[3], *p[3];
     uint8_t other[BERTH_WAKEUP_ID_LEN], shorter[BERTH_WAKEUP_ID_LEN - 1];
     uint64_t gen = 0;
 
@@ -31,7 +31,7 @@ START_TEST(to_every_node)
     other[15] = 0;
     memcpy(shorter, self, sizeof(shorter));
     for (int i = 0; i < 3; i++) {
-        berth__v1__node_generation__init(&g[i]);
+        node_generation_init(&g[i]);
         p[i] = &g[i];
     }
     g[0].node_id.data = other;
