@@ -10,7 +10,7 @@
 
 #include "base/loop.h"
 #include "berth/proto/v1.h"
-#include "config.h"
+#include "agent-config.h"
 #include "node.h"
 #include "runtime/cgroup.h"
 

@@ -24,9 +24,9 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "base/timeutil.h"
-#include "monitor/monitor.h"
+#include "statedir/statedir.h"
 #include "runtime/spec.h"
-#include "status/digest.h"
+#include "protocol/digest.h"
 
 #define STOPS_MAX 8
 
@@ -360,7 +360,7 @@ static void ct_refresh(ct *c)
     MonitorState *ms = NULL;
     int gone = 0;
 
-    if (berth_monitor_state_read(c->dirfd, &ms, NULL) < 0)
+    if (berth_statedir_read_state(c->dirfd, &ms, NULL) < 0)
         return;
     if (ms->monitor_pid > 0 && (c->phase == CT_SUPERVISED || c->phase == CT_STOPPING))
         gone = ct_watch(c, ms->monitor_pid) == 1;
@@ -552,11 +552,11 @@ static void ct_start(ct *c)
     plan.cgroup_parent = a->cfg.cgroup_parent;
     plan.image_store = a->cfg.image_store;
     plan.generation = c->generation;
-    if (berth_monitor_plan_write(c->dirfd, &plan, &err) < 0)
+    if (berth_statedir_write_plan(c->dirfd, &plan, &err) < 0)
         goto fail;
     /* A previous run's records must not read as this one's. */
-    unlinkat(c->dirfd, BERTH_MONITOR_STATE, 0);
-    unlinkat(c->dirfd, BERTH_MONITOR_EXIT, 0);
+    unlinkat(c->dirfd, BERTH_STATEDIR_STATE, 0);
+    unlinkat(c->dirfd, BERTH_STATEDIR_EXIT, 0);
     snprintf(path, sizeof(path), "%s/%s", a->containers_dir, c->id);
     memset(&c->answer, 0, sizeof(c->answer));
     if (berth_monitor_spawn(a->cfg.monitor, path, &c->answer_fd, &err) < 0)
@@ -626,7 +626,7 @@ static void on_inotify(berth_loop_io *io, uint32_t events)
             struct inotify_event *ev = (struct inotify_event *)p;
 
             p += sizeof(*ev) + ev->len;
-            if (ev->len == 0 || strcmp(ev->name, BERTH_MONITOR_STATE) != 0)
+            if (ev->len == 0 || strcmp(ev->name, BERTH_STATEDIR_STATE) != 0)
                 continue;
             for (ct *c = a->cts; c; c = c->next)
                 if (c->wd == ev->wd && c->dirfd >= 0) {
@@ -650,7 +650,7 @@ static void adopt(agent *a, const char *id)
     if (dfd < 0)
         return;
     if (berth_monitor_probe(dfd, &l, NULL) < 0 || l == BERTH_MONITOR_NONE ||
-        berth_monitor_plan_read(dfd, &plan, NULL) < 0 || !plan->spec ||
+        berth_statedir_read_plan(dfd, &plan, NULL) < 0 || !plan->spec ||
         strcmp(plan->spec->id, id) != 0) {
         /* Half-made (no monitor ever ran, or no plan): nothing to keep. */
         berth_info("container %s: removing the leftovers of an unfinished start", id);
@@ -670,7 +670,7 @@ static void adopt(agent *a, const char *id)
     c->spec = plan->spec;
     c->generation = plan->generation;
     c->desired = true; /* until the controller says otherwise */
-    if (l == BERTH_MONITOR_ALIVE && berth_monitor_state_read(c->dirfd, &ms, NULL) == 0 &&
+    if (l == BERTH_MONITOR_ALIVE && berth_statedir_read_state(c->dirfd, &ms, NULL) == 0 &&
         ms->monitor_pid > 0 && ct_watch(c, ms->monitor_pid) == 0) {
         c->phase = CT_SUPERVISED;
         berth_info("container %s: re-adopted (monitor %d)", id, ms->monitor_pid);

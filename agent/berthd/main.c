@@ -17,7 +17,7 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "base/timeutil.h"
-#include "config.h"
+#include "agent-config.h"
 #include "node.h"
 #include "session.h"
 

@@ -7,7 +7,7 @@
 
 #include "base/error.h"
 #include "berth/proto/v1.h"
-#include "config.h"
+#include "agent-config.h"
 
 typedef struct node_facts {
     char kernel[80];

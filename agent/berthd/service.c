@@ -15,8 +15,8 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
-#include "monitor/crilog.h"
-#include "monitor/monitor.h"
+#include "statedir/crilog.h"
+#include "statedir/statedir.h"
 #include "rpc/server.h"
 #include "runtime/spec.h"
 
@@ -265,7 +265,7 @@ static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Clo
     q.stream = in->stream == LOG_STREAM_STDOUT   ? BERTH_CRILOG_STDOUT
                : in->stream == LOG_STREAM_STDERR ? BERTH_CRILOG_STDERR
                                                  : -1;
-    if (berth_crilog_read(dfd, BERTH_MONITOR_LOG, berth_spec_log_max_files(spec), &q, &b, &err) <
+    if (berth_crilog_read(dfd, BERTH_STATEDIR_LOG, berth_spec_log_max_files(spec), &q, &b, &err) <
         0) {
         berth_rpc_call_fail(data, CODE_INTERNAL, "container %s: %s", in->container_id, err->msg);
         berth_error_free(&err);

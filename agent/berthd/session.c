@@ -26,8 +26,8 @@
 #include "rpc/server.h"
 #include "rpc/stream.h"
 #include "service.h"
-#include "status/retry.h"
-#include "status/wakeup.h"
+#include "protocol/retry.h"
+#include "protocol/wakeup.h"
 
 #define STATUS_MAX 4096
 /* Fresh pictures sent at once when the controller finds one older than

@@ -26,7 +26,7 @@
 #include "base/io.h"
 #include "berth/proto/v1.h"
 #include "berthctl.h"
-#include "monitor/monitor.h"
+#include "statedir/statedir.h"
 #include "runtime/spec.h"
 
 #define DEFAULT_STORE     "/var/lib/berth/images"
@@ -102,7 +102,7 @@ static size_t image_users(const char *state_dir, const char *name, char *out, si
             continue;
         dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || berth_monitor_probe(dfd, &l, NULL) < 0 || l != BERTH_MONITOR_ALIVE ||
-            berth_monitor_plan_read(dfd, &plan, NULL) < 0)
+            berth_statedir_read_plan(dfd, &plan, NULL) < 0)
             continue;
         if (plan->spec && strcmp(plan->spec->image, name) == 0) {
             int w = snprintf(out + len, size - len, "%s%s", n ? ", " : "", e->d_name);

@@ -10,7 +10,7 @@
 
 #include "base/loop.h"
 #include "berth/proto/v1.h"
-#include "config.h"
+#include "controller-config.h"
 #include "controller.h"
 #include "manifest/workload.h"
 #include "placement.h"

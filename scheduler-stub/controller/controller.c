@@ -21,9 +21,9 @@
 #include "base/timeutil.h"
 #include "controller-internal.h"
 #include "rpc/pb.h"
-#include "status/digest.h"
-#include "status/retry.h"
-#include "status/wakeup.h"
+#include "protocol/digest.h"
+#include "protocol/retry.h"
+#include "protocol/wakeup.h"
 
 #define FLUSH_DELAY_NS (200 * BERTH_NSEC_PER_MSEC)
 

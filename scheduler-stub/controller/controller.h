@@ -7,7 +7,7 @@
 
 #include "base/error.h"
 #include "base/loop.h"
-#include "config.h"
+#include "controller-config.h"
 
 typedef struct controller controller;
 

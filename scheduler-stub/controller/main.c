@@ -10,7 +10,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/loop.h"
-#include "config.h"
+#include "controller-config.h"
 #include "controller.h"
 
 #define DEFAULT_CONFIG "/etc/berth/controller.yaml"

@@ -1,4 +1,4 @@
-/* Fuzz target: berthd's configuration file (agent/berthd/config.c, compiled
+/* Fuzz target: berthd's configuration file (agent/berthd/agent-config.c, compiled
  * into the target: it is not a library). The input is agent.yaml's text;
  * it goes through what berthd does at start: defaults, the file over them,
  * then the checks of the whole. A failed parse must leave the defaults
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "agent-config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

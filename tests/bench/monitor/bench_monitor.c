@@ -23,7 +23,7 @@
 
 #include "base/io.h"
 #include "bench_util.h"
-#include "monitor/monitor.h"
+#include "statedir/statedir.h"
 
 /* this run's own: removed at the end */
 static char cgroup_parent[64];
@@ -88,7 +88,7 @@ static int berth_round(const char *monitor, const char *rootfs, int n, struct me
         spec.n_command = 2;
         plan.spec = &spec;
         plan.cgroup_parent = cgroup_parent;
-        if (berth_monitor_plan_write(fd, &plan, &err) < 0 ||
+        if (berth_statedir_write_plan(fd, &plan, &err) < 0 ||
             berth_monitor_start(monitor, dirs[i], 30000, &pid, &err) < 0) {
             fprintf(stderr, "bench-monitor: %s\n", err->msg);
             return -1;
@@ -100,7 +100,7 @@ static int berth_round(const char *monitor, const char *rootfs, int n, struct me
         MonitorState *st = NULL;
         int fd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-        if (berth_monitor_state_read(fd, &st, NULL) < 0 || read_mem(st->monitor_pid, &out[i]) < 0)
+        if (berth_statedir_read_state(fd, &st, NULL) < 0 || read_mem(st->monitor_pid, &out[i]) < 0)
             r = -1;
         if (st)
             monitor_state_free_unpacked(st, NULL);

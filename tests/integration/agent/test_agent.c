@@ -20,7 +20,7 @@
 #include "berth/proto/v1.h"
 #include "check_main.h"
 #include "fake_controller.h"
-#include "monitor/monitor.h"
+#include "statedir/statedir.h"
 #include "rpc/pb.h"
 
 #define S(x) CONTAINER_##x

@@ -11,8 +11,8 @@
 #include "berth/proto/v1.h"
 #include "rpc/keys.h"
 #include "rpc/pb.h"
-#include "status/digest.h"
-#include "status/wakeup.h"
+#include "protocol/digest.h"
+#include "protocol/wakeup.h"
 
 #define CALL_TIMEOUT_MS 1500
 #define RESEND_IVL_MS   500

@@ -19,8 +19,8 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "check_main.h"
-#include "monitor/crilog.h"
-#include "monitor/monitor.h"
+#include "statedir/crilog.h"
+#include "statedir/statedir.h"
 #include "runtime/cgroup.h"
 
 static const char *monitor_bin, *rootfs;
@@ -102,7 +102,7 @@ static pid_t start(void)
     berth_error *err = NULL;
     pid_t pid = 0;
 
-    ck_assert_int_eq(berth_monitor_plan_write(dfd, &plan, &err), 0);
+    ck_assert_int_eq(berth_statedir_write_plan(dfd, &plan, &err), 0);
     ck_assert_msg(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err) == 0, "%s",
                   err ? err->msg : "");
     ck_assert_int_gt(pid, 0);
@@ -135,7 +135,7 @@ static ExitRecord *exit_record(void)
     ExitRecord *rec = NULL;
     berth_error *err = NULL;
 
-    ck_assert_msg(berth_monitor_exit_read(dfd, &rec, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_msg(berth_statedir_read_exit(dfd, &rec, &err) == 0, "%s", err ? err->msg : "");
     return rec;
 }
 
@@ -143,7 +143,7 @@ static MonitorState *state(void)
 {
     MonitorState *st = NULL;
 
-    ck_assert_int_eq(berth_monitor_state_read(dfd, &st, NULL), 0);
+    ck_assert_int_eq(berth_statedir_read_state(dfd, &st, NULL), 0);
     return st;
 }
 
@@ -182,7 +182,7 @@ START_TEST(outlives_its_starter)
     int64_t before = berth_now_real_ns();
 
     set_cmd("i=0; while [ $i -lt 10 ]; do echo line $i; i=$((i+1)); sleep 0.1; done; exit 7");
-    ck_assert_int_eq(berth_monitor_plan_write(dfd, &plan, NULL), 0);
+    ck_assert_int_eq(berth_statedir_write_plan(dfd, &plan, NULL), 0);
     ck_assert_int_eq(pipe(p), 0);
     starter = fork();
     if (starter == 0) {
@@ -214,7 +214,7 @@ START_TEST(outlives_its_starter)
     ck_assert_int_ge(rec->finished_unix_ns - rec->started_unix_ns, 900 * BERTH_NSEC_PER_MSEC);
     ck_assert_int_le(rec->finished_unix_ns, berth_now_real_ns());
     exit_record_free_unpacked(rec, NULL);
-    log = log_text(BERTH_MONITOR_LOG);
+    log = log_text(BERTH_STATEDIR_LOG);
     ck_assert_ptr_nonnull(log);
     ck_assert_ptr_nonnull(strstr(log, " stdout F line 0\n"));
     ck_assert_ptr_nonnull(strstr(log, " stdout F line 9\n"));
@@ -239,7 +239,7 @@ START_TEST(log_rotation_bound)
         struct stat st;
 
         for (int i = 0; i < 5; i++) {
-            snprintf(name, sizeof(name), i ? "%s.%d" : "%s", BERTH_MONITOR_LOG, i);
+            snprintf(name, sizeof(name), i ? "%s.%d" : "%s", BERTH_STATEDIR_LOG, i);
             if (fstatat(dfd, name, &st, 0) == 0)
                 total += st.st_size;
         }
@@ -254,7 +254,7 @@ START_TEST(log_rotation_bound)
         _cleanup_free_ char *data = NULL;
         char *line, *save = NULL;
 
-        snprintf(name, sizeof(name), i ? "%s.%d" : "%s", BERTH_MONITOR_LOG, i);
+        snprintf(name, sizeof(name), i ? "%s.%d" : "%s", BERTH_STATEDIR_LOG, i);
         data = log_text(name);
         if (i == 3) {
             ck_assert_ptr_null(data); /* three files in all */
@@ -438,7 +438,7 @@ START_TEST(start_error_reported)
     static char *argv[] = { "/nonexistent" };
     spec.command = argv;
     spec.n_command = 1;
-    ck_assert_int_eq(berth_monitor_plan_write(dfd, &plan, NULL), 0);
+    ck_assert_int_eq(berth_statedir_write_plan(dfd, &plan, NULL), 0);
     ck_assert_int_lt(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err), 0);
     ck_assert_str_eq(err->msg, "container m1: exec /nonexistent: No such file or directory");
     berth_error_free(&err);
@@ -471,7 +471,7 @@ START_TEST(killed_monitor_is_lost)
     ck_assert_int_eq(kill(mpid, SIGKILL), 0);
     wait_monitor_gone(5000);
     ck_assert_int_eq(liveness(), BERTH_MONITOR_LOST);
-    ck_assert_int_lt(berth_monitor_exit_read(dfd, &(ExitRecord *){ NULL }, NULL), 0);
+    ck_assert_int_lt(berth_statedir_read_exit(dfd, &(ExitRecord *){ NULL }, NULL), 0);
 
     ck_assert_int_eq(berth_cgroup_driver_detect(NULL, &d, NULL), 0);
     snprintf(path, sizeof(path), "%s/%s", parent, spec.id);
@@ -505,7 +505,7 @@ static MonitorState *wait_state(bool (*pred)(const MonitorState *), int timeout_
     for (;;) {
         MonitorState *st = NULL;
 
-        if (berth_monitor_state_read(dfd, &st, NULL) == 0) {
+        if (berth_statedir_read_state(dfd, &st, NULL) == 0) {
             if (pred(st))
                 return st;
             monitor_state_free_unpacked(st, NULL);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "config.h"
+#include "agent-config.h"
 
 static agent_config cfg;
 

@@ -9,7 +9,7 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "check_main.h"
-#include "config.h"
+#include "controller-config.h"
 
 static char dir[] = "/tmp/berth-config-XXXXXX";
 static char path[128];

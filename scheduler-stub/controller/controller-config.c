@@ -1,5 +1,5 @@
 /* berth-controller's settings. */
-#include "config.h"
+#include "controller-config.h"
 
 #include <errno.h>
 #include <fcntl.h>

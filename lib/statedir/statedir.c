@@ -39,7 +39,7 @@ static int read_record(int dirfd, const char *name, const ProtobufCMessageDescri
     ProtobufCMessage *msg;
     size_t len;
 
-    if (berth_read_file_at(dirfd, name, BERTH_MONITOR_RECORD_MAX, &data, &len, err) < 0)
+    if (berth_read_file_at(dirfd, name, BERTH_STATEDIR_RECORD_MAX, &data, &len, err) < 0)
         return -1;
     msg = protobuf_c_message_unpack(desc, NULL, len, (const uint8_t *)data);
     if (!msg)
@@ -48,36 +48,36 @@ static int read_record(int dirfd, const char *name, const ProtobufCMessageDescri
     return 0;
 }
 
-int berth_monitor_plan_write(int dirfd, const ContainerPlan *plan, berth_error **err)
+int berth_statedir_write_plan(int dirfd, const ContainerPlan *plan, berth_error **err)
 {
-    return write_record(dirfd, BERTH_MONITOR_PLAN, &plan->base, err);
+    return write_record(dirfd, BERTH_STATEDIR_PLAN, &plan->base, err);
 }
 
-int berth_monitor_state_write(int dirfd, const MonitorState *st, berth_error **err)
+int berth_statedir_write_state(int dirfd, const MonitorState *st, berth_error **err)
 {
-    return write_record(dirfd, BERTH_MONITOR_STATE, &st->base, err);
+    return write_record(dirfd, BERTH_STATEDIR_STATE, &st->base, err);
 }
 
-int berth_monitor_exit_write(int dirfd, const ExitRecord *rec, berth_error **err)
+int berth_statedir_write_exit(int dirfd, const ExitRecord *rec, berth_error **err)
 {
-    return write_record(dirfd, BERTH_MONITOR_EXIT, &rec->base, err);
+    return write_record(dirfd, BERTH_STATEDIR_EXIT, &rec->base, err);
 }
 
-int berth_monitor_plan_read(int dirfd, ContainerPlan **ret_plan, berth_error **err)
+int berth_statedir_read_plan(int dirfd, ContainerPlan **ret_plan, berth_error **err)
 {
-    return read_record(dirfd, BERTH_MONITOR_PLAN, &container_plan_descriptor,
+    return read_record(dirfd, BERTH_STATEDIR_PLAN, &container_plan_descriptor,
                        (ProtobufCMessage **)ret_plan, err);
 }
 
-int berth_monitor_state_read(int dirfd, MonitorState **ret_state, berth_error **err)
+int berth_statedir_read_state(int dirfd, MonitorState **ret_state, berth_error **err)
 {
-    return read_record(dirfd, BERTH_MONITOR_STATE, &monitor_state_descriptor,
+    return read_record(dirfd, BERTH_STATEDIR_STATE, &monitor_state_descriptor,
                        (ProtobufCMessage **)ret_state, err);
 }
 
-int berth_monitor_exit_read(int dirfd, ExitRecord **ret_exit, berth_error **err)
+int berth_statedir_read_exit(int dirfd, ExitRecord **ret_exit, berth_error **err)
 {
-    return read_record(dirfd, BERTH_MONITOR_EXIT, &exit_record_descriptor,
+    return read_record(dirfd, BERTH_STATEDIR_EXIT, &exit_record_descriptor,
                        (ProtobufCMessage **)ret_exit, err);
 }
 
@@ -86,10 +86,10 @@ int berth_monitor_exit_read(int dirfd, ExitRecord **ret_exit, berth_error **err)
 int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err)
 {
     _cleanup_close_ int fd =
-        openat(dirfd, BERTH_MONITOR_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        openat(dirfd, BERTH_STATEDIR_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
     if (fd < 0)
-        return berth_error_errno(err, "open %s", BERTH_MONITOR_LOCK);
+        return berth_error_errno(err, "open %s", BERTH_STATEDIR_LOCK);
     /* A prober holds a shared lock for an instant: retry a little before
      * deciding another monitor lives. */
     for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
@@ -100,8 +100,8 @@ int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err)
         if (errno == EWOULDBLOCK)
             return berth_error_set(err, EWOULDBLOCK,
                                    "another monitor holds %s: it supervises this container",
-                                   BERTH_MONITOR_LOCK);
-        return berth_error_errno(err, "lock %s", BERTH_MONITOR_LOCK);
+                                   BERTH_STATEDIR_LOCK);
+        return berth_error_errno(err, "lock %s", BERTH_STATEDIR_LOCK);
     }
     *ret_fd = TAKE_FD(fd);
     return 0;
@@ -109,13 +109,13 @@ int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err)
 
 int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **err)
 {
-    _cleanup_close_ int fd = openat(dirfd, BERTH_MONITOR_LOCK, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    _cleanup_close_ int fd = openat(dirfd, BERTH_STATEDIR_LOCK, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     MonitorState *st = NULL;
     _cleanup_error_ berth_error *serr = NULL;
 
     if (fd < 0) {
         if (errno != ENOENT)
-            return berth_error_errno(err, "open %s", BERTH_MONITOR_LOCK);
+            return berth_error_errno(err, "open %s", BERTH_STATEDIR_LOCK);
         *ret = BERTH_MONITOR_NONE;
         return 0;
     }
@@ -125,11 +125,11 @@ int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **er
             *ret = BERTH_MONITOR_ALIVE;
             return 0;
         }
-        return berth_error_errno(err, "probe %s", BERTH_MONITOR_LOCK);
+        return berth_error_errno(err, "probe %s", BERTH_STATEDIR_LOCK);
     }
     flock(fd, LOCK_UN);
     /* Dead. Did it finish its work (a final state), or was it killed? */
-    if (berth_monitor_state_read(dirfd, &st, &serr) < 0) {
+    if (berth_statedir_read_state(dirfd, &st, &serr) < 0) {
         if (serr->code != ENOENT && serr->code != EBADMSG) {
             if (err)
                 *err = TAKE_PTR(serr);
@@ -289,11 +289,11 @@ int berth_monitor_stop(int dirfd, int64_t grace_ms, berth_error **err)
     int len;
 
     /* O_NONBLOCK: ENXIO instead of blocking when no monitor reads. */
-    fd = openat(dirfd, BERTH_MONITOR_CONTROL, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    fd = openat(dirfd, BERTH_STATEDIR_CONTROL, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         if (errno == ENXIO || errno == ENOENT)
             return berth_error_set(err, ESRCH, "stop: no monitor is running");
-        return berth_error_errno(err, "open %s", BERTH_MONITOR_CONTROL);
+        return berth_error_errno(err, "open %s", BERTH_STATEDIR_CONTROL);
     }
     if (grace_ms >= 0)
         len = snprintf(cmd, sizeof(cmd), "stop %" PRId64 "\n", grace_ms);

@@ -5,7 +5,7 @@
 #include <check.h>
 
 #include "check_main.h"
-#include "status/digest.h"
+#include "protocol/digest.h"
 
 START_TEST(empty_is_the_hash_of_nothing)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "status/wakeup.h"
+#include "protocol/wakeup.h"
 
 static const uint8_t self[BERTH_WAKEUP_ID_LEN] = { 1, 2,  3,  4,  5,  6,  7,  8,
                                                    9, 10, 11, 12, 13, 14, 15, 16 };

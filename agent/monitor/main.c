@@ -7,7 +7,7 @@
  *
  *   berth-monitor [--ready-fd FD] STATE_DIR
  *
- * STATE_DIR holds plan.pb (lib/monitor/monitor.h has the layout). The
+ * STATE_DIR holds plan.pb (lib/statedir/statedir.h has the layout). The
  * monitor writes "running PID\n" or "error TEXT\n" to FD once the first
  * start succeeded or failed. SIGTERM, SIGINT or "stop [GRACE_MS]" on the
  * control fifo stop the container: its stop signal, then SIGKILL to its
@@ -35,8 +35,8 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/timeutil.h"
-#include "monitor/crilog.h"
-#include "monitor/monitor.h"
+#include "statedir/crilog.h"
+#include "statedir/statedir.h"
 #include "runtime/runtime.h"
 
 #define HISTORY_MAX 16
@@ -136,7 +136,7 @@ static void save_state(monitor *m)
         hist[i] = &m->history[i];
     st.history = hist;
     st.n_history = m->n_history;
-    if (berth_monitor_state_write(m->dirfd, &st, &err) < 0) {
+    if (berth_statedir_write_state(m->dirfd, &st, &err) < 0) {
         berth_log_error(BERTH_LOG_ERROR, err, "save state");
         berth_error_free(&err);
     }
@@ -165,7 +165,7 @@ static void record_exit(monitor *m, const ExitRecord *rec)
     snprintf(m->history_reason[m->n_history], sizeof(m->history_reason[0]), "%s", rec->reason);
     m->history[m->n_history].reason = m->history_reason[m->n_history];
     m->n_history++;
-    if (berth_monitor_exit_write(m->dirfd, rec, &err) < 0) {
+    if (berth_statedir_write_exit(m->dirfd, rec, &err) < 0) {
         berth_log_error(BERTH_LOG_ERROR, err, "write exit record");
         berth_error_free(&err);
     }
@@ -798,18 +798,18 @@ static int setup(monitor *m, const char *dir, berth_error **err)
         close(logfd);
     }
     berth_log_setup("berth-monitor", BERTH_LOG_INFO, BERTH_LOG_TEXT, 2);
-    if (berth_monitor_plan_read(m->dirfd, &m->plan, err) < 0)
+    if (berth_statedir_read_plan(m->dirfd, &m->plan, err) < 0)
         return -1;
     if (!m->plan->spec)
         return berth_error_set(err, EINVAL, "plan.pb has no spec");
     if (berth_spec_validate(m->plan->spec, err) < 0)
         return berth_error_prefix(err, "plan.pb");
-    if (mkfifoat(m->dirfd, BERTH_MONITOR_CONTROL, 0600) < 0 && errno != EEXIST)
-        return berth_error_errno(err, "mkfifo %s", BERTH_MONITOR_CONTROL);
+    if (mkfifoat(m->dirfd, BERTH_STATEDIR_CONTROL, 0600) < 0 && errno != EEXIST)
+        return berth_error_errno(err, "mkfifo %s", BERTH_STATEDIR_CONTROL);
     /* Read-write: never EOF when a writer closes, and no open() block. */
-    m->control_fd = openat(m->dirfd, BERTH_MONITOR_CONTROL, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    m->control_fd = openat(m->dirfd, BERTH_STATEDIR_CONTROL, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (m->control_fd < 0)
-        return berth_error_errno(err, "open %s", BERTH_MONITOR_CONTROL);
+        return berth_error_errno(err, "open %s", BERTH_STATEDIR_CONTROL);
     if (berth_loop_new(&m->loop, err) < 0 ||
         berth_loop_add(m->loop, &m->control_io, m->control_fd, EPOLLIN, on_control, err) < 0 ||
         berth_loop_add_signal(m->loop, &m->sig_term, SIGTERM, on_signal, err) < 0 ||
@@ -830,7 +830,7 @@ static int setup(monitor *m, const char *dir, berth_error **err)
     cfg.image_store = *m->plan->image_store ? m->plan->image_store : NULL;
     if (berth_runtime_new(&cfg, &m->rt, err) < 0)
         return -1;
-    if (berth_crilog_open(m->dirfd, BERTH_MONITOR_LOG, berth_spec_log_max_bytes(m->plan->spec),
+    if (berth_crilog_open(m->dirfd, BERTH_STATEDIR_LOG, berth_spec_log_max_bytes(m->plan->spec),
                           berth_spec_log_max_files(m->plan->spec), &m->log, err) < 0)
         return -1;
     m->backoff_ms = backoff_initial(m);

@@ -1,4 +1,4 @@
-/* lib/monitor: records round-trip and refuse garbage; liveness is told by
+/* lib/statedir: records round-trip and refuse garbage; liveness is told by
  * the lock, not by a pid (a killed monitor reads as LOST); stop with no
  * monitor is ESRCH; the CRI writer splits, rotates and parses. */
 #include <check.h>
@@ -18,8 +18,8 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "check_main.h"
-#include "monitor/crilog.h"
-#include "monitor/monitor.h"
+#include "statedir/crilog.h"
+#include "statedir/statedir.h"
 
 static char dir[] = "/tmp/berth-test-monitor-XXXXXX";
 static int dfd = -1;
@@ -51,8 +51,8 @@ START_TEST(records_round_trip)
     plan.spec = &spec;
     plan.cgroup_parent = "/berth";
     plan.generation = 42;
-    ck_assert_int_eq(berth_monitor_plan_write(dfd, &plan, &err), 0);
-    ck_assert_int_eq(berth_monitor_plan_read(dfd, &pback, &err), 0);
+    ck_assert_int_eq(berth_statedir_write_plan(dfd, &plan, &err), 0);
+    ck_assert_int_eq(berth_statedir_read_plan(dfd, &pback, &err), 0);
     ck_assert_str_eq(pback->spec->id, "web-1");
     ck_assert_str_eq(pback->cgroup_parent, "/berth");
     ck_assert_uint_eq(pback->generation, 42);
@@ -61,8 +61,8 @@ START_TEST(records_round_trip)
     rec.exit_code = 7;
     rec.oom_killed = 1;
     rec.reason = "OOMKilled";
-    ck_assert_int_eq(berth_monitor_exit_write(dfd, &rec, &err), 0);
-    ck_assert_int_eq(berth_monitor_exit_read(dfd, &eback, &err), 0);
+    ck_assert_int_eq(berth_statedir_write_exit(dfd, &rec, &err), 0);
+    ck_assert_int_eq(berth_statedir_read_exit(dfd, &eback, &err), 0);
     ck_assert_int_eq(eback->exit_code, 7);
     ck_assert(eback->oom_killed);
     ck_assert_str_eq(eback->reason, "OOMKilled");
@@ -75,12 +75,12 @@ START_TEST(records_refuse_garbage)
     MonitorState *st = NULL;
     berth_error *err = NULL;
 
-    ck_assert_int_lt(berth_monitor_state_read(dfd, &st, &err), 0);
+    ck_assert_int_lt(berth_statedir_read_state(dfd, &st, &err), 0);
     ck_assert_int_eq(err->code, ENOENT);
     berth_error_free(&err);
     ck_assert_int_eq(
-        berth_write_file_atomic_at(dfd, BERTH_MONITOR_STATE, "\xff\xff\xff", 3, 0600, &err), 0);
-    ck_assert_berth_error(berth_monitor_state_read(dfd, &st, &err), err,
+        berth_write_file_atomic_at(dfd, BERTH_STATEDIR_STATE, "\xff\xff\xff", 3, 0600, &err), 0);
+    ck_assert_berth_error(berth_statedir_read_state(dfd, &st, &err), err,
                           "read state.pb: not a valid berth.v1.MonitorState record");
 }
 END_TEST
@@ -90,7 +90,7 @@ static void write_phase(MonitorPhase phase)
     MonitorState st = MONITOR_STATE_INIT;
 
     st.phase = phase;
-    ck_assert_int_eq(berth_monitor_state_write(dfd, &st, NULL), 0);
+    ck_assert_int_eq(berth_statedir_write_state(dfd, &st, NULL), 0);
 }
 
 static berth_monitor_liveness probe(void)
@@ -153,7 +153,7 @@ START_TEST(stop_without_monitor)
     berth_error *err = NULL;
 
     ck_assert_berth_error(berth_monitor_stop(dfd, 1000, &err), err, "stop: no monitor is running");
-    ck_assert_int_eq(mkfifoat(dfd, BERTH_MONITOR_CONTROL, 0600), 0);
+    ck_assert_int_eq(mkfifoat(dfd, BERTH_STATEDIR_CONTROL, 0600), 0);
     ck_assert_berth_error(berth_monitor_stop(dfd, -1, &err), err, "stop: no monitor is running");
 }
 END_TEST

@@ -3,8 +3,8 @@
  * states each knows, and a difference means the controller's view, built
  * from stream events, has missed something. Shared so both sides compute
  * exactly the same thing. */
-#ifndef BERTH_STATUS_DIGEST_H
-#define BERTH_STATUS_DIGEST_H
+#ifndef BERTH_PROTOCOL_DIGEST_H
+#define BERTH_PROTOCOL_DIGEST_H
 
 #include <stddef.h>
 #include <stdint.h>

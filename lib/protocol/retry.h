@@ -5,8 +5,8 @@
  * starts, a node it has not heard from yet may be in the middle of such a
  * wait, so its first lease lasts that long on top of the usual one. Shared
  * so that both sides agree. */
-#ifndef BERTH_STATUS_RETRY_H
-#define BERTH_STATUS_RETRY_H
+#ifndef BERTH_PROTOCOL_RETRY_H
+#define BERTH_PROTOCOL_RETRY_H
 
 #define BERTH_AGENT_BACKOFF_MIN_MS 1000
 #define BERTH_AGENT_BACKOFF_MAX_MS 30000

@@ -1,8 +1,8 @@
 /* Wake-ups (proto/events.proto): one to a node carries its generation, one
  * to every node lists the nodes whose generation changed. Both ends read
  * them here alike. */
-#ifndef BERTH_STATUS_WAKEUP_H
-#define BERTH_STATUS_WAKEUP_H
+#ifndef BERTH_PROTOCOL_WAKEUP_H
+#define BERTH_PROTOCOL_WAKEUP_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,10 +1,10 @@
-/* lib/monitor: the contract of a container's state directory between
+/* lib/statedir: the contract of a container's state directory between
  * berthd and berth-monitor: file names, the records and their atomic I/O,
  * telling a live monitor from a dead one without trusting a pid (a flock
  * held for the monitor's life), and starting and stopping a monitor.
  * Linked by berth-monitor, so it stays small: no nanomsg, YAML or SQLite. */
-#ifndef BERTH_MONITOR_MONITOR_H
-#define BERTH_MONITOR_MONITOR_H
+#ifndef BERTH_STATEDIR_STATEDIR_H
+#define BERTH_STATEDIR_STATEDIR_H
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,28 +12,28 @@
 #include "base/error.h"
 #include "berth/proto/v1.h"
 
-#define BERTH_MONITOR_PLAN    "plan.pb"
-#define BERTH_MONITOR_STATE   "state.pb"
-#define BERTH_MONITOR_EXIT    "exit.pb"
-#define BERTH_MONITOR_LOCK    "monitor.lock"
-#define BERTH_MONITOR_CONTROL "control"
-#define BERTH_MONITOR_LOG     "container.log"
+#define BERTH_STATEDIR_PLAN    "plan.pb"
+#define BERTH_STATEDIR_STATE   "state.pb"
+#define BERTH_STATEDIR_EXIT    "exit.pb"
+#define BERTH_STATEDIR_LOCK    "monitor.lock"
+#define BERTH_STATEDIR_CONTROL "control"
+#define BERTH_STATEDIR_LOG     "container.log"
 
 /* Records larger than this are refused when read (a plan carries a spec:
  * argv and env are capped at 1 MiB by validation). */
-#define BERTH_MONITOR_RECORD_MAX (4 << 20)
+#define BERTH_STATEDIR_RECORD_MAX (4 << 20)
 
 /* Write a record to dirfd/name atomically and durably. */
-int berth_monitor_plan_write(int dirfd, const ContainerPlan *plan, berth_error **err);
-int berth_monitor_state_write(int dirfd, const MonitorState *st, berth_error **err);
-int berth_monitor_exit_write(int dirfd, const ExitRecord *rec, berth_error **err);
+int berth_statedir_write_plan(int dirfd, const ContainerPlan *plan, berth_error **err);
+int berth_statedir_write_state(int dirfd, const MonitorState *st, berth_error **err);
+int berth_statedir_write_exit(int dirfd, const ExitRecord *rec, berth_error **err);
 
 /* Read a record; the caller frees it with the matching
  * *_free_unpacked(x, NULL) of berth/proto/v1.h. A missing file fails with code
  * ENOENT; a corrupt one with EBADMSG. */
-int berth_monitor_plan_read(int dirfd, ContainerPlan **ret_plan, berth_error **err);
-int berth_monitor_state_read(int dirfd, MonitorState **ret_state, berth_error **err);
-int berth_monitor_exit_read(int dirfd, ExitRecord **ret_exit, berth_error **err);
+int berth_statedir_read_plan(int dirfd, ContainerPlan **ret_plan, berth_error **err);
+int berth_statedir_read_state(int dirfd, MonitorState **ret_state, berth_error **err);
+int berth_statedir_read_exit(int dirfd, ExitRecord **ret_exit, berth_error **err);
 
 typedef enum berth_monitor_liveness {
     BERTH_MONITOR_NONE,   /* never started here (no lock file) */

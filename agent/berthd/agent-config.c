@@ -1,5 +1,5 @@
 /* agent.yaml: a strict reader on libyaml's document API. */
-#include "config.h"
+#include "agent-config.h"
 
 #include <errno.h>
 #include <fcntl.h>

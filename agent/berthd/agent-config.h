@@ -1,8 +1,8 @@
 /* berthd's configuration: /etc/berth/agent.yaml (strict: an unknown or
  * mistyped field is an error with file:line:column and the field's name,
  * before anything starts) with command-line flags overriding it. */
-#ifndef BERTHD_CONFIG_H
-#define BERTHD_CONFIG_H
+#ifndef BERTHD_AGENT_CONFIG_H
+#define BERTHD_AGENT_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
