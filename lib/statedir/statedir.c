@@ -1,5 +1,5 @@
 /* The state-directory contract: records, liveness, start and stop. */
-#include "monitor.h"
+#include "statedir.h"
 
 #include <errno.h>
 #include <fcntl.h>
