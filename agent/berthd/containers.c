@@ -25,7 +25,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "statedir/statedir.h"
-#include "runtime/spec.h"
+#include "spec/spec.h"
 #include "protocol/digest.h"
 
 #define STOPS_MAX 8

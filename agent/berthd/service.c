@@ -18,7 +18,7 @@
 #include "statedir/crilog.h"
 #include "statedir/statedir.h"
 #include "rpc/server.h"
-#include "runtime/spec.h"
+#include "spec/spec.h"
 
 #define N_CHECKS  5
 #define N_STATES  9

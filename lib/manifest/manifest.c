@@ -17,10 +17,11 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "pb/pb.h"
 #include "base/cleanup.h"
 #include "base/quantity.h"
-#include "runtime/spec.h"
-#include "workload.h"
+#include "spec/spec.h"
+#include "spec/workload.h"
 
 #define LABELS_MAX     64
 #define LABEL_LEN_MAX  63

@@ -9,7 +9,7 @@
 
 #include "base/cleanup.h"
 #include "berth/proto/v1.h"
-#include "pb.h"
+#include "envelope.h"
 #include "sock.h"
 #include "typed.h"
 

@@ -15,7 +15,7 @@
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
 #include "dispatch.h"
-#include "pb.h"
+#include "envelope.h"
 #include "reply_cache.h"
 #include "sock.h"
 

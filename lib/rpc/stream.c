@@ -11,7 +11,7 @@
 #include "base/cleanup.h"
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
-#include "pb.h"
+#include "envelope.h"
 #include "sock.h"
 #include "table.h"
 #include "typed.h"

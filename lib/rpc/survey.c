@@ -12,7 +12,7 @@
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
 #include "dispatch.h"
-#include "pb.h"
+#include "envelope.h"
 #include "sock.h"
 #include "table.h"
 

@@ -13,19 +13,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-uint64_t berth_caps_default(void)
-{
-    static const int caps[] = { CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
-                                CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
-                                CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-                                CAP_KILL,    CAP_AUDIT_WRITE };
-    uint64_t m = 0;
-
-    for (size_t i = 0; i < BERTH_ARRAY_SIZE(caps); i++)
-        m |= UINT64_C(1) << caps[i];
-    return m;
-}
-
 int caps_apply_and_switch_user(const child_plan *p, berth_error **err)
 {
     const User *u = p->spec->user;

@@ -450,40 +450,6 @@ void berth_cgroup_free(berth_cgroup *cg)
 
 /* --- validation and conversions ----------------------------------------- */
 
-int berth_cpuset_validate(const char *list, const char *field, berth_error **err)
-{
-    const char *p = list;
-
-    if (!*p)
-        return berth_error_set(err, EINVAL, "%s: empty cpu list", field);
-    while (*p) {
-        unsigned long a, b;
-        char *end;
-
-        if (*p < '0' || *p > '9')
-            goto bad;
-        a = strtoul(p, &end, 10);
-        p = end;
-        b = a;
-        if (*p == '-') {
-            p++;
-            if (*p < '0' || *p > '9')
-                goto bad;
-            b = strtoul(p, &end, 10);
-            p = end;
-        }
-        if (b < a || b > 8191)
-            goto bad;
-        if (*p == ',' && p[1] != '\0')
-            p++;
-        else if (*p != '\0')
-            goto bad;
-    }
-    return 0;
-bad:
-    return berth_error_set(err, EINVAL, "%s: '%s' is not a list like 0-3,6", field, list);
-}
-
 uint64_t berth_cgroup_weight_to_shares(uint32_t weight)
 {
     if (weight == 0)

@@ -98,9 +98,6 @@ int berth_cgroup_read(berth_cgroup *cg, const char *file, char **ret_value, bert
 /* Frees memory only; the cgroup itself stays (see destroy). NULL is fine. */
 void berth_cgroup_free(berth_cgroup *cg);
 
-/* Parse a cpuset list ("0-3,6") for validation: 0 if well formed. */
-int berth_cpuset_validate(const char *list, const char *field, berth_error **err);
-
 /* cpu.weight (1..10000) to v1 cpu.shares (2..262144), as runc and crun
  * convert. */
 uint64_t berth_cgroup_weight_to_shares(uint32_t weight);

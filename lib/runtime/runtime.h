@@ -23,7 +23,7 @@
 
 #include "base/error.h"
 #include "cgroup.h"
-#include "spec.h"
+#include "spec/spec.h"
 
 typedef struct berth_runtime_config {
     /* cgroup parent of every container, absolute from the hierarchy root

@@ -16,7 +16,7 @@
 #include "berth/proto/v1.h"
 #include "berthctl.h"
 #include "rpc/keys.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc/policy_memory.h"
 
 #define DEFAULT_SOCKET    "/run/berth/agent.sock"

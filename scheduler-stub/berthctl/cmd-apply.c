@@ -14,7 +14,7 @@
 #include "base/timeutil.h"
 #include "berthctl.h"
 #include "manifest/manifest.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 #define FILES_MAX 256
 

@@ -8,7 +8,7 @@
 #include "base/cleanup.h"
 #include "berthctl.h"
 #include "manifest/manifest.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 static void delete_usage(FILE *out)
 {

@@ -9,8 +9,8 @@
 #include "base/quantity.h"
 #include "base/timeutil.h"
 #include "berthctl.h"
-#include "manifest/workload.h"
-#include "rpc/pb.h"
+#include "spec/workload.h"
+#include "rpc/envelope.h"
 
 static void describe_usage(FILE *out)
 {

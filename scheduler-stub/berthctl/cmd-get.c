@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pb/pb.h"
 #include "base/quantity.h"
 #include "berthctl.h"
-#include "manifest/workload.h"
-#include "rpc/pb.h"
+#include "spec/workload.h"
+#include "rpc/envelope.h"
 
 static void get_usage(FILE *out)
 {

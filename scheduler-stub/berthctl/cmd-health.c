@@ -9,7 +9,7 @@
 #include "base/duration.h"
 #include "base/timeutil.h"
 #include "berthctl.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 static void health_usage(FILE *out)
 {

@@ -27,7 +27,7 @@
 #include "berth/proto/v1.h"
 #include "berthctl.h"
 #include "statedir/statedir.h"
-#include "runtime/spec.h"
+#include "spec/spec.h"
 
 #define DEFAULT_STORE     "/var/lib/berth/images"
 #define DEFAULT_STATE_DIR "/var/lib/berth/agent"

@@ -6,7 +6,7 @@
 #include "base/duration.h"
 #include "base/timeutil.h"
 #include "berthctl.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 static void token_usage(FILE *out)
 {

@@ -7,7 +7,7 @@
 
 #include "base/timeutil.h"
 #include "berthctl.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 static void logs_usage(FILE *out)
 {

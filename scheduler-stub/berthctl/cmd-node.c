@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "berthctl.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 static void node_usage(FILE *out)
 {

@@ -7,7 +7,7 @@
 #include "base/duration.h"
 #include "base/timeutil.h"
 #include "berthctl.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 static void stop_usage(FILE *out)
 {

@@ -6,7 +6,7 @@
 
 #include "base/quantity.h"
 #include "berthctl.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 static void top_usage(FILE *out)
 {

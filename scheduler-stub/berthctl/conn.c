@@ -20,7 +20,7 @@
 #include "berthctl.h"
 #include "manifest/settings.h"
 #include "rpc/auth.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc/policy_memory.h"
 
 #define DEFAULT_CONTROLLER     "tcp://127.0.0.1:7100"

@@ -12,7 +12,7 @@
 #include "berth/proto/v1.h"
 #include "controller-config.h"
 #include "controller.h"
-#include "manifest/workload.h"
+#include "spec/workload.h"
 #include "placement.h"
 #include "policy_sqlite.h"
 #include "rpc/client.h"

@@ -20,7 +20,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "controller-internal.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "protocol/digest.h"
 #include "protocol/retry.h"
 #include "protocol/wakeup.h"

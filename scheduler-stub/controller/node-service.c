@@ -7,12 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pb/pb.h"
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "controller-internal.h"
-#include "rpc/pb.h"
-#include "runtime/spec.h"
+#include "rpc/envelope.h"
+#include "spec/spec.h"
 #include "validate.h"
 
 #define METRICS_MAX 1024

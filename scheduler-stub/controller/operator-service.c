@@ -15,8 +15,8 @@
 #include "berth/proto/v1.h"
 #include "controller-internal.h"
 #include "manifest/manifest.h"
-#include "rpc/pb.h"
-#include "runtime/spec.h"
+#include "rpc/envelope.h"
+#include "spec/spec.h"
 #include "validate.h"
 
 #define EVENTS_DEFAULT     100

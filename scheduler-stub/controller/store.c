@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 #define SCHEMA_VERSION 1
 #define STMT_CACHE     48

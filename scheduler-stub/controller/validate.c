@@ -11,7 +11,7 @@
 
 #include "rpc/keys.h"
 #include "rpc/sock.h"
-#include "runtime/spec.h"
+#include "spec/spec.h"
 
 #define INFO_TEXT_MAX      256
 #define NODE_LABELS_MAX    64

@@ -41,7 +41,7 @@
 #include "berth/proto/v1.h"
 #include "rpc/auth.h"
 #include "rpc/client.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc/policy_memory.h"
 
 typedef struct probe_ctx {

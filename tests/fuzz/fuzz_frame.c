@@ -17,7 +17,7 @@
 #include "base/cleanup.h"
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc/replay.h"
 #include "fuzz_frame.h"
 #include "wire.h"

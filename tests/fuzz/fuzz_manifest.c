@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "manifest/manifest.h"
-#include "manifest/workload.h"
-#include "runtime/spec.h"
+#include "spec/workload.h"
+#include "spec/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 
 #include "base/cleanup.h"
 #include "berth/proto/v1.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "wire.h"
 #include "world.h"
 

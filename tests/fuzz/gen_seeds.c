@@ -17,7 +17,7 @@
 #include "base/io.h"
 #include "berth/proto/v1.h"
 #include "rpc/auth-internal.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "fuzz_frame.h"
 #include "world.h"
 

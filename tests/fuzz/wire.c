@@ -10,10 +10,10 @@
 #include "berth/proto/v1.h"
 #include "manifest/manifest.h"
 #include "rpc/keys.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc/principal.h"
 #include "rpc/sock.h"
-#include "runtime/spec.h"
+#include "spec/spec.h"
 #include "validate.h"
 #include "world.h"
 

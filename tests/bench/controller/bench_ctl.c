@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rpc/keys.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 /* long: the scale benchmark's Apply of 10,000 replicas takes tens of seconds */
 #define CALL_TIMEOUT_MS 120000

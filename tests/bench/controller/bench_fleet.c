@@ -30,7 +30,7 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "bench_ctl.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 #define POLL_MS    1
 #define WAIT_MS    60000

@@ -40,7 +40,7 @@
 #include "base/timeutil.h"
 #include "bench_ctl.h"
 #include "fake_agent.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 #define AGENTS_PER_WORKER 80
 #define AGENTS_MAX        5000

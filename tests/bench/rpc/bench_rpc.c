@@ -34,7 +34,7 @@
 
 #include "base/timeutil.h"
 #include "rpc/frame.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc_test_util.h"
 
 static void die(const char *what, berth_error *err)

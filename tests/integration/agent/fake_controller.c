@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "berth/proto/v1.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 /* Usable outside Check (the agent benchmark): a failure aborts. */
 #define need(cond)                                                                                 \

@@ -21,7 +21,7 @@
 #include "check_main.h"
 #include "fake_controller.h"
 #include "statedir/statedir.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 #define S(x) CONTAINER_##x
 

@@ -10,7 +10,7 @@
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
 #include "rpc/keys.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "protocol/digest.h"
 #include "protocol/wakeup.h"
 

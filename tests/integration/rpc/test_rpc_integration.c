@@ -17,7 +17,7 @@
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
 #include "check_main.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc/pubsub.h"
 #include "rpc/stream.h"
 #include "rpc/survey.h"

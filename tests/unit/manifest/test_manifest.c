@@ -9,8 +9,8 @@
 
 #include "check_main.h"
 #include "manifest/manifest.h"
-#include "manifest/workload.h"
-#include "runtime/spec.h"
+#include "spec/workload.h"
+#include "spec/spec.h"
 
 static berth_manifest *parse_ok(const char *yaml)
 {

@@ -12,7 +12,7 @@
 
 #include "base/timeutil.h"
 #include "rpc/auth-internal.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 /* The helpers serve Check suites and the benchmark alike, so they do not
  * use ck_assert (which needs a running suite): a helper that cannot do its

@@ -11,7 +11,7 @@
 #include "base/timeutil.h"
 #include "check_main.h"
 #include "rpc/auth-internal.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc_test_util.h"
 
 static test_party ctl, n1;

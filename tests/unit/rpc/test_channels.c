@@ -14,7 +14,7 @@
 #include "berth/proto/v1.h"
 #include "check_main.h"
 #include "rpc/auth-internal.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc/pubsub.h"
 #include "rpc/stream.h"
 #include "rpc/survey.h"

@@ -7,7 +7,7 @@
 
 #include "berth/proto/v1.h"
 #include "check_main.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 
 /* StopRequest{container_id: "web-1"} */
 #define STOP_WEB1 0x0a, 0x05, 'w', 'e', 'b', '-', '1'

@@ -15,7 +15,7 @@
 #include "berth/proto/v1.h"
 #include "check_main.h"
 #include "rpc/auth-internal.h"
-#include "rpc/pb.h"
+#include "rpc/envelope.h"
 #include "rpc_test_util.h"
 
 static berth_loop *loop;

@@ -1,8 +1,8 @@
 /* Workloads and their replicas: names, kinds, the id and ContainerSpec of
  * each replica. Shared by the manifest parser, the controller and berthctl,
  * so a replica is named the same everywhere. */
-#ifndef BERTH_MANIFEST_WORKLOAD_H
-#define BERTH_MANIFEST_WORKLOAD_H
+#ifndef BERTH_SPEC_WORKLOAD_H
+#define BERTH_SPEC_WORKLOAD_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,15 +36,5 @@ void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, c
  * container_spec_free_unpacked(spec, NULL). */
 int berth_replica_spec(const Workload *w, const char *id, const char *replica,
                        ContainerSpec **ret_spec, berth_error **err);
-
-/* Set key=value in the string-to-string map field of msg (labels,
- * node_selector ...), replacing the value of an existing key. The entry is
- * malloc'd, as the generated free_unpacked expects. -1 on ENOMEM, or when
- * field is not such a map (EINVAL). */
-int berth_pb_map_set(ProtobufCMessage *msg, const char *field, const char *key, const char *value);
-
-/* A deep copy of any message (packed and unpacked again); NULL on ENOMEM.
- * Free with protobuf_c_message_free_unpacked(copy, NULL). */
-ProtobufCMessage *berth_pb_copy(const ProtobufCMessage *m);
 
 #endif

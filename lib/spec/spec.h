@@ -2,8 +2,8 @@
  * field from the wire or a manifest is checked here, with caps on sizes and
  * counts, and rejected with a message naming the field
  * ("spec.resources.memory_bytes: 1024 is below the minimum of 4Mi"). */
-#ifndef BERTH_RUNTIME_SPEC_H
-#define BERTH_RUNTIME_SPEC_H
+#ifndef BERTH_SPEC_SPEC_H
+#define BERTH_SPEC_SPEC_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,7 +38,8 @@ int64_t berth_spec_log_max_bytes(const berth_spec *spec); /* 10 MiB */
 int berth_spec_log_max_files(const berth_spec *spec);     /* 5 */
 
 /* Capability name ("NET_ADMIN", "cap_net_admin", "ALL") to a bit mask of
- * capability numbers; ALL gives every capability the kernel knows. */
+ * capability numbers; ALL gives every capability linux/capability.h names
+ * (the runtime keeps those the running kernel knows). */
 int berth_cap_parse(const char *name, uint64_t *ret_mask, berth_error **err);
 
 /* Docker's default 14 capabilities. */
@@ -46,6 +47,10 @@ uint64_t berth_caps_default(void);
 
 /* The spec's final capability set: default minus drop plus add. */
 int berth_spec_caps(const berth_spec *spec, uint64_t *ret_mask, berth_error **err);
+
+/* A cpuset list ("0-3,6"): numbers up to 8191, ranges ascending. field
+ * names it in the error. */
+int berth_cpuset_validate(const char *list, const char *field, berth_error **err);
 
 /* Rlimit name ("nofile", "RLIMIT_NOFILE") to its RLIMIT_* number. */
 int berth_rlimit_parse(const char *name, int *ret_resource, berth_error **err);

@@ -1,4 +1,6 @@
-/* ContainerSpec validation and the small parsers it needs. */
+/* ContainerSpec validation, defaults and the small parsers it needs. Pure:
+ * names are checked against tables here, not against the running kernel
+ * (the runtime does that when it applies them). */
 #include "spec.h"
 
 #include <ctype.h>
@@ -6,14 +8,14 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/capability.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
 
 #include "base/cleanup.h"
 #include "base/quantity.h"
-#include "cgroup.h"
 
 #define F(...) berth_error_set(err, EINVAL, __VA_ARGS__)
 
@@ -333,27 +335,118 @@ int berth_spec_log_max_files(const berth_spec *s)
     return s->log_max_files > 0 ? s->log_max_files : 5;
 }
 
+int berth_cpuset_validate(const char *list, const char *field, berth_error **err)
+{
+    const char *p = list;
+
+    if (!*p)
+        return F("%s: empty cpu list", field);
+    while (*p) {
+        unsigned long a, b;
+        char *end;
+
+        if (*p < '0' || *p > '9')
+            goto bad;
+        a = strtoul(p, &end, 10);
+        p = end;
+        b = a;
+        if (*p == '-') {
+            p++;
+            if (*p < '0' || *p > '9')
+                goto bad;
+            b = strtoul(p, &end, 10);
+            p = end;
+        }
+        if (b < a || b > 8191)
+            goto bad;
+        if (*p == ',' && p[1] != '\0')
+            p++;
+        else if (*p != '\0')
+            goto bad;
+    }
+    return 0;
+bad:
+    return F("%s: '%s' is not a list like 0-3,6", field, list);
+}
+
 /* --- capabilities -------------------------------------------------------- */
+
+/* The capabilities of linux/capability.h, by number. */
+static const char *const cap_names[] = {
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+};
+
+_Static_assert(BERTH_ARRAY_SIZE(cap_names) == CAP_LAST_CAP + 1, "a capability without a name");
 
 int berth_cap_parse(const char *name, uint64_t *ret_mask, berth_error **err)
 {
-    char full[64];
-    cap_value_t v;
+    const char *n = strncasecmp(name, "CAP_", 4) == 0 ? name + 4 : name;
 
     if (strcasecmp(name, "ALL") == 0) {
-        int last = (int)cap_max_bits() - 1;
-        *ret_mask = last >= 63 ? UINT64_MAX : (UINT64_C(1) << (last + 1)) - 1;
+        *ret_mask = (UINT64_C(1) << BERTH_ARRAY_SIZE(cap_names)) - 1;
         return 0;
     }
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(cap_names); i++)
+        if (strcasecmp(n, cap_names[i]) == 0) {
+            *ret_mask = UINT64_C(1) << i;
+            return 0;
+        }
     if (strlen(name) > 40)
         return F("capability '%.40s...' is unknown", name);
-    snprintf(full, sizeof(full), "%s%s", strncasecmp(name, "CAP_", 4) == 0 ? "" : "cap_", name);
-    for (char *p = full; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    if (cap_from_name(full, &v) < 0 || v < 0 || v > 63 || isdigit((unsigned char)name[0]))
-        return F("capability '%s' is unknown", name);
-    *ret_mask = UINT64_C(1) << v;
-    return 0;
+    return F("capability '%s' is unknown", name);
+}
+
+uint64_t berth_caps_default(void)
+{
+    static const int caps[] = { CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+                                CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+                                CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+                                CAP_KILL,    CAP_AUDIT_WRITE };
+    uint64_t m = 0;
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(caps); i++)
+        m |= UINT64_C(1) << caps[i];
+    return m;
 }
 
 int berth_spec_caps(const berth_spec *s, uint64_t *ret_mask, berth_error **err)
