@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/xalloc.h"
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
 #include "dispatch.h"
@@ -264,11 +265,63 @@ void berth_rpc_call_fail(berth_rpc_call *call, int code, const char *fmt, ...)
 
     va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+        berth_oom();
     va_end(ap);
     if (code == CODE_OK)
         code = CODE_UNKNOWN; /* "failed with OK" makes no answer */
-    call_finish(call, code, msg ? msg : "out of memory", NULL);
+    call_finish(call, code, msg, NULL);
+}
+
+int berth_rpc_code_of(int errnum)
+{
+    switch (errnum) {
+    case 0:
+        return CODE_UNKNOWN;
+    case EINVAL:
+    case E2BIG:
+    case ERANGE:
+    case ENAMETOOLONG:
+        return CODE_INVALID_ARGUMENT;
+    case ENOENT:
+    case ESRCH:
+        return CODE_NOT_FOUND;
+    case EEXIST:
+        return CODE_ALREADY_EXISTS;
+    case EPERM:
+    case EACCES:
+        return CODE_PERMISSION_DENIED;
+    case EBUSY:
+    case ENOTEMPTY:
+    case EALREADY:
+        return CODE_FAILED_PRECONDITION;
+    case ENOSPC:
+    case EMFILE:
+    case ENFILE:
+    case EDQUOT:
+    case EFBIG:
+        return CODE_RESOURCE_EXHAUSTED;
+    case ETIMEDOUT:
+        return CODE_DEADLINE_EXCEEDED;
+    case ECANCELED:
+        return CODE_CANCELLED;
+    case ENOSYS:
+    case EOPNOTSUPP:
+        return CODE_UNIMPLEMENTED;
+    case EAGAIN:
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EIO:
+        return CODE_UNAVAILABLE;
+    default:
+        return CODE_INTERNAL;
+    }
+}
+
+void berth_rpc_fail_error(berth_rpc_call *call, const berth_error *err)
+{
+    berth_rpc_call_fail(call, berth_rpc_code_of(err ? err->code : 0), "%s",
+                        err ? err->msg : "failed");
 }
 
 const berth_principal *berth_rpc_call_peer(const berth_rpc_call *call)

@@ -92,5 +92,16 @@ int64_t berth_rpc_call_deadline(const berth_rpc_call *call);
  * ("container web-1: not found"). */
 void berth_rpc_call_fail(berth_rpc_call *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Complete the call with err's message and the status its errno means:
+ * the one errno-to-status mapping (berth_rpc_code_of). */
+void berth_rpc_fail_error(berth_rpc_call *call, const berth_error *err);
+/* The status code an errno means: EINVAL, E2BIG, ERANGE INVALID_ARGUMENT;
+ * ENOENT, ESRCH NOT_FOUND; EEXIST ALREADY_EXISTS; EPERM, EACCES
+ * PERMISSION_DENIED; EBUSY, ENOTEMPTY, EALREADY FAILED_PRECONDITION;
+ * ENOSPC, EMFILE, ENFILE, EDQUOT, EFBIG RESOURCE_EXHAUSTED; ETIMEDOUT
+ * DEADLINE_EXCEEDED; ECANCELED CANCELLED; ENOSYS, EOPNOTSUPP
+ * UNIMPLEMENTED; EAGAIN and unreachable peers, EIO UNAVAILABLE; anything
+ * else (0 included) INTERNAL or UNKNOWN. */
+int berth_rpc_code_of(int errnum);
 
 #endif
