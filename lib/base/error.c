@@ -7,24 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char oom_msg[] = "out of memory";
-static berth_error oom_error = { .code = ENOMEM, .msg = oom_msg };
+#include "xalloc.h"
 
 static void error_store(berth_error **err, int code, char *msg)
 {
-    berth_error *e;
+    berth_error *e = berth_xmalloc(sizeof(*e));
 
     berth_error_free(err);
-    if (!msg) {
-        *err = &oom_error;
-        return;
-    }
-    e = malloc(sizeof(*e));
-    if (!e) {
-        free(msg);
-        *err = &oom_error;
-        return;
-    }
     e->code = code;
     e->msg = msg;
     *err = e;
@@ -33,15 +22,14 @@ static void error_store(berth_error **err, int code, char *msg)
 static int __attribute__((format(printf, 4, 0)))
 error_makev(berth_error **err, int errnum, int with_strerror, const char *fmt, va_list ap)
 {
-    char *text = NULL, *msg = NULL;
+    char *text = NULL, *msg;
 
     if (!err)
         return -1;
     if (vasprintf(&text, fmt, ap) < 0)
-        text = NULL;
-    if (text && errnum != 0 && with_strerror) {
-        if (asprintf(&msg, "%s: %s", text, strerror(errnum)) < 0)
-            msg = NULL;
+        berth_oom();
+    if (errnum != 0 && with_strerror) {
+        msg = berth_xasprintf("%s: %s", text, strerror(errnum));
         free(text);
     } else {
         msg = text;
@@ -77,7 +65,7 @@ int berth_error_make(berth_error **err, int errnum, const char *fmt, ...)
 
 int berth_error_prefix(berth_error **err, const char *fmt, ...)
 {
-    char *ctx = NULL, *msg = NULL;
+    char *ctx = NULL, *msg;
     va_list ap;
     int code;
 
@@ -85,14 +73,9 @@ int berth_error_prefix(berth_error **err, const char *fmt, ...)
         return -1;
     va_start(ap, fmt);
     if (vasprintf(&ctx, fmt, ap) < 0)
-        ctx = NULL;
+        berth_oom();
     va_end(ap);
-    if (!ctx)
-        return -1; /* keep the original error rather than lose it */
-    if (asprintf(&msg, "%s: %s", ctx, (*err)->msg) < 0) {
-        free(ctx);
-        return -1;
-    }
+    msg = berth_xasprintf("%s: %s", ctx, (*err)->msg);
     free(ctx);
     code = (*err)->code;
     error_store(err, code, msg);
@@ -103,10 +86,8 @@ void berth_error_free(berth_error **err)
 {
     if (!err || !*err)
         return;
-    if (*err != &oom_error) {
-        free((*err)->msg);
-        free(*err);
-    }
+    free((*err)->msg);
+    free(*err);
     *err = NULL;
 }
 
@@ -116,10 +97,6 @@ char *berth_error_steal_msg(berth_error **err)
 
     if (!err || !*err)
         return NULL;
-    if (*err == &oom_error) {
-        *err = NULL;
-        return strdup(oom_msg);
-    }
     msg = (*err)->msg;
     free(*err);
     *err = NULL;

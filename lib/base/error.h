@@ -1,8 +1,11 @@
-/* The error model: a function that can fail returns int (>= 0 success, < 0
- * failure) and takes `berth_error **err` last. The error is made once, where
- * the syscall failed, carrying errno and a message naming the object; callers
- * add context with berth_error_prefix() as it travels up, and only main()
- * decides to print it. */
+/* The error model (CONTRIBUTING.md has it whole): a function that can fail
+ * returns int (>= 0 success, -1 failure) and takes `berth_error **err` last,
+ * set on failure only. The error is made once, where the failure happened,
+ * carrying an errno value and a message naming the object; callers add
+ * context with berth_error_prefix() as it travels up, and only main() (or
+ * an rpc handler, through berth_rpc_fail_error) decides what to do with
+ * it. Not finding something is not an error (NULL or false); running out
+ * of memory is not one either (it aborts: xalloc.h). */
 #ifndef BERTH_BASE_ERROR_H
 #define BERTH_BASE_ERROR_H
 
@@ -16,8 +19,7 @@ typedef struct berth_error {
 /* Set *err to a new error and return -1. When errnum != 0 its strerror text
  * is appended ("open /x: No such file or directory"). If *err already holds
  * an error it is replaced (that is a caller bug, but never a leak). With
- * err == NULL the error is discarded. Never fails: on ENOMEM it stores a
- * static "out of memory" error. */
+ * err == NULL the error is discarded. */
 int berth_error_make(berth_error **err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int berth_error_makev(berth_error **err, int errnum, const char *fmt, va_list ap)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "xalloc.h"
 
 ssize_t berth_read_retry(int fd, void *buf, size_t n)
 {
@@ -86,23 +87,17 @@ int berth_read_file_at(int dirfd, const char *path, size_t max, char **ret_data,
         return berth_error_errno(err, "open %s", path);
     if (cap > max + 1)
         cap = max + 1;
-    buf = malloc(cap + 1);
-    if (!buf)
-        return berth_error_make(err, ENOMEM, "read %s", path);
+    buf = berth_xmalloc(cap + 1);
     for (;;) {
         ssize_t r;
 
         if (len == cap) {
             size_t ncap;
-            char *nbuf;
 
             if (len > max)
                 return berth_error_set(err, EFBIG, "read %s: larger than %zu bytes", path, max);
             ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            nbuf = realloc(buf, ncap + 1);
-            if (!nbuf)
-                return berth_error_make(err, ENOMEM, "read %s", path);
-            buf = nbuf;
+            buf = berth_xreallocarray(buf, ncap + 1, 1);
             cap = ncap;
         }
         r = berth_read_retry(fd, buf + len, cap - len);
@@ -135,9 +130,7 @@ static int open_parent(int dirfd, const char *path, int *ret_fd, const char **re
             return berth_error_errno(err, "open directory of %s", path);
         *ret_base = path;
     } else {
-        dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-        if (!dir)
-            return berth_error_make(err, ENOMEM, "open directory of %s", path);
+        dir = slash == path ? berth_xstrdup("/") : berth_xstrndup(path, (size_t)(slash - path));
         fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
             return berth_error_errno(err, "open directory %s", dir);
@@ -229,11 +222,9 @@ int berth_write_file_string_at(int dirfd, const char *path, const char *value, b
 
 int berth_mkdir_p(const char *path, mode_t mode, berth_error **err)
 {
-    _cleanup_free_ char *p = strdup(path);
+    _cleanup_free_ char *p = berth_xstrdup(path);
     struct stat st;
 
-    if (!p)
-        return berth_error_make(err, ENOMEM, "mkdir %s", path);
     if (*p == '\0')
         return berth_error_set(err, EINVAL, "mkdir: empty path");
     for (char *s = p + 1;; s++) {

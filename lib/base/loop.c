@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "io.h"
 #include "timeutil.h"
+#include "xalloc.h"
 
 #define LOOP_MAX_EVENTS 64
 #define LOOP_NSIG       65
@@ -43,11 +44,9 @@ static void timers_fire(berth_loop_io *io, uint32_t events);
 
 int berth_loop_new(berth_loop **ret_loop, berth_error **err)
 {
-    berth_loop *loop = calloc(1, sizeof(*loop));
+    berth_loop *loop = berth_xcalloc(1, sizeof(*loop));
     int tfd;
 
-    if (!loop)
-        return berth_error_make(err, ENOMEM, "create event loop");
     loop->timer_io.fd = -1;
     loop->signal_io.fd = -1;
     loop->armed_at = INT64_MAX;
@@ -216,6 +215,7 @@ void berth_loop_timer_init(berth_loop_timer *t, berth_loop_timer_fn fn)
 
 int berth_loop_timer_arm(berth_loop *loop, berth_loop_timer *t, int64_t deadline, berth_error **err)
 {
+    (void)err; /* cannot fail since allocation aborts; the API follows */
     if (t->slot) {
         int64_t old = t->deadline;
 
@@ -227,11 +227,7 @@ int berth_loop_timer_arm(berth_loop *loop, berth_loop_timer *t, int64_t deadline
     } else {
         if (loop->heap_len == loop->heap_cap) {
             size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-            berth_loop_timer **h = realloc(loop->heap, cap * sizeof(*h));
-
-            if (!h)
-                return berth_error_make(err, ENOMEM, "arm timer");
-            loop->heap = h;
+            loop->heap = berth_xreallocarray(loop->heap, cap, sizeof(*loop->heap));
             loop->heap_cap = cap;
         }
         t->deadline = deadline;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
+
 static int by_id(const void *a, const void *b)
 {
     const ContainerStatus *x = *(const ContainerStatus *const *)a;
@@ -23,13 +25,9 @@ uint64_t berth_status_digest(const ContainerStatus *const *statuses, size_t n)
 
     crypto_generichash_init(&st, NULL, 0, sizeof(h));
     if (n) {
-        /* Sorting pointers needs memory; without it, hash in the given
-         * order (a mismatch only costs a full report). */
-        sorted = malloc(n * sizeof(*sorted));
-        if (sorted) {
-            memcpy(sorted, statuses, n * sizeof(*sorted));
-            qsort(sorted, n, sizeof(*sorted), by_id);
-        }
+        sorted = berth_xcalloc(n, sizeof(*sorted));
+        memcpy(sorted, statuses, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), by_id);
     }
     for (size_t i = 0; i < n; i++) {
         const ContainerStatus *s = sorted ? sorted[i] : statuses[i];

@@ -10,6 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "replay.h"
 #include "table.h"
@@ -25,8 +26,19 @@
 #define HELLO_EXT_ROTATE 0x02
 #define HELLO_FIXED      (2 + 32 + 32 + 1) /* role, name length, key, ephemeral key, ext */
 #define HELLO_MAX_LEN    (2 + BERTH_NAME_MAX + 32 + 32 + 1 + 6 + 32 + 32 + 64)
-#define WELCOME_FIXED    (8 + 4 + 32 + 32 + 2)
-#define WELCOME_MSG_MAX  255
+/* WELCOME payload: the session id, the answer's status code (big-endian),
+ * the responder's ephemeral X25519 key, BLAKE2b-256 of the HELLO it
+ * answers, the length of a refusal's message (big-endian) and the message.
+ * The session's keys bind everything before the HELLO's hash (the head). */
+#define WELCOME_SESSION    0
+#define WELCOME_CODE       (WELCOME_SESSION + BERTH_SESSION_ID_LEN)
+#define WELCOME_EPH        (WELCOME_CODE + 4)
+#define WELCOME_HELLO_HASH (WELCOME_EPH + 32)
+#define WELCOME_HEAD_LEN   WELCOME_HELLO_HASH
+#define WELCOME_MSG_LEN    (WELCOME_HELLO_HASH + 32)
+#define WELCOME_MSG        (WELCOME_MSG_LEN + 2)
+#define WELCOME_FIXED      WELCOME_MSG
+#define WELCOME_MSG_MAX    255
 
 struct berth_session {
     uint8_t id[BERTH_SESSION_ID_LEN];
@@ -107,9 +119,7 @@ int berth_auth_new(const berth_auth_config *cfg, berth_auth **ret_auth, berth_er
         return berth_error_set(err, EIO, "libsodium failed to initialise");
     if (!cfg->policy || !cfg->policy->lookup)
         return berth_error_set(err, EINVAL, "auth: a policy with a lookup is required");
-    a = calloc(1, sizeof(*a));
-    if (!a)
-        return berth_error_make(err, ENOMEM, "create auth context");
+    a = berth_xcalloc(1, sizeof(*a));
     a->self = cfg->self;
     a->key = cfg->key;
     a->has_previous = cfg->has_previous_key;
@@ -123,10 +133,6 @@ int berth_auth_new(const berth_auth_config *cfg, berth_auth **ret_auth, berth_er
     a->peers = berth_table_new(BERTH_ID_LEN);
     a->nonces = berth_nonce_set_new(cfg->max_nonces ? cfg->max_nonces : DEFAULT_MAX_NONCES);
     a->last_sweep = berth_now_mono_ns();
-    if (!a->sessions || !a->peers || !a->nonces) {
-        berth_auth_free(a);
-        return berth_error_make(err, ENOMEM, "create auth context");
-    }
     *ret_auth = a;
     return 0;
 }
@@ -206,7 +212,7 @@ uint8_t *berth_frame_buffer(size_t payload_len)
 {
     if (payload_len > BERTH_PAYLOAD_MAX)
         return NULL;
-    return malloc(BERTH_FRAME_HEADER_LEN + payload_len + BERTH_FRAME_TRAILER_MAX);
+    return berth_xmalloc(BERTH_FRAME_HEADER_LEN + payload_len + BERTH_FRAME_TRAILER_MAX);
 }
 
 static uint64_t random_u64(void)
@@ -358,7 +364,7 @@ static void session_derive(berth_session *s, const uint8_t shared[32], const uin
     crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label) - 1);
     crypto_generichash_update(&st, hello_hash, 32);
     /* session id, code and the server's ephemeral key */
-    crypto_generichash_update(&st, welcome_head, 8 + 4 + 32);
+    crypto_generichash_update(&st, welcome_head, WELCOME_HEAD_LEN);
     crypto_generichash_final(&st, master, sizeof(master));
     for (int ch = 1; ch <= BERTH_CHANNEL_MAX; ch++) {
         uint8_t c2s[32], s2c[32];
@@ -374,24 +380,17 @@ static void session_derive(berth_session *s, const uint8_t shared[32], const uin
 }
 
 /* Register a new session; the oldest of the same peer and direction beyond
- * two is dropped. NULL on ENOMEM (s is freed). */
-static berth_session *session_install(berth_auth *a, berth_session *s)
+ * two is dropped. */
+static void session_install(berth_auth *a, berth_session *s)
 {
     peer_sessions *ps = berth_table_get(a->peers, s->peer.id);
     berth_session **list;
 
     if (!ps) {
-        ps = calloc(1, sizeof(*ps));
-        if (!ps || berth_table_put(a->peers, s->peer.id, ps) < 0) {
-            free(ps);
-            goto fail;
-        }
+        ps = berth_xcalloc(1, sizeof(*ps));
+        berth_table_put(a->peers, s->peer.id, ps);
     }
-    if (berth_table_put(a->sessions, s->id, s) < 0) {
-        if (!ps->initiated[0] && !ps->accepted[0])
-            free(berth_table_remove(a->peers, s->peer.id));
-        goto fail;
-    }
+    berth_table_put(a->sessions, s->id, s);
     list = s->initiator ? ps->initiated : ps->accepted;
     /* list[0] is set whenever list[1] is, so dropping list[1] keeps ps. */
     if (list[1])
@@ -399,12 +398,6 @@ static berth_session *session_install(berth_auth *a, berth_session *s)
     list[1] = list[0];
     list[0] = s;
     a->stats.sessions_made++;
-    return s;
-
-fail:
-    sodium_memzero(s, sizeof(*s));
-    free(s);
-    return NULL;
 }
 
 /* Write the header of a frame we sign (HELLO, WELCOME, SIGNED): our key's
@@ -458,14 +451,13 @@ int berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_j
                      berth_hello **ret_hello, uint8_t **ret_frame, size_t *ret_len,
                      berth_error **err)
 {
-    _cleanup_free_ berth_hello *h = calloc(1, sizeof(*h));
+    _cleanup_free_ berth_hello *h = berth_xcalloc(1, sizeof(*h));
     _cleanup_free_ uint8_t *frame = berth_frame_buffer(HELLO_MAX_LEN);
     size_t name_len = strlen(a->self.name), n = 0, len;
     int64_t ts = berth_now_real_ns();
     uint8_t *p;
 
-    if (!h || !frame)
-        return berth_error_make(err, ENOMEM, "handshake with %s", server->name);
+    (void)err; /* cannot fail since allocation aborts; the API follows */
     h->server = *server;
     crypto_box_keypair(h->eph_pk, h->eph_sk);
     signed_header(a, BERTH_FRAME_HELLO, BERTH_CHANNEL_RPC, server->id, ts, frame);
@@ -546,24 +538,22 @@ static uint8_t *welcome_build(berth_auth *a, const uint8_t to[BERTH_ID_LEN],
     if (mlen > WELCOME_MSG_MAX)
         mlen = WELCOME_MSG_MAX;
     frame = berth_frame_buffer(WELCOME_FIXED + mlen);
-    if (!frame)
-        return NULL;
     signed_header(a, BERTH_FRAME_WELCOME, BERTH_CHANNEL_RPC, to, berth_now_real_ns(), frame);
     p = frame + BERTH_FRAME_HEADER_LEN;
     memset(p, 0, WELCOME_FIXED);
     if (session_id)
-        memcpy(p, session_id, 8);
-    p[8] = (uint8_t)(code >> 24);
-    p[9] = (uint8_t)(code >> 16);
-    p[10] = (uint8_t)(code >> 8);
-    p[11] = (uint8_t)code;
+        memcpy(p + WELCOME_SESSION, session_id, BERTH_SESSION_ID_LEN);
+    p[WELCOME_CODE] = (uint8_t)(code >> 24);
+    p[WELCOME_CODE + 1] = (uint8_t)(code >> 16);
+    p[WELCOME_CODE + 2] = (uint8_t)(code >> 8);
+    p[WELCOME_CODE + 3] = (uint8_t)code;
     if (eph_pk)
-        memcpy(p + 12, eph_pk, 32);
-    memcpy(p + 44, hello_hash, 32);
-    p[76] = (uint8_t)(mlen >> 8);
-    p[77] = (uint8_t)mlen;
+        memcpy(p + WELCOME_EPH, eph_pk, 32);
+    memcpy(p + WELCOME_HELLO_HASH, hello_hash, 32);
+    p[WELCOME_MSG_LEN] = (uint8_t)(mlen >> 8);
+    p[WELCOME_MSG_LEN + 1] = (uint8_t)mlen;
     if (mlen)
-        memcpy(p + 78, msg, mlen);
+        memcpy(p + WELCOME_MSG, msg, mlen);
     *ret_len = berth_frame_sign(frame, WELCOME_FIXED + mlen, a->key.sk);
     return frame;
 }
@@ -701,7 +691,7 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
 {
     berth_frame_header hdr;
     hello_parsed h;
-    uint8_t hash[32], eph_pk[32], eph_sk[32], shared[32], welcome_head[44];
+    uint8_t hash[32], eph_pk[32], eph_sk[32], shared[32], welcome_head[WELCOME_HEAD_LEN];
     char msg[WELCOME_MSG_MAX + 1];
     berth_session *s;
     uint8_t *reply;
@@ -734,14 +724,12 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
         reply =
             welcome_build(a, h.who.id, hash, NULL, NULL, CODE_PERMISSION_DENIED, msg, &reply_len);
         *ret_reply = reply;
-        *ret_reply_len = reply ? reply_len : 0;
+        *ret_reply_len = reply_len;
         return reject(a, BERTH_REJECT_NOT_ADMITTED);
     }
 
     sessions_make_room(a);
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        return reject(a, BERTH_REJECT_MALFORMED); /* out of memory: drop it */
+    s = berth_xcalloc(1, sizeof(*s));
     do
         randombytes_buf(s->id, sizeof(s->id));
     while (berth_table_get(a->sessions, s->id));
@@ -757,18 +745,10 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
     }
     sodium_memzero(eph_sk, sizeof(eph_sk));
     reply = welcome_build(a, h.who.id, hash, s->id, eph_pk, CODE_OK, NULL, &reply_len);
-    if (!reply) {
-        sodium_memzero(shared, sizeof(shared));
-        free(s);
-        return reject(a, BERTH_REJECT_MALFORMED);
-    }
     memcpy(welcome_head, reply + BERTH_FRAME_HEADER_LEN, sizeof(welcome_head));
     session_derive(s, shared, hash, welcome_head);
     sodium_memzero(shared, sizeof(shared));
-    if (!session_install(a, s)) {
-        free(reply);
-        return reject(a, BERTH_REJECT_MALFORMED);
-    }
+    session_install(a, s);
     a->stats.accepted++;
     *ret_reply = reply;
     *ret_reply_len = reply_len;
@@ -809,16 +789,17 @@ berth_reject berth_auth_hello_finish(berth_auth *a, const berth_hello *hello, ui
         return reject(a, BERTH_REJECT_BAD_AUTH);
     p = frame + BERTH_FRAME_HEADER_LEN;
     plen = len - BERTH_FRAME_HEADER_LEN - BERTH_FRAME_SIG_LEN;
-    mlen = ((size_t)p[76] << 8) | p[77];
+    mlen = ((size_t)p[WELCOME_MSG_LEN] << 8) | p[WELCOME_MSG_LEN + 1];
     if (mlen > WELCOME_MSG_MAX || plen != WELCOME_FIXED + mlen)
         return reject(a, BERTH_REJECT_MALFORMED);
     /* An authentic WELCOME for another (older) HELLO. */
-    if (sodium_memcmp(p + 44, hello->hash, 32) != 0)
+    if (sodium_memcmp(p + WELCOME_HELLO_HASH, hello->hash, 32) != 0)
         return reject(a, BERTH_REJECT_REPLAYED);
     if (nonce_remember(a, hdr.key_id, hdr.counter) != 0)
         return reject(a, BERTH_REJECT_REPLAYED);
 
-    code = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
+    code = ((uint32_t)p[WELCOME_CODE] << 24) | ((uint32_t)p[WELCOME_CODE + 1] << 16) |
+           ((uint32_t)p[WELCOME_CODE + 2] << 8) | p[WELCOME_CODE + 3];
     memset(ret, 0, sizeof(*ret));
     ret->code = (int)code;
     if (code != CODE_OK) {
@@ -826,28 +807,26 @@ berth_reject berth_auth_hello_finish(berth_auth *a, const berth_hello *hello, ui
 
         /* Text from the server: keep it printable. */
         for (i = 0; i < mlen && i < sizeof(ret->message) - 1; i++)
-            ret->message[i] = (p[78 + i] >= 0x20 && p[78 + i] < 0x7f) ? (char)p[78 + i] : '?';
+            ret->message[i] = (p[WELCOME_MSG + i] >= 0x20 && p[WELCOME_MSG + i] < 0x7f)
+                                  ? (char)p[WELCOME_MSG + i]
+                                  : '?';
         ret->message[i] = '\0';
         a->stats.accepted++;
         return BERTH_REJECT_NONE;
     }
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        return reject(a, BERTH_REJECT_MALFORMED);
-    memcpy(s->id, p, 8);
+    s = berth_xcalloc(1, sizeof(*s));
+    memcpy(s->id, p + WELCOME_SESSION, BERTH_SESSION_ID_LEN);
     s->peer = server;
     s->initiator = true;
     s->created = s->last_rx = berth_now_mono_ns();
     if (berth_table_get(a->sessions, s->id) ||
-        crypto_scalarmult(shared, hello->eph_sk, p + 12) != 0) {
+        crypto_scalarmult(shared, hello->eph_sk, p + WELCOME_EPH) != 0) {
         free(s);
         return reject(a, BERTH_REJECT_MALFORMED);
     }
     session_derive(s, shared, hello->hash, p);
     sodium_memzero(shared, sizeof(shared));
-    s = session_install(a, s);
-    if (!s)
-        return reject(a, BERTH_REJECT_MALFORMED);
+    session_install(a, s);
     ret->session = s;
     a->stats.accepted++;
     return BERTH_REJECT_NONE;

@@ -200,7 +200,8 @@ berth_reject berth_auth_open(berth_auth *a, const berth_expect *x, uint8_t *fram
                              berth_opened *ret);
 
 /* A buffer for a frame with payload_len payload bytes at
- * BERTH_FRAME_HEADER_LEN and room for any trailer. NULL on ENOMEM. */
+ * BERTH_FRAME_HEADER_LEN and room for any trailer. NULL when payload_len is
+ * above BERTH_PAYLOAD_MAX. */
 uint8_t *berth_frame_buffer(size_t payload_len);
 
 /* Seal the payload_len bytes at frame + BERTH_FRAME_HEADER_LEN for s's

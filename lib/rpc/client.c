@@ -12,6 +12,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "dispatch.h"
 #include "envelope.h"
@@ -233,7 +234,7 @@ static void call_complete(client_call *call, int code, const char *msg, Protobuf
         c->stats.ok++;
     } else {
         c->stats.failed++;
-        res.message = strdup(msg ? msg : "");
+        res.message = berth_xstrdup(msg ? msg : "");
     }
     call->done(&res, call->data);
     berth_rpc_result_clear(&res);
@@ -250,9 +251,9 @@ static void call_completef(client_call *call, int code, const char *fmt, ...)
 
     va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+        berth_oom();
     va_end(ap);
-    call_complete(call, code, msg ? msg : "out of memory", NULL);
+    call_complete(call, code, msg, NULL);
 }
 
 /* Fail a call at the next loop iteration: done is never called from
@@ -264,10 +265,9 @@ static void call_fail_soon(client_call *call, int code, const char *msg)
     list_unlink(call);
     free(call->fail_msg);
     call->fail_code = code;
-    call->fail_msg = strdup(msg);
+    call->fail_msg = berth_xstrdup(msg);
     list_push(&c->failing, call);
-    if (berth_loop_timer_arm(c->loop, &call->timer, 0, NULL) < 0)
-        call_complete(call, code, msg, NULL); /* out of memory: now, then */
+    berth_loop_timer_arm(c->loop, &call->timer, 0, NULL);
 }
 
 /* The session that calls went out under is gone (the server lost it): the
@@ -550,16 +550,9 @@ int berth_rpc_client_new(const berth_rpc_client_config *cfg, berth_rpc_client **
 
     if (berth_address_validate(cfg->address, err) < 0)
         return -1;
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return berth_error_make(err, ENOMEM, "create rpc client");
-    c->address = strdup(cfg->address);
-    c->slots = calloc(n, sizeof(*c->slots));
-    if (!c->address || !c->slots) {
-        free(c->address);
-        free(c->slots);
-        return berth_error_make(err, ENOMEM, "create rpc client");
-    }
+    c = berth_xcalloc(1, sizeof(*c));
+    c->address = berth_xstrdup(cfg->address);
+    c->slots = berth_xcalloc(n, sizeof(*c->slots));
     c->loop = cfg->loop;
     c->auth = cfg->auth;
     c->server = cfg->server;
@@ -624,13 +617,12 @@ int berth_rpc_client_call(berth_rpc_client *c, const ProtobufCServiceDescriptor 
         return berth_error_set(err, EMSGSIZE,
                                "%s/%s: request of %zu bytes exceeds the frame limit of %zu bytes",
                                svc->name, method, len, BERTH_PAYLOAD_MAX - 2 * METHOD_NAME_MAX);
-    call = calloc(1, sizeof(*call));
-    if (!call)
-        return berth_error_make(err, ENOMEM, "call %s/%s", svc->name, method);
-    call->body = malloc(len ? len : 1);
-    if (!call->body || !berth_method_name(svc, m, call->method_name, sizeof(call->method_name))) {
+    call = berth_xcalloc(1, sizeof(*call));
+    call->body = berth_xmalloc(len);
+    if (!berth_method_name(svc, m, call->method_name, sizeof(call->method_name))) {
         call_free(call);
-        return berth_error_make(err, ENOMEM, "call %s/%s", svc->name, method);
+        return berth_error_set(err, ENAMETOOLONG, "call %s/%s: the method's name is too long",
+                               svc->name, method);
     }
     call->body_len = protobuf_c_message_pack(request, call->body);
     call->c = c;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
+
 struct berth_rpc_dispatch {
     ProtobufCService **services;
     size_t n;
@@ -12,11 +14,8 @@ struct berth_rpc_dispatch {
 
 int berth_rpc_dispatch_new(berth_rpc_dispatch **ret_dispatch, berth_error **err)
 {
-    berth_rpc_dispatch *d = calloc(1, sizeof(*d));
-
-    if (!d)
-        return berth_error_make(err, ENOMEM, "create dispatch table");
-    *ret_dispatch = d;
+    (void)err;
+    *ret_dispatch = berth_xcalloc(1, sizeof(**ret_dispatch));
     return 0;
 }
 
@@ -30,17 +29,12 @@ void berth_rpc_dispatch_free(berth_rpc_dispatch *d)
 
 int berth_rpc_dispatch_add(berth_rpc_dispatch *d, ProtobufCService *svc, berth_error **err)
 {
-    ProtobufCService **s;
-
     for (size_t i = 0; i < d->n; i++)
         if (strcmp(d->services[i]->descriptor->name, svc->descriptor->name) == 0)
             return berth_error_set(err, EEXIST, "service %s: registered twice",
                                    svc->descriptor->name);
-    s = realloc(d->services, (d->n + 1) * sizeof(*s));
-    if (!s)
-        return berth_error_make(err, ENOMEM, "register service %s", svc->descriptor->name);
-    s[d->n++] = svc;
-    d->services = s;
+    d->services = berth_xreallocarray(d->services, d->n + 1, sizeof(*d->services));
+    d->services[d->n++] = svc;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/xalloc.h"
 #include "pb/pb.h"
 
 Envelope *berth_envelope_decode(berth_auth *a, const uint8_t *payload, size_t len)
@@ -54,9 +55,7 @@ int berth_envelope_frame(Envelope *env, const ProtobufCMessage *body, uint8_t **
         return berth_error_set(err, EMSGSIZE,
                                "message of %zu bytes exceeds the frame limit of %zu bytes", len,
                                BERTH_PAYLOAD_MAX);
-    frame = berth_frame_buffer(len);
-    if (!frame)
-        return berth_error_make(err, ENOMEM, "encode envelope");
+    frame = berth_frame_buffer(len); /* len is within BERTH_PAYLOAD_MAX */
     p = frame + BERTH_FRAME_HEADER_LEN;
     p += envelope_pack(env, p);
     if (body) {

@@ -11,6 +11,7 @@
 
 #include "base/cleanup.h"
 #include "base/io.h"
+#include "base/xalloc.h"
 
 #define SECRET_TAG  "berth-ed25519-secret-v1"
 #define PUBLIC_TAG  "berth-ed25519-v1"
@@ -140,9 +141,7 @@ int berth_keypair_load(int dirfd, const char *path, berth_keypair *ret_kp, berth
                                "chmod 600 it",
                                path, (unsigned)(st.st_mode & 07777));
     /* Read through the checked fd, not by path again. */
-    text = malloc(KEYFILE_MAX + 1);
-    if (!text)
-        return berth_error_make(err, ENOMEM, "read key file %s", path);
+    text = berth_xmalloc(KEYFILE_MAX + 1);
     n = berth_read_all(fd, text, KEYFILE_MAX);
     if (n < 0)
         return berth_error_errno(err, "read key file %s", path);

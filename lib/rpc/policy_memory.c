@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 #define PENDING_MAX 1024
 
@@ -36,13 +37,11 @@ struct berth_policy_memory {
     size_t n_pending;
 };
 
-/* Grow *arr (of n elements of size sz) by one; NULL on ENOMEM. */
+/* Grow *arr (of n elements of size sz) by one zeroed element. */
 static void *array_push(void **arr, size_t *n, size_t sz)
 {
-    char *a = realloc(*arr, (*n + 1) * sz);
+    char *a = berth_xreallocarray(*arr, *n + 1, sz);
 
-    if (!a)
-        return NULL;
     *arr = a;
     memset(a + *n * sz, 0, sz);
     return a + (*n)++ * sz;
@@ -50,11 +49,8 @@ static void *array_push(void **arr, size_t *n, size_t sz)
 
 int berth_policy_memory_new(berth_policy_memory **ret_policy, berth_error **err)
 {
-    berth_policy_memory *p = calloc(1, sizeof(*p));
-
-    if (!p)
-        return berth_error_make(err, ENOMEM, "create key policy");
-    *ret_policy = p;
+    (void)err;
+    *ret_policy = berth_xcalloc(1, sizeof(**ret_policy));
     return 0;
 }
 
@@ -93,10 +89,9 @@ int berth_policy_memory_add_key(berth_policy_memory *p, const berth_principal *w
 {
     known_principal *k = find_known(p, who->id);
 
+    (void)err;
     if (!k) {
         k = array_push((void **)&p->known, &p->n_known, sizeof(*k));
-        if (!k)
-            return berth_error_make(err, ENOMEM, "add key of %s", who->name);
         k->who = *who;
     }
     for (size_t i = 0; i < k->n_keys; i++)
@@ -131,8 +126,7 @@ int berth_policy_memory_add_token(berth_policy_memory *p, const berth_join_token
 {
     token_entry *t = array_push((void **)&p->tokens, &p->n_tokens, sizeof(*t));
 
-    if (!t)
-        return berth_error_make(err, ENOMEM, "add join token");
+    (void)err;
     t->token = *token;
     t->expires = expires_unix_ns;
     return 0;
@@ -263,8 +257,6 @@ static int mem_request_approval(void *data, const berth_principal *who,
     if (p->n_pending >= PENDING_MAX)
         return berth_error_set(err, EAGAIN, "too many keys await approval (%d)", PENDING_MAX);
     e = array_push((void **)&p->pending, &p->n_pending, sizeof(*e));
-    if (!e)
-        return berth_error_make(err, ENOMEM, "record pending key of %s", who->name);
     e->who = *who;
     memcpy(e->pk, pk, BERTH_PUBKEY_LEN);
     return 0;

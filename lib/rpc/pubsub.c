@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "envelope.h"
 #include "sock.h"
@@ -29,10 +30,8 @@ struct berth_events_sub {
 int berth_events_pub_new(berth_loop *loop, berth_auth *auth, berth_events_pub **ret_pub,
                          berth_error **err)
 {
-    berth_events_pub *pub = calloc(1, sizeof(*pub));
+    berth_events_pub *pub = berth_xcalloc(1, sizeof(*pub));
 
-    if (!pub)
-        return berth_error_make(err, ENOMEM, "create events publisher");
     pub->auth = auth;
     if (berth_nnsock_open(&pub->sock, loop, AF_SP, NN_PUB, NULL, err) < 0) {
         free(pub);
@@ -115,12 +114,10 @@ static void sub_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void *
 int berth_events_sub_new(berth_loop *loop, berth_auth *auth, const berth_principal *publisher,
                          berth_events_sub **ret_sub, berth_error **err)
 {
-    berth_events_sub *sub = calloc(1, sizeof(*sub));
+    berth_events_sub *sub = berth_xcalloc(1, sizeof(*sub));
     uint8_t prefix[4 + BERTH_ID_LEN] = { BERTH_FRAME_VERSION, BERTH_FRAME_SIGNED,
                                          BERTH_CHANNEL_EVENTS, 0 };
 
-    if (!sub)
-        return berth_error_make(err, ENOMEM, "create events subscriber");
     sub->auth = auth;
     sub->publisher = *publisher;
     if (berth_nnsock_open(&sub->sock, loop, AF_SP, NN_SUB, sub_on_recv, err) < 0) {

@@ -7,6 +7,8 @@
 #include "frame.h"
 #include "table.h"
 
+#include "base/xalloc.h"
+
 #define WORDS (BERTH_REPLAY_WINDOW / 64)
 
 static int bit_get(const berth_replay_window *w, uint64_t c)
@@ -67,17 +69,11 @@ struct berth_nonce_set {
 
 berth_nonce_set *berth_nonce_set_new(size_t capacity)
 {
-    berth_nonce_set *s = calloc(1, sizeof(*s));
+    berth_nonce_set *s = berth_xcalloc(1, sizeof(*s));
 
-    if (!s)
-        return NULL;
     s->cap = capacity ? capacity : 1;
-    s->ring = calloc(s->cap, sizeof(*s->ring));
+    s->ring = berth_xcalloc(s->cap, sizeof(*s->ring));
     s->table = berth_table_new(16);
-    if (!s->ring || !s->table) {
-        berth_nonce_set_free(s);
-        return NULL;
-    }
     return s;
 }
 
@@ -110,8 +106,7 @@ int berth_nonce_set_add(berth_nonce_set *s, const uint8_t key_id[8], uint64_t no
     e = &s->ring[(s->head + s->len) % s->cap];
     memcpy(e->key, key, sizeof(key));
     e->expires = expires;
-    if (berth_table_put(s->table, e->key, e) < 0)
-        return -1;
+    berth_table_put(s->table, e->key, e);
     s->len++;
     return 0;
 }

@@ -33,12 +33,12 @@ void berth_replay_mark(berth_replay_window *w, uint64_t counter);
 /* (key id, nonce) pairs with an expiry. */
 typedef struct berth_nonce_set berth_nonce_set;
 
-/* capacity: most pairs remembered at once. NULL on ENOMEM. */
+/* capacity: most pairs remembered at once. */
 berth_nonce_set *berth_nonce_set_new(size_t capacity);
 void berth_nonce_set_free(berth_nonce_set *s);
 /* Record the pair, to be forgotten at expires (monotonic ns). Returns 0 when
  * new, 1 when present (a replay), -1 when the set is full of unexpired
- * pairs or out of memory (the frame must be dropped: never forget early). */
+ * pairs (the frame must be dropped: never forget early). */
 int berth_nonce_set_add(berth_nonce_set *s, const uint8_t key_id[8], uint64_t nonce,
                         int64_t expires, int64_t now);
 

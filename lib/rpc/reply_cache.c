@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "table.h"
 
 #define CALL_KEY_LEN  (BERTH_ID_LEN + 8)
@@ -48,18 +49,12 @@ static void frame_key(uint8_t key[FRAME_KEY_LEN], const uint8_t session[BERTH_SE
 
 berth_reply_cache *berth_reply_cache_new(size_t max_entries, int64_t ttl_ns)
 {
-    berth_reply_cache *c = calloc(1, sizeof(*c));
+    berth_reply_cache *c = berth_xcalloc(1, sizeof(*c));
 
-    if (!c)
-        return NULL;
     c->max = max_entries;
     c->ttl = ttl_ns;
     c->by_call = berth_table_new(CALL_KEY_LEN);
     c->by_frame = berth_table_new(FRAME_KEY_LEN);
-    if (!c->by_call || !c->by_frame) {
-        berth_reply_cache_free(c);
-        return NULL;
-    }
     return c;
 }
 
@@ -155,32 +150,19 @@ berth_reply_entry *berth_reply_cache_add(berth_reply_cache *c, const uint8_t pee
     berth_reply_entry *e;
 
     evict(c, berth_now_mono_ns());
-    e = calloc(1, sizeof(*e));
-    if (!e)
-        return NULL;
+    e = berth_xcalloc(1, sizeof(*e));
     call_key(e->call_key, peer, call_id);
     frame_key(e->frame_key, session, counter);
     e->owner = owner;
-    if (berth_table_put(c->by_call, e->call_key, e) < 0) {
-        free(e);
-        return NULL;
-    }
-    if (berth_table_put(c->by_frame, e->frame_key, e) < 0) {
-        berth_table_remove(c->by_call, e->call_key);
-        free(e);
-        return NULL;
-    }
+    berth_table_put(c->by_call, e->call_key, e);
+    berth_table_put(c->by_frame, e->frame_key, e);
     return e;
 }
 
-int berth_reply_cache_complete(berth_reply_cache *c, berth_reply_entry *e, const uint8_t *reply,
-                               size_t len)
+void berth_reply_cache_complete(berth_reply_cache *c, berth_reply_entry *e, const uint8_t *reply,
+                                size_t len)
 {
-    e->reply = malloc(len ? len : 1);
-    if (!e->reply) {
-        berth_reply_cache_drop(c, e);
-        return -1;
-    }
+    e->reply = berth_xmalloc(len);
     memcpy(e->reply, reply, len);
     e->reply_len = len;
     e->owner = NULL;
@@ -191,15 +173,12 @@ int berth_reply_cache_complete(berth_reply_cache *c, berth_reply_entry *e, const
     else
         c->oldest = e;
     c->newest = e;
-    return 0;
 }
 
 void berth_reply_entry_sent(berth_reply_entry *e, const void *hdr, size_t hdr_len, int64_t now)
 {
-    uint8_t *h = malloc(hdr_len ? hdr_len : 1);
+    uint8_t *h = berth_xmalloc(hdr_len);
 
-    if (!h)
-        return;
     memcpy(h, hdr, hdr_len);
     free(e->sent_hdr);
     e->sent_hdr = h;

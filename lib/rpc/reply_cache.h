@@ -17,7 +17,6 @@
 typedef struct berth_reply_cache berth_reply_cache;
 typedef struct berth_reply_entry berth_reply_entry;
 
-/* NULL on ENOMEM. */
 berth_reply_cache *berth_reply_cache_new(size_t max_entries, int64_t ttl_ns);
 void berth_reply_cache_free(berth_reply_cache *c);
 
@@ -28,16 +27,15 @@ berth_reply_entry *berth_reply_cache_find_frame(berth_reply_cache *c,
                                                 uint64_t counter);
 
 /* A call that is executing: owner is the caller's call object. Evicts
- * expired and, when full, the oldest answered entries. NULL on ENOMEM. */
+ * expired and, when full, the oldest answered entries. */
 berth_reply_entry *berth_reply_cache_add(berth_reply_cache *c, const uint8_t peer[BERTH_ID_LEN],
                                          uint64_t call_id,
                                          const uint8_t session[BERTH_SESSION_ID_LEN],
                                          uint64_t counter, void *owner);
 /* The call was answered with reply (copied): from now on the entry holds
- * the answer. -1 on ENOMEM (the entry is dropped: a later duplicate would
- * be treated as a replay). */
-int berth_reply_cache_complete(berth_reply_cache *c, berth_reply_entry *e, const uint8_t *reply,
-                               size_t len);
+ * the answer. */
+void berth_reply_cache_complete(berth_reply_cache *c, berth_reply_entry *e, const uint8_t *reply,
+                                size_t len);
 /* Forget an entry (a call that must not be remembered). */
 void berth_reply_cache_drop(berth_reply_cache *c, berth_reply_entry *e);
 

@@ -69,10 +69,9 @@ static const char *quote_method(const char *m, char out[64])
 
 static uint8_t *copy_hdr(const void *hdr, size_t len)
 {
-    uint8_t *c = malloc(len ? len : 1);
+    uint8_t *c = berth_xmalloc(len);
 
-    if (c)
-        memcpy(c, hdr, len);
+    memcpy(c, hdr, len);
     return c;
 }
 
@@ -165,7 +164,7 @@ static void answer_now(berth_rpc_server *srv, const berth_opened *o, const Envel
 
     va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+        berth_oom();
     va_end(ap);
     if (build_answer(srv, env ? env->method : "", env ? env->call_id : 0, code, msg, NULL, &frame,
                      &len) < 0) {
@@ -176,9 +175,8 @@ static void answer_now(berth_rpc_server *srv, const berth_opened *o, const Envel
         berth_reply_entry *e = berth_reply_cache_add(srv->cache, o->peer->id, env->call_id,
                                                      o->hdr.key_id, o->hdr.counter, NULL);
 
-        if (e &&
-            berth_reply_cache_complete(srv->cache, e, frame + BERTH_FRAME_HEADER_LEN, len) == 0)
-            berth_reply_entry_sent(e, hdr, hdr_len, berth_now_mono_ns());
+        berth_reply_cache_complete(srv->cache, e, frame + BERTH_FRAME_HEADER_LEN, len);
+        berth_reply_entry_sent(e, hdr, hdr_len, berth_now_mono_ns());
     }
     send_frame(srv, o->hdr.key_id, hdr, hdr_len, frame, len);
 }
@@ -222,9 +220,11 @@ static void call_finish(berth_rpc_call *call, int code, const char *msg,
 
         if (build_answer(srv, call->method_name, call->call_id, code, msg, resp, &frame, &len) ==
             0) {
-            if (call->entry && berth_reply_cache_complete(srv->cache, call->entry,
-                                                          frame + BERTH_FRAME_HEADER_LEN, len) == 0)
+            if (call->entry) {
+                berth_reply_cache_complete(srv->cache, call->entry, frame + BERTH_FRAME_HEADER_LEN,
+                                           len);
                 berth_reply_entry_sent(call->entry, call->hdr, call->hdr_len, berth_now_mono_ns());
+            }
             send_frame(srv, call->session_id, call->hdr, call->hdr_len, frame, len);
         } else {
             if (call->entry)
@@ -408,11 +408,7 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Envelope *env, c
                    srv->pending);
         return;
     }
-    call = calloc(1, sizeof(*call));
-    if (!call) {
-        srv->stats.replies_lost++;
-        return;
-    }
+    call = berth_xcalloc(1, sizeof(*call));
     call->request = berth_pb_unpack(m->input, env->body.data, env->body.len);
     if (!call->request) {
         free(call);
@@ -423,12 +419,6 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Envelope *env, c
         return;
     }
     call->hdr = copy_hdr(hdr, hdr_len);
-    if (!call->hdr) {
-        berth_pb_free(call->request);
-        free(call);
-        srv->stats.replies_lost++;
-        return;
-    }
     call->hdr_len = hdr_len;
     call->srv = srv;
     call->method = m;
@@ -438,12 +428,9 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Envelope *env, c
     memcpy(call->session_id, o->hdr.key_id, BERTH_SESSION_ID_LEN);
     call->call_id = env->call_id;
     call->deadline = deadline;
-    if (srv->cache) {
+    if (srv->cache)
         call->entry = berth_reply_cache_add(srv->cache, o->peer->id, env->call_id, o->hdr.key_id,
                                             o->hdr.counter, call);
-        /* Out of memory: executes uncached; a duplicate then counts as a
-         * replay, never as a second execution. */
-    }
     call->next = srv->calls;
     if (srv->calls)
         srv->calls->prev = call;
@@ -511,10 +498,8 @@ static void server_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const voi
 static int server_new(const berth_rpc_server_config *cfg, bool respondent,
                       berth_rpc_server **ret_server, berth_error **err)
 {
-    berth_rpc_server *srv = calloc(1, sizeof(*srv));
+    berth_rpc_server *srv = berth_xcalloc(1, sizeof(*srv));
 
-    if (!srv)
-        return berth_error_make(err, ENOMEM, "create rpc server");
     srv->sock.s = -1;
     srv->loop = cfg->loop;
     srv->auth = cfg->auth;
@@ -526,10 +511,6 @@ static int server_new(const berth_rpc_server_config *cfg, bool respondent,
         srv->cache = berth_reply_cache_new(
             cfg->reply_cache_size ? cfg->reply_cache_size : DEFAULT_CACHE_SIZE,
             cfg->reply_cache_ttl_ns > 0 ? cfg->reply_cache_ttl_ns : DEFAULT_CACHE_TTL_NS);
-        if (!srv->cache) {
-            berth_error_make(err, ENOMEM, "create reply cache");
-            goto fail;
-        }
     }
     if (berth_nnsock_open(&srv->sock, srv->loop, AF_SP_RAW, respondent ? NN_RESPONDENT : NN_REP,
                           server_on_recv, err) < 0)

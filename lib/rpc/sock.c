@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 
 #include "base/cleanup.h"
+#include "base/xalloc.h"
 #include "frame.h"
 
 #define QUEUE_MAX_MSGS  4096
@@ -229,20 +230,14 @@ int berth_nnsock_send(berth_nnsock *ns, const uint8_t *buf, size_t len, const vo
         return berth_error_set(err, EAGAIN, "send: queue full (%zu messages, %zu bytes)", ns->q_len,
                                ns->q_bytes);
     }
-    q = malloc(sizeof(*q) + len);
-    if (!q)
-        return berth_error_make(err, ENOMEM, "queue message");
+    q = berth_xmalloc(sizeof(*q) + len);
     q->next = NULL;
     q->len = len;
     q->hdr_len = hdr ? hdr_len : 0;
     q->hdr = NULL;
     memcpy(q->data, buf, len);
     if (hdr) {
-        q->hdr = malloc(hdr_len);
-        if (!q->hdr) {
-            free(q);
-            return berth_error_make(err, ENOMEM, "queue message");
-        }
+        q->hdr = berth_xmalloc(hdr_len);
         memcpy(q->hdr, hdr, hdr_len);
     }
     if (ns->q_tail)

@@ -10,6 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "envelope.h"
 #include "sock.h"
@@ -43,10 +44,8 @@ struct berth_stream_pull {
 int berth_stream_push_new(berth_loop *loop, berth_auth *auth, const berth_principal *receiver,
                           berth_stream_push **ret_push, berth_error **err)
 {
-    berth_stream_push *p = calloc(1, sizeof(*p));
+    berth_stream_push *p = berth_xcalloc(1, sizeof(*p));
 
-    if (!p)
-        return berth_error_make(err, ENOMEM, "create stream pusher");
     p->auth = auth;
     p->receiver = *receiver;
     do /* 0 is "no stream" in ReportStatusRequest.stream_epoch */
@@ -147,16 +146,11 @@ static stream_state *stream_of(berth_stream_pull *p, const uint8_t sender[BERTH_
         berth_table_sweep(p->streams, idle_stream_cb, &now);
     if (berth_table_size(p->streams) >= MAX_STREAMS)
         return NULL;
-    st = calloc(1, sizeof(*st));
-    if (!st)
-        return NULL;
+    st = berth_xcalloc(1, sizeof(*st));
     /* A new run is expected from 1: a first item with a higher number
      * means the ones before it were lost. */
     st->next = 1;
-    if (berth_table_put(p->streams, key, st) < 0) {
-        free(st);
-        return NULL;
-    }
+    berth_table_put(p->streams, key, st);
     return st;
 }
 
@@ -224,16 +218,10 @@ static void pull_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
 int berth_stream_pull_new(berth_loop *loop, berth_auth *auth, berth_stream_pull **ret_pull,
                           berth_error **err)
 {
-    berth_stream_pull *p = calloc(1, sizeof(*p));
+    berth_stream_pull *p = berth_xcalloc(1, sizeof(*p));
 
-    if (!p)
-        return berth_error_make(err, ENOMEM, "create stream puller");
     p->auth = auth;
     p->streams = berth_table_new(BERTH_ID_LEN + 8);
-    if (!p->streams) {
-        free(p);
-        return berth_error_make(err, ENOMEM, "create stream puller");
-    }
     if (berth_nnsock_open(&p->sock, loop, AF_SP, NN_PULL, pull_on_recv, err) < 0) {
         berth_table_free(p->streams);
         free(p);

@@ -10,6 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "dispatch.h"
 #include "envelope.h"
@@ -80,11 +81,10 @@ static void survey_finish(berth_surveyor *sv)
 
     sv->running = NULL;
     berth_loop_timer_cancel(sv->loop, &sv->timer);
-    s->result.missing = calloc(s->n_expected ? s->n_expected : 1, sizeof(*s->result.missing));
-    if (s->result.missing)
-        for (size_t i = 0; i < s->n_expected; i++)
-            if (!answered(s, s->expected[i].id))
-                s->result.missing[s->result.n_missing++] = s->expected[i];
+    s->result.missing = berth_xcalloc(s->n_expected, sizeof(*s->result.missing));
+    for (size_t i = 0; i < s->n_expected; i++)
+        if (!answered(s, s->expected[i].id))
+            s->result.missing[s->result.n_missing++] = s->expected[i];
     s->done(&s->result, s->data);
     survey_free(s);
 }
@@ -195,18 +195,12 @@ static void surveyor_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const v
     }
     if (s->result.n_answers == s->answers_cap) {
         size_t cap = s->answers_cap ? s->answers_cap * 2 : 16;
-        berth_survey_answer *na;
-
         if (cap > MAX_ANSWERS)
             goto out;
-        na = realloc(s->result.answers, cap * sizeof(*na));
-        if (!na)
-            goto out;
-        s->result.answers = na;
+        s->result.answers = berth_xreallocarray(s->result.answers, cap, sizeof(*s->result.answers));
         s->answers_cap = cap;
     }
-    if (berth_table_put(s->seen, o.peer->id, s) < 0)
-        goto out;
+    berth_table_put(s->seen, o.peer->id, s);
     a = &s->result.answers[s->result.n_answers];
     memset(a, 0, sizeof(*a));
     a->from = *o.peer;
@@ -216,10 +210,10 @@ static void surveyor_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const v
         a->response = berth_pb_unpack(s->method->output, env->body.data, env->body.len);
         if (!a->response) {
             a->code = CODE_INTERNAL;
-            a->message = strdup("the answer is not a valid response");
+            a->message = berth_xstrdup("the answer is not a valid response");
         }
     } else {
-        a->message = strdup(env->status->message ? env->status->message : "");
+        a->message = berth_xstrdup(env->status->message ? env->status->message : "");
     }
     s->result.n_answers++;
     sv->stats.answers++;
@@ -231,10 +225,8 @@ out:
 int berth_surveyor_new(berth_loop *loop, berth_auth *auth, berth_surveyor **ret_surveyor,
                        berth_error **err)
 {
-    berth_surveyor *sv = calloc(1, sizeof(*sv));
+    berth_surveyor *sv = berth_xcalloc(1, sizeof(*sv));
 
-    if (!sv)
-        return berth_error_make(err, ENOMEM, "create surveyor");
     sv->loop = loop;
     sv->auth = auth;
     berth_loop_timer_init(&sv->timer, survey_on_timer);
@@ -292,16 +284,14 @@ int berth_surveyor_ask(berth_surveyor *sv, const ProtobufCServiceDescriptor *svc
     if (len > BERTH_PAYLOAD_MAX - 2 * METHOD_NAME_MAX)
         return berth_error_set(err, EMSGSIZE, "survey %s/%s: question of %zu bytes is too large",
                                svc->name, method, len);
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        return berth_error_make(err, ENOMEM, "survey %s/%s", svc->name, method);
-    s->body = malloc(len ? len : 1);
-    s->expected = calloc(n_expected ? n_expected : 1, sizeof(*s->expected));
+    s = berth_xcalloc(1, sizeof(*s));
+    s->body = berth_xmalloc(len);
+    s->expected = berth_xcalloc(n_expected, sizeof(*s->expected));
     s->seen = berth_table_new(BERTH_ID_LEN);
-    if (!s->body || !s->expected || !s->seen ||
-        !berth_method_name(svc, m, s->method_name, sizeof(s->method_name))) {
+    if (!berth_method_name(svc, m, s->method_name, sizeof(s->method_name))) {
         survey_free(s);
-        return berth_error_make(err, ENOMEM, "survey %s/%s", svc->name, method);
+        return berth_error_set(err, ENAMETOOLONG, "survey %s/%s: the method's name is too long",
+                               svc->name, method);
     }
     s->body_len = protobuf_c_message_pack(question, s->body);
     if (n_expected)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
+
 typedef struct table_node {
     struct table_node *next;
     void *value;
@@ -25,17 +27,11 @@ berth_table *berth_table_new(size_t key_len)
     berth_table *t;
 
     if (key_len == 0 || key_len > BERTH_TABLE_KEY_MAX)
-        return NULL;
-    t = calloc(1, sizeof(*t));
-    if (!t)
-        return NULL;
+        abort(); /* a bug in the caller */
+    t = berth_xcalloc(1, sizeof(*t));
     t->key_len = key_len;
     t->nbuckets = 16;
-    t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-    if (!t->buckets) {
-        free(t);
-        return NULL;
-    }
+    t->buckets = berth_xcalloc(t->nbuckets, sizeof(*t->buckets));
     randombytes_buf(t->hash_key, sizeof(t->hash_key));
     return t;
 }
@@ -85,10 +81,8 @@ void *berth_table_get(const berth_table *t, const void *key)
 static void table_grow(berth_table *t)
 {
     size_t nb = t->nbuckets * 2;
-    table_node **b = calloc(nb, sizeof(*b));
+    table_node **b = berth_xcalloc(nb, sizeof(*b));
 
-    if (!b)
-        return; /* stay at the old size: slower, still correct */
     for (size_t i = 0; i < t->nbuckets; i++) {
         table_node *n = t->buckets[i];
 
@@ -106,24 +100,21 @@ static void table_grow(berth_table *t)
     t->nbuckets = nb;
 }
 
-int berth_table_put(berth_table *t, const void *key, void *value)
+void berth_table_put(berth_table *t, const void *key, void *value)
 {
     table_node **p = table_find(t, key), *n;
 
     if (*p) {
         (*p)->value = value;
-        return 0;
+        return;
     }
-    n = malloc(sizeof(*n) + t->key_len);
-    if (!n)
-        return -1;
+    n = berth_xmalloc(sizeof(*n) + t->key_len);
     memcpy(n->key, key, t->key_len);
     n->value = value;
     n->next = NULL;
     *p = n;
     if (++t->len > t->nbuckets)
         table_grow(t);
-    return 0;
 }
 
 void *berth_table_remove(berth_table *t, const void *key)

@@ -12,14 +12,14 @@
 
 typedef struct berth_table berth_table;
 
-/* NULL on ENOMEM. key_len must be 1..BERTH_TABLE_KEY_MAX. */
+/* key_len must be 1..BERTH_TABLE_KEY_MAX. */
 berth_table *berth_table_new(size_t key_len);
 /* Frees the table, not the values. NULL is fine. */
 void berth_table_free(berth_table *t);
 
 void *berth_table_get(const berth_table *t, const void *key);
-/* Insert or replace. -1 (ENOMEM) leaves the table as it was. */
-int berth_table_put(berth_table *t, const void *key, void *value);
+/* Insert or replace. */
+void berth_table_put(berth_table *t, const void *key, void *value);
 /* Remove and return the value (NULL if absent). */
 void *berth_table_remove(berth_table *t, const void *key);
 size_t berth_table_size(const berth_table *t);

@@ -5,17 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
+
 int berth_typed_add(berth_typed *t, const ProtobufCMessageDescriptor *type, berth_typed_fn fn,
                     void *data, berth_error **err)
 {
-    berth_typed_entry *e;
-
     if (berth_typed_find(t, type->name))
         return berth_error_set(err, EEXIST, "handler for %s: registered twice", type->name);
-    e = realloc(t->entries, (t->n + 1) * sizeof(*e));
-    if (!e)
-        return berth_error_make(err, ENOMEM, "register handler for %s", type->name);
-    t->entries = e;
+    t->entries = berth_xreallocarray(t->entries, t->n + 1, sizeof(*t->entries));
     t->entries[t->n++] = (berth_typed_entry){ .type = type, .fn = fn, .data = data };
     return 0;
 }

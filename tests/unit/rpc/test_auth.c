@@ -3,6 +3,7 @@
  * sealed and signed frames, each counted under its reason and never
  * handing back a payload. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,28 @@
 #include "rpc/auth-internal.h"
 #include "rpc/envelope.h"
 #include "rpc_test_util.h"
+
+/* Allocation that fails on demand: this binary's malloc, calloc and
+ * realloc stand in front of glibc's. */
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+static volatile int fail_allocations;
+
+void *malloc(size_t size)
+{
+    return fail_allocations ? NULL : __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    return fail_allocations ? NULL : __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t size)
+{
+    return fail_allocations ? NULL : __libc_realloc(p, size);
+}
 
 static test_party ctl, n1;
 /* Buffers whose plaintext a test still looks at; freed at teardown. */
@@ -549,6 +572,26 @@ START_TEST(replayed_hello_is_dropped)
 }
 END_TEST
 
+/* Out of memory while accepting a HELLO is not a malformed frame (nor a
+ * replay): the daemon aborts (xalloc.h), and the frame is not counted as
+ * the peer's fault. The test expects SIGABRT. */
+START_TEST(out_of_memory_is_not_a_malformed_frame)
+{
+    berth_hello *h = NULL;
+    uint8_t *hello = NULL, *reply = NULL;
+    size_t hlen = 0, rlen = 0;
+    berth_error *err = NULL;
+    berth_reject r;
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(berth_auth_hello(n1.auth, &ctl.who, NULL, &h, &hello, &hlen, &err), 0);
+    fail_allocations = 1;
+    r = berth_auth_accept(ctl.auth, hello, hlen, &reply, &rlen);
+    fail_allocations = 0;
+    ck_abort_msg("accept returned %s instead of aborting", berth_reject_name(r));
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("rpc/auth");
@@ -565,6 +608,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, full_nonce_memory_drops_signed_frames);
     tcase_add_test(tc, node_key_rotation_overlaps);
     tcase_add_test(tc, replayed_hello_is_dropped);
+    tcase_add_test_raise_signal(tc, out_of_memory_is_not_a_malformed_frame, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }
