@@ -16,6 +16,8 @@
 #include "table.h"
 
 #define DEFAULT_MAX_NONCES   65536
+#define DEFAULT_HELLO_BUDGET 20 /* per second, and the burst */
+#define DEFAULT_KEY_HELLOS   64 /* per key within a HELLO's lifetime (4 min) */
 #define DEFAULT_MAX_SESSIONS 16384
 #define DEFAULT_LIFETIME_NS  ((int64_t)3600 * BERTH_NSEC_PER_SEC)
 #define SWEEP_INTERVAL_NS    ((int64_t)60 * BERTH_NSEC_PER_SEC)
@@ -72,7 +74,15 @@ struct berth_auth {
 
     berth_table *sessions; /* session id -> berth_session */
     berth_table *peers;    /* principal id -> peer_sessions */
+    /* Nonces of SIGNED frames and WELCOMEs (the controller's, pinned), and
+     * of accepted HELLOs (per key bounded: no admitted key can fill the set
+     * for the others; no stranger gets into it at all). */
     berth_nonce_set *nonces;
+    berth_nonce_set *hello_nonces;
+    /* The budget of HELLOs whose key is not admitted yet (a join token, an
+     * approval request, a rotation, a refusal): a token bucket. */
+    double hello_budget, hello_budget_rate;
+    int64_t hello_budget_at;
     int64_t last_sweep;
 
     berth_principal last_signer; /* what berth_opened.peer points at for SIGNED */
@@ -98,6 +108,7 @@ static const char *const reject_names[BERTH_REJECT_COUNT] = {
     [BERTH_REJECT_REPLAYED] = "replayed",
     [BERTH_REJECT_FORBIDDEN] = "forbidden",
     [BERTH_REJECT_NOT_ADMITTED] = "not-admitted",
+    [BERTH_REJECT_THROTTLED] = "throttled",
 };
 
 const char *berth_reject_name(berth_reject r)
@@ -131,7 +142,14 @@ int berth_auth_new(const berth_auth_config *cfg, berth_auth **ret_auth, berth_er
     a->lifetime = cfg->session_lifetime_ns > 0 ? cfg->session_lifetime_ns : DEFAULT_LIFETIME_NS;
     a->sessions = berth_table_new(BERTH_SESSION_ID_LEN);
     a->peers = berth_table_new(BERTH_ID_LEN);
-    a->nonces = berth_nonce_set_new(cfg->max_nonces ? cfg->max_nonces : DEFAULT_MAX_NONCES);
+    a->nonces = berth_nonce_set_new(cfg->max_nonces ? cfg->max_nonces : DEFAULT_MAX_NONCES, 0);
+    a->hello_nonces =
+        berth_nonce_set_new(cfg->max_nonces ? cfg->max_nonces : DEFAULT_MAX_NONCES,
+                            cfg->hellos_per_key ? cfg->hellos_per_key : DEFAULT_KEY_HELLOS);
+    a->hello_budget_rate =
+        cfg->hello_budget_per_sec ? cfg->hello_budget_per_sec : DEFAULT_HELLO_BUDGET;
+    a->hello_budget = a->hello_budget_rate;
+    a->hello_budget_at = berth_now_mono_ns();
     a->last_sweep = berth_now_mono_ns();
     *ret_auth = a;
     return 0;
@@ -167,6 +185,7 @@ void berth_auth_free(berth_auth *a)
     berth_table_free(a->sessions);
     berth_table_free(a->peers);
     berth_nonce_set_free(a->nonces);
+    berth_nonce_set_free(a->hello_nonces);
     sodium_memzero(a, sizeof(*a));
     free(a);
 }
@@ -178,6 +197,9 @@ const berth_principal *berth_auth_self(const berth_auth *a)
 
 berth_auth_stats *berth_auth_stats_of(berth_auth *a)
 {
+    a->stats.sessions = berth_table_size(a->sessions);
+    a->stats.nonces = berth_nonce_set_size(a->nonces);
+    a->stats.hello_nonces = berth_nonce_set_size(a->hello_nonces);
     return &a->stats;
 }
 
@@ -232,12 +254,46 @@ static bool fresh(int64_t ts)
 
 /* A signed frame's nonce must stay remembered for as long as its timestamp
  * could pass: it may be up to the skew ahead of our clock. */
-static int nonce_remember(berth_auth *a, const uint8_t key_id[BERTH_KEYID_LEN], uint64_t nonce)
+static int nonce_remember_in(berth_nonce_set *set, const uint8_t key_id[BERTH_KEYID_LEN],
+                             uint64_t nonce)
 {
     int64_t now = berth_now_mono_ns();
 
-    return berth_nonce_set_add(a->nonces, key_id, nonce, now + 2 * BERTH_FRAME_MAX_SKEW_NS + 1,
-                               now);
+    return berth_nonce_set_add(set, key_id, nonce, now + 2 * BERTH_FRAME_MAX_SKEW_NS + 1, now);
+}
+
+static int nonce_remember(berth_auth *a, const uint8_t key_id[BERTH_KEYID_LEN], uint64_t nonce)
+{
+    return nonce_remember_in(a->nonces, key_id, nonce);
+}
+
+/* Remember an authentic HELLO's nonce: NONE, or why it is dropped. */
+static berth_reject hello_nonce(berth_auth *a, const berth_frame_header *hdr)
+{
+    switch (nonce_remember_in(a->hello_nonces, hdr->key_id, hdr->counter)) {
+    case 0:
+        return BERTH_REJECT_NONE;
+    case 1:
+        return BERTH_REJECT_REPLAYED;
+    default: /* this key's share, or the whole set, is taken */
+        return BERTH_REJECT_THROTTLED;
+    }
+}
+
+/* Take one unit of the budget for HELLOs from keys not admitted yet; false
+ * when it is spent (the HELLO is then dropped unanswered). */
+static bool hello_budget_take(berth_auth *a)
+{
+    int64_t now = berth_now_mono_ns();
+
+    a->hello_budget += (double)(now - a->hello_budget_at) * a->hello_budget_rate / 1e9;
+    a->hello_budget_at = now;
+    if (a->hello_budget > a->hello_budget_rate)
+        a->hello_budget = a->hello_budget_rate;
+    if (a->hello_budget < 1.0)
+        return false;
+    a->hello_budget -= 1.0;
+    return true;
 }
 
 /* ---- sessions ---- */
@@ -616,38 +672,77 @@ static int hello_parse(const berth_frame_header *hdr, const uint8_t *p, size_t l
 
 /* Decide whether a HELLO's key is admitted. 0: admitted. -1: refused, with
  * the reason for the node in msg. */
-static int admit(berth_auth *a, const hello_parsed *h, int64_t ts, char *msg, size_t msg_size)
+/* What a HELLO asks for, judged from what it claims and what the policy
+ * knows, before any signature is checked: only a HELLO from an admitted
+ * key is worth a signature check at any rate. */
+typedef enum hello_kind {
+    HELLO_KNOWN,    /* its key is one of the principal's */
+    HELLO_ROTATION, /* one of the principal's keys vouches for a new one */
+    HELLO_TOKEN,    /* a join token enrolls a new node */
+    HELLO_APPROVAL, /* an unknown node key, to await an operator's approval */
+    HELLO_UNKNOWN,  /* nothing admits it */
+    HELLO_FAILED,   /* the policy could not tell */
+} hello_kind;
+
+static hello_kind hello_classify(berth_auth *a, const hello_parsed *h)
 {
     uint8_t keys[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
+    _cleanup_error_ berth_error *err = NULL;
     berth_principal known_as;
     size_t n_keys = 0;
-    char fp[BERTH_FINGERPRINT_LEN];
-    _cleanup_error_ berth_error *err = NULL;
     int known;
 
-    berth_key_fingerprint(h->pk, fp);
     known = a->policy->lookup(a->policy_data, h->who.id, &known_as, keys, &n_keys, &err);
-    if (known < 0) {
-        snprintf(msg, msg_size, "admission failed on the %s's side", berth_role_name(a->self.role));
-        return -1;
-    }
+    if (known < 0)
+        return HELLO_FAILED;
     if (known > 0 && key_in(keys, n_keys, h->pk))
+        return HELLO_KNOWN;
+    if (known > 0 && h->prev_pk && key_in(keys, n_keys, h->prev_pk) && a->policy->rotate)
+        return HELLO_ROTATION;
+    if (h->token_id && h->who.role == BERTH_ROLE_NODE && a->policy->join_token_secret &&
+        a->policy->enroll)
+        return HELLO_TOKEN;
+    if (h->who.role == BERTH_ROLE_NODE && a->policy->request_approval)
+        return HELLO_APPROVAL;
+    return HELLO_UNKNOWN;
+}
+
+/* Admit the (authentic) HELLO as its kind says, or say why not in msg
+ * (which goes back to the peer in the WELCOME). */
+static int admit(berth_auth *a, const hello_parsed *h, hello_kind kind, int64_t ts, char *msg,
+                 size_t msg_size)
+{
+    _cleanup_error_ berth_error *err = NULL;
+    char fp[BERTH_FINGERPRINT_LEN];
+
+    berth_key_fingerprint(h->pk, fp);
+    switch (kind) {
+    case HELLO_KNOWN:
+        /* The first HELLO with a key it moves to (a rotation, an approved
+         * replacement) retires the other: a leaked old key must not outlive
+         * the move. */
+        if (a->policy->confirm && a->policy->confirm(a->policy_data, &h->who, h->pk, &err) < 0) {
+            snprintf(msg, msg_size, "key %s: %s", fp, err->msg);
+            return -1;
+        }
         return 0;
-    if (known > 0 && h->prev_pk && key_in(keys, n_keys, h->prev_pk) && a->policy->rotate) {
+    case HELLO_ROTATION: {
         uint8_t m[15 + BERTH_ID_LEN + 32];
 
         endorsement_message(h->who.id, h->pk, m);
-        if (crypto_sign_verify_detached(h->endorsement, m, sizeof(m), h->prev_pk) == 0) {
-            if (a->policy->rotate(a->policy_data, &h->who, h->prev_pk, h->pk, &err) < 0) {
-                snprintf(msg, msg_size, "key rotation refused: %s", err->msg);
-                return -1;
-            }
-            a->stats.keys_rotated++;
-            return 0;
+        if (crypto_sign_verify_detached(h->endorsement, m, sizeof(m), h->prev_pk) != 0) {
+            snprintf(msg, msg_size, "%s %s: key %s is not known here", berth_role_name(h->who.role),
+                     h->who.name, fp);
+            return -1;
         }
+        if (a->policy->rotate(a->policy_data, &h->who, h->prev_pk, h->pk, &err) < 0) {
+            snprintf(msg, msg_size, "key rotation refused: %s", err->msg);
+            return -1;
+        }
+        a->stats.keys_rotated++;
+        return 0;
     }
-    if (h->token_id && h->who.role == BERTH_ROLE_NODE && a->policy->join_token_secret &&
-        a->policy->enroll) {
+    case HELLO_TOKEN: {
         uint8_t secret[BERTH_TOKEN_SECRET_LEN], proof[32];
         char tid[2 * BERTH_TOKEN_ID_LEN + 1];
         int found;
@@ -669,21 +764,32 @@ static int admit(berth_auth *a, const hello_parsed *h, int64_t ts, char *msg, si
         a->stats.keys_enrolled++;
         return 0;
     }
-    if (h->who.role == BERTH_ROLE_NODE && a->policy->request_approval) {
+    case HELLO_APPROVAL:
         if (a->policy->request_approval(a->policy_data, &h->who, h->pk, &err) < 0) {
             snprintf(msg, msg_size, "node %s: key %s is not admitted: %s", h->who.name, fp,
                      err->msg);
             return -1;
         }
         a->stats.approvals_requested++;
-        snprintf(msg, msg_size,
-                 "node %s: key %s awaits operator approval (berthctl node approve %s)", h->who.name,
-                 fp, h->who.name);
+        /* The command that approves exactly this key, when it fits. */
+        if (snprintf(msg, msg_size,
+                     "node %s: key %s awaits operator approval (berthctl node approve %s "
+                     "--fingerprint %s)",
+                     h->who.name, fp, h->who.name, fp) >= (int)msg_size)
+            snprintf(msg, msg_size,
+                     "node %s: key %s awaits operator approval (berthctl node approve %s "
+                     "--fingerprint KEY)",
+                     h->who.name, fp, h->who.name);
+        return -1;
+    case HELLO_FAILED:
+        snprintf(msg, msg_size, "admission failed on the %s's side", berth_role_name(a->self.role));
+        return -1;
+    case HELLO_UNKNOWN:
+    default:
+        snprintf(msg, msg_size, "%s %s: key %s is not known here", berth_role_name(h->who.role),
+                 h->who.name, fp);
         return -1;
     }
-    snprintf(msg, msg_size, "%s %s: key %s is not known here", berth_role_name(h->who.role),
-             h->who.name, fp);
-    return -1;
 }
 
 berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, uint8_t **ret_reply,
@@ -696,6 +802,8 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
     berth_session *s;
     uint8_t *reply;
     size_t reply_len = 0;
+    hello_kind kind;
+    berth_reject r;
 
     if (len > BERTH_FRAME_MAX)
         return reject(a, BERTH_REJECT_OVERSIZE);
@@ -711,22 +819,32 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
         return reject(a, BERTH_REJECT_MALFORMED);
     if (!fresh(hdr.timestamp_ns))
         return reject(a, BERTH_REJECT_STALE);
-    if (berth_frame_verify(frame, len, h.pk) < 0)
-        return reject(a, BERTH_REJECT_BAD_AUTH);
     /* Nobody is us. */
     if (berth_id_eq(h.who.id, a->self.id))
         return reject(a, BERTH_REJECT_FORBIDDEN);
-    if (nonce_remember(a, hdr.key_id, hdr.counter) != 0)
-        return reject(a, BERTH_REJECT_REPLAYED);
+    /* Everything so far was cheap and kept nothing. A key that is not
+     * admitted yet costs a signature check (and maybe a signed refusal)
+     * only within the budget, so strangers cannot make us spend more. */
+    kind = hello_classify(a, &h);
+    if (kind != HELLO_KNOWN && !hello_budget_take(a))
+        return reject(a, BERTH_REJECT_THROTTLED);
+    if (berth_frame_verify(frame, len, h.pk) < 0)
+        return reject(a, BERTH_REJECT_BAD_AUTH);
+    /* Only an admitted key's HELLO is remembered (per key bounded), before
+     * anything is made of it; the others after their admission. */
+    if (kind == HELLO_KNOWN && (r = hello_nonce(a, &hdr)) != BERTH_REJECT_NONE)
+        return reject(a, r);
 
     crypto_generichash(hash, sizeof(hash), frame, len, NULL, 0);
-    if (admit(a, &h, hdr.timestamp_ns, msg, sizeof(msg)) < 0) {
+    if (admit(a, &h, kind, hdr.timestamp_ns, msg, sizeof(msg)) < 0) {
         reply =
             welcome_build(a, h.who.id, hash, NULL, NULL, CODE_PERMISSION_DENIED, msg, &reply_len);
         *ret_reply = reply;
         *ret_reply_len = reply_len;
         return reject(a, BERTH_REJECT_NOT_ADMITTED);
     }
+    if (kind != HELLO_KNOWN && (r = hello_nonce(a, &hdr)) != BERTH_REJECT_NONE)
+        return reject(a, r);
 
     sessions_make_room(a);
     s = berth_xcalloc(1, sizeof(*s));

@@ -73,6 +73,8 @@ typedef enum berth_reject {
     BERTH_REJECT_REPLAYED,        /* counter or nonce seen before */
     BERTH_REJECT_FORBIDDEN,       /* authentic, but the sender may not send this */
     BERTH_REJECT_NOT_ADMITTED,    /* a HELLO from a key the policy does not admit */
+    BERTH_REJECT_THROTTLED,       /* a HELLO beyond the budget for keys not admitted yet, or
+                                     beyond its key's share of the HELLO memory */
     BERTH_REJECT_COUNT
 } berth_reject;
 
@@ -90,6 +92,9 @@ typedef struct berth_auth_stats {
     uint64_t keys_enrolled;       /* by join token */
     uint64_t keys_rotated;        /* by endorsement */
     uint64_t approvals_requested; /* unknown node keys recorded for approval */
+    /* State held now (filled in by berth_auth_stats_of): sessions, and the
+     * nonces remembered of signed frames and of accepted HELLOs. */
+    uint64_t sessions, nonces, hello_nonces;
 } berth_auth_stats;
 
 typedef struct berth_auth_config {
@@ -110,6 +115,15 @@ typedef struct berth_auth_config {
      * When all are taken, further signed frames are dropped as replays
      * until the oldest expire: never forgotten early. */
     size_t max_nonces;
+    /* HELLOs per second (and at once) whose key is not admitted yet that may
+     * cost a signature check and a signed refusal (0 = 20): join tokens,
+     * approval requests, rotations, strangers. Beyond, they are dropped
+     * unanswered (THROTTLED) after a table lookup, and admitted keys are
+     * not affected. */
+    unsigned hello_budget_per_sec;
+    /* HELLOs one admitted key may make within their lifetime (4 min; 0 =
+     * 64): what any one key may take of the HELLO nonce memory. */
+    size_t hellos_per_key;
     /* Sessions we initiated are renewed after this; accepted sessions idle
      * for twice as long are dropped (0 = 1 hour). */
     int64_t session_lifetime_ns;

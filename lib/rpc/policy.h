@@ -27,20 +27,33 @@ typedef struct berth_policy_ops {
      * 0 not, < 0 failure. NULL: this policy has no join tokens. */
     int (*join_token_secret)(void *data, const uint8_t token_id[BERTH_TOKEN_ID_LEN],
                              uint8_t ret_secret[BERTH_TOKEN_SECRET_LEN], berth_error **err);
-    /* A node proved it knows the token's secret: make pk its key (it may be
-     * new, or re-enrolling after losing its key) and consume the token in
-     * the same step, so a token admits one key once. < 0 refuses (the
-     * token was consumed meanwhile); the error text reaches the node. */
+    /* A node proved it knows the token's secret: make pk its key and
+     * consume the token in the same step, so a token admits one key once.
+     * A token never replaces the keys of an admitted principal: that is
+     * refused (< 0), as is a token consumed meanwhile; the error text
+     * reaches the node. */
     int (*enroll)(void *data, const uint8_t token_id[BERTH_TOKEN_ID_LEN],
                   const berth_principal *who, const uint8_t pk[BERTH_PUBKEY_LEN],
                   berth_error **err);
     /* One of who's keys (old_pk) vouched for new_pk: accept both from now on
-     * (the new and the vouching key; any third is dropped). NULL: no
-     * rotation here. */
+     * (the new and the vouching key; any third is dropped), until confirm.
+     * NULL: no rotation here. */
     int (*rotate)(void *data, const berth_principal *who, const uint8_t old_pk[BERTH_PUBKEY_LEN],
                   const uint8_t new_pk[BERTH_PUBKEY_LEN], berth_error **err);
+    /* who authenticated a HELLO with pk, one of its keys. When pk is a key
+     * it is moving to (it rotated to it, or an operator approved it as the
+     * replacement of an admitted node's key), every other key is dropped
+     * now: the move is over, and a leaked old key must not stay valid (nor
+     * vouch for yet another key). Otherwise nothing. NULL: nothing to
+     * confirm. */
+    int (*confirm)(void *data, const berth_principal *who, const uint8_t pk[BERTH_PUBKEY_LEN],
+                   berth_error **err);
+
     /* An unknown node key without a token: record it for an operator to
-     * approve (listed as pending). 0 recorded; < 0 refused. NULL: no
+     * approve (listed as pending). 0 recorded; < 0 refused. Never for a
+     * principal that is admitted already (its key is replaced only by an
+     * operator naming the new key: berthctl node approve --fingerprint),
+     * and bounded: anyone can ask. NULL: no
      * approvals here, unknown keys are simply refused. */
     int (*request_approval)(void *data, const berth_principal *who,
                             const uint8_t pk[BERTH_PUBKEY_LEN], berth_error **err);

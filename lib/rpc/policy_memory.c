@@ -15,6 +15,10 @@ typedef struct known_principal {
     berth_principal who;
     uint8_t keys[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN]; /* newest last */
     size_t n_keys;
+    /* The key it is moving to (rotated to, or approved as a replacement):
+     * its first HELLO drops the others (confirm). */
+    bool moving;
+    uint8_t moving_to[BERTH_PUBKEY_LEN];
 } known_principal;
 
 typedef struct token_entry {
@@ -144,16 +148,47 @@ size_t berth_policy_memory_pending(const berth_policy_memory *p, berth_principal
     return p->n_pending;
 }
 
-int berth_policy_memory_approve(berth_policy_memory *p, const char *name, berth_error **err)
+int berth_policy_memory_approve(berth_policy_memory *p, const char *name, const char *fingerprint,
+                                berth_error **err)
 {
+    uint8_t pk[BERTH_PUBKEY_LEN];
+    berth_principal who;
+    known_principal *k;
+
+    if (fingerprint && berth_key_parse_fingerprint(fingerprint, pk, err) < 0)
+        return -1;
     for (size_t i = 0; i < p->n_pending; i++) {
         if (strcmp(p->pending[i].who.name, name) == 0) {
             pending_entry e = p->pending[i];
 
+            if (fingerprint && sodium_memcmp(e.pk, pk, BERTH_PUBKEY_LEN) != 0)
+                return berth_error_set(err, EPERM,
+                                       "approve node %s: the key awaiting approval is not %s", name,
+                                       fingerprint);
             return berth_policy_memory_add_key(p, &e.who, e.pk, err);
         }
     }
-    return berth_error_set(err, ENOENT, "approve node %s: no key awaits approval", name);
+    if (berth_principal_init(&who, BERTH_ROLE_NODE, name, err) < 0)
+        return -1;
+    k = find_known(p, who.id);
+    if (!k || k->n_keys == 0) {
+        if (!fingerprint)
+            return berth_error_set(err, ENOENT, "approve node %s: no key awaits approval", name);
+        return berth_policy_memory_add_key(p, &who, pk, err);
+    }
+    /* An admitted node: only the key named replaces its own, once it is
+     * used. */
+    if (!fingerprint)
+        return berth_error_set(err, EEXIST,
+                               "approve node %s: it is admitted; name the new key with a "
+                               "fingerprint to replace its key",
+                               name);
+    if (berth_policy_memory_add_key(p, &who, pk, err) < 0)
+        return -1;
+    k = find_known(p, who.id);
+    k->moving = true;
+    memcpy(k->moving_to, pk, BERTH_PUBKEY_LEN);
+    return 0;
 }
 
 /* ---- the ops ---- */
@@ -211,10 +246,13 @@ static int mem_enroll(void *data, const uint8_t token_id[BERTH_TOKEN_ID_LEN],
         return berth_error_set(err, EPERM, "join token used or expired");
     if (who->role != BERTH_ROLE_NODE)
         return berth_error_set(err, EPERM, "join tokens enroll nodes only");
-    /* A node re-enrolling (it lost its key) replaces its keys. */
+    /* A token never takes over an admitted node: with a spare one anybody
+     * could become it. */
     k = find_known(p, who->id);
-    if (k)
-        k->n_keys = 0;
+    if (k && k->n_keys > 0)
+        return berth_error_set(err, EEXIST,
+                               "node %s is admitted already; a join token cannot replace its key",
+                               who->name);
     if (berth_policy_memory_add_key(p, who, pk, err) < 0)
         return -1;
     t->used = true;
@@ -231,10 +269,27 @@ static int mem_rotate(void *data, const berth_principal *who,
 
     if (!k)
         return berth_error_set(err, ENOENT, "rotate key of %s: unknown", who->name);
-    /* Keep exactly the vouching key and the new one. */
+    /* Keep exactly the vouching key and the new one, until the new one is
+     * used (confirm). */
     memcpy(k->keys[0], old_pk, BERTH_PUBKEY_LEN);
     memcpy(k->keys[1], new_pk, BERTH_PUBKEY_LEN);
     k->n_keys = 2;
+    k->moving = true;
+    memcpy(k->moving_to, new_pk, BERTH_PUBKEY_LEN);
+    return 0;
+}
+
+static int mem_confirm(void *data, const berth_principal *who, const uint8_t pk[BERTH_PUBKEY_LEN],
+                       berth_error **err)
+{
+    known_principal *k = find_known(data, who->id);
+
+    (void)err;
+    if (!k || !k->moving || sodium_memcmp(k->moving_to, pk, BERTH_PUBKEY_LEN) != 0)
+        return 0;
+    memcpy(k->keys[0], pk, BERTH_PUBKEY_LEN);
+    k->n_keys = 1;
+    k->moving = false;
     return 0;
 }
 
@@ -246,6 +301,15 @@ static int mem_request_approval(void *data, const berth_principal *who,
 
     if (who->role != BERTH_ROLE_NODE)
         return berth_error_set(err, EPERM, "only node keys can await approval");
+    {
+        known_principal *k = find_known(p, who->id);
+
+        if (k && k->n_keys > 0)
+            return berth_error_set(err, EEXIST,
+                                   "node %s is admitted with another key; an operator must name "
+                                   "this one to replace it",
+                                   who->name);
+    }
     for (size_t i = 0; i < p->n_pending; i++) {
         if (berth_id_eq(p->pending[i].who.id, who->id)) {
             /* The latest key a node presented is the one to approve. */
@@ -267,5 +331,6 @@ const berth_policy_ops berth_policy_memory_ops = {
     .join_token_secret = mem_join_token_secret,
     .enroll = mem_enroll,
     .rotate = mem_rotate,
+    .confirm = mem_confirm,
     .request_approval = mem_request_approval,
 };

@@ -32,7 +32,13 @@ int berth_policy_memory_add_token(berth_policy_memory *p, const berth_join_token
  * and key) go to ret_who/ret_pks when those are not NULL. */
 size_t berth_policy_memory_pending(const berth_policy_memory *p, berth_principal *ret_who,
                                    uint8_t (*ret_pks)[BERTH_PUBKEY_LEN], size_t max);
-/* Approve the pending key of the node called name. ENOENT if none. */
-int berth_policy_memory_approve(berth_policy_memory *p, const char *name, berth_error **err);
+/* Approve the node called name: its pending key (which must be the one
+ * fingerprint names, when given; EPERM otherwise). Without a pending key,
+ * fingerprint names the key: the node's first key when it has none, or,
+ * for an admitted node, the key that replaces its key at its first HELLO
+ * (EEXIST without a fingerprint). ENOENT when there is nothing to
+ * approve. */
+int berth_policy_memory_approve(berth_policy_memory *p, const char *name, const char *fingerprint,
+                                berth_error **err);
 
 #endif

@@ -1,6 +1,7 @@
 /* Sliding replay windows and the nonce set. */
 #include "replay.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,20 +62,38 @@ typedef struct nonce_entry {
     int64_t expires;
 } nonce_entry;
 
+/* How many unexpired pairs one key id holds (per_key_max > 0 only). */
+typedef struct key_count {
+    size_t n;
+} key_count;
+
 struct berth_nonce_set {
     berth_table *table;
     nonce_entry *ring;
     size_t cap, head, len;
+    size_t per_key_max;
+    berth_table *per_key; /* key id -> key_count */
 };
 
-berth_nonce_set *berth_nonce_set_new(size_t capacity)
+berth_nonce_set *berth_nonce_set_new(size_t capacity, size_t per_key_max)
 {
     berth_nonce_set *s = berth_xcalloc(1, sizeof(*s));
 
     s->cap = capacity ? capacity : 1;
     s->ring = berth_xcalloc(s->cap, sizeof(*s->ring));
     s->table = berth_table_new(16);
+    s->per_key_max = per_key_max;
+    if (per_key_max)
+        s->per_key = berth_table_new(8);
     return s;
+}
+
+static bool free_count(void *value, const void *key, void *data)
+{
+    (void)key;
+    (void)data;
+    free(value);
+    return true;
 }
 
 void berth_nonce_set_free(berth_nonce_set *s)
@@ -82,8 +101,25 @@ void berth_nonce_set_free(berth_nonce_set *s)
     if (!s)
         return;
     berth_table_free(s->table);
+    if (s->per_key) {
+        berth_table_sweep(s->per_key, free_count, NULL);
+        berth_table_free(s->per_key);
+    }
     free(s->ring);
     free(s);
+}
+
+size_t berth_nonce_set_size(const berth_nonce_set *s)
+{
+    return s->len;
+}
+
+static void count_drop(berth_nonce_set *s, const uint8_t key_id[8])
+{
+    key_count *c = s->per_key ? berth_table_get(s->per_key, key_id) : NULL;
+
+    if (c && --c->n == 0)
+        free(berth_table_remove(s->per_key, key_id));
 }
 
 int berth_nonce_set_add(berth_nonce_set *s, const uint8_t key_id[8], uint64_t nonce,
@@ -92,8 +128,11 @@ int berth_nonce_set_add(berth_nonce_set *s, const uint8_t key_id[8], uint64_t no
     uint8_t key[16];
     nonce_entry *e;
 
+    key_count *c = NULL;
+
     while (s->len > 0 && s->ring[s->head].expires <= now) {
         berth_table_remove(s->table, s->ring[s->head].key);
+        count_drop(s, s->ring[s->head].key);
         s->head = (s->head + 1) % s->cap;
         s->len--;
     }
@@ -103,6 +142,16 @@ int berth_nonce_set_add(berth_nonce_set *s, const uint8_t key_id[8], uint64_t no
         return 1;
     if (s->len == s->cap)
         return -1;
+    if (s->per_key) {
+        c = berth_table_get(s->per_key, key_id);
+        if (c && c->n >= s->per_key_max)
+            return -2;
+        if (!c) {
+            c = berth_xcalloc(1, sizeof(*c));
+            berth_table_put(s->per_key, key_id, c);
+        }
+        c->n++;
+    }
     e = &s->ring[(s->head + s->len) % s->cap];
     memcpy(e->key, key, sizeof(key));
     e->expires = expires;

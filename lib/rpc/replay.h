@@ -33,12 +33,16 @@ void berth_replay_mark(berth_replay_window *w, uint64_t counter);
 /* (key id, nonce) pairs with an expiry. */
 typedef struct berth_nonce_set berth_nonce_set;
 
-/* capacity: most pairs remembered at once. */
-berth_nonce_set *berth_nonce_set_new(size_t capacity);
+/* capacity: most pairs remembered at once; per_key_max (0 = no limit): most
+ * pairs of any one key id, so that one key cannot fill the set for all. */
+berth_nonce_set *berth_nonce_set_new(size_t capacity, size_t per_key_max);
 void berth_nonce_set_free(berth_nonce_set *s);
 /* Record the pair, to be forgotten at expires (monotonic ns). Returns 0 when
  * new, 1 when present (a replay), -1 when the set is full of unexpired
- * pairs (the frame must be dropped: never forget early). */
+ * pairs, -2 when this key id holds per_key_max of them (in both cases the
+ * frame must be dropped: never forget early). */
+/* Pairs held now (expired ones may still be counted until the next add). */
+size_t berth_nonce_set_size(const berth_nonce_set *s);
 int berth_nonce_set_add(berth_nonce_set *s, const uint8_t key_id[8], uint64_t nonce,
                         int64_t expires, int64_t now);
 

@@ -167,9 +167,11 @@ START_TEST(unknown_node_key_awaits_approval)
 
     ck_assert_int_eq(handshake(&n1, &ctl, NULL, msg, sizeof(msg), &r), CODE_PERMISSION_DENIED);
     ck_assert_int_eq(r, BERTH_REJECT_NOT_ADMITTED);
+    berth_key_fingerprint(n1.key.pk, fp);
     snprintf(want, sizeof(want),
-             "node n1: key %s awaits operator approval (berthctl node approve n1)",
-             berth_key_fingerprint(n1.key.pk, fp));
+             "node n1: key %s awaits operator approval (berthctl node approve n1 "
+             "--fingerprint %s)",
+             fp, fp);
     ck_assert_str_eq(msg, want);
     ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_NOT_ADMITTED), 1);
     ck_assert_uint_eq(berth_auth_session_count(ctl.auth), 0);
@@ -177,7 +179,7 @@ START_TEST(unknown_node_key_awaits_approval)
     ck_assert_uint_eq(berth_policy_memory_pending(ctl.policy, who, NULL, 4), 1);
     ck_assert_str_eq(who[0].name, "n1");
 
-    ck_assert_int_eq(berth_policy_memory_approve(ctl.policy, "n1", &err), 0);
+    ck_assert_int_eq(berth_policy_memory_approve(ctl.policy, "n1", NULL, &err), 0);
     ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
     ck_assert_ptr_nonnull(berth_auth_session_with(n1.auth, ctl.who.id));
     ck_assert_uint_eq(berth_policy_memory_pending(ctl.policy, NULL, NULL, 0), 0);
@@ -572,6 +574,138 @@ START_TEST(replayed_hello_is_dropped)
 }
 END_TEST
 
+/* A stranger's HELLO costs a table lookup: beyond the budget for keys not
+ * admitted yet (20 a second, 20 at once) it is dropped unanswered and
+ * unverified, and no stranger leaves anything behind but a bounded pending
+ * approval; admitted keys are not held up. */
+START_TEST(strangers_fill_nothing)
+{
+    test_party s[10];
+    uint64_t throttled, refused;
+
+    party_trust(&ctl, &n1);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "stranger-%d", i);
+        party_init(&s[i], BERTH_ROLE_NODE, name);
+        party_trust(&s[i], &ctl);
+    }
+    for (int i = 0; i < 5000; i++)
+        handshake(&s[i % 10], &ctl, NULL, NULL, 0, NULL);
+    throttled = rejected(&ctl, BERTH_REJECT_THROTTLED);
+    refused = rejected(&ctl, BERTH_REJECT_NOT_ADMITTED);
+    ck_assert_uint_eq(throttled + refused, 5000);
+    /* the burst, plus what refilled while the loop ran */
+    ck_assert_uint_ge(refused, 20);
+    ck_assert_uint_lt(refused, 5000 / 4);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->hello_nonces, 0);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->sessions, 0);
+    ck_assert_uint_le(berth_policy_memory_pending(ctl.policy, NULL, NULL, 0), 10);
+    /* an admitted node gets in at once, budget or not */
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->hello_nonces, 1);
+    for (int i = 0; i < 10; i++)
+        party_free(&s[i]);
+}
+END_TEST
+
+/* One admitted key may take 64 places of the HELLO memory (a HELLO lives 4
+ * minutes): beyond, its HELLOs are dropped, and everybody else still gets
+ * in. */
+START_TEST(one_key_cannot_fill_the_hello_memory)
+{
+    test_party n2;
+
+    party_init(&n2, BERTH_ROLE_NODE, "n2");
+    party_trust(&n2, &ctl);
+    party_trust(&ctl, &n1);
+    party_trust(&ctl, &n2);
+    for (int i = 0; i < 64; i++)
+        ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), -1);
+    ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_THROTTLED), 1);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->hello_nonces, 64);
+    ck_assert_int_eq(handshake(&n2, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    party_free(&n2);
+}
+END_TEST
+
+/* A join token admits a new node; it never replaces the key of an admitted
+ * one (with a spare token anybody could become it), and a stranger cannot
+ * queue a key for approval under an admitted name either. */
+START_TEST(a_token_never_replaces_an_admitted_key)
+{
+    berth_join_token tok;
+    berth_error *err = NULL;
+    test_party thief;
+    char msg[256];
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    party_init(&thief, BERTH_ROLE_NODE, "n1");
+    party_trust(&thief, &ctl);
+    berth_join_token_generate(&tok);
+    ck_assert_int_eq(berth_policy_memory_add_token(ctl.policy, &tok, 0, &err), 0);
+    ck_assert_int_eq(handshake(&thief, &ctl, &tok, msg, sizeof(msg), NULL), CODE_PERMISSION_DENIED);
+    ck_assert_ptr_nonnull(strstr(msg, "node n1 is admitted already"));
+    ck_assert_int_eq(handshake(&thief, &ctl, NULL, msg, sizeof(msg), NULL), CODE_PERMISSION_DENIED);
+    ck_assert_ptr_nonnull(strstr(msg, "admitted with another key"));
+    ck_assert_uint_eq(berth_policy_memory_pending(ctl.policy, NULL, NULL, 0), 0);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    party_free(&thief);
+}
+END_TEST
+
+/* An admitted node's key is replaced only by an operator naming the new
+ * key; the old one stops working once the new one is used. */
+START_TEST(a_replacement_key_needs_its_fingerprint)
+{
+    berth_keypair old = n1.key, newkey;
+    char fp[BERTH_FINGERPRINT_LEN];
+    berth_error *err = NULL;
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(berth_keypair_generate(&newkey, &err), 0);
+    ck_assert_berth_error(berth_policy_memory_approve(ctl.policy, "n1", NULL, &err), err,
+                          "approve node n1: it is admitted; name the new key with a fingerprint "
+                          "to replace its key");
+    ck_assert_int_eq(
+        berth_policy_memory_approve(ctl.policy, "n1", berth_key_fingerprint(newkey.pk, fp), &err),
+        0);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK); /* still the old */
+    berth_auth_set_key(n1.auth, &newkey, false);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    berth_auth_set_key(n1.auth, &old, false);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_PERMISSION_DENIED);
+}
+END_TEST
+
+/* A rotation ends when the new key is first used: from then on the old key
+ * is refused, and cannot vouch for a third. */
+START_TEST(a_rotation_retires_the_old_key)
+{
+    berth_keypair old = n1.key, k2, k3;
+    berth_error *err = NULL;
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(berth_keypair_generate(&k2, &err), 0);
+    ck_assert_int_eq(berth_keypair_generate(&k3, &err), 0);
+    berth_auth_set_key(n1.auth, &k2, true); /* old vouches for k2 */
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_rotated, 1);
+    berth_auth_set_key(n1.auth, &k2, false);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK); /* confirms k2 */
+    berth_auth_set_key(n1.auth, &old, false);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_PERMISSION_DENIED);
+    berth_auth_set_key(n1.auth, &k3, true); /* old vouches for k3 */
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_PERMISSION_DENIED);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_rotated, 1);
+    berth_auth_set_key(n1.auth, &k2, false);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+}
+END_TEST
+
 /* Out of memory while accepting a HELLO is not a malformed frame (nor a
  * replay): the daemon aborts (xalloc.h), and the frame is not counted as
  * the peer's fault. The test expects SIGABRT. */
@@ -608,6 +742,11 @@ Suite *make_suite(void)
     tcase_add_test(tc, full_nonce_memory_drops_signed_frames);
     tcase_add_test(tc, node_key_rotation_overlaps);
     tcase_add_test(tc, replayed_hello_is_dropped);
+    tcase_add_test(tc, strangers_fill_nothing);
+    tcase_add_test(tc, one_key_cannot_fill_the_hello_memory);
+    tcase_add_test(tc, a_token_never_replaces_an_admitted_key);
+    tcase_add_test(tc, a_replacement_key_needs_its_fingerprint);
+    tcase_add_test(tc, a_rotation_retires_the_old_key);
     tcase_add_test_raise_signal(tc, out_of_memory_is_not_a_malformed_frame, SIGABRT);
     suite_add_tcase(s, tc);
     return s;

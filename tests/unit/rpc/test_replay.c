@@ -67,7 +67,7 @@ END_TEST
 
 START_TEST(nonce_set_remembers_until_expiry)
 {
-    berth_nonce_set *s = berth_nonce_set_new(3);
+    berth_nonce_set *s = berth_nonce_set_new(3, 0);
     uint8_t k1[8] = { 1 }, k2[8] = { 2 };
 
     ck_assert_int_eq(berth_nonce_set_add(s, k1, 7, 100, 0), 0);

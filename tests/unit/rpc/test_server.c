@@ -536,14 +536,15 @@ START_TEST(refused_handshake_says_why)
     party_trust(&n2, &ctl);
     c2 = client_new(loop, &n2, &ctl, addr);
     ck_assert_int_eq(echo_call(c2, "Echo", "let me in", 5000, NULL, &msg), CODE_PERMISSION_DENIED);
+    berth_key_fingerprint(n2.key.pk, fp);
     snprintf(want, sizeof(want),
              "controller ctl at %s refused us: node n2: key %s awaits operator approval "
-             "(berthctl node approve n2)",
-             addr, berth_key_fingerprint(n2.key.pk, fp));
+             "(berthctl node approve n2 --fingerprint %s)",
+             addr, fp, fp);
     ck_assert_str_eq(msg, want);
     free(msg);
     ck_assert_uint_eq(svc.executions, 0);
-    ck_assert_int_eq(berth_policy_memory_approve(ctl.policy, "n2", &err), 0);
+    ck_assert_int_eq(berth_policy_memory_approve(ctl.policy, "n2", NULL, &err), 0);
     ck_assert_int_eq(echo_call(c2, "Echo", "approved", 5000, &r, NULL), CODE_OK);
     berth_pb_free(&r->base);
     berth_rpc_client_free(c2);
