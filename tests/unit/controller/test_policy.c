@@ -181,8 +181,8 @@ START_TEST(approval_admits_exactly_the_key_checked)
     ck_assert_int_eq(call(&n2, NULL, &msg), CODE_PERMISSION_DENIED);
     snprintf(want, sizeof(want),
              "controller ctl at %s refused us: node n2: key %s awaits operator approval "
-             "(berthctl node approve n2)",
-             addr, fp);
+             "(berthctl node approve n2 --fingerprint %s)",
+             addr, fp, fp);
     ck_assert_str_eq(msg, want);
     free(msg);
     n = node("n2");
