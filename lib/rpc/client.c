@@ -24,6 +24,10 @@
 #define DEFAULT_TIMEOUT_MS   30000
 #define RECONNECT_MAX_MS     2000
 #define METHOD_NAME_MAX      160
+/* Answers (or WELCOMEs) a call may have rejected before it fails: REQ
+ * delivers one answer per request, so a rejected one is asked for again at
+ * once rather than waited for until the deadline. */
+#define REJECTED_ANSWERS_MAX 3
 
 typedef struct client_call client_call;
 
@@ -57,6 +61,7 @@ struct client_call {
     int64_t sent_at;
     uint8_t session_id[BERTH_SESSION_ID_LEN]; /* the session it went out under */
     uint32_t timeout_ms;
+    unsigned rejected; /* answers dropped so far */
     berth_loop_timer timer;
     /* Set to fail the call at its next timer tick with this status. */
     int fail_code;
@@ -83,6 +88,7 @@ struct berth_rpc_client {
 
     berth_hello *hello; /* handshake in progress */
     client_slot *hello_slot;
+    unsigned hello_rejected; /* WELCOMEs dropped in a row */
     berth_loop_timer hello_timer;
 
     uint64_t next_call_id;
@@ -404,13 +410,30 @@ static void hello_start(berth_rpc_client *c, client_slot *slot)
 
 static void hello_on_answer(berth_rpc_client *c, uint8_t *msg, size_t len)
 {
+    client_slot *slot = c->hello_slot;
     berth_welcome w;
+    berth_reject r;
     char text[512];
 
-    if (berth_auth_hello_finish(c->auth, c->hello, msg, len, &w) != BERTH_REJECT_NONE) {
+    r = berth_auth_hello_finish(c->auth, c->hello, msg, len, &w);
+    if (r != BERTH_REJECT_NONE) {
+        /* Not an answer we can take (forged, stale, for another HELLO).
+         * No other will come on this request: ask again at once, a few
+         * times, then say why. */
         c->stats.dropped++;
-        return; /* not the answer; keep waiting */
+        hello_end(c);
+        if (++c->hello_rejected < REJECTED_ANSWERS_MAX) {
+            hello_start(c, slot);
+            return;
+        }
+        c->hello_rejected = 0;
+        snprintf(text, sizeof(text), "handshake with %s %s at %s: %d answers were rejected (%s)",
+                 berth_role_name(c->server.role), c->server.name, c->address, REJECTED_ANSWERS_MAX,
+                 berth_reject_name(r));
+        fail_queue(c, CODE_UNAVAILABLE, text, true);
+        return;
     }
+    c->hello_rejected = 0;
     hello_end(c);
     if (w.code != CODE_OK) {
         c->stats.refused++;
@@ -481,6 +504,28 @@ static void pump(berth_rpc_client *c)
 
 /* ---- receiving ---- */
 
+/* The answer that arrived for call cannot be taken. REQ delivers one answer
+ * per request, so none other will come: send the call again at once (the
+ * server answers a resent call from its reply cache, never twice), a few
+ * times, then fail it with the reason rather than wait out its deadline. */
+static void answer_rejected(berth_rpc_client *c, client_call *call, client_slot *slot,
+                            const char *why)
+{
+    berth_session *s = berth_auth_session(c->auth, call->session_id);
+
+    c->stats.dropped++;
+    if (++call->rejected < REJECTED_ANSWERS_MAX && s) {
+        c->stats.resent++;
+        call_send(c, call, slot, s);
+        return;
+    }
+    slot_reset(slot);
+    call->slot = NULL;
+    call_completef(call, CODE_UNAVAILABLE, "%s: %u answers from %s were rejected (%s)",
+                   call->method_name, call->rejected, c->address, why);
+    pump(c);
+}
+
 static void slot_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void *hdr,
                          size_t hdr_len)
 {
@@ -493,6 +538,7 @@ static void slot_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
     berth_opened o;
     Envelope *env;
     ProtobufCMessage *resp = NULL;
+    berth_reject r;
     int code;
 
     (void)hdr;
@@ -506,17 +552,17 @@ static void slot_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const void 
         c->stats.dropped++;
         return;
     }
-    if (berth_auth_open(c->auth, &x, msg, len, &o) != BERTH_REJECT_NONE) {
-        c->stats.dropped++;
+    r = berth_auth_open(c->auth, &x, msg, len, &o);
+    if (r != BERTH_REJECT_NONE) {
+        answer_rejected(c, call, slot, berth_reject_name(r));
         return;
     }
     env = berth_envelope_decode(c->auth, o.payload, o.payload_len);
     if (!env || env->kind != FRAME_KIND_RESPONSE ||
         (env->call_id != call->call_id && env->call_id != 0)) {
-        /* Not the answer to this call: keep waiting for it. */
         if (env)
             envelope_free_unpacked(env, NULL);
-        c->stats.dropped++;
+        answer_rejected(c, call, slot, "not an answer to this call");
         return;
     }
     code = env->status ? (int)env->status->code : CODE_OK;

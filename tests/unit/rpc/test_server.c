@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "base/timeutil.h"
 #include "berth/proto/v1.h"
@@ -593,7 +594,9 @@ START_TEST(a_server_with_another_key_gets_no_call_through)
     ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
     ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
     cli = client_new(loop, &n1, &ctl, addr);
-    ck_assert_int_eq(echo_call(cli, "Echo", "secret", 500, NULL, &msg), CODE_DEADLINE_EXCEEDED);
+    /* its WELCOMEs are refused, and the call says so without waiting */
+    ck_assert_int_eq(echo_call(cli, "Echo", "secret", 20000, NULL, &msg), CODE_UNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(msg, "answers were rejected (unknown-key)"));
     free(msg);
     ck_assert_uint_ge(berth_auth_stats_of(n1.auth)->rejected[BERTH_REJECT_UNKNOWN_KEY], 1);
     ck_assert_uint_eq(svc.executions, 0);
@@ -724,6 +727,96 @@ START_TEST(too_many_calls_are_refused_not_queued)
 }
 END_TEST
 
+/* A server that answers wrongly: its HELLO answers are garbage (hello_ok
+ * false), or it completes the handshake and answers every call with the
+ * request's own bytes (which the client must reject: they are its own). */
+typedef struct liar {
+    int s;
+    berth_loop_io io;
+    bool hello_ok;
+    unsigned answers;
+} liar;
+
+static void liar_on_recv(berth_loop_io *io, uint32_t events)
+{
+    liar *l = berth_container_of(io, liar, io);
+    void *buf = NULL;
+    int n;
+
+    (void)events;
+    while ((n = nn_recv(l->s, &buf, NN_MSG, NN_DONTWAIT)) >= 0) {
+        uint8_t *reply = NULL;
+        size_t rlen = 0;
+
+        l->answers++;
+        if (((uint8_t *)buf)[1] == BERTH_FRAME_HELLO && l->hello_ok) {
+            berth_auth_accept(ctl.auth, buf, (size_t)n, &reply, &rlen);
+            nn_send(l->s, reply, rlen, 0);
+            free(reply);
+        } else if (((uint8_t *)buf)[1] == BERTH_FRAME_HELLO) {
+            nn_send(l->s, "not a welcome", 13, 0);
+        } else {
+            nn_send(l->s, buf, (size_t)n, 0);
+        }
+        nn_freemsg(buf);
+    }
+}
+
+static void liar_start(liar *l, bool hello_ok)
+{
+    berth_error *err = NULL;
+    int fd;
+    size_t sz = sizeof(fd);
+
+    l->hello_ok = hello_ok;
+    l->answers = 0;
+    l->s = nn_socket(AF_SP, NN_REP);
+    ck_assert_int_ge(l->s, 0);
+    ck_assert_int_ge(nn_bind(l->s, addr), 0);
+    ck_assert_int_eq(nn_getsockopt(l->s, NN_SOL_SOCKET, NN_RCVFD, &fd, &sz), 0);
+    ck_assert_int_eq(berth_loop_add(loop, &l->io, fd, EPOLLIN, liar_on_recv, &err), 0);
+}
+
+static void liar_stop(liar *l)
+{
+    berth_loop_remove(loop, &l->io);
+    nn_close(l->s);
+}
+
+/* REQ delivers one answer per request: a WELCOME the client cannot take
+ * is asked for again at once, and after three the call fails saying why,
+ * rather than waiting out its deadline (20 s here) for nothing. */
+START_TEST(rejected_welcomes_fail_the_call_with_the_reason)
+{
+    liar l;
+    char *msg = NULL;
+
+    liar_start(&l, false);
+    cli = client_new(loop, &n1, &ctl, addr);
+    ck_assert_int_eq(echo_call(cli, "Echo", "hello?", 20000, NULL, &msg), CODE_UNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(msg, "3 answers were rejected (malformed)"));
+    ck_assert_uint_eq(l.answers, 3);
+    free(msg);
+    liar_stop(&l);
+}
+END_TEST
+
+START_TEST(rejected_answers_are_asked_for_again_then_fail)
+{
+    liar l;
+    char *msg = NULL;
+
+    liar_start(&l, true);
+    cli = client_new(loop, &n1, &ctl, addr);
+    ck_assert_int_eq(echo_call(cli, "Echo", "hello?", 20000, NULL, &msg), CODE_UNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(msg, "3 answers from"));
+    ck_assert_ptr_nonnull(strstr(msg, "were rejected"));
+    ck_assert_uint_eq(l.answers, 1 + 3); /* the HELLO, the call three times */
+    free(msg);
+    liar_stop(&l);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("rpc/server");
@@ -749,6 +842,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, client_recovers_when_the_server_lost_its_session);
     tcase_add_test(tc, calls_in_flight_are_resent_under_the_new_session);
     tcase_add_test(tc, too_many_calls_are_refused_not_queued);
+    tcase_add_test(tc, rejected_welcomes_fail_the_call_with_the_reason);
+    tcase_add_test(tc, rejected_answers_are_asked_for_again_then_fail);
     suite_add_tcase(s, tc);
     return s;
 }
