@@ -3,6 +3,7 @@
 #include "auth-internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,30 @@ uint64_t berth_auth_rejected_total(const berth_auth *a)
     for (int i = 1; i < BERTH_REJECT_COUNT; i++)
         n += a->stats.rejected[i];
     return n;
+}
+
+uint64_t berth_auth_drops_since(berth_auth *a, uint64_t last[BERTH_REJECT_COUNT], char *buf,
+                                size_t size)
+{
+    uint64_t total = 0;
+    size_t used;
+
+    for (int r = 1; r < BERTH_REJECT_COUNT; r++)
+        total += a->stats.rejected[r] - last[r];
+    if (total == 0)
+        return 0;
+    used =
+        (size_t)snprintf(buf, size, "%" PRIu64 " frame%s dropped:", total, total == 1 ? "" : "s");
+    for (int r = 1; r < BERTH_REJECT_COUNT; r++) {
+        uint64_t d = a->stats.rejected[r] - last[r];
+
+        if (d && used < size)
+            used +=
+                (size_t)snprintf(buf + used, size - used, "%s %" PRIu64 " %s",
+                                 used > 0 && buf[used - 1] == ':' ? "" : ",", d, reject_names[r]);
+        last[r] = a->stats.rejected[r];
+    }
+    return total;
 }
 
 void berth_auth_set_key(berth_auth *a, const berth_keypair *key, bool keep_previous)

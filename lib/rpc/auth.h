@@ -142,6 +142,12 @@ berth_auth_stats *berth_auth_stats_of(berth_auth *a);
 void berth_auth_count_reject(berth_auth *a, berth_reject r);
 /* Sum of rejected[]. */
 uint64_t berth_auth_rejected_total(const berth_auth *a);
+/* What was dropped since the counters were last (*last, updated): how many
+ * frames, and by reason into buf ("12 frames dropped: 10 throttled, 2
+ * bad-auth"). 0 when nothing moved (buf untouched). For the daemons' log
+ * line; the counters themselves are in berth_auth_stats_of. */
+uint64_t berth_auth_drops_since(berth_auth *a, uint64_t last[BERTH_REJECT_COUNT], char *buf,
+                                size_t size);
 
 /* Replace our signing key (rotation): new frames are signed with key; the
  * old one, if keep_previous, vouches for it in HELLOs. */

@@ -3,6 +3,7 @@
  * sealed and signed frames, each counted under its reason and never
  * handing back a payload. */
 #include <check.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -602,6 +603,17 @@ START_TEST(strangers_fill_nothing)
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->hello_nonces, 0);
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->sessions, 0);
     ck_assert_uint_le(berth_policy_memory_pending(ctl.policy, NULL, NULL, 0), 10);
+    {
+        uint64_t last[BERTH_REJECT_COUNT] = { 0 };
+        char line[256], want[256];
+
+        ck_assert_uint_eq(berth_auth_drops_since(ctl.auth, last, line, sizeof(line)), 5000);
+        snprintf(want, sizeof(want),
+                 "5000 frames dropped: %" PRIu64 " not-admitted, %" PRIu64 " throttled", refused,
+                 throttled);
+        ck_assert_str_eq(line, want);
+        ck_assert_uint_eq(berth_auth_drops_since(ctl.auth, last, line, sizeof(line)), 0);
+    }
     /* an admitted node gets in at once, budget or not */
     ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->hello_nonces, 1);
