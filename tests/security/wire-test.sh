@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Security, the wire (issue 14: H1, L4): attacks run for real against a
+# controller and an agent on this machine, over tcp on 127.0.0.1.
+#
+#   H1  100,000 strangers' HELLOs as fast as one connection set can carry
+#       them, while an admitted operator calls and a node logs in again:
+#       both succeed during and right after the flood, and the controller's
+#       memory stays bounded. (On 32a8447 the 65,536th junk HELLO filled the
+#       nonce memory and every login failed for minutes.)
+#   L4  a thousand idle connections and a hundred slow-loris connections
+#       (each announcing 4 MiB and sending a byte a second): the daemon's
+#       memory stays bounded and it serves on.
+#
+# Figures (latencies, memory) are printed, never asserted as times.
+#
+#   wire-test.sh BUILD_DIR ATTACK
+set -u
+FLEET_BUILD=$1
+ATTACK=$2
+. "$(dirname "$0")/../lib/fleet.sh"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (the agent runs containers' monitors)"
+	exit 77
+fi
+fleet_init
+
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+}
+
+rss_kb() {
+	awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# ms_of COMMAND...: run it, print how long it took in ms; fails as it does.
+ms_of() {
+	local t0 t1 rc
+	t0=$(date +%s%N)
+	"$@" >/dev/null 2>&1
+	rc=$?
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+	return $rc
+}
+
+# pct P FILE: the P-th percentile of the numbers in FILE (one per line).
+pct() {
+	sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END { i = int((NR - 1) * p / 100) + 1; print v[i] }'
+}
+
+PORT=$(free_port)
+TCP=tcp://127.0.0.1:$PORT
+ctl_start --rpc "tcp://127.0.0.1:$PORT" --heartbeat-min-interval 500ms || exit 1
+export BERTH_CONTROLLER=$TCP
+node_start n1 "" "$TCP"
+wait_until 30 nodes_ready 1
+expect "the node is Ready" "1" "$(bctl get nodes | awk 'NR > 1 && $2 == "Ready"' | wc -l)"
+
+# --- H1: a flood of strangers' HELLOs -----------------------------------------
+
+echo "== H1: 100,000 strangers' HELLOs while an operator and a node log in"
+base=$FLEET_DIR/base.ms
+for _ in $(seq 10); do ms_of bctl get nodes >>"$base"; done
+rss0=$(rss_kb "$FLEET_CTL_PID")
+"$ATTACK" hello-flood "$TCP" controller/controller 100000 8 >"$FLEET_DIR/flood.out" 2>&1 &
+flood=$!
+# The HELLOs are signed before the first is sent: wait for that.
+wait_until 60 grep -q ready "$FLEET_DIR/flood.out"
+during=$FLEET_DIR/during.ms
+calls=0 fails=0 rssmax=$rss0
+while kill -0 $flood 2>/dev/null; do
+	if ms=$(ms_of bctl get nodes); then echo "$ms" >>"$during"; else fails=$((fails + 1)); fi
+	calls=$((calls + 1))
+	r=$(rss_kb "$FLEET_CTL_PID")
+	[ "$r" -gt "$rssmax" ] && rssmax=$r
+done
+wait $flood
+flood_rc=$?
+cat "$FLEET_DIR/flood.out"
+expect "the flood was sent" 0 "$flood_rc"
+expect "operator calls during the flood all succeeded ($calls made)" 0 "$fails"
+# Right after: the memory an old controller filled is still full for minutes.
+after=$FLEET_DIR/after.ms
+fails=0
+for _ in $(seq 10); do ms_of bctl get nodes >>"$after" || fails=$((fails + 1)); done
+expect "operator logins right after the flood succeed" 0 "$fails"
+# The node logs in again: restarted, it must handshake and register.
+node_kill n1 TERM
+t0=$(date +%s%N)
+node_start n1
+if wait_until 30 sh -c "grep -c 'registered with the controller' '$FLEET_DIR/n1/log' | grep -q '^2$'"; then
+	ok "the node registered again after the flood ($((($(date +%s%N) - t0) / 1000000)) ms)"
+else
+	bad "the node did not register again after the flood"
+	tail -5 "$FLEET_DIR/n1/log"
+fi
+wait_until 20 nodes_ready 1
+rss1=$(rss_kb "$FLEET_CTL_PID")
+echo "operator call (a berthctl process, handshake included), ms: before p50 $(pct 50 "$base")" \
+	"max $(pct 100 "$base"); during p50 $(pct 50 "$during") p99 $(pct 99 "$during")" \
+	"max $(pct 100 "$during") ($(wc -l <"$during") calls); after p50 $(pct 50 "$after")"
+echo "controller RSS: ${rss0} kB before, ${rssmax} kB at most during, ${rss1} kB after"
+grow=$((rssmax - rss0))
+if [ "$grow" -lt $((64 * 1024)) ]; then
+	ok "the controller's memory stayed bounded (+${grow} kB)"
+else
+	bad "the controller grew by ${grow} kB under the flood"
+fi
+
+# --- L4: idle and slow-loris connections ----------------------------------------
+
+echo "== L4: 1000 idle and 100 slow-loris connections"
+rss0=$(rss_kb "$FLEET_CTL_PID")
+ulimit -n 4096
+"$ATTACK" idle "$TCP" 1000 >"$FLEET_DIR/idle.out" 2>&1 &
+idle=$!
+"$ATTACK" loris "$TCP" 100 >"$FLEET_DIR/loris.out" 2>&1 &
+loris=$!
+wait_until 60 grep -q ready "$FLEET_DIR/idle.out"
+wait_until 60 grep -q ready "$FLEET_DIR/loris.out"
+echo "idle: $(cat "$FLEET_DIR/idle.out"); loris: $(cat "$FLEET_DIR/loris.out")"
+sleep 5
+fails=0 rssmax=$rss0
+for _ in $(seq 10); do
+	bctl get nodes >/dev/null 2>&1 || fails=$((fails + 1))
+	r=$(rss_kb "$FLEET_CTL_PID")
+	[ "$r" -gt "$rssmax" ] && rssmax=$r
+	sleep 0.5
+done
+expect "operator calls with the connections held succeeded" 0 "$fails"
+kill $idle $loris 2>/dev/null
+wait $idle $loris 2>/dev/null
+echo "controller RSS: ${rss0} kB before, ${rssmax} kB at most with the connections held"
+grow=$((rssmax - rss0))
+if [ "$grow" -lt $((128 * 1024)) ]; then
+	ok "the controller's memory stayed bounded with 1100 hostile connections (+${grow} kB)"
+else
+	bad "the controller grew by ${grow} kB with 1100 hostile connections"
+fi
+wait_until 10 nodes_ready 1
+expect "the node stayed Ready" "1" "$(bctl get nodes | awk 'NR > 1 && $2 == "Ready"' | wc -l)"
+
+check_summary
