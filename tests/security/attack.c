@@ -8,7 +8,9 @@
  *       COUNT HELLOs from strangers (64 keys nobody admitted, each HELLO
  *       fresh: its own nonce, ephemeral key and signature) to SERVER
  *       (ROLE/NAME) at tcp ADDRESS, over CONNECTIONS connections (8).
- *       Prints "sent N in S s (R/s), M answers".
+ *       Prints "sent N in S s (R/s)" once the kernel took them all, then
+ *       holds the connections (the server may not have read everything
+ *       yet) until SIGTERM, and prints about how many answers came.
  *   attack idle ADDRESS COUNT
  *       COUNT connections that say hello in nanomsg's protocol and then
  *       nothing, held until the process is killed.
@@ -116,6 +118,14 @@ static int parse_principal(const char *text, berth_principal *ret)
     return -1;
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
 static int hello_flood(const char *address, const char *server_text, long count, int conns)
 {
     berth_principal server;
@@ -178,13 +188,22 @@ static int hello_flood(const char *address, const char *server_text, long count,
             answers += drain(fd);
     }
     t1 = berth_now_mono_ns();
-    usleep(200 * 1000);
+    printf("sent %ld in %.2f s (%.0f/s)\n", count, (double)(t1 - t0) / 1e9,
+           (double)count * 1e9 / (double)(t1 - t0 ? t1 - t0 : 1));
+    /* What the kernel took may not be read by the server yet: closing now
+     * would throw it away. Hold the connections (reading the answers)
+     * until told to stop; the test watches the server's queues drain. */
+    signal(SIGTERM, on_term);
+    while (!stop) {
+        usleep(100 * 1000);
+        for (int c = 0; c < conns; c++)
+            answers += drain(fds[c]);
+    }
     for (int c = 0; c < conns; c++) {
         answers += drain(fds[c]);
         close(fds[c]);
     }
-    printf("sent %ld in %.2f s (%.0f/s), about %zu answers\n", count, (double)(t1 - t0) / 1e9,
-           (double)count * 1e9 / (double)(t1 - t0 ? t1 - t0 : 1), answers);
+    printf("about %zu answers\n", answers);
     for (long i = 0; i < count; i++)
         free(frames[i]);
     free(frames);
@@ -193,14 +212,6 @@ static int hello_flood(const char *address, const char *server_text, long count,
         berth_auth_free(auth[i]);
     berth_policy_memory_free(policy);
     return 0;
-}
-
-static volatile sig_atomic_t stop;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    stop = 1;
 }
 
 static int hold(const char *address, long count, bool loris)
