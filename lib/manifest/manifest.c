@@ -998,11 +998,11 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
             m->workloads[m->n_workloads++] = w;
     }
 
-    /* One workload per name in a file. */
+    /* One workload per name in a file. A workload without a valid name
+     * (its error is reported) has the empty string: it names nothing. */
     for (size_t i = 0; i < m->n_workloads; i++)
-        for (size_t j = 0; j < i; j++)
-            if (m->workloads[i]->name && m->workloads[j]->name &&
-                strcmp(m->workloads[i]->name, m->workloads[j]->name) == 0) {
+        for (size_t j = 0; j < i && *m->workloads[i]->name; j++)
+            if (strcmp(m->workloads[i]->name, m->workloads[j]->name) == 0) {
                 size_t mark = berth_yaml_push_field(y, "metadata.name");
 
                 berth_yaml_error_pos(y, name_pos[i],

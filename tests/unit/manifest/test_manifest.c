@@ -385,6 +385,14 @@ static const bad_case bad_cases[] = {
       "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: p, "
       "image: busybox, command: [x]}]}\n",
       "web.yaml:8:18: metadata.name: 'p' is named by an earlier document too (line 3)" },
+    /* two documents without a name: each is told, neither is a duplicate */
+    { "apiVersion: berth/v1\nkind: Pod\nmetadata: {}\nspec: {containers: [{name: p, "
+      "image: busybox, command: [x]}]}\n---\n"
+      "apiVersion: berth/v1\nkind: Pod\nmetadata: {nmae: q}\nspec: {containers: [{name: p, "
+      "image: busybox, command: [x]}]}\n",
+      "web.yaml:3:11: metadata.name: required\n"
+      "web.yaml:8:11: metadata.name: required\n"
+      "web.yaml:8:12: metadata.nmae: unknown field (did you mean name?)" },
     { POD_HEAD "  - {name: p, image: busybox, command: [x], env: [{name: A=B}, {name: ''}]}\n"
                "  nodeSelector: {zone: [a], 'bad key!': x, ok: 'a b'}\n",
       "web.yaml:6:58: spec.containers[0].env[0].name: 'A=B' is not a variable name (non-empty, "
