@@ -421,26 +421,18 @@ int berthctl_read_input(const char *path, size_t max, char **ret_text, size_t *r
         return berth_read_file_at(AT_FDCWD, path, max, ret_text, ret_len, err);
     {
         size_t cap = 65536, len = 0;
-        char *buf = malloc(cap + 1);
+        char *buf = berth_xmalloc(cap + 1);
 
-        if (!buf)
-            return berth_error_make(err, ENOMEM, "read stdin");
         for (;;) {
             ssize_t n;
 
             if (len == cap) {
-                char *grown;
-
                 if (cap > max) {
                     free(buf);
                     return berth_error_set(err, EFBIG, "stdin: more than %zu bytes", max);
                 }
                 cap *= 2;
-                if (!(grown = realloc(buf, cap + 1))) {
-                    free(buf);
-                    return berth_error_make(err, ENOMEM, "read stdin");
-                }
-                buf = grown;
+                buf = berth_xreallocarray(buf, cap + 1, 1);
             }
             n = berth_read_retry(0, buf + len, cap - len);
             if (n < 0) {
