@@ -1,30 +1,36 @@
-/* agent.yaml: a strict reader on libyaml's document API. */
+/* agent.yaml, read through lib/yaml (its rules for types and errors),
+ * and the settings flags override. */
 #include "agent-config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "base/cleanup.h"
-#include "base/duration.h"
-#include "base/io.h"
-#include "base/quantity.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "rpc/principal.h"
+#include "yaml/yaml.h"
 
-#define CONFIG_MAX (1 << 20)
+#define METRICS_INTERVAL_MIN_NS (100 * BERTH_NSEC_PER_MSEC)
+#define PARALLEL_STARTS_MAX     256
+#define LABEL_LEN_MAX           63
+
+/* Every string setting of c, for copying and freeing them all. */
+#define STRING_SETTINGS(c)                                                                         \
+    {                                                                                              \
+        &(c)->node_name, &(c)->controller_address, &(c)->controller_key, &(c)->state_dir,          \
+            &(c)->image_store, &(c)->key, &(c)->join_token, &(c)->cgroup_parent, &(c)->socket,     \
+            &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor                    \
+    }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
 {
-    char *copy = value ? strdup(value) : NULL;
-
-    if (value && !copy)
-        return berth_error_make(err, ENOMEM, "config");
+    (void)err; /* never fails: out of memory aborts */
     free(*field);
-    *field = copy;
+    *field = value ? berth_xstrdup(value) : NULL;
     return 0;
 }
 
@@ -32,6 +38,7 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
 {
     char host[256];
 
+    (void)err; /* never fails */
     memset(cfg, 0, sizeof(*cfg));
     if (gethostname(host, sizeof(host)) < 0)
         snprintf(host, sizeof(host), "node");
@@ -46,29 +53,24 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
             *p = '-';
     }
     host[BERTH_NAME_MAX] = '\0';
-    cfg->metrics_interval_ns = 10 * 1000000000LL;
+    cfg->metrics_interval_ns = 10 * BERTH_NSEC_PER_SEC;
     cfg->max_parallel_starts = 4;
     cfg->stop_grace_ms = 10000;
     cfg->log_level = BERTH_LOG_INFO;
     cfg->log_format = BERTH_LOG_TEXT;
-    if (agent_config_set(&cfg->node_name, host, err) < 0 ||
-        agent_config_set(&cfg->state_dir, "/var/lib/berth/agent", err) < 0 ||
-        agent_config_set(&cfg->image_store, "/var/lib/berth/images", err) < 0 ||
-        agent_config_set(&cfg->cgroup_parent, "/berth", err) < 0 ||
-        agent_config_set(&cfg->socket, "/run/berth/agent.sock", err) < 0 ||
-        agent_config_set(&cfg->controller_key, "/etc/berth/controller.pub", err) < 0 ||
-        agent_config_set(&cfg->controller_name, "controller", err) < 0)
-        return -1;
+    cfg->node_name = berth_xstrdup(host);
+    cfg->state_dir = berth_xstrdup("/var/lib/berth/agent");
+    cfg->image_store = berth_xstrdup("/var/lib/berth/images");
+    cfg->cgroup_parent = berth_xstrdup("/berth");
+    cfg->socket = berth_xstrdup("/run/berth/agent.sock");
+    cfg->controller_key = berth_xstrdup("/etc/berth/controller.pub");
+    cfg->controller_name = berth_xstrdup("controller");
     return 0;
 }
 
 void agent_config_free(agent_config *cfg)
 {
-    char **strs[] = { &cfg->node_name,  &cfg->controller_address, &cfg->controller_key,
-                      &cfg->state_dir,  &cfg->image_store,        &cfg->key,
-                      &cfg->join_token, &cfg->cgroup_parent,      &cfg->socket,
-                      &cfg->listen,     &cfg->advertise,          &cfg->controller_name,
-                      &cfg->monitor };
+    char **strs[] = STRING_SETTINGS(cfg);
 
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(strs); i++) {
         free(*strs[i]);
@@ -86,11 +88,30 @@ void agent_config_free(agent_config *cfg)
     cfg->n_operators = 0;
 }
 
+/* to = a deep copy of from. */
+static void config_copy(agent_config *to, const agent_config *from)
+{
+    char **strs[] = STRING_SETTINGS(to);
+
+    *to = *from;
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(strs); i++)
+        if (*strs[i])
+            *strs[i] = berth_xstrdup(*strs[i]);
+    for (size_t i = 0; i < to->n_labels; i++) {
+        to->label_keys[i] = berth_xstrdup(from->label_keys[i]);
+        to->label_values[i] = berth_xstrdup(from->label_values[i]);
+    }
+    for (size_t i = 0; i < to->n_operators; i++) {
+        to->operator_names[i] = berth_xstrdup(from->operator_names[i]);
+        to->operator_keys[i] = berth_xstrdup(from->operator_keys[i]);
+    }
+}
+
 int agent_config_label(agent_config *cfg, const char *key, const char *value, berth_error **err)
 {
     size_t i;
 
-    if (!*key || strlen(key) > 63 || strlen(value) > 63)
+    if (!*key || strlen(key) > LABEL_LEN_MAX || strlen(value) > LABEL_LEN_MAX)
         return berth_error_set(
             err, EINVAL, "label '%s': keys (not empty) and values are at most 63 characters", key);
     for (i = 0; i < cfg->n_labels; i++)
@@ -98,218 +119,112 @@ int agent_config_label(agent_config *cfg, const char *key, const char *value, be
             return agent_config_set(&cfg->label_values[i], value, err);
     if (cfg->n_labels == AGENT_LABELS_MAX)
         return berth_error_set(err, E2BIG, "labels: at most %d", AGENT_LABELS_MAX);
-    cfg->label_keys[i] = strdup(key);
-    cfg->label_values[i] = strdup(value);
-    if (!cfg->label_keys[i] || !cfg->label_values[i]) {
-        free(cfg->label_keys[i]);
-        free(cfg->label_values[i]);
-        return berth_error_make(err, ENOMEM, "labels");
-    }
+    cfg->label_keys[i] = berth_xstrdup(key);
+    cfg->label_values[i] = berth_xstrdup(value);
     cfg->n_labels++;
     return 0;
 }
 
-/* --- the YAML document ---------------------------------------------------- */
+/* --- agent.yaml, through lib/yaml ------------------------------------------ */
 
-typedef struct reader {
-    const char *name;
-    yaml_document_t *doc;
-} reader;
+typedef berth_yaml_field field;
+#define FLD  BERTH_YAML_FIELD
+#define FEND BERTH_YAML_END
 
-/* "agent.yaml:3:5: key: message" */
-static int at(const reader *r, const yaml_node_t *node, const char *field, berth_error **err,
-              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int at(const reader *r, const yaml_node_t *node, const char *field, berth_error **err,
-              const char *fmt, ...)
+/* A string setting: present, a string and not empty, it replaces *dst. */
+static void read_string(berth_yaml *y, field *f, const char *name, char **dst)
 {
-    char msg[512];
-    va_list ap;
+    const char *v;
 
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return berth_error_set(err, EINVAL, "%s:%zu:%zu: %s%s%s", r->name, node->start_mark.line + 1,
-                           node->start_mark.column + 1, field ? field : "", field ? ": " : "", msg);
-}
-
-static int scalar(const reader *r, yaml_node_t *n, const char *field, const char **ret,
-                  berth_error **err)
-{
-    if (n->type != YAML_SCALAR_NODE)
-        return at(r, n, field, err, "expected a single value, found a %s",
-                  n->type == YAML_MAPPING_NODE ? "mapping" : "list");
-    *ret = (const char *)n->data.scalar.value;
-    return 0;
-}
-
-static int str_field(const reader *r, yaml_node_t *n, const char *field, char **dst,
-                     berth_error **err)
-{
-    const char *v = NULL;
-
-    if (scalar(r, n, field, &v, err) < 0)
-        return -1;
+    if (!berth_yaml_opt_string(y, f, name, &v))
+        return;
     if (!*v)
-        return at(r, n, field, err, "must not be empty");
-    return agent_config_set(dst, v, err);
+        berth_yaml_field_error(y, f, name, "must not be empty");
+    else
+        agent_config_set(dst, v, NULL);
 }
 
-static int int_field(const reader *r, yaml_node_t *n, const char *field, int64_t min, int64_t max,
-                     int64_t *dst, berth_error **err)
+static void add_label(berth_yaml *y, const berth_yaml_node *key, const char *name,
+                      const berth_yaml_node *value, const char *text, void *data)
 {
-    const char *v = NULL;
-    char *end;
-    long long x;
+    _cleanup_error_ berth_error *e = NULL;
 
-    if (scalar(r, n, field, &v, err) < 0)
-        return -1;
-    errno = 0;
-    x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < min || x > max)
-        return at(r, n, field, err, "'%s' is not a number in %" PRId64 "..%" PRId64, v, min, max);
-    *dst = x;
-    return 0;
+    (void)value;
+    if (agent_config_label(data, name, text, &e) < 0)
+        berth_yaml_error(y, key, "%s", e->msg);
 }
 
-static int duration_field(const reader *r, yaml_node_t *n, const char *field, int64_t *dst,
-                          berth_error **err)
+static void read_labels(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
-    const char *v = NULL;
-    _cleanup_error_ berth_error *perr = NULL;
-
-    if (scalar(r, n, field, &v, err) < 0)
-        return -1;
-    if (berth_parse_duration(v, field, dst, &perr) < 0)
-        return at(r, n, NULL, err, "%s", perr->msg);
-    return 0;
+    berth_yaml_get_string_map(y, n, AGENT_LABELS_MAX, "labels", add_label, data);
 }
 
-static int parse_labels(const reader *r, agent_config *cfg, yaml_node_t *n, berth_error **err)
+static void add_operator(berth_yaml *y, const berth_yaml_node *key, const char *name,
+                         const berth_yaml_node *value, const char *text, void *data)
 {
-    if (n->type != YAML_MAPPING_NODE)
-        return at(r, n, "labels", err, "expected a mapping of key: value");
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
-        const char *ks = NULL, *vs = NULL;
+    _cleanup_error_ berth_error *e = NULL;
+    agent_config *cfg = data;
 
-        if (scalar(r, k, "labels", &ks, err) < 0 || scalar(r, v, "labels", &vs, err) < 0)
-            return -1;
-        {
-            _cleanup_error_ berth_error *lerr = NULL;
-
-            if (agent_config_label(cfg, ks, vs, &lerr) < 0)
-                return at(r, k, "labels", err, "%s", lerr->msg);
-        }
-    }
-    return 0;
-}
-
-static int parse_operators(const reader *r, agent_config *cfg, yaml_node_t *n, berth_error **err)
-{
-    if (n->type != YAML_MAPPING_NODE)
-        return at(r, n, "operators", err, "expected a mapping of name: public key file");
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
-        _cleanup_error_ berth_error *nerr = NULL;
-        const char *ks = NULL, *vs = NULL;
-
-        if (scalar(r, k, "operators", &ks, err) < 0 || scalar(r, v, "operators", &vs, err) < 0)
-            return -1;
-        if (berth_name_validate(ks, "operator name", &nerr) < 0)
-            return at(r, k, "operators", err, "%s", nerr->msg);
-        if (cfg->n_operators == AGENT_LABELS_MAX)
-            return at(r, k, "operators", err, "at most %d", AGENT_LABELS_MAX);
-        cfg->operator_names[cfg->n_operators] = strdup(ks);
-        cfg->operator_keys[cfg->n_operators] = strdup(vs);
+    (void)value;
+    if (berth_name_validate(name, "operator name", &e) < 0) {
+        berth_yaml_error(y, key, "%s", e->msg);
+    } else if (cfg->n_operators == AGENT_LABELS_MAX) {
+        berth_yaml_error(y, key, "at most %d operators", AGENT_LABELS_MAX);
+    } else {
+        cfg->operator_names[cfg->n_operators] = berth_xstrdup(name);
+        cfg->operator_keys[cfg->n_operators] = berth_xstrdup(text);
         cfg->n_operators++;
-        if (!cfg->operator_names[cfg->n_operators - 1] || !cfg->operator_keys[cfg->n_operators - 1])
-            return berth_error_make(err, ENOMEM, "operators");
     }
-    return 0;
 }
 
-static int parse_reserved(const reader *r, agent_config *cfg, yaml_node_t *n, berth_error **err)
+static void read_operators(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
-    if (n->type != YAML_MAPPING_NODE)
-        return at(r, n, "reserved", err, "expected a mapping with cpu and memory");
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
-        _cleanup_error_ berth_error *qerr = NULL;
-        const char *ks = NULL, *vs = NULL;
-
-        if (scalar(r, k, "reserved", &ks, err) < 0 || scalar(r, v, ks, &vs, err) < 0)
-            return -1;
-        if (strcmp(ks, "cpu") == 0) {
-            if (berth_parse_millicpu(vs, &cfg->reserved_cpu_millis, &qerr) < 0)
-                return at(r, v, "reserved.cpu", err, "%s", qerr->msg);
-        } else if (strcmp(ks, "memory") == 0) {
-            if (berth_parse_bytes(vs, &cfg->reserved_memory_bytes, &qerr) < 0)
-                return at(r, v, "reserved.memory", err, "%s", qerr->msg);
-        } else {
-            return at(r, k, "reserved", err, "unknown field '%s' (expected cpu, memory)", ks);
-        }
-    }
-    return 0;
+    berth_yaml_get_string_map(y, n, AGENT_LABELS_MAX, "operators", add_operator, data);
 }
 
-static int parse_log(const reader *r, agent_config *cfg, yaml_node_t *n, berth_error **err)
+static void read_controller(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
-    if (n->type != YAML_MAPPING_NODE)
-        return at(r, n, "log", err, "expected a mapping with level and format");
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
-        _cleanup_error_ berth_error *lerr = NULL;
-        const char *ks = NULL, *vs = NULL;
+    agent_config *cfg = data;
+    field f[] = { FLD("address"), FLD("key"), FLD("name"), FEND };
 
-        if (scalar(r, k, "log", &ks, err) < 0 || scalar(r, v, ks, &vs, err) < 0)
-            return -1;
-        if (strcmp(ks, "level") == 0) {
-            if (berth_log_level_parse(vs, &cfg->log_level, &lerr) < 0)
-                return at(r, v, "log.level", err, "%s", lerr->msg);
-        } else if (strcmp(ks, "format") == 0) {
-            if (berth_log_format_parse(vs, &cfg->log_format, &lerr) < 0)
-                return at(r, v, "log.format", err, "%s", lerr->msg);
-        } else {
-            return at(r, k, "log", err, "unknown field '%s' (expected level, format)", ks);
-        }
-    }
-    return 0;
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    read_string(y, f, "address", &cfg->controller_address);
+    read_string(y, f, "key", &cfg->controller_key);
+    read_string(y, f, "name", &cfg->controller_name);
 }
 
-static int parse_controller(const reader *r, agent_config *cfg, yaml_node_t *n, berth_error **err)
+static void read_reserved(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
-    if (n->type != YAML_MAPPING_NODE)
-        return at(r, n, "controller", err, "expected a mapping with address and key");
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
-        const char *ks = NULL;
+    agent_config *cfg = data;
+    field f[] = { FLD("cpu"), FLD("memory"), FEND };
 
-        if (scalar(r, k, "controller", &ks, err) < 0)
-            return -1;
-        if (strcmp(ks, "address") == 0) {
-            if (str_field(r, v, "controller.address", &cfg->controller_address, err) < 0)
-                return -1;
-        } else if (strcmp(ks, "key") == 0) {
-            if (str_field(r, v, "controller.key", &cfg->controller_key, err) < 0)
-                return -1;
-        } else if (strcmp(ks, "name") == 0) {
-            if (str_field(r, v, "controller.name", &cfg->controller_name, err) < 0)
-                return -1;
-        } else {
-            return at(r, k, "controller", err, "unknown field '%s' (expected address, key, name)",
-                      ks);
-        }
-    }
-    return 0;
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    berth_yaml_opt_millicpu(y, f, "cpu", &cfg->reserved_cpu_millis);
+    berth_yaml_opt_bytes(y, f, "memory", &cfg->reserved_memory_bytes);
 }
 
-/* The top level. Every field is known or an error. */
-static int parse_root(const reader *r, agent_config *cfg, yaml_node_t *root, berth_error **err)
+static void read_log(berth_yaml *y, const berth_yaml_node *n, void *data)
+{
+    agent_config *cfg = data;
+    field f[] = { FLD("level"), FLD("format"), FEND };
+    _cleanup_error_ berth_error *e = NULL;
+    const char *v;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (berth_yaml_opt_string(y, f, "level", &v) &&
+        berth_log_level_parse(v, &cfg->log_level, &e) < 0)
+        berth_yaml_field_error(y, f, "level", "%s", e->msg);
+    berth_error_free(&e);
+    if (berth_yaml_opt_string(y, f, "format", &v) &&
+        berth_log_format_parse(v, &cfg->log_format, &e) < 0)
+        berth_yaml_field_error(y, f, "format", "%s", e->msg);
+}
+
+/* The top level: every setting known, typed, and checked where it is. */
+static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *cfg)
 {
     static const struct {
         const char *name;
@@ -326,133 +241,87 @@ static int parse_root(const reader *r, agent_config *cfg, yaml_node_t *root, ber
         { "advertise", offsetof(agent_config, advertise) },
         { "monitor", offsetof(agent_config, monitor) },
     };
+    field f[] = { FLD("node_name"),
+                  FLD("labels"),
+                  FLD("controller"),
+                  FLD("join_token"),
+                  FLD("state_dir"),
+                  FLD("key"),
+                  FLD("image_store"),
+                  FLD("cgroup_parent"),
+                  FLD("socket"),
+                  FLD("operators"),
+                  FLD("listen"),
+                  FLD("advertise"),
+                  FLD("monitor"),
+                  FLD("metrics_interval"),
+                  FLD("stop_grace_period"),
+                  FLD("max_parallel_starts"),
+                  FLD("reserved"),
+                  FLD("log"),
+                  FEND };
+    int64_t v;
 
-    if (root->type != YAML_MAPPING_NODE)
-        return at(r, root, NULL, err, "the configuration must be a mapping of settings");
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
-        const char *ks = NULL;
-        bool done = false;
+    if (!berth_yaml_fields(y, root, f))
+        return;
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(strings); i++)
+        read_string(y, f, strings[i].name, (char **)((char *)cfg + strings[i].offset));
+    berth_yaml_opt_sub(y, f, "labels", read_labels, cfg);
+    berth_yaml_opt_sub(y, f, "controller", read_controller, cfg);
+    berth_yaml_opt_sub(y, f, "operators", read_operators, cfg);
+    berth_yaml_opt_sub(y, f, "reserved", read_reserved, cfg);
+    berth_yaml_opt_sub(y, f, "log", read_log, cfg);
+    berth_yaml_opt_duration(y, f, "metrics_interval", METRICS_INTERVAL_MIN_NS, INT64_MAX,
+                            &cfg->metrics_interval_ns);
+    if (berth_yaml_opt_duration(y, f, "stop_grace_period", 0, INT64_MAX, &v))
+        cfg->stop_grace_ms = v / BERTH_NSEC_PER_MSEC;
+    if (berth_yaml_opt_int(y, f, "max_parallel_starts", 1, PARALLEL_STARTS_MAX, &v))
+        cfg->max_parallel_starts = (int)v;
+}
 
-        if (scalar(r, k, NULL, &ks, err) < 0)
-            return -1;
-        for (size_t i = 0; i < BERTH_ARRAY_SIZE(strings) && !done; i++)
-            if (strcmp(ks, strings[i].name) == 0) {
-                if (str_field(r, v, ks, (char **)((char *)cfg + strings[i].offset), err) < 0)
-                    return -1;
-                done = true;
-            }
-        if (done)
-            continue;
-        if (strcmp(ks, "labels") == 0) {
-            if (parse_labels(r, cfg, v, err) < 0)
-                return -1;
-        } else if (strcmp(ks, "controller") == 0) {
-            if (parse_controller(r, cfg, v, err) < 0)
-                return -1;
-        } else if (strcmp(ks, "reserved") == 0) {
-            if (parse_reserved(r, cfg, v, err) < 0)
-                return -1;
-        } else if (strcmp(ks, "operators") == 0) {
-            if (parse_operators(r, cfg, v, err) < 0)
-                return -1;
-        } else if (strcmp(ks, "log") == 0) {
-            if (parse_log(r, cfg, v, err) < 0)
-                return -1;
-        } else if (strcmp(ks, "metrics_interval") == 0) {
-            if (duration_field(r, v, ks, &cfg->metrics_interval_ns, err) < 0)
-                return -1;
-            if (cfg->metrics_interval_ns < 100 * 1000000LL)
-                return at(r, v, ks, err, "must be at least 100ms");
-        } else if (strcmp(ks, "stop_grace_period") == 0) {
-            int64_t ns = 0;
+/* Read y's document over a copy of cfg; cfg takes the copy only when the
+ * whole file is right. */
+static int apply(agent_config *cfg, berth_yaml *y, berth_error **err)
+{
+    const berth_yaml_node *root;
+    agent_config next;
 
-            if (duration_field(r, v, ks, &ns, err) < 0)
-                return -1;
-            cfg->stop_grace_ms = ns / 1000000;
-        } else if (strcmp(ks, "max_parallel_starts") == 0) {
-            int64_t x = 0;
-
-            if (int_field(r, v, ks, 1, 256, &x, err) < 0)
-                return -1;
-            cfg->max_parallel_starts = (int)x;
-        } else {
-            return at(r, k, NULL, err, "unknown setting '%s'", ks);
-        }
+    config_copy(&next, cfg);
+    /* An empty file configures nothing. */
+    if (berth_yaml_next(y, &root) > 0 && !berth_yaml_is_null(root))
+        read_root(y, root, &next);
+    if (berth_yaml_finish(y, err) < 0) {
+        agent_config_free(&next);
+        return -1;
     }
+    agent_config_free(cfg);
+    *cfg = next;
     return 0;
 }
 
 int agent_config_parse(agent_config *cfg, const char *name, const char *text, size_t len,
                        berth_error **err)
 {
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    agent_config next = *cfg;
-    yaml_node_t *root;
-    reader r = { .name = name, .doc = &doc };
-    int ret = 0;
+    _cleanup_(berth_yaml_closep) berth_yaml *y = NULL;
 
-    if (!yaml_parser_initialize(&parser))
-        return berth_error_make(err, ENOMEM, "%s", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        ret = berth_error_set(err, EINVAL, "%s:%zu:%zu: %s%s%s", name, parser.problem_mark.line + 1,
-                              parser.problem_mark.column + 1,
-                              parser.problem ? parser.problem : "invalid YAML",
-                              parser.context ? " " : "", parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
-        return ret;
-    }
-    root = yaml_document_get_root_node(&doc);
-    /* An empty file configures nothing. Copies of the strings go into
-     * "next" so a failure leaves cfg untouched. */
-    if (root) {
-        char **strs[] = { &next.node_name,  &next.controller_address, &next.controller_key,
-                          &next.state_dir,  &next.image_store,        &next.key,
-                          &next.join_token, &next.cgroup_parent,      &next.socket,
-                          &next.listen,     &next.advertise,          &next.controller_name,
-                          &next.monitor };
-
-        for (size_t i = 0; i < BERTH_ARRAY_SIZE(strs); i++)
-            *strs[i] = *strs[i] ? strdup(*strs[i]) : NULL;
-        for (size_t i = 0; i < next.n_labels; i++) {
-            next.label_keys[i] = strdup(next.label_keys[i]);
-            next.label_values[i] = strdup(next.label_values[i]);
-        }
-        for (size_t i = 0; i < next.n_operators; i++) {
-            next.operator_names[i] = strdup(next.operator_names[i]);
-            next.operator_keys[i] = strdup(next.operator_keys[i]);
-        }
-        ret = parse_root(&r, &next, root, err);
-        if (ret < 0) {
-            agent_config_free(&next);
-        } else {
-            agent_config_free(cfg);
-            *cfg = next;
-        }
-    }
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    return ret;
+    if (berth_yaml_open(text, len, name, &berth_yaml_settings_limits, &y, err) < 0)
+        return -1;
+    return apply(cfg, y, err);
 }
 
 int agent_config_load(agent_config *cfg, const char *path, bool must_exist, berth_error **err)
 {
-    _cleanup_free_ char *text = NULL;
-    _cleanup_error_ berth_error *rerr = NULL;
-    size_t len;
+    _cleanup_(berth_yaml_closep) berth_yaml *y = NULL;
+    _cleanup_error_ berth_error *e = NULL;
 
-    if (berth_read_file_at(AT_FDCWD, path, CONFIG_MAX, &text, &len, &rerr) < 0) {
-        if (rerr->code == ENOENT && !must_exist)
+    if (berth_yaml_open_file(path, &berth_yaml_settings_limits, &y, &e) < 0) {
+        if (e->code == ENOENT && !must_exist)
             return 0;
         if (err)
-            *err = TAKE_PTR(rerr);
+            *err = TAKE_PTR(e);
         return -1;
     }
-    return agent_config_parse(cfg, path, text, len, err);
+    return apply(cfg, y, err);
 }
 
 static bool address_ok(const char *a)
@@ -479,16 +348,11 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
                                cfg->listen);
     if (cfg->state_dir[0] != '/' || cfg->image_store[0] != '/')
         return berth_error_set(err, EINVAL, "state_dir and image_store must be absolute paths");
-    if (!cfg->key) {
-        char *k = NULL;
-
-        if (asprintf(&k, "%s/node.key", cfg->state_dir) < 0)
-            return berth_error_make(err, ENOMEM, "config");
-        cfg->key = k;
-    }
+    if (!cfg->key)
+        cfg->key = berth_xasprintf("%s/node.key", cfg->state_dir);
     /* berth-monitor ships beside berthd (the build tree, an install). */
     if (!cfg->monitor) {
-        char self[4096], *slash, *m = NULL;
+        char self[4096], *slash;
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
         if (n < 0)
@@ -496,9 +360,7 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
         self[n] = '\0';
         slash = strrchr(self, '/');
         *slash = '\0';
-        if (asprintf(&m, "%s/berth-monitor", self) < 0)
-            return berth_error_make(err, ENOMEM, "config");
-        cfg->monitor = m;
+        cfg->monitor = berth_xasprintf("%s/berth-monitor", self);
     }
     if (access(cfg->monitor, X_OK) < 0)
         return berth_error_errno(err, "monitor %s", cfg->monitor);

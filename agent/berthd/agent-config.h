@@ -1,6 +1,7 @@
-/* berthd's configuration: /etc/berth/agent.yaml (strict: an unknown or
- * mistyped field is an error with file:line:column and the field's name,
- * before anything starts) with command-line flags overriding it. */
+/* berthd's configuration: /etc/berth/agent.yaml, read through lib/yaml
+ * (strict: an unknown or mistyped field is an error with file:line:column
+ * and the field's path, every error of the file at once, before anything
+ * starts), with command-line flags overriding it. */
 #ifndef BERTHD_AGENT_CONFIG_H
 #define BERTHD_AGENT_CONFIG_H
 
@@ -42,14 +43,16 @@ typedef struct agent_config {
     berth_log_format log_format;
 } agent_config;
 
-/* Defaults for everything (strings allocated). */
+/* Defaults for everything (strings allocated). Never fails (0). */
 int agent_config_defaults(agent_config *cfg, berth_error **err);
 
-/* Apply the YAML file at path over cfg. A missing file is an error only
- * when must_exist. Nothing of cfg changes when the file has an error. */
+/* Apply the YAML file at path over cfg (at most 256 KiB: lib/yaml's
+ * settings limits). A missing file is an error (ENOENT) only when
+ * must_exist. Nothing of cfg changes when the file has an error; the error
+ * lists them all, one a line. */
 int agent_config_load(agent_config *cfg, const char *path, bool must_exist, berth_error **err);
 
-/* Parse a YAML text (for tests); name is used in error positions. */
+/* The same for a YAML text; name is used in error positions. */
 int agent_config_parse(agent_config *cfg, const char *name, const char *text, size_t len,
                        berth_error **err);
 
@@ -57,7 +60,7 @@ int agent_config_parse(agent_config *cfg, const char *name, const char *text, si
  * check the whole: required fields, addresses. */
 int agent_config_finish(agent_config *cfg, berth_error **err);
 
-/* Replace a string field (copied). */
+/* Replace a string field (copied; NULL clears it). Never fails (0). */
 int agent_config_set(char **field, const char *value, berth_error **err);
 
 /* Add or replace a label "key=value" (or key and value). */

@@ -1,20 +1,20 @@
-/* Manifests: Kubernetes-shaped YAML (libyaml) turned into Workloads.
+/* Manifests: Kubernetes-shaped YAML turned into Workloads.
  *
  * Kinds: apiVersion berth/v1 Pod, Deployment and DaemonSet, and
  * Kubernetes' own v1 Pod and apps/v1 Deployment/DaemonSet for the same
  * subset of fields (README "Manifests" lists them). A file may hold many
- * documents (---). Parsing is strict: an unknown field, a value of the wrong
- * type, a quantity, name or path that does not parse, is an error naming
- * where it is and what it is:
+ * documents (---). Parsing is strict, with lib/yaml's rules: an unknown
+ * field, a value of the wrong type, a quantity, name or path that does not
+ * parse, is an error naming where it is and what it is:
  *
  *   web.yaml:12:7: spec.template.spec.containers[0].resources.limits.memory:
  *   memory quantity '64Mx': unknown suffix 'x' (...)
  *
  * (one line; line and column count from 1), and a file with any error
  * yields nothing. Every ContainerSpec a manifest produces has passed
- * berth_spec_validate. Input is bounded before anything is allocated:
- * size, documents, nesting depth and YAML events; anchors and aliases are
- * refused. Pure: no I/O, no globals. */
+ * berth_spec_validate. Input is bounded before anything is allocated
+ * (the limits below); anchors and aliases are refused. Pure: no I/O, no
+ * globals. */
 #ifndef BERTH_MANIFEST_MANIFEST_H
 #define BERTH_MANIFEST_MANIFEST_H
 
@@ -27,9 +27,6 @@
 #define BERTH_MANIFEST_DOCUMENTS_MAX 256
 #define BERTH_MANIFEST_DEPTH_MAX     32
 #define BERTH_MANIFEST_EVENTS_MAX    200000
-/* At most this many errors are reported (one per line); the rest are
- * counted in a last line. */
-#define BERTH_MANIFEST_ERRORS_MAX 20
 
 typedef struct berth_manifest {
     /* In document order; each with kind, name, labels, replicas (1 for a
@@ -40,8 +37,10 @@ typedef struct berth_manifest {
 } berth_manifest;
 
 /* Parse len bytes of text. source names the file in errors ("web.yaml",
- * "-"). On failure *err (code EINVAL) holds every error, one per line, and
- * nothing is returned. A manifest with no documents is valid and empty. */
+ * "-"). On failure *err holds every error, one per line (EINVAL; EFBIG
+ * for a text over BERTH_MANIFEST_BYTES_MAX), at most BERTH_YAML_ERRORS_MAX
+ * and a count of the others, and nothing is returned. A manifest with no
+ * documents is valid and empty. */
 int berth_manifest_parse(const char *text, size_t len, const char *source,
                          berth_manifest **ret_manifest, berth_error **err);
 void berth_manifest_free(berth_manifest *m);

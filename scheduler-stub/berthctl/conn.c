@@ -17,11 +17,12 @@
 #include "base/duration.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berthctl.h"
-#include "manifest/settings.h"
 #include "rpc/auth.h"
 #include "rpc/envelope.h"
 #include "rpc/policy_memory.h"
+#include "yaml/yaml.h"
 
 #define DEFAULT_CONTROLLER     "tcp://127.0.0.1:7100"
 #define DEFAULT_CONTROLLER_KEY "/var/lib/berth/controller/controller.pub"
@@ -124,39 +125,64 @@ int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)
     return 0;
 }
 
-/* A config file setting, unless a flag or the environment set it. */
-static int take_setting(void *data, const char *key, const char *value, berth_error **err)
+/* The config file's settings (~/.config/berth/config.yaml, --config,
+ * BERTH_CONFIG): the same names as the flags, and timeout. */
+static const struct {
+    const char *key;
+    size_t offset;
+} file_settings[] = {
+    { "controller", offsetof(berthctl_ctx, controller) },
+    { "controller_key", offsetof(berthctl_ctx, controller_key) },
+    { "controller_name", offsetof(berthctl_ctx, controller_name) },
+    { "key", offsetof(berthctl_ctx, key) },
+    { "operator", offsetof(berthctl_ctx, operator_name) },
+};
+
+_Static_assert(BERTH_ARRAY_SIZE(file_settings) <= BERTH_ARRAY_SIZE(((berthctl_ctx *)0)->owned),
+               "one owned string per setting of the file");
+
+/* Read the config file at path through lib/yaml; when it is right, each
+ * of its settings applies unless a flag or the environment set it. */
+static int read_config(berthctl_ctx *ctx, const char *path, bool missing_ok, berth_error **err)
 {
-    static const struct {
-        const char *key;
-        size_t offset;
-    } keys[] = {
-        { "controller", offsetof(berthctl_ctx, controller) },
-        { "controller_key", offsetof(berthctl_ctx, controller_key) },
-        { "controller_name", offsetof(berthctl_ctx, controller_name) },
-        { "key", offsetof(berthctl_ctx, key) },
-        { "operator", offsetof(berthctl_ctx, operator_name) },
-    };
-    berthctl_ctx *ctx = data;
+    _cleanup_(berth_yaml_closep) berth_yaml *y = NULL;
+    _cleanup_error_ berth_error *e = NULL;
+    berth_yaml_field f[] = { BERTH_YAML_FIELD("controller"),
+                             BERTH_YAML_FIELD("controller_key"),
+                             BERTH_YAML_FIELD("controller_name"),
+                             BERTH_YAML_FIELD("key"),
+                             BERTH_YAML_FIELD("operator"),
+                             BERTH_YAML_FIELD("timeout"),
+                             BERTH_YAML_END };
+    const char *values[BERTH_ARRAY_SIZE(file_settings)] = { NULL };
+    const berth_yaml_node *root;
+    int64_t timeout_ns = 0;
 
-    if (strcmp(key, "timeout") == 0)
-        return ctx->timeout_ms ? 0 : set_timeout(ctx, value, err);
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        const char **slot = (const char **)((char *)ctx + keys[i].offset);
-        size_t n;
-
-        if (strcmp(key, keys[i].key) != 0)
-            continue;
-        if (*slot)
+    if (berth_yaml_open_file(path, &berth_yaml_settings_limits, &y, &e) < 0) {
+        if (e->code == ENOENT && missing_ok)
             return 0;
-        for (n = 0; n < sizeof(ctx->owned) / sizeof(ctx->owned[0]) && ctx->owned[n]; n++)
-            ;
-        if (n == sizeof(ctx->owned) / sizeof(ctx->owned[0]) || !(ctx->owned[n] = strdup(value)))
-            return berth_error_make(err, ENOMEM, "config");
-        *slot = ctx->owned[n];
-        return 0;
+        if (err)
+            *err = TAKE_PTR(e);
+        return -1;
     }
-    return berth_error_set(err, ENOENT, "unknown setting");
+    if (berth_yaml_next(y, &root) > 0 && !berth_yaml_is_null(root) &&
+        berth_yaml_fields(y, root, f)) {
+        for (size_t i = 0; i < BERTH_ARRAY_SIZE(file_settings); i++)
+            berth_yaml_opt_string(y, f, file_settings[i].key, &values[i]);
+        berth_yaml_opt_duration(y, f, "timeout", BERTH_NSEC_PER_MSEC, 3600 * BERTH_NSEC_PER_SEC,
+                                &timeout_ns);
+    }
+    if (berth_yaml_finish(y, err) < 0)
+        return -1;
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(file_settings); i++) {
+        const char **slot = (const char **)((char *)ctx + file_settings[i].offset);
+
+        if (values[i] && !*slot)
+            *slot = ctx->owned[i] = berth_xstrdup(values[i]);
+    }
+    if (timeout_ns && !ctx->timeout_ms)
+        ctx->timeout_ms = (uint32_t)(timeout_ns / BERTH_NSEC_PER_MSEC);
+    return 0;
 }
 
 int berthctl_resolve(berthctl_ctx *ctx, berth_error **err)
@@ -183,11 +209,11 @@ int berthctl_resolve(berthctl_ctx *ctx, berth_error **err)
             *slot = v;
     }
     if (ctx->config) {
-        if (berth_settings_load(ctx->config, false, take_setting, ctx, NULL, err) < 0)
+        if (read_config(ctx, ctx->config, false, err) < 0)
             return -1;
     } else if (home && *home) {
         snprintf(path, sizeof(path), "%s/.config/berth/config.yaml", home);
-        if (berth_settings_load(path, true, take_setting, ctx, NULL, err) < 0)
+        if (read_config(ctx, path, true, err) < 0)
             return -1;
     }
     if (!ctx->controller)
@@ -395,26 +421,18 @@ int berthctl_read_input(const char *path, size_t max, char **ret_text, size_t *r
         return berth_read_file_at(AT_FDCWD, path, max, ret_text, ret_len, err);
     {
         size_t cap = 65536, len = 0;
-        char *buf = malloc(cap + 1);
+        char *buf = berth_xmalloc(cap + 1);
 
-        if (!buf)
-            return berth_error_make(err, ENOMEM, "read stdin");
         for (;;) {
             ssize_t n;
 
             if (len == cap) {
-                char *grown;
-
                 if (cap > max) {
                     free(buf);
                     return berth_error_set(err, EFBIG, "stdin: more than %zu bytes", max);
                 }
                 cap *= 2;
-                if (!(grown = realloc(buf, cap + 1))) {
-                    free(buf);
-                    return berth_error_make(err, ENOMEM, "read stdin");
-                }
-                buf = grown;
+                buf = berth_xreallocarray(buf, cap + 1, 1);
             }
             n = berth_read_retry(0, buf + len, cap - len);
             if (n < 0) {

@@ -1,8 +1,9 @@
-/* berth-controller's settings. */
+/* berth-controller's settings: one table of them, read from
+ * controller.yaml through lib/yaml and from flags as text. */
 #include "controller-config.h"
 
+#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,29 +13,23 @@
 
 #include "base/cleanup.h"
 #include "base/duration.h"
-#include "base/io.h"
 #include "base/timeutil.h"
-#include "manifest/settings.h"
+#include "base/xalloc.h"
 #include "rpc/principal.h"
 #include "rpc/sock.h"
+#include "yaml/yaml.h"
 
-#define CONFIG_MAX_BYTES (64 * 1024)
-
-static int set_str(char **dst, const char *v, berth_error **err)
+static void set_str(char **dst, const char *v)
 {
-    char *d = strdup(v);
-
-    if (!d)
-        return berth_error_make(err, ENOMEM, "config");
     free(*dst);
-    *dst = d;
-    return 0;
+    *dst = berth_xstrdup(v);
 }
 
 int ctl_config_defaults(ctl_config *c, berth_error **err)
 {
     char host[256] = "localhost";
 
+    (void)err; /* never fails: out of memory aborts */
     memset(c, 0, sizeof(*c));
     if (gethostname(host, sizeof(host) - 1) < 0)
         snprintf(host, sizeof(host), "localhost");
@@ -45,14 +40,13 @@ int ctl_config_defaults(ctl_config *c, berth_error **err)
     c->log_level = BERTH_LOG_INFO;
     c->log_format = BERTH_LOG_TEXT;
     c->n_rpc = 1;
-    if (set_str(&c->name, "controller", err) < 0 ||
-        set_str(&c->state_dir, "/var/lib/berth/controller", err) < 0 ||
-        set_str(&c->rpc[0], "tcp://0.0.0.0:7100", err) < 0 ||
-        set_str(&c->events, "tcp://0.0.0.0:7101", err) < 0 ||
-        set_str(&c->stream, "tcp://0.0.0.0:7102", err) < 0 ||
-        set_str(&c->survey, "tcp://0.0.0.0:7103", err) < 0 ||
-        set_str(&c->advertise_host, host, err) < 0)
-        return -1;
+    set_str(&c->name, "controller");
+    set_str(&c->state_dir, "/var/lib/berth/controller");
+    set_str(&c->rpc[0], "tcp://0.0.0.0:7100");
+    set_str(&c->events, "tcp://0.0.0.0:7101");
+    set_str(&c->stream, "tcp://0.0.0.0:7102");
+    set_str(&c->survey, "tcp://0.0.0.0:7103");
+    set_str(&c->advertise_host, host);
     return 0;
 }
 
@@ -70,54 +64,105 @@ void ctl_config_free(ctl_config *c)
     memset(c, 0, sizeof(*c));
 }
 
-static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *ret, berth_error **err)
-{
-    char *end;
-    unsigned long long n;
+/* ---- the settings: one table for the file and the flags ---- */
 
-    errno = 0;
-    n = strtoull(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
-        return berth_error_set(err, EINVAL, "'%s' is not a number in %" PRIu32 "..%" PRIu32, v, min,
-                               max);
-    *ret = (uint32_t)n;
-    return 0;
+typedef enum setting_kind {
+    SETTING_TEXT,     /* a string, checked by set_text */
+    SETTING_COUNT,    /* a uint32_t in min..max */
+    SETTING_DURATION, /* int64_t nanoseconds in min..max */
+} setting_kind;
+
+typedef struct setting {
+    const char *name;
+    setting_kind kind;
+    size_t offset; /* of a count or a duration in ctl_config */
+    int64_t min, max;
+} setting;
+
+#define TEXT(n)                                                                                    \
+    {                                                                                              \
+        .name = (n), .kind = SETTING_TEXT                                                          \
+    }
+#define COUNT(n, field, lo, hi)                                                                    \
+    {                                                                                              \
+        .name = (n), .kind = SETTING_COUNT, .offset = offsetof(ctl_config, field), .min = (lo),    \
+        .max = (hi)                                                                                \
+    }
+#define DURATION(n, field)                                                                         \
+    {                                                                                              \
+        .name = (n), .kind = SETTING_DURATION, .offset = offsetof(ctl_config, field),              \
+        .min = 10 * BERTH_NSEC_PER_MSEC, .max = 3600 * BERTH_NSEC_PER_SEC                          \
+    }
+
+static const setting settings[] = {
+    TEXT("name"),
+    TEXT("state_dir"),
+    TEXT("operators_dir"),
+    TEXT("rpc"),
+    TEXT("events"),
+    TEXT("stream"),
+    TEXT("survey"),
+    TEXT("advertise_host"),
+    DURATION("heartbeat_min_interval", heartbeat_min_ns),
+    COUNT("heartbeat_max_rate", heartbeat_max_rate, 1, 100000),
+    COUNT("heartbeat_misses", heartbeat_misses, 1, 100),
+    DURATION("down_grace", down_grace_ns),
+    TEXT("log_level"),
+    TEXT("log_format"),
+};
+
+static const setting *setting_find(const char *name)
+{
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(settings); i++)
+        if (strcmp(settings[i].name, name) == 0)
+            return &settings[i];
+    return NULL;
 }
 
 static int set_addr(char **dst, const char *v, berth_error **err)
 {
     if (berth_address_validate(v, err) < 0)
         return -1;
-    return set_str(dst, v, err);
+    set_str(dst, v);
+    return 0;
 }
 
-int ctl_config_set(ctl_config *c, const char *key, const char *v, berth_error **err)
+/* One address more for rpc: the first of a source replaces the previous
+ * source's list. */
+static int add_rpc(ctl_config *c, const char *v, berth_error **err)
+{
+    if (!c->rpc_set) {
+        for (int i = 0; i < c->n_rpc; i++)
+            free(c->rpc[i]);
+        c->n_rpc = 0;
+        c->rpc_set = true;
+    }
+    if (c->n_rpc == CTL_RPC_ADDRS_MAX)
+        return berth_error_set(err, EINVAL, "at most %d rpc addresses", CTL_RPC_ADDRS_MAX);
+    c->rpc[c->n_rpc] = NULL;
+    if (set_addr(&c->rpc[c->n_rpc], v, err) < 0)
+        return -1;
+    c->n_rpc++;
+    return 0;
+}
+
+/* A text setting's value, checked. */
+static int set_text(ctl_config *c, const char *key, const char *v, berth_error **err)
 {
     if (strcmp(key, "name") == 0) {
         if (berth_name_validate(v, "controller name", err) < 0)
             return -1;
-        return set_str(&c->name, v, err);
+        set_str(&c->name, v);
+        return 0;
     }
     if (strcmp(key, "state_dir") == 0 || strcmp(key, "operators_dir") == 0) {
         if (v[0] != '/')
             return berth_error_set(err, EINVAL, "'%s' is not an absolute path", v);
-        return set_str(strcmp(key, "state_dir") == 0 ? &c->state_dir : &c->operators_dir, v, err);
-    }
-    if (strcmp(key, "rpc") == 0) {
-        if (!c->rpc_set) {
-            for (int i = 0; i < c->n_rpc; i++)
-                free(c->rpc[i]);
-            c->n_rpc = 0;
-            c->rpc_set = true;
-        }
-        if (c->n_rpc == CTL_RPC_ADDRS_MAX)
-            return berth_error_set(err, EINVAL, "at most %d rpc addresses", CTL_RPC_ADDRS_MAX);
-        c->rpc[c->n_rpc] = NULL;
-        if (set_addr(&c->rpc[c->n_rpc], v, err) < 0)
-            return -1;
-        c->n_rpc++;
+        set_str(strcmp(key, "state_dir") == 0 ? &c->state_dir : &c->operators_dir, v);
         return 0;
     }
+    if (strcmp(key, "rpc") == 0)
+        return add_rpc(c, v, err);
     if (strcmp(key, "events") == 0)
         return set_addr(&c->events, v, err);
     if (strcmp(key, "stream") == 0)
@@ -127,42 +172,130 @@ int ctl_config_set(ctl_config *c, const char *key, const char *v, berth_error **
     if (strcmp(key, "advertise_host") == 0) {
         if (!*v || strlen(v) > 253 || strpbrk(v, "/: \t"))
             return berth_error_set(err, EINVAL, "'%s' is not a host name or address", v);
-        return set_str(&c->advertise_host, v, err);
-    }
-    if (strcmp(key, "heartbeat_min_interval") == 0 || strcmp(key, "down_grace") == 0) {
-        int64_t ns;
-
-        if (berth_parse_duration(v, key, &ns, NULL) < 0)
-            return berth_error_set(err, EINVAL, "'%s' is not a duration (500ms, 30s, 1m ...)", v);
-        if (ns < 10 * BERTH_NSEC_PER_MSEC || ns > 3600 * BERTH_NSEC_PER_SEC)
-            return berth_error_set(err, EINVAL, "%s is out of range (10ms..1h)", v);
-        if (strcmp(key, "down_grace") == 0)
-            c->down_grace_ns = ns;
-        else
-            c->heartbeat_min_ns = ns;
+        set_str(&c->advertise_host, v);
         return 0;
     }
-    if (strcmp(key, "heartbeat_max_rate") == 0)
-        return parse_u32(v, 1, 100000, &c->heartbeat_max_rate, err);
-    if (strcmp(key, "heartbeat_misses") == 0)
-        return parse_u32(v, 1, 100, &c->heartbeat_misses, err);
     if (strcmp(key, "log_level") == 0)
         return berth_log_level_parse(v, &c->log_level, err);
-    if (strcmp(key, "log_format") == 0)
-        return berth_log_format_parse(v, &c->log_format, err);
-    return berth_error_set(err, ENOENT, "unknown setting");
+    return berth_log_format_parse(v, &c->log_format, err); /* log_format */
 }
 
-static int take_setting(void *data, const char *key, const char *value, berth_error **err)
+static void set_number(ctl_config *c, const setting *s, int64_t v)
 {
-    return ctl_config_set(data, key, value, err);
+    if (s->kind == SETTING_COUNT)
+        *(uint32_t *)((char *)c + s->offset) = (uint32_t)v;
+    else
+        *(int64_t *)((char *)c + s->offset) = v;
+}
+
+/* A count or a duration given as a flag: the file's ranges and texts. */
+static int parse_number(const setting *s, const char *v, int64_t *ret, berth_error **err)
+{
+    char lo[32], hi[32], *end;
+    int64_t n;
+
+    if (s->kind == SETTING_DURATION) {
+        if (berth_parse_duration(v, s->name, &n, NULL) < 0)
+            return berth_error_set(err, EINVAL, "'%s' is not a duration (500ms, 30s, 1m ...)", v);
+        if (n < s->min || n > s->max)
+            return berth_error_set(err, EINVAL, "%s is out of range (%s..%s)", v,
+                                   berth_format_duration(s->min, lo, sizeof(lo)),
+                                   berth_format_duration(s->max, hi, sizeof(hi)));
+    } else {
+        if (!isdigit((unsigned char)v[0]) && v[0] != '-' && v[0] != '+')
+            return berth_error_set(err, EINVAL, "'%s' is not an integer", v);
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (*end)
+            return berth_error_set(err, EINVAL, "'%s' is not an integer", v);
+        if (errno || n < s->min || n > s->max)
+            return berth_error_set(err, EINVAL, "%s is out of range (%" PRId64 "..%" PRId64 ")", v,
+                                   s->min, s->max);
+    }
+    *ret = n;
+    return 0;
+}
+
+int ctl_config_set(ctl_config *c, const char *key, const char *v, berth_error **err)
+{
+    const setting *s = setting_find(key);
+    int64_t n = 0;
+
+    if (!s)
+        return berth_error_set(err, ENOENT, "unknown setting");
+    if (s->kind == SETTING_TEXT)
+        return set_text(c, key, v, err);
+    if (parse_number(s, v, &n, err) < 0)
+        return -1;
+    set_number(c, s, n);
+    return 0;
+}
+
+/* ---- controller.yaml, through lib/yaml ---- */
+
+static void read_text(berth_yaml *y, const berth_yaml_node *n, ctl_config *c, const char *key)
+{
+    _cleanup_error_ berth_error *e = NULL;
+    const char *v;
+
+    if (berth_yaml_get_string(y, n, &v) && set_text(c, key, v, &e) < 0)
+        berth_yaml_error(y, n, "%s", e->msg);
+}
+
+static void read_rpc_item(berth_yaml *y, const berth_yaml_node *item, size_t i, void *data)
+{
+    (void)i;
+    read_text(y, item, data, "rpc");
+}
+
+static void read_setting(berth_yaml *y, const berth_yaml_node *n, const setting *s, ctl_config *c)
+{
+    int64_t v;
+    bool ok;
+
+    if (strcmp(s->name, "rpc") == 0 && berth_yaml_type_of(n) == BERTH_YAML_LIST) {
+        berth_yaml_each_item(y, n, CTL_RPC_ADDRS_MAX, "a list of addresses", read_rpc_item, c);
+        return;
+    }
+    if (s->kind == SETTING_TEXT) {
+        read_text(y, n, c, s->name);
+        return;
+    }
+    if (s->kind == SETTING_COUNT)
+        ok = berth_yaml_get_int(y, n, s->min, s->max, &v);
+    else
+        ok = berth_yaml_get_duration(y, n, s->min, s->max, &v);
+    if (ok)
+        set_number(c, s, v);
 }
 
 int ctl_config_load(ctl_config *c, const char *path, int missing_ok, berth_error **err)
 {
-    if (berth_settings_load(path, missing_ok, take_setting, c, NULL, err) < 0)
+    _cleanup_(berth_yaml_closep) berth_yaml *y = NULL;
+    _cleanup_error_ berth_error *e = NULL;
+    berth_yaml_field f[BERTH_ARRAY_SIZE(settings) + 1] = { BERTH_YAML_END };
+    const berth_yaml_node *root;
+
+    if (berth_yaml_open_file(path, &berth_yaml_settings_limits, &y, &e) < 0) {
+        if (e->code == ENOENT && missing_ok)
+            return 0;
+        if (err)
+            *err = TAKE_PTR(e);
         return -1;
+    }
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(settings); i++)
+        f[i].name = settings[i].name;
+    if (berth_yaml_next(y, &root) > 0 && !berth_yaml_is_null(root) && berth_yaml_fields(y, root, f))
+        for (size_t i = 0; i < BERTH_ARRAY_SIZE(settings); i++) {
+            size_t mark;
+
+            if (!f[i].value)
+                continue;
+            mark = berth_yaml_push_field(y, f[i].name);
+            read_setting(y, f[i].value, &settings[i], c);
+            berth_yaml_pop(y, mark);
+        }
     /* The file's list is what the next source (the flags) replaces. */
     c->rpc_set = false;
-    return 0;
+    return berth_yaml_finish(y, err);
 }

@@ -1,8 +1,10 @@
 /* berth-controller's settings: defaults, then the YAML file
  * (/etc/berth/controller.yaml when present, or --config FILE), then flags.
  * The file is a flat mapping of the same names as the long flags
- * (state_dir, rpc, events, ...); an unknown key or a bad value is an error
- * with file:line:column, before anything starts. */
+ * (state_dir, rpc, events, ...), read through lib/yaml: an unknown key, a
+ * value of the wrong type or a bad value is an error with
+ * file:line:column and the setting's name, every one of the file at once,
+ * before anything starts. */
 #ifndef BERTH_CONTROLLER_CONFIG_H
 #define BERTH_CONTROLLER_CONFIG_H
 
@@ -36,14 +38,17 @@ typedef struct ctl_config {
     berth_log_format log_format;
 } ctl_config;
 
-/* Defaults (allocated). */
+/* Defaults (allocated). Never fails (0). */
 int ctl_config_defaults(ctl_config *c, berth_error **err);
-/* Read a config file over c. missing_ok: a file that does not exist is
- * fine (the default path). An rpc list in the file replaces the defaults,
- * and an rpc setting after the load (a flag) replaces the file's list. */
+/* Read a config file over c (at most 256 KiB, lib/yaml's settings
+ * limits). missing_ok: a file that does not exist is fine (the default
+ * path). An rpc list in the file replaces the defaults, and an rpc setting
+ * after the load (a flag) replaces the file's list. On failure c may hold
+ * part of the file: free it. */
 int ctl_config_load(ctl_config *c, const char *path, int missing_ok, berth_error **err);
 /* Set one setting by its name ("heartbeat_min_interval", "rpc" ...) from
- * text; ENOENT for a name that is no setting. "rpc" replaces the previous
+ * text (a flag's), with the file's checks and ranges; ENOENT for a name
+ * that is no setting. "rpc" replaces the previous
  * source's list at its first use and appends after. */
 int ctl_config_set(ctl_config *c, const char *key, const char *value, berth_error **err);
 void ctl_config_free(ctl_config *c);

@@ -190,7 +190,11 @@ int main(int argc, char **argv)
     status = 0;
     goto out;
 fail:
-    berth_err("%s", err ? err->msg : "failed");
+    /* A bad config file's report has a line per mistake: a record each. */
+    for (const char *line = err ? err->msg : "failed", *nl; line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        berth_err("%.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
+    }
     berth_error_free(&err);
 out:
     berth_controller_free(ctl);

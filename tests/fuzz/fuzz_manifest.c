@@ -9,7 +9,7 @@
  *   valid container id and a spec that passes berth_spec_validate: what
  *   the parser accepts, a node must be able to run;
  * - on failure, nothing is returned, and the error is one line per error,
- *   each "SOURCE:LINE:COL: ...", at most BERTH_MANIFEST_ERRORS_MAX of them
+ *   each "SOURCE:LINE:COL: ...", at most BERTH_YAML_ERRORS_MAX of them
  *   and a last "SOURCE: and N more errors" line; errors about the whole
  *   file (too big, a NUL byte) are the one line "SOURCE: ...". */
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "manifest/manifest.h"
+#include "yaml/yaml.h"
 #include "spec/workload.h"
 #include "spec/spec.h"
 
@@ -80,7 +81,7 @@ static void check_error(int r, const berth_error *err, const berth_manifest *m)
         nl = strchr(line, '\n');
         if (!line_placed(line, nl ? (size_t)(nl - line) : strlen(line))) {
             /* only the last line may count the errors left out */
-            if (nl || lines != BERTH_MANIFEST_ERRORS_MAX ||
+            if (nl || lines != BERTH_YAML_ERRORS_MAX ||
                 strncmp(line, SOURCE ": and ", strlen(SOURCE ": and ")) != 0)
                 fail("an error line not as \"" SOURCE ":LINE:COL: ...\"", msg);
         }
@@ -88,8 +89,8 @@ static void check_error(int r, const berth_error *err, const berth_manifest *m)
         if (!nl)
             break;
     }
-    if (lines > BERTH_MANIFEST_ERRORS_MAX + 1)
-        fail("more lines than BERTH_MANIFEST_ERRORS_MAX and a count", msg);
+    if (lines > BERTH_YAML_ERRORS_MAX + 1)
+        fail("more lines than BERTH_YAML_ERRORS_MAX and a count", msg);
 }
 
 /* What the controller makes of w's replica (index, or node for a

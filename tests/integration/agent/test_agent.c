@@ -613,7 +613,8 @@ START_TEST(bad_inputs)
     ck_assert_int_eq(run_tool(berthd_bin, out, sizeof(out),
                               (const char *[]){ "--check-config", "-c", path, NULL }),
                      2);
-    snprintf(expect, sizeof(expect), "berthd: %s/bad.yaml:3:1: unknown setting 'contoller'\n", dir);
+    snprintf(expect, sizeof(expect),
+             "berthd: %s/bad.yaml:3:1: contoller: unknown field (did you mean controller?)\n", dir);
     ck_assert_str_eq(out, expect);
 
     /* A second agent on the same state directory refuses to start. */

@@ -115,7 +115,8 @@ START_TEST(the_config_file_is_read_and_checked)
                                                 29, 0600, NULL),
                      0);
     ck_assert_int_eq(run(&out, &err, "get", "nodes", NULL, NULL, NULL, NULL), 1);
-    snprintf(want, sizeof(want), "berthctl: %s:2:1: controler: unknown setting\n", path);
+    snprintf(want, sizeof(want),
+             "berthctl: %s:2:1: controler: unknown field (did you mean controller?)\n", path);
     ck_assert_str_eq(err, want);
     free(out);
     free(err);

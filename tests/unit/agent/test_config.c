@@ -75,36 +75,80 @@ END_TEST
 START_TEST(mistakes)
 {
     expect_error("node_name: n1\nstate_dir: /x\ncontoller: tcp://h:1\n",
-                 "agent.yaml:3:1: unknown setting 'contoller'");
+                 "agent.yaml:3:1: contoller: unknown field (did you mean controller?)");
     expect_error("state_dir: /x\nmax_parallel_starts: many\n",
-                 "agent.yaml:2:22: max_parallel_starts: 'many' is not a number in 1..256");
+                 "agent.yaml:2:22: max_parallel_starts: expected an integer, got the string "
+                 "\"many\"");
     expect_error("state_dir: /x\nmax_parallel_starts: 0\n",
-                 "agent.yaml:2:22: max_parallel_starts: '0' is not a number in 1..256");
-    expect_error("labels: [a, b]\n", "agent.yaml:1:9: labels: expected a mapping of key: value");
+                 "agent.yaml:2:22: max_parallel_starts: 0 is out of range (1..256)");
+    expect_error("labels: [a, b]\n", "agent.yaml:1:9: labels: expected a mapping, got a list");
+    expect_error("labels: {rack: 12}\n",
+                 "agent.yaml:1:16: labels.rack: expected a string, got the number 12 (quote it: "
+                 "\"12\")");
+    expect_error("labels: {zone: a, zone: b}\n",
+                 "agent.yaml:1:19: labels.zone: duplicate key (first at line 1)");
     expect_error("reserved:\n  memory: 1Gx\n",
                  "agent.yaml:2:11: reserved.memory: memory quantity '1Gx': unknown suffix 'Gx' "
                  "(expected one of m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei)");
-    expect_error("reserved: {disk: 1G}\n",
-                 "agent.yaml:1:12: reserved: unknown field 'disk' (expected cpu, memory)");
+    expect_error("reserved: {disk: 1G}\n", "agent.yaml:1:12: reserved.disk: unknown field");
     expect_error("metrics_interval: 10\n",
                  "agent.yaml:1:19: metrics_interval: duration '10' needs a unit (ns, us, ms, s, "
                  "m, h) at ''");
-    expect_error("metrics_interval: 1ms\n", "agent.yaml:1:19: metrics_interval: must be at least "
-                                            "100ms");
+    expect_error("metrics_interval: 1ms\n",
+                 "agent.yaml:1:19: metrics_interval: 1ms is below the minimum of 100ms");
     expect_error("controller: {adress: x}\n",
-                 "agent.yaml:1:14: controller: unknown field 'adress' (expected address, key, "
-                 "name)");
-    expect_error("node_name:\n  - a\n",
-                 "agent.yaml:2:3: node_name: expected a single value, found a list");
+                 "agent.yaml:1:14: controller.adress: unknown field (did you mean address?)");
+    expect_error("node_name:\n  - a\n", "agent.yaml:2:3: node_name: expected a string, got a list");
+    expect_error("node_name: 123\n", "agent.yaml:1:12: node_name: expected a string, got the "
+                                     "number 123 (quote it: \"123\")");
     expect_error("node_name: ''\n", "agent.yaml:1:12: node_name: must not be empty");
     expect_error("log: {level: loud}\n", "agent.yaml:1:14: log.level: log level 'loud': expected "
                                          "debug, info, warn or error");
     expect_error("operators: {Bad Name: /x}\n",
-                 "agent.yaml:1:13: operators: operator name 'Bad Name': invalid character at 1 "
-                 "(allowed: a-z 0-9 _ . -, starting with a letter or digit)");
-    expect_error("a: b: c\n", "agent.yaml:1:5: mapping values are not allowed in this context");
-    expect_error("- just\n- a list\n",
-                 "agent.yaml:1:1: the configuration must be a mapping of settings");
+                 "agent.yaml:1:13: operators.Bad Name: operator name 'Bad Name': invalid "
+                 "character at 1 (allowed: a-z 0-9 _ . -, starting with a letter or digit)");
+    expect_error("a: b: c\n",
+                 "agent.yaml:1:5: YAML: mapping values are not allowed in this context");
+    expect_error("- just\n- a list\n", "agent.yaml:1:1: expected a mapping, got a list");
+    expect_error("state_dir: /x\n---\nstate_dir: /y\n", "agent.yaml:2:1: more than 1 document");
+    /* every mistake of a file at once, in file order */
+    expect_error("max_parallel_starts: 0\n"
+                 "log: {format: xml}\n"
+                 "socket: [a]\n",
+                 "agent.yaml:1:22: max_parallel_starts: 0 is out of range (1..256)\n"
+                 "agent.yaml:2:15: log.format: log format 'xml': expected text or json\n"
+                 "agent.yaml:3:9: socket: expected a string, got a list");
+}
+END_TEST
+
+/* A valid file applies whole; one with a mistake anywhere, nothing. */
+START_TEST(all_or_nothing)
+{
+    static const char good[] = "node_name: n2\nlabels: {zone: b}\noperators: {bob: /b.pub}\n"
+                               "stop_grace_period: 0\nmetrics_interval: 250ms\n";
+    static const char bad[] = "node_name: n3\nlabels: {zone: c}\noperators: {eve: /e.pub}\n"
+                              "controller: {address: tcp://h:1}\nmax_parallel_starts: 999\n";
+    berth_error *err = NULL;
+
+    ck_assert_msg(agent_config_parse(&cfg, "a.yaml", good, strlen(good), &err) == 0, "%s",
+                  err ? err->msg : "");
+    ck_assert_int_lt(agent_config_parse(&cfg, "b.yaml", bad, strlen(bad), &err), 0);
+    ck_assert_str_eq(err->msg, "b.yaml:5:22: max_parallel_starts: 999 is out of range (1..256)");
+    berth_error_free(&err);
+    ck_assert_str_eq(cfg.node_name, "n2");
+    ck_assert_uint_eq(cfg.n_labels, 1);
+    ck_assert_str_eq(cfg.label_values[0], "b");
+    ck_assert_uint_eq(cfg.n_operators, 1);
+    ck_assert_str_eq(cfg.operator_names[0], "bob");
+    ck_assert_ptr_null(cfg.controller_address);
+    ck_assert_int_eq(cfg.stop_grace_ms, 0);
+    ck_assert_int_eq(cfg.metrics_interval_ns, 250000000LL);
+    ck_assert_int_eq(cfg.max_parallel_starts, 4);
+    /* null is unset: the value stays; an empty file changes nothing */
+    ck_assert_int_eq(agent_config_parse(&cfg, "c.yaml", "node_name:\n", 11, &err), 0);
+    ck_assert_str_eq(cfg.node_name, "n2");
+    ck_assert_int_eq(agent_config_parse(&cfg, "d.yaml", "", 0, &err), 0);
+    ck_assert_str_eq(cfg.node_name, "n2");
 }
 END_TEST
 
@@ -172,6 +216,7 @@ Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, full_file);
     tcase_add_test(tc, mistakes);
+    tcase_add_test(tc, all_or_nothing);
     tcase_add_test(tc, finish_checks);
     tcase_add_test(tc, deploy_example);
     suite_add_tcase(s, tc);

@@ -1,6 +1,7 @@
 /* berth-controller's settings: the defaults, a file with every setting, and
  * what a bad file says (file:line:column, the setting, the cause). */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,21 +102,35 @@ typedef struct bad {
 } bad;
 
 static const bad bads[] = {
-    { "rpc: tcp://0.0.0.0:7100\nbogus: 1\n", "2:1: bogus: unknown setting" },
-    { "down_grace: 5x\n", "1:13: down_grace: '5x' is not a duration (500ms, 30s, 1m ...)" },
+    { "rpc: tcp://0.0.0.0:7100\nbogus: 1\n", "2:1: bogus: unknown field" },
+    { "heartbeat_misess: 1\n", "1:1: heartbeat_misess: unknown field (did you mean "
+                               "heartbeat_misses?)" },
+    { "down_grace: 5x\n",
+      "1:13: down_grace: duration '5x' needs a unit (ns, us, ms, s, m, h) at 'x'" },
     { "heartbeat_min_interval: 1ms\n",
       "1:25: heartbeat_min_interval: 1ms is out of range (10ms..1h)" },
-    { "heartbeat_misses: 0\n", "1:19: heartbeat_misses: '0' is not a number in 1..100" },
+    { "down_grace: 0\n", "1:13: down_grace: 0 is out of range (10ms..1h)" },
+    { "heartbeat_misses: 0\n", "1:19: heartbeat_misses: 0 is out of range (1..100)" },
+    { "heartbeat_max_rate: '100'\n",
+      "1:21: heartbeat_max_rate: expected an integer, got the string \"100\"" },
     { "events: http://x\n",
       "1:9: events: address 'http://x': expected tcp://HOST:PORT or ipc://PATH" },
     { "state_dir: relative/dir\n", "1:12: state_dir: 'relative/dir' is not an absolute path" },
     { "name: Bad Name\n", "1:7: name: controller name 'Bad Name': invalid character at 1 "
                           "(allowed: a-z 0-9 _ . -, starting with a letter or digit)" },
+    { "name: 123\n", "1:7: name: expected a string, got the number 123 (quote it: \"123\")" },
     { "log_level: loud\n",
       "1:12: log_level: log level 'loud': expected debug, info, warn or error" },
-    { "rpc: [tcp://a:1, {x: y}]\n", "1:6: rpc: expected a list of values" },
-    { "- a\n- b\n", "1:1: expected a mapping of settings" },
-    { "a: [\n", "2:1: YAML: did not find expected node content" },
+    { "rpc: [tcp://a:1, {x: y}]\n", "1:18: rpc[1]: expected a string, got a mapping" },
+    { "rpc: [ipc:///a, ipc:///b, ipc:///c, ipc:///d, ipc:///e]\n", "1:6: rpc: 5 items, at most 4" },
+    { "- a\n- b\n", "1:1: expected a mapping, got a list" },
+    { "a: [\n", "2:1: YAML: did not find expected node content while parsing a flow node" },
+    { "name: a\nname: b\n", "2:1: name: duplicate field (first at line 1)" },
+    /* every mistake of the file, in file order */
+    { "survey: tcp://h\nheartbeat_misses: 1000\nstream: 7\n",
+      "1:9: survey: address 'tcp://h': expected tcp://HOST:PORT or ipc://PATH\n"
+      "@:2:19: heartbeat_misses: 1000 is out of range (1..100)\n"
+      "@:3:9: stream: expected a string, got the number 7 (quote it: \"7\")" },
 };
 
 START_TEST(bad_files_say_where)
@@ -128,9 +143,44 @@ START_TEST(bad_files_say_where)
     write_config(b->text);
     ck_assert_int_eq(ctl_config_defaults(&c, NULL), 0);
     ck_assert_int_lt(ctl_config_load(&c, path, 0, &err), 0);
-    snprintf(want, sizeof(want), "%s:%s", path, b->error);
+    /* '@' in a case's text is the path again, for reports of several
+     * lines */
+    snprintf(want, sizeof(want), "%s:", path);
+    for (const char *t = b->error; *t; t++)
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s",
+                 *t == '@' ? path : (char[]){ *t, '\0' });
     ck_assert_msg(strcmp(err->msg, want) == 0, "case %d:\n got: %s\nwant: %s", _i, err->msg, want);
     berth_error_free(&err);
+    ctl_config_free(&c);
+}
+END_TEST
+
+/* Flags go through ctl_config_set: the file's checks and ranges. */
+START_TEST(flags_say_what_is_wrong)
+{
+    ctl_config c;
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(ctl_config_defaults(&c, NULL), 0);
+    ck_assert_int_eq(ctl_config_set(&c, "heartbeat_misses", "7", &err), 0);
+    ck_assert_uint_eq(c.heartbeat_misses, 7);
+    ck_assert_int_eq(ctl_config_set(&c, "down_grace", "2m", &err), 0);
+    ck_assert_int_eq(c.down_grace_ns, 120 * BERTH_NSEC_PER_SEC);
+    ck_assert_berth_error(ctl_config_set(&c, "heartbeat_misses", "many", &err), err,
+                          "'many' is not an integer");
+    ck_assert_berth_error(ctl_config_set(&c, "heartbeat_misses", "7x", &err), err,
+                          "'7x' is not an integer");
+    ck_assert_berth_error(ctl_config_set(&c, "heartbeat_max_rate", "0", &err), err,
+                          "0 is out of range (1..100000)");
+    ck_assert_berth_error(ctl_config_set(&c, "down_grace", "2h", &err), err,
+                          "2h is out of range (10ms..1h)");
+    ck_assert_berth_error(ctl_config_set(&c, "down_grace", "soon", &err), err,
+                          "'soon' is not a duration (500ms, 30s, 1m ...)");
+    ck_assert_int_lt(ctl_config_set(&c, "bogus", "1", &err), 0);
+    ck_assert_int_eq(err->code, ENOENT);
+    berth_error_free(&err);
+    ck_assert_uint_eq(c.heartbeat_misses, 7);
+    ck_assert_int_eq(c.down_grace_ns, 120 * BERTH_NSEC_PER_SEC);
     ctl_config_free(&c);
 }
 END_TEST
@@ -144,6 +194,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, every_setting_from_a_file);
     tcase_add_loop_test(tc, bad_files_say_where, 0, sizeof(bads) / sizeof(bads[0]));
+    tcase_add_test(tc, flags_say_what_is_wrong);
     suite_add_tcase(s, tc);
     return s;
 }
