@@ -33,10 +33,14 @@ typedef struct berthctl_ctx {
     const char *config;          /* --config, BERTH_CONFIG */
     uint32_t timeout_ms;         /* --timeout, per call */
     char *owned[8];              /* strings read from the config file */
-    /* made by berthctl_connect */
+    /* made by berthctl_connect (the controller) or berthctl_connect_server
+     * (an agent): the service called, who serves it ("the controller at
+     * ADDRESS"), and what to say when it is silent */
     berth_loop *loop;
     berth_rpc_client *client;
     void *auth, *policy;
+    const ProtobufCServiceDescriptor *service;
+    char peer[300], silent[512];
 } berthctl_ctx;
 
 typedef struct berthctl_command {
@@ -76,20 +80,25 @@ int berthctl_resolve(berthctl_ctx *ctx, berth_error **err);
 /* Knock at an rpc address: an error when nothing listens there (refused,
  * no socket file); 0 otherwise, or when it cannot tell. */
 int berthctl_probe(const char *address, berth_error **err);
-/* Make ctx's client for server at address, pinning the key(s) in the file
- * server_key; the *_what texts name them in errors. (No traffic but the
+/* Make ctx's client for service at address, served by server, pinning the
+ * key(s) in the file server_key; the *_what texts name them in errors, peer
+ * names the server in failures ("the agent n1 at ipc:///run/..."), and
+ * silent is what a call that got no answer says. (No traffic but the
  * probe.) */
-int berthctl_connect_server(berthctl_ctx *ctx, const berth_principal *server,
-                            const char *server_key, const char *server_key_what,
-                            const char *address, const char *address_what, berth_error **err);
+int berthctl_connect_server(berthctl_ctx *ctx, const ProtobufCServiceDescriptor *service,
+                            const berth_principal *server, const char *server_key,
+                            const char *server_key_what, const char *address,
+                            const char *address_what, const char *peer, const char *silent,
+                            berth_error **err);
 /* Resolve, load the keys and make the client for the controller. */
 int berthctl_connect(berthctl_ctx *ctx, berth_error **err);
 void berthctl_disconnect(berthctl_ctx *ctx);
 
-/* Call the Controller's method and wait. 0 with *ret_response (free with
+/* Call the method of the service ctx is connected to (the Controller, or an
+ * agent's Agent service) and wait. 0 with *ret_response (free with
  * berth_pb_free) when OK; otherwise the status is printed to stderr
- * ("berthctl: NOT_FOUND: workload web not found") and the exit code to use
- * returned (1). */
+ * ("berthctl: workload web not found") and the exit code to use returned
+ * (1). */
 int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
                   ProtobufCMessage **ret_response);
 /* Connect (resolving first) and report a failure as above. */
@@ -133,14 +142,15 @@ const char *berthctl_container_state(ContainerState state);
 /* The colour a status word deserves on a terminal (NULL: none). */
 const char *berthctl_status_colour(const char *word);
 
-/* A call of method on whichever service a command talks to (data: the
- * caller's); as berthctl_call. */
-typedef int (*berthctl_call_fn)(berthctl_ctx *ctx, void *data, const char *method,
-                                const ProtobufCMessage *request, ProtobufCMessage **ret_response);
-/* Print a container's log through call's Logs (the controller's relay or
- * an agent's own), following it with follow. Returns the exit code. */
-int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data, LogsRequest *req,
-                       bool follow, bool stamps);
+/* Print a container's log through the Logs of the service ctx is connected
+ * to (the controller's relay or an agent's own), following it with follow.
+ * Returns the exit code. */
+int berthctl_logs_loop(berthctl_ctx *ctx, LogsRequest *req, bool follow, bool stamps);
+
+/* The flags several commands share, parsed one way: --tail N (lines) and
+ * --grace D (1ms..1h, in ms). 0, or BERTHCTL_EXIT_USAGE after saying why. */
+int berthctl_parse_tail(const char *arg, uint32_t *ret_lines);
+int berthctl_parse_grace(const char *arg, uint32_t *ret_ms);
 /* The containers table of get containers (names: only these, n 0 = all). */
 void berthctl_print_containers(const ListContainersResponse *r, char **names, int n, bool wide);
 

@@ -59,7 +59,7 @@ static void agent_usage(FILE *out)
  * principal and key it publishes in its state directory. */
 static int agent_connect(berthctl_ctx *ctx, agent_conn *ac, berth_error **err)
 {
-    char path[4096], address[4200], *text = NULL;
+    char path[4096], address[4200], peer[300], silent[512], *text = NULL;
     berth_principal node;
     size_t len = 0;
 
@@ -75,45 +75,20 @@ static int agent_connect(berthctl_ctx *ctx, agent_conn *ac, berth_error **err)
         return -1;
     snprintf(path, sizeof(path), "%s/node.pub", ac->state_dir);
     snprintf(address, sizeof(address), "ipc://%s", ac->socket);
-    return berthctl_connect_server(ctx, &node, path, "the agent's public key", address,
-                                   "the agent (is berthd running here? --socket)", err);
+    snprintf(peer, sizeof(peer), "the agent %s at %s", ac->node, ac->socket);
+    snprintf(silent, sizeof(silent),
+             "%s did not answer (is berthd running? are you one of its operators?)", peer);
+    return berthctl_connect_server(ctx, &agent_descriptor, &node, path, "the agent's public key",
+                                   address, "the agent (is berthd running here? --socket)", peer,
+                                   silent, err);
 }
 
-/* Call the Agent's method; as berthctl_call for the controller. */
-static int agent_call(berthctl_ctx *ctx, void *data, const char *method,
-                      const ProtobufCMessage *request, ProtobufCMessage **ret_response)
-{
-    const agent_conn *ac = data;
-    _cleanup_error_ berth_error *err = NULL;
-    berth_rpc_result res = { 0 };
-
-    if (berth_rpc_client_call_sync(ctx->client, &agent_descriptor, method, request, 0, &res, &err) <
-        0) {
-        berthctl_errorf("%s: %s", method, err->msg);
-        return 1;
-    }
-    if (res.code == CODE_OK) {
-        *ret_response = res.response;
-        res.response = NULL;
-        berth_rpc_result_clear(&res);
-        return 0;
-    }
-    if (res.code == CODE_DEADLINE_EXCEEDED)
-        berthctl_errorf("the agent %s at %s did not answer (is berthd running? are you one of "
-                        "its operators?)",
-                        ac->node, ac->socket);
-    else
-        berthctl_errorf("%s", res.message ? res.message : berth_rpc_code_name(res.code));
-    berth_rpc_result_clear(&res);
-    return 1;
-}
-
-static int agent_ps(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt)
+static int agent_ps(berthctl_ctx *ctx, berthctl_format fmt)
 {
     ListContainersRequest req = LIST_CONTAINERS_REQUEST_INIT;
     ListContainersResponse *resp = NULL;
 
-    if (agent_call(ctx, (void *)ac, "List", &req.base, (ProtobufCMessage **)&resp) != 0)
+    if (berthctl_call(ctx, "List", &req.base, (ProtobufCMessage **)&resp) != 0)
         return 1;
     if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML)
         (fmt == BERTHCTL_JSON ? berthctl_print_json : berthctl_print_yaml)(&resp->base, stdout);
@@ -123,25 +98,25 @@ static int agent_ps(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt
     return 0;
 }
 
-static int agent_stop(berthctl_ctx *ctx, const agent_conn *ac, StopRequest *req)
+static int agent_stop(berthctl_ctx *ctx, StopRequest *req)
 {
     StopResponse *resp = NULL;
 
-    if (agent_call(ctx, (void *)ac, "Stop", &req->base, (ProtobufCMessage **)&resp) != 0)
+    if (berthctl_call(ctx, "Stop", &req->base, (ProtobufCMessage **)&resp) != 0)
         return 1;
     printf("%s stopped\n", req->container_id);
     berth_pb_free(&resp->base);
     return 0;
 }
 
-static int agent_health(berthctl_ctx *ctx, const agent_conn *ac, berthctl_format fmt)
+static int agent_health(berthctl_ctx *ctx, berthctl_format fmt)
 {
     HealthRequest req = HEALTH_REQUEST_INIT;
     HealthReport *rep = NULL;
     char age[16];
     int rc;
 
-    if (agent_call(ctx, (void *)ac, "Health", &req.base, (ProtobufCMessage **)&rep) != 0)
+    if (berthctl_call(ctx, "Health", &req.base, (ProtobufCMessage **)&rep) != 0)
         return 1;
     rc = rep->healthy ? 0 : 1;
     if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML) {
@@ -202,7 +177,6 @@ int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv)
     bool follow = false, stamps = false;
     _cleanup_error_ berth_error *err = NULL;
     const char *verb;
-    char *end;
     int o, rc;
 
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -231,26 +205,16 @@ int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv)
             follow = true;
             break;
         case 'T':
-            logs.tail_lines = (uint32_t)strtoul(optarg, &end, 10);
-            if (*end || !*optarg || optarg[0] == '-') {
-                berthctl_errorf("--tail: '%s' is not a number of lines", optarg);
+            if (berthctl_parse_tail(optarg, &logs.tail_lines) != 0)
                 return BERTHCTL_EXIT_USAGE;
-            }
             break;
         case 't':
             stamps = true;
             break;
-        case 'g': {
-            int64_t ns;
-
-            if (berth_parse_duration(optarg, "--grace", &ns, NULL) < 0 ||
-                ns < BERTH_NSEC_PER_MSEC || ns > 3600 * BERTH_NSEC_PER_SEC) {
-                berthctl_errorf("--grace: '%s' is not a duration in 1ms..1h", optarg);
+        case 'g':
+            if (berthctl_parse_grace(optarg, &stop.grace_period_ms) != 0)
                 return BERTHCTL_EXIT_USAGE;
-            }
-            stop.grace_period_ms = (uint32_t)(ns / BERTH_NSEC_PER_MSEC);
             break;
-        }
         case 'h':
             agent_usage(stdout);
             return 0;
@@ -275,15 +239,15 @@ int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv)
         return 1;
     }
     if (strcmp(verb, "ps") == 0) {
-        rc = agent_ps(ctx, &ac, fmt);
+        rc = agent_ps(ctx, fmt);
     } else if (strcmp(verb, "health") == 0) {
-        rc = agent_health(ctx, &ac, fmt);
+        rc = agent_health(ctx, fmt);
     } else if (strcmp(verb, "logs") == 0) {
         logs.container_id = argv[0];
-        rc = berthctl_logs_loop(ctx, agent_call, &ac, &logs, follow, stamps);
+        rc = berthctl_logs_loop(ctx, &logs, follow, stamps);
     } else {
         stop.container_id = argv[0];
-        rc = agent_stop(ctx, &ac, &stop);
+        rc = agent_stop(ctx, &stop);
     }
     return rc;
 }

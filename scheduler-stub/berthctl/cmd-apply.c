@@ -12,6 +12,7 @@
 #include "base/cleanup.h"
 #include "base/duration.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berthctl.h"
 #include "manifest/manifest.h"
 #include "rpc/envelope.h"
@@ -73,7 +74,7 @@ static int collect(char **args, size_t n_args, input *in, size_t *n_in)
                 berthctl_errorf("more than %d manifest files", FILES_MAX);
                 return -1;
             }
-            in[*n_in].path = strdup(args[i]);
+            in[*n_in].path = berth_xstrdup(args[i]);
             (*n_in)++;
             continue;
         }
@@ -83,12 +84,12 @@ static int collect(char **args, size_t n_args, input *in, size_t *n_in)
         }
         while ((e = readdir(d)) && n < FILES_MAX)
             if (is_manifest_name(e->d_name))
-                names[n++] = strdup(e->d_name);
+                names[n++] = berth_xstrdup(e->d_name);
         closedir(d);
         qsort(names, n, sizeof(*names), name_cmp);
         for (size_t k = 0; k < n; k++) {
-            if (*n_in < FILES_MAX && asprintf(&in[*n_in].path, "%s/%s", args[i], names[k]) > 0)
-                (*n_in)++;
+            if (*n_in < FILES_MAX)
+                in[(*n_in)++].path = berth_xasprintf("%s/%s", args[i], names[k]);
             free(names[k]);
         }
         if (n == 0) {
@@ -104,14 +105,14 @@ static int read_inputs(input *in, size_t n)
     for (size_t i = 0; i < n; i++) {
         _cleanup_error_ berth_error *err = NULL;
 
-        if (!in[i].path || berthctl_read_input(in[i].path, BERTH_MANIFEST_BYTES_MAX, &in[i].text,
-                                               NULL, &err) < 0) {
-            berthctl_errorf("%s", err ? err->msg : "out of memory");
+        if (berthctl_read_input(in[i].path, BERTH_MANIFEST_BYTES_MAX, &in[i].text, NULL, &err) <
+            0) {
+            berthctl_errorf("%s", err->msg);
             return -1;
         }
         /* Errors name the file as the operator gave it (a directory's
          * files as DIR/NAME), so two web.yaml in two places differ. */
-        in[i].source = strdup(in[i].path);
+        in[i].source = berth_xstrdup(in[i].path);
     }
     return 0;
 }
@@ -157,12 +158,10 @@ static int apply_one(berthctl_ctx *ctx, const input *in, bool dry_run, bool prin
     if ((r = berthctl_call(ctx, "Apply", &req.base, (ProtobufCMessage **)&resp)) != 0)
         return r;
     for (size_t i = 0; print && i < resp->n_results; i++) {
-        char **grown;
-
         print_result(resp->results[i], resp->dry_run);
-        if (names && (grown = realloc(*names, (*n_names + 1) * sizeof(*grown)))) {
-            *names = grown;
-            (*names)[(*n_names)++] = strdup(resp->results[i]->name);
+        if (names) {
+            *names = berth_xreallocarray(*names, *n_names + 1, sizeof(**names));
+            (*names)[(*n_names)++] = berth_xstrdup(resp->results[i]->name);
         }
     }
     for (size_t i = 0; print && i < resp->n_warnings; i++)
@@ -176,11 +175,9 @@ static int apply_one(berthctl_ctx *ctx, const input *in, bool dry_run, bool prin
 static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeout_ns)
 {
     int64_t deadline = berth_now_mono_ns() + timeout_ns;
-    char **last = calloc(n + 1, sizeof(*last));
+    char **last = berth_xcalloc(n + 1, sizeof(*last));
     int rc = 1;
 
-    if (!last)
-        return 1;
     for (;;) {
         ListWorkloadsRequest req = LIST_WORKLOADS_REQUEST_INIT;
         ListWorkloadsResponse *resp = NULL;
@@ -223,7 +220,7 @@ static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeo
                 printf("%s\n", line);
                 fflush(stdout);
                 free(last[i]);
-                last[i] = strdup(line);
+                last[i] = berth_xstrdup(line);
             }
         }
         berth_pb_free(&resp->base);
@@ -257,15 +254,13 @@ int berthctl_cmd_apply(berthctl_ctx *ctx, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    char **args = calloc((size_t)argc + 1, sizeof(*args)), **names = NULL;
+    char **args = berth_xcalloc((size_t)argc + 1, sizeof(*args)), **names = NULL;
     input in[FILES_MAX] = { 0 };
     size_t n_args = 0, n_in = 0, n_names = 0;
     bool dry_run = false, wait = false;
     int64_t wait_ns = 300 * BERTH_NSEC_PER_SEC;
     int o, rc = BERTHCTL_EXIT_USAGE;
 
-    if (!args)
-        return 1;
     while ((o = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (o) {
         case 'f':

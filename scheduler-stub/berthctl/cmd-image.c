@@ -24,6 +24,7 @@
 
 #include "base/cleanup.h"
 #include "base/io.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "berthctl.h"
 #include "statedir/statedir.h"
@@ -309,7 +310,7 @@ static int image_ls(const image_opts *o)
     }
     while ((e = readdir(d)) && n < sizeof(names) / sizeof(names[0]))
         if (e->d_name[0] != '.' && berth_spec_image_name_valid(e->d_name))
-            names[n++] = strdup(e->d_name);
+            names[n++] = berth_xstrdup(e->d_name);
     qsort(names, n, sizeof(names[0]), name_cmp);
     printf("%-40s %10s  %s\n", "NAME", "SIZE", "USED BY");
     for (size_t i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 
 #include "base/cleanup.h"
 #include "base/io.h"
+#include "base/xalloc.h"
 #include "berthctl.h"
 #include "rpc/keys.h"
 
@@ -85,13 +86,13 @@ int berthctl_cmd_keygen(berthctl_ctx *ctx, int argc, char **argv)
             berthctl_errorf("HOME is not set: name the key file with --out");
             return BERTHCTL_EXIT_USAGE;
         }
-        if (asprintf(&def, "%s/.config/berth", home) < 0 || berth_mkdir_p(def, 0700, &err) < 0) {
-            berthctl_errorf("%s", err ? err->msg : "out of memory");
+        def = berth_xasprintf("%s/.config/berth", home);
+        if (berth_mkdir_p(def, 0700, &err) < 0) {
+            berthctl_errorf("%s", err->msg);
             return 1;
         }
         free(def);
-        if (asprintf(&def, "%s/.config/berth/operator.key", home) < 0)
-            return 1;
+        def = berth_xasprintf("%s/.config/berth/operator.key", home);
         out = def;
     }
     if (!force && lstat(out, &sb) == 0) {

@@ -44,14 +44,13 @@ void berthctl_print_log_lines(const LogsResponse *resp, bool stamps, FILE *out)
     fflush(out);
 }
 
-int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data, LogsRequest *req,
-                       bool follow, bool stamps)
+int berthctl_logs_loop(berthctl_ctx *ctx, LogsRequest *req, bool follow, bool stamps)
 {
     for (;;) {
         LogsResponse *resp = NULL;
         bool more;
 
-        if (call(ctx, data, "Logs", &req->base, (ProtobufCMessage **)&resp) != 0)
+        if (berthctl_call(ctx, "Logs", &req->base, (ProtobufCMessage **)&resp) != 0)
             return 1;
         berthctl_print_log_lines(resp, stamps, stdout);
         more = resp->n_lines > 0;
@@ -68,13 +67,6 @@ int berthctl_logs_loop(berthctl_ctx *ctx, berthctl_call_fn call, void *data, Log
     }
 }
 
-static int controller_call(berthctl_ctx *ctx, void *data, const char *method,
-                           const ProtobufCMessage *request, ProtobufCMessage **ret_response)
-{
-    (void)data;
-    return berthctl_call(ctx, method, request, ret_response);
-}
-
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -84,7 +76,6 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
     };
     LogsRequest req = LOGS_REQUEST_INIT;
     bool follow = false, stamps = false;
-    char *end;
     int o;
 
     while ((o = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
@@ -93,11 +84,8 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
             follow = true;
             break;
         case 'T':
-            req.tail_lines = (uint32_t)strtoul(optarg, &end, 10);
-            if (*end || !*optarg || optarg[0] == '-') {
-                berthctl_errorf("--tail: '%s' is not a number of lines", optarg);
+            if (berthctl_parse_tail(optarg, &req.tail_lines) != 0)
                 return BERTHCTL_EXIT_USAGE;
-            }
             break;
         case 't':
             stamps = true;
@@ -120,5 +108,5 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
     req.container_id = argv[optind];
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
-    return berthctl_logs_loop(ctx, controller_call, NULL, &req, follow, stamps);
+    return berthctl_logs_loop(ctx, &req, follow, stamps);
 }

@@ -18,6 +18,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/quantity.h"
+#include "base/xalloc.h"
 #include "berthctl.h"
 #include "runtime/runtime.h"
 
@@ -463,14 +464,14 @@ int berthctl_cmd_run(int argc, char **argv)
 {
     run_args a = { 0 };
     size_t n = (size_t)argc + 1;
-    _cleanup_free_ char **env = calloc(n, sizeof(char *));
-    _cleanup_free_ char **cap_add = calloc(n, sizeof(char *));
-    _cleanup_free_ char **cap_drop = calloc(n, sizeof(char *));
-    _cleanup_free_ uint32_t *groups = calloc(n, sizeof(uint32_t));
-    _cleanup_free_ Mount *mounts = calloc(n, sizeof(*mounts));
-    _cleanup_free_ Mount **mount_ptrs = calloc(n, sizeof(*mount_ptrs));
-    _cleanup_free_ Rlimit *rls = calloc(n, sizeof(*rls));
-    _cleanup_free_ Rlimit **rl_ptrs = calloc(n, sizeof(*rl_ptrs));
+    _cleanup_free_ char **env = berth_xcalloc(n, sizeof(char *));
+    _cleanup_free_ char **cap_add = berth_xcalloc(n, sizeof(char *));
+    _cleanup_free_ char **cap_drop = berth_xcalloc(n, sizeof(char *));
+    _cleanup_free_ uint32_t *groups = berth_xcalloc(n, sizeof(uint32_t));
+    _cleanup_free_ Mount *mounts = berth_xcalloc(n, sizeof(*mounts));
+    _cleanup_free_ Mount **mount_ptrs = berth_xcalloc(n, sizeof(*mount_ptrs));
+    _cleanup_free_ Rlimit *rls = berth_xcalloc(n, sizeof(*rls));
+    _cleanup_free_ Rlimit **rl_ptrs = berth_xcalloc(n, sizeof(*rl_ptrs));
     _cleanup_free_ char *state_dir = NULL, *rootfs_abs = NULL;
     _cleanup_close_ int sigfd = -1;
     berth_runtime_config cfg = { 0 };
@@ -482,10 +483,6 @@ int berthctl_cmd_run(int argc, char **argv)
     sigset_t fwd;
     int code;
 
-    if (!env || !cap_add || !cap_drop || !groups || !mounts || !mount_ptrs || !rls || !rl_ptrs) {
-        berthctl_errorf("out of memory");
-        return BERTHCTL_EXIT_RUNTIME;
-    }
     container_spec_init(&a.spec);
     resources_init(&a.res);
     user_init(&a.user);
@@ -524,10 +521,7 @@ int berthctl_cmd_run(int argc, char **argv)
         } else {
             if (berth_mkdir_p("/run/berth/run", 0700, &err) < 0)
                 goto fail;
-            if (asprintf(&state_dir, "/run/berth/run/%s", a.spec.id) < 0) {
-                berthctl_errorf("out of memory");
-                return BERTHCTL_EXIT_RUNTIME;
-            }
+            state_dir = berth_xasprintf("/run/berth/run/%s", a.spec.id);
             opts.state_dir = state_dir;
         }
     }

@@ -36,18 +36,13 @@ int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv)
     };
     StopContainerRequest req = STOP_CONTAINER_REQUEST_INIT;
     StopResponse *resp = NULL;
-    int64_t ns;
     int o;
 
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'g':
-            if (berth_parse_duration(optarg, "--grace", &ns, NULL) < 0 ||
-                ns < BERTH_NSEC_PER_MSEC || ns > 3600 * BERTH_NSEC_PER_SEC) {
-                berthctl_errorf("--grace: '%s' is not a duration in 1ms..1h", optarg);
+            if (berthctl_parse_grace(optarg, &req.grace_period_ms) != 0)
                 return BERTHCTL_EXIT_USAGE;
-            }
-            req.grace_period_ms = (uint32_t)(ns / BERTH_NSEC_PER_MSEC);
             break;
         case 'N':
             req.node = optarg;

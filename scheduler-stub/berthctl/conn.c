@@ -289,9 +289,11 @@ int berthctl_probe(const char *address, berth_error **err)
     return r;
 }
 
-int berthctl_connect_server(berthctl_ctx *ctx, const berth_principal *server,
-                            const char *server_key, const char *server_key_what,
-                            const char *address, const char *address_what, berth_error **err)
+int berthctl_connect_server(berthctl_ctx *ctx, const ProtobufCServiceDescriptor *service,
+                            const berth_principal *server, const char *server_key,
+                            const char *server_key_what, const char *address,
+                            const char *address_what, const char *peer, const char *silent,
+                            berth_error **err)
 {
     uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
     berth_principal me;
@@ -303,6 +305,9 @@ int berthctl_connect_server(berthctl_ctx *ctx, const berth_principal *server,
     size_t n = 0;
     int r = -1;
 
+    ctx->service = service;
+    snprintf(ctx->peer, sizeof(ctx->peer), "%s", peer);
+    snprintf(ctx->silent, sizeof(ctx->silent), "%s", silent);
     if (berth_principal_init(&me, BERTH_ROLE_OPERATOR, ctx->operator_name, err) < 0)
         return -1;
     if (berth_pubkeys_load(AT_FDCWD, server_key, pks, &n, err) < 0)
@@ -349,13 +354,18 @@ out:
 int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
 {
     berth_principal controller;
+    char peer[300], silent[512], d[32];
 
     if (berthctl_resolve(ctx, err) < 0 ||
         berth_principal_init(&controller, BERTH_ROLE_CONTROLLER, ctx->controller_name, err) < 0)
         return -1;
-    return berthctl_connect_server(ctx, &controller, ctx->controller_key,
+    snprintf(peer, sizeof(peer), "the controller at %s", ctx->controller);
+    snprintf(silent, sizeof(silent), "%s did not answer within %s", peer,
+             berth_format_duration((int64_t)ctx->timeout_ms * BERTH_NSEC_PER_MSEC, d, sizeof(d)));
+    return berthctl_connect_server(ctx, &controller_descriptor, &controller, ctx->controller_key,
                                    "the controller's public key (--controller-key)",
-                                   ctx->controller, "the controller (--controller)", err);
+                                   ctx->controller, "the controller (--controller)", peer, silent,
+                                   err);
 }
 
 void berthctl_disconnect(berthctl_ctx *ctx)
@@ -389,10 +399,8 @@ int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage 
 {
     _cleanup_error_ berth_error *err = NULL;
     berth_rpc_result res = { 0 };
-    char d[32];
 
-    if (berth_rpc_client_call_sync(ctx->client, &controller_descriptor, method, request, 0, &res,
-                                   &err) < 0) {
+    if (berth_rpc_client_call_sync(ctx->client, ctx->service, method, request, 0, &res, &err) < 0) {
         berthctl_errorf("%s: %s", method, err->msg);
         return 1;
     }
@@ -403,11 +411,9 @@ int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage 
         return 0;
     }
     if (res.code == CODE_DEADLINE_EXCEEDED)
-        berthctl_errorf(
-            "the controller at %s did not answer within %s", ctx->controller,
-            berth_format_duration((int64_t)ctx->timeout_ms * BERTH_NSEC_PER_MSEC, d, sizeof(d)));
+        berthctl_errorf("%s", ctx->silent);
     else if (res.code == CODE_UNAVAILABLE && !res.message)
-        berthctl_errorf("the controller at %s is unavailable", ctx->controller);
+        berthctl_errorf("%s is unavailable", ctx->peer);
     else
         berthctl_errorf("%s", res.message ? res.message : berth_rpc_code_name(res.code));
     berth_rpc_result_clear(&res);
@@ -453,4 +459,32 @@ int berthctl_read_input(const char *path, size_t max, char **ret_text, size_t *r
             *ret_len = len;
         return 0;
     }
+}
+
+int berthctl_parse_tail(const char *arg, uint32_t *ret_lines)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(arg, &end, 10);
+    if (errno || *end || !*arg || arg[0] == '-' || v > UINT32_MAX) {
+        berthctl_errorf("--tail: '%s' is not a number of lines", arg);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    *ret_lines = (uint32_t)v;
+    return 0;
+}
+
+int berthctl_parse_grace(const char *arg, uint32_t *ret_ms)
+{
+    int64_t ns;
+
+    if (berth_parse_duration(arg, "--grace", &ns, NULL) < 0 || ns < BERTH_NSEC_PER_MSEC ||
+        ns > 3600 * BERTH_NSEC_PER_SEC) {
+        berthctl_errorf("--grace: '%s' is not a duration in 1ms..1h", arg);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    *ret_ms = (uint32_t)(ns / BERTH_NSEC_PER_MSEC);
+    return 0;
 }

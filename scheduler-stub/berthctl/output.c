@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berthctl.h"
 
 int berthctl_format_parse(const char *s, berthctl_format *ret)
@@ -46,10 +47,8 @@ struct berthctl_table {
 
 berthctl_table *berthctl_table_new(size_t n_cols, const char *const *headers)
 {
-    berthctl_table *t = calloc(1, sizeof(*t));
+    berthctl_table *t = berth_xcalloc(1, sizeof(*t));
 
-    if (!t)
-        return NULL;
     t->n_cols = n_cols;
     berthctl_table_add(t, headers, NULL);
     return t;
@@ -61,20 +60,13 @@ void berthctl_table_add(berthctl_table *t, const char *const *cells, const char 
         return;
     if (t->n_rows == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 16;
-        char **c = realloc(t->cells, cap * t->n_cols * sizeof(*c));
-        const char **k;
 
-        if (!c)
-            return;
-        t->cells = c;
-        k = realloc(t->colours, cap * t->n_cols * sizeof(*k));
-        if (!k)
-            return;
-        t->colours = k;
+        t->cells = berth_xreallocarray(t->cells, cap * t->n_cols, sizeof(*t->cells));
+        t->colours = berth_xreallocarray(t->colours, cap * t->n_cols, sizeof(*t->colours));
         t->cap = cap;
     }
     for (size_t i = 0; i < t->n_cols; i++) {
-        t->cells[t->n_rows * t->n_cols + i] = strdup(cells[i] && *cells[i] ? cells[i] : "-");
+        t->cells[t->n_rows * t->n_cols + i] = berth_xstrdup(cells[i] && *cells[i] ? cells[i] : "-");
         t->colours[t->n_rows * t->n_cols + i] = colours ? colours[i] : NULL;
     }
     t->n_rows++;
@@ -85,8 +77,9 @@ void berthctl_table_print(berthctl_table *t, FILE *out)
     bool colour = berthctl_colour(out);
     size_t *width;
 
-    if (!t || !(width = calloc(t->n_cols, sizeof(*width))))
+    if (!t)
         return;
+    width = berth_xcalloc(t->n_cols, sizeof(*width));
     for (size_t r = 0; r < t->n_rows; r++)
         for (size_t c = 0; c < t->n_cols; c++) {
             const char *cell = t->cells[r * t->n_cols + c];
@@ -222,26 +215,19 @@ typedef struct jnode {
 
 static jnode *jnew(jtype t, const char *key, const char *text)
 {
-    jnode *j = calloc(1, sizeof(*j));
+    jnode *j = berth_xcalloc(1, sizeof(*j));
 
-    if (!j)
-        return NULL;
     j->t = t;
-    j->key = key ? strdup(key) : NULL;
-    j->text = text ? strdup(text) : NULL;
+    j->key = key ? berth_xstrdup(key) : NULL;
+    j->text = text ? berth_xstrdup(text) : NULL;
     return j;
 }
 
 static void jadd(jnode *parent, jnode *kid)
 {
-    jnode **grown;
-
     if (!parent || !kid)
         return;
-    grown = realloc(parent->kids, (parent->n + 1) * sizeof(*grown));
-    if (!grown)
-        return;
-    parent->kids = grown;
+    parent->kids = berth_xreallocarray(parent->kids, parent->n + 1, sizeof(*parent->kids));
     parent->kids[parent->n++] = kid;
 }
 
@@ -360,8 +346,7 @@ static jnode *value_tree(const ProtobufCFieldDescriptor *f, const void *p, const
 
         if (!in_list && !b->len)
             return NULL;
-        if (!(text = malloc(len)))
-            return NULL;
+        text = berth_xmalloc(len);
         sodium_bin2base64(text, len, b->data, b->len, sodium_base64_VARIANT_ORIGINAL);
         j = jnew(J_STR, key, text);
         free(text);
@@ -450,10 +435,8 @@ static jnode *message_tree(const ProtobufCMessage *m, const char *key)
 static void json_string(const char *s, FILE *out)
 {
     size_t cap = 6 * strlen(s) + 1;
-    char *buf = malloc(cap);
+    char *buf = berth_xmalloc(cap);
 
-    if (!buf)
-        return;
     berth_json_escape(buf, cap, s);
     fprintf(out, "\"%s\"", buf);
     free(buf);
