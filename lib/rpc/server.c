@@ -515,6 +515,10 @@ static int server_new(const berth_rpc_server_config *cfg, bool respondent,
     if (berth_nnsock_open(&srv->sock, srv->loop, AF_SP_RAW, respondent ? NN_RESPONDENT : NN_REP,
                           server_on_recv, err) < 0)
         goto fail;
+    if (cfg->max_request_bytes && cfg->max_request_bytes < BERTH_FRAME_MAX &&
+        berth_nnsock_setopt_int(&srv->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE,
+                                (int)cfg->max_request_bytes, "largest request", err) < 0)
+        goto fail;
     *ret_server = srv;
     return 0;
 

@@ -46,6 +46,11 @@ typedef struct berth_rpc_server_config {
      * (0 = 5 min: longer than any deadline worth resending within). */
     size_t reply_cache_size;
     int64_t reply_cache_ttl_ns;
+    /* The largest message taken (0 = BERTH_FRAME_MAX). nanomsg reserves a
+     * message's buffer when its length arrives, before anything can be
+     * authenticated: this bounds what one connection can make us hold.
+     * A server whose requests are small (the Agent service) says so. */
+    size_t max_request_bytes;
 } berth_rpc_server_config;
 
 typedef struct berth_rpc_server_stats {

@@ -817,6 +817,27 @@ START_TEST(rejected_answers_are_asked_for_again_then_fail)
 }
 END_TEST
 
+/* A server whose requests are small takes no large message: nanomsg would
+ * reserve its whole buffer before anything is authenticated. */
+START_TEST(a_small_server_takes_no_large_message)
+{
+    berth_rpc_server_config cfg = { .loop = loop, .auth = ctl.auth, .max_request_bytes = 4096 };
+    berth_error *err = NULL;
+    char big[8192];
+
+    ck_assert_int_eq(berth_rpc_server_new(&cfg, &srv, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
+    cli = client_new(loop, &n1, &ctl, addr);
+    call_ok("small");
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_ne(echo_call(cli, "Echo", big, 1500, NULL, NULL), CODE_OK);
+    ck_assert_uint_eq(svc.executions, 1);
+    call_ok("small again");
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("rpc/server");
@@ -844,6 +865,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, too_many_calls_are_refused_not_queued);
     tcase_add_test(tc, rejected_welcomes_fail_the_call_with_the_reason);
     tcase_add_test(tc, rejected_answers_are_asked_for_again_then_fail);
+    tcase_add_test(tc, a_small_server_takes_no_large_message);
     suite_add_tcase(s, tc);
     return s;
 }
