@@ -964,11 +964,18 @@ static int load_node(void *data, berth_store_node *rec)
 static int load_workload(void *data, Workload *w)
 {
     controller *c = data;
-    ctl_workload *grown = realloc(c->workloads, (c->n_workloads + 1) * sizeof(*grown));
+    ctl_workload *grown;
 
-    if (!grown || !w->template_) {
+    if (!w->template_) {
+        /* nothing to run: an older or damaged row, left in the store */
+        berth_warn("workload %s has no template: not loaded", w->name);
         workload_free_unpacked(w, NULL);
-        return grown ? 0 : -1;
+        return 0;
+    }
+    grown = realloc(c->workloads, (c->n_workloads + 1) * sizeof(*grown));
+    if (!grown) {
+        workload_free_unpacked(w, NULL);
+        return -1;
     }
     c->workloads = grown;
     memset(&c->workloads[c->n_workloads], 0, sizeof(*c->workloads));
