@@ -700,8 +700,7 @@ int ctl_reconcile(controller *c, berth_error **err)
         berth_place_input in = { s.nodes,        c->n_nodes, s.workloads,
                                  c->n_workloads, s.current,  s.n_current };
 
-        if (berth_place(&in, &r, err) < 0)
-            goto out;
+        berth_place(&in, &r);
     }
     if (plans_build(c, &r, plans) < 0) {
         berth_error_make(err, ENOMEM, "placement");
@@ -1200,9 +1199,10 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
     if (berth_principal_init(&c->self, BERTH_ROLE_CONTROLLER, cfg->name, err) < 0)
         goto fail;
     snprintf(path, sizeof(path), "%s/berth.db", cfg->state_dir);
-    if (berth_store_open(path, &c->store, err) < 0 ||
-        berth_policy_sqlite_new(c->store, &c->key, policy_changed, c, &c->policy, err) < 0 ||
-        load_operators(c, err) < 0)
+    if (berth_store_open(path, &c->store, err) < 0)
+        goto fail;
+    c->policy = berth_policy_sqlite_new(c->store, &c->key, policy_changed, c);
+    if (load_operators(c, err) < 0)
         goto fail;
     ac.self = c->self;
     ac.key = c->key;

@@ -51,6 +51,7 @@ static void fail_err(berth_rpc_call *call, const berth_error *err)
         code = CODE_NOT_FOUND;
         break;
     case EPERM:
+    case EBUSY:
         code = CODE_FAILED_PRECONDITION;
         break;
     case EINVAL:

@@ -29,9 +29,8 @@ typedef void (*berth_node_changed_fn)(void *data, const char *name);
 
 /* st and the key stay the caller's (the key is only used to derive the
  * sealing key, then forgotten). */
-int berth_policy_sqlite_new(berth_store *st, const berth_keypair *controller_key,
-                            berth_node_changed_fn changed, void *changed_data,
-                            berth_policy_sqlite **ret_policy, berth_error **err);
+berth_policy_sqlite *berth_policy_sqlite_new(berth_store *st, const berth_keypair *controller_key,
+                                             berth_node_changed_fn changed, void *changed_data);
 void berth_policy_sqlite_free(berth_policy_sqlite *p);
 
 /* Trust pk as operator name (role operator), up to two keys per name. */
@@ -50,7 +49,7 @@ int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
 
 /* Admit the key awaiting approval for node name; when fingerprint is not
  * empty, only if it is that key's. ENOENT: no such node or no key awaits;
- * EPERM: another key awaits. */
+ * EBUSY: another key awaits. */
 int berth_policy_sqlite_approve(berth_policy_sqlite *p, const char *name, const char *fingerprint,
                                 berth_error **err);
 
