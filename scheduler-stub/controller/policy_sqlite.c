@@ -129,7 +129,7 @@ int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
     int r;
 
     if (ttl_s == 0)
-        ttl_s = 3600;
+        ttl_s = BERTH_JOIN_TOKEN_TTL_DEFAULT_S;
     if (ttl_s > TOKEN_TTL_MAX)
         return berth_error_set(err, EINVAL, "join token lifetime %us is longer than 30 days",
                                ttl_s);

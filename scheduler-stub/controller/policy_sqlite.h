@@ -41,8 +41,11 @@ size_t berth_policy_sqlite_operators(const berth_policy_sqlite *p);
 /* Most keys awaiting approval at once: anyone can present a key. */
 #define BERTH_PENDING_MAX 1024
 
-/* A new one-time join token valid for ttl_s seconds (0 = 3600, at most
- * 30 days), stored (sealed) before it is returned. */
+/* How long a join token lives when its creator does not say. */
+#define BERTH_JOIN_TOKEN_TTL_DEFAULT_S 3600
+
+/* A new one-time join token valid for ttl_s seconds (0: the default, at
+ * most 30 days), stored (sealed) before it is returned. */
 int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
                                      const char *description, berth_join_token *ret_token,
                                      int64_t *ret_expires_ns, berth_error **err);
