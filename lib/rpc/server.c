@@ -304,6 +304,8 @@ int berth_rpc_code_of(int errnum)
         return CODE_DEADLINE_EXCEEDED;
     case ECANCELED:
         return CODE_CANCELLED;
+    case ESTALE:
+        return CODE_ABORTED;
     case ENOSYS:
     case EOPNOTSUPP:
         return CODE_UNIMPLEMENTED;

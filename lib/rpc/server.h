@@ -104,8 +104,9 @@ void berth_rpc_fail_error(berth_rpc_call *call, const berth_error *err);
  * ENOENT, ESRCH NOT_FOUND; EEXIST ALREADY_EXISTS; EPERM, EACCES
  * PERMISSION_DENIED; EBUSY, ENOTEMPTY, EALREADY FAILED_PRECONDITION;
  * ENOSPC, EMFILE, ENFILE, EDQUOT, EFBIG RESOURCE_EXHAUSTED; ETIMEDOUT
- * DEADLINE_EXCEEDED; ECANCELED CANCELLED; ENOSYS, EOPNOTSUPP
- * UNIMPLEMENTED; EAGAIN and unreachable peers, EIO UNAVAILABLE; anything
+ * DEADLINE_EXCEEDED; ECANCELED CANCELLED; ESTALE (what the request rests on
+ * is older than what the server has: retry afresh) ABORTED; ENOSYS,
+ * EOPNOTSUPP UNIMPLEMENTED; EAGAIN and unreachable peers, EIO UNAVAILABLE; anything
  * else (0 included) INTERNAL or UNKNOWN. */
 int berth_rpc_code_of(int errnum);
 

@@ -2,12 +2,12 @@
  * open. */
 #include "placement.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/quantity.h"
+#include "base/xalloc.h"
 
 bool berth_labels_match(const berth_label *selector, size_t n_selector, const berth_label *labels,
                         size_t n_labels)
@@ -82,24 +82,18 @@ static refusal refuse(const placer *pl, size_t n, const berth_place_workload *w,
     return FITS;
 }
 
-static int add_slot(placer *pl, size_t w, size_t n, uint32_t replica)
+static void add_slot(placer *pl, size_t w, size_t n, uint32_t replica)
 {
     const berth_place_workload *wl = &pl->in->workloads[w];
 
     if (pl->n_slots == pl->cap_slots) {
-        size_t cap = pl->cap_slots ? 2 * pl->cap_slots : 64;
-        berth_place_slot *grown = realloc(pl->slots, cap * sizeof(*grown));
-
-        if (!grown)
-            return -1;
-        pl->slots = grown;
-        pl->cap_slots = cap;
+        pl->cap_slots = pl->cap_slots ? 2 * pl->cap_slots : 64;
+        pl->slots = berth_xreallocarray(pl->slots, pl->cap_slots, sizeof(*pl->slots));
     }
     pl->slots[pl->n_slots++] = (berth_place_slot){ w, n, replica };
     pl->used[n].cpu += wl->cpu_millis;
     pl->used[n].memory += wl->memory_bytes;
     pl->used[n].containers++;
-    return 0;
 }
 
 static int slot_cmp(const void *a, const void *b)
@@ -173,15 +167,12 @@ static void explain(const placer *pl, const berth_place_workload *w, char *buf, 
 }
 
 /* Pass 1: keep the current slots that may stay. */
-static int keep(placer *pl)
+static void keep(placer *pl)
 {
     const berth_place_input *in = pl->in;
-    berth_place_slot *cur;
     size_t n = in->n_current;
+    berth_place_slot *cur = berth_xcalloc(n + 1, sizeof(*cur));
 
-    cur = malloc((n ? n : 1) * sizeof(*cur));
-    if (!cur)
-        return -1;
     if (n)
         memcpy(cur, in->current, n * sizeof(*cur));
     qsort(cur, n, sizeof(*cur), slot_cmp);
@@ -210,13 +201,9 @@ static int keep(placer *pl)
         }
         if (refuse(pl, s->node, w, false) != FITS)
             continue;
-        if (add_slot(pl, s->workload, s->node, s->replica) < 0) {
-            free(cur);
-            return -1;
-        }
+        add_slot(pl, s->workload, s->node, s->replica);
     }
     free(cur);
-    return 0;
 }
 
 /* Does workload w have a kept slot for replica r (or on node n)? */
@@ -229,7 +216,7 @@ static bool has_slot(const placer *pl, size_t w, bool daemon, uint32_t r, size_t
     return false;
 }
 
-static int place_replicas(placer *pl, size_t wi, berth_place_status *st)
+static void place_replicas(placer *pl, size_t wi, berth_place_status *st)
 {
     const berth_place_input *in = pl->in;
     const berth_place_workload *w = &in->workloads[wi];
@@ -258,14 +245,12 @@ static int place_replicas(placer *pl, size_t wi, berth_place_status *st)
                 explain(pl, w, st->message, sizeof(st->message));
             continue;
         }
-        if (add_slot(pl, wi, best, r) < 0)
-            return -1;
+        add_slot(pl, wi, best, r);
         pl->per_wl[best]++;
     }
-    return 0;
 }
 
-static int place_daemons(placer *pl, size_t wi, berth_place_status *st)
+static void place_daemons(placer *pl, size_t wi, berth_place_status *st)
 {
     const berth_place_input *in = pl->in;
     const berth_place_workload *w = &in->workloads[wi];
@@ -291,8 +276,7 @@ static int place_daemons(placer *pl, size_t wi, berth_place_status *st)
         if (why == NOT_READY)
             continue; /* Unknown: it gets its replica when it is back */
         if (why == FITS) {
-            if (add_slot(pl, wi, n, 0) < 0)
-                return -1;
+            add_slot(pl, wi, n, 0);
             continue;
         }
         if (st->unschedulable++ == 0)
@@ -314,23 +298,22 @@ static int place_daemons(placer *pl, size_t wi, berth_place_status *st)
                                                     : "");
         }
     }
-    return 0;
 }
 
-int berth_place(const berth_place_input *in, berth_place_result *ret, berth_error **err)
+void berth_place(const berth_place_input *in, berth_place_result *ret)
 {
     placer pl = { .in = in };
-    berth_place_status *status;
+    berth_place_status *status = berth_xcalloc(in->n_workloads + 1, sizeof(*status));
 
-    status = calloc(in->n_workloads ? in->n_workloads : 1, sizeof(*status));
-    pl.used = calloc(in->n_nodes ? in->n_nodes : 1, sizeof(*pl.used));
-    pl.per_wl = calloc(in->n_nodes ? in->n_nodes : 1, sizeof(*pl.per_wl));
-    if (!status || !pl.used || !pl.per_wl || keep(&pl) < 0)
-        goto oom;
-    for (size_t wi = 0; wi < in->n_workloads; wi++)
-        if ((is_daemon(&in->workloads[wi]) ? place_daemons(&pl, wi, &status[wi])
-                                           : place_replicas(&pl, wi, &status[wi])) < 0)
-            goto oom;
+    pl.used = berth_xcalloc(in->n_nodes + 1, sizeof(*pl.used));
+    pl.per_wl = berth_xcalloc(in->n_nodes + 1, sizeof(*pl.per_wl));
+    keep(&pl);
+    for (size_t wi = 0; wi < in->n_workloads; wi++) {
+        if (is_daemon(&in->workloads[wi]))
+            place_daemons(&pl, wi, &status[wi]);
+        else
+            place_replicas(&pl, wi, &status[wi]);
+    }
     if (pl.n_slots)
         qsort(pl.slots, pl.n_slots, sizeof(*pl.slots), slot_cmp);
     for (size_t i = 0; i < pl.n_slots; i++)
@@ -340,13 +323,6 @@ int berth_place(const berth_place_input *in, berth_place_result *ret, berth_erro
     ret->slots = pl.slots;
     ret->n_slots = pl.n_slots;
     ret->status = status;
-    return 0;
-oom:
-    free(status);
-    free(pl.used);
-    free(pl.per_wl);
-    free(pl.slots);
-    return berth_error_make(err, ENOMEM, "placement");
 }
 
 void berth_place_result_clear(berth_place_result *r)

@@ -27,7 +27,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/error.h"
 #include "berth/proto/v1.h"
 
 typedef struct berth_label {
@@ -97,9 +96,9 @@ typedef struct berth_place_result {
     berth_place_status *status;
 } berth_place_result;
 
-/* Compute the placement. Fails only on ENOMEM. Clear the result with
+/* Compute the placement (it cannot fail). Clear the result with
  * berth_place_result_clear. */
-int berth_place(const berth_place_input *in, berth_place_result *ret, berth_error **err);
+void berth_place(const berth_place_input *in, berth_place_result *ret);
 void berth_place_result_clear(berth_place_result *r);
 
 /* Whether labels contain every pair of selector. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 #define OPERATORS_MAX 64
 #define SEALED_LEN                                                                                 \
@@ -29,23 +30,19 @@ struct berth_policy_sqlite {
     size_t n_operators;
 };
 
-int berth_policy_sqlite_new(berth_store *st, const berth_keypair *controller_key,
-                            berth_node_changed_fn changed, void *changed_data,
-                            berth_policy_sqlite **ret_policy, berth_error **err)
+berth_policy_sqlite *berth_policy_sqlite_new(berth_store *st, const berth_keypair *controller_key,
+                                             berth_node_changed_fn changed, void *changed_data)
 {
     static const char ctx[] = "berth-join-token-seal-v1";
-    berth_policy_sqlite *p = calloc(1, sizeof(*p));
+    berth_policy_sqlite *p = berth_xcalloc(1, sizeof(*p));
 
-    if (!p)
-        return berth_error_make(err, ENOMEM, "create the admission policy");
     p->st = st;
     p->changed = changed;
     p->changed_data = changed_data;
     /* The Ed25519 secret key starts with its 32-byte seed. */
     crypto_generichash(p->seal_key, sizeof(p->seal_key), (const unsigned char *)ctx,
                        sizeof(ctx) - 1, controller_key->sk, 32);
-    *ret_policy = p;
-    return 0;
+    return p;
 }
 
 void berth_policy_sqlite_free(berth_policy_sqlite *p)
@@ -132,7 +129,7 @@ int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
     int r;
 
     if (ttl_s == 0)
-        ttl_s = 3600;
+        ttl_s = BERTH_JOIN_TOKEN_TTL_DEFAULT_S;
     if (ttl_s > TOKEN_TTL_MAX)
         return berth_error_set(err, EINVAL, "join token lifetime %us is longer than 30 days",
                                ttl_s);
@@ -366,7 +363,7 @@ int berth_policy_sqlite_approve(berth_policy_sqlite *p, const char *name, const 
     berth_key_fingerprint(n.pending_key, fp);
     if (fingerprint && *fingerprint && strcmp(fingerprint, fp) != 0) {
         node_info_free_unpacked(n.info, NULL);
-        return berth_error_set(err, EPERM, "node %s: the key awaiting approval is %s, not %s", name,
+        return berth_error_set(err, EBUSY, "node %s: the key awaiting approval is %s, not %s", name,
                                fp, fingerprint);
     }
     memcpy(n.keys[0], n.pending_key, BERTH_PUBKEY_LEN);

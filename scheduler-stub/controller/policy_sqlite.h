@@ -29,9 +29,8 @@ typedef void (*berth_node_changed_fn)(void *data, const char *name);
 
 /* st and the key stay the caller's (the key is only used to derive the
  * sealing key, then forgotten). */
-int berth_policy_sqlite_new(berth_store *st, const berth_keypair *controller_key,
-                            berth_node_changed_fn changed, void *changed_data,
-                            berth_policy_sqlite **ret_policy, berth_error **err);
+berth_policy_sqlite *berth_policy_sqlite_new(berth_store *st, const berth_keypair *controller_key,
+                                             berth_node_changed_fn changed, void *changed_data);
 void berth_policy_sqlite_free(berth_policy_sqlite *p);
 
 /* Trust pk as operator name (role operator), up to two keys per name. */
@@ -42,15 +41,18 @@ size_t berth_policy_sqlite_operators(const berth_policy_sqlite *p);
 /* Most keys awaiting approval at once: anyone can present a key. */
 #define BERTH_PENDING_MAX 1024
 
-/* A new one-time join token valid for ttl_s seconds (0 = 3600, at most
- * 30 days), stored (sealed) before it is returned. */
+/* How long a join token lives when its creator does not say. */
+#define BERTH_JOIN_TOKEN_TTL_DEFAULT_S 3600
+
+/* A new one-time join token valid for ttl_s seconds (0: the default, at
+ * most 30 days), stored (sealed) before it is returned. */
 int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
                                      const char *description, berth_join_token *ret_token,
                                      int64_t *ret_expires_ns, berth_error **err);
 
 /* Admit the key awaiting approval for node name; when fingerprint is not
  * empty, only if it is that key's. ENOENT: no such node or no key awaits;
- * EPERM: another key awaits. */
+ * EBUSY: another key awaits. */
 int berth_policy_sqlite_approve(berth_policy_sqlite *p, const char *name, const char *fingerprint,
                                 berth_error **err);
 

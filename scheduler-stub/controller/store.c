@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/xalloc.h"
+#include "pb/pb.h"
 #include "rpc/envelope.h"
 
 #define SCHEMA_VERSION 1
@@ -139,11 +141,7 @@ static int bind_pb(berth_store *st, sqlite3_stmt *s, int col, const ProtobufCMes
 
     if (!m)
         return sqlite3_bind_null(s, col) == SQLITE_OK ? 0 : db_error(st, err, "bind");
-    len = protobuf_c_message_get_packed_size(m);
-    buf = malloc(len ? len : 1);
-    if (!buf)
-        return berth_error_make(err, ENOMEM, "%s: pack", st->path);
-    protobuf_c_message_pack(m, buf);
+    buf = berth_pb_pack(m, &len);
     if (sqlite3_bind_blob64(s, col, buf, len, free) != SQLITE_OK)
         return db_error(st, err, "bind");
     return 0;
@@ -224,11 +222,8 @@ int berth_store_open(const char *path, berth_store **ret_store, berth_error **er
     if (fd < 0)
         return berth_error_errno(err, "open %s", path);
     close(fd);
-    st = calloc(1, sizeof(*st));
-    if (!st || !(st->path = strdup(path))) {
-        free(st);
-        return berth_error_make(err, ENOMEM, "open %s", path);
-    }
+    st = berth_xcalloc(1, sizeof(*st));
+    st->path = berth_xstrdup(path);
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         db_error(st, err, "open");
@@ -809,7 +804,7 @@ static char *column_dup(sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
 
-    return strdup(t ? (const char *)t : "");
+    return berth_xstrdup(t ? (const char *)t : "");
 }
 
 int berth_store_events_list(berth_store *st, const char *kind, const char *name, uint32_t limit,
@@ -824,12 +819,8 @@ int berth_store_events_list(berth_store *st, const char *kind, const char *name,
     bind_text(s, 2, name);
     sqlite3_bind_int64(s, 3, limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        Event *e = malloc(sizeof(*e));
+        Event *e = berth_xmalloc(sizeof(*e));
 
-        if (!e) {
-            sqlite3_reset(s);
-            return berth_error_make(err, ENOMEM, "list events");
-        }
         event_init(e);
         e->id = (uint64_t)sqlite3_column_int64(s, 0);
         e->time_unix_ns = sqlite3_column_int64(s, 1);
@@ -838,11 +829,6 @@ int berth_store_events_list(berth_store *st, const char *kind, const char *name,
         e->type = column_dup(s, 4);
         e->reason = column_dup(s, 5);
         e->message = column_dup(s, 6);
-        if (!e->object_kind || !e->object_name || !e->type || !e->reason || !e->message) {
-            event_free_unpacked(e, NULL);
-            sqlite3_reset(s);
-            return berth_error_make(err, ENOMEM, "list events");
-        }
         if ((r = fn(data, e)) != 0)
             break;
     }

@@ -1,8 +1,9 @@
 /* What the controller checks in a request before it acts on it: pure
  * functions of the message (no fleet, no store, no clock), so that the
- * service handlers and the wire fuzz target (tests/fuzz/wire.c) run the
+ * fleet (fleet.h) and the wire fuzz target (tests/fuzz/wire.c) run the
  * same checks. Each returns 0, or -1 with *err (EINVAL; err may be NULL)
- * saying what is wrong, which the handler answers INVALID_ARGUMENT with. */
+ * saying what is wrong, which the caller is answered INVALID_ARGUMENT
+ * with. */
 #ifndef BERTH_CONTROLLER_VALIDATE_H
 #define BERTH_CONTROLLER_VALIDATE_H
 

@@ -15,6 +15,7 @@
 #include "check_main.h"
 #include "fake_agent.h"
 #include "harness.h"
+#include "store.h"
 
 #define WAIT_MS 30000
 
@@ -969,6 +970,67 @@ START_TEST(node_selectors_place_and_labels_filter)
 }
 END_TEST
 
+/* ---- a stored workload without a template is left out at start ---- */
+
+/* Put a Deployment of one replica (with a template when templated) in st,
+ * created at created_ns: the controller loads workloads oldest first. */
+static void store_workload(berth_store *st, const char *name, bool templated, int64_t created_ns)
+{
+    Workload w = WORKLOAD_INIT;
+    ContainerSpec spec = CONTAINER_SPEC_INIT;
+    char *command[] = { "sleep", "3600" };
+
+    w.name = (char *)name;
+    w.kind = WORKLOAD_DEPLOYMENT;
+    w.replicas = 1;
+    w.generation = 1;
+    w.created_unix_ns = w.updated_unix_ns = created_ns;
+    spec.image = "busybox";
+    spec.command = command;
+    spec.n_command = 2;
+    if (templated)
+        w.template_ = &spec;
+    ck_assert_int_eq(berth_store_workload_put(st, &w, NULL), 0);
+}
+
+START_TEST(a_stored_workload_without_template_is_left_out)
+{
+    const char *get_workloads[] = { "get", "workloads", NULL };
+    char state[600], db[700], *out;
+    berth_store *st = NULL;
+    table t;
+
+    harness_init(&h, steady);
+    memset(agents, 0, sizeof(agents));
+    n_agents = 0;
+    /* a store written by hand (an older or damaged one): the template-less
+     * workload between two good ones, as the controller loads them */
+    snprintf(state, sizeof(state), "%s/state", h.dir);
+    snprintf(db, sizeof(db), "%s/berth.db", state);
+    ck_assert_int_eq(berth_mkdir_p(state, 0700, NULL), 0);
+    ck_assert_int_eq(berth_store_open(db, &st, NULL), 0);
+    store_workload(st, "first", true, 1);
+    store_workload(st, "broken", false, 2);
+    store_workload(st, "third", true, 3);
+    store_workload(st, "fourth", true, 4);
+    berth_store_close(st);
+
+    harness_start_controller(&h);
+    out = harness_berthctl_ok(&h, get_workloads);
+    table_parse(out, &t);
+    ck_assert_msg(t.n_rows == 4, "%s", out);
+    ck_assert_str_eq(t.rows[1][0], "first");
+    ck_assert_str_eq(t.rows[2][0], "fourth");
+    ck_assert_str_eq(t.rows[3][0], "third");
+    table_free(&t);
+    free(out);
+    /* and the operator is told why one is missing */
+    ck_assert_int_eq(berth_read_file_at(AT_FDCWD, h.log, 1 << 20, &out, NULL, NULL), 0);
+    ck_assert_msg(strstr(out, "workload broken has no template: not loaded"), "%s", out);
+    free(out);
+}
+END_TEST
+
 /* ---- leases scale with the fleet ---- */
 
 static bool interval_is(void *data)
@@ -1014,6 +1076,11 @@ Suite *make_suite(void)
     tcase_add_test(tc, operators_and_nodes_stay_in_their_roles);
     tcase_add_test(tc, node_selectors_place_and_labels_filter);
     tcase_add_test(tc, heartbeat_interval_grows_with_the_fleet);
+    suite_add_tcase(s, tc);
+    /* what the controller makes of the store it finds at start */
+    tc = tcase_create("start");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, a_stored_workload_without_template_is_left_out);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -37,9 +37,8 @@ static berth_place_result place(berth_place_node *nodes, size_t n_nodes, berth_p
 {
     berth_place_input in = { nodes, n_nodes, wls, n_wls, current, n_current };
     berth_place_result r = { 0 };
-    berth_error *err = NULL;
 
-    ck_assert_int_eq(berth_place(&in, &r, &err), 0);
+    berth_place(&in, &r);
     return r;
 }
 

@@ -1,0 +1,152 @@
+/* Inside the fleet (fleet.h): its memory and what its files share.
+ * fleet.c: lookups, events, loading, workloads and what nodes are given;
+ * fleet-nodes.c: nodes' phases, leases and admission; fleet-reconcile.c:
+ * placement carried out; fleet-observed.c: what nodes report (statuses,
+ * stream positions, metrics); fleet-view.c: the operator's listings.
+ * Nothing outside these files includes this. */
+#ifndef BERTH_CONTROLLER_FLEET_INTERNAL_H
+#define BERTH_CONTROLLER_FLEET_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "berth/proto/v1.h"
+#include "fleet.h"
+#include "placement.h"
+#include "rpc/principal.h"
+#include "spec/workload.h"
+#include "store.h"
+
+/* Bounds on what nodes and operators may make us keep (statuses:
+ * CTL_STATUSES_MAX, validate.h). */
+#define FLEET_SAMPLES_MAX   4096 /* per node */
+#define FLEET_WORKLOADS_MAX 10000
+/* The most samples one metrics round may carry. */
+#define FLEET_METRICS_MAX 1024
+
+/* Events: the kinds of object, and the types. */
+#define FLEET_KIND_NODE     "Node"
+#define FLEET_KIND_WORKLOAD "Workload"
+#define FLEET_KIND_TOKEN    "JoinToken"
+#define FLEET_NORMAL        "Normal"
+#define FLEET_WARNING       "Warning"
+
+typedef struct fleet_assign {
+    char id[BERTH_ID_BUF];
+    char workload[BERTH_WORKLOAD_NAME_MAX + 1];
+    uint32_t replica;
+    /* The node generation in which this container's spec was last set,
+     * and the workload generation the spec came from. */
+    uint64_t spec_generation, workload_generation;
+} fleet_assign;
+
+typedef struct fleet_sample {
+    char id[BERTH_ID_BUF]; /* "" for the node's own figures */
+    MetricsSample *last, *prev;
+    bool in_round; /* in the report being taken in */
+} fleet_sample;
+
+typedef struct fleet_node {
+    fleet *fleet;
+    berth_store_node rec; /* as persisted; rec.info owned */
+    berth_principal who;
+    /* Desired: sorted by id. */
+    fleet_assign *assign;
+    size_t n_assign;
+    /* Observed: the latest status per container, sorted by id. */
+    ContainerStatus **status;
+    size_t n_status;
+    bool status_dirty;     /* not yet written to the store */
+    bool need_full_report; /* the stream lost items: ask at the next heartbeat */
+    /* The node's stream position its statuses reflect: the last event
+     * taken in, or the position of the last full report; and the epoch of
+     * the agent run before (fleet-observed.c, stream positions). */
+    uint64_t status_epoch, status_seq, retired_epoch;
+    bool digest_valid;
+    uint64_t digest;
+    berth_loop_timer lease;
+    /* Metrics: the latest two samples per container. */
+    fleet_sample *samples;
+    size_t n_samples;
+} fleet_node;
+
+typedef struct fleet_workload {
+    Workload *w; /* as stored, status NULL; always with a template */
+    berth_place_status place;
+} fleet_workload;
+
+struct fleet {
+    fleet_config cfg;
+    fleet_effects fx;
+    /* Nodes by name; workloads oldest first (placement order). */
+    fleet_node **nodes;
+    size_t n_nodes;
+    fleet_workload *workloads;
+    size_t n_workloads;
+    berth_loop_timer flush_timer;
+};
+
+/* ---- fleet.c ---- */
+
+fleet_node *fleet_node_find(fleet *f, const char *name);
+fleet_node *fleet_node_by_id(fleet *f, const uint8_t id[BERTH_ID_LEN]);
+/* The admitted node who is; with registered, only once it registered.
+ * EACCES, ENOENT (see fleet.h). */
+int fleet_node_of(fleet *f, const berth_principal *who, bool registered, fleet_node **ret_node,
+                  berth_error **err);
+bool fleet_node_registered(const fleet_node *n);
+fleet_workload *fleet_workload_find(fleet *f, const char *name);
+/* Persist n->rec (in the caller's transaction, if any). */
+int fleet_node_save(fleet *f, fleet_node *n, berth_error **err);
+
+/* Record an event (in the caller's transaction, if any) and log it;
+ * failing to record it is logged, never fatal. */
+void fleet_event(fleet *f, const char *kind, const char *name, const char *type, const char *reason,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Add an item to c (name copied). */
+void fleet_changes_add(fleet_changes *c, const char *kind, const char *name, ApplyAction action,
+                       uint64_t generation);
+
+/* The assignment with this id on n, or NULL. */
+fleet_assign *fleet_assign_find(fleet_node *n, const char *id);
+/* The spec an assignment runs (a new message); fails only when the fleet is
+ * inconsistent (its workload is gone). */
+int fleet_assign_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
+                      ContainerSpec **ret_spec, berth_error **err);
+
+/* ---- fleet-nodes.c ---- */
+
+/* Take rec (and its info) into the fleet: the node of that name is
+ * replaced, or a new one added. EINVAL (and rec freed) when rec's name is
+ * no node's. */
+int fleet_node_take(fleet *f, berth_store_node *rec, berth_error **err);
+void fleet_node_free(fleet_node *n);
+/* After loading: a fresh lease for every registered node. */
+void fleet_leases_start(fleet *f);
+
+/* ---- fleet-reconcile.c ---- */
+
+/* fleet_reconcile, its failure logged ("placement after <what>"): the
+ * change that called it is done and durable; the next one places again. */
+void fleet_reconcile_after(fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- fleet-observed.c ---- */
+
+/* Take s (owned) as the latest status of its container on n; at the cap of
+ * CTL_STATUSES_MAX statuses a new container's is dropped. */
+void fleet_status_put(fleet *f, fleet_node *n, ContainerStatus *s);
+ContainerStatus *fleet_status_find(const fleet_node *n, const char *id);
+uint64_t fleet_status_digest(fleet_node *n);
+/* Write the statuses not written yet (also done by a timer). */
+void fleet_status_flush(fleet *f);
+void fleet_status_timer_init(fleet *f);
+/* Forget n's samples (it left Ready, or a new agent run began). */
+void fleet_samples_clear(fleet_node *n);
+/* CPU in millicores between a sample and the one before; -1 unknown. */
+int64_t fleet_sample_cpu_millis(const fleet_sample *s);
+/* Free what n observed. */
+void fleet_observed_free(fleet_node *n);
+
+#endif

@@ -1,0 +1,436 @@
+/* The fleet's nodes (fleet.h): admission taken in, registration,
+ * heartbeats and leases (Ready, Unknown, Down, and back: fencing), cordon
+ * and drain, forgetting a node. */
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/duration.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "fleet-internal.h"
+#include "pb/pb.h"
+#include "protocol/retry.h"
+#include "validate.h"
+
+#define MSEC_PER_SEC 1000
+/* A heartbeat interval longer than this cannot be timed (misses times it
+ * must fit a timer). */
+#define INTERVAL_MAX_MS (UINT32_MAX / 128)
+
+/* ---- memory ---- */
+
+void fleet_node_free(fleet_node *n)
+{
+    if (!n)
+        return;
+    berth_loop_timer_cancel(n->fleet->cfg.loop, &n->lease);
+    node_info_free_unpacked(n->rec.info, NULL);
+    free(n->assign);
+    fleet_observed_free(n);
+    free(n);
+}
+
+static void on_lease(berth_loop_timer *t);
+
+int fleet_node_take(fleet *f, berth_store_node *rec, berth_error **err)
+{
+    fleet_node *n = fleet_node_find(f, rec->name);
+    size_t at;
+
+    if (n) {
+        node_info_free_unpacked(n->rec.info, NULL);
+        n->rec = *rec;
+        return 0;
+    }
+    n = berth_xcalloc(1, sizeof(*n));
+    if (berth_principal_init(&n->who, BERTH_ROLE_NODE, rec->name, err) < 0) {
+        node_info_free_unpacked(rec->info, NULL);
+        free(n);
+        return -1;
+    }
+    n->fleet = f;
+    n->rec = *rec;
+    berth_loop_timer_init(&n->lease, on_lease);
+    /* keep the array sorted by name */
+    f->nodes = berth_xreallocarray(f->nodes, f->n_nodes + 1, sizeof(*f->nodes));
+    for (at = 0; at < f->n_nodes && strcmp(f->nodes[at]->rec.name, rec->name) < 0; at++)
+        ;
+    memmove(&f->nodes[at + 1], &f->nodes[at], (f->n_nodes - at) * sizeof(*f->nodes));
+    f->nodes[at] = n;
+    f->n_nodes++;
+    return 0;
+}
+
+int fleet_node_reload(fleet *f, const char *name, berth_error **err)
+{
+    berth_store_node rec;
+    int found = berth_store_node_get(f->cfg.store, name, &rec, err);
+
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return berth_error_set(err, ENOENT, "node %s is not in the store", name);
+    return fleet_node_take(f, &rec, err);
+}
+
+static int node_named(fleet *f, const char *name, fleet_node **ret_node, berth_error **err)
+{
+    fleet_node *n = fleet_node_find(f, name);
+
+    if (!n)
+        return berth_error_set(err, ENOENT, "node %.63s not found", name);
+    *ret_node = n;
+    return 0;
+}
+
+/* ---- phases ---- */
+
+static const char *phase_name(NodePhase p)
+{
+    switch (p) {
+    case NODE_READY:
+        return "Ready";
+    case NODE_UNKNOWN:
+        return "Unknown";
+    case NODE_DOWN:
+        return "Down";
+    case NODE_PENDING_APPROVAL:
+        return "PendingApproval";
+    default:
+        return "Unspecified";
+    }
+}
+
+/* Enter phase (for reason), persisted with its event. */
+static int set_phase(fleet *f, fleet_node *n, NodePhase phase, const char *reason,
+                     berth_error **err)
+{
+    berth_store_node saved = n->rec;
+    char event_reason[32];
+
+    n->rec.phase = phase;
+    n->rec.phase_since_ns = berth_now_real_ns();
+    snprintf(n->rec.reason, sizeof(n->rec.reason), "%s", reason);
+    if (berth_store_begin(f->cfg.store, err) < 0)
+        goto fail;
+    if (fleet_node_save(f, n, err) < 0) {
+        berth_store_rollback(f->cfg.store);
+        goto fail;
+    }
+    snprintf(event_reason, sizeof(event_reason), "Node%s", phase_name(phase));
+    fleet_event(f, FLEET_KIND_NODE, n->rec.name, phase == NODE_READY ? FLEET_NORMAL : FLEET_WARNING,
+                event_reason, "%s", *reason ? reason : phase_name(phase));
+    if (berth_store_commit(f->cfg.store, err) < 0)
+        goto fail;
+    /* figures from a node that stopped reporting are not its current ones */
+    if (phase != NODE_READY)
+        fleet_samples_clear(n);
+    return 0;
+fail:
+    n->rec = saved;
+    return -1;
+}
+
+/* ---- leases ---- */
+
+static uint32_t heartbeat_interval_ms(fleet *f)
+{
+    uint64_t registered = 0, min_ms = (uint64_t)(f->cfg.heartbeat_min_ns / BERTH_NSEC_PER_MSEC);
+    uint64_t ms;
+
+    for (size_t i = 0; i < f->n_nodes; i++)
+        registered += fleet_node_registered(f->nodes[i]);
+    /* Nomad's rule: the whole fleet stays under max_rate heartbeats per
+     * second, and nobody beats faster than the minimum interval. */
+    ms = (registered * MSEC_PER_SEC + f->cfg.heartbeat_max_rate - 1) / f->cfg.heartbeat_max_rate;
+    if (ms < min_ms)
+        ms = min_ms;
+    return ms > INTERVAL_MAX_MS ? INTERVAL_MAX_MS : (uint32_t)ms;
+}
+
+static int64_t lease_ns(fleet *f)
+{
+    return (int64_t)heartbeat_interval_ms(f) * BERTH_NSEC_PER_MSEC * f->cfg.heartbeat_misses;
+}
+
+static void lease_renew(fleet *f, fleet_node *n)
+{
+    berth_loop_timer_arm(f->cfg.loop, &n->lease, berth_now_mono_ns() + lease_ns(f), NULL);
+}
+
+void fleet_leases_start(fleet *f)
+{
+    /* A lease starts afresh: a controller that was down for a while must
+     * not declare the whole fleet Down the moment it starts. Its agents
+     * have been backing off meanwhile: each gets its longest wait between
+     * attempts on top of a lease to call in. */
+    int64_t first = berth_now_mono_ns() + lease_ns(f) +
+                    (int64_t)BERTH_AGENT_RETRY_GAP_MAX_MS * BERTH_NSEC_PER_MSEC;
+
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+
+        if (!fleet_node_registered(n))
+            continue;
+        if (n->rec.phase == NODE_READY)
+            berth_loop_timer_arm(f->cfg.loop, &n->lease, first, NULL);
+        else if (n->rec.phase == NODE_UNKNOWN)
+            berth_loop_timer_arm(f->cfg.loop, &n->lease, first + f->cfg.down_grace_ns, NULL);
+    }
+}
+
+/* The lease ran out: Ready becomes Unknown (nothing moves yet: its
+ * containers may well run behind a network problem); down_grace later,
+ * Unknown becomes Down and its replicas move. */
+static void on_lease(berth_loop_timer *t)
+{
+    fleet_node *n = berth_container_of(t, fleet_node, lease);
+    fleet *f = n->fleet;
+    _cleanup_error_ berth_error *err = NULL;
+    char since[32], reason[96];
+
+    if (n->rec.last_heartbeat_ns) {
+        int64_t d = berth_now_real_ns() - n->rec.last_heartbeat_ns;
+
+        /* "300ms", "45s": precision a human can use */
+        d = d < 10 * BERTH_NSEC_PER_SEC ? d / BERTH_NSEC_PER_MSEC * BERTH_NSEC_PER_MSEC
+                                        : d / BERTH_NSEC_PER_SEC * BERTH_NSEC_PER_SEC;
+        berth_format_duration(d, since, sizeof(since));
+        snprintf(reason, sizeof(reason), "no heartbeat for %s", since);
+    } else {
+        snprintf(reason, sizeof(reason), "no heartbeat since the controller started");
+    }
+    if (n->rec.phase == NODE_READY) {
+        if (set_phase(f, n, NODE_UNKNOWN, reason, &err) < 0)
+            berth_log_error(BERTH_LOG_ERROR, err, "node %s", n->rec.name);
+        berth_loop_timer_arm(f->cfg.loop, &n->lease, berth_now_mono_ns() + f->cfg.down_grace_ns,
+                             NULL);
+        return;
+    }
+    if (n->rec.phase != NODE_UNKNOWN)
+        return;
+    if (set_phase(f, n, NODE_DOWN, reason, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "node %s", n->rec.name);
+        return;
+    }
+    fleet_reconcile_after(f, "node %s went down", n->rec.name);
+}
+
+static void beat_answer(fleet *f, fleet_node *n, fleet_beat *ret)
+{
+    ret->generation = n->rec.generation;
+    ret->heartbeat_interval_ms = heartbeat_interval_ms(f);
+}
+
+/* ---- what agents call ---- */
+
+int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *info,
+                        fleet_beat *ret_beat, berth_error **err)
+{
+    fleet_beat out = { 0 };
+    berth_store_node saved;
+    NodeInfo *copy;
+    fleet_node *n = NULL;
+    bool first, was_ready;
+
+    if (fleet_node_of(f, who, false, &n, err) < 0)
+        return -1;
+    if (!info || strcmp(info->name, n->rec.name) != 0)
+        return berth_error_set(err, EACCES, "node %s may not register as %s", n->rec.name,
+                               info ? info->name : "(none)");
+    if (ctl_node_info_validate(info, err) < 0)
+        return -1;
+    copy = BERTH_PB_COPY(NodeInfo, info);
+    saved = n->rec;
+    first = n->rec.registered_ns == 0;
+    was_ready = n->rec.phase == NODE_READY;
+    n->rec.info = copy;
+    n->rec.last_heartbeat_ns = berth_now_real_ns();
+    if (first)
+        n->rec.registered_ns = n->rec.last_heartbeat_ns;
+    if (berth_store_begin(f->cfg.store, err) < 0)
+        goto fail;
+    if ((was_ready ? fleet_node_save(f, n, err) : set_phase(f, n, NODE_READY, "", err)) < 0) {
+        berth_store_rollback(f->cfg.store);
+        goto fail;
+    }
+    fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL,
+                first ? "Registered" : "Reregistered",
+                "agent %s on %s, %" PRId64 "m CPU, %" PRId64 " MiB", copy->agent_version,
+                copy->kernel_version, copy->capacity ? copy->capacity->cpu_millis : 0,
+                copy->capacity ? copy->capacity->memory_bytes >> 20 : 0);
+    if (berth_store_commit(f->cfg.store, err) < 0)
+        goto fail;
+    node_info_free_unpacked(saved.info, NULL);
+    /* a new agent run: its view of its containers is worth a full report,
+     * and the figures of the run before are not its */
+    n->need_full_report = true;
+    fleet_samples_clear(n);
+    lease_renew(f, n);
+    /* capacity, labels or readiness changed: DaemonSets, pending replicas */
+    fleet_reconcile_after(f, "%s registered", n->rec.name);
+    beat_answer(f, n, &out);
+    *ret_beat = out;
+    return 0;
+fail:
+    n->rec = saved;
+    node_info_free_unpacked(copy, NULL);
+    return berth_error_prefix(err, "register %s", saved.name);
+}
+
+int fleet_node_heartbeat(fleet *f, const berth_principal *who, const HeartbeatRequest *in,
+                         fleet_beat *ret_beat, berth_error **err)
+{
+    fleet_beat out = { 0 };
+    fleet_node *n = NULL;
+
+    if (fleet_node_of(f, who, true, &n, err) < 0 || ctl_heartbeat_validate(in, err) < 0)
+        return -1;
+    n->rec.last_heartbeat_ns = berth_now_real_ns();
+    if (in->applied_generation > n->rec.generation) {
+        /* it applied a generation we never gave it (a store restored from
+         * a backup?): move past it, so what it runs is replaced */
+        n->rec.generation = in->applied_generation + 1;
+        if (fleet_node_save(f, n, err) < 0)
+            return -1;
+    }
+    if (n->rec.applied_generation != in->applied_generation) {
+        _cleanup_error_ berth_error *save_err = NULL;
+
+        n->rec.applied_generation = in->applied_generation;
+        /* worth keeping, not worth failing the heartbeat for */
+        if (fleet_node_save(f, n, &save_err) < 0)
+            berth_log_error(BERTH_LOG_WARN, save_err, "node %s", n->rec.name);
+    }
+    if (n->rec.phase != NODE_READY) {
+        bool was_down = n->rec.phase == NODE_DOWN;
+
+        if (set_phase(f, n, NODE_READY, "", err) < 0)
+            return -1;
+        if (was_down)
+            /* its replicas run elsewhere now and its generation moved on:
+             * it learns so from this answer and stops them */
+            fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL, "Fenced",
+                        "back after being Down: generation %" PRIu64 " replaces its %" PRIu64,
+                        n->rec.generation, in->applied_generation);
+        fleet_reconcile_after(f, "%s came back", n->rec.name);
+    }
+    lease_renew(f, n);
+    beat_answer(f, n, &out);
+    out.report_status = n->need_full_report || fleet_status_digest(n) != in->status_digest;
+    *ret_beat = out;
+    return 0;
+}
+
+/* ---- what operators change ---- */
+
+int fleet_set_schedulable(fleet *f, const char *name, fleet_schedulable what, const char *by,
+                          berth_error **err)
+{
+    bool was_cordoned, was_drained;
+    const char *reason;
+    fleet_node *n = NULL;
+
+    if (node_named(f, name, &n, err) < 0)
+        return -1;
+    was_cordoned = n->rec.cordoned;
+    was_drained = n->rec.drained;
+    switch (what) {
+    case FLEET_CORDON:
+        n->rec.cordoned = true;
+        reason = "Cordoned";
+        break;
+    case FLEET_DRAIN:
+        n->rec.cordoned = n->rec.drained = true;
+        reason = "Drained";
+        break;
+    default:
+        n->rec.cordoned = n->rec.drained = false;
+        reason = "Uncordoned";
+        break;
+    }
+    if (berth_store_begin(f->cfg.store, err) < 0)
+        goto fail;
+    if (fleet_node_save(f, n, err) < 0) {
+        berth_store_rollback(f->cfg.store);
+        goto fail;
+    }
+    fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL, reason, "by operator %s", by);
+    if (berth_store_commit(f->cfg.store, err) < 0)
+        goto fail;
+    fleet_reconcile_after(f, "%s on %s", reason, n->rec.name);
+    return 0;
+fail:
+    n->rec.cordoned = was_cordoned;
+    n->rec.drained = was_drained;
+    return -1;
+}
+
+int fleet_forget_node(fleet *f, const char *name, bool dry_run, fleet_changes *ret_changes,
+                      berth_error **err)
+{
+    fleet_changes out = { 0 };
+    fleet_node *n = NULL;
+    size_t at;
+
+    if (node_named(f, name, &n, err) < 0)
+        return -1;
+    if (n->rec.phase == NODE_READY && n->n_assign && !n->rec.drained)
+        return berth_error_set(err, EBUSY,
+                               "node %s is Ready with %zu containers: drain it first (berthctl "
+                               "node drain %s)",
+                               n->rec.name, n->n_assign, n->rec.name);
+    if (!dry_run) {
+        if (berth_store_begin(f->cfg.store, err) < 0)
+            return -1;
+        if (berth_store_node_delete(f->cfg.store, n->rec.name, err) < 0) {
+            berth_store_rollback(f->cfg.store);
+            return -1;
+        }
+        fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL, "Deleted",
+                    "forgotten with its key");
+        if (berth_store_commit(f->cfg.store, err) < 0)
+            return -1;
+    }
+    fleet_changes_add(&out, FLEET_KIND_NODE, n->rec.name, APPLY_DELETED, n->rec.generation);
+    if (!dry_run) {
+        for (at = 0; f->nodes[at] != n; at++)
+            ;
+        memmove(&f->nodes[at], &f->nodes[at + 1], (f->n_nodes - at - 1) * sizeof(*f->nodes));
+        f->n_nodes--;
+        fleet_node_free(n);
+        fleet_reconcile_after(f, "deleting node %s", name);
+    }
+    *ret_changes = out;
+    return 0;
+}
+
+int fleet_approve_node(fleet *f, const ApproveNodeRequest *in, berth_error **err)
+{
+    if (ctl_approve_node_validate(in, err) < 0 ||
+        berth_policy_sqlite_approve(f->cfg.policy, in->name, in->key_fingerprint, err) < 0)
+        return -1;
+    return fleet_node_reload(f, in->name, err);
+}
+
+int fleet_create_join_token(fleet *f, const CreateJoinTokenRequest *in, berth_join_token *ret_token,
+                            int64_t *ret_expires_ns, berth_error **err)
+{
+    char id[2 * BERTH_TOKEN_ID_LEN + 1];
+
+    if (ctl_join_token_request_validate(in, err) < 0 ||
+        berth_policy_sqlite_create_token(f->cfg.policy, in->ttl_seconds, in->description, ret_token,
+                                         ret_expires_ns, err) < 0)
+        return -1;
+    sodium_bin2hex(id, sizeof(id), ret_token->id, BERTH_TOKEN_ID_LEN);
+    fleet_event(f, FLEET_KIND_TOKEN, id, FLEET_NORMAL, "Created", "expires in %us%s%s",
+                in->ttl_seconds ? in->ttl_seconds : BERTH_JOIN_TOKEN_TTL_DEFAULT_S,
+                *in->description ? ": " : "", in->description);
+    return 0;
+}

@@ -1,0 +1,363 @@
+/* Placement carried out (fleet.h, fleet_reconcile): the fleet as
+ * placement.c's input, its answer as each node's new desired set, the
+ * changed sets and generations in one transaction, then wake-ups. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "fleet-internal.h"
+
+/* ---- the fleet as placement's input ---- */
+
+typedef struct place_scratch {
+    berth_place_node *nodes;
+    berth_label **node_labels;
+    berth_place_workload *workloads;
+    berth_label **selectors;
+    berth_place_slot *current;
+    size_t n_current;
+} place_scratch;
+
+static void scratch_free(place_scratch *s, size_t n_nodes, size_t n_workloads)
+{
+    for (size_t i = 0; s->node_labels && i < n_nodes; i++)
+        free(s->node_labels[i]);
+    for (size_t i = 0; s->selectors && i < n_workloads; i++)
+        free(s->selectors[i]);
+    free(s->nodes);
+    free(s->node_labels);
+    free(s->workloads);
+    free(s->selectors);
+    free(s->current);
+}
+
+static berth_place_state place_state(const fleet_node *n)
+{
+    if (!fleet_node_registered(n))
+        return BERTH_PLACE_UNREGISTERED;
+    switch (n->rec.phase) {
+    case NODE_READY:
+        return BERTH_PLACE_READY;
+    case NODE_DOWN:
+        return BERTH_PLACE_DOWN;
+    case NODE_PENDING_APPROVAL:
+        return BERTH_PLACE_UNREGISTERED;
+    default:
+        return BERTH_PLACE_UNKNOWN;
+    }
+}
+
+static size_t workload_index(fleet *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_workloads; i++)
+        if (strcmp(f->workloads[i].w->name, name) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+static void scratch_node(place_scratch *s, size_t i, const fleet_node *n)
+{
+    const NodeInfo *info = n->rec.info;
+    berth_place_node *pn = &s->nodes[i];
+
+    pn->name = n->rec.name;
+    pn->state = place_state(n);
+    pn->cordoned = n->rec.cordoned;
+    pn->drained = n->rec.drained;
+    if (info && info->capacity) {
+        pn->cpu_millis = info->capacity->cpu_millis;
+        pn->memory_bytes = info->capacity->memory_bytes;
+        pn->max_containers = info->capacity->max_containers;
+    }
+    if (info && info->n_labels) {
+        s->node_labels[i] = berth_xcalloc(info->n_labels, sizeof(berth_label));
+        for (size_t l = 0; l < info->n_labels; l++)
+            s->node_labels[i][l] = (berth_label){ info->labels[l]->key, info->labels[l]->value };
+        pn->labels = s->node_labels[i];
+        pn->n_labels = info->n_labels;
+    }
+}
+
+static void scratch_workload(place_scratch *s, size_t i, const Workload *w)
+{
+    const Resources *r = w->template_->resources;
+    berth_place_workload *pw = &s->workloads[i];
+
+    pw->name = w->name;
+    pw->kind = w->kind;
+    pw->replicas = w->replicas;
+    pw->cpu_millis = r ? r->cpu_request_millis : 0;
+    pw->memory_bytes = r ? r->memory_request_bytes : 0;
+    if (w->n_node_selector) {
+        s->selectors[i] = berth_xcalloc(w->n_node_selector, sizeof(berth_label));
+        for (size_t l = 0; l < w->n_node_selector; l++)
+            s->selectors[i][l] =
+                (berth_label){ w->node_selector[l]->key, w->node_selector[l]->value };
+        pw->selector = s->selectors[i];
+        pw->n_selector = w->n_node_selector;
+    }
+}
+
+static void scratch_build(fleet *f, place_scratch *s)
+{
+    size_t total = 0;
+
+    s->nodes = berth_xcalloc(f->n_nodes + 1, sizeof(*s->nodes));
+    s->node_labels = berth_xcalloc(f->n_nodes + 1, sizeof(*s->node_labels));
+    s->workloads = berth_xcalloc(f->n_workloads + 1, sizeof(*s->workloads));
+    s->selectors = berth_xcalloc(f->n_workloads + 1, sizeof(*s->selectors));
+    for (size_t i = 0; i < f->n_nodes; i++)
+        total += f->nodes[i]->n_assign;
+    s->current = berth_xcalloc(total + 1, sizeof(*s->current));
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        const fleet_node *n = f->nodes[i];
+
+        scratch_node(s, i, n);
+        for (size_t a = 0; a < n->n_assign; a++) {
+            size_t w = workload_index(f, n->assign[a].workload);
+
+            if (w == SIZE_MAX)
+                continue; /* deleted: dropped */
+            s->current[s->n_current++] = (berth_place_slot){
+                w, i, f->workloads[w].w->kind == WORKLOAD_DAEMONSET ? 0 : n->assign[a].replica
+            };
+        }
+    }
+    for (size_t i = 0; i < f->n_workloads; i++)
+        scratch_workload(s, i, f->workloads[i].w);
+}
+
+/* ---- its answer as each node's desired set ---- */
+
+static int assign_cmp(const void *a, const void *b)
+{
+    return strcmp(((const fleet_assign *)a)->id, ((const fleet_assign *)b)->id);
+}
+
+/* The new desired set of one node, from the placement. */
+typedef struct node_plan {
+    fleet_assign *assign;
+    size_t n_assign, cap;
+    bool changed;
+} node_plan;
+
+static fleet_assign *plan_find(const node_plan *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_assign; i++)
+        if (strcmp(p->assign[i].id, id) == 0)
+            return &p->assign[i];
+    return NULL;
+}
+
+/* Why replicas left a node, for the event. */
+static const char *leave_reason(fleet *f, const fleet_node *n, const fleet_assign *a)
+{
+    fleet_workload *wl = fleet_workload_find(f, a->workload);
+
+    if (!wl)
+        return "workload deleted";
+    if (n->rec.phase == NODE_DOWN)
+        return "node is Down";
+    if (n->rec.drained)
+        return "node drained";
+    if (wl->w->kind != WORKLOAD_DAEMONSET && a->replica >= wl->w->replicas)
+        return "scaled down";
+    return "no longer fits the node";
+}
+
+/* Events: per node, which replicas came and went. */
+static void plan_events(fleet *f, fleet_node *n, const node_plan *p)
+{
+    char added[400] = "", removed[400] = "";
+    const char *why = NULL;
+    size_t la = 0, lr = 0;
+
+    for (size_t i = 0; i < p->n_assign; i++)
+        if (p->assign[i].spec_generation == n->rec.generation && la < sizeof(added))
+            la += (size_t)snprintf(added + la, sizeof(added) - la, "%s%s", la ? " " : "",
+                                   p->assign[i].id);
+    for (size_t i = 0; i < n->n_assign; i++) {
+        if (plan_find(p, n->assign[i].id) || lr >= sizeof(removed))
+            continue;
+        if (!why)
+            why = leave_reason(f, n, &n->assign[i]);
+        lr += (size_t)snprintf(removed + lr, sizeof(removed) - lr, "%s%s", lr ? " " : "",
+                               n->assign[i].id);
+    }
+    if (la)
+        fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL, "Scheduled",
+                    "%s assigned (generation %" PRIu64 ")", added, n->rec.generation);
+    if (lr)
+        fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL, "Unassigned",
+                    "%s taken off: %s (generation %" PRIu64 ")", removed, why, n->rec.generation);
+}
+
+static void plans_build(fleet *f, const berth_place_result *r, node_plan *plans)
+{
+    for (size_t i = 0; i < r->n_slots; i++) {
+        const berth_place_slot *s = &r->slots[i];
+        const Workload *w = f->workloads[s->workload].w;
+        node_plan *p = &plans[s->node];
+        fleet_assign *a;
+
+        if (p->n_assign == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 8;
+            p->assign = berth_xreallocarray(p->assign, p->cap, sizeof(*p->assign));
+        }
+        a = &p->assign[p->n_assign++];
+        memset(a, 0, sizeof(*a));
+        berth_replica_id(w->name, w->kind, s->replica, f->nodes[s->node]->rec.name, a->id);
+        snprintf(a->workload, sizeof(a->workload), "%s", w->name);
+        a->replica = s->replica;
+        a->workload_generation = w->generation;
+    }
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+        node_plan *p = &plans[i];
+
+        if (p->n_assign)
+            qsort(p->assign, p->n_assign, sizeof(*p->assign), assign_cmp);
+        p->changed = p->n_assign != n->n_assign;
+        for (size_t j = 0; j < p->n_assign; j++) {
+            fleet_assign *old = fleet_assign_find(n, p->assign[j].id);
+
+            /* spec_generation 0: new here, or a new spec (the workload
+             * changed): given the node's next generation when saved */
+            if (old && old->workload_generation == p->assign[j].workload_generation)
+                p->assign[j].spec_generation = old->spec_generation;
+            else
+                p->changed = true;
+        }
+    }
+}
+
+/* Persist the changed nodes' plans: assignments and new generations. */
+static int plans_save(fleet *f, node_plan *plans, berth_error **err)
+{
+    berth_store *st = f->cfg.store;
+
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+        node_plan *p = &plans[i];
+        uint64_t gen = n->rec.generation + 1;
+
+        if (!p->changed)
+            continue;
+        for (size_t j = 0; j < n->n_assign; j++)
+            if (!plan_find(p, n->assign[j].id) &&
+                berth_store_assignment_delete(st, n->rec.name, n->assign[j].id, err) < 0)
+                return -1;
+        for (size_t j = 0; j < p->n_assign; j++) {
+            fleet_assign *a = &p->assign[j];
+            berth_store_assignment sa;
+
+            if (a->spec_generation)
+                continue; /* unchanged, stored already */
+            a->spec_generation = gen;
+            sa = (berth_store_assignment){ n->rec.name, a->id, a->workload,
+                                           a->replica,  gen,   a->workload_generation };
+            if (berth_store_assignment_put(st, &sa, err) < 0)
+                return -1;
+        }
+        n->rec.generation = gen;
+        if (fleet_node_save(f, n, err) < 0)
+            return -1;
+        plan_events(f, n, p);
+    }
+    return 0;
+}
+
+/* Tell the registered nodes whose plan changed (fleet_effects). */
+static void wake_changed(fleet *f, const node_plan *plans)
+{
+    _cleanup_free_ fleet_wake *wake = berth_xcalloc(f->n_nodes + 1, sizeof(*wake));
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->n_nodes; i++)
+        if (plans[i].changed && fleet_node_registered(f->nodes[i]))
+            wake[n++] = (fleet_wake){ f->nodes[i]->who.id, f->nodes[i]->rec.generation };
+    if (n && f->fx.wake)
+        f->fx.wake(f->fx.data, wake, n);
+}
+
+int fleet_reconcile(fleet *f, berth_error **err)
+{
+    place_scratch s = { 0 };
+    berth_place_result r = { 0 };
+    node_plan *plans = berth_xcalloc(f->n_nodes + 1, sizeof(*plans));
+    uint64_t *old_gen = berth_xcalloc(f->n_nodes + 1, sizeof(*old_gen));
+    int ret = -1;
+
+    scratch_build(f, &s);
+    {
+        berth_place_input in = { s.nodes,        f->n_nodes, s.workloads,
+                                 f->n_workloads, s.current,  s.n_current };
+
+        berth_place(&in, &r);
+    }
+    plans_build(f, &r, plans);
+    for (size_t i = 0; i < f->n_nodes; i++)
+        old_gen[i] = f->nodes[i]->rec.generation;
+    if (berth_store_begin(f->cfg.store, err) < 0)
+        goto out;
+    if (plans_save(f, plans, err) < 0) {
+        berth_store_rollback(f->cfg.store);
+        goto restore;
+    }
+    for (size_t w = 0; w < f->n_workloads; w++) {
+        fleet_workload *wl = &f->workloads[w];
+
+        if (r.status[w].unschedulable && strcmp(r.status[w].message, wl->place.message) != 0)
+            fleet_event(f, FLEET_KIND_WORKLOAD, wl->w->name, FLEET_WARNING, "Unschedulable",
+                        "%u of %u replicas: %s", r.status[w].unschedulable, r.status[w].desired,
+                        r.status[w].message);
+    }
+    if (berth_store_commit(f->cfg.store, err) < 0)
+        goto restore;
+    /* Committed: now memory follows, then the nodes are told. */
+    for (size_t w = 0; w < f->n_workloads; w++)
+        f->workloads[w].place = r.status[w];
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+
+        if (!plans[i].changed)
+            continue;
+        free(n->assign);
+        n->assign = plans[i].assign;
+        n->n_assign = plans[i].n_assign;
+        plans[i].assign = NULL;
+    }
+    wake_changed(f, plans);
+    ret = 0;
+    goto out;
+restore:
+    for (size_t i = 0; i < f->n_nodes; i++)
+        f->nodes[i]->rec.generation = old_gen[i];
+out:
+    for (size_t i = 0; i < f->n_nodes; i++)
+        free(plans[i].assign);
+    free(plans);
+    free(old_gen);
+    berth_place_result_clear(&r);
+    scratch_free(&s, f->n_nodes, f->n_workloads);
+    return ret;
+}
+
+void fleet_reconcile_after(fleet *f, const char *fmt, ...)
+{
+    _cleanup_error_ berth_error *err = NULL;
+    char what[160];
+    va_list ap;
+
+    if (fleet_reconcile(f, &err) == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    berth_log_error(BERTH_LOG_ERROR, err, "placement after %s", what);
+}

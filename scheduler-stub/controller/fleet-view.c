@@ -1,0 +1,555 @@
+/* The operator's listings (fleet-view.h): answers built from the fleet,
+ * borrowing its memory. */
+#include "fleet-view.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/xalloc.h"
+#include "fleet-internal.h"
+#include "rpc/keys.h"
+#include "spec/spec.h"
+
+/* ListEvents' default length. */
+#define EVENTS_DEFAULT 100
+
+/* The entries of the generated map<string,string> fields all look alike:
+ * the message header, then key and value. */
+typedef struct kv {
+    ProtobufCMessage base;
+    char *key, *value;
+} kv;
+
+#define KVS(arr) ((kv *const *)(void *)(arr))
+
+static bool selected(kv *const *sel, size_t n_sel, kv *const *labels, size_t n_labels)
+{
+    for (size_t i = 0; i < n_sel; i++) {
+        bool found = false;
+
+        for (size_t j = 0; j < n_labels && !found; j++)
+            found = strcmp(sel[i]->key, labels[j]->key) == 0 &&
+                    strcmp(sel[i]->value, labels[j]->value) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static bool status_running(const ContainerStatus *s, const fleet_assign *a)
+{
+    /* a status of an older generation runs an older spec (0: the agent
+     * does not say) */
+    return s && s->state == CONTAINER_RUNNING &&
+           (s->generation == 0 || s->generation >= a->spec_generation);
+}
+
+/* Done for good: exited 0 where the policy does not restart it. */
+static bool status_succeeded(const ContainerStatus *s, const ContainerSpec *tmpl,
+                             const fleet_assign *a)
+{
+    return s && tmpl && tmpl->restart_policy != RESTART_ALWAYS && s->state == CONTAINER_EXITED &&
+           s->exit_code == 0 && s->signal == 0 &&
+           (s->generation == 0 || s->generation >= a->spec_generation);
+}
+
+/* ---- nodes ---- */
+
+struct fleet_node_msg {
+    Node node;
+    NodeCapacity allocated;
+    NodeInfo bare; /* a node that never registered: its name */
+    char fps[BERTH_PUBKEYS_MAX + 1][BERTH_FINGERPRINT_LEN];
+    char *fp_ptrs[BERTH_PUBKEYS_MAX + 1];
+};
+
+/* What the scheduler has handed out on n (the sum of requests). */
+static void node_allocated(fleet *f, const fleet_node *n, NodeCapacity *ret)
+{
+    for (size_t i = 0; i < n->n_assign; i++) {
+        const fleet_workload *wl = fleet_workload_find(f, n->assign[i].workload);
+        const Resources *r = wl ? wl->w->template_->resources : NULL;
+
+        if (r) {
+            ret->cpu_millis += r->cpu_request_millis;
+            ret->memory_bytes += r->memory_request_bytes;
+        }
+    }
+    ret->max_containers = (uint32_t)n->n_assign;
+}
+
+static void node_msg_fill(fleet *f, const fleet_node *n, fleet_node_msg *m)
+{
+    node_init(&m->node);
+    node_capacity_init(&m->allocated);
+    node_info_init(&m->bare);
+    m->bare.name = (char *)n->rec.name;
+    m->node.info = n->rec.info ? n->rec.info : &m->bare;
+    m->node.phase = n->rec.phase;
+    for (size_t i = 0; i < n->rec.n_keys; i++)
+        m->fp_ptrs[m->node.n_key_fingerprints++] = berth_key_fingerprint(n->rec.keys[i], m->fps[i]);
+    if (n->rec.n_keys == 0 && n->rec.has_pending)
+        /* what the operator compares before approving */
+        m->fp_ptrs[m->node.n_key_fingerprints++] =
+            berth_key_fingerprint(n->rec.pending_key, m->fps[BERTH_PUBKEYS_MAX]);
+    m->node.key_fingerprints = m->fp_ptrs;
+    m->node.generation = n->rec.generation;
+    m->node.applied_generation = n->rec.applied_generation;
+    m->node.registered_unix_ns = n->rec.registered_ns;
+    m->node.last_heartbeat_unix_ns = n->rec.last_heartbeat_ns;
+    m->node.containers = (uint32_t)n->n_assign;
+    for (size_t i = 0; i < n->n_assign; i++)
+        m->node.running += status_running(fleet_status_find(n, n->assign[i].id), &n->assign[i]);
+    node_allocated(f, n, &m->allocated);
+    m->node.allocated = &m->allocated;
+    m->node.reason = (char *)n->rec.reason;
+    m->node.cordoned = n->rec.cordoned;
+    m->node.drained = n->rec.drained;
+    m->node.phase_since_unix_ns = n->rec.phase_since_ns;
+}
+
+static void nodes_alloc(fleet_nodes *v, size_t n)
+{
+    v->msgs = berth_xcalloc(n + 1, sizeof(*v->msgs));
+    v->nodes = berth_xcalloc(n + 1, sizeof(*v->nodes));
+    v->n_nodes = 0;
+}
+
+static void nodes_add(fleet *f, fleet_nodes *v, const fleet_node *n)
+{
+    node_msg_fill(f, n, &v->msgs[v->n_nodes]);
+    v->nodes[v->n_nodes] = &v->msgs[v->n_nodes].node;
+    v->n_nodes++;
+}
+
+void fleet_nodes_list(fleet *f, const ListNodesRequest *in, fleet_nodes *ret)
+{
+    nodes_alloc(ret, f->n_nodes);
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        const NodeInfo *info = f->nodes[i]->rec.info;
+
+        if (in->n_label_selector &&
+            (!info || !selected(KVS(in->label_selector), in->n_label_selector, KVS(info->labels),
+                                info->n_labels)))
+            continue;
+        nodes_add(f, ret, f->nodes[i]);
+    }
+}
+
+int fleet_nodes_get(fleet *f, const char *name, fleet_nodes *ret, berth_error **err)
+{
+    const fleet_node *n = fleet_node_find(f, name);
+
+    if (!n)
+        return berth_error_set(err, ENOENT, "node %.63s not found", name);
+    nodes_alloc(ret, 1);
+    nodes_add(f, ret, n);
+    return 0;
+}
+
+void fleet_nodes_clear(fleet_nodes *v)
+{
+    free(v->msgs);
+    free(v->nodes);
+    memset(v, 0, sizeof(*v));
+}
+
+size_t fleet_registered_nodes(fleet *f, berth_principal **ret_nodes)
+{
+    berth_principal *who = berth_xcalloc(f->n_nodes + 1, sizeof(*who));
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->n_nodes; i++)
+        if (fleet_node_registered(f->nodes[i]))
+            who[n++] = f->nodes[i]->who;
+    *ret_nodes = who;
+    return n;
+}
+
+/* ---- workloads ---- */
+
+struct fleet_workload_msg {
+    Workload w;
+    WorkloadStatus st;
+};
+
+/* m for wl: the workload as stored, its placement; replicas counted by
+ * status_count. */
+static void wl_msg_fill(const fleet_workload *wl, fleet_workload_msg *m)
+{
+    m->w = *wl->w;
+    workload_status_init(&m->st);
+    m->w.status = &m->st;
+    m->st.desired = wl->place.desired;
+    m->st.placed = wl->place.placed;
+    m->st.unschedulable = wl->place.unschedulable;
+    m->st.message = (char *)wl->place.message;
+}
+
+static int by_name(const void *a, const void *b, void *data)
+{
+    const fleet *f = data;
+
+    return strcmp(f->workloads[*(const size_t *)a].w->name,
+                  f->workloads[*(const size_t *)b].w->name);
+}
+
+/* The position of name among the n workloads listed by name in sorted,
+ * or n. */
+static size_t wl_sorted_find(const fleet *f, const size_t *sorted, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(f->workloads[sorted[mid]].w->name, name);
+
+        if (cmp == 0)
+            return mid;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n;
+}
+
+/* Count the replicas of the workloads in v (listed by name in v->order)
+ * in one pass over the fleet's assignments: a listing of thousands of
+ * replicas stays cheap. */
+static void status_count(fleet *f, fleet_workloads *v)
+{
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        const fleet_node *node = f->nodes[i];
+
+        for (size_t a = 0; a < node->n_assign; a++) {
+            const fleet_assign *as = &node->assign[a];
+            size_t k = wl_sorted_find(f, v->order, v->n_workloads, as->workload);
+            const ContainerStatus *s;
+            WorkloadStatus *st;
+
+            if (k == v->n_workloads)
+                continue;
+            st = &v->msgs[k].st;
+            s = fleet_status_find(node, as->id);
+            st->running += status_running(s, as);
+            st->failed += s && s->state == CONTAINER_FAILED;
+            st->succeeded += status_succeeded(s, f->workloads[v->order[k]].w->template_, as);
+        }
+    }
+}
+
+static void workloads_alloc(fleet_workloads *v, size_t n)
+{
+    v->msgs = berth_xcalloc(n + 1, sizeof(*v->msgs));
+    v->workloads = berth_xcalloc(n + 1, sizeof(*v->workloads));
+    v->order = berth_xcalloc(n + 1, sizeof(*v->order));
+    v->n_workloads = 0;
+}
+
+/* Add the fleet's workload at (v->order stays sorted by name). */
+static void workloads_add(fleet *f, fleet_workloads *v, size_t at)
+{
+    v->order[v->n_workloads] = at;
+    wl_msg_fill(&f->workloads[at], &v->msgs[v->n_workloads]);
+    v->workloads[v->n_workloads] = &v->msgs[v->n_workloads].w;
+    v->n_workloads++;
+}
+
+void fleet_workloads_list(fleet *f, const ListWorkloadsRequest *in, fleet_workloads *ret)
+{
+    _cleanup_free_ size_t *sorted = berth_xcalloc(f->n_workloads + 1, sizeof(*sorted));
+
+    workloads_alloc(ret, f->n_workloads);
+    /* by name (the fleet keeps them oldest first) */
+    for (size_t i = 0; i < f->n_workloads; i++)
+        sorted[i] = i;
+    qsort_r(sorted, f->n_workloads, sizeof(*sorted), by_name, f);
+    for (size_t i = 0; i < f->n_workloads; i++) {
+        const Workload *w = f->workloads[sorted[i]].w;
+
+        if (selected(KVS(in->label_selector), in->n_label_selector, KVS(w->labels), w->n_labels))
+            workloads_add(f, ret, sorted[i]);
+    }
+    status_count(f, ret);
+}
+
+int fleet_workloads_get(fleet *f, const char *name, fleet_workloads *ret, berth_error **err)
+{
+    const fleet_workload *wl = fleet_workload_find(f, name);
+
+    if (!wl)
+        return berth_error_set(err, ENOENT, "workload %.63s not found", name);
+    workloads_alloc(ret, 1);
+    workloads_add(f, ret, (size_t)(wl - f->workloads));
+    status_count(f, ret);
+    return 0;
+}
+
+void fleet_workloads_clear(fleet_workloads *v)
+{
+    free(v->msgs);
+    free(v->workloads);
+    free(v->order);
+    memset(v, 0, sizeof(*v));
+}
+
+/* ---- containers ---- */
+
+static bool state_wanted(const ListContainersRequest *in, ContainerState s)
+{
+    if (in->n_states == 0)
+        return true;
+    for (size_t i = 0; i < in->n_states; i++)
+        if (in->states[i] == s)
+            return true;
+    return false;
+}
+
+/* Add container id on n (assigned, reported, or both) if it passes the
+ * filters. */
+static void container_add(fleet *f, fleet_containers *v, fleet_node *n, const char *id,
+                          const ListContainersRequest *in)
+{
+    const fleet_assign *a = fleet_assign_find(n, id);
+    ContainerStatus *s = fleet_status_find(n, id);
+    const char *workload = a ? a->workload : "";
+    ContainerInfo *ci;
+
+    if (*in->workload && strcmp(in->workload, workload) != 0)
+        return;
+    if (!state_wanted(in, s ? s->state : CONTAINER_PENDING))
+        return;
+    ci = &v->infos[v->n_containers];
+    container_info_init(ci);
+    ci->node = n->rec.name;
+    ci->workload = (char *)workload;
+    /* without its spec only while the fleet is inconsistent
+     * (fleet_assign_spec): the rest of the listing still holds */
+    if (a && fleet_assign_spec(f, n, a, &ci->spec, NULL) < 0)
+        ci->spec = NULL;
+    if (!s) {
+        s = &v->pending[v->n_containers];
+        container_status_init(s);
+        s->id = (char *)id;
+        s->state = CONTAINER_PENDING;
+        s->reason = "NotReported";
+        s->message = "assigned, not reported by the node yet";
+    }
+    ci->status = s;
+    v->containers[v->n_containers++] = ci;
+}
+
+/* Every container matching in (and with this id, when not NULL), by node,
+ * then id. */
+static void containers_collect(fleet *f, const ListContainersRequest *in, const char *id,
+                               fleet_containers *v)
+{
+    size_t total = 0;
+
+    for (size_t i = 0; i < f->n_nodes; i++)
+        total += f->nodes[i]->n_assign + f->nodes[i]->n_status;
+    v->infos = berth_xcalloc(total + 1, sizeof(*v->infos));
+    v->containers = berth_xcalloc(total + 1, sizeof(*v->containers));
+    v->pending = berth_xcalloc(total + 1, sizeof(*v->pending));
+    v->n_containers = 0;
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+        size_t a = 0, s = 0;
+
+        if (*in->node && strcmp(in->node, n->rec.name) != 0)
+            continue;
+        /* merge the two sorted lists */
+        while (a < n->n_assign || s < n->n_status) {
+            const char *ida = a < n->n_assign ? n->assign[a].id : NULL;
+            const char *ids = s < n->n_status ? n->status[s]->id : NULL;
+            int cmp = !ida ? 1 : !ids ? -1 : strcmp(ida, ids);
+            const char *next = cmp <= 0 ? ida : ids;
+
+            a += cmp <= 0;
+            s += cmp >= 0;
+            if (id && strcmp(id, next) != 0)
+                continue;
+            container_add(f, v, n, next, in);
+        }
+    }
+}
+
+void fleet_containers_list(fleet *f, const ListContainersRequest *in, fleet_containers *ret)
+{
+    containers_collect(f, in, NULL, ret);
+}
+
+static int not_found(const char *id, const char *node, berth_error **err)
+{
+    return berth_error_set(err, ENOENT, "container %.63s not found%s%.63s", id, *node ? " on " : "",
+                           node);
+}
+
+static int on_two(const char *id, const char *one, const char *other, berth_error **err)
+{
+    return berth_error_set(err, EBUSY, "container %s is on %s and %s: name the node", id, one,
+                           other);
+}
+
+int fleet_containers_get(fleet *f, const char *id, const char *node, fleet_containers *ret,
+                         berth_error **err)
+{
+    ListContainersRequest q = LIST_CONTAINERS_REQUEST_INIT;
+    fleet_containers v = { 0 };
+
+    q.node = (char *)node;
+    containers_collect(f, &q, id, &v);
+    if (v.n_containers == 1) {
+        *ret = v;
+        return 0;
+    }
+    if (v.n_containers == 0)
+        not_found(id, node, err);
+    else
+        on_two(id, v.infos[0].node, v.infos[1].node, err);
+    fleet_containers_clear(&v);
+    return -1;
+}
+
+void fleet_containers_clear(fleet_containers *v)
+{
+    for (size_t i = 0; i < v->n_containers; i++)
+        if (v->infos[i].spec)
+            container_spec_free_unpacked(v->infos[i].spec, NULL);
+    free(v->infos);
+    free(v->containers);
+    free(v->pending);
+    memset(v, 0, sizeof(*v));
+}
+
+int fleet_container_agent(fleet *f, const char *id, const char *node, fleet_agent *ret,
+                          berth_error **err)
+{
+    fleet_node *found = NULL;
+
+    if (!berth_spec_id_valid(id) || (*node && !fleet_node_find(f, node)))
+        return not_found(id, node, err);
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+
+        if (*node && strcmp(node, n->rec.name) != 0)
+            continue;
+        if (!fleet_assign_find(n, id) && !fleet_status_find(n, id))
+            continue;
+        if (found)
+            return on_two(id, found->rec.name, n->rec.name, err);
+        found = n;
+    }
+    if (!found)
+        return not_found(id, node, err);
+    if (!found->rec.info || !*found->rec.info->agent_address)
+        return berth_error_set(err, EAGAIN,
+                               "node %s serves no Agent endpoint (its agent_address is empty)",
+                               found->rec.name);
+    ret->node = found->rec.name;
+    ret->who = found->who;
+    ret->address = found->rec.info->agent_address;
+    return 0;
+}
+
+/* ---- metrics ---- */
+
+void fleet_usage_list(fleet *f, const TopRequest *in, fleet_usage *ret)
+{
+    size_t total = 0;
+
+    for (size_t i = 0; i < f->n_nodes; i++)
+        total += f->nodes[i]->n_samples;
+    memset(ret, 0, sizeof(*ret));
+    ret->node_usage = berth_xcalloc(f->n_nodes + 1, sizeof(*ret->node_usage));
+    ret->container_usage = berth_xcalloc(total + 1, sizeof(*ret->container_usage));
+    ret->nodes = berth_xcalloc(f->n_nodes + 1, sizeof(*ret->nodes));
+    ret->containers = berth_xcalloc(total + 1, sizeof(*ret->containers));
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+
+        if (*in->node && strcmp(in->node, n->rec.name) != 0)
+            continue;
+        for (size_t k = 0; k < n->n_samples; k++) {
+            const fleet_sample *s = &n->samples[k];
+            const fleet_assign *a = *s->id ? fleet_assign_find(n, s->id) : NULL;
+
+            if (!*s->id && !*in->workload) {
+                NodeUsage *u = &ret->node_usage[ret->n_nodes];
+
+                node_usage_init(u);
+                u->node = n->rec.name;
+                u->sample = s->last;
+                u->cpu_millis = fleet_sample_cpu_millis(s);
+                u->capacity = n->rec.info ? n->rec.info->capacity : NULL;
+                ret->nodes[ret->n_nodes++] = u;
+            } else if (*s->id &&
+                       (!*in->workload || (a && strcmp(a->workload, in->workload) == 0))) {
+                ContainerUsage *u = &ret->container_usage[ret->n_containers];
+
+                container_usage_init(u);
+                u->node = n->rec.name;
+                u->workload = a ? (char *)a->workload : "";
+                u->sample = s->last;
+                u->cpu_millis = fleet_sample_cpu_millis(s);
+                ret->containers[ret->n_containers++] = u;
+            }
+        }
+    }
+}
+
+void fleet_usage_clear(fleet_usage *v)
+{
+    free(v->node_usage);
+    free(v->container_usage);
+    free(v->nodes);
+    free(v->containers);
+    memset(v, 0, sizeof(*v));
+}
+
+/* ---- events ---- */
+
+typedef struct event_take {
+    fleet_events *v;
+    size_t cap;
+} event_take;
+
+static int take_event(void *data, Event *e)
+{
+    event_take *t = data;
+
+    if (t->v->n_events == t->cap)
+        event_free_unpacked(e, NULL);
+    else
+        t->v->events[t->v->n_events++] = e;
+    return 0;
+}
+
+int fleet_events_list(fleet *f, const ListEventsRequest *in, fleet_events *ret, berth_error **err)
+{
+    fleet_events v = { 0 };
+    event_take t = { &v, in->limit ? in->limit : EVENTS_DEFAULT };
+
+    if (t.cap > BERTH_STORE_EVENTS_MAX)
+        t.cap = BERTH_STORE_EVENTS_MAX;
+    v.events = berth_xcalloc(t.cap, sizeof(*v.events));
+    if (berth_store_events_list(f->cfg.store, in->object_kind, in->object_name, (uint32_t)t.cap,
+                                take_event, &t, err) < 0) {
+        fleet_events_clear(&v);
+        return -1;
+    }
+    *ret = v;
+    return 0;
+}
+
+void fleet_events_clear(fleet_events *v)
+{
+    for (size_t i = 0; i < v->n_events; i++)
+        event_free_unpacked(v->events[i], NULL);
+    free(v->events);
+    memset(v, 0, sizeof(*v));
+}

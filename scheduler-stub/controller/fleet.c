@@ -1,0 +1,475 @@
+/* The fleet (fleet.h): its life, lookups, events, the desired state of each
+ * node, and workloads applied and deleted. Nodes' phases are fleet-nodes.c's;
+ * placement carried out fleet-reconcile.c's. */
+#include "fleet.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "fleet-internal.h"
+#include "pb/pb.h"
+
+/* ---- lookups ---- */
+
+fleet_node *fleet_node_find(fleet *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_nodes; i++)
+        if (strcmp(f->nodes[i]->rec.name, name) == 0)
+            return f->nodes[i];
+    return NULL;
+}
+
+fleet_node *fleet_node_by_id(fleet *f, const uint8_t id[BERTH_ID_LEN])
+{
+    for (size_t i = 0; i < f->n_nodes; i++)
+        if (berth_id_eq(f->nodes[i]->who.id, id))
+            return f->nodes[i];
+    return NULL;
+}
+
+int fleet_node_of(fleet *f, const berth_principal *who, bool registered, fleet_node **ret_node,
+                  berth_error **err)
+{
+    fleet_node *n = fleet_node_by_id(f, who->id);
+
+    if (!n || n->rec.n_keys == 0)
+        return berth_error_set(err, EACCES, "node %s is not admitted", who->name);
+    if (registered && !fleet_node_registered(n))
+        /* the agent answers this by registering again */
+        return berth_error_set(err, ENOENT, "node not registered");
+    *ret_node = n;
+    return 0;
+}
+
+bool fleet_node_registered(const fleet_node *n)
+{
+    return n->rec.registered_ns != 0 && n->rec.info != NULL;
+}
+
+fleet_workload *fleet_workload_find(fleet *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_workloads; i++)
+        if (strcmp(f->workloads[i].w->name, name) == 0)
+            return &f->workloads[i];
+    return NULL;
+}
+
+int fleet_node_save(fleet *f, fleet_node *n, berth_error **err)
+{
+    return berth_store_node_put(f->cfg.store, &n->rec, err);
+}
+
+fleet_assign *fleet_assign_find(fleet_node *n, const char *id)
+{
+    for (size_t i = 0; i < n->n_assign; i++)
+        if (strcmp(n->assign[i].id, id) == 0)
+            return &n->assign[i];
+    return NULL;
+}
+
+int fleet_assign_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
+                      ContainerSpec **ret_spec, berth_error **err)
+{
+    fleet_workload *wl = fleet_workload_find(f, a->workload);
+    char replica[BERTH_ID_BUF];
+
+    if (!wl)
+        /* only until a reconcile that failed (the store) succeeds: not
+         * the caller's doing, and not to be acted on (INTERNAL) */
+        return berth_error_set(err, ENOTRECOVERABLE, "workload %s of %s is gone", a->workload,
+                               a->id);
+    if (wl->w->kind == WORKLOAD_DAEMONSET)
+        snprintf(replica, sizeof(replica), "%s", n->rec.name);
+    else
+        snprintf(replica, sizeof(replica), "%" PRIu32, a->replica);
+    return berth_replica_spec(wl->w, a->id, replica, ret_spec, err);
+}
+
+/* ---- events ---- */
+
+void fleet_event(fleet *f, const char *kind, const char *name, const char *type, const char *reason,
+                 const char *fmt, ...)
+{
+    Event e = EVENT_INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    e.time_unix_ns = berth_now_real_ns();
+    e.object_kind = (char *)kind;
+    e.object_name = (char *)name;
+    e.type = (char *)type;
+    e.reason = (char *)reason;
+    e.message = msg;
+    berth_log(strcmp(type, FLEET_WARNING) == 0 ? BERTH_LOG_WARN : BERTH_LOG_INFO, "%s %s: %s: %s",
+              kind, name, reason, msg);
+    if (berth_store_event_add(f->cfg.store, &e, &err) < 0)
+        berth_log_error(BERTH_LOG_WARN, err, "record event");
+}
+
+void fleet_container_stopped(fleet *f, const char *node, const char *id, const char *by)
+{
+    fleet_event(f, FLEET_KIND_NODE, node, FLEET_NORMAL, "Stopped", "%s stopped by operator %s", id,
+                by);
+}
+
+/* ---- life ---- */
+
+fleet *fleet_new(const fleet_config *cfg, const fleet_effects *fx)
+{
+    fleet *f = berth_xcalloc(1, sizeof(*f));
+
+    f->cfg = *cfg;
+    f->fx = *fx;
+    fleet_status_timer_init(f);
+    return f;
+}
+
+void fleet_free(fleet *f)
+{
+    if (!f)
+        return;
+    fleet_status_flush(f);
+    for (size_t i = 0; i < f->n_nodes; i++)
+        fleet_node_free(f->nodes[i]);
+    free(f->nodes);
+    for (size_t i = 0; i < f->n_workloads; i++)
+        workload_free_unpacked(f->workloads[i].w, NULL);
+    free(f->workloads);
+    free(f);
+}
+
+static int load_node(void *data, berth_store_node *rec)
+{
+    _cleanup_error_ berth_error *err = NULL;
+
+    /* a damaged row: the rest of the fleet still runs */
+    if (fleet_node_take(data, rec, &err) < 0)
+        berth_log_error(BERTH_LOG_WARN, err, "node not loaded");
+    return 0;
+}
+
+/* Append w (taken) to the fleet's workloads. */
+static void workload_add(fleet *f, Workload *w)
+{
+    f->workloads = berth_xreallocarray(f->workloads, f->n_workloads + 1, sizeof(*f->workloads));
+    memset(&f->workloads[f->n_workloads], 0, sizeof(*f->workloads));
+    f->workloads[f->n_workloads++].w = w;
+}
+
+static int load_workload(void *data, Workload *w)
+{
+    if (!w->template_) {
+        /* nothing to run: an older or damaged row, left in the store */
+        berth_warn("workload %s has no template: not loaded", w->name);
+        workload_free_unpacked(w, NULL);
+        return 0;
+    }
+    workload_add(data, w);
+    return 0;
+}
+
+static int load_assignment(void *data, const berth_store_assignment *a)
+{
+    fleet_node *n = fleet_node_find(data, a->node);
+    fleet_assign *to;
+
+    if (!n || strlen(a->container_id) >= BERTH_ID_BUF ||
+        strlen(a->workload) > BERTH_WORKLOAD_NAME_MAX)
+        return 0;
+    n->assign = berth_xreallocarray(n->assign, n->n_assign + 1, sizeof(*n->assign));
+    to = &n->assign[n->n_assign++];
+    memset(to, 0, sizeof(*to));
+    snprintf(to->id, sizeof(to->id), "%s", a->container_id);
+    snprintf(to->workload, sizeof(to->workload), "%s", a->workload);
+    to->replica = a->replica;
+    to->spec_generation = a->spec_generation;
+    to->workload_generation = a->workload_generation;
+    return 0;
+}
+
+static int load_status(void *data, const char *node, ContainerStatus *s)
+{
+    fleet *f = data;
+    fleet_node *n = fleet_node_find(f, node);
+
+    if (n)
+        fleet_status_put(f, n, s);
+    else
+        container_status_free_unpacked(s, NULL);
+    return 0;
+}
+
+int fleet_load(fleet *f, berth_error **err)
+{
+    if (berth_store_nodes_load(f->cfg.store, load_node, f, err) != 0 ||
+        berth_store_workloads_load(f->cfg.store, load_workload, f, err) != 0 ||
+        berth_store_assignments_load(f->cfg.store, load_assignment, f, err) != 0 ||
+        berth_store_statuses_load(f->cfg.store, load_status, f, err) != 0)
+        return berth_error_prefix(err, "load the fleet");
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+
+        n->status_dirty = false; /* as loaded */
+        /* What a node holds was reported before we stopped: ask again. */
+        n->need_full_report = true;
+    }
+    /* statuses loaded are written already */
+    berth_loop_timer_cancel(f->cfg.loop, &f->flush_timer);
+    fleet_leases_start(f);
+    berth_info("loaded %zu nodes and %zu workloads", f->n_nodes, f->n_workloads);
+    return 0;
+}
+
+/* ---- what nodes are given ---- */
+
+void fleet_specs_clear(fleet_specs *s)
+{
+    for (size_t i = 0; i < s->n_specs; i++)
+        container_spec_free_unpacked(s->specs[i], NULL);
+    free(s->specs);
+    memset(s, 0, sizeof(*s));
+}
+
+int fleet_node_assignments(fleet *f, const berth_principal *who, uint64_t known_generation,
+                           fleet_specs *ret_specs, berth_error **err)
+{
+    fleet_specs out = { 0 };
+    fleet_node *n = NULL;
+
+    if (fleet_node_of(f, who, true, &n, err) < 0)
+        return -1;
+    out.generation = n->rec.generation;
+    if (known_generation == n->rec.generation) {
+        out.unchanged = true;
+        *ret_specs = out;
+        return 0;
+    }
+    out.specs = berth_xcalloc(n->n_assign + 1, sizeof(*out.specs));
+    for (size_t i = 0; i < n->n_assign; i++) {
+        /* never a partial set: the agent would act on it */
+        if (fleet_assign_spec(f, n, &n->assign[i], &out.specs[i], err) < 0) {
+            fleet_specs_clear(&out);
+            return -1;
+        }
+        out.n_specs++;
+    }
+    *ret_specs = out;
+    return 0;
+}
+
+/* ---- workloads ---- */
+
+void fleet_changes_clear(fleet_changes *c)
+{
+    for (size_t i = 0; i < c->n_items; i++)
+        free(c->items[i].name);
+    free(c->items);
+    for (size_t i = 0; i < c->n_warnings; i++)
+        free(c->warnings[i]);
+    free(c->warnings);
+    memset(c, 0, sizeof(*c));
+}
+
+void fleet_changes_add(fleet_changes *c, const char *kind, const char *name, ApplyAction action,
+                       uint64_t generation)
+{
+    c->items = berth_xreallocarray(c->items, c->n_items + 1, sizeof(*c->items));
+    c->items[c->n_items++] = (fleet_change){ kind, berth_xstrdup(name), action, generation };
+}
+
+static void warn_operator(fleet_changes *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void warn_operator(fleet_changes *c, const char *fmt, ...)
+{
+    va_list ap;
+    char *text;
+
+    va_start(ap, fmt);
+    if (vasprintf(&text, fmt, ap) < 0)
+        berth_oom();
+    va_end(ap);
+    c->warnings = berth_xreallocarray(c->warnings, c->n_warnings + 1, sizeof(*c->warnings));
+    c->warnings[c->n_warnings++] = text;
+}
+
+/* Whether two workloads ask for the same thing: all but generation, times,
+ * status and source. */
+static bool same_spec(const Workload *a, const Workload *b)
+{
+    Workload x = *a, y = *b;
+
+    x.generation = y.generation = 0;
+    x.created_unix_ns = y.created_unix_ns = x.updated_unix_ns = y.updated_unix_ns = 0;
+    x.status = y.status = NULL;
+    x.source = y.source = (char *)protobuf_c_empty_string;
+    return berth_pb_equal(&x.base, &y.base);
+}
+
+/* The action applying w means, with its generation and times set. */
+static ApplyAction apply_action(fleet *f, Workload *w, int64_t now)
+{
+    fleet_workload *existing = fleet_workload_find(f, w->name);
+
+    if (!existing) {
+        w->generation = 1;
+        w->created_unix_ns = w->updated_unix_ns = now;
+        return APPLY_CREATED;
+    }
+    if (same_spec(w, existing->w)) {
+        w->generation = existing->w->generation;
+        return APPLY_UNCHANGED;
+    }
+    w->generation = existing->w->generation + 1;
+    w->created_unix_ns = existing->w->created_unix_ns;
+    w->updated_unix_ns = now;
+    return APPLY_CONFIGURED;
+}
+
+/* The workloads durably, in one transaction with their events: that is
+ * what the answer acknowledges. */
+static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions, size_t n,
+                       const char *source, berth_error **err)
+{
+    if (berth_store_begin(f->cfg.store, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (actions[i] == APPLY_UNCHANGED)
+            continue;
+        if (berth_store_workload_put(f->cfg.store, w[i], err) < 0) {
+            berth_store_rollback(f->cfg.store);
+            return -1;
+        }
+        fleet_event(f, FLEET_KIND_WORKLOAD, w[i]->name, FLEET_NORMAL, "Applied",
+                    "%s %s from %s: generation %" PRIu64, berth_workload_kind_name(w[i]->kind),
+                    actions[i] == APPLY_CREATED ? "created" : "configured", source,
+                    w[i]->generation);
+    }
+    return berth_store_commit(f->cfg.store, err);
+}
+
+int fleet_apply(fleet *f, Workload **workloads, size_t n, const char *source, bool dry_run,
+                fleet_changes *ret_changes, berth_error **err)
+{
+    _cleanup_free_ ApplyAction *actions = berth_xcalloc(n + 1, sizeof(*actions));
+    fleet_changes out = { 0 };
+    int64_t now = berth_now_real_ns();
+    size_t n_new = 0;
+
+    /* (the manifest reader refuses that already: the fleet's names stay
+     * unique whoever calls) */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(workloads[i]->name, workloads[j]->name) == 0)
+                return berth_error_set(err, EINVAL, "apply %s: workload %s is given twice", source,
+                                       workloads[i]->name);
+    for (size_t i = 0; i < n; i++) {
+        actions[i] = apply_action(f, workloads[i], now);
+        n_new += actions[i] == APPLY_CREATED;
+    }
+    if (f->n_workloads + n_new > FLEET_WORKLOADS_MAX)
+        return berth_error_set(err, ENOSPC, "%zu workloads would exceed the limit of %d",
+                               f->n_workloads + n_new, FLEET_WORKLOADS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        Workload *w = workloads[i];
+
+        fleet_changes_add(&out, berth_workload_kind_name(w->kind), w->name, actions[i],
+                          w->generation);
+        if (w->kind != WORKLOAD_DAEMONSET && w->replicas == 0)
+            warn_operator(&out, "%s: replicas 0: nothing will run", w->name);
+    }
+    if (dry_run) {
+        *ret_changes = out;
+        return 0;
+    }
+    if (apply_store(f, workloads, actions, n, source, err) < 0) {
+        fleet_changes_clear(&out);
+        return berth_error_prefix(err, "apply %s", source);
+    }
+    /* Committed: memory follows, then placement (redone from the store at
+     * the next start should we crash before it is). */
+    for (size_t i = 0; i < n; i++) {
+        fleet_workload *existing = fleet_workload_find(f, workloads[i]->name);
+
+        if (actions[i] == APPLY_UNCHANGED)
+            continue;
+        if (existing) {
+            workload_free_unpacked(existing->w, NULL);
+            existing->w = workloads[i];
+        } else {
+            workload_add(f, workloads[i]);
+        }
+        workloads[i] = NULL; /* the fleet's now */
+    }
+    fleet_reconcile_after(f, "apply");
+    for (size_t i = 0; i < out.n_items; i++) {
+        const fleet_workload *wl = fleet_workload_find(f, out.items[i].name);
+
+        if (wl && wl->place.unschedulable)
+            warn_operator(&out, "%s: %u of %u replicas cannot be placed: %s", wl->w->name,
+                          wl->place.unschedulable, wl->place.desired, wl->place.message);
+    }
+    *ret_changes = out;
+    return 0;
+}
+
+int fleet_delete_workloads(fleet *f, const char *const *names, size_t n, const char *by,
+                           bool dry_run, fleet_changes *ret_changes, berth_error **err)
+{
+    fleet_changes out = { 0 };
+
+    for (size_t i = 0; i < n; i++) {
+        const fleet_workload *wl = fleet_workload_find(f, names[i]);
+        bool again = false;
+
+        for (size_t j = 0; j < out.n_items && !again; j++)
+            again = strcmp(out.items[j].name, names[i]) == 0;
+        if (wl && !again)
+            fleet_changes_add(&out, berth_workload_kind_name(wl->w->kind), wl->w->name,
+                              APPLY_DELETED, wl->w->generation);
+    }
+    if (out.n_items == 0)
+        return berth_error_set(err, ENOENT, "workload %.63s not found", n ? names[0] : "");
+    if (dry_run) {
+        *ret_changes = out;
+        return 0;
+    }
+    if (berth_store_begin(f->cfg.store, err) < 0)
+        goto fail;
+    for (size_t i = 0; i < out.n_items; i++) {
+        if (berth_store_workload_delete(f->cfg.store, out.items[i].name, err) < 0) {
+            berth_store_rollback(f->cfg.store);
+            goto fail;
+        }
+        fleet_event(f, FLEET_KIND_WORKLOAD, out.items[i].name, FLEET_NORMAL, "Deleted",
+                    "by operator %s", by);
+    }
+    if (berth_store_commit(f->cfg.store, err) < 0)
+        goto fail;
+    for (size_t i = 0; i < out.n_items; i++) {
+        fleet_workload *wl = fleet_workload_find(f, out.items[i].name);
+        size_t at = (size_t)(wl - f->workloads);
+
+        workload_free_unpacked(wl->w, NULL);
+        memmove(&f->workloads[at], &f->workloads[at + 1],
+                (f->n_workloads - at - 1) * sizeof(*f->workloads));
+        f->n_workloads--;
+    }
+    fleet_reconcile_after(f, "delete");
+    *ret_changes = out;
+    return 0;
+fail:
+    fleet_changes_clear(&out);
+    return berth_error_prefix(err, "delete");
+}

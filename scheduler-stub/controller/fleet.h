@@ -1,0 +1,200 @@
+/* The controller's core: the fleet (nodes, workloads, which replica is
+ * assigned where, what the nodes report) and every change to it.
+ *
+ * A change is written to the store first, in one transaction with its
+ * events, then made in memory; when it can move replicas, placement runs
+ * again (fleet_reconcile): placement.c computes the new assignments, they
+ * are committed in one transaction, and the nodes whose desired set changed
+ * are woken through fleet_effects. What the fleet acknowledges is durable.
+ *
+ * Calls go one way: the process object (controller.c) makes the fleet,
+ * the rpc handlers (node-service.c, operator-service.c) call it, and it
+ * calls the store, placement and the admission policy. It never calls a
+ * handler and sends nothing on the wire: what leaves it goes through
+ * fleet_effects, given at creation.
+ *
+ * Everything runs on one loop; nothing blocks but the store's writes.
+ * Inputs from outside are checked here (validate.h) before anything
+ * changes. Errors carry the errno their status code is made from
+ * (berth_rpc_code_of): EINVAL a bad request, ENOENT not found, EACCES not
+ * this caller's, EBUSY the state does not allow it, ENOSPC a limit,
+ * ESTALE a report older than what the fleet holds, EIO the store. */
+#ifndef BERTH_CONTROLLER_FLEET_H
+#define BERTH_CONTROLLER_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/loop.h"
+#include "berth/proto/v1.h"
+#include "policy_sqlite.h"
+#include "rpc/principal.h"
+#include "store.h"
+
+typedef struct fleet fleet;
+
+typedef struct fleet_config {
+    berth_loop *loop;
+    berth_store *store;
+    /* Admission: approvals and join tokens. */
+    berth_policy_sqlite *policy;
+    /* Leases: the heartbeat interval is max(heartbeat_min_ns, registered
+     * nodes / heartbeat_max_rate); a node is Unknown after
+     * heartbeat_misses intervals without one, Down down_grace_ns later. */
+    int64_t heartbeat_min_ns;
+    uint32_t heartbeat_max_rate;
+    uint32_t heartbeat_misses;
+    int64_t down_grace_ns;
+} fleet_config;
+
+/* A node to wake: its principal id (BERTH_ID_LEN bytes) and the
+ * generation of its desired set now. */
+typedef struct fleet_wake {
+    const uint8_t *id;
+    uint64_t generation;
+} fleet_wake;
+
+/* What leaves the fleet. */
+typedef struct fleet_effects {
+    /* These registered nodes' desired sets changed and are committed:
+     * tell them (n >= 1; the array is the fleet's, valid during the
+     * call). Must not call into the fleet. */
+    void (*wake)(void *data, const fleet_wake *nodes, size_t n);
+    void *data;
+} fleet_effects;
+
+/* An empty fleet; cfg and fx are copied; the loop, store and policy stay
+ * the caller's and must outlive it. */
+fleet *fleet_new(const fleet_config *cfg, const fleet_effects *fx);
+/* Write the statuses not written yet, and free. NULL accepted. */
+void fleet_free(fleet *f);
+
+/* Load nodes, workloads, assignments and statuses from the store and give
+ * every registered node a fresh lease. Once, before anything else. */
+int fleet_load(fleet *f, berth_error **err);
+
+/* Run placement and carry it out: new assignments and generations in one
+ * transaction, then wake-ups. Done by every change that can move replicas;
+ * called alone at start (a crash may have left placement unfinished). */
+int fleet_reconcile(fleet *f, berth_error **err);
+
+/* ---- nodes: what their agents call (who: the calling node) ----
+ *
+ * Each fails EACCES when who is no admitted node; all but Register fail
+ * ENOENT ("node not registered") for a node that has not registered,
+ * which the agent answers by registering. */
+
+/* What a node is told after Register and each Heartbeat. */
+typedef struct fleet_beat {
+    uint64_t generation;
+    uint32_t heartbeat_interval_ms;
+    bool report_status; /* send a full ReportStatus */
+} fleet_beat;
+
+/* Register: info (copied) becomes the node's; it is Ready, its lease
+ * starts, its previous agent run's statuses are to be reported afresh.
+ * EACCES when info names another node, EINVAL when it is not valid. */
+int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *info,
+                        fleet_beat *ret_beat, berth_error **err);
+/* Heartbeat: renews the lease; brings an Unknown or Down node back (a Down
+ * one learns from ret its new generation, without the replicas it lost:
+ * fencing). */
+int fleet_node_heartbeat(fleet *f, const berth_principal *who, const HeartbeatRequest *in,
+                         fleet_beat *ret_beat, berth_error **err);
+
+/* A node's desired set: its generation and, unless it knows that one
+ * already, the spec of each container assigned to it (owned). */
+typedef struct fleet_specs {
+    uint64_t generation;
+    bool unchanged;
+    ContainerSpec **specs;
+    size_t n_specs;
+} fleet_specs;
+
+void fleet_specs_clear(fleet_specs *s);
+int fleet_node_assignments(fleet *f, const berth_principal *who, uint64_t known_generation,
+                           fleet_specs *ret_specs, berth_error **err);
+
+/* ReportStatus: statuses (copied) of the node's containers, its whole
+ * picture when in->full. ESTALE when that picture is older than events
+ * already taken in from its stream: the agent sends a fresh one. */
+int fleet_node_report(fleet *f, const berth_principal *who, const ReportStatusRequest *in,
+                      berth_error **err);
+
+/* Where a stream item stood in its sender's stream (lib/rpc/stream.h). */
+typedef struct fleet_stream_pos {
+    uint64_t epoch, seq;
+    uint64_t missed; /* items lost right before this one */
+} fleet_stream_pos;
+
+/* A container event and a metrics round from a node's stream. Items from
+ * no registered node, of an agent run already replaced, already covered by
+ * a full report, or not valid are dropped: the stream has no one to answer
+ * to, and the next heartbeat heals what was lost. */
+void fleet_node_event(fleet *f, const berth_principal *who, const fleet_stream_pos *pos,
+                      const ContainerEvent *ev);
+void fleet_node_metrics(fleet *f, const berth_principal *who, const fleet_stream_pos *pos,
+                        const MetricsReport *r);
+
+/* ---- what operators change (by: the operator's name, for events) ---- */
+
+/* One object an Apply or Delete acted on. */
+typedef struct fleet_change {
+    const char *kind; /* "Deployment", "Node" ... (static) */
+    char *name;
+    ApplyAction action;
+    uint64_t generation;
+} fleet_change;
+
+typedef struct fleet_changes {
+    fleet_change *items;
+    size_t n_items;
+    char **warnings; /* for the operator: "web: replicas 0: nothing will run" */
+    size_t n_warnings;
+} fleet_changes;
+
+void fleet_changes_clear(fleet_changes *c);
+
+/* Apply workloads (valid: from the manifest reader), named after source
+ * in events and errors: each is created, configured (a new generation) or
+ * unchanged. Generations and times are set in workloads[i]; unless
+ * dry_run, those the fleet keeps are taken (workloads[i] set to NULL) and
+ * placed. ENOSPC past the fleet's limit of workloads. */
+int fleet_apply(fleet *f, Workload **workloads, size_t n, const char *source, bool dry_run,
+                fleet_changes *ret_changes, berth_error **err);
+/* Delete the named workloads; names not in the fleet are passed over,
+ * ENOENT when none is. */
+int fleet_delete_workloads(fleet *f, const char *const *names, size_t n, const char *by,
+                           bool dry_run, fleet_changes *ret_changes, berth_error **err);
+/* Forget a node with its key, assignments and statuses. EBUSY while it is
+ * Ready with containers and not drained: they would run on, never told to
+ * stop. */
+int fleet_forget_node(fleet *f, const char *name, bool dry_run, fleet_changes *ret_changes,
+                      berth_error **err);
+
+typedef enum fleet_schedulable {
+    FLEET_CORDON,   /* no new replicas */
+    FLEET_DRAIN,    /* cordoned, and its Deployment and Pod replicas move */
+    FLEET_UNCORDON, /* ends both */
+} fleet_schedulable;
+
+int fleet_set_schedulable(fleet *f, const char *name, fleet_schedulable what, const char *by,
+                          berth_error **err);
+
+/* Admit the key awaiting approval for node in->name (only if its
+ * fingerprint is in->key_fingerprint, when not empty). ENOENT, EBUSY:
+ * another key awaits. */
+int fleet_approve_node(fleet *f, const ApproveNodeRequest *in, berth_error **err);
+/* A one-time join token (policy_sqlite.h), with an event. */
+int fleet_create_join_token(fleet *f, const CreateJoinTokenRequest *in, berth_join_token *ret_token,
+                            int64_t *ret_expires_ns, berth_error **err);
+/* The admission policy changed node name's row in the store (enrolled,
+ * awaiting approval, key rotated): take it in. */
+int fleet_node_reload(fleet *f, const char *name, berth_error **err);
+
+/* An operator stopped container id on node through its agent: the event. */
+void fleet_container_stopped(fleet *f, const char *node, const char *id, const char *by);
+
+#endif

@@ -1,0 +1,94 @@
+/* Clients to the nodes' Agent services (relay.h). */
+#include "relay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+
+/* Calls on the wire at once to one node: an operator's logs and stops. */
+#define RELAY_INFLIGHT 4
+
+typedef struct relay_client {
+    berth_principal who;
+    char *address;
+    berth_rpc_client *client;
+} relay_client;
+
+struct ctl_relay {
+    berth_loop *loop;
+    berth_auth *auth;
+    relay_client *clients;
+    size_t n_clients;
+};
+
+ctl_relay *ctl_relay_new(berth_loop *loop, berth_auth *auth)
+{
+    ctl_relay *r = berth_xcalloc(1, sizeof(*r));
+
+    r->loop = loop;
+    r->auth = auth;
+    return r;
+}
+
+static void client_close(relay_client *c)
+{
+    berth_rpc_client_free(c->client);
+    c->client = NULL;
+    free(c->address);
+    c->address = NULL;
+}
+
+void ctl_relay_free(ctl_relay *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_clients; i++)
+        client_close(&r->clients[i]);
+    free(r->clients);
+    free(r);
+}
+
+static relay_client *client_of(ctl_relay *r, const berth_principal *who)
+{
+    for (size_t i = 0; i < r->n_clients; i++)
+        if (berth_id_eq(r->clients[i].who.id, who->id))
+            return &r->clients[i];
+    return NULL;
+}
+
+int ctl_relay_client(ctl_relay *r, const berth_principal *who, const char *address,
+                     berth_rpc_client **ret_client, berth_error **err)
+{
+    relay_client *c = client_of(r, who);
+    berth_rpc_client_config cc = { .loop = r->loop,
+                                   .auth = r->auth,
+                                   .address = address,
+                                   .server = *who,
+                                   .max_inflight = RELAY_INFLIGHT };
+
+    if (c && c->client && strcmp(c->address, address) == 0) {
+        *ret_client = c->client;
+        return 0;
+    }
+    if (!c) {
+        r->clients = berth_xreallocarray(r->clients, r->n_clients + 1, sizeof(*r->clients));
+        c = &r->clients[r->n_clients++];
+        memset(c, 0, sizeof(*c));
+        c->who = *who;
+    }
+    /* the node registered with another address since */
+    client_close(c);
+    if (berth_rpc_client_new(&cc, &c->client, err) < 0)
+        return -1;
+    c->address = berth_xstrdup(address);
+    *ret_client = c->client;
+    return 0;
+}
+
+void ctl_relay_drop(ctl_relay *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_clients; i++)
+        if (strcmp(r->clients[i].who.name, name) == 0)
+            client_close(&r->clients[i]);
+}

@@ -1,0 +1,28 @@
+/* The controller's clients to its nodes' Agent services, for the calls it
+ * relays from operators (Logs, Stop): one per node, made at the first
+ * relay to it and made again when the node's agent_address changed. A
+ * client must find the node's enrolled key on the other end. */
+#ifndef BERTH_CONTROLLER_RELAY_H
+#define BERTH_CONTROLLER_RELAY_H
+
+#include "base/error.h"
+#include "base/loop.h"
+#include "rpc/auth.h"
+#include "rpc/client.h"
+#include "rpc/principal.h"
+
+typedef struct ctl_relay ctl_relay;
+
+/* loop and auth stay the caller's and must outlive the relay. */
+ctl_relay *ctl_relay_new(berth_loop *loop, berth_auth *auth);
+/* Calls still waiting complete with CANCELLED. NULL accepted. */
+void ctl_relay_free(ctl_relay *r);
+
+/* The client to node who at address (owned by the relay: valid until the
+ * next call here). */
+int ctl_relay_client(ctl_relay *r, const berth_principal *who, const char *address,
+                     berth_rpc_client **ret_client, berth_error **err);
+/* Close the client to the node called name, if any (it was forgotten). */
+void ctl_relay_drop(ctl_relay *r, const char *name);
+
+#endif

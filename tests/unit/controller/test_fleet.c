@@ -1,0 +1,633 @@
+/* The controller's core (fleet.h) called directly: a store in a temp dir,
+ * a loop for its timers, nodes admitted by writing their rows, and the
+ * wake-ups it would publish caught. What is asserted is what reaches an
+ * operator or an agent: the answers, the errors with the status code the
+ * rpc layer makes of them, what is stored, whom the fleet wakes. */
+#include <check.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "check_main.h"
+#include "fleet-view.h"
+#include "fleet.h"
+#include "pb/pb.h"
+#include "rpc/keys.h"
+#include "rpc/server.h"
+
+static char dir[64], db[128];
+static berth_loop *loop;
+static berth_store *st;
+static berth_policy_sqlite *policy;
+static berth_keypair key;
+static fleet *f;
+static fleet_config cfg;
+static size_t wake_calls, woken;
+
+static void on_wake(void *data, const fleet_wake *nodes, size_t n)
+{
+    (void)data;
+    (void)nodes;
+    wake_calls++;
+    woken += n;
+}
+
+static void fleet_up(void)
+{
+    fleet_effects fx = { .wake = on_wake };
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(berth_store_open(db, &st, &err), 0);
+    policy = berth_policy_sqlite_new(st, &key, NULL, NULL);
+    cfg.loop = loop;
+    cfg.store = st;
+    cfg.policy = policy;
+    f = fleet_new(&cfg, &fx);
+    ck_assert_int_eq(fleet_load(f, &err), 0);
+}
+
+static void fleet_down(void)
+{
+    fleet_free(f);
+    f = NULL;
+    berth_policy_sqlite_free(policy);
+    berth_store_close(st);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/berth-fleet-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/berth.db", dir);
+    ck_assert_int_eq(berth_loop_new(&loop, NULL), 0);
+    ck_assert_int_eq(berth_keypair_generate(&key, NULL), 0);
+    cfg = (fleet_config){ .heartbeat_min_ns = BERTH_NSEC_PER_SEC,
+                          .heartbeat_max_rate = 50,
+                          .heartbeat_misses = 3,
+                          .down_grace_ns = 30 * BERTH_NSEC_PER_SEC };
+    wake_calls = woken = 0;
+}
+
+static void teardown(void)
+{
+    if (f)
+        fleet_down();
+    berth_loop_free(loop);
+    berth_rm_rf_at(AT_FDCWD, dir, NULL);
+}
+
+/* ---- helpers ---- */
+
+static berth_principal node(const char *name)
+{
+    berth_principal p;
+
+    ck_assert_int_eq(berth_principal_init(&p, BERTH_ROLE_NODE, name, NULL), 0);
+    return p;
+}
+
+/* Write node name's row as admission leaves it: a key, not registered. */
+static void admit(const char *name)
+{
+    berth_principal p = node(name);
+    berth_store_node rec = { 0 };
+
+    snprintf(rec.name, sizeof(rec.name), "%s", name);
+    memcpy(rec.id, p.id, BERTH_ID_LEN);
+    memset(rec.keys[0], name[1], BERTH_PUBKEY_LEN);
+    rec.n_keys = 1;
+    rec.phase = NODE_UNKNOWN;
+    ck_assert_int_eq(berth_store_node_put(st, &rec, NULL), 0);
+    if (f)
+        ck_assert_int_eq(fleet_node_reload(f, name, NULL), 0);
+}
+
+static fleet_beat register_node(const char *name)
+{
+    berth_principal p = node(name);
+    NodeInfo info = NODE_INFO_INIT;
+    NodeCapacity cap = NODE_CAPACITY_INIT;
+    berth_error *err = NULL;
+    fleet_beat beat;
+
+    info.name = (char *)name;
+    cap.cpu_millis = 2000;
+    cap.memory_bytes = 4LL << 30;
+    info.capacity = &cap;
+    ck_assert_msg(fleet_node_register(f, &p, &info, &beat, &err) == 0, "%s", err ? err->msg : "");
+    return beat;
+}
+
+/* A Deployment as the manifest reader makes it (owned: fleet_apply takes
+ * it). */
+static Workload *deployment(const char *name, uint32_t replicas)
+{
+    Workload w = WORKLOAD_INIT;
+    ContainerSpec spec = CONTAINER_SPEC_INIT;
+    char *command[] = { "sleep", "3600" };
+
+    w.name = (char *)name;
+    w.kind = WORKLOAD_DEPLOYMENT;
+    w.replicas = replicas;
+    w.source = "test.yaml";
+    spec.id = "template";
+    spec.image = "busybox";
+    spec.command = command;
+    spec.n_command = 2;
+    w.template_ = &spec;
+    return BERTH_PB_COPY(Workload, &w);
+}
+
+/* Apply one Deployment; its action. */
+static ApplyAction apply_one(const char *name, uint32_t replicas, bool dry_run)
+{
+    Workload *w = deployment(name, replicas);
+    berth_error *err = NULL;
+    fleet_changes c;
+    ApplyAction action;
+
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", dry_run, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    ck_assert_uint_eq(c.n_items, 1);
+    action = c.items[0].action;
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    return action;
+}
+
+/* How many containers node name is given. */
+static size_t assigned(const char *name)
+{
+    berth_principal p = node(name);
+    fleet_specs s;
+    size_t n;
+
+    ck_assert_int_eq(fleet_node_assignments(f, &p, 0, &s, NULL), 0);
+    n = s.n_specs;
+    fleet_specs_clear(&s);
+    return n;
+}
+
+/* Assert the call failed with err saying text, which berthctl shows with
+ * status; then free it. */
+#define ck_assert_fails(call_expr, err, status, text)                                              \
+    do {                                                                                           \
+        ck_assert_int_lt((call_expr), 0);                                                          \
+        ck_assert_ptr_nonnull(err);                                                                \
+        ck_assert_str_eq((err)->msg, (text));                                                      \
+        ck_assert_int_eq(berth_rpc_code_of((err)->code), (status));                                \
+        berth_error_free(&(err));                                                                  \
+    } while (0)
+
+/* Make every write of the store fail from now on, as a full or broken
+ * disk would. */
+static void break_store(void)
+{
+    sqlite3 *raw;
+
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw,
+                                  "CREATE TRIGGER no_workloads BEFORE INSERT ON workloads "
+                                  "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
+                                  "CREATE TRIGGER no_deletes BEFORE DELETE ON workloads "
+                                  "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+}
+
+/* ---- workloads ---- */
+
+START_TEST(apply_creates_configures_and_places)
+{
+    fleet_workloads v;
+
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    register_node("n1");
+    register_node("n2");
+    wake_calls = woken = 0;
+
+    ck_assert_int_eq(apply_one("web", 4, false), APPLY_CREATED);
+    /* one placement, both nodes woken at once */
+    ck_assert_uint_eq(wake_calls, 1);
+    ck_assert_uint_eq(woken, 2);
+    ck_assert_uint_eq(assigned("n1"), 2);
+    ck_assert_uint_eq(assigned("n2"), 2);
+    ck_assert_int_eq(apply_one("web", 4, false), APPLY_UNCHANGED);
+    ck_assert_uint_eq(wake_calls, 1);
+    /* a dry run says what would happen, and nothing does */
+    ck_assert_int_eq(apply_one("web", 6, true), APPLY_CONFIGURED);
+    ck_assert_uint_eq(assigned("n1") + assigned("n2"), 4);
+    ck_assert_int_eq(apply_one("web", 6, false), APPLY_CONFIGURED);
+    ck_assert_uint_eq(assigned("n1") + assigned("n2"), 6);
+    ck_assert_int_eq(fleet_workloads_get(f, "web", &v, NULL), 0);
+    ck_assert_uint_eq(v.workloads[0]->generation, 2);
+    ck_assert_uint_eq(v.workloads[0]->status->placed, 6);
+    fleet_workloads_clear(&v);
+
+    /* all of it survives a restart */
+    fleet_down();
+    fleet_up();
+    ck_assert_uint_eq(assigned("n1") + assigned("n2"), 6);
+    ck_assert_int_eq(apply_one("web", 6, false), APPLY_UNCHANGED);
+}
+END_TEST
+
+START_TEST(apply_warns_and_refuses)
+{
+    Workload *two[2] = { deployment("web", 0), deployment("web", 1) };
+    Workload *nowhere = deployment("nowhere", 1);
+    berth_error *err = NULL;
+    fleet_changes c;
+
+    fleet_up();
+    ck_assert_fails(fleet_apply(f, two, 2, "x.yaml", false, &c, &err), err, CODE_INVALID_ARGUMENT,
+                    "apply x.yaml: workload web is given twice");
+    ck_assert_int_eq(fleet_apply(f, two, 1, "x.yaml", false, &c, &err), 0);
+    ck_assert_ptr_null(two[0]); /* the fleet's now */
+    ck_assert_uint_eq(c.n_warnings, 1);
+    ck_assert_str_eq(c.warnings[0], "web: replicas 0: nothing will run");
+    fleet_changes_clear(&c);
+    /* no node: it cannot be placed, and the operator is told why */
+    ck_assert_int_eq(fleet_apply(f, &nowhere, 1, "x.yaml", false, &c, &err), 0);
+    ck_assert_uint_eq(c.n_warnings, 1);
+    ck_assert_str_eq(c.warnings[0], "nowhere: 1 of 1 replicas cannot be placed: 0/0 nodes can take "
+                                    "a replica");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(two[1]);
+}
+END_TEST
+
+START_TEST(apply_past_the_limit_is_refused)
+{
+    size_t n = 10001;
+    Workload **many = calloc(n, sizeof(*many));
+    berth_error *err = NULL;
+    fleet_changes c;
+
+    fleet_up();
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "w%zu", i);
+        many[i] = deployment(name, 1);
+    }
+    ck_assert_fails(fleet_apply(f, many, n, "big.yaml", true, &c, &err), err,
+                    CODE_RESOURCE_EXHAUSTED, "10001 workloads would exceed the limit of 10000");
+    for (size_t i = 0; i < n; i++)
+        BERTH_PB_FREE(many[i]);
+    free(many);
+}
+END_TEST
+
+START_TEST(delete_takes_replicas_off_and_names_twice_are_once)
+{
+    const char *names[] = { "web", "web", "other" };
+    berth_error *err = NULL;
+    fleet_changes c;
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    apply_one("web", 2, false);
+    ck_assert_uint_eq(assigned("n1"), 2);
+    ck_assert_int_eq(fleet_delete_workloads(f, names, 3, "alice", false, &c, &err), 0);
+    ck_assert_uint_eq(c.n_items, 1);
+    ck_assert_str_eq(c.items[0].name, "web");
+    ck_assert_int_eq(c.items[0].action, APPLY_DELETED);
+    fleet_changes_clear(&c);
+    ck_assert_uint_eq(assigned("n1"), 0);
+    ck_assert_fails(fleet_delete_workloads(f, names, 1, "alice", false, &c, &err), err,
+                    CODE_NOT_FOUND, "workload web not found");
+}
+END_TEST
+
+START_TEST(a_failing_store_is_unavailable_and_changes_nothing)
+{
+    const char *names[] = { "web" };
+    Workload *w;
+    berth_error *err = NULL;
+    fleet_changes c;
+    fleet_workloads v;
+
+    fleet_up();
+    apply_one("web", 1, false);
+    break_store();
+    w = deployment("api", 1);
+    ck_assert_int_lt(fleet_apply(f, &w, 1, "api.yaml", false, &c, &err), 0);
+    ck_assert_int_eq(berth_rpc_code_of(err->code), CODE_UNAVAILABLE);
+    ck_assert_msg(strncmp(err->msg, "apply api.yaml: ", 16) == 0 &&
+                      strstr(err->msg, "disk on fire"),
+                  "%s", err->msg);
+    berth_error_free(&err);
+    ck_assert_ptr_nonnull(w); /* still the caller's */
+    BERTH_PB_FREE(w);
+    ck_assert_int_lt(fleet_delete_workloads(f, names, 1, "alice", false, &c, &err), 0);
+    ck_assert_int_eq(berth_rpc_code_of(err->code), CODE_UNAVAILABLE);
+    ck_assert_msg(strncmp(err->msg, "delete: ", 8) == 0, "%s", err->msg);
+    berth_error_free(&err);
+    /* the fleet is as the store is */
+    ck_assert_int_eq(fleet_workloads_get(f, "web", &v, NULL), 0);
+    fleet_workloads_clear(&v);
+    ck_assert_fails(fleet_workloads_get(f, "api", &v, &err), err, CODE_NOT_FOUND,
+                    "workload api not found");
+}
+END_TEST
+
+/* Workloads as an older or damaged store may hold them: one without a
+ * template, between good ones (it once broke loading: a use after free). */
+START_TEST(load_leaves_out_a_workload_without_template)
+{
+    ListWorkloadsRequest all = LIST_WORKLOADS_REQUEST_INIT;
+    const char *names[] = { "a", "b", "c", "d" };
+    fleet_workloads v;
+
+    ck_assert_int_eq(berth_store_open(db, &st, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        Workload *w = deployment(names[i], 1);
+
+        w->created_unix_ns = i + 1; /* loaded oldest first */
+        if (i == 1) {
+            container_spec_free_unpacked(w->template_, NULL);
+            w->template_ = NULL;
+        }
+        ck_assert_int_eq(berth_store_workload_put(st, w, NULL), 0);
+        BERTH_PB_FREE(w);
+    }
+    berth_store_close(st);
+    fleet_up();
+    fleet_workloads_list(f, &all, &v);
+    ck_assert_uint_eq(v.n_workloads, 3);
+    ck_assert_str_eq(v.workloads[0]->name, "a");
+    ck_assert_str_eq(v.workloads[1]->name, "c");
+    ck_assert_str_eq(v.workloads[2]->name, "d");
+    fleet_workloads_clear(&v);
+}
+END_TEST
+
+/* ---- nodes ---- */
+
+START_TEST(node_calls_are_about_the_caller)
+{
+    berth_principal n1 = node("n1"), n9 = node("n9");
+    NodeInfo info = NODE_INFO_INIT;
+    HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    berth_error *err = NULL;
+    fleet_beat beat;
+    fleet_specs specs;
+    char *bad_label[] = { "no spaces" };
+    NodeInfo_LabelsEntry label = NODE_INFO_LABELS_ENTRY_INIT, *labels[] = { &label };
+
+    fleet_up();
+    admit("n1");
+    info.name = "n1";
+    ck_assert_fails(fleet_node_register(f, &n9, &info, &beat, &err), err, CODE_PERMISSION_DENIED,
+                    "node n9 is not admitted");
+    info.name = "n2";
+    ck_assert_fails(fleet_node_register(f, &n1, &info, &beat, &err), err, CODE_PERMISSION_DENIED,
+                    "node n1 may not register as n2");
+    ck_assert_fails(fleet_node_heartbeat(f, &n1, &hb, &beat, &err), err, CODE_NOT_FOUND,
+                    "node not registered");
+    ck_assert_fails(fleet_node_assignments(f, &n1, 0, &specs, &err), err, CODE_NOT_FOUND,
+                    "node not registered");
+    ck_assert_fails(fleet_node_report(f, &n1, &rs, &err), err, CODE_NOT_FOUND,
+                    "node not registered");
+    info.name = "n1";
+    label.key = bad_label[0];
+    label.value = "x";
+    info.labels = labels;
+    info.n_labels = 1;
+    ck_assert_int_lt(fleet_node_register(f, &n1, &info, &beat, &err), 0);
+    ck_assert_int_eq(berth_rpc_code_of(err->code), CODE_INVALID_ARGUMENT);
+    berth_error_free(&err);
+    /* registered, it is Ready and told how often to beat */
+    beat = register_node("n1");
+    ck_assert_uint_eq(beat.heartbeat_interval_ms, 1000);
+    ck_assert_int_eq(fleet_node_heartbeat(f, &n1, &hb, &beat, &err), 0);
+    ck_assert(beat.report_status); /* a new agent run: its whole picture, please */
+}
+END_TEST
+
+START_TEST(operators_see_the_codes_they_always_saw)
+{
+    ApproveNodeRequest approve = APPROVE_NODE_REQUEST_INIT;
+    berth_store_node pending = { 0 };
+    berth_principal p = node("n3");
+    berth_error *err = NULL;
+    fleet_changes c;
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    apply_one("web", 1, false);
+    ck_assert_fails(fleet_forget_node(f, "n1", false, &c, &err), err, CODE_FAILED_PRECONDITION,
+                    "node n1 is Ready with 1 containers: drain it first (berthctl node drain n1)");
+    ck_assert_fails(fleet_set_schedulable(f, "n9", FLEET_DRAIN, "alice", &err), err, CODE_NOT_FOUND,
+                    "node n9 not found");
+    ck_assert_fails(fleet_forget_node(f, "n9", false, &c, &err), err, CODE_NOT_FOUND,
+                    "node n9 not found");
+    /* drained, it may go; its replica has nowhere else to run */
+    ck_assert_int_eq(fleet_set_schedulable(f, "n1", FLEET_DRAIN, "alice", &err), 0);
+    ck_assert_uint_eq(assigned("n1"), 0);
+    ck_assert_int_eq(fleet_forget_node(f, "n1", false, &c, &err), 0);
+    ck_assert_str_eq(c.items[0].kind, "Node");
+    fleet_changes_clear(&c);
+
+    /* approval of another key than the one waiting */
+    snprintf(pending.name, sizeof(pending.name), "n3");
+    memcpy(pending.id, p.id, BERTH_ID_LEN);
+    memset(pending.pending_key, 7, BERTH_PUBKEY_LEN);
+    pending.has_pending = true;
+    pending.phase = NODE_PENDING_APPROVAL;
+    ck_assert_int_eq(berth_store_node_put(st, &pending, NULL), 0);
+    approve.name = "n3";
+    approve.key_fingerprint = "AAAA";
+    ck_assert_int_lt(fleet_approve_node(f, &approve, &err), 0);
+    ck_assert_int_eq(berth_rpc_code_of(err->code), CODE_FAILED_PRECONDITION);
+    berth_error_free(&err);
+    approve.key_fingerprint = "";
+    ck_assert_int_eq(fleet_approve_node(f, &approve, &err), 0);
+}
+END_TEST
+
+START_TEST(a_container_on_two_nodes_must_be_named_with_its_node)
+{
+    berth_principal n1 = node("n1"), n2 = node("n2");
+    ContainerStatus s = CONTAINER_STATUS_INIT, *sp[] = { &s };
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    berth_error *err = NULL;
+    fleet_containers v;
+    fleet_agent to;
+
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    register_node("n1");
+    register_node("n2");
+    s.id = "x1";
+    s.state = CONTAINER_RUNNING;
+    rs.containers = sp;
+    rs.n_containers = 1;
+    ck_assert_int_eq(fleet_node_report(f, &n1, &rs, &err), 0);
+    ck_assert_int_eq(fleet_node_report(f, &n2, &rs, &err), 0);
+    ck_assert_fails(fleet_containers_get(f, "x1", "", &v, &err), err, CODE_FAILED_PRECONDITION,
+                    "container x1 is on n1 and n2: name the node");
+    ck_assert_fails(fleet_container_agent(f, "x1", "", &to, &err), err, CODE_FAILED_PRECONDITION,
+                    "container x1 is on n1 and n2: name the node");
+    ck_assert_int_eq(fleet_containers_get(f, "x1", "n2", &v, &err), 0);
+    ck_assert_str_eq(v.containers[0]->node, "n2");
+    fleet_containers_clear(&v);
+    ck_assert_fails(fleet_containers_get(f, "x2", "n2", &v, &err), err, CODE_NOT_FOUND,
+                    "container x2 not found on n2");
+    /* the fake agents of this test serve no Agent endpoint */
+    ck_assert_fails(fleet_container_agent(f, "x1", "n1", &to, &err), err, CODE_UNAVAILABLE,
+                    "node n1 serves no Agent endpoint (its agent_address is empty)");
+}
+END_TEST
+
+START_TEST(an_older_picture_is_refused_as_stale)
+{
+    berth_principal n1 = node("n1");
+    ContainerStatus s = CONTAINER_STATUS_INIT, *sp[] = { &s };
+    ContainerEvent ev = CONTAINER_EVENT_INIT;
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    fleet_stream_pos pos = { .epoch = 7, .seq = 5 };
+    berth_error *err = NULL;
+    fleet_containers v;
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    s.id = "x1";
+    s.state = CONTAINER_EXITED;
+    s.exit_code = 3;
+    ev.status = &s;
+    fleet_node_event(f, &n1, &pos, &ev);
+    s.state = CONTAINER_RUNNING;
+    rs.containers = sp;
+    rs.n_containers = 1;
+    rs.full = true;
+    rs.stream_epoch = 7;
+    rs.stream_seq = 3;
+    ck_assert_fails(fleet_node_report(f, &n1, &rs, &err), err, CODE_ABORTED,
+                    "stream item 5 was taken in before this picture of 3: send a fresh one");
+    ck_assert_int_eq(fleet_containers_get(f, "x1", "", &v, &err), 0);
+    ck_assert_int_eq(v.containers[0]->status->state, CONTAINER_EXITED);
+    fleet_containers_clear(&v);
+    /* a fresh one is taken in, and written to the store */
+    rs.stream_seq = 5;
+    ck_assert_int_eq(fleet_node_report(f, &n1, &rs, &err), 0);
+    fleet_down();
+    fleet_up();
+    ck_assert_int_eq(fleet_containers_get(f, "x1", "", &v, &err), 0);
+    ck_assert_int_eq(v.containers[0]->status->state, CONTAINER_RUNNING);
+    fleet_containers_clear(&v);
+}
+END_TEST
+
+static NodePhase phase_of(const char *name)
+{
+    fleet_nodes v;
+    NodePhase p;
+
+    ck_assert_int_eq(fleet_nodes_get(f, name, &v, NULL), 0);
+    p = v.nodes[0]->phase;
+    fleet_nodes_clear(&v);
+    return p;
+}
+
+/* Run the loop, n2 beating meanwhile, until node name is in phase (false
+ * after 10 s). */
+static bool run_until(const char *name, NodePhase phase)
+{
+    berth_principal n2 = node("n2");
+    HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
+    int64_t end = berth_now_mono_ns() + 10 * BERTH_NSEC_PER_SEC;
+    fleet_beat beat;
+
+    while (phase_of(name) != phase) {
+        if (berth_now_mono_ns() > end)
+            return false;
+        ck_assert_int_eq(fleet_node_heartbeat(f, &n2, &hb, &beat, NULL), 0);
+        berth_loop_run_once(loop, 5 * BERTH_NSEC_PER_MSEC, NULL);
+    }
+    return true;
+}
+
+START_TEST(a_silent_node_is_unknown_then_down_and_fenced_when_back)
+{
+    berth_principal n1 = node("n1");
+    HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
+    fleet_beat before, after;
+    berth_error *err = NULL;
+
+    /* a lease of 2 x 20 ms; Down half a second later */
+    cfg.heartbeat_min_ns = 20 * BERTH_NSEC_PER_MSEC;
+    cfg.heartbeat_max_rate = 1000;
+    cfg.heartbeat_misses = 2;
+    cfg.down_grace_ns = 500 * BERTH_NSEC_PER_MSEC;
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    before = register_node("n1");
+    register_node("n2");
+    apply_one("web", 2, false);
+    ck_assert_uint_eq(assigned("n1"), 1);
+    ck_assert_int_eq(fleet_node_heartbeat(f, &n1, &hb, &before, NULL), 0);
+
+    /* n1 goes silent: Unknown, its replica stays */
+    ck_assert(run_until("n1", NODE_UNKNOWN));
+    ck_assert_uint_eq(assigned("n1"), 1);
+    /* then Down: its replica moves to n2 */
+    ck_assert(run_until("n1", NODE_DOWN));
+    ck_assert_uint_eq(assigned("n1"), 0);
+    ck_assert_uint_eq(assigned("n2"), 2);
+    /* back: Ready, with a generation that drops what it ran */
+    hb.applied_generation = before.generation;
+    ck_assert_int_eq(fleet_node_heartbeat(f, &n1, &hb, &after, &err), 0);
+    ck_assert_int_eq(phase_of("n1"), NODE_READY);
+    ck_assert_uint_gt(after.generation, before.generation);
+    {
+        ListEventsRequest q = LIST_EVENTS_REQUEST_INIT;
+        fleet_events ev;
+        bool fenced = false;
+
+        q.object_kind = "Node";
+        q.object_name = "n1";
+        ck_assert_int_eq(fleet_events_list(f, &q, &ev, NULL), 0);
+        for (size_t i = 0; i < ev.n_events; i++)
+            fenced |= strcmp(ev.events[i]->reason, "Fenced") == 0;
+        fleet_events_clear(&ev);
+        ck_assert(fenced);
+    }
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("controller-fleet");
+    TCase *tc = tcase_create("fleet");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, apply_creates_configures_and_places);
+    tcase_add_test(tc, apply_warns_and_refuses);
+    tcase_add_test(tc, apply_past_the_limit_is_refused);
+    tcase_add_test(tc, delete_takes_replicas_off_and_names_twice_are_once);
+    tcase_add_test(tc, a_failing_store_is_unavailable_and_changes_nothing);
+    tcase_add_test(tc, load_leaves_out_a_workload_without_template);
+    tcase_add_test(tc, node_calls_are_about_the_caller);
+    tcase_add_test(tc, operators_see_the_codes_they_always_saw);
+    tcase_add_test(tc, a_container_on_two_nodes_must_be_named_with_its_node);
+    tcase_add_test(tc, an_older_picture_is_refused_as_stale);
+    tcase_add_test(tc, a_silent_node_is_unknown_then_down_and_fenced_when_back);
+    suite_add_tcase(s, tc);
+    return s;
+}
