@@ -65,6 +65,8 @@ typedef struct fleet_node {
     uint64_t status_epoch, status_seq, retired_epoch;
     bool digest_valid;
     uint64_t digest;
+    /* Statuses it sent about containers that were never its (left out). */
+    uint64_t foreign_reports;
     berth_loop_timer lease;
     /* Metrics: the latest two samples per container. */
     fleet_sample *samples;

@@ -67,16 +67,36 @@ int fleet_node_take(fleet *f, berth_store_node *rec, berth_error **err)
     return 0;
 }
 
+/* Take n out of the fleet's list and free it. */
+static void node_drop(fleet *f, fleet_node *n)
+{
+    size_t at;
+
+    for (at = 0; f->nodes[at] != n; at++)
+        ;
+    memmove(&f->nodes[at], &f->nodes[at + 1], (f->n_nodes - at - 1) * sizeof(*f->nodes));
+    f->n_nodes--;
+    fleet_node_free(n);
+}
+
 int fleet_node_reload(fleet *f, const char *name, berth_error **err)
 {
-    berth_store_node rec;
+    berth_store_node rec = { 0 };
     int found = berth_store_node_get(f->cfg.store, name, &rec, err);
+
+    fleet_node *n;
 
     if (found < 0)
         return -1;
-    if (found == 0)
+    if (found > 0)
+        return fleet_node_take(f, &rec, err);
+    /* Gone from the store (a request for approval the policy let go of):
+     * gone from memory too. */
+    n = fleet_node_find(f, name);
+    if (!n)
         return berth_error_set(err, ENOENT, "node %s is not in the store", name);
-    return fleet_node_take(f, &rec, err);
+    node_drop(f, n);
+    return 0;
 }
 
 static int node_named(fleet *f, const char *name, fleet_node **ret_node, berth_error **err)
@@ -377,7 +397,6 @@ int fleet_forget_node(fleet *f, const char *name, bool dry_run, fleet_changes *r
 {
     fleet_changes out = { 0 };
     fleet_node *n = NULL;
-    size_t at;
 
     if (node_named(f, name, &n, err) < 0)
         return -1;
@@ -400,11 +419,7 @@ int fleet_forget_node(fleet *f, const char *name, bool dry_run, fleet_changes *r
     }
     fleet_changes_add(&out, FLEET_KIND_NODE, n->rec.name, APPLY_DELETED, n->rec.generation);
     if (!dry_run) {
-        for (at = 0; f->nodes[at] != n; at++)
-            ;
-        memmove(&f->nodes[at], &f->nodes[at + 1], (f->n_nodes - at - 1) * sizeof(*f->nodes));
-        f->n_nodes--;
-        fleet_node_free(n);
+        node_drop(f, n);
         fleet_reconcile_after(f, "deleting node %s", name);
     }
     *ret_changes = out;

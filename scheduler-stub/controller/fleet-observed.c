@@ -113,13 +113,31 @@ static void status_replace(fleet *f, fleet_node *n, ContainerStatus **s, size_t 
     flush_soon(f, n);
 }
 
+/* Whether n may tell about container id: it is assigned there, or n told
+ * about it before (a replica placed elsewhere since, which runs there until
+ * the node hears). Another node's container is not its to report: taken,
+ * such a report would make that container's id ambiguous. */
+static bool node_may_report(fleet_node *n, const char *id)
+{
+    return fleet_assign_find(n, id) || fleet_status_find(n, id);
+}
+
 /* Every status a node sends enters the fleet past this check, whether in a
  * report, full or not, or a stream event: the one place that decides what
- * the fleet takes from n about its containers. */
-static int status_admit(const fleet_node *n, const ContainerStatus *s, berth_error **err)
+ * the fleet takes from n about its containers. 1: take it; 0: not n's to
+ * report (left out, counted); -1: invalid (*err). */
+static int status_admit(fleet_node *n, const ContainerStatus *s, berth_error **err)
 {
-    (void)n; /* any container, assigned or not, for now */
-    return ctl_status_validate(s, err);
+    if (ctl_status_validate(s, err) < 0)
+        return -1;
+    if (node_may_report(n, s->id))
+        return 1;
+    n->foreign_reports++;
+    if (n->foreign_reports == 1 || n->foreign_reports % 1000 == 0)
+        berth_warn("node %s reported container %s, never assigned to it: left out (%" PRIu64
+                   " such reports)",
+                   n->rec.name, s->id, n->foreign_reports);
+    return 0;
 }
 
 uint64_t fleet_status_digest(fleet_node *n)
@@ -211,12 +229,21 @@ int fleet_node_report(fleet *f, const berth_principal *who, const ReportStatusRe
 {
     ContainerStatus **copies;
     fleet_node *n = NULL;
+    bool *take;
+    size_t n_take = 0;
 
     if (fleet_node_of(f, who, true, &n, err) < 0 || ctl_report_status_validate(in, err) < 0)
         return -1;
-    for (size_t i = 0; i < in->n_containers; i++)
-        if (status_admit(n, in->containers[i], err) < 0)
+    take = berth_xcalloc(in->n_containers + 1, sizeof(*take));
+    for (size_t i = 0; i < in->n_containers; i++) {
+        int r = status_admit(n, in->containers[i], err);
+
+        if (r < 0) {
+            free(take);
             return -1;
+        }
+        take[i] = r > 0;
+    }
     if (in->full && in->stream_epoch && in->stream_epoch == n->status_epoch &&
         in->stream_seq < n->status_seq)
         /* Older than events already taken in (see controller.proto): the
@@ -228,14 +255,16 @@ int fleet_node_report(fleet *f, const berth_principal *who, const ReportStatusRe
                                n->status_seq, in->stream_seq);
     copies = berth_xcalloc(in->n_containers + 1, sizeof(*copies));
     for (size_t i = 0; i < in->n_containers; i++)
-        copies[i] = BERTH_PB_COPY(ContainerStatus, in->containers[i]);
+        if (take[i])
+            copies[n_take++] = BERTH_PB_COPY(ContainerStatus, in->containers[i]);
+    free(take);
     if (in->full) {
-        status_replace(f, n, copies, in->n_containers);
+        status_replace(f, n, copies, n_take);
         n->need_full_report = false;
         if (in->stream_epoch) /* 0: taken without a stream, says nothing of it */
             stream_position(n, in->stream_epoch, in->stream_seq);
     } else {
-        for (size_t i = 0; i < in->n_containers; i++)
+        for (size_t i = 0; i < n_take; i++)
             fleet_status_put(f, n, copies[i]);
         free(copies);
     }
@@ -251,7 +280,7 @@ void fleet_node_event(fleet *f, const berth_principal *who, const fleet_stream_p
 
     if (!n || stream_item_old(n, pos))
         return;
-    if (!ev->status || status_admit(n, ev->status, NULL) < 0)
+    if (!ev->status || status_admit(n, ev->status, NULL) <= 0)
         return;
     stream_position(n, pos->epoch, pos->seq);
     if (ev->removed)
@@ -315,7 +344,8 @@ void fleet_node_metrics(fleet *f, const berth_principal *who, const fleet_stream
     for (size_t i = 0; i < r->n_samples; i++) {
         const MetricsSample *s = r->samples[i];
 
-        if (*s->container_id && !berth_spec_id_valid(s->container_id))
+        if (*s->container_id &&
+            (!berth_spec_id_valid(s->container_id) || !node_may_report(n, s->container_id)))
             continue;
         sample_put(n, BERTH_PB_COPY(MetricsSample, s));
     }

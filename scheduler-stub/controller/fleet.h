@@ -191,7 +191,8 @@ int fleet_approve_node(fleet *f, const ApproveNodeRequest *in, berth_error **err
 int fleet_create_join_token(fleet *f, const CreateJoinTokenRequest *in, berth_join_token *ret_token,
                             int64_t *ret_expires_ns, berth_error **err);
 /* The admission policy changed node name's row in the store (enrolled,
- * awaiting approval, key rotated): take it in. */
+ * awaiting approval, key rotated, a request for approval let go of): take
+ * it in (or forget the node when its row is gone). */
 int fleet_node_reload(fleet *f, const char *name, berth_error **err);
 
 /* An operator stopped container id on node through its agent: the event. */

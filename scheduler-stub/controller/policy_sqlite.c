@@ -253,8 +253,16 @@ static int sq_enroll(void *data, const uint8_t token_id[BERTH_TOKEN_ID_LEN],
     r = berth_store_token_use(p->st, token_id, who->name, berth_now_real_ns(), err);
     if (r == 0)
         r = node_load(p, who, &n, err);
+    if (r >= 0 && n.n_keys > 0) {
+        /* A token never takes over an admitted node: with a spare one
+         * anybody could become it. (The rollback leaves the token unused.) */
+        node_info_free_unpacked(n.info, NULL);
+        r = berth_error_set(err, EEXIST,
+                            "node %s is admitted already; a join token cannot replace its key "
+                            "(an operator can: berthctl node approve %s --fingerprint KEY)",
+                            who->name, who->name);
+    }
     if (r >= 0) {
-        /* A node re-enrolling (it lost its key) replaces its keys. */
         memcpy(n.keys[0], pk, BERTH_PUBKEY_LEN);
         n.n_keys = 1;
         n.has_pending = false;
@@ -292,7 +300,8 @@ static int sq_rotate(void *data, const berth_principal *who, const uint8_t old_p
     if (found <= 0)
         return found < 0 ? -1
                          : berth_error_set(err, ENOENT, "rotate key of %s: unknown", who->name);
-    /* Keep exactly the vouching key and the new one. */
+    /* Keep exactly the vouching key and the new one (newest last), until
+     * the new one is used (sq_confirm). */
     memcpy(n.keys[0], old_pk, BERTH_PUBKEY_LEN);
     memcpy(n.keys[1], new_pk, BERTH_PUBKEY_LEN);
     n.n_keys = 2;
@@ -303,11 +312,42 @@ static int sq_rotate(void *data, const berth_principal *who, const uint8_t old_p
     return r;
 }
 
+/* A node with two keys is moving to the second (it rotated to it, or an
+ * operator approved it as the replacement): its first HELLO with it drops
+ * the first, so a leaked old key neither stays valid nor vouches again. */
+static int sq_confirm(void *data, const berth_principal *who, const uint8_t pk[BERTH_PUBKEY_LEN],
+                      berth_error **err)
+{
+    berth_policy_sqlite *p = data;
+    char fp[BERTH_FINGERPRINT_LEN], msg[160];
+    berth_store_node n;
+    int found, r;
+
+    if (who->role != BERTH_ROLE_NODE)
+        return 0;
+    found = berth_store_node_get(p->st, who->name, &n, err);
+    if (found <= 0)
+        return found;
+    if (n.n_keys != 2 || sodium_memcmp(n.keys[1], pk, BERTH_PUBKEY_LEN) != 0) {
+        node_info_free_unpacked(n.info, NULL);
+        return 0;
+    }
+    berth_key_fingerprint(n.keys[0], fp);
+    memcpy(n.keys[0], pk, BERTH_PUBKEY_LEN);
+    n.n_keys = 1;
+    snprintf(msg, sizeof(msg), "the new key is in use; key %s no longer admits it", fp);
+    r = save(p, &n, "Normal", "KeyReplaced", msg, err);
+    node_info_free_unpacked(n.info, NULL);
+    if (r == 0 && p->changed)
+        p->changed(p->changed_data, who->name);
+    return r;
+}
+
 static int sq_request_approval(void *data, const berth_principal *who,
                                const uint8_t pk[BERTH_PUBKEY_LEN], berth_error **err)
 {
     berth_policy_sqlite *p = data;
-    char msg[160], fp[BERTH_FINGERPRINT_LEN];
+    char fp[BERTH_FINGERPRINT_LEN];
     berth_store_node n;
     size_t pending = 0;
     int found, r;
@@ -316,34 +356,102 @@ static int sq_request_approval(void *data, const berth_principal *who,
         return berth_error_set(err, EPERM, "only node keys can await approval");
     if ((found = node_load(p, who, &n, err)) < 0)
         return -1;
-    if (n.has_pending && memcmp(n.pending_key, pk, BERTH_PUBKEY_LEN) == 0) {
+    if (n.n_keys > 0) {
+        /* Nobody queues a key under an admitted name: a plain approve
+         * would hand the node to them. Its key is replaced only by an
+         * operator naming the new one. */
         node_info_free_unpacked(n.info, NULL);
-        return 0; /* asked before: nothing new to record */
+        return berth_error_set(err, EEXIST,
+                               "node %s is admitted with another key; an operator must name this "
+                               "one to replace it",
+                               who->name);
     }
-    /* Anyone can present a key: bound what they can make us remember. */
-    if (!n.has_pending &&
-        (berth_store_pending_count(p->st, &pending, err) < 0 || pending >= BERTH_PENDING_MAX)) {
-        node_info_free_unpacked(n.info, NULL);
-        return pending >= BERTH_PENDING_MAX
-                   ? berth_error_set(err, EAGAIN, "too many keys await approval (%d)",
-                                     BERTH_PENDING_MAX)
-                   : -1;
+    /* Anyone can present a key: what they can make us remember is bounded,
+     * and the one who waited longest makes room (a node that still wants
+     * in asks again at its next retry, which keeps it among the newest). */
+    if (!n.has_pending) {
+        char oldest[BERTH_NAME_MAX + 1];
+
+        if (berth_store_pending_count(p->st, &pending, err) < 0)
+            goto fail;
+        if (pending >= BERTH_PENDING_MAX) {
+            int r2 = berth_store_pending_oldest(p->st, oldest, sizeof(oldest), err);
+
+            if (r2 < 0 || (r2 > 0 && berth_store_node_delete(p->st, oldest, err) < 0))
+                goto fail;
+            if (r2 > 0 && p->changed)
+                p->changed(p->changed_data, oldest);
+        }
     }
-    /* The latest key a node presented is the one to approve. */
+    /* The latest key a node presented is the one to approve; asking again
+     * keeps it among the newest. No event: strangers must not be able to
+     * write the event log (get nodes shows what waits). */
     memcpy(n.pending_key, pk, BERTH_PUBKEY_LEN);
     n.has_pending = true;
-    if (!found) {
-        n.phase = NODE_PENDING_APPROVAL;
-        snprintf(n.reason, sizeof(n.reason), "key %s awaits approval",
-                 berth_key_fingerprint(pk, fp));
-    }
-    snprintf(msg, sizeof(msg), "key %s awaits approval (berthctl node approve %s)",
-             berth_key_fingerprint(pk, fp), who->name);
-    r = save(p, &n, "Warning", "AwaitingApproval", msg, err);
+    n.phase = NODE_PENDING_APPROVAL;
+    n.phase_since_ns = berth_now_real_ns();
+    snprintf(n.reason, sizeof(n.reason), "key %s awaits approval", berth_key_fingerprint(pk, fp));
+    r = berth_store_node_put(p->st, &n, err);
     node_info_free_unpacked(n.info, NULL);
     if (r == 0 && p->changed)
         p->changed(p->changed_data, who->name);
     return r;
+fail:
+    node_info_free_unpacked(n.info, NULL);
+    return -1;
+}
+
+/* Approve with no key waiting: the operator names the key. A node that
+ * has none gets it as its first; an admitted node gets it as the
+ * replacement of its own, which takes over at its first HELLO with it
+ * (sq_confirm). Without a fingerprint there is nothing to approve. */
+static int approve_named(berth_policy_sqlite *p, const char *name, bool admitted,
+                         const char *fingerprint, berth_error **err)
+{
+    uint8_t pk[BERTH_PUBKEY_LEN];
+    char msg[200];
+    berth_principal who;
+    berth_store_node n;
+    int found;
+
+    if (!fingerprint || !*fingerprint) {
+        if (admitted)
+            return berth_error_set(err, EEXIST,
+                                   "node %s is admitted; to replace its key, name the new one "
+                                   "(--fingerprint KEY)",
+                                   name);
+        return berth_error_set(err, ENOENT, "node %s: no key awaits approval", name);
+    }
+    if (berth_key_parse_fingerprint(fingerprint, pk, err) < 0 ||
+        berth_principal_init(&who, BERTH_ROLE_NODE, name, err) < 0 ||
+        (found = node_load(p, &who, &n, err)) < 0)
+        return -1;
+    if (!found) {
+        n.phase = NODE_UNKNOWN;
+        snprintf(n.reason, sizeof(n.reason), "approved, not registered yet");
+    }
+    if (n.n_keys > 0 && sodium_memcmp(n.keys[n.n_keys - 1], pk, BERTH_PUBKEY_LEN) == 0) {
+        node_info_free_unpacked(n.info, NULL);
+        return 0; /* that key admits it already */
+    }
+    if (n.n_keys > 0) {
+        memcpy(n.keys[0], n.keys[n.n_keys - 1], BERTH_PUBKEY_LEN);
+        memcpy(n.keys[1], pk, BERTH_PUBKEY_LEN);
+        n.n_keys = 2;
+        snprintf(msg, sizeof(msg),
+                 "key %s approved by an operator to replace the node's key at its first use",
+                 fingerprint);
+    } else {
+        memcpy(n.keys[0], pk, BERTH_PUBKEY_LEN);
+        n.n_keys = 1;
+        snprintf(msg, sizeof(msg), "key %s approved by an operator", fingerprint);
+    }
+    {
+        int r = save(p, &n, "Normal", "Approved", msg, err);
+
+        node_info_free_unpacked(n.info, NULL);
+        return r;
+    }
 }
 
 int berth_policy_sqlite_approve(berth_policy_sqlite *p, const char *name, const char *fingerprint,
@@ -357,8 +465,10 @@ int berth_policy_sqlite_approve(berth_policy_sqlite *p, const char *name, const 
     if (found < 0)
         return -1;
     if (found == 0 || !n.has_pending) {
+        bool admitted = found && n.n_keys > 0;
+
         node_info_free_unpacked(found ? n.info : NULL, NULL);
-        return berth_error_set(err, ENOENT, "node %s: no key awaits approval", name);
+        return approve_named(p, name, admitted, fingerprint, err);
     }
     berth_key_fingerprint(n.pending_key, fp);
     if (fingerprint && *fingerprint && strcmp(fingerprint, fp) != 0) {
@@ -385,5 +495,6 @@ const berth_policy_ops berth_policy_sqlite_ops = {
     .join_token_secret = sq_join_token_secret,
     .enroll = sq_enroll,
     .rotate = sq_rotate,
+    .confirm = sq_confirm,
     .request_approval = sq_request_approval,
 };

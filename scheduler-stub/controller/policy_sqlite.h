@@ -51,8 +51,11 @@ int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
                                      int64_t *ret_expires_ns, berth_error **err);
 
 /* Admit the key awaiting approval for node name; when fingerprint is not
- * empty, only if it is that key's. ENOENT: no such node or no key awaits;
- * EBUSY: another key awaits. */
+ * empty, only if it is that key's (EBUSY: another key awaits). With no key
+ * waiting, fingerprint names the key: a node without one is admitted with
+ * it; an admitted node's key is replaced by it at its first HELLO with it
+ * (EEXIST without a fingerprint: a replacement must be named). ENOENT:
+ * nothing to approve. */
 int berth_policy_sqlite_approve(berth_policy_sqlite *p, const char *name, const char *fingerprint,
                                 berth_error **err);
 

@@ -470,6 +470,26 @@ int berth_store_pending_count(berth_store *st, size_t *ret_count, berth_error **
     return 0;
 }
 
+static const char sql_pending_oldest[] = "SELECT name FROM nodes WHERE pending_key IS NOT NULL"
+                                         " AND key1 IS NULL ORDER BY phase_since_ns LIMIT 1";
+
+int berth_store_pending_oldest(berth_store *st, char *ret_name, size_t size, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_pending_oldest, err);
+    int r;
+
+    if (!s)
+        return -1;
+    r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        snprintf(ret_name, size, "%s", (const char *)sqlite3_column_text(s, 0));
+        sqlite3_reset(s);
+        return 1;
+    }
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? 0 : db_error(st, err, "find the oldest pending node");
+}
+
 /* ---- join tokens ---- */
 
 static const char sql_token_put[] = "INSERT INTO join_tokens (id, sealed_secret, expires_ns,"

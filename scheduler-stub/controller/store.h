@@ -78,6 +78,9 @@ int berth_store_nodes_load(berth_store *st, int (*fn)(void *data, berth_store_no
                            berth_error **err);
 /* How many keys await approval. */
 int berth_store_pending_count(berth_store *st, size_t *ret_count, berth_error **err);
+/* The node whose key has awaited approval longest among those that have no
+ * admitted key: 1 and its name in ret_name, 0 when there is none. */
+int berth_store_pending_oldest(berth_store *st, char *ret_name, size_t size, berth_error **err);
 
 /* ---- join tokens ---- */
 

@@ -17,10 +17,23 @@
  *   attack loris ADDRESS COUNT
  *       COUNT connections that each announce a message of 4 MiB and then
  *       send it one byte a second, until killed.
+ *   attack login ADDRESS SERVER SERVER_PUB ROLE/NAME KEY [--previous KEY]
+ *                [--token TOKEN]
+ *       One handshake as ROLE/NAME with the secret key in the file KEY
+ *       (vouched for by the key in --previous: a rotation; or presenting
+ *       a join token), over nanomsg to ADDRESS (tcp:// or ipc://). Prints
+ *       "SESSION MADE", "refused CODE: MESSAGE" or "no answer"; exits 0,
+ *       3 or 4 accordingly.
+ *   attack report ADDRESS SERVER_PUB NODE KEY CONTAINER
+ *       As admitted node NODE (its secret key in KEY): Register, then a
+ *       ReportStatus saying CONTAINER (another node's) runs here. Prints
+ *       each call's outcome; exit 0 when both were answered OK.
  *
  * Prints "ready" (and flushes) once its connections are up, for the test to
  * measure the daemon then. Exit 0, 1 on failure, 2 for a usage error. */
 #include <arpa/inet.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -35,9 +48,12 @@
 
 #include "base/error.h"
 #include "base/io.h"
+#include "base/loop.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "berth/proto/v1.h"
 #include "rpc/auth.h"
+#include "rpc/client.h"
 #include "rpc/policy_memory.h"
 
 #define STRANGERS 64
@@ -262,11 +278,158 @@ static int hold(const char *address, long count, bool loris)
     return up == count ? 0 : 1;
 }
 
+static int login(int argc, char **argv)
+{
+    const char *address = argv[2], *previous = NULL, *token_text = NULL;
+    uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
+    berth_principal server, me;
+    berth_policy_memory *policy = NULL;
+    berth_auth_config cfg = { 0 };
+    berth_join_token token;
+    berth_hello *hello = NULL;
+    berth_auth *auth = NULL;
+    berth_welcome w = { 0 };
+    berth_error *err = NULL;
+    uint8_t *frame = NULL;
+    void *answer = NULL;
+    size_t n_pks = 0, len = 0;
+    int s, n, wait_ms = 5000;
+
+    for (int i = 7; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--previous") == 0)
+            previous = argv[i + 1];
+        else if (strcmp(argv[i], "--token") == 0)
+            token_text = argv[i + 1];
+    }
+    if (parse_principal(argv[3], &server) < 0 || parse_principal(argv[5], &me) < 0 ||
+        berth_pubkeys_load(AT_FDCWD, argv[4], pks, &n_pks, &err) < 0 ||
+        berth_keypair_load(AT_FDCWD, argv[6], &cfg.key, &err) < 0 ||
+        (previous && berth_keypair_load(AT_FDCWD, previous, &cfg.previous_key, &err) < 0) ||
+        (token_text && berth_join_token_parse(token_text, &token, &err) < 0)) {
+        fprintf(stderr, "attack: %s\n", err ? err->msg : "bad SERVER or ROLE/NAME");
+        return 2;
+    }
+    berth_policy_memory_new(&policy, NULL);
+    for (size_t i = 0; i < n_pks; i++)
+        berth_policy_memory_add_key(policy, &server, pks[i], NULL);
+    cfg.self = me;
+    cfg.has_previous_key = previous != NULL;
+    cfg.policy = &berth_policy_memory_ops;
+    cfg.policy_data = policy;
+    if (berth_auth_new(&cfg, &auth, &err) < 0)
+        return 1;
+    berth_auth_hello(auth, &server, token_text ? &token : NULL, &hello, &frame, &len, NULL);
+    s = nn_socket(AF_SP, NN_REQ);
+    if (s < 0 || nn_connect(s, address) < 0 ||
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &wait_ms, sizeof(wait_ms)) < 0 ||
+        nn_send(s, frame, len, 0) < 0) {
+        fprintf(stderr, "attack: %s: %s\n", address, nn_strerror(nn_errno()));
+        return 1;
+    }
+    n = nn_recv(s, &answer, NN_MSG, 0);
+    if (n < 0) {
+        printf("no answer\n");
+        return 4;
+    }
+    if (berth_auth_hello_finish(auth, hello, answer, (size_t)n, &w) != BERTH_REJECT_NONE) {
+        printf("no answer (one that is not a WELCOME from the server)\n");
+        return 4;
+    }
+    nn_freemsg(answer);
+    nn_close(s);
+    free(frame);
+    berth_hello_free(hello);
+    berth_auth_free(auth);
+    berth_policy_memory_free(policy);
+    if (w.code == CODE_OK) {
+        printf("SESSION MADE\n");
+        return 0;
+    }
+    printf("refused %s: %s\n", berth_rpc_code_name(w.code), w.message);
+    return 3;
+}
+
+/* Call the controller's method as a node through an rpc client; prints the
+ * outcome, returns the code. */
+static int node_call(berth_rpc_client *c, const char *method, const ProtobufCMessage *req)
+{
+    berth_rpc_result res = { 0 };
+    berth_error *err = NULL;
+    int code;
+
+    if (berth_rpc_client_call_sync(c, &controller_descriptor, method, req, 5000, &res, &err) < 0) {
+        printf("%s: %s\n", method, err->msg);
+        return CODE_UNKNOWN;
+    }
+    printf("%s: %s%s%s\n", method, berth_rpc_code_name(res.code), res.message ? ": " : "",
+           res.message ? res.message : "");
+    code = res.code;
+    berth_rpc_result_clear(&res);
+    return code;
+}
+
+static int report(char **argv)
+{
+    uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
+    berth_principal server;
+    berth_policy_memory *policy = NULL;
+    berth_auth_config ac = { 0 };
+    berth_rpc_client_config cc = { 0 };
+    berth_rpc_client *client = NULL;
+    berth_auth *auth = NULL;
+    berth_loop *loop = NULL;
+    berth_error *err = NULL;
+    size_t n_pks = 0;
+    RegisterRequest reg = REGISTER_REQUEST_INIT;
+    NodeInfo info = NODE_INFO_INIT;
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    ContainerStatus st = CONTAINER_STATUS_INIT, *sts[] = { &st };
+    int a, b;
+
+    if (berth_principal_init(&server, BERTH_ROLE_CONTROLLER, "controller", &err) < 0 ||
+        berth_principal_init(&ac.self, BERTH_ROLE_NODE, argv[4], &err) < 0 ||
+        berth_pubkeys_load(AT_FDCWD, argv[3], pks, &n_pks, &err) < 0 ||
+        berth_keypair_load(AT_FDCWD, argv[5], &ac.key, &err) < 0 || berth_loop_new(&loop, &err) < 0)
+        goto fail;
+    berth_policy_memory_new(&policy, NULL);
+    for (size_t i = 0; i < n_pks; i++)
+        berth_policy_memory_add_key(policy, &server, pks[i], NULL);
+    ac.policy = &berth_policy_memory_ops;
+    ac.policy_data = policy;
+    if (berth_auth_new(&ac, &auth, &err) < 0)
+        goto fail;
+    cc.loop = loop;
+    cc.auth = auth;
+    cc.address = argv[2];
+    cc.server = server;
+    if (berth_rpc_client_new(&cc, &client, &err) < 0)
+        goto fail;
+    info.name = argv[4];
+    reg.node = &info;
+    st.id = argv[6];
+    st.state = CONTAINER_RUNNING;
+    rs.containers = sts;
+    rs.n_containers = 1;
+    a = node_call(client, "Register", &reg.base);
+    b = node_call(client, "ReportStatus", &rs.base);
+    berth_rpc_client_free(client);
+    berth_auth_free(auth);
+    berth_policy_memory_free(policy);
+    berth_loop_free(loop);
+    return a == CODE_OK && b == CODE_OK ? 0 : 1;
+fail:
+    fprintf(stderr, "attack: %s\n", err ? err->msg : "?");
+    return 1;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: attack hello-flood ADDRESS SERVER COUNT [CONNECTIONS]\n"
                  "       attack idle ADDRESS COUNT\n"
-                 "       attack loris ADDRESS COUNT\n");
+                 "       attack loris ADDRESS COUNT\n"
+                 "       attack login ADDRESS SERVER SERVER_PUB ROLE/NAME KEY [--previous KEY]\n"
+                 "                    [--token TOKEN]\n"
+                 "       attack report ADDRESS SERVER_PUB NODE KEY CONTAINER\n");
 }
 
 int main(int argc, char **argv)
@@ -281,6 +444,10 @@ int main(int argc, char **argv)
         return hold(argv[2], atol(argv[3]), false);
     if (argc == 4 && strcmp(argv[1], "loris") == 0)
         return hold(argv[2], atol(argv[3]), true);
+    if (argc >= 7 && strcmp(argv[1], "login") == 0)
+        return login(argc, argv);
+    if (argc == 7 && strcmp(argv[1], "report") == 0)
+        return report(argv);
     usage(stderr);
     return 2;
 }

@@ -106,6 +106,17 @@ static void admit(const char *name)
         ck_assert_int_eq(fleet_node_reload(f, name, NULL), 0);
 }
 
+/* What node name told about container id before the fleet (re)starts:
+ * its own to report from then on (a replica placed elsewhere since). */
+static void known_status(const char *name, const char *id)
+{
+    ContainerStatus s = CONTAINER_STATUS_INIT, *sp[] = { &s };
+
+    s.id = (char *)id;
+    s.state = CONTAINER_RUNNING;
+    ck_assert_int_eq(berth_store_statuses_replace(st, name, sp, 1, NULL), 0);
+}
+
 static fleet_beat register_node(const char *name)
 {
     berth_principal p = node(name);
@@ -471,6 +482,11 @@ START_TEST(a_container_on_two_nodes_must_be_named_with_its_node)
     admit("n2");
     register_node("n1");
     register_node("n2");
+    /* x1 ran on n1, was placed on n2 since, and n1 did not hear yet */
+    known_status("n1", "x1");
+    known_status("n2", "x1");
+    fleet_down();
+    fleet_up();
     s.id = "x1";
     s.state = CONTAINER_RUNNING;
     rs.containers = sp;
@@ -492,6 +508,46 @@ START_TEST(a_container_on_two_nodes_must_be_named_with_its_node)
 }
 END_TEST
 
+/* A node tells only of its own containers: a report, full or not, or a
+ * stream event about a container never assigned to it is left out, so it
+ * cannot make another node's container ambiguous (or appear on itself). */
+START_TEST(a_node_cannot_report_another_nodes_container)
+{
+    berth_principal n2 = node("n2");
+    ContainerStatus s = CONTAINER_STATUS_INIT, *sp[] = { &s };
+    ContainerEvent ev = CONTAINER_EVENT_INIT;
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    fleet_stream_pos pos = { .epoch = 9, .seq = 1 };
+    berth_error *err = NULL;
+    fleet_containers v;
+
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    register_node("n1");
+    register_node("n2");
+    known_status("n1", "db-0");
+    fleet_down();
+    fleet_up();
+    s.id = "db-0";
+    s.state = CONTAINER_EXITED;
+    rs.containers = sp;
+    rs.n_containers = 1;
+    ck_assert_int_eq(fleet_node_report(f, &n2, &rs, &err), 0);
+    rs.full = true;
+    ck_assert_int_eq(fleet_node_report(f, &n2, &rs, &err), 0);
+    ev.status = &s;
+    fleet_node_event(f, &n2, &pos, &ev);
+    ck_assert_int_eq(fleet_containers_get(f, "db-0", "", &v, &err), 0);
+    ck_assert_uint_eq(v.n_containers, 1);
+    ck_assert_str_eq(v.containers[0]->node, "n1");
+    ck_assert_int_eq(v.containers[0]->status->state, CONTAINER_RUNNING);
+    fleet_containers_clear(&v);
+    ck_assert_fails(fleet_containers_get(f, "db-0", "n2", &v, &err), err, CODE_NOT_FOUND,
+                    "container db-0 not found on n2");
+}
+END_TEST
+
 START_TEST(an_older_picture_is_refused_as_stale)
 {
     berth_principal n1 = node("n1");
@@ -505,6 +561,9 @@ START_TEST(an_older_picture_is_refused_as_stale)
     fleet_up();
     admit("n1");
     register_node("n1");
+    known_status("n1", "x1");
+    fleet_down();
+    fleet_up();
     s.id = "x1";
     s.state = CONTAINER_EXITED;
     s.exit_code = 3;
@@ -626,6 +685,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, node_calls_are_about_the_caller);
     tcase_add_test(tc, operators_see_the_codes_they_always_saw);
     tcase_add_test(tc, a_container_on_two_nodes_must_be_named_with_its_node);
+    tcase_add_test(tc, a_node_cannot_report_another_nodes_container);
     tcase_add_test(tc, an_older_picture_is_refused_as_stale);
     tcase_add_test(tc, a_silent_node_is_unknown_then_down_and_fenced_when_back);
     suite_add_tcase(s, tc);

@@ -129,6 +129,23 @@ static berth_store_node node(const char *name)
     return n;
 }
 
+static int count_event(void *data, Event *e)
+{
+    (*(size_t *)data)++;
+    event_free_unpacked(e, NULL);
+    return 0;
+}
+
+/* How many events the store holds about node name. */
+static size_t events_of(const char *name)
+{
+    berth_error *err = NULL;
+    size_t n = 0;
+
+    ck_assert_int_eq(berth_store_events_list(st, "Node", name, 100, count_event, &n, &err), 0);
+    return n;
+}
+
 START_TEST(a_join_token_enrolls_one_node_once)
 {
     test_party n1, n2;
@@ -287,13 +304,20 @@ START_TEST(admissions_survive_a_restart_and_need_the_key)
 }
 END_TEST
 
+/* Anyone can ask: the keys awaiting approval are bounded, and the one that
+ * waited longest makes room for a new one (a node that still wants in asks
+ * again at its next retry and so stays among the newest). Nobody can ask
+ * under an admitted name, and asking writes no event. */
 START_TEST(pending_keys_are_bounded)
 {
     const berth_policy_ops *ops = &berth_policy_sqlite_ops;
     uint8_t pk[BERTH_PUBKEY_LEN] = { 7 };
     berth_principal who;
     berth_error *err = NULL;
+    berth_store_node n;
+    size_t pending = 0;
     char name[32];
+    int gone = 0;
 
     ck_assert_int_eq(berth_store_begin(st, &err), 0);
     for (int i = 0; i < BERTH_PENDING_MAX; i++) {
@@ -303,13 +327,69 @@ START_TEST(pending_keys_are_bounded)
     }
     ck_assert_int_eq(berth_store_commit(st, &err), 0);
     ck_assert_int_eq(berth_principal_init(&who, BERTH_ROLE_NODE, "one-more", &err), 0);
-    ck_assert_berth_error(ops->request_approval(policy, &who, pk, &err), err,
-                          "too many keys await approval (1024)");
+    ck_assert_int_eq(ops->request_approval(policy, &who, pk, &err), 0);
+    ck_assert_int_eq(berth_store_pending_count(st, &pending, &err), 0);
+    ck_assert_uint_eq(pending, BERTH_PENDING_MAX);
+    ck_assert(node("one-more").has_pending);
+    for (int i = 0; i < BERTH_PENDING_MAX; i++) {
+        snprintf(name, sizeof(name), "stranger-%d", i);
+        if (berth_store_node_get(st, name, &n, &err) == 0)
+            gone++;
+        else
+            node_info_free_unpacked(n.info, NULL);
+    }
+    ck_assert_int_eq(gone, 1);
     /* one already waiting may present a newer key */
     ck_assert_int_eq(berth_principal_init(&who, BERTH_ROLE_NODE, "stranger-3", &err), 0);
     pk[0] = 8;
     ck_assert_int_eq(ops->request_approval(policy, &who, pk, &err), 0);
     ck_assert_uint_eq(node("stranger-3").pending_key[0], 8);
+    ck_assert_uint_eq(events_of("stranger-3"), 0);
+}
+END_TEST
+
+/* A join token never replaces an admitted node's key, nobody queues a key
+ * under an admitted name, and an admitted node's key is replaced only by
+ * an operator naming the new one; the old key stops admitting it once the
+ * new one is used. */
+START_TEST(an_admitted_node_keeps_its_key)
+{
+    const berth_policy_ops *ops = &berth_policy_sqlite_ops;
+    uint8_t k1[BERTH_PUBKEY_LEN] = { 1 }, k2[BERTH_PUBKEY_LEN] = { 2 },
+            k3[BERTH_PUBKEY_LEN] = { 3 };
+    char fp[BERTH_FINGERPRINT_LEN];
+    berth_join_token token;
+    berth_principal who;
+    berth_error *err = NULL;
+    int64_t expires;
+
+    ck_assert_int_eq(berth_principal_init(&who, BERTH_ROLE_NODE, "db-1", &err), 0);
+    ck_assert_int_eq(ops->request_approval(policy, &who, k1, &err), 0);
+    ck_assert_int_eq(berth_policy_sqlite_approve(policy, "db-1", NULL, &err), 0);
+    ck_assert_int_eq(node("db-1").n_keys, 1);
+    /* a spare token */
+    ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 0, "", &token, &expires, &err), 0);
+    ck_assert_berth_error(ops->enroll(policy, token.id, &who, k2, &err), err,
+                          "node db-1 is admitted already; a join token cannot replace its key "
+                          "(an operator can: berthctl node approve db-1 --fingerprint KEY)");
+    /* ... which is still unused */
+    ck_assert_int_eq(
+        ops->join_token_secret(policy, token.id, (uint8_t[BERTH_TOKEN_SECRET_LEN]){ 0 }, &err), 1);
+    ck_assert_berth_error(ops->request_approval(policy, &who, k2, &err), err,
+                          "node db-1 is admitted with another key; an operator must name this one "
+                          "to replace it");
+    ck_assert(!node("db-1").has_pending);
+    ck_assert_berth_error(berth_policy_sqlite_approve(policy, "db-1", NULL, &err), err,
+                          "node db-1 is admitted; to replace its key, name the new one "
+                          "(--fingerprint KEY)");
+    ck_assert_int_eq(
+        berth_policy_sqlite_approve(policy, "db-1", berth_key_fingerprint(k3, fp), &err), 0);
+    ck_assert_int_eq(node("db-1").n_keys, 2); /* the old one until the new one is used */
+    ck_assert_int_eq(ops->confirm(policy, &who, k1, &err), 0);
+    ck_assert_int_eq(node("db-1").n_keys, 2);
+    ck_assert_int_eq(ops->confirm(policy, &who, k3, &err), 0);
+    ck_assert_int_eq(node("db-1").n_keys, 1);
+    ck_assert_int_eq(memcmp(node("db-1").keys[0], k3, BERTH_PUBKEY_LEN), 0);
 }
 END_TEST
 
@@ -324,6 +404,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, operators_are_configured);
     tcase_add_test(tc, admissions_survive_a_restart_and_need_the_key);
     tcase_add_test(tc, pending_keys_are_bounded);
+    tcase_add_test(tc, an_admitted_node_keeps_its_key);
     suite_add_tcase(s, tc);
     return s;
 }
