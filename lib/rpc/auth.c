@@ -17,8 +17,8 @@
 #include "table.h"
 
 #define DEFAULT_MAX_NONCES   65536
-#define DEFAULT_HELLO_BUDGET 20 /* per second, and the burst */
-#define DEFAULT_KEY_HELLOS   64 /* per key within a HELLO's lifetime (4 min) */
+#define DEFAULT_HELLO_BUDGET 20   /* per second, and the burst */
+#define DEFAULT_KEY_HELLOS   4096 /* per key within a HELLO's lifetime (4 min) */
 #define DEFAULT_MAX_SESSIONS 16384
 #define DEFAULT_LIFETIME_NS  ((int64_t)3600 * BERTH_NSEC_PER_SEC)
 #define SWEEP_INTERVAL_NS    ((int64_t)60 * BERTH_NSEC_PER_SEC)
@@ -80,6 +80,7 @@ struct berth_auth {
      * for the others; no stranger gets into it at all). */
     berth_nonce_set *nonces;
     berth_nonce_set *hello_nonces;
+    size_t hellos_per_key;
     /* The budget of HELLOs whose key is not admitted yet (a join token, an
      * approval request, a rotation, a refusal): a token bucket. */
     double hello_budget, hello_budget_rate;
@@ -144,9 +145,9 @@ int berth_auth_new(const berth_auth_config *cfg, berth_auth **ret_auth, berth_er
     a->sessions = berth_table_new(BERTH_SESSION_ID_LEN);
     a->peers = berth_table_new(BERTH_ID_LEN);
     a->nonces = berth_nonce_set_new(cfg->max_nonces ? cfg->max_nonces : DEFAULT_MAX_NONCES, 0);
-    a->hello_nonces =
-        berth_nonce_set_new(cfg->max_nonces ? cfg->max_nonces : DEFAULT_MAX_NONCES,
-                            cfg->hellos_per_key ? cfg->hellos_per_key : DEFAULT_KEY_HELLOS);
+    a->hellos_per_key = cfg->hellos_per_key ? cfg->hellos_per_key : DEFAULT_KEY_HELLOS;
+    a->hello_nonces = berth_nonce_set_new(cfg->max_nonces ? cfg->max_nonces : DEFAULT_MAX_NONCES,
+                                          a->hellos_per_key);
     a->hello_budget_rate =
         cfg->hello_budget_per_sec ? cfg->hello_budget_per_sec : DEFAULT_HELLO_BUDGET;
     a->hello_budget = a->hello_budget_rate;
@@ -857,10 +858,22 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
         return reject(a, BERTH_REJECT_BAD_AUTH);
     /* Only an admitted key's HELLO is remembered (per key bounded), before
      * anything is made of it; the others after their admission. */
-    if (kind == HELLO_KNOWN && (r = hello_nonce(a, &hdr)) != BERTH_REJECT_NONE)
-        return reject(a, r);
-
     crypto_generichash(hash, sizeof(hash), frame, len, NULL, 0);
+    if (kind == HELLO_KNOWN && (r = hello_nonce(a, &hdr)) != BERTH_REJECT_NONE) {
+        /* An admitted key past its share is told why (it is authentic:
+         * the refusal costs what its HELLO did); a replay is not. */
+        if (r == BERTH_REJECT_THROTTLED) {
+            snprintf(msg, sizeof(msg),
+                     "%s %s: more than %zu handshakes with this key in %d s; keep a session "
+                     "instead",
+                     berth_role_name(h.who.role), h.who.name, a->hellos_per_key,
+                     (int)(2 * BERTH_FRAME_MAX_SKEW_NS / BERTH_NSEC_PER_SEC));
+            *ret_reply = welcome_build(a, h.who.id, hash, NULL, NULL, CODE_RESOURCE_EXHAUSTED, msg,
+                                       ret_reply_len);
+        }
+        return reject(a, r);
+    }
+
     if (admit(a, &h, kind, hdr.timestamp_ns, msg, sizeof(msg)) < 0) {
         reply =
             welcome_build(a, h.who.id, hash, NULL, NULL, CODE_PERMISSION_DENIED, msg, &reply_len);

@@ -122,7 +122,9 @@ typedef struct berth_auth_config {
      * not affected. */
     unsigned hello_budget_per_sec;
     /* HELLOs one admitted key may make within their lifetime (4 min; 0 =
-     * 64): what any one key may take of the HELLO nonce memory. */
+     * 4096, 17 a second): what any one key may take of the HELLO nonce
+     * memory. Beyond, its HELLOs are refused, saying why
+     * (RESOURCE_EXHAUSTED). */
     size_t hellos_per_key;
     /* Sessions we initiated are renewed after this; accepted sessions idle
      * for twice as long are dropped (0 = 1 hour). */

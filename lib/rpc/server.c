@@ -272,6 +272,24 @@ void berth_rpc_call_fail(berth_rpc_call *call, int code, const char *fmt, ...)
     call_finish(call, code, msg, NULL);
 }
 
+size_t berth_rpc_frame_drops(berth_auth *a, FrameDrops storage[BERTH_REJECT_COUNT],
+                             FrameDrops *ptrs[BERTH_REJECT_COUNT])
+{
+    const berth_auth_stats *st = berth_auth_stats_of(a);
+    size_t n = 0;
+
+    for (int r = 1; r < BERTH_REJECT_COUNT; r++) {
+        if (!st->rejected[r])
+            continue;
+        frame_drops_init(&storage[n]);
+        storage[n].reason = (char *)berth_reject_name((berth_reject)r);
+        storage[n].count = st->rejected[r];
+        ptrs[n] = &storage[n];
+        n++;
+    }
+    return n;
+}
+
 int berth_rpc_code_of(int errnum)
 {
     switch (errnum) {

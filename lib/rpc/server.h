@@ -32,6 +32,7 @@
 #include "auth.h"
 #include "base/error.h"
 #include "base/loop.h"
+#include "berth/proto/v1.h"
 
 typedef struct berth_rpc_server berth_rpc_server;
 typedef struct berth_rpc_call berth_rpc_call;
@@ -84,6 +85,12 @@ int berth_rpc_server_connect(berth_rpc_server *srv, const char *addr, berth_erro
 /* Serve svc's implemented methods (not owned: it must outlive srv). */
 int berth_rpc_server_add_service(berth_rpc_server *srv, ProtobufCService *svc, berth_error **err);
 const berth_rpc_server_stats *berth_rpc_server_stats_of(const berth_rpc_server *srv);
+
+/* The frames a's owner dropped, by reason, for an answer: one entry of
+ * storage per reason with a count (pointed at from ptrs), returns how many.
+ * The strings are static. */
+size_t berth_rpc_frame_drops(berth_auth *a, FrameDrops storage[BERTH_REJECT_COUNT],
+                             FrameDrops *ptrs[BERTH_REJECT_COUNT]);
 
 /* ---- for handlers ---- */
 

@@ -2,6 +2,7 @@
  * their answers, and who did not answer in time. Exit 0 only when every
  * node answered healthy. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 static void health_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl health [--wait D] [-o json|yaml]\n"
+            "Usage: berthctl health [--wait D] [-o wide|json|yaml]\n"
             "\n"
             "Ask every node's agent for its health (a survey with a deadline) and list the\n"
             "answers, and the nodes that did not answer. Exits 1 unless every node answered\n"
@@ -22,7 +23,8 @@ static void health_usage(FILE *out)
             "\n"
             "Options:\n"
             "      --wait D         how long the survey waits for answers (default 2s)\n"
-            "  -o, --output FORMAT  json or yaml (default: a table)\n"
+            "  -o, --output FORMAT  wide (the table, then the frames each daemon dropped,\n"
+            "                       by reason), json or yaml (default: a table)\n"
             "  -h, --help           this help\n"
             "\n%s",
             berthctl_connection_help);
@@ -49,6 +51,18 @@ static void problems(const HealthReport *r, char *buf, size_t size)
         if (!r->checks[i]->ok)
             len += (size_t)snprintf(buf + len, size - len, "%s%s: %s", len ? "; " : "",
                                     r->checks[i]->name, r->checks[i]->message);
+}
+
+/* "frames dropped by controller: throttled 99, bad-auth 3" (none: nothing):
+ * what strangers sent, which gets no answer. */
+static void print_drops(const char *who, FrameDrops *const *d, size_t n)
+{
+    if (!n)
+        return;
+    printf("frames dropped by %s:", who);
+    for (size_t i = 0; i < n; i++)
+        printf("%s %s %" PRIu64, i ? "," : "", d[i]->reason, d[i]->count);
+    printf("\n");
 }
 
 int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv)
@@ -80,7 +94,7 @@ int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv)
             break;
         case 'o':
             if (berthctl_format_parse(optarg, &fmt) < 0) {
-                berthctl_errorf("--output: '%s' is not json or yaml", optarg);
+                berthctl_errorf("--output: '%s' is not wide, json or yaml", optarg);
                 return BERTHCTL_EXIT_USAGE;
             }
             break;
@@ -134,6 +148,13 @@ int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv)
         }
         berthctl_table_print(t, stdout);
         berthctl_table_free(t);
+        if (fmt == BERTHCTL_WIDE) {
+            print_drops("controller", resp->controller_frames_dropped,
+                        resp->n_controller_frames_dropped);
+            for (size_t i = 0; i < resp->n_answered; i++)
+                print_drops(resp->answered[i]->node, resp->answered[i]->report->frames_dropped,
+                            resp->answered[i]->report->n_frames_dropped);
+        }
     }
     for (size_t i = 0; i < resp->n_answered; i++)
         if (!resp->answered[i]->report->healthy)

@@ -16,6 +16,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "fleet.h"
 #include "policy_sqlite.h"
@@ -49,7 +50,24 @@ struct controller {
     ctl_relay *relay;
     ctl_service service;
     char adv_events[ADDRESS_MAX], adv_stream[ADDRESS_MAX], adv_survey[ADDRESS_MAX];
+    /* Frames dropped: a log line when the counters moved (strangers' frames
+     * get no answer; this is where they show). */
+    berth_loop_timer drops_timer;
+    uint64_t drops_seen[BERTH_REJECT_COUNT];
 };
+
+#define DROPS_LOG_INTERVAL_NS (10 * BERTH_NSEC_PER_SEC)
+
+static void on_drops_timer(berth_loop_timer *t)
+{
+    controller *c = berth_container_of(t, controller, drops_timer);
+    char line[512];
+
+    if (berth_auth_drops_since(c->auth, c->drops_seen, line, sizeof(line)))
+        berth_warn("%s in the last %d s (berthctl health shows the totals)", line,
+                   (int)(DROPS_LOG_INTERVAL_NS / BERTH_NSEC_PER_SEC));
+    berth_loop_timer_arm(c->loop, t, berth_now_mono_ns() + DROPS_LOG_INTERVAL_NS, NULL);
+}
 
 /* ---- wake-ups: the fleet's effect on the events channel ---- */
 
@@ -219,6 +237,7 @@ static int bind_channels(controller *c, berth_error **err)
         berth_surveyor_bind(c->surveyor, c->cfg->survey, err) < 0)
         return berth_error_prefix(err, "survey");
     c->service.surveyor = c->surveyor;
+    c->service.auth = c->auth;
     return 0;
 }
 
@@ -271,6 +290,8 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
     if (fleet_load(c->fleet, err) < 0 || bind_channels(c, err) < 0 ||
         fleet_reconcile(c->fleet, err) < 0)
         goto fail;
+    berth_loop_timer_init(&c->drops_timer, on_drops_timer);
+    berth_loop_timer_arm(loop, &c->drops_timer, berth_now_mono_ns() + DROPS_LOG_INTERVAL_NS, NULL);
     *ret_controller = c;
     return 0;
 fail:
@@ -284,6 +305,8 @@ void berth_controller_free(controller *c)
         return;
     /* Relay clients first: their pending calls complete (CANCELLED) into
      * calls of the server, which must still exist. */
+    if (c->loop)
+        berth_loop_timer_cancel(c->loop, &c->drops_timer);
     ctl_relay_free(c->relay);
     berth_surveyor_free(c->surveyor);
     berth_stream_pull_free(c->pull);

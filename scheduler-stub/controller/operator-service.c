@@ -373,6 +373,7 @@ typedef struct health_call {
     berth_rpc_call *call;
     FleetHealthResponse_Closure closure;
     uint32_t timeout_ms;
+    berth_auth *auth;
 } health_call;
 
 static int answer_cmp(const void *a, const void *b)
@@ -391,6 +392,7 @@ static void health_done(berth_survey_result *r, void *data)
     _cleanup_free_ HealthCheck **check_ptrs = berth_xcalloc(r->n_answers + 1, sizeof(*check_ptrs));
     _cleanup_free_ char **missing = berth_xcalloc(r->n_missing + 1, sizeof(*missing));
     _cleanup_free_ NodeHealth **answered = berth_xcalloc(r->n_answers + 1, sizeof(*answered));
+    FrameDrops drops[BERTH_REJECT_COUNT], *drop_ptrs[BERTH_REJECT_COUNT];
 
     if (r->n_answers)
         qsort(r->answers, r->n_answers, sizeof(*r->answers), answer_cmp);
@@ -421,6 +423,8 @@ static void health_done(berth_survey_result *r, void *data)
     out.answered = answered;
     out.missing = missing;
     out.timeout_ms = hc->timeout_ms;
+    out.n_controller_frames_dropped = berth_rpc_frame_drops(hc->auth, drops, drop_ptrs);
+    out.controller_frames_dropped = drop_ptrs;
     hc->closure(&out, hc->call);
     free(hc);
 }
@@ -439,6 +443,7 @@ static void h_fleet_health(Controller_Service *svc, const FleetHealthRequest *in
     hc = berth_xcalloc(1, sizeof(*hc));
     hc->call = data;
     hc->closure = closure;
+    hc->auth = s->auth;
     hc->timeout_ms = in->timeout_ms ? in->timeout_ms : HEALTH_TIMEOUT_MS;
     if (hc->timeout_ms > HEALTH_TIMEOUT_MAX)
         hc->timeout_ms = HEALTH_TIMEOUT_MAX;

@@ -27,6 +27,8 @@ typedef struct ctl_service {
     /* For operator calls the nodes answer: FleetHealth, Logs, Stop. */
     berth_surveyor *surveyor;
     ctl_relay *relay;
+    /* The controller's own frame counters, for FleetHealth. */
+    berth_auth *auth;
 } ctl_service;
 
 /* Point every method of s->svc at its handler. */

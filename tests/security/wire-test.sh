@@ -127,6 +127,15 @@ else
 	bad "the controller grew by ${grow} kB under the flood"
 fi
 
+# Dropped frames get no answer: the counters and the log are where they show.
+contains "berthctl health shows what the controller dropped" "frames dropped by controller:" \
+	"$(bctl health -o wide 2>&1)"
+if wait_until 15 grep -q 'frames dropped:.*throttled' "$FLEET_DIR/ctl/log"; then
+	ok "the controller logged what it dropped"
+else
+	bad "the controller logged nothing of the frames it dropped"
+fi
+
 # --- L4: idle and slow-loris connections ----------------------------------------
 
 echo "== L4: 1000 idle and 100 slow-loris connections"

@@ -622,20 +622,31 @@ START_TEST(strangers_fill_nothing)
 }
 END_TEST
 
-/* One admitted key may take 64 places of the HELLO memory (a HELLO lives 4
- * minutes): beyond, its HELLOs are dropped, and everybody else still gets
- * in. */
+/* One admitted key may take its share of the HELLO memory (a HELLO lives 4
+ * minutes; the share is 64 here): beyond, its HELLOs are refused saying
+ * why, and everybody else still gets in. */
 START_TEST(one_key_cannot_fill_the_hello_memory)
 {
+    berth_auth_config cfg = { .self = ctl.who,
+                              .key = ctl.key,
+                              .policy = &berth_policy_memory_ops,
+                              .policy_data = ctl.policy,
+                              .hellos_per_key = 64 };
+    berth_error *err = NULL;
     test_party n2;
+    char msg[256];
 
+    berth_auth_free(ctl.auth);
+    ck_assert_int_eq(berth_auth_new(&cfg, &ctl.auth, &err), 0);
     party_init(&n2, BERTH_ROLE_NODE, "n2");
     party_trust(&n2, &ctl);
     party_trust(&ctl, &n1);
     party_trust(&ctl, &n2);
     for (int i = 0; i < 64; i++)
         ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
-    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), -1);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, msg, sizeof(msg), NULL), CODE_RESOURCE_EXHAUSTED);
+    ck_assert_str_eq(msg, "node n1: more than 64 handshakes with this key in 240 s; keep a "
+                          "session instead");
     ck_assert_uint_eq(rejected(&ctl, BERTH_REJECT_THROTTLED), 1);
     ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->hello_nonces, 64);
     ck_assert_int_eq(handshake(&n2, &ctl, NULL, NULL, 0, NULL), CODE_OK);
