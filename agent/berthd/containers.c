@@ -313,7 +313,7 @@ static void on_monitor_gone(berth_loop_io *io, uint32_t events);
 static int ct_watch(ct *c, int monitor_pid)
 {
     agent *a = c->a;
-    char path[sizeof(((agent *)0)->containers_dir) + 80];
+    char path[sizeof(((agent *)0)->containers_dir) + BERTH_SPEC_ID_MAX + 16];
     berth_monitor_liveness l;
     berth_error *err = NULL;
     int pidfd;
@@ -393,7 +393,7 @@ static void ct_remove_dir(agent *a, ct *c)
  * may still run, orphaned. Kill it and remove what it held. */
 static void reap_orphan(agent *a, ct *c)
 {
-    char path[sizeof(((agent *)0)->containers_dir) + 80];
+    char path[sizeof(((agent *)0)->containers_dir) + BERTH_SPEC_ID_MAX + 16];
     berth_cgroup *cg = NULL;
     berth_error *err = NULL;
 
@@ -518,7 +518,7 @@ static void ct_start(ct *c)
     agent *a = c->a;
     ContainerPlan plan = CONTAINER_PLAN_INIT;
     berth_error *err = NULL;
-    char path[sizeof(((agent *)0)->containers_dir) + 80];
+    char path[sizeof(((agent *)0)->containers_dir) + BERTH_SPEC_ID_MAX + 16];
     struct stat st;
 
     c->operator_stopped = false;
@@ -868,7 +868,7 @@ bool containers_probe(agent *a, const char *id, uint32_t *ret_failures, const ch
 
 const char *containers_dir_of(agent *a, const char *id)
 {
-    static char path[sizeof(((agent *)0)->containers_dir) + 80];
+    static char path[sizeof(((agent *)0)->containers_dir) + BERTH_SPEC_ID_MAX + 16];
     ct *c = find(a, id);
 
     if (!c)

@@ -13,7 +13,7 @@
 
 typedef ContainerSpec berth_spec;
 
-#define BERTH_SPEC_ID_MAX     63
+#define BERTH_SPEC_ID_MAX     127 /* "<workload>.<node>": 53 + 1 + 63 */
 #define BERTH_SPEC_ARGS_MAX   4096
 #define BERTH_SPEC_ENV_MAX    4096
 #define BERTH_SPEC_ARGV_BYTES (1 << 20) /* command + args + env, as execve counts */
@@ -24,7 +24,7 @@ typedef ContainerSpec berth_spec;
 /* Check every field. 0 if the spec is valid. */
 int berth_spec_validate(const berth_spec *spec, berth_error **err);
 
-/* Whether s is a valid container id: 1-63 of [a-z0-9_.-], first [a-z0-9]. */
+/* Whether s is a valid container id: 1-127 of [a-z0-9_.-], first [a-z0-9]. */
 bool berth_spec_id_valid(const char *s);
 
 /* Whether s is a valid image name: 1-128 of [a-zA-Z0-9_.:-], first

@@ -2,7 +2,7 @@
 #include "workload.h"
 
 #include <errno.h>
-#include <sodium.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,18 +47,19 @@ WorkloadKind berth_workload_kind_parse(const char *name)
 void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, const char *node,
                       char ret_id[BERTH_ID_BUF])
 {
-    uint8_t h[4];
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
     int n;
 
     if (kind != WORKLOAD_DAEMONSET) {
         snprintf(ret_id, BERTH_ID_BUF, "%s-%u", workload, index);
         return;
     }
-    n = snprintf(ret_id, BERTH_ID_BUF, "%s-%s", workload, node);
+    n = snprintf(ret_id, BERTH_ID_BUF, "%s.%s", workload, node);
     if (n > 0 && n < BERTH_ID_BUF && berth_spec_id_valid(ret_id))
         return;
-    crypto_generichash(h, sizeof(h), (const unsigned char *)node, strlen(node), NULL, 0);
-    snprintf(ret_id, BERTH_ID_BUF, "%s-%02x%02x%02x%02x", workload, h[0], h[1], h[2], h[3]);
+    for (const char *c = node; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+    snprintf(ret_id, BERTH_ID_BUF, "%s._%016" PRIx64, workload, h);
 }
 
 int berth_replica_spec(const Workload *w, const char *id, const char *replica,
@@ -71,6 +72,19 @@ int berth_replica_spec(const Workload *w, const char *id, const char *replica,
     s = BERTH_PB_COPY(ContainerSpec, w->template_);
     berth_pb_map_set(&s->base, "labels", "berth.workload", w->name);
     berth_pb_map_set(&s->base, "labels", "berth.replica", replica);
+    if (w->kind == WORKLOAD_DAEMONSET && !*s->hostname) {
+        size_t n;
+
+        if (s->hostname != protobuf_c_empty_string)
+            free(s->hostname);
+        s->hostname = berth_xstrndup(id, 63);
+        for (char *c = s->hostname; *c; c++)
+            if (*c == '.' || *c == '_')
+                *c = '-';
+        n = strlen(s->hostname);
+        while (n > 0 && s->hostname[n - 1] == '-')
+            s->hostname[--n] = '\0';
+    }
     if (s->id != protobuf_c_empty_string)
         free(s->id);
     s->id = berth_xstrdup(id);

@@ -9,12 +9,13 @@
 
 #include "base/error.h"
 #include "berth/proto/v1.h"
+#include "spec.h"
 
 /* Workload names: 1-53 of [a-z0-9-], first and last a letter or digit, so
- * that "<name>-<index>" stays a valid container id (63). */
+ * that "<name>-<index>" stays a hostname (63). */
 #define BERTH_WORKLOAD_NAME_MAX 53
 #define BERTH_REPLICAS_MAX      1000
-#define BERTH_ID_BUF            64
+#define BERTH_ID_BUF            (BERTH_SPEC_ID_MAX + 1)
 
 bool berth_workload_name_valid(const char *name);
 
@@ -24,15 +25,21 @@ const char *berth_workload_kind_name(WorkloadKind kind);
 WorkloadKind berth_workload_kind_parse(const char *name);
 
 /* The container id of a replica: "<workload>-<index>" for Pods and
- * Deployments, "<workload>-<node>" for DaemonSets, or
- * "<workload>-<8 hex digits of BLAKE2b(node)>" when that is too long or
- * not a valid id. Always a valid id for a valid workload name. */
+ * Deployments, "<workload>.<node>" for DaemonSets. Unique by construction:
+ * a workload name has no '.', so the two shapes never meet, and no two
+ * workloads share a prefix up to the separator (they used to: DaemonSet X
+ * on node Y-1 and replica 1 of Deployment X-Y were both X-Y-1). Always a
+ * valid id for a valid workload name and a valid node name (at most
+ * 53 + 1 + 63 characters); a node that is not one gets
+ * "<workload>._<16 hex digits>", which no valid node name makes. */
 void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, const char *node,
                       char ret_id[BERTH_ID_BUF]);
 
 /* The spec replica id of w runs: a copy of w->template with id set and the
  * labels berth.workload=<name> and berth.replica=<index or node> added
- * (replacing same-named ones). Free with
+ * (replacing same-named ones). A DaemonSet replica whose template names no
+ * hostname gets its id with '-' for '.', cut to 63 characters, as its
+ * hostname (a Deployment's id is its hostname as it is). Free with
  * container_spec_free_unpacked(spec, NULL). */
 int berth_replica_spec(const Workload *w, const char *id, const char *replica,
                        ContainerSpec **ret_spec, berth_error **err);

@@ -91,9 +91,13 @@ node_is() {
 ctl_running() {
 	bctl get containers --node "$1" --workload "$2" | awk 'NR > 1 && $4 == "Running"' | wc -l
 }
-# Replicas of a workload really running on a node (its cgroups).
+# Replicas of a workload really running on a node (its cgroups): a
+# Deployment's are WORKLOAD-N, a DaemonSet's WORKLOAD.NODE.
 real_running() {
-	node_running "$1" "$2-" | wc -l
+	{
+		node_running "$1" "$2-"
+		node_running "$1" "$2."
+	} | wc -l
 }
 real_total() {
 	local n t=0
@@ -182,7 +186,7 @@ expect "state reconciled: n1 has applied the controller's generation" \
 # --- 3. an agent gone for good --------------------------------------------------
 
 scenario "3. n3 gone for good: agent killed, link cut"
-ds_n3=$(node_running n3 ds-)
+ds_n3=$(node_running n3 ds.)
 node_kill n3 KILL
 net_cut n3
 t=$SECONDS
@@ -214,13 +218,13 @@ stale_gone() {
 }
 wait_until 30 stale_gone
 expect "n3 back: its stale web replicas stopped" "" "$(node_running n3 web-)"
-expect "... its DaemonSet replica ran on (same pid)" "$ds_n3" "$(node_running n3 ds-)"
+expect "... its DaemonSet replica ran on (same pid)" "$ds_n3" "$(node_running n3 ds.)"
 expect "... 6 web really running in the fleet" "6" "$(real_total web)"
 
 # --- 4. partition and heal ------------------------------------------------------
 
 scenario "4. partition n2, then heal"
-ds_n2=$(node_running n2 ds-)
+ds_n2=$(node_running n2 ds.)
 stale=$(real_running n2 web)
 net_cut n2
 t=$SECONDS
@@ -267,7 +271,7 @@ wait $sampler $ctl_sampler
 echo "     (n2's stale replicas stopped ${stopped_after}s after the heal;" \
 	"$(wc -l <"$FLEET_DIR/samples") samples, $(wc -l <"$FLEET_DIR/samples.berthctl") from berthctl)"
 expect "n2 back: Ready, its stale replicas stopped" "Ready " "$(node_phase n2) $(node_running n2 web-)"
-expect "... its DaemonSet replica ran on (same pid)" "$ds_n2" "$(node_running n2 ds-)"
+expect "... its DaemonSet replica ran on (same pid)" "$ds_n2" "$(node_running n2 ds.)"
 max() {
 	awk -v c="$1" 'BEGIN { m = -1 } $c > m { m = $c } END { print m }' "$FLEET_DIR/${2:-samples}"
 }
@@ -405,7 +409,7 @@ signed-call: no answer
 tcp-garbage: closed by the server
 tcp-oversize: closed by the server
 unknown-key-again: refused PERMISSION_DENIED"
-victim=ds-n2
+victim=ds.n2
 admin_pub=$FLEET_DIR/ctl/state/operators/admin.pub
 ctl_pub=$FLEET_DIR/ctl/state/controller.pub
 for target in "web tcp://$CTL:7100 controller/controller $ctl_pub operator/admin $admin_pub" \

@@ -106,7 +106,7 @@ ctl_kill() {
 # Started again (NAME only), it keeps its configuration and namespace.
 node_start() {
 	local name=$1 netns=${2:-} ctl=${3:-$BERTH_CONTROLLER} listen=${4:-}
-	local d=$FLEET_DIR/$name token nsvar=FLEET_NETNS_$1
+	local d=$FLEET_DIR/$name token nsvar=FLEET_NETNS_${1//[-.]/_}
 	if [ -d "$d" ]; then
 		netns=${netns:-${!nsvar:-}}
 	else
@@ -137,11 +137,12 @@ node_start() {
 	fi
 	${netns:+nsenter --net=/run/netns/$netns} \
 		"$FLEET_BIN_AGENT" -c "$d/agent.yaml" >>"$d/log" 2>&1 &
-	eval "FLEET_PID_$name=$!"
+	eval "FLEET_PID_${name//[-.]/_}=$!"
 }
 
 node_pid() {
-	eval "echo \${FLEET_PID_$1:-}"
+	local v=FLEET_PID_${1//[-.]/_}
+	echo "${!v:-}"
 }
 
 # node_kill NAME SIGNAL
@@ -151,7 +152,7 @@ node_kill() {
 	[ -n "$pid" ] || return 0
 	kill -"$2" "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	eval "FLEET_PID_$1="
+	printf -v "FLEET_PID_${1//[-.]/_}" %s ""
 }
 
 # The containers a node's agent has (its state directories).

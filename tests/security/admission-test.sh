@@ -68,6 +68,25 @@ expect "... which is still db1's alone" "db1" "$(echo "$out" | awk 'NR > 1 { pri
 out=$(bctl logs --tail 1 "$ds" 2>&1)
 contains "... and its logs come from db1" "hello from" "$out"
 
+echo "== replica ids are unique by construction"
+# DaemonSet x on node y-1 and replica 1 of Deployment x-y were both x-y-1.
+node_start y-1
+wait_until 30 nodes_ready 2
+{
+	fleet_manifest DaemonSet x
+	echo ---
+	fleet_manifest Deployment x-y 2
+} | bctl apply -f - >/dev/null
+if wait_until 60 sh -c "[ \"\$('$FLEET_BIN_CTLCLI' get containers | awk 'NR > 1 && \$4 == \"Running\" && (\$3 == \"x\" || \$3 == \"x-y\")' | wc -l)\" -eq 4 ]"; then
+	ok "the DaemonSet's 2 replicas and the Deployment's 2 all run"
+else
+	bad "not all four replicas run: $(bctl get containers 2>&1 | tr '\n' ';')"
+fi
+expect "... under four names" "x-y-0 x-y-1 x.db1 x.y-1" \
+	"$(bctl get containers | awk 'NR > 1 && $4 == "Running" && ($3 == "x" || $3 == "x-y") { print $1 }' | sort | tr '\n' ' ' | sed 's/ $//')"
+bctl delete x >/dev/null
+bctl delete x-y >/dev/null
+
 echo "== M1: no key can wait for approval under an admitted name"
 out=$(login node/db1 "$FLEET_DIR/k2.key")
 contains "the attacker's key is refused" "admitted with another key" "$out"

@@ -571,12 +571,34 @@ START_TEST(replica_ids)
     berth_replica_id("web", WORKLOAD_DEPLOYMENT, 3, "n1", id);
     ck_assert_str_eq(id, "web-3");
     berth_replica_id("logs", WORKLOAD_DAEMONSET, 0, "node-1", id);
-    ck_assert_str_eq(id, "logs-node-1");
-    /* too long for an id: a hash of the node name, stable */
-    berth_replica_id("logs", WORKLOAD_DAEMONSET, 0,
-                     "a-very-long-node-name-that-would-not-fit-into-a-container-id", id);
-    ck_assert_uint_eq(strlen(id), 4 + 1 + 8);
-    ck_assert_int_eq(strncmp(id, "logs-", 5), 0);
+    ck_assert_str_eq(id, "logs.node-1");
+    /* unique by construction: DaemonSet x on node y-1 is not replica 1 of
+     * Deployment x-y (both were x-y-1) */
+    {
+        char ds[BERTH_ID_BUF], dep[BERTH_ID_BUF];
+
+        berth_replica_id("x", WORKLOAD_DAEMONSET, 0, "y-1", ds);
+        berth_replica_id("x-y", WORKLOAD_DEPLOYMENT, 1, "y-1", dep);
+        ck_assert_str_eq(ds, "x.y-1");
+        ck_assert_str_eq(dep, "x-y-1");
+    }
+    /* the longest workload name on the longest node name is still an id */
+    {
+        char w[BERTH_WORKLOAD_NAME_MAX + 1], n[64];
+
+        memset(w, 'w', sizeof(w) - 1);
+        w[sizeof(w) - 1] = '\0';
+        memset(n, 'n', sizeof(n) - 1);
+        n[sizeof(n) - 1] = '\0';
+        berth_replica_id(w, WORKLOAD_DAEMONSET, 0, n, id);
+        ck_assert_uint_eq(strlen(id), 53 + 1 + 63);
+        ck_assert(berth_spec_id_valid(id));
+    }
+    /* a node name that is none: a stable hash no valid name makes */
+    berth_replica_id("logs", WORKLOAD_DAEMONSET, 0, "Not A Node", id);
+    ck_assert_uint_eq(strlen(id), 4 + 2 + 16);
+    ck_assert_int_eq(strncmp(id, "logs._", 6), 0);
+    ck_assert(berth_spec_id_valid(id));
     ck_assert(berth_workload_name_valid("web-1"));
     ck_assert(!berth_workload_name_valid("web-"));
     ck_assert(!berth_workload_name_valid("Web"));
