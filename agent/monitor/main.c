@@ -196,17 +196,20 @@ static int drain(out_pipe *p, size_t budget)
             return 1;
         }
         if (n == 0) {
-            if (berth_crilog_end(p->m->log, p->stream, berth_now_real_ns(), &err) < 0)
-                goto log_err;
+            /* The end of the output, whether its last line could be
+             * written or not: reading on would only see the end again. */
+            if (berth_crilog_end(p->m->log, p->stream, berth_now_real_ns(), &err) < 0) {
+                berth_log_error(BERTH_LOG_WARN, err, "container log");
+                berth_error_free(&err);
+            }
             return 1;
         }
         done += (size_t)n;
-        if (berth_crilog_feed(p->m->log, p->stream, buf, (size_t)n, berth_now_real_ns(), &err) < 0)
-            goto log_err;
-        continue;
-    log_err:
-        berth_log_error(BERTH_LOG_WARN, err, "container log");
-        berth_error_free(&err);
+        if (berth_crilog_feed(p->m->log, p->stream, buf, (size_t)n, berth_now_real_ns(), &err) <
+            0) {
+            berth_log_error(BERTH_LOG_WARN, err, "container log");
+            berth_error_free(&err);
+        }
     }
     return 0;
 }

@@ -131,11 +131,11 @@ static int put_record(berth_crilog *l, berth_crilog_stream stream, char tag, con
 
     if (!l->out && !(l->out = malloc(OUT_BUF)))
         return berth_error_make(err, ENOMEM, "log %s", l->name);
-    if (l->out_len + rec > OUT_BUF && flush_out(l, err) < 0)
+    if ((l->out_len + rec > OUT_BUF && flush_out(l, err) < 0) ||
+        (l->size + (int64_t)(l->out_len + rec) > l->max_bytes &&
+         (flush_out(l, err) < 0 || rotate(l, err) < 0))) {
+        l->dropped += rec; /* this record too */
         return -1;
-    if (l->size + (int64_t)(l->out_len + rec) > l->max_bytes) {
-        if (flush_out(l, err) < 0 || rotate(l, err) < 0)
-            return -1;
     }
     o = l->out + l->out_len;
     memcpy(o, ts, BERTH_RFC3339NANO_LEN - 1);
@@ -194,13 +194,16 @@ int berth_crilog_end(berth_crilog *l, berth_crilog_stream stream, int64_t unix_n
                      berth_error **err)
 {
     char ts[BERTH_RFC3339NANO_LEN];
+    int r;
 
     if (l->pending_len[stream] == 0)
         return 0;
     berth_format_rfc3339nano(unix_ns, ts);
-    if (put_record(l, stream, 'F', l->pending[stream], l->pending_len[stream], "", 0, ts, err) < 0)
-        return -1;
+    /* Written or dropped (and counted): the stream is over either way. */
+    r = put_record(l, stream, 'F', l->pending[stream], l->pending_len[stream], "", 0, ts, err);
     l->pending_len[stream] = 0;
+    if (r < 0)
+        return -1;
     return flush_out(l, err);
 }
 

@@ -497,6 +497,47 @@ START_TEST(second_monitor_refused)
 }
 END_TEST
 
+/* A monitor a test found stuck is killed before the test fails, so it does
+ * not go on running (and spinning) after the suite. */
+static void kill_if_alive(const char *why)
+{
+    MonitorState *st = NULL;
+
+    if (liveness() != BERTH_MONITOR_ALIVE)
+        return;
+    if (berth_statedir_read_state(dfd, &st, NULL) == 0 && st->monitor_pid > 0)
+        kill(st->monitor_pid, SIGKILL);
+    if (st)
+        monitor_state_free_unpacked(st, NULL);
+    ck_abort_msg("%s", why);
+}
+
+/* Every write to a log that cannot rotate fails (the next file's name is
+ * taken by a directory). Output that ends in a partial line, whose final
+ * write fails too, must not keep the monitor reading the end of the pipe
+ * for ever: the exit is recorded and the monitor finishes. */
+START_TEST(log_failing_at_end_of_output)
+{
+    int64_t t0 = berth_now_mono_ns();
+    ExitRecord *rec;
+
+    spec.log_max_bytes = 4096;
+    spec.log_max_files = 2;
+    ck_assert_int_eq(mkdirat(dfd, BERTH_STATEDIR_LOG ".1", 0700), 0);
+    ck_assert_int_eq(mkdirat(dfd, BERTH_STATEDIR_LOG ".1/taken", 0700), 0);
+    set_cmd("i=0; while [ $i -lt 300 ]; do echo line $i of the output; i=$((i+1)); done; "
+            "printf 'no newline at the end'; exit 3");
+    start();
+    while (liveness() == BERTH_MONITOR_ALIVE && berth_now_mono_ns() - t0 < 10 * BERTH_NSEC_PER_SEC)
+        usleep(20 * 1000);
+    kill_if_alive("the monitor did not finish after its container's output ended");
+    rec = exit_record();
+    ck_assert_int_eq(rec->exit_code, 3);
+    exit_record_free_unpacked(rec, NULL);
+    ck_assert(!cgroup_exists());
+}
+END_TEST
+
 /* Wait until state.pb satisfies pred (or fail after timeout_ms). */
 static MonitorState *wait_state(bool (*pred)(const MonitorState *), int timeout_ms)
 {
@@ -639,6 +680,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, start_error_reported);
     tcase_add_test(tc, killed_monitor_is_lost);
     tcase_add_test(tc, second_monitor_refused);
+    tcase_add_test(tc, log_failing_at_end_of_output);
     tcase_add_test(tc, exec_probe_failing_restarts);
     tcase_add_test(tc, tcp_probe);
     tcase_add_test(tc, tcp_probe_refused);

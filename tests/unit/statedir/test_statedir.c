@@ -260,6 +260,33 @@ START_TEST(crilog_rotation_bound)
 }
 END_TEST
 
+/* A log that cannot rotate (the next file's name is a directory): writes
+ * fail and are counted, and a failed end drops the partial line, so the
+ * stream is over rather than failing again at every later end. */
+START_TEST(crilog_end_fails_once)
+{
+    berth_crilog *l = NULL;
+    berth_error *err = NULL;
+    char line[100];
+    const int64_t t = 1795926146123456789LL;
+
+    ck_assert_int_eq(mkdirat(dfd, "c.log.1", 0700), 0);
+    ck_assert_int_eq(mkdirat(dfd, "c.log.1/taken", 0700), 0);
+    ck_assert_int_eq(berth_crilog_open(dfd, "c.log", 4096, 2, &l, &err), 0);
+    memset(line, 'x', sizeof(line));
+    line[sizeof(line) - 1] = '\n';
+    for (int i = 0; i < 50; i++)
+        berth_crilog_feed(l, BERTH_CRILOG_STDOUT, line, sizeof(line), 1, NULL);
+    ck_assert_uint_gt(berth_crilog_dropped(l), 0);
+    berth_crilog_feed(l, BERTH_CRILOG_STDOUT, "tail", 4, t, NULL);
+    ck_assert_int_lt(berth_crilog_end(l, BERTH_CRILOG_STDOUT, t, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "rotate log c.log to c.log.1"));
+    berth_error_free(&err);
+    ck_assert_int_eq(berth_crilog_end(l, BERTH_CRILOG_STDOUT, t, &err), 0);
+    berth_crilog_free(l);
+}
+END_TEST
+
 START_TEST(crilog_bad_settings)
 {
     berth_crilog *l = NULL;
@@ -410,6 +437,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, start_reports_a_missing_binary);
     tcase_add_test(tc, crilog_lines_and_pieces);
     tcase_add_test(tc, crilog_rotation_bound);
+    tcase_add_test(tc, crilog_end_fails_once);
     tcase_add_test(tc, crilog_bad_settings);
     tcase_add_test(tc, crilog_read_follow);
     tcase_add_test(tc, crilog_read_batches_and_rotation);
