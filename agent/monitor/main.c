@@ -752,6 +752,8 @@ static void on_signal(berth_loop_signal *s, int signo)
 static void on_control(berth_loop_io *io, uint32_t events)
 {
     monitor *m = berth_container_of(io, monitor, control_io);
+    berth_error *err = NULL;
+    int64_t grace_ms;
     char buf[256];
     ssize_t n;
 
@@ -764,19 +766,14 @@ static void on_control(berth_loop_io *io, uint32_t events)
         nl = strchr(line, '\n');
         if (nl)
             *nl++ = '\0';
-        if (strcmp(line, "stop") == 0) {
-            request_stop(m, -1);
-        } else if (strncmp(line, "stop ", 5) == 0) {
-            char *end;
-            long long g = strtoll(line + 5, &end, 10);
-
-            if (*end || g < 0 || g > 3600 * 1000)
-                berth_warn("control: bad grace '%s'", line + 5);
-            else
-                request_stop(m, g);
-        } else if (*line) {
-            berth_warn("control: unknown command '%.64s'", line);
+        if (!*line)
+            continue;
+        if (berth_monitor_control_parse(line, &grace_ms, &err) < 0) {
+            berth_log_error(BERTH_LOG_WARN, err, "control fifo");
+            berth_error_free(&err);
+            continue;
         }
+        request_stop(m, grace_ms);
     }
 }
 

@@ -146,6 +146,9 @@ int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **er
 
 /* --- start and stop ------------------------------------------------------- */
 
+/* The control fifo's one command. */
+#define CONTROL_STOP "stop"
+
 /* Interpret a complete answer: "running PID" or "error TEXT". */
 static int parse_answer(char *buf, size_t len, pid_t *ret_pid, berth_error **err)
 {
@@ -295,11 +298,37 @@ int berth_monitor_stop(int dirfd, int64_t grace_ms, berth_error **err)
             return berth_error_set(err, ESRCH, "stop: no monitor is running");
         return berth_error_errno(err, "open %s", BERTH_STATEDIR_CONTROL);
     }
+    if (grace_ms > BERTH_MONITOR_GRACE_MAX_MS)
+        grace_ms = BERTH_MONITOR_GRACE_MAX_MS;
     if (grace_ms >= 0)
-        len = snprintf(cmd, sizeof(cmd), "stop %" PRId64 "\n", grace_ms);
+        len = snprintf(cmd, sizeof(cmd), "%s %" PRId64 "\n", CONTROL_STOP, grace_ms);
     else
-        len = snprintf(cmd, sizeof(cmd), "stop\n");
+        len = snprintf(cmd, sizeof(cmd), "%s\n", CONTROL_STOP);
     if (write(fd, cmd, (size_t)len) != len)
         return berth_error_errno(err, "write the stop request");
+    return 0;
+}
+
+int berth_monitor_control_parse(const char *line, int64_t *ret_grace_ms, berth_error **err)
+{
+    size_t n = strlen(CONTROL_STOP);
+    const char *p = line + n;
+    long long grace;
+    char *end;
+
+    if (strncmp(line, CONTROL_STOP, n) != 0 || (*p && *p != ' '))
+        return berth_error_set(err, EINVAL, "control: unknown command '%.64s'", line);
+    p += strspn(p, " ");
+    if (!*p) {
+        *ret_grace_ms = -1;
+        return 0;
+    }
+    errno = 0;
+    grace = strtoll(p, &end, 10);
+    end += strspn(end, " ");
+    if (errno || end == p || *end || grace < 0 || grace > BERTH_MONITOR_GRACE_MAX_MS)
+        return berth_error_set(err, EINVAL, "control: bad grace '%.32s' (0..%d ms)", p,
+                               BERTH_MONITOR_GRACE_MAX_MS);
+    *ret_grace_ms = grace;
     return 0;
 }

@@ -78,10 +78,19 @@ typedef struct berth_monitor_answer {
 int berth_monitor_answer_read(int fd, berth_monitor_answer *a, pid_t *ret_container_pid,
                               berth_error **err);
 
+/* The longest grace period a stop may ask for; a longer one is this. */
+#define BERTH_MONITOR_GRACE_MAX_MS (3600 * 1000)
+
 /* Ask the monitor to stop the container: its stop signal, then SIGKILL to
  * the cgroup after grace_ms (< 0: the spec's grace). Does not wait; the
  * exit record and the lock tell when it is done. ESRCH if no monitor
  * listens. */
 int berth_monitor_stop(int dirfd, int64_t grace_ms, berth_error **err);
+
+/* The monitor's side of the control fifo: one command a line, "stop" or
+ * "stop GRACE_MS" (what berth_monitor_stop writes; spaces around the value
+ * are fine). *ret_grace_ms is the grace asked for, or -1 for the spec's
+ * ("stop" and "stop " alike). EINVAL for anything else. */
+int berth_monitor_control_parse(const char *line, int64_t *ret_grace_ms, berth_error **err);
 
 #endif

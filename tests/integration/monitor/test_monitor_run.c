@@ -538,6 +538,26 @@ START_TEST(log_failing_at_end_of_output)
 }
 END_TEST
 
+/* "stop " with nothing after it is "stop": the spec's grace period, not
+ * none. */
+START_TEST(stop_without_grace_value)
+{
+    int64_t took;
+    int fd;
+
+    spec.stop_grace_ms = 1500;
+    set_cmd("trap '' TERM; while :; do sleep 1; done");
+    start();
+    fd = openat(dfd, BERTH_STATEDIR_CONTROL, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "stop \n", 6), 6);
+    close(fd);
+    took = wait_monitor_gone(10000);
+    ck_assert_msg(took >= 1400, "stopped after %lld ms, not after the grace of 1500 ms",
+                  (long long)took);
+}
+END_TEST
+
 /* Wait until state.pb satisfies pred (or fail after timeout_ms). */
 static MonitorState *wait_state(bool (*pred)(const MonitorState *), int timeout_ms)
 {
@@ -681,6 +701,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, killed_monitor_is_lost);
     tcase_add_test(tc, second_monitor_refused);
     tcase_add_test(tc, log_failing_at_end_of_output);
+    tcase_add_test(tc, stop_without_grace_value);
     tcase_add_test(tc, exec_probe_failing_restarts);
     tcase_add_test(tc, tcp_probe);
     tcase_add_test(tc, tcp_probe_refused);

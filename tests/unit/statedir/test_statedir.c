@@ -148,6 +148,35 @@ START_TEST(liveness_by_lock)
 }
 END_TEST
 
+/* What berth_monitor_stop writes is what the monitor reads; "stop " is
+ * "stop". */
+START_TEST(control_commands)
+{
+    berth_error *err = NULL;
+    int64_t g = 0;
+
+    ck_assert_int_eq(berth_monitor_control_parse("stop", &g, &err), 0);
+    ck_assert_int_eq(g, -1);
+    g = 0;
+    ck_assert_int_eq(berth_monitor_control_parse("stop ", &g, &err), 0);
+    ck_assert_int_eq(g, -1);
+    ck_assert_int_eq(berth_monitor_control_parse("stop 1500", &g, &err), 0);
+    ck_assert_int_eq(g, 1500);
+    ck_assert_int_eq(berth_monitor_control_parse("stop  0 ", &g, &err), 0);
+    ck_assert_int_eq(g, 0);
+    ck_assert_berth_error(berth_monitor_control_parse("stop soon", &g, &err), err,
+                          "control: bad grace 'soon' (0..3600000 ms)");
+    ck_assert_berth_error(berth_monitor_control_parse("stop -1", &g, &err), err,
+                          "control: bad grace '-1' (0..3600000 ms)");
+    ck_assert_berth_error(berth_monitor_control_parse("stop 3600001", &g, &err), err,
+                          "control: bad grace '3600001' (0..3600000 ms)");
+    ck_assert_berth_error(berth_monitor_control_parse("stopp", &g, &err), err,
+                          "control: unknown command 'stopp'");
+    ck_assert_berth_error(berth_monitor_control_parse("kill", &g, &err), err,
+                          "control: unknown command 'kill'");
+}
+END_TEST
+
 START_TEST(stop_without_monitor)
 {
     berth_error *err = NULL;
@@ -433,6 +462,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, records_round_trip);
     tcase_add_test(tc, records_refuse_garbage);
     tcase_add_test(tc, liveness_by_lock);
+    tcase_add_test(tc, control_commands);
     tcase_add_test(tc, stop_without_monitor);
     tcase_add_test(tc, start_reports_a_missing_binary);
     tcase_add_test(tc, crilog_lines_and_pieces);
