@@ -561,15 +561,25 @@ static void ct_start(ct *c)
     memset(&c->answer, 0, sizeof(c->answer));
     if (berth_monitor_spawn(a->cfg.monitor, path, &c->answer_fd, &err) < 0)
         goto fail;
+    /* A monitor runs from here on, whatever else fails: it is followed. */
+    ct_watch(c, 0);
+    ct_set_status(c, CONTAINER_STARTING, "", "%s", "");
     if (berth_loop_add(a->loop, &c->answer_io, c->answer_fd, EPOLLIN, on_answer, &err) < 0) {
+        /* Its answer cannot be waited for: follow it as an adopted one,
+         * through its state file (inotify) and then its pidfd. */
+        berth_log_error(BERTH_LOG_WARN, err,
+                        "container %s: wait for its monitor's answer; following its state "
+                        "file instead",
+                        c->id);
+        berth_error_free(&err);
         close(c->answer_fd);
         c->answer_fd = -1;
-        goto fail;
+        c->phase = CT_SUPERVISED;
+        ct_refresh(c);
+        return;
     }
     c->phase = CT_STARTING;
     a->starting++;
-    ct_watch(c, 0);
-    ct_set_status(c, CONTAINER_STARTING, "", "%s", "");
     return;
 fail:
     c->phase = CT_DONE;

@@ -58,6 +58,10 @@ static void write_config(void)
     ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, cfgpath, text, (size_t)n, 0600, NULL), 0);
 }
 
+/* Set by a test for the next berthd_start: LD_PRELOAD epoll_fail.c with
+ * this trigger file (see there). */
+static const char *epoll_fail_trigger;
+
 static void berthd_start(void)
 {
     berthd = fork();
@@ -67,6 +71,12 @@ static void berthd_start(void)
 
         dup2(fd, 1);
         dup2(fd, 2);
+        if (epoll_fail_trigger) {
+            setenv("LD_PRELOAD", getenv("BERTH_TEST_EPOLL_PRELOAD"), 1);
+            setenv("BERTH_TEST_EPOLL_FAIL", epoll_fail_trigger, 1);
+            /* ASan (BERTH_SANITIZE builds) wants to be loaded first. */
+            setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+        }
         execl(berthd_bin, berthd_bin, "-c", cfgpath, (char *)NULL);
         _exit(127);
     }
@@ -587,6 +597,46 @@ START_TEST(liveness_and_metrics)
 }
 END_TEST
 
+static bool u1_running(void)
+{
+    const fake_event *e = fake_ctl_status(&ctl, "u1");
+
+    return e && e->state == S(RUNNING) && e->pid > 0;
+}
+
+/* berthd cannot watch for a monitor's answer (its fd cannot join the loop)
+ * after starting it: the monitor runs the container all the same, so berthd
+ * follows it through its state file, reports it running and stops it when
+ * it is no longer assigned; never "failed" while it runs. */
+START_TEST(answer_fd_not_watchable)
+{
+    char trigger_path[700];
+    int regs = ctl.registrations;
+
+    ck_assert_ptr_nonnull(getenv("BERTH_TEST_EPOLL_PRELOAD"));
+    snprintf(trigger_path, sizeof(trigger_path), "%s/epoll-fail", dir);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, trigger_path, "", 0, 0644, NULL), 0);
+    berthd_signal(SIGTERM);
+    epoll_fail_trigger = trigger_path;
+    berthd_start();
+    epoll_fail_trigger = NULL;
+    ck_assert(wait_for(registered, 15000) && ctl.registrations > regs);
+    spec(0, "u1", "exec sleep 1000");
+    fake_ctl_assign(&ctl, spec_ptrs, 1);
+    ck_assert_msg(wait_for(u1_running, 30000), "u1 was not reported running: %s %s",
+                  fake_ctl_status(&ctl, "u1") ? fake_ctl_status(&ctl, "u1")->reason : "-",
+                  access(trigger_path, F_OK) == 0 ? "(the answer fd was watched)" : "");
+    ck_assert_int_ne(access(trigger_path, F_OK), 0); /* its answer fd was refused */
+    for (size_t i = 0; i < ctl.n_log; i++)
+        ck_assert_msg(strcmp(ctl.log[i].id, "u1") != 0 || ctl.log[i].state != S(FAILED),
+                      "u1 was reported failed (%s) while it ran", ctl.log[i].reason);
+    ck_assert(cgroup_exists("u1"));
+    fake_ctl_assign(&ctl, NULL, 0);
+    ck_assert_msg(wait_for(no_containers, 20000), "u1 was not removed");
+    ck_assert(!cgroup_exists("u1"));
+}
+END_TEST
+
 static bool bad_ones_failed(void)
 {
     const fake_event *a = fake_ctl_status(&ctl, "noimg"), *b = fake_ctl_status(&ctl, "badspec"),
@@ -673,6 +723,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, controller_outage);
     tcase_add_test(tc, liveness_and_metrics);
     tcase_add_test(tc, bad_inputs);
+    tcase_add_test(tc, answer_fd_not_watchable);
     suite_add_tcase(s, tc);
     return s;
 }
