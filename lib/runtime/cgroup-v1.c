@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -249,56 +248,22 @@ static int v1_enter(berth_cgroup *cg, pid_t pid, berth_error **err)
     return v1_each(cg, v1_enter_one, buf, err);
 }
 
-static int v1_freeze(const char *dir, const char *state, berth_error **err)
-{
-    if (cgroup_write(dir, "freezer.state", state, err) < 0)
-        return -1;
-    /* FREEZING -> FROZEN is asynchronous; bounded wait. */
-    for (int i = 0; i < 1000; i++) {
-        _cleanup_free_ char *cur = NULL;
-
-        if (cgroup_read_file(dir, "freezer.state", &cur, err) < 0)
-            return -1;
-        if (strcmp(cur, state) == 0)
-            return 0;
-        if (strcmp(state, "FROZEN") == 0 && i % 50 == 49 &&
-            cgroup_write(dir, "freezer.state", state, err) < 0)
-            return -1;
-        nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
-    }
-    return berth_error_set(err, ETIMEDOUT, "%s: freezer did not reach %s", dir, state);
-}
-
+/* Freeze, kill, thaw, and never wait: FREEZING -> FROZEN is asynchronous
+ * (a task in uninterruptible sleep may hold it up for ever). Tasks frozen
+ * by the time the list is read can no longer fork; a child forked by one
+ * that was not yet frozen is missed, and caught by the next kill
+ * (berth_cgroup_remove_step kills again while anything is left). SIGKILL
+ * reaches the frozen ones as they thaw. */
 static int v1_kill_all(berth_cgroup *cg, berth_error **err)
 {
     _cleanup_free_ char *frz = v1_controller_dir(cg, "freezer");
-    _cleanup_free_ char *procs = NULL;
     int r = 0;
 
     if (!frz)
         return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
-    /* Frozen tasks cannot fork, so the list read below is complete;
-     * SIGKILL is delivered once they thaw. A freeze that does not finish
-     * (a task in uninterruptible sleep) still ends in kill and thaw. */
-    if (v1_freeze(frz, "FROZEN", err) < 0)
+    if (cgroup_write(frz, "freezer.state", "FROZEN", err) < 0 || cgroup_kill_procs(frz, err) < 0)
         r = -1;
-    if (cgroup_read_file(frz, "cgroup.procs", &procs, r < 0 ? NULL : err) < 0) {
-        r = -1;
-    } else {
-        for (char *p = procs; *p;) {
-            char *end;
-            long pid = strtol(p, &end, 10);
-
-            if (end == p)
-                break;
-            if (pid > 0)
-                kill((pid_t)pid, SIGKILL);
-            p = end;
-            while (*p == '\n')
-                p++;
-        }
-    }
-    if (v1_freeze(frz, "THAWED", r < 0 ? NULL : err) < 0 && r == 0)
+    if (cgroup_write(frz, "freezer.state", "THAWED", r < 0 ? NULL : err) < 0)
         r = -1;
     return r;
 }

@@ -163,8 +163,9 @@ static int v2_enter(berth_cgroup *cg, pid_t pid, berth_error **err)
 
 static int v2_kill_all(berth_cgroup *cg, berth_error **err)
 {
-    _cleanup_free_ char *dir = v2_dir(cg), *procs = NULL;
+    _cleanup_free_ char *dir = v2_dir(cg);
     _cleanup_error_ berth_error *kerr = NULL;
+    int r;
 
     if (!dir)
         return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
@@ -175,17 +176,14 @@ static int v2_kill_all(berth_cgroup *cg, berth_error **err)
             *err = TAKE_PTR(kerr);
         return -1;
     }
-    /* Kernels before 5.14 have no cgroup.kill: freeze, kill, thaw. */
+    /* Kernels before 5.14 have no cgroup.kill: freeze, kill, thaw, not
+     * waiting for the freeze either (see v1_kill_all). */
     if (cgroup_write(dir, "cgroup.freeze", "1", err) < 0)
         return -1;
-    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) == 0)
-        for (char *p = procs, *end; *p; p = end) {
-            long pid = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            kill((pid_t)pid, SIGKILL);
-        }
-    return cgroup_write(dir, "cgroup.freeze", "0", err);
+    r = cgroup_kill_procs(dir, err);
+    if (cgroup_write(dir, "cgroup.freeze", "0", r < 0 ? NULL : err) < 0)
+        r = -1;
+    return r;
 }
 
 static int v2_populated(berth_cgroup *cg, bool *ret, berth_error **err)

@@ -5,12 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -108,6 +108,23 @@ int cgroup_write(const char *dir, const char *file, const char *value, berth_err
     if (asprintf(&path, "%s/%s", dir, file) < 0)
         return berth_error_make(err, ENOMEM, "write %s/%s", dir, file);
     return berth_write_file_string_at(AT_FDCWD, path, value, err);
+}
+
+int cgroup_kill_procs(const char *dir, berth_error **err)
+{
+    _cleanup_free_ char *procs = NULL;
+
+    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) < 0)
+        return -1;
+    for (char *p = procs, *end;; p = end) {
+        long pid = strtol(p, &end, 10);
+
+        if (end == p)
+            break;
+        if (pid > 0)
+            kill((pid_t)pid, SIGKILL);
+    }
+    return 0;
 }
 
 bool cgroup_has_word(const char *list, const char *word)
@@ -374,39 +391,36 @@ int berth_cgroup_populated(berth_cgroup *cg, bool *ret_populated, berth_error **
     return cg->driver->ops->populated(cg, ret_populated, err);
 }
 
-int berth_cgroup_destroy(berth_cgroup *cg, int timeout_ms, berth_error **err)
+int berth_cgroup_remove_step(berth_cgroup *cg, berth_error **err)
 {
-    int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
-    int killed = 0;
+    _cleanup_error_ berth_error *rm_err = NULL;
+    bool populated = false;
 
-    for (;;) {
-        _cleanup_error_ berth_error *rm_err = NULL;
-        bool populated = false;
-
-        if (cg->driver->ops->remove(cg, &rm_err) == 0)
-            return 0;
-        if (rm_err->code != EBUSY) {
-            if (err)
-                *err = TAKE_PTR(rm_err);
-            return berth_error_prefix(err, "remove cgroup %s", cg->path);
-        }
-        if (cg->driver->ops->populated(cg, &populated, err) < 0)
-            return berth_error_prefix(err, "remove cgroup %s", cg->path);
-        if (populated && killed < 3) {
-            /* Killed processes leave asynchronously; kill again in case
-             * something forked while we looked. */
-            if (berth_cgroup_kill_all(cg, err) < 0)
-                return -1;
-            killed++;
-        }
-        if (berth_now_mono_ns() > deadline)
-            return berth_error_set(err, EBUSY,
-                                   "remove cgroup %s: still busy after %d ms (processes left: %s)",
-                                   cg->path, timeout_ms, populated ? "yes" : "no");
-        /* Exit of killed tasks is not observable on v1 without a release
-         * agent; poll briefly. */
-        nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
+    if (cg->driver->ops->remove(cg, &rm_err) == 0)
+        return 1;
+    if (rm_err->code != EBUSY) {
+        if (err)
+            *err = TAKE_PTR(rm_err);
+        return berth_error_prefix(err, "remove cgroup %s", cg->path);
     }
+    if (cg->driver->ops->populated(cg, &populated, err) < 0)
+        return berth_error_prefix(err, "remove cgroup %s", cg->path);
+    /* Killed processes leave asynchronously, and one may have forked
+     * while the last kill read the list: kill what is there now. */
+    if (populated && berth_cgroup_kill_all(cg, err) < 0)
+        return berth_error_prefix(err, "remove cgroup %s", cg->path);
+    return 0;
+}
+
+int cgroup_busy_error(berth_cgroup *cg, int waited_ms, berth_error **err)
+{
+    bool populated = false;
+
+    if (cg->driver->ops->populated(cg, &populated, NULL) < 0)
+        populated = false;
+    return berth_error_set(err, EBUSY, "remove cgroup %s: still busy after %d ms (%s)", cg->path,
+                           waited_ms,
+                           populated ? "processes are left in it" : "no process is left in it");
 }
 
 int berth_cgroup_oom_kills(berth_cgroup *cg, uint64_t *ret_count, berth_error **err)

@@ -2,6 +2,7 @@
  * the cgroup, clone the init, let it through once it is in its cgroup (and
  * its id maps are written), and wait for the exec or the child's error.
  * Every failure path removes what was created. */
+#include "cgroup-internal.h"
 #include "runtime-internal.h"
 
 #include <errno.h>
@@ -411,7 +412,11 @@ void berth_container_free(berth_container *c)
 }
 BERTH_DEFINE_CLEANUP(berth_container, berth_container_free)
 
-/* Undo a failed start: the child (if any) is killed and reaped. */
+/* Undo a failed start: the child (if any) is killed and reaped, as the
+ * rest of the start waited for it. It is pid 1 of its own pid namespace
+ * and was the only process to enter the cgroup: once it is reaped,
+ * everything it started is gone too, and one removal step removes the
+ * cgroup. */
 static void abort_start(berth_container *c)
 {
     if (c->pidfd >= 0) {
@@ -422,7 +427,7 @@ static void abort_start(berth_container *c)
         c->reaped = true;
     }
     if (c->cgroup)
-        berth_cgroup_destroy(c->cgroup, 5000, NULL);
+        berth_cgroup_remove_step(c->cgroup, NULL);
     remove_dirs(c, NULL);
 }
 
@@ -674,21 +679,34 @@ fail:
     return berth_error_prefix(err, "exec in container %s", c->id);
 }
 
-int berth_container_destroy(berth_container *c, berth_error **err)
+int berth_container_remove_step(berth_container *c, berth_error **err)
 {
     berth_exit ex;
-    int r = 0;
+    int r;
 
     if (!c->reaped) {
+        /* Whatever still runs goes; the init is reaped once it has. */
         berth_container_kill_all(c, NULL);
-        if (berth_container_wait(c, false, &ex, err) < 0)
-            r = -1;
+        r = berth_container_wait(c, true, &ex, err);
+        if (r <= 0)
+            return r < 0 ? berth_error_prefix(err, "remove container %s", c->id) : 0;
     }
-    if (c->cgroup && berth_cgroup_destroy(c->cgroup, 5000, r < 0 ? NULL : err) < 0)
-        r = -1;
-    if (remove_dirs(c, r < 0 ? NULL : err) < 0)
-        r = -1;
-    if (r < 0)
-        return berth_error_prefix(err, "destroy container %s", c->id);
-    return 0;
+    if (c->cgroup) {
+        r = berth_cgroup_remove_step(c->cgroup, err);
+        if (r <= 0)
+            return r < 0 ? berth_error_prefix(err, "remove container %s", c->id) : 0;
+    }
+    if (remove_dirs(c, err) < 0)
+        return berth_error_prefix(err, "remove container %s", c->id);
+    return 1;
+}
+
+int container_busy_error(berth_container *c, int waited_ms, berth_error **err)
+{
+    if (!c->reaped)
+        return berth_error_set(err, EBUSY,
+                               "remove container %s: its init has not exited after %d ms", c->id,
+                               waited_ms);
+    cgroup_busy_error(c->cgroup, waited_ms, err);
+    return berth_error_prefix(err, "remove container %s", c->id);
 }

@@ -13,7 +13,9 @@
  * namespace), no overlay directories.
  *
  * The caller is the container's parent: it reaps it (berth_container_wait)
- * and removes what is left (berth_container_destroy). Not thread-safe. */
+ * and removes what is left (berth_container_remove_step, from an event
+ * loop through runtime/removal.h; berth_container_destroy where there is
+ * none). Not thread-safe. */
 #ifndef BERTH_RUNTIME_RUNTIME_H
 #define BERTH_RUNTIME_RUNTIME_H
 
@@ -101,8 +103,17 @@ int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, 
 int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc, char *const *argv,
                          const int stdio[3], pid_t *ret_pid, berth_error **err);
 
-/* Kill whatever still runs, reap the init, remove the cgroup and the
- * overlay directories. Safe to call twice and after a failed wait. */
+/* One step of removing what the container leaves: SIGKILL whatever still
+ * runs and reap the init if it has exited, then a step of removing its
+ * cgroup (berth_cgroup_remove_step), then its overlay directories. Never
+ * blocks. 1: all gone; 0: not yet, call again later (an event loop does
+ * it from a timer: runtime/removal.h); -1: failed. Safe to call again once
+ * done and after a failed wait. */
+int berth_container_remove_step(berth_container *c, berth_error **err);
+
+/* BLOCKING: berth_container_remove_step until it is done, sleeping between
+ * steps (at most 5 s). Only for programs without an event loop (berthctl
+ * run in the foreground, tests); see berth_cgroup_destroy. */
 int berth_container_destroy(berth_container *c, berth_error **err);
 
 /* Frees memory and fds; does not stop the container. NULL is fine. */
