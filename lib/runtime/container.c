@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -342,6 +344,8 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
 /* Read the child's error record from the sync socket. 0: EOF (the exec
  * happened), or nothing there yet with MSG_DONTWAIT; -1: *err holds the
  * child's error (replacing any error already there), or the read failed. */
+/* What the child said on the sync socket: 1 EOF (it exec'd: the socket is
+ * close-on-exec), 0 nothing yet (MSG_DONTWAIT), -1 its error. */
 static int read_child_error(int sock, int flags, berth_error **err)
 {
     const size_t hdr = sizeof(int) + 1;
@@ -358,7 +362,7 @@ static int read_child_error(int sock, int flags, berth_error **err)
         return berth_error_errno(err, "read the container init's status");
     }
     if (n == 0)
-        return 0;
+        return 1;
     buf[n] = '\0';
     if ((size_t)n <= hdr)
         return berth_error_set(err, EPROTO, "the container init failed without a message");
@@ -624,14 +628,22 @@ int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, 
     return 1;
 }
 
-int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc, char *const *argv,
-                         const int stdio[3], pid_t *ret_pid, berth_error **err)
+struct berth_exec {
+    berth_container *c;
+    pid_t pid;
+    int sock;
+};
+
+int berth_container_exec_start(berth_container *c, const berth_spec *spec, size_t argc,
+                               char *const *argv, const int stdio[3], berth_exec **ret_exec,
+                               berth_error **err)
 {
     _cleanup_free_ char **cargv = NULL, **envp = NULL, **stub_argv = NULL;
     _cleanup_close_ int sock_parent = -1, sock_child = -1;
     char extra_env[2][300], hostname[64], sync_fd_str[16];
     child_plan plan = { .die_with_parent = true };
     int ns = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWNS;
+    berth_exec *x;
     pid_t pid;
 
     if (c->reaped)
@@ -668,15 +680,73 @@ int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc
         berth_error_errno(err, "exec in container %s: start", c->id);
         goto fail;
     }
-    if (read_child_error(sock_parent, 0, err) < 0)
-        goto fail;
-    *ret_pid = pid;
+    x = berth_xcalloc(1, sizeof(*x));
+    x->c = c;
+    x->pid = pid;
+    x->sock = TAKE_FD(sock_parent);
+    *ret_exec = x;
     return 0;
 fail:
-    /* SIGTERM: it kills and reaps the command if one was forked. */
+    /* Not in the container's cgroup yet, or gone already: it ends at once.
+     * SIGTERM: it kills and reaps the command if one was forked. */
     kill(pid, SIGTERM);
     berth_waitpid(pid, NULL, 0);
     return berth_error_prefix(err, "exec in container %s", c->id);
+}
+
+int berth_exec_fd(const berth_exec *x)
+{
+    return x->sock;
+}
+
+pid_t berth_exec_pid(const berth_exec *x)
+{
+    return x->pid;
+}
+
+int berth_exec_finish(berth_exec *x, berth_error **err)
+{
+    int r = read_child_error(x->sock, MSG_DONTWAIT, err);
+
+    return r < 0 ? berth_error_prefix(err, "exec in container %s", x->c->id) : r;
+}
+
+void berth_exec_free(berth_exec *x)
+{
+    if (!x)
+        return;
+    close(x->sock);
+    free(x);
+}
+
+int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc, char *const *argv,
+                         const int stdio[3], pid_t *ret_pid, berth_error **err)
+{
+    berth_exec *x = NULL;
+    int r;
+
+    if (berth_container_exec_start(c, spec, argc, argv, stdio, &x, err) < 0)
+        return -1;
+    for (;;) {
+        struct pollfd pfd = { .fd = x->sock, .events = POLLIN };
+
+        r = berth_exec_finish(x, err);
+        if (r != 0)
+            break;
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+            r = berth_error_errno(err, "exec in container %s: wait for it", c->id);
+            break;
+        }
+    }
+    if (r < 0) {
+        /* SIGTERM: it kills and reaps the command if one was forked. */
+        kill(x->pid, SIGTERM);
+        berth_waitpid(x->pid, NULL, 0);
+    } else {
+        *ret_pid = x->pid;
+    }
+    berth_exec_free(x);
+    return r < 0 ? -1 : 0;
 }
 
 int berth_container_remove_step(berth_container *c, berth_error **err)

@@ -681,6 +681,68 @@ START_TEST(tcp_probe_refused)
 }
 END_TEST
 
+/* Freeze (or thaw) the container's cgroup: nothing in it runs, not even
+ * to die of a signal, until it is thawed. */
+static void freeze(bool frozen)
+{
+    char path[256];
+    struct stat st;
+    bool v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
+
+    if (v2)
+        snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%s/cgroup.freeze", parent, spec.id);
+    else
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/freezer%s/%s/freezer.state", parent, spec.id);
+    ck_assert_int_eq(
+        berth_write_file_string_at(
+            AT_FDCWD, path, v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED"), NULL),
+        0);
+}
+
+static bool stopping_or_over(const MonitorState *st)
+{
+    return st->phase == PHASE_STOPPING || st->phase == PHASE_EXITED;
+}
+
+/* A probe command given up on (timed out) that cannot exit yet, frozen
+ * with its container, does not hold the monitor up: a stop is taken at
+ * once. */
+START_TEST(probe_given_up_does_not_block)
+{
+    static char *slow[] = { "sleep", "30" };
+    MonitorState *st = NULL;
+    int64_t t0;
+
+    probe_setup();
+    exec_action.command = slow;
+    exec_action.n_command = 2;
+    probe.action_case = PROBE_ACTION_EXEC;
+    probe.exec = &exec_action;
+    probe.timeout_ms = 300;
+    probe.failure_threshold = 100;
+    set_cmd("exec sleep 1000");
+    start();
+    usleep(100 * 1000); /* the first probe is under way */
+    freeze(true);
+    usleep(600 * 1000); /* it timed out: the monitor gave up on it */
+    ck_assert_int_eq(berth_monitor_stop(dfd, 0, NULL), 0);
+    t0 = berth_now_mono_ns();
+    while (berth_now_mono_ns() - t0 < 3 * BERTH_NSEC_PER_SEC) {
+        if (berth_statedir_read_state(dfd, &st, NULL) == 0 && stopping_or_over(st))
+            break;
+        if (st)
+            monitor_state_free_unpacked(st, NULL);
+        st = NULL;
+        usleep(20 * 1000);
+    }
+    freeze(false); /* whatever happened: let it end */
+    ck_assert_msg(st, "the stop was not taken while a probe command was frozen");
+    monitor_state_free_unpacked(st, NULL);
+    wait_monitor_gone(10000);
+    ck_assert(!cgroup_exists());
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("monitor/run");
@@ -705,6 +767,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, exec_probe_failing_restarts);
     tcase_add_test(tc, tcp_probe);
     tcase_add_test(tc, tcp_probe_refused);
+    tcase_add_test(tc, probe_given_up_does_not_block);
     suite_add_tcase(s, tc);
     return s;
 }
