@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -83,25 +83,58 @@ int berth_statedir_read_exit(int dirfd, ExitRecord **ret_exit, berth_error **err
 
 /* --- liveness ------------------------------------------------------------- */
 
+/* How long a starting monitor waits for probers to let go of its lock. */
+#define LOCK_WAIT_MS 100
+
+/* Wait up to timeout_ms for fd's file to be closed by someone (a prober
+ * letting go), then return: whether the lock is free now is for the
+ * caller to try. */
+static int wait_for_a_close(int fd, int timeout_ms, berth_error **err)
+{
+    _cleanup_close_ int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    char path[64], buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    struct pollfd pfd = { .events = POLLIN };
+
+    if (in < 0)
+        return berth_error_errno(err, "inotify_init1");
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    if (inotify_add_watch(in, path, IN_CLOSE_NOWRITE | IN_CLOSE_WRITE) < 0)
+        return berth_error_errno(err, "watch %s", BERTH_STATEDIR_LOCK);
+    /* A close between the caller's try and the watch: try once more. */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+        return 0;
+    }
+    pfd.fd = in;
+    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+        return berth_error_errno(err, "wait for %s", BERTH_STATEDIR_LOCK);
+    while (read(in, buf, sizeof(buf)) > 0)
+        ;
+    return 0;
+}
+
 int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err)
 {
     _cleanup_close_ int fd =
         openat(dirfd, BERTH_STATEDIR_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int64_t deadline = berth_now_mono_ns() + LOCK_WAIT_MS * BERTH_NSEC_PER_MSEC;
 
     if (fd < 0)
         return berth_error_errno(err, "open %s", BERTH_STATEDIR_LOCK);
-    /* A prober holds a shared lock for an instant: retry a little before
-     * deciding another monitor lives. */
-    for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
-        if (errno == EWOULDBLOCK && i < 20) {
-            nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
-            continue;
-        }
-        if (errno == EWOULDBLOCK)
+    /* A prober holds a shared lock for an instant (open, lock, unlock,
+     * close): wait for it to close the file, a little, before deciding
+     * that another monitor lives. */
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int64_t left = (deadline - berth_now_mono_ns()) / BERTH_NSEC_PER_MSEC;
+
+        if (errno != EWOULDBLOCK)
+            return berth_error_errno(err, "lock %s", BERTH_STATEDIR_LOCK);
+        if (left <= 0)
             return berth_error_set(err, EWOULDBLOCK,
                                    "another monitor holds %s: it supervises this container",
                                    BERTH_STATEDIR_LOCK);
-        return berth_error_errno(err, "lock %s", BERTH_STATEDIR_LOCK);
+        if (wait_for_a_close(fd, (int)left, err) < 0)
+            return -1;
     }
     *ret_fd = TAKE_FD(fd);
     return 0;

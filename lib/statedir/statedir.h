@@ -47,7 +47,9 @@ typedef enum berth_monitor_liveness {
 int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **err);
 
 /* Monitor side: take the lock for life. *ret_fd must stay open (it is
- * close-on-exec). Fails with EWOULDBLOCK when another monitor has it. */
+ * close-on-exec). Fails with EWOULDBLOCK when another monitor has it.
+ * Blocks up to 100 ms, waiting for probers to close the file (inotify);
+ * for a monitor's start, before its loop runs. */
 int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err);
 
 /* Start berth-monitor (monitor_path) for state_dir, detached: a new

@@ -177,6 +177,34 @@ START_TEST(control_commands)
 }
 END_TEST
 
+/* A prober's shared lock, held a moment, does not keep a monitor from
+ * starting: it waits for the prober to let go. */
+START_TEST(lock_waits_for_a_prober)
+{
+    int p[2], status, lockfd;
+    pid_t prober;
+    char c;
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(pipe(p), 0);
+    prober = fork();
+    if (prober == 0) {
+        int fd = openat(dfd, BERTH_STATEDIR_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+
+        if (fd < 0 || flock(fd, LOCK_SH) < 0 || write(p[1], "x", 1) != 1)
+            _exit(1);
+        usleep(30 * 1000);
+        _exit(0);
+    }
+    close(p[1]);
+    ck_assert_int_eq(read(p[0], &c, 1), 1);
+    close(p[0]);
+    ck_assert_msg(berth_monitor_lock(dfd, &lockfd, &err) == 0, "%s", err ? err->msg : "");
+    close(lockfd);
+    ck_assert_int_eq(berth_waitpid(prober, &status, 0), prober);
+}
+END_TEST
+
 START_TEST(stop_without_monitor)
 {
     berth_error *err = NULL;
@@ -463,6 +491,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, records_refuse_garbage);
     tcase_add_test(tc, liveness_by_lock);
     tcase_add_test(tc, control_commands);
+    tcase_add_test(tc, lock_waits_for_a_prober);
     tcase_add_test(tc, stop_without_monitor);
     tcase_add_test(tc, start_reports_a_missing_binary);
     tcase_add_test(tc, crilog_lines_and_pieces);
