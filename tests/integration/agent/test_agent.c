@@ -597,6 +597,108 @@ START_TEST(liveness_and_metrics)
 }
 END_TEST
 
+/* The monitor of container id (its pid from state.pb), killed with -9:
+ * its container runs on, orphaned. Waits until its lock is free. */
+static void kill_monitor(const char *id)
+{
+    char path[700];
+    MonitorState *ms = NULL;
+    berth_monitor_liveness l = BERTH_MONITOR_ALIVE;
+    int dfd;
+
+    snprintf(path, sizeof(path), "%s/containers/%s", state, id);
+    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(dfd, 0);
+    ck_assert_int_eq(berth_statedir_read_state(dfd, &ms, NULL), 0);
+    ck_assert_int_eq(kill(ms->monitor_pid, SIGKILL), 0);
+    monitor_state_free_unpacked(ms, NULL);
+    for (int i = 0; i < 500 && l == BERTH_MONITOR_ALIVE; i++) {
+        usleep(10 * 1000);
+        ck_assert_int_eq(berth_monitor_probe(dfd, &l, NULL), 0);
+    }
+    ck_assert_int_eq(l, BERTH_MONITOR_LOST);
+    close(dfd);
+}
+
+/* Whether pid runs (a zombie does not: the orphans' new parent may reap
+ * them late). */
+static bool runs(int pid)
+{
+    char path[64], *text = NULL, *paren;
+    bool r;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (berth_read_file_at(AT_FDCWD, path, 4096, &text, NULL, NULL) < 0)
+        return false;
+    paren = strrchr(text, ')');
+    r = paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+    free(text);
+    return r;
+}
+
+static int lost_pids[3];
+/* l1 and l2 run under new monitors. */
+static bool replaced(void)
+{
+    for (int i = 1; i < 3; i++) {
+        const fake_event *e = fake_ctl_status(&ctl, ids[i]);
+
+        if (!e || e->state != S(RUNNING) || e->pid <= 0 || e->pid == lost_pids[i])
+            return false;
+    }
+    return true;
+}
+
+static bool l0_replaced(void)
+{
+    const fake_event *e = fake_ctl_status(&ctl, "l0");
+
+    return e && e->state == S(RUNNING) && e->pid > 0 && e->pid != lost_pids[0];
+}
+
+static bool saw_lost(const char *id)
+{
+    for (size_t i = 0; i < ctl.n_log; i++)
+        if (strcmp(ctl.log[i].id, id) == 0 && ctl.log[i].state == S(FAILED) &&
+            strcmp(ctl.log[i].reason, "MonitorLost") == 0)
+            return true;
+    return false;
+}
+
+/* A monitor killed under a running berthd, and two killed while berthd
+ * was away: what their containers left is killed and removed (the old
+ * container processes are gone), and they run again under new monitors. */
+START_TEST(lost_monitors_are_replaced)
+{
+    ck_assert(wait_for(registered, 15000));
+    spec(0, "l0", "exec sleep 1000");
+    spec(1, "l1", "exec sleep 1000");
+    spec(2, "l2", "exec sleep 1000");
+    fake_ctl_assign(&ctl, spec_ptrs, 3);
+    want_running = 3;
+    ck_assert_msg(wait_for(n_running, 30000), "3 containers did not run");
+    for (int i = 0; i < 3; i++)
+        lost_pids[i] = fake_ctl_status(&ctl, ids[i])->pid;
+
+    kill_monitor("l0");
+    ck_assert_msg(wait_for(l0_replaced, 20000), "l0 was not started again");
+    ck_assert(saw_lost("l0"));
+    ck_assert(!runs(lost_pids[0])); /* the orphan was killed */
+    lost_pids[0] = fake_ctl_status(&ctl, "l0")->pid;
+
+    berthd_signal(SIGTERM);
+    kill_monitor("l1");
+    kill_monitor("l2");
+    berthd_start();
+    ck_assert_msg(wait_for(replaced, 30000), "l1 and l2 were not started again");
+    ck_assert_int_eq(fake_ctl_status(&ctl, "l0")->pid, lost_pids[0]); /* untouched */
+    ck_assert(saw_lost("l1") && saw_lost("l2"));
+    ck_assert(!runs(lost_pids[1]) && !runs(lost_pids[2]));
+    for (int i = 0; i < 3; i++)
+        ck_assert(cgroup_exists(ids[i]));
+}
+END_TEST
+
 static bool u1_running(void)
 {
     const fake_event *e = fake_ctl_status(&ctl, "u1");
@@ -724,6 +826,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, liveness_and_metrics);
     tcase_add_test(tc, bad_inputs);
     tcase_add_test(tc, answer_fd_not_watchable);
+    tcase_add_test(tc, lost_monitors_are_replaced);
     suite_add_tcase(s, tc);
     return s;
 }
