@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/sched.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -717,36 +716,6 @@ void berth_exec_free(berth_exec *x)
         return;
     close(x->sock);
     free(x);
-}
-
-int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc, char *const *argv,
-                         const int stdio[3], pid_t *ret_pid, berth_error **err)
-{
-    berth_exec *x = NULL;
-    int r;
-
-    if (berth_container_exec_start(c, spec, argc, argv, stdio, &x, err) < 0)
-        return -1;
-    for (;;) {
-        struct pollfd pfd = { .fd = x->sock, .events = POLLIN };
-
-        r = berth_exec_finish(x, err);
-        if (r != 0)
-            break;
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-            r = berth_error_errno(err, "exec in container %s: wait for it", c->id);
-            break;
-        }
-    }
-    if (r < 0) {
-        /* SIGTERM: it kills and reaps the command if one was forked. */
-        kill(x->pid, SIGTERM);
-        berth_waitpid(x->pid, NULL, 0);
-    } else {
-        *ret_pid = x->pid;
-    }
-    berth_exec_free(x);
-    return r < 0 ? -1 : 0;
 }
 
 int berth_container_remove_step(berth_container *c, berth_error **err)

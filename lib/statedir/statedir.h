@@ -54,9 +54,10 @@ int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err);
 
 /* Start berth-monitor (monitor_path) for state_dir, detached: a new
  * session, and not our child (double fork), so the caller may die at any
- * time without touching it. Waits up to timeout_ms for the monitor's
+ * time without touching it. BLOCKS up to timeout_ms for the monitor's
  * answer: the container's pid, or the real start error. On a timeout the
- * monitor keeps running; the error says so. */
+ * monitor keeps running; the error says so. For callers without an event
+ * loop (wait.c, which berthd does not link). */
 int berth_monitor_start(const char *monitor_path, const char *state_dir, int timeout_ms,
                         pid_t *ret_container_pid, berth_error **err);
 
