@@ -29,6 +29,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "monitor.h"
+#include "pb/pb.h"
 #include "statedir/statedir.h"
 
 #define ANSWER_MAX 4096
@@ -199,7 +200,7 @@ int main(int argc, char **argv)
     logs_close(&m);
     berth_crilog_free(m.log);
     berth_runtime_free(m.rt);
-    container_plan_free_unpacked(m.plan, NULL);
+    BERTH_PB_FREE(m.plan);
     berth_loop_free(m.loop);
     free(m.state_dir);
     return m.exit_status;

@@ -14,6 +14,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 /* The hierarchies a container joins; those marked optional may be absent. */
 static const struct {
@@ -27,11 +28,7 @@ static const struct {
 
 static char *v1_dir(const struct cgroup_v1_hierarchy *h, const char *path)
 {
-    char *dir = NULL;
-
-    if (asprintf(&dir, "%s%s", h->mountpoint, path) < 0)
-        return NULL;
-    return dir;
+    return berth_xasprintf("%s%s", h->mountpoint, path);
 }
 
 /* Iterate over the distinct hierarchies a container uses (cpu and cpuacct
@@ -57,14 +54,14 @@ static int v1_each(berth_cgroup *cg,
             continue;
         seen[nseen++] = h;
         dir = v1_dir(h, cg->path);
-        if (!dir)
-            return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
         if (fn(cg, h, dir, arg, err) < 0)
             return -1;
     }
     return 0;
 }
 
+/* The cgroup's directory in the hierarchy of controller; NULL when that is
+ * not mounted (detection made sure berth's required ones are). */
 static char *v1_controller_dir(berth_cgroup *cg, const char *controller)
 {
     const struct cgroup_v1_hierarchy *h = cgroup_v1_find(cg->driver, controller);
@@ -76,11 +73,9 @@ static char *v1_controller_dir(berth_cgroup *cg, const char *controller)
  * are set: copy them down from the parent. */
 static int v1_cpuset_init(const char *dir, berth_error **err)
 {
-    _cleanup_free_ char *parent = strdup(dir), *cpus = NULL, *mems = NULL, *cur = NULL;
+    _cleanup_free_ char *parent = berth_xstrdup(dir), *cpus = NULL, *mems = NULL, *cur = NULL;
     char *slash;
 
-    if (!parent)
-        return berth_error_make(err, ENOMEM, "cpuset %s", dir);
     slash = strrchr(parent, '/');
     *slash = '\0';
     if (cgroup_read_file(dir, "cpuset.cpus", &cur, err) < 0)
@@ -106,10 +101,8 @@ static int v1_mkdir_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, c
     struct mkdir_state *st = arg;
     bool is_cpuset = cgroup_v1_find(cg->driver, "cpuset") == h;
     size_t mlen = strlen(h->mountpoint);
-    _cleanup_free_ char *p = strdup(dir);
+    _cleanup_free_ char *p = berth_xstrdup(dir);
 
-    if (!p)
-        return berth_error_make(err, ENOMEM, "cgroup %s", dir);
     /* Create each missing level below the mount point. */
     for (char *s = p + mlen + 1;; s++) {
         char c = *s;
@@ -159,8 +152,6 @@ static int v1_apply(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_erro
     _cleanup_free_ char *dev = v1_controller_dir(cg, "devices");
     char buf[64];
 
-    if (!cpu || !mem || !pids || !cpuset || !dev)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (v1_write_devices(dev, err) < 0)
         return -1;
     if (lim->cpu_quota_us > 0) {
@@ -210,8 +201,8 @@ static int v1_create(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_err
     if (v1_each(cg, v1_mkdir_one, &st, err) < 0 || v1_apply(cg, lim, err) < 0) {
         for (size_t i = 0; i < st.n; i++) {
             _cleanup_free_ char *dir = v1_dir(st.made[i], cg->path);
-            if (dir)
-                rmdir(dir);
+
+            rmdir(dir);
         }
         return -1;
     }
@@ -223,8 +214,6 @@ static int v1_exists(berth_cgroup *cg, berth_error **err)
     _cleanup_free_ char *dir = v1_controller_dir(cg, "memory");
     struct stat st;
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (stat(dir, &st) == 0)
         return 1;
     if (errno == ENOENT)
@@ -259,8 +248,6 @@ static int v1_kill_all(berth_cgroup *cg, berth_error **err)
     _cleanup_free_ char *frz = v1_controller_dir(cg, "freezer");
     int r = 0;
 
-    if (!frz)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (cgroup_write(frz, "freezer.state", "FROZEN", err) < 0 || cgroup_kill_procs(frz, err) < 0)
         r = -1;
     if (cgroup_write(frz, "freezer.state", "THAWED", r < 0 ? NULL : err) < 0)
@@ -272,8 +259,6 @@ static int v1_populated(berth_cgroup *cg, bool *ret, berth_error **err)
 {
     _cleanup_free_ char *dir = v1_controller_dir(cg, "memory"), *procs = NULL;
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (cgroup_read_file(dir, "cgroup.procs", &procs, err) < 0)
         return -1;
     *ret = procs[0] != '\0';
@@ -309,8 +294,6 @@ static int v1_oom_kills(berth_cgroup *cg, uint64_t *ret, berth_error **err)
 {
     _cleanup_free_ char *dir = v1_controller_dir(cg, "memory");
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     return cgroup_read_keyed(dir, "memory.oom_control", "oom_kill", ret, err);
 }
 
@@ -320,10 +303,8 @@ static int v1_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
     _cleanup_free_ char *cpu = v1_controller_dir(cg, "cpu");
     _cleanup_free_ char *mem = v1_controller_dir(cg, "memory");
     _cleanup_free_ char *pids = v1_controller_dir(cg, "pids");
-    _cleanup_free_ char *blkio = v1_controller_dir(cg, "blkio");
+    _cleanup_free_ char *blkio = v1_controller_dir(cg, "blkio"); /* optional */
 
-    if (!acct || !cpu || !mem || !pids)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (cgroup_read_keyed(cpu, "cpu.stat", "throttled_time", &st->cpu_throttled_ns, NULL) < 0)
         st->cpu_throttled_ns = 0;
     if (cgroup_read_u64(acct, "cpuacct.usage", &st->cpu_usage_ns, err) < 0 ||
@@ -373,7 +354,7 @@ static int v1_file_dir(berth_cgroup *cg, const char *file, char **ret_dir, berth
     if (!cgroup_v1_find(cg->driver, controller))
         return berth_error_set(err, ENOENT, "cgroup v1 controller '%s' is not mounted", controller);
     *ret_dir = v1_controller_dir(cg, controller);
-    return *ret_dir ? 0 : berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    return 0;
 }
 
 const cgroup_ops cgroup_v1_ops = {

@@ -16,6 +16,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -44,12 +45,10 @@ const size_t cgroup_default_devices_len = BERTH_ARRAY_SIZE(cgroup_default_device
 
 int cgroup_read_file(const char *dir, const char *file, char **ret, berth_error **err)
 {
-    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *path = berth_xasprintf("%s/%s", dir, file);
     char *data = NULL;
     size_t len;
 
-    if (asprintf(&path, "%s/%s", dir, file) < 0)
-        return berth_error_make(err, ENOMEM, "read %s/%s", dir, file);
     if (berth_read_file_at(AT_FDCWD, path, 1 << 20, &data, &len, err) < 0)
         return -1;
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
@@ -103,10 +102,8 @@ int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64
 
 int cgroup_write(const char *dir, const char *file, const char *value, berth_error **err)
 {
-    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *path = berth_xasprintf("%s/%s", dir, file);
 
-    if (asprintf(&path, "%s/%s", dir, file) < 0)
-        return berth_error_make(err, ENOMEM, "write %s/%s", dir, file);
     return berth_write_file_string_at(AT_FDCWD, path, value, err);
 }
 
@@ -159,13 +156,9 @@ static void unescape_octal(char *s)
 /* Keep only the controller names from a cgroup v1 mount's super options. */
 static char *v1_controllers(const char *superopts)
 {
-    _cleanup_free_ char *copy = strdup(superopts);
-    char *out = calloc(1, strlen(superopts) + 1), *save = NULL;
+    _cleanup_free_ char *copy = berth_xstrdup(superopts);
+    char *out = berth_xcalloc(1, strlen(superopts) + 1), *save = NULL;
 
-    if (!copy || !out) {
-        free(out);
-        return NULL;
-    }
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         static const char *const skip[] = {
             "rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods"
@@ -213,10 +206,8 @@ static int detect_v1(berth_cgroup_driver *d, const char *root, berth_error **err
             continue;
         if (d->n_v1 == CGROUP_V1_MAX)
             break;
-        d->v1[d->n_v1].mountpoint = strdup(fields[4]);
+        d->v1[d->n_v1].mountpoint = berth_xstrdup(fields[4]);
         d->v1[d->n_v1].options = v1_controllers(superopts);
-        if (!d->v1[d->n_v1].mountpoint || !d->v1[d->n_v1].options)
-            return berth_error_make(err, ENOMEM, "detect cgroups");
         d->n_v1++;
     }
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(required); i++)
@@ -256,11 +247,8 @@ int berth_cgroup_driver_detect(const char *root, berth_cgroup_driver **ret_drive
         root = "/sys/fs/cgroup";
     if (statfs(root, &sfs) < 0)
         return berth_error_errno(err, "statfs %s", root);
-    d = calloc(1, sizeof(*d));
-    if (!d || !(d->root = strdup(root))) {
-        free(d);
-        return berth_error_make(err, ENOMEM, "detect cgroups");
-    }
+    d = berth_xcalloc(1, sizeof(*d));
+    d->root = berth_xstrdup(root);
     if ((uint32_t)sfs.f_type == CGROUP2_SUPER_MAGIC) {
         _cleanup_free_ char *controllers = NULL;
 
@@ -320,11 +308,8 @@ static int cgroup_new(berth_cgroup_driver *d, const char *path, berth_cgroup **r
         strcmp(path, "/") == 0 || path[strlen(path) - 1] == '/')
         return berth_error_set(err, EINVAL, "cgroup path '%s' must be absolute and normalised",
                                path ? path : "");
-    cg = calloc(1, sizeof(*cg));
-    if (!cg || !(cg->path = strdup(path))) {
-        free(cg);
-        return berth_error_make(err, ENOMEM, "cgroup %s", path);
-    }
+    cg = berth_xcalloc(1, sizeof(*cg));
+    cg->path = berth_xstrdup(path);
     cg->driver = d;
     *ret = cg;
     return 0;

@@ -71,24 +71,17 @@ static int make_stub(int *ret_fd, berth_error **err)
 
 int berth_runtime_new(const berth_runtime_config *cfg, berth_runtime **ret_rt, berth_error **err)
 {
-    berth_runtime *rt = calloc(1, sizeof(*rt));
     const char *parent = cfg && cfg->cgroup_parent ? cfg->cgroup_parent : "/berth";
     const char *store = cfg && cfg->image_store ? cfg->image_store : "/var/lib/berth/images";
+    berth_runtime *rt;
 
-    if (!rt)
-        return berth_error_make(err, ENOMEM, "runtime");
     if (parent[0] != '/' || strstr(parent, "..") ||
-        (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')) {
-        free(rt);
+        (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/'))
         return berth_error_set(err, EINVAL,
                                "cgroup parent '%s' must be an absolute path like /berth", parent);
-    }
-    rt->cgroup_parent = strdup(strcmp(parent, "/") == 0 ? "" : parent);
-    rt->image_store = strdup(store);
-    if (!rt->cgroup_parent || !rt->image_store) {
-        berth_runtime_free(rt);
-        return berth_error_make(err, ENOMEM, "runtime");
-    }
+    rt = berth_xcalloc(1, sizeof(*rt));
+    rt->cgroup_parent = berth_xstrdup(strcmp(parent, "/") == 0 ? "" : parent);
+    rt->image_store = berth_xstrdup(store);
     rt->stub_fd = -1;
     if (berth_cgroup_driver_detect(cfg ? cfg->cgroup_root : NULL, &rt->cgroups, err) < 0 ||
         make_stub(&rt->stub_fd, err) < 0) {
@@ -176,20 +169,14 @@ static bool env_has(const berth_spec *spec, const char *name)
 
 /* argv (cmd, or the spec's command and args) and envp (the spec's, plus
  * the defaults in extra), pointing into their sources. */
-static int build_exec(const berth_spec *spec, size_t cmdc, char *const *cmd, const char *hostname,
-                      char extra[2][300], char ***ret_argv, char ***ret_envp, berth_error **err)
+static void build_exec(const berth_spec *spec, size_t cmdc, char *const *cmd, const char *hostname,
+                       char extra[2][300], char ***ret_argv, char ***ret_envp)
 {
     size_t argc = cmd ? cmdc : spec->n_command + spec->n_args, envc = 0;
-    char **argv, **envp;
+    char **argv = berth_xcalloc(argc + 1, sizeof(char *));
+    char **envp = berth_xcalloc(spec->n_env + 4, sizeof(char *));
     uid_t uid = spec->user ? spec->user->uid : 0;
 
-    argv = calloc(argc + 1, sizeof(char *));
-    envp = calloc(spec->n_env + 4, sizeof(char *));
-    if (!argv || !envp) {
-        free(argv);
-        free(envp);
-        return berth_error_make(err, ENOMEM, "argv");
-    }
     for (size_t i = 0; i < argc; i++)
         argv[i] = cmd                   ? cmd[i]
                   : i < spec->n_command ? spec->command[i]
@@ -208,7 +195,6 @@ static int build_exec(const berth_spec *spec, size_t cmdc, char *const *cmd, con
         envp[envc++] = spec->env[i];
     *ret_argv = argv;
     *ret_envp = envp;
-    return 0;
 }
 
 /* The process part of a plan, shared by the init and by exec: user,
@@ -226,9 +212,9 @@ static int plan_process(berth_runtime *rt, const berth_spec *spec, size_t cmdc, 
     plan->userns = spec->user_namespace && spec->user_namespace->enabled;
     plan->new_netns = spec->network == NETWORK_NONE;
     plan->stub_fd = rt->stub_fd;
-    if (berth_spec_caps(spec, &plan->caps, err) < 0 ||
-        build_exec(spec, cmdc, cmd, hostname, extra, ret_argv, ret_envp, err) < 0)
+    if (berth_spec_caps(spec, &plan->caps, err) < 0)
         return -1;
+    build_exec(spec, cmdc, cmd, hostname, extra, ret_argv, ret_envp);
     plan->argv = *ret_argv;
     plan->envp = *ret_envp;
     if (spec->seccomp == SECCOMP_DEFAULT &&
@@ -264,17 +250,15 @@ static int make_sync_pair(int *ret_parent, int *ret_child, berth_error **err)
 /* The stub's argv: MODE SYNC_FD PATH(filled by the child) ARGV... The mode
  * selects exec the command ("berth-exec"), or stay as a tiny init that runs
  * it as a child and reaps orphans ("berth-init"). */
-static int make_stub_argv(child_plan *plan, const char *mode, int sync_fd, char fd_str[16],
-                          char ***ret, berth_error **err)
+static void make_stub_argv(child_plan *plan, const char *mode, int sync_fd, char fd_str[16],
+                           char ***ret)
 {
     size_t n = 0;
     char **a;
 
     while (plan->argv[n])
         n++;
-    a = calloc(n + 4, sizeof(char *));
-    if (!a)
-        return berth_error_make(err, ENOMEM, "argv");
+    a = berth_xcalloc(n + 4, sizeof(char *));
     snprintf(fd_str, 16, "%d", sync_fd);
     a[0] = (char *)mode;
     a[1] = fd_str;
@@ -283,7 +267,6 @@ static int make_stub_argv(child_plan *plan, const char *mode, int sync_fd, char 
     plan->sync_fd = sync_fd;
     plan->stub_argv = a;
     *ret = a;
-    return 0;
 }
 
 static int make_dir_fresh(const char *path, berth_error **err)
@@ -313,8 +296,7 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
         plan->rootfs_dir = spec->rootfs;
         return 0;
     }
-    if (asprintf(ret_lower, "%s/%s", c->rt->image_store, spec->image) < 0)
-        return berth_error_make(err, ENOMEM, "image path");
+    *ret_lower = berth_xasprintf("%s/%s", c->rt->image_store, spec->image);
     if (stat(*ret_lower, &st) < 0 || !S_ISDIR(st.st_mode))
         return berth_error_set(err, ENOENT, "image %s not found in %s", spec->image,
                                c->rt->image_store);
@@ -323,10 +305,9 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
                                "image %s: the runtime needs a state directory for the "
                                "container's writable layer",
                                spec->image);
-    if (asprintf(&c->upper, "%s/upper", c->state_dir) < 0 ||
-        asprintf(&c->work, "%s/work", c->state_dir) < 0 ||
-        asprintf(&c->mnt, "%s/rootfs", c->state_dir) < 0)
-        return berth_error_make(err, ENOMEM, "overlay paths");
+    c->upper = berth_xasprintf("%s/upper", c->state_dir);
+    c->work = berth_xasprintf("%s/work", c->state_dir);
+    c->mnt = berth_xasprintf("%s/rootfs", c->state_dir);
     if (make_dir_fresh(c->upper, err) < 0 || make_dir_fresh(c->work, err) < 0 ||
         make_dir_fresh(c->mnt, err) < 0)
         return -1;
@@ -450,14 +431,12 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
 
     if (berth_spec_validate(spec, err) < 0)
         return -1;
-    c = calloc(1, sizeof(*c));
-    if (!c || !(c->id = strdup(spec->id)))
-        return berth_error_make(err, ENOMEM, "container %s", spec->id);
+    c = berth_xcalloc(1, sizeof(*c));
+    c->id = berth_xstrdup(spec->id);
     c->rt = rt;
     c->pidfd = -1;
     if (opts && opts->state_dir) {
-        if (!(c->state_dir = strdup(opts->state_dir)))
-            return berth_error_make(err, ENOMEM, "container %s", spec->id);
+        c->state_dir = berth_xstrdup(opts->state_dir);
         if (mkdir(c->state_dir, 0700) == 0)
             c->made_state_dir = true;
         else if (errno != EEXIST)
@@ -475,19 +454,16 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
      * id that still runs makes this fail before anything of its (its
      * writable layer) is touched. */
     limits_from_spec(spec, &lim);
-    if (asprintf(&cgpath, "%s/%s", rt->cgroup_parent, spec->id) < 0) {
-        berth_error_make(err, ENOMEM, "cgroup path");
-        goto fail;
-    }
+    cgpath = berth_xasprintf("%s/%s", rt->cgroup_parent, spec->id);
     if (berth_cgroup_create(rt->cgroups, cgpath, &lim, &c->cgroup, err) < 0)
         goto fail;
     if (prepare_rootfs(c, spec, &plan, &lower, err) < 0)
         goto fail;
 
-    if (make_sync_pair(&sock_parent, &sock_child, err) < 0 ||
-        make_stub_argv(&plan, spec->init ? "berth-init" : "berth-exec", sock_child, sync_fd_str,
-                       &stub_argv, err) < 0)
+    if (make_sync_pair(&sock_parent, &sock_child, err) < 0)
         goto fail;
+    make_stub_argv(&plan, spec->init ? "berth-init" : "berth-exec", sock_child, sync_fd_str,
+                   &stub_argv);
 
     /* Only the pid namespace must come with the clone (the child is its
      * pid 1). The child unshares the mount, uts, ipc and net namespaces
@@ -653,9 +629,9 @@ int berth_container_exec_start(berth_container *c, const berth_spec *spec, size_
     for (int i = 0; i < 3; i++)
         plan.stdio[i] = stdio ? stdio[i] : -1;
     if (plan_process(c->rt, spec, argc, argv, hostname, extra_env, &plan, &cargv, &envp, err) < 0 ||
-        make_sync_pair(&sock_parent, &sock_child, err) < 0 ||
-        make_stub_argv(&plan, "berth-exec", sock_child, sync_fd_str, &stub_argv, err) < 0)
+        make_sync_pair(&sock_parent, &sock_child, err) < 0)
         return berth_error_prefix(err, "exec in container %s", c->id);
+    make_stub_argv(&plan, "berth-exec", sock_child, sync_fd_str, &stub_argv);
     if (plan.new_netns)
         ns |= CLONE_NEWNET;
     if (plan.userns)

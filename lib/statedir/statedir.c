@@ -18,17 +18,15 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "pb/pb.h"
 
 /* --- records -------------------------------------------------------------- */
 
 static int write_record(int dirfd, const char *name, const ProtobufCMessage *msg, berth_error **err)
 {
-    size_t len = protobuf_c_message_get_packed_size(msg);
-    _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
+    size_t len;
+    _cleanup_free_ uint8_t *buf = berth_pb_pack(msg, &len);
 
-    if (!buf)
-        return berth_error_make(err, ENOMEM, "write %s", name);
-    protobuf_c_message_pack(msg, buf);
     return berth_write_file_atomic_at(dirfd, name, buf, len, 0600, err);
 }
 
@@ -41,7 +39,7 @@ static int read_record(int dirfd, const char *name, const ProtobufCMessageDescri
 
     if (berth_read_file_at(dirfd, name, BERTH_STATEDIR_RECORD_MAX, &data, &len, err) < 0)
         return -1;
-    msg = protobuf_c_message_unpack(desc, NULL, len, (const uint8_t *)data);
+    msg = berth_pb_unpack(desc, (const uint8_t *)data, len);
     if (!msg)
         return berth_error_set(err, EBADMSG, "read %s: not a valid %s record", name, desc->name);
     *ret = msg;
@@ -173,7 +171,7 @@ int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **er
     }
     *ret = st->phase == PHASE_EXITED || st->phase == PHASE_FAILED ? BERTH_MONITOR_EXITED
                                                                   : BERTH_MONITOR_LOST;
-    monitor_state_free_unpacked(st, NULL);
+    BERTH_PB_FREE(st);
     return 0;
 }
 

@@ -28,9 +28,9 @@ int berth_statedir_write_plan(int dirfd, const ContainerPlan *plan, berth_error 
 int berth_statedir_write_state(int dirfd, const MonitorState *st, berth_error **err);
 int berth_statedir_write_exit(int dirfd, const ExitRecord *rec, berth_error **err);
 
-/* Read a record; the caller frees it with the matching
- * *_free_unpacked(x, NULL) of berth/proto/v1.h. A missing file fails with code
- * ENOENT; a corrupt one with EBADMSG. */
+/* Read a record (decoded with bounds: lib/pb); the caller frees it with
+ * BERTH_PB_FREE (the matching *_free_unpacked(x, NULL) frees the same). A
+ * missing file fails with code ENOENT; a corrupt one with EBADMSG. */
 int berth_statedir_read_plan(int dirfd, ContainerPlan **ret_plan, berth_error **err);
 int berth_statedir_read_state(int dirfd, MonitorState **ret_state, berth_error **err);
 int berth_statedir_read_exit(int dirfd, ExitRecord **ret_exit, berth_error **err);

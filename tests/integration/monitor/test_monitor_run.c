@@ -579,7 +579,7 @@ static MonitorState *wait_state(bool (*pred)(const MonitorState *), int timeout_
 
 static bool healthy(const MonitorState *st)
 {
-    return st->health == 2;
+    return st->health == HEALTH_HEALTHY;
 }
 
 static bool restarted_once(const MonitorState *st)
