@@ -354,7 +354,9 @@ START_TEST(removal_from_a_loop)
     snprintf(want, sizeof(want),
              "remove cgroup %s: still busy after 300 ms (no process is left in it)", path);
     ck_assert_str_eq(removal_error, want);
-    ck_assert_int_ge(ticks, 15); /* the loop was never held up */
+    /* The loop was never held up: a blocking removal would have let the
+     * 10 ms timer tick once at most (slack for emulated VMs). */
+    ck_assert_int_ge(ticks, 5);
     ck_assert_int_eq(berth_cgroup_destroy(sub, 5000, &err), 0);
     ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
     berth_cgroup_free(sub);
