@@ -68,6 +68,8 @@ int cgroup_read_u64(const char *dir, const char *file, uint64_t *ret, berth_erro
 /* Whether the space-separated list (cgroup.controllers) holds word. */
 bool cgroup_has_word(const char *list, const char *word);
 int cgroup_write(const char *dir, const char *file, const char *value, berth_error **err);
+/* SIGKILL every process of a cgroup.procs list (pids, one a line). */
+void cgroup_kill_pids(const char *procs);
 /* SIGKILL every process listed in dir/cgroup.procs. */
 int cgroup_kill_procs(const char *dir, berth_error **err);
 /* The error of a removal still not done after waited_ms (EBUSY), saying

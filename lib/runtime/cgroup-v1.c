@@ -237,31 +237,83 @@ static int v1_enter(berth_cgroup *cg, pid_t pid, berth_error **err)
     return v1_each(cg, v1_enter_one, buf, err);
 }
 
+/* A hierarchy's cgroup.procs. On the way out, a cgroup may be gone from
+ * some hierarchies already and busy in others: a missing directory is an
+ * empty list (*ret NULL). */
+static int v1_procs(const char *dir, char **ret, berth_error **err)
+{
+    _cleanup_error_ berth_error *rerr = NULL;
+
+    *ret = NULL;
+    if (cgroup_read_file(dir, "cgroup.procs", ret, &rerr) == 0 || rerr->code == ENOENT)
+        return 0;
+    if (err)
+        *err = TAKE_PTR(rerr);
+    return -1;
+}
+
+static int v1_kill_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, const char *dir,
+                       void *arg, berth_error **err)
+{
+    _cleanup_free_ char *procs = NULL;
+
+    (void)cg;
+    (void)h;
+    (void)arg;
+    if (v1_procs(dir, &procs, err) < 0)
+        return -1;
+    if (procs)
+        cgroup_kill_pids(procs);
+    return 0;
+}
+
 /* Freeze, kill, thaw, and never wait: FREEZING -> FROZEN is asynchronous
  * (a task in uninterruptible sleep may hold it up for ever). Tasks frozen
- * by the time the list is read can no longer fork; a child forked by one
+ * by the time the lists are read can no longer fork; a child forked by one
  * that was not yet frozen is missed, and caught by the next kill
  * (berth_cgroup_remove_step kills again while anything is left). SIGKILL
- * reaches the frozen ones as they thaw. */
+ * reaches the frozen ones as they thaw. Every hierarchy's list is read: a
+ * cgroup on its way out may be gone from some (the freezer's too). */
 static int v1_kill_all(berth_cgroup *cg, berth_error **err)
 {
     _cleanup_free_ char *frz = v1_controller_dir(cg, "freezer");
+    _cleanup_error_ berth_error *ferr = NULL;
+    bool frozen = cgroup_write(frz, "freezer.state", "FROZEN", &ferr) == 0;
     int r = 0;
 
-    if (cgroup_write(frz, "freezer.state", "FROZEN", err) < 0 || cgroup_kill_procs(frz, err) < 0)
+    if (!frozen && ferr->code != ENOENT) {
+        if (err)
+            *err = TAKE_PTR(ferr);
+        return -1;
+    }
+    if (v1_each(cg, v1_kill_one, NULL, err) < 0)
         r = -1;
-    if (cgroup_write(frz, "freezer.state", "THAWED", r < 0 ? NULL : err) < 0)
+    if (frozen && cgroup_write(frz, "freezer.state", "THAWED", r < 0 ? NULL : err) < 0)
         r = -1;
     return r;
 }
 
+static int v1_populated_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, const char *dir,
+                            void *arg, berth_error **err)
+{
+    _cleanup_free_ char *procs = NULL;
+
+    (void)cg;
+    (void)h;
+    if (v1_procs(dir, &procs, err) < 0)
+        return -1;
+    if (procs && *procs)
+        *(bool *)arg = true;
+    return 0;
+}
+
 static int v1_populated(berth_cgroup *cg, bool *ret, berth_error **err)
 {
-    _cleanup_free_ char *dir = v1_controller_dir(cg, "memory"), *procs = NULL;
+    bool populated = false;
 
-    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) < 0)
+    if (v1_each(cg, v1_populated_one, &populated, err) < 0)
         return -1;
-    *ret = procs[0] != '\0';
+    *ret = populated;
     return 0;
 }
 

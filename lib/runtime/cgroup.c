@@ -107,20 +107,27 @@ int cgroup_write(const char *dir, const char *file, const char *value, berth_err
     return berth_write_file_string_at(AT_FDCWD, path, value, err);
 }
 
-int cgroup_kill_procs(const char *dir, berth_error **err)
+void cgroup_kill_pids(const char *procs)
 {
-    _cleanup_free_ char *procs = NULL;
-
-    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) < 0)
-        return -1;
-    for (char *p = procs, *end;; p = end) {
+    for (const char *p = procs;;) {
+        char *end;
         long pid = strtol(p, &end, 10);
 
         if (end == p)
             break;
         if (pid > 0)
             kill((pid_t)pid, SIGKILL);
+        p = end;
     }
+}
+
+int cgroup_kill_procs(const char *dir, berth_error **err)
+{
+    _cleanup_free_ char *procs = NULL;
+
+    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) < 0)
+        return -1;
+    cgroup_kill_pids(procs);
     return 0;
 }
 
