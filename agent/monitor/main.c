@@ -143,7 +143,7 @@ static void setup_failed(monitor *m, berth_error *err)
         m->phase = PHASE_FAILED;
         records_save_state(m);
     }
-    monitor_answer(m, "error %s", err->msg);
+    monitor_answer(m, BERTH_MONITOR_ANSWER_ERROR "%s", err->msg);
 }
 
 static void usage(void)

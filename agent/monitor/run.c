@@ -96,7 +96,7 @@ static void start_failed(monitor *m)
         records_exit(m, &rec);
         m->exit_status = 1;
         finish(m, PHASE_FAILED);
-        monitor_answer(m, "error %s", m->reason);
+        monitor_answer(m, BERTH_MONITOR_ANSWER_ERROR "%s", m->reason);
         return;
     }
     rec.exit_code = EXIT_CODE_START_FAILED;
@@ -232,7 +232,7 @@ static void run_start(monitor *m)
     records_set_phase(m, PHASE_RUNNING);
     berth_info("container %s running, pid %d", m->plan->spec->id, (int)berth_container_pid(m->c));
     if (m->ready_fd >= 0) {
-        monitor_answer(m, "running %d", (int)berth_container_pid(m->c));
+        monitor_answer(m, BERTH_MONITOR_ANSWER_RUNNING "%d", (int)berth_container_pid(m->c));
         /* The start's temporaries are freed; give their pages back, since
          * a monitor lives as long as its container and there is one per
          * container. */

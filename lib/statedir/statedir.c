@@ -186,16 +186,16 @@ static int parse_answer(char *buf, size_t len, pid_t *ret_pid, berth_error **err
     buf[len] = '\0';
     if (len && buf[len - 1] == '\n')
         buf[--len] = '\0';
-    if (strncmp(buf, "running ", 8) == 0) {
-        long pid = strtol(buf + 8, NULL, 10);
+    if (strncmp(buf, BERTH_MONITOR_ANSWER_RUNNING, strlen(BERTH_MONITOR_ANSWER_RUNNING)) == 0) {
+        long pid = strtol(buf + strlen(BERTH_MONITOR_ANSWER_RUNNING), NULL, 10);
 
         if (pid <= 0)
             return berth_error_set(err, EPROTO, "monitor answered '%s'", buf);
         *ret_pid = (pid_t)pid;
         return 1;
     }
-    if (strncmp(buf, "error ", 6) == 0)
-        return berth_error_set(err, EIO, "%s", buf + 6);
+    if (strncmp(buf, BERTH_MONITOR_ANSWER_ERROR, strlen(BERTH_MONITOR_ANSWER_ERROR)) == 0)
+        return berth_error_set(err, EIO, "%s", buf + strlen(BERTH_MONITOR_ANSWER_ERROR));
     return berth_error_set(err, EPROTO, "the monitor exited without an answer%s%s", len ? ": " : "",
                            buf);
 }
@@ -259,7 +259,7 @@ int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *re
             snprintf(fdarg, sizeof(fdarg), "%d", fd);
             dup2(null, 0);
             execl(monitor_path, monitor_path, "--ready-fd", fdarg, state_dir, (char *)NULL);
-            dprintf(fd, "error exec %s: %s\n", monitor_path, strerror(errno));
+            dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "exec %s: %s\n", monitor_path, strerror(errno));
             _exit(127);
         }
     }

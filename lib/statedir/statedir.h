@@ -69,6 +69,10 @@ int berth_monitor_start(const char *monitor_path, const char *state_dir, int tim
 int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *ret_answer_fd,
                         berth_error **err);
 
+/* The monitor's answer, one line: "running PID" or "error TEXT". */
+#define BERTH_MONITOR_ANSWER_RUNNING "running "
+#define BERTH_MONITOR_ANSWER_ERROR   "error "
+
 typedef struct berth_monitor_answer {
     char buf[4096];
     size_t len;
