@@ -33,18 +33,15 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "bench_util.h"
-#include "fake_controller.h"
+#include "agentd.h"
 #include "statedir/statedir.h"
 
 #define MAX_N       200
 #define SAMPLES_MAX 20000
 #define HEALTH_MS   20
 
-static fake_ctl ctl;
-static berth_loop *loop;
+static bench_agentd A;
 static test_party op;
-static char dir[256], state[300], cfgpath[600];
-static pid_t berthd = -1;
 static int n_containers = 20;
 
 /* --- samples ------------------------------------------------------------------------- */
@@ -107,7 +104,7 @@ static void on_health_timer(berth_loop_timer *t)
 {
     HealthRequest q = HEALTH_REQUEST_INIT;
 
-    berth_loop_timer_arm(loop, t, berth_now_mono_ns() + HEALTH_MS * BERTH_NSEC_PER_MSEC, NULL);
+    berth_loop_timer_arm(A.loop, t, berth_now_mono_ns() + HEALTH_MS * BERTH_NSEC_PER_MSEC, NULL);
     if (in_flight || !client || !cur)
         return;
     sent_ns = berth_now_mono_ns();
@@ -148,8 +145,8 @@ static void client_open(bool restarted)
     while (restarted && (s = berth_auth_session_latest(op.auth, node.id)))
         berth_auth_session_drop(op.auth, s);
     server.who = node;
-    snprintf(addr, sizeof(addr), "ipc://%s/agent.sock", dir);
-    client = client_new(loop, &op, &server, addr);
+    snprintf(addr, sizeof(addr), "ipc://%s/agent.sock", A.dir);
+    client = client_new(A.loop, &op, &server, addr);
 }
 
 static void client_close(void)
@@ -180,59 +177,13 @@ static char ids[MAX_N][32];
 static char *sleep_cmd[] = { "/bin/sleep", "100000" };
 static int pids[MAX_N]; /* the containers' pids when last all running */
 
-static const char *berthd_bin;
-
-static void berthd_spawn(void)
-{
-    berthd = fork();
-    if (berthd == 0) {
-        char path[600];
-        int fd;
-
-        snprintf(path, sizeof(path), "%s/berthd.log", dir);
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl(berthd_bin, berthd_bin, "-c", cfgpath, (char *)NULL);
-        _exit(127);
-    }
-}
-
-static void berthd_stop(void)
-{
-    int status;
-
-    if (berthd <= 0)
-        return;
-    kill(berthd, SIGTERM);
-    berth_waitpid(berthd, &status, 0);
-    berthd = -1;
-}
-
 static bool socket_bound(void)
 {
     char path[300];
     struct stat st;
 
-    snprintf(path, sizeof(path), "%s/agent.sock", dir);
+    snprintf(path, sizeof(path), "%s/agent.sock", A.dir);
     return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-static bool wait_for(bool (*pred)(void), int timeout_ms)
-{
-    int64_t end = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
-
-    while (!pred()) {
-        if (berth_now_mono_ns() > end)
-            return false;
-        run_for(loop, 5);
-    }
-    return true;
-}
-
-static bool registered(void)
-{
-    return ctl.registrations > 0;
 }
 
 /* Every container runs, under a monitor other than the one it had when
@@ -240,7 +191,7 @@ static bool registered(void)
 static bool all_running_anew(void)
 {
     for (int i = 0; i < n_containers; i++) {
-        const fake_event *e = fake_ctl_status(&ctl, ids[i]);
+        const fake_event *e = fake_ctl_status(&A.ctl, ids[i]);
 
         if (!e || e->state != CONTAINER_RUNNING || e->pid <= 0 || e->pid == pids[i])
             return false;
@@ -261,12 +212,12 @@ static bool readopted(void)
 static void note_pids(void)
 {
     for (int i = 0; i < n_containers; i++)
-        pids[i] = fake_ctl_status(&ctl, ids[i])->pid;
+        pids[i] = fake_ctl_status(&A.ctl, ids[i])->pid;
 }
 
 static bool none_left(void)
 {
-    DIR *d = opendir(state);
+    DIR *d = opendir(A.state);
     struct dirent *e;
     int n = 0;
 
@@ -289,7 +240,7 @@ static int kill_monitors(void)
         int64_t end = berth_now_mono_ns() + 5 * BERTH_NSEC_PER_SEC;
         int dfd;
 
-        snprintf(path, sizeof(path), "%s/%.31s", state, ids[i]);
+        snprintf(path, sizeof(path), "%s/%.31s", A.state, ids[i]);
         dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || berth_statedir_read_state(dfd, &ms, NULL) < 0 || ms->monitor_pid <= 0) {
             fprintf(stderr, "bench-readopt: no monitor for %s\n", ids[i]);
@@ -316,7 +267,7 @@ static int idle_window(int ms)
 {
     client_open(false);
     window_begin(&idle);
-    run_for(loop, ms);
+    run_for(A.loop, ms);
     window_end();
     client_close();
     return 0;
@@ -327,19 +278,19 @@ static int64_t restart_window(void)
     int64_t t;
 
     note_pids();
-    berthd_stop();
+    bench_agentd_stop(&A);
     if (kill_monitors() < 0)
         return -1;
     window_begin(&restart);
-    berthd_spawn();
+    bench_agentd_start(&A, false);
     /* Connect once the socket is there: nanomsg would retry only every
      * 100 ms, which would be measured instead of berthd. */
     while (!socket_bound() && berth_now_mono_ns() - window_start_ns < 60 * BERTH_NSEC_PER_SEC)
-        run_for(loop, 1);
+        run_for(A.loop, 1);
     client_open(true);
-    if (!wait_for(readopted, 120000)) {
+    if (!bench_agentd_wait(&A, readopted, 120000)) {
         fprintf(stderr, "bench-readopt: not all %d running again (see %s/berthd.log)\n",
-                n_containers, dir);
+                n_containers, A.dir);
         window_end();
         client_close();
         return -1;
@@ -354,13 +305,13 @@ static int live_window(void)
 {
     note_pids();
     client_open(false);
-    run_for(loop, 200); /* connected and answering */
+    run_for(A.loop, 200); /* connected and answering */
     if (kill_monitors() < 0)
         return -1;
     window_begin(&live);
-    if (!wait_for(readopted, 120000)) {
+    if (!bench_agentd_wait(&A, readopted, 120000)) {
         fprintf(stderr, "bench-readopt: not all %d running again (see %s/berthd.log)\n",
-                n_containers, dir);
+                n_containers, A.dir);
         window_end();
         client_close();
         return -1;
@@ -406,60 +357,32 @@ static void print_phase(phase *p)
 
 /* --- setup ------------------------------------------------------------------------------ */
 
-static int setup(const char *rootfs)
+/* berthd with an operator key for the Health calls, and the N containers
+ * running. */
+static int setup(const char *berthd_bin, const char *rootfs)
 {
-    char path[600], cmd[1400], text[2048];
-    berth_keypair node_key;
+    char path[600];
+    berth_principal node;
     berth_error *err = NULL;
-    int n;
 
-    snprintf(dir, sizeof(dir), "/tmp/berth-bench-readopt-%d", (int)getpid());
-    snprintf(state, sizeof(state), "%s/agent/containers", dir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/images && cp -a %s %s/images/bb", dir, rootfs, dir);
-    if (system(cmd) != 0)
+    if (bench_agentd_setup(&A, "readopt", berthd_bin, rootfs) < 0)
         return -1;
-    if (berth_loop_new(&loop, &err) < 0 || berth_keypair_generate(&node_key, &err) < 0)
-        goto fail;
-    snprintf(path, sizeof(path), "%s/node.key", dir);
-    if (berth_keypair_save(AT_FDCWD, path, &node_key, &err) < 0)
-        goto fail;
-    fake_ctl_start(&ctl, loop, dir, "bench", node_key.pk);
-    ctl.heartbeat_ms = 1000;
-    ctl.on_call = on_call;
-    snprintf(path, sizeof(path), "%s/controller.pub", dir);
-    if (berth_pubkeys_save(AT_FDCWD, path, (const uint8_t(*)[BERTH_PUBKEY_LEN])ctl.party.key.pk, 1,
-                           &err) < 0)
-        goto fail;
+    A.ctl.on_call = on_call;
     party_init(&op, BERTH_ROLE_OPERATOR, "bench");
-    {
-        berth_principal node;
-
-        if (berth_principal_init(&node, BERTH_ROLE_NODE, "bench", &err) < 0 ||
-            berth_policy_memory_add_key(op.policy, &node, node_key.pk, &err) < 0)
-            goto fail;
-    }
-    snprintf(path, sizeof(path), "%s/op.pub", dir);
-    if (berth_pubkeys_save(AT_FDCWD, path, (const uint8_t(*)[BERTH_PUBKEY_LEN])op.key.pk, 1, &err) <
-        0)
-        goto fail;
-    n = snprintf(text, sizeof(text),
-                 "node_name: bench\n"
-                 "controller: {address: '%s', key: %s/controller.pub}\n"
-                 "state_dir: %s/agent\nimage_store: %s/images\nkey: %s/node.key\n"
-                 "cgroup_parent: /berth-bench-%d\nsocket: %s/agent.sock\n"
-                 "operators: {bench: %s/op.pub}\n"
-                 "log: {level: warn}\n",
-                 ctl.rpc, dir, dir, dir, dir, (int)getpid(), dir, dir);
-    snprintf(cfgpath, sizeof(cfgpath), "%s/agent.yaml", dir);
-    if (berth_write_file_atomic_at(AT_FDCWD, cfgpath, text, (size_t)n, 0600, &err) < 0)
-        goto fail;
-    berth_loop_timer_init(&health_timer, on_health_timer);
-    berth_loop_timer_arm(loop, &health_timer, berth_now_mono_ns(), NULL);
-    berthd_spawn();
-    if (!wait_for(registered, 15000)) {
-        fprintf(stderr, "bench-readopt: berthd did not register (see %s/berthd.log)\n", dir);
+    snprintf(path, sizeof(path), "%s/op.pub", A.dir);
+    snprintf(A.extra_yaml, sizeof(A.extra_yaml), "operators: {bench: %s}\n", path);
+    if (berth_principal_init(&node, BERTH_ROLE_NODE, "bench", &err) < 0 ||
+        berth_policy_memory_add_key(op.policy, &node, A.node_pk, &err) < 0 ||
+        berth_pubkeys_save(AT_FDCWD, path, (const uint8_t(*)[BERTH_PUBKEY_LEN])op.key.pk, 1, &err) <
+            0) {
+        fprintf(stderr, "bench-readopt: %s\n", err->msg);
+        berth_error_free(&err);
         return -1;
     }
+    berth_loop_timer_init(&health_timer, on_health_timer);
+    berth_loop_timer_arm(A.loop, &health_timer, berth_now_mono_ns(), NULL);
+    if (bench_agentd_start(&A, true) < 0)
+        return -1;
     for (int i = 0; i < n_containers; i++) {
         ContainerSpec *s = &specs[i];
 
@@ -473,43 +396,30 @@ static int setup(const char *rootfs)
         spec_ptrs[i] = s;
         pids[i] = 0;
     }
-    fake_ctl_assign(&ctl, spec_ptrs, (size_t)n_containers);
-    if (!wait_for(all_running_anew, 120000)) {
+    fake_ctl_assign(&A.ctl, spec_ptrs, (size_t)n_containers);
+    if (!bench_agentd_wait(&A, all_running_anew, 120000)) {
         fprintf(stderr, "bench-readopt: the %d containers did not run (see %s/berthd.log)\n",
-                n_containers, dir);
+                n_containers, A.dir);
         return -1;
     }
-    run_for(loop, 2000); /* settle */
+    run_for(A.loop, 2000); /* settle */
     return 0;
-fail:
-    fprintf(stderr, "bench-readopt: %s\n", err->msg);
-    berth_error_free(&err);
-    return -1;
 }
 
 static void teardown(bool keep)
 {
-    char parent[64];
-
-    if (berthd <= 0 && loop && ctl.rpc)
-        berthd_spawn();
-    if (berthd > 0) {
-        fake_ctl_assign(&ctl, NULL, 0);
-        if (!wait_for(none_left, 60000))
+    if (A.berthd <= 0 && A.loop)
+        bench_agentd_start(&A, true);
+    if (A.berthd > 0) {
+        fake_ctl_assign(&A.ctl, NULL, 0);
+        if (!bench_agentd_wait(&A, none_left, 60000))
             fprintf(stderr, "bench-readopt: containers left behind\n");
     }
-    berthd_stop();
-    berth_loop_timer_cancel(loop, &health_timer);
+    if (A.loop)
+        berth_loop_timer_cancel(A.loop, &health_timer);
     client_close();
-    fake_ctl_stop(&ctl);
+    bench_agentd_teardown(&A, keep);
     party_free(&op);
-    berth_loop_free(loop);
-    snprintf(parent, sizeof(parent), "/berth-bench-%d", (int)getpid());
-    bench_reap_agent(state, parent, 10000);
-    if (keep)
-        fprintf(stderr, "bench-readopt: kept %s (berthd.log) for a look\n", dir);
-    else if (berth_rm_rf_at(AT_FDCWD, dir, NULL) < 0)
-        fprintf(stderr, "bench-readopt: cleanup of %s failed\n", dir);
 }
 
 int main(int argc, char **argv)
@@ -526,9 +436,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-readopt: ROUNDS >= 1, N in 1..%d\n", MAX_N);
         return 2;
     }
-    berthd_bin = argv[1];
     signal(SIGPIPE, SIG_IGN);
-    if (setup(argv[2]) < 0) {
+    if (setup(argv[1], argv[2]) < 0) {
         teardown(true);
         return 1;
     }
