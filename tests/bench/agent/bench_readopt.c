@@ -6,6 +6,9 @@
  *             containers run on, orphaned), berthd is started again: it
  *             re-adopts, kills and removes the orphans, starts them anew
  *   live      the N monitors are killed while berthd runs
+ *   stuck     once, at the end: 3 monitors are killed while berthd runs and
+ *             their cgroups cannot be removed for 12 s (a directory in
+ *             each, as a process stuck in the kernel would keep them)
  *
  * and, in every window, the round trip of Agent.Health calls on the local
  * socket (one every 20 ms; after a restart from the moment its socket is
@@ -39,6 +42,9 @@
 #define MAX_N       200
 #define SAMPLES_MAX 20000
 #define HEALTH_MS   20
+/* The stuck window: this many monitors, their cgroups held this long. */
+#define STUCK_N  3
+#define STUCK_MS 12000
 
 static bench_agentd A;
 static test_party op;
@@ -68,7 +74,8 @@ typedef struct phase {
     uint64_t failed;     /* Health calls that failed */
 } phase;
 
-static phase idle = { .name = "idle" }, restart = { .name = "restart" }, live = { .name = "live" };
+static phase idle = { .name = "idle" }, restart = { .name = "restart" }, live = { .name = "live" },
+             stuck = { .name = "stuck" };
 static phase *cur;
 
 /* --- Health calls and heartbeats ------------------------------------------------------ */
@@ -229,11 +236,11 @@ static bool none_left(void)
     return n == 0;
 }
 
-/* SIGKILL every monitor: their containers run on, orphaned. Waits until
- * each one's lock is free. */
-static int kill_monitors(void)
+/* SIGKILL the monitors of the first n containers: their containers run
+ * on, orphaned. Waits until each one's lock is free. */
+static int kill_monitors(int n)
 {
-    for (int i = 0; i < n_containers; i++) {
+    for (int i = 0; i < n; i++) {
         char path[700];
         MonitorState *ms = NULL;
         berth_monitor_liveness l = BERTH_MONITOR_ALIVE;
@@ -279,7 +286,7 @@ static int64_t restart_window(void)
 
     note_pids();
     bench_agentd_stop(&A);
-    if (kill_monitors() < 0)
+    if (kill_monitors(n_containers) < 0)
         return -1;
     window_begin(&restart);
     bench_agentd_start(&A, false);
@@ -306,7 +313,7 @@ static int live_window(void)
     note_pids();
     client_open(false);
     run_for(A.loop, 200); /* connected and answering */
-    if (kill_monitors() < 0)
+    if (kill_monitors(n_containers) < 0)
         return -1;
     window_begin(&live);
     if (!bench_agentd_wait(&A, readopted, 120000)) {
@@ -316,6 +323,54 @@ static int live_window(void)
         client_close();
         return -1;
     }
+    window_end();
+    client_close();
+    return 0;
+}
+
+/* A directory inside container i's cgroup keeps it from being removed
+ * (rmdir: EBUSY), as a process stuck in the kernel would: made (hold) or
+ * removed. In the memory hierarchy on v1; the one hierarchy on v2. */
+static void hold_cgroup(int i, bool hold)
+{
+    char path[300];
+    struct stat st;
+
+    if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
+        snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%.31s/held", A.parent, ids[i]);
+    else
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/%.31s/held", A.parent, ids[i]);
+    if (hold ? mkdir(path, 0755) : rmdir(path) < 0)
+        fprintf(stderr, "bench-readopt: %s %s: %s\n", hold ? "mkdir" : "rmdir", path,
+                strerror(errno));
+}
+
+static uint64_t beats_at_release;
+static bool settled_after_release(void)
+{
+    return !in_flight && A.ctl.heartbeats > beats_at_release;
+}
+
+/* STUCK_N monitors killed while berthd runs, their cgroups held for
+ * STUCK_MS: cleaning up after them cannot finish meanwhile. The window
+ * lasts until the holds are released, the Health call then in flight is
+ * answered and a heartbeat came in after that (a berthd that waited in its
+ * loop answers only then). Run once, last: berthd leaves those containers
+ * failed (their cgroups could not be removed). */
+static int stuck_window(void)
+{
+    client_open(false);
+    run_for(A.loop, 200);
+    for (int i = 0; i < STUCK_N; i++)
+        hold_cgroup(i, true);
+    if (kill_monitors(STUCK_N) < 0)
+        return -1;
+    window_begin(&stuck);
+    run_for(A.loop, STUCK_MS);
+    for (int i = 0; i < STUCK_N; i++)
+        hold_cgroup(i, false);
+    beats_at_release = A.ctl.heartbeats;
+    bench_agentd_wait(&A, settled_after_release, 120000);
     window_end();
     client_close();
     return 0;
@@ -339,7 +394,8 @@ static void print_phase(phase *p)
     printf("  %s%s\n", p->name,
            p == &idle      ? ": nothing happening"
            : p == &restart ? ": berthd restarted with every monitor killed"
-                           : ": every monitor killed while berthd runs");
+           : p == &live    ? ": every monitor killed while berthd runs"
+                           : ": 3 monitors killed under a running berthd, their cgroups held 12 s");
     print_series(p == &restart ? "Agent.Health round trip (then)" : "Agent.Health round trip",
                  &p->health_ms);
     if (p != &restart)
@@ -349,7 +405,7 @@ static void print_phase(phase *p)
         print_series("berthd started -> first Health", &p->first_health);
         print_series("berthd started -> first heartbeat", &p->first_beat);
     }
-    if (p != &idle)
+    if (p == &restart || p == &live)
         print_series("until all run again", &p->all_running);
     if (p->failed)
         printf("    Health calls failed: %llu\n", (unsigned long long)p->failed);
@@ -454,6 +510,9 @@ int main(int argc, char **argv)
     print_phase(&idle);
     print_phase(&restart);
     print_phase(&live);
+    if (rc == 0 && stuck_window() < 0)
+        rc = 1;
+    print_phase(&stuck);
     teardown(rc != 0);
     return rc;
 }
