@@ -1,6 +1,7 @@
 /* A berthd for the agent benchmarks (see agentd.h). */
 #include "agentd.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,6 +116,20 @@ bool bench_agentd_wait(bench_agentd *a, bool (*pred)(void), int timeout_ms)
         run_for(a->loop, 5);
     }
     return true;
+}
+
+bool bench_agentd_empty(const bench_agentd *a)
+{
+    DIR *d = opendir(a->state);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return true;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n == 0;
 }
 
 void bench_agentd_teardown(bench_agentd *a, bool keep)

@@ -36,6 +36,9 @@ int bench_agentd_start(bench_agentd *a, bool wait);
 void bench_agentd_stop(bench_agentd *a);
 /* Run the loop until pred holds (every 5 ms) or timeout_ms passes. */
 bool bench_agentd_wait(bench_agentd *a, bool (*pred)(void), int timeout_ms);
+/* No container directory left in the state directory: everything removed
+ * was stopped and cleaned. */
+bool bench_agentd_empty(const bench_agentd *a);
 /* Stop berthd and the controller, stop what containers are left, remove
  * their cgroups and, unless keep, the directory. */
 void bench_agentd_teardown(bench_agentd *a, bool keep);

@@ -98,16 +98,7 @@ static bool all_running(void)
 /* No container directory left: everything removed was stopped and cleaned. */
 static bool none_left(void)
 {
-    DIR *d = opendir(A.state);
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return true;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n == 0;
+    return bench_agentd_empty(&A);
 }
 
 /* --- /proc ------------------------------------------------------------------------- */

@@ -224,16 +224,7 @@ static void note_pids(void)
 
 static bool none_left(void)
 {
-    DIR *d = opendir(A.state);
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return true;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n == 0;
+    return bench_agentd_empty(&A);
 }
 
 /* SIGKILL the monitors of the first n containers: their containers run
@@ -270,6 +261,20 @@ static int kill_monitors(int n)
 
 /* --- the windows ----------------------------------------------------------------------- */
 
+/* The window ends once all run again under new monitors and a heartbeat
+ * came in. */
+static int window_until_readopted(void)
+{
+    bool ok = bench_agentd_wait(&A, readopted, 120000);
+
+    if (!ok)
+        fprintf(stderr, "bench-readopt: not all %d running again (see %s/berthd.log)\n",
+                n_containers, A.dir);
+    window_end();
+    client_close();
+    return ok ? 0 : -1;
+}
+
 static int idle_window(int ms)
 {
     client_open(false);
@@ -282,7 +287,6 @@ static int idle_window(int ms)
 
 static int64_t restart_window(void)
 {
-    int64_t t;
 
     note_pids();
     bench_agentd_stop(&A);
@@ -295,17 +299,9 @@ static int64_t restart_window(void)
     while (!socket_bound() && berth_now_mono_ns() - window_start_ns < 60 * BERTH_NSEC_PER_SEC)
         run_for(A.loop, 1);
     client_open(true);
-    if (!bench_agentd_wait(&A, readopted, 120000)) {
-        fprintf(stderr, "bench-readopt: not all %d running again (see %s/berthd.log)\n",
-                n_containers, A.dir);
-        window_end();
-        client_close();
+    if (window_until_readopted() < 0)
         return -1;
-    }
-    t = berth_now_mono_ns() - window_start_ns;
-    window_end();
-    client_close();
-    return t / BERTH_NSEC_PER_MSEC;
+    return (berth_now_mono_ns() - window_start_ns) / BERTH_NSEC_PER_MSEC;
 }
 
 static int live_window(void)
@@ -316,16 +312,7 @@ static int live_window(void)
     if (kill_monitors(n_containers) < 0)
         return -1;
     window_begin(&live);
-    if (!bench_agentd_wait(&A, readopted, 120000)) {
-        fprintf(stderr, "bench-readopt: not all %d running again (see %s/berthd.log)\n",
-                n_containers, A.dir);
-        window_end();
-        client_close();
-        return -1;
-    }
-    window_end();
-    client_close();
-    return 0;
+    return window_until_readopted();
 }
 
 /* A directory inside container i's cgroup keeps it from being removed
