@@ -375,14 +375,15 @@ static bool ct_follow(ct *c, int monitor_pid)
     return true;
 }
 
-/* Read state.pb and follow it. */
-static void ct_refresh(ct *c)
+/* Read state.pb and follow it. true: the monitor turned out to be gone
+ * and the container was settled (it may be freed: the caller stops). */
+static bool ct_refresh(ct *c)
 {
     MonitorState *ms = NULL;
     bool gone = false;
 
     if (berth_statedir_read_state(c->dirfd, &ms, NULL) < 0)
-        return;
+        return false;
     if (ms->monitor_pid > 0 && (c->phase == CT_SUPERVISED || c->phase == CT_STOPPING))
         gone = !ct_follow(c, ms->monitor_pid);
     status_from_state(c, ms);
@@ -390,6 +391,7 @@ static void ct_refresh(ct *c)
     /* It finished before we could follow it (a quick exit, a failed run). */
     if (gone)
         ct_monitor_done(c);
+    return gone;
 }
 
 static void finish_stops(ct *c, const berth_error *err)
@@ -526,7 +528,8 @@ static void on_answer(berth_loop_io *io, uint32_t events)
     if (r > 0) {
         berth_info("container %s running, pid %d", c->id, (int)pid);
         c->phase = CT_SUPERVISED;
-        ct_refresh(c);
+        if (ct_refresh(c))
+            return; /* already over, and settled */
     } else {
         /* The monitor wrote its FAILED state before answering. */
         berth_log_error(BERTH_LOG_WARN, err, "container %s", c->id);
