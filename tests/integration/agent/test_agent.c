@@ -597,29 +597,6 @@ START_TEST(liveness_and_metrics)
 }
 END_TEST
 
-/* The monitor of container id (its pid from state.pb), killed with -9:
- * its container runs on, orphaned. Waits until its lock is free. */
-static void kill_monitor(const char *id)
-{
-    char path[700];
-    MonitorState *ms = NULL;
-    berth_monitor_liveness l = BERTH_MONITOR_ALIVE;
-    int dfd;
-
-    snprintf(path, sizeof(path), "%s/containers/%s", state, id);
-    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ck_assert_int_ge(dfd, 0);
-    ck_assert_int_eq(berth_statedir_read_state(dfd, &ms, NULL), 0);
-    ck_assert_int_eq(kill(ms->monitor_pid, SIGKILL), 0);
-    monitor_state_free_unpacked(ms, NULL);
-    for (int i = 0; i < 500 && l == BERTH_MONITOR_ALIVE; i++) {
-        usleep(10 * 1000);
-        ck_assert_int_eq(berth_monitor_probe(dfd, &l, NULL), 0);
-    }
-    ck_assert_int_eq(l, BERTH_MONITOR_LOST);
-    close(dfd);
-}
-
 /* Whether pid runs (a zombie does not: the orphans' new parent may reap
  * them late). */
 static bool runs(int pid)
@@ -634,6 +611,28 @@ static bool runs(int pid)
     r = paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
     free(text);
     return r;
+}
+
+/* The monitor of container id (its pid from state.pb), killed with -9:
+ * its container runs on, orphaned. Waits until the monitor is gone (under
+ * a running berthd a new one may hold the lock right after). */
+static void kill_monitor(const char *id)
+{
+    char path[700];
+    MonitorState *ms = NULL;
+    int dfd, pid;
+
+    snprintf(path, sizeof(path), "%s/containers/%s", state, id);
+    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(dfd, 0);
+    ck_assert_int_eq(berth_statedir_read_state(dfd, &ms, NULL), 0);
+    pid = ms->monitor_pid;
+    monitor_state_free_unpacked(ms, NULL);
+    close(dfd);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    for (int i = 0; i < 500 && runs(pid); i++)
+        usleep(10 * 1000);
+    ck_assert_msg(!runs(pid), "monitor %d of %s still runs", pid, id);
 }
 
 static int lost_pids[3];
