@@ -1,15 +1,16 @@
-/* The container table: one entry per container directory
- * (<state>/containers/<id>/), each run by its own berth-monitor. berthd
- * never holds a container's life: it writes the plan, starts a monitor
- * (asynchronously, a bounded number at a time), watches the monitor's
+/* The container table (see containers.h). berthd never holds a container's
+ * life: it writes the plan, starts a monitor, watches the monitor's
  * state.pb through inotify and the monitor itself through a pidfd, and
  * turns both into the wire's ContainerStatus. */
+#include "containers.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,27 +20,37 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/log.h"
-#include "base/timeutil.h"
-#include "statedir/statedir.h"
-#include "spec/spec.h"
+#include "base/xalloc.h"
+#include "pb/pb.h"
 #include "protocol/digest.h"
+#include "runtime/removal.h"
+#include "spec/spec.h"
+#include "statedir/statedir.h"
 
 #define STOPS_MAX 8
+/* What a lost monitor left must be gone within this: killed processes go
+ * in milliseconds, one stuck in the kernel holds the cleanup up. */
+#define CLEANUP_TIMEOUT_MS 10000
+/* What a monitor makes in the state directory for an image's overlay, and
+ * removes itself when it ends normally. */
+static const char *const overlay_dirs[] = { "upper", "work", "rootfs" };
 
 typedef enum ct_phase {
     CT_QUEUED,     /* wants a monitor; waiting for a start slot */
     CT_STARTING,   /* monitor spawned, its answer pending */
     CT_SUPERVISED, /* a monitor runs it */
     CT_STOPPING,   /* asked its monitor to stop */
+    CT_CLEANING,   /* its monitor was lost: removing what it left */
     CT_DONE,       /* no monitor: ended, failed, or never startable */
 } ct_phase;
 
+typedef struct ct ct;
+
 struct ct {
-    agent *a;
+    containers *t;
     ct *next;
     char id[BERTH_SPEC_ID_MAX + 1];
     int dirfd;
@@ -49,19 +60,21 @@ struct ct {
     ct_phase phase;
     bool desired;               /* in the current assignments */
     bool remove_when_done;      /* gone from the assignments: remove once stopped */
-    bool operator_stopped;      /* Agent/Stop: stays down until its spec changes */
+    bool operator_stopped;      /* Agent.Stop: stays down until its spec changes */
     ContainerSpec *replacement; /* changed spec: start it once this one is gone */
     uint64_t replacement_gen;
     bool restart_when_done; /* the monitor was lost: start a new one */
     /* starting */
-    int answer_fd;
     berth_loop_io answer_io;
     berth_monitor_answer answer;
     /* supervised */
     int wd;
     int monitor_pid;
     berth_loop_io monitor_io;
-    /* pending Agent/Stop calls */
+    /* cleaning */
+    berth_cgroup *cgroup;
+    berth_removal *removal;
+    /* pending Agent.Stop calls */
     struct {
         containers_stop_fn fn;
         void *data;
@@ -76,39 +89,51 @@ struct ct {
     char probe_message[256];
 };
 
+struct containers {
+    containers_config cfg;
+    char *dir; /* <state_dir>/containers */
+    int dirfd;
+    int inotify_fd;
+    berth_loop_io inotify_io;
+    ct *cts; /* newest first */
+    size_t n_cts;
+    int starting;         /* monitors started, not answered yet */
+    bool assigned;        /* an assignment was applied: desired is the controller's word */
+    uint64_t applied_gen; /* realised: every listed container started or failed */
+    uint64_t wanted_gen;  /* the set being applied */
+};
+
 static void ct_set_status(ct *c, ContainerState state, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+static void start_queued(containers *t);
+static void check_applied(containers *t);
+static void ct_settle(ct *c);
 
 /* The grace period of a stop: the spec's own, else the agent's default. */
 static int64_t ct_grace_ms(const ct *c)
 {
     if (c->spec && c->spec->stop_grace_ms > 0)
         return c->spec->stop_grace_ms;
-    return c->a->cfg.stop_grace_ms;
+    return c->t->cfg.stop_grace_ms;
 }
-static void start_queued(agent *a);
-static void check_applied(agent *a);
 
-/* --- table ------------------------------------------------------------------ */
+/* --- table ------------------------------------------------------------------------------ */
 
-static ct *find(agent *a, const char *id)
+static ct *find(const containers *t, const char *id)
 {
-    for (ct *c = a->cts; c; c = c->next)
+    for (ct *c = t->cts; c; c = c->next)
         if (strcmp(c->id, id) == 0)
             return c;
     return NULL;
 }
 
-static ct *ct_new(agent *a, const char *id)
+static ct *ct_new(containers *t, const char *id)
 {
-    ct *c = calloc(1, sizeof(*c));
+    ct *c = berth_xcalloc(1, sizeof(*c));
 
-    if (!c)
-        return NULL;
-    c->a = a;
+    c->t = t;
     snprintf(c->id, sizeof(c->id), "%s", id);
     c->dirfd = -1;
-    c->answer_fd = -1;
     c->wd = -1;
     c->answer_io.fd = -1;
     c->monitor_io.fd = -1;
@@ -117,94 +142,70 @@ static ct *ct_new(agent *a, const char *id)
     c->st.reason = c->reason;
     c->st.message = c->message;
     c->st.state = CONTAINER_PENDING;
-    c->next = a->cts;
-    a->cts = c;
-    a->n_cts++;
+    c->next = t->cts;
+    t->cts = c;
+    t->n_cts++;
     return c;
+}
+
+static void close_io(containers *t, berth_loop_io *io)
+{
+    if (io->fd >= 0) {
+        int fd = io->fd;
+
+        berth_loop_remove(t->cfg.loop, io);
+        close(fd);
+    }
 }
 
 static void ct_unwatch(ct *c)
 {
     if (c->wd >= 0) {
-        inotify_rm_watch(c->a->inotify_fd, c->wd);
+        inotify_rm_watch(c->t->inotify_fd, c->wd);
         c->wd = -1;
     }
-    if (c->monitor_io.fd >= 0) {
-        int fd = c->monitor_io.fd;
-
-        berth_loop_remove(c->a->loop, &c->monitor_io);
-        close(fd);
-    }
-    if (c->answer_io.fd >= 0) {
-        int fd = c->answer_io.fd;
-
-        berth_loop_remove(c->a->loop, &c->answer_io);
-        close(fd);
-        c->answer_fd = -1;
-    }
+    close_io(c->t, &c->monitor_io);
+    close_io(c->t, &c->answer_io);
 }
 
 static void ct_free_spec(ct *c)
 {
     if (c->plan)
-        container_plan_free_unpacked(c->plan, NULL);
-    else if (c->spec)
-        container_spec_free_unpacked(c->spec, NULL);
+        BERTH_PB_FREE(c->plan);
+    else
+        BERTH_PB_FREE(c->spec);
     c->plan = NULL;
     c->spec = NULL;
 }
 
-static void ct_drop(agent *a, ct *c)
+static void ct_drop(ct *c)
 {
-    for (ct **p = &a->cts; *p; p = &(*p)->next)
+    containers *t = c->t;
+
+    for (ct **p = &t->cts; *p; p = &(*p)->next)
         if (*p == c) {
             *p = c->next;
             break;
         }
-    a->n_cts--;
+    t->n_cts--;
     ct_unwatch(c);
+    berth_removal_cancel(c->removal);
+    berth_cgroup_free(c->cgroup);
     if (c->dirfd >= 0)
         close(c->dirfd);
     ct_free_spec(c);
-    if (c->replacement)
-        container_spec_free_unpacked(c->replacement, NULL);
+    BERTH_PB_FREE(c->replacement);
     free(c);
 }
 
-/* A copy of spec through its encoding (owned by the caller). */
-static ContainerSpec *spec_copy(const ContainerSpec *spec)
+/* --- status ----------------------------------------------------------------------------- */
+
+static void notify(ct *c, ContainerState prev, bool removed)
 {
-    size_t len = container_spec_get_packed_size(spec);
-    _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
+    const containers_events *ev = &c->t->cfg.events;
 
-    if (!buf)
-        return NULL;
-    container_spec_pack(spec, buf);
-    return container_spec_unpack(NULL, len, buf);
-}
-
-static bool spec_equal(const ContainerSpec *x, const ContainerSpec *y)
-{
-    size_t lx = container_spec_get_packed_size(x);
-    size_t ly = container_spec_get_packed_size(y);
-    _cleanup_free_ uint8_t *bx = NULL, *by = NULL;
-
-    if (lx != ly)
-        return false;
-    bx = malloc(lx ? lx : 1);
-    by = malloc(ly ? ly : 1);
-    if (!bx || !by)
-        return false;
-    container_spec_pack(x, bx);
-    container_spec_pack(y, by);
-    return memcmp(bx, by, lx) == 0;
-}
-
-/* --- status ------------------------------------------------------------------ */
-
-static void notify(ct *c, ContainerState prev)
-{
-    session_status_changed(c->a, &c->st, prev, false);
+    if (ev->status_changed)
+        ev->status_changed(&c->st, prev, removed, ev->data);
 }
 
 static void ct_set_status(ct *c, ContainerState state, const char *reason, const char *fmt, ...)
@@ -223,7 +224,20 @@ static void ct_set_status(ct *c, ContainerState state, const char *reason, const
     snprintf(c->message, sizeof(c->message), "%s", msg);
     if (state != CONTAINER_RUNNING)
         c->st.pid = 0;
-    notify(c, prev);
+    notify(c, prev, false);
+}
+
+/* The reason of an exit the monitor recorded. */
+static const char *exit_reason(const ExitRecord *last)
+{
+    if (!last)
+        return CONTAINERS_REASON_ERROR;
+    if (last->stopped)
+        return CONTAINERS_REASON_STOPPED;
+    if (*last->reason)
+        return last->reason;
+    return !last->exit_code && !last->signal ? CONTAINERS_REASON_COMPLETED
+                                             : CONTAINERS_REASON_ERROR;
 }
 
 /* The monitor's state.pb as a ContainerStatus. */
@@ -262,7 +276,7 @@ static void status_from_state(ct *c, const MonitorState *ms)
     case PHASE_BACKOFF:
         state = CONTAINER_RESTARTING;
         c->st.next_restart_unix_ns = ms->next_restart_unix_ns;
-        snprintf(reason, sizeof(reason), "CrashLoopBackOff");
+        snprintf(reason, sizeof(reason), "%s", CONTAINERS_REASON_BACKOFF);
         if (last && *last->reason)
             snprintf(message, sizeof(message), "last run: %s", last->reason);
         else if (last)
@@ -271,21 +285,17 @@ static void status_from_state(ct *c, const MonitorState *ms)
     case PHASE_EXITED:
         if (last && last->oom_killed) {
             state = CONTAINER_OOM_KILLED;
-            snprintf(reason, sizeof(reason), "OOMKilled");
+            snprintf(reason, sizeof(reason), "%s", CONTAINERS_REASON_OOM_KILLED);
         } else {
             state = CONTAINER_EXITED;
-            snprintf(reason, sizeof(reason), "%s",
-                     last && last->stopped                       ? "Stopped"
-                     : last && *last->reason                     ? last->reason
-                     : last && !last->exit_code && !last->signal ? "Completed"
-                                                                 : "Error");
+            snprintf(reason, sizeof(reason), "%s", exit_reason(last));
         }
         if (last)
             c->st.started_unix_ns = last->started_unix_ns;
         break;
     case PHASE_FAILED:
         state = CONTAINER_FAILED;
-        snprintf(reason, sizeof(reason), "StartError");
+        snprintf(reason, sizeof(reason), "%s", CONTAINERS_REASON_START_ERROR);
         snprintf(message, sizeof(message), "%s", ms->reason);
         break;
     default:
@@ -300,146 +310,189 @@ static void status_from_state(ct *c, const MonitorState *ms)
     c->st.state = state;
     snprintf(c->reason, sizeof(c->reason), "%s", reason);
     snprintf(c->message, sizeof(c->message), "%s", message);
-    notify(c, prev);
+    notify(c, prev, false);
 }
 
-/* --- monitors ------------------------------------------------------------------- */
+/* --- monitors ----------------------------------------------------------------------------- */
 
-static void on_monitor_gone(berth_loop_io *io, uint32_t events);
+static void ct_monitor_done(ct *c);
 
-/* Watch the container's state file, and its monitor's process when
- * monitor_pid > 0. 0: watching; 1: the monitor is already gone (the caller
- * settles the container); -1: cannot watch. */
-static int ct_watch(ct *c, int monitor_pid)
+static void on_monitor_gone(berth_loop_io *io, uint32_t events)
 {
-    agent *a = c->a;
-    char path[sizeof(((agent *)0)->containers_dir) + BERTH_SPEC_ID_MAX + 16];
+    (void)events;
+    ct_monitor_done(berth_container_of(io, ct, monitor_io));
+}
+
+/* Watch the container's directory (state.pb is renamed into it). */
+static void ct_watch_dir(ct *c)
+{
+    char path[PATH_MAX];
+
+    if (c->wd >= 0)
+        return;
+    snprintf(path, sizeof(path), "%s/%s", c->t->dir, c->id);
+    c->wd = inotify_add_watch(c->t->inotify_fd, path, IN_MOVED_TO | IN_ONLYDIR);
+    if (c->wd < 0)
+        berth_warn("container %s: inotify: %s", c->id, strerror(errno));
+}
+
+/* Follow the monitor monitor_pid through a pidfd. false: it is gone
+ * already (the caller settles the container). A monitor that cannot be
+ * watched is still followed through state.pb. */
+static bool ct_follow(ct *c, int monitor_pid)
+{
     berth_monitor_liveness l;
     berth_error *err = NULL;
     int pidfd;
 
-    if (c->wd < 0) {
-        snprintf(path, sizeof(path), "%s/%s", a->containers_dir, c->id);
-        c->wd = inotify_add_watch(a->inotify_fd, path, IN_MOVED_TO | IN_ONLYDIR);
-        if (c->wd < 0)
-            berth_warn("container %s: inotify: %s", c->id, strerror(errno));
-    }
-    if (monitor_pid <= 0)
-        return 0;
     if (c->monitor_io.fd >= 0 && c->monitor_pid == monitor_pid)
-        return 0;
-    if (c->monitor_io.fd >= 0) {
-        int fd = c->monitor_io.fd;
-        berth_loop_remove(a->loop, &c->monitor_io);
-        close(fd);
-    }
+        return true;
+    close_io(c->t, &c->monitor_io);
     /* A pidfd, then the lock: the pid in state.pb may be stale (the
      * monitor gone, the pid reused), the lock cannot be. */
     pidfd = (int)syscall(SYS_pidfd_open, monitor_pid, 0);
-    if (pidfd < 0)
-        return errno == ESRCH ? 1 : -1;
-    if (berth_monitor_probe(c->dirfd, &l, NULL) < 0 || l != BERTH_MONITOR_ALIVE) {
-        close(pidfd);
-        return 1;
+    if (pidfd < 0 && errno == ESRCH)
+        return false;
+    if (berth_monitor_probe(c->dirfd, &l, NULL) == 0 && l != BERTH_MONITOR_ALIVE) {
+        if (pidfd >= 0)
+            close(pidfd);
+        return false;
     }
-    if (berth_loop_add(a->loop, &c->monitor_io, pidfd, EPOLLIN, on_monitor_gone, &err) < 0) {
-        berth_log_error(BERTH_LOG_ERROR, err, "container %s: watch monitor", c->id);
+    if (pidfd < 0) {
+        berth_warn("container %s: pidfd of monitor %d: %s; following its state only", c->id,
+                   monitor_pid, strerror(errno));
+        return true;
+    }
+    if (berth_loop_add(c->t->cfg.loop, &c->monitor_io, pidfd, EPOLLIN, on_monitor_gone, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err,
+                        "container %s: watch monitor %d; following its state only", c->id,
+                        monitor_pid);
         berth_error_free(&err);
         close(pidfd);
-        return -1;
+        return true;
     }
     c->monitor_pid = monitor_pid;
-    return 0;
+    return true;
 }
 
-static void ct_monitor_done(ct *c);
-
-/* Read state.pb and follow it. */
-static void ct_refresh(ct *c)
+/* Read state.pb and follow it. true: the monitor turned out to be gone
+ * and the container was settled (it may be freed: the caller stops). */
+static bool ct_refresh(ct *c)
 {
     MonitorState *ms = NULL;
-    int gone = 0;
+    bool gone = false;
 
     if (berth_statedir_read_state(c->dirfd, &ms, NULL) < 0)
-        return;
+        return false;
     if (ms->monitor_pid > 0 && (c->phase == CT_SUPERVISED || c->phase == CT_STOPPING))
-        gone = ct_watch(c, ms->monitor_pid) == 1;
+        gone = !ct_follow(c, ms->monitor_pid);
     status_from_state(c, ms);
-    monitor_state_free_unpacked(ms, NULL);
-    /* It finished before we could watch it (a quick exit, a failed run). */
+    BERTH_PB_FREE(ms);
+    /* It finished before we could follow it (a quick exit, a failed run). */
     if (gone)
         ct_monitor_done(c);
+    return gone;
 }
 
-static void finish_stops(ct *c, const char *error)
+static void finish_stops(ct *c, const berth_error *err)
 {
     for (size_t i = 0; i < c->n_stops; i++)
-        c->stops[i].fn(error ? NULL : &c->st, error, c->stops[i].data);
+        c->stops[i].fn(err ? NULL : &c->st, err, c->stops[i].data);
     c->n_stops = 0;
 }
 
 /* Remove a container's directory (its monitor is gone). */
-static void ct_remove_dir(agent *a, ct *c)
+static void ct_remove_dir(ct *c)
 {
     berth_error *err = NULL;
 
-    if (berth_rm_rf_at(a->containers_dirfd, c->id, &err) < 0) {
+    if (berth_rm_rf_at(c->t->dirfd, c->id, &err) < 0) {
         berth_log_error(BERTH_LOG_WARN, err, "container %s: remove its directory", c->id);
         berth_error_free(&err);
     }
 }
 
-/* A monitor that died without its final record (killed): its container
- * may still run, orphaned. Kill it and remove what it held. */
-static void reap_orphan(agent *a, ct *c)
+/* The orphan's cgroup is gone (or could not be removed): the writable layer
+ * the monitor would have removed goes too, then the container settles. */
+static void on_cleaned(const berth_error *err, void *data)
 {
-    char path[sizeof(((agent *)0)->containers_dir) + BERTH_SPEC_ID_MAX + 16];
-    berth_cgroup *cg = NULL;
-    berth_error *err = NULL;
+    ct *c = data;
 
-    snprintf(path, sizeof(path), "%s/%s", a->cfg.cgroup_parent, c->id);
-    if (berth_cgroup_open(a->cgroups, path, &cg, NULL) == 0) {
-        berth_warn("container %s: its monitor was lost; killing what is left", c->id);
-        if (berth_cgroup_destroy(cg, 5000, &err) < 0) {
-            berth_log_error(BERTH_LOG_ERROR, err, "container %s", c->id);
-            berth_error_free(&err);
-        }
-        berth_cgroup_free(cg);
+    c->removal = NULL;
+    berth_cgroup_free(c->cgroup);
+    c->cgroup = NULL;
+    if (err) {
+        berth_log_error(BERTH_LOG_ERROR, err, "container %s: clean up after its lost monitor",
+                        c->id);
+        ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_MONITOR_LOST,
+                      "its monitor died; what it left could not be removed: %s", err->msg);
+        c->restart_when_done = false;
     }
-    /* The writable layer and mount point the monitor would have removed. */
-    for (const char *d = "upper\0work\0rootfs\0"; *d; d += strlen(d) + 1)
-        berth_rm_rf_at(c->dirfd, d, NULL);
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(overlay_dirs); i++)
+        berth_rm_rf_at(c->dirfd, overlay_dirs[i], NULL);
+    ct_settle(c);
 }
 
-/* The monitor is gone (exited or lost): settle the container. */
+/* A monitor that died without its final record (killed): its container
+ * may still run, orphaned. Kill what is left in its cgroup and remove it,
+ * from the loop; the container settles once that is done. */
+static void ct_clean_up(ct *c)
+{
+    containers *t = c->t;
+    char path[PATH_MAX];
+
+    c->phase = CT_CLEANING;
+    snprintf(path, sizeof(path), "%s/%s", t->cfg.cgroup_parent, c->id);
+    if (berth_cgroup_open(t->cfg.cgroups, path, &c->cgroup, NULL) < 0) {
+        on_cleaned(NULL, c); /* no cgroup: nothing of it runs */
+        return;
+    }
+    berth_warn("container %s: its monitor was lost; killing what is left", c->id);
+    c->removal =
+        berth_removal_start_cgroup(t->cfg.loop, c->cgroup, CLEANUP_TIMEOUT_MS, on_cleaned, c);
+}
+
+/* The monitor is gone (exited or lost). */
 static void ct_monitor_done(ct *c)
 {
-    agent *a = c->a;
     berth_monitor_liveness l = BERTH_MONITOR_LOST;
 
     ct_unwatch(c);
-    c->phase = CT_DONE;
+    c->phase = CT_DONE; /* no monitor to follow (ct_refresh) */
     if (c->dirfd >= 0)
         berth_monitor_probe(c->dirfd, &l, NULL);
     if (l == BERTH_MONITOR_LOST && c->dirfd >= 0) {
-        reap_orphan(a, c);
-        ct_set_status(c, CONTAINER_FAILED, "MonitorLost", "its monitor died; %s",
-                      c->desired && !c->remove_when_done ? "starting a new one" : "cleaned up");
-        c->restart_when_done = c->desired && !c->remove_when_done && !c->operator_stopped;
-    } else if (c->dirfd >= 0) {
-        ct_refresh(c);
+        bool again = c->desired && !c->remove_when_done && !c->operator_stopped;
+
+        ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_MONITOR_LOST, "its monitor died; %s",
+                      again ? "starting a new one" : "cleaned up");
+        c->restart_when_done = again;
+        ct_clean_up(c);
+        return;
     }
+    if (c->dirfd >= 0)
+        ct_refresh(c);
+    ct_settle(c);
+}
+
+/* No monitor, nothing left to clean: answer the stops waiting, then remove,
+ * replace or restart the container as wanted. */
+static void ct_settle(ct *c)
+{
+    containers *t = c->t;
+
+    c->phase = CT_DONE;
     finish_stops(c, NULL);
     if (c->remove_when_done && !c->replacement) {
-        ct_remove_dir(a, c);
-        session_status_changed(a, &c->st, c->st.state, true);
-        ct_drop(a, c);
-        check_applied(a);
+        ct_remove_dir(c);
+        notify(c, c->st.state, true);
+        ct_drop(c);
+        check_applied(t);
         return;
     }
     if (c->replacement) {
         /* Same id, new spec: a fresh directory. */
-        ct_remove_dir(a, c);
+        ct_remove_dir(c);
         close(c->dirfd);
         c->dirfd = -1;
         ct_free_spec(c);
@@ -448,27 +501,20 @@ static void ct_monitor_done(ct *c)
         c->replacement = NULL;
         c->remove_when_done = false;
         c->operator_stopped = false;
+        c->restart_when_done = false;
         c->phase = CT_QUEUED;
-    } else if (c->restart_when_done) {
+    } else if (c->restart_when_done && t->assigned) {
         c->restart_when_done = false;
         c->phase = CT_QUEUED;
     }
-    start_queued(a);
-    check_applied(a);
-}
-
-static void on_monitor_gone(berth_loop_io *io, uint32_t events)
-{
-    ct *c = berth_container_of(io, ct, monitor_io);
-
-    (void)events;
-    ct_monitor_done(c);
+    start_queued(t);
+    check_applied(t);
 }
 
 static void on_answer(berth_loop_io *io, uint32_t events)
 {
     ct *c = berth_container_of(io, ct, answer_io);
-    agent *a = c->a;
+    containers *t = c->t;
     berth_error *err = NULL;
     pid_t pid = 0;
     int r;
@@ -477,24 +523,20 @@ static void on_answer(berth_loop_io *io, uint32_t events)
     r = berth_monitor_answer_read(io->fd, &c->answer, &pid, &err);
     if (r == 0)
         return;
-    {
-        int fd = io->fd;
-        berth_loop_remove(a->loop, io);
-        close(fd);
-        c->answer_fd = -1;
-    }
-    a->starting--;
+    close_io(t, io);
+    t->starting--;
     if (r > 0) {
         berth_info("container %s running, pid %d", c->id, (int)pid);
         c->phase = CT_SUPERVISED;
-        ct_refresh(c);
+        if (ct_refresh(c))
+            return; /* already over, and settled */
     } else {
         /* The monitor wrote its FAILED state before answering. */
         berth_log_error(BERTH_LOG_WARN, err, "container %s", c->id);
         c->phase = CT_DONE;
         ct_refresh(c);
         if (c->st.state != CONTAINER_FAILED)
-            ct_set_status(c, CONTAINER_FAILED, "StartError", "%s", err ? err->msg : "start failed");
+            ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_START_ERROR, "%s", err->msg);
         berth_error_free(&err);
     }
     if (c->remove_when_done || c->replacement) {
@@ -507,86 +549,112 @@ static void on_answer(berth_loop_io *io, uint32_t events)
             return;
         }
     }
-    start_queued(a);
-    check_applied(a);
+    start_queued(t);
+    check_applied(t);
 }
 
-/* Write the plan and spawn the monitor. Failures that are the spec's
- * (a missing image) become its status, not an error. */
-static void ct_start(ct *c)
+/* Why a spec cannot start here (its status), before any monitor. */
+static bool ct_startable(ct *c)
 {
-    agent *a = c->a;
-    ContainerPlan plan = CONTAINER_PLAN_INIT;
+    containers *t = c->t;
     berth_error *err = NULL;
-    char path[sizeof(((agent *)0)->containers_dir) + BERTH_SPEC_ID_MAX + 16];
+    char path[PATH_MAX];
     struct stat st;
 
-    c->operator_stopped = false;
     if (berth_spec_validate(c->spec, &err) < 0) {
+        ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_INVALID_SPEC, "%s", err->msg);
+        berth_error_free(&err);
+        return false;
+    }
+    if (*c->spec->image) {
+        snprintf(path, sizeof(path), "%s/%s", t->cfg.image_store, c->spec->image);
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_IMAGE_NOT_FOUND,
+                          "image %s not found in %s", c->spec->image, t->cfg.image_store);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The container's directory with its plan, and no record of a previous
+ * run (it must not read as this one's). */
+static int ct_prepare_dir(ct *c, berth_error **err)
+{
+    containers *t = c->t;
+    ContainerPlan plan = CONTAINER_PLAN_INIT;
+
+    if (c->dirfd < 0) {
+        if (mkdirat(t->dirfd, c->id, 0700) < 0 && errno != EEXIST)
+            return berth_error_errno(err, "mkdir %s/%s", t->dir, c->id);
+        c->dirfd = openat(t->dirfd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c->dirfd < 0)
+            return berth_error_errno(err, "open %s/%s", t->dir, c->id);
+    }
+    plan.spec = c->spec;
+    plan.cgroup_parent = (char *)t->cfg.cgroup_parent;
+    plan.image_store = (char *)t->cfg.image_store;
+    plan.generation = c->generation;
+    if (berth_statedir_write_plan(c->dirfd, &plan, err) < 0)
+        return -1;
+    unlinkat(c->dirfd, BERTH_STATEDIR_STATE, 0);
+    unlinkat(c->dirfd, BERTH_STATEDIR_EXIT, 0);
+    return 0;
+}
+
+/* Write the plan and spawn the monitor, without waiting for it. Failures
+ * that are the spec's (a missing image) become its status. */
+static void ct_start(ct *c)
+{
+    containers *t = c->t;
+    berth_error *err = NULL;
+    char path[PATH_MAX];
+    int answer_fd;
+
+    c->operator_stopped = false;
+    if (!ct_startable(c)) {
         c->phase = CT_DONE;
-        ct_set_status(c, CONTAINER_FAILED, "InvalidSpec", "%s", err->msg);
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", t->dir, c->id);
+    memset(&c->answer, 0, sizeof(c->answer));
+    if (ct_prepare_dir(c, &err) < 0 ||
+        berth_monitor_spawn(t->cfg.monitor, path, &answer_fd, &err) < 0) {
+        c->phase = CT_DONE;
+        ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_START_ERROR, "%s", err->msg);
         berth_error_free(&err);
         return;
     }
-    if (*c->spec->image) {
-        snprintf(path, sizeof(path), "%s/%s", a->cfg.image_store, c->spec->image);
-        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            c->phase = CT_DONE;
-            ct_set_status(c, CONTAINER_FAILED, "ImageNotFound", "image %s not found in %s",
-                          c->spec->image, a->cfg.image_store);
-            return;
-        }
-    }
-    if (c->dirfd < 0) {
-        if (mkdirat(a->containers_dirfd, c->id, 0700) < 0 && errno != EEXIST) {
-            berth_error_errno(&err, "mkdir %s/%s", a->containers_dir, c->id);
-            goto fail;
-        }
-        c->dirfd = openat(a->containers_dirfd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (c->dirfd < 0) {
-            berth_error_errno(&err, "open %s/%s", a->containers_dir, c->id);
-            goto fail;
-        }
-    }
-    plan.spec = c->spec;
-    plan.cgroup_parent = a->cfg.cgroup_parent;
-    plan.image_store = a->cfg.image_store;
-    plan.generation = c->generation;
-    if (berth_statedir_write_plan(c->dirfd, &plan, &err) < 0)
-        goto fail;
-    /* A previous run's records must not read as this one's. */
-    unlinkat(c->dirfd, BERTH_STATEDIR_STATE, 0);
-    unlinkat(c->dirfd, BERTH_STATEDIR_EXIT, 0);
-    snprintf(path, sizeof(path), "%s/%s", a->containers_dir, c->id);
-    memset(&c->answer, 0, sizeof(c->answer));
-    if (berth_monitor_spawn(a->cfg.monitor, path, &c->answer_fd, &err) < 0)
-        goto fail;
-    if (berth_loop_add(a->loop, &c->answer_io, c->answer_fd, EPOLLIN, on_answer, &err) < 0) {
-        close(c->answer_fd);
-        c->answer_fd = -1;
-        goto fail;
+    /* A monitor runs from here on, whatever else fails: it is followed. */
+    ct_watch_dir(c);
+    ct_set_status(c, CONTAINER_STARTING, "", "%s", "");
+    if (berth_loop_add(t->cfg.loop, &c->answer_io, answer_fd, EPOLLIN, on_answer, &err) < 0) {
+        /* Its answer cannot be waited for: follow it as an adopted one,
+         * through its state file (inotify) and then its pidfd. */
+        berth_log_error(BERTH_LOG_WARN, err,
+                        "container %s: wait for its monitor's answer; following its state "
+                        "file instead",
+                        c->id);
+        berth_error_free(&err);
+        close(answer_fd);
+        c->phase = CT_SUPERVISED;
+        ct_refresh(c);
+        return;
     }
     c->phase = CT_STARTING;
-    a->starting++;
-    ct_watch(c, 0);
-    ct_set_status(c, CONTAINER_STARTING, "", "%s", "");
-    return;
-fail:
-    c->phase = CT_DONE;
-    ct_set_status(c, CONTAINER_FAILED, "StartError", "%s", err ? err->msg : "start failed");
-    berth_error_free(&err);
+    t->starting++;
 }
 
 /* Start queued containers while there are free slots (oldest first: the
  * list is newest first). */
-static void start_queued(agent *a)
+static void start_queued(containers *t)
 {
     for (;;) {
         ct *pick = NULL;
 
-        if (a->stopping || a->starting >= a->cfg.max_parallel_starts)
+        if (t->starting >= t->cfg.max_parallel_starts)
             return;
-        for (ct *c = a->cts; c; c = c->next)
+        for (ct *c = t->cts; c; c = c->next)
             if (c->phase == CT_QUEUED && c->desired)
                 pick = c;
         if (!pick)
@@ -595,25 +663,28 @@ static void start_queued(agent *a)
     }
 }
 
-/* The applied generation moves once nothing of the wanted set is queued
- * or starting. */
-static void check_applied(agent *a)
+/* The applied generation moves once nothing of the wanted set is queued,
+ * starting or being cleaned up to start again. */
+static void check_applied(containers *t)
 {
-    if (a->applied_generation == a->wanted_generation)
+    if (t->applied_gen == t->wanted_gen)
         return;
-    for (ct *c = a->cts; c; c = c->next)
-        if ((c->desired && (c->phase == CT_QUEUED || c->phase == CT_STARTING)) || c->replacement)
+    for (ct *c = t->cts; c; c = c->next)
+        if ((c->desired && (c->phase == CT_QUEUED || c->phase == CT_STARTING ||
+                            (c->phase == CT_CLEANING && c->restart_when_done))) ||
+            c->replacement)
             return;
-    a->applied_generation = a->wanted_generation;
-    berth_info("applied generation %" PRIu64, a->applied_generation);
-    session_applied(a);
+    t->applied_gen = t->wanted_gen;
+    berth_info("applied generation %" PRIu64, t->applied_gen);
+    if (t->cfg.events.applied)
+        t->cfg.events.applied(t->applied_gen, t->cfg.events.data);
 }
 
-/* --- inotify --------------------------------------------------------------------- */
+/* --- inotify ------------------------------------------------------------------------------ */
 
 static void on_inotify(berth_loop_io *io, uint32_t events)
 {
-    agent *a = berth_container_of(io, agent, inotify_io);
+    containers *t = berth_container_of(io, containers, inotify_io);
     char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 
     (void)events;
@@ -628,7 +699,7 @@ static void on_inotify(berth_loop_io *io, uint32_t events)
             p += sizeof(*ev) + ev->len;
             if (ev->len == 0 || strcmp(ev->name, BERTH_STATEDIR_STATE) != 0)
                 continue;
-            for (ct *c = a->cts; c; c = c->next)
+            for (ct *c = t->cts; c; c = c->next)
                 if (c->wd == ev->wd && c->dirfd >= 0) {
                     ct_refresh(c);
                     break;
@@ -637,11 +708,11 @@ static void on_inotify(berth_loop_io *io, uint32_t events)
     }
 }
 
-/* --- open: adopt what is on disk ------------------------------------------------------ */
+/* --- open: adopt what is on disk ---------------------------------------------------------- */
 
-static void adopt(agent *a, const char *id)
+static void adopt(containers *t, const char *id)
 {
-    _cleanup_close_ int dfd = openat(a->containers_dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_close_ int dfd = openat(t->dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ContainerPlan *plan = NULL;
     MonitorState *ms = NULL;
     berth_monitor_liveness l;
@@ -654,24 +725,20 @@ static void adopt(agent *a, const char *id)
         strcmp(plan->spec->id, id) != 0) {
         /* Half-made (no monitor ever ran, or no plan): nothing to keep. */
         berth_info("container %s: removing the leftovers of an unfinished start", id);
-        if (plan)
-            container_plan_free_unpacked(plan, NULL);
+        BERTH_PB_FREE(plan);
         close(TAKE_FD(dfd));
-        berth_rm_rf_at(a->containers_dirfd, id, NULL);
+        berth_rm_rf_at(t->dirfd, id, NULL);
         return;
     }
-    c = ct_new(a, id);
-    if (!c) {
-        container_plan_free_unpacked(plan, NULL);
-        return;
-    }
+    c = ct_new(t, id);
     c->dirfd = TAKE_FD(dfd);
     c->plan = plan;
     c->spec = plan->spec;
     c->generation = plan->generation;
     c->desired = true; /* until the controller says otherwise */
+    ct_watch_dir(c);
     if (l == BERTH_MONITOR_ALIVE && berth_statedir_read_state(c->dirfd, &ms, NULL) == 0 &&
-        ms->monitor_pid > 0 && ct_watch(c, ms->monitor_pid) == 0) {
+        ms->monitor_pid > 0 && ct_follow(c, ms->monitor_pid)) {
         c->phase = CT_SUPERVISED;
         berth_info("container %s: re-adopted (monitor %d)", id, ms->monitor_pid);
         status_from_state(c, ms);
@@ -680,75 +747,94 @@ static void adopt(agent *a, const char *id)
                (berth_monitor_probe(c->dirfd, &l, NULL) == 0 && l == BERTH_MONITOR_EXITED)) {
         c->phase = CT_DONE;
         berth_info("container %s: ended while berthd was away", id);
+        ct_unwatch(c);
         ct_refresh(c);
     } else {
-        c->phase = CT_DONE;
-        reap_orphan(a, c);
-        ct_set_status(c, CONTAINER_FAILED, "MonitorLost", "its monitor died while berthd was away");
+        ct_unwatch(c);
+        ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_MONITOR_LOST,
+                      "its monitor died while berthd was away");
         c->restart_when_done = true;
+        ct_clean_up(c);
     }
-    if (ms)
-        monitor_state_free_unpacked(ms, NULL);
+    BERTH_PB_FREE(ms);
 }
 
-int containers_open(agent *a, berth_error **err)
+int containers_open(const containers_config *cfg, containers **ret, berth_error **err)
 {
+    containers *t = berth_xcalloc(1, sizeof(*t));
     _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
     int fd;
 
-    if (snprintf(a->containers_dir, sizeof(a->containers_dir), "%s/containers", a->cfg.state_dir) >=
-        (int)sizeof(a->containers_dir))
-        return berth_error_set(err, ENAMETOOLONG, "state dir %s", a->cfg.state_dir);
-    if (berth_mkdir_p(a->containers_dir, 0700, err) < 0)
-        return -1;
-    a->containers_dirfd = open(a->containers_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (a->containers_dirfd < 0)
-        return berth_error_errno(err, "open %s", a->containers_dir);
-    a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (a->inotify_fd < 0)
-        return berth_error_errno(err, "inotify_init1");
-    if (berth_loop_add(a->loop, &a->inotify_io, a->inotify_fd, EPOLLIN, on_inotify, err) < 0)
-        return -1;
-    fd = fcntl(a->containers_dirfd, F_DUPFD_CLOEXEC, 3);
+    t->cfg = *cfg;
+    t->dirfd = t->inotify_fd = -1;
+    t->inotify_io.fd = -1;
+    t->dir = berth_xasprintf("%s/containers", cfg->state_dir);
+    if (berth_mkdir_p(t->dir, 0700, err) < 0)
+        goto fail;
+    t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (t->dirfd < 0) {
+        berth_error_errno(err, "open %s", t->dir);
+        goto fail;
+    }
+    t->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (t->inotify_fd < 0) {
+        berth_error_errno(err, "inotify_init1");
+        goto fail;
+    }
+    if (berth_loop_add(cfg->loop, &t->inotify_io, t->inotify_fd, EPOLLIN, on_inotify, err) < 0)
+        goto fail;
+    fd = fcntl(t->dirfd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0 || !(d = fdopendir(fd))) {
+        berth_error_errno(err, "read %s", t->dir);
         if (fd >= 0)
             close(fd);
-        return berth_error_errno(err, "read %s", a->containers_dir);
+        goto fail;
     }
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' || !berth_spec_id_valid(de->d_name))
             continue;
-        adopt(a, de->d_name);
+        adopt(t, de->d_name);
     }
+    *ret = t;
     return 0;
+fail:
+    containers_close(t);
+    return -1;
 }
 
-void containers_close(agent *a)
+void containers_close(containers *t)
 {
-    /* The containers keep running: only our watches go. */
-    while (a->cts) {
-        ct *c = a->cts;
+    berth_error *err = NULL;
 
-        finish_stops(c, "berthd is shutting down");
-        ct_drop(a, c);
+    if (!t)
+        return;
+    berth_error_set(&err, EAGAIN, "berthd is shutting down");
+    /* The containers keep running: only our watches go. */
+    while (t->cts) {
+        finish_stops(t->cts, err);
+        ct_drop(t->cts);
     }
-    if (a->inotify_io.fd >= 0)
-        berth_loop_remove(a->loop, &a->inotify_io);
-    if (a->inotify_fd >= 0)
-        close(a->inotify_fd);
-    if (a->containers_dirfd >= 0)
-        close(a->containers_dirfd);
+    berth_error_free(&err);
+    if (t->inotify_io.fd >= 0)
+        close_io(t, &t->inotify_io);
+    else if (t->inotify_fd >= 0)
+        close(t->inotify_fd);
+    if (t->dirfd >= 0)
+        close(t->dirfd);
+    free(t->dir);
+    free(t);
 }
 
-/* --- apply -------------------------------------------------------------------------- */
+/* --- apply -------------------------------------------------------------------------------- */
 
-/* Stop c's monitor (its container goes; the directory on done). */
+/* Stop c's monitor (its container goes; the directory once settled). */
 static void ct_stop(ct *c, int64_t grace_ms)
 {
     berth_error *err = NULL;
 
-    if (c->phase == CT_SUPERVISED) {
+    switch (c->phase) {
+    case CT_SUPERVISED:
         if (berth_monitor_stop(c->dirfd, grace_ms, &err) < 0) {
             berth_log_error(BERTH_LOG_WARN, err, "container %s: stop", c->id);
             berth_error_free(&err);
@@ -756,17 +842,24 @@ static void ct_stop(ct *c, int64_t grace_ms)
             return;
         }
         c->phase = CT_STOPPING;
-    } else if (c->phase == CT_QUEUED || c->phase == CT_DONE) {
-        ct_monitor_done(c);
+        break;
+    case CT_QUEUED:
+    case CT_DONE:
+        ct_settle(c);
+        break;
+    default:
+        /* STARTING: on_answer stops it once the monitor answered;
+         * STOPPING, CLEANING: it settles when done. */
+        break;
     }
-    /* STARTING: on_answer stops it once the monitor answered. */
 }
 
-int containers_apply(agent *a, uint64_t gen, ContainerSpec **specs, size_t n, berth_error **err)
+void containers_apply(containers *t, uint64_t gen, ContainerSpec *const *specs, size_t n)
 {
-    for (ct *c = a->cts; c; c = c->next)
+    for (ct *c = t->cts; c; c = c->next)
         c->desired = false;
-    a->wanted_generation = gen;
+    t->assigned = true;
+    t->wanted_gen = gen;
     for (size_t i = 0; i < n; i++) {
         const ContainerSpec *s = specs[i];
         ct *c;
@@ -775,12 +868,12 @@ int containers_apply(agent *a, uint64_t gen, ContainerSpec **specs, size_t n, be
             berth_warn("assignments: skipping a container without a valid id");
             continue;
         }
-        c = find(a, s->id);
+        c = find(t, s->id);
         if (c && c->desired) {
             berth_warn("assignments: container %s is listed twice; keeping the first", s->id);
             continue;
         }
-        if (c && c->spec && spec_equal(c->spec, s) && !c->replacement) {
+        if (c && c->spec && berth_pb_equal(&c->spec->base, &s->base) && !c->replacement) {
             c->desired = true;
             c->remove_when_done = false;
             if (c->phase == CT_DONE && c->restart_when_done) {
@@ -791,113 +884,44 @@ int containers_apply(agent *a, uint64_t gen, ContainerSpec **specs, size_t n, be
         }
         if (c) {
             /* Changed: stop this one, start the new spec in its place. */
-            ContainerSpec *copy = spec_copy(s);
-
-            if (!copy)
-                return berth_error_make(err, ENOMEM, "assignments");
-            if (c->replacement)
-                container_spec_free_unpacked(c->replacement, NULL);
-            c->replacement = copy;
+            BERTH_PB_FREE(c->replacement);
+            c->replacement = BERTH_PB_COPY(ContainerSpec, s);
             c->replacement_gen = gen;
             c->desired = true;
             berth_info("container %s changed: replacing it", c->id);
             ct_stop(c, ct_grace_ms(c));
             continue;
         }
-        c = ct_new(a, s->id);
-        if (!c || !(c->spec = spec_copy(s))) {
-            if (c)
-                ct_drop(a, c);
-            return berth_error_make(err, ENOMEM, "assignments");
-        }
+        c = ct_new(t, s->id);
+        c->spec = BERTH_PB_COPY(ContainerSpec, s);
         c->generation = gen;
         c->desired = true;
         c->phase = CT_QUEUED;
-        notify(c, CONTAINER_STATE_UNSPECIFIED);
+        notify(c, CONTAINER_STATE_UNSPECIFIED, false);
     }
-    for (ct *c = a->cts, *next; c; c = next) {
+    for (ct *c = t->cts, *next; c; c = next) {
         next = c->next;
         if (c->desired || c->remove_when_done)
             continue;
         berth_info("container %s is no longer assigned: stopping it", c->id);
         c->remove_when_done = true;
-        if (c->replacement) {
-            container_spec_free_unpacked(c->replacement, NULL);
-            c->replacement = NULL;
-        }
+        BERTH_PB_FREE(c->replacement);
+        c->replacement = NULL;
         ct_stop(c, ct_grace_ms(c));
     }
-    start_queued(a);
-    check_applied(a);
-    return 0;
+    start_queued(t);
+    check_applied(t);
 }
 
-/* --- queries -------------------------------------------------------------------------- */
-
-size_t containers_statuses(agent *a, const ContainerStatus **out, size_t max)
+int containers_stop(containers *t, const char *id, int64_t grace_ms, containers_stop_fn done,
+                    void *data, berth_error **err)
 {
-    size_t n = 0;
-
-    for (ct *c = a->cts; c && n < max; c = c->next)
-        out[n++] = &c->st;
-    return n;
-}
-
-const ContainerSpec *containers_spec(agent *a, const char *id)
-{
-    ct *c = find(a, id);
-    return c ? c->spec : NULL;
-}
-
-const ContainerStatus *containers_status(agent *a, const char *id)
-{
-    ct *c = find(a, id);
-    return c ? &c->st : NULL;
-}
-
-bool containers_probe(agent *a, const char *id, uint32_t *ret_failures, const char **ret_message)
-{
-    ct *c = find(a, id);
-
-    if (!c || !c->spec || !c->spec->liveness_probe)
-        return false;
-    *ret_failures = c->probe_failures;
-    *ret_message = c->probe_message;
-    return true;
-}
-
-const char *containers_dir_of(agent *a, const char *id)
-{
-    static char path[sizeof(((agent *)0)->containers_dir) + BERTH_SPEC_ID_MAX + 16];
-    ct *c = find(a, id);
-
-    if (!c)
-        return NULL;
-    snprintf(path, sizeof(path), "%s/%s", a->containers_dir, id);
-    return path;
-}
-
-uint64_t containers_digest(agent *a)
-{
-    _cleanup_free_ const ContainerStatus **v = calloc(a->n_cts ? a->n_cts : 1, sizeof(*v));
-    size_t n = 0;
-
-    if (!v)
-        return 0;
-    for (ct *c = a->cts; c; c = c->next)
-        v[n++] = &c->st;
-    return berth_status_digest(v, n);
-}
-
-int containers_stop(agent *a, const char *id, int64_t grace_ms, containers_stop_fn done, void *data,
-                    berth_error **err)
-{
-    ct *c = find(a, id);
+    ct *c = find(t, id);
 
     if (!c)
         return berth_error_set(err, ENOENT, "container %s: not on this node", id);
     if (c->n_stops == STOPS_MAX)
-        return berth_error_set(err, EBUSY, "container %s: too many stop requests waiting", id);
+        return berth_error_set(err, EAGAIN, "container %s: too many stop requests waiting", id);
     c->operator_stopped = true;
     c->restart_when_done = false;
     if (c->phase == CT_DONE) {
@@ -909,11 +933,84 @@ int containers_stop(agent *a, const char *id, int64_t grace_ms, containers_stop_
     c->n_stops++;
     if (c->phase == CT_QUEUED) {
         c->phase = CT_DONE;
-        ct_set_status(c, CONTAINER_EXITED, "Stopped", "stopped before it started");
+        ct_set_status(c, CONTAINER_EXITED, CONTAINERS_REASON_STOPPED, "stopped before it started");
         finish_stops(c, NULL);
         return 0;
     }
     if (c->phase == CT_SUPERVISED)
         ct_stop(c, grace_ms);
     return 0;
+}
+
+/* --- queries ------------------------------------------------------------------------------ */
+
+size_t containers_count(const containers *t)
+{
+    return t->n_cts;
+}
+
+size_t containers_statuses(const containers *t, const ContainerStatus **out, size_t max)
+{
+    size_t n = 0;
+
+    for (const ct *c = t->cts; c && n < max; c = c->next)
+        out[n++] = &c->st;
+    return n;
+}
+
+const ContainerSpec *containers_spec(const containers *t, const char *id)
+{
+    const ct *c = find(t, id);
+
+    return c ? c->spec : NULL;
+}
+
+const ContainerStatus *containers_status(const containers *t, const char *id)
+{
+    const ct *c = find(t, id);
+
+    return c ? &c->st : NULL;
+}
+
+bool containers_probe(const containers *t, const char *id, uint32_t *ret_failures,
+                      const char **ret_message)
+{
+    const ct *c = find(t, id);
+
+    if (!c || !c->spec || !c->spec->liveness_probe)
+        return false;
+    *ret_failures = c->probe_failures;
+    *ret_message = c->probe_message;
+    return true;
+}
+
+int containers_open_dir(const containers *t, const char *id, int *ret_fd, berth_error **err)
+{
+    int fd;
+
+    if (!find(t, id))
+        return berth_error_set(err, ENOENT, "container %s: not on this node", id);
+    fd = openat(t->dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return berth_error_errno(err, "container %s: open its directory", id);
+    *ret_fd = fd;
+    return 0;
+}
+
+uint64_t containers_applied_generation(const containers *t)
+{
+    return t->applied_gen;
+}
+
+uint64_t containers_wanted_generation(const containers *t)
+{
+    return t->wanted_gen;
+}
+
+uint64_t containers_digest(const containers *t)
+{
+    _cleanup_free_ const ContainerStatus **v = berth_xcalloc(t->n_cts, sizeof(*v));
+    size_t n = containers_statuses(t, v, t->n_cts);
+
+    return berth_status_digest(v, n);
 }

@@ -2,7 +2,19 @@
  * keeps its assigned containers running exactly as specified (each under
  * its own berth-monitor, so they outlive berthd), and reports what happens.
  * SIGTERM or SIGINT stop berthd and leave every container running; a new
- * berthd re-adopts them. */
+ * berthd re-adopts them.
+ *
+ * main owns the loop and wires the parts, which never call each other in a
+ * circle:
+ *
+ *   main --> containers (the container table: containers.h)
+ *   main --> service --> containers          (the Agent service)
+ *   main --> session --> containers          (the controller)
+ *            session ~~> service             (served, as a ProtobufCService)
+ *   main --> metrics --> containers          (on main's timer, on the session's stream)
+ *
+ * Back-channels are callbacks main registers: the table's events go to the
+ * session, the service asks main whether the controller answers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,13 +25,28 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-config.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/loop.h"
 #include "base/timeutil.h"
-#include "agent-config.h"
+#include "containers.h"
+#include "metrics.h"
 #include "node.h"
+#include "service.h"
 #include "session.h"
+
+typedef struct agent {
+    agent_config cfg;
+    berth_loop *loop;
+    berth_cgroup_driver *cgroups;
+    node_facts facts;
+    int64_t start_ns;
+    containers *containers;
+    agent_service *service;
+    session *session;
+    berth_loop_timer metrics_timer;
+} agent;
 
 static void usage(FILE *out)
 {
@@ -106,8 +133,106 @@ static void on_signal(berth_loop_signal *s, int signo)
     stop_handler *h = berth_container_of(s, stop_handler, sig);
 
     berth_info("%s: stopping berthd; containers keep running", strsignal(signo));
-    h->a->stopping = true;
     berth_loop_stop(h->a->loop);
+}
+
+/* --- the wiring ------------------------------------------------------------------------ */
+
+static void on_status_changed(const ContainerStatus *st, ContainerState prev, bool removed,
+                              void *data)
+{
+    agent *a = data;
+
+    /* Statuses during the table's open come before the session: they go
+     * in its first full report. */
+    if (a->session)
+        session_status_changed(a->session, st, prev, removed);
+}
+
+static void on_applied(uint64_t generation, void *data)
+{
+    agent *a = data;
+
+    if (a->session)
+        session_applied(a->session, generation);
+}
+
+static int controller_check(void *data, berth_error **err)
+{
+    agent *a = data;
+
+    if (!a->session)
+        return berth_error_set(err, EAGAIN, "not connected to the controller yet");
+    return session_controller_check(a->session, err);
+}
+
+static void on_metrics_timer(berth_loop_timer *t)
+{
+    agent *a = berth_container_of(t, agent, metrics_timer);
+    berth_stream_push *push = a->session ? session_stream(a->session) : NULL;
+    berth_error *err = NULL;
+
+    berth_loop_timer_arm(a->loop, t, berth_now_mono_ns() + a->cfg.metrics_interval_ns, NULL);
+    if (!push)
+        return;
+    if (metrics_send(a->containers, a->cgroups, a->cfg.cgroup_parent, push, &err) < 0) {
+        berth_debug("metrics: %s", err->msg);
+        berth_error_free(&err);
+    }
+}
+
+static int start(agent *a, berth_error **err)
+{
+    containers_config ccfg = {
+        .loop = a->loop,
+        .cgroups = a->cgroups,
+        .state_dir = a->cfg.state_dir,
+        .image_store = a->cfg.image_store,
+        .cgroup_parent = a->cfg.cgroup_parent,
+        .monitor = a->cfg.monitor,
+        .stop_grace_ms = a->cfg.stop_grace_ms,
+        .max_parallel_starts = a->cfg.max_parallel_starts,
+        .events = { .status_changed = on_status_changed, .applied = on_applied, .data = a },
+    };
+    agent_service_config acfg = {
+        .node_name = a->cfg.node_name,
+        .state_dir = a->cfg.state_dir,
+        .cgroups = a->cgroups,
+        .agent_start_ns = a->start_ns,
+        .controller_check = controller_check,
+        .controller_check_data = a,
+    };
+    session_config scfg = {
+        .loop = a->loop,
+        .cfg = &a->cfg,
+        .facts = &a->facts,
+        .cgroup_version = berth_cgroup_driver_version(a->cgroups),
+        .agent_start_ns = a->start_ns,
+    };
+
+    if (containers_open(&ccfg, &a->containers, err) < 0)
+        return -1;
+    acfg.containers = a->containers;
+    a->service = agent_service_new(&acfg);
+    scfg.containers = a->containers;
+    scfg.agent_service = agent_service_base(a->service);
+    if (session_start(&scfg, &a->session, err) < 0)
+        return -1;
+    berth_loop_timer_init(&a->metrics_timer, on_metrics_timer);
+    berth_loop_timer_arm(a->loop, &a->metrics_timer,
+                         berth_now_mono_ns() + a->cfg.metrics_interval_ns, NULL);
+    return 0;
+}
+
+static void stop(agent *a)
+{
+    berth_loop_timer_cancel(a->loop, &a->metrics_timer);
+    session_stop(a->session);
+    a->session = NULL;
+    agent_service_free(a->service);
+    a->service = NULL;
+    containers_close(a->containers);
+    a->containers = NULL;
 }
 
 /* Parse argv over the config: the file first (its path may come from the
@@ -254,13 +379,12 @@ static int lock_state_dir(const char *state_dir, int *ret_fd, berth_error **err)
 
 int main(int argc, char **argv)
 {
-    agent a = { .containers_dirfd = -1, .inotify_fd = -1 };
+    agent a = { 0 };
     berth_error *err = NULL;
     stop_handler term = { .a = &a }, intr = { .a = &a };
     bool check = false;
     int status = 1, lock_fd = -1;
 
-    a.inotify_io.fd = -1;
     berth_log_setup("berthd", BERTH_LOG_INFO, BERTH_LOG_TEXT, 2);
     if (agent_config_defaults(&a.cfg, &err) < 0 ||
         configure(&a.cfg, argc, argv, &check, &err) < 0) {
@@ -283,11 +407,11 @@ int main(int argc, char **argv)
         berth_loop_add_signal(a.loop, &intr.sig, SIGINT, on_signal, &err) < 0 ||
         berth_cgroup_driver_detect(NULL, &a.cgroups, &err) < 0 ||
         node_facts_read(&a.facts, &err) < 0 || berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
-        lock_state_dir(a.cfg.state_dir, &lock_fd, &err) < 0 || containers_open(&a, &err) < 0 ||
-        session_start(&a, &err) < 0)
+        lock_state_dir(a.cfg.state_dir, &lock_fd, &err) < 0 || start(&a, &err) < 0)
         goto out;
-    berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", "0.1.0",
-               a.cfg.node_name, a.n_cts, (int)berth_cgroup_driver_version(a.cgroups));
+    berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", BERTHD_VERSION,
+               a.cfg.node_name, containers_count(a.containers),
+               (int)berth_cgroup_driver_version(a.cgroups));
     if (berth_loop_run(a.loop, &err) < 0)
         goto out;
     status = 0;
@@ -296,8 +420,7 @@ out:
         berth_log_error(BERTH_LOG_ERROR, err, "berthd");
         berth_error_free(&err);
     }
-    session_stop(&a);
-    containers_close(&a);
+    stop(&a);
     berth_cgroup_driver_free(a.cgroups);
     berth_loop_free(a.loop);
     agent_config_free(&a.cfg);

@@ -11,12 +11,13 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
 
 #define SAMPLES_MAX 1024
 
 /* The node: busy cpu time, memory in use, processes, load, containers. */
-static void node_sample(agent *a, MetricsSample *s, size_t containers, size_t running)
+static void node_sample(MetricsSample *s, size_t n_containers, size_t running)
 {
     _cleanup_free_ char *stat = NULL, *mem = NULL, *load = NULL;
     long hz = sysconf(_SC_CLK_TCK);
@@ -47,21 +48,19 @@ static void node_sample(agent *a, MetricsSample *s, size_t containers, size_t ru
         if (sscanf(load, "%lf %*f %*f %*u/%llu", &s->load_1m, &procs) == 2)
             s->pids = procs;
     }
-    s->containers = (uint32_t)containers;
+    s->containers = (uint32_t)n_containers;
     s->containers_running = (uint32_t)running;
-    (void)a;
 }
 
-int metrics_send(agent *a, berth_stream_push *push, berth_error **err)
+int metrics_send(const containers *t, berth_cgroup_driver *cgroups, const char *cgroup_parent,
+                 berth_stream_push *push, berth_error **err)
 {
     const ContainerStatus *all[SAMPLES_MAX];
-    size_t n = containers_statuses(a, all, SAMPLES_MAX - 1), k = 0, running = 0;
-    _cleanup_free_ MetricsSample *samples = calloc(n + 1, sizeof(*samples));
-    _cleanup_free_ MetricsSample **ptrs = calloc(n + 1, sizeof(*ptrs));
+    size_t n = containers_statuses(t, all, SAMPLES_MAX - 1), k = 0, running = 0;
+    _cleanup_free_ MetricsSample *samples = berth_xcalloc(n + 1, sizeof(*samples));
+    _cleanup_free_ MetricsSample **ptrs = berth_xcalloc(n + 1, sizeof(*ptrs));
     MetricsReport rep = METRICS_REPORT_INIT;
 
-    if (!samples || !ptrs)
-        return berth_error_make(err, ENOMEM, "metrics");
     for (size_t i = 0; i < n; i++) {
         char path[512];
         berth_cgroup *cg = NULL;
@@ -72,8 +71,8 @@ int metrics_send(agent *a, berth_stream_push *push, berth_error **err)
         if (all[i]->state != CONTAINER_RUNNING)
             continue;
         running++;
-        snprintf(path, sizeof(path), "%s/%s", a->cfg.cgroup_parent, all[i]->id);
-        if (berth_cgroup_open(a->cgroups, path, &cg, NULL) < 0)
+        snprintf(path, sizeof(path), "%s/%s", cgroup_parent, all[i]->id);
+        if (berth_cgroup_open(cgroups, path, &cg, NULL) < 0)
             continue;
         if (berth_cgroup_stats_read(cg, &st, NULL) == 0) {
             metrics_sample_init(s);
@@ -95,7 +94,7 @@ int metrics_send(agent *a, berth_stream_push *push, berth_error **err)
         berth_cgroup_free(cg);
     }
     metrics_sample_init(&samples[k]);
-    node_sample(a, &samples[k], n, running);
+    node_sample(&samples[k], n, running);
     ptrs[k] = &samples[k];
     k++;
     rep.samples = ptrs;

@@ -1,13 +1,20 @@
 /* Metrics: per container cpu, memory (current, limit), pids, OOM kills and
  * I/O from its cgroup, plus the node's own figures, sent on the stream as
- * one MetricsReport per round. */
+ * one MetricsReport per round.
+ *
+ * Arrows: main calls it on its timer; it reads the container table and the
+ * cgroups, and sends on the session's stream. */
 #ifndef BERTHD_METRICS_H
 #define BERTHD_METRICS_H
 
-#include "agent.h"
 #include "base/error.h"
+#include "containers.h"
 #include "rpc/stream.h"
+#include "runtime/cgroup.h"
 
-int metrics_send(agent *a, berth_stream_push *push, berth_error **err);
+/* One round: a sample of every running container (its cgroup under
+ * cgroup_parent) and one of the node, sent on push. */
+int metrics_send(const containers *t, berth_cgroup_driver *cgroups, const char *cgroup_parent,
+                 berth_stream_push *push, berth_error **err);
 
 #endif

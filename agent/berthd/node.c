@@ -14,10 +14,6 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 
-#ifndef BERTH_VERSION
-#define BERTH_VERSION "0.1.0"
-#endif
-
 static void os_release(char *buf, size_t size)
 {
     _cleanup_free_ char *text = NULL;
@@ -92,7 +88,7 @@ void node_info_fill(NodeInfo *info, NodeCapacity *cap, NodeInfo_LabelsEntry *lab
     info->capacity = cap;
     info->kernel_version = (char *)facts->kernel;
     info->cgroup_version = (uint32_t)cgroup_version;
-    info->agent_version = BERTH_VERSION;
+    info->agent_version = BERTHD_VERSION;
     info->arch = (char *)facts->arch;
     info->os = (char *)facts->os;
     info->boot_time_unix_ns = facts->boot_time_ns;

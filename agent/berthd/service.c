@@ -14,25 +14,34 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
+#include "node.h"
 #include "statedir/crilog.h"
 #include "statedir/statedir.h"
 #include "rpc/server.h"
 #include "spec/spec.h"
 
 #define N_CHECKS  5
-#define N_STATES  9
+#define N_STATES  (CONTAINER_FAILED + 1) /* ContainerState's last value is FAILED */
 #define LIST_MAX  4096
 #define LOG_BYTES (1 << 20)
+/* Health: a state dir with less room than this (in %) fails its check;
+ * so does a node with less memory available. */
+#define ROOM_MIN_PERCENT 5
+/* agent.proto StopRequest.grace_period_ms: 0 means this. */
+#define STOP_GRACE_DEFAULT_MS 10000
+/* The label naming a container's workload (berth_replica_spec). */
+#define LABEL_WORKLOAD "berth.workload"
 
 struct agent_service {
     Agent_Service svc; /* first: the server hands us &svc.base */
-    agent *a;
+    agent_service_config cfg;
 };
 
-static agent *agent_of(Agent_Service *svc)
+static const agent_service_config *cfg_of(Agent_Service *svc)
 {
-    return ((agent_service *)svc)->a;
+    return &((agent_service *)svc)->cfg;
 }
 
 /* --- Health ------------------------------------------------------------------------- */
@@ -45,76 +54,82 @@ static void check(HealthCheck *c, const char *name, bool ok, char *msg)
     c->message = msg;
 }
 
+#define MSG_MAX 256
+
 /* What a HealthReport points into; probes has room for every container. */
 typedef struct health_buf {
     HealthCheck checks[N_CHECKS], *check_ptrs[N_CHECKS];
+    char msgs[N_CHECKS][MSG_MAX];
     StateCount counts[N_STATES], *count_ptrs[N_STATES];
     ContainerHealth probes[LIST_MAX], *probe_ptrs[LIST_MAX];
 } health_buf;
 
-static void agent_health(agent *a, HealthReport *ret, health_buf *b)
+static void agent_health(const agent_service_config *cfg, HealthReport *ret, health_buf *b)
 {
     HealthCheck *checks = b->checks, **check_ptrs = b->check_ptrs;
     StateCount *counts = b->counts, **count_ptrs = b->count_ptrs;
-    static char msgs[N_CHECKS][256];
+    char *msg;
     const ContainerStatus *all[LIST_MAX];
-    size_t n = containers_statuses(a, all, LIST_MAX), nc = 0, lost = 0;
+    size_t n = containers_statuses(cfg->containers, all, LIST_MAX), nc = 0, lost = 0;
     uint32_t per_state[N_STATES] = { 0 };
     struct statvfs sv;
     _cleanup_free_ char *meminfo = NULL;
+    berth_error *err = NULL;
     bool ok;
 
     health_report_init(ret);
-    ret->node = a->cfg.node_name;
-    ret->agent_version = "0.1.0";
-    ret->agent_start_unix_ns = a->start_ns;
+    ret->node = (char *)cfg->node_name;
+    ret->agent_version = BERTHD_VERSION;
+    ret->agent_start_unix_ns = cfg->agent_start_ns;
     ret->time_unix_ns = berth_now_real_ns();
-    ret->applied_generation = a->applied_generation;
+    ret->applied_generation = containers_applied_generation(cfg->containers);
 
     /* state dir: writable, with room */
-    memset(msgs, 0, sizeof(msgs));
-    ok = statvfs(a->cfg.state_dir, &sv) == 0 && access(a->cfg.state_dir, W_OK) == 0 &&
+    msg = b->msgs[nc];
+    ok = statvfs(cfg->state_dir, &sv) == 0 && access(cfg->state_dir, W_OK) == 0 &&
          !(sv.f_flag & ST_RDONLY);
     if (!ok)
-        snprintf(msgs[0], sizeof(msgs[0]), "state dir %s: not writable", a->cfg.state_dir);
-    else if (sv.f_blocks && sv.f_bavail * 100 / sv.f_blocks < 5) {
+        snprintf(msg, MSG_MAX, "state dir %s: not writable", cfg->state_dir);
+    else if (sv.f_blocks && sv.f_bavail * 100 / sv.f_blocks < ROOM_MIN_PERCENT) {
         ok = false;
-        snprintf(msgs[0], sizeof(msgs[0]), "state dir %s: %" PRIu64 "%% full", a->cfg.state_dir,
+        snprintf(msg, MSG_MAX, "state dir %s: %" PRIu64 "%% full", cfg->state_dir,
                  (uint64_t)(100 - sv.f_bavail * 100 / sv.f_blocks));
     }
-    check(&checks[nc++], "state-dir", ok, msgs[0]);
+    check(&checks[nc++], "state-dir", ok, msg);
 
     /* cgroups: the hierarchy is still what we detected */
     {
         berth_cgroup_driver *d = NULL;
 
+        msg = b->msgs[nc];
         ok = berth_cgroup_driver_detect(NULL, &d, NULL) == 0 &&
-             berth_cgroup_driver_version(d) == berth_cgroup_driver_version(a->cgroups);
+             berth_cgroup_driver_version(d) == berth_cgroup_driver_version(cfg->cgroups);
         berth_cgroup_driver_free(d);
         if (!ok)
-            snprintf(msgs[1], sizeof(msgs[1]), "the cgroup hierarchy is not usable");
-        check(&checks[nc++], "cgroup", ok, msgs[1]);
+            snprintf(msg, MSG_MAX, "the cgroup hierarchy is not usable");
+        check(&checks[nc++], "cgroup", ok, msg);
     }
 
     /* memory headroom */
+    msg = b->msgs[nc];
     ok = true;
     if (berth_read_file_at(AT_FDCWD, "/proc/meminfo", 1 << 20, &meminfo, NULL, NULL) == 0) {
         long long total = 0, avail = 0;
         char *t = strstr(meminfo, "MemTotal:"), *v = strstr(meminfo, "MemAvailable:");
 
         if (t && v && sscanf(t + 9, "%lld", &total) == 1 && sscanf(v + 13, "%lld", &avail) == 1 &&
-            total > 0 && avail * 100 / total < 5) {
+            total > 0 && avail * 100 / total < ROOM_MIN_PERCENT) {
             ok = false;
-            snprintf(msgs[2], sizeof(msgs[2]), "memory: %lld%% available", avail * 100 / total);
+            snprintf(msg, MSG_MAX, "memory: %lld%% available", avail * 100 / total);
         }
     }
-    check(&checks[nc++], "memory", ok, msgs[2]);
+    check(&checks[nc++], "memory", ok, msg);
 
     for (size_t i = 0; i < n; i++) {
         uint32_t failures;
         const char *message;
 
-        if (containers_probe(a, all[i]->id, &failures, &message)) {
+        if (containers_probe(cfg->containers, all[i]->id, &failures, &message)) {
             ContainerHealth *h = &b->probes[ret->n_probes];
 
             container_health_init(h);
@@ -126,14 +141,21 @@ static void agent_health(agent *a, HealthReport *ret, health_buf *b)
         }
         if ((size_t)all[i]->state < N_STATES)
             per_state[all[i]->state]++;
-        if (strcmp(all[i]->reason, "MonitorLost") == 0)
+        if (strcmp(all[i]->reason, CONTAINERS_REASON_MONITOR_LOST) == 0)
             lost++;
     }
+    msg = b->msgs[nc];
     if (lost)
-        snprintf(msgs[3], sizeof(msgs[3]), "%zu container(s) lost their monitor", lost);
-    check(&checks[nc++], "monitors", lost == 0, msgs[3]);
-    ok = session_controller_ok(a, msgs[4], sizeof(msgs[4]));
-    check(&checks[nc++], "controller", ok, msgs[4]);
+        snprintf(msg, MSG_MAX, "%zu container(s) lost their monitor", lost);
+    check(&checks[nc++], "monitors", lost == 0, msg);
+
+    msg = b->msgs[nc];
+    ok = cfg->controller_check(cfg->controller_check_data, &err) == 0;
+    if (!ok) {
+        snprintf(msg, MSG_MAX, "%s", err->msg);
+        berth_error_free(&err);
+    }
+    check(&checks[nc++], "controller", ok, msg);
 
     ret->healthy = true;
     for (size_t i = 0; i < nc; i++) {
@@ -159,14 +181,10 @@ static void svc_health(Agent_Service *svc, const HealthRequest *in, HealthReport
                        void *data)
 {
     HealthReport rep;
-    _cleanup_free_ health_buf *b = malloc(sizeof(*b));
+    _cleanup_free_ health_buf *b = berth_xcalloc(1, sizeof(*b));
 
     (void)in;
-    if (!b) {
-        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    agent_health(agent_of(svc), &rep, b);
+    agent_health(cfg_of(svc), &rep, b);
     closure(&rep, data);
 }
 
@@ -185,7 +203,7 @@ static bool state_wanted(const ListContainersRequest *in, ContainerState st)
 static const char *workload_of(const ContainerSpec *spec)
 {
     for (size_t i = 0; spec && i < spec->n_labels; i++)
-        if (strcmp(spec->labels[i]->key, "berth.workload") == 0)
+        if (strcmp(spec->labels[i]->key, LABEL_WORKLOAD) == 0)
             return spec->labels[i]->value;
     return "";
 }
@@ -199,25 +217,21 @@ static int cmp_info(const void *x, const void *y)
 static void svc_list(Agent_Service *svc, const ListContainersRequest *in,
                      ListContainersResponse_Closure closure, void *data)
 {
-    agent *a = agent_of(svc);
+    const agent_service_config *cfg = cfg_of(svc);
     ListContainersResponse out = LIST_CONTAINERS_RESPONSE_INIT;
     const ContainerStatus *all[LIST_MAX];
-    size_t n = containers_statuses(a, all, LIST_MAX), k = 0;
-    _cleanup_free_ ContainerInfo *infos = calloc(n ? n : 1, sizeof(*infos));
-    _cleanup_free_ ContainerInfo **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    size_t n = containers_statuses(cfg->containers, all, LIST_MAX), k = 0;
+    _cleanup_free_ ContainerInfo *infos = berth_xcalloc(n, sizeof(*infos));
+    _cleanup_free_ ContainerInfo **ptrs = berth_xcalloc(n, sizeof(*ptrs));
 
-    if (!infos || !ptrs) {
-        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
     for (size_t i = 0; i < n; i++) {
-        const ContainerSpec *spec = containers_spec(a, all[i]->id);
+        const ContainerSpec *spec = containers_spec(cfg->containers, all[i]->id);
 
         if (!state_wanted(in, all[i]->state) ||
             (*in->workload && strcmp(in->workload, workload_of(spec)) != 0))
             continue;
         container_info_init(&infos[k]);
-        infos[k].node = a->cfg.node_name;
+        infos[k].node = (char *)cfg->node_name;
         infos[k].workload = (char *)workload_of(spec);
         infos[k].spec = (ContainerSpec *)spec;
         infos[k].status = (ContainerStatus *)all[i];
@@ -235,10 +249,9 @@ static void svc_list(Agent_Service *svc, const ListContainersRequest *in,
 static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Closure closure,
                      void *data)
 {
-    agent *a = agent_of(svc);
-    const ContainerSpec *spec = containers_spec(a, in->container_id);
-    const ContainerStatus *st = containers_status(a, in->container_id);
-    const char *dir = containers_dir_of(a, in->container_id);
+    const agent_service_config *cfg = cfg_of(svc);
+    const ContainerSpec *spec = containers_spec(cfg->containers, in->container_id);
+    const ContainerStatus *st = containers_status(cfg->containers, in->container_id);
     LogsResponse out = LOGS_RESPONSE_INIT;
     berth_crilog_query q = { 0 };
     berth_crilog_batch b;
@@ -248,13 +261,13 @@ static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Clo
     _cleanup_free_ LogLine **ptrs = NULL;
     bool running;
 
-    if (!spec || !dir) {
+    if (!spec) {
         berth_rpc_call_fail(data, CODE_NOT_FOUND, "container %s: not on node %s", in->container_id,
-                            a->cfg.node_name);
+                            cfg->node_name);
         return;
     }
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
+    if (containers_open_dir(cfg->containers, in->container_id, &dfd, &err) < 0) {
+        berth_error_free(&err);
         berth_rpc_call_fail(data, CODE_NOT_FOUND, "container %s: no log yet", in->container_id);
         return;
     }
@@ -267,17 +280,13 @@ static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Clo
                                                  : -1;
     if (berth_crilog_read(dfd, BERTH_STATEDIR_LOG, berth_spec_log_max_files(spec), &q, &b, &err) <
         0) {
-        berth_rpc_call_fail(data, CODE_INTERNAL, "container %s: %s", in->container_id, err->msg);
+        berth_error_prefix(&err, "container %s", in->container_id);
+        berth_rpc_fail_error(data, err);
         berth_error_free(&err);
         return;
     }
-    lines = calloc(b.n_lines ? b.n_lines : 1, sizeof(*lines));
-    ptrs = calloc(b.n_lines ? b.n_lines : 1, sizeof(*ptrs));
-    if (!lines || !ptrs) {
-        berth_crilog_batch_clear(&b);
-        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
+    lines = berth_xcalloc(b.n_lines, sizeof(*lines));
+    ptrs = berth_xcalloc(b.n_lines, sizeof(*ptrs));
     for (size_t i = 0; i < b.n_lines; i++) {
         log_line_init(&lines[i]);
         lines[i].time_unix_ns = b.lines[i].unix_ns;
@@ -306,13 +315,13 @@ typedef struct stop_call {
     void *data;
 } stop_call;
 
-static void stop_done(const ContainerStatus *st, const char *error, void *data)
+static void stop_done(const ContainerStatus *st, const berth_error *err, void *data)
 {
     stop_call *sc = data;
     StopResponse out = STOP_RESPONSE_INIT;
 
     if (!st) {
-        berth_rpc_call_fail(sc->data, CODE_UNAVAILABLE, "%s", error);
+        berth_rpc_fail_error(sc->data, err);
     } else {
         out.status = (ContainerStatus *)st;
         sc->closure(&out, sc->data);
@@ -323,23 +332,18 @@ static void stop_done(const ContainerStatus *st, const char *error, void *data)
 static void svc_stop(Agent_Service *svc, const StopRequest *in, StopResponse_Closure closure,
                      void *data)
 {
-    agent *a = agent_of(svc);
-    stop_call *sc = malloc(sizeof(*sc));
+    const agent_service_config *cfg = cfg_of(svc);
+    stop_call *sc = berth_xmalloc(sizeof(*sc));
     berth_error *err = NULL;
 
-    if (!sc) {
-        berth_rpc_call_fail(data, CODE_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
     sc->closure = closure;
     sc->data = data;
     berth_info("stop of container %s requested by %s", in->container_id,
                berth_rpc_call_peer(data)->name);
-    if (containers_stop(a, in->container_id,
-                        in->grace_period_ms ? (int64_t)in->grace_period_ms : 10000, stop_done, sc,
-                        &err) < 0) {
-        berth_rpc_call_fail(data, err->code == ENOENT ? CODE_NOT_FOUND : CODE_UNAVAILABLE, "%s",
-                            err->msg);
+    if (containers_stop(cfg->containers, in->container_id,
+                        in->grace_period_ms ? (int64_t)in->grace_period_ms : STOP_GRACE_DEFAULT_MS,
+                        stop_done, sc, &err) < 0) {
+        berth_rpc_fail_error(data, err);
         berth_error_free(&err);
         free(sc);
     }
@@ -347,17 +351,14 @@ static void svc_stop(Agent_Service *svc, const StopRequest *in, StopResponse_Clo
 
 /* --- object ------------------------------------------------------------------------------ */
 
-int agent_service_new(agent *a, agent_service **ret, berth_error **err)
+agent_service *agent_service_new(const agent_service_config *cfg)
 {
-    agent_service *s = calloc(1, sizeof(*s));
+    agent_service *s = berth_xcalloc(1, sizeof(*s));
     static const Agent_Service init = AGENT_INIT(svc_);
 
-    if (!s)
-        return berth_error_make(err, ENOMEM, "agent service");
     s->svc = init;
-    s->a = a;
-    *ret = s;
-    return 0;
+    s->cfg = *cfg;
+    return s;
 }
 
 void agent_service_free(agent_service *svc)

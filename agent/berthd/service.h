@@ -2,18 +2,37 @@
  * local socket (berthctl on the node), on the endpoint the controller dials
  * for relays, and as the survey respondent's answer to fleet health. Only
  * authenticated principals reach it: the pinned controller and the
- * configured operators. */
+ * configured operators.
+ *
+ * Arrows: main makes it; the session serves it (as a ProtobufCService);
+ * its handlers read the container table and call containers_stop. Whether
+ * the controller answers comes through a callback main wires, so it never
+ * calls the session. */
 #ifndef BERTHD_SERVICE_H
 #define BERTHD_SERVICE_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
 
-#include "agent.h"
 #include "base/error.h"
+#include "containers.h"
+#include "runtime/cgroup.h"
 
 typedef struct agent_service agent_service;
 
-int agent_service_new(agent *a, agent_service **ret, berth_error **err);
+/* Everything is borrowed: it must outlive the service. */
+typedef struct agent_service_config {
+    containers *containers;
+    const char *node_name;
+    const char *state_dir; /* checked by Health: writable, with room */
+    berth_cgroup_driver *cgroups;
+    int64_t agent_start_ns;
+    /* Whether the controller answers: 0, or -1 and why not. */
+    int (*controller_check)(void *data, berth_error **err);
+    void *controller_check_data;
+} agent_service_config;
+
+agent_service *agent_service_new(const agent_service_config *cfg);
 void agent_service_free(agent_service *svc);
 ProtobufCService *agent_service_base(agent_service *svc);
 

@@ -17,25 +17,37 @@
 #include "base/io.h"
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berth/proto/v1.h"
-#include "metrics.h"
 #include "rpc/client.h"
 #include "rpc/keys.h"
 #include "rpc/policy_memory.h"
 #include "rpc/pubsub.h"
 #include "rpc/server.h"
 #include "rpc/stream.h"
-#include "service.h"
 #include "protocol/retry.h"
 #include "protocol/wakeup.h"
 
 #define STATUS_MAX 4096
+/* Until the controller says otherwise (RegisterResponse, HeartbeatResponse);
+ * an interval below the minimum is not taken. */
+#define HEARTBEAT_DEFAULT_MS 10000
+#define HEARTBEAT_MIN_MS     100
+/* Heartbeats and Register wait at least this long for their answer. */
+#define HEARTBEAT_TIMEOUT_MIN_MS 2000
+#define REGISTER_TIMEOUT_MS      10000
 /* Fresh pictures sent at once when the controller finds one older than
  * events it has (ABORTED); past that, the next heartbeat asks again. */
 #define REPORT_RETRIES_MAX 5
 
 struct session {
-    agent *a;
+    berth_loop *loop;
+    const agent_config *cfg;
+    const node_facts *facts;
+    int cgroup_version;
+    int64_t agent_start_ns;
+    containers *table;
+    ProtobufCService *agent_service;
     berth_auth *auth;
     berth_policy_memory *policy;
     berth_principal controller;
@@ -46,8 +58,7 @@ struct session {
     berth_stream_push *push;
     berth_rpc_server *respondent;
     berth_rpc_server *server; /* the Agent service: local socket, remote endpoint */
-    agent_service *service;
-    berth_loop_timer register_timer, heartbeat_timer, metrics_timer;
+    berth_loop_timer register_timer, heartbeat_timer;
     bool registered;
     bool socket_bound;  /* ours to remove at exit */
     bool connected;     /* channels connected (once) */
@@ -74,13 +85,7 @@ static int64_t jitter(int64_t ms)
 
 static void arm(session *s, berth_loop_timer *t, int64_t ms)
 {
-    berth_error *err = NULL;
-
-    if (berth_loop_timer_arm(s->a->loop, t, berth_now_mono_ns() + ms * BERTH_NSEC_PER_MSEC, &err) <
-        0) {
-        berth_log_error(BERTH_LOG_ERROR, err, "arm a timer");
-        berth_error_free(&err);
-    }
+    berth_loop_timer_arm(s->loop, t, berth_now_mono_ns() + ms * BERTH_NSEC_PER_MSEC, NULL);
 }
 
 static void call(session *s, const char *method, const ProtobufCMessage *req,
@@ -141,26 +146,26 @@ static void report_full(session *s)
 
     if (s->reporting)
         return;
-    n = containers_statuses(s->a, all, STATUS_MAX);
+    n = containers_statuses(s->table, all, STATUS_MAX);
     req.containers = (ContainerStatus **)all;
     req.n_containers = n;
     req.full = 1;
-    req.applied_generation = s->a->applied_generation;
+    req.applied_generation = containers_applied_generation(s->table);
     if (s->push)
         berth_stream_push_position(s->push, &req.stream_epoch, &req.stream_seq);
     s->reporting = true;
     call(s, "ReportStatus", &req.base, on_report_done, 0);
 }
 
-void session_status_changed(agent *a, const ContainerStatus *st, ContainerState prev, bool removed)
+void session_status_changed(session *s, const ContainerStatus *st, ContainerState prev,
+                            bool removed)
 {
-    session *s = a->session;
     ContainerEvent ev = CONTAINER_EVENT_INIT;
     berth_error *err = NULL;
 
     berth_debug("container %s: %d -> %d %s%s", st->id, (int)prev, (int)st->state, st->reason,
                 removed ? " (removed)" : "");
-    if (!s || !s->push)
+    if (!s->push)
         return; /* reported in full once connected */
     ev.status = (ContainerStatus *)st;
     ev.previous_state = prev;
@@ -181,8 +186,6 @@ static void fetch_assignments(session *s);
 static void on_assignments(berth_rpc_result *r, void *data)
 {
     session *s = data;
-    agent *a = s->a;
-    berth_error *err = NULL;
 
     s->fetching = false;
     if (r->code != CODE_OK) {
@@ -196,10 +199,7 @@ static void on_assignments(berth_rpc_result *r, void *data)
         if (!as->unchanged) {
             berth_info("assignments: generation %" PRIu64 ", %zu containers", as->generation,
                        as->n_containers);
-            if (containers_apply(a, as->generation, as->containers, as->n_containers, &err) < 0) {
-                berth_log_error(BERTH_LOG_ERROR, err, "apply assignments");
-                berth_error_free(&err);
-            }
+            containers_apply(s->table, as->generation, as->containers, as->n_containers);
         }
     }
     if (s->fetch_again) {
@@ -219,29 +219,32 @@ static void fetch_assignments(session *s)
         return;
     }
     /* The generation whose set we hold (applying or applied). */
-    req.known_generation = s->a->wanted_generation;
+    req.known_generation = containers_wanted_generation(s->table);
     s->fetching = true;
     call(s, "GetAssignments", &req.base, on_assignments, 0);
 }
 
-bool session_controller_ok(agent *a, char *msg, size_t size)
+int session_controller_check(const session *s, berth_error **err)
 {
-    session *s = a->session;
-
-    if (!s || !s->registered) {
-        snprintf(msg, size, "not registered with the controller at %s", a->cfg.controller_address);
-        return false;
-    }
-    if (s->unreachable) {
-        snprintf(msg, size, "the controller at %s does not answer", a->cfg.controller_address);
-        return false;
-    }
-    return true;
+    if (!s->registered)
+        return berth_error_set(err, EAGAIN, "not registered with the controller at %s",
+                               s->cfg->controller_address);
+    if (s->unreachable)
+        return berth_error_set(err, EHOSTUNREACH, "the controller at %s does not answer",
+                               s->cfg->controller_address);
+    return 0;
 }
 
-void session_applied(agent *a)
+void session_applied(session *s, uint64_t generation)
 {
-    (void)a; /* heartbeats carry it; nothing to push */
+    /* Heartbeats carry it: nothing to push. */
+    (void)s;
+    (void)generation;
+}
+
+berth_stream_push *session_stream(session *s)
+{
+    return s->push;
 }
 
 static void on_wakeup(const berth_principal *from, const ProtobufCMessage *msg, void *data)
@@ -254,7 +257,7 @@ static void on_wakeup(const berth_principal *from, const ProtobufCMessage *msg, 
     if (!berth_wakeup_generation(w, berth_auth_self(s->auth)->id, &gen))
         return; /* to every node, about others */
     berth_debug("wake-up: generation %" PRIu64, gen);
-    if (gen != s->a->wanted_generation)
+    if (gen != containers_wanted_generation(s->table))
         fetch_assignments(s);
 }
 
@@ -282,10 +285,10 @@ static void on_heartbeat(berth_rpc_result *r, void *data)
 
         s->unreachable = false;
         s->backoff_ms = 0;
-        if (hr->heartbeat_interval_ms >= 100)
+        if (hr->heartbeat_interval_ms >= HEARTBEAT_MIN_MS)
             s->heartbeat_ms = hr->heartbeat_interval_ms;
         s->desired_generation = hr->generation;
-        if (hr->generation != s->a->wanted_generation)
+        if (hr->generation != containers_wanted_generation(s->table))
             fetch_assignments(s);
         if (hr->report_status || was_unreachable) {
             if (was_unreachable)
@@ -301,40 +304,41 @@ static void on_heartbeat_timer(berth_loop_timer *t)
     session *s = berth_container_of(t, session, heartbeat_timer);
     HeartbeatRequest req = HEARTBEAT_REQUEST_INIT;
     const ContainerStatus *all[STATUS_MAX];
-    size_t n = containers_statuses(s->a, all, STATUS_MAX);
+    size_t n = containers_statuses(s->table, all, STATUS_MAX);
 
     if (!s->registered)
         return;
-    req.applied_generation = s->a->applied_generation;
-    req.status_digest = containers_digest(s->a);
+    req.applied_generation = containers_applied_generation(s->table);
+    req.status_digest = containers_digest(s->table);
     for (size_t i = 0; i < n; i++)
         if (all[i]->state != CONTAINER_FAILED)
             req.containers++;
     req.time_unix_ns = berth_now_real_ns();
-    call(s, "Heartbeat", &req.base, on_heartbeat, s->heartbeat_ms > 2000 ? s->heartbeat_ms : 2000);
+    call(s, "Heartbeat", &req.base, on_heartbeat,
+         s->heartbeat_ms > HEARTBEAT_TIMEOUT_MIN_MS ? s->heartbeat_ms : HEARTBEAT_TIMEOUT_MIN_MS);
 }
 
 /* --- registration ------------------------------------------------------------------ */
 
 static int connect_channels(session *s, const Endpoints *ep, berth_error **err)
 {
-    agent *a = s->a;
+    berth_loop *loop = s->loop;
 
     if (s->connected)
         return 0;
     if (!ep || !*ep->events || !*ep->stream || !*ep->survey)
         return berth_error_set(err, EPROTO, "Register: the controller gave no channel addresses");
-    if (berth_events_sub_new(a->loop, s->auth, &s->controller, &s->sub, err) < 0 ||
+    if (berth_events_sub_new(loop, s->auth, &s->controller, &s->sub, err) < 0 ||
         berth_events_sub_on(s->sub, &wake_up_descriptor, on_wakeup, s, err) < 0 ||
         berth_events_sub_connect(s->sub, ep->events, err) < 0 ||
-        berth_stream_push_new(a->loop, s->auth, &s->controller, &s->push, err) < 0 ||
+        berth_stream_push_new(loop, s->auth, &s->controller, &s->push, err) < 0 ||
         berth_stream_push_connect(s->push, ep->stream, err) < 0)
         return berth_error_prefix(err, "connect to the controller's channels");
     {
-        berth_rpc_server_config scfg = { .loop = a->loop, .auth = s->auth };
+        berth_rpc_server_config scfg = { .loop = loop, .auth = s->auth };
 
         if (berth_rpc_respondent_new(&scfg, &s->controller, &s->respondent, err) < 0 ||
-            berth_rpc_server_add_service(s->respondent, agent_service_base(s->service), err) < 0 ||
+            berth_rpc_server_add_service(s->respondent, s->agent_service, err) < 0 ||
             berth_rpc_server_connect(s->respondent, ep->survey, err) < 0)
             return berth_error_prefix(err, "connect to the controller's survey");
     }
@@ -353,10 +357,10 @@ static void on_register(berth_rpc_result *r, void *data)
             s->backoff_ms = BERTH_AGENT_BACKOFF_MAX_MS;
         if (r->code == CODE_PERMISSION_DENIED)
             berth_warn("controller refused node %s: %s (retrying in %" PRId64 " ms)",
-                       s->a->cfg.node_name, r->message ? r->message : "", s->backoff_ms);
+                       s->cfg->node_name, r->message ? r->message : "", s->backoff_ms);
         else
             berth_warn("register with %s: %s%s%s (retrying in %" PRId64 " ms)",
-                       s->a->cfg.controller_address, berth_rpc_code_name(r->code),
+                       s->cfg->controller_address, berth_rpc_code_name(r->code),
                        r->message ? ": " : "", r->message ? r->message : "", s->backoff_ms);
         arm(s, &s->register_timer, jitter(s->backoff_ms));
         return;
@@ -372,16 +376,17 @@ static void on_register(berth_rpc_result *r, void *data)
         }
         berth_info("registered with the controller at %s (generation %" PRIu64
                    ", heartbeat every %u ms)",
-                   s->a->cfg.controller_address, rr->generation, rr->heartbeat_interval_ms);
+                   s->cfg->controller_address, rr->generation, rr->heartbeat_interval_ms);
         s->registered = true;
         s->unreachable = false;
         s->backoff_ms = 0;
-        if (rr->heartbeat_interval_ms >= 100)
+        if (rr->heartbeat_interval_ms >= HEARTBEAT_MIN_MS)
             s->heartbeat_ms = rr->heartbeat_interval_ms;
         s->desired_generation = rr->generation;
         /* One full snapshot: the controller's view is whatever it was. */
         report_full(s);
-        if (rr->generation != s->a->wanted_generation || s->a->wanted_generation == 0)
+        if (rr->generation != containers_wanted_generation(s->table) ||
+            containers_wanted_generation(s->table) == 0)
             fetch_assignments(s);
         arm(s, &s->heartbeat_timer, jitter(s->heartbeat_ms));
     }
@@ -390,40 +395,23 @@ static void on_register(berth_rpc_result *r, void *data)
 static void on_register_timer(berth_loop_timer *t)
 {
     session *s = berth_container_of(t, session, register_timer);
-    agent *a = s->a;
     RegisterRequest req = REGISTER_REQUEST_INIT;
     NodeInfo info;
     NodeCapacity cap;
     NodeInfo_LabelsEntry labels[AGENT_LABELS_MAX];
     NodeInfo_LabelsEntry *label_ptrs[AGENT_LABELS_MAX];
 
-    node_info_fill(&info, &cap, labels, label_ptrs, &a->cfg, &a->facts,
-                   berth_cgroup_driver_version(a->cgroups), a->start_ns);
+    node_info_fill(&info, &cap, labels, label_ptrs, s->cfg, s->facts, s->cgroup_version,
+                   s->agent_start_ns);
     req.node = &info;
-    call(s, "Register", &req.base, on_register, 10000);
-}
-
-/* --- metrics -------------------------------------------------------------------------- */
-
-static void on_metrics_timer(berth_loop_timer *t)
-{
-    session *s = berth_container_of(t, session, metrics_timer);
-    berth_error *err = NULL;
-
-    arm(s, &s->metrics_timer, s->a->cfg.metrics_interval_ns / BERTH_NSEC_PER_MSEC);
-    if (!s->push)
-        return;
-    if (metrics_send(s->a, s->push, &err) < 0) {
-        berth_debug("metrics: %s", err->msg);
-        berth_error_free(&err);
-    }
+    call(s, "Register", &req.base, on_register, REGISTER_TIMEOUT_MS);
 }
 
 /* --- setup ------------------------------------------------------------------------------ */
 
 static int load_identity(session *s, berth_error **err)
 {
-    agent *a = s->a;
+    const agent_config *cfg = s->cfg;
     berth_auth_config acfg = { 0 };
     berth_keypair kp;
     uint8_t pks[BERTH_PUBKEYS_MAX][BERTH_PUBKEY_LEN];
@@ -432,17 +420,16 @@ static int load_identity(session *s, berth_error **err)
     bool created = false;
     int r;
 
-    if (berth_principal_init(&acfg.self, BERTH_ROLE_NODE, a->cfg.node_name, err) < 0 ||
-        berth_principal_init(&s->controller, BERTH_ROLE_CONTROLLER, a->cfg.controller_name, err) <
-            0)
+    if (berth_principal_init(&acfg.self, BERTH_ROLE_NODE, cfg->node_name, err) < 0 ||
+        berth_principal_init(&s->controller, BERTH_ROLE_CONTROLLER, cfg->controller_name, err) < 0)
         return -1;
-    if (berth_keypair_load_or_generate(AT_FDCWD, a->cfg.key, &kp, &created, err) < 0)
+    if (berth_keypair_load_or_generate(AT_FDCWD, cfg->key, &kp, &created, err) < 0)
         return -1;
     if (created)
-        berth_info("generated the node key %s", a->cfg.key);
+        berth_info("generated the node key %s", cfg->key);
     /* The public half beside it, for operators (berthctl on this node) and
      * for enrolling by approval (its fingerprint). */
-    snprintf(pubpath, sizeof(pubpath), "%s/node.pub", a->cfg.state_dir);
+    snprintf(pubpath, sizeof(pubpath), "%s/node.pub", cfg->state_dir);
     if (berth_pubkeys_save(AT_FDCWD, pubpath, (const uint8_t(*)[BERTH_PUBKEY_LEN])kp.pk, 1, err) <
         0) {
         berth_keypair_wipe(&kp);
@@ -452,9 +439,9 @@ static int load_identity(session *s, berth_error **err)
      * expect on the local socket from these two. */
     {
         char line[BERTH_NAME_MAX + 2];
-        int n = snprintf(line, sizeof(line), "%s\n", a->cfg.node_name);
+        int n = snprintf(line, sizeof(line), "%s\n", cfg->node_name);
 
-        snprintf(pubpath, sizeof(pubpath), "%s/node.name", a->cfg.state_dir);
+        snprintf(pubpath, sizeof(pubpath), "%s/node.name", cfg->state_dir);
         if (berth_write_file_atomic_at(AT_FDCWD, pubpath, line, (size_t)n, 0644, err) < 0) {
             berth_keypair_wipe(&kp);
             return -1;
@@ -462,24 +449,24 @@ static int load_identity(session *s, berth_error **err)
     }
     {
         char fp[BERTH_FINGERPRINT_LEN];
-        berth_info("node %s, key %s", a->cfg.node_name, berth_key_fingerprint(kp.pk, fp));
+        berth_info("node %s, key %s", cfg->node_name, berth_key_fingerprint(kp.pk, fp));
     }
     if (berth_policy_memory_new(&s->policy, err) < 0)
         goto fail;
     /* The controller's key is pinned: nothing else may give orders. */
-    if (berth_pubkeys_load(AT_FDCWD, a->cfg.controller_key, pks, &npk, err) < 0) {
+    if (berth_pubkeys_load(AT_FDCWD, cfg->controller_key, pks, &npk, err) < 0) {
         berth_error_prefix(err, "the controller's public key (controller.key)");
         goto fail;
     }
     for (size_t i = 0; i < npk; i++)
         if (berth_policy_memory_add_key(s->policy, &s->controller, pks[i], err) < 0)
             goto fail;
-    for (size_t i = 0; i < a->cfg.n_operators; i++) {
+    for (size_t i = 0; i < cfg->n_operators; i++) {
         berth_principal op;
 
-        if (berth_principal_init(&op, BERTH_ROLE_OPERATOR, a->cfg.operator_names[i], err) < 0 ||
-            berth_pubkeys_load(AT_FDCWD, a->cfg.operator_keys[i], pks, &npk, err) < 0) {
-            berth_error_prefix(err, "operator %s", a->cfg.operator_names[i]);
+        if (berth_principal_init(&op, BERTH_ROLE_OPERATOR, cfg->operator_names[i], err) < 0 ||
+            berth_pubkeys_load(AT_FDCWD, cfg->operator_keys[i], pks, &npk, err) < 0) {
+            berth_error_prefix(err, "operator %s", cfg->operator_names[i]);
             goto fail;
         }
         for (size_t j = 0; j < npk; j++)
@@ -529,48 +516,20 @@ static int remove_stale_socket(const char *path, berth_error **err)
     return 0;
 }
 
-int session_start(agent *a, berth_error **err)
+/* The Agent service on the local socket (its directory made private when
+ * missing) and, if configured, the endpoint the controller dials. */
+static int serve_agent(session *s, berth_error **err)
 {
-    session *s = calloc(1, sizeof(*s));
-    berth_rpc_client_config ccfg = { 0 };
-    berth_rpc_server_config scfg = { 0 };
+    const agent_config *cfg = s->cfg;
+    berth_rpc_server_config scfg = { .loop = s->loop, .auth = s->auth };
 
-    if (!s)
-        return berth_error_make(err, ENOMEM, "session");
-    a->session = s;
-    s->a = a;
-    s->heartbeat_ms = 10000;
-    berth_loop_timer_init(&s->register_timer, on_register_timer);
-    berth_loop_timer_init(&s->heartbeat_timer, on_heartbeat_timer);
-    berth_loop_timer_init(&s->metrics_timer, on_metrics_timer);
-    if (load_identity(s, err) < 0)
-        return -1;
-    if (a->cfg.join_token) {
-        if (berth_join_token_parse(a->cfg.join_token, &s->token, err) < 0)
-            return berth_error_prefix(err, "join_token");
-        s->has_token = true;
-    }
-    ccfg.loop = a->loop;
-    ccfg.auth = s->auth;
-    ccfg.address = a->cfg.controller_address;
-    ccfg.server = s->controller;
-    ccfg.join_token = s->has_token ? &s->token : NULL;
-    if (berth_rpc_client_new(&ccfg, &s->client, err) < 0)
-        return berth_error_prefix(err, "controller client");
-
-    /* The Agent service: the local socket (root-only directory) and, if
-     * configured, the endpoint the controller dials. */
-    if (agent_service_new(a, &s->service, err) < 0)
-        return -1;
-    scfg.loop = a->loop;
-    scfg.auth = s->auth;
     if (berth_rpc_server_new(&scfg, &s->server, err) < 0 ||
-        berth_rpc_server_add_service(s->server, agent_service_base(s->service), err) < 0)
+        berth_rpc_server_add_service(s->server, s->agent_service, err) < 0)
         return -1;
-    if (a->cfg.socket) {
+    if (cfg->socket) {
         char dir[4096], addr[4200], *slash;
 
-        snprintf(dir, sizeof(dir), "%s", a->cfg.socket);
+        snprintf(dir, sizeof(dir), "%s", cfg->socket);
         slash = strrchr(dir, '/');
         /* A missing directory is created private; an existing one (it may
          * be /tmp) keeps its mode: the channel is authenticated anyway. */
@@ -579,39 +538,75 @@ int session_start(agent *a, berth_error **err)
             if (berth_mkdir_p(dir, 0700, err) < 0)
                 return berth_error_prefix(err, "socket directory %s", dir);
         }
-        if (remove_stale_socket(a->cfg.socket, err) < 0)
+        if (remove_stale_socket(cfg->socket, err) < 0)
             return -1;
-        snprintf(addr, sizeof(addr), "ipc://%s", a->cfg.socket);
+        snprintf(addr, sizeof(addr), "ipc://%s", cfg->socket);
         if (berth_rpc_server_bind(s->server, addr, err) < 0)
             return -1;
         s->socket_bound = true;
     }
-    if (a->cfg.listen && berth_rpc_server_bind(s->server, a->cfg.listen, err) < 0)
+    if (cfg->listen && berth_rpc_server_bind(s->server, cfg->listen, err) < 0)
         return -1;
-    arm(s, &s->register_timer, 0);
-    arm(s, &s->metrics_timer, a->cfg.metrics_interval_ns / BERTH_NSEC_PER_MSEC);
     return 0;
 }
 
-void session_stop(agent *a)
+int session_start(const session_config *c, session **ret, berth_error **err)
 {
-    session *s = a->session;
+    session *s = berth_xcalloc(1, sizeof(*s));
+    berth_rpc_client_config ccfg = { 0 };
 
+    s->loop = c->loop;
+    s->cfg = c->cfg;
+    s->facts = c->facts;
+    s->cgroup_version = c->cgroup_version;
+    s->agent_start_ns = c->agent_start_ns;
+    s->table = c->containers;
+    s->agent_service = c->agent_service;
+    s->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
+    berth_loop_timer_init(&s->register_timer, on_register_timer);
+    berth_loop_timer_init(&s->heartbeat_timer, on_heartbeat_timer);
+    if (load_identity(s, err) < 0)
+        goto fail;
+    if (s->cfg->join_token) {
+        if (berth_join_token_parse(s->cfg->join_token, &s->token, err) < 0) {
+            berth_error_prefix(err, "join_token");
+            goto fail;
+        }
+        s->has_token = true;
+    }
+    ccfg.loop = c->loop;
+    ccfg.auth = s->auth;
+    ccfg.address = s->cfg->controller_address;
+    ccfg.server = s->controller;
+    ccfg.join_token = s->has_token ? &s->token : NULL;
+    if (berth_rpc_client_new(&ccfg, &s->client, err) < 0) {
+        berth_error_prefix(err, "controller client");
+        goto fail;
+    }
+    if (serve_agent(s, err) < 0)
+        goto fail;
+    arm(s, &s->register_timer, 0);
+    *ret = s;
+    return 0;
+fail:
+    session_stop(s);
+    return -1;
+}
+
+void session_stop(session *s)
+{
     if (!s)
         return;
-    berth_loop_timer_cancel(a->loop, &s->register_timer);
-    berth_loop_timer_cancel(a->loop, &s->heartbeat_timer);
-    berth_loop_timer_cancel(a->loop, &s->metrics_timer);
+    berth_loop_timer_cancel(s->loop, &s->register_timer);
+    berth_loop_timer_cancel(s->loop, &s->heartbeat_timer);
     berth_rpc_server_free(s->server);
     berth_rpc_server_free(s->respondent);
-    agent_service_free(s->service);
     berth_events_sub_free(s->sub);
     berth_stream_push_free(s->push);
     berth_rpc_client_free(s->client);
     berth_auth_free(s->auth);
     berth_policy_memory_free(s->policy);
     if (s->socket_bound)
-        unlink(a->cfg.socket);
+        unlink(s->cfg->socket);
     free(s);
-    a->session = NULL;
 }

@@ -2,15 +2,60 @@
  * admitted), heartbeats with jitter on the interval the controller sets,
  * GetAssignments on a wake-up or a generation mismatch, full status
  * reports when asked or after the controller was unreachable, container
- * events and metrics on the stream, and the survey respondent. Also the
- * Agent service's servers (local socket, remote endpoint). */
+ * events on the stream, and the survey respondent. It also serves the
+ * Agent service it is given on the local socket and the remote endpoint,
+ * under the node's identity.
+ *
+ * Arrows: main starts it and hands it container events; it calls the
+ * container table (apply, statuses, digest, generations) and serves the
+ * Agent service through the rpc layer (ProtobufCService) without calling
+ * into it. Nothing calls it but main. */
 #ifndef BERTHD_SESSION_H
 #define BERTHD_SESSION_H
 
-#include "agent.h"
-#include "base/error.h"
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
 
-int session_start(agent *a, berth_error **err);
-void session_stop(agent *a);
+#include "agent-config.h"
+#include "base/error.h"
+#include "base/loop.h"
+#include "berth/proto/v1.h"
+#include "containers.h"
+#include "node.h"
+#include "rpc/stream.h"
+
+typedef struct session session;
+
+/* Everything is borrowed: it must outlive the session. */
+typedef struct session_config {
+    berth_loop *loop;
+    const agent_config *cfg;
+    const node_facts *facts;
+    int cgroup_version;
+    int64_t agent_start_ns;
+    containers *containers;
+    ProtobufCService *agent_service; /* served on cfg->socket and cfg->listen */
+} session_config;
+
+/* Load the identity, bind the Agent service's endpoints, and register
+ * from the loop. */
+int session_start(const session_config *cfg, session **ret, berth_error **err);
+/* Stop calling; the local socket is removed. NULL is fine. */
+void session_stop(session *s);
+
+/* A container's status changed (containers_events.status_changed): an
+ * event on the stream, when connected (a full report follows otherwise). */
+void session_status_changed(session *s, const ContainerStatus *st, ContainerState prev,
+                            bool removed);
+/* The applied generation moved (containers_events.applied). */
+void session_applied(session *s, uint64_t generation);
+
+/* Whether the controller answers: 0, or -1 and why not (EAGAIN: not
+ * registered yet; EHOSTUNREACH: it stopped answering). */
+int session_controller_check(const session *s, berth_error **err);
+
+/* The stream to the controller, for metrics; NULL until registered. */
+berth_stream_push *session_stream(session *s);
 
 #endif

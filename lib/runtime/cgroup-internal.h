@@ -24,11 +24,12 @@ typedef struct cgroup_ops {
     int (*exists)(berth_cgroup *cg, berth_error **err);
     /* Write pid to cgroup.procs of every hierarchy. */
     int (*enter)(berth_cgroup *cg, pid_t pid, berth_error **err);
-    /* SIGKILL everything inside, atomically with respect to forks. */
+    /* SIGKILL everything inside, without waiting for anything (see
+     * berth_cgroup_kill_all). */
     int (*kill_all)(berth_cgroup *cg, berth_error **err);
     int (*populated)(berth_cgroup *cg, bool *ret_populated, berth_error **err);
     /* rmdir the leaf on every hierarchy; ENOENT is success, EBUSY is
-     * returned as is for the caller's retry loop. */
+     * returned as is (berth_cgroup_remove_step kills and comes back). */
     int (*remove)(berth_cgroup *cg, berth_error **err);
     int (*oom_kills)(berth_cgroup *cg, uint64_t *ret, berth_error **err);
     int (*stats)(berth_cgroup *cg, berth_cgroup_stats *ret, berth_error **err);
@@ -67,6 +68,13 @@ int cgroup_read_u64(const char *dir, const char *file, uint64_t *ret, berth_erro
 /* Whether the space-separated list (cgroup.controllers) holds word. */
 bool cgroup_has_word(const char *list, const char *word);
 int cgroup_write(const char *dir, const char *file, const char *value, berth_error **err);
+/* SIGKILL every process of a cgroup.procs list (pids, one a line). */
+void cgroup_kill_pids(const char *procs);
+/* SIGKILL every process listed in dir/cgroup.procs. */
+int cgroup_kill_procs(const char *dir, berth_error **err);
+/* The error of a removal still not done after waited_ms (EBUSY), saying
+ * whether processes are left. Returns -1. */
+int cgroup_busy_error(berth_cgroup *cg, int waited_ms, berth_error **err);
 
 /* The standard device allow-list (Docker's defaults). */
 struct cgroup_device_rule {

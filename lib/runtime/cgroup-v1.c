@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 /* The hierarchies a container joins; those marked optional may be absent. */
 static const struct {
@@ -28,11 +28,7 @@ static const struct {
 
 static char *v1_dir(const struct cgroup_v1_hierarchy *h, const char *path)
 {
-    char *dir = NULL;
-
-    if (asprintf(&dir, "%s%s", h->mountpoint, path) < 0)
-        return NULL;
-    return dir;
+    return berth_xasprintf("%s%s", h->mountpoint, path);
 }
 
 /* Iterate over the distinct hierarchies a container uses (cpu and cpuacct
@@ -58,14 +54,14 @@ static int v1_each(berth_cgroup *cg,
             continue;
         seen[nseen++] = h;
         dir = v1_dir(h, cg->path);
-        if (!dir)
-            return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
         if (fn(cg, h, dir, arg, err) < 0)
             return -1;
     }
     return 0;
 }
 
+/* The cgroup's directory in the hierarchy of controller; NULL when that is
+ * not mounted (detection made sure berth's required ones are). */
 static char *v1_controller_dir(berth_cgroup *cg, const char *controller)
 {
     const struct cgroup_v1_hierarchy *h = cgroup_v1_find(cg->driver, controller);
@@ -77,11 +73,9 @@ static char *v1_controller_dir(berth_cgroup *cg, const char *controller)
  * are set: copy them down from the parent. */
 static int v1_cpuset_init(const char *dir, berth_error **err)
 {
-    _cleanup_free_ char *parent = strdup(dir), *cpus = NULL, *mems = NULL, *cur = NULL;
+    _cleanup_free_ char *parent = berth_xstrdup(dir), *cpus = NULL, *mems = NULL, *cur = NULL;
     char *slash;
 
-    if (!parent)
-        return berth_error_make(err, ENOMEM, "cpuset %s", dir);
     slash = strrchr(parent, '/');
     *slash = '\0';
     if (cgroup_read_file(dir, "cpuset.cpus", &cur, err) < 0)
@@ -107,10 +101,8 @@ static int v1_mkdir_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, c
     struct mkdir_state *st = arg;
     bool is_cpuset = cgroup_v1_find(cg->driver, "cpuset") == h;
     size_t mlen = strlen(h->mountpoint);
-    _cleanup_free_ char *p = strdup(dir);
+    _cleanup_free_ char *p = berth_xstrdup(dir);
 
-    if (!p)
-        return berth_error_make(err, ENOMEM, "cgroup %s", dir);
     /* Create each missing level below the mount point. */
     for (char *s = p + mlen + 1;; s++) {
         char c = *s;
@@ -160,8 +152,6 @@ static int v1_apply(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_erro
     _cleanup_free_ char *dev = v1_controller_dir(cg, "devices");
     char buf[64];
 
-    if (!cpu || !mem || !pids || !cpuset || !dev)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (v1_write_devices(dev, err) < 0)
         return -1;
     if (lim->cpu_quota_us > 0) {
@@ -211,8 +201,8 @@ static int v1_create(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_err
     if (v1_each(cg, v1_mkdir_one, &st, err) < 0 || v1_apply(cg, lim, err) < 0) {
         for (size_t i = 0; i < st.n; i++) {
             _cleanup_free_ char *dir = v1_dir(st.made[i], cg->path);
-            if (dir)
-                rmdir(dir);
+
+            rmdir(dir);
         }
         return -1;
     }
@@ -224,8 +214,6 @@ static int v1_exists(berth_cgroup *cg, berth_error **err)
     _cleanup_free_ char *dir = v1_controller_dir(cg, "memory");
     struct stat st;
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (stat(dir, &st) == 0)
         return 1;
     if (errno == ENOENT)
@@ -249,69 +237,83 @@ static int v1_enter(berth_cgroup *cg, pid_t pid, berth_error **err)
     return v1_each(cg, v1_enter_one, buf, err);
 }
 
-static int v1_freeze(const char *dir, const char *state, berth_error **err)
+/* A hierarchy's cgroup.procs. On the way out, a cgroup may be gone from
+ * some hierarchies already and busy in others: a missing directory is an
+ * empty list (*ret NULL). */
+static int v1_procs(const char *dir, char **ret, berth_error **err)
 {
-    if (cgroup_write(dir, "freezer.state", state, err) < 0)
-        return -1;
-    /* FREEZING -> FROZEN is asynchronous; bounded wait. */
-    for (int i = 0; i < 1000; i++) {
-        _cleanup_free_ char *cur = NULL;
+    _cleanup_error_ berth_error *rerr = NULL;
 
-        if (cgroup_read_file(dir, "freezer.state", &cur, err) < 0)
-            return -1;
-        if (strcmp(cur, state) == 0)
-            return 0;
-        if (strcmp(state, "FROZEN") == 0 && i % 50 == 49 &&
-            cgroup_write(dir, "freezer.state", state, err) < 0)
-            return -1;
-        nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
-    }
-    return berth_error_set(err, ETIMEDOUT, "%s: freezer did not reach %s", dir, state);
+    *ret = NULL;
+    if (cgroup_read_file(dir, "cgroup.procs", ret, &rerr) == 0 || rerr->code == ENOENT)
+        return 0;
+    if (err)
+        *err = TAKE_PTR(rerr);
+    return -1;
 }
 
+static int v1_kill_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, const char *dir,
+                       void *arg, berth_error **err)
+{
+    _cleanup_free_ char *procs = NULL;
+
+    (void)cg;
+    (void)h;
+    (void)arg;
+    if (v1_procs(dir, &procs, err) < 0)
+        return -1;
+    if (procs)
+        cgroup_kill_pids(procs);
+    return 0;
+}
+
+/* Freeze, kill, thaw, and never wait: FREEZING -> FROZEN is asynchronous
+ * (a task in uninterruptible sleep may hold it up for ever). Tasks frozen
+ * by the time the lists are read can no longer fork; a child forked by one
+ * that was not yet frozen is missed, and caught by the next kill
+ * (berth_cgroup_remove_step kills again while anything is left). SIGKILL
+ * reaches the frozen ones as they thaw. Every hierarchy's list is read: a
+ * cgroup on its way out may be gone from some (the freezer's too). */
 static int v1_kill_all(berth_cgroup *cg, berth_error **err)
 {
     _cleanup_free_ char *frz = v1_controller_dir(cg, "freezer");
-    _cleanup_free_ char *procs = NULL;
+    _cleanup_error_ berth_error *ferr = NULL;
+    bool frozen = cgroup_write(frz, "freezer.state", "FROZEN", &ferr) == 0;
     int r = 0;
 
-    if (!frz)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
-    /* Frozen tasks cannot fork, so the list read below is complete;
-     * SIGKILL is delivered once they thaw. A freeze that does not finish
-     * (a task in uninterruptible sleep) still ends in kill and thaw. */
-    if (v1_freeze(frz, "FROZEN", err) < 0)
-        r = -1;
-    if (cgroup_read_file(frz, "cgroup.procs", &procs, r < 0 ? NULL : err) < 0) {
-        r = -1;
-    } else {
-        for (char *p = procs; *p;) {
-            char *end;
-            long pid = strtol(p, &end, 10);
-
-            if (end == p)
-                break;
-            if (pid > 0)
-                kill((pid_t)pid, SIGKILL);
-            p = end;
-            while (*p == '\n')
-                p++;
-        }
+    if (!frozen && ferr->code != ENOENT) {
+        if (err)
+            *err = TAKE_PTR(ferr);
+        return -1;
     }
-    if (v1_freeze(frz, "THAWED", r < 0 ? NULL : err) < 0 && r == 0)
+    if (v1_each(cg, v1_kill_one, NULL, err) < 0)
+        r = -1;
+    if (frozen && cgroup_write(frz, "freezer.state", "THAWED", r < 0 ? NULL : err) < 0)
         r = -1;
     return r;
 }
 
+static int v1_populated_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, const char *dir,
+                            void *arg, berth_error **err)
+{
+    _cleanup_free_ char *procs = NULL;
+
+    (void)cg;
+    (void)h;
+    if (v1_procs(dir, &procs, err) < 0)
+        return -1;
+    if (procs && *procs)
+        *(bool *)arg = true;
+    return 0;
+}
+
 static int v1_populated(berth_cgroup *cg, bool *ret, berth_error **err)
 {
-    _cleanup_free_ char *dir = v1_controller_dir(cg, "memory"), *procs = NULL;
+    bool populated = false;
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
-    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) < 0)
+    if (v1_each(cg, v1_populated_one, &populated, err) < 0)
         return -1;
-    *ret = procs[0] != '\0';
+    *ret = populated;
     return 0;
 }
 
@@ -344,8 +346,6 @@ static int v1_oom_kills(berth_cgroup *cg, uint64_t *ret, berth_error **err)
 {
     _cleanup_free_ char *dir = v1_controller_dir(cg, "memory");
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     return cgroup_read_keyed(dir, "memory.oom_control", "oom_kill", ret, err);
 }
 
@@ -355,10 +355,8 @@ static int v1_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
     _cleanup_free_ char *cpu = v1_controller_dir(cg, "cpu");
     _cleanup_free_ char *mem = v1_controller_dir(cg, "memory");
     _cleanup_free_ char *pids = v1_controller_dir(cg, "pids");
-    _cleanup_free_ char *blkio = v1_controller_dir(cg, "blkio");
+    _cleanup_free_ char *blkio = v1_controller_dir(cg, "blkio"); /* optional */
 
-    if (!acct || !cpu || !mem || !pids)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (cgroup_read_keyed(cpu, "cpu.stat", "throttled_time", &st->cpu_throttled_ns, NULL) < 0)
         st->cpu_throttled_ns = 0;
     if (cgroup_read_u64(acct, "cpuacct.usage", &st->cpu_usage_ns, err) < 0 ||
@@ -408,7 +406,7 @@ static int v1_file_dir(berth_cgroup *cg, const char *file, char **ret_dir, berth
     if (!cgroup_v1_find(cg->driver, controller))
         return berth_error_set(err, ENOENT, "cgroup v1 controller '%s' is not mounted", controller);
     *ret_dir = v1_controller_dir(cg, controller);
-    return *ret_dir ? 0 : berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    return 0;
 }
 
 const cgroup_ops cgroup_v1_ops = {

@@ -13,14 +13,11 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/xalloc.h"
 
 static char *v2_dir(berth_cgroup *cg)
 {
-    char *dir = NULL;
-
-    if (asprintf(&dir, "%s%s", cg->driver->root, cg->path) < 0)
-        return NULL;
-    return dir;
+    return berth_xasprintf("%s%s", cg->driver->root, cg->path);
 }
 
 /* Enable the controllers berth uses in dir's children, as far as dir has
@@ -101,8 +98,6 @@ static int v2_create(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_err
     _cleanup_close_ int dfd = -1;
     size_t rootlen = strlen(cg->driver->root);
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     /* Walk down from the root: each level enables controllers for the next. */
     for (char *s = dir + rootlen + 1;; s++) {
         char c = *s;
@@ -141,8 +136,6 @@ static int v2_exists(berth_cgroup *cg, berth_error **err)
     _cleanup_free_ char *dir = v2_dir(cg);
     struct stat st;
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (stat(dir, &st) == 0)
         return 1;
     if (errno == ENOENT)
@@ -155,19 +148,16 @@ static int v2_enter(berth_cgroup *cg, pid_t pid, berth_error **err)
     _cleanup_free_ char *dir = v2_dir(cg);
     char buf[24];
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     snprintf(buf, sizeof(buf), "%d", (int)pid);
     return cgroup_write(dir, "cgroup.procs", buf, err);
 }
 
 static int v2_kill_all(berth_cgroup *cg, berth_error **err)
 {
-    _cleanup_free_ char *dir = v2_dir(cg), *procs = NULL;
+    _cleanup_free_ char *dir = v2_dir(cg);
     _cleanup_error_ berth_error *kerr = NULL;
+    int r;
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (cgroup_write(dir, "cgroup.kill", "1", &kerr) == 0)
         return 0;
     if (kerr->code != ENOENT) {
@@ -175,17 +165,14 @@ static int v2_kill_all(berth_cgroup *cg, berth_error **err)
             *err = TAKE_PTR(kerr);
         return -1;
     }
-    /* Kernels before 5.14 have no cgroup.kill: freeze, kill, thaw. */
+    /* Kernels before 5.14 have no cgroup.kill: freeze, kill, thaw, not
+     * waiting for the freeze either (see v1_kill_all). */
     if (cgroup_write(dir, "cgroup.freeze", "1", err) < 0)
         return -1;
-    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) == 0)
-        for (char *p = procs, *end; *p; p = end) {
-            long pid = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            kill((pid_t)pid, SIGKILL);
-        }
-    return cgroup_write(dir, "cgroup.freeze", "0", err);
+    r = cgroup_kill_procs(dir, err);
+    if (cgroup_write(dir, "cgroup.freeze", "0", r < 0 ? NULL : err) < 0)
+        r = -1;
+    return r;
 }
 
 static int v2_populated(berth_cgroup *cg, bool *ret, berth_error **err)
@@ -193,8 +180,6 @@ static int v2_populated(berth_cgroup *cg, bool *ret, berth_error **err)
     _cleanup_free_ char *dir = v2_dir(cg);
     uint64_t v;
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (cgroup_read_keyed(dir, "cgroup.events", "populated", &v, err) < 0)
         return -1;
     *ret = v != 0;
@@ -205,8 +190,6 @@ static int v2_remove(berth_cgroup *cg, berth_error **err)
 {
     _cleanup_free_ char *dir = v2_dir(cg);
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (rmdir(dir) < 0 && errno != ENOENT)
         return berth_error_errno(err, "rmdir %s", dir);
     return 0;
@@ -216,8 +199,6 @@ static int v2_oom_kills(berth_cgroup *cg, uint64_t *ret, berth_error **err)
 {
     _cleanup_free_ char *dir = v2_dir(cg);
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     return cgroup_read_keyed(dir, "memory.events", "oom_kill", ret, err);
 }
 
@@ -226,8 +207,6 @@ static int v2_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
     _cleanup_free_ char *dir = v2_dir(cg), *io = NULL;
     uint64_t usec;
 
-    if (!dir)
-        return berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
     if (cgroup_read_keyed(dir, "cpu.stat", "usage_usec", &usec, err) < 0 ||
         cgroup_read_u64(dir, "memory.current", &st->memory_current, err) < 0 ||
         cgroup_read_u64(dir, "memory.max", &st->memory_limit, err) < 0 ||
@@ -257,8 +236,9 @@ static int v2_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
 static int v2_file_dir(berth_cgroup *cg, const char *file, char **ret_dir, berth_error **err)
 {
     (void)file;
+    (void)err;
     *ret_dir = v2_dir(cg);
-    return *ret_dir ? 0 : berth_error_make(err, ENOMEM, "cgroup %s", cg->path);
+    return 0;
 }
 
 const cgroup_ops cgroup_v2_ops = {

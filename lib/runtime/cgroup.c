@@ -5,17 +5,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -44,12 +45,10 @@ const size_t cgroup_default_devices_len = BERTH_ARRAY_SIZE(cgroup_default_device
 
 int cgroup_read_file(const char *dir, const char *file, char **ret, berth_error **err)
 {
-    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *path = berth_xasprintf("%s/%s", dir, file);
     char *data = NULL;
     size_t len;
 
-    if (asprintf(&path, "%s/%s", dir, file) < 0)
-        return berth_error_make(err, ENOMEM, "read %s/%s", dir, file);
     if (berth_read_file_at(AT_FDCWD, path, 1 << 20, &data, &len, err) < 0)
         return -1;
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
@@ -103,11 +102,33 @@ int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64
 
 int cgroup_write(const char *dir, const char *file, const char *value, berth_error **err)
 {
-    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *path = berth_xasprintf("%s/%s", dir, file);
 
-    if (asprintf(&path, "%s/%s", dir, file) < 0)
-        return berth_error_make(err, ENOMEM, "write %s/%s", dir, file);
     return berth_write_file_string_at(AT_FDCWD, path, value, err);
+}
+
+void cgroup_kill_pids(const char *procs)
+{
+    for (const char *p = procs;;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+
+        if (end == p)
+            break;
+        if (pid > 0)
+            kill((pid_t)pid, SIGKILL);
+        p = end;
+    }
+}
+
+int cgroup_kill_procs(const char *dir, berth_error **err)
+{
+    _cleanup_free_ char *procs = NULL;
+
+    if (cgroup_read_file(dir, "cgroup.procs", &procs, err) < 0)
+        return -1;
+    cgroup_kill_pids(procs);
+    return 0;
 }
 
 bool cgroup_has_word(const char *list, const char *word)
@@ -142,13 +163,9 @@ static void unescape_octal(char *s)
 /* Keep only the controller names from a cgroup v1 mount's super options. */
 static char *v1_controllers(const char *superopts)
 {
-    _cleanup_free_ char *copy = strdup(superopts);
-    char *out = calloc(1, strlen(superopts) + 1), *save = NULL;
+    _cleanup_free_ char *copy = berth_xstrdup(superopts);
+    char *out = berth_xcalloc(1, strlen(superopts) + 1), *save = NULL;
 
-    if (!copy || !out) {
-        free(out);
-        return NULL;
-    }
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         static const char *const skip[] = {
             "rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods"
@@ -196,10 +213,8 @@ static int detect_v1(berth_cgroup_driver *d, const char *root, berth_error **err
             continue;
         if (d->n_v1 == CGROUP_V1_MAX)
             break;
-        d->v1[d->n_v1].mountpoint = strdup(fields[4]);
+        d->v1[d->n_v1].mountpoint = berth_xstrdup(fields[4]);
         d->v1[d->n_v1].options = v1_controllers(superopts);
-        if (!d->v1[d->n_v1].mountpoint || !d->v1[d->n_v1].options)
-            return berth_error_make(err, ENOMEM, "detect cgroups");
         d->n_v1++;
     }
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(required); i++)
@@ -239,11 +254,8 @@ int berth_cgroup_driver_detect(const char *root, berth_cgroup_driver **ret_drive
         root = "/sys/fs/cgroup";
     if (statfs(root, &sfs) < 0)
         return berth_error_errno(err, "statfs %s", root);
-    d = calloc(1, sizeof(*d));
-    if (!d || !(d->root = strdup(root))) {
-        free(d);
-        return berth_error_make(err, ENOMEM, "detect cgroups");
-    }
+    d = berth_xcalloc(1, sizeof(*d));
+    d->root = berth_xstrdup(root);
     if ((uint32_t)sfs.f_type == CGROUP2_SUPER_MAGIC) {
         _cleanup_free_ char *controllers = NULL;
 
@@ -303,11 +315,8 @@ static int cgroup_new(berth_cgroup_driver *d, const char *path, berth_cgroup **r
         strcmp(path, "/") == 0 || path[strlen(path) - 1] == '/')
         return berth_error_set(err, EINVAL, "cgroup path '%s' must be absolute and normalised",
                                path ? path : "");
-    cg = calloc(1, sizeof(*cg));
-    if (!cg || !(cg->path = strdup(path))) {
-        free(cg);
-        return berth_error_make(err, ENOMEM, "cgroup %s", path);
-    }
+    cg = berth_xcalloc(1, sizeof(*cg));
+    cg->path = berth_xstrdup(path);
     cg->driver = d;
     *ret = cg;
     return 0;
@@ -374,39 +383,36 @@ int berth_cgroup_populated(berth_cgroup *cg, bool *ret_populated, berth_error **
     return cg->driver->ops->populated(cg, ret_populated, err);
 }
 
-int berth_cgroup_destroy(berth_cgroup *cg, int timeout_ms, berth_error **err)
+int berth_cgroup_remove_step(berth_cgroup *cg, berth_error **err)
 {
-    int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
-    int killed = 0;
+    _cleanup_error_ berth_error *rm_err = NULL;
+    bool populated = false;
 
-    for (;;) {
-        _cleanup_error_ berth_error *rm_err = NULL;
-        bool populated = false;
-
-        if (cg->driver->ops->remove(cg, &rm_err) == 0)
-            return 0;
-        if (rm_err->code != EBUSY) {
-            if (err)
-                *err = TAKE_PTR(rm_err);
-            return berth_error_prefix(err, "remove cgroup %s", cg->path);
-        }
-        if (cg->driver->ops->populated(cg, &populated, err) < 0)
-            return berth_error_prefix(err, "remove cgroup %s", cg->path);
-        if (populated && killed < 3) {
-            /* Killed processes leave asynchronously; kill again in case
-             * something forked while we looked. */
-            if (berth_cgroup_kill_all(cg, err) < 0)
-                return -1;
-            killed++;
-        }
-        if (berth_now_mono_ns() > deadline)
-            return berth_error_set(err, EBUSY,
-                                   "remove cgroup %s: still busy after %d ms (processes left: %s)",
-                                   cg->path, timeout_ms, populated ? "yes" : "no");
-        /* Exit of killed tasks is not observable on v1 without a release
-         * agent; poll briefly. */
-        nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
+    if (cg->driver->ops->remove(cg, &rm_err) == 0)
+        return 1;
+    if (rm_err->code != EBUSY) {
+        if (err)
+            *err = TAKE_PTR(rm_err);
+        return berth_error_prefix(err, "remove cgroup %s", cg->path);
     }
+    if (cg->driver->ops->populated(cg, &populated, err) < 0)
+        return berth_error_prefix(err, "remove cgroup %s", cg->path);
+    /* Killed processes leave asynchronously, and one may have forked
+     * while the last kill read the list: kill what is there now. */
+    if (populated && berth_cgroup_kill_all(cg, err) < 0)
+        return berth_error_prefix(err, "remove cgroup %s", cg->path);
+    return 0;
+}
+
+int cgroup_busy_error(berth_cgroup *cg, int waited_ms, berth_error **err)
+{
+    bool populated = false;
+
+    if (cg->driver->ops->populated(cg, &populated, NULL) < 0)
+        populated = false;
+    return berth_error_set(err, EBUSY, "remove cgroup %s: still busy after %d ms (%s)", cg->path,
+                           waited_ms,
+                           populated ? "processes are left in it" : "no process is left in it");
 }
 
 int berth_cgroup_oom_kills(berth_cgroup *cg, uint64_t *ret_count, berth_error **err)

@@ -59,16 +59,29 @@ int berth_cgroup_open(berth_cgroup_driver *d, const char *path, berth_cgroup **r
 /* Move pid into the cgroup (every hierarchy on v1). */
 int berth_cgroup_enter(berth_cgroup *cg, pid_t pid, berth_error **err);
 
-/* SIGKILL every process in the cgroup (cgroup.kill on v2; freeze, kill,
- * thaw on v1, so nothing forks away in between). Does not wait. */
+/* SIGKILL every process in the cgroup: cgroup.kill on v2; on v1 (and v2
+ * kernels before 5.14) freeze, kill what is listed, thaw. Never waits, for
+ * the processes to go or for the freeze to complete, so a process forked
+ * while the list was read may be missed: killing again while the cgroup is
+ * populated catches it (berth_cgroup_remove_step does). */
 int berth_cgroup_kill_all(berth_cgroup *cg, berth_error **err);
 
 /* Whether any process is left in the cgroup. */
 int berth_cgroup_populated(berth_cgroup *cg, bool *ret_populated, berth_error **err);
 
-/* Kill what is left, wait (bounded: timeout_ms) until the cgroup is empty,
- * remove its directories. The parents stay. A cgroup that is already gone is
- * not an error. */
+/* One step of removing the cgroup: try to remove its directories and, when
+ * processes are still inside, kill them (not waiting for them to go). Never
+ * blocks. 1: the cgroup is gone (it may have been gone already); 0: not
+ * yet, call again later (killed processes leave asynchronously, and on v1
+ * only looking again tells when they have); -1: failed. The parents stay.
+ * An event loop drives it from a timer with a deadline: runtime/removal.h. */
+int berth_cgroup_remove_step(berth_cgroup *cg, berth_error **err);
+
+/* BLOCKING: berth_cgroup_remove_step until it is done, sleeping between
+ * steps, for up to timeout_ms (then EBUSY). Only for programs without an
+ * event loop (berthctl run in the foreground, tests); it lives apart
+ * (wait.c), and neither berthd nor berth-monitor links it (the test
+ * agent-no-blocking-waits checks their binaries). */
 int berth_cgroup_destroy(berth_cgroup *cg, int timeout_ms, berth_error **err);
 
 /* Number of OOM kills inside the cgroup so far (v2 memory.events
@@ -95,7 +108,8 @@ const char *berth_cgroup_path(const berth_cgroup *cg);
  * caller frees *ret_value; trailing newline removed. For tests and tools. */
 int berth_cgroup_read(berth_cgroup *cg, const char *file, char **ret_value, berth_error **err);
 
-/* Frees memory only; the cgroup itself stays (see destroy). NULL is fine. */
+/* Frees memory only; the cgroup itself stays (see remove_step). NULL is
+ * fine. */
 void berth_cgroup_free(berth_cgroup *cg);
 
 /* cpu.weight (1..10000) to v1 cpu.shares (2..262144), as runc and crun

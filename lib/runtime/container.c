@@ -2,6 +2,7 @@
  * the cgroup, clone the init, let it through once it is in its cgroup (and
  * its id maps are written), and wait for the exec or the child's error.
  * Every failure path removes what was created. */
+#include "cgroup-internal.h"
 #include "runtime-internal.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -69,24 +71,17 @@ static int make_stub(int *ret_fd, berth_error **err)
 
 int berth_runtime_new(const berth_runtime_config *cfg, berth_runtime **ret_rt, berth_error **err)
 {
-    berth_runtime *rt = calloc(1, sizeof(*rt));
     const char *parent = cfg && cfg->cgroup_parent ? cfg->cgroup_parent : "/berth";
     const char *store = cfg && cfg->image_store ? cfg->image_store : "/var/lib/berth/images";
+    berth_runtime *rt;
 
-    if (!rt)
-        return berth_error_make(err, ENOMEM, "runtime");
     if (parent[0] != '/' || strstr(parent, "..") ||
-        (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')) {
-        free(rt);
+        (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/'))
         return berth_error_set(err, EINVAL,
                                "cgroup parent '%s' must be an absolute path like /berth", parent);
-    }
-    rt->cgroup_parent = strdup(strcmp(parent, "/") == 0 ? "" : parent);
-    rt->image_store = strdup(store);
-    if (!rt->cgroup_parent || !rt->image_store) {
-        berth_runtime_free(rt);
-        return berth_error_make(err, ENOMEM, "runtime");
-    }
+    rt = berth_xcalloc(1, sizeof(*rt));
+    rt->cgroup_parent = berth_xstrdup(strcmp(parent, "/") == 0 ? "" : parent);
+    rt->image_store = berth_xstrdup(store);
     rt->stub_fd = -1;
     if (berth_cgroup_driver_detect(cfg ? cfg->cgroup_root : NULL, &rt->cgroups, err) < 0 ||
         make_stub(&rt->stub_fd, err) < 0) {
@@ -174,20 +169,14 @@ static bool env_has(const berth_spec *spec, const char *name)
 
 /* argv (cmd, or the spec's command and args) and envp (the spec's, plus
  * the defaults in extra), pointing into their sources. */
-static int build_exec(const berth_spec *spec, size_t cmdc, char *const *cmd, const char *hostname,
-                      char extra[2][300], char ***ret_argv, char ***ret_envp, berth_error **err)
+static void build_exec(const berth_spec *spec, size_t cmdc, char *const *cmd, const char *hostname,
+                       char extra[2][300], char ***ret_argv, char ***ret_envp)
 {
     size_t argc = cmd ? cmdc : spec->n_command + spec->n_args, envc = 0;
-    char **argv, **envp;
+    char **argv = berth_xcalloc(argc + 1, sizeof(char *));
+    char **envp = berth_xcalloc(spec->n_env + 4, sizeof(char *));
     uid_t uid = spec->user ? spec->user->uid : 0;
 
-    argv = calloc(argc + 1, sizeof(char *));
-    envp = calloc(spec->n_env + 4, sizeof(char *));
-    if (!argv || !envp) {
-        free(argv);
-        free(envp);
-        return berth_error_make(err, ENOMEM, "argv");
-    }
     for (size_t i = 0; i < argc; i++)
         argv[i] = cmd                   ? cmd[i]
                   : i < spec->n_command ? spec->command[i]
@@ -206,7 +195,6 @@ static int build_exec(const berth_spec *spec, size_t cmdc, char *const *cmd, con
         envp[envc++] = spec->env[i];
     *ret_argv = argv;
     *ret_envp = envp;
-    return 0;
 }
 
 /* The process part of a plan, shared by the init and by exec: user,
@@ -224,9 +212,9 @@ static int plan_process(berth_runtime *rt, const berth_spec *spec, size_t cmdc, 
     plan->userns = spec->user_namespace && spec->user_namespace->enabled;
     plan->new_netns = spec->network == NETWORK_NONE;
     plan->stub_fd = rt->stub_fd;
-    if (berth_spec_caps(spec, &plan->caps, err) < 0 ||
-        build_exec(spec, cmdc, cmd, hostname, extra, ret_argv, ret_envp, err) < 0)
+    if (berth_spec_caps(spec, &plan->caps, err) < 0)
         return -1;
+    build_exec(spec, cmdc, cmd, hostname, extra, ret_argv, ret_envp);
     plan->argv = *ret_argv;
     plan->envp = *ret_envp;
     if (spec->seccomp == SECCOMP_DEFAULT &&
@@ -262,17 +250,15 @@ static int make_sync_pair(int *ret_parent, int *ret_child, berth_error **err)
 /* The stub's argv: MODE SYNC_FD PATH(filled by the child) ARGV... The mode
  * selects exec the command ("berth-exec"), or stay as a tiny init that runs
  * it as a child and reaps orphans ("berth-init"). */
-static int make_stub_argv(child_plan *plan, const char *mode, int sync_fd, char fd_str[16],
-                          char ***ret, berth_error **err)
+static void make_stub_argv(child_plan *plan, const char *mode, int sync_fd, char fd_str[16],
+                           char ***ret)
 {
     size_t n = 0;
     char **a;
 
     while (plan->argv[n])
         n++;
-    a = calloc(n + 4, sizeof(char *));
-    if (!a)
-        return berth_error_make(err, ENOMEM, "argv");
+    a = berth_xcalloc(n + 4, sizeof(char *));
     snprintf(fd_str, 16, "%d", sync_fd);
     a[0] = (char *)mode;
     a[1] = fd_str;
@@ -281,7 +267,6 @@ static int make_stub_argv(child_plan *plan, const char *mode, int sync_fd, char 
     plan->sync_fd = sync_fd;
     plan->stub_argv = a;
     *ret = a;
-    return 0;
 }
 
 static int make_dir_fresh(const char *path, berth_error **err)
@@ -311,8 +296,7 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
         plan->rootfs_dir = spec->rootfs;
         return 0;
     }
-    if (asprintf(ret_lower, "%s/%s", c->rt->image_store, spec->image) < 0)
-        return berth_error_make(err, ENOMEM, "image path");
+    *ret_lower = berth_xasprintf("%s/%s", c->rt->image_store, spec->image);
     if (stat(*ret_lower, &st) < 0 || !S_ISDIR(st.st_mode))
         return berth_error_set(err, ENOENT, "image %s not found in %s", spec->image,
                                c->rt->image_store);
@@ -321,10 +305,9 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
                                "image %s: the runtime needs a state directory for the "
                                "container's writable layer",
                                spec->image);
-    if (asprintf(&c->upper, "%s/upper", c->state_dir) < 0 ||
-        asprintf(&c->work, "%s/work", c->state_dir) < 0 ||
-        asprintf(&c->mnt, "%s/rootfs", c->state_dir) < 0)
-        return berth_error_make(err, ENOMEM, "overlay paths");
+    c->upper = berth_xasprintf("%s/upper", c->state_dir);
+    c->work = berth_xasprintf("%s/work", c->state_dir);
+    c->mnt = berth_xasprintf("%s/rootfs", c->state_dir);
     if (make_dir_fresh(c->upper, err) < 0 || make_dir_fresh(c->work, err) < 0 ||
         make_dir_fresh(c->mnt, err) < 0)
         return -1;
@@ -341,6 +324,8 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
 /* Read the child's error record from the sync socket. 0: EOF (the exec
  * happened), or nothing there yet with MSG_DONTWAIT; -1: *err holds the
  * child's error (replacing any error already there), or the read failed. */
+/* What the child said on the sync socket: 1 EOF (it exec'd: the socket is
+ * close-on-exec), 0 nothing yet (MSG_DONTWAIT), -1 its error. */
 static int read_child_error(int sock, int flags, berth_error **err)
 {
     const size_t hdr = sizeof(int) + 1;
@@ -357,7 +342,7 @@ static int read_child_error(int sock, int flags, berth_error **err)
         return berth_error_errno(err, "read the container init's status");
     }
     if (n == 0)
-        return 0;
+        return 1;
     buf[n] = '\0';
     if ((size_t)n <= hdr)
         return berth_error_set(err, EPROTO, "the container init failed without a message");
@@ -411,7 +396,11 @@ void berth_container_free(berth_container *c)
 }
 BERTH_DEFINE_CLEANUP(berth_container, berth_container_free)
 
-/* Undo a failed start: the child (if any) is killed and reaped. */
+/* Undo a failed start: the child (if any) is killed and reaped, as the
+ * rest of the start waited for it. It is pid 1 of its own pid namespace
+ * and was the only process to enter the cgroup: once it is reaped,
+ * everything it started is gone too, and one removal step removes the
+ * cgroup. */
 static void abort_start(berth_container *c)
 {
     if (c->pidfd >= 0) {
@@ -422,7 +411,7 @@ static void abort_start(berth_container *c)
         c->reaped = true;
     }
     if (c->cgroup)
-        berth_cgroup_destroy(c->cgroup, 5000, NULL);
+        berth_cgroup_remove_step(c->cgroup, NULL);
     remove_dirs(c, NULL);
 }
 
@@ -442,14 +431,12 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
 
     if (berth_spec_validate(spec, err) < 0)
         return -1;
-    c = calloc(1, sizeof(*c));
-    if (!c || !(c->id = strdup(spec->id)))
-        return berth_error_make(err, ENOMEM, "container %s", spec->id);
+    c = berth_xcalloc(1, sizeof(*c));
+    c->id = berth_xstrdup(spec->id);
     c->rt = rt;
     c->pidfd = -1;
     if (opts && opts->state_dir) {
-        if (!(c->state_dir = strdup(opts->state_dir)))
-            return berth_error_make(err, ENOMEM, "container %s", spec->id);
+        c->state_dir = berth_xstrdup(opts->state_dir);
         if (mkdir(c->state_dir, 0700) == 0)
             c->made_state_dir = true;
         else if (errno != EEXIST)
@@ -467,19 +454,16 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
      * id that still runs makes this fail before anything of its (its
      * writable layer) is touched. */
     limits_from_spec(spec, &lim);
-    if (asprintf(&cgpath, "%s/%s", rt->cgroup_parent, spec->id) < 0) {
-        berth_error_make(err, ENOMEM, "cgroup path");
-        goto fail;
-    }
+    cgpath = berth_xasprintf("%s/%s", rt->cgroup_parent, spec->id);
     if (berth_cgroup_create(rt->cgroups, cgpath, &lim, &c->cgroup, err) < 0)
         goto fail;
     if (prepare_rootfs(c, spec, &plan, &lower, err) < 0)
         goto fail;
 
-    if (make_sync_pair(&sock_parent, &sock_child, err) < 0 ||
-        make_stub_argv(&plan, spec->init ? "berth-init" : "berth-exec", sock_child, sync_fd_str,
-                       &stub_argv, err) < 0)
+    if (make_sync_pair(&sock_parent, &sock_child, err) < 0)
         goto fail;
+    make_stub_argv(&plan, spec->init ? "berth-init" : "berth-exec", sock_child, sync_fd_str,
+                   &stub_argv);
 
     /* Only the pid namespace must come with the clone (the child is its
      * pid 1). The child unshares the mount, uts, ipc and net namespaces
@@ -619,14 +603,22 @@ int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, 
     return 1;
 }
 
-int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc, char *const *argv,
-                         const int stdio[3], pid_t *ret_pid, berth_error **err)
+struct berth_exec {
+    berth_container *c;
+    pid_t pid;
+    int sock;
+};
+
+int berth_container_exec_start(berth_container *c, const berth_spec *spec, size_t argc,
+                               char *const *argv, const int stdio[3], berth_exec **ret_exec,
+                               berth_error **err)
 {
     _cleanup_free_ char **cargv = NULL, **envp = NULL, **stub_argv = NULL;
     _cleanup_close_ int sock_parent = -1, sock_child = -1;
     char extra_env[2][300], hostname[64], sync_fd_str[16];
     child_plan plan = { .die_with_parent = true };
     int ns = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWNS;
+    berth_exec *x;
     pid_t pid;
 
     if (c->reaped)
@@ -637,9 +629,9 @@ int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc
     for (int i = 0; i < 3; i++)
         plan.stdio[i] = stdio ? stdio[i] : -1;
     if (plan_process(c->rt, spec, argc, argv, hostname, extra_env, &plan, &cargv, &envp, err) < 0 ||
-        make_sync_pair(&sock_parent, &sock_child, err) < 0 ||
-        make_stub_argv(&plan, "berth-exec", sock_child, sync_fd_str, &stub_argv, err) < 0)
+        make_sync_pair(&sock_parent, &sock_child, err) < 0)
         return berth_error_prefix(err, "exec in container %s", c->id);
+    make_stub_argv(&plan, "berth-exec", sock_child, sync_fd_str, &stub_argv);
     if (plan.new_netns)
         ns |= CLONE_NEWNET;
     if (plan.userns)
@@ -663,32 +655,73 @@ int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc
         berth_error_errno(err, "exec in container %s: start", c->id);
         goto fail;
     }
-    if (read_child_error(sock_parent, 0, err) < 0)
-        goto fail;
-    *ret_pid = pid;
+    x = berth_xcalloc(1, sizeof(*x));
+    x->c = c;
+    x->pid = pid;
+    x->sock = TAKE_FD(sock_parent);
+    *ret_exec = x;
     return 0;
 fail:
-    /* SIGTERM: it kills and reaps the command if one was forked. */
+    /* Not in the container's cgroup yet, or gone already: it ends at once.
+     * SIGTERM: it kills and reaps the command if one was forked. */
     kill(pid, SIGTERM);
     berth_waitpid(pid, NULL, 0);
     return berth_error_prefix(err, "exec in container %s", c->id);
 }
 
-int berth_container_destroy(berth_container *c, berth_error **err)
+int berth_exec_fd(const berth_exec *x)
+{
+    return x->sock;
+}
+
+pid_t berth_exec_pid(const berth_exec *x)
+{
+    return x->pid;
+}
+
+int berth_exec_finish(berth_exec *x, berth_error **err)
+{
+    int r = read_child_error(x->sock, MSG_DONTWAIT, err);
+
+    return r < 0 ? berth_error_prefix(err, "exec in container %s", x->c->id) : r;
+}
+
+void berth_exec_free(berth_exec *x)
+{
+    if (!x)
+        return;
+    close(x->sock);
+    free(x);
+}
+
+int berth_container_remove_step(berth_container *c, berth_error **err)
 {
     berth_exit ex;
-    int r = 0;
+    int r;
 
     if (!c->reaped) {
+        /* Whatever still runs goes; the init is reaped once it has. */
         berth_container_kill_all(c, NULL);
-        if (berth_container_wait(c, false, &ex, err) < 0)
-            r = -1;
+        r = berth_container_wait(c, true, &ex, err);
+        if (r <= 0)
+            return r < 0 ? berth_error_prefix(err, "remove container %s", c->id) : 0;
     }
-    if (c->cgroup && berth_cgroup_destroy(c->cgroup, 5000, r < 0 ? NULL : err) < 0)
-        r = -1;
-    if (remove_dirs(c, r < 0 ? NULL : err) < 0)
-        r = -1;
-    if (r < 0)
-        return berth_error_prefix(err, "destroy container %s", c->id);
-    return 0;
+    if (c->cgroup) {
+        r = berth_cgroup_remove_step(c->cgroup, err);
+        if (r <= 0)
+            return r < 0 ? berth_error_prefix(err, "remove container %s", c->id) : 0;
+    }
+    if (remove_dirs(c, err) < 0)
+        return berth_error_prefix(err, "remove container %s", c->id);
+    return 1;
+}
+
+int container_busy_error(berth_container *c, int waited_ms, berth_error **err)
+{
+    if (!c->reaped)
+        return berth_error_set(err, EBUSY,
+                               "remove container %s: its init has not exited after %d ms", c->id,
+                               waited_ms);
+    cgroup_busy_error(c->cgroup, waited_ms, err);
+    return berth_error_prefix(err, "remove container %s", c->id);
 }

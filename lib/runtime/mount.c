@@ -9,6 +9,7 @@
 #include "runtime-internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -53,10 +54,9 @@ static int openat2_in_root(int rootfd, const char *path)
 static int open_in_root(int rootfd, const char *path, enum open_kind kind, int *ret_fd,
                         berth_error **err)
 {
-    _cleanup_free_ char *parent = NULL;
     _cleanup_close_ int pfd = -1;
+    char parent[PATH_MAX], *slash;
     const char *last;
-    char *slash;
     int fd;
 
     fd = openat2_in_root(rootfd, path);
@@ -67,16 +67,13 @@ static int open_in_root(int rootfd, const char *path, enum open_kind kind, int *
     if (errno != ENOENT || kind == OPEN_EXISTING)
         return berth_error_errno(err, "resolve %s in the container root", path);
 
-    parent = strdup(path);
-    if (!parent)
-        return berth_error_make(err, ENOMEM, "resolve %s", path);
+    /* No allocation: this runs in the container's child. */
+    if (snprintf(parent, sizeof(parent), "%s", path) >= (int)sizeof(parent))
+        return berth_error_set(err, ENAMETOOLONG, "resolve %s: path too long", path);
     slash = strrchr(parent, '/');
     if (!slash || slash == parent) {
         last = path + (slash ? 1 : 0);
-        free(parent);
-        parent = strdup("/");
-        if (!parent)
-            return berth_error_make(err, ENOMEM, "resolve %s", path);
+        snprintf(parent, sizeof(parent), "/");
     } else {
         *slash = '\0';
         last = path + (slash - parent) + 1;
@@ -378,9 +375,9 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return berth_error_errno(err, "make mounts private");
     if (p->overlay_lower) {
-        _cleanup_free_ char *opts = NULL;
         _cleanup_close_ int lo = -1, up = -1, wo = -1;
         char lp[FD_PATH_LEN], upp[FD_PATH_LEN], wp[FD_PATH_LEN];
+        char opts[3 * FD_PATH_LEN + 32];
 
         /* The layers by fd: overlayfs splits its options at ',' and ':',
          * which may occur in image names and paths. */
@@ -389,9 +386,8 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
         wo = open(p->overlay_work, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (lo < 0 || up < 0 || wo < 0)
             return berth_error_errno(err, "open the overlay layers of %s", p->overlay_lower);
-        if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", fd_path(lo, lp), fd_path(up, upp),
-                     fd_path(wo, wp)) < 0)
-            return berth_error_make(err, ENOMEM, "overlay options");
+        snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", fd_path(lo, lp),
+                 fd_path(up, upp), fd_path(wo, wp));
         if (mount("overlay", p->rootfs_dir, "overlay", 0, opts) < 0)
             return berth_error_errno(err, "mount overlay of image %s on %s", p->overlay_lower,
                                      p->rootfs_dir);

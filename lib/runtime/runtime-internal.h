@@ -57,6 +57,10 @@ typedef struct child_plan {
     bool die_with_parent;
 } child_plan;
 
+/* container.c: the error of a removal (berth_container_remove_step) still
+ * not done after waited_ms (EBUSY), saying what holds it up. Returns -1. */
+int container_busy_error(berth_container *c, int waited_ms, berth_error **err);
+
 /* child.c: runs in the cloned child; never returns. */
 __attribute__((noreturn)) void child_run(const child_plan *p);
 /* child.c: runs in a forked child of berth_container_exec: joins the

@@ -13,7 +13,9 @@
  * namespace), no overlay directories.
  *
  * The caller is the container's parent: it reaps it (berth_container_wait)
- * and removes what is left (berth_container_destroy). Not thread-safe. */
+ * and removes what is left (berth_container_remove_step, from an event
+ * loop through runtime/removal.h; berth_container_destroy where there is
+ * none). Not thread-safe. */
 #ifndef BERTH_RUNTIME_RUNTIME_H
 #define BERTH_RUNTIME_RUNTIME_H
 
@@ -88,21 +90,48 @@ int berth_container_kill_all(berth_container *c, berth_error **err);
  * returns the same record. */
 int berth_container_wait(berth_container *c, bool nohang, berth_exit *ret_exit, berth_error **err);
 
-/* Run argv[0..argc) inside the running container c (created from spec), as `runc
- * exec` does: in all its namespaces (joined through the init's pidfd, so
- * never a recycled pid's), its cgroup, with the spec's user, capabilities,
- * no_new_privs, seccomp, environment and working directory, exec'd through
- * the sealed stub. stdio as in berth_create_opts (NULL: all /dev/null).
- * Returns once the command was exec'd, or with its exec error. *ret_pid is
- * a child of the caller, which reaps it; its exit status is the command's
- * (128+N for signal N). SIGTERM to it kills the command and reaps it
- * (exit 137); SIGKILL kills the command too (parent-death signal) but may
- * leave it to the container's init to reap. */
+/* Run argv[0..argc) inside the running container c (created from spec),
+ * as `runc exec` does: in all its namespaces (joined through the init's
+ * pidfd, so never a recycled pid's), its cgroup, with the spec's user,
+ * capabilities, no_new_privs, seccomp, environment and working directory,
+ * exec'd through the sealed stub. stdio as in berth_create_opts (NULL: all
+ * /dev/null). BLOCKS until the command was exec'd, or with its exec error
+ * (event loops use the steps below). *ret_pid is a child of the caller,
+ * which reaps it; its exit status is the command's (128+N for signal N).
+ * SIGTERM to it kills the command and reaps it (exit 137); SIGKILL kills
+ * the command too (parent-death signal) but may leave it to the
+ * container's init to reap. */
 int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc, char *const *argv,
                          const int stdio[3], pid_t *ret_pid, berth_error **err);
 
-/* Kill whatever still runs, reap the init, remove the cgroup and the
- * overlay directories. Safe to call twice and after a failed wait. */
+/* The same in steps, for event loops, which must not wait for the command
+ * to get going (it joins the container's cgroup first: a frozen container
+ * holds it there). start forks and lets the child go, without waiting;
+ * berth_exec_fd becomes readable once the command was exec'd or failed,
+ * and berth_exec_finish says which: 1 exec'd, 0 not yet, -1 its error.
+ * From a successful start on, the child (berth_exec_pid) is the caller's
+ * to reap, whatever finish says; SIGTERM to it, as above. Free the handle
+ * (the sync socket) once done with it: it neither stops nor reaps. */
+typedef struct berth_exec berth_exec;
+int berth_container_exec_start(berth_container *c, const berth_spec *spec, size_t argc,
+                               char *const *argv, const int stdio[3], berth_exec **ret_exec,
+                               berth_error **err);
+int berth_exec_fd(const berth_exec *x);
+pid_t berth_exec_pid(const berth_exec *x);
+int berth_exec_finish(berth_exec *x, berth_error **err);
+void berth_exec_free(berth_exec *x);
+
+/* One step of removing what the container leaves: SIGKILL whatever still
+ * runs and reap the init if it has exited, then a step of removing its
+ * cgroup (berth_cgroup_remove_step), then its overlay directories. Never
+ * blocks. 1: all gone; 0: not yet, call again later (an event loop does
+ * it from a timer: runtime/removal.h); -1: failed. Safe to call again once
+ * done and after a failed wait. */
+int berth_container_remove_step(berth_container *c, berth_error **err);
+
+/* BLOCKING: berth_container_remove_step until it is done, sleeping between
+ * steps (at most 5 s). Only for programs without an event loop (berthctl
+ * run in the foreground, tests); see berth_cgroup_destroy. */
 int berth_container_destroy(berth_container *c, berth_error **err);
 
 /* Frees memory and fds; does not stop the container. NULL is fine. */

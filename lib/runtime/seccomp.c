@@ -23,6 +23,7 @@
 #include <linux/capability.h>
 
 #include "base/cleanup.h"
+#include "base/xalloc.h"
 #include "base/io.h"
 
 /* Allowed for everyone. Names unknown to this libseccomp (or absent on an
@@ -494,7 +495,7 @@ int seccomp_compile_default(uint64_t caps, struct sock_fprog *ret, berth_error *
     int r;
 
     if (!ctx)
-        return berth_error_set(err, ENOMEM, "seccomp: init");
+        berth_oom(); /* libseccomp's allocation failed */
     /* We set no_new_privs ourselves when the spec asks for it. */
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
@@ -518,10 +519,10 @@ int seccomp_compile_default(uint64_t caps, struct sock_fprog *ret, berth_error *
         berth_error_set(err, EINVAL, "seccomp: exported filter has a bad size");
         goto fail;
     }
-    prog = malloc((size_t)st.st_size);
-    if (!prog || pread(mfd, prog, (size_t)st.st_size, 0) != st.st_size) {
+    prog = berth_xmalloc((size_t)st.st_size);
+    if (pread(mfd, prog, (size_t)st.st_size, 0) != st.st_size) {
         free(prog);
-        berth_error_make(err, errno ? errno : ENOMEM, "seccomp: read exported filter");
+        berth_error_errno(err, "seccomp: read exported filter");
         goto fail;
     }
     seccomp_release(ctx);

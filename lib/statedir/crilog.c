@@ -13,6 +13,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 
 /* The batch buffer, allocated on first output: a quiet container's
  * monitor should not carry it (one monitor per container). */
@@ -56,9 +57,7 @@ int berth_crilog_open(int dirfd, const char *name, int64_t max_bytes, int max_fi
     if (max_bytes < 4096 || max_files < 1)
         return berth_error_set(err, EINVAL, "log %s: rotation needs >= 4096 bytes and >= 1 file",
                                name);
-    l = calloc(1, sizeof(*l));
-    if (!l)
-        return berth_error_make(err, ENOMEM, "log %s", name);
+    l = berth_xcalloc(1, sizeof(*l));
     l->dirfd = dirfd;
     l->fd = -1;
     l->max_bytes = max_bytes;
@@ -67,13 +66,9 @@ int berth_crilog_open(int dirfd, const char *name, int64_t max_bytes, int max_fi
     l->line_max = BERTH_CRILOG_LINE_MAX;
     if ((int64_t)l->line_max + RECORD_OVERHEAD > max_bytes / 2)
         l->line_max = (size_t)(max_bytes / 2 - RECORD_OVERHEAD);
-    l->name = strdup(name);
-    l->pending[0] = malloc(l->line_max);
-    l->pending[1] = malloc(l->line_max);
-    if (!l->name || !l->pending[0] || !l->pending[1]) {
-        berth_crilog_free(l);
-        return berth_error_make(err, ENOMEM, "log %s", name);
-    }
+    l->name = berth_xstrdup(name);
+    l->pending[0] = berth_xmalloc(l->line_max);
+    l->pending[1] = berth_xmalloc(l->line_max);
     if (open_current(l, 0, err) < 0) {
         berth_crilog_free(l);
         return -1;
@@ -129,13 +124,13 @@ static int put_record(berth_crilog *l, berth_crilog_stream stream, char tag, con
     size_t rec = RECORD_OVERHEAD + alen + blen;
     char *o;
 
-    if (!l->out && !(l->out = malloc(OUT_BUF)))
-        return berth_error_make(err, ENOMEM, "log %s", l->name);
-    if (l->out_len + rec > OUT_BUF && flush_out(l, err) < 0)
+    if (!l->out)
+        l->out = berth_xmalloc(OUT_BUF);
+    if ((l->out_len + rec > OUT_BUF && flush_out(l, err) < 0) ||
+        (l->size + (int64_t)(l->out_len + rec) > l->max_bytes &&
+         (flush_out(l, err) < 0 || rotate(l, err) < 0))) {
+        l->dropped += rec; /* this record too */
         return -1;
-    if (l->size + (int64_t)(l->out_len + rec) > l->max_bytes) {
-        if (flush_out(l, err) < 0 || rotate(l, err) < 0)
-            return -1;
     }
     o = l->out + l->out_len;
     memcpy(o, ts, BERTH_RFC3339NANO_LEN - 1);
@@ -194,13 +189,16 @@ int berth_crilog_end(berth_crilog *l, berth_crilog_stream stream, int64_t unix_n
                      berth_error **err)
 {
     char ts[BERTH_RFC3339NANO_LEN];
+    int r;
 
     if (l->pending_len[stream] == 0)
         return 0;
     berth_format_rfc3339nano(unix_ns, ts);
-    if (put_record(l, stream, 'F', l->pending[stream], l->pending_len[stream], "", 0, ts, err) < 0)
-        return -1;
+    /* Written or dropped (and counted): the stream is over either way. */
+    r = put_record(l, stream, 'F', l->pending[stream], l->pending_len[stream], "", 0, ts, err);
     l->pending_len[stream] = 0;
+    if (r < 0)
+        return -1;
     return flush_out(l, err);
 }
 
@@ -415,12 +413,8 @@ int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_cr
         }
     }
 
-    b.lines = malloc(cap_lines * sizeof(*b.lines));
-    b.buf = malloc(cap_buf);
-    if (!b.lines || !b.buf) {
-        berth_crilog_batch_clear(&b);
-        return berth_error_make(err, ENOMEM, "read log %s", name);
-    }
+    b.lines = berth_xreallocarray(NULL, cap_lines, sizeof(*b.lines));
+    b.buf = berth_xmalloc(cap_buf);
     for (; fi < nf; fi++, off = 0) {
         _cleanup_close_ int fd = openat(dirfd, files[fi].name, O_RDONLY | O_CLOEXEC);
         _cleanup_free_ char *chunk = NULL;
@@ -431,11 +425,7 @@ int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_cr
             b.truncated = 1;
             continue;
         }
-        chunk = malloc(READ_CHUNK + 1);
-        if (!chunk) {
-            berth_crilog_batch_clear(&b);
-            return berth_error_make(err, ENOMEM, "read log %s", name);
-        }
+        chunk = berth_xmalloc(READ_CHUNK + 1);
         for (;;) {
             ssize_t r = pread(fd, chunk, READ_CHUNK, off);
             size_t pos = 0;
@@ -462,23 +452,13 @@ int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_cr
                     (q->stream < 0 || (int)e.stream == q->stream) &&
                     (q->since_ns == 0 || e.unix_ns >= q->since_ns)) {
                     if (b.n_lines == cap_lines) {
-                        berth_crilog_line *nl2 = realloc(b.lines, 2 * cap_lines * sizeof(*nl2));
-                        if (!nl2)
-                            goto oom;
-                        b.lines = nl2;
                         cap_lines *= 2;
+                        b.lines = berth_xreallocarray(b.lines, cap_lines, sizeof(*b.lines));
                     }
                     if (used + e.text_len > cap_buf) {
-                        size_t ncap = cap_buf;
-                        char *nb;
-
-                        while (used + e.text_len > ncap)
-                            ncap *= 2;
-                        nb = realloc(b.buf, ncap);
-                        if (!nb)
-                            goto oom;
-                        b.buf = nb;
-                        cap_buf = ncap;
+                        while (used + e.text_len > cap_buf)
+                            cap_buf *= 2;
+                        b.buf = berth_xreallocarray(b.buf, cap_buf, 1);
                     }
                     memcpy(b.buf + used, e.text, e.text_len);
                     /* Pointers are fixed up once the buffer stops moving. */
@@ -507,7 +487,4 @@ int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_cr
         b.lines[i].text = b.buf + (uintptr_t)b.lines[i].text;
     *ret = b;
     return 0;
-oom:
-    berth_crilog_batch_clear(&b);
-    return berth_error_make(err, ENOMEM, "read log %s", name);
 }

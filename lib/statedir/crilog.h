@@ -36,7 +36,8 @@ int berth_crilog_open(int dirfd, const char *name, int64_t max_bytes, int max_fi
 int berth_crilog_feed(berth_crilog *l, berth_crilog_stream stream, const char *data, size_t len,
                       int64_t unix_ns, berth_error **err);
 
-/* The stream ended: write its partial line, if any, as an F record. */
+/* The stream ended: write its partial line, if any, as an F record. On
+ * failure the line is dropped (and counted): the stream is over. */
 int berth_crilog_end(berth_crilog *l, berth_crilog_stream stream, int64_t unix_ns,
                      berth_error **err);
 

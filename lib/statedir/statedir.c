@@ -10,25 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "pb/pb.h"
 
 /* --- records -------------------------------------------------------------- */
 
 static int write_record(int dirfd, const char *name, const ProtobufCMessage *msg, berth_error **err)
 {
-    size_t len = protobuf_c_message_get_packed_size(msg);
-    _cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
+    size_t len;
+    _cleanup_free_ uint8_t *buf = berth_pb_pack(msg, &len);
 
-    if (!buf)
-        return berth_error_make(err, ENOMEM, "write %s", name);
-    protobuf_c_message_pack(msg, buf);
     return berth_write_file_atomic_at(dirfd, name, buf, len, 0600, err);
 }
 
@@ -41,7 +39,7 @@ static int read_record(int dirfd, const char *name, const ProtobufCMessageDescri
 
     if (berth_read_file_at(dirfd, name, BERTH_STATEDIR_RECORD_MAX, &data, &len, err) < 0)
         return -1;
-    msg = protobuf_c_message_unpack(desc, NULL, len, (const uint8_t *)data);
+    msg = berth_pb_unpack(desc, (const uint8_t *)data, len);
     if (!msg)
         return berth_error_set(err, EBADMSG, "read %s: not a valid %s record", name, desc->name);
     *ret = msg;
@@ -83,25 +81,58 @@ int berth_statedir_read_exit(int dirfd, ExitRecord **ret_exit, berth_error **err
 
 /* --- liveness ------------------------------------------------------------- */
 
+/* How long a starting monitor waits for probers to let go of its lock. */
+#define LOCK_WAIT_MS 100
+
+/* Wait up to timeout_ms for fd's file to be closed by someone (a prober
+ * letting go), then return: whether the lock is free now is for the
+ * caller to try. */
+static int wait_for_a_close(int fd, int timeout_ms, berth_error **err)
+{
+    _cleanup_close_ int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    char path[64], buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    struct pollfd pfd = { .events = POLLIN };
+
+    if (in < 0)
+        return berth_error_errno(err, "inotify_init1");
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    if (inotify_add_watch(in, path, IN_CLOSE_NOWRITE | IN_CLOSE_WRITE) < 0)
+        return berth_error_errno(err, "watch %s", BERTH_STATEDIR_LOCK);
+    /* A close between the caller's try and the watch: try once more. */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+        return 0;
+    }
+    pfd.fd = in;
+    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+        return berth_error_errno(err, "wait for %s", BERTH_STATEDIR_LOCK);
+    while (read(in, buf, sizeof(buf)) > 0)
+        ;
+    return 0;
+}
+
 int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err)
 {
     _cleanup_close_ int fd =
         openat(dirfd, BERTH_STATEDIR_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int64_t deadline = berth_now_mono_ns() + LOCK_WAIT_MS * BERTH_NSEC_PER_MSEC;
 
     if (fd < 0)
         return berth_error_errno(err, "open %s", BERTH_STATEDIR_LOCK);
-    /* A prober holds a shared lock for an instant: retry a little before
-     * deciding another monitor lives. */
-    for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
-        if (errno == EWOULDBLOCK && i < 20) {
-            nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
-            continue;
-        }
-        if (errno == EWOULDBLOCK)
+    /* A prober holds a shared lock for an instant (open, lock, unlock,
+     * close): wait for it to close the file, a little, before deciding
+     * that another monitor lives. */
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int64_t left = (deadline - berth_now_mono_ns()) / BERTH_NSEC_PER_MSEC;
+
+        if (errno != EWOULDBLOCK)
+            return berth_error_errno(err, "lock %s", BERTH_STATEDIR_LOCK);
+        if (left <= 0)
             return berth_error_set(err, EWOULDBLOCK,
                                    "another monitor holds %s: it supervises this container",
                                    BERTH_STATEDIR_LOCK);
-        return berth_error_errno(err, "lock %s", BERTH_STATEDIR_LOCK);
+        if (wait_for_a_close(fd, (int)left, err) < 0)
+            return -1;
     }
     *ret_fd = TAKE_FD(fd);
     return 0;
@@ -140,11 +171,14 @@ int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **er
     }
     *ret = st->phase == PHASE_EXITED || st->phase == PHASE_FAILED ? BERTH_MONITOR_EXITED
                                                                   : BERTH_MONITOR_LOST;
-    monitor_state_free_unpacked(st, NULL);
+    BERTH_PB_FREE(st);
     return 0;
 }
 
 /* --- start and stop ------------------------------------------------------- */
+
+/* The control fifo's one command. */
+#define CONTROL_STOP "stop"
 
 /* Interpret a complete answer: "running PID" or "error TEXT". */
 static int parse_answer(char *buf, size_t len, pid_t *ret_pid, berth_error **err)
@@ -152,16 +186,16 @@ static int parse_answer(char *buf, size_t len, pid_t *ret_pid, berth_error **err
     buf[len] = '\0';
     if (len && buf[len - 1] == '\n')
         buf[--len] = '\0';
-    if (strncmp(buf, "running ", 8) == 0) {
-        long pid = strtol(buf + 8, NULL, 10);
+    if (strncmp(buf, BERTH_MONITOR_ANSWER_RUNNING, strlen(BERTH_MONITOR_ANSWER_RUNNING)) == 0) {
+        long pid = strtol(buf + strlen(BERTH_MONITOR_ANSWER_RUNNING), NULL, 10);
 
         if (pid <= 0)
             return berth_error_set(err, EPROTO, "monitor answered '%s'", buf);
         *ret_pid = (pid_t)pid;
         return 1;
     }
-    if (strncmp(buf, "error ", 6) == 0)
-        return berth_error_set(err, EIO, "%s", buf + 6);
+    if (strncmp(buf, BERTH_MONITOR_ANSWER_ERROR, strlen(BERTH_MONITOR_ANSWER_ERROR)) == 0)
+        return berth_error_set(err, EIO, "%s", buf + strlen(BERTH_MONITOR_ANSWER_ERROR));
     return berth_error_set(err, EPROTO, "the monitor exited without an answer%s%s", len ? ": " : "",
                            buf);
 }
@@ -225,7 +259,7 @@ int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *re
             snprintf(fdarg, sizeof(fdarg), "%d", fd);
             dup2(null, 0);
             execl(monitor_path, monitor_path, "--ready-fd", fdarg, state_dir, (char *)NULL);
-            dprintf(fd, "error exec %s: %s\n", monitor_path, strerror(errno));
+            dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "exec %s: %s\n", monitor_path, strerror(errno));
             _exit(127);
         }
     }
@@ -243,45 +277,6 @@ int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *re
     return 0;
 }
 
-int berth_monitor_start(const char *monitor_path, const char *state_dir, int timeout_ms,
-                        pid_t *ret_container_pid, berth_error **err)
-{
-    berth_monitor_answer a = { .len = 0 };
-    int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
-    pid_t pid = 0;
-    int fd, r;
-
-    if (berth_monitor_spawn(monitor_path, state_dir, &fd, err) < 0)
-        return -1;
-    for (;;) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int64_t left = (deadline - berth_now_mono_ns()) / BERTH_NSEC_PER_MSEC;
-
-        if (left <= 0) {
-            close(fd);
-            return berth_error_set(err, ETIMEDOUT,
-                                   "monitor for %s did not answer within %d ms (it may still "
-                                   "be starting; see its state)",
-                                   state_dir, timeout_ms);
-        }
-        if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-            close(fd);
-            return berth_error_errno(err, "wait for the monitor of %s", state_dir);
-        }
-        r = berth_monitor_answer_read(fd, &a, &pid, err);
-        if (r != 0)
-            break;
-    }
-    close(fd);
-    if (r < 0) {
-        if (err && *err && (*err)->code == EPROTO)
-            berth_error_prefix(err, "monitor for %s", state_dir);
-        return -1;
-    }
-    *ret_container_pid = pid;
-    return 0;
-}
-
 int berth_monitor_stop(int dirfd, int64_t grace_ms, berth_error **err)
 {
     _cleanup_close_ int fd = -1;
@@ -295,11 +290,37 @@ int berth_monitor_stop(int dirfd, int64_t grace_ms, berth_error **err)
             return berth_error_set(err, ESRCH, "stop: no monitor is running");
         return berth_error_errno(err, "open %s", BERTH_STATEDIR_CONTROL);
     }
+    if (grace_ms > BERTH_MONITOR_GRACE_MAX_MS)
+        grace_ms = BERTH_MONITOR_GRACE_MAX_MS;
     if (grace_ms >= 0)
-        len = snprintf(cmd, sizeof(cmd), "stop %" PRId64 "\n", grace_ms);
+        len = snprintf(cmd, sizeof(cmd), "%s %" PRId64 "\n", CONTROL_STOP, grace_ms);
     else
-        len = snprintf(cmd, sizeof(cmd), "stop\n");
+        len = snprintf(cmd, sizeof(cmd), "%s\n", CONTROL_STOP);
     if (write(fd, cmd, (size_t)len) != len)
         return berth_error_errno(err, "write the stop request");
+    return 0;
+}
+
+int berth_monitor_control_parse(const char *line, int64_t *ret_grace_ms, berth_error **err)
+{
+    size_t n = strlen(CONTROL_STOP);
+    const char *p = line + n;
+    long long grace;
+    char *end;
+
+    if (strncmp(line, CONTROL_STOP, n) != 0 || (*p && *p != ' '))
+        return berth_error_set(err, EINVAL, "control: unknown command '%.64s'", line);
+    p += strspn(p, " ");
+    if (!*p) {
+        *ret_grace_ms = -1;
+        return 0;
+    }
+    errno = 0;
+    grace = strtoll(p, &end, 10);
+    end += strspn(end, " ");
+    if (errno || end == p || *end || grace < 0 || grace > BERTH_MONITOR_GRACE_MAX_MS)
+        return berth_error_set(err, EINVAL, "control: bad grace '%.32s' (0..%d ms)", p,
+                               BERTH_MONITOR_GRACE_MAX_MS);
+    *ret_grace_ms = grace;
     return 0;
 }

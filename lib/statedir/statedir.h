@@ -28,9 +28,9 @@ int berth_statedir_write_plan(int dirfd, const ContainerPlan *plan, berth_error 
 int berth_statedir_write_state(int dirfd, const MonitorState *st, berth_error **err);
 int berth_statedir_write_exit(int dirfd, const ExitRecord *rec, berth_error **err);
 
-/* Read a record; the caller frees it with the matching
- * *_free_unpacked(x, NULL) of berth/proto/v1.h. A missing file fails with code
- * ENOENT; a corrupt one with EBADMSG. */
+/* Read a record (decoded with bounds: lib/pb); the caller frees it with
+ * BERTH_PB_FREE (the matching *_free_unpacked(x, NULL) frees the same). A
+ * missing file fails with code ENOENT; a corrupt one with EBADMSG. */
 int berth_statedir_read_plan(int dirfd, ContainerPlan **ret_plan, berth_error **err);
 int berth_statedir_read_state(int dirfd, MonitorState **ret_state, berth_error **err);
 int berth_statedir_read_exit(int dirfd, ExitRecord **ret_exit, berth_error **err);
@@ -47,14 +47,17 @@ typedef enum berth_monitor_liveness {
 int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **err);
 
 /* Monitor side: take the lock for life. *ret_fd must stay open (it is
- * close-on-exec). Fails with EWOULDBLOCK when another monitor has it. */
+ * close-on-exec). Fails with EWOULDBLOCK when another monitor has it.
+ * Blocks up to 100 ms, waiting for probers to close the file (inotify);
+ * for a monitor's start, before its loop runs. */
 int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err);
 
 /* Start berth-monitor (monitor_path) for state_dir, detached: a new
  * session, and not our child (double fork), so the caller may die at any
- * time without touching it. Waits up to timeout_ms for the monitor's
+ * time without touching it. BLOCKS up to timeout_ms for the monitor's
  * answer: the container's pid, or the real start error. On a timeout the
- * monitor keeps running; the error says so. */
+ * monitor keeps running; the error says so. For callers without an event
+ * loop (wait.c, which berthd does not link). */
 int berth_monitor_start(const char *monitor_path, const char *state_dir, int timeout_ms,
                         pid_t *ret_container_pid, berth_error **err);
 
@@ -65,6 +68,10 @@ int berth_monitor_start(const char *monitor_path, const char *state_dir, int tim
  * the fd. */
 int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *ret_answer_fd,
                         berth_error **err);
+
+/* The monitor's answer, one line: "running PID" or "error TEXT". */
+#define BERTH_MONITOR_ANSWER_RUNNING "running "
+#define BERTH_MONITOR_ANSWER_ERROR   "error "
 
 typedef struct berth_monitor_answer {
     char buf[4096];
@@ -78,10 +85,19 @@ typedef struct berth_monitor_answer {
 int berth_monitor_answer_read(int fd, berth_monitor_answer *a, pid_t *ret_container_pid,
                               berth_error **err);
 
+/* The longest grace period a stop may ask for; a longer one is this. */
+#define BERTH_MONITOR_GRACE_MAX_MS (3600 * 1000)
+
 /* Ask the monitor to stop the container: its stop signal, then SIGKILL to
  * the cgroup after grace_ms (< 0: the spec's grace). Does not wait; the
  * exit record and the lock tell when it is done. ESRCH if no monitor
  * listens. */
 int berth_monitor_stop(int dirfd, int64_t grace_ms, berth_error **err);
+
+/* The monitor's side of the control fifo: one command a line, "stop" or
+ * "stop GRACE_MS" (what berth_monitor_stop writes; spaces around the value
+ * are fine). *ret_grace_ms is the grace asked for, or -1 for the spec's
+ * ("stop" and "stop " alike). EINVAL for anything else. */
+int berth_monitor_control_parse(const char *line, int64_t *ret_grace_ms, berth_error **err);
 
 #endif

@@ -2,7 +2,7 @@
 # Run the benchmarks and print their figures with the references measured in
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
-#   tests/bench/run.sh [start] [monitor] [rpc] [agent] [controller] [scale]
+#   tests/bench/run.sh [start] [monitor] [rpc] [agent] [readopt] [controller] [scale]
 #                                                         (default: all of them)
 #
 #   start    berthctl run vs crun run vs an unshare+chroot floor
@@ -10,6 +10,10 @@
 #   rpc      unary calls vs raw nanomsg REQ/REP (RPC_ARGS="-n 50000 -s 4096")
 #   agent    berthd: assignment -> Running, and density (AGENT_ARGS="50 100 500":
 #            latency runs, then container counts)
+#   readopt  berthd restarted with every monitor killed (orphans to clean up),
+#            and the monitors killed under a running berthd: Agent.Health round
+#            trips and heartbeat gaps against an idle baseline, interleaved
+#            (READOPT_ARGS="5 20": rounds, containers)
 #   controller  berth-controller with a real berthd: Apply -> Running (100 runs,
 #            then a 100-replica burst) and exit -> the controller's record
 #            (CONTROLLER_ARGS="100 100": runs, burst)
@@ -25,13 +29,13 @@ cd "$top"
 build=${BUILD_DIR:-build}
 iterations=${ITERATIONS:-50}
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent controller scale)
+[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent readopt controller scale)
 
 for b in "${which[@]}"; do
 	case "$b" in
-	start | monitor | rpc | agent | controller | scale) ;;
+	start | monitor | rpc | agent | readopt | controller | scale) ;;
 	*)
-		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent, controller, scale)" >&2
+		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent, readopt, controller, scale)" >&2
 		exit 2
 		;;
 	esac
@@ -59,6 +63,10 @@ run_one() {
 	agent)
 		# shellcheck disable=SC2086
 		"$build/tests/bench/bench-agent" "$build/agent/berthd" "$rootfs" ${AGENT_ARGS:-50 100 500}
+		;;
+	readopt)
+		# shellcheck disable=SC2086
+		"$build/tests/bench/bench-readopt" "$build/agent/berthd" "$rootfs" ${READOPT_ARGS:-5 20}
 		;;
 	controller)
 		# shellcheck disable=SC2086

@@ -27,14 +27,11 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "bench_util.h"
-#include "fake_controller.h"
+#include "agentd.h"
 
 #define MAX_N 1000
 
-static fake_ctl ctl;
-static berth_loop *loop;
-static char dir[256], state[300];
-static pid_t berthd;
+static bench_agentd A;
 
 /* --- the containers ---------------------------------------------------------------- */
 
@@ -74,23 +71,6 @@ static void on_status(fake_ctl *f, const fake_event *e)
         running_at_ns = berth_now_mono_ns();
 }
 
-static bool wait_for(bool (*pred)(void), int timeout_ms)
-{
-    int64_t end = berth_now_mono_ns() + (int64_t)timeout_ms * BERTH_NSEC_PER_MSEC;
-
-    while (!pred()) {
-        if (berth_now_mono_ns() > end)
-            return false;
-        run_for(loop, 5);
-    }
-    return true;
-}
-
-static bool registered(void)
-{
-    return ctl.registrations > 0;
-}
-
 static bool awaited_running(void)
 {
     return running_at_ns != 0;
@@ -104,9 +84,9 @@ static int round_running(void)
     size_t n = strlen(round_prefix);
     int k = 0;
 
-    for (size_t i = 0; i < ctl.n_latest; i++)
-        k += strncmp(ctl.latest[i].id, round_prefix, n) == 0 && ctl.latest[i].id[n] == '-' &&
-             ctl.latest[i].state == CONTAINER_RUNNING;
+    for (size_t i = 0; i < A.ctl.n_latest; i++)
+        k += strncmp(A.ctl.latest[i].id, round_prefix, n) == 0 && A.ctl.latest[i].id[n] == '-' &&
+             A.ctl.latest[i].state == CONTAINER_RUNNING;
     return k;
 }
 
@@ -118,16 +98,7 @@ static bool all_running(void)
 /* No container directory left: everything removed was stopped and cleaned. */
 static bool none_left(void)
 {
-    DIR *d = opendir(state);
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return true;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n == 0;
+    return bench_agentd_empty(&A);
 }
 
 /* --- /proc ------------------------------------------------------------------------- */
@@ -162,7 +133,7 @@ static int monitor_pss(long *ret_sum_kb, long *ret_max_kb)
         for (ssize_t i = 0; i < len; i++)
             if (cmd[i] == '\0')
                 cmd[i] = ' ';
-        if (!strstr(cmd, "berth-monitor") || !strstr(cmd, state))
+        if (!strstr(cmd, "berth-monitor") || !strstr(cmd, A.state))
             continue;
         pss = bench_smaps_kb(atoi(e->d_name), "Pss");
         if (pss < 0)
@@ -194,14 +165,14 @@ static int latency(int runs)
         await_id = ids[0];
         running_at_ns = 0;
         t0 = berth_now_mono_ns();
-        fake_ctl_assign(&ctl, spec_ptrs, 1);
-        if (!wait_for(awaited_running, 30000)) {
-            fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0], dir);
+        fake_ctl_assign(&A.ctl, spec_ptrs, 1);
+        if (!bench_agentd_wait(&A, awaited_running, 30000)) {
+            fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0], A.dir);
             break;
         }
         ms[done++] = (double)(running_at_ns - t0) / 1e6;
-        fake_ctl_assign(&ctl, NULL, 0);
-        if (!wait_for(none_left, 30000)) {
+        fake_ctl_assign(&A.ctl, NULL, 0);
+        if (!bench_agentd_wait(&A, none_left, 30000)) {
             fprintf(stderr, "bench-agent: %s was not removed\n", ids[0]);
             break;
         }
@@ -227,21 +198,21 @@ static int density(int n)
     make_specs(round_prefix, n);
     want_running = n;
     start = berth_now_mono_ns();
-    fake_ctl_assign(&ctl, spec_ptrs, (size_t)n);
-    if (!wait_for(all_running, 600000)) {
+    fake_ctl_assign(&A.ctl, spec_ptrs, (size_t)n);
+    if (!bench_agentd_wait(&A, all_running, 600000)) {
         fprintf(stderr, "bench-agent: only %d of %d running (see %s/berthd.log)\n", round_running(),
-                n, dir);
+                n, A.dir);
         return -1;
     }
     all_ns = berth_now_mono_ns() - start;
     /* Settle (the last events, a metrics round), then measure idle. */
-    run_for(loop, 2000);
-    rss = bench_smaps_kb(berthd, "Rss");
-    pss = bench_smaps_kb(berthd, "Pss");
+    run_for(A.loop, 2000);
+    rss = bench_smaps_kb(A.berthd, "Rss");
+    pss = bench_smaps_kb(A.berthd, "Pss");
     monitors = monitor_pss(&mon_sum, &mon_max);
-    t0 = bench_cpu_ticks(berthd);
-    run_for(loop, 20000);
-    t1 = bench_cpu_ticks(berthd);
+    t0 = bench_cpu_ticks(A.berthd);
+    run_for(A.loop, 20000);
+    t1 = bench_cpu_ticks(A.berthd);
     printf("  %4d containers: all Running after %.2f s (%.1f ms each)\n", n, (double)all_ns / 1e9,
            (double)all_ns / 1e6 / n);
     printf("        berthd: RSS %.1f MB  PSS %.1f MB   idle CPU %.2f%% over 20 s\n",
@@ -250,89 +221,12 @@ static int density(int n)
     if (monitors)
         printf("        berth-monitor x%d: PSS %.0f kB each (max %ld kB)\n", monitors,
                (double)mon_sum / monitors, mon_max);
-    fake_ctl_assign(&ctl, NULL, 0);
-    if (!wait_for(none_left, 600000)) {
+    fake_ctl_assign(&A.ctl, NULL, 0);
+    if (!bench_agentd_wait(&A, none_left, 600000)) {
         fprintf(stderr, "bench-agent: containers of round %d not removed\n", n);
         return -1;
     }
     return 0;
-}
-
-/* --- setup ------------------------------------------------------------------------- */
-
-static int setup(const char *berthd_bin, const char *rootfs)
-{
-    char path[600], cmd[1400], text[2048];
-    berth_keypair node_key;
-    berth_error *err = NULL;
-    int n;
-
-    snprintf(dir, sizeof(dir), "/tmp/berth-bench-agent-%d", (int)getpid());
-    snprintf(state, sizeof(state), "%s/agent/containers", dir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/images && cp -a %s %s/images/bb", dir, rootfs, dir);
-    if (system(cmd) != 0)
-        return -1;
-    if (berth_loop_new(&loop, &err) < 0 || berth_keypair_generate(&node_key, &err) < 0)
-        goto fail;
-    snprintf(path, sizeof(path), "%s/node.key", dir);
-    if (berth_keypair_save(AT_FDCWD, path, &node_key, &err) < 0)
-        goto fail;
-    fake_ctl_start(&ctl, loop, dir, "bench", node_key.pk);
-    ctl.heartbeat_ms = 1000;
-    ctl.on_status = on_status;
-    snprintf(path, sizeof(path), "%s/controller.pub", dir);
-    if (berth_pubkeys_save(AT_FDCWD, path, (const uint8_t(*)[BERTH_PUBKEY_LEN])ctl.party.key.pk, 1,
-                           &err) < 0)
-        goto fail;
-    n = snprintf(text, sizeof(text),
-                 "node_name: bench\n"
-                 "controller: {address: '%s', key: %s/controller.pub}\n"
-                 "state_dir: %s/agent\nimage_store: %s/images\nkey: %s/node.key\n"
-                 "cgroup_parent: /berth-bench-%d\nsocket: %s/agent.sock\n"
-                 "log: {level: warn}\n",
-                 ctl.rpc, dir, dir, dir, dir, (int)getpid(), dir);
-    snprintf(path, sizeof(path), "%s/agent.yaml", dir);
-    if (berth_write_file_atomic_at(AT_FDCWD, path, text, (size_t)n, 0600, &err) < 0)
-        goto fail;
-    berthd = fork();
-    if (berthd == 0) {
-        int fd;
-
-        snprintf(cmd, sizeof(cmd), "%s/berthd.log", dir);
-        fd = open(cmd, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl(berthd_bin, berthd_bin, "-c", path, (char *)NULL);
-        _exit(127);
-    }
-    if (!wait_for(registered, 15000)) {
-        fprintf(stderr, "bench-agent: berthd did not register (see %s/berthd.log)\n", dir);
-        return -1;
-    }
-    return 0;
-fail:
-    fprintf(stderr, "bench-agent: %s\n", err->msg);
-    berth_error_free(&err);
-    return -1;
-}
-
-static void teardown(void)
-{
-    char parent[64];
-    int status;
-
-    if (berthd > 0) {
-        kill(berthd, SIGTERM);
-        berth_waitpid(berthd, &status, 0);
-    }
-    fake_ctl_stop(&ctl);
-    berth_loop_free(loop);
-    /* containers a failed round left running (berthd leaves them when it
-     * stops), then their cgroups */
-    snprintf(parent, sizeof(parent), "/berth-bench-%d", (int)getpid());
-    bench_reap_agent(state, parent, 10000);
-    if (berth_rm_rf_at(AT_FDCWD, dir, NULL) < 0)
-        fprintf(stderr, "bench-agent: cleanup of %s failed\n", dir);
 }
 
 int main(int argc, char **argv)
@@ -357,8 +251,13 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    if (setup(argv[1], argv[2]) < 0) {
-        teardown();
+    if (bench_agentd_setup(&A, "agent", argv[1], argv[2]) < 0) {
+        bench_agentd_teardown(&A, true);
+        return 1;
+    }
+    A.ctl.on_status = on_status;
+    if (bench_agentd_start(&A, true) < 0) {
+        bench_agentd_teardown(&A, true);
         return 1;
     }
     printf("agent (berthd with a fake controller; 1 s heartbeats, 10 s metrics, 4 parallel "
@@ -368,6 +267,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_sizes && rc == 0; i++)
         if (density(sizes[i]) < 0)
             rc = 1;
-    teardown();
+    bench_agentd_teardown(&A, rc != 0);
     return rc;
 }

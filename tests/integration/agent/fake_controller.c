@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "berth/proto/v1.h"
+#include "pb/pb.h"
 #include "rpc/envelope.h"
 
 /* Usable outside Check (the agent benchmark): a failure aborts. */
@@ -60,6 +61,8 @@ static void ctl_register(Controller_Service *s, const RegisterRequest *in,
         return;
     }
     self->registrations++;
+    if (self->on_call)
+        self->on_call(self, "Register");
     out.generation = self->generation;
     out.heartbeat_interval_ms = self->heartbeat_ms;
     ep.events = self->events;
@@ -77,6 +80,8 @@ static void ctl_heartbeat(Controller_Service *s, const HeartbeatRequest *in,
     (void)s;
     self->heartbeats++;
     self->applied = in->applied_generation;
+    if (self->on_call)
+        self->on_call(self, "Heartbeat");
     out.generation = self->generation;
     out.heartbeat_interval_ms = self->heartbeat_ms;
     closure(&out, data);
@@ -224,14 +229,8 @@ void fake_ctl_assign(fake_ctl *f, ContainerSpec **specs, size_t n)
     for (size_t i = 0; i < f->n_specs; i++)
         berth_pb_free(&f->specs[i]->base);
     need(n <= FAKE_MAX);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = container_spec_get_packed_size(specs[i]);
-        uint8_t *buf = malloc(len ? len : 1);
-
-        container_spec_pack(specs[i], buf);
-        f->specs[i] = container_spec_unpack(NULL, len, buf);
-        free(buf);
-    }
+    for (size_t i = 0; i < n; i++)
+        f->specs[i] = BERTH_PB_COPY(ContainerSpec, specs[i]);
     f->n_specs = n;
     f->generation++;
     w.generation = f->generation;

@@ -60,6 +60,8 @@ typedef struct fake_ctl {
     uint32_t node_containers;
     /* Called for every status heard (benchmarks time them), if set. */
     void (*on_status)(struct fake_ctl *f, const fake_event *e);
+    /* Called for every Register and Heartbeat answered (method), if set. */
+    void (*on_call)(struct fake_ctl *f, const char *method);
 } fake_ctl;
 
 /* Start on the caller's loop; node_key is the agent's public key (admitted). */

@@ -58,6 +58,10 @@ static void write_config(void)
     ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, cfgpath, text, (size_t)n, 0600, NULL), 0);
 }
 
+/* Set by a test for the next berthd_start: LD_PRELOAD epoll_fail.c with
+ * this trigger file (see there). */
+static const char *epoll_fail_trigger;
+
 static void berthd_start(void)
 {
     berthd = fork();
@@ -67,6 +71,12 @@ static void berthd_start(void)
 
         dup2(fd, 1);
         dup2(fd, 2);
+        if (epoll_fail_trigger) {
+            setenv("LD_PRELOAD", getenv("BERTH_TEST_EPOLL_PRELOAD"), 1);
+            setenv("BERTH_TEST_EPOLL_FAIL", epoll_fail_trigger, 1);
+            /* ASan (BERTH_SANITIZE builds) wants to be loaded first. */
+            setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+        }
         execl(berthd_bin, berthd_bin, "-c", cfgpath, (char *)NULL);
         _exit(127);
     }
@@ -587,6 +597,150 @@ START_TEST(liveness_and_metrics)
 }
 END_TEST
 
+/* Whether pid runs (a zombie does not: the orphans' new parent may reap
+ * them late). */
+static bool runs(int pid)
+{
+    char path[64], *text = NULL, *paren;
+    bool r;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (berth_read_file_at(AT_FDCWD, path, 4096, &text, NULL, NULL) < 0)
+        return false;
+    paren = strrchr(text, ')');
+    r = paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+    free(text);
+    return r;
+}
+
+/* The monitor of container id (its pid from state.pb), killed with -9:
+ * its container runs on, orphaned. Waits until the monitor is gone (under
+ * a running berthd a new one may hold the lock right after). */
+static void kill_monitor(const char *id)
+{
+    char path[700];
+    MonitorState *ms = NULL;
+    int dfd, pid;
+
+    snprintf(path, sizeof(path), "%s/containers/%s", state, id);
+    dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(dfd, 0);
+    ck_assert_int_eq(berth_statedir_read_state(dfd, &ms, NULL), 0);
+    pid = ms->monitor_pid;
+    monitor_state_free_unpacked(ms, NULL);
+    close(dfd);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    for (int i = 0; i < 500 && runs(pid); i++)
+        usleep(10 * 1000);
+    ck_assert_msg(!runs(pid), "monitor %d of %s still runs", pid, id);
+}
+
+static int lost_pids[3];
+/* l1 and l2 run under new monitors. */
+static bool replaced(void)
+{
+    for (int i = 1; i < 3; i++) {
+        const fake_event *e = fake_ctl_status(&ctl, ids[i]);
+
+        if (!e || e->state != S(RUNNING) || e->pid <= 0 || e->pid == lost_pids[i])
+            return false;
+    }
+    return true;
+}
+
+static bool l0_replaced(void)
+{
+    const fake_event *e = fake_ctl_status(&ctl, "l0");
+
+    return e && e->state == S(RUNNING) && e->pid > 0 && e->pid != lost_pids[0];
+}
+
+static bool saw_lost(const char *id)
+{
+    for (size_t i = 0; i < ctl.n_log; i++)
+        if (strcmp(ctl.log[i].id, id) == 0 && ctl.log[i].state == S(FAILED) &&
+            strcmp(ctl.log[i].reason, "MonitorLost") == 0)
+            return true;
+    return false;
+}
+
+/* A monitor killed under a running berthd, and two killed while berthd
+ * was away: what their containers left is killed and removed (the old
+ * container processes are gone), and they run again under new monitors. */
+START_TEST(lost_monitors_are_replaced)
+{
+    ck_assert(wait_for(registered, 15000));
+    spec(0, "l0", "exec sleep 1000");
+    spec(1, "l1", "exec sleep 1000");
+    spec(2, "l2", "exec sleep 1000");
+    fake_ctl_assign(&ctl, spec_ptrs, 3);
+    want_running = 3;
+    ck_assert_msg(wait_for(n_running, 30000), "3 containers did not run");
+    for (int i = 0; i < 3; i++)
+        lost_pids[i] = fake_ctl_status(&ctl, ids[i])->pid;
+
+    kill_monitor("l0");
+    ck_assert_msg(wait_for(l0_replaced, 20000), "l0 was not started again");
+    ck_assert(saw_lost("l0"));
+    ck_assert(!runs(lost_pids[0])); /* the orphan was killed */
+    lost_pids[0] = fake_ctl_status(&ctl, "l0")->pid;
+
+    berthd_signal(SIGTERM);
+    kill_monitor("l1");
+    kill_monitor("l2");
+    berthd_start();
+    ck_assert_msg(wait_for(replaced, 30000), "l1 and l2 were not started again");
+    ck_assert_int_eq(fake_ctl_status(&ctl, "l0")->pid, lost_pids[0]); /* untouched */
+    ck_assert(saw_lost("l1") && saw_lost("l2"));
+    ck_assert(!runs(lost_pids[1]) && !runs(lost_pids[2]));
+    for (int i = 0; i < 3; i++)
+        ck_assert(cgroup_exists(ids[i]));
+}
+END_TEST
+
+static bool u1_running(void)
+{
+    const fake_event *e = fake_ctl_status(&ctl, "u1");
+
+    return e && e->state == S(RUNNING) && e->pid > 0;
+}
+
+/* berthd cannot watch for a monitor's answer (its fd cannot join the loop)
+ * after starting it: the monitor runs the container all the same, so berthd
+ * follows it through its state file, reports it running and stops it when
+ * it is no longer assigned; never "failed" while it runs. */
+START_TEST(answer_fd_not_watchable)
+{
+    char trigger_path[700];
+    int regs = ctl.registrations;
+
+    if (!getenv("BERTH_TEST_EPOLL_PRELOAD")) {
+        printf("SKIP answer_fd_not_watchable: BERTH_TEST_EPOLL_PRELOAD (epoll_fail.c) not given\n");
+        return;
+    }
+    snprintf(trigger_path, sizeof(trigger_path), "%s/epoll-fail", dir);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, trigger_path, "", 0, 0644, NULL), 0);
+    berthd_signal(SIGTERM);
+    epoll_fail_trigger = trigger_path;
+    berthd_start();
+    epoll_fail_trigger = NULL;
+    ck_assert(wait_for(registered, 15000) && ctl.registrations > regs);
+    spec(0, "u1", "exec sleep 1000");
+    fake_ctl_assign(&ctl, spec_ptrs, 1);
+    ck_assert_msg(wait_for(u1_running, 30000), "u1 was not reported running: %s %s",
+                  fake_ctl_status(&ctl, "u1") ? fake_ctl_status(&ctl, "u1")->reason : "-",
+                  access(trigger_path, F_OK) == 0 ? "(the answer fd was watched)" : "");
+    ck_assert_int_ne(access(trigger_path, F_OK), 0); /* its answer fd was refused */
+    for (size_t i = 0; i < ctl.n_log; i++)
+        ck_assert_msg(strcmp(ctl.log[i].id, "u1") != 0 || ctl.log[i].state != S(FAILED),
+                      "u1 was reported failed (%s) while it ran", ctl.log[i].reason);
+    ck_assert(cgroup_exists("u1"));
+    fake_ctl_assign(&ctl, NULL, 0);
+    ck_assert_msg(wait_for(no_containers, 20000), "u1 was not removed");
+    ck_assert(!cgroup_exists("u1"));
+}
+END_TEST
+
 static bool bad_ones_failed(void)
 {
     const fake_event *a = fake_ctl_status(&ctl, "noimg"), *b = fake_ctl_status(&ctl, "badspec"),
@@ -674,6 +828,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, controller_outage);
     tcase_add_test(tc, liveness_and_metrics);
     tcase_add_test(tc, bad_inputs);
+    tcase_add_test(tc, answer_fd_not_watchable);
+    tcase_add_test(tc, lost_monitors_are_replaced);
     suite_add_tcase(s, tc);
     return s;
 }

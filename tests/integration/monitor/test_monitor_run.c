@@ -497,6 +497,67 @@ START_TEST(second_monitor_refused)
 }
 END_TEST
 
+/* A monitor a test found stuck is killed before the test fails, so it does
+ * not go on running (and spinning) after the suite. */
+static void kill_if_alive(const char *why)
+{
+    MonitorState *st = NULL;
+
+    if (liveness() != BERTH_MONITOR_ALIVE)
+        return;
+    if (berth_statedir_read_state(dfd, &st, NULL) == 0 && st->monitor_pid > 0)
+        kill(st->monitor_pid, SIGKILL);
+    if (st)
+        monitor_state_free_unpacked(st, NULL);
+    ck_abort_msg("%s", why);
+}
+
+/* Every write to a log that cannot rotate fails (the next file's name is
+ * taken by a directory). Output that ends in a partial line, whose final
+ * write fails too, must not keep the monitor reading the end of the pipe
+ * for ever: the exit is recorded and the monitor finishes. */
+START_TEST(log_failing_at_end_of_output)
+{
+    int64_t t0 = berth_now_mono_ns();
+    ExitRecord *rec;
+
+    spec.log_max_bytes = 4096;
+    spec.log_max_files = 2;
+    ck_assert_int_eq(mkdirat(dfd, BERTH_STATEDIR_LOG ".1", 0700), 0);
+    ck_assert_int_eq(mkdirat(dfd, BERTH_STATEDIR_LOG ".1/taken", 0700), 0);
+    set_cmd("i=0; while [ $i -lt 300 ]; do echo line $i of the output; i=$((i+1)); done; "
+            "printf 'no newline at the end'; exit 3");
+    start();
+    while (liveness() == BERTH_MONITOR_ALIVE && berth_now_mono_ns() - t0 < 30 * BERTH_NSEC_PER_SEC)
+        usleep(20 * 1000);
+    kill_if_alive("the monitor did not finish after its container's output ended");
+    rec = exit_record();
+    ck_assert_int_eq(rec->exit_code, 3);
+    exit_record_free_unpacked(rec, NULL);
+    ck_assert(!cgroup_exists());
+}
+END_TEST
+
+/* "stop " with nothing after it is "stop": the spec's grace period, not
+ * none. */
+START_TEST(stop_without_grace_value)
+{
+    int64_t took;
+    int fd;
+
+    spec.stop_grace_ms = 1500;
+    set_cmd("trap '' TERM; while :; do sleep 1; done");
+    start();
+    fd = openat(dfd, BERTH_STATEDIR_CONTROL, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "stop \n", 6), 6);
+    close(fd);
+    took = wait_monitor_gone(10000);
+    ck_assert_msg(took >= 1400, "stopped after %lld ms, not after the grace of 1500 ms",
+                  (long long)took);
+}
+END_TEST
+
 /* Wait until state.pb satisfies pred (or fail after timeout_ms). */
 static MonitorState *wait_state(bool (*pred)(const MonitorState *), int timeout_ms)
 {
@@ -518,7 +579,7 @@ static MonitorState *wait_state(bool (*pred)(const MonitorState *), int timeout_
 
 static bool healthy(const MonitorState *st)
 {
-    return st->health == 2;
+    return st->health == HEALTH_HEALTHY;
 }
 
 static bool restarted_once(const MonitorState *st)
@@ -620,6 +681,68 @@ START_TEST(tcp_probe_refused)
 }
 END_TEST
 
+/* Freeze (or thaw) the container's cgroup: nothing in it runs, not even
+ * to die of a signal, until it is thawed. */
+static void freeze(bool frozen)
+{
+    char path[256];
+    struct stat st;
+    bool v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
+
+    if (v2)
+        snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%s/cgroup.freeze", parent, spec.id);
+    else
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/freezer%s/%s/freezer.state", parent, spec.id);
+    ck_assert_int_eq(
+        berth_write_file_string_at(
+            AT_FDCWD, path, v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED"), NULL),
+        0);
+}
+
+static bool stopping_or_over(const MonitorState *st)
+{
+    return st->phase == PHASE_STOPPING || st->phase == PHASE_EXITED;
+}
+
+/* A probe command given up on (timed out) that cannot exit yet, frozen
+ * with its container, does not hold the monitor up: a stop is taken at
+ * once. */
+START_TEST(probe_given_up_does_not_block)
+{
+    static char *slow[] = { "sleep", "30" };
+    MonitorState *st = NULL;
+    int64_t t0;
+
+    probe_setup();
+    exec_action.command = slow;
+    exec_action.n_command = 2;
+    probe.action_case = PROBE_ACTION_EXEC;
+    probe.exec = &exec_action;
+    probe.timeout_ms = 300;
+    probe.failure_threshold = 100;
+    set_cmd("exec sleep 1000");
+    start();
+    usleep(100 * 1000); /* the first probe is under way */
+    freeze(true);
+    usleep(600 * 1000); /* it timed out: the monitor gave up on it */
+    ck_assert_int_eq(berth_monitor_stop(dfd, 0, NULL), 0);
+    t0 = berth_now_mono_ns();
+    while (berth_now_mono_ns() - t0 < 10 * BERTH_NSEC_PER_SEC) {
+        if (berth_statedir_read_state(dfd, &st, NULL) == 0 && stopping_or_over(st))
+            break;
+        if (st)
+            monitor_state_free_unpacked(st, NULL);
+        st = NULL;
+        usleep(20 * 1000);
+    }
+    freeze(false); /* whatever happened: let it end */
+    ck_assert_msg(st, "the stop was not taken while a probe command was frozen");
+    monitor_state_free_unpacked(st, NULL);
+    wait_monitor_gone(10000);
+    ck_assert(!cgroup_exists());
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("monitor/run");
@@ -639,9 +762,12 @@ Suite *make_suite(void)
     tcase_add_test(tc, start_error_reported);
     tcase_add_test(tc, killed_monitor_is_lost);
     tcase_add_test(tc, second_monitor_refused);
+    tcase_add_test(tc, log_failing_at_end_of_output);
+    tcase_add_test(tc, stop_without_grace_value);
     tcase_add_test(tc, exec_probe_failing_restarts);
     tcase_add_test(tc, tcp_probe);
     tcase_add_test(tc, tcp_probe_refused);
+    tcase_add_test(tc, probe_given_up_does_not_block);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include "base/io.h"
+#include "base/loop.h"
+#include "base/timeutil.h"
 #include "check_main.h"
 #include "runtime/cgroup.h"
+#include "runtime/removal.h"
 
 static berth_cgroup_driver *drv;
 static char parent[64], path[96];
@@ -248,6 +251,120 @@ START_TEST(destroy_kills_leftovers)
 }
 END_TEST
 
+/* The removal step never waits: with a process inside it kills and says
+ * "not yet", and a later step finds the cgroup gone. */
+START_TEST(remove_step_kills_and_returns)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL;
+    berth_cgroup_limits lim = { 0 };
+    int status, r, steps = 0;
+    pid_t pid;
+
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    ck_assert_int_eq(berth_cgroup_enter(cg, pid, &err), 0);
+    ck_assert_int_eq(berth_cgroup_remove_step(cg, &err), 0); /* killed, not gone yet */
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    while ((r = berth_cgroup_remove_step(cg, &err)) == 0 && steps++ < 1000)
+        usleep(1000);
+    ck_assert_msg(r == 1, "%s", err ? err->msg : "not removed after 1000 steps");
+    ck_assert_int_eq(berth_cgroup_remove_step(cg, &err), 1); /* gone is done */
+    ck_assert_int_lt(berth_cgroup_open(drv, path, &cg, NULL), 0);
+    berth_cgroup_free(cg);
+}
+END_TEST
+
+static int ticks;
+static berth_loop *tick_loop;
+static berth_loop_timer tick_timer;
+static bool removal_over;
+static char *removal_error;
+
+static void on_tick(berth_loop_timer *t)
+{
+    ticks++;
+    berth_loop_timer_arm(tick_loop, t, berth_now_mono_ns() + 10 * BERTH_NSEC_PER_MSEC, NULL);
+}
+
+static void on_removed(const berth_error *err, void *data)
+{
+    (void)data;
+    removal_over = true;
+    removal_error = err ? strdup(err->msg) : NULL;
+}
+
+/* Run the loop (ticking every 10 ms) until the removal is over. */
+static void run_removal(void)
+{
+    removal_over = false;
+    free(removal_error);
+    removal_error = NULL;
+    ticks = 0;
+    berth_loop_timer_init(&tick_timer, on_tick);
+    berth_loop_timer_arm(tick_loop, &tick_timer, berth_now_mono_ns(), NULL);
+    while (!removal_over)
+        ck_assert_int_ge(berth_loop_run_once(tick_loop, 1 * BERTH_NSEC_PER_SEC, NULL), 0);
+    berth_loop_timer_cancel(tick_loop, &tick_timer);
+}
+
+/* From a loop: a cgroup with a process is removed, and one that cannot be
+ * (it has a child cgroup) fails at the deadline with a clear error, while
+ * the loop went on serving its timers all along. */
+START_TEST(removal_from_a_loop)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL, *sub = NULL;
+    berth_cgroup_limits lim = { 0 };
+    char subpath[128], want[300];
+    int64_t t0;
+    pid_t pid;
+
+    ck_assert_int_eq(berth_loop_new(&tick_loop, &err), 0);
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    ck_assert_int_eq(berth_cgroup_enter(cg, pid, &err), 0);
+    /* Reap in the background as the runtime's parent would. */
+    if (fork() == 0)
+        _exit(berth_waitpid(pid, NULL, 0) == pid ? 0 : 1);
+    t0 = berth_now_mono_ns();
+    berth_removal_start_cgroup(tick_loop, cg, 5000, on_removed, NULL);
+    ck_assert_int_lt(berth_now_mono_ns() - t0, 5 * BERTH_NSEC_PER_MSEC);
+    run_removal();
+    ck_assert_msg(!removal_error, "%s", removal_error);
+    ck_assert_int_lt(berth_cgroup_open(drv, path, &sub, NULL), 0);
+    berth_cgroup_free(cg);
+
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    snprintf(subpath, sizeof(subpath), "%s/sub", path);
+    ck_assert_int_eq(berth_cgroup_create(drv, subpath, &lim, &sub, &err), 0);
+    t0 = berth_now_mono_ns();
+    berth_removal_start_cgroup(tick_loop, cg, 300, on_removed, NULL);
+    run_removal();
+    ck_assert_int_ge(berth_now_mono_ns() - t0, 300 * BERTH_NSEC_PER_MSEC);
+    snprintf(want, sizeof(want),
+             "remove cgroup %s: still busy after 300 ms (no process is left in it)", path);
+    ck_assert_str_eq(removal_error, want);
+    /* The loop was never held up: a blocking removal would have let the
+     * 10 ms timer tick once at most (slack for emulated VMs). */
+    ck_assert_int_ge(ticks, 5);
+    ck_assert_int_eq(berth_cgroup_destroy(sub, 5000, &err), 0);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    berth_cgroup_free(sub);
+    berth_cgroup_free(cg);
+    berth_loop_free(tick_loop);
+}
+END_TEST
+
 START_TEST(oom_kills_are_counted)
 {
     berth_error *err = NULL;
@@ -304,6 +421,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, stats_report_throttling);
     tcase_add_test(tc, destroy_kills_leftovers);
     tcase_add_test(tc, oom_kills_are_counted);
+    tcase_add_test(tc, remove_step_kills_and_returns);
+    tcase_add_test(tc, removal_from_a_loop);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -148,6 +148,63 @@ START_TEST(liveness_by_lock)
 }
 END_TEST
 
+/* What berth_monitor_stop writes is what the monitor reads; "stop " is
+ * "stop". */
+START_TEST(control_commands)
+{
+    berth_error *err = NULL;
+    int64_t g = 0;
+
+    ck_assert_int_eq(berth_monitor_control_parse("stop", &g, &err), 0);
+    ck_assert_int_eq(g, -1);
+    g = 0;
+    ck_assert_int_eq(berth_monitor_control_parse("stop ", &g, &err), 0);
+    ck_assert_int_eq(g, -1);
+    ck_assert_int_eq(berth_monitor_control_parse("stop 1500", &g, &err), 0);
+    ck_assert_int_eq(g, 1500);
+    ck_assert_int_eq(berth_monitor_control_parse("stop  0 ", &g, &err), 0);
+    ck_assert_int_eq(g, 0);
+    ck_assert_berth_error(berth_monitor_control_parse("stop soon", &g, &err), err,
+                          "control: bad grace 'soon' (0..3600000 ms)");
+    ck_assert_berth_error(berth_monitor_control_parse("stop -1", &g, &err), err,
+                          "control: bad grace '-1' (0..3600000 ms)");
+    ck_assert_berth_error(berth_monitor_control_parse("stop 3600001", &g, &err), err,
+                          "control: bad grace '3600001' (0..3600000 ms)");
+    ck_assert_berth_error(berth_monitor_control_parse("stopp", &g, &err), err,
+                          "control: unknown command 'stopp'");
+    ck_assert_berth_error(berth_monitor_control_parse("kill", &g, &err), err,
+                          "control: unknown command 'kill'");
+}
+END_TEST
+
+/* A prober's shared lock, held a moment, does not keep a monitor from
+ * starting: it waits for the prober to let go. */
+START_TEST(lock_waits_for_a_prober)
+{
+    int p[2], status, lockfd;
+    pid_t prober;
+    char c;
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(pipe(p), 0);
+    prober = fork();
+    if (prober == 0) {
+        int fd = openat(dfd, BERTH_STATEDIR_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+
+        if (fd < 0 || flock(fd, LOCK_SH) < 0 || write(p[1], "x", 1) != 1)
+            _exit(1);
+        usleep(30 * 1000);
+        _exit(0);
+    }
+    close(p[1]);
+    ck_assert_int_eq(read(p[0], &c, 1), 1);
+    close(p[0]);
+    ck_assert_msg(berth_monitor_lock(dfd, &lockfd, &err) == 0, "%s", err ? err->msg : "");
+    close(lockfd);
+    ck_assert_int_eq(berth_waitpid(prober, &status, 0), prober);
+}
+END_TEST
+
 START_TEST(stop_without_monitor)
 {
     berth_error *err = NULL;
@@ -257,6 +314,33 @@ START_TEST(crilog_rotation_bound)
     berth_crilog_free(l);
     ck_assert_int_eq(file_size("r.log.3"), -1); /* three files in all */
     ck_assert_int_gt(file_size("r.log.2"), max / 2);
+}
+END_TEST
+
+/* A log that cannot rotate (the next file's name is a directory): writes
+ * fail and are counted, and a failed end drops the partial line, so the
+ * stream is over rather than failing again at every later end. */
+START_TEST(crilog_end_fails_once)
+{
+    berth_crilog *l = NULL;
+    berth_error *err = NULL;
+    char line[100];
+    const int64_t t = 1795926146123456789LL;
+
+    ck_assert_int_eq(mkdirat(dfd, "c.log.1", 0700), 0);
+    ck_assert_int_eq(mkdirat(dfd, "c.log.1/taken", 0700), 0);
+    ck_assert_int_eq(berth_crilog_open(dfd, "c.log", 4096, 2, &l, &err), 0);
+    memset(line, 'x', sizeof(line));
+    line[sizeof(line) - 1] = '\n';
+    for (int i = 0; i < 50; i++)
+        berth_crilog_feed(l, BERTH_CRILOG_STDOUT, line, sizeof(line), 1, NULL);
+    ck_assert_uint_gt(berth_crilog_dropped(l), 0);
+    berth_crilog_feed(l, BERTH_CRILOG_STDOUT, "tail", 4, t, NULL);
+    ck_assert_int_lt(berth_crilog_end(l, BERTH_CRILOG_STDOUT, t, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "rotate log c.log to c.log.1"));
+    berth_error_free(&err);
+    ck_assert_int_eq(berth_crilog_end(l, BERTH_CRILOG_STDOUT, t, &err), 0);
+    berth_crilog_free(l);
 }
 END_TEST
 
@@ -406,10 +490,13 @@ Suite *make_suite(void)
     tcase_add_test(tc, records_round_trip);
     tcase_add_test(tc, records_refuse_garbage);
     tcase_add_test(tc, liveness_by_lock);
+    tcase_add_test(tc, control_commands);
+    tcase_add_test(tc, lock_waits_for_a_prober);
     tcase_add_test(tc, stop_without_monitor);
     tcase_add_test(tc, start_reports_a_missing_binary);
     tcase_add_test(tc, crilog_lines_and_pieces);
     tcase_add_test(tc, crilog_rotation_bound);
+    tcase_add_test(tc, crilog_end_fails_once);
     tcase_add_test(tc, crilog_bad_settings);
     tcase_add_test(tc, crilog_read_follow);
     tcase_add_test(tc, crilog_read_batches_and_rotation);

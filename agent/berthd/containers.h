@@ -1,0 +1,114 @@
+/* The container table: what runs on this node. One entry per container
+ * directory (<state_dir>/containers/<id>/), each container run by its own
+ * berth-monitor. The table writes plans and starts monitors (a bounded
+ * number at a time, without waiting for them), asks them to stop, follows
+ * them (inotify on state.pb, a pidfd on the monitor), cleans up after a
+ * monitor that was lost (from the loop: runtime/removal.h) and keeps each
+ * container's wire status.
+ *
+ * Arrows: main opens it and wires its events; the session (assignments,
+ * reports), the Agent service (queries, Stop) and metrics call it. It calls
+ * nothing of berthd back except the events given at open. Below it:
+ * lib/statedir (the monitors' contract), lib/runtime (cgroups, removal),
+ * lib/spec. */
+#ifndef BERTHD_CONTAINERS_H
+#define BERTHD_CONTAINERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/loop.h"
+#include "berth/proto/v1.h"
+#include "runtime/cgroup.h"
+
+/* ContainerStatus.reason values the table sets (the monitor's exit
+ * reasons, "OOMKilled" and "Unhealthy", pass through). */
+#define CONTAINERS_REASON_START_ERROR     "StartError"
+#define CONTAINERS_REASON_INVALID_SPEC    "InvalidSpec"
+#define CONTAINERS_REASON_IMAGE_NOT_FOUND "ImageNotFound"
+#define CONTAINERS_REASON_MONITOR_LOST    "MonitorLost"
+#define CONTAINERS_REASON_BACKOFF         "CrashLoopBackOff"
+#define CONTAINERS_REASON_OOM_KILLED      "OOMKilled"
+#define CONTAINERS_REASON_STOPPED         "Stopped"
+#define CONTAINERS_REASON_COMPLETED       "Completed"
+#define CONTAINERS_REASON_ERROR           "Error"
+
+typedef struct containers containers;
+
+/* What the table reports, called from the loop (and during open). */
+typedef struct containers_events {
+    /* A container's status changed (prev: its state before; UNSPECIFIED
+     * for a new one), or it left the node (removed: st is its last
+     * status). st is valid during the call only. */
+    void (*status_changed)(const ContainerStatus *st, ContainerState prev, bool removed,
+                           void *data);
+    /* The applied generation moved to generation: every container of that
+     * assignment set was started or failed with a reason. */
+    void (*applied)(uint64_t generation, void *data);
+    void *data;
+} containers_events;
+
+/* The strings and the driver are borrowed: they must outlive the table. */
+typedef struct containers_config {
+    berth_loop *loop;
+    berth_cgroup_driver *cgroups;
+    const char *state_dir;     /* the containers are in <state_dir>/containers */
+    const char *image_store;   /* where `image: NAME` is found */
+    const char *cgroup_parent; /* the containers' cgroups are <parent>/<id> */
+    const char *monitor;       /* the berth-monitor binary */
+    int64_t stop_grace_ms;     /* for a spec that sets none */
+    int max_parallel_starts;
+    containers_events events;
+} containers_config;
+
+/* Open the table: scan the state directory, re-adopt containers whose
+ * monitor lives (nothing restarts), collect the exit records of those that
+ * ended while berthd was away, remove the leftovers of half-made ones, and
+ * start cleaning up (from the loop) after monitors that were killed; those
+ * containers are started again once an assignment lists them. */
+int containers_open(const containers_config *cfg, containers **ret, berth_error **err);
+/* Close the table; the containers keep running (only our watches go), and
+ * pending stops fail. NULL is fine. */
+void containers_close(containers *t);
+
+/* Make the node run exactly specs (the whole desired set, generation gen):
+ * start what is missing, replace what changed, stop and remove what is not
+ * listed. Idempotent. Starts are bounded (max_parallel_starts) and do not
+ * wait for the monitors; the applied generation follows when all are
+ * settled. */
+void containers_apply(containers *t, uint64_t gen, ContainerSpec *const *specs, size_t n);
+
+/* Stop a container now (Agent.Stop). done is called once, from the loop or
+ * from in here when it is stopped already: with its status, or with NULL
+ * and the reason it could not be waited for. It stays stopped until its
+ * spec changes. ENOENT: no such container here; EAGAIN: too many stops of
+ * it waiting (try again). */
+typedef void (*containers_stop_fn)(const ContainerStatus *status, const berth_error *err,
+                                   void *data);
+int containers_stop(containers *t, const char *id, int64_t grace_ms, containers_stop_fn done,
+                    void *data, berth_error **err);
+
+/* --- read-only ------------------------------------------------------------------------ */
+
+size_t containers_count(const containers *t);
+/* Up to max statuses into out (valid until the loop runs again). */
+size_t containers_statuses(const containers *t, const ContainerStatus **out, size_t max);
+/* A container's spec and status; NULL when it is not here. */
+const ContainerSpec *containers_spec(const containers *t, const char *id);
+const ContainerStatus *containers_status(const containers *t, const char *id);
+/* The liveness probe's last result: false when the container is not here
+ * or has no probe. */
+bool containers_probe(const containers *t, const char *id, uint32_t *ret_failures,
+                      const char **ret_message);
+/* Open the container's state directory (O_DIRECTORY; the caller closes
+ * it). ENOENT when the container or its directory is not here. */
+int containers_open_dir(const containers *t, const char *id, int *ret_fd, berth_error **err);
+/* The assignment generation realised, and the one being applied. */
+uint64_t containers_applied_generation(const containers *t);
+uint64_t containers_wanted_generation(const containers *t);
+/* The Heartbeat digest of every status (lib/protocol/digest.h). */
+uint64_t containers_digest(const containers *t);
+
+#endif

@@ -1,0 +1,129 @@
+/* berth-monitor's parts: one process, one epoll loop, one container.
+ *
+ *   main.c     arguments, setup, the answer to the starter, the loop
+ *   run.c      a run's life: start, exit, removal of what it leaves,
+ *              restarts with backoff, stop (fifo, signals, grace)
+ *   logs.c     the container's stdout and stderr into its CRI log
+ *   liveness.c the liveness probe (exec or tcp), never waiting in the loop
+ *   records.c  state.pb and exit.pb (lib/statedir)
+ *
+ * Calls go one way: main -> run -> logs, liveness, records. The probe tells
+ * the run that a container failed it through run_end_unhealthy(), the one
+ * call back. */
+#ifndef BERTH_MONITOR_MONITOR_H
+#define BERTH_MONITOR_MONITOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/loop.h"
+#include "berth/proto/v1.h"
+#include "runtime/removal.h"
+#include "runtime/runtime.h"
+#include "statedir/crilog.h"
+
+#define HISTORY_MAX 16
+
+typedef struct monitor monitor;
+
+/* One of the container's output pipes. */
+typedef struct out_pipe {
+    berth_loop_io io;
+    monitor *m;
+    berth_crilog_stream stream;
+} out_pipe;
+
+/* A probe command given up on, until it is reaped (liveness.c). */
+typedef struct probe_reaper probe_reaper;
+
+struct monitor {
+    berth_loop *loop;
+    int dirfd;
+    char *state_dir; /* its path, resolved (the runtime keeps it) */
+    int lock_fd;
+    int ready_fd; /* -1 once answered */
+    ContainerPlan *plan;
+    berth_runtime *rt;
+
+    /* The run: the container while it runs, and after it ended until what
+     * it left is removed. */
+    berth_container *c;
+    berth_loop_io pid_io;
+    berth_removal *removal;
+    bool run_failed; /* the run being removed never started properly */
+    int last_exit_code;
+    int64_t last_ran_ns;
+    berth_loop_timer grace_timer, restart_timer;
+    berth_loop_io control_io;
+    berth_loop_signal sig_term, sig_int;
+    bool stopping;
+    int64_t backoff_ms; /* the next delay */
+    int64_t next_restart_ns;
+
+    /* Logs. */
+    berth_crilog *log;
+    out_pipe out[2];
+
+    /* Liveness probe. */
+    struct {
+        berth_loop_timer period;  /* next probe due */
+        berth_loop_timer timeout; /* the probe in flight gives up */
+        berth_loop_io io;         /* exec: its start, then its pidfd; tcp: the socket */
+        berth_exec *exec;         /* exec: being started */
+        pid_t pid;                /* exec: the command in flight */
+        HealthState health;
+        uint32_t failures, successes;
+        char message[256];
+        bool unhealthy_kill; /* the run is being ended for failing */
+        probe_reaper *reapers;
+    } probe;
+    int self_netns; /* our own network namespace, to come back to */
+
+    /* Bookkeeping for state.pb and exit.pb. */
+    MonitorPhase phase;
+    uint32_t restart_count;
+    char reason[512];
+    ExitRecord history[HISTORY_MAX];
+    char history_reason[HISTORY_MAX][256];
+    size_t n_history;
+    bool finished;   /* the final phase is written: the loop ends */
+    int exit_status; /* of the monitor process */
+};
+
+/* main.c: tell the starter (once): "running PID" or "error TEXT". */
+void monitor_answer(monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* run.c: the stop requests (control_fd, the control fifo; SIGTERM,
+ * SIGINT) join the loop. */
+int run_init(monitor *m, int control_fd, berth_error **err);
+/* Start the first run (its answer goes to the starter). When it failed at
+ * once, m->finished is set and there is no loop to run. */
+void run_begin(monitor *m);
+/* Stop the container: its stop signal, SIGKILL after grace_ms (< 0: the
+ * spec's); then the monitor exits. */
+void run_request_stop(monitor *m, int64_t grace_ms);
+/* The liveness probe gave up on this run: end it, restart per policy. */
+void run_end_unhealthy(monitor *m);
+void run_free(monitor *m);
+
+/* logs.c: a pipe whose read end joins the loop; the write end for the
+ * container in *ret_write_end. */
+int logs_open_pipe(monitor *m, berth_crilog_stream stream, int *ret_write_end, berth_error **err);
+/* Read what is left in every pipe, then close them (the writers are gone). */
+void logs_drain_and_close(monitor *m);
+void logs_close(monitor *m);
+
+/* liveness.c */
+void liveness_init(monitor *m);
+void liveness_start(monitor *m);
+void liveness_stop(monitor *m);
+void liveness_free(monitor *m);
+
+/* records.c */
+void records_save_state(monitor *m);
+void records_set_phase(monitor *m, MonitorPhase phase);
+/* Append to the bounded history and write exit.pb. */
+void records_exit(monitor *m, const ExitRecord *rec);
+
+#endif

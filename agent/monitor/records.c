@@ -1,0 +1,62 @@
+/* state.pb and exit.pb: what berthd (and anyone) reads of this monitor. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "monitor.h"
+#include "statedir/statedir.h"
+
+void records_save_state(monitor *m)
+{
+    MonitorState st = MONITOR_STATE_INIT;
+    ExitRecord *hist[HISTORY_MAX];
+    berth_error *err = NULL;
+
+    st.monitor_pid = (int32_t)getpid();
+    st.container_pid = m->c && !m->removal ? (int32_t)berth_container_pid(m->c) : 0;
+    st.phase = m->phase;
+    st.started_unix_ns = m->c ? berth_container_started_ns(m->c) : 0;
+    st.restart_count = m->restart_count;
+    st.next_restart_unix_ns = m->phase == PHASE_BACKOFF ? m->next_restart_ns : 0;
+    st.reason = m->reason;
+    st.health = m->probe.health;
+    st.probe_failures = m->probe.failures;
+    st.probe_message = m->probe.message;
+    for (size_t i = 0; i < m->n_history; i++)
+        hist[i] = &m->history[i];
+    st.history = hist;
+    st.n_history = m->n_history;
+    if (berth_statedir_write_state(m->dirfd, &st, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "save state");
+        berth_error_free(&err);
+    }
+}
+
+void records_set_phase(monitor *m, MonitorPhase phase)
+{
+    m->phase = phase;
+    records_save_state(m);
+}
+
+void records_exit(monitor *m, const ExitRecord *rec)
+{
+    berth_error *err = NULL;
+
+    if (m->n_history == HISTORY_MAX) {
+        memmove(&m->history[0], &m->history[1], sizeof(m->history[0]) * (HISTORY_MAX - 1));
+        memmove(m->history_reason[0], m->history_reason[1],
+                sizeof(m->history_reason[0]) * (HISTORY_MAX - 1));
+        m->n_history--;
+        for (size_t i = 0; i < m->n_history; i++)
+            m->history[i].reason = m->history_reason[i];
+    }
+    m->history[m->n_history] = *rec;
+    snprintf(m->history_reason[m->n_history], sizeof(m->history_reason[0]), "%s", rec->reason);
+    m->history[m->n_history].reason = m->history_reason[m->n_history];
+    m->n_history++;
+    if (berth_statedir_write_exit(m->dirfd, rec, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "write exit record");
+        berth_error_free(&err);
+    }
+}

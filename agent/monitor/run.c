@@ -1,0 +1,379 @@
+/* A run's life, all from the loop: create the container (lib/runtime),
+ * follow its init through a pidfd, record how it ended, remove what it
+ * left (a removal driven by loop timers: runtime/removal.h), then restart
+ * it after a backoff or finish. A stop (the control fifo, SIGTERM, SIGINT)
+ * sends the stop signal and, after the grace period, SIGKILL to everything
+ * in its cgroup. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "monitor.h"
+#include "statedir/statedir.h"
+
+#define BACKOFF_INITIAL_MS     10000
+#define BACKOFF_MAX_MS         300000
+#define BACKOFF_RESET_AFTER_MS 600000
+/* What a run leaves must be gone within this (killed processes take
+ * milliseconds; one stuck in the kernel holds it up). */
+#define REMOVAL_TIMEOUT_MS 10000
+/* The exit code recorded for a run that could not be started. */
+#define EXIT_CODE_START_FAILED 128
+
+/* --- ending ------------------------------------------------------------------------------ */
+
+/* Nothing more to do: the final phase, and the loop ends. */
+static void finish(monitor *m, MonitorPhase phase)
+{
+    records_set_phase(m, phase);
+    m->finished = true;
+    berth_loop_stop(m->loop);
+}
+
+static int64_t backoff_initial(const monitor *m)
+{
+    const Backoff *b = m->plan->spec->restart_backoff;
+    return b && b->initial_ms > 0 ? b->initial_ms : BACKOFF_INITIAL_MS;
+}
+
+static int64_t backoff_max(const monitor *m)
+{
+    const Backoff *b = m->plan->spec->restart_backoff;
+    return b && b->max_ms > 0 ? b->max_ms : BACKOFF_MAX_MS;
+}
+
+static int64_t backoff_reset(const monitor *m)
+{
+    const Backoff *b = m->plan->spec->restart_backoff;
+    return b && b->reset_after_ms > 0 ? b->reset_after_ms : BACKOFF_RESET_AFTER_MS;
+}
+
+static void schedule_restart(monitor *m, int64_t ran_ns)
+{
+    int64_t delay;
+
+    /* A run that lasted long enough earns a fresh backoff. */
+    if (ran_ns >= backoff_reset(m) * BERTH_NSEC_PER_MSEC)
+        m->backoff_ms = backoff_initial(m);
+    delay = m->backoff_ms;
+    m->backoff_ms = delay * 2 > backoff_max(m) ? backoff_max(m) : delay * 2;
+    m->next_restart_ns = berth_now_real_ns() + delay * BERTH_NSEC_PER_MSEC;
+    berth_loop_timer_arm(m->loop, &m->restart_timer,
+                         berth_now_mono_ns() + delay * BERTH_NSEC_PER_MSEC, NULL);
+    berth_info("restarting in %" PRId64 " ms (restart %u)", delay, m->restart_count + 1);
+    records_set_phase(m, PHASE_BACKOFF);
+}
+
+static bool should_restart(const monitor *m, int exit_code)
+{
+    switch (m->plan->spec->restart_policy) {
+    case RESTART_ALWAYS:
+        return true;
+    case RESTART_ON_FAILURE:
+        return exit_code != 0;
+    default:
+        return false;
+    }
+}
+
+/* A run could not be started (its error in m->reason). The first: the
+ * starter learns why and the monitor ends FAILED. A restart: it counts as
+ * a failed run, and the next one is tried after the backoff. */
+static void start_failed(monitor *m)
+{
+    ExitRecord rec = EXIT_RECORD_INIT;
+
+    rec.finished_unix_ns = berth_now_real_ns();
+    rec.reason = m->reason;
+    if (m->ready_fd >= 0) {
+        records_exit(m, &rec);
+        m->exit_status = 1;
+        finish(m, PHASE_FAILED);
+        monitor_answer(m, BERTH_MONITOR_ANSWER_ERROR "%s", m->reason);
+        return;
+    }
+    rec.exit_code = EXIT_CODE_START_FAILED;
+    rec.restart_count = m->restart_count;
+    records_exit(m, &rec);
+    if (m->stopping) {
+        finish(m, PHASE_EXITED);
+        return;
+    }
+    schedule_restart(m, 0);
+}
+
+/* What the run left is gone (or could not be removed): next run, or the
+ * end. */
+static void on_removed(const berth_error *err, void *data)
+{
+    monitor *m = data;
+
+    if (err)
+        berth_log_error(BERTH_LOG_ERROR, err, "clean up after the container");
+    m->removal = NULL;
+    berth_container_free(m->c);
+    m->c = NULL;
+    if (m->run_failed) {
+        m->run_failed = false;
+        start_failed(m);
+        return;
+    }
+    /* A run ended for failing its probe counts as failed, whatever its
+     * exit code (as Kubernetes restarts it). */
+    if (!m->stopping &&
+        should_restart(m,
+                       m->probe.unhealthy_kill && m->last_exit_code == 0 ? 1 : m->last_exit_code)) {
+        schedule_restart(m, m->last_ran_ns);
+        return;
+    }
+    finish(m, PHASE_EXITED);
+}
+
+/* Stop following the run and remove what it left, from the loop. */
+static void remove_run(monitor *m)
+{
+    berth_loop_remove(m->loop, &m->pid_io);
+    berth_loop_timer_cancel(m->loop, &m->grace_timer);
+    m->removal = berth_removal_start_container(m->loop, m->c, REMOVAL_TIMEOUT_MS, on_removed, m);
+}
+
+/* The init exited (its pidfd is readable). */
+static void on_exit_of_container(berth_loop_io *io, uint32_t events)
+{
+    monitor *m = berth_container_of(io, monitor, pid_io);
+    ExitRecord rec = EXIT_RECORD_INIT;
+    berth_error *err = NULL;
+    berth_exit ex = { .exit_code = 255 };
+
+    (void)events;
+    /* Every writer is gone with the pid namespace: read the pipes dry. */
+    logs_drain_and_close(m);
+    liveness_stop(m);
+    if (berth_container_wait(m->c, true, &ex, &err) <= 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "wait for the container");
+        berth_error_free(&err);
+        memset(&ex, 0, sizeof(ex));
+        ex.exit_code = 255;
+    }
+    rec.exit_code = ex.exit_code;
+    rec.signal = ex.signal;
+    rec.oom_killed = ex.oom_killed;
+    rec.started_unix_ns = ex.started_ns;
+    rec.finished_unix_ns = ex.finished_ns;
+    rec.restart_count = m->restart_count;
+    rec.stopped = m->stopping;
+    rec.reason = ex.oom_killed ? "OOMKilled" : m->probe.unhealthy_kill ? "Unhealthy" : "";
+    records_exit(m, &rec);
+    berth_info("container exited: code %d, signal %d%s", ex.exit_code, ex.signal,
+               ex.oom_killed ? ", OOM-killed" : "");
+    m->last_exit_code = ex.exit_code;
+    m->last_ran_ns = ex.finished_ns - ex.started_ns;
+    /* Nothing of the run survives it: cgroup, overlay layer. */
+    remove_run(m);
+}
+
+/* --- starting ----------------------------------------------------------------------------- */
+
+/* Create the container. On failure *err says why and nothing is left but,
+ * when it was created and cannot be followed, the container itself. */
+static int create(monitor *m, berth_error **err)
+{
+    berth_create_opts opts = { .state_dir = m->state_dir, .stdio = { -1, -1, -1 } };
+    int w[2] = { -1, -1 }, r = -1;
+
+    if (logs_open_pipe(m, BERTH_CRILOG_STDOUT, &w[0], err) < 0 ||
+        logs_open_pipe(m, BERTH_CRILOG_STDERR, &w[1], err) < 0)
+        goto out;
+    opts.stdio[1] = w[0];
+    opts.stdio[2] = w[1];
+    if (berth_container_create(m->rt, m->plan->spec, &opts, &m->c, err) < 0)
+        goto out;
+    if (berth_loop_add(m->loop, &m->pid_io, berth_container_pidfd(m->c), EPOLLIN,
+                       on_exit_of_container, err) < 0)
+        goto out;
+    r = 0;
+out:
+    for (int i = 0; i < 2; i++)
+        if (w[i] >= 0)
+            close(w[i]);
+    if (r < 0)
+        logs_close(m);
+    return r;
+}
+
+static void run_start(monitor *m)
+{
+    berth_error *err = NULL;
+
+    records_set_phase(m, PHASE_STARTING);
+    if (create(m, &err) < 0) {
+        snprintf(m->reason, sizeof(m->reason), "%s", err->msg);
+        berth_log_error(BERTH_LOG_ERROR, err, m->ready_fd >= 0 ? "start" : "restart");
+        berth_error_free(&err);
+        if (m->c) {
+            /* Created but not to be followed: it goes, then the start
+             * counts as failed. */
+            m->run_failed = true;
+            remove_run(m);
+            return;
+        }
+        start_failed(m);
+        return;
+    }
+    m->reason[0] = '\0';
+    liveness_start(m);
+    records_set_phase(m, PHASE_RUNNING);
+    berth_info("container %s running, pid %d", m->plan->spec->id, (int)berth_container_pid(m->c));
+    if (m->ready_fd >= 0) {
+        monitor_answer(m, BERTH_MONITOR_ANSWER_RUNNING "%d", (int)berth_container_pid(m->c));
+        /* The start's temporaries are freed; give their pages back, since
+         * a monitor lives as long as its container and there is one per
+         * container. */
+        malloc_trim(0);
+    }
+}
+
+static void on_restart_timer(berth_loop_timer *t)
+{
+    monitor *m = berth_container_of(t, monitor, restart_timer);
+
+    m->restart_count++;
+    run_start(m);
+}
+
+/* --- stopping ----------------------------------------------------------------------------- */
+
+static void on_grace_timer(berth_loop_timer *t)
+{
+    monitor *m = berth_container_of(t, monitor, grace_timer);
+    berth_error *err = NULL;
+
+    if (!m->c || m->removal)
+        return;
+    berth_info("grace period over: killing everything in the container");
+    if (berth_container_kill_all(m->c, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "kill");
+        berth_error_free(&err);
+    }
+}
+
+/* The stop signal now, SIGKILL to everything after grace_ms. */
+static void end_run(monitor *m, int64_t grace_ms)
+{
+    berth_error *err = NULL;
+
+    if (berth_container_signal(m->c, berth_spec_stop_signal(m->plan->spec), &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "stop signal");
+        berth_error_free(&err);
+    }
+    berth_loop_timer_arm(m->loop, &m->grace_timer,
+                         berth_now_mono_ns() + grace_ms * BERTH_NSEC_PER_MSEC, NULL);
+}
+
+void run_request_stop(monitor *m, int64_t grace_ms)
+{
+    if (m->stopping)
+        return;
+    m->stopping = true;
+    if (grace_ms < 0)
+        grace_ms = berth_spec_stop_grace_ms(m->plan->spec);
+    berth_info("stop requested (signal %d, grace %" PRId64 " ms)",
+               berth_spec_stop_signal(m->plan->spec), grace_ms);
+    if (m->removal)
+        return; /* it ended already: no restart after the removal */
+    if (!m->c) {
+        /* Between runs: there is nothing to stop, only the restart. */
+        berth_loop_timer_cancel(m->loop, &m->restart_timer);
+        finish(m, PHASE_EXITED);
+        return;
+    }
+    liveness_stop(m);
+    records_set_phase(m, PHASE_STOPPING);
+    end_run(m, grace_ms);
+}
+
+void run_end_unhealthy(monitor *m)
+{
+    if (!m->c || m->removal || m->stopping)
+        return;
+    berth_warn("liveness probe failed %u times: restarting the container", m->probe.failures);
+    end_run(m, berth_spec_stop_grace_ms(m->plan->spec));
+}
+
+static void on_signal(berth_loop_signal *s, int signo)
+{
+    monitor *m = signo == SIGTERM ? berth_container_of(s, monitor, sig_term)
+                                  : berth_container_of(s, monitor, sig_int);
+
+    run_request_stop(m, -1);
+}
+
+static void on_control(berth_loop_io *io, uint32_t events)
+{
+    monitor *m = berth_container_of(io, monitor, control_io);
+    berth_error *err = NULL;
+    int64_t grace_ms;
+    char buf[256];
+    ssize_t n;
+
+    (void)events;
+    n = read(io->fd, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (char *line = buf, *nl; line && *line; line = nl) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl++ = '\0';
+        if (!*line)
+            continue;
+        if (berth_monitor_control_parse(line, &grace_ms, &err) < 0) {
+            berth_log_error(BERTH_LOG_WARN, err, "control fifo");
+            berth_error_free(&err);
+            continue;
+        }
+        run_request_stop(m, grace_ms);
+    }
+}
+
+/* --- setup -------------------------------------------------------------------------------- */
+
+/* The stop requests (the control fifo, SIGTERM, SIGINT) join the loop. */
+int run_init(monitor *m, int control_fd, berth_error **err)
+{
+    m->pid_io.fd = -1;
+    berth_loop_timer_init(&m->grace_timer, on_grace_timer);
+    berth_loop_timer_init(&m->restart_timer, on_restart_timer);
+    m->backoff_ms = backoff_initial(m);
+    if (berth_loop_add(m->loop, &m->control_io, control_fd, EPOLLIN, on_control, err) < 0 ||
+        berth_loop_add_signal(m->loop, &m->sig_term, SIGTERM, on_signal, err) < 0 ||
+        berth_loop_add_signal(m->loop, &m->sig_int, SIGINT, on_signal, err) < 0)
+        return -1;
+    return 0;
+}
+
+void run_begin(monitor *m)
+{
+    run_start(m);
+}
+
+void run_free(monitor *m)
+{
+    berth_removal_cancel(m->removal);
+    m->removal = NULL;
+    berth_container_free(m->c);
+    m->c = NULL;
+    if (m->control_io.fd >= 0) {
+        int fd = m->control_io.fd;
+
+        berth_loop_remove(m->loop, &m->control_io);
+        close(fd);
+    }
+}
