@@ -8,10 +8,12 @@
  * with the namespace: nothing to clean up on the host. */
 #include "runtime-internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +156,47 @@ static int remount_ro_in_root(int rootfd, const char *path, berth_error **err)
     return remount_in_root(rootfd, path, MS_RDONLY, err);
 }
 
+/* Whether the kernel has mount_setattr(2) (Linux 5.12). Without it a bind
+ * is made without the mounts below its source: a remount reaches only the
+ * top mount, and a nested one would keep its own flags (writable, suid). */
+static bool have_mount_setattr(void)
+{
+    static int have = -1;
+
+    if (have < 0)
+        have = !(mount_setattr(-1, "", 0, NULL, 0) < 0 && errno == ENOSYS);
+    return have;
+}
+
+static unsigned long bind_flags(void)
+{
+    return MS_BIND | (have_mount_setattr() ? MS_REC : 0);
+}
+
+/* Add flags (MS_RDONLY, MS_NOSUID, MS_NODEV) to the bind mount at path and
+ * every mount below it: MOUNT_ATTR_* set with AT_RECURSIVE in one call. */
+static int restrict_bind_in_root(int rootfd, const char *path, unsigned long flags,
+                                 berth_error **err)
+{
+    _cleanup_close_ int fd = -1;
+    struct mount_attr attr = { 0 };
+
+    if (!have_mount_setattr())
+        return remount_in_root(rootfd, path, flags, err);
+    if (open_in_root(rootfd, path, OPEN_EXISTING, &fd, err) < 0)
+        return -1;
+    if (flags & MS_RDONLY)
+        attr.attr_set |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID)
+        attr.attr_set |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV)
+        attr.attr_set |= MOUNT_ATTR_NODEV;
+    if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+        return berth_error_errno(err, "restrict %s%s and the mounts below it", path,
+                                 flags & MS_RDONLY ? " to read-only" : "");
+    return 0;
+}
+
 /* Bind path onto itself and make that read-only. Missing paths are fine. */
 static int readonly_path(int rootfd, const char *path, berth_error **err)
 {
@@ -163,9 +206,9 @@ static int readonly_path(int rootfd, const char *path, berth_error **err)
     fd = openat2_in_root(rootfd, path);
     if (fd < 0)
         return errno == ENOENT ? 0 : berth_error_errno(err, "resolve %s", path);
-    if (mount(fd_path(fd, fdp), fdp, NULL, MS_BIND | MS_REC, NULL) < 0)
+    if (mount(fd_path(fd, fdp), fdp, NULL, bind_flags(), NULL) < 0)
         return berth_error_errno(err, "bind %s", path);
-    return remount_ro_in_root(rootfd, path, err);
+    return restrict_bind_in_root(rootfd, path, MS_RDONLY, err);
 }
 
 /* Hide path: a directory gets an empty read-only tmpfs, a file the mask
@@ -192,23 +235,50 @@ static int mask_path(int rootfd, const char *path, int mask_fd, berth_error **er
     return 0;
 }
 
-/* Docker's masked and read-only paths. */
+/* Docker's masked and read-only paths; mask_cpu_paths adds the per-CPU
+ * ones. */
 static const char *const masked_paths[] = {
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
+    "/proc/asound",      "/proc/acpi",          "/proc/interrupts", "/proc/kcore",
+    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug", "/proc/scsi",          "/sys/firmware",    "/sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
+
+/* /sys/devices/system/cpu/cpuN/thermal_throttle for every CPU: counters
+ * of the host's other tenants' load. getdents64 on a stack buffer: the
+ * child may not allocate (opendir would). */
+static int mask_cpu_paths(int rootfd, int mask_fd, berth_error **err)
+{
+    _cleanup_close_ int pfd = -1, dfd = -1;
+    char buf[4096] __attribute__((aligned(8))), fdp[FD_PATH_LEN];
+    ssize_t n;
+
+    pfd = openat2_in_root(rootfd, "/sys/devices/system/cpu");
+    if (pfd < 0)
+        return errno == ENOENT ? 0 : berth_error_errno(err, "resolve /sys/devices/system/cpu");
+    dfd = open(fd_path(pfd, fdp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return berth_error_errno(err, "open /sys/devices/system/cpu");
+    while ((n = getdents64(dfd, buf, sizeof(buf))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            const struct dirent64 *e = (const void *)(buf + off);
+            char path[sizeof("/sys/devices/system/cpu//thermal_throttle") + 256];
+
+            off += e->d_reclen;
+            if (strncmp(e->d_name, "cpu", 3) != 0 || !e->d_name[3] ||
+                strspn(e->d_name + 3, "0123456789") != strlen(e->d_name + 3))
+                continue;
+            snprintf(path, sizeof(path), "/sys/devices/system/cpu/%s/thermal_throttle", e->d_name);
+            if (mask_path(rootfd, path, mask_fd, err) < 0)
+                return -1;
+        }
+    }
+    if (n < 0)
+        return berth_error_errno(err, "read /sys/devices/system/cpu");
+    return 0;
+}
 
 static const struct {
     const char *name;
@@ -332,19 +402,32 @@ static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
             continue;
         }
         {
+            struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
             struct stat st;
-            _cleanup_close_ int src = open(m->source, O_PATH | O_CLOEXEC);
+            _cleanup_close_ int src = -1;
             char srcp[FD_PATH_LEN];
 
+            /* No symlink anywhere in the source: a link planted in a host
+             * directory must not send the volume somewhere else. */
+            do
+                src = (int)syscall(SYS_openat2, AT_FDCWD, m->source, &how, sizeof(how));
+            while (src < 0 && errno == EAGAIN);
+            if (src < 0 && errno == ELOOP)
+                return berth_error_set(err, ELOOP,
+                                       "spec.mounts[%zu]: bind source %s: a component is a "
+                                       "symbolic link (refused: give the path it resolves to)",
+                                       i, m->source);
             if (src < 0 || fstat(src, &st) < 0)
                 return berth_error_errno(err, "spec.mounts[%zu]: bind source %s", i, m->source);
             if (mount_in_root(rootfd, m->destination, S_ISDIR(st.st_mode) ? OPEN_DIR : OPEN_FILE,
-                              fd_path(src, srcp), NULL, MS_BIND | MS_REC, NULL, err) < 0)
+                              fd_path(src, srcp), NULL, bind_flags(), NULL, err) < 0)
                 return berth_error_prefix(err, "spec.mounts[%zu]", i);
-            /* mount(2) ignores flags on a bind; a remount applies them: no
-             * setuid binaries or device nodes through a host path. */
-            if (remount_in_root(rootfd, m->destination,
-                                MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), err) < 0)
+            /* mount(2) ignores flags on a bind; they are set afterwards, on
+             * every mount of the tree: no setuid binaries or device nodes
+             * through a host path, and read-only all the way down. */
+            if (restrict_bind_in_root(rootfd, m->destination,
+                                      MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0),
+                                      err) < 0)
                 return berth_error_prefix(err, "spec.mounts[%zu]", i);
         }
     }
@@ -405,9 +488,8 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
         0) {
         /* sysfs can only be mounted by the owner of the network namespace:
          * with the host network in a user namespace, bind the host's. */
-        if (mount_in_root(rootfd, "/sys", OPEN_DIR, "/sys", NULL, MS_BIND | MS_REC, NULL, err) <
-                0 ||
-            remount_ro_in_root(rootfd, "/sys", err) < 0)
+        if (mount_in_root(rootfd, "/sys", OPEN_DIR, "/sys", NULL, bind_flags(), NULL, err) < 0 ||
+            restrict_bind_in_root(rootfd, "/sys", MS_RDONLY, err) < 0)
             return -1;
     }
     if (setup_dev(p, rootfd, err) < 0 || setup_spec_mounts(p, rootfd, err) < 0)
@@ -436,6 +518,8 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(masked_paths); i++)
         if (mask_path(rootfd, masked_paths[i], maskfd, err) < 0)
             return -1;
+    if (mask_cpu_paths(rootfd, maskfd, err) < 0)
+        return -1;
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(readonly_paths); i++)
         if (readonly_path(rootfd, readonly_paths[i], err) < 0)
             return -1;

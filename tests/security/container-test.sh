@@ -4,6 +4,11 @@
 #
 #   M2  socket families Docker refuses, and i386's socketcall path around
 #       the filter
+#   M3  a read-only volume with a mount below its source: read-only, nosuid
+#       and nodev all the way down
+#   L1  Docker's masked paths, /proc/interrupts and thermal_throttle among
+#       them, read as nothing
+#   L5  a volume source through a symlink is refused
 #
 #   container-test.sh BUILD_DIR PROBE_DIR
 #
@@ -22,6 +27,7 @@ BERTHCTL=$BUILD/scheduler-stub/berthctl
 ROOTFS=$BUILD/test-rootfs
 WORK=$(mktemp -d /tmp/berth-security.XXXXXX)
 cleanup() {
+	mountpoint -q "$WORK/vol/sub" && umount "$WORK/vol/sub"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -42,5 +48,43 @@ if [ -x "$PROBES/socketcall32" ]; then
 else
 	ok "i386 socketcall: not an x86-64 host"
 fi
+
+echo "== M3: read-only below nested mounts"
+mkdir -p "$WORK/vol/sub"
+mount -t tmpfs -o size=1m berth-m3 "$WORK/vol/sub"
+out=$(in_container -v "$WORK/vol:/data:ro" -- /probe/escape readonly /data 2>&1)
+rc=$?
+echo "$out"
+expect "/data and /data/sub refuse writes and are nosuid, nodev" 0 "$rc"
+contains "the nested mount was checked" "/data/sub" "$out"
+[ ! -e "$WORK/vol/sub/.berth-escape" ] && [ ! -e "$WORK/vol/.berth-escape" ]
+expect "nothing written on the host" 0 "$?"
+out=$(in_container -v "$WORK/vol:/data" -- /bin/sh -c \
+	'touch /data/sub/w && grep " /data/sub " /proc/self/mounts' 2>&1)
+expect "a read-write volume stays writable below" 0 "$?"
+contains "its nested mount is nosuid,nodev" "nosuid,nodev" "$out"
+rm -f "$WORK/vol/sub/w"
+
+echo "== L1: masked paths"
+out=$(in_container -- /probe/escape masked 2>&1)
+rc=$?
+echo "$out"
+expect "every masked path reads as nothing" 0 "$rc"
+contains "/proc/interrupts is among them" "/proc/interrupts: nothing to read" "$out"
+
+echo "== L5: symlinks"
+ln -s "$WORK/vol" "$WORK/link"
+out=$(in_container -v "$WORK/link:/data:ro" -- /bin/true 2>&1)
+rc=$?
+[ "$rc" -ne 0 ]
+expect "a volume source that is a symlink is refused (exit $rc)" 0 "$?"
+contains "with a reason" "symbolic link" "$out"
+mkdir -p "$WORK/real/inner"
+ln -s "$WORK/real" "$WORK/vol/hop"
+out=$(in_container -v "$WORK/vol/hop/inner:/data" -- /bin/true 2>&1)
+rc=$?
+[ "$rc" -ne 0 ]
+expect "a symlink in the middle of the source is refused (exit $rc)" 0 "$?"
+contains "with a reason" "symbolic link" "$out"
 
 check_summary
