@@ -587,7 +587,7 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     if (c->dirfd < 0) {
         if (mkdirat(t->dirfd, c->id, 0700) < 0 && errno != EEXIST)
             return berth_error_errno(err, "mkdir %s/%s", t->dir, c->id);
-        c->dirfd = openat(t->dirfd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        c->dirfd = openat(t->dirfd, c->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (c->dirfd < 0)
             return berth_error_errno(err, "open %s/%s", t->dir, c->id);
     }
@@ -712,7 +712,7 @@ static void on_inotify(berth_loop_io *io, uint32_t events)
 
 static void adopt(containers *t, const char *id)
 {
-    _cleanup_close_ int dfd = openat(t->dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_close_ int dfd = openat(t->dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     ContainerPlan *plan = NULL;
     MonitorState *ms = NULL;
     berth_monitor_liveness l;
@@ -990,7 +990,7 @@ int containers_open_dir(const containers *t, const char *id, int *ret_fd, berth_
 
     if (!find(t, id))
         return berth_error_set(err, ENOENT, "container %s: not on this node", id);
-    fd = openat(t->dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = openat(t->dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return berth_error_errno(err, "container %s: open its directory", id);
     *ret_fd = fd;

@@ -85,7 +85,8 @@ static int setup(monitor *m, const char *dir, berth_error **err)
         return berth_error_prefix(err, "%s", dir);
     /* Our own diagnostics go beside the container's log, not to whoever
      * started us. */
-    logfd = openat(m->dirfd, "monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    logfd = openat(m->dirfd, "monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+                   0640);
     if (logfd >= 0) {
         dup2(logfd, 1);
         dup2(logfd, 2);
@@ -102,10 +103,20 @@ static int setup(monitor *m, const char *dir, berth_error **err)
         return -1;
     if (mkfifoat(m->dirfd, BERTH_STATEDIR_CONTROL, 0600) < 0 && errno != EEXIST)
         return berth_error_errno(err, "mkfifo %s", BERTH_STATEDIR_CONTROL);
-    /* Read-write: never EOF when a writer closes, and no open() block. */
-    control_fd = openat(m->dirfd, BERTH_STATEDIR_CONTROL, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    /* Read-write: never EOF when a writer closes, and no open() block.
+     * Not through a symlink, and a fifo, nothing else planted there. */
+    control_fd =
+        openat(m->dirfd, BERTH_STATEDIR_CONTROL, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
     if (control_fd < 0)
         return berth_error_errno(err, "open %s", BERTH_STATEDIR_CONTROL);
+    {
+        struct stat st;
+
+        if (fstat(control_fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+            close(control_fd);
+            return berth_error_set(err, EINVAL, "%s is not a fifo", BERTH_STATEDIR_CONTROL);
+        }
+    }
     if (berth_loop_new(&m->loop, err) < 0 || run_init(m, control_fd, err) < 0) {
         close(control_fd);
         return -1;

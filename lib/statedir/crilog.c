@@ -40,7 +40,8 @@ static int open_current(berth_crilog *l, int flags, berth_error **err)
 {
     struct stat st;
 
-    l->fd = openat(l->dirfd, l->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | flags, 0640);
+    l->fd = openat(l->dirfd, l->name,
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | flags, 0640);
     if (l->fd < 0)
         return berth_error_errno(err, "open log %s", l->name);
     if (fstat(l->fd, &st) < 0)
@@ -306,7 +307,7 @@ static size_t list_files(int dirfd, const char *name, int max_files, log_file *o
             snprintf(out[n].name, sizeof(out[n].name), "%s", name);
         else
             snprintf(out[n].name, sizeof(out[n].name), "%s.%d", name, i);
-        if (fstatat(dirfd, out[n].name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+        if (fstatat(dirfd, out[n].name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             continue;
         out[n].ino = (uint64_t)st.st_ino;
         out[n].size = st.st_size;
@@ -322,7 +323,7 @@ static size_t list_files(int dirfd, const char *name, int max_files, log_file *o
 static int tail_start(int dirfd, const log_file *f, uint32_t *want, int64_t *ret_off,
                       berth_error **err)
 {
-    _cleanup_close_ int fd = openat(dirfd, f->name, O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int fd = openat(dirfd, f->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     char buf[8192];
     int64_t pos = f->size;
 
@@ -388,7 +389,7 @@ int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_cr
             off = (int64_t)(q->cursor & CURSOR_OFFSET_MASK);
             if (off > files[i].size)
                 continue; /* shorter than where we were: another file */
-            fd = openat(dirfd, files[i].name, O_RDONLY | O_CLOEXEC);
+            fd = openat(dirfd, files[i].name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
             if (fd < 0 || cursor_check(fd, off) != check)
                 continue;
             fi = i;
@@ -416,7 +417,7 @@ int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_cr
     b.lines = berth_xreallocarray(NULL, cap_lines, sizeof(*b.lines));
     b.buf = berth_xmalloc(cap_buf);
     for (; fi < nf; fi++, off = 0) {
-        _cleanup_close_ int fd = openat(dirfd, files[fi].name, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = openat(dirfd, files[fi].name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         _cleanup_free_ char *chunk = NULL;
         bool full = false;
 

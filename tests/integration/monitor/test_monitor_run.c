@@ -453,6 +453,55 @@ START_TEST(start_error_reported)
 }
 END_TEST
 
+/* A symlink planted where the monitor makes its control fifo or the
+ * container's log: the monitor refuses it, and the file it points at is
+ * neither opened nor written. */
+START_TEST(planted_symlinks_refused)
+{
+    char outside[] = "/tmp/berth-test-outside-XXXXXX", fifo[64];
+    berth_error *err = NULL;
+    pid_t pid = 0;
+    struct stat st;
+    int fd = mkstemp(outside);
+
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    set_cmd("echo hello");
+    ck_assert_int_eq(berth_statedir_write_plan(dfd, &plan, NULL), 0);
+
+    snprintf(fifo, sizeof(fifo), "%s.fifo", outside);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(symlinkat(fifo, dfd, BERTH_STATEDIR_CONTROL), 0);
+    ck_assert_int_lt(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err), 0);
+    ck_assert_msg(strstr(err->msg, "open control: Too many levels of symbolic links"), "%s",
+                  err->msg);
+    berth_error_free(&err);
+    wait_monitor_gone(5000);
+    ck_assert_int_eq(unlinkat(dfd, BERTH_STATEDIR_CONTROL, 0), 0);
+
+    /* A regular file instead of the fifo. */
+    fd = openat(dfd, BERTH_STATEDIR_CONTROL, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_lt(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err), 0);
+    ck_assert_msg(strstr(err->msg, "control is not a fifo"), "%s", err->msg);
+    berth_error_free(&err);
+    wait_monitor_gone(5000);
+    ck_assert_int_eq(unlinkat(dfd, BERTH_STATEDIR_CONTROL, 0), 0);
+
+    ck_assert_int_eq(symlinkat(outside, dfd, BERTH_STATEDIR_LOG), 0);
+    ck_assert_int_lt(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err), 0);
+    ck_assert_msg(strstr(err->msg, "Too many levels of symbolic links"), "%s", err->msg);
+    berth_error_free(&err);
+    wait_monitor_gone(5000);
+    ck_assert_int_eq(stat(outside, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    ck_assert(!cgroup_exists());
+    unlink(fifo);
+    unlink(outside);
+}
+END_TEST
+
 /* A monitor killed with -9: lock free, no final record: LOST. The
  * container was left running; the test cleans it up as the agent would. */
 START_TEST(killed_monitor_is_lost)
@@ -760,6 +809,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, restart_never);
     tcase_add_test(tc, stop_during_backoff);
     tcase_add_test(tc, start_error_reported);
+    tcase_add_test(tc, planted_symlinks_refused);
     tcase_add_test(tc, killed_monitor_is_lost);
     tcase_add_test(tc, second_monitor_refused);
     tcase_add_test(tc, log_failing_at_end_of_output);

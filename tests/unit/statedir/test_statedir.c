@@ -354,6 +354,37 @@ START_TEST(crilog_bad_settings)
 }
 END_TEST
 
+/* A log or a rotated piece that is a symlink is neither written through
+ * nor read: it could point anywhere on the host. */
+START_TEST(crilog_refuses_symlinks)
+{
+    char outside[] = "/tmp/berth-test-outside-XXXXXX";
+    berth_crilog *l = NULL;
+    berth_error *err = NULL;
+    berth_crilog_query q = { .tail_lines = 10 };
+    berth_crilog_batch b;
+    struct stat st;
+    int fd = mkstemp(outside);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "2026-01-01T00:00:00Z stdout F secret\n", 37), 37);
+    close(fd);
+    ck_assert_int_eq(symlinkat(outside, dfd, "c.log"), 0);
+    ck_assert_int_lt(berth_crilog_open(dfd, "c.log", 4096, 3, &l, &err), 0);
+    ck_assert_int_eq(err->code, ELOOP);
+    berth_error_free(&err);
+    ck_assert_int_eq(stat(outside, &st), 0);
+    ck_assert_int_eq(st.st_size, 37);
+
+    /* Read: the symlink is not a piece of the log. */
+    ck_assert_int_eq(symlinkat(outside, dfd, "c.log.1"), 0);
+    ck_assert_msg(berth_crilog_read(dfd, "c.log", 3, &q, &b, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_uint_eq(b.n_lines, 0);
+    berth_crilog_batch_clear(&b);
+    unlink(outside);
+}
+END_TEST
+
 /* Write records "line N" (stdout; every 5th on stderr) at time N s. */
 static void write_lines(berth_crilog *l, int from, int to)
 {
@@ -498,6 +529,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, crilog_rotation_bound);
     tcase_add_test(tc, crilog_end_fails_once);
     tcase_add_test(tc, crilog_bad_settings);
+    tcase_add_test(tc, crilog_refuses_symlinks);
     tcase_add_test(tc, crilog_read_follow);
     tcase_add_test(tc, crilog_read_batches_and_rotation);
     suite_add_tcase(s, tc);
