@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -321,9 +322,6 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
     return 0;
 }
 
-/* Read the child's error record from the sync socket. 0: EOF (the exec
- * happened), or nothing there yet with MSG_DONTWAIT; -1: *err holds the
- * child's error (replacing any error already there), or the read failed. */
 /* What the child said on the sync socket: 1 EOF (it exec'd: the socket is
  * close-on-exec), 0 nothing yet (MSG_DONTWAIT), -1 its error. */
 static int read_child_error(int sock, int flags, berth_error **err)
@@ -350,6 +348,29 @@ static int read_child_error(int sock, int flags, berth_error **err)
     if (buf[sizeof(code)])
         return berth_error_make(err, code, "%s", buf + hdr);
     return berth_error_set(err, code, "%s", buf + hdr);
+}
+
+/* Wait for the child's exec or its error, at most timeout_ms: a child
+ * stuck in its setup must not hold the caller forever. */
+static int await_child(int sock, int timeout_ms, berth_error **err)
+{
+    struct pollfd pfd = { .fd = sock, .events = POLLIN };
+    int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+
+    for (;;) {
+        int64_t left = deadline - berth_now_mono_ns();
+        int r;
+
+        if (left <= 0)
+            return berth_error_set(err, ETIMEDOUT,
+                                   "the container init did not start its command within %d ms",
+                                   timeout_ms);
+        r = poll(&pfd, 1, (int)((left + 999999) / 1000000));
+        if (r < 0 && errno != EINTR)
+            return berth_error_errno(err, "wait for the container init");
+        if (r > 0 && (r = read_child_error(sock, MSG_DONTWAIT, err)) != 0)
+            return r;
+    }
 }
 
 static int write_id_map(pid_t pid, const char *file, IdMap **maps, size_t n, berth_error **err)
@@ -506,7 +527,8 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     }
     /* EOF: the exec happened (the socket is close-on-exec). A record: the
      * child's own error. */
-    if (read_child_error(sock_parent, 0, err) < 0)
+    if (await_child(sock_parent,
+                    opts && opts->start_timeout_ms > 0 ? opts->start_timeout_ms : 60000, err) < 0)
         goto fail;
     c->started_ns = berth_now_real_ns();
     if (berth_cgroup_oom_kills(c->cgroup, &c->oom_base, NULL) < 0)

@@ -57,6 +57,10 @@ typedef struct berth_create_opts {
      * foreground `berthctl run`). Off: the container outlives its parent,
      * as a supervised one must. */
     bool die_with_parent;
+    /* How long the init may take from clone to the exec of the command
+     * (its mounts, a volume on a hung network filesystem); then it is
+     * killed and the create fails with ETIMEDOUT. 0: 60 s. */
+    int start_timeout_ms;
 } berth_create_opts;
 
 typedef struct berth_container berth_container;

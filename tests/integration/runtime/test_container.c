@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,67 @@ START_TEST(failed_start_leaves_nothing)
 }
 END_TEST
 
+/* Write value to the freeze file of the runtime's parent cgroup. */
+static void freeze_parent(bool on)
+{
+    char path[128];
+    berth_error *err = NULL;
+
+    if (berth_cgroup_driver_version(berth_runtime_cgroups(rt)) == BERTH_CGROUP_V2) {
+        snprintf(path, sizeof(path), "/sys/fs/cgroup%s", parent);
+        ck_assert_int_eq(berth_mkdir_p(path, 0755, &err), 0);
+        ck_assert_int_eq(berth_write_file_string_at(AT_FDCWD, strcat(path, "/cgroup.freeze"),
+                                                    on ? "1" : "0", &err),
+                         0);
+    } else {
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/freezer%s", parent);
+        ck_assert_int_eq(berth_mkdir_p(path, 0755, &err), 0);
+        ck_assert_int_eq(berth_write_file_string_at(AT_FDCWD, strcat(path, "/freezer.state"),
+                                                    on ? "FROZEN" : "THAWED", &err),
+                         0);
+    }
+}
+
+/* An init that never gets to its command (frozen here, as one stuck on a
+ * hung network filesystem would be): the create gives up after
+ * start_timeout_ms, kills it, and leaves nothing. The freezer makes it
+ * deterministic: the init cannot run until the thaw, long after the
+ * timeout; the kill takes effect at the thaw. */
+START_TEST(stuck_start_times_out)
+{
+    static char *argv[] = { "/bin/true", NULL };
+    berth_error *err = NULL;
+    berth_container *c = NULL;
+    berth_create_opts opts = { .stdio = { -1, -1, -1 }, .start_timeout_ms = 300 };
+    char state[128];
+    struct stat st;
+    pid_t thaw;
+    int status;
+
+    snprintf(state, sizeof(state), "%s/state-stuck", work);
+    opts.state_dir = state;
+    set_cmd(argv);
+    freeze_parent(true);
+    thaw = fork();
+    ck_assert_int_ge(thaw, 0);
+    if (thaw == 0) {
+        sleep(3);
+        freeze_parent(false);
+        _exit(0);
+    }
+    ck_assert_int_lt(berth_container_create(rt, &spec, &opts, &c, &err), 0);
+    ck_assert_int_eq(waitpid(thaw, &status, 0), thaw);
+    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(err->code, ETIMEDOUT);
+    ck_assert_str_eq(err->msg,
+                     "container c1: the container init did not start its command within 300 ms");
+    berth_error_free(&err);
+    ck_assert_ptr_null(c);
+    ck_assert(!cgroup_exists("c1"));
+    ck_assert_int_eq(stat(state, &st), -1);
+}
+END_TEST
+
 START_TEST(overlay_isolation)
 {
     static char *writer[] = { "/bin/sh", "-c", "echo a >/f; sleep 1; cat /f", NULL };
@@ -443,6 +505,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, oom_marker);
     tcase_add_test(tc, stdio_to_pipes);
     tcase_add_test(tc, failed_start_leaves_nothing);
+    tcase_add_test(tc, stuck_start_times_out);
     tcase_add_test(tc, overlay_isolation);
     tcase_add_test(tc, exec_stub_is_sealed);
     tcase_add_test(tc, exec_in_running_container);
