@@ -166,6 +166,14 @@ static int controller_check(void *data, berth_error **err)
     return session_controller_check(a->session, err);
 }
 
+static size_t frame_drops(void *data, FrameDrops storage[BERTH_REJECT_COUNT],
+                          FrameDrops *ptrs[BERTH_REJECT_COUNT])
+{
+    agent *a = data;
+
+    return a->session ? session_frame_drops(a->session, storage, ptrs) : 0;
+}
+
 static void on_metrics_timer(berth_loop_timer *t)
 {
     agent *a = berth_container_of(t, agent, metrics_timer);
@@ -200,7 +208,8 @@ static int start(agent *a, berth_error **err)
         .cgroups = a->cgroups,
         .agent_start_ns = a->start_ns,
         .controller_check = controller_check,
-        .controller_check_data = a,
+        .frame_drops = frame_drops,
+        .callback_data = a,
     };
     session_config scfg = {
         .loop = a->loop,

@@ -62,6 +62,7 @@ typedef struct health_buf {
     char msgs[N_CHECKS][MSG_MAX];
     StateCount counts[N_STATES], *count_ptrs[N_STATES];
     ContainerHealth probes[LIST_MAX], *probe_ptrs[LIST_MAX];
+    FrameDrops drops[BERTH_REJECT_COUNT], *drop_ptrs[BERTH_REJECT_COUNT];
 } health_buf;
 
 static void agent_health(const agent_service_config *cfg, HealthReport *ret, health_buf *b)
@@ -150,7 +151,7 @@ static void agent_health(const agent_service_config *cfg, HealthReport *ret, hea
     check(&checks[nc++], "monitors", lost == 0, msg);
 
     msg = b->msgs[nc];
-    ok = cfg->controller_check(cfg->controller_check_data, &err) == 0;
+    ok = cfg->controller_check(cfg->callback_data, &err) == 0;
     if (!ok) {
         snprintf(msg, MSG_MAX, "%s", err->msg);
         berth_error_free(&err);
@@ -174,6 +175,10 @@ static void agent_health(const agent_service_config *cfg, HealthReport *ret, hea
         ret->n_containers++;
     }
     ret->containers = count_ptrs;
+    if (cfg->frame_drops) {
+        ret->n_frames_dropped = cfg->frame_drops(cfg->callback_data, b->drops, b->drop_ptrs);
+        ret->frames_dropped = b->drop_ptrs;
+    }
     ret->probes = b->probe_ptrs;
 }
 

@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "berth/proto/v1.h"
 #include "containers.h"
+#include "rpc/auth.h"
 #include "runtime/cgroup.h"
 
 typedef struct agent_service agent_service;
@@ -29,7 +31,10 @@ typedef struct agent_service_config {
     int64_t agent_start_ns;
     /* Whether the controller answers: 0, or -1 and why not. */
     int (*controller_check)(void *data, berth_error **err);
-    void *controller_check_data;
+    /* The frames dropped, by reason (rpc/server.h: berth_rpc_frame_drops). */
+    size_t (*frame_drops)(void *data, FrameDrops storage[BERTH_REJECT_COUNT],
+                          FrameDrops *ptrs[BERTH_REJECT_COUNT]);
+    void *callback_data; /* the callbacks' */
 } agent_service_config;
 
 agent_service *agent_service_new(const agent_service_config *cfg);

@@ -59,6 +59,10 @@ struct session {
     berth_rpc_server *respondent;
     berth_rpc_server *server; /* the Agent service: local socket, remote endpoint */
     berth_loop_timer register_timer, heartbeat_timer;
+    /* Frames dropped: a log line when the counters moved (strangers'
+     * frames get no answer; this is where they show, and in Health). */
+    berth_loop_timer drops_timer;
+    uint64_t drops_seen[BERTH_REJECT_COUNT];
     bool registered;
     bool socket_bound;  /* ours to remove at exit */
     bool connected;     /* channels connected (once) */
@@ -86,6 +90,24 @@ static int64_t jitter(int64_t ms)
 static void arm(session *s, berth_loop_timer *t, int64_t ms)
 {
     berth_loop_timer_arm(s->loop, t, berth_now_mono_ns() + ms * BERTH_NSEC_PER_MSEC, NULL);
+}
+
+#define DROPS_LOG_INTERVAL_MS 10000
+
+/* The Agent service's requests are small (Health, List, Logs, Stop): a
+ * bound on what a connection can make berthd reserve before a frame is
+ * authenticated (rpc/server.h). */
+#define AGENT_REQUEST_MAX (64 * 1024)
+
+static void on_drops_timer(berth_loop_timer *t)
+{
+    session *s = berth_container_of(t, session, drops_timer);
+    char line[512];
+
+    if (berth_auth_drops_since(s->auth, s->drops_seen, line, sizeof(line)))
+        berth_warn("%s in the last %d s (berthctl health shows the totals)", line,
+                   DROPS_LOG_INTERVAL_MS / 1000);
+    arm(s, t, DROPS_LOG_INTERVAL_MS);
 }
 
 static void call(session *s, const char *method, const ProtobufCMessage *req,
@@ -242,6 +264,12 @@ void session_applied(session *s, uint64_t generation)
     (void)generation;
 }
 
+size_t session_frame_drops(const session *s, FrameDrops storage[BERTH_REJECT_COUNT],
+                           FrameDrops *ptrs[BERTH_REJECT_COUNT])
+{
+    return berth_rpc_frame_drops(s->auth, storage, ptrs);
+}
+
 berth_stream_push *session_stream(session *s)
 {
     return s->push;
@@ -335,7 +363,9 @@ static int connect_channels(session *s, const Endpoints *ep, berth_error **err)
         berth_stream_push_connect(s->push, ep->stream, err) < 0)
         return berth_error_prefix(err, "connect to the controller's channels");
     {
-        berth_rpc_server_config scfg = { .loop = loop, .auth = s->auth };
+        berth_rpc_server_config scfg = { .loop = loop,
+                                         .auth = s->auth,
+                                         .max_request_bytes = AGENT_REQUEST_MAX };
 
         if (berth_rpc_respondent_new(&scfg, &s->controller, &s->respondent, err) < 0 ||
             berth_rpc_server_add_service(s->respondent, s->agent_service, err) < 0 ||
@@ -521,7 +551,9 @@ static int remove_stale_socket(const char *path, berth_error **err)
 static int serve_agent(session *s, berth_error **err)
 {
     const agent_config *cfg = s->cfg;
-    berth_rpc_server_config scfg = { .loop = s->loop, .auth = s->auth };
+    berth_rpc_server_config scfg = { .loop = s->loop,
+                                     .auth = s->auth,
+                                     .max_request_bytes = AGENT_REQUEST_MAX };
 
     if (berth_rpc_server_new(&scfg, &s->server, err) < 0 ||
         berth_rpc_server_add_service(s->server, s->agent_service, err) < 0)
@@ -565,6 +597,7 @@ int session_start(const session_config *c, session **ret, berth_error **err)
     s->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
     berth_loop_timer_init(&s->register_timer, on_register_timer);
     berth_loop_timer_init(&s->heartbeat_timer, on_heartbeat_timer);
+    berth_loop_timer_init(&s->drops_timer, on_drops_timer);
     if (load_identity(s, err) < 0)
         goto fail;
     if (s->cfg->join_token) {
@@ -586,6 +619,7 @@ int session_start(const session_config *c, session **ret, berth_error **err)
     if (serve_agent(s, err) < 0)
         goto fail;
     arm(s, &s->register_timer, 0);
+    arm(s, &s->drops_timer, DROPS_LOG_INTERVAL_MS);
     *ret = s;
     return 0;
 fail:
@@ -599,6 +633,7 @@ void session_stop(session *s)
         return;
     berth_loop_timer_cancel(s->loop, &s->register_timer);
     berth_loop_timer_cancel(s->loop, &s->heartbeat_timer);
+    berth_loop_timer_cancel(s->loop, &s->drops_timer);
     berth_rpc_server_free(s->server);
     berth_rpc_server_free(s->respondent);
     berth_events_sub_free(s->sub);

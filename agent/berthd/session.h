@@ -23,6 +23,7 @@
 #include "berth/proto/v1.h"
 #include "containers.h"
 #include "node.h"
+#include "rpc/auth.h"
 #include "rpc/stream.h"
 
 typedef struct session session;
@@ -54,6 +55,11 @@ void session_applied(session *s, uint64_t generation);
 /* Whether the controller answers: 0, or -1 and why not (EAGAIN: not
  * registered yet; EHOSTUNREACH: it stopped answering). */
 int session_controller_check(const session *s, berth_error **err);
+
+/* The frames berthd dropped since it started, by reason, for Health
+ * (rpc/server.h: berth_rpc_frame_drops). */
+size_t session_frame_drops(const session *s, FrameDrops storage[BERTH_REJECT_COUNT],
+                           FrameDrops *ptrs[BERTH_REJECT_COUNT]);
 
 /* The stream to the controller, for metrics; NULL until registered. */
 berth_stream_push *session_stream(session *s);

@@ -135,7 +135,16 @@ static int agent_health(berthctl_ctx *ctx, berthctl_format fmt)
     for (size_t i = 0; i < rep->n_containers; i++)
         printf(" %u %s", rep->containers[i]->count,
                berthctl_container_state(rep->containers[i]->state));
-    printf("\nChecks:\n");
+    printf("\n");
+    /* Frames from strangers get no answer: their count is shown here. */
+    if (rep->n_frames_dropped) {
+        printf("Dropped:    ");
+        for (size_t i = 0; i < rep->n_frames_dropped; i++)
+            printf("%s %s %llu", i ? "," : "", rep->frames_dropped[i]->reason,
+                   (unsigned long long)rep->frames_dropped[i]->count);
+        printf(" (frames)\n");
+    }
+    printf("Checks:\n");
     for (size_t i = 0; i < rep->n_checks; i++)
         printf("  %-10s %s%s%s\n", rep->checks[i]->name, rep->checks[i]->ok ? "ok" : "FAILED",
                *rep->checks[i]->message ? ": " : "", rep->checks[i]->message);

@@ -16,7 +16,8 @@
  *       nothing, held until the process is killed.
  *   attack loris ADDRESS COUNT
  *       COUNT connections that each announce a message of 4 MiB and then
- *       send it one byte a second, until killed.
+ *       send it one byte a second, until killed; then prints how many the
+ *       server closed.
  *   attack login ADDRESS SERVER SERVER_PUB ROLE/NAME KEY [--previous KEY]
  *                [--token TOKEN]
  *       One handshake as ROLE/NAME with the secret key in the file KEY
@@ -270,6 +271,13 @@ static int hold(const char *address, long count, bool loris)
         for (long i = 0; i < up; i++)
             if (fds[i] >= 0)
                 drain(fds[i]);
+    }
+    if (loris) {
+        long closed = 0;
+
+        for (long i = 0; i < up; i++)
+            closed += fds[i] < 0;
+        printf("closed by the server: %ld of %ld\n", closed, up);
     }
     for (long i = 0; i < up; i++)
         if (fds[i] >= 0)

@@ -10,6 +10,10 @@
 #   L4  a thousand idle connections and a hundred slow-loris connections
 #       (each announcing 4 MiB and sending a byte a second): the daemon's
 #       memory stays bounded and it serves on.
+#   the agent, on its remote endpoint: a HELLO flood while an operator
+#       asks it on its socket, and slow-loris connections it closes at once
+#       (its requests are small: it takes 64 KiB); what it dropped shows in
+#       its Health and its log.
 #
 # Figures (latencies, memory) are printed, never asserted as times.
 #
@@ -64,7 +68,9 @@ PORT=$(free_port)
 TCP=tcp://127.0.0.1:$PORT
 ctl_start --rpc "tcp://127.0.0.1:$PORT" --heartbeat-min-interval 500ms || exit 1
 export BERTH_CONTROLLER=$TCP
-node_start n1 "" "$TCP"
+APORT=$(free_port)
+ATCP=tcp://127.0.0.1:$APORT
+node_start n1 "" "$TCP" "$ATCP"
 wait_until 30 nodes_ready 1
 expect "the node is Ready" "1" "$(bctl get nodes | awk 'NR > 1 && $2 == "Ready"' | wc -l)"
 
@@ -168,5 +174,59 @@ else
 fi
 wait_until 10 nodes_ready 1
 expect "the node stayed Ready" "1" "$(bctl get nodes | awk 'NR > 1 && $2 == "Ready"' | wc -l)"
+
+# --- the agent ----------------------------------------------------------------------
+
+echo "== the agent: 20,000 strangers' HELLOs, then 50 slow-loris connections"
+apid=$(node_pid n1)
+rss0=$(rss_kb "$apid")
+"$ATTACK" hello-flood "$ATCP" node/n1 20000 8 >"$FLEET_DIR/aflood.out" 2>&1 &
+flood=$!
+wait_until 60 grep -q ready "$FLEET_DIR/aflood.out"
+calls=0 fails=0 rssmax=$rss0 t0=$(date +%s%N)
+: >"$FLEET_DIR/aduring.ms"
+while ! grep -q '^sent' "$FLEET_DIR/aflood.out" || [ "$(queued "$APORT")" != 0 ]; do
+	if ms=$(ms_of node_agent n1 health); then
+		echo "$ms" >>"$FLEET_DIR/aduring.ms"
+	else
+		fails=$((fails + 1))
+	fi
+	calls=$((calls + 1))
+	r=$(rss_kb "$apid")
+	[ "$r" -gt "$rssmax" ] && rssmax=$r
+	[ $((($(date +%s%N) - t0) / 1000000000)) -lt 300 ] || break
+done
+took=$((($(date +%s%N) - t0) / 1000000))
+kill $flood
+wait $flood
+expect "the flood was sent" 0 "$?"
+echo "the agent read the whole flood in $took ms; operator calls on its socket during it," \
+	"ms: p50 $(pct 50 "$FLEET_DIR/aduring.ms") max $(pct 100 "$FLEET_DIR/aduring.ms")"
+expect "operator calls to the agent during the flood all succeeded ($calls made)" 0 "$fails"
+"$ATTACK" loris "$ATCP" 50 >"$FLEET_DIR/aloris.out" 2>&1 &
+loris=$!
+wait_until 60 grep -q ready "$FLEET_DIR/aloris.out"
+sleep 3
+r=$(rss_kb "$apid")
+[ "$r" -gt "$rssmax" ] && rssmax=$r
+kill $loris
+wait $loris
+contains "the agent closed every connection announcing 4 MiB" "closed by the server: 50 of 50" \
+	"$(cat "$FLEET_DIR/aloris.out")"
+echo "agent RSS: ${rss0} kB before, ${rssmax} kB at most"
+grow=$((rssmax - rss0))
+if [ "$grow" -lt $((32 * 1024)) ]; then
+	ok "the agent's memory stayed bounded (+${grow} kB)"
+else
+	bad "the agent grew by ${grow} kB"
+fi
+out=$(node_agent n1 health 2>&1)
+contains "berthctl agent health shows what the agent dropped" "throttled" "$(echo "$out" | grep '^Dropped:')"
+contains "so does berthctl health -o wide" "frames dropped by n1:" "$(bctl health -o wide 2>&1)"
+if wait_until 15 grep -q 'frames dropped:.*throttled' "$FLEET_DIR/n1/log"; then
+	ok "the agent logged what it dropped"
+else
+	bad "the agent logged nothing of the frames it dropped"
+fi
 
 check_summary
