@@ -180,7 +180,7 @@ static void on_metrics_timer(berth_loop_timer *t)
     berth_stream_push *push = a->session ? session_stream(a->session) : NULL;
     berth_error *err = NULL;
 
-    berth_loop_timer_arm(a->loop, t, berth_now_mono_ns() + a->cfg.metrics_interval_ns, NULL);
+    berth_loop_timer_arm(a->loop, t, berth_now_mono_ns() + a->cfg.metrics_interval_ns);
     if (!push)
         return;
     if (metrics_send(a->containers, a->cgroups, a->cfg.cgroup_parent, push, &err) < 0) {
@@ -229,7 +229,7 @@ static int start(agent *a, berth_error **err)
         return -1;
     berth_loop_timer_init(&a->metrics_timer, on_metrics_timer);
     berth_loop_timer_arm(a->loop, &a->metrics_timer,
-                         berth_now_mono_ns() + a->cfg.metrics_interval_ns, NULL);
+                         berth_now_mono_ns() + a->cfg.metrics_interval_ns);
     return 0;
 }
 

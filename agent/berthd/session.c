@@ -89,7 +89,7 @@ static int64_t jitter(int64_t ms)
 
 static void arm(session *s, berth_loop_timer *t, int64_t ms)
 {
-    berth_loop_timer_arm(s->loop, t, berth_now_mono_ns() + ms * BERTH_NSEC_PER_MSEC, NULL);
+    berth_loop_timer_arm(s->loop, t, berth_now_mono_ns() + ms * BERTH_NSEC_PER_MSEC);
 }
 
 #define DROPS_LOG_INTERVAL_MS 10000

@@ -142,7 +142,7 @@ static void probe_reset(monitor *m)
 static void probe_schedule(monitor *m, int64_t delay_ms)
 {
     berth_loop_timer_arm(m->loop, &m->probe.period,
-                         berth_now_mono_ns() + delay_ms * BERTH_NSEC_PER_MSEC, NULL);
+                         berth_now_mono_ns() + delay_ms * BERTH_NSEC_PER_MSEC);
 }
 
 static void probe_done(monitor *m, bool ok, const char *message)
@@ -337,8 +337,7 @@ static void on_probe_period(berth_loop_timer *t)
     }
     berth_loop_timer_arm(m->loop, &m->probe.timeout,
                          berth_now_mono_ns() +
-                             or_default(p->timeout_ms, DEFAULT_TIMEOUT_MS) * BERTH_NSEC_PER_MSEC,
-                         NULL);
+                             or_default(p->timeout_ms, DEFAULT_TIMEOUT_MS) * BERTH_NSEC_PER_MSEC);
 }
 
 /* --- the probe of a run ----------------------------------------------------------------- */

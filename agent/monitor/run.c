@@ -66,7 +66,7 @@ static void schedule_restart(monitor *m, int64_t ran_ns)
     m->backoff_ms = delay * 2 > backoff_max(m) ? backoff_max(m) : delay * 2;
     m->next_restart_ns = berth_now_real_ns() + delay * BERTH_NSEC_PER_MSEC;
     berth_loop_timer_arm(m->loop, &m->restart_timer,
-                         berth_now_mono_ns() + delay * BERTH_NSEC_PER_MSEC, NULL);
+                         berth_now_mono_ns() + delay * BERTH_NSEC_PER_MSEC);
     berth_info("restarting in %" PRId64 " ms (restart %u)", delay, m->restart_count + 1);
     records_set_phase(m, PHASE_BACKOFF);
 }
@@ -274,7 +274,7 @@ static void end_run(monitor *m, int64_t grace_ms)
         berth_error_free(&err);
     }
     berth_loop_timer_arm(m->loop, &m->grace_timer,
-                         berth_now_mono_ns() + grace_ms * BERTH_NSEC_PER_MSEC, NULL);
+                         berth_now_mono_ns() + grace_ms * BERTH_NSEC_PER_MSEC);
 }
 
 void run_request_stop(monitor *m, int64_t grace_ms)

@@ -213,9 +213,8 @@ void berth_loop_timer_init(berth_loop_timer *t, berth_loop_timer_fn fn)
     t->slot = 0;
 }
 
-int berth_loop_timer_arm(berth_loop *loop, berth_loop_timer *t, int64_t deadline, berth_error **err)
+void berth_loop_timer_arm(berth_loop *loop, berth_loop_timer *t, int64_t deadline)
 {
-    (void)err; /* cannot fail since allocation aborts; the API follows */
     if (t->slot) {
         int64_t old = t->deadline;
 
@@ -235,7 +234,6 @@ int berth_loop_timer_arm(berth_loop *loop, berth_loop_timer *t, int64_t deadline
         heap_up(loop, loop->heap_len - 1);
     }
     timerfd_sync(loop);
-    return 0;
 }
 
 void berth_loop_timer_cancel(berth_loop *loop, berth_loop_timer *t)

@@ -65,11 +65,8 @@ void berth_loop_remove(berth_loop *loop, berth_loop_io *io);
 /* Prepare a timer (not armed). */
 void berth_loop_timer_init(berth_loop_timer *t, berth_loop_timer_fn fn);
 /* (Re)arm t to fire once at deadline (CLOCK_MONOTONIC ns, see
- * berth_now_mono_ns). A deadline in the past fires at the next iteration.
- * Never fails (0): err is kept for the callers written before allocation
- * aborted (xalloc.h). */
-int berth_loop_timer_arm(berth_loop *loop, berth_loop_timer *t, int64_t deadline,
-                         berth_error **err);
+ * berth_now_mono_ns). A deadline in the past fires at the next iteration. */
+void berth_loop_timer_arm(berth_loop *loop, berth_loop_timer *t, int64_t deadline);
 /* Disarm; a no-op when not armed. */
 void berth_loop_timer_cancel(berth_loop *loop, berth_loop_timer *t);
 static inline bool berth_loop_timer_armed(const berth_loop_timer *t)

@@ -529,9 +529,8 @@ static void endorsement_message(const uint8_t id[BERTH_ID_LEN], const uint8_t ne
     memcpy(out + 15 + BERTH_ID_LEN, new_pk, 32);
 }
 
-int berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_join_token *token,
-                     berth_hello **ret_hello, uint8_t **ret_frame, size_t *ret_len,
-                     berth_error **err)
+void berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_join_token *token,
+                      berth_hello **ret_hello, uint8_t **ret_frame, size_t *ret_len)
 {
     _cleanup_free_ berth_hello *h = berth_xcalloc(1, sizeof(*h));
     _cleanup_free_ uint8_t *frame = berth_frame_buffer(HELLO_MAX_LEN);
@@ -539,7 +538,6 @@ int berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_j
     int64_t ts = berth_now_real_ns();
     uint8_t *p;
 
-    (void)err; /* cannot fail since allocation aborts; the API follows */
     h->server = *server;
     crypto_box_keypair(h->eph_pk, h->eph_sk);
     signed_header(a, BERTH_FRAME_HELLO, BERTH_CHANNEL_RPC, server->id, ts, frame);
@@ -574,7 +572,6 @@ int berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_j
     *ret_hello = TAKE_PTR(h);
     *ret_frame = TAKE_PTR(frame);
     *ret_len = len;
-    return 0;
 }
 
 void berth_hello_free(berth_hello *h)

@@ -162,9 +162,8 @@ typedef struct berth_hello berth_hello;
 /* Start a handshake with server: a new HELLO frame in *ret_frame (malloc'd,
  * the caller frees) and the state to finish it. token, if not NULL, is
  * presented for enrollment. */
-int berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_join_token *token,
-                     berth_hello **ret_hello, uint8_t **ret_frame, size_t *ret_len,
-                     berth_error **err);
+void berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_join_token *token,
+                      berth_hello **ret_hello, uint8_t **ret_frame, size_t *ret_len);
 void berth_hello_free(berth_hello *h);
 
 typedef struct berth_welcome {

@@ -273,7 +273,7 @@ static void call_fail_soon(client_call *call, int code, const char *msg)
     call->fail_code = code;
     call->fail_msg = berth_xstrdup(msg);
     list_push(&c->failing, call);
-    berth_loop_timer_arm(c->loop, &call->timer, 0, NULL);
+    berth_loop_timer_arm(c->loop, &call->timer, 0);
 }
 
 /* The session that calls went out under is gone (the server lost it): the
@@ -390,12 +390,11 @@ static void hello_start(berth_rpc_client *c, client_slot *slot)
     _cleanup_error_ berth_error *err = NULL;
     size_t len = 0;
 
-    if (slot_open(slot, &err) < 0 ||
-        berth_auth_hello(c->auth, &c->server, c->has_token ? &c->token : NULL, &c->hello, &frame,
-                         &len, &err) < 0) {
+    if (slot_open(slot, &err) < 0) {
         fail_queue(c, CODE_UNAVAILABLE, err->msg, false);
         return;
     }
+    berth_auth_hello(c->auth, &c->server, c->has_token ? &c->token : NULL, &c->hello, &frame, &len);
     if (berth_nnsock_send(&slot->sock, frame, len, NULL, 0, &err) < 0) {
         hello_end(c);
         fail_queue(c, CODE_UNAVAILABLE, err->msg, false);
@@ -404,8 +403,7 @@ static void hello_start(berth_rpc_client *c, client_slot *slot)
     slot->hello = true;
     slot->outstanding = true;
     c->hello_slot = slot;
-    berth_loop_timer_arm(c->loop, &c->hello_timer, berth_now_mono_ns() + c->handshake_timeout,
-                         NULL);
+    berth_loop_timer_arm(c->loop, &c->hello_timer, berth_now_mono_ns() + c->handshake_timeout);
 }
 
 static void hello_on_answer(berth_rpc_client *c, uint8_t *msg, size_t len)
@@ -680,10 +678,7 @@ int berth_rpc_client_call(berth_rpc_client *c, const ProtobufCServiceDescriptor 
     call->done = done;
     call->data = data;
     berth_loop_timer_init(&call->timer, call_on_timer);
-    if (berth_loop_timer_arm(c->loop, &call->timer, call->deadline, err) < 0) {
-        call_free(call);
-        return -1;
-    }
+    berth_loop_timer_arm(c->loop, &call->timer, call->deadline);
     c->stats.calls++;
     list_push(&c->queue, call);
     pump(c);

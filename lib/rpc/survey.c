@@ -154,14 +154,13 @@ static void start_next(berth_surveyor *sv)
             berth_auth_sign(sv->auth, BERTH_CHANNEL_SURVEY, berth_id_broadcast, s->frame, len);
         s->started = berth_now_mono_ns();
         survey_header(&hdr, (uint32_t)s->id);
-        if (berth_nnsock_send(&sv->sock, s->frame, s->frame_len, &hdr, hdr.c.cmsg_len, &err) < 0 ||
-            berth_loop_timer_arm(sv->loop, &sv->timer,
-                                 s->started + (int64_t)s->timeout_ms * BERTH_NSEC_PER_MSEC,
-                                 &err) < 0) {
+        if (berth_nnsock_send(&sv->sock, s->frame, s->frame_len, &hdr, hdr.c.cmsg_len, &err) < 0) {
             survey_finish(sv);
             berth_error_free(&err);
             continue;
         }
+        berth_loop_timer_arm(sv->loop, &sv->timer,
+                             s->started + (int64_t)s->timeout_ms * BERTH_NSEC_PER_MSEC);
         sv->stats.surveys++;
     }
 }
@@ -303,10 +302,8 @@ int berth_surveyor_ask(berth_surveyor *sv, const ProtobufCServiceDescriptor *svc
     s->done = done;
     s->data = data;
     /* Start from the loop, not from inside this call (done may follow). */
-    if (!sv->running && berth_loop_timer_arm(sv->loop, &sv->timer, 0, err) < 0) {
-        survey_free(s);
-        return -1;
-    }
+    if (!sv->running)
+        berth_loop_timer_arm(sv->loop, &sv->timer, 0);
     if (sv->queue_tail)
         sv->queue_tail->next = s;
     else

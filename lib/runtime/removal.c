@@ -35,7 +35,7 @@ static void on_step(berth_loop_timer *t)
     if (over == 0 && now < r->deadline) {
         next = now + r->interval;
         r->interval = r->interval * 2 > MAX_INTERVAL_NS ? MAX_INTERVAL_NS : r->interval * 2;
-        berth_loop_timer_arm(r->loop, &r->timer, next < r->deadline ? next : r->deadline, NULL);
+        berth_loop_timer_arm(r->loop, &r->timer, next < r->deadline ? next : r->deadline);
         return;
     }
     if (over == 0) {
@@ -63,7 +63,7 @@ static berth_removal *start(berth_loop *loop, berth_cgroup *cg, berth_container 
     r->done = done;
     r->data = data;
     berth_loop_timer_init(&r->timer, on_step);
-    berth_loop_timer_arm(loop, &r->timer, now, NULL);
+    berth_loop_timer_arm(loop, &r->timer, now);
     return r;
 }
 

@@ -66,7 +66,7 @@ static void on_drops_timer(berth_loop_timer *t)
     if (berth_auth_drops_since(c->auth, c->drops_seen, line, sizeof(line)))
         berth_warn("%s in the last %d s (berthctl health shows the totals)", line,
                    (int)(DROPS_LOG_INTERVAL_NS / BERTH_NSEC_PER_SEC));
-    berth_loop_timer_arm(c->loop, t, berth_now_mono_ns() + DROPS_LOG_INTERVAL_NS, NULL);
+    berth_loop_timer_arm(c->loop, t, berth_now_mono_ns() + DROPS_LOG_INTERVAL_NS);
 }
 
 /* ---- wake-ups: the fleet's effect on the events channel ---- */
@@ -291,7 +291,7 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
         fleet_reconcile(c->fleet, err) < 0)
         goto fail;
     berth_loop_timer_init(&c->drops_timer, on_drops_timer);
-    berth_loop_timer_arm(loop, &c->drops_timer, berth_now_mono_ns() + DROPS_LOG_INTERVAL_NS, NULL);
+    berth_loop_timer_arm(loop, &c->drops_timer, berth_now_mono_ns() + DROPS_LOG_INTERVAL_NS);
     *ret_controller = c;
     return 0;
 fail:

@@ -181,7 +181,7 @@ static int64_t lease_ns(fleet *f)
 
 static void lease_renew(fleet *f, fleet_node *n)
 {
-    berth_loop_timer_arm(f->cfg.loop, &n->lease, berth_now_mono_ns() + lease_ns(f), NULL);
+    berth_loop_timer_arm(f->cfg.loop, &n->lease, berth_now_mono_ns() + lease_ns(f));
 }
 
 void fleet_leases_start(fleet *f)
@@ -199,9 +199,9 @@ void fleet_leases_start(fleet *f)
         if (!fleet_node_registered(n))
             continue;
         if (n->rec.phase == NODE_READY)
-            berth_loop_timer_arm(f->cfg.loop, &n->lease, first, NULL);
+            berth_loop_timer_arm(f->cfg.loop, &n->lease, first);
         else if (n->rec.phase == NODE_UNKNOWN)
-            berth_loop_timer_arm(f->cfg.loop, &n->lease, first + f->cfg.down_grace_ns, NULL);
+            berth_loop_timer_arm(f->cfg.loop, &n->lease, first + f->cfg.down_grace_ns);
     }
 }
 
@@ -229,8 +229,7 @@ static void on_lease(berth_loop_timer *t)
     if (n->rec.phase == NODE_READY) {
         if (set_phase(f, n, NODE_UNKNOWN, reason, &err) < 0)
             berth_log_error(BERTH_LOG_ERROR, err, "node %s", n->rec.name);
-        berth_loop_timer_arm(f->cfg.loop, &n->lease, berth_now_mono_ns() + f->cfg.down_grace_ns,
-                             NULL);
+        berth_loop_timer_arm(f->cfg.loop, &n->lease, berth_now_mono_ns() + f->cfg.down_grace_ns);
         return;
     }
     if (n->rec.phase != NODE_UNKNOWN)

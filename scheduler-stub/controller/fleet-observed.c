@@ -57,8 +57,7 @@ static void flush_soon(fleet *f, fleet_node *n)
     n->status_dirty = true;
     n->digest_valid = false;
     if (!berth_loop_timer_armed(&f->flush_timer))
-        berth_loop_timer_arm(f->cfg.loop, &f->flush_timer, berth_now_mono_ns() + FLUSH_DELAY_NS,
-                             NULL);
+        berth_loop_timer_arm(f->cfg.loop, &f->flush_timer, berth_now_mono_ns() + FLUSH_DELAY_NS);
 }
 
 void fleet_status_put(fleet *f, fleet_node *n, ContainerStatus *s)

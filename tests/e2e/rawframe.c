@@ -193,9 +193,10 @@ static int probe_unknown_key(probe_ctx *p, const char *name)
     cfg.key = p->stranger;
     cfg.policy = &berth_policy_memory_ops;
     cfg.policy_data = policy;
-    if (berth_auth_new(&cfg, &auth, &err) < 0 ||
-        berth_auth_hello(auth, &p->server, NULL, &hello, &frame, &len, &err) < 0 ||
-        send_frame(p, frame, len, &err) < 0)
+    if (berth_auth_new(&cfg, &auth, &err) < 0)
+        goto out;
+    berth_auth_hello(auth, &p->server, NULL, &hello, &frame, &len);
+    if (send_frame(p, frame, len, &err) < 0)
         goto out;
     ret = 0;
     n = await_answer(p, &answer);

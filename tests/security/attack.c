@@ -174,7 +174,7 @@ static int hello_flood(const char *address, const char *server_text, long count,
         uint8_t *frame = NULL;
         size_t len = 0;
 
-        berth_auth_hello(auth[i % STRANGERS], &server, NULL, &h, &frame, &len, NULL);
+        berth_auth_hello(auth[i % STRANGERS], &server, NULL, &h, &frame, &len);
         berth_hello_free(h);
         /* nanomsg's framing: length, then the REQ request id, then ours */
         frames[i] = berth_xmalloc(12 + len);
@@ -326,7 +326,7 @@ static int login(int argc, char **argv)
     cfg.policy_data = policy;
     if (berth_auth_new(&cfg, &auth, &err) < 0)
         return 1;
-    berth_auth_hello(auth, &server, token_text ? &token : NULL, &hello, &frame, &len, NULL);
+    berth_auth_hello(auth, &server, token_text ? &token : NULL, &hello, &frame, &len);
     s = nn_socket(AF_SP, NN_REQ);
     if (s < 0 || nn_connect(s, address) < 0 ||
         nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &wait_ms, sizeof(wait_ms)) < 0 ||

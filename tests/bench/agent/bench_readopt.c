@@ -111,7 +111,7 @@ static void on_health_timer(berth_loop_timer *t)
 {
     HealthRequest q = HEALTH_REQUEST_INIT;
 
-    berth_loop_timer_arm(A.loop, t, berth_now_mono_ns() + HEALTH_MS * BERTH_NSEC_PER_MSEC, NULL);
+    berth_loop_timer_arm(A.loop, t, berth_now_mono_ns() + HEALTH_MS * BERTH_NSEC_PER_MSEC);
     if (in_flight || !client || !cur)
         return;
     sent_ns = berth_now_mono_ns();
@@ -423,7 +423,7 @@ static int setup(const char *berthd_bin, const char *rootfs)
         return -1;
     }
     berth_loop_timer_init(&health_timer, on_health_timer);
-    berth_loop_timer_arm(A.loop, &health_timer, berth_now_mono_ns(), NULL);
+    berth_loop_timer_arm(A.loop, &health_timer, berth_now_mono_ns());
     if (bench_agentd_start(&A, true) < 0)
         return -1;
     for (int i = 0; i < n_containers; i++) {

@@ -20,8 +20,7 @@
 
 static void heartbeat_soon(fake_agent *a, uint32_t ms)
 {
-    berth_loop_timer_arm(a->loop, &a->hb, berth_now_mono_ns() + (int64_t)ms * BERTH_NSEC_PER_MSEC,
-                         NULL);
+    berth_loop_timer_arm(a->loop, &a->hb, berth_now_mono_ns() + (int64_t)ms * BERTH_NSEC_PER_MSEC);
 }
 
 static void call(fake_agent *a, const char *method, const ProtobufCMessage *req,
@@ -80,8 +79,7 @@ static void on_metrics_timer(berth_loop_timer *t)
     if (a->connected && !a->paused)
         berth_stream_push_send(a->push, &r.base, NULL, NULL);
     berth_loop_timer_arm(a->loop, &a->metrics,
-                         berth_now_mono_ns() + (int64_t)a->opts.metrics_ms * BERTH_NSEC_PER_MSEC,
-                         NULL);
+                         berth_now_mono_ns() + (int64_t)a->opts.metrics_ms * BERTH_NSEC_PER_MSEC);
 }
 
 /* ---- assignments ---- */
@@ -575,8 +573,7 @@ void fake_agent_start_opts(fake_agent *a, berth_loop *loop, const char *name, co
     berth_loop_timer_init(&a->metrics, on_metrics_timer);
     heartbeat_soon(a, 0);
     berth_loop_timer_arm(loop, &a->metrics,
-                         berth_now_mono_ns() + (int64_t)a->opts.metrics_ms * BERTH_NSEC_PER_MSEC,
-                         NULL);
+                         berth_now_mono_ns() + (int64_t)a->opts.metrics_ms * BERTH_NSEC_PER_MSEC);
 }
 
 void fake_agent_stop(fake_agent *a)

@@ -305,8 +305,8 @@ static void agent_health(Agent_Service *s, const HealthRequest *in, HealthReport
     l->data = data;
     n->pending_health++;
     berth_loop_timer_init(&l->t, late_fire);
-    berth_loop_timer_arm(
-        loop, &l->t, berth_now_mono_ns() + (int64_t)n->health_delay_ms * BERTH_NSEC_PER_MSEC, NULL);
+    berth_loop_timer_arm(loop, &l->t,
+                         berth_now_mono_ns() + (int64_t)n->health_delay_ms * BERTH_NSEC_PER_MSEC);
 }
 
 static void on_wake(const berth_principal *from, const ProtobufCMessage *msg, void *data)

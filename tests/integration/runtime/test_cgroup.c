@@ -289,7 +289,7 @@ static char *removal_error;
 static void on_tick(berth_loop_timer *t)
 {
     ticks++;
-    berth_loop_timer_arm(tick_loop, t, berth_now_mono_ns() + 10 * BERTH_NSEC_PER_MSEC, NULL);
+    berth_loop_timer_arm(tick_loop, t, berth_now_mono_ns() + 10 * BERTH_NSEC_PER_MSEC);
 }
 
 static void on_removed(const berth_error *err, void *data)
@@ -307,7 +307,7 @@ static void run_removal(void)
     removal_error = NULL;
     ticks = 0;
     berth_loop_timer_init(&tick_timer, on_tick);
-    berth_loop_timer_arm(tick_loop, &tick_timer, berth_now_mono_ns(), NULL);
+    berth_loop_timer_arm(tick_loop, &tick_timer, berth_now_mono_ns());
     while (!removal_over)
         ck_assert_int_ge(berth_loop_run_once(tick_loop, 1 * BERTH_NSEC_PER_SEC, NULL), 0);
     berth_loop_timer_cancel(tick_loop, &tick_timer);

@@ -452,8 +452,8 @@ static void agent_health(Agent_Service *s, const HealthRequest *in, HealthReport
         l->closure = closure;
         l->data = data;
         berth_loop_timer_init(&l->t, late_fire);
-        berth_loop_timer_arm(
-            a->loop, &l->t, berth_now_mono_ns() + (int64_t)a->delay_ms * BERTH_NSEC_PER_MSEC, NULL);
+        berth_loop_timer_arm(a->loop, &l->t,
+                             berth_now_mono_ns() + (int64_t)a->delay_ms * BERTH_NSEC_PER_MSEC);
         return;
     }
     answer(a, closure, data);
