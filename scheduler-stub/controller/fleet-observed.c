@@ -233,6 +233,15 @@ int fleet_node_report(fleet *f, const berth_principal *who, const ReportStatusRe
 
     if (fleet_node_of(f, who, true, &n, err) < 0 || ctl_report_status_validate(in, err) < 0)
         return -1;
+    if (in->full && in->stream_epoch && in->stream_epoch == n->status_epoch &&
+        in->stream_seq < n->status_seq)
+        /* Older than events already taken in (see controller.proto): the
+         * picture would undo them, and it may hold what no event carried.
+         * The agent sends a fresh one at once. */
+        return berth_error_set(err, ESTALE,
+                               "stream item %" PRIu64
+                               " was taken in before this picture of %" PRIu64 ": send a fresh one",
+                               n->status_seq, in->stream_seq);
     take = berth_xcalloc(in->n_containers + 1, sizeof(*take));
     for (size_t i = 0; i < in->n_containers; i++) {
         int r = status_admit(n, in->containers[i], err);
@@ -243,15 +252,6 @@ int fleet_node_report(fleet *f, const berth_principal *who, const ReportStatusRe
         }
         take[i] = r > 0;
     }
-    if (in->full && in->stream_epoch && in->stream_epoch == n->status_epoch &&
-        in->stream_seq < n->status_seq)
-        /* Older than events already taken in (see controller.proto): the
-         * picture would undo them, and it may hold what no event carried.
-         * The agent sends a fresh one at once. */
-        return berth_error_set(err, ESTALE,
-                               "stream item %" PRIu64
-                               " was taken in before this picture of %" PRIu64 ": send a fresh one",
-                               n->status_seq, in->stream_seq);
     copies = berth_xcalloc(in->n_containers + 1, sizeof(*copies));
     for (size_t i = 0; i < in->n_containers; i++)
         if (take[i])
