@@ -17,7 +17,10 @@
 #include "rpc_test_util.h"
 
 /* Allocation that fails on demand: this binary's malloc, calloc and
- * realloc stand in front of glibc's. */
+ * realloc stand in front of glibc's. Not under AddressSanitizer, whose
+ * allocator they would bypass (the test is left out there). */
+#ifndef __SANITIZE_ADDRESS__
+#define BERTH_TEST_FAILING_MALLOC 1
 extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t size);
@@ -37,6 +40,7 @@ void *realloc(void *p, size_t size)
 {
     return fail_allocations ? NULL : __libc_realloc(p, size);
 }
+#endif
 
 static test_party ctl, n1;
 /* Buffers whose plaintext a test still looks at; freed at teardown. */
@@ -727,6 +731,7 @@ START_TEST(a_rotation_retires_the_old_key)
 }
 END_TEST
 
+#ifdef BERTH_TEST_FAILING_MALLOC
 /* Out of memory while accepting a HELLO is not a malformed frame (nor a
  * replay): the daemon aborts (xalloc.h), and the frame is not counted as
  * the peer's fault. The test expects SIGABRT. */
@@ -745,6 +750,7 @@ START_TEST(out_of_memory_is_not_a_malformed_frame)
     ck_abort_msg("accept returned %s instead of aborting", berth_reject_name(r));
 }
 END_TEST
+#endif
 
 Suite *make_suite(void)
 {
@@ -767,7 +773,9 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_token_never_replaces_an_admitted_key);
     tcase_add_test(tc, a_replacement_key_needs_its_fingerprint);
     tcase_add_test(tc, a_rotation_retires_the_old_key);
+#ifdef BERTH_TEST_FAILING_MALLOC
     tcase_add_test_raise_signal(tc, out_of_memory_is_not_a_malformed_frame, SIGABRT);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
