@@ -301,6 +301,11 @@ int64_t store_tree_bytes(int dfd, bool blocks)
     return sum;
 }
 
+int64_t berth_image_tree_bytes(int dfd)
+{
+    return store_tree_bytes(dfd, false);
+}
+
 int64_t store_layer_size(berth_image_store *s, const char *diff_id)
 {
     berth_image **imgs = NULL;

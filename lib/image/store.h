@@ -55,6 +55,10 @@ void berth_image_store_close(berth_image_store *s);
 BERTH_DEFINE_CLEANUP(berth_image_store, berth_image_store_close)
 const char *berth_image_store_root(const berth_image_store *s);
 
+/* Bytes of the regular files under the directory dfd (taken: closed
+ * here): what a layer or a directory image holds. */
+int64_t berth_image_tree_bytes(int dfd);
+
 /* Whether name is one of the store's own entries at its root (blobs,
  * layers, images, tmp, locks, store.lock): a directory image may not have
  * such a name. */
