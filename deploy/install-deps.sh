@@ -25,7 +25,7 @@ packages=(
 	tar gzip xz-utils zstd bzip2
 	# image tests: their own registries (TLS from a CA they make, htpasswd
 	# basic auth, a token server), test images built with umoci and skopeo
-	docker-registry umoci skopeo apache2-utils openssl ca-certificates
+	docker-registry umoci skopeo apache2-utils openssl ca-certificates jq curl
 )
 
 for arg in "$@"; do

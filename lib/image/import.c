@@ -113,9 +113,16 @@ static int install_layer(importer *im, const char *path, const char *digest, int
     int64_t got_size = 0;
     int r = -1;
 
+    struct stat st;
+
     memcpy(out->diff_id, diff_id, sizeof(out->diff_id));
     memcpy(out->blob, digest, sizeof(out->blob));
-    out->blob_size = size;
+    fd = open_in(im, path, err);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0)
+        return berth_error_errno(err, "stat %.200s", path);
+    out->blob_size = size >= 0 ? size : st.st_size;
     if (store_layer_lock(im->s, diff_id, &lock, err) < 0)
         return -1;
     if (store_layer_exists(im->s, diff_id)) {
@@ -123,8 +130,7 @@ static int install_layer(importer *im, const char *path, const char *digest, int
         r = 0;
         goto out;
     }
-    fd = open_in(im, path, err);
-    if (fd < 0 || hash_fd(fd, got, &got_size, err) < 0)
+    if (hash_fd(fd, got, &got_size, err) < 0)
         goto out;
     if (strcmp(got, digest) != 0 || (size >= 0 && got_size != size)) {
         berth_error_set(err, EBADMSG, "%.200s: digest mismatch: it is %s (%lld bytes), not %s",
@@ -435,7 +441,7 @@ static int extract(berth_image_store *s, const char *path, char ret[64], int *re
     if (dfd < 0)
         return berth_error_errno(err, "open %s/tmp/%s", s->root, ret);
     if (berth_layer_unpack_fd(fd, dfd, NULL, err) < 0)
-        return berth_error_prefix(err, "%s", path);
+        return -1;
     *ret_fd = TAKE_FD(dfd);
     return 0;
 }

@@ -500,7 +500,8 @@ static la_ssize_t next_chunk(unpack *u, const void **buf)
     if (u->compressed) {
         n = archive_read_data(u->outer, u->chunk, CHUNK);
         if (n < 0) {
-            berth_error_set(&u->outer_err, EINVAL, "layer: %s", archive_error_string(u->outer));
+            berth_error_set(&u->outer_err, EINVAL, "decompress: %s",
+                            archive_error_string(u->outer));
             return -1;
         }
         *buf = u->chunk;
@@ -511,7 +512,7 @@ static la_ssize_t next_chunk(unpack *u, const void **buf)
     } else {
         n = berth_read_retry(u->fd, u->chunk, CHUNK);
         if (n < 0) {
-            berth_error_errno(&u->outer_err, "layer: read");
+            berth_error_errno(&u->outer_err, "read");
             return -1;
         }
         *buf = u->chunk;
@@ -541,14 +542,14 @@ static int run(unpack *u, berth_error **err)
     if (u->compressed) {
         r = archive_read_next_header(u->outer, &e);
         if (r == ARCHIVE_EOF)
-            return berth_error_set(err, EINVAL, "layer: empty");
+            return berth_error_set(err, EINVAL, "an empty archive");
         if (r < ARCHIVE_WARN)
-            return berth_error_set(err, EINVAL, "layer: %s", archive_error_string(u->outer));
+            return berth_error_set(err, EINVAL, "decompress: %s", archive_error_string(u->outer));
     }
     if (archive_read_open(u->inner, u, NULL, inner_read, NULL) < ARCHIVE_WARN) {
         if (u->outer_err)
             return berth_error_set(err, u->outer_err->code, "%s", u->outer_err->msg);
-        return berth_error_set(err, EINVAL, "layer: not a tar archive, or a damaged one: %s",
+        return berth_error_set(err, EINVAL, "not a tar archive, or a damaged one: %s",
                                archive_error_string(u->inner));
     }
     for (;;) {
@@ -558,14 +559,13 @@ static int run(unpack *u, berth_error **err)
         if (r < ARCHIVE_WARN) {
             if (u->outer_err)
                 return berth_error_set(err, u->outer_err->code, "%s", u->outer_err->msg);
-            return berth_error_set(err, EINVAL, "layer: not a tar archive, or a damaged one: %s",
+            return berth_error_set(err, EINVAL, "not a tar archive, or a damaged one: %s",
                                    archive_error_string(u->inner));
         }
         if (++u->stats.entries > BERTH_LAYER_ENTRIES_MAX)
-            return berth_error_set(err, EFBIG, "layer: more than %d entries",
-                                   BERTH_LAYER_ENTRIES_MAX);
+            return berth_error_set(err, EFBIG, "more than %d entries", BERTH_LAYER_ENTRIES_MAX);
         if (do_entry(u, e, err) < 0)
-            return berth_error_prefix(err, "layer");
+            return -1;
     }
     /* what follows the tar's end (padding) is part of the diff id */
     for (;;) {
@@ -577,7 +577,7 @@ static int run(unpack *u, berth_error **err)
             return berth_error_set(err, u->outer_err->code, "%s", u->outer_err->msg);
     }
     if (finish_dirs(u, err) < 0)
-        return berth_error_prefix(err, "layer");
+        return -1;
     berth_sha256_final(&u->hash, u->stats.diff_id);
     return 0;
 }
@@ -629,7 +629,7 @@ static int unpack_finish(unpack *u, int opened, berth_layer_stats *ret, berth_er
     int r;
 
     if (u->compressed && opened < ARCHIVE_WARN)
-        r = berth_error_set(err, EINVAL, "layer: %s", archive_error_string(u->outer));
+        r = berth_error_set(err, EINVAL, "decompress: %s", archive_error_string(u->outer));
     else
         r = run(u, err);
     if (r == 0 && ret)
@@ -646,9 +646,9 @@ int berth_layer_unpack_fd(int fd, int dirfd, berth_layer_stats *ret, berth_error
     unpack u;
 
     if (n < 0)
-        return berth_error_errno(err, "layer: read");
+        return berth_error_errno(err, "read");
     if (n == 0)
-        return berth_error_set(err, EINVAL, "layer: empty");
+        return berth_error_set(err, EINVAL, "an empty archive");
     unpack_init(&u, dirfd);
     u.fd = fd;
     u.compressed = is_compressed(magic, (size_t)n);
@@ -662,7 +662,7 @@ int berth_layer_unpack_mem(const void *data, size_t len, int dirfd, berth_layer_
     unpack u;
 
     if (len == 0)
-        return berth_error_set(err, EINVAL, "layer: empty");
+        return berth_error_set(err, EINVAL, "an empty archive");
     unpack_init(&u, dirfd);
     u.compressed = is_compressed(data, len);
     u.mem = data;

@@ -3,6 +3,7 @@
  *   pull REF                  pull from a registry (a progress bar on a terminal)
  *   import FILE|DIR           a `docker save` archive or an OCI image layout
  *   ls                        images: reference, digest, size, last use, users
+ *   inspect REF               its record, config and layer directories as JSON
  *   rm REF                    remove one (refused while a container uses it)
  *   prune                     remove every image no container uses
  *
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,7 @@ static void image_usage(FILE *out)
     fputs("Usage: berthctl image pull [OPTIONS] REF\n"
           "       berthctl image import [OPTIONS] FILE|DIR\n"
           "       berthctl image ls [OPTIONS]\n"
+          "       berthctl image inspect [OPTIONS] REF\n"
           "       berthctl image rm [OPTIONS] REF\n"
           "       berthctl image prune [OPTIONS]\n"
           "       berthctl image import [OPTIONS] NAME DIR|TARBALL\n"
@@ -493,6 +496,63 @@ static int image_import(const image_opts *o, const char *path)
     return 0;
 }
 
+static json_t *strv_json(char **v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i])) < 0)
+            berth_oom();
+    if (!a)
+        berth_oom();
+    return a;
+}
+
+/* What the runtime needs of an image, as JSON: the record, the config,
+ * the layer directories lowest first. */
+static int image_inspect(const image_opts *o, const char *ref)
+{
+    _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
+    _cleanup_(berth_image_freep) berth_image *img = NULL;
+    _cleanup_(berth_image_config_freep) berth_image_config *cfg = NULL;
+    char **dirs = NULL, pulled[BERTH_RFC3339NANO_LEN], used[BERTH_RFC3339NANO_LEN];
+    size_t n_dirs = 0;
+    berth_error *err = NULL;
+    json_t *j;
+
+    if (open_store(o, &s) < 0)
+        return 1;
+    if (berth_image_store_get(s, ref, &img, &err) < 0 ||
+        (img && (berth_image_store_config(s, img, &cfg, &err) < 0 ||
+                 berth_image_store_layer_dirs(s, img, &dirs, &n_dirs, &err) < 0))) {
+        berthctl_errorf("image inspect: %s", err->msg);
+        berth_error_free(&err);
+        return 1;
+    }
+    if (!img) {
+        berthctl_errorf("image %s: not in %s", ref, o->store);
+        return 1;
+    }
+    j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?, s:s?, s:o, "
+                  "s:s, s:s}",
+                  "reference", img->ref, "digest", img->digest, "manifest", img->manifest, "config",
+                  img->config, "size", (json_int_t)img->size, "os", cfg->os, "architecture",
+                  cfg->arch, "entrypoint",
+                  cfg->has_entrypoint ? strv_json(cfg->entrypoint, cfg->n_entrypoint) : json_null(),
+                  "cmd", cfg->has_cmd ? strv_json(cfg->cmd, cfg->n_cmd) : json_null(), "env",
+                  strv_json(cfg->env, cfg->n_env), "workingDir", cfg->working_dir, "user",
+                  cfg->user, "stopSignal", cfg->stop_signal, "layers", strv_json(dirs, n_dirs),
+                  "pulled", berth_format_rfc3339nano(img->pulled_ns, pulled), "lastUsed",
+                  berth_format_rfc3339nano(img->last_used_ns, used));
+    berth_strv_free(dirs);
+    if (!j)
+        berth_oom();
+    json_dumpf(j, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    json_decref(j);
+    return 0;
+}
+
 static int image_rm(const image_opts *o, const char *ref)
 {
     _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
@@ -685,6 +745,8 @@ int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv)
         return image_pull(&o, argv[0]);
     if (strcmp(verb, "rm") == 0 && argc == 1)
         return image_rm(&o, argv[0]);
+    if (strcmp(verb, "inspect") == 0 && argc == 1)
+        return image_inspect(&o, argv[0]);
     if (strcmp(verb, "import") == 0 && argc == 1)
         return image_import(&o, argv[0]);
     if (strcmp(verb, "import") == 0 && argc == 2) {

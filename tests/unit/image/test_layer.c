@@ -217,19 +217,19 @@ static void empty_whiteout(tarb *t)
 
 START_TEST(nothing_is_written_outside)
 {
-    refused(abs_path, "layer: entry /etc/passwd: an absolute path");
-    refused(dotdot, "layer: entry a/../../escape: a '..' component");
+    refused(abs_path, "entry /etc/passwd: an absolute path");
+    refused(dotdot, "entry a/../../escape: a '..' component");
     snprintf(evil_target, sizeof(evil_target), "%s", outside);
-    refused(through_symlink, "layer: link/evil: link is not a directory (a symlink?)");
-    refused(hardlink_out, "layer: hard link h: hard link target /etc/passwd: an absolute path");
-    refused(hardlink_up, "layer: hard link h: hard link target ../../etc/passwd: a '..' "
+    refused(through_symlink, "link/evil: link is not a directory (a symlink?)");
+    refused(hardlink_out, "hard link h: hard link target /etc/passwd: an absolute path");
+    refused(hardlink_up, "hard link h: hard link target ../../etc/passwd: a '..' "
                          "component");
-    refused(hardlink_missing, "layer: hard link h: target not/here is not in this layer: open "
+    refused(hardlink_missing, "hard link h: target not/here is not in this layer: open "
                               "not: No such file or directory");
     refused(hardlink_through_symlink,
-            "layer: hard link h: target etc/passwd is not in this layer: etc is not a directory "
+            "hard link h: target etc/passwd is not in this layer: etc is not a directory "
             "(a symlink?)");
-    refused(empty_whiteout, "layer: whiteout a/.wh.: names nothing");
+    refused(empty_whiteout, "whiteout a/.wh.: names nothing");
     {
         char p[128];
 
@@ -295,10 +295,10 @@ START_TEST(what_is_not_a_tar)
 
     memset(junk, 'x', sizeof(junk));
     ck_assert_int_lt(berth_layer_unpack_mem(junk, sizeof(junk), dfd, NULL, &err), 0);
-    ck_assert_msg(strncmp(err->msg, "layer: not a tar archive, or a damaged one", 42) == 0, "%s",
+    ck_assert_msg(strncmp(err->msg, "not a tar archive, or a damaged one", 35) == 0, "%s",
                   err->msg);
     berth_error_free(&err);
-    ck_assert_berth_error(berth_layer_unpack_mem("", 0, dfd, NULL, &err), err, "layer: empty");
+    ck_assert_berth_error(berth_layer_unpack_mem("", 0, dfd, NULL, &err), err, "an empty archive");
 }
 END_TEST
 
@@ -320,7 +320,7 @@ START_TEST(device_nodes_only_as_root)
         if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
             _exit(3);
         r = berth_layer_unpack_mem(t.buf, t.used, dfd, NULL, &err);
-        _exit(r < 0 && strcmp(err->msg, "layer: dev/sda: a device node: only root unpacks device "
+        _exit(r < 0 && strcmp(err->msg, "dev/sda: a device node: only root unpacks device "
                                         "nodes") == 0
                   ? 0
                   : 1);
