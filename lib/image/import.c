@@ -21,6 +21,7 @@
 #include "image/layer.h"
 #include "image/ref.h"
 #include "image/store-internal.h"
+#include "image/text.h"
 
 #define INDEX_FILE_MAX ((size_t)1 << 20)
 #define TAGS_MAX       64
@@ -492,7 +493,8 @@ out:
         berth_rm_rf_at(s->tmpfd, tmp, NULL);
     if (r < 0) {
         berth_image_list_free(im.imgs, im.n);
-        return berth_error_prefix(err, "import %s", path);
+        berth_error_prefix(err, "import %s", path);
+        return berth_image_error_line(err);
     }
     *ret = im.imgs ? im.imgs : berth_xcalloc(1, sizeof(**ret));
     *ret_n = im.n;

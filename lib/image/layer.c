@@ -273,6 +273,10 @@ static int write_file(unpack *u, int pfd, const char *name, const char *path,
     }
     if (size > end && ftruncate(fd, size) < 0) /* a sparse file's last hole */
         return berth_error_errno(err, "write %s", path);
+    /* start writing it back now, so that the sync which makes the layer
+     * durable finds little left to do */
+    if (size > 0)
+        sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     u->stats.bytes += size > end ? size : end;
     return apply_meta_fd(u, fd, e, path, err);
 }
@@ -635,7 +639,7 @@ static int unpack_finish(unpack *u, int opened, berth_layer_stats *ret, berth_er
     if (r == 0 && ret)
         *ret = u->stats;
     unpack_done(u);
-    return r;
+    return r < 0 ? berth_image_error_line(err) : 0;
 }
 
 int berth_layer_unpack_fd(int fd, int dirfd, berth_layer_stats *ret, berth_error **err)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "image/text.h"
 
 /* Strings taken from documents: media types, platforms, users. */
 #define FIELD_MAX 1024
@@ -137,8 +138,8 @@ static int read_list(const json_t *arr, const char *what, size_t max, bool platf
     return 0;
 }
 
-int berth_oci_parse(const char *content_type, const void *data, size_t len,
-                    berth_oci_document **ret, berth_error **err)
+static int oci_parse(const char *content_type, const void *data, size_t len,
+                     berth_oci_document **ret, berth_error **err)
 {
     _cleanup_json_ json_t *j = NULL;
     _cleanup_(berth_oci_document_freep) berth_oci_document *d = NULL;
@@ -285,8 +286,8 @@ static const char *variant_of(const char *arch, const char *variant)
     return strcmp(arch, "arm64") == 0 ? "v8" : NULL;
 }
 
-const berth_oci_descriptor *berth_oci_index_pick(const berth_oci_document *d,
-                                                 const berth_oci_platform *p, berth_error **err)
+static const berth_oci_descriptor *index_pick(const berth_oci_document *d,
+                                              const berth_oci_platform *p, berth_error **err)
 {
     const berth_oci_descriptor *best = NULL;
     char have[512] = "";
@@ -374,8 +375,7 @@ static int string_list(const json_t *obj, const char *key, const char *path, cha
     return 0;
 }
 
-int berth_image_config_parse(const void *data, size_t len, berth_image_config **ret,
-                             berth_error **err)
+static int config_parse(const void *data, size_t len, berth_image_config **ret, berth_error **err)
 {
     _cleanup_json_ json_t *j = NULL;
     _cleanup_(berth_image_config_freep) berth_image_config *c = NULL;
@@ -423,4 +423,26 @@ int berth_image_config_parse(const void *data, size_t len, berth_image_config **
         c->diff_ids = berth_xcalloc(1, sizeof(*c->diff_ids));
     *ret = TAKE_PTR(c);
     return 0;
+}
+
+int berth_oci_parse(const char *content_type, const void *data, size_t len,
+                    berth_oci_document **ret, berth_error **err)
+{
+    return oci_parse(content_type, data, len, ret, err) < 0 ? berth_image_error_line(err) : 0;
+}
+
+int berth_image_config_parse(const void *data, size_t len, berth_image_config **ret,
+                             berth_error **err)
+{
+    return config_parse(data, len, ret, err) < 0 ? berth_image_error_line(err) : 0;
+}
+
+const berth_oci_descriptor *berth_oci_index_pick(const berth_oci_document *d,
+                                                 const berth_oci_platform *p, berth_error **err)
+{
+    const berth_oci_descriptor *m = index_pick(d, p, err);
+
+    if (!m)
+        berth_image_error_line(err);
+    return m;
 }
