@@ -20,6 +20,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/xalloc.h"
+#include "image/text.h"
 
 #define CHUNK          (256 * 1024)
 #define WHITEOUT       ".wh."

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -12,6 +13,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "image/store-internal.h"
+#include "image/text.h"
 
 typedef struct pull {
     berth_image_store *s;
@@ -83,7 +85,7 @@ static int verify_blob(pull *p, const char *digest, int64_t size, berth_error **
 
 /* Make blob digest (size bytes) present and verified in blobs/: download
  * it (resuming a partial one) unless it is there. */
-static int fetch_blob(pull *p, const char *digest, int64_t size, berth_error **err)
+static int fetch_blob(pull *p, const char *digest, int64_t size, bool durable, berth_error **err)
 {
     char name[80];
     _cleanup_close_ int lock = -1, fd = -1;
@@ -114,7 +116,7 @@ static int fetch_blob(pull *p, const char *digest, int64_t size, berth_error **e
             *err = TAKE_PTR(e);
         goto out;
     }
-    if (store_blob_commit(p->s, digest, fd, err) < 0)
+    if (store_blob_commit(p->s, digest, fd, durable, err) < 0)
         goto out;
     p->base += size;
     r = 0;
@@ -123,12 +125,81 @@ out:
     return r;
 }
 
-/* Layer i in place: unpacked from its blob, unless it is there. */
-static int fetch_layer(pull *p, const berth_oci_descriptor *d, const char *diff_id,
-                       berth_image_layer *out, berth_error **err)
+/* Layers are unpacked by threads of their own while the next ones
+ * download: each layer is a directory of its own, so several unpack at
+ * once (one per CPU, at most BERTH_IMAGE_UNPACKERS_MAX), and the network,
+ * the disk and the CPUs work together. At most that many layer blobs,
+ * plus the one downloading, are on disk at a time. */
+typedef struct unpack_job {
+    pthread_t thread;
+    berth_image_store *s;
+    char diff_id[BERTH_DIGEST_LEN + 1], blob[BERTH_DIGEST_LEN + 1];
+    int lock, fd; /* the layer's lock and its blob, owned by the job */
+    berth_image_layer *out;
+    size_t index;
+    int rc;
+    berth_error *err;
+} unpack_job;
+
+typedef struct unpackers {
+    unpack_job *jobs[BERTH_IMAGE_UNPACKERS_MAX]; /* running, the oldest first */
+    size_t n, max;
+} unpackers;
+
+static void *unpack_main(void *data)
+{
+    unpack_job *j = data;
+
+    j->rc = store_layer_unpack(j->s, j->diff_id, j->fd, &j->out->size, &j->err);
+    if (j->rc < 0)
+        berth_error_prefix(&j->err, "layer %zu: blob %s", j->index + 1, j->blob);
+    else
+        store_blob_remove(j->s, j->blob); /* the unpacked layer is what is kept */
+    close(j->fd);
+    store_layer_unlock(j->s, j->diff_id, j->lock);
+    return NULL;
+}
+
+/* Wait for the oldest job and take its result; with err NULL, or err
+ * already set, a failure of its own is dropped (the pull failed already). */
+static int wait_oldest(pull *p, unpackers *u, berth_error **err)
+{
+    unpack_job *j = u->jobs[0];
+    int rc;
+
+    pthread_join(j->thread, NULL);
+    memmove(u->jobs, u->jobs + 1, --u->n * sizeof(u->jobs[0]));
+    rc = j->rc;
+    if (rc < 0 && err && !*err)
+        *err = TAKE_PTR(j->err);
+    berth_error_free(&j->err);
+    free(j);
+    if (rc < 0)
+        return -1;
+    p->pr.layer++;
+    progress(p, BERTH_IMAGE_DOWNLOADING);
+    return 0;
+}
+
+/* Wait for every job: the first failure is the pull's (unless it failed
+ * already, failed true). */
+static int wait_all(pull *p, unpackers *u, bool failed, berth_error **err)
+{
+    int r = failed ? -1 : 0;
+
+    while (u->n)
+        if (wait_oldest(p, u, r < 0 ? NULL : err) < 0)
+            r = -1;
+    return r;
+}
+
+/* Layer index in place: fetched and handed to a thread to unpack, unless
+ * it is there. */
+static int fetch_layer(pull *p, unpackers *u, const berth_oci_descriptor *d, const char *diff_id,
+                       size_t index, berth_image_layer *out, berth_error **err)
 {
     _cleanup_close_ int lock = -1, fd = -1;
-    int r = -1;
+    unpack_job *j;
 
     memcpy(out->diff_id, diff_id, sizeof(out->diff_id));
     memcpy(out->blob, d->digest, sizeof(out->blob));
@@ -139,23 +210,51 @@ static int fetch_layer(pull *p, const berth_oci_descriptor *d, const char *diff_
         /* a concurrent pull unpacked it while we waited */
         out->size = store_layer_size(p->s, diff_id);
         p->pr.total -= d->size;
-        r = 0;
-        goto out;
+        p->pr.layer++;
+        store_layer_unlock(p->s, diff_id, TAKE_FD(lock));
+        return 0;
     }
-    if (fetch_blob(p, d->digest, d->size, err) < 0 ||
-        store_blob_open(p->s, d->digest, &fd, err) < 0)
-        goto out;
+    if (fetch_blob(p, d->digest, d->size, false, err) < 0 ||
+        store_blob_open(p->s, d->digest, &fd, err) < 0) {
+        store_layer_unlock(p->s, diff_id, TAKE_FD(lock));
+        return berth_error_prefix(err, "layer %zu", index + 1);
+    }
+    if (u->n == u->max && wait_oldest(p, u, err) < 0) {
+        store_layer_unlock(p->s, diff_id, TAKE_FD(lock));
+        return -1;
+    }
+    j = berth_xcalloc(1, sizeof(*j));
+    j->s = p->s;
+    memcpy(j->diff_id, diff_id, sizeof(j->diff_id));
+    memcpy(j->blob, d->digest, sizeof(j->blob));
+    j->lock = TAKE_FD(lock);
+    j->fd = TAKE_FD(fd);
+    j->out = out;
+    j->index = index;
     progress(p, BERTH_IMAGE_UNPACKING);
-    if (store_layer_unpack(p->s, diff_id, fd, &out->size, err) < 0) {
-        berth_error_prefix(err, "blob %s", d->digest);
-        goto out;
+    if (pthread_create(&j->thread, NULL, unpack_main, j) == 0) {
+        u->jobs[u->n++] = j;
+        return 0;
     }
-    /* the unpacked layer is what is kept */
-    store_blob_remove(p->s, d->digest);
-    r = 0;
-out:
-    store_layer_unlock(p->s, diff_id, TAKE_FD(lock));
-    return r;
+    unpack_main(j); /* no thread to be had: unpack here */
+    if (j->rc < 0) {
+        if (err)
+            *err = TAKE_PTR(j->err);
+        berth_error_free(&j->err);
+        free(j);
+        return -1;
+    }
+    free(j);
+    p->pr.layer++;
+    return 0;
+}
+
+static size_t unpackers_max(const berth_image_pull_opts *o)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = o && o->unpackers > 0 ? (size_t)o->unpackers : cpus > 0 ? (size_t)cpus : 1;
+
+    return n < BERTH_IMAGE_UNPACKERS_MAX ? n : BERTH_IMAGE_UNPACKERS_MAX;
 }
 
 /* GET a manifest by tag or digest; check it against want_digest when
@@ -202,6 +301,8 @@ static int do_pull(pull *p, const berth_image_ref *ref, const char *norm, berth_
     const berth_oci_platform *plat = p->o && p->o->platform ? p->o->platform : &host;
     size_t top_len, m_len, cfg_len;
     const berth_oci_document *man;
+    unpackers u = { .max = unpackers_max(p->o) };
+    int r = 0;
 
     progress(p, BERTH_IMAGE_RESOLVING);
     if (get_document(p, ref->digest ? ref->digest : ref->tag, ref->digest, -1, &top, &top_body,
@@ -225,7 +326,7 @@ static int do_pull(pull *p, const berth_image_ref *ref, const char *norm, berth_
                                BERTH_OCI_CONFIG_MAX);
     memcpy(img->config, man->config.digest, sizeof(img->config));
     p->quiet = true;
-    if (fetch_blob(p, man->config.digest, man->config.size, err) < 0 ||
+    if (fetch_blob(p, man->config.digest, man->config.size, true, err) < 0 ||
         store_blob_read(p->s, man->config.digest, BERTH_OCI_CONFIG_MAX, &cfg_body, &cfg_len, err) <
             0 ||
         berth_image_config_parse(cfg_body, cfg_len, &cfg, err) < 0)
@@ -249,7 +350,7 @@ static int do_pull(pull *p, const berth_image_ref *ref, const char *norm, berth_
     for (size_t i = 0; i < man->n_layers; i++)
         if (!store_layer_exists(p->s, cfg->diff_ids[i]))
             p->pr.total += man->layers[i].size;
-    for (size_t i = 0; i < man->n_layers; i++) {
+    for (size_t i = 0; i < man->n_layers && r == 0; i++) {
         berth_image_layer *L = &img->layers[i];
 
         if (store_layer_exists(p->s, cfg->diff_ids[i])) {
@@ -257,13 +358,16 @@ static int do_pull(pull *p, const berth_image_ref *ref, const char *norm, berth_
             memcpy(L->blob, man->layers[i].digest, sizeof(L->blob));
             L->blob_size = man->layers[i].size;
             L->size = store_layer_size(p->s, cfg->diff_ids[i]);
-        } else if (fetch_layer(p, &man->layers[i], cfg->diff_ids[i], L, err) < 0) {
-            return berth_error_prefix(err, "layer %zu", i + 1);
+            p->pr.layer++;
+            progress(p, BERTH_IMAGE_DOWNLOADING);
+        } else {
+            r = fetch_layer(p, &u, &man->layers[i], cfg->diff_ids[i], i, L, err);
         }
-        img->size += L->size;
-        p->pr.layer = i + 1;
-        progress(p, BERTH_IMAGE_DOWNLOADING);
     }
+    if (wait_all(p, &u, r < 0, err) < 0)
+        return -1;
+    for (size_t i = 0; i < img->n_layers; i++)
+        img->size += img->layers[i].size;
     /* the layers are on disk before the record that names them */
     if (syncfs(p->s->layersfd) < 0)
         return berth_error_errno(err, "sync %s", berth_image_store_layers_dir(p->s));
@@ -295,8 +399,10 @@ int berth_image_pull(berth_image_store *s, const char *ref, const berth_image_pu
     if (berth_registry_client_new(r, opts ? &opts->registry : NULL, &c, err) < 0)
         return berth_error_prefix(err, "pull %s", norm);
     p.c = c;
-    if (store_hold(s, LOCK_SH, &lock, err) < 0 || do_pull(&p, r, norm, ret, err) < 0)
-        return berth_error_prefix(err, "pull %s", norm);
+    if (store_hold(s, LOCK_SH, &lock, err) < 0 || do_pull(&p, r, norm, ret, err) < 0) {
+        berth_error_prefix(err, "pull %s", norm);
+        return berth_image_error_line(err);
+    }
     return 0;
 }
 

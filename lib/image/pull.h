@@ -6,8 +6,10 @@
  * not done twice; what an interrupted pull left is resumed.
  *
  * Blocks for the whole pull (network, disk, CPU): call it from a process
- * that may block (berthctl, berth-pull), never from an event loop. The
- * progress callback runs in the caller's thread. */
+ * that may block (berthctl, berth-pull), never from an event loop. Layers
+ * download one at a time and unpack in threads of the pull's own while the
+ * next ones download; all have ended when it returns. The progress
+ * callback runs in the caller's thread. */
 #ifndef BERTH_IMAGE_PULL_H
 #define BERTH_IMAGE_PULL_H
 
@@ -37,8 +39,14 @@ typedef struct berth_image_progress {
 /* At most every 100 ms while bytes arrive, and at every change of phase. */
 typedef void (*berth_image_progress_fn)(const berth_image_progress *p, void *data);
 
+/* Layers unpacked at once, at most. */
+#define BERTH_IMAGE_UNPACKERS_MAX 4
+
 typedef struct berth_image_pull_opts {
-    berth_registry_opts registry;       /* registries.yaml, retries, timeouts */
+    berth_registry_opts registry; /* registries.yaml, retries, timeouts */
+    /* layers unpacked at once (threads); 0: one per CPU, at most
+     * BERTH_IMAGE_UNPACKERS_MAX */
+    int unpackers;
     const berth_oci_platform *platform; /* NULL: this machine's (berth_oci_platform_host) */
     berth_image_progress_fn progress;   /* NULL: none */
     void *progress_data;

@@ -46,9 +46,11 @@ int store_blob_put(berth_image_store *s, const char *digest, const void *data, s
  * blob's lock. */
 int store_blob_partial(berth_image_store *s, const char *digest, int *ret_fd, int64_t *ret_have,
                        berth_error **err);
-/* Its digest and size checked by the caller: fsync and rename it into
- * blobs/. */
-int store_blob_commit(berth_image_store *s, const char *digest, int fd, berth_error **err);
+/* Its digest and size checked by the caller: rename it into blobs/,
+ * fsync'd first when durable. A layer's blob need not be: it is removed
+ * once unpacked, and checked again before any other use. */
+int store_blob_commit(berth_image_store *s, const char *digest, int fd, bool durable,
+                      berth_error **err);
 /* Remove the partial download (a bad one must not be resumed). */
 void store_blob_discard_partial(berth_image_store *s, const char *digest);
 /* Remove a committed blob (a layer's, once unpacked). */

@@ -218,12 +218,13 @@ int store_blob_partial(berth_image_store *s, const char *digest, int *ret_fd, in
     return 0;
 }
 
-int store_blob_commit(berth_image_store *s, const char *digest, int fd, berth_error **err)
+int store_blob_commit(berth_image_store *s, const char *digest, int fd, bool durable,
+                      berth_error **err)
 {
     char name[80];
 
     snprintf(name, sizeof(name), "blob-%s", berth_digest_hex(digest));
-    if (fsync(fd) < 0)
+    if (durable && fsync(fd) < 0)
         return berth_error_errno(err, "fsync %s/tmp/%s", s->root, name);
     if (renameat(s->tmpfd, name, s->blobsfd, berth_digest_hex(digest)) < 0)
         return berth_error_errno(err, "rename %s/tmp/%s into blobs", s->root, name);
