@@ -55,6 +55,12 @@ berth_require_pkg(LIBCAP libcap libcap-dev STATIC_OK)
 berth_require_pkg(YAML yaml-0.1 libyaml-dev STATIC_OK)
 berth_require_pkg(SODIUM libsodium libsodium-dev STATIC_OK)
 berth_require_pkg(SQLITE sqlite3 libsqlite3-dev STATIC_OK)
+# lib/image: the registry client (libcurl, OpenSSL flavour: per-registry CA
+# files beside the system's), layer archives (libarchive), and jansson, the
+# one JSON library (image manifests and configs, berthctl -o json).
+berth_require_pkg(CURL libcurl libcurl4-openssl-dev)
+berth_require_pkg(ARCHIVE libarchive libarchive-dev)
+berth_require_pkg(JANSSON jansson libjansson-dev STATIC_OK)
 if(BERTH_TESTS)
   berth_require_pkg(CHECK check "check libsubunit-dev")
 endif()

@@ -16,12 +16,16 @@ packages=(
 	protobuf-c-compiler libprotobuf-c-dev
 	libnanomsg-dev libseccomp-dev libcap-dev libyaml-dev
 	libsodium-dev libsqlite3-dev
+	libcurl4-openssl-dev libarchive-dev libjansson-dev
 	# unit tests (check links against subunit)
 	check libsubunit-dev
 	# run: the example image, network namespaces, process tools
 	busybox-static iproute2 procps util-linux sqlite3
 	# berthctl image import: tar and its decompressors
 	tar gzip xz-utils zstd bzip2
+	# image tests: their own registries (TLS from a CA they make, htpasswd
+	# basic auth, a token server), test images built with umoci and skopeo
+	docker-registry umoci skopeo apache2-utils openssl ca-certificates jq curl
 )
 
 for arg in "$@"; do

@@ -1,20 +1,29 @@
-/* berthctl image: the node's image store (/var/lib/berth/images/NAME, one
- * root filesystem directory per image; containers get an overlay on it).
+/* berthctl image: the node's image store (lib/image).
  *
- *   import NAME DIR|TARBALL   copy a directory tree or unpack a tarball
- *   ls                        the images, with their size on disk
- *   rm NAME                   remove one
+ *   pull REF                  pull from a registry (a progress bar on a terminal)
+ *   import FILE|DIR           a `docker save` archive or an OCI image layout
+ *   ls                        images: reference, digest, size, last use, users
+ *   inspect REF               its record, config and layer directories as JSON
+ *   rm REF                    remove one (refused while a container uses it)
+ *   prune                     remove every image no container uses
  *
- * An import is built in a hidden directory of the store and renamed into
- * place, so a failed or interrupted import leaves no half image under its
- * name. Replacing (import --force) or removing an image that a container
- * of this node's agent runs on is refused: the overlay of a running
- * container must not have its lower layer changed under it. */
+ * and, until the runtime overlays image layers (issue 15, part B), the
+ * directory images it runs today: `import NAME DIR|TARBALL` makes
+ * STORE/NAME, a root file system copied or unpacked (cp, tar), which
+ * `image: NAME` and `berthctl run --image NAME` use; ls lists them, rm
+ * removes them (a directory image of that exact name wins over a
+ * reference). They live beside the new store's own directories, whose
+ * names they may not take.
+ *
+ * Which containers use an image: the agent's state directory holds each
+ * container's plan; a container whose monitor lives uses its spec's image.
+ * Removing (or replacing) an image in use is refused. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,39 +33,168 @@
 
 #include "base/cleanup.h"
 #include "base/io.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "berthctl.h"
-#include "statedir/statedir.h"
+#include "image/import.h"
+#include "image/pull.h"
+#include "image/registries.h"
+#include "image/store.h"
 #include "spec/spec.h"
+#include "statedir/statedir.h"
 
-#define DEFAULT_STORE     "/var/lib/berth/images"
 #define DEFAULT_STATE_DIR "/var/lib/berth/agent"
+#define USERS_MAX         4096
 
 typedef struct image_opts {
     const char *store;
     const char *state_dir;
+    const char *registries;
+    const char *platform;
+    const char *name;
     bool force;
 } image_opts;
 
 static void image_usage(FILE *out)
 {
-    fputs("Usage: berthctl image import [OPTIONS] NAME DIR|TARBALL\n"
+    fputs("Usage: berthctl image pull [OPTIONS] REF\n"
+          "       berthctl image import [OPTIONS] FILE|DIR\n"
           "       berthctl image ls [OPTIONS]\n"
-          "       berthctl image rm [OPTIONS] NAME\n"
+          "       berthctl image inspect [OPTIONS] REF\n"
+          "       berthctl image rm [OPTIONS] REF\n"
+          "       berthctl image prune [OPTIONS]\n"
+          "       berthctl image import [OPTIONS] NAME DIR|TARBALL\n"
           "\n"
-          "The node's image store: one root filesystem per image, which containers\n"
-          "get a private overlay on. import copies a directory tree (ownership, modes,\n"
-          "links and device nodes kept) or unpacks a tar archive (plain, gzip, xz,\n"
-          "zstd or bzip2), e.g. from `docker export`.\n"
+          "The node's image store. pull fetches an image from its registry (or the\n"
+          "mirrors registries.yaml names), import reads a `docker save` archive or an\n"
+          "OCI image layout (a directory, or a tar: plain, gzip or zstd); each layer is\n"
+          "kept once, shared by the images that have it. rm and prune refuse images a\n"
+          "container of this node's agent uses. REF is an image reference: nginx,\n"
+          "nginx:1.25, registry.example.com:5000/team/app@sha256:...\n"
           "\n"
-          "  --image-store DIR   the store (default " DEFAULT_STORE ")\n"
-          "  --state-dir DIR     the agent's state (default " DEFAULT_STATE_DIR "), to refuse\n"
-          "                      changing an image its containers run on\n"
-          "  -f, --force         import: replace an existing image\n"
+          "import NAME DIR|TARBALL makes a directory image, the root file system the\n"
+          "runtime runs today as `image: NAME` (copied with owners, modes, links and\n"
+          "device nodes, or unpacked from a tarball such as `docker export` writes).\n"
+          "\n"
+          "  --image-store DIR   the store (default " BERTH_IMAGE_STORE_DEFAULT ")\n"
+          "  --state-dir DIR     the agent's state (default " DEFAULT_STATE_DIR "), to know\n"
+          "                      which images its containers use\n"
+          "  --registries FILE   pull: registry settings (default " BERTH_REGISTRIES_DEFAULT_PATH
+          ")\n"
+          "  --platform OS/ARCH[/VARIANT]  pull, import: the image of an index to take\n"
+          "                      (default: this machine's)\n"
+          "  --name REPO         import: the repository of images named only by a tag\n"
+          "  -f, --force         import NAME: replace an existing directory image\n"
           "  -h, --help\n",
           out);
 }
+
+/* ---- who uses what ---- */
+
+typedef struct user {
+    char *id, *image;
+} user;
+
+typedef struct users {
+    user *v;
+    size_t n;
+} users;
+
+static void users_free(users *u)
+{
+    for (size_t i = 0; i < u->n; i++) {
+        free(u->v[i].id);
+        free(u->v[i].image);
+    }
+    free(u->v);
+}
+
+static int user_cmp(const void *a, const void *b)
+{
+    return strcmp(((const user *)a)->id, ((const user *)b)->id);
+}
+
+/* The containers of the agent on this node whose monitor lives, with
+ * their spec's image, sorted by id. */
+static void users_load(const char *state_dir, users *ret)
+{
+    char path[4096];
+    _cleanup_closedir_ DIR *d = NULL;
+    struct dirent *e;
+
+    memset(ret, 0, sizeof(*ret));
+    snprintf(path, sizeof(path), "%s/containers", state_dir);
+    d = opendir(path);
+    if (!d)
+        return;
+    while ((e = readdir(d)) && ret->n < USERS_MAX) {
+        _cleanup_close_ int dfd = -1;
+        ContainerPlan *plan = NULL;
+        berth_monitor_liveness l;
+
+        if (e->d_name[0] == '.')
+            continue;
+        dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || berth_monitor_probe(dfd, &l, NULL) < 0 || l != BERTH_MONITOR_ALIVE ||
+            berth_statedir_read_plan(dfd, &plan, NULL) < 0)
+            continue;
+        if (plan->spec && *plan->spec->image) {
+            ret->v = berth_xreallocarray(ret->v, ret->n + 1, sizeof(*ret->v));
+            ret->v[ret->n].id = berth_xstrdup(e->d_name);
+            ret->v[ret->n].image = berth_xstrdup(plan->spec->image);
+            ret->n++;
+        }
+        container_plan_free_unpacked(plan, NULL);
+    }
+    if (ret->n)
+        qsort(ret->v, ret->n, sizeof(*ret->v), user_cmp);
+}
+
+/* The ids of the containers using an image ("a, b"), their count in
+ * *ret_n: a directory image by its exact name (dir_name), a store image
+ * as berth_image_is_in_use matches it. */
+static char *users_of(const users *u, const char *dir_name, const berth_image *img, size_t *ret_n)
+{
+    char *out = berth_xstrdup("");
+    size_t n = 0;
+
+    for (size_t i = 0; i < u->n; i++) {
+        const char *ref = u->v[i].image;
+        berth_image_in_use one = { &ref, 1 };
+        bool uses = dir_name ? strcmp(ref, dir_name) == 0 : berth_image_is_in_use(img, &one);
+        char *next;
+
+        if (!uses)
+            continue;
+        next = berth_xasprintf("%s%s%s", out, n ? ", " : "", u->v[i].id);
+        free(out);
+        out = next;
+        n++;
+    }
+    if (ret_n)
+        *ret_n = n;
+    return out;
+}
+
+static int refuse_if_used(const image_opts *o, const char *dir_name, const berth_image *img,
+                          const char *what)
+{
+    users u;
+    size_t n;
+    _cleanup_free_ char *ids = NULL;
+
+    users_load(o->state_dir, &u);
+    ids = users_of(&u, dir_name, img, &n);
+    users_free(&u);
+    if (n == 0)
+        return 0;
+    berthctl_errorf("image %s: cannot %s it: %zu running container(s) use it (%s); stop them first",
+                    dir_name ? dir_name : img->ref, what, n, ids);
+    return -1;
+}
+
+/* ---- directory images (the runtime's until it overlays layers) ---- */
 
 /* Run argv to completion; 0 when it exited 0, else an error naming it. */
 static int run_tool(char *const argv[], berth_error **err)
@@ -80,57 +218,8 @@ static int run_tool(char *const argv[], berth_error **err)
     return berth_error_set(err, EIO, "%s killed by signal %d", argv[0], WTERMSIG(status));
 }
 
-/* Containers of the agent on this node that run on image name (their
- * monitor alive), as a comma-separated list in out; 0 when none. */
-static size_t image_users(const char *state_dir, const char *name, char *out, size_t size)
-{
-    char path[4096];
-    _cleanup_closedir_ DIR *d = NULL;
-    struct dirent *e;
-    size_t n = 0, len = 0;
-
-    out[0] = '\0';
-    snprintf(path, sizeof(path), "%s/containers", state_dir);
-    d = opendir(path);
-    if (!d)
-        return 0;
-    while ((e = readdir(d))) {
-        _cleanup_close_ int dfd = -1;
-        ContainerPlan *plan = NULL;
-        berth_monitor_liveness l;
-
-        if (e->d_name[0] == '.')
-            continue;
-        dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || berth_monitor_probe(dfd, &l, NULL) < 0 || l != BERTH_MONITOR_ALIVE ||
-            berth_statedir_read_plan(dfd, &plan, NULL) < 0)
-            continue;
-        if (plan->spec && strcmp(plan->spec->image, name) == 0) {
-            int w = snprintf(out + len, size - len, "%s%s", n ? ", " : "", e->d_name);
-
-            if (w > 0 && (size_t)w < size - len)
-                len += (size_t)w;
-            n++;
-        }
-        container_plan_free_unpacked(plan, NULL);
-    }
-    return n;
-}
-
-static int refuse_if_used(const image_opts *o, const char *name, const char *what)
-{
-    char users[1024];
-    size_t n = image_users(o->state_dir, name, users, sizeof(users));
-
-    if (n == 0)
-        return 0;
-    berthctl_errorf("image %s: cannot %s it: %zu running container(s) use it (%s); stop them first",
-                    name, what, n, users);
-    return -1;
-}
-
 /* Fill the empty directory dst from src: a directory tree or a tarball. */
-static int image_fill(const char *src, const char *dst, berth_error **err)
+static int dir_image_fill(const char *src, const char *dst, berth_error **err)
 {
     struct stat st;
     char from[4200];
@@ -155,17 +244,18 @@ static int image_fill(const char *src, const char *dst, berth_error **err)
     return berth_error_set(err, EINVAL, "%s: neither a directory nor a tar archive", src);
 }
 
-/* What a `docker save` archive looks like once unpacked: layers and a
- * manifest, no root filesystem. */
-static bool looks_like_docker_save(int dfd)
+/* What a `docker save` archive or an OCI layout looks like once unpacked:
+ * layers and a manifest, no root filesystem. */
+static bool looks_like_image_archive(int dfd)
 {
     struct stat st;
 
-    return fstatat(dfd, "manifest.json", &st, 0) == 0 && fstatat(dfd, "bin", &st, 0) < 0 &&
-           fstatat(dfd, "usr", &st, 0) < 0;
+    return (fstatat(dfd, "manifest.json", &st, 0) == 0 ||
+            fstatat(dfd, "oci-layout", &st, 0) == 0) &&
+           fstatat(dfd, "bin", &st, 0) < 0 && fstatat(dfd, "usr", &st, 0) < 0;
 }
 
-static int image_import(const image_opts *o, const char *name, const char *src)
+static int dir_image_import(const image_opts *o, const char *name, const char *src)
 {
     char tmp[4200], dst[4200];
     berth_error *err = NULL;
@@ -179,7 +269,7 @@ static int image_import(const image_opts *o, const char *name, const char *src)
         berthctl_errorf("image %s exists in %s (--force replaces it)", name, o->store);
         return 1;
     }
-    if (replace && refuse_if_used(o, name, "replace") < 0)
+    if (replace && refuse_if_used(o, name, NULL, "replace") < 0)
         return 1;
     if (berth_mkdir_p(o->store, 0700, &err) < 0)
         goto fail;
@@ -188,7 +278,7 @@ static int image_import(const image_opts *o, const char *name, const char *src)
         berth_error_errno(&err, "%s", tmp);
         goto fail;
     }
-    if (image_fill(src, tmp, &err) < 0)
+    if (dir_image_fill(src, tmp, &err) < 0)
         goto fail_tmp;
     /* An image is a root filesystem: containers see it as /. */
     if (chmod(tmp, 0755) < 0) {
@@ -196,11 +286,11 @@ static int image_import(const image_opts *o, const char *name, const char *src)
         goto fail_tmp;
     }
     tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (tfd >= 0 && looks_like_docker_save(tfd)) {
+    if (tfd >= 0 && looks_like_image_archive(tfd)) {
         berth_error_set(&err, EINVAL,
-                        "%s is a `docker save` archive (layers, not a filesystem); "
-                        "import the output of `docker export` instead",
-                        src);
+                        "%s is an image archive (`docker save` or an OCI layout: layers, not a "
+                        "file system); import it with `berthctl image import %s`",
+                        src, src);
         goto fail_tmp;
     }
     if (replace) {
@@ -236,18 +326,25 @@ fail:
     return 1;
 }
 
-static int image_rm(const image_opts *o, const char *name)
+/* Whether STORE/name is a directory image. */
+static bool is_dir_image(const image_opts *o, const char *name)
+{
+    char path[4200];
+    struct stat st;
+
+    if (!berth_spec_image_name_valid(name) || berth_image_store_reserved_name(name))
+        return false;
+    snprintf(path, sizeof(path), "%s/%s", o->store, name);
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int dir_image_rm(const image_opts *o, const char *name)
 {
     char dst[4200];
     berth_error *err = NULL;
-    struct stat st;
 
     snprintf(dst, sizeof(dst), "%s/%s", o->store, name);
-    if (lstat(dst, &st) < 0) {
-        berthctl_errorf("image %s: not in %s", name, o->store);
-        return 1;
-    }
-    if (refuse_if_used(o, name, "remove") < 0)
+    if (refuse_if_used(o, name, NULL, "remove") < 0)
         return 1;
     if (berth_rm_rf_at(AT_FDCWD, dst, &err) < 0) {
         berthctl_errorf("image rm %s: %s", name, err->msg);
@@ -258,34 +355,266 @@ static int image_rm(const image_opts *o, const char *name)
     return 0;
 }
 
-/* Bytes used by the tree at dfd (hard links counted once per directory
- * walk would need a table; images rarely have many, so each counts). */
-static uint64_t tree_bytes(int dfd)
+/* ---- the store ---- */
+
+static int open_store(const image_opts *o, berth_image_store **ret)
 {
-    _cleanup_closedir_ DIR *d = fdopendir(dfd);
-    struct dirent *e;
-    uint64_t sum = 0;
+    berth_error *err = NULL;
 
-    if (!d) {
-        close(dfd);
+    if (berth_image_store_open(o->store, ret, &err) < 0) {
+        berthctl_errorf("%s", err->msg);
+        berth_error_free(&err);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_platform(const image_opts *o, char *buf, size_t size, berth_oci_platform *p,
+                          const berth_oci_platform **ret)
+{
+    berth_error *err = NULL;
+
+    *ret = NULL;
+    if (!o->platform)
         return 0;
+    if (berth_oci_platform_parse(o->platform, buf, size, p, &err) < 0) {
+        berthctl_errorf("--platform: %s", err->msg);
+        berth_error_free(&err);
+        return -1;
     }
-    while ((e = readdir(d))) {
-        struct stat st;
+    *ret = p;
+    return 0;
+}
 
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        sum += (uint64_t)st.st_blocks * 512;
-        if (S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+/* "12.3 MB": sizes as registries and docker show them (decimal). */
+static char *human(int64_t bytes, char *buf, size_t size)
+{
+    if (bytes < 1000)
+        snprintf(buf, size, "%" PRId64 " B", bytes);
+    else if (bytes < 1000 * 1000)
+        snprintf(buf, size, "%.1f kB", (double)bytes / 1e3);
+    else if (bytes < (int64_t)1000 * 1000 * 1000)
+        snprintf(buf, size, "%.1f MB", (double)bytes / 1e6);
+    else
+        snprintf(buf, size, "%.2f GB", (double)bytes / 1e9);
+    return buf;
+}
 
-            if (sub >= 0)
-                sum += tree_bytes(sub);
+typedef struct bar {
+    bool tty;
+    int64_t drawn_ns;
+} bar;
+
+/* A progress bar on stderr, redrawn in place; only on a terminal. */
+static void on_progress(const berth_image_progress *p, void *data)
+{
+    bar *b = data;
+    char done[32], total[32], line[256];
+    int width = 30, fill;
+    int64_t now = berth_now_mono_ns();
+
+    if (!b->tty || p->phase == BERTH_IMAGE_DONE)
+        return;
+    if (now - b->drawn_ns < 100 * BERTH_NSEC_PER_MSEC && p->phase == BERTH_IMAGE_DOWNLOADING &&
+        p->done != p->total)
+        return;
+    b->drawn_ns = now;
+    if (p->phase == BERTH_IMAGE_RESOLVING) {
+        snprintf(line, sizeof(line), "Resolving %s", p->ref);
+    } else {
+        fill = p->total > 0 ? (int)(p->done * width / p->total) : width;
+        snprintf(line, sizeof(line), "%s [%.*s%s%*s] %s/%s  layers %zu/%zu",
+                 p->phase == BERTH_IMAGE_UNPACKING ? "Unpacking" : "Pulling  ", fill,
+                 "==============================", fill < width ? ">" : "",
+                 width - fill - (fill < width ? 1 : 0), "", human(p->done, done, sizeof(done)),
+                 human(p->total, total, sizeof(total)), p->layer, p->n_layers);
+    }
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+}
+
+static int image_pull(const image_opts *o, const char *ref)
+{
+    _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
+    _cleanup_(berth_registries_freep) berth_registries *regs = NULL;
+    _cleanup_(berth_image_freep) berth_image *img = NULL;
+    bar b = { .tty = isatty(STDERR_FILENO) == 1 };
+    berth_image_pull_opts po = { .progress = on_progress, .progress_data = &b };
+    berth_oci_platform plat;
+    char platbuf[80], size[32];
+    berth_error *err = NULL;
+    int64_t start = berth_now_mono_ns();
+
+    if (parse_platform(o, platbuf, sizeof(platbuf), &plat, &po.platform) < 0)
+        return BERTHCTL_EXIT_USAGE;
+    if (berth_registries_load(o->registries ? o->registries : BERTH_REGISTRIES_DEFAULT_PATH,
+                              o->registries != NULL, &regs, &err) < 0 ||
+        open_store(o, &s) < 0) {
+        if (err) {
+            berthctl_errorf("%s", err->msg);
+            berth_error_free(&err);
         }
+        return 1;
     }
-    return sum;
+    po.registry.registries = regs;
+    if (berth_image_pull(s, ref, &po, &img, &err) < 0) {
+        if (b.tty)
+            fputs("\r\033[K", stderr);
+        berthctl_errorf("%s", err->msg);
+        berth_error_free(&err);
+        return 1;
+    }
+    if (b.tty)
+        fprintf(stderr, "\r\033[KPulled %s (%s unpacked) in %.1fs\n", img->ref,
+                human(img->size, size, sizeof(size)), (double)(berth_now_mono_ns() - start) / 1e9);
+    printf("%s %s\n", img->ref, img->digest);
+    return 0;
+}
+
+static int image_import(const image_opts *o, const char *path)
+{
+    _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
+    berth_image_import_opts io = { .name = o->name };
+    berth_image **imgs = NULL;
+    berth_oci_platform plat;
+    char platbuf[80];
+    berth_error *err = NULL;
+    size_t n;
+
+    if (parse_platform(o, platbuf, sizeof(platbuf), &plat, &io.platform) < 0)
+        return BERTHCTL_EXIT_USAGE;
+    if (open_store(o, &s) < 0)
+        return 1;
+    if (berth_image_import(s, path, &io, &imgs, &n, &err) < 0) {
+        berthctl_errorf("%s", err->msg);
+        berth_error_free(&err);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        printf("%s %s\n", imgs[i]->ref, imgs[i]->digest);
+    berth_image_list_free(imgs, n);
+    return 0;
+}
+
+static json_t *strv_json(char **v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i])) < 0)
+            berth_oom();
+    if (!a)
+        berth_oom();
+    return a;
+}
+
+/* What the runtime needs of an image, as JSON: the record, the config,
+ * the layer directories lowest first. */
+static int image_inspect(const image_opts *o, const char *ref)
+{
+    _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
+    _cleanup_(berth_image_freep) berth_image *img = NULL;
+    _cleanup_(berth_image_config_freep) berth_image_config *cfg = NULL;
+    char **dirs = NULL, pulled[BERTH_RFC3339NANO_LEN], used[BERTH_RFC3339NANO_LEN];
+    size_t n_dirs = 0;
+    berth_error *err = NULL;
+    json_t *j;
+
+    if (open_store(o, &s) < 0)
+        return 1;
+    if (berth_image_store_get(s, ref, &img, &err) < 0 ||
+        (img && (berth_image_store_config(s, img, &cfg, &err) < 0 ||
+                 berth_image_store_layer_dirs(s, img, &dirs, &n_dirs, &err) < 0))) {
+        berthctl_errorf("image inspect: %s", err->msg);
+        berth_error_free(&err);
+        return 1;
+    }
+    if (!img) {
+        berthctl_errorf("image %s: not in %s", ref, o->store);
+        return 1;
+    }
+    j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s?, s:s?, s:o, s:o, s:o, s:s?, s:s?, s:s?, s:o, "
+                  "s:s, s:s}",
+                  "reference", img->ref, "digest", img->digest, "manifest", img->manifest, "config",
+                  img->config, "size", (json_int_t)img->size, "os", cfg->os, "architecture",
+                  cfg->arch, "entrypoint",
+                  cfg->has_entrypoint ? strv_json(cfg->entrypoint, cfg->n_entrypoint) : json_null(),
+                  "cmd", cfg->has_cmd ? strv_json(cfg->cmd, cfg->n_cmd) : json_null(), "env",
+                  strv_json(cfg->env, cfg->n_env), "workingDir", cfg->working_dir, "user",
+                  cfg->user, "stopSignal", cfg->stop_signal, "layers", strv_json(dirs, n_dirs),
+                  "pulled", berth_format_rfc3339nano(img->pulled_ns, pulled), "lastUsed",
+                  berth_format_rfc3339nano(img->last_used_ns, used));
+    berth_strv_free(dirs);
+    if (!j)
+        berth_oom();
+    json_dumpf(j, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    json_decref(j);
+    return 0;
+}
+
+static int image_rm(const image_opts *o, const char *ref)
+{
+    _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
+    _cleanup_(berth_image_freep) berth_image *img = NULL;
+    berth_image_removal rm;
+    berth_error *err = NULL;
+
+    if (is_dir_image(o, ref))
+        return dir_image_rm(o, ref);
+    if (open_store(o, &s) < 0)
+        return 1;
+    if (berth_image_store_get(s, ref, &img, &err) < 0) {
+        berthctl_errorf("image rm: %s", err->msg);
+        berth_error_free(&err);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (!img) {
+        berthctl_errorf("image %s: not in %s", ref, o->store);
+        return 1;
+    }
+    if (refuse_if_used(o, NULL, img, "remove") < 0)
+        return 1;
+    if (berth_image_store_remove(s, img->ref, NULL, true, &rm, &err) < 0) {
+        berthctl_errorf("image rm %s: %s", ref, err->msg);
+        berth_error_free(&err);
+        return 1;
+    }
+    printf("%s\n", img->ref);
+    berth_image_removal_clear(&rm);
+    return 0;
+}
+
+static int image_prune(const image_opts *o)
+{
+    _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
+    berth_image_removal rm;
+    berth_error *err = NULL;
+    const char **refs;
+    users u;
+    char size[32];
+    int r = 0;
+
+    if (open_store(o, &s) < 0)
+        return 1;
+    users_load(o->state_dir, &u);
+    refs = berth_xcalloc(u.n + 1, sizeof(*refs));
+    for (size_t i = 0; i < u.n; i++)
+        refs[i] = u.v[i].image;
+    if (berth_image_store_prune(s, &(berth_image_in_use){ refs, u.n }, &rm, &err) < 0) {
+        berthctl_errorf("image prune: %s", err->msg);
+        berth_error_free(&err);
+        r = 1;
+    } else {
+        for (size_t i = 0; i < rm.images; i++)
+            printf("%s\n", rm.refs[i]);
+        fprintf(stderr, "removed %zu image(s), %zu layer(s): %s freed\n", rm.images, rm.layers,
+                human(rm.bytes, size, sizeof(size)));
+        berth_image_removal_clear(&rm);
+    }
+    free(refs);
+    users_free(&u);
+    return r;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -295,35 +624,61 @@ static int name_cmp(const void *a, const void *b)
 
 static int image_ls(const image_opts *o)
 {
-    _cleanup_closedir_ DIR *d = opendir(o->store);
-    char *names[1024];
-    size_t n = 0;
+    static const char *const headers[] = { "REFERENCE", "DIGEST",     "SIZE",
+                                           "LAST USED", "CONTAINERS", NULL };
+    _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
+    _cleanup_closedir_ DIR *d = NULL;
+    berth_image **imgs = NULL;
+    berthctl_table *t;
+    size_t n = 0, bad = 0, n_dirs = 0;
+    char *dirs[1024];
+    berth_error *err = NULL;
     struct dirent *e;
+    users u;
 
-    if (!d) {
-        if (errno == ENOENT) {
-            printf("%-40s %10s  %s\n", "NAME", "SIZE", "USED BY");
-            return 0;
-        }
-        berthctl_errorf("image ls: %s: %s", o->store, strerror(errno));
+    if (open_store(o, &s) < 0)
+        return 1;
+    if (berth_image_store_list(s, &imgs, &n, &bad, &err) < 0) {
+        berthctl_errorf("image ls: %s", err->msg);
+        berth_error_free(&err);
         return 1;
     }
-    while ((e = readdir(d)) && n < sizeof(names) / sizeof(names[0]))
-        if (e->d_name[0] != '.' && berth_spec_image_name_valid(e->d_name))
-            names[n++] = berth_xstrdup(e->d_name);
-    qsort(names, n, sizeof(names[0]), name_cmp);
-    printf("%-40s %10s  %s\n", "NAME", "SIZE", "USED BY");
+    users_load(o->state_dir, &u);
+    t = berthctl_table_new(5, headers);
     for (size_t i = 0; i < n; i++) {
-        char users[1024];
-        int fd = names[i] ? openat(dirfd(d), names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        double mib = fd >= 0 ? (double)tree_bytes(fd) / (1024.0 * 1024.0) : 0;
+        char digest[20], size[32], age[32];
+        _cleanup_free_ char *ids = users_of(&u, NULL, imgs[i], NULL);
+        const char *row[] = { imgs[i]->ref, berth_digest_short(imgs[i]->digest, digest),
+                              human(imgs[i]->size, size, sizeof(size)),
+                              berthctl_age(imgs[i]->last_used_ns, age, sizeof(age)), ids };
 
-        if (!names[i])
-            continue;
-        image_users(o->state_dir, names[i], users, sizeof(users));
-        printf("%-40s %8.1fMi  %s\n", names[i], mib, *users ? users : "-");
-        free(names[i]);
+        berthctl_table_add(t, row, NULL);
     }
+    /* the directory images, after */
+    d = opendir(o->store);
+    while (d && (e = readdir(d)) && n_dirs < BERTH_ARRAY_SIZE(dirs))
+        if (is_dir_image(o, e->d_name))
+            dirs[n_dirs++] = berth_xstrdup(e->d_name);
+    if (n_dirs)
+        qsort(dirs, n_dirs, sizeof(dirs[0]), name_cmp);
+    for (size_t i = 0; i < n_dirs; i++) {
+        int fd = openat(dirfd(d), dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        char size[32];
+        _cleanup_free_ char *ids = users_of(&u, dirs[i], NULL, NULL);
+        const char *row[] = { dirs[i], "(directory)",
+                              human(fd >= 0 ? berth_image_tree_bytes(fd) : 0, size, sizeof(size)),
+                              "-", ids };
+
+        berthctl_table_add(t, row, NULL);
+        free(dirs[i]);
+    }
+    berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    if (bad)
+        berthctl_errorf("%zu damaged image record(s) in %s/images left out (prune removes them)",
+                        bad, o->store);
+    users_free(&u);
+    berth_image_list_free(imgs, n);
     return 0;
 }
 
@@ -332,11 +687,14 @@ int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv)
     static const struct option options[] = {
         { "image-store", required_argument, NULL, 's' },
         { "state-dir", required_argument, NULL, 'S' },
+        { "registries", required_argument, NULL, 'r' },
+        { "platform", required_argument, NULL, 'P' },
+        { "name", required_argument, NULL, 'n' },
         { "force", no_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    image_opts o = { .store = DEFAULT_STORE, .state_dir = DEFAULT_STATE_DIR };
+    image_opts o = { .store = BERTH_IMAGE_STORE_DEFAULT, .state_dir = DEFAULT_STATE_DIR };
     const char *verb;
     int c;
 
@@ -357,6 +715,15 @@ int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv)
         case 'S':
             o.state_dir = optarg;
             break;
+        case 'r':
+            o.registries = optarg;
+            break;
+        case 'P':
+            o.platform = optarg;
+            break;
+        case 'n':
+            o.name = optarg;
+            break;
         case 'f':
             o.force = true;
             break;
@@ -372,14 +739,29 @@ int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv)
     argv += optind;
     if (strcmp(verb, "ls") == 0 && argc == 0)
         return image_ls(&o);
-    if ((strcmp(verb, "import") == 0 && argc == 2) || (strcmp(verb, "rm") == 0 && argc == 1)) {
+    if (strcmp(verb, "prune") == 0 && argc == 0)
+        return image_prune(&o);
+    if (strcmp(verb, "pull") == 0 && argc == 1)
+        return image_pull(&o, argv[0]);
+    if (strcmp(verb, "rm") == 0 && argc == 1)
+        return image_rm(&o, argv[0]);
+    if (strcmp(verb, "inspect") == 0 && argc == 1)
+        return image_inspect(&o, argv[0]);
+    if (strcmp(verb, "import") == 0 && argc == 1)
+        return image_import(&o, argv[0]);
+    if (strcmp(verb, "import") == 0 && argc == 2) {
         if (!berth_spec_image_name_valid(argv[0])) {
-            berthctl_errorf("image %s: '%s' is not a valid image name (1-128 of a-z A-Z 0-9 "
+            berthctl_errorf("image import: '%s' is not a valid image name (1-128 of a-z A-Z 0-9 "
                             "_ . - :, starting with a letter or digit)",
-                            verb, argv[0]);
+                            argv[0]);
             return BERTHCTL_EXIT_USAGE;
         }
-        return strcmp(verb, "rm") == 0 ? image_rm(&o, argv[0]) : image_import(&o, argv[0], argv[1]);
+        if (berth_image_store_reserved_name(argv[0])) {
+            berthctl_errorf("image import: '%s' is a name the image store keeps for itself",
+                            argv[0]);
+            return BERTHCTL_EXIT_USAGE;
+        }
+        return dir_image_import(&o, argv[0], argv[1]);
     }
     image_usage(stderr);
     return BERTHCTL_EXIT_USAGE;

@@ -23,7 +23,7 @@ static const berthctl_command commands[] = {
     { "node", "approve, cordon, uncordon or drain a node", berthctl_cmd_node },
     { "join-token", "make a one-time token a new node joins with", berthctl_cmd_join_token },
     { "keygen", "make an operator key pair", berthctl_cmd_keygen },
-    { "image", "import, list and remove this node's images", berthctl_cmd_image },
+    { "image", "pull, import, list and remove this node's images", berthctl_cmd_image },
     { "agent", "ask this machine's agent directly: ps, logs, stop, health", berthctl_cmd_agent },
     { "run", "run one container in the foreground, with no daemon", run_local },
 };

@@ -1,13 +1,15 @@
 /* berthctl's output: aligned tables, and any protobuf message as JSON or
- * YAML through its descriptor. */
+ * YAML through its descriptor (protobuf's JSON mapping, built with jansson). */
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "base/log.h"
@@ -202,48 +204,14 @@ const char *berthctl_status_colour(const char *word)
 
 /* ---- JSON and YAML ---- */
 
-/* A tree of the message, printed by either format. */
-typedef enum jtype { J_OBJ, J_ARR, J_STR, J_RAW } jtype;
+/* A message becomes a jansson tree following protobuf's JSON mapping:
+ * field names in lowerCamelCase (protoc's json_name), enums by name, 64-bit
+ * integers as strings (a double cannot hold them: jq 1.6 rounds them),
+ * bytes in base64, maps as objects, proto3 defaults left out, NaN and the
+ * infinities as the strings "NaN", "Infinity", "-Infinity". The JSON
+ * output is jansson's; the YAML output walks the same tree. */
 
-typedef struct jnode {
-    jtype t;
-    char *key;  /* in an object */
-    char *text; /* J_STR, J_RAW */
-    struct jnode **kids;
-    size_t n;
-} jnode;
-
-static jnode *jnew(jtype t, const char *key, const char *text)
-{
-    jnode *j = berth_xcalloc(1, sizeof(*j));
-
-    j->t = t;
-    j->key = key ? berth_xstrdup(key) : NULL;
-    j->text = text ? berth_xstrdup(text) : NULL;
-    return j;
-}
-
-static void jadd(jnode *parent, jnode *kid)
-{
-    if (!parent || !kid)
-        return;
-    parent->kids = berth_xreallocarray(parent->kids, parent->n + 1, sizeof(*parent->kids));
-    parent->kids[parent->n++] = kid;
-}
-
-static void jfree(jnode *j)
-{
-    if (!j)
-        return;
-    for (size_t i = 0; i < j->n; i++)
-        jfree(j->kids[i]);
-    free(j->kids);
-    free(j->key);
-    free(j->text);
-    free(j);
-}
-
-/* proto field name to JSON's lowerCamelCase. */
+/* proto field name to its json_name, as protoc derives it. */
 static void camel(const char *name, char *out, size_t size)
 {
     size_t n = 0;
@@ -260,7 +228,92 @@ static void camel(const char *name, char *out, size_t size)
     out[n] = '\0';
 }
 
-static jnode *message_tree(const ProtobufCMessage *m, const char *key);
+/* The length of the UTF-8 sequence at p (at most left bytes), 0 when it
+ * is not one (overlong, surrogate, beyond U+10FFFF, cut short). */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    size_t k;
+    uint32_t cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] < 0xc2 || p[0] > 0xf4)
+        return 0;
+    k = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+    if (k > left)
+        return 0;
+    cp = p[0] & (0x7f >> k);
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return k;
+}
+
+/* A JSON string of s; bytes that are not UTF-8 become U+FFFD (protobuf-c
+ * does not check that strings are UTF-8; jansson takes nothing else). */
+static json_t *jstr(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len = strlen(s), n = 0;
+    char *fixed;
+    json_t *j = json_string(s);
+
+    if (j)
+        return j;
+    fixed = berth_xmalloc(3 * len + 1);
+    for (size_t i = 0; i < len;) {
+        size_t k = utf8_seq(u + i, len - i);
+
+        if (k) {
+            memcpy(fixed + n, s + i, k);
+            n += k;
+            i += k;
+        } else {
+            memcpy(fixed + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+        }
+    }
+    j = json_stringn(fixed, n);
+    free(fixed);
+    if (!j)
+        berth_oom();
+    return j;
+}
+
+static void jset(json_t *obj, const char *key, json_t *value)
+{
+    json_t *k;
+
+    if (!value)
+        return;
+    if (json_object_set_new(obj, key, value) == 0)
+        return;
+    k = jstr(key); /* a map key that is not UTF-8 */
+    if (json_object_set_new(obj, json_string_value(k), value) < 0)
+        berth_oom();
+    json_decref(k);
+}
+
+static void jappend(json_t *arr, json_t *value)
+{
+    if (value && json_array_append_new(arr, value) < 0)
+        berth_oom();
+}
+
+static json_t *jcheck(json_t *j)
+{
+    if (!j)
+        berth_oom();
+    return j;
+}
+
+static json_t *message_json(const ProtobufCMessage *m);
 
 static bool is_map(const ProtobufCFieldDescriptor *f)
 {
@@ -272,12 +325,20 @@ static bool is_map(const ProtobufCFieldDescriptor *f)
            strcmp(d->name + strlen(d->name) - 5, "Entry") == 0;
 }
 
+static json_t *double_json(double v)
+{
+    if (isnan(v))
+        return jcheck(json_string("NaN"));
+    if (isinf(v))
+        return jcheck(json_string(v > 0 ? "Infinity" : "-Infinity"));
+    return jcheck(json_real(v));
+}
+
 /* One value of field f at p (an element of a repeated field or the member
  * itself). NULL when it is proto3's default and not in a list. */
-static jnode *value_tree(const ProtobufCFieldDescriptor *f, const void *p, const char *key,
-                         bool in_list)
+static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p, bool in_list)
 {
-    char buf[64];
+    char buf[32];
 
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -285,77 +346,70 @@ static jnode *value_tree(const ProtobufCFieldDescriptor *f, const void *p, const
     case PROTOBUF_C_TYPE_SFIXED32:
         if (!in_list && !*(const int32_t *)p)
             return NULL;
-        snprintf(buf, sizeof(buf), "%" PRId32, *(const int32_t *)p);
-        return jnew(J_RAW, key, buf);
+        return jcheck(json_integer(*(const int32_t *)p));
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
         if (!in_list && !*(const uint32_t *)p)
             return NULL;
-        snprintf(buf, sizeof(buf), "%" PRIu32, *(const uint32_t *)p);
-        return jnew(J_RAW, key, buf);
+        return jcheck(json_integer(*(const uint32_t *)p));
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
         if (!in_list && !*(const int64_t *)p)
             return NULL;
         snprintf(buf, sizeof(buf), "%" PRId64, *(const int64_t *)p);
-        return jnew(J_RAW, key, buf);
+        return jcheck(json_string(buf));
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
         if (!in_list && !*(const uint64_t *)p)
             return NULL;
         snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *)p);
-        return jnew(J_RAW, key, buf);
+        return jcheck(json_string(buf));
     case PROTOBUF_C_TYPE_FLOAT:
         if (!in_list && *(const float *)p == 0)
             return NULL;
-        snprintf(buf, sizeof(buf), "%g", (double)*(const float *)p);
-        return jnew(J_RAW, key, buf);
+        return double_json(*(const float *)p);
     case PROTOBUF_C_TYPE_DOUBLE:
         if (!in_list && *(const double *)p == 0)
             return NULL;
-        snprintf(buf, sizeof(buf), "%g", *(const double *)p);
-        return jnew(J_RAW, key, buf);
+        return double_json(*(const double *)p);
     case PROTOBUF_C_TYPE_BOOL:
         if (!in_list && !*(const protobuf_c_boolean *)p)
             return NULL;
-        return jnew(J_RAW, key, *(const protobuf_c_boolean *)p ? "true" : "false");
+        return jcheck(json_boolean(*(const protobuf_c_boolean *)p));
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumValue *v =
             protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
 
         if (!in_list && !*(const int *)p)
             return NULL;
-        if (v)
-            return jnew(J_STR, key, v->name);
-        snprintf(buf, sizeof(buf), "%d", *(const int *)p);
-        return jnew(J_RAW, key, buf);
+        return v ? jstr(v->name) : jcheck(json_integer(*(const int *)p));
     }
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(char *const *)p;
 
         if (!s || (!in_list && !*s))
             return NULL;
-        return jnew(J_STR, key, s);
+        return jstr(s);
     }
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *b = p;
         size_t len = sodium_base64_encoded_len(b->len, sodium_base64_VARIANT_ORIGINAL);
         char *text;
-        jnode *j;
+        json_t *j;
 
         if (!in_list && !b->len)
             return NULL;
         text = berth_xmalloc(len);
         sodium_bin2base64(text, len, b->data, b->len, sodium_base64_VARIANT_ORIGINAL);
-        j = jnew(J_STR, key, text);
+        j = jcheck(json_string(text));
         free(text);
         return j;
     }
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
 
-        return sub ? message_tree(sub, key) : NULL;
+        return sub ? message_json(sub) : NULL;
     }
     }
     return NULL;
@@ -385,88 +439,88 @@ static size_t type_size(ProtobufCType t)
     }
 }
 
-static jnode *message_tree(const ProtobufCMessage *m, const char *key)
+/* A map field's entries as an object: the key's text, the value's JSON. */
+static json_t *map_json(const ProtobufCFieldDescriptor *f, const char *arr, size_t n)
+{
+    const ProtobufCMessageDescriptor *ed = f->descriptor;
+    const ProtobufCFieldDescriptor *kf = &ed->fields[0], *vf = &ed->fields[1];
+    json_t *obj = jcheck(json_object());
+
+    for (size_t k = 0; k < n; k++) {
+        const char *e = *(char *const *)(arr + k * sizeof(void *));
+        char buf[32];
+        const char *key = buf;
+
+        switch (kf->type) {
+        case PROTOBUF_C_TYPE_STRING:
+            key = *(char *const *)(e + kf->offset);
+            key = key ? key : "";
+            break;
+        case PROTOBUF_C_TYPE_BOOL:
+            key = *(const protobuf_c_boolean *)(e + kf->offset) ? "true" : "false";
+            break;
+        case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_SINT64:
+        case PROTOBUF_C_TYPE_SFIXED64:
+            snprintf(buf, sizeof(buf), "%" PRId64, *(const int64_t *)(e + kf->offset));
+            break;
+        case PROTOBUF_C_TYPE_UINT64:
+        case PROTOBUF_C_TYPE_FIXED64:
+            snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *)(e + kf->offset));
+            break;
+        case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_FIXED32:
+            snprintf(buf, sizeof(buf), "%" PRIu32, *(const uint32_t *)(e + kf->offset));
+            break;
+        default:
+            snprintf(buf, sizeof(buf), "%" PRId32, *(const int32_t *)(e + kf->offset));
+            break;
+        }
+        jset(obj, key, value_json(vf, e + vf->offset, true));
+    }
+    return obj;
+}
+
+static json_t *message_json(const ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
-    jnode *obj = jnew(J_OBJ, key, NULL);
+    const char *base = (const char *)m;
+    json_t *obj = jcheck(json_object());
 
-    for (unsigned i = 0; obj && i < d->n_fields; i++) {
+    for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        const char *base = (const char *)m;
         char name[96];
 
         camel(f->name, name, sizeof(name));
         if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-            if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
-                continue;
-            jadd(obj, value_tree(f, base + f->offset, name, true));
+            if (*(const uint32_t *)(base + f->quantifier_offset) == f->id)
+                jset(obj, name, value_json(f, base + f->offset, true));
             continue;
         }
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = *(const size_t *)(base + f->quantifier_offset);
             const char *arr = *(char *const *)(base + f->offset);
-            jnode *list;
+            json_t *list;
 
             if (!n)
                 continue;
-            list = jnew(is_map(f) ? J_OBJ : J_ARR, name, NULL);
-            for (size_t k = 0; list && k < n; k++) {
-                const void *elem = arr + k * type_size(f->type);
-
-                if (is_map(f)) {
-                    const ProtobufCMessageDescriptor *ed = f->descriptor;
-                    const ProtobufCMessage *e = *(ProtobufCMessage *const *)elem;
-                    const char *ek = *(char *const *)((const char *)e + ed->fields[0].offset);
-                    const ProtobufCFieldDescriptor *vf = &ed->fields[1];
-
-                    jadd(list, value_tree(vf, (const char *)e + vf->offset, ek, true));
-                } else {
-                    jadd(list, value_tree(f, elem, NULL, true));
-                }
+            if (is_map(f)) {
+                jset(obj, name, map_json(f, arr, n));
+                continue;
             }
-            jadd(obj, list);
+            list = jcheck(json_array());
+            for (size_t k = 0; k < n; k++)
+                jappend(list, value_json(f, arr + k * type_size(f->type), true));
+            jset(obj, name, list);
             continue;
         }
-        jadd(obj, value_tree(f, base + f->offset, name, false));
+        jset(obj, name, value_json(f, base + f->offset, false));
     }
     return obj;
 }
 
-static void json_string(const char *s, FILE *out)
-{
-    size_t cap = 6 * strlen(s) + 1;
-    char *buf = berth_xmalloc(cap);
-
-    berth_json_escape(buf, cap, s);
-    fprintf(out, "\"%s\"", buf);
-    free(buf);
-}
-
-static void json_print(const jnode *j, int depth, FILE *out)
-{
-    if (j->t == J_STR) {
-        json_string(j->text, out);
-        return;
-    }
-    if (j->t == J_RAW) {
-        fputs(j->text, out);
-        return;
-    }
-    if (j->n == 0) {
-        fputs(j->t == J_OBJ ? "{}" : "[]", out);
-        return;
-    }
-    fputc(j->t == J_OBJ ? '{' : '[', out);
-    for (size_t i = 0; i < j->n; i++) {
-        fprintf(out, "%s\n%*s", i ? "," : "", 2 * (depth + 1), "");
-        if (j->t == J_OBJ) {
-            json_string(j->kids[i]->key ? j->kids[i]->key : "", out);
-            fputs(": ", out);
-        }
-        json_print(j->kids[i], depth + 1, out);
-    }
-    fprintf(out, "\n%*s%c", 2 * depth, "", j->t == J_OBJ ? '}' : ']');
-}
+/* Reals with 15 significant digits: 0.55 stays 0.55. */
+#define JSON_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(15))
 
 /* Whether s can stand as a plain YAML scalar, read back as the same string. */
 static bool yaml_plain(const char *s)
@@ -485,67 +539,97 @@ static bool yaml_plain(const char *s)
     return true;
 }
 
-static void yaml_scalar(const jnode *j, FILE *out)
+/* A string as a YAML scalar: plain when it reads back the same, else
+ * double-quoted (a JSON string is a YAML double-quoted scalar). */
+static void yaml_string(const char *s, FILE *out)
 {
-    if (j->t == J_STR && !yaml_plain(j->text))
-        json_string(j->text, out); /* a JSON string is a YAML double-quoted scalar */
-    else
-        fputs(j->text, out);
+    json_t *j;
+
+    if (yaml_plain(s)) {
+        fputs(s, out);
+        return;
+    }
+    j = jstr(s);
+    json_dumpf(j, out, JSON_ENCODE_ANY);
+    json_decref(j);
 }
 
-/* The kids of j at indent; the first one's indent is already written when
- * hanging (a list item's "- "). */
-static void yaml_print(const jnode *j, int indent, bool hanging, FILE *out)
+static void yaml_scalar(const json_t *j, FILE *out)
 {
-    for (size_t i = 0; i < j->n; i++) {
-        const jnode *k = j->kids[i];
-        bool container = (k->t == J_OBJ || k->t == J_ARR) && k->n > 0;
+    if (json_is_string(j))
+        yaml_string(json_string_value(j), out);
+    else if (json_is_object(j))
+        fputs("{}", out);
+    else if (json_is_array(j))
+        fputs("[]", out);
+    else
+        json_dumpf(j, out, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+}
 
-        if (!(hanging && i == 0))
-            fprintf(out, "%*s", indent, "");
-        if (j->t == J_OBJ) {
-            yaml_scalar(&(jnode){ .t = J_STR, .text = k->key }, out);
-            fputc(':', out);
-        } else {
-            fputc('-', out);
-        }
-        if (!container) {
-            fputc(' ', out);
-            if (k->t == J_STR || k->t == J_RAW)
-                yaml_scalar(k, out);
-            else
-                fputs(k->t == J_OBJ ? "{}" : "[]", out);
-            fputc('\n', out);
-        } else if (j->t == J_ARR && k->t == J_OBJ) {
-            fputc(' ', out); /* "- key: value", the rest aligned under key */
-            yaml_print(k, indent + 2, true, out);
-        } else {
-            fputc('\n', out);
-            yaml_print(k, indent + 2, false, out);
-        }
+static bool yaml_is_block(const json_t *j)
+{
+    return (json_is_object(j) && json_object_size(j) > 0) ||
+           (json_is_array(j) && json_array_size(j) > 0);
+}
+
+static void yaml_print(const json_t *j, int indent, bool hanging, FILE *out);
+
+/* One entry (key NULL: a list item) at indent; the first one's indent is
+ * already written when hanging (a list item's "- "). */
+static void yaml_entry(const char *key, const json_t *v, int indent, bool hanging, FILE *out)
+{
+    if (!hanging)
+        fprintf(out, "%*s", indent, "");
+    if (key) {
+        yaml_string(key, out);
+        fputc(':', out);
+    } else {
+        fputc('-', out);
+    }
+    if (!yaml_is_block(v)) {
+        fputc(' ', out);
+        yaml_scalar(v, out);
+        fputc('\n', out);
+    } else if (!key && json_is_object(v)) {
+        fputc(' ', out); /* "- key: value", the rest aligned under key */
+        yaml_print(v, indent + 2, true, out);
+    } else {
+        fputc('\n', out);
+        yaml_print(v, indent + 2, false, out);
+    }
+}
+
+static void yaml_print(const json_t *j, int indent, bool hanging, FILE *out)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    if (json_is_object(j)) {
+        i = 0;
+        json_object_foreach((json_t *)j, key, v)
+            yaml_entry(key, v, indent, hanging && i++ == 0, out);
+    } else {
+        json_array_foreach(j, i, v) yaml_entry(NULL, v, indent, hanging && i == 0, out);
     }
 }
 
 void berthctl_print_json(const ProtobufCMessage *m, FILE *out)
 {
-    jnode *j = message_tree(m, NULL);
+    json_t *j = message_json(m);
 
-    if (!j)
-        return;
-    json_print(j, 0, out);
+    json_dumpf(j, out, JSON_FLAGS);
     fputc('\n', out);
-    jfree(j);
+    json_decref(j);
 }
 
 void berthctl_print_yaml(const ProtobufCMessage *m, FILE *out)
 {
-    jnode *j = message_tree(m, NULL);
+    json_t *j = message_json(m);
 
-    if (!j)
-        return;
-    if (j->n == 0)
+    if (json_object_size(j) == 0)
         fputs("{}\n", out);
     else
         yaml_print(j, 0, false, out);
-    jfree(j);
+    json_decref(j);
 }

@@ -2,7 +2,7 @@
 # Run the benchmarks and print their figures with the references measured in
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
-#   tests/bench/run.sh [start] [monitor] [rpc] [agent] [readopt] [controller] [scale]
+#   tests/bench/run.sh [start] [monitor] [rpc] [agent] [readopt] [controller] [scale] [image]
 #                                                         (default: all of them)
 #
 #   start    berthctl run vs crun run vs an unshare+chroot floor
@@ -20,6 +20,8 @@
 #   scale    berth-controller with 1000 fake agents: registration, heartbeats,
 #            10000 replicas placed and Running (SCALE_ARGS="1000 10000 10":
 #            agents, replicas, workloads)
+#   image    berthctl image pull of a 100 MB, 6-layer image from a loopback
+#            registry vs skopeo copy + umoci unpack (IMAGE_RUNS=5)
 #
 # Environment: BUILD_DIR (default build; use an optimised, unsanitised
 # build), ITERATIONS (start, default 50).
@@ -29,13 +31,13 @@ cd "$top"
 build=${BUILD_DIR:-build}
 iterations=${ITERATIONS:-50}
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent readopt controller scale)
+[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent readopt controller scale image)
 
 for b in "${which[@]}"; do
 	case "$b" in
-	start | monitor | rpc | agent | readopt | controller | scale) ;;
+	start | monitor | rpc | agent | readopt | controller | scale | image) ;;
 	*)
-		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent, readopt, controller, scale)" >&2
+		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent, readopt, controller, scale, image)" >&2
 		exit 2
 		;;
 	esac
@@ -78,6 +80,7 @@ run_one() {
 		# shellcheck disable=SC2086
 		"$build/tests/bench/controller/bench-scale" ${SCALE_ARGS:-}
 		;;
+	image) tests/bench/image/bench-image.sh "$abs" "$rootfs" "${IMAGE_RUNS:-5}" ;;
 	esac
 }
 

@@ -85,6 +85,9 @@ contains "ls shows nobody uses them" "-" "$(echo "$OUT" | grep '^bb ')"
 
 # Errors: each says what is wrong and leaves the store as it was.
 before=$(store)
+img import blobs "$SRC"
+expect "a name the new store keeps is a usage error" "2" "$RC"
+contains "... saying so" "'blobs' is a name the image store keeps for itself" "$ERR"
 img import 'Bad/Name' "$SRC"
 expect "a bad name is a usage error" "2" "$RC"
 contains "... naming the rule" "'Bad/Name' is not a valid image name" "$ERR"
@@ -100,7 +103,7 @@ echo '[]' >"$W/save/manifest.json"
 tar -C "$W/save" -cf "$W/save.tar" .
 img import saved "$W/save.tar"
 expect "a docker save archive is refused" "1" "$RC"
-contains "... with what to do instead" "import the output of \`docker export\` instead" "$ERR"
+contains "... with what to do instead" "import it with \`berthctl image import $W/save.tar\`" "$ERR"
 expect "failed imports leave the store as it was" "$before" "$(store)"
 
 img rm t-none

@@ -303,6 +303,19 @@ START_TEST(deployment_spreads_over_two_nodes_and_is_deleted)
     ck_assert_str_eq(t.rows[1][3], "0/2"); /* CPU: nothing allocated of 2 */
     table_free(&t);
     free(out);
+    /* protobuf's JSON mapping: 64-bit integers as strings, 32-bit ones as
+     * numbers, enums by name; YAML from the same tree */
+    out = berthctl_out("get", "nodes", "-o", "json");
+    ck_assert_msg(strstr(out, "\"memoryBytes\": \"4294967296\""), "%s", out);
+    ck_assert_msg(strstr(out, "\"cpuMillis\": \"2000\""), "%s", out);
+    ck_assert_msg(strstr(out, "\"phase\": \"NODE_READY\""), "%s", out);
+    ck_assert_msg(strstr(out, "\"cgroupVersion\": "), "%s", out);
+    ck_assert_msg(!strstr(out, "\"cgroupVersion\": \""), "%s", out);
+    free(out);
+    out = berthctl_out("get", "nodes", "-o", "yaml");
+    ck_assert_msg(strstr(out, "memoryBytes: \"4294967296\"\n"), "%s", out);
+    ck_assert_msg(strstr(out, "  - info:\n      name: n1\n"), "%s", out);
+    free(out);
 
     /* apply --wait shows progress until all four run */
     path = web(4);
