@@ -292,3 +292,14 @@ int berth_pull_policy_parse(const char *s, berth_pull_policy *ret, berth_error *
     return berth_error_set(err, EINVAL,
                            "pull policy '%s' is not one of Always, IfNotPresent, Never", s);
 }
+
+bool berth_image_store_reserved_name(const char *name)
+{
+    static const char *const reserved[] = { "blobs", "layers", "images",
+                                            "tmp",   "locks",  "store.lock" };
+
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (strcmp(name, reserved[i]) == 0)
+            return true;
+    return false;
+}

@@ -60,6 +60,11 @@ bool berth_image_host_valid(const char *host);
  * port. */
 bool berth_image_host_is_loopback(const char *host);
 
+/* Whether name is one of the image store's own entries at its root
+ * (blobs, layers, images, tmp, locks, store.lock): a directory image may
+ * not have such a name. */
+bool berth_image_store_reserved_name(const char *name);
+
 /* imagePullPolicy. */
 typedef enum berth_pull_policy {
     BERTH_PULL_ALWAYS,

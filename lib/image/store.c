@@ -19,16 +19,6 @@
 #include "image/ref.h"
 #include "image/store-internal.h"
 
-static const char *const reserved[] = { "blobs", "layers", "images", "tmp", "locks", "store.lock" };
-
-bool berth_image_store_reserved_name(const char *name)
-{
-    for (size_t i = 0; i < BERTH_ARRAY_SIZE(reserved); i++)
-        if (strcmp(name, reserved[i]) == 0)
-            return true;
-    return false;
-}
-
 static int open_dir(int dirfd, const char *path, const char *root, int *ret, berth_error **err)
 {
     if (mkdirat(dirfd, path, 0700) < 0 && errno != EEXIST)

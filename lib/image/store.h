@@ -59,10 +59,7 @@ const char *berth_image_store_root(const berth_image_store *s);
  * here): what a layer or a directory image holds. */
 int64_t berth_image_tree_bytes(int dfd);
 
-/* Whether name is one of the store's own entries at its root (blobs,
- * layers, images, tmp, locks, store.lock): a directory image may not have
- * such a name. */
-bool berth_image_store_reserved_name(const char *name);
+/* berth_image_store_reserved_name: image/ref.h. */
 
 typedef struct berth_image_layer {
     char diff_id[BERTH_DIGEST_LEN + 1]; /* names layers/HEX */

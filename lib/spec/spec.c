@@ -16,6 +16,9 @@
 
 #include "base/cleanup.h"
 #include "base/quantity.h"
+#include "base/xalloc.h"
+#include "image/ref.h"
+#include "pb/pb.h"
 
 #define F(...) berth_error_set(err, EINVAL, __VA_ARGS__)
 
@@ -231,9 +234,16 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return F("spec: one of rootfs and image is required");
     if (*s->rootfs && !path_clean(s->rootfs))
         return F("spec.rootfs: '%s' must be an absolute, normalised path", s->rootfs);
-    if (*s->image && !berth_spec_image_name_valid(s->image))
-        return F("spec.image: '%s' is not a valid image name", s->image);
-    if (s->n_command == 0 || !*s->command[0])
+    if (*s->image && !berth_spec_image_name_valid(s->image)) {
+        _cleanup_(berth_image_ref_freep) berth_image_ref *ref = NULL;
+
+        if (berth_image_ref_parse(s->image, &ref, err) < 0)
+            return berth_error_prefix(err, "spec.image");
+    }
+    if ((unsigned)s->image_pull_policy > PULL_NEVER)
+        return F("spec.image_pull_policy: %d is not a policy", (int)s->image_pull_policy);
+    /* With an image, its config may give the command (berth_spec_effective). */
+    if ((*s->rootfs || s->n_command > 0) && (s->n_command == 0 || !*s->command[0]))
         return F("spec.command: must not be empty");
     if (s->n_command + s->n_args > BERTH_SPEC_ARGS_MAX)
         return F("spec.args: %zu arguments, at most %d", s->n_command + s->n_args,
@@ -507,4 +517,127 @@ int berth_rlimit_parse(const char *name, int *ret_resource, berth_error **err)
         }
     }
     return F("rlimit '%s' is unknown (e.g. nofile, nproc, core)", name);
+}
+
+berth_pull_policy berth_spec_pull_policy(const berth_spec *spec)
+{
+    _cleanup_(berth_image_ref_freep) berth_image_ref *ref = NULL;
+
+    switch (spec->image_pull_policy) {
+    case PULL_ALWAYS:
+        return BERTH_PULL_ALWAYS;
+    case PULL_IF_NOT_PRESENT:
+        return BERTH_PULL_IF_NOT_PRESENT;
+    case PULL_NEVER:
+        return BERTH_PULL_NEVER;
+    default:
+        if (berth_image_ref_parse(spec->image, &ref, NULL) < 0)
+            return BERTH_PULL_ALWAYS;
+        return berth_image_ref_default_policy(ref);
+    }
+}
+
+/* *dst (n of them, malloc'd as protobuf-c frees them) becomes a copy of
+ * src. */
+static void strv_set(char ***dst, size_t *n, char *const *src, size_t n_src)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*dst)[i]);
+    free(*dst);
+    *dst = n_src ? berth_xcalloc(n_src, sizeof(**dst)) : NULL;
+    for (size_t i = 0; i < n_src; i++)
+        (*dst)[i] = berth_xstrdup(src[i]);
+    *n = n_src;
+}
+
+/* Whether env (n entries) sets the variable of entry e. */
+static bool env_has(char *const *env, size_t n, const char *e)
+{
+    size_t len = strcspn(e, "=");
+
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(env[i], e, len) == 0 && env[i][len] == '=')
+            return true;
+    return false;
+}
+
+int berth_spec_effective(const berth_spec *spec, const ImageConfig *img, berth_spec **ret,
+                         berth_error **err)
+{
+    berth_spec *e = BERTH_PB_COPY(berth_spec, spec);
+
+    if (img) {
+        /* Kubernetes: command replaces Entrypoint and drops Cmd; args
+         * replace Cmd. */
+        if (spec->n_command == 0) {
+            strv_set(&e->command, &e->n_command, img->entrypoint, img->n_entrypoint);
+            if (spec->n_args == 0)
+                strv_set(&e->args, &e->n_args, img->cmd, img->n_cmd);
+            if (e->n_command == 0 && e->n_args > 0) {
+                /* no Entrypoint: the first argument is the command */
+                e->command = berth_xcalloc(1, sizeof(*e->command));
+                e->command[0] = e->args[0];
+                e->n_command = 1;
+                memmove(e->args, e->args + 1, --e->n_args * sizeof(*e->args));
+            }
+        }
+        if (img->n_env > 0) {
+            size_t n = 0;
+            char **env = berth_xcalloc(img->n_env + spec->n_env, sizeof(*env));
+
+            for (size_t i = 0; i < img->n_env; i++)
+                if (!env_has(spec->env, spec->n_env, img->env[i]))
+                    env[n++] = berth_xstrdup(img->env[i]);
+            for (size_t i = 0; i < spec->n_env; i++)
+                env[n++] = berth_xstrdup(spec->env[i]);
+            strv_set(&e->env, &e->n_env, env, n);
+            for (size_t i = 0; i < n; i++)
+                free(env[i]);
+            free(env);
+        }
+        if (!*spec->working_dir && *img->working_dir) {
+            /* unset, it is protobuf-c's shared empty string */
+            if (e->working_dir != protobuf_c_empty_string)
+                free(e->working_dir);
+            e->working_dir = berth_xstrdup(img->working_dir);
+        }
+        if (!spec->user && *img->user) {
+            if (!img->user_resolved) {
+                BERTH_PB_FREE(e);
+                return berth_error_set(err, EINVAL, "image %s: user %s: %s", img->reference,
+                                       img->user, *img->user_error ? img->user_error : "unknown");
+            }
+            e->user = berth_xcalloc(1, sizeof(*e->user));
+            user_init(e->user);
+            e->user->uid = img->uid;
+            e->user->gid = img->gid;
+            if (img->n_additional_gids > 0) {
+                e->user->additional_gids =
+                    berth_xcalloc(img->n_additional_gids, sizeof(*e->user->additional_gids));
+                memcpy(e->user->additional_gids, img->additional_gids,
+                       img->n_additional_gids * sizeof(*img->additional_gids));
+                e->user->n_additional_gids = img->n_additional_gids;
+            }
+        }
+        if (spec->stop_signal == 0 && img->stop_signal > 0)
+            e->stop_signal = img->stop_signal;
+    }
+    if (e->n_command == 0) {
+        BERTH_PB_FREE(e);
+        if (img)
+            return berth_error_set(err, EINVAL,
+                                   "spec.command: image %s has no Entrypoint or Cmd, and the "
+                                   "spec gives no command",
+                                   img->reference);
+        return berth_error_set(err, EINVAL,
+                               "spec.command: must not be empty (image %s is a "
+                               "directory image: it has no Entrypoint or Cmd)",
+                               spec->image);
+    }
+    if (berth_spec_validate(e, err) < 0) {
+        BERTH_PB_FREE(e);
+        return -1;
+    }
+    *ret = e;
+    return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "berth/proto/v1.h"
+#include "image/ref.h"
 
 typedef ContainerSpec berth_spec;
 
@@ -21,8 +22,23 @@ typedef ContainerSpec berth_spec;
 #define BERTH_SPEC_MEMORY_MIN (4LL << 20)
 #define BERTH_SPEC_PATH_MAX   4095
 
-/* Check every field. 0 if the spec is valid. */
+/* Check every field. 0 if the spec is valid. With an image, command may
+ * be empty (the image's config may give one: berth_spec_effective). */
 int berth_spec_validate(const berth_spec *spec, berth_error **err);
+
+/* The spec a container runs: spec with the pulled image's config applied
+ * as Kubernetes applies it (img NULL: a rootfs or a directory image, which
+ * have none): no command takes the image's Entrypoint, and its Cmd unless
+ * args are given; the image's Env below the spec's own; its WorkingDir,
+ * User (resolved by the puller) and StopSignal where the spec sets none.
+ * The result must have a command and pass berth_spec_validate. New spec
+ * in *ret (BERTH_PB_FREE). */
+int berth_spec_effective(const berth_spec *spec, const ImageConfig *img, berth_spec **ret,
+                         berth_error **err);
+
+/* The spec's image_pull_policy, or Kubernetes' default for its image:
+ * Always for :latest or no tag, else IfNotPresent. */
+berth_pull_policy berth_spec_pull_policy(const berth_spec *spec);
 
 /* Whether s is a valid container id: 1-127 of [a-z0-9_.-], first [a-z0-9]. */
 bool berth_spec_id_valid(const char *s);

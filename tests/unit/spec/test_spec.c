@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "check_main.h"
+#include "pb/pb.h"
 #include "spec/spec.h"
 
 static ContainerSpec spec;
@@ -65,7 +66,19 @@ START_TEST(ids_and_roots)
     expect_invalid("spec.rootfs: '/srv/../etc' must be an absolute, normalised path");
     spec.rootfs = "";
     spec.image = "../etc";
-    expect_invalid("spec.image: '../etc' is not a valid image name");
+    expect_invalid("spec.image: image reference '../etc': registry host '..' is not valid");
+    spec.image = "Nginx";
+    ck_assert_int_eq(berth_spec_validate(&spec, NULL), 0); /* a directory image's name */
+    spec.image = "nginx/Web";
+    expect_invalid("spec.image: image reference 'nginx/Web': repository name must be lowercase");
+    spec.image = "registry.k8s.io/busybox:1.27.2";
+    ck_assert_int_eq(berth_spec_validate(&spec, NULL), 0);
+    spec.image_pull_policy = 7;
+    expect_invalid("spec.image_pull_policy: 7 is not a policy");
+    spec.image_pull_policy = 0;
+    /* an image's config may give the command */
+    spec.n_command = 0;
+    ck_assert_int_eq(berth_spec_validate(&spec, NULL), 0);
 }
 END_TEST
 
@@ -92,6 +105,139 @@ START_TEST(command_env_dirs)
     spec.hostname = "bad_host";
     expect_invalid(
         "spec.hostname: 'bad_host' is not a valid host name (letters, digits, '-', '.')");
+}
+END_TEST
+
+/* Kubernetes' defaults: Always for :latest or no tag, else IfNotPresent. */
+START_TEST(pull_policy)
+{
+    spec.rootfs = "";
+    spec.image = "nginx";
+    ck_assert_int_eq(berth_spec_pull_policy(&spec), BERTH_PULL_ALWAYS);
+    spec.image = "nginx:latest";
+    ck_assert_int_eq(berth_spec_pull_policy(&spec), BERTH_PULL_ALWAYS);
+    spec.image = "localhost:5000/app:v1";
+    ck_assert_int_eq(berth_spec_pull_policy(&spec), BERTH_PULL_IF_NOT_PRESENT);
+    spec.image = "app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    ck_assert_int_eq(berth_spec_pull_policy(&spec), BERTH_PULL_IF_NOT_PRESENT);
+    spec.image_pull_policy = PULL_NEVER;
+    ck_assert_int_eq(berth_spec_pull_policy(&spec), BERTH_PULL_NEVER);
+    spec.image = "nginx";
+    spec.image_pull_policy = PULL_IF_NOT_PRESENT;
+    ck_assert_int_eq(berth_spec_pull_policy(&spec), BERTH_PULL_IF_NOT_PRESENT);
+}
+END_TEST
+
+static void expect_argv(const ContainerSpec *e, const char *want)
+{
+    char got[512] = "";
+
+    for (size_t i = 0; i < e->n_command; i++)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", *got ? " " : "",
+                 e->command[i]);
+    snprintf(got + strlen(got), sizeof(got) - strlen(got), " |");
+    for (size_t i = 0; i < e->n_args; i++)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), " %s", e->args[i]);
+    ck_assert_str_eq(got, want);
+}
+
+/* The image's config as Kubernetes applies it. */
+START_TEST(effective_with_image)
+{
+    static char *ep[] = { "/docker-entrypoint.sh" }, *cmdv[] = { "nginx", "-g", "daemon off;" };
+    static char *mycmd[] = { "/bin/sh" }, *myargs[] = { "-c", "true" };
+    static char *ienv[] = { "PATH=/usr/bin", "NGINX_VERSION=1.25" }, *senv[] = { "PATH=/opt" };
+    static uint32_t gids[] = { 5, 6 };
+    ImageConfig img = IMAGE_CONFIG_INIT;
+    ContainerSpec *e = NULL;
+    User root = USER_INIT;
+    berth_error *err = NULL;
+
+    spec.rootfs = "";
+    spec.image = "nginx:1.25";
+    spec.n_command = 0;
+    img.reference = "docker.io/library/nginx:1.25";
+    img.entrypoint = ep;
+    img.n_entrypoint = 1;
+    img.cmd = cmdv;
+    img.n_cmd = 3;
+    img.env = ienv;
+    img.n_env = 2;
+    img.working_dir = "/srv";
+    img.user = "nginx";
+    img.user_resolved = true;
+    img.uid = 101;
+    img.gid = 101;
+    img.additional_gids = gids;
+    img.n_additional_gids = 2;
+    img.stop_signal = 3;
+
+    /* neither command nor args: Entrypoint + Cmd, and the rest of the config */
+    ck_assert_int_eq(berth_spec_effective(&spec, &img, &e, &err), 0);
+    expect_argv(e, "/docker-entrypoint.sh | nginx -g daemon off;");
+    ck_assert_uint_eq(e->n_env, 2);
+    ck_assert_str_eq(e->env[0], "PATH=/usr/bin");
+    ck_assert_str_eq(e->working_dir, "/srv");
+    ck_assert_ptr_nonnull(e->user);
+    ck_assert_uint_eq(e->user->uid, 101);
+    ck_assert_uint_eq(e->user->n_additional_gids, 2);
+    ck_assert_int_eq(e->stop_signal, 3);
+    BERTH_PB_FREE(e);
+
+    /* args only: Entrypoint + args; the spec's env, dir, user, signal win */
+    spec.args = myargs;
+    spec.n_args = 2;
+    spec.env = senv;
+    spec.n_env = 1;
+    spec.working_dir = "/tmp";
+    spec.user = &root;
+    spec.stop_signal = 15;
+    ck_assert_int_eq(berth_spec_effective(&spec, &img, &e, &err), 0);
+    expect_argv(e, "/docker-entrypoint.sh | -c true");
+    ck_assert_uint_eq(e->n_env, 2);
+    ck_assert_str_eq(e->env[0], "NGINX_VERSION=1.25");
+    ck_assert_str_eq(e->env[1], "PATH=/opt");
+    ck_assert_str_eq(e->working_dir, "/tmp");
+    ck_assert_uint_eq(e->user->uid, 0);
+    ck_assert_int_eq(e->stop_signal, 15);
+    BERTH_PB_FREE(e);
+
+    /* command: replaces Entrypoint and drops Cmd */
+    spec.command = mycmd;
+    spec.n_command = 1;
+    spec.n_args = 0;
+    ck_assert_int_eq(berth_spec_effective(&spec, &img, &e, &err), 0);
+    expect_argv(e, "/bin/sh |");
+    BERTH_PB_FREE(e);
+
+    /* no Entrypoint: Cmd's first word is the command */
+    spec.n_command = 0;
+    img.n_entrypoint = 0;
+    ck_assert_int_eq(berth_spec_effective(&spec, &img, &e, &err), 0);
+    expect_argv(e, "nginx | -g daemon off;");
+    BERTH_PB_FREE(e);
+
+    /* nothing to run */
+    img.n_cmd = 0;
+    ck_assert_int_lt(berth_spec_effective(&spec, &img, &e, &err), 0);
+    ck_assert_str_eq(err->msg, "spec.command: image docker.io/library/nginx:1.25 has no "
+                               "Entrypoint or Cmd, and the spec gives no command");
+    berth_error_free(&err);
+
+    /* a user the image does not have */
+    img.n_cmd = 3;
+    spec.user = NULL;
+    img.user_resolved = false;
+    img.user_error = "no user nginx in the image's /etc/passwd";
+    ck_assert_int_lt(berth_spec_effective(&spec, &img, &e, &err), 0);
+    ck_assert_str_eq(err->msg, "image docker.io/library/nginx:1.25: user nginx: no user nginx in "
+                               "the image's /etc/passwd");
+    berth_error_free(&err);
+
+    /* a directory image has no config: the spec must give the command */
+    ck_assert_int_lt(berth_spec_effective(&spec, NULL, &e, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "directory image"));
+    berth_error_free(&err);
 }
 END_TEST
 
@@ -255,6 +401,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, valid_minimal);
     tcase_add_test(tc, ids_and_roots);
     tcase_add_test(tc, command_env_dirs);
+    tcase_add_test(tc, pull_policy);
+    tcase_add_test(tc, effective_with_image);
     tcase_add_test(tc, resources);
     tcase_add_test(tc, mounts);
     tcase_add_test(tc, security_and_supervision);
