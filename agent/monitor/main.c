@@ -97,8 +97,16 @@ static int setup(monitor *m, const char *dir, berth_error **err)
         return -1;
     if (!m->plan->spec)
         return berth_error_set(err, EINVAL, "plan.pb has no spec");
-    if (berth_spec_validate(m->plan->spec, err) < 0)
-        return berth_error_prefix(err, "plan.pb");
+    {
+        /* From here on the spec is the one the container runs: the image's
+         * command, env, user and stop signal applied. */
+        ContainerSpec *eff;
+
+        if (berth_spec_effective(m->plan->spec, m->plan->image, &eff, err) < 0)
+            return berth_error_prefix(err, "plan.pb");
+        BERTH_PB_FREE(m->plan->spec);
+        m->plan->spec = eff;
+    }
     if (resolve_dir(m, err) < 0)
         return -1;
     if (mkfifoat(m->dirfd, BERTH_STATEDIR_CONTROL, 0600) < 0 && errno != EEXIST)

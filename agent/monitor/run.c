@@ -193,6 +193,10 @@ static int create(monitor *m, berth_error **err)
         goto out;
     opts.stdio[1] = w[0];
     opts.stdio[2] = w[1];
+    if (m->plan->image) {
+        opts.image_layers = m->plan->image->layers;
+        opts.n_image_layers = m->plan->image->n_layers;
+    }
     if (berth_container_create(m->rt, m->plan->spec, &opts, &m->c, err) < 0)
         goto out;
     if (berth_loop_add(m->loop, &m->pid_io, berth_container_pidfd(m->c), EPOLLIN,

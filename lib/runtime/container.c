@@ -284,8 +284,8 @@ static int make_dir_fresh(const char *path, berth_error **err)
     return 0;
 }
 
-static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan *plan,
-                          char **ret_lower, berth_error **err)
+static int prepare_rootfs(berth_container *c, const berth_spec *spec, const berth_create_opts *opts,
+                          child_plan *plan, char **ret_lower, berth_error **err)
 {
     struct stat st;
 
@@ -297,10 +297,22 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
         plan->rootfs_dir = spec->rootfs;
         return 0;
     }
-    *ret_lower = berth_xasprintf("%s/%s", c->rt->image_store, spec->image);
-    if (stat(*ret_lower, &st) < 0 || !S_ISDIR(st.st_mode))
-        return berth_error_set(err, ENOENT, "image %s not found in %s", spec->image,
-                               c->rt->image_store);
+    if (opts && opts->n_image_layers > 0) {
+        for (size_t i = 0; i < opts->n_image_layers; i++)
+            if (opts->image_layers[i][0] != '/' || stat(opts->image_layers[i], &st) < 0 ||
+                !S_ISDIR(st.st_mode))
+                return berth_error_set(err, ENOENT, "image %s: layer %s not found", spec->image,
+                                       opts->image_layers[i]);
+        plan->overlay_lowers = opts->image_layers;
+        plan->n_overlay_lowers = opts->n_image_layers;
+    } else {
+        *ret_lower = berth_xasprintf("%s/%s", c->rt->image_store, spec->image);
+        if (stat(*ret_lower, &st) < 0 || !S_ISDIR(st.st_mode))
+            return berth_error_set(err, ENOENT, "image %s not found in %s", spec->image,
+                                   c->rt->image_store);
+        plan->overlay_lowers = ret_lower;
+        plan->n_overlay_lowers = 1;
+    }
     if (!c->state_dir)
         return berth_error_set(err, EINVAL,
                                "image %s: the runtime needs a state directory for the "
@@ -316,7 +328,6 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, child_plan
     if (chmod(c->upper, 0755) < 0 || chmod(c->mnt, 0755) < 0)
         return berth_error_errno(err, "chmod %s", c->upper);
     plan->rootfs_dir = c->mnt;
-    plan->overlay_lower = *ret_lower;
     plan->overlay_upper = c->upper;
     plan->overlay_work = c->work;
     return 0;
@@ -452,6 +463,10 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
 
     if (berth_spec_validate(spec, err) < 0)
         return -1;
+    /* An image's command comes from its config: the caller gives the
+     * effective spec (berth_spec_effective). */
+    if (spec->n_command == 0)
+        return berth_error_set(err, EINVAL, "spec.command: must not be empty");
     c = berth_xcalloc(1, sizeof(*c));
     c->id = berth_xstrdup(spec->id);
     c->rt = rt;
@@ -478,7 +493,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     cgpath = berth_xasprintf("%s/%s", rt->cgroup_parent, spec->id);
     if (berth_cgroup_create(rt->cgroups, cgpath, &lim, &c->cgroup, err) < 0)
         goto fail;
-    if (prepare_rootfs(c, spec, &plan, &lower, err) < 0)
+    if (prepare_rootfs(c, spec, opts, &plan, &lower, err) < 0)
         goto fail;
 
     if (make_sync_pair(&sock_parent, &sock_child, err) < 0)

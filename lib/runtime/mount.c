@@ -28,6 +28,10 @@
 #include "cgroup-internal.h"
 
 #define FD_PATH_LEN 32
+/* What one overlay mount takes: a page of options; "/proc/self/fd/N:"
+ * is at most 20 characters for the fds a child has. */
+#define OVERLAY_LAYERS_MAX 190
+#define OVERLAY_OPTS_MAX   (64 + (OVERLAY_LAYERS_MAX + 2) * (FD_PATH_LEN + 1))
 
 enum open_kind { OPEN_EXISTING, OPEN_DIR, OPEN_FILE };
 
@@ -450,6 +454,46 @@ static int pivot(int rootfd, berth_error **err)
     return 0;
 }
 
+/* The image's layers (the top one first in lowerdir), the container's
+ * upper and work directories, all by fd: overlayfs splits its options at
+ * ',' and ':', which may occur in paths, and 128 layers of
+ * /proc/self/fd/N fit in a page of mount options where their paths may
+ * not. The fds are this child's, gone at its exec. */
+static int mount_overlay(const child_plan *p, berth_error **err)
+{
+    char opts[OVERLAY_OPTS_MAX], fp[FD_PATH_LEN];
+    size_t size = sizeof(opts), off;
+    int up, wo;
+
+    if (p->n_overlay_lowers > OVERLAY_LAYERS_MAX)
+        return berth_error_set(err, E2BIG, "image: %zu layers, at most %d", p->n_overlay_lowers,
+                               OVERLAY_LAYERS_MAX);
+    off = (size_t)snprintf(opts, size, "lowerdir=");
+    for (size_t i = p->n_overlay_lowers; i-- > 0;) {
+        int fd = open(p->overlay_lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+            return berth_error_errno(err, "open image layer %s", p->overlay_lowers[i]);
+        off += (size_t)snprintf(opts + off, size - off, "%s%s", fd_path(fd, fp), i > 0 ? ":" : "");
+    }
+    up = open(p->overlay_upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    wo = open(p->overlay_work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (up < 0 || wo < 0)
+        return berth_error_errno(err, "open the container's layer %s", p->overlay_upper);
+    off += (size_t)snprintf(opts + off, size - off, ",upperdir=%s", fd_path(up, fp));
+    snprintf(opts + off, size - off, ",workdir=%s", fd_path(wo, fp));
+    if (mount("overlay", p->rootfs_dir, "overlay", 0, opts) < 0) {
+        if (errno == EINVAL && strlen(opts) >= 4096)
+            return berth_error_set(err, E2BIG,
+                                   "mount overlay on %s: %zu image layers are too many for one "
+                                   "mount",
+                                   p->rootfs_dir, p->n_overlay_lowers);
+        return berth_error_errno(err, "mount overlay of image layer %s (and %zu more) on %s",
+                                 p->overlay_lowers[0], p->n_overlay_lowers - 1, p->rootfs_dir);
+    }
+    return 0;
+}
+
 int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
 {
     _cleanup_close_ int rootfd = -1, maskfd = -1;
@@ -457,23 +501,8 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return berth_error_errno(err, "make mounts private");
-    if (p->overlay_lower) {
-        _cleanup_close_ int lo = -1, up = -1, wo = -1;
-        char lp[FD_PATH_LEN], upp[FD_PATH_LEN], wp[FD_PATH_LEN];
-        char opts[3 * FD_PATH_LEN + 32];
-
-        /* The layers by fd: overlayfs splits its options at ',' and ':',
-         * which may occur in image names and paths. */
-        lo = open(p->overlay_lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        up = open(p->overlay_upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        wo = open(p->overlay_work, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (lo < 0 || up < 0 || wo < 0)
-            return berth_error_errno(err, "open the overlay layers of %s", p->overlay_lower);
-        snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", fd_path(lo, lp),
-                 fd_path(up, upp), fd_path(wo, wp));
-        if (mount("overlay", p->rootfs_dir, "overlay", 0, opts) < 0)
-            return berth_error_errno(err, "mount overlay of image %s on %s", p->overlay_lower,
-                                     p->rootfs_dir);
+    if (p->n_overlay_lowers > 0 && mount_overlay(p, err) < 0) {
+        return -1;
     } else if (mount(p->rootfs_dir, p->rootfs_dir, NULL, MS_BIND | MS_REC, NULL) < 0) {
         return berth_error_errno(err, "bind rootfs %s", p->rootfs_dir);
     }

@@ -35,9 +35,11 @@ typedef struct child_plan {
     int sync_fd;
     int stdio[3];
     /* The directory that becomes /: the spec's rootfs, or the overlay
-     * mount point (then lower/upper/work are set). */
+     * mount point (then lowers/upper/work are set; lowers the lowest
+     * first). */
     const char *rootfs_dir;
-    const char *overlay_lower;
+    char *const *overlay_lowers;
+    size_t n_overlay_lowers;
     const char *overlay_upper;
     const char *overlay_work;
     uint64_t caps;

@@ -61,6 +61,12 @@ typedef struct berth_create_opts {
      * (its mounts, a volume on a hung network filesystem); then it is
      * killed and the create fails with ETIMEDOUT. 0: 60 s. */
     int start_timeout_ms;
+    /* A pulled image: its layer directories, absolute, the lowest first
+     * (ImageConfig.layers), overlaid read-only under the container's own
+     * layer; spec->image then only names it. None: spec->image is a
+     * directory image of the runtime's image_store. */
+    char *const *image_layers;
+    size_t n_image_layers;
 } berth_create_opts;
 
 typedef struct berth_container berth_container;
