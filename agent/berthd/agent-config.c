@@ -16,6 +16,7 @@
 
 #define METRICS_INTERVAL_MIN_NS (100 * BERTH_NSEC_PER_MSEC)
 #define PARALLEL_STARTS_MAX     256
+#define PARALLEL_PULLS_MAX      16
 #define LABEL_LEN_MAX           63
 
 /* Every string setting of c, for copying and freeing them all. */
@@ -23,7 +24,8 @@
     {                                                                                              \
         &(c)->node_name, &(c)->controller_address, &(c)->controller_key, &(c)->state_dir,          \
             &(c)->image_store, &(c)->key, &(c)->join_token, &(c)->cgroup_parent, &(c)->socket,     \
-            &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor                    \
+            &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
+            &(c)->registries                                                                       \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -55,6 +57,9 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     host[BERTH_NAME_MAX] = '\0';
     cfg->metrics_interval_ns = 10 * BERTH_NSEC_PER_SEC;
     cfg->max_parallel_starts = 4;
+    cfg->max_parallel_pulls = 2;
+    cfg->image_pull_backoff_ns = 10 * BERTH_NSEC_PER_SEC;
+    cfg->image_gc_interval_ns = 5 * 60 * BERTH_NSEC_PER_SEC;
     cfg->stop_grace_ms = 10000;
     cfg->log_level = BERTH_LOG_INFO;
     cfg->log_format = BERTH_LOG_TEXT;
@@ -240,6 +245,8 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
         { "listen", offsetof(agent_config, listen) },
         { "advertise", offsetof(agent_config, advertise) },
         { "monitor", offsetof(agent_config, monitor) },
+        { "puller", offsetof(agent_config, puller) },
+        { "registries", offsetof(agent_config, registries) },
     };
     field f[] = { FLD("node_name"),
                   FLD("labels"),
@@ -254,6 +261,11 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("listen"),
                   FLD("advertise"),
                   FLD("monitor"),
+                  FLD("puller"),
+                  FLD("registries"),
+                  FLD("image_pull_backoff"),
+                  FLD("image_gc_interval"),
+                  FLD("max_parallel_pulls"),
                   FLD("metrics_interval"),
                   FLD("stop_grace_period"),
                   FLD("max_parallel_starts"),
@@ -277,6 +289,11 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
         cfg->stop_grace_ms = v / BERTH_NSEC_PER_MSEC;
     if (berth_yaml_opt_int(y, f, "max_parallel_starts", 1, PARALLEL_STARTS_MAX, &v))
         cfg->max_parallel_starts = (int)v;
+    if (berth_yaml_opt_int(y, f, "max_parallel_pulls", 1, PARALLEL_PULLS_MAX, &v))
+        cfg->max_parallel_pulls = (int)v;
+    berth_yaml_opt_duration(y, f, "image_pull_backoff", BERTH_NSEC_PER_SEC / 10,
+                            60 * BERTH_NSEC_PER_SEC, &cfg->image_pull_backoff_ns);
+    berth_yaml_opt_duration(y, f, "image_gc_interval", 0, INT64_MAX, &cfg->image_gc_interval_ns);
 }
 
 /* Read y's document over a copy of cfg; cfg takes the copy only when the
@@ -350,8 +367,9 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
         return berth_error_set(err, EINVAL, "state_dir and image_store must be absolute paths");
     if (!cfg->key)
         cfg->key = berth_xasprintf("%s/node.key", cfg->state_dir);
-    /* berth-monitor ships beside berthd (the build tree, an install). */
-    if (!cfg->monitor) {
+    /* berth-monitor and berth-pull ship beside berthd (the build tree, an
+     * install). */
+    if (!cfg->monitor || !cfg->puller) {
         char self[4096], *slash;
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
@@ -360,10 +378,17 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
         self[n] = '\0';
         slash = strrchr(self, '/');
         *slash = '\0';
-        cfg->monitor = berth_xasprintf("%s/berth-monitor", self);
+        if (!cfg->monitor)
+            cfg->monitor = berth_xasprintf("%s/berth-monitor", self);
+        if (!cfg->puller)
+            cfg->puller = berth_xasprintf("%s/berth-pull", self);
     }
     if (access(cfg->monitor, X_OK) < 0)
         return berth_error_errno(err, "monitor %s", cfg->monitor);
+    if (access(cfg->puller, X_OK) < 0)
+        return berth_error_errno(err, "puller %s", cfg->puller);
+    if (cfg->registries && access(cfg->registries, R_OK) < 0)
+        return berth_error_errno(err, "registries %s", cfg->registries);
     /* The controller dials the advertised address; a wildcard listen
      * address is not one it can dial. */
     if (cfg->listen && !cfg->advertise && !strstr(cfg->listen, "0.0.0.0") &&

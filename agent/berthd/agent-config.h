@@ -34,6 +34,11 @@ typedef struct agent_config {
     size_t n_operators;
     char *controller_name; /* the controller's principal name ("controller") */
     char *monitor;         /* the berth-monitor binary (default: beside berthd) */
+    char *puller;          /* the berth-pull binary (default: beside berthd) */
+    char *registries;      /* registries.yaml; NULL: /etc/berth/registries.yaml if it exists */
+    int64_t image_pull_backoff_ns; /* after a failed pull, doubling to 30 times as long */
+    int64_t image_gc_interval_ns;  /* how often images are collected */
+    int max_parallel_pulls;
     int64_t metrics_interval_ns;
     int max_parallel_starts;
     int64_t reserved_cpu_millis;

@@ -23,7 +23,9 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "image/ref.h"
 #include "pb/pb.h"
 #include "protocol/digest.h"
 #include "runtime/removal.h"
@@ -40,6 +42,7 @@ static const char *const overlay_dirs[] = { "upper", "work", "rootfs" };
 
 typedef enum ct_phase {
     CT_QUEUED,     /* wants a monitor; waiting for a start slot */
+    CT_PULLING,    /* waiting for its image: a pull, or the backoff after a failed one */
     CT_STARTING,   /* monitor spawned, its answer pending */
     CT_SUPERVISED, /* a monitor runs it */
     CT_STOPPING,   /* asked its monitor to stop */
@@ -64,6 +67,15 @@ struct ct {
     ContainerSpec *replacement; /* changed spec: start it once this one is gone */
     uint64_t replacement_gen;
     bool restart_when_done; /* the monitor was lost: start a new one */
+    /* its image: pulled (image set, owned) for the next start, or being pulled */
+    ImageConfig *image;
+    bool image_ready; /* image is this start's: no pull before the monitor */
+    pull_waiter pw;
+    berth_loop_timer pull_timer; /* the backoff after a failed pull */
+    unsigned pull_failures;
+    int64_t progress_ns;                     /* the last progress shown */
+    char image_ref[BERTH_IMAGE_REF_MAX + 1]; /* status.image */
+    char image_id[BERTH_IMAGE_REF_MAX + 80]; /* status.image_id */
     /* starting */
     berth_loop_io answer_io;
     berth_monitor_answer answer;
@@ -108,6 +120,7 @@ static void ct_set_status(ct *c, ContainerState state, const char *reason, const
 static void start_queued(containers *t);
 static void check_applied(containers *t);
 static void ct_settle(ct *c);
+static void on_pull_timer(berth_loop_timer *timer);
 
 /* The grace period of a stop: the spec's own, else the agent's default. */
 static int64_t ct_grace_ms(const ct *c)
@@ -137,10 +150,13 @@ static ct *ct_new(containers *t, const char *id)
     c->wd = -1;
     c->answer_io.fd = -1;
     c->monitor_io.fd = -1;
+    berth_loop_timer_init(&c->pull_timer, on_pull_timer);
     container_status_init(&c->st);
     c->st.id = c->id;
     c->st.reason = c->reason;
     c->st.message = c->message;
+    c->st.image = c->image_ref;
+    c->st.image_id = c->image_id;
     c->st.state = CONTAINER_PENDING;
     c->next = t->cts;
     t->cts = c;
@@ -189,6 +205,9 @@ static void ct_drop(ct *c)
         }
     t->n_cts--;
     ct_unwatch(c);
+    pulls_cancel(&c->pw);
+    berth_loop_timer_cancel(t->cfg.loop, &c->pull_timer);
+    BERTH_PB_FREE(c->image);
     berth_removal_cancel(c->removal);
     berth_cgroup_free(c->cgroup);
     if (c->dirfd >= 0)
@@ -496,6 +515,10 @@ static void ct_settle(ct *c)
         close(c->dirfd);
         c->dirfd = -1;
         ct_free_spec(c);
+        BERTH_PB_FREE(c->image);
+        c->image = NULL;
+        c->image_ready = false;
+        c->pull_failures = 0;
         c->spec = c->replacement;
         c->generation = c->replacement_gen;
         c->replacement = NULL;
@@ -553,28 +576,199 @@ static void on_answer(berth_loop_io *io, uint32_t events)
     check_applied(t);
 }
 
-/* Why a spec cannot start here (its status), before any monitor. */
-static bool ct_startable(ct *c)
+/* Whether the spec's image is a directory image of the store (used as it
+ * is, never pulled). */
+static bool dir_image(const containers *t, const char *image)
 {
-    containers *t = c->t;
-    berth_error *err = NULL;
     char path[PATH_MAX];
     struct stat st;
 
+    if (!berth_spec_image_name_valid(image) || berth_image_store_reserved_name(image))
+        return false;
+    snprintf(path, sizeof(path), "%s/%s", t->cfg.image_store, image);
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The status's image and image id: the reference as normalized and
+ * repository@digest (Kubernetes' imageID); a directory image by its
+ * name. */
+static void ct_set_image(ct *c, const ImageConfig *img)
+{
+    _cleanup_(berth_image_ref_freep) berth_image_ref *ref = NULL;
+    _cleanup_free_ char *repo = NULL;
+
+    c->image_id[0] = '\0';
+    if (!img) {
+        snprintf(c->image_ref, sizeof(c->image_ref), "%s", c->spec ? c->spec->image : "");
+        return;
+    }
+    snprintf(c->image_ref, sizeof(c->image_ref), "%s", img->reference);
+    if (berth_image_ref_parse(img->reference, &ref, NULL) == 0) {
+        repo = berth_image_ref_repository(ref);
+        snprintf(c->image_id, sizeof(c->image_id), "%s@%s", repo, img->digest);
+    }
+}
+
+/* Why a spec cannot start here (its status), before any monitor; *ret_pull
+ * whether its image must come through a pull first. */
+static bool ct_startable(ct *c, bool *ret_pull)
+{
+    containers *t = c->t;
+    berth_error *err = NULL;
+
+    *ret_pull = false;
     if (berth_spec_validate(c->spec, &err) < 0) {
         ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_INVALID_SPEC, "%s", err->msg);
         berth_error_free(&err);
         return false;
     }
-    if (*c->spec->image) {
-        snprintf(path, sizeof(path), "%s/%s", t->cfg.image_store, c->spec->image);
-        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+    if (!*c->spec->image || dir_image(t, c->spec->image)) {
+        BERTH_PB_FREE(c->image);
+        c->image = NULL;
+        c->image_ready = false;
+        ct_set_image(c, NULL);
+        return true;
+    }
+    {
+        _cleanup_(berth_image_ref_freep) berth_image_ref *ref = NULL;
+
+        if (berth_image_ref_parse(c->spec->image, &ref, NULL) < 0) {
+            /* a directory image's name that is no reference */
             ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_IMAGE_NOT_FOUND,
                           "image %s not found in %s", c->spec->image, t->cfg.image_store);
             return false;
         }
     }
+    *ret_pull = !c->image_ready;
     return true;
+}
+
+/* --- pulls -------------------------------------------------------------------------------- */
+
+static int64_t pull_backoff_ms(const ct *c)
+{
+    int64_t base = c->t->cfg.pull_backoff_ms > 0 ? c->t->cfg.pull_backoff_ms : 10000;
+    int64_t d = base;
+
+    for (unsigned i = 1; i < c->pull_failures && d < 30 * base; i++)
+        d *= 2;
+    return d < 30 * base ? d : 30 * base;
+}
+
+static void human_bytes(int64_t n, char *buf, size_t size)
+{
+    if (n >= 1000 * 1000 * 1000)
+        snprintf(buf, size, "%.1f GB", (double)n / 1e9);
+    else if (n >= 1000 * 1000)
+        snprintf(buf, size, "%.1f MB", (double)n / 1e6);
+    else if (n >= 1000)
+        snprintf(buf, size, "%.1f kB", (double)n / 1e3);
+    else
+        snprintf(buf, size, "%" PRId64 " B", n);
+}
+
+static void on_pull_progress(pull_waiter *w, const pull_progress *p)
+{
+    ct *c = berth_container_of(w, ct, pw);
+    int64_t now = berth_now_mono_ns();
+    char done[32], total[32];
+
+    /* Each status change is an event on the wire: once a second. */
+    if (now - c->progress_ns < BERTH_NSEC_PER_SEC || p->total <= 0)
+        return;
+    c->progress_ns = now;
+    human_bytes(p->done, done, sizeof(done));
+    human_bytes(p->total, total, sizeof(total));
+    ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_PULLING,
+                  "Pulling image \"%s\": %s of %s, layer %zu of %zu (%s)", c->spec->image, done,
+                  total, p->layer, p->n_layers, p->phase);
+}
+
+static void on_pull_done(pull_waiter *w, const pull_result *r)
+{
+    ct *c = berth_container_of(w, ct, pw);
+    containers *t = c->t;
+
+    if (!r->image) {
+        bool never = berth_spec_pull_policy(c->spec) == BERTH_PULL_NEVER;
+        int64_t delay;
+
+        c->pull_failures++;
+        delay = pull_backoff_ms(c);
+        c->st.next_restart_unix_ns = berth_now_real_ns() + delay * BERTH_NSEC_PER_MSEC;
+        if (never)
+            ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_ERR_IMAGE_NEVER,
+                          "Container image \"%s\" is not present with pull policy of Never",
+                          c->spec->image);
+        else if (c->pull_failures == 1)
+            ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_ERR_IMAGE_PULL,
+                          "Failed to pull image \"%s\": %s", c->spec->image, r->error);
+        else
+            ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_IMAGE_PULL_BACKOFF,
+                          "Back-off pulling image \"%s\": %s", c->spec->image, r->error);
+        berth_loop_timer_arm(t->cfg.loop, &c->pull_timer,
+                             berth_now_mono_ns() + delay * BERTH_NSEC_PER_MSEC);
+        check_applied(t);
+        return;
+    }
+    c->pull_failures = 0;
+    c->st.next_restart_unix_ns = 0;
+    BERTH_PB_FREE(c->image);
+    c->image = BERTH_PB_COPY(ImageConfig, r->image);
+    c->image_ready = true;
+    ct_set_image(c, c->image);
+    if (r->pulled)
+        ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_PULLED,
+                      "Successfully pulled image \"%s\" in %.3fs. Image size: %" PRId64 " bytes.",
+                      c->spec->image, (double)r->duration_ns / 1e9, r->image->size);
+    else
+        ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_PULLED,
+                      "Container image \"%s\" already present on machine", c->spec->image);
+    c->phase = CT_QUEUED;
+    start_queued(t);
+    check_applied(t);
+}
+
+/* Ask for the image (again, after a backoff). */
+static void ct_pull(ct *c)
+{
+    c->phase = CT_PULLING;
+    c->progress_ns = berth_now_mono_ns();
+    c->pw.progress = on_pull_progress;
+    c->pw.done = on_pull_done;
+    if (!c->image)
+        snprintf(c->image_ref, sizeof(c->image_ref), "%s", c->spec->image);
+    ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_PULLING, "Pulling image \"%s\"",
+                  c->spec->image);
+    pulls_request(c->t->cfg.pulls, c->spec->image, berth_spec_pull_policy(c->spec), &c->pw);
+}
+
+static void on_pull_timer(berth_loop_timer *timer)
+{
+    ct *c = berth_container_of(timer, ct, pull_timer);
+
+    if (c->phase == CT_PULLING && c->desired && !c->remove_when_done && !c->replacement)
+        ct_pull(c);
+}
+
+/* No longer waiting for an image (stopped, removed, replaced). */
+static void ct_pull_cancel(ct *c)
+{
+    pulls_cancel(&c->pw);
+    berth_loop_timer_cancel(c->t->cfg.loop, &c->pull_timer);
+    c->st.next_restart_unix_ns = 0;
+}
+
+void containers_images(const containers *t, char ***ret, size_t *ret_n)
+{
+    size_t n = 0;
+    char **v = berth_xcalloc(t->n_cts + 1, sizeof(*v));
+
+    for (const ct *c = t->cts; c; c = c->next)
+        if (c->spec && *c->spec->image)
+            v[n++] = berth_xstrdup(c->image ? c->image->reference : c->spec->image);
+    *ret = v;
+    *ret_n = n;
 }
 
 /* The container's directory with its plan, and no record of a previous
@@ -595,6 +789,7 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     plan.cgroup_parent = (char *)t->cfg.cgroup_parent;
     plan.image_store = (char *)t->cfg.image_store;
     plan.generation = c->generation;
+    plan.image = c->image;
     if (berth_statedir_write_plan(c->dirfd, &plan, err) < 0)
         return -1;
     unlinkat(c->dirfd, BERTH_STATEDIR_STATE, 0);
@@ -608,14 +803,32 @@ static void ct_start(ct *c)
 {
     containers *t = c->t;
     berth_error *err = NULL;
+    ContainerSpec *eff = NULL;
     char path[PATH_MAX];
     int answer_fd;
+    bool needs_pull;
 
     c->operator_stopped = false;
-    if (!ct_startable(c)) {
+    if (!ct_startable(c, &needs_pull)) {
         c->phase = CT_DONE;
         return;
     }
+    if (needs_pull) {
+        ct_pull(c);
+        return;
+    }
+    c->image_ready = false; /* a later start asks for the image again */
+    /* What the image's config makes of the spec must run: checked here,
+     * before any monitor (the monitor applies it the same way). */
+    if (berth_spec_effective(c->spec, c->image, &eff, &err) < 0) {
+        c->phase = CT_DONE;
+        ct_set_status(c, CONTAINER_FAILED,
+                      c->image ? CONTAINERS_REASON_CONFIG_ERROR : CONTAINERS_REASON_INVALID_SPEC,
+                      "%s", err->msg);
+        berth_error_free(&err);
+        return;
+    }
+    BERTH_PB_FREE(eff);
     snprintf(path, sizeof(path), "%s/%s", t->dir, c->id);
     memset(&c->answer, 0, sizeof(c->answer));
     if (ct_prepare_dir(c, &err) < 0 ||
@@ -671,6 +884,7 @@ static void check_applied(containers *t)
         return;
     for (ct *c = t->cts; c; c = c->next)
         if ((c->desired && (c->phase == CT_QUEUED || c->phase == CT_STARTING ||
+                            (c->phase == CT_PULLING && c->pw.p) ||
                             (c->phase == CT_CLEANING && c->restart_when_done))) ||
             c->replacement)
             return;
@@ -735,6 +949,9 @@ static void adopt(containers *t, const char *id)
     c->plan = plan;
     c->spec = plan->spec;
     c->generation = plan->generation;
+    if (plan->image)
+        c->image = BERTH_PB_COPY(ImageConfig, plan->image);
+    ct_set_image(c, c->image);
     c->desired = true; /* until the controller says otherwise */
     ct_watch_dir(c);
     if (l == BERTH_MONITOR_ALIVE && berth_statedir_read_state(c->dirfd, &ms, NULL) == 0 &&
@@ -843,6 +1060,10 @@ static void ct_stop(ct *c, int64_t grace_ms)
         }
         c->phase = CT_STOPPING;
         break;
+    case CT_PULLING:
+        ct_pull_cancel(c);
+        ct_settle(c);
+        break;
     case CT_QUEUED:
     case CT_DONE:
         ct_settle(c);
@@ -931,7 +1152,8 @@ int containers_stop(containers *t, const char *id, int64_t grace_ms, containers_
     c->stops[c->n_stops].fn = done;
     c->stops[c->n_stops].data = data;
     c->n_stops++;
-    if (c->phase == CT_QUEUED) {
+    if (c->phase == CT_QUEUED || c->phase == CT_PULLING) {
+        ct_pull_cancel(c);
         c->phase = CT_DONE;
         ct_set_status(c, CONTAINER_EXITED, CONTAINERS_REASON_STOPPED, "stopped before it started");
         finish_stops(c, NULL);

@@ -10,7 +10,12 @@
  * reports), the Agent service (queries, Stop) and metrics call it. It calls
  * nothing of berthd back except the events given at open. Below it:
  * lib/statedir (the monitors' contract), lib/runtime (cgroups, removal),
- * lib/spec. */
+ * lib/spec; pulls (images).
+ *
+ * A container whose image is a reference (not a directory image of the
+ * store) waits in PENDING for its pull (reason Pulling, with bytes done),
+ * then Pulled; a failed pull is ErrImagePull, retried after a backoff
+ * (pull_backoff_ms doubling, ImagePullBackOff while it waits). */
 #ifndef BERTHD_CONTAINERS_H
 #define BERTHD_CONTAINERS_H
 
@@ -21,6 +26,7 @@
 #include "base/error.h"
 #include "base/loop.h"
 #include "berth/proto/v1.h"
+#include "pulls.h"
 #include "runtime/cgroup.h"
 
 /* ContainerStatus.reason values the table sets (the monitor's exit
@@ -34,6 +40,15 @@
 #define CONTAINERS_REASON_STOPPED         "Stopped"
 #define CONTAINERS_REASON_COMPLETED       "Completed"
 #define CONTAINERS_REASON_ERROR           "Error"
+/* Waiting for its image (state PENDING), in Kubernetes' words. */
+#define CONTAINERS_REASON_PULLING            "Pulling"
+#define CONTAINERS_REASON_PULLED             "Pulled"
+#define CONTAINERS_REASON_ERR_IMAGE_PULL     "ErrImagePull"
+#define CONTAINERS_REASON_IMAGE_PULL_BACKOFF "ImagePullBackOff"
+#define CONTAINERS_REASON_ERR_IMAGE_NEVER    "ErrImageNeverPull"
+/* The image's config cannot make the spec run (no command, an unknown
+ * user). */
+#define CONTAINERS_REASON_CONFIG_ERROR "CreateContainerConfigError"
 
 typedef struct containers containers;
 
@@ -55,7 +70,9 @@ typedef struct containers_config {
     berth_loop *loop;
     berth_cgroup_driver *cgroups;
     const char *state_dir;     /* the containers are in <state_dir>/containers */
-    const char *image_store;   /* where `image: NAME` is found */
+    const char *image_store;   /* the image store (pulled images, directory images) */
+    pulls *pulls;              /* pulls images for the containers */
+    int64_t pull_backoff_ms;   /* after a failed pull, doubling to 30 times as long */
     const char *cgroup_parent; /* the containers' cgroups are <parent>/<id> */
     const char *monitor;       /* the berth-monitor binary */
     int64_t stop_grace_ms;     /* for a spec that sets none */
@@ -72,6 +89,10 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
 /* Close the table; the containers keep running (only our watches go), and
  * pending stops fail. NULL is fine. */
 void containers_close(containers *t);
+
+/* The images of the node's containers (their specs' references, as
+ * given), for image garbage collection: new strings in a new array. */
+void containers_images(const containers *t, char ***ret, size_t *ret_n);
 
 /* Make the node run exactly specs (the whole desired set, generation gen):
  * start what is missing, replace what changed, stop and remove what is not

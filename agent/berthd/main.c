@@ -30,6 +30,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "containers.h"
 #include "metrics.h"
 #include "node.h"
@@ -43,6 +44,8 @@ typedef struct agent {
     node_facts facts;
     int64_t start_ns;
     containers *containers;
+    pulls *pulls;
+    char *pulls_dir;
     agent_service *service;
     session *session;
     berth_loop_timer metrics_timer;
@@ -71,6 +74,7 @@ static void usage(FILE *out)
         "      --listen ADDR          the Agent endpoint the controller dials (logs, stop)\n"
         "      --advertise ADDR       the address reported for it (default: --listen)\n"
         "      --monitor FILE         berth-monitor (default: beside berthd)\n"
+        "      --puller FILE          berth-pull (default: beside berthd)\n"
         "      --metrics-interval D   default 10s\n"
         "      --log-level LEVEL      debug, info, warn, error\n"
         "      --log-format FORMAT    text or json\n"
@@ -93,6 +97,7 @@ enum {
     OPT_LISTEN,
     OPT_ADVERTISE,
     OPT_MONITOR,
+    OPT_PULLER,
     OPT_METRICS,
     OPT_LOG_LEVEL,
     OPT_LOG_FORMAT,
@@ -115,6 +120,7 @@ static const struct option options[] = {
     { "listen", required_argument, NULL, OPT_LISTEN },
     { "advertise", required_argument, NULL, OPT_ADVERTISE },
     { "monitor", required_argument, NULL, OPT_MONITOR },
+    { "puller", required_argument, NULL, OPT_PULLER },
     { "metrics-interval", required_argument, NULL, OPT_METRICS },
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
@@ -189,8 +195,29 @@ static void on_metrics_timer(berth_loop_timer *t)
     }
 }
 
+/* For image garbage collection: what the containers use. */
+static void images_in_use(char ***ret, size_t *ret_n, void *data)
+{
+    agent *a = data;
+
+    *ret = NULL;
+    *ret_n = 0;
+    if (a->containers)
+        containers_images(a->containers, ret, ret_n);
+}
+
 static int start(agent *a, berth_error **err)
 {
+    pulls_config pcfg = {
+        .loop = a->loop,
+        .puller = a->cfg.puller,
+        .image_store = a->cfg.image_store,
+        .registries = a->cfg.registries,
+        .max_parallel = a->cfg.max_parallel_pulls,
+        .gc_interval_ns = a->cfg.image_gc_interval_ns,
+        .in_use = images_in_use,
+        .in_use_data = a,
+    };
     containers_config ccfg = {
         .loop = a->loop,
         .cgroups = a->cgroups,
@@ -198,6 +225,7 @@ static int start(agent *a, berth_error **err)
         .image_store = a->cfg.image_store,
         .cgroup_parent = a->cfg.cgroup_parent,
         .monitor = a->cfg.monitor,
+        .pull_backoff_ms = a->cfg.image_pull_backoff_ns / BERTH_NSEC_PER_MSEC,
         .stop_grace_ms = a->cfg.stop_grace_ms,
         .max_parallel_starts = a->cfg.max_parallel_starts,
         .events = { .status_changed = on_status_changed, .applied = on_applied, .data = a },
@@ -219,6 +247,11 @@ static int start(agent *a, berth_error **err)
         .agent_start_ns = a->start_ns,
     };
 
+    a->pulls_dir = berth_xasprintf("%s/pulls", a->cfg.state_dir);
+    pcfg.work_dir = a->pulls_dir;
+    if (pulls_open(&pcfg, &a->pulls, err) < 0)
+        return -1;
+    ccfg.pulls = a->pulls;
     if (containers_open(&ccfg, &a->containers, err) < 0)
         return -1;
     acfg.containers = a->containers;
@@ -242,6 +275,10 @@ static void stop(agent *a)
     a->service = NULL;
     containers_close(a->containers);
     a->containers = NULL;
+    pulls_close(a->pulls);
+    a->pulls = NULL;
+    free(a->pulls_dir);
+    a->pulls_dir = NULL;
 }
 
 /* Parse argv over the config: the file first (its path may come from the
@@ -323,6 +360,9 @@ static int configure(agent_config *cfg, int argc, char **argv, bool *ret_check, 
             break;
         case OPT_MONITOR:
             r = agent_config_set(&cfg->monitor, optarg, err);
+            break;
+        case OPT_PULLER:
+            r = agent_config_set(&cfg->puller, optarg, err);
             break;
         case OPT_METRICS: {
             char text[256];

@@ -1,16 +1,28 @@
 /* berth-pull: pull one image reference into a node's image store, saying
  * how it goes on stdout, one line at a time, for a parent that reads them
- * (berthd will start one per pull: a pull blocks, berthd's loop must not):
+ * (berthd starts one per pull: a pull blocks, berthd's loop must not):
  *
  *   progress PHASE DONE TOTAL LAYERS N_LAYERS   (PHASE: resolving,
  *                 downloading, unpacking; DONE/TOTAL bytes; at most every
  *                 100 ms, and at each change of phase)
- *   pulled REF DIGEST SIZE                      (the last line: exit 0)
+ *   pulled REF DIGEST SIZE PULLED               (the last line: exit 0;
+ *                 PULLED 1 when the registry was asked, 0 when the store
+ *                 had it)
  *   error MESSAGE                               (the last line: exit 1)
+ *
+ * With --config-out FILE it also writes the image as a container uses it
+ * (berth.v1.ImageConfig: its layer directories, Entrypoint, Cmd, Env,
+ * WorkingDir, User resolved in the image's /etc/passwd, StopSignal) to
+ * FILE, atomically, before the last line.
+ *
+ * berth-pull --gc [--in-use REF]... collects the store as kubelet does
+ * (above 85 % disk use, unused images least recently used first, down to
+ * 80 %) and prints "collected IMAGES LAYERS BYTES USED_PERCENT".
  *
  * Usage errors go to stderr (exit 2). Killing it at any point leaves
  * nothing visible in the store; the next pull resumes its download. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,19 +30,28 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/io.h"
+#include "base/xalloc.h"
+#include "berth/proto/v1.h"
+#include "image/container.h"
 #include "image/pull.h"
 #include "image/registries.h"
 #include "image/store.h"
+#include "pb/pb.h"
+
+#define IN_USE_MAX 65536
 
 static void usage(FILE *out)
 {
     fputs(
         "Usage: berth-pull [OPTIONS] REF\n"
+        "       berth-pull --gc [--store DIR] [--in-use REF]...\n"
         "\n"
         "Pull the image REF into the image store, writing progress lines to stdout:\n"
         "  progress PHASE DONE TOTAL LAYERS N_LAYERS\n"
-        "  pulled REF DIGEST SIZE   (last line, exit 0)\n"
-        "  error MESSAGE            (last line, exit 1)\n"
+        "  pulled REF DIGEST SIZE PULLED   (last line, exit 0)\n"
+        "  error MESSAGE                   (last line, exit 1)\n"
+        "Or collect the store's unused images when its disk is above 85 %% full.\n"
         "\n"
         "Options:\n"
         "  --store DIR            the image store (default " BERTH_IMAGE_STORE_DEFAULT ")\n"
@@ -38,6 +59,9 @@ static void usage(FILE *out)
         "                         optional when not given)\n"
         "  --policy POLICY        Always (default), IfNotPresent or Never\n"
         "  --platform OS/ARCH[/VARIANT]  the image of an index to pull (default: this machine's)\n"
+        "  --config-out FILE      write the image as a container uses it (berth.v1.ImageConfig)\n"
+        "  --gc                   collect garbage instead of pulling\n"
+        "  --in-use REF           an image a container uses (--gc keeps it; repeatable)\n"
         "  -h, --help\n",
         out);
 }
@@ -78,22 +102,65 @@ static int fail(berth_error **err)
     return 1;
 }
 
+/* The image as a container uses it: layers, config, user. */
+static int write_config(berth_image_store *s, const berth_image *img, const char *path,
+                        berth_error **err)
+{
+    _cleanup_free_ uint8_t *buf = NULL;
+    ImageConfig *ic = NULL;
+    size_t len;
+    int r;
+
+    if (berth_image_container_config(s, img, &ic, err) < 0)
+        return -1;
+    buf = berth_pb_pack(&ic->base, &len);
+    r = berth_write_file_atomic_at(AT_FDCWD, path, buf, len, 0600, err);
+    BERTH_PB_FREE(ic);
+    return r;
+}
+
+static int collect(berth_image_store *s, char **in_use, size_t n_in_use)
+{
+    berth_image_gc_policy policy = berth_image_gc_policy_default();
+    berth_image_removal rm = { 0 };
+    berth_error *err = NULL;
+    int used = 0;
+
+    if (berth_image_store_gc(s, &policy,
+                             &(berth_image_in_use){ (const char *const *)in_use, n_in_use }, &rm,
+                             &used, &err) < 0)
+        return fail(&err);
+    printf("collected %zu %zu %" PRId64 " %d\n", rm.images, rm.layers, rm.bytes, used);
+    berth_image_removal_clear(&rm);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "store", required_argument, NULL, 's' },  { "registries", required_argument, NULL, 'r' },
-        { "policy", required_argument, NULL, 'p' }, { "platform", required_argument, NULL, 'P' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+        { "store", required_argument, NULL, 's' },
+        { "registries", required_argument, NULL, 'r' },
+        { "policy", required_argument, NULL, 'p' },
+        { "platform", required_argument, NULL, 'P' },
+        { "config-out", required_argument, NULL, 'o' },
+        { "gc", no_argument, NULL, 'g' },
+        { "in-use", required_argument, NULL, 'u' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     const char *store_dir = BERTH_IMAGE_STORE_DEFAULT, *reg_file = NULL, *platform = NULL;
+    const char *config_out = NULL;
     berth_pull_policy policy = BERTH_PULL_ALWAYS;
     _cleanup_(berth_registries_freep) berth_registries *regs = NULL;
     _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
     _cleanup_(berth_image_freep) berth_image *img = NULL;
+    _cleanup_free_ char **in_use = NULL;
+    size_t n_in_use = 0;
     berth_image_pull_opts o = { .progress = on_progress };
     berth_oci_platform plat;
     char platbuf[80];
     berth_error *err = NULL;
+    bool gc = false, pulled = false;
     int c;
 
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -114,6 +181,20 @@ int main(int argc, char **argv)
         case 'P':
             platform = optarg;
             break;
+        case 'o':
+            config_out = optarg;
+            break;
+        case 'g':
+            gc = true;
+            break;
+        case 'u':
+            if (n_in_use == IN_USE_MAX) {
+                fprintf(stderr, "berth-pull: --in-use: at most %d\n", IN_USE_MAX);
+                return 2;
+            }
+            in_use = berth_xreallocarray(in_use, n_in_use + 1, sizeof(*in_use));
+            in_use[n_in_use++] = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -122,7 +203,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind + 1 != argc) {
+    if (optind + (gc ? 0 : 1) != argc) {
         usage(stderr);
         return 2;
     }
@@ -135,13 +216,22 @@ int main(int argc, char **argv)
         o.platform = &plat;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (gc) {
+        if (berth_image_store_open(store_dir, &s, &err) < 0)
+            return fail(&err);
+        return collect(s, in_use, n_in_use);
+    }
     if (berth_registries_load(reg_file ? reg_file : BERTH_REGISTRIES_DEFAULT_PATH, reg_file != NULL,
                               &regs, &err) < 0 ||
         berth_image_store_open(store_dir, &s, &err) < 0)
         return fail(&err);
     o.registry.registries = regs;
-    if (berth_image_ensure(s, argv[optind], policy, &o, &img, NULL, &err) < 0)
+    if (berth_image_ensure(s, argv[optind], policy, &o, &img, &pulled, &err) < 0 ||
+        (config_out && write_config(s, img, config_out, &err) < 0))
         return fail(&err);
-    printf("pulled %s %s %" PRId64 "\n", img->ref, img->digest, img->size);
+    /* A container is about to use it: garbage collection goes by this. */
+    if (!pulled)
+        berth_image_store_touch(s, img->ref, NULL);
+    printf("pulled %s %s %" PRId64 " %d\n", img->ref, img->digest, img->size, pulled ? 1 : 0);
     return 0;
 }

@@ -73,6 +73,7 @@ $run_vm "$vm" --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
     --add "$build/agent/berthd:/t/berthd" \
     --add "$build/scheduler-stub/berthctl:/t/berthctl" \
     --add "$build/agent/berth-monitor:/t/berth-monitor" \
+    --add "$build/agent/berth-pull:/t/berth-pull" \
     --add "$build/tests/integration/agent/libberth_test_epoll_fail.so:/t/epoll_fail.so" \
     --add "$runtest:/t/run-test.sh" \
     --add-raw "$rootfs:/rootfs" \

@@ -760,9 +760,10 @@ END_TEST
 static bool bad_ones_failed(void)
 {
     const fake_event *a = fake_ctl_status(&ctl, "noimg"), *b = fake_ctl_status(&ctl, "badspec"),
-                     *c = fake_ctl_status(&ctl, "good");
+                     *c = fake_ctl_status(&ctl, "good"), *d = fake_ctl_status(&ctl, "never");
 
-    return a && b && c && a->state == S(FAILED) && b->state == S(FAILED) && c->state == S(RUNNING);
+    return a && b && c && d && a->state == S(FAILED) && b->state == S(FAILED) &&
+           c->state == S(RUNNING) && d->state == S(PENDING) && strcmp(d->reason, "Pulling") != 0;
 }
 
 START_TEST(bad_inputs)
@@ -818,16 +819,22 @@ START_TEST(bad_inputs)
     /* A missing image and a spec the runtime rejects: statuses, and the
      * agent goes on with the good one. */
     ck_assert(wait_for(registered, 15000));
-    spec(0, "noimg", "exec sleep 1000")->image = "nosuch";
+    /* a directory image's name that is no reference: not found */
+    spec(0, "noimg", "exec sleep 1000")->image = "NoSuch";
     bad = spec(1, "badspec", "exec sleep 1000");
     resources_init(&res[1]);
     res[1].memory_bytes = 1024;
     bad->resources = &res[1];
     spec(2, "good", "exec sleep 1000");
-    fake_ctl_assign(&ctl, spec_ptrs, 3);
+    /* a reference the node does not have, never to be pulled: it waits */
+    bad = spec(3, "never", "exec sleep 1000");
+    bad->image = "nosuch";
+    bad->image_pull_policy = PULL_NEVER;
+    fake_ctl_assign(&ctl, spec_ptrs, 4);
     ck_assert_msg(wait_for(bad_ones_failed, 30000), "statuses not as expected");
     ck_assert_str_eq(fake_ctl_status(&ctl, "noimg")->reason, "ImageNotFound");
     ck_assert_str_eq(fake_ctl_status(&ctl, "badspec")->reason, "InvalidSpec");
+    ck_assert_str_eq(fake_ctl_status(&ctl, "never")->reason, "ErrImageNeverPull");
 }
 END_TEST
 

@@ -66,6 +66,7 @@ START_TEST(full_file)
     ck_assert_int_eq(cfg.log_level, BERTH_LOG_DEBUG);
     ck_assert_int_eq(cfg.log_format, BERTH_LOG_JSON);
     ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", &err), 0);
+    ck_assert_int_eq(agent_config_set(&cfg.puller, "/bin/true", &err), 0);
     ck_assert_int_eq(agent_config_finish(&cfg, &err), 0);
     ck_assert_str_eq(cfg.key, "/srv/berth/node.key");
     ck_assert_str_eq(cfg.advertise, "tcp://10.0.0.5:7110"); /* from listen */
@@ -157,6 +158,7 @@ START_TEST(finish_checks)
     berth_error *err = NULL;
 
     ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", &err), 0);
+    ck_assert_int_eq(agent_config_set(&cfg.puller, "/bin/true", &err), 0);
     ck_assert_berth_error(agent_config_finish(&cfg, &err), err,
                           "no controller address (controller.address in the config, or "
                           "--controller)");
@@ -172,6 +174,10 @@ START_TEST(finish_checks)
     ck_assert_int_eq(agent_config_set(&cfg.monitor, "/nonexistent/berth-monitor", &err), 0);
     ck_assert_berth_error(agent_config_finish(&cfg, &err), err,
                           "monitor /nonexistent/berth-monitor: No such file or directory");
+    ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", &err), 0);
+    ck_assert_int_eq(agent_config_set(&cfg.puller, "/nonexistent/berth-pull", &err), 0);
+    ck_assert_berth_error(agent_config_finish(&cfg, &err), err,
+                          "puller /nonexistent/berth-pull: No such file or directory");
     ck_assert_int_eq(agent_config_load(&cfg, "/nonexistent.yaml", false, &err), 0);
     ck_assert_berth_error(agent_config_load(&cfg, "/nonexistent.yaml", true, &err), err,
                           "open /nonexistent.yaml: No such file or directory");
@@ -203,6 +209,7 @@ START_TEST(deploy_example)
     ck_assert_int_eq(cfg.reserved_memory_bytes, 512LL << 20);
     ck_assert_uint_eq(cfg.n_labels, 1);
     ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", &err), 0);
+    ck_assert_int_eq(agent_config_set(&cfg.puller, "/bin/true", &err), 0);
     ck_assert_msg(agent_config_finish(&cfg, &err) == 0, "%s", err ? err->msg : "");
     agent_config_free(&defaults);
 }

@@ -13,6 +13,7 @@
 #include "agent-config.h"
 #include "base/io.h"
 #include "check_main.h"
+#include "image/registries.h"
 #include "manifest/manifest.h"
 
 static bool is_yaml(const char *name)
@@ -33,6 +34,7 @@ static void agent_config_loads(const char *source, const char *text)
     ck_assert_msg(agent_config_parse(&cfg, source, text, strlen(text), &err) == 0, "%s",
                   err ? err->msg : "");
     ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", NULL), 0);
+    ck_assert_int_eq(agent_config_set(&cfg.puller, "/bin/true", NULL), 0);
     ck_assert_msg(agent_config_finish(&cfg, &err) == 0, "%s: %s", source, err ? err->msg : "");
     agent_config_free(&cfg);
 }
@@ -102,22 +104,31 @@ START_TEST(deploy_examples)
 }
 END_TEST
 
-/* Each ```yaml block of README: a manifest (it has an apiVersion) or
- * berthd's agent.yaml (README's only other kind of YAML example). */
+/* Each ```yaml block of README: a manifest (it has an apiVersion), a
+ * registries.yaml (it starts with registries:) or berthd's agent.yaml. */
 START_TEST(readme_examples)
 {
     char *readme = read_text(BERTH_SOURCE_DIR "/README.md"), *p = readme;
-    int manifests = 0, agent = 0;
+    int manifests = 0, agent = 0, registries = 0;
 
     while ((p = strstr(p, "\n```yaml\n"))) {
         char *start = p + strlen("\n```yaml\n"), *end = strstr(start, "\n```"), source[64];
 
         ck_assert_ptr_nonnull(end);
         end[1] = '\0'; /* keep the last line's newline */
-        snprintf(source, sizeof(source), "README.md yaml block %d", manifests + agent + 1);
+        snprintf(source, sizeof(source), "README.md yaml block %d",
+                 manifests + agent + registries + 1);
         if (strstr(start, "apiVersion:")) {
             manifest_loads(source, start);
             manifests++;
+        } else if (strncmp(start, "registries:\n", 12) == 0) {
+            berth_registries *r = NULL;
+            berth_error *err = NULL;
+
+            if (berth_registries_parse(source, start, strlen(start), &r, &err) < 0)
+                ck_abort_msg("%s", err->msg);
+            berth_registries_free(r);
+            registries++;
         } else {
             agent_config_loads(source, start);
             agent++;
@@ -126,6 +137,7 @@ START_TEST(readme_examples)
     }
     ck_assert_int_ge(manifests, 1);
     ck_assert_int_ge(agent, 1);
+    ck_assert_int_ge(registries, 1);
     free(readme);
 }
 END_TEST
