@@ -604,21 +604,22 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
             add_spec_label(s, "berth.container", v);
     }
     if (berth_yaml_req_string(y, n, f, "image", &v)) {
-        if (!berth_spec_image_name_valid(v))
-            berth_yaml_field_error(y, f, "image",
-                                   "'%.70s' is not an image name of the node's image store "
-                                   "(1-128 of letters, digits, '.', '_', '-', ':'; no '/')",
-                                   v);
+        _cleanup_(berth_image_ref_freep) berth_image_ref *ref = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+
+        /* An OCI reference, or a directory image's name (berth's own). */
+        if (!berth_spec_image_name_valid(v) && berth_image_ref_parse(v, &ref, &e) < 0)
+            berth_yaml_field_error(y, f, "image", "%s", e->msg);
         else
             s->image = berth_xstrdup(v);
     }
-    mark = berth_yaml_push_field(y, "command");
-    if (!(command = berth_yaml_value(f, "command")))
-        /* berth's images are plain directories: no entrypoint to fall back on. */
-        berth_yaml_error(y, n, "required (berth images have no entrypoint to default to)");
-    else
+    /* Without command, the image's Entrypoint runs (checked on the node,
+     * which has the image). */
+    if ((command = berth_yaml_value(f, "command"))) {
+        mark = berth_yaml_push_field(y, "command");
         read_command(y, command, &s->command, &s->n_command);
-    berth_yaml_pop(y, mark);
+        berth_yaml_pop(y, mark);
+    }
     if ((args = berth_yaml_value(f, "args"))) {
         mark = berth_yaml_push_field(y, "args");
         berth_yaml_get_string_list(y, args, BERTH_SPEC_ARGS_MAX, &s->args, &s->n_args);
@@ -638,8 +639,10 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
     /* Accepted for Kubernetes manifests' sake, and checked; documentation
      * only: a container has the node's network or none. */
     berth_yaml_opt_sub(y, f, "ports", read_ports, NULL);
-    /* Images are imported on the node: there is nothing to pull. */
-    berth_yaml_opt_enum(y, f, "imagePullPolicy", pull_policies, &policy);
+    if (berth_yaml_opt_enum(y, f, "imagePullPolicy", pull_policies, &policy))
+        s->image_pull_policy = policy == 0   ? PULL_ALWAYS
+                               : policy == 1 ? PULL_IF_NOT_PRESENT
+                                             : PULL_NEVER;
 }
 
 /* ---- pods ---- */

@@ -190,7 +190,9 @@ void berthctl_print_containers(const ListContainersResponse *r, char **names, in
         cells[0] = s->id;
         cells[1] = ci->node;
         cells[2] = ci->workload;
-        cells[3] = berthctl_container_state(s->state);
+        /* kubectl's way: a container waiting shows why (ErrImagePull) */
+        cells[3] = s->state == CONTAINER_PENDING && *s->reason ? s->reason
+                                                               : berthctl_container_state(s->state);
         colours[3] = berthctl_status_colour(cells[3]);
         cells[4] = restarts;
         cells[5] = berthctl_age(s->started_unix_ns ? s->started_unix_ns : s->created_unix_ns, age,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -20,11 +21,16 @@
 #include "base/quantity.h"
 #include "base/xalloc.h"
 #include "berthctl.h"
+#include "image/container.h"
+#include "image/pull.h"
+#include "image/registries.h"
+#include "image/store.h"
+#include "pb/pb.h"
 #include "runtime/runtime.h"
 
 static void run_usage(FILE *out)
 {
-    fputs("Usage: berthctl run [OPTIONS] -- COMMAND [ARG...]\n"
+    fputs("Usage: berthctl run [OPTIONS] [-- COMMAND [ARG...]]\n"
           "\n"
           "Run one container in the foreground, with no daemon. stdio is passed through,\n"
           "SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 are forwarded, the exit code is\n"
@@ -33,7 +39,12 @@ static void run_usage(FILE *out)
           "\n"
           "Options:\n"
           "  --rootfs DIR          root filesystem directory (used in place)\n"
-          "  --image NAME          image from the image store (overlay; writes are private)\n"
+          "  --image REF           an image reference, pulled into the image store as --pull\n"
+          "                        says, or a directory image's name (overlay; writes are\n"
+          "                        private). Without COMMAND the image's Entrypoint and Cmd run;\n"
+          "                        a COMMAND replaces both (ARGs then are its arguments)\n"
+          "  --pull missing|always|never  when to pull --image (default missing)\n"
+          "  --registries FILE     registry settings (default /etc/berth/registries.yaml)\n"
           "  --image-store DIR     image store (default /var/lib/berth/images)\n"
           "  --name ID             container id (default run-<random>)\n"
           "  --memory QTY          memory limit, e.g. 64Mi (swap limited to the same)\n"
@@ -75,6 +86,8 @@ typedef struct run_args {
     IdMap idmap;
     IdMap *idmaps[1];
     const char *image_store;
+    const char *registries;
+    berth_pull_policy pull;
     const char *cgroup_parent;
     const char *state_dir;
     char id[64];
@@ -189,12 +202,16 @@ enum {
     OPT_CGROUP_PARENT,
     OPT_STATE_DIR,
     OPT_INIT,
+    OPT_PULL,
+    OPT_REGISTRIES,
 };
 
 static const struct option run_options[] = {
     { "rootfs", required_argument, NULL, OPT_ROOTFS },
     { "image", required_argument, NULL, OPT_IMAGE },
     { "image-store", required_argument, NULL, OPT_IMAGE_STORE },
+    { "pull", required_argument, NULL, OPT_PULL },
+    { "registries", required_argument, NULL, OPT_REGISTRIES },
     { "name", required_argument, NULL, OPT_NAME },
     { "memory", required_argument, NULL, OPT_MEMORY },
     { "cpus", required_argument, NULL, OPT_CPUS },
@@ -244,6 +261,21 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Mount *moun
             break;
         case OPT_IMAGE_STORE:
             a->image_store = optarg;
+            break;
+        case OPT_PULL:
+            if (strcmp(optarg, "missing") == 0)
+                a->pull = BERTH_PULL_IF_NOT_PRESENT;
+            else if (strcmp(optarg, "always") == 0)
+                a->pull = BERTH_PULL_ALWAYS;
+            else if (strcmp(optarg, "never") == 0)
+                a->pull = BERTH_PULL_NEVER;
+            else {
+                berthctl_errorf("run: --pull '%s': expected missing, always or never", optarg);
+                return -1;
+            }
+            break;
+        case OPT_REGISTRIES:
+            a->registries = optarg;
             break;
         case OPT_NAME:
             s->id = optarg;
@@ -403,11 +435,11 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Mount *moun
             return -1;
         }
     }
-    if (optind >= argc) {
+    if (optind >= argc && !*s->image) {
         berthctl_errorf("run: no command given (berthctl run [OPTIONS] -- COMMAND [ARG...])");
         return -1;
     }
-    s->command = argv + optind;
+    s->command = optind < argc ? argv + optind : NULL;
     s->n_command = (size_t)(argc - optind);
     if (!*s->rootfs && !*s->image) {
         berthctl_errorf("run: one of --rootfs and --image is required");
@@ -460,6 +492,65 @@ static int supervise(berth_container *c, int sigfd, berth_exit *ret_exit, berth_
     }
 }
 
+static void image_config_freep(ImageConfig **p)
+{
+    BERTH_PB_FREE(*p);
+}
+
+static void spec_freep(ContainerSpec **p)
+{
+    BERTH_PB_FREE(*p);
+}
+
+/* Whether image is a directory image of the store (used as it is). */
+static bool dir_image(const char *store, const char *image)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    if (!berth_spec_image_name_valid(image) || berth_image_store_reserved_name(image))
+        return false;
+    snprintf(path, sizeof(path), "%s/%s", store, image);
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void on_pull_progress(const berth_image_progress *p, void *data)
+{
+    (void)data;
+    if (p->phase == BERTH_IMAGE_DONE || p->total <= 0)
+        return;
+    fprintf(stderr, "\rPulling %s: %" PRId64 " of %" PRId64 " bytes, layer %zu of %zu   ",
+            p->ref ? p->ref : "", p->done, p->total, p->layer, p->n_layers);
+}
+
+/* --image REF: the image in the store as --pull says, as a container uses
+ * it. */
+static int run_image(const run_args *a, ImageConfig **ret, berth_error **err)
+{
+    _cleanup_(berth_registries_freep) berth_registries *regs = NULL;
+    _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
+    _cleanup_(berth_image_freep) berth_image *img = NULL;
+    berth_image_pull_opts o = { 0 };
+    bool pulled = false;
+
+    if (isatty(2))
+        o.progress = on_pull_progress;
+    if (berth_registries_load(a->registries ? a->registries : BERTH_REGISTRIES_DEFAULT_PATH,
+                              a->registries != NULL, &regs, err) < 0 ||
+        berth_image_store_open(a->image_store, &s, err) < 0)
+        return -1;
+    o.registry.registries = regs;
+    if (berth_image_ensure(s, a->spec.image, a->pull, &o, &img, &pulled, err) < 0) {
+        if (o.progress)
+            fputc('\n', stderr);
+        return -1;
+    }
+    if (o.progress && pulled)
+        fputc('\n', stderr);
+    berth_image_store_touch(s, img->ref, NULL);
+    return berth_image_container_config(s, img, ret, err);
+}
+
 int berthctl_cmd_run(int argc, char **argv)
 {
     run_args a = { 0 };
@@ -480,10 +571,14 @@ int berthctl_cmd_run(int argc, char **argv)
     berth_error *err = NULL;
     berth_exit ex = { 0 };
     berth_create_opts opts = { .stdio = { 0, 1, 2 }, .die_with_parent = true };
+    _cleanup_(image_config_freep) ImageConfig *image = NULL;
+    _cleanup_(spec_freep) ContainerSpec *eff = NULL;
     sigset_t fwd;
     int code;
 
     container_spec_init(&a.spec);
+    a.pull = BERTH_PULL_IF_NOT_PRESENT;
+    a.image_store = BERTH_IMAGE_STORE_DEFAULT;
     resources_init(&a.res);
     user_init(&a.user);
     capabilities_init(&a.caps);
@@ -543,7 +638,15 @@ int berthctl_cmd_run(int argc, char **argv)
     cfg.image_store = a.image_store;
     if (berth_runtime_new(&cfg, &rt, &err) < 0)
         goto fail;
-    if (berth_container_create(rt, &a.spec, &opts, &c, &err) < 0) {
+    if (*a.spec.image && !dir_image(a.image_store, a.spec.image)) {
+        if (run_image(&a, &image, &err) < 0)
+            goto fail;
+        opts.image_layers = image->layers;
+        opts.n_image_layers = image->n_layers;
+    }
+    if (berth_spec_effective(&a.spec, image, &eff, &err) < 0)
+        goto fail;
+    if (berth_container_create(rt, eff, &opts, &c, &err) < 0) {
         code = exit_code_for_start_error(err);
         berthctl_errorf("%s", err->msg);
         berth_error_free(&err);

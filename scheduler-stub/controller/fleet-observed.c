@@ -272,6 +272,41 @@ int fleet_node_report(fleet *f, const berth_principal *who, const ReportStatusRe
     return 0;
 }
 
+/* Kubernetes' image events, on the container's workload, when a
+ * container waiting for its image moves on (Pulling's progress updates
+ * are one event). */
+static void image_event(fleet *f, fleet_node *n, const ContainerStatus *s)
+{
+    static const struct {
+        const char *status_reason, *type, *reason;
+    } map[] = {
+        { "Pulling", FLEET_NORMAL, "Pulling" },
+        { "Pulled", FLEET_NORMAL, "Pulled" },
+        { "ErrImagePull", FLEET_WARNING, "Failed" },
+        { "ImagePullBackOff", FLEET_WARNING, "BackOff" },
+        { "ErrImageNeverPull", FLEET_WARNING, "ErrImageNeverPull" },
+    };
+    const fleet_assign *a;
+    bool found;
+    size_t at;
+
+    if (s->state != CONTAINER_PENDING || !*s->reason)
+        return;
+    at = status_pos(n, s->id, &found);
+    if (found && n->status[at]->state == CONTAINER_PENDING &&
+        strcmp(n->status[at]->reason, s->reason) == 0)
+        return;
+    a = fleet_assign_find(n, s->id);
+    if (!a)
+        return;
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(map); i++)
+        if (strcmp(s->reason, map[i].status_reason) == 0) {
+            fleet_event(f, FLEET_KIND_WORKLOAD, a->workload, map[i].type, map[i].reason,
+                        "%s on %s: %s", s->id, n->rec.name, s->message);
+            return;
+        }
+}
+
 void fleet_node_event(fleet *f, const berth_principal *who, const fleet_stream_pos *pos,
                       const ContainerEvent *ev)
 {
@@ -282,10 +317,12 @@ void fleet_node_event(fleet *f, const berth_principal *who, const fleet_stream_p
     if (!ev->status || status_admit(n, ev->status, NULL) <= 0)
         return;
     stream_position(n, pos->epoch, pos->seq);
-    if (ev->removed)
+    if (ev->removed) {
         status_remove(f, n, ev->status->id);
-    else
-        fleet_status_put(f, n, BERTH_PB_COPY(ContainerStatus, ev->status));
+        return;
+    }
+    image_event(f, n, ev->status);
+    fleet_status_put(f, n, BERTH_PB_COPY(ContainerStatus, ev->status));
 }
 
 /* ---- metrics ----

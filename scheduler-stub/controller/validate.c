@@ -17,6 +17,7 @@
 #define NODE_LABELS_MAX    64
 #define NODE_LABEL_MAX     63
 #define STATUS_MESSAGE_MAX 4096
+#define STATUS_IMAGE_MAX   640 /* a reference (512) and a digest */
 
 static bool text_ok(const char *s)
 {
@@ -84,6 +85,8 @@ int ctl_status_validate(const ContainerStatus *s, berth_error **err)
         return berth_error_set(err, EINVAL, "status of %s: unknown state %d", s->id, (int)s->state);
     if (!text_ok(s->reason) || strlen(s->message) > STATUS_MESSAGE_MAX)
         return berth_error_set(err, EINVAL, "status of %s: reason or message too long", s->id);
+    if (strlen(s->image) > STATUS_IMAGE_MAX || strlen(s->image_id) > STATUS_IMAGE_MAX)
+        return berth_error_set(err, EINVAL, "status of %s: image or image_id too long", s->id);
     return 0;
 }
 

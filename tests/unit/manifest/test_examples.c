@@ -39,7 +39,7 @@ START_TEST(hello)
     ck_assert_int_eq(m->workloads[0]->kind, WORKLOAD_DEPLOYMENT);
     ck_assert_int_eq(template_of(m, 0)->network, NETWORK_HOST);
     ck_assert_ptr_nonnull(template_of(m, 0)->liveness_probe);
-    ck_assert_str_eq(template_of(m, 0)->image, "busybox");
+    ck_assert_str_eq(template_of(m, 0)->image, "127.0.0.1:7120/berth/busybox:1.35");
     ck_assert_str_eq(m->workloads[1]->name, "hello-log");
     ck_assert_int_eq(m->workloads[1]->kind, WORKLOAD_DAEMONSET);
     ck_assert_ptr_nonnull(template_of(m, 1)->liveness_probe);

@@ -210,6 +210,7 @@ START_TEST(kubernetes_forms_and_several_documents)
     ck_assert_uint_eq(m->workloads[0]->replicas, 1); /* the Deployment default */
     s = m->workloads[0]->template_;
     ck_assert_str_eq(s->image, "busybox:1.36");
+    ck_assert_int_eq(s->image_pull_policy, PULL_IF_NOT_PRESENT);
     /* a limit without a request requests the limit */
     ck_assert_int_eq(s->resources->cpu_request_millis, 500);
     ck_assert_int_eq(s->resources->memory_request_bytes, 128 << 20);
@@ -230,6 +231,52 @@ START_TEST(kubernetes_forms_and_several_documents)
     ck_assert_int_eq(s->liveness_probe->action_case, PROBE_ACTION_EXEC);
     ck_assert_str_eq(s->liveness_probe->exec->command[0], "true");
     ck_assert_int_eq(s->liveness_probe->initial_delay_ms, 3000);
+    berth_manifest_free(m);
+}
+END_TEST
+
+/* Manifests as Kubernetes' documentation gives them: image references,
+ * no command (the image's Entrypoint runs), args alone. */
+START_TEST(kubernetes_images_without_command)
+{
+    static const char yaml[] = "apiVersion: apps/v1\n"
+                               "kind: Deployment\n"
+                               "metadata:\n"
+                               "  name: nginx-deployment\n"
+                               "  labels: {app: nginx}\n"
+                               "spec:\n"
+                               "  replicas: 3\n"
+                               "  selector: {matchLabels: {app: nginx}}\n"
+                               "  template:\n"
+                               "    metadata: {labels: {app: nginx}}\n"
+                               "    spec:\n"
+                               "      containers:\n"
+                               "      - name: nginx\n"
+                               "        image: nginx:1.14.2\n"
+                               "        ports: [{containerPort: 80}]\n"
+                               "---\n"
+                               "apiVersion: v1\n"
+                               "kind: Pod\n"
+                               "metadata: {name: bb}\n"
+                               "spec:\n"
+                               "  containers:\n"
+                               "  - name: bb\n"
+                               "    image: registry.k8s.io/busybox:1.27.2\n"
+                               "    imagePullPolicy: Never\n"
+                               "    args: [sleep, '3600']\n";
+    berth_manifest *m = parse_ok(yaml);
+    ContainerSpec *s = m->workloads[0]->template_;
+
+    ck_assert_uint_eq(m->n_workloads, 2);
+    ck_assert_str_eq(s->image, "nginx:1.14.2");
+    ck_assert_uint_eq(s->n_command, 0);
+    ck_assert_int_eq(s->image_pull_policy, PULL_POLICY_UNSPECIFIED);
+    ck_assert_int_eq(berth_spec_pull_policy(s), BERTH_PULL_IF_NOT_PRESENT);
+    s = m->workloads[1]->template_;
+    ck_assert_str_eq(s->image, "registry.k8s.io/busybox:1.27.2");
+    ck_assert_uint_eq(s->n_command, 0);
+    ck_assert_uint_eq(s->n_args, 2);
+    ck_assert_int_eq(s->image_pull_policy, PULL_NEVER);
     berth_manifest_free(m);
 }
 END_TEST
@@ -286,7 +333,7 @@ static const bad_case bad_cases[] = {
       "    spec:\n"
       "      containers:\n"
       "      - name: web\n"
-      "        image: busy/box\n"
+      "        image: busy/Box\n"
       "        command: httpd\n"
       "        workingdir: /srv\n"
       "        env:\n"
@@ -297,8 +344,8 @@ static const bad_case bad_cases[] = {
       "web.yaml:5:14: metadata.namespace: berth has no namespaces (only \"default\" is "
       "accepted)\n"
       "web.yaml:7:3: spec.replica: unknown field (did you mean replicas?)\n"
-      "web.yaml:12:16: spec.template.spec.containers[0].image: 'busy/box' is not an image name "
-      "of the node's image store (1-128 of letters, digits, '.', '_', '-', ':'; no '/')\n"
+      "web.yaml:12:16: spec.template.spec.containers[0].image: image reference 'busy/Box': "
+      "repository name must be lowercase\n"
       "web.yaml:13:18: spec.template.spec.containers[0].command: expected a list of strings, got "
       "the string \"httpd\"\n"
       "web.yaml:14:9: spec.template.spec.containers[0].workingdir: unknown field (did you mean "
@@ -314,10 +361,7 @@ static const bad_case bad_cases[] = {
     { POD_HEAD "  - name: a\n    image: b\n    command: [c]\n  - name: b\n",
       "web.yaml:9:5: spec.containers[1]: berth runs one container per pod: give the second "
       "container a workload of its own" },
-    { POD_HEAD "  - name: a\n    args: [x]\n",
-      "web.yaml:6:5: spec.containers[0].image: required\n"
-      "web.yaml:6:5: spec.containers[0].command: required (berth images have no entrypoint to "
-      "default to)" },
+    { POD_HEAD "  - name: a\n    args: [x]\n", "web.yaml:6:5: spec.containers[0].image: required" },
     { POD_HEAD "  - name: p\n"
                "    image: busybox\n"
                "    command: [sleep]\n"
@@ -415,8 +459,8 @@ static const bad_case bad_cases[] = {
     { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p, \"a\\nb\\e[2J\": 1}\n"
       "spec: {containers: [{name: p, image: \"bad\\timage\", command: [x]}]}\n",
       "web.yaml:3:21: metadata.a?b?[2J: unknown field\n"
-      "web.yaml:4:38: spec.containers[0].image: 'bad?image' is not an image name of the node's "
-      "image store (1-128 of letters, digits, '.', '_', '-', ':'; no '/')" },
+      "web.yaml:4:38: spec.containers[0].image: image reference: a space or control character "
+      "at position 4" },
     /* YAML itself */
     { "kind: [\n", "web.yaml:2:1: YAML: did not find expected node content while parsing a flow "
                    "node" },
@@ -444,9 +488,7 @@ START_TEST(one_bad_document_spoils_the_file)
                                "spec: {containers: [{name: p, image: busybox, comand: [x]}]}\n";
     char *msg = parse_fail(yaml);
 
-    ck_assert_str_eq(msg, "web.yaml:9:21: spec.containers[0].command: required (berth images "
-                          "have no entrypoint to default to)\n"
-                          "web.yaml:9:47: spec.containers[0].comand: unknown field (did you mean "
+    ck_assert_str_eq(msg, "web.yaml:9:47: spec.containers[0].comand: unknown field (did you mean "
                           "command?)");
     free(msg);
 }
@@ -637,6 +679,7 @@ Suite *make_suite(void)
 
     tcase_add_test(tc, berth_deployment_maps_every_field);
     tcase_add_test(tc, kubernetes_forms_and_several_documents);
+    tcase_add_test(tc, kubernetes_images_without_command);
     tcase_add_test(tc, empty_manifests_are_empty);
     tcase_add_loop_test(tc, rejected_with_file_line_column_and_path, 0,
                         sizeof(bad_cases) / sizeof(bad_cases[0]));
