@@ -101,7 +101,8 @@ ctl_kill() {
 
 # node_start NAME [NETNS CONTROLLER_ADDR LISTEN_ADDR]: an agent with its own
 # state, image store (with the test image "bb"), cgroup parent and sockets,
-# joined with a fresh token. In a network namespace when NETNS is given
+# joined with a fresh token; FLEET_AGENT_EXTRA is a line added to its
+# agent.yaml. In a network namespace when NETNS is given
 # (entered with nsenter, which keeps this mount namespace and its cgroups).
 # Started again (NAME only), it keeps its configuration and namespace.
 node_start() {
@@ -131,6 +132,7 @@ node_start() {
 			operators: {admin: $FLEET_DIR/ctl/state/operators/admin.pub}
 			metrics_interval: 1s
 			log: {level: debug}
+			${FLEET_AGENT_EXTRA:-}
 		YAML
 		printf -v "$nsvar" %s "$netns"
 		FLEET_NODES+=("$name")

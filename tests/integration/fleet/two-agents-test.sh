@@ -84,7 +84,7 @@ spec:
     spec:
       containers:
       - name: web
-        image: bb
+        image: busy/Box
         comand: [/bin/true]
 YAML
 before_w=$(bctl get workloads | awk '{ print $1, $2, $3 }')
@@ -92,7 +92,7 @@ out=$(bctl apply -f "$FLEET_DIR/bad.yaml" 2>&1)
 rc=$?
 expect "a malformed manifest fails" "1" "$rc"
 expect "... with file:line:column and the field, every mistake" \
-	"berthctl: $FLEET_DIR/bad.yaml:11:9: spec.template.spec.containers[0].command: required (berth images have no entrypoint to default to)
+	"berthctl: $FLEET_DIR/bad.yaml:12:16: spec.template.spec.containers[0].image: image reference 'busy/Box': repository name must be lowercase
 $FLEET_DIR/bad.yaml:13:9: spec.template.spec.containers[0].comand: unknown field (did you mean command?)" \
 	"$out"
 expect "... and changes nothing" "$before_w" "$(bctl get workloads | awk '{ print $1, $2, $3 }')"

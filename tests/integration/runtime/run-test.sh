@@ -291,7 +291,7 @@ cp -a "$ROOTFS" "$W/images/bb:1"
 run --image "bb:1" --image-store "$W/images" --state-dir "$W/state-t" -- /bin/sh -c 'echo tagged'
 expect "an image name with ':' mounts as one layer" tagged "$OUT"
 run --image "../bb" --image-store "$W/images" -- /bin/true
-contains "image names cannot leave the store" "spec.image: '../bb' is not a valid image name" "$ERR"
+contains "image names cannot leave the store" "image reference '../bb': registry host '..' is not valid" "$ERR"
 
 # A second container with the id of a running one fails without touching it.
 "$BERTHCTL" run --cgroup-parent "$PARENT" --image bb --image-store "$W/images" --state-dir "$W/state-d" \
@@ -311,8 +311,9 @@ run --image bb --image-store "$W/images" --state-dir "$W/state-deep" -- /bin/sh 
 expect "a 400-level deep tree is made" deep "$OUT"
 expect "and removed with the container" no "$(test -e "$W/state-deep" && echo yes || echo no)"
 
-run --image nosuch --image-store "$W/images" --state-dir "$W/state-c" -- /bin/true
-contains "missing image" "image nosuch not found in $W/images" "$ERR"
+run --image nosuch --pull never --image-store "$W/images" --state-dir "$W/state-c" -- /bin/true
+contains "missing image, never pulled" \
+    "image nosuch is not present, and the pull policy is Never" "$ERR"
 expect "no state dir left by a failed image start" no "$(test -e "$W/state-c" && echo yes || echo no)"
 
 expect "nothing left behind at the end" "$before" "$(leftovers)"
