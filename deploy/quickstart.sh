@@ -6,16 +6,21 @@
 #   deploy/quickstart.sh status   what runs
 #   deploy/quickstart.sh down     stop everything and remove what up made
 #
-# As root, on Debian 12. Everything lives under one directory (default
-# /var/lib/berth-quickstart): the controller's and the agent's state, the
-# image store, keys, sockets and logs; the containers' cgroups are under
-# /berth-quickstart. The controller and the agent listen on 127.0.0.1 only.
-# Running `up` again is harmless: what runs is left running.
+# As root, on Debian 12, with no internet needed. Everything lives under one
+# directory (default /var/lib/berth-quickstart): the controller's and the
+# agent's state, a local registry (Debian's docker-registry) holding the
+# example image, the node's image store, keys, sockets and logs; the
+# containers' cgroups are under /berth-quickstart. The controller, the
+# agent and the registry listen on 127.0.0.1 only. The example image is
+# built here (the busybox rootfs of deploy/mkrootfs.sh, with umoci) and
+# pushed to the registry (skopeo); the node pulls it as it would from any
+# registry. Running `up` again is harmless: what runs is left running.
 #
 # Environment:
 #   BERTH_QUICKSTART_DIR   the directory (default /var/lib/berth-quickstart)
 #   BERTH_QUICKSTART_PORT  first of the ports used (default 7100: the
-#                          controller's 7100-7103, the agent's 7110)
+#                          controller's 7100-7103, the agent's 7110, the
+#                          registry's 7120)
 #   BERTH_QUICKSTART_CGROUP  the containers' cgroup parent (default
 #                          /berth-quickstart)
 #   BUILD_DIR              where to build (default build-quickstart)
@@ -29,7 +34,11 @@ PORT=${BERTH_QUICKSTART_PORT:-7100}
 build=${BUILD_DIR:-build-quickstart}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
 CGROUP_PARENT=${BERTH_QUICKSTART_CGROUP:-/berth-quickstart}
-IMAGE=busybox
+REGISTRY_PORT=$((PORT + 20))
+# deploy/examples name the image at the default port; another port is
+# written into the manifests the quickstart applies.
+EXAMPLE_IMAGE=127.0.0.1:7120/berth/busybox:1.35
+IMAGE=127.0.0.1:$REGISTRY_PORT/berth/busybox:1.35
 
 say() { printf '==> %s\n' "$*"; }
 die() {
@@ -144,15 +153,55 @@ node_ready() {
 	"$BERTHCTL" get nodes | awk 'NR > 1 && $2 == "Ready" { found = 1 } END { exit !found }'
 }
 
-import_image() {
-	if [ -d "$DIR/images/$IMAGE" ]; then
-		say "image $IMAGE already imported"
+start_registry() {
+	local pid
+	if pid=$(running "$DIR/run/registry.pid"); then
+		say "registry already running (pid $pid)"
 		return
 	fi
-	say "importing the $IMAGE image (deploy/mkrootfs.sh, berthctl image import)"
-	"$top/deploy/mkrootfs.sh" "$DIR/rootfs" >/dev/null
-	"$BERTHCTL" image import "$IMAGE" "$DIR/rootfs" --image-store "$DIR/images" \
-		--state-dir "$DIR/agent" >/dev/null
+	if ss -Hltn "sport = :$REGISTRY_PORT" 2>/dev/null | grep -q .; then
+		die "127.0.0.1:$REGISTRY_PORT is in use; the quickstart's registry listens there"
+	fi
+	say "starting a registry (docker-registry) on 127.0.0.1:$REGISTRY_PORT"
+	cat >"$DIR/registry.yml" <<-EOF
+		version: 0.1
+		log: {level: warn, accesslog: {disabled: true}}
+		storage: {filesystem: {rootdirectory: $DIR/registry}}
+		http: {addr: "127.0.0.1:$REGISTRY_PORT"}
+	EOF
+	setsid docker-registry serve "$DIR/registry.yml" </dev/null >>"$DIR/logs/registry.log" 2>&1 &
+	echo $! >"$DIR/run/registry.pid"
+	wait_for 15 curl -sf "http://127.0.0.1:$REGISTRY_PORT/v2/" ||
+		die "the registry did not come up; see $DIR/logs/registry.log"
+}
+
+# The example image: built from the busybox rootfs and pushed, once.
+push_image() {
+	local oci=$DIR/build/oci repo=${IMAGE#*/}
+	if curl -sf -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"http://127.0.0.1:$REGISTRY_PORT/v2/${repo%:*}/manifests/${IMAGE##*:}"; then
+		say "image $IMAGE already in the registry"
+		return
+	fi
+	say "building $IMAGE (deploy/mkrootfs.sh, umoci) and pushing it (skopeo)"
+	rm -rf "$DIR/build"
+	mkdir -p "$DIR/build"
+	"$top/deploy/mkrootfs.sh" "$DIR/build/rootfs" >/dev/null
+	tar -C "$DIR/build/rootfs" --numeric-owner -cf "$DIR/build/layer.tar" .
+	umoci init --layout "$oci" >/dev/null
+	umoci new --image "$oci:busybox" >/dev/null
+	umoci raw add-layer --image "$oci:busybox" "$DIR/build/layer.tar" >/dev/null
+	umoci config --image "$oci:busybox" --config.cmd sh \
+		--config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin >/dev/null
+	skopeo copy --quiet --dest-tls-verify=false "oci:$oci:busybox" "docker://$IMAGE" >/dev/null
+	rm -rf "$DIR/build"
+}
+
+# A manifest of deploy/examples as the quickstart applies it: its image at
+# the registry's port.
+example() {
+	sed "s|$EXAMPLE_IMAGE|$IMAGE|g" "$top/deploy/examples/$1" >"$DIR/run/$1"
+	echo "$DIR/run/$1"
 }
 
 up() {
@@ -160,7 +209,8 @@ up() {
 	mkdir -p "$DIR"/{run,logs}
 	chmod 0700 "$DIR"
 	start_controller
-	import_image
+	start_registry
+	push_image
 	start_agent
 	# hello-web serves on the node's own network: its port must be free
 	# (unless it is hello-web already serving there).
@@ -168,8 +218,8 @@ up() {
 		ss -Hltn 'sport = :8080' 2>/dev/null | grep -q .; then
 		die "127.0.0.1:8080 is in use; hello-web (deploy/examples/hello.yaml) serves there"
 	fi
-	say "applying deploy/examples/hello.yaml"
-	"$BERTHCTL" apply -f "$top/deploy/examples/hello.yaml" --wait --wait-timeout 120s
+	say "applying deploy/examples/hello.yaml (the node pulls $IMAGE)"
+	"$BERTHCTL" apply -f "$(example hello.yaml)" --wait --wait-timeout 120s
 	echo
 	"$BERTHCTL" get containers
 	echo
@@ -188,7 +238,8 @@ up() {
 		  $BERTHCTL get nodes
 		  $BERTHCTL describe workload hello-web
 		  $BERTHCTL logs -f $log
-		  $BERTHCTL apply -f $top/deploy/examples/batch.yaml
+		  $BERTHCTL apply -f $(example batch.yaml)
+		  $BERTHCTL image ls --image-store $DIR/images --state-dir $DIR/agent
 		  $BERTHCTL health
 		  $BERTHCTL agent ps --socket $DIR/run/agent.sock --state-dir $DIR/agent
 		Stop it all and remove it: $0 down
@@ -203,6 +254,7 @@ status() {
 	local pid
 	if pid=$(running "$DIR/run/controller.pid"); then echo "controller: running (pid $pid)"; else echo "controller: not running"; fi
 	if pid=$(running "$DIR/run/agent.pid"); then echo "agent: running (pid $pid)"; else echo "agent: not running"; fi
+	if pid=$(running "$DIR/run/registry.pid"); then echo "registry: running (pid $pid)"; else echo "registry: not running"; fi
 	if running "$DIR/run/controller.pid" >/dev/null; then
 		"$BERTHCTL" get nodes && echo && "$BERTHCTL" get containers
 	fi
@@ -239,9 +291,10 @@ down() {
 		done
 		wait_for 60 no_containers || say "some containers did not stop in time"
 	fi
-	say "stopping berthd and berth-controller"
+	say "stopping berthd, berth-controller and the registry"
 	stop_pid "$DIR/run/agent.pid"
 	stop_pid "$DIR/run/controller.pid"
+	stop_pid "$DIR/run/registry.pid"
 	# Containers the agent could not stop (it was not running): their
 	# monitors stop them.
 	for c in "$DIR"/agent/containers/*/control; do

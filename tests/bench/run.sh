@@ -21,7 +21,9 @@
 #            10000 replicas placed and Running (SCALE_ARGS="1000 10000 10":
 #            agents, replicas, workloads)
 #   image    berthctl image pull of a 100 MB, 6-layer image from a loopback
-#            registry vs skopeo copy + umoci unpack (IMAGE_RUNS=5)
+#            registry vs skopeo copy + umoci unpack; then on a node (a real
+#            controller and berthd): Apply -> Running for an image not yet
+#            pulled, one already pulled, and a directory image (IMAGE_RUNS=5)
 #
 # Environment: BUILD_DIR (default build; use an optimised, unsanitised
 # build), ITERATIONS (start, default 50).
@@ -80,7 +82,10 @@ run_one() {
 		# shellcheck disable=SC2086
 		"$build/tests/bench/controller/bench-scale" ${SCALE_ARGS:-}
 		;;
-	image) tests/bench/image/bench-image.sh "$abs" "$rootfs" "${IMAGE_RUNS:-5}" ;;
+	image)
+		tests/bench/image/bench-image.sh "$abs" "$rootfs" "${IMAGE_RUNS:-5}" &&
+			tests/bench/image/bench-image-agent.sh "$abs" "$rootfs" "${IMAGE_RUNS:-5}"
+		;;
 	esac
 }
 
