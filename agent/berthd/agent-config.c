@@ -60,6 +60,9 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     cfg->max_parallel_pulls = 2;
     cfg->image_pull_backoff_ns = 10 * BERTH_NSEC_PER_SEC;
     cfg->image_gc_interval_ns = 5 * 60 * BERTH_NSEC_PER_SEC;
+    cfg->image_gc_high_percent = 85;
+    cfg->image_gc_low_percent = 80;
+    cfg->image_gc_min_age_ns = 2 * 60 * BERTH_NSEC_PER_SEC;
     cfg->stop_grace_ms = 10000;
     cfg->log_level = BERTH_LOG_INFO;
     cfg->log_format = BERTH_LOG_TEXT;
@@ -210,6 +213,28 @@ static void read_reserved(berth_yaml *y, const berth_yaml_node *n, void *data)
     berth_yaml_opt_bytes(y, f, "memory", &cfg->reserved_memory_bytes);
 }
 
+/* kubelet's image garbage collection settings. */
+static void read_image_gc(berth_yaml *y, const berth_yaml_node *n, void *data)
+{
+    agent_config *cfg = data;
+    field f[] = { FLD("interval"), FLD("high_threshold_percent"), FLD("low_threshold_percent"),
+                  FLD("minimum_age"), FEND };
+    int64_t v;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    berth_yaml_opt_duration(y, f, "interval", 0, INT64_MAX, &cfg->image_gc_interval_ns);
+    if (berth_yaml_opt_int(y, f, "high_threshold_percent", 0, 100, &v))
+        cfg->image_gc_high_percent = (int)v;
+    if (berth_yaml_opt_int(y, f, "low_threshold_percent", 0, 100, &v))
+        cfg->image_gc_low_percent = (int)v;
+    berth_yaml_opt_duration(y, f, "minimum_age", 0, INT64_MAX, &cfg->image_gc_min_age_ns);
+    if (cfg->image_gc_low_percent > cfg->image_gc_high_percent)
+        berth_yaml_field_error(y, f, "low_threshold_percent",
+                               "%d is above high_threshold_percent (%d)", cfg->image_gc_low_percent,
+                               cfg->image_gc_high_percent);
+}
+
 static void read_log(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
     agent_config *cfg = data;
@@ -264,7 +289,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("puller"),
                   FLD("registries"),
                   FLD("image_pull_backoff"),
-                  FLD("image_gc_interval"),
+                  FLD("image_gc"),
                   FLD("max_parallel_pulls"),
                   FLD("metrics_interval"),
                   FLD("stop_grace_period"),
@@ -293,7 +318,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
         cfg->max_parallel_pulls = (int)v;
     berth_yaml_opt_duration(y, f, "image_pull_backoff", BERTH_NSEC_PER_SEC / 10,
                             60 * BERTH_NSEC_PER_SEC, &cfg->image_pull_backoff_ns);
-    berth_yaml_opt_duration(y, f, "image_gc_interval", 0, INT64_MAX, &cfg->image_gc_interval_ns);
+    berth_yaml_opt_sub(y, f, "image_gc", read_image_gc, cfg);
 }
 
 /* Read y's document over a copy of cfg; cfg takes the copy only when the

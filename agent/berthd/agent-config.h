@@ -38,6 +38,9 @@ typedef struct agent_config {
     char *registries;      /* registries.yaml; NULL: /etc/berth/registries.yaml if it exists */
     int64_t image_pull_backoff_ns; /* after a failed pull, doubling to 30 times as long */
     int64_t image_gc_interval_ns;  /* how often images are collected */
+    int image_gc_high_percent;     /* collect above this disk use (85) */
+    int image_gc_low_percent;      /* down to this (80) */
+    int64_t image_gc_min_age_ns;   /* never an image pulled less than this ago (2 min) */
     int max_parallel_pulls;
     int64_t metrics_interval_ns;
     int max_parallel_starts;

@@ -90,8 +90,10 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
  * pending stops fail. NULL is fine. */
 void containers_close(containers *t);
 
-/* The images of the node's containers (their specs' references, as
- * given), for image garbage collection: new strings in a new array. */
+/* The images of the node's containers, for image garbage collection:
+ * their specs' references as given, and the images they run by
+ * repository@digest (a tag may have moved since); new strings in a new
+ * array. */
 void containers_images(const containers *t, char ***ret, size_t *ret_n);
 
 /* Make the node run exactly specs (the whole desired set, generation gen):

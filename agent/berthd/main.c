@@ -215,6 +215,9 @@ static int start(agent *a, berth_error **err)
         .registries = a->cfg.registries,
         .max_parallel = a->cfg.max_parallel_pulls,
         .gc_interval_ns = a->cfg.image_gc_interval_ns,
+        .gc_high_percent = a->cfg.image_gc_high_percent,
+        .gc_low_percent = a->cfg.image_gc_low_percent,
+        .gc_min_age_ns = a->cfg.image_gc_min_age_ns,
         .in_use = images_in_use,
         .in_use_data = a,
     };

@@ -61,12 +61,14 @@ typedef void (*pulls_in_use_fn)(char ***ret, size_t *ret_n, void *data);
 /* Strings borrowed: they must outlive the module. */
 typedef struct pulls_config {
     berth_loop *loop;
-    const char *puller;      /* the berth-pull binary */
-    const char *image_store; /* --store */
-    const char *registries;  /* --registries, NULL: the default (optional) */
-    const char *work_dir;    /* where pullers write their ImageConfig (created) */
-    int max_parallel;        /* pullers at once */
-    int64_t gc_interval_ns;  /* 0: no periodic collection */
+    const char *puller;                  /* the berth-pull binary */
+    const char *image_store;             /* --store */
+    const char *registries;              /* --registries, NULL: the default (optional) */
+    const char *work_dir;                /* where pullers write their ImageConfig (created) */
+    int max_parallel;                    /* pullers at once */
+    int64_t gc_interval_ns;              /* 0: no periodic collection */
+    int gc_high_percent, gc_low_percent; /* berth-pull --gc --high --low */
+    int64_t gc_min_age_ns;               /* --min-age */
     pulls_in_use_fn in_use;
     void *in_use_data;
 } pulls_config;

@@ -15,9 +15,10 @@
  * WorkingDir, User resolved in the image's /etc/passwd, StopSignal) to
  * FILE, atomically, before the last line.
  *
- * berth-pull --gc [--in-use REF]... collects the store as kubelet does
- * (above 85 % disk use, unused images least recently used first, down to
- * 80 %) and prints "collected IMAGES LAYERS BYTES USED_PERCENT".
+ * berth-pull --gc [--in-use REF]... [--high P] [--low P] [--min-age S]
+ * collects the store as kubelet does (above 85 % disk use, unused images
+ * least recently used first, down to 80 %, none pulled less than 2 minutes
+ * ago) and prints "collected IMAGES LAYERS BYTES USED_PERCENT".
  *
  * Usage errors go to stderr (exit 2). Killing it at any point leaves
  * nothing visible in the store; the next pull resumes its download. */
@@ -31,6 +32,7 @@
 
 #include "base/cleanup.h"
 #include "base/io.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "image/container.h"
@@ -51,7 +53,7 @@ static void usage(FILE *out)
         "  progress PHASE DONE TOTAL LAYERS N_LAYERS\n"
         "  pulled REF DIGEST SIZE PULLED   (last line, exit 0)\n"
         "  error MESSAGE                   (last line, exit 1)\n"
-        "Or collect the store's unused images when its disk is above 85 %% full.\n"
+        "Or collect the store's unused images when its disk is above 85 % full.\n"
         "\n"
         "Options:\n"
         "  --store DIR            the image store (default " BERTH_IMAGE_STORE_DEFAULT ")\n"
@@ -62,6 +64,8 @@ static void usage(FILE *out)
         "  --config-out FILE      write the image as a container uses it (berth.v1.ImageConfig)\n"
         "  --gc                   collect garbage instead of pulling\n"
         "  --in-use REF           an image a container uses (--gc keeps it; repeatable)\n"
+        "  --high PERCENT, --low PERCENT  --gc's disk use thresholds (default 85, 80)\n"
+        "  --min-age SECONDS      --gc never removes an image pulled less than this ago (120)\n"
         "  -h, --help\n",
         out);
 }
@@ -119,14 +123,14 @@ static int write_config(berth_image_store *s, const berth_image *img, const char
     return r;
 }
 
-static int collect(berth_image_store *s, char **in_use, size_t n_in_use)
+static int collect(berth_image_store *s, const berth_image_gc_policy *policy, char **in_use,
+                   size_t n_in_use)
 {
-    berth_image_gc_policy policy = berth_image_gc_policy_default();
     berth_image_removal rm = { 0 };
     berth_error *err = NULL;
     int used = 0;
 
-    if (berth_image_store_gc(s, &policy,
+    if (berth_image_store_gc(s, policy,
                              &(berth_image_in_use){ (const char *const *)in_use, n_in_use }, &rm,
                              &used, &err) < 0)
         return fail(&err);
@@ -145,6 +149,9 @@ int main(int argc, char **argv)
         { "config-out", required_argument, NULL, 'o' },
         { "gc", no_argument, NULL, 'g' },
         { "in-use", required_argument, NULL, 'u' },
+        { "high", required_argument, NULL, 'H' },
+        { "low", required_argument, NULL, 'L' },
+        { "min-age", required_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -160,6 +167,7 @@ int main(int argc, char **argv)
     berth_oci_platform plat;
     char platbuf[80];
     berth_error *err = NULL;
+    berth_image_gc_policy policy_gc = berth_image_gc_policy_default();
     bool gc = false, pulled = false;
     int c;
 
@@ -195,6 +203,31 @@ int main(int argc, char **argv)
             in_use = berth_xreallocarray(in_use, n_in_use + 1, sizeof(*in_use));
             in_use[n_in_use++] = optarg;
             break;
+        case 'H':
+        case 'L':
+        case 'A': {
+            char *end;
+            long v;
+
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || (c != 'A' && v > 100) ||
+                v > 10L * 365 * 24 * 3600) {
+                fprintf(stderr, "berth-pull: --%s: '%s' is out of range\n",
+                        c == 'H'   ? "high"
+                        : c == 'L' ? "low"
+                                   : "min-age",
+                        optarg);
+                return 2;
+            }
+            if (c == 'H')
+                policy_gc.high_percent = (int)v;
+            else if (c == 'L')
+                policy_gc.low_percent = (int)v;
+            else
+                policy_gc.min_age_ns = v * BERTH_NSEC_PER_SEC;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -219,7 +252,7 @@ int main(int argc, char **argv)
     if (gc) {
         if (berth_image_store_open(store_dir, &s, &err) < 0)
             return fail(&err);
-        return collect(s, in_use, n_in_use);
+        return collect(s, &policy_gc, in_use, n_in_use);
     }
     if (berth_registries_load(reg_file ? reg_file : BERTH_REGISTRIES_DEFAULT_PATH, reg_file != NULL,
                               &regs, &err) < 0 ||

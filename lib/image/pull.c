@@ -257,6 +257,28 @@ static size_t unpackers_max(const berth_image_pull_opts *o)
     return n < BERTH_IMAGE_UNPACKERS_MAX ? n : BERTH_IMAGE_UNPACKERS_MAX;
 }
 
+/* The tag moved to another image: the one it named stays, under
+ * repository@digest, for the containers that still run it (they name it
+ * so to garbage collection, which removes it once none does). */
+static int keep_replaced(berth_image_store *s, const berth_image *img, berth_error **err)
+{
+    _cleanup_(berth_image_freep) berth_image *old = NULL, *pinned = NULL;
+    _cleanup_(berth_image_ref_freep) berth_image_ref *r = NULL;
+    _cleanup_free_ char *repo = NULL;
+
+    if (berth_image_store_get(s, img->ref, &old, err) < 0)
+        return -1;
+    if (!old || strcmp(old->digest, img->digest) == 0 ||
+        berth_image_ref_parse(old->ref, &r, NULL) < 0)
+        return 0;
+    repo = berth_image_ref_repository(r);
+    free(old->ref);
+    old->ref = berth_xasprintf("%s@%s", repo, old->digest);
+    if (berth_image_store_get(s, old->ref, &pinned, err) < 0)
+        return -1;
+    return pinned ? 0 : store_record_write(s, old, err);
+}
+
 /* GET a manifest by tag or digest; check it against want_digest when
  * given; *ret_digest is its digest. */
 static int get_document(pull *p, const char *reference, const char *want_digest, int64_t want_size,
@@ -375,7 +397,7 @@ static int do_pull(pull *p, const berth_image_ref *ref, const char *norm, berth_
         (m_body && store_blob_put(p->s, img->manifest, m_body, m_len, err) < 0))
         return -1;
     img->pulled_ns = img->last_used_ns = berth_now_real_ns();
-    if (store_record_write(p->s, img, err) < 0)
+    if (keep_replaced(p->s, img, err) < 0 || store_record_write(p->s, img, err) < 0)
         return -1;
     progress(p, BERTH_IMAGE_DONE);
     if (ret)

@@ -16,6 +16,8 @@
 #   - berthd killed -9 mid-pull: its puller dies with it, nothing of the
 #     image is visible; restarted, the pull completes and it runs (a blob
 #     cut off mid-way and resumed: registry-test.sh)
+#   - image garbage collection (thresholds 0 %): what no container names
+#     goes, what one names stays, also while stopped or pulling
 #   - delete everything: no container, state or cgroup left
 #   - berthctl run --image REF pulls and runs the image's config, alone
 #
@@ -213,10 +215,39 @@ kill -CONT "$PID_plain"
 node_start n1
 await "restarted, the pull completes and the container runs" 90 status_is big Running
 
+# ---- garbage collection ------------------------------------------------------------
+
+# The tag app:v1 moves to another image while app's replicas run the old
+# one: a Pod pulling it with Always gets the new one, the old one stays.
+old_id=$(echo "$js" | jq -r '.containers[0].status.imageId')
+push big test/app:v1
+pod again "$P/test/app:v1" Always >"$FLEET_DIR/again.yaml"
+bctl apply -f "$FLEET_DIR/again.yaml" >/dev/null
+await "a moved tag is pulled again under Always" 60 status_is again Running
+images() { bctl image ls --image-store "$FLEET_DIR/n1/images" --state-dir "$FLEET_DIR/n1/state" | awk 'NR > 1 { print $1 }' | tr '\n' ' '; }
+contains "... the image it named stays, by digest" "$old_id " "$(images)"
+
+# Thresholds of 0 %: every image no container names goes, at each round.
+node_kill n1 TERM
+echo "image_gc: {interval: 1s, high_threshold_percent: 0, low_threshold_percent: 0, minimum_age: 0s}" \
+	>>"$FLEET_DIR/n1/agent.yaml"
+node_start n1
+has() { case " $(images)" in *" $1 "*) return 0 ;; esac; return 1; }
+collected() { ! has "$P/test/nouser:v1"; }
+await "image GC removes what no container names" 20 collected
+for i in "$P/test/app:v1" "$old_id" "$P/test/big:v1" bb; do
+	has "$i" && ok "... and keeps $i, which a container runs" || bad "... $i was collected"
+done
+bctl delete app >/dev/null
+# (app:v9 is the same image as app's: it went with it)
+old_gone() { ! has "$old_id" && ! has "$P/test/app:v9"; }
+await "... an image once its last container is gone" 30 old_gone
+expect "big still runs" "Running" "$(status big)"
+
 # ---- nothing left -----------------------------------------------------------------
 
-bctl delete app >/dev/null
 bctl delete big >/dev/null
+bctl delete again >/dev/null
 await "every container removed" 30 no_containers n1
 expect "no cgroup left" "" "$(node_cgroups n1)"
 check_summary
