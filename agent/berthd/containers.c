@@ -36,6 +36,8 @@
 /* What a lost monitor left must be gone within this: killed processes go
  * in milliseconds, one stuck in the kernel holds the cleanup up. */
 #define CLEANUP_TIMEOUT_MS 10000
+/* How long a failed pull shows ErrImagePull before ImagePullBackOff. */
+#define ERR_IMAGE_PULL_NS (2 * BERTH_NSEC_PER_SEC)
 /* What a monitor makes in the state directory for an image's overlay, and
  * removes itself when it ends normally. */
 static const char *const overlay_dirs[] = { "upper", "work", "rootfs" };
@@ -73,6 +75,8 @@ struct ct {
     pull_waiter pw;
     berth_loop_timer pull_timer; /* the backoff after a failed pull */
     unsigned pull_failures;
+    int64_t backoff_until_ns;                /* the next pull, after a failed one */
+    char pull_error[256];                    /* what the failed one said */
     int64_t progress_ns;                     /* the last progress shown */
     char image_ref[BERTH_IMAGE_REF_MAX + 1]; /* status.image */
     char image_id[BERTH_IMAGE_REF_MAX + 80]; /* status.image_id */
@@ -519,6 +523,7 @@ static void ct_settle(ct *c)
         c->image = NULL;
         c->image_ready = false;
         c->pull_failures = 0;
+        c->image_id[0] = '\0';
         c->spec = c->replacement;
         c->generation = c->replacement_gen;
         c->replacement = NULL;
@@ -694,20 +699,24 @@ static void on_pull_done(pull_waiter *w, const pull_result *r)
         int64_t delay;
 
         c->pull_failures++;
-        delay = pull_backoff_ms(c);
-        c->st.next_restart_unix_ns = berth_now_real_ns() + delay * BERTH_NSEC_PER_MSEC;
+        delay = pull_backoff_ms(c) * BERTH_NSEC_PER_MSEC;
+        c->backoff_until_ns = berth_now_mono_ns() + delay;
+        c->st.next_restart_unix_ns = berth_now_real_ns() + delay;
+        snprintf(c->pull_error, sizeof(c->pull_error), "%s", r->error);
+        /* kubelet's words: ErrImagePull for the failed attempt, then
+         * ImagePullBackOff while it waits (on_pull_timer) */
         if (never)
             ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_ERR_IMAGE_NEVER,
                           "Container image \"%s\" is not present with pull policy of Never",
                           c->spec->image);
-        else if (c->pull_failures == 1)
+        else
             ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_ERR_IMAGE_PULL,
                           "Failed to pull image \"%s\": %s", c->spec->image, r->error);
-        else
-            ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_IMAGE_PULL_BACKOFF,
-                          "Back-off pulling image \"%s\": %s", c->spec->image, r->error);
         berth_loop_timer_arm(t->cfg.loop, &c->pull_timer,
-                             berth_now_mono_ns() + delay * BERTH_NSEC_PER_MSEC);
+                             berth_now_mono_ns() + (never ? delay
+                                                    : delay < 2 * ERR_IMAGE_PULL_NS
+                                                        ? delay / 2
+                                                        : ERR_IMAGE_PULL_NS));
         check_applied(t);
         return;
     }
@@ -736,8 +745,10 @@ static void ct_pull(ct *c)
     c->progress_ns = berth_now_mono_ns();
     c->pw.progress = on_pull_progress;
     c->pw.done = on_pull_done;
-    if (!c->image)
+    if (!c->image) {
         snprintf(c->image_ref, sizeof(c->image_ref), "%s", c->spec->image);
+        c->image_id[0] = '\0';
+    }
     ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_PULLING, "Pulling image \"%s\"",
                   c->spec->image);
     pulls_request(c->t->cfg.pulls, c->spec->image, berth_spec_pull_policy(c->spec), &c->pw);
@@ -747,8 +758,15 @@ static void on_pull_timer(berth_loop_timer *timer)
 {
     ct *c = berth_container_of(timer, ct, pull_timer);
 
-    if (c->phase == CT_PULLING && c->desired && !c->remove_when_done && !c->replacement)
-        ct_pull(c);
+    if (c->phase != CT_PULLING || !c->desired || c->remove_when_done || c->replacement)
+        return;
+    if (berth_now_mono_ns() < c->backoff_until_ns) {
+        ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_IMAGE_PULL_BACKOFF,
+                      "Back-off pulling image \"%s\": %s", c->spec->image, c->pull_error);
+        berth_loop_timer_arm(c->t->cfg.loop, &c->pull_timer, c->backoff_until_ns);
+        return;
+    }
+    ct_pull(c);
 }
 
 /* No longer waiting for an image (stopped, removed, replaced). */
@@ -762,11 +780,15 @@ static void ct_pull_cancel(ct *c)
 void containers_images(const containers *t, char ***ret, size_t *ret_n)
 {
     size_t n = 0;
-    char **v = berth_xcalloc(t->n_cts + 1, sizeof(*v));
+    char **v = berth_xcalloc(2 * t->n_cts + 1, sizeof(*v));
 
-    for (const ct *c = t->cts; c; c = c->next)
+    for (const ct *c = t->cts; c; c = c->next) {
         if (c->spec && *c->spec->image)
-            v[n++] = berth_xstrdup(c->image ? c->image->reference : c->spec->image);
+            v[n++] = berth_xstrdup(c->spec->image);
+        /* the image it runs, by digest: the tag may have moved since */
+        if (*c->image_id)
+            v[n++] = berth_xstrdup(c->image_id);
+    }
     *ret = v;
     *ret_n = n;
 }

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,16 +86,35 @@ static void config_path(const pull *p, char *buf, size_t size)
 
 /* --- the puller process ---------------------------------------------------------------------- */
 
+/* Whether the child behind pidfd has ended (reaped now, how in *si). A
+ * child that cannot be waited for (not ours any more) counts as ended:
+ * its pidfd would wake the loop for ever. */
+static bool reaped(int pidfd, siginfo_t *si)
+{
+    memset(si, 0, sizeof(*si));
+    if (waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG) < 0) {
+        if (errno == EINTR)
+            return false;
+        berth_warn("berth-pull: waitid: %s", strerror(errno));
+        si->si_code = CLD_KILLED;
+        si->si_status = SIGKILL;
+        return true;
+    }
+    return si->si_pid != 0;
+}
+
 /* fork and exec argv with stdout to out (-1: /dev/null), dying with
  * berthd, with a clean signal state. */
 static pid_t spawn(char *const argv[], int out)
 {
     sigset_t none;
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
 
     if (pid != 0)
         return pid;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) /* berthd died before the prctl */
+        _exit(127);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     for (int sig = 1; sig < NSIG; sig++)
@@ -105,6 +125,8 @@ static pid_t spawn(char *const argv[], int out)
 
         if (null < 0 || dup2(null, 0) < 0 || dup2(out >= 0 ? out : null, 1) < 0)
             _exit(127);
+        if (out == 1) /* dup2 onto itself keeps close-on-exec */
+            fcntl(1, F_SETFD, 0);
     }
     execv(argv[0], argv);
     fprintf(stderr, "berthd: exec %s: %s\n", argv[0], strerror(errno));
@@ -251,7 +273,7 @@ static void on_exit_(berth_loop_io *io, uint32_t events)
     char why[LINE_MAX_BYTES] = "", name[64];
 
     (void)events;
-    if (waitid(P_PIDFD, (id_t)io->fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+    if (!reaped(io->fd, &si))
         return;
     io_close(ps->cfg.loop, &p->pid_io);
     if (p->out_io.fd >= 0)
@@ -450,7 +472,7 @@ static void on_gc_exit(berth_loop_io *io, uint32_t events)
     siginfo_t si = { 0 };
 
     (void)events;
-    if (waitid(P_PIDFD, (id_t)io->fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+    if (!reaped(io->fd, &si))
         return;
     io_close(ps->cfg.loop, &ps->gc_io);
     ps->gc_pid = 0;
@@ -465,7 +487,7 @@ static void on_gc_exit(berth_loop_io *io, uint32_t events)
 /* berth-pull --gc with the images in use; its output goes to our log. */
 static void gc_start(pulls *ps)
 {
-    char **refs = NULL;
+    char **refs = NULL, high[16], low[16], age[32];
     size_t n = 0, argc = 0;
     _cleanup_free_ const char **argv = NULL;
     berth_error *err = NULL;
@@ -478,11 +500,20 @@ static void gc_start(pulls *ps)
     }
     if (ps->cfg.in_use)
         ps->cfg.in_use(&refs, &n, ps->cfg.in_use_data);
-    argv = berth_xcalloc(2 * n + 6, sizeof(*argv));
+    snprintf(high, sizeof(high), "%d", ps->cfg.gc_high_percent);
+    snprintf(low, sizeof(low), "%d", ps->cfg.gc_low_percent);
+    snprintf(age, sizeof(age), "%" PRId64, ps->cfg.gc_min_age_ns / BERTH_NSEC_PER_SEC);
+    argv = berth_xcalloc(2 * n + 12, sizeof(*argv));
     argv[argc++] = ps->cfg.puller;
     argv[argc++] = "--gc";
     argv[argc++] = "--store";
     argv[argc++] = ps->cfg.image_store;
+    argv[argc++] = "--high";
+    argv[argc++] = high;
+    argv[argc++] = "--low";
+    argv[argc++] = low;
+    argv[argc++] = "--min-age";
+    argv[argc++] = age;
     for (size_t i = 0; i < n; i++) {
         argv[argc++] = "--in-use";
         argv[argc++] = refs[i];

@@ -231,7 +231,8 @@ int berth_image_signal_parse(const char *s)
         return n >= 1 && n <= 64 ? (int)n : -1;
     if (strncasecmp(s, "SIG", 3) == 0)
         s += 3;
-    if (strncasecmp(s, "RTMIN+", 6) == 0 && parse_id(s + 6, &n) && SIGRTMIN + (int)n <= SIGRTMAX)
+    if (strncasecmp(s, "RTMIN+", 6) == 0 && parse_id(s + 6, &n) &&
+        n <= (uint32_t)(SIGRTMAX - SIGRTMIN))
         return SIGRTMIN + (int)n;
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcasecmp(s, table[i].name) == 0)

@@ -413,10 +413,16 @@ static void read_security(berth_yaml *y, const node *n, void *data)
     if (berth_yaml_value(f, "runAsUser") || berth_yaml_value(f, "runAsGroup")) {
         s->user = berth_xcalloc(1, sizeof(*s->user));
         user_init(s->user);
-        if (berth_yaml_opt_int(y, f, "runAsUser", 0, UINT_ID_MAX, &v))
+        /* what is not given comes from the image (berth_spec_effective) */
+        s->user->image_uid = s->user->image_gid = true;
+        if (berth_yaml_opt_int(y, f, "runAsUser", 0, UINT_ID_MAX, &v)) {
             s->user->uid = (uint32_t)v;
-        if (berth_yaml_opt_int(y, f, "runAsGroup", 0, UINT_ID_MAX, &v))
+            s->user->image_uid = false;
+        }
+        if (berth_yaml_opt_int(y, f, "runAsGroup", 0, UINT_ID_MAX, &v)) {
             s->user->gid = (uint32_t)v;
+            s->user->image_gid = false;
+        }
     }
     if (berth_yaml_opt_bool(y, f, "readOnlyRootFilesystem", &b))
         s->readonly_rootfs = b;

@@ -501,8 +501,9 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return berth_error_errno(err, "make mounts private");
-    if (p->n_overlay_lowers > 0 && mount_overlay(p, err) < 0) {
-        return -1;
+    if (p->n_overlay_lowers > 0) {
+        if (mount_overlay(p, err) < 0)
+            return -1;
     } else if (mount(p->rootfs_dir, p->rootfs_dir, NULL, MS_BIND | MS_REC, NULL) < 0) {
         return berth_error_errno(err, "bind rootfs %s", p->rootfs_dir);
     }

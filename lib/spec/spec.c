@@ -564,8 +564,12 @@ static bool env_has(char *const *env, size_t n, const char *e)
 int berth_spec_effective(const berth_spec *spec, const ImageConfig *img, berth_spec **ret,
                          berth_error **err)
 {
-    berth_spec *e = BERTH_PB_COPY(berth_spec, spec);
+    berth_spec *e;
 
+    if (img && img->n_layers == 0)
+        return berth_error_set(err, EINVAL, "image %s has no layers: nothing to run",
+                               img->reference);
+    e = BERTH_PB_COPY(berth_spec, spec);
     if (img) {
         /* Kubernetes: command replaces Entrypoint and drops Cmd; args
          * replace Cmd. */
@@ -601,17 +605,24 @@ int berth_spec_effective(const berth_spec *spec, const ImageConfig *img, berth_s
                 free(e->working_dir);
             e->working_dir = berth_xstrdup(img->working_dir);
         }
-        if (!spec->user && *img->user) {
+        if (*img->user && (!spec->user || spec->user->image_uid || spec->user->image_gid)) {
             if (!img->user_resolved) {
                 BERTH_PB_FREE(e);
                 return berth_error_set(err, EINVAL, "image %s: user %s: %s", img->reference,
                                        img->user, *img->user_error ? img->user_error : "unknown");
             }
-            e->user = berth_xcalloc(1, sizeof(*e->user));
-            user_init(e->user);
-            e->user->uid = img->uid;
-            e->user->gid = img->gid;
-            if (img->n_additional_gids > 0) {
+            if (!e->user) {
+                e->user = berth_xcalloc(1, sizeof(*e->user));
+                user_init(e->user);
+                e->user->image_uid = e->user->image_gid = true;
+            }
+            if (e->user->image_uid)
+                e->user->uid = img->uid;
+            if (e->user->image_gid)
+                e->user->gid = e->user->uid == img->uid ? img->gid : 0;
+            /* the image user's groups, when the user is the image's */
+            if (e->user->uid == img->uid && e->user->n_additional_gids == 0 &&
+                img->n_additional_gids > 0) {
                 e->user->additional_gids =
                     berth_xcalloc(img->n_additional_gids, sizeof(*e->user->additional_gids));
                 memcpy(e->user->additional_gids, img->additional_gids,
@@ -619,6 +630,8 @@ int berth_spec_effective(const berth_spec *spec, const ImageConfig *img, berth_s
                 e->user->n_additional_gids = img->n_additional_gids;
             }
         }
+        if (e->user)
+            e->user->image_uid = e->user->image_gid = false;
         if (spec->stop_signal == 0 && img->stop_signal > 0)
             e->stop_signal = img->stop_signal;
     }

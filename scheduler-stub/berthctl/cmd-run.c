@@ -331,6 +331,7 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Mount *moun
                 return -1;
             a->user.uid = (uint32_t)v;
             a->user.gid = (uint32_t)v;
+            a->user.image_uid = a->user.image_gid = false;
             if (colon) {
                 if (parse_u64(colon + 1, "--user group", UINT32_MAX - 1, &v) < 0)
                     return -1;
@@ -581,6 +582,8 @@ int berthctl_cmd_run(int argc, char **argv)
     a.image_store = BERTH_IMAGE_STORE_DEFAULT;
     resources_init(&a.res);
     user_init(&a.user);
+    /* --group-add alone: the image's user, with those groups */
+    a.user.image_uid = a.user.image_gid = true;
     capabilities_init(&a.caps);
     user_namespace_init(&a.userns);
     id_map_init(&a.idmap);
@@ -621,6 +624,16 @@ int berthctl_cmd_run(int argc, char **argv)
         }
     }
 
+    /* The image first: a pull may take long, and Ctrl-C must end it. */
+    if (*a.spec.image && !dir_image(a.image_store, a.spec.image)) {
+        if (run_image(&a, &image, &err) < 0)
+            goto fail;
+        opts.image_layers = image->layers;
+        opts.n_image_layers = image->n_layers;
+    }
+    if (berth_spec_effective(&a.spec, image, &eff, &err) < 0)
+        goto fail;
+
     /* Signals to forward arrive through a signalfd; blocking them before
      * the start queues any that come early. The child resets its mask. */
     sigemptyset(&fwd);
@@ -637,14 +650,6 @@ int berthctl_cmd_run(int argc, char **argv)
     cfg.cgroup_parent = a.cgroup_parent;
     cfg.image_store = a.image_store;
     if (berth_runtime_new(&cfg, &rt, &err) < 0)
-        goto fail;
-    if (*a.spec.image && !dir_image(a.image_store, a.spec.image)) {
-        if (run_image(&a, &image, &err) < 0)
-            goto fail;
-        opts.image_layers = image->layers;
-        opts.n_image_layers = image->n_layers;
-    }
-    if (berth_spec_effective(&a.spec, image, &eff, &err) < 0)
         goto fail;
     if (berth_container_create(rt, eff, &opts, &c, &err) < 0) {
         code = exit_code_for_start_error(err);

@@ -283,7 +283,7 @@ static void image_event(fleet *f, fleet_node *n, const ContainerStatus *s)
         { "Pulling", FLEET_NORMAL, "Pulling" },
         { "Pulled", FLEET_NORMAL, "Pulled" },
         { "ErrImagePull", FLEET_WARNING, "Failed" },
-        { "ImagePullBackOff", FLEET_WARNING, "BackOff" },
+        { "ImagePullBackOff", FLEET_NORMAL, "BackOff" }, /* kubelet's type */
         { "ErrImageNeverPull", FLEET_WARNING, "ErrImageNeverPull" },
     };
     const fleet_assign *a;

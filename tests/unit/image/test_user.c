@@ -138,6 +138,8 @@ START_TEST(signals)
     ck_assert_int_eq(berth_image_signal_parse("quit"), SIGQUIT);
     ck_assert_int_eq(berth_image_signal_parse("9"), SIGKILL);
     ck_assert_int_eq(berth_image_signal_parse("SIGRTMIN+3"), SIGRTMIN + 3);
+    ck_assert_int_eq(berth_image_signal_parse("SIGRTMIN+4294967294"), -1);
+    ck_assert_int_eq(berth_image_signal_parse("SIGRTMIN+99"), -1);
     ck_assert_int_eq(berth_image_signal_parse("SIGWHAT"), -1);
     ck_assert_int_eq(berth_image_signal_parse("65"), -1);
     ck_assert_int_eq(berth_image_signal_parse(""), -1);

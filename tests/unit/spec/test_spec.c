@@ -148,6 +148,7 @@ START_TEST(effective_with_image)
     static char *mycmd[] = { "/bin/sh" }, *myargs[] = { "-c", "true" };
     static char *ienv[] = { "PATH=/usr/bin", "NGINX_VERSION=1.25" }, *senv[] = { "PATH=/opt" };
     static uint32_t gids[] = { 5, 6 };
+    static char *layers[] = { "/var/lib/berth/images/layers/0" };
     ImageConfig img = IMAGE_CONFIG_INIT;
     ContainerSpec *e = NULL;
     User root = USER_INIT;
@@ -157,6 +158,8 @@ START_TEST(effective_with_image)
     spec.image = "nginx:1.25";
     spec.n_command = 0;
     img.reference = "docker.io/library/nginx:1.25";
+    img.layers = layers;
+    img.n_layers = 1;
     img.entrypoint = ep;
     img.n_entrypoint = 1;
     img.cmd = cmdv;
@@ -202,6 +205,27 @@ START_TEST(effective_with_image)
     ck_assert_int_eq(e->stop_signal, 15);
     BERTH_PB_FREE(e);
 
+    /* runAsGroup alone: the image's uid with that group, and its groups */
+    root.gid = 7;
+    root.image_uid = true;
+    ck_assert_int_eq(berth_spec_effective(&spec, &img, &e, &err), 0);
+    ck_assert_uint_eq(e->user->uid, 101);
+    ck_assert_uint_eq(e->user->gid, 7);
+    ck_assert_uint_eq(e->user->n_additional_gids, 2);
+    ck_assert(!e->user->image_uid && !e->user->image_gid);
+    BERTH_PB_FREE(e);
+    /* runAsUser alone, not the image's user: group 0 */
+    root.uid = 5;
+    root.image_uid = false;
+    root.image_gid = true;
+    ck_assert_int_eq(berth_spec_effective(&spec, &img, &e, &err), 0);
+    ck_assert_uint_eq(e->user->uid, 5);
+    ck_assert_uint_eq(e->user->gid, 0);
+    ck_assert_uint_eq(e->user->n_additional_gids, 0);
+    BERTH_PB_FREE(e);
+    root.uid = root.gid = 0;
+    root.image_gid = false;
+
     /* command: replaces Entrypoint and drops Cmd */
     spec.command = mycmd;
     spec.n_command = 1;
@@ -232,6 +256,12 @@ START_TEST(effective_with_image)
     ck_assert_int_lt(berth_spec_effective(&spec, &img, &e, &err), 0);
     ck_assert_str_eq(err->msg, "image docker.io/library/nginx:1.25: user nginx: no user nginx in "
                                "the image's /etc/passwd");
+    berth_error_free(&err);
+
+    /* an image with no layers has nothing to run */
+    img.n_layers = 0;
+    ck_assert_int_lt(berth_spec_effective(&spec, &img, &e, &err), 0);
+    ck_assert_str_eq(err->msg, "image docker.io/library/nginx:1.25 has no layers: nothing to run");
     berth_error_free(&err);
 
     /* a directory image has no config: the spec must give the command */
