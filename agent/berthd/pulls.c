@@ -484,7 +484,7 @@ static void on_gc_exit(berth_loop_io *io, uint32_t events)
     }
 }
 
-/* berth-pull --gc with the images in use; its output goes to our log. */
+/* berth-pull --gc with the images in use. */
 static void gc_start(pulls *ps)
 {
     char **refs = NULL, high[16], low[16], age[32];
@@ -519,7 +519,9 @@ static void gc_start(pulls *ps)
         argv[argc++] = refs[i];
     }
     argv[argc] = NULL;
-    pid = spawn((char *const *)argv, 2);
+    /* its result line is not ours to read; what it removed it says on
+     * stderr, which is our log */
+    pid = spawn((char *const *)argv, -1);
     for (size_t i = 0; i < n; i++)
         free(refs[i]);
     free(refs);

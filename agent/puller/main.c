@@ -135,6 +135,14 @@ static int collect(berth_image_store *s, const berth_image_gc_policy *policy, ch
                              &used, &err) < 0)
         return fail(&err);
     printf("collected %zu %zu %" PRId64 " %d\n", rm.images, rm.layers, rm.bytes, used);
+    /* for a log (berthd's): only when something went */
+    for (size_t i = 0; rm.refs && rm.refs[i]; i++)
+        fprintf(stderr, "berth-pull: image garbage collection removed %s\n", rm.refs[i]);
+    if (rm.images)
+        fprintf(stderr,
+                "berth-pull: image garbage collection: %zu image(s), %zu layer(s), %" PRId64
+                " bytes freed; the store's disk %d%% used\n",
+                rm.images, rm.layers, rm.bytes, used);
     berth_image_removal_clear(&rm);
     return 0;
 }
