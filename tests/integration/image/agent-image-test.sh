@@ -96,6 +96,9 @@ out=$(bctl run --image "$P/test/nouser:v1" --pull never "${R[@]}" -- true 2>&1)
 contains "run --pull never: an image not here is an error" "is not present, and the pull policy is Never" "$out"
 out=$(bctl run --image "$P/test/nouser:v1" "${R[@]}" 2>&1)
 contains "run: the image's user must exist" "no user ghost in the image's /etc/passwd" "$out"
+for c in /sys/fs/cgroup/*/berth-fleet-$FLEET_TAG-run /sys/fs/cgroup/berth-fleet-$FLEET_TAG-run; do
+	[ ! -d "$c" ] || rmdir "$c" || bad "run left a cgroup: $(find "$c" -mindepth 1 -type d)"
+done
 
 # ---- the fleet ------------------------------------------------------------------
 
