@@ -264,6 +264,8 @@ static int describe_container(berthctl_ctx *ctx, const char *id, const char *nod
               s->reason);
         if (*s->message)
             FIELD("Message", "%s", s->message);
+        if (*s->image_id)
+            FIELD("Image ID", "%s", s->image_id);
         if (s->pid)
             FIELD("Pid", "%d", s->pid);
         if (s->state == CONTAINER_EXITED || s->signal || s->oom_killed)

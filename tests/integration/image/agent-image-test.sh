@@ -156,6 +156,8 @@ expect "the status carries the image" "$P/test/app:v1" \
 	"$(echo "$js" | jq -r '.containers[0].status.image')"
 contains "... and its id, repository@digest" "$P/test/app@sha256:" \
 	"$(echo "$js" | jq -r '.containers[0].status.imageId')"
+contains "describe container: the image id" "Image ID:       $P/test/app@sha256:" \
+	"$(bctl describe container "$c")"
 out=$(bctl describe workload app)
 contains "event Pulling" "Pulling image \"$P/test/app:v1\"" "$out"
 contains "event Pulled, with time and size" "Successfully pulled image \"$P/test/app:v1\" in" "$out"
