@@ -111,6 +111,12 @@ START_TEST(statuses_and_reports)
                           "status of web-1: reason or message too long");
     long_message[4096] = '\0';
     ck_assert_int_eq(ctl_status_validate(&b, &err), 0);
+    b.message = "";
+    long_message[641] = '\0'; /* a reference (512) and a digest fit in 640 */
+    b.image_id = long_message;
+    ck_assert_berth_error(ctl_status_validate(&b, &err), err,
+                          "status of web-1: image or image_id too long");
+    b.image_id = "";
     b.reason = "Exit\n";
     ck_assert_int_lt(ctl_status_validate(&b, NULL), 0);
 
