@@ -12,6 +12,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "rpc/principal.h"
+#include "base/duration.h"
 #include "yaml/yaml.h"
 
 #define METRICS_INTERVAL_MIN_NS (100 * BERTH_NSEC_PER_MSEC)
@@ -33,6 +34,19 @@ int agent_config_set(char **field, const char *value, berth_error **err)
     (void)err; /* never fails: out of memory aborts */
     free(*field);
     *field = value ? berth_xstrdup(value) : NULL;
+    return 0;
+}
+
+int agent_config_metrics_interval(agent_config *cfg, const char *text, berth_error **err)
+{
+    int64_t ns;
+
+    if (berth_parse_duration(text, "--metrics-interval", &ns, err) < 0)
+        return -1;
+    if (ns < METRICS_INTERVAL_MIN_NS)
+        return berth_error_set(err, EINVAL, "--metrics-interval: %s is below the minimum of 100ms",
+                               text);
+    cfg->metrics_interval_ns = ns;
     return 0;
 }
 

@@ -68,6 +68,9 @@ int agent_config_parse(agent_config *cfg, const char *name, const char *text, si
  * check the whole: required fields, addresses. */
 int agent_config_finish(agent_config *cfg, berth_error **err);
 
+/* --metrics-interval: a duration of at least 100ms ("10s"). */
+int agent_config_metrics_interval(agent_config *cfg, const char *text, berth_error **err);
+
 /* Replace a string field (copied; NULL clears it). Never fails (0). */
 int agent_config_set(char **field, const char *value, berth_error **err);
 

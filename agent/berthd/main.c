@@ -367,13 +367,9 @@ static int configure(agent_config *cfg, int argc, char **argv, bool *ret_check, 
         case OPT_PULLER:
             r = agent_config_set(&cfg->puller, optarg, err);
             break;
-        case OPT_METRICS: {
-            char text[256];
-            int n = snprintf(text, sizeof(text), "metrics_interval: %s\n", optarg);
-
-            r = agent_config_parse(cfg, "--metrics-interval", text, (size_t)n, err);
+        case OPT_METRICS:
+            r = agent_config_metrics_interval(cfg, optarg, err);
             break;
-        }
         case OPT_LOG_LEVEL:
             r = berth_log_level_parse(optarg, &cfg->log_level, err);
             break;

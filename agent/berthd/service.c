@@ -21,6 +21,7 @@
 #include "statedir/statedir.h"
 #include "rpc/server.h"
 #include "spec/spec.h"
+#include "spec/workload.h"
 
 #define N_CHECKS  5
 #define N_STATES  (CONTAINER_FAILED + 1) /* ContainerState's last value is FAILED */
@@ -32,7 +33,6 @@
 /* agent.proto StopRequest.grace_period_ms: 0 means this. */
 #define STOP_GRACE_DEFAULT_MS 10000
 /* The label naming a container's workload (berth_replica_spec). */
-#define LABEL_WORKLOAD "berth.workload"
 
 struct agent_service {
     Agent_Service svc; /* first: the server hands us &svc.base */
@@ -208,7 +208,7 @@ static bool state_wanted(const ListContainersRequest *in, ContainerState st)
 static const char *workload_of(const ContainerSpec *spec)
 {
     for (size_t i = 0; spec && i < spec->n_labels; i++)
-        if (strcmp(spec->labels[i]->key, LABEL_WORKLOAD) == 0)
+        if (strcmp(spec->labels[i]->key, BERTH_LABEL_WORKLOAD) == 0)
             return spec->labels[i]->value;
     return "";
 }

@@ -70,7 +70,7 @@ int berth_replica_spec(const Workload *w, const char *id, const char *replica,
     if (!w->template_)
         return berth_error_set(err, EINVAL, "workload %s has no template", w->name);
     s = BERTH_PB_COPY(ContainerSpec, w->template_);
-    berth_pb_map_set(&s->base, "labels", "berth.workload", w->name);
+    berth_pb_map_set(&s->base, "labels", BERTH_LABEL_WORKLOAD, w->name);
     berth_pb_map_set(&s->base, "labels", "berth.replica", replica);
     if (w->kind == WORKLOAD_DAEMONSET && !*s->hostname) {
         size_t n;

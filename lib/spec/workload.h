@@ -14,8 +14,10 @@
 /* Workload names: 1-53 of [a-z0-9-], first and last a letter or digit, so
  * that "<name>-<index>" stays a hostname (63). */
 #define BERTH_WORKLOAD_NAME_MAX 53
-#define BERTH_REPLICAS_MAX      1000
-#define BERTH_ID_BUF            (BERTH_SPEC_ID_MAX + 1)
+/* The label a replica's spec carries with its workload's name. */
+#define BERTH_LABEL_WORKLOAD "berth.workload"
+#define BERTH_REPLICAS_MAX   1000
+#define BERTH_ID_BUF         (BERTH_SPEC_ID_MAX + 1)
 
 bool berth_workload_name_valid(const char *name);
 

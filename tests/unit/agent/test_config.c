@@ -6,6 +6,7 @@
 
 #include "check_main.h"
 #include "agent-config.h"
+#include "base/timeutil.h"
 
 static agent_config cfg;
 
@@ -215,6 +216,21 @@ START_TEST(deploy_example)
 }
 END_TEST
 
+/* --metrics-interval: a duration, nothing else (no YAML underneath). */
+START_TEST(metrics_interval_flag)
+{
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(agent_config_metrics_interval(&cfg, "2s", &err), 0);
+    ck_assert_int_eq(cfg.metrics_interval_ns, 2 * BERTH_NSEC_PER_SEC);
+    ck_assert_berth_error(agent_config_metrics_interval(&cfg, "50ms", &err), err,
+                          "--metrics-interval: 50ms is below the minimum of 100ms");
+    ck_assert_int_lt(agent_config_metrics_interval(&cfg, "1s\nnode_name: x", &err), 0);
+    berth_error_free(&err);
+    ck_assert_int_eq(cfg.metrics_interval_ns, 2 * BERTH_NSEC_PER_SEC);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("agent/config");
@@ -225,6 +241,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, mistakes);
     tcase_add_test(tc, all_or_nothing);
     tcase_add_test(tc, finish_checks);
+    tcase_add_test(tc, metrics_interval_flag);
     tcase_add_test(tc, deploy_example);
     suite_add_tcase(s, tc);
     return s;
