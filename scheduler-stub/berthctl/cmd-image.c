@@ -7,13 +7,12 @@
  *   rm REF                    remove one (refused while a container uses it)
  *   prune                     remove every image no container uses
  *
- * and, until the runtime overlays image layers (issue 15, part B), the
- * directory images it runs today: `import NAME DIR|TARBALL` makes
+ * and directory images, berth's own: `import NAME DIR|TARBALL` makes
  * STORE/NAME, a root file system copied or unpacked (cp, tar), which
- * `image: NAME` and `berthctl run --image NAME` use; ls lists them, rm
- * removes them (a directory image of that exact name wins over a
- * reference). They live beside the new store's own directories, whose
- * names they may not take.
+ * `image: NAME` and `berthctl run --image NAME` use as it is (a directory
+ * image of that name wins over a reference); ls lists them, rm removes
+ * them. They live beside the store's own directories, whose names they
+ * may not take.
  *
  * Which containers use an image: the agent's state directory holds each
  * container's plan; a container whose monitor lives uses its spec's image.
@@ -73,9 +72,10 @@ static void image_usage(FILE *out)
           "container of this node's agent uses. REF is an image reference: nginx,\n"
           "nginx:1.25, registry.example.com:5000/team/app@sha256:...\n"
           "\n"
-          "import NAME DIR|TARBALL makes a directory image, the root file system the\n"
-          "runtime runs today as `image: NAME` (copied with owners, modes, links and\n"
-          "device nodes, or unpacked from a tarball such as `docker export` writes).\n"
+          "import NAME DIR|TARBALL makes a directory image, a root file system that\n"
+          "`image: NAME` then names as it is, never pulled (copied with owners, modes,\n"
+          "links and device nodes, or unpacked from a tarball such as `docker export`\n"
+          "writes); it has no config, so its specs give a command.\n"
           "\n"
           "  --image-store DIR   the store (default " BERTH_IMAGE_STORE_DEFAULT ")\n"
           "  --state-dir DIR     the agent's state (default " DEFAULT_STATE_DIR "), to know\n"
