@@ -292,11 +292,56 @@ static void read_exec(berth_yaml *y, const node *n, void *data)
     berth_yaml_pop(y, mark);
 }
 
+/* A container's named ports, for probes that name one. */
+#define PORT_NAME_MAX  15
+#define PORT_NAMES_MAX 64
+typedef struct port_names {
+    char name[PORT_NAMES_MAX][PORT_NAME_MAX + 1];
+    uint32_t port[PORT_NAMES_MAX];
+    size_t n;
+} port_names;
+
+/* A probe being read: where it goes, and the container's port names. */
+typedef struct probe_ctx {
+    Probe **slot;
+    const port_names *ports;
+    bool readiness; /* successThreshold may be above 1 */
+} probe_ctx;
+
+/* A probe's port: a number, or the name of one of the container's ports. */
+static bool read_probe_port(berth_yaml *y, berth_yaml_field *f, const port_names *pn, uint32_t *ret)
+{
+    const node *v = berth_yaml_value(f, "port");
+    const char *name;
+    int64_t port;
+
+    if (!v)
+        return false;
+    if (berth_yaml_type_of(v) != BERTH_YAML_STRING) {
+        if (!berth_yaml_opt_int(y, f, "port", 1, 65535, &port))
+            return false;
+        *ret = (uint32_t)port;
+        return true;
+    }
+    if (!berth_yaml_opt_string(y, f, "port", &name))
+        return false;
+    for (size_t i = 0; pn && i < pn->n; i++)
+        if (strcmp(pn->name[i], name) == 0) {
+            *ret = pn->port[i];
+            return true;
+        }
+    berth_yaml_field_error(y, f, "port", "'%.40s' is not the name of one of the container's ports",
+                           name);
+    return false;
+}
+
 static void read_tcp(berth_yaml *y, const node *n, void *data)
 {
-    Probe *pr = data;
-    field f[] = { FLD("port"), FEND };
-    int64_t port;
+    probe_ctx *pc = data;
+    Probe *pr = *pc->slot;
+    field f[] = { FLD("port"), FLD("host"), FEND };
+    const char *host;
+    uint32_t port;
 
     if (!berth_yaml_fields(y, n, f))
         return;
@@ -304,25 +349,90 @@ static void read_tcp(berth_yaml *y, const node *n, void *data)
         berth_yaml_required(y, n, "port");
         return;
     }
+    if (berth_yaml_opt_string(y, f, "host", &host) && strcmp(host, "127.0.0.1") != 0 &&
+        strcmp(host, "localhost") != 0)
+        berth_yaml_field_error(y, f, "host", "berth probes tcp on the container's loopback only");
     pr->tcp = berth_xcalloc(1, sizeof(*pr->tcp));
     tcp_action_init(pr->tcp);
     pr->action_case = PROBE_ACTION_TCP;
-    if (berth_yaml_opt_int(y, f, "port", 1, 65535, &port))
-        pr->tcp->port = (uint32_t)port;
+    if (read_probe_port(y, f, pc->ports, &port))
+        pr->tcp->port = port;
+}
+
+static void read_http_header(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    HttpGetAction *h = data;
+    field f[] = { FLD("name"), FLD("value"), FEND };
+    const char *name = NULL, *value = NULL;
+    HttpHeader *hd;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    if (!berth_yaml_req_string(y, item, f, "name", &name) ||
+        !berth_yaml_req_string(y, item, f, "value", &value))
+        return;
+    hd = berth_xcalloc(1, sizeof(*hd));
+    http_header_init(hd);
+    hd->name = berth_xstrdup(name);
+    hd->value = berth_xstrdup(value);
+    h->headers = berth_xreallocarray(h->headers, h->n_headers + 1, sizeof(*h->headers));
+    h->headers[h->n_headers++] = hd;
+}
+
+static void read_http_headers(berth_yaml *y, const node *n, void *data)
+{
+    berth_yaml_each_item(y, n, 64, "a list of headers", read_http_header, data);
+}
+
+static void read_http(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const schemes[] = { "HTTP", "HTTPS", NULL };
+    probe_ctx *pc = data;
+    Probe *pr = *pc->slot;
+    field f[] = { FLD("path"), FLD("port"), FLD("host"), FLD("scheme"), FLD("httpHeaders"), FEND };
+    const char *v;
+    uint32_t port;
+    int scheme;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (!berth_yaml_value(f, "port")) {
+        berth_yaml_required(y, n, "port");
+        return;
+    }
+    pr->http_get = berth_xcalloc(1, sizeof(*pr->http_get));
+    http_get_action_init(pr->http_get);
+    pr->action_case = PROBE_ACTION_HTTP_GET;
+    if (read_probe_port(y, f, pc->ports, &port))
+        pr->http_get->port = port;
+    if (berth_yaml_opt_string(y, f, "path", &v)) {
+        if (v[0] != '/')
+            berth_yaml_field_error(y, f, "path", "'%.80s' does not start with '/'", v);
+        else
+            pr->http_get->path = berth_xstrdup(v);
+    }
+    if (berth_yaml_opt_string(y, f, "host", &v))
+        pr->http_get->host = berth_xstrdup(v);
+    if (berth_yaml_opt_enum(y, f, "scheme", schemes, &scheme) && scheme == 1)
+        berth_yaml_field_error(y, f, "scheme", "HTTPS probes are not supported (HTTP only)");
+    berth_yaml_opt_sub(y, f, "httpHeaders", read_http_headers, pr->http_get);
 }
 
 static void read_probe(berth_yaml *y, const node *n, void *data)
 {
-    spec_t *s = data;
+    probe_ctx *pc = data;
     field f[] = { FLD("exec"),
                   FLD("tcpSocket"),
+                  FLD("httpGet"),
                   FLD("initialDelaySeconds"),
                   FLD("periodSeconds"),
                   FLD("timeoutSeconds"),
                   FLD("failureThreshold"),
                   FLD("successThreshold"),
+                  FLD("terminationGracePeriodSeconds"),
                   FEND };
-    bool exec, tcp;
+    int actions;
     Probe *pr;
     int64_t v;
 
@@ -330,17 +440,27 @@ static void read_probe(berth_yaml *y, const node *n, void *data)
         return;
     pr = berth_xcalloc(1, sizeof(*pr));
     probe_init(pr);
-    s->liveness_probe = pr;
-    exec = berth_yaml_value(f, "exec") != NULL;
-    tcp = berth_yaml_value(f, "tcpSocket") != NULL;
-    if (exec && tcp)
-        berth_yaml_field_error(y, f, "tcpSocket", "a probe has either exec or tcpSocket, not both");
-    else if (!exec && !tcp)
-        berth_yaml_error(y, n,
-                         "a probe needs exec or tcpSocket (httpGet and grpc are not supported)");
-    berth_yaml_opt_sub(y, f, "exec", read_exec, pr);
-    if (!exec)
-        berth_yaml_opt_sub(y, f, "tcpSocket", read_tcp, pr);
+    *pc->slot = pr;
+    /* the first action is read; another is an error where it stands */
+    actions = 0;
+    if (berth_yaml_value(f, "exec")) {
+        berth_yaml_opt_sub(y, f, "exec", read_exec, pr);
+        actions++;
+    }
+    if (berth_yaml_value(f, "tcpSocket") && actions++ > 0)
+        berth_yaml_field_error(y, f, "tcpSocket",
+                               "a probe has one action: exec, tcpSocket or "
+                               "httpGet, not several");
+    else
+        berth_yaml_opt_sub(y, f, "tcpSocket", read_tcp, pc);
+    if (berth_yaml_value(f, "httpGet") && actions++ > 0)
+        berth_yaml_field_error(y, f, "httpGet",
+                               "a probe has one action: exec, tcpSocket or "
+                               "httpGet, not several");
+    else
+        berth_yaml_opt_sub(y, f, "httpGet", read_http, pc);
+    if (actions == 0)
+        berth_yaml_error(y, n, "a probe needs exec, tcpSocket or httpGet (grpc is not supported)");
     if (berth_yaml_opt_int(y, f, "initialDelaySeconds", 0, PROBE_SECS_MAX, &v))
         pr->initial_delay_ms = v * 1000;
     if (berth_yaml_opt_int(y, f, "periodSeconds", 1, PROBE_SECS_MAX, &v))
@@ -349,9 +469,12 @@ static void read_probe(berth_yaml *y, const node *n, void *data)
         pr->timeout_ms = v * 1000;
     if (berth_yaml_opt_int(y, f, "failureThreshold", 1, THRESHOLD_MAX, &v))
         pr->failure_threshold = (int32_t)v;
-    /* Kubernetes: 1 for liveness probes. */
-    if (berth_yaml_opt_int(y, f, "successThreshold", 1, 1, &v))
+    /* Kubernetes: 1 for liveness and startup probes. */
+    if (berth_yaml_opt_int(y, f, "successThreshold", 1, pc->readiness ? THRESHOLD_MAX : 1, &v))
         pr->success_threshold = (int32_t)v;
+    if (berth_yaml_value(f, "terminationGracePeriodSeconds"))
+        berth_yaml_field_error(y, f, "terminationGracePeriodSeconds",
+                               "not supported on a probe (the pod's applies)");
 }
 
 /* capabilities.add or .drop: names checked here, where their lines are. */
@@ -556,12 +679,12 @@ static void read_port(berth_yaml *y, const node *item, size_t i, void *data)
 {
     static const char *const protos[] = { "TCP", "UDP", "SCTP", NULL };
     field f[] = { FLD("containerPort"), FLD("name"), FLD("protocol"), FEND };
-    const char *name;
-    int64_t port;
+    port_names *pn = data;
+    const char *name = NULL;
+    int64_t port = 0;
     int proto;
 
     (void)i;
-    (void)data;
     if (!berth_yaml_fields(y, item, f))
         return;
     if (!berth_yaml_value(f, "containerPort"))
@@ -569,6 +692,14 @@ static void read_port(berth_yaml *y, const node *item, size_t i, void *data)
     berth_yaml_opt_int(y, f, "containerPort", 1, 65535, &port);
     berth_yaml_opt_string(y, f, "name", &name);
     berth_yaml_opt_enum(y, f, "protocol", protos, &proto);
+    /* what a probe may name (an IANA_SVC_NAME: at most 15 characters) */
+    if (name && strlen(name) > PORT_NAME_MAX)
+        berth_yaml_field_error(y, f, "name", "'%.20s' is longer than %d characters", name,
+                               PORT_NAME_MAX);
+    else if (name && port > 0 && pn->n < PORT_NAMES_MAX) {
+        snprintf(pn->name[pn->n], sizeof(pn->name[0]), "%s", name);
+        pn->port[pn->n++] = (uint32_t)port;
+    }
 }
 
 static void read_ports(berth_yaml *y, const node *n, void *data)
@@ -587,12 +718,15 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
                   FLD("workingDir"),
                   FLD("resources"),
                   FLD("livenessProbe"),
+                  FLD("readinessProbe"),
+                  FLD("startupProbe"),
                   FLD("volumeMounts"),
                   FLD("securityContext"),
                   FLD("ports"),
                   FLD("imagePullPolicy"),
                   FEND };
     mounts_ctx mc = { s, pod };
+    port_names ports = { .n = 0 };
     const node *command, *args;
     const char *v;
     size_t mark;
@@ -600,6 +734,10 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
 
     if (!berth_yaml_fields(y, n, f))
         return;
+    /* Accepted for Kubernetes manifests' sake, and checked; documentation
+     * only (a container has the node's network or none), but probes may
+     * name them: read first. */
+    berth_yaml_opt_sub(y, f, "ports", read_ports, &ports);
     if (berth_yaml_req_string(y, n, f, "name", &v)) {
         if (!berth_spec_id_valid(v))
             berth_yaml_field_error(y, f, "name",
@@ -639,12 +777,15 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
             s->working_dir = berth_xstrdup(v);
     }
     berth_yaml_opt_sub(y, f, "resources", read_resources, s);
-    berth_yaml_opt_sub(y, f, "livenessProbe", read_probe, s);
+    berth_yaml_opt_sub(y, f, "livenessProbe", read_probe,
+                       &(probe_ctx){ &s->liveness_probe, &ports, false });
+    berth_yaml_opt_sub(y, f, "readinessProbe", read_probe,
+                       &(probe_ctx){ &s->readiness_probe, &ports, true });
+    berth_yaml_opt_sub(y, f, "startupProbe", read_probe,
+                       &(probe_ctx){ &s->startup_probe, &ports, false });
     berth_yaml_opt_sub(y, f, "volumeMounts", read_mounts, &mc);
     berth_yaml_opt_sub(y, f, "securityContext", read_security, s);
-    /* Accepted for Kubernetes manifests' sake, and checked; documentation
-     * only: a container has the node's network or none. */
-    berth_yaml_opt_sub(y, f, "ports", read_ports, NULL);
+
     if (berth_yaml_opt_enum(y, f, "imagePullPolicy", pull_policies, &policy))
         s->image_pull_policy = policy == 0   ? PULL_ALWAYS
                                : policy == 1 ? PULL_IF_NOT_PRESENT

@@ -3,6 +3,7 @@
  * (the runtime does that when it applies them). */
 #include "spec.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -195,28 +196,63 @@ static int validate_userns(const UserNamespace *u, berth_error **err)
     return 0;
 }
 
-static int validate_probe(const Probe *p, berth_error **err)
+/* A header name: an HTTP token; a value: printable, no line breaks. */
+static bool header_ok(const HttpHeader *h)
+{
+    size_t n = strlen(h->name);
+
+    if (n == 0 || n > 256 || strlen(h->value) > 4096)
+        return false;
+    for (const char *c = h->name; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("!#$%&'*+-.^_`|~", *c))
+            return false;
+    for (const char *c = h->value; *c; c++)
+        if ((unsigned char)*c < 0x20 && *c != '\t')
+            return false;
+    return true;
+}
+
+static int validate_probe(const Probe *p, const char *field, berth_error **err)
 {
     if (!p)
         return 0;
     switch (p->action_case) {
     case PROBE_ACTION_EXEC:
         if (p->exec->n_command == 0 || !*p->exec->command[0])
-            return F("spec.liveness_probe.exec.command: must not be empty");
+            return F("spec.%s.exec.command: must not be empty", field);
         if (p->exec->n_command > BERTH_SPEC_ARGS_MAX)
-            return F("spec.liveness_probe.exec.command: too many arguments");
+            return F("spec.%s.exec.command: too many arguments", field);
         break;
     case PROBE_ACTION_TCP:
         if (p->tcp->port == 0 || p->tcp->port > 65535)
-            return F("spec.liveness_probe.tcp.port: %" PRIu32 " is not a port (1..65535)",
+            return F("spec.%s.tcp.port: %" PRIu32 " is not a port (1..65535)", field,
                      p->tcp->port);
         break;
+    case PROBE_ACTION_HTTP_GET: {
+        struct in_addr a;
+        const HttpGetAction *h = p->http_get;
+
+        if (h->port == 0 || h->port > 65535)
+            return F("spec.%s.http_get.port: %" PRIu32 " is not a port (1..65535)", field,
+                     h->port);
+        if (*h->path && (h->path[0] != '/' || strlen(h->path) > 2048 || strpbrk(h->path, " \r\n")))
+            return F("spec.%s.http_get.path: must start with '/', without spaces, at most 2048",
+                     field);
+        if (*h->host && inet_pton(AF_INET, h->host, &a) != 1)
+            return F("spec.%s.http_get.host: '%.64s' is not an IPv4 address", field, h->host);
+        if (h->n_headers > 64)
+            return F("spec.%s.http_get.headers: at most 64", field);
+        for (size_t i = 0; i < h->n_headers; i++)
+            if (!header_ok(h->headers[i]))
+                return F("spec.%s.http_get.headers[%zu]: not a valid header", field, i);
+        break;
+    }
     default:
-        return F("spec.liveness_probe: needs exec or tcp");
+        return F("spec.%s: needs exec, tcp or http_get", field);
     }
     if (p->initial_delay_ms < 0 || p->period_ms < 0 || p->timeout_ms < 0 ||
         p->failure_threshold < 0 || p->success_threshold < 0)
-        return F("spec.liveness_probe: delays, periods and thresholds must not be negative");
+        return F("spec.%s: delays, periods and thresholds must not be negative", field);
     return 0;
 }
 
@@ -318,7 +354,9 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return F("spec.log_max_bytes: %" PRId64 " is out of range (4096..1Ti)", s->log_max_bytes);
     if (s->log_max_files < 0 || s->log_max_files > 100)
         return F("spec.log_max_files: %d is out of range (1..100)", s->log_max_files);
-    if (validate_probe(s->liveness_probe, err) < 0)
+    if (validate_probe(s->liveness_probe, "liveness_probe", err) < 0 ||
+        validate_probe(s->readiness_probe, "readiness_probe", err) < 0 ||
+        validate_probe(s->startup_probe, "startup_probe", err) < 0)
         return -1;
     if (s->n_labels > 64)
         return F("spec.labels: at most 64");

@@ -281,6 +281,67 @@ START_TEST(kubernetes_images_without_command)
 }
 END_TEST
 
+/* Kubernetes' three probes, with httpGet (a port by name, headers). */
+START_TEST(probes)
+{
+    static const char yaml[] = "apiVersion: v1\n"
+                               "kind: Pod\n"
+                               "metadata: {name: web}\n"
+                               "spec:\n"
+                               "  containers:\n"
+                               "  - name: web\n"
+                               "    image: nginx:1.25\n"
+                               "    ports: [{name: http, containerPort: 8080}]\n"
+                               "    readinessProbe:\n"
+                               "      httpGet:\n"
+                               "        path: /healthz\n"
+                               "        port: http\n"
+                               "        httpHeaders: [{name: X-Probe, value: berth}]\n"
+                               "      periodSeconds: 2\n"
+                               "      successThreshold: 3\n"
+                               "    startupProbe:\n"
+                               "      tcpSocket: {port: 8080}\n"
+                               "      failureThreshold: 30\n"
+                               "    livenessProbe:\n"
+                               "      httpGet: {port: 8080, scheme: HTTP}\n";
+    berth_manifest *m = parse_ok(yaml);
+    const ContainerSpec *s = m->workloads[0]->template_;
+    const HttpGetAction *h;
+
+    ck_assert_ptr_nonnull(s->readiness_probe);
+    ck_assert_int_eq(s->readiness_probe->action_case, PROBE_ACTION_HTTP_GET);
+    h = s->readiness_probe->http_get;
+    ck_assert_uint_eq(h->port, 8080);
+    ck_assert_str_eq(h->path, "/healthz");
+    ck_assert_uint_eq(h->n_headers, 1);
+    ck_assert_str_eq(h->headers[0]->name, "X-Probe");
+    ck_assert_int_eq(s->readiness_probe->success_threshold, 3);
+    ck_assert_int_eq(s->startup_probe->action_case, PROBE_ACTION_TCP);
+    ck_assert_int_eq(s->startup_probe->failure_threshold, 30);
+    ck_assert_uint_eq(s->liveness_probe->http_get->port, 8080);
+    berth_manifest_free(m);
+}
+END_TEST
+
+START_TEST(probe_mistakes)
+{
+    char *msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n"
+                           "  containers:\n"
+                           "  - name: web\n"
+                           "    image: nginx\n"
+                           "    livenessProbe: {httpGet: {port: web, scheme: HTTPS}, "
+                           "successThreshold: 2}\n");
+
+    ck_assert_str_eq(msg, "web.yaml:8:37: spec.containers[0].livenessProbe.httpGet.port: 'web' is "
+                          "not the name of one of the container's ports\n"
+                          "web.yaml:8:50: spec.containers[0].livenessProbe.httpGet.scheme: HTTPS "
+                          "probes are not supported (HTTP only)\n"
+                          "web.yaml:8:76: spec.containers[0].livenessProbe.successThreshold: 2 is "
+                          "out of range (1..1)");
+    free(msg);
+}
+END_TEST
+
 START_TEST(empty_manifests_are_empty)
 {
     berth_manifest *m = parse_ok("");
@@ -384,9 +445,7 @@ static const bad_case bad_cases[] = {
       "spec.volumes\n"
       "web.yaml:15:44: spec.containers[0].volumeMounts[0].mountPath: 'data' is not an absolute "
       "path\n"
-      "web.yaml:16:20: spec.containers[0].livenessProbe: a probe needs exec or tcpSocket "
-      "(httpGet and grpc are not supported)\n"
-      "web.yaml:16:21: spec.containers[0].livenessProbe.httpGet: unknown field" },
+      "web.yaml:16:30: spec.containers[0].livenessProbe.httpGet.port: required" },
     { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\n"
       "spec:\n"
       "  volumes: [{name: v, emptyDir: }, {name: h, hostPath: {path: rel}}, {name: x}]\n"
@@ -451,8 +510,8 @@ static const bad_case bad_cases[] = {
     { POD_HEAD "  - {name: p, image: busybox, command: [x], livenessProbe: {exec: {command: []}, "
                "tcpSocket: {port: 0}, periodSeconds: 0}}\n",
       "web.yaml:6:77: spec.containers[0].livenessProbe.exec.command: must not be empty\n"
-      "web.yaml:6:93: spec.containers[0].livenessProbe.tcpSocket: a probe has either exec or "
-      "tcpSocket, not both\n"
+      "web.yaml:6:93: spec.containers[0].livenessProbe.tcpSocket: a probe has one action: exec, "
+      "tcpSocket or httpGet, not several\n"
       "web.yaml:6:119: spec.containers[0].livenessProbe.periodSeconds: 0 is out of range "
       "(1..86400)" },
     /* what the file quotes, control characters included, stays one line */
@@ -680,6 +739,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, berth_deployment_maps_every_field);
     tcase_add_test(tc, kubernetes_forms_and_several_documents);
     tcase_add_test(tc, kubernetes_images_without_command);
+    tcase_add_test(tc, probes);
+    tcase_add_test(tc, probe_mistakes);
     tcase_add_test(tc, empty_manifests_are_empty);
     tcase_add_loop_test(tc, rejected_with_file_line_column_and_path, 0,
                         sizeof(bad_cases) / sizeof(bad_cases[0]));

@@ -370,7 +370,7 @@ START_TEST(security_and_supervision)
     probe_init(&probe);
     tcp_action_init(&tcp);
     spec.liveness_probe = &probe;
-    expect_invalid("spec.liveness_probe: needs exec or tcp");
+    expect_invalid("spec.liveness_probe: needs exec, tcp or http_get");
     probe.action_case = PROBE_ACTION_TCP;
     probe.tcp = &tcp;
     tcp.port = 70000;
