@@ -1,10 +1,15 @@
-/* The liveness probe: an exec (a command run inside the container, its
- * exit followed through a pidfd) or a tcp connect (a non-blocking socket
- * made in the container's network namespace), every period, each with a
+/* The container's probes, Kubernetes' three: startup (while it has not
+ * succeeded the others wait; failure_threshold failures end the run),
+ * liveness (failure_threshold failures in a row end the run:
+ * run_end_unhealthy) and readiness (only says whether the container is
+ * ready). Each is an exec (a command run inside the container, its exit
+ * followed through a pidfd), a tcp connect or an HTTP GET (a non-blocking
+ * socket made in the container's network namespace: a small request out,
+ * the status line in, no HTTP library), every period, each with a
  * timeout. Nothing waits in the loop: a probe command given up on gets
  * SIGTERM (its exec intermediary then kills the command and reaps it) and
- * is reaped when its pidfd says it has exited. After failure_threshold
- * failures in a row the run is ended (run_end_unhealthy). */
+ * is reaped when its pidfd says it has exited. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -38,9 +43,20 @@ struct probe_reaper {
     probe_reaper *next;
 };
 
-static const Probe *probe_spec(const monitor *m)
+static const char *const kind_names[PROBE_KINDS] = { "startup", "liveness", "readiness" };
+
+static const Probe *probe_spec_of(const monitor *m, probe_kind k)
 {
-    return m->plan->spec->liveness_probe;
+    const ContainerSpec *s = m->plan->spec;
+
+    return k == PROBE_STARTUP    ? s->startup_probe
+           : k == PROBE_LIVENESS ? s->liveness_probe
+                                 : s->readiness_probe;
+}
+
+static const Probe *probe_spec(const probe *pr)
+{
+    return probe_spec_of(pr->m, pr->kind);
 }
 
 static int64_t or_default(int64_t v, int64_t dflt)
@@ -52,7 +68,7 @@ static int64_t or_default(int64_t v, int64_t dflt)
 
 static void reaper_free(monitor *m, probe_reaper *r)
 {
-    for (probe_reaper **p = &m->probe.reapers; *p; p = &(*p)->next)
+    for (probe_reaper **p = &m->reapers; *p; p = &(*p)->next)
         if (*p == r) {
             *p = r->next;
             break;
@@ -97,15 +113,15 @@ static void reap_later(monitor *m, pid_t pid)
         if (pidfd >= 0)
             close(pidfd);
     }
-    r->next = m->probe.reapers;
-    m->probe.reapers = r;
+    r->next = m->reapers;
+    m->reapers = r;
 }
 
 /* Probe commands that could not be watched: reaped if they have exited,
  * SIGKILLed when they outlived a few periods. */
 static void reap_stragglers(monitor *m)
 {
-    for (probe_reaper *r = m->probe.reapers, *next; r; r = next) {
+    for (probe_reaper *r = m->reapers, *next; r; r = next) {
         next = r->next;
         if (r->io.fd >= 0)
             continue;
@@ -122,109 +138,221 @@ static void reap_stragglers(monitor *m)
 
 /* The probe in flight is over: forget it (a command not reaped yet is
  * handed to a reaper). */
-static void probe_reset(monitor *m)
+static void probe_reset(probe *pr)
 {
-    berth_loop_timer_cancel(m->loop, &m->probe.timeout);
-    if (m->probe.io.fd >= 0) {
-        int fd = m->probe.io.fd;
+    monitor *m = pr->m;
 
-        berth_loop_remove(m->loop, &m->probe.io);
-        if (!m->probe.exec)
+    berth_loop_timer_cancel(m->loop, &pr->timeout);
+    if (pr->io.fd >= 0) {
+        int fd = pr->io.fd;
+
+        berth_loop_remove(m->loop, &pr->io);
+        if (!pr->exec)
             close(fd); /* the exec handle owns its fd */
     }
-    berth_exec_free(m->probe.exec);
-    m->probe.exec = NULL;
-    if (m->probe.pid > 0)
-        reap_later(m, m->probe.pid);
-    m->probe.pid = 0;
+    berth_exec_free(pr->exec);
+    pr->exec = NULL;
+    if (pr->pid > 0)
+        reap_later(m, pr->pid);
+    pr->pid = 0;
+    free(pr->req);
+    pr->req = NULL;
+    pr->req_len = pr->req_off = pr->resp_len = 0;
 }
 
-static void probe_schedule(monitor *m, int64_t delay_ms)
+static void probe_schedule(probe *pr, int64_t delay_ms)
 {
-    berth_loop_timer_arm(m->loop, &m->probe.period,
+    berth_loop_timer_arm(pr->m->loop, &pr->period,
                          berth_now_mono_ns() + delay_ms * BERTH_NSEC_PER_MSEC);
 }
 
-static void probe_done(monitor *m, bool ok, const char *message)
-{
-    const Probe *p = probe_spec(m);
-    HealthState before = m->probe.health;
-    uint32_t before_failures = m->probe.failures;
+static void start_after_startup(monitor *m);
 
-    probe_reset(m);
+static void probe_done(probe *pr, bool ok, const char *message)
+{
+    monitor *m = pr->m;
+    const Probe *p = probe_spec(pr);
+    bool changed = false, passed, failed;
+
+    probe_reset(pr);
     if (ok) {
-        m->probe.failures = 0;
-        m->probe.successes++;
-        if (m->probe.successes >=
-            (uint32_t)or_default(p->success_threshold, DEFAULT_SUCCESS_THRESHOLD))
-            m->probe.health = HEALTH_HEALTHY;
+        changed = pr->failures != 0;
+        pr->failures = 0;
+        pr->successes++;
     } else {
-        m->probe.successes = 0;
-        m->probe.failures++;
-        snprintf(m->probe.message, sizeof(m->probe.message), "%s", message);
-        berth_info("liveness probe failed (%u in a row): %s", m->probe.failures, message);
-        if (m->probe.failures >=
-            (uint32_t)or_default(p->failure_threshold, DEFAULT_FAILURE_THRESHOLD))
-            m->probe.health = HEALTH_UNHEALTHY;
+        pr->successes = 0;
+        pr->failures++;
+        changed = true;
+        snprintf(pr->message, sizeof(pr->message), "%s", message);
+        berth_info("%s probe failed (%u in a row): %s", kind_names[pr->kind], pr->failures,
+                   message);
     }
-    if (m->probe.health != before || m->probe.failures != before_failures)
+    passed = ok &&
+             pr->successes >= (uint32_t)or_default(p->success_threshold, DEFAULT_SUCCESS_THRESHOLD);
+    failed = !ok &&
+             pr->failures >= (uint32_t)or_default(p->failure_threshold, DEFAULT_FAILURE_THRESHOLD);
+    switch (pr->kind) {
+    case PROBE_STARTUP:
+        if (passed) {
+            berth_info("startup probe succeeded");
+            m->started = true;
+            start_after_startup(m);
+            records_save_state(m);
+            return; /* its work is done for this run */
+        }
+        break;
+    case PROBE_LIVENESS:
+        if (passed && m->health != HEALTH_HEALTHY) {
+            m->health = HEALTH_HEALTHY;
+            changed = true;
+        } else if (failed && m->health != HEALTH_UNHEALTHY) {
+            m->health = HEALTH_UNHEALTHY;
+            changed = true;
+        }
+        break;
+    case PROBE_READINESS:
+        if ((passed && !m->ready) || (failed && m->ready)) {
+            m->ready = passed;
+            berth_info("readiness probe: %s", m->ready ? "ready" : "not ready");
+            changed = true;
+        }
+        break;
+    default:
+        break;
+    }
+    if (changed)
         records_save_state(m);
-    if (m->probe.health == HEALTH_UNHEALTHY && !m->probe.unhealthy_kill) {
-        m->probe.unhealthy_kill = true;
+    if (failed && pr->kind != PROBE_READINESS && !m->unhealthy_kill) {
+        m->unhealthy_kill = true;
+        snprintf(m->reason_unhealthy, sizeof(m->reason_unhealthy), "%s probe failed %u times: %s",
+                 kind_names[pr->kind], pr->failures, pr->message);
         run_end_unhealthy(m);
         return;
     }
-    probe_schedule(m, or_default(p->period_ms, DEFAULT_PERIOD_MS));
+    probe_schedule(pr, or_default(p->period_ms, DEFAULT_PERIOD_MS));
 }
 
 static void on_probe_exec_exit(berth_loop_io *io, uint32_t events)
 {
-    monitor *m = berth_container_of(io, monitor, probe.io);
+    probe *pr = berth_container_of(io, probe, io);
     char msg[64];
     int status = 0;
 
     (void)events;
     /* The pidfd is readable: it has exited, the wait does not block. */
-    if (berth_waitpid(m->probe.pid, &status, WNOHANG) != m->probe.pid)
+    if (berth_waitpid(pr->pid, &status, WNOHANG) != pr->pid)
         status = 0xff00;
-    m->probe.pid = 0;
+    pr->pid = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        probe_done(m, true, "");
+        probe_done(pr, true, "");
         return;
     }
     if (WIFEXITED(status))
         snprintf(msg, sizeof(msg), "command exited with %d", WEXITSTATUS(status));
     else
         snprintf(msg, sizeof(msg), "command killed by signal %d", WTERMSIG(status));
-    probe_done(m, false, msg);
+    probe_done(pr, false, msg);
 }
 
-static void on_probe_tcp(berth_loop_io *io, uint32_t events)
+static uint32_t probe_port(const Probe *p)
 {
-    monitor *m = berth_container_of(io, monitor, probe.io);
-    int soerr = 0;
-    socklen_t len = sizeof(soerr);
-    char msg[128];
+    return p->action_case == PROBE_ACTION_TCP ? p->tcp->port : p->http_get->port;
+}
+
+/* http: the status line arrived (or the connection ended first). */
+static void on_http_readable(berth_loop_io *io, uint32_t events)
+{
+    probe *pr = berth_container_of(io, probe, io);
+    char msg[160], *sp;
+    ssize_t n;
+    int code;
 
     (void)events;
-    if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-        soerr = errno;
-    if (soerr == 0) {
-        probe_done(m, true, "");
+    n = read(io->fd, pr->resp + pr->resp_len, sizeof(pr->resp) - 1 - pr->resp_len);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n > 0) {
+        pr->resp_len += (size_t)n;
+        pr->resp[pr->resp_len] = '\0';
+        /* "HTTP/1.1 200 OK": enough once the code is followed by something */
+        if (pr->resp_len < 13 && pr->resp_len < sizeof(pr->resp) - 1)
+            return;
+    }
+    if (n < 0) {
+        snprintf(msg, sizeof(msg), "read the answer: %s", strerror(errno));
+        probe_done(pr, false, msg);
         return;
     }
-    snprintf(msg, sizeof(msg), "connect to port %u: %s", probe_spec(m)->tcp->port, strerror(soerr));
-    probe_done(m, false, msg);
+    pr->resp[strcspn(pr->resp, "\r\n")] = '\0';
+    sp = strchr(pr->resp, ' ');
+    if (strncmp(pr->resp, "HTTP/1.", 7) != 0 || !sp || sscanf(sp, " %3d", &code) != 1) {
+        for (char *c = pr->resp; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                *c = '?';
+        snprintf(msg, sizeof(msg), "not an HTTP answer: '%.40s'", pr->resp);
+        probe_done(pr, false, msg);
+        return;
+    }
+    if (code >= 200 && code < 400) {
+        probe_done(pr, true, "");
+        return;
+    }
+    snprintf(msg, sizeof(msg), "HTTP probe failed with statuscode: %d", code);
+    probe_done(pr, false, msg);
+}
+
+/* tcp: connected (or refused); http: connected, then the request out. */
+static void on_probe_writable(berth_loop_io *io, uint32_t events)
+{
+    probe *pr = berth_container_of(io, probe, io);
+    const Probe *p = probe_spec(pr);
+    berth_error *err = NULL;
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    char msg[160];
+    ssize_t n;
+
+    (void)events;
+    if (pr->req_off == 0) {
+        if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+            soerr = errno;
+        if (soerr != 0) {
+            snprintf(msg, sizeof(msg), "connect to port %u: %s", probe_port(p), strerror(soerr));
+            probe_done(pr, false, msg);
+            return;
+        }
+        if (p->action_case == PROBE_ACTION_TCP) {
+            probe_done(pr, true, "");
+            return;
+        }
+    }
+    n = send(io->fd, pr->req + pr->req_off, pr->req_len - pr->req_off, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n < 0) {
+        snprintf(msg, sizeof(msg), "send the request: %s", strerror(errno));
+        probe_done(pr, false, msg);
+        return;
+    }
+    pr->req_off += (size_t)n;
+    if (pr->req_off < pr->req_len)
+        return;
+    io->fn = on_http_readable;
+    if (berth_loop_modify(pr->m->loop, io, EPOLLIN, &err) < 0) {
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        berth_error_free(&err);
+        probe_done(pr, false, msg);
+    }
 }
 
 static void on_probe_timeout(berth_loop_timer *t)
 {
-    monitor *m = berth_container_of(t, monitor, probe.timeout);
+    probe *pr = berth_container_of(t, probe, timeout);
     char msg[64];
 
     snprintf(msg, sizeof(msg), "timed out after %lld ms",
-             (long long)or_default(probe_spec(m)->timeout_ms, DEFAULT_TIMEOUT_MS));
-    probe_done(m, false, msg);
+             (long long)or_default(probe_spec(pr)->timeout_ms, DEFAULT_TIMEOUT_MS));
+    probe_done(pr, false, msg);
 }
 
 /* A socket of the container's network namespace: make it there, come back. */
@@ -249,26 +377,27 @@ static int container_socket(monitor *m, berth_error **err)
  * through a pidfd. */
 static void on_probe_exec_started(berth_loop_io *io, uint32_t events)
 {
-    monitor *m = berth_container_of(io, monitor, probe.io);
+    probe *pr = berth_container_of(io, probe, io);
+    monitor *m = pr->m;
     berth_error *err = NULL;
     char msg[300];
     int pidfd, r;
 
     (void)events;
-    r = berth_exec_finish(m->probe.exec, &err);
+    r = berth_exec_finish(pr->exec, &err);
     if (r == 0)
         return;
     if (r < 0)
         goto failed;
-    berth_loop_remove(m->loop, &m->probe.io);
-    berth_exec_free(m->probe.exec);
-    m->probe.exec = NULL;
-    pidfd = (int)syscall(SYS_pidfd_open, m->probe.pid, 0);
+    berth_loop_remove(m->loop, &pr->io);
+    berth_exec_free(pr->exec);
+    pr->exec = NULL;
+    pidfd = (int)syscall(SYS_pidfd_open, pr->pid, 0);
     if (pidfd < 0) {
         berth_error_errno(&err, "pidfd_open of the probe command");
         goto failed;
     }
-    if (berth_loop_add(m->loop, &m->probe.io, pidfd, EPOLLIN, on_probe_exec_exit, &err) < 0) {
+    if (berth_loop_add(m->loop, &pr->io, pidfd, EPOLLIN, on_probe_exec_exit, &err) < 0) {
         close(pidfd);
         goto failed;
     }
@@ -276,39 +405,71 @@ static void on_probe_exec_started(berth_loop_io *io, uint32_t events)
 failed:
     snprintf(msg, sizeof(msg), "%s", err->msg);
     berth_error_free(&err);
-    probe_done(m, false, msg);
+    probe_done(pr, false, msg);
 }
 
 /* Start an exec probe: the command runs inside the container. Nothing
  * waits for it to get going: its exec, then its exit, come through the
  * loop. */
-static int start_exec(monitor *m, const Probe *p, berth_error **err)
+static int start_exec(probe *pr, const Probe *p, berth_error **err)
 {
+    monitor *m = pr->m;
+
     if (berth_container_exec_start(m->c, m->plan->spec, p->exec->n_command, p->exec->command, NULL,
-                                   &m->probe.exec, err) < 0)
+                                   &pr->exec, err) < 0)
         return -1;
-    m->probe.pid = berth_exec_pid(m->probe.exec);
-    return berth_loop_add(m->loop, &m->probe.io, berth_exec_fd(m->probe.exec), EPOLLIN,
-                          on_probe_exec_started, err);
+    pr->pid = berth_exec_pid(pr->exec);
+    return berth_loop_add(m->loop, &pr->io, berth_exec_fd(pr->exec), EPOLLIN, on_probe_exec_started,
+                          err);
 }
 
-/* Start a tcp probe: a non-blocking connect to the port on the
- * container's loopback. 1: refused at once (*msg says so). */
-static int start_tcp(monitor *m, const Probe *p, char *msg, size_t size, berth_error **err)
+/* An HTTP/1.1 GET, the connection closed after it, as kubelet sends it. */
+static void http_request(probe *pr, const HttpGetAction *h, const char *host)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET,
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                              .sin_port = htons((uint16_t)p->tcp->port) };
-    int fd = container_socket(m, err);
+    size_t size = 512 + strlen(h->path);
+    char *q;
+    int n;
 
+    for (size_t i = 0; i < h->n_headers; i++)
+        size += strlen(h->headers[i]->name) + strlen(h->headers[i]->value) + 4;
+    q = berth_xmalloc(size);
+    n = snprintf(q, size,
+                 "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: berth-probe/1.0\r\n"
+                 "Accept: */*\r\nConnection: close\r\n",
+                 *h->path ? h->path : "/", host, h->port);
+    for (size_t i = 0; i < h->n_headers; i++)
+        n += snprintf(q + n, size - (size_t)n, "%s: %s\r\n", h->headers[i]->name,
+                      h->headers[i]->value);
+    n += snprintf(q + n, size - (size_t)n, "\r\n");
+    pr->req = q;
+    pr->req_len = (size_t)n;
+    pr->req_off = 0;
+    pr->resp_len = 0;
+}
+
+/* Start a tcp or http probe: a non-blocking connect in the container's
+ * network. 1: refused at once (*msg says so). */
+static int start_socket(probe *pr, const Probe *p, char *msg, size_t size, berth_error **err)
+{
+    const char *host = p->action_case == PROBE_ACTION_HTTP_GET && *p->http_get->host
+                           ? p->http_get->host
+                           : "127.0.0.1";
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)probe_port(p)) };
+    int fd;
+
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return berth_error_set(err, EINVAL, "probe host '%s' is not an IPv4 address", host);
+    fd = container_socket(pr->m, err);
     if (fd < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
-        snprintf(msg, size, "connect to port %u: %s", p->tcp->port, strerror(errno));
+        snprintf(msg, size, "connect to port %u: %s", probe_port(p), strerror(errno));
         close(fd);
         return 1;
     }
-    if (berth_loop_add(m->loop, &m->probe.io, fd, EPOLLOUT, on_probe_tcp, err) < 0) {
+    if (p->action_case == PROBE_ACTION_HTTP_GET)
+        http_request(pr, p->http_get, host);
+    if (berth_loop_add(pr->m->loop, &pr->io, fd, EPOLLOUT, on_probe_writable, err) < 0) {
         close(fd);
         return -1;
     }
@@ -317,8 +478,9 @@ static int start_tcp(monitor *m, const Probe *p, char *msg, size_t size, berth_e
 
 static void on_probe_period(berth_loop_timer *t)
 {
-    monitor *m = berth_container_of(t, monitor, probe.period);
-    const Probe *p = probe_spec(m);
+    probe *pr = berth_container_of(t, probe, period);
+    monitor *m = pr->m;
+    const Probe *p = probe_spec(pr);
     berth_error *err = NULL;
     char msg[300] = "";
     int r;
@@ -326,52 +488,105 @@ static void on_probe_period(berth_loop_timer *t)
     reap_stragglers(m);
     if (!m->c || m->removal || m->stopping)
         return;
-    r = p->action_case == PROBE_ACTION_EXEC ? start_exec(m, p, &err)
-                                            : start_tcp(m, p, msg, sizeof(msg), &err);
+    r = p->action_case == PROBE_ACTION_EXEC ? start_exec(pr, p, &err)
+                                            : start_socket(pr, p, msg, sizeof(msg), &err);
     if (r != 0) {
         if (r < 0)
             snprintf(msg, sizeof(msg), "%s", err->msg);
         berth_error_free(&err);
-        probe_done(m, false, msg);
+        probe_done(pr, false, msg);
         return;
     }
-    berth_loop_timer_arm(m->loop, &m->probe.timeout,
+    berth_loop_timer_arm(m->loop, &pr->timeout,
                          berth_now_mono_ns() +
                              or_default(p->timeout_ms, DEFAULT_TIMEOUT_MS) * BERTH_NSEC_PER_MSEC);
 }
 
-/* --- the probe of a run ----------------------------------------------------------------- */
+/* --- the probes of a run ----------------------------------------------------------------- */
 
 void liveness_init(monitor *m)
 {
-    m->probe.io.fd = -1;
-    berth_loop_timer_init(&m->probe.period, on_probe_period);
-    berth_loop_timer_init(&m->probe.timeout, on_probe_timeout);
+    for (int k = 0; k < PROBE_KINDS; k++) {
+        probe *pr = &m->probes[k];
+
+        pr->m = m;
+        pr->kind = (probe_kind)k;
+        pr->io.fd = -1;
+        berth_loop_timer_init(&pr->period, on_probe_period);
+        berth_loop_timer_init(&pr->timeout, on_probe_timeout);
+    }
+}
+
+static void probe_begin(monitor *m, probe_kind k)
+{
+    probe *pr = &m->probes[k];
+
+    pr->failures = pr->successes = 0;
+    pr->message[0] = '\0';
+    if (probe_spec_of(m, k))
+        probe_schedule(pr, probe_spec_of(m, k)->initial_delay_ms);
+}
+
+/* Once started: liveness and readiness begin. */
+static void start_after_startup(monitor *m)
+{
+    probe_begin(m, PROBE_LIVENESS);
+    probe_begin(m, PROBE_READINESS);
+    if (!probe_spec_of(m, PROBE_READINESS))
+        m->ready = true;
 }
 
 void liveness_start(monitor *m)
 {
-    m->probe.failures = m->probe.successes = 0;
-    m->probe.unhealthy_kill = false;
-    m->probe.message[0] = '\0';
-    if (!probe_spec(m)) {
-        m->probe.health = HEALTH_NONE;
-        return;
-    }
-    m->probe.health = HEALTH_UNKNOWN;
-    probe_schedule(m, probe_spec(m)->initial_delay_ms);
+    m->unhealthy_kill = false;
+    m->reason_unhealthy[0] = '\0';
+    m->health = probe_spec_of(m, PROBE_LIVENESS) ? HEALTH_UNKNOWN : HEALTH_NONE;
+    m->ready = false;
+    m->started = !probe_spec_of(m, PROBE_STARTUP);
+    for (int k = 0; k < PROBE_KINDS; k++)
+        m->probes[k].failures = m->probes[k].successes = 0, m->probes[k].message[0] = '\0';
+    if (m->started)
+        start_after_startup(m);
+    else
+        probe_begin(m, PROBE_STARTUP);
 }
 
 void liveness_stop(monitor *m)
 {
-    berth_loop_timer_cancel(m->loop, &m->probe.period);
-    probe_reset(m);
+    for (int k = 0; k < PROBE_KINDS; k++) {
+        berth_loop_timer_cancel(m->loop, &m->probes[k].period);
+        probe_reset(&m->probes[k]);
+    }
+    m->ready = false;
 }
 
 /* At exit: what is not reaped yet is left to init. */
 void liveness_free(monitor *m)
 {
     liveness_stop(m);
-    while (m->probe.reapers)
-        reaper_free(m, m->probe.reapers);
+    while (m->reapers)
+        reaper_free(m, m->reapers);
+}
+
+bool liveness_needs_netns(const monitor *m)
+{
+    for (int k = 0; k < PROBE_KINDS; k++) {
+        const Probe *p = probe_spec_of(m, (probe_kind)k);
+
+        if (p && p->action_case != PROBE_ACTION_EXEC)
+            return true;
+    }
+    return false;
+}
+
+void liveness_report(monitor *m, uint32_t *ret_failures, const char **ret_message)
+{
+    const probe *pr = &m->probes[PROBE_LIVENESS];
+
+    if (!m->started)
+        pr = &m->probes[PROBE_STARTUP];
+    else if (!probe_spec_of(m, PROBE_LIVENESS))
+        pr = &m->probes[PROBE_READINESS];
+    *ret_failures = pr->failures;
+    *ret_message = pr->message;
 }

@@ -130,8 +130,7 @@ static int setup(monitor *m, const char *dir, berth_error **err)
         return -1;
     }
     liveness_init(m);
-    if (m->plan->spec->liveness_probe &&
-        m->plan->spec->liveness_probe->action_case == PROBE_ACTION_TCP) {
+    if (liveness_needs_netns(m)) {
         m->self_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         if (m->self_netns < 0)
             return berth_error_errno(err, "open /proc/self/ns/net");

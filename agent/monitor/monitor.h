@@ -4,7 +4,8 @@
  *   run.c      a run's life: start, exit, removal of what it leaves,
  *              restarts with backoff, stop (fifo, signals, grace)
  *   logs.c     the container's stdout and stderr into its CRI log
- *   liveness.c the liveness probe (exec or tcp), never waiting in the loop
+ *   liveness.c the startup, liveness and readiness probes (exec, tcp or
+ *              http), never waiting in the loop
  *   records.c  state.pb and exit.pb (lib/statedir)
  *
  * Calls go one way: main -> run -> logs, liveness, records. The probe tells
@@ -37,6 +38,26 @@ typedef struct out_pipe {
 /* A probe command given up on, until it is reaped (liveness.c). */
 typedef struct probe_reaper probe_reaper;
 
+typedef enum probe_kind { PROBE_STARTUP, PROBE_LIVENESS, PROBE_READINESS, PROBE_KINDS } probe_kind;
+
+/* One of the container's probes, while a run lives. */
+typedef struct probe {
+    monitor *m;
+    probe_kind kind;
+    berth_loop_timer period;  /* next probe due */
+    berth_loop_timer timeout; /* the probe in flight gives up */
+    berth_loop_io io;         /* exec: its start, then its pidfd; tcp, http: the socket */
+    berth_exec *exec;         /* exec: being started */
+    pid_t pid;                /* exec: the command in flight */
+    uint32_t failures, successes;
+    char message[256];
+    /* http: the request going out, then the status line coming in */
+    char *req;
+    size_t req_len, req_off;
+    char resp[64];
+    size_t resp_len;
+} probe;
+
 struct monitor {
     berth_loop *loop;
     int dirfd;
@@ -65,19 +86,14 @@ struct monitor {
     berth_crilog *log;
     out_pipe out[2];
 
-    /* Liveness probe. */
-    struct {
-        berth_loop_timer period;  /* next probe due */
-        berth_loop_timer timeout; /* the probe in flight gives up */
-        berth_loop_io io;         /* exec: its start, then its pidfd; tcp: the socket */
-        berth_exec *exec;         /* exec: being started */
-        pid_t pid;                /* exec: the command in flight */
-        HealthState health;
-        uint32_t failures, successes;
-        char message[256];
-        bool unhealthy_kill; /* the run is being ended for failing */
-        probe_reaper *reapers;
-    } probe;
+    /* Probes (liveness.c): startup, liveness, readiness. */
+    probe probes[PROBE_KINDS];
+    probe_reaper *reapers;
+    HealthState health;  /* the liveness probe's verdict */
+    bool started;        /* the startup probe succeeded (or there is none) */
+    bool ready;          /* the readiness probe's verdict (true without one) */
+    bool unhealthy_kill; /* the run is being ended for failing a probe */
+    char reason_unhealthy[300];
     int self_netns; /* our own network namespace, to come back to */
 
     /* Bookkeeping for state.pb and exit.pb. */
@@ -103,7 +119,8 @@ void run_begin(monitor *m);
 /* Stop the container: its stop signal, SIGKILL after grace_ms (< 0: the
  * spec's); then the monitor exits. */
 void run_request_stop(monitor *m, int64_t grace_ms);
-/* The liveness probe gave up on this run: end it, restart per policy. */
+/* The liveness or startup probe gave up on this run: end it, restart per
+ * policy. */
 void run_end_unhealthy(monitor *m);
 void run_free(monitor *m);
 
@@ -119,6 +136,12 @@ void liveness_init(monitor *m);
 void liveness_start(monitor *m);
 void liveness_stop(monitor *m);
 void liveness_free(monitor *m);
+/* Whether a probe connects in the container's network (tcp, http). */
+bool liveness_needs_netns(const monitor *m);
+/* What state.pb says of the probes: the failures in a row and the last
+ * failure of the probe that matters now (startup until it succeeded,
+ * then liveness, else readiness). */
+void liveness_report(monitor *m, uint32_t *ret_failures, const char **ret_message);
 
 /* records.c */
 void records_save_state(monitor *m);

@@ -10,6 +10,7 @@
 void records_save_state(monitor *m)
 {
     MonitorState st = MONITOR_STATE_INIT;
+    const char *probe_message;
     ExitRecord *hist[HISTORY_MAX];
     berth_error *err = NULL;
 
@@ -20,9 +21,11 @@ void records_save_state(monitor *m)
     st.restart_count = m->restart_count;
     st.next_restart_unix_ns = m->phase == PHASE_BACKOFF ? m->next_restart_ns : 0;
     st.reason = m->reason;
-    st.health = m->probe.health;
-    st.probe_failures = m->probe.failures;
-    st.probe_message = m->probe.message;
+    st.health = m->health;
+    liveness_report(m, &st.probe_failures, &probe_message);
+    st.probe_message = (char *)probe_message;
+    st.ready = m->ready;
+    st.started = m->started;
     for (size_t i = 0; i < m->n_history; i++)
         hist[i] = &m->history[i];
     st.history = hist;

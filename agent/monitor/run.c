@@ -128,8 +128,7 @@ static void on_removed(const berth_error *err, void *data)
     /* A run ended for failing its probe counts as failed, whatever its
      * exit code (as Kubernetes restarts it). */
     if (!m->stopping &&
-        should_restart(m,
-                       m->probe.unhealthy_kill && m->last_exit_code == 0 ? 1 : m->last_exit_code)) {
+        should_restart(m, m->unhealthy_kill && m->last_exit_code == 0 ? 1 : m->last_exit_code)) {
         schedule_restart(m, m->last_ran_ns);
         return;
     }
@@ -169,7 +168,7 @@ static void on_exit_of_container(berth_loop_io *io, uint32_t events)
     rec.finished_unix_ns = ex.finished_ns;
     rec.restart_count = m->restart_count;
     rec.stopped = m->stopping;
-    rec.reason = ex.oom_killed ? "OOMKilled" : m->probe.unhealthy_kill ? "Unhealthy" : "";
+    rec.reason = ex.oom_killed ? "OOMKilled" : m->unhealthy_kill ? "Unhealthy" : "";
     records_exit(m, &rec);
     berth_info("container exited: code %d, signal %d%s", ex.exit_code, ex.signal,
                ex.oom_killed ? ", OOM-killed" : "");
@@ -307,7 +306,7 @@ void run_end_unhealthy(monitor *m)
 {
     if (!m->c || m->removal || m->stopping)
         return;
-    berth_warn("liveness probe failed %u times: restarting the container", m->probe.failures);
+    berth_warn("%s: restarting the container", m->reason_unhealthy);
     end_run(m, berth_spec_stop_grace_ms(m->plan->spec));
 }
 

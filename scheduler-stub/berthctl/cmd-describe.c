@@ -153,6 +153,42 @@ static void print_argv(const char *label, char **a, size_t n, char **b, size_t n
     printf("%s\n", n + nb ? "" : "-");
 }
 
+/* A probe as kubectl describe shows it: "http-get http://:8080/healthz
+ * delay=0s timeout=1s period=10s #success=1 #failure=3". */
+static void describe_probe(const char *label, const Probe *p)
+{
+    char action[512] = "";
+    size_t n = 0;
+
+    if (!p)
+        return;
+    switch (p->action_case) {
+    case PROBE_ACTION_EXEC:
+        n = (size_t)snprintf(action, sizeof(action), "exec [");
+        for (size_t i = 0; i < p->exec->n_command && n < sizeof(action); i++)
+            n += (size_t)snprintf(action + n, sizeof(action) - n, "%s%s", i ? " " : "",
+                                  p->exec->command[i]);
+        if (n < sizeof(action))
+            snprintf(action + n, sizeof(action) - n, "]");
+        break;
+    case PROBE_ACTION_TCP:
+        snprintf(action, sizeof(action), "tcp-socket :%u", p->tcp->port);
+        break;
+    case PROBE_ACTION_HTTP_GET:
+        snprintf(action, sizeof(action), "http-get http://%s:%u%s", p->http_get->host,
+                 p->http_get->port, *p->http_get->path ? p->http_get->path : "/");
+        break;
+    default:
+        snprintf(action, sizeof(action), "?");
+    }
+    FIELD(label, "%s delay=%llds timeout=%llds period=%llds #success=%d #failure=%d", action,
+          (long long)p->initial_delay_ms / 1000,
+          (long long)(p->timeout_ms ? p->timeout_ms : 1000) / 1000,
+          (long long)(p->period_ms ? p->period_ms : 10000) / 1000,
+          p->success_threshold ? p->success_threshold : 1,
+          p->failure_threshold ? p->failure_threshold : 3);
+}
+
 static void print_spec(const ContainerSpec *s)
 {
     static const char *const restart[] = { "Never", "OnFailure", "Always" };
@@ -175,9 +211,9 @@ static void print_spec(const ContainerSpec *s)
               s->mounts[i]->readonly ? " (read-only)" : "");
     FIELD("Network", "%s", s->network == NETWORK_HOST ? "host" : "none");
     FIELD("Restart", "%s", (unsigned)s->restart_policy < 3 ? restart[s->restart_policy] : "?");
-    if (s->liveness_probe)
-        FIELD("Liveness", "%s",
-              s->liveness_probe->action_case == PROBE_ACTION_TCP ? "tcp" : "exec");
+    describe_probe("Liveness", s->liveness_probe);
+    describe_probe("Readiness", s->readiness_probe);
+    describe_probe("Startup", s->startup_probe);
 }
 
 static int describe_workload(berthctl_ctx *ctx, const char *name)
@@ -271,6 +307,7 @@ static int describe_container(berthctl_ctx *ctx, const char *id, const char *nod
         if (s->state == CONTAINER_EXITED || s->signal || s->oom_killed)
             FIELD("Exit", "code %d, signal %d%s", s->exit_code, s->signal,
                   s->oom_killed ? ", OOM-killed" : "");
+        FIELD("Ready", "%s", s->ready ? "True" : "False");
         FIELD("Restarts", "%u", s->restart_count);
         FIELD("Health", "%s", (unsigned)s->health < 4 ? health[s->health] : "?");
         FIELD("Generation", "%" PRIu64, s->generation);

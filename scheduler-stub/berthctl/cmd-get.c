@@ -166,16 +166,16 @@ static void print_workloads(const ListWorkloadsResponse *r, char **names, int n_
 void berthctl_print_containers(const ListContainersResponse *r, char **names, int n_names,
                                bool wide)
 {
-    static const char *const h[] = { "NAME", "NODE",  "WORKLOAD", "STATE", "RESTARTS",
-                                     "AGE",  "IMAGE", "PID",      "EXIT",  "REASON" };
-    berthctl_table *t = berthctl_table_new(wide ? 10 : 6, h);
+    static const char *const h[] = { "NAME",  "NODE", "WORKLOAD", "STATE", "RESTARTS", "AGE",
+                                     "IMAGE", "PID",  "EXIT",     "READY", "REASON" };
+    berthctl_table *t = berthctl_table_new(wide ? 11 : 6, h);
 
     for (size_t i = 0; i < r->n_containers; i++) {
         const ContainerInfo *ci = r->containers[i];
         const ContainerStatus *s = ci->status;
         char restarts[16], age[16], pid[16], exitc[24];
-        const char *colours[10] = { NULL };
-        const char *cells[10];
+        const char *colours[11] = { NULL };
+        const char *cells[11];
 
         if (!s || !wanted(names, n_names, s->id))
             continue;
@@ -200,7 +200,8 @@ void berthctl_print_containers(const ListContainersResponse *r, char **names, in
         cells[6] = ci->spec ? ci->spec->image : "";
         cells[7] = pid;
         cells[8] = exitc;
-        cells[9] = s->reason;
+        cells[9] = s->state != CONTAINER_RUNNING ? "-" : s->ready ? "true" : "false";
+        cells[10] = s->reason;
         berthctl_table_add(t, cells, colours);
     }
     berthctl_table_print(t, stdout);

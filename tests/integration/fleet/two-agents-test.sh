@@ -98,6 +98,39 @@ $FLEET_DIR/bad.yaml:13:9: spec.template.spec.containers[0].comand: unknown field
 expect "... and changes nothing" "$before_w" "$(bctl get workloads | awk '{ print $1, $2, $3 }')"
 expect "... not even the replicas" "4" "$(count_state Running web)"
 
+# Readiness through the whole chain (monitor, agent, controller,
+# berthctl): an httpGet readiness probe on a port by name, ready while the
+# page is there, not ready once it goes, never restarted for it.
+cat >"$FLEET_DIR/ready.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: ready}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: ready
+    image: bb
+    command: [/bin/sh, -c, 'mkdir -p /tmp/www && echo ok >/tmp/www/up && exec httpd -f -p 8080 -h /tmp/www']
+    ports: [{name: web, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /up, port: web}
+      periodSeconds: 1
+      failureThreshold: 1
+YAML
+bctl apply -f "$FLEET_DIR/ready.yaml" >/dev/null
+ready_is() { [ "$(bctl get containers -o wide --workload ready | awk 'NR == 2 { print $10 }')" = "$1" ]; }
+wait_until 30 ready_is true && ok "readinessProbe httpGet: READY true" || bad "readinessProbe httpGet: not ready"
+contains "describe container: Ready" "Ready:          True" "$(bctl describe container ready-0)"
+contains "... and the probe, as kubectl shows it" \
+	"Readiness:      http-get http://:8080/up delay=0s timeout=1s period=1s #success=1 #failure=1" \
+	"$(bctl describe container ready-0)"
+pid=$(bctl get containers -o wide --workload ready | awk 'NR == 2 { print $8 }')
+rm -f "/proc/$pid/root/tmp/www/up"
+wait_until 30 ready_is false && ok "... READY false once the page is gone" || bad "... still ready"
+expect "... and never restarted for it" "0" \
+	"$(bctl get containers --workload ready | awk 'NR == 2 { print $5 }')"
+bctl delete ready >/dev/null
+
 # delete: gone everywhere, nothing left behind.
 bctl delete web >/dev/null
 wait_until 30 no_containers n1 n2

@@ -730,6 +730,173 @@ START_TEST(tcp_probe_refused)
 }
 END_TEST
 
+static Probe probe2 = PROBE_INIT;
+static ExecAction exec_action2 = EXEC_ACTION_INIT;
+static HttpGetAction http_action = HTTP_GET_ACTION_INIT;
+
+/* p runs check (NULL-terminated) inside the container. */
+static void exec_probe(Probe *p, ExecAction *a, char **check)
+{
+    a->command = check;
+    a->n_command = 0;
+    while (check[a->n_command])
+        a->n_command++;
+    p->action_case = PROBE_ACTION_EXEC;
+    p->exec = a;
+}
+
+/* p GETs path on port 8080, where the container's httpd serves. */
+static void http_probe(Probe *p, const char *path)
+{
+    http_action.port = 8080;
+    http_action.path = (char *)path;
+    p->action_case = PROBE_ACTION_HTTP_GET;
+    p->http_get = &http_action;
+    set_cmd("exec httpd -f -p 8080 -h /var/www");
+}
+
+/* The state pred waits for, checked by check, then the monitor stopped. */
+static void expect_state_then_stop(bool (*pred)(const MonitorState *), int timeout_ms,
+                                   void (*check)(const MonitorState *))
+{
+    MonitorState *st = wait_state(pred, timeout_ms);
+
+    if (check)
+        check(st);
+    monitor_state_free_unpacked(st, NULL);
+    ck_assert_int_eq(berth_monitor_stop(dfd, 0, NULL), 0);
+    wait_monitor_gone(10000);
+}
+
+static bool ready(const MonitorState *st)
+{
+    return st->phase == PHASE_RUNNING && st->ready;
+}
+
+static bool not_ready(const MonitorState *st)
+{
+    return st->phase == PHASE_RUNNING && !st->ready && st->probe_failures >= 2;
+}
+
+/* An HTTP GET in the container's network: the page busybox httpd serves
+ * makes it ready; a path it does not have fails liveness with the code. */
+static void no_liveness(const MonitorState *st)
+{
+    ck_assert_int_eq(st->health, HEALTH_NONE);
+}
+
+START_TEST(http_probes)
+{
+    probe_setup();
+    spec.liveness_probe = NULL;
+    http_probe(&probe, "/index.html");
+    spec.readiness_probe = &probe;
+    start();
+    expect_state_then_stop(ready, 10000, no_liveness);
+}
+END_TEST
+
+static void unhealthy_404(const MonitorState *st)
+{
+    ck_assert_str_eq(st->history[0]->reason, "Unhealthy");
+    ck_assert_str_eq(st->probe_message, "HTTP probe failed with statuscode: 404");
+}
+
+START_TEST(http_probe_404)
+{
+    probe_setup();
+    http_probe(&probe, "/nothing-here");
+    start();
+    expect_state_then_stop(unhealthy_msg, 20000, unhealthy_404);
+}
+END_TEST
+
+/* Readiness comes and goes with its file; the container is never
+ * restarted for it. */
+static void not_restarted(const MonitorState *st)
+{
+    ck_assert_uint_eq(st->restart_count, 0);
+}
+
+static void not_ready_nor_restarted(const MonitorState *st)
+{
+    not_restarted(st);
+    ck_assert_str_eq(st->probe_message, "command exited with 1");
+}
+
+START_TEST(readiness_flips_without_restart)
+{
+    static char *check[] = { "test", "-e", "/tmp/ready", NULL };
+    MonitorState *st;
+
+    probe_setup();
+    spec.liveness_probe = NULL;
+    exec_probe(&probe, &exec_action, check);
+    spec.readiness_probe = &probe;
+    set_cmd("touch /tmp/ready; (sleep 1; rm /tmp/ready) & exec sleep 1000");
+    start();
+    st = wait_state(ready, 10000);
+    monitor_state_free_unpacked(st, NULL);
+    expect_state_then_stop(not_ready, 10000, not_ready_nor_restarted);
+}
+END_TEST
+
+static bool started_and_healthy(const MonitorState *st)
+{
+    return st->started && st->health == HEALTH_HEALTHY && st->ready;
+}
+
+static bool starting(const MonitorState *st)
+{
+    return st->phase == PHASE_RUNNING && !st->started;
+}
+
+/* The startup probe holds liveness back: a liveness probe that would fail
+ * before the container is up (threshold 1) never runs until startup
+ * succeeded, so nothing restarts. */
+START_TEST(startup_holds_liveness_back)
+{
+    static char *check[] = { "test", "-e", "/tmp/up", NULL };
+    MonitorState *st;
+
+    probe_setup();
+    exec_probe(&probe, &exec_action, check);
+    probe.failure_threshold = 1;
+    exec_probe(&probe2, &exec_action2, check);
+    probe2.period_ms = 200;
+    probe2.failure_threshold = 30;
+    spec.startup_probe = &probe2;
+    set_cmd("(sleep 1.5; touch /tmp/up) & exec sleep 1000");
+    start();
+    st = wait_state(starting, 10000);
+    ck_assert(!st->ready);
+    monitor_state_free_unpacked(st, NULL);
+    expect_state_then_stop(started_and_healthy, 15000, not_restarted);
+}
+END_TEST
+
+static void restarted_unhealthy(const MonitorState *st)
+{
+    ck_assert_str_eq(st->history[0]->reason, "Unhealthy");
+}
+
+/* A startup probe that keeps failing ends the run, as liveness would. */
+START_TEST(startup_failing_restarts)
+{
+    static char *check[] = { "test", "-e", "/tmp/never", NULL };
+
+    probe_setup();
+    spec.liveness_probe = NULL;
+    exec_probe(&probe2, &exec_action2, check);
+    probe2.period_ms = 200;
+    probe2.failure_threshold = 3;
+    spec.startup_probe = &probe2;
+    set_cmd("exec sleep 1000");
+    start();
+    expect_state_then_stop(unhealthy_msg, 20000, restarted_unhealthy);
+}
+END_TEST
+
 /* Freeze (or thaw) the container's cgroup: nothing in it runs, not even
  * to die of a signal, until it is thawed. */
 static void freeze(bool frozen)
@@ -821,6 +988,11 @@ Suite *make_suite(void)
     tcase_add_test(tc, exec_probe_failing_restarts);
     tcase_add_test(tc, tcp_probe);
     tcase_add_test(tc, tcp_probe_refused);
+    tcase_add_test(tc, http_probes);
+    tcase_add_test(tc, http_probe_404);
+    tcase_add_test(tc, readiness_flips_without_restart);
+    tcase_add_test(tc, startup_holds_liveness_back);
+    tcase_add_test(tc, startup_failing_restarts);
     tcase_add_test(tc, probe_given_up_does_not_block);
     suite_add_tcase(s, tc);
     return s;
