@@ -273,7 +273,7 @@ static void status_from_state(ct *c, const MonitorState *ms)
 
     c->st.restart_count = ms->restart_count;
     c->st.health = ms->health;
-    c->st.ready = ms->phase == PHASE_RUNNING && ms->started && ms->ready;
+    c->st.ready = ms->phase == PHASE_RUNNING && !ms->starting && !ms->unready;
     c->probe_failures = ms->probe_failures;
     snprintf(c->probe_message, sizeof(c->probe_message), "%s", ms->probe_message);
     c->st.generation = c->generation;
@@ -329,8 +329,8 @@ static void status_from_state(ct *c, const MonitorState *ms)
         c->st.pid = 0;
     if (state == prev && strcmp(reason, c->reason) == 0 && strcmp(message, c->message) == 0 &&
         before.restart_count == c->st.restart_count && before.health == c->st.health &&
-        before.ready == c->st.ready &&
-        before.pid == c->st.pid && before.exit_code == c->st.exit_code)
+        before.ready == c->st.ready && before.pid == c->st.pid &&
+        before.exit_code == c->st.exit_code)
         return;
     c->st.state = state;
     snprintf(c->reason, sizeof(c->reason), "%s", reason);

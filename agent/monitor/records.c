@@ -24,8 +24,8 @@ void records_save_state(monitor *m)
     st.health = m->health;
     liveness_report(m, &st.probe_failures, &probe_message);
     st.probe_message = (char *)probe_message;
-    st.ready = m->ready;
-    st.started = m->started;
+    st.unready = !m->ready;
+    st.starting = !m->started;
     for (size_t i = 0; i < m->n_history; i++)
         hist[i] = &m->history[i];
     st.history = hist;

@@ -770,12 +770,12 @@ static void expect_state_then_stop(bool (*pred)(const MonitorState *), int timeo
 
 static bool ready(const MonitorState *st)
 {
-    return st->phase == PHASE_RUNNING && st->ready;
+    return st->phase == PHASE_RUNNING && !st->unready;
 }
 
 static bool not_ready(const MonitorState *st)
 {
-    return st->phase == PHASE_RUNNING && !st->ready && st->probe_failures >= 2;
+    return st->phase == PHASE_RUNNING && st->unready && st->probe_failures >= 2;
 }
 
 /* An HTTP GET in the container's network: the page busybox httpd serves
@@ -843,12 +843,12 @@ END_TEST
 
 static bool started_and_healthy(const MonitorState *st)
 {
-    return st->started && st->health == HEALTH_HEALTHY && st->ready;
+    return !st->starting && st->health == HEALTH_HEALTHY && !st->unready;
 }
 
 static bool starting(const MonitorState *st)
 {
-    return st->phase == PHASE_RUNNING && !st->started;
+    return st->phase == PHASE_RUNNING && st->starting;
 }
 
 /* The startup probe holds liveness back: a liveness probe that would fail
@@ -869,7 +869,7 @@ START_TEST(startup_holds_liveness_back)
     set_cmd("(sleep 1.5; touch /tmp/up) & exec sleep 1000");
     start();
     st = wait_state(starting, 10000);
-    ck_assert(!st->ready);
+    ck_assert(st->unready);
     monitor_state_free_unpacked(st, NULL);
     expect_state_then_stop(started_and_healthy, 15000, not_restarted);
 }
