@@ -225,16 +225,14 @@ static int validate_probe(const Probe *p, const char *field, berth_error **err)
         break;
     case PROBE_ACTION_TCP:
         if (p->tcp->port == 0 || p->tcp->port > 65535)
-            return F("spec.%s.tcp.port: %" PRIu32 " is not a port (1..65535)", field,
-                     p->tcp->port);
+            return F("spec.%s.tcp.port: %" PRIu32 " is not a port (1..65535)", field, p->tcp->port);
         break;
     case PROBE_ACTION_HTTP_GET: {
         struct in_addr a;
         const HttpGetAction *h = p->http_get;
 
         if (h->port == 0 || h->port > 65535)
-            return F("spec.%s.http_get.port: %" PRIu32 " is not a port (1..65535)", field,
-                     h->port);
+            return F("spec.%s.http_get.port: %" PRIu32 " is not a port (1..65535)", field, h->port);
         if (*h->path && (h->path[0] != '/' || strlen(h->path) > 2048 || strpbrk(h->path, " \r\n")))
             return F("spec.%s.http_get.path: must start with '/', without spaces, at most 2048",
                      field);
