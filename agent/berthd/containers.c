@@ -23,6 +23,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/quantity.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "image/ref.h"
@@ -583,19 +584,6 @@ static void on_answer(berth_loop_io *io, uint32_t events)
     check_applied(t);
 }
 
-/* Whether the spec's image is a directory image of the store (used as it
- * is, never pulled). */
-static bool dir_image(const containers *t, const char *image)
-{
-    char path[PATH_MAX];
-    struct stat st;
-
-    if (!berth_spec_image_name_valid(image) || berth_image_store_reserved_name(image))
-        return false;
-    snprintf(path, sizeof(path), "%s/%s", t->cfg.image_store, image);
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The status's image and image id: the reference as normalized and
  * repository@digest (Kubernetes' imageID); a directory image by its
  * name. */
@@ -629,7 +617,7 @@ static bool ct_startable(ct *c, bool *ret_pull)
         berth_error_free(&err);
         return false;
     }
-    if (!*c->spec->image || dir_image(t, c->spec->image)) {
+    if (!*c->spec->image || berth_spec_dir_image(t->cfg.image_store, c->spec->image)) {
         BERTH_PB_FREE(c->image);
         c->image = NULL;
         c->image_ready = false;
@@ -662,18 +650,6 @@ static int64_t pull_backoff_ms(const ct *c)
     return d < 30 * base ? d : 30 * base;
 }
 
-static void human_bytes(int64_t n, char *buf, size_t size)
-{
-    if (n >= 1000 * 1000 * 1000)
-        snprintf(buf, size, "%.1f GB", (double)n / 1e9);
-    else if (n >= 1000 * 1000)
-        snprintf(buf, size, "%.1f MB", (double)n / 1e6);
-    else if (n >= 1000)
-        snprintf(buf, size, "%.1f kB", (double)n / 1e3);
-    else
-        snprintf(buf, size, "%" PRId64 " B", n);
-}
-
 static void on_pull_progress(pull_waiter *w, const pull_progress *p)
 {
     ct *c = berth_container_of(w, ct, pw);
@@ -684,8 +660,8 @@ static void on_pull_progress(pull_waiter *w, const pull_progress *p)
     if (now - c->progress_ns < BERTH_NSEC_PER_SEC || p->total <= 0)
         return;
     c->progress_ns = now;
-    human_bytes(p->done, done, sizeof(done));
-    human_bytes(p->total, total, sizeof(total));
+    berth_format_bytes_si(p->done, done, sizeof(done));
+    berth_format_bytes_si(p->total, total, sizeof(total));
     ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_PULLING,
                   "Pulling image \"%s\": %s of %s, layer %zu of %zu (%s)", c->spec->image, done,
                   total, p->layer, p->n_layers, p->phase);

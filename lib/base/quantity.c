@@ -202,3 +202,16 @@ char *berth_format_millicpu(int64_t millis, char *buf, size_t size)
         snprintf(buf, size, "%" PRId64 "m", millis);
     return buf;
 }
+
+char *berth_format_bytes_si(int64_t bytes, char *buf, size_t size)
+{
+    if (bytes < 1000)
+        snprintf(buf, size, "%" PRId64 " B", bytes);
+    else if (bytes < 1000 * 1000)
+        snprintf(buf, size, "%.1f kB", (double)bytes / 1e3);
+    else if (bytes < (int64_t)1000 * 1000 * 1000)
+        snprintf(buf, size, "%.1f MB", (double)bytes / 1e6);
+    else
+        snprintf(buf, size, "%.2f GB", (double)bytes / 1e9);
+    return buf;
+}

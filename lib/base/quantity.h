@@ -29,6 +29,10 @@ char *berth_format_bytes(int64_t bytes, char *buf, size_t size);
 /* For measured amounts, short and rounded: 25275768832 -> "24Gi", 1610612736 -> "1.5Gi",
  * 67108864 -> "64Mi", 385024 -> "376Ki", 900 -> "900". Returns buf. */
 char *berth_format_bytes_approx(int64_t bytes, char *buf, size_t size);
+/* Sizes as pulls and registries state them, in decimal units:
+ * 12345678 -> "12.3 MB", 2500000000 -> "2.50 GB", 900 -> "900 B".
+ * Returns buf. */
+char *berth_format_bytes_si(int64_t bytes, char *buf, size_t size);
 char *berth_format_millicpu(int64_t millis, char *buf, size_t size);
 
 #endif

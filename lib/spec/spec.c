@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <strings.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "base/cleanup.h"
 #include "base/quantity.h"
@@ -689,4 +691,15 @@ int berth_spec_effective(const berth_spec *spec, const ImageConfig *img, berth_s
     }
     *ret = e;
     return 0;
+}
+
+bool berth_spec_dir_image(const char *store, const char *image)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    if (!berth_spec_image_name_valid(image) || berth_image_store_reserved_name(image))
+        return false;
+    snprintf(path, sizeof(path), "%s/%s", store, image);
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }

@@ -47,6 +47,12 @@ bool berth_spec_id_valid(const char *s);
  * alphanumeric; never "." or ".." and no '/'. */
 bool berth_spec_image_name_valid(const char *s);
 
+/* Whether image names a directory image of the image store at store
+ * (STORE/NAME, a real directory, not one of the store's own entries):
+ * used as it is, never pulled. The one check here that looks at the
+ * file system. */
+bool berth_spec_dir_image(const char *store, const char *image);
+
 /* Effective values with defaults applied. */
 int64_t berth_spec_stop_grace_ms(const berth_spec *spec); /* 10000 */
 int berth_spec_stop_signal(const berth_spec *spec);       /* SIGTERM */

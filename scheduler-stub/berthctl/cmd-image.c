@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/quantity.h"
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
@@ -329,13 +330,7 @@ fail:
 /* Whether STORE/name is a directory image. */
 static bool is_dir_image(const image_opts *o, const char *name)
 {
-    char path[4200];
-    struct stat st;
-
-    if (!berth_spec_image_name_valid(name) || berth_image_store_reserved_name(name))
-        return false;
-    snprintf(path, sizeof(path), "%s/%s", o->store, name);
-    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    return berth_spec_dir_image(o->store, name);
 }
 
 static int dir_image_rm(const image_opts *o, const char *name)
@@ -387,19 +382,6 @@ static int parse_platform(const image_opts *o, char *buf, size_t size, berth_oci
 }
 
 /* "12.3 MB": sizes as registries and docker show them (decimal). */
-static char *human(int64_t bytes, char *buf, size_t size)
-{
-    if (bytes < 1000)
-        snprintf(buf, size, "%" PRId64 " B", bytes);
-    else if (bytes < 1000 * 1000)
-        snprintf(buf, size, "%.1f kB", (double)bytes / 1e3);
-    else if (bytes < (int64_t)1000 * 1000 * 1000)
-        snprintf(buf, size, "%.1f MB", (double)bytes / 1e6);
-    else
-        snprintf(buf, size, "%.2f GB", (double)bytes / 1e9);
-    return buf;
-}
-
 typedef struct bar {
     bool tty;
     int64_t drawn_ns;
@@ -426,8 +408,9 @@ static void on_progress(const berth_image_progress *p, void *data)
         snprintf(line, sizeof(line), "%s [%.*s%s%*s] %s/%s  layers %zu/%zu",
                  p->phase == BERTH_IMAGE_UNPACKING ? "Unpacking" : "Pulling  ", fill,
                  "==============================", fill < width ? ">" : "",
-                 width - fill - (fill < width ? 1 : 0), "", human(p->done, done, sizeof(done)),
-                 human(p->total, total, sizeof(total)), p->layer, p->n_layers);
+                 width - fill - (fill < width ? 1 : 0), "",
+                 berth_format_bytes_si(p->done, done, sizeof(done)),
+                 berth_format_bytes_si(p->total, total, sizeof(total)), p->layer, p->n_layers);
     }
     fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
@@ -466,7 +449,8 @@ static int image_pull(const image_opts *o, const char *ref)
     }
     if (b.tty)
         fprintf(stderr, "\r\033[KPulled %s (%s unpacked) in %.1fs\n", img->ref,
-                human(img->size, size, sizeof(size)), (double)(berth_now_mono_ns() - start) / 1e9);
+                berth_format_bytes_si(img->size, size, sizeof(size)),
+                (double)(berth_now_mono_ns() - start) / 1e9);
     printf("%s %s\n", img->ref, img->digest);
     return 0;
 }
@@ -609,7 +593,7 @@ static int image_prune(const image_opts *o)
         for (size_t i = 0; i < rm.images; i++)
             printf("%s\n", rm.refs[i]);
         fprintf(stderr, "removed %zu image(s), %zu layer(s): %s freed\n", rm.images, rm.layers,
-                human(rm.bytes, size, sizeof(size)));
+                berth_format_bytes_si(rm.bytes, size, sizeof(size)));
         berth_image_removal_clear(&rm);
     }
     free(refs);
@@ -649,7 +633,7 @@ static int image_ls(const image_opts *o)
         char digest[20], size[32], age[32];
         _cleanup_free_ char *ids = users_of(&u, NULL, imgs[i], NULL);
         const char *row[] = { imgs[i]->ref, berth_digest_short(imgs[i]->digest, digest),
-                              human(imgs[i]->size, size, sizeof(size)),
+                              berth_format_bytes_si(imgs[i]->size, size, sizeof(size)),
                               berthctl_age(imgs[i]->last_used_ns, age, sizeof(age)), ids };
 
         berthctl_table_add(t, row, NULL);
@@ -666,7 +650,8 @@ static int image_ls(const image_opts *o)
         char size[32];
         _cleanup_free_ char *ids = users_of(&u, dirs[i], NULL, NULL);
         const char *row[] = { dirs[i], "(directory)",
-                              human(fd >= 0 ? berth_image_tree_bytes(fd) : 0, size, sizeof(size)),
+                              berth_format_bytes_si(fd >= 0 ? berth_image_tree_bytes(fd) : 0, size,
+                                                    sizeof(size)),
                               "-", ids };
 
         berthctl_table_add(t, row, NULL);

@@ -503,18 +503,6 @@ static void spec_freep(ContainerSpec **p)
     BERTH_PB_FREE(*p);
 }
 
-/* Whether image is a directory image of the store (used as it is). */
-static bool dir_image(const char *store, const char *image)
-{
-    char path[PATH_MAX];
-    struct stat st;
-
-    if (!berth_spec_image_name_valid(image) || berth_image_store_reserved_name(image))
-        return false;
-    snprintf(path, sizeof(path), "%s/%s", store, image);
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static void on_pull_progress(const berth_image_progress *p, void *data)
 {
     (void)data;
@@ -625,7 +613,7 @@ int berthctl_cmd_run(int argc, char **argv)
     }
 
     /* The image first: a pull may take long, and Ctrl-C must end it. */
-    if (*a.spec.image && !dir_image(a.image_store, a.spec.image)) {
+    if (*a.spec.image && !berth_spec_dir_image(a.image_store, a.spec.image)) {
         if (run_image(&a, &image, &err) < 0)
             goto fail;
         opts.image_layers = image->layers;
