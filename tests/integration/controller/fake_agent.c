@@ -261,6 +261,18 @@ void fake_agent_report_snapshot(fake_agent *a, const fake_snapshot *s)
     call(a, "ReportStatus", &req.base, reported);
 }
 
+void fake_agent_adopt_snapshot(fake_agent *a, const fake_snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        fake_container *c = find(a, s->status[i].id);
+
+        if (c) {
+            c->status.state = s->status[i].state;
+            c->status.exit_code = s->status[i].exit_code;
+        }
+    }
+}
+
 bool fake_agent_exit(fake_agent *a, const char *id, int code)
 {
     fake_container *c = find(a, id);

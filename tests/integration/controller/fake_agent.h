@@ -106,6 +106,10 @@ typedef struct fake_snapshot {
 } fake_snapshot;
 void fake_agent_snapshot(const fake_agent *a, fake_snapshot *s);
 void fake_agent_report_snapshot(fake_agent *a, const fake_snapshot *s);
+/* The agent's own table takes the states and exit codes of s (no event):
+ * its heartbeats' digest then agrees with a report of s, and asks for no
+ * fresh picture that would undo it. */
+void fake_agent_adopt_snapshot(fake_agent *a, const fake_snapshot *s);
 /* Container id exits with code (its event is pushed); false: no such. */
 bool fake_agent_exit(fake_agent *a, const char *id, int code);
 
