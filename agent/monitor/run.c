@@ -196,6 +196,8 @@ static int create(monitor *m, berth_error **err)
         opts.image_layers = m->plan->image->layers;
         opts.n_image_layers = m->plan->image->n_layers;
     }
+    if (*m->plan->sandbox_dir)
+        opts.sandbox_dir = m->plan->sandbox_dir;
     if (berth_container_create(m->rt, m->plan->spec, &opts, &m->c, err) < 0)
         goto out;
     if (berth_loop_add(m->loop, &m->pid_io, berth_container_pidfd(m->c), EPOLLIN,

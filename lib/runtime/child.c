@@ -92,7 +92,7 @@ static int setup_stdio(const child_plan *p, berth_error **err)
     return 0;
 }
 
-static int loopback_up(berth_error **err)
+int runtime_loopback_up(berth_error **err)
 {
     _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct ifreq ifr = { 0 };
@@ -177,17 +177,33 @@ static int find_executable(const child_plan *p, char *buf, size_t size, berth_er
  * filesystem, host name, loopback. */
 static int setup_before_cgroup(const child_plan *p, int *ret_rootfd, berth_error **err)
 {
+    const struct {
+        int fd, flag;
+        const char *name;
+    } joins[] = {
+        { p->join_net, CLONE_NEWNET, "network" },
+        { p->join_ipc, CLONE_NEWIPC, "ipc" },
+        { p->join_uts, CLONE_NEWUTS, "uts" },
+    };
     int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (p->new_netns ? CLONE_NEWNET : 0);
 
+    /* A pod's container joins the pod's (in the sandbox's files). */
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(joins); i++) {
+        if (joins[i].fd < 0)
+            continue;
+        if (setns(joins[i].fd, joins[i].flag) < 0)
+            return berth_error_errno(err, "join the pod's %s namespace", joins[i].name);
+        flags &= ~joins[i].flag;
+    }
     /* In a user namespace these are owned by it (created after it). */
     if (unshare(flags) < 0)
         return berth_error_errno(err, "unshare the mount, uts, ipc%s namespaces",
                                  p->new_netns ? " and network" : "");
     if (setup_stdio(p, err) < 0 || mount_prepare(p, ret_rootfd, err) < 0)
         return -1;
-    if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+    if ((flags & CLONE_NEWUTS) && sethostname(p->hostname, strlen(p->hostname)) < 0)
         return berth_error_errno(err, "sethostname %s", p->hostname);
-    if (p->new_netns && loopback_up(err) < 0)
+    if ((flags & CLONE_NEWNET) && runtime_loopback_up(err) < 0)
         return -1;
     return 0;
 }

@@ -53,7 +53,7 @@ struct berth_container {
 
 /* The exec stub in a sealed memfd: nothing can write to it, and it has no
  * name on any file system. */
-static int make_stub(int *ret_fd, berth_error **err)
+int runtime_make_stub(int *ret_fd, berth_error **err)
 {
     _cleanup_close_ int fd = memfd_create("berth-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
 
@@ -85,7 +85,7 @@ int berth_runtime_new(const berth_runtime_config *cfg, berth_runtime **ret_rt, b
     rt->image_store = berth_xstrdup(store);
     rt->stub_fd = -1;
     if (berth_cgroup_driver_detect(cfg ? cfg->cgroup_root : NULL, &rt->cgroups, err) < 0 ||
-        make_stub(&rt->stub_fd, err) < 0) {
+        runtime_make_stub(&rt->stub_fd, err) < 0) {
         berth_runtime_free(rt);
         return -1;
     }
@@ -212,6 +212,7 @@ static int plan_process(berth_runtime *rt, const berth_spec *spec, size_t cmdc, 
     plan->gid = spec->user ? spec->user->gid : 0;
     plan->userns = spec->user_namespace && spec->user_namespace->enabled;
     plan->new_netns = spec->network == NETWORK_NONE;
+    plan->join_net = plan->join_ipc = plan->join_uts = -1;
     plan->stub_fd = rt->stub_fd;
     if (berth_spec_caps(spec, &plan->caps, err) < 0)
         return -1;
@@ -447,6 +448,57 @@ static void abort_start(berth_container *c)
     remove_dirs(c, NULL);
 }
 
+/* The sandbox's namespace files a pod's container joins: net (unless the
+ * spec has the host's), ipc, uts into fds[0..2], and pid into fds[3] when
+ * the pod shares one (else -1). */
+static int open_sandbox(const char *dir, const berth_spec *spec, int fds[4], berth_error **err)
+{
+    static const char *const names[] = { "net", "ipc", "uts", "pid" };
+
+    for (size_t i = 0; i < 4; i++) {
+        char path[PATH_MAX];
+
+        fds[i] = -1;
+        if (i == 0 && spec->network == NETWORK_HOST)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fds[i] < 0 && !(i == 3 && errno == ENOENT))
+            return berth_error_errno(err, "open the pod's %s namespace %s", names[i], path);
+    }
+    return 0;
+}
+
+/* clone3 ca, into the pod's PID namespace pidns when >= 0 (pid_for_children
+ * of this thread goes there for the clone, and back). */
+static pid_t clone_into(struct clone_args *ca, int pidns, berth_error **err)
+{
+    _cleanup_close_ int own = -1;
+    pid_t pid;
+
+    if (pidns >= 0) {
+        own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own < 0)
+            return berth_error_errno(err, "open /proc/self/ns/pid");
+        if (setns(pidns, CLONE_NEWPID) < 0)
+            return berth_error_errno(err, "join the pod's PID namespace");
+        ca->flags &= ~(uint64_t)CLONE_NEWPID;
+    }
+    pid = (pid_t)syscall(SYS_clone3, ca, sizeof(*ca));
+    if (pid == 0)
+        return 0;
+    if (pid < 0)
+        berth_error_errno(err, "clone the container init");
+    if (own >= 0 && setns(own, CLONE_NEWPID) < 0 && pid > 0) {
+        /* cannot happen (it is our own); the next start would land there */
+        berth_error_errno(err, "return to our PID namespace");
+        kill(pid, SIGKILL);
+        berth_waitpid(pid, NULL, 0);
+        return -1;
+    }
+    return pid;
+}
+
 int berth_container_create(berth_runtime *rt, const berth_spec *spec, const berth_create_opts *opts,
                            berth_container **ret_c, berth_error **err)
 {
@@ -458,7 +510,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     berth_cgroup_limits lim;
     child_plan plan = { .spec = spec };
     struct clone_args ca = { 0 };
-    int pidfd = -1, r;
+    int pidfd = -1, sandbox[4] = { -1, -1, -1, -1 };
     pid_t pid;
 
     if (berth_spec_validate(spec, err) < 0)
@@ -485,6 +537,17 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     snprintf(hostname, sizeof(hostname), "%s", *spec->hostname ? spec->hostname : spec->id);
     if (plan_process(rt, spec, 0, NULL, hostname, extra_env, &plan, &argv, &envp, err) < 0)
         return berth_error_prefix(err, "container %s", spec->id);
+    if (opts && opts->sandbox_dir) {
+        if (plan.userns) {
+            berth_error_set(err, EINVAL, "a user namespace cannot join a pod's namespaces");
+            goto fail;
+        }
+        if (open_sandbox(opts->sandbox_dir, spec, sandbox, err) < 0)
+            goto fail;
+        plan.join_net = sandbox[0];
+        plan.join_ipc = sandbox[1];
+        plan.join_uts = sandbox[2];
+    }
 
     /* The cgroup first: it is the claim on the id. A container of the same
      * id that still runs makes this fail before anything of its (its
@@ -510,11 +573,9 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         ca.flags |= CLONE_NEWUSER;
     ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
     ca.exit_signal = SIGCHLD;
-    pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-    if (pid < 0) {
-        berth_error_errno(err, "clone the container init");
+    pid = clone_into(&ca, sandbox[3], err);
+    if (pid < 0)
         goto fail;
-    }
     if (pid == 0) {
         close(sock_parent);
         child_run(&plan);
@@ -522,6 +583,9 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     c->pid = pid;
     c->pidfd = pidfd;
     close(TAKE_FD(sock_child));
+    for (size_t i = 0; i < 4; i++)
+        if (sandbox[i] >= 0)
+            close(TAKE_FD(sandbox[i]));
 
     /* The child sets up its mounts meanwhile (unless in a user namespace,
      * where it waits for the maps). If it fails early, its own error is
@@ -552,10 +616,12 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     return 0;
 
 fail:
-    r = -1;
     abort_start(c);
+    for (size_t i = 0; i < 4; i++)
+        if (sandbox[i] >= 0)
+            close(sandbox[i]);
     berth_error_prefix(err, "container %s", spec->id);
-    return r;
+    return -1;
 }
 
 /* --- a running container ------------------------------------------------- */

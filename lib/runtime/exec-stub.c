@@ -16,7 +16,11 @@
  * Called as berth-init (spec.init, like `docker run --init`), it stays as
  * pid 1: runs the command as its child, forwards every signal to it, reaps
  * every orphan that ends up with pid 1, and exits with the command's status
- * (128+N when killed by signal N). Freestanding on x86-64 (no libc: about 1 KiB, so
+ * (128+N when killed by signal N).
+ *
+ * Called as berth-pause (no arguments), it is the pid 1 that holds a pod's
+ * shared PID namespace (Kubernetes' pause): it reaps every orphan and ends
+ * on SIGTERM or SIGINT. Freestanding on x86-64 (no libc: about 1 KiB, so
  * the per-start copy is nothing); other architectures use libc statically. */
 
 #define RECORD_MAX 512
@@ -181,10 +185,9 @@ static int parse_fd(const char *s)
     return v;
 }
 
-static bool_t is_init(const char *argv0)
+static bool_t is_named(const char *argv0, const char *name)
 {
-    static const char name[] = "berth-init";
-    unsigned long n = str_len(argv0), k = sizeof(name) - 1;
+    unsigned long n = str_len(argv0), k = str_len(name);
 
     if (n < k)
         return 0;
@@ -224,6 +227,23 @@ static __attribute__((noreturn)) void exec_or_report(int fd, char **argv, char *
         rec[len++] = argv[2][i];
     sys_write(fd, rec, len);
     sys_exit(127);
+}
+
+/* pid 1 of a pod: reap, wait, end on SIGTERM or SIGINT. All signals stay
+ * blocked and are taken with sigtimedwait: the others are left queued. */
+static __attribute__((noreturn)) void run_pause(void)
+{
+    unsigned long all = ~0UL;
+
+    sys_sigmask(0 /* SIG_BLOCK */, &all, 0);
+    for (;;) {
+        long sig = sys_sigwait(&all);
+
+        if (sig == 15 /* SIGTERM */ || sig == 2 /* SIGINT */)
+            sys_exit(0);
+        while (sys_wait4(-1, 0, 1 /* WNOHANG */) > 0)
+            ;
+    }
 }
 
 /* pid 1 for the command: forward signals, reap orphans, exit with the
@@ -272,11 +292,13 @@ static __attribute__((noreturn)) void stub_main(long argc, char **argv, char **e
                                 "not for direct use\n";
     int fd;
 
+    if (argc == 1 && is_named(argv[0], "berth-pause"))
+        run_pause();
     if (argc < 4 || (fd = parse_fd(argv[1])) < 3) {
         sys_write(2, usage, sizeof(usage) - 1);
         sys_exit(127);
     }
-    if (is_init(argv[0]))
+    if (is_named(argv[0], "berth-init"))
         run_init(fd, argv, envp);
     exec_or_report(fd, argv, envp);
 }

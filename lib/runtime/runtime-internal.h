@@ -46,6 +46,9 @@ typedef struct child_plan {
     const struct sock_fprog *seccomp; /* NULL: unconfined */
     bool userns;
     bool new_netns;
+    /* A pod's container: the sandbox's namespaces to join in place of new
+     * ones (-1: a new one). */
+    int join_net, join_ipc, join_uts;
     char **argv;
     char **envp;
     /* execveat(stub_fd) with stub_argv: "berth-exec", SYNC_FD, PATH, then
@@ -58,6 +61,13 @@ typedef struct child_plan {
     gid_t gid;
     bool die_with_parent;
 } child_plan;
+
+/* container.c: the exec stub in a new sealed memfd (close-on-exec). */
+int runtime_make_stub(int *ret_fd, berth_error **err);
+
+/* child.c: bring the loopback interface of the current network
+ * namespace up. */
+int runtime_loopback_up(berth_error **err);
 
 /* container.c: the error of a removal (berth_container_remove_step) still
  * not done after waited_ms (EBUSY), saying what holds it up. Returns -1. */

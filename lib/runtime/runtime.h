@@ -67,6 +67,11 @@ typedef struct berth_create_opts {
      * directory image of the runtime's image_store. */
     char *const *image_layers;
     size_t n_image_layers;
+    /* A container of a pod of several: the pod's sandbox directory
+     * (runtime/sandbox.h). The container joins its network (unless the
+     * spec has the host's), IPC and UTS namespaces, and its PID namespace
+     * when it holds one, in place of new ones; its hostname is the pod's. */
+    const char *sandbox_dir;
 } berth_create_opts;
 
 typedef struct berth_container berth_container;

@@ -40,6 +40,57 @@ bool berth_spec_id_valid(const char *s)
     return true;
 }
 
+bool berth_spec_dns_label_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
+            return false;
+    return true;
+}
+
+bool berth_spec_member_id(const char *pod, const char *name, char *ret_id, size_t size)
+{
+    int n = snprintf(ret_id, size, "%s_%s", pod, name);
+
+    return n > 0 && (size_t)n < size && berth_spec_id_valid(ret_id);
+}
+
+static int validate_pod_member(const berth_spec *s, berth_error **err)
+{
+    const PodMember *m = s->pod;
+    char id[BERTH_SPEC_ID_MAX + 1];
+
+    if (!m)
+        return 0;
+    if (!berth_spec_id_valid(m->pod))
+        return F("spec.pod.pod: '%s' is not a valid pod id", m->pod);
+    if (!berth_spec_dns_label_valid(m->name))
+        return F("spec.pod.name: '%s' is not a valid container name (1-63 of a-z 0-9 -, "
+                 "starting and ending with a letter or digit)",
+                 m->name);
+    if (!berth_spec_member_id(m->pod, m->name, id, sizeof(id)) || strcmp(id, s->id) != 0)
+        return F("spec.id: '%s' is not the id of container %s of pod %s (%s_%s)", s->id, m->name,
+                 m->pod, m->pod, m->name);
+    if (m->role != POD_ROLE_APP && m->role != POD_ROLE_INIT && m->role != POD_ROLE_SIDECAR)
+        return F("spec.pod.role: unknown role %d", (int)m->role);
+    if (m->role == POD_ROLE_SIDECAR && s->restart_policy != RESTART_ALWAYS)
+        return F("spec.pod.role: a sidecar restarts Always");
+    if (m->role == POD_ROLE_INIT && s->restart_policy == RESTART_ALWAYS)
+        return F("spec.pod.role: an init container runs to completion (restart policy Always "
+                 "makes it a sidecar)");
+    if (m->init_index > 1000)
+        return F("spec.pod.init_index: %u is out of range", m->init_index);
+    /* A user namespace cannot join the pod's namespaces, which the host's
+     * user namespace owns. */
+    if (s->user_namespace && s->user_namespace->enabled)
+        return F("spec.user_namespace: not supported in a pod of several containers");
+    return 0;
+}
+
 bool berth_spec_image_name_valid(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -261,7 +312,7 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
     size_t argv_bytes = 0;
 
     if (!berth_spec_id_valid(s->id))
-        return F("spec.id: '%s' is not a valid id (1-127 of a-z 0-9 _ . -, starting with a letter "
+        return F("spec.id: '%s' is not a valid id (1-191 of a-z 0-9 _ . -, starting with a letter "
                  "or digit)",
                  s->id);
     if (*s->rootfs && *s->image)
@@ -354,6 +405,8 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return F("spec.log_max_bytes: %" PRId64 " is out of range (4096..1Ti)", s->log_max_bytes);
     if (s->log_max_files < 0 || s->log_max_files > 100)
         return F("spec.log_max_files: %d is out of range (1..100)", s->log_max_files);
+    if (validate_pod_member(s, err) < 0)
+        return -1;
     if (validate_probe(s->liveness_probe, "liveness_probe", err) < 0 ||
         validate_probe(s->readiness_probe, "readiness_probe", err) < 0 ||
         validate_probe(s->startup_probe, "startup_probe", err) < 0)

@@ -14,7 +14,8 @@
 
 typedef ContainerSpec berth_spec;
 
-#define BERTH_SPEC_ID_MAX     127 /* "<workload>.<node>": 53 + 1 + 63 */
+/* "<workload>.<node>_<container>": 53 + 1 + 63 + 1 + 63 */
+#define BERTH_SPEC_ID_MAX     191
 #define BERTH_SPEC_ARGS_MAX   4096
 #define BERTH_SPEC_ENV_MAX    4096
 #define BERTH_SPEC_ARGV_BYTES (1 << 20) /* command + args + env, as execve counts */
@@ -40,8 +41,16 @@ int berth_spec_effective(const berth_spec *spec, const ImageConfig *img, berth_s
  * Always for :latest or no tag, else IfNotPresent. */
 berth_pull_policy berth_spec_pull_policy(const berth_spec *spec);
 
-/* Whether s is a valid container id: 1-127 of [a-z0-9_.-], first [a-z0-9]. */
+/* Whether s is a valid container id: 1-191 of [a-z0-9_.-], first [a-z0-9]. */
 bool berth_spec_id_valid(const char *s);
+
+/* Whether s is a DNS label (RFC 1123, as Kubernetes' container names):
+ * 1-63 of [a-z0-9-], first and last a letter or digit. */
+bool berth_spec_dns_label_valid(const char *s);
+
+/* The id of container name of pod: "<pod>_<name>" (PodMember). False
+ * when that is no valid id. */
+bool berth_spec_member_id(const char *pod, const char *name, char *ret_id, size_t size);
 
 /* Whether s is a valid image name: 1-128 of [a-zA-Z0-9_.:-], first
  * alphanumeric; never "." or ".." and no '/'. */

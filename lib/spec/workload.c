@@ -62,32 +62,143 @@ void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, c
     snprintf(ret_id, BERTH_ID_BUF, "%s._%016" PRIx64, workload, h);
 }
 
+/* The hostname of a pod whose template names none: its id where that is
+ * one (a Deployment's), else the id with '-' for '.' and '_', cut to 63
+ * characters. */
+static char *pod_hostname(const char *id)
+{
+    char *h = berth_xstrndup(id, 63);
+    size_t n;
+
+    for (char *c = h; *c; c++)
+        if (*c == '.' || *c == '_')
+            *c = '-';
+    n = strlen(h);
+    while (n > 0 && h[n - 1] == '-')
+        h[--n] = '\0';
+    return h;
+}
+
+static void set_string(char **field, const char *v)
+{
+    if (*field != protobuf_c_empty_string)
+        free(*field);
+    *field = berth_xstrdup(v);
+}
+
+/* A copy of tmpl as replica (pod id pod_id, container id id) of w runs. */
+static ContainerSpec *replica_copy(const Workload *w, const ContainerSpec *tmpl, const char *pod_id,
+                                   const char *id, const char *replica, bool member)
+{
+    ContainerSpec *s = BERTH_PB_COPY(ContainerSpec, tmpl);
+
+    berth_pb_map_set(&s->base, "labels", BERTH_LABEL_WORKLOAD, w->name);
+    berth_pb_map_set(&s->base, "labels", "berth.replica", replica);
+    /* A member's own id is no name for the pod's host. */
+    if ((w->kind == WORKLOAD_DAEMONSET || member) && !*s->hostname) {
+        if (s->hostname != protobuf_c_empty_string)
+            free(s->hostname);
+        s->hostname = pod_hostname(pod_id);
+    }
+    set_string(&s->id, id);
+    return s;
+}
+
 int berth_replica_spec(const Workload *w, const char *id, const char *replica,
                        ContainerSpec **ret_spec, berth_error **err)
 {
-    ContainerSpec *s;
+    if (!w->template_)
+        return berth_error_set(err, EINVAL, "workload %s has no template", w->name);
+    *ret_spec = replica_copy(w, w->template_, id, id, replica, false);
+    return 0;
+}
+
+const char *berth_container_name(const ContainerSpec *s)
+{
+    if (s->pod && *s->pod->name)
+        return s->pod->name;
+    for (size_t i = 0; i < s->n_labels; i++)
+        if (strcmp(s->labels[i]->key, BERTH_LABEL_CONTAINER) == 0)
+            return s->labels[i]->value;
+    return "";
+}
+
+size_t berth_pod_size(const Workload *w)
+{
+    if (!w->pod)
+        return 1;
+    return w->pod->n_init_containers + 1 + w->pod->n_containers;
+}
+
+const ContainerSpec *berth_pod_container(const Workload *w, size_t i, PodRole *ret_role,
+                                         uint32_t *ret_init_index)
+{
+    const PodTemplate *p = w->pod;
+    size_t n_init = p ? p->n_init_containers : 0;
+
+    *ret_init_index = 0;
+    if (i < n_init) {
+        *ret_role = p->init_containers[i]->restart_policy == RESTART_ALWAYS ? POD_ROLE_SIDECAR
+                                                                            : POD_ROLE_INIT;
+        *ret_init_index = (uint32_t)i;
+        return p->init_containers[i];
+    }
+    *ret_role = POD_ROLE_APP;
+    if (i == n_init)
+        return w->template_;
+    return p->containers[i - n_init - 1];
+}
+
+int berth_replica_specs(const Workload *w, const char *id, const char *replica,
+                        ContainerSpec ***ret_specs, size_t *ret_n, berth_error **err)
+{
+    size_t n = berth_pod_size(w);
+    ContainerSpec **v;
 
     if (!w->template_)
         return berth_error_set(err, EINVAL, "workload %s has no template", w->name);
-    s = BERTH_PB_COPY(ContainerSpec, w->template_);
-    berth_pb_map_set(&s->base, "labels", BERTH_LABEL_WORKLOAD, w->name);
-    berth_pb_map_set(&s->base, "labels", "berth.replica", replica);
-    if (w->kind == WORKLOAD_DAEMONSET && !*s->hostname) {
-        size_t n;
-
-        if (s->hostname != protobuf_c_empty_string)
-            free(s->hostname);
-        s->hostname = berth_xstrndup(id, 63);
-        for (char *c = s->hostname; *c; c++)
-            if (*c == '.' || *c == '_')
-                *c = '-';
-        n = strlen(s->hostname);
-        while (n > 0 && s->hostname[n - 1] == '-')
-            s->hostname[--n] = '\0';
+    v = berth_xcalloc(n, sizeof(*v));
+    if (!w->pod) {
+        v[0] = replica_copy(w, w->template_, id, id, replica, false);
+        *ret_specs = v;
+        *ret_n = 1;
+        return 0;
     }
-    if (s->id != protobuf_c_empty_string)
-        free(s->id);
-    s->id = berth_xstrdup(id);
-    *ret_spec = s;
+    for (size_t i = 0; i < n; i++) {
+        const ContainerSpec *t;
+        char mid[BERTH_ID_BUF];
+        PodMember *m;
+        PodRole role;
+        uint32_t index;
+
+        t = berth_pod_container(w, i, &role, &index);
+        if (!berth_spec_member_id(id, berth_container_name(t), mid, sizeof(mid))) {
+            for (size_t j = 0; j < i; j++)
+                BERTH_PB_FREE(v[j]);
+            free(v);
+            return berth_error_set(err, EINVAL, "pod %s: container %s: no valid id", id,
+                                   berth_container_name(t));
+        }
+        v[i] = replica_copy(w, t, id, mid, replica, true);
+        m = berth_xcalloc(1, sizeof(*m));
+        pod_member_init(m);
+        m->pod = berth_xstrdup(id);
+        m->name = berth_xstrdup(berth_container_name(t));
+        m->role = role;
+        m->init_index = index;
+        m->share_process_namespace = w->pod->share_process_namespace;
+        if (v[i]->pod)
+            BERTH_PB_FREE(v[i]->pod);
+        v[i]->pod = m;
+    }
+    *ret_specs = v;
+    *ret_n = n;
     return 0;
+}
+
+void berth_specs_free(ContainerSpec **specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        BERTH_PB_FREE(specs[i]);
+    free(specs);
 }

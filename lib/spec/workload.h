@@ -16,8 +16,10 @@
 #define BERTH_WORKLOAD_NAME_MAX 53
 /* The label a replica's spec carries with its workload's name. */
 #define BERTH_LABEL_WORKLOAD "berth.workload"
-#define BERTH_REPLICAS_MAX   1000
-#define BERTH_ID_BUF         (BERTH_SPEC_ID_MAX + 1)
+/* The label each container's spec carries with its name in the pod. */
+#define BERTH_LABEL_CONTAINER "berth.container"
+#define BERTH_REPLICAS_MAX    1000
+#define BERTH_ID_BUF          (BERTH_SPEC_ID_MAX + 1)
 
 bool berth_workload_name_valid(const char *name);
 
@@ -45,5 +47,27 @@ void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, c
  * container_spec_free_unpacked(spec, NULL). */
 int berth_replica_spec(const Workload *w, const char *id, const char *replica,
                        ContainerSpec **ret_spec, berth_error **err);
+
+/* A container's name in its pod: PodMember.name, else its label
+ * berth.container, else "". */
+const char *berth_container_name(const ContainerSpec *s);
+
+/* How many containers a replica of w has (init containers too): 1 for a
+ * pod of one container. */
+size_t berth_pod_size(const Workload *w);
+/* The template of the i-th (< berth_pod_size) container of w's pod: the
+ * init containers in order, then template, then pod.containers; with its
+ * role and its position among the init containers. */
+const ContainerSpec *berth_pod_container(const Workload *w, size_t i, PodRole *ret_role,
+                                         uint32_t *ret_init_index);
+
+/* The specs replica id of w runs: for a pod of one container, the one of
+ * berth_replica_spec; for a pod of several, each container (in the order
+ * of berth_pod_container) as "<id>_<name>" with its PodMember, and the
+ * pod's hostname (the template's, else made from id). A new array of new
+ * specs: berth_specs_free. */
+int berth_replica_specs(const Workload *w, const char *id, const char *replica,
+                        ContainerSpec ***ret_specs, size_t *ret_n, berth_error **err);
+void berth_specs_free(ContainerSpec **specs, size_t n);
 
 #endif

@@ -164,7 +164,7 @@ START_TEST(stdio_to_pipes)
 {
     static char *argv[] = { "/bin/sh", "-c", "echo out; echo err >&2; read x; echo got-$x", NULL };
     berth_error *err = NULL;
-    berth_create_opts opts;
+    berth_create_opts opts = { 0 };
     berth_container *c;
     berth_exit ex;
     int in[2], out[2], errp[2];

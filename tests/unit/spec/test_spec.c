@@ -46,13 +46,13 @@ END_TEST
 START_TEST(ids_and_roots)
 {
     spec.id = "Web";
-    expect_invalid("spec.id: 'Web' is not a valid id (1-127 of a-z 0-9 _ . -, starting with a "
+    expect_invalid("spec.id: 'Web' is not a valid id (1-191 of a-z 0-9 _ . -, starting with a "
                    "letter or digit)");
     spec.id = "-x";
-    expect_invalid("spec.id: '-x' is not a valid id (1-127 of a-z 0-9 _ . -, starting with a "
+    expect_invalid("spec.id: '-x' is not a valid id (1-191 of a-z 0-9 _ . -, starting with a "
                    "letter or digit)");
     spec.id = "a/b";
-    expect_invalid("spec.id: 'a/b' is not a valid id (1-127 of a-z 0-9 _ . -, starting with a "
+    expect_invalid("spec.id: 'a/b' is not a valid id (1-191 of a-z 0-9 _ . -, starting with a "
                    "letter or digit)");
     spec.id = "ok";
     spec.image = "bb";
@@ -79,6 +79,54 @@ START_TEST(ids_and_roots)
     /* an image's config may give the command */
     spec.n_command = 0;
     ck_assert_int_eq(berth_spec_validate(&spec, NULL), 0);
+}
+END_TEST
+
+START_TEST(pod_members)
+{
+    berth_error *err = NULL;
+    PodMember m;
+    UserNamespace uns;
+    char id[BERTH_SPEC_ID_MAX + 1];
+
+    pod_member_init(&m);
+    spec.pod = &m;
+    m.pod = "web-0";
+    m.name = "app";
+    spec.id = "web-0_app";
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    /* a DaemonSet's pod id may carry a node name with '_' */
+    m.pod = "agents.node_1";
+    spec.id = "agents.node_1_app";
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    spec.id = "web-0_app";
+    expect_invalid("spec.id: 'web-0_app' is not the id of container app of pod agents.node_1 "
+                   "(agents.node_1_app)");
+    m.pod = "web-0";
+    m.name = "App_1";
+    expect_invalid("spec.pod.name: 'App_1' is not a valid container name (1-63 of a-z 0-9 -, "
+                   "starting and ending with a letter or digit)");
+    m.name = "app";
+    m.role = POD_ROLE_SIDECAR;
+    expect_invalid("spec.pod.role: a sidecar restarts Always");
+    spec.restart_policy = RESTART_ALWAYS;
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    m.role = POD_ROLE_INIT;
+    expect_invalid("spec.pod.role: an init container runs to completion (restart policy Always "
+                   "makes it a sidecar)");
+    spec.restart_policy = RESTART_ON_FAILURE;
+    user_namespace_init(&uns);
+    uns.enabled = true;
+    spec.user_namespace = &uns;
+    expect_invalid("spec.user_namespace: enabled needs at least one uid map and one gid map");
+    spec.user_namespace = NULL;
+    /* member ids: the longest DaemonSet pod with the longest name fits */
+    ck_assert(berth_spec_member_id("web-0", "app", id, sizeof(id)));
+    ck_assert_str_eq(id, "web-0_app");
+    ck_assert(!berth_spec_member_id("web-0", "", id, 3));
+    ck_assert(berth_spec_dns_label_valid("a-1"));
+    ck_assert(!berth_spec_dns_label_valid("a-"));
+    ck_assert(!berth_spec_dns_label_valid("a.b"));
 }
 END_TEST
 
@@ -437,6 +485,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, mounts);
     tcase_add_test(tc, security_and_supervision);
     tcase_add_test(tc, defaults);
+    tcase_add_test(tc, pod_members);
     tcase_add_test(tc, capabilities);
     tcase_add_test(tc, rlimits_and_cpuset);
     suite_add_tcase(s, tc);

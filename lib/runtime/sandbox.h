@@ -1,0 +1,64 @@
+/* lib/runtime/sandbox: a pod's sandbox, what the containers of a pod of
+ * several share and what outlives any one of them: its network, IPC and
+ * UTS namespaces (held by bind mounts of their namespace files in the
+ * sandbox directory, as CRI-O's pinns holds them: no process needed), its
+ * PID namespace when the pod shares one (held by a pause process as its
+ * pid 1, Kubernetes' shareProcessNamespace) and its cgroup, the parent of
+ * the containers' cgroups. A container joins it through
+ * berth_create_opts.sandbox_dir.
+ *
+ *   <dir>/net, ipc, uts   bind mounts of the namespaces (net: not with
+ *                         the host's network)
+ *   <dir>/pid             the pause's PID namespace (shared PID only)
+ *   <dir>/pause           "<pid> <start time>" of the pause
+ *
+ * The pause runs the exec stub as berth-pause from a sealed memfd, in its
+ * own mount namespace on an empty read-only root, as uid and gid 65535
+ * with no capabilities and no_new_privs, in the cgroup <pod>/pause: the
+ * pod's containers see it as their pid 1 and can reach nothing of the host
+ * through it. Not thread-safe; every call returns at once (the helper
+ * processes it forks are gone when it returns, but the pause). */
+#ifndef BERTH_RUNTIME_SANDBOX_H
+#define BERTH_RUNTIME_SANDBOX_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "cgroup.h"
+
+#define BERTH_SANDBOX_PAUSE_UID 65535
+
+typedef struct berth_sandbox_opts {
+    const char *dir;         /* the sandbox directory (created, 0700) */
+    const char *hostname;    /* set in the UTS namespace */
+    bool host_network;       /* the host's network: no network namespace */
+    bool share_pid;          /* a PID namespace for the pod, with a pause */
+    const char *cgroup_path; /* the pod's cgroup ("/berth/web-0") */
+    /* the pod's limits (NULL: none), on its cgroup */
+    const berth_cgroup_limits *limits;
+} berth_sandbox_opts;
+
+/* Make the sandbox: its cgroup, namespaces and pause. On failure nothing
+ * is left (EEXIST: a sandbox or a cgroup of that name is there; remove it
+ * first). */
+int berth_sandbox_create(berth_cgroup_driver *d, const berth_sandbox_opts *o, berth_error **err);
+
+/* Whether the sandbox at dir is whole: each namespace file o asks for is a
+ * namespace, and the pause lives. False after a reboot, when the pause
+ * died, or when dir is not one. *ret_why says what is wrong (static). */
+bool berth_sandbox_whole(const berth_sandbox_opts *o, const char **ret_why);
+
+/* A pidfd of the sandbox's pause (the caller closes it), to learn of its
+ * death: ENOENT when it has none or it is gone. */
+int berth_sandbox_pause_pidfd(const char *dir, int *ret_pidfd, berth_error **err);
+
+/* One step of removing the sandbox at dir with cgroup cgroup_path (its
+ * containers must be gone): SIGKILL the pause, unmount the namespaces,
+ * remove the cgroups and the directory. Never blocks. 1: all gone (also
+ * when nothing was there); 0: not yet (a cgroup still busy: call again
+ * later); -1: failed. */
+int berth_sandbox_remove_step(berth_cgroup_driver *d, const char *dir, const char *cgroup_path,
+                              berth_error **err);
+
+#endif
