@@ -33,10 +33,15 @@
 #include "spec/spec.h"
 #include "statedir/statedir.h"
 
+#include "pods.h"
+
 #define STOPS_MAX 8
 /* What a lost monitor left must be gone within this: killed processes go
  * in milliseconds, one stuck in the kernel holds the cleanup up. */
 #define CLEANUP_TIMEOUT_MS 10000
+/* A pod's container waiting for the pod's old sandbox to go tries again
+ * after this. */
+#define SANDBOX_RETRY_NS (100 * BERTH_NSEC_PER_MSEC)
 /* How long a failed pull shows ErrImagePull before ImagePullBackOff. */
 #define ERR_IMAGE_PULL_NS (2 * BERTH_NSEC_PER_SEC)
 /* What a monitor makes in the state directory for an image's overlay, and
@@ -104,6 +109,11 @@ struct ct {
     /* the liveness probe, as the monitor last reported it */
     uint32_t probe_failures;
     char probe_message[256];
+    /* runs, and its startup probe passed (or it has none): a sidecar that
+     * lets the pod's next containers start */
+    bool started;
+    /* a pod's container: not before this (its pod's old sandbox goes) */
+    int64_t retry_at_ns;
 };
 
 struct containers {
@@ -118,6 +128,10 @@ struct containers {
     bool assigned;        /* an assignment was applied: desired is the controller's word */
     uint64_t applied_gen; /* realised: every listed container started or failed */
     uint64_t wanted_gen;  /* the set being applied */
+    pods *pods;           /* the sandboxes of pods of several containers */
+    /* runs start_queued from the loop: a pod's container changed state,
+     * which may let the next of its pod start */
+    berth_loop_timer kick;
 };
 
 static void ct_set_status(ct *c, ContainerState state, const char *reason, const char *fmt, ...)
@@ -125,6 +139,7 @@ static void ct_set_status(ct *c, ContainerState state, const char *reason, const
 static void start_queued(containers *t);
 static void check_applied(containers *t);
 static void ct_settle(ct *c);
+static void ct_stop(ct *c, int64_t grace_ms);
 static void on_pull_timer(berth_loop_timer *timer);
 
 /* The grace period of a stop: the spec's own, else the agent's default. */
@@ -228,6 +243,9 @@ static void notify(ct *c, ContainerState prev, bool removed)
 {
     const containers_events *ev = &c->t->cfg.events;
 
+    if (c->spec && c->spec->pod && !berth_loop_timer_armed(&c->t->kick))
+        berth_loop_timer_arm(c->t->cfg.loop, &c->t->kick, 0);
+
     if (ev->status_changed)
         ev->status_changed(&c->st, prev, removed, ev->data);
 }
@@ -275,6 +293,7 @@ static void status_from_state(ct *c, const MonitorState *ms)
     c->st.restart_count = ms->restart_count;
     c->st.health = ms->health;
     c->st.ready = ms->phase == PHASE_RUNNING && !ms->starting && !ms->unready;
+    c->started = ms->phase == PHASE_RUNNING && !ms->starting;
     c->probe_failures = ms->probe_failures;
     snprintf(c->probe_message, sizeof(c->probe_message), "%s", ms->probe_message);
     c->st.generation = c->generation;
@@ -337,6 +356,175 @@ static void status_from_state(ct *c, const MonitorState *ms)
     snprintf(c->reason, sizeof(c->reason), "%s", reason);
     snprintf(c->message, sizeof(c->message), "%s", message);
     notify(c, prev, false);
+}
+
+/* --- pods ------------------------------------------------------------------------------- */
+
+/* A container of a pod of several has its pod's sandbox and cgroup; the
+ * pod's init containers run one after another, sidecars start in their
+ * place and keep running, and the app containers start once all of them
+ * are done (Kubernetes' order). */
+
+static const PodMember *ct_member(const ct *c)
+{
+    return c->spec ? c->spec->pod : NULL;
+}
+
+static bool same_pod(const ct *a, const PodMember *m)
+{
+    const PodMember *am = ct_member(a);
+
+    return am && strcmp(am->pod, m->pod) == 0;
+}
+
+static bool pod_in_use(const char *pod, void *data)
+{
+    const containers *t = data;
+
+    for (const ct *c = t->cts; c; c = c->next)
+        if (ct_member(c) && strcmp(ct_member(c)->pod, pod) == 0)
+            return true;
+    return false;
+}
+
+/* The parent of the container's cgroup: its pod's, or the node's. */
+static void ct_cgroup_parent(const ct *c, char *buf, size_t size)
+{
+    if (ct_member(c))
+        pods_cgroup(c->t->pods, ct_member(c)->pod, buf, size);
+    else
+        snprintf(buf, size, "%s", c->t->cfg.cgroup_parent);
+}
+
+static bool ct_has_monitor(const ct *c)
+{
+    return c->phase == CT_STARTING || c->phase == CT_SUPERVISED || c->phase == CT_STOPPING ||
+           c->phase == CT_CLEANING;
+}
+
+static bool init_completed(const ct *c)
+{
+    return c->phase == CT_DONE && c->st.state == CONTAINER_EXITED && c->st.exit_code == 0 &&
+           c->st.signal == 0 && strcmp(c->reason, CONTAINERS_REASON_STOPPED) != 0;
+}
+
+/* The settings of c's pod's sandbox, from c (its pod's containers carry
+ * the same), and the pod's limits as Kubernetes sizes a pod: the larger
+ * of its containers' sum (sidecars in) and its largest init container,
+ * when every one of them has a limit. */
+static void pod_sandbox(const ct *c, pods_sandbox *ret, berth_cgroup_limits *lim)
+{
+    const PodMember *m = ct_member(c);
+    int64_t mem_sum = 0, mem_init = 0, cpu_sum = 0, cpu_init = 0;
+    bool mem_all = true, cpu_all = true;
+
+    for (const ct *o = c->t->cts; o; o = o->next) {
+        const Resources *r;
+        bool init;
+
+        if (!same_pod(o, m))
+            continue;
+        r = o->spec->resources;
+        init = ct_member(o)->role == POD_ROLE_INIT;
+        if (!r || r->memory_bytes <= 0)
+            mem_all = false;
+        else if (init)
+            mem_init = r->memory_bytes > mem_init ? r->memory_bytes : mem_init;
+        else
+            mem_sum += r->memory_bytes;
+        if (!r || r->cpu_millis <= 0 || r->cpu_quota_us > 0)
+            cpu_all = false;
+        else if (init)
+            cpu_init = r->cpu_millis > cpu_init ? r->cpu_millis : cpu_init;
+        else
+            cpu_sum += r->cpu_millis;
+    }
+    memset(lim, 0, sizeof(*lim));
+    if (mem_all)
+        lim->memory_bytes = mem_sum > mem_init ? mem_sum : mem_init;
+    if (cpu_all)
+        lim->cpu_quota_us = (cpu_sum > cpu_init ? cpu_sum : cpu_init) * 100;
+    *ret = (pods_sandbox){
+        .hostname = *c->spec->hostname ? c->spec->hostname : m->pod,
+        .host_network = c->spec->network == NETWORK_HOST,
+        .share_pid = m->share_process_namespace,
+        .limits = lim,
+    };
+}
+
+/* Whether c may start now; *ret_why says what it waits for when not. */
+static bool ct_gate(const ct *c, const char **ret_why)
+{
+    const PodMember *m = ct_member(c);
+    bool others_run = false;
+
+    *ret_why = NULL;
+    if (!m)
+        return true;
+    if (c->retry_at_ns > berth_now_mono_ns()) {
+        *ret_why = "waiting for the pod's old sandbox to go";
+        return false;
+    }
+    for (const ct *o = c->t->cts; o; o = o->next) {
+        const PodMember *om;
+
+        if (o == c || !same_pod(o, m))
+            continue;
+        om = ct_member(o);
+        others_run |= ct_has_monitor(o);
+        if (om->role == POD_ROLE_APP || (m->role != POD_ROLE_APP && om->init_index >= m->init_index))
+            continue;
+        if (om->role == POD_ROLE_INIT && !init_completed(o)) {
+            *ret_why = "waiting for init container to complete";
+            return false;
+        }
+        if (om->role == POD_ROLE_SIDECAR && !o->started) {
+            *ret_why = "waiting for sidecar to start";
+            return false;
+        }
+    }
+    /* a sandbox made anew is for no container of the old one */
+    if (others_run) {
+        pods_sandbox sb;
+        berth_cgroup_limits lim;
+
+        pod_sandbox(c, &sb, &lim);
+        if (!pods_whole(c->t->pods, m->pod, &sb)) {
+            *ret_why = "waiting for the pod's containers to stop (its sandbox changed)";
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The sandbox of pod broke (its pause died): its containers stop and
+ * start again, init containers first, in a new one. */
+static void on_pod_lost(const char *pod, void *data)
+{
+    containers *t = data;
+
+    for (ct *c = t->cts; c; c = c->next) {
+        if (!ct_member(c) || strcmp(ct_member(c)->pod, pod) != 0 || !c->desired ||
+            c->remove_when_done || c->replacement)
+            continue;
+        if (c->phase == CT_SUPERVISED || c->phase == CT_STARTING) {
+            c->replacement = BERTH_PB_COPY(ContainerSpec, c->spec);
+            c->replacement_gen = c->generation;
+            ct_stop(c, ct_grace_ms(c));
+        } else if (c->phase == CT_DONE && !c->operator_stopped) {
+            c->phase = CT_QUEUED;
+        }
+    }
+    start_queued(t);
+    check_applied(t);
+}
+
+static void on_kick(berth_loop_timer *timer)
+{
+    containers *t = berth_container_of(timer, containers, kick);
+
+    start_queued(t);
+    check_applied(t);
 }
 
 /* --- monitors ----------------------------------------------------------------------------- */
@@ -468,7 +656,8 @@ static void ct_clean_up(ct *c)
     char path[PATH_MAX];
 
     c->phase = CT_CLEANING;
-    snprintf(path, sizeof(path), "%s/%s", t->cfg.cgroup_parent, c->id);
+    ct_cgroup_parent(c, path, sizeof(path));
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", c->id);
     if (berth_cgroup_open(t->cfg.cgroups, path, &c->cgroup, NULL) < 0) {
         on_cleaned(NULL, c); /* no cgroup: nothing of it runs */
         return;
@@ -510,9 +699,15 @@ static void ct_settle(ct *c)
     c->phase = CT_DONE;
     finish_stops(c, NULL);
     if (c->remove_when_done && !c->replacement) {
+        char pod[BERTH_SPEC_ID_MAX + 1] = "";
+
+        if (c->spec && c->spec->pod)
+            snprintf(pod, sizeof(pod), "%s", c->spec->pod->pod);
         ct_remove_dir(c);
         notify(c, c->st.state, true);
         ct_drop(c);
+        if (*pod && !pod_in_use(pod, t))
+            pods_release(t->pods, pod);
         check_applied(t);
         return;
     }
@@ -777,6 +972,7 @@ static int ct_prepare_dir(ct *c, berth_error **err)
 {
     containers *t = c->t;
     ContainerPlan plan = CONTAINER_PLAN_INIT;
+    char cgroup_parent[PATH_MAX], sandbox_dir[PATH_MAX] = "";
 
     if (c->dirfd < 0) {
         if (mkdirat(t->dirfd, c->id, 0700) < 0 && errno != EEXIST)
@@ -786,7 +982,11 @@ static int ct_prepare_dir(ct *c, berth_error **err)
             return berth_error_errno(err, "open %s/%s", t->dir, c->id);
     }
     plan.spec = c->spec;
-    plan.cgroup_parent = (char *)t->cfg.cgroup_parent;
+    ct_cgroup_parent(c, cgroup_parent, sizeof(cgroup_parent));
+    plan.cgroup_parent = cgroup_parent;
+    if (ct_member(c))
+        pods_dir(t->pods, ct_member(c)->pod, sandbox_dir, sizeof(sandbox_dir));
+    plan.sandbox_dir = sandbox_dir;
     plan.image_store = (char *)t->cfg.image_store;
     plan.generation = c->generation;
     plan.image = c->image;
@@ -829,6 +1029,25 @@ static void ct_start(ct *c)
         return;
     }
     BERTH_PB_FREE(eff);
+    if (ct_member(c)) {
+        pods_sandbox sb;
+        berth_cgroup_limits lim;
+
+        pod_sandbox(c, &sb, &lim);
+        if (pods_ensure(t->pods, ct_member(c)->pod, &sb, &err) < 0) {
+            if (err->code == EBUSY) {
+                /* stays queued: start_queued tries it again */
+                c->retry_at_ns = berth_now_mono_ns() + SANDBOX_RETRY_NS;
+                berth_error_free(&err);
+                return;
+            }
+            c->phase = CT_DONE;
+            ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_START_ERROR, "%s", err->msg);
+            berth_error_free(&err);
+            return;
+        }
+        c->retry_at_ns = 0;
+    }
     snprintf(path, sizeof(path), "%s/%s", t->dir, c->id);
     memset(&c->answer, 0, sizeof(c->answer));
     if (ct_prepare_dir(c, &err) < 0 ||
@@ -862,18 +1081,32 @@ static void ct_start(ct *c)
  * list is newest first). */
 static void start_queued(containers *t)
 {
+    int64_t retry = 0;
+
     for (;;) {
         ct *pick = NULL;
+        const char *why;
 
         if (t->starting >= t->cfg.max_parallel_starts)
-            return;
-        for (ct *c = t->cts; c; c = c->next)
-            if (c->phase == CT_QUEUED && c->desired)
+            break;
+        for (ct *c = t->cts; c; c = c->next) {
+            if (c->phase != CT_QUEUED || !c->desired)
+                continue;
+            if (ct_gate(c, &why)) {
                 pick = c;
+            } else {
+                /* Kubernetes' word for a pod's container that waits */
+                ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_POD_INITIALIZING, "%s", why);
+                if (c->retry_at_ns && (!retry || c->retry_at_ns < retry))
+                    retry = c->retry_at_ns;
+            }
+        }
         if (!pick)
-            return;
+            break;
         ct_start(pick);
     }
+    if (retry && !berth_loop_timer_armed(&t->kick))
+        berth_loop_timer_arm(t->cfg.loop, &t->kick, retry);
 }
 
 /* The applied generation moves once nothing of the wanted set is queued,
@@ -883,7 +1116,8 @@ static void check_applied(containers *t)
     if (t->applied_gen == t->wanted_gen)
         return;
     for (ct *c = t->cts; c; c = c->next)
-        if ((c->desired && (c->phase == CT_QUEUED || c->phase == CT_STARTING ||
+        if ((c->desired && ((c->phase == CT_QUEUED && ct_gate(c, &(const char *){ NULL })) ||
+                            c->phase == CT_STARTING ||
                             (c->phase == CT_PULLING && c->pw.p) ||
                             (c->phase == CT_CLEANING && c->restart_when_done))) ||
             c->replacement)
@@ -983,9 +1217,21 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
     struct dirent *de;
     int fd;
 
+    pods_config pc = {
+        .loop = cfg->loop,
+        .cgroups = cfg->cgroups,
+        .state_dir = cfg->state_dir,
+        .cgroup_parent = cfg->cgroup_parent,
+        .lost = on_pod_lost,
+        .data = t,
+    };
+
     t->cfg = *cfg;
     t->dirfd = t->inotify_fd = -1;
     t->inotify_io.fd = -1;
+    berth_loop_timer_init(&t->kick, on_kick);
+    if (pods_open(&pc, &t->pods, err) < 0)
+        goto fail;
     t->dir = berth_xasprintf("%s/containers", cfg->state_dir);
     if (berth_mkdir_p(t->dir, 0700, err) < 0)
         goto fail;
@@ -1013,6 +1259,8 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
             continue;
         adopt(t, de->d_name);
     }
+    /* pods whose containers all went while berthd was away */
+    pods_sweep(t->pods, pod_in_use, t);
     *ret = t;
     return 0;
 fail:
@@ -1033,6 +1281,8 @@ void containers_close(containers *t)
         ct_drop(t->cts);
     }
     berth_error_free(&err);
+    pods_close(t->pods);
+    berth_loop_timer_cancel(t->cfg.loop, &t->kick);
     if (t->inotify_io.fd >= 0)
         close_io(t, &t->inotify_io);
     else if (t->inotify_fd >= 0)

@@ -15,7 +15,15 @@
  * A container whose image is a reference (not a directory image of the
  * store) waits in PENDING for its pull (reason Pulling, with bytes done),
  * then Pulled; a failed pull is ErrImagePull, retried after a backoff
- * (pull_backoff_ms doubling, ImagePullBackOff while it waits). */
+ * (pull_backoff_ms doubling, ImagePullBackOff while it waits).
+ *
+ * The containers of a pod of several (ContainerSpec.pod) run in the pod's
+ * sandbox (pods.h), made when the first of them starts and removed when
+ * the last one is gone; they start in Kubernetes' order: init containers
+ * one after another, each once the one before completed (a sidecar: runs
+ * and passed its startup probe), then the app containers. One waiting for
+ * its turn is PENDING with reason PodInitializing, and does not hold the
+ * applied generation back. */
 #ifndef BERTHD_CONTAINERS_H
 #define BERTHD_CONTAINERS_H
 
@@ -46,6 +54,9 @@
 #define CONTAINERS_REASON_ERR_IMAGE_PULL     "ErrImagePull"
 #define CONTAINERS_REASON_IMAGE_PULL_BACKOFF "ImagePullBackOff"
 #define CONTAINERS_REASON_ERR_IMAGE_NEVER    "ErrImageNeverPull"
+/* A pod's container waiting for its turn: the pod's init containers run
+ * first, one after another (state PENDING). */
+#define CONTAINERS_REASON_POD_INITIALIZING "PodInitializing"
 /* The image's config cannot make the spec run (no command, an unknown
  * user). */
 #define CONTAINERS_REASON_CONFIG_ERROR "CreateContainerConfigError"

@@ -149,9 +149,16 @@ typedef struct volume {
     int64_t size_limit; /* emptyDir */
 } volume;
 
+/* What the containers of one pod share while they are read. */
 typedef struct podctx {
     volume volumes[VOLUMES_MAX];
     size_t n_volumes;
+    /* several containers (init containers count): names are DNS labels */
+    bool several;
+    /* reading spec.initContainers */
+    bool init;
+    /* the container just read is a sidecar (restartPolicy: Always) */
+    bool sidecar;
 } podctx;
 
 static void read_env_var(berth_yaml *y, const node *item, size_t i, void *data)
@@ -710,7 +717,10 @@ static void read_ports(berth_yaml *y, const node *n, void *data)
 static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
 {
     static const char *const pull_policies[] = { "Always", "IfNotPresent", "Never", NULL };
-    field f[] = { FLD("name"),
+    static const char *const always[] = { "Always", NULL };
+    /* restartPolicy: a container's own only in initContainers (a sidecar) */
+    field f[] = { FLD(pod->init ? "restartPolicy" : "name"),
+                  FLD("name"),
                   FLD("image"),
                   FLD("command"),
                   FLD("args"),
@@ -734,12 +744,20 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
 
     if (!berth_yaml_fields(y, n, f))
         return;
+    pod->sidecar = false;
+    if (pod->init && berth_yaml_opt_enum(y, f, "restartPolicy", always, &policy))
+        pod->sidecar = true;
     /* Accepted for Kubernetes manifests' sake, and checked; documentation
      * only (a container has the node's network or none), but probes may
      * name them: read first. */
     berth_yaml_opt_sub(y, f, "ports", read_ports, &ports);
     if (berth_yaml_req_string(y, n, f, "name", &v)) {
-        if (!berth_spec_id_valid(v))
+        if (pod->several && !berth_spec_dns_label_valid(v))
+            berth_yaml_field_error(y, f, "name",
+                                   "'%.70s' is not a valid container name (1-63 of a-z 0-9 -, "
+                                   "starting and ending with a letter or digit)",
+                                   v);
+        else if (!berth_spec_id_valid(v))
             berth_yaml_field_error(y, f, "name",
                                    "'%.70s' is not a valid name (1-63 of a-z 0-9 . _ -, starting "
                                    "with a letter or digit)",
@@ -785,6 +803,17 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
                        &(probe_ctx){ &s->startup_probe, &ports, false });
     berth_yaml_opt_sub(y, f, "volumeMounts", read_mounts, &mc);
     berth_yaml_opt_sub(y, f, "securityContext", read_security, s);
+    /* As Kubernetes: an init container runs to completion, probes are for
+     * what keeps running. */
+    if (pod->init && !pod->sidecar) {
+        static const char *const probes[] = { "livenessProbe", "readinessProbe", "startupProbe" };
+
+        for (size_t i = 0; i < BERTH_ARRAY_SIZE(probes); i++)
+            if (berth_yaml_value(f, probes[i]))
+                berth_yaml_field_error(y, f, probes[i],
+                                       "an init container has no probes (unless it is a "
+                                       "sidecar: restartPolicy: Always)");
+    }
 
     if (berth_yaml_opt_enum(y, f, "imagePullPolicy", pull_policies, &policy))
         s->image_pull_policy = policy == 0   ? PULL_ALWAYS
@@ -794,28 +823,54 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
 
 /* ---- pods ---- */
 
-static void read_containers(berth_yaml *y, const node *c, spec_t *s, podctx *pod)
+/* The i-th (< berth_pod_size) container of w's pod, to change. */
+static spec_t *pod_spec(Workload *w, size_t i)
 {
-    size_t mark;
+    PodRole role;
+    uint32_t index;
+
+    return (spec_t *)berth_pod_container(w, i, &role, &index);
+}
+
+static spec_t *spec_new(void)
+{
+    spec_t *s = berth_xcalloc(1, sizeof(*s));
+
+    container_spec_init(s);
+    return s;
+}
+
+/* spec.containers (at least one) or spec.initContainers, into v. */
+static void read_containers(berth_yaml *y, const node *c, podctx *pod, spec_t ***ret_v,
+                            size_t *ret_n, bool **ret_sidecar)
+{
+    size_t n, mark;
 
     if (berth_yaml_type_of(c) != BERTH_YAML_LIST) {
-        berth_yaml_expected(y, c, "a list with one container");
+        berth_yaml_expected(y, c, "a list of containers");
         return;
     }
-    if (berth_yaml_len(c) == 0) {
+    n = berth_yaml_len(c);
+    if (n == 0 && !pod->init) {
         berth_yaml_error(y, c, "one container is required");
         return;
     }
-    mark = berth_yaml_push(y, "[0]");
-    read_container(y, berth_yaml_item(y, c, 0), s, pod);
-    berth_yaml_pop(y, mark);
-    if (berth_yaml_len(c) > 1) {
-        mark = berth_yaml_push(y, "[1]");
-        berth_yaml_error(y, berth_yaml_item(y, c, 1),
-                         "berth runs one container per pod: give the second container a workload "
-                         "of its own");
-        berth_yaml_pop(y, mark);
+    if (n > BERTH_POD_CONTAINERS_MAX) {
+        berth_yaml_error(y, c, "%zu containers, at most %d", n, BERTH_POD_CONTAINERS_MAX);
+        return;
     }
+    *ret_v = berth_xcalloc(n + 1, sizeof(**ret_v));
+    *ret_sidecar = berth_xcalloc(n + 1, sizeof(**ret_sidecar));
+    for (size_t i = 0; i < n; i++) {
+        spec_t *s = spec_new();
+
+        (*ret_v)[i] = s;
+        mark = berth_yaml_push(y, "[%zu]", i);
+        read_container(y, berth_yaml_item(y, c, i), s, pod);
+        berth_yaml_pop(y, mark);
+        (*ret_sidecar)[i] = pod->sidecar;
+    }
+    *ret_n = n;
 }
 
 static void read_volumes(berth_yaml *y, const node *n, void *data)
@@ -828,6 +883,21 @@ static void read_selector_map(berth_yaml *y, const node *n, void *data)
     read_string_map(y, n, data, add_selector);
 }
 
+/* Whether two of the pod's containers share a name (reported at the
+ * containers). */
+static void check_names(berth_yaml *y, const node *at, spec_t **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            const char *a = berth_container_name(v[i]), *b = berth_container_name(v[j]);
+
+            if (*a && strcmp(a, b) == 0) {
+                berth_yaml_error(y, at, "two containers are named '%.63s'", a);
+                return;
+            }
+        }
+}
+
 static void read_pod_spec(berth_yaml *y, const node *n, void *data)
 {
     static const char *const restart[] = { "Always", "OnFailure", "Never", NULL };
@@ -837,47 +907,108 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
         RESTART_NEVER,
     };
     field f[] = { FLD("containers"),
+                  FLD("initContainers"),
                   FLD("restartPolicy"),
                   FLD("nodeSelector"),
                   FLD("volumes"),
                   FLD("hostNetwork"),
                   FLD("hostname"),
                   FLD("terminationGracePeriodSeconds"),
+                  FLD("shareProcessNamespace"),
                   FEND };
     Workload *w = data;
     podctx pod = { .n_volumes = 0 };
-    const node *containers;
-    const char *h;
-    spec_t *s;
-    size_t mark;
-    int64_t secs;
-    bool b;
+    const node *containers, *inits;
+    _cleanup_free_ spec_t **apps = NULL, **initv = NULL, **all = NULL;
+    _cleanup_free_ bool *app_side = NULL, *init_side = NULL;
+    size_t n_apps = 0, n_inits = 0, n_all, mark;
+    RestartPolicy policy = RESTART_ALWAYS; /* Kubernetes' default */
+    const char *hostname = NULL;
+    bool host_net = false, share_pid = false;
+    int64_t grace_ms = 0, secs;
     int r;
 
     if (!berth_yaml_fields(y, n, f))
         return;
-    s = berth_xcalloc(1, sizeof(*s));
-    container_spec_init(s);
-    w->template_ = s;
-    s->restart_policy = RESTART_ALWAYS; /* Kubernetes' default */
     berth_yaml_opt_sub(y, f, "volumes", read_volumes, &pod);
-    if (!(containers = berth_yaml_value(f, "containers"))) {
+    berth_yaml_opt_bool(y, f, "shareProcessNamespace", &share_pid);
+    containers = berth_yaml_value(f, "containers");
+    inits = berth_yaml_value(f, "initContainers");
+    pod.several = share_pid ||
+                  (containers && berth_yaml_type_of(containers) == BERTH_YAML_LIST &&
+                   berth_yaml_len(containers) > 1) ||
+                  (inits && berth_yaml_type_of(inits) == BERTH_YAML_LIST && berth_yaml_len(inits));
+    if (inits) {
+        pod.init = true;
+        mark = berth_yaml_push_field(y, "initContainers");
+        read_containers(y, inits, &pod, &initv, &n_inits, &init_side);
+        berth_yaml_pop(y, mark);
+        pod.init = false;
+    }
+    if (!containers) {
         berth_yaml_required(y, n, "containers");
     } else {
         mark = berth_yaml_push_field(y, "containers");
-        read_containers(y, containers, s, &pod);
+        read_containers(y, containers, &pod, &apps, &n_apps, &app_side);
         berth_yaml_pop(y, mark);
     }
     if (berth_yaml_opt_enum(y, f, "restartPolicy", restart, &r))
-        s->restart_policy = restart_values[r];
+        policy = restart_values[r];
     berth_yaml_opt_sub(y, f, "nodeSelector", read_selector_map, w);
-    if (berth_yaml_opt_bool(y, f, "hostNetwork", &b) && b)
-        s->network = NETWORK_HOST;
-    if (berth_yaml_opt_string(y, f, "hostname", &h))
-        s->hostname = berth_xstrdup(h);
+    berth_yaml_opt_bool(y, f, "hostNetwork", &host_net);
+    berth_yaml_opt_string(y, f, "hostname", &hostname);
     /* 0 means "at once" in Kubernetes; the spec's 0 means the default. */
     if (berth_yaml_opt_int(y, f, "terminationGracePeriodSeconds", 0, GRACE_SECS_MAX, &secs))
-        s->stop_grace_ms = secs ? secs * 1000 : 1;
+        grace_ms = secs ? secs * 1000 : 1;
+
+    /* What the pod's containers share, into each (the node's sandbox
+     * takes it from any of them). */
+    n_all = n_inits + n_apps;
+    all = berth_xcalloc(n_all + 1, sizeof(*all));
+    for (size_t i = 0; i < n_inits; i++)
+        all[i] = initv[i];
+    for (size_t i = 0; i < n_apps; i++)
+        all[n_inits + i] = apps[i];
+    mark = berth_yaml_push_field(y, "containers");
+    check_names(y, containers ? containers : n, all, n_all);
+    berth_yaml_pop(y, mark);
+    for (size_t i = 0; i < n_all; i++) {
+        spec_t *s = all[i];
+
+        if (i >= n_inits)
+            s->restart_policy = policy;
+        else if (init_side[i])
+            s->restart_policy = RESTART_ALWAYS;
+        else
+            s->restart_policy = policy == RESTART_NEVER ? RESTART_NEVER : RESTART_ON_FAILURE;
+        if (host_net)
+            s->network = NETWORK_HOST;
+        if (hostname)
+            s->hostname = berth_xstrdup(hostname);
+        if (grace_ms)
+            s->stop_grace_ms = grace_ms;
+    }
+    if (n_apps == 0) {
+        /* reported above; the workload still has a template */
+        for (size_t i = 0; i < n_inits; i++)
+            BERTH_PB_FREE(initv[i]);
+        w->template_ = spec_new();
+        return;
+    }
+    w->template_ = apps[0];
+    if (pod.several) {
+        PodTemplate *pt = berth_xcalloc(1, sizeof(*pt));
+
+        pod_template_init(pt);
+        pt->share_process_namespace = share_pid;
+        pt->n_containers = n_apps - 1;
+        pt->containers = berth_xcalloc(n_apps, sizeof(*pt->containers));
+        for (size_t i = 1; i < n_apps; i++)
+            pt->containers[i - 1] = apps[i];
+        pt->n_init_containers = n_inits;
+        pt->init_containers = TAKE_PTR(initv);
+        w->pod = pt;
+    }
 }
 
 /* ---- metadata ---- */
@@ -1026,28 +1157,34 @@ static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool
         }
     }
     if (w->template_)
-        for (size_t j = 0; j < t.labels.n; j++)
-            add_spec_label(w->template_, t.labels.k[j], t.labels.v[j]);
+        for (size_t i = 0; i < berth_pod_size(w); i++)
+            for (size_t j = 0; j < t.labels.n; j++)
+                add_spec_label(pod_spec(w, i), t.labels.k[j], t.labels.v[j]);
 }
 
 /* ---- documents ---- */
 
 static void check_template(berth_yaml *y, const node *at, Workload *w, const char *where)
 {
-    _cleanup_error_ berth_error *e = NULL;
-    spec_t *s = w->template_;
-    char *saved = s->id;
+    size_t mark = berth_yaml_push_field(y, where);
 
-    /* The checks above name the field where it is; this is the runtime's
-     * own check, the last word. */
-    s->id = "template";
-    if (berth_spec_validate(s, &e) < 0) {
-        size_t mark = berth_yaml_push_field(y, where);
+    for (size_t i = 0; i < berth_pod_size(w); i++) {
+        _cleanup_error_ berth_error *e = NULL;
+        spec_t *s = pod_spec(w, i);
+        char *saved = s->id;
 
-        berth_yaml_error(y, at, "%s", e->msg);
-        berth_yaml_pop(y, mark);
+        /* The checks above name the field where it is; this is the
+         * runtime's own check, the last word. */
+        s->id = "template";
+        if (berth_spec_validate(s, &e) < 0) {
+            if (w->pod)
+                berth_yaml_error(y, at, "container %s: %s", berth_container_name(s), e->msg);
+            else
+                berth_yaml_error(y, at, "%s", e->msg);
+        }
+        s->id = saved;
     }
-    s->id = saved;
+    berth_yaml_pop(y, mark);
 }
 
 /* One document: a workload (NULL when it is not even one of a kind). */

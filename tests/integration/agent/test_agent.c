@@ -328,6 +328,138 @@ static berth_rpc_client *operator_client(void)
     }
 }
 
+/* --- pods ------------------------------------------------------------------------------- */
+
+static PodMember members[16];
+
+/* Make spec i container name of pod "p-0" in role at init position index. */
+static ContainerSpec *member(int i, const char *name, PodRole role, uint32_t index,
+                             const char *script)
+{
+    char id[32];
+    ContainerSpec *s;
+
+    snprintf(id, sizeof(id), "p-0_%s", name);
+    s = spec(i, id, script);
+    pod_member_init(&members[i]);
+    members[i].pod = "p-0";
+    members[i].name = (char *)name;
+    members[i].role = role;
+    members[i].init_index = index;
+    s->pod = &members[i];
+    s->hostname = "p-0";
+    s->restart_policy = role == POD_ROLE_SIDECAR ? RESTART_ALWAYS
+                        : role == POD_ROLE_INIT  ? RESTART_ON_FAILURE
+                                                 : RESTART_ALWAYS;
+    backoff_init(&backoffs[i]);
+    backoffs[i].initial_ms = 200;
+    s->restart_backoff = &backoffs[i];
+    return s;
+}
+
+static bool init_retried(void)
+{
+    const fake_event *e = fake_ctl_status(&ctl, "p-0_setup");
+
+    return e && e->restart_count >= 1;
+}
+
+static bool pod_running(void)
+{
+    const fake_event *a = fake_ctl_status(&ctl, "p-0_app"), *sd = fake_ctl_status(&ctl, "p-0_side"),
+                     *i = fake_ctl_status(&ctl, "p-0_setup");
+
+    return a && sd && i && a->state == S(RUNNING) && sd->state == S(RUNNING) &&
+           i->state == S(EXITED);
+}
+
+static bool file_says(const char *name, const char *want)
+{
+    char path[700], buf[256] = "";
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/trigger/%s", dir, name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = berth_read_all(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return strcmp(buf, want) == 0;
+}
+
+static bool app_reached_sidecar(void)
+{
+    return file_says("app-got", "hi\n");
+}
+
+static bool sandbox_gone(void)
+{
+    char path[700];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/pods/p-0", state);
+    return no_containers() && stat(path, &st) != 0 && !cgroup_exists("p-0");
+}
+
+/* A pod of three: an init container that fails twice, then a sidecar that
+ * serves on 127.0.0.1:9090 of the pod's network, then the app that reaches
+ * it there and sees the pod's host name. berthd killed meanwhile re-adopts
+ * the pod whole: nothing starts again, the init container does not run
+ * again. Removed, the pod leaves no sandbox and no cgroup. */
+START_TEST(pod_init_sidecar_and_readopt)
+{
+    int pids[3], regs;
+    char path[600];
+
+    ck_assert(wait_for(registered, 15000));
+    member(0, "setup", POD_ROLE_INIT, 0,
+           "n=$(cat /trigger/count 2>/dev/null || echo 0); n=$((n+1)); echo $n >/trigger/count; "
+           "[ $n -ge 3 ]");
+    member(1, "side", POD_ROLE_SIDECAR, 1,
+           "while true; do echo hi | nc -l -p 9090 >/dev/null; done");
+    member(2, "app", POD_ROLE_APP, 0,
+           "hostname >/trigger/app-host; "
+           "until nc 127.0.0.1 9090 </dev/null >/trigger/app-got; do sleep 0.1; done; "
+           "exec sleep 1000");
+    fake_ctl_assign(&ctl, spec_ptrs, 3);
+    ck_assert_msg(wait_for(init_retried, 20000), "the init container did not run again");
+    /* the app waits for its turn */
+    ck_assert_int_eq(fake_ctl_status(&ctl, "p-0_app")->state, S(PENDING));
+    ck_assert_str_eq(fake_ctl_status(&ctl, "p-0_app")->reason, "PodInitializing");
+    ck_assert_msg(wait_for(pod_running, 30000), "the pod did not run");
+    ck_assert_msg(wait_for(app_reached_sidecar, 10000), "the app did not reach its sidecar");
+    ck_assert(file_says("count", "3\n"));
+    ck_assert(file_says("app-host", "p-0\n"));
+    ck_assert_int_eq(fake_ctl_status(&ctl, "p-0_setup")->exit_code, 0);
+    ck_assert_uint_eq(fake_ctl_status(&ctl, "p-0_setup")->restart_count, 2);
+    ck_assert(cgroup_exists("p-0/p-0_app"));
+    ck_assert(cgroup_exists("p-0/p-0_side"));
+    ck_assert_msg(wait_for(applied_current, 10000), "the applied generation was not reported");
+
+    pids[1] = fake_ctl_status(&ctl, "p-0_side")->pid;
+    pids[2] = fake_ctl_status(&ctl, "p-0_app")->pid;
+    berthd_signal(SIGKILL);
+    regs = ctl.registrations;
+    berthd_start();
+    ck_assert(wait_for(registered, 15000));
+    while (ctl.registrations == regs)
+        run_for(loop, 50);
+    run_for(loop, 1500);
+    ck_assert_int_eq(fake_ctl_status(&ctl, "p-0_side")->pid, pids[1]);
+    ck_assert_int_eq(fake_ctl_status(&ctl, "p-0_app")->pid, pids[2]);
+    ck_assert_int_eq(fake_ctl_status(&ctl, "p-0_setup")->state, S(EXITED));
+    ck_assert(file_says("count", "3\n"));
+    snprintf(path, sizeof(path), "%s/pods/p-0/net", state);
+    ck_assert_int_eq(access(path, F_OK), 0);
+
+    fake_ctl_assign(&ctl, NULL, 0);
+    ck_assert_msg(wait_for(sandbox_gone, 20000), "the pod's sandbox or cgroup was left");
+    (void)pids[0];
+}
+END_TEST
+
 /* --- tests ----------------------------------------------------------------------------- */
 
 START_TEST(register_run_remove)
@@ -853,6 +985,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, bad_inputs);
     tcase_add_test(tc, answer_fd_not_watchable);
     tcase_add_test(tc, lost_monitors_are_replaced);
+    tcase_add_test(tc, pod_init_sidecar_and_readopt);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -420,8 +420,22 @@ static const bad_case bad_cases[] = {
       "  template: {spec: {containers: [{name: a, image: b, command: [c]}]}}\n",
       "web.yaml:5:13: spec.replicas: 1001 is out of range (0..1000)" },
     { POD_HEAD "  - name: a\n    image: b\n    command: [c]\n  - name: b\n",
-      "web.yaml:9:5: spec.containers[1]: berth runs one container per pod: give the second "
-      "container a workload of its own" },
+      "web.yaml:9:5: spec.containers[1].image: required" },
+    /* several containers: DNS-label names, each once; probes and a
+     * restart policy of its own only where Kubernetes has them */
+    { POD_HEAD "  - {name: a_1, image: b}\n  - {name: a, image: b}\n",
+      "web.yaml:6:12: spec.containers[0].name: 'a_1' is not a valid container name (1-63 of "
+      "a-z 0-9 -, starting and ending with a letter or digit)" },
+    { POD_HEAD "  - {name: a, image: b}\n  - {name: a, image: c}\n",
+      "web.yaml:6:3: spec.containers: two containers are named 'a'" },
+    { POD_HEAD "  - {name: a, image: b, restartPolicy: Always}\n",
+      "web.yaml:6:25: spec.containers[0].restartPolicy: unknown field" },
+    { POD_HEAD "  - {name: a, image: b}\n  initContainers:\n"
+               "  - {name: i, image: b, restartPolicy: Never}\n"
+               "  - name: j\n    image: b\n    readinessProbe: {tcpSocket: {port: 80}}\n",
+      "web.yaml:8:40: spec.initContainers[0].restartPolicy: 'Never' is not one of Always\n"
+      "web.yaml:11:21: spec.initContainers[1].readinessProbe: an init container has no probes "
+      "(unless it is a sidecar: restartPolicy: Always)" },
     { POD_HEAD "  - name: a\n    args: [x]\n", "web.yaml:6:5: spec.containers[0].image: required" },
     { POD_HEAD "  - name: p\n"
                "    image: busybox\n"
@@ -663,6 +677,98 @@ START_TEST(template_labels_leave_room_for_the_replica_labels)
 }
 END_TEST
 
+/* ---- pods of several containers ---- */
+
+static const char pod_of_four[] =
+    "apiVersion: v1\n"
+    "kind: Pod\n"
+    "metadata: {name: web, labels: {app: web}}\n"
+    "spec:\n"
+    "  restartPolicy: OnFailure\n"
+    "  shareProcessNamespace: true\n"
+    "  terminationGracePeriodSeconds: 5\n"
+    "  volumes: [{name: data, emptyDir: {}}]\n"
+    "  initContainers:\n"
+    "  - name: migrate\n"
+    "    image: busybox:1.35\n"
+    "    command: [sh, -c, 'echo done']\n"
+    "  - name: proxy\n"
+    "    image: busybox:1.35\n"
+    "    restartPolicy: Always\n"
+    "    startupProbe: {tcpSocket: {port: 9000}}\n"
+    "  containers:\n"
+    "  - name: app\n"
+    "    image: nginx:1.25\n"
+    "    volumeMounts: [{name: data, mountPath: /data}]\n"
+    "  - name: logs\n"
+    "    image: busybox:1.35\n"
+    "    args: [tail, -f, /data/log]\n"
+    "    volumeMounts: [{name: data, mountPath: /data}]\n";
+
+START_TEST(pod_of_several_containers)
+{
+    berth_manifest *m = parse_ok(pod_of_four);
+    const Workload *w = m->workloads[0];
+    ContainerSpec **v = NULL;
+    berth_error *err = NULL;
+    size_t n = 0;
+    static const struct {
+        const char *id, *name;
+        PodRole role;
+        uint32_t index;
+        RestartPolicy policy;
+    } want[] = {
+        { "web-0_migrate", "migrate", POD_ROLE_INIT, 0, RESTART_ON_FAILURE },
+        { "web-0_proxy", "proxy", POD_ROLE_SIDECAR, 1, RESTART_ALWAYS },
+        { "web-0_app", "app", POD_ROLE_APP, 0, RESTART_ON_FAILURE },
+        { "web-0_logs", "logs", POD_ROLE_APP, 0, RESTART_ON_FAILURE },
+    };
+
+    ck_assert_ptr_nonnull(w->pod);
+    ck_assert_str_eq(w->template_->image, "nginx:1.25");
+    ck_assert_uint_eq(w->pod->n_containers, 1);
+    ck_assert_uint_eq(w->pod->n_init_containers, 2);
+    ck_assert(w->pod->share_process_namespace);
+    ck_assert_uint_eq(berth_pod_size(w), 4);
+    ck_assert_int_eq(berth_replica_specs(w, "web-0", "0", &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(v[i]->id, want[i].id);
+        ck_assert_ptr_nonnull(v[i]->pod);
+        ck_assert_str_eq(v[i]->pod->pod, "web-0");
+        ck_assert_str_eq(v[i]->pod->name, want[i].name);
+        ck_assert_int_eq(v[i]->pod->role, want[i].role);
+        ck_assert_uint_eq(v[i]->pod->init_index, want[i].index);
+        ck_assert(v[i]->pod->share_process_namespace);
+        ck_assert_int_eq(v[i]->restart_policy, want[i].policy);
+        ck_assert_int_eq(v[i]->stop_grace_ms, 5000);
+        /* the pod's host name, not the container's id */
+        ck_assert_str_eq(v[i]->hostname, "web-0");
+        ck_assert_str_eq(label(v[i]->labels, v[i]->n_labels, "berth.container"), want[i].name);
+        ck_assert_str_eq(label(v[i]->labels, v[i]->n_labels, "berth.workload"), "web");
+        ck_assert_msg(berth_spec_validate(v[i], &err) == 0, "%s", err ? err->msg : "");
+    }
+    ck_assert_ptr_nonnull(v[1]->startup_probe);
+    berth_specs_free(v, n);
+    berth_manifest_free(m);
+
+    /* restartPolicy Never: an init container that fails is not run again */
+    {
+        char *yaml = strdup(pod_of_four);
+
+        memcpy(strstr(yaml, "OnFailure"), "Never    ", 9);
+        m = parse_ok(yaml);
+        ck_assert_int_eq(m->workloads[0]->pod->init_containers[0]->restart_policy,
+                         RESTART_NEVER);
+        ck_assert_int_eq(m->workloads[0]->pod->init_containers[1]->restart_policy,
+                         RESTART_ALWAYS);
+        ck_assert_int_eq(m->workloads[0]->template_->restart_policy, RESTART_NEVER);
+        berth_manifest_free(m);
+        free(yaml);
+    }
+}
+END_TEST
+
 /* ---- replicas ---- */
 
 START_TEST(replica_ids)
@@ -750,6 +856,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, template_labels_leave_room_for_the_replica_labels);
     suite_add_tcase(s, tc);
     tc = tcase_create("replicas");
+    tcase_add_test(tc, pod_of_several_containers);
     tcase_add_test(tc, replica_ids);
     tcase_add_test(tc, replica_spec_is_a_labelled_copy);
     suite_add_tcase(s, tc);

@@ -1,0 +1,286 @@
+/* The pods' sandboxes (see pods.h). */
+#include "pods.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "runtime/sandbox.h"
+#include "spec/spec.h"
+
+/* Between two steps of a removal: a cgroup frees in milliseconds once
+ * what was in it is gone; one stuck (a process in D state) is retried at
+ * RETRY_SLOW_MS. */
+#define RETRY_MS      50
+#define RETRY_SLOW_MS 5000
+#define SLOW_AFTER_MS 10000
+
+typedef struct pod pod;
+
+struct pod {
+    pods *p;
+    pod *next;
+    char id[BERTH_SPEC_ID_MAX + 1];
+    berth_loop_io pause_io; /* the pause's pidfd, while it is watched */
+    bool removing;
+    bool warned;
+    int64_t removing_since_ns;
+    berth_loop_timer timer;
+};
+
+struct pods {
+    pods_config cfg;
+    char *dir; /* <state_dir>/pods */
+    pod *list;
+};
+
+static void on_remove_timer(berth_loop_timer *timer);
+
+void pods_dir(const pods *p, const char *id, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", p->dir, id);
+}
+
+void pods_cgroup(const pods *p, const char *id, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", p->cfg.cgroup_parent, id);
+}
+
+static pod *find(const pods *p, const char *id)
+{
+    for (pod *e = p->list; e; e = e->next)
+        if (strcmp(e->id, id) == 0)
+            return e;
+    return NULL;
+}
+
+static pod *pod_new(pods *p, const char *id)
+{
+    pod *e = berth_xcalloc(1, sizeof(*e));
+
+    e->p = p;
+    snprintf(e->id, sizeof(e->id), "%.*s", (int)sizeof(e->id) - 1, id);
+    e->pause_io.fd = -1;
+    berth_loop_timer_init(&e->timer, on_remove_timer);
+    e->next = p->list;
+    p->list = e;
+    return e;
+}
+
+static void unwatch(pod *e)
+{
+    if (e->pause_io.fd >= 0) {
+        int fd = e->pause_io.fd;
+
+        berth_loop_remove(e->p->cfg.loop, &e->pause_io);
+        close(fd);
+    }
+}
+
+static void pod_free(pod *e)
+{
+    pods *p = e->p;
+
+    for (pod **q = &p->list; *q; q = &(*q)->next)
+        if (*q == e) {
+            *q = e->next;
+            break;
+        }
+    unwatch(e);
+    berth_loop_timer_cancel(p->cfg.loop, &e->timer);
+    free(e);
+}
+
+static void on_pause_gone(berth_loop_io *io, uint32_t events)
+{
+    pod *e = berth_container_of(io, pod, pause_io);
+
+    (void)events;
+    unwatch(e);
+    if (e->removing)
+        return;
+    berth_warn("pod %s: its pause process died, and the pod's PID namespace with it: its "
+               "containers start again in a new sandbox",
+               e->id);
+    if (e->p->cfg.lost)
+        e->p->cfg.lost(e->id, e->p->cfg.data);
+}
+
+/* Watch the pause of e's sandbox, when it has one. */
+static void watch(pod *e)
+{
+    berth_error *err = NULL;
+    char dir[PATH_MAX];
+    int fd;
+
+    if (e->pause_io.fd >= 0)
+        return;
+    pods_dir(e->p, e->id, dir, sizeof(dir));
+    if (berth_sandbox_pause_pidfd(dir, &fd, NULL) < 0)
+        return;
+    if (berth_loop_add(e->p->cfg.loop, &e->pause_io, fd, EPOLLIN, on_pause_gone, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "pod %s: watch its pause", e->id);
+        berth_error_free(&err);
+        close(fd);
+    }
+}
+
+/* One step of removing e's sandbox: 1 gone (e freed), 0 not yet. */
+static int remove_step(pod *e)
+{
+    pods *p = e->p;
+    berth_error *err = NULL;
+    char dir[PATH_MAX], cg[PATH_MAX];
+    int64_t now = berth_now_mono_ns();
+    int r;
+
+    pods_dir(p, e->id, dir, sizeof(dir));
+    pods_cgroup(p, e->id, cg, sizeof(cg));
+    r = berth_sandbox_remove_step(p->cfg.cgroups, dir, cg, &err);
+    if (r == 1) {
+        berth_info("pod %s: sandbox removed", e->id);
+        pod_free(e);
+        return 1;
+    }
+    if (r < 0 && !e->warned) {
+        berth_log_error(BERTH_LOG_WARN, err, "pod %s: remove its sandbox (retrying)", e->id);
+        e->warned = true;
+    }
+    berth_error_free(&err);
+    berth_loop_timer_arm(p->cfg.loop, &e->timer,
+                         now + (now - e->removing_since_ns > SLOW_AFTER_MS * BERTH_NSEC_PER_MSEC
+                                    ? RETRY_SLOW_MS
+                                    : RETRY_MS) *
+                                   BERTH_NSEC_PER_MSEC);
+    return 0;
+}
+
+static void on_remove_timer(berth_loop_timer *timer)
+{
+    remove_step(berth_container_of(timer, pod, timer));
+}
+
+void pods_release(pods *p, const char *id)
+{
+    pod *e = find(p, id);
+
+    if (!e || e->removing)
+        return;
+    e->removing = true;
+    e->removing_since_ns = berth_now_mono_ns();
+    unwatch(e);
+    remove_step(e);
+}
+
+static void fill_opts(const pods *p, const char *id, const pods_sandbox *want, char *dir,
+                      size_t dsize, char *cg, size_t csize, berth_sandbox_opts *o)
+{
+    pods_dir(p, id, dir, dsize);
+    pods_cgroup(p, id, cg, csize);
+    *o = (berth_sandbox_opts){
+        .dir = dir,
+        .hostname = want->hostname,
+        .host_network = want->host_network,
+        .share_pid = want->share_pid,
+        .cgroup_path = cg,
+        .limits = want->limits,
+    };
+}
+
+bool pods_whole(pods *p, const char *id, const pods_sandbox *want)
+{
+    const pod *e = find(p, id);
+    char dir[PATH_MAX], cg[PATH_MAX];
+    berth_sandbox_opts o;
+    const char *why;
+
+    if (!e || e->removing)
+        return false;
+    fill_opts(p, id, want, dir, sizeof(dir), cg, sizeof(cg), &o);
+    return berth_sandbox_whole(&o, &why);
+}
+
+int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error **err)
+{
+    pod *e = find(p, id);
+    char dir[PATH_MAX], cg[PATH_MAX];
+    berth_sandbox_opts o;
+    const char *why = NULL;
+
+    fill_opts(p, id, want, dir, sizeof(dir), cg, sizeof(cg), &o);
+    if (e && !e->removing && berth_sandbox_whole(&o, &why))
+        return 0;
+    if (e) {
+        if (!e->removing) {
+            berth_warn("pod %s: its sandbox is not whole (%s): making it anew", id, why);
+            e->removing = true;
+            e->removing_since_ns = berth_now_mono_ns();
+            unwatch(e);
+        }
+        berth_loop_timer_cancel(p->cfg.loop, &e->timer);
+        if (remove_step(e) == 0)
+            return berth_error_set(err, EBUSY, "pod %s: its old sandbox is still being removed",
+                                   id);
+    }
+    if (berth_sandbox_create(p->cfg.cgroups, &o, err) < 0)
+        return -1;
+    e = pod_new(p, id);
+    watch(e);
+    berth_info("pod %s: sandbox made%s", id, want->share_pid ? " (shared PID namespace)" : "");
+    return 0;
+}
+
+void pods_sweep(pods *p, bool (*in_use)(const char *pod, void *data), void *data)
+{
+    for (pod *e = p->list, *next; e; e = next) {
+        next = e->next;
+        if (!in_use(e->id, data)) {
+            berth_info("pod %s: no container left; removing its sandbox", e->id);
+            pods_release(p, e->id);
+        }
+    }
+}
+
+int pods_open(const pods_config *cfg, pods **ret, berth_error **err)
+{
+    pods *p = berth_xcalloc(1, sizeof(*p));
+    _cleanup_closedir_ DIR *d = NULL;
+    struct dirent *de;
+
+    p->cfg = *cfg;
+    p->dir = berth_xasprintf("%s/pods", cfg->state_dir);
+    if (berth_mkdir_p(p->dir, 0700, err) < 0) {
+        pods_close(p);
+        return -1;
+    }
+    if (!(d = opendir(p->dir))) {
+        berth_error_errno(err, "open %s", p->dir);
+        pods_close(p);
+        return -1;
+    }
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.' && berth_spec_id_valid(de->d_name))
+            watch(pod_new(p, de->d_name));
+    *ret = p;
+    return 0;
+}
+
+void pods_close(pods *p)
+{
+    if (!p)
+        return;
+    while (p->list)
+        pod_free(p->list);
+    free(p->dir);
+    free(p);
+}

@@ -1,0 +1,65 @@
+/* The sandboxes of this node's pods of several containers
+ * (runtime/sandbox.h): <state_dir>/pods/<pod>/, with the cgroup
+ * <cgroup_parent>/<pod> that holds the pod's containers' cgroups. Owned by
+ * the container table, which decides when a sandbox is needed (a member is
+ * about to start) and when it goes (the pod's last container went). A
+ * sandbox survives berthd: it is re-adopted at open, and a pause that dies
+ * (its PID namespace with it) is reported through lost. */
+#ifndef BERTHD_PODS_H
+#define BERTHD_PODS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+#include "base/loop.h"
+#include "runtime/cgroup.h"
+
+typedef struct pods pods;
+
+typedef struct pods_config {
+    berth_loop *loop;
+    berth_cgroup_driver *cgroups;
+    const char *state_dir;     /* sandboxes in <state_dir>/pods */
+    const char *cgroup_parent; /* pod cgroups <cgroup_parent>/<pod> */
+    /* The sandbox of pod broke (its pause died): its containers must go
+     * and start again in a new one. Called from the loop. */
+    void (*lost)(const char *pod, void *data);
+    void *data;
+} pods_config;
+
+/* What a pod's sandbox is made of: the settings its containers share. */
+typedef struct pods_sandbox {
+    const char *hostname;
+    bool host_network;
+    bool share_pid;
+    const berth_cgroup_limits *limits; /* the pod's (NULL: none) */
+} pods_sandbox;
+
+/* Open: the sandboxes on disk are adopted (their pauses watched). */
+int pods_open(const pods_config *cfg, pods **ret, berth_error **err);
+/* The sandboxes stay. NULL is fine. */
+void pods_close(pods *p);
+
+/* The sandbox directory and the cgroup of pod. */
+void pods_dir(const pods *p, const char *pod, char *buf, size_t size);
+void pods_cgroup(const pods *p, const char *pod, char *buf, size_t size);
+
+/* Whether pod's sandbox is there and whole (false too while it is being
+ * removed). */
+bool pods_whole(pods *p, const char *pod, const pods_sandbox *want);
+
+/* Make pod's sandbox whole: nothing when it is; else what is left of it
+ * goes and it is made anew (the caller made sure that none of the pod's
+ * containers runs). Returns at once (a helper process that is gone when it
+ * returns). EBUSY: an old sandbox is still being removed. */
+int pods_ensure(pods *p, const char *pod, const pods_sandbox *want, berth_error **err);
+
+/* pod has no container any more: its sandbox goes, from the loop (again
+ * later while its cgroup is busy). Unknown pods are fine. */
+void pods_release(pods *p, const char *pod);
+
+/* Release every sandbox on disk whose pod in_use says is not in use. */
+void pods_sweep(pods *p, bool (*in_use)(const char *pod, void *data), void *data);
+
+#endif
