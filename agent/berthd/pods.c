@@ -232,8 +232,17 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
             return berth_error_set(err, EBUSY, "pod %s: its old sandbox is still being removed",
                                    id);
     }
-    if (berth_sandbox_create(p->cfg.cgroups, &o, err) < 0)
+    if (berth_sandbox_create(p->cfg.cgroups, &o, err) < 0) {
+        /* What the failed create left goes from the loop; so does what
+         * was in its way (EEXIST: a cgroup of the pod's that a crash
+         * left): the pod's name is berth's, and none of its containers
+         * runs. The next start finds the way clear. */
+        e = pod_new(p, id);
+        e->removing = true;
+        e->removing_since_ns = berth_now_mono_ns();
+        remove_step(e);
         return -1;
+    }
     e = pod_new(p, id);
     watch(e);
     berth_info("pod %s: sandbox made%s", id, want->share_pid ? " (shared PID namespace)" : "");

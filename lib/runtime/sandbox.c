@@ -300,15 +300,11 @@ static int make_ns_files(const berth_sandbox_opts *o, berth_error **err)
     return 0;
 }
 
-/* Remove the sandbox until done, for a failed create: what is there was
- * just made, and goes at once (the pause dies of SIGKILL in an instant). */
+/* After a failed create: a first step of removing what was made (the
+ * caller finishes it: sandbox.h). */
 static void undo_create(berth_cgroup_driver *d, const berth_sandbox_opts *o)
 {
-    for (int i = 0; i < 200; i++) {
-        if (berth_sandbox_remove_step(d, o->dir, o->cgroup_path, NULL) != 0)
-            return;
-        usleep(5000);
-    }
+    berth_sandbox_remove_step(d, o->dir, o->cgroup_path, NULL);
 }
 
 int berth_sandbox_create(berth_cgroup_driver *d, const berth_sandbox_opts *o, berth_error **err)

@@ -39,9 +39,11 @@ typedef struct berth_sandbox_opts {
     const berth_cgroup_limits *limits;
 } berth_sandbox_opts;
 
-/* Make the sandbox: its cgroup, namespaces and pause. On failure nothing
- * is left (EEXIST: a sandbox or a cgroup of that name is there; remove it
- * first). */
+/* Make the sandbox: its cgroup, namespaces and pause. EEXIST: a sandbox
+ * or a cgroup of that name is there (remove it first; nothing was
+ * touched). On other failures what was made is being removed:
+ * berth_sandbox_remove_step finishes it (the first step, already taken
+ * here, mostly does). */
 int berth_sandbox_create(berth_cgroup_driver *d, const berth_sandbox_opts *o, berth_error **err);
 
 /* Whether the sandbox at dir is whole: each namespace file o asks for is a

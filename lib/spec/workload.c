@@ -149,6 +149,29 @@ const ContainerSpec *berth_pod_container(const Workload *w, size_t i, PodRole *r
     return p->containers[i - n_init - 1];
 }
 
+void berth_pod_requests(const Workload *w, int64_t *ret_cpu_millis, int64_t *ret_memory_bytes)
+{
+    int64_t cpu = 0, mem = 0, cpu_init = 0, mem_init = 0;
+
+    for (size_t i = 0; w->template_ && i < berth_pod_size(w); i++) {
+        PodRole role;
+        uint32_t index;
+        const Resources *r = berth_pod_container(w, i, &role, &index)->resources;
+
+        if (!r)
+            continue;
+        if (role == POD_ROLE_INIT) {
+            cpu_init = r->cpu_request_millis > cpu_init ? r->cpu_request_millis : cpu_init;
+            mem_init = r->memory_request_bytes > mem_init ? r->memory_request_bytes : mem_init;
+        } else {
+            cpu += r->cpu_request_millis;
+            mem += r->memory_request_bytes;
+        }
+    }
+    *ret_cpu_millis = cpu > cpu_init ? cpu : cpu_init;
+    *ret_memory_bytes = mem > mem_init ? mem : mem_init;
+}
+
 int berth_replica_specs(const Workload *w, const char *id, const char *replica,
                         ContainerSpec ***ret_specs, size_t *ret_n, berth_error **err)
 {

@@ -63,6 +63,11 @@ size_t berth_pod_size(const Workload *w);
 const ContainerSpec *berth_pod_container(const Workload *w, size_t i, PodRole *ret_role,
                                          uint32_t *ret_init_index);
 
+/* What a replica of w asks of its node (requests), as Kubernetes counts
+ * a pod: the larger of its containers' sum (sidecars in) and its largest
+ * init container. */
+void berth_pod_requests(const Workload *w, int64_t *ret_cpu_millis, int64_t *ret_memory_bytes);
+
 /* The specs replica id of w runs: for a pod of one container, the one of
  * berth_replica_spec; for a pod of several, each container (in the order
  * of berth_pod_container) as "<id>_<name>" with its PodMember, and the

@@ -113,10 +113,18 @@ void fleet_changes_add(fleet_changes *c, const char *kind, const char *name, App
 
 /* The assignment with this id on n, or NULL. */
 fleet_assign *fleet_assign_find(fleet_node *n, const char *id);
-/* The spec an assignment runs (a new message); fails only when the fleet is
- * inconsistent (its workload is gone). */
-int fleet_assign_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
-                      ContainerSpec **ret_spec, berth_error **err);
+/* The assignment container id is of on n: its own (a pod of one
+ * container), or its pod's (a container "<pod>_<name>" of a pod of
+ * several); NULL when none. */
+fleet_assign *fleet_assign_of(fleet *f, fleet_node *n, const char *id);
+/* The specs of the containers an assignment runs (berth_replica_specs:
+ * one, or its pod's in order; free with berth_specs_free); fails only when
+ * the fleet is inconsistent (its workload is gone). */
+int fleet_assign_specs(fleet *f, const fleet_node *n, const fleet_assign *a,
+                       ContainerSpec ***ret_specs, size_t *ret_n, berth_error **err);
+/* The spec of container id of assignment a (a new message), or NULL. */
+ContainerSpec *fleet_container_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
+                                    const char *id);
 
 /* ---- fleet-nodes.c ---- */
 

@@ -118,7 +118,7 @@ static void status_replace(fleet *f, fleet_node *n, ContainerStatus **s, size_t 
  * such a report would make that container's id ambiguous. */
 static bool node_may_report(fleet_node *n, const char *id)
 {
-    return fleet_assign_find(n, id) || fleet_status_find(n, id);
+    return fleet_assign_of(n->fleet, n, id) || fleet_status_find(n, id);
 }
 
 /* Every status a node sends enters the fleet past this check, whether in a
@@ -296,7 +296,7 @@ static void image_event(fleet *f, fleet_node *n, const ContainerStatus *s)
     if (found && n->status[at]->state == CONTAINER_PENDING &&
         strcmp(n->status[at]->reason, s->reason) == 0)
         return;
-    a = fleet_assign_find(n, s->id);
+    a = fleet_assign_of(f, n, s->id);
     if (!a)
         return;
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(map); i++)

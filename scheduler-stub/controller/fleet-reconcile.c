@@ -85,14 +85,12 @@ static void scratch_node(place_scratch *s, size_t i, const fleet_node *n)
 
 static void scratch_workload(place_scratch *s, size_t i, const Workload *w)
 {
-    const Resources *r = w->template_->resources;
     berth_place_workload *pw = &s->workloads[i];
 
     pw->name = w->name;
     pw->kind = w->kind;
     pw->replicas = w->replicas;
-    pw->cpu_millis = r ? r->cpu_request_millis : 0;
-    pw->memory_bytes = r ? r->memory_request_bytes : 0;
+    berth_pod_requests(w, &pw->cpu_millis, &pw->memory_bytes);
     if (w->n_node_selector) {
         s->selectors[i] = berth_xcalloc(w->n_node_selector, sizeof(berth_label));
         for (size_t l = 0; l < w->n_node_selector; l++)

@@ -10,7 +10,9 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "fleet-internal.h"
+#include "pb/pb.h"
 #include "rpc/keys.h"
+#include "spec/pod.h"
 #include "spec/spec.h"
 
 /* ListEvents' default length. */
@@ -56,6 +58,65 @@ static bool status_succeeded(const ContainerStatus *s, const ContainerSpec *tmpl
            (s->generation == 0 || s->generation >= a->spec_generation);
 }
 
+/* The containers of assignment a (of workload w) on n, for its pod's
+ * view: names, roles, statuses. */
+typedef struct pod_parts {
+    berth_pod_entry e[BERTH_POD_CONTAINERS_MAX];
+    char ids[BERTH_POD_CONTAINERS_MAX][BERTH_ID_BUF];
+    size_t n;
+    RestartPolicy policy;
+} pod_parts;
+
+static void pod_parts_of(const fleet_node *n, const fleet_assign *a, const Workload *w,
+                         pod_parts *p)
+{
+    p->n = berth_pod_size(w);
+    if (p->n > BERTH_POD_CONTAINERS_MAX)
+        p->n = BERTH_POD_CONTAINERS_MAX;
+    p->policy = w->template_->restart_policy;
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t index;
+        const ContainerSpec *t = berth_pod_container(w, i, &p->e[i].role, &index);
+        const char *name = berth_container_name(t);
+
+        if (w->pod)
+            berth_spec_member_id(a->id, name, p->ids[i], sizeof(p->ids[i]));
+        else
+            snprintf(p->ids[i], sizeof(p->ids[i]), "%s", a->id);
+        p->e[i].name = *name ? name : p->ids[i];
+        p->e[i].status = fleet_status_find(n, p->ids[i]);
+    }
+}
+
+/* A replica's counts for its workload's status: running (every container
+ * runs the current spec), failed, succeeded (the pod's phase). */
+static void replica_counts(const fleet_node *n, const fleet_assign *a, const Workload *w,
+                           uint32_t *running, uint32_t *failed, uint32_t *succeeded)
+{
+    pod_parts p;
+    berth_pod_view v;
+    bool all_running = true, any_failed = false;
+
+    if (!w->pod) {
+        const ContainerStatus *s = fleet_status_find(n, a->id);
+
+        *running += status_running(s, a);
+        *failed += s && s->state == CONTAINER_FAILED;
+        *succeeded += status_succeeded(s, w->template_, a);
+        return;
+    }
+    pod_parts_of(n, a, w, &p);
+    for (size_t i = 0; i < p.n; i++) {
+        if (p.e[i].role != POD_ROLE_INIT && !status_running(p.e[i].status, a))
+            all_running = false;
+        any_failed |= p.e[i].status && p.e[i].status->state == CONTAINER_FAILED;
+    }
+    berth_pod_view_make(p.e, p.n, p.policy, false, &v);
+    *running += all_running;
+    *failed += any_failed || strcmp(v.phase, "Failed") == 0;
+    *succeeded += strcmp(v.phase, "Succeeded") == 0;
+}
+
 /* ---- nodes ---- */
 
 struct fleet_node_msg {
@@ -71,11 +132,12 @@ static void node_allocated(fleet *f, const fleet_node *n, NodeCapacity *ret)
 {
     for (size_t i = 0; i < n->n_assign; i++) {
         const fleet_workload *wl = fleet_workload_find(f, n->assign[i].workload);
-        const Resources *r = wl ? wl->w->template_->resources : NULL;
+        int64_t cpu, mem;
 
-        if (r) {
-            ret->cpu_millis += r->cpu_request_millis;
-            ret->memory_bytes += r->memory_request_bytes;
+        if (wl) {
+            berth_pod_requests(wl->w, &cpu, &mem);
+            ret->cpu_millis += cpu;
+            ret->memory_bytes += mem;
         }
     }
     ret->max_containers = (uint32_t)n->n_assign;
@@ -101,8 +163,18 @@ static void node_msg_fill(fleet *f, const fleet_node *n, fleet_node_msg *m)
     m->node.registered_unix_ns = n->rec.registered_ns;
     m->node.last_heartbeat_unix_ns = n->rec.last_heartbeat_ns;
     m->node.containers = (uint32_t)n->n_assign;
-    for (size_t i = 0; i < n->n_assign; i++)
-        m->node.running += status_running(fleet_status_find(n, n->assign[i].id), &n->assign[i]);
+    for (size_t i = 0; i < n->n_assign; i++) {
+        const fleet_assign *a = &n->assign[i];
+        const ContainerStatus *s = fleet_status_find(n, a->id);
+        const fleet_workload *wl;
+        uint32_t failed = 0, succeeded = 0;
+
+        /* a pod of several has no status of its own id */
+        if (!s && (wl = fleet_workload_find(f, a->workload)) && wl->w->pod)
+            replica_counts(n, a, wl->w, &m->node.running, &failed, &succeeded);
+        else
+            m->node.running += status_running(s, a);
+    }
     node_allocated(f, n, &m->allocated);
     m->node.allocated = &m->allocated;
     m->node.reason = (char *)n->rec.reason;
@@ -228,16 +300,13 @@ static void status_count(fleet *f, fleet_workloads *v)
         for (size_t a = 0; a < node->n_assign; a++) {
             const fleet_assign *as = &node->assign[a];
             size_t k = wl_sorted_find(f, v->order, v->n_workloads, as->workload);
-            const ContainerStatus *s;
             WorkloadStatus *st;
 
             if (k == v->n_workloads)
                 continue;
             st = &v->msgs[k].st;
-            s = fleet_status_find(node, as->id);
-            st->running += status_running(s, as);
-            st->failed += s && s->state == CONTAINER_FAILED;
-            st->succeeded += status_succeeded(s, f->workloads[v->order[k]].w->template_, as);
+            replica_counts(node, as, f->workloads[v->order[k]].w, &st->running, &st->failed,
+                           &st->succeeded);
         }
     }
 }
@@ -310,11 +379,11 @@ static bool state_wanted(const ListContainersRequest *in, ContainerState s)
 }
 
 /* Add container id on n (assigned, reported, or both) if it passes the
- * filters. */
+ * filters; v->infos has room. */
 static void container_add(fleet *f, fleet_containers *v, fleet_node *n, const char *id,
                           const ListContainersRequest *in)
 {
-    const fleet_assign *a = fleet_assign_find(n, id);
+    const fleet_assign *a = fleet_assign_of(f, n, id);
     ContainerStatus *s = fleet_status_find(n, id);
     const char *workload = a ? a->workload : "";
     ContainerInfo *ci;
@@ -328,9 +397,8 @@ static void container_add(fleet *f, fleet_containers *v, fleet_node *n, const ch
     ci->node = n->rec.name;
     ci->workload = (char *)workload;
     /* without its spec only while the fleet is inconsistent
-     * (fleet_assign_spec): the rest of the listing still holds */
-    if (a && fleet_assign_spec(f, n, a, &ci->spec, NULL) < 0)
-        ci->spec = NULL;
+     * (fleet_assign_specs): the rest of the listing still holds */
+    ci->spec = a ? fleet_container_spec(f, n, a, id) : NULL;
     if (!s) {
         s = &v->pending[v->n_containers];
         container_status_init(s);
@@ -343,39 +411,83 @@ static void container_add(fleet *f, fleet_containers *v, fleet_node *n, const ch
     v->containers[v->n_containers++] = ci;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The ids of the containers a runs: its own, or its pod's ("<pod>_<name>"),
+ * appended to v->ids. *cache: the last workload looked up. */
+static void assign_ids(fleet *f, const fleet_assign *a, const fleet_workload **cache,
+                       fleet_containers *v, size_t *cap)
+{
+    const fleet_workload *wl = *cache;
+    size_t count;
+
+    if (!wl || strcmp(wl->w->name, a->workload) != 0)
+        *cache = wl = fleet_workload_find(f, a->workload);
+    count = wl ? berth_pod_size(wl->w) : 1;
+    if (v->n_ids + count > *cap) {
+        *cap = (v->n_ids + count) * 2;
+        v->ids = berth_xreallocarray(v->ids, *cap, sizeof(*v->ids));
+    }
+    if (!wl || !wl->w->pod) {
+        v->ids[v->n_ids++] = berth_xstrdup(a->id);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        PodRole role;
+        uint32_t index;
+
+        v->ids[v->n_ids++] = berth_xasprintf(
+            "%s_%s", a->id, berth_container_name(berth_pod_container(wl->w, i, &role, &index)));
+    }
+}
+
 /* Every container matching in (and with this id, when not NULL), by node,
- * then id. */
+ * then id: those assigned (each container of a pod) and those reported. */
 static void containers_collect(fleet *f, const ListContainersRequest *in, const char *id,
                                fleet_containers *v)
 {
-    size_t total = 0;
+    const fleet_workload *cache = NULL;
+    size_t cap = 0, *node_end = berth_xcalloc(f->n_nodes + 1, sizeof(*node_end));
 
-    for (size_t i = 0; i < f->n_nodes; i++)
-        total += f->nodes[i]->n_assign + f->nodes[i]->n_status;
-    v->infos = berth_xcalloc(total + 1, sizeof(*v->infos));
-    v->containers = berth_xcalloc(total + 1, sizeof(*v->containers));
-    v->pending = berth_xcalloc(total + 1, sizeof(*v->pending));
-    v->n_containers = 0;
+    memset(v, 0, sizeof(*v));
     for (size_t i = 0; i < f->n_nodes; i++) {
         fleet_node *n = f->nodes[i];
-        size_t a = 0, s = 0;
+        size_t start = v->n_ids, kept = start;
 
+        node_end[i] = start;
         if (*in->node && strcmp(in->node, n->rec.name) != 0)
             continue;
-        /* merge the two sorted lists */
-        while (a < n->n_assign || s < n->n_status) {
-            const char *ida = a < n->n_assign ? n->assign[a].id : NULL;
-            const char *ids = s < n->n_status ? n->status[s]->id : NULL;
-            int cmp = !ida ? 1 : !ids ? -1 : strcmp(ida, ids);
-            const char *next = cmp <= 0 ? ida : ids;
-
-            a += cmp <= 0;
-            s += cmp >= 0;
-            if (id && strcmp(id, next) != 0)
-                continue;
-            container_add(f, v, n, next, in);
+        for (size_t a = 0; a < n->n_assign; a++)
+            assign_ids(f, &n->assign[a], &cache, v, &cap);
+        if (v->n_ids + n->n_status > cap) {
+            cap = (v->n_ids + n->n_status) * 2;
+            v->ids = berth_xreallocarray(v->ids, cap, sizeof(*v->ids));
         }
+        for (size_t s = 0; s < n->n_status; s++)
+            v->ids[v->n_ids++] = berth_xstrdup(n->status[s]->id);
+        qsort(v->ids + start, v->n_ids - start, sizeof(*v->ids), str_cmp);
+        /* once each, and only the one asked for */
+        for (size_t k = start; k < v->n_ids; k++) {
+            if ((kept > start && strcmp(v->ids[kept - 1], v->ids[k]) == 0) ||
+                (id && strcmp(id, v->ids[k]) != 0)) {
+                free(v->ids[k]);
+                continue;
+            }
+            v->ids[kept++] = v->ids[k];
+        }
+        v->n_ids = kept;
+        node_end[i] = kept;
     }
+    v->infos = berth_xcalloc(v->n_ids + 1, sizeof(*v->infos));
+    v->containers = berth_xcalloc(v->n_ids + 1, sizeof(*v->containers));
+    v->pending = berth_xcalloc(v->n_ids + 1, sizeof(*v->pending));
+    for (size_t i = 0, k = 0; i < f->n_nodes; i++)
+        for (; k < node_end[i]; k++)
+            container_add(f, v, f->nodes[i], v->ids[k], in);
+    free(node_end);
 }
 
 void fleet_containers_list(fleet *f, const ListContainersRequest *in, fleet_containers *ret)
@@ -423,6 +535,9 @@ void fleet_containers_clear(fleet_containers *v)
     free(v->infos);
     free(v->containers);
     free(v->pending);
+    for (size_t i = 0; i < v->n_ids; i++)
+        free(v->ids[i]);
+    free(v->ids);
     memset(v, 0, sizeof(*v));
 }
 
@@ -438,7 +553,7 @@ int fleet_container_agent(fleet *f, const char *id, const char *node, fleet_agen
 
         if (*node && strcmp(node, n->rec.name) != 0)
             continue;
-        if (!fleet_assign_find(n, id) && !fleet_status_find(n, id))
+        if (!fleet_assign_of(f, n, id) && !fleet_status_find(n, id))
             continue;
         if (found)
             return on_two(id, found->rec.name, n->rec.name, err);
@@ -454,6 +569,162 @@ int fleet_container_agent(fleet *f, const char *id, const char *node, fleet_agen
     ret->who = found->who;
     ret->address = found->rec.info->agent_address;
     return 0;
+}
+
+/* ---- pods ---- */
+
+static ContainerInfo *pod_container(const fleet_node *n, const fleet_assign *a,
+                                    ContainerSpec *spec, const ContainerStatus *st, const char *id)
+{
+    ContainerInfo *ci = berth_xcalloc(1, sizeof(*ci));
+
+    container_info_init(ci);
+    ci->node = berth_xstrdup(n->rec.name);
+    ci->workload = berth_xstrdup(a->workload);
+    ci->spec = spec;
+    if (st) {
+        ci->status = BERTH_PB_COPY(ContainerStatus, st);
+    } else {
+        ci->status = berth_xcalloc(1, sizeof(*ci->status));
+        container_status_init(ci->status);
+        ci->status->id = berth_xstrdup(id);
+        ci->status->state = CONTAINER_PENDING;
+        ci->status->reason = berth_xstrdup("NotReported");
+        ci->status->message = berth_xstrdup("assigned, not reported by the node yet");
+    }
+    return ci;
+}
+
+static PodCondition *condition(const char *type, bool status, const char *reason,
+                               const char *message)
+{
+    PodCondition *c = berth_xcalloc(1, sizeof(*c));
+
+    pod_condition_init(c);
+    c->type = berth_xstrdup(type);
+    c->status = status;
+    c->reason = berth_xstrdup(status ? "" : reason);
+    c->message = berth_xstrdup(status ? "" : message);
+    return c;
+}
+
+/* The Pod of assignment a on n (a new message), NULL while the fleet is
+ * inconsistent (its workload gone). */
+static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
+{
+    const fleet_workload *wl = fleet_workload_find(f, a->workload);
+    ContainerSpec **specs = NULL;
+    size_t count = 0;
+    berth_pod_view v;
+    pod_parts parts;
+    Pod *p;
+
+    if (!wl || fleet_assign_specs(f, n, a, &specs, &count, NULL) < 0)
+        return NULL;
+    pod_parts_of(n, a, wl->w, &parts);
+    berth_pod_view_make(parts.e, parts.n, parts.policy, n->rec.phase == NODE_DOWN, &v);
+    p = berth_xcalloc(1, sizeof(*p));
+    pod_init(p);
+    p->name = berth_xstrdup(a->id);
+    p->node = berth_xstrdup(n->rec.name);
+    p->workload = berth_xstrdup(a->workload);
+    p->phase = berth_xstrdup(v.phase);
+    p->status = berth_xstrdup(v.status);
+    p->ready = v.n_ready;
+    p->total = v.total;
+    p->restarts = v.restarts;
+    p->created_unix_ns = v.created_ns;
+    p->ip = berth_xstrdup("");
+    p->conditions = berth_xcalloc(4, sizeof(*p->conditions));
+    p->conditions[p->n_conditions++] = condition("PodScheduled", true, "", "");
+    p->conditions[p->n_conditions++] =
+        condition("Initialized", v.initialized, "ContainersNotInitialized",
+                  "containers with incomplete status: init containers");
+    p->conditions[p->n_conditions++] =
+        condition("ContainersReady", v.ready, v.reason ? v.reason : "", v.message);
+    p->conditions[p->n_conditions++] =
+        condition("Ready", v.ready, v.reason ? v.reason : "", v.message);
+    p->init_containers = berth_xcalloc(count + 1, sizeof(*p->init_containers));
+    p->containers = berth_xcalloc(count + 1, sizeof(*p->containers));
+    for (size_t i = 0; i < count && i < parts.n; i++) {
+        ContainerInfo *ci = pod_container(n, a, specs[i], parts.e[i].status, parts.ids[i]);
+
+        specs[i] = NULL;
+        if (parts.e[i].role == POD_ROLE_APP)
+            p->containers[p->n_containers++] = ci;
+        else
+            p->init_containers[p->n_init_containers++] = ci;
+    }
+    berth_specs_free(specs, count);
+    return p;
+}
+
+static int pod_cmp(const void *a, const void *b)
+{
+    const Pod *x = *(Pod *const *)a, *y = *(Pod *const *)b;
+    int c = strcmp(x->name, y->name);
+
+    return c ? c : strcmp(x->node, y->node);
+}
+
+/* Every pod matching in (and named name, when not NULL), sorted. */
+static void pods_collect(fleet *f, const ListPodsRequest *in, const char *name, fleet_pods *v)
+{
+    size_t total = 0;
+
+    memset(v, 0, sizeof(*v));
+    for (size_t i = 0; i < f->n_nodes; i++)
+        total += f->nodes[i]->n_assign;
+    v->pods = berth_xcalloc(total + 1, sizeof(*v->pods));
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        const fleet_node *n = f->nodes[i];
+
+        if (*in->node && strcmp(in->node, n->rec.name) != 0)
+            continue;
+        for (size_t k = 0; k < n->n_assign; k++) {
+            const fleet_assign *a = &n->assign[k];
+            Pod *p;
+
+            if ((*in->workload && strcmp(in->workload, a->workload) != 0) ||
+                (name && strcmp(name, a->id) != 0))
+                continue;
+            if ((p = pod_make(f, n, a)))
+                v->pods[v->n_pods++] = p;
+        }
+    }
+    qsort(v->pods, v->n_pods, sizeof(*v->pods), pod_cmp);
+}
+
+void fleet_pods_list(fleet *f, const ListPodsRequest *in, fleet_pods *ret)
+{
+    pods_collect(f, in, NULL, ret);
+}
+
+int fleet_pods_get(fleet *f, const char *name, const char *node, fleet_pods *ret,
+                   berth_error **err)
+{
+    ListPodsRequest q = LIST_PODS_REQUEST_INIT;
+
+    q.node = (char *)node;
+    pods_collect(f, &q, name, ret);
+    if (ret->n_pods == 1)
+        return 0;
+    if (ret->n_pods == 0)
+        berth_error_set(err, ENOENT, "pod %.63s not found%s%.63s", name, *node ? " on " : "",
+                        node);
+    else
+        berth_error_set(err, EBUSY, "pod %s is on %s and %s: name the node", name,
+                        ret->pods[0]->node, ret->pods[1]->node);
+    fleet_pods_clear(ret);
+    return -1;
+}
+
+void fleet_pods_clear(fleet_pods *v)
+{
+    for (size_t i = 0; i < v->n_pods; i++)
+        pod_free_unpacked(v->pods[i], NULL);
+    free(v->pods);
+    memset(v, 0, sizeof(*v));
 }
 
 /* ---- metrics ---- */
@@ -476,7 +747,7 @@ void fleet_usage_list(fleet *f, const TopRequest *in, fleet_usage *ret)
             continue;
         for (size_t k = 0; k < n->n_samples; k++) {
             const fleet_sample *s = &n->samples[k];
-            const fleet_assign *a = *s->id ? fleet_assign_find(n, s->id) : NULL;
+            const fleet_assign *a = *s->id ? fleet_assign_of(f, n, s->id) : NULL;
 
             if (!*s->id && !*in->workload) {
                 NodeUsage *u = &ret->node_usage[ret->n_nodes];

@@ -60,6 +60,8 @@ typedef struct fleet_containers {
     size_t n_containers;
     ContainerInfo *infos;
     ContainerStatus *pending; /* the statuses of assigned, unreported ones */
+    char **ids;               /* their ids (owned) */
+    size_t n_ids;
 } fleet_containers;
 
 void fleet_containers_list(fleet *f, const ListContainersRequest *in, fleet_containers *ret);
@@ -68,6 +70,21 @@ void fleet_containers_list(fleet *f, const ListContainersRequest *in, fleet_cont
 int fleet_containers_get(fleet *f, const char *id, const char *node, fleet_containers *ret,
                          berth_error **err);
 void fleet_containers_clear(fleet_containers *v);
+
+/* ---- pods ---- */
+
+/* Pods are made whole for the answer (owned, unlike the other views). */
+typedef struct fleet_pods {
+    Pod **pods; /* by name, then node */
+    size_t n_pods;
+} fleet_pods;
+
+void fleet_pods_list(fleet *f, const ListPodsRequest *in, fleet_pods *ret);
+/* Pod name, on node when not empty. ENOENT when no node has it, EBUSY
+ * when several do and none is named. */
+int fleet_pods_get(fleet *f, const char *name, const char *node, fleet_pods *ret,
+                   berth_error **err);
+void fleet_pods_clear(fleet_pods *v);
 
 /* Where Agent calls about container id go (the node running it, or node
  * when not empty): ENOENT, EBUSY as fleet_containers_get, EAGAIN when the

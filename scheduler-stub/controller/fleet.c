@@ -75,8 +75,32 @@ fleet_assign *fleet_assign_find(fleet_node *n, const char *id)
     return NULL;
 }
 
-int fleet_assign_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
-                      ContainerSpec **ret_spec, berth_error **err)
+fleet_assign *fleet_assign_of(fleet *f, fleet_node *n, const char *id)
+{
+    char pod[BERTH_ID_BUF];
+    const char *sep = strrchr(id, '_');
+    const fleet_workload *wl;
+    fleet_assign *a = fleet_assign_find(n, id);
+
+    if (a || !sep || (size_t)(sep - id) >= sizeof(pod))
+        return a;
+    snprintf(pod, sizeof(pod), "%.*s", (int)(sep - id), id);
+    a = fleet_assign_find(n, pod);
+    if (!a || !(wl = fleet_workload_find(f, a->workload)) || !wl->w->pod)
+        return NULL;
+    for (size_t i = 0; i < berth_pod_size(wl->w); i++) {
+        PodRole role;
+        uint32_t index;
+
+        if (strcmp(berth_container_name(berth_pod_container(wl->w, i, &role, &index)), sep + 1) ==
+            0)
+            return a;
+    }
+    return NULL;
+}
+
+int fleet_assign_specs(fleet *f, const fleet_node *n, const fleet_assign *a,
+                       ContainerSpec ***ret_specs, size_t *ret_n, berth_error **err)
 {
     fleet_workload *wl = fleet_workload_find(f, a->workload);
     char replica[BERTH_ID_BUF];
@@ -90,7 +114,24 @@ int fleet_assign_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
         snprintf(replica, sizeof(replica), "%s", n->rec.name);
     else
         snprintf(replica, sizeof(replica), "%" PRIu32, a->replica);
-    return berth_replica_spec(wl->w, a->id, replica, ret_spec, err);
+    return berth_replica_specs(wl->w, a->id, replica, ret_specs, ret_n, err);
+}
+
+ContainerSpec *fleet_container_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
+                                    const char *id)
+{
+    ContainerSpec **v = NULL, *found = NULL;
+    size_t count = 0;
+
+    if (fleet_assign_specs(f, n, a, &v, &count, NULL) < 0)
+        return NULL;
+    for (size_t i = 0; i < count; i++)
+        if (!found && strcmp(v[i]->id, id) == 0) {
+            found = v[i];
+            v[i] = NULL;
+        }
+    berth_specs_free(v, count);
+    return found;
 }
 
 /* ---- events ---- */
@@ -256,14 +297,20 @@ int fleet_node_assignments(fleet *f, const berth_principal *who, uint64_t known_
         *ret_specs = out;
         return 0;
     }
-    out.specs = berth_xcalloc(n->n_assign + 1, sizeof(*out.specs));
+    out.specs = berth_xcalloc(1, sizeof(*out.specs));
     for (size_t i = 0; i < n->n_assign; i++) {
+        ContainerSpec **v = NULL;
+        size_t count = 0;
+
         /* never a partial set: the agent would act on it */
-        if (fleet_assign_spec(f, n, &n->assign[i], &out.specs[i], err) < 0) {
+        if (fleet_assign_specs(f, n, &n->assign[i], &v, &count, err) < 0) {
             fleet_specs_clear(&out);
             return -1;
         }
-        out.n_specs++;
+        out.specs = berth_xreallocarray(out.specs, out.n_specs + count + 1, sizeof(*out.specs));
+        for (size_t k = 0; k < count; k++)
+            out.specs[out.n_specs++] = v[k];
+        free(v);
     }
     *ret_specs = out;
     return 0;

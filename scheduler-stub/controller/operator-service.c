@@ -331,6 +331,37 @@ static void h_get_container(Controller_Service *svc, const GetContainerRequest *
     fleet_containers_clear(&v);
 }
 
+/* ---- pods ---- */
+
+static void h_list_pods(Controller_Service *svc, const ListPodsRequest *in,
+                        ListPodsResponse_Closure closure, void *data)
+{
+    ListPodsResponse out = LIST_PODS_RESPONSE_INIT;
+    fleet_pods v;
+
+    NEED_OPERATOR(data);
+    fleet_pods_list(fleet_of(svc), in, &v);
+    out.pods = v.pods;
+    out.n_pods = v.n_pods;
+    closure(&out, data);
+    fleet_pods_clear(&v);
+}
+
+static void h_get_pod(Controller_Service *svc, const GetPodRequest *in, Pod_Closure closure,
+                      void *data)
+{
+    _cleanup_error_ berth_error *err = NULL;
+    fleet_pods v;
+
+    NEED_OPERATOR(data);
+    if (fleet_pods_get(fleet_of(svc), in->name, in->node, &v, &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    closure(v.pods[0], data);
+    fleet_pods_clear(&v);
+}
+
 /* ---- events and metrics ---- */
 
 static void h_list_events(Controller_Service *svc, const ListEventsRequest *in,
@@ -560,6 +591,8 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.get_workload = h_get_workload;
     s->svc.list_containers = h_list_containers;
     s->svc.get_container = h_get_container;
+    s->svc.list_pods = h_list_pods;
+    s->svc.get_pod = h_get_pod;
     s->svc.fleet_health = h_fleet_health;
     s->svc.logs = h_logs;
     s->svc.cordon_node = h_cordon_node;

@@ -44,6 +44,8 @@ static const struct {
     { &controller_descriptor, "GetWorkload" },
     { &controller_descriptor, "ListContainers" },
     { &controller_descriptor, "GetContainer" },
+    { &controller_descriptor, "ListPods" },
+    { &controller_descriptor, "GetPod" },
     { &controller_descriptor, "FleetHealth" },
     { &controller_descriptor, "Logs" },
     { &agent_descriptor, "Health" },
