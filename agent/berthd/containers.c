@@ -472,7 +472,8 @@ static bool ct_gate(const ct *c, const char **ret_why)
             continue;
         om = ct_member(o);
         others_run |= ct_has_monitor(o);
-        if (om->role == POD_ROLE_APP || (m->role != POD_ROLE_APP && om->init_index >= m->init_index))
+        if (om->role == POD_ROLE_APP ||
+            (m->role != POD_ROLE_APP && om->init_index >= m->init_index))
             continue;
         if (om->role == POD_ROLE_INIT && !init_completed(o)) {
             *ret_why = "waiting for init container to complete";
@@ -619,6 +620,14 @@ static void finish_stops(ct *c, const berth_error *err)
 static void ct_remove_dir(ct *c)
 {
     berth_error *err = NULL;
+    char volumes[PATH_MAX];
+
+    /* the tmpfs of its Memory volumes first (a pod's are the sandbox's) */
+    snprintf(volumes, sizeof(volumes), "%s/%s/volumes", c->t->dir, c->id);
+    if (berth_volumes_release(volumes, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "container %s: its volumes", c->id);
+        berth_error_free(&err);
+    }
 
     if (berth_rm_rf_at(c->t->dirfd, c->id, &err) < 0) {
         berth_log_error(BERTH_LOG_WARN, err, "container %s: remove its directory", c->id);
@@ -972,7 +981,7 @@ static int ct_prepare_dir(ct *c, berth_error **err)
 {
     containers *t = c->t;
     ContainerPlan plan = CONTAINER_PLAN_INIT;
-    char cgroup_parent[PATH_MAX], sandbox_dir[PATH_MAX] = "";
+    char cgroup_parent[PATH_MAX], sandbox_dir[PATH_MAX] = "", volumes_dir[PATH_MAX];
 
     if (c->dirfd < 0) {
         if (mkdirat(t->dirfd, c->id, 0700) < 0 && errno != EEXIST)
@@ -987,6 +996,11 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     if (ct_member(c))
         pods_dir(t->pods, ct_member(c)->pod, sandbox_dir, sizeof(sandbox_dir));
     plan.sandbox_dir = sandbox_dir;
+    /* emptyDir volumes: the pod's (in its sandbox), or the container's own */
+    snprintf(volumes_dir, sizeof(volumes_dir), "%s/volumes", *sandbox_dir ? sandbox_dir : "");
+    if (!*sandbox_dir)
+        snprintf(volumes_dir, sizeof(volumes_dir), "%s/%s/volumes", t->dir, c->id);
+    plan.volumes_dir = volumes_dir;
     plan.image_store = (char *)t->cfg.image_store;
     plan.generation = c->generation;
     plan.image = c->image;
@@ -1117,8 +1131,7 @@ static void check_applied(containers *t)
         return;
     for (ct *c = t->cts; c; c = c->next)
         if ((c->desired && ((c->phase == CT_QUEUED && ct_gate(c, &(const char *){ NULL })) ||
-                            c->phase == CT_STARTING ||
-                            (c->phase == CT_PULLING && c->pw.p) ||
+                            c->phase == CT_STARTING || (c->phase == CT_PULLING && c->pw.p) ||
                             (c->phase == CT_CLEANING && c->restart_when_done))) ||
             c->replacement)
             return;

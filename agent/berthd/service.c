@@ -17,6 +17,7 @@
 #include "base/xalloc.h"
 #include "berth/proto/v1.h"
 #include "node.h"
+#include "pb/pb.h"
 #include "statedir/crilog.h"
 #include "statedir/statedir.h"
 #include "rpc/server.h"
@@ -251,6 +252,33 @@ static void svc_list(Agent_Service *svc, const ListContainersRequest *in,
 
 /* --- Logs ------------------------------------------------------------------------------ */
 
+/* The container's previous run (a copy, BERTH_PB_FREE), or NULL: the one
+ * that ended last while it runs again, the one before when it has ended. */
+static ExitRecord *previous_run(int dfd, const ContainerStatus *st)
+{
+    MonitorState *ms = NULL;
+    ExitRecord *r = NULL;
+    size_t skip = st && (st->state == CONTAINER_EXITED || st->state == CONTAINER_OOM_KILLED ||
+                         st->state == CONTAINER_FAILED)
+                      ? 1
+                      : 0;
+
+    if (berth_statedir_read_state(dfd, &ms, NULL) < 0)
+        return NULL;
+    for (size_t i = ms->n_history; i-- > 0;) {
+        if (!ms->history[i]->started_unix_ns)
+            continue; /* a start that failed ran nothing */
+        if (skip) {
+            skip--;
+            continue;
+        }
+        r = BERTH_PB_COPY(ExitRecord, ms->history[i]);
+        break;
+    }
+    BERTH_PB_FREE(ms);
+    return r;
+}
+
 static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Closure closure,
                      void *data)
 {
@@ -264,6 +292,7 @@ static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Clo
     _cleanup_close_ int dfd = -1;
     _cleanup_free_ LogLine *lines = NULL;
     _cleanup_free_ LogLine **ptrs = NULL;
+    size_t first;
     bool running;
 
     if (!spec) {
@@ -280,6 +309,24 @@ static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Clo
     q.tail_lines = in->tail_lines;
     q.max_bytes = in->max_bytes == 0 || in->max_bytes > LOG_BYTES ? LOG_BYTES : in->max_bytes;
     q.since_ns = in->since_unix_ns;
+    /* As kubectl logs: the current run's (or the last one's), not the
+     * lines of the runs before it (--previous has the one before). */
+    if (!in->previous && !in->cursor && st && st->started_unix_ns > q.since_ns)
+        q.since_ns = st->started_unix_ns;
+    if (in->previous) {
+        ExitRecord *prev = previous_run(dfd, st);
+
+        if (!prev) {
+            berth_rpc_call_fail(data, CODE_FAILED_PRECONDITION,
+                                "previous terminated container %s not found", in->container_id);
+            return;
+        }
+        /* the run's lines, the last tail_lines of them (trimmed below) */
+        q.since_ns = prev->started_unix_ns > q.since_ns ? prev->started_unix_ns : q.since_ns;
+        q.until_ns = prev->finished_unix_ns;
+        q.tail_lines = 0;
+        BERTH_PB_FREE(prev);
+    }
     q.stream = in->stream == LOG_STREAM_STDOUT   ? BERTH_CRILOG_STDOUT
                : in->stream == LOG_STREAM_STDERR ? BERTH_CRILOG_STDERR
                                                  : -1;
@@ -290,9 +337,12 @@ static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Clo
         berth_error_free(&err);
         return;
     }
-    lines = berth_xcalloc(b.n_lines, sizeof(*lines));
-    ptrs = berth_xcalloc(b.n_lines, sizeof(*ptrs));
-    for (size_t i = 0; i < b.n_lines; i++) {
+    lines = berth_xcalloc(b.n_lines + 1, sizeof(*lines));
+    ptrs = berth_xcalloc(b.n_lines + 1, sizeof(*ptrs));
+    first = in->previous && !in->cursor && in->tail_lines && b.n_lines > in->tail_lines
+                ? b.n_lines - in->tail_lines
+                : 0;
+    for (size_t i = first; i < b.n_lines; i++) {
         log_line_init(&lines[i]);
         lines[i].time_unix_ns = b.lines[i].unix_ns;
         lines[i].stream =
@@ -300,15 +350,16 @@ static void svc_logs(Agent_Service *svc, const LogsRequest *in, LogsResponse_Clo
         lines[i].partial = b.lines[i].partial;
         lines[i].line.data = (uint8_t *)b.lines[i].text;
         lines[i].line.len = b.lines[i].len;
-        ptrs[i] = &lines[i];
+        ptrs[i - first] = &lines[i];
     }
     out.lines = ptrs;
-    out.n_lines = b.n_lines;
+    out.n_lines = b.n_lines - first;
     out.next_cursor = b.next_cursor;
     out.truncated = b.truncated;
     running = st && (st->state == CONTAINER_RUNNING || st->state == CONTAINER_STARTING ||
                      st->state == CONTAINER_RESTARTING || st->state == CONTAINER_PENDING);
-    out.eof = !running && b.at_end;
+    /* a previous run is over: its lines are all there */
+    out.eof = (!running || in->previous) && b.at_end;
     closure(&out, data);
     berth_crilog_batch_clear(&b);
 }

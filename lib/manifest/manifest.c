@@ -147,6 +147,7 @@ typedef struct volume {
     bool host_path;
     const char *path;   /* hostPath */
     int64_t size_limit; /* emptyDir */
+    bool memory;        /* emptyDir medium: Memory */
 } volume;
 
 /* What the containers of one pod share while they are read. */
@@ -602,8 +603,10 @@ static void read_mount(berth_yaml *y, const node *item, size_t i, void *data)
         m->type = MOUNT_BIND;
         m->source = berth_xstrdup(vol->path);
     } else {
-        m->type = MOUNT_TMPFS;
+        m->type = MOUNT_EMPTY_DIR;
+        m->source = berth_xstrdup(vol->name);
         m->tmpfs_size_bytes = vol->size_limit;
+        m->memory = vol->memory;
     }
 }
 
@@ -645,7 +648,8 @@ static void read_empty_dir(berth_yaml *y, const node *n, void *data)
 
     if (!berth_yaml_fields(y, n, f))
         return;
-    berth_yaml_opt_enum(y, f, "medium", media, &medium);
+    if (berth_yaml_opt_enum(y, f, "medium", media, &medium))
+        vol->memory = medium == 1;
     berth_yaml_opt_bytes(y, f, "sizeLimit", &vol->size_limit);
 }
 

@@ -505,6 +505,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     _cleanup_(berth_container_freep) berth_container *c = NULL;
     _cleanup_free_ char **argv = NULL, **envp = NULL, **stub_argv = NULL;
     _cleanup_free_ char *lower = NULL, *cgpath = NULL;
+    char **empty_dirs = NULL;
     _cleanup_close_ int sock_parent = -1, sock_child = -1;
     char extra_env[2][300], hostname[64], sync_fd_str[16];
     berth_cgroup_limits lim;
@@ -548,6 +549,9 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         plan.join_ipc = sandbox[1];
         plan.join_uts = sandbox[2];
     }
+    if (runtime_empty_dirs(spec, opts ? opts->volumes_dir : NULL, &empty_dirs, err) < 0)
+        goto fail;
+    plan.empty_dirs = empty_dirs;
 
     /* The cgroup first: it is the claim on the id. A container of the same
      * id that still runs makes this fail before anything of its (its
@@ -586,6 +590,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     for (size_t i = 0; i < 4; i++)
         if (sandbox[i] >= 0)
             close(TAKE_FD(sandbox[i]));
+    runtime_empty_dirs_free(TAKE_PTR(empty_dirs), spec->n_mounts);
 
     /* The child sets up its mounts meanwhile (unless in a user namespace,
      * where it waits for the maps). If it fails early, its own error is
@@ -617,6 +622,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
 
 fail:
     abort_start(c);
+    runtime_empty_dirs_free(empty_dirs, spec->n_mounts);
     for (size_t i = 0; i < 4; i++)
         if (sandbox[i] >= 0)
             close(sandbox[i]);

@@ -86,6 +86,11 @@ static long sys_close(int fd)
     return sys3(__NR_close, fd, 0, 0);
 }
 
+static long sys_set_name(const char *name)
+{
+    return sys3(__NR_prctl, 15 /* PR_SET_NAME */, (long)name, 0);
+}
+
 static long sys_execve(const char *path, char **argv, char **envp)
 {
     return sys3(__NR_execve, (long)path, (long)argv, (long)envp);
@@ -107,6 +112,7 @@ static long sys_cloexec(int fd)
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 
 static __attribute__((noreturn)) void sys_exit(int code)
 {
@@ -159,6 +165,11 @@ static long sys_kill(long pid, int sig)
 static long sys_close(int fd)
 {
     return close(fd);
+}
+
+static long sys_set_name(const char *name)
+{
+    return prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 #endif
 
@@ -235,6 +246,8 @@ static __attribute__((noreturn)) void run_pause(void)
 {
     unsigned long all = ~0UL;
 
+    /* its name in ps, not the memfd's */
+    sys_set_name("berth-pause");
     sys_sigmask(0 /* SIG_BLOCK */, &all, 0);
     for (;;) {
         long sig = sys_sigwait(&all);

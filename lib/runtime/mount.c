@@ -407,6 +407,8 @@ static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
         }
         {
             struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+            /* an emptyDir: the directory the parent made for it */
+            const char *source = m->type == MOUNT_EMPTY_DIR ? p->empty_dirs[i] : m->source;
             struct stat st;
             _cleanup_close_ int src = -1;
             char srcp[FD_PATH_LEN];
@@ -414,15 +416,15 @@ static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
             /* No symlink anywhere in the source: a link planted in a host
              * directory must not send the volume somewhere else. */
             do
-                src = (int)syscall(SYS_openat2, AT_FDCWD, m->source, &how, sizeof(how));
+                src = (int)syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof(how));
             while (src < 0 && errno == EAGAIN);
             if (src < 0 && errno == ELOOP)
                 return berth_error_set(err, ELOOP,
                                        "spec.mounts[%zu]: bind source %s: a component is a "
                                        "symbolic link (refused: give the path it resolves to)",
-                                       i, m->source);
+                                       i, source);
             if (src < 0 || fstat(src, &st) < 0)
-                return berth_error_errno(err, "spec.mounts[%zu]: bind source %s", i, m->source);
+                return berth_error_errno(err, "spec.mounts[%zu]: bind source %s", i, source);
             if (mount_in_root(rootfd, m->destination, S_ISDIR(st.st_mode) ? OPEN_DIR : OPEN_FILE,
                               fd_path(src, srcp), NULL, bind_flags(), NULL, err) < 0)
                 return berth_error_prefix(err, "spec.mounts[%zu]", i);

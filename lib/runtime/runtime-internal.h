@@ -46,6 +46,9 @@ typedef struct child_plan {
     const struct sock_fprog *seccomp; /* NULL: unconfined */
     bool userns;
     bool new_netns;
+    /* The host directories of the spec's emptyDir mounts, by mount index
+     * (NULL: none). */
+    char *const *empty_dirs;
     /* A pod's container: the sandbox's namespaces to join in place of new
      * ones (-1: a new one). */
     int join_net, join_ipc, join_uts;
@@ -64,6 +67,14 @@ typedef struct child_plan {
 
 /* container.c: the exec stub in a new sealed memfd (close-on-exec). */
 int runtime_make_stub(int *ret_fd, berth_error **err);
+
+/* volume.c: make the emptyDir volumes of spec in volumes_dir (a tmpfs on
+ * those of medium Memory); *ret_paths[i] is the host directory of
+ * spec->mounts[i] when it is one (NULL: none). Free with
+ * runtime_empty_dirs_free(paths, spec->n_mounts). */
+int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, char ***ret_paths,
+                       berth_error **err);
+void runtime_empty_dirs_free(char **paths, size_t n);
 
 /* child.c: bring the loopback interface of the current network
  * namespace up. */

@@ -72,6 +72,10 @@ typedef struct berth_create_opts {
      * spec has the host's), IPC and UTS namespaces, and its PID namespace
      * when it holds one, in place of new ones; its hostname is the pod's. */
     const char *sandbox_dir;
+    /* Where the spec's emptyDir volumes (MOUNT_EMPTY_DIR) are made (each
+     * once, kept: the pod's, or the container's own); a volume of medium
+     * Memory gets a tmpfs there, which berth_volumes_release unmounts. */
+    const char *volumes_dir;
 } berth_create_opts;
 
 typedef struct berth_container berth_container;
@@ -148,6 +152,10 @@ int berth_container_remove_step(berth_container *c, berth_error **err);
  * steps (at most 5 s). Only for programs without an event loop (berthctl
  * run in the foreground, tests); see berth_cgroup_destroy. */
 int berth_container_destroy(berth_container *c, berth_error **err);
+
+/* Unmount the tmpfs of the Memory volumes in volumes_dir (before it is
+ * removed, its containers gone). Missing is fine. */
+int berth_volumes_release(const char *volumes_dir, berth_error **err);
 
 /* Frees memory and fds; does not stop the container. NULL is fine. */
 void berth_container_free(berth_container *c);

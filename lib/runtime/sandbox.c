@@ -428,6 +428,17 @@ int berth_sandbox_remove_step(berth_cgroup_driver *d, const char *dir, const cha
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 && errno == ENOENT)
         return 1;
+    {
+        char volumes[4096];
+
+        /* the pod's Memory volumes are tmpfs mounts */
+        snprintf(volumes, sizeof(volumes), "%s/volumes", dir);
+        if (berth_volumes_release(volumes, err) < 0) {
+            if (dfd >= 0)
+                close(dfd);
+            return -1;
+        }
+    }
     if (dfd >= 0)
         close(dfd);
     if (berth_rm_rf_at(AT_FDCWD, dir, err) < 0)

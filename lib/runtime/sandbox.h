@@ -11,6 +11,7 @@
  *                         the host's network)
  *   <dir>/pid             the pause's PID namespace (shared PID only)
  *   <dir>/pause           "<pid> <start time>" of the pause
+ *   <dir>/volumes/<name>  the pod's emptyDir volumes (berth_create_opts)
  *
  * The pause runs the exec stub as berth-pause from a sealed memfd, in its
  * own mount namespace on an empty read-only root, as uid and gid 65535

@@ -208,8 +208,18 @@ static int validate_mounts(const berth_spec *s, berth_error **err)
                          i, m->source);
             if (m->tmpfs_size_bytes != 0)
                 return F("spec.mounts[%zu].tmpfs_size_bytes: only for tmpfs mounts", i);
+            if (m->memory)
+                return F("spec.mounts[%zu].memory: only for emptyDir volumes", i);
+            break;
+        case MOUNT_EMPTY_DIR:
+            if (!berth_spec_id_valid(m->source))
+                return F("spec.mounts[%zu].source: '%s' is not a volume name", i, m->source);
+            if (m->tmpfs_size_bytes < 0)
+                return F("spec.mounts[%zu].tmpfs_size_bytes: must not be negative", i);
             break;
         case MOUNT_TMPFS:
+            if (m->memory)
+                return F("spec.mounts[%zu].memory: only for emptyDir volumes", i);
             if (*m->source)
                 return F("spec.mounts[%zu].source: a tmpfs mount has no source", i);
             if (m->tmpfs_size_bytes < 0)

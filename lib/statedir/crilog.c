@@ -451,7 +451,8 @@ int berth_crilog_read(int dirfd, const char *name, int max_files, const berth_cr
                 }
                 if (berth_crilog_parse(chunk + pos, len, &e) == 0 &&
                     (q->stream < 0 || (int)e.stream == q->stream) &&
-                    (q->since_ns == 0 || e.unix_ns >= q->since_ns)) {
+                    (q->since_ns == 0 || e.unix_ns >= q->since_ns) &&
+                    (q->until_ns == 0 || e.unix_ns <= q->until_ns)) {
                     if (b.n_lines == cap_lines) {
                         cap_lines *= 2;
                         b.lines = berth_xreallocarray(b.lines, cap_lines, sizeof(*b.lines));

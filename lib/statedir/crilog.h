@@ -76,8 +76,10 @@ typedef struct berth_crilog_query {
     /* Most text bytes in one batch (a longer single record is still
      * returned whole). */
     size_t max_bytes;
-    /* Skip records older than this (Unix ns); 0: none. */
+    /* Skip records older than since_ns and newer than until_ns (Unix ns);
+     * 0: no limit. */
     int64_t since_ns;
+    int64_t until_ns;
     /* -1: both streams; else only BERTH_CRILOG_STDOUT or _STDERR. */
     int stream;
 } berth_crilog_query;

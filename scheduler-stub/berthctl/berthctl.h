@@ -101,6 +101,9 @@ void berthctl_disconnect(berthctl_ctx *ctx);
  * (1). */
 int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
                   ProtobufCMessage **ret_response);
+/* berthctl_call, but an answer NOT_FOUND returns 2 and prints nothing. */
+int berthctl_call_quiet(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
+                        ProtobufCMessage **ret_response);
 /* Connect (resolving first) and report a failure as above. */
 int berthctl_connect_or_exit(berthctl_ctx *ctx);
 

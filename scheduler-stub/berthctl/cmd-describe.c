@@ -9,18 +9,20 @@
 #include "base/quantity.h"
 #include "base/timeutil.h"
 #include "berthctl.h"
+#include "spec/pod.h"
 #include "spec/workload.h"
 #include "rpc/envelope.h"
 
 static void describe_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl describe node|workload|container NAME [--node NODE]\n"
+            "Usage: berthctl describe node|workload|pod|container NAME [--node NODE]\n"
             "\n"
             "Show everything about one object, and the controller's recent events about it.\n"
             "\n"
             "Options:\n"
-            "      --node NODE   container: the node it is on (when its name is not unique)\n"
+            "      --node NODE   pod, container: the node it is on (when its name is not\n"
+            "                    unique)\n"
             "  -h, --help        this help\n"
             "\n%s",
             berthctl_connection_help);
@@ -324,6 +326,106 @@ static int describe_container(berthctl_ctx *ctx, const char *id, const char *nod
     return 0;
 }
 
+/* One container of a pod, kubectl describe pod's way: indented under its
+ * name, its state with its reason, exit code and times. */
+static void pod_container(const ContainerInfo *ci)
+{
+    const ContainerStatus *s = ci->status;
+    const ContainerSpec *sp = ci->spec;
+    const char *reason, *k = berth_container_k8s_state(s, &reason);
+    char t[BERTH_RFC3339NANO_LEN];
+
+    printf("  %s:\n", sp && sp->pod ? sp->pod->name : s->id);
+    printf("    %-18s%s\n", "Container ID:", s->id);
+    if (sp) {
+        printf("    %-18s%s\n", "Image:", sp->image);
+        printf("    %-18s", "Command:");
+        for (size_t i = 0; i < sp->n_command + sp->n_args; i++)
+            printf("%s%s", i ? " " : "",
+                   i < sp->n_command ? sp->command[i] : sp->args[i - sp->n_command]);
+        printf("%s\n", sp->n_command + sp->n_args ? "" : "- (the image's)");
+    }
+    if (*s->image_id)
+        printf("    %-18s%s\n", "Image ID:", s->image_id);
+    printf("    %-18s%c%s\n", "State:", k[0] - 'a' + 'A', k + 1);
+    if (*reason)
+        printf("      %-16s%s\n", "Reason:", reason);
+    if (*s->message)
+        printf("      %-16s%s\n", "Message:", s->message);
+    if (strcmp(k, "terminated") == 0)
+        printf("      %-16s%d\n", "Exit Code:", s->exit_code);
+    if (s->signal)
+        printf("      %-16s%d\n", "Signal:", s->signal);
+    if (s->started_unix_ns)
+        printf("      %-16s%.19sZ\n", "Started:", berth_format_rfc3339nano(s->started_unix_ns, t));
+    if (s->finished_unix_ns && strcmp(k, "running") != 0)
+        printf("      %-16s%.19sZ\n",
+               "Finished:", berth_format_rfc3339nano(s->finished_unix_ns, t));
+    printf("    %-18s%s\n", "Ready:", s->ready ? "True" : "False");
+    printf("    %-18s%u\n", "Restart Count:", s->restart_count);
+    if (!sp)
+        return;
+    if (sp->resources && (sp->resources->cpu_millis || sp->resources->memory_bytes)) {
+        char a[32], b[32];
+
+        printf("    Limits:\n");
+        if (sp->resources->cpu_millis)
+            printf("      cpu:     %s\n",
+                   berth_format_millicpu(sp->resources->cpu_millis, a, sizeof(a)));
+        if (sp->resources->memory_bytes)
+            printf("      memory:  %s\n",
+                   berth_format_bytes(sp->resources->memory_bytes, b, sizeof(b)));
+    }
+    for (size_t i = 0; i < sp->n_env; i++)
+        printf("    %-18s%s\n", i ? "" : "Environment:", sp->env[i]);
+    for (size_t i = 0; i < sp->n_mounts; i++)
+        printf("    %-18s%s from %s%s\n", i ? "" : "Mounts:", sp->mounts[i]->destination,
+               sp->mounts[i]->type == MOUNT_TMPFS ? "tmpfs" : sp->mounts[i]->source,
+               sp->mounts[i]->readonly ? " (ro)" : " (rw)");
+    if (sp->liveness_probe || sp->readiness_probe || sp->startup_probe) {
+        /* describe_probe prints at the left margin: indent its label */
+        if (sp->liveness_probe)
+            describe_probe("    Liveness", sp->liveness_probe);
+        if (sp->readiness_probe)
+            describe_probe("    Readiness", sp->readiness_probe);
+        if (sp->startup_probe)
+            describe_probe("    Startup", sp->startup_probe);
+    }
+}
+
+static int describe_pod(berthctl_ctx *ctx, const char *name, const char *node)
+{
+    GetPodRequest req = GET_POD_REQUEST_INIT;
+    Pod *p = NULL;
+
+    req.name = (char *)name;
+    req.node = (char *)(node ? node : "");
+    if (berthctl_call(ctx, "GetPod", &req.base, (ProtobufCMessage **)&p) != 0)
+        return 1;
+    FIELD("Name", "%s", p->name);
+    FIELD("Node", "%s", p->node);
+    FIELD("Workload", "%s", p->workload);
+    when("Start Time", p->created_unix_ns);
+    FIELD("Status", "%s", p->phase);
+    if (strcmp(p->status, p->phase) != 0)
+        FIELD("Reason", "%s", p->status);
+    FIELD("IP", "%s", *p->ip ? p->ip : "<none>");
+    if (p->n_init_containers) {
+        printf("Init Containers:\n");
+        for (size_t i = 0; i < p->n_init_containers; i++)
+            pod_container(p->init_containers[i]);
+    }
+    printf("Containers:\n");
+    for (size_t i = 0; i < p->n_containers; i++)
+        pod_container(p->containers[i]);
+    printf("Conditions:\n  %-18s%s\n", "Type", "Status");
+    for (size_t i = 0; i < p->n_conditions; i++)
+        printf("  %-18s%s\n", p->conditions[i]->type, p->conditions[i]->status ? "True" : "False");
+    events(ctx, "Workload", p->workload);
+    berth_pb_free(&p->base);
+    return 0;
+}
+
 int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -354,8 +456,9 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
     what = argv[optind];
     name = argv[optind + 1];
     if (strncmp(what, "node", 4) != 0 && strncmp(what, "workload", 8) != 0 &&
-        strncmp(what, "container", 9) != 0) {
-        berthctl_errorf("describe '%s'? node, workload or container", what);
+        strncmp(what, "container", 9) != 0 && strcmp(what, "pod") != 0 &&
+        strcmp(what, "pods") != 0 && strcmp(what, "po") != 0) {
+        berthctl_errorf("describe '%s'? node, workload, pod or container", what);
         return BERTHCTL_EXIT_USAGE;
     }
     if (berthctl_connect_or_exit(ctx) != 0)
@@ -364,5 +467,7 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
         return describe_node(ctx, name);
     if (what[0] == 'w')
         return describe_workload(ctx, name);
+    if (what[0] == 'p')
+        return describe_pod(ctx, name, node);
     return describe_container(ctx, name, node);
 }

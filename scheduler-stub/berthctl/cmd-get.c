@@ -15,15 +15,16 @@
 static void get_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl get nodes|workloads|containers [NAME...] [OPTIONS]\n"
+            "Usage: berthctl get nodes|workloads|pods|containers [NAME...] [OPTIONS]\n"
             "\n"
             "List what the controller knows, sorted by name (containers by node, then name).\n"
+            "A pod is a replica of a workload, with its containers (kubectl get pods).\n"
             "\n"
             "Options:\n"
             "  -o, --output FORMAT     wide, json or yaml (default: a table)\n"
             "  -l, --selector K=V,...  only nodes or workloads with these labels\n"
-            "      --node NAME         containers: only those on this node\n"
-            "      --workload NAME     containers: only replicas of this workload\n"
+            "      --node NAME         pods, containers: only those on this node\n"
+            "      --workload NAME     pods, containers: only replicas of this workload\n"
             "  -h, --help              this help\n"
             "\n%s",
             berthctl_connection_help);
@@ -208,6 +209,39 @@ void berthctl_print_containers(const ListContainersResponse *r, char **names, in
     berthctl_table_free(t);
 }
 
+/* kubectl get pods: NAME READY STATUS RESTARTS AGE (wide: IP NODE
+ * WORKLOAD). */
+static void print_pods(const ListPodsResponse *r, char **names, int n_names, bool wide)
+{
+    static const char *const h[] = { "NAME", "READY", "STATUS", "RESTARTS",
+                                     "AGE",  "IP",    "NODE",   "WORKLOAD" };
+    berthctl_table *t = berthctl_table_new(wide ? 8 : 5, h);
+
+    for (size_t i = 0; i < r->n_pods; i++) {
+        const Pod *p = r->pods[i];
+        char ready[32], restarts[16], age[16];
+        const char *colours[8] = { NULL };
+        const char *cells[8];
+
+        if (!wanted(names, n_names, p->name))
+            continue;
+        snprintf(ready, sizeof(ready), "%u/%u", p->ready, p->total);
+        snprintf(restarts, sizeof(restarts), "%u", p->restarts);
+        cells[0] = p->name;
+        cells[1] = ready;
+        cells[2] = p->status;
+        colours[2] = berthctl_status_colour(p->status);
+        cells[3] = restarts;
+        cells[4] = berthctl_age(p->created_unix_ns, age, sizeof(age));
+        cells[5] = *p->ip ? p->ip : "<none>";
+        cells[6] = p->node;
+        cells[7] = p->workload;
+        berthctl_table_add(t, cells, colours);
+    }
+    berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+}
+
 int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -218,6 +252,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     ListNodesRequest nreq = LIST_NODES_REQUEST_INIT;
     ListWorkloadsRequest wreq = LIST_WORKLOADS_REQUEST_INIT;
     ListContainersRequest creq = LIST_CONTAINERS_REQUEST_INIT;
+    ListPodsRequest preq = LIST_PODS_REQUEST_INIT;
+    enum { NODES, WORKLOADS, PODS, CONTAINERS } kind;
+    ProtobufCMessage *req;
     berthctl_format fmt = BERTHCTL_TABLE;
     ProtobufCMessage *resp = NULL;
     const char *what, *method;
@@ -236,10 +273,10 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
             selector = optarg;
             break;
         case 'N':
-            creq.node = optarg;
+            creq.node = preq.node = optarg;
             break;
         case 'W':
-            creq.workload = optarg;
+            creq.workload = preq.workload = optarg;
             break;
         case 'h':
             get_usage(stdout);
@@ -250,44 +287,56 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        berthctl_errorf("get what? nodes, workloads or containers (see berthctl get --help)");
+        berthctl_errorf("get what? nodes, workloads, pods or containers (see berthctl get --help)");
         return BERTHCTL_EXIT_USAGE;
     }
     what = argv[optind++];
     if (strcmp(what, "nodes") == 0 || strcmp(what, "node") == 0 || strcmp(what, "no") == 0) {
+        kind = NODES;
         method = "ListNodes";
+        req = &nreq.base;
         if (selector && parse_selector(&nreq.base, "label_selector", selector) < 0)
             return BERTHCTL_EXIT_USAGE;
     } else if (strcmp(what, "workloads") == 0 || strcmp(what, "workload") == 0 ||
                strcmp(what, "wl") == 0) {
+        kind = WORKLOADS;
         method = "ListWorkloads";
+        req = &wreq.base;
         if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
             return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "pods") == 0 || strcmp(what, "pod") == 0 || strcmp(what, "po") == 0) {
+        kind = PODS;
+        method = "ListPods";
+        req = &preq.base;
     } else if (strcmp(what, "containers") == 0 || strcmp(what, "container") == 0 ||
                strcmp(what, "c") == 0) {
+        kind = CONTAINERS;
         method = "ListContainers";
+        req = &creq.base;
     } else {
-        berthctl_errorf("get '%s'? nodes, workloads or containers", what);
+        berthctl_errorf("get '%s'? nodes, workloads, pods or containers", what);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (selector && (kind == PODS || kind == CONTAINERS)) {
+        berthctl_errorf("--selector: for nodes and workloads (use --workload for %s)", what);
         return BERTHCTL_EXIT_USAGE;
     }
     if (berthctl_connect_or_exit(ctx) != 0)
         goto out;
-    if (berthctl_call(ctx, method,
-                      method[4] == 'N'   ? &nreq.base
-                      : method[4] == 'W' ? &wreq.base
-                                         : &creq.base,
-                      &resp) != 0)
+    if (berthctl_call(ctx, method, req, &resp) != 0)
         goto out;
     rc = 0;
     if (fmt == BERTHCTL_JSON)
         berthctl_print_json(resp, stdout);
     else if (fmt == BERTHCTL_YAML)
         berthctl_print_yaml(resp, stdout);
-    else if (method[4] == 'N')
+    else if (kind == NODES)
         print_nodes((ListNodesResponse *)resp, argv + optind, argc - optind, fmt == BERTHCTL_WIDE);
-    else if (method[4] == 'W')
+    else if (kind == WORKLOADS)
         print_workloads((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                         fmt == BERTHCTL_WIDE);
+    else if (kind == PODS)
+        print_pods((ListPodsResponse *)resp, argv + optind, argc - optind, fmt == BERTHCTL_WIDE);
     else
         berthctl_print_containers((ListContainersResponse *)resp, argv + optind, argc - optind,
                                   fmt == BERTHCTL_WIDE);

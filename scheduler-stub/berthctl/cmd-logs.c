@@ -7,16 +7,22 @@
 
 #include "base/timeutil.h"
 #include "berthctl.h"
+#include "spec/workload.h"
 #include "rpc/envelope.h"
 
 static void logs_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl logs [-f] [--tail N] [--node NODE] CONTAINER\n"
+            "Usage: berthctl logs [-f] [-p] [--tail N] [--node NODE] POD [-c CONTAINER]\n"
+            "       berthctl logs [-f] [-p] [--tail N] [--node NODE] CONTAINER-ID\n"
             "\n"
-            "Print a container's log (stdout and stderr, in order), fetched from its node.\n"
+            "Print a container's log (stdout and stderr, in order), fetched from its node:\n"
+            "one of a pod's containers (-c, needed when the pod has several), or a\n"
+            "container by its id (berthctl get containers).\n"
             "\n"
             "Options:\n"
+            "  -c, --container C   the pod's container C (an init container too)\n"
+            "  -p, --previous      the log of the container's previous run\n"
             "  -f, --follow        keep printing new lines until the container ends\n"
             "      --tail N        start N lines before the end (default: from the first\n"
             "                      line kept)\n"
@@ -67,19 +73,85 @@ int berthctl_logs_loop(berthctl_ctx *ctx, LogsRequest *req, bool follow, bool st
     }
 }
 
+/* Append the names of the containers cs to buf ("[a b]"). */
+static void names(ContainerInfo **cs, size_t n, char *buf, size_t size)
+{
+    size_t len = (size_t)snprintf(buf, size, "[");
+
+    for (size_t i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? " " : "",
+                                cs[i]->spec && cs[i]->spec->pod ? cs[i]->spec->pod->name
+                                                                : cs[i]->status->id);
+    if (len < size)
+        snprintf(buf + len, size - len, "]");
+}
+
+/* The container of pod p named c (NULL: its only container), as kubectl
+ * picks it; *ret_id its id. -1 with the error printed. */
+static int pick_container(const Pod *p, const char *c, char *ret_id, size_t size)
+{
+    char apps[1024], inits[1024];
+
+    if (!c) {
+        if (p->n_containers == 1 && p->n_init_containers == 0) {
+            snprintf(ret_id, size, "%s", p->containers[0]->status->id);
+            return 0;
+        }
+        names(p->containers, p->n_containers, apps, sizeof(apps));
+        names(p->init_containers, p->n_init_containers, inits, sizeof(inits));
+        berthctl_errorf("a container name must be specified for pod %s, choose one of: %s%s%s",
+                        p->name, apps,
+                        p->n_init_containers ? " or one of the init containers: " : "",
+                        p->n_init_containers ? inits : "");
+        return -1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        ContainerInfo **cs = pass ? p->init_containers : p->containers;
+        size_t n = pass ? p->n_init_containers : p->n_containers;
+
+        for (size_t i = 0; i < n; i++) {
+            const char *name = cs[i]->spec && cs[i]->spec->pod ? cs[i]->spec->pod->name
+                               : cs[i]->spec                   ? berth_container_name(cs[i]->spec)
+                                                               : "";
+
+            if (strcmp(name, c) == 0 || strcmp(cs[i]->status->id, c) == 0) {
+                snprintf(ret_id, size, "%s", cs[i]->status->id);
+                return 0;
+            }
+        }
+    }
+    berthctl_errorf("container %s is not valid for pod %s", c, p->name);
+    return -1;
+}
+
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "follow", no_argument, NULL, 'f' },     { "tail", required_argument, NULL, 'T' },
-        { "timestamps", no_argument, NULL, 't' }, { "node", required_argument, NULL, 'N' },
-        { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+        { "follow", no_argument, NULL, 'f' },
+        { "tail", required_argument, NULL, 'T' },
+        { "timestamps", no_argument, NULL, 't' },
+        { "node", required_argument, NULL, 'N' },
+        { "container", required_argument, NULL, 'c' },
+        { "previous", no_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     LogsRequest req = LOGS_REQUEST_INIT;
+    GetPodRequest preq = GET_POD_REQUEST_INIT;
+    const char *container = NULL;
+    char id[256];
     bool follow = false, stamps = false;
-    int o;
+    Pod *pod = NULL;
+    int o, rc;
 
-    while ((o = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "fhc:p", opts, NULL)) != -1) {
         switch (o) {
+        case 'c':
+            container = optarg;
+            break;
+        case 'p':
+            req.previous = true;
+            break;
         case 'f':
             follow = true;
             break;
@@ -102,11 +174,36 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
         }
     }
     if (argc - optind != 1) {
-        berthctl_errorf("logs needs one CONTAINER (see berthctl logs --help)");
+        berthctl_errorf("logs needs one POD or CONTAINER-ID (see berthctl logs --help)");
         return BERTHCTL_EXIT_USAGE;
     }
-    req.container_id = argv[optind];
+    if (req.previous && follow) {
+        berthctl_errorf("--previous: a previous run has ended; there is nothing to follow");
+        return BERTHCTL_EXIT_USAGE;
+    }
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
-    return berthctl_logs_loop(ctx, &req, follow, stamps);
+    /* A pod's container, or a container by its id (no such pod) */
+    preq.name = argv[optind];
+    preq.node = (char *)(req.node ? req.node : "");
+    req.container_id = argv[optind];
+    rc = berthctl_call_quiet(ctx, "GetPod", &preq.base, (ProtobufCMessage **)&pod);
+    if (rc == 0) {
+        if (pick_container(pod, container, id, sizeof(id)) < 0) {
+            berth_pb_free(&pod->base);
+            return 1;
+        }
+        req.container_id = id;
+        if (!*req.node)
+            req.node = pod->node;
+    } else if (rc != 2) {
+        return 1;
+    } else if (container) {
+        berthctl_errorf("pod %s not found", argv[optind]);
+        return 1;
+    }
+    rc = berthctl_logs_loop(ctx, &req, follow, stamps);
+    if (pod)
+        berth_pb_free(&pod->base);
+    return rc;
 }

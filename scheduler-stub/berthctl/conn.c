@@ -394,8 +394,10 @@ int berthctl_connect_or_exit(berthctl_ctx *ctx)
     return 0;
 }
 
-int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
-                  ProtobufCMessage **ret_response)
+/* berthctl_call, or 2 without a word when the answer is NOT_FOUND and
+ * quiet_not_found. */
+static int call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
+                ProtobufCMessage **ret_response, bool quiet_not_found)
 {
     _cleanup_error_ berth_error *err = NULL;
     berth_rpc_result res = { 0 };
@@ -403,6 +405,10 @@ int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage 
     if (berth_rpc_client_call_sync(ctx->client, ctx->service, method, request, 0, &res, &err) < 0) {
         berthctl_errorf("%s: %s", method, err->msg);
         return 1;
+    }
+    if (res.code == CODE_NOT_FOUND && quiet_not_found) {
+        berth_rpc_result_clear(&res);
+        return 2;
     }
     if (res.code == CODE_OK) {
         *ret_response = res.response;
@@ -418,6 +424,18 @@ int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage 
         berthctl_errorf("%s", res.message ? res.message : berth_rpc_code_name(res.code));
     berth_rpc_result_clear(&res);
     return 1;
+}
+
+int berthctl_call(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
+                  ProtobufCMessage **ret_response)
+{
+    return call(ctx, method, request, ret_response, false);
+}
+
+int berthctl_call_quiet(berthctl_ctx *ctx, const char *method, const ProtobufCMessage *request,
+                        ProtobufCMessage **ret_response)
+{
+    return call(ctx, method, request, ret_response, true);
 }
 
 int berthctl_read_input(const char *path, size_t max, char **ret_text, size_t *ret_len,

@@ -322,6 +322,16 @@ fleet_teardown() {
 	for c in "$FLEET_DIR"/*/state/containers/*/monitor.lock; do
 		[ -e "$c" ] && wait_until 15 flock -n "$c" true
 	done
+	# What a killed agent's pods left: their pauses and namespace mounts.
+	for c in "$FLEET_DIR"/*/state/pods/*/; do
+		[ -d "$c" ] || continue
+		w=$(awk '{ print $1 }' "$c/pause" 2>/dev/null)
+		[ -n "$w" ] && [ "$(cat /proc/$w/comm 2>/dev/null)" = "berth-pause" ] &&
+			kill -KILL "$w" 2>/dev/null
+		for w in net ipc uts pid; do
+			umount "$c/$w" 2>/dev/null
+		done
+	done
 	ctl_kill TERM
 	for n in "${FLEET_NODES[@]}"; do
 		for c in $(node_cgroups "$n" | sort -r) /sys/fs/cgroup/*/berth-fleet-$FLEET_TAG-$n \

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,6 +27,9 @@ static berth_runtime *plain; /* a container of its own */
 static const char *rootfs;
 static char parent[64], podcg[96], work[64], sbdir[128];
 static berth_sandbox_opts sb;
+/* the mounts of the containers run() makes (none by default) */
+static Mount **run_mounts;
+static size_t n_run_mounts;
 
 static void setup(void)
 {
@@ -45,6 +49,8 @@ static void setup(void)
     cfg.cgroup_parent = parent;
     ck_assert_msg(berth_runtime_new(&cfg, &plain, &err) == 0, "%s", err ? err->msg : "");
     sb = (berth_sandbox_opts){ .dir = sbdir, .hostname = "pod-one", .cgroup_path = podcg };
+    run_mounts = NULL;
+    n_run_mounts = 0;
 }
 
 static void teardown(void)
@@ -82,8 +88,15 @@ static char *run(const char *id, const char *script, bool in_pod, berth_containe
     spec.rootfs = (char *)rootfs;
     spec.command = argv;
     spec.n_command = 3;
-    if (in_pod)
+    spec.mounts = run_mounts;
+    spec.n_mounts = n_run_mounts;
+    if (in_pod) {
+        static char volumes[256];
+
+        snprintf(volumes, sizeof(volumes), "%s/volumes", sbdir);
         opts.sandbox_dir = sbdir;
+        opts.volumes_dir = volumes;
+    }
     ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
     opts.stdio[1] = out[1];
     ck_assert_msg(berth_container_create(in_pod ? rt : plain, &spec, &opts, &c, &err) == 0, "%s",
@@ -245,6 +258,64 @@ START_TEST(shared_pid_namespace_has_the_pause_as_pid_1)
 }
 END_TEST
 
+START_TEST(empty_dirs_are_the_pods)
+{
+    Mount disk, mem, *mounts[] = { &disk, &mem };
+    char *a, *b, path[512];
+    struct statfs sf;
+
+    mount_init(&disk);
+    disk.type = MOUNT_EMPTY_DIR;
+    disk.source = "data";
+    disk.destination = "/data";
+    mount_init(&mem);
+    mem.type = MOUNT_EMPTY_DIR;
+    mem.source = "cache";
+    mem.destination = "/cache";
+    mem.memory = true;
+    mem.tmpfs_size_bytes = 1 << 20;
+    run_mounts = mounts;
+    n_run_mounts = 2;
+    create_sandbox();
+    /* one container writes, the other (and a second run) reads */
+    a = run("pod1_w", "echo one >/data/f; echo two >/cache/g; ls -ld /data | cut -c1-10", true,
+            NULL);
+    ck_assert_str_eq(a, "drwxrwxrwx\n");
+    b = run("pod1_r", "cat /data/f /cache/g", true, NULL);
+    ck_assert_str_eq(b, "one\ntwo\n");
+    free(a);
+    free(b);
+    /* on the host: a directory on disk, and a tmpfs of the size asked */
+    snprintf(path, sizeof(path), "%s/volumes/data/f", sbdir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/volumes/cache", sbdir);
+    ck_assert_int_eq(statfs(path, &sf), 0);
+    ck_assert_uint_eq((uint64_t)sf.f_type, 0x01021994);
+    ck_assert_uint_eq((uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize, 1 << 20);
+    /* a container of its own has no place for a pod's volume */
+    {
+        char *argv[] = { "/bin/true", NULL };
+        ContainerSpec spec;
+        berth_create_opts opts = { .stdio = { -1, -1, -1 } };
+        berth_error *err = NULL;
+        berth_container *c = NULL;
+
+        container_spec_init(&spec);
+        spec.id = "alone";
+        spec.rootfs = (char *)rootfs;
+        spec.command = argv;
+        spec.n_command = 1;
+        spec.mounts = mounts;
+        spec.n_mounts = 2;
+        ck_assert_berth_error(berth_container_create(plain, &spec, &opts, &c, &err), err,
+                              "container alone: spec.mounts[0]: emptyDir volume data: the node "
+                              "gave no place for volumes");
+    }
+    remove_sandbox();
+    ck_assert_int_ne(statfs(path, &sf), 0);
+}
+END_TEST
+
 START_TEST(failures_leave_nothing)
 {
     ContainerSpec spec;
@@ -298,6 +369,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, containers_share_the_pods_namespaces);
     tcase_add_test(tc, a_container_is_in_the_pods_network);
     tcase_add_test(tc, shared_pid_namespace_has_the_pause_as_pid_1);
+    tcase_add_test(tc, empty_dirs_are_the_pods);
     tcase_add_test(tc, failures_leave_nothing);
     suite_add_tcase(s, tc);
     return s;

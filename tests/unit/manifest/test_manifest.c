@@ -133,7 +133,9 @@ START_TEST(berth_deployment_maps_every_field)
     ck_assert_str_eq(s->mounts[0]->source, "/srv/data");
     ck_assert_str_eq(s->mounts[0]->destination, "/data");
     ck_assert(s->mounts[0]->readonly);
-    ck_assert_int_eq(s->mounts[1]->type, MOUNT_TMPFS);
+    ck_assert_int_eq(s->mounts[1]->type, MOUNT_EMPTY_DIR);
+    ck_assert_str_eq(s->mounts[1]->source, "scratch");
+    ck_assert(!s->mounts[1]->memory);
     ck_assert_int_eq(s->mounts[1]->tmpfs_size_bytes, 64 << 20);
     ck_assert(!s->mounts[1]->readonly);
     ck_assert_uint_eq(s->user->uid, 1000);
@@ -679,31 +681,30 @@ END_TEST
 
 /* ---- pods of several containers ---- */
 
-static const char pod_of_four[] =
-    "apiVersion: v1\n"
-    "kind: Pod\n"
-    "metadata: {name: web, labels: {app: web}}\n"
-    "spec:\n"
-    "  restartPolicy: OnFailure\n"
-    "  shareProcessNamespace: true\n"
-    "  terminationGracePeriodSeconds: 5\n"
-    "  volumes: [{name: data, emptyDir: {}}]\n"
-    "  initContainers:\n"
-    "  - name: migrate\n"
-    "    image: busybox:1.35\n"
-    "    command: [sh, -c, 'echo done']\n"
-    "  - name: proxy\n"
-    "    image: busybox:1.35\n"
-    "    restartPolicy: Always\n"
-    "    startupProbe: {tcpSocket: {port: 9000}}\n"
-    "  containers:\n"
-    "  - name: app\n"
-    "    image: nginx:1.25\n"
-    "    volumeMounts: [{name: data, mountPath: /data}]\n"
-    "  - name: logs\n"
-    "    image: busybox:1.35\n"
-    "    args: [tail, -f, /data/log]\n"
-    "    volumeMounts: [{name: data, mountPath: /data}]\n";
+static const char pod_of_four[] = "apiVersion: v1\n"
+                                  "kind: Pod\n"
+                                  "metadata: {name: web, labels: {app: web}}\n"
+                                  "spec:\n"
+                                  "  restartPolicy: OnFailure\n"
+                                  "  shareProcessNamespace: true\n"
+                                  "  terminationGracePeriodSeconds: 5\n"
+                                  "  volumes: [{name: data, emptyDir: {}}]\n"
+                                  "  initContainers:\n"
+                                  "  - name: migrate\n"
+                                  "    image: busybox:1.35\n"
+                                  "    command: [sh, -c, 'echo done']\n"
+                                  "  - name: proxy\n"
+                                  "    image: busybox:1.35\n"
+                                  "    restartPolicy: Always\n"
+                                  "    startupProbe: {tcpSocket: {port: 9000}}\n"
+                                  "  containers:\n"
+                                  "  - name: app\n"
+                                  "    image: nginx:1.25\n"
+                                  "    volumeMounts: [{name: data, mountPath: /data}]\n"
+                                  "  - name: logs\n"
+                                  "    image: busybox:1.35\n"
+                                  "    args: [tail, -f, /data/log]\n"
+                                  "    volumeMounts: [{name: data, mountPath: /data}]\n";
 
 START_TEST(pod_of_several_containers)
 {
@@ -758,10 +759,8 @@ START_TEST(pod_of_several_containers)
 
         memcpy(strstr(yaml, "OnFailure"), "Never    ", 9);
         m = parse_ok(yaml);
-        ck_assert_int_eq(m->workloads[0]->pod->init_containers[0]->restart_policy,
-                         RESTART_NEVER);
-        ck_assert_int_eq(m->workloads[0]->pod->init_containers[1]->restart_policy,
-                         RESTART_ALWAYS);
+        ck_assert_int_eq(m->workloads[0]->pod->init_containers[0]->restart_policy, RESTART_NEVER);
+        ck_assert_int_eq(m->workloads[0]->pod->init_containers[1]->restart_policy, RESTART_ALWAYS);
         ck_assert_int_eq(m->workloads[0]->template_->restart_policy, RESTART_NEVER);
         berth_manifest_free(m);
         free(yaml);

@@ -353,6 +353,7 @@ END_TEST
 
 START_TEST(mounts)
 {
+    berth_error *err = NULL;
     Mount m;
     Mount *mp[] = { &m };
 
@@ -373,6 +374,14 @@ START_TEST(mounts)
     m.source = "";
     m.tmpfs_size_bytes = -1;
     expect_invalid("spec.mounts[0].tmpfs_size_bytes: must not be negative");
+    m.memory = true;
+    m.tmpfs_size_bytes = 0;
+    expect_invalid("spec.mounts[0].memory: only for emptyDir volumes");
+    m.type = MOUNT_EMPTY_DIR;
+    m.source = "../x";
+    expect_invalid("spec.mounts[0].source: '../x' is not a volume name");
+    m.source = "cache";
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
     m.type = 7;
     expect_invalid("spec.mounts[0].type: unknown mount type 7");
 }

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# End to end: pods of several containers on a fleet of three nodes, as a
+# Kubernetes user writes them, checked as the operator sees them (berthctl)
+# and as they are (processes, namespaces, cgroups):
+#
+#   1. a Deployment of 3 pods, each an init container that fails twice
+#      then succeeds, a sidecar (restartPolicy Always, with a startup
+#      probe) serving on the pod's localhost, and two containers, one of
+#      which reaches the sidecar: the init container runs first, the app
+#      after it; get pods says READY 3/3 Running with the restarts;
+#      describe pod, logs -c and --previous as kubectl gives them
+#   2. the app's readiness flips while it keeps running: READY 2/3 and
+#      back, no restart
+#   3. shareProcessNamespace: one container sees the other's processes,
+#      and the pause as pid 1
+#   4. kill -9 the agent of a node with a pod: nothing restarts, the init
+#      container does not run again; the pod is re-adopted whole
+#   5. the workloads deleted: no container, sandbox, cgroup, mount or
+#      pause left
+#
+#   pods-test.sh BUILD_DIR
+set -u
+FLEET_BUILD=$1
+. "$(dirname "$0")/../lib/fleet.sh"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (namespaces, cgroups)"
+	exit 77
+fi
+fleet_init
+T0=$SECONDS
+scenario() {
+	echo "== $* (at $((SECONDS - T0))s)"
+}
+SHARED=$FLEET_DIR/shared
+mkdir -p "$SHARED"
+
+ctl_start || exit 1
+NODES="n1 n2 n3"
+for n in $NODES; do
+	node_start $n
+done
+wait_until 30 nodes_ready 3
+expect "three nodes Ready" "3" "$(bctl get nodes | awk 'NR > 1 && $2 == "Ready"' | wc -l)"
+
+# pod_field POD COLUMN: a column of get pods (1 NAME 2 READY 3 STATUS 4
+# RESTARTS 5 AGE 6 IP 7 NODE).
+pod_field() {
+	bctl get pods -o wide | awk -v p="$1" -v c="$2" '$1 == p { print $c }'
+}
+# The pods of web that are Running with READY want.
+web_ready() {
+	[ "$(bctl get pods --workload web | awk -v w="$1" 'NR > 1 && $2 == w && $3 == "Running"' |
+		wc -l)" -eq 3 ]
+}
+# A container's pid as berthctl shows it.
+cpid() {
+	bctl get containers -o wide | awk -v c="$1" '$1 == c { print $8 }'
+}
+
+# --- 1. a Deployment of pods with init containers and a sidecar ---------------
+
+scenario "1. a Deployment of 3 pods: init container, sidecar, two containers"
+cat >"$FLEET_DIR/web.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      volumes:
+      - name: shared
+        hostPath: {path: $SHARED}
+      initContainers:
+      - name: setup
+        image: bb
+        command: [/bin/sh, -c, 'f=/shared/\$(hostname).count; n=\$((\$(cat \$f 2>/dev/null || echo 0) + 1)); echo \$n >\$f; echo "attempt \$n"; [ \$n -ge 3 ]']
+        volumeMounts: [{name: shared, mountPath: /shared}]
+      - name: proxy
+        image: bb
+        restartPolicy: Always
+        command: [/bin/sh, -c, 'while true; do echo pong | nc -l -p 9000 >/dev/null; done']
+        startupProbe:
+          tcpSocket: {port: 9000}
+          periodSeconds: 1
+      containers:
+      - name: app
+        image: bb
+        command: [/bin/sh, -c, 'until r=\$(nc 127.0.0.1 9000 </dev/null) && [ -n "\$r" ]; do sleep 0.2; done; echo "app of \$(hostname) got \$r"; exec sleep 100000']
+        readinessProbe:
+          exec: {command: [test, -e, /shared/ready]}
+          periodSeconds: 1
+        volumeMounts: [{name: shared, mountPath: /shared, readOnly: true}]
+      - name: logger
+        image: bb
+        command: [/bin/sh, -c, 'echo "logger of \$(hostname)"; exec sleep 100000']
+YAML
+: >"$SHARED/ready"
+out=$(bctl apply -f "$FLEET_DIR/web.yaml" 2>&1)
+contains "apply: web created" "deployment/web created" "$out"
+# While the init containers fail, the pods say so, and their app
+# containers wait for them.
+seen=
+init_seen() {
+	local s
+	s=$(bctl get pods --workload web | awk 'NR > 1 { print $3 }' | sort -u | tr '\n' ' ')
+	seen="$seen $s"
+	case "$s" in *Init:*) return 0 ;; esac
+	return 1
+}
+wait_until 20 init_seen
+contains "a pod shows its init container at work" "Init:" "$seen"
+app_state=$(bctl get containers --workload web | awk '$1 ~ /_app$/ { print $4 }' | sort -u)
+contains "the app waits for the init containers" "PodInitializing" "$app_state"
+if ! wait_until 120 web_ready 3/3; then
+	bad "web did not become 3/3 Running: $(bctl get pods 2>&1)"
+fi
+for p in web-0 web-1 web-2; do
+	expect "$p: READY STATUS RESTARTS" "3/3 Running 2" \
+		"$(pod_field $p 2) $(pod_field $p 3) $(pod_field $p 4)"
+	expect "$p: the init container ran three times" "3" "$(cat "$SHARED/$p.count")"
+	expect "$p: the app reached its sidecar on the pod's localhost" "app of $p got pong" \
+		"$(bctl logs $p -c app 2>&1)"
+done
+expect "get pods columns" "NAME READY STATUS RESTARTS AGE" "$(bctl get pods | head -1 | xargs)"
+out=$(bctl logs web-0 2>&1)
+expect "logs without -c names the containers" \
+	"berthctl: a container name must be specified for pod web-0, choose one of: [app logger] or one of the init containers: [setup proxy]" \
+	"$out"
+expect "logs -c setup: its last run" "attempt 3" "$(bctl logs web-0 -c setup 2>&1)"
+expect "logs -c setup --previous: the run before" "attempt 2" \
+	"$(bctl logs web-0 -c setup --previous 2>&1)"
+contains "logs -c app --previous: there was none" "previous terminated container web-0_app not found" \
+	"$(bctl logs web-0 -c app --previous 2>&1)"
+out=$(bctl describe pod web-0 2>&1)
+contains "describe pod: init containers" "Init Containers:" "$out"
+contains "describe pod: the sidecar's startup probe" "Startup:" "$out"
+contains "describe pod: the init container completed" "Completed" "$out"
+contains "describe pod: Ready condition" "Ready             True" "$out"
+# As it is: the app and the sidecar share one network namespace, their
+# own and not the host's; the pod's containers are below its cgroup.
+app=$(cpid web-0_app)
+proxy=$(cpid web-0_proxy)
+expect "app and sidecar share the pod's network namespace" "$(readlink /proc/$proxy/ns/net)" \
+	"$(readlink /proc/$app/ns/net)"
+bad_ns=$(readlink /proc/self/ns/net)
+[ "$(readlink /proc/$app/ns/net)" != "$bad_ns" ] && ok "the pod's network is not the host's" ||
+	bad "the pod's network is the host's"
+node=$(pod_field web-0 7)
+cg=$(cat /proc/$app/cgroup | awk -F: '$2 ~ /pids/ || $2 == "" { print $3 }' | head -1)
+contains "the app's cgroup is below its pod's" "/web-0/web-0_app" "$cg"
+
+# --- 2. readiness flips, the pod runs on ---------------------------------------
+
+scenario "2. readiness flips while the pods keep running"
+rm -f "$SHARED/ready"
+wait_until 20 web_ready 2/3 && ok "not ready: READY 2/3, still Running" ||
+	bad "READY did not go to 2/3: $(bctl get pods 2>&1)"
+expect "no restart for readiness" "2" "$(pod_field web-1 4)"
+: >"$SHARED/ready"
+wait_until 20 web_ready 3/3 && ok "ready again: READY 3/3" ||
+	bad "READY did not come back: $(bctl get pods 2>&1)"
+
+# --- 3. a shared PID namespace ----------------------------------------------------
+
+scenario "3. shareProcessNamespace"
+cat >"$FLEET_DIR/shared.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: shared}
+spec:
+  shareProcessNamespace: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: bb
+    command: [/bin/sh, -c, 'exec sleep 99999']
+  - name: peek
+    image: bb
+    command: [/bin/sh, -c, 'until ps | grep -q "[s]leep 99999"; do sleep 0.2; done; ps -o pid,args; exec sleep 100000']
+YAML
+bctl apply -f "$FLEET_DIR/shared.yaml" >/dev/null 2>&1
+peeked() {
+	bctl logs shared-0 -c peek 2>/dev/null | grep -q 'sleep 99999'
+}
+wait_until 30 peeked && ok "a container sees its pod's other container" ||
+	bad "peek saw nothing: $(bctl logs shared-0 -c peek 2>&1)"
+expect "pid 1 of the pod is its pause" "1 berth-pause" \
+	"$(bctl logs shared-0 -c peek 2>&1 | awk '$1 == 1 { print $1, $2 }')"
+
+# --- 4. kill -9 an agent with a pod ---------------------------------------------------
+
+scenario "4. kill -9 the agent of $node (web-0's node), then restart it"
+before=$(bctl get containers --node "$node" -o wide | awk 'NR > 1 { print $1 "=" $8 }' | sort |
+	tr '\n' ' ')
+node_kill "$node" KILL
+sleep 1
+expect "web-0's app runs on without its agent" "0" "$(kill -0 "$app" 2>/dev/null; echo $?)"
+node_start "$node"
+readopted() {
+	grep -q "started: node $node, .* container(s) adopted" "$FLEET_DIR/$node/log"
+}
+wait_until 20 readopted && ok "$node's agent re-adopted its containers" || bad "no re-adoption"
+sleep 3
+expect "nothing restarted (same pids)" "$before" \
+	"$(bctl get containers --node "$node" -o wide | awk 'NR > 1 { print $1 "=" $8 }' | sort |
+		tr '\n' ' ')"
+expect "the init container did not run again" "3" "$(cat "$SHARED/web-0.count")"
+expect "web-0 is whole: READY STATUS" "3/3 Running" "$(pod_field web-0 2) $(pod_field web-0 3)"
+
+# --- 5. delete: nothing left ---------------------------------------------------------
+
+scenario "5. delete the workloads"
+pause=$(awk '{ print $1 }' "$FLEET_DIR"/n*/state/pods/shared-0/pause 2>/dev/null)
+[ -n "$pause" ] && ok "the shared pod has a pause ($pause)" || bad "no pause file for shared-0"
+bctl delete web >/dev/null 2>&1
+bctl delete shared >/dev/null 2>&1
+all_gone() {
+	no_containers $NODES &&
+		[ -z "$(find "$FLEET_DIR"/n*/state/pods -mindepth 1 -maxdepth 1 2>/dev/null)" ]
+}
+wait_until 30 all_gone && ok "no container and no sandbox left" ||
+	bad "left: $(ls "$FLEET_DIR"/n*/state/containers "$FLEET_DIR"/n*/state/pods 2>&1)"
+expect "no pod cgroup left" "" "$(for n in $NODES; do node_cgroups $n; done)"
+# (a zombie is gone: whoever inherited it reaps it, or not)
+state=$(awk '{ print $3 }' /proc/${pause:-0}/stat 2>/dev/null)
+expect "the pause is gone" "gone" "$([ -z "$state" ] || [ "$state" = Z ] && echo gone)"
+expect "no mount left" "" "$(awk -v d="$FLEET_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo)"
+
+fleet_teardown
+expect "nothing of the test left on the machine" "" "$(fleet_leftovers)"
+echo "took $((SECONDS - T0))s"
+check_summary
