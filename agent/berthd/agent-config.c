@@ -26,7 +26,7 @@
         &(c)->node_name, &(c)->controller_address, &(c)->controller_key, &(c)->state_dir,          \
             &(c)->image_store, &(c)->key, &(c)->join_token, &(c)->cgroup_parent, &(c)->socket,     \
             &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
-            &(c)->registries                                                                       \
+            &(c)->registries, &(c)->seccomp_profile_dir                                            \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -83,6 +83,7 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     cfg->node_name = berth_xstrdup(host);
     cfg->state_dir = berth_xstrdup("/var/lib/berth/agent");
     cfg->image_store = berth_xstrdup("/var/lib/berth/images");
+    cfg->seccomp_profile_dir = berth_xstrdup("/etc/berth/seccomp");
     cfg->cgroup_parent = berth_xstrdup("/berth");
     cfg->socket = berth_xstrdup("/run/berth/agent.sock");
     cfg->controller_key = berth_xstrdup("/etc/berth/controller.pub");
@@ -286,6 +287,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
         { "monitor", offsetof(agent_config, monitor) },
         { "puller", offsetof(agent_config, puller) },
         { "registries", offsetof(agent_config, registries) },
+        { "seccomp_profile_dir", offsetof(agent_config, seccomp_profile_dir) },
     };
     field f[] = { FLD("node_name"),
                   FLD("labels"),
@@ -302,6 +304,8 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("monitor"),
                   FLD("puller"),
                   FLD("registries"),
+                  FLD("seccomp_profile_dir"),
+                  FLD("allow_privileged"),
                   FLD("image_pull_backoff"),
                   FLD("image_gc"),
                   FLD("max_parallel_pulls"),
@@ -333,6 +337,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
     berth_yaml_opt_duration(y, f, "image_pull_backoff", BERTH_NSEC_PER_SEC / 10,
                             60 * BERTH_NSEC_PER_SEC, &cfg->image_pull_backoff_ns);
     berth_yaml_opt_sub(y, f, "image_gc", read_image_gc, cfg);
+    berth_yaml_opt_bool(y, f, "allow_privileged", &cfg->allow_privileged);
 }
 
 /* Read y's document over a copy of cfg; cfg takes the copy only when the

@@ -32,10 +32,12 @@ typedef struct agent_config {
     char *operator_names[AGENT_LABELS_MAX]; /* operators admitted on the Agent service */
     char *operator_keys[AGENT_LABELS_MAX];  /* ... and their public key files */
     size_t n_operators;
-    char *controller_name; /* the controller's principal name ("controller") */
-    char *monitor;         /* the berth-monitor binary (default: beside berthd) */
-    char *puller;          /* the berth-pull binary (default: beside berthd) */
-    char *registries;      /* registries.yaml; NULL: /etc/berth/registries.yaml if it exists */
+    char *controller_name;     /* the controller's principal name ("controller") */
+    char *monitor;             /* the berth-monitor binary (default: beside berthd) */
+    char *puller;              /* the berth-pull binary (default: beside berthd) */
+    char *registries;          /* registries.yaml; NULL: /etc/berth/registries.yaml if it exists */
+    char *seccomp_profile_dir; /* seccompProfile Localhost files: /etc/berth/seccomp */
+    bool allow_privileged;     /* run privileged containers (false) */
     int64_t image_pull_backoff_ns; /* after a failed pull, doubling to 30 times as long */
     int64_t image_gc_interval_ns;  /* how often images are collected */
     int image_gc_high_percent;     /* collect above this disk use (85) */

@@ -31,6 +31,7 @@
 #include "protocol/digest.h"
 #include "runtime/removal.h"
 #include "spec/spec.h"
+#include "spec/workload.h"
 #include "statedir/statedir.h"
 
 #include "pods.h"
@@ -440,6 +441,11 @@ static void pod_sandbox(const ct *c, pods_sandbox *ret, berth_cgroup_limits *lim
             cpu_sum += r->cpu_millis;
     }
     memset(lim, 0, sizeof(*lim));
+    /* a privileged container's devices are its pod's too (v1 cgroups
+     * nest device rules, v2 device programs) */
+    for (const ct *o = c->t->cts; o; o = o->next)
+        if (same_pod(o, m) && o->spec->privileged)
+            lim->all_devices = true;
     if (mem_all)
         lim->memory_bytes = mem_sum > mem_init ? mem_sum : mem_init;
     if (cpu_all)
@@ -981,7 +987,8 @@ static int ct_prepare_dir(ct *c, berth_error **err)
 {
     containers *t = c->t;
     ContainerPlan plan = CONTAINER_PLAN_INIT;
-    char cgroup_parent[PATH_MAX], sandbox_dir[PATH_MAX] = "", volumes_dir[PATH_MAX];
+    char cgroup_parent[PATH_MAX], sandbox_dir[PATH_MAX] = "", volumes_dir[PATH_MAX],
+                                  seccomp[PATH_MAX] = "";
 
     if (c->dirfd < 0) {
         if (mkdirat(t->dirfd, c->id, 0700) < 0 && errno != EEXIST)
@@ -1001,6 +1008,10 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     if (!*sandbox_dir)
         snprintf(volumes_dir, sizeof(volumes_dir), "%s/%s/volumes", t->dir, c->id);
     plan.volumes_dir = volumes_dir;
+    if (c->spec->seccomp == SECCOMP_LOCALHOST)
+        snprintf(seccomp, sizeof(seccomp), "%s/%s", t->cfg.seccomp_profile_dir,
+                 c->spec->seccomp_profile);
+    plan.seccomp_profile_path = seccomp;
     plan.image_store = (char *)t->cfg.image_store;
     plan.generation = c->generation;
     plan.image = c->image;
@@ -1009,6 +1020,43 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     unlinkat(c->dirfd, BERTH_STATEDIR_STATE, 0);
     unlinkat(c->dirfd, BERTH_STATEDIR_EXIT, 0);
     return 0;
+}
+
+/* Whether the node refuses what the effective spec asks (*err says why,
+ * in Kubernetes' words where it has them): runAsNonRoot with uid 0, a
+ * privileged container where the configuration allows none, a seccomp
+ * profile that is not there. */
+static bool ct_security_refused(const ct *c, const ContainerSpec *eff, berth_error **err)
+{
+    const PodMember *m = ct_member(c);
+    char where[300];
+
+    snprintf(where, sizeof(where), "pod: \"%s\", container: %s", m ? m->pod : c->id,
+             m ? m->name : berth_container_name(c->spec));
+    if (eff->run_as_non_root && (!eff->user || eff->user->uid == 0)) {
+        berth_error_set(err, EPERM, "container has runAsNonRoot and image will run as root (%s)",
+                        where);
+        return true;
+    }
+    if (eff->privileged && !c->t->cfg.allow_privileged) {
+        berth_error_set(err, EPERM,
+                        "privileged containers are not allowed on this node (agent.yaml "
+                        "allow_privileged) (%s)",
+                        where);
+        return true;
+    }
+    if (eff->seccomp == SECCOMP_LOCALHOST && !eff->privileged) {
+        char path[PATH_MAX];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", c->t->cfg.seccomp_profile_dir, eff->seccomp_profile);
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+            berth_error_set(err, ENOENT, "seccomp profile %s: %s (%s)", path,
+                            stat(path, &st) < 0 ? strerror(errno) : "not a file", where);
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Write the plan and spawn the monitor, without waiting for it. Failures
@@ -1040,6 +1088,13 @@ static void ct_start(ct *c)
                       c->image ? CONTAINERS_REASON_CONFIG_ERROR : CONTAINERS_REASON_INVALID_SPEC,
                       "%s", err->msg);
         berth_error_free(&err);
+        return;
+    }
+    if (ct_security_refused(c, eff, &err)) {
+        c->phase = CT_DONE;
+        ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_CONFIG_ERROR, "%s", err->msg);
+        berth_error_free(&err);
+        BERTH_PB_FREE(eff);
         return;
     }
     BERTH_PB_FREE(eff);

@@ -88,6 +88,8 @@ typedef struct containers_config {
     const char *monitor;       /* the berth-monitor binary */
     int64_t stop_grace_ms;     /* for a spec that sets none */
     int max_parallel_starts;
+    const char *seccomp_profile_dir; /* where seccompProfile Localhost files are */
+    bool allow_privileged;           /* else a privileged container fails to start */
     containers_events events;
 } containers_config;
 

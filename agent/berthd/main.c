@@ -231,6 +231,8 @@ static int start(agent *a, berth_error **err)
         .pull_backoff_ms = a->cfg.image_pull_backoff_ns / BERTH_NSEC_PER_MSEC,
         .stop_grace_ms = a->cfg.stop_grace_ms,
         .max_parallel_starts = a->cfg.max_parallel_starts,
+        .seccomp_profile_dir = a->cfg.seccomp_profile_dir,
+        .allow_privileged = a->cfg.allow_privileged,
         .events = { .status_changed = on_status_changed, .applied = on_applied, .data = a },
     };
     agent_service_config acfg = {

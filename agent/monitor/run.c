@@ -200,6 +200,8 @@ static int create(monitor *m, berth_error **err)
         opts.sandbox_dir = m->plan->sandbox_dir;
     if (*m->plan->volumes_dir)
         opts.volumes_dir = m->plan->volumes_dir;
+    if (*m->plan->seccomp_profile_path)
+        opts.seccomp_profile_path = m->plan->seccomp_profile_path;
     if (berth_container_create(m->rt, m->plan->spec, &opts, &m->c, err) < 0)
         goto out;
     if (berth_loop_add(m->loop, &m->pid_io, berth_container_pidfd(m->c), EPOLLIN,

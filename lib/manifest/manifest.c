@@ -150,8 +150,22 @@ typedef struct volume {
     bool memory;        /* emptyDir medium: Memory */
 } volume;
 
+/* A pod's securityContext: the defaults of its containers' own. */
+typedef struct pod_security {
+    bool has_uid, has_gid, has_non_root, has_fs_group, has_seccomp;
+    uint32_t uid, gid, fs_group;
+    bool non_root;
+    SeccompMode seccomp;
+    const char *seccomp_profile;
+    uint32_t groups[64];
+    size_t n_groups;
+    const char *sysctl_name[32], *sysctl_value[32];
+    size_t n_sysctls;
+} pod_security;
+
 /* What the containers of one pod share while they are read. */
 typedef struct podctx {
+    pod_security sec;
     volume volumes[VOLUMES_MAX];
     size_t n_volumes;
     /* several containers (init containers count): names are DNS labels */
@@ -527,40 +541,214 @@ static void read_caps(berth_yaml *y, const node *n, void *data)
     }
 }
 
+/* The spec's user, made with everything from the image (what is not
+ * given comes from it: berth_spec_effective). */
+static User *spec_user(spec_t *s)
+{
+    if (!s->user) {
+        s->user = berth_xcalloc(1, sizeof(*s->user));
+        user_init(s->user);
+        s->user->image_uid = s->user->image_gid = true;
+    }
+    return s->user;
+}
+
+/* seccompProfile: {type: RuntimeDefault|Unconfined|Localhost,
+ * localhostProfile}. */
+typedef struct seccomp_ctx {
+    SeccompMode mode;
+    const char *profile;
+} seccomp_ctx;
+
+static void read_seccomp(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const types[] = { "RuntimeDefault", "Unconfined", "Localhost", NULL };
+    static const SeccompMode modes[] = { SECCOMP_DEFAULT, SECCOMP_UNCONFINED, SECCOMP_LOCALHOST };
+    field f[] = { FLD("type"), FLD("localhostProfile"), FEND };
+    seccomp_ctx *c = data;
+    int t = -1;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (!berth_yaml_value(f, "type"))
+        berth_yaml_required(y, n, "type");
+    if (berth_yaml_opt_enum(y, f, "type", types, &t))
+        c->mode = modes[t];
+    berth_yaml_opt_string(y, f, "localhostProfile", &c->profile);
+    if (t == 2 && !c->profile)
+        berth_yaml_required(y, n, "localhostProfile");
+    else if (t != 2 && c->profile)
+        berth_yaml_field_error(y, f, "localhostProfile", "only with type Localhost");
+}
+
 static void read_security(berth_yaml *y, const node *n, void *data)
 {
     spec_t *s = data;
     field f[] = { FLD("runAsUser"),
                   FLD("runAsGroup"),
+                  FLD("runAsNonRoot"),
                   FLD("readOnlyRootFilesystem"),
                   FLD("allowPrivilegeEscalation"),
                   FLD("capabilities"),
+                  FLD("privileged"),
+                  FLD("seccompProfile"),
                   FEND };
+    seccomp_ctx sc = { .mode = s->seccomp, .profile = NULL };
     int64_t v;
     bool b;
 
     if (!berth_yaml_fields(y, n, f))
         return;
-    if (berth_yaml_value(f, "runAsUser") || berth_yaml_value(f, "runAsGroup")) {
-        s->user = berth_xcalloc(1, sizeof(*s->user));
-        user_init(s->user);
-        /* what is not given comes from the image (berth_spec_effective) */
-        s->user->image_uid = s->user->image_gid = true;
-        if (berth_yaml_opt_int(y, f, "runAsUser", 0, UINT_ID_MAX, &v)) {
-            s->user->uid = (uint32_t)v;
-            s->user->image_uid = false;
-        }
-        if (berth_yaml_opt_int(y, f, "runAsGroup", 0, UINT_ID_MAX, &v)) {
-            s->user->gid = (uint32_t)v;
-            s->user->image_gid = false;
-        }
+    /* the container's own win over its pod's */
+    if (berth_yaml_opt_int(y, f, "runAsUser", 0, UINT_ID_MAX, &v)) {
+        spec_user(s)->uid = (uint32_t)v;
+        s->user->image_uid = false;
     }
+    if (berth_yaml_opt_int(y, f, "runAsGroup", 0, UINT_ID_MAX, &v)) {
+        spec_user(s)->gid = (uint32_t)v;
+        s->user->image_gid = false;
+    }
+    if (berth_yaml_opt_bool(y, f, "runAsNonRoot", &b))
+        s->run_as_non_root = b;
     if (berth_yaml_opt_bool(y, f, "readOnlyRootFilesystem", &b))
         s->readonly_rootfs = b;
     /* Unset means false here (Kubernetes says true): no_new_privs. */
     if (berth_yaml_opt_bool(y, f, "allowPrivilegeEscalation", &b))
         s->allow_privilege_escalation = b;
+    if (berth_yaml_opt_bool(y, f, "privileged", &b))
+        s->privileged = b;
     berth_yaml_opt_sub(y, f, "capabilities", read_caps, s);
+    if (berth_yaml_value(f, "seccompProfile")) {
+        berth_yaml_opt_sub(y, f, "seccompProfile", read_seccomp, &sc);
+        s->seccomp = sc.mode;
+        if (s->seccomp_profile != protobuf_c_empty_string)
+            free(s->seccomp_profile);
+        s->seccomp_profile = berth_xstrdup(sc.profile ? sc.profile : "");
+    }
+}
+
+static void read_pod_sysctl(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    pod_security *p = data;
+    field f[] = { FLD("name"), FLD("value"), FEND };
+    const char *name, *value;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    if (berth_yaml_req_string(y, item, f, "name", &name) && !berth_spec_sysctl_safe(name))
+        berth_yaml_field_error(
+            y, f, "name", "'%.80s' is not one of the safe (namespaced) sysctls berth sets", name);
+    else if (berth_yaml_req_string(y, item, f, "value", &value) && p->n_sysctls < 32) {
+        p->sysctl_name[p->n_sysctls] = name;
+        p->sysctl_value[p->n_sysctls++] = value;
+    }
+}
+
+static void read_pod_sysctls(berth_yaml *y, const node *n, void *data)
+{
+    berth_yaml_each_item(y, n, 32, "a list of {name, value}", read_pod_sysctl, data);
+}
+
+static void read_group(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    pod_security *p = data;
+    int64_t v;
+
+    (void)i;
+    if (berth_yaml_get_int(y, item, 0, UINT_ID_MAX, &v) && p->n_groups < 64)
+        p->groups[p->n_groups++] = (uint32_t)v;
+}
+
+static void read_groups(berth_yaml *y, const node *n, void *data)
+{
+    berth_yaml_each_item(y, n, 64, "a list of group ids", read_group, data);
+}
+
+/* spec.securityContext: what the pod's containers get unless their own
+ * says otherwise, and what only a pod has (fsGroup, supplementalGroups,
+ * sysctls). */
+static void read_pod_security(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const policies[] = { "Always", "OnRootMismatch", NULL };
+    pod_security *p = data;
+    field f[] = { FLD("runAsUser"),
+                  FLD("runAsGroup"),
+                  FLD("runAsNonRoot"),
+                  FLD("fsGroup"),
+                  FLD("fsGroupChangePolicy"),
+                  FLD("supplementalGroups"),
+                  FLD("seccompProfile"),
+                  FLD("sysctls"),
+                  FEND };
+    seccomp_ctx sc = { .mode = SECCOMP_DEFAULT, .profile = NULL };
+    int64_t v;
+    int policy;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if ((p->has_uid = berth_yaml_opt_int(y, f, "runAsUser", 0, UINT_ID_MAX, &v)))
+        p->uid = (uint32_t)v;
+    if ((p->has_gid = berth_yaml_opt_int(y, f, "runAsGroup", 0, UINT_ID_MAX, &v)))
+        p->gid = (uint32_t)v;
+    p->has_non_root = berth_yaml_opt_bool(y, f, "runAsNonRoot", &p->non_root);
+    if ((p->has_fs_group = berth_yaml_opt_int(y, f, "fsGroup", 0, UINT_ID_MAX, &v)))
+        p->fs_group = (uint32_t)v;
+    /* berth's volumes are new with each pod: always as fsGroup says */
+    berth_yaml_opt_enum(y, f, "fsGroupChangePolicy", policies, &policy);
+    berth_yaml_opt_sub(y, f, "supplementalGroups", read_groups, p);
+    if (berth_yaml_value(f, "seccompProfile")) {
+        berth_yaml_opt_sub(y, f, "seccompProfile", read_seccomp, &sc);
+        p->has_seccomp = true;
+        p->seccomp = sc.mode;
+        p->seccomp_profile = sc.profile;
+    }
+    berth_yaml_opt_sub(y, f, "sysctls", read_pod_sysctls, p);
+}
+
+/* The pod's securityContext into one of its containers, before the
+ * container's own. */
+static void apply_pod_security(spec_t *s, const pod_security *p)
+{
+    if (p->has_uid) {
+        spec_user(s)->uid = p->uid;
+        s->user->image_uid = false;
+    }
+    if (p->has_gid) {
+        spec_user(s)->gid = p->gid;
+        s->user->image_gid = false;
+    }
+    if (p->n_groups || p->has_fs_group) {
+        User *u = spec_user(s);
+
+        u->additional_gids = berth_xcalloc(p->n_groups + 1, sizeof(*u->additional_gids));
+        for (size_t i = 0; i < p->n_groups; i++)
+            u->additional_gids[u->n_additional_gids++] = p->groups[i];
+        if (p->has_fs_group)
+            u->additional_gids[u->n_additional_gids++] = p->fs_group;
+    }
+    if (p->has_fs_group) {
+        s->fs_group = berth_xcalloc(1, sizeof(*s->fs_group));
+        fs_group_init(s->fs_group);
+        s->fs_group->gid = p->fs_group;
+    }
+    if (p->has_non_root)
+        s->run_as_non_root = p->non_root;
+    if (p->has_seccomp) {
+        s->seccomp = p->seccomp;
+        s->seccomp_profile = berth_xstrdup(p->seccomp_profile ? p->seccomp_profile : "");
+    }
+    if (p->n_sysctls) {
+        s->sysctls = berth_xcalloc(p->n_sysctls, sizeof(*s->sysctls));
+        for (size_t i = 0; i < p->n_sysctls; i++) {
+            Sysctl *c = berth_xcalloc(1, sizeof(*c));
+
+            sysctl_init(c);
+            c->name = berth_xstrdup(p->sysctl_name[i]);
+            c->value = berth_xstrdup(p->sysctl_value[i]);
+            s->sysctls[s->n_sysctls++] = c;
+        }
+    }
 }
 
 typedef struct mounts_ctx {
@@ -806,6 +994,7 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
     berth_yaml_opt_sub(y, f, "startupProbe", read_probe,
                        &(probe_ctx){ &s->startup_probe, &ports, false });
     berth_yaml_opt_sub(y, f, "volumeMounts", read_mounts, &mc);
+    apply_pod_security(s, &pod->sec);
     berth_yaml_opt_sub(y, f, "securityContext", read_security, s);
     /* As Kubernetes: an init container runs to completion, probes are for
      * what keeps running. */
@@ -919,6 +1108,7 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
                   FLD("hostname"),
                   FLD("terminationGracePeriodSeconds"),
                   FLD("shareProcessNamespace"),
+                  FLD("securityContext"),
                   FEND };
     Workload *w = data;
     podctx pod = { .n_volumes = 0 };
@@ -935,6 +1125,8 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
     if (!berth_yaml_fields(y, n, f))
         return;
     berth_yaml_opt_sub(y, f, "volumes", read_volumes, &pod);
+    /* before the containers: it is the default of theirs */
+    berth_yaml_opt_sub(y, f, "securityContext", read_pod_security, &pod.sec);
     berth_yaml_opt_bool(y, f, "shareProcessNamespace", &share_pid);
     containers = berth_yaml_value(f, "containers");
     inits = berth_yaml_value(f, "initContainers");

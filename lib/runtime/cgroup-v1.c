@@ -126,8 +126,10 @@ static int v1_mkdir_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, c
     return 0;
 }
 
-static int v1_write_devices(const char *dir, berth_error **err)
+static int v1_write_devices(const char *dir, bool all, berth_error **err)
 {
+    if (all)
+        return cgroup_write(dir, "devices.allow", "a", err);
     if (cgroup_write(dir, "devices.deny", "a", err) < 0)
         return -1;
     for (size_t i = 0; i < cgroup_default_devices_len; i++) {
@@ -152,7 +154,7 @@ static int v1_apply(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_erro
     _cleanup_free_ char *dev = v1_controller_dir(cg, "devices");
     char buf[64];
 
-    if (v1_write_devices(dev, err) < 0)
+    if (v1_write_devices(dev, lim->all_devices, err) < 0)
         return -1;
     if (lim->cpu_quota_us > 0) {
         snprintf(buf, sizeof(buf), "%" PRId64, lim->cpu_period_us ? lim->cpu_period_us : 100000);

@@ -40,6 +40,8 @@ typedef struct berth_cgroup_limits {
     int64_t pids_max;
     const char *cpuset_cpus;
     const char *cpuset_mems;
+    /* every device (a privileged container, and its pod): no device rule */
+    bool all_devices;
 } berth_cgroup_limits;
 
 typedef struct berth_cgroup berth_cgroup;

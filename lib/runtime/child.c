@@ -173,6 +173,23 @@ static int find_executable(const child_plan *p, char *buf, size_t size, berth_er
                            path);
 }
 
+/* The spec's (namespaced) sysctls, through this process's /proc/sys (the
+ * host's procfs, still: the values are those of our namespaces). */
+static int set_sysctls(const berth_spec *spec, berth_error **err)
+{
+    for (size_t i = 0; i < spec->n_sysctls; i++) {
+        char path[300];
+
+        snprintf(path, sizeof(path), "/proc/sys/%s", spec->sysctls[i]->name);
+        for (char *c = path + 10; *c; c++)
+            if (*c == '.')
+                *c = '/';
+        if (berth_write_file_string_at(AT_FDCWD, path, spec->sysctls[i]->value, err) < 0)
+            return berth_error_prefix(err, "sysctl %s", spec->sysctls[i]->name);
+    }
+    return 0;
+}
+
 /* Namespaces (but pid and cgroup), stdio, mounts up to the cgroup
  * filesystem, host name, loopback. */
 static int setup_before_cgroup(const child_plan *p, int *ret_rootfd, berth_error **err)
@@ -205,7 +222,7 @@ static int setup_before_cgroup(const child_plan *p, int *ret_rootfd, berth_error
         return berth_error_errno(err, "sethostname %s", p->hostname);
     if ((flags & CLONE_NEWNET) && runtime_loopback_up(err) < 0)
         return -1;
-    return 0;
+    return set_sysctls(p->spec, err);
 }
 
 /* The caller's signal mask and ignored signals would survive the exec:
@@ -231,11 +248,13 @@ static int exec_command(const child_plan *p, bool rlimits, berth_error **err)
 
     if (rlimits && setup_rlimits(p->spec, err) < 0)
         return -1;
-    if (!p->spec->allow_privilege_escalation && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    if (!p->spec->allow_privilege_escalation && !p->spec->privileged &&
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return berth_error_errno(err, "set no_new_privs");
     /* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
      * the capability switch may take away: install it first then. */
-    if (p->seccomp && p->spec->allow_privilege_escalation && seccomp_install(p->seccomp, err) < 0)
+    if (p->seccomp && (p->spec->allow_privilege_escalation || p->spec->privileged) &&
+        seccomp_install(p->seccomp, err) < 0)
         return -1;
     if (caps_apply_and_switch_user(p, err) < 0)
         return -1;
@@ -257,7 +276,8 @@ static int exec_command(const child_plan *p, bool rlimits, berth_error **err)
         return -1;
     if (find_executable(p, exe, sizeof(exe), err) < 0)
         return -1;
-    if (p->seccomp && !p->spec->allow_privilege_escalation && seccomp_install(p->seccomp, err) < 0)
+    if (p->seccomp && !p->spec->allow_privilege_escalation && !p->spec->privileged &&
+        seccomp_install(p->seccomp, err) < 0)
         return -1;
     /* The command is exec'd by the sealed stub, so /proc/self/exe at that
      * moment is the stub, not this binary (CVE-2019-5736). */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -139,6 +140,7 @@ static void limits_from_spec(const berth_spec *spec, berth_cgroup_limits *lim)
     const Resources *r = spec->resources;
 
     memset(lim, 0, sizeof(*lim));
+    lim->all_devices = spec->privileged;
     if (!r)
         return;
     lim->cpu_period_us = r->cpu_period_us;
@@ -216,10 +218,21 @@ static int plan_process(berth_runtime *rt, const berth_spec *spec, size_t cmdc, 
     plan->stub_fd = rt->stub_fd;
     if (berth_spec_caps(spec, &plan->caps, err) < 0)
         return -1;
+    /* privileged: every capability we have ourselves (a runtime in a
+     * restricted environment cannot give more) */
+    if (spec->privileged) {
+        uint64_t have = 0;
+
+        for (int cap = 0; cap < 64; cap++)
+            if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+                have |= UINT64_C(1) << cap;
+        plan->caps &= have;
+    }
     build_exec(spec, cmdc, cmd, hostname, extra, ret_argv, ret_envp);
     plan->argv = *ret_argv;
     plan->envp = *ret_envp;
-    if (spec->seccomp == SECCOMP_DEFAULT &&
+    /* privileged: no filter (and no no_new_privs: child.c) */
+    if (spec->seccomp == SECCOMP_DEFAULT && !spec->privileged &&
         runtime_seccomp(rt, plan->caps, &plan->seccomp, err) < 0)
         return -1;
     return 0;
@@ -506,6 +519,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     _cleanup_free_ char **argv = NULL, **envp = NULL, **stub_argv = NULL;
     _cleanup_free_ char *lower = NULL, *cgpath = NULL;
     char **empty_dirs = NULL;
+    struct sock_fprog localhost = { 0 };
     _cleanup_close_ int sock_parent = -1, sock_child = -1;
     char extra_env[2][300], hostname[64], sync_fd_str[16];
     berth_cgroup_limits lim;
@@ -552,6 +566,16 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     if (runtime_empty_dirs(spec, opts ? opts->volumes_dir : NULL, &empty_dirs, err) < 0)
         goto fail;
     plan.empty_dirs = empty_dirs;
+    if (spec->seccomp == SECCOMP_LOCALHOST && !spec->privileged) {
+        if (!opts || !opts->seccomp_profile_path) {
+            berth_error_set(err, EINVAL, "spec.seccomp_profile %s: the node gave no profile path",
+                            spec->seccomp_profile);
+            goto fail;
+        }
+        if (seccomp_compile_oci(opts->seccomp_profile_path, &localhost, err) < 0)
+            goto fail;
+        plan.seccomp = &localhost;
+    }
 
     /* The cgroup first: it is the claim on the id. A container of the same
      * id that still runs makes this fail before anything of its (its
@@ -591,6 +615,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         if (sandbox[i] >= 0)
             close(TAKE_FD(sandbox[i]));
     runtime_empty_dirs_free(TAKE_PTR(empty_dirs), spec->n_mounts);
+    free(localhost.filter);
 
     /* The child sets up its mounts meanwhile (unless in a user namespace,
      * where it waits for the maps). If it fails early, its own error is
@@ -623,6 +648,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
 fail:
     abort_start(c);
     runtime_empty_dirs_free(empty_dirs, spec->n_mounts);
+    free(localhost.filter);
     for (size_t i = 0; i < 4; i++)
         if (sandbox[i] >= 0)
             close(sandbox[i]);

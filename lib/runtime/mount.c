@@ -360,6 +360,70 @@ static int setup_dev(const child_plan *p, int rootfd, berth_error **err)
     return 0;
 }
 
+/* A privileged container's /dev: a node for each of the host's devices
+ * (in /dev and its directories one level down: net/tun, dri/card0, snd/),
+ * but the terminals and what setup_dev made (pts, shm, mqueue). */
+static int host_devices(int rootfd, berth_error **err)
+{
+    static const char *const skip[] = { "pts", "shm",  "mqueue", "console", "ptmx",  "tty",
+                                        "fd",  "core", "stdin",  "stdout",  "stderr" };
+    _cleanup_closedir_ DIR *d = opendir("/dev");
+    _cleanup_close_ int devfd = -1;
+    char fdp[FD_PATH_LEN];
+    struct dirent *de;
+
+    if (!d)
+        return berth_error_errno(err, "open the host's /dev");
+    if (open_in_root(rootfd, "/dev", OPEN_EXISTING, &devfd, err) < 0)
+        return -1;
+    {
+        int fd = open(fd_path(devfd, fdp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+            return berth_error_errno(err, "open /dev of the container");
+        close(devfd);
+        devfd = fd;
+    }
+    while ((de = readdir(d))) {
+        bool skipped = de->d_name[0] == '.';
+        struct stat st;
+
+        for (size_t i = 0; i < BERTH_ARRAY_SIZE(skip) && !skipped; i++)
+            skipped = strcmp(de->d_name, skip[i]) == 0;
+        if (skipped || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            _cleanup_closedir_ DIR *sub = NULL;
+            struct dirent *se;
+            int sfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+            if (sfd < 0 || !(sub = fdopendir(sfd))) {
+                if (sfd >= 0)
+                    close(sfd);
+                continue;
+            }
+            while ((se = readdir(sub))) {
+                struct stat sst;
+                char name[NAME_MAX * 2 + 2];
+
+                if (se->d_name[0] == '.' ||
+                    fstatat(dirfd(sub), se->d_name, &sst, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !(S_ISCHR(sst.st_mode) || S_ISBLK(sst.st_mode)))
+                    continue;
+                snprintf(name, sizeof(name), "%s/%s", de->d_name, se->d_name);
+                mkdirat(devfd, de->d_name, 0755);
+                if (mknodat(devfd, name, sst.st_mode, sst.st_rdev) < 0 && errno != EEXIST)
+                    return berth_error_errno(err, "mknod /dev/%s", name);
+            }
+            continue;
+        }
+        if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) &&
+            mknodat(devfd, de->d_name, st.st_mode, st.st_rdev) < 0 && errno != EEXIST)
+            return berth_error_errno(err, "mknod /dev/%s", de->d_name);
+    }
+    return 0;
+}
+
 static int setup_cgroupfs(const child_plan *p, int rootfd, berth_error **err)
 {
     const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -516,8 +580,9 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
     /* A fresh procfs of the container's pid namespace. */
     if (mount_in_root(rootfd, "/proc", OPEN_DIR, "proc", "proc", nsd, NULL, err) < 0)
         return -1;
-    if (mount_in_root(rootfd, "/sys", OPEN_DIR, "sysfs", "sysfs", nsd | MS_RDONLY, NULL, NULL) <
-        0) {
+    /* privileged: writable, as Docker's --privileged */
+    if (mount_in_root(rootfd, "/sys", OPEN_DIR, "sysfs", "sysfs",
+                      nsd | (p->spec->privileged ? 0 : MS_RDONLY), NULL, NULL) < 0) {
         /* sysfs can only be mounted by the owner of the network namespace:
          * with the host network in a user namespace, bind the host's. */
         if (mount_in_root(rootfd, "/sys", OPEN_DIR, "/sys", NULL, bind_flags(), NULL, err) < 0 ||
@@ -526,6 +591,13 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
     }
     if (setup_dev(p, rootfd, err) < 0 || setup_spec_mounts(p, rootfd, err) < 0)
         return -1;
+    if (p->spec->privileged) {
+        /* every host device, no masked or read-only path */
+        if (host_devices(rootfd, err) < 0)
+            return -1;
+        *ret_rootfd = TAKE_FD(rootfd);
+        return 0;
+    }
     if (p->workdir) {
         _cleanup_close_ int wfd = -1;
         if (open_in_root(rootfd, p->workdir, OPEN_DIR, &wfd, err) < 0)

@@ -115,5 +115,11 @@ extern const struct sock_fprog seccomp_default_prog;
 /* Install a compiled filter in this thread (TSYNC not needed: the child is
  * single-threaded). */
 int seccomp_install(const struct sock_fprog *prog, berth_error **err);
+/* seccomp-oci.c: compile the profile in file path (OCI's linux.seccomp
+ * JSON: defaultAction, defaultErrnoRet, architectures, syscalls with
+ * names, action, errnoRet and args) into *ret (filter malloc'd). */
+int seccomp_compile_oci(const char *path, struct sock_fprog *ret, berth_error **err);
+/* seccomp.c: ctx as a program (filter malloc'd); ctx is released. */
+int seccomp_export(void *ctx, struct sock_fprog *ret, berth_error **err);
 
 #endif

@@ -76,6 +76,9 @@ typedef struct berth_create_opts {
      * once, kept: the pod's, or the container's own); a volume of medium
      * Memory gets a tmpfs there, which berth_volumes_release unmounts. */
     const char *volumes_dir;
+    /* spec seccomp SECCOMP_LOCALHOST: the profile's file (OCI JSON), which
+     * the node resolved from spec.seccomp_profile. */
+    const char *seccomp_profile_path;
 } berth_create_opts;
 
 typedef struct berth_container berth_container;

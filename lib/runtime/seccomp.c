@@ -486,34 +486,22 @@ static int build(scmp_filter_ctx ctx, uint64_t caps, berth_error **err)
     return 0;
 }
 
-int seccomp_compile_default(uint64_t caps, struct sock_fprog *ret, berth_error **err)
+int seccomp_export(void *vctx, struct sock_fprog *ret, berth_error **err)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-    _cleanup_close_ int mfd = -1;
+    scmp_filter_ctx ctx = vctx;
+    _cleanup_close_ int mfd = memfd_create("berth-seccomp", MFD_CLOEXEC);
     struct stat st;
     void *prog = NULL;
     int r;
 
-    if (!ctx)
-        berth_oom(); /* libseccomp's allocation failed */
-    /* We set no_new_privs ourselves when the spec asks for it. */
-    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
-        if ((r = seccomp_arch_add(ctx, SCMP_ARCH_X86)) < 0 && r != -EEXIST)
-            goto lib_fail;
-        if ((r = seccomp_arch_add(ctx, SCMP_ARCH_X32)) < 0 && r != -EEXIST)
-            goto lib_fail;
-    }
-    if (build(ctx, caps, err) < 0)
-        goto fail;
-    mfd = memfd_create("berth-seccomp", MFD_CLOEXEC);
     if (mfd < 0) {
         berth_error_errno(err, "seccomp: memfd_create");
         goto fail;
     }
-    if ((r = seccomp_export_bpf(ctx, mfd)) < 0)
-        goto lib_fail;
+    if ((r = seccomp_export_bpf(ctx, mfd)) < 0) {
+        berth_error_make(err, -r, "seccomp: libseccomp");
+        goto fail;
+    }
     if (fstat(mfd, &st) < 0 || st.st_size == 0 || st.st_size % sizeof(struct sock_filter) != 0 ||
         st.st_size / sizeof(struct sock_filter) > 65535) {
         berth_error_set(err, EINVAL, "seccomp: exported filter has a bad size");
@@ -529,6 +517,30 @@ int seccomp_compile_default(uint64_t caps, struct sock_fprog *ret, berth_error *
     ret->filter = prog;
     ret->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
     return 0;
+fail:
+    seccomp_release(ctx);
+    return -1;
+}
+
+int seccomp_compile_default(uint64_t caps, struct sock_fprog *ret, berth_error **err)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+    int r;
+
+    if (!ctx)
+        berth_oom(); /* libseccomp's allocation failed */
+    /* We set no_new_privs ourselves when the spec asks for it. */
+    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+    if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
+        if ((r = seccomp_arch_add(ctx, SCMP_ARCH_X86)) < 0 && r != -EEXIST)
+            goto lib_fail;
+        if ((r = seccomp_arch_add(ctx, SCMP_ARCH_X32)) < 0 && r != -EEXIST)
+            goto lib_fail;
+    }
+    if (build(ctx, caps, err) < 0)
+        goto fail;
+    return seccomp_export(ctx, ret, err);
 
 lib_fail:
     berth_error_make(err, -r, "seccomp: libseccomp");

@@ -76,6 +76,15 @@ int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, char ***
                 return -1;
             }
         }
+        /* fsGroup: the pod's group owns it, and what is made in it
+         * (setgid) */
+        if (spec->fs_group &&
+            (chown(path, (uid_t)-1, spec->fs_group->gid) < 0 || chmod(path, 02777) < 0)) {
+            berth_error_errno(err, "spec.mounts[%zu]: emptyDir volume %s: fsGroup %u", i, m->source,
+                              spec->fs_group->gid);
+            runtime_empty_dirs_free(paths, spec->n_mounts);
+            return -1;
+        }
     }
     *ret_paths = paths;
     return 0;

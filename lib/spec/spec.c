@@ -232,6 +232,59 @@ static int validate_mounts(const berth_spec *s, berth_error **err)
     return 0;
 }
 
+/* Kubernetes' safe sysctls (1.29): namespaced, and harmless to the node. */
+static const char *const safe_sysctls[] = {
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+};
+
+bool berth_spec_sysctl_safe(const char *name)
+{
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(safe_sysctls); i++)
+        if (strcmp(name, safe_sysctls[i]) == 0)
+            return true;
+    return false;
+}
+
+static int validate_security(const berth_spec *s, berth_error **err)
+{
+    if (s->n_sysctls > 32)
+        return F("spec.sysctls: %zu, at most 32", s->n_sysctls);
+    for (size_t i = 0; i < s->n_sysctls; i++) {
+        const Sysctl *c = s->sysctls[i];
+        size_t n = strlen(c->value);
+
+        if (!berth_spec_sysctl_safe(c->name))
+            return F("spec.sysctls[%zu]: '%.80s' is not one of the safe sysctls berth sets", i,
+                     c->name);
+        if (n == 0 || n > 256 || strchr(c->value, '\n'))
+            return F("spec.sysctls[%zu].value: must be 1-256 characters on one line", i);
+        if (s->network == NETWORK_HOST && strncmp(c->name, "net.", 4) == 0)
+            return F("spec.sysctls[%zu]: %s would change the host's network", i, c->name);
+    }
+    if (s->privileged && s->user_namespace && s->user_namespace->enabled)
+        return F("spec.privileged: not in a user namespace");
+    if (s->seccomp == SECCOMP_LOCALHOST) {
+        char abs[BERTH_SPEC_PATH_MAX + 2];
+
+        snprintf(abs, sizeof(abs), "/%s", s->seccomp_profile);
+        if (!*s->seccomp_profile || s->seccomp_profile[0] == '/' || !path_clean(abs))
+            return F("spec.seccomp_profile: '%.80s' is not a relative, normalised path",
+                     s->seccomp_profile);
+    } else if (*s->seccomp_profile) {
+        return F("spec.seccomp_profile: only with seccomp Localhost");
+    }
+    return 0;
+}
+
 static int validate_userns(const UserNamespace *u, berth_error **err)
 {
     if (!u || !u->enabled) {
@@ -369,8 +422,11 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return -1;
     if (s->network != NETWORK_NONE && s->network != NETWORK_HOST)
         return F("spec.network: unknown network mode %d", (int)s->network);
-    if (s->seccomp != SECCOMP_DEFAULT && s->seccomp != SECCOMP_UNCONFINED)
+    if (s->seccomp != SECCOMP_DEFAULT && s->seccomp != SECCOMP_UNCONFINED &&
+        s->seccomp != SECCOMP_LOCALHOST)
         return F("spec.seccomp: unknown seccomp mode %d", (int)s->seccomp);
+    if (validate_security(s, err) < 0)
+        return -1;
     {
         uint64_t caps;
         if (berth_spec_caps(s, &caps, err) < 0)
@@ -564,6 +620,10 @@ int berth_spec_caps(const berth_spec *s, uint64_t *ret_mask, berth_error **err)
 {
     uint64_t m = berth_caps_default(), c;
 
+    if (s->privileged) {
+        /* every capability there is, as Docker's --privileged */
+        return berth_cap_parse("ALL", ret_mask, err);
+    }
     if (!s->capabilities) {
         *ret_mask = m;
         return 0;

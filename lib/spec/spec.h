@@ -44,6 +44,9 @@ berth_pull_policy berth_spec_pull_policy(const berth_spec *spec);
 /* Whether s is a valid container id: 1-191 of [a-z0-9_.-], first [a-z0-9]. */
 bool berth_spec_id_valid(const char *s);
 
+/* Whether name is one of Kubernetes' safe (namespaced) sysctls. */
+bool berth_spec_sysctl_safe(const char *name);
+
 /* Whether s is a DNS label (RFC 1123, as Kubernetes' container names):
  * 1-63 of [a-z0-9-], first and last a letter or digit. */
 bool berth_spec_dns_label_valid(const char *s);

@@ -460,6 +460,39 @@ START_TEST(pod_init_sidecar_and_readopt)
 }
 END_TEST
 
+/* --- security context ------------------------------------------------------------------- */
+
+static bool three_refused(void)
+{
+    for (int i = 0; i < 3; i++) {
+        const fake_event *e = fake_ctl_status(&ctl, ids[i]);
+
+        if (!e || e->state != S(FAILED))
+            return false;
+    }
+    return true;
+}
+
+/* What the node refuses to run, each with Kubernetes' reason and nothing
+ * started: runAsNonRoot with an image that runs as root, a privileged
+ * container (agent.yaml allows none), a seccomp profile not on the node. */
+START_TEST(security_refusals)
+{
+    ck_assert(wait_for(registered, 15000));
+    spec(0, "nonroot", "exec sleep 1000")->run_as_non_root = true;
+    spec(1, "priv", "exec sleep 1000")->privileged = true;
+    spec(2, "prof", "exec sleep 1000")->seccomp = SECCOMP_LOCALHOST;
+    specs[2].seccomp_profile = "missing.json";
+    fake_ctl_assign(&ctl, spec_ptrs, 3);
+    ck_assert_msg(wait_for(three_refused, 15000), "the three were not refused");
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(fake_ctl_status(&ctl, ids[i])->reason, "CreateContainerConfigError");
+        ck_assert(!cgroup_exists(ids[i]));
+    }
+    ck_assert_msg(wait_for(applied_current, 10000), "the applied generation was not reported");
+}
+END_TEST
+
 /* --- tests ----------------------------------------------------------------------------- */
 
 START_TEST(register_run_remove)
@@ -986,6 +1019,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, answer_fd_not_watchable);
     tcase_add_test(tc, lost_monitors_are_replaced);
     tcase_add_test(tc, pod_init_sidecar_and_readopt);
+    tcase_add_test(tc, security_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

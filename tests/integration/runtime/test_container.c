@@ -452,6 +452,153 @@ START_TEST(exec_in_running_container)
 }
 END_TEST
 
+/* Run sh -c script in the container spec describes (opts may be NULL),
+ * wait for it, and return its stdout; asserts it exited exit_code. */
+static char *run_script(const char *script, berth_create_opts *opts, int exit_code)
+{
+    char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+    berth_create_opts o = { .stdio = { -1, -1, -1 } };
+    berth_error *err = NULL;
+    berth_container *c;
+    berth_exit ex;
+    char *buf = calloc(1, 8192);
+    int out[2];
+    ssize_t n;
+
+    if (opts)
+        o = *opts;
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    o.stdio[1] = o.stdio[2] = out[1];
+    set_cmd(argv);
+    c = start(&o);
+    close(out[1]);
+    n = berth_read_all(out[0], buf, 8191);
+    close(out[0]);
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert_int_eq(berth_container_wait(c, false, &ex, &err), 1);
+    ck_assert_msg(ex.exit_code == exit_code, "exit %d: %s", ex.exit_code, buf);
+    ck_assert_int_eq(berth_container_destroy(c, &err), 0);
+    berth_container_free(c);
+    return buf;
+}
+
+/* A pod's security context as the runtime applies it: sysctls in the
+ * container's namespaces, a node's seccomp profile (OCI JSON), fsGroup on
+ * an emptyDir, and privileged. */
+START_TEST(security_context)
+{
+    Sysctl sc, *scs[] = { &sc };
+    Mount vol, *mounts[] = { &vol };
+    FsGroup fg;
+    User user;
+    uint32_t groups[] = { 2000 };
+    berth_create_opts opts = { .stdio = { -1, -1, -1 } };
+    char profile[256], volumes[256], *out, host_caps[300] = "", line[256];
+    FILE *f;
+
+    /* sysctls: in the container's own network namespace, not the host's */
+    sysctl_init(&sc);
+    sc.name = "net.ipv4.ip_local_port_range";
+    sc.value = "20000 30000";
+    spec.sysctls = scs;
+    spec.n_sysctls = 1;
+    out = run_script("cat /proc/sys/net/ipv4/ip_local_port_range", NULL, 0);
+    ck_assert_str_eq(out, "20000\t30000\n");
+    free(out);
+    spec.n_sysctls = 0;
+
+    /* a Localhost seccomp profile: mkdir refused with EPERM */
+    snprintf(profile, sizeof(profile), "%s/profile.json", work);
+    f = fopen(profile, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n"
+          " \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_AARCH64\"],\n"
+          " \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\", \"no_such_call\"],\n"
+          "               \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 1}]}\n",
+          f);
+    fclose(f);
+    spec.seccomp = SECCOMP_LOCALHOST;
+    spec.seccomp_profile = "profile.json";
+    opts.seccomp_profile_path = profile;
+    out = run_script("mkdir /tmp/x 2>&1; echo rc=$?", &opts, 0);
+    ck_assert_msg(strstr(out, "Operation not permitted") && strstr(out, "rc=1"), "%s", out);
+    free(out);
+    /* a profile that does not parse: the start fails and says where */
+    f = fopen(profile, "w");
+    fputs("{\"defaultAction\": \"SCMP_ACT_ALOW\"}", f);
+    fclose(f);
+    {
+        char *argv[] = { "/bin/true", NULL };
+        berth_error *err = NULL;
+        berth_container *c = NULL;
+        char want[512];
+
+        set_cmd(argv);
+        snprintf(want, sizeof(want),
+                 "container c1: seccomp profile %s: unknown action 'SCMP_ACT_ALOW'", profile);
+        ck_assert_berth_error(berth_container_create(rt, &spec, &opts, &c, &err), err, want);
+        ck_assert(!cgroup_exists("c1"));
+    }
+    spec.seccomp = SECCOMP_DEFAULT;
+    spec.seccomp_profile = "";
+    opts.seccomp_profile_path = NULL;
+
+    /* fsGroup: the volume's group, setgid; the process has the group */
+    mount_init(&vol);
+    vol.type = MOUNT_EMPTY_DIR;
+    vol.source = "data";
+    vol.destination = "/data";
+    spec.mounts = mounts;
+    spec.n_mounts = 1;
+    fs_group_init(&fg);
+    fg.gid = 2000;
+    spec.fs_group = &fg;
+    user_init(&user);
+    user.uid = 1000;
+    user.gid = 1000;
+    user.additional_gids = groups;
+    user.n_additional_gids = 1;
+    spec.user = &user;
+    snprintf(volumes, sizeof(volumes), "%s/volumes", work);
+    opts.volumes_dir = volumes;
+    out =
+        run_script("stat -c '%g %a' /data; id -G; touch /data/f && stat -c '%g' /data/f", &opts, 0);
+    ck_assert_str_eq(out, "2000 2777\n1000 2000\n2000\n");
+    free(out);
+    spec.mounts = NULL;
+    spec.n_mounts = 0;
+    spec.fs_group = NULL;
+    spec.user = NULL;
+    opts.volumes_dir = NULL;
+
+    /* privileged: every capability the host has, /sys writable, the
+     * host's devices, no masked /proc paths */
+    f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "CapBnd:", 7) == 0)
+            snprintf(host_caps, sizeof(host_caps), "%s", line + 8);
+    if (f)
+        fclose(f);
+    spec.privileged = true;
+    out = run_script("grep CapEff /proc/self/status | cut -f2; grep ' /sys ' /proc/mounts | "
+                     "cut -d' ' -f4 | cut -d, -f1; ls /dev/loop-control /dev/null; "
+                     "grep -c ' /proc/' /proc/mounts",
+                     NULL, 1);
+    {
+        char want[512];
+
+        /* no mount over anything in /proc: nothing masked or read-only */
+        snprintf(want, sizeof(want), "%srw\n/dev/loop-control\n/dev/null\n0\n", host_caps);
+        if (access("/dev/loop-control", F_OK) == 0)
+            ck_assert_str_eq(out, want);
+        else
+            ck_assert_msg(strstr(out, "rw\n"), "%s", out);
+    }
+    free(out);
+    spec.privileged = false;
+}
+END_TEST
+
 /* CVE-2019-5736: the exec stub is a sealed memfd nothing can write. */
 START_TEST(exec_stub_is_sealed)
 {
@@ -509,6 +656,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, overlay_isolation);
     tcase_add_test(tc, exec_stub_is_sealed);
     tcase_add_test(tc, exec_in_running_container);
+    tcase_add_test(tc, security_context);
     suite_add_tcase(s, tc);
     return s;
 }

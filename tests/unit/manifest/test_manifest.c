@@ -768,6 +768,72 @@ START_TEST(pod_of_several_containers)
 }
 END_TEST
 
+/* ---- security context ---- */
+
+START_TEST(pod_security_context)
+{
+    static const char yaml[] =
+        "apiVersion: v1\n"
+        "kind: Pod\n"
+        "metadata: {name: sec}\n"
+        "spec:\n"
+        "  securityContext:\n"
+        "    runAsUser: 1000\n"
+        "    runAsNonRoot: true\n"
+        "    fsGroup: 2000\n"
+        "    fsGroupChangePolicy: OnRootMismatch\n"
+        "    supplementalGroups: [3000]\n"
+        "    seccompProfile: {type: Localhost, localhostProfile: profiles/audit.json}\n"
+        "    sysctls: [{name: net.ipv4.ip_local_port_range, value: '1024 2048'}]\n"
+        "  containers:\n"
+        "  - {name: a, image: busybox}\n"
+        "  - name: b\n"
+        "    image: busybox\n"
+        "    securityContext:\n"
+        "      runAsUser: 0\n"
+        "      runAsNonRoot: false\n"
+        "      privileged: true\n"
+        "      seccompProfile: {type: Unconfined}\n";
+    berth_manifest *m = parse_ok(yaml);
+    const ContainerSpec *a = m->workloads[0]->template_, *b = m->workloads[0]->pod->containers[0];
+    char *msg;
+
+    /* a has the pod's */
+    ck_assert_uint_eq(a->user->uid, 1000);
+    ck_assert(!a->user->image_uid);
+    ck_assert(a->user->image_gid);
+    ck_assert_uint_eq(a->user->n_additional_gids, 2);
+    ck_assert_uint_eq(a->user->additional_gids[0], 3000);
+    ck_assert_uint_eq(a->user->additional_gids[1], 2000);
+    ck_assert_uint_eq(a->fs_group->gid, 2000);
+    ck_assert(a->run_as_non_root);
+    ck_assert_int_eq(a->seccomp, SECCOMP_LOCALHOST);
+    ck_assert_str_eq(a->seccomp_profile, "profiles/audit.json");
+    ck_assert_uint_eq(a->n_sysctls, 1);
+    ck_assert_str_eq(a->sysctls[0]->value, "1024 2048");
+    ck_assert(!a->privileged);
+    /* b its own where it says */
+    ck_assert_uint_eq(b->user->uid, 0);
+    ck_assert(!b->run_as_non_root);
+    ck_assert(b->privileged);
+    ck_assert_int_eq(b->seccomp, SECCOMP_UNCONFINED);
+    ck_assert_str_eq(b->seccomp_profile, "");
+    ck_assert_uint_eq(b->fs_group->gid, 2000);
+    berth_manifest_free(m);
+
+    msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+                     "  securityContext:\n"
+                     "    sysctls: [{name: kernel.panic, value: '1'}]\n"
+                     "    seccompProfile: {type: Localhost}\n"
+                     "  containers: [{name: a, image: b}]\n");
+    ck_assert_str_eq(msg, "web.yaml:6:22: spec.securityContext.sysctls[0].name: 'kernel.panic' is "
+                          "not one of the safe (namespaced) sysctls berth sets\n"
+                          "web.yaml:7:21: spec.securityContext.seccompProfile.localhostProfile: "
+                          "required");
+    free(msg);
+}
+END_TEST
+
 /* ---- replicas ---- */
 
 START_TEST(replica_ids)
@@ -856,6 +922,7 @@ Suite *make_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("replicas");
     tcase_add_test(tc, pod_of_several_containers);
+    tcase_add_test(tc, pod_security_context);
     tcase_add_test(tc, replica_ids);
     tcase_add_test(tc, replica_spec_is_a_labelled_copy);
     suite_add_tcase(s, tc);
