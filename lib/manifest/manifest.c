@@ -49,16 +49,6 @@ typedef berth_yaml_node node;
 
 /* ---- labels and string lists ---- */
 
-static bool label_chars_ok(const char *s, bool key)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (!(isalnum(c) || c == '-' || c == '_' || c == '.' || (key && c == '/')))
-            return false;
-    }
-    return true;
-}
-
 /* A map of labels (or a nodeSelector): string keys and values up to 63
  * characters of [A-Za-z0-9._-] (keys may have one prefix/), at most 64.
  * Entries are added through add(). */
@@ -74,14 +64,13 @@ static void read_label(berth_yaml *y, const node *k, const char *key, const node
     labels_ctx *l = data;
     const char *value;
 
-    if (!*key || strlen(key) > LABEL_LEN_MAX || !label_chars_ok(key, true) ||
-        !isalnum((unsigned char)key[0]) || strchr(key, '/') != strrchr(key, '/'))
+    if (!berth_label_key_valid(key))
         berth_yaml_error(y, k,
                          "invalid key: 1-63 characters of letters, digits, '-', '_', '.' "
                          "(and one '/'), starting with a letter or digit");
     else if (!berth_yaml_get_string(y, v, &value))
         return;
-    else if (strlen(value) > LABEL_LEN_MAX || !label_chars_ok(value, false))
+    else if (!berth_label_value_valid(value))
         berth_yaml_error(y, v,
                          "invalid value '%.70s': up to 63 characters of letters, digits, "
                          "'-', '_', '.'",
@@ -1071,6 +1060,200 @@ static void read_volumes(berth_yaml *y, const node *n, void *data)
     berth_yaml_each_item(y, n, VOLUMES_MAX, "a list of volumes", read_volume, data);
 }
 
+/* ---- placement: nodeName, node affinity, tolerations ---- */
+
+typedef struct requirement_ctx {
+    NodeSelectorTerm *term;
+    bool fields; /* matchFields: metadata.name only */
+} requirement_ctx;
+
+static void read_requirement(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    static const char *const ops[] = { "In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt", NULL };
+    requirement_ctx *c = data;
+    field f[] = { FLD("key"), FLD("operator"), FLD("values"), FEND };
+    NodeSelectorRequirement *r;
+    const char *key;
+    const node *values;
+    int op = -1;
+    size_t mark;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    r = berth_xcalloc(1, sizeof(*r));
+    node_selector_requirement_init(r);
+    if (c->fields) {
+        c->term->match_fields[c->term->n_match_fields++] = r;
+    } else {
+        c->term->match_expressions[c->term->n_match_expressions++] = r;
+    }
+    if (berth_yaml_req_string(y, item, f, "key", &key)) {
+        if (c->fields ? strcmp(key, "metadata.name") != 0 : !berth_label_key_valid(key))
+            berth_yaml_field_error(
+                y, f, "key",
+                c->fields ? "matchFields: only metadata.name" : "'%.70s' is not a label key", key);
+        r->key = berth_xstrdup(key);
+    }
+    if (!berth_yaml_value(f, "operator"))
+        berth_yaml_required(y, item, "operator");
+    if (berth_yaml_opt_enum(y, f, "operator", ops, &op))
+        r->operator_ = berth_xstrdup(ops[op]);
+    if ((values = berth_yaml_value(f, "values"))) {
+        mark = berth_yaml_push_field(y, "values");
+        berth_yaml_get_string_list(y, values, 64, &r->values, &r->n_values);
+        berth_yaml_pop(y, mark);
+    }
+    /* Kubernetes' rules */
+    if ((op == 0 || op == 1) && r->n_values == 0)
+        berth_yaml_error(y, item, "%s needs values", ops[op]);
+    else if ((op == 2 || op == 3) && r->n_values)
+        berth_yaml_field_error(y, f, "values", "%s takes no values", ops[op]);
+    else if (op >= 4) {
+        char *end = NULL;
+
+        if (r->n_values != 1 || (strtoll(r->values[0], &end, 10), !*r->values[0] || *end))
+            berth_yaml_error(y, item, "%s needs one integer value", ops[op]);
+    }
+    if (c->fields && op > 1)
+        berth_yaml_field_error(y, f, "operator", "matchFields: In or NotIn only");
+}
+
+static void read_requirements(berth_yaml *y, const node *n, void *data)
+{
+    requirement_ctx *c = data;
+    size_t len = berth_yaml_type_of(n) == BERTH_YAML_LIST ? berth_yaml_len(n) : 0;
+
+    if (len <= 32) {
+        if (c->fields)
+            c->term->match_fields = berth_xcalloc(len + 1, sizeof(*c->term->match_fields));
+        else
+            c->term->match_expressions =
+                berth_xcalloc(len + 1, sizeof(*c->term->match_expressions));
+    }
+    berth_yaml_each_item(y, n, 32, "a list of {key, operator, values}", read_requirement, data);
+}
+
+static void read_term(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    Workload *w = data;
+    field f[] = { FLD("matchExpressions"), FLD("matchFields"), FEND };
+    NodeSelectorTerm *t;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    t = berth_xcalloc(1, sizeof(*t));
+    node_selector_term_init(t);
+    w->node_affinity[w->n_node_affinity++] = t;
+    berth_yaml_opt_sub(y, f, "matchExpressions", read_requirements, &(requirement_ctx){ t, false });
+    berth_yaml_opt_sub(y, f, "matchFields", read_requirements, &(requirement_ctx){ t, true });
+    if (!t->n_match_expressions && !t->n_match_fields)
+        berth_yaml_error(y, item, "a term needs matchExpressions or matchFields");
+}
+
+static void read_terms(berth_yaml *y, const node *n, void *data)
+{
+    Workload *w = data;
+    size_t len = berth_yaml_type_of(n) == BERTH_YAML_LIST ? berth_yaml_len(n) : 0;
+
+    if (len <= 32)
+        w->node_affinity = berth_xcalloc(len + 1, sizeof(*w->node_affinity));
+    berth_yaml_each_item(y, n, 32, "a list of node selector terms", read_term, data);
+}
+
+static void read_required(berth_yaml *y, const node *n, void *data)
+{
+    field f[] = { FLD("nodeSelectorTerms"), FEND };
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (!berth_yaml_value(f, "nodeSelectorTerms"))
+        berth_yaml_required(y, n, "nodeSelectorTerms");
+    berth_yaml_opt_sub(y, f, "nodeSelectorTerms", read_terms, data);
+}
+
+static void read_node_affinity(berth_yaml *y, const node *n, void *data)
+{
+    field f[] = { FLD("requiredDuringSchedulingIgnoredDuringExecution"),
+                  FLD("preferredDuringSchedulingIgnoredDuringExecution"), FEND };
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    berth_yaml_opt_sub(y, f, "requiredDuringSchedulingIgnoredDuringExecution", read_required, data);
+    if (berth_yaml_value(f, "preferredDuringSchedulingIgnoredDuringExecution"))
+        berth_yaml_field_error(y, f, "preferredDuringSchedulingIgnoredDuringExecution",
+                               "berth does not support preferred node affinity (only required)");
+}
+
+static void read_affinity(berth_yaml *y, const node *n, void *data)
+{
+    field f[] = { FLD("nodeAffinity"), FLD("podAffinity"), FLD("podAntiAffinity"), FEND };
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    berth_yaml_opt_sub(y, f, "nodeAffinity", read_node_affinity, data);
+    if (berth_yaml_value(f, "podAffinity"))
+        berth_yaml_field_error(y, f, "podAffinity", "berth does not support pod affinity");
+    if (berth_yaml_value(f, "podAntiAffinity"))
+        berth_yaml_field_error(y, f, "podAntiAffinity", "berth does not support pod anti-affinity");
+}
+
+static void read_toleration(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    static const char *const ops[] = { "Equal", "Exists", NULL };
+    static const char *const effects[] = { "", "NoSchedule", "PreferNoSchedule", "NoExecute",
+                                           NULL };
+    Workload *w = data;
+    field f[] = { FLD("key"),    FLD("operator"),          FLD("value"),
+                  FLD("effect"), FLD("tolerationSeconds"), FEND };
+    Toleration *t;
+    const char *v;
+    int op = 0, effect = 0;
+    int64_t secs;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    t = berth_xcalloc(1, sizeof(*t));
+    toleration_init(t);
+    w->tolerations[w->n_tolerations++] = t;
+    if (berth_yaml_opt_string(y, f, "key", &v) && *v) {
+        if (!berth_label_key_valid(v))
+            berth_yaml_field_error(y, f, "key", "'%.70s' is not a label key", v);
+        t->key = berth_xstrdup(v);
+    }
+    berth_yaml_opt_enum(y, f, "operator", ops, &op);
+    t->operator_ = berth_xstrdup(ops[op]);
+    if (berth_yaml_opt_string(y, f, "value", &v) && *v) {
+        if (op == 1)
+            berth_yaml_field_error(y, f, "value", "operator Exists takes no value");
+        else if (!berth_label_value_valid(v))
+            berth_yaml_field_error(y, f, "value", "'%.70s' is not a label value", v);
+        t->value = berth_xstrdup(v);
+    }
+    if (!*t->key && op != 1)
+        berth_yaml_error(y, item, "a toleration without a key must have operator Exists");
+    if (berth_yaml_opt_enum(y, f, "effect", effects, &effect))
+        t->effect = berth_xstrdup(effects[effect]);
+    if (berth_yaml_opt_int(y, f, "tolerationSeconds", INT32_MIN, INT32_MAX, &secs)) {
+        if (effect != 3)
+            berth_yaml_field_error(y, f, "tolerationSeconds", "only with effect NoExecute");
+        t->has_toleration_seconds = true;
+        t->toleration_seconds = secs;
+    }
+}
+
+static void read_tolerations(berth_yaml *y, const node *n, void *data)
+{
+    Workload *w = data;
+    size_t len = berth_yaml_type_of(n) == BERTH_YAML_LIST ? berth_yaml_len(n) : 0;
+
+    if (len <= 64)
+        w->tolerations = berth_xcalloc(len + 1, sizeof(*w->tolerations));
+    berth_yaml_each_item(y, n, 64, "a list of tolerations", read_toleration, data);
+}
+
 static void read_selector_map(berth_yaml *y, const node *n, void *data)
 {
     read_string_map(y, n, data, add_selector);
@@ -1109,6 +1292,9 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
                   FLD("terminationGracePeriodSeconds"),
                   FLD("shareProcessNamespace"),
                   FLD("securityContext"),
+                  FLD("nodeName"),
+                  FLD("affinity"),
+                  FLD("tolerations"),
                   FEND };
     Workload *w = data;
     podctx pod = { .n_volumes = 0 };
@@ -1117,7 +1303,7 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
     _cleanup_free_ bool *app_side = NULL, *init_side = NULL;
     size_t n_apps = 0, n_inits = 0, n_all, mark;
     RestartPolicy policy = RESTART_ALWAYS; /* Kubernetes' default */
-    const char *hostname = NULL;
+    const char *hostname = NULL, *node_name_v;
     bool host_net = false, share_pid = false;
     int64_t grace_ms = 0, secs;
     int r;
@@ -1151,6 +1337,18 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
     if (berth_yaml_opt_enum(y, f, "restartPolicy", restart, &r))
         policy = restart_values[r];
     berth_yaml_opt_sub(y, f, "nodeSelector", read_selector_map, w);
+    if (berth_yaml_opt_string(y, f, "nodeName", &node_name_v)) {
+        /* a node's name: 1-63 of a-z 0-9 _ . -, as berthd takes it */
+        if (strlen(node_name_v) > 63 || !berth_spec_id_valid(node_name_v))
+            berth_yaml_field_error(y, f, "nodeName",
+                                   "'%.70s' is not a node name (1-63 of a-z 0-9 _ . -, starting "
+                                   "with a letter or digit)",
+                                   node_name_v);
+        else
+            w->node_name = berth_xstrdup(node_name_v);
+    }
+    berth_yaml_opt_sub(y, f, "affinity", read_affinity, w);
+    berth_yaml_opt_sub(y, f, "tolerations", read_tolerations, w);
     berth_yaml_opt_bool(y, f, "hostNetwork", &host_net);
     berth_yaml_opt_string(y, f, "hostname", &hostname);
     /* 0 means "at once" in Kubernetes; the spec's 0 means the default. */

@@ -40,6 +40,27 @@ bool berth_spec_id_valid(const char *s)
     return true;
 }
 
+static bool label_chars_ok(const char *s, bool key)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!(isalnum(c) || c == '-' || c == '_' || c == '.' || (key && c == '/')))
+            return false;
+    }
+    return true;
+}
+
+bool berth_label_key_valid(const char *key)
+{
+    return *key && strlen(key) <= BERTH_LABEL_LEN_MAX && label_chars_ok(key, true) &&
+           isalnum((unsigned char)key[0]) && strchr(key, '/') == strrchr(key, '/');
+}
+
+bool berth_label_value_valid(const char *value)
+{
+    return strlen(value) <= BERTH_LABEL_LEN_MAX && label_chars_ok(value, false);
+}
+
 bool berth_spec_dns_label_valid(const char *s)
 {
     size_t n = s ? strlen(s) : 0;

@@ -44,6 +44,13 @@ berth_pull_policy berth_spec_pull_policy(const berth_spec *spec);
 /* Whether s is a valid container id: 1-191 of [a-z0-9_.-], first [a-z0-9]. */
 bool berth_spec_id_valid(const char *s);
 
+/* Labels (and selectors, taints): a key of 1-63 of [A-Za-z0-9._-] with at
+ * most one '/', starting with a letter or digit; a value of up to 63 of
+ * [A-Za-z0-9._-]. */
+#define BERTH_LABEL_LEN_MAX 63
+bool berth_label_key_valid(const char *key);
+bool berth_label_value_valid(const char *value);
+
 /* Whether name is one of Kubernetes' safe (namespaced) sysctls. */
 bool berth_spec_sysctl_safe(const char *name);
 

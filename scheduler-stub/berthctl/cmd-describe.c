@@ -124,6 +124,12 @@ static int describe_node(berthctl_ctx *ctx, const char *name)
     for (size_t i = 0; info && i < info->n_labels; i++)
         printf("%s%s=%s", i ? "," : "", info->labels[i]->key, info->labels[i]->value);
     printf("%s\n", info && info->n_labels ? "" : "-");
+    /* kubectl's way: key=value:Effect, one a line */
+    for (size_t i = 0; i < n->n_taints; i++)
+        FIELD(i ? "" : "Taints", "%s%s%s:%s", n->taints[i]->key, *n->taints[i]->value ? "=" : "",
+              n->taints[i]->value, n->taints[i]->effect);
+    if (!n->n_taints)
+        FIELD("Taints", "<none>");
     if (info && n->registered_unix_ns) {
         FIELD("Agent", "%s, serving %s", *info->agent_version ? info->agent_version : "-",
               *info->agent_address ? info->agent_address : "no Agent endpoint");

@@ -68,6 +68,8 @@ typedef struct fleet_node {
     /* Statuses it sent about containers that were never its (left out). */
     uint64_t foreign_reports;
     berth_loop_timer lease;
+    /* Operators' taints (NULL: none), persisted apart from rec. */
+    TaintList *taints;
     /* Metrics: the latest two samples per container. */
     fleet_sample *samples;
     size_t n_samples;
@@ -87,6 +89,9 @@ struct fleet {
     fleet_workload *workloads;
     size_t n_workloads;
     berth_loop_timer flush_timer;
+    /* Places again when a replica's tolerationSeconds of a NoExecute
+     * taint runs out. */
+    berth_loop_timer eviction_timer;
 };
 
 /* ---- fleet.c ---- */
@@ -137,6 +142,9 @@ void fleet_node_free(fleet_node *n);
 void fleet_leases_start(fleet *f);
 
 /* ---- fleet-reconcile.c ---- */
+
+/* fleet-reconcile.c: the eviction timer's callback. */
+void fleet_eviction_due(berth_loop_timer *t);
 
 /* fleet_reconcile, its failure logged ("placement after <what>"): the
  * change that called it is done and durable; the next one places again. */

@@ -14,6 +14,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "fleet-internal.h"
+#include "spec/spec.h"
 #include "pb/pb.h"
 #include "protocol/retry.h"
 #include "validate.h"
@@ -31,6 +32,8 @@ void fleet_node_free(fleet_node *n)
         return;
     berth_loop_timer_cancel(n->fleet->cfg.loop, &n->lease);
     node_info_free_unpacked(n->rec.info, NULL);
+    if (n->taints)
+        taint_list_free_unpacked(n->taints, NULL);
     free(n->assign);
     fleet_observed_free(n);
     free(n);
@@ -388,6 +391,147 @@ int fleet_set_schedulable(fleet *f, const char *name, fleet_schedulable what, co
 fail:
     n->rec.cordoned = was_cordoned;
     n->rec.drained = was_drained;
+    return -1;
+}
+
+static bool taint_effect_valid(const char *e)
+{
+    return strcmp(e, "NoSchedule") == 0 || strcmp(e, "PreferNoSchedule") == 0 ||
+           strcmp(e, "NoExecute") == 0;
+}
+
+/* "key=value:Effect", kubectl's way. */
+static void taint_text(const Taint *t, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s%s%s", t->key, *t->value ? "=" : "", t->value, *t->effect ? ":" : "",
+             t->effect);
+}
+
+static int taint_check(const Taint *t, bool removing, berth_error **err)
+{
+    char text[400];
+
+    taint_text(t, text, sizeof(text));
+    if (!berth_label_key_valid(t->key))
+        return berth_error_set(err, EINVAL, "taint %.300s: the key is not a valid label key", text);
+    if (!removing && !berth_label_value_valid(t->value))
+        return berth_error_set(err, EINVAL, "taint %.300s: the value is not a valid label value",
+                               text);
+    if ((!removing || *t->effect) && !taint_effect_valid(t->effect))
+        return berth_error_set(err, EINVAL,
+                               "taint %.300s: the effect must be NoSchedule, PreferNoSchedule or "
+                               "NoExecute",
+                               text);
+    return 0;
+}
+
+int fleet_node_taint(fleet *f, const char *name, Taint *const *add, size_t n_add,
+                     Taint *const *remove, size_t n_remove, const char *by, berth_error **err)
+{
+    TaintList *next = berth_xcalloc(1, sizeof(*next));
+    fleet_node *n = NULL;
+    char what[512] = "";
+    size_t len = 0;
+    int64_t now = berth_now_real_ns();
+
+    taint_list_init(next);
+    if (node_named(f, name, &n, err) < 0)
+        goto fail;
+    if (n_add + n_remove == 0 || n_add > FLEET_TAINTS_MAX || n_remove > FLEET_TAINTS_MAX) {
+        berth_error_set(err, EINVAL, "no taint to add or remove (at most %d of each)",
+                        FLEET_TAINTS_MAX);
+        goto fail;
+    }
+    for (size_t i = 0; i < n_add; i++)
+        if (taint_check(add[i], false, err) < 0)
+            goto fail;
+    for (size_t i = 0; i < n_remove; i++)
+        if (taint_check(remove[i], true, err) < 0)
+            goto fail;
+    next->taints = berth_xcalloc(FLEET_TAINTS_MAX * 2 + 1, sizeof(*next->taints));
+    /* what stays: not removed, and not replaced (same key and effect) */
+    for (size_t i = 0; n->taints && i < n->taints->n_taints; i++) {
+        const Taint *t = n->taints->taints[i];
+        bool drop = false;
+
+        for (size_t k = 0; k < n_remove && !drop; k++)
+            drop = strcmp(remove[k]->key, t->key) == 0 &&
+                   (!*remove[k]->effect || strcmp(remove[k]->effect, t->effect) == 0);
+        for (size_t k = 0; k < n_add && !drop; k++)
+            drop = strcmp(add[k]->key, t->key) == 0 && strcmp(add[k]->effect, t->effect) == 0 &&
+                   strcmp(add[k]->value, t->value) != 0;
+        for (size_t k = 0; k < n_add && !drop; k++)
+            drop = strcmp(add[k]->key, t->key) == 0 && strcmp(add[k]->effect, t->effect) == 0;
+        if (!drop)
+            next->taints[next->n_taints++] = BERTH_PB_COPY(Taint, t);
+    }
+    for (size_t k = 0; k < n_remove; k++) {
+        bool found = false;
+
+        for (size_t i = 0; n->taints && i < n->taints->n_taints && !found; i++)
+            found = strcmp(remove[k]->key, n->taints->taints[i]->key) == 0 &&
+                    (!*remove[k]->effect ||
+                     strcmp(remove[k]->effect, n->taints->taints[i]->effect) == 0);
+        if (!found) {
+            char text[400];
+
+            taint_text(remove[k], text, sizeof(text));
+            berth_error_set(err, ENOENT, "taint \"%.300s\" not found on node %s", text, name);
+            goto fail;
+        }
+        taint_text(remove[k], what + len, sizeof(what) - len);
+        len = strlen(what);
+        len += (size_t)snprintf(what + len, sizeof(what) - len, "- ");
+    }
+    for (size_t k = 0; k < n_add; k++) {
+        Taint *t = BERTH_PB_COPY(Taint, add[k]);
+        bool kept = false;
+
+        /* the same taint again keeps its time (its tolerationSeconds run on) */
+        for (size_t i = 0; n->taints && i < n->taints->n_taints && !kept; i++) {
+            const Taint *old = n->taints->taints[i];
+
+            if (strcmp(old->key, t->key) == 0 && strcmp(old->effect, t->effect) == 0 &&
+                strcmp(old->value, t->value) == 0) {
+                t->time_added_unix_ns = old->time_added_unix_ns;
+                kept = true;
+            }
+        }
+        if (!kept)
+            t->time_added_unix_ns = now;
+        for (size_t i = 0; i < next->n_taints; i++)
+            if (strcmp(next->taints[i]->key, t->key) == 0 &&
+                strcmp(next->taints[i]->effect, t->effect) == 0) {
+                BERTH_PB_FREE(next->taints[i]);
+                next->taints[i] = next->taints[--next->n_taints];
+            }
+        next->taints[next->n_taints++] = t;
+        taint_text(t, what + len, sizeof(what) - len);
+        len = strlen(what);
+        len += (size_t)snprintf(what + len, sizeof(what) - len, " ");
+    }
+    if (next->n_taints > FLEET_TAINTS_MAX) {
+        berth_error_set(err, EINVAL, "node %s would have %zu taints, at most %d", name,
+                        next->n_taints, FLEET_TAINTS_MAX);
+        goto fail;
+    }
+    if (berth_store_begin(f->cfg.store, err) < 0)
+        goto fail;
+    if (berth_store_taints_put(f->cfg.store, n->rec.name, next, err) < 0) {
+        berth_store_rollback(f->cfg.store);
+        goto fail;
+    }
+    fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL, "Tainted", "%sby operator %s", what,
+                by);
+    if (berth_store_commit(f->cfg.store, err) < 0)
+        goto fail;
+    if (n->taints)
+        taint_list_free_unpacked(n->taints, NULL);
+    n->taints = next;
+    fleet_reconcile_after(f, "taints of %s", n->rec.name);
+    return 0;
+fail:
+    taint_list_free_unpacked(next, NULL);
     return -1;
 }
 

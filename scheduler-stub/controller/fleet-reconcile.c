@@ -9,6 +9,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "fleet-internal.h"
 
@@ -69,6 +70,10 @@ static void scratch_node(place_scratch *s, size_t i, const fleet_node *n)
     pn->state = place_state(n);
     pn->cordoned = n->rec.cordoned;
     pn->drained = n->rec.drained;
+    if (n->taints) {
+        pn->taints = n->taints->taints;
+        pn->n_taints = n->taints->n_taints;
+    }
     if (info && info->capacity) {
         pn->cpu_millis = info->capacity->cpu_millis;
         pn->memory_bytes = info->capacity->memory_bytes;
@@ -91,6 +96,11 @@ static void scratch_workload(place_scratch *s, size_t i, const Workload *w)
     pw->kind = w->kind;
     pw->replicas = w->replicas;
     berth_pod_requests(w, &pw->cpu_millis, &pw->memory_bytes);
+    pw->node_name = w->node_name;
+    pw->affinity = w->node_affinity;
+    pw->n_affinity = w->n_node_affinity;
+    pw->tolerations = w->tolerations;
+    pw->n_tolerations = w->n_tolerations;
     if (w->n_node_selector) {
         s->selectors[i] = berth_xcalloc(w->n_node_selector, sizeof(berth_label));
         for (size_t l = 0; l < w->n_node_selector; l++)
@@ -163,6 +173,9 @@ static const char *leave_reason(fleet *f, const fleet_node *n, const fleet_assig
         return "node is Down";
     if (n->rec.drained)
         return "node drained";
+    for (size_t i = 0; n->taints && i < n->taints->n_taints; i++)
+        if (strcmp(n->taints->taints[i]->effect, "NoExecute") == 0)
+            return "evicted by a NoExecute taint (TaintManagerEviction)";
     if (wl->w->kind != WORKLOAD_DAEMONSET && a->replica >= wl->w->replicas)
         return "scaled down";
     return "no longer fits the node";
@@ -293,10 +306,22 @@ int fleet_reconcile(fleet *f, berth_error **err)
 
     scratch_build(f, &s);
     {
-        berth_place_input in = { s.nodes,        f->n_nodes, s.workloads,
-                                 f->n_workloads, s.current,  s.n_current };
+        berth_place_input in = {
+            .nodes = s.nodes,
+            .n_nodes = f->n_nodes,
+            .workloads = s.workloads,
+            .n_workloads = f->n_workloads,
+            .current = s.current,
+            .n_current = s.n_current,
+            .now_ns = berth_now_real_ns(),
+        };
 
         berth_place(&in, &r);
+        /* a NoExecute taint's tolerationSeconds run out then: again */
+        berth_loop_timer_cancel(f->cfg.loop, &f->eviction_timer);
+        if (r.next_eviction_ns)
+            berth_loop_timer_arm(f->cfg.loop, &f->eviction_timer,
+                                 berth_now_mono_ns() + (r.next_eviction_ns - in.now_ns));
     }
     plans_build(f, &r, plans);
     for (size_t i = 0; i < f->n_nodes; i++)
@@ -344,6 +369,13 @@ out:
     berth_place_result_clear(&r);
     scratch_free(&s, f->n_nodes, f->n_workloads);
     return ret;
+}
+
+void fleet_eviction_due(berth_loop_timer *t)
+{
+    fleet *f = berth_container_of(t, fleet, eviction_timer);
+
+    fleet_reconcile_after(f, "a toleration ran out");
 }
 
 void fleet_reconcile_after(fleet *f, const char *fmt, ...)

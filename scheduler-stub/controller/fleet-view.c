@@ -180,6 +180,10 @@ static void node_msg_fill(fleet *f, const fleet_node *n, fleet_node_msg *m)
     m->node.reason = (char *)n->rec.reason;
     m->node.cordoned = n->rec.cordoned;
     m->node.drained = n->rec.drained;
+    if (n->taints) {
+        m->node.taints = n->taints->taints;
+        m->node.n_taints = n->taints->n_taints;
+    }
     m->node.phase_since_unix_ns = n->rec.phase_since_ns;
 }
 
@@ -573,8 +577,8 @@ int fleet_container_agent(fleet *f, const char *id, const char *node, fleet_agen
 
 /* ---- pods ---- */
 
-static ContainerInfo *pod_container(const fleet_node *n, const fleet_assign *a,
-                                    ContainerSpec *spec, const ContainerStatus *st, const char *id)
+static ContainerInfo *pod_container(const fleet_node *n, const fleet_assign *a, ContainerSpec *spec,
+                                    const ContainerStatus *st, const char *id)
 {
     ContainerInfo *ci = berth_xcalloc(1, sizeof(*ci));
 
@@ -700,8 +704,7 @@ void fleet_pods_list(fleet *f, const ListPodsRequest *in, fleet_pods *ret)
     pods_collect(f, in, NULL, ret);
 }
 
-int fleet_pods_get(fleet *f, const char *name, const char *node, fleet_pods *ret,
-                   berth_error **err)
+int fleet_pods_get(fleet *f, const char *name, const char *node, fleet_pods *ret, berth_error **err)
 {
     ListPodsRequest q = LIST_PODS_REQUEST_INIT;
 
@@ -710,8 +713,7 @@ int fleet_pods_get(fleet *f, const char *name, const char *node, fleet_pods *ret
     if (ret->n_pods == 1)
         return 0;
     if (ret->n_pods == 0)
-        berth_error_set(err, ENOENT, "pod %.63s not found%s%.63s", name, *node ? " on " : "",
-                        node);
+        berth_error_set(err, ENOENT, "pod %.63s not found%s%.63s", name, *node ? " on " : "", node);
     else
         berth_error_set(err, EBUSY, "pod %s is on %s and %s: name the node", name,
                         ret->pods[0]->node, ret->pods[1]->node);

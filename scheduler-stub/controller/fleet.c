@@ -174,6 +174,7 @@ fleet *fleet_new(const fleet_config *cfg, const fleet_effects *fx)
     f->cfg = *cfg;
     f->fx = *fx;
     fleet_status_timer_init(f);
+    berth_loop_timer_init(&f->eviction_timer, fleet_eviction_due);
     return f;
 }
 
@@ -182,6 +183,7 @@ void fleet_free(fleet *f)
     if (!f)
         return;
     fleet_status_flush(f);
+    berth_loop_timer_cancel(f->cfg.loop, &f->eviction_timer);
     for (size_t i = 0; i < f->n_nodes; i++)
         fleet_node_free(f->nodes[i]);
     free(f->nodes);
@@ -194,10 +196,21 @@ void fleet_free(fleet *f)
 static int load_node(void *data, berth_store_node *rec)
 {
     _cleanup_error_ berth_error *err = NULL;
+    fleet *f = data;
+    char name[sizeof(rec->name)];
+    fleet_node *n;
+    TaintList *t = NULL;
 
+    snprintf(name, sizeof(name), "%s", rec->name);
     /* a damaged row: the rest of the fleet still runs */
-    if (fleet_node_take(data, rec, &err) < 0)
+    if (fleet_node_take(f, rec, &err) < 0) {
         berth_log_error(BERTH_LOG_WARN, err, "node not loaded");
+        return 0;
+    }
+    if ((n = fleet_node_find(f, name)) && berth_store_taints_get(f->cfg.store, name, &t, &err) > 0)
+        n->taints = t;
+    else if (err)
+        berth_log_error(BERTH_LOG_WARN, err, "node %s: taints not loaded", name);
     return 0;
 }
 

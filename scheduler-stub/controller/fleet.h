@@ -183,6 +183,15 @@ typedef enum fleet_schedulable {
 int fleet_set_schedulable(fleet *f, const char *name, fleet_schedulable what, const char *by,
                           berth_error **err);
 
+/* Add and remove node name's taints (TaintNodeRequest: a taint added
+ * replaces one of the same key and effect; one removed is named by key,
+ * and effect when given), persisted, with an event, then placement runs.
+ * EINVAL: a taint that is none; ENOENT: no such node, or a taint to
+ * remove that it does not have. */
+#define FLEET_TAINTS_MAX 32
+int fleet_node_taint(fleet *f, const char *name, Taint *const *add, size_t n_add,
+                     Taint *const *remove, size_t n_remove, const char *by, berth_error **err);
+
 /* Admit the key awaiting approval for node in->name (only if its
  * fingerprint is in->key_fingerprint, when not empty). ENOENT, EBUSY:
  * another key awaits. */

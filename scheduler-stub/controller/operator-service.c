@@ -141,6 +141,20 @@ static void h_drain_node(Controller_Service *svc, const DrainNodeRequest *in, No
     set_schedulable(svc, in->name, FLEET_DRAIN, closure, data);
 }
 
+static void h_taint_node(Controller_Service *svc, const TaintNodeRequest *in, Node_Closure closure,
+                         void *data)
+{
+    _cleanup_error_ berth_error *err = NULL;
+
+    NEED_OPERATOR(data);
+    if (fleet_node_taint(fleet_of(svc), in->name, in->add, in->n_add, in->remove, in->n_remove,
+                         operator_name(data), &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    answer_node(fleet_of(svc), in->name, closure, data);
+}
+
 /* ---- workloads ---- */
 
 static void h_list_workloads(Controller_Service *svc, const ListWorkloadsRequest *in,
@@ -597,6 +611,7 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.logs = h_logs;
     s->svc.cordon_node = h_cordon_node;
     s->svc.drain_node = h_drain_node;
+    s->svc.taint_node = h_taint_node;
     s->svc.list_events = h_list_events;
     s->svc.top = h_top;
     s->svc.stop_container = h_stop_container;

@@ -2,6 +2,7 @@
  * open. */
 #include "placement.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,170 @@ typedef struct placer {
     uint32_t *per_wl; /* per node: replicas of the workload being placed */
     berth_place_slot *slots;
     size_t n_slots, cap_slots;
+    int64_t next_eviction;
 } placer;
+
+bool berth_toleration_matches(const Toleration *t, const Taint *taint)
+{
+    if (*t->effect && strcmp(t->effect, taint->effect) != 0)
+        return false;
+    if (strcmp(t->operator_, "Exists") == 0)
+        return !*t->key || strcmp(t->key, taint->key) == 0;
+    return strcmp(t->key, taint->key) == 0 && strcmp(t->value, taint->value) == 0;
+}
+
+static const char *label_of(const berth_label *labels, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].key, key) == 0)
+            return labels[i].value;
+    return NULL;
+}
+
+static bool int_of(const char *s, long long *ret)
+{
+    char *end;
+
+    if (!s || !*s)
+        return false;
+    errno = 0;
+    *ret = strtoll(s, &end, 10);
+    return !errno && !*end;
+}
+
+static bool requirement_matches(const NodeSelectorRequirement *r, const char *value)
+{
+    bool in = false;
+    long long a, b;
+
+    for (size_t i = 0; value && i < r->n_values; i++)
+        in |= strcmp(r->values[i], value) == 0;
+    if (strcmp(r->operator_, "In") == 0)
+        return in;
+    if (strcmp(r->operator_, "NotIn") == 0)
+        return !in;
+    if (strcmp(r->operator_, "Exists") == 0)
+        return value != NULL;
+    if (strcmp(r->operator_, "DoesNotExist") == 0)
+        return value == NULL;
+    if (r->n_values != 1 || !int_of(value, &a) || !int_of(r->values[0], &b))
+        return false;
+    if (strcmp(r->operator_, "Gt") == 0)
+        return a > b;
+    if (strcmp(r->operator_, "Lt") == 0)
+        return a < b;
+    return false;
+}
+
+bool berth_node_affinity_matches(NodeSelectorTerm *const *terms, size_t n_terms,
+                                 const char *node_name, const berth_label *labels, size_t n_labels)
+{
+    if (n_terms == 0)
+        return true;
+    for (size_t t = 0; t < n_terms; t++) {
+        const NodeSelectorTerm *term = terms[t];
+        bool ok = term->n_match_expressions + term->n_match_fields > 0;
+
+        for (size_t i = 0; ok && i < term->n_match_expressions; i++)
+            ok = requirement_matches(term->match_expressions[i],
+                                     label_of(labels, n_labels, term->match_expressions[i]->key));
+        for (size_t i = 0; ok && i < term->n_match_fields; i++)
+            ok = strcmp(term->match_fields[i]->key, "metadata.name") == 0 &&
+                 requirement_matches(term->match_fields[i], node_name);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+/* Whether tol tolerates taint t at now: a NoExecute taint tolerated for
+ * tolerationSeconds is not, once they have run out (else a replica
+ * evicted would be placed right back). */
+static bool tolerates_now(const Toleration *tol, const Taint *t, int64_t now)
+{
+    if (!berth_toleration_matches(tol, t))
+        return false;
+    if (strcmp(t->effect, "NoExecute") != 0 || !tol->has_toleration_seconds)
+        return true;
+    return now < t->time_added_unix_ns +
+                     (tol->toleration_seconds > 0 ? tol->toleration_seconds : 0) * 1000000000LL;
+}
+
+/* The first taint of node with effect (or either of NoSchedule and
+ * NoExecute when effect is NULL) that w does not tolerate at now; NULL:
+ * none. */
+static const Taint *untolerated(const berth_place_node *node, const berth_place_workload *w,
+                                const char *effect, int64_t now)
+{
+    for (size_t i = 0; i < node->n_taints; i++) {
+        const Taint *t = node->taints[i];
+        bool tolerated = false;
+
+        if (effect ? strcmp(t->effect, effect) != 0 : strcmp(t->effect, "PreferNoSchedule") == 0)
+            continue;
+        for (size_t k = 0; k < w->n_tolerations && !tolerated; k++)
+            tolerated = tolerates_now(w->tolerations[k], t, now);
+        if (!tolerated)
+            return t;
+    }
+    return NULL;
+}
+
+/* How many PreferNoSchedule taints of node w does not tolerate. */
+static size_t disliked(const berth_place_node *node, const berth_place_workload *w)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < node->n_taints; i++) {
+        const Taint *t = node->taints[i];
+        bool tolerated = false;
+
+        if (strcmp(t->effect, "PreferNoSchedule") != 0)
+            continue;
+        for (size_t k = 0; k < w->n_tolerations && !tolerated; k++)
+            tolerated = berth_toleration_matches(w->tolerations[k], t);
+        n += !tolerated;
+    }
+    return n;
+}
+
+/* Whether a replica of w may stay on node past its NoExecute taints at
+ * now; *deadline lowered to when it must go, if it tolerates one for a
+ * while. */
+static bool survives_no_execute(const berth_place_node *node, const berth_place_workload *w,
+                                int64_t now, int64_t *deadline)
+{
+    for (size_t i = 0; i < node->n_taints; i++) {
+        const Taint *t = node->taints[i];
+        int64_t until = INT64_MAX;
+        bool tolerated = false;
+
+        if (strcmp(t->effect, "NoExecute") != 0)
+            continue;
+        for (size_t k = 0; k < w->n_tolerations; k++) {
+            const Toleration *tol = w->tolerations[k];
+
+            if (!berth_toleration_matches(tol, t))
+                continue;
+            tolerated = true;
+            if (tol->has_toleration_seconds) {
+                /* Kubernetes: zero or less is at once */
+                int64_t secs = tol->toleration_seconds > 0 ? tol->toleration_seconds : 0;
+                int64_t end = t->time_added_unix_ns + secs * 1000000000LL;
+
+                until = end < until ? end : until;
+            } else {
+                until = INT64_MAX; /* for ever, whatever else says */
+                break;
+            }
+        }
+        if (!tolerated || now >= until)
+            return false;
+        if (until != INT64_MAX && (!*deadline || until < *deadline))
+            *deadline = until;
+    }
+    return true;
+}
 
 static bool is_daemon(const berth_place_workload *w)
 {
@@ -55,7 +219,10 @@ typedef enum refusal {
     FITS = 0,
     NOT_READY,
     CORDONED,
+    NODE_NAME,
     SELECTOR,
+    AFFINITY,
+    TAINT,
     CPU,
     MEMORY,
     CONTAINERS,
@@ -71,8 +238,16 @@ static refusal refuse(const placer *pl, size_t n, const berth_place_workload *w,
         return NOT_READY;
     if (new_placement && !is_daemon(w) && (node->cordoned || node->drained))
         return CORDONED;
+    if (w->node_name && *w->node_name && strcmp(w->node_name, node->name) != 0)
+        return NODE_NAME;
     if (!berth_labels_match(w->selector, w->n_selector, node->labels, node->n_labels))
         return SELECTOR;
+    if (!berth_node_affinity_matches(w->affinity, w->n_affinity, node->name, node->labels,
+                                     node->n_labels))
+        return AFFINITY;
+    /* a replica that stays answers to NoExecute only (keep) */
+    if (new_placement && untolerated(node, w, NULL, pl->in->now_ns))
+        return TAINT;
     if (w->cpu_millis > node->cpu_millis - u->cpu)
         return CPU;
     if (w->memory_bytes > node->memory_bytes - u->memory)
@@ -122,12 +297,18 @@ static void cpu_text(int64_t millis, char *buf, size_t size)
 static void explain(const placer *pl, const berth_place_workload *w, char *buf, size_t size)
 {
     size_t count[N_REFUSALS] = { 0 };
-    char part[128], cpu[48], mem[32];
+    char part[400], cpu[48], mem[32];
+    const Taint *taint = NULL;
     size_t len;
     bool first = true;
 
-    for (size_t n = 0; n < pl->in->n_nodes; n++)
-        count[refuse(pl, n, w, true)]++;
+    for (size_t n = 0; n < pl->in->n_nodes; n++) {
+        refusal r = refuse(pl, n, w, true);
+
+        count[r]++;
+        if (r == TAINT && !taint)
+            taint = untolerated(&pl->in->nodes[n], w, NULL, pl->in->now_ns);
+    }
     len = (size_t)snprintf(buf, size, "%zu/%zu nodes can take a replica", count[FITS],
                            pl->in->n_nodes);
     cpu_text(w->cpu_millis, cpu, sizeof(cpu));
@@ -144,8 +325,20 @@ static void explain(const placer *pl, const berth_place_workload *w, char *buf, 
         case CORDONED:
             snprintf(part, sizeof(part), "%s cordoned", single ? "is" : "are");
             break;
+        case NODE_NAME:
+            snprintf(part, sizeof(part), "%s not the node named in nodeName",
+                     single ? "is" : "are");
+            break;
         case SELECTOR:
             snprintf(part, sizeof(part), "%s not match the nodeSelector", single ? "does" : "do");
+            break;
+        case AFFINITY:
+            snprintf(part, sizeof(part), "didn't match Pod's node affinity");
+            break;
+        case TAINT:
+            /* Kubernetes' words */
+            snprintf(part, sizeof(part), "had untolerated taint {%.100s: %.60s}", taint->key,
+                     taint->value);
             break;
         case CPU:
             snprintf(part, sizeof(part), "%s less than %s free", single ? "has" : "have", cpu);
@@ -199,7 +392,8 @@ static void keep(placer *pl)
                 node->state == BERTH_PLACE_UNREGISTERED || node->drained)
                 continue;
         }
-        if (refuse(pl, s->node, w, false) != FITS)
+        if (refuse(pl, s->node, w, false) != FITS ||
+            !survives_no_execute(node, w, in->now_ns, &pl->next_eviction))
             continue;
         add_slot(pl, s->workload, s->node, s->replica);
     }
@@ -232,13 +426,22 @@ static void place_replicas(placer *pl, size_t wi, berth_place_status *st)
 
         if (has_slot(pl, wi, false, r, 0))
             continue;
+        size_t best_disliked = 0;
+
         for (size_t n = 0; n < in->n_nodes; n++) {
+            size_t d;
+
             if (refuse(pl, n, w, true) != FITS)
                 continue;
-            if (best == SIZE_MAX || pl->per_wl[n] < pl->per_wl[best] ||
-                (pl->per_wl[n] == pl->per_wl[best] &&
-                 pl->used[n].containers < pl->used[best].containers))
+            /* PreferNoSchedule first, then the spread */
+            d = disliked(&in->nodes[n], w);
+            if (best == SIZE_MAX || d < best_disliked ||
+                (d == best_disliked && (pl->per_wl[n] < pl->per_wl[best] ||
+                                        (pl->per_wl[n] == pl->per_wl[best] &&
+                                         pl->used[n].containers < pl->used[best].containers)))) {
                 best = n;
+                best_disliked = d;
+            }
         }
         if (best == SIZE_MAX) {
             if (st->unschedulable++ == 0)
@@ -261,7 +464,14 @@ static void place_daemons(placer *pl, size_t wi, berth_place_status *st)
         refusal why;
 
         if (node->state == BERTH_PLACE_UNREGISTERED ||
-            !berth_labels_match(w->selector, w->n_selector, node->labels, node->n_labels))
+            !berth_labels_match(w->selector, w->n_selector, node->labels, node->n_labels) ||
+            !berth_node_affinity_matches(w->affinity, w->n_affinity, node->name, node->labels,
+                                         node->n_labels) ||
+            (w->node_name && *w->node_name && strcmp(w->node_name, node->name) != 0))
+            continue;
+        /* a node whose taints it does not tolerate is not one of its own
+         * (as the DaemonSet controller sees it) */
+        if (!has_slot(pl, wi, true, 0, n) && untolerated(node, w, NULL, in->now_ns))
             continue;
         /* A Down node keeps its replica (it has nowhere else to go) and is
          * not given a new one. */
@@ -323,6 +533,7 @@ void berth_place(const berth_place_input *in, berth_place_result *ret)
     ret->slots = pl.slots;
     ret->n_slots = pl.n_slots;
     ret->status = status;
+    ret->next_eviction_ns = pl.next_eviction;
 }
 
 void berth_place_result_clear(berth_place_result *r)

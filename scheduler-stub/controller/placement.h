@@ -16,6 +16,14 @@
  *   workload, then the fewest containers, then the first by input order.
  * - A DaemonSet has one replica on every Ready node that matches its
  *   nodeSelector (cordoned ones included, as Kubernetes does), when it fits.
+ * - Kubernetes' rules narrow the nodes: nodeName (that node only),
+ *   required node affinity (a node matches one of the terms), taints:
+ *   NoSchedule and NoExecute keep off new replicas that do not tolerate
+ *   them, PreferNoSchedule makes placement prefer other nodes, and
+ *   NoExecute also takes running replicas off a node (those that tolerate
+ *   it for tolerationSeconds once that has passed since the taint was
+ *   added: placement then says when the next such eviction is due). A
+ *   replica also leaves a node whose labels or name no longer match.
  * - What cannot be placed is counted per workload with the reason, e.g.
  *   "0/3 nodes can take a replica: 2 have less than 2 CPUs free, 1 is not
  *   Ready". Workloads are served in input order, so earlier ones win when
@@ -49,6 +57,8 @@ typedef struct berth_place_node {
     /* What the scheduler may hand out. */
     int64_t cpu_millis, memory_bytes;
     uint32_t max_containers; /* 0 = no limit */
+    Taint *const *taints;
+    size_t n_taints;
 } berth_place_node;
 
 typedef struct berth_place_workload {
@@ -59,6 +69,11 @@ typedef struct berth_place_workload {
     int64_t cpu_millis, memory_bytes;
     const berth_label *selector;
     size_t n_selector;
+    const char *node_name; /* NULL or "": any */
+    NodeSelectorTerm *const *affinity;
+    size_t n_affinity;
+    Toleration *const *tolerations;
+    size_t n_tolerations;
 } berth_place_workload;
 
 /* A replica on a node. replica is the index for Deployments and Pods, 0
@@ -77,6 +92,8 @@ typedef struct berth_place_input {
      * are dropped. */
     const berth_place_slot *current;
     size_t n_current;
+    /* The time (Unix ns), for NoExecute taints' tolerationSeconds. */
+    int64_t now_ns;
 } berth_place_input;
 
 #define BERTH_PLACE_MESSAGE_MAX 256
@@ -94,12 +111,22 @@ typedef struct berth_place_result {
     size_t n_slots;
     /* One per input workload. */
     berth_place_status *status;
+    /* When a replica that tolerates a NoExecute taint for a while must
+     * leave its node (Unix ns; 0: none is due): place again then. */
+    int64_t next_eviction_ns;
 } berth_place_result;
 
 /* Compute the placement (it cannot fail). Clear the result with
  * berth_place_result_clear. */
 void berth_place(const berth_place_input *in, berth_place_result *ret);
 void berth_place_result_clear(berth_place_result *r);
+
+/* Whether toleration t tolerates taint (Kubernetes' rules). */
+bool berth_toleration_matches(const Toleration *t, const Taint *taint);
+/* Whether a node (its name and labels) matches one of the terms (true
+ * when there are none). */
+bool berth_node_affinity_matches(NodeSelectorTerm *const *terms, size_t n_terms,
+                                 const char *node_name, const berth_label *labels, size_t n_labels);
 
 /* Whether labels contain every pair of selector. */
 bool berth_labels_match(const berth_label *selector, size_t n_selector, const berth_label *labels,

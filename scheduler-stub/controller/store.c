@@ -14,7 +14,7 @@
 #include "pb/pb.h"
 #include "rpc/envelope.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define STMT_CACHE     48
 
 static const char schema_v1[] =
@@ -67,6 +67,11 @@ static const char schema_v1[] =
     "  reason TEXT NOT NULL,"
     "  message TEXT NOT NULL);"
     "CREATE INDEX events_object ON events (object_kind, object_name, id);";
+
+/* Version 2: nodes' taints (operators', apart from what nodes report). */
+static const char schema_v2[] = "CREATE TABLE node_taints ("
+                                "  node TEXT PRIMARY KEY,"
+                                "  taints BLOB NOT NULL);"; /* TaintList */
 
 typedef struct stmt_slot {
     const char *sql; /* a string literal: cached by address */
@@ -204,8 +209,9 @@ static int migrate(berth_store *st, berth_error **err)
                                st->path, version, SCHEMA_VERSION);
     if (exec(st, "BEGIN IMMEDIATE", "begin", err) < 0)
         return -1;
-    if (exec(st, schema_v1, "create the schema", err) < 0 ||
-        exec(st, "PRAGMA user_version = 1", "set the schema version", err) < 0) {
+    if ((version < 1 && exec(st, schema_v1, "create the schema", err) < 0) ||
+        exec(st, schema_v2, "add taints to the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 2", "set the schema version", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
@@ -293,6 +299,49 @@ void berth_store_rollback(berth_store *st)
         return;
     }
     exec(st, "ROLLBACK", "rollback", NULL);
+}
+
+/* ---- nodes' taints ---- */
+
+static const char sql_node_del_t[] = "DELETE FROM node_taints WHERE node = ?1";
+static const char sql_taints_put[] =
+    "INSERT OR REPLACE INTO node_taints (node, taints) VALUES (?1, ?2)";
+static const char sql_taints_get[] = "SELECT taints FROM node_taints WHERE node = ?1";
+
+int berth_store_taints_put(berth_store *st, const char *node, const TaintList *t, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, !t || !t->n_taints ? sql_node_del_t : sql_taints_put, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, node);
+    if (t && t->n_taints && bind_pb(st, s, 2, &t->base, err) < 0)
+        return -1;
+    if (run(st, s, "save taints", err) < 0)
+        return berth_error_prefix(err, "node %s", node);
+    return 0;
+}
+
+int berth_store_taints_get(berth_store *st, const char *node, TaintList **ret, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_taints_get, err);
+    char row[96];
+    int rc;
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, node);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s);
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return db_error(st, err, "read taints");
+    snprintf(row, sizeof(row), "taints of %s", node);
+    *ret = (TaintList *)column_pb(st, s, 0, &taint_list_descriptor, row, err);
+    sqlite3_reset(s);
+    return *ret ? 1 : -1;
 }
 
 /* ---- nodes ---- */
@@ -412,14 +461,13 @@ int berth_store_node_get_by_id(berth_store *st, const uint8_t id[BERTH_ID_LEN],
 static const char sql_node_del[] = "DELETE FROM nodes WHERE name = ?1";
 static const char sql_node_del_a[] = "DELETE FROM assignments WHERE node = ?1";
 static const char sql_node_del_s[] = "DELETE FROM statuses WHERE node = ?1";
-
 int berth_store_node_delete(berth_store *st, const char *name, berth_error **err)
 {
-    const char *const sqls[] = { sql_node_del, sql_node_del_a, sql_node_del_s };
+    const char *const sqls[] = { sql_node_del, sql_node_del_a, sql_node_del_s, sql_node_del_t };
 
     if (berth_store_begin(st, err) < 0)
         return -1;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(sqls); i++) {
         sqlite3_stmt *s = stmt(st, sqls[i], err);
 
         if (!s || (bind_text(s, 1, name), run(st, s, "delete node", err)) < 0) {

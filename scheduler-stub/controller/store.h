@@ -63,6 +63,13 @@ typedef struct berth_store_node {
     char reason[128];
 } berth_store_node;
 
+/* A node's taints: put replaces them (NULL or none deletes them); get
+ * returns 1 and a new list (taint_list_free_unpacked) when it has some, 0
+ * when not. Deleting the node deletes them. */
+int berth_store_taints_put(berth_store *st, const char *node, const TaintList *t,
+                           berth_error **err);
+int berth_store_taints_get(berth_store *st, const char *node, TaintList **ret, berth_error **err);
+
 /* Insert or replace the node called n->name. */
 int berth_store_node_put(berth_store *st, const berth_store_node *n, berth_error **err);
 /* 1 and *ret filled when found, 0 when not. */

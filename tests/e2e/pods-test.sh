@@ -15,7 +15,10 @@
 #      and the pause as pid 1
 #   4. kill -9 the agent of a node with a pod: nothing restarts, the init
 #      container does not run again; the pod is re-adopted whole
-#   5. the workloads deleted: no container, sandbox, cgroup, mount or
+#   5. taints: a NoExecute taint takes a pod that does not tolerate it off
+#      its node at once, and one that tolerates it for tolerationSeconds
+#      once they ran out; the placement says why a pod has no node
+#   6. the workloads deleted: no container, sandbox, cgroup, mount or
 #      pause left
 #
 #   pods-test.sh BUILD_DIR
@@ -212,9 +215,70 @@ expect "nothing restarted (same pids)" "$before" \
 expect "the init container did not run again" "3" "$(cat "$SHARED/web-0.count")"
 expect "web-0 is whole: READY STATUS" "3/3 Running" "$(pod_field web-0 2) $(pod_field web-0 3)"
 
-# --- 5. delete: nothing left ---------------------------------------------------------
+# --- 5. taints ----------------------------------------------------------------------------
 
-scenario "5. delete the workloads"
+scenario "5. a NoExecute taint, and a toleration of 6 s"
+pod_node() {
+	bctl get pods -o wide --workload "$1" | awk 'NR == 2 { print $7 }'
+}
+bctl node taint n1 hold=1:NoSchedule >/dev/null && bctl node taint n2 hold=1:NoSchedule >/dev/null
+cat >"$FLEET_DIR/taint.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: tol}
+spec:
+  selector: {matchLabels: {app: tol}}
+  template:
+    metadata: {labels: {app: tol}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      tolerations:
+      - {key: maintenance, operator: Exists, effect: NoExecute, tolerationSeconds: 6}
+      containers: [{name: tol, image: bb, command: [sleep, '100000']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: plain}
+spec:
+  nodeName: n3
+  terminationGracePeriodSeconds: 1
+  containers: [{name: plain, image: bb, command: [sleep, '100000']}]
+YAML
+out=$(bctl apply -f "$FLEET_DIR/taint.yaml" --wait --wait-timeout 60s 2>&1)
+contains "both run" "tol: 1/1 running" "$out"
+expect "NoSchedule kept them on n3" "n3 n3" "$(pod_node tol) $(pod_node plain)"
+bctl node taint n1 hold:NoSchedule- >/dev/null && bctl node taint n2 hold- >/dev/null
+contains "describe node: no taints left on n1" "Taints:         <none>" "$(bctl describe node n1)"
+t_taint=$SECONDS
+out=$(bctl node taint n3 maintenance=now:NoExecute 2>&1)
+expect "node taint" "node/n3 tainted" "$out"
+contains "describe node: the taint" "maintenance=now:NoExecute" "$(bctl describe node n3)"
+plain_gone() {
+	[ -z "$(pod_node plain)" ]
+}
+wait_until 15 plain_gone && ok "the pod without a toleration left n3 at once" ||
+	bad "plain still on $(pod_node plain)"
+contains "and says why it has no node" \
+	"2 are not the node named in nodeName, 1 had untolerated taint {maintenance: now}" \
+	"$(bctl get workloads -o wide plain)"
+sleep 2
+expect "the tolerating pod stays for its 6 s" "n3" "$(pod_node tol)"
+tol_moved() {
+	n=$(pod_node tol)
+	[ -n "$n" ] && [ "$n" != n3 ]
+}
+wait_until 30 tol_moved && ok "then it moves ($(pod_node tol), after $((SECONDS - t_taint)) s)" ||
+	bad "tol did not move: $(bctl get pods -o wide --workload tol)"
+[ $((SECONDS - t_taint)) -ge 5 ] && ok "not before its tolerationSeconds" ||
+	bad "moved after $((SECONDS - t_taint)) s, before its 6 s"
+expect "node taint: remove" "node/n3 untainted" "$(bctl node taint n3 maintenance- 2>&1)"
+contains "removing a taint it does not have" 'taint "maintenance" not found on node n3' \
+	"$(bctl node taint n3 maintenance- 2>&1)"
+bctl delete tol plain >/dev/null 2>&1
+
+# --- 6. delete: nothing left ---------------------------------------------------------
+
+scenario "6. delete the workloads"
 pause=$(awk '{ print $1 }' "$FLEET_DIR"/n*/state/pods/shared-0/pause 2>/dev/null)
 [ -n "$pause" ] && ok "the shared pod has a pause ($pause)" || bad "no pause file for shared-0"
 bctl delete web >/dev/null 2>&1

@@ -46,6 +46,7 @@ static const struct {
     { &controller_descriptor, "GetContainer" },
     { &controller_descriptor, "ListPods" },
     { &controller_descriptor, "GetPod" },
+    { &controller_descriptor, "TaintNode" },
     { &controller_descriptor, "FleetHealth" },
     { &controller_descriptor, "Logs" },
     { &agent_descriptor, "Health" },

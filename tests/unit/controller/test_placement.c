@@ -31,11 +31,14 @@ static berth_place_workload workload(const char *name, WorkloadKind kind, uint32
     };
 }
 
+/* The clock placement sees (NoExecute's tolerationSeconds). */
+static int64_t now = 1000LL * 1000000000LL;
+
 /* Run placement; the result's slots go to out (for the next round). */
 static berth_place_result place(berth_place_node *nodes, size_t n_nodes, berth_place_workload *wls,
                                 size_t n_wls, const berth_place_slot *current, size_t n_current)
 {
-    berth_place_input in = { nodes, n_nodes, wls, n_wls, current, n_current };
+    berth_place_input in = { nodes, n_nodes, wls, n_wls, current, n_current, now };
     berth_place_result r = { 0 };
 
     berth_place(&in, &r);
@@ -202,6 +205,177 @@ START_TEST(node_selector)
                      "0/3 nodes can take a replica: 3 do not match the nodeSelector");
     berth_place_result_clear(&r);
     berth_place_result_clear(&r2);
+}
+END_TEST
+
+static Taint *taint(Taint *t, const char *key, const char *value, const char *effect, int64_t at)
+{
+    taint_init(t);
+    t->key = (char *)key;
+    t->value = (char *)value;
+    t->effect = (char *)effect;
+    t->time_added_unix_ns = at;
+    return t;
+}
+
+static Toleration *toleration(Toleration *t, const char *key, const char *op, const char *value,
+                              const char *effect, int64_t secs)
+{
+    toleration_init(t);
+    t->key = (char *)key;
+    t->operator_ = (char *)op;
+    t->value = (char *)value;
+    t->effect = (char *)effect;
+    t->has_toleration_seconds = secs >= 0;
+    t->toleration_seconds = secs;
+    return t;
+}
+
+START_TEST(node_name_and_affinity)
+{
+    static const berth_label gpu[] = { { "gpu", "a100" }, { "cores", "64" } };
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
+                                 node("n3", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 2, 100, 0) };
+    char *in_values[] = { "a100", "h100" }, *gt_values[] = { "32" };
+    NodeSelectorRequirement in, gt, *reqs[] = { &in, &gt };
+    NodeSelectorTerm term, *terms[] = { &term };
+    berth_place_result r;
+
+    /* nodeName: that node only */
+    w[0].node_name = "n3";
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 2), 2);
+    berth_place_result_clear(&r);
+    w[0].node_name = "n9";
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_str_eq(r.status[0].message,
+                     "0/3 nodes can take a replica: 3 are not the node named in nodeName");
+    berth_place_result_clear(&r);
+    w[0].node_name = NULL;
+
+    /* required node affinity: gpu In [a100 h100] and cores Gt 32 */
+    node_selector_requirement_init(&in);
+    in.key = "gpu";
+    in.operator_ = "In";
+    in.values = in_values;
+    in.n_values = 2;
+    node_selector_requirement_init(&gt);
+    gt.key = "cores";
+    gt.operator_ = "Gt";
+    gt.values = gt_values;
+    gt.n_values = 1;
+    node_selector_term_init(&term);
+    term.match_expressions = reqs;
+    term.n_match_expressions = 2;
+    w[0].affinity = terms;
+    w[0].n_affinity = 1;
+    nodes[1].labels = gpu;
+    nodes[1].n_labels = 2;
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 1), 2);
+    berth_place_result_clear(&r);
+    /* 64 is not below 32: Lt refuses every node, and says so */
+    gt.operator_ = "Lt";
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_uint_eq(r.n_slots, 0);
+    ck_assert_str_eq(r.status[0].message,
+                     "0/3 nodes can take a replica: 3 didn't match Pod's node affinity");
+    berth_place_result_clear(&r);
+    /* NotIn and DoesNotExist match a node without the label */
+    in.operator_ = "NotIn";
+    gt.operator_ = "DoesNotExist";
+    gt.n_values = 0;
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 1), 0);
+    ck_assert_uint_eq(r.n_slots, 2);
+    berth_place_result_clear(&r);
+    ck_assert(berth_node_affinity_matches(NULL, 0, "n1", NULL, 0));
+}
+END_TEST
+
+START_TEST(taints_and_tolerations)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
+                                 node("n3", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 3, 100, 0) };
+    Taint t1, t2, t3, *n1_taints[] = { &t1 }, *n2_taints[] = { &t2 }, *n3_taints[] = { &t3 };
+    Toleration tol, *tols[] = { &tol };
+    berth_place_result r, r2;
+
+    /* NoSchedule on two: all three go to the third, the others say why */
+    nodes[0].taints = n1_taints;
+    nodes[0].n_taints = 1;
+    taint(&t1, "dedicated", "gpu", "NoSchedule", now);
+    nodes[1].taints = n2_taints;
+    nodes[1].n_taints = 1;
+    taint(&t2, "dedicated", "gpu", "NoExecute", now);
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 2), 3);
+    berth_place_result_clear(&r);
+    w[0].cpu_millis = 3000; /* one a node: two cannot be placed */
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_uint_eq(r.status[0].unschedulable, 2);
+    ck_assert_str_eq(r.status[0].message, "0/3 nodes can take a replica: 2 had untolerated taint "
+                                          "{dedicated: gpu}, 1 has less than 3 CPUs free");
+    berth_place_result_clear(&r);
+    /* tolerated (Exists, any effect): they spread */
+    toleration(&tol, "dedicated", "Exists", "", "", -1);
+    w[0].tolerations = tols;
+    w[0].n_tolerations = 1;
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_uint_eq(r.n_slots, 3);
+    berth_place_result_clear(&r);
+    w[0].cpu_millis = 100;
+    /* Equal with the wrong value does not tolerate */
+    toleration(&tol, "dedicated", "Equal", "cpu", "NoSchedule", -1);
+    ck_assert(!berth_toleration_matches(&tol, &t1));
+    toleration(&tol, "", "Exists", "", "", -1);
+    ck_assert(berth_toleration_matches(&tol, &t2));
+
+    /* PreferNoSchedule: used only when nothing else fits */
+    nodes[0].n_taints = nodes[1].n_taints = 0;
+    nodes[2].taints = n3_taints;
+    nodes[2].n_taints = 1;
+    taint(&t3, "spot", "", "PreferNoSchedule", now);
+    w[0].n_tolerations = 0;
+    w[0].replicas = 2;
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 2), 0);
+    berth_place_result_clear(&r);
+    nodes[2].n_taints = 0;
+
+    /* NoExecute on a node with replicas: those not tolerating it leave at
+     * once; tolerating it for 30 s, they stay until then, and placement
+     * says when to look again */
+    w[0].replicas = 3;
+    r = place(nodes, 3, w, 1, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 1), 1);
+    nodes[1].n_taints = 1;
+    taint(&t2, "maintenance", "", "NoExecute", now - 10LL * 1000000000LL);
+    r2 = place(nodes, 3, w, 1, r.slots, r.n_slots);
+    ck_assert_int_eq(on(&r2, 0, 1), 0);
+    ck_assert_uint_eq(r2.n_slots, 3);
+    ck_assert_int_eq(r2.next_eviction_ns, 0);
+    berth_place_result_clear(&r2);
+    toleration(&tol, "maintenance", "Exists", "", "NoExecute", 30);
+    w[0].n_tolerations = 1;
+    r2 = place(nodes, 3, w, 1, r.slots, r.n_slots);
+    ck_assert_int_eq(on(&r2, 0, 1), 1);
+    ck_assert_int_eq(r2.next_eviction_ns, now + 20LL * 1000000000LL);
+    berth_place_result_clear(&r2);
+    now += 21LL * 1000000000LL;
+    r2 = place(nodes, 3, w, 1, r.slots, r.n_slots);
+    ck_assert_int_eq(on(&r2, 0, 1), 0);
+    ck_assert_uint_eq(r2.n_slots, 3);
+    berth_place_result_clear(&r2);
+    /* for ever without tolerationSeconds */
+    toleration(&tol, "maintenance", "Exists", "", "NoExecute", -1);
+    r2 = place(nodes, 3, w, 1, r.slots, r.n_slots);
+    ck_assert_int_eq(on(&r2, 0, 1), 1);
+    ck_assert_int_eq(r2.next_eviction_ns, 0);
+    berth_place_result_clear(&r2);
+    berth_place_result_clear(&r);
 }
 END_TEST
 
@@ -400,6 +574,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, replicas_of_a_down_node_move_and_do_not_come_back);
     tcase_add_test(tc, drain_scale_down_and_shrinking_nodes);
     tcase_add_test(tc, garbage_in_is_dropped);
+    tcase_add_test(tc, node_name_and_affinity);
+    tcase_add_test(tc, taints_and_tolerations);
     suite_add_tcase(s, tc);
     return s;
 }

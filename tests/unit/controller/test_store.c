@@ -398,6 +398,59 @@ START_TEST(join_tokens_are_single_use)
 }
 END_TEST
 
+/* Taints live beside the node, go with it, and a store of schema 1 (no
+ * taints yet) is upgraded, its nodes kept. */
+START_TEST(taints_and_the_upgrade_from_schema_1)
+{
+    berth_store *st = open_store();
+    berth_store_node n = sample_node("n1");
+    berth_error *err = NULL;
+    Taint t, *tp[] = { &t };
+    TaintList l, *got = NULL;
+    sqlite3 *db;
+
+    ck_assert_int_eq(berth_store_node_put(st, &n, &err), 0);
+    taint_init(&t);
+    t.key = "dedicated";
+    t.value = "gpu";
+    t.effect = "NoExecute";
+    t.time_added_unix_ns = 42;
+    taint_list_init(&l);
+    l.taints = tp;
+    l.n_taints = 1;
+    ck_assert_int_eq(berth_store_taints_put(st, "n1", &l, &err), 0);
+    berth_store_close(st);
+    st = open_store();
+    ck_assert_int_eq(berth_store_taints_get(st, "n1", &got, &err), 1);
+    ck_assert_uint_eq(got->n_taints, 1);
+    ck_assert_str_eq(got->taints[0]->effect, "NoExecute");
+    ck_assert_int_eq(got->taints[0]->time_added_unix_ns, 42);
+    taint_list_free_unpacked(got, NULL);
+    /* none: the row goes */
+    l.n_taints = 0;
+    ck_assert_int_eq(berth_store_taints_put(st, "n1", &l, &err), 0);
+    ck_assert_int_eq(berth_store_taints_get(st, "n1", &got, &err), 0);
+    l.n_taints = 1;
+    ck_assert_int_eq(berth_store_taints_put(st, "n1", &l, &err), 0);
+    ck_assert_int_eq(berth_store_node_delete(st, "n1", &err), 0);
+    ck_assert_int_eq(berth_store_taints_get(st, "n1", &got, &err), 0);
+    ck_assert_int_eq(berth_store_node_put(st, &n, &err), 0);
+    berth_store_close(st);
+
+    /* a controller of schema 1 made it: upgraded, the node still there */
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "DROP TABLE node_taints; PRAGMA user_version = 1", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    ck_assert_int_eq(berth_store_node_get(st, "n1", &n, &err), 1);
+    node_info_free_unpacked(n.info, NULL);
+    ck_assert_int_eq(berth_store_taints_put(st, "n1", &l, &err), 0);
+    berth_store_close(st);
+}
+END_TEST
+
 START_TEST(damage_is_an_error_not_a_crash)
 {
     berth_store *st = open_store();
@@ -428,7 +481,7 @@ START_TEST(damage_is_an_error_not_a_crash)
     sqlite3_close(db);
     st = NULL;
     ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
-    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (1)", path);
+    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (2)", path);
     ck_assert_str_eq(err->msg, msg);
     berth_error_free(&err);
     ck_assert_ptr_null(st);
@@ -447,6 +500,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, event_history_is_bounded);
     tcase_add_test(tc, join_tokens_are_single_use);
     tcase_add_test(tc, damage_is_an_error_not_a_crash);
+    tcase_add_test(tc, taints_and_the_upgrade_from_schema_1);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -834,6 +834,69 @@ START_TEST(pod_security_context)
 }
 END_TEST
 
+/* ---- placement rules ---- */
+
+START_TEST(placement_rules)
+{
+    static const char yaml[] =
+        "apiVersion: v1\n"
+        "kind: Pod\n"
+        "metadata: {name: p}\n"
+        "spec:\n"
+        "  nodeName: n2\n"
+        "  affinity:\n"
+        "    nodeAffinity:\n"
+        "      requiredDuringSchedulingIgnoredDuringExecution:\n"
+        "        nodeSelectorTerms:\n"
+        "        - matchExpressions:\n"
+        "          - {key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}\n"
+        "          - {key: cores, operator: Gt, values: ['8']}\n"
+        "        - matchFields: [{key: metadata.name, operator: NotIn, values: [n3]}]\n"
+        "  tolerations:\n"
+        "  - {key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}\n"
+        "  - {operator: Exists}\n"
+        "  - {key: maintenance, operator: Exists, effect: NoExecute, tolerationSeconds: 30}\n"
+        "  containers: [{name: a, image: busybox}]\n";
+    berth_manifest *m = parse_ok(yaml);
+    const Workload *w = m->workloads[0];
+    char *msg;
+
+    ck_assert_str_eq(w->node_name, "n2");
+    ck_assert_uint_eq(w->n_node_affinity, 2);
+    ck_assert_uint_eq(w->node_affinity[0]->n_match_expressions, 2);
+    ck_assert_str_eq(w->node_affinity[0]->match_expressions[1]->operator_, "Gt");
+    ck_assert_str_eq(w->node_affinity[1]->match_fields[0]->values[0], "n3");
+    ck_assert_uint_eq(w->n_tolerations, 3);
+    ck_assert_str_eq(w->tolerations[0]->value, "gpu");
+    ck_assert_str_eq(w->tolerations[1]->operator_, "Exists");
+    ck_assert_str_eq(w->tolerations[1]->key, "");
+    ck_assert(w->tolerations[2]->has_toleration_seconds);
+    ck_assert_int_eq(w->tolerations[2]->toleration_seconds, 30);
+    berth_manifest_free(m);
+
+    msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+                     "  affinity:\n"
+                     "    nodeAffinity:\n"
+                     "      requiredDuringSchedulingIgnoredDuringExecution:\n"
+                     "        nodeSelectorTerms: [{matchExpressions: [{key: a, operator: In}]}]\n"
+                     "    podAntiAffinity: {}\n"
+                     "  tolerations:\n"
+                     "  - {key: k, effect: NoSchedule, tolerationSeconds: 5}\n"
+                     "  - {value: v}\n"
+                     "  containers: [{name: a, image: b}]\n");
+    ck_assert_str_eq(msg,
+                     "web.yaml:8:49: spec.affinity.nodeAffinity.requiredDuringSchedulingIgnored"
+                     "DuringExecution.nodeSelectorTerms[0].matchExpressions[0]: In needs values\n"
+                     "web.yaml:9:22: spec.affinity.podAntiAffinity: berth does not support pod "
+                     "anti-affinity\n"
+                     "web.yaml:11:53: spec.tolerations[0].tolerationSeconds: only with effect "
+                     "NoExecute\n"
+                     "web.yaml:12:5: spec.tolerations[1]: a toleration without a key must have "
+                     "operator Exists");
+    free(msg);
+}
+END_TEST
+
 /* ---- replicas ---- */
 
 START_TEST(replica_ids)
@@ -923,6 +986,7 @@ Suite *make_suite(void)
     tc = tcase_create("replicas");
     tcase_add_test(tc, pod_of_several_containers);
     tcase_add_test(tc, pod_security_context);
+    tcase_add_test(tc, placement_rules);
     tcase_add_test(tc, replica_ids);
     tcase_add_test(tc, replica_spec_is_a_labelled_copy);
     suite_add_tcase(s, tc);

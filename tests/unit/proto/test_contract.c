@@ -44,11 +44,12 @@ START_TEST(controller_methods)
     method_is(c, "FleetHealth", "berth.v1.FleetHealthRequest", "berth.v1.FleetHealthResponse");
     method_is(c, "Logs", "berth.v1.LogsRequest", "berth.v1.LogsResponse");
     method_is(c, "CordonNode", "berth.v1.CordonNodeRequest", "berth.v1.Node");
+    method_is(c, "TaintNode", "berth.v1.TaintNodeRequest", "berth.v1.Node");
     method_is(c, "DrainNode", "berth.v1.DrainNodeRequest", "berth.v1.Node");
     method_is(c, "ListEvents", "berth.v1.ListEventsRequest", "berth.v1.ListEventsResponse");
     method_is(c, "Top", "berth.v1.TopRequest", "berth.v1.TopResponse");
     method_is(c, "StopContainer", "berth.v1.StopContainerRequest", "berth.v1.StopResponse");
-    ck_assert_uint_eq(c->n_methods, 23);
+    ck_assert_uint_eq(c->n_methods, 24);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
