@@ -981,6 +981,64 @@ void containers_images(const containers *t, char ***ret, size_t *ret_n)
     *ret_n = n;
 }
 
+/* The pod's uid (metadata.uid): stable for the pod on this node, a UUID
+ * made from the node's and the pod's names. */
+static void pod_uid(const char *node, const char *pod, char buf[37])
+{
+    uint64_t h[2] = { 14695981039346656037ULL, 1099511628211ULL * 31 };
+    uint8_t b[16];
+
+    for (int k = 0; k < 2; k++) {
+        for (const char *c = node; *c; c++)
+            h[k] = (h[k] ^ (uint8_t)*c) * 1099511628211ULL;
+        h[k] = (h[k] ^ '/') * 1099511628211ULL;
+        for (const char *c = pod; *c; c++)
+            h[k] = (h[k] ^ (uint8_t)*c) * 1099511628211ULL;
+    }
+    memcpy(b, h, 16);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x50); /* version 5-like: a name's */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+/* The spec's env_refs resolved ("NAME=value", into plan->env); a ref that
+ * names no container of the pod is the spec's error. */
+static int ct_env(const ct *c, ContainerPlan *plan, berth_error **err)
+{
+    const ContainerSpec *s = c->spec;
+    const PodMember *m = ct_member(c);
+    ContainerSpec *pod[BERTH_POD_CONTAINERS_MAX];
+    size_t n = 0;
+    char uid[37];
+    berth_env_facts facts = {
+        .pod = m ? m->pod : c->id,
+        .namespace_ = "default",
+        .uid = uid,
+        .node = c->t->cfg.node_name ? c->t->cfg.node_name : "",
+        .host_ip = c->t->cfg.node_ip ? c->t->cfg.node_ip : "",
+        .node_cpu_millis = sysconf(_SC_NPROCESSORS_ONLN) * 1000,
+        .node_memory_bytes = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE),
+    };
+
+    /* a pod has no address of its own yet: the host's with its network */
+    facts.pod_ip = s->network == NETWORK_HOST ? facts.host_ip : "";
+    pod_uid(facts.node, facts.pod, uid);
+    for (const ct *o = c->t->cts; m && o && n < BERTH_POD_CONTAINERS_MAX; o = o->next)
+        if (same_pod(o, m))
+            pod[n++] = o->spec;
+    plan->env = berth_xcalloc(s->n_env_refs + 1, sizeof(*plan->env));
+    for (size_t i = 0; i < s->n_env_refs; i++) {
+        char value[512];
+
+        if (berth_env_ref_value(s->env_refs[i], &facts, s, pod, n, value, sizeof(value), err) < 0)
+            return -1;
+        plan->env[plan->n_env++] = berth_xasprintf("%s=%s", s->env_refs[i]->name, value);
+    }
+    return 0;
+}
+
 /* The container's directory with its plan, and no record of a previous
  * run (it must not read as this one's). */
 static int ct_prepare_dir(ct *c, berth_error **err)
@@ -989,6 +1047,7 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     ContainerPlan plan = CONTAINER_PLAN_INIT;
     char cgroup_parent[PATH_MAX], sandbox_dir[PATH_MAX] = "", volumes_dir[PATH_MAX],
                                   seccomp[PATH_MAX] = "";
+    int r;
 
     if (c->dirfd < 0) {
         if (mkdirat(t->dirfd, c->id, 0700) < 0 && errno != EEXIST)
@@ -1015,7 +1074,11 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     plan.image_store = (char *)t->cfg.image_store;
     plan.generation = c->generation;
     plan.image = c->image;
-    if (berth_statedir_write_plan(c->dirfd, &plan, err) < 0)
+    r = ct_env(c, &plan, err) < 0 ? -1 : berth_statedir_write_plan(c->dirfd, &plan, err);
+    for (size_t i = 0; i < plan.n_env; i++)
+        free(plan.env[i]);
+    free(plan.env);
+    if (r < 0)
         return -1;
     unlinkat(c->dirfd, BERTH_STATEDIR_STATE, 0);
     unlinkat(c->dirfd, BERTH_STATEDIR_EXIT, 0);

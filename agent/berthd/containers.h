@@ -89,6 +89,8 @@ typedef struct containers_config {
     int64_t stop_grace_ms;     /* for a spec that sets none */
     int max_parallel_starts;
     const char *seccomp_profile_dir; /* where seccompProfile Localhost files are */
+    const char *node_name;           /* for env fieldRefs */
+    const char *node_ip;             /* the node's address ("" unknown): status.hostIP */
     bool allow_privileged;           /* else a privileged container fails to start */
     containers_events events;
 } containers_config;

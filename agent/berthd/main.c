@@ -206,6 +206,22 @@ static void images_in_use(char ***ret, size_t *ret_n, void *data)
         containers_images(a->containers, ret, ret_n);
 }
 
+/* The node's address, for env fieldRefs (status.hostIP): the host of the
+ * advertised (else listened) tcp:// address; "" when there is none. */
+static void node_ip(const agent *a, char *buf, size_t size)
+{
+    const char *addr = a->cfg.advertise && *a->cfg.advertise ? a->cfg.advertise : a->cfg.listen;
+    const char *host, *colon;
+
+    buf[0] = '\0';
+    if (!addr || strncmp(addr, "tcp://", 6) != 0)
+        return;
+    host = addr + 6;
+    colon = strrchr(host, ':');
+    if (colon && (size_t)(colon - host) < size && *host != '*')
+        snprintf(buf, size, "%.*s", (int)(colon - host), host);
+}
+
 static int start(agent *a, berth_error **err)
 {
     pulls_config pcfg = {
@@ -221,6 +237,8 @@ static int start(agent *a, berth_error **err)
         .in_use = images_in_use,
         .in_use_data = a,
     };
+    /* borrowed by the table for its life: one agent per process */
+    static char ip[64];
     containers_config ccfg = {
         .loop = a->loop,
         .cgroups = a->cgroups,
@@ -232,6 +250,8 @@ static int start(agent *a, berth_error **err)
         .stop_grace_ms = a->cfg.stop_grace_ms,
         .max_parallel_starts = a->cfg.max_parallel_starts,
         .seccomp_profile_dir = a->cfg.seccomp_profile_dir,
+        .node_name = a->cfg.node_name,
+        .node_ip = ip,
         .allow_privileged = a->cfg.allow_privileged,
         .events = { .status_changed = on_status_changed, .applied = on_applied, .data = a },
     };
@@ -257,6 +277,7 @@ static int start(agent *a, berth_error **err)
     if (pulls_open(&pcfg, &a->pulls, err) < 0)
         return -1;
     ccfg.pulls = a->pulls;
+    node_ip(a, ip, sizeof(ip));
     if (containers_open(&ccfg, &a->containers, err) < 0)
         return -1;
     acfg.containers = a->containers;

@@ -165,10 +165,85 @@ typedef struct podctx {
     bool sidecar;
 } podctx;
 
+static void read_field_ref(berth_yaml *y, const node *n, void *data)
+{
+    EnvFieldRef *r = data;
+    field f[] = { FLD("fieldPath"), FLD("apiVersion"), FEND };
+    const char *path, *v;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (berth_yaml_opt_string(y, f, "apiVersion", &v) && strcmp(v, "v1") != 0)
+        berth_yaml_field_error(y, f, "apiVersion", "'%.40s': only v1", v);
+    if (!berth_yaml_req_string(y, n, f, "fieldPath", &path))
+        return;
+    if (!berth_env_field_path_valid(path))
+        berth_yaml_field_error(y, f, "fieldPath",
+                               "'%.80s' is not one berth fills in (metadata.name, "
+                               "metadata.namespace, metadata.uid, metadata.labels['KEY'], "
+                               "spec.nodeName, status.podIP, status.podIPs, status.hostIP, "
+                               "status.hostIPs)",
+                               path);
+    else
+        r->field_path = berth_xstrdup(path);
+}
+
+static void read_resource_ref(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const resources[] = { "limits.cpu", "limits.memory", "requests.cpu",
+                                             "requests.memory", NULL };
+    EnvFieldRef *r = data;
+    field f[] = { FLD("resource"), FLD("containerName"), FLD("divisor"), FEND };
+    const char *v;
+    int which;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (!berth_yaml_value(f, "resource"))
+        berth_yaml_required(y, n, "resource");
+    if (berth_yaml_opt_enum(y, f, "resource", resources, &which))
+        r->resource = berth_xstrdup(resources[which]);
+    if (berth_yaml_opt_string(y, f, "containerName", &v))
+        r->container_name = berth_xstrdup(v);
+    if (berth_yaml_value(f, "divisor")) {
+        if (which == 0 || which == 2)
+            berth_yaml_opt_millicpu(y, f, "divisor", &r->divisor);
+        else
+            berth_yaml_opt_bytes(y, f, "divisor", &r->divisor);
+        if (r->divisor <= 0)
+            berth_yaml_field_error(y, f, "divisor", "must be more than 0");
+    }
+}
+
+static void read_value_from(berth_yaml *y, const node *n, void *data)
+{
+    EnvFieldRef *r = data;
+    field f[] = { FLD("fieldRef"), FLD("resourceFieldRef"), FLD("secretKeyRef"),
+                  FLD("configMapKeyRef"), FEND };
+    int given = 0;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    for (const char *const *k = (const char *const[]){ "fieldRef", "resourceFieldRef",
+                                                       "secretKeyRef", "configMapKeyRef", NULL };
+         *k; k++)
+        given += berth_yaml_field_get(f, *k)->key != NULL;
+    if (given != 1) {
+        berth_yaml_error(y, n, "valueFrom needs exactly one of fieldRef, resourceFieldRef");
+        return;
+    }
+    berth_yaml_opt_sub(y, f, "fieldRef", read_field_ref, r);
+    berth_yaml_opt_sub(y, f, "resourceFieldRef", read_resource_ref, r);
+    if (berth_yaml_field_get(f, "secretKeyRef")->key)
+        berth_yaml_field_error(y, f, "secretKeyRef", "berth has no Secrets yet");
+    if (berth_yaml_field_get(f, "configMapKeyRef")->key)
+        berth_yaml_field_error(y, f, "configMapKeyRef", "berth has no ConfigMaps yet");
+}
+
 static void read_env_var(berth_yaml *y, const node *item, size_t i, void *data)
 {
     spec_t *s = data;
-    field f[] = { FLD("name"), FLD("value"), FEND };
+    field f[] = { FLD("name"), FLD("value"), FLD("valueFrom"), FEND };
     const char *name = NULL, *value = "";
     bool ok;
 
@@ -179,6 +254,19 @@ static void read_env_var(berth_yaml *y, const node *item, size_t i, void *data)
         berth_yaml_field_error(y, f, "name", "'%.60s' is not a variable name (non-empty, no '=')",
                                name);
         name = NULL;
+    }
+    if (berth_yaml_value(f, "valueFrom")) {
+        EnvFieldRef *r = berth_xcalloc(1, sizeof(*r));
+
+        env_field_ref_init(r);
+        s->env_refs = berth_xreallocarray(s->env_refs, s->n_env_refs + 1, sizeof(*s->env_refs));
+        s->env_refs[s->n_env_refs++] = r;
+        if (name)
+            r->name = berth_xstrdup(name);
+        if (berth_yaml_value(f, "value"))
+            berth_yaml_field_error(y, f, "value", "not with valueFrom");
+        berth_yaml_opt_sub(y, f, "valueFrom", read_value_from, r);
+        return;
     }
     ok = !berth_yaml_value(f, "value") || berth_yaml_opt_string(y, f, "value", &value);
     if (name && ok)

@@ -275,6 +275,113 @@ bool berth_spec_sysctl_safe(const char *name)
     return false;
 }
 
+bool berth_env_field_path_valid(const char *p)
+{
+    static const char *const paths[] = { "metadata.name", "metadata.namespace", "metadata.uid",
+                                         "spec.nodeName", "status.podIP",       "status.podIPs",
+                                         "status.hostIP", "status.hostIPs" };
+    size_t n = strlen(p);
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(paths); i++)
+        if (strcmp(p, paths[i]) == 0)
+            return true;
+    /* metadata.labels['KEY'] */
+    if (strncmp(p, "metadata.labels['", 17) == 0 && n > 19 && strcmp(p + n - 2, "']") == 0) {
+        char key[128];
+
+        snprintf(key, sizeof(key), "%.*s", (int)(n - 19), p + 17);
+        return n - 19 < sizeof(key) && berth_label_key_valid(key);
+    }
+    return false;
+}
+
+static const char *spec_label(const berth_spec *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_labels; i++)
+        if (strcmp(s->labels[i]->key, key) == 0)
+            return s->labels[i]->value;
+    return NULL;
+}
+
+int berth_env_ref_value(const EnvFieldRef *ref, const berth_env_facts *f, const ContainerSpec *self,
+                        ContainerSpec *const *pod, size_t n, char *buf, size_t size,
+                        berth_error **err)
+{
+    const char *p = ref->field_path, *v = "";
+
+    if (*p) {
+        if (strcmp(p, "metadata.name") == 0)
+            v = f->pod;
+        else if (strcmp(p, "metadata.namespace") == 0)
+            v = f->namespace_;
+        else if (strcmp(p, "metadata.uid") == 0)
+            v = f->uid;
+        else if (strcmp(p, "spec.nodeName") == 0)
+            v = f->node;
+        else if (strncmp(p, "status.podIP", 12) == 0)
+            v = f->pod_ip;
+        else if (strncmp(p, "status.hostIP", 13) == 0)
+            v = f->host_ip;
+        else if (strncmp(p, "metadata.labels['", 17) == 0) {
+            char key[128];
+
+            snprintf(key, sizeof(key), "%.*s", (int)(strlen(p) - 19), p + 17);
+            v = spec_label(self, key);
+        }
+        snprintf(buf, size, "%s", v ? v : "");
+        return 0;
+    }
+    {
+        const ContainerSpec *c = self;
+        const Resources *r;
+        bool cpu = strstr(ref->resource, "cpu") != NULL;
+        bool limit = strncmp(ref->resource, "limits.", 7) == 0;
+        int64_t value, div = ref->divisor > 0 ? ref->divisor : cpu ? 1000 : 1;
+
+        if (*ref->container_name) {
+            const char *own = self->pod ? self->pod->name : spec_label(self, "berth.container");
+
+            c = own && strcmp(own, ref->container_name) == 0 ? self : NULL;
+            for (size_t i = 0; i < n && !c; i++)
+                if (pod[i]->pod && strcmp(pod[i]->pod->name, ref->container_name) == 0)
+                    c = pod[i];
+            if (!c)
+                return F("env %s: resourceFieldRef: no container %s in the pod", ref->name,
+                         ref->container_name);
+        }
+        r = c->resources;
+        if (cpu)
+            value = limit ? (r && r->cpu_millis ? r->cpu_millis : f->node_cpu_millis)
+                          : (r ? r->cpu_request_millis : 0);
+        else
+            value = limit ? (r && r->memory_bytes ? r->memory_bytes : f->node_memory_bytes)
+                          : (r ? r->memory_request_bytes : 0);
+        /* Kubernetes rounds up to the divisor */
+        snprintf(buf, size, "%lld", (long long)((value + div - 1) / div));
+    }
+    return 0;
+}
+
+void berth_spec_env_put(berth_spec *s, char *const *env, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(env[i], '=');
+        size_t len = eq ? (size_t)(eq - env[i]) : strlen(env[i]);
+        bool done = false;
+
+        for (size_t k = 0; k < s->n_env && !done; k++)
+            if (strncmp(s->env[k], env[i], len) == 0 && s->env[k][len] == '=') {
+                free(s->env[k]);
+                s->env[k] = berth_xstrdup(env[i]);
+                done = true;
+            }
+        if (!done) {
+            s->env = berth_xreallocarray(s->env, s->n_env + 1, sizeof(*s->env));
+            s->env[s->n_env++] = berth_xstrdup(env[i]);
+        }
+    }
+}
+
 static int validate_security(const berth_spec *s, berth_error **err)
 {
     if (s->n_sysctls > 32)
@@ -290,6 +397,23 @@ static int validate_security(const berth_spec *s, berth_error **err)
             return F("spec.sysctls[%zu].value: must be 1-256 characters on one line", i);
         if (s->network == NETWORK_HOST && strncmp(c->name, "net.", 4) == 0)
             return F("spec.sysctls[%zu]: %s would change the host's network", i, c->name);
+    }
+    if (s->n_env_refs > 256)
+        return F("spec.env_refs: %zu, at most 256", s->n_env_refs);
+    for (size_t i = 0; i < s->n_env_refs; i++) {
+        const EnvFieldRef *r = s->env_refs[i];
+
+        if (!*r->name || strchr(r->name, '='))
+            return F("spec.env_refs[%zu].name: '%.60s' is not a variable name", i, r->name);
+        if (*r->field_path ? !berth_env_field_path_valid(r->field_path)
+                           : strcmp(r->resource, "limits.cpu") != 0 &&
+                                 strcmp(r->resource, "limits.memory") != 0 &&
+                                 strcmp(r->resource, "requests.cpu") != 0 &&
+                                 strcmp(r->resource, "requests.memory") != 0)
+            return F("spec.env_refs[%zu]: '%.60s%.60s' is no field or resource berth fills in", i,
+                     r->field_path, r->resource);
+        if (r->divisor < 0)
+            return F("spec.env_refs[%zu].divisor: must not be negative", i);
     }
     if (s->privileged && s->user_namespace && s->user_namespace->enabled)
         return F("spec.privileged: not in a user namespace");

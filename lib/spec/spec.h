@@ -51,6 +51,24 @@ bool berth_spec_id_valid(const char *s);
 bool berth_label_key_valid(const char *key);
 bool berth_label_value_valid(const char *value);
 
+/* What the node knows that env_refs ask for. */
+typedef struct berth_env_facts {
+    const char *pod, *namespace_, *uid, *node, *pod_ip, *host_ip;
+    int64_t node_cpu_millis, node_memory_bytes; /* for limits not set */
+} berth_env_facts;
+
+/* Whether path is a fieldRef berth fills in. */
+bool berth_env_field_path_valid(const char *path);
+/* The value of ref for container self of a pod whose containers are
+ * pod[0..n) (self among them, or n == 0), into buf. -1 (*err) when it
+ * names no container of the pod. */
+int berth_env_ref_value(const EnvFieldRef *ref, const berth_env_facts *facts,
+                        const ContainerSpec *self, ContainerSpec *const *pod, size_t n, char *buf,
+                        size_t size, berth_error **err);
+/* Put "NAME=value" entries into s->env, each replacing one of the same
+ * name. */
+void berth_spec_env_put(berth_spec *s, char *const *env, size_t n);
+
 /* Whether name is one of Kubernetes' safe (namespaced) sysctls. */
 bool berth_spec_sysctl_safe(const char *name);
 

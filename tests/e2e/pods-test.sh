@@ -98,9 +98,17 @@ spec:
           exec: {command: [test, -e, /shared/ready]}
           periodSeconds: 1
         volumeMounts: [{name: shared, mountPath: /shared, readOnly: true}]
+        resources:
+          limits: {memory: 64Mi}
       - name: logger
         image: bb
-        command: [/bin/sh, -c, 'echo "logger of \$(hostname)"; exec sleep 100000']
+        command: [/bin/sh, -c, 'echo "logger of \$(hostname): pod=\$POD node=\$NODE app-memory=\${APP_MEM}Mi uid=\${#UID_}"; exec sleep 100000']
+        env:
+        - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+        - {name: UID_, valueFrom: {fieldRef: {fieldPath: metadata.uid}}}
+        - name: APP_MEM
+          valueFrom: {resourceFieldRef: {containerName: app, resource: limits.memory, divisor: 1Mi}}
 YAML
 : >"$SHARED/ready"
 out=$(bctl apply -f "$FLEET_DIR/web.yaml" 2>&1)
@@ -130,6 +138,9 @@ for p in web-0 web-1 web-2; do
 		"$(bctl logs $p -c app 2>&1)"
 done
 expect "get pods columns" "NAME READY STATUS RESTARTS AGE" "$(bctl get pods | head -1 | xargs)"
+expect "env fieldRef and resourceFieldRef, filled in by the node" \
+	"logger of web-0: pod=web-0 node=$(pod_field web-0 7) app-memory=64Mi uid=36" \
+	"$(bctl logs web-0 -c logger 2>&1)"
 out=$(bctl logs web-0 2>&1)
 expect "logs without -c names the containers" \
 	"berthctl: a container name must be specified for pod web-0, choose one of: [app logger] or one of the init containers: [setup proxy]" \

@@ -70,6 +70,24 @@ START_TEST(batch)
 }
 END_TEST
 
+START_TEST(pod)
+{
+    berth_manifest *m = load("pod.yaml");
+    const Workload *w = m->workloads[0];
+
+    ck_assert_ptr_nonnull(w->pod);
+    ck_assert_uint_eq(w->pod->n_init_containers, 2);
+    ck_assert_int_eq(w->pod->init_containers[1]->restart_policy, RESTART_ALWAYS);
+    ck_assert_ptr_nonnull(w->pod->init_containers[1]->startup_probe);
+    ck_assert_ptr_nonnull(w->template_->liveness_probe);
+    ck_assert_ptr_nonnull(w->template_->readiness_probe);
+    ck_assert(w->template_->run_as_non_root);
+    ck_assert_uint_eq(w->template_->fs_group->gid, 2000);
+    ck_assert_uint_eq(w->pod->init_containers[0]->n_env_refs, 2);
+    berth_manifest_free(m);
+}
+END_TEST
+
 START_TEST(daemonset)
 {
     berth_manifest *m = load("daemonset.yaml");
@@ -90,6 +108,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, web);
     tcase_add_test(tc, batch);
     tcase_add_test(tc, daemonset);
+    tcase_add_test(tc, pod);
     suite_add_tcase(s, tc);
     return s;
 }

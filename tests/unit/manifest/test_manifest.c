@@ -897,6 +897,48 @@ START_TEST(placement_rules)
 }
 END_TEST
 
+START_TEST(env_value_from)
+{
+    static const char yaml[] =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - name: a\n"
+        "    image: busybox\n"
+        "    env:\n"
+        "    - {name: PLAIN, value: x}\n"
+        "    - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}\n"
+        "    - name: MEM\n"
+        "      valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}\n"
+        "    - name: CPU\n"
+        "      valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 1m}}\n";
+    berth_manifest *m = parse_ok(yaml);
+    const ContainerSpec *s = m->workloads[0]->template_;
+    char *msg;
+
+    ck_assert_uint_eq(s->n_env, 1);
+    ck_assert_uint_eq(s->n_env_refs, 3);
+    ck_assert_str_eq(s->env_refs[0]->field_path, "metadata.name");
+    ck_assert_str_eq(s->env_refs[1]->resource, "limits.memory");
+    ck_assert_int_eq(s->env_refs[1]->divisor, 1 << 20);
+    ck_assert_int_eq(s->env_refs[2]->divisor, 1);
+    berth_manifest_free(m);
+    msg = parse_fail(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - name: a\n"
+        "    image: busybox\n"
+        "    env:\n"
+        "    - {name: A, valueFrom: {secretKeyRef: {name: s, key: k}}}\n"
+        "    - {name: B, valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}}\n");
+    ck_assert_str_eq(msg, "web.yaml:9:43: spec.containers[0].env[0].valueFrom.secretKeyRef: "
+                          "berth has no Secrets yet\n"
+                          "web.yaml:10:51: spec.containers[0].env[1].valueFrom.fieldRef.fieldPath: "
+                          "'spec.serviceAccountName' is not one berth fills in (metadata.name, "
+                          "metadata.namespace, metadata.uid, metadata.labels['KEY'], "
+                          "spec.nodeName, status.podIP, status.podIPs, status.hostIP, "
+                          "status.hostIPs)");
+    free(msg);
+}
+END_TEST
+
 /* ---- replicas ---- */
 
 START_TEST(replica_ids)
@@ -987,6 +1029,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, pod_of_several_containers);
     tcase_add_test(tc, pod_security_context);
     tcase_add_test(tc, placement_rules);
+    tcase_add_test(tc, env_value_from);
     tcase_add_test(tc, replica_ids);
     tcase_add_test(tc, replica_spec_is_a_labelled_copy);
     suite_add_tcase(s, tc);

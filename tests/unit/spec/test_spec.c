@@ -130,6 +130,80 @@ START_TEST(pod_members)
 }
 END_TEST
 
+START_TEST(env_field_refs)
+{
+    berth_env_facts f = { .pod = "web-0",
+                          .namespace_ = "default",
+                          .uid = "u-1",
+                          .node = "n1",
+                          .pod_ip = "",
+                          .host_ip = "10.0.0.2",
+                          .node_cpu_millis = 4000,
+                          .node_memory_bytes = 8LL << 30 };
+    ContainerSpec other;
+    PodMember om, sm;
+    Resources ores;
+    ContainerSpec *pod[] = { &spec, &other };
+    ContainerSpec_LabelsEntry app = CONTAINER_SPEC_LABELS_ENTRY_INIT, *labels[] = { &app };
+    EnvFieldRef r;
+    berth_error *err = NULL;
+    char v[64];
+
+    env_field_ref_init(&r);
+    r.name = "X";
+    r.field_path = "metadata.name";
+    ck_assert_int_eq(berth_env_ref_value(&r, &f, &spec, NULL, 0, v, sizeof(v), &err), 0);
+    ck_assert_str_eq(v, "web-0");
+    r.field_path = "spec.nodeName";
+    ck_assert_int_eq(berth_env_ref_value(&r, &f, &spec, NULL, 0, v, sizeof(v), &err), 0);
+    ck_assert_str_eq(v, "n1");
+    app.key = "app";
+    app.value = "web";
+    spec.labels = labels;
+    spec.n_labels = 1;
+    r.field_path = "metadata.labels['app']";
+    ck_assert(berth_env_field_path_valid(r.field_path));
+    ck_assert_int_eq(berth_env_ref_value(&r, &f, &spec, NULL, 0, v, sizeof(v), &err), 0);
+    ck_assert_str_eq(v, "web");
+    ck_assert(!berth_env_field_path_valid("spec.serviceAccountName"));
+    ck_assert(!berth_env_field_path_valid("metadata.labels['a b']"));
+    /* resources: a limit not set is the node's; rounded up to the divisor */
+    r.field_path = "";
+    r.resource = "limits.cpu";
+    ck_assert_int_eq(berth_env_ref_value(&r, &f, &spec, NULL, 0, v, sizeof(v), &err), 0);
+    ck_assert_str_eq(v, "4");
+    res.cpu_millis = 1500;
+    spec.resources = &res;
+    ck_assert_int_eq(berth_env_ref_value(&r, &f, &spec, NULL, 0, v, sizeof(v), &err), 0);
+    ck_assert_str_eq(v, "2");
+    r.divisor = 1; /* 1m */
+    ck_assert_int_eq(berth_env_ref_value(&r, &f, &spec, NULL, 0, v, sizeof(v), &err), 0);
+    ck_assert_str_eq(v, "1500");
+    /* another container of the pod */
+    container_spec_init(&other);
+    pod_member_init(&om);
+    om.name = "side";
+    other.pod = &om;
+    resources_init(&ores);
+    ores.memory_bytes = 64 << 20;
+    other.resources = &ores;
+    pod_member_init(&sm);
+    sm.name = "app";
+    spec.pod = &sm;
+    r.resource = "limits.memory";
+    r.container_name = "side";
+    r.divisor = 1 << 20;
+    ck_assert_int_eq(berth_env_ref_value(&r, &f, &spec, pod, 2, v, sizeof(v), &err), 0);
+    ck_assert_str_eq(v, "64");
+    r.container_name = "nope";
+    ck_assert_berth_error(berth_env_ref_value(&r, &f, &spec, pod, 2, v, sizeof(v), &err), err,
+                          "env X: resourceFieldRef: no container nope in the pod");
+    spec.pod = NULL;
+    spec.labels = NULL;
+    spec.n_labels = 0;
+}
+END_TEST
+
 START_TEST(command_env_dirs)
 {
     static char *empty[] = { "" };
@@ -495,6 +569,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, security_and_supervision);
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, pod_members);
+    tcase_add_test(tc, env_field_refs);
     tcase_add_test(tc, capabilities);
     tcase_add_test(tc, rlimits_and_cpuset);
     suite_add_tcase(s, tc);
