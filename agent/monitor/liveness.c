@@ -43,12 +43,18 @@ struct probe_reaper {
     probe_reaper *next;
 };
 
-static const char *const kind_names[PROBE_KINDS] = { "startup", "liveness", "readiness" };
+static const char *const kind_names[PROBE_KINDS] = { "startup", "liveness", "readiness",
+                                                     "postStart hook", "preStop hook" };
+#define POST_START_TIMEOUT_MS (120 * 1000)
 
 static const Probe *probe_spec_of(const monitor *m, probe_kind k)
 {
     const ContainerSpec *s = m->plan->spec;
 
+    if (k == PROBE_POST_START)
+        return s->lifecycle ? s->lifecycle->post_start : NULL;
+    if (k == PROBE_PRE_STOP)
+        return s->lifecycle ? s->lifecycle->pre_stop : NULL;
     return k == PROBE_STARTUP    ? s->startup_probe
            : k == PROBE_LIVENESS ? s->liveness_probe
                                  : s->readiness_probe;
@@ -167,6 +173,7 @@ static void probe_schedule(probe *pr, int64_t delay_ms)
 }
 
 static void start_after_startup(monitor *m);
+static void start_probes(monitor *m);
 
 static void probe_done(probe *pr, bool ok, const char *message)
 {
@@ -175,6 +182,14 @@ static void probe_done(probe *pr, bool ok, const char *message)
     bool changed = false, passed, failed;
 
     probe_reset(pr);
+    if (pr->kind == PROBE_POST_START || pr->kind == PROBE_PRE_STOP) {
+        if (!ok)
+            berth_warn("%s failed: %s", kind_names[pr->kind], message);
+        if (pr->kind == PROBE_POST_START && ok)
+            start_probes(m);
+        run_hook_done(m, pr->kind, ok, message);
+        return;
+    }
     if (ok) {
         changed = pr->failures != 0;
         pr->failures = 0;
@@ -351,7 +366,9 @@ static void on_probe_timeout(berth_loop_timer *t)
     char msg[64];
 
     snprintf(msg, sizeof(msg), "timed out after %lld ms",
-             (long long)or_default(probe_spec(pr)->timeout_ms, DEFAULT_TIMEOUT_MS));
+             (long long)(pr->hook_timeout_ms
+                             ? pr->hook_timeout_ms
+                             : or_default(probe_spec(pr)->timeout_ms, DEFAULT_TIMEOUT_MS)));
     probe_done(pr, false, msg);
 }
 
@@ -486,7 +503,8 @@ static void on_probe_period(berth_loop_timer *t)
     int r;
 
     reap_stragglers(m);
-    if (!m->c || m->removal || m->stopping)
+    /* a preStop hook runs while the container stops */
+    if (!m->c || m->removal || (m->stopping && pr->kind != PROBE_PRE_STOP))
         return;
     r = p->action_case == PROBE_ACTION_EXEC ? start_exec(pr, p, &err)
                                             : start_socket(pr, p, msg, sizeof(msg), &err);
@@ -499,7 +517,22 @@ static void on_probe_period(berth_loop_timer *t)
     }
     berth_loop_timer_arm(m->loop, &pr->timeout,
                          berth_now_mono_ns() +
-                             or_default(p->timeout_ms, DEFAULT_TIMEOUT_MS) * BERTH_NSEC_PER_MSEC);
+                             (pr->hook_timeout_ms ? pr->hook_timeout_ms
+                                                  : or_default(p->timeout_ms, DEFAULT_TIMEOUT_MS)) *
+                                 BERTH_NSEC_PER_MSEC);
+}
+
+bool liveness_hook(monitor *m, probe_kind kind, int64_t timeout_ms)
+{
+    probe *pr = &m->probes[kind];
+    const Probe *p = probe_spec_of(m, kind);
+
+    if (!p)
+        return false;
+    berth_info("running the %s", kind_names[kind]);
+    pr->hook_timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : timeout_ms > 0 ? timeout_ms : 1;
+    berth_loop_timer_arm(m->loop, &pr->period, berth_now_mono_ns());
+    return true;
 }
 
 /* --- the probes of a run ----------------------------------------------------------------- */
@@ -536,6 +569,15 @@ static void start_after_startup(monitor *m)
         m->ready = true;
 }
 
+/* The probes of a run (after its postStart hook, when it has one). */
+static void start_probes(monitor *m)
+{
+    if (m->started)
+        start_after_startup(m);
+    else
+        probe_begin(m, PROBE_STARTUP);
+}
+
 void liveness_start(monitor *m)
 {
     m->unhealthy_kill = false;
@@ -545,10 +587,9 @@ void liveness_start(monitor *m)
     m->started = !probe_spec_of(m, PROBE_STARTUP);
     for (int k = 0; k < PROBE_KINDS; k++)
         m->probes[k].failures = m->probes[k].successes = 0, m->probes[k].message[0] = '\0';
-    if (m->started)
-        start_after_startup(m);
-    else
-        probe_begin(m, PROBE_STARTUP);
+    /* Kubernetes: the probes wait for the postStart hook */
+    if (!liveness_hook(m, PROBE_POST_START, POST_START_TIMEOUT_MS))
+        start_probes(m);
 }
 
 void liveness_stop(monitor *m)

@@ -38,7 +38,15 @@ typedef struct out_pipe {
 /* A probe command given up on, until it is reaped (liveness.c). */
 typedef struct probe_reaper probe_reaper;
 
-typedef enum probe_kind { PROBE_STARTUP, PROBE_LIVENESS, PROBE_READINESS, PROBE_KINDS } probe_kind;
+/* The probes, and the lifecycle hooks, which run once each as probes do. */
+typedef enum probe_kind {
+    PROBE_STARTUP,
+    PROBE_LIVENESS,
+    PROBE_READINESS,
+    PROBE_POST_START,
+    PROBE_PRE_STOP,
+    PROBE_KINDS
+} probe_kind;
 
 /* One of the container's probes, while a run lives. */
 typedef struct probe {
@@ -51,6 +59,7 @@ typedef struct probe {
     pid_t pid;                /* exec: the command in flight */
     uint32_t failures, successes;
     char message[256];
+    int64_t hook_timeout_ms; /* a hook's: how long it may take */
     /* http: the request going out, then the status line coming in */
     char *req;
     size_t req_len, req_off;
@@ -94,7 +103,10 @@ struct monitor {
     bool ready;          /* the readiness probe's verdict (true without one) */
     bool unhealthy_kill; /* the run is being ended for failing a probe */
     char reason_unhealthy[300];
-    int self_netns; /* our own network namespace, to come back to */
+    int self_netns;         /* our own network namespace, to come back to */
+    bool post_start_failed; /* the run is being ended for its postStart hook */
+    bool pre_stop_done;     /* the preStop hook ran (or is running) for this run */
+    char hook_message[300];
 
     /* Bookkeeping for state.pb and exit.pb. */
     MonitorPhase phase;
@@ -106,6 +118,12 @@ struct monitor {
     bool finished;   /* the final phase is written: the loop ends */
     int exit_status; /* of the monitor process */
 };
+
+/* run.c: a lifecycle hook of the run ended (liveness.c calls it). */
+void run_hook_done(monitor *m, probe_kind kind, bool ok, const char *message);
+/* liveness.c: run hook kind of the run now, for at most timeout_ms;
+ * false when the spec has none. */
+bool liveness_hook(monitor *m, probe_kind kind, int64_t timeout_ms);
 
 /* main.c: tell the starter (once): "running PID" or "error TEXT". */
 void monitor_answer(monitor *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -168,7 +168,10 @@ static void on_exit_of_container(berth_loop_io *io, uint32_t events)
     rec.finished_unix_ns = ex.finished_ns;
     rec.restart_count = m->restart_count;
     rec.stopped = m->stopping;
-    rec.reason = ex.oom_killed ? "OOMKilled" : m->unhealthy_kill ? "Unhealthy" : "";
+    rec.reason = ex.oom_killed          ? "OOMKilled"
+                 : m->post_start_failed ? "PostStartHookError"
+                 : m->unhealthy_kill    ? "Unhealthy"
+                                        : "";
     records_exit(m, &rec);
     berth_info("container exited: code %d, signal %d%s", ex.exit_code, ex.signal,
                ex.oom_killed ? ", OOM-killed" : "");
@@ -237,6 +240,7 @@ static void run_start(monitor *m)
         return;
     }
     m->reason[0] = '\0';
+    m->post_start_failed = m->pre_stop_done = false;
     liveness_start(m);
     records_set_phase(m, PHASE_RUNNING);
     berth_info("container %s running, pid %d", m->plan->spec->id, (int)berth_container_pid(m->c));
@@ -273,17 +277,47 @@ static void on_grace_timer(berth_loop_timer *t)
     }
 }
 
-/* The stop signal now, SIGKILL to everything after grace_ms. */
-static void end_run(monitor *m, int64_t grace_ms)
+static void stop_signal(monitor *m)
 {
     berth_error *err = NULL;
 
+    if (!m->c || m->removal)
+        return;
     if (berth_container_signal(m->c, berth_spec_stop_signal(m->plan->spec), &err) < 0) {
         berth_log_error(BERTH_LOG_WARN, err, "stop signal");
         berth_error_free(&err);
     }
+}
+
+/* The preStop hook (once a run), then the stop signal; SIGKILL to
+ * everything after grace_ms, the hook's time included, as Kubernetes
+ * counts it. */
+static void end_run(monitor *m, int64_t grace_ms)
+{
     berth_loop_timer_arm(m->loop, &m->grace_timer,
                          berth_now_mono_ns() + grace_ms * BERTH_NSEC_PER_MSEC);
+    if (!m->pre_stop_done) {
+        m->pre_stop_done = true;
+        if (liveness_hook(m, PROBE_PRE_STOP, grace_ms))
+            return; /* run_hook_done sends the signal */
+    }
+    stop_signal(m);
+}
+
+void run_hook_done(monitor *m, probe_kind kind, bool ok, const char *message)
+{
+    if (kind == PROBE_PRE_STOP) {
+        stop_signal(m);
+        return;
+    }
+    if (ok || !m->c || m->removal || m->stopping)
+        return;
+    /* Kubernetes: a container whose postStart hook failed is killed, and
+     * restarted as its policy says */
+    m->post_start_failed = true;
+    snprintf(m->hook_message, sizeof(m->hook_message), "%s", message);
+    berth_warn("postStart hook failed: %s: killing the container", message);
+    end_run(m, berth_spec_stop_grace_ms(m->plan->spec));
 }
 
 void run_request_stop(monitor *m, int64_t grace_ms)

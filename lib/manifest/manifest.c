@@ -576,6 +576,56 @@ static void read_probe(berth_yaml *y, const node *n, void *data)
                                "not supported on a probe (the pod's applies)");
 }
 
+/* A lifecycle hook: one action, exec, httpGet or tcpSocket. */
+static void read_handler(berth_yaml *y, const node *n, void *data)
+{
+    probe_ctx *pc = data;
+    field f[] = { FLD("exec"), FLD("httpGet"), FLD("tcpSocket"), FLD("sleep"), FEND };
+    int actions = 0;
+    Probe *pr;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    pr = berth_xcalloc(1, sizeof(*pr));
+    probe_init(pr);
+    *pc->slot = pr;
+    for (const char *const *k =
+             (const char *const[]){ "exec", "httpGet", "tcpSocket", "sleep", NULL };
+         *k; k++)
+        actions += berth_yaml_field_get(f, *k)->key != NULL;
+    if (actions != 1) {
+        berth_yaml_error(y, n, "a hook needs exactly one of exec, httpGet, tcpSocket");
+        return;
+    }
+    berth_yaml_opt_sub(y, f, "exec", read_exec, pr);
+    berth_yaml_opt_sub(y, f, "httpGet", read_http, pc);
+    berth_yaml_opt_sub(y, f, "tcpSocket", read_tcp, pc);
+    if (berth_yaml_field_get(f, "sleep")->key)
+        berth_yaml_field_error(y, f, "sleep", "berth does not support the sleep action yet");
+}
+
+typedef struct lifecycle_ctx {
+    spec_t *s;
+    const port_names *ports;
+} lifecycle_ctx;
+
+static void read_lifecycle(berth_yaml *y, const node *n, void *data)
+{
+    lifecycle_ctx *lc = data;
+    field f[] = { FLD("postStart"), FLD("preStop"), FEND };
+    Lifecycle *l;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    l = berth_xcalloc(1, sizeof(*l));
+    lifecycle_init(l);
+    lc->s->lifecycle = l;
+    berth_yaml_opt_sub(y, f, "postStart", read_handler,
+                       &(probe_ctx){ &l->post_start, lc->ports, false });
+    berth_yaml_opt_sub(y, f, "preStop", read_handler,
+                       &(probe_ctx){ &l->pre_stop, lc->ports, false });
+}
+
 /* capabilities.add or .drop: names checked here, where their lines are. */
 static void read_cap_list(berth_yaml *y, const node *n, char ***arr, size_t *cnt)
 {
@@ -1003,6 +1053,7 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
                   FLD("securityContext"),
                   FLD("ports"),
                   FLD("imagePullPolicy"),
+                  FLD("lifecycle"),
                   FEND };
     mounts_ctx mc = { s, pod };
     port_names ports = { .n = 0 };
@@ -1070,6 +1121,7 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
                        &(probe_ctx){ &s->readiness_probe, &ports, true });
     berth_yaml_opt_sub(y, f, "startupProbe", read_probe,
                        &(probe_ctx){ &s->startup_probe, &ports, false });
+    berth_yaml_opt_sub(y, f, "lifecycle", read_lifecycle, &(lifecycle_ctx){ s, &ports });
     berth_yaml_opt_sub(y, f, "volumeMounts", read_mounts, &mc);
     apply_pod_security(s, &pod->sec);
     berth_yaml_opt_sub(y, f, "securityContext", read_security, s);

@@ -618,6 +618,10 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return F("spec.log_max_files: %d is out of range (1..100)", s->log_max_files);
     if (validate_pod_member(s, err) < 0)
         return -1;
+    if (s->lifecycle &&
+        (validate_probe(s->lifecycle->post_start, "lifecycle.post_start", err) < 0 ||
+         validate_probe(s->lifecycle->pre_stop, "lifecycle.pre_stop", err) < 0))
+        return -1;
     if (validate_probe(s->liveness_probe, "liveness_probe", err) < 0 ||
         validate_probe(s->readiness_probe, "readiness_probe", err) < 0 ||
         validate_probe(s->startup_probe, "startup_probe", err) < 0)

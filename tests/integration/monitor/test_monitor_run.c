@@ -687,6 +687,73 @@ START_TEST(exec_probe_failing_restarts)
 }
 END_TEST
 
+/* The lifecycle hooks: postStart runs as the container starts (and a
+ * failing one kills it, PostStartHookError, and it restarts); preStop runs
+ * before the stop signal, the container still there to see it. */
+static Mount hook_mount = MOUNT_INIT;
+static Mount *hook_mounts[] = { &hook_mount };
+
+static bool post_start_failed_once(const MonitorState *st)
+{
+    return st->n_history >= 1 && strcmp(st->history[0]->reason, "PostStartHookError") == 0;
+}
+
+START_TEST(lifecycle_hooks)
+{
+    static char *post[] = { "/bin/sh", "-c", "echo post >>/hooks/order", NULL };
+    static char *pre[] = { "/bin/sh", "-c", "echo pre >>/hooks/order", NULL };
+    static char *bad[] = { "/bin/false", NULL };
+    ExecAction post_a = EXEC_ACTION_INIT, pre_a = EXEC_ACTION_INIT;
+    Probe post_p = PROBE_INIT, pre_p = PROBE_INIT;
+    Lifecycle lc = LIFECYCLE_INIT;
+    char hooks[128], *order;
+    MonitorState *st;
+
+    snprintf(hooks, sizeof(hooks), "%s/hooks", dir);
+    ck_assert_int_eq(mkdir(hooks, 0777), 0);
+    hook_mount.source = hooks;
+    hook_mount.destination = "/hooks";
+    spec.mounts = hook_mounts;
+    spec.n_mounts = 1;
+    post_a.command = post;
+    post_a.n_command = 3;
+    post_p.action_case = PROBE_ACTION_EXEC;
+    post_p.exec = &post_a;
+    pre_a.command = pre;
+    pre_a.n_command = 3;
+    pre_p.action_case = PROBE_ACTION_EXEC;
+    pre_p.exec = &pre_a;
+    lc.post_start = &post_p;
+    lc.pre_stop = &pre_p;
+    spec.lifecycle = &lc;
+    spec.stop_grace_ms = 5000;
+    /* the container writes "term" when its stop signal comes */
+    set_cmd("trap 'echo term >>/hooks/order; exit 0' TERM; while :; do sleep 0.1; done");
+    start();
+    usleep(500 * 1000);
+    ck_assert_int_eq(berth_monitor_stop(dfd, -1, NULL), 0);
+    wait_monitor_gone(10000);
+    order = log_text("hooks/order");
+    ck_assert_str_eq(order, "post\npre\nterm\n");
+    free(order);
+
+    /* a postStart hook that fails: killed, recorded, restarted */
+    lc.post_start->exec->command = bad;
+    lc.post_start->exec->n_command = 1;
+    lc.pre_stop = NULL;
+    spec.restart_policy = RESTART_ALWAYS;
+    backoff.initial_ms = 100;
+    spec.restart_backoff = &backoff;
+    spec.stop_grace_ms = 300;
+    start();
+    st = wait_state(post_start_failed_once, 10000);
+    monitor_state_free_unpacked(st, NULL);
+    ck_assert_int_eq(berth_monitor_stop(dfd, 0, NULL), 0);
+    wait_monitor_gone(10000);
+    spec.lifecycle = NULL;
+}
+END_TEST
+
 static bool unhealthy_msg(const MonitorState *st)
 {
     return st->n_history >= 1 && st->history[0]->reason[0];
@@ -986,6 +1053,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, log_failing_at_end_of_output);
     tcase_add_test(tc, stop_without_grace_value);
     tcase_add_test(tc, exec_probe_failing_restarts);
+    tcase_add_test(tc, lifecycle_hooks);
     tcase_add_test(tc, tcp_probe);
     tcase_add_test(tc, tcp_probe_refused);
     tcase_add_test(tc, http_probes);

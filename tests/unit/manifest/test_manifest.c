@@ -939,6 +939,34 @@ START_TEST(env_value_from)
 }
 END_TEST
 
+START_TEST(lifecycle_hooks)
+{
+    static const char yaml[] =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - name: a\n"
+        "    image: busybox\n"
+        "    ports: [{name: http, containerPort: 8080}]\n"
+        "    lifecycle:\n"
+        "      postStart: {httpGet: {path: /warm, port: http}}\n"
+        "      preStop: {exec: {command: [sh, -c, 'sleep 5']}}\n";
+    berth_manifest *m = parse_ok(yaml);
+    const ContainerSpec *s = m->workloads[0]->template_;
+    char *msg;
+
+    ck_assert_int_eq(s->lifecycle->post_start->action_case, PROBE_ACTION_HTTP_GET);
+    ck_assert_uint_eq(s->lifecycle->post_start->http_get->port, 8080);
+    ck_assert_int_eq(s->lifecycle->pre_stop->action_case, PROBE_ACTION_EXEC);
+    berth_manifest_free(m);
+    msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+                     "  - name: a\n"
+                     "    image: busybox\n"
+                     "    lifecycle: {preStop: {sleep: {seconds: 5}}}\n");
+    ck_assert_str_eq(msg, "web.yaml:8:34: spec.containers[0].lifecycle.preStop.sleep: berth does "
+                          "not support the sleep action yet");
+    free(msg);
+}
+END_TEST
+
 /* ---- replicas ---- */
 
 START_TEST(replica_ids)
@@ -1030,6 +1058,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, pod_security_context);
     tcase_add_test(tc, placement_rules);
     tcase_add_test(tc, env_value_from);
+    tcase_add_test(tc, lifecycle_hooks);
     tcase_add_test(tc, replica_ids);
     tcase_add_test(tc, replica_spec_is_a_labelled_copy);
     suite_add_tcase(s, tc);
