@@ -335,8 +335,11 @@ static void status_from_state(ct *c, const MonitorState *ms)
             state = CONTAINER_EXITED;
             snprintf(reason, sizeof(reason), "%s", exit_reason(last));
         }
-        if (last)
+        if (last) {
             c->st.started_unix_ns = last->started_unix_ns;
+            /* its termination message */
+            snprintf(message, sizeof(message), "%s", last->message);
+        }
         break;
     case PHASE_FAILED:
         state = CONTAINER_FAILED;

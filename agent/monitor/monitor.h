@@ -114,6 +114,7 @@ struct monitor {
     char reason[512];
     ExitRecord history[HISTORY_MAX];
     char history_reason[HISTORY_MAX][256];
+    char *last_message; /* the last exit's termination message (NULL: none) */
     size_t n_history;
     bool finished;   /* the final phase is written: the loop ends */
     int exit_status; /* of the monitor process */

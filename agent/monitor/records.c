@@ -1,5 +1,6 @@
 /* state.pb and exit.pb: what berthd (and anyone) reads of this monitor. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,6 +58,14 @@ void records_exit(monitor *m, const ExitRecord *rec)
     m->history[m->n_history] = *rec;
     snprintf(m->history_reason[m->n_history], sizeof(m->history_reason[0]), "%s", rec->reason);
     m->history[m->n_history].reason = m->history_reason[m->n_history];
+    /* only the last exit keeps its termination message (4 KiB each would
+     * weigh on a monitor that lives as long as its container) */
+    for (size_t i = 0; i < m->n_history; i++)
+        m->history[i].message = (char *)protobuf_c_empty_string;
+    free(m->last_message);
+    m->last_message = rec->message && *rec->message ? strdup(rec->message) : NULL;
+    m->history[m->n_history].message =
+        m->last_message ? m->last_message : (char *)protobuf_c_empty_string;
     m->n_history++;
     if (berth_statedir_write_exit(m->dirfd, rec, &err) < 0) {
         berth_log_error(BERTH_LOG_ERROR, err, "write exit record");

@@ -5,14 +5,18 @@
  * sends the stop signal and, after the grace period, SIGKILL to everything
  * in its cgroup. */
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "monitor.h"
@@ -26,6 +30,8 @@
 #define REMOVAL_TIMEOUT_MS 10000
 /* The exit code recorded for a run that could not be started. */
 #define EXIT_CODE_START_FAILED 128
+/* The termination message file, in the state directory. */
+#define TERMINATION_LOG "termination-log"
 
 /* --- ending ------------------------------------------------------------------------------ */
 
@@ -143,6 +149,45 @@ static void remove_run(monitor *m)
     m->removal = berth_removal_start_container(m->loop, m->c, REMOVAL_TIMEOUT_MS, on_removed, m);
 }
 
+/* The run's termination message into buf: the file the container wrote,
+ * else (FallbackToLogsOnError, a failed run) its log's last lines. */
+static void termination_message(monitor *m, int exit_code, char *buf, size_t size)
+{
+    const ContainerSpec *s = m->plan->spec;
+    ssize_t n = 0;
+    int fd;
+
+    buf[0] = '\0';
+    if (!*s->termination_message_path)
+        return;
+    fd = openat(m->dirfd, TERMINATION_LOG, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        n = berth_read_all(fd, buf, size - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+    }
+    if (n <= 0 && s->termination_message_fallback_to_logs && exit_code != 0) {
+        berth_crilog_query q = { .tail_lines = 80, .max_bytes = 2048, .stream = -1 };
+        berth_crilog_batch b;
+        size_t len = 0;
+
+        if (berth_crilog_read(m->dirfd, BERTH_STATEDIR_LOG, berth_spec_log_max_files(s), &q, &b,
+                              NULL) < 0)
+            return;
+        /* the last 2 KiB of them */
+        for (size_t i = b.n_lines, total = 0; i-- > 0;) {
+            total += b.lines[i].len + 1;
+            if (total > 2048)
+                break;
+            len = i;
+        }
+        for (size_t i = b.n_lines ? len : 0, off = 0; i < b.n_lines && off < size - 1; i++)
+            off += (size_t)snprintf(buf + off, size - off, "%.*s%s", (int)b.lines[i].len,
+                                    b.lines[i].text, b.lines[i].partial ? "" : "\n");
+        berth_crilog_batch_clear(&b);
+    }
+}
+
 /* The init exited (its pidfd is readable). */
 static void on_exit_of_container(berth_loop_io *io, uint32_t events)
 {
@@ -150,6 +195,7 @@ static void on_exit_of_container(berth_loop_io *io, uint32_t events)
     ExitRecord rec = EXIT_RECORD_INIT;
     berth_error *err = NULL;
     berth_exit ex = { .exit_code = 255 };
+    char message[4097];
 
     (void)events;
     /* Every writer is gone with the pid namespace: read the pipes dry. */
@@ -168,6 +214,8 @@ static void on_exit_of_container(berth_loop_io *io, uint32_t events)
     rec.finished_unix_ns = ex.finished_ns;
     rec.restart_count = m->restart_count;
     rec.stopped = m->stopping;
+    termination_message(m, ex.exit_code, message, sizeof(message));
+    rec.message = message;
     rec.reason = ex.oom_killed          ? "OOMKilled"
                  : m->post_start_failed ? "PostStartHookError"
                  : m->unhealthy_kill    ? "Unhealthy"
@@ -188,6 +236,7 @@ static void on_exit_of_container(berth_loop_io *io, uint32_t events)
 static int create(monitor *m, berth_error **err)
 {
     berth_create_opts opts = { .state_dir = m->state_dir, .stdio = { -1, -1, -1 } };
+    char term_path[PATH_MAX];
     int w[2] = { -1, -1 }, r = -1;
 
     if (logs_open_pipe(m, BERTH_CRILOG_STDOUT, &w[0], err) < 0 ||
@@ -205,6 +254,21 @@ static int create(monitor *m, berth_error **err)
         opts.volumes_dir = m->plan->volumes_dir;
     if (*m->plan->seccomp_profile_path)
         opts.seccomp_profile_path = m->plan->seccomp_profile_path;
+    if (*m->plan->spec->termination_message_path) {
+        /* empty for each run, writable by whoever the container runs as */
+        int fd = openat(m->dirfd, TERMINATION_LOG,
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+
+        if (fd < 0 || fchmod(fd, 0666) < 0) {
+            berth_error_errno(err, "make the termination message file");
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        close(fd);
+        snprintf(term_path, sizeof(term_path), "%s/%s", m->state_dir, TERMINATION_LOG);
+        opts.termination_log = term_path;
+    }
     if (berth_container_create(m->rt, m->plan->spec, &opts, &m->c, err) < 0)
         goto out;
     if (berth_loop_add(m->loop, &m->pid_io, berth_container_pidfd(m->c), EPOLLIN,
@@ -409,6 +473,8 @@ void run_begin(monitor *m)
 
 void run_free(monitor *m)
 {
+    free(m->last_message);
+    m->last_message = NULL;
     berth_removal_cancel(m->removal);
     m->removal = NULL;
     berth_container_free(m->c);

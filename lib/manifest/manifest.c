@@ -1054,6 +1054,8 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
                   FLD("ports"),
                   FLD("imagePullPolicy"),
                   FLD("lifecycle"),
+                  FLD("terminationMessagePath"),
+                  FLD("terminationMessagePolicy"),
                   FEND };
     mounts_ctx mc = { s, pod };
     port_names ports = { .n = 0 };
@@ -1122,6 +1124,24 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
     berth_yaml_opt_sub(y, f, "startupProbe", read_probe,
                        &(probe_ctx){ &s->startup_probe, &ports, false });
     berth_yaml_opt_sub(y, f, "lifecycle", read_lifecycle, &(lifecycle_ctx){ s, &ports });
+    /* Kubernetes' default: every container may leave a message there */
+    s->termination_message_path = berth_xstrdup("/dev/termination-log");
+    if (berth_yaml_opt_string(y, f, "terminationMessagePath", &v)) {
+        if (v[0] != '/' || strlen(v) > 4096)
+            berth_yaml_field_error(y, f, "terminationMessagePath",
+                                   "'%.80s' is not an absolute path", v);
+        else {
+            free(s->termination_message_path);
+            s->termination_message_path = berth_xstrdup(v);
+        }
+    }
+    {
+        static const char *const policies[] = { "File", "FallbackToLogsOnError", NULL };
+        int which;
+
+        if (berth_yaml_opt_enum(y, f, "terminationMessagePolicy", policies, &which))
+            s->termination_message_fallback_to_logs = which == 1;
+    }
     berth_yaml_opt_sub(y, f, "volumeMounts", read_mounts, &mc);
     apply_pod_security(s, &pod->sec);
     berth_yaml_opt_sub(y, f, "securityContext", read_security, s);

@@ -566,6 +566,8 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     if (runtime_empty_dirs(spec, opts ? opts->volumes_dir : NULL, &empty_dirs, err) < 0)
         goto fail;
     plan.empty_dirs = empty_dirs;
+    if (*spec->termination_message_path && opts && opts->termination_log)
+        plan.termination_log = opts->termination_log;
     if (spec->seccomp == SECCOMP_LOCALHOST && !spec->privileged) {
         if (!opts || !opts->seccomp_profile_path) {
             berth_error_set(err, EINVAL, "spec.seccomp_profile %s: the node gave no profile path",

@@ -451,6 +451,26 @@ static int setup_cgroupfs(const child_plan *p, int rootfd, berth_error **err)
     return remount_ro_in_root(rootfd, "/sys/fs/cgroup", err);
 }
 
+/* The termination message file: the host's file bound at the spec's
+ * path (under /dev too, which the spec's own mounts may not touch). */
+static int setup_termination_log(const child_plan *p, int rootfd, berth_error **err)
+{
+    _cleanup_close_ int src = -1;
+    char srcp[FD_PATH_LEN];
+
+    if (!p->termination_log)
+        return 0;
+    src = open(p->termination_log, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    if (src < 0)
+        return berth_error_errno(err, "termination message file %s", p->termination_log);
+    if (mount_in_root(rootfd, p->spec->termination_message_path, OPEN_FILE, fd_path(src, srcp),
+                      NULL, bind_flags(), NULL, err) < 0 ||
+        restrict_bind_in_root(rootfd, p->spec->termination_message_path,
+                              MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
+        return berth_error_prefix(err, "spec.termination_message_path");
+    return 0;
+}
+
 static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
 {
     for (size_t i = 0; i < p->spec->n_mounts; i++) {
@@ -589,7 +609,8 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
             restrict_bind_in_root(rootfd, "/sys", MS_RDONLY, err) < 0)
             return -1;
     }
-    if (setup_dev(p, rootfd, err) < 0 || setup_spec_mounts(p, rootfd, err) < 0)
+    if (setup_dev(p, rootfd, err) < 0 || setup_spec_mounts(p, rootfd, err) < 0 ||
+        setup_termination_log(p, rootfd, err) < 0)
         return -1;
     if (p->spec->privileged) {
         /* every host device, no masked or read-only path */

@@ -49,6 +49,8 @@ typedef struct child_plan {
     /* The host directories of the spec's emptyDir mounts, by mount index
      * (NULL: none). */
     char *const *empty_dirs;
+    /* The host file bound at spec.termination_message_path (NULL: none). */
+    const char *termination_log;
     /* A pod's container: the sandbox's namespaces to join in place of new
      * ones (-1: a new one). */
     int join_net, join_ipc, join_uts;

@@ -79,6 +79,9 @@ typedef struct berth_create_opts {
     /* spec seccomp SECCOMP_LOCALHOST: the profile's file (OCI JSON), which
      * the node resolved from spec.seccomp_profile. */
     const char *seccomp_profile_path;
+    /* spec.termination_message_path: the host file bound there (made by
+     * the caller). */
+    const char *termination_log;
 } berth_create_opts;
 
 typedef struct berth_container berth_container;

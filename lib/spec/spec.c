@@ -415,6 +415,10 @@ static int validate_security(const berth_spec *s, berth_error **err)
         if (r->divisor < 0)
             return F("spec.env_refs[%zu].divisor: must not be negative", i);
     }
+    if (*s->termination_message_path &&
+        (!path_clean(s->termination_message_path) || strcmp(s->termination_message_path, "/") == 0))
+        return F("spec.termination_message_path: '%.80s' must be an absolute, normalised path",
+                 s->termination_message_path);
     if (s->privileged && s->user_namespace && s->user_namespace->enabled)
         return F("spec.privileged: not in a user namespace");
     if (s->seccomp == SECCOMP_LOCALHOST) {

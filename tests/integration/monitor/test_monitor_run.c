@@ -754,6 +754,33 @@ START_TEST(lifecycle_hooks)
 }
 END_TEST
 
+/* terminationMessagePath: what the container left there is the exit's
+ * message; with FallbackToLogsOnError, a failed run's last log lines. */
+START_TEST(termination_message)
+{
+    ExitRecord *rec;
+
+    spec.termination_message_path = "/dev/termination-log";
+    set_cmd("echo 'bye now' >/dev/termination-log; exit 3");
+    start();
+    wait_monitor_gone(10000);
+    rec = exit_record();
+    ck_assert_int_eq(rec->exit_code, 3);
+    ck_assert_str_eq(rec->message, "bye now\n");
+    exit_record_free_unpacked(rec, NULL);
+
+    spec.termination_message_fallback_to_logs = true;
+    set_cmd("echo first; echo 'it broke' >&2; exit 2");
+    start();
+    wait_monitor_gone(10000);
+    rec = exit_record();
+    ck_assert_str_eq(rec->message, "first\nit broke\n");
+    exit_record_free_unpacked(rec, NULL);
+    spec.termination_message_path = "";
+    spec.termination_message_fallback_to_logs = false;
+}
+END_TEST
+
 static bool unhealthy_msg(const MonitorState *st)
 {
     return st->n_history >= 1 && st->history[0]->reason[0];
@@ -1054,6 +1081,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, stop_without_grace_value);
     tcase_add_test(tc, exec_probe_failing_restarts);
     tcase_add_test(tc, lifecycle_hooks);
+    tcase_add_test(tc, termination_message);
     tcase_add_test(tc, tcp_probe);
     tcase_add_test(tc, tcp_probe_refused);
     tcase_add_test(tc, http_probes);
