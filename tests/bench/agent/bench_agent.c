@@ -4,6 +4,10 @@
  *   latency   assignment -> Running for one container, one at a time: the
  *             wake-up, GetAssignments, the monitor's start, the container's
  *             start and the Running event back (p50, p99)
+ *   pods      two containers as two pods of one, as one pod of two (its
+ *             sandbox: network, IPC and UTS namespaces bound to files, a pod
+ *             cgroup) and as one pod of two sharing a PID namespace (a
+ *             pause besides), interleaved: assignment -> both Running
  *   density   N sleeping containers assigned at once: time until all run,
  *             then the agent's RSS and PSS, each monitor's PSS, and the
  *             agent's CPU over an idle period with all of them running
@@ -93,6 +97,24 @@ static int round_running(void)
 static bool all_running(void)
 {
     return round_running() >= want_running;
+}
+
+/* Running containers whose id starts with round_prefix (a pod's "P_x" or
+ * two pods "P-0", "P-1"). */
+static int prefix_running(void)
+{
+    size_t n = strlen(round_prefix);
+    int k = 0;
+
+    for (size_t i = 0; i < A.ctl.n_latest; i++)
+        k += strncmp(A.ctl.latest[i].id, round_prefix, n) == 0 &&
+             A.ctl.latest[i].state == CONTAINER_RUNNING;
+    return k;
+}
+
+static bool pair_running(void)
+{
+    return prefix_running() >= 2;
 }
 
 /* No container directory left: everything removed was stopped and cleaned. */
@@ -188,6 +210,67 @@ static int latency(int runs)
     return done == runs ? 0 : -1;
 }
 
+/* Two containers: as two pods (mode 0), one pod of two (1), one pod of
+ * two sharing a PID namespace (2); assignment -> both Running, medians. */
+static int pods(int runs)
+{
+    static const char *const modes[] = { "two pods of one", "one pod of two",
+                                         "one pod of two, shared PID namespace" };
+    double *ms[3];
+    static PodMember members[2];
+    static const char *const names[] = { "a", "b" };
+    int done = 0;
+
+    for (int k = 0; k < 3; k++)
+        ms[k] = calloc((size_t)runs + 1, sizeof(double));
+    for (int i = 0; i < runs; i++) {
+        for (int k = 0; k < 3; k++) {
+            int64_t t0;
+
+            snprintf(round_prefix, sizeof(round_prefix), "pod%d-%d", k, i);
+            make_specs(round_prefix, 2);
+            for (int c = 0; k > 0 && c < 2; c++) {
+                pod_member_init(&members[c]);
+                members[c].pod = round_prefix;
+                members[c].name = (char *)names[c];
+                members[c].share_process_namespace = k == 2;
+                snprintf(ids[c], sizeof(ids[c]), "%s_%s", round_prefix, names[c]);
+                specs[c].pod = &members[c];
+                specs[c].hostname = round_prefix;
+            }
+            t0 = berth_now_mono_ns();
+            fake_ctl_assign(&A.ctl, spec_ptrs, 2);
+            if (!bench_agentd_wait(&A, pair_running, 30000)) {
+                fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", round_prefix,
+                        A.dir);
+                goto out;
+            }
+            ms[k][i] = (double)(berth_now_mono_ns() - t0) / 1e6;
+            fake_ctl_assign(&A.ctl, NULL, 0);
+            if (!bench_agentd_wait(&A, none_left, 30000)) {
+                fprintf(stderr, "bench-agent: %s was not removed\n", round_prefix);
+                goto out;
+            }
+        }
+        done++;
+    }
+out:
+    for (int k = 0; k < 3 && done; k++) {
+        bench_sort(ms[k], (size_t)done);
+        printf("  assignment -> 2 Running, %-38s p50 %.1f ms  p99 %.1f ms  (%d runs)\n", modes[k],
+               bench_pct(ms[k], (size_t)done, 0.5), bench_pct(ms[k], (size_t)done, 0.99), done);
+    }
+    if (done)
+        printf("  the sandbox costs %.1f ms (%.1f ms with a pause), pod vs two pods, p50\n",
+               bench_pct(ms[1], (size_t)done, 0.5) - bench_pct(ms[0], (size_t)done, 0.5),
+               bench_pct(ms[2], (size_t)done, 0.5) - bench_pct(ms[0], (size_t)done, 0.5));
+    for (int k = 0; k < 3; k++)
+        free(ms[k]);
+    for (int c = 0; c < 2; c++)
+        specs[c].pod = NULL;
+    return done == runs ? 0 : -1;
+}
+
 static int density(int n)
 {
     long rss, pss, t0, t1, mon_sum, mon_max;
@@ -263,6 +346,8 @@ int main(int argc, char **argv)
     printf("agent (berthd with a fake controller; 1 s heartbeats, 10 s metrics, 4 parallel "
            "starts)\n");
     if (runs > 0 && latency(runs) < 0)
+        rc = 1;
+    if (runs > 0 && rc == 0 && pods(runs) < 0)
         rc = 1;
     for (int i = 0; i < n_sizes && rc == 0; i++)
         if (density(sizes[i]) < 0)
