@@ -521,7 +521,12 @@ static void on_pod_lost(const char *pod, void *data)
             c->replacement = BERTH_PB_COPY(ContainerSpec, c->spec);
             c->replacement_gen = c->generation;
             ct_stop(c, ct_grace_ms(c));
-        } else if (c->phase == CT_DONE && !c->operator_stopped) {
+        } else if (c->phase == CT_DONE && !c->operator_stopped &&
+                   (ct_member(c)->role == POD_ROLE_INIT ||
+                    c->spec->restart_policy == RESTART_ALWAYS ||
+                    (c->spec->restart_policy == RESTART_ON_FAILURE && !init_completed(c)))) {
+            /* a new sandbox runs the init containers again; what ended
+             * for good stays ended */
             c->phase = CT_QUEUED;
         }
     }
@@ -529,10 +534,34 @@ static void on_pod_lost(const char *pod, void *data)
     check_applied(t);
 }
 
+/* Kubernetes 1.29: once a pod's app containers have all ended for good,
+ * its sidecars are stopped (and stay stopped). */
+static void stop_idle_sidecars(containers *t)
+{
+    for (ct *c = t->cts; c; c = c->next) {
+        const PodMember *m = ct_member(c);
+        bool apps = false, all_done = true;
+
+        if (!m || m->role != POD_ROLE_SIDECAR || c->phase != CT_SUPERVISED || c->operator_stopped)
+            continue;
+        for (const ct *o = t->cts; o; o = o->next)
+            if (same_pod(o, m) && ct_member(o)->role == POD_ROLE_APP) {
+                apps = true;
+                all_done &= o->phase == CT_DONE && o->desired;
+            }
+        if (apps && all_done) {
+            berth_info("pod %s: its containers have ended: stopping sidecar %s", m->pod, m->name);
+            c->operator_stopped = true;
+            ct_stop(c, ct_grace_ms(c));
+        }
+    }
+}
+
 static void on_kick(berth_loop_timer *timer)
 {
     containers *t = berth_container_of(timer, containers, kick);
 
+    stop_idle_sidecars(t);
     start_queued(t);
     check_applied(t);
 }
@@ -716,6 +745,9 @@ static void ct_settle(ct *c)
 
     c->phase = CT_DONE;
     finish_stops(c, NULL);
+    /* its pod's others may go on now (a sidecar to stop) */
+    if (c->spec && c->spec->pod && !berth_loop_timer_armed(&t->kick))
+        berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
     if (c->remove_when_done && !c->replacement) {
         char pod[BERTH_SPEC_ID_MAX + 1] = "";
 
@@ -1065,9 +1097,10 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     if (ct_member(c))
         pods_dir(t->pods, ct_member(c)->pod, sandbox_dir, sizeof(sandbox_dir));
     plan.sandbox_dir = sandbox_dir;
-    /* emptyDir volumes: the pod's (in its sandbox), or the container's own */
-    snprintf(volumes_dir, sizeof(volumes_dir), "%s/volumes", *sandbox_dir ? sandbox_dir : "");
-    if (!*sandbox_dir)
+    /* emptyDir volumes: the pod's, or the container's own */
+    if (ct_member(c))
+        pods_volumes_dir(t->pods, ct_member(c)->pod, volumes_dir, sizeof(volumes_dir));
+    else
         snprintf(volumes_dir, sizeof(volumes_dir), "%s/%s/volumes", t->dir, c->id);
     plan.volumes_dir = volumes_dir;
     if (c->spec->seccomp == SECCOMP_LOCALHOST)
@@ -1395,6 +1428,26 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
     }
     /* pods whose containers all went while berthd was away */
     pods_sweep(t->pods, pod_in_use, t);
+    /* pods whose sandbox broke while berthd was away (a reboot, a pause
+     * that died): their containers start again in a new one */
+    for (ct *c = t->cts; c; c = c->next) {
+        const PodMember *m = ct_member(c);
+        pods_sandbox sb;
+        berth_cgroup_limits lim;
+        bool first = true;
+
+        if (!m)
+            continue;
+        for (const ct *o = t->cts; o != c; o = o->next)
+            first &= !same_pod(o, m);
+        if (!first)
+            continue;
+        pod_sandbox(c, &sb, &lim);
+        if (!pods_whole(t->pods, m->pod, &sb)) {
+            berth_warn("pod %s: its sandbox broke while berthd was away", m->pod);
+            on_pod_lost(m->pod, t);
+        }
+    }
     *ret = t;
     return 0;
 fail:

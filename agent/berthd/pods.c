@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "runtime/runtime.h"
 #include "runtime/sandbox.h"
 #include "spec/spec.h"
 
@@ -33,6 +34,7 @@ struct pod {
     char id[BERTH_SPEC_ID_MAX + 1];
     berth_loop_io pause_io; /* the pause's pidfd, while it is watched */
     bool removing;
+    bool release; /* the pod is gone, not only its sandbox */
     bool warned;
     int64_t removing_since_ns;
     berth_loop_timer timer;
@@ -49,6 +51,11 @@ static void on_remove_timer(berth_loop_timer *timer);
 void pods_dir(const pods *p, const char *id, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", p->dir, id);
+}
+
+void pods_volumes_dir(const pods *p, const char *id, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/volumes/%s", p->cfg.state_dir, id);
 }
 
 void pods_cgroup(const pods *p, const char *id, char *buf, size_t size)
@@ -147,6 +154,14 @@ static int remove_step(pod *e)
     pods_dir(p, e->id, dir, sizeof(dir));
     pods_cgroup(p, e->id, cg, sizeof(cg));
     r = berth_sandbox_remove_step(p->cfg.cgroups, dir, cg, &err);
+    if (r == 1 && e->release) {
+        char vol[PATH_MAX];
+
+        /* the pod is gone: its volumes too (a Memory one is a tmpfs) */
+        pods_volumes_dir(p, e->id, vol, sizeof(vol));
+        if (berth_volumes_release(vol, &err) < 0 || berth_rm_rf_at(AT_FDCWD, vol, &err) < 0)
+            r = -1;
+    }
     if (r == 1) {
         berth_info("pod %s: sandbox removed", e->id);
         pod_free(e);
@@ -174,7 +189,10 @@ void pods_release(pods *p, const char *id)
 {
     pod *e = find(p, id);
 
-    if (!e || e->removing)
+    if (!e)
+        return;
+    e->release = true;
+    if (e->removing)
         return;
     e->removing = true;
     e->removing_since_ns = berth_now_mono_ns();

@@ -41,8 +41,11 @@ int pods_open(const pods_config *cfg, pods **ret, berth_error **err);
 /* The sandboxes stay. NULL is fine. */
 void pods_close(pods *p);
 
-/* The sandbox directory and the cgroup of pod. */
+/* The sandbox directory and the cgroup of pod; the directory of its
+ * emptyDir volumes (<state_dir>/volumes/<pod>: kept when a sandbox is
+ * made anew, removed with the pod). */
 void pods_dir(const pods *p, const char *pod, char *buf, size_t size);
+void pods_volumes_dir(const pods *p, const char *pod, char *buf, size_t size);
 void pods_cgroup(const pods *p, const char *pod, char *buf, size_t size);
 
 /* Whether pod's sandbox is there and whole (false too while it is being

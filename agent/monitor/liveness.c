@@ -185,8 +185,12 @@ static void probe_done(probe *pr, bool ok, const char *message)
     if (pr->kind == PROBE_POST_START || pr->kind == PROBE_PRE_STOP) {
         if (!ok)
             berth_warn("%s failed: %s", kind_names[pr->kind], message);
-        if (pr->kind == PROBE_POST_START && ok)
+        if (pr->kind == PROBE_POST_START && ok) {
+            /* started now (or once its startup probe passes) */
+            m->started = !probe_spec_of(m, PROBE_STARTUP);
             start_probes(m);
+            records_save_state(m);
+        }
         run_hook_done(m, pr->kind, ok, message);
         return;
     }
@@ -587,8 +591,11 @@ void liveness_start(monitor *m)
     m->started = !probe_spec_of(m, PROBE_STARTUP);
     for (int k = 0; k < PROBE_KINDS; k++)
         m->probes[k].failures = m->probes[k].successes = 0, m->probes[k].message[0] = '\0';
-    /* Kubernetes: the probes wait for the postStart hook */
-    if (!liveness_hook(m, PROBE_POST_START, POST_START_TIMEOUT_MS))
+    /* Kubernetes: the probes wait for the postStart hook, and the
+     * container is not started before it is done */
+    if (liveness_hook(m, PROBE_POST_START, POST_START_TIMEOUT_MS))
+        m->started = false;
+    else
         start_probes(m);
 }
 

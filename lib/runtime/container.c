@@ -44,6 +44,8 @@ struct berth_container {
     uint64_t oom_base;
     bool reaped;
     berth_exit exit;
+    /* spec seccomp Localhost: its compiled profile, for the execs too */
+    struct sock_fprog localhost;
 };
 
 /* --- the runtime object -------------------------------------------------- */
@@ -353,12 +355,16 @@ static int read_child_error(int sock, int flags, berth_error **err)
 {
     const size_t hdr = sizeof(int) + 1;
     char buf[4096 + 1];
+    bool reset = false;
     ssize_t n;
     int code = 0;
 
+    /* A child that failed before it read our go closed with it unread:
+     * the kernel reports that once (ECONNRESET), ahead of the record the
+     * child sent, which the next read returns. */
     do
         n = recv(sock, buf, sizeof(buf) - 1, flags);
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !reset && (reset = true))));
     if (n < 0) {
         if (errno == EAGAIN)
             return 0;
@@ -438,6 +444,7 @@ void berth_container_free(berth_container *c)
     free(c->work);
     free(c->mnt);
     free(c->state_dir);
+    free(c->localhost.filter);
     free(c);
 }
 BERTH_DEFINE_CLEANUP(berth_container, berth_container_free)
@@ -519,7 +526,6 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     _cleanup_free_ char **argv = NULL, **envp = NULL, **stub_argv = NULL;
     _cleanup_free_ char *lower = NULL, *cgpath = NULL;
     char **empty_dirs = NULL;
-    struct sock_fprog localhost = { 0 };
     _cleanup_close_ int sock_parent = -1, sock_child = -1;
     char extra_env[2][300], hostname[64], sync_fd_str[16];
     berth_cgroup_limits lim;
@@ -574,9 +580,9 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
                             spec->seccomp_profile);
             goto fail;
         }
-        if (seccomp_compile_oci(opts->seccomp_profile_path, &localhost, err) < 0)
+        if (seccomp_compile_oci(opts->seccomp_profile_path, &c->localhost, err) < 0)
             goto fail;
-        plan.seccomp = &localhost;
+        plan.seccomp = &c->localhost;
     }
 
     /* The cgroup first: it is the claim on the id. A container of the same
@@ -617,7 +623,6 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         if (sandbox[i] >= 0)
             close(TAKE_FD(sandbox[i]));
     runtime_empty_dirs_free(TAKE_PTR(empty_dirs), spec->n_mounts);
-    free(localhost.filter);
 
     /* The child sets up its mounts meanwhile (unless in a user namespace,
      * where it waits for the maps). If it fails early, its own error is
@@ -650,7 +655,6 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
 fail:
     abort_start(c);
     runtime_empty_dirs_free(empty_dirs, spec->n_mounts);
-    free(localhost.filter);
     for (size_t i = 0; i < 4; i++)
         if (sandbox[i] >= 0)
             close(sandbox[i]);
@@ -768,6 +772,13 @@ int berth_container_exec_start(berth_container *c, const berth_spec *spec, size_
     if (plan_process(c->rt, spec, argc, argv, hostname, extra_env, &plan, &cargv, &envp, err) < 0 ||
         make_sync_pair(&sock_parent, &sock_child, err) < 0)
         return berth_error_prefix(err, "exec in container %s", c->id);
+    /* the container's own profile binds what runs in it later too */
+    if (spec->seccomp == SECCOMP_LOCALHOST && !spec->privileged) {
+        if (!c->localhost.filter)
+            return berth_error_set(
+                err, EINVAL, "exec in container %s: its seccomp profile is not loaded", c->id);
+        plan.seccomp = &c->localhost;
+    }
     make_stub_argv(&plan, "berth-exec", sock_child, sync_fd_str, &stub_argv);
     if (plan.new_netns)
         ns |= CLONE_NEWNET;

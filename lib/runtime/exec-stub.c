@@ -91,6 +91,11 @@ static long sys_set_name(const char *name)
     return sys3(__NR_prctl, 15 /* PR_SET_NAME */, (long)name, 0);
 }
 
+static long sys_set_undumpable(void)
+{
+    return sys3(__NR_prctl, 4 /* PR_SET_DUMPABLE */, 0, 0);
+}
+
 static long sys_execve(const char *path, char **argv, char **envp)
 {
     return sys3(__NR_execve, (long)path, (long)argv, (long)envp);
@@ -171,6 +176,11 @@ static long sys_set_name(const char *name)
 {
     return prctl(PR_SET_NAME, name, 0, 0, 0);
 }
+
+static long sys_set_undumpable(void)
+{
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 #endif
 
 static unsigned long str_len(const char *s)
@@ -248,6 +258,8 @@ static __attribute__((noreturn)) void run_pause(void)
 
     /* its name in ps, not the memfd's */
     sys_set_name("berth-pause");
+    /* a pod's container of the same uid cannot ptrace it */
+    sys_set_undumpable();
     sys_sigmask(0 /* SIG_BLOCK */, &all, 0);
     for (;;) {
         long sig = sys_sigwait(&all);

@@ -612,17 +612,17 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
     if (setup_dev(p, rootfd, err) < 0 || setup_spec_mounts(p, rootfd, err) < 0 ||
         setup_termination_log(p, rootfd, err) < 0)
         return -1;
+    if (p->workdir) {
+        _cleanup_close_ int wfd = -1;
+        if (open_in_root(rootfd, p->workdir, OPEN_DIR, &wfd, err) < 0)
+            return berth_error_prefix(err, "working directory");
+    }
     if (p->spec->privileged) {
         /* every host device, no masked or read-only path */
         if (host_devices(rootfd, err) < 0)
             return -1;
         *ret_rootfd = TAKE_FD(rootfd);
         return 0;
-    }
-    if (p->workdir) {
-        _cleanup_close_ int wfd = -1;
-        if (open_in_root(rootfd, p->workdir, OPEN_DIR, &wfd, err) < 0)
-            return berth_error_prefix(err, "working directory");
     }
 
     /* The mask for files: a char device no rule allows (0:0), so reading a

@@ -23,7 +23,14 @@
 
 static int action_of(const char *name, json_t *errno_ret, uint32_t *ret, berth_error **err)
 {
-    int e = json_is_integer(errno_ret) ? (int)json_integer_value(errno_ret) : EPERM;
+    int e = EPERM;
+
+    if (errno_ret) {
+        if (!json_is_integer(errno_ret) || json_integer_value(errno_ret) < 0 ||
+            json_integer_value(errno_ret) > 4095)
+            return berth_error_set(err, EINVAL, "errnoRet: not an errno (0-4095)");
+        e = (int)json_integer_value(errno_ret);
+    }
 
     if (strcmp(name, "SCMP_ACT_ALLOW") == 0)
         *ret = SCMP_ACT_ALLOW;
@@ -108,6 +115,14 @@ static int add_rule(scmp_filter_ctx ctx, size_t i, json_t *rule, uint32_t def, b
             json_t *index = json_object_get(v, "index");
             enum scmp_compare c = SCMP_CMP_EQ;
 
+            json_t *value = json_object_get(v, "value"), *two = json_object_get(v, "valueTwo");
+
+            /* a value past INT64_MAX is a real to jansson: refused, not 0 */
+            if ((value && !json_is_integer(value)) || (two && !json_is_integer(two)))
+                return berth_error_set(err, EINVAL,
+                                       "syscalls[%zu].args[%zu]: value and valueTwo are integers "
+                                       "up to 9223372036854775807",
+                                       i, k);
             if (n_cmp == 6 || !op || !json_is_integer(index) || json_integer_value(index) < 0 ||
                 json_integer_value(index) > 5)
                 return berth_error_set(err, EINVAL,
@@ -171,14 +186,15 @@ int seccomp_compile_oci(const char *path, struct sock_fprog *ret, berth_error **
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
     arches = json_object_get(root, "architectures");
-    if (json_is_array(arches))
-        json_array_foreach(arches, i, v) if (!json_is_string(v) ||
-                                             add_arch(ctx, json_string_value(v), err) < 0)
-        {
-            if (!*err)
-                berth_error_set(err, EINVAL, "architectures[%zu]: not a string", i);
+    for (i = 0; json_is_array(arches) && i < json_array_size(arches); i++) {
+        v = json_array_get(arches, i);
+        if (!json_is_string(v)) {
+            berth_error_set(err, EINVAL, "architectures[%zu]: not a string", i);
             goto fail;
         }
+        if (add_arch(ctx, json_string_value(v), err) < 0)
+            goto fail;
+    }
     rules = json_object_get(root, "syscalls");
     if (rules && !json_is_array(rules)) {
         berth_error_set(err, EINVAL, "syscalls: not a list");

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -34,10 +35,22 @@ static bool mounted_on(const char *path)
     return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
 }
 
+/* Hold the volumes directory's lock (flock, released with the fd). */
+static int volumes_lock(const char *dir, int *fd)
+{
+    if (*fd >= 0)
+        return 0;
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0 || flock(*fd, LOCK_EX) < 0)
+        return -1;
+    return 0;
+}
+
 int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, char ***ret_paths,
                        berth_error **err)
 {
     char **paths = NULL;
+    _cleanup_close_ int lock_fd = -1;
 
     for (size_t i = 0; i < spec->n_mounts; i++) {
         const Mount *m = spec->mounts[i];
@@ -64,6 +77,13 @@ int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, char ***
         }
         /* everyone may write, as Kubernetes makes an emptyDir (umask aside) */
         chmod(path, 0777);
+        /* one tmpfs for the pod, though its containers start at once */
+        if (m->memory && volumes_lock(volumes_dir, &lock_fd) < 0) {
+            berth_error_errno(err, "spec.mounts[%zu]: emptyDir volume %s: lock %s", i, m->source,
+                              volumes_dir);
+            runtime_empty_dirs_free(paths, spec->n_mounts);
+            return -1;
+        }
         if (m->memory && !mounted_on(path)) {
             char opts[64] = "mode=0777";
 

@@ -407,6 +407,17 @@ static void taint_text(const Taint *t, char *buf, size_t size)
              t->effect);
 }
 
+/* Append taint t and tail to what (as much as fits). */
+static void what_add(char *what, size_t size, const Taint *t, const char *tail)
+{
+    size_t len = strlen(what);
+    char text[400];
+
+    taint_text(t, text, sizeof(text));
+    if (len < size)
+        snprintf(what + len, size - len, "%s%s", text, tail);
+}
+
 static int taint_check(const Taint *t, bool removing, berth_error **err)
 {
     char text[400];
@@ -431,7 +442,6 @@ int fleet_node_taint(fleet *f, const char *name, Taint *const *add, size_t n_add
     TaintList *next = berth_xcalloc(1, sizeof(*next));
     fleet_node *n = NULL;
     char what[512] = "";
-    size_t len = 0;
     int64_t now = berth_now_real_ns();
 
     taint_list_init(next);
@@ -479,9 +489,7 @@ int fleet_node_taint(fleet *f, const char *name, Taint *const *add, size_t n_add
             berth_error_set(err, ENOENT, "taint \"%.300s\" not found on node %s", text, name);
             goto fail;
         }
-        taint_text(remove[k], what + len, sizeof(what) - len);
-        len = strlen(what);
-        len += (size_t)snprintf(what + len, sizeof(what) - len, "- ");
+        what_add(what, sizeof(what), remove[k], "- ");
     }
     for (size_t k = 0; k < n_add; k++) {
         Taint *t = BERTH_PB_COPY(Taint, add[k]);
@@ -506,9 +514,7 @@ int fleet_node_taint(fleet *f, const char *name, Taint *const *add, size_t n_add
                 next->taints[i] = next->taints[--next->n_taints];
             }
         next->taints[next->n_taints++] = t;
-        taint_text(t, what + len, sizeof(what) - len);
-        len = strlen(what);
-        len += (size_t)snprintf(what + len, sizeof(what) - len, " ");
+        what_add(what, sizeof(what), t, " ");
     }
     if (next->n_taints > FLEET_TAINTS_MAX) {
         berth_error_set(err, EINVAL, "node %s would have %zu taints, at most %d", name,

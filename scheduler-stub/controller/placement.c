@@ -113,22 +113,36 @@ bool berth_node_affinity_matches(NodeSelectorTerm *const *terms, size_t n_terms,
     return false;
 }
 
-/* Whether tol tolerates taint t at now: a NoExecute taint tolerated for
- * tolerationSeconds is not, once they have run out (else a replica
- * evicted would be placed right back). */
-static bool tolerates_now(const Toleration *tol, const Taint *t, int64_t now)
+/* Until when w tolerates NoExecute taint t (Kubernetes: the least
+ * tolerationSeconds of the matching tolerations that give one, for ever
+ * when none does): INT64_MAX for ever, INT64_MIN not at all. */
+static int64_t no_execute_until(const Taint *t, const berth_place_workload *w)
 {
-    if (!berth_toleration_matches(tol, t))
-        return false;
-    if (strcmp(t->effect, "NoExecute") != 0 || !tol->has_toleration_seconds)
-        return true;
-    return now < t->time_added_unix_ns +
-                     (tol->toleration_seconds > 0 ? tol->toleration_seconds : 0) * 1000000000LL;
+    int64_t until = INT64_MIN;
+    bool forever = false;
+
+    for (size_t k = 0; k < w->n_tolerations; k++) {
+        const Toleration *tol = w->tolerations[k];
+
+        if (!berth_toleration_matches(tol, t))
+            continue;
+        if (tol->has_toleration_seconds) {
+            /* zero or less is at once */
+            int64_t secs = tol->toleration_seconds > 0 ? tol->toleration_seconds : 0;
+            int64_t end = t->time_added_unix_ns + secs * 1000000000LL;
+
+            until = until == INT64_MIN || end < until ? end : until;
+        } else {
+            forever = true;
+        }
+    }
+    return until != INT64_MIN ? until : forever ? INT64_MAX : INT64_MIN;
 }
 
 /* The first taint of node with effect (or either of NoSchedule and
- * NoExecute when effect is NULL) that w does not tolerate at now; NULL:
- * none. */
+ * NoExecute when effect is NULL) that w does not tolerate at now (a
+ * NoExecute one tolerated for a while no longer once that ran out, else a
+ * replica evicted would be placed right back); NULL: none. */
 static const Taint *untolerated(const berth_place_node *node, const berth_place_workload *w,
                                 const char *effect, int64_t now)
 {
@@ -138,8 +152,11 @@ static const Taint *untolerated(const berth_place_node *node, const berth_place_
 
         if (effect ? strcmp(t->effect, effect) != 0 : strcmp(t->effect, "PreferNoSchedule") == 0)
             continue;
-        for (size_t k = 0; k < w->n_tolerations && !tolerated; k++)
-            tolerated = tolerates_now(w->tolerations[k], t, now);
+        if (strcmp(t->effect, "NoExecute") == 0)
+            tolerated = now < no_execute_until(t, w);
+        else
+            for (size_t k = 0; k < w->n_tolerations && !tolerated; k++)
+                tolerated = berth_toleration_matches(w->tolerations[k], t);
         if (!tolerated)
             return t;
     }
@@ -172,29 +189,12 @@ static bool survives_no_execute(const berth_place_node *node, const berth_place_
 {
     for (size_t i = 0; i < node->n_taints; i++) {
         const Taint *t = node->taints[i];
-        int64_t until = INT64_MAX;
-        bool tolerated = false;
+        int64_t until;
 
         if (strcmp(t->effect, "NoExecute") != 0)
             continue;
-        for (size_t k = 0; k < w->n_tolerations; k++) {
-            const Toleration *tol = w->tolerations[k];
-
-            if (!berth_toleration_matches(tol, t))
-                continue;
-            tolerated = true;
-            if (tol->has_toleration_seconds) {
-                /* Kubernetes: zero or less is at once */
-                int64_t secs = tol->toleration_seconds > 0 ? tol->toleration_seconds : 0;
-                int64_t end = t->time_added_unix_ns + secs * 1000000000LL;
-
-                until = end < until ? end : until;
-            } else {
-                until = INT64_MAX; /* for ever, whatever else says */
-                break;
-            }
-        }
-        if (!tolerated || now >= until)
+        until = no_execute_until(t, w);
+        if (now >= until)
             return false;
         if (until != INT64_MAX && (!*deadline || until < *deadline))
             *deadline = until;
@@ -450,6 +450,8 @@ static void place_replicas(placer *pl, size_t wi, berth_place_status *st)
         }
         add_slot(pl, wi, best, r);
         pl->per_wl[best]++;
+        /* placed on a node whose NoExecute taint it tolerates for a while */
+        survives_no_execute(&in->nodes[best], w, in->now_ns, &pl->next_eviction);
     }
 }
 
@@ -487,6 +489,7 @@ static void place_daemons(placer *pl, size_t wi, berth_place_status *st)
             continue; /* Unknown: it gets its replica when it is back */
         if (why == FITS) {
             add_slot(pl, wi, n, 0);
+            survives_no_execute(node, w, in->now_ns, &pl->next_eviction);
             continue;
         }
         if (st->unschedulable++ == 0)

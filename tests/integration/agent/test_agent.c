@@ -460,6 +460,71 @@ START_TEST(pod_init_sidecar_and_readopt)
 }
 END_TEST
 
+static bool sidecar_stopped(void)
+{
+    const fake_event *e = fake_ctl_status(&ctl, "p-0_side"), *a = fake_ctl_status(&ctl, "p-0_app");
+
+    return e && a && a->state == S(EXITED) && e->state == S(EXITED);
+}
+
+static int pause_pid(void)
+{
+    char path[700], buf[64] = "";
+    int fd, pid = 0;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/pods/p-0/pause", state);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = berth_read_all(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    sscanf(buf, "%d", &pid);
+    return pid;
+}
+
+static int app_pid_before;
+static bool app_restarted_elsewhere(void)
+{
+    const fake_event *a = fake_ctl_status(&ctl, "p-0_app");
+
+    return a && a->state == S(RUNNING) && a->pid > 0 && a->pid != app_pid_before;
+}
+
+/* A pod whose app containers ended for good stops its sidecar (Kubernetes
+ * 1.29); a pod whose pause died while berthd was away starts again in a
+ * new sandbox when berthd is back. */
+START_TEST(pod_endings)
+{
+    ck_assert(wait_for(registered, 15000));
+    member(0, "side", POD_ROLE_SIDECAR, 0, "exec sleep 1000");
+    member(1, "app", POD_ROLE_APP, 0, "sleep 0.5; exit 0");
+    specs[1].restart_policy = RESTART_NEVER;
+    specs[0].stop_grace_ms = 300;
+    fake_ctl_assign(&ctl, spec_ptrs, 2);
+    ck_assert_msg(wait_for(sidecar_stopped, 20000), "the sidecar was not stopped");
+    ck_assert_str_eq(fake_ctl_status(&ctl, "p-0_app")->reason, "Completed");
+    fake_ctl_assign(&ctl, NULL, 0);
+    ck_assert(wait_for(no_containers, 20000));
+
+    /* shared PID namespace: the pause dies while berthd is away */
+    member(0, "app", POD_ROLE_APP, 0, "exec sleep 1000");
+    members[0].share_process_namespace = true;
+    fake_ctl_assign(&ctl, spec_ptrs, 1);
+    want_running = 1;
+    ck_assert_msg(wait_for(n_running, 20000), "the pod did not run");
+    app_pid_before = fake_ctl_status(&ctl, "p-0_app")->pid;
+    ck_assert_int_gt(pause_pid(), 1);
+    berthd_signal(SIGKILL);
+    ck_assert_int_eq(kill(pause_pid(), SIGKILL), 0);
+    berthd_start();
+    ck_assert_msg(wait_for(app_restarted_elsewhere, 30000),
+                  "the pod did not start again in a new sandbox");
+    ck_assert_int_gt(pause_pid(), 1);
+}
+END_TEST
+
 /* --- security context ------------------------------------------------------------------- */
 
 static bool three_refused(void)
@@ -1020,6 +1085,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, lost_monitors_are_replaced);
     tcase_add_test(tc, pod_init_sidecar_and_readopt);
     tcase_add_test(tc, security_refusals);
+    tcase_add_test(tc, pod_endings);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -375,6 +375,20 @@ START_TEST(taints_and_tolerations)
     ck_assert_int_eq(on(&r2, 0, 1), 1);
     ck_assert_int_eq(r2.next_eviction_ns, 0);
     berth_place_result_clear(&r2);
+    /* Kubernetes: with one that gives seconds among those that match, the
+     * least seconds count */
+    {
+        Toleration tol2, *two[] = { &tol, &tol2 };
+
+        toleration(&tol2, "", "Exists", "", "NoExecute", 5);
+        w[0].tolerations = two;
+        w[0].n_tolerations = 2;
+        r2 = place(nodes, 3, w, 1, r.slots, r.n_slots);
+        ck_assert_int_eq(on(&r2, 0, 1), 0);
+        berth_place_result_clear(&r2);
+        w[0].tolerations = tols;
+        w[0].n_tolerations = 1;
+    }
     berth_place_result_clear(&r);
 }
 END_TEST
