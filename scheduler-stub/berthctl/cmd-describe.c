@@ -257,8 +257,25 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
         if (st->unschedulable)
             FIELD("Unschedulable", "%u: %s", st->unschedulable, st->message);
     }
-    if (w->template_)
+    if (w->template_ && !w->pod) {
         print_spec(w->template_);
+    } else if (w->template_) {
+        /* a pod of several: each container under its name, in order */
+        if (w->pod->share_process_namespace)
+            FIELD("Shared PID", "yes (a pause is pid 1)");
+        for (size_t i = 0; i < berth_pod_size(w); i++) {
+            PodRole role;
+            uint32_t index;
+            const ContainerSpec *c = berth_pod_container(w, i, &role, &index);
+
+            printf("%s %s:\n",
+                   role == POD_ROLE_APP       ? "Container"
+                   : role == POD_ROLE_SIDECAR ? "Sidecar"
+                                              : "Init container",
+                   berth_container_name(c));
+            print_spec(c);
+        }
+    }
     creq.workload = w->name;
     if (berthctl_call(ctx, "ListContainers", &creq.base, (ProtobufCMessage **)&cs) == 0) {
         berthctl_table *t = berthctl_table_new(4, h);

@@ -155,6 +155,11 @@ contains "describe pod: init containers" "Init Containers:" "$out"
 contains "describe pod: the sidecar's startup probe" "Startup:" "$out"
 contains "describe pod: the init container completed" "Completed" "$out"
 contains "describe pod: Ready condition" "Ready             True" "$out"
+out=$(bctl describe workload web 2>&1)
+contains "describe workload: each of the pod's containers" \
+	"Init container setup:" "$out"
+contains "describe workload: the sidecar" "Sidecar proxy:" "$out"
+contains "describe workload: the last container" "Container logger:" "$out"
 # As it is: the app and the sidecar share one network namespace, their
 # own and not the host's; the pod's containers are below its cgroup.
 app=$(cpid web-0_app)
