@@ -70,6 +70,7 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     }
     host[BERTH_NAME_MAX] = '\0';
     cfg->metrics_interval_ns = 10 * BERTH_NSEC_PER_SEC;
+    cfg->volume_stats_interval_ns = 10 * BERTH_NSEC_PER_SEC;
     cfg->max_parallel_starts = 4;
     cfg->max_parallel_pulls = 2;
     cfg->image_pull_backoff_ns = 10 * BERTH_NSEC_PER_SEC;
@@ -310,6 +311,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("image_gc"),
                   FLD("max_parallel_pulls"),
                   FLD("metrics_interval"),
+                  FLD("volume_stats_interval"),
                   FLD("stop_grace_period"),
                   FLD("max_parallel_starts"),
                   FLD("reserved"),
@@ -326,6 +328,8 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
     berth_yaml_opt_sub(y, f, "operators", read_operators, cfg);
     berth_yaml_opt_sub(y, f, "reserved", read_reserved, cfg);
     berth_yaml_opt_sub(y, f, "log", read_log, cfg);
+    berth_yaml_opt_duration(y, f, "volume_stats_interval", METRICS_INTERVAL_MIN_NS,
+                            3600 * BERTH_NSEC_PER_SEC, &cfg->volume_stats_interval_ns);
     berth_yaml_opt_duration(y, f, "metrics_interval", METRICS_INTERVAL_MIN_NS, INT64_MAX,
                             &cfg->metrics_interval_ns);
     if (berth_yaml_opt_duration(y, f, "stop_grace_period", 0, INT64_MAX, &v))

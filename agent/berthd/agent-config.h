@@ -45,6 +45,7 @@ typedef struct agent_config {
     int64_t image_gc_min_age_ns;   /* never an image pulled less than this ago (2 min) */
     int max_parallel_pulls;
     int64_t metrics_interval_ns;
+    int64_t volume_stats_interval_ns; /* emptyDir sizeLimit checks (10 s) */
     int max_parallel_starts;
     int64_t reserved_cpu_millis;
     int64_t reserved_memory_bytes;

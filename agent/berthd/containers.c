@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -115,6 +116,8 @@ struct ct {
     bool started;
     /* a pod's container: not before this (its pod's old sandbox goes) */
     int64_t retry_at_ns;
+    /* evicted (an emptyDir past its sizeLimit): why; its status stays */
+    char evicted[300];
 };
 
 struct containers {
@@ -133,6 +136,8 @@ struct containers {
     /* runs start_queued from the loop: a pod's container changed state,
      * which may let the next of its pod start */
     berth_loop_timer kick;
+    /* the emptyDir sizeLimit checks */
+    berth_loop_timer volume_timer;
 };
 
 static void ct_set_status(ct *c, ContainerState state, const char *reason, const char *fmt, ...)
@@ -349,6 +354,11 @@ static void status_from_state(ct *c, const MonitorState *ms)
     default:
         return;
     }
+    if (*c->evicted && state != CONTAINER_RUNNING) {
+        state = CONTAINER_FAILED;
+        snprintf(reason, sizeof(reason), "%s", CONTAINERS_REASON_EVICTED);
+        snprintf(message, sizeof(message), "%s", c->evicted);
+    }
     if (state != CONTAINER_RUNNING)
         c->st.pid = 0;
     if (state == prev && strcmp(reason, c->reason) == 0 && strcmp(message, c->message) == 0 &&
@@ -555,6 +565,88 @@ static void stop_idle_sidecars(containers *t)
             ct_stop(c, ct_grace_ms(c));
         }
     }
+}
+
+/* --- emptyDir sizeLimit ---------------------------------------------------------------------- */
+
+#define VOLUME_WALK_MAX 100000 /* entries a check looks at, per volume */
+
+static int64_t walk_limit, walk_used;
+static size_t walk_entries;
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)path;
+    (void)type;
+    (void)ftw;
+    walk_used += (int64_t)st->st_blocks * 512;
+    /* past the limit, or too many to look at in one go: enough */
+    return walk_used > walk_limit || ++walk_entries > VOLUME_WALK_MAX;
+}
+
+/* Whether the volume at path uses more than limit bytes on disk. */
+static bool volume_over(const char *path, int64_t limit)
+{
+    walk_limit = limit;
+    walk_used = 0;
+    walk_entries = 0;
+    nftw(path, walk_one, 16, FTW_PHYS | FTW_MOUNT);
+    return walk_used > limit;
+}
+
+/* The kubelet's eviction: every container of c's pod stops and stays
+ * FAILED, Evicted, with Kubernetes' message. */
+static void evict(ct *c, const char *volume, int64_t limit)
+{
+    const PodMember *m = ct_member(c);
+    char lim[32];
+
+    berth_format_bytes(limit, lim, sizeof(lim));
+    for (ct *o = c->t->cts; o; o = o->next) {
+        if (o != c && (!m || !same_pod(o, m)))
+            continue;
+        snprintf(o->evicted, sizeof(o->evicted),
+                 "Usage of EmptyDir volume \"%s\" exceeds the limit \"%s\".", volume, lim);
+        berth_warn("container %s: evicted: %s", o->id, o->evicted);
+        o->operator_stopped = true;
+        o->restart_when_done = false;
+        ct_set_status(o, CONTAINER_FAILED, CONTAINERS_REASON_EVICTED, "%s", o->evicted);
+        ct_stop(o, ct_grace_ms(o));
+    }
+}
+
+/* Each running container's disk emptyDir volumes against their sizeLimit
+ * (a walk of at most VOLUME_WALK_MAX entries each). */
+static void on_volume_timer(berth_loop_timer *timer)
+{
+    containers *t = berth_container_of(timer, containers, volume_timer);
+    int64_t every = t->cfg.volume_stats_interval_ns > 0 ? t->cfg.volume_stats_interval_ns
+                                                        : 10 * BERTH_NSEC_PER_SEC;
+
+    for (ct *c = t->cts, *next; c; c = next) {
+        next = c->next;
+        if (c->phase != CT_SUPERVISED || *c->evicted)
+            continue;
+        for (size_t i = 0; i < c->spec->n_mounts; i++) {
+            const Mount *mt = c->spec->mounts[i];
+            char dir[PATH_MAX], path[PATH_MAX + 256];
+
+            if (mt->type != MOUNT_EMPTY_DIR || mt->memory || mt->tmpfs_size_bytes <= 0)
+                continue;
+            if (ct_member(c))
+                pods_volumes_dir(t->pods, ct_member(c)->pod, dir, sizeof(dir));
+            else
+                snprintf(dir, sizeof(dir), "%s/%s/volumes", t->dir, c->id);
+            snprintf(path, sizeof(path), "%s/%s", dir, mt->source);
+            if (volume_over(path, mt->tmpfs_size_bytes)) {
+                evict(c, mt->source, mt->tmpfs_size_bytes);
+                /* the list changed under us: again at the next tick */
+                berth_loop_timer_arm(t->cfg.loop, &t->volume_timer, berth_now_mono_ns() + every);
+                return;
+            }
+        }
+    }
+    berth_loop_timer_arm(t->cfg.loop, &t->volume_timer, berth_now_mono_ns() + every);
 }
 
 static void on_kick(berth_loop_timer *timer)
@@ -774,6 +866,7 @@ static void ct_settle(ct *c)
         c->image_id[0] = '\0';
         c->spec = c->replacement;
         c->generation = c->replacement_gen;
+        c->evicted[0] = '\0';
         c->replacement = NULL;
         c->remove_when_done = false;
         c->operator_stopped = false;
@@ -1397,6 +1490,7 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
     t->dirfd = t->inotify_fd = -1;
     t->inotify_io.fd = -1;
     berth_loop_timer_init(&t->kick, on_kick);
+    berth_loop_timer_init(&t->volume_timer, on_volume_timer);
     if (pods_open(&pc, &t->pods, err) < 0)
         goto fail;
     t->dir = berth_xasprintf("%s/containers", cfg->state_dir);
@@ -1428,6 +1522,10 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
     }
     /* pods whose containers all went while berthd was away */
     pods_sweep(t->pods, pod_in_use, t);
+    berth_loop_timer_arm(cfg->loop, &t->volume_timer,
+                         berth_now_mono_ns() + (cfg->volume_stats_interval_ns > 0
+                                                    ? cfg->volume_stats_interval_ns
+                                                    : 10 * BERTH_NSEC_PER_SEC));
     /* pods whose sandbox broke while berthd was away (a reboot, a pause
      * that died): their containers start again in a new one */
     for (ct *c = t->cts; c; c = c->next) {
@@ -1470,6 +1568,7 @@ void containers_close(containers *t)
     berth_error_free(&err);
     pods_close(t->pods);
     berth_loop_timer_cancel(t->cfg.loop, &t->kick);
+    berth_loop_timer_cancel(t->cfg.loop, &t->volume_timer);
     if (t->inotify_io.fd >= 0)
         close_io(t, &t->inotify_io);
     else if (t->inotify_fd >= 0)

@@ -57,6 +57,9 @@
 /* A pod's container waiting for its turn: the pod's init containers run
  * first, one after another (state PENDING). */
 #define CONTAINERS_REASON_POD_INITIALIZING "PodInitializing"
+/* Its pod used more of an emptyDir volume on disk than its sizeLimit: the
+ * pod's containers were stopped (state FAILED), as the kubelet evicts. */
+#define CONTAINERS_REASON_EVICTED "Evicted"
 /* The image's config cannot make the spec run (no command, an unknown
  * user). */
 #define CONTAINERS_REASON_CONFIG_ERROR "CreateContainerConfigError"
@@ -88,10 +91,11 @@ typedef struct containers_config {
     const char *monitor;       /* the berth-monitor binary */
     int64_t stop_grace_ms;     /* for a spec that sets none */
     int max_parallel_starts;
-    const char *seccomp_profile_dir; /* where seccompProfile Localhost files are */
-    const char *node_name;           /* for env fieldRefs */
-    const char *node_ip;             /* the node's address ("" unknown): status.hostIP */
-    bool allow_privileged;           /* else a privileged container fails to start */
+    const char *seccomp_profile_dir;  /* where seccompProfile Localhost files are */
+    const char *node_name;            /* for env fieldRefs */
+    const char *node_ip;              /* the node's address ("" unknown): status.hostIP */
+    int64_t volume_stats_interval_ns; /* emptyDir sizeLimit checks; 0: 10 s */
+    bool allow_privileged;            /* else a privileged container fails to start */
     containers_events events;
 } containers_config;
 

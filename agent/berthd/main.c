@@ -252,6 +252,7 @@ static int start(agent *a, berth_error **err)
         .seccomp_profile_dir = a->cfg.seccomp_profile_dir,
         .node_name = a->cfg.node_name,
         .node_ip = ip,
+        .volume_stats_interval_ns = a->cfg.volume_stats_interval_ns,
         .allow_privileged = a->cfg.allow_privileged,
         .events = { .status_changed = on_status_changed, .applied = on_applied, .data = a },
     };

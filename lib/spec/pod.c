@@ -15,12 +15,9 @@ static bool reported(const ContainerStatus *st)
  * others (Pulling, Pulled) are ContainerCreating there. */
 static bool shown_waiting_reason(const char *r)
 {
-    static const char *const shown[] = { "ErrImagePull",
-                                         "ImagePullBackOff",
-                                         "ErrImageNeverPull",
-                                         "CreateContainerConfigError",
-                                         "PodInitializing",
-                                         "InvalidImageName" };
+    static const char *const shown[] = { "ErrImagePull",      "ImagePullBackOff",
+                                         "ErrImageNeverPull", "CreateContainerConfigError",
+                                         "PodInitializing",   "InvalidImageName" };
 
     for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
         if (strcmp(r, shown[i]) == 0)
@@ -61,10 +58,8 @@ const char *berth_container_k8s_state(const ContainerStatus *st, const char **re
 
 static bool succeeded(const ContainerStatus *st)
 {
-    return reported(st) && st->state == CONTAINER_EXITED && st->exit_code == 0 &&
-           st->signal == 0;
+    return reported(st) && st->state == CONTAINER_EXITED && st->exit_code == 0 && st->signal == 0;
 }
-
 
 /* Append name to the "[a b]" list in buf. */
 static void list_add(char *buf, size_t size, const char *name)
@@ -75,9 +70,8 @@ static void list_add(char *buf, size_t size, const char *name)
 }
 
 /* The kubelet's phase. */
-static const char *phase_of(const berth_pod_entry *init, size_t n_init,
-                            const berth_pod_entry *apps, size_t n_apps, RestartPolicy policy,
-                            bool init_pending)
+static const char *phase_of(const berth_pod_entry *init, size_t n_init, const berth_pod_entry *apps,
+                            size_t n_apps, RestartPolicy policy, bool init_pending)
 {
     size_t waiting = 0, running = 0, stopped = 0, ok = 0;
 
@@ -86,8 +80,8 @@ static const char *phase_of(const berth_pod_entry *init, size_t n_init,
         const char *r, *k = berth_container_k8s_state(st, &r);
 
         /* an init container that failed for good fails the pod */
-        if (init[i].role != POD_ROLE_SIDECAR && policy == RESTART_NEVER && strcmp(k, "terminated") == 0 &&
-            !succeeded(st))
+        if (init[i].role != POD_ROLE_SIDECAR && policy == RESTART_NEVER &&
+            strcmp(k, "terminated") == 0 && !succeeded(st))
             return "Failed";
     }
     if (init_pending)
@@ -133,8 +127,8 @@ static void terminated_status(const ContainerStatus *st, const char *reason, con
         snprintf(buf, size, "%sExitCode:%d", prefix, st->exit_code);
 }
 
-void berth_pod_view_make(const berth_pod_entry *c, size_t n, RestartPolicy policy,
-                         bool node_down, berth_pod_view *ret)
+void berth_pod_view_make(const berth_pod_entry *c, size_t n, RestartPolicy policy, bool node_down,
+                         berth_pod_view *ret)
 {
     size_t n_init = 0, n_apps;
     const berth_pod_entry *init = c, *apps;
@@ -154,8 +148,7 @@ void berth_pod_view_make(const berth_pod_entry *c, size_t n, RestartPolicy polic
         if (!reported(st))
             continue;
         ret->restarts += st->restart_count;
-        if (st->created_unix_ns &&
-            (!ret->created_ns || st->created_unix_ns < ret->created_ns))
+        if (st->created_unix_ns && (!ret->created_ns || st->created_unix_ns < ret->created_ns))
             ret->created_ns = st->created_unix_ns;
     }
 
@@ -188,8 +181,7 @@ void berth_pod_view_make(const berth_pod_entry *c, size_t n, RestartPolicy polic
             snprintf(ret->status, sizeof(ret->status), "Init:%zu/%zu", i, n_init);
     }
     ret->initialized = !init_pending;
-    ret->phase = node_down ? "Unknown"
-                           : phase_of(init, n_init, apps, n_apps, policy, init_pending);
+    ret->phase = node_down ? "Unknown" : phase_of(init, n_init, apps, n_apps, policy, init_pending);
 
     /* the containers, the last one first: the first trouble found wins */
     for (size_t j = n_apps; j-- > 0;) {
@@ -219,6 +211,12 @@ void berth_pod_view_make(const berth_pod_entry *c, size_t n, RestartPolicy polic
     }
     if (node_down)
         snprintf(ret->status, sizeof(ret->status), "Unknown");
+    /* the kubelet evicted it: the pod failed, whatever its policy */
+    for (i = 0; i < n && !node_down; i++)
+        if (reported(c[i].status) && strcmp(c[i].status->reason, "Evicted") == 0) {
+            ret->phase = "Failed";
+            snprintf(ret->status, sizeof(ret->status), "Evicted");
+        }
 
     ret->ready = ret->initialized && ret->n_ready == ret->total;
     if (!ret->ready) {

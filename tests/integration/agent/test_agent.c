@@ -51,6 +51,7 @@ static void write_config(void)
                  "cgroup_parent: %s\n"
                  "socket: %s/agent.sock\n"
                  "metrics_interval: 500ms\n"
+                 "volume_stats_interval: 300ms\n"
                  "stop_grace_period: 1m\n"
                  "operators: {ops: %s/ops.pub}\n"
                  "log: {level: debug}\n",
@@ -522,6 +523,41 @@ START_TEST(pod_endings)
     ck_assert_msg(wait_for(app_restarted_elsewhere, 30000),
                   "the pod did not start again in a new sandbox");
     ck_assert_int_gt(pause_pid(), 1);
+}
+END_TEST
+
+static bool both_evicted(void)
+{
+    const fake_event *a = fake_ctl_status(&ctl, "p-0_fill"), *b = fake_ctl_status(&ctl, "p-0_idle");
+
+    return a && b && a->state == S(FAILED) && b->state == S(FAILED) &&
+           strcmp(a->reason, "Evicted") == 0 && strcmp(b->reason, "Evicted") == 0;
+}
+
+/* An emptyDir on disk past its sizeLimit: the pod is evicted, all of its
+ * containers, as the kubelet does; they stay down. */
+START_TEST(empty_dir_size_limit_evicts)
+{
+    static Mount vol[2];
+    static Mount *vols[2][1] = { { &vol[0] }, { &vol[1] } };
+
+    ck_assert(wait_for(registered, 15000));
+    member(0, "fill", POD_ROLE_APP, 0,
+           "dd if=/dev/zero of=/data/big bs=1024 count=3072 2>/dev/null; exec sleep 1000");
+    member(1, "idle", POD_ROLE_APP, 0, "exec sleep 1000");
+    for (int i = 0; i < 2; i++) {
+        mount_init(&vol[i]);
+        vol[i].type = MOUNT_EMPTY_DIR;
+        vol[i].source = "data";
+        vol[i].destination = "/data";
+        vol[i].tmpfs_size_bytes = 1 << 20;
+        specs[i].mounts = vols[i];
+        specs[i].n_mounts = 1;
+    }
+    fake_ctl_assign(&ctl, spec_ptrs, 2);
+    ck_assert_msg(wait_for(both_evicted, 30000), "the pod was not evicted");
+    run_for(loop, 1500);
+    ck_assert(both_evicted());
 }
 END_TEST
 
@@ -1086,6 +1122,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, pod_init_sidecar_and_readopt);
     tcase_add_test(tc, security_refusals);
     tcase_add_test(tc, pod_endings);
+    tcase_add_test(tc, empty_dir_size_limit_evicts);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -109,6 +109,14 @@ START_TEST(running_with_a_sidecar)
     make();
     ck_assert_str_eq(v.phase, "Running");
     ck_assert_str_eq(v.status, "CrashLoopBackOff");
+    /* evicted (an emptyDir past its sizeLimit): the pod failed */
+    sts[2].state = CONTAINER_FAILED;
+    sts[2].reason = "Evicted";
+    make();
+    ck_assert_str_eq(v.phase, "Failed");
+    ck_assert_str_eq(v.status, "Evicted");
+    sts[2].state = CONTAINER_RESTARTING;
+    sts[2].reason = "";
     /* its node is Down */
     berth_pod_view_make(entries, n, policy, true, &v);
     ck_assert_str_eq(v.phase, "Unknown");
