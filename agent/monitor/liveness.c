@@ -149,6 +149,7 @@ static void probe_reset(probe *pr)
     monitor *m = pr->m;
 
     berth_loop_timer_cancel(m->loop, &pr->timeout);
+    pr->sleeping = false;
     if (pr->io.fd >= 0) {
         int fd = pr->io.fd;
 
@@ -369,6 +370,10 @@ static void on_probe_timeout(berth_loop_timer *t)
     probe *pr = berth_container_of(t, probe, timeout);
     char msg[64];
 
+    if (pr->sleeping) {
+        probe_done(pr, true, "");
+        return;
+    }
     snprintf(msg, sizeof(msg), "timed out after %lld ms",
              (long long)(pr->hook_timeout_ms
                              ? pr->hook_timeout_ms
@@ -510,6 +515,13 @@ static void on_probe_period(berth_loop_timer *t)
     /* a preStop hook runs while the container stops */
     if (!m->c || m->removal || (m->stopping && pr->kind != PROBE_PRE_STOP))
         return;
+    if (p->action_case == PROBE_ACTION_SLEEP) {
+        /* a hook's sleep: its end is the timeout, a success */
+        pr->sleeping = true;
+        berth_loop_timer_arm(m->loop, &pr->timeout,
+                             berth_now_mono_ns() + p->sleep->seconds * BERTH_NSEC_PER_SEC);
+        return;
+    }
     r = p->action_case == PROBE_ACTION_EXEC ? start_exec(pr, p, &err)
                                             : start_socket(pr, p, msg, sizeof(msg), &err);
     if (r != 0) {
@@ -621,7 +633,7 @@ bool liveness_needs_netns(const monitor *m)
     for (int k = 0; k < PROBE_KINDS; k++) {
         const Probe *p = probe_spec_of(m, (probe_kind)k);
 
-        if (p && p->action_case != PROBE_ACTION_EXEC)
+        if (p && p->action_case != PROBE_ACTION_EXEC && p->action_case != PROBE_ACTION_SLEEP)
             return true;
     }
     return false;

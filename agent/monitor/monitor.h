@@ -60,6 +60,7 @@ typedef struct probe {
     uint32_t failures, successes;
     char message[256];
     int64_t hook_timeout_ms; /* a hook's: how long it may take */
+    bool sleeping;           /* a hook's sleep: its timeout ends it, well */
     /* http: the request going out, then the status line coming in */
     char *req;
     size_t req_len, req_off;

@@ -576,7 +576,26 @@ static void read_probe(berth_yaml *y, const node *n, void *data)
                                "not supported on a probe (the pod's applies)");
 }
 
-/* A lifecycle hook: one action, exec, httpGet or tcpSocket. */
+/* sleep: {seconds} (Kubernetes 1.30). */
+static void read_sleep(berth_yaml *y, const node *n, void *data)
+{
+    Probe *pr = data;
+    field f[] = { FLD("seconds"), FEND };
+    int64_t v;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (!berth_yaml_value(f, "seconds"))
+        berth_yaml_required(y, n, "seconds");
+    if (berth_yaml_opt_int(y, f, "seconds", 0, 3600, &v)) {
+        pr->sleep = berth_xcalloc(1, sizeof(*pr->sleep));
+        sleep_action_init(pr->sleep);
+        pr->sleep->seconds = v;
+        pr->action_case = PROBE_ACTION_SLEEP;
+    }
+}
+
+/* A lifecycle hook: one action, exec, httpGet, tcpSocket or sleep. */
 static void read_handler(berth_yaml *y, const node *n, void *data)
 {
     probe_ctx *pc = data;
@@ -594,14 +613,13 @@ static void read_handler(berth_yaml *y, const node *n, void *data)
          *k; k++)
         actions += berth_yaml_field_get(f, *k)->key != NULL;
     if (actions != 1) {
-        berth_yaml_error(y, n, "a hook needs exactly one of exec, httpGet, tcpSocket");
+        berth_yaml_error(y, n, "a hook needs exactly one of exec, httpGet, tcpSocket, sleep");
         return;
     }
     berth_yaml_opt_sub(y, f, "exec", read_exec, pr);
     berth_yaml_opt_sub(y, f, "httpGet", read_http, pc);
     berth_yaml_opt_sub(y, f, "tcpSocket", read_tcp, pc);
-    if (berth_yaml_field_get(f, "sleep")->key)
-        berth_yaml_field_error(y, f, "sleep", "berth does not support the sleep action yet");
+    berth_yaml_opt_sub(y, f, "sleep", read_sleep, pr);
 }
 
 typedef struct lifecycle_ctx {

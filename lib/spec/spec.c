@@ -510,6 +510,14 @@ static int validate_probe(const Probe *p, const char *field, berth_error **err)
                 return F("spec.%s.http_get.headers[%zu]: not a valid header", field, i);
         break;
     }
+    case PROBE_ACTION_SLEEP:
+        /* a hook's, never a probe's */
+        if (strncmp(field, "lifecycle.", 10) != 0)
+            return F("spec.%s: sleep is for lifecycle hooks only", field);
+        if (p->sleep->seconds < 0 || p->sleep->seconds > 3600)
+            return F("spec.%s.sleep.seconds: %" PRId64 " is out of range (0..3600)", field,
+                     p->sleep->seconds);
+        break;
     default:
         return F("spec.%s: needs exec, tcp or http_get", field);
     }

@@ -186,6 +186,9 @@ static void describe_probe(const char *label, const Probe *p)
         snprintf(action, sizeof(action), "http-get http://%s:%u%s", p->http_get->host,
                  p->http_get->port, *p->http_get->path ? p->http_get->path : "/");
         break;
+    case PROBE_ACTION_SLEEP:
+        snprintf(action, sizeof(action), "sleep %llds", (long long)p->sleep->seconds);
+        break;
     default:
         snprintf(action, sizeof(action), "?");
     }

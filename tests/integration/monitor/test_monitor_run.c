@@ -737,6 +737,26 @@ START_TEST(lifecycle_hooks)
     ck_assert_str_eq(order, "post\npre\nterm\n");
     free(order);
 
+    /* a preStop sleep: the stop signal comes after it */
+    {
+        SleepAction nap = SLEEP_ACTION_INIT;
+        Probe nap_p = PROBE_INIT;
+        int64_t took;
+
+        nap.seconds = 1;
+        nap_p.action_case = PROBE_ACTION_SLEEP;
+        nap_p.sleep = &nap;
+        lc.post_start = NULL;
+        lc.pre_stop = &nap_p;
+        start();
+        usleep(300 * 1000);
+        ck_assert_int_eq(berth_monitor_stop(dfd, -1, NULL), 0);
+        took = wait_monitor_gone(10000);
+        ck_assert_msg(took >= 900, "stopped after %lld ms, before its 1 s preStop sleep",
+                      (long long)took);
+        lc.post_start = &post_p;
+    }
+
     /* a postStart hook that fails: killed, recorded, restarted */
     lc.post_start->exec->command = bad;
     lc.post_start->exec->n_command = 1;

@@ -957,12 +957,20 @@ START_TEST(lifecycle_hooks)
     ck_assert_uint_eq(s->lifecycle->post_start->http_get->port, 8080);
     ck_assert_int_eq(s->lifecycle->pre_stop->action_case, PROBE_ACTION_EXEC);
     berth_manifest_free(m);
+    m = parse_ok("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+                 "  - name: a\n"
+                 "    image: busybox\n"
+                 "    lifecycle: {preStop: {sleep: {seconds: 5}}}\n");
+    s = m->workloads[0]->template_;
+    ck_assert_int_eq(s->lifecycle->pre_stop->action_case, PROBE_ACTION_SLEEP);
+    ck_assert_int_eq(s->lifecycle->pre_stop->sleep->seconds, 5);
+    berth_manifest_free(m);
     msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
                      "  - name: a\n"
                      "    image: busybox\n"
-                     "    lifecycle: {preStop: {sleep: {seconds: 5}}}\n");
-    ck_assert_str_eq(msg, "web.yaml:8:34: spec.containers[0].lifecycle.preStop.sleep: berth does "
-                          "not support the sleep action yet");
+                     "    lifecycle: {preStop: {sleep: {seconds: 4000}}}\n");
+    ck_assert_str_eq(msg, "web.yaml:8:44: spec.containers[0].lifecycle.preStop.sleep.seconds: "
+                          "4000 is out of range (0..3600)");
     free(msg);
 }
 END_TEST

@@ -124,6 +124,26 @@ START_TEST(pod_members)
     ck_assert(berth_spec_member_id("web-0", "app", id, sizeof(id)));
     ck_assert_str_eq(id, "web-0_app");
     ck_assert(!berth_spec_member_id("web-0", "", id, 3));
+    /* sleep: a hook's action, never a probe's */
+    {
+        SleepAction nap = SLEEP_ACTION_INIT;
+        Probe p = PROBE_INIT;
+        Lifecycle lc = LIFECYCLE_INIT;
+
+        spec.pod = NULL;
+        spec.id = "web-1";
+        spec.restart_policy = RESTART_NEVER;
+        p.action_case = PROBE_ACTION_SLEEP;
+        p.sleep = &nap;
+        nap.seconds = 5;
+        lc.pre_stop = &p;
+        spec.lifecycle = &lc;
+        ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+        spec.lifecycle = NULL;
+        spec.liveness_probe = &p;
+        expect_invalid("spec.liveness_probe: sleep is for lifecycle hooks only");
+        spec.liveness_probe = NULL;
+    }
     ck_assert(berth_spec_dns_label_valid("a-1"));
     ck_assert(!berth_spec_dns_label_valid("a-"));
     ck_assert(!berth_spec_dns_label_valid("a.b"));
