@@ -33,8 +33,8 @@ typedef struct berth_pod_entry {
 /* The view of a pod of containers c[0..n): its init containers in order
  * (sidecars among them), then its containers; policy is the pod's restart
  * policy. node_down: its node is Down (phase Unknown). */
-void berth_pod_view_make(const berth_pod_entry *c, size_t n, RestartPolicy policy,
-                         bool node_down, berth_pod_view *ret);
+void berth_pod_view_make(const berth_pod_entry *c, size_t n, RestartPolicy policy, bool node_down,
+                         berth_pod_view *ret);
 
 /* What a status says in Kubernetes' container states: "waiting",
  * "running" or "terminated", with the reason kubectl shows

@@ -21,7 +21,7 @@
 #define BERTH_REPLICAS_MAX    1000
 /* Containers of one pod, init containers included. */
 #define BERTH_POD_CONTAINERS_MAX 32
-#define BERTH_ID_BUF          (BERTH_SPEC_ID_MAX + 1)
+#define BERTH_ID_BUF             (BERTH_SPEC_ID_MAX + 1)
 
 bool berth_workload_name_valid(const char *name);
 
