@@ -1618,6 +1618,19 @@ static void read_annotations(berth_yaml *y, const node *a, void *data)
     }
 }
 
+/* Whether v, metadata field name's value, is a namespace's name; an error
+ * at it when not. */
+static bool namespace_name_ok(berth_yaml *y, field *f, const char *name, const char *v)
+{
+    if (berth_namespace_name_valid(v))
+        return true;
+    berth_yaml_field_error(y, f, name,
+                           "'%.70s' is not a valid namespace name (1-%d of a-z 0-9 -, starting "
+                           "and ending with a letter or digit)",
+                           v, BERTH_NAMESPACE_MAX);
+    return false;
+}
+
 /* metadata: name (into w when need_name), labels (into w, or into tlabels
  * for a template), namespace, annotations. */
 static void read_metadata(berth_yaml *y, const node *n, Workload *w, kvlist *tlabels,
@@ -1650,10 +1663,68 @@ static void read_metadata(berth_yaml *y, const node *n, Workload *w, kvlist *tla
     } else {
         berth_yaml_opt_sub(y, f, "labels", read_workload_labels, w);
     }
-    if (berth_yaml_opt_string(y, f, "namespace", &v) && strcmp(v, "default") != 0)
-        berth_yaml_field_error(y, f, "namespace",
-                               "berth has no namespaces (only \"default\" is accepted)");
+    /* a template's is the workload's (Kubernetes ignores it too) */
+    if (berth_yaml_opt_string(y, f, "namespace", &v) && namespace_name_ok(y, f, "namespace", v) &&
+        !tlabels)
+        w->namespace_ = berth_xstrdup(v);
     berth_yaml_opt_sub(y, f, "annotations", read_annotations, NULL);
+}
+
+/* ---- Namespace ---- */
+
+static void add_namespace_label(void *target, const char *k, const char *v)
+{
+    add_map(target, "labels", k, v);
+}
+
+static void read_namespace_labels(berth_yaml *y, const node *n, void *data)
+{
+    read_string_map(y, n, data, add_namespace_label);
+}
+
+static void read_namespace_spec(berth_yaml *y, const node *n, void *data)
+{
+    field f[] = { FLD("finalizers"), FEND };
+
+    (void)data;
+    if (berth_yaml_fields(y, n, f) && berth_yaml_value(f, "finalizers"))
+        berth_yaml_field_error(y, f, "finalizers",
+                               "berth has no finalizers (a namespace's workloads are deleted "
+                               "with it)");
+}
+
+/* A kind: Namespace document (apiVersion v1): metadata name, labels and
+ * annotations; a spec with nothing in it. */
+static Namespace *read_namespace(berth_yaml *y, const node *root, field *f, const char *source,
+                                 berth_yaml_pos *ret_name_pos)
+{
+    field mf[] = { FLD("name"), FLD("labels"), FLD("namespace"), FLD("annotations"), FEND };
+    Namespace *ns = berth_xcalloc(1, sizeof(*ns));
+    const node *metadata = berth_yaml_value(f, "metadata");
+    const char *v;
+    size_t mark;
+
+    namespace_init(ns);
+    ns->source = berth_xstrdup(source);
+    if (!metadata) {
+        berth_yaml_required(y, root, "metadata");
+    } else {
+        mark = berth_yaml_push_field(y, "metadata");
+        if (berth_yaml_fields(y, metadata, mf)) {
+            if (berth_yaml_req_string(y, metadata, mf, "name", &v)) {
+                if (namespace_name_ok(y, mf, "name", v))
+                    ns->name = berth_xstrdup(v);
+                *ret_name_pos = berth_yaml_pos_of(berth_yaml_value(mf, "name"));
+            }
+            if (berth_yaml_value(mf, "namespace"))
+                berth_yaml_field_error(y, mf, "namespace", "a Namespace is in none");
+            berth_yaml_opt_sub(y, mf, "labels", read_namespace_labels, ns);
+            berth_yaml_opt_sub(y, mf, "annotations", read_annotations, NULL);
+        }
+        berth_yaml_pop(y, mark);
+    }
+    berth_yaml_opt_sub(y, f, "spec", read_namespace_spec, NULL);
+    return ns;
 }
 
 /* ---- Deployment and DaemonSet ---- */
@@ -1759,16 +1830,17 @@ static void check_template(berth_yaml *y, const node *at, Workload *w, const cha
     berth_yaml_pop(y, mark);
 }
 
-/* One document: a workload (NULL when it is not even one of a kind). */
+/* One document: a workload, or a namespace into *ret_ns (NULL when it
+ * is not even one of a kind). */
 static Workload *read_document(berth_yaml *y, const node *root, const char *source,
-                               berth_yaml_pos *ret_name_pos)
+                               berth_yaml_pos *ret_name_pos, Namespace **ret_ns)
 {
     static const char *const api_versions[] = { "berth/v1", "v1", "apps/v1", NULL };
     field f[] = { FLD("apiVersion"), FLD("kind"), FLD("metadata"), FLD("spec"), FEND };
     WorkloadKind k = WORKLOAD_KIND_UNSPECIFIED;
     size_t errors_before = berth_yaml_error_count(y), mark;
     const node *metadata, *spec;
-    const char *kind;
+    const char *kind = NULL;
     Workload *w;
     int a = -1;
 
@@ -1777,10 +1849,20 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
     if (!berth_yaml_value(f, "apiVersion"))
         berth_yaml_required(y, root, "apiVersion");
     berth_yaml_opt_enum(y, f, "apiVersion", api_versions, &a);
-    if (berth_yaml_req_string(y, root, f, "kind", &kind) &&
-        (k = berth_workload_kind_parse(kind)) == WORKLOAD_KIND_UNSPECIFIED)
-        berth_yaml_field_error(
-            y, f, "kind", "'%.60s' is not a kind berth runs (Pod, Deployment, DaemonSet)", kind);
+    if (berth_yaml_req_string(y, root, f, "kind", &kind) && strcmp(kind, "Namespace") == 0) {
+        if (a == 1) {
+            *ret_ns = read_namespace(y, root, f, source, ret_name_pos);
+        } else if (a >= 0) {
+            berth_yaml_field_error(y, f, "kind", "apiVersion %s has no kind Namespace (use v1)",
+                                   api_versions[a]);
+        }
+        return NULL;
+    }
+    if (kind && (k = berth_workload_kind_parse(kind)) == WORKLOAD_KIND_UNSPECIFIED)
+        berth_yaml_field_error(y, f, "kind",
+                               "'%.60s' is not a kind berth runs (Pod, Deployment, DaemonSet, "
+                               "Namespace)",
+                               kind);
     else if (k && ((a == 1 && k != WORKLOAD_POD) || (a == 2 && k == WORKLOAD_POD))) {
         berth_yaml_field_error(y, f, "kind", "apiVersion %s has no kind %s (use %s or berth/v1)",
                                api_versions[a], kind, a == 1 ? "apps/v1" : "v1");
@@ -1825,6 +1907,9 @@ void berth_manifest_free(berth_manifest *m)
     for (size_t i = 0; i < m->n_workloads; i++)
         workload_free_unpacked(m->workloads[i], NULL);
     free(m->workloads);
+    for (size_t i = 0; i < m->n_namespaces; i++)
+        namespace_free_unpacked(m->namespaces[i], NULL);
+    free(m->namespaces);
     free(m);
 }
 
@@ -1836,37 +1921,62 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
     const char *name = source && *source ? source : "-";
     _cleanup_(berth_yaml_closep) berth_yaml *y = NULL;
     _cleanup_(berth_manifest_freep) berth_manifest *m = NULL;
-    /* Where each workload's name is, for "named by an earlier document". */
-    _cleanup_free_ berth_yaml_pos *name_pos = NULL;
+    /* Where each workload's and namespace's name is, for "named by an
+     * earlier document". */
+    _cleanup_free_ berth_yaml_pos *name_pos = NULL, *ns_pos = NULL;
     const node *root;
 
     if (berth_yaml_open(text, len, name, &manifest_limits, &y, err) < 0)
         return -1;
     m = berth_xcalloc(1, sizeof(*m));
     m->workloads = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*m->workloads));
+    m->namespaces = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*m->namespaces));
     name_pos = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*name_pos));
+    ns_pos = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*ns_pos));
     while (berth_yaml_next(y, &root) > 0) {
+        Namespace *ns = NULL;
+        berth_yaml_pos pos = { 0 };
         Workload *w;
 
-        /* At most one workload a document, and the reader holds the
+        /* At most one object a document, and the reader holds the
          * documents to BERTH_MANIFEST_DOCUMENTS_MAX. */
-        if (m->n_workloads == BERTH_MANIFEST_DOCUMENTS_MAX)
+        if (m->n_workloads + m->n_namespaces == BERTH_MANIFEST_DOCUMENTS_MAX)
             abort();
-        if (!berth_yaml_is_null(root) &&
-            (w = read_document(y, root, name, &name_pos[m->n_workloads])))
+        if (berth_yaml_is_null(root))
+            continue;
+        if ((w = read_document(y, root, name, &pos, &ns))) {
+            name_pos[m->n_workloads] = pos;
             m->workloads[m->n_workloads++] = w;
+        } else if (ns) {
+            ns_pos[m->n_namespaces] = pos;
+            m->namespaces[m->n_namespaces++] = ns;
+        }
     }
 
-    /* One workload per name in a file. A workload without a valid name
-     * (its error is reported) has the empty string: it names nothing. */
+    /* One workload per name and namespace, one namespace per name, in a
+     * file. An object without a valid name (its error is reported) has the
+     * empty string: it names nothing. */
     for (size_t i = 0; i < m->n_workloads; i++)
         for (size_t j = 0; j < i && *m->workloads[i]->name; j++)
-            if (strcmp(m->workloads[i]->name, m->workloads[j]->name) == 0) {
+            if (strcmp(m->workloads[i]->name, m->workloads[j]->name) == 0 &&
+                strcmp(m->workloads[i]->namespace_, m->workloads[j]->namespace_) == 0) {
                 size_t mark = berth_yaml_push_field(y, "metadata.name");
 
                 berth_yaml_error_pos(y, name_pos[i],
                                      "'%s' is named by an earlier document too (line %zu)",
                                      m->workloads[i]->name, name_pos[j].line);
+                berth_yaml_pop(y, mark);
+                break;
+            }
+    for (size_t i = 0; i < m->n_namespaces; i++)
+        for (size_t j = 0; j < i && *m->namespaces[i]->name; j++)
+            if (strcmp(m->namespaces[i]->name, m->namespaces[j]->name) == 0) {
+                size_t mark = berth_yaml_push_field(y, "metadata.name");
+
+                berth_yaml_error_pos(y, ns_pos[i],
+                                     "namespace '%s' is named by an earlier document too "
+                                     "(line %zu)",
+                                     m->namespaces[i]->name, ns_pos[j].line);
                 berth_yaml_pop(y, mark);
                 break;
             }

@@ -2,7 +2,7 @@
  *
  * Kinds: apiVersion berth/v1 Pod, Deployment and DaemonSet, and
  * Kubernetes' own v1 Pod and apps/v1 Deployment/DaemonSet for the same
- * subset of fields (README "Manifests" lists them). A file may hold many
+ * subset of fields (README "Manifests" lists them); v1 Namespace. A file may hold many
  * documents (---). Parsing is strict, with lib/yaml's rules: an unknown
  * field, a value of the wrong type, a quantity, name or path that does not
  * parse, is an error naming where it is and what it is:
@@ -30,10 +30,14 @@
 
 typedef struct berth_manifest {
     /* In document order; each with kind, name, labels, replicas (1 for a
-     * Pod, 0 for a DaemonSet), template (id "template"), node_selector and
+     * Pod, 0 for a DaemonSet), template (id "template"), node_selector,
+     * namespace (as written, empty when the document names none) and
      * source set; generation, times and status left 0. Owned. */
     Workload **workloads;
     size_t n_workloads;
+    /* kind: Namespace, in document order: name, labels, source. Owned. */
+    Namespace **namespaces;
+    size_t n_namespaces;
 } berth_manifest;
 
 /* Parse len bytes of text. source names the file in errors ("web.yaml",

@@ -532,7 +532,7 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
     size_t argv_bytes = 0;
 
     if (!berth_spec_id_valid(s->id))
-        return F("spec.id: '%s' is not a valid id (1-191 of a-z 0-9 _ . -, starting with a letter "
+        return F("spec.id: '%s' is not a valid id (1-255 of a-z 0-9 _ . -, starting with a letter "
                  "or digit)",
                  s->id);
     if (*s->rootfs && *s->image)

@@ -14,8 +14,12 @@
 
 typedef ContainerSpec berth_spec;
 
-/* "<workload>.<node>_<container>": 53 + 1 + 63 + 1 + 63 */
-#define BERTH_SPEC_ID_MAX     191
+/* "<ns>__<workload>.<node>_<container>": 63 + 2 + 53 + 1 + 63 + 1 + 63,
+ * and a file name's 255 at most */
+#define BERTH_SPEC_ID_MAX 255
+/* A pod's id leaves room for "_<container>" (1 + 63). */
+#define BERTH_POD_ID_MAX      191
+#define BERTH_POD_ID_BUF      (BERTH_POD_ID_MAX + 1)
 #define BERTH_SPEC_ARGS_MAX   4096
 #define BERTH_SPEC_ENV_MAX    4096
 #define BERTH_SPEC_ARGV_BYTES (1 << 20) /* command + args + env, as execve counts */
@@ -41,7 +45,7 @@ int berth_spec_effective(const berth_spec *spec, const ImageConfig *img, berth_s
  * Always for :latest or no tag, else IfNotPresent. */
 berth_pull_policy berth_spec_pull_policy(const berth_spec *spec);
 
-/* Whether s is a valid container id: 1-191 of [a-z0-9_.-], first [a-z0-9]. */
+/* Whether s is a valid container id: 1-255 of [a-z0-9_.-], first [a-z0-9]. */
 bool berth_spec_id_valid(const char *s);
 
 /* Labels (and selectors, taints): a key of 1-63 of [A-Za-z0-9._-] with at

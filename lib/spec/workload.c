@@ -11,16 +11,71 @@
 #include "pb/pb.h"
 #include "spec.h"
 
-bool berth_workload_name_valid(const char *s)
+/* A DNS label of at most max characters. */
+static bool dns_label(const char *s, size_t max)
 {
     size_t n = s ? strlen(s) : 0;
 
-    if (n == 0 || n > BERTH_WORKLOAD_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+    if (n == 0 || n > max || s[0] == '-' || s[n - 1] == '-')
         return false;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
             return false;
     return true;
+}
+
+bool berth_workload_name_valid(const char *s)
+{
+    return dns_label(s, BERTH_WORKLOAD_NAME_MAX);
+}
+
+bool berth_namespace_name_valid(const char *s)
+{
+    return dns_label(s, BERTH_NAMESPACE_MAX);
+}
+
+const char *berth_namespace_or_default(const char *ns)
+{
+    return ns && *ns ? ns : BERTH_NAMESPACE_DEFAULT;
+}
+
+bool berth_namespace_is_default(const char *ns)
+{
+    return strcmp(berth_namespace_or_default(ns), BERTH_NAMESPACE_DEFAULT) == 0;
+}
+
+void berth_workload_key(const char *ns, const char *name, char ret_key[BERTH_WORKLOAD_KEY_BUF])
+{
+    if (berth_namespace_is_default(ns))
+        snprintf(ret_key, BERTH_WORKLOAD_KEY_BUF, "%s", name);
+    else
+        snprintf(ret_key, BERTH_WORKLOAD_KEY_BUF, "%s/%s", ns, name);
+}
+
+const char *berth_id_split(const char *id, char ret_ns[BERTH_NAMESPACE_BUF])
+{
+    const char *sep = strstr(id, BERTH_NAMESPACE_SEP);
+    size_t n = sep ? (size_t)(sep - id) : 0;
+    char ns[BERTH_NAMESPACE_BUF];
+
+    if (n > 0 && n <= BERTH_NAMESPACE_MAX)
+        snprintf(ns, sizeof(ns), "%.*s", (int)n, id);
+    if (!sep || n == 0 || n > BERTH_NAMESPACE_MAX || !berth_namespace_name_valid(ns)) {
+        if (ret_ns)
+            snprintf(ret_ns, BERTH_NAMESPACE_BUF, "%s", BERTH_NAMESPACE_DEFAULT);
+        return id;
+    }
+    if (ret_ns)
+        memcpy(ret_ns, ns, n + 1);
+    return sep + strlen(BERTH_NAMESPACE_SEP);
+}
+
+void berth_id_join(const char *ns, const char *name, char ret_id[BERTH_ID_BUF])
+{
+    if (berth_namespace_is_default(ns))
+        snprintf(ret_id, BERTH_ID_BUF, "%s", name);
+    else
+        snprintf(ret_id, BERTH_ID_BUF, "%s%s%s", ns, BERTH_NAMESPACE_SEP, name);
 }
 
 static const char *const kind_names[] = {
@@ -44,22 +99,27 @@ WorkloadKind berth_workload_kind_parse(const char *name)
     return WORKLOAD_KIND_UNSPECIFIED;
 }
 
-void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, const char *node,
-                      char ret_id[BERTH_ID_BUF])
+void berth_replica_id(const char *ns, const char *workload, WorkloadKind kind, uint32_t index,
+                      const char *node, char ret_id[BERTH_ID_BUF])
 {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    char name[BERTH_ID_BUF];
     int n;
 
     if (kind != WORKLOAD_DAEMONSET) {
-        snprintf(ret_id, BERTH_ID_BUF, "%s-%u", workload, index);
+        snprintf(name, sizeof(name), "%s-%u", workload, index);
+        berth_id_join(ns, name, ret_id);
         return;
     }
-    n = snprintf(ret_id, BERTH_ID_BUF, "%s.%s", workload, node);
-    if (n > 0 && n < BERTH_ID_BUF && berth_spec_id_valid(ret_id))
+    n = snprintf(name, sizeof(name), "%s.%s", workload, node);
+    berth_id_join(ns, name, ret_id);
+    if (n > 0 && strlen(ret_id) <= BERTH_POD_ID_MAX && berth_spec_id_valid(ret_id) &&
+        !strstr(node, BERTH_NAMESPACE_SEP))
         return;
     for (const char *c = node; *c; c++)
         h = (h ^ (uint8_t)*c) * 1099511628211ULL;
-    snprintf(ret_id, BERTH_ID_BUF, "%s._%016" PRIx64, workload, h);
+    snprintf(name, sizeof(name), "%s._%016" PRIx64, workload, h);
+    berth_id_join(ns, name, ret_id);
 }
 
 /* The hostname of a pod whose template names none: its id where that is
@@ -92,13 +152,17 @@ static ContainerSpec *replica_copy(const Workload *w, const ContainerSpec *tmpl,
 {
     ContainerSpec *s = BERTH_PB_COPY(ContainerSpec, tmpl);
 
+    bool other_ns = !berth_namespace_is_default(w->namespace_);
+
     berth_pb_map_set(&s->base, "labels", BERTH_LABEL_WORKLOAD, w->name);
     berth_pb_map_set(&s->base, "labels", "berth.replica", replica);
-    /* A member's own id is no name for the pod's host. */
-    if ((w->kind == WORKLOAD_DAEMONSET || member) && !*s->hostname) {
+    if (other_ns)
+        berth_pb_map_set(&s->base, "labels", BERTH_LABEL_NAMESPACE, w->namespace_);
+    /* A member's own id is no name for the pod's host, nor is a prefix. */
+    if ((w->kind == WORKLOAD_DAEMONSET || member || other_ns) && !*s->hostname) {
         if (s->hostname != protobuf_c_empty_string)
             free(s->hostname);
-        s->hostname = pod_hostname(pod_id);
+        s->hostname = pod_hostname(berth_id_split(pod_id, NULL));
     }
     set_string(&s->id, id);
     return s;

@@ -25,27 +25,63 @@
 
 bool berth_workload_name_valid(const char *name);
 
+/* Namespaces: Kubernetes' (a DNS label: 1-63 of [a-z0-9-], first and last
+ * a letter or digit). A workload's is "default" when it names none, and
+ * stored so (Workload.namespace empty), which keeps the ids of its
+ * replicas the workload's alone. */
+#define BERTH_NAMESPACE_MAX     63
+#define BERTH_NAMESPACE_DEFAULT "default"
+#define BERTH_NAMESPACE_BUF     (BERTH_NAMESPACE_MAX + 1)
+/* The label a replica's spec carries with its namespace, outside
+ * "default". */
+#define BERTH_LABEL_NAMESPACE "berth.namespace"
+/* What tells a replica's namespace in its id: "<ns>__<id>". Nothing else
+ * makes "__" in an id (workload, node and container names have no '_'). */
+#define BERTH_NAMESPACE_SEP "__"
+
+bool berth_namespace_name_valid(const char *name);
+/* ns itself, or "default" for NULL or "". */
+const char *berth_namespace_or_default(const char *ns);
+/* Whether ns is the default namespace (NULL, "" or "default"). */
+bool berth_namespace_is_default(const char *ns);
+
+/* A workload's key, unique in the fleet: its name in "default",
+ * "<ns>/<name>" elsewhere (the store's and the events' name for it). */
+#define BERTH_WORKLOAD_KEY_BUF (BERTH_NAMESPACE_MAX + 1 + BERTH_WORKLOAD_NAME_MAX + 1)
+void berth_workload_key(const char *ns, const char *name, char ret_key[BERTH_WORKLOAD_KEY_BUF]);
+
+/* A container or pod id's namespace (into ret_ns, "default" when it has
+ * no "<ns>__" prefix; ret_ns may be NULL) and the rest of it, a pointer
+ * into id: "team__web-0" is web-0 in team, "web-0" web-0 in default. */
+const char *berth_id_split(const char *id, char ret_ns[BERTH_NAMESPACE_BUF]);
+/* The reverse: name in namespace ns (NULL, "" or "default": the name as
+ * it is). */
+void berth_id_join(const char *ns, const char *name, char ret_id[BERTH_ID_BUF]);
+
 /* "Pod", "Deployment", "DaemonSet"; "Unknown" otherwise. */
 const char *berth_workload_kind_name(WorkloadKind kind);
 /* The reverse (exact spelling); UNSPECIFIED when not a kind. */
 WorkloadKind berth_workload_kind_parse(const char *name);
 
 /* The container id of a replica: "<workload>-<index>" for Pods and
- * Deployments, "<workload>.<node>" for DaemonSets. Unique by construction:
+ * Deployments, "<workload>.<node>" for DaemonSets, with "<ns>__" before
+ * it outside the namespace "default" (ns NULL or "" is that one). Unique by construction:
  * a workload name has no '.', so the two shapes never meet, and no two
  * workloads share a prefix up to the separator (they used to: DaemonSet X
  * on node Y-1 and replica 1 of Deployment X-Y were both X-Y-1). Always a
  * valid id for a valid workload name and a valid node name (at most
  * 53 + 1 + 63 characters); a node that is not one gets
  * "<workload>._<16 hex digits>", which no valid node name makes. */
-void berth_replica_id(const char *workload, WorkloadKind kind, uint32_t index, const char *node,
-                      char ret_id[BERTH_ID_BUF]);
+void berth_replica_id(const char *ns, const char *workload, WorkloadKind kind, uint32_t index,
+                      const char *node, char ret_id[BERTH_ID_BUF]);
 
 /* The spec replica id of w runs: a copy of w->template with id set and the
  * labels berth.workload=<name> and berth.replica=<index or node> added
- * (replacing same-named ones). A DaemonSet replica whose template names no
- * hostname gets its id with '-' for '.', cut to 63 characters, as its
- * hostname (a Deployment's id is its hostname as it is). Free with
+ * (replacing same-named ones), and berth.namespace=<ns> outside "default".
+ * A DaemonSet replica whose template names no hostname gets its name (its
+ * id without "<ns>__") with '-' for '.', cut to 63 characters, as its
+ * hostname; a Deployment's id is its hostname as it is in "default", its
+ * name elsewhere. Free with
  * container_spec_free_unpacked(spec, NULL). */
 int berth_replica_spec(const Workload *w, const char *id, const char *replica,
                        ContainerSpec **ret_spec, berth_error **err);

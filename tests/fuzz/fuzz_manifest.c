@@ -101,7 +101,7 @@ static void check_replica(const Workload *w, uint32_t index, const char *node)
     berth_error *err = NULL;
     char id[BERTH_ID_BUF], replica[BERTH_ID_BUF];
 
-    berth_replica_id(w->name, w->kind, index, node, id);
+    berth_replica_id(w->namespace_, w->name, w->kind, index, node, id);
     if (!berth_spec_id_valid(id))
         fail("an invalid replica id", id);
     if (w->kind == WORKLOAD_DAEMONSET)

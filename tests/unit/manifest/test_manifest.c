@@ -389,7 +389,7 @@ static const bad_case bad_cases[] = {
       "kind: Deployment\n"
       "metadata:\n"
       "  name: Web_1\n"
-      "  namespace: prod\n"
+      "  namespace: Prod\n"
       "spec:\n"
       "  replica: 3\n"
       "  template:\n"
@@ -404,8 +404,8 @@ static const bad_case bad_cases[] = {
       "          value: 1\n",
       "web.yaml:4:9: metadata.name: 'Web_1' is not a valid workload name (1-53 of a-z 0-9 -, "
       "starting and ending with a letter or digit)\n"
-      "web.yaml:5:14: metadata.namespace: berth has no namespaces (only \"default\" is "
-      "accepted)\n"
+      "web.yaml:5:14: metadata.namespace: 'Prod' is not a valid namespace name (1-63 of a-z 0-9 "
+      "-, starting and ending with a letter or digit)\n"
       "web.yaml:7:3: spec.replica: unknown field (did you mean replicas?)\n"
       "web.yaml:12:16: spec.template.spec.containers[0].image: image reference 'busy/Box': "
       "repository name must be lowercase\n"
@@ -496,7 +496,8 @@ static const bad_case bad_cases[] = {
       "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Pod (use v1 or berth/v1)" },
     { "apiVersion: berth/v2\nkind: Service\n",
       "web.yaml:1:13: apiVersion: 'berth/v2' is not one of berth/v1, v1, apps/v1\n"
-      "web.yaml:2:7: kind: 'Service' is not a kind berth runs (Pod, Deployment, DaemonSet)" },
+      "web.yaml:2:7: kind: 'Service' is not a kind berth runs (Pod, Deployment, DaemonSet, "
+      "Namespace)" },
     { "kind: Pod\n", "web.yaml:1:1: apiVersion: required" },
     { "- a\n- b\n", "web.yaml:1:1: expected a mapping, got a list" },
     { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: p, "
@@ -897,6 +898,78 @@ START_TEST(placement_rules)
 }
 END_TEST
 
+START_TEST(namespaces)
+{
+    static const char yaml[] = "apiVersion: v1\n"
+                               "kind: Namespace\n"
+                               "metadata: {name: team-a, labels: {owner: ops}}\n"
+                               "---\n"
+                               "apiVersion: apps/v1\n"
+                               "kind: Deployment\n"
+                               "metadata: {name: web, namespace: team-a}\n"
+                               "spec:\n"
+                               "  selector: {matchLabels: {app: web}}\n"
+                               "  template:\n"
+                               "    metadata: {labels: {app: web}, namespace: team-a}\n"
+                               "    spec: {containers: [{name: a, image: busybox}]}\n"
+                               "---\n"
+                               "apiVersion: v1\n"
+                               "kind: Pod\n"
+                               "metadata: {name: web, namespace: default}\n"
+                               "spec: {containers: [{name: a, image: busybox}]}\n"
+                               "---\n"
+                               "apiVersion: v1\n"
+                               "kind: Pod\n"
+                               "metadata: {name: solo}\n"
+                               "spec: {containers: [{name: a, image: busybox}]}\n";
+    berth_manifest *m = parse_ok(yaml);
+    char *msg;
+
+    /* the same name in two namespaces is two workloads */
+    ck_assert_uint_eq(m->n_namespaces, 1);
+    ck_assert_str_eq(m->namespaces[0]->name, "team-a");
+    ck_assert_uint_eq(m->namespaces[0]->n_labels, 1);
+    ck_assert_str_eq(m->namespaces[0]->source, "web.yaml");
+    ck_assert_uint_eq(m->n_workloads, 3);
+    ck_assert_str_eq(m->workloads[0]->namespace_, "team-a");
+    /* as written: the controller tells "default" from none (apply -n) */
+    ck_assert_str_eq(m->workloads[1]->namespace_, "default");
+    ck_assert_str_eq(m->workloads[2]->namespace_, "");
+    berth_manifest_free(m);
+
+    msg = parse_fail("apiVersion: apps/v1\nkind: Namespace\nmetadata: {name: a}\n"
+                     "---\n"
+                     "apiVersion: v1\nkind: Namespace\nmetadata: {name: b, namespace: c}\n"
+                     "spec: {finalizers: [kubernetes]}\n"
+                     "---\n"
+                     "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"
+                     "---\n"
+                     "apiVersion: v1\nkind: Namespace\nmetadata: {name: B.c}\n"
+                     "---\n"
+                     "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\n"
+                     "spec: {containers: [{name: a, image: b}]}\n"
+                     "---\n"
+                     "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\n"
+                     "spec: {containers: [{name: a, image: b}]}\n"
+                     "---\n"
+                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n");
+    ck_assert_str_eq(msg,
+                     "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Namespace (use v1)\n"
+                     "web.yaml:7:32: metadata.namespace: a Namespace is in none\n"
+                     "web.yaml:8:20: spec.finalizers: berth has no finalizers (a namespace's "
+                     "workloads are deleted with it)\n"
+                     "web.yaml:12:18: metadata.name: namespace 'b' is named by an earlier "
+                     "document too (line 7)\n"
+                     "web.yaml:16:18: metadata.name: 'B.c' is not a valid namespace name (1-63 "
+                     "of a-z 0-9 -, starting and ending with a letter or digit)\n"
+                     "web.yaml:25:18: metadata.name: 'p' is named by an earlier document too "
+                     "(line 20)\n"
+                     "web.yaml:29:7: kind: 'ConfigMap' is not a kind berth runs (Pod, "
+                     "Deployment, DaemonSet, Namespace)");
+    free(msg);
+}
+END_TEST
+
 START_TEST(env_value_from)
 {
     static const char yaml[] =
@@ -981,17 +1054,17 @@ START_TEST(replica_ids)
 {
     char id[BERTH_ID_BUF];
 
-    berth_replica_id("web", WORKLOAD_DEPLOYMENT, 3, "n1", id);
+    berth_replica_id(NULL, "web", WORKLOAD_DEPLOYMENT, 3, "n1", id);
     ck_assert_str_eq(id, "web-3");
-    berth_replica_id("logs", WORKLOAD_DAEMONSET, 0, "node-1", id);
+    berth_replica_id(NULL, "logs", WORKLOAD_DAEMONSET, 0, "node-1", id);
     ck_assert_str_eq(id, "logs.node-1");
     /* unique by construction: DaemonSet x on node y-1 is not replica 1 of
      * Deployment x-y (both were x-y-1) */
     {
         char ds[BERTH_ID_BUF], dep[BERTH_ID_BUF];
 
-        berth_replica_id("x", WORKLOAD_DAEMONSET, 0, "y-1", ds);
-        berth_replica_id("x-y", WORKLOAD_DEPLOYMENT, 1, "y-1", dep);
+        berth_replica_id(NULL, "x", WORKLOAD_DAEMONSET, 0, "y-1", ds);
+        berth_replica_id(NULL, "x-y", WORKLOAD_DEPLOYMENT, 1, "y-1", dep);
         ck_assert_str_eq(ds, "x.y-1");
         ck_assert_str_eq(dep, "x-y-1");
     }
@@ -1003,15 +1076,57 @@ START_TEST(replica_ids)
         w[sizeof(w) - 1] = '\0';
         memset(n, 'n', sizeof(n) - 1);
         n[sizeof(n) - 1] = '\0';
-        berth_replica_id(w, WORKLOAD_DAEMONSET, 0, n, id);
+        berth_replica_id(NULL, w, WORKLOAD_DAEMONSET, 0, n, id);
         ck_assert_uint_eq(strlen(id), 53 + 1 + 63);
         ck_assert(berth_spec_id_valid(id));
     }
     /* a node name that is none: a stable hash no valid name makes */
-    berth_replica_id("logs", WORKLOAD_DAEMONSET, 0, "Not A Node", id);
+    berth_replica_id(NULL, "logs", WORKLOAD_DAEMONSET, 0, "Not A Node", id);
     ck_assert_uint_eq(strlen(id), 4 + 2 + 16);
     ck_assert_int_eq(strncmp(id, "logs._", 6), 0);
     ck_assert(berth_spec_id_valid(id));
+    /* namespaces: "default" keeps the bare id, others prefix "<ns>__" */
+    berth_replica_id("default", "web", WORKLOAD_DEPLOYMENT, 3, "n1", id);
+    ck_assert_str_eq(id, "web-3");
+    berth_replica_id("team-a", "web", WORKLOAD_DEPLOYMENT, 3, "n1", id);
+    ck_assert_str_eq(id, "team-a__web-3");
+    {
+        char ns[BERTH_NAMESPACE_BUF], key[BERTH_WORKLOAD_KEY_BUF];
+
+        ck_assert_str_eq(berth_id_split(id, ns), "web-3");
+        ck_assert_str_eq(ns, "team-a");
+        ck_assert_str_eq(berth_id_split("team-a__web-3_app", ns), "web-3_app");
+        ck_assert_str_eq(berth_id_split("web-3", ns), "web-3");
+        ck_assert_str_eq(ns, "default");
+        /* a node name with "__" is no namespace: the DaemonSet id hashes it */
+        berth_replica_id(NULL, "logs", WORKLOAD_DAEMONSET, 0, "a__b", id);
+        ck_assert_int_eq(strncmp(id, "logs._", 6), 0);
+        ck_assert_str_eq(berth_id_split("logs.a__b", ns), "logs.a__b");
+        ck_assert_str_eq(ns, "default");
+        berth_workload_key(NULL, "web", key);
+        ck_assert_str_eq(key, "web");
+        berth_workload_key("team-a", "web", key);
+        ck_assert_str_eq(key, "team-a/web");
+    }
+    /* the longest names: a DaemonSet's pod id leaves room for a container */
+    {
+        char w[BERTH_WORKLOAD_NAME_MAX + 1], n[64], ns[64], mid[BERTH_ID_BUF];
+
+        memset(w, 'w', sizeof(w) - 1);
+        w[sizeof(w) - 1] = '\0';
+        memset(n, 'n', sizeof(n) - 1);
+        n[sizeof(n) - 1] = '\0';
+        memset(ns, 's', sizeof(ns) - 1);
+        ns[sizeof(ns) - 1] = '\0';
+        berth_replica_id(ns, w, WORKLOAD_DAEMONSET, 0, n, id);
+        ck_assert_uint_eq(strlen(id), 63 + 2 + 53 + 1 + 63);
+        ck_assert_uint_le(strlen(id), BERTH_POD_ID_MAX);
+        ck_assert(berth_spec_member_id(id, n, mid, sizeof(mid)));
+        ck_assert(berth_namespace_name_valid(ns));
+        ck_assert(!berth_namespace_name_valid(
+            "s" /* 64 */
+            "sssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"));
+    }
     ck_assert(berth_workload_name_valid("web-1"));
     ck_assert(!berth_workload_name_valid("web-"));
     ck_assert(!berth_workload_name_valid("Web"));
@@ -1066,6 +1181,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, pod_security_context);
     tcase_add_test(tc, placement_rules);
     tcase_add_test(tc, env_value_from);
+    tcase_add_test(tc, namespaces);
     tcase_add_test(tc, lifecycle_hooks);
     tcase_add_test(tc, replica_ids);
     tcase_add_test(tc, replica_spec_is_a_labelled_copy);

@@ -46,13 +46,13 @@ END_TEST
 START_TEST(ids_and_roots)
 {
     spec.id = "Web";
-    expect_invalid("spec.id: 'Web' is not a valid id (1-191 of a-z 0-9 _ . -, starting with a "
+    expect_invalid("spec.id: 'Web' is not a valid id (1-255 of a-z 0-9 _ . -, starting with a "
                    "letter or digit)");
     spec.id = "-x";
-    expect_invalid("spec.id: '-x' is not a valid id (1-191 of a-z 0-9 _ . -, starting with a "
+    expect_invalid("spec.id: '-x' is not a valid id (1-255 of a-z 0-9 _ . -, starting with a "
                    "letter or digit)");
     spec.id = "a/b";
-    expect_invalid("spec.id: 'a/b' is not a valid id (1-191 of a-z 0-9 _ . -, starting with a "
+    expect_invalid("spec.id: 'a/b' is not a valid id (1-255 of a-z 0-9 _ . -, starting with a "
                    "letter or digit)");
     spec.id = "ok";
     spec.image = "bb";
