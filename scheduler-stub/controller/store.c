@@ -13,8 +13,9 @@
 #include "base/xalloc.h"
 #include "pb/pb.h"
 #include "rpc/envelope.h"
+#include "spec/workload.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define STMT_CACHE     48
 
 static const char schema_v1[] =
@@ -72,6 +73,13 @@ static const char schema_v1[] =
 static const char schema_v2[] = "CREATE TABLE node_taints ("
                                 "  node TEXT PRIMARY KEY,"
                                 "  taints BLOB NOT NULL);"; /* TaintList */
+
+/* Version 3: namespaces. A workload's row is named by its key (its name in
+ * "default", "<ns>/<name>" elsewhere), so version 2's rows stay right. */
+static const char schema_v3[] = "CREATE TABLE namespaces ("
+                                "  name TEXT PRIMARY KEY,"
+                                "  created_ns INTEGER NOT NULL,"
+                                "  namespace BLOB NOT NULL);"; /* Namespace */
 
 typedef struct stmt_slot {
     const char *sql; /* a string literal: cached by address */
@@ -210,8 +218,9 @@ static int migrate(berth_store *st, berth_error **err)
     if (exec(st, "BEGIN IMMEDIATE", "begin", err) < 0)
         return -1;
     if ((version < 1 && exec(st, schema_v1, "create the schema", err) < 0) ||
-        exec(st, schema_v2, "add taints to the schema", err) < 0 ||
-        exec(st, "PRAGMA user_version = 2", "set the schema version", err) < 0) {
+        (version < 2 && exec(st, schema_v2, "add taints to the schema", err) < 0) ||
+        exec(st, schema_v3, "add namespaces to the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 3", "set the schema version", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
@@ -628,28 +637,30 @@ static const char sql_wl_all[] = "SELECT name, workload FROM workloads ORDER BY 
 int berth_store_workload_put(berth_store *st, const Workload *w, berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_wl_put, err);
+    char key[BERTH_WORKLOAD_KEY_BUF];
     Workload copy;
 
     if (!s)
         return -1;
     copy = *w;
     copy.status = NULL;
-    bind_text(s, 1, w->name);
+    berth_workload_key(w->namespace_, w->name, key);
+    bind_text(s, 1, key);
     sqlite3_bind_int64(s, 2, w->created_unix_ns);
     if (bind_pb(st, s, 3, &copy.base, err) < 0)
         return -1;
     if (run(st, s, "save workload", err) < 0)
-        return berth_error_prefix(err, "workload %s", w->name);
+        return berth_error_prefix(err, "workload %s", key);
     return 0;
 }
 
-int berth_store_workload_delete(berth_store *st, const char *name, berth_error **err)
+int berth_store_workload_delete(berth_store *st, const char *key, berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_wl_del, err);
 
     if (!s)
         return -1;
-    bind_text(s, 1, name);
+    bind_text(s, 1, key);
     return run(st, s, "delete workload", err);
 }
 
@@ -662,7 +673,7 @@ int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Workload *
     if (!s)
         return -1;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        char row[96], name[64];
+        char row[160], name[BERTH_WORKLOAD_KEY_BUF];
         Workload *w;
 
         column_text(s, 0, name, sizeof(name));
@@ -678,6 +689,69 @@ int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Workload *
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_error(st, err, "load workloads");
+    return r;
+}
+
+/* ---- namespaces ---- */
+
+static const char sql_ns_put[] =
+    "INSERT OR REPLACE INTO namespaces (name, created_ns, namespace) VALUES (?1, ?2, ?3)";
+static const char sql_ns_del[] = "DELETE FROM namespaces WHERE name = ?1";
+static const char sql_ns_all[] = "SELECT name, namespace FROM namespaces ORDER BY name";
+
+int berth_store_namespace_put(berth_store *st, const Namespace *ns, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_ns_put, err);
+    Namespace copy;
+
+    if (!s)
+        return -1;
+    copy = *ns;
+    copy.workloads = 0;
+    bind_text(s, 1, ns->name);
+    sqlite3_bind_int64(s, 2, ns->created_unix_ns);
+    if (bind_pb(st, s, 3, &copy.base, err) < 0)
+        return -1;
+    if (run(st, s, "save namespace", err) < 0)
+        return berth_error_prefix(err, "namespace %s", ns->name);
+    return 0;
+}
+
+int berth_store_namespace_delete(berth_store *st, const char *name, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_ns_del, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, name);
+    return run(st, s, "delete namespace", err);
+}
+
+int berth_store_namespaces_load(berth_store *st, int (*fn)(void *data, Namespace *ns), void *data,
+                                berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_ns_all, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char row[96], name[BERTH_NAMESPACE_BUF];
+        Namespace *ns;
+
+        column_text(s, 0, name, sizeof(name));
+        snprintf(row, sizeof(row), "namespace %s", name);
+        ns = (Namespace *)column_pb(st, s, 1, &namespace_descriptor, row, err);
+        if (!ns) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        if ((r = fn(data, ns)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load namespaces");
     return r;
 }
 

@@ -109,17 +109,28 @@ int berth_store_tokens_expire(berth_store *st, int64_t now_ns, berth_error **err
 
 /* ---- workloads ---- */
 
-/* Insert or replace by w->name; w->status is not stored. */
+/* Insert or replace by w's key (berth_workload_key); w->status is not
+ * stored. */
 int berth_store_workload_put(berth_store *st, const Workload *w, berth_error **err);
-int berth_store_workload_delete(berth_store *st, const char *name, berth_error **err);
+int berth_store_workload_delete(berth_store *st, const char *key, berth_error **err);
 /* fn for every workload, oldest first (then by name); fn owns w
  * (workload_free_unpacked). */
 int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Workload *w), void *data,
                                berth_error **err);
 
+/* ---- namespaces ---- */
+
+/* Insert or replace by ns->name (its workloads count is not stored). */
+int berth_store_namespace_put(berth_store *st, const Namespace *ns, berth_error **err);
+int berth_store_namespace_delete(berth_store *st, const char *name, berth_error **err);
+/* fn for every namespace, by name; fn owns ns (namespace_free_unpacked). */
+int berth_store_namespaces_load(berth_store *st, int (*fn)(void *data, Namespace *ns), void *data,
+                                berth_error **err);
+
 /* ---- assignments ---- */
 
 typedef struct berth_store_assignment {
+    /* workload: its key (berth_workload_key) */
     const char *node, *container_id, *workload;
     uint32_t replica;
     /* The node's generation in which this container's current spec was

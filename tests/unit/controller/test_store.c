@@ -440,7 +440,8 @@ START_TEST(taints_and_the_upgrade_from_schema_1)
     /* a controller of schema 1 made it: upgraded, the node still there */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(db, "DROP TABLE node_taints; PRAGMA user_version = 1", NULL, NULL, NULL),
+        sqlite3_exec(db, "DROP TABLE node_taints; DROP TABLE namespaces; PRAGMA user_version = 1",
+                     NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     st = open_store();
@@ -448,6 +449,82 @@ START_TEST(taints_and_the_upgrade_from_schema_1)
     node_info_free_unpacked(n.info, NULL);
     ck_assert_int_eq(berth_store_taints_put(st, "n1", &l, &err), 0);
     berth_store_close(st);
+}
+END_TEST
+
+static int take_namespace(void *data, Namespace *ns)
+{
+    Namespace **got = data;
+
+    for (; *got; got++)
+        ;
+    *got = ns;
+    return 0;
+}
+
+/* Namespaces round trip; a workload of one is stored under "<ns>/<name>",
+ * beside a same-named one in "default"; a store of schema 2 (no
+ * namespaces yet) is upgraded, its workloads kept. */
+START_TEST(namespaces_and_the_upgrade_from_schema_2)
+{
+    berth_store *st = open_store();
+    Workload *a = workload("web", 100, 2), *b = workload("web", 200, 3);
+    Namespace ns = NAMESPACE_INIT, *got[4] = { NULL };
+    berth_error *err = NULL;
+    static loaded l;
+    sqlite3 *db;
+
+    ns.name = "team-a";
+    ns.created_unix_ns = 7;
+    ns.workloads = 9; /* not stored */
+    ck_assert_int_eq(berth_store_namespace_put(st, &ns, &err), 0);
+    b->namespace_ = strdup("team-a");
+    ck_assert_int_eq(berth_store_workload_put(st, a, &err), 0);
+    ck_assert_int_eq(berth_store_workload_put(st, b, &err), 0);
+    berth_store_close(st);
+    st = open_store();
+    ck_assert_int_eq(berth_store_namespaces_load(st, take_namespace, got, &err), 0);
+    ck_assert_ptr_nonnull(got[0]);
+    ck_assert_ptr_null(got[1]);
+    ck_assert_str_eq(got[0]->name, "team-a");
+    ck_assert_int_eq(got[0]->created_unix_ns, 7);
+    ck_assert_uint_eq(got[0]->workloads, 0);
+    namespace_free_unpacked(got[0], NULL);
+    got[0] = NULL;
+    ck_assert_int_eq(berth_store_workloads_load(st, take_workload, &l, &err), 0);
+    ck_assert_uint_eq(l.n_workloads, 2);
+    ck_assert_str_eq(l.workloads[1]->namespace_, "team-a");
+    ck_assert_uint_eq(l.workloads[1]->replicas, 3);
+    for (size_t i = 0; i < l.n_workloads; i++)
+        workload_free_unpacked(l.workloads[i], NULL);
+    l.n_workloads = 0;
+    /* deleting by key leaves the other web */
+    ck_assert_int_eq(berth_store_workload_delete(st, "team-a/web", &err), 0);
+    ck_assert_int_eq(berth_store_namespace_delete(st, "team-a", &err), 0);
+    ck_assert_int_eq(berth_store_workloads_load(st, take_workload, &l, &err), 0);
+    ck_assert_uint_eq(l.n_workloads, 1);
+    ck_assert_str_eq(l.workloads[0]->namespace_, "");
+    workload_free_unpacked(l.workloads[0], NULL);
+    l.n_workloads = 0;
+    ck_assert_int_eq(berth_store_namespaces_load(st, take_namespace, got, &err), 0);
+    ck_assert_ptr_null(got[0]);
+    berth_store_close(st);
+
+    /* a controller of schema 2 made it: upgraded, the workload kept */
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "DROP TABLE namespaces; PRAGMA user_version = 2", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    ck_assert_int_eq(berth_store_workloads_load(st, take_workload, &l, &err), 0);
+    ck_assert_uint_eq(l.n_workloads, 1);
+    workload_free_unpacked(l.workloads[0], NULL);
+    l.n_workloads = 0;
+    ck_assert_int_eq(berth_store_namespace_put(st, &ns, &err), 0);
+    berth_store_close(st);
+    workload_free_unpacked(a, NULL);
+    workload_free_unpacked(b, NULL);
 }
 END_TEST
 
@@ -481,7 +558,7 @@ START_TEST(damage_is_an_error_not_a_crash)
     sqlite3_close(db);
     st = NULL;
     ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
-    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (2)", path);
+    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (3)", path);
     ck_assert_str_eq(err->msg, msg);
     berth_error_free(&err);
     ck_assert_ptr_null(st);
@@ -501,6 +578,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, join_tokens_are_single_use);
     tcase_add_test(tc, damage_is_an_error_not_a_crash);
     tcase_add_test(tc, taints_and_the_upgrade_from_schema_1);
+    tcase_add_test(tc, namespaces_and_the_upgrade_from_schema_2);
     suite_add_tcase(s, tc);
     return s;
 }
