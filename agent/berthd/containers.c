@@ -1139,10 +1139,10 @@ static int ct_env(const ct *c, ContainerPlan *plan, berth_error **err)
     const PodMember *m = ct_member(c);
     ContainerSpec *pod[BERTH_POD_CONTAINERS_MAX];
     size_t n = 0;
-    char uid[37];
+    char uid[37], ns[BERTH_NAMESPACE_BUF];
     berth_env_facts facts = {
-        .pod = m ? m->pod : c->id,
-        .namespace_ = "default",
+        .pod = berth_id_split(m ? m->pod : c->id, ns),
+        .namespace_ = ns,
         .uid = uid,
         .node = c->t->cfg.node_name ? c->t->cfg.node_name : "",
         .host_ip = c->t->cfg.node_ip ? c->t->cfg.node_ip : "",
@@ -1152,7 +1152,7 @@ static int ct_env(const ct *c, ContainerPlan *plan, berth_error **err)
 
     /* a pod has no address of its own yet: the host's with its network */
     facts.pod_ip = s->network == NETWORK_HOST ? facts.host_ip : "";
-    pod_uid(facts.node, facts.pod, uid);
+    pod_uid(facts.node, m ? m->pod : c->id, uid);
     for (const ct *o = c->t->cts; m && o && n < BERTH_POD_CONTAINERS_MAX; o = o->next)
         if (same_pod(o, m))
             pod[n++] = o->spec;

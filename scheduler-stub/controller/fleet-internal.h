@@ -29,12 +29,13 @@
 #define FLEET_KIND_NODE     "Node"
 #define FLEET_KIND_WORKLOAD "Workload"
 #define FLEET_KIND_TOKEN    "JoinToken"
+#define FLEET_KIND_NS       "Namespace"
 #define FLEET_NORMAL        "Normal"
 #define FLEET_WARNING       "Warning"
 
 typedef struct fleet_assign {
     char id[BERTH_ID_BUF];
-    char workload[BERTH_WORKLOAD_NAME_MAX + 1];
+    char workload[BERTH_WORKLOAD_KEY_BUF]; /* its key */
     uint32_t replica;
     /* The node generation in which this container's spec was last set,
      * and the workload generation the spec came from. */
@@ -76,7 +77,8 @@ typedef struct fleet_node {
 } fleet_node;
 
 typedef struct fleet_workload {
-    Workload *w; /* as stored, status NULL; always with a template */
+    Workload *w;                      /* as stored, status NULL; always with a template */
+    char key[BERTH_WORKLOAD_KEY_BUF]; /* berth_workload_key */
     berth_place_status place;
 } fleet_workload;
 
@@ -88,6 +90,9 @@ struct fleet {
     size_t n_nodes;
     fleet_workload *workloads;
     size_t n_workloads;
+    /* Namespaces by name ("default" among them). */
+    Namespace **namespaces;
+    size_t n_namespaces;
     berth_loop_timer flush_timer;
     /* Places again when a replica's tolerationSeconds of a NoExecute
      * taint runs out. */
@@ -103,7 +108,14 @@ fleet_node *fleet_node_by_id(fleet *f, const uint8_t id[BERTH_ID_LEN]);
 int fleet_node_of(fleet *f, const berth_principal *who, bool registered, fleet_node **ret_node,
                   berth_error **err);
 bool fleet_node_registered(const fleet_node *n);
-fleet_workload *fleet_workload_find(fleet *f, const char *name);
+/* The workload whose key (berth_workload_key) this is, or NULL. */
+fleet_workload *fleet_workload_find(fleet *f, const char *key);
+Namespace *fleet_namespace_find(fleet *f, const char *name);
+/* Where name is, or would go, in f->namespaces (sorted by name). */
+size_t fleet_namespace_at(fleet *f, const char *name, bool *ret_found);
+/* Where key is, or would go, among n items sorted by key_of(item). */
+size_t fleet_sorted_pos(void *const *items, size_t n, const char *(*key_of)(const void *item),
+                        const char *key, bool *ret_found);
 /* Persist n->rec (in the caller's transaction, if any). */
 int fleet_node_save(fleet *f, fleet_node *n, berth_error **err);
 
@@ -112,9 +124,9 @@ int fleet_node_save(fleet *f, fleet_node *n, berth_error **err);
 void fleet_event(fleet *f, const char *kind, const char *name, const char *type, const char *reason,
                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* Add an item to c (name copied). */
-void fleet_changes_add(fleet_changes *c, const char *kind, const char *name, ApplyAction action,
-                       uint64_t generation);
+/* Add an item to c (name and ns copied; ns NULL for what is in none). */
+void fleet_changes_add(fleet_changes *c, const char *kind, const char *ns, const char *name,
+                       ApplyAction action, uint64_t generation);
 
 /* The assignment with this id on n, or NULL. */
 fleet_assign *fleet_assign_find(fleet_node *n, const char *id);

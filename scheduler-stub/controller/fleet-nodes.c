@@ -566,7 +566,7 @@ int fleet_forget_node(fleet *f, const char *name, bool dry_run, fleet_changes *r
         if (berth_store_commit(f->cfg.store, err) < 0)
             return -1;
     }
-    fleet_changes_add(&out, FLEET_KIND_NODE, n->rec.name, APPLY_DELETED, n->rec.generation);
+    fleet_changes_add(&out, FLEET_KIND_NODE, NULL, n->rec.name, APPLY_DELETED, n->rec.generation);
     if (!dry_run) {
         node_drop(f, n);
         fleet_reconcile_after(f, "deleting node %s", name);

@@ -23,25 +23,14 @@
 
 /* ---- statuses ---- */
 
+static const char *status_id(const void *s)
+{
+    return ((const ContainerStatus *)s)->id;
+}
+
 static size_t status_pos(const fleet_node *n, const char *id, bool *found)
 {
-    size_t lo = 0, hi = n->n_status;
-
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(n->status[mid]->id, id);
-
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return fleet_sorted_pos((void *const *)n->status, n->n_status, status_id, id, found);
 }
 
 ContainerStatus *fleet_status_find(const fleet_node *n, const char *id)

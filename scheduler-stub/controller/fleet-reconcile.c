@@ -53,10 +53,10 @@ static berth_place_state place_state(const fleet_node *n)
     }
 }
 
-static size_t workload_index(fleet *f, const char *name)
+static size_t workload_index(fleet *f, const char *key)
 {
     for (size_t i = 0; i < f->n_workloads; i++)
-        if (strcmp(f->workloads[i].w->name, name) == 0)
+        if (strcmp(f->workloads[i].key, key) == 0)
             return i;
     return SIZE_MAX;
 }
@@ -222,8 +222,9 @@ static void plans_build(fleet *f, const berth_place_result *r, node_plan *plans)
         }
         a = &p->assign[p->n_assign++];
         memset(a, 0, sizeof(*a));
-        berth_replica_id(w->name, w->kind, s->replica, f->nodes[s->node]->rec.name, a->id);
-        snprintf(a->workload, sizeof(a->workload), "%s", w->name);
+        berth_replica_id(w->namespace_, w->name, w->kind, s->replica, f->nodes[s->node]->rec.name,
+                         a->id);
+        snprintf(a->workload, sizeof(a->workload), "%s", f->workloads[s->workload].key);
         a->replica = s->replica;
         a->workload_generation = w->generation;
     }
@@ -336,7 +337,7 @@ int fleet_reconcile(fleet *f, berth_error **err)
         fleet_workload *wl = &f->workloads[w];
 
         if (r.status[w].unschedulable && strcmp(r.status[w].message, wl->place.message) != 0)
-            fleet_event(f, FLEET_KIND_WORKLOAD, wl->w->name, FLEET_WARNING, "Unschedulable",
+            fleet_event(f, FLEET_KIND_WORKLOAD, wl->key, FLEET_WARNING, "Unschedulable",
                         "%u of %u replicas: %s", r.status[w].unschedulable, r.status[w].desired,
                         r.status[w].message);
     }

@@ -41,6 +41,40 @@ static bool selected(kv *const *sel, size_t n_sel, kv *const *labels, size_t n_l
     return true;
 }
 
+/* A workload key's name (a pointer into key) and namespace (in *ret_ns,
+ * borrowed from the fleet: "" when the namespace is gone meanwhile). */
+static const char *key_split(fleet *f, const char *key, const char **ret_ns)
+{
+    const char *slash = strchr(key, '/');
+    char ns[BERTH_NAMESPACE_BUF];
+    const Namespace *found;
+
+    if (!slash) {
+        *ret_ns = BERTH_NAMESPACE_DEFAULT;
+        return key;
+    }
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+    found = fleet_namespace_find(f, ns);
+    *ret_ns = found ? found->name : "";
+    return slash + 1;
+}
+
+/* Whether the workload of this key passes a listing's filters (empty:
+ * any). */
+static bool key_matches(const char *key, const char *ns, const char *name)
+{
+    const char *slash = strchr(key, '/');
+    const char *kname = slash ? slash + 1 : key;
+
+    if (*name && strcmp(kname, name) != 0)
+        return false;
+    if (!*ns)
+        return true;
+    if (!slash)
+        return strcmp(ns, BERTH_NAMESPACE_DEFAULT) == 0;
+    return strlen(ns) == (size_t)(slash - key) && strncmp(key, ns, (size_t)(slash - key)) == 0;
+}
+
 static bool status_running(const ContainerStatus *s, const fleet_assign *a)
 {
     /* a status of an older generation runs an older spec (0: the agent
@@ -257,6 +291,7 @@ struct fleet_workload_msg {
 static void wl_msg_fill(const fleet_workload *wl, fleet_workload_msg *m)
 {
     m->w = *wl->w;
+    m->w.namespace_ = (char *)berth_namespace_or_default(wl->w->namespace_);
     workload_status_init(&m->st);
     m->w.status = &m->st;
     m->st.desired = wl->place.desired;
@@ -265,23 +300,33 @@ static void wl_msg_fill(const fleet_workload *wl, fleet_workload_msg *m)
     m->st.message = (char *)wl->place.message;
 }
 
+/* Workload w against namespace ns and name. */
+static int wl_cmp(const Workload *w, const char *ns, const char *name)
+{
+    int c = strcmp(berth_namespace_or_default(w->namespace_), ns);
+
+    return c ? c : strcmp(w->name, name);
+}
+
 static int by_name(const void *a, const void *b, void *data)
 {
     const fleet *f = data;
+    const Workload *y = f->workloads[*(const size_t *)b].w;
 
-    return strcmp(f->workloads[*(const size_t *)a].w->name,
-                  f->workloads[*(const size_t *)b].w->name);
+    return wl_cmp(f->workloads[*(const size_t *)a].w, berth_namespace_or_default(y->namespace_),
+                  y->name);
 }
 
-/* The position of name among the n workloads listed by name in sorted,
- * or n. */
-static size_t wl_sorted_find(const fleet *f, const size_t *sorted, size_t n, const char *name)
+/* The position of the workload of this key among the n workloads listed
+ * by namespace and name in sorted, or n. */
+static size_t wl_sorted_find(fleet *f, const size_t *sorted, size_t n, const char *key)
 {
     size_t lo = 0, hi = n;
+    const char *ns, *name = key_split(f, key, &ns);
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(f->workloads[sorted[mid]].w->name, name);
+        int cmp = wl_cmp(f->workloads[sorted[mid]].w, ns, name);
 
         if (cmp == 0)
             return mid;
@@ -293,7 +338,8 @@ static size_t wl_sorted_find(const fleet *f, const size_t *sorted, size_t n, con
     return n;
 }
 
-/* Count the replicas of the workloads in v (listed by name in v->order)
+/* Count the replicas of the workloads in v (listed by namespace and name
+ * in v->order)
  * in one pass over the fleet's assignments: a listing of thousands of
  * replicas stays cheap. */
 static void status_count(fleet *f, fleet_workloads *v)
@@ -323,7 +369,7 @@ static void workloads_alloc(fleet_workloads *v, size_t n)
     v->n_workloads = 0;
 }
 
-/* Add the fleet's workload at (v->order stays sorted by name). */
+/* Add the fleet's workload at (v->order stays sorted). */
 static void workloads_add(fleet *f, fleet_workloads *v, size_t at)
 {
     v->order[v->n_workloads] = at;
@@ -337,25 +383,32 @@ void fleet_workloads_list(fleet *f, const ListWorkloadsRequest *in, fleet_worklo
     _cleanup_free_ size_t *sorted = berth_xcalloc(f->n_workloads + 1, sizeof(*sorted));
 
     workloads_alloc(ret, f->n_workloads);
-    /* by name (the fleet keeps them oldest first) */
+    /* by namespace and name (the fleet keeps them oldest first) */
     for (size_t i = 0; i < f->n_workloads; i++)
         sorted[i] = i;
     qsort_r(sorted, f->n_workloads, sizeof(*sorted), by_name, f);
     for (size_t i = 0; i < f->n_workloads; i++) {
         const Workload *w = f->workloads[sorted[i]].w;
 
+        if (*in->namespace_ &&
+            strcmp(in->namespace_, berth_namespace_or_default(w->namespace_)) != 0)
+            continue;
         if (selected(KVS(in->label_selector), in->n_label_selector, KVS(w->labels), w->n_labels))
             workloads_add(f, ret, sorted[i]);
     }
     status_count(f, ret);
 }
 
-int fleet_workloads_get(fleet *f, const char *name, fleet_workloads *ret, berth_error **err)
+int fleet_workloads_get(fleet *f, const char *key, fleet_workloads *ret, berth_error **err)
 {
-    const fleet_workload *wl = fleet_workload_find(f, name);
+    const fleet_workload *wl = fleet_workload_find(f, key);
+    const char *slash = strchr(key, '/');
 
+    if (!wl && slash)
+        return berth_error_set(err, ENOENT, "workload %.63s not found in namespace %.*s",
+                               slash + 1, (int)(slash - key), key);
     if (!wl)
-        return berth_error_set(err, ENOENT, "workload %.63s not found", name);
+        return berth_error_set(err, ENOENT, "workload %.63s not found", key);
     workloads_alloc(ret, 1);
     workloads_add(f, ret, (size_t)(wl - f->workloads));
     status_count(f, ret);
@@ -367,6 +420,36 @@ void fleet_workloads_clear(fleet_workloads *v)
     free(v->msgs);
     free(v->workloads);
     free(v->order);
+    memset(v, 0, sizeof(*v));
+}
+
+/* ---- namespaces ---- */
+
+void fleet_namespaces_list(fleet *f, fleet_namespaces *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->msgs = berth_xcalloc(f->n_namespaces + 1, sizeof(*ret->msgs));
+    ret->namespaces = berth_xcalloc(f->n_namespaces + 1, sizeof(*ret->namespaces));
+    for (size_t i = 0; i < f->n_namespaces; i++) {
+        ret->msgs[i] = *f->namespaces[i];
+        ret->msgs[i].workloads = 0;
+        ret->namespaces[ret->n_namespaces++] = &ret->msgs[i];
+    }
+    /* (the answer is in the fleet's order) */
+    for (size_t i = 0; i < f->n_workloads; i++) {
+        bool found;
+        size_t at = fleet_namespace_at(f, berth_namespace_or_default(f->workloads[i].w->namespace_),
+                                       &found);
+
+        if (found)
+            ret->msgs[at].workloads++;
+    }
+}
+
+void fleet_namespaces_clear(fleet_namespaces *v)
+{
+    free(v->msgs);
+    free(v->namespaces);
     memset(v, 0, sizeof(*v));
 }
 
@@ -389,10 +472,11 @@ static void container_add(fleet *f, fleet_containers *v, fleet_node *n, const ch
 {
     const fleet_assign *a = fleet_assign_of(f, n, id);
     ContainerStatus *s = fleet_status_find(n, id);
-    const char *workload = a ? a->workload : "";
+    const char *ns = "", *workload = a ? key_split(f, a->workload, &ns) : "";
     ContainerInfo *ci;
 
-    if (*in->workload && strcmp(in->workload, workload) != 0)
+    if ((*in->workload || *in->namespace_) &&
+        (!a || !key_matches(a->workload, in->namespace_, in->workload)))
         return;
     if (!state_wanted(in, s ? s->state : CONTAINER_PENDING))
         return;
@@ -400,6 +484,7 @@ static void container_add(fleet *f, fleet_containers *v, fleet_node *n, const ch
     container_info_init(ci);
     ci->node = n->rec.name;
     ci->workload = (char *)workload;
+    ci->namespace_ = (char *)ns;
     /* without its spec only while the fleet is inconsistent
      * (fleet_assign_specs): the rest of the listing still holds */
     ci->spec = a ? fleet_container_spec(f, n, a, id) : NULL;
@@ -428,7 +513,7 @@ static void assign_ids(fleet *f, const fleet_assign *a, const fleet_workload **c
     const fleet_workload *wl = *cache;
     size_t count;
 
-    if (!wl || strcmp(wl->w->name, a->workload) != 0)
+    if (!wl || strcmp(wl->key, a->workload) != 0)
         *cache = wl = fleet_workload_find(f, a->workload);
     count = wl ? berth_pod_size(wl->w) : 1;
     if (v->n_ids + count > *cap) {
@@ -472,7 +557,8 @@ static void containers_collect(fleet *f, const ListContainersRequest *in, const 
         }
         for (size_t s = 0; s < n->n_status; s++)
             v->ids[v->n_ids++] = berth_xstrdup(n->status[s]->id);
-        qsort(v->ids + start, v->n_ids - start, sizeof(*v->ids), str_cmp);
+        if (v->n_ids > start)
+            qsort(v->ids + start, v->n_ids - start, sizeof(*v->ids), str_cmp);
         /* once each, and only the one asked for */
         for (size_t k = start; k < v->n_ids; k++) {
             if ((kept > start && strcmp(v->ids[kept - 1], v->ids[k]) == 0) ||
@@ -577,14 +663,15 @@ int fleet_container_agent(fleet *f, const char *id, const char *node, fleet_agen
 
 /* ---- pods ---- */
 
-static ContainerInfo *pod_container(const fleet_node *n, const fleet_assign *a, ContainerSpec *spec,
+static ContainerInfo *pod_container(const fleet_node *n, const Workload *w, ContainerSpec *spec,
                                     const ContainerStatus *st, const char *id)
 {
     ContainerInfo *ci = berth_xcalloc(1, sizeof(*ci));
 
     container_info_init(ci);
     ci->node = berth_xstrdup(n->rec.name);
-    ci->workload = berth_xstrdup(a->workload);
+    ci->workload = berth_xstrdup(w->name);
+    ci->namespace_ = berth_xstrdup(berth_namespace_or_default(w->namespace_));
     ci->spec = spec;
     if (st) {
         ci->status = BERTH_PB_COPY(ContainerStatus, st);
@@ -629,9 +716,10 @@ static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
     berth_pod_view_make(parts.e, parts.n, parts.policy, n->rec.phase == NODE_DOWN, &v);
     p = berth_xcalloc(1, sizeof(*p));
     pod_init(p);
-    p->name = berth_xstrdup(a->id);
+    p->name = berth_xstrdup(berth_id_split(a->id, NULL));
+    p->namespace_ = berth_xstrdup(berth_namespace_or_default(wl->w->namespace_));
     p->node = berth_xstrdup(n->rec.name);
-    p->workload = berth_xstrdup(a->workload);
+    p->workload = berth_xstrdup(wl->w->name);
     p->phase = berth_xstrdup(v.phase);
     p->status = berth_xstrdup(v.status);
     p->ready = v.n_ready;
@@ -651,7 +739,7 @@ static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
     p->init_containers = berth_xcalloc(count + 1, sizeof(*p->init_containers));
     p->containers = berth_xcalloc(count + 1, sizeof(*p->containers));
     for (size_t i = 0; i < count && i < parts.n; i++) {
-        ContainerInfo *ci = pod_container(n, a, specs[i], parts.e[i].status, parts.ids[i]);
+        ContainerInfo *ci = pod_container(n, wl->w, specs[i], parts.e[i].status, parts.ids[i]);
 
         specs[i] = NULL;
         if (parts.e[i].role == POD_ROLE_APP)
@@ -666,8 +754,9 @@ static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
 static int pod_cmp(const void *a, const void *b)
 {
     const Pod *x = *(Pod *const *)a, *y = *(Pod *const *)b;
-    int c = strcmp(x->name, y->name);
+    int c = strcmp(x->namespace_, y->namespace_);
 
+    c = c ? c : strcmp(x->name, y->name);
     return c ? c : strcmp(x->node, y->node);
 }
 
@@ -689,7 +778,7 @@ static void pods_collect(fleet *f, const ListPodsRequest *in, const char *name, 
             const fleet_assign *a = &n->assign[k];
             Pod *p;
 
-            if ((*in->workload && strcmp(in->workload, a->workload) != 0) ||
+            if (!key_matches(a->workload, in->namespace_, in->workload) ||
                 (name && strcmp(name, a->id) != 0))
                 continue;
             if ((p = pod_make(f, n, a)))
@@ -704,16 +793,21 @@ void fleet_pods_list(fleet *f, const ListPodsRequest *in, fleet_pods *ret)
     pods_collect(f, in, NULL, ret);
 }
 
-int fleet_pods_get(fleet *f, const char *name, const char *node, fleet_pods *ret, berth_error **err)
+int fleet_pods_get(fleet *f, const char *ns, const char *name, const char *node, fleet_pods *ret,
+                   berth_error **err)
 {
     ListPodsRequest q = LIST_PODS_REQUEST_INIT;
+    char id[BERTH_ID_BUF];
 
     q.node = (char *)node;
-    pods_collect(f, &q, name, ret);
+    berth_id_join(ns, name, id);
+    pods_collect(f, &q, id, ret);
     if (ret->n_pods == 1)
         return 0;
     if (ret->n_pods == 0)
-        berth_error_set(err, ENOENT, "pod %.63s not found%s%.63s", name, *node ? " on " : "", node);
+        berth_error_set(err, ENOENT, "pod %.127s not found%s%.63s%s%.63s", name,
+                        berth_namespace_is_default(ns) ? "" : " in namespace ",
+                        berth_namespace_is_default(ns) ? "" : ns, *node ? " on " : "", node);
     else
         berth_error_set(err, EBUSY, "pod %s is on %s and %s: name the node", name,
                         ret->pods[0]->node, ret->pods[1]->node);
@@ -751,7 +845,7 @@ void fleet_usage_list(fleet *f, const TopRequest *in, fleet_usage *ret)
             const fleet_sample *s = &n->samples[k];
             const fleet_assign *a = *s->id ? fleet_assign_of(f, n, s->id) : NULL;
 
-            if (!*s->id && !*in->workload) {
+            if (!*s->id && !*in->workload && !*in->namespace_) {
                 NodeUsage *u = &ret->node_usage[ret->n_nodes];
 
                 node_usage_init(u);
@@ -760,13 +854,15 @@ void fleet_usage_list(fleet *f, const TopRequest *in, fleet_usage *ret)
                 u->cpu_millis = fleet_sample_cpu_millis(s);
                 u->capacity = n->rec.info ? n->rec.info->capacity : NULL;
                 ret->nodes[ret->n_nodes++] = u;
-            } else if (*s->id &&
-                       (!*in->workload || (a && strcmp(a->workload, in->workload) == 0))) {
+            } else if (*s->id && ((!*in->workload && !*in->namespace_) ||
+                                  (a && key_matches(a->workload, in->namespace_, in->workload)))) {
                 ContainerUsage *u = &ret->container_usage[ret->n_containers];
+                const char *ns = "";
 
                 container_usage_init(u);
                 u->node = n->rec.name;
-                u->workload = a ? (char *)a->workload : "";
+                u->workload = a ? (char *)key_split(f, a->workload, &ns) : "";
+                u->namespace_ = (char *)ns;
                 u->sample = s->last;
                 u->cpu_millis = fleet_sample_cpu_millis(s);
                 ret->containers[ret->n_containers++] = u;

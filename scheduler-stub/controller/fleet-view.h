@@ -47,10 +47,22 @@ typedef struct fleet_workloads {
     size_t *order;
 } fleet_workloads;
 
-/* The workloads whose labels match in's selector, by name. */
+/* The workloads in in's namespace (all when empty) whose labels match its
+ * selector, by namespace and name. */
 void fleet_workloads_list(fleet *f, const ListWorkloadsRequest *in, fleet_workloads *ret);
-/* One workload; ENOENT "workload NAME not found". */
-int fleet_workloads_get(fleet *f, const char *name, fleet_workloads *ret, berth_error **err);
+/* One workload by its key (berth_workload_key); ENOENT "workload NAME not
+ * found [in namespace NS]". */
+int fleet_workloads_get(fleet *f, const char *key, fleet_workloads *ret, berth_error **err);
+
+/* ---- namespaces ---- */
+
+typedef struct fleet_namespaces {
+    Namespace **namespaces; /* by name; shallow copies with workloads counted */
+    size_t n_namespaces;
+    Namespace *msgs;
+} fleet_namespaces;
+void fleet_namespaces_list(fleet *f, fleet_namespaces *ret);
+void fleet_namespaces_clear(fleet_namespaces *v);
 void fleet_workloads_clear(fleet_workloads *v);
 
 /* ---- containers: assigned, reported, or both ---- */
@@ -80,9 +92,9 @@ typedef struct fleet_pods {
 } fleet_pods;
 
 void fleet_pods_list(fleet *f, const ListPodsRequest *in, fleet_pods *ret);
-/* Pod name, on node when not empty. ENOENT when no node has it, EBUSY
- * when several do and none is named. */
-int fleet_pods_get(fleet *f, const char *name, const char *node, fleet_pods *ret,
+/* Pod name in namespace ns ("": default), on node when not empty. ENOENT
+ * when no node has it, EBUSY when several do and none is named. */
+int fleet_pods_get(fleet *f, const char *ns, const char *name, const char *node, fleet_pods *ret,
                    berth_error **err);
 void fleet_pods_clear(fleet_pods *v);
 

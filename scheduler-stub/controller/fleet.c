@@ -54,12 +54,53 @@ bool fleet_node_registered(const fleet_node *n)
     return n->rec.registered_ns != 0 && n->rec.info != NULL;
 }
 
-fleet_workload *fleet_workload_find(fleet *f, const char *name)
+fleet_workload *fleet_workload_find(fleet *f, const char *key)
 {
     for (size_t i = 0; i < f->n_workloads; i++)
-        if (strcmp(f->workloads[i].w->name, name) == 0)
+        if (strcmp(f->workloads[i].key, key) == 0)
             return &f->workloads[i];
     return NULL;
+}
+
+size_t fleet_sorted_pos(void *const *items, size_t n, const char *(*key_of)(const void *item),
+                        const char *key, bool *ret_found)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(key_of(items[mid]), key);
+
+        if (c == 0) {
+            *ret_found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *ret_found = false;
+    return lo;
+}
+
+static const char *namespace_name(const void *ns)
+{
+    return ((const Namespace *)ns)->name;
+}
+
+size_t fleet_namespace_at(fleet *f, const char *name, bool *ret_found)
+{
+    return fleet_sorted_pos((void *const *)f->namespaces, f->n_namespaces, namespace_name, name,
+                            ret_found);
+}
+
+Namespace *fleet_namespace_find(fleet *f, const char *name)
+{
+    bool found;
+    size_t at = fleet_namespace_at(f, name, &found);
+
+    return found ? f->namespaces[at] : NULL;
 }
 
 int fleet_node_save(fleet *f, fleet_node *n, berth_error **err)
@@ -190,6 +231,9 @@ void fleet_free(fleet *f)
     for (size_t i = 0; i < f->n_workloads; i++)
         workload_free_unpacked(f->workloads[i].w, NULL);
     free(f->workloads);
+    for (size_t i = 0; i < f->n_namespaces; i++)
+        namespace_free_unpacked(f->namespaces[i], NULL);
+    free(f->namespaces);
     free(f);
 }
 
@@ -217,9 +261,70 @@ static int load_node(void *data, berth_store_node *rec)
 /* Append w (taken) to the fleet's workloads. */
 static void workload_add(fleet *f, Workload *w)
 {
+    fleet_workload *wl;
+
     f->workloads = berth_xreallocarray(f->workloads, f->n_workloads + 1, sizeof(*f->workloads));
-    memset(&f->workloads[f->n_workloads], 0, sizeof(*f->workloads));
-    f->workloads[f->n_workloads++].w = w;
+    wl = &f->workloads[f->n_workloads++];
+    memset(wl, 0, sizeof(*wl));
+    wl->w = w;
+    berth_workload_key(w->namespace_, w->name, wl->key);
+}
+
+/* Put ns (taken) among the fleet's namespaces, replacing one of its name. */
+static void namespace_put(fleet *f, Namespace *ns)
+{
+    bool found;
+    size_t at = fleet_namespace_at(f, ns->name, &found);
+
+    if (found) {
+        namespace_free_unpacked(f->namespaces[at], NULL);
+        f->namespaces[at] = ns;
+        return;
+    }
+    f->namespaces = berth_xreallocarray(f->namespaces, f->n_namespaces + 1, sizeof(*f->namespaces));
+    memmove(&f->namespaces[at + 1], &f->namespaces[at],
+            (f->n_namespaces - at) * sizeof(*f->namespaces));
+    f->namespaces[at] = ns;
+    f->n_namespaces++;
+}
+
+static void namespace_remove(fleet *f, const char *name)
+{
+    bool found;
+    size_t at = fleet_namespace_at(f, name, &found);
+
+    if (!found)
+        return;
+    namespace_free_unpacked(f->namespaces[at], NULL);
+    memmove(&f->namespaces[at], &f->namespaces[at + 1],
+            (f->n_namespaces - at - 1) * sizeof(*f->namespaces));
+    f->n_namespaces--;
+}
+
+static int load_namespace(void *data, Namespace *ns)
+{
+    namespace_put(data, ns);
+    return 0;
+}
+
+/* "default" always exists: made (and kept) the first time a fleet loads. */
+static int default_namespace(fleet *f, berth_error **err)
+{
+    Namespace *ns;
+
+    if (fleet_namespace_find(f, BERTH_NAMESPACE_DEFAULT))
+        return 0;
+    ns = berth_xcalloc(1, sizeof(*ns));
+    namespace_init(ns);
+    ns->name = berth_xstrdup(BERTH_NAMESPACE_DEFAULT);
+    ns->created_unix_ns = berth_now_real_ns();
+    ns->phase = berth_xstrdup("Active");
+    if (berth_store_namespace_put(f->cfg.store, ns, err) < 0) {
+        namespace_free_unpacked(ns, NULL);
+        return -1;
+    }
+    namespace_put(f, ns);
+    return 0;
 }
 
 static int load_workload(void *data, Workload *w)
@@ -240,7 +345,7 @@ static int load_assignment(void *data, const berth_store_assignment *a)
     fleet_assign *to;
 
     if (!n || strlen(a->container_id) >= BERTH_ID_BUF ||
-        strlen(a->workload) > BERTH_WORKLOAD_NAME_MAX)
+        strlen(a->workload) >= BERTH_WORKLOAD_KEY_BUF)
         return 0;
     n->assign = berth_xreallocarray(n->assign, n->n_assign + 1, sizeof(*n->assign));
     to = &n->assign[n->n_assign++];
@@ -268,6 +373,8 @@ static int load_status(void *data, const char *node, ContainerStatus *s)
 int fleet_load(fleet *f, berth_error **err)
 {
     if (berth_store_nodes_load(f->cfg.store, load_node, f, err) != 0 ||
+        berth_store_namespaces_load(f->cfg.store, load_namespace, f, err) != 0 ||
+        default_namespace(f, err) < 0 ||
         berth_store_workloads_load(f->cfg.store, load_workload, f, err) != 0 ||
         berth_store_assignments_load(f->cfg.store, load_assignment, f, err) != 0 ||
         berth_store_statuses_load(f->cfg.store, load_status, f, err) != 0)
@@ -333,8 +440,10 @@ int fleet_node_assignments(fleet *f, const berth_principal *who, uint64_t known_
 
 void fleet_changes_clear(fleet_changes *c)
 {
-    for (size_t i = 0; i < c->n_items; i++)
+    for (size_t i = 0; i < c->n_items; i++) {
         free(c->items[i].name);
+        free(c->items[i].ns);
+    }
     free(c->items);
     for (size_t i = 0; i < c->n_warnings; i++)
         free(c->warnings[i]);
@@ -342,11 +451,12 @@ void fleet_changes_clear(fleet_changes *c)
     memset(c, 0, sizeof(*c));
 }
 
-void fleet_changes_add(fleet_changes *c, const char *kind, const char *name, ApplyAction action,
-                       uint64_t generation)
+void fleet_changes_add(fleet_changes *c, const char *kind, const char *ns, const char *name,
+                       ApplyAction action, uint64_t generation)
 {
     c->items = berth_xreallocarray(c->items, c->n_items + 1, sizeof(*c->items));
-    c->items[c->n_items++] = (fleet_change){ kind, berth_xstrdup(name), action, generation };
+    c->items[c->n_items++] = (fleet_change){ kind, berth_xstrdup(name),
+                                             ns ? berth_xstrdup(ns) : NULL, action, generation };
 }
 
 static void warn_operator(fleet_changes *c, const char *fmt, ...)
@@ -380,9 +490,11 @@ static bool same_spec(const Workload *a, const Workload *b)
 /* The action applying w means, with its generation and times set. */
 static ApplyAction apply_action(fleet *f, Workload *w, int64_t now)
 {
-    fleet_workload *existing = fleet_workload_find(f, w->name);
+    char key[BERTH_WORKLOAD_KEY_BUF];
+    fleet_workload *existing;
 
-    if (!existing) {
+    berth_workload_key(w->namespace_, w->name, key);
+    if (!(existing = fleet_workload_find(f, key))) {
         w->generation = 1;
         w->created_unix_ns = w->updated_unix_ns = now;
         return APPLY_CREATED;
@@ -397,21 +509,63 @@ static ApplyAction apply_action(fleet *f, Workload *w, int64_t now)
     return APPLY_CONFIGURED;
 }
 
-/* The workloads durably, in one transaction with their events: that is
- * what the answer acknowledges. */
+/* The action applying ns means; *ret_copy: what to keep (a new message,
+ * NULL when unchanged), its times and phase set. */
+static ApplyAction namespace_action(fleet *f, const Namespace *ns, int64_t now,
+                                    Namespace **ret_copy)
+{
+    Namespace *existing = fleet_namespace_find(f, ns->name), *c, x, y;
+
+    *ret_copy = NULL;
+    if (existing) {
+        /* the same labels: nothing else of it is the operator's */
+        namespace_init(&x);
+        namespace_init(&y);
+        x.n_labels = existing->n_labels;
+        x.labels = existing->labels;
+        y.n_labels = ns->n_labels;
+        y.labels = ns->labels;
+        if (berth_pb_equal(&x.base, &y.base))
+            return APPLY_UNCHANGED;
+    }
+    c = BERTH_PB_COPY(Namespace, ns);
+    c->created_unix_ns = existing ? existing->created_unix_ns : now;
+    if (c->phase != protobuf_c_empty_string)
+        free(c->phase);
+    c->phase = berth_xstrdup("Active");
+    c->workloads = 0;
+    *ret_copy = c;
+    return existing ? APPLY_CONFIGURED : APPLY_CREATED;
+}
+
+/* The workloads and namespaces durably, in one transaction with their
+ * events: that is what the answer acknowledges. */
 static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions, size_t n,
-                       const char *source, berth_error **err)
+                       Namespace *const *ns, size_t n_ns, const char *source, berth_error **err)
 {
     if (berth_store_begin(f->cfg.store, err) < 0)
         return -1;
+    for (size_t i = 0; i < n_ns; i++) {
+        if (!ns[i])
+            continue;
+        if (berth_store_namespace_put(f->cfg.store, ns[i], err) < 0) {
+            berth_store_rollback(f->cfg.store);
+            return -1;
+        }
+        fleet_event(f, FLEET_KIND_NS, ns[i]->name, FLEET_NORMAL, "Applied", "Namespace from %s",
+                    source);
+    }
     for (size_t i = 0; i < n; i++) {
+        char key[BERTH_WORKLOAD_KEY_BUF];
+
         if (actions[i] == APPLY_UNCHANGED)
             continue;
         if (berth_store_workload_put(f->cfg.store, w[i], err) < 0) {
             berth_store_rollback(f->cfg.store);
             return -1;
         }
-        fleet_event(f, FLEET_KIND_WORKLOAD, w[i]->name, FLEET_NORMAL, "Applied",
+        berth_workload_key(w[i]->namespace_, w[i]->name, key);
+        fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_NORMAL, "Applied",
                     "%s %s from %s: generation %" PRIu64, berth_workload_kind_name(w[i]->kind),
                     actions[i] == APPLY_CREATED ? "created" : "configured", source,
                     w[i]->generation);
@@ -419,21 +573,50 @@ static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions,
     return berth_store_commit(f->cfg.store, err);
 }
 
-int fleet_apply(fleet *f, Workload **workloads, size_t n, const char *source, bool dry_run,
-                fleet_changes *ret_changes, berth_error **err)
+/* What applying them would do, checked whole: names given once, every
+ * namespace there (or applied too), the fleet's limit. */
+static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyAction *actions,
+                      Namespace **ns_copies, fleet_changes *out, berth_error **err)
 {
-    _cleanup_free_ ApplyAction *actions = berth_xcalloc(n + 1, sizeof(*actions));
-    fleet_changes out = { 0 };
-    int64_t now = berth_now_real_ns();
-    size_t n_new = 0;
+    Workload **workloads = in->workloads;
+    Namespace *const *namespaces = in->namespaces;
+    size_t n = in->n_workloads, n_ns = in->n_namespaces, n_new = 0;
+    const char *source = in->source;
 
+    /* "default" is stored as none: its replicas' ids are the workload's */
+    for (size_t i = 0; i < n; i++)
+        if (*workloads[i]->namespace_ && berth_namespace_is_default(workloads[i]->namespace_)) {
+            free(workloads[i]->namespace_);
+            workloads[i]->namespace_ = (char *)protobuf_c_empty_string;
+        }
     /* (the manifest reader refuses that already: the fleet's names stay
      * unique whoever calls) */
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(workloads[i]->name, workloads[j]->name) == 0)
+            if (strcmp(workloads[i]->name, workloads[j]->name) == 0 &&
+                strcmp(workloads[i]->namespace_, workloads[j]->namespace_) == 0)
                 return berth_error_set(err, EINVAL, "apply %s: workload %s is given twice", source,
                                        workloads[i]->name);
+    for (size_t i = 0; i < n_ns; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(namespaces[i]->name, namespaces[j]->name) == 0)
+                return berth_error_set(err, EINVAL, "apply %s: namespace %s is given twice", source,
+                                       namespaces[i]->name);
+    for (size_t i = 0; i < n; i++) {
+        const char *ns = berth_namespace_or_default(workloads[i]->namespace_);
+        bool given = false;
+
+        for (size_t j = 0; j < n_ns && !given; j++)
+            given = strcmp(namespaces[j]->name, ns) == 0;
+        for (size_t j = 0; in->dry_run && j < in->n_pending && !given; j++)
+            given = strcmp(in->pending[j], ns) == 0;
+        if (!given && !fleet_namespace_find(f, ns))
+            return berth_error_set(err, ENOENT,
+                                   "apply %s: %s %s: namespace %s not found (create it first: "
+                                   "berthctl create namespace %s)",
+                                   source, berth_workload_kind_name(workloads[i]->kind),
+                                   workloads[i]->name, ns, ns);
+    }
     for (size_t i = 0; i < n; i++) {
         actions[i] = apply_action(f, workloads[i], now);
         n_new += actions[i] == APPLY_CREATED;
@@ -441,30 +624,72 @@ int fleet_apply(fleet *f, Workload **workloads, size_t n, const char *source, bo
     if (f->n_workloads + n_new > FLEET_WORKLOADS_MAX)
         return berth_error_set(err, ENOSPC, "%zu workloads would exceed the limit of %d",
                                f->n_workloads + n_new, FLEET_WORKLOADS_MAX);
+    for (size_t i = 0; i < n_ns; i++) {
+        ApplyAction a = namespace_action(f, namespaces[i], now, &ns_copies[i]);
+
+        fleet_changes_add(out, FLEET_KIND_NS, NULL, namespaces[i]->name, a, 0);
+    }
     for (size_t i = 0; i < n; i++) {
         Workload *w = workloads[i];
 
-        fleet_changes_add(&out, berth_workload_kind_name(w->kind), w->name, actions[i],
+        fleet_changes_add(out, berth_workload_kind_name(w->kind),
+                          berth_namespace_or_default(w->namespace_), w->name, actions[i],
                           w->generation);
         if (w->kind != WORKLOAD_DAEMONSET && w->replicas == 0)
-            warn_operator(&out, "%s: replicas 0: nothing will run", w->name);
+            warn_operator(out, "%s: replicas 0: nothing will run", w->name);
     }
-    if (dry_run) {
-        *ret_changes = out;
-        return 0;
-    }
-    if (apply_store(f, workloads, actions, n, source, err) < 0) {
-        fleet_changes_clear(&out);
-        return berth_error_prefix(err, "apply %s", source);
+    return 0;
+}
+
+int fleet_apply(fleet *f, Workload **workloads, size_t n, const char *source, bool dry_run,
+                fleet_changes *ret_changes, berth_error **err)
+{
+    fleet_apply_in in = {
+        .workloads = workloads, .n_workloads = n, .source = source, .dry_run = dry_run
+    };
+
+    return fleet_apply_all(f, &in, ret_changes, err);
+}
+
+int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_changes,
+                    berth_error **err)
+{
+    Workload **workloads = in->workloads;
+    size_t n = in->n_workloads, n_ns = in->n_namespaces;
+    const char *source = in->source;
+    bool dry_run = in->dry_run;
+    _cleanup_free_ ApplyAction *actions = berth_xcalloc(n + 1, sizeof(*actions));
+    _cleanup_free_ Namespace **copies = berth_xcalloc(n_ns + 1, sizeof(*copies));
+    fleet_changes out = { 0 };
+    int64_t now = berth_now_real_ns();
+    int r;
+
+    r = apply_plan(f, in, now, actions, copies, &out, err);
+    if (r == 0 && !dry_run && apply_store(f, workloads, actions, n, copies, n_ns, source, err) < 0)
+        r = berth_error_prefix(err, "apply %s", source);
+    if (r < 0 || dry_run) {
+        for (size_t i = 0; i < n_ns; i++)
+            if (copies[i])
+                namespace_free_unpacked(copies[i], NULL);
+        if (r < 0)
+            fleet_changes_clear(&out);
+        else
+            *ret_changes = out;
+        return r;
     }
     /* Committed: memory follows, then placement (redone from the store at
      * the next start should we crash before it is). */
+    for (size_t i = 0; i < n_ns; i++)
+        if (copies[i])
+            namespace_put(f, copies[i]);
     for (size_t i = 0; i < n; i++) {
-        fleet_workload *existing = fleet_workload_find(f, workloads[i]->name);
+        char key[BERTH_WORKLOAD_KEY_BUF];
+        fleet_workload *existing;
 
         if (actions[i] == APPLY_UNCHANGED)
             continue;
-        if (existing) {
+        berth_workload_key(workloads[i]->namespace_, workloads[i]->name, key);
+        if ((existing = fleet_workload_find(f, key))) {
             workload_free_unpacked(existing->w, NULL);
             existing->w = workloads[i];
         } else {
@@ -474,9 +699,13 @@ int fleet_apply(fleet *f, Workload **workloads, size_t n, const char *source, bo
     }
     fleet_reconcile_after(f, "apply");
     for (size_t i = 0; i < out.n_items; i++) {
-        const fleet_workload *wl = fleet_workload_find(f, out.items[i].name);
+        char key[BERTH_WORKLOAD_KEY_BUF];
+        const fleet_workload *wl;
 
-        if (wl && wl->place.unschedulable)
+        if (!out.items[i].ns)
+            continue;
+        berth_workload_key(out.items[i].ns, out.items[i].name, key);
+        if ((wl = fleet_workload_find(f, key)) && wl->place.unschedulable)
             warn_operator(&out, "%s: %u of %u replicas cannot be placed: %s", wl->w->name,
                           wl->place.unschedulable, wl->place.desired, wl->place.message);
     }
@@ -484,52 +713,112 @@ int fleet_apply(fleet *f, Workload **workloads, size_t n, const char *source, bo
     return 0;
 }
 
-int fleet_delete_workloads(fleet *f, const char *const *names, size_t n, const char *by,
+int fleet_delete_workloads(fleet *f, const char *const *keys, size_t n, const char *by,
                            bool dry_run, fleet_changes *ret_changes, berth_error **err)
 {
-    fleet_changes out = { 0 };
+    return fleet_delete(f, keys, n, NULL, 0, by, dry_run, ret_changes, err);
+}
 
-    for (size_t i = 0; i < n; i++) {
-        const fleet_workload *wl = fleet_workload_find(f, names[i]);
-        bool again = false;
+/* Add the deletion of wl to c, unless it is there already. */
+static void delete_workload_change(fleet_changes *c, const fleet_workload *wl)
+{
+    const char *ns = berth_namespace_or_default(wl->w->namespace_);
 
-        for (size_t j = 0; j < out.n_items && !again; j++)
-            again = strcmp(out.items[j].name, names[i]) == 0;
-        if (wl && !again)
-            fleet_changes_add(&out, berth_workload_kind_name(wl->w->kind), wl->w->name,
-                              APPLY_DELETED, wl->w->generation);
-    }
-    if (out.n_items == 0)
-        return berth_error_set(err, ENOENT, "workload %.63s not found", n ? names[0] : "");
-    if (dry_run) {
-        *ret_changes = out;
-        return 0;
-    }
+    for (size_t j = 0; j < c->n_items; j++)
+        if (c->items[j].ns && strcmp(c->items[j].ns, ns) == 0 &&
+            strcmp(c->items[j].name, wl->w->name) == 0)
+            return;
+    fleet_changes_add(c, berth_workload_kind_name(wl->w->kind), ns, wl->w->name, APPLY_DELETED,
+                      wl->w->generation);
+}
+
+/* Delete what out lists, durably with its events, then from memory. */
+static int delete_commit(fleet *f, const fleet_changes *out, const char *by, berth_error **err)
+{
     if (berth_store_begin(f->cfg.store, err) < 0)
-        goto fail;
-    for (size_t i = 0; i < out.n_items; i++) {
-        if (berth_store_workload_delete(f->cfg.store, out.items[i].name, err) < 0) {
+        return -1;
+    for (size_t i = 0; i < out->n_items; i++) {
+        const fleet_change *c = &out->items[i];
+        char key[BERTH_WORKLOAD_KEY_BUF];
+        int r;
+
+        if (c->ns)
+            berth_workload_key(c->ns, c->name, key);
+        r = c->ns ? berth_store_workload_delete(f->cfg.store, key, err)
+                  : berth_store_namespace_delete(f->cfg.store, c->name, err);
+        if (r < 0) {
             berth_store_rollback(f->cfg.store);
-            goto fail;
+            return -1;
         }
-        fleet_event(f, FLEET_KIND_WORKLOAD, out.items[i].name, FLEET_NORMAL, "Deleted",
-                    "by operator %s", by);
+        fleet_event(f, c->ns ? FLEET_KIND_WORKLOAD : FLEET_KIND_NS, c->ns ? key : c->name,
+                    FLEET_NORMAL, "Deleted", "by operator %s", by);
     }
     if (berth_store_commit(f->cfg.store, err) < 0)
-        goto fail;
-    for (size_t i = 0; i < out.n_items; i++) {
-        fleet_workload *wl = fleet_workload_find(f, out.items[i].name);
-        size_t at = (size_t)(wl - f->workloads);
+        return -1;
+    for (size_t i = 0; i < out->n_items; i++) {
+        const fleet_change *c = &out->items[i];
+        char key[BERTH_WORKLOAD_KEY_BUF];
+        fleet_workload *wl;
+        size_t at;
 
+        if (!c->ns) {
+            namespace_remove(f, c->name);
+            continue;
+        }
+        berth_workload_key(c->ns, c->name, key);
+        wl = fleet_workload_find(f, key);
+        at = (size_t)(wl - f->workloads);
         workload_free_unpacked(wl->w, NULL);
         memmove(&f->workloads[at], &f->workloads[at + 1],
                 (f->n_workloads - at - 1) * sizeof(*f->workloads));
         f->n_workloads--;
     }
+    return 0;
+}
+
+int fleet_delete(fleet *f, const char *const *keys, size_t n, const char *const *namespaces,
+                 size_t n_ns, const char *by, bool dry_run, fleet_changes *ret_changes,
+                 berth_error **err)
+{
+    fleet_changes out = { 0 };
+
+    for (size_t i = 0; i < n_ns; i++)
+        if (berth_namespace_is_default(namespaces[i]))
+            return berth_error_set(err, EBUSY, "namespace default cannot be deleted");
+    for (size_t i = 0; i < n; i++) {
+        const fleet_workload *wl = fleet_workload_find(f, keys[i]);
+
+        if (wl)
+            delete_workload_change(&out, wl);
+    }
+    for (size_t i = 0; i < n_ns; i++) {
+        bool again = false;
+
+        if (!fleet_namespace_find(f, namespaces[i]))
+            continue;
+        for (size_t j = 0; j < f->n_workloads; j++)
+            if (strcmp(berth_namespace_or_default(f->workloads[j].w->namespace_), namespaces[i]) ==
+                0)
+                delete_workload_change(&out, &f->workloads[j]);
+        for (size_t j = 0; j < out.n_items && !again; j++)
+            again = !out.items[j].ns && strcmp(out.items[j].name, namespaces[i]) == 0;
+        if (!again)
+            fleet_changes_add(&out, FLEET_KIND_NS, NULL, namespaces[i], APPLY_DELETED, 0);
+    }
+    if (out.n_items == 0) {
+        if (n == 0 && n_ns > 0)
+            return berth_error_set(err, ENOENT, "namespace %.63s not found", namespaces[0]);
+        return berth_error_set(err, ENOENT, "workload %.120s not found", n ? keys[0] : "");
+    }
+    if (dry_run) {
+        *ret_changes = out;
+        return 0;
+    }
+    if (delete_commit(f, &out, by, err) < 0) {
+        fleet_changes_clear(&out);
+        return berth_error_prefix(err, "delete");
+    }
     fleet_reconcile_after(f, "delete");
     *ret_changes = out;
     return 0;
-fail:
-    fleet_changes_clear(&out);
-    return berth_error_prefix(err, "delete");
 }

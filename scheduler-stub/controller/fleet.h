@@ -144,6 +144,7 @@ void fleet_node_metrics(fleet *f, const berth_principal *who, const fleet_stream
 typedef struct fleet_change {
     const char *kind; /* "Deployment", "Node" ... (static) */
     char *name;
+    char *ns; /* a workload's namespace ("default" too); NULL otherwise */
     ApplyAction action;
     uint64_t generation;
 } fleet_change;
@@ -164,10 +165,33 @@ void fleet_changes_clear(fleet_changes *c);
  * placed. ENOSPC past the fleet's limit of workloads. */
 int fleet_apply(fleet *f, Workload **workloads, size_t n, const char *source, bool dry_run,
                 fleet_changes *ret_changes, berth_error **err);
-/* Delete the named workloads; names not in the fleet are passed over,
- * ENOENT when none is. */
-int fleet_delete_workloads(fleet *f, const char *const *names, size_t n, const char *by,
+/* fleet_apply, with namespaces (kind: Namespace) in the same transaction:
+ * each created or configured (its labels), none taken. A workload's
+ * namespace must exist, or be among these (or, on a dry run, among
+ * pending: those another manifest of the same apply makes): ENOENT
+ * "namespace X not found" otherwise, and nothing is applied. */
+typedef struct fleet_apply_in {
+    Workload **workloads;
+    size_t n_workloads;
+    Namespace *const *namespaces;
+    size_t n_namespaces;
+    char *const *pending;
+    size_t n_pending;
+    const char *source;
+    bool dry_run;
+} fleet_apply_in;
+int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_changes,
+                    berth_error **err);
+/* Delete the workloads of these keys (berth_workload_key); keys not in the
+ * fleet are passed over, ENOENT when none is. */
+int fleet_delete_workloads(fleet *f, const char *const *keys, size_t n, const char *by,
                            bool dry_run, fleet_changes *ret_changes, berth_error **err);
+/* fleet_delete_workloads, and the namespaces named, each with every
+ * workload in it, in one transaction (what is not in the fleet is passed
+ * over, ENOENT when nothing is). EBUSY for "default", which stays. */
+int fleet_delete(fleet *f, const char *const *keys, size_t n, const char *const *namespaces,
+                 size_t n_namespaces, const char *by, bool dry_run, fleet_changes *ret_changes,
+                 berth_error **err);
 /* Forget a node with its key, assignments and statuses. EBUSY while it is
  * Ready with containers and not drained: they would run on, never told to
  * stop. */

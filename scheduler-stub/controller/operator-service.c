@@ -177,8 +177,11 @@ static void h_get_workload(Controller_Service *svc, const GetWorkloadRequest *in
     _cleanup_error_ berth_error *err = NULL;
     fleet_workloads v;
 
+    char key[BERTH_WORKLOAD_KEY_BUF];
+
     NEED_OPERATOR(data);
-    if (fleet_workloads_get(fleet_of(svc), in->name, &v, &err) < 0) {
+    berth_workload_key(in->namespace_, in->name, key);
+    if (fleet_workloads_get(fleet_of(svc), key, &v, &err) < 0) {
         berth_rpc_fail_error(data, err);
         return;
     }
@@ -202,6 +205,7 @@ static void results_fill(const fleet_changes *c, results *ret)
         apply_result_init(r);
         r->kind = (char *)c->items[i].kind;
         r->name = c->items[i].name;
+        r->namespace_ = c->items[i].ns ? c->items[i].ns : "";
         r->action = c->items[i].action;
         r->generation = c->items[i].generation;
         ret->ptrs[i] = r;
@@ -212,6 +216,31 @@ static void results_free(results *r)
 {
     free(r->res);
     free(r->ptrs);
+}
+
+/* The request's namespace (kubectl apply -n) for m's workloads that name
+ * none; one naming another is an error, as in kubectl. */
+static int manifest_namespace(berth_manifest *m, const char *ns, berth_error **err)
+{
+    if (*ns && !berth_namespace_name_valid(ns))
+        return berth_error_set(err, EINVAL, "namespace '%.70s' is not a valid namespace name", ns);
+    for (size_t i = 0; m && i < m->n_workloads; i++) {
+        Workload *w = m->workloads[i];
+
+        if (!*ns)
+            continue;
+        if (*w->namespace_ && strcmp(w->namespace_, ns) != 0)
+            return berth_error_set(err, EINVAL,
+                                   "the namespace from the provided object \"%s\" does not "
+                                   "match the namespace \"%s\". You must pass '--namespace=%s' "
+                                   "to perform this operation.",
+                                   w->namespace_, ns, w->namespace_);
+        if (!*w->namespace_) {
+            free(w->namespace_ == protobuf_c_empty_string ? NULL : w->namespace_);
+            w->namespace_ = berth_xstrdup(ns);
+        }
+    }
+    return 0;
 }
 
 static void h_apply(Controller_Service *svc, const ApplyRequest *in, ApplyResponse_Closure closure,
@@ -228,8 +257,17 @@ static void h_apply(Controller_Service *svc, const ApplyRequest *in, ApplyRespon
     ctl_source_name(in->source, source, sizeof(source));
     /* a manifest that does not parse: EINVAL, every error in it */
     if (berth_manifest_parse(in->manifest, strlen(in->manifest), source, &m, &err) < 0 ||
-        fleet_apply(fleet_of(svc), m->workloads, m->n_workloads, source, in->dry_run, &c, &err) <
-            0) {
+        manifest_namespace(m, in->namespace_, &err) < 0 ||
+        fleet_apply_all(fleet_of(svc),
+                        &(fleet_apply_in){ .workloads = m->workloads,
+                                           .n_workloads = m->n_workloads,
+                                           .namespaces = m->namespaces,
+                                           .n_namespaces = m->n_namespaces,
+                                           .pending = in->pending_namespaces,
+                                           .n_pending = in->n_pending_namespaces,
+                                           .source = source,
+                                           .dry_run = in->dry_run },
+                        &c, &err) < 0) {
         berth_rpc_fail_error(data, err);
         berth_manifest_free(m);
         return;
@@ -246,30 +284,64 @@ static void h_apply(Controller_Service *svc, const ApplyRequest *in, ApplyRespon
     berth_manifest_free(m);
 }
 
-/* The workload names a Delete names: its manifest's, or its name. */
-static int delete_names(const DeleteRequest *in, berth_manifest **ret_manifest,
-                        const char ***ret_names, size_t *ret_n, berth_error **err)
+/* What a Delete names: the workloads (by key) and namespaces of its
+ * manifest, or the one its kind and name say. */
+typedef struct delete_what {
+    berth_manifest *m;
+    char (*keys)[BERTH_WORKLOAD_KEY_BUF];
+    const char **key_ptrs, **namespaces;
+    size_t n_keys, n_namespaces;
+} delete_what;
+
+static void delete_what_free(delete_what *d)
+{
+    berth_manifest_free(d->m);
+    free(d->keys);
+    free(d->key_ptrs);
+    free(d->namespaces);
+}
+
+static int delete_names(const DeleteRequest *in, bool namespace_kind, delete_what *ret,
+                        berth_error **err)
 {
     char source[CTL_SOURCE_MAX + 1];
     berth_manifest *m = NULL;
-    const char **names;
+    size_t n;
 
-    if (!*in->manifest) {
-        names = berth_xcalloc(1, sizeof(*names));
-        names[0] = in->name;
-        *ret_n = 1;
-    } else {
+    memset(ret, 0, sizeof(*ret));
+    if (*in->manifest) {
         ctl_source_name("manifest", source, sizeof(source));
         if (berth_manifest_parse(in->manifest, strlen(in->manifest), source, &m, err) < 0)
             return -1;
-        names = berth_xcalloc(m->n_workloads + 1, sizeof(*names));
-        for (size_t i = 0; i < m->n_workloads; i++)
-            names[i] = m->workloads[i]->name;
-        *ret_n = m->n_workloads;
+        ret->m = m;
+        if (manifest_namespace(m, in->namespace_, err) < 0)
+            return -1;
     }
-    *ret_manifest = m;
-    *ret_names = names;
+    n = m ? m->n_workloads : 1;
+    ret->keys = berth_xcalloc(n + 1, sizeof(*ret->keys));
+    ret->key_ptrs = berth_xcalloc(n + 1, sizeof(*ret->key_ptrs));
+    ret->namespaces = berth_xcalloc((m ? m->n_namespaces : 1) + 1, sizeof(*ret->namespaces));
+    if (!m && namespace_kind) {
+        ret->namespaces[ret->n_namespaces++] = in->name;
+        return 0;
+    }
+    if (!m) {
+        berth_workload_key(in->namespace_, in->name, ret->keys[0]);
+        ret->key_ptrs[ret->n_keys++] = ret->keys[0];
+        return 0;
+    }
+    for (size_t i = 0; i < m->n_workloads; i++) {
+        berth_workload_key(m->workloads[i]->namespace_, m->workloads[i]->name, ret->keys[i]);
+        ret->key_ptrs[ret->n_keys++] = ret->keys[i];
+    }
+    for (size_t i = 0; i < m->n_namespaces; i++)
+        ret->namespaces[ret->n_namespaces++] = m->namespaces[i]->name;
     return 0;
+}
+
+static bool kind_is(const char *kind, const char *one, const char *many, const char *brief)
+{
+    return strcmp(kind, one) == 0 || strcmp(kind, many) == 0 || (brief && strcmp(kind, brief) == 0);
 }
 
 static void h_delete(Controller_Service *svc, const DeleteRequest *in,
@@ -278,30 +350,28 @@ static void h_delete(Controller_Service *svc, const DeleteRequest *in,
     ctl_service *s = ctl_service_of(svc);
     DeleteResponse out = DELETE_RESPONSE_INIT;
     _cleanup_error_ berth_error *err = NULL;
-    _cleanup_free_ const char **names = NULL;
-    berth_manifest *m = NULL;
+    delete_what d = { 0 };
     fleet_changes c;
     results res;
-    size_t n_names = 0;
     int r;
 
     NEED_OPERATOR(data);
-    if (strcmp(in->kind, "node") == 0 || strcmp(in->kind, "nodes") == 0) {
+    if (kind_is(in->kind, "node", "nodes", NULL)) {
         r = fleet_forget_node(s->fleet, in->name, in->dry_run, &c, &err);
         if (r == 0 && !in->dry_run)
             ctl_relay_drop(s->relay, in->name);
-    } else if (*in->kind && strcmp(in->kind, "workload") != 0 &&
-               strcmp(in->kind, "workloads") != 0) {
-        r = berth_error_set(&err, EINVAL, "kind '%.40s': workload or node", in->kind);
+    } else if (*in->kind && !kind_is(in->kind, "workload", "workloads", NULL) &&
+               !kind_is(in->kind, "namespace", "namespaces", "ns")) {
+        r = berth_error_set(&err, EINVAL, "kind '%.40s': workload, namespace or node", in->kind);
     } else {
-        r = delete_names(in, &m, &names, &n_names, &err);
+        r = delete_names(in, kind_is(in->kind, "namespace", "namespaces", "ns"), &d, &err);
         if (r == 0)
-            r = fleet_delete_workloads(s->fleet, names, n_names, operator_name(data), in->dry_run,
-                                       &c, &err);
+            r = fleet_delete(s->fleet, d.key_ptrs, d.n_keys, d.namespaces, d.n_namespaces,
+                             operator_name(data), in->dry_run, &c, &err);
     }
     if (r < 0) {
         berth_rpc_fail_error(data, err);
-        berth_manifest_free(m);
+        delete_what_free(&d);
         return;
     }
     results_fill(&c, &res);
@@ -311,7 +381,22 @@ static void h_delete(Controller_Service *svc, const DeleteRequest *in,
     closure(&out, data);
     results_free(&res);
     fleet_changes_clear(&c);
-    berth_manifest_free(m);
+    delete_what_free(&d);
+}
+
+static void h_list_namespaces(Controller_Service *svc, const ListNamespacesRequest *in,
+                              ListNamespacesResponse_Closure closure, void *data)
+{
+    ListNamespacesResponse out = LIST_NAMESPACES_RESPONSE_INIT;
+    fleet_namespaces v;
+
+    (void)in;
+    NEED_OPERATOR(data);
+    fleet_namespaces_list(fleet_of(svc), &v);
+    out.namespaces = v.namespaces;
+    out.n_namespaces = v.n_namespaces;
+    closure(&out, data);
+    fleet_namespaces_clear(&v);
 }
 
 /* ---- containers ---- */
@@ -368,7 +453,7 @@ static void h_get_pod(Controller_Service *svc, const GetPodRequest *in, Pod_Clos
     fleet_pods v;
 
     NEED_OPERATOR(data);
-    if (fleet_pods_get(fleet_of(svc), in->name, in->node, &v, &err) < 0) {
+    if (fleet_pods_get(fleet_of(svc), in->namespace_, in->name, in->node, &v, &err) < 0) {
         berth_rpc_fail_error(data, err);
         return;
     }
@@ -603,6 +688,7 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.create_join_token = h_create_join_token;
     s->svc.list_workloads = h_list_workloads;
     s->svc.get_workload = h_get_workload;
+    s->svc.list_namespaces = h_list_namespaces;
     s->svc.list_containers = h_list_containers;
     s->svc.get_container = h_get_container;
     s->svc.list_pods = h_list_pods;

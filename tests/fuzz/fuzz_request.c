@@ -58,6 +58,7 @@ static const struct {
     { &controller_descriptor, "ListEvents" },
     { &controller_descriptor, "Top" },
     { &controller_descriptor, "StopContainer" },
+    { &controller_descriptor, "ListNamespaces" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

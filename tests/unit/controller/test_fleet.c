@@ -548,6 +548,141 @@ START_TEST(a_node_cannot_report_another_nodes_container)
 }
 END_TEST
 
+/* The ids of what node name is given, joined by spaces. */
+static void assigned_ids(const char *name, char *buf, size_t size)
+{
+    berth_principal p = node(name);
+    fleet_specs s;
+    size_t at = 0;
+
+    buf[0] = '\0';
+    ck_assert_int_eq(fleet_node_assignments(f, &p, 0, &s, NULL), 0);
+    for (size_t i = 0; i < s.n_specs; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%s", i ? " " : "", s.specs[i]->id);
+    fleet_specs_clear(&s);
+}
+
+/* Namespaces: a workload needs its namespace, the same name in two is two
+ * workloads with their own replicas, and deleting one deletes what is in
+ * it, durably. */
+START_TEST(namespaces_hold_workloads_and_go_with_them)
+{
+    Workload *w[2] = { deployment("web", 1), deployment("web", 1) };
+    Namespace ns = NAMESPACE_INIT, *nsp[] = { &ns };
+    const char *team[] = { "team-a" }, *deflt[] = { "default" }, *none[] = { "nope" };
+    berth_error *err = NULL;
+    fleet_namespaces nv;
+    fleet_workloads v;
+    fleet_pods pv;
+    ListPodsRequest pq = LIST_PODS_REQUEST_INIT;
+    ListWorkloadsRequest wq = LIST_WORKLOADS_REQUEST_INIT;
+    fleet_changes c;
+    char ids[256];
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    w[1]->namespace_ = strdup("team-a");
+    ck_assert_fails(fleet_apply(f, w, 2, "x.yaml", false, &c, &err), err, CODE_NOT_FOUND,
+                    "apply x.yaml: Deployment web: namespace team-a not found (create it first: "
+                    "berthctl create namespace team-a)");
+    ck_assert_uint_eq(assigned("n1"), 0);
+    /* a dry run of a manifest whose namespace another one of the same
+     * apply makes */
+    {
+        char *pending[] = { "team-a" };
+
+        ck_assert_int_eq(
+            fleet_apply_all(f, &(fleet_apply_in){ w, 2, NULL, 0, pending, 1, "x.yaml", true }, &c,
+                            &err),
+            0);
+        fleet_changes_clear(&c);
+    }
+    ns.name = "team-a";
+    ck_assert_int_eq(
+        fleet_apply_all(f, &(fleet_apply_in){ w, 2, nsp, 1, NULL, 0, "x.yaml", false }, &c, &err),
+        0);
+    ck_assert_uint_eq(c.n_items, 3);
+    ck_assert_str_eq(c.items[0].kind, "Namespace");
+    ck_assert_int_eq(c.items[0].action, APPLY_CREATED);
+    ck_assert_str_eq(c.items[2].ns, "team-a");
+    fleet_changes_clear(&c);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "team-a__web-0 web-0");
+    /* applied again: unchanged, namespace too */
+    w[0] = deployment("web", 1);
+    w[1] = deployment("web", 1);
+    w[1]->namespace_ = strdup("team-a");
+    ck_assert_int_eq(
+        fleet_apply_all(f, &(fleet_apply_in){ w, 2, nsp, 1, NULL, 0, "x.yaml", false }, &c, &err),
+        0);
+    for (size_t i = 0; i < c.n_items; i++)
+        ck_assert_int_eq(c.items[i].action, APPLY_UNCHANGED);
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w[0]);
+    BERTH_PB_FREE(w[1]);
+
+    /* listings: by namespace, and filtered */
+    fleet_workloads_list(f, &wq, &v);
+    ck_assert_uint_eq(v.n_workloads, 2);
+    ck_assert_str_eq(v.workloads[0]->namespace_, "default");
+    ck_assert_str_eq(v.workloads[1]->namespace_, "team-a");
+    fleet_workloads_clear(&v);
+    wq.namespace_ = "team-a";
+    fleet_workloads_list(f, &wq, &v);
+    ck_assert_uint_eq(v.n_workloads, 1);
+    fleet_workloads_clear(&v);
+    ck_assert_int_eq(fleet_workloads_get(f, "team-a/web", &v, NULL), 0);
+    fleet_workloads_clear(&v);
+    pq.namespace_ = "team-a";
+    fleet_pods_list(f, &pq, &pv);
+    ck_assert_uint_eq(pv.n_pods, 1);
+    ck_assert_str_eq(pv.pods[0]->name, "web-0");
+    ck_assert_str_eq(pv.pods[0]->namespace_, "team-a");
+    ck_assert_str_eq(pv.pods[0]->workload, "web");
+    fleet_pods_clear(&pv);
+    ck_assert_int_eq(fleet_pods_get(f, "team-a", "web-0", "", &pv, NULL), 0);
+    fleet_pods_clear(&pv);
+    ck_assert_fails(fleet_pods_get(f, "team-b", "web-0", "", &pv, &err), err, CODE_NOT_FOUND,
+                    "pod web-0 not found in namespace team-b");
+    fleet_namespaces_list(f, &nv);
+    ck_assert_uint_eq(nv.n_namespaces, 2);
+    ck_assert_str_eq(nv.namespaces[0]->name, "default");
+    ck_assert_uint_eq(nv.namespaces[0]->workloads, 1);
+    ck_assert_str_eq(nv.namespaces[1]->phase, "Active");
+    ck_assert_uint_eq(nv.namespaces[1]->workloads, 1);
+    fleet_namespaces_clear(&nv);
+
+    /* deletion: default stays; a namespace goes with its workloads */
+    ck_assert_fails(fleet_delete(f, NULL, 0, deflt, 1, "alice", false, &c, &err), err,
+                    CODE_FAILED_PRECONDITION, "namespace default cannot be deleted");
+    ck_assert_fails(fleet_delete(f, NULL, 0, none, 1, "alice", false, &c, &err), err,
+                    CODE_NOT_FOUND, "namespace nope not found");
+    ck_assert_int_eq(fleet_delete(f, NULL, 0, team, 1, "alice", true, &c, &err), 0);
+    ck_assert_uint_eq(c.n_items, 2);
+    fleet_changes_clear(&c);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "team-a__web-0 web-0");
+    ck_assert_int_eq(fleet_delete(f, NULL, 0, team, 1, "alice", false, &c, &err), 0);
+    ck_assert_str_eq(c.items[0].name, "web");
+    ck_assert_str_eq(c.items[0].ns, "team-a");
+    ck_assert_str_eq(c.items[1].kind, "Namespace");
+    fleet_changes_clear(&c);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "web-0");
+
+    /* as stored */
+    fleet_down();
+    fleet_up();
+    fleet_namespaces_list(f, &nv);
+    ck_assert_uint_eq(nv.n_namespaces, 1);
+    fleet_namespaces_clear(&nv);
+    fleet_workloads_list(f, &(ListWorkloadsRequest)LIST_WORKLOADS_REQUEST_INIT, &v);
+    ck_assert_uint_eq(v.n_workloads, 1);
+    fleet_workloads_clear(&v);
+}
+END_TEST
+
 START_TEST(an_older_picture_is_refused_as_stale)
 {
     berth_principal n1 = node("n1");
@@ -687,6 +822,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_container_on_two_nodes_must_be_named_with_its_node);
     tcase_add_test(tc, a_node_cannot_report_another_nodes_container);
     tcase_add_test(tc, an_older_picture_is_refused_as_stale);
+    tcase_add_test(tc, namespaces_hold_workloads_and_go_with_them);
     tcase_add_test(tc, a_silent_node_is_unknown_then_down_and_fenced_when_back);
     suite_add_tcase(s, tc);
     return s;

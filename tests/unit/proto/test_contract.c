@@ -49,7 +49,9 @@ START_TEST(controller_methods)
     method_is(c, "ListEvents", "berth.v1.ListEventsRequest", "berth.v1.ListEventsResponse");
     method_is(c, "Top", "berth.v1.TopRequest", "berth.v1.TopResponse");
     method_is(c, "StopContainer", "berth.v1.StopContainerRequest", "berth.v1.StopResponse");
-    ck_assert_uint_eq(c->n_methods, 24);
+    method_is(c, "ListNamespaces", "berth.v1.ListNamespacesRequest",
+              "berth.v1.ListNamespacesResponse");
+    ck_assert_uint_eq(c->n_methods, 25);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
