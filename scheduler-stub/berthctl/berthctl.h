@@ -31,6 +31,8 @@ typedef struct berthctl_ctx {
     const char *key;             /* --key, BERTH_KEY: the operator's secret key file */
     const char *operator_name;   /* --operator, BERTH_OPERATOR */
     const char *config;          /* --config, BERTH_CONFIG */
+    const char *namespace_;      /* -n, --namespace, BERTH_NAMESPACE, "namespace:" */
+    bool all_namespaces;         /* -A, --all-namespaces */
     uint32_t timeout_ms;         /* --timeout, per call */
     char *owned[8];              /* strings read from the config file */
     /* made by berthctl_connect (the controller) or berthctl_connect_server
@@ -52,6 +54,7 @@ typedef struct berthctl_command {
 int berthctl_cmd_run(int argc, char **argv);
 int berthctl_cmd_apply(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_create(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv);
@@ -107,6 +110,17 @@ int berthctl_call_quiet(berthctl_ctx *ctx, const char *method, const ProtobufCMe
 /* Connect (resolving first) and report a failure as above. */
 int berthctl_connect_or_exit(berthctl_ctx *ctx);
 
+/* The namespace objects are named in: -n's (after berthctl_resolve), or
+ * "default". */
+const char *berthctl_namespace(const berthctl_ctx *ctx);
+/* What a listing asks for: "" (every namespace) with -A, else
+ * berthctl_namespace. */
+const char *berthctl_list_namespace(const berthctl_ctx *ctx);
+/* A container id as the controller knows it: name as it is when it is a
+ * whole id already (it has "<ns>__") or in "default", else
+ * "<ns>__<name>". */
+void berthctl_container_id(const berthctl_ctx *ctx, const char *name, char *ret, size_t size);
+
 /* ---- output.c ---- */
 
 typedef enum berthctl_format {
@@ -154,8 +168,10 @@ int berthctl_logs_loop(berthctl_ctx *ctx, LogsRequest *req, bool follow, bool st
  * --grace D (1ms..1h, in ms). 0, or BERTHCTL_EXIT_USAGE after saying why. */
 int berthctl_parse_tail(const char *arg, uint32_t *ret_lines);
 int berthctl_parse_grace(const char *arg, uint32_t *ret_ms);
-/* The containers table of get containers (names: only these, n 0 = all). */
-void berthctl_print_containers(const ListContainersResponse *r, char **names, int n, bool wide);
+/* The containers table of get containers (names: only these, n 0 = all;
+ * all_ns: a NAMESPACE column first); how many rows it has. */
+size_t berthctl_print_containers(const ListContainersResponse *r, char **names, int n, bool wide,
+                                 bool all_ns);
 
 /* A Logs answer's lines as the container wrote them (stamps: each prefixed
  * with when it was logged); a rotation gap noted on stderr. */

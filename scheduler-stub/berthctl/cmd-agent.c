@@ -93,7 +93,7 @@ static int agent_ps(berthctl_ctx *ctx, berthctl_format fmt)
     if (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML)
         (fmt == BERTHCTL_JSON ? berthctl_print_json : berthctl_print_yaml)(&resp->base, stdout);
     else
-        berthctl_print_containers(resp, NULL, 0, fmt == BERTHCTL_WIDE);
+        berthctl_print_containers(resp, NULL, 0, fmt == BERTHCTL_WIDE, false);
     berth_pb_free(&resp->base);
     return 0;
 }

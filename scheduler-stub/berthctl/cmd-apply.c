@@ -16,6 +16,7 @@
 #include "berthctl.h"
 #include "manifest/manifest.h"
 #include "rpc/envelope.h"
+#include "spec/workload.h"
 
 #define FILES_MAX 256
 
@@ -25,9 +26,10 @@ static void apply_usage(FILE *out)
             "Usage: berthctl apply -f FILE|DIR|- [-f ...] [--dry-run] [--wait]\n"
             "\n"
             "Create or update the workloads the manifests describe (Pod, Deployment,\n"
-            "DaemonSet; see README \"Manifests\"). A manifest with any error changes nothing;\n"
-            "with several files (or a directory's *.yaml and *.yml), all are checked before\n"
-            "any is applied.\n"
+            "DaemonSet, Namespace; see README \"Manifests\"). A manifest with any error\n"
+            "changes nothing; with several files (or a directory's *.yaml and *.yml), all\n"
+            "are checked before any is applied. Objects that name no namespace go into -n's\n"
+            "(default \"default\").\n"
             "\n"
             "Options:\n"
             "  -f, --filename PATH     a manifest file, a directory of them, or - for stdin\n"
@@ -145,8 +147,26 @@ static void print_result(const ApplyResult *r, bool dry_run)
     printf("%s/%s %s%s\n", kind, r->name, action_word(r->action), dry_run ? " (dry run)" : "");
 }
 
+/* The namespaces (kind: Namespace) the inputs make, so that a check of
+ * one file takes those of the others as there (the controller says what
+ * is wrong with a file that does not parse). */
+static void pending_namespaces(const input *in, size_t n, char ***ret, size_t *ret_n)
+{
+    for (size_t i = 0; i < n; i++) {
+        berth_manifest *m = NULL;
+
+        if (berth_manifest_parse(in[i].text, strlen(in[i].text), in[i].source, &m, NULL) < 0)
+            continue;
+        for (size_t k = 0; k < m->n_namespaces; k++) {
+            *ret = berth_xreallocarray(*ret, *ret_n + 1, sizeof(**ret));
+            (*ret)[(*ret_n)++] = berth_xstrdup(m->namespaces[k]->name);
+        }
+        berth_manifest_free(m);
+    }
+}
+
 static int apply_one(berthctl_ctx *ctx, const input *in, bool dry_run, bool print, char ***names,
-                     size_t *n_names)
+                     size_t *n_names, char **pending, size_t n_pending)
 {
     ApplyRequest req = APPLY_REQUEST_INIT;
     ApplyResponse *resp = NULL;
@@ -155,13 +175,22 @@ static int apply_one(berthctl_ctx *ctx, const input *in, bool dry_run, bool prin
     req.manifest = in->text;
     req.source = in->source;
     req.dry_run = dry_run;
+    /* -n: the namespace of the objects that name none */
+    req.namespace_ = (char *)(ctx->namespace_ ? ctx->namespace_ : "");
+    if (dry_run) {
+        req.pending_namespaces = pending;
+        req.n_pending_namespaces = n_pending;
+    }
     if ((r = berthctl_call(ctx, "Apply", &req.base, (ProtobufCMessage **)&resp)) != 0)
         return r;
     for (size_t i = 0; print && i < resp->n_results; i++) {
         print_result(resp->results[i], resp->dry_run);
-        if (names) {
+        if (names && *resp->results[i]->namespace_) { /* a workload: its key */
+            char key[BERTH_WORKLOAD_KEY_BUF];
+
+            berth_workload_key(resp->results[i]->namespace_, resp->results[i]->name, key);
             *names = berth_xreallocarray(*names, *n_names + 1, sizeof(**names));
-            (*names)[(*n_names)++] = berth_xstrdup(resp->results[i]->name);
+            (*names)[(*n_names)++] = berth_xstrdup(key);
         }
     }
     for (size_t i = 0; print && i < resp->n_warnings; i++)
@@ -190,9 +219,13 @@ static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeo
             const Workload *w = NULL;
             char line[512];
 
-            for (size_t k = 0; k < resp->n_workloads && !w; k++)
-                if (strcmp(resp->workloads[k]->name, names[i]) == 0)
+            for (size_t k = 0; k < resp->n_workloads && !w; k++) {
+                char key[BERTH_WORKLOAD_KEY_BUF];
+
+                berth_workload_key(resp->workloads[k]->namespace_, resp->workloads[k]->name, key);
+                if (strcmp(key, names[i]) == 0)
                     w = resp->workloads[k];
+            }
             if (!w) {
                 snprintf(line, sizeof(line), "%s: gone", names[i]);
                 done++;
@@ -255,8 +288,9 @@ int berthctl_cmd_apply(berthctl_ctx *ctx, int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     char **args = berth_xcalloc((size_t)argc + 1, sizeof(*args)), **names = NULL;
+    char **pending = NULL;
     input in[FILES_MAX] = { 0 };
-    size_t n_args = 0, n_in = 0, n_names = 0;
+    size_t n_args = 0, n_in = 0, n_names = 0, n_pending = 0;
     bool dry_run = false, wait = false;
     int64_t wait_ns = 300 * BERTH_NSEC_PER_SEC;
     int o, rc = BERTHCTL_EXIT_USAGE;
@@ -297,11 +331,13 @@ int berthctl_cmd_apply(berthctl_ctx *ctx, int argc, char **argv)
         berthctl_connect_or_exit(ctx) != 0)
         goto out;
     /* Several files: all or nothing, as one file is. */
+    if (n_in > 1)
+        pending_namespaces(in, n_in, &pending, &n_pending);
     for (size_t i = 0; n_in > 1 && !dry_run && i < n_in; i++)
-        if (apply_one(ctx, &in[i], true, false, NULL, NULL) != 0)
+        if (apply_one(ctx, &in[i], true, false, NULL, NULL, pending, n_pending) != 0)
             goto out;
     for (size_t i = 0; i < n_in; i++)
-        if (apply_one(ctx, &in[i], dry_run, true, &names, &n_names) != 0)
+        if (apply_one(ctx, &in[i], dry_run, true, &names, &n_names, pending, n_pending) != 0)
             goto out;
     rc = wait && !dry_run ? wait_running(ctx, names, n_names, wait_ns) : 0;
 out:
@@ -313,6 +349,9 @@ out:
     for (size_t i = 0; i < n_names; i++)
         free(names[i]);
     free(names);
+    for (size_t i = 0; i < n_pending; i++)
+        free(pending[i]);
+    free(pending);
     free(args);
     return rc;
 }

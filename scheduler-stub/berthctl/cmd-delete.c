@@ -13,13 +13,14 @@
 static void delete_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl delete [workload] NAME...\n"
+            "Usage: berthctl delete [workload] NAME... [-n NAMESPACE]\n"
             "       berthctl delete -f FILE|-\n"
+            "       berthctl delete namespace NAME...\n"
             "       berthctl delete node NAME\n"
             "\n"
-            "Delete workloads (their containers are stopped and removed), every workload a\n"
-            "manifest names, or forget a node and its key (drain it first: a Ready node with\n"
-            "containers is refused).\n"
+            "Delete workloads (their containers are stopped and removed), every workload and\n"
+            "namespace a manifest names, namespaces with every workload in them, or forget a\n"
+            "node and its key (drain it first: a Ready node with containers is refused).\n"
             "\n"
             "Options:\n"
             "  -f, --filename PATH   the manifest whose workloads to delete (- for stdin)\n"
@@ -81,7 +82,9 @@ int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv)
     }
     if (optind < argc &&
         (strcmp(argv[optind], "node") == 0 || strcmp(argv[optind], "workload") == 0 ||
-         strcmp(argv[optind], "workloads") == 0 || strcmp(argv[optind], "nodes") == 0))
+         strcmp(argv[optind], "workloads") == 0 || strcmp(argv[optind], "nodes") == 0 ||
+         strcmp(argv[optind], "namespace") == 0 || strcmp(argv[optind], "namespaces") == 0 ||
+         strcmp(argv[optind], "ns") == 0))
         kind = argv[optind++];
     if (!file && optind >= argc) {
         berthctl_errorf("delete needs a NAME or -f FILE (see berthctl delete --help)");
@@ -102,6 +105,9 @@ int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv)
     }
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
+    /* -n: the namespace of the workloads named (and of a manifest's that
+     * name none) */
+    req.namespace_ = (char *)(ctx->namespace_ ? ctx->namespace_ : "");
     if (file)
         return delete_call(ctx, &req);
     req.kind = (char *)kind;

@@ -16,7 +16,7 @@
 static void describe_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl describe node|workload|pod|container NAME [--node NODE]\n"
+            "Usage: berthctl describe node|namespace|workload|pod|container NAME [--node NODE]\n"
             "\n"
             "Show everything about one object, and the controller's recent events about it.\n"
             "\n"
@@ -236,11 +236,15 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
     Workload *w = NULL;
     const WorkloadStatus *st;
 
+    char key[BERTH_WORKLOAD_KEY_BUF];
+
     req.name = (char *)name;
+    req.namespace_ = (char *)berthctl_namespace(ctx);
     if (berthctl_call(ctx, "GetWorkload", &req.base, (ProtobufCMessage **)&w) != 0)
         return 1;
     st = w->status;
     FIELD("Name", "%s", w->name);
+    FIELD("Namespace", "%s", berth_namespace_or_default(w->namespace_));
     FIELD("Kind", "%s", berth_workload_kind_name(w->kind));
     FIELD("Source", "%s", *w->source ? w->source : "-");
     FIELD("Generation", "%" PRIu64, w->generation);
@@ -280,6 +284,7 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
         }
     }
     creq.workload = w->name;
+    creq.namespace_ = (char *)berth_namespace_or_default(w->namespace_);
     if (berthctl_call(ctx, "ListContainers", &creq.base, (ProtobufCMessage **)&cs) == 0) {
         berthctl_table *t = berthctl_table_new(4, h);
 
@@ -290,7 +295,7 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
             const char *cells[4];
 
             snprintf(restarts, sizeof(restarts), "%u", s ? s->restart_count : 0);
-            cells[0] = s ? s->id : "";
+            cells[0] = s ? berth_id_split(s->id, NULL) : "";
             cells[1] = cs->containers[i]->node;
             cells[2] = s ? berthctl_container_state(s->state) : "";
             cells[3] = restarts;
@@ -303,8 +308,39 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
         berthctl_table_free(t);
         berth_pb_free(&cs->base);
     }
-    events(ctx, "Workload", w->name);
+    berth_workload_key(w->namespace_, w->name, key);
+    events(ctx, "Workload", key);
     berth_pb_free(&w->base);
+    return 0;
+}
+
+static int describe_namespace(berthctl_ctx *ctx, const char *name)
+{
+    ListNamespacesRequest req = LIST_NAMESPACES_REQUEST_INIT;
+    ListNamespacesResponse *r = NULL;
+    const Namespace *ns = NULL;
+
+    if (berthctl_call(ctx, "ListNamespaces", &req.base, (ProtobufCMessage **)&r) != 0)
+        return 1;
+    for (size_t i = 0; i < r->n_namespaces && !ns; i++)
+        if (strcmp(r->namespaces[i]->name, name) == 0)
+            ns = r->namespaces[i];
+    if (!ns) {
+        berthctl_errorf("namespace %s not found", name);
+        berth_pb_free(&r->base);
+        return 1;
+    }
+    FIELD("Name", "%s", ns->name);
+    printf("%-16s", "Labels:");
+    for (size_t i = 0; i < ns->n_labels; i++)
+        printf("%s%s=%s", i ? "," : "", ns->labels[i]->key, ns->labels[i]->value);
+    printf("%s\n", ns->n_labels ? "" : "<none>");
+    FIELD("Status", "%s", *ns->phase ? ns->phase : "Active");
+    when("Created", ns->created_unix_ns);
+    FIELD("Source", "%s", *ns->source ? ns->source : "-");
+    FIELD("Workloads", "%u", ns->workloads);
+    events(ctx, "Namespace", ns->name);
+    berth_pb_free(&r->base);
     return 0;
 }
 
@@ -314,13 +350,17 @@ static int describe_container(berthctl_ctx *ctx, const char *id, const char *nod
     GetContainerRequest req = GET_CONTAINER_REQUEST_INIT;
     ContainerInfo *ci = NULL;
     const ContainerStatus *s;
+    char full[BERTH_ID_BUF], key[BERTH_WORKLOAD_KEY_BUF];
 
-    req.id = (char *)id;
+    berthctl_container_id(ctx, id, full, sizeof(full));
+    req.id = full;
     req.node = (char *)(node ? node : "");
     if (berthctl_call(ctx, "GetContainer", &req.base, (ProtobufCMessage **)&ci) != 0)
         return 1;
     s = ci->status;
-    FIELD("Name", "%s", id);
+    FIELD("Name", "%s", berth_id_split(full, NULL));
+    if (*ci->namespace_)
+        FIELD("Namespace", "%s", ci->namespace_);
     FIELD("Node", "%s", ci->node);
     FIELD("Workload", "%s", *ci->workload ? ci->workload : "- (not assigned: being stopped)");
     if (s) {
@@ -346,8 +386,9 @@ static int describe_container(berthctl_ctx *ctx, const char *id, const char *nod
     }
     if (ci->spec)
         print_spec(ci->spec);
+    berth_workload_key(ci->namespace_, ci->workload, key);
     if (*ci->workload)
-        events(ctx, "Workload", ci->workload);
+        events(ctx, "Workload", key);
     berth_pb_free(&ci->base);
     return 0;
 }
@@ -424,11 +465,15 @@ static int describe_pod(berthctl_ctx *ctx, const char *name, const char *node)
     GetPodRequest req = GET_POD_REQUEST_INIT;
     Pod *p = NULL;
 
+    char key[BERTH_WORKLOAD_KEY_BUF];
+
     req.name = (char *)name;
     req.node = (char *)(node ? node : "");
+    req.namespace_ = (char *)berthctl_namespace(ctx);
     if (berthctl_call(ctx, "GetPod", &req.base, (ProtobufCMessage **)&p) != 0)
         return 1;
     FIELD("Name", "%s", p->name);
+    FIELD("Namespace", "%s", p->namespace_);
     FIELD("Node", "%s", p->node);
     FIELD("Workload", "%s", p->workload);
     when("Start Time", p->created_unix_ns);
@@ -447,7 +492,8 @@ static int describe_pod(berthctl_ctx *ctx, const char *name, const char *node)
     printf("Conditions:\n  %-18s%s\n", "Type", "Status");
     for (size_t i = 0; i < p->n_conditions; i++)
         printf("  %-18s%s\n", p->conditions[i]->type, p->conditions[i]->status ? "True" : "False");
-    events(ctx, "Workload", p->workload);
+    berth_workload_key(p->namespace_, p->workload, key);
+    events(ctx, "Workload", key);
     berth_pb_free(&p->base);
     return 0;
 }
@@ -483,12 +529,15 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
     name = argv[optind + 1];
     if (strncmp(what, "node", 4) != 0 && strncmp(what, "workload", 8) != 0 &&
         strncmp(what, "container", 9) != 0 && strcmp(what, "pod") != 0 &&
-        strcmp(what, "pods") != 0 && strcmp(what, "po") != 0) {
-        berthctl_errorf("describe '%s'? node, workload, pod or container", what);
+        strcmp(what, "pods") != 0 && strcmp(what, "po") != 0 && strcmp(what, "ns") != 0 &&
+        strncmp(what, "namespace", 9) != 0) {
+        berthctl_errorf("describe '%s'? node, namespace, workload, pod or container", what);
         return BERTHCTL_EXIT_USAGE;
     }
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
+    if (strcmp(what, "ns") == 0 || strncmp(what, "namespace", 9) == 0)
+        return describe_namespace(ctx, name);
     if (what[0] == 'n')
         return describe_node(ctx, name);
     if (what[0] == 'w')

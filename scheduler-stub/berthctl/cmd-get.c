@@ -15,10 +15,12 @@
 static void get_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl get nodes|workloads|pods|containers [NAME...] [OPTIONS]\n"
+            "Usage: berthctl get nodes|namespaces|workloads|pods|containers [NAME...] [OPTIONS]\n"
             "\n"
             "List what the controller knows, sorted by name (containers by node, then name).\n"
             "A pod is a replica of a workload, with its containers (kubectl get pods).\n"
+            "Workloads, pods and containers are those of one namespace (-n, default\n"
+            "\"default\"), or of all of them with -A.\n"
             "\n"
             "Options:\n"
             "  -o, --output FORMAT     wide, json or yaml (default: a table)\n"
@@ -131,11 +133,75 @@ static void selector_text(Workload_NodeSelectorEntry **l, size_t n, char *buf, s
     labels_text((NodeInfo_LabelsEntry **)(void *)l, n, buf, size);
 }
 
-static void print_workloads(const ListWorkloadsResponse *r, char **names, int n_names, bool wide)
+/* kubectl get namespaces: NAME STATUS AGE (wide: WORKLOADS LABELS). */
+static size_t print_namespaces(const ListNamespacesResponse *r, char **names, int n_names,
+                               bool wide)
+{
+    static const char *const h[] = { "NAME", "STATUS", "AGE", "WORKLOADS", "LABELS" };
+    berthctl_table *t = berthctl_table_new(wide ? 5 : 3, h);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < r->n_namespaces; i++) {
+        const Namespace *ns = r->namespaces[i];
+        char age[16], count[16], labels[512];
+        const char *cells[5];
+
+        if (!wanted(names, n_names, ns->name))
+            continue;
+        snprintf(count, sizeof(count), "%u", ns->workloads);
+        labels_text((NodeInfo_LabelsEntry **)(void *)ns->labels, ns->n_labels, labels,
+                    sizeof(labels));
+        cells[0] = ns->name;
+        cells[1] = *ns->phase ? ns->phase : "Active";
+        cells[2] = berthctl_age(ns->created_unix_ns, age, sizeof(age));
+        cells[3] = count;
+        cells[4] = labels;
+        berthctl_table_add(t, cells, NULL);
+        shown++;
+    }
+    if (shown)
+        berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    return shown;
+}
+
+/* A table's columns, with NAMESPACE first when all_ns: headers from h
+ * (n of them, the first n_narrow unless wide). */
+static berthctl_table *table_ns(const char *const *h, size_t n, size_t n_narrow, bool wide,
+                                bool all_ns)
+{
+    const char *hh[16] = { "NAMESPACE" };
+    size_t cols = wide ? n : n_narrow;
+
+    for (size_t i = 0; i < cols; i++)
+        hh[i + 1] = h[i];
+    return berthctl_table_new(cols + all_ns, all_ns ? hh : h);
+}
+
+/* Add cells to t, after ns when all_ns. */
+static void table_add_ns(berthctl_table *t, bool all_ns, const char *ns, const char **cells,
+                         size_t n, const char **colours)
+{
+    const char *cc[16] = { ns }, *oo[16] = { NULL };
+
+    if (!all_ns) {
+        berthctl_table_add(t, cells, colours);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cc[i + 1] = cells[i];
+        oo[i + 1] = colours ? colours[i] : NULL;
+    }
+    berthctl_table_add(t, cc, oo);
+}
+
+static size_t print_workloads(const ListWorkloadsResponse *r, char **names, int n_names, bool wide,
+                              bool all_ns)
 {
     static const char *const h[] = { "NAME",  "KIND",     "READY",      "PLACED", "AGE",
                                      "IMAGE", "SELECTOR", "GENERATION", "MESSAGE" };
-    berthctl_table *t = berthctl_table_new(wide ? 9 : 6, h);
+    berthctl_table *t = table_ns(h, 9, 6, wide, all_ns);
+    size_t shown = 0;
 
     for (size_t i = 0; i < r->n_workloads; i++) {
         const Workload *w = r->workloads[i];
@@ -158,18 +224,22 @@ static void print_workloads(const ListWorkloadsResponse *r, char **names, int n_
         cells[6] = sel;
         cells[7] = gen;
         cells[8] = st ? st->message : "";
-        berthctl_table_add(t, cells, NULL);
+        table_add_ns(t, all_ns, berth_namespace_or_default(w->namespace_), cells, 9, NULL);
+        shown++;
     }
-    berthctl_table_print(t, stdout);
+    if (shown)
+        berthctl_table_print(t, stdout);
     berthctl_table_free(t);
+    return shown;
 }
 
-void berthctl_print_containers(const ListContainersResponse *r, char **names, int n_names,
-                               bool wide)
+size_t berthctl_print_containers(const ListContainersResponse *r, char **names, int n_names,
+                                 bool wide, bool all_ns)
 {
     static const char *const h[] = { "NAME",  "NODE", "WORKLOAD", "STATE", "RESTARTS", "AGE",
                                      "IMAGE", "PID",  "EXIT",     "READY", "REASON" };
-    berthctl_table *t = berthctl_table_new(wide ? 11 : 6, h);
+    berthctl_table *t = table_ns(h, 11, 6, wide, all_ns);
+    size_t shown = 0;
 
     for (size_t i = 0; i < r->n_containers; i++) {
         const ContainerInfo *ci = r->containers[i];
@@ -177,8 +247,10 @@ void berthctl_print_containers(const ListContainersResponse *r, char **names, in
         char restarts[16], age[16], pid[16], exitc[24];
         const char *colours[11] = { NULL };
         const char *cells[11];
+        /* the controller's containers are named in their namespace */
+        const char *name = s && *ci->namespace_ ? berth_id_split(s->id, NULL) : s ? s->id : "";
 
-        if (!s || !wanted(names, n_names, s->id))
+        if (!s || !wanted(names, n_names, name))
             continue;
         snprintf(restarts, sizeof(restarts), "%u", s->restart_count);
         snprintf(pid, sizeof(pid), s->pid ? "%d" : "-", s->pid);
@@ -188,7 +260,7 @@ void berthctl_print_containers(const ListContainersResponse *r, char **names, in
             snprintf(exitc, sizeof(exitc), "%d", s->exit_code);
         else
             snprintf(exitc, sizeof(exitc), "-");
-        cells[0] = s->id;
+        cells[0] = name;
         cells[1] = ci->node;
         cells[2] = ci->workload;
         /* kubectl's way: a container waiting shows why (ErrImagePull) */
@@ -203,19 +275,24 @@ void berthctl_print_containers(const ListContainersResponse *r, char **names, in
         cells[8] = exitc;
         cells[9] = s->state != CONTAINER_RUNNING ? "-" : s->ready ? "true" : "false";
         cells[10] = s->reason;
-        berthctl_table_add(t, cells, colours);
+        table_add_ns(t, all_ns, *ci->namespace_ ? ci->namespace_ : "<none>", cells, 11, colours);
+        shown++;
     }
-    berthctl_table_print(t, stdout);
+    if (shown || !all_ns)
+        berthctl_table_print(t, stdout);
     berthctl_table_free(t);
+    return shown;
 }
 
 /* kubectl get pods: NAME READY STATUS RESTARTS AGE (wide: IP NODE
  * WORKLOAD). */
-static void print_pods(const ListPodsResponse *r, char **names, int n_names, bool wide)
+static size_t print_pods(const ListPodsResponse *r, char **names, int n_names, bool wide,
+                         bool all_ns)
 {
     static const char *const h[] = { "NAME", "READY", "STATUS", "RESTARTS",
                                      "AGE",  "IP",    "NODE",   "WORKLOAD" };
-    berthctl_table *t = berthctl_table_new(wide ? 8 : 5, h);
+    berthctl_table *t = table_ns(h, 8, 5, wide, all_ns);
+    size_t shown = 0;
 
     for (size_t i = 0; i < r->n_pods; i++) {
         const Pod *p = r->pods[i];
@@ -236,10 +313,13 @@ static void print_pods(const ListPodsResponse *r, char **names, int n_names, boo
         cells[5] = *p->ip ? p->ip : "<none>";
         cells[6] = p->node;
         cells[7] = p->workload;
-        berthctl_table_add(t, cells, colours);
+        table_add_ns(t, all_ns, p->namespace_, cells, 8, colours);
+        shown++;
     }
-    berthctl_table_print(t, stdout);
+    if (shown)
+        berthctl_table_print(t, stdout);
     berthctl_table_free(t);
+    return shown;
 }
 
 int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
@@ -253,7 +333,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     ListWorkloadsRequest wreq = LIST_WORKLOADS_REQUEST_INIT;
     ListContainersRequest creq = LIST_CONTAINERS_REQUEST_INIT;
     ListPodsRequest preq = LIST_PODS_REQUEST_INIT;
-    enum { NODES, WORKLOADS, PODS, CONTAINERS } kind;
+    ListNamespacesRequest nsreq = LIST_NAMESPACES_REQUEST_INIT;
+    enum { NODES, NAMESPACES, WORKLOADS, PODS, CONTAINERS } kind;
+    size_t shown = 0;
     ProtobufCMessage *req;
     berthctl_format fmt = BERTHCTL_TABLE;
     ProtobufCMessage *resp = NULL;
@@ -287,7 +369,8 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        berthctl_errorf("get what? nodes, workloads, pods or containers (see berthctl get --help)");
+        berthctl_errorf("get what? nodes, namespaces, workloads, pods or containers (see berthctl "
+                        "get --help)");
         return BERTHCTL_EXIT_USAGE;
     }
     what = argv[optind++];
@@ -297,6 +380,11 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         req = &nreq.base;
         if (selector && parse_selector(&nreq.base, "label_selector", selector) < 0)
             return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "namespaces") == 0 || strcmp(what, "namespace") == 0 ||
+               strcmp(what, "ns") == 0) {
+        kind = NAMESPACES;
+        method = "ListNamespaces";
+        req = &nsreq.base;
     } else if (strcmp(what, "workloads") == 0 || strcmp(what, "workload") == 0 ||
                strcmp(what, "wl") == 0) {
         kind = WORKLOADS;
@@ -314,7 +402,7 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         method = "ListContainers";
         req = &creq.base;
     } else {
-        berthctl_errorf("get '%s'? nodes, workloads, pods or containers", what);
+        berthctl_errorf("get '%s'? nodes, namespaces, workloads, pods or containers", what);
         return BERTHCTL_EXIT_USAGE;
     }
     if (selector && (kind == PODS || kind == CONTAINERS)) {
@@ -323,23 +411,41 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     }
     if (berthctl_connect_or_exit(ctx) != 0)
         goto out;
+    wreq.namespace_ = preq.namespace_ = creq.namespace_ = (char *)berthctl_list_namespace(ctx);
     if (berthctl_call(ctx, method, req, &resp) != 0)
         goto out;
     rc = 0;
-    if (fmt == BERTHCTL_JSON)
+    if (fmt == BERTHCTL_JSON) {
         berthctl_print_json(resp, stdout);
-    else if (fmt == BERTHCTL_YAML)
+    } else if (fmt == BERTHCTL_YAML) {
         berthctl_print_yaml(resp, stdout);
-    else if (kind == NODES)
+    } else if (kind == NODES) {
         print_nodes((ListNodesResponse *)resp, argv + optind, argc - optind, fmt == BERTHCTL_WIDE);
-    else if (kind == WORKLOADS)
-        print_workloads((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
-                        fmt == BERTHCTL_WIDE);
-    else if (kind == PODS)
-        print_pods((ListPodsResponse *)resp, argv + optind, argc - optind, fmt == BERTHCTL_WIDE);
-    else
-        berthctl_print_containers((ListContainersResponse *)resp, argv + optind, argc - optind,
-                                  fmt == BERTHCTL_WIDE);
+    } else {
+        bool wide = fmt == BERTHCTL_WIDE;
+
+        if (kind == NAMESPACES)
+            shown = print_namespaces((ListNamespacesResponse *)resp, argv + optind, argc - optind,
+                                     wide);
+        else if (kind == WORKLOADS)
+            shown = print_workloads((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
+                                    wide, ctx->all_namespaces);
+        else if (kind == PODS)
+            shown = print_pods((ListPodsResponse *)resp, argv + optind, argc - optind, wide,
+                               ctx->all_namespaces);
+        else
+            shown = berthctl_print_containers((ListContainersResponse *)resp, argv + optind,
+                                              argc - optind, wide, ctx->all_namespaces);
+        /* kubectl's words when nothing is there */
+        if (!shown && argc > optind) {
+            berthctl_errorf("%s \"%s\" not found", what, argv[optind]);
+            rc = 1;
+        } else if (!shown && (kind == NAMESPACES || ctx->all_namespaces)) {
+            fprintf(stderr, "No resources found\n");
+        } else if (!shown) {
+            fprintf(stderr, "No resources found in %s namespace.\n", berthctl_namespace(ctx));
+        }
+    }
     berth_pb_free(resp);
 out:
     free_map(&nreq.base, "label_selector");

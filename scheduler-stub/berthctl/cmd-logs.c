@@ -139,7 +139,7 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
     LogsRequest req = LOGS_REQUEST_INIT;
     GetPodRequest preq = GET_POD_REQUEST_INIT;
     const char *container = NULL;
-    char id[256];
+    char id[256], full[256];
     bool follow = false, stamps = false;
     Pod *pod = NULL;
     int o, rc;
@@ -186,7 +186,9 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
     /* A pod's container, or a container by its id (no such pod) */
     preq.name = argv[optind];
     preq.node = (char *)(req.node ? req.node : "");
-    req.container_id = argv[optind];
+    preq.namespace_ = (char *)berthctl_namespace(ctx);
+    berthctl_container_id(ctx, argv[optind], full, sizeof(full));
+    req.container_id = full;
     rc = berthctl_call_quiet(ctx, "GetPod", &preq.base, (ProtobufCMessage **)&pod);
     if (rc == 0) {
         if (pick_container(pod, container, id, sizeof(id)) < 0) {
@@ -199,7 +201,7 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
     } else if (rc != 2) {
         return 1;
     } else if (container) {
-        berthctl_errorf("pod %s not found", argv[optind]);
+        berthctl_errorf("pod %s not found in namespace %s", argv[optind], berthctl_namespace(ctx));
         return 1;
     }
     rc = berthctl_logs_loop(ctx, &req, follow, stamps);

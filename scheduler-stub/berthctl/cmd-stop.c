@@ -8,6 +8,7 @@
 #include "base/timeutil.h"
 #include "berthctl.h"
 #include "rpc/envelope.h"
+#include "spec/workload.h"
 
 static void stop_usage(FILE *out)
 {
@@ -35,6 +36,7 @@ int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     StopContainerRequest req = STOP_CONTAINER_REQUEST_INIT;
+    char id[256];
     StopResponse *resp = NULL;
     int o;
 
@@ -59,9 +61,11 @@ int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv)
         berthctl_errorf("stop needs one CONTAINER (see berthctl stop --help)");
         return BERTHCTL_EXIT_USAGE;
     }
-    req.container_id = argv[optind];
-    if (berthctl_connect_or_exit(ctx) != 0 ||
-        berthctl_call(ctx, "StopContainer", &req.base, (ProtobufCMessage **)&resp) != 0)
+    if (berthctl_connect_or_exit(ctx) != 0)
+        return 1;
+    berthctl_container_id(ctx, argv[optind], id, sizeof(id));
+    req.container_id = id;
+    if (berthctl_call(ctx, "StopContainer", &req.base, (ProtobufCMessage **)&resp) != 0)
         return 1;
     if (resp->status)
         printf("container/%s stopped: %s%s%s\n", req.container_id,

@@ -7,6 +7,7 @@
 #include "base/quantity.h"
 #include "berthctl.h"
 #include "rpc/envelope.h"
+#include "spec/workload.h"
 
 static void top_usage(FILE *out)
 {
@@ -69,8 +70,11 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
             return BERTHCTL_EXIT_USAGE;
         }
     }
-    if (berthctl_connect_or_exit(ctx) != 0 ||
-        berthctl_call(ctx, "Top", &req.base, (ProtobufCMessage **)&resp) != 0)
+    if (berthctl_connect_or_exit(ctx) != 0)
+        return 1;
+    /* containers: those of -n's namespace (all with -A), as kubectl top pod */
+    req.namespace_ = (char *)(nodes ? "" : berthctl_list_namespace(ctx));
+    if (berthctl_call(ctx, "Top", &req.base, (ProtobufCMessage **)&resp) != 0)
         return 1;
     if (nodes) {
         static const char *const h[] = { "NODE", "CPU", "CPU%", "MEMORY", "MEMORY%" };
@@ -99,22 +103,25 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
             berthctl_table_add(t, cells, NULL);
         }
     } else {
-        static const char *const h[] = { "NAME", "NODE", "WORKLOAD", "CPU", "MEMORY", "PIDS" };
+        static const char *const h[] = { "NAMESPACE", "NAME",   "NODE", "WORKLOAD",
+                                         "CPU",       "MEMORY", "PIDS" };
+        bool all = ctx->all_namespaces;
 
-        t = berthctl_table_new(6, h);
+        t = berthctl_table_new(all ? 7 : 6, all ? h : h + 1);
         for (size_t i = 0; i < resp->n_containers; i++) {
             const ContainerUsage *u = resp->containers[i];
             char cpu[32], mem[32], pids[24];
-            const char *cells[6];
+            const char *cells[7], **c = all ? cells + 1 : cells;
 
             snprintf(pids, sizeof(pids), "%" PRIu64, u->sample ? u->sample->pids : 0);
-            cells[0] = u->sample ? u->sample->container_id : "";
-            cells[1] = u->node;
-            cells[2] = u->workload;
-            cells[3] = cpu_text(u->cpu_millis, cpu, sizeof(cpu));
-            cells[4] = berth_format_bytes_approx(u->sample ? (int64_t)u->sample->memory_bytes : 0,
-                                                 mem, sizeof(mem));
-            cells[5] = pids;
+            cells[0] = *u->namespace_ ? u->namespace_ : "<none>";
+            c[0] = u->sample ? berth_id_split(u->sample->container_id, NULL) : "";
+            c[1] = u->node;
+            c[2] = u->workload;
+            c[3] = cpu_text(u->cpu_millis, cpu, sizeof(cpu));
+            c[4] = berth_format_bytes_approx(u->sample ? (int64_t)u->sample->memory_bytes : 0, mem,
+                                             sizeof(mem));
+            c[5] = pids;
             berthctl_table_add(t, cells, NULL);
         }
     }

@@ -22,6 +22,7 @@
 #include "rpc/auth.h"
 #include "rpc/envelope.h"
 #include "rpc/policy_memory.h"
+#include "spec/workload.h"
 #include "yaml/yaml.h"
 
 #define DEFAULT_CONTROLLER     "tcp://127.0.0.1:7100"
@@ -38,7 +39,10 @@ const char berthctl_connection_help[] =
     "  --key FILE               your operator secret key (default " DEFAULT_KEY ")\n"
     "  --operator NAME          your operator name (default admin)\n"
     "  --config FILE            settings file (default ~/.config/berth/config.yaml)\n"
-    "  --timeout DURATION       how long to wait for each answer (default 30s)\n";
+    "  --timeout DURATION       how long to wait for each answer (default 30s)\n"
+    "Namespaces (also BERTH_NAMESPACE, or namespace: in the settings file):\n"
+    "  -n, --namespace NS       the namespace of the objects named (default default)\n"
+    "  -A, --all-namespaces     list the objects of every namespace\n";
 
 void berthctl_errorf(const char *fmt, ...)
 {
@@ -66,6 +70,8 @@ static const struct {
     { "--operator", offsetof(berthctl_ctx, operator_name) },
     { "--config", offsetof(berthctl_ctx, config) },
     { "--timeout", OFFSET_TIMEOUT },
+    { "--namespace", offsetof(berthctl_ctx, namespace_) },
+    { "-n", offsetof(berthctl_ctx, namespace_) },
 };
 
 static int set_timeout(berthctl_ctx *ctx, const char *v, berth_error **err)
@@ -91,6 +97,14 @@ int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)
             while (i < *argc)
                 argv[out++] = argv[i++];
             break;
+        }
+        if (strcmp(a, "-A") == 0 || strcmp(a, "--all-namespaces") == 0) {
+            ctx->all_namespaces = true;
+            continue;
+        }
+        if (strncmp(a, "-n", 2) == 0 && a[2] && a[2] != '=') { /* -nNS, as kubectl takes it */
+            ctx->namespace_ = a + 2;
+            continue;
         }
         for (f = 0; f < sizeof(global_flags) / sizeof(global_flags[0]); f++) {
             len = strlen(global_flags[f].flag);
@@ -136,6 +150,7 @@ static const struct {
     { "controller_name", offsetof(berthctl_ctx, controller_name) },
     { "key", offsetof(berthctl_ctx, key) },
     { "operator", offsetof(berthctl_ctx, operator_name) },
+    { "namespace", offsetof(berthctl_ctx, namespace_) },
 };
 
 _Static_assert(BERTH_ARRAY_SIZE(file_settings) <= BERTH_ARRAY_SIZE(((berthctl_ctx *)0)->owned),
@@ -147,13 +162,12 @@ static int read_config(berthctl_ctx *ctx, const char *path, bool missing_ok, ber
 {
     _cleanup_(berth_yaml_closep) berth_yaml *y = NULL;
     _cleanup_error_ berth_error *e = NULL;
-    berth_yaml_field f[] = { BERTH_YAML_FIELD("controller"),
-                             BERTH_YAML_FIELD("controller_key"),
-                             BERTH_YAML_FIELD("controller_name"),
-                             BERTH_YAML_FIELD("key"),
-                             BERTH_YAML_FIELD("operator"),
-                             BERTH_YAML_FIELD("timeout"),
-                             BERTH_YAML_END };
+    berth_yaml_field f[] = {
+        BERTH_YAML_FIELD("controller"),      BERTH_YAML_FIELD("controller_key"),
+        BERTH_YAML_FIELD("controller_name"), BERTH_YAML_FIELD("key"),
+        BERTH_YAML_FIELD("operator"),        BERTH_YAML_FIELD("namespace"),
+        BERTH_YAML_FIELD("timeout"),         BERTH_YAML_END
+    };
     const char *values[BERTH_ARRAY_SIZE(file_settings)] = { NULL };
     const berth_yaml_node *root;
     int64_t timeout_ns = 0;
@@ -197,6 +211,7 @@ int berthctl_resolve(berthctl_ctx *ctx, berth_error **err)
         { "BERTH_KEY", offsetof(berthctl_ctx, key) },
         { "BERTH_OPERATOR", offsetof(berthctl_ctx, operator_name) },
         { "BERTH_CONFIG", offsetof(berthctl_ctx, config) },
+        { "BERTH_NAMESPACE", offsetof(berthctl_ctx, namespace_) },
     };
     char path[4096];
     const char *home = getenv("HOME");
@@ -359,6 +374,11 @@ int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
     if (berthctl_resolve(ctx, err) < 0 ||
         berth_principal_init(&controller, BERTH_ROLE_CONTROLLER, ctx->controller_name, err) < 0)
         return -1;
+    if (ctx->namespace_ && !berth_namespace_name_valid(ctx->namespace_))
+        return berth_error_set(err, EINVAL,
+                               "namespace '%.70s' is not a valid namespace name (1-%d of a-z 0-9 "
+                               "-, starting and ending with a letter or digit)",
+                               ctx->namespace_, BERTH_NAMESPACE_MAX);
     snprintf(peer, sizeof(peer), "the controller at %s", ctx->controller);
     snprintf(silent, sizeof(silent), "%s did not answer within %s", peer,
              berth_format_duration((int64_t)ctx->timeout_ms * BERTH_NSEC_PER_MSEC, d, sizeof(d)));
@@ -381,6 +401,28 @@ void berthctl_disconnect(berthctl_ctx *ctx)
         free(ctx->owned[i]);
         ctx->owned[i] = NULL;
     }
+}
+
+const char *berthctl_namespace(const berthctl_ctx *ctx)
+{
+    return berth_namespace_or_default(ctx->namespace_);
+}
+
+const char *berthctl_list_namespace(const berthctl_ctx *ctx)
+{
+    return ctx->all_namespaces ? "" : berthctl_namespace(ctx);
+}
+
+void berthctl_container_id(const berthctl_ctx *ctx, const char *name, char *ret, size_t size)
+{
+    char id[BERTH_ID_BUF];
+
+    if (strstr(name, BERTH_NAMESPACE_SEP) || strlen(name) >= BERTH_ID_BUF) {
+        snprintf(ret, size, "%s", name);
+        return;
+    }
+    berth_id_join(berthctl_namespace(ctx), name, id);
+    snprintf(ret, size, "%s", id);
 }
 
 int berthctl_connect_or_exit(berthctl_ctx *ctx)

@@ -12,9 +12,10 @@ static int run_local(berthctl_ctx *ctx, int argc, char **argv)
 
 static const berthctl_command commands[] = {
     { "apply", "create or update workloads from manifests", berthctl_cmd_apply },
-    { "delete", "delete workloads (or forget a node)", berthctl_cmd_delete },
-    { "get", "list nodes, workloads or containers", berthctl_cmd_get },
-    { "describe", "show one node, workload or container in detail, with its events",
+    { "create", "create a namespace", berthctl_cmd_create },
+    { "delete", "delete workloads or namespaces (or forget a node)", berthctl_cmd_delete },
+    { "get", "list nodes, namespaces, workloads, pods or containers", berthctl_cmd_get },
+    { "describe", "show one node, namespace, workload, pod or container, with its events",
       berthctl_cmd_describe },
     { "logs", "print a container's log, fetched from its node", berthctl_cmd_logs },
     { "stop", "stop a container now, on its node", berthctl_cmd_stop },

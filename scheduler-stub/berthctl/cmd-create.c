@@ -1,0 +1,97 @@
+/* berthctl create: make one object from the command line (kubectl
+ * create): a namespace. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "berthctl.h"
+#include "rpc/envelope.h"
+#include "spec/workload.h"
+
+static void create_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: berthctl create namespace NAME [--dry-run]\n"
+            "\n"
+            "Create a namespace (as a kind: Namespace manifest would); an error when it\n"
+            "exists already.\n"
+            "\n"
+            "Options:\n"
+            "      --dry-run   check and report, create nothing\n"
+            "  -h, --help      this help\n"
+            "\n%s",
+            berthctl_connection_help);
+}
+
+/* Whether namespace name exists: 1, 0, or -1 (the call failed, said). */
+static int namespace_exists(berthctl_ctx *ctx, const char *name)
+{
+    ListNamespacesRequest req = LIST_NAMESPACES_REQUEST_INIT;
+    ListNamespacesResponse *r = NULL;
+    int found = 0;
+
+    if (berthctl_call(ctx, "ListNamespaces", &req.base, (ProtobufCMessage **)&r) != 0)
+        return -1;
+    for (size_t i = 0; i < r->n_namespaces && !found; i++)
+        found = strcmp(r->namespaces[i]->name, name) == 0;
+    berth_pb_free(&r->base);
+    return found;
+}
+
+int berthctl_cmd_create(berthctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dry-run", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    ApplyRequest req = APPLY_REQUEST_INIT;
+    ApplyResponse *resp = NULL;
+    const char *name;
+    char *manifest;
+    int o, rc;
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'n':
+            req.dry_run = true;
+            break;
+        case 'h':
+            create_usage(stdout);
+            return 0;
+        default:
+            create_usage(stderr);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2 ||
+        (strcmp(argv[optind], "namespace") != 0 && strcmp(argv[optind], "ns") != 0)) {
+        berthctl_errorf("create what? namespace NAME (see berthctl create --help)");
+        return BERTHCTL_EXIT_USAGE;
+    }
+    name = argv[optind + 1];
+    if (!berth_namespace_name_valid(name)) {
+        berthctl_errorf("'%s' is not a valid namespace name (1-%d of a-z 0-9 -, starting and "
+                        "ending with a letter or digit)",
+                        name, BERTH_NAMESPACE_MAX);
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (berthctl_connect_or_exit(ctx) != 0 || (rc = namespace_exists(ctx, name)) < 0)
+        return 1;
+    if (rc > 0) {
+        berthctl_errorf("namespace %s already exists", name);
+        return 1;
+    }
+    manifest = berth_xasprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", name);
+    req.manifest = manifest;
+    req.source = "berthctl create";
+    rc = berthctl_call(ctx, "Apply", &req.base, (ProtobufCMessage **)&resp);
+    free(manifest);
+    if (rc != 0)
+        return rc;
+    printf("namespace/%s created%s\n", name, resp->dry_run ? " (dry run)" : "");
+    berth_pb_free(&resp->base);
+    return 0;
+}
