@@ -18,7 +18,11 @@
 #   5. taints: a NoExecute taint takes a pod that does not tolerate it off
 #      its node at once, and one that tolerates it for tolerationSeconds
 #      once they ran out; the placement says why a pod has no node
-#   6. the workloads deleted: no container, sandbox, cgroup, mount or
+#   6. namespaces: a Deployment of the same name as default's in its own
+#      namespace (apply -n), its pods apart (get pods -n, -A), fieldRefs
+#      and hostname; deleting the namespace deletes its workloads, and
+#      their containers go from the nodes
+#   7. the workloads deleted: no container, sandbox, cgroup, mount or
 #      pause left
 #
 #   pods-test.sh BUILD_DIR
@@ -292,9 +296,90 @@ contains "removing a taint it does not have" 'taint "maintenance" not found on n
 	"$(bctl node taint n3 maintenance- 2>&1)"
 bctl delete tol plain >/dev/null 2>&1
 
-# --- 6. delete: nothing left ---------------------------------------------------------
+# --- 6. namespaces --------------------------------------------------------------------
 
-scenario "6. delete the workloads"
+scenario "6. a namespace: its workloads apart from default's, deleted with it"
+expect "create namespace" "namespace/team-a created" "$(bctl create namespace team-a 2>&1)"
+contains "create it again" "namespace team-a already exists" "$(bctl create namespace team-a 2>&1)"
+cat >"$FLEET_DIR/team.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{name: web, image: bb, command: [sleep, '100000']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: solo
+    image: bb
+    command: [sh, -c, 'echo "ns=$NS name=$NAME host=$(hostname)"; exec sleep 100000']
+    env:
+    - name: NS
+      valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+    - name: NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+YAML
+contains "into a namespace that is not there: refused" "namespace nope not found" \
+	"$(bctl apply -n nope -f "$FLEET_DIR/team.yaml" 2>&1)"
+expect "... and nothing applied" "" "$(bctl get workloads -A 2>/dev/null | awk '$1 == "nope"')"
+out=$(bctl apply -n team-a -f "$FLEET_DIR/team.yaml" --wait --wait-timeout 60s 2>&1)
+contains "apply -n team-a: the same name as default's web" "deployment/web created" "$out"
+contains "... both run" "team-a/web: 2/2 running" "$out"
+contains "a manifest naming another namespace than -n: kubectl's error" \
+	"does not match the namespace \"other\"" \
+	"$(sed 's/name: solo}/name: solo, namespace: team-a}/' "$FLEET_DIR/team.yaml" |
+		bctl apply -n other -f - 2>&1)"
+expect "get pods -n team-a" "solo-0 web-0 web-1" \
+	"$(bctl get pods -n team-a | awk 'NR > 1 { print $1 }' | sort | xargs)"
+expect "default's web is untouched" "3" \
+	"$(bctl get pods | awk 'NR > 1 && $1 ~ /^web-/ && $3 == "Running"' | wc -l)"
+expect "get pods -A: a NAMESPACE column" "NAMESPACE NAME READY STATUS RESTARTS AGE" \
+	"$(bctl get pods -A | head -1 | xargs)"
+expect "... with both namespaces' pods" "3 3" \
+	"$(bctl get pods -A | awk '$1 == "team-a" { a++ } $1 == "default" && $2 ~ /^web-/ { d++ }
+		END { print a + 0, d + 0 }')"
+expect "get namespaces" "default Active|team-a Active" \
+	"$(bctl get namespaces | awk 'NR > 1 { print $1, $2 }' | paste -sd'|')"
+solo_logged() {
+	bctl logs -n team-a solo-0 2>/dev/null | grep -q "ns=team-a"
+}
+wait_until 20 solo_logged
+expect "fieldRefs and hostname in the namespace" "ns=team-a name=solo-0 host=solo-0" \
+	"$(bctl logs -n team-a solo-0 2>&1 | head -1)"
+contains "describe pod -n" "Namespace:      team-a" "$(bctl describe pod -n team-a solo-0 2>&1)"
+contains "a pod of team-a is not found in default" "pod solo-0 not found" \
+	"$(bctl describe pod solo-0 2>&1)"
+team_ids=$(ls "$FLEET_DIR"/n*/state/containers | grep -c '^team-a__')
+expect "on the nodes, team-a's containers carry their namespace" "3" "$team_ids"
+out=$(bctl delete namespace team-a 2>&1)
+contains "delete namespace: its workloads" "deployment/web deleted" "$out"
+contains "... and itself" "namespace/team-a deleted" "$out"
+team_gone() {
+	[ -z "$(ls "$FLEET_DIR"/n*/state/containers | grep '^team-a__')" ]
+}
+wait_until 30 team_gone && ok "team-a's containers stopped and removed on the nodes" ||
+	bad "left: $(ls "$FLEET_DIR"/n*/state/containers | grep '^team-a__' | xargs)"
+expect "get namespaces: gone" "default" "$(bctl get ns | awk 'NR > 1 { print $1 }' | xargs)"
+expect "get pods -n team-a: none" "No resources found in team-a namespace." \
+	"$(bctl get pods -n team-a 2>&1)"
+expect "default's web runs on" "3" \
+	"$(bctl get pods | awk 'NR > 1 && $1 ~ /^web-/ && $3 == "Running"' | wc -l)"
+contains "default cannot be deleted" "namespace default cannot be deleted" \
+	"$(bctl delete namespace default 2>&1)"
+
+# --- 7. delete: nothing left ---------------------------------------------------------
+
+scenario "7. delete the workloads"
 pause=$(awk '{ print $1 }' "$FLEET_DIR"/n*/state/pods/shared-0/pause 2>/dev/null)
 [ -n "$pause" ] && ok "the shared pod has a pause ($pause)" || bad "no pause file for shared-0"
 bctl delete web >/dev/null 2>&1
