@@ -99,6 +99,19 @@ START_TEST(daemonset)
 }
 END_TEST
 
+START_TEST(team)
+{
+    berth_manifest *m = load("team.yaml");
+
+    ck_assert_uint_eq(m->n_namespaces, 1);
+    ck_assert_str_eq(m->namespaces[0]->name, "team-a");
+    ck_assert_uint_eq(m->n_workloads, 1);
+    ck_assert_str_eq(m->workloads[0]->namespace_, "team-a");
+    ck_assert_uint_eq(template_of(m, 0)->n_env_refs, 1);
+    berth_manifest_free(m);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("manifest-examples");
@@ -109,6 +122,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, batch);
     tcase_add_test(tc, daemonset);
     tcase_add_test(tc, pod);
+    tcase_add_test(tc, team);
     suite_add_tcase(s, tc);
     return s;
 }
