@@ -61,6 +61,10 @@ berth_require_pkg(SQLITE sqlite3 libsqlite3-dev STATIC_OK)
 berth_require_pkg(CURL libcurl libcurl4-openssl-dev)
 berth_require_pkg(ARCHIVE libarchive libarchive-dev)
 berth_require_pkg(JANSSON jansson libjansson-dev STATIC_OK)
+# lib/net: pod networks (rtnetlink through libmnl, nftables rules through
+# libnftables).
+berth_require_pkg(MNL libmnl libmnl-dev STATIC_OK)
+berth_require_pkg(NFTABLES libnftables libnftables-dev)
 if(BERTH_TESTS)
   berth_require_pkg(CHECK check "check libsubunit-dev")
 endif()

@@ -17,6 +17,9 @@ packages=(
 	libnanomsg-dev libseccomp-dev libcap-dev libyaml-dev
 	libsodium-dev libsqlite3-dev
 	libcurl4-openssl-dev libarchive-dev libjansson-dev
+	libmnl-dev libnftables-dev
+	# pod network tests read the rules back with nft
+	nftables
 	# unit tests (check links against subunit)
 	check libsubunit-dev
 	# run: the example image, network namespaces, process tools

@@ -1,0 +1,50 @@
+/* lib/net/netlink: the few rtnetlink requests a pod network needs, through
+ * libmnl: links (a bridge, a veth pair whose peer is born in a pod's network
+ * namespace), IPv4 addresses and routes. Each call is one request and its
+ * acknowledgement on a NETLINK_ROUTE socket bound in one network namespace
+ * (the caller's, or a pod's: the socket keeps the namespace it was opened
+ * in). Blocking, but the kernel answers at once; not thread-safe per
+ * socket. Addresses are in network byte order. */
+#ifndef BERTH_NET_NETLINK_H
+#define BERTH_NET_NETLINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef struct berth_nl berth_nl;
+
+/* A socket in the network namespace of netns_fd (-1: the caller's). */
+int berth_nl_open(int netns_fd, berth_nl **ret, berth_error **err);
+void berth_nl_close(berth_nl *nl);
+
+/* The index of link name: ENOENT when there is none. */
+int berth_nl_link_index(berth_nl *nl, const char *name, int *ret_index, berth_error **err);
+/* A bridge called name (EEXIST when a link of that name is there). */
+int berth_nl_bridge_add(berth_nl *nl, const char *name, berth_error **err);
+/* A veth pair: name here, peer in the namespace of peer_netns_fd. */
+int berth_nl_veth_add(berth_nl *nl, const char *name, const char *peer, int peer_netns_fd,
+                      berth_error **err);
+/* Set link index up, and (master > 0) enslave it to link master. */
+int berth_nl_link_up(berth_nl *nl, int index, int master, berth_error **err);
+/* Delete link name; 0 also when there is none. */
+int berth_nl_link_del(berth_nl *nl, const char *name, berth_error **err);
+/* Add addr/prefix to link index (0 also when it has it). */
+int berth_nl_addr_add(berth_nl *nl, int index, uint32_t addr, int prefix, berth_error **err);
+/* A route to dst/prefix (prefix 0: the default route) through gw (0: none,
+ * on link oif), out of link oif (0: any); replaced when one to dst is
+ * there (replace) or 0 when it is there already (!replace). */
+int berth_nl_route_add(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, int oif, bool onlink,
+                       bool replace, berth_error **err);
+/* Delete the route to dst/prefix; 0 also when there is none. */
+int berth_nl_route_del(berth_nl *nl, uint32_t dst, int prefix, berth_error **err);
+
+/* "10.244.1.0/24" into addr and prefix (host bits must be zero unless
+ * host_ok); EINVAL otherwise. */
+int berth_cidr_parse(const char *s, bool host_ok, uint32_t *ret_addr, int *ret_prefix,
+                     berth_error **err);
+/* addr (network order) as dotted quad into buf (16 bytes). */
+const char *berth_ipv4_str(uint32_t addr, char buf[16]);
+
+#endif

@@ -1,0 +1,190 @@
+/* The built-in pod network (podnet.h). */
+#include "podnet.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "base/xalloc.h"
+#include "ipam.h"
+#include "netlink.h"
+#include "nft.h"
+
+struct berth_podnet {
+    berth_podnet_config cfg; /* strings owned */
+    berth_ipam *ipam;
+    berth_nl *nl; /* the node's namespace */
+    int bridge;   /* its index */
+    uint32_t gateway;
+    int prefix;
+};
+
+void berth_podnet_veth_name(const char *pod, char buf[16])
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+    for (const char *c = pod; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+    snprintf(buf, 16, "bv%012" PRIx64, h & (uint64_t)0xffffffffffff);
+}
+
+void berth_podnet_close(berth_podnet *n)
+{
+    if (!n)
+        return;
+    berth_nl_close(n->nl);
+    berth_ipam_close(n->ipam);
+    free((char *)n->cfg.dir);
+    free((char *)n->cfg.bridge);
+    free((char *)n->cfg.pod_cidr);
+    free((char *)n->cfg.cluster_cidr);
+    free((char *)n->cfg.table);
+    free(n);
+}
+
+/* The bridge, made when it is not there, with the gateway address, up. */
+static int bridge_ensure(berth_podnet *n, berth_error **err)
+{
+    berth_error *e = NULL;
+
+    if (berth_nl_link_index(n->nl, n->cfg.bridge, &n->bridge, &e) < 0) {
+        if (e->code != ENOENT && e->code != ENODEV) {
+            *err = e;
+            return -1;
+        }
+        berth_error_free(&e);
+        if (berth_nl_bridge_add(n->nl, n->cfg.bridge, err) < 0 ||
+            berth_nl_link_index(n->nl, n->cfg.bridge, &n->bridge, err) < 0)
+            return -1;
+    }
+    if (berth_nl_addr_add(n->nl, n->bridge, n->gateway, n->prefix, err) < 0 ||
+        berth_nl_link_up(n->nl, n->bridge, 0, err) < 0)
+        return berth_error_prefix(err, "bridge %s", n->cfg.bridge);
+    return 0;
+}
+
+int berth_podnet_open(const berth_podnet_config *cfg, berth_podnet **ret, berth_error **err)
+{
+    berth_podnet *n = berth_xcalloc(1, sizeof(*n));
+    berth_nft_rules rules = { cfg->table, cfg->pod_cidr, cfg->cluster_cidr };
+    uint32_t net, cnet;
+    int cprefix;
+
+    n->cfg = (berth_podnet_config){
+        berth_xstrdup(cfg->dir),          berth_xstrdup(cfg->bridge), berth_xstrdup(cfg->pod_cidr),
+        berth_xstrdup(cfg->cluster_cidr), berth_xstrdup(cfg->table),
+    };
+    if (strlen(cfg->bridge) >= 16) {
+        berth_error_set(err, EINVAL, "bridge name '%s': at most 15 characters", cfg->bridge);
+        goto fail;
+    }
+    if (berth_cidr_parse(cfg->cluster_cidr, false, &cnet, &cprefix, err) < 0 ||
+        berth_ipam_open(cfg->dir, cfg->pod_cidr, &n->ipam, err) < 0)
+        goto fail;
+    berth_ipam_range(n->ipam, &net, &n->prefix, &n->gateway);
+    if (n->prefix < cprefix || (cprefix && ((ntohl(net) ^ ntohl(cnet)) >> (32 - cprefix)) != 0)) {
+        berth_error_set(err, EINVAL, "pod range %s is not inside the cluster range %s",
+                        cfg->pod_cidr, cfg->cluster_cidr);
+        goto fail;
+    }
+    if (berth_nl_open(-1, &n->nl, err) < 0 || bridge_ensure(n, err) < 0 ||
+        berth_write_file_string_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1", err) < 0 ||
+        berth_nft_apply(&rules, err) < 0)
+        goto fail;
+    *ret = n;
+    return 0;
+fail:
+    berth_podnet_close(n);
+    return berth_error_prefix(err, "pod network");
+}
+
+int berth_podnet_addr(berth_podnet *n, const char *pod, uint32_t *ret_addr, berth_error **err)
+{
+    return berth_ipam_find(n->ipam, pod, ret_addr, err);
+}
+
+/* The pod's side: eth0 with addr, lo, up, the default route. */
+static int pod_side(berth_podnet *n, int nsfd, uint32_t addr, berth_error **err)
+{
+    berth_nl *nl = NULL;
+    int eth0, lo, r = -1;
+
+    if (berth_nl_open(nsfd, &nl, err) < 0)
+        return -1;
+    if (berth_nl_link_index(nl, "eth0", &eth0, err) == 0 &&
+        berth_nl_addr_add(nl, eth0, addr, n->prefix, err) == 0 &&
+        berth_nl_link_up(nl, eth0, 0, err) == 0 && berth_nl_link_index(nl, "lo", &lo, err) == 0 &&
+        berth_nl_link_up(nl, lo, 0, err) == 0 &&
+        berth_nl_route_add(nl, 0, 0, n->gateway, eth0, false, true, err) == 0)
+        r = 0;
+    berth_nl_close(nl);
+    return r;
+}
+
+int berth_podnet_attach(berth_podnet *n, const char *pod, const char *netns_path,
+                        uint32_t *ret_addr, berth_error **err)
+{
+    char veth[16];
+    uint32_t addr;
+    int nsfd, idx;
+
+    berth_podnet_veth_name(pod, veth);
+    if (berth_ipam_get(n->ipam, pod, &addr, err) < 0)
+        return berth_error_prefix(err, "pod %s", pod);
+    if ((nsfd = open(netns_path, O_RDONLY | O_CLOEXEC)) < 0)
+        return berth_error_errno(err, "pod %s: open its network namespace %s", pod, netns_path);
+    /* made anew: a half-made one (a crash) goes, its peer with it */
+    if (berth_nl_link_del(n->nl, veth, err) < 0 ||
+        berth_nl_veth_add(n->nl, veth, "eth0", nsfd, err) < 0 ||
+        berth_nl_link_index(n->nl, veth, &idx, err) < 0 ||
+        berth_nl_link_up(n->nl, idx, n->bridge, err) < 0 || pod_side(n, nsfd, addr, err) < 0) {
+        close(nsfd);
+        berth_nl_link_del(n->nl, veth, NULL);
+        return berth_error_prefix(err, "pod %s: its network", pod);
+    }
+    close(nsfd);
+    *ret_addr = addr;
+    return 0;
+}
+
+int berth_podnet_detach(berth_podnet *n, const char *pod, berth_error **err)
+{
+    char veth[16];
+
+    berth_podnet_veth_name(pod, veth);
+    if (berth_nl_link_del(n->nl, veth, err) < 0 || berth_ipam_release(n->ipam, pod, err) < 0)
+        return berth_error_prefix(err, "pod %s: take its network away", pod);
+    return 0;
+}
+
+typedef struct sweep_ctx {
+    berth_podnet *n;
+    bool (*keep)(const char *pod, void *data);
+    void *data;
+} sweep_ctx;
+
+static bool sweep_keep(const char *pod, void *data)
+{
+    sweep_ctx *s = data;
+    char veth[16];
+
+    if (s->keep && s->keep(pod, s->data))
+        return true;
+    berth_podnet_veth_name(pod, veth);
+    berth_nl_link_del(s->n->nl, veth, NULL);
+    return false;
+}
+
+int berth_podnet_sweep(berth_podnet *n, bool (*keep)(const char *pod, void *data), void *data,
+                       berth_error **err)
+{
+    sweep_ctx s = { n, keep, data };
+
+    return berth_ipam_sweep(n->ipam, sweep_keep, &s, err);
+}

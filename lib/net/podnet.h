@@ -1,0 +1,57 @@
+/* lib/net/podnet: the node's default pod network, built in (what CNI's
+ * bridge + host-local plugins and a masquerade rule would give, without
+ * an exec per pod):
+ *
+ *   - a bridge (berth0) holding the first address of the node's pod range,
+ *     up, with IPv4 forwarding on;
+ *   - per pod, a veth pair: "bv<12 hex of the pod's hash>" on the bridge,
+ *     "eth0" in the pod's network namespace with the pod's address from the
+ *     range (ipam.h) and a default route through the bridge;
+ *   - nftables (nft.h): the pods' traffic to outside the cluster range
+ *     masqueraded.
+ *
+ * All of it in the caller's network namespace (the node's), but the pod's
+ * side. State: the address files (<dir>/<a.b.c.d>); what the kernel holds
+ * outlives berthd, so a pod keeps its network across agent restarts and the
+ * next one finds it. Not thread-safe; every call returns at once. */
+#ifndef BERTH_NET_PODNET_H
+#define BERTH_NET_PODNET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef struct berth_podnet berth_podnet;
+
+typedef struct berth_podnet_config {
+    const char *dir;          /* the address files */
+    const char *bridge;       /* the bridge's name ("berth0") */
+    const char *pod_cidr;     /* this node's range ("10.244.1.0/24") */
+    const char *cluster_cidr; /* every node's ranges ("10.244.0.0/16") */
+    const char *table;        /* berth's nftables table ("berth") */
+} berth_podnet_config;
+
+/* Make (or find) the bridge, its address, forwarding and the rules. */
+int berth_podnet_open(const berth_podnet_config *cfg, berth_podnet **ret, berth_error **err);
+/* What the kernel holds stays (the pods keep their network). */
+void berth_podnet_close(berth_podnet *n);
+
+/* Give pod its network in the namespace bound at netns_path: its address
+ * (the one it has, or a new one; ENOSPC when the range is full), its veth
+ * (made anew when a half-made one is there), its route. */
+int berth_podnet_attach(berth_podnet *n, const char *pod, const char *netns_path,
+                        uint32_t *ret_addr, berth_error **err);
+/* pod's address, when it has one: 1, else 0. */
+int berth_podnet_addr(berth_podnet *n, const char *pod, uint32_t *ret_addr, berth_error **err);
+/* Take pod's network away: its veth (the peer goes with it) and its
+ * address. 0 also when it had none. */
+int berth_podnet_detach(berth_podnet *n, const char *pod, berth_error **err);
+/* Detach every pod that keep says is gone (keep NULL: all); how many. */
+int berth_podnet_sweep(berth_podnet *n, bool (*keep)(const char *pod, void *data), void *data,
+                       berth_error **err);
+
+/* The host side's name of pod's veth ("bv" and 12 hex digits). */
+void berth_podnet_veth_name(const char *pod, char buf[16]);
+
+#endif

@@ -1,0 +1,285 @@
+/* The built-in pod network (lib/net/podnet.h) for real: every test runs in
+ * a network and mount namespace of its own (check forks each test), the
+ * "node's"; pods are network namespaces bound at files, as a sandbox binds
+ * them. What is checked is what a pod and an operator see: addresses,
+ * links, routes, rules, and TCP between pods and from the node. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "check_main.h"
+#include "net/ipam.h"
+#include "net/netlink.h"
+#include "net/podnet.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+    ck_assert_int_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0);
+    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    snprintf(dir, sizeof(dir), "/tmp/berth-net-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char path[128];
+
+    /* the pods' namespaces are bound at files there */
+    for (const char *const *p = (const char *const[]){ "pod-a", "pod-b", NULL }; *p; p++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, *p);
+        umount2(path, MNT_DETACH);
+    }
+    ck_assert_int_eq(berth_rm_rf_at(AT_FDCWD, dir, NULL), 0);
+}
+
+/* A pod's network namespace, bound at <dir>/<name>; its path in ret. */
+static void pod_netns(const char *name, char *ret, size_t size)
+{
+    pid_t pid;
+    int status, fd;
+
+    snprintf(ret, size, "%s/%s", dir, name);
+    fd = open(ret, O_CREAT | O_RDONLY | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNET) < 0 || mount("/proc/self/ns/net", ret, NULL, MS_BIND, NULL) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(status, 0);
+}
+
+static berth_podnet *open_net(const char *cidr)
+{
+    char ipdir[128];
+    berth_podnet_config cfg = { ipdir, "berth0", cidr, "10.244.0.0/16", "berth" };
+    berth_podnet *n = NULL;
+    berth_error *err = NULL;
+
+    snprintf(ipdir, sizeof(ipdir), "%s/ips", dir);
+    ck_assert_msg(berth_podnet_open(&cfg, &n, &err) == 0, "%s", err ? err->msg : "");
+    return n;
+}
+
+/* In a child in netns (NULL: the node's): connect to addr:port and read
+ * what comes; the child's exit code is 0 when it read want. */
+static pid_t client(const char *netns, uint32_t addr, int port, const char *want)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_port = htons(port),
+                                  .sin_addr.s_addr = addr };
+        char buf[64] = "";
+        int fd, ns;
+
+        if (netns && ((ns = open(netns, O_RDONLY)) < 0 || setns(ns, CLONE_NEWNET) < 0))
+            _exit(2);
+        for (int i = 0; i < 50; i++) {
+            fd = socket(AF_INET, SOCK_STREAM, 0);
+            if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+                break;
+            close(fd);
+            fd = -1;
+            usleep(20000);
+        }
+        if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+            _exit(3);
+        _exit(strcmp(buf, want) == 0 ? 0 : 4);
+    }
+    return pid;
+}
+
+/* A server in netns on port answering each connection with text. */
+static pid_t server(const char *netns, int port, const char *text)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+        int fd, ns, one = 1;
+
+        if ((ns = open(netns, O_RDONLY)) < 0 || setns(ns, CLONE_NEWNET) < 0)
+            _exit(2);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0)
+            _exit(3);
+        for (;;) {
+            int c = accept(fd, NULL, NULL);
+
+            if (c >= 0) {
+                if (write(c, text, strlen(text)) < 0)
+                    _exit(4);
+                close(c);
+            }
+        }
+    }
+    return pid;
+}
+
+static int exit_code(pid_t pid)
+{
+    int status;
+
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Run cmd (in this test's namespaces); its output's first line in buf. */
+static void sh(const char *cmd, char *buf, size_t size)
+{
+    FILE *p = popen(cmd, "r");
+    size_t n;
+
+    ck_assert_ptr_nonnull(p);
+    n = fread(buf, 1, size - 1, p);
+    buf[n] = '\0';
+    pclose(p);
+}
+
+START_TEST(pods_reach_each_other_and_the_node_reaches_them)
+{
+    berth_podnet *n = open_net("10.244.1.0/24");
+    char a[128], b[128], s[16], out[4096];
+    uint32_t ia, ib, again;
+    berth_error *err = NULL;
+    pid_t srv;
+
+    pod_netns("pod-a", a, sizeof(a));
+    pod_netns("pod-b", b, sizeof(b));
+    ck_assert_msg(berth_podnet_attach(n, "web-0", a, &ia, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_msg(berth_podnet_attach(n, "web-1", b, &ib, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_str_eq(berth_ipv4_str(ia, s), "10.244.1.2");
+    ck_assert_str_eq(berth_ipv4_str(ib, s), "10.244.1.3");
+    /* attached again (berthd restarted mid-way): the same address */
+    ck_assert_int_eq(berth_podnet_attach(n, "web-0", a, &again, &err), 0);
+    ck_assert_uint_eq(again, ia);
+    ck_assert_int_eq(berth_podnet_addr(n, "web-1", &again, NULL), 1);
+    ck_assert_uint_eq(again, ib);
+
+    srv = server(a, 7000, "from a");
+    ck_assert_int_eq(exit_code(client(b, ia, 7000, "from a")), 0);    /* pod to pod */
+    ck_assert_int_eq(exit_code(client(NULL, ia, 7000, "from a")), 0); /* node to pod */
+    kill(srv, SIGKILL);
+    exit_code(srv);
+
+    /* the pod's side as ip shows it */
+    snprintf(out, sizeof(out), "nsenter --net=%s ip -4 -o addr show eth0", a);
+    sh(out, out, sizeof(out));
+    ck_assert_ptr_nonnull(strstr(out, "10.244.1.2/24"));
+    snprintf(out, sizeof(out), "nsenter --net=%s ip route show default", a);
+    sh(out, out, sizeof(out));
+    ck_assert_ptr_nonnull(strstr(out, "default via 10.244.1.1 dev eth0"));
+    sh("ip -4 -o addr show berth0", out, sizeof(out));
+    ck_assert_ptr_nonnull(strstr(out, "10.244.1.1/24"));
+    sh("cat /proc/sys/net/ipv4/ip_forward", out, sizeof(out));
+    ck_assert_str_eq(out, "1\n");
+    sh("nft list table ip berth", out, sizeof(out));
+    ck_assert_msg(strstr(out, "ip saddr 10.244.1.0/24 ip daddr != 10.244.0.0/16 masquerade"), "%s",
+                  out);
+
+    /* detached: the veth and the address go, the other pod stays */
+    ck_assert_int_eq(berth_podnet_detach(n, "web-0", &err), 0);
+    ck_assert_int_eq(berth_podnet_addr(n, "web-0", &again, NULL), 0);
+    sh("ip -o link show type veth | wc -l", out, sizeof(out));
+    ck_assert_str_eq(out, "1\n");
+    ck_assert_int_eq(berth_podnet_detach(n, "web-0", &err), 0); /* twice is fine */
+    berth_podnet_close(n);
+
+    /* opened again (berthd restarted): the bridge and the pod are found */
+    n = open_net("10.244.1.0/24");
+    ck_assert_int_eq(berth_podnet_addr(n, "web-1", &again, NULL), 1);
+    ck_assert_uint_eq(again, ib);
+    srv = server(b, 7001, "from b");
+    ck_assert_int_eq(exit_code(client(NULL, ib, 7001, "from b")), 0);
+    kill(srv, SIGKILL);
+    exit_code(srv);
+    berth_podnet_close(n);
+}
+END_TEST
+
+START_TEST(a_full_range_and_a_sweep)
+{
+    berth_podnet *n = open_net("10.244.9.0/30"); /* one address: .2 */
+    char a[128], b[128], s[16], out[256];
+    berth_error *err = NULL;
+    uint32_t ia, ib;
+
+    pod_netns("pod-a", a, sizeof(a));
+    pod_netns("pod-b", b, sizeof(b));
+    ck_assert_int_eq(berth_podnet_attach(n, "a", a, &ia, &err), 0);
+    ck_assert_str_eq(berth_ipv4_str(ia, s), "10.244.9.2");
+    ck_assert_int_lt(berth_podnet_attach(n, "b", b, &ib, &err), 0);
+    ck_assert_int_eq(err->code, ENOSPC);
+    ck_assert_str_eq(err->msg, "pod b: pod range 10.244.9.0/30 is full: 1 addresses given");
+    berth_error_free(&err);
+    /* nothing of b was made */
+    sh("ip -o link show type veth | wc -l", out, sizeof(out));
+    ck_assert_str_eq(out, "1\n");
+    /* a sweep after a's pod went (berthd was away): address and veth go */
+    ck_assert_int_eq(berth_podnet_sweep(n, NULL, NULL, &err), 1);
+    sh("ip -o link show type veth | wc -l", out, sizeof(out));
+    ck_assert_str_eq(out, "0\n");
+    ck_assert_int_eq(berth_podnet_attach(n, "b", b, &ib, &err), 0);
+    berth_podnet_close(n);
+}
+END_TEST
+
+START_TEST(bad_ranges_are_refused)
+{
+    char ipdir[128];
+    berth_podnet_config cfg = { ipdir, "berth0", "10.9.1.0/24", "10.244.0.0/16", "berth" };
+    berth_podnet *n = NULL;
+    berth_error *err = NULL;
+
+    snprintf(ipdir, sizeof(ipdir), "%s/ips", dir);
+    ck_assert_int_lt(berth_podnet_open(&cfg, &n, &err), 0);
+    ck_assert_str_eq(err->msg, "pod network: pod range 10.9.1.0/24 is not inside the cluster range "
+                               "10.244.0.0/16");
+    berth_error_free(&err);
+    cfg.pod_cidr = "10.244.1.7/24";
+    ck_assert_int_lt(berth_podnet_open(&cfg, &n, &err), 0);
+    ck_assert_str_eq(err->msg, "pod network: '10.244.1.7/24': host bits set (the network is "
+                               "10.244.1.0/24)");
+    berth_error_free(&err);
+    /* nothing was made */
+    ck_assert_uint_eq(if_nametoindex("berth0"), 0);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("net");
+    TCase *tc = tcase_create("podnet");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, pods_reach_each_other_and_the_node_reaches_them);
+    tcase_add_test(tc, a_full_range_and_a_sweep);
+    tcase_add_test(tc, bad_ranges_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
