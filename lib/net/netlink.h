@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "cidr.h"
 
 typedef struct berth_nl berth_nl;
 
@@ -39,12 +40,5 @@ int berth_nl_route_add(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, int 
                        bool replace, berth_error **err);
 /* Delete the route to dst/prefix; 0 also when there is none. */
 int berth_nl_route_del(berth_nl *nl, uint32_t dst, int prefix, berth_error **err);
-
-/* "10.244.1.0/24" into addr and prefix (host bits must be zero unless
- * host_ok); EINVAL otherwise. */
-int berth_cidr_parse(const char *s, bool host_ok, uint32_t *ret_addr, int *ret_prefix,
-                     berth_error **err);
-/* addr (network order) as dotted quad into buf (16 bytes). */
-const char *berth_ipv4_str(uint32_t addr, char buf[16]);
 
 #endif

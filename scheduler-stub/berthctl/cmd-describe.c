@@ -130,6 +130,7 @@ static int describe_node(berthctl_ctx *ctx, const char *name)
               n->taints[i]->value, n->taints[i]->effect);
     if (!n->n_taints)
         FIELD("Taints", "<none>");
+    FIELD("PodCIDR", "%s", *n->pod_cidr ? n->pod_cidr : "<none>");
     if (info && n->registered_unix_ns) {
         FIELD("Agent", "%s, serving %s", *info->agent_version ? info->agent_version : "-",
               *info->agent_address ? info->agent_address : "no Agent endpoint");

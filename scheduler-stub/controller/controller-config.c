@@ -15,6 +15,7 @@
 #include "base/duration.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "net/cidr.h"
 #include "rpc/principal.h"
 #include "rpc/sock.h"
 #include "yaml/yaml.h"
@@ -37,6 +38,8 @@ int ctl_config_defaults(ctl_config *c, berth_error **err)
     c->heartbeat_max_rate = 50;
     c->heartbeat_misses = 3;
     c->down_grace_ns = 30 * BERTH_NSEC_PER_SEC;
+    c->node_cidr_mask_size = 24;
+    set_str(&c->cluster_cidr, "10.244.0.0/16");
     c->log_level = BERTH_LOG_INFO;
     c->log_format = BERTH_LOG_TEXT;
     c->n_rpc = 1;
@@ -61,6 +64,7 @@ void ctl_config_free(ctl_config *c)
     free(c->stream);
     free(c->survey);
     free(c->advertise_host);
+    free(c->cluster_cidr);
     memset(c, 0, sizeof(*c));
 }
 
@@ -107,6 +111,8 @@ static const setting settings[] = {
     COUNT("heartbeat_max_rate", heartbeat_max_rate, 1, 100000),
     COUNT("heartbeat_misses", heartbeat_misses, 1, 100),
     DURATION("down_grace", down_grace_ns),
+    TEXT("cluster_cidr"),
+    COUNT("node_cidr_mask_size", node_cidr_mask_size, 8, 30),
     TEXT("log_level"),
     TEXT("log_format"),
 };
@@ -173,6 +179,17 @@ static int set_text(ctl_config *c, const char *key, const char *v, berth_error *
         if (!*v || strlen(v) > 253 || strpbrk(v, "/: \t"))
             return berth_error_set(err, EINVAL, "'%s' is not a host name or address", v);
         set_str(&c->advertise_host, v);
+        return 0;
+    }
+    if (strcmp(key, "cluster_cidr") == 0) {
+        uint32_t net;
+        int prefix;
+
+        if (berth_cidr_parse(v, false, &net, &prefix, err) < 0)
+            return -1;
+        if (prefix < 8 || prefix > 28)
+            return berth_error_set(err, EINVAL, "%s: the prefix must be /8 to /28", v);
+        set_str(&c->cluster_cidr, v);
         return 0;
     }
     if (strcmp(key, "log_level") == 0)

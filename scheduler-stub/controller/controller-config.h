@@ -34,6 +34,10 @@ typedef struct ctl_config {
     uint32_t heartbeat_max_rate;
     uint32_t heartbeat_misses;
     int64_t down_grace_ns;
+    /* Pod ranges: each node gets a /node_cidr_mask_size of cluster_cidr
+     * (kube-controller-manager's --cluster-cidr, --node-cidr-mask-size). */
+    char *cluster_cidr;
+    uint32_t node_cidr_mask_size;
     berth_log_level log_level;
     berth_log_format log_format;
 } ctl_config;

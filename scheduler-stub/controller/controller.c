@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "net/cidr.h"
 #include "fleet.h"
 #include "policy_sqlite.h"
 #include "protocol/wakeup.h"
@@ -217,6 +218,7 @@ static int bind_channels(controller *c, berth_error **err)
     c->relay = ctl_relay_new(c->loop, c->auth);
     c->service.fleet = c->fleet;
     c->service.events = c->adv_events;
+    c->service.cluster_cidr = c->cfg->cluster_cidr;
     c->service.stream = c->adv_stream;
     c->service.survey = c->adv_survey;
     c->service.relay = c->relay;
@@ -253,6 +255,20 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
 
     c->cfg = cfg;
     c->loop = loop;
+    {
+        uint32_t net;
+        int prefix;
+
+        if (berth_cidr_parse(cfg->cluster_cidr, false, &net, &prefix, err) < 0)
+            goto fail;
+        if ((int)cfg->node_cidr_mask_size < prefix) {
+            berth_error_set(err, EINVAL,
+                            "node_cidr_mask_size %u is wider than cluster_cidr %s: a node's "
+                            "range must fit in it",
+                            cfg->node_cidr_mask_size, cfg->cluster_cidr);
+            goto fail;
+        }
+    }
     if (!cfg->operators_dir)
         cfg->operators_dir = berth_xasprintf("%s/operators", cfg->state_dir);
     if (berth_mkdir_p(cfg->state_dir, 0700, err) < 0)
@@ -285,6 +301,8 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
     fc.heartbeat_max_rate = cfg->heartbeat_max_rate;
     fc.heartbeat_misses = cfg->heartbeat_misses;
     fc.down_grace_ns = cfg->down_grace_ns;
+    fc.cluster_cidr = cfg->cluster_cidr;
+    fc.node_prefix = (int)cfg->node_cidr_mask_size;
     c->fleet = fleet_new(&fc, &fx);
     /* a crash may have left placement unfinished: finish it */
     if (fleet_load(c->fleet, err) < 0 || bind_channels(c, err) < 0 ||

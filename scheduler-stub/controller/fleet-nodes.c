@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "net/cidr.h"
 #include "fleet-internal.h"
 #include "spec/spec.h"
 #include "pb/pb.h"
@@ -248,6 +249,42 @@ static void beat_answer(fleet *f, fleet_node *n, fleet_beat *ret)
 {
     ret->generation = n->rec.generation;
     ret->heartbeat_interval_ms = heartbeat_interval_ms(f);
+    ret->pod_cidr = n->rec.pod_cidr;
+}
+
+/* n's pod range, when it has none yet: the first of the cluster range's
+ * that no node has (a node's is never given to another while it exists).
+ * None left: n gets none, and a Warning says so. */
+static void pod_cidr_give(fleet *f, fleet_node *n)
+{
+    uint32_t net, count;
+    int prefix;
+    char cidr[32];
+
+    if (*n->rec.pod_cidr || !f->cfg.cluster_cidr ||
+        berth_cidr_parse(f->cfg.cluster_cidr, false, &net, &prefix, NULL) < 0 ||
+        f->cfg.node_prefix < prefix)
+        return;
+    count = f->cfg.node_prefix - prefix >= 32 ? UINT32_MAX
+                                              : (uint32_t)1 << (f->cfg.node_prefix - prefix);
+    for (uint32_t i = 0; i < count; i++) {
+        bool taken = false;
+
+        if (!berth_cidr_subnet(net, prefix, f->cfg.node_prefix, i, cidr))
+            break;
+        for (size_t k = 0; k < f->n_nodes && !taken; k++)
+            taken = strcmp(f->nodes[k]->rec.pod_cidr, cidr) == 0;
+        if (!taken) {
+            snprintf(n->rec.pod_cidr, sizeof(n->rec.pod_cidr), "%s", cidr);
+            fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL, "PodCIDRAssigned",
+                        "pod range %s", cidr);
+            return;
+        }
+    }
+    fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_WARNING, "CIDRNotAvailable",
+                "no pod range left in %s (%u nodes have one of its /%d): its pods get no "
+                "address of their own",
+                f->cfg.cluster_cidr, count, f->cfg.node_prefix);
 }
 
 /* ---- what agents call ---- */
@@ -278,6 +315,7 @@ int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *in
         n->rec.registered_ns = n->rec.last_heartbeat_ns;
     if (berth_store_begin(f->cfg.store, err) < 0)
         goto fail;
+    pod_cidr_give(f, n);
     if ((was_ready ? fleet_node_save(f, n, err) : set_phase(f, n, NODE_READY, "", err)) < 0) {
         berth_store_rollback(f->cfg.store);
         goto fail;

@@ -214,6 +214,7 @@ static void node_msg_fill(fleet *f, const fleet_node *n, fleet_node_msg *m)
     m->node.reason = (char *)n->rec.reason;
     m->node.cordoned = n->rec.cordoned;
     m->node.drained = n->rec.drained;
+    m->node.pod_cidr = (char *)n->rec.pod_cidr;
     if (n->taints) {
         m->node.taints = n->taints->taints;
         m->node.n_taints = n->taints->n_taints;
@@ -405,8 +406,8 @@ int fleet_workloads_get(fleet *f, const char *key, fleet_workloads *ret, berth_e
     const char *slash = strchr(key, '/');
 
     if (!wl && slash)
-        return berth_error_set(err, ENOENT, "workload %.63s not found in namespace %.*s",
-                               slash + 1, (int)(slash - key), key);
+        return berth_error_set(err, ENOENT, "workload %.63s not found in namespace %.*s", slash + 1,
+                               (int)(slash - key), key);
     if (!wl)
         return berth_error_set(err, ENOENT, "workload %.63s not found", key);
     workloads_alloc(ret, 1);

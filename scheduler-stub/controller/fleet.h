@@ -47,6 +47,10 @@ typedef struct fleet_config {
     uint32_t heartbeat_max_rate;
     uint32_t heartbeat_misses;
     int64_t down_grace_ns;
+    /* Pod ranges: a /node_prefix of cluster_cidr to each node (the string
+     * stays the caller's). */
+    const char *cluster_cidr;
+    int node_prefix;
 } fleet_config;
 
 /* A node to wake: its principal id (BERTH_ID_LEN bytes) and the
@@ -90,11 +94,15 @@ int fleet_reconcile(fleet *f, berth_error **err);
 typedef struct fleet_beat {
     uint64_t generation;
     uint32_t heartbeat_interval_ms;
-    bool report_status; /* send a full ReportStatus */
+    bool report_status;   /* send a full ReportStatus */
+    const char *pod_cidr; /* Register: the node's pod range ("" none; the fleet's) */
 } fleet_beat;
 
 /* Register: info (copied) becomes the node's; it is Ready, its lease
- * starts, its previous agent run's statuses are to be reported afresh.
+ * starts, its previous agent run's statuses are to be reported afresh. At
+ * its first, it is given a pod range: the first /node_prefix of the
+ * cluster range that no node has (kept while it exists; none, with a
+ * Warning event CIDRNotAvailable, when all are taken).
  * EACCES when info names another node, EINVAL when it is not valid. */
 int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *info,
                         fleet_beat *ret_beat, berth_error **err);

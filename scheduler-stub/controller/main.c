@@ -43,6 +43,9 @@ static void usage(FILE *out)
         "                                  (default 3)\n"
         "      --down-grace D              from Unknown to Down, when its replicas move\n"
         "                                  (default 30s)\n"
+        "      --cluster-cidr CIDR         pod addresses; each node gets a range of it\n"
+        "                                  (default 10.244.0.0/16)\n"
+        "      --node-cidr-mask-size N     the prefix of each node's range (default 24)\n"
         "      --log-level LEVEL           debug, info, warn, error (default info)\n"
         "      --log-format FORMAT         text or json (default text)\n"
         "  -h, --help                      this text\n",
@@ -90,6 +93,8 @@ int main(int argc, char **argv)
         O_HB_RATE,
         O_HB_MISSES,
         O_GRACE,
+        O_CLUSTER_CIDR,
+        O_NODE_MASK,
         O_LOG_LEVEL,
         O_LOG_FORMAT
     };
@@ -107,6 +112,8 @@ int main(int argc, char **argv)
         { "heartbeat-max-rate", required_argument, NULL, O_HB_RATE },
         { "heartbeat-misses", required_argument, NULL, O_HB_MISSES },
         { "down-grace", required_argument, NULL, O_GRACE },
+        { "cluster-cidr", required_argument, NULL, O_CLUSTER_CIDR },
+        { "node-cidr-mask-size", required_argument, NULL, O_NODE_MASK },
         { "log-level", required_argument, NULL, O_LOG_LEVEL },
         { "log-format", required_argument, NULL, O_LOG_FORMAT },
         { "help", no_argument, NULL, 'h' },

@@ -29,6 +29,8 @@ static void h_register(Controller_Service *svc, const RegisterRequest *in,
     ep.stream = (char *)s->stream;
     ep.survey = (char *)s->survey;
     out.endpoints = &ep;
+    out.pod_cidr = (char *)beat.pod_cidr;
+    out.cluster_cidr = (char *)s->cluster_cidr;
     closure(&out, data);
 }
 

@@ -24,6 +24,8 @@ typedef struct ctl_service {
     fleet *fleet;
     /* What Register tells agents to connect to. */
     const char *events, *stream, *survey;
+    /* ... and the cluster's pod range. */
+    const char *cluster_cidr;
     /* For operator calls the nodes answer: FleetHealth, Logs, Stop. */
     berth_surveyor *surveyor;
     ctl_relay *relay;

@@ -15,7 +15,7 @@
 #include "rpc/envelope.h"
 #include "spec/workload.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define STMT_CACHE     48
 
 static const char schema_v1[] =
@@ -80,6 +80,9 @@ static const char schema_v3[] = "CREATE TABLE namespaces ("
                                 "  name TEXT PRIMARY KEY,"
                                 "  created_ns INTEGER NOT NULL,"
                                 "  namespace BLOB NOT NULL);"; /* Namespace */
+
+/* Version 4: each node's pod range. */
+static const char schema_v4[] = "ALTER TABLE nodes ADD COLUMN pod_cidr TEXT NOT NULL DEFAULT '';";
 
 typedef struct stmt_slot {
     const char *sql; /* a string literal: cached by address */
@@ -219,8 +222,9 @@ static int migrate(berth_store *st, berth_error **err)
         return -1;
     if ((version < 1 && exec(st, schema_v1, "create the schema", err) < 0) ||
         (version < 2 && exec(st, schema_v2, "add taints to the schema", err) < 0) ||
-        exec(st, schema_v3, "add namespaces to the schema", err) < 0 ||
-        exec(st, "PRAGMA user_version = 3", "set the schema version", err) < 0) {
+        (version < 3 && exec(st, schema_v3, "add namespaces to the schema", err) < 0) ||
+        exec(st, schema_v4, "add pod ranges to the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 4", "set the schema version", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
@@ -358,11 +362,12 @@ int berth_store_taints_get(berth_store *st, const char *node, TaintList **ret, b
 static const char sql_node_put[] =
     "INSERT OR REPLACE INTO nodes (name, id, phase, key1, key2, pending_key, info, generation,"
     " applied_generation, cordoned, drained, registered_ns, last_heartbeat_ns, phase_since_ns,"
-    " reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    " reason, pod_cidr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+    " ?16)";
 
 #define NODE_COLUMNS                                                                               \
     "name, id, phase, key1, key2, pending_key, info, generation, applied_generation, cordoned,"    \
-    " drained, registered_ns, last_heartbeat_ns, phase_since_ns, reason"
+    " drained, registered_ns, last_heartbeat_ns, phase_since_ns, reason, pod_cidr"
 
 int berth_store_node_put(berth_store *st, const berth_store_node *n, berth_error **err)
 {
@@ -388,6 +393,7 @@ int berth_store_node_put(berth_store *st, const berth_store_node *n, berth_error
     sqlite3_bind_int64(s, 13, n->last_heartbeat_ns);
     sqlite3_bind_int64(s, 14, n->phase_since_ns);
     bind_text(s, 15, n->reason);
+    bind_text(s, 16, n->pod_cidr);
     if (run(st, s, "save node", err) < 0)
         return berth_error_prefix(err, "node %s", n->name);
     return 0;
@@ -421,6 +427,7 @@ static int node_row(berth_store *st, sqlite3_stmt *s, berth_store_node *n, berth
     n->last_heartbeat_ns = sqlite3_column_int64(s, 12);
     n->phase_since_ns = sqlite3_column_int64(s, 13);
     column_text(s, 14, n->reason, sizeof(n->reason));
+    column_text(s, 15, n->pod_cidr, sizeof(n->pod_cidr));
     return 0;
 }
 

@@ -61,6 +61,7 @@ typedef struct berth_store_node {
     bool cordoned, drained;
     int64_t registered_ns, last_heartbeat_ns, phase_since_ns;
     char reason[128];
+    char pod_cidr[32]; /* its pod range ("" none yet) */
 } berth_store_node;
 
 /* A node's taints: put replaces them (NULL or none deletes them); get

@@ -384,6 +384,38 @@ END_TEST
 
 /* ---- nodes ---- */
 
+/* Pod ranges: a /24 of the cluster range to each node at its first
+ * registration, kept (also across a restart), none when all are taken; a
+ * forgotten node's goes back. */
+START_TEST(nodes_get_pod_ranges)
+{
+    fleet_nodes v;
+    fleet_changes c;
+
+    cfg.cluster_cidr = "10.244.0.0/23"; /* two /24 */
+    cfg.node_prefix = 24;
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    admit("n3");
+    ck_assert_str_eq(register_node("n1").pod_cidr, "10.244.0.0/24");
+    ck_assert_str_eq(register_node("n2").pod_cidr, "10.244.1.0/24");
+    ck_assert_str_eq(register_node("n3").pod_cidr, "");
+    ck_assert_str_eq(register_node("n1").pod_cidr, "10.244.0.0/24");
+    ck_assert_int_eq(fleet_nodes_get(f, "n2", &v, NULL), 0);
+    ck_assert_str_eq(v.nodes[0]->pod_cidr, "10.244.1.0/24");
+    fleet_nodes_clear(&v);
+    fleet_down();
+    fleet_up();
+    ck_assert_str_eq(register_node("n2").pod_cidr, "10.244.1.0/24");
+    /* n1 forgotten (drained first): n3 gets its range at its next start */
+    ck_assert_int_eq(fleet_set_schedulable(f, "n1", FLEET_DRAIN, "alice", NULL), 0);
+    ck_assert_int_eq(fleet_forget_node(f, "n1", false, &c, NULL), 0);
+    fleet_changes_clear(&c);
+    ck_assert_str_eq(register_node("n3").pod_cidr, "10.244.0.0/24");
+}
+END_TEST
+
 START_TEST(node_calls_are_about_the_caller)
 {
     berth_principal n1 = node("n1"), n9 = node("n9");
@@ -823,6 +855,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_node_cannot_report_another_nodes_container);
     tcase_add_test(tc, an_older_picture_is_refused_as_stale);
     tcase_add_test(tc, namespaces_hold_workloads_and_go_with_them);
+    tcase_add_test(tc, nodes_get_pod_ranges);
     tcase_add_test(tc, a_silent_node_is_unknown_then_down_and_fenced_when_back);
     suite_add_tcase(s, tc);
     return s;

@@ -440,7 +440,9 @@ START_TEST(taints_and_the_upgrade_from_schema_1)
     /* a controller of schema 1 made it: upgraded, the node still there */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(db, "DROP TABLE node_taints; DROP TABLE namespaces; PRAGMA user_version = 1",
+        sqlite3_exec(db,
+                     "DROP TABLE node_taints; DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN "
+                     "pod_cidr; PRAGMA user_version = 1",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
@@ -513,7 +515,10 @@ START_TEST(namespaces_and_the_upgrade_from_schema_2)
     /* a controller of schema 2 made it: upgraded, the workload kept */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(db, "DROP TABLE namespaces; PRAGMA user_version = 2", NULL, NULL, NULL),
+        sqlite3_exec(db,
+                     "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; PRAGMA "
+                     "user_version = 2",
+                     NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     st = open_store();
@@ -558,7 +563,7 @@ START_TEST(damage_is_an_error_not_a_crash)
     sqlite3_close(db);
     st = NULL;
     ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
-    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (3)", path);
+    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (4)", path);
     ck_assert_str_eq(err->msg, msg);
     berth_error_free(&err);
     ck_assert_ptr_null(st);
