@@ -11,6 +11,7 @@
 #include "base/cleanup.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "net/cidr.h"
 #include "rpc/principal.h"
 #include "base/duration.h"
 #include "yaml/yaml.h"
@@ -26,7 +27,8 @@
         &(c)->node_name, &(c)->controller_address, &(c)->controller_key, &(c)->state_dir,          \
             &(c)->image_store, &(c)->key, &(c)->join_token, &(c)->cgroup_parent, &(c)->socket,     \
             &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
-            &(c)->registries, &(c)->seccomp_profile_dir                                            \
+            &(c)->registries, &(c)->seccomp_profile_dir, &(c)->pod_bridge, &(c)->pod_nft_table,    \
+            &(c)->pod_cidr, &(c)->pod_cluster_cidr                                                 \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -85,6 +87,8 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     cfg->state_dir = berth_xstrdup("/var/lib/berth/agent");
     cfg->image_store = berth_xstrdup("/var/lib/berth/images");
     cfg->seccomp_profile_dir = berth_xstrdup("/etc/berth/seccomp");
+    cfg->pod_bridge = berth_xstrdup("berth0");
+    cfg->pod_nft_table = berth_xstrdup("berth");
     cfg->cgroup_parent = berth_xstrdup("/berth");
     cfg->socket = berth_xstrdup("/run/berth/agent.sock");
     cfg->controller_key = berth_xstrdup("/etc/berth/controller.pub");
@@ -251,6 +255,38 @@ static void read_image_gc(berth_yaml *y, const berth_yaml_node *n, void *data)
                                cfg->image_gc_high_percent);
 }
 
+/* pod_network: {mode: none|bridge, bridge, nft_table, pod_cidr,
+ * cluster_cidr}. */
+static void read_pod_network(berth_yaml *y, const berth_yaml_node *n, void *data)
+{
+    static const char *const modes[] = { "none", "bridge", NULL };
+    agent_config *cfg = data;
+    field f[] = { FLD("mode"),     FLD("bridge"),       FLD("nft_table"),
+                  FLD("pod_cidr"), FLD("cluster_cidr"), FEND };
+    _cleanup_error_ berth_error *e = NULL;
+    uint32_t a;
+    int mode = -1, p;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (berth_yaml_opt_enum(y, f, "mode", modes, &mode))
+        cfg->pod_network = mode == 1;
+    read_string(y, f, "bridge", &cfg->pod_bridge);
+    if (strlen(cfg->pod_bridge) > 15)
+        berth_yaml_field_error(y, f, "bridge", "'%s': at most 15 characters", cfg->pod_bridge);
+    read_string(y, f, "nft_table", &cfg->pod_nft_table);
+    read_string(y, f, "pod_cidr", &cfg->pod_cidr);
+    read_string(y, f, "cluster_cidr", &cfg->pod_cluster_cidr);
+    if (cfg->pod_cidr && berth_cidr_parse(cfg->pod_cidr, false, &a, &p, &e) < 0)
+        berth_yaml_field_error(y, f, "pod_cidr", "%s", e->msg);
+    berth_error_free(&e);
+    if (cfg->pod_cluster_cidr && berth_cidr_parse(cfg->pod_cluster_cidr, false, &a, &p, &e) < 0)
+        berth_yaml_field_error(y, f, "cluster_cidr", "%s", e->msg);
+    if (!cfg->pod_cidr != !cfg->pod_cluster_cidr)
+        berth_yaml_field_error(y, f, cfg->pod_cidr ? "pod_cidr" : "cluster_cidr",
+                               "pod_cidr and cluster_cidr go together");
+}
+
 static void read_log(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
     agent_config *cfg = data;
@@ -307,6 +343,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("registries"),
                   FLD("seccomp_profile_dir"),
                   FLD("allow_privileged"),
+                  FLD("pod_network"),
                   FLD("image_pull_backoff"),
                   FLD("image_gc"),
                   FLD("max_parallel_pulls"),
@@ -342,6 +379,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                             60 * BERTH_NSEC_PER_SEC, &cfg->image_pull_backoff_ns);
     berth_yaml_opt_sub(y, f, "image_gc", read_image_gc, cfg);
     berth_yaml_opt_bool(y, f, "allow_privileged", &cfg->allow_privileged);
+    berth_yaml_opt_sub(y, f, "pod_network", read_pod_network, cfg);
 }
 
 /* Read y's document over a copy of cfg; cfg takes the copy only when the

@@ -38,6 +38,16 @@ typedef struct agent_config {
     char *registries;          /* registries.yaml; NULL: /etc/berth/registries.yaml if it exists */
     char *seccomp_profile_dir; /* seccompProfile Localhost files: /etc/berth/seccomp */
     bool allow_privileged;     /* run privileged containers (false) */
+    /* pod_network: mode bridge gives each pod (not hostNetwork) its own
+     * address on the node's bridge (lib/net/podnet.h); none (the default,
+     * for now) leaves pods with loopback only. Its range comes from the
+     * controller at registration unless pod_cidr (with cluster_cidr) sets
+     * it here. */
+    bool pod_network;
+    char *pod_bridge;              /* berth0 */
+    char *pod_nft_table;           /* berth */
+    char *pod_cidr;                /* NULL: the controller's */
+    char *pod_cluster_cidr;        /* NULL: the controller's */
     int64_t image_pull_backoff_ns; /* after a failed pull, doubling to 30 times as long */
     int64_t image_gc_interval_ns;  /* how often images are collected */
     int image_gc_high_percent;     /* collect above this disk use (85) */

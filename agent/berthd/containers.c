@@ -44,6 +44,8 @@
 /* A pod's container waiting for the pod's old sandbox to go tries again
  * after this. */
 #define SANDBOX_RETRY_NS (100 * BERTH_NSEC_PER_MSEC)
+/* A pod whose network could not be made tries again, backing off to this. */
+#define NET_RETRY_MAX_MS 30000
 /* How long a failed pull shows ErrImagePull before ImagePullBackOff. */
 #define ERR_IMAGE_PULL_NS (2 * BERTH_NSEC_PER_SEC)
 /* What a monitor makes in the state directory for an image's overlay, and
@@ -118,6 +120,14 @@ struct ct {
     int64_t retry_at_ns;
     /* evicted (an emptyDir past its sizeLimit): why; its status stays */
     char evicted[300];
+    /* A pod of one container on the pod network has a sandbox too: its
+     * member is made here (solo_pod), as if the spec named one. */
+    bool solo_pod;
+    PodMember solo;
+    char pod_ip[16]; /* status.pod_ip */
+    /* its pod's network could not be made: why, and how often (backoff) */
+    char net_error[256];
+    unsigned net_failures;
 };
 
 struct containers {
@@ -183,6 +193,7 @@ static ct *ct_new(containers *t, const char *id)
     c->st.message = c->message;
     c->st.image = c->image_ref;
     c->st.image_id = c->image_id;
+    c->st.pod_ip = c->pod_ip;
     c->st.state = CONTAINER_PENDING;
     c->next = t->cts;
     t->cts = c;
@@ -220,6 +231,32 @@ static void ct_free_spec(ct *c)
     c->spec = NULL;
 }
 
+static const PodMember *ct_member(const ct *c)
+{
+    if (c->solo_pod)
+        return &c->solo;
+    return c->spec ? c->spec->pod : NULL;
+}
+
+/* c's spec is new (adopted: as it was started): whether it is a pod of
+ * one container with a sandbox of its own (on the pod network), and its
+ * member then. */
+static void ct_spec_set(ct *c, bool adopted)
+{
+    const ContainerSpec *s = c->spec;
+
+    if (adopted)
+        c->solo_pod = s && !s->pod && c->plan && *c->plan->sandbox_dir;
+    else
+        c->solo_pod = s && !s->pod && c->t->cfg.pod_network && s->network != NETWORK_HOST;
+    pod_member_init(&c->solo);
+    if (!c->solo_pod)
+        return;
+    c->solo.pod = c->id;
+    c->solo.name = (char *)(*berth_container_name(s) ? berth_container_name(s) : c->id);
+    c->solo.role = POD_ROLE_APP;
+}
+
 static void ct_drop(ct *c)
 {
     containers *t = c->t;
@@ -249,8 +286,13 @@ static void notify(ct *c, ContainerState prev, bool removed)
 {
     const containers_events *ev = &c->t->cfg.events;
 
-    if (c->spec && c->spec->pod && !berth_loop_timer_armed(&c->t->kick))
+    if (ct_member(c) && !berth_loop_timer_armed(&c->t->kick))
         berth_loop_timer_arm(c->t->cfg.loop, &c->t->kick, 0);
+    /* its pod's address, while the pod has one */
+    if (ct_member(c))
+        pods_ip(c->t->pods, ct_member(c)->pod, c->pod_ip);
+    else
+        c->pod_ip[0] = '\0';
 
     if (ev->status_changed)
         ev->status_changed(&c->st, prev, removed, ev->data);
@@ -379,11 +421,6 @@ static void status_from_state(ct *c, const MonitorState *ms)
  * place and keep running, and the app containers start once all of them
  * are done (Kubernetes' order). */
 
-static const PodMember *ct_member(const ct *c)
-{
-    return c->spec ? c->spec->pod : NULL;
-}
-
 static bool same_pod(const ct *a, const PodMember *m)
 {
     const PodMember *am = ct_member(a);
@@ -481,7 +518,7 @@ static bool ct_gate(const ct *c, const char **ret_why)
     if (!m)
         return true;
     if (c->retry_at_ns > berth_now_mono_ns()) {
-        *ret_why = "waiting for the pod's old sandbox to go";
+        *ret_why = *c->net_error ? c->net_error : "waiting for the pod's old sandbox to go";
         return false;
     }
     for (const ct *o = c->t->cts; o; o = o->next) {
@@ -838,13 +875,13 @@ static void ct_settle(ct *c)
     c->phase = CT_DONE;
     finish_stops(c, NULL);
     /* its pod's others may go on now (a sidecar to stop) */
-    if (c->spec && c->spec->pod && !berth_loop_timer_armed(&t->kick))
+    if (ct_member(c) && !berth_loop_timer_armed(&t->kick))
         berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
     if (c->remove_when_done && !c->replacement) {
         char pod[BERTH_SPEC_ID_MAX + 1] = "";
 
-        if (c->spec && c->spec->pod)
-            snprintf(pod, sizeof(pod), "%s", c->spec->pod->pod);
+        if (ct_member(c))
+            snprintf(pod, sizeof(pod), "%s", ct_member(c)->pod);
         ct_remove_dir(c);
         notify(c, c->st.state, true);
         ct_drop(c);
@@ -865,6 +902,7 @@ static void ct_settle(ct *c)
         c->pull_failures = 0;
         c->image_id[0] = '\0';
         c->spec = c->replacement;
+        ct_spec_set(c, false);
         c->generation = c->replacement_gen;
         c->evicted[0] = '\0';
         c->replacement = NULL;
@@ -1139,7 +1177,7 @@ static int ct_env(const ct *c, ContainerPlan *plan, berth_error **err)
     const PodMember *m = ct_member(c);
     ContainerSpec *pod[BERTH_POD_CONTAINERS_MAX];
     size_t n = 0;
-    char uid[37], ns[BERTH_NAMESPACE_BUF];
+    char uid[37], ns[BERTH_NAMESPACE_BUF], pod_ip[16];
     berth_env_facts facts = {
         .pod = berth_id_split(m ? m->pod : c->id, ns),
         .namespace_ = ns,
@@ -1150,8 +1188,10 @@ static int ct_env(const ct *c, ContainerPlan *plan, berth_error **err)
         .node_memory_bytes = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE),
     };
 
-    /* a pod has no address of its own yet: the host's with its network */
+    /* its pod's address, the host's with its network */
     facts.pod_ip = s->network == NETWORK_HOST ? facts.host_ip : "";
+    if (s->network != NETWORK_HOST && m && pods_ip(c->t->pods, m->pod, pod_ip))
+        facts.pod_ip = pod_ip;
     pod_uid(facts.node, m ? m->pod : c->id, uid);
     for (const ct *o = c->t->cts; m && o && n < BERTH_POD_CONTAINERS_MAX; o = o->next)
         if (same_pod(o, m))
@@ -1302,12 +1342,29 @@ static void ct_start(ct *c)
                 berth_error_free(&err);
                 return;
             }
+            if (err->code == ENONET) {
+                /* the kubelet's word; tried again, backing off to 30 s */
+                int64_t wait_ms = 1000LL << (c->net_failures < 5 ? c->net_failures : 5);
+
+                c->net_failures++;
+                snprintf(c->net_error, sizeof(c->net_error), "%s", err->msg);
+                c->retry_at_ns =
+                    berth_now_mono_ns() +
+                    (wait_ms > NET_RETRY_MAX_MS ? NET_RETRY_MAX_MS : wait_ms) * BERTH_NSEC_PER_MSEC;
+                berth_log_error(BERTH_LOG_WARN, err, "container %s: its pod's network", c->id);
+                ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_NETWORK_NOT_READY, "%s",
+                              c->net_error);
+                berth_error_free(&err);
+                return;
+            }
             c->phase = CT_DONE;
             ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_START_ERROR, "%s", err->msg);
             berth_error_free(&err);
             return;
         }
         c->retry_at_ns = 0;
+        c->net_error[0] = '\0';
+        c->net_failures = 0;
     }
     snprintf(path, sizeof(path), "%s/%s", t->dir, c->id);
     memset(&c->answer, 0, sizeof(c->answer));
@@ -1357,7 +1414,10 @@ static void start_queued(containers *t)
                 pick = c;
             } else {
                 /* Kubernetes' word for a pod's container that waits */
-                ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_POD_INITIALIZING, "%s", why);
+                ct_set_status(c, CONTAINER_PENDING,
+                              *c->net_error ? CONTAINERS_REASON_NETWORK_NOT_READY
+                                            : CONTAINERS_REASON_POD_INITIALIZING,
+                              "%s", why);
                 if (c->retry_at_ns && (!retry || c->retry_at_ns < retry))
                     retry = c->retry_at_ns;
             }
@@ -1442,6 +1502,7 @@ static void adopt(containers *t, const char *id)
     c->dirfd = TAKE_FD(dfd);
     c->plan = plan;
     c->spec = plan->spec;
+    ct_spec_set(c, true);
     c->generation = plan->generation;
     if (plan->image)
         c->image = BERTH_PB_COPY(ImageConfig, plan->image);
@@ -1484,6 +1545,7 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
         .cgroup_parent = cfg->cgroup_parent,
         .lost = on_pod_lost,
         .data = t,
+        .network = cfg->pod_network,
     };
 
     t->cfg = *cfg;
@@ -1551,6 +1613,17 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
 fail:
     containers_close(t);
     return -1;
+}
+
+void containers_set_network(containers *t, berth_podnet *net)
+{
+    pods_set_network(t->pods, net);
+    /* pods waiting for it try now */
+    for (ct *c = t->cts; c; c = c->next)
+        if (*c->net_error)
+            c->retry_at_ns = 0;
+    if (!berth_loop_timer_armed(&t->kick))
+        berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
 }
 
 void containers_close(containers *t)
@@ -1651,6 +1724,7 @@ void containers_apply(containers *t, uint64_t gen, ContainerSpec *const *specs, 
         }
         c = ct_new(t, s->id);
         c->spec = BERTH_PB_COPY(ContainerSpec, s);
+        ct_spec_set(c, false);
         c->generation = gen;
         c->desired = true;
         c->phase = CT_QUEUED;

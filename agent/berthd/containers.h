@@ -33,6 +33,7 @@
 
 #include "base/error.h"
 #include "base/loop.h"
+#include "net/podnet.h"
 #include "berth/proto/v1.h"
 #include "pulls.h"
 #include "runtime/cgroup.h"
@@ -57,6 +58,9 @@
 /* A pod's container waiting for its turn: the pod's init containers run
  * first, one after another (state PENDING). */
 #define CONTAINERS_REASON_POD_INITIALIZING "PodInitializing"
+/* Its pod's network could not be made (kubelet: NetworkNotReady); tried
+ * again with backoff. */
+#define CONTAINERS_REASON_NETWORK_NOT_READY "NetworkNotReady"
 /* Its pod used more of an emptyDir volume on disk than its sizeLimit: the
  * pod's containers were stopped (state FAILED), as the kubelet evicts. */
 #define CONTAINERS_REASON_EVICTED "Evicted"
@@ -96,6 +100,10 @@ typedef struct containers_config {
     const char *node_ip;              /* the node's address ("" unknown): status.hostIP */
     int64_t volume_stats_interval_ns; /* emptyDir sizeLimit checks; 0: 10 s */
     bool allow_privileged;            /* else a privileged container fails to start */
+    /* Pods (not hostNetwork) are on the pod network: each has a sandbox,
+     * also a pod of one container, given an address once the network is
+     * there (containers_set_network); NetworkNotReady until then. */
+    bool pod_network;
     containers_events events;
 } containers_config;
 
@@ -114,6 +122,9 @@ void containers_close(containers *t);
  * repository@digest (a tag may have moved since); new strings in a new
  * array. */
 void containers_images(const containers *t, char ***ret, size_t *ret_n);
+
+/* The pod network is there (NULL: gone): pods get addresses on it. */
+void containers_set_network(containers *t, berth_podnet *net);
 
 /* Make the node run exactly specs (the whole desired set, generation gen):
  * start what is missing, replace what changed, stop and remove what is not

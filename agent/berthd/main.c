@@ -49,6 +49,7 @@ typedef struct agent {
     agent_service *service;
     session *session;
     berth_loop_timer metrics_timer;
+    berth_podnet *podnet; /* the pod network, once its range is known */
 } agent;
 
 static void usage(FILE *out)
@@ -155,6 +156,40 @@ static void on_status_changed(const ContainerStatus *st, ContainerState prev, bo
         session_status_changed(a->session, st, prev, removed);
 }
 
+/* The node's pod range is known (agent.yaml's, or the controller's at
+ * registration): the pod network is made, once. A failure is logged and
+ * tried again at the next registration; pods wait (NetworkNotReady). */
+static void on_pod_range(const char *pod_cidr, const char *cluster_cidr, void *data)
+{
+    agent *a = data;
+    berth_error *err = NULL;
+    char dir[PATH_MAX];
+    berth_podnet_config nc = {
+        .dir = dir,
+        .bridge = a->cfg.pod_bridge,
+        .pod_cidr = a->cfg.pod_cidr ? a->cfg.pod_cidr : pod_cidr,
+        .cluster_cidr = a->cfg.pod_cluster_cidr ? a->cfg.pod_cluster_cidr : cluster_cidr,
+        .table = a->cfg.pod_nft_table,
+    };
+
+    if (!a->cfg.pod_network || a->podnet)
+        return;
+    if (!nc.pod_cidr || !*nc.pod_cidr || !nc.cluster_cidr || !*nc.cluster_cidr) {
+        berth_warn("pod network: the controller gave this node no pod range: pods wait "
+                   "(NetworkNotReady)");
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s/network", a->cfg.state_dir);
+    if (berth_podnet_open(&nc, &a->podnet, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "pods wait (NetworkNotReady)");
+        berth_error_free(&err);
+        return;
+    }
+    berth_info("pod network: bridge %s, pod range %s of %s", nc.bridge, nc.pod_cidr,
+               nc.cluster_cidr);
+    containers_set_network(a->containers, a->podnet);
+}
+
 static void on_applied(uint64_t generation, void *data)
 {
     agent *a = data;
@@ -254,6 +289,7 @@ static int start(agent *a, berth_error **err)
         .node_ip = ip,
         .volume_stats_interval_ns = a->cfg.volume_stats_interval_ns,
         .allow_privileged = a->cfg.allow_privileged,
+        .pod_network = a->cfg.pod_network,
         .events = { .status_changed = on_status_changed, .applied = on_applied, .data = a },
     };
     agent_service_config acfg = {
@@ -271,6 +307,8 @@ static int start(agent *a, berth_error **err)
         .facts = &a->facts,
         .cgroup_version = berth_cgroup_driver_version(a->cgroups),
         .agent_start_ns = a->start_ns,
+        .pod_range = on_pod_range,
+        .data = a,
     };
 
     a->pulls_dir = berth_xasprintf("%s/pulls", a->cfg.state_dir);
@@ -281,6 +319,9 @@ static int start(agent *a, berth_error **err)
     node_ip(a, ip, sizeof(ip));
     if (containers_open(&ccfg, &a->containers, err) < 0)
         return -1;
+    /* a range of its own: the network now (a controller's comes later) */
+    if (a->cfg.pod_cidr)
+        on_pod_range(NULL, NULL, a);
     acfg.containers = a->containers;
     a->service = agent_service_new(&acfg);
     scfg.containers = a->containers;
@@ -302,6 +343,9 @@ static void stop(agent *a)
     a->service = NULL;
     containers_close(a->containers);
     a->containers = NULL;
+    /* what the kernel holds stays: the pods keep their network */
+    berth_podnet_close(a->podnet);
+    a->podnet = NULL;
     pulls_close(a->pulls);
     a->pulls = NULL;
     free(a->pulls_dir);

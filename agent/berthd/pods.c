@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "net/cidr.h"
 #include "runtime/runtime.h"
 #include "runtime/sandbox.h"
 #include "spec/spec.h"
@@ -35,6 +36,8 @@ struct pod {
     berth_loop_io pause_io; /* the pause's pidfd, while it is watched */
     bool removing;
     bool release; /* the pod is gone, not only its sandbox */
+    char ip[16];  /* its address, "" none or not read yet */
+    bool ip_read;
     bool warned;
     int64_t removing_since_ns;
     berth_loop_timer timer;
@@ -44,7 +47,11 @@ struct pods {
     pods_config cfg;
     char *dir; /* <state_dir>/pods */
     pod *list;
+    berth_podnet *net; /* NULL: no pod network */
 };
+
+/* The file in a sandbox directory with the pod's address. */
+#define POD_IP_FILE "ip"
 
 static void on_remove_timer(berth_loop_timer *timer);
 
@@ -153,6 +160,12 @@ static int remove_step(pod *e)
 
     pods_dir(p, e->id, dir, sizeof(dir));
     pods_cgroup(p, e->id, cg, sizeof(cg));
+    /* its network first: the veth goes with the namespace anyway, the
+     * address must be given back (again on each step: harmless) */
+    if (p->net && berth_podnet_detach(p->net, e->id, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "pod %s", e->id);
+        berth_error_free(&err);
+    }
     r = berth_sandbox_remove_step(p->cfg.cgroups, dir, cg, &err);
     if (r == 1 && e->release) {
         char vol[PATH_MAX];
@@ -215,6 +228,85 @@ static void fill_opts(const pods *p, const char *id, const pods_sandbox *want, c
     };
 }
 
+/* Give e (its sandbox at dir just made) its address on the pod network,
+ * written in the sandbox (POD_IP_FILE). ENONET on failure. */
+static int attach(pod *e, const char *dir, berth_error **err)
+{
+    char netns[PATH_MAX + 8];
+    berth_error *e2 = NULL;
+    uint32_t addr;
+    int fd;
+
+    snprintf(netns, sizeof(netns), "%s/net", dir);
+    if (!e->p->net) {
+        berth_error_set(&e2, ENONET, "the node's pod network is not ready (no pod range yet)");
+        goto fail;
+    }
+    if (berth_podnet_attach(e->p->net, e->id, netns, &addr, &e2) < 0)
+        goto fail;
+    berth_ipv4_str(addr, e->ip);
+    e->ip_read = true;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 ||
+        berth_write_file_atomic_at(fd, POD_IP_FILE, e->ip, strlen(e->ip), 0600, &e2) < 0) {
+        if (fd >= 0)
+            close(fd);
+        else
+            berth_error_errno(&e2, "open %s", dir);
+        goto fail;
+    }
+    close(fd);
+    return 0;
+fail:
+    berth_error_set(err, ENONET, "%s", e2->msg);
+    berth_error_free(&e2);
+    return -1;
+}
+
+bool pods_ip(pods *p, const char *id, char buf[16])
+{
+    pod *e = find(p, id);
+
+    buf[0] = '\0';
+    if (!e || e->removing)
+        return false;
+    if (!e->ip_read) {
+        char path[PATH_MAX], *text = NULL;
+
+        snprintf(path, sizeof(path), "%s/%s/" POD_IP_FILE, p->dir, id);
+        if (berth_read_file_at(AT_FDCWD, path, 15, &text, NULL, NULL) == 0) {
+            snprintf(e->ip, sizeof(e->ip), "%s", text);
+            free(text);
+        }
+        e->ip_read = true;
+    }
+    snprintf(buf, 16, "%s", e->ip);
+    return *buf != '\0';
+}
+
+static bool has_sandbox(const char *id, void *data)
+{
+    const pod *e = find(data, id);
+
+    return e && !e->removing;
+}
+
+void pods_set_network(pods *p, berth_podnet *net)
+{
+    berth_error *err = NULL;
+    int n;
+
+    p->net = net;
+    if (!net)
+        return;
+    if ((n = berth_podnet_sweep(net, has_sandbox, p, &err)) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "pod network: give back the addresses of gone pods");
+        berth_error_free(&err);
+    } else if (n > 0) {
+        berth_info("pod network: %d address(es) of pods gone while berthd was away given back", n);
+    }
+}
+
 bool pods_whole(pods *p, const char *id, const pods_sandbox *want)
 {
     const pod *e = find(p, id);
@@ -250,6 +342,9 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
             return berth_error_set(err, EBUSY, "pod %s: its old sandbox is still being removed",
                                    id);
     }
+    if (p->cfg.network && !want->host_network && !p->net)
+        return berth_error_set(err, ENONET,
+                               "the node's pod network is not ready (no pod range yet)");
     if (berth_sandbox_create(p->cfg.cgroups, &o, err) < 0) {
         /* What the failed create left goes from the loop; so does what
          * was in its way (EEXIST: a cgroup of the pod's that a crash
@@ -262,8 +357,15 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
         return -1;
     }
     e = pod_new(p, id);
+    if (p->cfg.network && !want->host_network && attach(e, dir, err) < 0) {
+        e->removing = true;
+        e->removing_since_ns = berth_now_mono_ns();
+        remove_step(e);
+        return -1;
+    }
     watch(e);
-    berth_info("pod %s: sandbox made%s", id, want->share_pid ? " (shared PID namespace)" : "");
+    berth_info("pod %s: sandbox made%s%s%s", id, want->share_pid ? " (shared PID namespace)" : "",
+               *e->ip ? ", address " : "", e->ip);
     return 0;
 }
 

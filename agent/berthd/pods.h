@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/loop.h"
+#include "net/podnet.h"
 #include "runtime/cgroup.h"
 
 typedef struct pods pods;
@@ -26,6 +27,9 @@ typedef struct pods_config {
      * and start again in a new one. Called from the loop. */
     void (*lost)(const char *pod, void *data);
     void *data;
+    /* Sandboxes not on the host's network need the pod network: ENONET
+     * until pods_set_network gives it. */
+    bool network;
 } pods_config;
 
 /* What a pod's sandbox is made of: the settings its containers share. */
@@ -57,6 +61,15 @@ bool pods_whole(pods *p, const char *pod, const pods_sandbox *want);
  * containers runs). Returns at once (a helper process that is gone when it
  * returns). EBUSY: an old sandbox is still being removed. */
 int pods_ensure(pods *p, const char *pod, const pods_sandbox *want, berth_error **err);
+
+/* The pod network (NULL: none): every sandbox made from now on that is
+ * not on the host's network gets an address on it (a failure is ENONET),
+ * and a removed one gives its address back. Addresses of pods whose
+ * sandbox is gone are given back now. */
+void pods_set_network(pods *p, berth_podnet *net);
+/* pod's address on the pod network ("10.244.1.5") into buf: false when it
+ * has none. */
+bool pods_ip(pods *p, const char *pod, char buf[16]);
 
 /* pod has no container any more: its sandbox goes, from the loop (again
  * later while its cgroup is busy). Unknown pods are fine. */

@@ -48,6 +48,8 @@ struct session {
     int64_t agent_start_ns;
     containers *table;
     ProtobufCService *agent_service;
+    void (*pod_range)(const char *pod_cidr, const char *cluster_cidr, void *data);
+    void *pod_range_data;
     berth_auth *auth;
     berth_policy_memory *policy;
     berth_principal controller;
@@ -413,6 +415,8 @@ static void on_register(berth_rpc_result *r, void *data)
         if (rr->heartbeat_interval_ms >= HEARTBEAT_MIN_MS)
             s->heartbeat_ms = rr->heartbeat_interval_ms;
         s->desired_generation = rr->generation;
+        if (s->pod_range)
+            s->pod_range(rr->pod_cidr, rr->cluster_cidr, s->pod_range_data);
         /* One full snapshot: the controller's view is whatever it was. */
         report_full(s);
         if (rr->generation != containers_wanted_generation(s->table) ||
@@ -594,6 +598,8 @@ int session_start(const session_config *c, session **ret, berth_error **err)
     s->agent_start_ns = c->agent_start_ns;
     s->table = c->containers;
     s->agent_service = c->agent_service;
+    s->pod_range = c->pod_range;
+    s->pod_range_data = c->data;
     s->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
     berth_loop_timer_init(&s->register_timer, on_register_timer);
     berth_loop_timer_init(&s->heartbeat_timer, on_heartbeat_timer);

@@ -37,6 +37,9 @@ typedef struct session_config {
     int64_t agent_start_ns;
     containers *containers;
     ProtobufCService *agent_service; /* served on cfg->socket and cfg->listen */
+    /* Registered: the node's pod range and the cluster's ("" none). */
+    void (*pod_range)(const char *pod_cidr, const char *cluster_cidr, void *data);
+    void *data;
 } session_config;
 
 /* Load the identity, bind the Agent service's endpoints, and register

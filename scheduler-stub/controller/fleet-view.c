@@ -727,7 +727,14 @@ static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
     p->total = v.total;
     p->restarts = v.restarts;
     p->created_unix_ns = v.created_ns;
+    /* the pod's address, as its containers report it */
     p->ip = berth_xstrdup("");
+    for (size_t i = 0; i < parts.n; i++)
+        if (parts.e[i].status && *parts.e[i].status->pod_ip) {
+            free(p->ip);
+            p->ip = berth_xstrdup(parts.e[i].status->pod_ip);
+            break;
+        }
     p->conditions = berth_xcalloc(4, sizeof(*p->conditions));
     p->conditions[p->n_conditions++] = condition("PodScheduled", true, "", "");
     p->conditions[p->n_conditions++] =

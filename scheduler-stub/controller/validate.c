@@ -2,6 +2,7 @@
 #include "validate.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -79,6 +80,8 @@ int ctl_heartbeat_validate(const HeartbeatRequest *in, berth_error **err)
 
 int ctl_status_validate(const ContainerStatus *s, berth_error **err)
 {
+    struct in_addr a;
+
     if (!berth_spec_id_valid(s->id))
         return berth_error_set(err, EINVAL, "status: '%.63s' is not a container id", s->id);
     if (s->state < CONTAINER_PENDING || s->state > CONTAINER_FAILED)
@@ -87,6 +90,9 @@ int ctl_status_validate(const ContainerStatus *s, berth_error **err)
         return berth_error_set(err, EINVAL, "status of %s: reason or message too long", s->id);
     if (strlen(s->image) > STATUS_IMAGE_MAX || strlen(s->image_id) > STATUS_IMAGE_MAX)
         return berth_error_set(err, EINVAL, "status of %s: image or image_id too long", s->id);
+    if (*s->pod_ip && inet_pton(AF_INET, s->pod_ip, &a) != 1)
+        return berth_error_set(err, EINVAL, "status of %s: pod_ip '%.40s' is not an address", s->id,
+                               s->pod_ip);
     return 0;
 }
 

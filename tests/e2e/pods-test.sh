@@ -30,15 +30,7 @@ set -u
 FLEET_BUILD=$1
 . "$(dirname "$0")/../lib/fleet.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (namespaces, cgroups)"
-	exit 77
-fi
-fleet_init
-T0=$SECONDS
-scenario() {
-	echo "== $* (at $((SECONDS - T0))s)"
-}
+fleet_e2e_init
 SHARED=$FLEET_DIR/shared
 mkdir -p "$SHARED"
 

@@ -35,6 +35,22 @@ fleet_init() {
 	export NO_COLOR=1
 }
 
+# An end-to-end test's start: skipped (77) unless root, then fleet_init,
+# and the clock scenario reports against.
+fleet_e2e_init() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: needs root (namespaces, cgroups)"
+		exit 77
+	fi
+	fleet_init
+	T0=$SECONDS
+}
+
+# scenario TEXT: a heading, with the time since fleet_e2e_init.
+scenario() {
+	echo "== $* (at $((SECONDS - T0))s)"
+}
+
 # --- checks (ok, bad, expect, contains: tests/lib/check.sh) -----------------
 
 # wait_until SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds.

@@ -124,6 +124,38 @@ START_TEST(mistakes)
 END_TEST
 
 /* A valid file applies whole; one with a mistake anywhere, nothing. */
+START_TEST(pod_network)
+{
+    static const char yaml[] = "pod_network: {mode: bridge, bridge: br-pods, nft_table: pods,\n"
+                               "  pod_cidr: 10.9.3.0/24, cluster_cidr: 10.9.0.0/16}\n";
+    berth_error *err = NULL;
+
+    ck_assert(!cfg.pod_network);
+    ck_assert_str_eq(cfg.pod_bridge, "berth0");
+    ck_assert_ptr_null(cfg.pod_cidr);
+    ck_assert_msg(agent_config_parse(&cfg, "agent.yaml", yaml, strlen(yaml), &err) == 0, "%s",
+                  err ? err->msg : "");
+    ck_assert(cfg.pod_network);
+    ck_assert_str_eq(cfg.pod_bridge, "br-pods");
+    ck_assert_str_eq(cfg.pod_nft_table, "pods");
+    ck_assert_str_eq(cfg.pod_cidr, "10.9.3.0/24");
+    ck_assert_str_eq(cfg.pod_cluster_cidr, "10.9.0.0/16");
+    /* the rest on a fresh configuration */
+    agent_config_free(&cfg);
+    ck_assert_int_eq(agent_config_defaults(&cfg, NULL), 0);
+    expect_error("pod_network: {mode: flannel}\n",
+                 "agent.yaml:1:21: pod_network.mode: 'flannel' is not one of none, bridge");
+    expect_error("pod_network: {pod_cidr: 10.9.3.1/24, cluster_cidr: 10.9.0.0/16}\n",
+                 "agent.yaml:1:25: pod_network.pod_cidr: '10.9.3.1/24': host bits set (the "
+                 "network is 10.9.3.0/24)");
+    expect_error("pod_network: {pod_cidr: 10.9.3.0/24}\n",
+                 "agent.yaml:1:25: pod_network.pod_cidr: pod_cidr and cluster_cidr go together");
+    expect_error("pod_network: {bridge: a-very-long-bridge-name}\n",
+                 "agent.yaml:1:23: pod_network.bridge: 'a-very-long-bridge-name': at most 15 "
+                 "characters");
+}
+END_TEST
+
 START_TEST(all_or_nothing)
 {
     static const char good[] = "node_name: n2\nlabels: {zone: b}\noperators: {bob: /b.pub}\n"
@@ -240,6 +272,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, full_file);
     tcase_add_test(tc, mistakes);
     tcase_add_test(tc, all_or_nothing);
+    tcase_add_test(tc, pod_network);
     tcase_add_test(tc, finish_checks);
     tcase_add_test(tc, metrics_interval_flag);
     tcase_add_test(tc, deploy_example);

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# End to end: pods with addresses of their own (agent.yaml pod_network:
+# bridge) on two nodes, each in a network namespace of the test's, joined by
+# a bridge the test makes (the host's network is never touched):
+#
+#   1. each node gets its pod range from the controller (describe node)
+#   2. pods of a Deployment get addresses from their node's range, shown by
+#      get pods -o wide and given to the pod by fieldRef status.podIP
+#   3. a pod reaches another pod of its node by address (TCP), and the node
+#      reaches it
+#   4. kill -9 of the node's berthd with the pods running: they keep their
+#      addresses and stay reachable; the next berthd adopts them
+#   5. a pod of two containers shares one address
+#   6. everything deleted: no pod veth, address file or netns mount left
+#
+#   network-test.sh BUILD_DIR
+set -u
+FLEET_BUILD=$1
+. "$(dirname "$0")/../lib/fleet.sh"
+
+fleet_e2e_init
+if ! net_init 10.213.78; then
+	echo "SKIP: cannot make network namespaces (ip netns)"
+	exit 77
+fi
+
+net_add n1 11 && net_add n2 12 || exit 1
+ctl_start || exit 1
+FLEET_AGENT_EXTRA="pod_network: {mode: bridge}"
+for n in n1 n2; do
+	node_start $n "$(net_ns $n)"
+done
+wait_until 30 nodes_ready 2
+
+# pod_ip POD: its IP as get pods -o wide shows it
+pod_ip() {
+	bctl get pods -o wide | awk -v p="$1" '$1 == p { print $6 }'
+}
+# pod_veths NODE: the pod veths in the node's namespace
+pod_veths() {
+	net_run "$1" ip -o link show type veth | awk -F': ' '$2 ~ /^bv/ { n++ } END { print n + 0 }'
+}
+
+# --- 1. pod ranges ---------------------------------------------------------------------
+
+scenario "1. each node's pod range"
+r1=$(bctl describe node n1 | awk '$1 == "PodCIDR:" { print $2 }')
+r2=$(bctl describe node n2 | awk '$1 == "PodCIDR:" { print $2 }')
+expect "two ranges of 10.244.0.0/16" "10.244.0.0/24 10.244.1.0/24" "$(echo "$r1 $r2" | xargs -n1 | sort | xargs)"
+expect "n1's bridge holds its range's first address" "${r1%.0/24}.1/24" \
+	"$(net_run n1 ip -4 -o addr show berth0 | awk '{ print $4 }')"
+
+# --- 2. addresses -----------------------------------------------------------------------
+
+scenario "2. a Deployment's pods get addresses, and know them"
+cat >"$FLEET_DIR/web.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeName: n1
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: bb
+        command: [sh, -c, 'while true; do echo "hello from $POD_IP" | nc -l -p 8080; done']
+        env:
+        - name: POD_IP
+          valueFrom: {fieldRef: {fieldPath: status.podIP}}
+YAML
+out=$(bctl apply -f "$FLEET_DIR/web.yaml" --wait --wait-timeout 60s 2>&1)
+contains "both run" "web: 2/2 running" "$out"
+ip0=$(pod_ip web-0)
+ip1=$(pod_ip web-1)
+case "$ip0 $ip1" in
+"${r1%.0/24}".*" ${r1%.0/24}".*) ok "addresses from n1's range ($ip0, $ip1)" ;;
+*) bad "addresses: [$ip0] [$ip1] not in $r1: $(bctl get pods -o wide 2>&1)" ;;
+esac
+[ "$ip0" != "$ip1" ] && ok "two addresses" || bad "the same address twice"
+contains "describe pod: IP" "IP:             $ip0" "$(bctl describe pod web-0)"
+expect "one veth a pod on n1, none on n2" "2 0" "$(pod_veths n1) $(pod_veths n2)"
+
+# --- 3. reaching pods --------------------------------------------------------------------
+
+scenario "3. pod to pod and node to pod"
+reach() { # reach NODE ADDR: what the server at ADDR:8080 says, from the node
+	net_run "$1" sh -c "echo | timeout 3 busybox nc $2 8080" 2>/dev/null
+}
+wait_until 20 test -n "$(reach n1 "$ip0")"
+expect "the node reaches a pod, which knows its address (fieldRef)" "hello from $ip0" \
+	"$(reach n1 "$ip0")"
+cat >"$FLEET_DIR/client.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeName: n1
+  restartPolicy: Never
+  containers:
+  - name: client
+    image: bb
+    command: [sh, -c, 'for i in 1 2 3 4 5 6 7 8 9 10; do echo | nc $ip1 8080 && exit 0; sleep 1; done; exit 1']
+YAML
+bctl apply -f "$FLEET_DIR/client.yaml" >/dev/null
+client_done() {
+	bctl get pods client-0 2>/dev/null | awk 'NR == 2 { print $3 }' | grep -q Completed
+}
+wait_until 30 client_done && ok "a pod reached another pod by its address" ||
+	bad "the client did not complete: $(bctl get pods client-0 2>&1) $(bctl logs client-0 2>&1)"
+expect "... and heard it" "hello from $ip1" "$(bctl logs client-0 2>&1 | head -1)"
+
+# --- 4. berthd killed --------------------------------------------------------------------
+
+scenario "4. kill -9 berthd on n1: the pods keep their network"
+node_kill n1 KILL
+expect "reachable with no agent" "hello from $ip1" "$(reach n1 "$ip1")"
+node_start n1
+wait_until 30 nodes_ready 2
+sleep 2
+expect "adopted with the same addresses" "$ip0 $ip1" "$(pod_ip web-0) $(pod_ip web-1)"
+expect "still reachable" "hello from $ip0" "$(reach n1 "$ip0")"
+
+# --- 5. a pod of two containers -------------------------------------------------------
+
+scenario "5. a pod of two containers: one address"
+cat >"$FLEET_DIR/duo.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: duo}
+spec:
+  nodeName: n2
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: server
+    image: bb
+    command: [sh, -c, 'while true; do echo duo | nc -l -p 8080; done']
+  - name: side
+    image: bb
+    command: [sh, -c, 'ip -4 -o addr show eth0; exec sleep 100000']
+YAML
+out=$(bctl apply -f "$FLEET_DIR/duo.yaml" --wait --wait-timeout 60s 2>&1)
+contains "duo runs" "duo: 1/1 running" "$out"
+ipd=$(pod_ip duo-0)
+case "$ipd" in "${r2%.0/24}".*) ok "an address from n2's range ($ipd)" ;; *) bad "duo: [$ipd]" ;; esac
+wait_until 20 test -n "$(reach n2 "$ipd")"
+expect "the node reaches it" "duo" "$(reach n2 "$ipd")"
+contains "the other container sees the same eth0" "$ipd/24" "$(bctl logs duo-0 -c side 2>&1)"
+
+# --- 6. nothing left -----------------------------------------------------------------------
+
+scenario "6. everything deleted: nothing of the pods' networks left"
+bctl delete web client duo >/dev/null 2>&1
+gone() {
+	no_containers n1 n2 && [ "$(pod_veths n1) $(pod_veths n2)" = "0 0" ] &&
+		[ -z "$(ls "$FLEET_DIR"/n*/state/network 2>/dev/null | grep -v '^last$' | grep '^10\.')" ]
+}
+wait_until 30 gone && ok "no container, pod veth or address left" ||
+	bad "left: veths $(pod_veths n1) $(pod_veths n2); addresses $(ls "$FLEET_DIR"/n*/state/network)"
+expect "no pod network namespace mount left" "" \
+	"$(awk -v d="$FLEET_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo)"
+
+fleet_teardown
+expect "nothing of the test left on the machine" "" "$(fleet_leftovers)"
+echo "took $((SECONDS - T0))s"
+check_summary
