@@ -12,6 +12,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "net/cidr.h"
+#include <arpa/inet.h>
 #include "rpc/principal.h"
 #include "base/duration.h"
 #include "yaml/yaml.h"
@@ -28,7 +29,7 @@
             &(c)->image_store, &(c)->key, &(c)->join_token, &(c)->cgroup_parent, &(c)->socket,     \
             &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
             &(c)->registries, &(c)->seccomp_profile_dir, &(c)->pod_bridge, &(c)->pod_nft_table,    \
-            &(c)->pod_cidr, &(c)->pod_cluster_cidr                                                 \
+            &(c)->pod_cidr, &(c)->pod_cluster_cidr, &(c)->pod_node_ip                              \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -261,8 +262,10 @@ static void read_pod_network(berth_yaml *y, const berth_yaml_node *n, void *data
 {
     static const char *const modes[] = { "none", "bridge", NULL };
     agent_config *cfg = data;
-    field f[] = { FLD("mode"),     FLD("bridge"),       FLD("nft_table"),
-                  FLD("pod_cidr"), FLD("cluster_cidr"), FEND };
+    field f[] = {
+        FLD("mode"),    FLD("bridge"), FLD("nft_table"), FLD("pod_cidr"), FLD("cluster_cidr"),
+        FLD("node_ip"), FEND
+    };
     _cleanup_error_ berth_error *e = NULL;
     uint32_t a;
     int mode = -1, p;
@@ -277,6 +280,11 @@ static void read_pod_network(berth_yaml *y, const berth_yaml_node *n, void *data
     read_string(y, f, "nft_table", &cfg->pod_nft_table);
     read_string(y, f, "pod_cidr", &cfg->pod_cidr);
     read_string(y, f, "cluster_cidr", &cfg->pod_cluster_cidr);
+    read_string(y, f, "node_ip", &cfg->pod_node_ip);
+    if (cfg->pod_node_ip && berth_cidr_parse(cfg->pod_node_ip, true, &a, &p, NULL) == 0)
+        berth_yaml_field_error(y, f, "node_ip", "an address, without a prefix");
+    else if (cfg->pod_node_ip && inet_pton(AF_INET, cfg->pod_node_ip, &a) != 1)
+        berth_yaml_field_error(y, f, "node_ip", "'%s' is not an IPv4 address", cfg->pod_node_ip);
     if (cfg->pod_cidr && berth_cidr_parse(cfg->pod_cidr, false, &a, &p, &e) < 0)
         berth_yaml_field_error(y, f, "pod_cidr", "%s", e->msg);
     berth_error_free(&e);

@@ -15,6 +15,7 @@
  *
  * Back-channels are callbacks main registers: the table's events go to the
  * session, the service asks main whether the controller answers. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -190,6 +191,43 @@ static void on_pod_range(const char *pod_cidr, const char *cluster_cidr, void *d
     containers_set_network(a->containers, a->podnet);
 }
 
+/* With a pod network: this node's address for the others' routes. */
+static int internal_ip(agent *a)
+{
+    if (a->cfg.pod_network)
+        node_facts_internal_ip(&a->facts, a->cfg.pod_node_ip, a->cfg.pod_bridge);
+    return 0;
+}
+
+/* The other nodes' pod ranges: routes to each through its address. */
+static int on_peers(const Peers *p, void *data)
+{
+    agent *a = data;
+    berth_podnet_peer *v;
+    berth_error *err = NULL;
+    size_t n = 0;
+    int r;
+
+    if (!a->podnet)
+        return -1;
+    v = berth_xcalloc(p->n_peers + 1, sizeof(*v));
+    for (size_t i = 0; i < p->n_peers; i++) {
+        struct in_addr in;
+
+        if (inet_pton(AF_INET, p->peers[i]->internal_ip, &in) != 1)
+            continue;
+        v[n].node_ip = in.s_addr;
+        v[n++].pod_cidr = p->peers[i]->pod_cidr;
+    }
+    r = berth_podnet_peers(a->podnet, v, n, &err);
+    free(v);
+    if (r < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "routes to the other nodes' pods");
+        berth_error_free(&err);
+    }
+    return r;
+}
+
 static void on_applied(uint64_t generation, void *data)
 {
     agent *a = data;
@@ -308,6 +346,7 @@ static int start(agent *a, berth_error **err)
         .cgroup_version = berth_cgroup_driver_version(a->cgroups),
         .agent_start_ns = a->start_ns,
         .pod_range = on_pod_range,
+        .peers = a->cfg.pod_network ? on_peers : NULL,
         .data = a,
     };
 
@@ -522,7 +561,8 @@ int main(int argc, char **argv)
         berth_loop_add_signal(a.loop, &term.sig, SIGTERM, on_signal, &err) < 0 ||
         berth_loop_add_signal(a.loop, &intr.sig, SIGINT, on_signal, &err) < 0 ||
         berth_cgroup_driver_detect(NULL, &a.cgroups, &err) < 0 ||
-        node_facts_read(&a.facts, &err) < 0 || berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
+        node_facts_read(&a.facts, &err) < 0 || internal_ip(&a) < 0 ||
+        berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
         lock_state_dir(a.cfg.state_dir, &lock_fd, &err) < 0 || start(&a, &err) < 0)
         goto out;
     berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", BERTHD_VERSION,

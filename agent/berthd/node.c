@@ -13,6 +13,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "net/netlink.h"
 
 static void os_release(char *buf, size_t size)
 {
@@ -29,6 +30,28 @@ static void os_release(char *buf, size_t size)
     if (*p == '"')
         p++;
     snprintf(buf, size, "%.*s", (int)strcspn(p, "\"\n"), p);
+}
+
+void node_facts_internal_ip(node_facts *f, const char *configured, const char *bridge)
+{
+    berth_error *err = NULL;
+    berth_nl *nl = NULL;
+    uint32_t a;
+
+    f->internal_ip[0] = '\0';
+    if (configured) {
+        snprintf(f->internal_ip, sizeof(f->internal_ip), "%s", configured);
+        return;
+    }
+    if (berth_nl_open(-1, &nl, &err) < 0 || berth_nl_node_addr(nl, bridge, &a, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err,
+                        "pod network: this node's address (set pod_network.node_ip): other "
+                        "nodes' pods will not reach its pods");
+        berth_error_free(&err);
+    } else {
+        berth_ipv4_str(a, f->internal_ip);
+    }
+    berth_nl_close(nl);
 }
 
 int node_facts_read(node_facts *ret, berth_error **err)
@@ -94,4 +117,5 @@ void node_info_fill(NodeInfo *info, NodeCapacity *cap, NodeInfo_LabelsEntry *lab
     info->boot_time_unix_ns = facts->boot_time_ns;
     info->agent_start_unix_ns = agent_start_ns;
     info->agent_address = cfg->advertise ? cfg->advertise : "";
+    info->internal_ip = (char *)facts->internal_ip;
 }

@@ -19,9 +19,16 @@ typedef struct node_facts {
     int64_t cpu_millis;   /* CPUs this process may use */
     int64_t memory_bytes; /* MemTotal */
     int64_t boot_time_ns;
+    /* With a pod network: the address other nodes route this node's pods
+     * through ("" none), found at start (node_facts_internal_ip). */
+    char internal_ip[16];
 } node_facts;
 
 int node_facts_read(node_facts *ret, berth_error **err);
+/* The node's address for the other nodes' routes: configured, or the
+ * first global IPv4 address of a link other than loopback and bridge.
+ * Nothing (and a warning) when there is none. */
+void node_facts_internal_ip(node_facts *f, const char *configured, const char *bridge);
 
 /* Fill info (its strings point into cfg and facts, its label arrays into
  * the given storage) for Register. */

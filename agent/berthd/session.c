@@ -49,7 +49,10 @@ struct session {
     containers *table;
     ProtobufCService *agent_service;
     void (*pod_range)(const char *pod_cidr, const char *cluster_cidr, void *data);
+    int (*peers)(const Peers *peers, void *data);
     void *pod_range_data;
+    uint64_t peers_version; /* taken (0: none yet) */
+    bool fetching_peers;
     berth_auth *auth;
     berth_policy_memory *policy;
     berth_principal controller;
@@ -232,6 +235,34 @@ static void on_assignments(berth_rpc_result *r, void *data)
     }
 }
 
+static void on_peers(berth_rpc_result *r, void *data)
+{
+    session *s = data;
+    Peers *p = (Peers *)r->response;
+
+    s->fetching_peers = false;
+    if (r->code != CODE_OK) {
+        lost_contact(s, "GetPeers", r);
+        return;
+    }
+    if (s->peers(p, s->pod_range_data) == 0) {
+        berth_info("pod network: %zu other node(s) to route to (version %" PRIu64 ")", p->n_peers,
+                   p->version);
+        s->peers_version = p->version;
+    }
+}
+
+/* The other nodes changed (version): fetch them, once at a time. */
+static void fetch_peers(session *s, uint64_t version)
+{
+    GetPeersRequest req = GET_PEERS_REQUEST_INIT;
+
+    if (!s->peers || !s->registered || s->fetching_peers || version == s->peers_version)
+        return;
+    s->fetching_peers = true;
+    call(s, "GetPeers", &req.base, on_peers, 0);
+}
+
 static void fetch_assignments(session *s)
 {
     GetAssignmentsRequest req = GET_ASSIGNMENTS_REQUEST_INIT;
@@ -320,6 +351,7 @@ static void on_heartbeat(berth_rpc_result *r, void *data)
         s->desired_generation = hr->generation;
         if (hr->generation != containers_wanted_generation(s->table))
             fetch_assignments(s);
+        fetch_peers(s, hr->peers_version);
         if (hr->report_status || was_unreachable) {
             if (was_unreachable)
                 berth_info("controller: reachable again; sending the full picture");
@@ -417,6 +449,7 @@ static void on_register(berth_rpc_result *r, void *data)
         s->desired_generation = rr->generation;
         if (s->pod_range)
             s->pod_range(rr->pod_cidr, rr->cluster_cidr, s->pod_range_data);
+        fetch_peers(s, rr->peers_version);
         /* One full snapshot: the controller's view is whatever it was. */
         report_full(s);
         if (rr->generation != containers_wanted_generation(s->table) ||
@@ -599,6 +632,7 @@ int session_start(const session_config *c, session **ret, berth_error **err)
     s->table = c->containers;
     s->agent_service = c->agent_service;
     s->pod_range = c->pod_range;
+    s->peers = c->peers;
     s->pod_range_data = c->data;
     s->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
     berth_loop_timer_init(&s->register_timer, on_register_timer);

@@ -39,6 +39,10 @@ typedef struct session_config {
     ProtobufCService *agent_service; /* served on cfg->socket and cfg->listen */
     /* Registered: the node's pod range and the cluster's ("" none). */
     void (*pod_range)(const char *pod_cidr, const char *cluster_cidr, void *data);
+    /* The other nodes' ranges and addresses changed (GetPeers, fetched when
+     * set and the controller's peers_version moves): 0 when taken, -1 to
+     * be given them again later. */
+    int (*peers)(const Peers *peers, void *data);
     void *data;
 } session_config;
 

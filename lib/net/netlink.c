@@ -231,6 +231,126 @@ int berth_nl_addr_add(berth_nl *nl, int index, uint32_t addr, int prefix, berth_
 }
 
 static struct nlmsghdr *route_msg(berth_nl *nl, char *buf, uint16_t type, uint16_t flags,
+                                  uint32_t dst, int prefix);
+
+int berth_nl_route_set(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, berth_error **err)
+{
+    char buf[NL_BUF], a[16], b[16];
+    struct nlmsghdr *nlh =
+        route_msg(nl, buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, dst, prefix);
+    struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+
+    rt->rtm_protocol = BERTH_RTPROT;
+    mnl_attr_put_u32(nlh, RTA_GATEWAY, gw);
+    if (talk(nl, nlh, NULL, NULL) < 0)
+        return berth_error_errno(err, "route %s/%d via %s", berth_ipv4_str(dst, a), prefix,
+                                 berth_ipv4_str(gw, b));
+    return 0;
+}
+
+typedef struct routes_ctx {
+    void (*fn)(uint32_t dst, int prefix, uint32_t gw, void *data);
+    void *data;
+} routes_ctx;
+
+/* A message's attributes by type, up to max (RTA_MAX, IFA_MAX). */
+typedef struct attrs {
+    const struct nlattr **tb;
+    int max;
+} attrs;
+
+static int attr_cb(const struct nlattr *attr, void *data)
+{
+    attrs *a = data;
+    int type = mnl_attr_get_type(attr);
+
+    if (mnl_attr_type_valid(attr, (uint16_t)a->max) > 0 && type <= a->max)
+        a->tb[type] = attr;
+    return MNL_CB_OK;
+}
+
+/* Dump every object of type (RTM_GETROUTE, RTM_GETADDR) of family
+ * AF_INET, cb called on each; the request's header is hdr_size bytes
+ * whose first is the family. */
+static int dump(berth_nl *nl, uint16_t type, size_t hdr_size, mnl_cb_t cb, void *data)
+{
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    unsigned char *family = mnl_nlmsg_put_extra_header(nlh, hdr_size);
+
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    nlh->nlmsg_seq = ++nl->seq;
+    *family = AF_INET;
+    return talk(nl, nlh, cb, data);
+}
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+    routes_ctx *r = data;
+    const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+    const struct nlattr *tb[RTA_MAX + 1] = { NULL };
+    attrs a = { tb, RTA_MAX };
+
+    if (rt->rtm_family != AF_INET || rt->rtm_protocol != BERTH_RTPROT ||
+        rt->rtm_table != RT_TABLE_MAIN)
+        return MNL_CB_OK;
+    mnl_attr_parse(nlh, sizeof(*rt), attr_cb, &a);
+    r->fn(tb[RTA_DST] ? mnl_attr_get_u32(tb[RTA_DST]) : 0, rt->rtm_dst_len,
+          tb[RTA_GATEWAY] ? mnl_attr_get_u32(tb[RTA_GATEWAY]) : 0, r->data);
+    return MNL_CB_OK;
+}
+
+int berth_nl_routes_berth(berth_nl *nl,
+                          void (*fn)(uint32_t dst, int prefix, uint32_t gw, void *data), void *data,
+                          berth_error **err)
+{
+    routes_ctx r = { fn, data };
+
+    if (dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), route_cb, &r) < 0)
+        return berth_error_errno(err, "list the routes");
+    return 0;
+}
+
+typedef struct addr_ctx {
+    berth_nl *nl;
+    int skip; /* a link index not to take */
+    uint32_t addr;
+} addr_ctx;
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+    addr_ctx *a = data;
+    const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+    const struct nlattr *tb[IFA_MAX + 1] = { NULL };
+    attrs at = { tb, IFA_MAX };
+
+    if (a->addr || ifa->ifa_family != AF_INET || ifa->ifa_scope != RT_SCOPE_UNIVERSE ||
+        (int)ifa->ifa_index == a->skip)
+        return MNL_CB_OK;
+    mnl_attr_parse(nlh, sizeof(*ifa), attr_cb, &at);
+    if (tb[IFA_LOCAL])
+        a->addr = mnl_attr_get_u32(tb[IFA_LOCAL]);
+    else if (tb[IFA_ADDRESS])
+        a->addr = mnl_attr_get_u32(tb[IFA_ADDRESS]);
+    return MNL_CB_OK;
+}
+
+int berth_nl_node_addr(berth_nl *nl, const char *skip, uint32_t *ret_addr, berth_error **err)
+{
+    addr_ctx a = { nl, -1, 0 };
+
+    if (skip && berth_nl_link_index(nl, skip, &a.skip, NULL) < 0)
+        a.skip = -1;
+    if (dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), addr_cb, &a) < 0)
+        return berth_error_errno(err, "list the addresses");
+    if (!a.addr)
+        return berth_error_set(err, ENOENT, "no IPv4 address of global scope on this node");
+    *ret_addr = a.addr;
+    return 0;
+}
+
+static struct nlmsghdr *route_msg(berth_nl *nl, char *buf, uint16_t type, uint16_t flags,
                                   uint32_t dst, int prefix)
 {
     struct nlmsghdr *nlh = request(nl, buf, type, flags);

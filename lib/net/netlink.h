@@ -41,4 +41,19 @@ int berth_nl_route_add(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, int 
 /* Delete the route to dst/prefix; 0 also when there is none. */
 int berth_nl_route_del(berth_nl *nl, uint32_t dst, int prefix, berth_error **err);
 
+/* The routes berth adds between nodes are marked with this protocol
+ * number (ip route shows "proto 188"), so that a later berthd finds its
+ * own and nothing else. */
+#define BERTH_RTPROT 188
+/* A route to dst/prefix through gw, marked BERTH_RTPROT (replacing one to
+ * dst). */
+int berth_nl_route_set(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, berth_error **err);
+/* fn for every route of the main table marked BERTH_RTPROT. */
+int berth_nl_routes_berth(berth_nl *nl,
+                          void (*fn)(uint32_t dst, int prefix, uint32_t gw, void *data), void *data,
+                          berth_error **err);
+/* The node's address: the first global IPv4 address of a link other than
+ * loopback and skip (the bridge); ENOENT when there is none. */
+int berth_nl_node_addr(berth_nl *nl, const char *skip, uint32_t *ret_addr, berth_error **err);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/io.h"
 #include "base/xalloc.h"
 #include "ipam.h"
@@ -160,6 +161,62 @@ int berth_podnet_detach(berth_podnet *n, const char *pod, berth_error **err)
     berth_podnet_veth_name(pod, veth);
     if (berth_nl_link_del(n->nl, veth, err) < 0 || berth_ipam_release(n->ipam, pod, err) < 0)
         return berth_error_prefix(err, "pod %s: take its network away", pod);
+    return 0;
+}
+
+int berth_podnet_node_ip(berth_podnet *n, uint32_t *ret_addr, berth_error **err)
+{
+    return berth_nl_node_addr(n->nl, n->cfg.bridge, ret_addr, err);
+}
+
+typedef struct stale_ctx {
+    const berth_podnet_peer *peers;
+    size_t n;
+    uint32_t dst[256];
+    int prefix[256];
+    size_t n_stale;
+} stale_ctx;
+
+/* A berth route to a range no peer has: to go. */
+static void stale_route(uint32_t dst, int prefix, uint32_t gw, void *data)
+{
+    stale_ctx *s = data;
+
+    (void)gw;
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t a;
+        int p;
+
+        if (berth_cidr_parse(s->peers[i].pod_cidr, false, &a, &p, NULL) == 0 && a == dst &&
+            p == prefix)
+            return;
+    }
+    if (s->n_stale < BERTH_ARRAY_SIZE(s->dst)) {
+        s->dst[s->n_stale] = dst;
+        s->prefix[s->n_stale++] = prefix;
+    }
+}
+
+int berth_podnet_peers(berth_podnet *n, const berth_podnet_peer *peers, size_t n_peers,
+                       berth_error **err)
+{
+    stale_ctx s = { peers, n_peers, { 0 }, { 0 }, 0 };
+    uint32_t own, dst;
+    int own_prefix, prefix;
+
+    berth_ipam_range(n->ipam, &own, &own_prefix, &dst);
+    for (size_t i = 0; i < n_peers; i++) {
+        if (berth_cidr_parse(peers[i].pod_cidr, false, &dst, &prefix, NULL) < 0 ||
+            (dst == own && prefix == own_prefix) || !peers[i].node_ip)
+            continue;
+        if (berth_nl_route_set(n->nl, dst, prefix, peers[i].node_ip, err) < 0)
+            return berth_error_prefix(err, "pod network");
+    }
+    if (berth_nl_routes_berth(n->nl, stale_route, &s, err) < 0)
+        return berth_error_prefix(err, "pod network");
+    for (size_t i = 0; i < s.n_stale; i++)
+        if (berth_nl_route_del(n->nl, s.dst[i], s.prefix[i], err) < 0)
+            return berth_error_prefix(err, "pod network");
     return 0;
 }
 

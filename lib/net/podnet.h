@@ -18,6 +18,7 @@
 #define BERTH_NET_PODNET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -50,6 +51,23 @@ int berth_podnet_detach(berth_podnet *n, const char *pod, berth_error **err);
 /* Detach every pod that keep says is gone (keep NULL: all); how many. */
 int berth_podnet_sweep(berth_podnet *n, bool (*keep)(const char *pod, void *data), void *data,
                        berth_error **err);
+
+/* Another node: its address, and its pod range. */
+typedef struct berth_podnet_peer {
+    uint32_t node_ip;
+    const char *pod_cidr;
+} berth_podnet_peer;
+
+/* Routes to the other nodes' pod ranges through their addresses, as
+ * flannel's host-gw backend makes them (the nodes share a link): exactly
+ * these, marked BERTH_RTPROT; one to a range no longer listed goes. A peer
+ * whose range is this node's own, or bad, is passed over. */
+int berth_podnet_peers(berth_podnet *n, const berth_podnet_peer *peers, size_t n_peers,
+                       berth_error **err);
+
+/* The node's address for its peers: the first global IPv4 address of a
+ * link that is not the bridge. */
+int berth_podnet_node_ip(berth_podnet *n, uint32_t *ret_addr, berth_error **err);
 
 /* The host side's name of pod's veth ("bv" and 12 hex digits). */
 void berth_podnet_veth_name(const char *pod, char buf[16]);

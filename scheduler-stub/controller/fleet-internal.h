@@ -97,6 +97,9 @@ struct fleet {
     /* Places again when a replica's tolerationSeconds of a NoExecute
      * taint runs out. */
     berth_loop_timer eviction_timer;
+    /* The version of the nodes' pod ranges and addresses (GetPeers): from
+     * the clock at start, so agents fetch anew after a restart. */
+    uint64_t peers_version;
 };
 
 /* ---- fleet.c ---- */
@@ -154,6 +157,10 @@ void fleet_node_free(fleet_node *n);
 void fleet_leases_start(fleet *f);
 
 /* ---- fleet-reconcile.c ---- */
+
+/* A node's range or address changed, or it left: the peers' list is new
+ * (its version moves on). */
+void fleet_peers_changed(fleet *f);
 
 /* fleet-reconcile.c: the eviction timer's callback. */
 void fleet_eviction_due(berth_loop_timer *t);

@@ -250,6 +250,7 @@ static void beat_answer(fleet *f, fleet_node *n, fleet_beat *ret)
     ret->generation = n->rec.generation;
     ret->heartbeat_interval_ms = heartbeat_interval_ms(f);
     ret->pod_cidr = n->rec.pod_cidr;
+    ret->peers_version = f->peers_version;
 }
 
 /* n's pod range, when it has none yet: the first of the cluster range's
@@ -276,6 +277,7 @@ static void pod_cidr_give(fleet *f, fleet_node *n)
             taken = strcmp(f->nodes[k]->rec.pod_cidr, cidr) == 0;
         if (!taken) {
             snprintf(n->rec.pod_cidr, sizeof(n->rec.pod_cidr), "%s", cidr);
+            fleet_peers_changed(f);
             fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL, "PodCIDRAssigned",
                         "pod range %s", cidr);
             return;
@@ -307,6 +309,9 @@ int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *in
         return -1;
     copy = BERTH_PB_COPY(NodeInfo, info);
     saved = n->rec;
+    /* a new address: the other nodes' routes to its pods change */
+    if (strcmp(saved.info ? saved.info->internal_ip : "", copy->internal_ip) != 0)
+        fleet_peers_changed(f);
     first = n->rec.registered_ns == 0;
     was_ready = n->rec.phase == NODE_READY;
     n->rec.info = copy;
@@ -607,6 +612,7 @@ int fleet_forget_node(fleet *f, const char *name, bool dry_run, fleet_changes *r
     fleet_changes_add(&out, FLEET_KIND_NODE, NULL, n->rec.name, APPLY_DELETED, n->rec.generation);
     if (!dry_run) {
         node_drop(f, n);
+        fleet_peers_changed(f);
         fleet_reconcile_after(f, "deleting node %s", name);
     }
     *ret_changes = out;

@@ -216,7 +216,43 @@ fleet *fleet_new(const fleet_config *cfg, const fleet_effects *fx)
     f->fx = *fx;
     fleet_status_timer_init(f);
     berth_loop_timer_init(&f->eviction_timer, fleet_eviction_due);
+    f->peers_version = (uint64_t)berth_now_real_ns();
     return f;
+}
+
+void fleet_peers_changed(fleet *f)
+{
+    f->peers_version++;
+}
+
+int fleet_node_peers(fleet *f, const berth_principal *who, Peer ***ret_peers, size_t *ret_n,
+                     uint64_t *ret_version, berth_error **err)
+{
+    fleet_node *self = NULL;
+    Peer **v, *msgs;
+    size_t n = 0;
+
+    if (fleet_node_of(f, who, true, &self, err) < 0)
+        return -1;
+    /* one block: the array, then the messages */
+    v = berth_xcalloc(1, (f->n_nodes + 1) * (sizeof(*v) + sizeof(*msgs)));
+    msgs = (Peer *)(void *)(v + f->n_nodes + 1);
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        const fleet_node *o = f->nodes[i];
+
+        if (o == self || !*o->rec.pod_cidr || !o->rec.info || !*o->rec.info->internal_ip)
+            continue;
+        peer_init(&msgs[n]);
+        msgs[n].name = (char *)o->rec.name;
+        msgs[n].internal_ip = o->rec.info->internal_ip;
+        msgs[n].pod_cidr = (char *)o->rec.pod_cidr;
+        v[n] = &msgs[n];
+        n++;
+    }
+    *ret_peers = v;
+    *ret_n = n;
+    *ret_version = f->peers_version;
+    return 0;
 }
 
 void fleet_free(fleet *f)

@@ -96,6 +96,7 @@ typedef struct fleet_beat {
     uint32_t heartbeat_interval_ms;
     bool report_status;   /* send a full ReportStatus */
     const char *pod_cidr; /* Register: the node's pod range ("" none; the fleet's) */
+    uint64_t peers_version;
 } fleet_beat;
 
 /* Register: info (copied) becomes the node's; it is Ready, its lease
@@ -111,6 +112,12 @@ int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *in
  * fencing). */
 int fleet_node_heartbeat(fleet *f, const berth_principal *who, const HeartbeatRequest *in,
                          fleet_beat *ret_beat, berth_error **err);
+
+/* The other nodes with a pod range and an address, for the calling
+ * node's routes: ret_peers (NULL-terminated, the strings the fleet's:
+ * answer at once, then free the array) and the version of the list. */
+int fleet_node_peers(fleet *f, const berth_principal *who, Peer ***ret_peers, size_t *ret_n,
+                     uint64_t *ret_version, berth_error **err);
 
 /* A node's desired set: its generation and, unless it knows that one
  * already, the spec of each container assigned to it (owned). */

@@ -30,6 +30,7 @@ static void h_register(Controller_Service *svc, const RegisterRequest *in,
     ep.survey = (char *)s->survey;
     out.endpoints = &ep;
     out.pod_cidr = (char *)beat.pod_cidr;
+    out.peers_version = beat.peers_version;
     out.cluster_cidr = (char *)s->cluster_cidr;
     closure(&out, data);
 }
@@ -51,7 +52,26 @@ static void h_heartbeat(Controller_Service *svc, const HeartbeatRequest *in,
     out.generation = beat.generation;
     out.heartbeat_interval_ms = beat.heartbeat_interval_ms;
     out.report_status = beat.report_status;
+    out.peers_version = beat.peers_version;
     closure(&out, data);
+}
+
+static void h_get_peers(Controller_Service *svc, const GetPeersRequest *in, Peers_Closure closure,
+                        void *data)
+{
+    Peers out = PEERS_INIT;
+    _cleanup_error_ berth_error *err = NULL;
+
+    (void)in;
+    if (!ctl_need_role(data, BERTH_ROLE_NODE))
+        return;
+    if (fleet_node_peers(ctl_service_of(svc)->fleet, berth_rpc_call_peer(data), &out.peers,
+                         &out.n_peers, &out.version, &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    closure(&out, data);
+    free(out.peers);
 }
 
 static void h_get_assignments(Controller_Service *svc, const GetAssignmentsRequest *in,
@@ -94,6 +114,7 @@ static void h_report_status(Controller_Service *svc, const ReportStatusRequest *
 void ctl_node_service_init(ctl_service *s)
 {
     s->svc.register_ = h_register;
+    s->svc.get_peers = h_get_peers;
     s->svc.heartbeat = h_heartbeat;
     s->svc.get_assignments = h_get_assignments;
     s->svc.report_status = h_report_status;

@@ -46,6 +46,7 @@ static bool label_ok(const char *s, bool key)
 int ctl_node_info_validate(const NodeInfo *info, berth_error **err)
 {
     const NodeCapacity *cap = info->capacity;
+    struct in_addr a;
 
     if (info->n_labels > NODE_LABELS_MAX)
         return berth_error_set(err, EINVAL, "node.labels: %zu labels, at most %d", info->n_labels,
@@ -67,6 +68,9 @@ int ctl_node_info_validate(const NodeInfo *info, berth_error **err)
                                INFO_TEXT_MAX);
     if (*info->agent_address && berth_address_validate(info->agent_address, err) < 0)
         return berth_error_prefix(err, "node.agent_address");
+    if (*info->internal_ip && inet_pton(AF_INET, info->internal_ip, &a) != 1)
+        return berth_error_set(err, EINVAL, "node.internal_ip: '%.40s' is not an IPv4 address",
+                               info->internal_ip);
     return 0;
 }
 

@@ -7,11 +7,13 @@
 #   2. pods of a Deployment get addresses from their node's range, shown by
 #      get pods -o wide and given to the pod by fieldRef status.podIP
 #   3. a pod reaches another pod of its node by address (TCP), and the node
-#      reaches it
+#      reaches it; a pod on the other node reaches it through the routes
+#      each node has to the other's range (host-gw)
 #   4. kill -9 of the node's berthd with the pods running: they keep their
 #      addresses and stay reachable; the next berthd adopts them
 #   5. a pod of two containers shares one address
-#   6. everything deleted: no pod veth, address file or netns mount left
+#   6. everything deleted: no pod veth, address file or netns mount left;
+#      a node forgotten takes its route with it
 #
 #   network-test.sh BUILD_DIR
 set -u
@@ -114,6 +116,20 @@ wait_until 30 client_done && ok "a pod reached another pod by its address" ||
 	bad "the client did not complete: $(bctl get pods client-0 2>&1) $(bctl logs client-0 2>&1)"
 expect "... and heard it" "hello from $ip1" "$(bctl logs client-0 2>&1 | head -1)"
 
+scenario "3b. a pod on n2 reaches a pod on n1 (routes between the nodes)"
+expect "n1 routes n2's range through n2" "$r2 via $(net_addr n2)" \
+	"$(net_run n1 ip route show proto 188 | awk '{ print $1, $2, $3 }')"
+expect "n2 routes n1's range through n1" "$r1 via $(net_addr n1)" \
+	"$(net_run n2 ip route show proto 188 | awk '{ print $1, $2, $3 }')"
+sed -e 's/name: client}/name: far}/' -e 's/nodeName: n1/nodeName: n2/' "$FLEET_DIR/client.yaml" |
+	bctl apply -f - >/dev/null
+far_done() {
+	bctl get pods far-0 2>/dev/null | awk 'NR == 2 { print $3 }' | grep -q Completed
+}
+wait_until 30 far_done && ok "a pod on n2 reached a pod on n1 by its address" ||
+	bad "far did not complete: $(bctl get pods far-0 2>&1) $(bctl logs far-0 2>&1)"
+expect "... and heard it" "hello from $ip1" "$(bctl logs far-0 2>&1 | head -1)"
+
 # --- 4. berthd killed --------------------------------------------------------------------
 
 scenario "4. kill -9 berthd on n1: the pods keep their network"
@@ -154,7 +170,7 @@ contains "the other container sees the same eth0" "$ipd/24" "$(bctl logs duo-0 -
 # --- 6. nothing left -----------------------------------------------------------------------
 
 scenario "6. everything deleted: nothing of the pods' networks left"
-bctl delete web client duo >/dev/null 2>&1
+bctl delete web client far duo >/dev/null 2>&1
 gone() {
 	no_containers n1 n2 && [ "$(pod_veths n1) $(pod_veths n2)" = "0 0" ] &&
 		[ -z "$(ls "$FLEET_DIR"/n*/state/network 2>/dev/null | grep -v '^last$' | grep '^10\.')" ]
@@ -163,6 +179,15 @@ wait_until 30 gone && ok "no container, pod veth or address left" ||
 	bad "left: veths $(pod_veths n1) $(pod_veths n2); addresses $(ls "$FLEET_DIR"/n*/state/network)"
 expect "no pod network namespace mount left" "" \
 	"$(awk -v d="$FLEET_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo)"
+
+bctl node drain n2 >/dev/null 2>&1
+node_kill n2 TERM
+bctl delete node n2 >/dev/null 2>&1
+no_route() {
+	[ -z "$(net_run n1 ip route show proto 188)" ]
+}
+wait_until 20 no_route && ok "n2 forgotten: n1's route to its pods is gone" ||
+	bad "n1 still routes: $(net_run n1 ip route show proto 188)"
 
 fleet_teardown
 expect "nothing of the test left on the machine" "" "$(fleet_leftovers)"

@@ -59,6 +59,7 @@ static const struct {
     { &controller_descriptor, "Top" },
     { &controller_descriptor, "StopContainer" },
     { &controller_descriptor, "ListNamespaces" },
+    { &controller_descriptor, "GetPeers" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -249,6 +249,46 @@ START_TEST(a_full_range_and_a_sweep)
 }
 END_TEST
 
+/* Routes to the other nodes' ranges through their addresses (host-gw),
+ * exactly the peers given; and the node's own address. */
+START_TEST(routes_to_other_nodes)
+{
+    berth_podnet *n = open_net("10.244.1.0/24");
+    berth_podnet_peer peers[3];
+    berth_error *err = NULL;
+    char out[1024], s[16];
+    uint32_t a;
+
+    /* the node's link to the others */
+    sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
+       "ip link set d1 up && ip link set d0 up "
+       "&& echo done",
+       out, sizeof(out));
+    ck_assert_str_eq(out, "done\n");
+    ck_assert_msg(berth_podnet_node_ip(n, &a, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_str_eq(berth_ipv4_str(a, s), "10.213.0.1");
+    inet_pton(AF_INET, "10.213.0.2", &peers[0].node_ip);
+    peers[0].pod_cidr = "10.244.2.0/24";
+    inet_pton(AF_INET, "10.213.0.3", &peers[1].node_ip);
+    peers[1].pod_cidr = "10.244.3.0/24";
+    inet_pton(AF_INET, "10.213.0.1", &peers[2].node_ip);
+    peers[2].pod_cidr = "10.244.1.0/24"; /* its own: passed over */
+    ck_assert_msg(berth_podnet_peers(n, peers, 3, &err) == 0, "%s", err ? err->msg : "");
+    sh("ip route show proto 188", out, sizeof(out));
+    ck_assert_str_eq(out, "10.244.2.0/24 via 10.213.0.2 dev d0 \n"
+                          "10.244.3.0/24 via 10.213.0.3 dev d0 \n");
+    /* a node left, another changed address: exactly the new set */
+    inet_pton(AF_INET, "10.213.0.4", &peers[1].node_ip);
+    ck_assert_int_eq(berth_podnet_peers(n, peers + 1, 1, &err), 0);
+    sh("ip route show proto 188", out, sizeof(out));
+    ck_assert_str_eq(out, "10.244.3.0/24 via 10.213.0.4 dev d0 \n");
+    ck_assert_int_eq(berth_podnet_peers(n, NULL, 0, &err), 0);
+    sh("ip route show proto 188 | wc -l", out, sizeof(out));
+    ck_assert_str_eq(out, "0\n");
+    berth_podnet_close(n);
+}
+END_TEST
+
 START_TEST(bad_ranges_are_refused)
 {
     char ipdir[128];
@@ -279,6 +319,7 @@ Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, pods_reach_each_other_and_the_node_reaches_them);
     tcase_add_test(tc, a_full_range_and_a_sweep);
+    tcase_add_test(tc, routes_to_other_nodes);
     tcase_add_test(tc, bad_ranges_are_refused);
     suite_add_tcase(s, tc);
     return s;

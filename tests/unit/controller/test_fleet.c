@@ -416,6 +416,57 @@ START_TEST(nodes_get_pod_ranges)
 }
 END_TEST
 
+/* Peers: the other nodes with a range and an address; the version moves
+ * when one gets a range, changes its address or is forgotten. */
+START_TEST(nodes_learn_their_peers)
+{
+    berth_principal p1 = node("n1"), p2 = node("n2");
+    NodeInfo info = NODE_INFO_INIT;
+    fleet_beat beat;
+    fleet_changes c;
+    Peer **peers = NULL;
+    size_t n = 0;
+    uint64_t v0, v1, v2;
+
+    cfg.cluster_cidr = "10.244.0.0/16";
+    cfg.node_prefix = 24;
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    info.name = "n1";
+    info.internal_ip = "10.0.0.1";
+    ck_assert_int_eq(fleet_node_register(f, &p1, &info, &beat, NULL), 0);
+    v0 = beat.peers_version;
+    ck_assert_int_eq(fleet_node_peers(f, &p1, &peers, &n, &v1, NULL), 0);
+    ck_assert_uint_eq(n, 0);
+    free(peers);
+    info.name = "n2";
+    info.internal_ip = "10.0.0.2";
+    ck_assert_int_eq(fleet_node_register(f, &p2, &info, &beat, NULL), 0);
+    ck_assert_uint_ne(beat.peers_version, v0);
+    ck_assert_int_eq(fleet_node_peers(f, &p1, &peers, &n, &v1, NULL), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(peers[0]->name, "n2");
+    ck_assert_str_eq(peers[0]->internal_ip, "10.0.0.2");
+    ck_assert_str_eq(peers[0]->pod_cidr, "10.244.1.0/24");
+    free(peers);
+    /* registering again, the same: nothing moves; a new address: it does */
+    ck_assert_int_eq(fleet_node_register(f, &p2, &info, &beat, NULL), 0);
+    ck_assert_uint_eq(beat.peers_version, v1);
+    info.internal_ip = "10.0.0.22";
+    ck_assert_int_eq(fleet_node_register(f, &p2, &info, &beat, NULL), 0);
+    ck_assert_uint_ne(beat.peers_version, v1);
+    v2 = beat.peers_version;
+    ck_assert_int_eq(fleet_set_schedulable(f, "n2", FLEET_DRAIN, "alice", NULL), 0);
+    ck_assert_int_eq(fleet_forget_node(f, "n2", false, &c, NULL), 0);
+    fleet_changes_clear(&c);
+    ck_assert_int_eq(fleet_node_peers(f, &p1, &peers, &n, &v1, NULL), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_ne(v1, v2);
+    free(peers);
+}
+END_TEST
+
 START_TEST(node_calls_are_about_the_caller)
 {
     berth_principal n1 = node("n1"), n9 = node("n9");
@@ -856,6 +907,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, an_older_picture_is_refused_as_stale);
     tcase_add_test(tc, namespaces_hold_workloads_and_go_with_them);
     tcase_add_test(tc, nodes_get_pod_ranges);
+    tcase_add_test(tc, nodes_learn_their_peers);
     tcase_add_test(tc, a_silent_node_is_unknown_then_down_and_fenced_when_back);
     suite_add_tcase(s, tc);
     return s;
