@@ -5,6 +5,7 @@
 #include "containers.h"
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -46,6 +47,8 @@
 #define SANDBOX_RETRY_NS (100 * BERTH_NSEC_PER_MSEC)
 /* A pod whose network could not be made tries again, backing off to this. */
 #define NET_RETRY_MAX_MS 30000
+/* Host ports of one pod. */
+#define POD_PORTS_MAX 256
 /* How long a failed pull shows ErrImagePull before ImagePullBackOff. */
 #define ERR_IMAGE_PULL_NS (2 * BERTH_NSEC_PER_SEC)
 /* What a monitor makes in the state directory for an image's overlay, and
@@ -1254,6 +1257,48 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     return 0;
 }
 
+/* The host ports of pod's containers (their specs' ports[].hostPort), at
+ * most max into out. */
+static size_t pod_ports(const containers *t, const char *pod, berth_podnet_port *out, size_t max)
+{
+    size_t n = 0;
+
+    for (const ct *c = t->cts; c; c = c->next) {
+        const ContainerSpec *s = c->spec;
+
+        if (!ct_member(c) || strcmp(ct_member(c)->pod, pod) != 0 || !s ||
+            s->network == NETWORK_HOST)
+            continue;
+        for (size_t i = 0; i < s->n_host_ports && n < max; i++) {
+            const HostPort *hp = s->host_ports[i];
+            struct in_addr a = { 0 };
+
+            if (*hp->host_ip)
+                inet_pton(AF_INET, hp->host_ip, &a);
+            out[n++] = (berth_podnet_port){ strcmp(hp->protocol, "UDP") == 0, a.s_addr,
+                                            (uint16_t)hp->host_port, (uint16_t)hp->container_port };
+        }
+    }
+    return n;
+}
+
+/* Publish the host ports of c's pod (a failure is logged: the pod runs on,
+ * unreachable there). */
+static void ct_publish(const ct *c)
+{
+    berth_podnet_port ports[POD_PORTS_MAX];
+    berth_error *err = NULL;
+    size_t n;
+
+    if (!ct_member(c))
+        return;
+    n = pod_ports(c->t, ct_member(c)->pod, ports, POD_PORTS_MAX);
+    if (pods_publish(c->t->pods, ct_member(c)->pod, ports, n, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "pod %s", ct_member(c)->pod);
+        berth_error_free(&err);
+    }
+}
+
 /* Whether the node refuses what the effective spec asks (*err says why,
  * in Kubernetes' words where it has them): runAsNonRoot with uid 0, a
  * privileged container where the configuration allows none, a seccomp
@@ -1365,6 +1410,7 @@ static void ct_start(ct *c)
         c->retry_at_ns = 0;
         c->net_error[0] = '\0';
         c->net_failures = 0;
+        ct_publish(c);
     }
     snprintf(path, sizeof(path), "%s/%s", t->dir, c->id);
     memset(&c->answer, 0, sizeof(c->answer));
@@ -1618,6 +1664,10 @@ fail:
 void containers_set_network(containers *t, berth_podnet *net)
 {
     pods_set_network(t->pods, net);
+    /* the host ports of the pods that run (adopted) */
+    for (ct *c = t->cts; c; c = c->next)
+        if (ct_has_monitor(c))
+            ct_publish(c);
     /* pods waiting for it try now */
     for (ct *c = t->cts; c; c = c->next)
         if (*c->net_error)

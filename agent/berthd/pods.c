@@ -263,6 +263,14 @@ fail:
     return -1;
 }
 
+int pods_publish(pods *p, const char *id, const berth_podnet_port *ports, size_t n,
+                 berth_error **err)
+{
+    if (!p->net)
+        return 0;
+    return berth_podnet_publish(p->net, id, ports, n, err);
+}
+
 bool pods_ip(pods *p, const char *id, char buf[16])
 {
     pod *e = find(p, id);

@@ -67,6 +67,11 @@ int pods_ensure(pods *p, const char *pod, const pods_sandbox *want, berth_error 
  * and a removed one gives its address back. Addresses of pods whose
  * sandbox is gone are given back now. */
 void pods_set_network(pods *p, berth_podnet *net);
+/* Publish pod's host ports on the node (berth_podnet_publish), when there
+ * is a pod network. */
+int pods_publish(pods *p, const char *pod, const berth_podnet_port *ports, size_t n,
+                 berth_error **err);
+
 /* pod's address on the pod network ("10.244.1.5") into buf: false when it
  * has none. */
 bool pods_ip(pods *p, const char *pod, char buf[16]);

@@ -394,10 +394,13 @@ static void read_exec(berth_yaml *y, const node *n, void *data)
 /* A container's named ports, for probes that name one. */
 #define PORT_NAME_MAX  15
 #define PORT_NAMES_MAX 64
+/* hostPorts of one container. */
+#define HOST_PORTS_MAX 64
 typedef struct port_names {
     char name[PORT_NAMES_MAX][PORT_NAME_MAX + 1];
     uint32_t port[PORT_NAMES_MAX];
     size_t n;
+    ContainerSpec *spec; /* its hostPorts go there */
 } port_names;
 
 /* A probe being read: where it goes, and the container's port names. */
@@ -1022,11 +1025,12 @@ static void read_volume(berth_yaml *y, const node *item, size_t i, void *data)
 static void read_port(berth_yaml *y, const node *item, size_t i, void *data)
 {
     static const char *const protos[] = { "TCP", "UDP", "SCTP", NULL };
-    field f[] = { FLD("containerPort"), FLD("name"), FLD("protocol"), FEND };
+    field f[] = { FLD("containerPort"), FLD("name"),   FLD("protocol"),
+                  FLD("hostPort"),      FLD("hostIP"), FEND };
     port_names *pn = data;
-    const char *name = NULL;
-    int64_t port = 0;
-    int proto;
+    const char *name = NULL, *host_ip = NULL;
+    int64_t port = 0, host_port = 0;
+    int proto = 0;
 
     (void)i;
     if (!berth_yaml_fields(y, item, f))
@@ -1036,6 +1040,24 @@ static void read_port(berth_yaml *y, const node *item, size_t i, void *data)
     berth_yaml_opt_int(y, f, "containerPort", 1, 65535, &port);
     berth_yaml_opt_string(y, f, "name", &name);
     berth_yaml_opt_enum(y, f, "protocol", protos, &proto);
+    berth_yaml_opt_int(y, f, "hostPort", 1, 65535, &host_port);
+    berth_yaml_opt_string(y, f, "hostIP", &host_ip);
+    if (host_ip && !host_port)
+        berth_yaml_field_error(y, f, "hostIP", "only with hostPort");
+    if (host_port && proto == 2)
+        berth_yaml_field_error(y, f, "hostPort", "berth publishes TCP and UDP ports, not SCTP");
+    else if (host_port && port > 0 && pn->spec && pn->spec->n_host_ports < HOST_PORTS_MAX) {
+        HostPort *hp = berth_xcalloc(1, sizeof(*hp));
+
+        host_port_init(hp);
+        hp->container_port = (uint32_t)port;
+        hp->host_port = (uint32_t)host_port;
+        hp->protocol = berth_xstrdup(proto == 1 ? "UDP" : "TCP");
+        hp->host_ip = berth_xstrdup(host_ip ? host_ip : "");
+        pn->spec->host_ports =
+            berth_xreallocarray(pn->spec->host_ports, pn->spec->n_host_ports + 1, sizeof(hp));
+        pn->spec->host_ports[pn->spec->n_host_ports++] = hp;
+    }
     /* what a probe may name (an IANA_SVC_NAME: at most 15 characters) */
     if (name && strlen(name) > PORT_NAME_MAX)
         berth_yaml_field_error(y, f, "name", "'%.20s' is longer than %d characters", name,
@@ -1076,7 +1098,7 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
                   FLD("terminationMessagePolicy"),
                   FEND };
     mounts_ctx mc = { s, pod };
-    port_names ports = { .n = 0 };
+    port_names ports = { .n = 0, .spec = s };
     const node *command, *args;
     const char *v;
     size_t mark;
@@ -1087,9 +1109,8 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
     pod->sidecar = false;
     if (pod->init && berth_yaml_opt_enum(y, f, "restartPolicy", always, &policy))
         pod->sidecar = true;
-    /* Accepted for Kubernetes manifests' sake, and checked; documentation
-     * only (a container has the node's network or none), but probes may
-     * name them: read first. */
+    /* containerPort is documentation, but probes may name it (read
+     * first); hostPort is published on the node (the pod network). */
     berth_yaml_opt_sub(y, f, "ports", read_ports, &ports);
     if (berth_yaml_req_string(y, n, f, "name", &v)) {
         if (pod->several && !berth_spec_dns_label_valid(v))

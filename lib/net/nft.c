@@ -46,11 +46,34 @@ static bool name_ok(const char *s)
     return true;
 }
 
+/* One rule a host port: to the node's own addresses (fib: any of them,
+ * but loopback, whose traffic cannot leave for a pod), or host_ip's. */
+static char *dnat_rules(const berth_nft_rules *r)
+{
+    char *text = berth_xstrdup(""), *next;
+
+    for (size_t i = 0; i < r->n_dnat; i++) {
+        const berth_nft_dnat *d = &r->dnat[i];
+        char host[16], pod[16], match[64];
+
+        if (d->host_ip)
+            snprintf(match, sizeof(match), "ip daddr %s", berth_ipv4_str(d->host_ip, host));
+        else
+            snprintf(match, sizeof(match), "fib daddr type local ip daddr != 127.0.0.0/8");
+        next = berth_xasprintf("%s    %s %s dport %u dnat to %s:%u\n", text, match,
+                               d->udp ? "udp" : "tcp", d->host_port, berth_ipv4_str(d->pod_ip, pod),
+                               d->pod_port);
+        free(text);
+        text = next;
+    }
+    return text;
+}
+
 int berth_nft_apply(const berth_nft_rules *r, berth_error **err)
 {
     uint32_t a;
     int p;
-    char *cmd;
+    char *cmd, *dnat;
     int rc;
 
     if (!name_ok(r->table))
@@ -61,6 +84,7 @@ int berth_nft_apply(const berth_nft_rules *r, berth_error **err)
         return -1;
     /* add then delete: the table goes whether it was there or not, and the
      * new one replaces it in the same transaction */
+    dnat = dnat_rules(r);
     cmd = berth_xasprintf("add table ip %1$s\n"
                           "delete table ip %1$s\n"
                           "table ip %1$s {\n"
@@ -68,9 +92,18 @@ int berth_nft_apply(const berth_nft_rules *r, berth_error **err)
                           "    type nat hook postrouting priority srcnat; policy accept;\n"
                           "    ip saddr %2$s ip daddr != %3$s masquerade\n"
                           "  }\n"
+                          "  chain prerouting {\n"
+                          "    type nat hook prerouting priority dstnat; policy accept;\n"
+                          "%4$s"
+                          "  }\n"
+                          "  chain output {\n"
+                          "    type nat hook output priority -100; policy accept;\n"
+                          "%4$s"
+                          "  }\n"
                           "}\n",
-                          r->table, r->pod_cidr, r->cluster_cidr);
+                          r->table, r->pod_cidr, r->cluster_cidr, dnat);
     rc = run(cmd, "apply the pod network's rules", err);
+    free(dnat);
     free(cmd);
     return rc;
 }

@@ -9,13 +9,31 @@
 #ifndef BERTH_NET_NFT_H
 #define BERTH_NET_NFT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "base/error.h"
 
+/* A host port published to a pod (Kubernetes' hostPort): traffic to
+ * host_port on the node's addresses (host_ip: that one only; 0 all but
+ * loopback) goes to pod_ip:pod_port. Addresses in network order. */
+typedef struct berth_nft_dnat {
+    bool udp;
+    uint32_t host_ip;
+    uint16_t host_port;
+    uint32_t pod_ip;
+    uint16_t pod_port;
+} berth_nft_dnat;
+
 /* The table's rules as wanted: pods of pod_cidr masqueraded when they
- * leave cluster_cidr. */
+ * leave cluster_cidr; the host ports, from other machines (prerouting)
+ * and from the node itself (output). */
 typedef struct berth_nft_rules {
     const char *table; /* "berth" */
     const char *pod_cidr, *cluster_cidr;
+    const berth_nft_dnat *dnat;
+    size_t n_dnat;
 } berth_nft_rules;
 
 /* Replace the table with r's rules, atomically. */

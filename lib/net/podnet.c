@@ -17,8 +17,17 @@
 #include "netlink.h"
 #include "nft.h"
 
+/* A pod's published ports. */
+typedef struct published {
+    char *pod;
+    berth_podnet_port *ports;
+    size_t n;
+} published;
+
 struct berth_podnet {
     berth_podnet_config cfg; /* strings owned */
+    published *pub;
+    size_t n_pub;
     berth_ipam *ipam;
     berth_nl *nl; /* the node's namespace */
     int bridge;   /* its index */
@@ -41,6 +50,11 @@ void berth_podnet_close(berth_podnet *n)
         return;
     berth_nl_close(n->nl);
     berth_ipam_close(n->ipam);
+    for (size_t i = 0; i < n->n_pub; i++) {
+        free(n->pub[i].pod);
+        free(n->pub[i].ports);
+    }
+    free(n->pub);
     free((char *)n->cfg.dir);
     free((char *)n->cfg.bridge);
     free((char *)n->cfg.pod_cidr);
@@ -70,10 +84,80 @@ static int bridge_ensure(berth_podnet *n, berth_error **err)
     return 0;
 }
 
+/* The rules: the masquerade, and every published port of a pod that has
+ * its address. */
+static int apply_rules(berth_podnet *n, berth_error **err)
+{
+    berth_nft_rules rules = { n->cfg.table, n->cfg.pod_cidr, n->cfg.cluster_cidr, NULL, 0 };
+    berth_nft_dnat *d = NULL;
+    size_t count = 0;
+    int r;
+
+    for (size_t i = 0; i < n->n_pub; i++) {
+        uint32_t addr;
+
+        if (berth_ipam_find(n->ipam, n->pub[i].pod, &addr, NULL) != 1)
+            continue;
+        d = berth_xreallocarray(d, count + n->pub[i].n + 1, sizeof(*d));
+        for (size_t k = 0; k < n->pub[i].n; k++) {
+            const berth_podnet_port *p = &n->pub[i].ports[k];
+
+            d[count++] = (berth_nft_dnat){ p->udp, p->host_ip, p->host_port, addr, p->pod_port };
+        }
+    }
+    rules.dnat = d;
+    rules.n_dnat = count;
+    r = berth_nft_apply(&rules, err);
+    free(d);
+    return r;
+}
+
+/* Forget pod's published ports; whether it had any. */
+static bool unpublish(berth_podnet *n, const char *pod)
+{
+    for (size_t i = 0; i < n->n_pub; i++) {
+        if (strcmp(n->pub[i].pod, pod) != 0)
+            continue;
+        free(n->pub[i].pod);
+        free(n->pub[i].ports);
+        n->pub[i] = n->pub[--n->n_pub];
+        return true;
+    }
+    return false;
+}
+
+int berth_podnet_publish(berth_podnet *n, const char *pod, const berth_podnet_port *ports,
+                         size_t n_ports, berth_error **err)
+{
+    bool had;
+
+    /* the same again (each container of a pod starting): nothing to do */
+    for (size_t i = 0; i < n->n_pub; i++)
+        if (strcmp(n->pub[i].pod, pod) == 0 && n->pub[i].n == n_ports &&
+            memcmp(n->pub[i].ports, ports, n_ports * sizeof(*ports)) == 0)
+            return 0;
+    had = unpublish(n, pod);
+
+    if (n_ports) {
+        published *p;
+
+        n->pub = berth_xreallocarray(n->pub, n->n_pub + 1, sizeof(*n->pub));
+        p = &n->pub[n->n_pub++];
+        p->pod = berth_xstrdup(pod);
+        p->ports = berth_xcalloc(n_ports, sizeof(*ports));
+        memcpy(p->ports, ports, n_ports * sizeof(*ports));
+        p->n = n_ports;
+    }
+    if (!had && !n_ports)
+        return 0;
+    if (apply_rules(n, err) < 0)
+        return berth_error_prefix(err, "pod %s: publish its host ports", pod);
+    return 0;
+}
+
 int berth_podnet_open(const berth_podnet_config *cfg, berth_podnet **ret, berth_error **err)
 {
     berth_podnet *n = berth_xcalloc(1, sizeof(*n));
-    berth_nft_rules rules = { cfg->table, cfg->pod_cidr, cfg->cluster_cidr };
     uint32_t net, cnet;
     int cprefix;
 
@@ -96,7 +180,7 @@ int berth_podnet_open(const berth_podnet_config *cfg, berth_podnet **ret, berth_
     }
     if (berth_nl_open(-1, &n->nl, err) < 0 || bridge_ensure(n, err) < 0 ||
         berth_write_file_string_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1", err) < 0 ||
-        berth_nft_apply(&rules, err) < 0)
+        apply_rules(n, err) < 0)
         goto fail;
     *ret = n;
     return 0;
@@ -159,7 +243,8 @@ int berth_podnet_detach(berth_podnet *n, const char *pod, berth_error **err)
     char veth[16];
 
     berth_podnet_veth_name(pod, veth);
-    if (berth_nl_link_del(n->nl, veth, err) < 0 || berth_ipam_release(n->ipam, pod, err) < 0)
+    if ((unpublish(n, pod) && apply_rules(n, err) < 0) || berth_nl_link_del(n->nl, veth, err) < 0 ||
+        berth_ipam_release(n->ipam, pod, err) < 0)
         return berth_error_prefix(err, "pod %s: take its network away", pod);
     return 0;
 }

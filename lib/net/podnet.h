@@ -69,6 +69,22 @@ int berth_podnet_peers(berth_podnet *n, const berth_podnet_peer *peers, size_t n
  * link that is not the bridge. */
 int berth_podnet_node_ip(berth_podnet *n, uint32_t *ret_addr, berth_error **err);
 
+/* A pod's host port (Kubernetes' hostPort): the node's host_port (on
+ * host_ip only, network order, when not 0) to the pod's pod_port. */
+typedef struct berth_podnet_port {
+    bool udp;
+    uint32_t host_ip;
+    uint16_t host_port, pod_port;
+} berth_podnet_port;
+
+/* Publish exactly these host ports of pod (none: unpublish), through
+ * nftables DNAT, from other machines and from the node itself (not
+ * through loopback); the rules are replaced whole, atomically. A pod
+ * without an address publishes nothing. Detaching a pod unpublishes its
+ * ports. */
+int berth_podnet_publish(berth_podnet *n, const char *pod, const berth_podnet_port *ports,
+                         size_t n_ports, berth_error **err);
+
 /* The host side's name of pod's veth ("bv" and 12 hex digits). */
 void berth_podnet_veth_name(const char *pod, char buf[16]);
 

@@ -253,6 +253,36 @@ static int validate_mounts(const berth_spec *s, berth_error **err)
     return 0;
 }
 
+/* ports[].hostPort: real ports, TCP or UDP, each once; with the host's
+ * network the container's own port (Kubernetes' rule). */
+static int validate_host_ports(const berth_spec *s, berth_error **err)
+{
+    if (s->n_host_ports > 64)
+        return F("spec.host_ports: at most 64");
+    for (size_t i = 0; i < s->n_host_ports; i++) {
+        const HostPort *p = s->host_ports[i];
+        struct in_addr a;
+
+        if (p->host_port < 1 || p->host_port > 65535 || p->container_port < 1 ||
+            p->container_port > 65535)
+            return F("spec.host_ports[%zu]: ports are 1-65535", i);
+        if (*p->protocol && strcmp(p->protocol, "TCP") != 0 && strcmp(p->protocol, "UDP") != 0)
+            return F("spec.host_ports[%zu].protocol: '%.20s': TCP or UDP", i, p->protocol);
+        if (*p->host_ip && inet_pton(AF_INET, p->host_ip, &a) != 1)
+            return F("spec.host_ports[%zu].host_ip: '%.40s' is not an IPv4 address", i, p->host_ip);
+        if (s->network == NETWORK_HOST && p->host_port != p->container_port)
+            return F("spec.host_ports[%zu]: with the host's network, hostPort must be the "
+                     "containerPort (%u)",
+                     i, p->container_port);
+        for (size_t j = 0; j < i; j++)
+            if (s->host_ports[j]->host_port == p->host_port &&
+                strcmp(s->host_ports[j]->protocol, p->protocol) == 0)
+                return F("spec.host_ports[%zu]: host port %u/%s is published twice", i,
+                         p->host_port, *p->protocol ? p->protocol : "TCP");
+    }
+    return 0;
+}
+
 /* Kubernetes' safe sysctls (1.29): namespaced, and harmless to the node. */
 static const char *const safe_sysctls[] = {
     "kernel.shm_rmid_forced",
@@ -628,7 +658,7 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return F("spec.log_max_bytes: %" PRId64 " is out of range (4096..1Ti)", s->log_max_bytes);
     if (s->log_max_files < 0 || s->log_max_files > 100)
         return F("spec.log_max_files: %d is out of range (1..100)", s->log_max_files);
-    if (validate_pod_member(s, err) < 0)
+    if (validate_pod_member(s, err) < 0 || validate_host_ports(s, err) < 0)
         return -1;
     if (s->lifecycle &&
         (validate_probe(s->lifecycle->post_start, "lifecycle.post_start", err) < 0 ||

@@ -20,6 +20,7 @@ typedef struct place_scratch {
     berth_label **node_labels;
     berth_place_workload *workloads;
     berth_label **selectors;
+    uint32_t **ports; /* each workload's host ports */
     berth_place_slot *current;
     size_t n_current;
 } place_scratch;
@@ -30,6 +31,9 @@ static void scratch_free(place_scratch *s, size_t n_nodes, size_t n_workloads)
         free(s->node_labels[i]);
     for (size_t i = 0; s->selectors && i < n_workloads; i++)
         free(s->selectors[i]);
+    for (size_t i = 0; s->ports && i < n_workloads; i++)
+        free(s->ports[i]);
+    free(s->ports);
     free(s->nodes);
     free(s->node_labels);
     free(s->workloads);
@@ -101,6 +105,20 @@ static void scratch_workload(place_scratch *s, size_t i, const Workload *w)
     pw->n_affinity = w->n_node_affinity;
     pw->tolerations = w->tolerations;
     pw->n_tolerations = w->n_tolerations;
+    /* the host ports of its pod's containers */
+    for (size_t c = 0; w->template_ && c < berth_pod_size(w); c++) {
+        PodRole role;
+        uint32_t index;
+        const ContainerSpec *cs = berth_pod_container(w, c, &role, &index);
+
+        for (size_t k = 0; k < cs->n_host_ports; k++) {
+            s->ports[i] =
+                berth_xreallocarray(s->ports[i], pw->n_host_ports + 1, sizeof(*s->ports[i]));
+            s->ports[i][pw->n_host_ports++] = BERTH_PLACE_PORT(
+                strcmp(cs->host_ports[k]->protocol, "UDP") == 0, cs->host_ports[k]->host_port);
+        }
+    }
+    pw->host_ports = s->ports[i];
     if (w->n_node_selector) {
         s->selectors[i] = berth_xcalloc(w->n_node_selector, sizeof(berth_label));
         for (size_t l = 0; l < w->n_node_selector; l++)
@@ -119,6 +137,7 @@ static void scratch_build(fleet *f, place_scratch *s)
     s->node_labels = berth_xcalloc(f->n_nodes + 1, sizeof(*s->node_labels));
     s->workloads = berth_xcalloc(f->n_workloads + 1, sizeof(*s->workloads));
     s->selectors = berth_xcalloc(f->n_workloads + 1, sizeof(*s->selectors));
+    s->ports = berth_xcalloc(f->n_workloads + 1, sizeof(*s->ports));
     for (size_t i = 0; i < f->n_nodes; i++)
         total += f->nodes[i]->n_assign;
     s->current = berth_xcalloc(total + 1, sizeof(*s->current));

@@ -29,7 +29,17 @@ bool berth_labels_match(const berth_label *selector, size_t n_selector, const be
 typedef struct usage {
     int64_t cpu, memory;
     uint32_t containers;
+    uint32_t *ports; /* host ports taken (BERTH_PLACE_PORT) */
+    size_t n_ports, cap_ports;
 } usage;
+
+static bool port_taken(const usage *u, uint32_t port)
+{
+    for (size_t i = 0; i < u->n_ports; i++)
+        if (u->ports[i] == port)
+            return true;
+    return false;
+}
 
 typedef struct placer {
     const berth_place_input *in;
@@ -225,6 +235,7 @@ typedef enum refusal {
     TAINT,
     CPU,
     MEMORY,
+    PORTS,
     CONTAINERS,
     N_REFUSALS
 } refusal;
@@ -252,6 +263,9 @@ static refusal refuse(const placer *pl, size_t n, const berth_place_workload *w,
         return CPU;
     if (w->memory_bytes > node->memory_bytes - u->memory)
         return MEMORY;
+    for (size_t i = 0; i < w->n_host_ports; i++)
+        if (port_taken(u, w->host_ports[i]))
+            return PORTS;
     if (node->max_containers && u->containers + 1 > node->max_containers)
         return CONTAINERS;
     return FITS;
@@ -269,6 +283,15 @@ static void add_slot(placer *pl, size_t w, size_t n, uint32_t replica)
     pl->used[n].cpu += wl->cpu_millis;
     pl->used[n].memory += wl->memory_bytes;
     pl->used[n].containers++;
+    for (size_t i = 0; i < wl->n_host_ports; i++) {
+        usage *u = &pl->used[n];
+
+        if (u->n_ports == u->cap_ports) {
+            u->cap_ports = u->cap_ports ? 2 * u->cap_ports : 8;
+            u->ports = berth_xreallocarray(u->ports, u->cap_ports, sizeof(*u->ports));
+        }
+        u->ports[u->n_ports++] = wl->host_ports[i];
+    }
 }
 
 static int slot_cmp(const void *a, const void *b)
@@ -346,6 +369,10 @@ static void explain(const placer *pl, const berth_place_workload *w, char *buf, 
         case MEMORY:
             snprintf(part, sizeof(part), "%s less than %s of memory free", single ? "has" : "have",
                      mem);
+            break;
+        case PORTS:
+            /* Kubernetes' words */
+            snprintf(part, sizeof(part), "didn't have free ports for the requested pod ports");
             break;
         default:
             snprintf(part, sizeof(part), "%s all the containers %s may", single ? "runs" : "run",
@@ -504,7 +531,9 @@ static void place_daemons(placer *pl, size_t wi, berth_place_status *st)
             len += (size_t)snprintf(st->message + len, sizeof(st->message) - len, "%s %s %s%s%s",
                                     st->unschedulable > 1 ? "," : "", node->name,
                                     why == CPU || why == MEMORY ? "has less than "
-                                                                : "runs all the containers it may",
+                                    : why == PORTS ? "didn't have free ports for the requested "
+                                                     "pod ports"
+                                                   : "runs all the containers it may",
                                     why == CPU || why == MEMORY ? what : "",
                                     why == CPU      ? " free"
                                     : why == MEMORY ? " of memory free"
@@ -531,6 +560,8 @@ void berth_place(const berth_place_input *in, berth_place_result *ret)
         qsort(pl.slots, pl.n_slots, sizeof(*pl.slots), slot_cmp);
     for (size_t i = 0; i < pl.n_slots; i++)
         status[pl.slots[i].workload].placed++;
+    for (size_t i = 0; i < in->n_nodes; i++)
+        free(pl.used[i].ports);
     free(pl.used);
     free(pl.per_wl);
     ret->slots = pl.slots;

@@ -74,7 +74,13 @@ typedef struct berth_place_workload {
     size_t n_affinity;
     Toleration *const *tolerations;
     size_t n_tolerations;
+    /* The host ports each replica takes on its node: BERTH_PLACE_PORT. */
+    const uint32_t *host_ports;
+    size_t n_host_ports;
 } berth_place_workload;
+
+/* A host port as placement counts it: protocol and port in one number. */
+#define BERTH_PLACE_PORT(udp, port) (((uint32_t)(udp) << 16) | (uint32_t)(port))
 
 /* A replica on a node. replica is the index for Deployments and Pods, 0
  * for DaemonSets (whose replicas are told apart by node). */

@@ -11,7 +11,9 @@
 #      each node has to the other's range (host-gw)
 #   4. kill -9 of the node's berthd with the pods running: they keep their
 #      addresses and stay reachable; the next berthd adopts them
-#   5. a pod of two containers shares one address
+#   5. a pod of two containers shares one address; a host port (hostPort)
+#      reaches a pod from another machine, and placement keeps a second
+#      pod with the same port off the node
 #   6. everything deleted: no pod veth, address file or netns mount left;
 #      a node forgotten takes its route with it
 #
@@ -167,16 +169,55 @@ wait_until 20 test -n "$(reach n2 "$ipd")"
 expect "the node reaches it" "duo" "$(reach n2 "$ipd")"
 contains "the other container sees the same eth0" "$ipd/24" "$(bctl logs duo-0 -c side 2>&1)"
 
+scenario "5b. a host port: n2's port 9090 reaches its pod's 8080, one pod a node"
+cat >"$FLEET_DIR/pub.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: pub}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: pub}}
+  template:
+    metadata: {labels: {app: pub}}
+    spec:
+      nodeSelector: {fleet-node: n2}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: pub
+        image: bb
+        command: [sh, -c, 'while true; do echo published | nc -l -p 8080; done']
+        ports: [{containerPort: 8080, hostPort: 9090}]
+YAML
+bctl apply -f "$FLEET_DIR/pub.yaml" >/dev/null
+pub_one() {
+	[ "$(bctl get pods --workload pub | awk 'NR > 1 && $3 == "Running"' | wc -l)" -eq 1 ]
+}
+wait_until 30 pub_one && ok "one replica runs" || bad "pub: $(bctl get pods --workload pub 2>&1)"
+contains "the other has no node with the port free" \
+	"didn't have free ports for the requested pod ports" "$(bctl get workloads -o wide pub)"
+from_n1() {
+	net_run n1 sh -c "echo | timeout 3 busybox nc $(net_addr n2) 9090" 2>/dev/null
+}
+wait_until 20 test -n "$(from_n1)"
+expect "another machine reaches it through n2's address" "published" "$(from_n1)"
+contains "the rule, as nft shows it" "tcp dport 9090 dnat to" "$(net_run n2 nft list table ip berth)"
+node_kill n2 KILL
+node_start n2
+wait_until 30 nodes_ready 2
+sleep 2
+expect "berthd restarted on n2: the port still reaches the pod" "published" "$(from_n1)"
+
 # --- 6. nothing left -----------------------------------------------------------------------
 
 scenario "6. everything deleted: nothing of the pods' networks left"
-bctl delete web client far duo >/dev/null 2>&1
+bctl delete web client far duo pub >/dev/null 2>&1
 gone() {
 	no_containers n1 n2 && [ "$(pod_veths n1) $(pod_veths n2)" = "0 0" ] &&
 		[ -z "$(ls "$FLEET_DIR"/n*/state/network 2>/dev/null | grep -v '^last$' | grep '^10\.')" ]
 }
 wait_until 30 gone && ok "no container, pod veth or address left" ||
 	bad "left: veths $(pod_veths n1) $(pod_veths n2); addresses $(ls "$FLEET_DIR"/n*/state/network)"
+expect "no host port rule left" "" "$(net_run n2 nft list table ip berth | grep dnat)"
 expect "no pod network namespace mount left" "" \
 	"$(awk -v d="$FLEET_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo)"
 

@@ -289,6 +289,42 @@ START_TEST(routes_to_other_nodes)
 }
 END_TEST
 
+/* A host port: the node's address and port reach the pod's port, from
+ * the node itself; unpublished, the rule goes; detaching unpublishes. */
+START_TEST(host_ports_reach_the_pod)
+{
+    berth_podnet *n = open_net("10.244.1.0/24");
+    berth_podnet_port port = { .host_port = 8080, .pod_port = 7000 };
+    berth_error *err = NULL;
+    char a[128], out[4096];
+    uint32_t ia, node_ip;
+    pid_t srv;
+
+    sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
+       "ip link set d1 up && ip link set d0 up && ip link set lo up && echo done",
+       out, sizeof(out));
+    ck_assert_str_eq(out, "done\n");
+    inet_pton(AF_INET, "10.213.0.1", &node_ip);
+    pod_netns("pod-a", a, sizeof(a));
+    ck_assert_int_eq(berth_podnet_attach(n, "web-0", a, &ia, &err), 0);
+    ck_assert_msg(berth_podnet_publish(n, "web-0", &port, 1, &err) == 0, "%s", err ? err->msg : "");
+    sh("nft list table ip berth", out, sizeof(out));
+    ck_assert_msg(strstr(out, "tcp dport 8080 dnat to 10.244.1.2:7000"), "%s", out);
+    srv = server(a, 7000, "published");
+    ck_assert_int_eq(exit_code(client(NULL, node_ip, 8080, "published")), 0);
+    kill(srv, SIGKILL);
+    exit_code(srv);
+    ck_assert_int_eq(berth_podnet_publish(n, "web-0", NULL, 0, &err), 0);
+    sh("nft list table ip berth", out, sizeof(out));
+    ck_assert_ptr_null(strstr(out, "dnat"));
+    ck_assert_int_eq(berth_podnet_publish(n, "web-0", &port, 1, &err), 0);
+    ck_assert_int_eq(berth_podnet_detach(n, "web-0", &err), 0);
+    sh("nft list table ip berth", out, sizeof(out));
+    ck_assert_ptr_null(strstr(out, "dnat"));
+    berth_podnet_close(n);
+}
+END_TEST
+
 START_TEST(bad_ranges_are_refused)
 {
     char ipdir[128];
@@ -320,6 +356,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, pods_reach_each_other_and_the_node_reaches_them);
     tcase_add_test(tc, a_full_range_and_a_sweep);
     tcase_add_test(tc, routes_to_other_nodes);
+    tcase_add_test(tc, host_ports_reach_the_pod);
     tcase_add_test(tc, bad_ranges_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -393,6 +393,45 @@ START_TEST(taints_and_tolerations)
 }
 END_TEST
 
+/* A host port is a resource: two replicas taking the same port and
+ * protocol never share a node, the reason is Kubernetes'; another
+ * protocol on the same port is another port. */
+START_TEST(host_ports)
+{
+    static const uint32_t tcp8080[] = { BERTH_PLACE_PORT(0, 8080) };
+    static const uint32_t udp8080[] = { BERTH_PLACE_PORT(1, 8080) };
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 3, 100, 64 << 20),
+                                 workload("dns", DEPLOYMENT, 2, 100, 64 << 20) };
+    berth_place_result r;
+
+    w[0].host_ports = tcp8080;
+    w[0].n_host_ports = 1;
+    w[1].host_ports = udp8080;
+    w[1].n_host_ports = 1;
+    r = place(nodes, 2, w, 2, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 0), 1);
+    ck_assert_int_eq(on(&r, 0, 1), 1);
+    ck_assert_uint_eq(r.status[0].unschedulable, 1);
+    ck_assert_str_eq(r.status[0].message, "0/2 nodes can take a replica: 2 didn't have free "
+                                          "ports for the requested pod ports");
+    /* UDP 8080 is free on both */
+    ck_assert_int_eq(on(&r, 1, 0), 1);
+    ck_assert_int_eq(on(&r, 1, 1), 1);
+    berth_place_result_clear(&r);
+    /* a DaemonSet's replica that cannot have its port names its node */
+    w[1] = workload("agent", DAEMONSET, 0, 100, 64 << 20);
+    w[1].host_ports = tcp8080;
+    w[1].n_host_ports = 1;
+    r = place(nodes, 2, w, 2, NULL, 0);
+    ck_assert_uint_eq(r.status[1].unschedulable, 2);
+    ck_assert_str_eq(r.status[1].message, "node n1 didn't have free ports for the requested pod "
+                                          "ports, n2 didn't have free ports for the requested "
+                                          "pod ports");
+    berth_place_result_clear(&r);
+}
+END_TEST
+
 START_TEST(daemonset_on_every_matching_node_and_late_joiners)
 {
     berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
@@ -584,6 +623,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, every_reason_counted_once_per_node);
     tcase_add_test(tc, node_selector);
     tcase_add_test(tc, daemonset_on_every_matching_node_and_late_joiners);
+    tcase_add_test(tc, host_ports);
     tcase_add_test(tc, daemonset_that_does_not_fit_says_where);
     tcase_add_test(tc, replicas_of_a_down_node_move_and_do_not_come_back);
     tcase_add_test(tc, drain_scale_down_and_shrinking_nodes);

@@ -970,6 +970,59 @@ START_TEST(namespaces)
 }
 END_TEST
 
+START_TEST(host_ports)
+{
+    static const char yaml[] =
+        "apiVersion: v1\n"
+        "kind: Pod\n"
+        "metadata: {name: p}\n"
+        "spec:\n"
+        "  containers:\n"
+        "  - name: a\n"
+        "    image: busybox\n"
+        "    ports:\n"
+        "    - {containerPort: 80, hostPort: 8080}\n"
+        "    - {containerPort: 53, hostPort: 5353, protocol: UDP, hostIP: 10.0.0.5}\n"
+        "    - {containerPort: 9090, name: metrics}\n";
+    berth_manifest *m = parse_ok(yaml);
+    const ContainerSpec *t = m->workloads[0]->template_;
+    char *msg;
+
+    ck_assert_uint_eq(t->n_host_ports, 2);
+    ck_assert_uint_eq(t->host_ports[0]->host_port, 8080);
+    ck_assert_uint_eq(t->host_ports[0]->container_port, 80);
+    ck_assert_str_eq(t->host_ports[0]->protocol, "TCP");
+    ck_assert_str_eq(t->host_ports[1]->protocol, "UDP");
+    ck_assert_str_eq(t->host_ports[1]->host_ip, "10.0.0.5");
+    berth_manifest_free(m);
+    msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+                     "  containers:\n"
+                     "  - name: a\n"
+                     "    image: busybox\n"
+                     "    ports:\n"
+                     "    - {containerPort: 80, hostPort: 8080, protocol: SCTP}\n"
+                     "    - {containerPort: 81, hostIP: 10.0.0.5}\n"
+                     "    - {containerPort: 82, hostPort: 70000}\n");
+    ck_assert_str_eq(msg,
+                     "web.yaml:9:37: spec.containers[0].ports[0].hostPort: berth publishes TCP "
+                     "and UDP ports, not SCTP\n"
+                     "web.yaml:10:35: spec.containers[0].ports[1].hostIP: only with hostPort\n"
+                     "web.yaml:11:37: spec.containers[0].ports[2].hostPort: 70000 is out of "
+                     "range (1..65535)");
+    free(msg);
+    msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+                     "  hostNetwork: true\n"
+                     "  containers:\n"
+                     "  - name: a\n"
+                     "    image: busybox\n"
+                     "    ports:\n"
+                     "    - {containerPort: 80, hostPort: 8080}\n");
+    ck_assert_msg(strstr(msg, "with the host's network, hostPort must be the containerPort (80)"),
+                  "%s", msg);
+    free(msg);
+}
+END_TEST
+
 START_TEST(env_value_from)
 {
     static const char yaml[] =
@@ -1182,6 +1235,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, placement_rules);
     tcase_add_test(tc, env_value_from);
     tcase_add_test(tc, namespaces);
+    tcase_add_test(tc, host_ports);
     tcase_add_test(tc, lifecycle_hooks);
     tcase_add_test(tc, replica_ids);
     tcase_add_test(tc, replica_spec_is_a_labelled_copy);
