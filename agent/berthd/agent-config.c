@@ -29,7 +29,7 @@
             &(c)->image_store, &(c)->key, &(c)->join_token, &(c)->cgroup_parent, &(c)->socket,     \
             &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
             &(c)->registries, &(c)->seccomp_profile_dir, &(c)->pod_bridge, &(c)->pod_nft_table,    \
-            &(c)->pod_cidr, &(c)->pod_cluster_cidr, &(c)->pod_node_ip                              \
+            &(c)->pod_cidr, &(c)->pod_cluster_cidr, &(c)->pod_node_ip, &(c)->pod_resolv_conf       \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -262,10 +262,8 @@ static void read_pod_network(berth_yaml *y, const berth_yaml_node *n, void *data
 {
     static const char *const modes[] = { "none", "bridge", NULL };
     agent_config *cfg = data;
-    field f[] = {
-        FLD("mode"),    FLD("bridge"), FLD("nft_table"), FLD("pod_cidr"), FLD("cluster_cidr"),
-        FLD("node_ip"), FEND
-    };
+    field f[] = { FLD("mode"),         FLD("bridge"),  FLD("nft_table"),   FLD("pod_cidr"),
+                  FLD("cluster_cidr"), FLD("node_ip"), FLD("resolv_conf"), FEND };
     _cleanup_error_ berth_error *e = NULL;
     uint32_t a;
     int mode = -1, p;
@@ -281,6 +279,10 @@ static void read_pod_network(berth_yaml *y, const berth_yaml_node *n, void *data
     read_string(y, f, "pod_cidr", &cfg->pod_cidr);
     read_string(y, f, "cluster_cidr", &cfg->pod_cluster_cidr);
     read_string(y, f, "node_ip", &cfg->pod_node_ip);
+    read_string(y, f, "resolv_conf", &cfg->pod_resolv_conf);
+    if (cfg->pod_resolv_conf && cfg->pod_resolv_conf[0] != '/')
+        berth_yaml_field_error(y, f, "resolv_conf", "'%s' is not an absolute path",
+                               cfg->pod_resolv_conf);
     if (cfg->pod_node_ip && berth_cidr_parse(cfg->pod_node_ip, true, &a, &p, NULL) == 0)
         berth_yaml_field_error(y, f, "node_ip", "an address, without a prefix");
     else if (cfg->pod_node_ip && inet_pton(AF_INET, cfg->pod_node_ip, &a) != 1)

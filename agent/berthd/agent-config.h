@@ -49,6 +49,7 @@ typedef struct agent_config {
     char *pod_cidr;                /* NULL: the controller's */
     char *pod_cluster_cidr;        /* NULL: the controller's */
     char *pod_node_ip;             /* NULL: found (node_facts_internal_ip) */
+    char *pod_resolv_conf;         /* the node's resolv.conf for pods (NULL: found) */
     int64_t image_pull_backoff_ns; /* after a failed pull, doubling to 30 times as long */
     int64_t image_gc_interval_ns;  /* how often images are collected */
     int image_gc_high_percent;     /* collect above this disk use (85) */

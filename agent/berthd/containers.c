@@ -508,6 +508,7 @@ static void pod_sandbox(const ct *c, pods_sandbox *ret, berth_cgroup_limits *lim
         .host_network = c->spec->network == NETWORK_HOST,
         .share_pid = m->share_process_namespace,
         .limits = lim,
+        .dns = c->spec->dns,
     };
 }
 
@@ -1592,6 +1593,7 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
         .lost = on_pod_lost,
         .data = t,
         .network = cfg->pod_network,
+        .resolv_conf = cfg->resolv_conf,
     };
 
     t->cfg = *cfg;

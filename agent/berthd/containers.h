@@ -104,6 +104,7 @@ typedef struct containers_config {
      * also a pod of one container, given an address once the network is
      * there (containers_set_network); NetworkNotReady until then. */
     bool pod_network;
+    const char *resolv_conf; /* the node's for the pods (NULL: found) */
     containers_events events;
 } containers_config;
 

@@ -328,6 +328,7 @@ static int start(agent *a, berth_error **err)
         .volume_stats_interval_ns = a->cfg.volume_stats_interval_ns,
         .allow_privileged = a->cfg.allow_privileged,
         .pod_network = a->cfg.pod_network,
+        .resolv_conf = a->cfg.pod_resolv_conf,
         .events = { .status_changed = on_status_changed, .applied = on_applied, .data = a },
     };
     agent_service_config acfg = {

@@ -17,6 +17,7 @@
 #include "base/xalloc.h"
 #include "net/cidr.h"
 #include "runtime/runtime.h"
+#include "podfiles.h"
 #include "runtime/sandbox.h"
 #include "spec/spec.h"
 
@@ -228,9 +229,59 @@ static void fill_opts(const pods *p, const char *id, const pods_sandbox *want, c
     };
 }
 
+/* The node's resolv.conf for the pods (a new string; NULL: none): the
+ * configured one, else /etc/resolv.conf, unless that names loopback stubs
+ * only (systemd-resolved's 127.0.0.53, which a pod cannot reach) and the
+ * stub's upstream file is there, as the kubelet's --resolv-conf is set. */
+static char *node_resolv(const pods *p)
+{
+    char *text = NULL, *body;
+    bool stub_only;
+
+    if (p->cfg.resolv_conf) {
+        berth_read_file_at(AT_FDCWD, p->cfg.resolv_conf, 1 << 16, &text, NULL, NULL);
+        return text;
+    }
+    if (berth_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &text, NULL, NULL) < 0)
+        text = NULL;
+    body = podfiles_resolv(text, NULL);
+    stub_only = text && strstr(text, "nameserver") && !strstr(body, "nameserver");
+    free(body);
+    if (stub_only) {
+        char *upstream = NULL;
+
+        if (berth_read_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", 1 << 16, &upstream,
+                               NULL, NULL) == 0) {
+            free(text);
+            return upstream;
+        }
+    }
+    return text;
+}
+
+/* The pod's /etc/hosts and /etc/resolv.conf, into its sandbox. */
+static int write_etc(pod *e, int dirfd, const pods_sandbox *want, berth_error **err)
+{
+    char *node = node_resolv(e->p);
+    char *hosts = podfiles_hosts(e->ip, want->hostname);
+    char *resolv = podfiles_resolv(node, want->dns);
+    int r = berth_write_file_atomic_at(dirfd, BERTH_SANDBOX_HOSTS, hosts, strlen(hosts), 0644,
+                                       err) < 0 ||
+                    berth_write_file_atomic_at(dirfd, BERTH_SANDBOX_RESOLV, resolv, strlen(resolv),
+                                               0644, err) < 0
+                ? -1
+                : 0;
+
+    free(node);
+    free(hosts);
+    free(resolv);
+    return r;
+}
+
 /* Give e (its sandbox at dir just made) its address on the pod network,
- * written in the sandbox (POD_IP_FILE). ENONET on failure. */
-static int attach(pod *e, const char *dir, berth_error **err)
+ * written in the sandbox (POD_IP_FILE), and its /etc files. ENONET on
+ * failure. */
+static int attach(pod *e, const char *dir, const pods_sandbox *want, berth_error **err)
 {
     char netns[PATH_MAX + 8];
     berth_error *e2 = NULL;
@@ -248,7 +299,8 @@ static int attach(pod *e, const char *dir, berth_error **err)
     e->ip_read = true;
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 ||
-        berth_write_file_atomic_at(fd, POD_IP_FILE, e->ip, strlen(e->ip), 0600, &e2) < 0) {
+        berth_write_file_atomic_at(fd, POD_IP_FILE, e->ip, strlen(e->ip), 0600, &e2) < 0 ||
+        write_etc(e, fd, want, &e2) < 0) {
         if (fd >= 0)
             close(fd);
         else
@@ -365,7 +417,7 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
         return -1;
     }
     e = pod_new(p, id);
-    if (p->cfg.network && !want->host_network && attach(e, dir, err) < 0) {
+    if (p->cfg.network && !want->host_network && attach(e, dir, want, err) < 0) {
         e->removing = true;
         e->removing_since_ns = berth_now_mono_ns();
         remove_step(e);

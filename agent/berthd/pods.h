@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/loop.h"
+#include "berth/proto/v1.h"
 #include "net/podnet.h"
 #include "runtime/cgroup.h"
 
@@ -30,6 +31,10 @@ typedef struct pods_config {
     /* Sandboxes not on the host's network need the pod network: ENONET
      * until pods_set_network gives it. */
     bool network;
+    /* The node's resolv.conf the pods' start from (NULL: /etc/resolv.conf,
+     * or systemd-resolved's upstream file when that one only names a
+     * loopback stub). */
+    const char *resolv_conf;
 } pods_config;
 
 /* What a pod's sandbox is made of: the settings its containers share. */
@@ -38,6 +43,7 @@ typedef struct pods_sandbox {
     bool host_network;
     bool share_pid;
     const berth_cgroup_limits *limits; /* the pod's (NULL: none) */
+    const PodDNS *dns;                 /* its dnsPolicy/dnsConfig (NULL: none) */
 } pods_sandbox;
 
 /* Open: the sandboxes on disk are adopted (their pauses watched). */

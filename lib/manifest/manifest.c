@@ -1473,6 +1473,101 @@ static void check_names(berth_yaml *y, const node *at, spec_t **v, size_t n)
         }
 }
 
+/* ---- dnsPolicy, dnsConfig ---- */
+
+static void add_string(char ***v, size_t *n, const char *s)
+{
+    *v = berth_xreallocarray(*v, *n + 1, sizeof(**v));
+    (*v)[(*n)++] = berth_xstrdup(s);
+}
+
+static void read_dns_strings(berth_yaml *y, const node *n, size_t i, void *data)
+{
+    void **ctx = data;
+    const char *v;
+
+    (void)i;
+    if (!berth_yaml_get_string(y, n, &v))
+        return;
+    if (!*v || strlen(v) > 253 || strpbrk(v, " \t\n"))
+        berth_yaml_error(y, n, "'%.70s' is not a name or address", v);
+    else
+        add_string(ctx[0], ctx[1], v);
+}
+
+static void read_dns_option(berth_yaml *y, const node *n, size_t i, void *data)
+{
+    PodDNS *d = data;
+    field f[] = { FLD("name"), FLD("value"), FEND };
+    const char *name, *value = "";
+    DNSOption *o;
+
+    (void)i;
+    if (!berth_yaml_fields(y, n, f) || !berth_yaml_req_string(y, n, f, "name", &name))
+        return;
+    berth_yaml_opt_string(y, f, "value", &value);
+    if (!*name || strpbrk(name, " \t\n:") || strpbrk(value, " \t\n")) {
+        berth_yaml_error(y, n, "a resolver option is a word, with a value of one");
+        return;
+    }
+    o = berth_xcalloc(1, sizeof(*o));
+    dnsoption_init(o);
+    o->name = berth_xstrdup(name);
+    o->value = berth_xstrdup(value);
+    d->options = berth_xreallocarray(d->options, d->n_options + 1, sizeof(o));
+    d->options[d->n_options++] = o;
+}
+
+static void read_dns_config(berth_yaml *y, const node *n, void *data)
+{
+    PodDNS *d = data;
+    field f[] = { FLD("nameservers"), FLD("searches"), FLD("options"), FEND };
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (berth_yaml_value(f, "nameservers")) {
+        size_t mark = berth_yaml_push_field(y, "nameservers");
+
+        berth_yaml_each_item(y, berth_yaml_value(f, "nameservers"), 3, "a list of addresses",
+                             read_dns_strings, (void *[]){ &d->nameservers, &d->n_nameservers });
+        berth_yaml_pop(y, mark);
+    }
+    if (berth_yaml_value(f, "searches")) {
+        size_t mark = berth_yaml_push_field(y, "searches");
+
+        berth_yaml_each_item(y, berth_yaml_value(f, "searches"), 32, "a list of domains",
+                             read_dns_strings, (void *[]){ &d->searches, &d->n_searches });
+        berth_yaml_pop(y, mark);
+    }
+    if (berth_yaml_value(f, "options")) {
+        size_t mark = berth_yaml_push_field(y, "options");
+
+        berth_yaml_each_item(y, berth_yaml_value(f, "options"), 32, "a list of options",
+                             read_dns_option, d);
+        berth_yaml_pop(y, mark);
+    }
+}
+
+/* dnsPolicy and dnsConfig (NULL when neither is there). */
+static PodDNS *read_pod_dns(berth_yaml *y, field *f)
+{
+    static const char *const policies[] = { "ClusterFirst", "Default", "None",
+                                            "ClusterFirstWithHostNet", NULL };
+    PodDNS *d;
+    int p = 0;
+
+    if (!berth_yaml_value(f, "dnsPolicy") && !berth_yaml_value(f, "dnsConfig"))
+        return NULL;
+    d = berth_xcalloc(1, sizeof(*d));
+    pod_dns_init(d);
+    if (berth_yaml_opt_enum(y, f, "dnsPolicy", policies, &p))
+        d->policy = berth_xstrdup(policies[p]);
+    berth_yaml_opt_sub(y, f, "dnsConfig", read_dns_config, d);
+    if (p == 2 && !d->n_nameservers)
+        berth_yaml_field_error(y, f, "dnsPolicy", "None needs dnsConfig.nameservers");
+    return d;
+}
+
 static void read_pod_spec(berth_yaml *y, const node *n, void *data)
 {
     static const char *const restart[] = { "Always", "OnFailure", "Never", NULL };
@@ -1494,9 +1589,12 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
                   FLD("nodeName"),
                   FLD("affinity"),
                   FLD("tolerations"),
+                  FLD("dnsPolicy"),
+                  FLD("dnsConfig"),
                   FEND };
     Workload *w = data;
     podctx pod = { .n_volumes = 0 };
+    PodDNS *dns = NULL;
     const node *containers, *inits;
     _cleanup_free_ spec_t **apps = NULL, **initv = NULL, **all = NULL;
     _cleanup_free_ bool *app_side = NULL, *init_side = NULL;
@@ -1550,6 +1648,7 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
     berth_yaml_opt_sub(y, f, "tolerations", read_tolerations, w);
     berth_yaml_opt_bool(y, f, "hostNetwork", &host_net);
     berth_yaml_opt_string(y, f, "hostname", &hostname);
+    dns = read_pod_dns(y, f);
     /* 0 means "at once" in Kubernetes; the spec's 0 means the default. */
     if (berth_yaml_opt_int(y, f, "terminationGracePeriodSeconds", 0, GRACE_SECS_MAX, &secs))
         grace_ms = secs ? secs * 1000 : 1;
@@ -1580,7 +1679,11 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
             s->hostname = berth_xstrdup(hostname);
         if (grace_ms)
             s->stop_grace_ms = grace_ms;
+        if (dns)
+            s->dns = BERTH_PB_COPY(PodDNS, dns);
     }
+    if (dns)
+        BERTH_PB_FREE(dns);
     if (n_apps == 0) {
         /* reported above; the workload still has a template */
         for (size_t i = 0; i < n_inits; i++)

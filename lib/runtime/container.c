@@ -4,6 +4,7 @@
  * Every failure path removes what was created. */
 #include "cgroup-internal.h"
 #include "runtime-internal.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -528,6 +529,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     char **empty_dirs = NULL;
     _cleanup_close_ int sock_parent = -1, sock_child = -1;
     char extra_env[2][300], hostname[64], sync_fd_str[16];
+    char hosts_file[PATH_MAX], resolv_file[PATH_MAX];
     berth_cgroup_limits lim;
     child_plan plan = { .spec = spec };
     struct clone_args ca = { 0 };
@@ -568,6 +570,13 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         plan.join_net = sandbox[0];
         plan.join_ipc = sandbox[1];
         plan.join_uts = sandbox[2];
+        /* the pod's own /etc files, when its sandbox has them */
+        snprintf(hosts_file, sizeof(hosts_file), "%s/" BERTH_SANDBOX_HOSTS, opts->sandbox_dir);
+        snprintf(resolv_file, sizeof(resolv_file), "%s/" BERTH_SANDBOX_RESOLV, opts->sandbox_dir);
+        if (spec->network != NETWORK_HOST && access(hosts_file, F_OK) == 0)
+            plan.hosts_file = hosts_file;
+        if (spec->network != NETWORK_HOST && access(resolv_file, F_OK) == 0)
+            plan.resolv_file = resolv_file;
     }
     if (runtime_empty_dirs(spec, opts ? opts->volumes_dir : NULL, &empty_dirs, err) < 0)
         goto fail;

@@ -471,6 +471,30 @@ static int setup_termination_log(const child_plan *p, int rootfd, berth_error **
     return 0;
 }
 
+/* A pod's /etc/hosts and /etc/resolv.conf: its sandbox's, read-only. */
+static int setup_etc_files(const child_plan *p, int rootfd, berth_error **err)
+{
+    const char *files[][2] = { { p->hosts_file, "/etc/hosts" },
+                               { p->resolv_file, "/etc/resolv.conf" } };
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(files); i++) {
+        _cleanup_close_ int src = -1;
+        char srcp[FD_PATH_LEN];
+
+        if (!files[i][0])
+            continue;
+        src = open(files[i][0], O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (src < 0)
+            return berth_error_errno(err, "the pod's %s", files[i][0]);
+        if (mount_in_root(rootfd, files[i][1], OPEN_FILE, fd_path(src, srcp), NULL, bind_flags(),
+                          NULL, err) < 0 ||
+            restrict_bind_in_root(rootfd, files[i][1], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                  err) < 0)
+            return berth_error_prefix(err, "the pod's %s", files[i][1]);
+    }
+    return 0;
+}
+
 static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
 {
     for (size_t i = 0; i < p->spec->n_mounts; i++) {
@@ -609,8 +633,8 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
             restrict_bind_in_root(rootfd, "/sys", MS_RDONLY, err) < 0)
             return -1;
     }
-    if (setup_dev(p, rootfd, err) < 0 || setup_spec_mounts(p, rootfd, err) < 0 ||
-        setup_termination_log(p, rootfd, err) < 0)
+    if (setup_dev(p, rootfd, err) < 0 || setup_etc_files(p, rootfd, err) < 0 ||
+        setup_spec_mounts(p, rootfd, err) < 0 || setup_termination_log(p, rootfd, err) < 0)
         return -1;
     if (p->workdir) {
         _cleanup_close_ int wfd = -1;

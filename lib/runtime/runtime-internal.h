@@ -51,6 +51,9 @@ typedef struct child_plan {
     char *const *empty_dirs;
     /* The host file bound at spec.termination_message_path (NULL: none). */
     const char *termination_log;
+    /* A pod on the pod network: its sandbox's hosts and resolv.conf, bound
+     * read-only at /etc/hosts and /etc/resolv.conf (NULL: none). */
+    const char *hosts_file, *resolv_file;
     /* A pod's container: the sandbox's namespaces to join in place of new
      * ones (-1: a new one). */
     int join_net, join_ipc, join_uts;

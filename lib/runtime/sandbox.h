@@ -12,6 +12,9 @@
  *   <dir>/pid             the pause's PID namespace (shared PID only)
  *   <dir>/pause           "<pid> <start time>" of the pause
  *   <dir>/volumes/<name>  the pod's emptyDir volumes (berth_create_opts)
+ *   <dir>/hosts,          with a pod network: the pod's /etc files (its
+ *   <dir>/resolv.conf     owner writes them), bound read-only in each
+ *                         container that joins it
  *
  * The pause runs the exec stub as berth-pause from a sealed memfd, in its
  * own mount namespace on an empty read-only root, as uid and gid 65535
@@ -29,6 +32,8 @@
 #include "cgroup.h"
 
 #define BERTH_SANDBOX_PAUSE_UID 65535
+#define BERTH_SANDBOX_HOSTS     "hosts"
+#define BERTH_SANDBOX_RESOLV    "resolv.conf"
 
 typedef struct berth_sandbox_opts {
     const char *dir;         /* the sandbox directory (created, 0700) */

@@ -283,6 +283,43 @@ static int validate_host_ports(const berth_spec *s, berth_error **err)
     return 0;
 }
 
+/* dnsPolicy and dnsConfig, as Kubernetes bounds them. */
+static int validate_dns(const PodDNS *d, berth_error **err)
+{
+    static const char *const policies[] = { "", "ClusterFirst", "Default", "None",
+                                            "ClusterFirstWithHostNet" };
+    bool known = false;
+
+    if (!d)
+        return 0;
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+        known |= strcmp(d->policy, policies[i]) == 0;
+    if (!known)
+        return F("spec.dns.policy: '%.40s' is not a dnsPolicy", d->policy);
+    if (d->n_nameservers > 3)
+        return F("spec.dns.nameservers: at most 3");
+    if (d->n_searches > 32)
+        return F("spec.dns.searches: at most 32");
+    if (d->n_options > 32)
+        return F("spec.dns.options: at most 32");
+    for (size_t i = 0; i < d->n_nameservers; i++) {
+        unsigned char a[16];
+
+        if (inet_pton(AF_INET, d->nameservers[i], a) != 1 &&
+            inet_pton(AF_INET6, d->nameservers[i], a) != 1)
+            return F("spec.dns.nameservers[%zu]: '%.60s' is not an IP address", i,
+                     d->nameservers[i]);
+    }
+    for (size_t i = 0; i < d->n_searches; i++)
+        if (!*d->searches[i] || strlen(d->searches[i]) > 253 || strpbrk(d->searches[i], " \t\n"))
+            return F("spec.dns.searches[%zu]: not a domain", i);
+    for (size_t i = 0; i < d->n_options; i++)
+        if (!*d->options[i]->name || strpbrk(d->options[i]->name, " \t\n:") ||
+            strpbrk(d->options[i]->value, " \t\n"))
+            return F("spec.dns.options[%zu]: not a resolver option", i);
+    return 0;
+}
+
 /* Kubernetes' safe sysctls (1.29): namespaced, and harmless to the node. */
 static const char *const safe_sysctls[] = {
     "kernel.shm_rmid_forced",
@@ -658,7 +695,8 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return F("spec.log_max_bytes: %" PRId64 " is out of range (4096..1Ti)", s->log_max_bytes);
     if (s->log_max_files < 0 || s->log_max_files > 100)
         return F("spec.log_max_files: %d is out of range (1..100)", s->log_max_files);
-    if (validate_pod_member(s, err) < 0 || validate_host_ports(s, err) < 0)
+    if (validate_pod_member(s, err) < 0 || validate_host_ports(s, err) < 0 ||
+        validate_dns(s->dns, err) < 0)
         return -1;
     if (s->lifecycle &&
         (validate_probe(s->lifecycle->post_start, "lifecycle.post_start", err) < 0 ||

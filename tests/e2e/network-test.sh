@@ -159,7 +159,10 @@ spec:
     command: [sh, -c, 'while true; do echo duo | nc -l -p 8080; done']
   - name: side
     image: bb
-    command: [sh, -c, 'ip -4 -o addr show eth0; exec sleep 100000']
+    command: [sh, -c, 'ip -4 -o addr show eth0; cat /etc/hosts /etc/resolv.conf; exec sleep 100000']
+  dnsConfig:
+    searches: [svc.example]
+    options: [{name: ndots, value: "5"}]
 YAML
 out=$(bctl apply -f "$FLEET_DIR/duo.yaml" --wait --wait-timeout 60s 2>&1)
 contains "duo runs" "duo: 1/1 running" "$out"
@@ -168,6 +171,11 @@ case "$ipd" in "${r2%.0/24}".*) ok "an address from n2's range ($ipd)" ;; *) bad
 wait_until 20 test -n "$(reach n2 "$ipd")"
 expect "the node reaches it" "duo" "$(reach n2 "$ipd")"
 contains "the other container sees the same eth0" "$ipd/24" "$(bctl logs duo-0 -c side 2>&1)"
+side=$(bctl logs duo-0 -c side 2>&1)
+contains "its /etc/hosts names it" "$(printf '%s\tduo-0' "$ipd")" "$side"
+contains "its resolv.conf: the node's search domains and dnsConfig's" "svc.example" \
+	"$(echo "$side" | grep '^search')"
+contains "... and dnsConfig's options" "ndots:5" "$(echo "$side" | grep '^options')"
 
 scenario "5b. a host port: n2's port 9090 reaches its pod's 8080, one pod a node"
 cat >"$FLEET_DIR/pub.yaml" <<'YAML'

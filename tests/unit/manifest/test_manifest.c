@@ -1023,6 +1023,46 @@ START_TEST(host_ports)
 }
 END_TEST
 
+START_TEST(dns_policy_and_config)
+{
+    static const char yaml[] = "apiVersion: v1\n"
+                               "kind: Pod\n"
+                               "metadata: {name: p}\n"
+                               "spec:\n"
+                               "  dnsPolicy: None\n"
+                               "  dnsConfig:\n"
+                               "    nameservers: [10.0.0.10]\n"
+                               "    searches: [ns1.svc.example]\n"
+                               "    options: [{name: ndots, value: '2'}, {name: edns0}]\n"
+                               "  containers: [{name: a, image: busybox}]\n";
+    berth_manifest *m = parse_ok(yaml);
+    const PodDNS *d = m->workloads[0]->template_->dns;
+    char *msg;
+
+    ck_assert_ptr_nonnull(d);
+    ck_assert_str_eq(d->policy, "None");
+    ck_assert_str_eq(d->nameservers[0], "10.0.0.10");
+    ck_assert_str_eq(d->searches[0], "ns1.svc.example");
+    ck_assert_str_eq(d->options[0]->value, "2");
+    ck_assert_str_eq(d->options[1]->value, "");
+    berth_manifest_free(m);
+    msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+                     "  dnsPolicy: None\n"
+                     "  dnsConfig: {options: [{name: 'a b'}]}\n"
+                     "  containers: [{name: a, image: busybox}]\n");
+    ck_assert_str_eq(msg, "web.yaml:5:14: spec.dnsPolicy: None needs dnsConfig.nameservers\n"
+                          "web.yaml:6:25: spec.dnsConfig.options[0]: a resolver option is a word, "
+                          "with a value of one");
+    free(msg);
+    msg = parse_fail("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+                     "  dnsConfig: {nameservers: [dns.example]}\n"
+                     "  containers: [{name: a, image: busybox}]\n");
+    ck_assert_msg(strstr(msg, "spec.dns.nameservers[0]: 'dns.example' is not an IP address"), "%s",
+                  msg);
+    free(msg);
+}
+END_TEST
+
 START_TEST(env_value_from)
 {
     static const char yaml[] =
@@ -1236,6 +1276,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, env_value_from);
     tcase_add_test(tc, namespaces);
     tcase_add_test(tc, host_ports);
+    tcase_add_test(tc, dns_policy_and_config);
     tcase_add_test(tc, lifecycle_hooks);
     tcase_add_test(tc, replica_ids);
     tcase_add_test(tc, replica_spec_is_a_labelled_copy);
