@@ -261,9 +261,12 @@ static void read_image_gc(berth_yaml *y, const berth_yaml_node *n, void *data)
 static void read_pod_network(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
     static const char *const modes[] = { "none", "bridge", NULL };
+    static const char *const backends[] = { "host-gw", "vxlan", NULL };
+    int backend = 0;
     agent_config *cfg = data;
-    field f[] = { FLD("mode"),         FLD("bridge"),  FLD("nft_table"),   FLD("pod_cidr"),
-                  FLD("cluster_cidr"), FLD("node_ip"), FLD("resolv_conf"), FEND };
+    field f[] = { FLD("mode"),        FLD("bridge"),       FLD("nft_table"),
+                  FLD("pod_cidr"),    FLD("cluster_cidr"), FLD("node_ip"),
+                  FLD("resolv_conf"), FLD("backend"),      FEND };
     _cleanup_error_ berth_error *e = NULL;
     uint32_t a;
     int mode = -1, p;
@@ -272,6 +275,8 @@ static void read_pod_network(berth_yaml *y, const berth_yaml_node *n, void *data
         return;
     if (berth_yaml_opt_enum(y, f, "mode", modes, &mode))
         cfg->pod_network = mode == 1;
+    if (berth_yaml_opt_enum(y, f, "backend", backends, &backend))
+        cfg->pod_vxlan = backend == 1;
     read_string(y, f, "bridge", &cfg->pod_bridge);
     if (strlen(cfg->pod_bridge) > 15)
         berth_yaml_field_error(y, f, "bridge", "'%s': at most 15 characters", cfg->pod_bridge);

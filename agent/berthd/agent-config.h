@@ -44,6 +44,7 @@ typedef struct agent_config {
      * controller at registration unless pod_cidr (with cluster_cidr) sets
      * it here. */
     bool pod_network;
+    bool pod_vxlan;                /* backend vxlan (else host-gw) */
     char *pod_bridge;              /* berth0 */
     char *pod_nft_table;           /* berth */
     char *pod_cidr;                /* NULL: the controller's */

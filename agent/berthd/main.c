@@ -171,10 +171,14 @@ static void on_pod_range(const char *pod_cidr, const char *cluster_cidr, void *d
         .pod_cidr = a->cfg.pod_cidr ? a->cfg.pod_cidr : pod_cidr,
         .cluster_cidr = a->cfg.pod_cluster_cidr ? a->cfg.pod_cluster_cidr : cluster_cidr,
         .table = a->cfg.pod_nft_table,
+        .vxlan = a->cfg.pod_vxlan,
     };
+    struct in_addr node_ip = { 0 };
 
     if (!a->cfg.pod_network || a->podnet)
         return;
+    if (*a->facts.internal_ip && inet_pton(AF_INET, a->facts.internal_ip, &node_ip) == 1)
+        nc.node_ip = node_ip.s_addr;
     if (!nc.pod_cidr || !*nc.pod_cidr || !nc.cluster_cidr || !*nc.cluster_cidr) {
         berth_warn("pod network: the controller gave this node no pod range: pods wait "
                    "(NetworkNotReady)");

@@ -14,6 +14,7 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "net/netlink.h"
+#include "net/podnet.h"
 
 static void os_release(char *buf, size_t size)
 {
@@ -43,7 +44,9 @@ void node_facts_internal_ip(node_facts *f, const char *configured, const char *b
         snprintf(f->internal_ip, sizeof(f->internal_ip), "%s", configured);
         return;
     }
-    if (berth_nl_open(-1, &nl, &err) < 0 || berth_nl_node_addr(nl, bridge, &a, &err) < 0) {
+    if (berth_nl_open(-1, &nl, &err) < 0 ||
+        berth_nl_node_addr(nl, (const char *const[]){ bridge, BERTH_VXLAN_DEV, NULL }, &a, &err) <
+            0) {
         berth_log_error(BERTH_LOG_WARN, err,
                         "pod network: this node's address (set pod_network.node_ip): other "
                         "nodes' pods will not reach its pods");

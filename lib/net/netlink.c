@@ -8,6 +8,7 @@
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <linux/neighbour.h>
 #include <linux/veth.h>
 #include <sched.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/xalloc.h"
 
 /* A request's buffer, and an answer's (the kernel's own page-sized
@@ -183,6 +185,85 @@ int berth_nl_veth_add(berth_nl *nl, const char *name, const char *peer, int peer
     return 0;
 }
 
+int berth_nl_vxlan_add(berth_nl *nl, const char *name, uint32_t vni, uint32_t local, uint16_t port,
+                       const uint8_t mac[6], int mtu, berth_error **err)
+{
+    char buf[NL_BUF];
+    struct nlattr *linkinfo, *data;
+    struct nlmsghdr *nlh = new_link(nl, buf, name, "vxlan", &linkinfo, &data);
+
+    mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, vni);
+    mnl_attr_put_u32(nlh, IFLA_VXLAN_LOCAL, local);
+    mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(port));
+    mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
+    mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, linkinfo);
+    mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+    if (mtu > 0)
+        mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
+    if (talk(nl, nlh, NULL, NULL) < 0)
+        return berth_error_errno(err, "add vxlan device %s", name);
+    return 0;
+}
+
+/* RTM_NEWNEIGH/RTM_DELNEIGH of family (AF_INET: a neighbour, AF_BRIDGE:
+ * a forwarding entry). */
+static int neigh(berth_nl *nl, uint16_t type, uint8_t family, int index, uint32_t addr,
+                 const uint8_t *mac)
+{
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh =
+        request(nl, buf, type, type == RTM_NEWNEIGH ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+    struct ndmsg *nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+
+    nd->ndm_family = family;
+    nd->ndm_ifindex = index;
+    nd->ndm_state = NUD_PERMANENT;
+    if (family == AF_BRIDGE)
+        nd->ndm_flags = NTF_SELF;
+    mnl_attr_put_u32(nlh, NDA_DST, addr);
+    if (mac)
+        mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+    return talk(nl, nlh, NULL, NULL);
+}
+
+int berth_nl_neigh_set(berth_nl *nl, int index, uint32_t addr, const uint8_t mac[6],
+                       berth_error **err)
+{
+    char a[16];
+
+    if (neigh(nl, RTM_NEWNEIGH, AF_INET, index, addr, mac) < 0)
+        return berth_error_errno(err, "neighbour %s", berth_ipv4_str(addr, a));
+    return 0;
+}
+
+int berth_nl_neigh_del(berth_nl *nl, int index, uint32_t addr, berth_error **err)
+{
+    char a[16];
+
+    if (neigh(nl, RTM_DELNEIGH, AF_INET, index, addr, NULL) < 0 && errno != ENOENT)
+        return berth_error_errno(err, "delete neighbour %s", berth_ipv4_str(addr, a));
+    return 0;
+}
+
+int berth_nl_fdb_set(berth_nl *nl, int index, const uint8_t mac[6], uint32_t dst, berth_error **err)
+{
+    char a[16];
+
+    if (neigh(nl, RTM_NEWNEIGH, AF_BRIDGE, index, dst, mac) < 0)
+        return berth_error_errno(err, "forwarding entry to %s", berth_ipv4_str(dst, a));
+    return 0;
+}
+
+int berth_nl_fdb_del(berth_nl *nl, int index, const uint8_t mac[6], uint32_t dst, berth_error **err)
+{
+    char a[16];
+
+    if (neigh(nl, RTM_DELNEIGH, AF_BRIDGE, index, dst, mac) < 0 && errno != ENOENT)
+        return berth_error_errno(err, "delete the forwarding entry to %s", berth_ipv4_str(dst, a));
+    return 0;
+}
+
 int berth_nl_link_up(berth_nl *nl, int index, int master, berth_error **err)
 {
     char buf[NL_BUF];
@@ -232,6 +313,24 @@ int berth_nl_addr_add(berth_nl *nl, int index, uint32_t addr, int prefix, berth_
 
 static struct nlmsghdr *route_msg(berth_nl *nl, char *buf, uint16_t type, uint16_t flags,
                                   uint32_t dst, int prefix);
+
+int berth_nl_route_set_dev(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, int oif,
+                           berth_error **err)
+{
+    char buf[NL_BUF], a[16];
+    struct nlmsghdr *nlh =
+        route_msg(nl, buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, dst, prefix);
+    struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+
+    rt->rtm_protocol = BERTH_RTPROT;
+    rt->rtm_flags |= RTNH_F_ONLINK;
+    mnl_attr_put_u32(nlh, RTA_GATEWAY, gw);
+    mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
+    if (talk(nl, nlh, NULL, NULL) < 0)
+        return berth_error_errno(err, "route %s/%d over the overlay", berth_ipv4_str(dst, a),
+                                 prefix);
+    return 0;
+}
 
 int berth_nl_route_set(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, berth_error **err)
 {
@@ -314,7 +413,7 @@ int berth_nl_routes_berth(berth_nl *nl,
 
 typedef struct addr_ctx {
     berth_nl *nl;
-    int skip; /* a link index not to take */
+    int skip[4]; /* link indexes not to take (0: none) */
     uint32_t addr;
 } addr_ctx;
 
@@ -325,9 +424,11 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
     const struct nlattr *tb[IFA_MAX + 1] = { NULL };
     attrs at = { tb, IFA_MAX };
 
-    if (a->addr || ifa->ifa_family != AF_INET || ifa->ifa_scope != RT_SCOPE_UNIVERSE ||
-        (int)ifa->ifa_index == a->skip)
+    if (a->addr || ifa->ifa_family != AF_INET || ifa->ifa_scope != RT_SCOPE_UNIVERSE)
         return MNL_CB_OK;
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(a->skip); i++)
+        if (a->skip[i] && (int)ifa->ifa_index == a->skip[i])
+            return MNL_CB_OK;
     mnl_attr_parse(nlh, sizeof(*ifa), attr_cb, &at);
     if (tb[IFA_LOCAL])
         a->addr = mnl_attr_get_u32(tb[IFA_LOCAL]);
@@ -336,12 +437,13 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
-int berth_nl_node_addr(berth_nl *nl, const char *skip, uint32_t *ret_addr, berth_error **err)
+int berth_nl_node_addr(berth_nl *nl, const char *const *skip, uint32_t *ret_addr, berth_error **err)
 {
-    addr_ctx a = { nl, -1, 0 };
+    addr_ctx a = { nl, { 0 }, 0 };
 
-    if (skip && berth_nl_link_index(nl, skip, &a.skip, NULL) < 0)
-        a.skip = -1;
+    for (size_t i = 0; skip && skip[i] && i < BERTH_ARRAY_SIZE(a.skip); i++)
+        if (berth_nl_link_index(nl, skip[i], &a.skip[i], NULL) < 0)
+            a.skip[i] = 0;
     if (dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), addr_cb, &a) < 0)
         return berth_error_errno(err, "list the addresses");
     if (!a.addr)

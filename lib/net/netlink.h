@@ -27,6 +27,24 @@ int berth_nl_bridge_add(berth_nl *nl, const char *name, berth_error **err);
 /* A veth pair: name here, peer in the namespace of peer_netns_fd. */
 int berth_nl_veth_add(berth_nl *nl, const char *name, const char *peer, int peer_netns_fd,
                       berth_error **err);
+/* A VXLAN device called name: VNI vni, on UDP port, from local (network
+ * order), learning nothing, with the MAC mac and mtu (0: the kernel's). */
+int berth_nl_vxlan_add(berth_nl *nl, const char *name, uint32_t vni, uint32_t local, uint16_t port,
+                       const uint8_t mac[6], int mtu, berth_error **err);
+/* A permanent neighbour: addr at mac on link index. */
+int berth_nl_neigh_set(berth_nl *nl, int index, uint32_t addr, const uint8_t mac[6],
+                       berth_error **err);
+int berth_nl_neigh_del(berth_nl *nl, int index, uint32_t addr, berth_error **err);
+/* A VXLAN forwarding entry: frames to mac go to the node at dst. */
+int berth_nl_fdb_set(berth_nl *nl, int index, const uint8_t mac[6], uint32_t dst,
+                     berth_error **err);
+int berth_nl_fdb_del(berth_nl *nl, int index, const uint8_t mac[6], uint32_t dst,
+                     berth_error **err);
+/* Route dst/prefix through gw on link oif, onlink, marked BERTH_RTPROT
+ * (replacing one to dst): the overlay's routes. */
+int berth_nl_route_set_dev(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, int oif,
+                           berth_error **err);
+
 /* Set link index up, and (master > 0) enslave it to link master. */
 int berth_nl_link_up(berth_nl *nl, int index, int master, berth_error **err);
 /* Delete link name; 0 also when there is none. */
@@ -53,7 +71,9 @@ int berth_nl_routes_berth(berth_nl *nl,
                           void (*fn)(uint32_t dst, int prefix, uint32_t gw, void *data), void *data,
                           berth_error **err);
 /* The node's address: the first global IPv4 address of a link other than
- * loopback and skip (the bridge); ENOENT when there is none. */
-int berth_nl_node_addr(berth_nl *nl, const char *skip, uint32_t *ret_addr, berth_error **err);
+ * loopback and those named in skip (NULL-terminated, at most 4: the
+ * bridge, the overlay); ENOENT when there is none. */
+int berth_nl_node_addr(berth_nl *nl, const char *const *skip, uint32_t *ret_addr,
+                       berth_error **err);
 
 #endif

@@ -26,6 +26,11 @@ typedef struct published {
 
 struct berth_podnet {
     berth_podnet_config cfg; /* strings owned */
+    int vx;                  /* the VXLAN device's index (vxlan) */
+    /* the peers routed to over the overlay, for taking their entries away */
+    berth_podnet_peer *overlay;
+    char (*overlay_cidr)[32];
+    size_t n_overlay;
     published *pub;
     size_t n_pub;
     berth_ipam *ipam;
@@ -50,6 +55,8 @@ void berth_podnet_close(berth_podnet *n)
         return;
     berth_nl_close(n->nl);
     berth_ipam_close(n->ipam);
+    free(n->overlay);
+    free(n->overlay_cidr);
     for (size_t i = 0; i < n->n_pub; i++) {
         free(n->pub[i].pod);
         free(n->pub[i].ports);
@@ -155,6 +162,35 @@ int berth_podnet_publish(berth_podnet *n, const char *pod, const berth_podnet_po
     return 0;
 }
 
+void berth_vtep_mac(uint32_t node_ip, uint8_t mac[6])
+{
+    mac[0] = 0x0a;
+    mac[1] = 0x58;
+    memcpy(mac + 2, &node_ip, 4);
+}
+
+/* The overlay's device, made when it is not there, with the range's own
+ * address (its first, as flannel gives its VTEP) and up. */
+static int vxlan_ensure(berth_podnet *n, uint32_t net, berth_error **err)
+{
+    berth_error *e = NULL;
+    uint8_t mac[6];
+
+    berth_vtep_mac(n->cfg.node_ip, mac);
+    if (berth_nl_link_index(n->nl, BERTH_VXLAN_DEV, &n->vx, &e) < 0) {
+        berth_error_free(&e);
+        /* 50 bytes of VXLAN over IPv4 less than a 1500 link */
+        if (berth_nl_vxlan_add(n->nl, BERTH_VXLAN_DEV, BERTH_VXLAN_VNI, n->cfg.node_ip,
+                               BERTH_VXLAN_PORT, mac, 1450, err) < 0 ||
+            berth_nl_link_index(n->nl, BERTH_VXLAN_DEV, &n->vx, err) < 0)
+            return -1;
+    }
+    if (berth_nl_addr_add(n->nl, n->vx, net, 32, err) < 0 ||
+        berth_nl_link_up(n->nl, n->vx, 0, err) < 0)
+        return berth_error_prefix(err, "VXLAN device %s", BERTH_VXLAN_DEV);
+    return 0;
+}
+
 int berth_podnet_open(const berth_podnet_config *cfg, berth_podnet **ret, berth_error **err)
 {
     berth_podnet *n = berth_xcalloc(1, sizeof(*n));
@@ -162,9 +198,18 @@ int berth_podnet_open(const berth_podnet_config *cfg, berth_podnet **ret, berth_
     int cprefix;
 
     n->cfg = (berth_podnet_config){
-        berth_xstrdup(cfg->dir),          berth_xstrdup(cfg->bridge), berth_xstrdup(cfg->pod_cidr),
-        berth_xstrdup(cfg->cluster_cidr), berth_xstrdup(cfg->table),
+        berth_xstrdup(cfg->dir),
+        berth_xstrdup(cfg->bridge),
+        berth_xstrdup(cfg->pod_cidr),
+        berth_xstrdup(cfg->cluster_cidr),
+        berth_xstrdup(cfg->table),
+        cfg->vxlan,
+        cfg->node_ip,
     };
+    if (cfg->vxlan && !cfg->node_ip) {
+        berth_error_set(err, EINVAL, "the VXLAN overlay needs this node's address");
+        goto fail;
+    }
     if (strlen(cfg->bridge) >= 16) {
         berth_error_set(err, EINVAL, "bridge name '%s': at most 15 characters", cfg->bridge);
         goto fail;
@@ -179,6 +224,7 @@ int berth_podnet_open(const berth_podnet_config *cfg, berth_podnet **ret, berth_
         goto fail;
     }
     if (berth_nl_open(-1, &n->nl, err) < 0 || bridge_ensure(n, err) < 0 ||
+        (n->cfg.vxlan && vxlan_ensure(n, net, err) < 0) ||
         berth_write_file_string_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1", err) < 0 ||
         apply_rules(n, err) < 0)
         goto fail;
@@ -251,7 +297,8 @@ int berth_podnet_detach(berth_podnet *n, const char *pod, berth_error **err)
 
 int berth_podnet_node_ip(berth_podnet *n, uint32_t *ret_addr, berth_error **err)
 {
-    return berth_nl_node_addr(n->nl, n->cfg.bridge, ret_addr, err);
+    return berth_nl_node_addr(n->nl, (const char *const[]){ n->cfg.bridge, BERTH_VXLAN_DEV, NULL },
+                              ret_addr, err);
 }
 
 typedef struct stale_ctx {
@@ -282,6 +329,53 @@ static void stale_route(uint32_t dst, int prefix, uint32_t gw, void *data)
     }
 }
 
+/* A peer over the overlay: its VTEP (its range's first address) at its
+ * MAC, the MAC at its address, its range through its VTEP. */
+static int overlay_peer(berth_podnet *n, const berth_podnet_peer *p, uint32_t dst, int prefix,
+                        berth_error **err)
+{
+    uint8_t mac[6];
+
+    berth_vtep_mac(p->node_ip, mac);
+    return berth_nl_neigh_set(n->nl, n->vx, dst, mac, err) < 0 ||
+                   berth_nl_fdb_set(n->nl, n->vx, mac, p->node_ip, err) < 0 ||
+                   berth_nl_route_set_dev(n->nl, dst, prefix, dst, n->vx, err) < 0
+               ? -1
+               : 0;
+}
+
+/* The overlay's entries of the peers no longer listed go; the listed are
+ * remembered. (Entries of peers that went while berthd was away stay
+ * until the device does: their routes are gone, nothing uses them.) */
+static void overlay_forget(berth_podnet *n, const berth_podnet_peer *peers, size_t n_peers)
+{
+    for (size_t i = 0; i < n->n_overlay; i++) {
+        bool listed = false;
+        uint32_t dst;
+        int prefix;
+        uint8_t mac[6];
+
+        for (size_t k = 0; k < n_peers && !listed; k++)
+            listed = peers[k].node_ip == n->overlay[i].node_ip &&
+                     strcmp(peers[k].pod_cidr, n->overlay_cidr[i]) == 0;
+        if (listed || berth_cidr_parse(n->overlay_cidr[i], false, &dst, &prefix, NULL) < 0)
+            continue;
+        berth_vtep_mac(n->overlay[i].node_ip, mac);
+        berth_nl_neigh_del(n->nl, n->vx, dst, NULL);
+        berth_nl_fdb_del(n->nl, n->vx, mac, n->overlay[i].node_ip, NULL);
+    }
+    free(n->overlay);
+    free(n->overlay_cidr);
+    n->overlay = berth_xcalloc(n_peers + 1, sizeof(*n->overlay));
+    n->overlay_cidr = berth_xcalloc(n_peers + 1, sizeof(*n->overlay_cidr));
+    for (size_t i = 0; i < n_peers; i++) {
+        n->overlay[i] = peers[i];
+        snprintf(n->overlay_cidr[i], sizeof(n->overlay_cidr[i]), "%s", peers[i].pod_cidr);
+        n->overlay[i].pod_cidr = NULL;
+    }
+    n->n_overlay = n_peers;
+}
+
 int berth_podnet_peers(berth_podnet *n, const berth_podnet_peer *peers, size_t n_peers,
                        berth_error **err)
 {
@@ -294,7 +388,8 @@ int berth_podnet_peers(berth_podnet *n, const berth_podnet_peer *peers, size_t n
         if (berth_cidr_parse(peers[i].pod_cidr, false, &dst, &prefix, NULL) < 0 ||
             (dst == own && prefix == own_prefix) || !peers[i].node_ip)
             continue;
-        if (berth_nl_route_set(n->nl, dst, prefix, peers[i].node_ip, err) < 0)
+        if (n->cfg.vxlan ? overlay_peer(n, &peers[i], dst, prefix, err) < 0
+                         : berth_nl_route_set(n->nl, dst, prefix, peers[i].node_ip, err) < 0)
             return berth_error_prefix(err, "pod network");
     }
     if (berth_nl_routes_berth(n->nl, stale_route, &s, err) < 0)
@@ -302,6 +397,8 @@ int berth_podnet_peers(berth_podnet *n, const berth_podnet_peer *peers, size_t n
     for (size_t i = 0; i < s.n_stale; i++)
         if (berth_nl_route_del(n->nl, s.dst[i], s.prefix[i], err) < 0)
             return berth_error_prefix(err, "pod network");
+    if (n->cfg.vxlan)
+        overlay_forget(n, peers, n_peers);
     return 0;
 }
 

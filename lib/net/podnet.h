@@ -31,7 +31,22 @@ typedef struct berth_podnet_config {
     const char *pod_cidr;     /* this node's range ("10.244.1.0/24") */
     const char *cluster_cidr; /* every node's ranges ("10.244.0.0/16") */
     const char *table;        /* berth's nftables table ("berth") */
+    /* Between nodes: routes through their addresses when they share a
+     * link (host-gw, false), or a VXLAN overlay when they do not (true,
+     * flannel's vxlan backend): the device BERTH_VXLAN_DEV, VNI 1, UDP
+     * 8472, from node_ip (network order), with the MAC berth_vtep_mac. */
+    bool vxlan;
+    uint32_t node_ip;
 } berth_podnet_config;
+
+#define BERTH_VXLAN_DEV  "berth.vx"
+#define BERTH_VXLAN_VNI  1
+#define BERTH_VXLAN_PORT 8472
+
+/* A node's VTEP MAC, made from its address as CNI makes pod MACs
+ * (0a:58 and the four bytes): every node knows every other's with no
+ * more than its address. */
+void berth_vtep_mac(uint32_t node_ip, uint8_t mac[6]);
 
 /* Make (or find) the bridge, its address, forwarding and the rules. */
 int berth_podnet_open(const berth_podnet_config *cfg, berth_podnet **ret, berth_error **err);

@@ -16,6 +16,8 @@
 #      pod with the same port off the node
 #   6. everything deleted: no pod veth, address file or netns mount left;
 #      a node forgotten takes its route with it
+#   7. two more nodes on two subnets with a router between them (no shared
+#      link): pods reach each other through the VXLAN overlay
 #
 #   network-test.sh BUILD_DIR
 set -u
@@ -237,6 +239,52 @@ no_route() {
 }
 wait_until 20 no_route && ok "n2 forgotten: n1's route to its pods is gone" ||
 	bad "n1 still routes: $(net_run n1 ip route show proto 188)"
+
+# --- 7. the overlay ----------------------------------------------------------------------
+
+scenario "7. two nodes on two subnets, a router between them: the VXLAN overlay"
+bctl node drain n1 >/dev/null 2>&1
+node_kill n1 TERM
+bctl delete node n1 >/dev/null 2>&1
+overlay_net() {
+	local r v
+	r=$(net_ns router)
+	ip netns add "$r" && FLEET_NETS+=(router) || return 1
+	ip -n "$r" link set lo up && ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1 || return 1
+	for v in 1 2; do
+		ip netns add "$(net_ns v$v)" && FLEET_NETS+=("v$v") || return 1
+		ip -n "$r" link add "r-v$v" type veth peer name eth0 netns "$(net_ns v$v)" &&
+			ip -n "$r" addr add "10.213.8$v.1/24" dev "r-v$v" && ip -n "$r" link set "r-v$v" up &&
+			ip -n "$(net_ns v$v)" link set lo up &&
+			ip -n "$(net_ns v$v)" addr add "10.213.8$v.1$v/24" dev eth0 &&
+			ip -n "$(net_ns v$v)" link set eth0 up &&
+			ip -n "$(net_ns v$v)" route add default via "10.213.8$v.1" || return 1
+	done
+}
+overlay_net || bad "the subnets and the router"
+FLEET_AGENT_EXTRA="pod_network: {mode: bridge, backend: vxlan}"
+node_start v1 "$(net_ns v1)"
+node_start v2 "$(net_ns v2)"
+wait_until 30 nodes_ready 2
+rv1=$(bctl describe node v1 | awk '$1 == "PodCIDR:" { print $2 }')
+expect "v2 routes v1's range over the overlay" "$rv1 via ${rv1%/24} dev berth.vx onlink" \
+	"$(net_run v2 ip route show proto 188 | xargs)"
+sed -e 's/name: web}/name: over}/' -e 's/app: web/app: over/g' -e 's/nodeName: n1/nodeName: v1/' \
+	-e 's/replicas: 2/replicas: 1/' "$FLEET_DIR/web.yaml" | bctl apply -f - >/dev/null
+over_runs() {
+	[ -n "$(pod_ip over-0)" ] && [ "$(bctl get pods over-0 | awk 'NR == 2 { print $3 }')" = Running ]
+}
+wait_until 30 over_runs || bad "over-0 did not run: $(bctl get pods -o wide 2>&1)"
+ipo=$(pod_ip over-0)
+sed -e "s/name: client}/name: across}/" -e 's/nodeName: n1/nodeName: v2/' -e "s/$ip1/$ipo/" \
+	"$FLEET_DIR/client.yaml" | bctl apply -f - >/dev/null
+across_done() {
+	bctl get pods across-0 2>/dev/null | awk 'NR == 2 { print $3 }' | grep -q Completed
+}
+wait_until 30 across_done && ok "a pod on v2 reached a pod on v1 through the overlay" ||
+	bad "across did not complete: $(bctl get pods across-0 2>&1) $(bctl logs across-0 2>&1)"
+expect "... and heard it" "hello from $ipo" "$(bctl logs across-0 2>&1 | head -1)"
+bctl delete over across >/dev/null 2>&1
 
 fleet_teardown
 expect "nothing of the test left on the machine" "" "$(fleet_leftovers)"

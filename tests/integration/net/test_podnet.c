@@ -72,7 +72,7 @@ static void pod_netns(const char *name, char *ret, size_t size)
 static berth_podnet *open_net(const char *cidr)
 {
     char ipdir[128];
-    berth_podnet_config cfg = { ipdir, "berth0", cidr, "10.244.0.0/16", "berth" };
+    berth_podnet_config cfg = { ipdir, "berth0", cidr, "10.244.0.0/16", "berth", false, 0 };
     berth_podnet *n = NULL;
     berth_error *err = NULL;
 
@@ -325,10 +325,60 @@ START_TEST(host_ports_reach_the_pod)
 }
 END_TEST
 
+/* The VXLAN overlay: its device, and per peer a neighbour, a forwarding
+ * entry and a route through its VTEP; a peer gone takes them along. */
+START_TEST(the_vxlan_overlay)
+{
+    char ipdir[128], out[4096];
+    berth_podnet_config cfg = {
+        ipdir, "berth0", "10.244.1.0/24", "10.244.0.0/16", "berth", true, 0
+    };
+    berth_podnet_peer peer = { 0, "10.244.2.0/24" };
+    berth_podnet *n = NULL;
+    berth_error *err = NULL;
+
+    sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
+       "ip link set d1 up && ip link set d0 up && echo done",
+       out, sizeof(out));
+    ck_assert_str_eq(out, "done\n");
+    snprintf(ipdir, sizeof(ipdir), "%s/ips", dir);
+    inet_pton(AF_INET, "10.213.0.1", &cfg.node_ip);
+    ck_assert_msg(berth_podnet_open(&cfg, &n, &err) == 0, "%s", err ? err->msg : "");
+    sh("ip -d -o link show berth.vx", out, sizeof(out));
+    ck_assert_msg(strstr(out, "vxlan id 1 local 10.213.0.1") && strstr(out, "dstport 8472") &&
+                      strstr(out, "0a:58:0a:d5:00:01"),
+                  "%s", out);
+    inet_pton(AF_INET, "10.213.5.7", &peer.node_ip);
+    ck_assert_msg(berth_podnet_peers(n, &peer, 1, &err) == 0, "%s", err ? err->msg : "");
+    sh("ip neigh show dev berth.vx", out, sizeof(out));
+    ck_assert_str_eq(out, "10.244.2.0 lladdr 0a:58:0a:d5:05:07 PERMANENT \n");
+    sh("bridge fdb show dev berth.vx", out, sizeof(out));
+    ck_assert_msg(strstr(out, "0a:58:0a:d5:05:07 dst 10.213.5.7 self permanent"), "%s", out);
+    sh("ip route show proto 188", out, sizeof(out));
+    ck_assert_str_eq(out, "10.244.2.0/24 via 10.244.2.0 dev berth.vx onlink \n");
+    /* the node's address is not the overlay's own */
+    {
+        uint32_t a;
+        char s[16];
+
+        ck_assert_int_eq(berth_podnet_node_ip(n, &a, &err), 0);
+        ck_assert_str_eq(berth_ipv4_str(a, s), "10.213.0.1");
+    }
+    ck_assert_int_eq(berth_podnet_peers(n, NULL, 0, &err), 0);
+    sh("ip neigh show dev berth.vx; bridge fdb show dev berth.vx | grep dst; "
+       "ip route show proto 188",
+       out, sizeof(out));
+    ck_assert_str_eq(out, "");
+    berth_podnet_close(n);
+}
+END_TEST
+
 START_TEST(bad_ranges_are_refused)
 {
     char ipdir[128];
-    berth_podnet_config cfg = { ipdir, "berth0", "10.9.1.0/24", "10.244.0.0/16", "berth" };
+    berth_podnet_config cfg = {
+        ipdir, "berth0", "10.9.1.0/24", "10.244.0.0/16", "berth", false, 0
+    };
     berth_podnet *n = NULL;
     berth_error *err = NULL;
 
@@ -357,6 +407,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_full_range_and_a_sweep);
     tcase_add_test(tc, routes_to_other_nodes);
     tcase_add_test(tc, host_ports_reach_the_pod);
+    tcase_add_test(tc, the_vxlan_overlay);
     tcase_add_test(tc, bad_ranges_are_refused);
     suite_add_tcase(s, tc);
     return s;
