@@ -265,12 +265,12 @@ static int write_etc(pod *e, int dirfd, const pods_sandbox *want, berth_error **
     char *node = node_resolv(e->p);
     char *hosts = podfiles_hosts(e->ip, want->hostname);
     char *resolv = podfiles_resolv(node, want->dns);
-    int r = berth_write_file_atomic_at(dirfd, BERTH_SANDBOX_HOSTS, hosts, strlen(hosts), 0644,
-                                       err) < 0 ||
-                    berth_write_file_atomic_at(dirfd, BERTH_SANDBOX_RESOLV, resolv, strlen(resolv),
-                                               0644, err) < 0
-                ? -1
-                : 0;
+    int r =
+        berth_replace_file_at(dirfd, BERTH_SANDBOX_HOSTS, hosts, strlen(hosts), 0644, err) < 0 ||
+                berth_replace_file_at(dirfd, BERTH_SANDBOX_RESOLV, resolv, strlen(resolv), 0644,
+                                      err) < 0
+            ? -1
+            : 0;
 
     free(node);
     free(hosts);
@@ -298,8 +298,7 @@ static int attach(pod *e, const char *dir, const pods_sandbox *want, berth_error
     berth_ipv4_str(addr, e->ip);
     e->ip_read = true;
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 ||
-        berth_write_file_atomic_at(fd, POD_IP_FILE, e->ip, strlen(e->ip), 0600, &e2) < 0 ||
+    if (fd < 0 || berth_replace_file_at(fd, POD_IP_FILE, e->ip, strlen(e->ip), 0600, &e2) < 0 ||
         write_etc(e, fd, want, &e2) < 0) {
         if (fd >= 0)
             close(fd);

@@ -2,6 +2,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -144,8 +145,8 @@ static int open_parent(int dirfd, const char *path, int *ret_fd, const char **re
     return 0;
 }
 
-int berth_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len,
-                               mode_t mode, berth_error **err)
+static int write_atomic(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                        bool durable, berth_error **err)
 {
     _cleanup_close_ int dfd = -1, fd = -1;
     char tmp[NAME_MAX + 1];
@@ -179,7 +180,7 @@ int berth_write_file_atomic_at(int dirfd, const char *path, const void *data, si
         berth_error_errno(err, "write %s", path);
         goto fail;
     }
-    if (fsync(fd) < 0) {
+    if (durable && fsync(fd) < 0) {
         berth_error_errno(err, "fsync %s", path);
         goto fail;
     }
@@ -192,13 +193,25 @@ int berth_write_file_atomic_at(int dirfd, const char *path, const void *data, si
         goto fail;
     }
     /* The rename is durable only once the directory is. */
-    if (fsync(dfd) < 0)
+    if (durable && fsync(dfd) < 0)
         return berth_error_errno(err, "fsync directory of %s", path);
     return 0;
 
 fail:
     unlinkat(dfd, tmp, 0);
     return -1;
+}
+
+int berth_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len,
+                               mode_t mode, berth_error **err)
+{
+    return write_atomic(dirfd, path, data, len, mode, true, err);
+}
+
+int berth_replace_file_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                          berth_error **err)
+{
+    return write_atomic(dirfd, path, data, len, mode, false, err);
 }
 
 int berth_write_file_string_at(int dirfd, const char *path, const char *value, berth_error **err)

@@ -41,6 +41,12 @@ int berth_read_file_at(int dirfd, const char *path, size_t max, char **ret_data,
 int berth_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len,
                                mode_t mode, berth_error **err);
 
+/* berth_write_file_atomic_at without the fsyncs: a crash of the writer
+ * leaves the old content or the new, a power loss may leave neither. For
+ * state a reboot makes moot anyway (a pod's files: its pod is gone too). */
+int berth_replace_file_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                          berth_error **err);
+
 /* Write a short string to an existing file in one write(2) (cgroup and proc
  * control files, which need the whole value in one write). No O_CREAT. */
 int berth_write_file_string_at(int dirfd, const char *path, const char *value, berth_error **err);

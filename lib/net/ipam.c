@@ -82,7 +82,9 @@ static bool owner_of(const berth_ipam *a, const char *name, char *buf, size_t si
         return false;
     n = read(fd, buf, size - 1);
     close(fd);
-    if (n <= 0)
+    /* empty: cut short by a power loss; an owner no pod has (a sweep
+     * gives it back) */
+    if (n < 0)
         return false;
     buf[n] = '\0';
     return true;
@@ -177,7 +179,9 @@ int berth_ipam_get(berth_ipam *a, const char *owner, uint32_t *ret_addr, berth_e
             continue;
         if (fd < 0)
             return berth_error_errno(err, "%s/%s", a->dir, name);
-        if (berth_write_all(fd, owner, strlen(owner)) < 0 || fsync(fd) < 0) {
+        /* no fsync: after a power loss every pod is gone, and the sweep
+         * at the next start gives their addresses back */
+        if (berth_write_all(fd, owner, strlen(owner)) < 0) {
             int saved = errno;
 
             close(fd);
@@ -187,7 +191,7 @@ int berth_ipam_get(berth_ipam *a, const char *owner, uint32_t *ret_addr, berth_e
         close(fd);
         /* where to start next time: best effort (a lost one only reuses
          * sooner) */
-        berth_write_file_atomic_at(a->dirfd, "last", name, strlen(name), 0600, NULL);
+        berth_replace_file_at(a->dirfd, "last", name, strlen(name), 0600, NULL);
         *ret_addr = htonl(host);
         return 0;
     }

@@ -1,7 +1,9 @@
 /* lib/net/ipam: a node's pod addresses out of its range, as CNI's
  * host-local plugin keeps them: one file per address given, <dir>/<a.b.c.d>,
  * holding its owner (a pod id), made with O_EXCL so that no address is
- * given twice, also across restarts and crashes; <dir>/last: where the next
+ * given twice, also across restarts and crashes (not synced: after a power
+ * loss every pod is gone, and a sweep gives back what is left, an empty
+ * file too); <dir>/last: where the next
  * search starts, so a freed address is not given again at once. The
  * network's first address is the gateway (the node's bridge), its own and
  * its broadcast address are never given. Not thread-safe. */

@@ -2,6 +2,7 @@
 #include "agentd.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,13 +27,16 @@ int bench_agentd_setup(bench_agentd *a, const char *name, const char *berthd_bin
     a->berthd = -1;
     snprintf(a->dir, sizeof(a->dir), "/tmp/berth-bench-%s-%d", name, (int)getpid());
     snprintf(a->state, sizeof(a->state), "%s/agent/containers", a->dir);
-    snprintf(a->parent, sizeof(a->parent), "/berth-bench-%d", (int)getpid());
+    snprintf(a->parent, sizeof(a->parent), "/berth-bench-%s-%d", name, (int)getpid());
     snprintf(a->cfgpath, sizeof(a->cfgpath), "%s/agent.yaml", a->dir);
     snprintf(cmd, sizeof(cmd), "mkdir -p %s/images && cp -a %s %s/images/bb", a->dir, rootfs,
              a->dir);
     if (system(cmd) != 0)
         return -1;
-    if (berth_loop_new(&a->loop, &err) < 0 || berth_keypair_generate(&node_key, &err) < 0)
+    /* a loop given (shared with another agent's controller) stays the caller's */
+    a->own_loop = !a->loop;
+    if ((a->own_loop && berth_loop_new(&a->loop, &err) < 0) ||
+        berth_keypair_generate(&node_key, &err) < 0)
         goto fail;
     memcpy(a->node_pk, node_key.pk, sizeof(a->node_pk));
     snprintf(path, sizeof(path), "%s/node.key", a->dir);
@@ -84,6 +88,9 @@ int bench_agentd_start(bench_agentd *a, bool wait)
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
+        /* the pod network's bridge and rules there, not on this machine */
+        if (a->own_netns && (unshare(CLONE_NEWNET) < 0 || system("ip link set lo up") != 0))
+            _exit(126);
         execl(a->berthd_bin, a->berthd_bin, "-c", a->cfgpath, (char *)NULL);
         _exit(127);
     }
@@ -137,7 +144,8 @@ void bench_agentd_teardown(bench_agentd *a, bool keep)
     bench_agentd_stop(a);
     if (a->loop) {
         fake_ctl_stop(&a->ctl);
-        berth_loop_free(a->loop);
+        if (a->own_loop)
+            berth_loop_free(a->loop);
         a->loop = NULL;
     }
     /* containers a failed round left running (berthd leaves them when it

@@ -19,7 +19,9 @@ typedef struct bench_agentd {
     char parent[64]; /* the containers' cgroup parent */
     char cfgpath[300];
     char extra_yaml[1024]; /* appended to agent.yaml (e.g. operators) */
-    berth_loop *loop;
+    bool own_netns;        /* berthd in a network namespace of its own */
+    berth_loop *loop;      /* set before setup: shared, and not freed */
+    bool own_loop;
     fake_ctl ctl;
     uint8_t node_pk[32];
     pid_t berthd;

@@ -36,6 +36,8 @@
 #define MAX_N 1000
 
 static bench_agentd A;
+/* The agent the predicates look at: A, or N (with the pod network). */
+static bench_agentd N, *cur = &A;
 
 /* --- the containers ---------------------------------------------------------------- */
 
@@ -88,9 +90,9 @@ static int round_running(void)
     size_t n = strlen(round_prefix);
     int k = 0;
 
-    for (size_t i = 0; i < A.ctl.n_latest; i++)
-        k += strncmp(A.ctl.latest[i].id, round_prefix, n) == 0 && A.ctl.latest[i].id[n] == '-' &&
-             A.ctl.latest[i].state == CONTAINER_RUNNING;
+    for (size_t i = 0; i < cur->ctl.n_latest; i++)
+        k += strncmp(cur->ctl.latest[i].id, round_prefix, n) == 0 &&
+             cur->ctl.latest[i].id[n] == '-' && cur->ctl.latest[i].state == CONTAINER_RUNNING;
     return k;
 }
 
@@ -106,9 +108,9 @@ static int prefix_running(void)
     size_t n = strlen(round_prefix);
     int k = 0;
 
-    for (size_t i = 0; i < A.ctl.n_latest; i++)
-        k += strncmp(A.ctl.latest[i].id, round_prefix, n) == 0 &&
-             A.ctl.latest[i].state == CONTAINER_RUNNING;
+    for (size_t i = 0; i < cur->ctl.n_latest; i++)
+        k += strncmp(cur->ctl.latest[i].id, round_prefix, n) == 0 &&
+             cur->ctl.latest[i].state == CONTAINER_RUNNING;
     return k;
 }
 
@@ -120,7 +122,7 @@ static bool pair_running(void)
 /* No container directory left: everything removed was stopped and cleaned. */
 static bool none_left(void)
 {
-    return bench_agentd_empty(&A);
+    return bench_agentd_empty(cur);
 }
 
 /* --- /proc ------------------------------------------------------------------------- */
@@ -155,7 +157,7 @@ static int monitor_pss(long *ret_sum_kb, long *ret_max_kb)
         for (ssize_t i = 0; i < len; i++)
             if (cmd[i] == '\0')
                 cmd[i] = ' ';
-        if (!strstr(cmd, "berth-monitor") || !strstr(cmd, A.state))
+        if (!strstr(cmd, "berth-monitor") || !strstr(cmd, cur->state))
             continue;
         pss = bench_smaps_kb(atoi(e->d_name), "Pss");
         if (pss < 0)
@@ -187,14 +189,14 @@ static int latency(int runs)
         await_id = ids[0];
         running_at_ns = 0;
         t0 = berth_now_mono_ns();
-        fake_ctl_assign(&A.ctl, spec_ptrs, 1);
-        if (!bench_agentd_wait(&A, awaited_running, 30000)) {
-            fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0], A.dir);
+        fake_ctl_assign(&cur->ctl, spec_ptrs, 1);
+        if (!bench_agentd_wait(cur, awaited_running, 30000)) {
+            fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0], cur->dir);
             break;
         }
         ms[done++] = (double)(running_at_ns - t0) / 1e6;
-        fake_ctl_assign(&A.ctl, NULL, 0);
-        if (!bench_agentd_wait(&A, none_left, 30000)) {
+        fake_ctl_assign(&cur->ctl, NULL, 0);
+        if (!bench_agentd_wait(cur, none_left, 30000)) {
             fprintf(stderr, "bench-agent: %s was not removed\n", ids[0]);
             break;
         }
@@ -271,6 +273,62 @@ out:
     return done == runs ? 0 : -1;
 }
 
+/* One container assigned -> Running, interleaved: on A (no pod network)
+ * and on N (the built-in pod network: a sandbox, a veth, an address, a
+ * route for each); p50, p99 of each and what the network adds. */
+static int network(int runs)
+{
+    double *ms[2];
+    int done = 0;
+
+    ms[0] = calloc((size_t)runs + 1, sizeof(double));
+    ms[1] = calloc((size_t)runs + 1, sizeof(double));
+    for (int i = 0; i < runs; i++) {
+        for (int k = 0; k < 2; k++) {
+            char prefix[32];
+            int64_t t0;
+
+            cur = k ? &N : &A;
+            snprintf(prefix, sizeof(prefix), "net%d-%d", k, i);
+            make_specs(prefix, 1);
+            await_id = ids[0];
+            running_at_ns = 0;
+            t0 = berth_now_mono_ns();
+            fake_ctl_assign(&cur->ctl, spec_ptrs, 1);
+            if (!bench_agentd_wait(cur, awaited_running, 30000)) {
+                fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0],
+                        cur->dir);
+                goto out;
+            }
+            ms[k][i] = (double)(running_at_ns - t0) / 1e6;
+            fake_ctl_assign(&cur->ctl, NULL, 0);
+            if (!bench_agentd_wait(cur, none_left, 30000)) {
+                fprintf(stderr, "bench-agent: %s was not removed\n", ids[0]);
+                goto out;
+            }
+        }
+        done++;
+    }
+out:
+    cur = &A;
+    await_id = NULL;
+    if (done) {
+        bench_sort(ms[0], (size_t)done);
+        bench_sort(ms[1], (size_t)done);
+        printf("  assignment -> Running, no pod network:       p50 %.1f ms  p99 %.1f ms  (%d "
+               "runs)\n",
+               bench_pct(ms[0], (size_t)done, 0.5), bench_pct(ms[0], (size_t)done, 0.99), done);
+        printf("  assignment -> Running, built-in pod network: p50 %.1f ms  p99 %.1f ms  (%d "
+               "runs)\n",
+               bench_pct(ms[1], (size_t)done, 0.5), bench_pct(ms[1], (size_t)done, 0.99), done);
+        printf("  the pod network adds %.1f ms, p50 (target <= 5 ms)\n",
+               bench_pct(ms[1], (size_t)done, 0.5) - bench_pct(ms[0], (size_t)done, 0.5));
+    }
+    free(ms[0]);
+    free(ms[1]);
+    return done == runs ? 0 : -1;
+}
+
 static int density(int n)
 {
     long rss, pss, t0, t1, mon_sum, mon_max;
@@ -281,21 +339,21 @@ static int density(int n)
     make_specs(round_prefix, n);
     want_running = n;
     start = berth_now_mono_ns();
-    fake_ctl_assign(&A.ctl, spec_ptrs, (size_t)n);
-    if (!bench_agentd_wait(&A, all_running, 600000)) {
+    fake_ctl_assign(&cur->ctl, spec_ptrs, (size_t)n);
+    if (!bench_agentd_wait(cur, all_running, 600000)) {
         fprintf(stderr, "bench-agent: only %d of %d running (see %s/berthd.log)\n", round_running(),
-                n, A.dir);
+                n, cur->dir);
         return -1;
     }
     all_ns = berth_now_mono_ns() - start;
     /* Settle (the last events, a metrics round), then measure idle. */
-    run_for(A.loop, 2000);
-    rss = bench_smaps_kb(A.berthd, "Rss");
-    pss = bench_smaps_kb(A.berthd, "Pss");
+    run_for(cur->loop, 2000);
+    rss = bench_smaps_kb(cur->berthd, "Rss");
+    pss = bench_smaps_kb(cur->berthd, "Pss");
     monitors = monitor_pss(&mon_sum, &mon_max);
-    t0 = bench_cpu_ticks(A.berthd);
-    run_for(A.loop, 20000);
-    t1 = bench_cpu_ticks(A.berthd);
+    t0 = bench_cpu_ticks(cur->berthd);
+    run_for(cur->loop, 20000);
+    t1 = bench_cpu_ticks(cur->berthd);
     printf("  %4d containers: all Running after %.2f s (%.1f ms each)\n", n, (double)all_ns / 1e9,
            (double)all_ns / 1e6 / n);
     printf("        berthd: RSS %.1f MB  PSS %.1f MB   idle CPU %.2f%% over 20 s\n",
@@ -304,8 +362,8 @@ static int density(int n)
     if (monitors)
         printf("        berth-monitor x%d: PSS %.0f kB each (max %ld kB)\n", monitors,
                (double)mon_sum / monitors, mon_max);
-    fake_ctl_assign(&A.ctl, NULL, 0);
-    if (!bench_agentd_wait(&A, none_left, 600000)) {
+    fake_ctl_assign(&cur->ctl, NULL, 0);
+    if (!bench_agentd_wait(cur, none_left, 600000)) {
         fprintf(stderr, "bench-agent: containers of round %d not removed\n", n);
         return -1;
     }
@@ -352,6 +410,30 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_sizes && rc == 0; i++)
         if (density(sizes[i]) < 0)
             rc = 1;
+    /* the pod network: a second berthd in a network namespace of its own */
+    if (rc == 0 && runs > 0) {
+        /* one loop for both fake controllers: waiting on one serves both */
+        N.loop = A.loop;
+        if (bench_agentd_setup(&N, "agent-net", argv[1], argv[2]) < 0)
+            rc = 1;
+        N.own_netns = true;
+        snprintf(N.extra_yaml, sizeof(N.extra_yaml),
+                 "pod_network: {mode: bridge, pod_cidr: 10.244.0.0/22, "
+                 "cluster_cidr: 10.244.0.0/16}\n");
+        N.ctl.on_status = on_status;
+        if (rc == 0 && bench_agentd_start(&N, true) < 0)
+            rc = 1;
+        if (rc == 0) {
+            printf("pod network (a second berthd, in a network namespace of its own)\n");
+            if (network(runs) < 0)
+                rc = 1;
+            cur = &N;
+            if (rc == 0 && density(100) < 0)
+                rc = 1;
+            cur = &A;
+        }
+        bench_agentd_teardown(&N, rc != 0);
+    }
     bench_agentd_teardown(&A, rc != 0);
     return rc;
 }

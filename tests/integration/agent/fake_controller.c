@@ -18,8 +18,6 @@
         }                                                                                          \
     } while (0)
 
-static fake_ctl *self;
-
 static void note_status(fake_ctl *f, const ContainerStatus *st)
 {
     fake_event e = { 0 };
@@ -53,8 +51,8 @@ static void ctl_register(Controller_Service *s, const RegisterRequest *in,
     const berth_principal *peer = berth_rpc_call_peer(data);
     RegisterResponse out = REGISTER_RESPONSE_INIT;
     Endpoints ep = ENDPOINTS_INIT;
+    fake_ctl *self = berth_container_of(s, fake_ctl, svc);
 
-    (void)s;
     if (!in->node || strcmp(in->node->name, peer->name) != 0 || peer->role != BERTH_ROLE_NODE) {
         berth_rpc_call_fail(data, CODE_PERMISSION_DENIED, "not as %s",
                             in->node ? in->node->name : "(none)");
@@ -76,8 +74,8 @@ static void ctl_heartbeat(Controller_Service *s, const HeartbeatRequest *in,
                           HeartbeatResponse_Closure closure, void *data)
 {
     HeartbeatResponse out = HEARTBEAT_RESPONSE_INIT;
+    fake_ctl *self = berth_container_of(s, fake_ctl, svc);
 
-    (void)s;
     self->heartbeats++;
     self->applied = in->applied_generation;
     if (self->on_call)
@@ -91,8 +89,8 @@ static void ctl_assignments(Controller_Service *s, const GetAssignmentsRequest *
                             Assignments_Closure closure, void *data)
 {
     Assignments out = ASSIGNMENTS_INIT;
+    fake_ctl *self = berth_container_of(s, fake_ctl, svc);
 
-    (void)s;
     out.generation = self->generation;
     if (in->known_generation == self->generation) {
         out.unchanged = 1;
@@ -107,8 +105,8 @@ static void ctl_report(Controller_Service *s, const ReportStatusRequest *in,
                        ReportStatusResponse_Closure closure, void *data)
 {
     ReportStatusResponse out = REPORT_STATUS_RESPONSE_INIT;
+    fake_ctl *self = berth_container_of(s, fake_ctl, svc);
 
-    (void)s;
     if (in->full)
         self->full_reports++;
     for (size_t i = 0; i < in->n_containers; i++)
@@ -118,20 +116,20 @@ static void ctl_report(Controller_Service *s, const ReportStatusRequest *in,
 
 static void on_event(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
 {
+    fake_ctl *self = data;
     const ContainerEvent *ev = (const ContainerEvent *)msg;
 
     (void)item;
-    (void)data;
     if (ev->status)
         note_status(self, ev->status);
 }
 
 static void on_metrics(const berth_stream_item *item, const ProtobufCMessage *msg, void *data)
 {
+    fake_ctl *self = data;
     const MetricsReport *r = (const MetricsReport *)msg;
 
     (void)item;
-    (void)data;
     self->metrics_reports++;
     for (size_t i = 0; i < r->n_samples; i++) {
         const MetricsSample *s = r->samples[i];
@@ -160,7 +158,6 @@ void fake_ctl_start(fake_ctl *f, berth_loop *loop, const char *dir, const char *
     berth_error *err = NULL;
 
     memset(f, 0, sizeof(*f));
-    self = f;
     f->loop = loop;
     f->heartbeat_ms = 500;
     f->generation = 1;
@@ -191,8 +188,8 @@ void fake_ctl_up(fake_ctl *f)
     need((berth_events_pub_bind(f->pub, f->events, &err)) == 0);
     need((berth_stream_pull_new(f->loop, f->party.auth, &f->pull, &err)) == 0);
     need((berth_stream_pull_bind(f->pull, f->stream, &err)) == 0);
-    need((berth_stream_pull_on(f->pull, &container_event_descriptor, on_event, NULL, &err)) == 0);
-    need((berth_stream_pull_on(f->pull, &metrics_report_descriptor, on_metrics, NULL, &err)) == 0);
+    need((berth_stream_pull_on(f->pull, &container_event_descriptor, on_event, f, &err)) == 0);
+    need((berth_stream_pull_on(f->pull, &metrics_report_descriptor, on_metrics, f, &err)) == 0);
     need((berth_surveyor_new(f->loop, f->party.auth, &f->surveyor, &err)) == 0);
     need((berth_surveyor_bind(f->surveyor, f->survey, &err)) == 0);
 }
