@@ -173,6 +173,31 @@ static int monitor_pss(long *ret_sum_kb, long *ret_max_kb)
 
 /* --- figures ----------------------------------------------------------------------- */
 
+/* One container named after prefix on cur: assignment -> Running, in ms
+ * (-1: it did not run, or was not removed after). */
+static double one_start(const char *prefix)
+{
+    int64_t t0;
+    double ms;
+
+    make_specs(prefix, 1);
+    await_id = ids[0];
+    running_at_ns = 0;
+    t0 = berth_now_mono_ns();
+    fake_ctl_assign(&cur->ctl, spec_ptrs, 1);
+    if (!bench_agentd_wait(cur, awaited_running, 30000)) {
+        fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0], cur->dir);
+        return -1;
+    }
+    ms = (double)(running_at_ns - t0) / 1e6;
+    fake_ctl_assign(&cur->ctl, NULL, 0);
+    if (!bench_agentd_wait(cur, none_left, 30000)) {
+        fprintf(stderr, "bench-agent: %s was not removed\n", ids[0]);
+        return -1;
+    }
+    return ms;
+}
+
 static int latency(int runs)
 {
     double *ms = calloc((size_t)runs, sizeof(double));
@@ -182,24 +207,11 @@ static int latency(int runs)
         return -1;
     for (int i = 0; i < runs; i++) {
         char prefix[32];
-        int64_t t0;
 
         snprintf(prefix, sizeof(prefix), "lat%d", i);
-        make_specs(prefix, 1);
-        await_id = ids[0];
-        running_at_ns = 0;
-        t0 = berth_now_mono_ns();
-        fake_ctl_assign(&cur->ctl, spec_ptrs, 1);
-        if (!bench_agentd_wait(cur, awaited_running, 30000)) {
-            fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0], cur->dir);
+        if ((ms[done] = one_start(prefix)) < 0)
             break;
-        }
-        ms[done++] = (double)(running_at_ns - t0) / 1e6;
-        fake_ctl_assign(&cur->ctl, NULL, 0);
-        if (!bench_agentd_wait(cur, none_left, 30000)) {
-            fprintf(stderr, "bench-agent: %s was not removed\n", ids[0]);
-            break;
-        }
+        done++;
     }
     await_id = NULL;
     if (done) {
@@ -286,26 +298,11 @@ static int network(int runs)
     for (int i = 0; i < runs; i++) {
         for (int k = 0; k < 2; k++) {
             char prefix[32];
-            int64_t t0;
 
             cur = k ? &N : &A;
             snprintf(prefix, sizeof(prefix), "net%d-%d", k, i);
-            make_specs(prefix, 1);
-            await_id = ids[0];
-            running_at_ns = 0;
-            t0 = berth_now_mono_ns();
-            fake_ctl_assign(&cur->ctl, spec_ptrs, 1);
-            if (!bench_agentd_wait(cur, awaited_running, 30000)) {
-                fprintf(stderr, "bench-agent: %s did not run (see %s/berthd.log)\n", ids[0],
-                        cur->dir);
+            if ((ms[k][i] = one_start(prefix)) < 0)
                 goto out;
-            }
-            ms[k][i] = (double)(running_at_ns - t0) / 1e6;
-            fake_ctl_assign(&cur->ctl, NULL, 0);
-            if (!bench_agentd_wait(cur, none_left, 30000)) {
-                fprintf(stderr, "bench-agent: %s was not removed\n", ids[0]);
-                goto out;
-            }
         }
         done++;
     }
