@@ -20,6 +20,8 @@ packages=(
 	libmnl-dev libnftables-dev
 	# pod network tests read the rules back with nft
 	nftables
+	# CNI tests: the standard plugins
+	containernetworking-plugins
 	# unit tests (check links against subunit)
 	check libsubunit-dev
 	# run: the example image, network namespaces, process tools

@@ -29,7 +29,8 @@
             &(c)->image_store, &(c)->key, &(c)->join_token, &(c)->cgroup_parent, &(c)->socket,     \
             &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
             &(c)->registries, &(c)->seccomp_profile_dir, &(c)->pod_bridge, &(c)->pod_nft_table,    \
-            &(c)->pod_cidr, &(c)->pod_cluster_cidr, &(c)->pod_node_ip, &(c)->pod_resolv_conf       \
+            &(c)->pod_cidr, &(c)->pod_cluster_cidr, &(c)->pod_node_ip, &(c)->pod_resolv_conf,      \
+            &(c)->cni_conf_dir, &(c)->cni_bin_dir                                                  \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -90,6 +91,8 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     cfg->seccomp_profile_dir = berth_xstrdup("/etc/berth/seccomp");
     cfg->pod_bridge = berth_xstrdup("berth0");
     cfg->pod_nft_table = berth_xstrdup("berth");
+    cfg->cni_conf_dir = berth_xstrdup("/etc/cni/net.d");
+    cfg->cni_bin_dir = berth_xstrdup("/usr/lib/cni");
     cfg->cgroup_parent = berth_xstrdup("/berth");
     cfg->socket = berth_xstrdup("/run/berth/agent.sock");
     cfg->controller_key = berth_xstrdup("/etc/berth/controller.pub");
@@ -260,21 +263,33 @@ static void read_image_gc(berth_yaml *y, const berth_yaml_node *n, void *data)
  * cluster_cidr}. */
 static void read_pod_network(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
-    static const char *const modes[] = { "none", "bridge", NULL };
+    static const char *const modes[] = { "none", "bridge", "cni", NULL };
     static const char *const backends[] = { "host-gw", "vxlan", NULL };
     int backend = 0;
     agent_config *cfg = data;
-    field f[] = { FLD("mode"),        FLD("bridge"),       FLD("nft_table"),
-                  FLD("pod_cidr"),    FLD("cluster_cidr"), FLD("node_ip"),
-                  FLD("resolv_conf"), FLD("backend"),      FEND };
+    field f[] = { FLD("mode"),
+                  FLD("bridge"),
+                  FLD("nft_table"),
+                  FLD("pod_cidr"),
+                  FLD("cluster_cidr"),
+                  FLD("node_ip"),
+                  FLD("resolv_conf"),
+                  FLD("backend"),
+                  FLD("cni_conf_dir"),
+                  FLD("cni_bin_dir"),
+                  FEND };
     _cleanup_error_ berth_error *e = NULL;
     uint32_t a;
     int mode = -1, p;
 
     if (!berth_yaml_fields(y, n, f))
         return;
-    if (berth_yaml_opt_enum(y, f, "mode", modes, &mode))
-        cfg->pod_network = mode == 1;
+    if (berth_yaml_opt_enum(y, f, "mode", modes, &mode)) {
+        cfg->pod_network = mode >= 1;
+        cfg->pod_cni = mode == 2;
+    }
+    read_string(y, f, "cni_conf_dir", &cfg->cni_conf_dir);
+    read_string(y, f, "cni_bin_dir", &cfg->cni_bin_dir);
     if (berth_yaml_opt_enum(y, f, "backend", backends, &backend))
         cfg->pod_vxlan = backend == 1;
     read_string(y, f, "bridge", &cfg->pod_bridge);

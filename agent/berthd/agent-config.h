@@ -44,7 +44,10 @@ typedef struct agent_config {
      * controller at registration unless pod_cidr (with cluster_cidr) sets
      * it here. */
     bool pod_network;
-    bool pod_vxlan;                /* backend vxlan (else host-gw) */
+    bool pod_vxlan; /* backend vxlan (else host-gw) */
+    bool pod_cni;   /* mode cni: the network of cni_conf_dir, its plugins in cni_bin_dir */
+    char *cni_conf_dir;
+    char *cni_bin_dir;
     char *pod_bridge;              /* berth0 */
     char *pod_nft_table;           /* berth */
     char *pod_cidr;                /* NULL: the controller's */

@@ -151,6 +151,8 @@ struct containers {
     berth_loop_timer kick;
     /* the emptyDir sizeLimit checks */
     berth_loop_timer volume_timer;
+    /* pod_sandbox's host ports (one at a time: the loop's thread) */
+    berth_podnet_port sb_ports[POD_PORTS_MAX];
 };
 
 static void ct_set_status(ct *c, ContainerState state, const char *reason, const char *fmt, ...)
@@ -462,6 +464,8 @@ static bool init_completed(const ct *c)
            c->st.signal == 0 && strcmp(c->reason, CONTAINERS_REASON_STOPPED) != 0;
 }
 
+static size_t pod_ports(const containers *t, const char *pod, berth_podnet_port *out, size_t max);
+
 /* The settings of c's pod's sandbox, from c (its pod's containers carry
  * the same), and the pod's limits as Kubernetes sizes a pod: the larger
  * of its containers' sum (sidecars in) and its largest init container,
@@ -509,6 +513,8 @@ static void pod_sandbox(const ct *c, pods_sandbox *ret, berth_cgroup_limits *lim
         .share_pid = m->share_process_namespace,
         .limits = lim,
         .dns = c->spec->dns,
+        .ports = c->t->sb_ports,
+        .n_ports = pod_ports(c->t, m->pod, c->t->sb_ports, POD_PORTS_MAX),
     };
 }
 
@@ -1661,6 +1667,16 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
 fail:
     containers_close(t);
     return -1;
+}
+
+void containers_set_cni(containers *t, berth_cni *cni)
+{
+    pods_set_cni(t->pods, cni);
+    for (ct *c = t->cts; c; c = c->next)
+        if (*c->net_error)
+            c->retry_at_ns = 0;
+    if (!berth_loop_timer_armed(&t->kick))
+        berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
 }
 
 void containers_set_network(containers *t, berth_podnet *net)

@@ -33,6 +33,7 @@
 
 #include "base/error.h"
 #include "base/loop.h"
+#include "net/cni.h"
 #include "net/podnet.h"
 #include "berth/proto/v1.h"
 #include "pulls.h"
@@ -126,6 +127,8 @@ void containers_images(const containers *t, char ***ret, size_t *ret_n);
 
 /* The pod network is there (NULL: gone): pods get addresses on it. */
 void containers_set_network(containers *t, berth_podnet *net);
+/* An operator's CNI network is (in place of the built-in one). */
+void containers_set_cni(containers *t, berth_cni *cni);
 
 /* Make the node run exactly specs (the whole desired set, generation gen):
  * start what is missing, replace what changed, stop and remove what is not

@@ -51,6 +51,7 @@ typedef struct agent {
     session *session;
     berth_loop_timer metrics_timer;
     berth_podnet *podnet; /* the pod network, once its range is known */
+    berth_cni *cni;       /* or an operator's CNI network (mode cni) */
 } agent;
 
 static void usage(FILE *out)
@@ -175,7 +176,7 @@ static void on_pod_range(const char *pod_cidr, const char *cluster_cidr, void *d
     };
     struct in_addr node_ip = { 0 };
 
-    if (!a->cfg.pod_network || a->podnet)
+    if (!a->cfg.pod_network || a->cfg.pod_cni || a->podnet)
         return;
     if (*a->facts.internal_ip && inet_pton(AF_INET, a->facts.internal_ip, &node_ip) == 1)
         nc.node_ip = node_ip.s_addr;
@@ -351,7 +352,7 @@ static int start(agent *a, berth_error **err)
         .cgroup_version = berth_cgroup_driver_version(a->cgroups),
         .agent_start_ns = a->start_ns,
         .pod_range = on_pod_range,
-        .peers = a->cfg.pod_network ? on_peers : NULL,
+        .peers = a->cfg.pod_network && !a->cfg.pod_cni ? on_peers : NULL,
         .data = a,
     };
 
@@ -366,6 +367,17 @@ static int start(agent *a, berth_error **err)
     /* a range of its own: the network now (a controller's comes later) */
     if (a->cfg.pod_cidr)
         on_pod_range(NULL, NULL, a);
+    /* an operator's CNI network: one that does not load stops berthd */
+    if (a->cfg.pod_cni) {
+        char cache[PATH_MAX];
+
+        snprintf(cache, sizeof(cache), "%s/network/cni", a->cfg.state_dir);
+        if (berth_cni_open(a->cfg.cni_conf_dir, a->cfg.cni_bin_dir, cache, &a->cni, err) < 0)
+            return berth_error_prefix(err, "pod_network: cni");
+        berth_info("pod network: CNI network %s (%s)", berth_cni_name(a->cni),
+                   berth_cni_file(a->cni));
+        containers_set_cni(a->containers, a->cni);
+    }
     acfg.containers = a->containers;
     a->service = agent_service_new(&acfg);
     scfg.containers = a->containers;
@@ -390,6 +402,8 @@ static void stop(agent *a)
     /* what the kernel holds stays: the pods keep their network */
     berth_podnet_close(a->podnet);
     a->podnet = NULL;
+    berth_cni_close(a->cni);
+    a->cni = NULL;
     pulls_close(a->pulls);
     a->pulls = NULL;
     free(a->pulls_dir);

@@ -20,6 +20,7 @@
 #include "podfiles.h"
 #include "runtime/sandbox.h"
 #include "spec/spec.h"
+#include "spec/workload.h"
 
 /* Between two steps of a removal: a cgroup frees in milliseconds once
  * what was in it is gone; one stuck (a process in D state) is retried at
@@ -49,6 +50,7 @@ struct pods {
     char *dir; /* <state_dir>/pods */
     pod *list;
     berth_podnet *net; /* NULL: no pod network */
+    berth_cni *cni;    /* or an operator's CNI network */
 };
 
 /* The file in a sandbox directory with the pod's address. */
@@ -163,7 +165,8 @@ static int remove_step(pod *e)
     pods_cgroup(p, e->id, cg, sizeof(cg));
     /* its network first: the veth goes with the namespace anyway, the
      * address must be given back (again on each step: harmless) */
-    if (p->net && berth_podnet_detach(p->net, e->id, &err) < 0) {
+    if (((p->net && berth_podnet_detach(p->net, e->id, &err) < 0) ||
+         (p->cni && berth_cni_del(p->cni, e->id, &err) < 0))) {
         berth_log_error(BERTH_LOG_WARN, err, "pod %s", e->id);
         berth_error_free(&err);
     }
@@ -286,15 +289,35 @@ static int attach(pod *e, const char *dir, const pods_sandbox *want, berth_error
     char netns[PATH_MAX + 8];
     berth_error *e2 = NULL;
     uint32_t addr;
-    int fd;
+    int fd, r;
 
     snprintf(netns, sizeof(netns), "%s/net", dir);
-    if (!e->p->net) {
+    if (!e->p->net && !e->p->cni) {
         berth_error_set(&e2, ENONET, "the node's pod network is not ready (no pod range yet)");
         goto fail;
     }
-    if (berth_podnet_attach(e->p->net, e->id, netns, &addr, &e2) < 0)
+    if (e->p->cni) {
+        berth_cni_port ports[64];
+        char ns[BERTH_NAMESPACE_BUF];
+        const char *name = berth_id_split(e->id, ns);
+        size_t n = 0;
+
+        for (size_t i = 0; i < want->n_ports && n < BERTH_ARRAY_SIZE(ports); i++) {
+            char ip[16] = "";
+
+            if (want->ports[i].host_ip)
+                berth_ipv4_str(want->ports[i].host_ip, ip);
+            ports[n++] = (berth_cni_port){ want->ports[i].host_port, want->ports[i].pod_port,
+                                           want->ports[i].udp, berth_xstrdup(ip) };
+        }
+        r = berth_cni_add(e->p->cni, e->id, ns, name, netns, ports, n, &addr, &e2);
+        for (size_t i = 0; i < n; i++)
+            free((char *)ports[i].host_ip);
+        if (r < 0)
+            goto fail;
+    } else if (berth_podnet_attach(e->p->net, e->id, netns, &addr, &e2) < 0) {
         goto fail;
+    }
     berth_ipv4_str(addr, e->ip);
     e->ip_read = true;
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -366,6 +389,22 @@ void pods_set_network(pods *p, berth_podnet *net)
     }
 }
 
+void pods_set_cni(pods *p, berth_cni *cni)
+{
+    berth_error *err = NULL;
+    int n;
+
+    p->cni = cni;
+    if (!cni)
+        return;
+    if ((n = berth_cni_gc(cni, has_sandbox, p, &err)) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "CNI: the networks of gone pods");
+        berth_error_free(&err);
+    } else if (n > 0) {
+        berth_info("CNI: %d pod(s) gone while berthd was away DEL'd", n);
+    }
+}
+
 bool pods_whole(pods *p, const char *id, const pods_sandbox *want)
 {
     const pod *e = find(p, id);
@@ -401,7 +440,7 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
             return berth_error_set(err, EBUSY, "pod %s: its old sandbox is still being removed",
                                    id);
     }
-    if (p->cfg.network && !want->host_network && !p->net)
+    if (p->cfg.network && !want->host_network && !p->net && !p->cni)
         return berth_error_set(err, ENONET,
                                "the node's pod network is not ready (no pod range yet)");
     if (berth_sandbox_create(p->cfg.cgroups, &o, err) < 0) {

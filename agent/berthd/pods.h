@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/loop.h"
 #include "berth/proto/v1.h"
+#include "net/cni.h"
 #include "net/podnet.h"
 #include "runtime/cgroup.h"
 
@@ -44,6 +45,10 @@ typedef struct pods_sandbox {
     bool share_pid;
     const berth_cgroup_limits *limits; /* the pod's (NULL: none) */
     const PodDNS *dns;                 /* its dnsPolicy/dnsConfig (NULL: none) */
+    /* its host ports: for a CNI network's portmap (the built-in network
+     * publishes them through pods_publish) */
+    const berth_podnet_port *ports;
+    size_t n_ports;
 } pods_sandbox;
 
 /* Open: the sandboxes on disk are adopted (their pauses watched). */
@@ -73,6 +78,9 @@ int pods_ensure(pods *p, const char *pod, const pods_sandbox *want, berth_error 
  * and a removed one gives its address back. Addresses of pods whose
  * sandbox is gone are given back now. */
 void pods_set_network(pods *p, berth_podnet *net);
+/* The same for an operator's CNI network (in place of the built-in one);
+ * pods gone while berthd was away are DEL'd now. */
+void pods_set_cni(pods *p, berth_cni *cni);
 /* Publish pod's host ports on the node (berth_podnet_publish), when there
  * is a pod network. */
 int pods_publish(pods *p, const char *pod, const berth_podnet_port *ports, size_t n,

@@ -18,6 +18,9 @@
 #      a node forgotten takes its route with it
 #   7. two more nodes on two subnets with a router between them (no shared
 #      link): pods reach each other through the VXLAN overlay
+#   8. a node on an operator's own CNI network (Debian's bridge and
+#      host-local plugins): the plugins' address, reached, given back on
+#      delete; a CNI configuration that does not load stops berthd
 #
 #   network-test.sh BUILD_DIR
 set -u
@@ -121,10 +124,14 @@ wait_until 30 client_done && ok "a pod reached another pod by its address" ||
 expect "... and heard it" "hello from $ip1" "$(bctl logs client-0 2>&1 | head -1)"
 
 scenario "3b. a pod on n2 reaches a pod on n1 (routes between the nodes)"
-expect "n1 routes n2's range through n2" "$r2 via $(net_addr n2)" \
-	"$(net_run n1 ip route show proto 188 | awk '{ print $1, $2, $3 }')"
-expect "n2 routes n1's range through n1" "$r1 via $(net_addr n1)" \
-	"$(net_run n2 ip route show proto 188 | awk '{ print $1, $2, $3 }')"
+routes_between() {
+	[ "$(net_run n1 ip route show proto 188 | awk '{ print $1, $2, $3 }')" = \
+		"$r2 via $(net_addr n2)" ] &&
+		[ "$(net_run n2 ip route show proto 188 | awk '{ print $1, $2, $3 }')" = \
+			"$r1 via $(net_addr n1)" ]
+}
+wait_until 10 routes_between && ok "n1 routes n2's range through n2, and n2 n1's through n1" ||
+	bad "routes: n1 [$(net_run n1 ip route show proto 188)] n2 [$(net_run n2 ip route show proto 188)]"
 sed -e 's/name: client}/name: far}/' -e 's/nodeName: n1/nodeName: n2/' "$FLEET_DIR/client.yaml" |
 	bctl apply -f - >/dev/null
 far_done() {
@@ -214,8 +221,11 @@ contains "the rule, as nft shows it" "tcp dport 9090 dnat to" "$(net_run n2 nft 
 node_kill n2 KILL
 node_start n2
 wait_until 30 nodes_ready 2
-sleep 2
-expect "berthd restarted on n2: the port still reaches the pod" "published" "$(from_n1)"
+published() {
+	[ "$(from_n1)" = published ]
+}
+wait_until 20 published && ok "berthd restarted on n2: the port still reaches the pod" ||
+	bad "after the restart: [$(from_n1)] $(net_run n2 nft list table ip berth)"
 
 # --- 6. nothing left -----------------------------------------------------------------------
 
@@ -267,8 +277,11 @@ node_start v1 "$(net_ns v1)"
 node_start v2 "$(net_ns v2)"
 wait_until 30 nodes_ready 2
 rv1=$(bctl describe node v1 | awk '$1 == "PodCIDR:" { print $2 }')
-expect "v2 routes v1's range over the overlay" "$rv1 via ${rv1%/24} dev berth.vx onlink" \
-	"$(net_run v2 ip route show proto 188 | xargs)"
+overlay_route() { # (within a heartbeat of the peers' change)
+	[ "$(net_run v2 ip route show proto 188 | xargs)" = "$rv1 via ${rv1%/24} dev berth.vx onlink" ]
+}
+wait_until 10 overlay_route && ok "v2 routes v1's range over the overlay" ||
+	bad "v2's routes: $(net_run v2 ip route show proto 188)"
 sed -e 's/name: web}/name: over}/' -e 's/app: web/app: over/g' -e 's/nodeName: n1/nodeName: v1/' \
 	-e 's/replicas: 2/replicas: 1/' "$FLEET_DIR/web.yaml" | bctl apply -f - >/dev/null
 over_runs() {
@@ -285,6 +298,57 @@ wait_until 30 across_done && ok "a pod on v2 reached a pod on v1 through the ove
 	bad "across did not complete: $(bctl get pods across-0 2>&1) $(bctl logs across-0 2>&1)"
 expect "... and heard it" "hello from $ipo" "$(bctl logs across-0 2>&1 | head -1)"
 bctl delete over across >/dev/null 2>&1
+
+# --- 8. CNI ----------------------------------------------------------------------------
+
+scenario "8. a node on the operator's own CNI network (bridge + host-local)"
+if [ -x /usr/lib/cni/bridge ]; then
+	mkdir -p "$FLEET_DIR/cni" "$FLEET_DIR/cni-bad"
+	cat >"$FLEET_DIR/cni/10-test.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "fleetnet", "plugins": [
+  {"type": "bridge", "bridge": "cnibr0", "isGateway": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.23.0.0/24"}]],
+            "dataDir": "$FLEET_DIR/cni-ipam"}}]}
+JSON
+	echo '{"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": "nosuch"}]}' \
+		>"$FLEET_DIR/cni-bad/10-bad.conflist"
+	net_add c1 21 && net_add c2 22 || bad "c1, c2"
+	FLEET_AGENT_EXTRA="pod_network: {mode: cni, cni_conf_dir: $FLEET_DIR/cni-bad}"
+	node_start c2 "$(net_ns c2)"
+	c2_gone() {
+		! kill -0 "$(node_pid c2)" 2>/dev/null
+	}
+	wait_until 10 c2_gone && ok "a bad CNI configuration stops berthd" || bad "c2 still runs"
+	contains "... naming the file and why" \
+		"10-bad.conflist: plugins[0]: plugin 'nosuch' is not in /usr/lib/cni" \
+		"$(cat "$FLEET_DIR/c2/log")"
+	FLEET_AGENT_EXTRA="pod_network: {mode: cni, cni_conf_dir: $FLEET_DIR/cni}"
+	node_start c1 "$(net_ns c1)"
+	c1_ready() {
+		bctl get nodes | awk '$1 == "c1" && $2 == "Ready"' | grep -q c1
+	}
+	wait_until 30 c1_ready || bad "c1 not Ready: $(bctl get nodes 2>&1)"
+	sed -e 's/name: web}/name: cnipod}/' -e 's/app: web/app: cnipod/g' -e 's/nodeName: n1/nodeName: c1/' \
+		-e 's/replicas: 2/replicas: 1/' "$FLEET_DIR/web.yaml" | bctl apply -f - >/dev/null
+	cni_runs() {
+		[ "$(bctl get pods cnipod-0 | awk 'NR == 2 { print $3 }')" = Running ]
+	}
+	wait_until 30 cni_runs || bad "cnipod-0: $(bctl get pods -o wide 2>&1)"
+	expect "the plugins gave it its address" "10.23.0.2" "$(pod_ip cnipod-0)"
+	wait_until 20 test -n "$(reach c1 10.23.0.2)"
+	expect "the node reaches it, and it knows its address" "hello from 10.23.0.2" \
+		"$(reach c1 10.23.0.2)"
+	expect "host-local holds its address" "1" \
+		"$(ls "$FLEET_DIR/cni-ipam/fleetnet" | grep -c '^10\.')"
+	bctl delete cnipod >/dev/null 2>&1
+	cni_gone() {
+		[ "$(ls "$FLEET_DIR/cni-ipam/fleetnet" | grep -c '^10\.')" = 0 ]
+	}
+	wait_until 30 cni_gone && ok "deleted: the plugins' DEL gave the address back" ||
+		bad "host-local still holds $(ls "$FLEET_DIR/cni-ipam/fleetnet")"
+else
+	echo "SKIP: no CNI plugins in /usr/lib/cni (deploy/install-deps.sh installs them)"
+fi
 
 fleet_teardown
 expect "nothing of the test left on the machine" "" "$(fleet_leftovers)"

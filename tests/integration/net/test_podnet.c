@@ -22,52 +22,10 @@
 
 #include "base/io.h"
 #include "check_main.h"
+#include "nettest.h"
 #include "net/ipam.h"
 #include "net/netlink.h"
 #include "net/podnet.h"
-
-static char dir[64];
-
-static void setup(void)
-{
-    ck_assert_int_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0);
-    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
-    snprintf(dir, sizeof(dir), "/tmp/berth-net-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char path[128];
-
-    /* the pods' namespaces are bound at files there */
-    for (const char *const *p = (const char *const[]){ "pod-a", "pod-b", NULL }; *p; p++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, *p);
-        umount2(path, MNT_DETACH);
-    }
-    ck_assert_int_eq(berth_rm_rf_at(AT_FDCWD, dir, NULL), 0);
-}
-
-/* A pod's network namespace, bound at <dir>/<name>; its path in ret. */
-static void pod_netns(const char *name, char *ret, size_t size)
-{
-    pid_t pid;
-    int status, fd;
-
-    snprintf(ret, size, "%s/%s", dir, name);
-    fd = open(ret, O_CREAT | O_RDONLY | O_CLOEXEC, 0600);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        if (unshare(CLONE_NEWNET) < 0 || mount("/proc/self/ns/net", ret, NULL, MS_BIND, NULL) < 0)
-            _exit(1);
-        _exit(0);
-    }
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_int_eq(status, 0);
-}
 
 static berth_podnet *open_net(const char *cidr)
 {
@@ -76,7 +34,7 @@ static berth_podnet *open_net(const char *cidr)
     berth_podnet *n = NULL;
     berth_error *err = NULL;
 
-    snprintf(ipdir, sizeof(ipdir), "%s/ips", dir);
+    snprintf(ipdir, sizeof(ipdir), "%s/ips", nettest_dir);
     ck_assert_msg(berth_podnet_open(&cfg, &n, &err) == 0, "%s", err ? err->msg : "");
     return n;
 }
@@ -149,18 +107,6 @@ static int exit_code(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Run cmd (in this test's namespaces); its output's first line in buf. */
-static void sh(const char *cmd, char *buf, size_t size)
-{
-    FILE *p = popen(cmd, "r");
-    size_t n;
-
-    ck_assert_ptr_nonnull(p);
-    n = fread(buf, 1, size - 1, p);
-    buf[n] = '\0';
-    pclose(p);
-}
-
 START_TEST(pods_reach_each_other_and_the_node_reaches_them)
 {
     berth_podnet *n = open_net("10.244.1.0/24");
@@ -169,8 +115,8 @@ START_TEST(pods_reach_each_other_and_the_node_reaches_them)
     berth_error *err = NULL;
     pid_t srv;
 
-    pod_netns("pod-a", a, sizeof(a));
-    pod_netns("pod-b", b, sizeof(b));
+    nettest_pod_netns("pod-a", a, sizeof(a));
+    nettest_pod_netns("pod-b", b, sizeof(b));
     ck_assert_msg(berth_podnet_attach(n, "web-0", a, &ia, &err) == 0, "%s", err ? err->msg : "");
     ck_assert_msg(berth_podnet_attach(n, "web-1", b, &ib, &err) == 0, "%s", err ? err->msg : "");
     ck_assert_str_eq(berth_ipv4_str(ia, s), "10.244.1.2");
@@ -189,23 +135,23 @@ START_TEST(pods_reach_each_other_and_the_node_reaches_them)
 
     /* the pod's side as ip shows it */
     snprintf(out, sizeof(out), "nsenter --net=%s ip -4 -o addr show eth0", a);
-    sh(out, out, sizeof(out));
+    nettest_sh(out, out, sizeof(out));
     ck_assert_ptr_nonnull(strstr(out, "10.244.1.2/24"));
     snprintf(out, sizeof(out), "nsenter --net=%s ip route show default", a);
-    sh(out, out, sizeof(out));
+    nettest_sh(out, out, sizeof(out));
     ck_assert_ptr_nonnull(strstr(out, "default via 10.244.1.1 dev eth0"));
-    sh("ip -4 -o addr show berth0", out, sizeof(out));
+    nettest_sh("ip -4 -o addr show berth0", out, sizeof(out));
     ck_assert_ptr_nonnull(strstr(out, "10.244.1.1/24"));
-    sh("cat /proc/sys/net/ipv4/ip_forward", out, sizeof(out));
+    nettest_sh("cat /proc/sys/net/ipv4/ip_forward", out, sizeof(out));
     ck_assert_str_eq(out, "1\n");
-    sh("nft list table ip berth", out, sizeof(out));
+    nettest_sh("nft list table ip berth", out, sizeof(out));
     ck_assert_msg(strstr(out, "ip saddr 10.244.1.0/24 ip daddr != 10.244.0.0/16 masquerade"), "%s",
                   out);
 
     /* detached: the veth and the address go, the other pod stays */
     ck_assert_int_eq(berth_podnet_detach(n, "web-0", &err), 0);
     ck_assert_int_eq(berth_podnet_addr(n, "web-0", &again, NULL), 0);
-    sh("ip -o link show type veth | wc -l", out, sizeof(out));
+    nettest_sh("ip -o link show type veth | wc -l", out, sizeof(out));
     ck_assert_str_eq(out, "1\n");
     ck_assert_int_eq(berth_podnet_detach(n, "web-0", &err), 0); /* twice is fine */
     berth_podnet_close(n);
@@ -229,8 +175,8 @@ START_TEST(a_full_range_and_a_sweep)
     berth_error *err = NULL;
     uint32_t ia, ib;
 
-    pod_netns("pod-a", a, sizeof(a));
-    pod_netns("pod-b", b, sizeof(b));
+    nettest_pod_netns("pod-a", a, sizeof(a));
+    nettest_pod_netns("pod-b", b, sizeof(b));
     ck_assert_int_eq(berth_podnet_attach(n, "a", a, &ia, &err), 0);
     ck_assert_str_eq(berth_ipv4_str(ia, s), "10.244.9.2");
     ck_assert_int_lt(berth_podnet_attach(n, "b", b, &ib, &err), 0);
@@ -238,11 +184,11 @@ START_TEST(a_full_range_and_a_sweep)
     ck_assert_str_eq(err->msg, "pod b: pod range 10.244.9.0/30 is full: 1 addresses given");
     berth_error_free(&err);
     /* nothing of b was made */
-    sh("ip -o link show type veth | wc -l", out, sizeof(out));
+    nettest_sh("ip -o link show type veth | wc -l", out, sizeof(out));
     ck_assert_str_eq(out, "1\n");
     /* a sweep after a's pod went (berthd was away): address and veth go */
     ck_assert_int_eq(berth_podnet_sweep(n, NULL, NULL, &err), 1);
-    sh("ip -o link show type veth | wc -l", out, sizeof(out));
+    nettest_sh("ip -o link show type veth | wc -l", out, sizeof(out));
     ck_assert_str_eq(out, "0\n");
     ck_assert_int_eq(berth_podnet_attach(n, "b", b, &ib, &err), 0);
     berth_podnet_close(n);
@@ -260,10 +206,10 @@ START_TEST(routes_to_other_nodes)
     uint32_t a;
 
     /* the node's link to the others */
-    sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
-       "ip link set d1 up && ip link set d0 up "
-       "&& echo done",
-       out, sizeof(out));
+    nettest_sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
+               "ip link set d1 up && ip link set d0 up "
+               "&& echo done",
+               out, sizeof(out));
     ck_assert_str_eq(out, "done\n");
     ck_assert_msg(berth_podnet_node_ip(n, &a, &err) == 0, "%s", err ? err->msg : "");
     ck_assert_str_eq(berth_ipv4_str(a, s), "10.213.0.1");
@@ -274,16 +220,16 @@ START_TEST(routes_to_other_nodes)
     inet_pton(AF_INET, "10.213.0.1", &peers[2].node_ip);
     peers[2].pod_cidr = "10.244.1.0/24"; /* its own: passed over */
     ck_assert_msg(berth_podnet_peers(n, peers, 3, &err) == 0, "%s", err ? err->msg : "");
-    sh("ip route show proto 188", out, sizeof(out));
+    nettest_sh("ip route show proto 188", out, sizeof(out));
     ck_assert_str_eq(out, "10.244.2.0/24 via 10.213.0.2 dev d0 \n"
                           "10.244.3.0/24 via 10.213.0.3 dev d0 \n");
     /* a node left, another changed address: exactly the new set */
     inet_pton(AF_INET, "10.213.0.4", &peers[1].node_ip);
     ck_assert_int_eq(berth_podnet_peers(n, peers + 1, 1, &err), 0);
-    sh("ip route show proto 188", out, sizeof(out));
+    nettest_sh("ip route show proto 188", out, sizeof(out));
     ck_assert_str_eq(out, "10.244.3.0/24 via 10.213.0.4 dev d0 \n");
     ck_assert_int_eq(berth_podnet_peers(n, NULL, 0, &err), 0);
-    sh("ip route show proto 188 | wc -l", out, sizeof(out));
+    nettest_sh("ip route show proto 188 | wc -l", out, sizeof(out));
     ck_assert_str_eq(out, "0\n");
     berth_podnet_close(n);
 }
@@ -300,26 +246,26 @@ START_TEST(host_ports_reach_the_pod)
     uint32_t ia, node_ip;
     pid_t srv;
 
-    sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
-       "ip link set d1 up && ip link set d0 up && ip link set lo up && echo done",
-       out, sizeof(out));
+    nettest_sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
+               "ip link set d1 up && ip link set d0 up && ip link set lo up && echo done",
+               out, sizeof(out));
     ck_assert_str_eq(out, "done\n");
     inet_pton(AF_INET, "10.213.0.1", &node_ip);
-    pod_netns("pod-a", a, sizeof(a));
+    nettest_pod_netns("pod-a", a, sizeof(a));
     ck_assert_int_eq(berth_podnet_attach(n, "web-0", a, &ia, &err), 0);
     ck_assert_msg(berth_podnet_publish(n, "web-0", &port, 1, &err) == 0, "%s", err ? err->msg : "");
-    sh("nft list table ip berth", out, sizeof(out));
+    nettest_sh("nft list table ip berth", out, sizeof(out));
     ck_assert_msg(strstr(out, "tcp dport 8080 dnat to 10.244.1.2:7000"), "%s", out);
     srv = server(a, 7000, "published");
     ck_assert_int_eq(exit_code(client(NULL, node_ip, 8080, "published")), 0);
     kill(srv, SIGKILL);
     exit_code(srv);
     ck_assert_int_eq(berth_podnet_publish(n, "web-0", NULL, 0, &err), 0);
-    sh("nft list table ip berth", out, sizeof(out));
+    nettest_sh("nft list table ip berth", out, sizeof(out));
     ck_assert_ptr_null(strstr(out, "dnat"));
     ck_assert_int_eq(berth_podnet_publish(n, "web-0", &port, 1, &err), 0);
     ck_assert_int_eq(berth_podnet_detach(n, "web-0", &err), 0);
-    sh("nft list table ip berth", out, sizeof(out));
+    nettest_sh("nft list table ip berth", out, sizeof(out));
     ck_assert_ptr_null(strstr(out, "dnat"));
     berth_podnet_close(n);
 }
@@ -337,24 +283,24 @@ START_TEST(the_vxlan_overlay)
     berth_podnet *n = NULL;
     berth_error *err = NULL;
 
-    sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
-       "ip link set d1 up && ip link set d0 up && echo done",
-       out, sizeof(out));
+    nettest_sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
+               "ip link set d1 up && ip link set d0 up && echo done",
+               out, sizeof(out));
     ck_assert_str_eq(out, "done\n");
-    snprintf(ipdir, sizeof(ipdir), "%s/ips", dir);
+    snprintf(ipdir, sizeof(ipdir), "%s/ips", nettest_dir);
     inet_pton(AF_INET, "10.213.0.1", &cfg.node_ip);
     ck_assert_msg(berth_podnet_open(&cfg, &n, &err) == 0, "%s", err ? err->msg : "");
-    sh("ip -d -o link show berth.vx", out, sizeof(out));
+    nettest_sh("ip -d -o link show berth.vx", out, sizeof(out));
     ck_assert_msg(strstr(out, "vxlan id 1 local 10.213.0.1") && strstr(out, "dstport 8472") &&
                       strstr(out, "0a:58:0a:d5:00:01"),
                   "%s", out);
     inet_pton(AF_INET, "10.213.5.7", &peer.node_ip);
     ck_assert_msg(berth_podnet_peers(n, &peer, 1, &err) == 0, "%s", err ? err->msg : "");
-    sh("ip neigh show dev berth.vx", out, sizeof(out));
+    nettest_sh("ip neigh show dev berth.vx", out, sizeof(out));
     ck_assert_str_eq(out, "10.244.2.0 lladdr 0a:58:0a:d5:05:07 PERMANENT \n");
-    sh("bridge fdb show dev berth.vx", out, sizeof(out));
+    nettest_sh("bridge fdb show dev berth.vx", out, sizeof(out));
     ck_assert_msg(strstr(out, "0a:58:0a:d5:05:07 dst 10.213.5.7 self permanent"), "%s", out);
-    sh("ip route show proto 188", out, sizeof(out));
+    nettest_sh("ip route show proto 188", out, sizeof(out));
     ck_assert_str_eq(out, "10.244.2.0/24 via 10.244.2.0 dev berth.vx onlink \n");
     /* the node's address is not the overlay's own */
     {
@@ -365,9 +311,9 @@ START_TEST(the_vxlan_overlay)
         ck_assert_str_eq(berth_ipv4_str(a, s), "10.213.0.1");
     }
     ck_assert_int_eq(berth_podnet_peers(n, NULL, 0, &err), 0);
-    sh("ip neigh show dev berth.vx; bridge fdb show dev berth.vx | grep dst; "
-       "ip route show proto 188",
-       out, sizeof(out));
+    nettest_sh("ip neigh show dev berth.vx; bridge fdb show dev berth.vx | grep dst; "
+               "ip route show proto 188",
+               out, sizeof(out));
     ck_assert_str_eq(out, "");
     berth_podnet_close(n);
 }
@@ -382,7 +328,7 @@ START_TEST(bad_ranges_are_refused)
     berth_podnet *n = NULL;
     berth_error *err = NULL;
 
-    snprintf(ipdir, sizeof(ipdir), "%s/ips", dir);
+    snprintf(ipdir, sizeof(ipdir), "%s/ips", nettest_dir);
     ck_assert_int_lt(berth_podnet_open(&cfg, &n, &err), 0);
     ck_assert_str_eq(err->msg, "pod network: pod range 10.9.1.0/24 is not inside the cluster range "
                                "10.244.0.0/16");
@@ -402,7 +348,7 @@ Suite *make_suite(void)
     Suite *s = suite_create("net");
     TCase *tc = tcase_create("podnet");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, nettest_setup, nettest_teardown);
     tcase_add_test(tc, pods_reach_each_other_and_the_node_reaches_them);
     tcase_add_test(tc, a_full_range_and_a_sweep);
     tcase_add_test(tc, routes_to_other_nodes);

@@ -144,7 +144,7 @@ START_TEST(pod_network)
     agent_config_free(&cfg);
     ck_assert_int_eq(agent_config_defaults(&cfg, NULL), 0);
     expect_error("pod_network: {mode: flannel}\n",
-                 "agent.yaml:1:21: pod_network.mode: 'flannel' is not one of none, bridge");
+                 "agent.yaml:1:21: pod_network.mode: 'flannel' is not one of none, bridge, cni");
     expect_error("pod_network: {pod_cidr: 10.9.3.1/24, cluster_cidr: 10.9.0.0/16}\n",
                  "agent.yaml:1:25: pod_network.pod_cidr: '10.9.3.1/24': host bits set (the "
                  "network is 10.9.3.0/24)");
