@@ -37,8 +37,9 @@ struct pod {
     char id[BERTH_SPEC_ID_MAX + 1];
     berth_loop_io pause_io; /* the pause's pidfd, while it is watched */
     bool removing;
-    bool release; /* the pod is gone, not only its sandbox */
-    char ip[16];  /* its address, "" none or not read yet */
+    bool net_warned; /* its network's removal failed, said once */
+    bool release;    /* the pod is gone, not only its sandbox */
+    char ip[16];     /* its address, "" none or not read yet */
     bool ip_read;
     bool warned;
     int64_t removing_since_ns;
@@ -167,7 +168,10 @@ static int remove_step(pod *e)
      * address must be given back (again on each step: harmless) */
     if (((p->net && berth_podnet_detach(p->net, e->id, &err) < 0) ||
          (p->cni && berth_cni_del(p->cni, e->id, &err) < 0))) {
-        berth_log_error(BERTH_LOG_WARN, err, "pod %s", e->id);
+        /* once: the steps retry it every 50 ms */
+        if (!e->net_warned)
+            berth_log_error(BERTH_LOG_WARN, err, "pod %s (retrying)", e->id);
+        e->net_warned = true;
         berth_error_free(&err);
     }
     r = berth_sandbox_remove_step(p->cfg.cgroups, dir, cg, &err);
@@ -297,12 +301,12 @@ static int attach(pod *e, const char *dir, const pods_sandbox *want, berth_error
         goto fail;
     }
     if (e->p->cni) {
-        berth_cni_port ports[64];
+        berth_cni_port *ports = berth_xcalloc(want->n_ports + 1, sizeof(*ports));
         char ns[BERTH_NAMESPACE_BUF];
         const char *name = berth_id_split(e->id, ns);
         size_t n = 0;
 
-        for (size_t i = 0; i < want->n_ports && n < BERTH_ARRAY_SIZE(ports); i++) {
+        for (size_t i = 0; i < want->n_ports; i++) {
             char ip[16] = "";
 
             if (want->ports[i].host_ip)
@@ -313,6 +317,7 @@ static int attach(pod *e, const char *dir, const pods_sandbox *want, berth_error
         r = berth_cni_add(e->p->cni, e->id, ns, name, netns, ports, n, &addr, &e2);
         for (size_t i = 0; i < n; i++)
             free((char *)ports[i].host_ip);
+        free(ports);
         if (r < 0)
             goto fail;
     } else if (berth_podnet_attach(e->p->net, e->id, netns, &addr, &e2) < 0) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,6 +192,7 @@ static int exec_plugin(const berth_cni *c, const char *type, const char *command
         return berth_error_errno(err, "CNI plugin %s", type);
     }
     if (pid == 0) {
+        sigset_t none;
         char *envp[] = { berth_xasprintf("CNI_COMMAND=%s", command),
                          berth_xasprintf("CNI_CONTAINERID=%s", pod),
                          berth_xasprintf("CNI_NETNS=%s", netns ? netns : ""),
@@ -200,6 +202,14 @@ static int exec_plugin(const berth_cni *c, const char *type, const char *command
                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                          NULL };
 
+        /* berthd's signal state is not the plugin's; it dies with berthd */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+            signal(sig, SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* (dup2 onto itself would keep close-on-exec: the pipes are never
+         * fds 0 and 1, which berthd keeps open) */
         dup2(inp[0], 0);
         dup2(outp[1], 1);
         execve(path, (char *[]){ path, NULL }, envp);
@@ -235,7 +245,20 @@ static int exec_plugin(const berth_cni *c, const char *type, const char *command
     }
     out[len] = '\0';
     close(outp[0]);
-    berth_waitpid(pid, &status, 0);
+    /* its output closed, it still has until the deadline to exit */
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR) {
+            status = 0x7f00; /* unknown: a failure below */
+            break;
+        }
+        if (berth_now_mono_ns() >= deadline)
+            kill(pid, SIGKILL);
+        usleep(1000);
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         json_t *e = json_loads(out, 0, NULL);
         const char *msg = json_string_value(json_object_get(e, "msg"));
@@ -336,9 +359,9 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
 
         json_decref(p);
         if (r < 0) {
-            /* what the earlier plugins made goes (the spec's cleanup) */
-            if (prev)
-                del_with(c, c->conf, prev, pod, netns_path, args, NULL);
+            /* what any plugin made, the failing one too, goes (the spec's
+             * cleanup: DEL after a failed ADD) */
+            del_with(c, c->conf, prev, pod, netns_path, args, NULL);
             json_decref(prev);
             json_decref(mappings);
             return berth_error_prefix(err, "network %s", berth_cni_name(c));
@@ -366,11 +389,15 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
     }
     cache = json_pack("{s:O,s:O,s:s,s:s}", "config", c->conf, "result", prev, "netns", netns_path,
                       "args", args);
-    json_decref(prev);
     text = json_dumps(cache, JSON_COMPACT);
     json_decref(cache);
-    if (berth_replace_file_at(AT_FDCWD, path, text, strlen(text), 0600, err) < 0)
+    if (berth_replace_file_at(AT_FDCWD, path, text, strlen(text), 0600, err) < 0) {
+        /* no DEL could find it later: undo it now */
+        del_with(c, c->conf, prev, pod, netns_path, args, NULL);
+        json_decref(prev);
         return berth_error_prefix(err, "cache the CNI result of pod %s", pod);
+    }
+    json_decref(prev);
     if (!addr)
         return berth_error_set(err, EPROTO, "network %s gave pod %s no IPv4 address",
                                berth_cni_name(c), pod);
@@ -381,11 +408,23 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
 int berth_cni_del(berth_cni *c, const char *pod, berth_error **err)
 {
     _cleanup_free_ char *path = cache_path(c, pod), *text = NULL;
+    berth_error *e = NULL;
     json_t *cache;
     int r;
 
-    if (berth_read_file_at(AT_FDCWD, path, OUTPUT_MAX, &text, NULL, NULL) < 0)
-        return 0;
+    if (berth_read_file_at(AT_FDCWD, path, OUTPUT_MAX, &text, NULL, &e) < 0) {
+        int code = e->code;
+
+        if (code == ENOENT) {
+            berth_error_free(&e);
+            return 0; /* nothing cached: nothing to DEL */
+        }
+        if (err)
+            *err = e;
+        else
+            berth_error_free(&e);
+        return berth_error_prefix(err, "pod %s", pod);
+    }
     if (!(cache = json_loads(text, 0, NULL))) {
         unlink(path);
         return 0;
@@ -394,8 +433,12 @@ int berth_cni_del(berth_cni *c, const char *pod, berth_error **err)
                  json_string_value(json_object_get(cache, "netns")),
                  json_string_value(json_object_get(cache, "args")), err);
     json_decref(cache);
+    /* a DEL that failed is tried again (the next removal step, the next
+     * garbage collection): the cache stays */
+    if (r < 0)
+        return berth_error_prefix(err, "pod %s", pod);
     unlink(path);
-    return r < 0 ? berth_error_prefix(err, "pod %s", pod) : 0;
+    return 0;
 }
 
 int berth_cni_gc(berth_cni *c, bool (*keep)(const char *pod, void *data), void *data,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +90,15 @@ static struct nlmsghdr *request(berth_nl *nl, char *buf, uint16_t type, uint16_t
     return nlh;
 }
 
+/* Throw away whatever answers are left on the socket. */
+static void drain(berth_nl *nl)
+{
+    char buf[8192];
+
+    while (recv(mnl_socket_get_fd(nl->sock), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+}
+
 /* Send nlh and read the answers up to the acknowledgement, cb (may be
  * NULL) called on each data message. -1 with errno (the kernel's
  * error) on failure. */
@@ -103,11 +113,22 @@ static int talk(berth_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
     for (;;) {
         ssize_t n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 
-        if (n < 0)
+        if (n < 0) {
+            drain(nl);
             return -1;
+        }
         r = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, data);
-        if (r <= MNL_CB_STOP)
+        if (r <= MNL_CB_STOP) {
+            if (r < 0) {
+                /* what is left of this answer (an interrupted dump's rest)
+                 * must not be read as the next request's */
+                int saved = errno;
+
+                drain(nl);
+                errno = saved;
+            }
             return r < 0 ? -1 : 0;
+        }
     }
 }
 
@@ -496,7 +517,7 @@ int berth_nl_route_del(berth_nl *nl, uint32_t dst, int prefix, berth_error **err
     struct nlmsghdr *nlh = route_msg(nl, buf, RTM_DELROUTE, 0, dst, prefix);
     struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
 
-    rt->rtm_protocol = 0;
+    rt->rtm_protocol = BERTH_RTPROT; /* ours only, not an operator's to the same net */
     rt->rtm_scope = RT_SCOPE_NOWHERE;
     rt->rtm_type = 0;
     if (talk(nl, nlh, NULL, NULL) < 0 && errno != ESRCH)

@@ -56,7 +56,7 @@ int berth_nl_addr_add(berth_nl *nl, int index, uint32_t addr, int prefix, berth_
  * there (replace) or 0 when it is there already (!replace). */
 int berth_nl_route_add(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, int oif, bool onlink,
                        bool replace, berth_error **err);
-/* Delete the route to dst/prefix; 0 also when there is none. */
+/* Delete berth's route (BERTH_RTPROT) to dst/prefix; 0 also when there is none. */
 int berth_nl_route_del(berth_nl *nl, uint32_t dst, int prefix, berth_error **err);
 
 /* The routes berth adds between nodes are marked with this protocol

@@ -33,6 +33,7 @@ struct berth_podnet {
     size_t n_overlay;
     published *pub;
     size_t n_pub;
+    bool dirty; /* the last rules did not apply: the next call applies them */
     berth_ipam *ipam;
     berth_nl *nl; /* the node's namespace */
     int bridge;   /* its index */
@@ -77,7 +78,10 @@ static int bridge_ensure(berth_podnet *n, berth_error **err)
 
     if (berth_nl_link_index(n->nl, n->cfg.bridge, &n->bridge, &e) < 0) {
         if (e->code != ENOENT && e->code != ENODEV) {
-            *err = e;
+            if (err)
+                *err = e;
+            else
+                berth_error_free(&e);
             return -1;
         }
         berth_error_free(&e);
@@ -115,6 +119,7 @@ static int apply_rules(berth_podnet *n, berth_error **err)
     rules.dnat = d;
     rules.n_dnat = count;
     r = berth_nft_apply(&rules, err);
+    n->dirty = r < 0;
     free(d);
     return r;
 }
@@ -133,15 +138,27 @@ static bool unpublish(berth_podnet *n, const char *pod)
     return false;
 }
 
+static bool same_ports(const published *p, const berth_podnet_port *ports, size_t n)
+{
+    if (p->n != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p->ports[i].udp != ports[i].udp || p->ports[i].host_ip != ports[i].host_ip ||
+            p->ports[i].host_port != ports[i].host_port ||
+            p->ports[i].pod_port != ports[i].pod_port)
+            return false;
+    return true;
+}
+
 int berth_podnet_publish(berth_podnet *n, const char *pod, const berth_podnet_port *ports,
                          size_t n_ports, berth_error **err)
 {
     bool had;
 
-    /* the same again (each container of a pod starting): nothing to do */
-    for (size_t i = 0; i < n->n_pub; i++)
-        if (strcmp(n->pub[i].pod, pod) == 0 && n->pub[i].n == n_ports &&
-            memcmp(n->pub[i].ports, ports, n_ports * sizeof(*ports)) == 0)
+    /* the same again (each container of a pod starting): nothing to do,
+     * unless the last rules did not apply */
+    for (size_t i = 0; i < n->n_pub && !n->dirty; i++)
+        if (strcmp(n->pub[i].pod, pod) == 0 && same_ports(&n->pub[i], ports, n_ports))
             return 0;
     had = unpublish(n, pod);
 
@@ -155,7 +172,7 @@ int berth_podnet_publish(berth_podnet *n, const char *pod, const berth_podnet_po
         memcpy(p->ports, ports, n_ports * sizeof(*ports));
         p->n = n_ports;
     }
-    if (!had && !n_ports)
+    if (!had && !n_ports && !n->dirty)
         return 0;
     if (apply_rules(n, err) < 0)
         return berth_error_prefix(err, "pod %s: publish its host ports", pod);
@@ -289,8 +306,8 @@ int berth_podnet_detach(berth_podnet *n, const char *pod, berth_error **err)
     char veth[16];
 
     berth_podnet_veth_name(pod, veth);
-    if ((unpublish(n, pod) && apply_rules(n, err) < 0) || berth_nl_link_del(n->nl, veth, err) < 0 ||
-        berth_ipam_release(n->ipam, pod, err) < 0)
+    if (((unpublish(n, pod) || n->dirty) && apply_rules(n, err) < 0) ||
+        berth_nl_link_del(n->nl, veth, err) < 0 || berth_ipam_release(n->ipam, pod, err) < 0)
         return berth_error_prefix(err, "pod %s: take its network away", pod);
     return 0;
 }
@@ -355,14 +372,28 @@ static void overlay_forget(berth_podnet *n, const berth_podnet_peer *peers, size
         int prefix;
         uint8_t mac[6];
 
+        bool vtep_used = false, node_used = false;
+
         for (size_t k = 0; k < n_peers && !listed; k++)
             listed = peers[k].node_ip == n->overlay[i].node_ip &&
                      strcmp(peers[k].pod_cidr, n->overlay_cidr[i]) == 0;
         if (listed || berth_cidr_parse(n->overlay_cidr[i], false, &dst, &prefix, NULL) < 0)
             continue;
+        /* what a listed peer uses stays: its range's VTEP (a range that
+         * moved to another node), its address's entry (a new range) */
+        for (size_t k = 0; k < n_peers; k++) {
+            uint32_t pd;
+            int pp;
+
+            vtep_used |=
+                berth_cidr_parse(peers[k].pod_cidr, false, &pd, &pp, NULL) == 0 && pd == dst;
+            node_used |= peers[k].node_ip == n->overlay[i].node_ip;
+        }
         berth_vtep_mac(n->overlay[i].node_ip, mac);
-        berth_nl_neigh_del(n->nl, n->vx, dst, NULL);
-        berth_nl_fdb_del(n->nl, n->vx, mac, n->overlay[i].node_ip, NULL);
+        if (!vtep_used)
+            berth_nl_neigh_del(n->nl, n->vx, dst, NULL);
+        if (!node_used)
+            berth_nl_fdb_del(n->nl, n->vx, mac, n->overlay[i].node_ip, NULL);
     }
     free(n->overlay);
     free(n->overlay_cidr);

@@ -9,8 +9,9 @@
 #   3. a pod reaches another pod of its node by address (TCP), and the node
 #      reaches it; a pod on the other node reaches it through the routes
 #      each node has to the other's range (host-gw)
-#   4. kill -9 of the node's berthd with the pods running: they keep their
-#      addresses and stay reachable; the next berthd adopts them
+#   4. kill -9 of the node's berthd with the pods running: a stream into a
+#      pod across it arrives whole, the pods keep their addresses and stay
+#      reachable; the next berthd adopts them
 #   5. a pod of two containers shares one address; a host port (hostPort)
 #      reaches a pod from another machine, and placement keeps a second
 #      pod with the same port off the node
@@ -144,10 +145,33 @@ expect "... and heard it" "hello from $ip1" "$(bctl logs far-0 2>&1 | head -1)"
 # --- 4. berthd killed --------------------------------------------------------------------
 
 scenario "4. kill -9 berthd on n1: the pods keep their network"
+# a stream into a pod while its agent dies and comes back
+cat >"$FLEET_DIR/sink.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: sink}
+spec:
+  nodeName: n1
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: sink
+    image: bb
+    command: [sh, -c, 'nc -l -p 8081 | while read l; do echo "got $l"; done; exec sleep 100000']
+YAML
+bctl apply -f "$FLEET_DIR/sink.yaml" --wait --wait-timeout 60s >/dev/null 2>&1
+ips=$(pod_ip sink-0)
+net_run n1 bash -c "exec 3<>/dev/tcp/$ips/8081 && for i in \$(seq 1 40); do echo line\$i >&3;
+	sleep 0.1; done" >/dev/null 2>&1 &
+streamer=$!
+sleep 1
 node_kill n1 KILL
 expect "reachable with no agent" "hello from $ip1" "$(reach n1 "$ip1")"
 node_start n1
 wait_until 30 nodes_ready 2
+wait "$streamer"
+expect "the stream that ran across the agent's death arrived whole" "got line40" \
+	"$(bctl logs sink-0 2>&1 | tail -1)"
+bctl delete sink >/dev/null 2>&1
 sleep 2
 expect "adopted with the same addresses" "$ip0 $ip1" "$(pod_ip web-0) $(pod_ip web-1)"
 expect "still reachable" "hello from $ip0" "$(reach n1 "$ip0")"
