@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -245,19 +246,23 @@ static int exec_plugin(const berth_cni *c, const char *type, const char *command
     }
     out[len] = '\0';
     close(outp[0]);
-    /* its output closed, it still has until the deadline to exit */
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
+    /* its output closed, it still has until the deadline to exit: its
+     * pidfd polled (no sleep), then killed */
+    {
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int64_t left = (deadline - berth_now_mono_ns()) / 1000000;
 
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR) {
-            status = 0x7f00; /* unknown: a failure below */
-            break;
+        if (pfd >= 0) {
+            struct pollfd p = { pfd, POLLIN, 0 };
+
+            if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+                kill(pid, SIGKILL);
+            close(pfd);
+        } else {
+            kill(pid, SIGKILL); /* no pidfd: no waiting on a plugin that lingers */
         }
-        if (berth_now_mono_ns() >= deadline)
-            kill(pid, SIGKILL);
-        usleep(1000);
+        if (berth_waitpid(pid, &status, 0) != pid)
+            status = 0x7f00; /* unknown: a failure below */
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         json_t *e = json_loads(out, 0, NULL);
