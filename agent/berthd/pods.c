@@ -237,24 +237,31 @@ static void fill_opts(const pods *p, const char *id, const pods_sandbox *want, c
 }
 
 /* The node's resolv.conf for the pods (a new string; NULL: none): the
- * configured one, else /etc/resolv.conf, unless that names loopback stubs
- * only (systemd-resolved's 127.0.0.53, which a pod cannot reach) and the
- * stub's upstream file is there, as the kubelet's --resolv-conf is set. */
+ * configured one, else /etc/resolv.conf, unless that names loopback
+ * resolvers only (systemd-resolved's local 127.0.0.53, which a pod cannot
+ * reach) and systemd-resolved's list of the upstream servers is there, as
+ * the kubelet's --resolv-conf is set on such hosts. */
 static char *node_resolv(const pods *p)
 {
     char *text = NULL, *body;
-    bool stub_only;
+    bool loopback_only;
 
     if (p->cfg.resolv_conf) {
-        berth_read_file_at(AT_FDCWD, p->cfg.resolv_conf, 1 << 16, &text, NULL, NULL);
+        berth_error *err = NULL;
+
+        if (berth_read_file_at(AT_FDCWD, p->cfg.resolv_conf, 1 << 16, &text, NULL, &err) < 0) {
+            berth_log_error(BERTH_LOG_WARN, err,
+                            "pod_network.resolv_conf: the pods' resolv.conf names no server");
+            berth_error_free(&err);
+        }
         return text;
     }
     if (berth_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &text, NULL, NULL) < 0)
         text = NULL;
     body = podfiles_resolv(text, NULL);
-    stub_only = text && strstr(text, "nameserver") && !strstr(body, "nameserver");
+    loopback_only = text && strstr(text, "nameserver") && !strstr(body, "nameserver");
     free(body);
-    if (stub_only) {
+    if (loopback_only) {
         char *upstream = NULL;
 
         if (berth_read_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", 1 << 16, &upstream,

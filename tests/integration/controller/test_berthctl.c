@@ -68,8 +68,8 @@ START_TEST(usage_errors_exit_2_on_stderr)
     free(out);
     free(err);
     ck_assert_int_eq(run(&out, &err, "get", "services", NULL, NULL, NULL, NULL), 2);
-    ck_assert_str_eq(err,
-                     "berthctl: get 'services'? nodes, namespaces, workloads, pods or containers\n");
+    ck_assert_str_eq(
+        err, "berthctl: get 'services'? nodes, namespaces, workloads, pods or containers\n");
     free(out);
     free(err);
     ck_assert_int_eq(run(&out, &err, "get", "nodes", "-o", "xml", NULL, NULL), 2);
