@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fnv.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "base/quantity.h"
@@ -1161,16 +1162,11 @@ void containers_images(const containers *t, char ***ret, size_t *ret_n)
  * made from the node's and the pod's names. */
 static void pod_uid(const char *node, const char *pod, char buf[37])
 {
-    uint64_t h[2] = { 14695981039346656037ULL, 1099511628211ULL * 31 };
+    uint64_t h[2] = { BERTH_FNV1A_OFFSET, BERTH_FNV1A_PRIME * 31 };
     uint8_t b[16];
 
-    for (int k = 0; k < 2; k++) {
-        for (const char *c = node; *c; c++)
-            h[k] = (h[k] ^ (uint8_t)*c) * 1099511628211ULL;
-        h[k] = (h[k] ^ '/') * 1099511628211ULL;
-        for (const char *c = pod; *c; c++)
-            h[k] = (h[k] ^ (uint8_t)*c) * 1099511628211ULL;
-    }
+    for (int k = 0; k < 2; k++)
+        h[k] = berth_fnv1a(berth_fnv1a(berth_fnv1a(h[k], node), "/"), pod);
     memcpy(b, h, 16);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x50); /* version 5-like: a name's */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fnv.h"
 #include "base/io.h"
 #include "base/xalloc.h"
 #include "ipam.h"
@@ -43,10 +44,8 @@ struct berth_podnet {
 
 void berth_podnet_veth_name(const char *pod, char buf[16])
 {
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    uint64_t h = berth_fnv1a(BERTH_FNV1A_OFFSET, pod);
 
-    for (const char *c = pod; *c; c++)
-        h = (h ^ (uint8_t)*c) * 1099511628211ULL;
     snprintf(buf, 16, "bv%012" PRIx64, h & (uint64_t)0xffffffffffff);
 }
 

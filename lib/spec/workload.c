@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fnv.h"
 #include "base/xalloc.h"
 #include "pb/pb.h"
 #include "spec.h"
@@ -102,7 +103,6 @@ WorkloadKind berth_workload_kind_parse(const char *name)
 void berth_replica_id(const char *ns, const char *workload, WorkloadKind kind, uint32_t index,
                       const char *node, char ret_id[BERTH_ID_BUF])
 {
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
     char name[BERTH_ID_BUF];
     int n;
 
@@ -116,9 +116,8 @@ void berth_replica_id(const char *ns, const char *workload, WorkloadKind kind, u
     if (n > 0 && strlen(ret_id) <= BERTH_POD_ID_MAX && berth_spec_id_valid(ret_id) &&
         !strstr(node, BERTH_NAMESPACE_SEP))
         return;
-    for (const char *c = node; *c; c++)
-        h = (h ^ (uint8_t)*c) * 1099511628211ULL;
-    snprintf(name, sizeof(name), "%s._%016" PRIx64, workload, h);
+    snprintf(name, sizeof(name), "%s._%016" PRIx64, workload,
+             berth_fnv1a(BERTH_FNV1A_OFFSET, node));
     berth_id_join(ns, name, ret_id);
 }
 
