@@ -11,7 +11,9 @@
 # agent's state, a local registry (Debian's docker-registry) holding the
 # example image, the node's image store, keys, sockets and logs; the
 # containers' cgroups are under /berth-quickstart. The controller, the
-# agent and the registry listen on 127.0.0.1 only. The example image is
+# agent and the registry listen on 127.0.0.1 only. Pods get addresses on
+# the node's pod network (berthd's default), here on a bridge and an
+# nftables table of the quickstart's own, which down removes. The example image is
 # built here (the busybox rootfs of deploy/mkrootfs.sh, with umoci) and
 # pushed to the registry (skopeo); the node pulls it as it would from any
 # registry. Running `up` again is harmless: what runs is left running.
@@ -23,6 +25,8 @@
 #                          registry's 7120)
 #   BERTH_QUICKSTART_CGROUP  the containers' cgroup parent (default
 #                          /berth-quickstart)
+#   BERTH_QUICKSTART_BRIDGE  the pods' bridge (default berthqs0) and
+#                          nftables table (berth_quickstart)
 #   BUILD_DIR              where to build (default build-quickstart)
 # Options:
 #   --no-build             use the binaries already in BUILD_DIR
@@ -34,6 +38,9 @@ PORT=${BERTH_QUICKSTART_PORT:-7100}
 build=${BUILD_DIR:-build-quickstart}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
 CGROUP_PARENT=${BERTH_QUICKSTART_CGROUP:-/berth-quickstart}
+BRIDGE=${BERTH_QUICKSTART_BRIDGE:-berthqs0}
+NFT_TABLE=berth_quickstart
+[ "$BRIDGE" = berthqs0 ] || NFT_TABLE=${BRIDGE}_quickstart
 REGISTRY_PORT=$((PORT + 20))
 # deploy/examples name the image at the default port; another port is
 # written into the manifests the quickstart applies.
@@ -53,7 +60,7 @@ for arg in "$@"; do
 	up | down | status) action=$arg ;;
 	--no-build) do_build=0 ;;
 	-h | --help)
-		sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown argument '$arg' (try --help)" ;;
@@ -141,6 +148,7 @@ start_agent() {
 		socket: $DIR/run/agent.sock
 		listen: tcp://127.0.0.1:$((PORT + 10))
 		operators: {admin: $DIR/controller/operators/admin.pub}
+		pod_network: {mode: bridge, bridge: $BRIDGE, nft_table: $NFT_TABLE}
 	EOF
 	"$BERTHD" --check-config -c "$DIR/agent.yaml" >/dev/null
 	say "starting berthd (node $(hostname))"
@@ -269,6 +277,9 @@ leftovers() {
 	done
 	awk -v d="$DIR" 'index($2, d) == 1 { print "mount " $2 }' /proc/self/mounts
 	find /sys/fs/cgroup -maxdepth 2 -name "${CGROUP_PARENT#/}" -type d 2>/dev/null | sed 's/^/cgroup /'
+	ip -o link show "$BRIDGE" 2>/dev/null | awk '{ print "link " $2 }'
+	nft list table ip "$NFT_TABLE" >/dev/null 2>&1 && echo "nftables table ip $NFT_TABLE"
+	true
 }
 
 stop_pid() { # PIDFILE
@@ -312,6 +323,9 @@ down() {
 	done
 	awk -v d="$DIR" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
 		while read -r m; do umount -l "$m" || true; done
+	# The pod network: the pods' veths went with their namespaces.
+	ip link del "$BRIDGE" 2>/dev/null || true
+	nft delete table ip "$NFT_TABLE" 2>/dev/null || true
 	rm -rf -- "$DIR"
 	if [ -n "$(leftovers)" ]; then
 		leftovers >&2

@@ -89,6 +89,7 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     cfg->state_dir = berth_xstrdup("/var/lib/berth/agent");
     cfg->image_store = berth_xstrdup("/var/lib/berth/images");
     cfg->seccomp_profile_dir = berth_xstrdup("/etc/berth/seccomp");
+    cfg->pod_network = true; /* mode bridge */
     cfg->pod_bridge = berth_xstrdup("berth0");
     cfg->pod_nft_table = berth_xstrdup("berth");
     cfg->cni_conf_dir = berth_xstrdup("/etc/cni/net.d");

@@ -39,8 +39,8 @@ typedef struct agent_config {
     char *seccomp_profile_dir; /* seccompProfile Localhost files: /etc/berth/seccomp */
     bool allow_privileged;     /* run privileged containers (false) */
     /* pod_network: mode bridge gives each pod (not hostNetwork) its own
-     * address on the node's bridge (lib/net/podnet.h); none (the default,
-     * for now) leaves pods with loopback only. Its range comes from the
+     * address on the node's bridge (lib/net/podnet.h), the default; none
+     * leaves pods with loopback only. Its range comes from the
      * controller at registration unless pod_cidr (with cluster_cidr) sets
      * it here. */
     bool pod_network;

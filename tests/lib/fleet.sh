@@ -135,6 +135,12 @@ node_start() {
 		token=${FLEET_TOKEN:-}
 		[ -n "$token" ] || [ -n "${FLEET_NO_TOKEN:-}" ] || token=$(bctl join-token) || return 1
 		[ -n "$listen" ] || listen=ipc://$d/agent-remote.sock
+		# An agent in the host's network namespace makes no pod network
+		# there (a bridge, nftables, forwarding: not the test's to change);
+		# one in a namespace of the test's has berthd's default.
+		local podnet=""
+		[ -n "$netns" ] || podnet="pod_network: {mode: none}"
+		case "${FLEET_AGENT_EXTRA:-}" in *pod_network*) podnet="" ;; esac
 		cat >"$d/agent.yaml" <<-YAML
 			node_name: $name
 			labels: {fleet-node: $name}
@@ -149,6 +155,7 @@ node_start() {
 			metrics_interval: 1s
 			log: {level: debug}
 			${FLEET_AGENT_EXTRA:-}
+			$podnet
 		YAML
 		printf -v "$nsvar" %s "$netns"
 		FLEET_NODES+=("$name")
@@ -187,11 +194,13 @@ node_agent() {
 
 # What really runs on a node, whatever anyone reports: the containers whose
 # cgroup holds a process, "ID=PID[,PID...]" sorted by id, one per line;
-# node_running NAME [ID_PREFIX].
+# node_running NAME [ID_PREFIX]. A container's cgroup is under the node's
+# parent, or under its pod's cgroup there (beside the pod's pause, which
+# is not a container).
 node_running() {
-	local d procs
-	for d in "$FLEET_CGROUP/berth-fleet-$FLEET_TAG-$1/${2:-}"*/; do
-		[ -f "$d/cgroup.procs" ] || continue
+	local d procs p=$FLEET_CGROUP/berth-fleet-$FLEET_TAG-$1
+	for d in "$p/${2:-}"*/ "$p"/*/"${2:-}"*/; do
+		[ -f "$d/cgroup.procs" ] && [ "$(basename "$d")" != pause ] || continue
 		procs=$(sort -n "$d/cgroup.procs" 2>/dev/null | tr '\n' ',')
 		[ -n "$procs" ] && echo "$(basename "$d")=${procs%,}"
 	done | sort
@@ -200,16 +209,17 @@ node_running() {
 # node_count NAME [ID_PREFIX]: how many of node_running's there are, into
 # REPLY, without a fork: cheap enough to sample a fleet many times a second.
 node_count() {
-	local d pid
+	local d pid p=$FLEET_CGROUP/berth-fleet-$FLEET_TAG-$1
 	REPLY=0
-	for d in "$FLEET_CGROUP/berth-fleet-$FLEET_TAG-$1/${2:-}"*/; do
+	for d in "$p/${2:-}"*/ "$p"/*/"${2:-}"*/; do
+		[ "${d%/pause/}" = "$d" ] || continue
 		read -r pid 2>/dev/null <"$d/cgroup.procs" && REPLY=$((REPLY + 1))
 	done
 }
 
 # The cgroups left under a node's parent (v1: every hierarchy).
 node_cgroups() {
-	find /sys/fs/cgroup/ -maxdepth 3 -path "*berth-fleet-$FLEET_TAG-$1/*" -type d 2>/dev/null
+	find /sys/fs/cgroup/ -maxdepth 4 -path "*berth-fleet-$FLEET_TAG-$1/*" -type d 2>/dev/null
 }
 
 # Container pids as berthctl shows them: "NAME=PID ..." sorted by name.

@@ -72,7 +72,9 @@ int bench_agentd_start(bench_agentd *a, bool wait)
                      "state_dir: %s/agent\nimage_store: %s/images\nkey: %s/node.key\n"
                      "cgroup_parent: %s\nsocket: %s/agent.sock\n"
                      "log: {level: warn}\n%s",
-                     a->ctl.rpc, a->dir, a->dir, a->dir, a->dir, a->parent, a->dir, a->extra_yaml);
+                     a->ctl.rpc, a->dir, a->dir, a->dir, a->dir, a->parent, a->dir,
+                     /* no pod network unless asked: the fake controller gives no range */
+                     *a->extra_yaml ? a->extra_yaml : "pod_network: {mode: none}\n");
 
     if (berth_write_file_atomic_at(AT_FDCWD, a->cfgpath, text, (size_t)n, 0600, &err) < 0) {
         fprintf(stderr, "bench-%s: %s\n", a->name, err->msg);

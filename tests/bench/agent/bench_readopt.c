@@ -413,7 +413,8 @@ static int setup(const char *berthd_bin, const char *rootfs)
     A.ctl.on_call = on_call;
     party_init(&op, BERTH_ROLE_OPERATOR, "bench");
     snprintf(path, sizeof(path), "%s/op.pub", A.dir);
-    snprintf(A.extra_yaml, sizeof(A.extra_yaml), "operators: {bench: %s}\n", path);
+    snprintf(A.extra_yaml, sizeof(A.extra_yaml),
+             "operators: {bench: %s}\npod_network: {mode: none}\n", path);
     if (berth_principal_init(&node, BERTH_ROLE_NODE, "bench", &err) < 0 ||
         berth_policy_memory_add_key(op.policy, &node, A.node_pk, &err) < 0 ||
         berth_pubkeys_save(AT_FDCWD, path, (const uint8_t(*)[BERTH_PUBKEY_LEN])op.key.pk, 1, &err) <

@@ -87,6 +87,8 @@ static int start_fleet(const char *rootfs)
                  "join_token: %s\n"
                  "state_dir: %s/agent\nimage_store: %s/images\n"
                  "cgroup_parent: %s\nsocket: %s/agent.sock\n"
+                 /* the controller's figures, in the host's namespace: no bridge there */
+                 "pod_network: {mode: none}\n"
                  "log: {level: warn}\n",
                  h.rpc, h.pub, token, h.dir, h.dir, cgroup_parent, h.dir);
     free(token);

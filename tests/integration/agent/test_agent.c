@@ -54,7 +54,8 @@ static void write_config(void)
                  "volume_stats_interval: 300ms\n"
                  "stop_grace_period: 1m\n"
                  "operators: {ops: %s/ops.pub}\n"
-                 "log: {level: debug}\n",
+                 "log: {level: debug}\n"
+                 "pod_network: {mode: none}\n",
                  ctl.rpc, dir, state, images, dir, parent, dir, dir);
     ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, cfgpath, text, (size_t)n, 0600, NULL), 0);
 }

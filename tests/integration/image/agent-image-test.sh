@@ -254,5 +254,7 @@ expect "big still runs" "Running" "$(status big)"
 bctl delete big >/dev/null
 bctl delete again >/dev/null
 await "every container removed" 30 no_containers n1
-expect "no cgroup left" "" "$(node_cgroups n1)"
+# (a pod's sandbox goes after its last container: from berthd's loop)
+no_cgroups() { [ -z "$(node_cgroups n1)" ]; }
+await "no cgroup left" 15 no_cgroups || echo "left: $(node_cgroups n1)"
 check_summary

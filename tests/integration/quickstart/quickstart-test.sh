@@ -23,6 +23,7 @@ fi
 export BERTH_QUICKSTART_DIR=/tmp/berth-quickstart-test-$$
 export BERTH_QUICKSTART_PORT=$((17200 + $$ % 500 * 20))
 export BERTH_QUICKSTART_CGROUP=/berth-quickstart-test-$$
+export BERTH_QUICKSTART_BRIDGE=bqs$(($$ % 100000))
 export BUILD_DIR=$build
 qs() { "$top/deploy/quickstart.sh" "$@" --no-build; }
 cleanup() {
@@ -44,6 +45,13 @@ export BERTH_CONFIG=$BERTH_QUICKSTART_DIR/berthctl.yaml
 berthctl=$build/scheduler-stub/berthctl
 before=$("$berthctl" get containers -o wide | awk 'NR > 1 { print $1, $4, $8 }')
 expect "two containers Running" "2" "$(echo "$before" | grep -c ' Running ')"
+ip=$("$berthctl" get pods -o wide | awk '$1 ~ /^hello-log/ { print $6 }')
+case "$ip" in
+10.244.*) ok "hello-log has its own address on the pod network ($ip)" ;;
+*) bad "hello-log's address: '$ip' ($("$berthctl" get pods -o wide 2>&1))" ;;
+esac
+expect "... on the quickstart's bridge" "1" \
+	"$(ip -o -4 addr show "$BERTH_QUICKSTART_BRIDGE" 2>/dev/null | grep -c 10.244.)"
 
 out=$(qs up 2>&1)
 expect "up again succeeds" "0" "$?"
@@ -62,6 +70,9 @@ expect "no process of it is left" "" "$(pgrep -fa -- "$BERTH_QUICKSTART_DIR")"
 expect "no mount of it is left" "" "$(grep -F "$BERTH_QUICKSTART_DIR" /proc/self/mounts)"
 expect "no cgroup of it is left" "" \
 	"$(find /sys/fs/cgroup -maxdepth 2 -name "${BERTH_QUICKSTART_CGROUP#/}" 2>/dev/null)"
+expect "no bridge of it is left" "" "$(ip -o link show "$BERTH_QUICKSTART_BRIDGE" 2>/dev/null)"
+expect "no nftables table of it is left" "" \
+	"$(nft list tables 2>/dev/null | grep "${BERTH_QUICKSTART_BRIDGE}_quickstart")"
 out=$(qs down 2>&1)
 expect "down again is harmless" "0" "$?"
 

@@ -130,7 +130,8 @@ START_TEST(pod_network)
                                "  pod_cidr: 10.9.3.0/24, cluster_cidr: 10.9.0.0/16}\n";
     berth_error *err = NULL;
 
-    ck_assert(!cfg.pod_network);
+    ck_assert(cfg.pod_network); /* bridge by default */
+    ck_assert(!cfg.pod_cni);
     ck_assert_str_eq(cfg.pod_bridge, "berth0");
     ck_assert_ptr_null(cfg.pod_cidr);
     ck_assert_msg(agent_config_parse(&cfg, "agent.yaml", yaml, strlen(yaml), &err) == 0, "%s",
@@ -143,6 +144,10 @@ START_TEST(pod_network)
     /* the rest on a fresh configuration */
     agent_config_free(&cfg);
     ck_assert_int_eq(agent_config_defaults(&cfg, NULL), 0);
+    ck_assert_msg(agent_config_parse(&cfg, "agent.yaml", "pod_network: {mode: none}\n", 26, &err) ==
+                      0,
+                  "%s", err ? err->msg : "");
+    ck_assert(!cfg.pod_network);
     expect_error("pod_network: {mode: flannel}\n",
                  "agent.yaml:1:21: pod_network.mode: 'flannel' is not one of none, bridge, cni");
     expect_error("pod_network: {pod_cidr: 10.9.3.1/24, cluster_cidr: 10.9.0.0/16}\n",
