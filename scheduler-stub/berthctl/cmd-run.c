@@ -2,7 +2,9 @@
  * `docker run --rm`, straight through lib/runtime with no daemon. stdio is
  * passed through, signals are forwarded, the exit code is the container's
  * (128+N for signal N), and everything created is removed afterwards. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -25,6 +27,7 @@
 #include "image/pull.h"
 #include "image/registries.h"
 #include "image/store.h"
+#include "net/proxy.h"
 #include "pb/pb.h"
 #include "runtime/runtime.h"
 
@@ -53,6 +56,8 @@ static void run_usage(FILE *out)
           "  --pids N              maximum number of tasks\n"
           "  --cpuset CPUS         CPUs to run on, e.g. 0-1\n"
           "  --net none|host       own network namespace with lo (default) or the host's\n"
+          "  -p, --publish [IP:]HOSTPORT:PORT[/tcp|udp]  forward the node's HOSTPORT (on IP\n"
+          "                        only, when given) to PORT in the container (repeatable)\n"
           "  -e, --env K=V         environment variable (repeatable)\n"
           "  -w, --workdir DIR     working directory inside the container\n"
           "  -u, --user UID[:GID]  numeric user and group\n"
@@ -91,6 +96,8 @@ typedef struct run_args {
     const char *cgroup_parent;
     const char *state_dir;
     char id[64];
+    berth_proxy_port *ports; /* -p, sized argc */
+    size_t n_ports;
 } run_args;
 
 static int parse_u64(const char *s, const char *what, uint64_t max, uint64_t *ret)
@@ -151,6 +158,52 @@ static int parse_tmpfs(char *arg, Mount *m)
             return -1;
         }
         m->tmpfs_size_bytes = bytes;
+    }
+    return 0;
+}
+
+/* -p [IP:]HOSTPORT:PORT[/tcp|udp], as docker run takes it. */
+static int parse_publish(char *arg, berth_proxy_port *pt)
+{
+    char *proto = strrchr(arg, '/'), *port, *host_port;
+    uint64_t v;
+
+    memset(pt, 0, sizeof(*pt));
+    if (proto) {
+        *proto++ = '\0';
+        if (strcmp(proto, "udp") != 0 && strcmp(proto, "tcp") != 0) {
+            berthctl_errorf("--publish: protocol '%s' is not tcp or udp", proto);
+            return -1;
+        }
+        pt->udp = strcmp(proto, "udp") == 0;
+    }
+    port = strrchr(arg, ':');
+    if (!port) {
+        berthctl_errorf("--publish '%s': expected [IP:]HOSTPORT:PORT[/tcp|udp] (a host port "
+                        "is needed)",
+                        arg);
+        return -1;
+    }
+    *port++ = '\0';
+    host_port = strrchr(arg, ':');
+    if (host_port) {
+        *host_port++ = '\0';
+        if (inet_pton(AF_INET, arg, &pt->host_ip) != 1) {
+            berthctl_errorf("--publish: '%s' is not an IPv4 address", arg);
+            return -1;
+        }
+    } else {
+        host_port = arg;
+    }
+    if (parse_u64(host_port, "--publish host port", 65535, &v) < 0)
+        return -1;
+    pt->host_port = (uint16_t)v;
+    if (parse_u64(port, "--publish container port", 65535, &v) < 0)
+        return -1;
+    pt->port = (uint16_t)v;
+    if (!pt->host_port || !pt->port) {
+        berthctl_errorf("--publish: port 0 is not a port");
+        return -1;
     }
     return 0;
 }
@@ -219,6 +272,7 @@ static const struct option run_options[] = {
     { "pids", required_argument, NULL, OPT_PIDS },
     { "cpuset", required_argument, NULL, OPT_CPUSET },
     { "net", required_argument, NULL, OPT_NET },
+    { "publish", required_argument, NULL, 'p' },
     { "env", required_argument, NULL, 'e' },
     { "workdir", required_argument, NULL, 'w' },
     { "user", required_argument, NULL, 'u' },
@@ -251,7 +305,7 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Mount *moun
 
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+e:w:u:v:h", run_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+e:w:u:v:p:h", run_options, NULL)) != -1) {
         switch (opt) {
         case OPT_ROOTFS:
             s->rootfs = optarg;
@@ -317,6 +371,11 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Mount *moun
             break;
         case 'e':
             env[s->n_env++] = optarg;
+            break;
+        case 'p':
+            if (parse_publish(optarg, &a->ports[a->n_ports]) < 0)
+                return -1;
+            a->n_ports++;
             break;
         case 'w':
             s->working_dir = optarg;
@@ -446,6 +505,11 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Mount *moun
         berthctl_errorf("run: one of --rootfs and --image is required");
         return -1;
     }
+    if (a->n_ports && s->network == NETWORK_HOST) {
+        berthctl_errorf("run: --publish needs the container's own network (--net none, the "
+                        "default); with --net host it uses the node's ports as they are");
+        return -1;
+    }
     return 0;
 
 bad_quantity:
@@ -465,16 +529,19 @@ static int exit_code_for_start_error(const berth_error *err)
     return BERTHCTL_EXIT_RUNTIME;
 }
 
-/* Forward signals to the container until it exits; return its exit. */
-static int supervise(berth_container *c, int sigfd, berth_exit *ret_exit, berth_error **err)
+/* Forward signals to the container until it exits, and its published
+ * ports; return its exit. */
+static int supervise(berth_container *c, int sigfd, berth_proxy *proxy, berth_exit *ret_exit,
+                     berth_error **err)
 {
-    struct pollfd pfd[2] = {
+    struct pollfd pfd[3] = {
         { .fd = berth_container_pidfd(c), .events = POLLIN },
         { .fd = sigfd, .events = POLLIN },
+        { .fd = proxy ? berth_proxy_fd(proxy) : -1, .events = POLLIN },
     };
 
     for (;;) {
-        if (poll(pfd, 2, -1) < 0) {
+        if (poll(pfd, 3, -1) < 0) {
             if (errno == EINTR)
                 continue;
             return berth_error_errno(err, "poll");
@@ -485,12 +552,27 @@ static int supervise(berth_container *c, int sigfd, berth_exit *ret_exit, berth_
             if (berth_read_retry(sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
                 berth_container_signal(c, (int)si.ssi_signo, NULL);
         }
+        if ((pfd[2].revents & POLLIN) && berth_proxy_run(proxy, err) < 0)
+            return -1;
         if (pfd[0].revents & POLLIN) {
             int r = berth_container_wait(c, true, ret_exit, err);
             if (r != 0)
                 return r < 0 ? -1 : 0;
         }
     }
+}
+
+/* The published ports go to the container's network namespace. */
+static int proxy_enter(berth_proxy *p, const berth_container *c, berth_error **err)
+{
+    char path[64];
+    _cleanup_close_ int fd = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)berth_container_pid(c));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return berth_error_errno(err, "open %s", path);
+    return berth_proxy_set_netns(p, fd, err);
 }
 
 static void image_config_freep(ImageConfig **p)
@@ -552,6 +634,8 @@ int berthctl_cmd_run(int argc, char **argv)
     _cleanup_free_ Mount **mount_ptrs = berth_xcalloc(n, sizeof(*mount_ptrs));
     _cleanup_free_ Rlimit *rls = berth_xcalloc(n, sizeof(*rls));
     _cleanup_free_ Rlimit **rl_ptrs = berth_xcalloc(n, sizeof(*rl_ptrs));
+    _cleanup_free_ berth_proxy_port *ports = berth_xcalloc(n, sizeof(*ports));
+    berth_proxy *proxy = NULL;
     _cleanup_free_ char *state_dir = NULL, *rootfs_abs = NULL;
     _cleanup_close_ int sigfd = -1;
     berth_runtime_config cfg = { 0 };
@@ -581,6 +665,7 @@ int berthctl_cmd_run(int argc, char **argv)
     a.spec.rlimits = rl_ptrs;
     a.caps.add = cap_add;
     a.caps.drop = cap_drop;
+    a.ports = ports;
     if (parse_run(argc, argv, &a, env, mounts, mount_ptrs, rls, rl_ptrs, cap_add, cap_drop,
                   groups) < 0)
         return BERTHCTL_EXIT_USAGE;
@@ -635,6 +720,9 @@ int berthctl_cmd_run(int argc, char **argv)
         goto fail;
     }
 
+    /* The ports first: one in use fails the run before anything starts. */
+    if (a.n_ports && berth_proxy_open(a.ports, a.n_ports, &proxy, &err) < 0)
+        goto fail;
     cfg.cgroup_parent = a.cgroup_parent;
     cfg.image_store = a.image_store;
     if (berth_runtime_new(&cfg, &rt, &err) < 0)
@@ -644,9 +732,17 @@ int berthctl_cmd_run(int argc, char **argv)
         berthctl_errorf("%s", err->msg);
         berth_error_free(&err);
         berth_runtime_free(rt);
+        berth_proxy_close(proxy);
         return code;
     }
-    if (supervise(c, sigfd, &ex, &err) < 0) {
+    if (proxy && proxy_enter(proxy, c, &err) < 0) {
+        berthctl_errorf("%s", err->msg);
+        berth_error_free(&err);
+        berth_proxy_close(proxy);
+        proxy = NULL;
+        berth_container_signal(c, SIGKILL, NULL);
+    }
+    if (supervise(c, sigfd, proxy, &ex, &err) < 0) {
         berthctl_errorf("%s", err->msg);
         berth_error_free(&err);
         ex.exit_code = BERTHCTL_EXIT_RUNTIME;
@@ -661,6 +757,7 @@ int berthctl_cmd_run(int argc, char **argv)
             "container %s was OOM-killed (memory limit %s)", a.spec.id,
             a.res.memory_bytes ? berth_format_bytes(a.res.memory_bytes, lim, sizeof(lim)) : "none");
     }
+    berth_proxy_close(proxy);
     berth_container_free(c);
     berth_runtime_free(rt);
     return ex.exit_code;
@@ -668,6 +765,7 @@ int berthctl_cmd_run(int argc, char **argv)
 fail:
     berthctl_errorf("%s", err->msg);
     berth_error_free(&err);
+    berth_proxy_close(proxy);
     berth_runtime_free(rt);
     return BERTHCTL_EXIT_RUNTIME;
 }

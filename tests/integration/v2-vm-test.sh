@@ -76,10 +76,11 @@ $run_vm "$vm" --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
     --add "$build/agent/berth-pull:/t/berth-pull" \
     --add "$build/tests/integration/agent/libberth_test_epoll_fail.so:/t/epoll_fail.so" \
     --add "$runtest:/t/run-test.sh" \
+    --add "$build/tests/integration/runtime/netprobe:/t/netprobe" \
     --add-raw "$rootfs:/rootfs" \
     -- 'cd /t && export BERTH_TEST_ROOTFS=/rootfs BERTH_MONITOR=/t/berth-monitor BERTHD=/t/berthd BERTHCTL=/t/berthctl BERTH_TEST_EPOLL_PRELOAD=/t/epoll_fail.so CK_DEFAULT_TIMEOUT=300 &&
         echo "== cgroup suite" && ./cgroup &&
         echo "== container suite" && ./container &&
         echo "== monitor suite" && ./monitor &&
         echo "== agent suite" && ./agent &&
-        echo "== berthctl run" && ./run-test.sh /t/berthctl /rootfs'
+        echo "== berthctl run" && ./run-test.sh /t/berthctl /rootfs /t/netprobe'

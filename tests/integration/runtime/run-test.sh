@@ -4,12 +4,15 @@
 # nothing is left behind. POSIX sh (busybox ash too): it also runs inside the
 # cgroup v2 VM.
 #
-#   run-test.sh BERTHCTL ROOTFS
+#   run-test.sh BERTHCTL ROOTFS [NETPROBE]
+#
+# NETPROBE (netprobe.c, static) serves and probes published ports.
 #
 # Exit 0 when every check passed, 1 otherwise, 77 (skip) when not root.
 set -u
 BERTHCTL=$1
 ROOTFS=$2
+NETPROBE=${3:-}
 PARENT=/berth-test-$$
 W=$(mktemp -d /tmp/berth-run-test.XXXXXX)
 pass=0
@@ -315,6 +318,47 @@ run --image nosuch --pull never --image-store "$W/images" --state-dir "$W/state-
 contains "missing image, never pulled" \
     "image nosuch is not present, and the pull policy is Never" "$ERR"
 expect "no state dir left by a failed image start" no "$(test -e "$W/state-c" && echo yes || echo no)"
+
+# --- published ports (-p) ---------------------------------------------------------
+runr -p 80 -- /bin/true
+contains "-p needs a host port" "expected [IP:]HOSTPORT:PORT[/tcp|udp]" "$ERR"
+runr -p 8080:80/sctp -- /bin/true
+contains "-p: tcp or udp" "protocol 'sctp' is not tcp or udp" "$ERR"
+runr -p 8080:70000 -- /bin/true
+contains "-p: a port is at most 65535" "'70000' is not a number in 0..65535" "$ERR"
+runr -p 1.2.3:8080:80 -- /bin/true
+contains "-p: an address" "'1.2.3' is not an IPv4 address" "$ERR"
+runr --net host -p 8080:80 -- /bin/true
+contains "-p needs the container's own network" "--publish needs the container's own network" "$ERR"
+expect "... and nothing ran" "2" "$RC"
+if [ -n "$NETPROBE" ]; then
+    PORT=$((20000 + $$ % 20000))
+    # The container has loopback only: the ports reach it through berthctl.
+    "$BERTHCTL" run --cgroup-parent "$PARENT" --rootfs "$ROOTFS" --name pub \
+        -v "$NETPROBE:/netprobe:ro" -p "127.0.0.1:$PORT:7000" -p "$PORT:7001/udp" -- /bin/sh -c \
+        'trap "exit 3" TERM; /netprobe tcp-echo 7000 & /netprobe udp-echo 7001 & wait' \
+        >"$W/pub" 2>&1 &
+    bpid=$!
+    i=0
+    until "$NETPROBE" tcp-pump 127.0.0.1 $PORT 1 >/dev/null 2>&1 || [ $i -ge 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    expect "-p TCP: 20 MB there and back through the node's port, half-closed" \
+        "20000000 match" "$("$NETPROBE" tcp-pump 127.0.0.1 $PORT 20000000 2>&1)"
+    expect "-p UDP: a datagram there and its answer back" "echo:hi" \
+        "$("$NETPROBE" udp-ask 127.0.0.1 $PORT hi 2>&1)"
+    expect "... from two clients at once" "echo:one echo:two" \
+        "$("$NETPROBE" udp-ask 127.0.0.1 $PORT one 2>&1) $("$NETPROBE" udp-ask 127.0.0.1 $PORT two 2>&1)"
+    runr -p "127.0.0.1:$PORT:80" -- /bin/true
+    contains "a port in use fails the run" "port 127.0.0.1:$PORT/tcp is already in use" "$ERR"
+    expect "... before anything started" "125" "$RC"
+    kill -TERM $bpid
+    wait $bpid
+    expect "the container's exit is run's" "3" "$?"
+    "$NETPROBE" tcp-pump 127.0.0.1 $PORT 1 >/dev/null 2>&1
+    expect "the port is closed with the container" "1" "$?"
+fi
 
 expect "nothing left behind at the end" "$before" "$(leftovers)"
 echo "$pass passed, $failed failed"
