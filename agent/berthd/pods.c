@@ -38,6 +38,7 @@ struct pod {
     berth_loop_io pause_io; /* the pause's pidfd, while it is watched */
     bool removing;
     bool net_warned; /* its network's removal failed, said once */
+    bool net_broken; /* its CNI CHECK failed: the sandbox is made anew */
     bool release;    /* the pod is gone, not only its sandbox */
     char ip[16];     /* its address, "" none or not read yet */
     bool ip_read;
@@ -401,6 +402,37 @@ void pods_set_network(pods *p, berth_podnet *net)
     }
 }
 
+/* The CNI networks of the pods berthd adopted, CHECKed as the spec has a
+ * runtime do for an existing container (Nomad does it when it restores
+ * its allocations): a network that is no longer what ADD made (an
+ * interface, address or route gone while berthd was away) gets its pod a
+ * new sandbox, and so a new network, as a pause that died does. */
+static void check_adopted(pods *p)
+{
+    for (pod *e = p->list; e; e = e->next) {
+        berth_error *err = NULL;
+
+        if (e->removing)
+            continue;
+        if (berth_cni_check(p->cni, e->id, &err) == 0) {
+            berth_debug("pod %s: its network passed CNI CHECK", e->id);
+            continue;
+        }
+        if (err->code == ENOENT) { /* on the host's network: no CNI */
+            berth_error_free(&err);
+            continue;
+        }
+        berth_log_error(BERTH_LOG_WARN, err,
+                        "pod %s: its network is not as ADD made it: its containers start again "
+                        "in a new sandbox",
+                        e->id);
+        berth_error_free(&err);
+        e->net_broken = true;
+        if (p->cfg.lost)
+            p->cfg.lost(e->id, p->cfg.data);
+    }
+}
+
 void pods_set_cni(pods *p, berth_cni *cni)
 {
     berth_error *err = NULL;
@@ -415,6 +447,7 @@ void pods_set_cni(pods *p, berth_cni *cni)
     } else if (n > 0) {
         berth_info("CNI: %d pod(s) gone while berthd was away DEL'd", n);
     }
+    check_adopted(p);
 }
 
 bool pods_whole(pods *p, const char *id, const pods_sandbox *want)
@@ -424,7 +457,7 @@ bool pods_whole(pods *p, const char *id, const pods_sandbox *want)
     berth_sandbox_opts o;
     const char *why;
 
-    if (!e || e->removing)
+    if (!e || e->removing || e->net_broken)
         return false;
     fill_opts(p, id, want, dir, sizeof(dir), cg, sizeof(cg), &o);
     return berth_sandbox_whole(&o, &why);
@@ -438,8 +471,10 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
     const char *why = NULL;
 
     fill_opts(p, id, want, dir, sizeof(dir), cg, sizeof(cg), &o);
-    if (e && !e->removing && berth_sandbox_whole(&o, &why))
+    if (e && !e->removing && !e->net_broken && berth_sandbox_whole(&o, &why))
         return 0;
+    if (e && e->net_broken)
+        why = "its network failed CNI CHECK";
     if (e) {
         if (!e->removing) {
             berth_warn("pod %s: its sandbox is not whole (%s): making it anew", id, why);

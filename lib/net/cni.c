@@ -374,7 +374,6 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
         json_decref(prev);
         prev = out;
     }
-    json_decref(mappings);
     ips = json_object_get(prev, "ips");
     json_array_foreach(ips, k, ip)
     {
@@ -392,10 +391,11 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
             break;
         }
     }
-    cache = json_pack("{s:O,s:O,s:s,s:s}", "config", c->conf, "result", prev, "netns", netns_path,
-                      "args", args);
+    cache = json_pack("{s:O,s:O,s:s,s:s,s:O?}", "config", c->conf, "result", prev, "netns",
+                      netns_path, "args", args, "portMappings", mappings);
     text = json_dumps(cache, JSON_COMPACT);
     json_decref(cache);
+    json_decref(mappings);
     if (berth_replace_file_at(AT_FDCWD, path, text, strlen(text), 0600, err) < 0) {
         /* no DEL could find it later: undo it now */
         del_with(c, c->conf, prev, pod, netns_path, args, NULL);
@@ -410,29 +410,89 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
     return 0;
 }
 
-int berth_cni_del(berth_cni *c, const char *pod, berth_error **err)
+/* pod's cache ({config, result, netns, args[, portMappings]}): ENOENT
+ * when there is none. */
+static int cache_read(berth_cni *c, const char *pod, json_t **ret, berth_error **err)
 {
     _cleanup_free_ char *path = cache_path(c, pod), *text = NULL;
+    json_error_t je;
+    json_t *j;
+
+    if (berth_read_file_at(AT_FDCWD, path, OUTPUT_MAX, &text, NULL, err) < 0)
+        return -1;
+    if (!(j = json_loads(text, 0, &je)) || !json_is_object(json_object_get(j, "config"))) {
+        json_decref(j);
+        return berth_error_set(err, EINVAL, "%s: not a CNI result berth cached", path);
+    }
+    *ret = j;
+    return 0;
+}
+
+/* The spec's version a..b.c as one number (0.4.0: 400), for comparing. */
+static long version_num(const char *v)
+{
+    unsigned a = 0, b = 0, c = 0;
+
+    if (!v || sscanf(v, "%u.%u.%u", &a, &b, &c) < 2)
+        return 0;
+    return (long)a * 10000 + (long)b * 100 + c;
+}
+
+int berth_cni_check(berth_cni *c, const char *pod, berth_error **err)
+{
+    json_t *cache = NULL, *conf, *result;
+    size_t n;
+    int r = 0;
+
+    if (cache_read(c, pod, &cache, err) < 0)
+        return -1;
+    conf = json_object_get(cache, "config");
+    result = json_object_get(cache, "result");
+    n = json_array_size(json_object_get(conf, "plugins"));
+    /* CHECK came with 0.4.0; a network may turn it off */
+    if (version_num(json_string_value(json_object_get(conf, "cniVersion"))) < 400 ||
+        json_is_true(json_object_get(conf, "disableCheck"))) {
+        json_decref(cache);
+        return 0;
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        json_t *pm = json_object_get(cache, "portMappings");
+        json_t *p = plugin_config(conf, i, result, json_is_array(pm) ? pm : NULL);
+
+        r = exec_plugin(c, json_string_value(json_object_get(p, "type")), "CHECK", pod,
+                        json_string_value(json_object_get(cache, "netns")),
+                        json_string_value(json_object_get(cache, "args")), p, NULL, err);
+        json_decref(p);
+    }
+    if (r < 0)
+        berth_error_prefix(err, "network %s",
+                           json_string_value(json_object_get(conf, "name")) ?: "?");
+    json_decref(cache);
+    return r;
+}
+
+int berth_cni_del(berth_cni *c, const char *pod, berth_error **err)
+{
+    _cleanup_free_ char *path = cache_path(c, pod);
     berth_error *e = NULL;
     json_t *cache;
     int r;
 
-    if (berth_read_file_at(AT_FDCWD, path, OUTPUT_MAX, &text, NULL, &e) < 0) {
+    if (cache_read(c, pod, &cache, &e) < 0) {
         int code = e->code;
 
-        if (code == ENOENT) {
+        if (code == ENOENT || code == EINVAL) {
+            /* nothing cached, or nothing a DEL could use: nothing to DEL */
+            if (code == EINVAL)
+                unlink(path);
             berth_error_free(&e);
-            return 0; /* nothing cached: nothing to DEL */
+            return 0;
         }
         if (err)
             *err = e;
         else
             berth_error_free(&e);
         return berth_error_prefix(err, "pod %s", pod);
-    }
-    if (!(cache = json_loads(text, 0, NULL))) {
-        unlink(path);
-        return 0;
     }
     r = del_with(c, json_object_get(cache, "config"), json_object_get(cache, "result"), pod,
                  json_string_value(json_object_get(cache, "netns")),

@@ -3,8 +3,8 @@
  * exec'd from another with the spec's environment and configuration on
  * stdin, ADD chaining each plugin's result into the next as prevResult,
  * DEL in reverse order. What ADD returned is cached on disk (with the
- * configuration it was made with) so DEL works after berthd restarts,
- * and a garbage collection DELs the pods gone meanwhile. Each call waits
+ * configuration it was made with) so DEL (and CHECK) work after berthd
+ * restarts, and a garbage collection DELs the pods gone meanwhile. Each call waits
  * for its plugins (at most CNI_TIMEOUT_MS each). */
 #ifndef BERTH_NET_CNI_H
 #define BERTH_NET_CNI_H
@@ -43,6 +43,12 @@ typedef struct berth_cni_port {
 int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *name,
                   const char *netns_path, const berth_cni_port *ports, size_t n_ports,
                   uint32_t *ret_addr, berth_error **err);
+/* CHECK pod's network as its ADD left it (the cached configuration and
+ * result, each plugin in order): 0 when every plugin says it is as it
+ * should be (or the network's cniVersion predates CHECK, 0.4.0, or it
+ * sets disableCheck). ENOENT: nothing is cached for pod. A plugin's
+ * failure is its message. */
+int berth_cni_check(berth_cni *c, const char *pod, berth_error **err);
 /* DEL pod with what its ADD cached (0 when nothing is); the cache goes. */
 int berth_cni_del(berth_cni *c, const char *pod, berth_error **err);
 /* DEL every cached pod that keep says is gone; how many. */

@@ -261,10 +261,12 @@ int fleet_node_report(fleet *f, const berth_principal *who, const ReportStatusRe
     return 0;
 }
 
-/* Kubernetes' image events, on the container's workload, when a
- * container waiting for its image moves on (Pulling's progress updates
- * are one event). */
-static void image_event(fleet *f, fleet_node *n, const ContainerStatus *s)
+/* Kubernetes' events of a waiting container, on its workload, when the
+ * reason it waits changes (Pulling's progress updates, and a network
+ * tried again with the same failure, are one event): its image, and its
+ * pod's network (the kubelet's NetworkNotReady, with the reason: no pod
+ * range, a full one, a CNI plugin's message). */
+static void waiting_event(fleet *f, fleet_node *n, const ContainerStatus *s)
 {
     static const struct {
         const char *status_reason, *type, *reason;
@@ -274,6 +276,7 @@ static void image_event(fleet *f, fleet_node *n, const ContainerStatus *s)
         { "ErrImagePull", FLEET_WARNING, "Failed" },
         { "ImagePullBackOff", FLEET_NORMAL, "BackOff" }, /* kubelet's type */
         { "ErrImageNeverPull", FLEET_WARNING, "ErrImageNeverPull" },
+        { "NetworkNotReady", FLEET_WARNING, "NetworkNotReady" },
     };
     const fleet_assign *a;
     bool found;
@@ -310,7 +313,7 @@ void fleet_node_event(fleet *f, const berth_principal *who, const fleet_stream_p
         status_remove(f, n, ev->status->id);
         return;
     }
-    image_event(f, n, ev->status);
+    waiting_event(f, n, ev->status);
     fleet_status_put(f, n, BERTH_PB_COPY(ContainerStatus, ev->status));
 }
 

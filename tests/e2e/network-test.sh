@@ -21,7 +21,11 @@
 #      link): pods reach each other through the VXLAN overlay
 #   8. a node on an operator's own CNI network (Debian's bridge and
 #      host-local plugins): the plugins' address, reached, given back on
-#      delete; a CNI configuration that does not load stops berthd
+#      delete; CHECK after berthd restarts (a broken pod network is made
+#      anew); a CNI configuration that does not load stops berthd
+#   9. bad input: a pod range that runs out (NetworkNotReady, saying so);
+#      a plugin that fails (its message; tried again with backoff until it
+#      works)
 #
 #   network-test.sh BUILD_DIR
 set -u
@@ -364,6 +368,31 @@ JSON
 		"$(reach c1 10.23.0.2)"
 	expect "host-local holds its address" "1" \
 		"$(ls "$FLEET_DIR/cni-ipam/fleetnet" | grep -c '^10\.')"
+	# CHECK: a berthd started again finds the network as ADD made it and
+	# leaves the pod be; one whose interface went meanwhile is made anew.
+	cni_pid() { bctl get containers -o wide | awk '$1 == "cnipod-0" { print $8 }'; }
+	# (its local Agent service answers once the network is open)
+	cni_opened() { node_agent c1 ps; }
+	pid0=$(cni_pid)
+	node_kill c1 KILL
+	node_start c1
+	wait_until 20 cni_opened || bad "c1 did not start again"
+	wait_until 10 c1_ready
+	expect "restarted berthd: CHECK passes, the pod runs on (same process)" "$pid0 1 0" \
+		"$(cni_pid) $(grep -c "pod cnipod-0: its network passed CNI CHECK" "$FLEET_DIR/c1/log") $(grep -c "not as ADD made it" "$FLEET_DIR/c1/log")"
+	node_kill c1 KILL
+	nsenter --net="$FLEET_DIR/c1/state/pods/cnipod-0/net" ip link del eth0 &&
+		ok "(the pod's eth0 deleted while berthd is away)" || bad "cannot delete the pod's eth0"
+	node_start c1
+	wait_until 20 cni_opened || bad "c1 did not start again"
+	contains "CHECK fails: said, with the plugin's message" \
+		"pod cnipod-0: its network is not as ADD made it" "$(cat "$FLEET_DIR/c1/log")"
+	new_pid() { [ -n "$(cni_pid)" ] && [ "$(cni_pid)" != "$pid0" ] && cni_runs; }
+	wait_until 30 new_pid && ok "... and the pod starts again in a new sandbox" ||
+		bad "cnipod-0: $(bctl get containers -o wide 2>&1)"
+	ip_new=$(pod_ip cnipod-0)
+	wait_until 20 test -n "$(reach c1 "$ip_new")"
+	expect "... on a network that works" "hello from $ip_new" "$(reach c1 "$ip_new")"
 	bctl delete cnipod >/dev/null 2>&1
 	cni_gone() {
 		[ "$(ls "$FLEET_DIR/cni-ipam/fleetnet" | grep -c '^10\.')" = 0 ]
@@ -373,6 +402,81 @@ JSON
 else
 	echo "SKIP: no CNI plugins in /usr/lib/cni (deploy/install-deps.sh installs them)"
 fi
+
+# --- 9. bad input ------------------------------------------------------------------------
+
+scenario "9. a full pod range; a plugin that fails, then works"
+net_add c3 23 || bad "c3"
+FLEET_AGENT_EXTRA="pod_network: {mode: bridge, pod_cidr: 10.99.0.0/30, cluster_cidr: 10.99.0.0/16}"
+node_start c3 "$(net_ns c3)"
+# describe pod NAME's lines matching the extended regex RE: "found" or what it says
+described() {
+	local out
+	out=$(bctl describe pod "$1" 2>&1)
+	if echo "$out" | grep -Eq -- "$2"; then echo found; else echo "$out"; fi
+}
+sed -e 's/name: web}/name: full}/' -e 's/app: web/app: full/g' -e 's/nodeName: n1/nodeName: c3/' \
+	"$FLEET_DIR/web.yaml" | bctl apply -f - >/dev/null
+# (kubectl shows a pod whose sandbox is not made yet as ContainerCreating)
+one_full() {
+	[ "$(bctl get pods | awk '$1 ~ /^full-/ { print $3 }' | sort | xargs)" = "ContainerCreating Running" ]
+}
+wait_until 30 one_full && ok "a /30 range holds one pod; the other waits" ||
+	bad "full: $(bctl get pods 2>&1)"
+waiting=$(bctl get pods | awk '$1 ~ /^full-/ && $3 != "Running" { print $1 }')
+expect "... its container's message: the range is full" "found" \
+	"$(described "$waiting" "Message: +pod $waiting: pod range 10.99.0.0/30 is full: 1 addresses given")"
+expect "... and a Warning NetworkNotReady event saying so" "found" \
+	"$(described "$waiting" "Warning +NetworkNotReady +$waiting on c3: pod $waiting: pod range 10.99.0.0/30 is full")"
+
+if [ -x /usr/lib/cni/bridge ]; then
+	net_add c4 24 || bad "c4"
+	mkdir -p "$FLEET_DIR/cni-gate" "$FLEET_DIR/cni-bin"
+	ln -s /usr/lib/cni/bridge /usr/lib/cni/host-local "$FLEET_DIR/cni-bin/"
+	# a plugin of the operator's that fails while the gate file is there
+	cat >"$FLEET_DIR/cni-bin/gate" <<-SH
+		#!/bin/sh
+		cat >/dev/null
+		[ "\$CNI_COMMAND" = ADD ] || exit 0
+		echo add >>"$FLEET_DIR/gate-adds"
+		if [ -e "$FLEET_DIR/gate-closed" ]; then
+		  echo '{"cniVersion": "1.0.0", "code": 11, "msg": "the gate is closed", "details": "try later"}'
+		  exit 1
+		fi
+		echo '{"cniVersion": "1.0.0"}'
+	SH
+	chmod 755 "$FLEET_DIR/cni-bin/gate"
+	touch "$FLEET_DIR/gate-closed"
+	cat >"$FLEET_DIR/cni-gate/10-gated.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "gated", "plugins": [
+  {"type": "gate"},
+  {"type": "bridge", "bridge": "cnibr1", "isGateway": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.25.0.0/24"}]],
+            "dataDir": "$FLEET_DIR/cni-ipam-gate"}}]}
+JSON
+	FLEET_AGENT_EXTRA="pod_network: {mode: cni, cni_conf_dir: $FLEET_DIR/cni-gate, cni_bin_dir: $FLEET_DIR/cni-bin}"
+	node_start c4 "$(net_ns c4)"
+	sed -e 's/name: web}/name: gated}/' -e 's/app: web/app: gated/g' -e 's/nodeName: n1/nodeName: c4/' \
+		-e 's/replicas: 2/replicas: 1/' "$FLEET_DIR/web.yaml" | bctl apply -f - >/dev/null
+	adds() { [ "$(wc -l <"$FLEET_DIR/gate-adds" 2>/dev/null || echo 0)" -ge "$1" ]; }
+	wait_until 30 adds 2 && ok "a failing plugin: ADD tried again" || bad "ADD tried $(cat "$FLEET_DIR/gate-adds" 2>/dev/null | wc -l) times"
+	expect "... the pod waits, its container's message the plugin's" "found" \
+		"$(described gated-0 "Message: +network gated: CNI plugin gate ADD: the gate is closed: try later")"
+	expect "... one Warning NetworkNotReady event, however many tries" "found" \
+		"$(described gated-0 "Warning +NetworkNotReady +gated-0 on c4: network gated: CNI plugin gate ADD")"
+	expect "... (one)" "1" "$(bctl describe pod gated-0 | grep -c "NetworkNotReady")"
+	expect "... and nothing of the failed ADD is left (host-local's addresses)" "0" \
+		"$(ls "$FLEET_DIR/cni-ipam-gate/gated" 2>/dev/null | grep -c '^10\.')"
+	n_adds=$(wc -l <"$FLEET_DIR/gate-adds")
+	rm "$FLEET_DIR/gate-closed"
+	gated_runs() { [ "$(bctl get pods gated-0 | awk 'NR == 2 { print $3 }')" = Running ]; }
+	wait_until 40 gated_runs && ok "the plugin works again: the pod runs (backoff, no restart of berthd)" ||
+		bad "gated-0: $(bctl get pods gated-0 2>&1)"
+	expect "... with the plugins' address" "10.25.0.2" "$(pod_ip gated-0)"
+	expect "... after backing off: few ADDs" "yes" "$([ "$n_adds" -le 5 ] && echo yes || echo "no: $n_adds")"
+	bctl delete gated >/dev/null 2>&1
+fi
+bctl delete full >/dev/null 2>&1
 
 fleet_teardown
 expect "nothing of the test left on the machine" "" "$(fleet_leftovers)"

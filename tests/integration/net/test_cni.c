@@ -1,7 +1,7 @@
 /* CNI for real: Debian's containernetworking-plugins (bridge, host-local)
  * driven by lib/net/cni.c in a network and mount namespace of the test's
  * own (check forks each test): ADD with prevResult chaining, the cached
- * result, DEL (also after a restart, from the cache), the garbage
+ * result, CHECK, DEL (also after a restart, from the cache), the garbage
  * collection, and bad configurations refused with file and reason. */
 #include <arpa/inet.h>
 #include <check.h>
@@ -79,6 +79,17 @@ START_TEST(add_del_and_the_cache)
     /* the node reaches a pod through the plugin's bridge */
     nettest_sh("busybox ping -c1 -W2 10.22.0.2 >/dev/null && echo reached", out, sizeof(out));
     ck_assert_str_eq(out, "reached\n");
+    /* CHECK: as ADD left it, and not once its interface is gone */
+    ck_assert_msg(berth_cni_check(c, "web-0", &err) == 0, "%s", err ? err->msg : "");
+    snprintf(out, sizeof(out), "nsenter --net=%s ip link del eth0 && echo broken", b);
+    nettest_sh(out, out, sizeof(out));
+    ck_assert_str_eq(out, "broken\n");
+    ck_assert_int_lt(berth_cni_check(c, "web-1", &err), 0);
+    ck_assert_msg(strstr(err->msg, "network testnet: CNI plugin bridge CHECK: "), "%s", err->msg);
+    berth_error_free(&err);
+    ck_assert_int_lt(berth_cni_check(c, "web-9", &err), 0);
+    ck_assert_int_eq(err->code, ENOENT);
+    berth_error_free(&err);
     snprintf(out, sizeof(out), "%s/web-0.json", cache);
     ck_assert_int_eq(access(out, F_OK), 0);
     /* DEL from the cache, as a restarted berthd does */
