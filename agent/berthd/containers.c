@@ -1854,6 +1854,25 @@ size_t containers_statuses(const containers *t, const ContainerStatus **out, siz
     return n;
 }
 
+bool containers_cgroup_path(const containers *t, const char *id, char *buf, size_t size)
+{
+    const ct *c = find(t, id);
+    char parent[PATH_MAX];
+
+    if (!c)
+        return false;
+    ct_cgroup_parent(c, parent, sizeof(parent));
+    snprintf(buf, size, "%s/%s", parent, id);
+    return true;
+}
+
+bool containers_net_stats(containers *t, const char *id, uint64_t *ret_rx, uint64_t *ret_tx)
+{
+    const ct *c = find(t, id);
+
+    return c && ct_member(c) && pods_net_stats(t->pods, ct_member(c)->pod, ret_rx, ret_tx);
+}
+
 const ContainerSpec *containers_spec(const containers *t, const char *id)
 {
     const ct *c = find(t, id);

@@ -152,6 +152,12 @@ int containers_stop(containers *t, const char *id, int64_t grace_ms, containers_
 size_t containers_count(const containers *t);
 /* Up to max statuses into out (valid until the loop runs again). */
 size_t containers_statuses(const containers *t, const ContainerStatus **out, size_t max);
+/* The cgroup of container id (<parent>/<id>, or <parent>/<pod>/<id> in a
+ * pod's sandbox): false when it is not here. */
+bool containers_cgroup_path(const containers *t, const char *id, char *buf, size_t size);
+/* The bytes the network interface of id's pod received and sent (the
+ * built-in pod network's): false when there is no figure. */
+bool containers_net_stats(containers *t, const char *id, uint64_t *ret_rx, uint64_t *ret_tx);
 /* A container's spec and status; NULL when it is not here. */
 const ContainerSpec *containers_spec(const containers *t, const char *id);
 const ContainerStatus *containers_status(const containers *t, const char *id);

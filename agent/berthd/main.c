@@ -267,7 +267,7 @@ static void on_metrics_timer(berth_loop_timer *t)
     berth_loop_timer_arm(a->loop, t, berth_now_mono_ns() + a->cfg.metrics_interval_ns);
     if (!push)
         return;
-    if (metrics_send(a->containers, a->cgroups, a->cfg.cgroup_parent, push, &err) < 0) {
+    if (metrics_send(a->containers, a->cgroups, push, &err) < 0) {
         berth_debug("metrics: %s", err->msg);
         berth_error_free(&err);
     }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,8 @@ static void node_sample(MetricsSample *s, size_t n_containers, size_t running)
     s->containers_running = (uint32_t)running;
 }
 
-int metrics_send(const containers *t, berth_cgroup_driver *cgroups, const char *cgroup_parent,
-                 berth_stream_push *push, berth_error **err)
+int metrics_send(containers *t, berth_cgroup_driver *cgroups, berth_stream_push *push,
+                 berth_error **err)
 {
     const ContainerStatus *all[SAMPLES_MAX];
     size_t n = containers_statuses(t, all, SAMPLES_MAX - 1), k = 0, running = 0;
@@ -62,7 +63,7 @@ int metrics_send(const containers *t, berth_cgroup_driver *cgroups, const char *
     MetricsReport rep = METRICS_REPORT_INIT;
 
     for (size_t i = 0; i < n; i++) {
-        char path[512];
+        char path[PATH_MAX];
         berth_cgroup *cg = NULL;
         berth_cgroup_stats st;
         uint64_t ooms = 0;
@@ -71,8 +72,9 @@ int metrics_send(const containers *t, berth_cgroup_driver *cgroups, const char *
         if (all[i]->state != CONTAINER_RUNNING)
             continue;
         running++;
-        snprintf(path, sizeof(path), "%s/%s", cgroup_parent, all[i]->id);
-        if (berth_cgroup_open(cgroups, path, &cg, NULL) < 0)
+        /* (a container in a pod's sandbox has its cgroup in the pod's) */
+        if (!containers_cgroup_path(t, all[i]->id, path, sizeof(path)) ||
+            berth_cgroup_open(cgroups, path, &cg, NULL) < 0)
             continue;
         if (berth_cgroup_stats_read(cg, &st, NULL) == 0) {
             metrics_sample_init(s);
@@ -88,6 +90,8 @@ int metrics_send(const containers *t, berth_cgroup_driver *cgroups, const char *
             s->io_write_bytes = st.io_write_bytes;
             if (berth_cgroup_oom_kills(cg, &ooms, NULL) == 0)
                 s->oom_kills = ooms;
+            s->pod_ip = (char *)all[i]->pod_ip;
+            containers_net_stats(t, all[i]->id, &s->network_rx_bytes, &s->network_tx_bytes);
             ptrs[k] = s;
             k++;
         }

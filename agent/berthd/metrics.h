@@ -12,9 +12,9 @@
 #include "rpc/stream.h"
 #include "runtime/cgroup.h"
 
-/* One round: a sample of every running container (its cgroup under
- * cgroup_parent) and one of the node, sent on push. */
-int metrics_send(const containers *t, berth_cgroup_driver *cgroups, const char *cgroup_parent,
-                 berth_stream_push *push, berth_error **err);
+/* One round: a sample of every running container (its cgroup, its pod's
+ * address and network figures) and one of the node, sent on push. */
+int metrics_send(containers *t, berth_cgroup_driver *cgroups, berth_stream_push *push,
+                 berth_error **err);
 
 #endif

@@ -389,10 +389,52 @@ static int attr_cb(const struct nlattr *attr, void *data)
     return MNL_CB_OK;
 }
 
-/* Dump every object of type (RTM_GETROUTE, RTM_GETADDR) of family
- * AF_INET, cb called on each; the request's header is hdr_size bytes
+typedef struct link_stats {
+    bool found;
+    uint64_t rx, tx;
+} link_stats;
+
+static int link_stats_cb(const struct nlmsghdr *nlh, void *data)
+{
+    link_stats *ls = data;
+    const struct nlattr *tb[IFLA_MAX + 1] = { NULL };
+    attrs a = { tb, IFLA_MAX };
+    struct rtnl_link_stats64 st;
+
+    mnl_attr_parse(nlh, sizeof(struct ifinfomsg), attr_cb, &a);
+    if (tb[IFLA_STATS64] && mnl_attr_get_payload_len(tb[IFLA_STATS64]) >= sizeof(st)) {
+        memcpy(&st, mnl_attr_get_payload(tb[IFLA_STATS64]), sizeof(st));
+        ls->rx = st.rx_bytes;
+        ls->tx = st.tx_bytes;
+        ls->found = true;
+    }
+    return MNL_CB_OK;
+}
+
+int berth_nl_link_stats(berth_nl *nl, const char *name, uint64_t *ret_rx, uint64_t *ret_tx,
+                        berth_error **err)
+{
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = request(nl, buf, RTM_GETLINK, 0);
+    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    link_stats ls = { 0 };
+
+    ifi->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    if (talk(nl, nlh, link_stats_cb, &ls) < 0)
+        return berth_error_errno(err, "link %s", name);
+    if (!ls.found)
+        return berth_error_set(err, ENODATA, "link %s: no statistics", name);
+    *ret_rx = ls.rx;
+    *ret_tx = ls.tx;
+    return 0;
+}
+
+/* Dump every object of type (RTM_GETROUTE, RTM_GETADDR, RTM_GETNEIGH) of
+ * family, cb called on each; the request's header is hdr_size bytes
  * whose first is the family. */
-static int dump(berth_nl *nl, uint16_t type, size_t hdr_size, mnl_cb_t cb, void *data)
+static int dump_of(berth_nl *nl, uint16_t type, uint8_t fam, size_t hdr_size, mnl_cb_t cb,
+                   void *data)
 {
     char buf[NL_BUF];
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -401,8 +443,52 @@ static int dump(berth_nl *nl, uint16_t type, size_t hdr_size, mnl_cb_t cb, void 
     nlh->nlmsg_type = type;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     nlh->nlmsg_seq = ++nl->seq;
-    *family = AF_INET;
+    *family = fam;
     return talk(nl, nlh, cb, data);
+}
+
+static int dump(berth_nl *nl, uint16_t type, size_t hdr_size, mnl_cb_t cb, void *data)
+{
+    return dump_of(nl, type, AF_INET, hdr_size, cb, data);
+}
+
+typedef struct neighs_ctx {
+    int index;
+    uint8_t family;
+    void (*fn)(uint32_t addr, const uint8_t mac[6], void *data);
+    void *data;
+} neighs_ctx;
+
+static int neigh_cb(const struct nlmsghdr *nlh, void *data)
+{
+    neighs_ctx *n = data;
+    const struct ndmsg *nd = mnl_nlmsg_get_payload(nlh);
+    const struct nlattr *tb[NDA_MAX + 1] = { NULL };
+    attrs a = { tb, NDA_MAX };
+    static const uint8_t none[6];
+
+    if (nd->ndm_family != n->family || nd->ndm_ifindex != n->index)
+        return MNL_CB_OK;
+    mnl_attr_parse(nlh, sizeof(*nd), attr_cb, &a);
+    if (!tb[NDA_DST] || mnl_attr_get_payload_len(tb[NDA_DST]) != 4)
+        return MNL_CB_OK;
+    n->fn(mnl_attr_get_u32(tb[NDA_DST]),
+          tb[NDA_LLADDR] && mnl_attr_get_payload_len(tb[NDA_LLADDR]) == 6
+              ? mnl_attr_get_payload(tb[NDA_LLADDR])
+              : none,
+          n->data);
+    return MNL_CB_OK;
+}
+
+int berth_nl_neighs(berth_nl *nl, int index, bool fdb,
+                    void (*fn)(uint32_t addr, const uint8_t mac[6], void *data), void *data,
+                    berth_error **err)
+{
+    neighs_ctx n = { index, fdb ? AF_BRIDGE : AF_INET, fn, data };
+
+    if (dump_of(nl, RTM_GETNEIGH, n.family, sizeof(struct ndmsg), neigh_cb, &n) < 0)
+        return berth_error_errno(err, "list the %s", fdb ? "forwarding entries" : "neighbours");
+    return 0;
 }
 
 static int route_cb(const struct nlmsghdr *nlh, void *data)

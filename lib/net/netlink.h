@@ -22,6 +22,9 @@ void berth_nl_close(berth_nl *nl);
 
 /* The index of link name: ENOENT when there is none. */
 int berth_nl_link_index(berth_nl *nl, const char *name, int *ret_index, berth_error **err);
+/* The bytes link name received and sent (its IFLA_STATS64). */
+int berth_nl_link_stats(berth_nl *nl, const char *name, uint64_t *ret_rx, uint64_t *ret_tx,
+                        berth_error **err);
 /* A bridge called name (EEXIST when a link of that name is there). */
 int berth_nl_bridge_add(berth_nl *nl, const char *name, berth_error **err);
 /* A veth pair: name here, peer in the namespace of peer_netns_fd. */
@@ -40,6 +43,12 @@ int berth_nl_fdb_set(berth_nl *nl, int index, const uint8_t mac[6], uint32_t dst
                      berth_error **err);
 int berth_nl_fdb_del(berth_nl *nl, int index, const uint8_t mac[6], uint32_t dst,
                      berth_error **err);
+/* The IPv4 neighbours (fdb false) or the forwarding entries with a
+ * destination address (fdb true, a VXLAN device's) of link index: fn
+ * with each one's address and MAC. fn must not use nl. */
+int berth_nl_neighs(berth_nl *nl, int index, bool fdb,
+                    void (*fn)(uint32_t addr, const uint8_t mac[6], void *data), void *data,
+                    berth_error **err);
 /* Route dst/prefix through gw on link oif, onlink, marked BERTH_RTPROT
  * (replacing one to dst): the overlay's routes. */
 int berth_nl_route_set_dev(berth_nl *nl, uint32_t dst, int prefix, uint32_t gw, int oif,

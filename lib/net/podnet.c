@@ -32,6 +32,9 @@ struct berth_podnet {
     berth_podnet_peer *overlay;
     char (*overlay_cidr)[32];
     size_t n_overlay;
+    /* the device's entries matched against the first list of peers: the
+     * entries of peers that went while berthd was away went then */
+    bool overlay_swept;
     published *pub;
     size_t n_pub;
     bool dirty; /* the last rules did not apply: the next call applies them */
@@ -300,6 +303,21 @@ int berth_podnet_attach(berth_podnet *n, const char *pod, const char *netns_path
     return 0;
 }
 
+int berth_podnet_stats(berth_podnet *n, const char *pod, uint64_t *ret_rx, uint64_t *ret_tx,
+                       berth_error **err)
+{
+    char veth[16];
+    uint64_t rx, tx;
+
+    berth_podnet_veth_name(pod, veth);
+    if (berth_nl_link_stats(n->nl, veth, &rx, &tx, err) < 0)
+        return -1;
+    /* what the host side received, the pod sent */
+    *ret_rx = tx;
+    *ret_tx = rx;
+    return 0;
+}
+
 int berth_podnet_detach(berth_podnet *n, const char *pod, berth_error **err)
 {
     char veth[16];
@@ -361,8 +379,8 @@ static int overlay_peer(berth_podnet *n, const berth_podnet_peer *p, uint32_t ds
 }
 
 /* The overlay's entries of the peers no longer listed go; the listed are
- * remembered. (Entries of peers that went while berthd was away stay
- * until the device does: their routes are gone, nothing uses them.) */
+ * remembered. (Those of peers that went while berthd was away go once, in
+ * overlay_sweep.) */
 static void overlay_forget(berth_podnet *n, const berth_podnet_peer *peers, size_t n_peers)
 {
     for (size_t i = 0; i < n->n_overlay; i++) {
@@ -406,6 +424,66 @@ static void overlay_forget(berth_podnet *n, const berth_podnet_peer *peers, size
     n->n_overlay = n_peers;
 }
 
+/* What the device holds, collected (no netlink call during a dump). */
+typedef struct held {
+    size_t n;
+    uint32_t addr[256];
+    uint8_t mac[256][6];
+} held;
+
+static void hold(uint32_t addr, const uint8_t mac[6], void *data)
+{
+    held *h = data;
+
+    if (h->n < BERTH_ARRAY_SIZE(h->addr)) {
+        h->addr[h->n] = addr;
+        memcpy(h->mac[h->n++], mac, 6);
+    }
+}
+
+/* Every neighbour and forwarding entry of the device that no listed peer
+ * uses goes: those of peers that left while berthd was away (a restarted
+ * berthd remembers no earlier list). */
+static int overlay_sweep(berth_podnet *n, const berth_podnet_peer *peers, size_t n_peers,
+                         berth_error **err)
+{
+    held *h = berth_xcalloc(1, sizeof(*h));
+    int r = 0;
+
+    if (berth_nl_neighs(n->nl, n->vx, false, hold, h, err) < 0)
+        goto out;
+    for (size_t i = 0; i < h->n; i++) {
+        bool used = false;
+
+        for (size_t k = 0; k < n_peers && !used; k++) {
+            uint32_t dst;
+            int prefix;
+
+            used = berth_cidr_parse(peers[k].pod_cidr, false, &dst, &prefix, NULL) == 0 &&
+                   dst == h->addr[i];
+        }
+        if (!used && berth_nl_neigh_del(n->nl, n->vx, h->addr[i], err) < 0)
+            goto out;
+    }
+    h->n = 0;
+    if (berth_nl_neighs(n->nl, n->vx, true, hold, h, err) < 0)
+        goto out;
+    for (size_t i = 0; i < h->n; i++) {
+        bool used = false;
+
+        for (size_t k = 0; k < n_peers && !used; k++)
+            used = peers[k].node_ip == h->addr[i];
+        if (!used && berth_nl_fdb_del(n->nl, n->vx, h->mac[i], h->addr[i], err) < 0)
+            goto out;
+    }
+    free(h);
+    return 0;
+out:
+    r = -1;
+    free(h);
+    return r;
+}
+
 int berth_podnet_peers(berth_podnet *n, const berth_podnet_peer *peers, size_t n_peers,
                        berth_error **err)
 {
@@ -427,8 +505,14 @@ int berth_podnet_peers(berth_podnet *n, const berth_podnet_peer *peers, size_t n
     for (size_t i = 0; i < s.n_stale; i++)
         if (berth_nl_route_del(n->nl, s.dst[i], s.prefix[i], err) < 0)
             return berth_error_prefix(err, "pod network");
-    if (n->cfg.vxlan)
+    if (n->cfg.vxlan) {
         overlay_forget(n, peers, n_peers);
+        if (!n->overlay_swept) {
+            if (overlay_sweep(n, peers, n_peers, err) < 0)
+                return berth_error_prefix(err, "pod network: the overlay's stale entries");
+            n->overlay_swept = true;
+        }
+    }
     return 0;
 }
 

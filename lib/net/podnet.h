@@ -100,6 +100,11 @@ typedef struct berth_podnet_port {
 int berth_podnet_publish(berth_podnet *n, const char *pod, const berth_podnet_port *ports,
                          size_t n_ports, berth_error **err);
 
+/* The bytes pod's eth0 received and sent (counted on its veth's host
+ * side). ENODEV: pod has no veth. */
+int berth_podnet_stats(berth_podnet *n, const char *pod, uint64_t *ret_rx, uint64_t *ret_tx,
+                       berth_error **err);
+
 /* The host side's name of pod's veth ("bv" and 12 hex digits). */
 void berth_podnet_veth_name(const char *pod, char buf[16]);
 

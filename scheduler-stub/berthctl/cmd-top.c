@@ -12,7 +12,7 @@
 static void top_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl top [containers|nodes] [--node NODE] [--workload NAME]\n"
+            "Usage: berthctl top [containers|nodes] [--node NODE] [--workload NAME] [-o wide]\n"
             "\n"
             "The latest resource use the agents reported: CPU (from the two latest samples)\n"
             "and memory, per container (default) or per node.\n"
@@ -20,6 +20,8 @@ static void top_usage(FILE *out)
             "Options:\n"
             "      --node NODE       only this node\n"
             "      --workload NAME   only replicas of this workload\n"
+            "  -o, --output wide     containers: also the pod's IP and the bytes its network\n"
+            "                        interface received (NET-RX) and sent (NET-TX)\n"
             "  -h, --help            this help\n"
             "\n%s",
             berthctl_connection_help);
@@ -37,22 +39,30 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {
         { "node", required_argument, NULL, 'N' },
         { "workload", required_argument, NULL, 'W' },
+        { "output", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     TopRequest req = TOP_REQUEST_INIT;
     TopResponse *resp = NULL;
-    bool nodes = false;
+    bool nodes = false, wide = false;
     berthctl_table *t;
     int o;
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (o) {
         case 'N':
             req.node = optarg;
             break;
         case 'W':
             req.workload = optarg;
+            break;
+        case 'o':
+            if (strcmp(optarg, "wide") != 0) {
+                berthctl_errorf("top: -o '%s': only wide", optarg);
+                return BERTHCTL_EXIT_USAGE;
+            }
+            wide = true;
             break;
         case 'h':
             top_usage(stdout);
@@ -103,15 +113,16 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
             berthctl_table_add(t, cells, NULL);
         }
     } else {
-        static const char *const h[] = { "NAMESPACE", "NAME",   "NODE", "WORKLOAD",
-                                         "CPU",       "MEMORY", "PIDS" };
+        static const char *const h[] = { "NAMESPACE", "NAME", "NODE", "WORKLOAD", "CPU",
+                                         "MEMORY",    "PIDS", "IP",   "NET-RX",   "NET-TX" };
         bool all = ctx->all_namespaces;
 
-        t = berthctl_table_new(all ? 7 : 6, all ? h : h + 1);
+        t = berthctl_table_new((all ? 7 : 6) + (wide ? 3 : 0), all ? h : h + 1);
         for (size_t i = 0; i < resp->n_containers; i++) {
             const ContainerUsage *u = resp->containers[i];
-            char cpu[32], mem[32], pids[24];
-            const char *cells[7], **c = all ? cells + 1 : cells;
+            char cpu[32], mem[32], pids[24], rx[32], tx[32];
+            const char *cells[10], **c = all ? cells + 1 : cells;
+            const MetricsSample *s = u->sample;
 
             snprintf(pids, sizeof(pids), "%" PRIu64, u->sample ? u->sample->pids : 0);
             cells[0] = *u->namespace_ ? u->namespace_ : "<none>";
@@ -122,6 +133,14 @@ int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv)
             c[4] = berth_format_bytes_approx(u->sample ? (int64_t)u->sample->memory_bytes : 0, mem,
                                              sizeof(mem));
             c[5] = pids;
+            /* no address: no figures of a pod network either */
+            c[6] = s && *s->pod_ip ? s->pod_ip : "<none>";
+            c[7] = s && *s->pod_ip
+                       ? berth_format_bytes_approx((int64_t)s->network_rx_bytes, rx, sizeof(rx))
+                       : "-";
+            c[8] = s && *s->pod_ip
+                       ? berth_format_bytes_approx((int64_t)s->network_tx_bytes, tx, sizeof(tx))
+                       : "-";
             berthctl_table_add(t, cells, NULL);
         }
     }

@@ -7,8 +7,9 @@
 #   2. pods of a Deployment get addresses from their node's range, shown by
 #      get pods -o wide and given to the pod by fieldRef status.podIP
 #   3. a pod reaches another pod of its node by address (TCP), and the node
-#      reaches it; a pod on the other node reaches it through the routes
-#      each node has to the other's range (host-gw)
+#      reaches it (and top shows its address and network bytes); a pod on
+#      the other node reaches it through the routes each node has to the
+#      other's range (host-gw)
 #   4. kill -9 of the node's berthd with the pods running: a stream into a
 #      pod across it arrives whole, the pods keep their addresses and stay
 #      reachable; the next berthd adopts them
@@ -108,6 +109,14 @@ reach() { # reach NODE ADDR: what the server at ADDR:8080 says, from the node
 wait_until 20 test -n "$(reach n1 "$ip0")"
 expect "the node reaches a pod, which knows its address (fieldRef)" "hello from $ip0" \
 	"$(reach n1 "$ip0")"
+# metrics: a pod's container (its cgroup in the pod's) has its figures,
+# its pod's address and the bytes of its pod's interface
+top_net() {
+	bctl top containers -o wide | awk -v ip="$ip0" \
+		'$1 == "web-0" && $5 != "0" && $7 == ip && $8 != "0" && $9 != "0" { f = 1 } END { exit !f }'
+}
+wait_until 15 top_net && ok "top -o wide: web-0's memory, address and network bytes" ||
+	bad "top: $(bctl top containers -o wide 2>&1)"
 cat >"$FLEET_DIR/client.yaml" <<YAML
 apiVersion: v1
 kind: Pod

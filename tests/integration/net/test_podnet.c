@@ -315,6 +315,24 @@ START_TEST(the_vxlan_overlay)
                "ip route show proto 188",
                out, sizeof(out));
     ck_assert_str_eq(out, "");
+    /* a peer that leaves while berthd is away: the next berthd's first
+     * list takes its entries away, and keeps the listed one's */
+    {
+        berth_podnet_peer two[2] = { peer, { 0, "10.244.3.0/24" } };
+
+        inet_pton(AF_INET, "10.213.5.8", &two[1].node_ip);
+        ck_assert_int_eq(berth_podnet_peers(n, two, 2, &err), 0);
+        berth_podnet_close(n);
+        n = NULL;
+        ck_assert_msg(berth_podnet_open(&cfg, &n, &err) == 0, "%s", err ? err->msg : "");
+        ck_assert_msg(berth_podnet_peers(n, &peer, 1, &err) == 0, "%s", err ? err->msg : "");
+    }
+    nettest_sh("ip neigh show dev berth.vx; bridge fdb show dev berth.vx | grep dst; "
+               "ip route show proto 188",
+               out, sizeof(out));
+    ck_assert_str_eq(out, "10.244.2.0 lladdr 0a:58:0a:d5:05:07 PERMANENT \n"
+                          "0a:58:0a:d5:05:07 dst 10.213.5.7 self permanent\n"
+                          "10.244.2.0/24 via 10.244.2.0 dev berth.vx onlink \n");
     berth_podnet_close(n);
 }
 END_TEST
