@@ -315,10 +315,12 @@ int berth_nl_link_del(berth_nl *nl, const char *name, berth_error **err)
     return 0;
 }
 
-int berth_nl_addr_add(berth_nl *nl, int index, uint32_t addr, int prefix, berth_error **err)
+/* RTM_NEWADDR/RTM_DELADDR of addr/prefix on link index. */
+static int addr_msg(berth_nl *nl, uint16_t type, int index, uint32_t addr, int prefix)
 {
-    char buf[NL_BUF], a[16];
-    struct nlmsghdr *nlh = request(nl, buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh =
+        request(nl, buf, type, type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0);
     struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 
     ifa->ifa_family = AF_INET;
@@ -327,8 +329,25 @@ int berth_nl_addr_add(berth_nl *nl, int index, uint32_t addr, int prefix, berth_
     ifa->ifa_index = (unsigned)index;
     mnl_attr_put_u32(nlh, IFA_LOCAL, addr);
     mnl_attr_put_u32(nlh, IFA_ADDRESS, addr);
-    if (talk(nl, nlh, NULL, NULL) < 0 && errno != EEXIST)
+    return talk(nl, nlh, NULL, NULL);
+}
+
+int berth_nl_addr_add(berth_nl *nl, int index, uint32_t addr, int prefix, berth_error **err)
+{
+    char a[16];
+
+    if (addr_msg(nl, RTM_NEWADDR, index, addr, prefix) < 0 && errno != EEXIST)
         return berth_error_make(err, errno, "add address %s/%d", berth_ipv4_str(addr, a), prefix);
+    return 0;
+}
+
+int berth_nl_addr_del(berth_nl *nl, int index, uint32_t addr, int prefix, berth_error **err)
+{
+    char a[16];
+
+    if (addr_msg(nl, RTM_DELADDR, index, addr, prefix) < 0 && errno != EADDRNOTAVAIL)
+        return berth_error_make(err, errno, "delete address %s/%d", berth_ipv4_str(addr, a),
+                                prefix);
     return 0;
 }
 
@@ -542,6 +561,64 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
     else if (tb[IFA_ADDRESS])
         a->addr = mnl_attr_get_u32(tb[IFA_ADDRESS]);
     return MNL_CB_OK;
+}
+
+typedef struct addrs_ctx {
+    int index;
+    void (*fn)(uint32_t addr, int prefix, void *data);
+    void *data;
+} addrs_ctx;
+
+static int addrs_cb(const struct nlmsghdr *nlh, void *data)
+{
+    addrs_ctx *c = data;
+    const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+    const struct nlattr *tb[IFA_MAX + 1] = { NULL };
+    attrs at = { tb, IFA_MAX };
+
+    if (ifa->ifa_family != AF_INET || (int)ifa->ifa_index != c->index)
+        return MNL_CB_OK;
+    mnl_attr_parse(nlh, sizeof(*ifa), attr_cb, &at);
+    if (tb[IFA_LOCAL] || tb[IFA_ADDRESS])
+        c->fn(mnl_attr_get_u32(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]), ifa->ifa_prefixlen,
+              c->data);
+    return MNL_CB_OK;
+}
+
+int berth_nl_addrs(berth_nl *nl, int index, void (*fn)(uint32_t addr, int prefix, void *data),
+                   void *data, berth_error **err)
+{
+    addrs_ctx c = { index, fn, data };
+
+    if (dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), addrs_cb, &c) < 0)
+        return berth_error_errno(err, "list the addresses");
+    return 0;
+}
+
+static int link_mac_cb(const struct nlmsghdr *nlh, void *data)
+{
+    const struct nlattr *tb[IFLA_MAX + 1] = { NULL };
+    attrs a = { tb, IFLA_MAX };
+
+    mnl_attr_parse(nlh, sizeof(struct ifinfomsg), attr_cb, &a);
+    if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6)
+        memcpy(data, mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
+    return MNL_CB_OK;
+}
+
+int berth_nl_link_mac(berth_nl *nl, const char *name, uint8_t ret_mac[6], berth_error **err)
+{
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = request(nl, buf, RTM_GETLINK, 0);
+    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    uint8_t mac[6] = { 0 };
+
+    ifi->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    if (talk(nl, nlh, link_mac_cb, mac) < 0)
+        return berth_error_errno(err, "link %s", name);
+    memcpy(ret_mac, mac, 6);
+    return 0;
 }
 
 int berth_nl_node_addr(berth_nl *nl, const char *const *skip, uint32_t *ret_addr, berth_error **err)

@@ -60,6 +60,13 @@ int berth_nl_link_up(berth_nl *nl, int index, int master, berth_error **err);
 int berth_nl_link_del(berth_nl *nl, const char *name, berth_error **err);
 /* Add addr/prefix to link index (0 also when it has it). */
 int berth_nl_addr_add(berth_nl *nl, int index, uint32_t addr, int prefix, berth_error **err);
+/* 0 also when it was not there. */
+int berth_nl_addr_del(berth_nl *nl, int index, uint32_t addr, int prefix, berth_error **err);
+/* The IPv4 addresses of link index: fn with each. fn must not use nl. */
+int berth_nl_addrs(berth_nl *nl, int index, void (*fn)(uint32_t addr, int prefix, void *data),
+                   void *data, berth_error **err);
+/* The hardware address of link name. */
+int berth_nl_link_mac(berth_nl *nl, const char *name, uint8_t ret_mac[6], berth_error **err);
 /* A route to dst/prefix (prefix 0: the default route) through gw (0: none,
  * on link oif), out of link oif (0: any); replaced when one to dst is
  * there (replace) or 0 when it is there already (!replace). */

@@ -73,6 +73,39 @@ void berth_podnet_close(berth_podnet *n)
     free(n);
 }
 
+typedef struct other_addrs {
+    uint32_t want;
+    int want_prefix;
+    size_t n;
+    uint32_t addr[16];
+    int prefix[16];
+} other_addrs;
+
+static void other_addr(uint32_t addr, int prefix, void *data)
+{
+    other_addrs *o = data;
+
+    if ((addr != o->want || prefix != o->want_prefix) && o->n < BERTH_ARRAY_SIZE(o->addr)) {
+        o->addr[o->n] = addr;
+        o->prefix[o->n++] = prefix;
+    }
+}
+
+/* Link index holds addr/prefix and no other IPv4 address: one an earlier
+ * range left (the node's range changed, or its state was wiped) would
+ * keep a route to that range on the link. */
+static int addr_only(berth_podnet *n, int index, uint32_t addr, int prefix, berth_error **err)
+{
+    other_addrs o = { .want = addr, .want_prefix = prefix };
+
+    if (berth_nl_addrs(n->nl, index, other_addr, &o, err) < 0)
+        return -1;
+    for (size_t i = 0; i < o.n; i++)
+        if (berth_nl_addr_del(n->nl, index, o.addr[i], o.prefix[i], err) < 0)
+            return -1;
+    return berth_nl_addr_add(n->nl, index, addr, prefix, err);
+}
+
 /* The bridge, made when it is not there, with the gateway address, up. */
 static int bridge_ensure(berth_podnet *n, berth_error **err)
 {
@@ -91,7 +124,7 @@ static int bridge_ensure(berth_podnet *n, berth_error **err)
             berth_nl_link_index(n->nl, n->cfg.bridge, &n->bridge, err) < 0)
             return -1;
     }
-    if (berth_nl_addr_add(n->nl, n->bridge, n->gateway, n->prefix, err) < 0 ||
+    if (addr_only(n, n->bridge, n->gateway, n->prefix, err) < 0 ||
         berth_nl_link_up(n->nl, n->bridge, 0, err) < 0)
         return berth_error_prefix(err, "bridge %s", n->cfg.bridge);
     return 0;
@@ -188,14 +221,18 @@ void berth_vtep_mac(uint32_t node_ip, uint8_t mac[6])
     memcpy(mac + 2, &node_ip, 4);
 }
 
-/* The overlay's device, made when it is not there, with the range's own
- * address (its first, as flannel gives its VTEP) and up. */
+/* The overlay's device, made when it is not there (or made anew when it
+ * is from another address of the node's: its MAC says which), with the
+ * range's own address (its first, as flannel gives its VTEP) and up. */
 static int vxlan_ensure(berth_podnet *n, uint32_t net, berth_error **err)
 {
     berth_error *e = NULL;
-    uint8_t mac[6];
+    uint8_t mac[6], had[6];
 
     berth_vtep_mac(n->cfg.node_ip, mac);
+    if (berth_nl_link_mac(n->nl, BERTH_VXLAN_DEV, had, NULL) == 0 && memcmp(had, mac, 6) != 0 &&
+        berth_nl_link_del(n->nl, BERTH_VXLAN_DEV, err) < 0)
+        return berth_error_prefix(err, "VXLAN device %s of another address", BERTH_VXLAN_DEV);
     if (berth_nl_link_index(n->nl, BERTH_VXLAN_DEV, &n->vx, &e) < 0) {
         berth_error_free(&e);
         /* 50 bytes of VXLAN over IPv4 less than a 1500 link */
@@ -204,8 +241,7 @@ static int vxlan_ensure(berth_podnet *n, uint32_t net, berth_error **err)
             berth_nl_link_index(n->nl, BERTH_VXLAN_DEV, &n->vx, err) < 0)
             return -1;
     }
-    if (berth_nl_addr_add(n->nl, n->vx, net, 32, err) < 0 ||
-        berth_nl_link_up(n->nl, n->vx, 0, err) < 0)
+    if (addr_only(n, n->vx, net, 32, err) < 0 || berth_nl_link_up(n->nl, n->vx, 0, err) < 0)
         return berth_error_prefix(err, "VXLAN device %s", BERTH_VXLAN_DEV);
     return 0;
 }

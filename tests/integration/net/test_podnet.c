@@ -337,6 +337,43 @@ START_TEST(the_vxlan_overlay)
 }
 END_TEST
 
+/* What an earlier berthd left in the kernel for another range or another
+ * address of the node's is not kept: the bridge's old address goes, a
+ * VXLAN device of the old address is made anew. */
+START_TEST(old_kernel_state_is_replaced)
+{
+    char ipdir[128], out[4096];
+    berth_podnet_config cfg = {
+        ipdir, "berth0", "10.244.1.0/24", "10.244.0.0/16", "berth", true, 0
+    };
+    berth_podnet *n = NULL;
+    berth_error *err = NULL;
+
+    nettest_sh("ip link add d0 type veth peer name d1 && ip addr add 10.213.0.1/24 dev d0 && "
+               "ip addr add 10.213.0.2/24 dev d0 && ip link set d1 up && ip link set d0 up && "
+               "echo done",
+               out, sizeof(out));
+    ck_assert_str_eq(out, "done\n");
+    snprintf(ipdir, sizeof(ipdir), "%s/ips", nettest_dir);
+    inet_pton(AF_INET, "10.213.0.1", &cfg.node_ip);
+    ck_assert_msg(berth_podnet_open(&cfg, &n, &err) == 0, "%s", err ? err->msg : "");
+    berth_podnet_close(n);
+    /* the state wiped, a new range from the controller, a new address */
+    snprintf(out, sizeof(out), "rm -rf %s", ipdir);
+    nettest_sh(out, out, sizeof(out));
+    cfg.pod_cidr = "10.244.7.0/24";
+    inet_pton(AF_INET, "10.213.0.2", &cfg.node_ip);
+    ck_assert_msg(berth_podnet_open(&cfg, &n, &err) == 0, "%s", err ? err->msg : "");
+    nettest_sh("ip -4 -o addr show berth0 | awk '{ print $4 }'; "
+               "ip -4 -o addr show berth.vx | awk '{ print $4 }'",
+               out, sizeof(out));
+    ck_assert_str_eq(out, "10.244.7.1/24\n10.244.7.0/32\n");
+    nettest_sh("ip -d -o link show berth.vx", out, sizeof(out));
+    ck_assert_msg(strstr(out, "local 10.213.0.2") && strstr(out, "0a:58:0a:d5:00:02"), "%s", out);
+    berth_podnet_close(n);
+}
+END_TEST
+
 START_TEST(bad_ranges_are_refused)
 {
     char ipdir[128];
@@ -372,6 +409,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, routes_to_other_nodes);
     tcase_add_test(tc, host_ports_reach_the_pod);
     tcase_add_test(tc, the_vxlan_overlay);
+    tcase_add_test(tc, old_kernel_state_is_replaced);
     tcase_add_test(tc, bad_ranges_are_refused);
     suite_add_tcase(s, tc);
     return s;
