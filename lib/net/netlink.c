@@ -140,16 +140,23 @@ static int link_index_cb(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
-int berth_nl_link_index(berth_nl *nl, const char *name, int *ret_index, berth_error **err)
+/* RTM_GETLINK of link name, cb on the answer. */
+static int link_get(berth_nl *nl, const char *name, mnl_cb_t cb, void *data)
 {
     char buf[NL_BUF];
     struct nlmsghdr *nlh = request(nl, buf, RTM_GETLINK, 0);
     struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-    int index = 0;
 
     ifi->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    if (talk(nl, nlh, link_index_cb, &index) < 0 || index <= 0)
+    return talk(nl, nlh, cb, data);
+}
+
+int berth_nl_link_index(berth_nl *nl, const char *name, int *ret_index, berth_error **err)
+{
+    int index = 0;
+
+    if (link_get(nl, name, link_index_cb, &index) < 0 || index <= 0)
         return berth_error_make(err, index <= 0 && errno == 0 ? ENOENT : errno, "link %s", name);
     *ret_index = index;
     return 0;
@@ -433,14 +440,9 @@ static int link_stats_cb(const struct nlmsghdr *nlh, void *data)
 int berth_nl_link_stats(berth_nl *nl, const char *name, uint64_t *ret_rx, uint64_t *ret_tx,
                         berth_error **err)
 {
-    char buf[NL_BUF];
-    struct nlmsghdr *nlh = request(nl, buf, RTM_GETLINK, 0);
-    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
     link_stats ls = { 0 };
 
-    ifi->ifi_family = AF_UNSPEC;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    if (talk(nl, nlh, link_stats_cb, &ls) < 0)
+    if (link_get(nl, name, link_stats_cb, &ls) < 0)
         return berth_error_errno(err, "link %s", name);
     if (!ls.found)
         return berth_error_set(err, ENODATA, "link %s: no statistics", name);
@@ -608,14 +610,9 @@ static int link_mac_cb(const struct nlmsghdr *nlh, void *data)
 
 int berth_nl_link_mac(berth_nl *nl, const char *name, uint8_t ret_mac[6], berth_error **err)
 {
-    char buf[NL_BUF];
-    struct nlmsghdr *nlh = request(nl, buf, RTM_GETLINK, 0);
-    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
     uint8_t mac[6] = { 0 };
 
-    ifi->ifi_family = AF_UNSPEC;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    if (talk(nl, nlh, link_mac_cb, mac) < 0)
+    if (link_get(nl, name, link_mac_cb, mac) < 0)
         return berth_error_errno(err, "link %s", name);
     memcpy(ret_mac, mac, 6);
     return 0;
