@@ -3,7 +3,7 @@
 # configuration and the state directories. Run it on every machine, as root,
 # from a clone of the repository.
 #
-#   deploy/install.sh agent        a node: berthd, berth-monitor, berth-pull, berthctl
+#   deploy/install.sh agent        a node: berthd, berth-monitor, berth-pull, berth-cni, berthctl
 #   deploy/install.sh controller   the controller: berth-controller, berthctl
 #   deploy/install.sh all          both on one machine
 #
@@ -75,6 +75,7 @@ if [ $agent -eq 1 ]; then
 	install -m 0755 "$build/agent/berthd" "$root$bin/berthd"
 	install -m 0755 "$build/agent/berth-monitor" "$root$bin/berth-monitor"
 	install -m 0755 "$build/agent/berth-pull" "$root$bin/berth-pull"
+	install -m 0755 "$build/agent/berth-cni" "$root$bin/berth-cni"
 fi
 [ $controller -eq 0 ] || install -m 0755 "$build/scheduler-stub/berth-controller" \
 	"$root$bin/berth-controller"

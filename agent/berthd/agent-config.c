@@ -30,7 +30,7 @@
             &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
             &(c)->registries, &(c)->seccomp_profile_dir, &(c)->pod_bridge, &(c)->pod_nft_table,    \
             &(c)->pod_cidr, &(c)->pod_cluster_cidr, &(c)->pod_node_ip, &(c)->pod_resolv_conf,      \
-            &(c)->cni_conf_dir, &(c)->cni_bin_dir                                                  \
+            &(c)->cni_conf_dir, &(c)->cni_bin_dir, &(c)->cni_runner                                \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -484,9 +484,9 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
         return berth_error_set(err, EINVAL, "state_dir and image_store must be absolute paths");
     if (!cfg->key)
         cfg->key = berth_xasprintf("%s/node.key", cfg->state_dir);
-    /* berth-monitor and berth-pull ship beside berthd (the build tree, an
-     * install). */
-    if (!cfg->monitor || !cfg->puller) {
+    /* berth-monitor, berth-pull and berth-cni ship beside berthd (the
+     * build tree, an install). */
+    if (!cfg->monitor || !cfg->puller || !cfg->cni_runner) {
         char self[4096], *slash;
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
@@ -499,11 +499,15 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
             cfg->monitor = berth_xasprintf("%s/berth-monitor", self);
         if (!cfg->puller)
             cfg->puller = berth_xasprintf("%s/berth-pull", self);
+        if (!cfg->cni_runner)
+            cfg->cni_runner = berth_xasprintf("%s/berth-cni", self);
     }
     if (access(cfg->monitor, X_OK) < 0)
         return berth_error_errno(err, "monitor %s", cfg->monitor);
     if (access(cfg->puller, X_OK) < 0)
         return berth_error_errno(err, "puller %s", cfg->puller);
+    if (cfg->pod_cni && access(cfg->cni_runner, X_OK) < 0)
+        return berth_error_errno(err, "pod_network: cni: %s", cfg->cni_runner);
     if (cfg->registries && access(cfg->registries, R_OK) < 0)
         return berth_error_errno(err, "registries %s", cfg->registries);
     /* The controller dials the advertised address; a wildcard listen

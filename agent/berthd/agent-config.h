@@ -48,6 +48,7 @@ typedef struct agent_config {
     bool pod_cni;   /* mode cni: the network of cni_conf_dir, its plugins in cni_bin_dir */
     char *cni_conf_dir;
     char *cni_bin_dir;
+    char *cni_runner;              /* berth-cni, beside berthd: one ADD or DEL in a process */
     char *pod_bridge;              /* berth0 */
     char *pod_nft_table;           /* berth */
     char *pod_cidr;                /* NULL: the controller's */

@@ -592,6 +592,20 @@ static void on_pod_lost(const char *pod, void *data)
     check_applied(t);
 }
 
+/* A pod's network being made (CNI) is made or failed: its containers'
+ * start goes on. */
+static void on_network_done(const char *pod, void *data)
+{
+    containers *t = data;
+
+    (void)pod;
+    for (ct *c = t->cts; c; c = c->next)
+        if (ct_member(c) && strcmp(ct_member(c)->pod, pod) == 0 && c->phase == CT_QUEUED)
+            c->retry_at_ns = 0;
+    if (!berth_loop_timer_armed(&t->kick))
+        berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
+}
+
 /* Kubernetes 1.29: once a pod's app containers have all ended for good,
  * its sidecars are stopped (and stay stopped). */
 static void stop_idle_sidecars(containers *t)
@@ -1384,8 +1398,9 @@ static void ct_start(ct *c)
 
         pod_sandbox(c, &sb, &lim);
         if (pods_ensure(t->pods, ct_member(c)->pod, &sb, &err) < 0) {
-            if (err->code == EBUSY) {
-                /* stays queued: start_queued tries it again */
+            if (err->code == EBUSY || err->code == EINPROGRESS) {
+                /* stays queued: start_queued tries it again (after the
+                 * CNI ADD, woken by on_network_done) */
                 c->retry_at_ns = berth_now_mono_ns() + SANDBOX_RETRY_NS;
                 berth_error_free(&err);
                 return;
@@ -1593,6 +1608,7 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
         .state_dir = cfg->state_dir,
         .cgroup_parent = cfg->cgroup_parent,
         .lost = on_pod_lost,
+        .network_done = on_network_done,
         .data = t,
         .network = cfg->pod_network,
         .resolv_conf = cfg->resolv_conf,
@@ -1665,9 +1681,9 @@ fail:
     return -1;
 }
 
-void containers_set_cni(containers *t, berth_cni *cni)
+void containers_set_cni(containers *t, berth_cni *cni, const char *runner)
 {
-    pods_set_cni(t->pods, cni);
+    pods_set_cni(t->pods, cni, runner);
     for (ct *c = t->cts; c; c = c->next)
         if (*c->net_error)
             c->retry_at_ns = 0;

@@ -128,7 +128,7 @@ void containers_images(const containers *t, char ***ret, size_t *ret_n);
 /* The pod network is there (NULL: gone): pods get addresses on it. */
 void containers_set_network(containers *t, berth_podnet *net);
 /* An operator's CNI network is (in place of the built-in one). */
-void containers_set_cni(containers *t, berth_cni *cni);
+void containers_set_cni(containers *t, berth_cni *cni, const char *runner);
 
 /* Make the node run exactly specs (the whole desired set, generation gen):
  * start what is missing, replace what changed, stop and remove what is not

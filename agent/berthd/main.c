@@ -376,7 +376,7 @@ static int start(agent *a, berth_error **err)
             return berth_error_prefix(err, "pod_network: cni");
         berth_info("pod network: CNI network %s (%s)", berth_cni_name(a->cni),
                    berth_cni_file(a->cni));
-        containers_set_cni(a->containers, a->cni);
+        containers_set_cni(a->containers, a->cni, a->cfg.cni_runner);
     }
     acfg.containers = a->containers;
     a->service = agent_service_new(&acfg);

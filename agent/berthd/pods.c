@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -15,6 +16,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "helper.h"
 #include "net/cidr.h"
 #include "runtime/runtime.h"
 #include "podfiles.h"
@@ -25,6 +27,8 @@
 /* Between two steps of a removal: a cgroup frees in milliseconds once
  * what was in it is gone; one stuck (a process in D state) is retried at
  * RETRY_SLOW_MS. */
+/* A CNI DEL that fails is tried this many times (RETRY_SLOW_MS apart). */
+#define CNI_DEL_TRIES 3
 #define RETRY_MS      50
 #define RETRY_SLOW_MS 5000
 #define SLOW_AFTER_MS 10000
@@ -39,8 +43,15 @@ struct pod {
     bool removing;
     bool net_warned; /* its network's removal failed, said once */
     bool net_broken; /* its CNI CHECK failed: the sandbox is made anew */
-    bool release;    /* the pod is gone, not only its sandbox */
-    char ip[16];     /* its address, "" none or not read yet */
+    /* CNI, through berth-cni (its loop never waits for a plugin): the ADD
+     * or DEL running; an ADD that ended, for the next pods_ensure to
+     * finish (its address in ip) or to undo (why in cni_error). */
+    helper *cni_op;
+    bool cni_adding, cni_added, cni_del_done;
+    int cni_del_failures;
+    char *cni_error;
+    bool release; /* the pod is gone, not only its sandbox */
+    char ip[16];  /* its address, "" none or not read yet */
     bool ip_read;
     bool warned;
     int64_t removing_since_ns;
@@ -53,6 +64,7 @@ struct pods {
     pod *list;
     berth_podnet *net; /* NULL: no pod network */
     berth_cni *cni;    /* or an operator's CNI network */
+    char *cni_runner;  /* berth-cni */
 };
 
 /* The file in a sandbox directory with the pod's address. */
@@ -117,6 +129,11 @@ static void pod_free(pod *e)
         }
     unwatch(e);
     berth_loop_timer_cancel(p->cfg.loop, &e->timer);
+    /* an ADD or DEL under way dies with berthd: what it cached before its
+     * first plugin ran lets the next berthd DEL it (its sandbox's network
+     * unfinished, or gone) */
+    helper_abandon(e->cni_op);
+    free(e->cni_error);
     free(e);
 }
 
@@ -154,6 +171,139 @@ static void watch(pod *e)
     }
 }
 
+static int remove_step(pod *e);
+
+/* berth-cni's one line: "ok [ADDRESS]" or "error MESSAGE"; anything else
+ * (it crashed) is told with its exit status. */
+static const char *cni_outcome(int code, const char *out, char *buf, size_t size, bool *ret_ok)
+{
+    const char *nl = strchr(out, '\n');
+    size_t len = nl ? (size_t)(nl - out) : strlen(out);
+
+    *ret_ok = false;
+    if (len >= 2 && strncmp(out, "ok", 2) == 0 && (len == 2 || out[2] == ' ')) {
+        *ret_ok = true;
+        snprintf(buf, size, "%.*s", len > 3 ? (int)(len - 3) : 0, out + 3);
+    } else if (len > 6 && strncmp(out, "error ", 6) == 0) {
+        snprintf(buf, size, "%.*s", (int)(len - 6), out + 6);
+    } else {
+        snprintf(buf, size, "berth-cni %s %d", code > 128 ? "was killed by signal" : "exited with",
+                 code > 128 ? code - 128 : code);
+    }
+    return buf;
+}
+
+static void on_cni_del(helper *h, int code, const char *out, void *data)
+{
+    pod *e = data;
+    char why[1024];
+    bool ok;
+
+    (void)h;
+    e->cni_op = NULL;
+    cni_outcome(code, out, why, sizeof(why), &ok);
+    if (!ok && ++e->cni_del_failures < CNI_DEL_TRIES) {
+        /* tried again, while the namespace is there */
+        berth_loop_timer_arm(e->p->cfg.loop, &e->timer,
+                             berth_now_mono_ns() + RETRY_SLOW_MS * BERTH_NSEC_PER_MSEC);
+        return;
+    }
+    /* one that failed for good is tried again by the garbage collection
+     * at the next start (its cache stays) */
+    if (!ok)
+        berth_warn("pod %s: CNI DEL: %s (tried %d times; its cache stays for the next start's "
+                   "collection)",
+                   e->id, why, CNI_DEL_TRIES);
+    e->cni_del_done = true;
+    remove_step(e);
+}
+
+/* Start the DEL of e's CNI network: 0, or -1 when it cannot be (said,
+ * and the removal goes on without it). */
+static int cni_del_start(pod *e)
+{
+    pods *p = e->p;
+    char cache[PATH_MAX];
+    char *argv[] = { p->cni_runner, "del", (char *)berth_cni_bin_dir(p->cni), cache, e->id, NULL };
+    berth_error *err = NULL;
+
+    snprintf(cache, sizeof(cache), "%s", berth_cni_cache_dir(p->cni));
+    if (helper_start(p->cfg.loop, argv, on_cni_del, e, &e->cni_op, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "pod %s: start berth-cni del", e->id);
+        berth_error_free(&err);
+        e->cni_del_done = true;
+        return -1;
+    }
+    return 0;
+}
+
+static void on_cni_add(helper *h, int code, const char *out, void *data)
+{
+    pod *e = data;
+    char what[1024];
+    bool ok;
+
+    (void)h;
+    e->cni_op = NULL;
+    e->cni_adding = false;
+    if (e->removing) { /* it went meanwhile: DEL undoes what ADD made */
+        remove_step(e);
+        return;
+    }
+    cni_outcome(code, out, what, sizeof(what), &ok);
+    if (ok && strlen(what) < sizeof(e->ip)) {
+        snprintf(e->ip, sizeof(e->ip), "%s", what);
+        e->cni_added = true;
+    } else {
+        e->cni_error = berth_xstrdup(ok ? "berth-cni gave no address" : what);
+    }
+    /* the pod's containers wait: the next pods_ensure finishes or undoes */
+    if (e->p->cfg.network_done)
+        e->p->cfg.network_done(e->id, e->p->cfg.data);
+}
+
+/* Start e's CNI ADD (its sandbox at dir): 0, or -1 (ENONET). */
+static int cni_add_start(pod *e, const char *dir, const pods_sandbox *want, berth_error **err)
+{
+    pods *p = e->p;
+    char ns[BERTH_NAMESPACE_BUF], netns[PATH_MAX + 8], conf[PATH_MAX], bin[PATH_MAX],
+        cache[PATH_MAX];
+    const char *name = berth_id_split(e->id, ns);
+    char **argv = berth_xcalloc(want->n_ports + 10, sizeof(*argv));
+    size_t n = 0;
+    int r;
+
+    snprintf(netns, sizeof(netns), "%s/net", dir);
+    snprintf(conf, sizeof(conf), "%s", berth_cni_conf_dir(p->cni));
+    snprintf(bin, sizeof(bin), "%s", berth_cni_bin_dir(p->cni));
+    snprintf(cache, sizeof(cache), "%s", berth_cni_cache_dir(p->cni));
+    argv[n++] = p->cni_runner;
+    argv[n++] = "add";
+    argv[n++] = conf;
+    argv[n++] = bin;
+    argv[n++] = cache;
+    argv[n++] = e->id;
+    argv[n++] = ns;
+    argv[n++] = (char *)name;
+    argv[n++] = netns;
+    for (size_t i = 0; i < want->n_ports; i++) {
+        char ip[16] = "";
+
+        if (want->ports[i].host_ip)
+            berth_ipv4_str(want->ports[i].host_ip, ip);
+        argv[n++] = berth_xasprintf("%s:%s:%u:%u", want->ports[i].udp ? "udp" : "tcp", ip,
+                                    want->ports[i].host_port, want->ports[i].pod_port);
+    }
+    r = helper_start(p->cfg.loop, argv, on_cni_add, e, &e->cni_op, err);
+    for (size_t i = 9; i < n; i++)
+        free(argv[i]);
+    free(argv);
+    if (r < 0)
+        return berth_error_prefix(err, "start berth-cni");
+    e->cni_adding = true;
+    return 0;
+}
+
 /* One step of removing e's sandbox: 1 gone (e freed), 0 not yet. */
 static int remove_step(pod *e)
 {
@@ -167,13 +317,19 @@ static int remove_step(pod *e)
     pods_cgroup(p, e->id, cg, sizeof(cg));
     /* its network first: the veth goes with the namespace anyway, the
      * address must be given back (again on each step: harmless) */
-    if (((p->net && berth_podnet_detach(p->net, e->id, &err) < 0) ||
-         (p->cni && berth_cni_del(p->cni, e->id, &err) < 0))) {
+    if (p->net && berth_podnet_detach(p->net, e->id, &err) < 0) {
         /* once: the steps retry it every 50 ms */
         if (!e->net_warned)
             berth_log_error(BERTH_LOG_WARN, err, "pod %s (retrying)", e->id);
         e->net_warned = true;
         berth_error_free(&err);
+    }
+    /* CNI: DEL (while the namespace is there) in berth-cni, whose end
+     * takes the next step; after an ADD under way has ended (killed, it
+     * would cache nothing for DEL to undo) */
+    if (p->cni && !e->cni_del_done) {
+        if (e->cni_op || cni_del_start(e) == 0)
+            return 0;
     }
     r = berth_sandbox_remove_step(p->cfg.cgroups, dir, cg, &err);
     if (r == 1 && e->release) {
@@ -293,61 +449,86 @@ static int write_etc(pod *e, int dirfd, const pods_sandbox *want, berth_error **
     return r;
 }
 
+/* The address file of the sandbox at dir says its network is unfinished
+ * (empty: written so before the network is made, filled after; an
+ * earlier berthd died in between). No file: a sandbox without network. */
+static bool net_unfinished(const char *dir)
+{
+    char path[PATH_MAX + 8];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/" POD_IP_FILE, dir);
+    return stat(path, &st) == 0 && st.st_size == 0;
+}
+
+/* e's address (e->ip) and its /etc files, written into its sandbox at
+ * dir. */
+static int attach_finish(pod *e, const char *dir, const pods_sandbox *want, berth_error **err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r;
+
+    if (fd < 0)
+        return berth_error_errno(err, "open %s", dir);
+    e->ip_read = true;
+    r = write_etc(e, fd, want, err) < 0 ||
+                berth_replace_file_at(fd, POD_IP_FILE, e->ip, strlen(e->ip), 0600, err) < 0
+            ? -1
+            : 0;
+    close(fd);
+    return r;
+}
+
 /* Give e (its sandbox at dir just made) its address on the pod network,
- * written in the sandbox (POD_IP_FILE), and its /etc files. ENONET on
- * failure. */
+ * written in the sandbox (POD_IP_FILE), and its /etc files: 0 done, 1
+ * under way (a CNI ADD in berth-cni: the next pods_ensure finishes it),
+ * -1 ENONET. */
 static int attach(pod *e, const char *dir, const pods_sandbox *want, berth_error **err)
 {
     char netns[PATH_MAX + 8];
     berth_error *e2 = NULL;
     uint32_t addr;
-    int fd, r;
+    int fd;
 
     snprintf(netns, sizeof(netns), "%s/net", dir);
     if (!e->p->net && !e->p->cni) {
         berth_error_set(&e2, ENONET, "the node's pod network is not ready (no pod range yet)");
         goto fail;
     }
-    if (e->p->cni) {
-        berth_cni_port *ports = berth_xcalloc(want->n_ports + 1, sizeof(*ports));
-        char ns[BERTH_NAMESPACE_BUF];
-        const char *name = berth_id_split(e->id, ns);
-        size_t n = 0;
-
-        for (size_t i = 0; i < want->n_ports; i++) {
-            char ip[16] = "";
-
-            if (want->ports[i].host_ip)
-                berth_ipv4_str(want->ports[i].host_ip, ip);
-            ports[n++] = (berth_cni_port){ want->ports[i].host_port, want->ports[i].pod_port,
-                                           want->ports[i].udp, berth_xstrdup(ip) };
-        }
-        r = berth_cni_add(e->p->cni, e->id, ns, name, netns, ports, n, &addr, &e2);
-        for (size_t i = 0; i < n; i++)
-            free((char *)ports[i].host_ip);
-        free(ports);
-        if (r < 0)
-            goto fail;
-    } else if (berth_podnet_attach(e->p->net, e->id, netns, &addr, &e2) < 0) {
-        goto fail;
-    }
-    berth_ipv4_str(addr, e->ip);
-    e->ip_read = true;
+    /* unfinished until the address is written */
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || berth_replace_file_at(fd, POD_IP_FILE, e->ip, strlen(e->ip), 0600, &e2) < 0 ||
-        write_etc(e, fd, want, &e2) < 0) {
-        if (fd >= 0)
-            close(fd);
-        else
+    if (fd < 0 || berth_replace_file_at(fd, POD_IP_FILE, "", 0, 0600, &e2) < 0) {
+        if (fd < 0)
             berth_error_errno(&e2, "open %s", dir);
+        else
+            close(fd);
         goto fail;
     }
     close(fd);
+    if (e->p->cni) {
+        if (cni_add_start(e, dir, want, &e2) < 0)
+            goto fail;
+        return 1;
+    }
+    if (berth_podnet_attach(e->p->net, e->id, netns, &addr, &e2) < 0)
+        goto fail;
+    berth_ipv4_str(addr, e->ip);
+    if (attach_finish(e, dir, want, &e2) < 0)
+        goto fail;
     return 0;
 fail:
     berth_error_set(err, ENONET, "%s", e2->msg);
     berth_error_free(&e2);
     return -1;
+}
+
+/* e goes: its sandbox is removed from here on. */
+static void undo(pod *e)
+{
+    e->removing = true;
+    e->removing_since_ns = berth_now_mono_ns();
+    unwatch(e);
+    remove_step(e);
 }
 
 int pods_publish(pods *p, const char *id, const berth_podnet_port *ports, size_t n,
@@ -433,12 +614,14 @@ static void check_adopted(pods *p)
     }
 }
 
-void pods_set_cni(pods *p, berth_cni *cni)
+void pods_set_cni(pods *p, berth_cni *cni, const char *runner)
 {
     berth_error *err = NULL;
     int n;
 
     p->cni = cni;
+    free(p->cni_runner);
+    p->cni_runner = runner ? berth_xstrdup(runner) : NULL;
     if (!cni)
         return;
     if ((n = berth_cni_gc(cni, has_sandbox, p, &err)) < 0) {
@@ -464,10 +647,10 @@ bool pods_whole(pods *p, const char *id, const pods_sandbox *want)
     berth_sandbox_opts o;
     const char *why;
 
-    if (!e || e->removing || e->net_broken)
+    if (!e || e->removing || e->net_broken || e->cni_adding || e->cni_added || e->cni_error)
         return false;
     fill_opts(p, id, want, dir, sizeof(dir), cg, sizeof(cg), &o);
-    return berth_sandbox_whole(&o, &why);
+    return !net_unfinished(dir) && berth_sandbox_whole(&o, &why);
 }
 
 int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error **err)
@@ -478,10 +661,39 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
     const char *why = NULL;
 
     fill_opts(p, id, want, dir, sizeof(dir), cg, sizeof(cg), &o);
-    if (e && !e->removing && !e->net_broken && berth_sandbox_whole(&o, &why))
+    /* a CNI ADD under way, or ended */
+    if (e && !e->removing && e->cni_adding)
+        return berth_error_set(err, EINPROGRESS, "pod %s: its network is being made (CNI ADD)", id);
+    if (e && !e->removing && e->cni_added) {
+        berth_error *e2 = NULL;
+
+        e->cni_added = false;
+        if (attach_finish(e, dir, want, &e2) < 0) {
+            berth_error_set(err, ENONET, "pod %s: %s", id, e2->msg);
+            berth_error_free(&e2);
+            undo(e);
+            return -1;
+        }
+        /* (its pause may have died meanwhile: then it is made anew below) */
+        if (berth_sandbox_whole(&o, &why)) {
+            berth_info("pod %s: sandbox made, address %s (CNI)", id, e->ip);
+            return 0;
+        }
+    }
+    if (e && !e->removing && e->cni_error) {
+        berth_error_set(err, ENONET, "%s", e->cni_error);
+        free(e->cni_error);
+        e->cni_error = NULL;
+        undo(e);
+        return -1;
+    }
+    if (e && !e->removing && !e->net_broken && !net_unfinished(dir) &&
+        berth_sandbox_whole(&o, &why))
         return 0;
     if (e && e->net_broken)
         why = "its network failed CNI CHECK";
+    else if (e && net_unfinished(dir))
+        why = "its network was not finished";
     if (e) {
         if (!e->removing) {
             berth_warn("pod %s: its sandbox is not whole (%s): making it anew", id, why);
@@ -509,11 +721,18 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
         return -1;
     }
     e = pod_new(p, id);
-    if (p->cfg.network && !want->host_network && attach(e, dir, want, err) < 0) {
-        e->removing = true;
-        e->removing_since_ns = berth_now_mono_ns();
-        remove_step(e);
-        return -1;
+    if (p->cfg.network && !want->host_network) {
+        int r = attach(e, dir, want, err);
+
+        if (r < 0) {
+            undo(e);
+            return -1;
+        }
+        if (r > 0) {
+            watch(e);
+            return berth_error_set(err, EINPROGRESS, "pod %s: its network is being made (CNI ADD)",
+                                   id);
+        }
     }
     watch(e);
     berth_info("pod %s: sandbox made%s%s%s", id, want->share_pid ? " (shared PID namespace)" : "",
@@ -562,6 +781,7 @@ void pods_close(pods *p)
         return;
     while (p->list)
         pod_free(p->list);
+    free(p->cni_runner);
     free(p->dir);
     free(p);
 }

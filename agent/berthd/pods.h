@@ -28,6 +28,10 @@ typedef struct pods_config {
     /* The sandbox of pod broke (its pause died): its containers must go
      * and start again in a new one. Called from the loop. */
     void (*lost)(const char *pod, void *data);
+    /* pod's network, being made (a CNI ADD: pods_ensure said EINPROGRESS),
+     * is made or failed: the next pods_ensure says which. Called from the
+     * loop. */
+    void (*network_done)(const char *pod, void *data);
     void *data;
     /* Sandboxes not on the host's network need the pod network: ENONET
      * until pods_set_network gives it. */
@@ -70,7 +74,9 @@ bool pods_whole(pods *p, const char *pod, const pods_sandbox *want);
 /* Make pod's sandbox whole: nothing when it is; else what is left of it
  * goes and it is made anew (the caller made sure that none of the pod's
  * containers runs). Returns at once (a helper process that is gone when it
- * returns). EBUSY: an old sandbox is still being removed. */
+ * returns). EBUSY: an old sandbox is still being removed. EINPROGRESS:
+ * its CNI network is being made (berth-cni; network_done is called when
+ * it ends, and the next call finishes it, or says ENONET and why). */
 int pods_ensure(pods *p, const char *pod, const pods_sandbox *want, berth_error **err);
 
 /* The pod network (NULL: none): every sandbox made from now on that is
@@ -78,9 +84,10 @@ int pods_ensure(pods *p, const char *pod, const pods_sandbox *want, berth_error 
  * and a removed one gives its address back. Addresses of pods whose
  * sandbox is gone are given back now. */
 void pods_set_network(pods *p, berth_podnet *net);
-/* The same for an operator's CNI network (in place of the built-in one);
- * pods gone while berthd was away are DEL'd now. */
-void pods_set_cni(pods *p, berth_cni *cni);
+/* The same for an operator's CNI network (in place of the built-in one),
+ * ADD and DEL run by runner (berth-cni) in a process of its own; pods gone
+ * while berthd was away are DEL'd now, and the adopted ones CHECKed. */
+void pods_set_cni(pods *p, berth_cni *cni, const char *runner);
 /* Publish pod's host ports on the node (berth_podnet_publish), when there
  * is a pod network. */
 int pods_publish(pods *p, const char *pod, const berth_podnet_port *ports, size_t n,

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,6 +22,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "helper.h"
 #include "pb/pb.h"
 
 /* A puller's line, at most (an error quotes the registry: bounded there). */
@@ -68,16 +68,6 @@ struct pulls {
 static void start_waiting(pulls *ps);
 static void gc_start(pulls *ps);
 
-static void io_close(berth_loop *loop, berth_loop_io *io)
-{
-    if (io->fd >= 0) {
-        int fd = io->fd;
-
-        berth_loop_remove(loop, io);
-        close(fd);
-        io->fd = -1;
-    }
-}
 
 static void config_path(const pull *p, char *buf, size_t size)
 {
@@ -85,53 +75,6 @@ static void config_path(const pull *p, char *buf, size_t size)
 }
 
 /* --- the puller process ---------------------------------------------------------------------- */
-
-/* Whether the child behind pidfd has ended (reaped now, how in *si). A
- * child that cannot be waited for (not ours any more) counts as ended:
- * its pidfd would wake the loop for ever. */
-static bool reaped(int pidfd, siginfo_t *si)
-{
-    memset(si, 0, sizeof(*si));
-    if (waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG) < 0) {
-        if (errno == EINTR)
-            return false;
-        berth_warn("berth-pull: waitid: %s", strerror(errno));
-        si->si_code = CLD_KILLED;
-        si->si_status = SIGKILL;
-        return true;
-    }
-    return si->si_pid != 0;
-}
-
-/* fork and exec argv with stdout to out (-1: /dev/null), dying with
- * berthd, with a clean signal state. */
-static pid_t spawn(char *const argv[], int out)
-{
-    sigset_t none;
-    pid_t parent = getpid(), pid = fork();
-
-    if (pid != 0)
-        return pid;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) /* berthd died before the prctl */
-        _exit(127);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-    {
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-        if (null < 0 || dup2(null, 0) < 0 || dup2(out >= 0 ? out : null, 1) < 0)
-            _exit(127);
-        if (out == 1) /* dup2 onto itself keeps close-on-exec */
-            fcntl(1, F_SETFD, 0);
-    }
-    execv(argv[0], argv);
-    fprintf(stderr, "berthd: exec %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-}
 
 static void pull_free(pull *p)
 {
@@ -185,7 +128,7 @@ static void drain(pull *p)
             continue;
         if (n <= 0) {
             if (n == 0 || errno != EAGAIN)
-                io_close(p->ps->cfg.loop, &p->out_io);
+                helper_io_close(p->ps->cfg.loop, &p->out_io);
             return;
         }
         p->len += (size_t)n;
@@ -273,12 +216,12 @@ static void on_exit_(berth_loop_io *io, uint32_t events)
     char why[LINE_MAX_BYTES] = "", name[64];
 
     (void)events;
-    if (!reaped(io->fd, &si))
+    if (!helper_reaped(io->fd, &si))
         return;
-    io_close(ps->cfg.loop, &p->pid_io);
+    helper_io_close(ps->cfg.loop, &p->pid_io);
     if (p->out_io.fd >= 0)
         drain(p); /* what it wrote last, up to EOF */
-    io_close(ps->cfg.loop, &p->out_io);
+    helper_io_close(ps->cfg.loop, &p->out_io);
     ps->running--;
     if (si.si_code == CLD_EXITED && si.si_status == 0 && p->pulled_line) {
         ic = read_image(p, &err);
@@ -346,7 +289,7 @@ static void pull_start(pull *p)
         berth_error_errno(&err, "pipe");
         goto fail;
     }
-    pid = spawn((char *const *)argv, out[1]);
+    pid = helper_spawn((char *const *)argv, out[1]);
     close(out[1]);
     if (pid < 0) {
         berth_error_errno(&err, "fork");
@@ -374,7 +317,7 @@ static void pull_start(pull *p)
         syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
         waitid(P_PIDFD, (id_t)pidfd, &(siginfo_t){ 0 }, WEXITED);
         close(pidfd);
-        io_close(ps->cfg.loop, &p->out_io);
+        helper_io_close(ps->cfg.loop, &p->out_io);
         goto fail;
     }
     p->state = PULL_RUNNING;
@@ -472,9 +415,9 @@ static void on_gc_exit(berth_loop_io *io, uint32_t events)
     siginfo_t si = { 0 };
 
     (void)events;
-    if (!reaped(io->fd, &si))
+    if (!helper_reaped(io->fd, &si))
         return;
-    io_close(ps->cfg.loop, &ps->gc_io);
+    helper_io_close(ps->cfg.loop, &ps->gc_io);
     ps->gc_pid = 0;
     if (si.si_code != CLD_EXITED || si.si_status != 0)
         berth_warn("image garbage collection: berth-pull --gc failed (status %d)", si.si_status);
@@ -521,7 +464,7 @@ static void gc_start(pulls *ps)
     argv[argc] = NULL;
     /* its result line is not ours to read; what it removed it says on
      * stderr, which is our log */
-    pid = spawn((char *const *)argv, -1);
+    pid = helper_spawn((char *const *)argv, -1);
     for (size_t i = 0; i < n; i++)
         free(refs[i]);
     free(refs);
@@ -594,7 +537,7 @@ static void kill_and_reap(berth_loop *loop, berth_loop_io *io)
     syscall(SYS_pidfd_send_signal, io->fd, SIGKILL, NULL, 0);
     /* SIGKILL'd: this wait is short. */
     waitid(P_PIDFD, (id_t)io->fd, &(siginfo_t){ 0 }, WEXITED);
-    io_close(loop, io);
+    helper_io_close(loop, io);
 }
 
 void pulls_close(pulls *ps)
@@ -606,7 +549,7 @@ void pulls_close(pulls *ps)
 
         ps->all = p->next;
         kill_and_reap(ps->cfg.loop, &p->pid_io);
-        io_close(ps->cfg.loop, &p->out_io);
+        helper_io_close(ps->cfg.loop, &p->out_io);
         berth_loop_timer_cancel(ps->cfg.loop, &p->fail_timer);
         for (pull_waiter *w = p->waiters; w; w = w->next)
             w->p = NULL;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,12 +46,27 @@ void berth_cni_close(berth_cni *c)
 
 const char *berth_cni_name(const berth_cni *c)
 {
-    return json_string_value(json_object_get(c->conf, "name"));
+    return c->conf ? json_string_value(json_object_get(c->conf, "name")) : "";
 }
 
 const char *berth_cni_file(const berth_cni *c)
 {
     return c->file;
+}
+
+const char *berth_cni_conf_dir(const berth_cni *c)
+{
+    return c->conf_dir ? c->conf_dir : "";
+}
+
+const char *berth_cni_bin_dir(const berth_cni *c)
+{
+    return c->bin_dir;
+}
+
+const char *berth_cni_cache_dir(const berth_cni *c)
+{
+    return c->cache_dir;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -140,9 +156,13 @@ int berth_cni_open(const char *conf_dir, const char *bin_dir, const char *cache_
     json_error_t je;
     json_t *j;
 
-    c->conf_dir = berth_xstrdup(conf_dir);
+    c->conf_dir = conf_dir ? berth_xstrdup(conf_dir) : NULL;
     c->bin_dir = berth_xstrdup(bin_dir);
     c->cache_dir = berth_xstrdup(cache_dir);
+    if (!conf_dir) { /* DEL, CHECK and gc: what ADD cached is all they need */
+        *ret = c;
+        return 0;
+    }
     if (!(c->file = first_conf(conf_dir, err)) ||
         berth_read_file_at(AT_FDCWD, c->file, CONF_MAX, &text, NULL, err) < 0)
         goto fail;
@@ -335,15 +355,35 @@ static int del_with(berth_cni *c, json_t *conf, json_t *result, const char *pod,
     return r;
 }
 
+/* pod's cache at path: {config, result (absent while ADD runs), netns,
+ * args[, portMappings]}. */
+static int cache_write(const char *path, json_t *conf, json_t *result, const char *netns,
+                       const char *args, json_t *mappings, berth_error **err)
+{
+    json_t *cache = json_pack("{s:O,s:s,s:s}", "config", conf, "netns", netns, "args", args);
+    _cleanup_free_ char *text = NULL;
+
+    if (result)
+        json_object_set(cache, "result", result);
+    if (mappings)
+        json_object_set(cache, "portMappings", mappings);
+    text = json_dumps(cache, JSON_COMPACT);
+    json_decref(cache);
+    return berth_replace_file_at(AT_FDCWD, path, text, strlen(text), 0600, err);
+}
+
 int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *name,
                   const char *netns_path, const berth_cni_port *ports, size_t n_ports,
                   uint32_t *ret_addr, berth_error **err)
 {
     size_t n = json_array_size(json_object_get(c->conf, "plugins"));
-    _cleanup_free_ char *args = NULL, *path = cache_path(c, pod), *text = NULL;
-    json_t *prev = NULL, *mappings = NULL, *ips, *ip, *cache;
+    _cleanup_free_ char *args = NULL, *path = cache_path(c, pod);
+    json_t *prev = NULL, *mappings = NULL, *ips, *ip;
     uint32_t addr = 0;
     size_t k;
+
+    if (!c->conf)
+        return berth_error_set(err, EINVAL, "no CNI configuration loaded to ADD with");
 
     args = berth_xasprintf("IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;"
                            "K8S_POD_INFRA_CONTAINER_ID=%s",
@@ -357,6 +397,14 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
                                             ports[i].udp ? "udp" : "tcp", "hostIP",
                                             ports[i].host_ip ? ports[i].host_ip : ""));
     }
+    /* Cached before the first plugin runs, without a result: an ADD cut
+     * short (berthd and its berth-cni killed) is still DEL'd with the
+     * configuration it was made with, as the spec has a runtime DEL a
+     * container whose ADD did not finish. */
+    if (cache_write(path, c->conf, NULL, netns_path, args, mappings, err) < 0) {
+        json_decref(mappings);
+        return berth_error_prefix(err, "cache the CNI ADD of pod %s", pod);
+    }
     for (size_t i = 0; i < n; i++) {
         json_t *p = plugin_config(c->conf, i, prev, mappings), *out = NULL;
         int r = exec_plugin(c, json_string_value(json_object_get(p, "type")), "ADD", pod,
@@ -367,6 +415,7 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
             /* what any plugin made, the failing one too, goes (the spec's
              * cleanup: DEL after a failed ADD) */
             del_with(c, c->conf, prev, pod, netns_path, args, NULL);
+            unlink(path);
             json_decref(prev);
             json_decref(mappings);
             return berth_error_prefix(err, "network %s", berth_cni_name(c));
@@ -391,17 +440,13 @@ int berth_cni_add(berth_cni *c, const char *pod, const char *ns, const char *nam
             break;
         }
     }
-    cache = json_pack("{s:O,s:O,s:s,s:s,s:O?}", "config", c->conf, "result", prev, "netns",
-                      netns_path, "args", args, "portMappings", mappings);
-    text = json_dumps(cache, JSON_COMPACT);
-    json_decref(cache);
-    json_decref(mappings);
-    if (berth_replace_file_at(AT_FDCWD, path, text, strlen(text), 0600, err) < 0) {
-        /* no DEL could find it later: undo it now */
-        del_with(c, c->conf, prev, pod, netns_path, args, NULL);
+    if (cache_write(path, c->conf, prev, netns_path, args, mappings, err) < 0) {
+        /* the pending cache stays: a DEL undoes it, without the result */
+        json_decref(mappings);
         json_decref(prev);
         return berth_error_prefix(err, "cache the CNI result of pod %s", pod);
     }
+    json_decref(mappings);
     json_decref(prev);
     if (!addr)
         return berth_error_set(err, EPROTO, "network %s gave pod %s no IPv4 address",
@@ -449,6 +494,10 @@ int berth_cni_check(berth_cni *c, const char *pod, berth_error **err)
     conf = json_object_get(cache, "config");
     result = json_object_get(cache, "result");
     n = json_array_size(json_object_get(conf, "plugins"));
+    if (!result) {
+        json_decref(cache);
+        return berth_error_set(err, EPROTO, "pod %s: its CNI ADD never finished", pod);
+    }
     /* CHECK came with 0.4.0; a network may turn it off */
     if (version_num(json_string_value(json_object_get(conf, "cniVersion"))) < 400 ||
         json_is_true(json_object_get(conf, "disableCheck"))) {

@@ -3,8 +3,10 @@
  * exec'd from another with the spec's environment and configuration on
  * stdin, ADD chaining each plugin's result into the next as prevResult,
  * DEL in reverse order. What ADD returned is cached on disk (with the
- * configuration it was made with) so DEL (and CHECK) work after berthd
- * restarts, and a garbage collection DELs the pods gone meanwhile. Each call waits
+ * configuration it was made with; the configuration already before the
+ * first plugin runs) so DEL (and CHECK) work after berthd restarts, also
+ * for an ADD cut short, and a garbage collection DELs the pods gone
+ * meanwhile. Each call waits
  * for its plugins (at most CNI_TIMEOUT_MS each). */
 #ifndef BERTH_NET_CNI_H
 #define BERTH_NET_CNI_H
@@ -21,13 +23,19 @@ typedef struct berth_cni berth_cni;
 
 /* Load conf_dir's network configuration, its plugins in bin_dir, results
  * cached in cache_dir (made 0700). A configuration that does not parse, or
- * names a plugin bin_dir lacks, is an error naming the file and why. */
+ * names a plugin bin_dir lacks, is an error naming the file and why.
+ * conf_dir NULL: none is loaded, for DEL, CHECK and gc only (they use the
+ * configuration ADD cached). */
 int berth_cni_open(const char *conf_dir, const char *bin_dir, const char *cache_dir,
                    berth_cni **ret, berth_error **err);
 void berth_cni_close(berth_cni *c);
 /* The configuration's name and file. */
 const char *berth_cni_name(const berth_cni *c);
 const char *berth_cni_file(const berth_cni *c);
+/* The directories it was opened with. */
+const char *berth_cni_conf_dir(const berth_cni *c);
+const char *berth_cni_bin_dir(const berth_cni *c);
+const char *berth_cni_cache_dir(const berth_cni *c);
 
 /* A host port for plugins with the portMappings capability (portmap). */
 typedef struct berth_cni_port {

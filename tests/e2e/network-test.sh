@@ -452,6 +452,11 @@ if [ -x /usr/lib/cni/bridge ]; then
 		  echo '{"cniVersion": "1.0.0", "code": 11, "msg": "the gate is closed", "details": "try later"}'
 		  exit 1
 		fi
+		if [ -e "$FLEET_DIR/gate-slow" ]; then
+		  touch "$FLEET_DIR/gate-slow-started"
+		  sleep 4
+		  touch "$FLEET_DIR/gate-slow-done"
+		fi
 		echo '{"cniVersion": "1.0.0"}'
 	SH
 	chmod 755 "$FLEET_DIR/cni-bin/gate"
@@ -477,13 +482,40 @@ JSON
 	expect "... and nothing of the failed ADD is left (host-local's addresses)" "0" \
 		"$(ls "$FLEET_DIR/cni-ipam-gate/gated" 2>/dev/null | grep -c '^10\.')"
 	n_adds=$(wc -l <"$FLEET_DIR/gate-adds")
+	# the next ADD takes 4 s: berthd is not waiting for it
+	touch "$FLEET_DIR/gate-slow"
 	rm "$FLEET_DIR/gate-closed"
+	wait_until 40 test -e "$FLEET_DIR/gate-slow-started" || bad "the slow ADD never started"
+	# (its answer comes before the plugin is done: berthd did not wait)
+	node_agent c4 ps >/dev/null 2>&1 && [ ! -e "$FLEET_DIR/gate-slow-done" ] &&
+		ok "berthd answers while a plugin runs (ADD in berth-cni)" ||
+		bad "berthd answered only after the plugin: $(ls "$FLEET_DIR" | grep gate-slow)"
+	expect "... and the pod waits for it" "ContainerCreating" \
+		"$(bctl get pods gated-0 | awk 'NR == 2 { print $3 }')"
+	# berthd killed while the ADD runs: berth-cni and the plugin die with
+	# it; what the ADD cached before its first plugin lets the next berthd
+	# DEL it (the bridge plugin's address given back), and make it anew
+	node_kill c4 KILL
+	rm -f "$FLEET_DIR/gate-slow-started"
+	node_start c4
 	gated_runs() { [ "$(bctl get pods gated-0 | awk 'NR == 2 { print $3 }')" = Running ]; }
-	wait_until 40 gated_runs && ok "the plugin works again: the pod runs (backoff, no restart of berthd)" ||
+	wait_until 40 gated_runs && ok "the plugin works again: the pod runs (backoff; berthd killed meanwhile)" ||
 		bad "gated-0: $(bctl get pods gated-0 2>&1)"
-	expect "... with the plugins' address" "10.25.0.2" "$(pod_ip gated-0)"
+	contains "... the next berthd DEL'd the ADD cut short" "CNI: 1 pod(s) gone while berthd was away DEL'd" \
+		"$(cat "$FLEET_DIR/c4/log")"
+	case "$(pod_ip gated-0)" in
+	10.25.0.*) ok "... with the plugins' address ($(pod_ip gated-0))" ;;
+	*) bad "gated-0's address: $(pod_ip gated-0)" ;;
+	esac
+	expect "... and host-local holds that one only (the killed berthd's ADD undone)" \
+		"$(pod_ip gated-0)" "$(ls "$FLEET_DIR/cni-ipam-gate/gated" | grep '^10\.' | xargs)"
 	expect "... after backing off: few ADDs" "yes" "$([ "$n_adds" -le 5 ] && echo yes || echo "no: $n_adds")"
 	bctl delete gated >/dev/null 2>&1
+	gated_gone() { [ -z "$(ls "$FLEET_DIR/cni-ipam-gate/gated" | grep '^10\.')" ]; }
+	wait_until 30 gated_gone && ok "deleted: DEL (in berth-cni) gave its address back" ||
+		bad "host-local still holds $(ls "$FLEET_DIR/cni-ipam-gate/gated")"
+	expect "... and berth's cache of it went" "" \
+		"$(ls "$FLEET_DIR/c4/state/network/cni" 2>/dev/null)"
 fi
 bctl delete full >/dev/null 2>&1
 

@@ -15,7 +15,7 @@ inst() { BUILD_DIR=$build "$top/deploy/install.sh" "$@" --destdir "$D" --no-buil
 
 out=$(inst all 2>&1)
 expect "install all succeeds" "0" "$?"
-for b in berthd berth-monitor berth-pull berth-controller berthctl; do
+for b in berthd berth-monitor berth-pull berth-cni berth-controller berthctl; do
 	expect "$b installed, executable" "yes" "$(test -x "$D/opt/berth/bin/$b" && echo yes)"
 done
 expect "berthd's unit runs the installed berthd" \

@@ -1,0 +1,97 @@
+/* berth-cni: one CNI ADD or DEL of a pod's network (lib/net/cni.h) in a
+ * process of its own, for berthd, whose loop must not wait for plugins
+ * (one may take seconds, up to BERTH_CNI_TIMEOUT_MS each).
+ *
+ *   berth-cni add CONF_DIR BIN_DIR CACHE_DIR POD NAMESPACE NAME NETNS [PORT...]
+ *       PORT: tcp|udp:HOST_IP:HOST_PORT:CONTAINER_PORT (HOST_IP may be empty)
+ *   berth-cni del BIN_DIR CACHE_DIR POD
+ *
+ * Its one line on stdout says how it went: "ok ADDRESS" (add), "ok"
+ * (del), or "error MESSAGE"; the exit status is 0 or 1 alike (2: usage).
+ * berthd reads the line, not the status. It dies with berthd (an ADD cut
+ * short is DEL'd from what it cached before its first plugin ran). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "net/cni.h"
+
+static int fail(berth_error *err)
+{
+    for (char *p = err->msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    printf("error %s\n", err->msg);
+    berth_error_free(&err);
+    return 1;
+}
+
+static int parse_port(char *s, berth_cni_port *p)
+{
+    char *f[4];
+
+    for (int i = 0; i < 4; i++) {
+        f[i] = s;
+        if (i < 3) {
+            s = strchr(s, ':');
+            if (!s)
+                return -1;
+            *s++ = '\0';
+        }
+    }
+    if (strcmp(f[0], "tcp") != 0 && strcmp(f[0], "udp") != 0)
+        return -1;
+    p->udp = strcmp(f[0], "udp") == 0;
+    p->host_ip = f[1];
+    p->host_port = (uint16_t)atoi(f[2]);
+    p->container_port = (uint16_t)atoi(f[3]);
+    return p->host_port && p->container_port ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    berth_cni *c = NULL;
+    berth_error *err = NULL;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 9 && strcmp(argv[1], "add") == 0) {
+        size_t n = (size_t)argc - 9;
+        berth_cni_port *ports = berth_xcalloc(n + 1, sizeof(*ports));
+        uint32_t addr;
+        char text[INET_ADDRSTRLEN];
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+            if (parse_port(argv[9 + i], &ports[i]) < 0) {
+                fprintf(stderr, "berth-cni: port '%s'?\n", argv[9 + i]);
+                return 2;
+            }
+        r = berth_cni_open(argv[2], argv[3], argv[4], &c, &err);
+        if (r == 0)
+            r = berth_cni_add(c, argv[5], argv[6], argv[7], argv[8], ports, n, &addr, &err);
+        berth_cni_close(c);
+        free(ports);
+        if (r < 0) {
+            return fail(err);
+        }
+        printf("ok %s\n", inet_ntop(AF_INET, &addr, text, sizeof(text)));
+        return 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "del") == 0) {
+        int r;
+
+        r = berth_cni_open(NULL, argv[2], argv[3], &c, &err);
+        if (r == 0)
+            r = berth_cni_del(c, argv[4], &err);
+        berth_cni_close(c);
+        if (r < 0)
+            return fail(err);
+        printf("ok\n");
+        return 0;
+    }
+    fprintf(stderr, "usage: berth-cni add CONF_DIR BIN_DIR CACHE_DIR POD NAMESPACE NAME NETNS "
+                    "[PORT...] | del BIN_DIR CACHE_DIR POD\n");
+    return 2;
+}
