@@ -602,8 +602,8 @@ static void on_network_done(const char *pod, void *data)
     for (ct *c = t->cts; c; c = c->next)
         if (ct_member(c) && strcmp(ct_member(c)->pod, pod) == 0 && c->phase == CT_QUEUED)
             c->retry_at_ns = 0;
-    if (!berth_loop_timer_armed(&t->kick))
-        berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
+    /* now, also when the kick waits for a later retry */
+    berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
 }
 
 /* Kubernetes 1.29: once a pod's app containers have all ended for good,
@@ -1687,8 +1687,8 @@ void containers_set_cni(containers *t, berth_cni *cni, const char *runner)
     for (ct *c = t->cts; c; c = c->next)
         if (*c->net_error)
             c->retry_at_ns = 0;
-    if (!berth_loop_timer_armed(&t->kick))
-        berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
+    /* now, also when the kick waits for a later retry */
+    berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
 }
 
 void containers_set_network(containers *t, berth_podnet *net)
@@ -1702,8 +1702,8 @@ void containers_set_network(containers *t, berth_podnet *net)
     for (ct *c = t->cts; c; c = c->next)
         if (*c->net_error)
             c->retry_at_ns = 0;
-    if (!berth_loop_timer_armed(&t->kick))
-        berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
+    /* now, also when the kick waits for a later retry */
+    berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
 }
 
 void containers_close(containers *t)

@@ -303,7 +303,7 @@ static int network(int runs)
         ms[k] = calloc((size_t)runs + 1, sizeof(double));
     for (int i = 0; i < runs; i++) {
         for (size_t k = 0; k < n_net_agents; k++) {
-            char prefix[32];
+            char prefix[48];
 
             cur = net_agents[k];
             snprintf(prefix, sizeof(prefix), "net%zu-%d", k, i);
