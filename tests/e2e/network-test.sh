@@ -9,13 +9,13 @@
 #   3. a pod reaches another pod of its node by address (TCP), and the node
 #      reaches it (and top shows its address and network bytes); a pod on
 #      the other node reaches it through the routes each node has to the
-#      other's range (host-gw)
+#      other's range (host-gw), by TCP and UDP
 #   4. kill -9 of the node's berthd with the pods running: a stream into a
 #      pod across it arrives whole, the pods keep their addresses and stay
 #      reachable; the next berthd adopts them
-#   5. a pod of two containers shares one address; a host port (hostPort)
-#      reaches a pod from another machine, and placement keeps a second
-#      pod with the same port off the node
+#   5. a pod of two containers shares one address; a host port (hostPort,
+#      TCP and UDP) reaches a pod from another machine, and placement keeps
+#      a second pod with the same port off the node
 #   6. everything deleted: no pod veth, address file or netns mount left;
 #      a node forgotten takes its route with it
 #   7. two more nodes on two subnets with a router between them (no shared
@@ -154,6 +154,35 @@ far_done() {
 wait_until 30 far_done && ok "a pod on n2 reached a pod on n1 by its address" ||
 	bad "far did not complete: $(bctl get pods far-0 2>&1) $(bctl logs far-0 2>&1)"
 expect "... and heard it" "hello from $ip1" "$(bctl logs far-0 2>&1 | head -1)"
+# UDP: netprobe (static) from the build, bound into the pods (hostPath)
+NETPROBE=$FLEET_BUILD/tests/integration/runtime/netprobe
+cat >"$FLEET_DIR/udp.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: udpecho}
+spec:
+  nodeName: n1
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: probe, hostPath: {path: $NETPROBE, type: File}}]
+  containers:
+  - name: echo
+    image: bb
+    command: [/netprobe, udp-echo, "5353"]
+    volumeMounts: [{name: probe, mountPath: /netprobe, readOnly: true}]
+YAML
+bctl apply -f "$FLEET_DIR/udp.yaml" >/dev/null
+udp_runs() { [ "$(bctl get pods udpecho-0 2>/dev/null | awk 'NR == 2 { print $3 }')" = Running ]; }
+wait_until 30 udp_runs || bad "udpecho: $(bctl get pods udpecho-0 2>&1)"
+ip_udp=$(pod_ip udpecho-0)
+sed -e 's/name: udpecho}/name: udpask}/' -e 's/nodeName: n1/nodeName: n2/' \
+	-e "s|command: \[/netprobe, udp-echo, \"5353\"\]|command: [/netprobe, udp-ask, $ip_udp, \"5353\", from-n2]|" \
+	-e 's/^spec:/spec:\n  restartPolicy: Never/' "$FLEET_DIR/udp.yaml" | bctl apply -f - >/dev/null
+udp_done() {
+	bctl get pods udpask-0 2>/dev/null | awk 'NR == 2 { print $3 }' | grep -q Completed
+}
+wait_until 30 udp_done && ok "UDP: a pod on n2 reached a pod on n1 by its address" ||
+	bad "udpask: $(bctl get pods udpask-0 2>&1) $(bctl logs udpask-0 2>&1)"
+expect "... and got its answer" "echo:from-n2" "$(bctl logs udpask-0 2>&1 | head -1)"
 
 # --- 4. berthd killed --------------------------------------------------------------------
 
@@ -263,11 +292,19 @@ published() {
 }
 wait_until 20 published && ok "berthd restarted on n2: the port still reaches the pod" ||
 	bad "after the restart: [$(from_n1)] $(net_run n2 nft list table ip berth)"
+# a UDP host port
+sed -e 's/name: udpecho}/name: udppub}/' -e 's/nodeName: n1/nodeName: n2/' \
+	-e 's/^    image: bb/    image: bb\n    ports: [{containerPort: 5353, hostPort: 5353, protocol: UDP}]/' \
+	"$FLEET_DIR/udp.yaml" | bctl apply -f - >/dev/null
+udp_from_n1() { net_run n1 "$NETPROBE" udp-ask "$(net_addr n2)" 5353 from-n1 2>/dev/null; }
+wait_until 30 test -n "$(udp_from_n1)"
+expect "a UDP host port: n2's 5353 reaches its pod from another machine" "echo:from-n1" "$(udp_from_n1)"
+contains "... the rule, as nft shows it" "udp dport 5353 dnat to" "$(net_run n2 nft list table ip berth)"
 
 # --- 6. nothing left -----------------------------------------------------------------------
 
 scenario "6. everything deleted: nothing of the pods' networks left"
-bctl delete web client far duo pub >/dev/null 2>&1
+bctl delete web client far duo pub udpecho udpask udppub >/dev/null 2>&1
 gone() {
 	no_containers n1 n2 && [ "$(pod_veths n1) $(pod_veths n2)" = "0 0" ] &&
 		[ -z "$(ls "$FLEET_DIR"/n*/state/network 2>/dev/null | grep -v '^last$' | grep '^10\.')" ]
