@@ -598,9 +598,10 @@ static void on_network_done(const char *pod, void *data)
 {
     containers *t = data;
 
-    (void)pod;
     for (ct *c = t->cts; c; c = c->next)
-        if (ct_member(c) && strcmp(ct_member(c)->pod, pod) == 0 && c->phase == CT_QUEUED)
+        /* (all of them: but not those backing off after a failure) */
+        if (ct_member(c) && c->phase == CT_QUEUED &&
+            (pod ? strcmp(ct_member(c)->pod, pod) == 0 : !*c->net_error))
             c->retry_at_ns = 0;
     /* now, also when the kick waits for a later retry */
     berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);

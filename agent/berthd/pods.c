@@ -65,6 +65,11 @@ struct pods {
     berth_podnet *net; /* NULL: no pod network */
     berth_cni *cni;    /* or an operator's CNI network */
     char *cni_runner;  /* berth-cni */
+    /* berth-cni's start-up sweep (CHECK, garbage collection): no ADD or
+     * DEL meanwhile */
+    helper *sweep;
+    bool sweeping;
+    size_t sweep_checked;
 };
 
 /* The file in a sandbox directory with the pod's address. */
@@ -328,7 +333,8 @@ static int remove_step(pod *e)
      * takes the next step; after an ADD under way has ended (killed, it
      * would cache nothing for DEL to undo) */
     if (p->cni && !e->cni_del_done) {
-        if (e->cni_op || cni_del_start(e) == 0)
+        /* (after the start-up sweep: on_sweep steps again) */
+        if (p->sweeping || e->cni_op || cni_del_start(e) == 0)
             return 0;
     }
     r = berth_sandbox_remove_step(p->cfg.cgroups, dir, cg, &err);
@@ -583,54 +589,108 @@ void pods_set_network(pods *p, berth_podnet *net)
     }
 }
 
-/* The CNI networks of the pods berthd adopted, CHECKed as the spec has a
- * runtime do for an existing container (Nomad does it when it restores
- * its allocations): a network that is no longer what ADD made (an
- * interface, address or route gone while berthd was away) gets its pod a
- * new sandbox, and so a new network, as a pause that died does. */
-static void check_adopted(pods *p)
+/* The start-up sweep ended: the CNI networks of the pods berthd
+ * adopted were CHECKed as the spec has a runtime do for an existing
+ * container (Nomad does it when it restores its allocations), and the
+ * caches of pods gone while berthd was away DEL'd. A network that is no
+ * longer what ADD made (an interface, address or route gone meanwhile)
+ * gets its pod a new sandbox, and so a new network, as a pause that died
+ * does. */
+static void on_sweep(helper *h, int code, const char *out, void *data)
 {
-    for (pod *e = p->list; e; e = e->next) {
-        berth_error *err = NULL;
+    pods *p = data;
+    size_t checked = p->sweep_checked, broken = 0;
+    long gone = -1;
 
-        if (e->removing)
-            continue;
-        if (berth_cni_check(p->cni, e->id, &err) == 0) {
-            berth_debug("pod %s: its network passed CNI CHECK", e->id);
-            continue;
+    (void)h;
+    p->sweep = NULL;
+    p->sweeping = false;
+    for (const char *line = out; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char buf[1024], *id, *msg;
+
+        snprintf(buf, sizeof(buf), "%.*s", (int)len, line);
+        line += len + (nl ? 1 : 0);
+        if (strncmp(buf, "broken ", 7) == 0 && (msg = strchr(buf + 7, ' '))) {
+            pod *e;
+
+            id = buf + 7;
+            *msg++ = '\0';
+            e = find(p, id);
+            broken++;
+            if (!e || e->removing)
+                continue;
+            berth_warn("pod %s: its network is not as ADD made it (%s): its containers start "
+                       "again in a new sandbox",
+                       id, msg);
+            e->net_broken = true;
+            if (p->cfg.lost)
+                p->cfg.lost(e->id, p->cfg.data);
+        } else if (strncmp(buf, "ok ", 3) == 0) {
+            gone = strtol(buf + 3, NULL, 10);
+        } else if (*buf) {
+            berth_warn("CNI: the start-up sweep: %s", buf);
         }
-        if (err->code == ENOENT) { /* on the host's network: no CNI */
-            berth_error_free(&err);
-            continue;
-        }
-        berth_log_error(BERTH_LOG_WARN, err,
-                        "pod %s: its network is not as ADD made it: its containers start again "
-                        "in a new sandbox",
-                        e->id);
-        berth_error_free(&err);
-        e->net_broken = true;
-        if (p->cfg.lost)
-            p->cfg.lost(e->id, p->cfg.data);
     }
+    if (gone < 0)
+        berth_warn("CNI: the start-up sweep did not finish (berth-cni status %d): pods gone "
+                   "while berthd was away keep their networks until the next start",
+                   code);
+    else
+        berth_info("CNI: start-up sweep: %zu pod(s) CHECKed, %zu broken; %ld pod(s) gone while "
+                   "berthd was away DEL'd",
+                   checked, broken, gone);
+    /* the removals that waited go on; new pods' ADDs may start */
+    for (pod *e = p->list, *next; e; e = next) {
+        next = e->next;
+        if (e->removing && !e->cni_op)
+            remove_step(e);
+    }
+    if (p->cfg.network_done)
+        p->cfg.network_done(NULL, p->cfg.data);
+}
+
+/* The start-up sweep, in berth-cni (plugins may take long, for every
+ * pod): what it does is on_sweep's. Meanwhile no ADD or DEL starts. */
+static void sweep_start(pods *p)
+{
+    berth_error *err = NULL;
+    size_t n = 0, n_pods = 0;
+    char **argv;
+
+    for (pod *e = p->list; e; e = e->next)
+        n_pods++;
+    argv = berth_xcalloc(5 + n_pods, sizeof(*argv));
+
+    argv[n++] = p->cni_runner;
+    argv[n++] = "sweep";
+    argv[n++] = (char *)berth_cni_bin_dir(p->cni);
+    argv[n++] = (char *)berth_cni_cache_dir(p->cni);
+    p->sweep_checked = 0;
+    for (pod *e = p->list; e; e = e->next)
+        if (!e->removing) {
+            argv[n++] = e->id;
+            p->sweep_checked++;
+        }
+    if (helper_start(p->cfg.loop, argv, on_sweep, p, &p->sweep, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err,
+                        "CNI: start the start-up sweep (no CHECK; pods gone while berthd was "
+                        "away keep their networks until the next start)");
+        berth_error_free(&err);
+    } else {
+        p->sweeping = true;
+    }
+    free(argv);
 }
 
 void pods_set_cni(pods *p, berth_cni *cni, const char *runner)
 {
-    berth_error *err = NULL;
-    int n;
-
     p->cni = cni;
     free(p->cni_runner);
     p->cni_runner = runner ? berth_xstrdup(runner) : NULL;
-    if (!cni)
-        return;
-    if ((n = berth_cni_gc(cni, has_sandbox, p, &err)) < 0) {
-        berth_log_error(BERTH_LOG_WARN, err, "CNI: the networks of gone pods");
-        berth_error_free(&err);
-    } else if (n > 0) {
-        berth_info("CNI: %d pod(s) gone while berthd was away DEL'd", n);
-    }
-    check_adopted(p);
+    if (cni && runner)
+        sweep_start(p);
 }
 
 bool pods_net_stats(pods *p, const char *id, uint64_t *ret_rx, uint64_t *ret_tx)
@@ -709,6 +769,9 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
     if (p->cfg.network && !want->host_network && !p->net && !p->cni)
         return berth_error_set(err, ENONET,
                                "the node's pod network is not ready (no pod range yet)");
+    if (p->cfg.network && !want->host_network && p->cni && p->sweeping)
+        return berth_error_set(err, EINPROGRESS,
+                               "pod %s: waiting for the CNI network's start-up sweep", id);
     if (berth_sandbox_create(p->cfg.cgroups, &o, err) < 0) {
         /* What the failed create left goes from the loop; so does what
          * was in its way (EEXIST: a cgroup of the pod's that a crash
@@ -781,6 +844,7 @@ void pods_close(pods *p)
         return;
     while (p->list)
         pod_free(p->list);
+    helper_abandon(p->sweep);
     free(p->cni_runner);
     free(p->dir);
     free(p);

@@ -29,7 +29,8 @@ typedef struct pods_config {
      * and start again in a new one. Called from the loop. */
     void (*lost)(const char *pod, void *data);
     /* pod's network, being made (a CNI ADD: pods_ensure said EINPROGRESS),
-     * is made or failed: the next pods_ensure says which. Called from the
+     * is made or failed: the next pods_ensure says which (pod NULL: every
+     * pod's may go on now, the CNI start-up sweep ended). Called from the
      * loop. */
     void (*network_done)(const char *pod, void *data);
     void *data;

@@ -68,7 +68,6 @@ struct pulls {
 static void start_waiting(pulls *ps);
 static void gc_start(pulls *ps);
 
-
 static void config_path(const pull *p, char *buf, size_t size)
 {
     snprintf(buf, size, "image-%u.pb", p->seq);

@@ -5,12 +5,19 @@
  *   berth-cni add CONF_DIR BIN_DIR CACHE_DIR POD NAMESPACE NAME NETNS [PORT...]
  *       PORT: tcp|udp:HOST_IP:HOST_PORT:CONTAINER_PORT (HOST_IP may be empty)
  *   berth-cni del BIN_DIR CACHE_DIR POD
+ *   berth-cni sweep BIN_DIR CACHE_DIR [POD...]
+ *       at berthd's start: DEL every cached pod not named (gone while
+ *       berthd was away), CHECK every named one that has a cache
  *
  * Its one line on stdout says how it went: "ok ADDRESS" (add), "ok"
  * (del), or "error MESSAGE"; the exit status is 0 or 1 alike (2: usage).
+ * sweep says "broken POD MESSAGE" for each pod whose CHECK failed, then
+ * "ok N" (N pods DEL'd).
  * berthd reads the line, not the status. It dies with berthd (an ADD cut
  * short is DEL'd from what it cached before its first plugin ran). */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +55,51 @@ static int parse_port(char *s, berth_cni_port *p)
     p->host_port = (uint16_t)atoi(f[2]);
     p->container_port = (uint16_t)atoi(f[3]);
     return p->host_port && p->container_port ? 0 : -1;
+}
+
+typedef struct named {
+    char **pods;
+    size_t n;
+} named;
+
+static bool is_named(const char *pod, void *data)
+{
+    const named *k = data;
+
+    for (size_t i = 0; i < k->n; i++)
+        if (strcmp(k->pods[i], pod) == 0)
+            return true;
+    return false;
+}
+
+static int sweep(const char *bin_dir, const char *cache_dir, char **pods, size_t n)
+{
+    named k = { pods, n };
+    berth_cni *c = NULL;
+    berth_error *err = NULL;
+    int gone;
+
+    if (berth_cni_open(NULL, bin_dir, cache_dir, &c, &err) < 0)
+        return fail(err);
+    gone = berth_cni_gc(c, is_named, &k, &err);
+    if (gone < 0) {
+        berth_cni_close(c);
+        return fail(err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (berth_cni_check(c, pods[i], &err) == 0)
+            continue;
+        if (err->code != ENOENT) { /* ENOENT: no CNI network (the host's) */
+            for (char *p = err->msg; *p; p++)
+                if (*p == '\n')
+                    *p = ' ';
+            printf("broken %s %s\n", pods[i], err->msg);
+        }
+        berth_error_free(&err);
+    }
+    berth_cni_close(c);
+    printf("ok %d\n", gone);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -91,7 +143,9 @@ int main(int argc, char **argv)
         printf("ok\n");
         return 0;
     }
+    if (argc >= 4 && strcmp(argv[1], "sweep") == 0)
+        return sweep(argv[2], argv[3], argv + 4, (size_t)argc - 4);
     fprintf(stderr, "usage: berth-cni add CONF_DIR BIN_DIR CACHE_DIR POD NAMESPACE NAME NETNS "
-                    "[PORT...] | del BIN_DIR CACHE_DIR POD\n");
+                    "[PORT...] | del BIN_DIR CACHE_DIR POD | sweep BIN_DIR CACHE_DIR [POD...]\n");
     return 2;
 }

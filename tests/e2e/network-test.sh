@@ -424,15 +424,18 @@ JSON
 	node_start c1
 	wait_until 20 cni_opened || bad "c1 did not start again"
 	wait_until 10 c1_ready
-	expect "restarted berthd: CHECK passes, the pod runs on (same process)" "$pid0 1 0" \
-		"$(cni_pid) $(grep -c "pod cnipod-0: its network passed CNI CHECK" "$FLEET_DIR/c1/log") $(grep -c "not as ADD made it" "$FLEET_DIR/c1/log")"
+	swept() { grep -q "start-up sweep: 1 pod(s) CHECKed, 0 broken" "$FLEET_DIR/c1/log"; }
+	wait_until 20 swept || bad "no start-up sweep in c1's log"
+	expect "restarted berthd: CHECK passes (berth-cni's sweep), the pod runs on (same process)" \
+		"$pid0 0" "$(cni_pid) $(grep -c "not as ADD made it" "$FLEET_DIR/c1/log")"
 	node_kill c1 KILL
 	nsenter --net="$FLEET_DIR/c1/state/pods/cnipod-0/net" ip link del eth0 &&
 		ok "(the pod's eth0 deleted while berthd is away)" || bad "cannot delete the pod's eth0"
 	node_start c1
 	wait_until 20 cni_opened || bad "c1 did not start again"
-	contains "CHECK fails: said, with the plugin's message" \
-		"pod cnipod-0: its network is not as ADD made it" "$(cat "$FLEET_DIR/c1/log")"
+	said_broken() { grep -q "pod cnipod-0: its network is not as ADD made it (network fleetnet: CNI plugin" "$FLEET_DIR/c1/log"; }
+	wait_until 20 said_broken && ok "CHECK fails (berth-cni's sweep): said, with the plugin's message" ||
+		bad "no broken network said: $(grep -i "sweep\|CHECK" "$FLEET_DIR/c1/log")"
 	new_pid() { [ -n "$(cni_pid)" ] && [ "$(cni_pid)" != "$pid0" ] && cni_runs; }
 	wait_until 30 new_pid && ok "... and the pod starts again in a new sandbox" ||
 		bad "cnipod-0: $(bctl get containers -o wide 2>&1)"
@@ -538,7 +541,7 @@ JSON
 	gated_runs() { [ "$(bctl get pods gated-0 | awk 'NR == 2 { print $3 }')" = Running ]; }
 	wait_until 40 gated_runs && ok "the plugin works again: the pod runs (backoff; berthd killed meanwhile)" ||
 		bad "gated-0: $(bctl get pods gated-0 2>&1)"
-	contains "... the next berthd DEL'd the ADD cut short" "CNI: 1 pod(s) gone while berthd was away DEL'd" \
+	contains "... the next berthd DEL'd the ADD cut short" "1 pod(s) gone while berthd was away DEL'd" \
 		"$(cat "$FLEET_DIR/c4/log")"
 	case "$(pod_ip gated-0)" in
 	10.25.0.*) ok "... with the plugins' address ($(pod_ip gated-0))" ;;
