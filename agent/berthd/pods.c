@@ -633,10 +633,11 @@ static void on_sweep(helper *h, int code, const char *out, void *data)
             berth_warn("CNI: the start-up sweep: %s", buf);
         }
     }
-    if (gone < 0)
-        berth_warn("CNI: the start-up sweep did not finish (berth-cni status %d): pods gone "
-                   "while berthd was away keep their networks until the next start",
-                   code);
+    if (gone < 0 || code != 0)
+        berth_warn("CNI: the start-up sweep did not finish (berth-cni status %d; %ld pod(s) "
+                   "gone while berthd was away DEL'd): what it did not reach waits for the "
+                   "next start",
+                   code, gone < 0 ? 0 : gone);
     else
         berth_info("CNI: start-up sweep: %zu pod(s) CHECKed, %zu broken; %ld pod(s) gone while "
                    "berthd was away DEL'd",
@@ -761,6 +762,10 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
             e->removing_since_ns = berth_now_mono_ns();
             unwatch(e);
         }
+        /* (a step waiting on its timer, a CNI DEL's retry, keeps its time) */
+        if (berth_loop_timer_armed(&e->timer) && e->cni_del_failures > 0)
+            return berth_error_set(err, EBUSY, "pod %s: its old sandbox is still being removed",
+                                   id);
         berth_loop_timer_cancel(p->cfg.loop, &e->timer);
         if (remove_step(e) == 0)
             return berth_error_set(err, EBUSY, "pod %s: its old sandbox is still being removed",

@@ -11,8 +11,8 @@
  *
  * Its one line on stdout says how it went: "ok ADDRESS" (add), "ok"
  * (del), or "error MESSAGE"; the exit status is 0 or 1 alike (2: usage).
- * sweep says "broken POD MESSAGE" for each pod whose CHECK failed, then
- * "ok N" (N pods DEL'd).
+ * sweep says "ok N" (N pods DEL'd), then "broken POD MESSAGE" for each
+ * pod whose CHECK failed.
  * berthd reads the line, not the status. It dies with berthd (an ADD cut
  * short is DEL'd from what it cached before its first plugin ran). */
 #include <arpa/inet.h>
@@ -86,6 +86,8 @@ static int sweep(const char *bin_dir, const char *cache_dir, char **pods, size_t
         berth_cni_close(c);
         return fail(err);
     }
+    /* first: what comes after may be more than berthd reads */
+    printf("ok %d\n", gone);
     for (size_t i = 0; i < n; i++) {
         if (berth_cni_check(c, pods[i], &err) == 0)
             continue;
@@ -93,12 +95,11 @@ static int sweep(const char *bin_dir, const char *cache_dir, char **pods, size_t
             for (char *p = err->msg; *p; p++)
                 if (*p == '\n')
                     *p = ' ';
-            printf("broken %s %s\n", pods[i], err->msg);
+            printf("broken %s %.300s\n", pods[i], err->msg);
         }
         berth_error_free(&err);
     }
     berth_cni_close(c);
-    printf("ok %d\n", gone);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -76,7 +77,8 @@ struct berth_proxy {
      * still be in its batch (their fd is -1 then). */
     conn *dead_conns;
     flow *dead_flows;
-    bool paused; /* at BERTH_PROXY_MAX_CONNS: the listeners are not read */
+    bool paused;  /* at BERTH_PROXY_MAX_CONNS: the listeners are not read */
+    char *broken; /* why it cannot go on (back into our namespace failed) */
     char dgram[65536];
 };
 
@@ -96,8 +98,12 @@ static int ep_add(berth_proxy *p, endpoint *e, ep_kind kind, int fd, void *owner
 {
     struct epoll_event ev = { .events = events, .data.ptr = e };
 
-    *e = (endpoint){ kind, fd, events, false, owner };
-    return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
+    /* the fd is e's only once added: the caller closes it otherwise */
+    *e = (endpoint){ kind, -1, events, false, owner };
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -1;
+    e->fd = fd;
+    return 0;
 }
 
 static void ep_close(endpoint *e)
@@ -132,7 +138,10 @@ static int ns_socket(berth_proxy *p, int type, berth_error **err)
         /* Nothing made from now on would be where it belongs. */
         if (fd >= 0)
             close(fd);
-        return berth_error_errno(err, "setns back into our network namespace");
+        berth_error_errno(err, "setns back into our network namespace");
+        if (!p->broken)
+            p->broken = berth_xstrdup((*err)->msg);
+        return -1;
     }
     if (fd < 0) {
         errno = e;
@@ -188,18 +197,21 @@ static int fill(int from, buf *b)
         b->len += (size_t)n;
         return 1;
     }
-    if (n == 0) {
+    /* (a reset ends the stream as its end does: what the other
+     * direction holds is still delivered) */
+    if (n == 0 || errno == ECONNRESET) {
         b->eof = true;
         return 1;
     }
     return errno == EAGAIN || errno == EINTR ? 0 : -1;
 }
 
-/* Write b's bytes to the other side; its write half closes after the
- * last byte of an ended stream. */
+/* Write b's bytes to the other side (1 progress, 0 none, -1 broken);
+ * its write half closes after the last byte of an ended stream. */
 static int drain(int to, buf *b)
 {
     ssize_t n;
+    int r = 0;
 
     if (b->len > 0) {
         n = send(to, b->data + b->off, b->len, MSG_NOSIGNAL);
@@ -209,12 +221,13 @@ static int drain(int to, buf *b)
         b->len -= (size_t)n;
         if (b->len == 0)
             b->off = 0;
+        r = n > 0;
     }
     if (b->eof && b->len == 0 && !b->shut) {
         shutdown(to, SHUT_WR);
         b->shut = true;
     }
-    return 0;
+    return r;
 }
 
 static uint32_t want(const buf *in, const buf *out)
@@ -247,20 +260,30 @@ static void conn_pump(berth_proxy *p, conn *c)
             return;
         }
     }
-    if (fill(c->client.fd, &c->to_up) < 0 || drain(c->upstream.fd, &c->to_up) < 0 ||
-        fill(c->upstream.fd, &c->to_client) < 0 || drain(c->client.fd, &c->to_client) < 0 ||
-        (c->to_up.shut && c->to_client.shut)) {
-        conn_end(p, c);
-        return;
+    /* Once an end hung up it is out of the epoll set (hung_up): what it
+     * still holds is read here, as far as the other end takes it, since
+     * no event of its own will come. */
+    for (;;) {
+        int a = fill(c->client.fd, &c->to_up), b = a < 0 ? -1 : drain(c->upstream.fd, &c->to_up),
+            d = b < 0 ? -1 : fill(c->upstream.fd, &c->to_client),
+            e = d < 0 ? -1 : drain(c->client.fd, &c->to_client);
+
+        if (e < 0 || (c->to_up.shut && c->to_client.shut)) {
+            conn_end(p, c);
+            return;
+        }
+        if (!(a | b | d | e) || !(c->client.hung_up || c->upstream.hung_up))
+            break;
     }
     if (ep_set(p, &c->client, want(&c->to_up, &c->to_client)) < 0 ||
         ep_set(p, &c->upstream, want(&c->to_client, &c->to_up)) < 0)
         conn_end(p, c);
 }
 
-/* An end whose peer closed both ways stays readable (EPOLLHUP) for ever:
- * once nothing more is to be read from it or written to it, it leaves the
- * epoll set, and the other direction finishes on its own. */
+/* An end whose peer closed both ways (or reset it) is reported
+ * (EPOLLHUP) on every wait, also while its bytes wait for room: once
+ * nothing is to be written to it, it leaves the epoll set, and conn_pump
+ * reads what it still holds as the other end takes it. */
 static void hung_up(berth_proxy *p, conn *c)
 {
     struct {
@@ -269,16 +292,32 @@ static void hung_up(berth_proxy *p, conn *c)
     } ends[] = { { &c->client, &c->to_up, &c->to_client },
                  { &c->upstream, &c->to_client, &c->to_up } };
     struct pollfd pf;
+    bool removed = false;
 
     for (size_t i = 0; i < 2; i++) {
-        if (ends[i].e->hung_up || !ends[i].in->eof || ends[i].out->len > 0)
+        /* (one with bytes to take fails their send, which ends it all) */
+        if (ends[i].e->hung_up || ends[i].out->len > 0)
             continue;
         pf = (struct pollfd){ .fd = ends[i].e->fd };
         if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLHUP)) {
             epoll_ctl(p->epfd, EPOLL_CTL_DEL, ends[i].e->fd, NULL);
             ends[i].e->hung_up = true;
+            removed = true;
         }
     }
+    /* no event of its own comes now: what it holds is read at once, as
+     * far as the other end takes it (then that end's EPOLLOUT goes on) */
+    if (removed)
+        conn_pump(p, c);
+}
+
+/* Accept no more connections until one ends (conn_end resumes). */
+static void pause_listeners(berth_proxy *p)
+{
+    for (size_t i = 0; i < p->n_ls; i++)
+        if (!p->ls[i].port.udp)
+            ep_set(p, &p->ls[i].ep, 0);
+    p->paused = true;
 }
 
 static void tcp_accept(berth_proxy *p, listener *l)
@@ -289,15 +328,18 @@ static void tcp_accept(berth_proxy *p, listener *l)
     int fd, up;
 
     if (p->n_conns >= BERTH_PROXY_MAX_CONNS) {
-        for (size_t i = 0; i < p->n_ls; i++)
-            if (!p->ls[i].port.udp)
-                ep_set(p, &p->ls[i].ep, 0);
-        p->paused = true;
+        pause_listeners(p);
         return;
     }
     fd = accept4(l->ep.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        /* out of fds: the connection waits in the backlog until one of
+         * ours ends (none of ours: nothing frees one, and it is tried
+         * again) */
+        if ((errno == EMFILE || errno == ENFILE) && p->n_conns > 0)
+            pause_listeners(p);
         return;
+    }
     up = ns_socket(p, SOCK_STREAM, &err);
     if (up < 0) {
         berth_error_free(&err);
@@ -499,6 +541,20 @@ int berth_proxy_set_netns(berth_proxy *p, int netns_fd, berth_error **err)
 {
     int fd = fcntl(netns_fd, F_DUPFD_CLOEXEC, 3);
 
+    /* two fds a connection: room for BERTH_PROXY_MAX_CONNS of them, as
+     * far as the hard limit allows (here: a container started before
+     * keeps the limit it was given) */
+    {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2 * BERTH_PROXY_MAX_CONNS + 64) {
+            rl.rlim_cur = rl.rlim_max < 2 * BERTH_PROXY_MAX_CONNS + 64
+                              ? rl.rlim_max
+                              : 2 * BERTH_PROXY_MAX_CONNS + 64;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+
     if (fd < 0)
         return berth_error_errno(err, "the container's network namespace");
     if (p->netns >= 0)
@@ -520,6 +576,7 @@ void berth_proxy_close(berth_proxy *p)
     }
     free_dead(p);
     free(p->ls);
+    free(p->broken);
     if (p->epfd >= 0)
         close(p->epfd);
     if (p->netns >= 0)
@@ -551,7 +608,11 @@ size_t berth_proxy_flows(const berth_proxy *p)
 int berth_proxy_run(berth_proxy *p, berth_error **err)
 {
     struct epoll_event evs[32];
-    int n = epoll_wait(p->epfd, evs, 32, 0);
+    int n;
+
+    if (p->broken)
+        return berth_error_set(err, EIO, "port proxy: %s", p->broken);
+    n = epoll_wait(p->epfd, evs, 32, 0);
 
     if (n < 0)
         return errno == EINTR ? 0 : berth_error_errno(err, "epoll_wait");
@@ -573,20 +634,13 @@ int berth_proxy_run(berth_proxy *p, berth_error **err)
         case EP_CLIENT:
         case EP_UPSTREAM: {
             conn *c = e->owner;
-            uint32_t got = evs[i].events;
 
-            /* both ends ready: one pump for the two */
+            /* both ends ready: one pump for the two (a reset is read as
+             * the end of its stream) */
             for (int j = i + 1; j < n; j++) {
                 endpoint *o = evs[j].data.ptr;
-                if (o && o->owner == c) {
-                    got |= evs[j].events;
+                if (o && o->owner == c)
                     evs[j].data.ptr = NULL;
-                }
-            }
-            if (got & EPOLLERR) {
-                /* reset: nothing more goes either way */
-                conn_end(p, c);
-                break;
             }
             conn_pump(p, c);
             if (c->client.fd >= 0)
@@ -601,5 +655,7 @@ int berth_proxy_run(berth_proxy *p, berth_error **err)
         }
     }
     free_dead(p);
+    if (p->broken)
+        return berth_error_set(err, EIO, "port proxy: %s", p->broken);
     return 0;
 }

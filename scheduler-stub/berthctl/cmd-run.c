@@ -562,7 +562,8 @@ static int supervise(berth_container *c, int sigfd, berth_proxy *proxy, berth_ex
     }
 }
 
-/* The published ports go to the container's network namespace. */
+/* The published ports go to the container's network namespace: 1, or 0
+ * when the container ended already (nothing to forward to). */
 static int proxy_enter(berth_proxy *p, const berth_container *c, berth_error **err)
 {
     char path[64];
@@ -570,9 +571,11 @@ static int proxy_enter(berth_proxy *p, const berth_container *c, berth_error **e
 
     snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)berth_container_pid(c));
     fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOENT || errno == ESRCH))
+        return 0;
     if (fd < 0)
         return berth_error_errno(err, "open %s", path);
-    return berth_proxy_set_netns(p, fd, err);
+    return berth_proxy_set_netns(p, fd, err) < 0 ? -1 : 1;
 }
 
 static void image_config_freep(ImageConfig **p)
@@ -636,6 +639,7 @@ int berthctl_cmd_run(int argc, char **argv)
     _cleanup_free_ Rlimit **rl_ptrs = berth_xcalloc(n, sizeof(*rl_ptrs));
     _cleanup_free_ berth_proxy_port *ports = berth_xcalloc(n, sizeof(*ports));
     berth_proxy *proxy = NULL;
+    int proxy_entered = 1;
     _cleanup_free_ char *state_dir = NULL, *rootfs_abs = NULL;
     _cleanup_close_ int sigfd = -1;
     berth_runtime_config cfg = { 0 };
@@ -735,12 +739,15 @@ int berthctl_cmd_run(int argc, char **argv)
         berth_proxy_close(proxy);
         return code;
     }
-    if (proxy && proxy_enter(proxy, c, &err) < 0) {
-        berthctl_errorf("%s", err->msg);
-        berth_error_free(&err);
+    if (proxy && (proxy_entered = proxy_enter(proxy, c, &err)) <= 0) {
+        /* (0: it ended already; its exit is reaped below) */
+        if (proxy_entered < 0) {
+            berthctl_errorf("%s", err->msg);
+            berth_error_free(&err);
+            berth_container_signal(c, SIGKILL, NULL);
+        }
         berth_proxy_close(proxy);
         proxy = NULL;
-        berth_container_signal(c, SIGKILL, NULL);
     }
     if (supervise(c, sigfd, proxy, &ex, &err) < 0) {
         berthctl_errorf("%s", err->msg);
@@ -751,6 +758,8 @@ int berthctl_cmd_run(int argc, char **argv)
         berthctl_errorf("%s", err->msg);
         berth_error_free(&err);
     }
+    if (proxy_entered < 0) /* berth failed it, not the container */
+        ex.exit_code = BERTHCTL_EXIT_RUNTIME;
     if (ex.oom_killed) {
         char lim[32];
         berthctl_errorf(

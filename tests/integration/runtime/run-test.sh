@@ -346,6 +346,11 @@ if [ -n "$NETPROBE" ]; then
     done
     expect "-p TCP: 20 MB there and back through the node's port, half-closed" \
         "20000000 match" "$("$NETPROBE" tcp-pump 127.0.0.1 $PORT 20000000 2>&1)"
+    # (sizes where the server's close comes while the proxy still holds
+    # its last bytes: they must follow)
+    for size in 1000000 5000000 7; do
+        expect "... $size bytes" "$size match" "$("$NETPROBE" tcp-pump 127.0.0.1 $PORT $size 2>&1)"
+    done
     expect "-p UDP: a datagram there and its answer back" "echo:hi" \
         "$("$NETPROBE" udp-ask 127.0.0.1 $PORT hi 2>&1)"
     expect "... from two clients at once" "echo:one echo:two" \
