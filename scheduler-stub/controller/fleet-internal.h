@@ -175,6 +175,10 @@ void fleet_reconcile_after(fleet *f, const char *fmt, ...) __attribute__((format
  * CTL_STATUSES_MAX statuses a new container's is dropped. */
 void fleet_status_put(fleet *f, fleet_node *n, ContainerStatus *s);
 ContainerStatus *fleet_status_find(const fleet_node *n, const char *id);
+/* Whether replica a (of workload w) on n ended for good: its pod's phase
+ * is Succeeded (every container exited 0, its policy not Always). Never
+ * for a DaemonSet's. */
+bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Workload *w);
 uint64_t fleet_status_digest(fleet_node *n);
 /* Write the statuses not written yet (also done by a timer). */
 void fleet_status_flush(fleet *f);

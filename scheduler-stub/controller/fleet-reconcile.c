@@ -151,7 +151,8 @@ static void scratch_build(fleet *f, place_scratch *s)
             if (w == SIZE_MAX)
                 continue; /* deleted: dropped */
             s->current[s->n_current++] = (berth_place_slot){
-                w, i, f->workloads[w].w->kind == WORKLOAD_DAEMONSET ? 0 : n->assign[a].replica
+                w, i, f->workloads[w].w->kind == WORKLOAD_DAEMONSET ? 0 : n->assign[a].replica,
+                fleet_replica_done(n, &n->assign[a], f->workloads[w].w)
             };
         }
     }

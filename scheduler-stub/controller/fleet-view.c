@@ -151,6 +151,17 @@ static void replica_counts(const fleet_node *n, const fleet_assign *a, const Wor
     *succeeded += strcmp(v.phase, "Succeeded") == 0;
 }
 
+bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Workload *w)
+{
+    uint32_t running = 0, failed = 0, succeeded = 0;
+
+    if (w->kind == WORKLOAD_DAEMONSET || !w->template_ ||
+        w->template_->restart_policy == RESTART_ALWAYS)
+        return false;
+    replica_counts(n, a, w, &running, &failed, &succeeded);
+    return succeeded > 0;
+}
+
 /* ---- nodes ---- */
 
 struct fleet_node_msg {

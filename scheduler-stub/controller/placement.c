@@ -279,7 +279,7 @@ static void add_slot(placer *pl, size_t w, size_t n, uint32_t replica)
         pl->cap_slots = pl->cap_slots ? 2 * pl->cap_slots : 64;
         pl->slots = berth_xreallocarray(pl->slots, pl->cap_slots, sizeof(*pl->slots));
     }
-    pl->slots[pl->n_slots++] = (berth_place_slot){ w, n, replica };
+    pl->slots[pl->n_slots++] = (berth_place_slot){ w, n, replica, false };
     pl->used[n].cpu += wl->cpu_millis;
     pl->used[n].memory += wl->memory_bytes;
     pl->used[n].containers++;
@@ -292,6 +292,16 @@ static void add_slot(placer *pl, size_t w, size_t n, uint32_t replica)
         }
         u->ports[u->n_ports++] = wl->host_ports[i];
     }
+}
+
+/* A replica that succeeded: where it is, taking nothing there. */
+static void add_done_slot(placer *pl, const berth_place_slot *s)
+{
+    if (pl->n_slots == pl->cap_slots) {
+        pl->cap_slots = pl->cap_slots ? 2 * pl->cap_slots : 64;
+        pl->slots = berth_xreallocarray(pl->slots, pl->cap_slots, sizeof(*pl->slots));
+    }
+    pl->slots[pl->n_slots++] = *s;
 }
 
 static int slot_cmp(const void *a, const void *b)
@@ -415,8 +425,13 @@ static void keep(placer *pl)
             /* an earlier duplicate on the same node with another replica
              * number was skipped by the sort order above */
         } else {
-            if (s->replica >= wanted(w) || node->state == BERTH_PLACE_DOWN ||
-                node->state == BERTH_PLACE_UNREGISTERED || node->drained)
+            if (s->replica >= wanted(w) || node->state == BERTH_PLACE_UNREGISTERED)
+                continue;
+            if (s->done) { /* never run again: nothing of the node matters */
+                add_done_slot(pl, s);
+                continue;
+            }
+            if (node->state == BERTH_PLACE_DOWN || node->drained)
                 continue;
         }
         if (refuse(pl, s->node, w, false) != FITS ||

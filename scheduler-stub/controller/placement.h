@@ -5,6 +5,7 @@
  * fleets.
  *
  * Rules:
+ * - A replica that succeeded (done) stays where it is, whatever its node.
  * - A replica stays where it is while its node may run it: the workload
  *   still wants it (index < replicas), the node still matches the
  *   nodeSelector, is not Down and not drained (DaemonSet replicas stay on
@@ -83,10 +84,15 @@ typedef struct berth_place_workload {
 #define BERTH_PLACE_PORT(udp, port) (((uint32_t)(udp) << 16) | (uint32_t)(port))
 
 /* A replica on a node. replica is the index for Deployments and Pods, 0
- * for DaemonSets (whose replicas are told apart by node). */
+ * for DaemonSets (whose replicas are told apart by node). done: it ended
+ * for good (a pod whose phase is Succeeded): it is never run again, so it
+ * stays where it is whatever becomes of its node (Down, drained,
+ * cordoned, tainted, relabelled), and takes nothing there, as Kubernetes
+ * counts no finished pod against a node. */
 typedef struct berth_place_slot {
     size_t workload, node;
     uint32_t replica;
+    bool done;
 } berth_place_slot;
 
 typedef struct berth_place_input {

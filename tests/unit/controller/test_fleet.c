@@ -822,6 +822,15 @@ static NodePhase phase_of(const char *name)
 
 /* Run the loop, n2 beating meanwhile, until node name is in phase (false
  * after 10 s). */
+/* A lease of 2 x 20 ms, Down grace_ms later (before fleet_up). */
+static void fast_leases(int64_t grace_ms)
+{
+    cfg.heartbeat_min_ns = 20 * BERTH_NSEC_PER_MSEC;
+    cfg.heartbeat_max_rate = 1000;
+    cfg.heartbeat_misses = 2;
+    cfg.down_grace_ns = grace_ms * BERTH_NSEC_PER_MSEC;
+}
+
 static bool run_until(const char *name, NodePhase phase)
 {
     berth_principal n2 = node("n2");
@@ -845,11 +854,7 @@ START_TEST(a_silent_node_is_unknown_then_down_and_fenced_when_back)
     fleet_beat before, after;
     berth_error *err = NULL;
 
-    /* a lease of 2 x 20 ms; Down half a second later */
-    cfg.heartbeat_min_ns = 20 * BERTH_NSEC_PER_MSEC;
-    cfg.heartbeat_max_rate = 1000;
-    cfg.heartbeat_misses = 2;
-    cfg.down_grace_ns = 500 * BERTH_NSEC_PER_MSEC;
+    fast_leases(500); /* Down half a second after the lease */
     fleet_up();
     admit("n1");
     admit("n2");
@@ -887,6 +892,50 @@ START_TEST(a_silent_node_is_unknown_then_down_and_fenced_when_back)
 }
 END_TEST
 
+/* A Pod that succeeded is never run again (Kubernetes runs no finished
+ * pod twice): its node goes Down, and it is not placed elsewhere; one
+ * that still runs moves. */
+START_TEST(a_succeeded_pod_is_not_run_again_when_its_node_goes_down)
+{
+    berth_principal n1 = node("n1");
+    HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
+    ContainerStatus s = CONTAINER_STATUS_INIT, *sp[] = { &s };
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    Workload *w = deployment("once", 1);
+    fleet_changes c;
+    fleet_beat beat;
+    berth_error *err = NULL;
+
+    fast_leases(300);
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    beat = register_node("n1");
+    w->kind = WORKLOAD_POD;
+    w->template_->restart_policy = RESTART_NEVER;
+    w->template_->resources = NULL;
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    register_node("n2");
+    ck_assert_uint_eq(assigned("n1"), 1);
+    /* it ran to its end on n1: exit 0 */
+    s.id = "once-0";
+    s.state = CONTAINER_EXITED;
+    s.exit_code = 0;
+    rs.containers = sp;
+    rs.n_containers = 1;
+    rs.full = true;
+    ck_assert_int_eq(fleet_node_report(f, &n1, &rs, &err), 0);
+    ck_assert_int_eq(fleet_node_heartbeat(f, &n1, &hb, &beat, NULL), 0);
+    /* n1 goes silent, then Down: the finished pod stays where it ended */
+    ck_assert(run_until("n1", NODE_DOWN));
+    ck_assert_uint_eq(assigned("n2"), 0);
+    ck_assert_uint_eq(assigned("n1"), 1);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller-fleet");
@@ -909,6 +958,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, nodes_get_pod_ranges);
     tcase_add_test(tc, nodes_learn_their_peers);
     tcase_add_test(tc, a_silent_node_is_unknown_then_down_and_fenced_when_back);
+    tcase_add_test(tc, a_succeeded_pod_is_not_run_again_when_its_node_goes_down);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -169,7 +169,7 @@ START_TEST(every_reason_counted_once_per_node)
     nodes[5].cordoned = true;
     /* n5 already runs one container (of another workload) */
     berth_place_workload two[] = { workload("other", DEPLOYMENT, 1, 0, 0), w[0] };
-    berth_place_slot cur[] = { { 0, 4, 0 } };
+    berth_place_slot cur[] = { { 0, 4, 0, false } };
     r = place(nodes, 6, two, 2, cur, 1);
     ck_assert_int_eq(on(&r, 0, 4), 1);
     ck_assert_uint_eq(r.status[1].placed, 0);
@@ -554,6 +554,49 @@ START_TEST(replicas_of_a_down_node_move_and_do_not_come_back)
 }
 END_TEST
 
+/* A replica that succeeded is never run again: it stays on its node when
+ * that goes Down, is drained or is full, and takes nothing there; one
+ * that did not succeed moves as before. */
+START_TEST(a_succeeded_replica_stays_whatever_its_node)
+{
+    berth_place_node nodes[] = { node("n1", 1000, 8LL << 30), node("n2", 1000, 8LL << 30) };
+    berth_place_workload w[] = { workload("batch", DEPLOYMENT, 2, 1000, 0),
+                                 workload("web", DEPLOYMENT, 1, 1000, 0) };
+    berth_place_slot cur[] = { { 0, 0, 0, true }, { 0, 0, 1, false } };
+    berth_place_result r;
+
+    /* n1 Down: replica 0 (done) stays, replica 1 moves to n2 */
+    nodes[0].state = BERTH_PLACE_DOWN;
+    r = place(nodes, 2, w, 1, cur, 2);
+    ck_assert_int_eq(where(&r, 0, 0), 0);
+    ck_assert_int_eq(where(&r, 0, 1), 1);
+    ck_assert_uint_eq(r.status[0].placed, 2);
+    berth_place_result_clear(&r);
+    /* drained: the same */
+    nodes[0].state = BERTH_PLACE_READY;
+    nodes[0].drained = true;
+    r = place(nodes, 2, w, 1, cur, 2);
+    ck_assert_int_eq(where(&r, 0, 0), 0);
+    berth_place_result_clear(&r);
+    /* it takes no CPU on n1: web (1000m) fits beside it */
+    nodes[0].drained = false;
+    cur[1].done = true;
+    cur[1].node = 1;
+    r = place(nodes, 2, w, 2, cur, 2);
+    ck_assert_int_eq(where(&r, 0, 0), 0);
+    ck_assert_int_eq(where(&r, 0, 1), 1);
+    ck_assert_int_eq(where(&r, 1, 0), 0);
+    ck_assert_uint_eq(r.status[1].unschedulable, 0);
+    berth_place_result_clear(&r);
+    /* scaled down below it: it goes, as any replica past replicas */
+    w[0].replicas = 1;
+    r = place(nodes, 2, w, 1, cur, 2);
+    ck_assert_int_eq(where(&r, 0, 0), 0);
+    ck_assert_int_eq(where(&r, 0, 1), -1);
+    berth_place_result_clear(&r);
+}
+END_TEST
+
 START_TEST(drain_scale_down_and_shrinking_nodes)
 {
     berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30) };
@@ -598,7 +641,11 @@ START_TEST(garbage_in_is_dropped)
 {
     berth_place_node nodes[] = { node("n1", 4000, 8LL << 30) };
     berth_place_workload w[] = { workload("web", DEPLOYMENT, 2, 100, 0) };
-    berth_place_slot cur[] = { { 7, 0, 0 }, { 0, 9, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 50 } };
+    berth_place_slot cur[] = { { 7, 0, 0, false },
+                               { 0, 9, 0, false },
+                               { 0, 0, 0, false },
+                               { 0, 0, 0, false },
+                               { 0, 0, 50, false } };
     berth_place_result r = place(nodes, 1, w, 1, cur, 5);
 
     ck_assert_uint_eq(r.n_slots, 2);
@@ -626,6 +673,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, host_ports);
     tcase_add_test(tc, daemonset_that_does_not_fit_says_where);
     tcase_add_test(tc, replicas_of_a_down_node_move_and_do_not_come_back);
+    tcase_add_test(tc, a_succeeded_replica_stays_whatever_its_node);
     tcase_add_test(tc, drain_scale_down_and_shrinking_nodes);
     tcase_add_test(tc, garbage_in_is_dropped);
     tcase_add_test(tc, node_name_and_affinity);
