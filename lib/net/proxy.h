@@ -44,7 +44,10 @@ typedef struct berth_proxy_port {
 int berth_proxy_open(const berth_proxy_port *ports, size_t n_ports, berth_proxy **ret,
                      berth_error **err);
 /* Forward into the network namespace netns_fd (dup'd: the caller's stays
- * its own), from the next berth_proxy_run on. Needs CAP_SYS_ADMIN (setns). */
+ * its own), from the next berth_proxy_run on. Needs CAP_SYS_ADMIN (setns).
+ * Raises the process's soft RLIMIT_NOFILE, as far as its hard one allows,
+ * to fit BERTH_PROXY_MAX_CONNS connections (two fds each): call it after
+ * starting what should keep the limit it had. */
 int berth_proxy_set_netns(berth_proxy *p, int netns_fd, berth_error **err);
 /* Every socket closes (connections are cut). NULL is fine. */
 void berth_proxy_close(berth_proxy *p);
