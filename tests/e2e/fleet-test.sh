@@ -14,7 +14,8 @@
 #      adopts them and nothing restarts
 #   3. an agent gone for good (killed, link cut): past lease and grace, its
 #      replicas run on the other two and health names it; when the machine
-#      comes back, it stops what moved away
+#      comes back, it stops what moved away; a Pod that succeeded there
+#      stays its own and never runs again
 #   4. partition and heal: the cut-off node's replicas move; it cannot know,
 #      so its stale ones run on until it hears the controller after the heal
 #      (berth does not fence a node on its own), and then stop. From the
@@ -187,6 +188,22 @@ expect "state reconciled: n1 has applied the controller's generation" \
 
 scenario "3. n3 gone for good: agent killed, link cut"
 ds_n3=$(node_running n3 ds.)
+# a Pod of n3's that ran to its end (restartPolicy Never, exit 0): it is
+# never run again, whatever becomes of n3
+cat >"$FLEET_DIR/once.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  nodeSelector: {fleet-node: n3}
+  restartPolicy: Never
+  containers:
+  - {name: once, image: bb, command: [sh, -c, 'echo done once']}
+YAML
+bctl apply -f "$FLEET_DIR/once.yaml" >/dev/null
+once_status() { bctl get pods -o wide | awk '$1 == "once-0" { print $3, $7 }'; }
+wait_until 30 test "$(once_status)" = "Completed n3"
+expect "a Pod that succeeded on n3" "Completed n3" "$(once_status)"
 node_kill n3 KILL
 net_cut n3
 t=$SECONDS
@@ -200,6 +217,8 @@ wait_until 30 web_moved_from n3
 expect "web: 6 Running (berthctl)" "6" "$(count_state Running web)"
 expect "... 3 on n1, 3 on n2, none on n3" "3 3 0" \
 	"$(ctl_running n1 web) $(ctl_running n2 web) $(ctl_running n3 web)"
+expect "the Pod that succeeded stays n3's (not Pending for a node to run it again)" "n3" \
+	"$(once_status | awk '{ print $2 }')"
 expect "... really running: 3 on n1, 3 on n2" "3 3" "$(real_running n1 web) $(real_running n2 web)"
 out=$(bctl health --wait 2s 2>&1)
 rc=$?
@@ -220,6 +239,9 @@ wait_until 30 stale_gone
 expect "n3 back: its stale web replicas stopped" "" "$(node_running n3 web-)"
 expect "... its DaemonSet replica ran on (same pid)" "$ds_n3" "$(node_running n3 ds.)"
 expect "... 6 web really running in the fleet" "6" "$(real_total web)"
+expect "... and the Pod that succeeded ran once" "1 Completed n3" \
+	"$(grep -c 'container once-0 running' "$FLEET_DIR/n3/log") $(once_status)"
+bctl delete once >/dev/null 2>&1
 
 # --- 4. partition and heal ------------------------------------------------------
 
