@@ -13,6 +13,9 @@ set -euo pipefail
 packages=(
 	# build
 	gcc make cmake pkg-config
+	# the C library's headers and libc.a (netprobe, a test probe that runs
+	# inside busybox containers, is linked statically)
+	libc6-dev
 	protobuf-c-compiler libprotobuf-c-dev
 	libnanomsg-dev libseccomp-dev libcap-dev libyaml-dev
 	libsodium-dev libsqlite3-dev
