@@ -288,9 +288,8 @@ static void hung_up(berth_proxy *p, conn *c)
 {
     struct {
         endpoint *e;
-        const buf *in, *out;
-    } ends[] = { { &c->client, &c->to_up, &c->to_client },
-                 { &c->upstream, &c->to_client, &c->to_up } };
+        const buf *out; /* what waits to be written to it */
+    } ends[] = { { &c->client, &c->to_client }, { &c->upstream, &c->to_up } };
     struct pollfd pf;
     bool removed = false;
 
@@ -589,20 +588,6 @@ void berth_proxy_close(berth_proxy *p)
 int berth_proxy_fd(const berth_proxy *p)
 {
     return p->epfd;
-}
-
-size_t berth_proxy_conns(const berth_proxy *p)
-{
-    return p->n_conns;
-}
-
-size_t berth_proxy_flows(const berth_proxy *p)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < p->n_ls; i++)
-        n += p->ls[i].n_flows;
-    return n;
 }
 
 int berth_proxy_run(berth_proxy *p, berth_error **err)

@@ -58,8 +58,4 @@ int berth_proxy_fd(const berth_proxy *p);
  * ends that connection only; < 0 only when the proxy itself cannot go on. */
 int berth_proxy_run(berth_proxy *p, berth_error **err);
 
-/* Connections open now (TCP) and UDP clients remembered. */
-size_t berth_proxy_conns(const berth_proxy *p);
-size_t berth_proxy_flows(const berth_proxy *p);
-
 #endif
