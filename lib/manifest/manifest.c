@@ -6,6 +6,8 @@
 #include "manifest.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -1724,21 +1726,44 @@ static bool is_collection(const node *n)
     return berth_yaml_type_of(n) == BERTH_YAML_LIST || berth_yaml_type_of(n) == BERTH_YAML_MAPPING;
 }
 
+/* The one annotation of a metadata berth keeps: its key, and where its
+ * value goes (NULL: none is kept). */
+typedef struct kept_annotation {
+    const char *key;
+    char **value;
+} kept_annotation;
+
+/* Annotations a Deployment keeps (the rest are checked for shape only). */
+#define ANNOTATION_CHANGE_CAUSE "kubernetes.io/change-cause"
+#define ANNOTATION_RESTARTED_AT "kubectl.kubernetes.io/restartedAt"
+#define ANNOTATION_VALUE_MAX    1024
+
 static void read_annotations(berth_yaml *y, const node *a, void *data)
 {
-    (void)data;
-    /* Kept by nobody; checked for shape only (values may be long, and
-     * there may be many: no quadratic check of their keys). */
+    const kept_annotation *keep = data;
+
+    /* Checked for shape (values may be long, and there may be many: no
+     * quadratic check of their keys); one may be kept. */
     if (berth_yaml_type_of(a) != BERTH_YAML_MAPPING) {
         berth_yaml_expected(y, a, "a mapping");
         return;
     }
     for (size_t i = 0; i < berth_yaml_len(a); i++) {
         const node *k, *v;
+        const char *text;
 
         berth_yaml_entry(y, a, i, &k, &v);
-        if (is_collection(k) || is_collection(v))
+        if (is_collection(k) || is_collection(v)) {
             berth_yaml_error(y, k, "annotations are string keys and values");
+            continue;
+        }
+        if (!keep || !keep->value || strcmp(berth_yaml_text(k), keep->key) != 0 ||
+            !berth_yaml_get_string(y, v, &text))
+            continue;
+        if (strlen(text) > ANNOTATION_VALUE_MAX)
+            berth_yaml_error(y, v, "%s: at most %d characters", keep->key, ANNOTATION_VALUE_MAX);
+        else if (!*keep->value || *keep->value == protobuf_c_empty_string)
+            *keep->value = berth_xstrdup(text);
     }
 }
 
@@ -1791,7 +1816,15 @@ static void read_metadata(berth_yaml *y, const node *n, Workload *w, kvlist *tla
     if (berth_yaml_opt_string(y, f, "namespace", &v) && namespace_name_ok(y, f, "namespace", v) &&
         !tlabels)
         w->namespace_ = berth_xstrdup(v);
-    berth_yaml_opt_sub(y, f, "annotations", read_annotations, NULL);
+    if (w->kind == WORKLOAD_DEPLOYMENT) {
+        kept_annotation keep = tlabels
+                                   ? (kept_annotation){ ANNOTATION_RESTARTED_AT, &w->restarted_at }
+                                   : (kept_annotation){ ANNOTATION_CHANGE_CAUSE, &w->change_cause };
+
+        berth_yaml_opt_sub(y, f, "annotations", read_annotations, &keep);
+    } else {
+        berth_yaml_opt_sub(y, f, "annotations", read_annotations, NULL);
+    }
 }
 
 /* ---- Namespace ---- */
@@ -1888,11 +1921,112 @@ static void read_selector(berth_yaml *y, const node *n, void *data)
     berth_yaml_opt_sub(y, f, "matchLabels", read_kvlist, data);
 }
 
+/* Kubernetes' IntOrString of maxSurge and maxUnavailable: a number, or
+ * "N%". */
+static void read_int_or_percent(berth_yaml *y, const node *n, void *data)
+{
+    IntOrPercent **ret = data, *v;
+    const char *text = berth_yaml_text(n);
+    size_t len = text ? strlen(text) : 0;
+    int64_t x = 0;
+
+    if (berth_yaml_type_of(n) == BERTH_YAML_STRING && len > 1 && text[len - 1] == '%') {
+        char *end;
+
+        errno = 0;
+        x = strtoll(text, &end, 10);
+        if (errno || end != text + len - 1 || x < 0 || x > 100) {
+            berth_yaml_error(y, n, "'%.20s' is not a percentage (0%% to 100%%)", text);
+            return;
+        }
+    } else if (berth_yaml_type_of(n) != BERTH_YAML_INT) {
+        berth_yaml_expected(y, n, "a number of replicas or a percentage (\"25%\")");
+        return;
+    } else if (!berth_yaml_get_int(y, n, 0, BERTH_REPLICAS_MAX, &x)) {
+        return;
+    }
+    v = berth_xcalloc(1, sizeof(*v));
+    int_or_percent_init(v);
+    v->value = (uint32_t)x;
+    v->percent = berth_yaml_type_of(n) == BERTH_YAML_STRING;
+    *ret = v;
+}
+
+static void read_rolling_update(berth_yaml *y, const node *n, void *data)
+{
+    DeploymentStrategy *s = data;
+    field f[] = { FLD("maxSurge"), FLD("maxUnavailable"), FEND };
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    berth_yaml_opt_sub(y, f, "maxSurge", read_int_or_percent, &s->max_surge);
+    berth_yaml_opt_sub(y, f, "maxUnavailable", read_int_or_percent, &s->max_unavailable);
+    if (s->max_surge && s->max_unavailable && s->max_surge->value == 0 &&
+        s->max_unavailable->value == 0)
+        berth_yaml_field_error(y, f, "maxUnavailable", "may not be 0 when maxSurge is 0");
+}
+
+static void read_strategy(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const types[] = { "RollingUpdate", "Recreate", NULL };
+    Workload *w = data;
+    field f[] = { FLD("type"), FLD("rollingUpdate"), FEND };
+    DeploymentStrategy *s;
+    int type = 0;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    s = w->strategy = berth_xcalloc(1, sizeof(*s));
+    deployment_strategy_init(s);
+    berth_yaml_opt_enum(y, f, "type", types, &type);
+    s->type = berth_xstrdup(types[type]);
+    if (type == 1 && berth_yaml_value(f, "rollingUpdate"))
+        berth_yaml_field_error(y, f, "rollingUpdate",
+                               "may not be specified when strategy `type` is 'Recreate'");
+    else
+        berth_yaml_opt_sub(y, f, "rollingUpdate", read_rolling_update, s);
+}
+
+/* A Deployment's rollout fields (Kubernetes' names and defaults). */
+static void read_rollout(berth_yaml *y, field *f, Workload *w)
+{
+    int64_t v;
+
+    berth_yaml_opt_sub(y, f, "strategy", read_strategy, w);
+    if (berth_yaml_opt_int(y, f, "minReadySeconds", 0, INT32_MAX, &v))
+        w->min_ready_seconds = (uint32_t)v;
+    if (berth_yaml_opt_int(y, f, "revisionHistoryLimit", 0, INT32_MAX, &v)) {
+        w->has_revision_history_limit = true;
+        w->revision_history_limit = (uint32_t)v;
+    }
+    if (berth_yaml_opt_int(y, f, "progressDeadlineSeconds", 1, INT32_MAX, &v)) {
+        w->progress_deadline_seconds = (uint32_t)v;
+        if (v <= (int64_t)w->min_ready_seconds)
+            berth_yaml_field_error(y, f, "progressDeadlineSeconds",
+                                   "must be greater than minReadySeconds");
+    }
+    {
+        bool paused;
+
+        if (berth_yaml_opt_bool(y, f, "paused", &paused))
+            w->paused = paused;
+    }
+}
+
 static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool k8s_api)
 {
     bool deployment = w->kind == WORKLOAD_DEPLOYMENT;
-    /* A DaemonSet has no replicas: its table ends before them. */
-    field f[] = { FLD("selector"), FLD("template"), FLD(deployment ? "replicas" : NULL), FEND };
+    /* A DaemonSet has no replicas nor rollout fields (yet): its table
+     * ends before them. */
+    field f[] = { FLD("selector"),
+                  FLD("template"),
+                  FLD(deployment ? "replicas" : NULL),
+                  FLD("strategy"),
+                  FLD("minReadySeconds"),
+                  FLD("revisionHistoryLimit"),
+                  FLD("progressDeadlineSeconds"),
+                  FLD("paused"),
+                  FEND };
     template_ctx t = { .w = w };
     kvlist match = { .n = 0 };
     int64_t v;
@@ -1902,6 +2036,8 @@ static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool
     w->replicas = deployment ? 1 : 0;
     if (deployment && berth_yaml_opt_int(y, f, "replicas", 0, BERTH_REPLICAS_MAX, &v))
         w->replicas = (uint32_t)v;
+    if (deployment)
+        read_rollout(y, f, w);
     if (!berth_yaml_value(f, "selector") && k8s_api)
         berth_yaml_required(y, n, "selector");
     berth_yaml_opt_sub(y, f, "selector", read_selector, &match);

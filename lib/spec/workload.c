@@ -157,8 +157,11 @@ static ContainerSpec *replica_copy(const Workload *w, const ContainerSpec *tmpl,
     berth_pb_map_set(&s->base, "labels", "berth.replica", replica);
     if (other_ns)
         berth_pb_map_set(&s->base, "labels", BERTH_LABEL_NAMESPACE, w->namespace_);
-    /* A member's own id is no name for the pod's host, nor is a prefix. */
-    if ((w->kind == WORKLOAD_DAEMONSET || member || other_ns) && !*s->hostname) {
+    /* A member's own id is no name for the pod's host, nor is a prefix;
+     * a long one (a Deployment's "<name>-<hash>-<index>") is cut to 63
+     * characters, as Kubernetes cuts a pod's name. */
+    if ((w->kind == WORKLOAD_DAEMONSET || member || other_ns || strlen(pod_id) > 63) &&
+        !*s->hostname) {
         if (s->hostname != protobuf_c_empty_string)
             free(s->hostname);
         s->hostname = pod_hostname(berth_id_split(pod_id, NULL));

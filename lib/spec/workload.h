@@ -81,7 +81,8 @@ void berth_replica_id(const char *ns, const char *workload, WorkloadKind kind, u
  * A DaemonSet replica whose template names no hostname gets its name (its
  * id without "<ns>__") with '-' for '.', cut to 63 characters, as its
  * hostname; a Deployment's id is its hostname as it is in "default", its
- * name elsewhere. Free with
+ * name elsewhere, cut to 63 characters when longer (a revision's replica
+ * "<name>-<hash>-<index>" may be). Free with
  * container_spec_free_unpacked(spec, NULL). */
 int berth_replica_spec(const Workload *w, const char *id, const char *replica,
                        ContainerSpec **ret_spec, berth_error **err);

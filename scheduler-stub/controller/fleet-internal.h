@@ -2,8 +2,9 @@
  * fleet.c: lookups, events, loading, workloads and what nodes are given;
  * fleet-nodes.c: nodes' phases, leases and admission; fleet-reconcile.c:
  * placement carried out; fleet-observed.c: what nodes report (statuses,
- * stream positions, metrics); fleet-view.c: the operator's listings.
- * Nothing outside these files includes this. */
+ * stream positions, metrics); fleet-view.c: the operator's listings;
+ * fleet-rollout.c: Deployments' revisions and rollouts. Nothing outside these files includes this.
+ */
 #ifndef BERTH_CONTROLLER_FLEET_INTERNAL_H
 #define BERTH_CONTROLLER_FLEET_INTERNAL_H
 
@@ -33,10 +34,18 @@
 #define FLEET_NORMAL        "Normal"
 #define FLEET_WARNING       "Warning"
 
+/* A pod-template-hash: Kubernetes' encoding of a 32-bit number, at most
+ * 10 characters. */
+#define FLEET_HASH_BUF 11
+
 typedef struct fleet_assign {
     char id[BERTH_ID_BUF];
     char workload[BERTH_WORKLOAD_KEY_BUF]; /* its key */
+    char revision[FLEET_HASH_BUF];         /* a Deployment's: its replica set's hash */
     uint32_t replica;
+    /* When the controller first saw its pod Ready, this time (monotonic
+     * ns; 0: not Ready): minReadySeconds count from it. */
+    int64_t ready_since_ns;
     /* The node generation in which this container's spec was last set,
      * and the workload generation the spec came from. */
     uint64_t spec_generation, workload_generation;
@@ -76,10 +85,37 @@ typedef struct fleet_node {
     size_t n_samples;
 } fleet_node;
 
+/* One revision of a Deployment (fleet-rollout.c). */
+typedef struct fleet_rs {
+    /* As stored: hash, template, created, change cause (fixed); the
+     * rest of it lives below while in memory. */
+    ReplicaSet *rs;
+    /* The Deployment as this revision's replicas run it: rs->template with
+     * the Deployment's name, namespace and kind, and the label
+     * pod-template-hash (berth_replica_specs takes it). */
+    Workload *view;
+    /* Its replicas' names: "<deployment>-<hash>", or "<deployment>". */
+    char prefix[BERTH_WORKLOAD_NAME_MAX + FLEET_HASH_BUF + 2];
+    uint64_t revision;
+    uint32_t *indices; /* ascending */
+    size_t n_indices;
+    int64_t progress_ns; /* Unix ns (the newest's) */
+    bool deadline_exceeded, completed;
+    /* Observed at the last step: replicas placed, Ready, available; and
+     * available at the step before. */
+    uint32_t placed, ready, available, prev_available;
+    bool dirty;  /* changed in memory, not yet written */
+    bool doomed; /* history past its limit: deleted at the next write */
+} fleet_rs;
+
 typedef struct fleet_workload {
     Workload *w;                      /* as stored, status NULL; always with a template */
     char key[BERTH_WORKLOAD_KEY_BUF]; /* berth_workload_key */
     berth_place_status place;
+    /* A Deployment's revisions, oldest first (the last is the newest);
+     * none for other kinds. */
+    fleet_rs *rs;
+    size_t n_rs;
 } fleet_workload;
 
 struct fleet {
@@ -100,6 +136,10 @@ struct fleet {
     /* The version of the nodes' pod ranges and addresses (GetPeers): from
      * the clock at start, so agents fetch anew after a restart. */
     uint64_t peers_version;
+    /* Rollouts: a step soon after a Deployment's replica changed its
+     * readiness (coalesced), and when a minReadySeconds or a progress
+     * deadline runs out. */
+    berth_loop_timer rollout_soon, rollout_due;
 };
 
 /* ---- fleet.c ---- */
@@ -165,6 +205,43 @@ void fleet_peers_changed(fleet *f);
 /* fleet-reconcile.c: the eviction timer's callback. */
 void fleet_eviction_due(berth_loop_timer *t);
 
+/* ---- fleet-rollout.c ---- */
+
+/* Load the stored revisions (and give a Deployment stored before berth
+ * kept them its first, its replicas named as they were). After the
+ * workloads and assignments. */
+int fleet_rollouts_load(fleet *f, berth_error **err);
+/* Free wl's revisions. */
+void fleet_rs_free_all(fleet_workload *wl);
+/* A step of every Deployment's rollout (rollout.h): a new revision for a
+ * changed template, replicas added and taken away, progress and history,
+ * durably in one transaction. Before placement, which runs the answer. */
+int fleet_rollouts_step(fleet *f, berth_error **err);
+/* The same, saying whether any replica was added or taken away (or a
+ * revision made). */
+int fleet_rollouts_run(fleet *f, bool *ret_changed, berth_error **err);
+/* The revision of wl with this hash, or NULL. */
+fleet_rs *fleet_rs_find(const fleet_workload *wl, const char *hash);
+/* The workload assignment a runs as: its revision's for a Deployment's
+ * (NULL when that is gone), its workload otherwise. */
+const Workload *fleet_assign_workload(fleet *f, const fleet_assign *a);
+/* A replica of a Deployment changed its readiness: a step soon. */
+void fleet_rollout_poke(fleet *f);
+void fleet_rollout_timers_init(fleet *f);
+/* Whether the Deployment's replica a counts as available (Ready for
+ * minReadySeconds) at now (monotonic ns). */
+bool fleet_assign_available(const fleet_workload *wl, const fleet_assign *a, int64_t now);
+/* Fill a Deployment's status: ready, updated, available, conditions,
+ * revision, revisions (with templates when with_templates); borrowed
+ * from the fleet, freed by fleet_rollout_status_clear. */
+void fleet_rollout_status(fleet *f, const fleet_workload *wl, WorkloadStatus *st,
+                          bool with_templates);
+void fleet_rollout_status_clear(WorkloadStatus *st);
+
+/* Placement alone (fleet_reconcile without the rollout step), its
+ * failure logged. */
+void fleet_place_after(fleet *f, const char *what);
+
 /* fleet_reconcile, its failure logged ("placement after <what>"): the
  * change that called it is done and durable; the next one places again. */
 void fleet_reconcile_after(fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -179,6 +256,9 @@ ContainerStatus *fleet_status_find(const fleet_node *n, const char *id);
  * is Succeeded (every container exited 0, its policy not Always). Never
  * for a DaemonSet's. */
 bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Workload *w);
+/* Whether replica a (running w) on n is Ready: its pod's Ready condition,
+ * every container on the current spec. */
+bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workload *w);
 uint64_t fleet_status_digest(fleet_node *n);
 /* Write the statuses not written yet (also done by a timer). */
 void fleet_status_flush(fleet *f);

@@ -45,6 +45,8 @@ static void flush_soon(fleet *f, fleet_node *n)
 {
     n->status_dirty = true;
     n->digest_valid = false;
+    /* a replica's readiness may have changed: rollouts move on */
+    fleet_rollout_poke(f);
     if (!berth_loop_timer_armed(&f->flush_timer))
         berth_loop_timer_arm(f->cfg.loop, &f->flush_timer, berth_now_mono_ns() + FLUSH_DELAY_NS);
 }

@@ -15,18 +15,29 @@
 
 /* ---- the fleet as placement's input ---- */
 
+/* Placement's workloads are the fleet's, a Deployment's revisions each
+ * one of its own. */
 typedef struct place_scratch {
     berth_place_node *nodes;
     berth_label **node_labels;
     berth_place_workload *workloads;
+    size_t n_workloads;
+    size_t *wl_of;          /* each one's fleet workload */
+    const fleet_rs **rs_of; /* and revision (NULL: the workload itself) */
+    size_t *first;          /* each fleet workload's first */
     berth_label **selectors;
     uint32_t **ports; /* each workload's host ports */
     berth_place_slot *current;
     size_t n_current;
 } place_scratch;
 
-static void scratch_free(place_scratch *s, size_t n_nodes, size_t n_workloads)
+static void scratch_free(place_scratch *s, size_t n_nodes)
 {
+    size_t n_workloads = s->n_workloads;
+
+    free(s->wl_of);
+    free(s->rs_of);
+    free(s->first);
     for (size_t i = 0; s->node_labels && i < n_nodes; i++)
         free(s->node_labels[i]);
     for (size_t i = 0; s->selectors && i < n_workloads; i++)
@@ -65,6 +76,24 @@ static size_t workload_index(fleet *f, const char *key)
     return SIZE_MAX;
 }
 
+/* The placement workload assignment a is of, or SIZE_MAX (its workload or
+ * revision is gone). */
+static size_t place_index(fleet *f, const place_scratch *s, const fleet_assign *a)
+{
+    size_t w = workload_index(f, a->workload);
+    const fleet_workload *wl;
+
+    if (w == SIZE_MAX)
+        return SIZE_MAX;
+    wl = &f->workloads[w];
+    if (wl->w->kind != WORKLOAD_DEPLOYMENT)
+        return s->first[w];
+    for (size_t r = 0; r < wl->n_rs; r++)
+        if (strcmp(wl->rs[r].rs->hash, a->revision) == 0)
+            return s->first[w] + r;
+    return SIZE_MAX;
+}
+
 static void scratch_node(place_scratch *s, size_t i, const fleet_node *n)
 {
     const NodeInfo *info = n->rec.info;
@@ -92,10 +121,14 @@ static void scratch_node(place_scratch *s, size_t i, const fleet_node *n)
     }
 }
 
-static void scratch_workload(place_scratch *s, size_t i, const Workload *w)
+static void scratch_workload(place_scratch *s, size_t i, const Workload *w, const fleet_rs *r)
 {
     berth_place_workload *pw = &s->workloads[i];
 
+    if (r) {
+        pw->indices = r->indices;
+        pw->n_indices = r->n_indices;
+    }
     pw->name = w->name;
     pw->kind = w->kind;
     pw->replicas = w->replicas;
@@ -131,33 +164,55 @@ static void scratch_workload(place_scratch *s, size_t i, const Workload *w)
 
 static void scratch_build(fleet *f, place_scratch *s)
 {
-    size_t total = 0;
+    size_t total = 0, n = 0;
 
+    for (size_t i = 0; i < f->n_workloads; i++)
+        n += f->workloads[i].w->kind == WORKLOAD_DEPLOYMENT ? f->workloads[i].n_rs : 1;
+    s->n_workloads = n;
     s->nodes = berth_xcalloc(f->n_nodes + 1, sizeof(*s->nodes));
     s->node_labels = berth_xcalloc(f->n_nodes + 1, sizeof(*s->node_labels));
-    s->workloads = berth_xcalloc(f->n_workloads + 1, sizeof(*s->workloads));
-    s->selectors = berth_xcalloc(f->n_workloads + 1, sizeof(*s->selectors));
-    s->ports = berth_xcalloc(f->n_workloads + 1, sizeof(*s->ports));
+    s->workloads = berth_xcalloc(n + 1, sizeof(*s->workloads));
+    s->wl_of = berth_xcalloc(n + 1, sizeof(*s->wl_of));
+    s->rs_of = berth_xcalloc(n + 1, sizeof(*s->rs_of));
+    s->first = berth_xcalloc(f->n_workloads + 1, sizeof(*s->first));
+    s->selectors = berth_xcalloc(n + 1, sizeof(*s->selectors));
+    s->ports = berth_xcalloc(n + 1, sizeof(*s->ports));
+    n = 0;
+    for (size_t i = 0; i < f->n_workloads; i++) {
+        const fleet_workload *wl = &f->workloads[i];
+
+        s->first[i] = n;
+        if (wl->w->kind != WORKLOAD_DEPLOYMENT) {
+            s->wl_of[n] = i;
+            scratch_workload(s, n++, wl->w, NULL);
+            continue;
+        }
+        for (size_t r = 0; r < wl->n_rs; r++) {
+            s->wl_of[n] = i;
+            s->rs_of[n] = &wl->rs[r];
+            scratch_workload(s, n++, wl->rs[r].view, &wl->rs[r]);
+        }
+    }
     for (size_t i = 0; i < f->n_nodes; i++)
         total += f->nodes[i]->n_assign;
     s->current = berth_xcalloc(total + 1, sizeof(*s->current));
     for (size_t i = 0; i < f->n_nodes; i++) {
-        const fleet_node *n = f->nodes[i];
+        const fleet_node *node = f->nodes[i];
 
-        scratch_node(s, i, n);
-        for (size_t a = 0; a < n->n_assign; a++) {
-            size_t w = workload_index(f, n->assign[a].workload);
+        scratch_node(s, i, node);
+        for (size_t a = 0; a < node->n_assign; a++) {
+            size_t w = place_index(f, s, &node->assign[a]);
+            const Workload *as;
 
             if (w == SIZE_MAX)
                 continue; /* deleted: dropped */
-            s->current[s->n_current++] = (berth_place_slot){
-                w, i, f->workloads[w].w->kind == WORKLOAD_DAEMONSET ? 0 : n->assign[a].replica,
-                fleet_replica_done(n, &n->assign[a], f->workloads[w].w)
-            };
+            as = s->rs_of[w] ? s->rs_of[w]->view : f->workloads[s->wl_of[w]].w;
+            s->current[s->n_current++] =
+                (berth_place_slot){ w, i,
+                                    as->kind == WORKLOAD_DAEMONSET ? 0 : node->assign[a].replica,
+                                    fleet_replica_done(node, &node->assign[a], as) };
         }
     }
-    for (size_t i = 0; i < f->n_workloads; i++)
-        scratch_workload(s, i, f->workloads[i].w);
 }
 
 /* ---- its answer as each node's desired set ---- */
@@ -196,8 +251,17 @@ static const char *leave_reason(fleet *f, const fleet_node *n, const fleet_assig
     for (size_t i = 0; n->taints && i < n->taints->n_taints; i++)
         if (strcmp(n->taints->taints[i]->effect, "NoExecute") == 0)
             return "evicted by a NoExecute taint (TaintManagerEviction)";
-    if (wl->w->kind != WORKLOAD_DAEMONSET && a->replica >= wl->w->replicas)
+    if (wl->w->kind == WORKLOAD_DEPLOYMENT) {
+        const fleet_rs *r = fleet_rs_find(wl, a->revision);
+        bool kept = false;
+
+        for (size_t i = 0; r && i < r->n_indices; i++)
+            kept |= r->indices[i] == a->replica;
+        if (!kept)
+            return r && r != &wl->rs[wl->n_rs - 1] ? "rolling update" : "scaled down";
+    } else if (wl->w->kind != WORKLOAD_DAEMONSET && a->replica >= wl->w->replicas) {
         return "scaled down";
+    }
     return "no longer fits the node";
 }
 
@@ -228,11 +292,13 @@ static void plan_events(fleet *f, fleet_node *n, const node_plan *p)
                     "%s taken off: %s (generation %" PRIu64 ")", removed, why, n->rec.generation);
 }
 
-static void plans_build(fleet *f, const berth_place_result *r, node_plan *plans)
+static void plans_build(fleet *f, const place_scratch *sc, const berth_place_result *r,
+                        node_plan *plans)
 {
     for (size_t i = 0; i < r->n_slots; i++) {
         const berth_place_slot *s = &r->slots[i];
-        const Workload *w = f->workloads[s->workload].w;
+        const fleet_rs *rs = sc->rs_of[s->workload];
+        const Workload *w = f->workloads[sc->wl_of[s->workload]].w;
         node_plan *p = &plans[s->node];
         fleet_assign *a;
 
@@ -242,11 +308,15 @@ static void plans_build(fleet *f, const berth_place_result *r, node_plan *plans)
         }
         a = &p->assign[p->n_assign++];
         memset(a, 0, sizeof(*a));
-        berth_replica_id(w->namespace_, w->name, w->kind, s->replica, f->nodes[s->node]->rec.name,
-                         a->id);
-        snprintf(a->workload, sizeof(a->workload), "%s", f->workloads[s->workload].key);
+        berth_replica_id(w->namespace_, rs ? rs->prefix : w->name, w->kind, s->replica,
+                         f->nodes[s->node]->rec.name, a->id);
+        snprintf(a->workload, sizeof(a->workload), "%s", f->workloads[sc->wl_of[s->workload]].key);
         a->replica = s->replica;
-        a->workload_generation = w->generation;
+        /* a revision's template never changes: its replicas' specs do not
+         * follow the Deployment's generation */
+        a->workload_generation = rs ? 1 : w->generation;
+        if (rs)
+            snprintf(a->revision, sizeof(a->revision), "%s", rs->rs->hash);
     }
     for (size_t i = 0; i < f->n_nodes; i++) {
         fleet_node *n = f->nodes[i];
@@ -258,9 +328,12 @@ static void plans_build(fleet *f, const berth_place_result *r, node_plan *plans)
         for (size_t j = 0; j < p->n_assign; j++) {
             fleet_assign *old = fleet_assign_find(n, p->assign[j].id);
 
+            if (old) /* what the controller saw of it stays */
+                p->assign[j].ready_since_ns = old->ready_since_ns;
             /* spec_generation 0: new here, or a new spec (the workload
              * changed): given the node's next generation when saved */
-            if (old && old->workload_generation == p->assign[j].workload_generation)
+            if (old && old->workload_generation == p->assign[j].workload_generation &&
+                strcmp(old->revision, p->assign[j].revision) == 0)
                 p->assign[j].spec_generation = old->spec_generation;
             else
                 p->changed = true;
@@ -291,8 +364,15 @@ static int plans_save(fleet *f, node_plan *plans, berth_error **err)
             if (a->spec_generation)
                 continue; /* unchanged, stored already */
             a->spec_generation = gen;
-            sa = (berth_store_assignment){ n->rec.name, a->id, a->workload,
-                                           a->replica,  gen,   a->workload_generation };
+            sa = (berth_store_assignment){
+                .node = n->rec.name,
+                .container_id = a->id,
+                .workload = a->workload,
+                .replica = a->replica,
+                .spec_generation = gen,
+                .workload_generation = a->workload_generation,
+                .revision = a->revision,
+            };
             if (berth_store_assignment_put(st, &sa, err) < 0)
                 return -1;
         }
@@ -317,12 +397,33 @@ static void wake_changed(fleet *f, const node_plan *plans)
         f->fx.wake(f->fx.data, wake, n);
 }
 
-int fleet_reconcile(fleet *f, berth_error **err)
+/* Each fleet workload's status: the sum of its revisions' (the first
+ * reason any has not to be placed). */
+static berth_place_status *status_fold(fleet *f, const place_scratch *s,
+                                       const berth_place_result *r)
+{
+    berth_place_status *st = berth_xcalloc(f->n_workloads + 1, sizeof(*st));
+
+    for (size_t i = 0; i < s->n_workloads; i++) {
+        berth_place_status *to = &st[s->wl_of[i]];
+        const berth_place_status *from = &r->status[i];
+
+        to->desired += from->desired;
+        to->placed += from->placed;
+        if (from->unschedulable && !to->unschedulable)
+            memcpy(to->message, from->message, sizeof(to->message));
+        to->unschedulable += from->unschedulable;
+    }
+    return st;
+}
+
+static int place(fleet *f, berth_error **err)
 {
     place_scratch s = { 0 };
     berth_place_result r = { 0 };
     node_plan *plans = berth_xcalloc(f->n_nodes + 1, sizeof(*plans));
     uint64_t *old_gen = berth_xcalloc(f->n_nodes + 1, sizeof(*old_gen));
+    _cleanup_free_ berth_place_status *status = NULL;
     int ret = -1;
 
     scratch_build(f, &s);
@@ -331,7 +432,7 @@ int fleet_reconcile(fleet *f, berth_error **err)
             .nodes = s.nodes,
             .n_nodes = f->n_nodes,
             .workloads = s.workloads,
-            .n_workloads = f->n_workloads,
+            .n_workloads = s.n_workloads,
             .current = s.current,
             .n_current = s.n_current,
             .now_ns = berth_now_real_ns(),
@@ -344,7 +445,8 @@ int fleet_reconcile(fleet *f, berth_error **err)
             berth_loop_timer_arm(f->cfg.loop, &f->eviction_timer,
                                  berth_now_mono_ns() + (r.next_eviction_ns - in.now_ns));
     }
-    plans_build(f, &r, plans);
+    plans_build(f, &s, &r, plans);
+    status = status_fold(f, &s, &r);
     for (size_t i = 0; i < f->n_nodes; i++)
         old_gen[i] = f->nodes[i]->rec.generation;
     if (berth_store_begin(f->cfg.store, err) < 0)
@@ -356,16 +458,16 @@ int fleet_reconcile(fleet *f, berth_error **err)
     for (size_t w = 0; w < f->n_workloads; w++) {
         fleet_workload *wl = &f->workloads[w];
 
-        if (r.status[w].unschedulable && strcmp(r.status[w].message, wl->place.message) != 0)
+        if (status[w].unschedulable && strcmp(status[w].message, wl->place.message) != 0)
             fleet_event(f, FLEET_KIND_WORKLOAD, wl->key, FLEET_WARNING, "Unschedulable",
-                        "%u of %u replicas: %s", r.status[w].unschedulable, r.status[w].desired,
-                        r.status[w].message);
+                        "%u of %u replicas: %s", status[w].unschedulable, status[w].desired,
+                        status[w].message);
     }
     if (berth_store_commit(f->cfg.store, err) < 0)
         goto restore;
     /* Committed: now memory follows, then the nodes are told. */
     for (size_t w = 0; w < f->n_workloads; w++)
-        f->workloads[w].place = r.status[w];
+        f->workloads[w].place = status[w];
     for (size_t i = 0; i < f->n_nodes; i++) {
         fleet_node *n = f->nodes[i];
 
@@ -388,8 +490,23 @@ out:
     free(plans);
     free(old_gen);
     berth_place_result_clear(&r);
-    scratch_free(&s, f->n_nodes, f->n_workloads);
+    scratch_free(&s, f->n_nodes);
     return ret;
+}
+
+int fleet_reconcile(fleet *f, berth_error **err)
+{
+    if (fleet_rollouts_step(f, err) < 0)
+        return -1;
+    return place(f, err);
+}
+
+void fleet_place_after(fleet *f, const char *what)
+{
+    _cleanup_error_ berth_error *err = NULL;
+
+    if (place(f, &err) < 0)
+        berth_log_error(BERTH_LOG_ERROR, err, "placement after %s", what);
 }
 
 void fleet_eviction_due(berth_loop_timer *t)

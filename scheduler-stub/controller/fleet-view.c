@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "fleet-internal.h"
 #include "pb/pb.h"
@@ -162,6 +163,24 @@ bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Worklo
     return succeeded > 0;
 }
 
+bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workload *w)
+{
+    pod_parts p;
+    berth_pod_view v;
+
+    if (!w->pod) {
+        const ContainerStatus *s = fleet_status_find(n, a->id);
+
+        return status_running(s, a) && s->ready;
+    }
+    pod_parts_of(n, a, w, &p);
+    for (size_t i = 0; i < p.n; i++)
+        if (p.e[i].role != POD_ROLE_INIT && !status_running(p.e[i].status, a))
+            return false;
+    berth_pod_view_make(p.e, p.n, p.policy, false, &v);
+    return v.ready;
+}
+
 /* ---- nodes ---- */
 
 struct fleet_node_msg {
@@ -176,11 +195,11 @@ struct fleet_node_msg {
 static void node_allocated(fleet *f, const fleet_node *n, NodeCapacity *ret)
 {
     for (size_t i = 0; i < n->n_assign; i++) {
-        const fleet_workload *wl = fleet_workload_find(f, n->assign[i].workload);
+        const Workload *w = fleet_assign_workload(f, &n->assign[i]);
         int64_t cpu, mem;
 
-        if (wl) {
-            berth_pod_requests(wl->w, &cpu, &mem);
+        if (w) {
+            berth_pod_requests(w, &cpu, &mem);
             ret->cpu_millis += cpu;
             ret->memory_bytes += mem;
         }
@@ -211,12 +230,12 @@ static void node_msg_fill(fleet *f, const fleet_node *n, fleet_node_msg *m)
     for (size_t i = 0; i < n->n_assign; i++) {
         const fleet_assign *a = &n->assign[i];
         const ContainerStatus *s = fleet_status_find(n, a->id);
-        const fleet_workload *wl;
+        const Workload *w;
         uint32_t failed = 0, succeeded = 0;
 
         /* a pod of several has no status of its own id */
-        if (!s && (wl = fleet_workload_find(f, a->workload)) && wl->w->pod)
-            replica_counts(n, a, wl->w, &m->node.running, &failed, &succeeded);
+        if (!s && (w = fleet_assign_workload(f, a)) && w->pod)
+            replica_counts(n, a, w, &m->node.running, &failed, &succeeded);
         else
             m->node.running += status_running(s, a);
     }
@@ -306,7 +325,8 @@ static void wl_msg_fill(const fleet_workload *wl, fleet_workload_msg *m)
     m->w.namespace_ = (char *)berth_namespace_or_default(wl->w->namespace_);
     workload_status_init(&m->st);
     m->w.status = &m->st;
-    m->st.desired = wl->place.desired;
+    /* a Deployment's revisions may want more while it rolls (maxSurge) */
+    m->st.desired = wl->w->kind == WORKLOAD_DEPLOYMENT ? wl->w->replicas : wl->place.desired;
     m->st.placed = wl->place.placed;
     m->st.unschedulable = wl->place.unschedulable;
     m->st.message = (char *)wl->place.message;
@@ -350,27 +370,51 @@ static size_t wl_sorted_find(fleet *f, const size_t *sorted, size_t n, const cha
     return n;
 }
 
+/* A Deployment's replica a (of revision r) on n in its status: Ready,
+ * available, of the newest revision. */
+static void rollout_counts(const fleet_workload *wl, const fleet_node *n, const fleet_assign *a,
+                           const fleet_rs *r, int64_t now, WorkloadStatus *st)
+{
+    bool ready = n->rec.phase == NODE_READY && fleet_replica_ready(n, a, r->view);
+
+    st->ready += ready;
+    st->available += ready && fleet_assign_available(wl, a, now);
+    st->updated += r == &wl->rs[wl->n_rs - 1];
+}
+
 /* Count the replicas of the workloads in v (listed by namespace and name
  * in v->order)
  * in one pass over the fleet's assignments: a listing of thousands of
- * replicas stays cheap. */
-static void status_count(fleet *f, fleet_workloads *v)
+ * replicas stays cheap. Then each Deployment's rollout. */
+static void status_count(fleet *f, fleet_workloads *v, bool with_templates)
 {
+    int64_t now = berth_now_mono_ns();
+
     for (size_t i = 0; i < f->n_nodes; i++) {
         const fleet_node *node = f->nodes[i];
 
         for (size_t a = 0; a < node->n_assign; a++) {
             const fleet_assign *as = &node->assign[a];
             size_t k = wl_sorted_find(f, v->order, v->n_workloads, as->workload);
+            const fleet_workload *wl;
+            const fleet_rs *r = NULL;
             WorkloadStatus *st;
 
             if (k == v->n_workloads)
                 continue;
             st = &v->msgs[k].st;
-            replica_counts(node, as, f->workloads[v->order[k]].w, &st->running, &st->failed,
+            wl = &f->workloads[v->order[k]];
+            if (wl->w->kind == WORKLOAD_DEPLOYMENT && !(r = fleet_rs_find(wl, as->revision)))
+                continue;
+            replica_counts(node, as, r ? r->view : wl->w, &st->running, &st->failed,
                            &st->succeeded);
+            if (r)
+                rollout_counts(wl, node, as, r, now, st);
         }
     }
+    for (size_t k = 0; k < v->n_workloads; k++)
+        if (f->workloads[v->order[k]].w->kind == WORKLOAD_DEPLOYMENT)
+            fleet_rollout_status(f, &f->workloads[v->order[k]], &v->msgs[k].st, with_templates);
 }
 
 static void workloads_alloc(fleet_workloads *v, size_t n)
@@ -408,7 +452,7 @@ void fleet_workloads_list(fleet *f, const ListWorkloadsRequest *in, fleet_worklo
         if (selected(KVS(in->label_selector), in->n_label_selector, KVS(w->labels), w->n_labels))
             workloads_add(f, ret, sorted[i]);
     }
-    status_count(f, ret);
+    status_count(f, ret, false);
 }
 
 int fleet_workloads_get(fleet *f, const char *key, fleet_workloads *ret, berth_error **err)
@@ -423,12 +467,14 @@ int fleet_workloads_get(fleet *f, const char *key, fleet_workloads *ret, berth_e
         return berth_error_set(err, ENOENT, "workload %.63s not found", key);
     workloads_alloc(ret, 1);
     workloads_add(f, ret, (size_t)(wl - f->workloads));
-    status_count(f, ret);
+    status_count(f, ret, true);
     return 0;
 }
 
 void fleet_workloads_clear(fleet_workloads *v)
 {
+    for (size_t i = 0; v->msgs && i < v->n_workloads; i++)
+        fleet_rollout_status_clear(&v->msgs[i].st);
     free(v->msgs);
     free(v->workloads);
     free(v->order);
@@ -523,16 +569,24 @@ static void assign_ids(fleet *f, const fleet_assign *a, const fleet_workload **c
                        fleet_containers *v, size_t *cap)
 {
     const fleet_workload *wl = *cache;
+    const Workload *w = NULL;
     size_t count;
 
     if (!wl || strcmp(wl->key, a->workload) != 0)
         *cache = wl = fleet_workload_find(f, a->workload);
-    count = wl ? berth_pod_size(wl->w) : 1;
+    if (wl && wl->w->kind == WORKLOAD_DEPLOYMENT) {
+        const fleet_rs *r = fleet_rs_find(wl, a->revision);
+
+        w = r ? r->view : NULL;
+    } else if (wl) {
+        w = wl->w;
+    }
+    count = w ? berth_pod_size(w) : 1;
     if (v->n_ids + count > *cap) {
         *cap = (v->n_ids + count) * 2;
         v->ids = berth_xreallocarray(v->ids, *cap, sizeof(*v->ids));
     }
-    if (!wl || !wl->w->pod) {
+    if (!w || !w->pod) {
         v->ids[v->n_ids++] = berth_xstrdup(a->id);
         return;
     }
@@ -541,7 +595,7 @@ static void assign_ids(fleet *f, const fleet_assign *a, const fleet_workload **c
         uint32_t index;
 
         v->ids[v->n_ids++] = berth_xasprintf(
-            "%s_%s", a->id, berth_container_name(berth_pod_container(wl->w, i, &role, &index)));
+            "%s_%s", a->id, berth_container_name(berth_pod_container(w, i, &role, &index)));
     }
 }
 
@@ -716,15 +770,16 @@ static PodCondition *condition(const char *type, bool status, const char *reason
 static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
 {
     const fleet_workload *wl = fleet_workload_find(f, a->workload);
+    const Workload *w = fleet_assign_workload(f, a);
     ContainerSpec **specs = NULL;
     size_t count = 0;
     berth_pod_view v;
     pod_parts parts;
     Pod *p;
 
-    if (!wl || fleet_assign_specs(f, n, a, &specs, &count, NULL) < 0)
+    if (!wl || !w || fleet_assign_specs(f, n, a, &specs, &count, NULL) < 0)
         return NULL;
-    pod_parts_of(n, a, wl->w, &parts);
+    pod_parts_of(n, a, w, &parts);
     berth_pod_view_make(parts.e, parts.n, parts.policy, n->rec.phase == NODE_DOWN, &v);
     p = berth_xcalloc(1, sizeof(*p));
     pod_init(p);
@@ -758,7 +813,7 @@ static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
     p->init_containers = berth_xcalloc(count + 1, sizeof(*p->init_containers));
     p->containers = berth_xcalloc(count + 1, sizeof(*p->containers));
     for (size_t i = 0; i < count && i < parts.n; i++) {
-        ContainerInfo *ci = pod_container(n, wl->w, specs[i], parts.e[i].status, parts.ids[i]);
+        ContainerInfo *ci = pod_container(n, w, specs[i], parts.e[i].status, parts.ids[i]);
 
         specs[i] = NULL;
         if (parts.e[i].role == POD_ROLE_APP)

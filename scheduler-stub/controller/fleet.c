@@ -120,21 +120,20 @@ fleet_assign *fleet_assign_of(fleet *f, fleet_node *n, const char *id)
 {
     char pod[BERTH_ID_BUF];
     const char *sep = strrchr(id, '_');
-    const fleet_workload *wl;
+    const Workload *w;
     fleet_assign *a = fleet_assign_find(n, id);
 
     if (a || !sep || (size_t)(sep - id) >= sizeof(pod))
         return a;
     snprintf(pod, sizeof(pod), "%.*s", (int)(sep - id), id);
     a = fleet_assign_find(n, pod);
-    if (!a || !(wl = fleet_workload_find(f, a->workload)) || !wl->w->pod)
+    if (!a || !(w = fleet_assign_workload(f, a)) || !w->pod)
         return NULL;
-    for (size_t i = 0; i < berth_pod_size(wl->w); i++) {
+    for (size_t i = 0; i < berth_pod_size(w); i++) {
         PodRole role;
         uint32_t index;
 
-        if (strcmp(berth_container_name(berth_pod_container(wl->w, i, &role, &index)), sep + 1) ==
-            0)
+        if (strcmp(berth_container_name(berth_pod_container(w, i, &role, &index)), sep + 1) == 0)
             return a;
     }
     return NULL;
@@ -143,19 +142,19 @@ fleet_assign *fleet_assign_of(fleet *f, fleet_node *n, const char *id)
 int fleet_assign_specs(fleet *f, const fleet_node *n, const fleet_assign *a,
                        ContainerSpec ***ret_specs, size_t *ret_n, berth_error **err)
 {
-    fleet_workload *wl = fleet_workload_find(f, a->workload);
+    const Workload *w = fleet_assign_workload(f, a);
     char replica[BERTH_ID_BUF];
 
-    if (!wl)
+    if (!w)
         /* only until a reconcile that failed (the store) succeeds: not
          * the caller's doing, and not to be acted on (INTERNAL) */
-        return berth_error_set(err, ENOTRECOVERABLE, "workload %s of %s is gone", a->workload,
-                               a->id);
-    if (wl->w->kind == WORKLOAD_DAEMONSET)
+        return berth_error_set(err, ENOTRECOVERABLE, "workload %s (revision '%s') of %s is gone",
+                               a->workload, a->revision, a->id);
+    if (w->kind == WORKLOAD_DAEMONSET)
         snprintf(replica, sizeof(replica), "%s", n->rec.name);
     else
         snprintf(replica, sizeof(replica), "%" PRIu32, a->replica);
-    return berth_replica_specs(wl->w, a->id, replica, ret_specs, ret_n, err);
+    return berth_replica_specs(w, a->id, replica, ret_specs, ret_n, err);
 }
 
 ContainerSpec *fleet_container_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
@@ -216,6 +215,7 @@ fleet *fleet_new(const fleet_config *cfg, const fleet_effects *fx)
     f->fx = *fx;
     fleet_status_timer_init(f);
     berth_loop_timer_init(&f->eviction_timer, fleet_eviction_due);
+    fleet_rollout_timers_init(f);
     f->peers_version = (uint64_t)berth_now_real_ns();
     return f;
 }
@@ -261,11 +261,15 @@ void fleet_free(fleet *f)
         return;
     fleet_status_flush(f);
     berth_loop_timer_cancel(f->cfg.loop, &f->eviction_timer);
+    berth_loop_timer_cancel(f->cfg.loop, &f->rollout_soon);
+    berth_loop_timer_cancel(f->cfg.loop, &f->rollout_due);
     for (size_t i = 0; i < f->n_nodes; i++)
         fleet_node_free(f->nodes[i]);
     free(f->nodes);
-    for (size_t i = 0; i < f->n_workloads; i++)
+    for (size_t i = 0; i < f->n_workloads; i++) {
+        fleet_rs_free_all(&f->workloads[i]);
         workload_free_unpacked(f->workloads[i].w, NULL);
+    }
     free(f->workloads);
     for (size_t i = 0; i < f->n_namespaces; i++)
         namespace_free_unpacked(f->namespaces[i], NULL);
@@ -391,6 +395,8 @@ static int load_assignment(void *data, const berth_store_assignment *a)
     to->replica = a->replica;
     to->spec_generation = a->spec_generation;
     to->workload_generation = a->workload_generation;
+    if (strlen(a->revision) < sizeof(to->revision))
+        snprintf(to->revision, sizeof(to->revision), "%s", a->revision);
     return 0;
 }
 
@@ -413,6 +419,7 @@ int fleet_load(fleet *f, berth_error **err)
         default_namespace(f, err) < 0 ||
         berth_store_workloads_load(f->cfg.store, load_workload, f, err) != 0 ||
         berth_store_assignments_load(f->cfg.store, load_assignment, f, err) != 0 ||
+        fleet_rollouts_load(f, err) != 0 ||
         berth_store_statuses_load(f->cfg.store, load_status, f, err) != 0)
         return berth_error_prefix(err, "load the fleet");
     for (size_t i = 0; i < f->n_nodes; i++) {
@@ -535,6 +542,17 @@ static ApplyAction apply_action(fleet *f, Workload *w, int64_t now)
         w->created_unix_ns = w->updated_unix_ns = now;
         return APPLY_CREATED;
     }
+    /* What berthctl rollout set and a manifest does not say stays, as
+     * kubectl apply's merge keeps it: a restart's restartedAt (or the
+     * manifest would roll back to the revision before it), and a pause
+     * (ended by rollout resume). */
+    if (existing->w->kind == WORKLOAD_DEPLOYMENT && w->kind == WORKLOAD_DEPLOYMENT) {
+        if (!*w->restarted_at && *existing->w->restarted_at) {
+            free(w->restarted_at == protobuf_c_empty_string ? NULL : w->restarted_at);
+            w->restarted_at = berth_xstrdup(existing->w->restarted_at);
+        }
+        w->paused |= existing->w->paused;
+    }
     if (same_spec(w, existing->w)) {
         w->generation = existing->w->generation;
         return APPLY_UNCHANGED;
@@ -596,11 +614,13 @@ static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions,
 
         if (actions[i] == APPLY_UNCHANGED)
             continue;
-        if (berth_store_workload_put(f->cfg.store, w[i], err) < 0) {
+        berth_workload_key(w[i]->namespace_, w[i]->name, key);
+        if (berth_store_workload_put(f->cfg.store, w[i], err) < 0 ||
+            (w[i]->kind != WORKLOAD_DEPLOYMENT &&
+             berth_store_replica_sets_delete(f->cfg.store, key, err) < 0)) {
             berth_store_rollback(f->cfg.store);
             return -1;
         }
-        berth_workload_key(w[i]->namespace_, w[i]->name, key);
         fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_NORMAL, "Applied",
                     "%s %s from %s: generation %" PRIu64, berth_workload_kind_name(w[i]->kind),
                     actions[i] == APPLY_CREATED ? "created" : "configured", source,
@@ -728,6 +748,8 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
         if ((existing = fleet_workload_find(f, key))) {
             workload_free_unpacked(existing->w, NULL);
             existing->w = workloads[i];
+            if (existing->w->kind != WORKLOAD_DEPLOYMENT) /* no longer one */
+                fleet_rs_free_all(existing);
         } else {
             workload_add(f, workloads[i]);
         }
@@ -804,6 +826,7 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
         berth_workload_key(c->ns, c->name, key);
         wl = fleet_workload_find(f, key);
         at = (size_t)(wl - f->workloads);
+        fleet_rs_free_all(wl);
         workload_free_unpacked(wl->w, NULL);
         memmove(&f->workloads[at], &f->workloads[at + 1],
                 (f->n_workloads - at - 1) * sizeof(*f->workloads));

@@ -222,6 +222,15 @@ typedef enum fleet_schedulable {
 int fleet_set_schedulable(fleet *f, const char *name, fleet_schedulable what, const char *by,
                           berth_error **err);
 
+/* A Deployment's rollout (berthctl rollout undo | restart | pause |
+ * resume): a new generation of it, durably with an event, then a step.
+ * *ret_result (a new string) in kubectl's words: "rolled back",
+ * "restarted", "paused", "resumed", or "skipped rollback (...)" (then
+ * nothing changes). ENOENT: no such Deployment or revision; EBUSY: paused
+ * (undo, restart), already paused, not paused. */
+int fleet_rollout(fleet *f, const RolloutRequest *in, const char *by, char **ret_result,
+                  uint64_t *ret_generation, berth_error **err);
+
 /* Add and remove node name's taints (TaintNodeRequest: a taint added
  * replaces one of the same key and effect; one removed is named by key,
  * and effect when given), persisted, with an event, then placement runs.

@@ -189,6 +189,22 @@ static void h_get_workload(Controller_Service *svc, const GetWorkloadRequest *in
     fleet_workloads_clear(&v);
 }
 
+static void h_rollout(Controller_Service *svc, const RolloutRequest *in,
+                      RolloutResponse_Closure closure, void *data)
+{
+    _cleanup_error_ berth_error *err = NULL;
+    RolloutResponse out = ROLLOUT_RESPONSE_INIT;
+    _cleanup_free_ char *result = NULL;
+
+    NEED_OPERATOR(data);
+    if (fleet_rollout(fleet_of(svc), in, operator_name(data), &result, &out.generation, &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    out.result = result;
+    closure(&out, data);
+}
+
 /* The results of an Apply or Delete as the wire has them, borrowing c's
  * strings. */
 typedef struct results {
@@ -701,4 +717,5 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.list_events = h_list_events;
     s->svc.top = h_top;
     s->svc.stop_container = h_stop_container;
+    s->svc.rollout = h_rollout;
 }

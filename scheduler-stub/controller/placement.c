@@ -219,7 +219,35 @@ static bool is_daemon(const berth_place_workload *w)
 
 static uint32_t wanted(const berth_place_workload *w)
 {
+    if (w->indices)
+        return (uint32_t)w->n_indices;
     return w->kind == WORKLOAD_POD ? 1 : w->replicas;
+}
+
+/* The i-th replica index w wants (i < wanted). */
+static uint32_t wanted_index(const berth_place_workload *w, uint32_t i)
+{
+    return w->indices ? w->indices[i] : i;
+}
+
+/* Whether w wants replica index r. */
+static bool wants(const berth_place_workload *w, uint32_t r)
+{
+    size_t lo = 0, hi;
+
+    if (!w->indices)
+        return r < wanted(w);
+    for (hi = w->n_indices; lo < hi;) { /* ascending */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (w->indices[mid] == r)
+            return true;
+        if (w->indices[mid] < r)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 /* Why a node cannot take one more replica of w (FITS when it can): the
@@ -425,7 +453,7 @@ static void keep(placer *pl)
             /* an earlier duplicate on the same node with another replica
              * number was skipped by the sort order above */
         } else {
-            if (s->replica >= wanted(w) || node->state == BERTH_PLACE_UNREGISTERED)
+            if (!wants(w, s->replica) || node->state == BERTH_PLACE_UNREGISTERED)
                 continue;
             if (s->done) { /* never run again: nothing of the node matters */
                 add_done_slot(pl, s);
@@ -463,7 +491,8 @@ static void place_replicas(placer *pl, size_t wi, berth_place_status *st)
     for (size_t i = 0; i < pl->n_slots; i++)
         if (pl->slots[i].workload == wi)
             pl->per_wl[pl->slots[i].node]++;
-    for (uint32_t r = 0; r < want; r++) {
+    for (uint32_t i = 0; i < want; i++) {
+        uint32_t r = wanted_index(w, i);
         size_t best = SIZE_MAX;
 
         if (has_slot(pl, wi, false, r, 0))

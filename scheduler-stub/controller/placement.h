@@ -7,7 +7,7 @@
  * Rules:
  * - A replica that succeeded (done) stays where it is, whatever its node.
  * - A replica stays where it is while its node may run it: the workload
- *   still wants it (index < replicas), the node still matches the
+ *   still wants it (index < replicas, or among its indices), the node still matches the
  *   nodeSelector, is not Down and not drained (DaemonSet replicas stay on
  *   drained and Down nodes), and the node's allocations still fit its
  *   capacity. Running replicas are never moved to rebalance.
@@ -78,6 +78,10 @@ typedef struct berth_place_workload {
     /* The host ports each replica takes on its node: BERTH_PLACE_PORT. */
     const uint32_t *host_ports;
     size_t n_host_ports;
+    /* A Deployment's revision: exactly these replica indices, ascending
+     * (replicas is ignored); NULL: 0 to replicas - 1. */
+    const uint32_t *indices;
+    size_t n_indices;
 } berth_place_workload;
 
 /* A host port as placement counts it: protocol and port in one number. */

@@ -15,7 +15,7 @@
 #include "rpc/envelope.h"
 #include "spec/workload.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define STMT_CACHE     48
 
 static const char schema_v1[] =
@@ -83,6 +83,16 @@ static const char schema_v3[] = "CREATE TABLE namespaces ("
 
 /* Version 4: each node's pod range. */
 static const char schema_v4[] = "ALTER TABLE nodes ADD COLUMN pod_cidr TEXT NOT NULL DEFAULT '';";
+
+/* Version 5: Deployments' revisions, and which one each assignment runs
+ * (its pod-template-hash; '' for what has none). */
+static const char schema_v5[] =
+    "CREATE TABLE replica_sets ("
+    "  workload TEXT NOT NULL," /* its key */
+    "  hash TEXT NOT NULL,"
+    "  replica_set BLOB NOT NULL," /* ReplicaSet */
+    "  PRIMARY KEY (workload, hash));"
+    "ALTER TABLE assignments ADD COLUMN revision TEXT NOT NULL DEFAULT '';";
 
 typedef struct stmt_slot {
     const char *sql; /* a string literal: cached by address */
@@ -223,8 +233,9 @@ static int migrate(berth_store *st, berth_error **err)
     if ((version < 1 && exec(st, schema_v1, "create the schema", err) < 0) ||
         (version < 2 && exec(st, schema_v2, "add taints to the schema", err) < 0) ||
         (version < 3 && exec(st, schema_v3, "add namespaces to the schema", err) < 0) ||
-        exec(st, schema_v4, "add pod ranges to the schema", err) < 0 ||
-        exec(st, "PRAGMA user_version = 4", "set the schema version", err) < 0) {
+        (version < 4 && exec(st, schema_v4, "add pod ranges to the schema", err) < 0) ||
+        exec(st, schema_v5, "add revisions to the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 5", "set the schema version", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
@@ -639,6 +650,7 @@ int berth_store_tokens_expire(berth_store *st, int64_t now_ns, berth_error **err
 static const char sql_wl_put[] =
     "INSERT OR REPLACE INTO workloads (name, created_ns, workload) VALUES (?1, ?2, ?3)";
 static const char sql_wl_del[] = "DELETE FROM workloads WHERE name = ?1";
+static const char sql_wl_del_rs[] = "DELETE FROM replica_sets WHERE workload = ?1";
 static const char sql_wl_all[] = "SELECT name, workload FROM workloads ORDER BY created_ns, name";
 
 int berth_store_workload_put(berth_store *st, const Workload *w, berth_error **err)
@@ -668,7 +680,84 @@ int berth_store_workload_delete(berth_store *st, const char *key, berth_error **
     if (!s)
         return -1;
     bind_text(s, 1, key);
-    return run(st, s, "delete workload", err);
+    if (run(st, s, "delete workload", err) < 0)
+        return -1;
+    return berth_store_replica_sets_delete(st, key, err);
+}
+
+int berth_store_replica_sets_delete(berth_store *st, const char *key, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_wl_del_rs, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, key);
+    return run(st, s, "delete workload's revisions", err);
+}
+
+/* ---- replica sets ---- */
+
+static const char sql_rs_put[] =
+    "INSERT OR REPLACE INTO replica_sets (workload, hash, replica_set) VALUES (?1, ?2, ?3)";
+static const char sql_rs_del[] = "DELETE FROM replica_sets WHERE workload = ?1 AND hash = ?2";
+static const char sql_rs_all[] = "SELECT workload, hash, replica_set FROM replica_sets"
+                                 " ORDER BY workload, hash";
+
+int berth_store_replica_set_put(berth_store *st, const char *key, const ReplicaSet *rs,
+                                berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_rs_put, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, key);
+    bind_text(s, 2, rs->hash);
+    if (bind_pb(st, s, 3, &rs->base, err) < 0)
+        return -1;
+    if (run(st, s, "save replica set", err) < 0)
+        return berth_error_prefix(err, "workload %s revision %s", key, rs->hash);
+    return 0;
+}
+
+int berth_store_replica_set_delete(berth_store *st, const char *key, const char *hash,
+                                   berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_rs_del, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, key);
+    bind_text(s, 2, hash);
+    return run(st, s, "delete replica set", err);
+}
+
+int berth_store_replica_sets_load(berth_store *st,
+                                  int (*fn)(void *data, const char *key, ReplicaSet *rs),
+                                  void *data, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_rs_all, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char row[200], key[BERTH_WORKLOAD_KEY_BUF];
+        ReplicaSet *rs;
+
+        column_text(s, 0, key, sizeof(key));
+        snprintf(row, sizeof(row), "replica set of %s", key);
+        rs = (ReplicaSet *)column_pb(st, s, 2, &replica_set_descriptor, row, err);
+        if (!rs) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        if ((r = fn(data, key, rs)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load replica sets");
+    return r;
 }
 
 int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Workload *w), void *data,
@@ -766,11 +855,11 @@ int berth_store_namespaces_load(berth_store *st, int (*fn)(void *data, Namespace
 
 static const char sql_as_put[] =
     "INSERT OR REPLACE INTO assignments (node, container_id, workload, replica,"
-    " spec_generation, workload_generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    " spec_generation, workload_generation, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char sql_as_del[] = "DELETE FROM assignments WHERE node = ?1 AND container_id = ?2";
 static const char sql_as_all[] =
-    "SELECT node, container_id, workload, replica, spec_generation, workload_generation"
-    " FROM assignments ORDER BY node, container_id";
+    "SELECT node, container_id, workload, replica, spec_generation, workload_generation,"
+    " revision FROM assignments ORDER BY node, container_id";
 
 int berth_store_assignment_put(berth_store *st, const berth_store_assignment *a, berth_error **err)
 {
@@ -784,6 +873,7 @@ int berth_store_assignment_put(berth_store *st, const berth_store_assignment *a,
     sqlite3_bind_int64(s, 4, a->replica);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)a->spec_generation);
     sqlite3_bind_int64(s, 6, (sqlite3_int64)a->workload_generation);
+    bind_text(s, 7, a->revision);
     return run(st, s, "save assignment", err);
 }
 
@@ -816,9 +906,10 @@ int berth_store_assignments_load(berth_store *st,
             .replica = (uint32_t)sqlite3_column_int64(s, 3),
             .spec_generation = (uint64_t)sqlite3_column_int64(s, 4),
             .workload_generation = (uint64_t)sqlite3_column_int64(s, 5),
+            .revision = (const char *)sqlite3_column_text(s, 6),
         };
 
-        if (!a.node || !a.container_id || !a.workload)
+        if (!a.node || !a.container_id || !a.workload || !a.revision)
             continue;
         if ((r = fn(data, &a)) != 0)
             break;

@@ -113,11 +113,27 @@ int berth_store_tokens_expire(berth_store *st, int64_t now_ns, berth_error **err
 /* Insert or replace by w's key (berth_workload_key); w->status is not
  * stored. */
 int berth_store_workload_put(berth_store *st, const Workload *w, berth_error **err);
+/* Deletes its revisions (replica sets) too. */
 int berth_store_workload_delete(berth_store *st, const char *key, berth_error **err);
 /* fn for every workload, oldest first (then by name); fn owns w
  * (workload_free_unpacked). */
 int berth_store_workloads_load(berth_store *st, int (*fn)(void *data, Workload *w), void *data,
                                berth_error **err);
+
+/* ---- a Deployment's revisions ---- */
+
+/* Insert or replace rs (by key and rs->hash); it is stored as given. */
+int berth_store_replica_set_put(berth_store *st, const char *key, const ReplicaSet *rs,
+                                berth_error **err);
+int berth_store_replica_set_delete(berth_store *st, const char *key, const char *hash,
+                                   berth_error **err);
+/* Every revision of the workload of this key. */
+int berth_store_replica_sets_delete(berth_store *st, const char *key, berth_error **err);
+/* fn for every replica set, by workload key then hash; fn owns rs
+ * (replica_set_free_unpacked). */
+int berth_store_replica_sets_load(berth_store *st,
+                                  int (*fn)(void *data, const char *key, ReplicaSet *rs),
+                                  void *data, berth_error **err);
 
 /* ---- namespaces ---- */
 
@@ -141,6 +157,8 @@ typedef struct berth_store_assignment {
      * is newer, the node must be given the new spec (even after a crash
      * between saving the workload and reassigning). */
     uint64_t workload_generation;
+    /* A Deployment's: the revision (ReplicaSet.hash) it runs; "" else. */
+    const char *revision;
 } berth_store_assignment;
 
 int berth_store_assignment_put(berth_store *st, const berth_store_assignment *a, berth_error **err);

@@ -691,7 +691,7 @@ START_TEST(namespaces_hold_workloads_and_go_with_them)
     ck_assert_str_eq(c.items[2].ns, "team-a");
     fleet_changes_clear(&c);
     assigned_ids("n1", ids, sizeof(ids));
-    ck_assert_str_eq(ids, "team-a__web-0 web-0");
+    ck_assert_str_eq(ids, "team-a__web-75bb8fcdbf-0 web-75bb8fcdbf-0");
     /* applied again: unchanged, namespace too */
     w[0] = deployment("web", 1);
     w[1] = deployment("web", 1);
@@ -720,14 +720,14 @@ START_TEST(namespaces_hold_workloads_and_go_with_them)
     pq.namespace_ = "team-a";
     fleet_pods_list(f, &pq, &pv);
     ck_assert_uint_eq(pv.n_pods, 1);
-    ck_assert_str_eq(pv.pods[0]->name, "web-0");
+    ck_assert_str_eq(pv.pods[0]->name, "web-75bb8fcdbf-0");
     ck_assert_str_eq(pv.pods[0]->namespace_, "team-a");
     ck_assert_str_eq(pv.pods[0]->workload, "web");
     fleet_pods_clear(&pv);
-    ck_assert_int_eq(fleet_pods_get(f, "team-a", "web-0", "", &pv, NULL), 0);
+    ck_assert_int_eq(fleet_pods_get(f, "team-a", "web-75bb8fcdbf-0", "", &pv, NULL), 0);
     fleet_pods_clear(&pv);
-    ck_assert_fails(fleet_pods_get(f, "team-b", "web-0", "", &pv, &err), err, CODE_NOT_FOUND,
-                    "pod web-0 not found in namespace team-b");
+    ck_assert_fails(fleet_pods_get(f, "team-b", "web-75bb8fcdbf-0", "", &pv, &err), err,
+                    CODE_NOT_FOUND, "pod web-75bb8fcdbf-0 not found in namespace team-b");
     fleet_namespaces_list(f, &nv);
     ck_assert_uint_eq(nv.n_namespaces, 2);
     ck_assert_str_eq(nv.namespaces[0]->name, "default");
@@ -745,14 +745,14 @@ START_TEST(namespaces_hold_workloads_and_go_with_them)
     ck_assert_uint_eq(c.n_items, 2);
     fleet_changes_clear(&c);
     assigned_ids("n1", ids, sizeof(ids));
-    ck_assert_str_eq(ids, "team-a__web-0 web-0");
+    ck_assert_str_eq(ids, "team-a__web-75bb8fcdbf-0 web-75bb8fcdbf-0");
     ck_assert_int_eq(fleet_delete(f, NULL, 0, team, 1, "alice", false, &c, &err), 0);
     ck_assert_str_eq(c.items[0].name, "web");
     ck_assert_str_eq(c.items[0].ns, "team-a");
     ck_assert_str_eq(c.items[1].kind, "Namespace");
     fleet_changes_clear(&c);
     assigned_ids("n1", ids, sizeof(ids));
-    ck_assert_str_eq(ids, "web-0");
+    ck_assert_str_eq(ids, "web-75bb8fcdbf-0");
 
     /* as stored */
     fleet_down();
@@ -936,6 +936,238 @@ START_TEST(a_succeeded_pod_is_not_run_again_when_its_node_goes_down)
 }
 END_TEST
 
+/* ---- rollouts ---- */
+
+/* Node name reports every container it is given running and Ready; the
+ * loop runs until the rollout step that follows has been taken. */
+static void all_ready(const char *name)
+{
+    berth_principal p = node(name);
+    HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    ContainerStatus *sp[16], sv[16];
+    berth_error *err = NULL;
+    fleet_specs s;
+    fleet_beat beat;
+
+    ck_assert_int_eq(fleet_node_assignments(f, &p, 0, &s, NULL), 0);
+    ck_assert_uint_le(s.n_specs, 16);
+    for (size_t i = 0; i < s.n_specs; i++) {
+        sv[i] = (ContainerStatus)CONTAINER_STATUS_INIT;
+        sv[i].id = s.specs[i]->id;
+        sv[i].state = CONTAINER_RUNNING;
+        sv[i].ready = true;
+        sp[i] = &sv[i];
+    }
+    rs.containers = sp;
+    rs.n_containers = s.n_specs;
+    rs.full = true;
+    ck_assert_msg(fleet_node_report(f, &p, &rs, &err) == 0, "%s", err ? err->msg : "");
+    fleet_specs_clear(&s);
+    ck_assert_int_eq(fleet_node_heartbeat(f, &p, &hb, &beat, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        berth_loop_run_once(loop, 60 * BERTH_NSEC_PER_MSEC, NULL);
+}
+
+/* How many of node name's replicas are of the revision whose ids start
+ * with prefix, and how many there are in all. */
+static size_t of_revision(const char *name, const char *prefix, size_t *ret_all)
+{
+    char ids[2048], *save = NULL;
+    size_t n = 0, all = 0;
+
+    assigned_ids(name, ids, sizeof(ids));
+    for (char *t = strtok_r(ids, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        all++;
+        n += strncmp(t, prefix, strlen(prefix)) == 0;
+    }
+    *ret_all = all;
+    return n;
+}
+
+/* The Deployment web's newest revision's replica prefix ("web-<hash>"). */
+static void newest_prefix(char *buf, size_t size, uint64_t *ret_revision)
+{
+    fleet_workloads v;
+
+    ck_assert_int_eq(fleet_workloads_get(f, "web", &v, NULL), 0);
+    ck_assert_uint_ge(v.workloads[0]->status->n_replica_sets, 1);
+    snprintf(buf, size, "web-%s-", v.workloads[0]->status->replica_sets[0]->hash);
+    if (ret_revision)
+        *ret_revision = v.workloads[0]->status->revision;
+    fleet_workloads_clear(&v);
+}
+
+/* Report Ready until every replica is of the newest revision, checking
+ * at each step that 3 to 4 run (maxSurge 0, maxUnavailable 1). */
+static void roll_to_newest(void)
+{
+    char prefix[96];
+    size_t all = 0, fresh = 0;
+
+    newest_prefix(prefix, sizeof(prefix), NULL);
+    for (int round = 0; round < 40 && fresh != 4; round++) {
+        all_ready("n1");
+        fresh = of_revision("n1", prefix, &all);
+        ck_assert_uint_le(all, 4);
+        ck_assert_uint_ge(all, 3);
+    }
+    ck_assert_uint_eq(fresh, 4);
+    ck_assert_uint_eq(all, 4);
+}
+
+static void apply_image(const char *image)
+{
+    Workload *w = deployment("web", 4);
+    IntOrPercent zero = INT_OR_PERCENT_INIT, one = INT_OR_PERCENT_INIT;
+    DeploymentStrategy ds = DEPLOYMENT_STRATEGY_INIT;
+    berth_error *err = NULL;
+    fleet_changes c;
+
+    one.value = 1;
+    ds.type = "RollingUpdate";
+    ds.max_surge = &zero;
+    ds.max_unavailable = &one;
+    w->strategy = BERTH_PB_COPY(DeploymentStrategy, &ds);
+    free(w->template_->image);
+    w->template_->image = strdup(image);
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+}
+
+static void rollout(RolloutAction action, uint64_t to, const char *want, int code)
+{
+    RolloutRequest in = ROLLOUT_REQUEST_INIT;
+    berth_error *err = NULL;
+    char *result = NULL;
+    uint64_t gen = 0;
+
+    in.name = "web";
+    in.action = action;
+    in.to_revision = to;
+    if (code) {
+        ck_assert_fails(fleet_rollout(f, &in, "op", &result, &gen, &err), err, code, want);
+        return;
+    }
+    ck_assert_msg(fleet_rollout(f, &in, "op", &result, &gen, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_str_eq(result, want);
+    free(result);
+}
+
+/* A new template rolls out revision by revision within maxSurge and
+ * maxUnavailable; undo, restart, pause and resume do what kubectl's do;
+ * revisions survive a restart of the controller. */
+START_TEST(a_rolling_update_moves_revision_by_revision)
+{
+    char first[96], second[96], p[96];
+    uint64_t revision;
+    fleet_workloads v;
+    size_t all;
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    apply_image("busybox:1");
+    all_ready("n1");
+    newest_prefix(first, sizeof(first), &revision);
+    ck_assert_uint_eq(revision, 1);
+    ck_assert_uint_eq(of_revision("n1", first, &all), 4);
+
+    apply_image("busybox:2");
+    newest_prefix(second, sizeof(second), &revision);
+    ck_assert_uint_eq(revision, 2);
+    ck_assert_str_ne(first, second);
+    roll_to_newest();
+    all_ready("n1");
+    ck_assert_int_eq(fleet_workloads_get(f, "web", &v, NULL), 0);
+    ck_assert_uint_eq(v.workloads[0]->status->updated, 4);
+    ck_assert_uint_eq(v.workloads[0]->status->available, 4);
+    ck_assert_uint_eq(v.workloads[0]->status->n_replica_sets, 2);
+    ck_assert_uint_eq(v.workloads[0]->status->replica_sets[1]->n_indices, 0);
+    ck_assert_uint_eq(v.workloads[0]->status->n_conditions, 2);
+    ck_assert_str_eq(v.workloads[0]->status->conditions[1]->reason, "NewReplicaSetAvailable");
+    fleet_workloads_clear(&v);
+
+    /* undo: the first template again, as revision 3 */
+    rollout(ROLLOUT_UNDO, 0, "rolled back", 0);
+    newest_prefix(p, sizeof(p), &revision);
+    ck_assert_str_eq(p, first);
+    ck_assert_uint_eq(revision, 3);
+    roll_to_newest();
+    rollout(ROLLOUT_UNDO, 3, "skipped rollback (current template already matches revision 3)", 0);
+    rollout(ROLLOUT_UNDO, 99, "unable to find specified revision 99 in history", CODE_NOT_FOUND);
+    /* restart: a template of its own */
+    rollout(ROLLOUT_RESTART, 0, "restarted", 0);
+    newest_prefix(p, sizeof(p), &revision);
+    ck_assert_str_ne(p, first);
+    ck_assert_str_ne(p, second);
+    ck_assert_uint_eq(revision, 4);
+    roll_to_newest();
+    /* pause: a new template waits */
+    rollout(ROLLOUT_PAUSE, 0, "paused", 0);
+    rollout(ROLLOUT_PAUSE, 0, "deployments.apps \"web\" is already paused",
+            CODE_FAILED_PRECONDITION);
+    rollout(ROLLOUT_RESTART, 0, "can't restart paused deployment (run rollout resume first)",
+            CODE_FAILED_PRECONDITION);
+    apply_image("busybox:3");
+    all_ready("n1");
+    newest_prefix(second, sizeof(second), &revision);
+    ck_assert_uint_eq(revision, 4);
+    ck_assert_uint_eq(of_revision("n1", p, &all), 4);
+
+    /* the controller restarts: revisions, replicas and the pause stay */
+    fleet_down();
+    fleet_up();
+    register_node("n1");
+    all_ready("n1");
+    newest_prefix(second, sizeof(second), &revision);
+    ck_assert_uint_eq(revision, 4);
+    ck_assert_uint_eq(of_revision("n1", p, &all), 4);
+    rollout(ROLLOUT_RESUME, 0, "resumed", 0);
+    newest_prefix(second, sizeof(second), &revision);
+    ck_assert_uint_eq(revision, 5);
+    roll_to_newest();
+    rollout(ROLLOUT_RESUME, 0, "deployments.apps \"web\" is not paused", CODE_FAILED_PRECONDITION);
+}
+END_TEST
+
+/* A Deployment stored before berth kept revisions keeps its replicas, by
+ * their names, as its first revision. */
+START_TEST(a_deployment_from_before_revisions_keeps_its_replicas)
+{
+    char ids[256];
+    sqlite3 *db3;
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    ck_assert_int_eq(apply_one("web", 1, false), APPLY_CREATED);
+    fleet_down();
+    /* as berth left it before revisions */
+    ck_assert_int_eq(sqlite3_open(db, &db3), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db3,
+                                  "DELETE FROM replica_sets; UPDATE assignments SET container_id "
+                                  "= 'web-0', revision = ''",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db3);
+    fleet_up();
+    register_node("n1");
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "web-0");
+    all_ready("n1");
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "web-0");
+    /* and a new template rolls it out like any other */
+    apply_image("busybox:2");
+    roll_to_newest();
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_ptr_null(strstr(ids, "web-0"));
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller-fleet");
@@ -959,6 +1191,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, nodes_learn_their_peers);
     tcase_add_test(tc, a_silent_node_is_unknown_then_down_and_fenced_when_back);
     tcase_add_test(tc, a_succeeded_pod_is_not_run_again_when_its_node_goes_down);
+    tcase_add_test(tc, a_rolling_update_moves_revision_by_revision);
+    tcase_add_test(tc, a_deployment_from_before_revisions_keeps_its_replicas);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ typedef struct loaded {
     size_t n_nodes;
     Workload *workloads[8];
     size_t n_workloads;
-    char assign[8][3][64];
+    char assign[8][4][64];
     uint32_t replica[8];
     uint64_t spec_gen[8], wl_gen[8];
     size_t n_assign;
@@ -99,6 +100,7 @@ static int take_assignment(void *data, const berth_store_assignment *a)
     snprintf(l->assign[l->n_assign][0], 64, "%s", a->node);
     snprintf(l->assign[l->n_assign][1], 64, "%s", a->container_id);
     snprintf(l->assign[l->n_assign][2], 64, "%s", a->workload);
+    snprintf(l->assign[l->n_assign][3], 64, "%s", a->revision);
     l->replica[l->n_assign] = a->replica;
     l->wl_gen[l->n_assign] = a->workload_generation;
     l->spec_gen[l->n_assign++] = a->spec_generation;
@@ -224,9 +226,9 @@ START_TEST(workloads_assignments_statuses_round_trip)
     Workload *a = workload("zeta", 100, 4), *b = workload("alpha", 200, 2);
     WorkloadStatus ws = WORKLOAD_STATUS_INIT;
     ContainerStatus cs = CONTAINER_STATUS_INIT;
-    berth_store_assignment as[] = { { "n2", "zeta-1", "zeta", 1, 5, 3 },
-                                    { "n1", "zeta-0", "zeta", 0, 4, 2 },
-                                    { "n1", "alpha-0", "alpha", 0, 4, 1 } };
+    berth_store_assignment as[] = { { "n2", "zeta-1", "zeta", 1, 5, 3, "" },
+                                    { "n1", "zeta-0", "zeta", 0, 4, 2, "" },
+                                    { "n1", "alpha-0", "alpha", 0, 4, 1, "6d4cf56db6" } };
     berth_error *err = NULL;
     static loaded l;
 
@@ -260,6 +262,8 @@ START_TEST(workloads_assignments_statuses_round_trip)
     ck_assert_uint_eq(l.n_assign, 3);
     ck_assert_str_eq(l.assign[0][0], "n1");
     ck_assert_str_eq(l.assign[0][1], "alpha-0");
+    ck_assert_str_eq(l.assign[0][3], "6d4cf56db6");
+    ck_assert_str_eq(l.assign[2][3], "");
     ck_assert_str_eq(l.assign[2][1], "zeta-1");
     ck_assert_str_eq(l.assign[2][2], "zeta");
     ck_assert_uint_eq(l.replica[2], 1);
@@ -440,10 +444,12 @@ START_TEST(taints_and_the_upgrade_from_schema_1)
     /* a controller of schema 1 made it: upgraded, the node still there */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(db,
-                     "DROP TABLE node_taints; DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN "
-                     "pod_cidr; PRAGMA user_version = 1",
-                     NULL, NULL, NULL),
+        sqlite3_exec(
+            db,
+            "DROP TABLE node_taints; DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN "
+            "pod_cidr; DROP TABLE replica_sets; ALTER TABLE assignments DROP COLUMN revision; "
+            "PRAGMA user_version = 1",
+            NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     st = open_store();
@@ -516,7 +522,8 @@ START_TEST(namespaces_and_the_upgrade_from_schema_2)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
         sqlite3_exec(db,
-                     "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; PRAGMA "
+                     "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; DROP TABLE "
+                     "replica_sets; ALTER TABLE assignments DROP COLUMN revision; PRAGMA "
                      "user_version = 2",
                      NULL, NULL, NULL),
         SQLITE_OK);
@@ -530,6 +537,87 @@ START_TEST(namespaces_and_the_upgrade_from_schema_2)
     berth_store_close(st);
     workload_free_unpacked(a, NULL);
     workload_free_unpacked(b, NULL);
+}
+END_TEST
+
+static int take_rs(void *data, const char *key, ReplicaSet *rs)
+{
+    char(*got)[64] = data;
+    size_t i = 0;
+
+    while (got[i][0])
+        i++;
+    snprintf(got[i], 64, "%s %s %" PRIu64 " %zu", key, rs->hash, rs->revision, rs->n_indices);
+    replica_set_free_unpacked(rs, NULL);
+    return 0;
+}
+
+/* A Deployment's revisions: stored by key and hash, replaced in place,
+ * deleted with their workload; a store of schema 4 (no revisions) gets
+ * them, its assignments with none. */
+START_TEST(revisions_and_the_upgrade_from_schema_4)
+{
+    berth_store *st = open_store();
+    Workload *w = workload("web", 1, 3);
+    ReplicaSet rs = REPLICA_SET_INIT;
+    uint32_t idx[] = { 0, 2 };
+    berth_store_assignment as = { "n1", "web-0", "web", 0, 1, 1, NULL };
+    berth_error *err = NULL;
+    static loaded l;
+    char got[8][64];
+    sqlite3 *db;
+
+    ck_assert_int_eq(berth_store_workload_put(st, w, &err), 0);
+    rs.hash = "6d4cf56db6";
+    rs.revision = 2;
+    rs.indices = idx;
+    rs.n_indices = 2;
+    ck_assert_int_eq(berth_store_replica_set_put(st, "web", &rs, &err), 0);
+    rs.revision = 3; /* replaced, not added */
+    ck_assert_int_eq(berth_store_replica_set_put(st, "web", &rs, &err), 0);
+    rs.hash = "";
+    rs.revision = 1;
+    rs.n_indices = 0;
+    ck_assert_int_eq(berth_store_replica_set_put(st, "web", &rs, &err), 0);
+    ck_assert_int_eq(berth_store_replica_set_put(st, "other", &rs, &err), 0);
+    memset(got, 0, sizeof(got));
+    ck_assert_int_eq(berth_store_replica_sets_load(st, take_rs, got, &err), 0);
+    ck_assert_str_eq(got[0], "other  1 0");
+    ck_assert_str_eq(got[1], "web  1 0");
+    ck_assert_str_eq(got[2], "web 6d4cf56db6 3 2");
+    ck_assert_str_eq(got[3], "");
+    ck_assert_int_eq(berth_store_replica_set_delete(st, "web", "", &err), 0);
+    ck_assert_int_eq(berth_store_workload_delete(st, "web", &err), 0);
+    memset(got, 0, sizeof(got));
+    ck_assert_int_eq(berth_store_replica_sets_load(st, take_rs, got, &err), 0);
+    ck_assert_str_eq(got[0], "other  1 0");
+    ck_assert_str_eq(got[1], "");
+    berth_store_close(st);
+
+    /* a controller of schema 4 made it */
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "DROP TABLE replica_sets; ALTER TABLE assignments DROP COLUMN "
+                                  "revision; PRAGMA user_version = 4",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "INSERT INTO assignments VALUES ('n1', 'web-0', 'web', 0, 1, 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    ck_assert_int_eq(berth_store_assignments_load(st, take_assignment, &l, &err), 0);
+    ck_assert_uint_eq(l.n_assign, 1);
+    ck_assert_str_eq(l.assign[0][1], "web-0");
+    ck_assert_str_eq(l.assign[0][3], "");
+    memset(got, 0, sizeof(got));
+    ck_assert_int_eq(berth_store_replica_sets_load(st, take_rs, got, &err), 0);
+    ck_assert_str_eq(got[0], "");
+    ck_assert_int_eq(berth_store_assignment_put(st, &as, &err), 0);
+    berth_store_close(st);
+    loaded_free(&l);
+    workload_free_unpacked(w, NULL);
 }
 END_TEST
 
@@ -563,7 +651,7 @@ START_TEST(damage_is_an_error_not_a_crash)
     sqlite3_close(db);
     st = NULL;
     ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
-    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (4)", path);
+    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (5)", path);
     ck_assert_str_eq(err->msg, msg);
     berth_error_free(&err);
     ck_assert_ptr_null(st);
@@ -584,6 +672,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, damage_is_an_error_not_a_crash);
     tcase_add_test(tc, taints_and_the_upgrade_from_schema_1);
     tcase_add_test(tc, namespaces_and_the_upgrade_from_schema_2);
+    tcase_add_test(tc, revisions_and_the_upgrade_from_schema_4);
     suite_add_tcase(s, tc);
     return s;
 }

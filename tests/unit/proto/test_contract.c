@@ -52,7 +52,8 @@ START_TEST(controller_methods)
     method_is(c, "ListNamespaces", "berth.v1.ListNamespacesRequest",
               "berth.v1.ListNamespacesResponse");
     method_is(c, "GetPeers", "berth.v1.GetPeersRequest", "berth.v1.Peers");
-    ck_assert_uint_eq(c->n_methods, 26);
+    method_is(c, "Rollout", "berth.v1.RolloutRequest", "berth.v1.RolloutResponse");
+    ck_assert_uint_eq(c->n_methods, 27);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
