@@ -222,7 +222,7 @@ up() {
 	start_agent
 	# hello-web serves on the node's own network: its port must be free
 	# (unless it is hello-web already serving there).
-	if ! "$BERTHCTL" get containers hello-web-0 2>/dev/null | grep -q Running &&
+	if ! "$BERTHCTL" get containers --workload hello-web 2>/dev/null | grep -q Running &&
 		ss -Hltn 'sport = :8080' 2>/dev/null | grep -q .; then
 		die "127.0.0.1:8080 is in use; hello-web (deploy/examples/hello.yaml) serves there"
 	fi

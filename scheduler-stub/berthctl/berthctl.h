@@ -66,6 +66,7 @@ int berthctl_cmd_keygen(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_join_token(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_rollout(berthctl_ctx *ctx, int argc, char **argv);
 
 /* Print "berthctl: <msg>" to stderr. */
 void berthctl_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

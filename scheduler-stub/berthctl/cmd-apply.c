@@ -200,7 +200,8 @@ static int apply_one(berthctl_ctx *ctx, const input *in, bool dry_run, bool prin
     return 0;
 }
 
-/* Poll until every named workload runs all its replicas. */
+/* Poll until every named workload runs all its replicas (a Deployment:
+ * of its newest revision, none of an older one left). */
 static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeout_ns)
 {
     int64_t deadline = berth_now_mono_ns() + timeout_ns;
@@ -241,7 +242,11 @@ static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeo
                 snprintf(line, sizeof(line), "%s: %u/%u running%s%s%s", names[i], running, desired,
                          done_part, st && st->unschedulable ? ": " : "",
                          st && st->unschedulable ? st->message : "");
-                if (running + succeeded >= desired && (!st || !st->unschedulable))
+                /* a Deployment: its newest revision's replicas, and no
+                 * other's left (a rollout done) */
+                if (running + succeeded >= desired && (!st || !st->unschedulable) &&
+                    (w->kind != WORKLOAD_DEPLOYMENT ||
+                     (st && st->updated >= desired && st->placed <= desired)))
                     done++;
                 else
                     snprintf(pending + strlen(pending), sizeof(pending) - strlen(pending),

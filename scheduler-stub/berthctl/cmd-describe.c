@@ -228,6 +228,70 @@ static void print_spec(const ContainerSpec *s)
     describe_probe("Startup", s->startup_probe);
 }
 
+static void int_or_percent(const IntOrPercent *v, const char *dflt, char *buf, size_t size)
+{
+    if (!v)
+        snprintf(buf, size, "%s", dflt);
+    else
+        snprintf(buf, size, "%u%s", v->value, v->percent ? "%" : "");
+}
+
+/* A Deployment's rollout as kubectl describe deployment shows it. */
+static void describe_rollout(const Workload *w)
+{
+    static const char *const h[] = { "Type", "Status", "Reason" };
+    const WorkloadStatus *st = w->status;
+    const DeploymentStrategy *ds = w->strategy;
+    bool recreate = ds && strcmp(ds->type, "Recreate") == 0;
+    char surge[24], unavailable[24], old[1024] = "";
+    berthctl_table *t;
+    size_t len = 0;
+
+    if (!st)
+        return;
+    printf("%-24s%u desired | %u updated | %u total | %u available | %u unavailable\n",
+           "Replicas:", w->replicas, st->updated, st->placed, st->available,
+           st->placed > st->available ? st->placed - st->available : 0);
+    printf("%-24s%s\n", "StrategyType:", recreate ? "Recreate" : "RollingUpdate");
+    printf("%-24s%u\n", "MinReadySeconds:", w->min_ready_seconds);
+    if (!recreate) {
+        int_or_percent(ds ? ds->max_unavailable : NULL, "25%", unavailable, sizeof(unavailable));
+        int_or_percent(ds ? ds->max_surge : NULL, "25%", surge, sizeof(surge));
+        printf("%-24s%s max unavailable, %s max surge\n", "RollingUpdateStrategy:", unavailable,
+               surge);
+    }
+    if (w->paused)
+        printf("%-24s%s\n", "Paused:", "true");
+    printf("Conditions:\n");
+    t = berthctl_table_new(3, h);
+    for (size_t i = 0; i < st->n_conditions; i++) {
+        const char *cells[3] = { st->conditions[i]->type,
+                                 st->conditions[i]->status ? "True" : "False",
+                                 st->conditions[i]->reason };
+
+        berthctl_table_add(t, cells, NULL);
+    }
+    berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    for (size_t i = 1; i < st->n_replica_sets; i++) {
+        const ReplicaSet *rs = st->replica_sets[i];
+
+        if (rs->n_indices == 0 && rs->placed == 0)
+            continue;
+        if (len < sizeof(old))
+            len += (size_t)snprintf(old + len, sizeof(old) - len,
+                                    "%s%s%s%s (%u/%zu replicas created)", len ? ", " : "", w->name,
+                                    *rs->hash ? "-" : "", rs->hash, rs->placed, rs->n_indices);
+    }
+    printf("%-17s%s\n", "OldReplicaSets:", len ? old : "<none>");
+    if (st->n_replica_sets) {
+        const ReplicaSet *rs = st->replica_sets[0];
+
+        printf("%-17s%s%s%s (%u/%zu replicas created)\n", "NewReplicaSet:", w->name,
+               *rs->hash ? "-" : "", rs->hash, rs->placed, rs->n_indices);
+    }
+}
+
 static int describe_workload(berthctl_ctx *ctx, const char *name)
 {
     static const char *const h[] = { "NAME", "NODE", "STATE", "RESTARTS" };
@@ -259,7 +323,11 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
     for (size_t i = 0; i < w->n_node_selector; i++)
         printf("%s%s=%s", i ? "," : "", w->node_selector[i]->key, w->node_selector[i]->value);
     printf("%s\n", w->n_node_selector ? "" : "-");
-    if (st) {
+    if (w->kind == WORKLOAD_DEPLOYMENT) {
+        describe_rollout(w);
+        if (st && st->unschedulable)
+            FIELD("Unschedulable", "%u: %s", st->unschedulable, st->message);
+    } else if (st) {
         FIELD("Replicas", "%u desired, %u placed, %u running, %u failed", st->desired, st->placed,
               st->running, st->failed);
         if (st->unschedulable)
@@ -528,6 +596,8 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
     }
     what = argv[optind];
     name = argv[optind + 1];
+    if (strcmp(what, "deploy") == 0 || strncmp(what, "deployment", 10) == 0)
+        what = "workload";
     if (strncmp(what, "node", 4) != 0 && strncmp(what, "workload", 8) != 0 &&
         strncmp(what, "container", 9) != 0 && strcmp(what, "pod") != 0 &&
         strcmp(what, "pods") != 0 && strcmp(what, "po") != 0 && strcmp(what, "ns") != 0 &&

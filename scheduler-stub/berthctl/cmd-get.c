@@ -15,10 +15,13 @@
 static void get_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl get nodes|namespaces|workloads|pods|containers [NAME...] [OPTIONS]\n"
+            "Usage: berthctl get nodes|namespaces|workloads|deployments|replicasets|pods|\n"
+            "                    containers [NAME...] [OPTIONS]\n"
             "\n"
             "List what the controller knows, sorted by name (containers by node, then name).\n"
             "A pod is a replica of a workload, with its containers (kubectl get pods).\n"
+            "deployments (deploy) and replicasets (rs, a Deployment's revisions) are shown\n"
+            "as kubectl shows them.\n"
             "Workloads, pods and containers are those of one namespace (-n, default\n"
             "\"default\"), or of all of them with -A.\n"
             "\n"
@@ -233,6 +236,101 @@ static size_t print_workloads(const ListWorkloadsResponse *r, char **names, int 
     return shown;
 }
 
+/* kubectl get deployments: READY (Ready/replicas), UP-TO-DATE,
+ * AVAILABLE; wide: the containers, images and selector. */
+static size_t print_deployments(const ListWorkloadsResponse *r, char **names, int n_names,
+                                bool wide, bool all_ns)
+{
+    static const char *const h[] = { "NAME", "READY",      "UP-TO-DATE", "AVAILABLE",
+                                     "AGE",  "CONTAINERS", "IMAGES",     "SELECTOR" };
+    berthctl_table *t = table_ns(h, 8, 5, wide, all_ns);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < r->n_workloads; i++) {
+        const Workload *w = r->workloads[i];
+        const WorkloadStatus *st = w->status;
+        char ready[32], updated[16], available[16], age[16], names_[512] = "", images[1024] = "",
+                                                             sel[512];
+        const char *cells[8];
+        size_t ln = 0, li = 0;
+
+        if (w->kind != WORKLOAD_DEPLOYMENT || !wanted(names, n_names, w->name))
+            continue;
+        snprintf(ready, sizeof(ready), "%u/%u", st ? st->ready : 0, w->replicas);
+        snprintf(updated, sizeof(updated), "%u", st ? st->updated : 0);
+        snprintf(available, sizeof(available), "%u", st ? st->available : 0);
+        for (size_t c = 0; w->template_ && c < berth_pod_size(w); c++) {
+            PodRole role;
+            uint32_t index;
+            const ContainerSpec *cs = berth_pod_container(w, c, &role, &index);
+
+            if (role != POD_ROLE_APP)
+                continue;
+            if (ln < sizeof(names_))
+                ln += (size_t)snprintf(names_ + ln, sizeof(names_) - ln, "%s%s", ln ? "," : "",
+                                       berth_container_name(cs));
+            if (li < sizeof(images))
+                li += (size_t)snprintf(images + li, sizeof(images) - li, "%s%s", li ? "," : "",
+                                       cs->image);
+        }
+        selector_text(w->node_selector, w->n_node_selector, sel, sizeof(sel));
+        cells[0] = w->name;
+        cells[1] = ready;
+        cells[2] = updated;
+        cells[3] = available;
+        cells[4] = berthctl_age(w->created_unix_ns, age, sizeof(age));
+        cells[5] = names_;
+        cells[6] = images;
+        cells[7] = sel;
+        table_add_ns(t, all_ns, berth_namespace_or_default(w->namespace_), cells, 8, NULL);
+        shown++;
+    }
+    if (shown)
+        berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    return shown;
+}
+
+/* kubectl get replicasets: each revision of each Deployment, newest first:
+ * DESIRED (its replicas), CURRENT (placed), READY; wide: its revision. */
+static size_t print_replica_sets(const ListWorkloadsResponse *r, char **names, int n_names,
+                                 bool wide, bool all_ns)
+{
+    static const char *const h[] = { "NAME", "DESIRED", "CURRENT", "READY", "AGE", "REVISION" };
+    berthctl_table *t = table_ns(h, 6, 5, wide, all_ns);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < r->n_workloads; i++) {
+        const Workload *w = r->workloads[i];
+
+        for (size_t k = 0; w->status && k < w->status->n_replica_sets; k++) {
+            const ReplicaSet *rs = w->status->replica_sets[k];
+            char name[128], desired[16], current[16], ready[16], age[16], rev[24];
+            const char *cells[6];
+
+            snprintf(name, sizeof(name), "%s%s%s", w->name, *rs->hash ? "-" : "", rs->hash);
+            if (!wanted(names, n_names, name))
+                continue;
+            snprintf(desired, sizeof(desired), "%zu", rs->n_indices);
+            snprintf(current, sizeof(current), "%u", rs->placed);
+            snprintf(ready, sizeof(ready), "%u", rs->ready);
+            snprintf(rev, sizeof(rev), "%" PRIu64, rs->revision);
+            cells[0] = name;
+            cells[1] = desired;
+            cells[2] = current;
+            cells[3] = ready;
+            cells[4] = berthctl_age(rs->created_unix_ns, age, sizeof(age));
+            cells[5] = rev;
+            table_add_ns(t, all_ns, berth_namespace_or_default(w->namespace_), cells, 6, NULL);
+            shown++;
+        }
+    }
+    if (shown)
+        berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    return shown;
+}
+
 size_t berthctl_print_containers(const ListContainersResponse *r, char **names, int n_names,
                                  bool wide, bool all_ns)
 {
@@ -334,7 +432,7 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     ListContainersRequest creq = LIST_CONTAINERS_REQUEST_INIT;
     ListPodsRequest preq = LIST_PODS_REQUEST_INIT;
     ListNamespacesRequest nsreq = LIST_NAMESPACES_REQUEST_INIT;
-    enum { NODES, NAMESPACES, WORKLOADS, PODS, CONTAINERS } kind;
+    enum { NODES, NAMESPACES, WORKLOADS, DEPLOYMENTS, REPLICA_SETS, PODS, CONTAINERS } kind;
     size_t shown = 0;
     ProtobufCMessage *req;
     berthctl_format fmt = BERTHCTL_TABLE;
@@ -392,6 +490,14 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         req = &wreq.base;
         if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
             return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "deployments") == 0 || strcmp(what, "deployment") == 0 ||
+               strcmp(what, "deploy") == 0 || strcmp(what, "replicasets") == 0 ||
+               strcmp(what, "replicaset") == 0 || strcmp(what, "rs") == 0) {
+        kind = what[0] == 'd' ? DEPLOYMENTS : REPLICA_SETS;
+        method = "ListWorkloads";
+        req = &wreq.base;
+        if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
+            return BERTHCTL_EXIT_USAGE;
     } else if (strcmp(what, "pods") == 0 || strcmp(what, "pod") == 0 || strcmp(what, "po") == 0) {
         kind = PODS;
         method = "ListPods";
@@ -427,6 +533,12 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         if (kind == NAMESPACES)
             shown = print_namespaces((ListNamespacesResponse *)resp, argv + optind, argc - optind,
                                      wide);
+        else if (kind == DEPLOYMENTS)
+            shown = print_deployments((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
+                                      wide, ctx->all_namespaces);
+        else if (kind == REPLICA_SETS)
+            shown = print_replica_sets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
+                                       wide, ctx->all_namespaces);
         else if (kind == WORKLOADS)
             shown = print_workloads((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                     wide, ctx->all_namespaces);

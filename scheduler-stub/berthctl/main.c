@@ -19,6 +19,8 @@ static const berthctl_command commands[] = {
       berthctl_cmd_describe },
     { "logs", "print a container's log, fetched from its node", berthctl_cmd_logs },
     { "stop", "stop a container now, on its node", berthctl_cmd_stop },
+    { "rollout", "a Deployment's rollout: status, history, undo, restart, pause, resume",
+      berthctl_cmd_rollout },
     { "health", "survey every node's health", berthctl_cmd_health },
     { "top", "show the latest CPU and memory use", berthctl_cmd_top },
     { "node", "approve, cordon, uncordon or drain a node", berthctl_cmd_node },

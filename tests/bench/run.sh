@@ -2,7 +2,8 @@
 # Run the benchmarks and print their figures with the references measured in
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
-#   tests/bench/run.sh [start] [monitor] [rpc] [agent] [readopt] [controller] [scale] [image]
+#   tests/bench/run.sh [start] [monitor] [rpc] [agent] [readopt] [controller] [rollout] [scale]
+#                      [image]
 #                                                         (default: all of them)
 #
 #   start    berthctl run vs crun run vs an unshare+chroot floor
@@ -17,6 +18,9 @@
 #   controller  berth-controller with a real berthd: Apply -> Running (100 runs,
 #            then a 100-replica burst) and exit -> the controller's record
 #            (CONTROLLER_ARGS="100 100": runs, burst)
+#   rollout  berth-controller with a real berthd: rolling updates of a
+#            100-replica Deployment (maxSurge 25 %), their time and the
+#            controller's CPU (ROLLOUT_ARGS="3 100": rollouts, replicas)
 #   scale    berth-controller with 1000 fake agents: registration, heartbeats,
 #            10000 replicas placed and Running (SCALE_ARGS="1000 10000 10":
 #            agents, replicas, workloads)
@@ -33,13 +37,13 @@ cd "$top"
 build=${BUILD_DIR:-build}
 iterations=${ITERATIONS:-50}
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent readopt controller scale image)
+[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent readopt controller rollout scale image)
 
 for b in "${which[@]}"; do
 	case "$b" in
-	start | monitor | rpc | agent | readopt | controller | scale | image) ;;
+	start | monitor | rpc | agent | readopt | controller | rollout | scale | image) ;;
 	*)
-		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent, readopt, controller, scale, image)" >&2
+		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent, readopt, controller, rollout, scale, image)" >&2
 		exit 2
 		;;
 	esac
@@ -77,6 +81,11 @@ run_one() {
 		set -- ${CONTROLLER_ARGS:-100 100}
 		"$build/tests/bench/controller/bench-fleet" apply "$rootfs" "$@" &&
 			"$build/tests/bench/controller/bench-fleet" exit "$rootfs" "$1"
+		;;
+	rollout)
+		# shellcheck disable=SC2086
+		set -- ${ROLLOUT_ARGS:-3 100}
+		"$build/tests/bench/controller/bench-fleet" rollout "$rootfs" "$@"
 		;;
 	scale)
 		# shellcheck disable=SC2086

@@ -90,14 +90,16 @@ spec:
 YAML
 out=$(bctl apply -f "$FLEET_DIR/web.yaml" --wait --wait-timeout 60s 2>&1)
 contains "both run" "web: 2/2 running" "$out"
-ip0=$(pod_ip web-0)
-ip1=$(pod_ip web-1)
+web0=$(deploy_pod web 0)
+web1=$(deploy_pod web 1)
+ip0=$(pod_ip "$web0")
+ip1=$(pod_ip "$web1")
 case "$ip0 $ip1" in
 "${r1%.0/24}".*" ${r1%.0/24}".*) ok "addresses from n1's range ($ip0, $ip1)" ;;
 *) bad "addresses: [$ip0] [$ip1] not in $r1: $(bctl get pods -o wide 2>&1)" ;;
 esac
 [ "$ip0" != "$ip1" ] && ok "two addresses" || bad "the same address twice"
-contains "describe pod: IP" "IP:             $ip0" "$(bctl describe pod web-0)"
+contains "describe pod: IP" "IP:             $ip0" "$(bctl describe pod "$web0")"
 expect "one veth a pod on n1, none on n2" "2 0" "$(pod_veths n1) $(pod_veths n2)"
 
 # --- 3. reaching pods --------------------------------------------------------------------
@@ -112,8 +114,8 @@ expect "the node reaches a pod, which knows its address (fieldRef)" "hello from 
 # metrics: a pod's container (its cgroup in the pod's) has its figures,
 # its pod's address and the bytes of its pod's interface
 top_net() {
-	bctl top containers -o wide | awk -v ip="$ip0" \
-		'$1 == "web-0" && $5 != "0" && $7 == ip && $8 != "0" && $9 != "0" { f = 1 } END { exit !f }'
+	bctl top containers -o wide | awk -v ip="$ip0" -v p="$web0" \
+		'$1 == p && $5 != "0" && $7 == ip && $8 != "0" && $9 != "0" { f = 1 } END { exit !f }'
 }
 wait_until 15 top_net && ok "top -o wide: web-0's memory, address and network bytes" ||
 	bad "top: $(bctl top containers -o wide 2>&1)"
@@ -215,7 +217,7 @@ expect "the stream that ran across the agent's death arrived whole" "got line40"
 	"$(bctl logs sink-0 2>&1 | tail -1)"
 bctl delete sink >/dev/null 2>&1
 sleep 2
-expect "adopted with the same addresses" "$ip0 $ip1" "$(pod_ip web-0) $(pod_ip web-1)"
+expect "adopted with the same addresses" "$ip0 $ip1" "$(pod_ip "$web0") $(pod_ip "$web1")"
 expect "still reachable" "hello from $ip0" "$(reach n1 "$ip0")"
 
 # --- 5. a pod of two containers -------------------------------------------------------
@@ -358,11 +360,12 @@ wait_until 10 overlay_route && ok "v2 routes v1's range over the overlay" ||
 	bad "v2's routes: $(net_run v2 ip route show proto 188)"
 sed -e 's/name: web}/name: over}/' -e 's/app: web/app: over/g' -e 's/nodeName: n1/nodeName: v1/' \
 	-e 's/replicas: 2/replicas: 1/' "$FLEET_DIR/web.yaml" | bctl apply -f - >/dev/null
+OVER=$(deploy_pod over 0)
 over_runs() {
-	[ -n "$(pod_ip over-0)" ] && [ "$(bctl get pods over-0 | awk 'NR == 2 { print $3 }')" = Running ]
+	[ -n "$(pod_ip ${OVER})" ] && [ "$(bctl get pods ${OVER} | awk 'NR == 2 { print $3 }')" = Running ]
 }
-wait_until 30 over_runs || bad "over-0 did not run: $(bctl get pods -o wide 2>&1)"
-ipo=$(pod_ip over-0)
+wait_until 30 over_runs || bad "${OVER} did not run: $(bctl get pods -o wide 2>&1)"
+ipo=$(pod_ip ${OVER})
 sed -e "s/name: client}/name: across}/" -e 's/nodeName: n1/nodeName: v2/' -e "s/$ip1/$ipo/" \
 	"$FLEET_DIR/client.yaml" | bctl apply -f - >/dev/null
 across_done() {
@@ -404,11 +407,12 @@ JSON
 	wait_until 30 c1_ready || bad "c1 not Ready: $(bctl get nodes 2>&1)"
 	sed -e 's/name: web}/name: cnipod}/' -e 's/app: web/app: cnipod/g' -e 's/nodeName: n1/nodeName: c1/' \
 		-e 's/replicas: 2/replicas: 1/' "$FLEET_DIR/web.yaml" | bctl apply -f - >/dev/null
+	CNIPOD=$(deploy_pod cnipod 0)
 	cni_runs() {
-		[ "$(bctl get pods cnipod-0 | awk 'NR == 2 { print $3 }')" = Running ]
+		[ "$(bctl get pods ${CNIPOD} | awk 'NR == 2 { print $3 }')" = Running ]
 	}
-	wait_until 30 cni_runs || bad "cnipod-0: $(bctl get pods -o wide 2>&1)"
-	expect "the plugins gave it its address" "10.23.0.2" "$(pod_ip cnipod-0)"
+	wait_until 30 cni_runs || bad "${CNIPOD}: $(bctl get pods -o wide 2>&1)"
+	expect "the plugins gave it its address" "10.23.0.2" "$(pod_ip ${CNIPOD})"
 	wait_until 20 test -n "$(reach c1 10.23.0.2)"
 	expect "the node reaches it, and it knows its address" "hello from 10.23.0.2" \
 		"$(reach c1 10.23.0.2)"
@@ -416,7 +420,7 @@ JSON
 		"$(ls "$FLEET_DIR/cni-ipam/fleetnet" | grep -c '^10\.')"
 	# CHECK: a berthd started again finds the network as ADD made it and
 	# leaves the pod be; one whose interface went meanwhile is made anew.
-	cni_pid() { bctl get containers -o wide | awk '$1 == "cnipod-0" { print $8 }'; }
+	cni_pid() { bctl get containers -o wide | awk -v c="$CNIPOD" '$1 == c { print $8 }'; }
 	# (its local Agent service answers once the network is open)
 	cni_opened() { node_agent c1 ps; }
 	pid0=$(cni_pid)
@@ -429,17 +433,17 @@ JSON
 	expect "restarted berthd: CHECK passes (berth-cni's sweep), the pod runs on (same process)" \
 		"$pid0 0" "$(cni_pid) $(grep -c "not as ADD made it" "$FLEET_DIR/c1/log")"
 	node_kill c1 KILL
-	nsenter --net="$FLEET_DIR/c1/state/pods/cnipod-0/net" ip link del eth0 &&
+	nsenter --net="$FLEET_DIR/c1/state/pods/${CNIPOD}/net" ip link del eth0 &&
 		ok "(the pod's eth0 deleted while berthd is away)" || bad "cannot delete the pod's eth0"
 	node_start c1
 	wait_until 20 cni_opened || bad "c1 did not start again"
-	said_broken() { grep -q "pod cnipod-0: its network is not as ADD made it (network fleetnet: CNI plugin" "$FLEET_DIR/c1/log"; }
+	said_broken() { grep -q "pod ${CNIPOD}: its network is not as ADD made it (network fleetnet: CNI plugin" "$FLEET_DIR/c1/log"; }
 	wait_until 20 said_broken && ok "CHECK fails (berth-cni's sweep): said, with the plugin's message" ||
 		bad "no broken network said: $(grep -i "sweep\|CHECK" "$FLEET_DIR/c1/log")"
 	new_pid() { [ -n "$(cni_pid)" ] && [ "$(cni_pid)" != "$pid0" ] && cni_runs; }
 	wait_until 30 new_pid && ok "... and the pod starts again in a new sandbox" ||
-		bad "cnipod-0: $(bctl get containers -o wide 2>&1)"
-	ip_new=$(pod_ip cnipod-0)
+		bad "${CNIPOD}: $(bctl get containers -o wide 2>&1)"
+	ip_new=$(pod_ip ${CNIPOD})
 	wait_until 20 test -n "$(reach c1 "$ip_new")"
 	expect "... on a network that works" "hello from $ip_new" "$(reach c1 "$ip_new")"
 	bctl delete cnipod >/dev/null 2>&1
@@ -512,13 +516,14 @@ JSON
 	node_start c4 "$(net_ns c4)"
 	sed -e 's/name: web}/name: gated}/' -e 's/app: web/app: gated/g' -e 's/nodeName: n1/nodeName: c4/' \
 		-e 's/replicas: 2/replicas: 1/' "$FLEET_DIR/web.yaml" | bctl apply -f - >/dev/null
+	GATED=$(deploy_pod gated 0)
 	adds() { [ "$(wc -l <"$FLEET_DIR/gate-adds" 2>/dev/null || echo 0)" -ge "$1" ]; }
 	wait_until 30 adds 2 && ok "a failing plugin: ADD tried again" || bad "ADD tried $(cat "$FLEET_DIR/gate-adds" 2>/dev/null | wc -l) times"
 	expect "... the pod waits, its container's message the plugin's" "found" \
-		"$(described gated-0 "Message: +network gated: CNI plugin gate ADD: the gate is closed: try later")"
+		"$(described ${GATED} "Message: +network gated: CNI plugin gate ADD: the gate is closed: try later")"
 	expect "... one Warning NetworkNotReady event, however many tries" "found" \
-		"$(described gated-0 "Warning +NetworkNotReady +gated-0 on c4: network gated: CNI plugin gate ADD")"
-	expect "... (one)" "1" "$(bctl describe pod gated-0 | grep -c "NetworkNotReady")"
+		"$(described ${GATED} "Warning +NetworkNotReady +${GATED} on c4: network gated: CNI plugin gate ADD")"
+	expect "... (one)" "1" "$(bctl describe pod ${GATED} | grep -c "NetworkNotReady")"
 	expect "... and nothing of the failed ADD is left (host-local's addresses)" "0" \
 		"$(ls "$FLEET_DIR/cni-ipam-gate/gated" 2>/dev/null | grep -c '^10\.')"
 	n_adds=$(wc -l <"$FLEET_DIR/gate-adds")
@@ -531,24 +536,24 @@ JSON
 		ok "berthd answers while a plugin runs (ADD in berth-cni)" ||
 		bad "berthd answered only after the plugin: $(ls "$FLEET_DIR" | grep gate-slow)"
 	expect "... and the pod waits for it" "ContainerCreating" \
-		"$(bctl get pods gated-0 | awk 'NR == 2 { print $3 }')"
+		"$(bctl get pods ${GATED} | awk 'NR == 2 { print $3 }')"
 	# berthd killed while the ADD runs: berth-cni and the plugin die with
 	# it; what the ADD cached before its first plugin lets the next berthd
 	# DEL it (the bridge plugin's address given back), and make it anew
 	node_kill c4 KILL
 	rm -f "$FLEET_DIR/gate-slow-started"
 	node_start c4
-	gated_runs() { [ "$(bctl get pods gated-0 | awk 'NR == 2 { print $3 }')" = Running ]; }
+	gated_runs() { [ "$(bctl get pods ${GATED} | awk 'NR == 2 { print $3 }')" = Running ]; }
 	wait_until 40 gated_runs && ok "the plugin works again: the pod runs (backoff; berthd killed meanwhile)" ||
-		bad "gated-0: $(bctl get pods gated-0 2>&1)"
+		bad "${GATED}: $(bctl get pods ${GATED} 2>&1)"
 	contains "... the next berthd DEL'd the ADD cut short" "1 pod(s) gone while berthd was away DEL'd" \
 		"$(cat "$FLEET_DIR/c4/log")"
-	case "$(pod_ip gated-0)" in
-	10.25.0.*) ok "... with the plugins' address ($(pod_ip gated-0))" ;;
-	*) bad "gated-0's address: $(pod_ip gated-0)" ;;
+	case "$(pod_ip ${GATED})" in
+	10.25.0.*) ok "... with the plugins' address ($(pod_ip ${GATED}))" ;;
+	*) bad "${GATED}'s address: $(pod_ip ${GATED})" ;;
 	esac
 	expect "... and host-local holds that one only (the killed berthd's ADD undone)" \
-		"$(pod_ip gated-0)" "$(ls "$FLEET_DIR/cni-ipam-gate/gated" | grep '^10\.' | xargs)"
+		"$(pod_ip ${GATED})" "$(ls "$FLEET_DIR/cni-ipam-gate/gated" | grep '^10\.' | xargs)"
 	expect "... after backing off: few ADDs" "yes" "$([ "$n_adds" -le 5 ] && echo yes || echo "no: $n_adds")"
 	bctl delete gated >/dev/null 2>&1
 	gated_gone() { [ -z "$(ls "$FLEET_DIR/cni-ipam-gate/gated" | grep '^10\.')" ]; }

@@ -126,7 +126,10 @@ contains "the app waits for the init containers" "PodInitializing" "$app_state"
 if ! wait_until 120 web_ready 3/3; then
 	bad "web did not become 3/3 Running: $(bctl get pods 2>&1)"
 fi
-for p in web-0 web-1 web-2; do
+W0=$(deploy_pod web 0)
+W1=$(deploy_pod web 1)
+W2=$(deploy_pod web 2)
+for p in "$W0" "$W1" "$W2"; do
 	expect "$p: READY STATUS RESTARTS" "3/3 Running 2" \
 		"$(pod_field $p 2) $(pod_field $p 3) $(pod_field $p 4)"
 	expect "$p: the init container ran three times" "3" "$(cat "$SHARED/$p.count")"
@@ -135,18 +138,18 @@ for p in web-0 web-1 web-2; do
 done
 expect "get pods columns" "NAME READY STATUS RESTARTS AGE" "$(bctl get pods | head -1 | xargs)"
 expect "env fieldRef and resourceFieldRef, filled in by the node" \
-	"logger of web-0: pod=web-0 node=$(pod_field web-0 7) app-memory=64Mi uid=36" \
-	"$(bctl logs web-0 -c logger 2>&1)"
-out=$(bctl logs web-0 2>&1)
+	"logger of ${W0}: pod=${W0} node=$(pod_field ${W0} 7) app-memory=64Mi uid=36" \
+	"$(bctl logs ${W0} -c logger 2>&1)"
+out=$(bctl logs ${W0} 2>&1)
 expect "logs without -c names the containers" \
-	"berthctl: a container name must be specified for pod web-0, choose one of: [app logger] or one of the init containers: [setup proxy]" \
+	"berthctl: a container name must be specified for pod ${W0}, choose one of: [app logger] or one of the init containers: [setup proxy]" \
 	"$out"
-expect "logs -c setup: its last run" "attempt 3" "$(bctl logs web-0 -c setup 2>&1)"
+expect "logs -c setup: its last run" "attempt 3" "$(bctl logs ${W0} -c setup 2>&1)"
 expect "logs -c setup --previous: the run before" "attempt 2" \
-	"$(bctl logs web-0 -c setup --previous 2>&1)"
-contains "logs -c app --previous: there was none" "previous terminated container web-0_app not found" \
-	"$(bctl logs web-0 -c app --previous 2>&1)"
-out=$(bctl describe pod web-0 2>&1)
+	"$(bctl logs ${W0} -c setup --previous 2>&1)"
+contains "logs -c app --previous: there was none" "previous terminated container ${W0}_app not found" \
+	"$(bctl logs ${W0} -c app --previous 2>&1)"
+out=$(bctl describe pod ${W0} 2>&1)
 contains "describe pod: init containers" "Init Containers:" "$out"
 contains "describe pod: the sidecar's startup probe" "Startup:" "$out"
 contains "describe pod: the init container completed" "Completed" "$out"
@@ -158,16 +161,16 @@ contains "describe workload: the sidecar" "Sidecar proxy:" "$out"
 contains "describe workload: the last container" "Container logger:" "$out"
 # As it is: the app and the sidecar share one network namespace, their
 # own and not the host's; the pod's containers are below its cgroup.
-app=$(cpid web-0_app)
-proxy=$(cpid web-0_proxy)
+app=$(cpid ${W0}_app)
+proxy=$(cpid ${W0}_proxy)
 expect "app and sidecar share the pod's network namespace" "$(readlink /proc/$proxy/ns/net)" \
 	"$(readlink /proc/$app/ns/net)"
 bad_ns=$(readlink /proc/self/ns/net)
 [ "$(readlink /proc/$app/ns/net)" != "$bad_ns" ] && ok "the pod's network is not the host's" ||
 	bad "the pod's network is the host's"
-node=$(pod_field web-0 7)
+node=$(pod_field ${W0} 7)
 cg=$(cat /proc/$app/cgroup | awk -F: '$2 ~ /pids/ || $2 == "" { print $3 }' | head -1)
-contains "the app's cgroup is below its pod's" "/web-0/web-0_app" "$cg"
+contains "the app's cgroup is below its pod's" "/${W0}/${W0}_app" "$cg"
 
 # --- 2. readiness flips, the pod runs on ---------------------------------------
 
@@ -175,7 +178,7 @@ scenario "2. readiness flips while the pods keep running"
 rm -f "$SHARED/ready"
 wait_until 20 web_ready 2/3 && ok "not ready: READY 2/3, still Running" ||
 	bad "READY did not go to 2/3: $(bctl get pods 2>&1)"
-expect "no restart for readiness" "2" "$(pod_field web-1 4)"
+expect "no restart for readiness" "2" "$(pod_field ${W1} 4)"
 : >"$SHARED/ready"
 wait_until 20 web_ready 3/3 && ok "ready again: READY 3/3" ||
 	bad "READY did not come back: $(bctl get pods 2>&1)"
@@ -209,12 +212,12 @@ expect "pid 1 of the pod is its pause" "1 berth-pause" \
 
 # --- 4. kill -9 an agent with a pod ---------------------------------------------------
 
-scenario "4. kill -9 the agent of $node (web-0's node), then restart it"
+scenario "4. kill -9 the agent of $node (${W0}'s node), then restart it"
 before=$(bctl get containers --node "$node" -o wide | awk 'NR > 1 { print $1 "=" $8 }' | sort |
 	tr '\n' ' ')
 node_kill "$node" KILL
 sleep 1
-expect "web-0's app runs on without its agent" "0" "$(kill -0 "$app" 2>/dev/null; echo $?)"
+expect "${W0}'s app runs on without its agent" "0" "$(kill -0 "$app" 2>/dev/null; echo $?)"
 node_start "$node"
 readopted() {
 	grep -q "started: node $node, .* container(s) adopted" "$FLEET_DIR/$node/log"
@@ -224,8 +227,8 @@ sleep 3
 expect "nothing restarted (same pids)" "$before" \
 	"$(bctl get containers --node "$node" -o wide | awk 'NR > 1 { print $1 "=" $8 }' | sort |
 		tr '\n' ' ')"
-expect "the init container did not run again" "3" "$(cat "$SHARED/web-0.count")"
-expect "web-0 is whole: READY STATUS" "3/3 Running" "$(pod_field web-0 2) $(pod_field web-0 3)"
+expect "the init container did not run again" "3" "$(cat "$SHARED/${W0}.count")"
+expect "${W0} is whole: READY STATUS" "3/3 Running" "$(pod_field ${W0} 2) $(pod_field ${W0} 3)"
 
 # --- 5. taints ----------------------------------------------------------------------------
 
@@ -331,7 +334,7 @@ contains "a manifest naming another namespace than -n: kubectl's error" \
 	"does not match the namespace \"other\"" \
 	"$(sed 's/name: solo}/name: solo, namespace: team-a}/' "$FLEET_DIR/team.yaml" |
 		bctl apply -n other -f - 2>&1)"
-expect "get pods -n team-a" "solo-0 web-0 web-1" \
+expect "get pods -n team-a" "solo-0 $(deploy_pod web 0 team-a) $(deploy_pod web 1 team-a)" \
 	"$(bctl get pods -n team-a | awk 'NR > 1 { print $1 }' | sort | xargs)"
 expect "default's web is untouched" "3" \
 	"$(bctl get pods | awk 'NR > 1 && $1 ~ /^web-/ && $3 == "Running"' | wc -l)"

@@ -60,6 +60,7 @@ static const struct {
     { &controller_descriptor, "StopContainer" },
     { &controller_descriptor, "ListNamespaces" },
     { &controller_descriptor, "GetPeers" },
+    { &controller_descriptor, "Rollout" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

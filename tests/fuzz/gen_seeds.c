@@ -303,6 +303,7 @@ static size_t calls_make(call *calls)
     static ListEventsRequest events = LIST_EVENTS_REQUEST_INIT;
     static TopRequest top_req = TOP_REQUEST_INIT;
     static StopContainerRequest stop_container = STOP_CONTAINER_REQUEST_INIT;
+    static RolloutRequest rollout = ROLLOUT_REQUEST_INIT;
     size_t n = 0;
 
     reg.node = node_info();
@@ -387,6 +388,10 @@ static size_t calls_make(call *calls)
     CALL("Controller", "ListEvents", 22, &events);
     CALL("Controller", "Top", 23, &top_req);
     CALL("Controller", "StopContainer", 24, &stop_container);
+    rollout.name = "web";
+    rollout.action = ROLLOUT_UNDO;
+    rollout.to_revision = 2;
+    CALL("Controller", "Rollout", 31, &rollout);
 #undef CALL
     return n;
 }

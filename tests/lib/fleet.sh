@@ -217,6 +217,16 @@ node_count() {
 	done
 }
 
+# deploy_pod NAME INDEX [NAMESPACE]: the name of replica INDEX of
+# Deployment NAME, "NAME-<pod-template-hash>-INDEX", of its newest
+# revision (berthctl get rs lists each Deployment's newest first).
+deploy_pod() {
+	local rs
+	rs=$(bctl get rs ${3:+-n "$3"} 2>/dev/null | awk -v d="$1" \
+		'NR > 1 && index($1, d "-") == 1 && substr($1, length(d) + 2) !~ /-/ { print $1; exit }')
+	echo "${rs:-$1}-$2"
+}
+
 # The cgroups left under a node's parent (v1: every hierarchy).
 node_cgroups() {
 	find /sys/fs/cgroup/ -maxdepth 4 -path "*berth-fleet-$FLEET_TAG-$1/*" -type d 2>/dev/null

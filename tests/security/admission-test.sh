@@ -82,7 +82,9 @@ if wait_until 60 sh -c "[ \"\$('$FLEET_BIN_CTLCLI' get containers | awk 'NR > 1 
 else
 	bad "not all four replicas run: $(bctl get containers 2>&1 | tr '\n' ';')"
 fi
-expect "... under four names" "x-y-0 x-y-1 x.db1 x.y-1" \
+xy=$(deploy_pod x-y 0)
+xy=${xy%-0}
+expect "... under four names" "$xy-0 $xy-1 x.db1 x.y-1" \
 	"$(bctl get containers | awk 'NR > 1 && $4 == "Running" && ($3 == "x" || $3 == "x-y") { print $1 }' | sort | tr '\n' ' ' | sed 's/ $//')"
 bctl delete x >/dev/null
 bctl delete x-y >/dev/null

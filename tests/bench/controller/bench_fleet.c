@@ -12,6 +12,12 @@
  *           started; GetContainer polled about every millisecond until
  *           EXITED, compared with the finished time of the exit record the
  *           monitor wrote (both CLOCK_REALTIME on this machine)
+ *   rollout a rolling update of a BURST-replica Deployment (maxSurge and
+ *           maxUnavailable 25 %, Kubernetes' defaults; readiness = running)
+ *           from one template to another: time from the Apply until the
+ *           controller says it is complete, and the controller's CPU time
+ *           meanwhile (/proc), against the same replicas started from
+ *           nothing (RUNS rollouts)
  *
  *   bench-fleet MODE ROOTFS [RUNS [BURST]]     (default 100 runs, burst 100)
  *
@@ -241,8 +247,8 @@ static uint32_t workload_running(const char *name)
     return running;
 }
 
-/* A Deployment of sleeping containers. */
-static char *deployment(const char *name, int replicas)
+/* A Deployment of sleeping containers (version v of its template). */
+static char *deployment_v(const char *name, int replicas, int v)
 {
     char *m = NULL;
 
@@ -256,9 +262,29 @@ static char *deployment(const char *name, int replicas)
                   "    spec:\n"
                   "      terminationGracePeriodSeconds: 0\n"
                   "      containers:\n"
-                  "      - {name: c, image: bb, command: [/bin/sleep, '100000']}\n",
-                  name, replicas) > 0);
+                  "      - {name: c, image: bb, command: [/bin/sleep, '100000'],\n"
+                  "         env: [{name: V, value: '%d'}]}\n",
+                  name, replicas, v) > 0);
     return m;
+}
+
+static char *deployment(const char *name, int replicas)
+{
+    return deployment_v(name, replicas, 1);
+}
+
+/* The pod-template-hash of name's newest revision (its replicas are
+ * "<name>-<hash>-<index>"). */
+static void newest_hash(const char *name, char *buf, size_t size)
+{
+    GetWorkloadRequest req = GET_WORKLOAD_REQUEST_INIT;
+    Workload *w = NULL;
+
+    req.name = (char *)name;
+    need(bench_op_call(&op, "GetWorkload", &req.base, (ProtobufCMessage **)&w) == CODE_OK);
+    need(w->status && w->status->n_replica_sets > 0);
+    snprintf(buf, size, "%s", w->status->replica_sets[0]->hash);
+    berth_pb_free(&w->base);
 }
 
 /* A Pod that runs once: exits with code 3 after EXIT_AFTER seconds. */
@@ -322,14 +348,24 @@ typedef struct apply_legs {
     double report; /* started -> Running at the controller: the event */
 } apply_legs;
 
+/* The hash of the 1-replica Deployments' template: the same for every
+ * name (the name is not in the template). */
+static char lat_hash[16];
+
 /* One 1-replica Deployment, then deleted and waited out. */
 static int apply_once(const char *name, apply_legs *ret)
 {
     ContainerInfo *ci = NULL;
-    char *m = deployment(name, 1), id[80];
+    char *m = deployment(name, 1), id[96];
     int64_t t0, t_applied, t_applied_real, t_running;
 
-    snprintf(id, sizeof(id), "%s-0", name);
+    if (!*lat_hash) { /* learnt at the unmeasured round */
+        bench_op_apply(&op, m);
+        newest_hash(name, lat_hash, sizeof(lat_hash));
+        bench_op_delete(&op, name);
+        need(wait_all_removed());
+    }
+    snprintf(id, sizeof(id), "%s-%s-0", name, lat_hash);
     t0 = berth_now_mono_ns();
     bench_op_apply(&op, m);
     t_applied = berth_now_mono_ns();
@@ -436,6 +472,92 @@ static int bench_apply(int runs, int burst)
     return rc;
 }
 
+/* --- a rolling update ------------------------------------------------------------------ */
+
+/* The controller's CPU time so far (user + system), in seconds. */
+static double controller_cpu(void)
+{
+    char path[64], buf[1024], *p;
+    unsigned long utime = 0, stime = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)h.controller);
+    need((f = fopen(path, "re")) != NULL);
+    need(fgets(buf, sizeof(buf), f) != NULL);
+    fclose(f);
+    /* after the command's closing parenthesis: state, then fields 4.. */
+    need((p = strrchr(buf, ')')) != NULL);
+    need(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) == 2);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Whether name's rollout is done: every replica of its newest revision,
+ * available, none of another. */
+static bool rolled_out(const char *name, int replicas)
+{
+    GetWorkloadRequest req = GET_WORKLOAD_REQUEST_INIT;
+    Workload *w = NULL;
+    bool done;
+
+    req.name = (char *)name;
+    need(bench_op_call(&op, "GetWorkload", &req.base, (ProtobufCMessage **)&w) == CODE_OK);
+    done = w->status && w->status->updated == (uint32_t)replicas &&
+           w->status->available == (uint32_t)replicas && w->status->placed == (uint32_t)replicas;
+    berth_pb_free(&w->base);
+    return done;
+}
+
+/* Apply version v of roll; the seconds until the controller says it
+ * rolled out, and the controller's CPU seconds meanwhile. */
+static int roll_to(int replicas, int v, double *ret_s, double *ret_cpu)
+{
+    char *m = deployment_v("roll", replicas, v);
+    double cpu0 = controller_cpu();
+    int64_t t0 = berth_now_mono_ns();
+
+    bench_op_apply(&op, m);
+    free(m);
+    while (!rolled_out("roll", replicas)) {
+        if (berth_now_mono_ns() - t0 > 300 * BERTH_NSEC_PER_SEC) {
+            fprintf(stderr, "bench-fleet: version %d of roll did not roll out in 300 s\n", v);
+            return -1;
+        }
+        harness_run(&h, 20);
+    }
+    *ret_s = (double)(berth_now_mono_ns() - t0) / 1e9;
+    *ret_cpu = controller_cpu() - cpu0;
+    return 0;
+}
+
+static int bench_rollout(int runs, int replicas)
+{
+    double s, cpu, first_s, first_cpu, sum_s = 0, sum_cpu = 0, max_s = 0;
+
+    printf("rolling update (berth-controller and berthd, 1 node; %d replicas, maxSurge and "
+           "maxUnavailable 25 %%; the controller's CPU from /proc)\n",
+           replicas);
+    if (roll_to(replicas, 1, &first_s, &first_cpu) < 0)
+        return -1;
+    printf("  reference: %d replicas from nothing, all available: %.2f s, controller CPU %.2f s "
+           "(%.0f %%)\n",
+           replicas, first_s, first_cpu, 100 * first_cpu / first_s);
+    for (int i = 0; i < runs; i++) {
+        if (roll_to(replicas, i + 2, &s, &cpu) < 0)
+            return -1;
+        printf("  rollout %d: %.2f s, controller CPU %.2f s (%.0f %%)\n", i + 1, s, cpu,
+               100 * cpu / s);
+        sum_s += s;
+        sum_cpu += cpu;
+        max_s = s > max_s ? s : max_s;
+    }
+    printf("  %d-replica rolling update: mean %.2f s (max %.2f s), %.2f x the start from nothing; "
+           "controller CPU mean %.2f s, %.0f %% of one CPU while it rolls\n",
+           replicas, sum_s / runs, max_s, sum_s / runs / first_s, sum_cpu / runs,
+           100 * sum_cpu / sum_s);
+    bench_op_delete(&op, "roll");
+    return wait_all_removed() ? 0 : -1;
+}
+
 /* --- exit -> controller -------------------------------------------------------------- */
 
 static int bench_exit(int runs)
@@ -514,9 +636,11 @@ int main(int argc, char **argv)
 {
     int runs = argc > 3 ? atoi(argv[3]) : 100, burst = argc > 4 ? atoi(argv[4]) : 100, rc;
 
-    if (argc < 3 || (strcmp(argv[1], "apply") != 0 && strcmp(argv[1], "exit") != 0) || runs < 1 ||
-        runs > 100000 || burst < 0 || burst > 1000) {
-        fprintf(stderr, "usage: bench-fleet apply|exit ROOTFS [RUNS [BURST]]\n");
+    if (argc < 3 ||
+        (strcmp(argv[1], "apply") != 0 && strcmp(argv[1], "exit") != 0 &&
+         strcmp(argv[1], "rollout") != 0) ||
+        runs < 1 || runs > 100000 || burst < 0 || burst > 1000) {
+        fprintf(stderr, "usage: bench-fleet apply|exit|rollout ROOTFS [RUNS [BURST]]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -524,7 +648,10 @@ int main(int argc, char **argv)
         stop_fleet(true);
         return 1;
     }
-    rc = strcmp(argv[1], "apply") == 0 ? bench_apply(runs, burst) : bench_exit(runs);
+    if (strcmp(argv[1], "rollout") == 0)
+        rc = bench_rollout(runs, burst ? burst : 100);
+    else
+        rc = strcmp(argv[1], "apply") == 0 ? bench_apply(runs, burst) : bench_exit(runs);
     stop_fleet(true);
     return rc < 0 ? 1 : 0;
 }

@@ -102,6 +102,30 @@ static char *berthctl_out(const char *a0, const char *a1, const char *a2, const 
     return harness_berthctl_ok(&h, args);
 }
 
+
+/* The replicas of web's revision: "web-<pod-template-hash>" (the same
+ * for every test: web_yaml's template does not change), learnt from get rs
+ * once the Deployment is applied. */
+static char web_rs[64];
+
+static void learn_web_rs(void)
+{
+    char *out = berthctl_out("get", "rs", NULL, NULL);
+    char *line = strchr(out, '\n');
+
+    ck_assert_msg(line && sscanf(line + 1, "%63s", web_rs) == 1, "%s", out);
+    ck_assert_msg(strncmp(web_rs, "web-", 4) == 0, "%s", out);
+    free(out);
+}
+
+/* Replica i of web: "web-<hash>-<i>" (a static buffer per call site). */
+#define WEB(i) (web_id_buf((char[96]){ 0 }, (i)))
+static char *web_id_buf(char *buf, int i)
+{
+    snprintf(buf, 96, "%s-%d", web_rs, i);
+    return buf;
+}
+
 /* Start agent i, enrolled with a join token made by berthctl, with a zone
  * label when zone is not NULL. */
 static void agent_in_zone(int i, const char *name, int64_t cpu, const char *zone)
@@ -328,6 +352,7 @@ START_TEST(deployment_spreads_over_two_nodes_and_is_deleted)
     ck_assert_ptr_nonnull(strstr(out, "web: 4/4 running\n"));
     free(out);
     free(err);
+    learn_web_rs();
     ck_assert(harness_wait(&h, agents_run, &two_each, WAIT_MS));
     ck_assert_uint_eq(agents[0].starts, 2);
     ck_assert_uint_eq(agents[1].starts, 2);
@@ -357,22 +382,27 @@ START_TEST(deployment_spreads_over_two_nodes_and_is_deleted)
     free(out);
 
     /* logs come from the node that runs the container */
-    out = berthctl_out("logs", "web-0", NULL, NULL);
+    out = berthctl_out("logs", WEB(0), NULL, NULL);
     {
-        const char *node = fake_agent_has(&agents[0], "web-0") ? "n1" : "n2";
-        char want_text[256];
+        const char *node = fake_agent_has(&agents[0], WEB(0)) ? "n1" : "n2";
+        char want_text[512];
 
         snprintf(want_text, sizeof(want_text),
-                 "web-0 says hello 1 from %s\nweb-0 says hello 2 from %s\nweb-0 says hello 3 from "
+                 "%s-0 says hello 1 from %s\n%s-0 says hello 2 from %s\n%s-0 says hello 3 from "
                  "%s\n",
-                 node, node, node);
+                 web_rs, node, web_rs, node, web_rs, node);
         ck_assert_str_eq(out, want_text);
     }
     free(out);
 
     /* stop one, through its node: Exited, and it stays so */
-    out = berthctl_out("stop", "web-1", NULL, NULL);
-    ck_assert_str_eq(out, "container/web-1 stopped: Exited, Stopped\n");
+    out = berthctl_out("stop", WEB(1), NULL, NULL);
+    {
+        char want_text[160];
+
+        snprintf(want_text, sizeof(want_text), "container/%s-1 stopped: Exited, Stopped\n", web_rs);
+        ck_assert_str_eq(out, want_text);
+    }
     free(out);
     {
         const char *q[] = { "get", "containers", NULL, "Exited" };
@@ -399,7 +429,7 @@ START_TEST(deployment_spreads_over_two_nodes_and_is_deleted)
     free(out);
 
     /* top: once two metrics rounds arrived, CPU is known */
-    ck_assert(harness_wait(&h, top_knows_cpu, "web-0", WAIT_MS));
+    ck_assert(harness_wait(&h, top_knows_cpu, WEB(0), WAIT_MS));
 
     /* delete: gone from the nodes and from every listing */
     out = berthctl_out("delete", "web", NULL, NULL);
@@ -446,7 +476,7 @@ static bool no_call_in_flight(void *data)
  * ReportStatusRequest.stream_seq). */
 START_TEST(an_older_report_does_not_undo_a_newer_event)
 {
-    const char *args[] = { "get", "containers", NULL, "web-0" };
+    const char *args[] = { "get", "containers", NULL, NULL };
     const char *exited[] = { "get", "containers", NULL, "Exited" };
     fake_snapshot *before = calloc(1, sizeof(*before));
     want one = { { 1, 0 } };
@@ -458,6 +488,8 @@ START_TEST(an_older_report_does_not_undo_a_newer_event)
     path = web(1);
     free(berthctl_out("apply", "-f", path, NULL));
     ck_assert(harness_wait(&h, agents_run, &one, WAIT_MS));
+    learn_web_rs();
+    args[3] = WEB(0);
     ck_assert(harness_wait(&h, output_has, (void *)args, WAIT_MS));
     {
         const char *running[] = { "get", "containers", NULL, "Running" };
@@ -467,7 +499,7 @@ START_TEST(an_older_report_does_not_undo_a_newer_event)
     /* the picture with web-0 Running, then web-0 exits and the controller
      * takes the event in; then the older picture arrives */
     fake_agent_snapshot(&agents[0], before);
-    ck_assert(fake_agent_exit(&agents[0], "web-0", 3));
+    ck_assert(fake_agent_exit(&agents[0], WEB(0), 3));
     ck_assert(harness_wait(&h, output_has, (void *)exited, WAIT_MS));
     fake_agent_report_snapshot(&agents[0], before);
     ck_assert(harness_wait(&h, no_call_in_flight, &agents[0], WAIT_MS));
@@ -675,10 +707,10 @@ static bool fenced(void *data)
 {
     (void)data;
     for (int r = 0; r < 3; r++) {
-        char id[16];
+        char id[96];
         int where = 0;
 
-        snprintf(id, sizeof(id), "web-%d", r);
+        snprintf(id, sizeof(id), "%s-%d", web_rs, r);
         for (int i = 0; i < n_agents; i++)
             where += fake_agent_has(&agents[i], id);
         if (where != 1)
@@ -709,6 +741,7 @@ START_TEST(down_node_replicas_move_and_the_node_is_fenced)
     free(out);
     free(path);
     ck_assert(harness_wait(&h, agents_run, &one_each, WAIT_MS));
+    learn_web_rs();
     moved_id = agents[2].containers[0].id;
     {
         const char *q[] = { "top", "nodes", NULL, "n3" };

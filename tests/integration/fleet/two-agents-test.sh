@@ -162,11 +162,14 @@ contains "apply -f - reads the manifest from stdin" "deployment/api created" "$o
 api_running() { [ "$(count_state Running api)" -eq 3 ]; }
 wait_until 30 api_running
 expect "... and its 3 replicas run" "3" "$(count_state Running api)"
+A0=$(deploy_pod api 0)
+A1=$(deploy_pod api 1)
+A2=$(deploy_pod api 2)
 out=$(bctl describe workload api 2>&1)
 contains "describe workload: the kind" "Deployment" "$out"
-contains "... and its containers" "api-0" "$out"
-node0=$(bctl get containers --workload api | awk '$1 == "api-0" { print $2 }')
-out=$(bctl describe container api-0 2>&1)
+contains "... and its containers" "${A0}" "$out"
+node0=$(bctl get containers --workload api | awk -v c="$A0" '$1 == c { print $2 }')
+out=$(bctl describe container ${A0} 2>&1)
 contains "describe container: its node" "$node0" "$out"
 contains "... its state" "Running" "$out"
 contains "get -o yaml" "name: api" "$(bctl get workloads api -o yaml 2>&1)"
@@ -174,15 +177,15 @@ contains "get -o yaml" "name: api" "$(bctl get workloads api -o yaml 2>&1)"
 top_has() { bctl top "$1" | awk -v n="$2" '$1 == n && $2 != "-"' | grep -q .; }
 wait_until 10 top_has nodes n3
 contains "top nodes: each node's figures" "n3" "$(bctl top nodes 2>&1)"
-wait_until 10 top_has containers api-2
-contains "top containers: each container's" "api-2" "$(bctl top containers 2>&1)"
+wait_until 10 top_has containers ${A2}
+contains "top containers: each container's" "${A2}" "$(bctl top containers 2>&1)"
 expect "... only those that run (web's are gone)" "" \
 	"$(bctl top containers | awk '$1 ~ /^web-/')"
-out=$(bctl logs --timestamps api-0 2>&1)
+out=$(bctl logs --timestamps ${A0} 2>&1)
 expect "logs --timestamps: RFC 3339 time, then the line" "1" \
-	"$(echo "$out" | grep -cE '^20[0-9-]+T[0-9:.]+Z? hello from api-0$')"
-out=$(timeout 3 "$FLEET_BIN_CTLCLI" logs -f api-1 2>&1)
-expect "logs -f follows (until interrupted)" "124 hello from api-1" "$? $out"
+	"$(echo "$out" | grep -cE "^20[0-9-]+T[0-9:.]+Z? hello from ${A0}\$")"
+out=$(timeout 3 "$FLEET_BIN_CTLCLI" logs -f ${A1} 2>&1)
+expect "logs -f follows (until interrupted)" "124 hello from ${A1}" "$? $out"
 
 # cordon: no new placements on n3; uncordon: placements again.
 bctl node cordon n3 >/dev/null

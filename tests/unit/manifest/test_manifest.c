@@ -537,6 +537,40 @@ static const bad_case bad_cases[] = {
       "web.yaml:3:21: metadata.a?b?[2J: unknown field\n"
       "web.yaml:4:38: spec.containers[0].image: image reference: a space or control character "
       "at position 4" },
+    /* a Deployment's rollout */
+    { "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+      "  selector: {matchLabels: {a: b}}\n"
+      "  strategy: {type: Recreate, rollingUpdate: {maxSurge: 1}}\n"
+      "  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}\n",
+      "web.yaml:6:45: spec.strategy.rollingUpdate: may not be specified when strategy `type` is "
+      "'Recreate'" },
+    { "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+      "  selector: {matchLabels: {a: b}}\n"
+      "  strategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: '0%'}}\n"
+      "  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}\n",
+      "web.yaml:6:59: spec.strategy.rollingUpdate.maxUnavailable: may not be 0 when maxSurge is "
+      "0" },
+    { "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+      "  selector: {matchLabels: {a: b}}\n"
+      "  strategy: {rollingUpdate: {maxSurge: '150%', maxUnavailable: '1'}}\n"
+      "  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}\n",
+      "web.yaml:6:40: spec.strategy.rollingUpdate.maxSurge: '150%' is not a percentage (0% to "
+      "100%)\n"
+      "web.yaml:6:64: spec.strategy.rollingUpdate.maxUnavailable: expected a number of replicas or "
+      "a percentage (\"25%\"), got the string \"1\"" },
+    { "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+      "  selector: {matchLabels: {a: b}}\n"
+      "  strategy: {type: Rolling}\n"
+      "  minReadySeconds: 30\n"
+      "  progressDeadlineSeconds: 30\n"
+      "  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}\n",
+      "web.yaml:6:20: spec.strategy.type: 'Rolling' is not one of RollingUpdate, Recreate\n"
+      "web.yaml:8:28: spec.progressDeadlineSeconds: must be greater than minReadySeconds" },
+    { "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\nspec:\n"
+      "  selector: {matchLabels: {a: b}}\n"
+      "  strategy: {type: Recreate}\n"
+      "  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}\n",
+      "web.yaml:6:3: spec.strategy: unknown field" },
     /* YAML itself */
     { "kind: [\n", "web.yaml:2:1: YAML: did not find expected node content while parsing a flow "
                    "node" },
@@ -552,6 +586,53 @@ START_TEST(rejected_with_file_line_column_and_path)
 
     ck_assert_msg(strcmp(msg, c->error) == 0, "case %d:\n got: %s\nwant: %s", _i, msg, c->error);
     free(msg);
+}
+END_TEST
+
+/* A Deployment's rollout fields, Kubernetes' names; the change-cause
+ * and restartedAt annotations kept, the others not. */
+START_TEST(deployment_rollout_fields)
+{
+    berth_manifest *m = parse_ok(
+        "apiVersion: apps/v1\nkind: Deployment\n"
+        "metadata: {name: d, annotations: {kubernetes.io/change-cause: 'image 2', x: y}}\n"
+        "spec:\n"
+        "  selector: {matchLabels: {a: b}}\n"
+        "  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 2, maxUnavailable: '10%'}}\n"
+        "  minReadySeconds: 5\n"
+        "  revisionHistoryLimit: 0\n"
+        "  progressDeadlineSeconds: 60\n"
+        "  paused: true\n"
+        "  template:\n"
+        "    metadata:\n"
+        "      labels: {a: b}\n"
+        "      annotations: {kubectl.kubernetes.io/restartedAt: '2026-12-06T10:00:00Z'}\n"
+        "    spec: {containers: [{name: c, image: x}]}\n"
+        "---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: e}\n"
+        "spec:\n"
+        "  selector: {matchLabels: {a: b}}\n"
+        "  strategy: {type: Recreate}\n"
+        "  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}\n");
+    const Workload *d = m->workloads[0], *e = m->workloads[1];
+
+    ck_assert_str_eq(d->strategy->type, "RollingUpdate");
+    ck_assert_uint_eq(d->strategy->max_surge->value, 2);
+    ck_assert(!d->strategy->max_surge->percent);
+    ck_assert_uint_eq(d->strategy->max_unavailable->value, 10);
+    ck_assert(d->strategy->max_unavailable->percent);
+    ck_assert_uint_eq(d->min_ready_seconds, 5);
+    ck_assert(d->has_revision_history_limit);
+    ck_assert_uint_eq(d->revision_history_limit, 0);
+    ck_assert_uint_eq(d->progress_deadline_seconds, 60);
+    ck_assert(d->paused);
+    ck_assert_str_eq(d->change_cause, "image 2");
+    ck_assert_str_eq(d->restarted_at, "2026-12-06T10:00:00Z");
+    ck_assert_str_eq(e->strategy->type, "Recreate");
+    ck_assert_ptr_null(e->strategy->max_surge);
+    ck_assert(!e->has_revision_history_limit);
+    ck_assert_str_eq(e->change_cause, "");
+    berth_manifest_free(m);
 }
 END_TEST
 
@@ -1262,6 +1343,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, probes);
     tcase_add_test(tc, probe_mistakes);
     tcase_add_test(tc, empty_manifests_are_empty);
+    tcase_add_test(tc, deployment_rollout_fields);
     tcase_add_loop_test(tc, rejected_with_file_line_column_and_path, 0,
                         sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(tc, one_bad_document_spoils_the_file);
