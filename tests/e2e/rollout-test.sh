@@ -191,7 +191,21 @@ rs6=$(deploy_pod roll 0 | sed 's/-0$//')
 	bad "restart made no new revision"
 
 scenario "4. Recreate: the old all gone before a new one starts"
+# (the restart's old replicas end their grace period first)
+only_rs6() {
+	local n all=0 mine=0
+	for n in $NODES; do
+		node_count $n roll-
+		all=$((all + REPLY))
+		node_count $n "$rs6-"
+		mine=$((mine + REPLY))
+	done
+	[ $all -eq $mine ]
+}
+wait_until 15 only_rs6 || bad "other revisions still run: $(for n in $NODES; do node_running $n roll-; done)"
 bctl apply -f "$(manifest 7 bb '{type: Recreate}')" >/dev/null
+rs7=$(deploy_pod roll 0 | sed 's/-0$//')
+[ "$rs7" != "$rs6" ] || bad "Recreate: no new revision"
 both=0 seen_new=0
 end=$((SECONDS + 60))
 while [ $SECONDS -lt $end ]; do
@@ -199,10 +213,9 @@ while [ $SECONDS -lt $end ]; do
 	for n in $NODES; do
 		node_count $n "$rs6-"
 		old=$((old + REPLY))
-		node_count $n roll-
+		node_count $n "$rs7-"
 		new=$((new + REPLY))
 	done
-	new=$((new - old))
 	[ $new -gt 0 ] && seen_new=1
 	[ $new -gt 0 ] && [ $old -gt 0 ] && both=1
 	complete && break
