@@ -27,13 +27,16 @@
 #define VOLUMES_MAX    64
 #define UINT_ID_MAX    4294967294LL /* (uid_t)-1 is "no change" to the kernel */
 #define GRACE_SECS_MAX 3600
-#define PROBE_SECS_MAX 86400
-#define THRESHOLD_MAX  1000000
+/* A Deployment's progressDeadlineSeconds when it names none. */
+#define PROGRESS_DEADLINE_DEFAULT 600
+#define PROBE_SECS_MAX            86400
+#define THRESHOLD_MAX             1000000
 
 /* A replica's spec has its template's labels and berth.container,
- * berth.workload and berth.replica (berth_replica_spec), and a spec at
- * most LABELS_MAX (berth_spec_validate). */
-#define TEMPLATE_LABELS_MAX (LABELS_MAX - 3)
+ * berth.workload and berth.replica (berth_replica_spec), a Deployment's
+ * pod-template-hash too, and a spec at most LABELS_MAX
+ * (berth_spec_validate). */
+#define TEMPLATE_LABELS_MAX (LABELS_MAX - 4)
 
 static const berth_yaml_limits manifest_limits = {
     .what = "a manifest",
@@ -1807,7 +1810,7 @@ static void read_metadata(berth_yaml *y, const node *n, Workload *w, kvlist *tla
         if (tlabels->n > TEMPLATE_LABELS_MAX)
             berth_yaml_field_error(y, f, "labels",
                                    "%zu labels, at most %d (each replica has berth.container, "
-                                   "berth.workload and berth.replica too)",
+                                   "berth.workload, berth.replica and pod-template-hash too)",
                                    tlabels->n, TEMPLATE_LABELS_MAX);
     } else {
         berth_yaml_opt_sub(y, f, "labels", read_workload_labels, w);
@@ -2004,12 +2007,19 @@ static void read_rollout(berth_yaml *y, field *f, Workload *w)
         if (v <= (int64_t)w->min_ready_seconds)
             berth_yaml_field_error(y, f, "progressDeadlineSeconds",
                                    "must be greater than minReadySeconds");
+    } else if (w->min_ready_seconds >= PROGRESS_DEADLINE_DEFAULT) {
+        /* as Kubernetes, against the default */
+        berth_yaml_field_error(y, f, "minReadySeconds",
+                               "must be less than progressDeadlineSeconds (default %d)",
+                               PROGRESS_DEADLINE_DEFAULT);
     }
     {
         bool paused;
 
-        if (berth_yaml_opt_bool(y, f, "paused", &paused))
+        if (berth_yaml_opt_bool(y, f, "paused", &paused)) {
             w->paused = paused;
+            w->has_paused = true;
+        }
     }
 }
 

@@ -276,19 +276,19 @@ static void describe_rollout(const Workload *w)
     for (size_t i = 1; i < st->n_replica_sets; i++) {
         const ReplicaSet *rs = st->replica_sets[i];
 
-        if (rs->n_indices == 0 && rs->placed == 0)
+        if (rs->replicas == 0 && rs->placed == 0)
             continue;
         if (len < sizeof(old))
             len += (size_t)snprintf(old + len, sizeof(old) - len,
-                                    "%s%s%s%s (%u/%zu replicas created)", len ? ", " : "", w->name,
-                                    *rs->hash ? "-" : "", rs->hash, rs->placed, rs->n_indices);
+                                    "%s%s%s%s (%u/%u replicas created)", len ? ", " : "", w->name,
+                                    *rs->hash ? "-" : "", rs->hash, rs->placed, rs->replicas);
     }
     printf("%-17s%s\n", "OldReplicaSets:", len ? old : "<none>");
     if (st->n_replica_sets) {
         const ReplicaSet *rs = st->replica_sets[0];
 
-        printf("%-17s%s%s%s (%u/%zu replicas created)\n", "NewReplicaSet:", w->name,
-               *rs->hash ? "-" : "", rs->hash, rs->placed, rs->n_indices);
+        printf("%-17s%s%s%s (%u/%u replicas created)\n", "NewReplicaSet:", w->name,
+               *rs->hash ? "-" : "", rs->hash, rs->placed, rs->replicas);
     }
 }
 

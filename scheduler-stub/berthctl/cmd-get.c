@@ -311,7 +311,7 @@ static size_t print_replica_sets(const ListWorkloadsResponse *r, char **names, i
             snprintf(name, sizeof(name), "%s%s%s", w->name, *rs->hash ? "-" : "", rs->hash);
             if (!wanted(names, n_names, name))
                 continue;
-            snprintf(desired, sizeof(desired), "%zu", rs->n_indices);
+            snprintf(desired, sizeof(desired), "%u", rs->replicas);
             snprintf(current, sizeof(current), "%u", rs->placed);
             snprintf(ready, sizeof(ready), "%u", rs->ready);
             snprintf(rev, sizeof(rev), "%" PRIu64, rs->revision);

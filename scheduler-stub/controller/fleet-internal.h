@@ -37,6 +37,10 @@
 /* A pod-template-hash: Kubernetes' encoding of a 32-bit number, at most
  * 10 characters. */
 #define FLEET_HASH_BUF 11
+/* The workload generation every assignment of a Deployment's revision
+ * records: a revision's template never changes, so neither does the spec
+ * of its replicas. */
+#define FLEET_REVISION_SPEC_GENERATION 1
 
 typedef struct fleet_assign {
     char id[BERTH_ID_BUF];

@@ -314,7 +314,7 @@ static void plans_build(fleet *f, const place_scratch *sc, const berth_place_res
         a->replica = s->replica;
         /* a revision's template never changes: its replicas' specs do not
          * follow the Deployment's generation */
-        a->workload_generation = rs ? 1 : w->generation;
+        a->workload_generation = rs ? FLEET_REVISION_SPEC_GENERATION : w->generation;
         if (rs)
             snprintf(a->revision, sizeof(a->revision), "%s", rs->rs->hash);
     }

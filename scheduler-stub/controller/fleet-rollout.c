@@ -21,9 +21,12 @@
 #include "rollout.h"
 
 /* Readiness changes are taken in this long after the first of a burst. */
-#define ROLLOUT_SOON_NS           (100 * 1000000LL)
+#define ROLLOUT_SOON_NS (100 * 1000000LL)
+/* A step that could not be stored is tried again this soon. */
+#define ROLLOUT_RETRY_NS          (1000 * 1000000LL)
 #define PROGRESS_DEADLINE_DEFAULT 600
 #define REVISION_HISTORY_DEFAULT  10
+#define REVISION_HISTORY_MAX      100
 #define NS_PER_S                  1000000000LL
 /* Kubernetes' rand.SafeEncodeString alphabet: no vowels, no 0, 1, 3. */
 static const char hash_alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
@@ -194,9 +197,14 @@ static uint64_t max_revision(const fleet_workload *wl)
     return wl->n_rs ? wl->rs[wl->n_rs - 1].revision : 0;
 }
 
+/* Old revisions kept: revisionHistoryLimit, at most REVISION_HISTORY_MAX
+ * (each is a template in memory and in every GetWorkload answer). */
 static uint32_t history_limit(const Workload *w)
 {
-    return w->has_revision_history_limit ? w->revision_history_limit : REVISION_HISTORY_DEFAULT;
+    uint32_t limit =
+        w->has_revision_history_limit ? w->revision_history_limit : REVISION_HISTORY_DEFAULT;
+
+    return limit < REVISION_HISTORY_MAX ? limit : REVISION_HISTORY_MAX;
 }
 
 static int64_t deadline_ns(const Workload *w)
@@ -225,7 +233,7 @@ static int load_rs(void *data, const char *key, ReplicaSet *rs)
 
 /* A Deployment stored before berth kept revisions: its replicas are its
  * first revision's, named as they were ("<name>-<index>"). */
-static void adopt_first(fleet_workload *wl)
+static void adopt_first(fleet_workload *wl, bool dirty)
 {
     ReplicaSet *rs = berth_xcalloc(1, sizeof(*rs));
 
@@ -239,16 +247,91 @@ static void adopt_first(fleet_workload *wl)
     for (uint32_t i = 0; i < rs->n_indices; i++)
         rs->indices[i] = i;
     rs->progress_unix_ns = berth_now_real_ns();
-    rs_add(wl, rs, true);
+    rs_add(wl, rs, dirty);
+}
+
+/* Whether a node holds an assignment of wl stored before berth kept
+ * revisions (a Deployment's with none). */
+static bool has_legacy_replicas(fleet *f, const fleet_workload *wl)
+{
+    for (size_t i = 0; i < f->n_nodes; i++)
+        for (size_t k = 0; k < f->nodes[i]->n_assign; k++)
+            if (strcmp(f->nodes[i]->assign[k].workload, wl->key) == 0 &&
+                !*f->nodes[i]->assign[k].revision)
+                return true;
+    return false;
+}
+
+/* Whether a is one of wl's from before revisions that runs its template
+ * as it is now. */
+static bool legacy_current(const fleet_workload *wl, const fleet_assign *a)
+{
+    return strcmp(a->workload, wl->key) == 0 && !*a->revision &&
+           a->workload_generation == wl->w->generation;
+}
+
+/* Adopt wl's replicas from before revisions, durably: its first revision,
+ * and its assignments that run its template now marked as that
+ * revision's (the spec they were given is that revision's, byte for byte:
+ * no new spec generation, which the node would not take up for an
+ * unchanged spec). An assignment of an older template is given the
+ * revision's spec anew by the next placement. */
+static int adopt_legacy(fleet *f, fleet_workload *wl, berth_error **err)
+{
+    berth_store *st = f->cfg.store;
+
+    adopt_first(wl, false);
+    if (berth_store_begin(st, err) < 0)
+        goto fail_after;
+    if (rs_save(f, wl, &wl->rs[0], err) < 0)
+        goto fail;
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *n = f->nodes[i];
+
+        for (size_t k = 0; k < n->n_assign; k++) {
+            fleet_assign *a = &n->assign[k];
+            berth_store_assignment sa;
+
+            if (!legacy_current(wl, a))
+                continue;
+            sa = (berth_store_assignment){
+                .node = n->rec.name,
+                .container_id = a->id,
+                .workload = a->workload,
+                .replica = a->replica,
+                .spec_generation = a->spec_generation,
+                .workload_generation = FLEET_REVISION_SPEC_GENERATION,
+                .revision = "",
+            };
+            if (berth_store_assignment_put(st, &sa, err) < 0)
+                goto fail;
+        }
+    }
+    if (berth_store_commit(st, err) < 0)
+        goto fail_after;
+    for (size_t i = 0; i < f->n_nodes; i++)
+        for (size_t k = 0; k < f->nodes[i]->n_assign; k++)
+            if (legacy_current(wl, &f->nodes[i]->assign[k]))
+                f->nodes[i]->assign[k].workload_generation = FLEET_REVISION_SPEC_GENERATION;
+    berth_info("Deployment %s: its replicas from before revisions are revision 1", wl->key);
+    return 0;
+fail:
+    berth_store_rollback(st);
+fail_after:
+    fleet_rs_free_all(wl);
+    return berth_error_prefix(err, "Deployment %s: adopt its replicas", wl->key);
 }
 
 int fleet_rollouts_load(fleet *f, berth_error **err)
 {
     if (berth_store_replica_sets_load(f->cfg.store, load_rs, f, err) != 0)
         return -1;
+    /* (a Deployment without revisions and without such replicas gets its
+     * first at the next step, as a new one does) */
     for (size_t i = 0; i < f->n_workloads; i++)
-        if (f->workloads[i].w->kind == WORKLOAD_DEPLOYMENT && f->workloads[i].n_rs == 0)
-            adopt_first(&f->workloads[i]); /* written at the first step */
+        if (f->workloads[i].w->kind == WORKLOAD_DEPLOYMENT && f->workloads[i].n_rs == 0 &&
+            has_legacy_replicas(f, &f->workloads[i]) && adopt_legacy(f, &f->workloads[i], err) < 0)
+            return -1;
     return 0;
 }
 
@@ -457,6 +540,7 @@ static bool newest_for_template(fleet *f, fleet_workload *wl, int64_t now_real)
         }
         found->progress_ns = now_real;
         found->deadline_exceeded = false;
+        found->doomed = false; /* trimmed but not yet deleted: kept */
         found->dirty = true;
         snprintf(hash, sizeof(hash), "%s", found->rs->hash);
         qsort(wl->rs, wl->n_rs, sizeof(*wl->rs), rs_by_revision);
@@ -569,8 +653,10 @@ static bool deployment_step(fleet *f, fleet_workload *wl, int64_t now, int64_t n
             *due = now + left;
         }
     }
-    if (nr->completed)
-        trim_history(wl);
+    /* Old revisions with nothing left: at most revisionHistoryLimit kept
+     * (Kubernetes trims once a rollout completes; berth at every step, so
+     * that a rollout that never completes cannot pile them up). */
+    trim_history(wl);
     return changed;
 }
 
@@ -655,7 +741,12 @@ static void rollout_tick(fleet *f, const char *why)
     bool changed = false;
 
     if (fleet_rollouts_run(f, &changed, &err) < 0) {
+        int64_t retry = berth_now_mono_ns() + ROLLOUT_RETRY_NS;
+
+        /* (the store): again in a while, whatever else happens */
         berth_log_error(BERTH_LOG_ERROR, err, "rollout step after %s", why);
+        if (!berth_loop_timer_armed(&f->rollout_due) || f->rollout_due.deadline > retry)
+            berth_loop_timer_arm(f->cfg.loop, &f->rollout_due, retry);
         return;
     }
     if (changed)
@@ -717,7 +808,11 @@ void fleet_rollout_status(fleet *f, const fleet_workload *wl, WorkloadStatus *st
     if (!nr)
         return;
     berth_rollout_limits(w->strategy, w->replicas, &surge, &unavailable);
-    min_available = w->replicas > unavailable ? w->replicas - unavailable : 0;
+    /* Recreate allows no unavailability: all of them, as Kubernetes */
+    if (berth_rollout_recreate(w->strategy))
+        min_available = w->replicas;
+    else
+        min_available = w->replicas > unavailable ? w->replicas - unavailable : 0;
     st->revision = nr->revision;
     st->conditions = berth_xcalloc(2, sizeof(*st->conditions));
     st->conditions[st->n_conditions++] =
@@ -748,8 +843,9 @@ void fleet_rollout_status(fleet *f, const fleet_workload *wl, WorkloadStatus *st
 
         *m = *r->rs;
         m->revision = r->revision;
-        m->indices = r->indices;
-        m->n_indices = r->n_indices;
+        m->indices = NULL; /* (up to a thousand numbers nobody reads) */
+        m->n_indices = 0;
+        m->replicas = (uint32_t)r->n_indices;
         m->progress_unix_ns = r->progress_ns;
         m->deadline_exceeded = r->deadline_exceeded;
         m->completed = r->completed;
@@ -830,8 +926,13 @@ int fleet_rollout(fleet *f, const RolloutRequest *in, const char *by, char **ret
     Workload *next = NULL;
     const char *result = NULL;
     const fleet_rs *target;
+    fleet_rs *resumed = NULL, saved = { 0 };
     _cleanup_free_ char *msg = NULL;
 
+    if (!berth_workload_name_valid(in->name) ||
+        (*in->namespace_ && !berth_namespace_name_valid(in->namespace_)))
+        return berth_error_set(err, EINVAL, "rollout: '%.63s' is not a valid Deployment name",
+                               in->name);
     berth_workload_key(in->namespace_, in->name, key);
     wl = fleet_workload_find(f, key);
     if (!wl || wl->w->kind != WORKLOAD_DEPLOYMENT)
@@ -882,9 +983,17 @@ int fleet_rollout(fleet *f, const RolloutRequest *in, const char *by, char **ret
     next->status = NULL;
     next->generation = wl->w->generation + 1;
     next->updated_unix_ns = berth_now_real_ns();
+    /* Resumed: its deadline counts from now (Kubernetes' DeploymentResumed) */
+    if (in->action == ROLLOUT_RESUME && wl->n_rs) {
+        resumed = &wl->rs[wl->n_rs - 1];
+        saved = *resumed;
+        resumed->progress_ns = next->updated_unix_ns;
+        resumed->deadline_exceeded = false;
+    }
     if (berth_store_begin(f->cfg.store, err) < 0)
         goto fail;
-    if (berth_store_workload_put(f->cfg.store, next, err) < 0) {
+    if (berth_store_workload_put(f->cfg.store, next, err) < 0 ||
+        (resumed && rs_save(f, wl, resumed, err) < 0)) {
         berth_store_rollback(f->cfg.store);
         goto fail;
     }
@@ -899,6 +1008,8 @@ int fleet_rollout(fleet *f, const RolloutRequest *in, const char *by, char **ret
     fleet_reconcile_after(f, "rollout %s", result);
     return 0;
 fail:
+    if (resumed)
+        *resumed = saved;
     workload_free_unpacked(next, NULL);
     return berth_error_prefix(err, "rollout of %s", key);
 }

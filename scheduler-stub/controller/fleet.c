@@ -545,13 +545,14 @@ static ApplyAction apply_action(fleet *f, Workload *w, int64_t now)
     /* What berthctl rollout set and a manifest does not say stays, as
      * kubectl apply's merge keeps it: a restart's restartedAt (or the
      * manifest would roll back to the revision before it), and a pause
-     * (ended by rollout resume). */
+     * (a manifest's paused: false ends it, as rollout resume does). */
     if (existing->w->kind == WORKLOAD_DEPLOYMENT && w->kind == WORKLOAD_DEPLOYMENT) {
         if (!*w->restarted_at && *existing->w->restarted_at) {
             free(w->restarted_at == protobuf_c_empty_string ? NULL : w->restarted_at);
             w->restarted_at = berth_xstrdup(existing->w->restarted_at);
         }
-        w->paused |= existing->w->paused;
+        if (!w->has_paused)
+            w->paused = existing->w->paused;
     }
     if (same_spec(w, existing->w)) {
         w->generation = existing->w->generation;

@@ -120,6 +120,10 @@ bool berth_rollout_step(const berth_rollout_in *in, berth_rollout_rs *rs, size_t
 
     if (newest >= n)
         return false;
+    /* what is available is among what it has */
+    for (size_t i = 0; i < n; i++)
+        if (rs[i].available > rs[i].replicas)
+            rs[i].available = rs[i].replicas;
     if (in->recreate) {
         for (size_t i = 0; i < n; i++)
             if (i != newest && rs[i].replicas) {

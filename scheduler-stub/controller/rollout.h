@@ -24,7 +24,8 @@ bool berth_rollout_recreate(const DeploymentStrategy *strategy);
 
 typedef struct berth_rollout_rs {
     uint32_t replicas;  /* its spec.replicas: read, and written by the step */
-    uint32_t available; /* of them, Ready for minReadySeconds */
+    uint32_t available; /* of them, Ready for minReadySeconds (more is taken as
+                         * all of them) */
 } berth_rollout_rs;
 
 typedef struct berth_rollout_in {

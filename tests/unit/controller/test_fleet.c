@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/io.h"
 #include "base/timeutil.h"
@@ -820,6 +821,18 @@ static NodePhase phase_of(const char *name)
     return p;
 }
 
+/* Node name's generation (its desired set's). */
+static uint64_t phase_gen(const char *name)
+{
+    fleet_nodes v;
+    uint64_t g;
+
+    ck_assert_int_eq(fleet_nodes_get(f, name, &v, NULL), 0);
+    g = v.nodes[0]->generation;
+    fleet_nodes_clear(&v);
+    return g;
+}
+
 /* Run the loop, n2 beating meanwhile, until node name is in phase (false
  * after 10 s). */
 /* A lease of 2 x 20 ms, Down grace_ms later (before fleet_up). */
@@ -1085,7 +1098,7 @@ START_TEST(a_rolling_update_moves_revision_by_revision)
     ck_assert_uint_eq(v.workloads[0]->status->updated, 4);
     ck_assert_uint_eq(v.workloads[0]->status->available, 4);
     ck_assert_uint_eq(v.workloads[0]->status->n_replica_sets, 2);
-    ck_assert_uint_eq(v.workloads[0]->status->replica_sets[1]->n_indices, 0);
+    ck_assert_uint_eq(v.workloads[0]->status->replica_sets[1]->replicas, 0);
     ck_assert_uint_eq(v.workloads[0]->status->n_conditions, 2);
     ck_assert_str_eq(v.workloads[0]->status->conditions[1]->reason, "NewReplicaSetAvailable");
     fleet_workloads_clear(&v);
@@ -1139,32 +1152,116 @@ START_TEST(a_deployment_from_before_revisions_keeps_its_replicas)
 {
     char ids[256];
     sqlite3 *db3;
+    fleet_workloads v;
+    uint64_t gen;
 
     fleet_up();
     admit("n1");
     register_node("n1");
+    /* generation 3: its assignment was given generation 3's spec */
     ck_assert_int_eq(apply_one("web", 1, false), APPLY_CREATED);
+    ck_assert_int_eq(apply_one("web", 2, false), APPLY_CONFIGURED);
+    ck_assert_int_eq(apply_one("web", 1, false), APPLY_CONFIGURED);
     fleet_down();
     /* as berth left it before revisions */
     ck_assert_int_eq(sqlite3_open(db, &db3), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db3,
-                                  "DELETE FROM replica_sets; UPDATE assignments SET container_id "
-                                  "= 'web-0', revision = ''",
+                                  "DELETE FROM replica_sets; DELETE FROM assignments WHERE "
+                                  "replica > 0; UPDATE assignments SET container_id = 'web-0', "
+                                  "revision = '', workload_generation = 3",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db3);
     fleet_up();
+    gen = phase_gen("n1");
     register_node("n1");
     assigned_ids("n1", ids, sizeof(ids));
     ck_assert_str_eq(ids, "web-0");
     all_ready("n1");
     assigned_ids("n1", ids, sizeof(ids));
     ck_assert_str_eq(ids, "web-0");
+    /* the same spec: not given again (the node would keep its status's
+     * generation, and the replica would never count as Ready) */
+    ck_assert_uint_eq(phase_gen("n1"), gen);
+    ck_assert_int_eq(fleet_workloads_get(f, "web", &v, NULL), 0);
+    ck_assert_uint_eq(v.workloads[0]->status->ready, 1);
+    ck_assert_uint_eq(v.workloads[0]->status->revision, 1);
+    ck_assert_str_eq(v.workloads[0]->status->replica_sets[0]->hash, "");
+    fleet_workloads_clear(&v);
     /* and a new template rolls it out like any other */
     apply_image("busybox:2");
     roll_to_newest();
     assigned_ids("n1", ids, sizeof(ids));
     ck_assert_ptr_null(strstr(ids, "web-0"));
+}
+END_TEST
+
+/* A Deployment applied paused runs nothing, across a restart too; resumed
+ * after its deadline, its rollout has the whole deadline again. */
+START_TEST(a_paused_deployment_waits_and_resumes_with_its_deadline)
+{
+    Workload *w = deployment("web", 2);
+    berth_error *err = NULL;
+    fleet_changes c;
+    fleet_workloads v;
+    char ids[256];
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    w->paused = true;
+    w->progress_deadline_seconds = 1;
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "");
+    fleet_down();
+    fleet_up();
+    register_node("n1");
+    all_ready("n1");
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "");
+    rollout(ROLLOUT_RESUME, 0, "resumed", 0);
+    all_ready("n1");
+    ck_assert_int_eq(fleet_workloads_get(f, "web", &v, NULL), 0);
+    ck_assert_uint_eq(v.workloads[0]->status->available, 2);
+    ck_assert_str_eq(v.workloads[0]->status->conditions[1]->reason, "NewReplicaSetAvailable");
+    fleet_workloads_clear(&v);
+
+    /* a rollout paused half way for longer than its deadline: resumed,
+     * the deadline counts from then */
+    w = deployment("web", 2);
+    w->progress_deadline_seconds = 1;
+    free(w->template_->image);
+    w->template_->image = strdup("busybox:2");
+    ck_assert_int_eq(fleet_apply(f, &w, 1, "test.yaml", false, &c, NULL), 0);
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    rollout(ROLLOUT_PAUSE, 0, "paused", 0);
+    /* a manifest that does not say paused keeps the pause */
+    w = deployment("web", 2);
+    w->progress_deadline_seconds = 1;
+    free(w->template_->image);
+    w->template_->image = strdup("busybox:2");
+    ck_assert_int_eq(fleet_apply(f, &w, 1, "test.yaml", false, &c, NULL), 0);
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    rollout(ROLLOUT_PAUSE, 0, "deployments.apps \"web\" is already paused",
+            CODE_FAILED_PRECONDITION);
+    usleep(1200 * 1000);
+    rollout(ROLLOUT_RESUME, 0, "resumed", 0);
+    ck_assert_int_eq(fleet_workloads_get(f, "web", &v, NULL), 0);
+    ck_assert_str_eq(v.workloads[0]->status->conditions[1]->reason, "ReplicaSetUpdated");
+    fleet_workloads_clear(&v);
+    /* and without progress for that long, it is exceeded */
+    usleep(1200 * 1000);
+    berth_loop_run_once(loop, 100 * BERTH_NSEC_PER_MSEC, NULL);
+    berth_loop_run_once(loop, 100 * BERTH_NSEC_PER_MSEC, NULL);
+    ck_assert_int_eq(fleet_workloads_get(f, "web", &v, NULL), 0);
+    ck_assert_str_eq(v.workloads[0]->status->conditions[1]->reason, "ProgressDeadlineExceeded");
+    fleet_workloads_clear(&v);
 }
 END_TEST
 
@@ -1193,6 +1290,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_succeeded_pod_is_not_run_again_when_its_node_goes_down);
     tcase_add_test(tc, a_rolling_update_moves_revision_by_revision);
     tcase_add_test(tc, a_deployment_from_before_revisions_keeps_its_replicas);
+    tcase_add_test(tc, a_paused_deployment_waits_and_resumes_with_its_deadline);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@
 
 #include "check_main.h"
 #include "manifest/manifest.h"
+#include "pb/pb.h"
 #include "spec/workload.h"
 #include "spec/spec.h"
 
@@ -625,7 +626,8 @@ START_TEST(deployment_rollout_fields)
     ck_assert(d->has_revision_history_limit);
     ck_assert_uint_eq(d->revision_history_limit, 0);
     ck_assert_uint_eq(d->progress_deadline_seconds, 60);
-    ck_assert(d->paused);
+    ck_assert(d->paused && d->has_paused);
+    ck_assert(!e->paused && !e->has_paused);
     ck_assert_str_eq(d->change_cause, "image 2");
     ck_assert_str_eq(d->restarted_at, "2026-12-06T10:00:00Z");
     ck_assert_str_eq(e->strategy->type, "Recreate");
@@ -737,13 +739,16 @@ static char *labelled_deployment(int n)
 
 START_TEST(template_labels_leave_room_for_the_replica_labels)
 {
-    char *yaml = labelled_deployment(61), *msg;
+    char *yaml = labelled_deployment(60), *msg;
     berth_manifest *m = parse_ok(yaml);
     ContainerSpec *s = NULL;
     berth_error *err = NULL;
 
-    /* 61, berth.container, berth.workload and berth.replica: 64, runnable */
+    /* 60, berth.container, berth.workload, berth.replica and (a
+     * Deployment's revision's) pod-template-hash: 64, runnable */
     ck_assert_int_eq(berth_replica_spec(m->workloads[0], "web-0", "0", &s, &err), 0);
+    ck_assert_uint_eq(s->n_labels, 63);
+    berth_pb_map_set(&s->base, "labels", "pod-template-hash", "5d9c7b8f4c");
     ck_assert_uint_eq(s->n_labels, 64);
     ck_assert_msg(berth_spec_validate(s, &err) == 0, "%s", err ? err->msg : "");
     container_spec_free_unpacked(s, NULL);
@@ -751,11 +756,11 @@ START_TEST(template_labels_leave_room_for_the_replica_labels)
     free(yaml);
 
     /* one more, and no replica could run: refused where the labels are */
-    yaml = labelled_deployment(62);
+    yaml = labelled_deployment(61);
     msg = parse_fail(yaml);
-    ck_assert_str_eq(msg, "web.yaml:8:9: spec.template.metadata.labels: 62 labels, at most 61 "
-                          "(each replica has berth.container, berth.workload and berth.replica "
-                          "too)");
+    ck_assert_str_eq(msg, "web.yaml:8:9: spec.template.metadata.labels: 61 labels, at most 60 "
+                          "(each replica has berth.container, berth.workload, berth.replica and "
+                          "pod-template-hash too)");
     free(msg);
     free(yaml);
 }
