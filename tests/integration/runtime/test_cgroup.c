@@ -336,9 +336,11 @@ START_TEST(removal_from_a_loop)
     /* Reap in the background as the runtime's parent would. */
     if (fork() == 0)
         _exit(berth_waitpid(pid, NULL, 0) == pid ? 0 : 1);
-    t0 = berth_now_mono_ns();
+    removal_over = false;
     berth_removal_start_cgroup(tick_loop, cg, 5000, on_removed, NULL);
-    ck_assert_int_lt(berth_now_mono_ns() - t0, 5 * BERTH_NSEC_PER_MSEC);
+    /* it returns at once, the removal still under way (no timing: an
+     * emulated VM makes any bound flaky) */
+    ck_assert(!removal_over);
     run_removal();
     ck_assert_msg(!removal_error, "%s", removal_error);
     ck_assert_int_lt(berth_cgroup_open(drv, path, &sub, NULL), 0);
