@@ -2023,17 +2023,48 @@ static void read_rollout(berth_yaml *y, field *f, Workload *w)
     }
 }
 
+/* A DaemonSet's updateStrategy: RollingUpdate (maxUnavailable, default 1;
+ * maxSurge 0 only: berth replaces a node's replica in place) or OnDelete. */
+static void read_update_strategy(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const types[] = { "RollingUpdate", "OnDelete", NULL };
+    Workload *w = data;
+    field f[] = { FLD("type"), FLD("rollingUpdate"), FEND };
+    DeploymentStrategy *s;
+    int type = 0;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    s = w->strategy = berth_xcalloc(1, sizeof(*s));
+    deployment_strategy_init(s);
+    berth_yaml_opt_enum(y, f, "type", types, &type);
+    s->type = berth_xstrdup(types[type]);
+    if (type == 1 && berth_yaml_value(f, "rollingUpdate")) {
+        berth_yaml_field_error(y, f, "rollingUpdate",
+                               "may not be specified when strategy `type` is 'OnDelete'");
+        return;
+    }
+    berth_yaml_opt_sub(y, f, "rollingUpdate", read_rolling_update, s);
+    if (s->max_surge && s->max_surge->value != 0) {
+        size_t mark = berth_yaml_push_field(y, "rollingUpdate");
+
+        berth_yaml_error(y, berth_yaml_value(f, "rollingUpdate"),
+                         "maxSurge: berth replaces a node's DaemonSet replica in place (0 only)");
+        berth_yaml_pop(y, mark);
+    }
+}
+
 static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool k8s_api)
 {
     bool deployment = w->kind == WORKLOAD_DEPLOYMENT;
-    /* A DaemonSet has no replicas nor rollout fields (yet): its table
-     * ends before them. */
+    /* A DaemonSet's table: its own fields, then the end; a Deployment's
+     * skips them. */
     field f[] = { FLD("selector"),
                   FLD("template"),
-                  FLD(deployment ? "replicas" : NULL),
-                  FLD("strategy"),
                   FLD("minReadySeconds"),
                   FLD("revisionHistoryLimit"),
+                  FLD(deployment ? "replicas" : "updateStrategy"),
+                  FLD(deployment ? "strategy" : NULL),
                   FLD("progressDeadlineSeconds"),
                   FLD("paused"),
                   FEND };
@@ -2046,8 +2077,17 @@ static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool
     w->replicas = deployment ? 1 : 0;
     if (deployment && berth_yaml_opt_int(y, f, "replicas", 0, BERTH_REPLICAS_MAX, &v))
         w->replicas = (uint32_t)v;
-    if (deployment)
+    if (deployment) {
         read_rollout(y, f, w);
+    } else {
+        berth_yaml_opt_sub(y, f, "updateStrategy", read_update_strategy, w);
+        if (berth_yaml_opt_int(y, f, "minReadySeconds", 0, INT32_MAX, &v))
+            w->min_ready_seconds = (uint32_t)v;
+        if (berth_yaml_opt_int(y, f, "revisionHistoryLimit", 0, INT32_MAX, &v)) {
+            w->has_revision_history_limit = true;
+            w->revision_history_limit = (uint32_t)v;
+        }
+    }
     if (!berth_yaml_value(f, "selector") && k8s_api)
         berth_yaml_required(y, n, "selector");
     berth_yaml_opt_sub(y, f, "selector", read_selector, &match);

@@ -15,13 +15,13 @@
 static void get_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl get nodes|namespaces|workloads|deployments|replicasets|pods|\n"
-            "                    containers [NAME...] [OPTIONS]\n"
+            "Usage: berthctl get nodes|namespaces|workloads|deployments|daemonsets|replicasets|\n"
+            "                    pods|containers [NAME...] [OPTIONS]\n"
             "\n"
             "List what the controller knows, sorted by name (containers by node, then name).\n"
             "A pod is a replica of a workload, with its containers (kubectl get pods).\n"
-            "deployments (deploy) and replicasets (rs, a Deployment's revisions) are shown\n"
-            "as kubectl shows them.\n"
+            "deployments (deploy), daemonsets (ds) and replicasets (rs, a Deployment's\n"
+            "revisions) are shown as kubectl shows them.\n"
             "Workloads, pods and containers are those of one namespace (-n, default\n"
             "\"default\"), or of all of them with -A.\n"
             "\n"
@@ -291,6 +291,63 @@ static size_t print_deployments(const ListWorkloadsResponse *r, char **names, in
     return shown;
 }
 
+/* kubectl get daemonsets: DESIRED (matching nodes), CURRENT (placed),
+ * READY, UP-TO-DATE, AVAILABLE, NODE SELECTOR; wide: the containers and
+ * images. */
+static size_t print_daemonsets(const ListWorkloadsResponse *r, char **names, int n_names, bool wide,
+                               bool all_ns)
+{
+    static const char *const h[] = { "NAME",       "DESIRED",   "CURRENT",       "READY",
+                                     "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE",
+                                     "CONTAINERS", "IMAGES" };
+    berthctl_table *t = table_ns(h, 10, 8, wide, all_ns);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < r->n_workloads; i++) {
+        const Workload *w = r->workloads[i];
+        const WorkloadStatus *st = w->status;
+        char n[6][16], age[16], sel[512], names_[512] = "", images[1024] = "";
+        const char *cells[10];
+        size_t ln = 0, li = 0;
+
+        if (w->kind != WORKLOAD_DAEMONSET || !wanted(names, n_names, w->name))
+            continue;
+        snprintf(n[0], sizeof(n[0]), "%u", st ? st->desired : 0);
+        snprintf(n[1], sizeof(n[1]), "%u", st ? st->placed : 0);
+        snprintf(n[2], sizeof(n[2]), "%u", st ? st->ready : 0);
+        snprintf(n[3], sizeof(n[3]), "%u", st ? st->updated : 0);
+        snprintf(n[4], sizeof(n[4]), "%u", st ? st->available : 0);
+        selector_text(w->node_selector, w->n_node_selector, sel, sizeof(sel));
+        for (size_t c = 0; w->template_ && c < berth_pod_size(w); c++) {
+            PodRole role;
+            uint32_t index;
+            const ContainerSpec *cs = berth_pod_container(w, c, &role, &index);
+
+            if (role != POD_ROLE_APP)
+                continue;
+            if (ln < sizeof(names_))
+                ln += (size_t)snprintf(names_ + ln, sizeof(names_) - ln, "%s%s", ln ? "," : "",
+                                       berth_container_name(cs));
+            if (li < sizeof(images))
+                li += (size_t)snprintf(images + li, sizeof(images) - li, "%s%s", li ? "," : "",
+                                       cs->image);
+        }
+        cells[0] = w->name;
+        for (int k = 0; k < 5; k++)
+            cells[k + 1] = n[k];
+        cells[6] = *sel && strcmp(sel, "-") != 0 ? sel : "<none>";
+        cells[7] = berthctl_age(w->created_unix_ns, age, sizeof(age));
+        cells[8] = names_;
+        cells[9] = images;
+        table_add_ns(t, all_ns, berth_namespace_or_default(w->namespace_), cells, 10, NULL);
+        shown++;
+    }
+    if (shown)
+        berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    return shown;
+}
+
 /* kubectl get replicasets: each revision of each Deployment, newest first:
  * DESIRED (its replicas), CURRENT (placed), READY; wide: its revision. */
 static size_t print_replica_sets(const ListWorkloadsResponse *r, char **names, int n_names,
@@ -432,7 +489,16 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     ListContainersRequest creq = LIST_CONTAINERS_REQUEST_INIT;
     ListPodsRequest preq = LIST_PODS_REQUEST_INIT;
     ListNamespacesRequest nsreq = LIST_NAMESPACES_REQUEST_INIT;
-    enum { NODES, NAMESPACES, WORKLOADS, DEPLOYMENTS, REPLICA_SETS, PODS, CONTAINERS } kind;
+    enum {
+        NODES,
+        NAMESPACES,
+        WORKLOADS,
+        DEPLOYMENTS,
+        DAEMONSETS,
+        REPLICA_SETS,
+        PODS,
+        CONTAINERS
+    } kind;
     size_t shown = 0;
     ProtobufCMessage *req;
     berthctl_format fmt = BERTHCTL_TABLE;
@@ -498,6 +564,13 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         req = &wreq.base;
         if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
             return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "daemonsets") == 0 || strcmp(what, "daemonset") == 0 ||
+               strcmp(what, "ds") == 0) {
+        kind = DAEMONSETS;
+        method = "ListWorkloads";
+        req = &wreq.base;
+        if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
+            return BERTHCTL_EXIT_USAGE;
     } else if (strcmp(what, "pods") == 0 || strcmp(what, "pod") == 0 || strcmp(what, "po") == 0) {
         kind = PODS;
         method = "ListPods";
@@ -536,6 +609,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         else if (kind == DEPLOYMENTS)
             shown = print_deployments((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                       wide, ctx->all_namespaces);
+        else if (kind == DAEMONSETS)
+            shown = print_daemonsets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
+                                     wide, ctx->all_namespaces);
         else if (kind == REPLICA_SETS)
             shown = print_replica_sets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                        wide, ctx->all_namespaces);

@@ -1,6 +1,6 @@
-/* berthctl rollout: a Deployment's rollout as kubectl rollout shows and
- * steers it: status (waiting until it completes), history, undo, restart,
- * pause, resume. */
+/* berthctl rollout: a Deployment's or DaemonSet's rollout as kubectl
+ * rollout shows and steers it: status (waiting until it completes),
+ * history, undo, restart, pause, resume (Deployments). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,17 +20,19 @@ static void rollout_usage(FILE *out)
     fprintf(out,
             "Usage: berthctl rollout status|history|undo|restart|pause|resume "
             "deployment/NAME [OPTIONS]\n"
+            "       berthctl rollout status|history|undo|restart daemonset/NAME [OPTIONS]\n"
             "\n"
-            "A Deployment's rollout, as kubectl rollout:\n"
+            "A Deployment's or a DaemonSet's rollout, as kubectl rollout:\n"
             "  status    wait until its newest revision is rolled out (exit 1 when it\n"
             "            exceeds its progressDeadlineSeconds)\n"
             "  history   its revisions, with their change cause\n"
             "  undo      back to the revision before (or --to-revision N)\n"
             "  restart   replace every replica, within its strategy\n"
-            "  pause     let template changes wait\n"
+            "  pause     let template changes wait (a Deployment)\n"
             "  resume    roll out what waited\n"
             "\n"
-            "The Deployment is named deployment/NAME, deployment NAME, or NAME.\n"
+            "Name it deployment/NAME (deploy/), daemonset/NAME (ds/), the kind and\n"
+            "the name as two words, or NAME alone (a Deployment).\n"
             "\n"
             "Options:\n"
             "  -w, --watch=false     status: say where it is and return\n"
@@ -41,7 +43,14 @@ static void rollout_usage(FILE *out)
             berthctl_connection_help);
 }
 
-static int get_deployment(berthctl_ctx *ctx, const char *name, Workload **ret)
+/* kubectl's name of a kind's resource ("deployment.apps"). */
+static const char *kind_resource(WorkloadKind kind)
+{
+    return kind == WORKLOAD_DAEMONSET ? "daemonset.apps" : "deployment.apps";
+}
+
+/* The workload name of kind, fetched. */
+static int get_workload(berthctl_ctx *ctx, const char *name, WorkloadKind kind, Workload **ret)
 {
     GetWorkloadRequest req = GET_WORKLOAD_REQUEST_INIT;
     Workload *w = NULL;
@@ -50,8 +59,8 @@ static int get_deployment(berthctl_ctx *ctx, const char *name, Workload **ret)
     req.namespace_ = (char *)berthctl_namespace(ctx);
     if (berthctl_call(ctx, "GetWorkload", &req.base, (ProtobufCMessage **)&w) != 0)
         return 1;
-    if (w->kind != WORKLOAD_DEPLOYMENT) {
-        berthctl_errorf("%s is a %s: rollouts are a Deployment's", name,
+    if (w->kind != kind) {
+        berthctl_errorf("%ss \"%s\" not found (it is a %s)", kind_resource(kind), name,
                         berth_workload_kind_name(w->kind));
         berth_pb_free(&w->base);
         return 1;
@@ -102,7 +111,30 @@ static int status_of(const Workload *w, char *msg, size_t size)
     return 0;
 }
 
-static int rollout_status(berthctl_ctx *ctx, const char *name, bool watch)
+/* kubectl's DaemonSetStatusViewer. */
+static int ds_status_of(const Workload *w, char *msg, size_t size)
+{
+    const WorkloadStatus *st = w->status;
+    uint32_t desired = st ? st->desired : 0, updated = st ? st->updated : 0;
+
+    if (updated < desired)
+        snprintf(msg, size,
+                 "Waiting for daemon set \"%s\" rollout to finish: %u out of %u new pods have "
+                 "been updated...",
+                 w->name, updated, desired);
+    else if (st && st->available < desired)
+        snprintf(msg, size,
+                 "Waiting for daemon set \"%s\" rollout to finish: %u of %u updated pods are "
+                 "available...",
+                 w->name, st->available, desired);
+    else {
+        snprintf(msg, size, "daemon set \"%s\" successfully rolled out", w->name);
+        return 1;
+    }
+    return 0;
+}
+
+static int rollout_status(berthctl_ctx *ctx, const char *name, WorkloadKind kind, bool watch)
 {
     char msg[512], last[512] = "";
 
@@ -110,9 +142,10 @@ static int rollout_status(berthctl_ctx *ctx, const char *name, bool watch)
         Workload *w = NULL;
         int r;
 
-        if (get_deployment(ctx, name, &w) != 0)
+        if (get_workload(ctx, name, kind, &w) != 0)
             return 1;
-        r = status_of(w, msg, sizeof(msg));
+        r = kind == WORKLOAD_DAEMONSET ? ds_status_of(w, msg, sizeof(msg))
+                                       : status_of(w, msg, sizeof(msg));
         if (w->paused && r == 0)
             snprintf(msg, sizeof(msg),
                      "deployment \"%s\" is paused: resume it (berthctl rollout resume "
@@ -162,20 +195,22 @@ static void print_template(const Workload *t)
     }
 }
 
-static int rollout_history(berthctl_ctx *ctx, const char *name, uint64_t revision)
+static int rollout_history(berthctl_ctx *ctx, const char *name, WorkloadKind kind,
+                           uint64_t revision)
 {
     static const char *const h[] = { "REVISION", "CHANGE-CAUSE" };
     const WorkloadStatus *st;
     berthctl_table *t;
     Workload *w = NULL;
 
-    if (get_deployment(ctx, name, &w) != 0)
+    if (get_workload(ctx, name, kind, &w) != 0)
         return 1;
     st = w->status;
     if (revision) {
         for (size_t i = 0; st && i < st->n_replica_sets; i++)
             if (st->replica_sets[i]->revision == revision && st->replica_sets[i]->template_) {
-                printf("deployment.apps/%s with revision #%" PRIu64 "\n", w->name, revision);
+                printf("%s/%s with revision #%" PRIu64 "\n", kind_resource(kind), w->name,
+                       revision);
                 print_template(st->replica_sets[i]->template_);
                 berth_pb_free(&w->base);
                 return 0;
@@ -184,7 +219,7 @@ static int rollout_history(berthctl_ctx *ctx, const char *name, uint64_t revisio
         berth_pb_free(&w->base);
         return 1;
     }
-    printf("deployment.apps/%s \n", w->name);
+    printf("%s/%s \n", kind_resource(kind), w->name);
     t = berthctl_table_new(2, h);
     /* oldest first, as kubectl lists them */
     for (size_t i = st ? st->n_replica_sets : 0; i-- > 0;) {
@@ -202,7 +237,8 @@ static int rollout_history(berthctl_ctx *ctx, const char *name, uint64_t revisio
     return 0;
 }
 
-static int rollout_act(berthctl_ctx *ctx, const char *name, RolloutAction action, uint64_t to)
+static int rollout_act(berthctl_ctx *ctx, const char *name, WorkloadKind kind, RolloutAction action,
+                       uint64_t to)
 {
     RolloutRequest req = ROLLOUT_REQUEST_INIT;
     RolloutResponse *resp = NULL;
@@ -211,33 +247,44 @@ static int rollout_act(berthctl_ctx *ctx, const char *name, RolloutAction action
     req.namespace_ = (char *)berthctl_namespace(ctx);
     req.action = action;
     req.to_revision = to;
+    req.kind = kind;
     if (berthctl_call(ctx, "Rollout", &req.base, (ProtobufCMessage **)&resp) != 0)
         return 1;
-    printf("deployment.apps/%s %s\n", name, resp->result);
+    printf("%s/%s %s\n", kind_resource(kind), name, resp->result);
     berth_pb_free(&resp->base);
     return 0;
 }
 
-/* "deployment/NAME", "deploy/NAME", "deployments/NAME"; or the kind and
- * the name as two words; or the name alone. NULL when it names another
- * kind. */
-static const char *deployment_name(int argc, char **argv, int *at)
+/* "deployment/NAME" (deploy, deployments), "daemonset/NAME" (ds,
+ * daemonsets); or the kind and the name as two words; or the name alone
+ * (a Deployment). NULL when it names another kind. */
+static const char *workload_name(int argc, char **argv, int *at, WorkloadKind *ret_kind)
 {
-    static const char *const kinds[] = { "deployment", "deployments", "deploy", NULL };
+    static const struct {
+        const char *word;
+        WorkloadKind kind;
+    } kinds[] = {
+        { "deployment", WORKLOAD_DEPLOYMENT }, { "deployments", WORKLOAD_DEPLOYMENT },
+        { "deploy", WORKLOAD_DEPLOYMENT },     { "daemonset", WORKLOAD_DAEMONSET },
+        { "daemonsets", WORKLOAD_DAEMONSET },  { "ds", WORKLOAD_DAEMONSET },
+    };
     const char *arg = argv[*at], *slash = strchr(arg, '/');
 
-    for (size_t i = 0; kinds[i]; i++) {
-        size_t len = strlen(kinds[i]);
+    *ret_kind = WORKLOAD_DEPLOYMENT;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        size_t len = strlen(kinds[i].word);
 
-        if (slash && (size_t)(slash - arg) == len && strncmp(arg, kinds[i], len) == 0) {
+        *ret_kind = kinds[i].kind;
+        if (slash && (size_t)(slash - arg) == len && strncmp(arg, kinds[i].word, len) == 0) {
             (*at)++;
             return slash + 1;
         }
-        if (!slash && strcmp(arg, kinds[i]) == 0 && *at + 1 < argc) {
+        if (!slash && strcmp(arg, kinds[i].word) == 0 && *at + 1 < argc) {
             *at += 2;
             return argv[*at - 1];
         }
     }
+    *ret_kind = WORKLOAD_DEPLOYMENT;
     if (slash)
         return NULL;
     (*at)++;
@@ -276,6 +323,7 @@ int berthctl_cmd_rollout(berthctl_ctx *ctx, int argc, char **argv)
     uint64_t revision = 0, to = 0;
     bool watch = true;
     const char *sub, *name;
+    WorkloadKind kind;
     int o, at;
 
     while ((o = getopt_long(argc, argv, "hw::", opts, NULL)) != -1) {
@@ -309,22 +357,23 @@ int berthctl_cmd_rollout(berthctl_ctx *ctx, int argc, char **argv)
     }
     sub = argv[optind];
     at = optind + 1;
-    if (!(name = deployment_name(argc, argv, &at)) || at != argc) {
-        berthctl_errorf("rollout %s: one Deployment (deployment/NAME), not '%s'", sub,
-                        argv[optind + 1]);
+    if (!(name = workload_name(argc, argv, &at, &kind)) || at != argc) {
+        berthctl_errorf("rollout %s: one Deployment or DaemonSet (deployment/NAME, "
+                        "daemonset/NAME), not '%s'",
+                        sub, argv[optind + 1]);
         return BERTHCTL_EXIT_USAGE;
     }
     if (strcmp(sub, "status") == 0 || strcmp(sub, "history") == 0) {
         if (berthctl_connect_or_exit(ctx) != 0)
             return 1;
-        return sub[0] == 's' ? rollout_status(ctx, name, watch)
-                             : rollout_history(ctx, name, revision);
+        return sub[0] == 's' ? rollout_status(ctx, name, kind, watch)
+                             : rollout_history(ctx, name, kind, revision);
     }
     for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
         if (strcmp(sub, acts[i].word) == 0) {
             if (berthctl_connect_or_exit(ctx) != 0)
                 return 1;
-            return rollout_act(ctx, name, acts[i].action, to);
+            return rollout_act(ctx, name, kind, acts[i].action, to);
         }
     berthctl_errorf("rollout '%s'? status, history, undo, restart, pause or resume", sub);
     return BERTHCTL_EXIT_USAGE;

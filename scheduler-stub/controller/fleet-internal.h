@@ -89,7 +89,14 @@ typedef struct fleet_node {
     size_t n_samples;
 } fleet_node;
 
-/* One revision of a Deployment (fleet-rollout.c). */
+/* Whether workloads of this kind have revisions: Deployments and
+ * DaemonSets. */
+static inline bool fleet_has_revisions(WorkloadKind kind)
+{
+    return kind == WORKLOAD_DEPLOYMENT || kind == WORKLOAD_DAEMONSET;
+}
+
+/* One revision of a Deployment or a DaemonSet (fleet-rollout.c). */
 typedef struct fleet_rs {
     /* As stored: hash, template, created, change cause (fixed); the
      * rest of it lives below while in memory. */
@@ -116,10 +123,14 @@ typedef struct fleet_workload {
     Workload *w;                      /* as stored, status NULL; always with a template */
     char key[BERTH_WORKLOAD_KEY_BUF]; /* berth_workload_key */
     berth_place_status place;
-    /* A Deployment's revisions, oldest first (the last is the newest);
-     * none for other kinds. */
+    /* A Deployment's or DaemonSet's revisions, oldest first (the last is
+     * the newest); none for Pods. */
     fleet_rs *rs;
     size_t n_rs;
+    /* A DaemonSet's: the nodes whose replica the last step moved to the
+     * newest revision (placement gives them its spec). */
+    char **ds_update;
+    size_t n_ds_update;
 } fleet_workload;
 
 struct fleet {
@@ -229,6 +240,10 @@ fleet_rs *fleet_rs_find(const fleet_workload *wl, const char *hash);
 /* The workload assignment a runs as: its revision's for a Deployment's
  * (NULL when that is gone), its workload otherwise. */
 const Workload *fleet_assign_workload(fleet *f, const fleet_assign *a);
+/* A DaemonSet's nodes to move to its newest revision: forget them;
+ * whether node is one. */
+void fleet_ds_update_clear(fleet_workload *wl);
+bool fleet_ds_updates(const fleet_workload *wl, const char *node);
 /* A replica of a Deployment changed its readiness: a step soon. */
 void fleet_rollout_poke(fleet *f);
 void fleet_rollout_timers_init(fleet *f);

@@ -292,6 +292,20 @@ static void plan_events(fleet *f, fleet_node *n, const node_plan *p)
                     "%s taken off: %s (generation %" PRIu64 ")", removed, why, n->rec.generation);
 }
 
+/* The revision a DaemonSet's replica id on node n runs: the one it runs
+ * now, unless the last step moved the node to the newest (or it has none:
+ * a node new to it gets the newest). NULL while the DaemonSet has none. */
+static const fleet_rs *daemon_revision(const fleet_workload *wl, fleet_node *n, const char *id)
+{
+    const fleet_assign *old = fleet_assign_find(n, id);
+    const fleet_rs *r;
+    if (!wl->n_rs)
+        return NULL;
+    if (old && !fleet_ds_updates(wl, n->rec.name) && (r = fleet_rs_find(wl, old->revision)))
+        return r;
+    return &wl->rs[wl->n_rs - 1];
+}
+
 static void plans_build(fleet *f, const place_scratch *sc, const berth_place_result *r,
                         node_plan *plans)
 {
@@ -312,6 +326,8 @@ static void plans_build(fleet *f, const place_scratch *sc, const berth_place_res
                          f->nodes[s->node]->rec.name, a->id);
         snprintf(a->workload, sizeof(a->workload), "%s", f->workloads[sc->wl_of[s->workload]].key);
         a->replica = s->replica;
+        if (w->kind == WORKLOAD_DAEMONSET)
+            rs = daemon_revision(&f->workloads[sc->wl_of[s->workload]], f->nodes[s->node], a->id);
         /* a revision's template never changes: its replicas' specs do not
          * follow the Deployment's generation */
         a->workload_generation = rs ? FLEET_REVISION_SPEC_GENERATION : w->generation;

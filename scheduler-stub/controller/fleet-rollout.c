@@ -32,6 +32,8 @@
 static const char hash_alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
 /* The label each replica of a revision carries, as Kubernetes'. */
 #define LABEL_POD_TEMPLATE_HASH "pod-template-hash"
+/* A DaemonSet's replicas', as Kubernetes' (its ControllerRevision's). */
+#define LABEL_CONTROLLER_REVISION_HASH "controller-revision-hash"
 
 /* ---- revisions ---- */
 
@@ -74,14 +76,14 @@ static void template_hash(const Workload *tmpl, uint32_t collisions, char ret[FL
     ret[i] = '\0';
 }
 
-static void label_containers(Workload *v, const char *hash)
+static void label_containers(Workload *v, const char *label, const char *hash)
 {
     for (size_t i = 0; i < berth_pod_size(v); i++) {
         PodRole role;
         uint32_t index;
 
         berth_pb_map_set(&((ContainerSpec *)berth_pod_container(v, i, &role, &index))->base,
-                         "labels", LABEL_POD_TEMPLATE_HASH, hash);
+                         "labels", label, hash);
     }
 }
 
@@ -97,9 +99,12 @@ static void rs_dress(fleet_rs *r, const Workload *w)
     v->name = berth_xstrdup(w->name);
     free(v->namespace_ == protobuf_c_empty_string ? NULL : v->namespace_);
     v->namespace_ = berth_xstrdup(w->namespace_);
-    v->kind = WORKLOAD_DEPLOYMENT;
+    v->kind = w->kind;
     if (*r->rs->hash && v->template_)
-        label_containers(v, r->rs->hash);
+        label_containers(v,
+                         w->kind == WORKLOAD_DAEMONSET ? LABEL_CONTROLLER_REVISION_HASH
+                                                       : LABEL_POD_TEMPLATE_HASH,
+                         r->rs->hash);
     if (r->view)
         workload_free_unpacked(r->view, NULL);
     r->view = v;
@@ -149,6 +154,7 @@ static void rs_free(fleet_rs *r)
 
 void fleet_rs_free_all(fleet_workload *wl)
 {
+    fleet_ds_update_clear(wl);
     for (size_t i = 0; i < wl->n_rs; i++)
         rs_free(&wl->rs[i]);
     free(wl->rs);
@@ -171,7 +177,7 @@ const Workload *fleet_assign_workload(fleet *f, const fleet_assign *a)
 
     if (!wl)
         return NULL;
-    if (wl->w->kind != WORKLOAD_DEPLOYMENT)
+    if (!fleet_has_revisions(wl->w->kind))
         return wl->w;
     r = fleet_rs_find(wl, a->revision);
     return r ? r->view : NULL;
@@ -221,7 +227,7 @@ static int load_rs(void *data, const char *key, ReplicaSet *rs)
     fleet *f = data;
     fleet_workload *wl = fleet_workload_find(f, key);
 
-    if (!wl || wl->w->kind != WORKLOAD_DEPLOYMENT || fleet_rs_find(wl, rs->hash) ||
+    if (!wl || !fleet_has_revisions(wl->w->kind) || fleet_rs_find(wl, rs->hash) ||
         strlen(rs->hash) >= FLEET_HASH_BUF) {
         berth_warn("revision '%s' of %s: no such Deployment: not loaded", rs->hash, key);
         replica_set_free_unpacked(rs, NULL);
@@ -329,7 +335,7 @@ int fleet_rollouts_load(fleet *f, berth_error **err)
     /* (a Deployment without revisions and without such replicas gets its
      * first at the next step, as a new one does) */
     for (size_t i = 0; i < f->n_workloads; i++)
-        if (f->workloads[i].w->kind == WORKLOAD_DEPLOYMENT && f->workloads[i].n_rs == 0 &&
+        if (fleet_has_revisions(f->workloads[i].w->kind) && f->workloads[i].n_rs == 0 &&
             has_legacy_replicas(f, &f->workloads[i]) && adopt_legacy(f, &f->workloads[i], err) < 0)
             return -1;
     return 0;
@@ -366,7 +372,7 @@ static void observe(fleet *f, int64_t now, int64_t *due)
             /* a node's assignments are sorted by id: mostly in runs */
             if (!wl || strcmp(wl->key, a->workload) != 0)
                 wl = fleet_workload_find(f, a->workload);
-            if (!wl || wl->w->kind != WORKLOAD_DEPLOYMENT || !(r = fleet_rs_find(wl, a->revision)))
+            if (!wl || !fleet_has_revisions(wl->w->kind) || !(r = fleet_rs_find(wl, a->revision)))
                 continue;
             r->placed++;
             if (n->rec.phase != NODE_READY || !fleet_replica_ready(n, a, r->view)) {
@@ -660,6 +666,126 @@ static bool deployment_step(fleet *f, fleet_workload *wl, int64_t now, int64_t n
     return changed;
 }
 
+/* ---- a DaemonSet's step ---- */
+
+void fleet_ds_update_clear(fleet_workload *wl)
+{
+    for (size_t i = 0; i < wl->n_ds_update; i++)
+        free(wl->ds_update[i]);
+    free(wl->ds_update);
+    wl->ds_update = NULL;
+    wl->n_ds_update = 0;
+}
+
+bool fleet_ds_updates(const fleet_workload *wl, const char *node)
+{
+    for (size_t i = 0; i < wl->n_ds_update; i++)
+        if (strcmp(wl->ds_update[i], node) == 0)
+            return true;
+    return false;
+}
+
+/* A DaemonSet's maxUnavailable over its n replicas: its RollingUpdate's (a
+ * percentage rounds up, as Kubernetes rounds it for DaemonSets), default
+ * 1, at least 1. */
+static uint32_t ds_max_unavailable(const Workload *w, size_t n)
+{
+    const IntOrPercent *v = w->strategy ? w->strategy->max_unavailable : NULL;
+    uint64_t x;
+
+    if (!v)
+        return 1;
+    x = v->percent ? ((uint64_t)n * v->value + 99) / 100 : v->value;
+    return x ? (uint32_t)(x > UINT32_MAX ? UINT32_MAX : x) : 1;
+}
+
+/* A DaemonSet's replica on a node whose revision is not the newest. */
+typedef struct ds_candidate {
+    const char *node;
+    bool available;
+} ds_candidate;
+
+/* RollingUpdate, as Kubernetes' DaemonSet controller: on every node whose
+ * replica is of an older revision and not available, and on as many more
+ * as keeps the unavailable ones within maxUnavailable, the replica is
+ * replaced (in place: stopped, then started with the newest template);
+ * the nodes are those placement gives the newest (wl->ds_update).
+ * OnDelete: only replicas made anew get it. */
+static bool ds_step(fleet *f, fleet_workload *wl, int64_t now, int64_t now_real)
+{
+    bool changed = newest_for_template(f, wl, now_real), complete = true;
+    _cleanup_free_ ds_candidate *v = NULL;
+    size_t n = 0, total = 0, unavailable = 0, cap = 0;
+    const char *newest;
+    uint32_t max_unavailable;
+    char names[300] = "";
+    size_t len = 0;
+
+    fleet_ds_update_clear(wl);
+    if (wl->n_rs == 0)
+        return changed;
+    newest = wl->rs[wl->n_rs - 1].rs->hash;
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        fleet_node *node = f->nodes[i];
+
+        for (size_t k = 0; k < node->n_assign; k++) {
+            const fleet_assign *as = &node->assign[k];
+            const fleet_rs *r;
+            bool available;
+
+            if (strcmp(as->workload, wl->key) != 0 || !(r = fleet_rs_find(wl, as->revision)))
+                continue;
+            total++;
+            available = node->rec.phase == NODE_READY && as->ready_since_ns &&
+                        fleet_assign_available(wl, as, now);
+            unavailable += !available;
+            if (strcmp(as->revision, newest) == 0) {
+                complete &= available;
+                continue;
+            }
+            complete = false;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                v = berth_xreallocarray(v, cap, sizeof(*v));
+            }
+            v[n++] = (ds_candidate){ node->rec.name, available };
+        }
+    }
+    if (complete && !wl->rs[wl->n_rs - 1].completed) {
+        wl->rs[wl->n_rs - 1].completed = true;
+        wl->rs[wl->n_rs - 1].dirty = true;
+    } else if (!complete && wl->rs[wl->n_rs - 1].completed) {
+        wl->rs[wl->n_rs - 1].completed = false;
+        wl->rs[wl->n_rs - 1].dirty = true;
+    }
+    trim_history(wl);
+    if (!n || (wl->w->strategy && strcmp(wl->w->strategy->type, "OnDelete") == 0))
+        return changed;
+    max_unavailable = ds_max_unavailable(wl->w, total);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            /* the unavailable first: replacing them costs nothing */
+            if (v[i].available != (pass == 1))
+                continue;
+            if (pass == 1) {
+                if (unavailable >= max_unavailable)
+                    break;
+                unavailable++;
+            }
+            wl->ds_update =
+                berth_xreallocarray(wl->ds_update, wl->n_ds_update + 1, sizeof(*wl->ds_update));
+            wl->ds_update[wl->n_ds_update++] = berth_xstrdup(v[i].node);
+            if (len < sizeof(names))
+                len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", len ? " " : "",
+                                        v[i].node);
+        }
+    if (wl->n_ds_update)
+        fleet_event(f, FLEET_KIND_WORKLOAD, wl->key, FLEET_NORMAL, "RollingUpdate",
+                    "revision %" PRIu64 " (controller-revision-hash %s) on %s",
+                    wl->rs[wl->n_rs - 1].revision, *newest ? newest : "-", names);
+    return changed || wl->n_ds_update > 0;
+}
+
 /* Write what changed, drop what is doomed (from memory once durable). */
 static int rollouts_save(fleet *f, berth_error **err)
 {
@@ -716,6 +842,8 @@ int fleet_rollouts_run(fleet *f, bool *ret_changed, berth_error **err)
     for (size_t i = 0; i < f->n_workloads; i++)
         if (f->workloads[i].w->kind == WORKLOAD_DEPLOYMENT)
             changed |= deployment_step(f, &f->workloads[i], now, now_real, &due);
+        else if (f->workloads[i].w->kind == WORKLOAD_DAEMONSET)
+            changed |= ds_step(f, &f->workloads[i], now, now_real);
     berth_loop_timer_cancel(f->cfg.loop, &f->rollout_due);
     if (due)
         berth_loop_timer_arm(f->cfg.loop, &f->rollout_due, due);
@@ -797,6 +925,33 @@ static WorkloadCondition *condition(const char *type, bool status, const char *r
     return c;
 }
 
+/* st->replica_sets: wl's revisions, newest first (borrowed; without
+ * templates unless with_templates). A DaemonSet's "replicas" are the
+ * replicas it runs (placed). */
+static void revisions_fill(const fleet_workload *wl, WorkloadStatus *st, bool with_templates)
+{
+    st->replica_sets = berth_xcalloc(wl->n_rs + 1, sizeof(*st->replica_sets));
+    for (size_t i = wl->n_rs; i-- > 0;) {
+        const fleet_rs *r = &wl->rs[i];
+        ReplicaSet *m = berth_xcalloc(1, sizeof(*m));
+
+        *m = *r->rs;
+        m->revision = r->revision;
+        m->indices = NULL; /* (up to a thousand numbers nobody reads) */
+        m->n_indices = 0;
+        m->replicas = wl->w->kind == WORKLOAD_DEPLOYMENT ? (uint32_t)r->n_indices : r->placed;
+        m->progress_unix_ns = r->progress_ns;
+        m->deadline_exceeded = r->deadline_exceeded;
+        m->completed = r->completed;
+        m->placed = r->placed;
+        m->ready = r->ready;
+        m->available = r->available;
+        if (!with_templates)
+            m->template_ = NULL;
+        st->replica_sets[st->n_replica_sets++] = m;
+    }
+}
+
 void fleet_rollout_status(fleet *f, const fleet_workload *wl, WorkloadStatus *st,
                           bool with_templates)
 {
@@ -807,13 +962,16 @@ void fleet_rollout_status(fleet *f, const fleet_workload *wl, WorkloadStatus *st
     (void)f;
     if (!nr)
         return;
+    st->revision = nr->revision;
+    revisions_fill(wl, st, with_templates);
+    if (w->kind != WORKLOAD_DEPLOYMENT)
+        return; /* (a DaemonSet has no conditions) */
     berth_rollout_limits(w->strategy, w->replicas, &surge, &unavailable);
     /* Recreate allows no unavailability: all of them, as Kubernetes */
     if (berth_rollout_recreate(w->strategy))
         min_available = w->replicas;
     else
         min_available = w->replicas > unavailable ? w->replicas - unavailable : 0;
-    st->revision = nr->revision;
     st->conditions = berth_xcalloc(2, sizeof(*st->conditions));
     st->conditions[st->n_conditions++] =
         st->available >= min_available
@@ -836,26 +994,6 @@ void fleet_rollout_status(fleet *f, const fleet_workload *wl, WorkloadStatus *st
         st->conditions[st->n_conditions++] =
             condition("Progressing", true, "ReplicaSetUpdated", nr->progress_ns,
                       "ReplicaSet \"%s\" is progressing.", nr->prefix);
-    st->replica_sets = berth_xcalloc(wl->n_rs + 1, sizeof(*st->replica_sets));
-    for (size_t i = wl->n_rs; i-- > 0;) {
-        const fleet_rs *r = &wl->rs[i];
-        ReplicaSet *m = berth_xcalloc(1, sizeof(*m));
-
-        *m = *r->rs;
-        m->revision = r->revision;
-        m->indices = NULL; /* (up to a thousand numbers nobody reads) */
-        m->n_indices = 0;
-        m->replicas = (uint32_t)r->n_indices;
-        m->progress_unix_ns = r->progress_ns;
-        m->deadline_exceeded = r->deadline_exceeded;
-        m->completed = r->completed;
-        m->placed = r->placed;
-        m->ready = r->ready;
-        m->available = r->available;
-        if (!with_templates)
-            m->template_ = NULL;
-        st->replica_sets[st->n_replica_sets++] = m;
-    }
 }
 
 void fleet_rollout_status_clear(WorkloadStatus *st)
@@ -901,6 +1039,12 @@ static void set_str(char **field, const char *v)
     *field = berth_xstrdup(v);
 }
 
+/* kubectl's name of a kind's resource ("deployments.apps"). */
+static const char *resource_of(WorkloadKind kind)
+{
+    return kind == WORKLOAD_DAEMONSET ? "daemonsets.apps" : "deployments.apps";
+}
+
 /* The revision to undo to: to (0: the one before the newest). */
 static const fleet_rs *undo_target(const fleet_workload *wl, uint64_t to, berth_error **err)
 {
@@ -935,9 +1079,14 @@ int fleet_rollout(fleet *f, const RolloutRequest *in, const char *by, char **ret
                                in->name);
     berth_workload_key(in->namespace_, in->name, key);
     wl = fleet_workload_find(f, key);
-    if (!wl || wl->w->kind != WORKLOAD_DEPLOYMENT)
-        return berth_error_set(err, ENOENT, "deployments.apps \"%.63s\" not found%s", in->name,
-                               wl ? " (berth rolls out Deployments)" : "");
+    if (!wl || !fleet_has_revisions(wl->w->kind) ||
+        (in->kind && (WorkloadKind)in->kind != wl->w->kind))
+        return berth_error_set(err, ENOENT, "%s \"%.63s\" not found", resource_of(in->kind),
+                               in->name);
+    if (wl->w->kind == WORKLOAD_DAEMONSET &&
+        (in->action == ROLLOUT_PAUSE || in->action == ROLLOUT_RESUME))
+        return berth_error_set(err, EINVAL, "daemonsets.apps \"%s\" %s is not supported",
+                               wl->w->name, in->action == ROLLOUT_PAUSE ? "pausing" : "resuming");
     switch (in->action) {
     case ROLLOUT_UNDO:
         if (wl->w->paused)

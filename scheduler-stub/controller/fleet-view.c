@@ -404,7 +404,7 @@ static void status_count(fleet *f, fleet_workloads *v, bool with_templates)
                 continue;
             st = &v->msgs[k].st;
             wl = &f->workloads[v->order[k]];
-            if (wl->w->kind == WORKLOAD_DEPLOYMENT && !(r = fleet_rs_find(wl, as->revision)))
+            if (fleet_has_revisions(wl->w->kind) && !(r = fleet_rs_find(wl, as->revision)))
                 continue;
             replica_counts(node, as, r ? r->view : wl->w, &st->running, &st->failed,
                            &st->succeeded);
@@ -413,7 +413,7 @@ static void status_count(fleet *f, fleet_workloads *v, bool with_templates)
         }
     }
     for (size_t k = 0; k < v->n_workloads; k++)
-        if (f->workloads[v->order[k]].w->kind == WORKLOAD_DEPLOYMENT)
+        if (fleet_has_revisions(f->workloads[v->order[k]].w->kind))
             fleet_rollout_status(f, &f->workloads[v->order[k]], &v->msgs[k].st, with_templates);
 }
 
@@ -574,7 +574,7 @@ static void assign_ids(fleet *f, const fleet_assign *a, const fleet_workload **c
 
     if (!wl || strcmp(wl->key, a->workload) != 0)
         *cache = wl = fleet_workload_find(f, a->workload);
-    if (wl && wl->w->kind == WORKLOAD_DEPLOYMENT) {
+    if (wl && fleet_has_revisions(wl->w->kind)) {
         const fleet_rs *r = fleet_rs_find(wl, a->revision);
 
         w = r ? r->view : NULL;

@@ -546,7 +546,7 @@ static ApplyAction apply_action(fleet *f, Workload *w, int64_t now)
      * kubectl apply's merge keeps it: a restart's restartedAt (or the
      * manifest would roll back to the revision before it), and a pause
      * (a manifest's paused: false ends it, as rollout resume does). */
-    if (existing->w->kind == WORKLOAD_DEPLOYMENT && w->kind == WORKLOAD_DEPLOYMENT) {
+    if (existing->w->kind == w->kind && fleet_has_revisions(w->kind)) {
         if (!*w->restarted_at && *existing->w->restarted_at) {
             free(w->restarted_at == protobuf_c_empty_string ? NULL : w->restarted_at);
             w->restarted_at = berth_xstrdup(existing->w->restarted_at);
@@ -593,6 +593,15 @@ static ApplyAction namespace_action(fleet *f, const Namespace *ns, int64_t now,
     return existing ? APPLY_CONFIGURED : APPLY_CREATED;
 }
 
+/* Whether the workload of this key exists as another kind (its revisions,
+ * if any, are not the new one's). */
+static bool workload_kind_changes(fleet *f, const char *key, WorkloadKind kind)
+{
+    const fleet_workload *existing = fleet_workload_find(f, key);
+
+    return existing && existing->w->kind != kind;
+}
+
 /* The workloads and namespaces durably, in one transaction with their
  * events: that is what the answer acknowledges. */
 static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions, size_t n,
@@ -617,7 +626,7 @@ static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions,
             continue;
         berth_workload_key(w[i]->namespace_, w[i]->name, key);
         if (berth_store_workload_put(f->cfg.store, w[i], err) < 0 ||
-            (w[i]->kind != WORKLOAD_DEPLOYMENT &&
+            (workload_kind_changes(f, key, w[i]->kind) &&
              berth_store_replica_sets_delete(f->cfg.store, key, err) < 0)) {
             berth_store_rollback(f->cfg.store);
             return -1;
@@ -747,10 +756,10 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
             continue;
         berth_workload_key(workloads[i]->namespace_, workloads[i]->name, key);
         if ((existing = fleet_workload_find(f, key))) {
+            if (existing->w->kind != workloads[i]->kind) /* another kind now */
+                fleet_rs_free_all(existing);
             workload_free_unpacked(existing->w, NULL);
             existing->w = workloads[i];
-            if (existing->w->kind != WORKLOAD_DEPLOYMENT) /* no longer one */
-                fleet_rs_free_all(existing);
         } else {
             workload_add(f, workloads[i]);
         }

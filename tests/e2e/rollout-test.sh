@@ -13,7 +13,9 @@
 #      brings the fleet back
 #   3. history, pause (a new template waits) and resume, restart
 #   4. Recreate: no old replica runs once a new one does
-#   5. deleted: nothing left
+#   5. a DaemonSet's rolling update: one node at a time (never fewer than
+#      2 of 3 Ready, nor 2 running), OnDelete leaves running replicas be
+#   6. deleted: nothing left
 #
 #   rollout-test.sh BUILD_DIR
 set -u
@@ -224,7 +226,75 @@ done
 complete && ok "Recreate rolled out" || bad "Recreate: $(bctl get pods 2>&1)"
 expect "never an old and a new replica at once" "0 1" "$both $seen_new"
 
-scenario "5. deleted: nothing left"
+scenario "5. a DaemonSet, one node at a time (maxUnavailable 1)"
+# ds.yaml with VERSION=$1 and updateStrategy $2
+ds_manifest() {
+	cat >"$FLEET_DIR/ds.yaml" <<YAML
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  minReadySeconds: 1
+  updateStrategy: ${2:-{type: RollingUpdate\}}
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: agent
+        image: bb
+        command: [/bin/sh, -c, 'touch /tmp/ready; echo "agent \$VERSION"; exec sleep 100000']
+        env: [{name: VERSION, value: "$1"}]
+        readinessProbe:
+          exec: {command: [test, -e, /tmp/ready]}
+          periodSeconds: 1
+YAML
+	echo "$FLEET_DIR/ds.yaml"
+}
+ds_field() { bctl get ds agent | awk -v c="$1" 'NR == 2 { print $c }'; }
+ds_done() {
+	bctl rollout status daemonset/agent --watch=false 2>&1 | grep -q "successfully rolled out"
+}
+bctl apply -f "$(ds_manifest 1)" >/dev/null
+wait_until 60 ds_done && ok "the DaemonSet runs on all three" || bad "ds: $(bctl get ds 2>&1)"
+expect "get ds: DESIRED CURRENT READY UP-TO-DATE AVAILABLE" "3 3 3 3 3" \
+	"$(ds_field 2) $(ds_field 3) $(ds_field 4) $(ds_field 5) $(ds_field 6)"
+bctl apply -f "$(ds_manifest 2)" >/dev/null
+min_ready=3 min_running=3 done_at=
+end=$((SECONDS + 90))
+while [ $SECONDS -lt $end ]; do
+	r=$(ds_field 4)
+	run=0
+	for n in $NODES; do
+		node_count $n agent.
+		run=$((run + REPLY))
+	done
+	[ -n "$r" ] && [ "$r" -lt $min_ready ] && min_ready=$r
+	[ $run -lt $min_running ] && min_running=$run
+	if ds_done; then
+		done_at=$SECONDS
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$done_at" ] && ok "the new template reached every node" || bad "ds: $(bctl get ds 2>&1)"
+[ "$min_ready" -ge 2 ] && ok "never fewer than 2 of 3 Ready (at least $min_ready)" ||
+	bad "only $min_ready Ready at one sample"
+[ "$min_running" -ge 2 ] && ok "never more than one node without its replica (at least $min_running running)" ||
+	bad "only $min_running running at one sample"
+for n in $NODES; do
+	expect "agent.$n runs version 2" "agent 2" "$(bctl logs "agent.$n" 2>&1 | tail -1)"
+done
+contains "its history" "2 " "$(bctl rollout history daemonset/agent | awk 'NR > 2')"
+bctl apply -f "$(ds_manifest 3 '{type: OnDelete}')" >/dev/null
+sleep 3
+expect "OnDelete: the running replicas keep their template" "0 agent 2" \
+	"$(ds_field 5) $(bctl logs agent.n1 2>&1 | tail -1)"
+expect "undo" "daemonset.apps/agent rolled back" "$(bctl rollout undo daemonset/agent 2>&1)"
+bctl delete agent >/dev/null
+
+scenario "6. deleted: nothing left"
 bctl delete roll >/dev/null
 gone() {
 	for n in $NODES; do

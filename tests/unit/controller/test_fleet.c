@@ -28,6 +28,8 @@ static berth_keypair key;
 static fleet *f;
 static fleet_config cfg;
 static size_t wake_calls, woken;
+/* The workload rollout() acts on. */
+static const char *roll_name = "web";
 
 static void on_wake(void *data, const fleet_wake *nodes, size_t n)
 {
@@ -71,6 +73,7 @@ static void setup(void)
                           .heartbeat_misses = 3,
                           .down_grace_ns = 30 * BERTH_NSEC_PER_SEC };
     wake_calls = woken = 0;
+    roll_name = "web";
 }
 
 static void teardown(void)
@@ -1057,7 +1060,7 @@ static void rollout(RolloutAction action, uint64_t to, const char *want, int cod
     char *result = NULL;
     uint64_t gen = 0;
 
-    in.name = "web";
+    in.name = (char *)roll_name;
     in.action = action;
     in.to_revision = to;
     if (code) {
@@ -1265,6 +1268,122 @@ START_TEST(a_paused_deployment_waits_and_resumes_with_its_deadline)
 }
 END_TEST
 
+/* The controller-revision-hash of the DaemonSet replica node name runs
+ * ("" none). */
+static void ds_hash(const char *name, char *buf, size_t size)
+{
+    berth_principal p = node(name);
+    fleet_specs s;
+
+    buf[0] = '\0';
+    ck_assert_int_eq(fleet_node_assignments(f, &p, 0, &s, NULL), 0);
+    for (size_t i = 0; i < s.n_specs; i++)
+        for (size_t l = 0; l < s.specs[i]->n_labels; l++)
+            if (strcmp(s.specs[i]->labels[l]->key, "controller-revision-hash") == 0)
+                snprintf(buf, size, "%s", s.specs[i]->labels[l]->value);
+    fleet_specs_clear(&s);
+}
+
+/* How many of the nodes run another revision than first's. */
+static size_t ds_fresh(const char *const *nodes, const char *first)
+{
+    size_t n = 0;
+    char h[16];
+
+    for (int i = 0; i < 3; i++) {
+        ds_hash(nodes[i], h, sizeof(h));
+        n += strcmp(h, first) != 0;
+    }
+    return n;
+}
+
+static void apply_ds(const char *image, bool on_delete)
+{
+    Workload *w = deployment("ds", 0);
+    DeploymentStrategy ds = DEPLOYMENT_STRATEGY_INIT;
+    berth_error *err = NULL;
+    fleet_changes c;
+
+    w->kind = WORKLOAD_DAEMONSET;
+    w->template_->resources = NULL;
+    free(w->template_->image);
+    w->template_->image = strdup(image);
+    ds.type = on_delete ? "OnDelete" : "RollingUpdate";
+    w->strategy = BERTH_PB_COPY(DeploymentStrategy, &ds);
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+}
+
+/* A DaemonSet's new template reaches its nodes one at a time (its
+ * maxUnavailable, 1 by default), each once the one before is Ready again;
+ * OnDelete leaves running replicas as they are; undo goes back. */
+START_TEST(a_daemonset_rolls_node_by_node)
+{
+    const char *nodes[] = { "n1", "n2", "n3" };
+    char first[16], h[16], newest[16];
+    fleet_workloads v;
+    int rounds = 0;
+    size_t fresh = 0;
+
+    roll_name = "ds";
+
+    fleet_up();
+    for (int i = 0; i < 3; i++) {
+        admit(nodes[i]);
+        register_node(nodes[i]);
+    }
+    apply_ds("busybox:1", false);
+    for (int i = 0; i < 3; i++)
+        all_ready(nodes[i]);
+    ds_hash("n1", first, sizeof(first));
+    ck_assert_str_ne(first, "");
+    ds_hash("n3", h, sizeof(h));
+    ck_assert_str_eq(h, first);
+
+    apply_ds("busybox:2", false);
+    fresh = ds_fresh(nodes, first);
+    ck_assert_uint_eq(fresh, 1); /* maxUnavailable 1: one node first */
+    while (fresh < 3 && rounds++ < 20)
+        for (int i = 0; i < 3; i++) {
+            size_t before = fresh;
+
+            /* a node's report of its replica Ready lets one more go */
+            all_ready(nodes[i]);
+            fresh = ds_fresh(nodes, first);
+            ck_assert_uint_le(fresh, before + 1);
+        }
+    ck_assert_uint_eq(fresh, 3);
+    ds_hash("n1", newest, sizeof(newest));
+    ck_assert_int_eq(fleet_workloads_get(f, "ds", &v, NULL), 0);
+    ck_assert_uint_eq(v.workloads[0]->status->updated, 3);
+    ck_assert_uint_eq(v.workloads[0]->status->revision, 2);
+    fleet_workloads_clear(&v);
+
+    /* OnDelete: a new template waits on the nodes that run one */
+    apply_ds("busybox:3", true);
+    for (int i = 0; i < 3; i++)
+        all_ready(nodes[i]);
+    for (int i = 0; i < 3; i++) {
+        ds_hash(nodes[i], h, sizeof(h));
+        ck_assert_str_eq(h, newest);
+    }
+    /* undo: back to busybox:2's revision, rolled node by node */
+    apply_ds("busybox:3", false);
+    rollout(ROLLOUT_UNDO, 2, "rolled back", 0);
+    for (int r = 0; r < 20; r++)
+        for (int i = 0; i < 3; i++)
+            all_ready(nodes[i]);
+    for (int i = 0; i < 3; i++) {
+        ds_hash(nodes[i], h, sizeof(h));
+        ck_assert_str_eq(h, newest);
+    }
+    rollout(ROLLOUT_PAUSE, 0, "daemonsets.apps \"ds\" pausing is not supported",
+            CODE_INVALID_ARGUMENT);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller-fleet");
@@ -1291,6 +1410,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_rolling_update_moves_revision_by_revision);
     tcase_add_test(tc, a_deployment_from_before_revisions_keeps_its_replicas);
     tcase_add_test(tc, a_paused_deployment_waits_and_resumes_with_its_deadline);
+    tcase_add_test(tc, a_daemonset_rolls_node_by_node);
     suite_add_tcase(s, tc);
     return s;
 }
