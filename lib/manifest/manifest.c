@@ -1638,6 +1638,14 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
     }
     if (berth_yaml_opt_enum(y, f, "restartPolicy", restart, &r))
         policy = restart_values[r];
+    /* a Job's pods end (Kubernetes has no default for them) */
+    if (w->kind == WORKLOAD_JOB && policy == RESTART_ALWAYS) {
+        if (berth_yaml_value(f, "restartPolicy"))
+            berth_yaml_field_error(y, f, "restartPolicy",
+                                   "a Job's pods are OnFailure or Never, not Always");
+        else
+            berth_yaml_error(y, n, "restartPolicy: required for a Job's pods: OnFailure or Never");
+    }
     berth_yaml_opt_sub(y, f, "nodeSelector", read_selector_map, w);
     if (berth_yaml_opt_string(y, f, "nodeName", &node_name_v)) {
         /* a node's name: 1-63 of a-z 0-9 _ . -, as berthd takes it */
@@ -1924,6 +1932,38 @@ static void read_selector(berth_yaml *y, const node *n, void *data)
     berth_yaml_opt_sub(y, f, "matchLabels", read_kvlist, data);
 }
 
+/* A controller's selector and template: the selector must select the
+ * template's labels (as Kubernetes), and each container of the pod gets
+ * them. */
+static void read_selected_template(berth_yaml *y, const node *n, field *f, Workload *w)
+{
+    template_ctx t = { .w = w };
+    kvlist match = { .n = 0 };
+
+    berth_yaml_opt_sub(y, f, "selector", read_selector, &match);
+    if (!berth_yaml_value(f, "template"))
+        berth_yaml_required(y, n, "template");
+    berth_yaml_opt_sub(y, f, "template", read_template, &t);
+    for (size_t i = 0; i < match.n; i++) {
+        bool found = false;
+
+        for (size_t j = 0; j < t.labels.n; j++)
+            if (strcmp(match.k[i], t.labels.k[j]) == 0 && strcmp(match.v[i], t.labels.v[j]) == 0)
+                found = true;
+        if (!found) {
+            berth_yaml_field_error(y, f, "selector",
+                                   "matchLabels %s=%s does not select "
+                                   "spec.template.metadata.labels",
+                                   match.k[i], match.v[i]);
+            break;
+        }
+    }
+    if (w->template_)
+        for (size_t i = 0; i < berth_pod_size(w); i++)
+            for (size_t j = 0; j < t.labels.n; j++)
+                add_spec_label(pod_spec(w, i), t.labels.k[j], t.labels.v[j]);
+}
+
 /* Kubernetes' IntOrString of maxSurge and maxUnavailable: a number, or
  * "N%". */
 static void read_int_or_percent(berth_yaml *y, const node *n, void *data)
@@ -2045,6 +2085,14 @@ static void read_update_strategy(berth_yaml *y, const node *n, void *data)
         return;
     }
     berth_yaml_opt_sub(y, f, "rollingUpdate", read_rolling_update, s);
+    if (s->max_unavailable && s->max_unavailable->value == 0 &&
+        !(s->max_surge && s->max_surge->value == 0)) {
+        size_t mark = berth_yaml_push_field(y, "rollingUpdate");
+
+        berth_yaml_error(y, berth_yaml_value(f, "rollingUpdate"),
+                         "maxUnavailable: at least 1 (berth replaces a node's replica in place)");
+        berth_yaml_pop(y, mark);
+    }
     if (s->max_surge && s->max_surge->value != 0) {
         size_t mark = berth_yaml_push_field(y, "rollingUpdate");
 
@@ -2068,8 +2116,6 @@ static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool
                   FLD("progressDeadlineSeconds"),
                   FLD("paused"),
                   FEND };
-    template_ctx t = { .w = w };
-    kvlist match = { .n = 0 };
     int64_t v;
 
     if (!berth_yaml_fields(y, n, f))
@@ -2090,29 +2136,76 @@ static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool
     }
     if (!berth_yaml_value(f, "selector") && k8s_api)
         berth_yaml_required(y, n, "selector");
-    berth_yaml_opt_sub(y, f, "selector", read_selector, &match);
-    if (!berth_yaml_value(f, "template"))
-        berth_yaml_required(y, n, "template");
-    berth_yaml_opt_sub(y, f, "template", read_template, &t);
-    /* As Kubernetes: the selector must select the template's labels. */
-    for (size_t i = 0; i < match.n; i++) {
-        bool found = false;
+    read_selected_template(y, n, f, w);
+}
 
-        for (size_t j = 0; j < t.labels.n; j++)
-            if (strcmp(match.k[i], t.labels.k[j]) == 0 && strcmp(match.v[i], t.labels.v[j]) == 0)
-                found = true;
-        if (!found) {
-            berth_yaml_field_error(y, f, "selector",
-                                   "matchLabels %s=%s does not select "
-                                   "spec.template.metadata.labels",
-                                   match.k[i], match.v[i]);
-            break;
-        }
+/* ---- Job ---- */
+
+/* A Job's spec (batch/v1): Kubernetes' fields and defaults; what berth
+ * does not do yet is refused by name. */
+static void read_job_spec(berth_yaml *y, const node *n, Workload *w)
+{
+    static const char *const modes[] = { "NonIndexed", "Indexed", NULL };
+    static const char *const refused[] = { "podFailurePolicy", "backoffLimitPerIndex",
+                                           "maxFailedIndexes", "podReplacementPolicy",
+                                           "successPolicy",    "managedBy" };
+    field f[] = { FLD("selector"),
+                  FLD("template"),
+                  FLD("completions"),
+                  FLD("parallelism"),
+                  FLD("backoffLimit"),
+                  FLD("activeDeadlineSeconds"),
+                  FLD("ttlSecondsAfterFinished"),
+                  FLD("completionMode"),
+                  FLD("manualSelector"),
+                  FLD("suspend"),
+                  FLD("podFailurePolicy"),
+                  FLD("backoffLimitPerIndex"),
+                  FLD("maxFailedIndexes"),
+                  FLD("podReplacementPolicy"),
+                  FLD("successPolicy"),
+                  FLD("managedBy"),
+                  FEND };
+    JobSpec *j;
+    int64_t v;
+    int mode = 0;
+    bool b;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    j = w->job = berth_xcalloc(1, sizeof(*j));
+    job_spec_init(j);
+    j->completions = j->parallelism = 1;
+    j->backoff_limit = 6;
+    if (berth_yaml_opt_int(y, f, "completions", 1, BERTH_REPLICAS_MAX, &v))
+        j->completions = (uint32_t)v;
+    if (berth_yaml_opt_int(y, f, "parallelism", 0, BERTH_REPLICAS_MAX, &v)) {
+        j->parallelism = (uint32_t)v;
+        if (v > 1 && !berth_yaml_value(f, "completions"))
+            berth_yaml_field_error(y, f, "parallelism",
+                                   "more than 1 needs completions (berth has no work-queue Jobs "
+                                   "yet)");
     }
-    if (w->template_)
-        for (size_t i = 0; i < berth_pod_size(w); i++)
-            for (size_t j = 0; j < t.labels.n; j++)
-                add_spec_label(pod_spec(w, i), t.labels.k[j], t.labels.v[j]);
+    if (berth_yaml_opt_int(y, f, "backoffLimit", 0, BERTH_REPLICAS_MAX, &v))
+        j->backoff_limit = (uint32_t)v;
+    if (berth_yaml_opt_int(y, f, "activeDeadlineSeconds", 1, INT32_MAX, &v))
+        j->active_deadline_seconds = (uint32_t)v;
+    if (berth_yaml_opt_int(y, f, "ttlSecondsAfterFinished", 0, INT32_MAX, &v)) {
+        j->has_ttl_seconds_after_finished = true;
+        j->ttl_seconds_after_finished = (uint32_t)v;
+    }
+    if (berth_yaml_opt_enum(y, f, "completionMode", modes, &mode))
+        j->indexed = mode == 1;
+    if (berth_yaml_opt_bool(y, f, "manualSelector", &b) && b)
+        berth_yaml_field_error(y, f, "manualSelector",
+                               "berth selects a Job's pods itself (false only)");
+    if (berth_yaml_opt_bool(y, f, "suspend", &b) && b)
+        berth_yaml_field_error(y, f, "suspend", "berth does not suspend Jobs yet (false only)");
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (berth_yaml_value(f, refused[i]))
+            berth_yaml_field_error(y, f, refused[i], "berth's Jobs do not have this yet");
+    read_selected_template(y, n, f, w);
+    w->replicas = j->completions;
 }
 
 /* ---- documents ---- */
@@ -2145,7 +2238,11 @@ static void check_template(berth_yaml *y, const node *at, Workload *w, const cha
 static Workload *read_document(berth_yaml *y, const node *root, const char *source,
                                berth_yaml_pos *ret_name_pos, Namespace **ret_ns)
 {
-    static const char *const api_versions[] = { "berth/v1", "v1", "apps/v1", NULL };
+    static const char *const api_versions[] = { "berth/v1", "v1", "apps/v1", "batch/v1", NULL };
+    /* Kubernetes' group of each kind (berth/v1 has them all) */
+    static const int group_of[] = {
+        [WORKLOAD_POD] = 1, [WORKLOAD_DEPLOYMENT] = 2, [WORKLOAD_DAEMONSET] = 2, [WORKLOAD_JOB] = 3
+    };
     field f[] = { FLD("apiVersion"), FLD("kind"), FLD("metadata"), FLD("spec"), FEND };
     WorkloadKind k = WORKLOAD_KIND_UNSPECIFIED;
     size_t errors_before = berth_yaml_error_count(y), mark;
@@ -2171,11 +2268,11 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
     if (kind && (k = berth_workload_kind_parse(kind)) == WORKLOAD_KIND_UNSPECIFIED)
         berth_yaml_field_error(y, f, "kind",
                                "'%.60s' is not a kind berth runs (Pod, Deployment, DaemonSet, "
-                               "Namespace)",
+                               "Job, Namespace)",
                                kind);
-    else if (k && ((a == 1 && k != WORKLOAD_POD) || (a == 2 && k == WORKLOAD_POD))) {
+    else if (k && a > 0 && group_of[k] != a) {
         berth_yaml_field_error(y, f, "kind", "apiVersion %s has no kind %s (use %s or berth/v1)",
-                               api_versions[a], kind, a == 1 ? "apps/v1" : "v1");
+                               api_versions[a], kind, api_versions[group_of[k]]);
         k = WORKLOAD_KIND_UNSPECIFIED;
     }
     if (!k || a < 0)
@@ -2198,6 +2295,8 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
         if (k == WORKLOAD_POD) {
             w->replicas = 1;
             read_pod_spec(y, spec, w);
+        } else if (k == WORKLOAD_JOB) {
+            read_job_spec(y, spec, w);
         } else {
             read_controller_spec(y, spec, w, a != 0);
         }

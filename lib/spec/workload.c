@@ -83,6 +83,7 @@ static const char *const kind_names[] = {
     [WORKLOAD_POD] = "Pod",
     [WORKLOAD_DEPLOYMENT] = "Deployment",
     [WORKLOAD_DAEMONSET] = "DaemonSet",
+    [WORKLOAD_JOB] = "Job",
 };
 
 const char *berth_workload_kind_name(WorkloadKind kind)

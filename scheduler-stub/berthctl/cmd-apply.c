@@ -246,7 +246,9 @@ static int wait_running(berthctl_ctx *ctx, char **names, size_t n, int64_t timeo
                  * other's left (a rollout done) */
                 if (running + succeeded >= desired && (!st || !st->unschedulable) &&
                     (w->kind != WORKLOAD_DEPLOYMENT ||
-                     (st && st->updated >= desired && st->placed <= desired)))
+                     (st && st->updated >= desired && st->placed <= desired)) &&
+                    (w->kind != WORKLOAD_DAEMONSET || (st && st->updated >= desired) ||
+                     (w->strategy && strcmp(w->strategy->type, "OnDelete") == 0)))
                     done++;
                 else
                     snprintf(pending + strlen(pending), sizeof(pending) - strlen(pending),

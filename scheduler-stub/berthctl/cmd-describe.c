@@ -292,6 +292,37 @@ static void describe_rollout(const Workload *w)
     }
 }
 
+/* A Job as kubectl describe job shows it. */
+static void describe_job(const Workload *w)
+{
+    const JobSpec *spec = w->job;
+    const JobState *js = w->status ? w->status->job : NULL;
+    uint32_t active = 0;
+
+    if (spec) {
+        printf("%-24s%u\n", "Parallelism:", spec->parallelism);
+        printf("%-24s%u\n", "Completions:", spec->completions);
+        printf("%-24s%s\n", "Completion Mode:", spec->indexed ? "Indexed" : "NonIndexed");
+        printf("%-24s%u\n", "Backoff Limit:", spec->backoff_limit);
+        if (spec->active_deadline_seconds)
+            printf("%-24s%us\n", "Active Deadline Seconds:", spec->active_deadline_seconds);
+        if (spec->has_ttl_seconds_after_finished)
+            printf("%-24s%us\n", "TTL After Finished:", spec->ttl_seconds_after_finished);
+    }
+    if (!js)
+        return;
+    for (size_t i = 0; i < js->n_pods; i++)
+        active += !*js->pods[i]->finished;
+    when("Start Time", js->start_unix_ns);
+    if (js->completion_unix_ns)
+        when("Completed At", js->completion_unix_ns);
+    printf("%-24s%u Active / %u Succeeded / %u Failed\n", "Pods Statuses:", active,
+           w->status->succeeded, js->failed);
+    if (*js->finished)
+        printf("%-24s%s%s%s: %s\n", "Condition:", js->finished, *js->reason ? " " : "", js->reason,
+               js->message);
+}
+
 static int describe_workload(berthctl_ctx *ctx, const char *name)
 {
     static const char *const h[] = { "NAME", "NODE", "STATE", "RESTARTS" };
@@ -323,7 +354,9 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
     for (size_t i = 0; i < w->n_node_selector; i++)
         printf("%s%s=%s", i ? "," : "", w->node_selector[i]->key, w->node_selector[i]->value);
     printf("%s\n", w->n_node_selector ? "" : "-");
-    if (w->kind == WORKLOAD_DEPLOYMENT) {
+    if (w->kind == WORKLOAD_JOB) {
+        describe_job(w);
+    } else if (w->kind == WORKLOAD_DEPLOYMENT) {
         describe_rollout(w);
         if (st && st->unschedulable)
             FIELD("Unschedulable", "%u: %s", st->unschedulable, st->message);
@@ -596,7 +629,9 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
     }
     what = argv[optind];
     name = argv[optind + 1];
-    if (strcmp(what, "deploy") == 0 || strncmp(what, "deployment", 10) == 0)
+    if (strcmp(what, "deploy") == 0 || strncmp(what, "deployment", 10) == 0 ||
+        strncmp(what, "daemonset", 9) == 0 || strcmp(what, "ds") == 0 ||
+        strncmp(what, "job", 3) == 0)
         what = "workload";
     if (strncmp(what, "node", 4) != 0 && strncmp(what, "workload", 8) != 0 &&
         strncmp(what, "container", 9) != 0 && strcmp(what, "pod") != 0 &&

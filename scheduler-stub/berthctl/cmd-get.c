@@ -8,6 +8,7 @@
 
 #include "pb/pb.h"
 #include "base/quantity.h"
+#include "base/timeutil.h"
 #include "berthctl.h"
 #include "spec/workload.h"
 #include "rpc/envelope.h"
@@ -15,13 +16,13 @@
 static void get_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl get nodes|namespaces|workloads|deployments|daemonsets|replicasets|\n"
-            "                    pods|containers [NAME...] [OPTIONS]\n"
+            "Usage: berthctl get nodes|namespaces|workloads|deployments|daemonsets|jobs|\n"
+            "                    replicasets|pods|containers [NAME...] [OPTIONS]\n"
             "\n"
             "List what the controller knows, sorted by name (containers by node, then name).\n"
             "A pod is a replica of a workload, with its containers (kubectl get pods).\n"
-            "deployments (deploy), daemonsets (ds) and replicasets (rs, a Deployment's\n"
-            "revisions) are shown as kubectl shows them.\n"
+            "deployments (deploy), daemonsets (ds), jobs and replicasets (rs, a\n"
+            "Deployment's revisions) are shown as kubectl shows them.\n"
             "Workloads, pods and containers are those of one namespace (-n, default\n"
             "\"default\"), or of all of them with -A.\n"
             "\n"
@@ -236,6 +237,28 @@ static size_t print_workloads(const ListWorkloadsResponse *r, char **names, int 
     return shown;
 }
 
+/* The pod's containers (not init ones), comma-separated: their names and
+ * their images (kubectl's CONTAINERS and IMAGES columns). */
+static void pod_images(const Workload *w, char *names, size_t n_size, char *images, size_t i_size)
+{
+    size_t ln = 0, li = 0;
+
+    names[0] = images[0] = '\0';
+    for (size_t c = 0; w->template_ && c < berth_pod_size(w); c++) {
+        PodRole role;
+        uint32_t index;
+        const ContainerSpec *cs = berth_pod_container(w, c, &role, &index);
+
+        if (role != POD_ROLE_APP)
+            continue;
+        if (ln < n_size)
+            ln += (size_t)snprintf(names + ln, n_size - ln, "%s%s", ln ? "," : "",
+                                   berth_container_name(cs));
+        if (li < i_size)
+            li += (size_t)snprintf(images + li, i_size - li, "%s%s", li ? "," : "", cs->image);
+    }
+}
+
 /* kubectl get deployments: READY (Ready/replicas), UP-TO-DATE,
  * AVAILABLE; wide: the containers, images and selector. */
 static size_t print_deployments(const ListWorkloadsResponse *r, char **names, int n_names,
@@ -252,27 +275,13 @@ static size_t print_deployments(const ListWorkloadsResponse *r, char **names, in
         char ready[32], updated[16], available[16], age[16], names_[512] = "", images[1024] = "",
                                                              sel[512];
         const char *cells[8];
-        size_t ln = 0, li = 0;
 
         if (w->kind != WORKLOAD_DEPLOYMENT || !wanted(names, n_names, w->name))
             continue;
         snprintf(ready, sizeof(ready), "%u/%u", st ? st->ready : 0, w->replicas);
         snprintf(updated, sizeof(updated), "%u", st ? st->updated : 0);
         snprintf(available, sizeof(available), "%u", st ? st->available : 0);
-        for (size_t c = 0; w->template_ && c < berth_pod_size(w); c++) {
-            PodRole role;
-            uint32_t index;
-            const ContainerSpec *cs = berth_pod_container(w, c, &role, &index);
-
-            if (role != POD_ROLE_APP)
-                continue;
-            if (ln < sizeof(names_))
-                ln += (size_t)snprintf(names_ + ln, sizeof(names_) - ln, "%s%s", ln ? "," : "",
-                                       berth_container_name(cs));
-            if (li < sizeof(images))
-                li += (size_t)snprintf(images + li, sizeof(images) - li, "%s%s", li ? "," : "",
-                                       cs->image);
-        }
+        pod_images(w, names_, sizeof(names_), images, sizeof(images));
         selector_text(w->node_selector, w->n_node_selector, sel, sizeof(sel));
         cells[0] = w->name;
         cells[1] = ready;
@@ -308,7 +317,6 @@ static size_t print_daemonsets(const ListWorkloadsResponse *r, char **names, int
         const WorkloadStatus *st = w->status;
         char n[6][16], age[16], sel[512], names_[512] = "", images[1024] = "";
         const char *cells[10];
-        size_t ln = 0, li = 0;
 
         if (w->kind != WORKLOAD_DAEMONSET || !wanted(names, n_names, w->name))
             continue;
@@ -318,20 +326,7 @@ static size_t print_daemonsets(const ListWorkloadsResponse *r, char **names, int
         snprintf(n[3], sizeof(n[3]), "%u", st ? st->updated : 0);
         snprintf(n[4], sizeof(n[4]), "%u", st ? st->available : 0);
         selector_text(w->node_selector, w->n_node_selector, sel, sizeof(sel));
-        for (size_t c = 0; w->template_ && c < berth_pod_size(w); c++) {
-            PodRole role;
-            uint32_t index;
-            const ContainerSpec *cs = berth_pod_container(w, c, &role, &index);
-
-            if (role != POD_ROLE_APP)
-                continue;
-            if (ln < sizeof(names_))
-                ln += (size_t)snprintf(names_ + ln, sizeof(names_) - ln, "%s%s", ln ? "," : "",
-                                       berth_container_name(cs));
-            if (li < sizeof(images))
-                li += (size_t)snprintf(images + li, sizeof(images) - li, "%s%s", li ? "," : "",
-                                       cs->image);
-        }
+        pod_images(w, names_, sizeof(names_), images, sizeof(images));
         cells[0] = w->name;
         for (int k = 0; k < 5; k++)
             cells[k + 1] = n[k];
@@ -340,6 +335,51 @@ static size_t print_daemonsets(const ListWorkloadsResponse *r, char **names, int
         cells[8] = names_;
         cells[9] = images;
         table_add_ns(t, all_ns, berth_namespace_or_default(w->namespace_), cells, 10, NULL);
+        shown++;
+    }
+    if (shown)
+        berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    return shown;
+}
+
+/* kubectl get jobs: STATUS (Running, Complete, Failed), COMPLETIONS
+ * (succeeded/completions), DURATION, AGE; wide: the containers and
+ * images. */
+static size_t print_jobs(const ListWorkloadsResponse *r, char **names, int n_names, bool wide,
+                         bool all_ns)
+{
+    static const char *const h[] = { "NAME", "STATUS",     "COMPLETIONS", "DURATION",
+                                     "AGE",  "CONTAINERS", "IMAGES" };
+    berthctl_table *t = table_ns(h, 7, 5, wide, all_ns);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < r->n_workloads; i++) {
+        const Workload *w = r->workloads[i];
+        const WorkloadStatus *st = w->status;
+        const JobState *js = st ? st->job : NULL;
+        char completions[32], duration[16] = "-", age[16], names_[512] = "", images[1024] = "";
+        const char *cells[7];
+
+        if (w->kind != WORKLOAD_JOB || !wanted(names, n_names, w->name))
+            continue;
+        snprintf(completions, sizeof(completions), "%u/%u", st ? st->succeeded : 0,
+                 st ? st->desired : 0);
+        if (js && js->start_unix_ns) {
+            int64_t end = js->completion_unix_ns ? js->completion_unix_ns : berth_now_real_ns();
+
+            berthctl_age(berth_now_real_ns() - (end - js->start_unix_ns), duration,
+                         sizeof(duration));
+        }
+        pod_images(w, names_, sizeof(names_), images, sizeof(images));
+        cells[0] = w->name;
+        cells[1] = js && *js->finished ? js->finished : "Running";
+        cells[2] = completions;
+        cells[3] = duration;
+        cells[4] = berthctl_age(w->created_unix_ns, age, sizeof(age));
+        cells[5] = names_;
+        cells[6] = images;
+        table_add_ns(t, all_ns, berth_namespace_or_default(w->namespace_), cells, 7, NULL);
         shown++;
     }
     if (shown)
@@ -360,7 +400,8 @@ static size_t print_replica_sets(const ListWorkloadsResponse *r, char **names, i
     for (size_t i = 0; i < r->n_workloads; i++) {
         const Workload *w = r->workloads[i];
 
-        for (size_t k = 0; w->status && k < w->status->n_replica_sets; k++) {
+        for (size_t k = 0;
+             w->kind == WORKLOAD_DEPLOYMENT && w->status && k < w->status->n_replica_sets; k++) {
             const ReplicaSet *rs = w->status->replica_sets[k];
             char name[128], desired[16], current[16], ready[16], age[16], rev[24];
             const char *cells[6];
@@ -495,6 +536,7 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         WORKLOADS,
         DEPLOYMENTS,
         DAEMONSETS,
+        JOBS,
         REPLICA_SETS,
         PODS,
         CONTAINERS
@@ -564,6 +606,12 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         req = &wreq.base;
         if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
             return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "jobs") == 0 || strcmp(what, "job") == 0) {
+        kind = JOBS;
+        method = "ListWorkloads";
+        req = &wreq.base;
+        if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
+            return BERTHCTL_EXIT_USAGE;
     } else if (strcmp(what, "daemonsets") == 0 || strcmp(what, "daemonset") == 0 ||
                strcmp(what, "ds") == 0) {
         kind = DAEMONSETS;
@@ -609,6 +657,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         else if (kind == DEPLOYMENTS)
             shown = print_deployments((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                       wide, ctx->all_namespaces);
+        else if (kind == JOBS)
+            shown = print_jobs((ListWorkloadsResponse *)resp, argv + optind, argc - optind, wide,
+                               ctx->all_namespaces);
         else if (kind == DAEMONSETS)
             shown = print_daemonsets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                      wide, ctx->all_namespaces);

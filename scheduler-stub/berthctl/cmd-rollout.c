@@ -60,7 +60,8 @@ static int get_workload(berthctl_ctx *ctx, const char *name, WorkloadKind kind, 
     if (berthctl_call(ctx, "GetWorkload", &req.base, (ProtobufCMessage **)&w) != 0)
         return 1;
     if (w->kind != kind) {
-        berthctl_errorf("%ss \"%s\" not found (it is a %s)", kind_resource(kind), name,
+        berthctl_errorf("%s \"%s\" not found (it is a %s)",
+                        kind == WORKLOAD_DAEMONSET ? "daemonsets.apps" : "deployments.apps", name,
                         berth_workload_kind_name(w->kind));
         berth_pb_free(&w->base);
         return 1;
@@ -144,6 +145,14 @@ static int rollout_status(berthctl_ctx *ctx, const char *name, WorkloadKind kind
 
         if (get_workload(ctx, name, kind, &w) != 0)
             return 1;
+        if (kind == WORKLOAD_DAEMONSET && w->strategy &&
+            strcmp(w->strategy->type, "OnDelete") == 0) {
+            /* kubectl's words */
+            berth_pb_free(&w->base);
+            fprintf(stderr, "error: rollout status is only available for RollingUpdate strategy "
+                            "type\n");
+            return 1;
+        }
         r = kind == WORKLOAD_DAEMONSET ? ds_status_of(w, msg, sizeof(msg))
                                        : status_of(w, msg, sizeof(msg));
         if (w->paused && r == 0)

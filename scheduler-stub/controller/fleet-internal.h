@@ -37,9 +37,9 @@
 /* A pod-template-hash: Kubernetes' encoding of a 32-bit number, at most
  * 10 characters. */
 #define FLEET_HASH_BUF 11
-/* The workload generation every assignment of a Deployment's revision
- * records: a revision's template never changes, so neither does the spec
- * of its replicas. */
+/* The workload generation every assignment of a Deployment's or
+ * DaemonSet's revision, or of a Job, records: their templates never
+ * change, so neither do their replicas' specs. */
 #define FLEET_REVISION_SPEC_GENERATION 1
 
 typedef struct fleet_assign {
@@ -131,6 +131,9 @@ typedef struct fleet_workload {
      * newest revision (placement gives them its spec). */
     char **ds_update;
     size_t n_ds_update;
+    /* A Job's state (fleet-job.c), and whether it changed since written. */
+    JobState *job;
+    bool job_dirty;
 } fleet_workload;
 
 struct fleet {
@@ -261,6 +264,35 @@ void fleet_rollout_status_clear(WorkloadStatus *st);
  * failure logged. */
 void fleet_place_after(fleet *f, const char *what);
 
+/* ---- fleet-job.c ---- */
+
+/* Load the Jobs' states (after the workloads). */
+int fleet_jobs_load(fleet *f, berth_error **err);
+void fleet_job_free(fleet_workload *wl);
+/* A step of Job wl (Kubernetes' job controller): its pods' ends taken in,
+ * new pods up to parallelism, Complete or Failed (backoffLimit,
+ * activeDeadlineSeconds). Returns whether pods were added or taken away;
+ * *due: when it must step again (a deadline, a backoff, its TTL). */
+bool fleet_job_step(fleet *f, fleet_workload *wl, int64_t now_mono, int64_t now_real, int64_t *due);
+/* Delete the Jobs whose ttlSecondsAfterFinished ran out (not from within
+ * a step: it places again). */
+void fleet_jobs_ttl(fleet *f);
+/* The pod of Job wl with this number, or NULL. */
+const JobPod *fleet_job_pod(const fleet_workload *wl, uint32_t number);
+/* Placement's view of a Job: the numbers of its running pods
+ * (ascending; owned by the caller: free), and whether pod number is done. */
+uint32_t *fleet_job_active(const fleet_workload *wl, size_t *ret_n);
+bool fleet_job_done(const fleet_workload *wl, uint32_t number);
+/* The Job's status (st->job borrowed from wl, or, with shallow, a copy
+ * there without its pods, for listings; conditions allocated as
+ * fleet_rollout_status's, cleared by fleet_rollout_status_clear). */
+void fleet_job_status(const fleet_workload *wl, WorkloadStatus *st, JobState *shallow);
+/* Whether a Job may become next (its template, completions and mode do
+ * not change, as Kubernetes' are immutable). */
+bool fleet_job_change_allowed(const Workload *old, const Workload *next);
+/* A Job pod's environment: JOB_COMPLETION_INDEX for an Indexed Job. */
+void fleet_job_env(const fleet_workload *wl, uint32_t number, ContainerSpec **specs, size_t n);
+
 /* fleet_reconcile, its failure logged ("placement after <what>"): the
  * change that called it is done and durable; the next one places again. */
 void fleet_reconcile_after(fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -278,6 +310,10 @@ bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Worklo
 /* Whether replica a (running w) on n is Ready: its pod's Ready condition,
  * every container on the current spec. */
 bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workload *w);
+/* Replica a's pod phase ("Pending", "Running", "Succeeded", "Failed"),
+ * and its containers' restarts. */
+const char *fleet_replica_phase(const fleet_node *n, const fleet_assign *a, const Workload *w,
+                                uint32_t *ret_restarts);
 uint64_t fleet_status_digest(fleet_node *n);
 /* Write the statuses not written yet (also done by a timer). */
 void fleet_status_flush(fleet *f);

@@ -26,7 +26,8 @@ typedef struct place_scratch {
     const fleet_rs **rs_of; /* and revision (NULL: the workload itself) */
     size_t *first;          /* each fleet workload's first */
     berth_label **selectors;
-    uint32_t **ports; /* each workload's host ports */
+    uint32_t **ports;      /* each workload's host ports */
+    uint32_t **job_active; /* a Job's running pods (its indices) */
     berth_place_slot *current;
     size_t n_current;
 } place_scratch;
@@ -35,6 +36,9 @@ static void scratch_free(place_scratch *s, size_t n_nodes)
 {
     size_t n_workloads = s->n_workloads;
 
+    for (size_t i = 0; s->job_active && i < n_workloads; i++)
+        free(s->job_active[i]);
+    free(s->job_active);
     free(s->wl_of);
     free(s->rs_of);
     free(s->first);
@@ -86,7 +90,7 @@ static size_t place_index(fleet *f, const place_scratch *s, const fleet_assign *
     if (w == SIZE_MAX)
         return SIZE_MAX;
     wl = &f->workloads[w];
-    if (wl->w->kind != WORKLOAD_DEPLOYMENT)
+    if (!fleet_has_revisions(wl->w->kind))
         return s->first[w];
     for (size_t r = 0; r < wl->n_rs; r++)
         if (strcmp(wl->rs[r].rs->hash, a->revision) == 0)
@@ -167,7 +171,7 @@ static void scratch_build(fleet *f, place_scratch *s)
     size_t total = 0, n = 0;
 
     for (size_t i = 0; i < f->n_workloads; i++)
-        n += f->workloads[i].w->kind == WORKLOAD_DEPLOYMENT ? f->workloads[i].n_rs : 1;
+        n += fleet_has_revisions(f->workloads[i].w->kind) ? f->workloads[i].n_rs : 1;
     s->n_workloads = n;
     s->nodes = berth_xcalloc(f->n_nodes + 1, sizeof(*s->nodes));
     s->node_labels = berth_xcalloc(f->n_nodes + 1, sizeof(*s->node_labels));
@@ -177,20 +181,42 @@ static void scratch_build(fleet *f, place_scratch *s)
     s->first = berth_xcalloc(f->n_workloads + 1, sizeof(*s->first));
     s->selectors = berth_xcalloc(n + 1, sizeof(*s->selectors));
     s->ports = berth_xcalloc(n + 1, sizeof(*s->ports));
+    s->job_active = berth_xcalloc(n + 1, sizeof(*s->job_active));
     n = 0;
     for (size_t i = 0; i < f->n_workloads; i++) {
         const fleet_workload *wl = &f->workloads[i];
 
         s->first[i] = n;
-        if (wl->w->kind != WORKLOAD_DEPLOYMENT) {
+        if (wl->w->kind == WORKLOAD_JOB) {
+            /* its running pods; those that ended stay where they are */
+            s->wl_of[n] = i;
+            scratch_workload(s, n, wl->w, NULL);
+            s->job_active[n] = fleet_job_active(wl, &s->workloads[n].n_indices);
+            s->workloads[n].indices = s->job_active[n];
+            s->workloads[n].keep_done = true;
+            n++;
+            continue;
+        }
+        if (!fleet_has_revisions(wl->w->kind)) {
             s->wl_of[n] = i;
             scratch_workload(s, n++, wl->w, NULL);
             continue;
         }
+        /* each revision its own, with its own template and requests; a
+         * DaemonSet's older ones keep what they have and get nothing new
+         * (its newest places on the nodes without any), as one DaemonSet */
         for (size_t r = 0; r < wl->n_rs; r++) {
+            bool daemon = wl->w->kind == WORKLOAD_DAEMONSET;
+
             s->wl_of[n] = i;
             s->rs_of[n] = &wl->rs[r];
-            scratch_workload(s, n++, wl->rs[r].view, &wl->rs[r]);
+            scratch_workload(s, n, wl->rs[r].view, daemon ? NULL : &wl->rs[r]);
+            if (daemon) {
+                s->workloads[n].keep_only = r + 1 < wl->n_rs;
+                s->workloads[n].group_first = s->first[i];
+                s->workloads[n].group_n = wl->n_rs;
+            }
+            n++;
         }
     }
     for (size_t i = 0; i < f->n_nodes; i++)
@@ -207,10 +233,12 @@ static void scratch_build(fleet *f, place_scratch *s)
             if (w == SIZE_MAX)
                 continue; /* deleted: dropped */
             as = s->rs_of[w] ? s->rs_of[w]->view : f->workloads[s->wl_of[w]].w;
-            s->current[s->n_current++] =
-                (berth_place_slot){ w, i,
-                                    as->kind == WORKLOAD_DAEMONSET ? 0 : node->assign[a].replica,
-                                    fleet_replica_done(node, &node->assign[a], as) };
+            s->current[s->n_current++] = (berth_place_slot){
+                w, i, as->kind == WORKLOAD_DAEMONSET ? 0 : node->assign[a].replica,
+                as->kind == WORKLOAD_JOB
+                    ? fleet_job_done(&f->workloads[s->wl_of[w]], node->assign[a].replica)
+                    : fleet_replica_done(node, &node->assign[a], as)
+            };
         }
     }
 }
@@ -251,6 +279,8 @@ static const char *leave_reason(fleet *f, const fleet_node *n, const fleet_assig
     for (size_t i = 0; n->taints && i < n->taints->n_taints; i++)
         if (strcmp(n->taints->taints[i]->effect, "NoExecute") == 0)
             return "evicted by a NoExecute taint (TaintManagerEviction)";
+    if (wl->w->kind == WORKLOAD_JOB)
+        return wl->job && *wl->job->finished ? "its Job ended" : "its Job wants fewer pods";
     if (wl->w->kind == WORKLOAD_DEPLOYMENT) {
         const fleet_rs *r = fleet_rs_find(wl, a->revision);
         bool kept = false;
@@ -292,20 +322,6 @@ static void plan_events(fleet *f, fleet_node *n, const node_plan *p)
                     "%s taken off: %s (generation %" PRIu64 ")", removed, why, n->rec.generation);
 }
 
-/* The revision a DaemonSet's replica id on node n runs: the one it runs
- * now, unless the last step moved the node to the newest (or it has none:
- * a node new to it gets the newest). NULL while the DaemonSet has none. */
-static const fleet_rs *daemon_revision(const fleet_workload *wl, fleet_node *n, const char *id)
-{
-    const fleet_assign *old = fleet_assign_find(n, id);
-    const fleet_rs *r;
-    if (!wl->n_rs)
-        return NULL;
-    if (old && !fleet_ds_updates(wl, n->rec.name) && (r = fleet_rs_find(wl, old->revision)))
-        return r;
-    return &wl->rs[wl->n_rs - 1];
-}
-
 static void plans_build(fleet *f, const place_scratch *sc, const berth_place_result *r,
                         node_plan *plans)
 {
@@ -322,15 +338,19 @@ static void plans_build(fleet *f, const place_scratch *sc, const berth_place_res
         }
         a = &p->assign[p->n_assign++];
         memset(a, 0, sizeof(*a));
-        berth_replica_id(w->namespace_, rs ? rs->prefix : w->name, w->kind, s->replica,
-                         f->nodes[s->node]->rec.name, a->id);
+        berth_replica_id(w->namespace_, rs && w->kind == WORKLOAD_DEPLOYMENT ? rs->prefix : w->name,
+                         w->kind, s->replica, f->nodes[s->node]->rec.name, a->id);
         snprintf(a->workload, sizeof(a->workload), "%s", f->workloads[sc->wl_of[s->workload]].key);
         a->replica = s->replica;
-        if (w->kind == WORKLOAD_DAEMONSET)
-            rs = daemon_revision(&f->workloads[sc->wl_of[s->workload]], f->nodes[s->node], a->id);
+        /* a DaemonSet's node the last step moved: its newest revision */
+        if (w->kind == WORKLOAD_DAEMONSET && rs &&
+            fleet_ds_updates(&f->workloads[sc->wl_of[s->workload]], f->nodes[s->node]->rec.name))
+            rs = &f->workloads[sc->wl_of[s->workload]]
+                      .rs[f->workloads[sc->wl_of[s->workload]].n_rs - 1];
         /* a revision's template never changes: its replicas' specs do not
          * follow the Deployment's generation */
-        a->workload_generation = rs ? FLEET_REVISION_SPEC_GENERATION : w->generation;
+        a->workload_generation =
+            rs || w->kind == WORKLOAD_JOB ? FLEET_REVISION_SPEC_GENERATION : w->generation;
         if (rs)
             snprintf(a->revision, sizeof(a->revision), "%s", rs->rs->hash);
     }
@@ -344,15 +364,16 @@ static void plans_build(fleet *f, const place_scratch *sc, const berth_place_res
         for (size_t j = 0; j < p->n_assign; j++) {
             fleet_assign *old = fleet_assign_find(n, p->assign[j].id);
 
-            if (old) /* what the controller saw of it stays */
-                p->assign[j].ready_since_ns = old->ready_since_ns;
             /* spec_generation 0: new here, or a new spec (the workload
              * changed): given the node's next generation when saved */
             if (old && old->workload_generation == p->assign[j].workload_generation &&
-                strcmp(old->revision, p->assign[j].revision) == 0)
+                strcmp(old->revision, p->assign[j].revision) == 0) {
                 p->assign[j].spec_generation = old->spec_generation;
-            else
+                /* the same container: what the controller saw of it stays */
+                p->assign[j].ready_since_ns = old->ready_since_ns;
+            } else {
                 p->changed = true;
+            }
         }
     }
 }

@@ -319,13 +319,15 @@ static int adopt_legacy(fleet *f, fleet_workload *wl, berth_error **err)
         for (size_t k = 0; k < f->nodes[i]->n_assign; k++)
             if (legacy_current(wl, &f->nodes[i]->assign[k]))
                 f->nodes[i]->assign[k].workload_generation = FLEET_REVISION_SPEC_GENERATION;
-    berth_info("Deployment %s: its replicas from before revisions are revision 1", wl->key);
+    berth_info("%s %s: its replicas from before revisions are revision 1",
+               berth_workload_kind_name(wl->w->kind), wl->key);
     return 0;
 fail:
     berth_store_rollback(st);
 fail_after:
     fleet_rs_free_all(wl);
-    return berth_error_prefix(err, "Deployment %s: adopt its replicas", wl->key);
+    return berth_error_prefix(err, "%s %s: adopt its replicas",
+                              berth_workload_kind_name(wl->w->kind), wl->key);
 }
 
 int fleet_rollouts_load(fleet *f, berth_error **err)
@@ -550,8 +552,10 @@ static bool newest_for_template(fleet *f, fleet_workload *wl, int64_t now_real)
         found->dirty = true;
         snprintf(hash, sizeof(hash), "%s", found->rs->hash);
         qsort(wl->rs, wl->n_rs, sizeof(*wl->rs), rs_by_revision);
-        fleet_event(f, FLEET_KIND_WORKLOAD, wl->key, FLEET_NORMAL, "DeploymentRollback",
-                    "revision %" PRIu64 " (replica set %s) is the newest again", max_revision(wl),
+        fleet_event(f, FLEET_KIND_WORKLOAD, wl->key, FLEET_NORMAL,
+                    wl->w->kind == WORKLOAD_DEPLOYMENT ? "DeploymentRollback" : "Rollback",
+                    "revision %" PRIu64 " (%s %s) is the newest again", max_revision(wl),
+                    wl->w->kind == WORKLOAD_DEPLOYMENT ? "replica set" : "controller revision",
                     fleet_rs_find(wl, hash)->prefix);
         return true;
     }
@@ -702,7 +706,7 @@ static uint32_t ds_max_unavailable(const Workload *w, size_t n)
 /* A DaemonSet's replica on a node whose revision is not the newest. */
 typedef struct ds_candidate {
     const char *node;
-    bool available;
+    bool ready;
 } ds_candidate;
 
 /* RollingUpdate, as Kubernetes' DaemonSet controller: on every node whose
@@ -731,13 +735,13 @@ static bool ds_step(fleet *f, fleet_workload *wl, int64_t now, int64_t now_real)
         for (size_t k = 0; k < node->n_assign; k++) {
             const fleet_assign *as = &node->assign[k];
             const fleet_rs *r;
-            bool available;
+            bool ready, available;
 
             if (strcmp(as->workload, wl->key) != 0 || !(r = fleet_rs_find(wl, as->revision)))
                 continue;
             total++;
-            available = node->rec.phase == NODE_READY && as->ready_since_ns &&
-                        fleet_assign_available(wl, as, now);
+            ready = node->rec.phase == NODE_READY && as->ready_since_ns;
+            available = ready && fleet_assign_available(wl, as, now);
             unavailable += !available;
             if (strcmp(as->revision, newest) == 0) {
                 complete &= available;
@@ -748,7 +752,7 @@ static bool ds_step(fleet *f, fleet_workload *wl, int64_t now, int64_t now_real)
                 cap = cap ? 2 * cap : 16;
                 v = berth_xreallocarray(v, cap, sizeof(*v));
             }
-            v[n++] = (ds_candidate){ node->rec.name, available };
+            v[n++] = (ds_candidate){ node->rec.name, ready };
         }
     }
     if (complete && !wl->rs[wl->n_rs - 1].completed) {
@@ -761,11 +765,16 @@ static bool ds_step(fleet *f, fleet_workload *wl, int64_t now, int64_t now_real)
     trim_history(wl);
     if (!n || (wl->w->strategy && strcmp(wl->w->strategy->type, "OnDelete") == 0))
         return changed;
+    /* a node that should run it and has none (its new replica fits
+     * nowhere, say) is unavailable too, as Kubernetes counts it */
+    if (wl->place.desired > total)
+        unavailable += wl->place.desired - total;
     max_unavailable = ds_max_unavailable(wl->w, total);
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++) {
-            /* the unavailable first: replacing them costs nothing */
-            if (v[i].available != (pass == 1))
+            /* those not Ready first: replacing them costs nothing (one
+             * Ready but not yet available for minReadySeconds counts) */
+            if (v[i].ready != (pass == 1))
                 continue;
             if (pass == 1) {
                 if (unavailable >= max_unavailable)
@@ -791,9 +800,11 @@ static int rollouts_save(fleet *f, berth_error **err)
 {
     bool any = false;
 
-    for (size_t i = 0; i < f->n_workloads && !any; i++)
+    for (size_t i = 0; i < f->n_workloads && !any; i++) {
+        any = f->workloads[i].job_dirty;
         for (size_t r = 0; r < f->workloads[i].n_rs && !any; r++)
             any = f->workloads[i].rs[r].dirty || f->workloads[i].rs[r].doomed;
+    }
     if (!any)
         return 0;
     if (berth_store_begin(f->cfg.store, err) < 0)
@@ -801,6 +812,11 @@ static int rollouts_save(fleet *f, berth_error **err)
     for (size_t i = 0; i < f->n_workloads; i++) {
         fleet_workload *wl = &f->workloads[i];
 
+        if (wl->job_dirty && wl->job &&
+            berth_store_job_put(f->cfg.store, wl->key, wl->job, err) < 0) {
+            berth_store_rollback(f->cfg.store);
+            return -1;
+        }
         for (size_t r = 0; r < wl->n_rs; r++) {
             int rc = 0;
 
@@ -820,6 +836,7 @@ static int rollouts_save(fleet *f, berth_error **err)
         fleet_workload *wl = &f->workloads[i];
         size_t kept = 0;
 
+        wl->job_dirty = false;
         for (size_t r = 0; r < wl->n_rs; r++) {
             if (wl->rs[r].doomed) {
                 rs_free(&wl->rs[r]);
@@ -844,6 +861,8 @@ int fleet_rollouts_run(fleet *f, bool *ret_changed, berth_error **err)
             changed |= deployment_step(f, &f->workloads[i], now, now_real, &due);
         else if (f->workloads[i].w->kind == WORKLOAD_DAEMONSET)
             changed |= ds_step(f, &f->workloads[i], now, now_real);
+        else if (f->workloads[i].w->kind == WORKLOAD_JOB)
+            changed |= fleet_job_step(f, &f->workloads[i], now, now_real, &due);
     berth_loop_timer_cancel(f->cfg.loop, &f->rollout_due);
     if (due)
         berth_loop_timer_arm(f->cfg.loop, &f->rollout_due, due);
@@ -879,6 +898,7 @@ static void rollout_tick(fleet *f, const char *why)
     }
     if (changed)
         fleet_place_after(f, "a rollout step");
+    fleet_jobs_ttl(f);
 }
 
 static void rollout_soon_fired(berth_loop_timer *t)
@@ -1050,7 +1070,8 @@ static const fleet_rs *undo_target(const fleet_workload *wl, uint64_t to, berth_
 {
     if (to == 0) {
         if (wl->n_rs < 2)
-            return berth_error_set(err, ENOENT, "no rollout history found for deployment \"%s\"",
+            return berth_error_set(err, ENOENT, "no rollout history found for %s \"%s\"",
+                                   wl->w->kind == WORKLOAD_DAEMONSET ? "daemonset" : "deployment",
                                    wl->w->name),
                    NULL;
         return &wl->rs[wl->n_rs - 2];

@@ -181,6 +181,22 @@ bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workl
     return v.ready;
 }
 
+const char *fleet_replica_phase(const fleet_node *n, const fleet_assign *a, const Workload *w,
+                                uint32_t *ret_restarts)
+{
+    pod_parts p;
+    berth_pod_view v;
+
+    pod_parts_of(n, a, w, &p);
+    for (size_t i = 0; i < p.n; i++)
+        if (p.e[i].status && p.e[i].status->generation &&
+            p.e[i].status->generation < a->spec_generation)
+            p.e[i].status = NULL; /* of an older spec: not this pod's yet */
+    berth_pod_view_make(p.e, p.n, p.policy, false, &v);
+    *ret_restarts = v.restarts;
+    return v.phase;
+}
+
 /* ---- nodes ---- */
 
 struct fleet_node_msg {
@@ -315,6 +331,7 @@ size_t fleet_registered_nodes(fleet *f, berth_principal **ret_nodes)
 struct fleet_workload_msg {
     Workload w;
     WorkloadStatus st;
+    JobState job; /* a Job's in a listing: without its pods */
 };
 
 /* m for wl: the workload as stored, its placement; replicas counted by
@@ -413,7 +430,10 @@ static void status_count(fleet *f, fleet_workloads *v, bool with_templates)
         }
     }
     for (size_t k = 0; k < v->n_workloads; k++)
-        if (fleet_has_revisions(f->workloads[v->order[k]].w->kind))
+        if (f->workloads[v->order[k]].w->kind == WORKLOAD_JOB)
+            fleet_job_status(&f->workloads[v->order[k]], &v->msgs[k].st,
+                             with_templates ? NULL : &v->msgs[k].job);
+        else if (fleet_has_revisions(f->workloads[v->order[k]].w->kind))
             fleet_rollout_status(f, &f->workloads[v->order[k]], &v->msgs[k].st, with_templates);
 }
 

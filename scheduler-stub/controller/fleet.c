@@ -154,7 +154,11 @@ int fleet_assign_specs(fleet *f, const fleet_node *n, const fleet_assign *a,
         snprintf(replica, sizeof(replica), "%s", n->rec.name);
     else
         snprintf(replica, sizeof(replica), "%" PRIu32, a->replica);
-    return berth_replica_specs(w, a->id, replica, ret_specs, ret_n, err);
+    if (berth_replica_specs(w, a->id, replica, ret_specs, ret_n, err) < 0)
+        return -1;
+    if (w->kind == WORKLOAD_JOB)
+        fleet_job_env(fleet_workload_find(f, a->workload), a->replica, *ret_specs, *ret_n);
+    return 0;
 }
 
 ContainerSpec *fleet_container_spec(fleet *f, const fleet_node *n, const fleet_assign *a,
@@ -268,6 +272,7 @@ void fleet_free(fleet *f)
     free(f->nodes);
     for (size_t i = 0; i < f->n_workloads; i++) {
         fleet_rs_free_all(&f->workloads[i]);
+        fleet_job_free(&f->workloads[i]);
         workload_free_unpacked(f->workloads[i].w, NULL);
     }
     free(f->workloads);
@@ -419,7 +424,7 @@ int fleet_load(fleet *f, berth_error **err)
         default_namespace(f, err) < 0 ||
         berth_store_workloads_load(f->cfg.store, load_workload, f, err) != 0 ||
         berth_store_assignments_load(f->cfg.store, load_assignment, f, err) != 0 ||
-        fleet_rollouts_load(f, err) != 0 ||
+        fleet_rollouts_load(f, err) != 0 || fleet_jobs_load(f, err) != 0 ||
         berth_store_statuses_load(f->cfg.store, load_status, f, err) != 0)
         return berth_error_prefix(err, "load the fleet");
     for (size_t i = 0; i < f->n_nodes; i++) {
@@ -627,7 +632,8 @@ static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions,
         berth_workload_key(w[i]->namespace_, w[i]->name, key);
         if (berth_store_workload_put(f->cfg.store, w[i], err) < 0 ||
             (workload_kind_changes(f, key, w[i]->kind) &&
-             berth_store_replica_sets_delete(f->cfg.store, key, err) < 0)) {
+             (berth_store_replica_sets_delete(f->cfg.store, key, err) < 0 ||
+              berth_store_job_delete(f->cfg.store, key, err) < 0))) {
             berth_store_rollback(f->cfg.store);
             return -1;
         }
@@ -682,6 +688,20 @@ static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyActi
                                    "berthctl create namespace %s)",
                                    source, berth_workload_kind_name(workloads[i]->kind),
                                    workloads[i]->name, ns, ns);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char key[BERTH_WORKLOAD_KEY_BUF];
+        const fleet_workload *existing;
+
+        berth_workload_key(workloads[i]->namespace_, workloads[i]->name, key);
+        existing = fleet_workload_find(f, key);
+        if (existing && existing->w->kind == WORKLOAD_JOB && workloads[i]->kind == WORKLOAD_JOB &&
+            !fleet_job_change_allowed(existing->w, workloads[i]))
+            return berth_error_set(err, EINVAL,
+                                   "apply %s: Job %s: spec.template, completions and "
+                                   "completionMode are immutable (delete the Job and apply it "
+                                   "again)",
+                                   source, workloads[i]->name);
     }
     for (size_t i = 0; i < n; i++) {
         actions[i] = apply_action(f, workloads[i], now);
@@ -756,8 +776,10 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
             continue;
         berth_workload_key(workloads[i]->namespace_, workloads[i]->name, key);
         if ((existing = fleet_workload_find(f, key))) {
-            if (existing->w->kind != workloads[i]->kind) /* another kind now */
+            if (existing->w->kind != workloads[i]->kind) { /* another kind now */
                 fleet_rs_free_all(existing);
+                fleet_job_free(existing);
+            }
             workload_free_unpacked(existing->w, NULL);
             existing->w = workloads[i];
         } else {
@@ -837,6 +859,7 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
         wl = fleet_workload_find(f, key);
         at = (size_t)(wl - f->workloads);
         fleet_rs_free_all(wl);
+        fleet_job_free(wl);
         workload_free_unpacked(wl->w, NULL);
         memmove(&f->workloads[at], &f->workloads[at + 1],
                 (f->n_workloads - at - 1) * sizeof(*f->workloads));

@@ -453,6 +453,10 @@ static void keep(placer *pl)
             /* an earlier duplicate on the same node with another replica
              * number was skipped by the sort order above */
         } else {
+            if (s->done && w->keep_done) {
+                add_done_slot(pl, s);
+                continue;
+            }
             if (!wants(w, s->replica) || node->state == BERTH_PLACE_UNREGISTERED)
                 continue;
             if (s->done) { /* never run again: nothing of the node matters */
@@ -470,11 +474,16 @@ static void keep(placer *pl)
     free(cur);
 }
 
-/* Does workload w have a kept slot for replica r (or on node n)? */
+/* Does workload w have a kept slot for replica r (or on node n: a
+ * DaemonSet, any of its revisions)? */
 static bool has_slot(const placer *pl, size_t w, bool daemon, uint32_t r, size_t n)
 {
+    const berth_place_workload *pw = &pl->in->workloads[w];
+    size_t first = daemon && pw->group_n ? pw->group_first : w;
+    size_t last = daemon && pw->group_n ? pw->group_first + pw->group_n : w + 1;
+
     for (size_t i = 0; i < pl->n_slots; i++)
-        if (pl->slots[i].workload == w &&
+        if (pl->slots[i].workload >= first && pl->slots[i].workload < last &&
             (daemon ? pl->slots[i].node == n : pl->slots[i].replica == r))
             return true;
     return false;
@@ -595,6 +604,8 @@ void berth_place(const berth_place_input *in, berth_place_result *ret)
     pl.per_wl = berth_xcalloc(in->n_nodes + 1, sizeof(*pl.per_wl));
     keep(&pl);
     for (size_t wi = 0; wi < in->n_workloads; wi++) {
+        if (in->workloads[wi].keep_only)
+            continue;
         if (is_daemon(&in->workloads[wi]))
             place_daemons(&pl, wi, &status[wi]);
         else

@@ -82,6 +82,16 @@ typedef struct berth_place_workload {
      * (replicas is ignored); NULL: 0 to replicas - 1. */
     const uint32_t *indices;
     size_t n_indices;
+    /* A Job's: a replica that is done stays where it is even when not
+     * wanted any more (its pod and log are kept until the Job goes). */
+    bool keep_done;
+    /* Its replicas may stay where they are (each checked against its own
+     * requests), but it gets no new ones: a DaemonSet's older revisions. */
+    bool keep_only;
+    /* A DaemonSet's revisions are one DaemonSet: the workloads
+     * [group_first, group_first + group_n) (group_n 0: this one alone); a
+     * node with a replica of any of them has the DaemonSet's. */
+    size_t group_first, group_n;
 } berth_place_workload;
 
 /* A host port as placement counts it: protocol and port in one number. */

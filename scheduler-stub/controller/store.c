@@ -15,7 +15,7 @@
 #include "rpc/envelope.h"
 #include "spec/workload.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define STMT_CACHE     48
 
 static const char schema_v1[] =
@@ -84,8 +84,8 @@ static const char schema_v3[] = "CREATE TABLE namespaces ("
 /* Version 4: each node's pod range. */
 static const char schema_v4[] = "ALTER TABLE nodes ADD COLUMN pod_cidr TEXT NOT NULL DEFAULT '';";
 
-/* Version 5: Deployments' revisions, and which one each assignment runs
- * (its pod-template-hash; '' for what has none). */
+/* Version 5: Deployments' and DaemonSets' revisions, and which one each
+ * assignment runs (its hash; '' for what has none). */
 static const char schema_v5[] =
     "CREATE TABLE replica_sets ("
     "  workload TEXT NOT NULL," /* its key */
@@ -93,6 +93,11 @@ static const char schema_v5[] =
     "  replica_set BLOB NOT NULL," /* ReplicaSet */
     "  PRIMARY KEY (workload, hash));"
     "ALTER TABLE assignments ADD COLUMN revision TEXT NOT NULL DEFAULT '';";
+
+/* Version 6: Jobs' states. */
+static const char schema_v6[] = "CREATE TABLE jobs ("
+                                "  workload TEXT PRIMARY KEY,"
+                                "  state BLOB NOT NULL);"; /* JobState */
 
 typedef struct stmt_slot {
     const char *sql; /* a string literal: cached by address */
@@ -234,8 +239,9 @@ static int migrate(berth_store *st, berth_error **err)
         (version < 2 && exec(st, schema_v2, "add taints to the schema", err) < 0) ||
         (version < 3 && exec(st, schema_v3, "add namespaces to the schema", err) < 0) ||
         (version < 4 && exec(st, schema_v4, "add pod ranges to the schema", err) < 0) ||
-        exec(st, schema_v5, "add revisions to the schema", err) < 0 ||
-        exec(st, "PRAGMA user_version = 5", "set the schema version", err) < 0) {
+        (version < 5 && exec(st, schema_v5, "add revisions to the schema", err) < 0) ||
+        exec(st, schema_v6, "add jobs to the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 6", "set the schema version", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
@@ -651,6 +657,7 @@ static const char sql_wl_put[] =
     "INSERT OR REPLACE INTO workloads (name, created_ns, workload) VALUES (?1, ?2, ?3)";
 static const char sql_wl_del[] = "DELETE FROM workloads WHERE name = ?1";
 static const char sql_wl_del_rs[] = "DELETE FROM replica_sets WHERE workload = ?1";
+static const char sql_wl_del_job[] = "DELETE FROM jobs WHERE workload = ?1";
 static const char sql_wl_all[] = "SELECT name, workload FROM workloads ORDER BY created_ns, name";
 
 int berth_store_workload_put(berth_store *st, const Workload *w, berth_error **err)
@@ -680,9 +687,66 @@ int berth_store_workload_delete(berth_store *st, const char *key, berth_error **
     if (!s)
         return -1;
     bind_text(s, 1, key);
-    if (run(st, s, "delete workload", err) < 0)
+    if (run(st, s, "delete workload", err) < 0 || berth_store_replica_sets_delete(st, key, err) < 0)
         return -1;
-    return berth_store_replica_sets_delete(st, key, err);
+    return berth_store_job_delete(st, key, err);
+}
+
+int berth_store_job_delete(berth_store *st, const char *key, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_wl_del_job, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, key);
+    return run(st, s, "delete job state", err);
+}
+
+/* ---- jobs ---- */
+
+static const char sql_job_put[] = "INSERT OR REPLACE INTO jobs (workload, state) VALUES (?1, ?2)";
+static const char sql_job_all[] = "SELECT workload, state FROM jobs ORDER BY workload";
+
+int berth_store_job_put(berth_store *st, const char *key, const JobState *js, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_job_put, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, key);
+    if (bind_pb(st, s, 2, &js->base, err) < 0)
+        return -1;
+    if (run(st, s, "save job", err) < 0)
+        return berth_error_prefix(err, "job %s", key);
+    return 0;
+}
+
+int berth_store_jobs_load(berth_store *st, int (*fn)(void *data, const char *key, JobState *js),
+                          void *data, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_job_all, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char row[200], key[BERTH_WORKLOAD_KEY_BUF];
+        JobState *js;
+
+        column_text(s, 0, key, sizeof(key));
+        snprintf(row, sizeof(row), "job %s", key);
+        js = (JobState *)column_pb(st, s, 1, &job_state_descriptor, row, err);
+        if (!js) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        if ((r = fn(data, key, js)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load jobs");
+    return r;
 }
 
 int berth_store_replica_sets_delete(berth_store *st, const char *key, berth_error **err)

@@ -135,6 +135,16 @@ int berth_store_replica_sets_load(berth_store *st,
                                   int (*fn)(void *data, const char *key, ReplicaSet *rs),
                                   void *data, berth_error **err);
 
+/* ---- Jobs' states ---- */
+
+/* Insert or replace the state of the Job of this key (deleted with its
+ * workload). */
+int berth_store_job_put(berth_store *st, const char *key, const JobState *js, berth_error **err);
+int berth_store_job_delete(berth_store *st, const char *key, berth_error **err);
+/* fn for every Job's state, by key; fn owns js (job_state_free_unpacked). */
+int berth_store_jobs_load(berth_store *st, int (*fn)(void *data, const char *key, JobState *js),
+                          void *data, berth_error **err);
+
 /* ---- namespaces ---- */
 
 /* Insert or replace by ns->name (its workloads count is not stored). */

@@ -1297,15 +1297,30 @@ static size_t ds_fresh(const char *const *nodes, const char *first)
     return n;
 }
 
+static void apply_ds_with(const char *image, bool on_delete, uint32_t min_ready, int64_t cpu);
+
 static void apply_ds(const char *image, bool on_delete)
 {
+    apply_ds_with(image, on_delete, 0, 0);
+}
+
+static void apply_ds_with(const char *image, bool on_delete, uint32_t min_ready, int64_t cpu)
+{
     Workload *w = deployment("ds", 0);
+    Resources r = RESOURCES_INIT;
     DeploymentStrategy ds = DEPLOYMENT_STRATEGY_INIT;
     berth_error *err = NULL;
     fleet_changes c;
 
     w->kind = WORKLOAD_DAEMONSET;
+    w->min_ready_seconds = min_ready;
+    if (w->template_->resources)
+        BERTH_PB_FREE(w->template_->resources);
     w->template_->resources = NULL;
+    if (cpu) {
+        r.cpu_request_millis = cpu;
+        w->template_->resources = BERTH_PB_COPY(Resources, &r);
+    }
     free(w->template_->image);
     w->template_->image = strdup(image);
     ds.type = on_delete ? "OnDelete" : "RollingUpdate";
@@ -1356,6 +1371,13 @@ START_TEST(a_daemonset_rolls_node_by_node)
         }
     ck_assert_uint_eq(fresh, 3);
     ds_hash("n1", newest, sizeof(newest));
+    {
+        char ids[128];
+
+        /* replaced in place: its name stays */
+        assigned_ids("n2", ids, sizeof(ids));
+        ck_assert_str_eq(ids, "ds.n2");
+    }
     ck_assert_int_eq(fleet_workloads_get(f, "ds", &v, NULL), 0);
     ck_assert_uint_eq(v.workloads[0]->status->updated, 3);
     ck_assert_uint_eq(v.workloads[0]->status->revision, 2);
@@ -1381,6 +1403,204 @@ START_TEST(a_daemonset_rolls_node_by_node)
     }
     rollout(ROLLOUT_PAUSE, 0, "daemonsets.apps \"ds\" pausing is not supported",
             CODE_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* ---- Jobs ---- */
+
+/* Node name reports container id (state, exit code), alone. */
+static void report_one(const char *name, const char *id, ContainerState state, int exit_code)
+{
+    berth_principal p = node(name);
+    ReportStatusRequest rs = REPORT_STATUS_REQUEST_INIT;
+    ContainerStatus s = CONTAINER_STATUS_INIT, *sp[] = { &s };
+    berth_error *err = NULL;
+
+    s.id = (char *)id;
+    s.state = state;
+    s.exit_code = exit_code;
+    s.ready = state == CONTAINER_RUNNING;
+    rs.containers = sp;
+    rs.n_containers = 1;
+    ck_assert_msg(fleet_node_report(f, &p, &rs, &err) == 0, "%s", err ? err->msg : "");
+    for (int i = 0; i < 3; i++)
+        berth_loop_run_once(loop, 60 * BERTH_NSEC_PER_MSEC, NULL);
+}
+
+static void apply_job(const char *name, uint32_t completions, uint32_t parallelism,
+                      uint32_t backoff, bool indexed, int ttl)
+{
+    Workload *w = deployment(name, 0);
+    JobSpec js = JOB_SPEC_INIT;
+    berth_error *err = NULL;
+    fleet_changes c;
+
+    w->kind = WORKLOAD_JOB;
+    w->template_->restart_policy = RESTART_NEVER;
+    js.completions = completions;
+    js.parallelism = parallelism;
+    js.backoff_limit = backoff;
+    js.indexed = indexed;
+    js.has_ttl_seconds_after_finished = ttl >= 0;
+    js.ttl_seconds_after_finished = ttl >= 0 ? (uint32_t)ttl : 0;
+    w->job = BERTH_PB_COPY(JobSpec, &js);
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+}
+
+static const JobState *job_state(fleet_workloads *v, const char *name)
+{
+    ck_assert_int_eq(fleet_workloads_get(f, name, v, NULL), 0);
+    ck_assert_ptr_nonnull(v->workloads[0]->status->job);
+    return v->workloads[0]->status->job;
+}
+
+/* A Job runs parallelism pods at a time until completions succeeded; an
+ * ended pod stays where it ran and never runs again; the state survives a
+ * restart; a failure past backoffLimit fails it; its template cannot
+ * change; Indexed pods know their index; ttlSecondsAfterFinished deletes
+ * it. */
+START_TEST(a_job_runs_to_completion)
+{
+    char ids[512];
+    fleet_workloads v;
+    const JobState *js;
+    berth_principal p = node("n1");
+    fleet_specs sp;
+    Workload *w;
+    fleet_changes c;
+    berth_error *err = NULL;
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    apply_job("batch", 3, 2, 6, false, -1);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "batch-0 batch-1");
+    report_one("n1", "batch-0", CONTAINER_RUNNING, 0);
+    report_one("n1", "batch-0", CONTAINER_EXITED, 0);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "batch-0 batch-1 batch-2"); /* batch-0 stays, done */
+    js = job_state(&v, "batch");
+    ck_assert_uint_eq(js->succeeded, 1);
+    ck_assert_str_eq(js->finished, "");
+    fleet_workloads_clear(&v);
+
+    /* its template is Kubernetes' immutable */
+    w = deployment("batch", 0);
+    w->kind = WORKLOAD_JOB;
+    w->template_->restart_policy = RESTART_NEVER;
+    free(w->template_->image);
+    w->template_->image = strdup("busybox:2");
+    ck_assert_fails(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err), err, CODE_INVALID_ARGUMENT,
+                    "apply test.yaml: Job batch: spec.template, completions and completionMode are "
+                    "immutable (delete the Job and apply it again)");
+    BERTH_PB_FREE(w);
+
+    /* a restart of the controller loses nothing */
+    fleet_down();
+    fleet_up();
+    register_node("n1");
+    report_one("n1", "batch-1", CONTAINER_EXITED, 0);
+    report_one("n1", "batch-2", CONTAINER_EXITED, 0);
+    js = job_state(&v, "batch");
+    ck_assert_uint_eq(js->succeeded, 3);
+    ck_assert_str_eq(js->finished, "Complete");
+    ck_assert_str_eq(v.workloads[0]->status->conditions[0]->type, "Complete");
+    fleet_workloads_clear(&v);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "batch-0 batch-1 batch-2"); /* kept, with their logs */
+
+    /* a failure past backoffLimit 0: Failed, its running pods taken away */
+    apply_job("fails", 2, 2, 0, false, -1);
+    report_one("n1", "fails-0", CONTAINER_EXITED, 3);
+    js = job_state(&v, "fails");
+    ck_assert_str_eq(js->finished, "Failed");
+    ck_assert_str_eq(js->reason, "BackoffLimitExceeded");
+    ck_assert_uint_eq(js->failed, 1);
+    fleet_workloads_clear(&v);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_ptr_null(strstr(ids, "fails-1"));
+    ck_assert_ptr_nonnull(strstr(ids, "fails-0"));
+
+    /* Indexed: each pod its completion index */
+    apply_job("idx", 2, 2, 6, true, 0);
+    ck_assert_int_eq(fleet_node_assignments(f, &p, 0, &sp, NULL), 0);
+    for (size_t i = 0, found = 0; i < sp.n_specs; i++) {
+        if (strncmp(sp.specs[i]->id, "idx-", 4) != 0)
+            continue;
+        ck_assert_uint_ge(sp.specs[i]->n_env, 1);
+        /* this Job's pods, not those of one of its name before it */
+        {
+            bool uid = false;
+
+            for (size_t l = 0; l < sp.specs[i]->n_labels; l++)
+                uid |=
+                    strcmp(sp.specs[i]->labels[l]->key, "batch.kubernetes.io/controller-uid") == 0;
+            ck_assert(uid);
+        }
+        ck_assert_str_eq(sp.specs[i]->env[sp.specs[i]->n_env - 1],
+                         found++ == 0 ? "JOB_COMPLETION_INDEX=0" : "JOB_COMPLETION_INDEX=1");
+    }
+    fleet_specs_clear(&sp);
+    /* done, and ttlSecondsAfterFinished 0: deleted at once */
+    report_one("n1", "idx-0", CONTAINER_EXITED, 0);
+    report_one("n1", "idx-1", CONTAINER_EXITED, 0);
+    for (int i = 0; i < 5; i++)
+        berth_loop_run_once(loop, 60 * BERTH_NSEC_PER_MSEC, NULL);
+    ck_assert_int_lt(fleet_workloads_get(f, "idx", &v, NULL), 0);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_ptr_null(strstr(ids, "idx-"));
+}
+END_TEST
+
+/* What a review found: a restart of the controller mid-rollout (every
+ * Ready replica not yet available for minReadySeconds again) moves no
+ * more nodes than maxUnavailable; a new template that fits no node
+ * leaves the old replicas where they run but one. */
+START_TEST(a_daemonset_rollout_keeps_its_budget)
+{
+    const char *nodes[] = { "n1", "n2", "n3" };
+    char first[16];
+    size_t running = 0;
+
+    fleet_up();
+    for (int i = 0; i < 3; i++) {
+        admit(nodes[i]);
+        register_node(nodes[i]);
+    }
+    apply_ds_with("busybox:1", false, 1, 0);
+    for (int i = 0; i < 3; i++)
+        all_ready(nodes[i]);
+    ds_hash("n1", first, sizeof(first));
+    usleep(1100 * 1000);
+    for (int i = 0; i < 3; i++)
+        all_ready(nodes[i]);
+    apply_ds_with("busybox:2", false, 1, 0);
+    ck_assert_uint_eq(ds_fresh(nodes, first), 1);
+    fleet_down();
+    fleet_up();
+    for (int i = 0; i < 3; i++)
+        register_node(nodes[i]);
+    for (int i = 0; i < 3; i++)
+        all_ready(nodes[i]);
+    /* Ready again, not yet for minReadySeconds: the budget is spent */
+    ck_assert_uint_le(ds_fresh(nodes, first), 1);
+
+    /* 3 CPUs: no node has them; one node at most loses its replica */
+    apply_ds_with("busybox:3", false, 0, 3000);
+    for (int r = 0; r < 5; r++)
+        for (int i = 0; i < 3; i++)
+            all_ready(nodes[i]);
+    for (int i = 0; i < 3; i++) {
+        char h[16];
+
+        ds_hash(nodes[i], h, sizeof(h));
+        running += *h != '\0';
+    }
+    ck_assert_uint_ge(running, 2);
 }
 END_TEST
 
@@ -1411,6 +1631,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_deployment_from_before_revisions_keeps_its_replicas);
     tcase_add_test(tc, a_paused_deployment_waits_and_resumes_with_its_deadline);
     tcase_add_test(tc, a_daemonset_rolls_node_by_node);
+    tcase_add_test(tc, a_daemonset_rollout_keeps_its_budget);
+    tcase_add_test(tc, a_job_runs_to_completion);
     suite_add_tcase(s, tc);
     return s;
 }

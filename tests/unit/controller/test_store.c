@@ -447,7 +447,8 @@ START_TEST(taints_and_the_upgrade_from_schema_1)
         sqlite3_exec(
             db,
             "DROP TABLE node_taints; DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN "
-            "pod_cidr; DROP TABLE replica_sets; ALTER TABLE assignments DROP COLUMN revision; "
+            "pod_cidr; DROP TABLE replica_sets; DROP TABLE jobs; ALTER TABLE assignments DROP "
+            "COLUMN revision; "
             "PRAGMA user_version = 1",
             NULL, NULL, NULL),
         SQLITE_OK);
@@ -521,11 +522,12 @@ START_TEST(namespaces_and_the_upgrade_from_schema_2)
     /* a controller of schema 2 made it: upgraded, the workload kept */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(db,
-                     "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; DROP TABLE "
-                     "replica_sets; ALTER TABLE assignments DROP COLUMN revision; PRAGMA "
-                     "user_version = 2",
-                     NULL, NULL, NULL),
+        sqlite3_exec(
+            db,
+            "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; DROP TABLE "
+            "replica_sets; DROP TABLE jobs; ALTER TABLE assignments DROP COLUMN revision; PRAGMA "
+            "user_version = 2",
+            NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     st = open_store();
@@ -597,8 +599,8 @@ START_TEST(revisions_and_the_upgrade_from_schema_4)
     /* a controller of schema 4 made it */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db,
-                                  "DROP TABLE replica_sets; ALTER TABLE assignments DROP COLUMN "
-                                  "revision; PRAGMA user_version = 4",
+                                  "DROP TABLE replica_sets; DROP TABLE jobs; ALTER TABLE "
+                                  "assignments DROP COLUMN revision; PRAGMA user_version = 4",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db,
@@ -615,6 +617,21 @@ START_TEST(revisions_and_the_upgrade_from_schema_4)
     ck_assert_int_eq(berth_store_replica_sets_load(st, take_rs, got, &err), 0);
     ck_assert_str_eq(got[0], "");
     ck_assert_int_eq(berth_store_assignment_put(st, &as, &err), 0);
+    berth_store_close(st);
+
+    /* a controller of schema 5 made it: Jobs' states come */
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "DROP TABLE jobs; PRAGMA user_version = 5", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    {
+        JobState js = JOB_STATE_INIT;
+
+        js.succeeded = 2;
+        ck_assert_int_eq(berth_store_job_put(st, "batch", &js, &err), 0);
+        ck_assert_int_eq(berth_store_job_delete(st, "batch", &err), 0);
+    }
     berth_store_close(st);
     loaded_free(&l);
     workload_free_unpacked(w, NULL);
@@ -651,7 +668,7 @@ START_TEST(damage_is_an_error_not_a_crash)
     sqlite3_close(db);
     st = NULL;
     ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
-    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (5)", path);
+    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (6)", path);
     ck_assert_str_eq(err->msg, msg);
     berth_error_free(&err);
     ck_assert_ptr_null(st);

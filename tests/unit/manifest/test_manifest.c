@@ -496,9 +496,9 @@ static const bad_case bad_cases[] = {
     { "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: d}\n",
       "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Pod (use v1 or berth/v1)" },
     { "apiVersion: berth/v2\nkind: Service\n",
-      "web.yaml:1:13: apiVersion: 'berth/v2' is not one of berth/v1, v1, apps/v1\n"
+      "web.yaml:1:13: apiVersion: 'berth/v2' is not one of berth/v1, v1, apps/v1, batch/v1\n"
       "web.yaml:2:7: kind: 'Service' is not a kind berth runs (Pod, Deployment, DaemonSet, "
-      "Namespace)" },
+      "Job, Namespace)" },
     { "kind: Pod\n", "web.yaml:1:1: apiVersion: required" },
     { "- a\n- b\n", "web.yaml:1:1: expected a mapping, got a list" },
     { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: p, "
@@ -572,6 +572,22 @@ static const bad_case bad_cases[] = {
       "  strategy: {type: Recreate}\n"
       "  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: x}]}}\n",
       "web.yaml:6:3: spec.strategy: unknown field" },
+    /* a Job */
+    { "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n"
+      "spec: {template: {spec: {containers: [{name: c, image: x}]}}}\n",
+      "web.yaml:4:25: spec.template.spec: restartPolicy: required for a Job's pods: OnFailure or "
+      "Never" },
+    { "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n"
+      "spec:\n"
+      "  podFailurePolicy: {rules: []}\n"
+      "  suspend: true\n"
+      "  template: {spec: {restartPolicy: Always, containers: [{name: c, image: x}]}}\n",
+      "web.yaml:5:21: spec.podFailurePolicy: berth's Jobs do not have this yet\n"
+      "web.yaml:6:12: spec.suspend: berth does not suspend Jobs yet (false only)\n"
+      "web.yaml:7:36: spec.template.spec.restartPolicy: a Job's pods are OnFailure or Never, not "
+      "Always" },
+    { "apiVersion: apps/v1\nkind: Job\nmetadata: {name: j}\n",
+      "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Job (use batch/v1 or berth/v1)" },
     /* YAML itself */
     { "kind: [\n", "web.yaml:2:1: YAML: did not find expected node content while parsing a flow "
                    "node" },
@@ -634,6 +650,46 @@ START_TEST(deployment_rollout_fields)
     ck_assert_ptr_null(e->strategy->max_surge);
     ck_assert(!e->has_revision_history_limit);
     ck_assert_str_eq(e->change_cause, "");
+    berth_manifest_free(m);
+}
+END_TEST
+
+/* A Job (batch/v1): Kubernetes' fields and defaults. */
+START_TEST(job_fields)
+{
+    berth_manifest *m = parse_ok(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n"
+        "spec:\n"
+        "  completions: 6\n"
+        "  parallelism: 2\n"
+        "  backoffLimit: 3\n"
+        "  activeDeadlineSeconds: 600\n"
+        "  ttlSecondsAfterFinished: 100\n"
+        "  completionMode: Indexed\n"
+        "  template:\n"
+        "    spec:\n"
+        "      restartPolicy: OnFailure\n"
+        "      containers: [{name: c, image: x}]\n"
+        "---\n"
+        "apiVersion: berth/v1\nkind: Job\nmetadata: {name: k}\n"
+        "spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: x}]}}}\n");
+    const JobSpec *j = m->workloads[0]->job, *k = m->workloads[1]->job;
+
+    ck_assert_int_eq(m->workloads[0]->kind, WORKLOAD_JOB);
+    ck_assert_uint_eq(j->completions, 6);
+    ck_assert_uint_eq(j->parallelism, 2);
+    ck_assert_uint_eq(j->backoff_limit, 3);
+    ck_assert_uint_eq(j->active_deadline_seconds, 600);
+    ck_assert(j->has_ttl_seconds_after_finished);
+    ck_assert_uint_eq(j->ttl_seconds_after_finished, 100);
+    ck_assert(j->indexed);
+    ck_assert_int_eq(m->workloads[0]->template_->restart_policy, RESTART_ON_FAILURE);
+    /* the defaults */
+    ck_assert_uint_eq(k->completions, 1);
+    ck_assert_uint_eq(k->parallelism, 1);
+    ck_assert_uint_eq(k->backoff_limit, 6);
+    ck_assert(!k->has_ttl_seconds_after_finished);
+    ck_assert(!k->indexed);
     berth_manifest_free(m);
 }
 END_TEST
@@ -1051,7 +1107,7 @@ START_TEST(namespaces)
                      "web.yaml:25:18: metadata.name: 'p' is named by an earlier document too "
                      "(line 20)\n"
                      "web.yaml:29:7: kind: 'ConfigMap' is not a kind berth runs (Pod, "
-                     "Deployment, DaemonSet, Namespace)");
+                     "Deployment, DaemonSet, Job, Namespace)");
     free(msg);
 }
 END_TEST
@@ -1349,6 +1405,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, probe_mistakes);
     tcase_add_test(tc, empty_manifests_are_empty);
     tcase_add_test(tc, deployment_rollout_fields);
+    tcase_add_test(tc, job_fields);
     tcase_add_loop_test(tc, rejected_with_file_line_column_and_path, 0,
                         sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(tc, one_bad_document_spoils_the_file);

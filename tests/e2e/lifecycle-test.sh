@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# End to end: a Deployment's rollouts on a fleet of three nodes, as a
-# Kubernetes user drives them (apply, berthctl rollout), checked as the
-# operator sees them and as they are (the processes in the nodes' cgroups):
+# End to end: workloads' lifecycle on a fleet of three nodes, as a
+# Kubernetes user drives it (apply, berthctl rollout, Jobs), checked as the
+# operator sees it and as it is (the processes in the nodes' cgroups):
 #
 #   1. a rolling update of 6 replicas with maxUnavailable 1 and maxSurge 1:
 #      sampled 10 times a second, the controller never counts fewer than 5
@@ -15,15 +15,18 @@
 #   4. Recreate: no old replica runs once a new one does
 #   5. a DaemonSet's rolling update: one node at a time (never fewer than
 #      2 of 3 Ready, nor 2 running), OnDelete leaves running replicas be
-#   6. deleted: nothing left
+#   6. a Job of 6 completions, 2 at a time, completes across the loss of a
+#      node; no pod that succeeded runs again
+#   7. deleted: nothing left
 #
-#   rollout-test.sh BUILD_DIR
+#   lifecycle-test.sh BUILD_DIR
 set -u
 FLEET_BUILD=$1
 . "$(dirname "$0")/../lib/fleet.sh"
 
 fleet_e2e_init
-ctl_start || exit 1
+# short leases: a node lost is Down within seconds
+ctl_start --heartbeat-min-interval 500ms --heartbeat-misses 4 --down-grace 4s || exit 1
 NODES="n1 n2 n3"
 for n in $NODES; do
 	node_start $n
@@ -294,7 +297,53 @@ expect "OnDelete: the running replicas keep their template" "0 agent 2" \
 expect "undo" "daemonset.apps/agent rolled back" "$(bctl rollout undo daemonset/agent 2>&1)"
 bctl delete agent >/dev/null
 
-scenario "6. deleted: nothing left"
+scenario "6. a Job of 6 completions, 2 at a time, across the loss of a node"
+RUNS=$FLEET_DIR/job-runs
+mkdir -p "$RUNS"
+cat >"$FLEET_DIR/job.yaml" <<YAML
+apiVersion: batch/v1
+kind: Job
+metadata: {name: crunch}
+spec:
+  completions: 6
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      volumes: [{name: runs, hostPath: {path: $RUNS}}]
+      containers:
+      - name: crunch
+        image: bb
+        command: [/bin/sh, -c, 'echo "start \$(hostname)" >>/runs/log; sleep 2; echo "done \$(hostname)" >>/runs/log; echo "crunched \$(hostname)"']
+        volumeMounts: [{name: runs, mountPath: /runs}]
+YAML
+bctl apply -f "$FLEET_DIR/job.yaml" >/dev/null
+job_field() { bctl get jobs crunch | awk -v c="$1" 'NR == 2 { print $c }'; }
+two_done() { case "$(job_field 3)" in [2-6]/6) return 0 ;; esac; return 1; }
+wait_until 60 two_done && ok "two pods succeeded ($(job_field 3))" || bad "job: $(bctl get pods 2>&1)"
+succeeded=$(bctl get pods --workload crunch | awk 'NR > 1 && $3 == "Completed" { print $1 }')
+# the node of a pod that runs now goes for good
+lost=$(bctl get pods -o wide --workload crunch | awk 'NR > 1 && $3 != "Completed" { print $7; exit }')
+[ -n "$lost" ] || lost=n3
+node_kill "$lost" KILL
+complete_job() { [ "$(job_field 2)" = Complete ]; }
+wait_until 120 complete_job && ok "the Job completed without $lost ($(job_field 3))" ||
+	bad "job: $(bctl get jobs 2>&1) $(bctl get pods -o wide 2>&1)"
+expect "get jobs: STATUS COMPLETIONS" "Complete 6/6" "$(job_field 2) $(job_field 3)"
+for p in $succeeded; do
+	expect "$p succeeded before the loss and ran once" "1" "$(grep -c "^start $p\$" "$RUNS/log")"
+done
+contains "describe job: the pods" "0 Active / 6 Succeeded / 0 Failed" "$(bctl describe job crunch 2>&1)"
+node_start "$lost"
+wait_until 30 nodes_ready 3 || bad "$lost did not come back: $(bctl get nodes 2>&1)"
+first=$(echo "$succeeded" | head -1)
+completed() { [ "$(bctl get pods --workload crunch | awk -v p="$first" '$1 == p { print $3 }')" = Completed ]; }
+wait_until 20 completed && ok "its pods stay, Completed" || bad "$first: $(bctl get pods 2>&1)"
+expect "... with their logs" "crunched $first" "$(bctl logs "$first" 2>&1)"
+bctl delete crunch >/dev/null
+
+scenario "7. deleted: nothing left"
 bctl delete roll >/dev/null
 gone() {
 	for n in $NODES; do
