@@ -18,6 +18,7 @@
 #include "base/quantity.h"
 #include "base/xalloc.h"
 #include "pb/pb.h"
+#include "spec/cron.h"
 #include "spec/spec.h"
 #include "spec/workload.h"
 #include "yaml/yaml.h"
@@ -1639,7 +1640,7 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
     if (berth_yaml_opt_enum(y, f, "restartPolicy", restart, &r))
         policy = restart_values[r];
     /* a Job's pods end (Kubernetes has no default for them) */
-    if (w->kind == WORKLOAD_JOB && policy == RESTART_ALWAYS) {
+    if ((w->kind == WORKLOAD_JOB || w->kind == WORKLOAD_CRONJOB) && policy == RESTART_ALWAYS) {
         if (berth_yaml_value(f, "restartPolicy"))
             berth_yaml_field_error(y, f, "restartPolicy",
                                    "a Job's pods are OnFailure or Never, not Always");
@@ -2208,6 +2209,104 @@ static void read_job_spec(berth_yaml *y, const node *n, Workload *w)
     w->replicas = j->completions;
 }
 
+/* ---- CronJob ---- */
+
+/* Its Jobs are "<name>-<minutes since the epoch>": room for 9 more. */
+#define CRONJOB_NAME_MAX (BERTH_WORKLOAD_NAME_MAX - 9)
+
+/* A jobTemplate's metadata: labels and annotations, checked (its Jobs are
+ * named and labelled by berth). */
+static void read_job_template_metadata(berth_yaml *y, const node *n, void *data)
+{
+    field f[] = { FLD("labels"), FLD("annotations"), FEND };
+    kvlist labels = { .n = 0 };
+
+    (void)data;
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    berth_yaml_opt_sub(y, f, "labels", read_kvlist, &labels);
+    berth_yaml_opt_sub(y, f, "annotations", read_annotations, NULL);
+}
+
+static void read_job_template(berth_yaml *y, const node *n, void *data)
+{
+    Workload *w = data;
+    field f[] = { FLD("metadata"), FLD("spec"), FEND };
+    const node *spec;
+    size_t mark;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    berth_yaml_opt_sub(y, f, "metadata", read_job_template_metadata, NULL);
+    if (!(spec = berth_yaml_value(f, "spec"))) {
+        berth_yaml_required(y, n, "spec");
+        return;
+    }
+    mark = berth_yaml_push_field(y, "spec");
+    read_job_spec(y, spec, w);
+    berth_yaml_pop(y, mark);
+}
+
+/* A CronJob's spec (batch/v1): Kubernetes' fields and defaults. */
+static void read_cronjob_spec(berth_yaml *y, const node *n, Workload *w)
+{
+    static const char *const policies[] = { "Allow", "Forbid", "Replace", NULL };
+    field f[] = { FLD("schedule"),
+                  FLD("timeZone"),
+                  FLD("concurrencyPolicy"),
+                  FLD("startingDeadlineSeconds"),
+                  FLD("suspend"),
+                  FLD("successfulJobsHistoryLimit"),
+                  FLD("failedJobsHistoryLimit"),
+                  FLD("jobTemplate"),
+                  FEND };
+    CronJobSpec *c;
+    const char *v;
+    int64_t x;
+    int policy = 0;
+    bool b;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    c = w->cron = berth_xcalloc(1, sizeof(*c));
+    cron_job_spec_init(c);
+    c->successful_jobs_history_limit = 3;
+    c->failed_jobs_history_limit = 1;
+    if (w->name && strlen(w->name) > CRONJOB_NAME_MAX)
+        berth_yaml_error(y, n, "a CronJob's name is at most %d characters (its Jobs add 9)",
+                         CRONJOB_NAME_MAX);
+    if (berth_yaml_req_string(y, n, f, "schedule", &v)) {
+        _cleanup_error_ berth_error *e = NULL;
+        berth_cron cron;
+
+        if (berth_cron_parse(v, &cron, &e) < 0)
+            berth_yaml_field_error(y, f, "schedule", "%s", e->msg);
+        else
+            c->schedule = berth_xstrdup(v);
+    }
+    if (berth_yaml_opt_string(y, f, "timeZone", &v)) {
+        if (!berth_time_zone_valid(v))
+            berth_yaml_field_error(y, f, "timeZone", "unknown time zone '%.60s'", v);
+        else
+            c->time_zone = berth_xstrdup(v);
+    }
+    berth_yaml_opt_enum(y, f, "concurrencyPolicy", policies, &policy);
+    c->concurrency_policy = berth_xstrdup(policies[policy]);
+    if (berth_yaml_opt_int(y, f, "startingDeadlineSeconds", 0, INT32_MAX, &x)) {
+        c->has_starting_deadline_seconds = true;
+        c->starting_deadline_seconds = (uint32_t)x;
+    }
+    if (berth_yaml_opt_bool(y, f, "suspend", &b))
+        c->suspend = b;
+    if (berth_yaml_opt_int(y, f, "successfulJobsHistoryLimit", 0, 100, &x))
+        c->successful_jobs_history_limit = (uint32_t)x;
+    if (berth_yaml_opt_int(y, f, "failedJobsHistoryLimit", 0, 100, &x))
+        c->failed_jobs_history_limit = (uint32_t)x;
+    if (!berth_yaml_value(f, "jobTemplate"))
+        berth_yaml_required(y, n, "jobTemplate");
+    berth_yaml_opt_sub(y, f, "jobTemplate", read_job_template, w);
+}
+
 /* ---- documents ---- */
 
 static void check_template(berth_yaml *y, const node *at, Workload *w, const char *where)
@@ -2240,9 +2339,11 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
 {
     static const char *const api_versions[] = { "berth/v1", "v1", "apps/v1", "batch/v1", NULL };
     /* Kubernetes' group of each kind (berth/v1 has them all) */
-    static const int group_of[] = {
-        [WORKLOAD_POD] = 1, [WORKLOAD_DEPLOYMENT] = 2, [WORKLOAD_DAEMONSET] = 2, [WORKLOAD_JOB] = 3
-    };
+    static const int group_of[] = { [WORKLOAD_POD] = 1,
+                                    [WORKLOAD_DEPLOYMENT] = 2,
+                                    [WORKLOAD_DAEMONSET] = 2,
+                                    [WORKLOAD_JOB] = 3,
+                                    [WORKLOAD_CRONJOB] = 3 };
     field f[] = { FLD("apiVersion"), FLD("kind"), FLD("metadata"), FLD("spec"), FEND };
     WorkloadKind k = WORKLOAD_KIND_UNSPECIFIED;
     size_t errors_before = berth_yaml_error_count(y), mark;
@@ -2268,7 +2369,7 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
     if (kind && (k = berth_workload_kind_parse(kind)) == WORKLOAD_KIND_UNSPECIFIED)
         berth_yaml_field_error(y, f, "kind",
                                "'%.60s' is not a kind berth runs (Pod, Deployment, DaemonSet, "
-                               "Job, Namespace)",
+                               "Job, CronJob, Namespace)",
                                kind);
     else if (k && a > 0 && group_of[k] != a) {
         berth_yaml_field_error(y, f, "kind", "apiVersion %s has no kind %s (use %s or berth/v1)",
@@ -2297,13 +2398,18 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
             read_pod_spec(y, spec, w);
         } else if (k == WORKLOAD_JOB) {
             read_job_spec(y, spec, w);
+        } else if (k == WORKLOAD_CRONJOB) {
+            read_cronjob_spec(y, spec, w);
         } else {
             read_controller_spec(y, spec, w, a != 0);
         }
         berth_yaml_pop(y, mark);
     }
     if (berth_yaml_error_count(y) == errors_before && w->template_)
-        check_template(y, spec, w, k == WORKLOAD_POD ? "spec" : "spec.template.spec");
+        check_template(y, spec, w,
+                       k == WORKLOAD_POD       ? "spec"
+                       : k == WORKLOAD_CRONJOB ? "spec.jobTemplate.spec.template.spec"
+                                               : "spec.template.spec");
     return w;
 }
 

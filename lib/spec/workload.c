@@ -84,6 +84,7 @@ static const char *const kind_names[] = {
     [WORKLOAD_DEPLOYMENT] = "Deployment",
     [WORKLOAD_DAEMONSET] = "DaemonSet",
     [WORKLOAD_JOB] = "Job",
+    [WORKLOAD_CRONJOB] = "CronJob",
 };
 
 const char *berth_workload_kind_name(WorkloadKind kind)

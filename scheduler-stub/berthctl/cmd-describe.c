@@ -354,7 +354,20 @@ static int describe_workload(berthctl_ctx *ctx, const char *name)
     for (size_t i = 0; i < w->n_node_selector; i++)
         printf("%s%s=%s", i ? "," : "", w->node_selector[i]->key, w->node_selector[i]->value);
     printf("%s\n", w->n_node_selector ? "" : "-");
-    if (w->kind == WORKLOAD_JOB) {
+    if (w->kind == WORKLOAD_CRONJOB && w->cron) {
+        printf("%-24s%s\n", "Schedule:", w->cron->schedule);
+        printf("%-24s%s\n", "Time Zone:", *w->cron->time_zone ? w->cron->time_zone : "UTC");
+        printf("%-24s%s\n", "Concurrency Policy:", w->cron->concurrency_policy);
+        printf("%-24s%s\n", "Suspend:", w->cron->suspend ? "True" : "False");
+        printf("%-24s%u\n",
+               "Successful Job History Limit:", w->cron->successful_jobs_history_limit);
+        printf("%-24s%u\n", "Failed Job History Limit:", w->cron->failed_jobs_history_limit);
+        if (w->cron->has_starting_deadline_seconds)
+            printf("%-24s%us\n", "Starting Deadline Seconds:", w->cron->starting_deadline_seconds);
+        if (st && st->job && st->job->last_schedule_unix)
+            when("Last Schedule Time", st->job->last_schedule_unix * 1000000000LL);
+        printf("%-24s%u\n", "Active Jobs:", st ? st->active : 0);
+    } else if (w->kind == WORKLOAD_JOB) {
         describe_job(w);
     } else if (w->kind == WORKLOAD_DEPLOYMENT) {
         describe_rollout(w);
@@ -631,7 +644,7 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
     name = argv[optind + 1];
     if (strcmp(what, "deploy") == 0 || strncmp(what, "deployment", 10) == 0 ||
         strncmp(what, "daemonset", 9) == 0 || strcmp(what, "ds") == 0 ||
-        strncmp(what, "job", 3) == 0)
+        strncmp(what, "job", 3) == 0 || strncmp(what, "cronjob", 7) == 0 || strcmp(what, "cj") == 0)
         what = "workload";
     if (strncmp(what, "node", 4) != 0 && strncmp(what, "workload", 8) != 0 &&
         strncmp(what, "container", 9) != 0 && strcmp(what, "pod") != 0 &&

@@ -17,11 +17,11 @@ static void get_usage(FILE *out)
 {
     fprintf(out,
             "Usage: berthctl get nodes|namespaces|workloads|deployments|daemonsets|jobs|\n"
-            "                    replicasets|pods|containers [NAME...] [OPTIONS]\n"
+            "                    cronjobs|replicasets|pods|containers [NAME...] [OPTIONS]\n"
             "\n"
             "List what the controller knows, sorted by name (containers by node, then name).\n"
             "A pod is a replica of a workload, with its containers (kubectl get pods).\n"
-            "deployments (deploy), daemonsets (ds), jobs and replicasets (rs, a\n"
+            "deployments (deploy), daemonsets (ds), jobs, cronjobs (cj) and replicasets (rs, a\n"
             "Deployment's revisions) are shown as kubectl shows them.\n"
             "Workloads, pods and containers are those of one namespace (-n, default\n"
             "\"default\"), or of all of them with -A.\n"
@@ -388,6 +388,44 @@ static size_t print_jobs(const ListWorkloadsResponse *r, char **names, int n_nam
     return shown;
 }
 
+/* kubectl get cronjobs: SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE
+ * AGE. */
+static size_t print_cronjobs(const ListWorkloadsResponse *r, char **names, int n_names, bool wide,
+                             bool all_ns)
+{
+    static const char *const h[] = { "NAME",   "SCHEDULE",      "TIMEZONE", "SUSPEND",
+                                     "ACTIVE", "LAST SCHEDULE", "AGE" };
+    berthctl_table *t = table_ns(h, 7, 7, wide, all_ns);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < r->n_workloads; i++) {
+        const Workload *w = r->workloads[i];
+        const WorkloadStatus *st = w->status;
+        const CronJobSpec *c = w->cron;
+        char active[16], last[16] = "<none>", age[16];
+        const char *cells[7];
+
+        if (w->kind != WORKLOAD_CRONJOB || !c || !wanted(names, n_names, w->name))
+            continue;
+        snprintf(active, sizeof(active), "%u", st ? st->active : 0);
+        if (st && st->job && st->job->last_schedule_unix)
+            berthctl_age(st->job->last_schedule_unix * 1000000000LL, last, sizeof(last));
+        cells[0] = w->name;
+        cells[1] = c->schedule;
+        cells[2] = *c->time_zone ? c->time_zone : "<none>";
+        cells[3] = c->suspend ? "True" : "False";
+        cells[4] = active;
+        cells[5] = last;
+        cells[6] = berthctl_age(w->created_unix_ns, age, sizeof(age));
+        table_add_ns(t, all_ns, berth_namespace_or_default(w->namespace_), cells, 7, NULL);
+        shown++;
+    }
+    if (shown)
+        berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    return shown;
+}
+
 /* kubectl get replicasets: each revision of each Deployment, newest first:
  * DESIRED (its replicas), CURRENT (placed), READY; wide: its revision. */
 static size_t print_replica_sets(const ListWorkloadsResponse *r, char **names, int n_names,
@@ -537,6 +575,7 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         DEPLOYMENTS,
         DAEMONSETS,
         JOBS,
+        CRONJOBS,
         REPLICA_SETS,
         PODS,
         CONTAINERS
@@ -606,6 +645,13 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         req = &wreq.base;
         if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
             return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "cronjobs") == 0 || strcmp(what, "cronjob") == 0 ||
+               strcmp(what, "cj") == 0) {
+        kind = CRONJOBS;
+        method = "ListWorkloads";
+        req = &wreq.base;
+        if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
+            return BERTHCTL_EXIT_USAGE;
     } else if (strcmp(what, "jobs") == 0 || strcmp(what, "job") == 0) {
         kind = JOBS;
         method = "ListWorkloads";
@@ -657,6 +703,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         else if (kind == DEPLOYMENTS)
             shown = print_deployments((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                       wide, ctx->all_namespaces);
+        else if (kind == CRONJOBS)
+            shown = print_cronjobs((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
+                                   wide, ctx->all_namespaces);
         else if (kind == JOBS)
             shown = print_jobs((ListWorkloadsResponse *)resp, argv + optind, argc - optind, wide,
                                ctx->all_namespaces);

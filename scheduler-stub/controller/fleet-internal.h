@@ -131,9 +131,14 @@ typedef struct fleet_workload {
      * newest revision (placement gives them its spec). */
     char **ds_update;
     size_t n_ds_update;
-    /* A Job's state (fleet-job.c), and whether it changed since written. */
+    /* A Job's state (fleet-job.c), and whether it changed since written;
+     * a CronJob's (its last schedule). */
     JobState *job;
     bool job_dirty;
+    /* A CronJob's: the time (Unix s) whose Job is to be made (0: none),
+     * and how many times were missed up to it. */
+    int64_t cron_pending;
+    size_t cron_missed;
 } fleet_workload;
 
 struct fleet {
@@ -292,6 +297,20 @@ void fleet_job_status(const fleet_workload *wl, WorkloadStatus *st, JobState *sh
 bool fleet_job_change_allowed(const Workload *old, const Workload *next);
 /* A Job pod's environment: JOB_COMPLETION_INDEX for an Indexed Job. */
 void fleet_job_env(const fleet_workload *wl, uint32_t number, ContainerSpec **specs, size_t n);
+
+/* ---- fleet-cron.c ---- */
+
+/* A step of CronJob wl: which time its Job is due for (made by
+ * fleet_crons_run); *due: its next time. Never changes placement. */
+bool fleet_cron_step(fleet *f, fleet_workload *wl, int64_t now_mono, int64_t now_real,
+                     int64_t *due);
+/* Make the CronJobs' due Jobs, and trim their history (from the timer:
+ * it applies and deletes). */
+void fleet_crons_run(fleet *f);
+/* A CronJob's Jobs that have not finished; the keys of all of them (new
+ * strings in a new array: free both). */
+uint32_t fleet_cron_active(fleet *f, const fleet_workload *cron);
+size_t fleet_cron_children(fleet *f, const fleet_workload *cron, char ***ret_keys);
 
 /* fleet_reconcile, its failure logged ("placement after <what>"): the
  * change that called it is done and durable; the next one places again. */

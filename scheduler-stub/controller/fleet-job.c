@@ -57,7 +57,7 @@ static int load_job(void *data, const char *key, JobState *js)
 {
     fleet_workload *wl = fleet_workload_find(data, key);
 
-    if (!wl || wl->w->kind != WORKLOAD_JOB || wl->job) {
+    if (!wl || (wl->w->kind != WORKLOAD_JOB && wl->w->kind != WORKLOAD_CRONJOB) || wl->job) {
         berth_warn("job state of %s: no such Job: not loaded", key);
         job_state_free_unpacked(js, NULL);
         return 0;

@@ -171,7 +171,9 @@ static void scratch_build(fleet *f, place_scratch *s)
     size_t total = 0, n = 0;
 
     for (size_t i = 0; i < f->n_workloads; i++)
-        n += fleet_has_revisions(f->workloads[i].w->kind) ? f->workloads[i].n_rs : 1;
+        n += f->workloads[i].w->kind == WORKLOAD_CRONJOB    ? 0
+             : fleet_has_revisions(f->workloads[i].w->kind) ? f->workloads[i].n_rs
+                                                            : 1;
     s->n_workloads = n;
     s->nodes = berth_xcalloc(f->n_nodes + 1, sizeof(*s->nodes));
     s->node_labels = berth_xcalloc(f->n_nodes + 1, sizeof(*s->node_labels));
@@ -187,6 +189,8 @@ static void scratch_build(fleet *f, place_scratch *s)
         const fleet_workload *wl = &f->workloads[i];
 
         s->first[i] = n;
+        if (wl->w->kind == WORKLOAD_CRONJOB)
+            continue; /* its Jobs are placed, not it */
         if (wl->w->kind == WORKLOAD_JOB) {
             /* its running pods; those that ended stay where they are */
             s->wl_of[n] = i;

@@ -863,6 +863,8 @@ int fleet_rollouts_run(fleet *f, bool *ret_changed, berth_error **err)
             changed |= ds_step(f, &f->workloads[i], now, now_real);
         else if (f->workloads[i].w->kind == WORKLOAD_JOB)
             changed |= fleet_job_step(f, &f->workloads[i], now, now_real, &due);
+        else if (f->workloads[i].w->kind == WORKLOAD_CRONJOB)
+            changed |= fleet_cron_step(f, &f->workloads[i], now, now_real, &due);
     berth_loop_timer_cancel(f->cfg.loop, &f->rollout_due);
     if (due)
         berth_loop_timer_arm(f->cfg.loop, &f->rollout_due, due);
@@ -899,6 +901,7 @@ static void rollout_tick(fleet *f, const char *why)
     if (changed)
         fleet_place_after(f, "a rollout step");
     fleet_jobs_ttl(f);
+    fleet_crons_run(f);
 }
 
 static void rollout_soon_fired(berth_loop_timer *t)

@@ -430,7 +430,10 @@ static void status_count(fleet *f, fleet_workloads *v, bool with_templates)
         }
     }
     for (size_t k = 0; k < v->n_workloads; k++)
-        if (f->workloads[v->order[k]].w->kind == WORKLOAD_JOB)
+        if (f->workloads[v->order[k]].w->kind == WORKLOAD_CRONJOB) {
+            v->msgs[k].st.job = f->workloads[v->order[k]].job;
+            v->msgs[k].st.active = fleet_cron_active(f, &f->workloads[v->order[k]]);
+        } else if (f->workloads[v->order[k]].w->kind == WORKLOAD_JOB)
             fleet_job_status(&f->workloads[v->order[k]], &v->msgs[k].st,
                              with_templates ? NULL : &v->msgs[k].job);
         else if (fleet_has_revisions(f->workloads[v->order[k]].w->kind))

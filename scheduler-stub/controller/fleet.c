@@ -879,9 +879,24 @@ int fleet_delete(fleet *f, const char *const *keys, size_t n, const char *const 
             return berth_error_set(err, EBUSY, "namespace default cannot be deleted");
     for (size_t i = 0; i < n; i++) {
         const fleet_workload *wl = fleet_workload_find(f, keys[i]);
+        char **children = NULL;
+        size_t n_children;
 
-        if (wl)
-            delete_workload_change(&out, wl);
+        if (!wl)
+            continue;
+        delete_workload_change(&out, wl);
+        if (wl->w->kind != WORKLOAD_CRONJOB)
+            continue;
+        /* a CronJob's Jobs go with it, as Kubernetes' owner references */
+        n_children = fleet_cron_children(f, wl, &children);
+        for (size_t k = 0; k < n_children; k++) {
+            const fleet_workload *child = fleet_workload_find(f, children[k]);
+
+            if (child)
+                delete_workload_change(&out, child);
+            free(children[k]);
+        }
+        free(children);
     }
     for (size_t i = 0; i < n_ns; i++) {
         bool again = false;

@@ -17,7 +17,9 @@
 #      2 of 3 Ready, nor 2 running), OnDelete leaves running replicas be
 #   6. a Job of 6 completions, 2 at a time, completes across the loss of a
 #      node; no pod that succeeded runs again
-#   7. deleted: nothing left
+#   7. a CronJob every minute: its Jobs, one a minute, across a restart of
+#      the controller (kill -9), none twice; deleted with its Jobs
+#   8. deleted: nothing left
 #
 #   lifecycle-test.sh BUILD_DIR
 set -u
@@ -343,7 +345,50 @@ wait_until 20 completed && ok "its pods stay, Completed" || bad "$first: $(bctl 
 expect "... with their logs" "crunched $first" "$(bctl logs "$first" 2>&1)"
 bctl delete crunch >/dev/null
 
-scenario "7. deleted: nothing left"
+scenario "7. a CronJob every minute, across a restart of the controller"
+cat >"$FLEET_DIR/cron.yaml" <<YAML
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick}
+spec:
+  schedule: "* * * * *"
+  concurrencyPolicy: Forbid
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          volumes: [{name: runs, hostPath: {path: $RUNS}}]
+          containers:
+          - name: tick
+            image: bb
+            command: [/bin/sh, -c, 'echo "tick \$(hostname)" >>/runs/cron']
+            volumeMounts: [{name: runs, mountPath: /runs}]
+YAML
+bctl apply -f "$FLEET_DIR/cron.yaml" >/dev/null
+ticks() { bctl get jobs | awk '$1 ~ /^tick-/ { print $1 }' | sort; }
+has_ticks() { [ "$(ticks | wc -l)" -ge "$1" ]; }
+wait_until 75 has_ticks 1 && ok "the first minute's Job: $(ticks | xargs)" ||
+	bad "no Job: $(bctl get cronjobs 2>&1) $(bctl describe cronjob tick 2>&1 | tail -5)"
+contains "get cronjobs: its schedule" "* * * * *" "$(bctl get cronjobs tick 2>&1)"
+ctl_kill KILL
+ctl_start || bad "the controller did not start again"
+wait_until 30 nodes_ready 3
+wait_until 75 has_ticks 2 && ok "the next minute's Job after the restart: $(ticks | xargs)" ||
+	bad "no second Job: $(bctl get jobs 2>&1)"
+first=$(ticks | head -1)
+second=$(ticks | sed -n 2p)
+[ "${second#tick-}" -gt "${first#tick-}" ] && ok "one Job a minute, each minute once" ||
+	bad "jobs: $(ticks | xargs)"
+ran_once() { [ "$(grep -c "^tick $1-0\$" "$RUNS/cron" 2>/dev/null)" = 1 ]; }
+wait_until 20 ran_once "$first" && ok "$first's pod ran once" ||
+	bad "$first ran $(grep -c "^tick $first-0\$" "$RUNS/cron" 2>/dev/null) times"
+bctl delete tick >/dev/null
+no_ticks() { [ -z "$(ticks)" ]; }
+wait_until 10 no_ticks && ok "deleted with its Jobs" || bad "left: $(ticks | xargs)"
+
+scenario "8. deleted: nothing left"
 bctl delete roll >/dev/null
 gone() {
 	for n in $NODES; do

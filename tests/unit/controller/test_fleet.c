@@ -1604,6 +1604,99 @@ START_TEST(a_daemonset_rollout_keeps_its_budget)
 }
 END_TEST
 
+/* ---- CronJobs ---- */
+
+static int take_first_workload(void *data, Workload *w)
+{
+    Workload **ret = data;
+
+    if (*ret)
+        workload_free_unpacked(w, NULL);
+    else
+        *ret = w;
+    return 0;
+}
+
+/* A CronJob made 3 minutes ago (its store row changed while the
+ * controller was away): at the next start its latest missed minute runs,
+ * once, as a Job of its own; deleting it deletes its Jobs. */
+START_TEST(a_cronjob_makes_its_jobs)
+{
+    Workload *w = deployment("tick", 0), *stored = NULL;
+    CronJobSpec cs = CRON_JOB_SPEC_INIT;
+    JobSpec js = JOB_SPEC_INIT;
+    berth_error *err = NULL;
+    fleet_changes c;
+    fleet_workloads v;
+    char ids[512];
+    size_t jobs = 0;
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    w->kind = WORKLOAD_CRONJOB;
+    w->template_->restart_policy = RESTART_NEVER;
+    cs.schedule = "* * * * *";
+    cs.concurrency_policy = "Forbid";
+    cs.successful_jobs_history_limit = 3;
+    cs.failed_jobs_history_limit = 1;
+    w->cron = BERTH_PB_COPY(CronJobSpec, &cs);
+    js.completions = js.parallelism = 1;
+    js.backoff_limit = 6;
+    w->job = BERTH_PB_COPY(JobSpec, &js);
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    /* others around it, so that making a Job moves the fleet's array */
+    for (int i = 0; i < 8; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "other%d", i);
+        apply_one(name, 0, false);
+    }
+    fleet_down();
+    ck_assert_int_eq(berth_store_open(db, &st, NULL), 0);
+    ck_assert_int_eq(berth_store_workloads_load(st, take_first_workload, &stored, NULL), 0);
+    ck_assert_str_eq(stored->name, "tick");
+    stored->created_unix_ns -= 180 * BERTH_NSEC_PER_SEC;
+    ck_assert_int_eq(berth_store_workload_put(st, stored, NULL), 0);
+    workload_free_unpacked(stored, NULL);
+    berth_store_close(st);
+    fleet_up();
+    register_node("n1");
+    ck_assert_int_eq(fleet_reconcile(f, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        berth_loop_run_once(loop, 50 * BERTH_NSEC_PER_MSEC, NULL);
+    ck_assert_int_eq(fleet_workloads_get(f, "tick", &v, NULL), 0);
+    ck_assert_ptr_nonnull(v.workloads[0]->status->job);
+    ck_assert_int_gt(v.workloads[0]->status->job->last_schedule_unix, 0);
+    fleet_workloads_clear(&v);
+    {
+        ListWorkloadsRequest req = LIST_WORKLOADS_REQUEST_INIT;
+
+        fleet_workloads_list(f, &req, &v);
+        for (size_t i = 0; i < v.n_workloads; i++)
+            jobs += v.workloads[i]->kind == WORKLOAD_JOB &&
+                    strncmp(v.workloads[i]->name, "tick-", 5) == 0;
+        fleet_workloads_clear(&v);
+    }
+    ck_assert_uint_eq(jobs, 1); /* the latest missed minute, once */
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_ptr_nonnull(strstr(ids, "tick-"));
+    /* deleted: its Jobs too */
+    {
+        const char *tick_key = "tick";
+
+        ck_assert_int_eq(fleet_delete_workloads(f, &tick_key, 1, "op", false, &c, NULL), 0);
+        ck_assert_uint_eq(c.n_items, 2);
+        fleet_changes_clear(&c);
+    }
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_ptr_null(strstr(ids, "tick-"));
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller-fleet");
@@ -1633,6 +1726,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_daemonset_rolls_node_by_node);
     tcase_add_test(tc, a_daemonset_rollout_keeps_its_budget);
     tcase_add_test(tc, a_job_runs_to_completion);
+    tcase_add_test(tc, a_cronjob_makes_its_jobs);
     suite_add_tcase(s, tc);
     return s;
 }

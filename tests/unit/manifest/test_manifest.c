@@ -498,7 +498,7 @@ static const bad_case bad_cases[] = {
     { "apiVersion: berth/v2\nkind: Service\n",
       "web.yaml:1:13: apiVersion: 'berth/v2' is not one of berth/v1, v1, apps/v1, batch/v1\n"
       "web.yaml:2:7: kind: 'Service' is not a kind berth runs (Pod, Deployment, DaemonSet, "
-      "Job, Namespace)" },
+      "Job, CronJob, Namespace)" },
     { "kind: Pod\n", "web.yaml:1:1: apiVersion: required" },
     { "- a\n- b\n", "web.yaml:1:1: expected a mapping, got a list" },
     { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: p, "
@@ -691,6 +691,45 @@ START_TEST(job_fields)
     ck_assert(!k->has_ttl_seconds_after_finished);
     ck_assert(!k->indexed);
     berth_manifest_free(m);
+}
+END_TEST
+
+/* A CronJob (batch/v1): its schedule checked, Kubernetes' defaults. */
+START_TEST(cronjob_fields)
+{
+    berth_manifest *m = parse_ok(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\n"
+        "spec:\n"
+        "  schedule: '30 2 * * MON-FRI'\n"
+        "  timeZone: UTC\n"
+        "  concurrencyPolicy: Forbid\n"
+        "  startingDeadlineSeconds: 120\n"
+        "  jobTemplate:\n"
+        "    metadata: {labels: {a: b}}\n"
+        "    spec:\n"
+        "      backoffLimit: 2\n"
+        "      template: {spec: {restartPolicy: Never, containers: [{name: c, image: x}]}}\n");
+    const Workload *w = m->workloads[0];
+    char *msg;
+
+    ck_assert_int_eq(w->kind, WORKLOAD_CRONJOB);
+    ck_assert_str_eq(w->cron->schedule, "30 2 * * MON-FRI");
+    ck_assert_str_eq(w->cron->concurrency_policy, "Forbid");
+    ck_assert(w->cron->has_starting_deadline_seconds);
+    ck_assert_uint_eq(w->cron->successful_jobs_history_limit, 3);
+    ck_assert_uint_eq(w->cron->failed_jobs_history_limit, 1);
+    ck_assert_uint_eq(w->job->backoff_limit, 2);
+    ck_assert_int_eq(w->template_->restart_policy, RESTART_NEVER);
+    berth_manifest_free(m);
+    msg = parse_fail("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\n"
+                     "spec:\n"
+                     "  schedule: '61 * * * *'\n"
+                     "  timeZone: Mars/Base\n"
+                     "  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, "
+                     "containers: [{name: c, image: x}]}}}}\n");
+    ck_assert_str_eq(msg, "web.yaml:5:13: spec.schedule: minute: 61 is out of range (0-59)\n"
+                          "web.yaml:6:13: spec.timeZone: unknown time zone 'Mars/Base'");
+    free(msg);
 }
 END_TEST
 
@@ -1107,7 +1146,7 @@ START_TEST(namespaces)
                      "web.yaml:25:18: metadata.name: 'p' is named by an earlier document too "
                      "(line 20)\n"
                      "web.yaml:29:7: kind: 'ConfigMap' is not a kind berth runs (Pod, "
-                     "Deployment, DaemonSet, Job, Namespace)");
+                     "Deployment, DaemonSet, Job, CronJob, Namespace)");
     free(msg);
 }
 END_TEST
@@ -1406,6 +1445,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, empty_manifests_are_empty);
     tcase_add_test(tc, deployment_rollout_fields);
     tcase_add_test(tc, job_fields);
+    tcase_add_test(tc, cronjob_fields);
     tcase_add_loop_test(tc, rejected_with_file_line_column_and_path, 0,
                         sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(tc, one_bad_document_spoils_the_file);
