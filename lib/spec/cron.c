@@ -46,10 +46,8 @@ static int value(const field_def *d, const char **p, int *ret, berth_error **err
     v = strtol(*p, &end, 10);
     if (end == *p || errno)
         return berth_error_set(err, EINVAL, "%s: '%.10s' is not a number", d->name, *p);
-    /* Sunday is 0 or 7, as cron has it */
-    if (d->max == 6 && v == 7)
-        v = 0;
-    if (v < d->min || v > d->max)
+    /* Sunday is 0 or 7, as cron has it (7 folded into 0 by the caller) */
+    if (v < d->min || v > (d->max == 6 ? 7 : d->max))
         return berth_error_set(err, EINVAL, "%s: %ld is out of range (%d-%d)", d->name, v, d->min,
                                d->max);
     *ret = (int)v;
@@ -65,7 +63,9 @@ static int parse_field(const field_def *d, const char *text, uint64_t *ret, bool
     const char *p = text;
     uint64_t bits = 0;
 
-    *ret_any = strcmp(text, "*") == 0 || strcmp(text, "?") == 0;
+    /* as Kubernetes' parser: a field that starts with a star or '?' (alone,
+     * or with a step) leaves the other day field alone */
+    *ret_any = text[0] == '*' || text[0] == '?';
     for (;;) {
         int lo, hi, step = 1;
 
@@ -102,6 +102,8 @@ static int parse_field(const field_def *d, const char *text, uint64_t *ret, bool
         }
         for (int v = lo; v <= hi; v += step)
             bits |= 1ULL << v;
+        if (d->max == 6 && (bits & (1ULL << 7))) /* Sunday as 7 */
+            bits = (bits & ~(1ULL << 7)) | 1ULL;
         if (*p == '\0')
             break;
         if (*p != ',')

@@ -56,6 +56,18 @@ bool fleet_cron_step(fleet *f, fleet_workload *wl, int64_t now_mono, int64_t now
         latest = t;
         missed++;
     }
+    if (missed == MISSED_MAX) {
+        /* a long absence: the latest time itself, found back from now */
+        latest = 0;
+        for (int64_t back = 60; !latest && back < 6 * 366 * 86400LL; back *= 2) {
+            int64_t x = berth_cron_next(&c, spec->time_zone, now - back);
+
+            if (x && x <= now)
+                for (latest = x; (x = berth_cron_next(&c, spec->time_zone, latest)) && x <= now;)
+                    latest = x;
+        }
+        t = berth_cron_next(&c, spec->time_zone, now);
+    }
     if (latest) {
         wl->cron_pending = latest;
         wl->cron_missed = missed;
@@ -157,6 +169,18 @@ static void trim(fleet *f, const char *cron_key, const char *how, uint32_t limit
     keys_free(keys, n);
 }
 
+/* Whether cron's Job for time t exists already. */
+static bool job_made(fleet *f, const fleet_workload *cron, int64_t t)
+{
+    char name[BERTH_WORKLOAD_NAME_MAX + 16], key[BERTH_WORKLOAD_KEY_BUF];
+    const fleet_workload *wl;
+
+    snprintf(name, sizeof(name), "%s-%" PRId64, cron->w->name, t / 60);
+    berth_workload_key(cron->w->namespace_, name, key);
+    wl = fleet_workload_find(f, key);
+    return wl && child_of(cron, wl);
+}
+
 /* Make cron's Job for time t (Unix seconds): a Job of its template named
  * after the minute. Applying one that exists (made before a restart)
  * changes nothing. */
@@ -207,7 +231,11 @@ void fleet_crons_run(fleet *f)
         if (wl->cron_missed > MISSED_WARN)
             fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_WARNING, "TooManyMissedTimes",
                         "%zu start times missed: running the latest only", wl->cron_missed);
-        if (spec->has_starting_deadline_seconds && now - t > spec->starting_deadline_seconds) {
+        if (job_made(f, wl, t)) {
+            /* made before a restart that came before the time was noted:
+             * neither made again nor replaced */
+        } else if (spec->has_starting_deadline_seconds &&
+                   now - t > spec->starting_deadline_seconds) {
             fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_WARNING, "MissedSchedule",
                         "the run of %" PRId64 " is past startingDeadlineSeconds (%" PRIu32 ")", t,
                         spec->starting_deadline_seconds);

@@ -90,6 +90,8 @@ static size_t place_index(fleet *f, const place_scratch *s, const fleet_assign *
     if (w == SIZE_MAX)
         return SIZE_MAX;
     wl = &f->workloads[w];
+    if (wl->w->kind == WORKLOAD_CRONJOB)
+        return SIZE_MAX; /* (a Pod or Job "x" it replaced: its replicas go) */
     if (!fleet_has_revisions(wl->w->kind))
         return s->first[w];
     for (size_t r = 0; r < wl->n_rs; r++)

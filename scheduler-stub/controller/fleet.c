@@ -564,7 +564,9 @@ static ApplyAction apply_action(fleet *f, Workload *w, int64_t now)
         return APPLY_UNCHANGED;
     }
     w->generation = existing->w->generation + 1;
-    w->created_unix_ns = existing->w->created_unix_ns;
+    /* another kind under the same name is another object (a CronJob
+     * counts its times from it) */
+    w->created_unix_ns = existing->w->kind == w->kind ? existing->w->created_unix_ns : now;
     w->updated_unix_ns = now;
     return APPLY_CONFIGURED;
 }

@@ -31,6 +31,14 @@ START_TEST(next_times)
     /* Monday 09:30 (names, and the day of week) */
     ck_assert_int_eq(next("30 9 * * MON", "", T0), T0 + (14 * 60 + 20) * 60);
     ck_assert_int_eq(next("30 9 * * 1-5", "", T0), T0 + (14 * 60 + 20) * 60);
+    /* Sunday is 7 too, in ranges as well: T0 is a Sunday */
+    ck_assert_int_eq(next("0 20 * * 5-7", "", T0), T0 + 50 * 60);
+    ck_assert_int_eq(next("0 20 * * 7", "", T0), T0 + 50 * 60);
+    /* a star with a step leaves the day of week alone, as Kubernetes:
+     * Mondays only */
+    ck_assert_int_eq(next("0 0 */1 * MON", "", T0), T0 + (4 * 60 + 50) * 60);
+    ck_assert_int_eq(next("0 0 */1 * MON", "", T0 + (4 * 60 + 50) * 60),
+                     T0 + (4 * 60 + 50) * 60 + 7 * 86400);
     /* the 1st of next month, or a Monday: cron's OR of the two days */
     ck_assert_int_eq(next("0 0 1 * MON", "", T0), T0 + (4 * 60 + 50) * 60);
     /* February 30th never comes */
