@@ -263,7 +263,8 @@ void fleet_crons_run(fleet *f)
             /* (making a Job moves the fleet's array of workloads: wl is
              * found again by key after it) */
             if ((wl = fleet_workload_find(f, key)) && make_job(f, wl, t, &err) < 0)
-                berth_log_error(BERTH_LOG_WARN, err, "CronJob %s: the Job of %" PRId64, key, t);
+                fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_WARNING, "FailedCreate",
+                            "the Job of %" PRId64 ": %s", t, err->msg);
             else if ((wl = fleet_workload_find(f, key)))
                 fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_NORMAL, "SuccessfulCreate",
                             "Created job %s-%" PRId64, wl->w->name, t / 60);
@@ -273,8 +274,12 @@ void fleet_crons_run(fleet *f)
         /* the time is taken: noted durably (a restart before this makes
          * the same Job, which exists: nothing) */
         state_of(wl)->last_schedule_unix = t;
-        if (berth_store_job_put(f->cfg.store, key, wl->job, &err) < 0)
-            berth_log_error(BERTH_LOG_WARN, err, "CronJob %s: note its last schedule", key);
+        {
+            _cleanup_error_ berth_error *e = NULL;
+
+            if (berth_store_job_put(f->cfg.store, key, wl->job, &e) < 0)
+                berth_log_error(BERTH_LOG_WARN, e, "CronJob %s: note its last schedule", key);
+        }
         trim(f, key, "Complete", spec->successful_jobs_history_limit);
         trim(f, key, "Failed", spec->failed_jobs_history_limit);
         /* (the array moved: find our place again) */
