@@ -16,6 +16,8 @@ packages=(
 	# the C library's headers and libc.a (netprobe, a test probe that runs
 	# inside busybox containers, is linked statically)
 	libc6-dev
+	# CronJobs' time zones: the controller reads /usr/share/zoneinfo
+	tzdata
 	protobuf-c-compiler libprotobuf-c-dev
 	libnanomsg-dev libseccomp-dev libcap-dev libyaml-dev
 	libsodium-dev libsqlite3-dev

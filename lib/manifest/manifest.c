@@ -2010,25 +2010,49 @@ static void read_rolling_update(berth_yaml *y, const node *n, void *data)
         berth_yaml_field_error(y, f, "maxUnavailable", "may not be 0 when maxSurge is 0");
 }
 
-static void read_strategy(berth_yaml *y, const node *n, void *data)
+/* A strategy of types ({"RollingUpdate", other}): its type and, for
+ * RollingUpdate, rollingUpdate (refused with the other type). w->strategy
+ * is set; NULL when n is no mapping. */
+static DeploymentStrategy *read_strategy_of(berth_yaml *y, const node *n, Workload *w,
+                                            const char *const *types, field *f)
 {
-    static const char *const types[] = { "RollingUpdate", "Recreate", NULL };
-    Workload *w = data;
-    field f[] = { FLD("type"), FLD("rollingUpdate"), FEND };
     DeploymentStrategy *s;
     int type = 0;
 
     if (!berth_yaml_fields(y, n, f))
-        return;
+        return NULL;
     s = w->strategy = berth_xcalloc(1, sizeof(*s));
     deployment_strategy_init(s);
     berth_yaml_opt_enum(y, f, "type", types, &type);
     s->type = berth_xstrdup(types[type]);
     if (type == 1 && berth_yaml_value(f, "rollingUpdate"))
         berth_yaml_field_error(y, f, "rollingUpdate",
-                               "may not be specified when strategy `type` is 'Recreate'");
+                               "may not be specified when strategy `type` is '%s'", types[1]);
     else
         berth_yaml_opt_sub(y, f, "rollingUpdate", read_rolling_update, s);
+    return s;
+}
+
+static void read_strategy(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const types[] = { "RollingUpdate", "Recreate", NULL };
+    field f[] = { FLD("type"), FLD("rollingUpdate"), FEND };
+
+    read_strategy_of(y, n, data, types, f);
+}
+
+/* minReadySeconds and revisionHistoryLimit, a Deployment's and a
+ * DaemonSet's alike. */
+static void read_history(berth_yaml *y, field *f, Workload *w)
+{
+    int64_t v;
+
+    if (berth_yaml_opt_int(y, f, "minReadySeconds", 0, INT32_MAX, &v))
+        w->min_ready_seconds = (uint32_t)v;
+    if (berth_yaml_opt_int(y, f, "revisionHistoryLimit", 0, INT32_MAX, &v)) {
+        w->has_revision_history_limit = true;
+        w->revision_history_limit = (uint32_t)v;
+    }
 }
 
 /* A Deployment's rollout fields (Kubernetes' names and defaults). */
@@ -2037,12 +2061,7 @@ static void read_rollout(berth_yaml *y, field *f, Workload *w)
     int64_t v;
 
     berth_yaml_opt_sub(y, f, "strategy", read_strategy, w);
-    if (berth_yaml_opt_int(y, f, "minReadySeconds", 0, INT32_MAX, &v))
-        w->min_ready_seconds = (uint32_t)v;
-    if (berth_yaml_opt_int(y, f, "revisionHistoryLimit", 0, INT32_MAX, &v)) {
-        w->has_revision_history_limit = true;
-        w->revision_history_limit = (uint32_t)v;
-    }
+    read_history(y, f, w);
     if (berth_yaml_opt_int(y, f, "progressDeadlineSeconds", 1, INT32_MAX, &v)) {
         w->progress_deadline_seconds = (uint32_t)v;
         if (v <= (int64_t)w->min_ready_seconds)
@@ -2069,23 +2088,11 @@ static void read_rollout(berth_yaml *y, field *f, Workload *w)
 static void read_update_strategy(berth_yaml *y, const node *n, void *data)
 {
     static const char *const types[] = { "RollingUpdate", "OnDelete", NULL };
-    Workload *w = data;
     field f[] = { FLD("type"), FLD("rollingUpdate"), FEND };
-    DeploymentStrategy *s;
-    int type = 0;
+    DeploymentStrategy *s = read_strategy_of(y, n, data, types, f);
 
-    if (!berth_yaml_fields(y, n, f))
+    if (!s)
         return;
-    s = w->strategy = berth_xcalloc(1, sizeof(*s));
-    deployment_strategy_init(s);
-    berth_yaml_opt_enum(y, f, "type", types, &type);
-    s->type = berth_xstrdup(types[type]);
-    if (type == 1 && berth_yaml_value(f, "rollingUpdate")) {
-        berth_yaml_field_error(y, f, "rollingUpdate",
-                               "may not be specified when strategy `type` is 'OnDelete'");
-        return;
-    }
-    berth_yaml_opt_sub(y, f, "rollingUpdate", read_rolling_update, s);
     if (s->max_unavailable && s->max_unavailable->value == 0 &&
         !(s->max_surge && s->max_surge->value == 0)) {
         size_t mark = berth_yaml_push_field(y, "rollingUpdate");
@@ -2128,12 +2135,7 @@ static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool
         read_rollout(y, f, w);
     } else {
         berth_yaml_opt_sub(y, f, "updateStrategy", read_update_strategy, w);
-        if (berth_yaml_opt_int(y, f, "minReadySeconds", 0, INT32_MAX, &v))
-            w->min_ready_seconds = (uint32_t)v;
-        if (berth_yaml_opt_int(y, f, "revisionHistoryLimit", 0, INT32_MAX, &v)) {
-            w->has_revision_history_limit = true;
-            w->revision_history_limit = (uint32_t)v;
-        }
+        read_history(y, f, w);
     }
     if (!berth_yaml_value(f, "selector") && k8s_api)
         berth_yaml_required(y, n, "selector");

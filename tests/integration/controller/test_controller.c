@@ -102,7 +102,6 @@ static char *berthctl_out(const char *a0, const char *a1, const char *a2, const 
     return harness_berthctl_ok(&h, args);
 }
 
-
 /* The replicas of web's revision: "web-<pod-template-hash>" (the same
  * for every test: web_yaml's template does not change), learnt from get rs
  * once the Deployment is applied. */
