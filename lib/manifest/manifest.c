@@ -1268,8 +1268,12 @@ static void read_volumes(berth_yaml *y, const node *n, void *data)
 /* ---- placement: nodeName, node affinity, tolerations ---- */
 
 typedef struct requirement_ctx {
-    NodeSelectorTerm *term;
+    /* The list being filled: a term's matchExpressions or matchFields, or
+     * a label selector's matchExpressions. */
+    NodeSelectorRequirement ***list;
+    size_t *n;
     bool fields; /* matchFields: metadata.name only */
+    bool labels; /* a label selector's: no Gt, Lt */
 } requirement_ctx;
 
 static void read_requirement(berth_yaml *y, const node *item, size_t i, void *data)
@@ -1288,11 +1292,7 @@ static void read_requirement(berth_yaml *y, const node *item, size_t i, void *da
         return;
     r = berth_xcalloc(1, sizeof(*r));
     node_selector_requirement_init(r);
-    if (c->fields) {
-        c->term->match_fields[c->term->n_match_fields++] = r;
-    } else {
-        c->term->match_expressions[c->term->n_match_expressions++] = r;
-    }
+    (*c->list)[(*c->n)++] = r;
     if (berth_yaml_req_string(y, item, f, "key", &key)) {
         if (c->fields ? strcmp(key, "metadata.name") != 0 : !berth_label_key_valid(key))
             berth_yaml_field_error(
@@ -1322,6 +1322,9 @@ static void read_requirement(berth_yaml *y, const node *item, size_t i, void *da
     }
     if (c->fields && op > 1)
         berth_yaml_field_error(y, f, "operator", "matchFields: In or NotIn only");
+    else if (c->labels && op > 3)
+        berth_yaml_field_error(y, f, "operator",
+                               "a label selector's: In, NotIn, Exists or DoesNotExist");
 }
 
 static void read_requirements(berth_yaml *y, const node *n, void *data)
@@ -1329,13 +1332,8 @@ static void read_requirements(berth_yaml *y, const node *n, void *data)
     requirement_ctx *c = data;
     size_t len = berth_yaml_type_of(n) == BERTH_YAML_LIST ? berth_yaml_len(n) : 0;
 
-    if (len <= 32) {
-        if (c->fields)
-            c->term->match_fields = berth_xcalloc(len + 1, sizeof(*c->term->match_fields));
-        else
-            c->term->match_expressions =
-                berth_xcalloc(len + 1, sizeof(*c->term->match_expressions));
-    }
+    if (len <= 32)
+        *c->list = berth_xcalloc(len + 1, sizeof(**c->list));
     berth_yaml_each_item(y, n, 32, "a list of {key, operator, values}", read_requirement, data);
 }
 
@@ -1351,8 +1349,12 @@ static void read_term(berth_yaml *y, const node *item, size_t i, void *data)
     t = berth_xcalloc(1, sizeof(*t));
     node_selector_term_init(t);
     w->node_affinity[w->n_node_affinity++] = t;
-    berth_yaml_opt_sub(y, f, "matchExpressions", read_requirements, &(requirement_ctx){ t, false });
-    berth_yaml_opt_sub(y, f, "matchFields", read_requirements, &(requirement_ctx){ t, true });
+    berth_yaml_opt_sub(
+        y, f, "matchExpressions", read_requirements,
+        &(requirement_ctx){ .list = &t->match_expressions, .n = &t->n_match_expressions });
+    berth_yaml_opt_sub(
+        y, f, "matchFields", read_requirements,
+        &(requirement_ctx){ .list = &t->match_fields, .n = &t->n_match_fields, .fields = true });
     if (!t->n_match_expressions && !t->n_match_fields)
         berth_yaml_error(y, item, "a term needs matchExpressions or matchFields");
 }
@@ -2334,12 +2336,106 @@ static void check_template(berth_yaml *y, const node *at, Workload *w, const cha
     berth_yaml_pop(y, mark);
 }
 
-/* One document: a workload, or a namespace into *ret_ns (NULL when it
- * is not even one of a kind). */
-static Workload *read_document(berth_yaml *y, const node *root, const char *source,
-                               berth_yaml_pos *ret_name_pos, Namespace **ret_ns)
+/* ---- PodDisruptionBudget ---- */
+
+static void add_match_label(void *target, const char *k, const char *v)
 {
-    static const char *const api_versions[] = { "berth/v1", "v1", "apps/v1", "batch/v1", NULL };
+    add_map(target, "match_labels", k, v);
+}
+
+static void read_match_labels(berth_yaml *y, const node *n, void *data)
+{
+    read_string_map(y, n, data, add_match_label);
+}
+
+/* Kubernetes' LabelSelector: matchLabels and matchExpressions (In, NotIn,
+ * Exists, DoesNotExist); {} selects everything. */
+static void read_label_selector(berth_yaml *y, const node *n, void *data)
+{
+    LabelSelector **ret = data, *sel;
+    field f[] = { FLD("matchLabels"), FLD("matchExpressions"), FEND };
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    sel = *ret = berth_xcalloc(1, sizeof(*sel));
+    label_selector_init(sel);
+    berth_yaml_opt_sub(y, f, "matchLabels", read_match_labels, sel);
+    berth_yaml_opt_sub(y, f, "matchExpressions", read_requirements,
+                       &(requirement_ctx){ .list = &sel->match_expressions,
+                                           .n = &sel->n_match_expressions,
+                                           .labels = true });
+}
+
+static void read_pdb_spec(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const policies[] = { "IfHealthyBudget", "AlwaysAllow", NULL };
+    PodDisruptionBudget *b = data;
+    field f[] = { FLD("minAvailable"), FLD("maxUnavailable"), FLD("selector"),
+                  FLD("unhealthyPodEvictionPolicy"), FEND };
+    int policy = 0;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    berth_yaml_opt_sub(y, f, "minAvailable", read_int_or_percent, &b->min_available);
+    berth_yaml_opt_sub(y, f, "maxUnavailable", read_int_or_percent, &b->max_unavailable);
+    if (berth_yaml_value(f, "minAvailable") && berth_yaml_value(f, "maxUnavailable"))
+        berth_yaml_field_error(y, f, "maxUnavailable",
+                               "minAvailable and maxUnavailable cannot be both set");
+    berth_yaml_opt_sub(y, f, "selector", read_label_selector, &b->selector);
+    berth_yaml_opt_enum(y, f, "unhealthyPodEvictionPolicy", policies, &policy);
+    b->unhealthy_pod_eviction_policy = berth_xstrdup(policies[policy < 0 ? 0 : policy]);
+}
+
+/* A kind: PodDisruptionBudget document (policy/v1): metadata name,
+ * namespace, labels, annotations; the spec. */
+static PodDisruptionBudget *read_pdb(berth_yaml *y, const node *root, field *f, const char *source,
+                                     berth_yaml_pos *ret_name_pos)
+{
+    field mf[] = { FLD("name"), FLD("labels"), FLD("namespace"), FLD("annotations"), FEND };
+    PodDisruptionBudget *b = berth_xcalloc(1, sizeof(*b));
+    const node *metadata = berth_yaml_value(f, "metadata");
+    const char *v;
+    size_t mark;
+
+    pod_disruption_budget_init(b);
+    b->source = berth_xstrdup(source);
+    if (!metadata) {
+        berth_yaml_required(y, root, "metadata");
+    } else {
+        mark = berth_yaml_push_field(y, "metadata");
+        if (berth_yaml_fields(y, metadata, mf)) {
+            if (berth_yaml_req_string(y, metadata, mf, "name", &v)) {
+                if (!berth_workload_name_valid(v))
+                    berth_yaml_field_error(y, mf, "name",
+                                           "'%.70s' is not a valid name (1-%d of a-z 0-9 -, "
+                                           "starting and ending with a letter or digit)",
+                                           v, BERTH_WORKLOAD_NAME_MAX);
+                else
+                    b->name = berth_xstrdup(v);
+                *ret_name_pos = berth_yaml_pos_of(berth_yaml_value(mf, "name"));
+            }
+            if (berth_yaml_opt_string(y, mf, "namespace", &v) &&
+                namespace_name_ok(y, mf, "namespace", v))
+                b->namespace_ = berth_xstrdup(v);
+            berth_yaml_opt_sub(y, mf, "labels", read_workload_labels, b);
+            berth_yaml_opt_sub(y, mf, "annotations", read_annotations, NULL);
+        }
+        berth_yaml_pop(y, mark);
+    }
+    if (!berth_yaml_value(f, "spec"))
+        berth_yaml_required(y, root, "spec");
+    berth_yaml_opt_sub(y, f, "spec", read_pdb_spec, b);
+    return b;
+}
+
+/* One document: a workload, or a namespace into *ret_ns, or a disruption
+ * budget into *ret_pdb (NULL when it is not even one of a kind). */
+static Workload *read_document(berth_yaml *y, const node *root, const char *source,
+                               berth_yaml_pos *ret_name_pos, Namespace **ret_ns,
+                               PodDisruptionBudget **ret_pdb)
+{
+    static const char *const api_versions[] = { "berth/v1", "v1",        "apps/v1",
+                                                "batch/v1", "policy/v1", NULL };
     /* Kubernetes' group of each kind (berth/v1 has them all) */
     static const int group_of[] = { [WORKLOAD_POD] = 1,
                                     [WORKLOAD_DEPLOYMENT] = 2,
@@ -2368,10 +2464,20 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
         }
         return NULL;
     }
+    if (kind && strcmp(kind, "PodDisruptionBudget") == 0) {
+        if (a == 0 || a == 4) {
+            *ret_pdb = read_pdb(y, root, f, source, ret_name_pos);
+        } else if (a >= 0) {
+            berth_yaml_field_error(y, f, "kind",
+                                   "apiVersion %s has no kind PodDisruptionBudget (use policy/v1)",
+                                   api_versions[a]);
+        }
+        return NULL;
+    }
     if (kind && (k = berth_workload_kind_parse(kind)) == WORKLOAD_KIND_UNSPECIFIED)
         berth_yaml_field_error(y, f, "kind",
                                "'%.60s' is not a kind berth runs (Pod, Deployment, DaemonSet, "
-                               "Job, CronJob, Namespace)",
+                               "Job, CronJob, Namespace, PodDisruptionBudget)",
                                kind);
     else if (k && a > 0 && group_of[k] != a) {
         berth_yaml_field_error(y, f, "kind", "apiVersion %s has no kind %s (use %s or berth/v1)",
@@ -2427,6 +2533,9 @@ void berth_manifest_free(berth_manifest *m)
     for (size_t i = 0; i < m->n_namespaces; i++)
         namespace_free_unpacked(m->namespaces[i], NULL);
     free(m->namespaces);
+    for (size_t i = 0; i < m->n_budgets; i++)
+        pod_disruption_budget_free_unpacked(m->budgets[i], NULL);
+    free(m->budgets);
     free(m);
 }
 
@@ -2440,7 +2549,7 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
     _cleanup_(berth_manifest_freep) berth_manifest *m = NULL;
     /* Where each workload's and namespace's name is, for "named by an
      * earlier document". */
-    _cleanup_free_ berth_yaml_pos *name_pos = NULL, *ns_pos = NULL;
+    _cleanup_free_ berth_yaml_pos *name_pos = NULL, *ns_pos = NULL, *pdb_pos = NULL;
     const node *root;
 
     if (berth_yaml_open(text, len, name, &manifest_limits, &y, err) < 0)
@@ -2450,23 +2559,29 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
     m->namespaces = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*m->namespaces));
     name_pos = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*name_pos));
     ns_pos = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*ns_pos));
+    m->budgets = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*m->budgets));
+    pdb_pos = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*pdb_pos));
     while (berth_yaml_next(y, &root) > 0) {
+        PodDisruptionBudget *pdb = NULL;
         Namespace *ns = NULL;
         berth_yaml_pos pos = { 0 };
         Workload *w;
 
         /* At most one object a document, and the reader holds the
          * documents to BERTH_MANIFEST_DOCUMENTS_MAX. */
-        if (m->n_workloads + m->n_namespaces == BERTH_MANIFEST_DOCUMENTS_MAX)
+        if (m->n_workloads + m->n_namespaces + m->n_budgets == BERTH_MANIFEST_DOCUMENTS_MAX)
             abort();
         if (berth_yaml_is_null(root))
             continue;
-        if ((w = read_document(y, root, name, &pos, &ns))) {
+        if ((w = read_document(y, root, name, &pos, &ns, &pdb))) {
             name_pos[m->n_workloads] = pos;
             m->workloads[m->n_workloads++] = w;
         } else if (ns) {
             ns_pos[m->n_namespaces] = pos;
             m->namespaces[m->n_namespaces++] = ns;
+        } else if (pdb) {
+            pdb_pos[m->n_budgets] = pos;
+            m->budgets[m->n_budgets++] = pdb;
         }
     }
 
@@ -2494,6 +2609,19 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
                                      "namespace '%s' is named by an earlier document too "
                                      "(line %zu)",
                                      m->namespaces[i]->name, ns_pos[j].line);
+                berth_yaml_pop(y, mark);
+                break;
+            }
+    for (size_t i = 0; i < m->n_budgets; i++)
+        for (size_t j = 0; j < i && *m->budgets[i]->name; j++)
+            if (strcmp(m->budgets[i]->name, m->budgets[j]->name) == 0 &&
+                strcmp(m->budgets[i]->namespace_, m->budgets[j]->namespace_) == 0) {
+                size_t mark = berth_yaml_push_field(y, "metadata.name");
+
+                berth_yaml_error_pos(y, pdb_pos[i],
+                                     "PodDisruptionBudget '%s' is named by an earlier document "
+                                     "too (line %zu)",
+                                     m->budgets[i]->name, pdb_pos[j].line);
                 berth_yaml_pop(y, mark);
                 break;
             }

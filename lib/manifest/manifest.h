@@ -2,7 +2,8 @@
  *
  * Kinds: apiVersion berth/v1 Pod, Deployment and DaemonSet, and
  * Kubernetes' own v1 Pod and apps/v1 Deployment/DaemonSet for the same
- * subset of fields (README "Manifests" lists them); v1 Namespace. A file may hold many
+ * subset of fields (README "Manifests" lists them); v1 Namespace;
+ * policy/v1 PodDisruptionBudget. A file may hold many
  * documents (---). Parsing is strict, with lib/yaml's rules: an unknown
  * field, a value of the wrong type, a quantity, name or path that does not
  * parse, is an error naming where it is and what it is:
@@ -38,6 +39,10 @@ typedef struct berth_manifest {
     /* kind: Namespace, in document order: name, labels, source. Owned. */
     Namespace **namespaces;
     size_t n_namespaces;
+    /* kind: PodDisruptionBudget (policy/v1), in document order: name,
+     * namespace (as written), labels, source and the spec. Owned. */
+    PodDisruptionBudget **budgets;
+    size_t n_budgets;
 } berth_manifest;
 
 /* Parse len bytes of text. source names the file in errors ("web.yaml",

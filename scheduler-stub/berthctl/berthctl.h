@@ -67,6 +67,10 @@ int berthctl_cmd_join_token(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_rollout(berthctl_ctx *ctx, int argc, char **argv);
+/* argv[0] "cordon" or "uncordon": berthctl node's verb. */
+int berthctl_cmd_cordon(berthctl_ctx *ctx, int argc, char **argv);
+/* berthctl drain and node drain (argv[0] "drain"). */
+int berthctl_drain(berthctl_ctx *ctx, int argc, char **argv);
 
 /* Print "berthctl: <msg>" to stderr. */
 void berthctl_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

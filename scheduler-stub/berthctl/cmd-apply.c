@@ -185,7 +185,9 @@ static int apply_one(berthctl_ctx *ctx, const input *in, bool dry_run, bool prin
         return r;
     for (size_t i = 0; print && i < resp->n_results; i++) {
         print_result(resp->results[i], resp->dry_run);
-        if (names && *resp->results[i]->namespace_) { /* a workload: its key */
+        /* a workload: its key (a budget has nothing to wait for) */
+        if (names && *resp->results[i]->namespace_ &&
+            strcmp(resp->results[i]->kind, "PodDisruptionBudget") != 0) {
             char key[BERTH_WORKLOAD_KEY_BUF];
 
             berth_workload_key(resp->results[i]->namespace_, resp->results[i]->name, key);

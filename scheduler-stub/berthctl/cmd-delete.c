@@ -10,17 +10,32 @@
 #include "manifest/manifest.h"
 #include "rpc/envelope.h"
 
+/* A kind of workload as kubectl names it (deployment, deploy, ds ...). */
+static bool workload_kind_word(const char *w)
+{
+    static const char *const words[] = { "deployment", "deployments", "deploy", "daemonset",
+                                         "daemonsets", "ds",          "job",    "jobs",
+                                         "cronjob",    "cronjobs",    "cj",     NULL };
+
+    for (size_t i = 0; words[i]; i++)
+        if (strcmp(w, words[i]) == 0)
+            return true;
+    return false;
+}
+
 static void delete_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: berthctl delete [workload] NAME... [-n NAMESPACE]\n"
+            "Usage: berthctl delete [workload|deployment|daemonset|job|cronjob] NAME...\n"
+            "                       [-n NAMESPACE]\n"
             "       berthctl delete -f FILE|-\n"
             "       berthctl delete namespace NAME...\n"
+            "       berthctl delete poddisruptionbudget|pdb NAME... [-n NAMESPACE]\n"
             "       berthctl delete node NAME\n"
             "\n"
-            "Delete workloads (their containers are stopped and removed), every workload and\n"
-            "namespace a manifest names, namespaces with every workload in them, or forget a\n"
-            "node and its key (drain it first: a Ready node with containers is refused).\n"
+            "Delete workloads (their containers are stopped and removed), every object a\n"
+            "manifest names, namespaces with everything in them, disruption budgets, or forget\n"
+            "a node and its key (drain it first: a Ready node with containers is refused).\n"
             "\n"
             "Options:\n"
             "  -f, --filename PATH   the manifest whose workloads to delete (- for stdin)\n"
@@ -84,8 +99,11 @@ int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv)
         (strcmp(argv[optind], "node") == 0 || strcmp(argv[optind], "workload") == 0 ||
          strcmp(argv[optind], "workloads") == 0 || strcmp(argv[optind], "nodes") == 0 ||
          strcmp(argv[optind], "namespace") == 0 || strcmp(argv[optind], "namespaces") == 0 ||
-         strcmp(argv[optind], "ns") == 0))
+         strcmp(argv[optind], "ns") == 0 || strcmp(argv[optind], "pdb") == 0 ||
+         strncmp(argv[optind], "poddisruptionbudget", 19) == 0))
         kind = argv[optind++];
+    else if (optind < argc && workload_kind_word(argv[optind]))
+        optind++; /* kubectl delete deployment web: the workload web */
     if (!file && optind >= argc) {
         berthctl_errorf("delete needs a NAME or -f FILE (see berthctl delete --help)");
         return BERTHCTL_EXIT_USAGE;

@@ -459,6 +459,82 @@ static int describe_namespace(berthctl_ctx *ctx, const char *name)
     return 0;
 }
 
+/* A label selector as kubectl writes it: "app=web,tier in (a,b),!old". */
+static void print_selector(const LabelSelector *sel)
+{
+    bool first = true;
+
+    if (!sel) {
+        printf("<unset>\n");
+        return;
+    }
+    for (size_t i = 0; i < sel->n_match_labels; i++, first = false)
+        printf("%s%s=%s", first ? "" : ",", sel->match_labels[i]->key, sel->match_labels[i]->value);
+    for (size_t i = 0; i < sel->n_match_expressions; i++, first = false) {
+        const NodeSelectorRequirement *r = sel->match_expressions[i];
+
+        printf("%s", first ? "" : ",");
+        if (strcmp(r->operator_, "Exists") == 0) {
+            printf("%s", r->key);
+        } else if (strcmp(r->operator_, "DoesNotExist") == 0) {
+            printf("!%s", r->key);
+        } else {
+            printf("%s %s (", r->key, strcmp(r->operator_, "In") == 0 ? "in" : "notin");
+            for (size_t k = 0; k < r->n_values; k++)
+                printf("%s%s", k ? "," : "", r->values[k]);
+            printf(")");
+        }
+    }
+    printf("%s\n", first ? "<all pods>" : "");
+}
+
+static int describe_budget(berthctl_ctx *ctx, const char *name)
+{
+    ListDisruptionBudgetsRequest req = LIST_DISRUPTION_BUDGETS_REQUEST_INIT;
+    ListDisruptionBudgetsResponse *r = NULL;
+    const PodDisruptionBudget *b;
+    const DisruptionBudgetStatus *st;
+    char key[BERTH_WORKLOAD_KEY_BUF];
+
+    req.namespace_ = (char *)berthctl_namespace(ctx);
+    req.name = (char *)name;
+    if (berthctl_call(ctx, "ListDisruptionBudgets", &req.base, (ProtobufCMessage **)&r) != 0)
+        return 1;
+    if (r->n_budgets != 1 || !r->budgets[0]->status) {
+        berthctl_errorf("poddisruptionbudget %s not found", name);
+        berth_pb_free(&r->base);
+        return 1;
+    }
+    b = r->budgets[0];
+    st = b->status;
+    FIELD("Name", "%s", b->name);
+    FIELD("Namespace", "%s", b->namespace_);
+    if (b->min_available)
+        FIELD("Min available", "%u%s", b->min_available->value,
+              b->min_available->percent ? "%" : "");
+    if (b->max_unavailable)
+        FIELD("Max unavailable", "%u%s", b->max_unavailable->value,
+              b->max_unavailable->percent ? "%" : "");
+    printf("%-16s", "Selector:");
+    print_selector(b->selector);
+    FIELD("Source", "%s", *b->source ? b->source : "-");
+    printf("Status:\n");
+    printf("    %-22s%u\n", "Allowed disruptions:", st->disruptions_allowed);
+    printf("    %-22s%u\n", "Current:", st->current_healthy);
+    printf("    %-22s%u\n", "Desired:", st->desired_healthy);
+    printf("    %-22s%u\n", "Total:", st->expected_pods);
+    if (st->n_unhealthy) {
+        printf("    %-22s", "Not Ready:");
+        for (size_t i = 0; i < st->n_unhealthy; i++)
+            printf("%s%s", i ? ", " : "", st->unhealthy[i]);
+        printf("\n");
+    }
+    berth_workload_key(b->namespace_, b->name, key);
+    events(ctx, "PodDisruptionBudget", key);
+    berth_pb_free(&r->base);
+    return 0;
+}
+
 static int describe_container(berthctl_ctx *ctx, const char *id, const char *node)
 {
     static const char *const health[] = { "unknown", "no probe", "healthy", "unhealthy" };
@@ -591,6 +667,7 @@ static int describe_pod(berthctl_ctx *ctx, const char *name, const char *node)
     FIELD("Namespace", "%s", p->namespace_);
     FIELD("Node", "%s", p->node);
     FIELD("Workload", "%s", p->workload);
+    FIELD("Controlled By", "%s", *p->controlled_by ? p->controlled_by : "<none>");
     when("Start Time", p->created_unix_ns);
     FIELD("Status", "%s", p->phase);
     if (strcmp(p->status, p->phase) != 0)
@@ -649,12 +726,17 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
     if (strncmp(what, "node", 4) != 0 && strncmp(what, "workload", 8) != 0 &&
         strncmp(what, "container", 9) != 0 && strcmp(what, "pod") != 0 &&
         strcmp(what, "pods") != 0 && strcmp(what, "po") != 0 && strcmp(what, "ns") != 0 &&
-        strncmp(what, "namespace", 9) != 0) {
-        berthctl_errorf("describe '%s'? node, namespace, workload, pod or container", what);
+        strncmp(what, "namespace", 9) != 0 && strcmp(what, "pdb") != 0 &&
+        strncmp(what, "poddisruptionbudget", 19) != 0) {
+        berthctl_errorf("describe '%s'? node, namespace, workload, pod, poddisruptionbudget or "
+                        "container",
+                        what);
         return BERTHCTL_EXIT_USAGE;
     }
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
+    if (strcmp(what, "pdb") == 0 || strncmp(what, "poddisruptionbudget", 19) == 0)
+        return describe_budget(ctx, name);
     if (strcmp(what, "ns") == 0 || strncmp(what, "namespace", 9) == 0)
         return describe_namespace(ctx, name);
     if (what[0] == 'n')

@@ -17,13 +17,15 @@ static void get_usage(FILE *out)
 {
     fprintf(out,
             "Usage: berthctl get nodes|namespaces|workloads|deployments|daemonsets|jobs|\n"
-            "                    cronjobs|replicasets|pods|containers [NAME...] [OPTIONS]\n"
+            "                    cronjobs|replicasets|poddisruptionbudgets|pods|containers\n"
+            "                    [NAME...] [OPTIONS]\n"
             "\n"
             "List what the controller knows, sorted by name (containers by node, then name).\n"
             "A pod is a replica of a workload, with its containers (kubectl get pods).\n"
-            "deployments (deploy), daemonsets (ds), jobs, cronjobs (cj) and replicasets (rs, a\n"
-            "Deployment's revisions) are shown as kubectl shows them.\n"
-            "Workloads, pods and containers are those of one namespace (-n, default\n"
+            "deployments (deploy), daemonsets (ds), jobs, cronjobs (cj), replicasets (rs, a\n"
+            "Deployment's revisions) and poddisruptionbudgets (pdb) are shown as kubectl\n"
+            "shows them.\n"
+            "Workloads, budgets, pods and containers are those of one namespace (-n, default\n"
             "\"default\"), or of all of them with -A.\n"
             "\n"
             "Options:\n"
@@ -426,6 +428,46 @@ static size_t print_cronjobs(const ListWorkloadsResponse *r, char **names, int n
     return shown;
 }
 
+static const char *int_or_percent(const IntOrPercent *v, char *buf, size_t size)
+{
+    if (!v)
+        return "N/A";
+    snprintf(buf, size, "%u%s", v->value, v->percent ? "%" : "");
+    return buf;
+}
+
+/* kubectl get poddisruptionbudgets: MIN AVAILABLE MAX UNAVAILABLE ALLOWED
+ * DISRUPTIONS AGE. */
+static size_t print_budgets(const ListDisruptionBudgetsResponse *r, char **names, int n_names,
+                            bool wide, bool all_ns)
+{
+    static const char *const h[] = { "NAME", "MIN AVAILABLE", "MAX UNAVAILABLE",
+                                     "ALLOWED DISRUPTIONS", "AGE" };
+    berthctl_table *t = table_ns(h, 5, 5, wide, all_ns);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < r->n_budgets; i++) {
+        const PodDisruptionBudget *b = r->budgets[i];
+        char min[16], max[16], allowed[16], age[16];
+        const char *cells[5];
+
+        if (!wanted(names, n_names, b->name))
+            continue;
+        snprintf(allowed, sizeof(allowed), "%u", b->status ? b->status->disruptions_allowed : 0);
+        cells[0] = b->name;
+        cells[1] = int_or_percent(b->min_available, min, sizeof(min));
+        cells[2] = int_or_percent(b->max_unavailable, max, sizeof(max));
+        cells[3] = allowed;
+        cells[4] = berthctl_age(b->created_unix_ns, age, sizeof(age));
+        table_add_ns(t, all_ns, b->namespace_, cells, 5, NULL);
+        shown++;
+    }
+    if (shown)
+        berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    return shown;
+}
+
 /* kubectl get replicasets: each revision of each Deployment, newest first:
  * DESIRED (its replicas), CURRENT (placed), READY; wide: its revision. */
 static size_t print_replica_sets(const ListWorkloadsResponse *r, char **names, int n_names,
@@ -568,6 +610,7 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     ListContainersRequest creq = LIST_CONTAINERS_REQUEST_INIT;
     ListPodsRequest preq = LIST_PODS_REQUEST_INIT;
     ListNamespacesRequest nsreq = LIST_NAMESPACES_REQUEST_INIT;
+    ListDisruptionBudgetsRequest breq = LIST_DISRUPTION_BUDGETS_REQUEST_INIT;
     enum {
         NODES,
         NAMESPACES,
@@ -577,6 +620,7 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         JOBS,
         CRONJOBS,
         REPLICA_SETS,
+        BUDGETS,
         PODS,
         CONTAINERS
     } kind;
@@ -665,6 +709,11 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         req = &wreq.base;
         if (selector && parse_selector(&wreq.base, "label_selector", selector) < 0)
             return BERTHCTL_EXIT_USAGE;
+    } else if (strcmp(what, "poddisruptionbudgets") == 0 ||
+               strcmp(what, "poddisruptionbudget") == 0 || strcmp(what, "pdb") == 0) {
+        kind = BUDGETS;
+        method = "ListDisruptionBudgets";
+        req = &breq.base;
     } else if (strcmp(what, "pods") == 0 || strcmp(what, "pod") == 0 || strcmp(what, "po") == 0) {
         kind = PODS;
         method = "ListPods";
@@ -684,7 +733,8 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     }
     if (berthctl_connect_or_exit(ctx) != 0)
         goto out;
-    wreq.namespace_ = preq.namespace_ = creq.namespace_ = (char *)berthctl_list_namespace(ctx);
+    wreq.namespace_ = preq.namespace_ = creq.namespace_ = breq.namespace_ =
+        (char *)berthctl_list_namespace(ctx);
     if (berthctl_call(ctx, method, req, &resp) != 0)
         goto out;
     rc = 0;
@@ -712,6 +762,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         else if (kind == DAEMONSETS)
             shown = print_daemonsets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                      wide, ctx->all_namespaces);
+        else if (kind == BUDGETS)
+            shown = print_budgets((ListDisruptionBudgetsResponse *)resp, argv + optind,
+                                  argc - optind, wide, ctx->all_namespaces);
         else if (kind == REPLICA_SETS)
             shown = print_replica_sets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                        wide, ctx->all_namespaces);

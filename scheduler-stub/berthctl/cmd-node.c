@@ -13,7 +13,8 @@ static void node_usage(FILE *out)
 {
     fprintf(out,
             "Usage: berthctl node approve NAME [--fingerprint KEY]\n"
-            "       berthctl node cordon|uncordon|drain NAME\n"
+            "       berthctl node cordon|uncordon NAME\n"
+            "       berthctl node drain NAME [--ignore-daemonsets] [--force] [--timeout D]\n"
             "       berthctl node taint NAME KEY[=VALUE]:EFFECT... KEY[:EFFECT]-...\n"
             "\n"
             "  approve    admit the key NAME presented (see 'berthctl get nodes': it is\n"
@@ -21,8 +22,8 @@ static void node_usage(FILE *out)
             "             the one the node's berthd printed\n"
             "  cordon     place no new Deployment or Pod replicas on NAME\n"
             "  uncordon   place replicas on NAME again (also ends a drain)\n"
-            "  drain      cordon NAME and move its Deployment and Pod replicas elsewhere\n"
-            "             (DaemonSet replicas stay)\n"
+            "  drain      cordon NAME and evict its pods as each PodDisruptionBudget allows,\n"
+            "             waiting for them to be Ready elsewhere (see berthctl drain --help)\n"
             "  taint      add taints (EFFECT: NoSchedule, PreferNoSchedule, NoExecute) and\n"
             "             remove them (a trailing '-'), as kubectl taint nodes does\n"
             "\n"
@@ -104,6 +105,20 @@ out:
     return rc;
 }
 
+/* kubectl cordon NAME, kubectl uncordon NAME: berthctl node's. */
+int berthctl_cmd_cordon(berthctl_ctx *ctx, int argc, char **argv)
+{
+    char **args = berth_xcalloc((size_t)argc + 2, sizeof(*args));
+    int r;
+
+    args[0] = (char *)"node";
+    for (int i = 0; i < argc; i++)
+        args[i + 1] = argv[i];
+    r = berthctl_cmd_node(ctx, argc + 1, args);
+    free(args);
+    return r;
+}
+
 int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -113,12 +128,13 @@ int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv)
     };
     ApproveNodeRequest areq = APPROVE_NODE_REQUEST_INIT;
     CordonNodeRequest creq = CORDON_NODE_REQUEST_INIT;
-    DrainNodeRequest dreq = DRAIN_NODE_REQUEST_INIT;
     Node *n = NULL;
     const char *verb, *done, *method;
     ProtobufCMessage *req;
     int o, r;
 
+    if (argc >= 2 && strcmp(argv[1], "drain") == 0)
+        return berthctl_drain(ctx, argc - 1, argv + 1);
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'F':
@@ -139,7 +155,7 @@ int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv)
         return BERTHCTL_EXIT_USAGE;
     }
     verb = argv[optind];
-    areq.name = creq.name = dreq.name = argv[optind + 1];
+    areq.name = creq.name = argv[optind + 1];
     if (strcmp(verb, "approve") == 0) {
         method = "ApproveNode";
         req = &areq.base;
@@ -149,10 +165,6 @@ int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv)
         creq.cordon = verb[0] == 'c';
         req = &creq.base;
         done = creq.cordon ? "cordoned" : "uncordoned";
-    } else if (strcmp(verb, "drain") == 0) {
-        method = "DrainNode";
-        req = &dreq.base;
-        done = "drained";
     } else {
         berthctl_errorf("node '%s'? approve, cordon, uncordon, drain or taint", verb);
         return BERTHCTL_EXIT_USAGE;

@@ -39,7 +39,8 @@ const char berthctl_connection_help[] =
     "  --key FILE               your operator secret key (default " DEFAULT_KEY ")\n"
     "  --operator NAME          your operator name (default admin)\n"
     "  --config FILE            settings file (default ~/.config/berth/config.yaml)\n"
-    "  --timeout DURATION       how long to wait for each answer (default 30s)\n"
+    "  --timeout DURATION       how long to wait for each answer (default 30s;\n"
+    "                           --request-timeout too, and only that for drain)\n"
     "Namespaces (also BERTH_NAMESPACE, or namespace: in the settings file):\n"
     "  -n, --namespace NS       the namespace of the objects named (default default)\n"
     "  -A, --all-namespaces     list the objects of every namespace\n";
@@ -70,6 +71,7 @@ static const struct {
     { "--operator", offsetof(berthctl_ctx, operator_name) },
     { "--config", offsetof(berthctl_ctx, config) },
     { "--timeout", OFFSET_TIMEOUT },
+    { "--request-timeout", OFFSET_TIMEOUT },
     { "--namespace", offsetof(berthctl_ctx, namespace_) },
     { "-n", offsetof(berthctl_ctx, namespace_) },
 };
@@ -85,8 +87,19 @@ static int set_timeout(berthctl_ctx *ctx, const char *v, berth_error **err)
     return 0;
 }
 
+/* Whether the command is a drain, whose --timeout is its own (kubectl
+ * drain --timeout): the call timeout is --request-timeout then. */
+static bool drain_command(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "drain") == 0)
+            return true;
+    return false;
+}
+
 int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)
 {
+    bool drain = drain_command(*argc, argv);
     int out = 1;
 
     for (int i = 1; i < *argc; i++) {
@@ -111,7 +124,8 @@ int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)
             if (strncmp(a, global_flags[f].flag, len) == 0 && (a[len] == '\0' || a[len] == '='))
                 break;
         }
-        if (f == sizeof(global_flags) / sizeof(global_flags[0])) {
+        if (f == sizeof(global_flags) / sizeof(global_flags[0]) ||
+            (drain && strcmp(global_flags[f].flag, "--timeout") == 0)) {
             argv[out++] = argv[i];
             continue;
         }

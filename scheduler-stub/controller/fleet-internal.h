@@ -31,6 +31,7 @@
 #define FLEET_KIND_WORKLOAD "Workload"
 #define FLEET_KIND_TOKEN    "JoinToken"
 #define FLEET_KIND_NS       "Namespace"
+#define FLEET_KIND_PDB      "PodDisruptionBudget"
 #define FLEET_NORMAL        "Normal"
 #define FLEET_WARNING       "Warning"
 
@@ -53,6 +54,9 @@ typedef struct fleet_assign {
     /* The node generation in which this container's spec was last set,
      * and the workload generation the spec came from. */
     uint64_t spec_generation, workload_generation;
+    /* An operator evicted it (EvictPod): the next placement moves it to
+     * another node (memory only: that placement is durable). */
+    bool evicted;
 } fleet_assign;
 
 typedef struct fleet_sample {
@@ -88,6 +92,12 @@ typedef struct fleet_node {
     fleet_sample *samples;
     size_t n_samples;
 } fleet_node;
+
+/* A PodDisruptionBudget as the fleet keeps it (fleet-budget.c). */
+typedef struct fleet_budget {
+    char key[BERTH_WORKLOAD_KEY_BUF]; /* berth_workload_key */
+    PodDisruptionBudget *b;           /* namespace always set; status NULL */
+} fleet_budget;
 
 /* Whether workloads of this kind have revisions: Deployments and
  * DaemonSets. */
@@ -152,6 +162,9 @@ struct fleet {
     /* Namespaces by name ("default" among them). */
     Namespace **namespaces;
     size_t n_namespaces;
+    /* PodDisruptionBudgets by key. */
+    fleet_budget **budgets;
+    size_t n_budgets;
     berth_loop_timer flush_timer;
     /* Places again when a replica's tolerationSeconds of a NoExecute
      * taint runs out. */
@@ -297,6 +310,21 @@ void fleet_job_status(const fleet_workload *wl, WorkloadStatus *st, JobState *sh
 bool fleet_job_change_allowed(const Workload *old, const Workload *next);
 /* A Job pod's environment: JOB_COMPLETION_INDEX for an Indexed Job. */
 void fleet_job_env(const fleet_workload *wl, uint32_t number, ContainerSpec **specs, size_t n);
+
+/* ---- fleet-budget.c ---- */
+
+fleet_budget *fleet_budget_find(fleet *f, const char *key);
+/* Load the stored budgets; free them all. */
+int fleet_budgets_load(fleet *f, berth_error **err);
+void fleet_budgets_free(fleet *f);
+/* What applying b (valid, namespace set) means; *ret_copy: what to keep
+ * (a new message, NULL when unchanged) with its generation and times. */
+ApplyAction fleet_budget_action(fleet *f, const PodDisruptionBudget *b, int64_t now,
+                                PodDisruptionBudget **ret_copy);
+/* Put b (taken) among the fleet's, replacing the one of its key; remove
+ * the one of this key. */
+void fleet_budget_put(fleet *f, PodDisruptionBudget *b);
+void fleet_budget_remove(fleet *f, const char *key);
 
 /* ---- fleet-cron.c ---- */
 

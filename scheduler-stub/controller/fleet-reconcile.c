@@ -243,7 +243,8 @@ static void scratch_build(fleet *f, place_scratch *s)
                 w, i, as->kind == WORKLOAD_DAEMONSET ? 0 : node->assign[a].replica,
                 as->kind == WORKLOAD_JOB
                     ? fleet_job_done(&f->workloads[s->wl_of[w]], node->assign[a].replica)
-                    : fleet_replica_done(node, &node->assign[a], as)
+                    : fleet_replica_done(node, &node->assign[a], as),
+                node->assign[a].evicted
             };
         }
     }
@@ -278,6 +279,8 @@ static const char *leave_reason(fleet *f, const fleet_node *n, const fleet_assig
 
     if (!wl)
         return "workload deleted";
+    if (a->evicted)
+        return "evicted";
     if (n->rec.phase == NODE_DOWN)
         return "node is Down";
     if (n->rec.drained)

@@ -788,6 +788,23 @@ static PodCondition *condition(const char *type, bool status, const char *reason
     return c;
 }
 
+/* Kubernetes' owner of replica a (a new string): "ReplicaSet/<its
+ * revision>", "DaemonSet/<name>", "Job/<name>"; "" for a Pod. */
+static char *controlled_by(const fleet_workload *wl, const fleet_assign *a)
+{
+    const fleet_rs *rs = wl->w->kind == WORKLOAD_DEPLOYMENT ? fleet_rs_find(wl, a->revision) : NULL;
+
+    switch (wl->w->kind) {
+    case WORKLOAD_DEPLOYMENT:
+        return berth_xasprintf("ReplicaSet/%s", rs ? rs->prefix : wl->w->name);
+    case WORKLOAD_DAEMONSET:
+    case WORKLOAD_JOB:
+        return berth_xasprintf("%s/%s", berth_workload_kind_name(wl->w->kind), wl->w->name);
+    default:
+        return berth_xstrdup("");
+    }
+}
+
 /* The Pod of assignment a on n (a new message), NULL while the fleet is
  * inconsistent (its workload gone). */
 static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
@@ -810,6 +827,7 @@ static Pod *pod_make(fleet *f, const fleet_node *n, const fleet_assign *a)
     p->namespace_ = berth_xstrdup(berth_namespace_or_default(wl->w->namespace_));
     p->node = berth_xstrdup(n->rec.name);
     p->workload = berth_xstrdup(wl->w->name);
+    p->controlled_by = controlled_by(wl, a);
     p->phase = berth_xstrdup(v.phase);
     p->status = berth_xstrdup(v.status);
     p->ready = v.n_ready;

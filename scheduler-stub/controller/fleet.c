@@ -279,6 +279,7 @@ void fleet_free(fleet *f)
     for (size_t i = 0; i < f->n_namespaces; i++)
         namespace_free_unpacked(f->namespaces[i], NULL);
     free(f->namespaces);
+    fleet_budgets_free(f);
     free(f);
 }
 
@@ -425,6 +426,7 @@ int fleet_load(fleet *f, berth_error **err)
         berth_store_workloads_load(f->cfg.store, load_workload, f, err) != 0 ||
         berth_store_assignments_load(f->cfg.store, load_assignment, f, err) != 0 ||
         fleet_rollouts_load(f, err) != 0 || fleet_jobs_load(f, err) != 0 ||
+        fleet_budgets_load(f, err) != 0 ||
         berth_store_statuses_load(f->cfg.store, load_status, f, err) != 0)
         return berth_error_prefix(err, "load the fleet");
     for (size_t i = 0; i < f->n_nodes; i++) {
@@ -609,13 +611,32 @@ static bool workload_kind_changes(fleet *f, const char *key, WorkloadKind kind)
     return existing && existing->w->kind != kind;
 }
 
+static bool is_budget(const fleet_change *c)
+{
+    return strcmp(c->kind, FLEET_KIND_PDB) == 0;
+}
+
 /* The workloads and namespaces durably, in one transaction with their
  * events: that is what the answer acknowledges. */
 static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions, size_t n,
-                       Namespace *const *ns, size_t n_ns, const char *source, berth_error **err)
+                       Namespace *const *ns, size_t n_ns, PodDisruptionBudget *const *pdb,
+                       size_t n_pdb, const char *source, berth_error **err)
 {
     if (berth_store_begin(f->cfg.store, err) < 0)
         return -1;
+    for (size_t i = 0; i < n_pdb; i++) {
+        char key[BERTH_WORKLOAD_KEY_BUF];
+
+        if (!pdb[i])
+            continue;
+        berth_workload_key(pdb[i]->namespace_, pdb[i]->name, key);
+        if (berth_store_budget_put(f->cfg.store, key, pdb[i], err) < 0) {
+            berth_store_rollback(f->cfg.store);
+            return -1;
+        }
+        fleet_event(f, FLEET_KIND_PDB, key, FLEET_NORMAL, "Applied",
+                    "PodDisruptionBudget from %s: generation %" PRIu64, source, pdb[i]->generation);
+    }
     for (size_t i = 0; i < n_ns; i++) {
         if (!ns[i])
             continue;
@@ -650,7 +671,8 @@ static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions,
 /* What applying them would do, checked whole: names given once, every
  * namespace there (or applied too), the fleet's limit. */
 static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyAction *actions,
-                      Namespace **ns_copies, fleet_changes *out, berth_error **err)
+                      Namespace **ns_copies, PodDisruptionBudget **pdb_copies, fleet_changes *out,
+                      berth_error **err)
 {
     Workload **workloads = in->workloads;
     Namespace *const *namespaces = in->namespaces;
@@ -676,8 +698,9 @@ static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyActi
             if (strcmp(namespaces[i]->name, namespaces[j]->name) == 0)
                 return berth_error_set(err, EINVAL, "apply %s: namespace %s is given twice", source,
                                        namespaces[i]->name);
-    for (size_t i = 0; i < n; i++) {
-        const char *ns = berth_namespace_or_default(workloads[i]->namespace_);
+    for (size_t i = 0; i < n + in->n_budgets; i++) {
+        const char *ns = berth_namespace_or_default(i < n ? workloads[i]->namespace_
+                                                          : in->budgets[i - n]->namespace_);
         bool given = false;
 
         for (size_t j = 0; j < n_ns && !given; j++)
@@ -685,11 +708,28 @@ static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyActi
         for (size_t j = 0; in->dry_run && j < in->n_pending && !given; j++)
             given = strcmp(in->pending[j], ns) == 0;
         if (!given && !fleet_namespace_find(f, ns))
-            return berth_error_set(err, ENOENT,
-                                   "apply %s: %s %s: namespace %s not found (create it first: "
-                                   "berthctl create namespace %s)",
-                                   source, berth_workload_kind_name(workloads[i]->kind),
-                                   workloads[i]->name, ns, ns);
+            return berth_error_set(
+                err, ENOENT,
+                "apply %s: %s %s: namespace %s not found (create it first: berthctl create "
+                "namespace %s)",
+                source, i < n ? berth_workload_kind_name(workloads[i]->kind) : FLEET_KIND_PDB,
+                i < n ? workloads[i]->name : in->budgets[i - n]->name, ns, ns);
+    }
+    for (size_t i = 0; i < in->n_budgets; i++) {
+        PodDisruptionBudget *b = in->budgets[i];
+
+        /* stored with its namespace spelled out */
+        if (!*b->namespace_) {
+            if (b->namespace_ != protobuf_c_empty_string)
+                free(b->namespace_);
+            b->namespace_ = berth_xstrdup("default");
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(b->name, in->budgets[j]->name) == 0 &&
+                strcmp(b->namespace_, in->budgets[j]->namespace_) == 0)
+                return berth_error_set(err, EINVAL,
+                                       "apply %s: PodDisruptionBudget %s is given twice", source,
+                                       b->name);
     }
     for (size_t i = 0; i < n; i++) {
         char key[BERTH_WORKLOAD_KEY_BUF];
@@ -726,6 +766,17 @@ static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyActi
         if (w->kind != WORKLOAD_DAEMONSET && w->replicas == 0)
             warn_operator(out, "%s: replicas 0: nothing will run", w->name);
     }
+    /* budgets after the workloads they guard, as manifests list them */
+    for (size_t i = 0; i < in->n_budgets; i++) {
+        const PodDisruptionBudget *b = in->budgets[i];
+        ApplyAction a = fleet_budget_action(f, b, now, &pdb_copies[i]);
+        char key[BERTH_WORKLOAD_KEY_BUF];
+
+        berth_workload_key(b->namespace_, b->name, key);
+        fleet_changes_add(out, FLEET_KIND_PDB, b->namespace_, b->name, a,
+                          pdb_copies[i] ? pdb_copies[i]->generation
+                                        : fleet_budget_find(f, key)->b->generation);
+    }
     return 0;
 }
 
@@ -748,17 +799,24 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
     bool dry_run = in->dry_run;
     _cleanup_free_ ApplyAction *actions = berth_xcalloc(n + 1, sizeof(*actions));
     _cleanup_free_ Namespace **copies = berth_xcalloc(n_ns + 1, sizeof(*copies));
+    _cleanup_free_ PodDisruptionBudget **pdb_copies =
+        berth_xcalloc(in->n_budgets + 1, sizeof(*pdb_copies));
     fleet_changes out = { 0 };
     int64_t now = berth_now_real_ns();
     int r;
 
-    r = apply_plan(f, in, now, actions, copies, &out, err);
-    if (r == 0 && !dry_run && apply_store(f, workloads, actions, n, copies, n_ns, source, err) < 0)
+    r = apply_plan(f, in, now, actions, copies, pdb_copies, &out, err);
+    if (r == 0 && !dry_run &&
+        apply_store(f, workloads, actions, n, copies, n_ns, pdb_copies, in->n_budgets, source,
+                    err) < 0)
         r = berth_error_prefix(err, "apply %s", source);
     if (r < 0 || dry_run) {
         for (size_t i = 0; i < n_ns; i++)
             if (copies[i])
                 namespace_free_unpacked(copies[i], NULL);
+        for (size_t i = 0; i < in->n_budgets; i++)
+            if (pdb_copies[i])
+                pod_disruption_budget_free_unpacked(pdb_copies[i], NULL);
         if (r < 0)
             fleet_changes_clear(&out);
         else
@@ -770,6 +828,9 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
     for (size_t i = 0; i < n_ns; i++)
         if (copies[i])
             namespace_put(f, copies[i]);
+    for (size_t i = 0; i < in->n_budgets; i++)
+        if (pdb_copies[i])
+            fleet_budget_put(f, pdb_copies[i]);
     for (size_t i = 0; i < n; i++) {
         char key[BERTH_WORKLOAD_KEY_BUF];
         fleet_workload *existing;
@@ -794,7 +855,7 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
         char key[BERTH_WORKLOAD_KEY_BUF];
         const fleet_workload *wl;
 
-        if (!out.items[i].ns)
+        if (!out.items[i].ns || is_budget(&out.items[i]))
             continue;
         berth_workload_key(out.items[i].ns, out.items[i].name, key);
         if ((wl = fleet_workload_find(f, key)) && wl->place.unschedulable)
@@ -808,7 +869,9 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
 int fleet_delete_workloads(fleet *f, const char *const *keys, size_t n, const char *by,
                            bool dry_run, fleet_changes *ret_changes, berth_error **err)
 {
-    return fleet_delete(f, keys, n, NULL, 0, by, dry_run, ret_changes, err);
+    fleet_delete_in in = { .keys = keys, .n_keys = n, .by = by, .dry_run = dry_run };
+
+    return fleet_delete(f, &in, ret_changes, err);
 }
 
 /* Add the deletion of wl to c, unless it is there already. */
@@ -817,7 +880,7 @@ static void delete_workload_change(fleet_changes *c, const fleet_workload *wl)
     const char *ns = berth_namespace_or_default(wl->w->namespace_);
 
     for (size_t j = 0; j < c->n_items; j++)
-        if (c->items[j].ns && strcmp(c->items[j].ns, ns) == 0 &&
+        if (c->items[j].ns && !is_budget(&c->items[j]) && strcmp(c->items[j].ns, ns) == 0 &&
             strcmp(c->items[j].name, wl->w->name) == 0)
             return;
     fleet_changes_add(c, berth_workload_kind_name(wl->w->kind), ns, wl->w->name, APPLY_DELETED,
@@ -836,14 +899,18 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
 
         if (c->ns)
             berth_workload_key(c->ns, c->name, key);
-        r = c->ns ? berth_store_workload_delete(f->cfg.store, key, err)
-                  : berth_store_namespace_delete(f->cfg.store, c->name, err);
+        r = is_budget(c) ? berth_store_budget_delete(f->cfg.store, key, err)
+            : c->ns      ? berth_store_workload_delete(f->cfg.store, key, err)
+                         : berth_store_namespace_delete(f->cfg.store, c->name, err);
         if (r < 0) {
             berth_store_rollback(f->cfg.store);
             return -1;
         }
-        fleet_event(f, c->ns ? FLEET_KIND_WORKLOAD : FLEET_KIND_NS, c->ns ? key : c->name,
-                    FLEET_NORMAL, "Deleted", "by operator %s", by);
+        fleet_event(f,
+                    is_budget(c) ? FLEET_KIND_PDB
+                    : c->ns      ? FLEET_KIND_WORKLOAD
+                                 : FLEET_KIND_NS,
+                    c->ns ? key : c->name, FLEET_NORMAL, "Deleted", "by operator %s", by);
     }
     if (berth_store_commit(f->cfg.store, err) < 0)
         return -1;
@@ -858,6 +925,10 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
             continue;
         }
         berth_workload_key(c->ns, c->name, key);
+        if (is_budget(c)) {
+            fleet_budget_remove(f, key);
+            continue;
+        }
         wl = fleet_workload_find(f, key);
         at = (size_t)(wl - f->workloads);
         fleet_rs_free_all(wl);
@@ -870,10 +941,23 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
     return 0;
 }
 
-int fleet_delete(fleet *f, const char *const *keys, size_t n, const char *const *namespaces,
-                 size_t n_ns, const char *by, bool dry_run, fleet_changes *ret_changes,
-                 berth_error **err)
+/* Add the deletion of budget fb to c, unless it is there already. */
+static void delete_budget_change(fleet_changes *c, const fleet_budget *fb)
 {
+    for (size_t j = 0; j < c->n_items; j++)
+        if (is_budget(&c->items[j]) && strcmp(c->items[j].ns, fb->b->namespace_) == 0 &&
+            strcmp(c->items[j].name, fb->b->name) == 0)
+            return;
+    fleet_changes_add(c, FLEET_KIND_PDB, fb->b->namespace_, fb->b->name, APPLY_DELETED,
+                      fb->b->generation);
+}
+
+int fleet_delete(fleet *f, const fleet_delete_in *in, fleet_changes *ret_changes, berth_error **err)
+{
+    const char *const *keys = in->keys, *const *namespaces = in->namespaces;
+    size_t n = in->n_keys, n_ns = in->n_namespaces;
+    const char *by = in->by;
+    bool dry_run = in->dry_run;
     fleet_changes out = { 0 };
 
     for (size_t i = 0; i < n_ns; i++)
@@ -900,6 +984,12 @@ int fleet_delete(fleet *f, const char *const *keys, size_t n, const char *const 
         }
         free(children);
     }
+    for (size_t i = 0; i < in->n_budgets; i++) {
+        const fleet_budget *fb = fleet_budget_find(f, in->budgets[i]);
+
+        if (fb)
+            delete_budget_change(&out, fb);
+    }
     for (size_t i = 0; i < n_ns; i++) {
         bool again = false;
 
@@ -909,6 +999,9 @@ int fleet_delete(fleet *f, const char *const *keys, size_t n, const char *const 
             if (strcmp(berth_namespace_or_default(f->workloads[j].w->namespace_), namespaces[i]) ==
                 0)
                 delete_workload_change(&out, &f->workloads[j]);
+        for (size_t j = 0; j < f->n_budgets; j++)
+            if (strcmp(f->budgets[j]->b->namespace_, namespaces[i]) == 0)
+                delete_budget_change(&out, f->budgets[j]);
         for (size_t j = 0; j < out.n_items && !again; j++)
             again = !out.items[j].ns && strcmp(out.items[j].name, namespaces[i]) == 0;
         if (!again)
@@ -917,6 +1010,9 @@ int fleet_delete(fleet *f, const char *const *keys, size_t n, const char *const 
     if (out.n_items == 0) {
         if (n == 0 && n_ns > 0)
             return berth_error_set(err, ENOENT, "namespace %.63s not found", namespaces[0]);
+        if (n == 0 && in->n_budgets > 0)
+            return berth_error_set(err, ENOENT, "poddisruptionbudget %.120s not found",
+                                   in->budgets[0]);
         return berth_error_set(err, ENOENT, "workload %.120s not found", n ? keys[0] : "");
     }
     if (dry_run) {

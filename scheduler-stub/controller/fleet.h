@@ -190,6 +190,10 @@ typedef struct fleet_apply_in {
     size_t n_workloads;
     Namespace *const *namespaces;
     size_t n_namespaces;
+    /* PodDisruptionBudgets: each created, configured or unchanged (its
+     * namespace set to "default" when it names none), none taken. */
+    PodDisruptionBudget *const *budgets;
+    size_t n_budgets;
     char *const *pending;
     size_t n_pending;
     const char *source;
@@ -201,17 +205,43 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
  * fleet are passed over, ENOENT when none is. */
 int fleet_delete_workloads(fleet *f, const char *const *keys, size_t n, const char *by,
                            bool dry_run, fleet_changes *ret_changes, berth_error **err);
-/* fleet_delete_workloads, and the namespaces named, each with every
- * workload in it, in one transaction (what is not in the fleet is passed
- * over, ENOENT when nothing is). EBUSY for "default", which stays. */
-int fleet_delete(fleet *f, const char *const *keys, size_t n, const char *const *namespaces,
-                 size_t n_namespaces, const char *by, bool dry_run, fleet_changes *ret_changes,
+/* fleet_delete_workloads, the PodDisruptionBudgets (by key) and the
+ * namespaces named, each with every workload and budget in it, in one
+ * transaction (what is not in the fleet is passed over, ENOENT when
+ * nothing is). EBUSY for "default", which stays. */
+typedef struct fleet_delete_in {
+    const char *const *keys; /* workloads' */
+    size_t n_keys;
+    const char *const *budgets;
+    size_t n_budgets;
+    const char *const *namespaces;
+    size_t n_namespaces;
+    const char *by;
+    bool dry_run;
+} fleet_delete_in;
+int fleet_delete(fleet *f, const fleet_delete_in *in, fleet_changes *ret_changes,
                  berth_error **err);
 /* Forget a node with its key, assignments and statuses. EBUSY while it is
  * Ready with containers and not drained: they would run on, never told to
  * stop. */
 int fleet_forget_node(fleet *f, const char *name, bool dry_run, fleet_changes *ret_changes,
                       berth_error **err);
+
+/* The PodDisruptionBudgets in namespace ns (NULL or "": all) named name
+ * (NULL or "": any), sorted by namespace and name, each a new message with
+ * its status as the replicas are now (free each and the array). ENOENT
+ * when a name is given and none has it. */
+int fleet_budgets_list(fleet *f, const char *ns, const char *name, PodDisruptionBudget ***ret,
+                       size_t *ret_n, berth_error **err);
+/* Kubernetes' Eviction of pod in->name (in->namespace, on in->node when
+ * given): allowed when no budget selects it, or the one that does can
+ * spare it (berth_budget_allows); the replica then moves to another node
+ * (placement, durably) with an event by operator by. *ret_node: the node
+ * it was on. ENOENT: no such pod; EBUSY: on two nodes (name one), a
+ * DaemonSet's, or under two budgets; EDQUOT: the budget refuses (its
+ * message says why); a pod that ended is evicted at once. */
+int fleet_evict(fleet *f, const EvictPodRequest *in, const char *by, char *ret_node,
+                size_t node_size, berth_error **err);
 
 typedef enum fleet_schedulable {
     FLEET_CORDON,   /* no new replicas */

@@ -236,26 +236,33 @@ static void results_free(results *r)
 
 /* The request's namespace (kubectl apply -n) for m's workloads that name
  * none; one naming another is an error, as in kubectl. */
+static int object_namespace(char **object_ns, const char *ns, berth_error **err)
+{
+    if (!*ns)
+        return 0;
+    if (**object_ns && strcmp(*object_ns, ns) != 0)
+        return berth_error_set(err, EINVAL,
+                               "the namespace from the provided object \"%s\" does not "
+                               "match the namespace \"%s\". You must pass '--namespace=%s' "
+                               "to perform this operation.",
+                               *object_ns, ns, *object_ns);
+    if (!**object_ns) {
+        free(*object_ns == protobuf_c_empty_string ? NULL : *object_ns);
+        *object_ns = berth_xstrdup(ns);
+    }
+    return 0;
+}
+
 static int manifest_namespace(berth_manifest *m, const char *ns, berth_error **err)
 {
     if (*ns && !berth_namespace_name_valid(ns))
         return berth_error_set(err, EINVAL, "namespace '%.70s' is not a valid namespace name", ns);
-    for (size_t i = 0; m && i < m->n_workloads; i++) {
-        Workload *w = m->workloads[i];
-
-        if (!*ns)
-            continue;
-        if (*w->namespace_ && strcmp(w->namespace_, ns) != 0)
-            return berth_error_set(err, EINVAL,
-                                   "the namespace from the provided object \"%s\" does not "
-                                   "match the namespace \"%s\". You must pass '--namespace=%s' "
-                                   "to perform this operation.",
-                                   w->namespace_, ns, w->namespace_);
-        if (!*w->namespace_) {
-            free(w->namespace_ == protobuf_c_empty_string ? NULL : w->namespace_);
-            w->namespace_ = berth_xstrdup(ns);
-        }
-    }
+    for (size_t i = 0; m && i < m->n_workloads; i++)
+        if (object_namespace(&m->workloads[i]->namespace_, ns, err) < 0)
+            return -1;
+    for (size_t i = 0; m && i < m->n_budgets; i++)
+        if (object_namespace(&m->budgets[i]->namespace_, ns, err) < 0)
+            return -1;
     return 0;
 }
 
@@ -279,6 +286,8 @@ static void h_apply(Controller_Service *svc, const ApplyRequest *in, ApplyRespon
                                            .n_workloads = m->n_workloads,
                                            .namespaces = m->namespaces,
                                            .n_namespaces = m->n_namespaces,
+                                           .budgets = m->budgets,
+                                           .n_budgets = m->n_budgets,
                                            .pending = in->pending_namespaces,
                                            .n_pending = in->n_pending_namespaces,
                                            .source = source,
@@ -307,6 +316,9 @@ typedef struct delete_what {
     char (*keys)[BERTH_WORKLOAD_KEY_BUF];
     const char **key_ptrs, **namespaces;
     size_t n_keys, n_namespaces;
+    /* the budgets' keys (after the workloads' in keys) */
+    const char **budgets;
+    size_t n_budgets;
 } delete_what;
 
 static void delete_what_free(delete_what *d)
@@ -315,9 +327,12 @@ static void delete_what_free(delete_what *d)
     free(d->keys);
     free(d->key_ptrs);
     free(d->namespaces);
+    free(d->budgets);
 }
 
-static int delete_names(const DeleteRequest *in, bool namespace_kind, delete_what *ret,
+typedef enum delete_kind { DELETE_WORKLOAD, DELETE_NAMESPACE, DELETE_BUDGET } delete_kind;
+
+static int delete_names(const DeleteRequest *in, delete_kind kind, delete_what *ret,
                         berth_error **err)
 {
     char source[CTL_SOURCE_MAX + 1];
@@ -333,18 +348,29 @@ static int delete_names(const DeleteRequest *in, bool namespace_kind, delete_wha
         if (manifest_namespace(m, in->namespace_, err) < 0)
             return -1;
     }
-    n = m ? m->n_workloads : 1;
+    n = m ? m->n_workloads + m->n_budgets : 1;
     ret->keys = berth_xcalloc(n + 1, sizeof(*ret->keys));
     ret->key_ptrs = berth_xcalloc(n + 1, sizeof(*ret->key_ptrs));
+    ret->budgets = berth_xcalloc(n + 1, sizeof(*ret->budgets));
     ret->namespaces = berth_xcalloc((m ? m->n_namespaces : 1) + 1, sizeof(*ret->namespaces));
-    if (!m && namespace_kind) {
+    if (!m && kind == DELETE_NAMESPACE) {
         ret->namespaces[ret->n_namespaces++] = in->name;
         return 0;
     }
     if (!m) {
-        berth_workload_key(in->namespace_, in->name, ret->keys[0]);
-        ret->key_ptrs[ret->n_keys++] = ret->keys[0];
+        berth_workload_key(berth_namespace_or_default(in->namespace_), in->name, ret->keys[0]);
+        if (kind == DELETE_BUDGET)
+            ret->budgets[ret->n_budgets++] = ret->keys[0];
+        else
+            ret->key_ptrs[ret->n_keys++] = ret->keys[0];
         return 0;
+    }
+    for (size_t i = 0; i < m->n_budgets; i++) {
+        char *k = ret->keys[m->n_workloads + i];
+
+        berth_workload_key(berth_namespace_or_default(m->budgets[i]->namespace_),
+                           m->budgets[i]->name, k);
+        ret->budgets[ret->n_budgets++] = k;
     }
     for (size_t i = 0; i < m->n_workloads; i++) {
         berth_workload_key(m->workloads[i]->namespace_, m->workloads[i]->name, ret->keys[i]);
@@ -377,13 +403,29 @@ static void h_delete(Controller_Service *svc, const DeleteRequest *in,
         if (r == 0 && !in->dry_run)
             ctl_relay_drop(s->relay, in->name);
     } else if (*in->kind && !kind_is(in->kind, "workload", "workloads", NULL) &&
-               !kind_is(in->kind, "namespace", "namespaces", "ns")) {
-        r = berth_error_set(&err, EINVAL, "kind '%.40s': workload, namespace or node", in->kind);
+               !kind_is(in->kind, "namespace", "namespaces", "ns") &&
+               !kind_is(in->kind, "poddisruptionbudget", "poddisruptionbudgets", "pdb")) {
+        r = berth_error_set(&err, EINVAL,
+                            "kind '%.40s': workload, namespace, poddisruptionbudget or node",
+                            in->kind);
     } else {
-        r = delete_names(in, kind_is(in->kind, "namespace", "namespaces", "ns"), &d, &err);
+        delete_kind kind = kind_is(in->kind, "namespace", "namespaces", "ns") ? DELETE_NAMESPACE
+                           : kind_is(in->kind, "poddisruptionbudget", "poddisruptionbudgets", "pdb")
+                               ? DELETE_BUDGET
+                               : DELETE_WORKLOAD;
+
+        r = delete_names(in, kind, &d, &err);
         if (r == 0)
-            r = fleet_delete(s->fleet, d.key_ptrs, d.n_keys, d.namespaces, d.n_namespaces,
-                             operator_name(data), in->dry_run, &c, &err);
+            r = fleet_delete(s->fleet,
+                             &(fleet_delete_in){ .keys = d.key_ptrs,
+                                                 .n_keys = d.n_keys,
+                                                 .budgets = d.budgets,
+                                                 .n_budgets = d.n_budgets,
+                                                 .namespaces = d.namespaces,
+                                                 .n_namespaces = d.n_namespaces,
+                                                 .by = operator_name(data),
+                                                 .dry_run = in->dry_run },
+                             &c, &err);
     }
     if (r < 0) {
         berth_rpc_fail_error(data, err);
@@ -413,6 +455,46 @@ static void h_list_namespaces(Controller_Service *svc, const ListNamespacesReque
     out.n_namespaces = v.n_namespaces;
     closure(&out, data);
     fleet_namespaces_clear(&v);
+}
+
+/* ---- disruption budgets and eviction ---- */
+
+static void h_list_disruption_budgets(Controller_Service *svc,
+                                      const ListDisruptionBudgetsRequest *in,
+                                      ListDisruptionBudgetsResponse_Closure closure, void *data)
+{
+    ListDisruptionBudgetsResponse out = LIST_DISRUPTION_BUDGETS_RESPONSE_INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    PodDisruptionBudget **v;
+    size_t n;
+
+    NEED_OPERATOR(data);
+    if (fleet_budgets_list(fleet_of(svc), in->namespace_, in->name, &v, &n, &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    out.budgets = v;
+    out.n_budgets = n;
+    closure(&out, data);
+    for (size_t i = 0; i < n; i++)
+        pod_disruption_budget_free_unpacked(v[i], NULL);
+    free(v);
+}
+
+static void h_evict_pod(Controller_Service *svc, const EvictPodRequest *in,
+                        EvictPodResponse_Closure closure, void *data)
+{
+    EvictPodResponse out = EVICT_POD_RESPONSE_INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    char node[BERTH_NAME_MAX + 1];
+
+    NEED_OPERATOR(data);
+    if (fleet_evict(fleet_of(svc), in, operator_name(data), node, sizeof(node), &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    out.node = node;
+    closure(&out, data);
 }
 
 /* ---- containers ---- */
@@ -718,4 +800,6 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.top = h_top;
     s->svc.stop_container = h_stop_container;
     s->svc.rollout = h_rollout;
+    s->svc.list_disruption_budgets = h_list_disruption_budgets;
+    s->svc.evict_pod = h_evict_pod;
 }

@@ -48,7 +48,19 @@ typedef struct placer {
     berth_place_slot *slots;
     size_t n_slots, cap_slots;
     int64_t next_eviction;
+    /* The evicted replicas: not placed again on the node they left. */
+    berth_place_slot *evicted;
+    size_t n_evicted;
 } placer;
+
+static bool evicted_from(const placer *pl, size_t w, uint32_t replica, size_t n)
+{
+    for (size_t i = 0; i < pl->n_evicted; i++)
+        if (pl->evicted[i].workload == w && pl->evicted[i].replica == replica &&
+            pl->evicted[i].node == n)
+            return true;
+    return false;
+}
 
 bool berth_toleration_matches(const Toleration *t, const Taint *taint)
 {
@@ -307,7 +319,7 @@ static void add_slot(placer *pl, size_t w, size_t n, uint32_t replica)
         pl->cap_slots = pl->cap_slots ? 2 * pl->cap_slots : 64;
         pl->slots = berth_xreallocarray(pl->slots, pl->cap_slots, sizeof(*pl->slots));
     }
-    pl->slots[pl->n_slots++] = (berth_place_slot){ w, n, replica, false };
+    pl->slots[pl->n_slots++] = (berth_place_slot){ w, n, replica, false, false };
     pl->used[n].cpu += wl->cpu_millis;
     pl->used[n].memory += wl->memory_bytes;
     pl->used[n].containers++;
@@ -431,6 +443,8 @@ static void keep(placer *pl)
     size_t n = in->n_current;
     berth_place_slot *cur = berth_xcalloc(n + 1, sizeof(*cur));
 
+    pl->evicted = berth_xcalloc(n + 1, sizeof(*pl->evicted));
+
     if (n)
         memcpy(cur, in->current, n * sizeof(*cur));
     qsort(cur, n, sizeof(*cur), slot_cmp);
@@ -465,6 +479,10 @@ static void keep(placer *pl)
             }
             if (node->state == BERTH_PLACE_DOWN || node->drained)
                 continue;
+            if (s->evict) {
+                pl->evicted[pl->n_evicted++] = *s;
+                continue;
+            }
         }
         if (refuse(pl, s->node, w, false) != FITS ||
             !survives_no_execute(node, w, in->now_ns, &pl->next_eviction))
@@ -511,7 +529,7 @@ static void place_replicas(placer *pl, size_t wi, berth_place_status *st)
         for (size_t n = 0; n < in->n_nodes; n++) {
             size_t d;
 
-            if (refuse(pl, n, w, true) != FITS)
+            if (refuse(pl, n, w, true) != FITS || evicted_from(pl, wi, r, n))
                 continue;
             /* PreferNoSchedule first, then the spread */
             d = disliked(&in->nodes[n], w);
@@ -619,6 +637,7 @@ void berth_place(const berth_place_input *in, berth_place_result *ret)
         free(pl.used[i].ports);
     free(pl.used);
     free(pl.per_wl);
+    free(pl.evicted);
     ret->slots = pl.slots;
     ret->n_slots = pl.n_slots;
     ret->status = status;

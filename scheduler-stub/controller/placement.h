@@ -10,7 +10,9 @@
  *   still wants it (index < replicas, or among its indices), the node still matches the
  *   nodeSelector, is not Down and not drained (DaemonSet replicas stay on
  *   drained and Down nodes), and the node's allocations still fit its
- *   capacity. Running replicas are never moved to rebalance.
+ *   capacity. Running replicas are never moved to rebalance; an evicted
+ *   one moves to another node (as a missing one is placed, that node
+ *   excepted).
  * - Missing Deployment and Pod replicas go to Ready, uncordoned nodes that
  *   match the nodeSelector and fit the replica's requests (cpu, memory,
  *   container count): the node with the fewest replicas of the same
@@ -107,6 +109,10 @@ typedef struct berth_place_slot {
     size_t workload, node;
     uint32_t replica;
     bool done;
+    /* In the current set: evicted (Kubernetes' Eviction): it leaves this
+     * node and is placed anew on another one, like a missing replica. A
+     * DaemonSet's, or one that is done, stays. */
+    bool evict;
 } berth_place_slot;
 
 typedef struct berth_place_input {

@@ -15,8 +15,8 @@
 #include "rpc/envelope.h"
 #include "spec/workload.h"
 
-#define SCHEMA_VERSION 6
-#define STMT_CACHE     48
+#define SCHEMA_VERSION 7
+#define STMT_CACHE     64
 
 static const char schema_v1[] =
     "CREATE TABLE nodes ("
@@ -98,6 +98,12 @@ static const char schema_v5[] =
 static const char schema_v6[] = "CREATE TABLE jobs ("
                                 "  workload TEXT PRIMARY KEY,"
                                 "  state BLOB NOT NULL);"; /* JobState */
+
+/* Version 7: PodDisruptionBudgets, by key (as a workload's: the name in
+ * "default", "<ns>/<name>" elsewhere). */
+static const char schema_v7[] = "CREATE TABLE budgets ("
+                                "  key TEXT PRIMARY KEY,"
+                                "  budget BLOB NOT NULL);"; /* PodDisruptionBudget */
 
 typedef struct stmt_slot {
     const char *sql; /* a string literal: cached by address */
@@ -240,8 +246,9 @@ static int migrate(berth_store *st, berth_error **err)
         (version < 3 && exec(st, schema_v3, "add namespaces to the schema", err) < 0) ||
         (version < 4 && exec(st, schema_v4, "add pod ranges to the schema", err) < 0) ||
         (version < 5 && exec(st, schema_v5, "add revisions to the schema", err) < 0) ||
-        exec(st, schema_v6, "add jobs to the schema", err) < 0 ||
-        exec(st, "PRAGMA user_version = 6", "set the schema version", err) < 0) {
+        (version < 6 && exec(st, schema_v6, "add jobs to the schema", err) < 0) ||
+        exec(st, schema_v7, "add disruption budgets to the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 7", "set the schema version", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
@@ -700,6 +707,69 @@ int berth_store_job_delete(berth_store *st, const char *key, berth_error **err)
         return -1;
     bind_text(s, 1, key);
     return run(st, s, "delete job state", err);
+}
+
+/* ---- disruption budgets ---- */
+
+static const char sql_pdb_put[] = "INSERT OR REPLACE INTO budgets (key, budget) VALUES (?1, ?2)";
+static const char sql_pdb_del[] = "DELETE FROM budgets WHERE key = ?1";
+static const char sql_pdb_all[] = "SELECT key, budget FROM budgets ORDER BY key";
+
+int berth_store_budget_put(berth_store *st, const char *key, const PodDisruptionBudget *b,
+                           berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_pdb_put, err);
+    PodDisruptionBudget copy;
+
+    if (!s)
+        return -1;
+    copy = *b;
+    copy.status = NULL; /* computed, never kept */
+    bind_text(s, 1, key);
+    if (bind_pb(st, s, 2, &copy.base, err) < 0)
+        return -1;
+    if (run(st, s, "save disruption budget", err) < 0)
+        return berth_error_prefix(err, "PodDisruptionBudget %s", key);
+    return 0;
+}
+
+int berth_store_budget_delete(berth_store *st, const char *key, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_pdb_del, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, key);
+    return run(st, s, "delete disruption budget", err);
+}
+
+int berth_store_budgets_load(berth_store *st,
+                             int (*fn)(void *data, const char *key, PodDisruptionBudget *b),
+                             void *data, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_pdb_all, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char row[200], key[BERTH_WORKLOAD_KEY_BUF];
+        PodDisruptionBudget *b;
+
+        column_text(s, 0, key, sizeof(key));
+        snprintf(row, sizeof(row), "disruption budget %s", key);
+        b = (PodDisruptionBudget *)column_pb(st, s, 1, &pod_disruption_budget_descriptor, row, err);
+        if (!b) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        if ((r = fn(data, key, b)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load disruption budgets");
+    return r;
 }
 
 /* ---- jobs ---- */

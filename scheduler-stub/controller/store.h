@@ -139,6 +139,14 @@ int berth_store_replica_sets_load(berth_store *st,
 
 /* Insert or replace the state of the Job of this key (deleted with its
  * workload). */
+/* PodDisruptionBudgets by key (berth_workload_key), status left out. */
+int berth_store_budget_put(berth_store *st, const char *key, const PodDisruptionBudget *b,
+                           berth_error **err);
+int berth_store_budget_delete(berth_store *st, const char *key, berth_error **err);
+/* fn for every budget, by key; fn owns b (pod_disruption_budget_free_unpacked). */
+int berth_store_budgets_load(berth_store *st,
+                             int (*fn)(void *data, const char *key, PodDisruptionBudget *b),
+                             void *data, berth_error **err);
 int berth_store_job_put(berth_store *st, const char *key, const JobState *js, berth_error **err);
 int berth_store_job_delete(berth_store *st, const char *key, berth_error **err);
 /* fn for every Job's state, by key; fn owns js (job_state_free_unpacked). */

@@ -61,6 +61,8 @@ static const struct {
     { &controller_descriptor, "ListNamespaces" },
     { &controller_descriptor, "GetPeers" },
     { &controller_descriptor, "Rollout" },
+    { &controller_descriptor, "ListDisruptionBudgets" },
+    { &controller_descriptor, "EvictPod" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

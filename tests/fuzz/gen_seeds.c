@@ -304,6 +304,8 @@ static size_t calls_make(call *calls)
     static TopRequest top_req = TOP_REQUEST_INIT;
     static StopContainerRequest stop_container = STOP_CONTAINER_REQUEST_INIT;
     static RolloutRequest rollout = ROLLOUT_REQUEST_INIT;
+    static ListDisruptionBudgetsRequest budgets = LIST_DISRUPTION_BUDGETS_REQUEST_INIT;
+    static EvictPodRequest evict = EVICT_POD_REQUEST_INIT;
     size_t n = 0;
 
     reg.node = node_info();
@@ -392,6 +394,11 @@ static size_t calls_make(call *calls)
     rollout.action = ROLLOUT_UNDO;
     rollout.to_revision = 2;
     CALL("Controller", "Rollout", 31, &rollout);
+    budgets.namespace_ = "default";
+    CALL("Controller", "ListDisruptionBudgets", 32, &budgets);
+    evict.name = "web-5cc4789d69-0";
+    evict.node = "node-1";
+    CALL("Controller", "EvictPod", 33, &evict);
 #undef CALL
     return n;
 }
@@ -642,7 +649,7 @@ static void frame_corpus(void)
     static MetricsSample *samples[] = { &node_sample, &ct_sample };
     static HealthRequest hreq = HEALTH_REQUEST_INIT;
     static Status unavailable = STATUS_INIT;
-    call calls[32];
+    call calls[48];
     size_t n = calls_make(calls), len;
     uint8_t *f;
     char name[96];
@@ -728,7 +735,7 @@ static void replay_corpus(void)
 
 static void request_corpus(void)
 {
-    call calls[32];
+    call calls[48];
     size_t n = calls_make(calls);
     char name[96];
 

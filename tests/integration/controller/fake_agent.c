@@ -108,6 +108,8 @@ static void start(fake_agent *a, fake_container *c, const ContainerSpec *spec, u
     c->status.pid = 1000 + (int32_t)a->starts;
     c->status.generation = generation;
     c->status.health = HEALTH_NONE;
+    /* no readiness probe: Ready once running, as the real agent says */
+    c->status.ready = true;
     a->starts++;
     push_event(a, c, prev);
 }

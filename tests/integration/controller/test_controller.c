@@ -845,7 +845,9 @@ START_TEST(health_names_the_silent_node_and_drain_moves_replicas)
 
     /* drain n2: its replica goes to n1; uncordon does not move it back */
     out = berthctl_out("node", "drain", "n2", NULL);
-    ck_assert_str_eq(out, "node/n2 drained\n");
+    ck_assert_msg(strstr(out, "node/n2 cordoned\n") && strstr(out, " evicted (Ready on n1)\n") &&
+                      strstr(out, "node/n2 drained\n"),
+                  "%s", out);
     free(out);
     ck_assert(harness_wait(&h, agents_run, &two_on_n1, WAIT_MS));
     out = node_status("n2");
@@ -870,6 +872,148 @@ START_TEST(health_names_the_silent_node_and_drain_moves_replicas)
     table_free(&t);
     free(out);
     free(err);
+}
+END_TEST
+
+/* ---- drain within a disruption budget ---- */
+
+static const char budget_yaml[] = "apiVersion: apps/v1\n"
+                                  "kind: Deployment\n"
+                                  "metadata: {name: api}\n"
+                                  "spec:\n"
+                                  "  replicas: 3\n"
+                                  "  selector: {matchLabels: {app: api}}\n"
+                                  "  template:\n"
+                                  "    metadata: {labels: {app: api}}\n"
+                                  "    spec:\n"
+                                  "      containers:\n"
+                                  "      - {name: api, image: busybox, command: [httpd, -f]}\n"
+                                  "---\n"
+                                  "apiVersion: policy/v1\n"
+                                  "kind: PodDisruptionBudget\n"
+                                  "metadata: {name: api}\n"
+                                  "spec:\n"
+                                  "  maxUnavailable: 1\n"
+                                  "  selector:\n"
+                                  "    matchExpressions:\n"
+                                  "    - {key: app, operator: In, values: [api]}\n";
+
+static const char bare_yaml[] = "apiVersion: v1\n"
+                                "kind: Pod\n"
+                                "metadata: {name: solo}\n"
+                                "spec:\n"
+                                "  containers:\n"
+                                "  - {name: solo, image: busybox, command: [sleep, '3600']}\n";
+
+static bool three_ready(void *data)
+{
+    const char *args[] = { "get", "pdb", "api", NULL };
+    char *out = harness_berthctl_ok(&h, args);
+    bool ok;
+    table t;
+
+    (void)data;
+    table_parse(out, &t);
+    ok = t.n_rows == 2 && strcmp(t.rows[1][table_col(&t, "ALLOWED DISRUPTIONS")], "1") == 0;
+    table_free(&t);
+    free(out);
+    return ok;
+}
+
+START_TEST(drain_evicts_one_budget_step_at_a_time)
+{
+    want all_on_n1 = { { 5, 1 } }, moved = { { 1, 5 } };
+    const char *with_ds[] = { "drain", "n1", NULL };
+    const char *bare[] = { "drain", "n1", "--ignore-daemonsets", "--timeout", "1m", NULL };
+    const char *full[] = { "node",    "drain",     "n1", "--ignore-daemonsets",
+                           "--force", "--timeout", "1m", NULL };
+    char *path, *out, *err;
+    table t;
+
+    setup_with(steady);
+    agent_with_token(0, "n1", 4000);
+    agent_with_token(1, "n2", 4000);
+    /* everything on n1: n2 cordoned while they are placed */
+    free(berthctl_out("cordon", "n2", NULL, NULL));
+    path = write_file("api.yaml", budget_yaml);
+    out = berthctl_out("apply", "-f", path, NULL);
+    ck_assert_str_eq(out, "deployment/api created\npoddisruptionbudget/api created\n");
+    free(out);
+    free(path);
+    path = write_file("logs.yaml", logs_yaml);
+    free(berthctl_out("apply", "-f", path, NULL));
+    free(path);
+    path = write_file("solo.yaml", bare_yaml);
+    free(berthctl_out("apply", "-f", path, NULL));
+    free(path);
+    ck_assert(harness_wait(&h, agents_run, &all_on_n1, WAIT_MS));
+    ck_assert(harness_wait(&h, three_ready, NULL, WAIT_MS));
+    free(berthctl_out("uncordon", "n2", NULL, NULL));
+
+    /* kubectl's refusals, before anything is evicted: a DaemonSet's pod
+     * and a pod of no controller */
+    ck_assert_int_eq(harness_berthctl(&h, &out, &err, with_ds), 1);
+    ck_assert_str_eq(out, "node/n1 cordoned\n");
+    ck_assert_msg(strstr(err, "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to "
+                              "ignore): default/logs.n1, cannot delete Pods declare no "
+                              "controller (use --force to override): default/solo-0"),
+                  "%s", err);
+    free(out);
+    free(err);
+    ck_assert_int_eq(harness_berthctl(&h, &out, &err, bare), 1);
+    ck_assert_str_eq(out, "node/n1 already cordoned\n");
+    ck_assert_msg(!strstr(err, "DaemonSet") &&
+                      strstr(err, "cannot delete Pods declare no controller (use --force to "
+                                  "override): default/solo-0"),
+                  "%s", err);
+    free(out);
+    free(err);
+    ck_assert_uint_eq(fake_agent_count(&agents[0], 0), 5);
+
+    /* the drain: api's pods leave one at a time (the second eviction of
+     * the first round is refused: the first one's replacement is not
+     * Ready yet), the bare pod moves too, the DaemonSet's stays */
+    ck_assert_int_eq(harness_berthctl(&h, &out, &err, full), 0);
+    ck_assert_msg(strstr(err, "Cannot evict pod as it would violate the pod's disruption "
+                              "budget \"api\" (2 of 3 pods healthy, 2 needed)"),
+                  "%s", err);
+    ck_assert_msg(strstr(err, "Warning: evicting Pods that declare no controller"), "%s", err);
+    ck_assert_msg(strstr(out, "node/n1 already cordoned\n") &&
+                      strstr(out, "pod/solo-0 evicted (Ready on n2)\n") &&
+                      strstr(out, "node/n1 drained\n"),
+                  "%s", out);
+    for (int i = 0; i < 3; i++) {
+        char line[128];
+
+        snprintf(line, sizeof(line), "evicted (Ready on n2)");
+        ck_assert_msg(strstr(out, line), "%s", out);
+    }
+    ck_assert_int_eq(count_lines(out), 1 + 4 + 4 + 1);
+    free(out);
+    free(err);
+    ck_assert(harness_wait(&h, agents_run, &moved, WAIT_MS));
+    ck_assert(harness_wait(&h, three_ready, NULL, WAIT_MS));
+    /* the events say who evicted what under which budget */
+    out = berthctl_out("describe", "deployment", "api", NULL);
+    ck_assert_msg(strstr(out, "evicted from node n1 by operator admin under "
+                              "PodDisruptionBudget api"),
+                  "%s", out);
+    free(out);
+    out = berthctl_out("describe", "pdb", "api", NULL);
+    ck_assert_msg(strstr(out, "Max unavailable:") && strstr(out, "Selector:       app in (api)") &&
+                      strstr(out, "Allowed disruptions:  1"),
+                  "%s", out);
+    free(out);
+    out = berthctl_out("get", "pdb", NULL, NULL);
+    table_parse(out, &t);
+    ck_assert_str_eq(t.rows[1][table_col(&t, "MIN AVAILABLE")], "N/A");
+    ck_assert_str_eq(t.rows[1][table_col(&t, "MAX UNAVAILABLE")], "1");
+    table_free(&t);
+    free(out);
+    /* deleted by kind */
+    out = berthctl_out("delete", "pdb", "api", NULL);
+    ck_assert_str_eq(out, "poddisruptionbudget/api deleted\n");
+    free(out);
 }
 END_TEST
 
@@ -1123,6 +1267,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, down_node_replicas_move_and_the_node_is_fenced);
     tcase_add_test(tc, restart_waits_for_agents_backing_off);
     tcase_add_test(tc, health_names_the_silent_node_and_drain_moves_replicas);
+    tcase_add_test(tc, drain_evicts_one_budget_step_at_a_time);
     tcase_add_test(tc, operators_and_nodes_stay_in_their_roles);
     tcase_add_test(tc, node_selectors_place_and_labels_filter);
     tcase_add_test(tc, heartbeat_interval_grows_with_the_fleet);

@@ -679,16 +679,26 @@ START_TEST(namespaces_hold_workloads_and_go_with_them)
     {
         char *pending[] = { "team-a" };
 
-        ck_assert_int_eq(
-            fleet_apply_all(f, &(fleet_apply_in){ w, 2, NULL, 0, pending, 1, "x.yaml", true }, &c,
-                            &err),
-            0);
+        ck_assert_int_eq(fleet_apply_all(f,
+                                         &(fleet_apply_in){ .workloads = w,
+                                                            .n_workloads = 2,
+                                                            .pending = pending,
+                                                            .n_pending = 1,
+                                                            .source = "x.yaml",
+                                                            .dry_run = true },
+                                         &c, &err),
+                         0);
         fleet_changes_clear(&c);
     }
     ns.name = "team-a";
-    ck_assert_int_eq(
-        fleet_apply_all(f, &(fleet_apply_in){ w, 2, nsp, 1, NULL, 0, "x.yaml", false }, &c, &err),
-        0);
+    ck_assert_int_eq(fleet_apply_all(f,
+                                     &(fleet_apply_in){ .workloads = w,
+                                                        .n_workloads = 2,
+                                                        .namespaces = nsp,
+                                                        .n_namespaces = 1,
+                                                        .source = "x.yaml" },
+                                     &c, &err),
+                     0);
     ck_assert_uint_eq(c.n_items, 3);
     ck_assert_str_eq(c.items[0].kind, "Namespace");
     ck_assert_int_eq(c.items[0].action, APPLY_CREATED);
@@ -700,9 +710,14 @@ START_TEST(namespaces_hold_workloads_and_go_with_them)
     w[0] = deployment("web", 1);
     w[1] = deployment("web", 1);
     w[1]->namespace_ = strdup("team-a");
-    ck_assert_int_eq(
-        fleet_apply_all(f, &(fleet_apply_in){ w, 2, nsp, 1, NULL, 0, "x.yaml", false }, &c, &err),
-        0);
+    ck_assert_int_eq(fleet_apply_all(f,
+                                     &(fleet_apply_in){ .workloads = w,
+                                                        .n_workloads = 2,
+                                                        .namespaces = nsp,
+                                                        .n_namespaces = 1,
+                                                        .source = "x.yaml" },
+                                     &c, &err),
+                     0);
     for (size_t i = 0; i < c.n_items; i++)
         ck_assert_int_eq(c.items[i].action, APPLY_UNCHANGED);
     fleet_changes_clear(&c);
@@ -741,16 +756,34 @@ START_TEST(namespaces_hold_workloads_and_go_with_them)
     fleet_namespaces_clear(&nv);
 
     /* deletion: default stays; a namespace goes with its workloads */
-    ck_assert_fails(fleet_delete(f, NULL, 0, deflt, 1, "alice", false, &c, &err), err,
-                    CODE_FAILED_PRECONDITION, "namespace default cannot be deleted");
-    ck_assert_fails(fleet_delete(f, NULL, 0, none, 1, "alice", false, &c, &err), err,
-                    CODE_NOT_FOUND, "namespace nope not found");
-    ck_assert_int_eq(fleet_delete(f, NULL, 0, team, 1, "alice", true, &c, &err), 0);
+    ck_assert_fails(
+        fleet_delete(f,
+                     &(fleet_delete_in){
+                         .namespaces = deflt, .n_namespaces = 1, .by = "alice", .dry_run = false },
+                     &c, &err),
+        err, CODE_FAILED_PRECONDITION, "namespace default cannot be deleted");
+    ck_assert_fails(
+        fleet_delete(f,
+                     &(fleet_delete_in){
+                         .namespaces = none, .n_namespaces = 1, .by = "alice", .dry_run = false },
+                     &c, &err),
+        err, CODE_NOT_FOUND, "namespace nope not found");
+    ck_assert_int_eq(
+        fleet_delete(f,
+                     &(fleet_delete_in){
+                         .namespaces = team, .n_namespaces = 1, .by = "alice", .dry_run = true },
+                     &c, &err),
+        0);
     ck_assert_uint_eq(c.n_items, 2);
     fleet_changes_clear(&c);
     assigned_ids("n1", ids, sizeof(ids));
     ck_assert_str_eq(ids, "team-a__web-75bb8fcdbf-0 web-75bb8fcdbf-0");
-    ck_assert_int_eq(fleet_delete(f, NULL, 0, team, 1, "alice", false, &c, &err), 0);
+    ck_assert_int_eq(
+        fleet_delete(f,
+                     &(fleet_delete_in){
+                         .namespaces = team, .n_namespaces = 1, .by = "alice", .dry_run = false },
+                     &c, &err),
+        0);
     ck_assert_str_eq(c.items[0].name, "web");
     ck_assert_str_eq(c.items[0].ns, "team-a");
     ck_assert_str_eq(c.items[1].kind, "Namespace");

@@ -169,7 +169,7 @@ START_TEST(every_reason_counted_once_per_node)
     nodes[5].cordoned = true;
     /* n5 already runs one container (of another workload) */
     berth_place_workload two[] = { workload("other", DEPLOYMENT, 1, 0, 0), w[0] };
-    berth_place_slot cur[] = { { 0, 4, 0, false } };
+    berth_place_slot cur[] = { { 0, 4, 0, false, false } };
     r = place(nodes, 6, two, 2, cur, 1);
     ck_assert_int_eq(on(&r, 0, 4), 1);
     ck_assert_uint_eq(r.status[1].placed, 0);
@@ -562,7 +562,7 @@ START_TEST(a_succeeded_replica_stays_whatever_its_node)
     berth_place_node nodes[] = { node("n1", 1000, 8LL << 30), node("n2", 1000, 8LL << 30) };
     berth_place_workload w[] = { workload("batch", DEPLOYMENT, 2, 1000, 0),
                                  workload("web", DEPLOYMENT, 1, 1000, 0) };
-    berth_place_slot cur[] = { { 0, 0, 0, true }, { 0, 0, 1, false } };
+    berth_place_slot cur[] = { { 0, 0, 0, true, false }, { 0, 0, 1, false, false } };
     berth_place_result r;
 
     /* n1 Down: replica 0 (done) stays, replica 1 moves to n2 */
@@ -593,6 +593,44 @@ START_TEST(a_succeeded_replica_stays_whatever_its_node)
     r = place(nodes, 2, w, 1, cur, 2);
     ck_assert_int_eq(where(&r, 0, 0), 0);
     ck_assert_int_eq(where(&r, 0, 1), -1);
+    berth_place_result_clear(&r);
+}
+END_TEST
+
+/* An evicted replica leaves its node for another one, even one that is
+ * not cordoned; with nowhere else to go it is not placed; a DaemonSet's
+ * and a done one stay. */
+START_TEST(an_evicted_replica_moves_to_another_node)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("web", DEPLOYMENT, 2, 100, 0),
+                                 workload("agent", DAEMONSET, 0, 100, 0),
+                                 workload("batch", DEPLOYMENT, 1, 100, 0) };
+    berth_place_slot cur[] = { { 0, 0, 0, false, true },
+                               { 0, 0, 1, false, false },
+                               { 1, 0, 0, false, true },
+                               { 2, 0, 0, true, true } };
+    berth_place_result r;
+
+    w[2].keep_done = true;
+    r = place(nodes, 2, w, 3, cur, 4);
+    ck_assert_int_eq(where(&r, 0, 0), 1);
+    ck_assert_int_eq(where(&r, 0, 1), 0);
+    ck_assert_int_eq(on(&r, 1, 0), 1);
+    ck_assert_int_eq(where(&r, 2, 0), 0);
+    berth_place_result_clear(&r);
+    /* n2 cannot take it: not placed (Pending), not back on n1 */
+    nodes[1].state = BERTH_PLACE_UNKNOWN;
+    r = place(nodes, 2, w, 3, cur, 4);
+    ck_assert_int_eq(where(&r, 0, 0), -1);
+    ck_assert_uint_eq(r.status[0].unschedulable, 1);
+    berth_place_result_clear(&r);
+    /* the next placement (no longer evicted) may use n1 again */
+    cur[0].evict = false;
+    cur[0].node = 1;
+    nodes[1].state = BERTH_PLACE_DOWN;
+    r = place(nodes, 2, w, 3, cur, 4);
+    ck_assert_int_eq(where(&r, 0, 0), 0);
     berth_place_result_clear(&r);
 }
 END_TEST
@@ -641,11 +679,11 @@ START_TEST(garbage_in_is_dropped)
 {
     berth_place_node nodes[] = { node("n1", 4000, 8LL << 30) };
     berth_place_workload w[] = { workload("web", DEPLOYMENT, 2, 100, 0) };
-    berth_place_slot cur[] = { { 7, 0, 0, false },
-                               { 0, 9, 0, false },
-                               { 0, 0, 0, false },
-                               { 0, 0, 0, false },
-                               { 0, 0, 50, false } };
+    berth_place_slot cur[] = { { 7, 0, 0, false, false },
+                               { 0, 9, 0, false, false },
+                               { 0, 0, 0, false, false },
+                               { 0, 0, 0, false, false },
+                               { 0, 0, 50, false, false } };
     berth_place_result r = place(nodes, 1, w, 1, cur, 5);
 
     ck_assert_uint_eq(r.n_slots, 2);
@@ -675,6 +713,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, replicas_of_a_down_node_move_and_do_not_come_back);
     tcase_add_test(tc, a_succeeded_replica_stays_whatever_its_node);
     tcase_add_test(tc, drain_scale_down_and_shrinking_nodes);
+    tcase_add_test(tc, an_evicted_replica_moves_to_another_node);
     tcase_add_test(tc, garbage_in_is_dropped);
     tcase_add_test(tc, node_name_and_affinity);
     tcase_add_test(tc, taints_and_tolerations);

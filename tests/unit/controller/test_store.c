@@ -447,8 +447,8 @@ START_TEST(taints_and_the_upgrade_from_schema_1)
         sqlite3_exec(
             db,
             "DROP TABLE node_taints; DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN "
-            "pod_cidr; DROP TABLE replica_sets; DROP TABLE jobs; ALTER TABLE assignments DROP "
-            "COLUMN revision; "
+            "pod_cidr; DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; ALTER TABLE "
+            "assignments DROP COLUMN revision; "
             "PRAGMA user_version = 1",
             NULL, NULL, NULL),
         SQLITE_OK);
@@ -522,12 +522,12 @@ START_TEST(namespaces_and_the_upgrade_from_schema_2)
     /* a controller of schema 2 made it: upgraded, the workload kept */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(
-            db,
-            "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; DROP TABLE "
-            "replica_sets; DROP TABLE jobs; ALTER TABLE assignments DROP COLUMN revision; PRAGMA "
-            "user_version = 2",
-            NULL, NULL, NULL),
+        sqlite3_exec(db,
+                     "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; DROP TABLE "
+                     "replica_sets; DROP TABLE jobs; DROP TABLE budgets; ALTER TABLE assignments "
+                     "DROP COLUMN revision; PRAGMA "
+                     "user_version = 2",
+                     NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     st = open_store();
@@ -598,11 +598,12 @@ START_TEST(revisions_and_the_upgrade_from_schema_4)
 
     /* a controller of schema 4 made it */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db,
-                                  "DROP TABLE replica_sets; DROP TABLE jobs; ALTER TABLE "
-                                  "assignments DROP COLUMN revision; PRAGMA user_version = 4",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; ALTER TABLE "
+                     "assignments DROP COLUMN revision; PRAGMA user_version = 4",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db,
                                   "INSERT INTO assignments VALUES ('n1', 'web-0', 'web', 0, 1, 1)",
                                   NULL, NULL, NULL),
@@ -621,7 +622,9 @@ START_TEST(revisions_and_the_upgrade_from_schema_4)
 
     /* a controller of schema 5 made it: Jobs' states come */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "DROP TABLE jobs; PRAGMA user_version = 5", NULL, NULL, NULL),
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "DROP TABLE jobs; DROP TABLE budgets; PRAGMA user_version = 5",
+                                  NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     st = open_store();
@@ -668,7 +671,7 @@ START_TEST(damage_is_an_error_not_a_crash)
     sqlite3_close(db);
     st = NULL;
     ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
-    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (6)", path);
+    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (7)", path);
     ck_assert_str_eq(err->msg, msg);
     berth_error_free(&err);
     ck_assert_ptr_null(st);

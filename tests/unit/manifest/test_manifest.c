@@ -496,9 +496,10 @@ static const bad_case bad_cases[] = {
     { "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: d}\n",
       "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Pod (use v1 or berth/v1)" },
     { "apiVersion: berth/v2\nkind: Service\n",
-      "web.yaml:1:13: apiVersion: 'berth/v2' is not one of berth/v1, v1, apps/v1, batch/v1\n"
+      "web.yaml:1:13: apiVersion: 'berth/v2' is not one of berth/v1, v1, apps/v1, batch/v1, "
+      "policy/v1\n"
       "web.yaml:2:7: kind: 'Service' is not a kind berth runs (Pod, Deployment, DaemonSet, "
-      "Job, CronJob, Namespace)" },
+      "Job, CronJob, Namespace, PodDisruptionBudget)" },
     { "kind: Pod\n", "web.yaml:1:1: apiVersion: required" },
     { "- a\n- b\n", "web.yaml:1:1: expected a mapping, got a list" },
     { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: p, "
@@ -1146,7 +1147,81 @@ START_TEST(namespaces)
                      "web.yaml:25:18: metadata.name: 'p' is named by an earlier document too "
                      "(line 20)\n"
                      "web.yaml:29:7: kind: 'ConfigMap' is not a kind berth runs (Pod, "
-                     "Deployment, DaemonSet, Job, CronJob, Namespace)");
+                     "Deployment, DaemonSet, Job, CronJob, Namespace, "
+                     "PodDisruptionBudget)");
+    free(msg);
+}
+END_TEST
+
+START_TEST(disruption_budgets)
+{
+    static const char yaml[] = "apiVersion: policy/v1\n"
+                               "kind: PodDisruptionBudget\n"
+                               "metadata: {name: web, namespace: team-a, labels: {o: p}}\n"
+                               "spec:\n"
+                               "  minAvailable: 50%\n"
+                               "  selector:\n"
+                               "    matchLabels: {app: web}\n"
+                               "    matchExpressions:\n"
+                               "    - {key: tier, operator: NotIn, values: [batch]}\n"
+                               "---\n"
+                               "apiVersion: policy/v1\n"
+                               "kind: PodDisruptionBudget\n"
+                               "metadata: {name: all}\n"
+                               "spec: {maxUnavailable: 1, selector: {}, "
+                               "unhealthyPodEvictionPolicy: AlwaysAllow}\n";
+    berth_manifest *m = parse_ok(yaml);
+    const PodDisruptionBudget *b;
+    char *msg;
+
+    ck_assert_uint_eq(m->n_workloads, 0);
+    ck_assert_uint_eq(m->n_budgets, 2);
+    b = m->budgets[0];
+    ck_assert_str_eq(b->name, "web");
+    ck_assert_str_eq(b->namespace_, "team-a");
+    ck_assert_uint_eq(b->n_labels, 1);
+    ck_assert_ptr_nonnull(b->min_available);
+    ck_assert_uint_eq(b->min_available->value, 50);
+    ck_assert(b->min_available->percent);
+    ck_assert_ptr_null(b->max_unavailable);
+    ck_assert_uint_eq(b->selector->n_match_labels, 1);
+    ck_assert_uint_eq(b->selector->n_match_expressions, 1);
+    ck_assert_str_eq(b->selector->match_expressions[0]->operator_, "NotIn");
+    ck_assert_str_eq(b->unhealthy_pod_eviction_policy, "IfHealthyBudget");
+    b = m->budgets[1];
+    ck_assert_str_eq(b->namespace_, "");
+    ck_assert_uint_eq(b->max_unavailable->value, 1);
+    ck_assert(!b->max_unavailable->percent);
+    ck_assert_ptr_nonnull(b->selector);
+    ck_assert_uint_eq(b->selector->n_match_labels + b->selector->n_match_expressions, 0);
+    ck_assert_str_eq(b->unhealthy_pod_eviction_policy, "AlwaysAllow");
+    berth_manifest_free(m);
+
+    msg = parse_fail("apiVersion: apps/v1\nkind: PodDisruptionBudget\nmetadata: {name: a}\n"
+                     "spec: {}\n"
+                     "---\n"
+                     "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: b}\n"
+                     "spec: {minAvailable: 1, maxUnavailable: 120%}\n"
+                     "---\n"
+                     "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: c}\n"
+                     "spec:\n"
+                     "  selector: {matchExpressions: [{key: a, operator: Gt, values: ['1']}]}\n"
+                     "  unhealthyPodEvictionPolicy: Never\n"
+                     "---\n"
+                     "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: c}\n"
+                     "spec: {maxUnavailable: 1}\n");
+    ck_assert_str_eq(msg, "web.yaml:2:7: kind: apiVersion apps/v1 has no kind PodDisruptionBudget "
+                          "(use policy/v1)\n"
+                          "web.yaml:9:41: spec.maxUnavailable: '120%' is not a percentage (0% to "
+                          "100%)\n"
+                          "web.yaml:9:41: spec.maxUnavailable: minAvailable and maxUnavailable "
+                          "cannot be both set\n"
+                          "web.yaml:15:52: spec.selector.matchExpressions[0].operator: a label "
+                          "selector's: In, NotIn, Exists or DoesNotExist\n"
+                          "web.yaml:16:31: spec.unhealthyPodEvictionPolicy: 'Never' is not one of "
+                          "IfHealthyBudget, AlwaysAllow\n"
+                          "web.yaml:20:18: metadata.name: PodDisruptionBudget 'c' is named by an "
+                          "earlier document too (line 13)");
     free(msg);
 }
 END_TEST
@@ -1460,6 +1535,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, env_value_from);
     tcase_add_test(tc, namespaces);
     tcase_add_test(tc, host_ports);
+    tcase_add_test(tc, disruption_budgets);
     tcase_add_test(tc, dns_policy_and_config);
     tcase_add_test(tc, lifecycle_hooks);
     tcase_add_test(tc, replica_ids);
