@@ -56,11 +56,19 @@ struct berth_session {
     int64_t last_rx;
 };
 
-/* The sessions of one peer: newest first, two each way at most, so a
- * renewed session does not break replies still in flight under the old. */
+/* Sessions one peer may have with us at once: an operator runs several
+ * berthctl at a time (a drain or logs -f in one terminal, gets in
+ * another), each its own session under the same key. */
+#define PEER_ACCEPTED_MAX 16
+
+/* The sessions of one peer: those we initiated newest first, two at most,
+ * so a renewed session does not break replies still in flight under the
+ * old; those it initiated, up to PEER_ACCEPTED_MAX, the least recently
+ * used dropped for a new one. */
 typedef struct peer_sessions {
     berth_session *initiated[2];
-    berth_session *accepted[2];
+    berth_session *accepted[PEER_ACCEPTED_MAX];
+    size_t n_accepted;
 } peer_sessions;
 
 struct berth_auth {
@@ -373,14 +381,25 @@ static void unlink_from_peer(berth_auth *a, berth_session *s)
 
     if (!ps)
         return;
-    list = s->initiator ? ps->initiated : ps->accepted;
+    if (!s->initiator) {
+        for (size_t i = 0; i < ps->n_accepted; i++)
+            if (ps->accepted[i] == s) {
+                ps->accepted[i] = ps->accepted[--ps->n_accepted];
+                ps->accepted[ps->n_accepted] = NULL;
+                break;
+            }
+        if (!ps->initiated[0] && !ps->n_accepted)
+            free(berth_table_remove(a->peers, s->peer.id));
+        return;
+    }
+    list = ps->initiated;
     if (list[0] == s) {
         list[0] = list[1];
         list[1] = NULL;
     } else if (list[1] == s) {
         list[1] = NULL;
     }
-    if (!ps->initiated[0] && !ps->accepted[0])
+    if (!ps->initiated[0] && !ps->n_accepted)
         free(berth_table_remove(a->peers, s->peer.id));
 }
 
@@ -461,8 +480,9 @@ static void session_derive(berth_session *s, const uint8_t shared[32], const uin
     sodium_memzero(master, sizeof(master));
 }
 
-/* Register a new session; the oldest of the same peer and direction beyond
- * two is dropped. */
+/* Register a new session: of those we initiated, the oldest beyond two is
+ * dropped; of those the peer initiated, the least recently used beyond
+ * PEER_ACCEPTED_MAX. */
 static void session_install(berth_auth *a, berth_session *s)
 {
     peer_sessions *ps = berth_table_get(a->peers, s->peer.id);
@@ -473,13 +493,26 @@ static void session_install(berth_auth *a, berth_session *s)
         berth_table_put(a->peers, s->peer.id, ps);
     }
     berth_table_put(a->sessions, s->id, s);
-    list = s->initiator ? ps->initiated : ps->accepted;
+    a->stats.sessions_made++;
+    if (!s->initiator) {
+        if (ps->n_accepted == PEER_ACCEPTED_MAX) {
+            size_t lru = 0;
+
+            for (size_t i = 1; i < ps->n_accepted; i++)
+                if (ps->accepted[i]->last_rx < ps->accepted[lru]->last_rx)
+                    lru = i;
+            /* another remains (MAX > 1), so ps stays */
+            berth_auth_session_drop(a, ps->accepted[lru]);
+        }
+        ps->accepted[ps->n_accepted++] = s;
+        return;
+    }
+    list = ps->initiated;
     /* list[0] is set whenever list[1] is, so dropping list[1] keeps ps. */
     if (list[1])
         berth_auth_session_drop(a, list[1]);
     list[1] = list[0];
     list[0] = s;
-    a->stats.sessions_made++;
 }
 
 /* Write the header of a frame we sign (HELLO, WELCOME, SIGNED): our key's

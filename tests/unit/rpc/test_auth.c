@@ -126,6 +126,36 @@ static berth_reject open_at(test_party *p, berth_channel ch, berth_frame_kind ki
     return r;
 }
 
+/* One key, many clients (an operator's berthctl in two terminals): a
+ * session in use outlives the handshakes of others under the same key,
+ * however many; the least recently used goes first. */
+START_TEST(a_busy_session_outlives_its_peers_new_ones)
+{
+    uint8_t *f[3];
+    size_t len[3];
+
+    party_trust(&ctl, &n1);
+    ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    for (int i = 0; i < 3; i++)
+        f[i] = seal(&n1, &ctl, BERTH_CHANNEL_RPC, "busy", berth_now_real_ns(), &len[i]);
+    for (int round = 0; round < 3; round++) {
+        /* ten one-shot clients, then the busy one speaks */
+        for (int k = 0; k < 10; k++)
+            ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+        ck_assert_int_eq(
+            open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f[round], len[round], false, NULL),
+            BERTH_REJECT_NONE);
+    }
+    /* idle, it goes once more than PEER_ACCEPTED_MAX (16) come after it */
+    for (int k = 0; k < 16; k++)
+        ck_assert_int_eq(handshake(&n1, &ctl, NULL, NULL, 0, NULL), CODE_OK);
+    ck_assert_int_eq(open_at(&ctl, BERTH_CHANNEL_RPC, BERTH_FRAME_SEALED, f[2], len[2], true, NULL),
+                     BERTH_REJECT_UNKNOWN_KEY);
+    for (int i = 0; i < 3; i++)
+        free(f[i]);
+}
+END_TEST
+
 START_TEST(handshake_makes_a_session_both_ways)
 {
     berth_opened o;
@@ -759,6 +789,7 @@ Suite *make_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, handshake_makes_a_session_both_ways);
+    tcase_add_test(tc, a_busy_session_outlives_its_peers_new_ones);
     tcase_add_test(tc, unknown_node_key_awaits_approval);
     tcase_add_test(tc, join_token_enrolls_one_key_once);
     tcase_add_test(tc, nobody_can_handshake_as_the_controller);
