@@ -1,5 +1,5 @@
 /* berthctl create: make one object from the command line (kubectl
- * create): a namespace. */
+ * create): a namespace, or a Job of a CronJob's template. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +14,16 @@ static void create_usage(FILE *out)
 {
     fprintf(out,
             "Usage: berthctl create namespace NAME [--dry-run]\n"
+            "       berthctl create job NAME --from=cronjob/CRONJOB [--dry-run] [-n NS]\n"
             "\n"
-            "Create a namespace (as a kind: Namespace manifest would); an error when it\n"
-            "exists already.\n"
+            "Create a namespace (as a kind: Namespace manifest would), or a Job of a\n"
+            "CronJob's jobTemplate now (one of the CronJob's Jobs: deleted with it); an\n"
+            "error when the name is taken.\n"
             "\n"
             "Options:\n"
-            "      --dry-run   check and report, create nothing\n"
-            "  -h, --help      this help\n"
+            "      --from cronjob/NAME   the CronJob whose template the Job runs\n"
+            "      --dry-run             check and report, create nothing\n"
+            "  -h, --help                this help\n"
             "\n%s",
             berthctl_connection_help);
 }
@@ -40,16 +43,44 @@ static int namespace_exists(berthctl_ctx *ctx, const char *name)
     return found;
 }
 
+/* kubectl create job NAME --from=cronjob/X */
+static int create_job(berthctl_ctx *ctx, const char *name, const char *from, bool dry_run)
+{
+    CreateJobRequest req = CREATE_JOB_REQUEST_INIT;
+    ApplyResponse *resp = NULL;
+    int rc;
+
+    if (!from || strncmp(from, "cronjob/", 8) != 0 || !from[8]) {
+        berthctl_errorf("create job needs --from=cronjob/NAME (berth makes Jobs from CronJobs "
+                        "only; apply a manifest for others)");
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (berthctl_connect_or_exit(ctx) != 0)
+        return 1;
+    req.namespace_ = (char *)berthctl_namespace(ctx);
+    req.name = (char *)name;
+    req.from_cronjob = (char *)from + 8;
+    req.dry_run = dry_run;
+    if ((rc = berthctl_call(ctx, "CreateJob", &req.base, (ProtobufCMessage **)&resp)) != 0)
+        return rc;
+    printf("job.batch/%s created%s\n", name, resp->dry_run ? " (dry run)" : "");
+    for (size_t i = 0; i < resp->n_warnings; i++)
+        fprintf(stderr, "Warning: %s\n", resp->warnings[i]);
+    berth_pb_free(&resp->base);
+    return 0;
+}
+
 int berthctl_cmd_create(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "dry-run", no_argument, NULL, 'n' },
+        { "from", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     ApplyRequest req = APPLY_REQUEST_INIT;
     ApplyResponse *resp = NULL;
-    const char *name;
+    const char *name, *from = NULL;
     char *manifest;
     int o, rc;
 
@@ -57,6 +88,9 @@ int berthctl_cmd_create(berthctl_ctx *ctx, int argc, char **argv)
         switch (o) {
         case 'n':
             req.dry_run = true;
+            break;
+        case 'F':
+            from = optarg;
             break;
         case 'h':
             create_usage(stdout);
@@ -66,9 +100,12 @@ int berthctl_cmd_create(berthctl_ctx *ctx, int argc, char **argv)
             return BERTHCTL_EXIT_USAGE;
         }
     }
+    if (argc - optind == 2 && strcmp(argv[optind], "job") == 0)
+        return create_job(ctx, argv[optind + 1], from, req.dry_run);
     if (argc - optind != 2 ||
-        (strcmp(argv[optind], "namespace") != 0 && strcmp(argv[optind], "ns") != 0)) {
-        berthctl_errorf("create what? namespace NAME (see berthctl create --help)");
+        (strcmp(argv[optind], "namespace") != 0 && strcmp(argv[optind], "ns") != 0) || from) {
+        berthctl_errorf("create what? namespace NAME or job NAME --from=cronjob/X (see berthctl "
+                        "create --help)");
         return BERTHCTL_EXIT_USAGE;
     }
     name = argv[optind + 1];

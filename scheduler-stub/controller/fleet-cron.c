@@ -181,18 +181,18 @@ static bool job_made(fleet *f, const fleet_workload *cron, int64_t t)
     return wl && child_of(cron, wl);
 }
 
-/* Make cron's Job for time t (Unix seconds): a Job of its template named
- * after the minute. Applying one that exists (made before a restart)
+/* Make a Job of cron's template named name (one of cron's Jobs: its
+ * source says so). Applying one that exists (made before a restart)
  * changes nothing. */
-static int make_job(fleet *f, const fleet_workload *cron, int64_t t, berth_error **err)
+static int make_job(fleet *f, const fleet_workload *cron, const char *name, bool dry_run,
+                    fleet_changes *ret_changes, berth_error **err)
 {
     Workload *job = BERTH_PB_COPY(Workload, cron->w);
-    char source[BERTH_WORKLOAD_KEY_BUF + 16], name[BERTH_WORKLOAD_NAME_MAX + 16];
+    char source[BERTH_WORKLOAD_KEY_BUF + 16];
     fleet_changes c = { 0 };
     int r;
 
     snprintf(source, sizeof(source), "cronjob/%s", cron->key);
-    snprintf(name, sizeof(name), "%s-%" PRId64, cron->w->name, t / 60);
     job->kind = WORKLOAD_JOB;
     free(job->name);
     job->name = berth_xstrdup(name);
@@ -204,10 +204,48 @@ static int make_job(fleet *f, const fleet_workload *cron, int64_t t, berth_error
     job->cron = NULL;
     job->status = NULL;
     job->generation = 0;
-    r = fleet_apply(f, &job, 1, source, false, &c, err);
-    fleet_changes_clear(&c);
-    if (job) /* not taken: unchanged (made already), or refused */
+    r = fleet_apply(f, &job, 1, source, dry_run, &c, err);
+    if (r == 0 && ret_changes)
+        *ret_changes = c;
+    else
+        fleet_changes_clear(&c);
+    if (job) /* not taken: unchanged (made already), refused, or a dry run */
         workload_free_unpacked(job, NULL);
+    return r;
+}
+
+/* The Job of cron for time t (Unix seconds): named after the minute. */
+static int make_timed_job(fleet *f, const fleet_workload *cron, int64_t t, berth_error **err)
+{
+    char name[BERTH_WORKLOAD_NAME_MAX + 16];
+
+    snprintf(name, sizeof(name), "%s-%" PRId64, cron->w->name, t / 60);
+    return make_job(f, cron, name, false, NULL, err);
+}
+
+int fleet_cron_create_job(fleet *f, const CreateJobRequest *in, const char *by,
+                          fleet_changes *ret_changes, berth_error **err)
+{
+    char key[BERTH_WORKLOAD_KEY_BUF];
+    const fleet_workload *cron;
+    int r;
+
+    if (!berth_workload_name_valid(in->name))
+        return berth_error_set(err, EINVAL,
+                               "'%.70s' is not a valid Job name (1-%d of a-z 0-9 -, starting "
+                               "and ending with a letter or digit)",
+                               in->name, BERTH_WORKLOAD_NAME_MAX);
+    berth_workload_key(in->namespace_, in->from_cronjob, key);
+    cron = fleet_workload_find(f, key);
+    if (!cron || cron->w->kind != WORKLOAD_CRONJOB)
+        return berth_error_set(err, ENOENT, "cronjobs.batch \"%.60s\" not found", in->from_cronjob);
+    berth_workload_key(in->namespace_, in->name, key);
+    if (fleet_workload_find(f, key))
+        return berth_error_set(err, EEXIST, "jobs.batch \"%s\" already exists", in->name);
+    snprintf(key, sizeof(key), "%s", cron->key);
+    if ((r = make_job(f, cron, in->name, in->dry_run, ret_changes, err)) == 0 && !in->dry_run)
+        fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_NORMAL, "SuccessfulCreate",
+                    "Created job %s by hand (operator %s)", in->name, by);
     return r;
 }
 
@@ -262,7 +300,7 @@ void fleet_crons_run(fleet *f)
             }
             /* (making a Job moves the fleet's array of workloads: wl is
              * found again by key after it) */
-            if ((wl = fleet_workload_find(f, key)) && make_job(f, wl, t, &err) < 0)
+            if ((wl = fleet_workload_find(f, key)) && make_timed_job(f, wl, t, &err) < 0)
                 fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_WARNING, "FailedCreate",
                             "the Job of %" PRId64 ": %s", t, err->msg);
             else if ((wl = fleet_workload_find(f, key)))

@@ -243,6 +243,13 @@ int fleet_budgets_list(fleet *f, const char *ns, const char *name, PodDisruption
 int fleet_evict(fleet *f, const EvictPodRequest *in, const char *by, char *ret_node,
                 size_t node_size, berth_error **err);
 
+/* kubectl create job NAME --from=cronjob/X: a Job of the CronJob's
+ * template named in->name, one of its Jobs, applied (or checked, on a dry
+ * run) with an event by operator by. ENOENT: no such CronJob; EEXIST: a
+ * workload has the name; EINVAL: not a name. */
+int fleet_cron_create_job(fleet *f, const CreateJobRequest *in, const char *by,
+                          fleet_changes *ret_changes, berth_error **err);
+
 typedef enum fleet_schedulable {
     FLEET_CORDON,   /* no new replicas */
     FLEET_DRAIN,    /* cordoned, and its Deployment and Pod replicas move */

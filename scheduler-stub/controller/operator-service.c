@@ -497,6 +497,30 @@ static void h_evict_pod(Controller_Service *svc, const EvictPodRequest *in,
     closure(&out, data);
 }
 
+static void h_create_job(Controller_Service *svc, const CreateJobRequest *in,
+                         ApplyResponse_Closure closure, void *data)
+{
+    ApplyResponse out = APPLY_RESPONSE_INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    fleet_changes c;
+    results r;
+
+    NEED_OPERATOR(data);
+    if (fleet_cron_create_job(fleet_of(svc), in, operator_name(data), &c, &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    results_fill(&c, &r);
+    out.results = r.ptrs;
+    out.n_results = c.n_items;
+    out.dry_run = in->dry_run;
+    out.warnings = c.warnings;
+    out.n_warnings = c.n_warnings;
+    closure(&out, data);
+    results_free(&r);
+    fleet_changes_clear(&c);
+}
+
 /* ---- containers ---- */
 
 static void h_list_containers(Controller_Service *svc, const ListContainersRequest *in,
@@ -802,4 +826,5 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.rollout = h_rollout;
     s->svc.list_disruption_budgets = h_list_disruption_budgets;
     s->svc.evict_pod = h_evict_pod;
+    s->svc.create_job = h_create_job;
 }

@@ -19,7 +19,11 @@
 #      node; no pod that succeeded runs again
 #   7. a CronJob every minute: its Jobs, one a minute, across a restart of
 #      the controller (kill -9), none twice; deleted with its Jobs
-#   8. deleted: nothing left
+#   8. a drain of a node holding 3 replicas under a PodDisruptionBudget of
+#      maxUnavailable 1: sampled 10 times a second, never fewer than 2
+#      Ready; the drain waits out the budget (its refusals shown) and ends
+#      with the node empty but for nothing, its pods Ready elsewhere
+#   9. deleted: nothing left
 #
 #   lifecycle-test.sh BUILD_DIR
 set -u
@@ -388,7 +392,68 @@ bctl delete tick >/dev/null
 no_ticks() { [ -z "$(ticks)" ]; }
 wait_until 10 no_ticks && ok "deleted with its Jobs" || bad "left: $(ticks | xargs)"
 
-scenario "8. deleted: nothing left"
+scenario "8. a drain of a node with 3 replicas under a budget of maxUnavailable 1"
+cat >"$FLEET_DIR/keep.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: keep}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: keep}}
+  template:
+    metadata: {labels: {app: keep}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: keep
+        image: bb
+        command: [/bin/sh, -c, 'sleep 1; touch /tmp/ready; exec sleep 100000']
+        readinessProbe:
+          exec: {command: [test, -e, /tmp/ready]}
+          periodSeconds: 1
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: keep}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: keep}}
+YAML
+# all three on n1: the others cordoned while they are placed
+bctl cordon n2 >/dev/null && bctl cordon n3 >/dev/null
+bctl apply -f "$FLEET_DIR/keep.yaml" >/dev/null
+keep_ready() { bctl get deployments keep | awk 'NR == 2 { split($2, r, "/"); print r[1] }'; }
+three_ready() { [ "$(keep_ready)" = 3 ]; }
+wait_until 60 three_ready && ok "3 replicas Ready on n1" || bad "keep: $(bctl get pods 2>&1)"
+node_count n1 keep-
+expect "all of them on n1" 3 "$REPLY"
+bctl uncordon n2 >/dev/null && bctl uncordon n3 >/dev/null
+expect "get pdb: ALLOWED DISRUPTIONS" 1 "$(bctl get pdb keep | awk 'NR == 2 { print $4 }')"
+bctl drain n1 --ignore-daemonsets --timeout 3m >"$FLEET_DIR/drain.out" 2>"$FLEET_DIR/drain.err" &
+drain_pid=$!
+min_ready=3 samples=0
+while kill -0 $drain_pid 2>/dev/null; do
+	r=$(keep_ready)
+	samples=$((samples + 1))
+	[ -n "$r" ] && [ "$r" -lt $min_ready ] && min_ready=$r
+	sleep 0.1
+done
+wait $drain_pid
+expect "the drain succeeds ($samples samples)" 0 "$?"
+[ "$min_ready" -ge 2 ] && ok "never fewer than 2 of 3 Ready (at least $min_ready)" ||
+	bad "only $min_ready Ready at one sample"
+contains "the budget held evictions back" "violate the pod's disruption budget \"keep\"" \
+	"$(cat "$FLEET_DIR/drain.err")"
+contains "each pod evicted once Ready elsewhere" "evicted (Ready on n" "$(cat "$FLEET_DIR/drain.out")"
+expect "the drain's last word" "node/n1 drained" "$(tail -1 "$FLEET_DIR/drain.out")"
+expect "nothing of keep or roll left on n1" "" "$(node_running n1 keep-)$(node_running n1 roll-)"
+expect "3 Ready elsewhere, the budget whole again" "3 1" \
+	"$(keep_ready) $(bctl get pdb keep | awk 'NR == 2 { print $4 }')"
+contains "get nodes: n1" "Ready,Drained" "$(bctl get nodes n1 2>&1)"
+bctl uncordon n1 >/dev/null
+bctl delete keep >/dev/null && bctl delete pdb keep >/dev/null
+
+scenario "9. deleted: nothing left"
 bctl delete roll >/dev/null
 gone() {
 	for n in $NODES; do

@@ -63,6 +63,7 @@ static const struct {
     { &controller_descriptor, "Rollout" },
     { &controller_descriptor, "ListDisruptionBudgets" },
     { &controller_descriptor, "EvictPod" },
+    { &controller_descriptor, "CreateJob" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -306,6 +306,7 @@ static size_t calls_make(call *calls)
     static RolloutRequest rollout = ROLLOUT_REQUEST_INIT;
     static ListDisruptionBudgetsRequest budgets = LIST_DISRUPTION_BUDGETS_REQUEST_INIT;
     static EvictPodRequest evict = EVICT_POD_REQUEST_INIT;
+    static CreateJobRequest create_job = CREATE_JOB_REQUEST_INIT;
     size_t n = 0;
 
     reg.node = node_info();
@@ -399,6 +400,9 @@ static size_t calls_make(call *calls)
     evict.name = "web-5cc4789d69-0";
     evict.node = "node-1";
     CALL("Controller", "EvictPod", 33, &evict);
+    create_job.name = "tick-manual";
+    create_job.from_cronjob = "tick";
+    CALL("Controller", "CreateJob", 34, &create_job);
 #undef CALL
     return n;
 }

@@ -1717,12 +1717,43 @@ START_TEST(a_cronjob_makes_its_jobs)
     ck_assert_uint_eq(jobs, 1); /* the latest missed minute, once */
     assigned_ids("n1", ids, sizeof(ids));
     ck_assert_ptr_nonnull(strstr(ids, "tick-"));
-    /* deleted: its Jobs too */
+    /* kubectl create job --from=cronjob/tick: one of its Jobs, by hand */
+    {
+        CreateJobRequest req = CREATE_JOB_REQUEST_INIT;
+
+        req.name = "tick-now";
+        req.from_cronjob = "tick";
+        req.dry_run = true;
+        ck_assert_int_eq(fleet_cron_create_job(f, &req, "op", &c, &err), 0);
+        ck_assert_uint_eq(c.n_items, 1);
+        ck_assert_int_eq(c.items[0].action, APPLY_CREATED);
+        fleet_changes_clear(&c);
+        ck_assert_fails(fleet_workloads_get(f, "tick-now", &v, &err), err, CODE_NOT_FOUND,
+                        "workload tick-now not found");
+        req.dry_run = false;
+        ck_assert_int_eq(fleet_cron_create_job(f, &req, "op", &c, &err), 0);
+        fleet_changes_clear(&c);
+        ck_assert_int_eq(fleet_workloads_get(f, "tick-now", &v, NULL), 0);
+        ck_assert_int_eq(v.workloads[0]->kind, WORKLOAD_JOB);
+        ck_assert_str_eq(v.workloads[0]->source, "cronjob/tick");
+        fleet_workloads_clear(&v);
+        ck_assert_fails(fleet_cron_create_job(f, &req, "op", &c, &err), err, CODE_ALREADY_EXISTS,
+                        "jobs.batch \"tick-now\" already exists");
+        req.from_cronjob = "other0";
+        req.name = "x";
+        ck_assert_fails(fleet_cron_create_job(f, &req, "op", &c, &err), err, CODE_NOT_FOUND,
+                        "cronjobs.batch \"other0\" not found");
+        req.name = "X_";
+        ck_assert_fails(fleet_cron_create_job(f, &req, "op", &c, &err), err, CODE_INVALID_ARGUMENT,
+                        "'X_' is not a valid Job name (1-53 of a-z 0-9 -, starting and ending "
+                        "with a letter or digit)");
+    }
+    /* deleted: its Jobs too (the one made by hand among them) */
     {
         const char *tick_key = "tick";
 
         ck_assert_int_eq(fleet_delete_workloads(f, &tick_key, 1, "op", false, &c, NULL), 0);
-        ck_assert_uint_eq(c.n_items, 2);
+        ck_assert_uint_eq(c.n_items, 3);
         fleet_changes_clear(&c);
     }
     assigned_ids("n1", ids, sizeof(ids));
