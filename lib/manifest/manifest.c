@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -2146,14 +2147,161 @@ static void read_controller_spec(berth_yaml *y, const node *n, Workload *w, bool
 
 /* ---- Job ---- */
 
+/* Kubernetes' bounds on a podFailurePolicy. */
+#define FAILURE_RULES_MAX      20
+#define FAILURE_EXIT_CODES_MAX 255
+
+static void read_exit_code(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    PodFailurePolicyOnExitCodes *e = data;
+    int64_t v;
+
+    if (!berth_yaml_get_int(y, item, INT32_MIN, INT32_MAX, &v))
+        return;
+    for (size_t k = 0; k < e->n_values; k++)
+        if (e->values[k] == v) {
+            berth_yaml_error(y, item, "%" PRId64 " is given twice", v);
+            return;
+        }
+    if (v == 0 && strcmp(e->operator_, "In") == 0)
+        berth_yaml_error(y, item,
+                         "0 may not be among the values of In (a container that "
+                         "exits 0 did not fail)");
+    (void)i;
+    e->values[e->n_values++] = (int32_t)v;
+}
+
+static void read_on_exit_codes(berth_yaml *y, const node *n, void *data)
+{
+    static const char *const ops[] = { "In", "NotIn", NULL };
+    PodFailurePolicyRule *r = data;
+    field f[] = { FLD("containerName"), FLD("operator"), FLD("values"), FEND };
+    PodFailurePolicyOnExitCodes *e;
+    const node *values;
+    const char *v;
+    int op = -1;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    e = r->on_exit_codes = berth_xcalloc(1, sizeof(*e));
+    pod_failure_policy_on_exit_codes_init(e);
+    if (berth_yaml_opt_string(y, f, "containerName", &v))
+        e->container_name = berth_xstrdup(v);
+    if (!berth_yaml_value(f, "operator"))
+        berth_yaml_required(y, n, "operator");
+    if (berth_yaml_opt_enum(y, f, "operator", ops, &op))
+        e->operator_ = berth_xstrdup(ops[op]);
+    if (!(values = berth_yaml_value(f, "values"))) {
+        berth_yaml_required(y, n, "values");
+        return;
+    }
+    e->values = berth_xcalloc(FAILURE_EXIT_CODES_MAX, sizeof(*e->values));
+    {
+        size_t mark = berth_yaml_push_field(y, "values");
+
+        berth_yaml_each_item(y, values, FAILURE_EXIT_CODES_MAX, "a list of exit codes",
+                             read_exit_code, e);
+        berth_yaml_pop(y, mark);
+    }
+    if (!e->n_values)
+        berth_yaml_field_error(y, f, "values", "at least one exit code");
+}
+
+static void read_pod_condition_pattern(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    PodFailurePolicyRule *r = data;
+    field f[] = { FLD("type"), FLD("status"), FEND };
+    const char *type, *status = "True";
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    if (berth_yaml_req_string(y, item, f, "type", &type) && strcmp(type, "DisruptionTarget") != 0)
+        berth_yaml_field_error(y, f, "type",
+                               "'%.60s': berth's pods have no such condition (DisruptionTarget "
+                               "only)",
+                               type);
+    berth_yaml_opt_string(y, f, "status", &status);
+    if (strcmp(status, "True") != 0)
+        berth_yaml_field_error(y, f, "status", "'%.20s': True only", status);
+    r->on_pod_conditions[r->n_on_pod_conditions++] = berth_xstrdup("DisruptionTarget");
+}
+
+static void read_failure_rule(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    static const char *const actions[] = { "FailJob", "Ignore", "Count", "FailIndex", NULL };
+    JobSpec *j = data;
+    field f[] = { FLD("action"), FLD("onExitCodes"), FLD("onPodConditions"), FEND };
+    PodFailurePolicyRule *r;
+    const node *conds;
+    int action = -1;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    r = j->pod_failure_policy[j->n_pod_failure_policy++] = berth_xcalloc(1, sizeof(*r));
+    pod_failure_policy_rule_init(r);
+    if (!berth_yaml_value(f, "action"))
+        berth_yaml_required(y, item, "action");
+    if (berth_yaml_opt_enum(y, f, "action", actions, &action)) {
+        if (action == 3)
+            berth_yaml_field_error(y, f, "action",
+                                   "FailIndex needs backoffLimitPerIndex, which berth's Jobs do "
+                                   "not have yet");
+        else
+            r->action = berth_xstrdup(actions[action]);
+    }
+    if (!!berth_yaml_value(f, "onExitCodes") == !!berth_yaml_value(f, "onPodConditions"))
+        berth_yaml_error(y, item, "a rule needs exactly one of onExitCodes and onPodConditions");
+    berth_yaml_opt_sub(y, f, "onExitCodes", read_on_exit_codes, r);
+    if ((conds = berth_yaml_value(f, "onPodConditions"))) {
+        size_t mark = berth_yaml_push_field(y, "onPodConditions");
+        size_t len = berth_yaml_type_of(conds) == BERTH_YAML_LIST ? berth_yaml_len(conds) : 0;
+
+        if (len <= FAILURE_RULES_MAX)
+            r->on_pod_conditions = berth_xcalloc(len + 1, sizeof(*r->on_pod_conditions));
+        berth_yaml_each_item(y, conds, FAILURE_RULES_MAX, "a list of {type, status}",
+                             read_pod_condition_pattern, r);
+        berth_yaml_pop(y, mark);
+        if (action >= 0 && action != 1 && r->n_on_pod_conditions)
+            berth_yaml_field_error(y, f, "action",
+                                   "%s on DisruptionTarget: berth never counts a disruption as a "
+                                   "failure (Ignore only)",
+                                   actions[action]);
+    }
+}
+
+static void read_pod_failure_policy(berth_yaml *y, const node *n, void *data)
+{
+    JobSpec *j = data;
+    field f[] = { FLD("rules"), FEND };
+    const node *rules;
+    size_t len;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (!(rules = berth_yaml_value(f, "rules"))) {
+        berth_yaml_required(y, n, "rules");
+        return;
+    }
+    len = berth_yaml_type_of(rules) == BERTH_YAML_LIST ? berth_yaml_len(rules) : 0;
+    if (len <= FAILURE_RULES_MAX)
+        j->pod_failure_policy = berth_xcalloc(len + 1, sizeof(*j->pod_failure_policy));
+    {
+        size_t mark = berth_yaml_push_field(y, "rules");
+
+        berth_yaml_each_item(y, rules, FAILURE_RULES_MAX, "a list of rules", read_failure_rule, j);
+        berth_yaml_pop(y, mark);
+    }
+}
+
 /* A Job's spec (batch/v1): Kubernetes' fields and defaults; what berth
  * does not do yet is refused by name. */
 static void read_job_spec(berth_yaml *y, const node *n, Workload *w)
 {
     static const char *const modes[] = { "NonIndexed", "Indexed", NULL };
-    static const char *const refused[] = { "podFailurePolicy", "backoffLimitPerIndex",
-                                           "maxFailedIndexes", "podReplacementPolicy",
-                                           "successPolicy",    "managedBy" };
+    static const char *const refused[] = { "backoffLimitPerIndex", "maxFailedIndexes",
+                                           "podReplacementPolicy", "successPolicy", "managedBy" };
     field f[] = { FLD("selector"),
                   FLD("template"),
                   FLD("completions"),
@@ -2209,7 +2357,11 @@ static void read_job_spec(berth_yaml *y, const node *n, Workload *w)
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
         if (berth_yaml_value(f, refused[i]))
             berth_yaml_field_error(y, f, refused[i], "berth's Jobs do not have this yet");
+    berth_yaml_opt_sub(y, f, "podFailurePolicy", read_pod_failure_policy, j);
     read_selected_template(y, n, f, w);
+    if (j->n_pod_failure_policy && w->template_ && w->template_->restart_policy != RESTART_NEVER)
+        berth_yaml_field_error(y, f, "podFailurePolicy",
+                               "needs the pods' restartPolicy to be Never");
     w->replicas = j->completions;
 }
 

@@ -357,6 +357,16 @@ bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Worklo
 /* Whether replica a (running w) on n is Ready: its pod's Ready condition,
  * every container on the current spec. */
 bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workload *w);
+/* A container of a replica that ended non-zero: its name (borrowed from
+ * the workload's spec) and exit code (128 + the signal that killed it). */
+typedef struct fleet_exit {
+    const char *container;
+    int32_t code;
+} fleet_exit;
+/* The containers of replica a (running w) on n that ended non-zero, at
+ * most max: how many. */
+size_t fleet_replica_exits(const fleet_node *n, const fleet_assign *a, const Workload *w,
+                           fleet_exit *ret, size_t max);
 /* Replica a's pod phase ("Pending", "Running", "Succeeded", "Failed"),
  * and its containers' restarts. */
 const char *fleet_replica_phase(const fleet_node *n, const fleet_assign *a, const Workload *w,

@@ -185,9 +185,56 @@ static uint32_t succeeded_of(const fleet_workload *wl)
 
 /* ---- a step ---- */
 
-/* Take in how each pod of wl is: ended (Succeeded, Failed), or the
- * restarts of one under restartPolicy OnFailure. */
-static bool observe(fleet *f, fleet_workload *wl, int64_t now_real)
+typedef enum failure_action { FAILURE_COUNT, FAILURE_IGNORE, FAILURE_FAIL_JOB } failure_action;
+
+/* What wl's podFailurePolicy says of its pod a (on n), which failed:
+ * the first rule on exit codes that matches one of its containers that
+ * ended non-zero (rules on conditions never match: berth's failures are
+ * never disruptions); *msg says which, in Kubernetes' words. */
+static failure_action failure_policy(const fleet_workload *wl, const fleet_node *n,
+                                     const fleet_assign *a, char *msg, size_t size)
+{
+    const JobSpec *spec = spec_of(wl);
+    fleet_exit exits[BERTH_POD_CONTAINERS_MAX];
+    size_t n_exits;
+
+    if (!spec->n_pod_failure_policy)
+        return FAILURE_COUNT;
+    n_exits = fleet_replica_exits(n, a, wl->w, exits, BERTH_POD_CONTAINERS_MAX);
+    for (size_t r = 0; r < spec->n_pod_failure_policy; r++) {
+        const PodFailurePolicyRule *rule = spec->pod_failure_policy[r];
+        const PodFailurePolicyOnExitCodes *e = rule->on_exit_codes;
+
+        if (!e)
+            continue;
+        for (size_t i = 0; i < n_exits; i++) {
+            bool in = false;
+
+            if (*e->container_name && strcmp(e->container_name, exits[i].container) != 0)
+                continue;
+            for (size_t v = 0; v < e->n_values; v++)
+                in |= e->values[v] == exits[i].code;
+            if (in != (strcmp(e->operator_, "In") == 0))
+                continue;
+            snprintf(msg, size,
+                     "Container %s for pod %s/%s failed with exit code %" PRId32
+                     " matching %s rule at index %zu",
+                     exits[i].container, berth_namespace_or_default(wl->w->namespace_),
+                     berth_id_split(a->id, NULL), exits[i].code, rule->action, r);
+            return strcmp(rule->action, "FailJob") == 0  ? FAILURE_FAIL_JOB
+                   : strcmp(rule->action, "Ignore") == 0 ? FAILURE_IGNORE
+                                                         : FAILURE_COUNT;
+        }
+    }
+    return FAILURE_COUNT;
+}
+
+/* Take in how each pod of wl is: ended (Succeeded, Failed: counted, or
+ * as its podFailurePolicy says), or the restarts of one under
+ * restartPolicy OnFailure. A FailJob rule that matched leaves its message
+ * in fail_job (else ""). */
+static bool observe(fleet *f, fleet_workload *wl, int64_t now_real, char *fail_job,
+                    size_t fail_size)
 {
     JobState *js = wl->job;
     bool changed = false;
@@ -212,9 +259,20 @@ static bool observe(fleet *f, fleet_workload *wl, int64_t now_real)
                 changed = true;
             } else if (strcmp(phase, FAILED) == 0) {
                 int64_t backoff = BACKOFF_BASE_NS;
+                char why[320] = "";
+                failure_action act = failure_policy(wl, n, a, why, sizeof(why));
 
                 set_str(&p->finished, FAILED);
+                changed = true;
+                if (act == FAILURE_IGNORE) {
+                    /* not a failure that counts: replaced, no backoff */
+                    fleet_event(f, FLEET_KIND_WORKLOAD, wl->key, FLEET_NORMAL, "PodFailurePolicy",
+                                "%s: ignored", why);
+                    continue;
+                }
                 js->failed++;
+                if (act == FAILURE_FAIL_JOB && !*fail_job)
+                    snprintf(fail_job, fail_size, "%s", why);
                 for (uint32_t x = 1; x < js->failed && backoff < BACKOFF_MAX_NS; x++)
                     backoff *= 2;
                 js->next_start_unix_ns =
@@ -300,7 +358,7 @@ bool fleet_job_step(fleet *f, fleet_workload *wl, int64_t now_mono, int64_t now_
     JobState *js;
     uint32_t succeeded;
     bool changed;
-    char msg[160];
+    char msg[160], fail_job[320] = "";
 
     if (!wl->job) {
         wl->job = berth_xcalloc(1, sizeof(*wl->job));
@@ -322,10 +380,13 @@ bool fleet_job_step(fleet *f, fleet_workload *wl, int64_t now_mono, int64_t now_
         js->start_unix_ns = now_real;
         wl->job_dirty = true;
     }
-    changed = observe(f, wl, now_real);
+    changed = observe(f, wl, now_real, fail_job, sizeof(fail_job));
     succeeded = succeeded_of(wl);
-    if (spec->active_deadline_seconds &&
-        now_real - js->start_unix_ns >= (int64_t)spec->active_deadline_seconds * NS_PER_S) {
+    if (*fail_job) {
+        finish(f, wl, now_real, "Failed", "PodFailurePolicy", fail_job);
+        changed = true;
+    } else if (spec->active_deadline_seconds &&
+               now_real - js->start_unix_ns >= (int64_t)spec->active_deadline_seconds * NS_PER_S) {
         finish(f, wl, now_real, "Failed", "DeadlineExceeded",
                "Job was active longer than specified deadline");
         changed = true;

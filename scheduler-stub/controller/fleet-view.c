@@ -181,6 +181,32 @@ bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workl
     return v.ready;
 }
 
+size_t fleet_replica_exits(const fleet_node *n, const fleet_assign *a, const Workload *w,
+                           fleet_exit *ret, size_t max)
+{
+    pod_parts p;
+    size_t k = 0;
+
+    pod_parts_of(n, a, w, &p);
+    for (size_t i = 0; i < p.n && k < max; i++) {
+        const ContainerStatus *s = p.e[i].status;
+        int32_t code;
+
+        /* ended after a run (a start that failed has no exit code) */
+        if (!s || (s->state != CONTAINER_EXITED && s->state != CONTAINER_OOM_KILLED &&
+                   s->state != CONTAINER_RESTARTING &&
+                   (s->state != CONTAINER_FAILED || !s->started_unix_ns)))
+            continue;
+        code = s->signal ? 128 + s->signal : s->exit_code;
+        if (code == 0)
+            continue;
+        ret[k].container = p.e[i].name;
+        ret[k].code = code;
+        k++;
+    }
+    return k;
+}
+
 const char *fleet_replica_phase(const fleet_node *n, const fleet_assign *a, const Workload *w,
                                 uint32_t *ret_restarts)
 {

@@ -1589,6 +1589,76 @@ START_TEST(a_job_runs_to_completion)
 }
 END_TEST
 
+/* podFailurePolicy: a failure whose exit code an Ignore rule names is not
+ * counted (the pod is replaced at once, no backoff); one a FailJob rule
+ * names fails the Job, saying which rule. */
+START_TEST(a_pod_failure_policy_ignores_and_fails)
+{
+    Workload *w = deployment("pfp", 0);
+    JobSpec js = JOB_SPEC_INIT;
+    PodFailurePolicyRule ignore = POD_FAILURE_POLICY_RULE_INIT, fail = POD_FAILURE_POLICY_RULE_INIT;
+    PodFailurePolicyRule *rules[] = { &ignore, &fail };
+    PodFailurePolicyOnExitCodes three = POD_FAILURE_POLICY_ON_EXIT_CODES_INIT,
+                                answer = POD_FAILURE_POLICY_ON_EXIT_CODES_INIT;
+    int32_t v3[] = { 3 }, v42[] = { 42, 43 };
+    berth_error *err = NULL;
+    fleet_workloads v;
+    const JobState *state;
+    fleet_changes c;
+    char ids[256];
+
+    fleet_up();
+    admit("n1");
+    register_node("n1");
+    w->kind = WORKLOAD_JOB;
+    w->template_->restart_policy = RESTART_NEVER;
+    js.completions = 3;
+    js.parallelism = 2;
+    js.backoff_limit = 6;
+    three.operator_ = "In";
+    three.values = v3;
+    three.n_values = 1;
+    ignore.action = "Ignore";
+    ignore.on_exit_codes = &three;
+    answer.operator_ = "In";
+    answer.values = v42;
+    answer.n_values = 2;
+    fail.action = "FailJob";
+    fail.on_exit_codes = &answer;
+    js.pod_failure_policy = rules;
+    js.n_pod_failure_policy = 2;
+    w->job = BERTH_PB_COPY(JobSpec, &js);
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    /* exit 3: ignored, replaced at once */
+    report_one("n1", "pfp-0", CONTAINER_EXITED, 3);
+    state = job_state(&v, "pfp");
+    ck_assert_uint_eq(state->failed, 0);
+    ck_assert_int_eq(state->next_start_unix_ns, 0);
+    ck_assert_str_eq(state->finished, "");
+    fleet_workloads_clear(&v);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_str_eq(ids, "pfp-0 pfp-1 pfp-2");
+    /* exit 1: no rule, counted */
+    report_one("n1", "pfp-1", CONTAINER_EXITED, 1);
+    state = job_state(&v, "pfp");
+    ck_assert_uint_eq(state->failed, 1);
+    ck_assert_str_eq(state->finished, "");
+    fleet_workloads_clear(&v);
+    /* exit 43: FailJob */
+    report_one("n1", "pfp-2", CONTAINER_EXITED, 43);
+    state = job_state(&v, "pfp");
+    ck_assert_str_eq(state->finished, "Failed");
+    ck_assert_str_eq(state->reason, "PodFailurePolicy");
+    ck_assert_str_eq(state->message, "Container pfp-2 for pod default/pfp-2 failed with exit code "
+                                     "43 matching FailJob rule at index 1");
+    ck_assert_uint_eq(state->failed, 2);
+    fleet_workloads_clear(&v);
+}
+END_TEST
+
 /* What a review found: a restart of the controller mid-rollout (every
  * Ready replica not yet available for minReadySeconds again) moves no
  * more nodes than maxUnavailable; a new template that fits no node
@@ -1789,6 +1859,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_paused_deployment_waits_and_resumes_with_its_deadline);
     tcase_add_test(tc, a_daemonset_rolls_node_by_node);
     tcase_add_test(tc, a_daemonset_rollout_keeps_its_budget);
+    tcase_add_test(tc, a_pod_failure_policy_ignores_and_fails);
     tcase_add_test(tc, a_job_runs_to_completion);
     tcase_add_test(tc, a_cronjob_makes_its_jobs);
     suite_add_tcase(s, tc);

@@ -580,13 +580,41 @@ static const bad_case bad_cases[] = {
       "Never" },
     { "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n"
       "spec:\n"
-      "  podFailurePolicy: {rules: []}\n"
+      "  backoffLimitPerIndex: 1\n"
       "  suspend: true\n"
       "  template: {spec: {restartPolicy: Always, containers: [{name: c, image: x}]}}\n",
-      "web.yaml:5:21: spec.podFailurePolicy: berth's Jobs do not have this yet\n"
+      "web.yaml:5:25: spec.backoffLimitPerIndex: berth's Jobs do not have this yet\n"
       "web.yaml:6:12: spec.suspend: berth does not suspend Jobs yet (false only)\n"
       "web.yaml:7:36: spec.template.spec.restartPolicy: a Job's pods are OnFailure or Never, not "
       "Always" },
+    { "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n"
+      "spec:\n"
+      "  podFailurePolicy:\n"
+      "    rules:\n"
+      "    - {action: FailIndex, onExitCodes: {operator: In, values: [1]}}\n"
+      "    - {action: Ignore, onExitCodes: {operator: In, values: [0, 2, 2]}}\n"
+      "    - {action: FailJob, onPodConditions: [{type: DisruptionTarget}]}\n"
+      "    - {action: Count, onPodConditions: [{type: Ready}],\n"
+      "       onExitCodes: {operator: Is, values: []}}\n"
+      "  template: {spec: {restartPolicy: OnFailure, containers: [{name: c, image: x}]}}\n",
+      "web.yaml:6:5: spec.podFailurePolicy: needs the pods' restartPolicy to be Never\n"
+      "web.yaml:7:16: spec.podFailurePolicy.rules[0].action: FailIndex needs "
+      "backoffLimitPerIndex, which berth's Jobs do not have yet\n"
+      "web.yaml:8:61: spec.podFailurePolicy.rules[1].onExitCodes.values[0]: 0 may not be among "
+      "the values of In (a container that exits 0 did not fail)\n"
+      "web.yaml:8:67: spec.podFailurePolicy.rules[1].onExitCodes.values[2]: 2 is given twice\n"
+      "web.yaml:9:16: spec.podFailurePolicy.rules[2].action: FailJob on DisruptionTarget: berth "
+      "never counts a disruption as a failure (Ignore only)\n"
+      "web.yaml:10:7: spec.podFailurePolicy.rules[3]: a rule needs exactly one of onExitCodes and "
+      "onPodConditions\n"
+      "web.yaml:10:16: spec.podFailurePolicy.rules[3].action: Count on DisruptionTarget: berth "
+      "never counts a disruption as a failure (Ignore only)\n"
+      "web.yaml:10:48: spec.podFailurePolicy.rules[3].onPodConditions[0].type: 'Ready': berth's "
+      "pods have no such condition (DisruptionTarget only)\n"
+      "web.yaml:11:32: spec.podFailurePolicy.rules[3].onExitCodes.operator: 'Is' is not one of "
+      "In, NotIn\n"
+      "web.yaml:11:44: spec.podFailurePolicy.rules[3].onExitCodes.values: at least one exit "
+      "code" },
     { "apiVersion: apps/v1\nkind: Job\nmetadata: {name: j}\n",
       "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Job (use batch/v1 or berth/v1)" },
     /* YAML itself */
@@ -1226,6 +1254,53 @@ START_TEST(disruption_budgets)
 }
 END_TEST
 
+/* Kubernetes' own example of a podFailurePolicy, unchanged. */
+START_TEST(pod_failure_policy)
+{
+    static const char yaml[] = "apiVersion: batch/v1\n"
+                               "kind: Job\n"
+                               "metadata:\n"
+                               "  name: job-pod-failure-policy-example\n"
+                               "spec:\n"
+                               "  completions: 12\n"
+                               "  parallelism: 3\n"
+                               "  template:\n"
+                               "    spec:\n"
+                               "      restartPolicy: Never\n"
+                               "      containers:\n"
+                               "      - name: main\n"
+                               "        image: docker.io/library/bash:5\n"
+                               "        command: [\"bash\"]\n"
+                               "        args:\n"
+                               "        - -c\n"
+                               "        - echo \"Hello world!\" && sleep 5 && exit 42\n"
+                               "  backoffLimit: 6\n"
+                               "  podFailurePolicy:\n"
+                               "    rules:\n"
+                               "    - action: FailJob\n"
+                               "      onExitCodes:\n"
+                               "        containerName: main\n"
+                               "        operator: In\n"
+                               "        values: [42]\n"
+                               "    - action: Ignore\n"
+                               "      onPodConditions:\n"
+                               "      - type: DisruptionTarget\n";
+    berth_manifest *m = parse_ok(yaml);
+    const JobSpec *j = m->workloads[0]->job;
+
+    ck_assert_uint_eq(j->n_pod_failure_policy, 2);
+    ck_assert_str_eq(j->pod_failure_policy[0]->action, "FailJob");
+    ck_assert_str_eq(j->pod_failure_policy[0]->on_exit_codes->container_name, "main");
+    ck_assert_str_eq(j->pod_failure_policy[0]->on_exit_codes->operator_, "In");
+    ck_assert_uint_eq(j->pod_failure_policy[0]->on_exit_codes->n_values, 1);
+    ck_assert_int_eq(j->pod_failure_policy[0]->on_exit_codes->values[0], 42);
+    ck_assert_str_eq(j->pod_failure_policy[1]->action, "Ignore");
+    ck_assert_uint_eq(j->pod_failure_policy[1]->n_on_pod_conditions, 1);
+    ck_assert_str_eq(j->pod_failure_policy[1]->on_pod_conditions[0], "DisruptionTarget");
+    berth_manifest_free(m);
+}
+END_TEST
+
 START_TEST(host_ports)
 {
     static const char yaml[] =
@@ -1536,6 +1611,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, namespaces);
     tcase_add_test(tc, host_ports);
     tcase_add_test(tc, disruption_budgets);
+    tcase_add_test(tc, pod_failure_policy);
     tcase_add_test(tc, dns_policy_and_config);
     tcase_add_test(tc, lifecycle_hooks);
     tcase_add_test(tc, replica_ids);

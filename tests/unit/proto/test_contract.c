@@ -53,7 +53,11 @@ START_TEST(controller_methods)
               "berth.v1.ListNamespacesResponse");
     method_is(c, "GetPeers", "berth.v1.GetPeersRequest", "berth.v1.Peers");
     method_is(c, "Rollout", "berth.v1.RolloutRequest", "berth.v1.RolloutResponse");
-    ck_assert_uint_eq(c->n_methods, 27);
+    method_is(c, "ListDisruptionBudgets", "berth.v1.ListDisruptionBudgetsRequest",
+              "berth.v1.ListDisruptionBudgetsResponse");
+    method_is(c, "EvictPod", "berth.v1.EvictPodRequest", "berth.v1.EvictPodResponse");
+    method_is(c, "CreateJob", "berth.v1.CreateJobRequest", "berth.v1.ApplyResponse");
+    ck_assert_uint_eq(c->n_methods, 30);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
