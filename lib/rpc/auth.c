@@ -59,7 +59,7 @@ struct berth_session {
 /* Sessions one peer may have with us at once: an operator runs several
  * berthctl at a time (a drain or logs -f in one terminal, gets in
  * another), each its own session under the same key. */
-#define PEER_ACCEPTED_MAX 16
+#define PEER_ACCEPTED_MAX 64
 
 /* The sessions of one peer: those we initiated newest first, two at most,
  * so a renewed session does not break replies still in flight under the

@@ -100,10 +100,9 @@ int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv)
          strcmp(argv[optind], "workloads") == 0 || strcmp(argv[optind], "nodes") == 0 ||
          strcmp(argv[optind], "namespace") == 0 || strcmp(argv[optind], "namespaces") == 0 ||
          strcmp(argv[optind], "ns") == 0 || strcmp(argv[optind], "pdb") == 0 ||
-         strncmp(argv[optind], "poddisruptionbudget", 19) == 0))
-        kind = argv[optind++];
-    else if (optind < argc && workload_kind_word(argv[optind]))
-        optind++; /* kubectl delete deployment web: the workload web */
+         strcmp(argv[optind], "poddisruptionbudget") == 0 ||
+         strcmp(argv[optind], "poddisruptionbudgets") == 0 || workload_kind_word(argv[optind])))
+        kind = argv[optind++]; /* the controller checks a workload's kind */
     if (!file && optind >= argc) {
         berthctl_errorf("delete needs a NAME or -f FILE (see berthctl delete --help)");
         return BERTHCTL_EXIT_USAGE;

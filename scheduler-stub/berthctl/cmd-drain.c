@@ -3,8 +3,9 @@
  * (EvictPod), which each PodDisruptionBudget gates: a refused eviction is
  * tried again every second and its reason shown, so the drain goes one
  * budget step at a time; an evicted pod counts as done once it stopped on
- * the node and runs Ready elsewhere (or cannot be placed: then a warning
- * says why). Last, the node is marked drained. */
+ * the node and runs Ready elsewhere (one that cannot be placed, or whose
+ * replacement is stuck in a crash loop or an image pull, is reported
+ * instead of waited for). Last, the node is marked drained. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,8 +56,13 @@ static bool has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* "ns/name, ns/name" of the pods whose owner is (or, with !match, is
- * not) of this kind prefix: for kubectl's messages. */
+static bool ended(const Pod *p)
+{
+    return strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0;
+}
+
+/* "ns/name, ns/name" of the pods that have not ended whose owner is of
+ * this kind prefix ("": none): for kubectl's messages. */
 static void pod_list(const ListPodsResponse *r, const char *owner, char *buf, size_t size)
 {
     size_t len = 0;
@@ -65,16 +71,11 @@ static void pod_list(const ListPodsResponse *r, const char *owner, char *buf, si
     for (size_t i = 0; i < r->n_pods && len < size; i++) {
         const Pod *p = r->pods[i];
 
-        if (!(*owner ? has_prefix(p->controlled_by, owner) : !*p->controlled_by))
+        if (ended(p) || !(*owner ? has_prefix(p->controlled_by, owner) : !*p->controlled_by))
             continue;
         len += (size_t)snprintf(buf + len, size - len, "%s%s/%s", len ? ", " : "", p->namespace_,
                                 p->name);
     }
-}
-
-static bool ended(const Pod *p)
-{
-    return strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0;
 }
 
 /* Which pods of the node to evict; what keeps the drain from starting
@@ -126,8 +127,9 @@ static int plan(const char *node, const ListPodsResponse *r, const drain_opts *o
     return 0;
 }
 
-/* Ask for one eviction: 0 done (or nothing to evict any more), 1 refused
- * for now (the budget: its reason shown when new), -1 failed (shown). */
+/* Ask for one eviction: 0 done (or nothing to evict any more), 2 the pod
+ * had ended (nothing moved), 1 refused for now (the budget: its reason
+ * shown when new), -1 failed (shown). */
 static int evict(berthctl_ctx *ctx, const char *node, target *t)
 {
     _cleanup_error_ berth_error *err = NULL;
@@ -145,6 +147,8 @@ static int evict(berthctl_ctx *ctx, const char *node, target *t)
     }
     switch (res.code) {
     case CODE_OK:
+        r = res.response && ((EvictPodResponse *)res.response)->ended ? 2 : 0;
+        break;
     case CODE_NOT_FOUND: /* gone from the node already */
         r = 0;
         break;
@@ -183,44 +187,67 @@ static bool still_on_node(const ListContainersResponse *c, const char *id)
     return false;
 }
 
-/* An evicted pod: done once it stopped here and its replacement is
- * Ready elsewhere (or has ended), or cannot be placed (warned). */
-static bool moved(berthctl_ctx *ctx, const char *node, const ListContainersResponse *here,
-                  target *t)
+/* What holds a pod up for good until someone acts (kubectl's STATUS): a
+ * replacement in one is reported, not waited for. */
+static bool stuck(const Pod *p)
+{
+    static const char *const words[] = { "CrashLoopBackOff",      "ImagePullBackOff",
+                                         "ErrImagePull",          "ErrImageNeverPull",
+                                         "InvalidImageName",      "CreateContainerConfigError",
+                                         "Init:CrashLoopBackOff", "Error" };
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(p->status, words[i]) == 0)
+            return true;
+    return false;
+}
+
+/* An evicted pod: done once it stopped here and its replacement is Ready
+ * elsewhere (or ended); a replacement that is stuck (crash loop, image
+ * that will not pull) or cannot be placed, or a pod no longer wanted
+ * (scaled down, a new revision), is reported and done too. 1 done, 0 not
+ * yet, -1 a call failed (said). */
+static int moved(berthctl_ctx *ctx, const char *node, const ListContainersResponse *here, target *t)
 {
     GetPodRequest req = GET_POD_REQUEST_INIT;
     GetWorkloadRequest wreq = GET_WORKLOAD_REQUEST_INIT;
     Workload *w = NULL;
     Pod *p = NULL;
-    bool done = false;
+    int r, done = 0;
 
     if (still_on_node(here, t->id))
-        return false;
+        return 0;
     req.namespace_ = t->ns;
     req.name = t->name;
-    if (berthctl_call_quiet(ctx, "GetPod", &req.base, (ProtobufCMessage **)&p) == 0) {
-        done = strcmp(p->node, node) != 0 &&
-               ((strcmp(p->phase, "Running") == 0 && p->ready == p->total) || ended(p));
-        if (done)
+    if ((r = berthctl_call_quiet(ctx, "GetPod", &req.base, (ProtobufCMessage **)&p)) == 0) {
+        if (strcmp(p->node, node) == 0) {
+            done = 0;
+        } else if ((strcmp(p->phase, "Running") == 0 && p->ready == p->total) || ended(p)) {
             printf("pod/%s evicted (%s on %s)\n", t->name, ended(p) ? p->phase : "Ready", p->node);
+            done = 1;
+        } else if (stuck(p)) {
+            printf("pod/%s evicted\n", t->name);
+            fprintf(stderr, "Warning: pod %s/%s on %s does not become Ready: %s\n", t->ns, t->name,
+                    p->node, p->status);
+            done = 1;
+        }
         berth_pb_free(&p->base);
         return done;
     }
-    /* not placed anywhere: say why, once it is known */
+    if (r != 2)
+        return -1;
+    /* not placed anywhere: say why, when its workload knows */
     wreq.namespace_ = t->ns;
     wreq.name = t->workload;
-    if (berthctl_call_quiet(ctx, "GetWorkload", &wreq.base, (ProtobufCMessage **)&w) != 0) {
-        printf("pod/%s evicted\n", t->name); /* its workload is gone */
-        return true;
-    }
-    if (w->status && w->status->unschedulable) {
-        printf("pod/%s evicted\n", t->name);
+    if ((r = berthctl_call_quiet(ctx, "GetWorkload", &wreq.base, (ProtobufCMessage **)&w)) != 0)
+        return r == 2 ? (printf("pod/%s evicted\n", t->name), 1) : -1; /* gone with it */
+    printf("pod/%s evicted\n", t->name);
+    if (w->status && w->status->unschedulable)
         fprintf(stderr, "Warning: pod %s/%s cannot run elsewhere now: %s\n", t->ns, t->name,
                 w->status->message);
-        done = true;
-    }
+    /* else no longer wanted: scaled down, or its revision replaced */
     berth_pb_free(&w->base);
-    return done;
+    return 1;
 }
 
 static void timed_out(const char *node, const drain_opts *o, const target *t, size_t n)
@@ -290,12 +317,22 @@ static int drain(berthctl_ctx *ctx, const char *node, const drain_opts *o)
                 goto out;
             if (r == 0)
                 t[i].state = TARGET_MOVED;
+            if (r == 2) {
+                printf("pod/%s evicted (it had ended)\n", t[i].name);
+                t[i].state = TARGET_DONE;
+            }
         }
         lreq.node = (char *)node;
         if (berthctl_call(ctx, "ListContainers", &lreq.base, (ProtobufCMessage **)&here) != 0)
             goto out;
         for (size_t i = 0; i < n; i++) {
-            if (t[i].state == TARGET_MOVED && moved(ctx, node, here, &t[i]))
+            int r = t[i].state == TARGET_MOVED ? moved(ctx, node, here, &t[i]) : 0;
+
+            if (r < 0) {
+                berth_pb_free(&here->base);
+                goto out;
+            }
+            if (r > 0)
                 t[i].state = TARGET_DONE;
             left += t[i].state != TARGET_DONE;
         }

@@ -91,10 +91,27 @@ static int set_timeout(berthctl_ctx *ctx, const char *v, berth_error **err)
  * drain --timeout): the call timeout is --request-timeout then. */
 static bool drain_command(int argc, char **argv)
 {
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "drain") == 0)
-            return true;
-    return false;
+    const char *words[2] = { NULL, NULL };
+    size_t n = 0;
+
+    /* the command's words: the first arguments that are no flag nor a
+     * global flag's value */
+    for (int i = 1; i < argc && n < 2 && strcmp(argv[i], "--") != 0; i++) {
+        const char *a = argv[i];
+
+        if (a[0] != '-') {
+            words[n++] = a;
+            continue;
+        }
+        for (size_t f = 0; f < sizeof(global_flags) / sizeof(global_flags[0]); f++)
+            if (strcmp(a, global_flags[f].flag) == 0) {
+                i++; /* its value */
+                break;
+            }
+    }
+    return (words[0] && strcmp(words[0], "drain") == 0) ||
+           (words[0] && words[1] && strcmp(words[0], "node") == 0 &&
+            strcmp(words[1], "drain") == 0);
 }
 
 int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)

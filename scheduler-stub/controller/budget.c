@@ -54,11 +54,13 @@ void berth_budget_status(const PodDisruptionBudget *b, const berth_budget_pods *
 {
     uint32_t expected, desired = 0;
 
-    /* Kubernetes' getExpectedPodCount */
+    /* Kubernetes' getExpectedPodCount (neither field: none expected) */
     if (b->min_available && !b->min_available->percent)
         expected = pods->pods;
-    else
+    else if (b->min_available || b->max_unavailable)
         expected = pods->scale;
+    else
+        expected = 0;
     if (b->max_unavailable) {
         uint32_t unavailable = berth_int_or_percent_of(b->max_unavailable, expected);
 
@@ -69,7 +71,9 @@ void berth_budget_status(const PodDisruptionBudget *b, const berth_budget_pods *
     st->expected_pods = expected;
     st->desired_healthy = desired;
     st->current_healthy = pods->healthy;
-    st->disruptions_allowed = pods->healthy > desired ? pods->healthy - desired : 0;
+    /* Kubernetes': none while nothing is expected (a budget with neither
+     * field among them) */
+    st->disruptions_allowed = expected > 0 && pods->healthy > desired ? pods->healthy - desired : 0;
 }
 
 bool berth_budget_allows(const PodDisruptionBudget *b, const DisruptionBudgetStatus *st,
@@ -77,7 +81,7 @@ bool berth_budget_allows(const PodDisruptionBudget *b, const DisruptionBudgetSta
 {
     if (!pod_healthy) {
         if (strcmp(b->unhealthy_pod_eviction_policy, "AlwaysAllow") == 0 ||
-            st->current_healthy >= st->desired_healthy)
+            (st->current_healthy >= st->desired_healthy && st->desired_healthy > 0))
             return true;
     } else if (st->disruptions_allowed > 0) {
         return true;

@@ -34,16 +34,17 @@ typedef struct berth_budget_pods {
 
 /* Kubernetes' status of budget b over pods: expected_pods (the pods
  * themselves for a minAvailable that is a number, else the controllers'
- * scale), desired_healthy, current_healthy, disruptions_allowed. The
- * unhealthy list is left alone. */
+ * scale), desired_healthy, current_healthy, disruptions_allowed (none
+ * while none are expected: a budget with neither field allows nothing).
+ * The unhealthy list is left alone. */
 void berth_budget_status(const PodDisruptionBudget *b, const berth_budget_pods *pods,
                          DisruptionBudgetStatus *st);
 
 /* The eviction API's decision for one pod under budget b (status st):
  * allowed, or not (then *ret_why says why, in Kubernetes' words and
  * berth's figures). A pod that is not healthy may go when b's policy is
- * AlwaysAllow, or while the budget is met (IfHealthyBudget); a healthy one
- * only while disruptions are allowed. */
+ * AlwaysAllow, or while the budget is met and asks for some
+ * (IfHealthyBudget); a healthy one only while disruptions are allowed. */
 bool berth_budget_allows(const PodDisruptionBudget *b, const DisruptionBudgetStatus *st,
                          bool pod_healthy, char *ret_why, size_t why_size);
 

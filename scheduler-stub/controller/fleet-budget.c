@@ -321,17 +321,22 @@ static void find_pod(void *data, const pod_ref *p)
 }
 
 int fleet_evict(fleet *f, const EvictPodRequest *in, const char *by, char *ret_node,
-                size_t node_size, berth_error **err)
+                size_t node_size, bool *ret_ended, berth_error **err)
 {
     const char *ns = berth_namespace_or_default(in->namespace_);
     _cleanup_error_ berth_error *place_err = NULL;
     const fleet_budget *budget = NULL;
     char id[BERTH_ID_BUF], why[400], key[BERTH_WORKLOAD_KEY_BUF], budget_name[BERTH_ID_BUF] = "";
     finding fd = { .id = id, .node = in->node };
+    char node[BERTH_NAME_MAX + 1];
     const pod_ref *p;
+    const char *phase;
+    uint32_t restarts;
 
-    if (strlen(in->name) >= BERTH_ID_BUF)
-        return berth_error_set(err, EINVAL, "pod name '%.70s...' is too long", in->name);
+    if (!*in->name || strlen(in->name) >= BERTH_ID_BUF || strstr(in->name, BERTH_NAMESPACE_SEP))
+        return berth_error_set(err, EINVAL, "'%.70s' is not a pod's name", in->name);
+    if (!berth_namespace_is_default(ns) && !berth_namespace_name_valid(ns))
+        return berth_error_set(err, EINVAL, "'%.70s' is not a namespace's name", ns);
     berth_id_join(ns, in->name, id);
     each_pod(f, find_pod, &fd);
     if (fd.n == 0)
@@ -343,15 +348,22 @@ int fleet_evict(fleet *f, const EvictPodRequest *in, const char *by, char *ret_n
         return berth_error_set(err, EBUSY, "pod %s is on %s and %s: name the node", in->name,
                                fd.found[0].node->rec.name, fd.found[1].node->rec.name);
     p = &fd.found[0];
-    snprintf(ret_node, node_size, "%s", p->node->rec.name);
+    snprintf(node, sizeof(node), "%s", p->node->rec.name);
     if (p->wl->w->kind == WORKLOAD_DAEMONSET)
         return berth_error_set(err, EBUSY,
                                "pod %s is a DaemonSet's: evicted, it would run again on %s "
                                "(node drain leaves it)",
                                in->name, p->node->rec.name);
-    if (pod_ended(p) || p->a->evicted)
-        return 0; /* nothing runs to be disrupted */
-    for (size_t i = 0; i < f->n_budgets; i++) {
+    /* Kubernetes' canIgnorePDB: a pod that ended has nothing to disrupt
+     * (it stays where it ran, with its log), one that is Pending serves
+     * nobody yet (it moves) */
+    phase = fleet_replica_phase(p->node, p->a, p->w, &restarts);
+    if (pod_ended(p) || strcmp(phase, "Failed") == 0 || p->a->evicted) {
+        *ret_ended = !p->a->evicted;
+        snprintf(ret_node, node_size, "%s", node);
+        return 0;
+    }
+    for (size_t i = 0; i < f->n_budgets && strcmp(phase, "Pending") != 0; i++) {
         if (!pod_selected(f->budgets[i]->b, p))
             continue;
         if (budget)
@@ -390,7 +402,9 @@ int fleet_evict(fleet *f, const EvictPodRequest *in, const char *by, char *ret_n
         return berth_error_prefix(err, "evict %s", in->name);
     }
     fleet_event(f, FLEET_KIND_WORKLOAD, key, FLEET_NORMAL, "Evicted",
-                "pod %s evicted from node %s by operator %s%s%s", in->name, ret_node, by,
+                "pod %s evicted from node %s by operator %s%s%s", in->name, node, by,
                 *budget_name ? " under PodDisruptionBudget " : "", budget_name);
+    *ret_ended = false;
+    snprintf(ret_node, node_size, "%s", node);
     return 0;
 }

@@ -235,6 +235,10 @@ int fleet_cron_create_job(fleet *f, const CreateJobRequest *in, const char *by,
                                "'%.70s' is not a valid Job name (1-%d of a-z 0-9 -, starting "
                                "and ending with a letter or digit)",
                                in->name, BERTH_WORKLOAD_NAME_MAX);
+    if (!berth_workload_name_valid(in->from_cronjob))
+        return berth_error_set(err, EINVAL, "'%.70s' is not a CronJob's name", in->from_cronjob);
+    if (!berth_namespace_is_default(in->namespace_) && !berth_namespace_name_valid(in->namespace_))
+        return berth_error_set(err, EINVAL, "'%.70s' is not a namespace's name", in->namespace_);
     berth_workload_key(in->namespace_, in->from_cronjob, key);
     cron = fleet_workload_find(f, key);
     if (!cron || cron->w->kind != WORKLOAD_CRONJOB)

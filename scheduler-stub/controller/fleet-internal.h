@@ -23,6 +23,8 @@
  * CTL_STATUSES_MAX, validate.h). */
 #define FLEET_SAMPLES_MAX   4096 /* per node */
 #define FLEET_WORKLOADS_MAX 10000
+/* Evictions and listings go over every budget. */
+#define FLEET_BUDGETS_MAX 1000
 /* The most samples one metrics round may carry. */
 #define FLEET_METRICS_MAX 1024
 
@@ -357,10 +359,10 @@ bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Worklo
 /* Whether replica a (running w) on n is Ready: its pod's Ready condition,
  * every container on the current spec. */
 bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workload *w);
-/* A container of a replica that ended non-zero: its name (borrowed from
- * the workload's spec) and exit code (128 + the signal that killed it). */
+/* A container of a replica that ended non-zero: its name and exit code
+ * (128 + the signal that killed it). */
 typedef struct fleet_exit {
-    const char *container;
+    char container[BERTH_ID_BUF];
     int32_t code;
 } fleet_exit;
 /* The containers of replica a (running w) on n that ended non-zero, at

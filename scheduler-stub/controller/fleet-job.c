@@ -156,6 +156,18 @@ static size_t pods_drop_active(fleet_workload *wl, size_t keep)
     return dropped;
 }
 
+/* Take pod p out of the Job (its replica leaves its node). */
+static void pod_remove(JobState *js, JobPod *p)
+{
+    for (size_t i = 0; i < js->n_pods; i++)
+        if (js->pods[i] == p) {
+            job_pod_free_unpacked(p, NULL);
+            memmove(&js->pods[i], &js->pods[i + 1], (js->n_pods - i - 1) * sizeof(*js->pods));
+            js->n_pods--;
+            return;
+        }
+}
+
 /* Whether completion index ci succeeded, or a pod runs for it. */
 static bool index_taken(const JobState *js, uint32_t ci)
 {
@@ -262,14 +274,16 @@ static bool observe(fleet *f, fleet_workload *wl, int64_t now_real, char *fail_j
                 char why[320] = "";
                 failure_action act = failure_policy(wl, n, a, why, sizeof(why));
 
-                set_str(&p->finished, FAILED);
                 changed = true;
                 if (act == FAILURE_IGNORE) {
-                    /* not a failure that counts: replaced, no backoff */
+                    /* not a failure that counts: the pod goes (Kubernetes
+                     * deletes it) and another takes its place, no backoff */
                     fleet_event(f, FLEET_KIND_WORKLOAD, wl->key, FLEET_NORMAL, "PodFailurePolicy",
                                 "%s: ignored", why);
+                    pod_remove(js, p);
                     continue;
                 }
+                set_str(&p->finished, FAILED);
                 js->failed++;
                 if (act == FAILURE_FAIL_JOB && !*fail_job)
                     snprintf(fail_job, fail_size, "%s", why);
@@ -517,13 +531,18 @@ bool fleet_job_change_allowed(const Workload *old, const Workload *next)
     y.node_affinity = next->node_affinity;
     y.n_tolerations = next->n_tolerations;
     y.tolerations = next->tolerations;
+    /* podFailurePolicy too, as Kubernetes' */
     if (old->job) {
         xs.completions = old->job->completions;
         xs.indexed = old->job->indexed;
+        xs.n_pod_failure_policy = old->job->n_pod_failure_policy;
+        xs.pod_failure_policy = old->job->pod_failure_policy;
     }
     if (next->job) {
         ys.completions = next->job->completions;
         ys.indexed = next->job->indexed;
+        ys.n_pod_failure_policy = next->job->n_pod_failure_policy;
+        ys.pod_failure_policy = next->job->pod_failure_policy;
     }
     x.job = &xs;
     y.job = &ys;

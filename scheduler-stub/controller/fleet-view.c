@@ -200,7 +200,7 @@ size_t fleet_replica_exits(const fleet_node *n, const fleet_assign *a, const Wor
         code = s->signal ? 128 + s->signal : s->exit_code;
         if (code == 0)
             continue;
-        ret[k].container = p.e[i].name;
+        snprintf(ret[k].container, sizeof(ret[k].container), "%s", p.e[i].name);
         ret[k].code = code;
         k++;
     }

@@ -752,6 +752,16 @@ static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyActi
     if (f->n_workloads + n_new > FLEET_WORKLOADS_MAX)
         return berth_error_set(err, ENOSPC, "%zu workloads would exceed the limit of %d",
                                f->n_workloads + n_new, FLEET_WORKLOADS_MAX);
+    n_new = 0;
+    for (size_t i = 0; i < in->n_budgets; i++) {
+        char key[BERTH_WORKLOAD_KEY_BUF];
+
+        berth_workload_key(in->budgets[i]->namespace_, in->budgets[i]->name, key);
+        n_new += !fleet_budget_find(f, key);
+    }
+    if (f->n_budgets + n_new > FLEET_BUDGETS_MAX)
+        return berth_error_set(err, ENOSPC, "%zu PodDisruptionBudgets would exceed the limit of %d",
+                               f->n_budgets + n_new, FLEET_BUDGETS_MAX);
     for (size_t i = 0; i < n_ns; i++) {
         ApplyAction a = namespace_action(f, namespaces[i], now, &ns_copies[i]);
 

@@ -239,9 +239,10 @@ int fleet_budgets_list(fleet *f, const char *ns, const char *name, PodDisruption
  * (placement, durably) with an event by operator by. *ret_node: the node
  * it was on. ENOENT: no such pod; EBUSY: on two nodes (name one), a
  * DaemonSet's, or under two budgets; EDQUOT: the budget refuses (its
- * message says why); a pod that ended is evicted at once. */
+ * message says why). No budget is asked about a Pending pod; one that
+ * ended (Succeeded, Failed) stays where it is, *ret_ended says so. */
 int fleet_evict(fleet *f, const EvictPodRequest *in, const char *by, char *ret_node,
-                size_t node_size, berth_error **err);
+                size_t node_size, bool *ret_ended, berth_error **err);
 
 /* kubectl create job NAME --from=cronjob/X: a Job of the CronJob's
  * template named in->name, one of its Jobs, applied (or checked, on a dry

@@ -386,6 +386,45 @@ static bool kind_is(const char *kind, const char *one, const char *many, const c
     return strcmp(kind, one) == 0 || strcmp(kind, many) == 0 || (brief && strcmp(kind, brief) == 0);
 }
 
+/* kubectl's word for a kind of workload (deployment, deploy, ds, cj ...),
+ * or UNSPECIFIED. */
+static WorkloadKind workload_kind_of(const char *kind)
+{
+    if (kind_is(kind, "deployment", "deployments", "deploy"))
+        return WORKLOAD_DEPLOYMENT;
+    if (kind_is(kind, "daemonset", "daemonsets", "ds"))
+        return WORKLOAD_DAEMONSET;
+    if (kind_is(kind, "job", "jobs", NULL))
+        return WORKLOAD_JOB;
+    if (kind_is(kind, "cronjob", "cronjobs", "cj"))
+        return WORKLOAD_CRONJOB;
+    return WORKLOAD_KIND_UNSPECIFIED;
+}
+
+/* Whether the workload a Delete names is of this kind (kubectl delete
+ * deployment web deletes no Job web); ENOENT in kubectl's words if not. */
+static bool workload_is(fleet *f, const DeleteRequest *in, WorkloadKind kind, berth_error **err)
+{
+    char key[BERTH_WORKLOAD_KEY_BUF];
+    fleet_workloads v;
+    bool is;
+
+    berth_workload_key(berth_namespace_or_default(in->namespace_), in->name, key);
+    if (fleet_workloads_get(f, key, &v, NULL) < 0)
+        v.n_workloads = 0;
+    is = v.n_workloads == 1 && v.workloads[0]->kind == kind;
+    if (v.n_workloads)
+        fleet_workloads_clear(&v);
+    if (!is)
+        berth_error_set(err, ENOENT, "%s \"%.60s\" not found",
+                        kind == WORKLOAD_DEPLOYMENT  ? "deployments.apps"
+                        : kind == WORKLOAD_DAEMONSET ? "daemonsets.apps"
+                        : kind == WORKLOAD_JOB       ? "jobs.batch"
+                                                     : "cronjobs.batch",
+                        in->name);
+    return is;
+}
+
 static void h_delete(Controller_Service *svc, const DeleteRequest *in,
                      DeleteResponse_Closure closure, void *data)
 {
@@ -404,10 +443,15 @@ static void h_delete(Controller_Service *svc, const DeleteRequest *in,
             ctl_relay_drop(s->relay, in->name);
     } else if (*in->kind && !kind_is(in->kind, "workload", "workloads", NULL) &&
                !kind_is(in->kind, "namespace", "namespaces", "ns") &&
-               !kind_is(in->kind, "poddisruptionbudget", "poddisruptionbudgets", "pdb")) {
+               !kind_is(in->kind, "poddisruptionbudget", "poddisruptionbudgets", "pdb") &&
+               !workload_kind_of(in->kind)) {
         r = berth_error_set(&err, EINVAL,
-                            "kind '%.40s': workload, namespace, poddisruptionbudget or node",
+                            "kind '%.40s': workload, deployment, daemonset, job, cronjob, "
+                            "namespace, poddisruptionbudget or node",
                             in->kind);
+    } else if (!*in->manifest && workload_kind_of(in->kind) &&
+               !workload_is(s->fleet, in, workload_kind_of(in->kind), &err)) {
+        r = -1;
     } else {
         delete_kind kind = kind_is(in->kind, "namespace", "namespaces", "ns") ? DELETE_NAMESPACE
                            : kind_is(in->kind, "poddisruptionbudget", "poddisruptionbudgets", "pdb")
@@ -487,13 +531,15 @@ static void h_evict_pod(Controller_Service *svc, const EvictPodRequest *in,
     EvictPodResponse out = EVICT_POD_RESPONSE_INIT;
     _cleanup_error_ berth_error *err = NULL;
     char node[BERTH_NAME_MAX + 1];
+    bool ended = false;
 
     NEED_OPERATOR(data);
-    if (fleet_evict(fleet_of(svc), in, operator_name(data), node, sizeof(node), &err) < 0) {
+    if (fleet_evict(fleet_of(svc), in, operator_name(data), node, sizeof(node), &ended, &err) < 0) {
         berth_rpc_fail_error(data, err);
         return;
     }
     out.node = node;
+    out.ended = ended;
     closure(&out, data);
 }
 

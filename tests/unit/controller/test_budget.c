@@ -129,11 +129,11 @@ START_TEST(status_is_the_disruption_controllers)
     v.value = 100;
     st = status_of(&b, 5, 5, 5);
     ck_assert_uint_eq(st.disruptions_allowed, 0);
-    /* neither field: everything may go */
+    /* neither field: nothing is expected, nothing may go (Kubernetes') */
     b.min_available = NULL;
     st = status_of(&b, 5, 4, 5);
     ck_assert_uint_eq(st.desired_healthy, 0);
-    ck_assert_uint_eq(st.disruptions_allowed, 4);
+    ck_assert_uint_eq(st.disruptions_allowed, 0);
 }
 END_TEST
 
@@ -159,6 +159,14 @@ START_TEST(eviction_decides_as_the_eviction_api_does)
     ck_assert(berth_budget_allows(&b, &st, false, why, sizeof(why)));
     st = status_of(&b, 3, 1, 3);
     ck_assert(!berth_budget_allows(&b, &st, false, why, sizeof(why)));
+    /* a budget that asks for none healthy: not an unhealthy one either
+     * (Kubernetes' DesiredHealthy > 0) */
+    v.value = 5;
+    st = status_of(&b, 3, 0, 3);
+    ck_assert_uint_eq(st.desired_healthy, 0);
+    ck_assert(!berth_budget_allows(&b, &st, false, why, sizeof(why)));
+    v.value = 1;
+    st = status_of(&b, 3, 1, 3);
     /* or always (AlwaysAllow) */
     b.unhealthy_pod_eviction_policy = "AlwaysAllow";
     ck_assert(berth_budget_allows(&b, &st, false, why, sizeof(why)));

@@ -1590,8 +1590,8 @@ START_TEST(a_job_runs_to_completion)
 END_TEST
 
 /* podFailurePolicy: a failure whose exit code an Ignore rule names is not
- * counted (the pod is replaced at once, no backoff); one a FailJob rule
- * names fails the Job, saying which rule. */
+ * counted (the pod goes and is replaced at once, no backoff); one a
+ * FailJob rule names fails the Job, saying which rule. */
 START_TEST(a_pod_failure_policy_ignores_and_fails)
 {
     Workload *w = deployment("pfp", 0);
@@ -1639,8 +1639,9 @@ START_TEST(a_pod_failure_policy_ignores_and_fails)
     ck_assert_int_eq(state->next_start_unix_ns, 0);
     ck_assert_str_eq(state->finished, "");
     fleet_workloads_clear(&v);
+    /* the ignored pod goes (Kubernetes deletes it), another replaces it */
     assigned_ids("n1", ids, sizeof(ids));
-    ck_assert_str_eq(ids, "pfp-0 pfp-1 pfp-2");
+    ck_assert_str_eq(ids, "pfp-1 pfp-2");
     /* exit 1: no rule, counted */
     report_one("n1", "pfp-1", CONTAINER_EXITED, 1);
     state = job_state(&v, "pfp");
@@ -1656,6 +1657,95 @@ START_TEST(a_pod_failure_policy_ignores_and_fails)
                                      "43 matching FailJob rule at index 1");
     ck_assert_uint_eq(state->failed, 2);
     fleet_workloads_clear(&v);
+}
+END_TEST
+
+/* Eviction: a replica moves to another node (not back onto the one it
+ * left, cordoned or not); a budget that cannot spare a Ready one refuses,
+ * naming itself; a pod that ended stays where it ran and says so; names
+ * that are no pod's are refused. */
+START_TEST(evictions_move_replicas_within_their_budget)
+{
+    EvictPodRequest req = EVICT_POD_REQUEST_INIT;
+    PodDisruptionBudget b = POD_DISRUPTION_BUDGET_INIT, *bp[] = { &b };
+    IntOrPercent one = INT_OR_PERCENT_INIT;
+    LabelSelector all = LABEL_SELECTOR_INIT;
+    berth_error *err = NULL;
+    fleet_changes c;
+    char node[64], ids[512], first[64];
+    bool ended = true;
+
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    register_node("n1");
+    register_node("n2");
+    apply_job("once", 1, 1, 6, false, -1);
+    ck_assert_int_eq(apply_one("web", 2, false), APPLY_CREATED);
+    all_ready("n1");
+    all_ready("n2");
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_int_eq(sscanf(ids, "%63s", first), 1);
+    /* the web replica on n1 moves to n2 */
+    {
+        char *w = strstr(ids, "web-");
+
+        ck_assert_ptr_nonnull(w);
+        ck_assert_int_eq(sscanf(w, "%63s", first), 1);
+    }
+    req.name = first;
+    ck_assert_int_eq(fleet_evict(f, &req, "op", node, sizeof(node), &ended, &err), 0);
+    ck_assert_str_eq(node, "n1");
+    ck_assert(!ended);
+    assigned_ids("n2", ids, sizeof(ids));
+    ck_assert_ptr_nonnull(strstr(ids, first));
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_ptr_null(strstr(ids, first));
+
+    /* a budget of maxUnavailable 1 over every pod of the namespace (web's
+     * two and the Job's): with the one just moved not Ready yet, a Ready
+     * one may not go */
+    one.value = 1;
+    b.name = "web";
+    b.namespace_ = "default";
+    b.max_unavailable = &one;
+    b.selector = &all;
+    b.unhealthy_pod_eviction_policy = "IfHealthyBudget";
+    ck_assert_int_eq(
+        fleet_apply_all(f, &(fleet_apply_in){ .budgets = bp, .n_budgets = 1, .source = "pdb.yaml" },
+                        &c, &err),
+        0);
+    fleet_changes_clear(&c);
+    assigned_ids("n2", ids, sizeof(ids));
+    {
+        char other[64], *w = strstr(ids, "web-");
+
+        /* the replica that was on n2 all along, Ready */
+        if (strncmp(w, first, strlen(first)) == 0)
+            w = strstr(w + 1, "web-");
+        ck_assert_ptr_nonnull(w);
+        ck_assert_int_eq(sscanf(w, "%63s", other), 1);
+        req.name = other;
+        ck_assert_fails(fleet_evict(f, &req, "op", node, sizeof(node), &ended, &err), err,
+                        CODE_RESOURCE_EXHAUSTED,
+                        "Cannot evict pod as it would violate the pod's disruption budget "
+                        "\"web\" (2 of 3 pods healthy, 2 needed); not Ready: web-75bb8fcdbf-1 on "
+                        "n2");
+    }
+    /* the Job's pod, once it succeeded: it stays, ended */
+    report_one("n1", "once-0", CONTAINER_EXITED, 0);
+    req.name = "once-0";
+    ck_assert_int_eq(fleet_evict(f, &req, "op", node, sizeof(node), &ended, &err), 0);
+    ck_assert(ended);
+    assigned_ids("n1", ids, sizeof(ids));
+    ck_assert_ptr_nonnull(strstr(ids, "once-0"));
+    /* no pod's names */
+    req.name = "team__web-0";
+    ck_assert_fails(fleet_evict(f, &req, "op", node, sizeof(node), &ended, &err), err,
+                    CODE_INVALID_ARGUMENT, "'team__web-0' is not a pod's name");
+    req.name = "nope-0";
+    ck_assert_fails(fleet_evict(f, &req, "op", node, sizeof(node), &ended, &err), err,
+                    CODE_NOT_FOUND, "pod nope-0 not found");
 }
 END_TEST
 
@@ -1860,6 +1950,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_daemonset_rolls_node_by_node);
     tcase_add_test(tc, a_daemonset_rollout_keeps_its_budget);
     tcase_add_test(tc, a_pod_failure_policy_ignores_and_fails);
+    tcase_add_test(tc, evictions_move_replicas_within_their_budget);
     tcase_add_test(tc, a_job_runs_to_completion);
     tcase_add_test(tc, a_cronjob_makes_its_jobs);
     suite_add_tcase(s, tc);
