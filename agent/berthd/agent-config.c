@@ -30,7 +30,7 @@
             &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
             &(c)->registries, &(c)->seccomp_profile_dir, &(c)->pod_bridge, &(c)->pod_nft_table,    \
             &(c)->pod_cidr, &(c)->pod_cluster_cidr, &(c)->pod_node_ip, &(c)->pod_resolv_conf,      \
-            &(c)->cni_conf_dir, &(c)->cni_bin_dir, &(c)->cni_runner                                \
+            &(c)->cni_conf_dir, &(c)->cni_bin_dir, &(c)->cni_runner, &(c)->secrets_dir             \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -96,6 +96,7 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     cfg->cni_bin_dir = berth_xstrdup("/usr/lib/cni");
     cfg->cgroup_parent = berth_xstrdup("/berth");
     cfg->socket = berth_xstrdup("/run/berth/agent.sock");
+    cfg->secrets_dir = berth_xstrdup("/run/berth/secrets");
     cfg->controller_key = berth_xstrdup("/etc/berth/controller.pub");
     cfg->controller_name = berth_xstrdup("controller");
     return 0;
@@ -350,6 +351,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
         { "join_token", offsetof(agent_config, join_token) },
         { "cgroup_parent", offsetof(agent_config, cgroup_parent) },
         { "socket", offsetof(agent_config, socket) },
+        { "secrets_dir", offsetof(agent_config, secrets_dir) },
         { "listen", offsetof(agent_config, listen) },
         { "advertise", offsetof(agent_config, advertise) },
         { "monitor", offsetof(agent_config, monitor) },
@@ -366,6 +368,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("image_store"),
                   FLD("cgroup_parent"),
                   FLD("socket"),
+                  FLD("secrets_dir"),
                   FLD("operators"),
                   FLD("listen"),
                   FLD("advertise"),

@@ -19,16 +19,17 @@ typedef struct agent_config {
     char *label_keys[AGENT_LABELS_MAX];
     char *label_values[AGENT_LABELS_MAX];
     size_t n_labels;
-    char *controller_address;               /* rpc address: tcp://HOST:PORT or ipc://PATH */
-    char *controller_key;                   /* the controller's public key file (pinned) */
-    char *state_dir;                        /* /var/lib/berth/agent */
-    char *image_store;                      /* /var/lib/berth/images */
-    char *key;                              /* the node's secret key file: <state_dir>/node.key */
-    char *join_token;                       /* "<id>.<secret>", presented at enrollment */
-    char *cgroup_parent;                    /* /berth */
-    char *socket;                           /* local Agent service: /run/berth/agent.sock */
-    char *listen;                           /* remote Agent endpoint for the controller, optional */
-    char *advertise;                        /* the address reported as NodeInfo.agent_address */
+    char *controller_address; /* rpc address: tcp://HOST:PORT or ipc://PATH */
+    char *controller_key;     /* the controller's public key file (pinned) */
+    char *state_dir;          /* /var/lib/berth/agent */
+    char *image_store;        /* /var/lib/berth/images */
+    char *key;                /* the node's secret key file: <state_dir>/node.key */
+    char *join_token;         /* "<id>.<secret>", presented at enrollment */
+    char *cgroup_parent;      /* /berth */
+    char *socket;             /* local Agent service: /run/berth/agent.sock */
+    char *secrets_dir;        /* Secrets' and ConfigMaps' files, a tmpfs: /run/berth/secrets */
+    char *listen;             /* remote Agent endpoint for the controller, optional */
+    char *advertise;          /* the address reported as NodeInfo.agent_address */
     char *operator_names[AGENT_LABELS_MAX]; /* operators admitted on the Agent service */
     char *operator_keys[AGENT_LABELS_MAX];  /* ... and their public key files */
     size_t n_operators;

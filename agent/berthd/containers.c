@@ -132,6 +132,10 @@ struct ct {
     /* its pod's network could not be made: why, and how often (backoff) */
     char net_error[256];
     unsigned net_failures;
+    /* its Secrets' and ConfigMaps' files on the tmpfs (configs.h), for the
+     * plan; waiting for one the node was not sent (its status says which) */
+    char env_file[PATH_MAX], config_dir[PATH_MAX];
+    bool config_missing;
 };
 
 struct containers {
@@ -826,6 +830,9 @@ static void ct_remove_dir(ct *c)
         berth_log_error(BERTH_LOG_WARN, err, "container %s: remove its directory", c->id);
         berth_error_free(&err);
     }
+    /* and its Secrets' files (the tmpfs) */
+    if (c->t->cfg.configs)
+        configs_remove(c->t->cfg.configs, c->id);
 }
 
 /* The orphan's cgroup is gone (or could not be removed): the writable layer
@@ -1264,6 +1271,8 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     plan.image_store = (char *)t->cfg.image_store;
     plan.generation = c->generation;
     plan.image = c->image;
+    plan.env_file = c->env_file;
+    plan.config_dir = c->config_dir;
     r = ct_env(c, &plan, err) < 0 ? -1 : berth_statedir_write_plan(c->dirfd, &plan, err);
     for (size_t i = 0; i < plan.n_env; i++)
         free(plan.env[i]);
@@ -1430,6 +1439,26 @@ static void ct_start(ct *c)
         c->net_error[0] = '\0';
         c->net_failures = 0;
         ct_publish(c);
+    }
+    /* its Secrets and ConfigMaps: one the node was not sent holds it
+     * back (CreateContainerConfigError) until it comes */
+    if (configs_used_by(c->spec)) {
+        if (!t->cfg.configs) {
+            berth_error_set(&err, ENOTSUP, "this agent keeps no Secrets or ConfigMaps");
+        } else if (configs_project(t->cfg.configs, c->spec, c->env_file, sizeof(c->env_file),
+                                   c->config_dir, sizeof(c->config_dir), &err) == 0) {
+            c->config_missing = false;
+        }
+        if (err) {
+            c->phase = CT_DONE;
+            c->config_missing = err->code == ENOENT;
+            ct_set_status(c, c->config_missing ? CONTAINER_PENDING : CONTAINER_FAILED,
+                          CONTAINERS_REASON_CONFIG_ERROR, "%s", err->msg);
+            berth_error_free(&err);
+            return;
+        }
+    } else {
+        c->env_file[0] = c->config_dir[0] = '\0';
     }
     snprintf(path, sizeof(path), "%s/%s", t->dir, c->id);
     memset(&c->answer, 0, sizeof(c->answer));
@@ -1763,6 +1792,42 @@ static void ct_stop(ct *c, int64_t grace_ms)
          * STOPPING, CLEANING: it settles when done. */
         break;
     }
+}
+
+void containers_set_objects(containers *t, ConfigObject **objs, size_t n)
+{
+    if (!t->cfg.configs) {
+        for (size_t i = 0; i < n; i++)
+            config_object_free_unpacked(objs[i], NULL);
+        free(objs);
+        return;
+    }
+    configs_set(t->cfg.configs, objs, n);
+    for (ct *c = t->cts; c; c = c->next) {
+        berth_error *err = NULL;
+
+        if (!c->spec || !configs_used_by(c->spec))
+            continue;
+        if (c->config_missing && c->phase == CT_DONE) {
+            /* what it waited for may be here: it tries again */
+            if (c->desired)
+                c->phase = CT_QUEUED;
+            continue;
+        }
+        if (!ct_has_monitor(c) || !configs_changed_for(t->cfg.configs, c->spec))
+            continue;
+        /* running: its volumes get the new files now, its variables at its
+         * next start; one that is gone leaves the last files in place, as
+         * kubelet does */
+        if (configs_project(t->cfg.configs, c->spec, c->env_file, sizeof(c->env_file),
+                            c->config_dir, sizeof(c->config_dir), &err) < 0) {
+            if (err->code != ENOENT)
+                berth_log_error(BERTH_LOG_WARN, err, "container %s: update its Secrets' files",
+                                c->id);
+            berth_error_free(&err);
+        }
+    }
+    start_queued(t);
 }
 
 void containers_apply(containers *t, uint64_t gen, ContainerSpec *const *specs, size_t n)

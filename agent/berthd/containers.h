@@ -36,6 +36,7 @@
 #include "net/cni.h"
 #include "net/podnet.h"
 #include "berth/proto/v1.h"
+#include "configs.h"
 #include "pulls.h"
 #include "runtime/cgroup.h"
 
@@ -106,6 +107,8 @@ typedef struct containers_config {
      * there (containers_set_network); NetworkNotReady until then. */
     bool pod_network;
     const char *resolv_conf; /* the node's for the pods (NULL: found) */
+    /* Secrets and ConfigMaps (NULL: none; a spec naming one cannot start) */
+    configs *configs;
     containers_events events;
 } containers_config;
 
@@ -118,6 +121,14 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
 /* Close the table; the containers keep running (only our watches go), and
  * pending stops fail. NULL is fine. */
 void containers_close(containers *t);
+
+/* The Secrets and ConfigMaps the assignments name (taken: the array and
+ * each object, opened from what the controller sealed): before
+ * containers_apply of the same answer. Containers waiting for one
+ * (CreateContainerConfigError) start; running ones that name one that
+ * changed get its new values: their volumes' files at once (swapped
+ * atomically), their variables at their next start. */
+void containers_set_objects(containers *t, ConfigObject **objs, size_t n);
 
 /* The images of the node's containers, for image garbage collection:
  * their specs' references as given, and the images they run by

@@ -45,6 +45,7 @@ typedef struct agent {
     node_facts facts;
     int64_t start_ns;
     containers *containers;
+    configs *configs; /* Secrets and ConfigMaps, on a tmpfs */
     pulls *pulls;
     char *pulls_dir;
     agent_service *service;
@@ -361,6 +362,9 @@ static int start(agent *a, berth_error **err)
     if (pulls_open(&pcfg, &a->pulls, err) < 0)
         return -1;
     ccfg.pulls = a->pulls;
+    if (configs_open(a->cfg.secrets_dir, &a->configs, err) < 0)
+        return -1;
+    ccfg.configs = a->configs;
     node_ip(a, ip, sizeof(ip));
     if (containers_open(&ccfg, &a->containers, err) < 0)
         return -1;
@@ -399,6 +403,8 @@ static void stop(agent *a)
     a->service = NULL;
     containers_close(a->containers);
     a->containers = NULL;
+    configs_close(a->configs);
+    a->configs = NULL;
     /* what the kernel holds stays: the pods keep their network */
     berth_podnet_close(a->podnet);
     a->podnet = NULL;

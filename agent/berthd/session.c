@@ -2,6 +2,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -79,6 +80,9 @@ struct session {
     int64_t backoff_ms;
     uint32_t heartbeat_ms;
     uint64_t desired_generation; /* the controller's, last we heard */
+    /* The node key in X25519 form: what the controller seals Secrets and
+     * ConfigMaps to (wiped at stop). */
+    uint8_t box_pk[crypto_box_PUBLICKEYBYTES], box_sk[crypto_box_SECRETKEYBYTES];
 };
 
 /* delay +- 20 %, so a fleet restarted together does not call in step
@@ -210,6 +214,47 @@ void session_status_changed(session *s, const ContainerStatus *st, ContainerStat
 
 static void fetch_assignments(session *s);
 
+/* Open the objects the controller sealed to this node (new messages; one
+ * that does not open, sealed to a key we no longer hold, is left out and
+ * said). */
+static ConfigObject **open_objects(session *s, SealedObject *const *sealed, size_t n, size_t *ret_n)
+{
+    ConfigObject **out = berth_xcalloc(n + 1, sizeof(*out));
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const SealedObject *so = sealed[i];
+        ConfigObject *o = NULL;
+
+        for (size_t b = 0; b < so->n_sealed && !o; b++) {
+            const ProtobufCBinaryData *d = &so->sealed[b];
+            uint8_t *plain;
+            size_t len;
+
+            if (d->len < crypto_box_SEALBYTES)
+                continue;
+            len = d->len - crypto_box_SEALBYTES;
+            plain = berth_xmalloc(len + 1);
+            if (crypto_box_seal_open(plain, d->data, d->len, s->box_pk, s->box_sk) == 0)
+                o = config_object_unpack(NULL, len, plain);
+            sodium_memzero(plain, len);
+            free(plain);
+        }
+        if (!o || o->kind != so->kind || strcmp(o->name, so->name) != 0 ||
+            strcmp(o->namespace_, so->namespace_) != 0) {
+            berth_warn("assignments: %s %s/%s does not open with this node's key: left out",
+                       so->kind == CONFIG_SECRET ? "Secret" : "ConfigMap", so->namespace_,
+                       so->name);
+            if (o)
+                config_object_free_unpacked(o, NULL);
+            continue;
+        }
+        out[k++] = o;
+    }
+    *ret_n = k;
+    return out;
+}
+
 static void on_assignments(berth_rpc_result *r, void *data)
 {
     session *s = data;
@@ -224,8 +269,14 @@ static void on_assignments(berth_rpc_result *r, void *data)
 
         s->desired_generation = as->generation;
         if (!as->unchanged) {
-            berth_info("assignments: generation %" PRIu64 ", %zu containers", as->generation,
-                       as->n_containers);
+            size_t n_objs;
+            ConfigObject **objs = open_objects(s, as->objects, as->n_objects, &n_objs);
+
+            berth_info("assignments: generation %" PRIu64 ", %zu containers, %zu Secrets and "
+                       "ConfigMaps",
+                       as->generation, as->n_containers, n_objs);
+            /* the objects first: a container that starts now has them */
+            containers_set_objects(s->table, objs, n_objs);
             containers_apply(s->table, as->generation, as->containers, as->n_containers);
         }
     }
@@ -540,6 +591,11 @@ static int load_identity(session *s, berth_error **err)
             if (berth_policy_memory_add_key(s->policy, &op, pks[j], err) < 0)
                 goto fail;
     }
+    if (crypto_sign_ed25519_pk_to_curve25519(s->box_pk, kp.pk) < 0 ||
+        crypto_sign_ed25519_sk_to_curve25519(s->box_sk, kp.sk) < 0) {
+        berth_error_set(err, EINVAL, "the node key has no X25519 form");
+        goto fail;
+    }
     acfg.key = kp;
     acfg.policy = &berth_policy_memory_ops;
     acfg.policy_data = s->policy;
@@ -683,5 +739,6 @@ void session_stop(session *s)
     berth_policy_memory_free(s->policy);
     if (s->socket_bound)
         unlink(s->cfg->socket);
+    sodium_memzero(s->box_sk, sizeof(s->box_sk));
     free(s);
 }

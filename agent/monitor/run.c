@@ -16,10 +16,14 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "monitor.h"
+#include "pb/pb.h"
+#include "spec/spec.h"
 #include "statedir/statedir.h"
 
 #define BACKOFF_INITIAL_MS     10000
@@ -231,6 +235,45 @@ static void on_exit_of_container(berth_loop_io *io, uint32_t events)
 
 /* --- starting ----------------------------------------------------------------------------- */
 
+/* The most the agent's env file of Secrets' and ConfigMaps' values may
+ * hold. */
+#define ENV_FILE_MAX (4 << 20)
+
+/* The spec with the variables of the agent's env file (NUL-separated
+ * "NAME=value", on its tmpfs: Secrets' and ConfigMaps' values, read anew
+ * at each start as kubelet resolves them) put in: a new spec, whose env
+ * the caller wipes (env_wipe) and frees. */
+static int spec_with_env_file(const monitor *m, ContainerSpec **ret, berth_error **err)
+{
+    _cleanup_free_ char *data = NULL;
+    char **vars = NULL;
+    size_t len = 0, n = 0;
+    ContainerSpec *s;
+
+    if (berth_read_file_at(AT_FDCWD, m->plan->env_file, ENV_FILE_MAX, &data, &len, err) < 0)
+        return berth_error_prefix(err, "the values of its Secrets and ConfigMaps");
+    vars = berth_xcalloc(len / 2 + 2, sizeof(*vars));
+    for (size_t at = 0; at < len;) {
+        size_t l = strnlen(data + at, len - at);
+
+        if (l && memchr(data + at, '=', l))
+            vars[n++] = data + at;
+        at += l + 1;
+    }
+    s = BERTH_PB_COPY(ContainerSpec, m->plan->spec);
+    berth_spec_env_put(s, vars, n);
+    explicit_bzero(data, len);
+    free(vars);
+    *ret = s;
+    return 0;
+}
+
+static void env_wipe(ContainerSpec *s)
+{
+    for (size_t i = 0; i < s->n_env; i++)
+        explicit_bzero(s->env[i], strlen(s->env[i]));
+}
+
 /* Create the container. On failure *err says why and nothing is left but,
  * when it was created and cannot be followed, the container itself. */
 static int create(monitor *m, berth_error **err)
@@ -238,6 +281,7 @@ static int create(monitor *m, berth_error **err)
     berth_create_opts opts = { .state_dir = m->state_dir, .stdio = { -1, -1, -1 } };
     char term_path[PATH_MAX];
     int w[2] = { -1, -1 }, r = -1;
+    ContainerSpec *with_env = NULL;
 
     if (logs_open_pipe(m, BERTH_CRILOG_STDOUT, &w[0], err) < 0 ||
         logs_open_pipe(m, BERTH_CRILOG_STDERR, &w[1], err) < 0)
@@ -252,6 +296,10 @@ static int create(monitor *m, berth_error **err)
         opts.sandbox_dir = m->plan->sandbox_dir;
     if (*m->plan->volumes_dir)
         opts.volumes_dir = m->plan->volumes_dir;
+    if (*m->plan->config_dir)
+        opts.config_dir = m->plan->config_dir;
+    if (*m->plan->env_file && spec_with_env_file(m, &with_env, err) < 0)
+        goto out;
     if (*m->plan->seccomp_profile_path)
         opts.seccomp_profile_path = m->plan->seccomp_profile_path;
     if (*m->plan->spec->termination_message_path) {
@@ -269,13 +317,17 @@ static int create(monitor *m, berth_error **err)
         snprintf(term_path, sizeof(term_path), "%s/%s", m->state_dir, TERMINATION_LOG);
         opts.termination_log = term_path;
     }
-    if (berth_container_create(m->rt, m->plan->spec, &opts, &m->c, err) < 0)
+    if (berth_container_create(m->rt, with_env ? with_env : m->plan->spec, &opts, &m->c, err) < 0)
         goto out;
     if (berth_loop_add(m->loop, &m->pid_io, berth_container_pidfd(m->c), EPOLLIN,
                        on_exit_of_container, err) < 0)
         goto out;
     r = 0;
 out:
+    if (with_env) {
+        env_wipe(with_env);
+        container_spec_free_unpacked(with_env, NULL);
+    }
     for (int i = 0; i < 2; i++)
         if (w[i] >= 0)
             close(w[i]);

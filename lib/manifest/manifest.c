@@ -6,6 +6,7 @@
 #include "manifest.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -32,7 +33,12 @@
 /* A Deployment's progressDeadlineSeconds when it names none. */
 #define PROGRESS_DEADLINE_DEFAULT 600
 #define PROBE_SECS_MAX            86400
-#define THRESHOLD_MAX             1000000
+/* A Secret's or ConfigMap's keys, a volume's items, a container's envFrom
+ * and a pod's imagePullSecrets, at most. */
+#define CONFIG_KEYS_MAX     256
+#define CONFIG_ENV_FROM_MAX 32
+#define PULL_SECRETS_MAX    16
+#define THRESHOLD_MAX       1000000
 
 /* A replica's spec has its template's labels and berth.container,
  * berth.workload and berth.replica (berth_replica_spec), a Deployment's
@@ -141,9 +147,10 @@ static void add_kvlist(void *target, const char *k, const char *v)
 typedef struct volume {
     const char *name;
     bool host_path;
-    const char *path;   /* hostPath */
-    int64_t size_limit; /* emptyDir */
-    bool memory;        /* emptyDir medium: Memory */
+    const char *path;     /* hostPath */
+    int64_t size_limit;   /* emptyDir */
+    bool memory;          /* emptyDir medium: Memory */
+    ConfigVolume *config; /* secret, configMap (owned: freed with the pod) */
 } volume;
 
 /* A pod's securityContext: the defaults of its containers' own. */
@@ -222,9 +229,59 @@ static void read_resource_ref(berth_yaml *y, const node *n, void *data)
     }
 }
 
+/* secretKeyRef, configMapKeyRef: {name, key, optional}. */
+static void read_key_ref(berth_yaml *y, const node *n, EnvKeyRef *r)
+{
+    field f[] = { FLD("name"), FLD("key"), FLD("optional"), FEND };
+    const char *v;
+    bool b;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (berth_yaml_req_string(y, n, f, "name", &v)) {
+        if (!berth_workload_name_valid(v))
+            berth_yaml_field_error(y, f, "name", "'%.70s' is not a valid name", v);
+        else
+            r->object = berth_xstrdup(v);
+    }
+    if (berth_yaml_req_string(y, n, f, "key", &v)) {
+        if (!berth_config_key_valid(v))
+            berth_yaml_field_error(y, f, "key",
+                                   "'%.70s' is not a valid key (1-253 of a-z A-Z 0-9 . _ -)", v);
+        else
+            r->key = berth_xstrdup(v);
+    }
+    if (berth_yaml_opt_bool(y, f, "optional", &b))
+        r->optional = b;
+}
+
+static void read_secret_key_ref(berth_yaml *y, const node *n, void *data)
+{
+    EnvKeyRef *r = data;
+
+    r->kind = CONFIG_SECRET;
+    read_key_ref(y, n, r);
+}
+
+static void read_config_map_key_ref(berth_yaml *y, const node *n, void *data)
+{
+    EnvKeyRef *r = data;
+
+    r->kind = CONFIG_MAP;
+    read_key_ref(y, n, r);
+}
+
+/* An env var's valueFrom: a field or resource (into the spec's env_refs),
+ * or a Secret's or ConfigMap's key (into env_key_refs). */
+typedef struct value_from_ctx {
+    spec_t *s;
+    const char *name;
+} value_from_ctx;
+
 static void read_value_from(berth_yaml *y, const node *n, void *data)
 {
-    EnvFieldRef *r = data;
+    value_from_ctx *c = data;
+    spec_t *s = c->s;
     field f[] = { FLD("fieldRef"), FLD("resourceFieldRef"), FLD("secretKeyRef"),
                   FLD("configMapKeyRef"), FEND };
     int given = 0;
@@ -236,15 +293,101 @@ static void read_value_from(berth_yaml *y, const node *n, void *data)
          *k; k++)
         given += berth_yaml_field_get(f, *k)->key != NULL;
     if (given != 1) {
-        berth_yaml_error(y, n, "valueFrom needs exactly one of fieldRef, resourceFieldRef");
+        berth_yaml_error(y, n,
+                         "valueFrom needs exactly one of fieldRef, resourceFieldRef, "
+                         "secretKeyRef, configMapKeyRef");
         return;
     }
-    berth_yaml_opt_sub(y, f, "fieldRef", read_field_ref, r);
-    berth_yaml_opt_sub(y, f, "resourceFieldRef", read_resource_ref, r);
-    if (berth_yaml_field_get(f, "secretKeyRef")->key)
-        berth_yaml_field_error(y, f, "secretKeyRef", "berth has no Secrets yet");
-    if (berth_yaml_field_get(f, "configMapKeyRef")->key)
-        berth_yaml_field_error(y, f, "configMapKeyRef", "berth has no ConfigMaps yet");
+    if (berth_yaml_value(f, "secretKeyRef") || berth_yaml_value(f, "configMapKeyRef")) {
+        EnvKeyRef *r = berth_xcalloc(1, sizeof(*r));
+
+        env_key_ref_init(r);
+        s->env_key_refs =
+            berth_xreallocarray(s->env_key_refs, s->n_env_key_refs + 1, sizeof(*s->env_key_refs));
+        s->env_key_refs[s->n_env_key_refs++] = r;
+        if (c->name)
+            r->name = berth_xstrdup(c->name);
+        berth_yaml_opt_sub(y, f, "secretKeyRef", read_secret_key_ref, r);
+        berth_yaml_opt_sub(y, f, "configMapKeyRef", read_config_map_key_ref, r);
+        return;
+    }
+    {
+        EnvFieldRef *r = berth_xcalloc(1, sizeof(*r));
+
+        env_field_ref_init(r);
+        s->env_refs = berth_xreallocarray(s->env_refs, s->n_env_refs + 1, sizeof(*s->env_refs));
+        s->env_refs[s->n_env_refs++] = r;
+        if (c->name)
+            r->name = berth_xstrdup(c->name);
+        berth_yaml_opt_sub(y, f, "fieldRef", read_field_ref, r);
+        berth_yaml_opt_sub(y, f, "resourceFieldRef", read_resource_ref, r);
+    }
+}
+
+/* envFrom: [{prefix, secretRef: {name, optional}, configMapRef: ...}]. */
+static void read_env_from_ref(berth_yaml *y, const node *n, EnvFromSource *e)
+{
+    field f[] = { FLD("name"), FLD("optional"), FEND };
+    const char *v;
+    bool b;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    if (berth_yaml_req_string(y, n, f, "name", &v)) {
+        if (!berth_workload_name_valid(v))
+            berth_yaml_field_error(y, f, "name", "'%.70s' is not a valid name", v);
+        else
+            e->object = berth_xstrdup(v);
+    }
+    if (berth_yaml_opt_bool(y, f, "optional", &b))
+        e->optional = b;
+}
+
+static void read_env_from_secret(berth_yaml *y, const node *n, void *data)
+{
+    EnvFromSource *e = data;
+
+    e->kind = CONFIG_SECRET;
+    read_env_from_ref(y, n, e);
+}
+
+static void read_env_from_config_map(berth_yaml *y, const node *n, void *data)
+{
+    EnvFromSource *e = data;
+
+    e->kind = CONFIG_MAP;
+    read_env_from_ref(y, n, e);
+}
+
+static void read_env_from_item(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    spec_t *s = data;
+    field f[] = { FLD("prefix"), FLD("secretRef"), FLD("configMapRef"), FEND };
+    EnvFromSource *e;
+    const char *v;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    e = s->env_from[s->n_env_from++] = berth_xcalloc(1, sizeof(*e));
+    env_from_source_init(e);
+    if (berth_yaml_opt_string(y, f, "prefix", &v))
+        e->prefix = berth_xstrdup(v);
+    if (!berth_yaml_value(f, "secretRef") == !berth_yaml_value(f, "configMapRef"))
+        berth_yaml_error(y, item, "envFrom needs exactly one of secretRef and configMapRef");
+    berth_yaml_opt_sub(y, f, "secretRef", read_env_from_secret, e);
+    berth_yaml_opt_sub(y, f, "configMapRef", read_env_from_config_map, e);
+}
+
+static void read_env_from(berth_yaml *y, const node *n, void *data)
+{
+    spec_t *s = data;
+    size_t len = berth_yaml_type_of(n) == BERTH_YAML_LIST ? berth_yaml_len(n) : 0;
+
+    if (len <= CONFIG_ENV_FROM_MAX)
+        s->env_from = berth_xcalloc(len + 1, sizeof(*s->env_from));
+    berth_yaml_each_item(y, n, CONFIG_ENV_FROM_MAX, "a list of {prefix, secretRef, configMapRef}",
+                         read_env_from_item, s);
 }
 
 static void read_env_var(berth_yaml *y, const node *item, size_t i, void *data)
@@ -263,16 +406,9 @@ static void read_env_var(berth_yaml *y, const node *item, size_t i, void *data)
         name = NULL;
     }
     if (berth_yaml_value(f, "valueFrom")) {
-        EnvFieldRef *r = berth_xcalloc(1, sizeof(*r));
-
-        env_field_ref_init(r);
-        s->env_refs = berth_xreallocarray(s->env_refs, s->n_env_refs + 1, sizeof(*s->env_refs));
-        s->env_refs[s->n_env_refs++] = r;
-        if (name)
-            r->name = berth_xstrdup(name);
         if (berth_yaml_value(f, "value"))
             berth_yaml_field_error(y, f, "value", "not with valueFrom");
-        berth_yaml_opt_sub(y, f, "valueFrom", read_value_from, r);
+        berth_yaml_opt_sub(y, f, "valueFrom", read_value_from, &(value_from_ctx){ s, name });
         return;
     }
     ok = !berth_yaml_value(f, "value") || berth_yaml_opt_string(y, f, "value", &value);
@@ -942,7 +1078,13 @@ static void read_mount(berth_yaml *y, const node *item, size_t i, void *data)
     mc->s->mounts[mc->s->n_mounts++] = m;
     m->destination = berth_xstrdup(dest);
     m->readonly = ro;
-    if (vol->host_path) {
+    if (vol->config) {
+        /* read-only, whatever readOnly says (Kubernetes mounts them so) */
+        m->type = MOUNT_CONFIG;
+        m->source = berth_xstrdup(vol->name);
+        m->readonly = true;
+        m->config = BERTH_PB_COPY(ConfigVolume, vol->config);
+    } else if (vol->host_path) {
         m->type = MOUNT_BIND;
         m->source = berth_xstrdup(vol->path);
     } else {
@@ -996,13 +1138,118 @@ static void read_empty_dir(berth_yaml *y, const node *n, void *data)
     berth_yaml_opt_bytes(y, f, "sizeLimit", &vol->size_limit);
 }
 
+/* A file mode of a projected key: 0 to 0777. */
+static bool read_file_mode(berth_yaml *y, field *f, const char *name, uint32_t *ret)
+{
+    const node *n = berth_yaml_value(f, name);
+    const char *text = n ? berth_yaml_text(n) : NULL;
+    int64_t v;
+
+    if (!n)
+        return false;
+    /* YAML's octal, as Kubernetes reads a manifest: 0400, 0o400 (a JSON
+     * manifest's decimal 256 is the same mode) */
+    if (text && text[0] == '0' && text[1] && berth_yaml_type_of(n) != BERTH_YAML_STRING) {
+        const char *digits = text[1] == 'o' ? text + 2 : text + 1;
+        char *end;
+
+        errno = 0;
+        v = strtoll(digits, &end, 8);
+        if (errno || !*digits || *end || v < 0 || v > 0777) {
+            berth_yaml_field_error(y, f, name, "'%.20s' is not a file mode (0 to 0777)", text);
+            return false;
+        }
+        *ret = (uint32_t)v;
+        return true;
+    }
+    if (!berth_yaml_opt_int(y, f, name, 0, 0777, &v))
+        return false;
+    *ret = (uint32_t)v;
+    return true;
+}
+
+static void read_key_to_path(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    ConfigVolume *cv = data;
+    field f[] = { FLD("key"), FLD("path"), FLD("mode"), FEND };
+    const char *key, *path;
+    KeyToPath *k;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f))
+        return;
+    k = cv->items[cv->n_items++] = berth_xcalloc(1, sizeof(*k));
+    key_to_path_init(k);
+    if (berth_yaml_req_string(y, item, f, "key", &key))
+        k->key = berth_xstrdup(key);
+    if (berth_yaml_req_string(y, item, f, "path", &path)) {
+        if (!berth_config_path_valid(path))
+            berth_yaml_field_error(y, f, "path",
+                                   "'%.80s' is not a relative path without '..' elements", path);
+        else
+            k->path = berth_xstrdup(path);
+    }
+    read_file_mode(y, f, "mode", &k->mode);
+}
+
+/* secret: {secretName, items, defaultMode, optional}, configMap: {name,
+ * ...}: Kubernetes' fields. */
+static void read_config_volume(berth_yaml *y, const node *n, volume *vol, ConfigKind kind)
+{
+    field f[] = { FLD(kind == CONFIG_SECRET ? "secretName" : "name"), FLD("items"),
+                  FLD("defaultMode"), FLD("optional"), FEND };
+    const char *name_field = kind == CONFIG_SECRET ? "secretName" : "name";
+    ConfigVolume *cv;
+    const node *items;
+    const char *v;
+    bool b;
+
+    if (!berth_yaml_fields(y, n, f))
+        return;
+    cv = vol->config = berth_xcalloc(1, sizeof(*cv));
+    config_volume_init(cv);
+    cv->kind = kind;
+    cv->default_mode = 0644;
+    if (berth_yaml_req_string(y, n, f, name_field, &v)) {
+        if (!berth_workload_name_valid(v))
+            berth_yaml_field_error(y, f, name_field, "'%.70s' is not a valid name", v);
+        else
+            cv->object = berth_xstrdup(v);
+    }
+    read_file_mode(y, f, "defaultMode", &cv->default_mode);
+    if (berth_yaml_opt_bool(y, f, "optional", &b))
+        cv->optional = b;
+    if ((items = berth_yaml_value(f, "items"))) {
+        size_t mark = berth_yaml_push_field(y, "items");
+        size_t len = berth_yaml_type_of(items) == BERTH_YAML_LIST ? berth_yaml_len(items) : 0;
+
+        if (len <= CONFIG_KEYS_MAX)
+            cv->items = berth_xcalloc(len + 1, sizeof(*cv->items));
+        berth_yaml_each_item(y, items, CONFIG_KEYS_MAX, "a list of {key, path, mode}",
+                             read_key_to_path, cv);
+        berth_yaml_pop(y, mark);
+    }
+}
+
+static void read_secret_volume(berth_yaml *y, const node *n, void *data)
+{
+    read_config_volume(y, n, data, CONFIG_SECRET);
+}
+
+static void read_config_map_volume(berth_yaml *y, const node *n, void *data)
+{
+    read_config_volume(y, n, data, CONFIG_MAP);
+}
+
 static void read_volume(berth_yaml *y, const node *item, size_t i, void *data)
 {
     podctx *pod = data;
-    field f[] = { FLD("name"), FLD("hostPath"), FLD("emptyDir"), FEND };
+    field f[] = { FLD("name"),   FLD("hostPath"),  FLD("emptyDir"),
+                  FLD("secret"), FLD("configMap"), FEND };
     volume vol = { 0 };
     size_t errors = berth_yaml_error_count(y);
     bool host_path;
+    int kinds = 0;
 
     (void)i;
     if (!berth_yaml_fields(y, item, f))
@@ -1017,16 +1264,25 @@ static void read_volume(berth_yaml *y, const node *item, size_t i, void *data)
     }
     /* "emptyDir: {}" and a bare "emptyDir:" both ask for the defaults. */
     host_path = berth_yaml_value(f, "hostPath") != NULL;
-    if (host_path == (berth_yaml_field_get(f, "emptyDir")->key != NULL)) {
-        berth_yaml_error(y, item, "a volume needs exactly one of hostPath and emptyDir");
+    kinds = host_path + (berth_yaml_field_get(f, "emptyDir")->key != NULL) +
+            (berth_yaml_value(f, "secret") != NULL) + (berth_yaml_value(f, "configMap") != NULL);
+    if (kinds != 1) {
+        berth_yaml_error(y, item,
+                         "a volume needs exactly one of hostPath, emptyDir, secret and configMap");
     } else if (host_path) {
         vol.host_path = true;
         berth_yaml_opt_sub(y, f, "hostPath", read_host_path, &vol);
+    } else if (berth_yaml_value(f, "secret")) {
+        berth_yaml_opt_sub(y, f, "secret", read_secret_volume, &vol);
+    } else if (berth_yaml_value(f, "configMap")) {
+        berth_yaml_opt_sub(y, f, "configMap", read_config_map_volume, &vol);
     } else {
         berth_yaml_opt_sub(y, f, "emptyDir", read_empty_dir, &vol);
     }
     if (berth_yaml_error_count(y) == errors && vol.name && (!vol.host_path || vol.path))
         pod->volumes[pod->n_volumes++] = vol;
+    else if (vol.config)
+        BERTH_PB_FREE(vol.config);
 }
 
 static void read_port(berth_yaml *y, const node *item, size_t i, void *data)
@@ -1091,6 +1347,7 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
                   FLD("command"),
                   FLD("args"),
                   FLD("env"),
+                  FLD("envFrom"),
                   FLD("workingDir"),
                   FLD("resources"),
                   FLD("livenessProbe"),
@@ -1156,6 +1413,7 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
         berth_yaml_pop(y, mark);
     }
     berth_yaml_opt_sub(y, f, "env", read_env, s);
+    berth_yaml_opt_sub(y, f, "envFrom", read_env_from, s);
     if (berth_yaml_opt_string(y, f, "workingDir", &v)) {
         if (v[0] != '/')
             berth_yaml_field_error(y, f, "workingDir", "'%.80s' is not an absolute path", v);
@@ -1577,6 +1835,39 @@ static PodDNS *read_pod_dns(berth_yaml *y, field *f)
     return d;
 }
 
+static void podctx_clear(podctx *pod)
+{
+    for (size_t i = 0; i < pod->n_volumes; i++)
+        if (pod->volumes[i].config)
+            BERTH_PB_FREE(pod->volumes[i].config);
+}
+
+/* imagePullSecrets: [{name}]. */
+typedef struct pull_secrets {
+    const char *names[PULL_SECRETS_MAX];
+    size_t n;
+} pull_secrets;
+
+static void read_pull_secret(berth_yaml *y, const node *item, size_t i, void *data)
+{
+    pull_secrets *p = data;
+    field f[] = { FLD("name"), FEND };
+    const char *v;
+
+    (void)i;
+    if (!berth_yaml_fields(y, item, f) || !berth_yaml_req_string(y, item, f, "name", &v))
+        return;
+    if (!berth_workload_name_valid(v))
+        berth_yaml_field_error(y, f, "name", "'%.70s' is not a valid name", v);
+    else
+        p->names[p->n++] = v;
+}
+
+static void read_pull_secrets(berth_yaml *y, const node *n, void *data)
+{
+    berth_yaml_each_item(y, n, PULL_SECRETS_MAX, "a list of {name}", read_pull_secret, data);
+}
+
 static void read_pod_spec(berth_yaml *y, const node *n, void *data)
 {
     static const char *const restart[] = { "Always", "OnFailure", "Never", NULL };
@@ -1600,9 +1891,11 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
                   FLD("tolerations"),
                   FLD("dnsPolicy"),
                   FLD("dnsConfig"),
+                  FLD("imagePullSecrets"),
                   FEND };
     Workload *w = data;
-    podctx pod = { .n_volumes = 0 };
+    _cleanup_(podctx_clear) podctx pod = { .n_volumes = 0 };
+    pull_secrets pulls = { .n = 0 };
     PodDNS *dns = NULL;
     const node *containers, *inits;
     _cleanup_free_ spec_t **apps = NULL, **initv = NULL, **all = NULL;
@@ -1665,6 +1958,7 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
     berth_yaml_opt_sub(y, f, "tolerations", read_tolerations, w);
     berth_yaml_opt_bool(y, f, "hostNetwork", &host_net);
     berth_yaml_opt_string(y, f, "hostname", &hostname);
+    berth_yaml_opt_sub(y, f, "imagePullSecrets", read_pull_secrets, &pulls);
     dns = read_pod_dns(y, f);
     /* 0 means "at once" in Kubernetes; the spec's 0 means the default. */
     if (berth_yaml_opt_int(y, f, "terminationGracePeriodSeconds", 0, GRACE_SECS_MAX, &secs))
@@ -1698,6 +1992,11 @@ static void read_pod_spec(berth_yaml *y, const node *n, void *data)
             s->stop_grace_ms = grace_ms;
         if (dns)
             s->dns = BERTH_PB_COPY(PodDNS, dns);
+        if (pulls.n) {
+            s->image_pull_secrets = berth_xcalloc(pulls.n, sizeof(*s->image_pull_secrets));
+            for (size_t k = 0; k < pulls.n; k++)
+                s->image_pull_secrets[s->n_image_pull_secrets++] = berth_xstrdup(pulls.names[k]);
+        }
     }
     if (dns)
         BERTH_PB_FREE(dns);
@@ -2488,6 +2787,200 @@ static void check_template(berth_yaml *y, const node *at, Workload *w, const cha
     berth_yaml_pop(y, mark);
 }
 
+/* ---- Secret and ConfigMap ---- */
+
+/* An object's metadata (a PodDisruptionBudget's, a Secret's, a
+ * ConfigMap's): name (into *name), namespace (*ns, as written), labels
+ * (msg's "labels" map), annotations (checked). */
+static void read_object_metadata(berth_yaml *y, const node *root, field *f, ProtobufCMessage *msg,
+                                 char **name, char **ns, berth_yaml_pos *ret_name_pos)
+{
+    field mf[] = { FLD("name"), FLD("labels"), FLD("namespace"), FLD("annotations"), FEND };
+    const node *metadata = berth_yaml_value(f, "metadata");
+    const char *v;
+    size_t mark;
+
+    if (!metadata) {
+        berth_yaml_required(y, root, "metadata");
+    } else {
+        mark = berth_yaml_push_field(y, "metadata");
+        if (berth_yaml_fields(y, metadata, mf)) {
+            if (berth_yaml_req_string(y, metadata, mf, "name", &v)) {
+                if (!berth_workload_name_valid(v))
+                    berth_yaml_field_error(y, mf, "name",
+                                           "'%.70s' is not a valid name (1-%d of a-z 0-9 -, "
+                                           "starting and ending with a letter or digit)",
+                                           v, BERTH_WORKLOAD_NAME_MAX);
+                else
+                    *name = berth_xstrdup(v);
+                *ret_name_pos = berth_yaml_pos_of(berth_yaml_value(mf, "name"));
+            }
+            if (berth_yaml_opt_string(y, mf, "namespace", &v) &&
+                namespace_name_ok(y, mf, "namespace", v))
+                *ns = berth_xstrdup(v);
+            berth_yaml_opt_sub(y, mf, "labels", read_workload_labels, msg);
+            berth_yaml_opt_sub(y, mf, "annotations", read_annotations, NULL);
+        }
+        berth_yaml_pop(y, mark);
+    }
+}
+
+/* Kubernetes' bound on an object's values together. */
+#define CONFIG_BYTES_MAX (1 << 20)
+
+typedef struct object_ctx {
+    ConfigObject *o;
+    bool base64; /* data of a Secret, binaryData of a ConfigMap */
+    bool binary; /* binaryData */
+    size_t total;
+} object_ctx;
+
+/* Put key = value (len bytes) into o's data, replacing what it had. */
+static void object_put(ConfigObject *o, const char *key, const uint8_t *value, size_t len)
+{
+    ConfigObject_DataEntry *e = NULL;
+
+    for (size_t i = 0; i < o->n_data && !e; i++)
+        if (strcmp(o->data[i]->key, key) == 0)
+            e = o->data[i];
+    if (!e) {
+        e = berth_xcalloc(1, sizeof(*e));
+        config_object_data_entry_init(e);
+        e->key = berth_xstrdup(key);
+        o->data = berth_xreallocarray(o->data, o->n_data + 1, sizeof(*o->data));
+        o->data[o->n_data++] = e;
+    } else {
+        free(e->value.data);
+    }
+    e->value.data = berth_xmalloc(len ? len : 1);
+    if (len)
+        memcpy(e->value.data, value, len);
+    e->value.len = len;
+}
+
+/* One entry of data, stringData or binaryData. Values are never quoted
+ * back in an error: they may be secrets. */
+static void read_object_entry(berth_yaml *y, const node *key, const char *name, const node *value,
+                              void *data)
+{
+    object_ctx *c = data;
+    const char *text;
+    uint8_t *bin;
+    size_t len = 0;
+
+    (void)key;
+    if (!berth_config_key_valid(name)) {
+        berth_yaml_error(y, value, "'%.70s' is not a valid key (1-253 of a-z A-Z 0-9 . _ -)", name);
+        return;
+    }
+    if (berth_yaml_type_of(value) == BERTH_YAML_NULL) {
+        text = "";
+    } else if (is_collection(value) || !(text = berth_yaml_text(value))) {
+        berth_yaml_error(y, value, "expected a string value");
+        return;
+    }
+    if (c->binary || c->o->kind == CONFIG_MAP)
+        for (size_t i = 0; i < c->o->n_data; i++)
+            if (strcmp(c->o->data[i]->key, name) == 0) {
+                berth_yaml_error(y, value, "key '%.70s' is in both data and binaryData", name);
+                return;
+            }
+    if (!c->base64) {
+        object_put(c->o, name, (const uint8_t *)text, strlen(text));
+        c->total += strlen(text);
+    } else {
+        bin = berth_xmalloc(strlen(text) + 1);
+        if (sodium_base642bin(bin, strlen(text) + 1, text, strlen(text), "\r\n", &len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0) {
+            berth_yaml_error(y, value, "not base64 (the value is not shown)");
+            free(bin);
+            return;
+        }
+        object_put(c->o, name, bin, len);
+        sodium_memzero(bin, len);
+        free(bin);
+        c->total += len;
+    }
+    if (c->binary) {
+        c->o->binary_keys =
+            berth_xreallocarray(c->o->binary_keys, c->o->n_binary_keys + 1, sizeof(char *));
+        c->o->binary_keys[c->o->n_binary_keys++] = berth_xstrdup(name);
+    }
+}
+
+static void read_object_map(berth_yaml *y, const node *n, void *data)
+{
+    berth_yaml_each_entry(y, n, CONFIG_KEYS_MAX, "keys", read_object_entry, data);
+}
+
+/* A kind: Secret or ConfigMap document (v1): metadata name, namespace,
+ * labels, annotations; data (a Secret's base64), stringData (a Secret's),
+ * binaryData (a ConfigMap's), type (a Secret's), immutable. */
+static ConfigObject *read_config_object(berth_yaml *y, const node *root, field *f, ConfigKind kind,
+                                        const char *source, berth_yaml_pos *ret_name_pos)
+{
+    ConfigObject *o = berth_xcalloc(1, sizeof(*o));
+    object_ctx c = { .o = o };
+    const char *v;
+    bool b;
+
+    config_object_init(o);
+    o->kind = kind;
+    o->source = berth_xstrdup(source);
+    read_object_metadata(y, root, f, &o->base, &o->name, &o->namespace_, ret_name_pos);
+    if (kind == CONFIG_SECRET) {
+        c.base64 = true;
+        berth_yaml_opt_sub(y, f, "data", read_object_map, &c);
+        /* stringData wins over data, as Kubernetes merges it */
+        c.base64 = false;
+        berth_yaml_opt_sub(y, f, "stringData", read_object_map, &c);
+        o->type = berth_xstrdup("Opaque");
+        if (berth_yaml_opt_string(y, f, "type", &v)) {
+            if (!*v || strlen(v) > 253)
+                berth_yaml_field_error(y, f, "type", "1-253 characters");
+            else {
+                free(o->type);
+                o->type = berth_xstrdup(v);
+            }
+        }
+    } else {
+        berth_yaml_opt_sub(y, f, "data", read_object_map, &c);
+        c.base64 = c.binary = true;
+        berth_yaml_opt_sub(y, f, "binaryData", read_object_map, &c);
+    }
+    if (berth_yaml_opt_bool(y, f, "immutable", &b))
+        o->immutable = b;
+    if (c.total > CONFIG_BYTES_MAX)
+        berth_yaml_error(y, root, "%s: its values take %zu bytes, at most %d",
+                         kind == CONFIG_SECRET ? "Secret" : "ConfigMap", c.total, CONFIG_BYTES_MAX);
+    /* the keys a type requires (Kubernetes') */
+    if (kind == CONFIG_SECRET && berth_yaml_value(f, "type")) {
+        static const struct {
+            const char *type, *keys[3];
+        } needs[] = {
+            { "kubernetes.io/dockerconfigjson", { ".dockerconfigjson", NULL } },
+            { "kubernetes.io/dockercfg", { ".dockercfg", NULL } },
+            { "kubernetes.io/tls", { "tls.crt", "tls.key", NULL } },
+            { "kubernetes.io/basic-auth", { NULL } },
+        };
+
+        for (size_t t = 0; t < BERTH_ARRAY_SIZE(needs); t++) {
+            if (strcmp(o->type, needs[t].type) != 0)
+                continue;
+            for (size_t k = 0; needs[t].keys[k]; k++) {
+                bool found = false;
+
+                for (size_t i = 0; i < o->n_data && !found; i++)
+                    found = strcmp(o->data[i]->key, needs[t].keys[k]) == 0;
+                if (!found)
+                    berth_yaml_field_error(y, f, "type", "%s needs the key %s", o->type,
+                                           needs[t].keys[k]);
+            }
+        }
+    }
+    return o;
+}
+
 /* ---- PodDisruptionBudget ---- */
 
 static void add_match_label(void *target, const char *k, const char *v)
@@ -2543,37 +3036,11 @@ static void read_pdb_spec(berth_yaml *y, const node *n, void *data)
 static PodDisruptionBudget *read_pdb(berth_yaml *y, const node *root, field *f, const char *source,
                                      berth_yaml_pos *ret_name_pos)
 {
-    field mf[] = { FLD("name"), FLD("labels"), FLD("namespace"), FLD("annotations"), FEND };
     PodDisruptionBudget *b = berth_xcalloc(1, sizeof(*b));
-    const node *metadata = berth_yaml_value(f, "metadata");
-    const char *v;
-    size_t mark;
 
     pod_disruption_budget_init(b);
     b->source = berth_xstrdup(source);
-    if (!metadata) {
-        berth_yaml_required(y, root, "metadata");
-    } else {
-        mark = berth_yaml_push_field(y, "metadata");
-        if (berth_yaml_fields(y, metadata, mf)) {
-            if (berth_yaml_req_string(y, metadata, mf, "name", &v)) {
-                if (!berth_workload_name_valid(v))
-                    berth_yaml_field_error(y, mf, "name",
-                                           "'%.70s' is not a valid name (1-%d of a-z 0-9 -, "
-                                           "starting and ending with a letter or digit)",
-                                           v, BERTH_WORKLOAD_NAME_MAX);
-                else
-                    b->name = berth_xstrdup(v);
-                *ret_name_pos = berth_yaml_pos_of(berth_yaml_value(mf, "name"));
-            }
-            if (berth_yaml_opt_string(y, mf, "namespace", &v) &&
-                namespace_name_ok(y, mf, "namespace", v))
-                b->namespace_ = berth_xstrdup(v);
-            berth_yaml_opt_sub(y, mf, "labels", read_workload_labels, b);
-            berth_yaml_opt_sub(y, mf, "annotations", read_annotations, NULL);
-        }
-        berth_yaml_pop(y, mark);
-    }
+    read_object_metadata(y, root, f, &b->base, &b->name, &b->namespace_, ret_name_pos);
     if (!berth_yaml_value(f, "spec"))
         berth_yaml_required(y, root, "spec");
     berth_yaml_opt_sub(y, f, "spec", read_pdb_spec, b);
@@ -2584,7 +3051,7 @@ static PodDisruptionBudget *read_pdb(berth_yaml *y, const node *root, field *f, 
  * budget into *ret_pdb (NULL when it is not even one of a kind). */
 static Workload *read_document(berth_yaml *y, const node *root, const char *source,
                                berth_yaml_pos *ret_name_pos, Namespace **ret_ns,
-                               PodDisruptionBudget **ret_pdb)
+                               PodDisruptionBudget **ret_pdb, ConfigObject **ret_obj)
 {
     static const char *const api_versions[] = { "berth/v1", "v1",        "apps/v1",
                                                 "batch/v1", "policy/v1", NULL };
@@ -2594,7 +3061,12 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
                                     [WORKLOAD_DAEMONSET] = 2,
                                     [WORKLOAD_JOB] = 3,
                                     [WORKLOAD_CRONJOB] = 3 };
-    field f[] = { FLD("apiVersion"), FLD("kind"), FLD("metadata"), FLD("spec"), FEND };
+    field f[] = {
+        FLD("apiVersion"), FLD("kind"),       FLD("metadata"), FLD("spec"),      FLD("data"),
+        FLD("stringData"), FLD("binaryData"), FLD("type"),     FLD("immutable"), FEND
+    };
+    static const char *const object_fields[] = { "data", "stringData", "binaryData", "type",
+                                                 "immutable" };
     WorkloadKind k = WORKLOAD_KIND_UNSPECIFIED;
     size_t errors_before = berth_yaml_error_count(y), mark;
     const node *metadata, *spec;
@@ -2607,13 +3079,36 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
     if (!berth_yaml_value(f, "apiVersion"))
         berth_yaml_required(y, root, "apiVersion");
     berth_yaml_opt_enum(y, f, "apiVersion", api_versions, &a);
-    if (berth_yaml_req_string(y, root, f, "kind", &kind) && strcmp(kind, "Namespace") == 0) {
+    berth_yaml_req_string(y, root, f, "kind", &kind);
+    /* a Secret's and ConfigMap's fields are at the top, not in a spec */
+    if (!kind || (strcmp(kind, "Secret") != 0 && strcmp(kind, "ConfigMap") != 0))
+        for (size_t i = 0; i < BERTH_ARRAY_SIZE(object_fields); i++)
+            if (berth_yaml_value(f, object_fields[i]))
+                berth_yaml_field_error(y, f, object_fields[i], "unknown field");
+    if (kind && strcmp(kind, "Namespace") == 0) {
         if (a == 1) {
             *ret_ns = read_namespace(y, root, f, source, ret_name_pos);
         } else if (a >= 0) {
             berth_yaml_field_error(y, f, "kind", "apiVersion %s has no kind Namespace (use v1)",
                                    api_versions[a]);
         }
+        return NULL;
+    }
+    if (kind && (strcmp(kind, "Secret") == 0 || strcmp(kind, "ConfigMap") == 0)) {
+        ConfigKind ck = kind[0] == 'S' ? CONFIG_SECRET : CONFIG_MAP;
+
+        if (berth_yaml_value(f, "spec"))
+            berth_yaml_field_error(y, f, "spec", "unknown field");
+        if (ck == CONFIG_MAP && (berth_yaml_value(f, "stringData") || berth_yaml_value(f, "type")))
+            berth_yaml_field_error(y, f, berth_yaml_value(f, "type") ? "type" : "stringData",
+                                   "unknown field (a Secret's)");
+        if (ck == CONFIG_SECRET && berth_yaml_value(f, "binaryData"))
+            berth_yaml_field_error(y, f, "binaryData", "unknown field (a ConfigMap's)");
+        if (a == 0 || a == 1)
+            *ret_obj = read_config_object(y, root, f, ck, source, ret_name_pos);
+        else if (a >= 0)
+            berth_yaml_field_error(y, f, "kind", "apiVersion %s has no kind %s (use v1)",
+                                   api_versions[a], kind);
         return NULL;
     }
     if (kind && strcmp(kind, "PodDisruptionBudget") == 0) {
@@ -2629,7 +3124,7 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
     if (kind && (k = berth_workload_kind_parse(kind)) == WORKLOAD_KIND_UNSPECIFIED)
         berth_yaml_field_error(y, f, "kind",
                                "'%.60s' is not a kind berth runs (Pod, Deployment, DaemonSet, "
-                               "Job, CronJob, Namespace, PodDisruptionBudget)",
+                               "Job, CronJob, Namespace, PodDisruptionBudget, Secret, ConfigMap)",
                                kind);
     else if (k && a > 0 && group_of[k] != a) {
         berth_yaml_field_error(y, f, "kind", "apiVersion %s has no kind %s (use %s or berth/v1)",
@@ -2675,6 +3170,23 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
 
 /* ---- the whole file ---- */
 
+void berth_config_object_free(ConfigObject *o)
+{
+    if (!o)
+        return;
+    /* values wiped before they go: they may be secrets */
+    for (size_t k = 0; k < o->n_data; k++)
+        sodium_memzero(o->data[k]->value.data, o->data[k]->value.len);
+    config_object_free_unpacked(o, NULL);
+}
+
+void berth_config_objects_free(ConfigObject **objects, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        berth_config_object_free(objects[i]);
+    free(objects);
+}
+
 void berth_manifest_free(berth_manifest *m)
 {
     if (!m)
@@ -2688,6 +3200,7 @@ void berth_manifest_free(berth_manifest *m)
     for (size_t i = 0; i < m->n_budgets; i++)
         pod_disruption_budget_free_unpacked(m->budgets[i], NULL);
     free(m->budgets);
+    berth_config_objects_free(m->objects, m->n_objects);
     free(m);
 }
 
@@ -2701,7 +3214,8 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
     _cleanup_(berth_manifest_freep) berth_manifest *m = NULL;
     /* Where each workload's and namespace's name is, for "named by an
      * earlier document". */
-    _cleanup_free_ berth_yaml_pos *name_pos = NULL, *ns_pos = NULL, *pdb_pos = NULL;
+    _cleanup_free_ berth_yaml_pos *name_pos = NULL, *ns_pos = NULL, *pdb_pos = NULL,
+                                  *obj_pos = NULL;
     const node *root;
 
     if (berth_yaml_open(text, len, name, &manifest_limits, &y, err) < 0)
@@ -2713,19 +3227,23 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
     ns_pos = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*ns_pos));
     m->budgets = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*m->budgets));
     pdb_pos = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*pdb_pos));
+    m->objects = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*m->objects));
+    obj_pos = berth_xcalloc(BERTH_MANIFEST_DOCUMENTS_MAX, sizeof(*obj_pos));
     while (berth_yaml_next(y, &root) > 0) {
         PodDisruptionBudget *pdb = NULL;
+        ConfigObject *obj = NULL;
         Namespace *ns = NULL;
         berth_yaml_pos pos = { 0 };
         Workload *w;
 
         /* At most one object a document, and the reader holds the
          * documents to BERTH_MANIFEST_DOCUMENTS_MAX. */
-        if (m->n_workloads + m->n_namespaces + m->n_budgets == BERTH_MANIFEST_DOCUMENTS_MAX)
+        if (m->n_workloads + m->n_namespaces + m->n_budgets + m->n_objects ==
+            BERTH_MANIFEST_DOCUMENTS_MAX)
             abort();
         if (berth_yaml_is_null(root))
             continue;
-        if ((w = read_document(y, root, name, &pos, &ns, &pdb))) {
+        if ((w = read_document(y, root, name, &pos, &ns, &pdb, &obj))) {
             name_pos[m->n_workloads] = pos;
             m->workloads[m->n_workloads++] = w;
         } else if (ns) {
@@ -2734,6 +3252,9 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
         } else if (pdb) {
             pdb_pos[m->n_budgets] = pos;
             m->budgets[m->n_budgets++] = pdb;
+        } else if (obj) {
+            obj_pos[m->n_objects] = pos;
+            m->objects[m->n_objects++] = obj;
         }
     }
 
@@ -2774,6 +3295,20 @@ int berth_manifest_parse(const char *text, size_t len, const char *source,
                                      "PodDisruptionBudget '%s' is named by an earlier document "
                                      "too (line %zu)",
                                      m->budgets[i]->name, pdb_pos[j].line);
+                berth_yaml_pop(y, mark);
+                break;
+            }
+    for (size_t i = 0; i < m->n_objects; i++)
+        for (size_t j = 0; j < i && *m->objects[i]->name; j++)
+            if (m->objects[i]->kind == m->objects[j]->kind &&
+                strcmp(m->objects[i]->name, m->objects[j]->name) == 0 &&
+                strcmp(m->objects[i]->namespace_, m->objects[j]->namespace_) == 0) {
+                size_t mark = berth_yaml_push_field(y, "metadata.name");
+
+                berth_yaml_error_pos(y, obj_pos[i],
+                                     "%s '%s' is named by an earlier document too (line %zu)",
+                                     m->objects[i]->kind == CONFIG_SECRET ? "Secret" : "ConfigMap",
+                                     m->objects[i]->name, obj_pos[j].line);
                 berth_yaml_pop(y, mark);
                 break;
             }

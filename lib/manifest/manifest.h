@@ -43,6 +43,12 @@ typedef struct berth_manifest {
      * namespace (as written), labels, source and the spec. Owned. */
     PodDisruptionBudget **budgets;
     size_t n_budgets;
+    /* kind: Secret and ConfigMap (v1), in document order: name, namespace
+     * (as written), labels, source, type (a Secret's, "Opaque" when none),
+     * data (values decoded; stringData merged over a Secret's data),
+     * binary_keys, immutable. Owned; freed with the values wiped. */
+    ConfigObject **objects;
+    size_t n_objects;
 } berth_manifest;
 
 /* Parse len bytes of text. source names the file in errors ("web.yaml",
@@ -53,5 +59,9 @@ typedef struct berth_manifest {
 int berth_manifest_parse(const char *text, size_t len, const char *source,
                          berth_manifest **ret_manifest, berth_error **err);
 void berth_manifest_free(berth_manifest *m);
+/* Free an object, its values wiped first (NULL accepted); n of them and
+ * the array. */
+void berth_config_object_free(ConfigObject *o);
+void berth_config_objects_free(ConfigObject **objects, size_t n);
 
 #endif

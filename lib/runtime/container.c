@@ -578,7 +578,8 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         if (spec->network != NETWORK_HOST && access(resolv_file, F_OK) == 0)
             plan.resolv_file = resolv_file;
     }
-    if (runtime_empty_dirs(spec, opts ? opts->volumes_dir : NULL, &empty_dirs, err) < 0)
+    if (runtime_empty_dirs(spec, opts ? opts->volumes_dir : NULL, opts ? opts->config_dir : NULL,
+                           &empty_dirs, err) < 0)
         goto fail;
     plan.empty_dirs = empty_dirs;
     if (*spec->termination_message_path && opts && opts->termination_log)

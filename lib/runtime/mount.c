@@ -516,7 +516,9 @@ static int setup_spec_mounts(const child_plan *p, int rootfd, berth_error **err)
         {
             struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
             /* an emptyDir: the directory the parent made for it */
-            const char *source = m->type == MOUNT_EMPTY_DIR ? p->empty_dirs[i] : m->source;
+            const char *source = m->type == MOUNT_EMPTY_DIR || m->type == MOUNT_CONFIG
+                                     ? p->empty_dirs[i]
+                                     : m->source;
             struct stat st;
             _cleanup_close_ int src = -1;
             char srcp[FD_PATH_LEN];

@@ -74,11 +74,12 @@ typedef struct child_plan {
 int runtime_make_stub(int *ret_fd, berth_error **err);
 
 /* volume.c: make the emptyDir volumes of spec in volumes_dir (a tmpfs on
- * those of medium Memory); *ret_paths[i] is the host directory of
- * spec->mounts[i] when it is one (NULL: none). Free with
+ * those of medium Memory), and find its Secret and ConfigMap volumes in
+ * config_dir (ENOENT when one is not there); *ret_paths[i] is the host
+ * directory of spec->mounts[i] when it is one (NULL: none). Free with
  * runtime_empty_dirs_free(paths, spec->n_mounts). */
-int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, char ***ret_paths,
-                       berth_error **err);
+int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, const char *config_dir,
+                       char ***ret_paths, berth_error **err);
 void runtime_empty_dirs_free(char **paths, size_t n);
 
 /* child.c: bring the loopback interface of the current network

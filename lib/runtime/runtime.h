@@ -76,6 +76,11 @@ typedef struct berth_create_opts {
      * once, kept: the pod's, or the container's own); a volume of medium
      * Memory gets a tmpfs there, which berth_volumes_release unmounts. */
     const char *volumes_dir;
+    /* Where the agent projected the spec's Secret and ConfigMap volumes
+     * (MOUNT_CONFIG): <config_dir>/<volume>, each bound read-only (the
+     * directory, so that the agent's swap of its ..data link reaches the
+     * running container). */
+    const char *config_dir;
     /* spec seccomp SECCOMP_LOCALHOST: the profile's file (OCI JSON), which
      * the node resolved from spec.seccomp_profile. */
     const char *seccomp_profile_path;

@@ -46,8 +46,8 @@ static int volumes_lock(const char *dir, int *fd)
     return 0;
 }
 
-int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, char ***ret_paths,
-                       berth_error **err)
+int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, const char *config_dir,
+                       char ***ret_paths, berth_error **err)
 {
     char **paths = NULL;
     _cleanup_close_ int lock_fd = -1;
@@ -56,6 +56,24 @@ int runtime_empty_dirs(const berth_spec *spec, const char *volumes_dir, char ***
         const Mount *m = spec->mounts[i];
         char *path;
 
+        if (m->type == MOUNT_CONFIG) {
+            struct stat st;
+
+            if (!paths)
+                paths = berth_xcalloc(spec->n_mounts + 1, sizeof(*paths));
+            path = paths[i] = berth_xasprintf("%s/%s", config_dir ? config_dir : "", m->source);
+            if (!config_dir || stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                berth_error_set(err, ENOENT,
+                                "spec.mounts[%zu]: volume %s: the node has not projected its "
+                                "%s",
+                                i, m->source,
+                                m->config && m->config->kind == CONFIG_SECRET ? "Secret"
+                                                                              : "ConfigMap");
+                runtime_empty_dirs_free(paths, spec->n_mounts);
+                return -1;
+            }
+            continue;
+        }
         if (m->type != MOUNT_EMPTY_DIR)
             continue;
         if (!volumes_dir) {

@@ -22,6 +22,7 @@
 #include "base/xalloc.h"
 #include "image/ref.h"
 #include "pb/pb.h"
+#include "workload.h"
 
 #define F(...) berth_error_set(err, EINVAL, __VA_ARGS__)
 
@@ -54,6 +55,37 @@ bool berth_label_key_valid(const char *key)
 {
     return *key && strlen(key) <= BERTH_LABEL_LEN_MAX && label_chars_ok(key, true) &&
            isalnum((unsigned char)key[0]) && strchr(key, '/') == strrchr(key, '/');
+}
+
+bool berth_config_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+
+    if (n == 0 || n > 253 || strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)key[i]) && key[i] != '-' && key[i] != '_' && key[i] != '.')
+            return false;
+    return true;
+}
+
+bool berth_config_path_valid(const char *p)
+{
+    const char *part = p;
+
+    if (!*p || *p == '/' || strlen(p) > 253)
+        return false;
+    for (const char *c = p;; c++) {
+        if (*c == '/' || !*c) {
+            size_t len = (size_t)(c - part);
+
+            if (len == 0 || (len == 2 && part[0] == '.' && part[1] == '.'))
+                return false;
+            if (!*c)
+                return true;
+            part = c + 1;
+        }
+    }
 }
 
 bool berth_label_value_valid(const char *value)
@@ -238,6 +270,24 @@ static int validate_mounts(const berth_spec *s, berth_error **err)
             if (m->tmpfs_size_bytes < 0)
                 return F("spec.mounts[%zu].tmpfs_size_bytes: must not be negative", i);
             break;
+        case MOUNT_CONFIG: {
+            const ConfigVolume *c = m->config;
+
+            if (!c || (c->kind != CONFIG_SECRET && c->kind != CONFIG_MAP) ||
+                !berth_workload_name_valid(c->object))
+                return F("spec.mounts[%zu].config: a Secret or ConfigMap by name", i);
+            if (!berth_spec_id_valid(m->source))
+                return F("spec.mounts[%zu].source: '%s' is not a volume name", i, m->source);
+            if (c->default_mode > 0777 || c->n_items > 256)
+                return F("spec.mounts[%zu].config: a mode is 0 to 0777, at most 256 items", i);
+            for (size_t k = 0; k < c->n_items; k++)
+                if (!berth_config_key_valid(c->items[k]->key) ||
+                    !berth_config_path_valid(c->items[k]->path) || c->items[k]->mode > 0777)
+                    return F("spec.mounts[%zu].config.items[%zu]: a key, a relative path "
+                             "without '..', a mode 0 to 0777",
+                             i, k);
+            break;
+        }
         case MOUNT_TMPFS:
             if (m->memory)
                 return F("spec.mounts[%zu].memory: only for emptyDir volumes", i);
@@ -482,6 +532,28 @@ static int validate_security(const berth_spec *s, berth_error **err)
         if (r->divisor < 0)
             return F("spec.env_refs[%zu].divisor: must not be negative", i);
     }
+    if (s->n_env_key_refs > 256 || s->n_env_from > 32 || s->n_image_pull_secrets > 16)
+        return F("spec: at most 256 env_key_refs, 32 env_from, 16 image_pull_secrets");
+    for (size_t i = 0; i < s->n_env_key_refs; i++) {
+        const EnvKeyRef *r = s->env_key_refs[i];
+
+        if (!*r->name || strchr(r->name, '='))
+            return F("spec.env_key_refs[%zu].name: '%.60s' is not a variable name", i, r->name);
+        if ((r->kind != CONFIG_SECRET && r->kind != CONFIG_MAP) ||
+            !berth_workload_name_valid(r->object) || !berth_config_key_valid(r->key))
+            return F("spec.env_key_refs[%zu]: a Secret's or ConfigMap's key by name", i);
+    }
+    for (size_t i = 0; i < s->n_env_from; i++) {
+        const EnvFromSource *e = s->env_from[i];
+
+        if ((e->kind != CONFIG_SECRET && e->kind != CONFIG_MAP) ||
+            !berth_workload_name_valid(e->object) || strchr(e->prefix, '='))
+            return F("spec.env_from[%zu]: a Secret or ConfigMap by name, a prefix without '='", i);
+    }
+    for (size_t i = 0; i < s->n_image_pull_secrets; i++)
+        if (!berth_workload_name_valid(s->image_pull_secrets[i]))
+            return F("spec.image_pull_secrets[%zu]: '%.70s' is not a Secret's name", i,
+                     s->image_pull_secrets[i]);
     if (*s->termination_message_path &&
         (!path_clean(s->termination_message_path) || strcmp(s->termination_message_path, "/") == 0))
         return F("spec.termination_message_path: '%.80s' must be an absolute, normalised path",

@@ -15,6 +15,8 @@ static void create_usage(FILE *out)
     fprintf(out,
             "Usage: berthctl create namespace NAME [--dry-run]\n"
             "       berthctl create job NAME --from=cronjob/CRONJOB [--dry-run] [-n NS]\n"
+            "       berthctl create secret generic|docker-registry|tls NAME ... (see\n"
+            "       berthctl create secret --help), create configmap NAME ...\n"
             "\n"
             "Create a namespace (as a kind: Namespace manifest would), or a Job of a\n"
             "CronJob's jobTemplate now (one of the CronJob's Jobs: deleted with it); an\n"
@@ -84,6 +86,9 @@ int berthctl_cmd_create(berthctl_ctx *ctx, int argc, char **argv)
     char *manifest;
     int o, rc;
 
+    if (argc >= 2 && (strcmp(argv[1], "secret") == 0 || strcmp(argv[1], "configmap") == 0 ||
+                      strcmp(argv[1], "cm") == 0))
+        return berthctl_create_object(ctx, argc - 1, argv + 1);
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'n':

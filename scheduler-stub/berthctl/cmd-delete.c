@@ -30,7 +30,8 @@ static void delete_usage(FILE *out)
             "                       [-n NAMESPACE]\n"
             "       berthctl delete -f FILE|-\n"
             "       berthctl delete namespace NAME...\n"
-            "       berthctl delete poddisruptionbudget|pdb NAME... [-n NAMESPACE]\n"
+            "       berthctl delete poddisruptionbudget|pdb|secret|configmap NAME...\n"
+            "                       [-n NAMESPACE]\n"
             "       berthctl delete node NAME\n"
             "\n"
             "Delete workloads (their containers are stopped and removed), every object a\n"
@@ -101,7 +102,10 @@ int berthctl_cmd_delete(berthctl_ctx *ctx, int argc, char **argv)
          strcmp(argv[optind], "namespace") == 0 || strcmp(argv[optind], "namespaces") == 0 ||
          strcmp(argv[optind], "ns") == 0 || strcmp(argv[optind], "pdb") == 0 ||
          strcmp(argv[optind], "poddisruptionbudget") == 0 ||
-         strcmp(argv[optind], "poddisruptionbudgets") == 0 || workload_kind_word(argv[optind])))
+         strcmp(argv[optind], "poddisruptionbudgets") == 0 || strcmp(argv[optind], "secret") == 0 ||
+         strcmp(argv[optind], "secrets") == 0 || strcmp(argv[optind], "configmap") == 0 ||
+         strcmp(argv[optind], "configmaps") == 0 || strcmp(argv[optind], "cm") == 0 ||
+         workload_kind_word(argv[optind])))
         kind = argv[optind++]; /* the controller checks a workload's kind */
     if (!file && optind >= argc) {
         berthctl_errorf("delete needs a NAME or -f FILE (see berthctl delete --help)");

@@ -488,6 +488,58 @@ static void print_selector(const LabelSelector *sel)
     printf("%s\n", first ? "<all pods>" : "");
 }
 
+/* kubectl describe secret (keys and sizes, never a value) and describe
+ * configmap (its values: a ConfigMap's are not secret). */
+static int describe_object(berthctl_ctx *ctx, ConfigKind kind, const char *name)
+{
+    ListObjectsRequest req = LIST_OBJECTS_REQUEST_INIT;
+    ListObjectsResponse *r = NULL;
+    const ConfigObject *o;
+    char key[BERTH_WORKLOAD_KEY_BUF + 16];
+
+    req.kind = kind;
+    req.namespace_ = (char *)berthctl_namespace(ctx);
+    req.name = (char *)name;
+    if (berthctl_call(ctx, "ListObjects", &req.base, (ProtobufCMessage **)&r) != 0)
+        return 1;
+    o = r->objects[0];
+    FIELD("Name", "%s", o->name);
+    FIELD("Namespace", "%s", o->namespace_);
+    printf("%-16s", "Labels:");
+    for (size_t i = 0; i < o->n_labels; i++)
+        printf("%s%s=%s", i ? "," : "", o->labels[i]->key, o->labels[i]->value);
+    printf("%s\n", o->n_labels ? "" : "<none>");
+    FIELD("Source", "%s", *o->source ? o->source : "-");
+    if (o->immutable)
+        FIELD("Immutable", "%s", "true");
+    if (kind == CONFIG_SECRET) {
+        printf("\nType:  %s\n\nData\n====\n", o->type);
+        for (size_t i = 0; i < o->n_sizes; i++)
+            printf("%s:  %u bytes\n", o->sizes[i]->key, o->sizes[i]->value);
+    } else {
+        printf("\nData\n====\n");
+        for (size_t i = 0; i < o->n_data; i++) {
+            bool binary = false;
+
+            for (size_t b = 0; b < o->n_binary_keys && !binary; b++)
+                binary = strcmp(o->binary_keys[b], o->data[i]->key) == 0;
+            if (binary)
+                continue;
+            printf("%s:\n----\n%.*s\n\n", o->data[i]->key, (int)o->data[i]->value.len,
+                   (const char *)o->data[i]->value.data);
+        }
+        printf("\nBinaryData\n====\n");
+        for (size_t b = 0; b < o->n_binary_keys; b++)
+            for (size_t i = 0; i < o->n_sizes; i++)
+                if (strcmp(o->sizes[i]->key, o->binary_keys[b]) == 0)
+                    printf("%s: %u bytes\n", o->binary_keys[b], o->sizes[i]->value);
+    }
+    snprintf(key, sizeof(key), "%s/%s", o->namespace_, o->name);
+    events(ctx, kind == CONFIG_SECRET ? "Secret" : "ConfigMap", key);
+    berth_pb_free(&r->base);
+    return 0;
+}
+
 static int describe_budget(berthctl_ctx *ctx, const char *name)
 {
     ListDisruptionBudgetsRequest req = LIST_DISRUPTION_BUDGETS_REQUEST_INIT;
@@ -727,9 +779,10 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
         strncmp(what, "container", 9) != 0 && strcmp(what, "pod") != 0 &&
         strcmp(what, "pods") != 0 && strcmp(what, "po") != 0 && strcmp(what, "ns") != 0 &&
         strncmp(what, "namespace", 9) != 0 && strcmp(what, "pdb") != 0 &&
-        strncmp(what, "poddisruptionbudget", 19) != 0) {
-        berthctl_errorf("describe '%s'? node, namespace, workload, pod, poddisruptionbudget or "
-                        "container",
+        strncmp(what, "poddisruptionbudget", 19) != 0 && strncmp(what, "secret", 6) != 0 &&
+        strncmp(what, "configmap", 9) != 0 && strcmp(what, "cm") != 0) {
+        berthctl_errorf("describe '%s'? node, namespace, workload, pod, poddisruptionbudget, "
+                        "secret, configmap or container",
                         what);
         return BERTHCTL_EXIT_USAGE;
     }
@@ -737,6 +790,10 @@ int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv)
         return 1;
     if (strcmp(what, "pdb") == 0 || strncmp(what, "poddisruptionbudget", 19) == 0)
         return describe_budget(ctx, name);
+    if (strncmp(what, "secret", 6) == 0)
+        return describe_object(ctx, CONFIG_SECRET, name);
+    if (strncmp(what, "configmap", 9) == 0 || strcmp(what, "cm") == 0)
+        return describe_object(ctx, CONFIG_MAP, name);
     if (strcmp(what, "ns") == 0 || strncmp(what, "namespace", 9) == 0)
         return describe_namespace(ctx, name);
     if (what[0] == 'n')

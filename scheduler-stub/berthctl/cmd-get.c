@@ -17,8 +17,8 @@ static void get_usage(FILE *out)
 {
     fprintf(out,
             "Usage: berthctl get nodes|namespaces|workloads|deployments|daemonsets|jobs|\n"
-            "                    cronjobs|replicasets|poddisruptionbudgets|pods|containers\n"
-            "                    [NAME...] [OPTIONS]\n"
+            "                    cronjobs|replicasets|poddisruptionbudgets|secrets|configmaps|\n"
+            "                    pods|containers [NAME...] [OPTIONS]\n"
             "\n"
             "List what the controller knows, sorted by name (containers by node, then name).\n"
             "A pod is a replica of a workload, with its containers (kubectl get pods).\n"
@@ -33,6 +33,8 @@ static void get_usage(FILE *out)
             "  -l, --selector K=V,...  only nodes or workloads with these labels\n"
             "      --node NAME         pods, containers: only those on this node\n"
             "      --workload NAME     pods, containers: only replicas of this workload\n"
+            "      --show-values       get secret NAME -o yaml|json: with its values (the\n"
+            "                          controller records who read them)\n"
             "  -h, --help              this help\n"
             "\n%s",
             berthctl_connection_help);
@@ -468,6 +470,40 @@ static size_t print_budgets(const ListDisruptionBudgetsResponse *r, char **names
     return shown;
 }
 
+/* kubectl get secrets (TYPE DATA AGE) and configmaps (DATA AGE): the
+ * keys are counted, no value is shown. */
+static size_t print_objects(const ListObjectsResponse *r, char **names, int n_names, bool wide,
+                            bool all_ns, bool secrets)
+{
+    static const char *const hs[] = { "NAME", "TYPE", "DATA", "AGE" };
+    static const char *const hc[] = { "NAME", "DATA", "AGE" };
+    size_t nh = secrets ? 4 : 3;
+    berthctl_table *t = table_ns(secrets ? hs : hc, nh, nh, wide, all_ns);
+    size_t shown = 0;
+
+    for (size_t i = 0; i < r->n_objects; i++) {
+        const ConfigObject *o = r->objects[i];
+        char data[16], age[16];
+        const char *cells[4];
+        size_t k = 0;
+
+        if (!wanted(names, n_names, o->name))
+            continue;
+        snprintf(data, sizeof(data), "%zu", o->n_sizes);
+        cells[k++] = o->name;
+        if (secrets)
+            cells[k++] = o->type;
+        cells[k++] = data;
+        cells[k++] = berthctl_age(o->created_unix_ns, age, sizeof(age));
+        table_add_ns(t, all_ns, o->namespace_, cells, nh, NULL);
+        shown++;
+    }
+    if (shown)
+        berthctl_table_print(t, stdout);
+    berthctl_table_free(t);
+    return shown;
+}
+
 /* kubectl get replicasets: each revision of each Deployment, newest first:
  * DESIRED (its replicas), CURRENT (placed), READY; wide: its revision. */
 static size_t print_replica_sets(const ListWorkloadsResponse *r, char **names, int n_names,
@@ -601,9 +637,13 @@ static size_t print_pods(const ListPodsResponse *r, char **names, int n_names, b
 int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
-        { "node", required_argument, NULL, 'N' },   { "workload", required_argument, NULL, 'W' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+        { "output", required_argument, NULL, 'o' },
+        { "selector", required_argument, NULL, 'l' },
+        { "node", required_argument, NULL, 'N' },
+        { "workload", required_argument, NULL, 'W' },
+        { "show-values", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     ListNodesRequest nreq = LIST_NODES_REQUEST_INIT;
     ListWorkloadsRequest wreq = LIST_WORKLOADS_REQUEST_INIT;
@@ -611,6 +651,8 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     ListPodsRequest preq = LIST_PODS_REQUEST_INIT;
     ListNamespacesRequest nsreq = LIST_NAMESPACES_REQUEST_INIT;
     ListDisruptionBudgetsRequest breq = LIST_DISRUPTION_BUDGETS_REQUEST_INIT;
+    ListObjectsRequest oreq = LIST_OBJECTS_REQUEST_INIT;
+    bool show_values = false;
     enum {
         NODES,
         NAMESPACES,
@@ -621,6 +663,8 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         CRONJOBS,
         REPLICA_SETS,
         BUDGETS,
+        SECRETS,
+        CONFIGMAPS,
         PODS,
         CONTAINERS
     } kind;
@@ -648,6 +692,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
             break;
         case 'W':
             creq.workload = preq.workload = optarg;
+            break;
+        case 'V':
+            show_values = true;
             break;
         case 'h':
             get_usage(stdout);
@@ -714,6 +761,23 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         kind = BUDGETS;
         method = "ListDisruptionBudgets";
         req = &breq.base;
+    } else if (strcmp(what, "secrets") == 0 || strcmp(what, "secret") == 0 ||
+               strcmp(what, "configmaps") == 0 || strcmp(what, "configmap") == 0 ||
+               strcmp(what, "cm") == 0) {
+        kind = what[0] == 's' ? SECRETS : CONFIGMAPS;
+        oreq.kind = kind == SECRETS ? CONFIG_SECRET : CONFIG_MAP;
+        method = "ListObjects";
+        req = &oreq.base;
+        /* a Secret's values: one Secret, asked for by name and flag (the
+         * controller records who read them) */
+        if (show_values && (kind != SECRETS || argc - optind != 1)) {
+            berthctl_errorf("--show-values: one Secret, by name");
+            return BERTHCTL_EXIT_USAGE;
+        }
+        if (show_values) {
+            oreq.reveal = true;
+            oreq.name = argv[optind];
+        }
     } else if (strcmp(what, "pods") == 0 || strcmp(what, "pod") == 0 || strcmp(what, "po") == 0) {
         kind = PODS;
         method = "ListPods";
@@ -733,11 +797,18 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     }
     if (berthctl_connect_or_exit(ctx) != 0)
         goto out;
-    wreq.namespace_ = preq.namespace_ = creq.namespace_ = breq.namespace_ =
+    wreq.namespace_ = preq.namespace_ = creq.namespace_ = breq.namespace_ = oreq.namespace_ =
         (char *)berthctl_list_namespace(ctx);
+    if (show_values && kind != SECRETS) {
+        berthctl_errorf("--show-values: for a Secret");
+        goto out;
+    }
     if (berthctl_call(ctx, method, req, &resp) != 0)
         goto out;
     rc = 0;
+    if (kind == SECRETS && !show_values && (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML))
+        fprintf(stderr, "berthctl: a Secret's values are left out; add --show-values to see "
+                        "one Secret's (the controller records the read)\n");
     if (fmt == BERTHCTL_JSON) {
         berthctl_print_json(resp, stdout);
     } else if (fmt == BERTHCTL_YAML) {
@@ -762,6 +833,9 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         else if (kind == DAEMONSETS)
             shown = print_daemonsets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
                                      wide, ctx->all_namespaces);
+        else if (kind == SECRETS || kind == CONFIGMAPS)
+            shown = print_objects((ListObjectsResponse *)resp, argv + optind, argc - optind, wide,
+                                  ctx->all_namespaces, kind == SECRETS);
         else if (kind == BUDGETS)
             shown = print_budgets((ListDisruptionBudgetsResponse *)resp, argv + optind,
                                   argc - optind, wide, ctx->all_namespaces);

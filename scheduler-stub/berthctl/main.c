@@ -12,7 +12,8 @@ static int run_local(berthctl_ctx *ctx, int argc, char **argv)
 
 static const berthctl_command commands[] = {
     { "apply", "create or update workloads from manifests", berthctl_cmd_apply },
-    { "create", "create a namespace, or a Job from a CronJob", berthctl_cmd_create },
+    { "create", "create a namespace, a Secret, a ConfigMap, or a Job from a CronJob",
+      berthctl_cmd_create },
     { "delete", "delete workloads or namespaces (or forget a node)", berthctl_cmd_delete },
     { "get", "list nodes, namespaces, workloads, pods or containers", berthctl_cmd_get },
     { "describe", "show one node, namespace, workload, pod or container, with its events",

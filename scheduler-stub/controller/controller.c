@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,7 +304,16 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
     fc.down_grace_ns = cfg->down_grace_ns;
     fc.cluster_cidr = cfg->cluster_cidr;
     fc.node_prefix = (int)cfg->node_cidr_mask_size;
+    {
+        static const char ctx[] = "berth-secret-store-v1";
+
+        /* Secrets' values in the store: sealed under a key only this
+         * controller's secret key gives (its first 32 bytes: the seed) */
+        crypto_generichash(fc.secrets_key, sizeof(fc.secrets_key), (const unsigned char *)ctx,
+                           sizeof(ctx) - 1, c->key.sk, 32);
+    }
     c->fleet = fleet_new(&fc, &fx);
+    sodium_memzero(fc.secrets_key, sizeof(fc.secrets_key));
     /* a crash may have left placement unfinished: finish it */
     if (fleet_load(c->fleet, err) < 0 || bind_channels(c, err) < 0 ||
         fleet_reconcile(c->fleet, err) < 0)

@@ -101,6 +101,13 @@ typedef struct fleet_budget {
     PodDisruptionBudget *b;           /* namespace always set; status NULL */
 } fleet_budget;
 
+/* A Secret or ConfigMap as the fleet keeps it (fleet-objects.c): its
+ * values clear in memory. */
+typedef struct fleet_object {
+    char key[FLEET_OBJECT_KEY_BUF]; /* fleet_object_key */
+    ConfigObject *o;                /* namespace always set */
+} fleet_object;
+
 /* Whether workloads of this kind have revisions: Deployments and
  * DaemonSets. */
 static inline bool fleet_has_revisions(WorkloadKind kind)
@@ -167,6 +174,9 @@ struct fleet {
     /* PodDisruptionBudgets by key. */
     fleet_budget **budgets;
     size_t n_budgets;
+    /* Secrets and ConfigMaps by key. */
+    fleet_object **objects;
+    size_t n_objects;
     berth_loop_timer flush_timer;
     /* Places again when a replica's tolerationSeconds of a NoExecute
      * taint runs out. */
@@ -327,6 +337,32 @@ ApplyAction fleet_budget_action(fleet *f, const PodDisruptionBudget *b, int64_t 
  * the one of this key. */
 void fleet_budget_put(fleet *f, PodDisruptionBudget *b);
 void fleet_budget_remove(fleet *f, const char *key);
+
+/* ---- fleet-objects.c ---- */
+
+/* "Secret", "ConfigMap". */
+const char *fleet_config_kind_name(ConfigKind kind);
+fleet_object *fleet_object_find(fleet *f, ConfigKind kind, const char *ns, const char *name);
+/* Load the stored objects (a Secret's values opened); free them all. */
+int fleet_objects_load(fleet *f, berth_error **err);
+void fleet_objects_free(fleet *f);
+/* What applying o (valid, namespace set) means; *ret_copy: what to keep
+ * (NULL when unchanged). EINVAL: it is immutable and would change. */
+int fleet_object_action(fleet *f, const ConfigObject *o, int64_t now, ApplyAction *ret_action,
+                        ConfigObject **ret_copy, berth_error **err);
+/* Persist o (a Secret's values sealed), in the caller's transaction. */
+int fleet_object_save(fleet *f, const ConfigObject *o, berth_error **err);
+/* Put o (taken) among the fleet's; remove the one of this key. */
+void fleet_object_put(fleet *f, ConfigObject *o);
+void fleet_object_remove(fleet *f, const char *key);
+/* Objects were applied or deleted (changes, as the operator is told):
+ * the nodes whose containers name one get a new generation, and are
+ * woken. */
+void fleet_objects_changed(fleet *f, const fleet_change *changes, size_t n);
+/* The objects the node's containers (specs) name that exist, each sealed
+ * to the node's keys (new messages: free each and the array). */
+int fleet_node_objects(fleet *f, const fleet_node *n, ContainerSpec *const *specs, size_t n_specs,
+                       SealedObject ***ret, size_t *ret_n, berth_error **err);
 
 /* ---- fleet-cron.c ---- */
 

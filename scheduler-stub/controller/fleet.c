@@ -15,6 +15,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "fleet-internal.h"
+#include "manifest/manifest.h"
 #include "pb/pb.h"
 
 /* ---- lookups ---- */
@@ -280,6 +281,7 @@ void fleet_free(fleet *f)
         namespace_free_unpacked(f->namespaces[i], NULL);
     free(f->namespaces);
     fleet_budgets_free(f);
+    fleet_objects_free(f);
     free(f);
 }
 
@@ -426,7 +428,7 @@ int fleet_load(fleet *f, berth_error **err)
         berth_store_workloads_load(f->cfg.store, load_workload, f, err) != 0 ||
         berth_store_assignments_load(f->cfg.store, load_assignment, f, err) != 0 ||
         fleet_rollouts_load(f, err) != 0 || fleet_jobs_load(f, err) != 0 ||
-        fleet_budgets_load(f, err) != 0 ||
+        fleet_budgets_load(f, err) != 0 || fleet_objects_load(f, err) != 0 ||
         berth_store_statuses_load(f->cfg.store, load_status, f, err) != 0)
         return berth_error_prefix(err, "load the fleet");
     for (size_t i = 0; i < f->n_nodes; i++) {
@@ -450,6 +452,9 @@ void fleet_specs_clear(fleet_specs *s)
     for (size_t i = 0; i < s->n_specs; i++)
         container_spec_free_unpacked(s->specs[i], NULL);
     free(s->specs);
+    for (size_t i = 0; i < s->n_objects; i++)
+        sealed_object_free_unpacked(s->objects[i], NULL);
+    free(s->objects);
     memset(s, 0, sizeof(*s));
 }
 
@@ -481,6 +486,11 @@ int fleet_node_assignments(fleet *f, const berth_principal *who, uint64_t known_
         for (size_t k = 0; k < count; k++)
             out.specs[out.n_specs++] = v[k];
         free(v);
+    }
+    /* the Secrets and ConfigMaps they name, sealed to the node */
+    if (fleet_node_objects(f, n, out.specs, out.n_specs, &out.objects, &out.n_objects, err) < 0) {
+        fleet_specs_clear(&out);
+        return -1;
     }
     *ret_specs = out;
     return 0;
@@ -616,14 +626,37 @@ static bool is_budget(const fleet_change *c)
     return strcmp(c->kind, FLEET_KIND_PDB) == 0;
 }
 
+/* A change of a Secret or ConfigMap (kind "Secret", "ConfigMap"). */
+static bool is_object(const fleet_change *c)
+{
+    return strcmp(c->kind, "Secret") == 0 || strcmp(c->kind, "ConfigMap") == 0;
+}
+
 /* The workloads and namespaces durably, in one transaction with their
  * events: that is what the answer acknowledges. */
 static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions, size_t n,
                        Namespace *const *ns, size_t n_ns, PodDisruptionBudget *const *pdb,
-                       size_t n_pdb, const char *source, berth_error **err)
+                       size_t n_pdb, ConfigObject *const *obj, size_t n_obj, const char *source,
+                       berth_error **err)
 {
     if (berth_store_begin(f->cfg.store, err) < 0)
         return -1;
+    for (size_t i = 0; i < n_obj; i++) {
+        char key[FLEET_OBJECT_KEY_BUF];
+
+        if (!obj[i])
+            continue;
+        fleet_object_key(obj[i]->kind, obj[i]->namespace_, obj[i]->name, key);
+        if (fleet_object_save(f, obj[i], err) < 0) {
+            berth_store_rollback(f->cfg.store);
+            return -1;
+        }
+        /* never its values: they may be secrets */
+        fleet_event(f, fleet_config_kind_name(obj[i]->kind), strchr(key, '/') + 1, FLEET_NORMAL,
+                    "Applied", "%s from %s: generation %" PRIu64 ", %zu keys",
+                    fleet_config_kind_name(obj[i]->kind), source, obj[i]->generation,
+                    obj[i]->n_data);
+    }
     for (size_t i = 0; i < n_pdb; i++) {
         char key[BERTH_WORKLOAD_KEY_BUF];
 
@@ -671,8 +704,8 @@ static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions,
 /* What applying them would do, checked whole: names given once, every
  * namespace there (or applied too), the fleet's limit. */
 static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyAction *actions,
-                      Namespace **ns_copies, PodDisruptionBudget **pdb_copies, fleet_changes *out,
-                      berth_error **err)
+                      Namespace **ns_copies, PodDisruptionBudget **pdb_copies,
+                      ConfigObject **obj_copies, fleet_changes *out, berth_error **err)
 {
     Workload **workloads = in->workloads;
     Namespace *const *namespaces = in->namespaces;
@@ -698,6 +731,34 @@ static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyActi
             if (strcmp(namespaces[i]->name, namespaces[j]->name) == 0)
                 return berth_error_set(err, EINVAL, "apply %s: namespace %s is given twice", source,
                                        namespaces[i]->name);
+    for (size_t i = 0; i < in->n_objects; i++) {
+        ConfigObject *o = in->objects[i];
+
+        if (!*o->namespace_) {
+            if (o->namespace_ != protobuf_c_empty_string)
+                free(o->namespace_);
+            o->namespace_ = berth_xstrdup("default");
+        }
+        for (size_t j = 0; j < i; j++)
+            if (o->kind == in->objects[j]->kind && strcmp(o->name, in->objects[j]->name) == 0 &&
+                strcmp(o->namespace_, in->objects[j]->namespace_) == 0)
+                return berth_error_set(err, EINVAL, "apply %s: %s %s is given twice", source,
+                                       fleet_config_kind_name(o->kind), o->name);
+        if (!fleet_namespace_find(f, o->namespace_)) {
+            bool given = false;
+
+            for (size_t j = 0; j < n_ns && !given; j++)
+                given = strcmp(namespaces[j]->name, o->namespace_) == 0;
+            for (size_t j = 0; in->dry_run && j < in->n_pending && !given; j++)
+                given = strcmp(in->pending[j], o->namespace_) == 0;
+            if (!given)
+                return berth_error_set(err, ENOENT,
+                                       "apply %s: %s %s: namespace %s not found (create it "
+                                       "first: berthctl create namespace %s)",
+                                       source, fleet_config_kind_name(o->kind), o->name,
+                                       o->namespace_, o->namespace_);
+        }
+    }
     for (size_t i = 0; i < n + in->n_budgets; i++) {
         const char *ns = berth_namespace_or_default(i < n ? workloads[i]->namespace_
                                                           : in->budgets[i - n]->namespace_);
@@ -767,6 +828,19 @@ static int apply_plan(fleet *f, const fleet_apply_in *in, int64_t now, ApplyActi
 
         fleet_changes_add(out, FLEET_KIND_NS, NULL, namespaces[i]->name, a, 0);
     }
+    /* the objects before the workloads that use them, as manifests list
+     * them */
+    for (size_t i = 0; i < in->n_objects; i++) {
+        const ConfigObject *o = in->objects[i];
+        const fleet_object *existing;
+        ApplyAction a;
+
+        if (fleet_object_action(f, o, now, &a, &obj_copies[i], err) < 0)
+            return berth_error_prefix(err, "apply %s", source);
+        existing = fleet_object_find(f, o->kind, o->namespace_, o->name);
+        fleet_changes_add(out, fleet_config_kind_name(o->kind), o->namespace_, o->name, a,
+                          obj_copies[i] ? obj_copies[i]->generation : existing->o->generation);
+    }
     for (size_t i = 0; i < n; i++) {
         Workload *w = workloads[i];
 
@@ -811,14 +885,16 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
     _cleanup_free_ Namespace **copies = berth_xcalloc(n_ns + 1, sizeof(*copies));
     _cleanup_free_ PodDisruptionBudget **pdb_copies =
         berth_xcalloc(in->n_budgets + 1, sizeof(*pdb_copies));
+    _cleanup_free_ ConfigObject **obj_copies =
+        berth_xcalloc(in->n_objects + 1, sizeof(*obj_copies));
     fleet_changes out = { 0 };
     int64_t now = berth_now_real_ns();
     int r;
 
-    r = apply_plan(f, in, now, actions, copies, pdb_copies, &out, err);
+    r = apply_plan(f, in, now, actions, copies, pdb_copies, obj_copies, &out, err);
     if (r == 0 && !dry_run &&
-        apply_store(f, workloads, actions, n, copies, n_ns, pdb_copies, in->n_budgets, source,
-                    err) < 0)
+        apply_store(f, workloads, actions, n, copies, n_ns, pdb_copies, in->n_budgets, obj_copies,
+                    in->n_objects, source, err) < 0)
         r = berth_error_prefix(err, "apply %s", source);
     if (r < 0 || dry_run) {
         for (size_t i = 0; i < n_ns; i++)
@@ -827,6 +903,8 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
         for (size_t i = 0; i < in->n_budgets; i++)
             if (pdb_copies[i])
                 pod_disruption_budget_free_unpacked(pdb_copies[i], NULL);
+        for (size_t i = 0; i < in->n_objects; i++)
+            berth_config_object_free(obj_copies[i]);
         if (r < 0)
             fleet_changes_clear(&out);
         else
@@ -841,6 +919,9 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
     for (size_t i = 0; i < in->n_budgets; i++)
         if (pdb_copies[i])
             fleet_budget_put(f, pdb_copies[i]);
+    for (size_t i = 0; i < in->n_objects; i++)
+        if (obj_copies[i])
+            fleet_object_put(f, obj_copies[i]);
     for (size_t i = 0; i < n; i++) {
         char key[BERTH_WORKLOAD_KEY_BUF];
         fleet_workload *existing;
@@ -861,11 +942,13 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
         workloads[i] = NULL; /* the fleet's now */
     }
     fleet_reconcile_after(f, "apply");
+    if (in->n_objects)
+        fleet_objects_changed(f, out.items, out.n_items);
     for (size_t i = 0; i < out.n_items; i++) {
         char key[BERTH_WORKLOAD_KEY_BUF];
         const fleet_workload *wl;
 
-        if (!out.items[i].ns || is_budget(&out.items[i]))
+        if (!out.items[i].ns || is_budget(&out.items[i]) || is_object(&out.items[i]))
             continue;
         berth_workload_key(out.items[i].ns, out.items[i].name, key);
         if ((wl = fleet_workload_find(f, key)) && wl->place.unschedulable)
@@ -890,8 +973,8 @@ static void delete_workload_change(fleet_changes *c, const fleet_workload *wl)
     const char *ns = berth_namespace_or_default(wl->w->namespace_);
 
     for (size_t j = 0; j < c->n_items; j++)
-        if (c->items[j].ns && !is_budget(&c->items[j]) && strcmp(c->items[j].ns, ns) == 0 &&
-            strcmp(c->items[j].name, wl->w->name) == 0)
+        if (c->items[j].ns && !is_budget(&c->items[j]) && !is_object(&c->items[j]) &&
+            strcmp(c->items[j].ns, ns) == 0 && strcmp(c->items[j].name, wl->w->name) == 0)
             return;
     fleet_changes_add(c, berth_workload_kind_name(wl->w->kind), ns, wl->w->name, APPLY_DELETED,
                       wl->w->generation);
@@ -904,9 +987,19 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
         return -1;
     for (size_t i = 0; i < out->n_items; i++) {
         const fleet_change *c = &out->items[i];
-        char key[BERTH_WORKLOAD_KEY_BUF];
+        char key[FLEET_OBJECT_KEY_BUF];
         int r;
 
+        if (is_object(c)) {
+            fleet_object_key(c->kind[0] == 'S' ? CONFIG_SECRET : CONFIG_MAP, c->ns, c->name, key);
+            if (berth_store_object_delete(f->cfg.store, key, err) < 0) {
+                berth_store_rollback(f->cfg.store);
+                return -1;
+            }
+            fleet_event(f, c->kind, strchr(key, '/') + 1, FLEET_NORMAL, "Deleted", "by operator %s",
+                        by);
+            continue;
+        }
         if (c->ns)
             berth_workload_key(c->ns, c->name, key);
         r = is_budget(c) ? berth_store_budget_delete(f->cfg.store, key, err)
@@ -926,12 +1019,17 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
         return -1;
     for (size_t i = 0; i < out->n_items; i++) {
         const fleet_change *c = &out->items[i];
-        char key[BERTH_WORKLOAD_KEY_BUF];
+        char key[FLEET_OBJECT_KEY_BUF];
         fleet_workload *wl;
         size_t at;
 
         if (!c->ns) {
             namespace_remove(f, c->name);
+            continue;
+        }
+        if (is_object(c)) {
+            fleet_object_key(c->kind[0] == 'S' ? CONFIG_SECRET : CONFIG_MAP, c->ns, c->name, key);
+            fleet_object_remove(f, key);
             continue;
         }
         berth_workload_key(c->ns, c->name, key);
@@ -949,6 +1047,18 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
         f->n_workloads--;
     }
     return 0;
+}
+
+/* Add the deletion of object fo to c, unless it is there already. */
+static void delete_object_change(fleet_changes *c, const fleet_object *fo)
+{
+    const char *kind = fleet_config_kind_name(fo->o->kind);
+
+    for (size_t j = 0; j < c->n_items; j++)
+        if (strcmp(c->items[j].kind, kind) == 0 && strcmp(c->items[j].ns, fo->o->namespace_) == 0 &&
+            strcmp(c->items[j].name, fo->o->name) == 0)
+            return;
+    fleet_changes_add(c, kind, fo->o->namespace_, fo->o->name, APPLY_DELETED, fo->o->generation);
 }
 
 /* Add the deletion of budget fb to c, unless it is there already. */
@@ -1000,6 +1110,10 @@ int fleet_delete(fleet *f, const fleet_delete_in *in, fleet_changes *ret_changes
         if (fb)
             delete_budget_change(&out, fb);
     }
+    for (size_t i = 0; i < in->n_objects; i++)
+        for (size_t j = 0; j < f->n_objects; j++)
+            if (strcmp(f->objects[j]->key, in->objects[i]) == 0)
+                delete_object_change(&out, f->objects[j]);
     for (size_t i = 0; i < n_ns; i++) {
         bool again = false;
 
@@ -1012,6 +1126,9 @@ int fleet_delete(fleet *f, const fleet_delete_in *in, fleet_changes *ret_changes
         for (size_t j = 0; j < f->n_budgets; j++)
             if (strcmp(f->budgets[j]->b->namespace_, namespaces[i]) == 0)
                 delete_budget_change(&out, f->budgets[j]);
+        for (size_t j = 0; j < f->n_objects; j++)
+            if (strcmp(f->objects[j]->o->namespace_, namespaces[i]) == 0)
+                delete_object_change(&out, f->objects[j]);
         for (size_t j = 0; j < out.n_items && !again; j++)
             again = !out.items[j].ns && strcmp(out.items[j].name, namespaces[i]) == 0;
         if (!again)
@@ -1023,6 +1140,8 @@ int fleet_delete(fleet *f, const fleet_delete_in *in, fleet_changes *ret_changes
         if (n == 0 && in->n_budgets > 0)
             return berth_error_set(err, ENOENT, "poddisruptionbudget %.120s not found",
                                    in->budgets[0]);
+        if (n == 0 && in->n_objects > 0)
+            return berth_error_set(err, ENOENT, "%.120s not found", in->objects[0]);
         return berth_error_set(err, ENOENT, "workload %.120s not found", n ? keys[0] : "");
     }
     if (dry_run) {
@@ -1034,6 +1153,7 @@ int fleet_delete(fleet *f, const fleet_delete_in *in, fleet_changes *ret_changes
         return berth_error_prefix(err, "delete");
     }
     fleet_reconcile_after(f, "delete");
+    fleet_objects_changed(f, out.items, out.n_items);
     *ret_changes = out;
     return 0;
 }

@@ -31,6 +31,7 @@
 #include "berth/proto/v1.h"
 #include "policy_sqlite.h"
 #include "rpc/principal.h"
+#include "spec/workload.h"
 #include "store.h"
 
 typedef struct fleet fleet;
@@ -51,6 +52,9 @@ typedef struct fleet_config {
      * stays the caller's). */
     const char *cluster_cidr;
     int node_prefix;
+    /* What Secrets' values are sealed with in the store (derived from the
+     * controller's secret key; copied, wiped when the fleet goes). */
+    uint8_t secrets_key[32];
 } fleet_config;
 
 /* A node to wake: its principal id (BERTH_ID_LEN bytes) and the
@@ -126,6 +130,9 @@ typedef struct fleet_specs {
     bool unchanged;
     ContainerSpec **specs;
     size_t n_specs;
+    /* The Secrets and ConfigMaps they name, sealed to the node. */
+    SealedObject **objects;
+    size_t n_objects;
 } fleet_specs;
 
 void fleet_specs_clear(fleet_specs *s);
@@ -194,6 +201,9 @@ typedef struct fleet_apply_in {
      * namespace set to "default" when it names none), none taken. */
     PodDisruptionBudget *const *budgets;
     size_t n_budgets;
+    /* Secrets and ConfigMaps: the same (namespace set likewise). */
+    ConfigObject *const *objects;
+    size_t n_objects;
     char *const *pending;
     size_t n_pending;
     const char *source;
@@ -214,6 +224,9 @@ typedef struct fleet_delete_in {
     size_t n_keys;
     const char *const *budgets;
     size_t n_budgets;
+    /* Secrets' and ConfigMaps' keys (fleet_object_key). */
+    const char *const *objects;
+    size_t n_objects;
     const char *const *namespaces;
     size_t n_namespaces;
     const char *by;
@@ -233,6 +246,19 @@ int fleet_forget_node(fleet *f, const char *name, bool dry_run, fleet_changes *r
  * when a name is given and none has it. */
 int fleet_budgets_list(fleet *f, const char *ns, const char *name, PodDisruptionBudget ***ret,
                        size_t *ret_n, berth_error **err);
+/* A Secret's or ConfigMap's key: "secret/<ns>/<name>",
+ * "configmap/<ns>/<name>" (ns "" is "default"). */
+#define FLEET_OBJECT_KEY_BUF (BERTH_WORKLOAD_KEY_BUF + 16)
+void fleet_object_key(ConfigKind kind, const char *ns, const char *name,
+                      char ret_key[FLEET_OBJECT_KEY_BUF]);
+/* The Secrets or ConfigMaps in->kind of in->namespace ("": all) named
+ * in->name ("": any), each a new message with sizes; a Secret's values
+ * only with in->reveal, which needs a name and records an event (read by
+ * operator by). Free with fleet_objects_list_free. ENOENT when a name is
+ * given and none has it. */
+int fleet_objects_list(fleet *f, const ListObjectsRequest *in, const char *by, ConfigObject ***ret,
+                       size_t *ret_n, berth_error **err);
+void fleet_objects_list_free(ConfigObject **v, size_t n);
 /* Kubernetes' Eviction of pod in->name (in->namespace, on in->node when
  * given): allowed when no budget selects it, or the one that does can
  * spare it (berth_budget_allows); the replica then moves to another node

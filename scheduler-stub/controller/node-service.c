@@ -105,6 +105,8 @@ static void h_get_assignments(Controller_Service *svc, const GetAssignmentsReque
     out.unchanged = specs.unchanged;
     out.containers = specs.specs;
     out.n_containers = specs.n_specs;
+    out.objects = specs.objects;
+    out.n_objects = specs.n_objects;
     closure(&out, data);
     fleet_specs_clear(&specs);
 }

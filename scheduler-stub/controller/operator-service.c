@@ -263,6 +263,9 @@ static int manifest_namespace(berth_manifest *m, const char *ns, berth_error **e
     for (size_t i = 0; m && i < m->n_budgets; i++)
         if (object_namespace(&m->budgets[i]->namespace_, ns, err) < 0)
             return -1;
+    for (size_t i = 0; m && i < m->n_objects; i++)
+        if (object_namespace(&m->objects[i]->namespace_, ns, err) < 0)
+            return -1;
     return 0;
 }
 
@@ -288,6 +291,8 @@ static void h_apply(Controller_Service *svc, const ApplyRequest *in, ApplyRespon
                                            .n_namespaces = m->n_namespaces,
                                            .budgets = m->budgets,
                                            .n_budgets = m->n_budgets,
+                                           .objects = m->objects,
+                                           .n_objects = m->n_objects,
                                            .pending = in->pending_namespaces,
                                            .n_pending = in->n_pending_namespaces,
                                            .source = source,
@@ -319,6 +324,10 @@ typedef struct delete_what {
     /* the budgets' keys (after the workloads' in keys) */
     const char **budgets;
     size_t n_budgets;
+    /* Secrets' and ConfigMaps' keys */
+    char (*object_keys)[FLEET_OBJECT_KEY_BUF];
+    const char **objects;
+    size_t n_objects;
 } delete_what;
 
 static void delete_what_free(delete_what *d)
@@ -328,9 +337,17 @@ static void delete_what_free(delete_what *d)
     free(d->key_ptrs);
     free(d->namespaces);
     free(d->budgets);
+    free(d->object_keys);
+    free(d->objects);
 }
 
-typedef enum delete_kind { DELETE_WORKLOAD, DELETE_NAMESPACE, DELETE_BUDGET } delete_kind;
+typedef enum delete_kind {
+    DELETE_WORKLOAD,
+    DELETE_NAMESPACE,
+    DELETE_BUDGET,
+    DELETE_SECRET,
+    DELETE_CONFIG_MAP
+} delete_kind;
 
 static int delete_names(const DeleteRequest *in, delete_kind kind, delete_what *ret,
                         berth_error **err)
@@ -353,9 +370,22 @@ static int delete_names(const DeleteRequest *in, delete_kind kind, delete_what *
     ret->key_ptrs = berth_xcalloc(n + 1, sizeof(*ret->key_ptrs));
     ret->budgets = berth_xcalloc(n + 1, sizeof(*ret->budgets));
     ret->namespaces = berth_xcalloc((m ? m->n_namespaces : 1) + 1, sizeof(*ret->namespaces));
+    ret->object_keys = berth_xcalloc((m ? m->n_objects : 1) + 1, sizeof(*ret->object_keys));
+    ret->objects = berth_xcalloc((m ? m->n_objects : 1) + 1, sizeof(*ret->objects));
     if (!m && kind == DELETE_NAMESPACE) {
         ret->namespaces[ret->n_namespaces++] = in->name;
         return 0;
+    }
+    if (!m && (kind == DELETE_SECRET || kind == DELETE_CONFIG_MAP)) {
+        fleet_object_key(kind == DELETE_SECRET ? CONFIG_SECRET : CONFIG_MAP, in->namespace_,
+                         in->name, ret->object_keys[0]);
+        ret->objects[ret->n_objects++] = ret->object_keys[0];
+        return 0;
+    }
+    for (size_t i = 0; m && i < m->n_objects; i++) {
+        fleet_object_key(m->objects[i]->kind, m->objects[i]->namespace_, m->objects[i]->name,
+                         ret->object_keys[i]);
+        ret->objects[ret->n_objects++] = ret->object_keys[i];
     }
     if (!m) {
         berth_workload_key(berth_namespace_or_default(in->namespace_), in->name, ret->keys[0]);
@@ -444,10 +474,11 @@ static void h_delete(Controller_Service *svc, const DeleteRequest *in,
     } else if (*in->kind && !kind_is(in->kind, "workload", "workloads", NULL) &&
                !kind_is(in->kind, "namespace", "namespaces", "ns") &&
                !kind_is(in->kind, "poddisruptionbudget", "poddisruptionbudgets", "pdb") &&
-               !workload_kind_of(in->kind)) {
+               !kind_is(in->kind, "secret", "secrets", NULL) &&
+               !kind_is(in->kind, "configmap", "configmaps", "cm") && !workload_kind_of(in->kind)) {
         r = berth_error_set(&err, EINVAL,
                             "kind '%.40s': workload, deployment, daemonset, job, cronjob, "
-                            "namespace, poddisruptionbudget or node",
+                            "namespace, poddisruptionbudget, secret, configmap or node",
                             in->kind);
     } else if (!*in->manifest && workload_kind_of(in->kind) &&
                !workload_is(s->fleet, in, workload_kind_of(in->kind), &err)) {
@@ -456,7 +487,9 @@ static void h_delete(Controller_Service *svc, const DeleteRequest *in,
         delete_kind kind = kind_is(in->kind, "namespace", "namespaces", "ns") ? DELETE_NAMESPACE
                            : kind_is(in->kind, "poddisruptionbudget", "poddisruptionbudgets", "pdb")
                                ? DELETE_BUDGET
-                               : DELETE_WORKLOAD;
+                           : kind_is(in->kind, "secret", "secrets", NULL)       ? DELETE_SECRET
+                           : kind_is(in->kind, "configmap", "configmaps", "cm") ? DELETE_CONFIG_MAP
+                                                                                : DELETE_WORKLOAD;
 
         r = delete_names(in, kind, &d, &err);
         if (r == 0)
@@ -465,6 +498,8 @@ static void h_delete(Controller_Service *svc, const DeleteRequest *in,
                                                  .n_keys = d.n_keys,
                                                  .budgets = d.budgets,
                                                  .n_budgets = d.n_budgets,
+                                                 .objects = d.objects,
+                                                 .n_objects = d.n_objects,
                                                  .namespaces = d.namespaces,
                                                  .n_namespaces = d.n_namespaces,
                                                  .by = operator_name(data),
@@ -523,6 +558,25 @@ static void h_list_disruption_budgets(Controller_Service *svc,
     for (size_t i = 0; i < n; i++)
         pod_disruption_budget_free_unpacked(v[i], NULL);
     free(v);
+}
+
+static void h_list_objects(Controller_Service *svc, const ListObjectsRequest *in,
+                           ListObjectsResponse_Closure closure, void *data)
+{
+    ListObjectsResponse out = LIST_OBJECTS_RESPONSE_INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    ConfigObject **v;
+    size_t n;
+
+    NEED_OPERATOR(data);
+    if (fleet_objects_list(fleet_of(svc), in, operator_name(data), &v, &n, &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    out.objects = v;
+    out.n_objects = n;
+    closure(&out, data);
+    fleet_objects_list_free(v, n);
 }
 
 static void h_evict_pod(Controller_Service *svc, const EvictPodRequest *in,
@@ -873,4 +927,5 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.list_disruption_budgets = h_list_disruption_budgets;
     s->svc.evict_pod = h_evict_pod;
     s->svc.create_job = h_create_job;
+    s->svc.list_objects = h_list_objects;
 }

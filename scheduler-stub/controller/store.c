@@ -15,7 +15,7 @@
 #include "rpc/envelope.h"
 #include "spec/workload.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 #define STMT_CACHE     64
 
 static const char schema_v1[] =
@@ -104,6 +104,12 @@ static const char schema_v6[] = "CREATE TABLE jobs ("
 static const char schema_v7[] = "CREATE TABLE budgets ("
                                 "  key TEXT PRIMARY KEY,"
                                 "  budget BLOB NOT NULL);"; /* PodDisruptionBudget */
+
+/* Version 8: Secrets and ConfigMaps, by key ("secret/<ns>/<name>",
+ * "configmap/<ns>/<name>"); a Secret's values sealed in the row. */
+static const char schema_v8[] = "CREATE TABLE objects ("
+                                "  key TEXT PRIMARY KEY,"
+                                "  object BLOB NOT NULL);"; /* ConfigObject */
 
 typedef struct stmt_slot {
     const char *sql; /* a string literal: cached by address */
@@ -247,8 +253,9 @@ static int migrate(berth_store *st, berth_error **err)
         (version < 4 && exec(st, schema_v4, "add pod ranges to the schema", err) < 0) ||
         (version < 5 && exec(st, schema_v5, "add revisions to the schema", err) < 0) ||
         (version < 6 && exec(st, schema_v6, "add jobs to the schema", err) < 0) ||
-        exec(st, schema_v7, "add disruption budgets to the schema", err) < 0 ||
-        exec(st, "PRAGMA user_version = 7", "set the schema version", err) < 0) {
+        (version < 7 && exec(st, schema_v7, "add disruption budgets to the schema", err) < 0) ||
+        exec(st, schema_v8, "add Secrets and ConfigMaps to the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 8", "set the schema version", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
@@ -769,6 +776,65 @@ int berth_store_budgets_load(berth_store *st,
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_error(st, err, "load disruption budgets");
+    return r;
+}
+
+/* ---- Secrets and ConfigMaps ---- */
+
+static const char sql_obj_put[] = "INSERT OR REPLACE INTO objects (key, object) VALUES (?1, ?2)";
+static const char sql_obj_del[] = "DELETE FROM objects WHERE key = ?1";
+static const char sql_obj_all[] = "SELECT key, object FROM objects ORDER BY key";
+
+int berth_store_object_put(berth_store *st, const char *key, const ConfigObject *o,
+                           berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_obj_put, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, key);
+    if (bind_pb(st, s, 2, &o->base, err) < 0)
+        return -1;
+    if (run(st, s, "save object", err) < 0)
+        return berth_error_prefix(err, "%s", key);
+    return 0;
+}
+
+int berth_store_object_delete(berth_store *st, const char *key, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_obj_del, err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, key);
+    return run(st, s, "delete object", err);
+}
+
+int berth_store_objects_load(berth_store *st,
+                             int (*fn)(void *data, const char *key, ConfigObject *o), void *data,
+                             berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_obj_all, err);
+    int rc, r = 0;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char key[BERTH_WORKLOAD_KEY_BUF + 16];
+        ConfigObject *o;
+
+        column_text(s, 0, key, sizeof(key));
+        o = (ConfigObject *)column_pb(st, s, 1, &config_object_descriptor, key, err);
+        if (!o) {
+            sqlite3_reset(s);
+            return -1;
+        }
+        if ((r = fn(data, key, o)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, err, "load objects");
     return r;
 }
 

@@ -147,6 +147,15 @@ int berth_store_budget_delete(berth_store *st, const char *key, berth_error **er
 int berth_store_budgets_load(berth_store *st,
                              int (*fn)(void *data, const char *key, PodDisruptionBudget *b),
                              void *data, berth_error **err);
+/* Secrets and ConfigMaps by key (fleet-objects.c: a Secret's values
+ * sealed before they come here). */
+int berth_store_object_put(berth_store *st, const char *key, const ConfigObject *o,
+                           berth_error **err);
+int berth_store_object_delete(berth_store *st, const char *key, berth_error **err);
+/* fn for every object, by key; fn owns o. */
+int berth_store_objects_load(berth_store *st,
+                             int (*fn)(void *data, const char *key, ConfigObject *o), void *data,
+                             berth_error **err);
 int berth_store_job_put(berth_store *st, const char *key, const JobState *js, berth_error **err);
 int berth_store_job_delete(berth_store *st, const char *key, berth_error **err);
 /* fn for every Job's state, by key; fn owns js (job_state_free_unpacked). */

@@ -64,6 +64,7 @@ static const struct {
     { &controller_descriptor, "ListDisruptionBudgets" },
     { &controller_descriptor, "EvictPod" },
     { &controller_descriptor, "CreateJob" },
+    { &controller_descriptor, "ListObjects" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -307,6 +307,7 @@ static size_t calls_make(call *calls)
     static ListDisruptionBudgetsRequest budgets = LIST_DISRUPTION_BUDGETS_REQUEST_INIT;
     static EvictPodRequest evict = EVICT_POD_REQUEST_INIT;
     static CreateJobRequest create_job = CREATE_JOB_REQUEST_INIT;
+    static ListObjectsRequest objects = LIST_OBJECTS_REQUEST_INIT;
     size_t n = 0;
 
     reg.node = node_info();
@@ -403,6 +404,10 @@ static size_t calls_make(call *calls)
     create_job.name = "tick-manual";
     create_job.from_cronjob = "tick";
     CALL("Controller", "CreateJob", 34, &create_job);
+    objects.kind = CONFIG_SECRET;
+    objects.name = "db";
+    objects.reveal = true;
+    CALL("Controller", "ListObjects", 35, &objects);
 #undef CALL
     return n;
 }

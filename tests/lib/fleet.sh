@@ -150,6 +150,7 @@ node_start() {
 			image_store: $d/images
 			cgroup_parent: /berth-fleet-$FLEET_TAG-$name
 			socket: $d/agent.sock
+			secrets_dir: $d/secrets
 			listen: '$listen'
 			operators: {admin: $FLEET_DIR/ctl/state/operators/admin.pub}
 			metrics_interval: 1s
@@ -369,6 +370,10 @@ fleet_teardown() {
 		done
 	done
 	ctl_kill TERM
+	# each agent's tmpfs of Secrets (its containers are gone)
+	for n in "${FLEET_NODES[@]}"; do
+		umount "$FLEET_DIR/$n/secrets" 2>/dev/null
+	done
 	for n in "${FLEET_NODES[@]}"; do
 		for c in $(node_cgroups "$n" | sort -r) /sys/fs/cgroup/*/berth-fleet-$FLEET_TAG-$n \
 			/sys/fs/cgroup/berth-fleet-$FLEET_TAG-$n; do

@@ -4,6 +4,7 @@
  * operator or an agent: the answers, the errors with the status code the
  * rpc layer makes of them, what is stored, whom the fleet wakes. */
 #include <check.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1749,6 +1750,210 @@ START_TEST(evictions_move_replicas_within_their_budget)
 }
 END_TEST
 
+/* ---- Secrets and ConfigMaps ---- */
+
+/* Admit node name with a real key (kp): what the controller seals to. */
+static void admit_with_key(const char *name, berth_keypair *kp)
+{
+    berth_principal p = node(name);
+    berth_store_node rec = { 0 };
+
+    ck_assert_int_eq(berth_keypair_generate(kp, NULL), 0);
+    snprintf(rec.name, sizeof(rec.name), "%s", name);
+    memcpy(rec.id, p.id, BERTH_ID_LEN);
+    memcpy(rec.keys[0], kp->pk, BERTH_PUBKEY_LEN);
+    rec.n_keys = 1;
+    rec.phase = NODE_UNKNOWN;
+    ck_assert_int_eq(berth_store_node_put(st, &rec, NULL), 0);
+    if (f)
+        ck_assert_int_eq(fleet_node_reload(f, name, NULL), 0);
+}
+
+static ConfigObject *secret_of(const char *name, const char *value)
+{
+    ConfigObject o = CONFIG_OBJECT_INIT;
+    ConfigObject_DataEntry e = CONFIG_OBJECT_DATA_ENTRY_INIT, *ep[] = { &e };
+
+    o.kind = CONFIG_SECRET;
+    o.name = (char *)name;
+    o.type = "Opaque";
+    e.key = "password";
+    e.value.data = (uint8_t *)value;
+    e.value.len = strlen(value);
+    o.data = ep;
+    o.n_data = 1;
+    return BERTH_PB_COPY(ConfigObject, &o);
+}
+
+static int apply_object(ConfigObject *o, berth_error **err)
+{
+    fleet_changes c;
+    int r = fleet_apply_all(
+        f, &(fleet_apply_in){ .objects = &o, .n_objects = 1, .source = "s.yaml" }, &c, err);
+
+    if (r == 0)
+        fleet_changes_clear(&c);
+    config_object_free_unpacked(o, NULL);
+    return r;
+}
+
+/* Whether a file holds text. */
+static bool file_has(const char *path, const char *text)
+{
+    char *data = NULL;
+    size_t len = 0;
+    bool has;
+
+    if (berth_read_file_at(AT_FDCWD, path, 64 << 20, &data, &len, NULL) < 0)
+        return false;
+    has = memmem(data, len, text, strlen(text)) != NULL;
+    free(data);
+    return has;
+}
+
+/* The value node name's assignments carry for Secret db, opened with its
+ * key ("" when none was sent). */
+static void node_secret(const char *name, const berth_keypair *kp, char *buf, size_t size)
+{
+    berth_principal p = node(name);
+    uint8_t bpk[crypto_box_PUBLICKEYBYTES], bsk[crypto_box_SECRETKEYBYTES];
+    fleet_specs s;
+
+    buf[0] = '\0';
+    ck_assert_int_eq(fleet_node_assignments(f, &p, 0, &s, NULL), 0);
+    ck_assert_int_eq(crypto_sign_ed25519_pk_to_curve25519(bpk, kp->pk), 0);
+    ck_assert_int_eq(crypto_sign_ed25519_sk_to_curve25519(bsk, kp->sk), 0);
+    for (size_t i = 0; i < s.n_objects; i++) {
+        const ProtobufCBinaryData *d = &s.objects[i]->sealed[0];
+        uint8_t plain[4096];
+        ConfigObject *o;
+
+        ck_assert_uint_eq(s.objects[i]->n_sealed, 1);
+        ck_assert_int_eq(crypto_box_seal_open(plain, d->data, d->len, bpk, bsk), 0);
+        o = config_object_unpack(NULL, d->len - crypto_box_SEALBYTES, plain);
+        ck_assert_ptr_nonnull(o);
+        snprintf(buf, size, "%.*s", (int)o->data[0]->value.len, o->data[0]->value.data);
+        config_object_free_unpacked(o, NULL);
+    }
+    fleet_specs_clear(&s);
+}
+
+/* A Secret's value: never in the database (sealed under the controller's
+ * key, which opens it again after a restart and no other does); sent only
+ * to the node whose pod names it, sealed to that node's key; a change
+ * moves that node's generation only; an immutable one does not change;
+ * listings show it only when asked, with an event. */
+START_TEST(secrets_are_sealed_and_go_only_where_used)
+{
+    berth_keypair k1, k2;
+    berth_error *err = NULL;
+    ListObjectsRequest lr = LIST_OBJECTS_REQUEST_INIT;
+    ConfigObject **v;
+    size_t n;
+    char got[256], wal[160];
+    Workload *w;
+    fleet_changes c;
+    uint64_t gen1, gen2;
+
+    memset(cfg.secrets_key, 7, sizeof(cfg.secrets_key));
+    fleet_up();
+    admit_with_key("n1", &k1);
+    admit_with_key("n2", &k2);
+    register_node("n1");
+    register_node("n2");
+    ck_assert_int_eq(apply_object(secret_of("db", "hunter2-value-one"), &err), 0);
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    ck_assert(!file_has(db, "hunter2-value-one") && !file_has(wal, "hunter2-value-one"));
+    /* a pod on n1 naming it */
+    w = deployment("app", 1);
+    w->kind = WORKLOAD_POD;
+    w->node_name = strdup("n1");
+    {
+        EnvKeyRef r = ENV_KEY_REF_INIT, *rp[] = { &r };
+
+        r.name = "PW";
+        r.kind = CONFIG_SECRET;
+        r.object = "db";
+        r.key = "password";
+        w->template_->env_key_refs = calloc(1, sizeof(*rp));
+        w->template_->env_key_refs[0] = BERTH_PB_COPY(EnvKeyRef, &r);
+        w->template_->n_env_key_refs = 1;
+    }
+    ck_assert_msg(fleet_apply(f, &w, 1, "app.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    node_secret("n1", &k1, got, sizeof(got));
+    ck_assert_str_eq(got, "hunter2-value-one");
+    node_secret("n2", &k2, got, sizeof(got));
+    ck_assert_str_eq(got, "");
+    /* changed: n1's generation moves, n2's does not */
+    {
+        berth_principal p1 = node("n1"), p2 = node("n2");
+        fleet_specs s;
+
+        ck_assert_int_eq(fleet_node_assignments(f, &p1, 0, &s, NULL), 0);
+        gen1 = s.generation;
+        fleet_specs_clear(&s);
+        ck_assert_int_eq(fleet_node_assignments(f, &p2, 0, &s, NULL), 0);
+        gen2 = s.generation;
+        fleet_specs_clear(&s);
+        ck_assert_int_eq(apply_object(secret_of("db", "hunter2-value-two"), &err), 0);
+        ck_assert_int_eq(fleet_node_assignments(f, &p1, 0, &s, NULL), 0);
+        ck_assert_uint_gt(s.generation, gen1);
+        fleet_specs_clear(&s);
+        ck_assert_int_eq(fleet_node_assignments(f, &p2, 0, &s, NULL), 0);
+        ck_assert_uint_eq(s.generation, gen2);
+        fleet_specs_clear(&s);
+    }
+    node_secret("n1", &k1, got, sizeof(got));
+    ck_assert_str_eq(got, "hunter2-value-two");
+    /* immutable */
+    {
+        ConfigObject *o = secret_of("imm", "x");
+
+        o->immutable = true;
+        ck_assert_int_eq(apply_object(o, &err), 0);
+        ck_assert_fails(apply_object(secret_of("imm", "y"), &err), err, CODE_INVALID_ARGUMENT,
+                        "apply s.yaml: Secret imm is immutable: its data and type cannot change "
+                        "(delete it and apply it again)");
+    }
+    /* listings: sizes, values only when asked, by name, with an event */
+    lr.kind = CONFIG_SECRET;
+    lr.name = "db";
+    ck_assert_int_eq(fleet_objects_list(f, &lr, "alice", &v, &n, NULL), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(v[0]->n_data, 0);
+    ck_assert_uint_eq(v[0]->n_sizes, 1);
+    ck_assert_uint_eq(v[0]->sizes[0]->value, 17);
+    fleet_objects_list_free(v, n);
+    lr.name = "";
+    lr.reveal = true;
+    ck_assert_fails(fleet_objects_list(f, &lr, "alice", &v, &n, &err), err, CODE_INVALID_ARGUMENT,
+                    "a Secret's values are shown one Secret at a time: name it");
+    /* a restart: sealed in the store, opened again with the same key */
+    fleet_down();
+    ck_assert(!file_has(db, "hunter2-value-two") && !file_has(wal, "hunter2-value-two"));
+    fleet_up();
+    lr.name = "db";
+    ck_assert_int_eq(fleet_objects_list(f, &lr, "alice", &v, &n, NULL), 0);
+    ck_assert_uint_eq(v[0]->n_data, 1);
+    ck_assert_mem_eq(v[0]->data[0]->value.data, "hunter2-value-two", 17);
+    fleet_objects_list_free(v, n);
+    fleet_down();
+    /* another controller's key opens nothing */
+    memset(cfg.secrets_key, 8, sizeof(cfg.secrets_key));
+    ck_assert_int_eq(berth_store_open(db, &st, NULL), 0);
+    policy = berth_policy_sqlite_new(st, &key, NULL, NULL);
+    cfg.store = st;
+    cfg.policy = policy;
+    f = fleet_new(&cfg, &(fleet_effects){ .wake = on_wake });
+    ck_assert_int_lt(fleet_load(f, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "do not open with this controller's key"));
+    berth_error_free(&err);
+}
+END_TEST
+
 /* What a review found: a restart of the controller mid-rollout (every
  * Ready replica not yet available for minReadySeconds again) moves no
  * more nodes than maxUnavailable; a new template that fits no node
@@ -1951,6 +2156,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_daemonset_rollout_keeps_its_budget);
     tcase_add_test(tc, a_pod_failure_policy_ignores_and_fails);
     tcase_add_test(tc, evictions_move_replicas_within_their_budget);
+    tcase_add_test(tc, secrets_are_sealed_and_go_only_where_used);
     tcase_add_test(tc, a_job_runs_to_completion);
     tcase_add_test(tc, a_cronjob_makes_its_jobs);
     suite_add_tcase(s, tc);

@@ -444,13 +444,13 @@ START_TEST(taints_and_the_upgrade_from_schema_1)
     /* a controller of schema 1 made it: upgraded, the node still there */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
-        sqlite3_exec(
-            db,
-            "DROP TABLE node_taints; DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN "
-            "pod_cidr; DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; ALTER TABLE "
-            "assignments DROP COLUMN revision; "
-            "PRAGMA user_version = 1",
-            NULL, NULL, NULL),
+        sqlite3_exec(db,
+                     "DROP TABLE node_taints; DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN "
+                     "pod_cidr; DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; DROP "
+                     "TABLE objects; ALTER TABLE "
+                     "assignments DROP COLUMN revision; "
+                     "PRAGMA user_version = 1",
+                     NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     st = open_store();
@@ -524,7 +524,8 @@ START_TEST(namespaces_and_the_upgrade_from_schema_2)
     ck_assert_int_eq(
         sqlite3_exec(db,
                      "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; DROP TABLE "
-                     "replica_sets; DROP TABLE jobs; DROP TABLE budgets; ALTER TABLE assignments "
+                     "replica_sets; DROP TABLE jobs; DROP TABLE budgets; DROP TABLE objects; ALTER "
+                     "TABLE assignments "
                      "DROP COLUMN revision; PRAGMA "
                      "user_version = 2",
                      NULL, NULL, NULL),
@@ -598,12 +599,12 @@ START_TEST(revisions_and_the_upgrade_from_schema_4)
 
     /* a controller of schema 4 made it */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-    ck_assert_int_eq(
-        sqlite3_exec(db,
-                     "DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; ALTER TABLE "
-                     "assignments DROP COLUMN revision; PRAGMA user_version = 4",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; "
+                                  "DROP TABLE objects; ALTER TABLE "
+                                  "assignments DROP COLUMN revision; PRAGMA user_version = 4",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db,
                                   "INSERT INTO assignments VALUES ('n1', 'web-0', 'web', 0, 1, 1)",
                                   NULL, NULL, NULL),
@@ -622,10 +623,11 @@ START_TEST(revisions_and_the_upgrade_from_schema_4)
 
     /* a controller of schema 5 made it: Jobs' states come */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db,
-                                  "DROP TABLE jobs; DROP TABLE budgets; PRAGMA user_version = 5",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(
+            db, "DROP TABLE jobs; DROP TABLE budgets; DROP TABLE objects; PRAGMA user_version = 5",
+            NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     st = open_store();
     {
@@ -671,7 +673,7 @@ START_TEST(damage_is_an_error_not_a_crash)
     sqlite3_close(db);
     st = NULL;
     ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
-    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (7)", path);
+    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (8)", path);
     ck_assert_str_eq(err->msg, msg);
     berth_error_free(&err);
     ck_assert_ptr_null(st);

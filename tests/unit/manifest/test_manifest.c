@@ -470,7 +470,8 @@ static const bad_case bad_cases[] = {
       "  restartPolicy: Sometimes\n"
       "  restartPolicy: Never\n",
       "web.yaml:5:63: spec.volumes[1].hostPath.path: 'rel' is not an absolute path\n"
-      "web.yaml:5:70: spec.volumes[2]: a volume needs exactly one of hostPath and emptyDir\n"
+      "web.yaml:5:70: spec.volumes[2]: a volume needs exactly one of hostPath, emptyDir, secret "
+      "and configMap\n"
       "web.yaml:7:18: spec.restartPolicy: 'Sometimes' is not one of Always, OnFailure, Never\n"
       "web.yaml:8:3: spec.restartPolicy: duplicate field (first at line 7)" },
     { "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\n"
@@ -499,7 +500,7 @@ static const bad_case bad_cases[] = {
       "web.yaml:1:13: apiVersion: 'berth/v2' is not one of berth/v1, v1, apps/v1, batch/v1, "
       "policy/v1\n"
       "web.yaml:2:7: kind: 'Service' is not a kind berth runs (Pod, Deployment, DaemonSet, "
-      "Job, CronJob, Namespace, PodDisruptionBudget)" },
+      "Job, CronJob, Namespace, PodDisruptionBudget, Secret, ConfigMap)" },
     { "kind: Pod\n", "web.yaml:1:1: apiVersion: required" },
     { "- a\n- b\n", "web.yaml:1:1: expected a mapping, got a list" },
     { "apiVersion: berth/v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: p, "
@@ -1162,7 +1163,7 @@ START_TEST(namespaces)
                      "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\n"
                      "spec: {containers: [{name: a, image: b}]}\n"
                      "---\n"
-                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n");
+                     "apiVersion: v1\nkind: Service\nmetadata: {name: p}\n");
     ck_assert_str_eq(msg,
                      "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Namespace (use v1)\n"
                      "web.yaml:7:32: metadata.namespace: a Namespace is in none\n"
@@ -1174,9 +1175,9 @@ START_TEST(namespaces)
                      "of a-z 0-9 -, starting and ending with a letter or digit)\n"
                      "web.yaml:25:18: metadata.name: 'p' is named by an earlier document too "
                      "(line 20)\n"
-                     "web.yaml:29:7: kind: 'ConfigMap' is not a kind berth runs (Pod, "
+                     "web.yaml:29:7: kind: 'Service' is not a kind berth runs (Pod, "
                      "Deployment, DaemonSet, Job, CronJob, Namespace, "
-                     "PodDisruptionBudget)");
+                     "PodDisruptionBudget, Secret, ConfigMap)");
     free(msg);
 }
 END_TEST
@@ -1250,6 +1251,119 @@ START_TEST(disruption_budgets)
                           "IfHealthyBudget, AlwaysAllow\n"
                           "web.yaml:20:18: metadata.name: PodDisruptionBudget 'c' is named by an "
                           "earlier document too (line 13)");
+    free(msg);
+}
+END_TEST
+
+/* Secrets and ConfigMaps as Kubernetes writes them, and the pod fields
+ * that use them; an error never quotes a value. */
+START_TEST(secrets_and_config_maps)
+{
+    static const char yaml[] =
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata: {name: db, namespace: team}\n"
+        "type: kubernetes.io/basic-auth\n"
+        "data: {username: YWRtaW4=, password: \"c2VjcmV0\\n\"}\n"
+        "stringData: {password: s3cr3t}\n"
+        "---\n"
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata: {name: cfg}\n"
+        "immutable: true\n"
+        "data: {mode: prod, app.conf: \"a: 1\\n\"}\n"
+        "binaryData: {blob: AAEC}\n"
+        "---\n"
+        "apiVersion: v1\n"
+        "kind: Pod\n"
+        "metadata: {name: p}\n"
+        "spec:\n"
+        "  imagePullSecrets: [{name: regcred}]\n"
+        "  containers:\n"
+        "  - name: a\n"
+        "    image: busybox\n"
+        "    env:\n"
+        "    - {name: PW, valueFrom: {secretKeyRef: {name: db, key: password, optional: true}}}\n"
+        "    - {name: M, valueFrom: {configMapKeyRef: {name: cfg, key: mode}}}\n"
+        "    envFrom: [{prefix: C_, configMapRef: {name: cfg}}, {secretRef: {name: db}}]\n"
+        "    volumeMounts: [{name: s, mountPath: /s}, {name: c, mountPath: /c}]\n"
+        "  volumes:\n"
+        "  - name: s\n"
+        "    secret: {secretName: db, defaultMode: 0440, items: [{key: password, path: "
+        "x/pw}]}\n"
+        "  - name: c\n"
+        "    configMap: {name: cfg, optional: true}\n";
+    berth_manifest *m = parse_ok(yaml);
+    const ConfigObject *o;
+    const ContainerSpec *s;
+    char *msg;
+
+    ck_assert_uint_eq(m->n_objects, 2);
+    o = m->objects[0];
+    ck_assert_int_eq(o->kind, CONFIG_SECRET);
+    ck_assert_str_eq(o->namespace_, "team");
+    ck_assert_str_eq(o->type, "kubernetes.io/basic-auth");
+    ck_assert_uint_eq(o->n_data, 2);
+    /* stringData wins over data */
+    ck_assert_str_eq(o->data[1]->key, "password");
+    ck_assert_uint_eq(o->data[1]->value.len, 6);
+    ck_assert_mem_eq(o->data[1]->value.data, "s3cr3t", 6);
+    ck_assert_mem_eq(o->data[0]->value.data, "admin", 5);
+    o = m->objects[1];
+    ck_assert_int_eq(o->kind, CONFIG_MAP);
+    ck_assert(o->immutable);
+    ck_assert_uint_eq(o->n_data, 3);
+    ck_assert_uint_eq(o->n_binary_keys, 1);
+    ck_assert_str_eq(o->binary_keys[0], "blob");
+    ck_assert_uint_eq(o->data[2]->value.len, 3);
+    s = m->workloads[0]->template_;
+    ck_assert_uint_eq(s->n_image_pull_secrets, 1);
+    ck_assert_str_eq(s->image_pull_secrets[0], "regcred");
+    ck_assert_uint_eq(s->n_env_key_refs, 2);
+    ck_assert_int_eq(s->env_key_refs[0]->kind, CONFIG_SECRET);
+    ck_assert(s->env_key_refs[0]->optional);
+    ck_assert_str_eq(s->env_key_refs[1]->object, "cfg");
+    ck_assert_uint_eq(s->n_env_from, 2);
+    ck_assert_str_eq(s->env_from[0]->prefix, "C_");
+    ck_assert_int_eq(s->env_from[1]->kind, CONFIG_SECRET);
+    ck_assert_uint_eq(s->n_mounts, 2);
+    ck_assert_int_eq(s->mounts[0]->type, MOUNT_CONFIG);
+    ck_assert(s->mounts[0]->readonly);
+    ck_assert_uint_eq(s->mounts[0]->config->default_mode, 0440);
+    ck_assert_str_eq(s->mounts[0]->config->items[0]->path, "x/pw");
+    ck_assert(s->mounts[1]->config->optional);
+    berth_manifest_free(m);
+
+    /* errors: none shows a value */
+    msg = parse_fail("apiVersion: v1\nkind: Secret\nmetadata: {name: a}\n"
+                     "data: {pw: 'not base64!', 'bad key': eA==}\n"
+                     "type: kubernetes.io/tls\n"
+                     "spec: {}\n"
+                     "---\n"
+                     "apiVersion: apps/v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+                     "---\n"
+                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+                     "data: {k: x}\nbinaryData: {k: eA==}\nstringData: {}\n"
+                     "---\n"
+                     "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+                     "spec:\n  containers: [{name: a, image: b}]\n"
+                     "  volumes: [{name: v, secret: {secretName: s, items: [{key: k, path: "
+                     "../x}], defaultMode: 0999}}]\n");
+    ck_assert_ptr_null(strstr(msg, "not base64!"));
+    ck_assert_str_eq(msg,
+                     "web.yaml:4:12: data.pw: not base64 (the value is not shown)\n"
+                     "web.yaml:4:38: data.bad key: 'bad key' is not a valid key (1-253 of a-z "
+                     "A-Z 0-9 . _ -)\n"
+                     "web.yaml:5:7: type: kubernetes.io/tls needs the key tls.crt\n"
+                     "web.yaml:5:7: type: kubernetes.io/tls needs the key tls.key\n"
+                     "web.yaml:6:7: spec: unknown field\n"
+                     "web.yaml:9:7: kind: apiVersion apps/v1 has no kind ConfigMap (use v1)\n"
+                     "web.yaml:16:17: binaryData.k: key 'k' is in both data and binaryData\n"
+                     "web.yaml:17:13: stringData: unknown field (a Secret's)\n"
+                     "web.yaml:24:70: spec.volumes[0].secret.items[0].path: '../x' is not a "
+                     "relative path without '..' elements\n"
+                     "web.yaml:24:91: spec.volumes[0].secret.defaultMode: '0999' is not a file "
+                     "mode (0 to 0777)");
     free(msg);
 }
 END_TEST
@@ -1423,10 +1537,10 @@ START_TEST(env_value_from)
         "  - name: a\n"
         "    image: busybox\n"
         "    env:\n"
-        "    - {name: A, valueFrom: {secretKeyRef: {name: s, key: k}}}\n"
+        "    - {name: A, valueFrom: {secretKeyRef: {name: s, key: 'k/x'}}}\n"
         "    - {name: B, valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}}\n");
-    ck_assert_str_eq(msg, "web.yaml:9:43: spec.containers[0].env[0].valueFrom.secretKeyRef: "
-                          "berth has no Secrets yet\n"
+    ck_assert_str_eq(msg, "web.yaml:9:58: spec.containers[0].env[0].valueFrom.secretKeyRef.key: "
+                          "'k/x' is not a valid key (1-253 of a-z A-Z 0-9 . _ -)\n"
                           "web.yaml:10:51: spec.containers[0].env[1].valueFrom.fieldRef.fieldPath: "
                           "'spec.serviceAccountName' is not one berth fills in (metadata.name, "
                           "metadata.namespace, metadata.uid, metadata.labels['KEY'], "
@@ -1612,6 +1726,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, host_ports);
     tcase_add_test(tc, disruption_budgets);
     tcase_add_test(tc, pod_failure_policy);
+    tcase_add_test(tc, secrets_and_config_maps);
     tcase_add_test(tc, dns_policy_and_config);
     tcase_add_test(tc, lifecycle_hooks);
     tcase_add_test(tc, replica_ids);

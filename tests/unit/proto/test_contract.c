@@ -57,7 +57,8 @@ START_TEST(controller_methods)
               "berth.v1.ListDisruptionBudgetsResponse");
     method_is(c, "EvictPod", "berth.v1.EvictPodRequest", "berth.v1.EvictPodResponse");
     method_is(c, "CreateJob", "berth.v1.CreateJobRequest", "berth.v1.ApplyResponse");
-    ck_assert_uint_eq(c->n_methods, 30);
+    method_is(c, "ListObjects", "berth.v1.ListObjectsRequest", "berth.v1.ListObjectsResponse");
+    ck_assert_uint_eq(c->n_methods, 31);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
