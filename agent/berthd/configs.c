@@ -255,9 +255,10 @@ typedef struct envbuf {
     size_t len, cap;
 } envbuf;
 
+/* Append "name=value" and a NUL (name NULL: the value alone). */
 static void env_add(envbuf *b, const char *name, const uint8_t *value, size_t vlen)
 {
-    size_t need = strlen(name) + 1 + vlen + 1;
+    size_t need = (name ? strlen(name) + 1 : 0) + vlen + 1;
 
     /* a value with a NUL cannot be a variable's */
     if (memchr(value, '\0', vlen))
@@ -277,7 +278,8 @@ static void env_add(envbuf *b, const char *name, const uint8_t *value, size_t vl
         b->data = d;
         b->cap = cap;
     }
-    b->len += (size_t)sprintf(b->data + b->len, "%s=", name);
+    if (name)
+        b->len += (size_t)sprintf(b->data + b->len, "%s=", name);
     memcpy(b->data + b->len, value, vlen);
     b->len += vlen;
     b->data[b->len++] = '\0';
@@ -546,6 +548,46 @@ int configs_project(configs *c, const ContainerSpec *s, char *env_file, size_t e
     r = 0;
 out:
     env_free(&env);
+    return r;
+}
+
+int configs_pull_auth(configs *c, const ContainerSpec *s, char *path, size_t size,
+                      berth_error **err)
+{
+    static unsigned seq;
+    _cleanup_close_ int fd = -1;
+    envbuf b = { 0 };
+    char name[BERTH_ID_BUF + 32];
+    int r = -1;
+
+    path[0] = '\0';
+    for (size_t i = 0; i < s->n_image_pull_secrets; i++) {
+        const ConfigObject *o = find(c, s, CONFIG_SECRET, s->image_pull_secrets[i]);
+        const ProtobufCBinaryData *v = o ? value_of(o, ".dockerconfigjson") : NULL;
+
+        if (!v) {
+            berth_warn("container %s: imagePullSecrets %s: %s", s->id, s->image_pull_secrets[i],
+                       o ? "no .dockerconfigjson in it" : "not found");
+            continue;
+        }
+        env_add(&b, NULL, v->data, v->len);
+    }
+    if (!b.len)
+        return 0;
+    if (ensure_tmpfs(c, err) < 0)
+        goto out;
+    fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || (mkdirat(fd, "pulls", 0700) < 0 && errno != EEXIST)) {
+        berth_error_errno(err, "%s/pulls", c->dir);
+        goto out;
+    }
+    snprintf(name, sizeof(name), "pulls/%s.%u", s->id, ++seq);
+    if (berth_replace_file_at(fd, name, b.data, b.len, 0600, err) < 0)
+        goto out;
+    snprintf(path, size, "%s/%s", c->dir, name);
+    r = 0;
+out:
+    env_free(&b);
     return r;
 }
 

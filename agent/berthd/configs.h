@@ -56,6 +56,14 @@ bool configs_names(const ContainerSpec *spec, ConfigKind kind, const char *name)
 int configs_project(configs *c, const ContainerSpec *spec, char *env_file, size_t env_size,
                     char *config_dir, size_t dir_size, berth_error **err);
 
+/* The credentials of spec's imagePullSecrets for a pull (berth-pull
+ * --auth-file): the .dockerconfigjson of each that the node has, one
+ * after another, NUL-separated, in a new file on the tmpfs (0600) whose
+ * path goes into path ("" when none has credentials: a missing one is
+ * passed over, as kubelet does, and said). */
+int configs_pull_auth(configs *c, const ContainerSpec *spec, char *path, size_t size,
+                      berth_error **err);
+
 /* Remove what container id had (nothing is fine). */
 void configs_remove(configs *c, const char *id);
 

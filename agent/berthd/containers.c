@@ -1138,7 +1138,19 @@ static void ct_pull(ct *c)
     }
     ct_set_status(c, CONTAINER_PENDING, CONTAINERS_REASON_PULLING, "Pulling image \"%s\"",
                   c->spec->image);
-    pulls_request(c->t->cfg.pulls, c->spec->image, berth_spec_pull_policy(c->spec), &c->pw);
+    {
+        char auth[PATH_MAX] = "";
+        berth_error *err = NULL;
+
+        /* the pod's imagePullSecrets, as a file on the Secrets' tmpfs */
+        if (c->spec->n_image_pull_secrets && c->t->cfg.configs &&
+            configs_pull_auth(c->t->cfg.configs, c->spec, auth, sizeof(auth), &err) < 0) {
+            berth_log_error(BERTH_LOG_WARN, err, "container %s: its imagePullSecrets", c->id);
+            berth_error_free(&err);
+        }
+        pulls_request(c->t->cfg.pulls, c->spec->image, berth_spec_pull_policy(c->spec),
+                      *auth ? auth : NULL, &c->pw);
+    }
 }
 
 static void on_pull_timer(berth_loop_timer *timer)

@@ -50,6 +50,7 @@ struct pull {
     bool pulled_line, pulled;
     char *error; /* from its "error" line */
     berth_loop_timer fail_timer;
+    char *auth_file; /* --auth-file: removed with the pull */
 };
 
 struct pulls {
@@ -77,6 +78,9 @@ static void config_path(const pull *p, char *buf, size_t size)
 
 static void pull_free(pull *p)
 {
+    if (p->auth_file)
+        unlink(p->auth_file);
+    free(p->auth_file);
     free(p->ref);
     free(p->error);
     free(p);
@@ -281,6 +285,10 @@ static void pull_start(pull *p)
     argv[n++] = policy_name(p->policy);
     argv[n++] = "--config-out";
     argv[n++] = cfg_out;
+    if (p->auth_file) {
+        argv[n++] = "--auth-file";
+        argv[n++] = p->auth_file;
+    }
     argv[n++] = "--";
     argv[n++] = p->ref;
     argv[n] = NULL;
@@ -352,18 +360,27 @@ static void start_waiting(pulls *ps)
     }
 }
 
-void pulls_request(pulls *ps, const char *ref, berth_pull_policy policy, pull_waiter *w)
+void pulls_request(pulls *ps, const char *ref, berth_pull_policy policy, const char *auth_file,
+                   pull_waiter *w)
 {
     pull *p = NULL;
 
     for (pull *q = ps->all; q; q = q->next)
         if (q->policy == policy && strcmp(q->ref, ref) == 0)
             p = q;
+    /* one pull per image: the first one's credentials are the pull's (a
+     * waiting one takes them when it has none) */
+    if (p && auth_file && !p->auth_file && p->state == PULL_WAITING) {
+        p->auth_file = berth_xstrdup(auth_file);
+    } else if (p && auth_file) {
+        unlink(auth_file);
+    }
     if (!p) {
         p = berth_xcalloc(1, sizeof(*p));
         p->ps = ps;
         p->ref = berth_xstrdup(ref);
         p->policy = policy;
+        p->auth_file = auth_file ? berth_xstrdup(auth_file) : NULL;
         p->state = PULL_WAITING;
         p->out_io.fd = -1;
         p->pid_io.fd = -1;

@@ -79,8 +79,13 @@ int pulls_open(const pulls_config *cfg, pulls **ret, berth_error **err);
 void pulls_close(pulls *ps);
 
 /* Have w told (progress, then done, from the loop, never from within this
- * call) when ref is on the node under policy. w must not be waiting. */
-void pulls_request(pulls *ps, const char *ref, berth_pull_policy policy, pull_waiter *w);
+ * call) when ref is on the node under policy. w must not be waiting.
+ * auth_file (NULL: none): credentials of the pod's imagePullSecrets
+ * (berth-pull --auth-file), on the Secrets' tmpfs; the module owns it from
+ * here and removes it once the pull that uses it ends (or at once, when
+ * the pull is one already under way). */
+void pulls_request(pulls *ps, const char *ref, berth_pull_policy policy, const char *auth_file,
+                   pull_waiter *w);
 /* w no longer waits (its container went away); the pull goes on for the
  * others, or to its end (its layers are kept). No-op when w is not
  * waiting. */

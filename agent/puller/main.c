@@ -62,6 +62,9 @@ static void usage(FILE *out)
         "  --policy POLICY        Always (default), IfNotPresent or Never\n"
         "  --platform OS/ARCH[/VARIANT]  the image of an index to pull (default: this machine's)\n"
         "  --config-out FILE      write the image as a container uses it (berth.v1.ImageConfig)\n"
+        "  --auth-file FILE       credentials of a pod's imagePullSecrets: docker configs\n"
+        "                         (.dockerconfigjson), each NUL-ended; they win over\n"
+        "                         registries.yaml's\n"
         "  --gc                   collect garbage instead of pulling\n"
         "  --in-use REF           an image a container uses (--gc keeps it; repeatable)\n"
         "  --high PERCENT, --low PERCENT  --gc's disk use thresholds (default 85, 80)\n"
@@ -147,6 +150,28 @@ static int collect(berth_image_store *s, const berth_image_gc_policy *policy, ch
     return 0;
 }
 
+/* The pod's imagePullSecrets (berthd writes them on its tmpfs): docker
+ * configs one after another, each NUL-ended; their credentials win over
+ * registries.yaml's. */
+static int take_auth_file(berth_registries *regs, const char *path, berth_error **err)
+{
+    _cleanup_free_ char *data = NULL;
+    size_t len = 0;
+    int r = 0;
+
+    if (berth_read_file_at(AT_FDCWD, path, 1 << 20, &data, &len, err) < 0)
+        return berth_error_prefix(err, "--auth-file");
+    for (size_t at = 0; at < len && r == 0;) {
+        size_t l = strnlen(data + at, len - at);
+
+        if (l)
+            r = berth_registries_add_docker_config(regs, data + at, l, err);
+        at += l + 1;
+    }
+    explicit_bzero(data, len);
+    return r < 0 ? berth_error_prefix(err, "imagePullSecrets") : 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -155,6 +180,7 @@ int main(int argc, char **argv)
         { "policy", required_argument, NULL, 'p' },
         { "platform", required_argument, NULL, 'P' },
         { "config-out", required_argument, NULL, 'o' },
+        { "auth-file", required_argument, NULL, 'a' },
         { "gc", no_argument, NULL, 'g' },
         { "in-use", required_argument, NULL, 'u' },
         { "high", required_argument, NULL, 'H' },
@@ -164,7 +190,7 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *store_dir = BERTH_IMAGE_STORE_DEFAULT, *reg_file = NULL, *platform = NULL;
-    const char *config_out = NULL;
+    const char *config_out = NULL, *auth_file = NULL;
     berth_pull_policy policy = BERTH_PULL_ALWAYS;
     _cleanup_(berth_registries_freep) berth_registries *regs = NULL;
     _cleanup_(berth_image_store_closep) berth_image_store *s = NULL;
@@ -199,6 +225,9 @@ int main(int argc, char **argv)
             break;
         case 'o':
             config_out = optarg;
+            break;
+        case 'a':
+            auth_file = optarg;
             break;
         case 'g':
             gc = true;
@@ -265,6 +294,8 @@ int main(int argc, char **argv)
     if (berth_registries_load(reg_file ? reg_file : BERTH_REGISTRIES_DEFAULT_PATH, reg_file != NULL,
                               &regs, &err) < 0 ||
         berth_image_store_open(store_dir, &s, &err) < 0)
+        return fail(&err);
+    if (auth_file && take_auth_file(regs, auth_file, &err) < 0)
         return fail(&err);
     o.registry.registries = regs;
     if (berth_image_ensure(s, argv[optind], policy, &o, &img, &pulled, &err) < 0 ||

@@ -2,6 +2,8 @@
 #include "image/registries.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "base/xalloc.h"
@@ -200,6 +202,82 @@ int berth_registries_load(const char *path, bool must_exist, berth_registries **
         return -1;
     }
     return apply(y, ret, err);
+}
+
+/* A docker config's key as a registry host: "https://index.docker.io/v1/"
+ * is docker.io, "https://reg.internal:5000/v2/" reg.internal:5000. */
+static void docker_host(const char *key, char *buf, size_t size)
+{
+    const char *p = strstr(key, "://");
+    size_t n;
+
+    p = p ? p + 3 : key;
+    n = strcspn(p, "/");
+    snprintf(buf, size, "%.*s", (int)n, p);
+    if (strcmp(buf, "index.docker.io") == 0 || strcmp(buf, "registry-1.docker.io") == 0)
+        snprintf(buf, size, "%s", BERTH_IMAGE_DEFAULT_DOMAIN);
+}
+
+static void set_cred(char **slot, const char *v)
+{
+    if (*slot)
+        explicit_bzero(*slot, strlen(*slot));
+    free(*slot);
+    *slot = berth_xstrdup(v);
+}
+
+int berth_registries_add_docker_config(berth_registries *c, const char *json, size_t len,
+                                       berth_error **err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(json, len, 0, &je), *auths;
+    const char *key;
+    json_t *entry;
+
+    if (!root || !json_is_object(auths = json_object_get(root, "auths"))) {
+        json_decref(root);
+        return berth_error_set(err, EINVAL, ".dockerconfigjson: not {\"auths\": {...}}");
+    }
+    json_object_foreach(auths, key, entry)
+    {
+        const char *user = json_string_value(json_object_get(entry, "username"));
+        const char *pass = json_string_value(json_object_get(entry, "password"));
+        const char *auth = json_string_value(json_object_get(entry, "auth"));
+        char host[256], up[CRED_MAX + 2] = "", *colon;
+        berth_registry_host *h = NULL;
+        size_t n = 0;
+
+        /* "auth": base64 of user:password, when the two are not given */
+        if ((!user || !pass) && auth &&
+            sodium_base642bin((unsigned char *)up, CRED_MAX, auth, strlen(auth), NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0 &&
+            (up[n] = '\0', colon = strchr(up, ':'))) {
+            *colon = '\0';
+            user = up;
+            pass = colon + 1;
+        }
+        if (!user || !pass || !*user)
+            continue;
+        docker_host(key, host, sizeof(host));
+        for (size_t i = 0; i < c->n_hosts && !h; i++)
+            if (strcmp(c->hosts[i].host, host) == 0)
+                h = &c->hosts[i];
+        if (!h) {
+            if (c->n_hosts == BERTH_REGISTRIES_HOSTS_MAX)
+                continue;
+            c->hosts = berth_xreallocarray(c->hosts, c->n_hosts + 1, sizeof(*c->hosts));
+            h = &c->hosts[c->n_hosts++];
+            memset(h, 0, sizeof(*h));
+            h->host = berth_xstrdup(host);
+        }
+        /* the pod's credentials win over the node's, as kubelet tries them
+         * first */
+        set_cred(&h->username, user);
+        set_cred(&h->password, pass);
+        explicit_bzero(up, sizeof(up));
+    }
+    json_decref(root);
+    return 0;
 }
 
 const berth_registry_host *berth_registries_find(const berth_registries *c, const char *host)

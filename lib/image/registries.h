@@ -61,6 +61,12 @@ int berth_registries_load(const char *path, bool must_exist, berth_registries **
 void berth_registries_free(berth_registries *c);
 BERTH_DEFINE_CLEANUP(berth_registries, berth_registries_free)
 
+/* Take the credentials of a kubernetes.io/dockerconfigjson value
+ * ({"auths": {"HOST": {"username", "password"} or {"auth": base64 of
+ * "user:password"}}}) into c, over what c has for those hosts. EINVAL
+ * when it is not one. */
+int berth_registries_add_docker_config(berth_registries *c, const char *json, size_t len,
+                                       berth_error **err);
 /* The entry for host (exact), or NULL. c may be NULL. */
 const berth_registry_host *berth_registries_find(const berth_registries *c, const char *host);
 

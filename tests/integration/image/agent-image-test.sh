@@ -100,10 +100,33 @@ for c in /sys/fs/cgroup/*/berth-fleet-$FLEET_TAG-run /sys/fs/cgroup/berth-fleet-
 	[ ! -d "$c" ] || rmdir "$c" || bad "run left a cgroup: $(find "$c" -mindepth 1 -type d)"
 done
 
+# ---- a registry that asks for credentials -----------------------------------------
+
+# TLS from our own CA (the node trusts it through registries.yaml, which
+# gives no credentials: a pod's imagePullSecrets do) and htpasswd.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/ca.key" -out "$W/ca.crt" -days 2 \
+	-subj /CN=berth-test-ca >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout "$W/srv.key" -out "$W/srv.csr" \
+	-subj /CN=127.0.0.1 >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' >"$W/srv.ext"
+openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.crt" -CAkey "$W/ca.key" -CAcreateserial \
+	-out "$W/srv.crt" -days 2 -extfile "$W/srv.ext" >/dev/null 2>&1
+htpasswd -Bbn puller s3cret-pw >"$W/htpasswd"
+start_registry locked "version: 0.1
+log: {level: info, formatter: text}
+storage: {filesystem: {rootdirectory: @DIR@/data}}
+http: {addr: \"127.0.0.1:@PORT@\", tls: {certificate: $W/srv.crt, key: $W/srv.key}}
+auth: {htpasswd: {realm: berth-test, path: $W/htpasswd}}"
+A=127.0.0.1:$PORT_locked
+skopeo copy --quiet --dest-tls-verify=false --dest-creds puller:s3cret-pw "oci:$L:app" \
+	"docker://$A/private/app:v1" >/dev/null
+printf 'registries:\n  "%s": {ca_file: %s}\n' "$A" "$W/ca.crt" >"$W/registries.yaml"
+
 # ---- the fleet ------------------------------------------------------------------
 
 ctl_start || exit 1
-FLEET_AGENT_EXTRA='image_pull_backoff: 1s' node_start n1
+FLEET_AGENT_EXTRA="image_pull_backoff: 1s
+registries: $W/registries.yaml" node_start n1
 wait_until 20 nodes_ready 1
 LOG=$FLEET_DIR/n1/log
 
@@ -177,6 +200,26 @@ await "then ImagePullBackOff, retried with backoff" 30 status_is nope ImagePullB
 contains "a Failed event" "Failed" "$(bctl describe workload nope)"
 push app test/app:v9
 await "once the tag is pushed, a retry runs it" 60 status_is nope Running
+
+# ---- imagePullSecrets --------------------------------------------------------------
+
+pod locked "$A/private/app:v1" >"$FLEET_DIR/locked.yaml"
+bctl apply -f "$FLEET_DIR/locked.yaml" >/dev/null
+locked_out() { case "$(status locked)" in ErrImagePull | ImagePullBackOff) return 0 ;; esac; return 1; }
+await "a private image without credentials: ErrImagePull" 30 locked_out
+expect "create secret docker-registry" "secret/regcred created" \
+	"$(bctl create secret docker-registry regcred --docker-server "$A" --docker-username puller \
+		--docker-password s3cret-pw 2>&1)"
+{
+	pod unlocked "$A/private/app:v1"
+	echo "  imagePullSecrets: [{name: regcred}]"
+} >"$FLEET_DIR/unlocked.yaml"
+bctl apply -f "$FLEET_DIR/unlocked.yaml" >/dev/null
+await "with the pod's imagePullSecrets it pulls and runs" 60 status_is unlocked Running
+expect "the credentials' file left the node's tmpfs" "" \
+	"$(ls "$FLEET_DIR/n1/secrets/pulls" 2>/dev/null)"
+for w in locked unlocked; do bctl delete "$w" >/dev/null; done
+bctl delete secret regcred >/dev/null
 
 # ---- Never, and a user the image lacks ----------------------------------------------
 

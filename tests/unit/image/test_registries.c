@@ -115,6 +115,36 @@ START_TEST(empty_and_missing_files_configure_nothing)
 }
 END_TEST
 
+/* A pod's imagePullSecrets: docker configs' credentials, by their
+ * "username" and "password" or "auth", over the node's own. */
+START_TEST(docker_configs_give_credentials)
+{
+    static const char cfg[] =
+        "{\"auths\": {\"https://index.docker.io/v1/\": {\"auth\": \"dXNlcjpwYXNz\"},"
+        " \"mirror.internal:5000\": {\"username\": \"ci\", \"password\": \"p2\"},"
+        " \"https://ghcr.io/v2/\": {\"email\": \"x@y\"}}}";
+    berth_registries *c = parse_ok(example);
+    berth_registry_endpoint e[BERTH_REGISTRY_ENDPOINTS_MAX];
+    berth_error *err = NULL;
+    size_t n;
+
+    ck_assert_int_eq(berth_registries_add_docker_config(c, cfg, strlen(cfg), &err), 0);
+    n = berth_registries_endpoints(c, "docker.io", e);
+    ck_assert_str_eq(e[n - 1].username, "user");
+    ck_assert_str_eq(e[n - 1].password, "pass");
+    /* the node's mirror credentials give way to the pod's */
+    ck_assert_str_eq(e[0].username, "ci");
+    ck_assert_str_eq(e[0].password, "p2");
+    /* no credentials in it: the node's token stays */
+    n = berth_registries_endpoints(c, "ghcr.io", e);
+    ck_assert_str_eq(e[n - 1].token, "abc");
+    ck_assert_ptr_null(e[n - 1].username);
+    ck_assert_berth_error(berth_registries_add_docker_config(c, "{}", 2, &err), err,
+                          ".dockerconfigjson: not {\"auths\": {...}}");
+    berth_registries_free(c);
+}
+END_TEST
+
 START_TEST(mistakes_are_named_where_they_are)
 {
     parse_bad("registires:\n  docker.io: {}\n",
@@ -157,6 +187,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, unlisted_registries_and_loopback);
     tcase_add_test(tc, empty_and_missing_files_configure_nothing);
     tcase_add_test(tc, mistakes_are_named_where_they_are);
+    tcase_add_test(tc, docker_configs_give_credentials);
     suite_add_tcase(s, tc);
     return s;
 }
