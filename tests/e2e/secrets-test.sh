@@ -18,7 +18,9 @@
 #      never a file half of one and half of another
 #   5. a pod naming a Secret that does not exist waits in
 #      CreateContainerConfigError, naming it, and starts once it is made
-#   6. after a full cycle the Secret's value is nowhere on disk: not in
+#   6. the controller killed and started again opens its sealed store: a
+#      new pod gets the same value
+#   7. after a full cycle the Secret's value is nowhere on disk: not in
 #      the controller's database or its WAL, the agents' state
 #      (plans, logs), nor any daemon's log; deleting the pods removes
 #      their files from the nodes' tmpfs
@@ -188,8 +190,18 @@ bctl create secret generic later --from-literal token=t0k3n >/dev/null
 started() { bctl logs late-0 2>/dev/null | grep -q "^token t0k3n"; }
 wait_until 30 started && ok "it starts once the Secret exists" || bad "late: $(bctl get pods late-0 2>&1)"
 
-scenario "6. nothing of the value on disk; files gone with the pods"
-bctl delete reader rotor late >/dev/null
+scenario "6. a restarted controller opens its sealed store again"
+ctl_kill KILL
+ctl_start || bad "the controller did not start again"
+wait_until 30 nodes_ready 2
+sed 's/name: reader}/name: again}/' "$FLEET_DIR/reader.yaml" >"$FLEET_DIR/again.yaml"
+bctl apply -f "$FLEET_DIR/again.yaml" >/dev/null
+again() { bctl logs again-0 2>/dev/null | grep -q "^files "; }
+wait_until 60 again && ok "a new pod after the restart" || bad "again: $(bctl get pods 2>&1)"
+contains "... reads the same value" "env-sha $(sha "$SECRET")" "$(bctl logs again-0 2>&1)"
+
+scenario "7. nothing of the value on disk; files gone with the pods"
+bctl delete reader rotor late again >/dev/null
 gone() { [ -z "$(ls "$FLEET_DIR/n1/secrets" 2>/dev/null)" ]; }
 wait_until 30 gone && ok "the pods' files left the node's tmpfs" ||
 	bad "left: $(ls "$FLEET_DIR/n1/secrets" 2>&1)"
