@@ -99,13 +99,19 @@ static int ensure_tmpfs(const configs *c, berth_error **err)
     return 0;
 }
 
+void configs_object_free(ConfigObject *o)
+{
+    if (!o)
+        return;
+    for (size_t k = 0; k < o->n_data; k++)
+        sodium_memzero(o->data[k]->value.data, o->data[k]->value.len);
+    config_object_free_unpacked(o, NULL);
+}
+
 static void objs_free(ConfigObject **objs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < objs[i]->n_data; k++)
-            sodium_memzero(objs[i]->data[k]->value.data, objs[i]->data[k]->value.len);
-        config_object_free_unpacked(objs[i], NULL);
-    }
+    for (size_t i = 0; i < n; i++)
+        configs_object_free(objs[i]);
     free(objs);
 }
 
@@ -193,6 +199,14 @@ static const ConfigObject *find(const configs *c, const ContainerSpec *s, Config
     return NULL;
 }
 
+static bool is_binary_key(const ConfigObject *o, const char *key)
+{
+    for (size_t i = 0; i < o->n_binary_keys; i++)
+        if (strcmp(o->binary_keys[i], key) == 0)
+            return true;
+    return false;
+}
+
 static const ProtobufCBinaryData *value_of(const ConfigObject *o, const char *key)
 {
     for (size_t i = 0; i < o->n_data; i++)
@@ -261,7 +275,7 @@ static void env_add(envbuf *b, const char *name, const uint8_t *value, size_t vl
     size_t need = (name ? strlen(name) + 1 : 0) + vlen + 1;
 
     /* a value with a NUL cannot be a variable's */
-    if (memchr(value, '\0', vlen))
+    if (vlen && memchr(value, '\0', vlen))
         return;
     if (b->len + need > b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 4096;
@@ -280,7 +294,8 @@ static void env_add(envbuf *b, const char *name, const uint8_t *value, size_t vl
     }
     if (name)
         b->len += (size_t)sprintf(b->data + b->len, "%s=", name);
-    memcpy(b->data + b->len, value, vlen);
+    if (vlen)
+        memcpy(b->data + b->len, value, vlen);
     b->len += vlen;
     b->data[b->len++] = '\0';
 }
@@ -308,7 +323,12 @@ static int make_env(const configs *c, const ContainerSpec *s, envbuf *b, berth_e
             char name[512];
             bool refd = false;
 
-            snprintf(name, sizeof(name), "%s%s", e->prefix, o->data[k]->key);
+            /* a ConfigMap's binaryData is no variable's (kubelet's) */
+            if (is_binary_key(o, o->data[k]->key))
+                continue;
+            if (snprintf(name, sizeof(name), "%s%s", e->prefix, o->data[k]->key) >=
+                (int)sizeof(name))
+                continue; /* too long to be a name */
             for (size_t r = 0; r < s->n_env_key_refs && !refd; r++)
                 refd = strcmp(s->env_key_refs[r]->name, name) == 0;
             if (!env_name_ok(name) || refd || named_by_spec(s, name))
@@ -319,7 +339,7 @@ static int make_env(const configs *c, const ContainerSpec *s, envbuf *b, berth_e
     for (size_t i = 0; i < s->n_env_key_refs; i++) {
         const EnvKeyRef *r = s->env_key_refs[i];
         const ConfigObject *o = find(c, s, r->kind, r->object);
-        const ProtobufCBinaryData *v = o ? value_of(o, r->key) : NULL;
+        const ProtobufCBinaryData *v = o && !is_binary_key(o, r->key) ? value_of(o, r->key) : NULL;
 
         if (!o && !r->optional)
             return missing_object(s, r->kind, r->object, err);
@@ -432,10 +452,17 @@ static int project_volume(const configs *c, const ContainerSpec *s, const Mount 
     }
     /* each key (its first path element) a link through ..data */
     {
-        _cleanup_(berth_closedirp) DIR *d = fdopendir(dup(dfd));
+        int dfd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+        _cleanup_(berth_closedirp) DIR *d = dfd2 >= 0 ? fdopendir(dfd2) : NULL;
         struct dirent *e;
 
-        while (d && (e = readdir(d))) {
+        if (!d) {
+            if (dfd2 >= 0)
+                close(dfd2);
+            berth_error_errno(err, "read %s", data_dir);
+            goto fail_swapped;
+        }
+        while ((e = readdir(d))) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
             snprintf(target, sizeof(target), "..data/%s", e->d_name);
@@ -447,14 +474,18 @@ static int project_volume(const configs *c, const ContainerSpec *s, const Mount 
     }
     /* links of keys that are no more: gone */
     {
-        _cleanup_(berth_closedirp) DIR *d = fdopendir(dup(vfd));
+        int vfd2 = fcntl(vfd, F_DUPFD_CLOEXEC, 0);
+        _cleanup_(berth_closedirp) DIR *d = vfd2 >= 0 ? fdopendir(vfd2) : NULL;
         struct dirent *e;
         char top[256];
 
+        if (!d && vfd2 >= 0)
+            close(vfd2);
         while (d && (e = readdir(d))) {
             bool wanted = false;
 
-            if (e->d_name[0] == '.' || e->d_type != DT_LNK)
+            /* kubelet's own names (..data, ..<time>) stay */
+            if (strncmp(e->d_name, "..", 2) == 0 || e->d_type != DT_LNK)
                 continue;
             for (size_t k = 0; o && !cv->n_items && k < o->n_data && !wanted; k++)
                 wanted = strcmp(top_of(o->data[k]->key, top, sizeof(top)), e->d_name) == 0;
@@ -472,6 +503,9 @@ fail:
     berth_rm_rf_at(vfd, data_dir, NULL);
     return -1;
 fail_swapped:
+    /* the new files are in place (..data); the old ones go anyway */
+    if (*old && strncmp(old, "..", 2) == 0 && !strchr(old, '/'))
+        berth_rm_rf_at(vfd, old, NULL);
     return -1;
 }
 
@@ -518,14 +552,6 @@ int configs_project(configs *c, const ContainerSpec *s, char *env_file, size_t e
         berth_error_errno(err, "mkdir %s/%s", c->dir, s->id);
         goto out;
     }
-    {
-        char path[BERTH_ID_BUF + 8];
-
-        snprintf(path, sizeof(path), "%s/env", s->id);
-        if (berth_replace_file_at(fd, path, env.data ? env.data : "", env.len, 0600, err) < 0)
-            goto out;
-        snprintf(env_file, env_size, "%s/%s", c->dir, path);
-    }
     if (volumes) {
         char path[BERTH_ID_BUF + 16];
 
@@ -544,6 +570,15 @@ int configs_project(configs *c, const ContainerSpec *s, char *env_file, size_t e
                 project_volume(c, s, s->mounts[i], vfd, err) < 0)
                 goto out;
         snprintf(config_dir, dir_size, "%s/%s", c->dir, path);
+    }
+    /* the variables last: a volume that failed leaves both as they were */
+    {
+        char path[BERTH_ID_BUF + 8];
+
+        snprintf(path, sizeof(path), "%s/env", s->id);
+        if (berth_replace_file_at(fd, path, env.data ? env.data : "", env.len, 0600, err) < 0)
+            goto out;
+        snprintf(env_file, env_size, "%s/%s", c->dir, path);
     }
     r = 0;
 out:

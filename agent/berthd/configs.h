@@ -34,6 +34,9 @@ typedef struct configs configs;
 int configs_open(const char *dir, configs **ret, berth_error **err);
 void configs_close(configs *c);
 
+/* Free an object, its values wiped first (NULL is fine). */
+void configs_object_free(ConfigObject *o);
+
 /* The objects the node's containers name now (taken: objs and each
  * object); the previous ones are wiped and freed. */
 void configs_set(configs *c, ConfigObject **objs, size_t n);

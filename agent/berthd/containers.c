@@ -1463,7 +1463,9 @@ static void ct_start(ct *c)
         }
         if (err) {
             c->phase = CT_DONE;
-            c->config_missing = err->code == ENOENT;
+            /* missing, or no room on the tmpfs: tried again when the
+             * objects change */
+            c->config_missing = err->code == ENOENT || err->code == ENOSPC;
             ct_set_status(c, c->config_missing ? CONTAINER_PENDING : CONTAINER_FAILED,
                           CONTAINERS_REASON_CONFIG_ERROR, "%s", err->msg);
             berth_error_free(&err);
@@ -1810,7 +1812,7 @@ void containers_set_objects(containers *t, ConfigObject **objs, size_t n)
 {
     if (!t->cfg.configs) {
         for (size_t i = 0; i < n; i++)
-            config_object_free_unpacked(objs[i], NULL);
+            configs_object_free(objs[i]);
         free(objs);
         return;
     }
@@ -1820,26 +1822,35 @@ void containers_set_objects(containers *t, ConfigObject **objs, size_t n)
 
         if (!c->spec || !configs_used_by(c->spec))
             continue;
+        if (!configs_changed_for(t->cfg.configs, c->spec))
+            continue;
         if (c->config_missing && c->phase == CT_DONE) {
-            /* what it waited for may be here: it tries again */
+            /* what it waited for may be here: it tries again (started by
+             * the containers_apply that follows) */
             if (c->desired)
                 c->phase = CT_QUEUED;
             continue;
         }
-        if (!ct_has_monitor(c) || !configs_changed_for(t->cfg.configs, c->spec))
+        if (!ct_has_monitor(c))
             continue;
         /* running: its volumes get the new files now, its variables at its
          * next start; one that is gone leaves the last files in place, as
          * kubelet does */
+        char env_file[PATH_MAX];
+
+        snprintf(env_file, sizeof(env_file), "%s", c->env_file);
         if (configs_project(t->cfg.configs, c->spec, c->env_file, sizeof(c->env_file),
                             c->config_dir, sizeof(c->config_dir), &err) < 0) {
-            if (err->code != ENOENT)
+            /* gone: its files stay (kubelet's), but its variables do not
+             * feed another start (that fails, saying so) */
+            if (err->code == ENOENT && *env_file)
+                unlink(env_file);
+            else
                 berth_log_error(BERTH_LOG_WARN, err, "container %s: update its Secrets' files",
                                 c->id);
             berth_error_free(&err);
         }
     }
-    start_queued(t);
 }
 
 void containers_apply(containers *t, uint64_t gen, ContainerSpec *const *specs, size_t n)

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -566,6 +567,8 @@ int main(int argc, char **argv)
     int status = 1, lock_fd = -1;
 
     berth_log_setup("berthd", BERTH_LOG_INFO, BERTH_LOG_TEXT, 2);
+    /* it holds Secrets' values and the node key: no core dump of it */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (agent_config_defaults(&a.cfg, &err) < 0 ||
         configure(&a.cfg, argc, argv, &check, &err) < 0) {
         fprintf(stderr, "berthd: %s\n", err->msg);

@@ -245,8 +245,7 @@ static ConfigObject **open_objects(session *s, SealedObject *const *sealed, size
             berth_warn("assignments: %s %s/%s does not open with this node's key: left out",
                        so->kind == CONFIG_SECRET ? "Secret" : "ConfigMap", so->namespace_,
                        so->name);
-            if (o)
-                config_object_free_unpacked(o, NULL);
+            configs_object_free(o);
             continue;
         }
         out[k++] = o;

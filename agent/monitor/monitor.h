@@ -75,6 +75,10 @@ struct monitor {
     int lock_fd;
     int ready_fd; /* -1 once answered */
     ContainerPlan *plan;
+    /* The run's spec with its Secrets' and ConfigMaps' variables (the
+     * agent's env file, read at each start; NULL without one): what exec
+     * probes and hooks run with too. Wiped when the run goes. */
+    ContainerSpec *run_spec;
     berth_runtime *rt;
 
     /* The run: the container while it runs, and after it ended until what

@@ -146,8 +146,25 @@ static void on_removed(const berth_error *err, void *data)
 }
 
 /* Stop following the run and remove what it left, from the loop. */
+static void env_wipe(ContainerSpec *s)
+{
+    for (size_t i = 0; i < s->n_env; i++)
+        explicit_bzero(s->env[i], strlen(s->env[i]));
+}
+
+/* Forget the run's spec with its Secrets' variables (wiped). */
+static void run_spec_drop(monitor *m)
+{
+    if (!m->run_spec)
+        return;
+    env_wipe(m->run_spec);
+    container_spec_free_unpacked(m->run_spec, NULL);
+    m->run_spec = NULL;
+}
+
 static void remove_run(monitor *m)
 {
+    run_spec_drop(m);
     berth_loop_remove(m->loop, &m->pid_io);
     berth_loop_timer_cancel(m->loop, &m->grace_timer);
     m->removal = berth_removal_start_container(m->loop, m->c, REMOVAL_TIMEOUT_MS, on_removed, m);
@@ -268,12 +285,6 @@ static int spec_with_env_file(const monitor *m, ContainerSpec **ret, berth_error
     return 0;
 }
 
-static void env_wipe(ContainerSpec *s)
-{
-    for (size_t i = 0; i < s->n_env; i++)
-        explicit_bzero(s->env[i], strlen(s->env[i]));
-}
-
 /* Create the container. On failure *err says why and nothing is left but,
  * when it was created and cannot be followed, the container itself. */
 static int create(monitor *m, berth_error **err)
@@ -281,7 +292,6 @@ static int create(monitor *m, berth_error **err)
     berth_create_opts opts = { .state_dir = m->state_dir, .stdio = { -1, -1, -1 } };
     char term_path[PATH_MAX];
     int w[2] = { -1, -1 }, r = -1;
-    ContainerSpec *with_env = NULL;
 
     if (logs_open_pipe(m, BERTH_CRILOG_STDOUT, &w[0], err) < 0 ||
         logs_open_pipe(m, BERTH_CRILOG_STDERR, &w[1], err) < 0)
@@ -298,7 +308,8 @@ static int create(monitor *m, berth_error **err)
         opts.volumes_dir = m->plan->volumes_dir;
     if (*m->plan->config_dir)
         opts.config_dir = m->plan->config_dir;
-    if (*m->plan->env_file && spec_with_env_file(m, &with_env, err) < 0)
+    run_spec_drop(m);
+    if (*m->plan->env_file && spec_with_env_file(m, &m->run_spec, err) < 0)
         goto out;
     if (*m->plan->seccomp_profile_path)
         opts.seccomp_profile_path = m->plan->seccomp_profile_path;
@@ -317,17 +328,16 @@ static int create(monitor *m, berth_error **err)
         snprintf(term_path, sizeof(term_path), "%s/%s", m->state_dir, TERMINATION_LOG);
         opts.termination_log = term_path;
     }
-    if (berth_container_create(m->rt, with_env ? with_env : m->plan->spec, &opts, &m->c, err) < 0)
+    if (berth_container_create(m->rt, m->run_spec ? m->run_spec : m->plan->spec, &opts, &m->c,
+                               err) < 0)
         goto out;
     if (berth_loop_add(m->loop, &m->pid_io, berth_container_pidfd(m->c), EPOLLIN,
                        on_exit_of_container, err) < 0)
         goto out;
     r = 0;
 out:
-    if (with_env) {
-        env_wipe(with_env);
-        container_spec_free_unpacked(with_env, NULL);
-    }
+    if (r < 0)
+        run_spec_drop(m);
     for (int i = 0; i < 2; i++)
         if (w[i] >= 0)
             close(w[i]);

@@ -2850,6 +2850,7 @@ static void object_put(ConfigObject *o, const char *key, const uint8_t *value, s
         o->data = berth_xreallocarray(o->data, o->n_data + 1, sizeof(*o->data));
         o->data[o->n_data++] = e;
     } else {
+        sodium_memzero(e->value.data, e->value.len);
         free(e->value.data);
     }
     e->value.data = berth_xmalloc(len ? len : 1);
@@ -2887,19 +2888,18 @@ static void read_object_entry(berth_yaml *y, const node *key, const char *name, 
             }
     if (!c->base64) {
         object_put(c->o, name, (const uint8_t *)text, strlen(text));
-        c->total += strlen(text);
     } else {
         bin = berth_xmalloc(strlen(text) + 1);
         if (sodium_base642bin(bin, strlen(text) + 1, text, strlen(text), "\r\n", &len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) != 0) {
             berth_yaml_error(y, value, "not base64 (the value is not shown)");
+            sodium_memzero(bin, strlen(text) + 1);
             free(bin);
             return;
         }
         object_put(c->o, name, bin, len);
         sodium_memzero(bin, len);
         free(bin);
-        c->total += len;
     }
     if (c->binary) {
         c->o->binary_keys =
@@ -2950,6 +2950,9 @@ static ConfigObject *read_config_object(berth_yaml *y, const node *root, field *
     }
     if (berth_yaml_opt_bool(y, f, "immutable", &b))
         o->immutable = b;
+    /* the values as they are (stringData's in place of data's) */
+    for (size_t i = 0; i < o->n_data; i++)
+        c.total += o->data[i]->value.len;
     if (c.total > CONFIG_BYTES_MAX)
         berth_yaml_error(y, root, "%s: its values take %zu bytes, at most %d",
                          kind == CONFIG_SECRET ? "Secret" : "ConfigMap", c.total, CONFIG_BYTES_MAX);

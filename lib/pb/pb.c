@@ -131,6 +131,8 @@ ProtobufCMessage *berth_pb_copy(const ProtobufCMessage *m)
     uint8_t *buf = berth_pb_pack(m, &len);
     ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, &berth_pb_allocator, len, buf);
 
+    /* a message may hold a secret: its packed copy goes wiped */
+    explicit_bzero(buf, len);
     free(buf);
     if (!copy)
         abort(); /* our own pack did not decode: a bug in protobuf-c or here */
@@ -151,6 +153,8 @@ bool berth_pb_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
     protobuf_c_message_pack(a, ba);
     protobuf_c_message_pack(b, bb);
     same = memcmp(ba, bb, la) == 0;
+    explicit_bzero(ba, la);
+    explicit_bzero(bb, lb);
     free(ba);
     free(bb);
     return same;

@@ -61,7 +61,8 @@ bool berth_config_key_valid(const char *key)
 {
     size_t n = strlen(key);
 
-    if (n == 0 || n > 253 || strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
+    /* "..": kubelet's own names in a volume (..data, ..<time>) */
+    if (n == 0 || n > 253 || strcmp(key, ".") == 0 || strncmp(key, "..", 2) == 0)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)key[i]) && key[i] != '-' && key[i] != '_' && key[i] != '.')
@@ -79,7 +80,9 @@ bool berth_config_path_valid(const char *p)
         if (*c == '/' || !*c) {
             size_t len = (size_t)(c - part);
 
-            if (len == 0 || (len == 2 && part[0] == '.' && part[1] == '.'))
+            /* no empty, "." or ".." element, none starting with ".." */
+            if (len == 0 || (len == 1 && part[0] == '.') ||
+                (len >= 2 && part[0] == '.' && part[1] == '.'))
                 return false;
             if (!*c)
                 return true;
@@ -488,6 +491,8 @@ void berth_spec_env_put(berth_spec *s, char *const *env, size_t n)
 
         for (size_t k = 0; k < s->n_env && !done; k++)
             if (strncmp(s->env[k], env[i], len) == 0 && s->env[k][len] == '=') {
+                /* a value may be a Secret's */
+                explicit_bzero(s->env[k], strlen(s->env[k]));
                 free(s->env[k]);
                 s->env[k] = berth_xstrdup(env[i]);
                 done = true;

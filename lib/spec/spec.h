@@ -54,10 +54,10 @@ bool berth_spec_id_valid(const char *s);
 #define BERTH_LABEL_LEN_MAX 63
 bool berth_label_key_valid(const char *key);
 /* A key of a Secret or ConfigMap (Kubernetes' rule): 1-253 of a-z A-Z 0-9
- * . _ -, neither "." nor "..". */
+ * . _ -, not "." and not starting with "..". */
 bool berth_config_key_valid(const char *key);
 /* Where a key is projected in its volume: relative, at most 253
- * characters, no empty or ".." element. */
+ * characters, no empty or "." element, none starting with "..". */
 bool berth_config_path_valid(const char *path);
 bool berth_label_value_valid(const char *value);
 

@@ -23,6 +23,9 @@
  * CTL_STATUSES_MAX, validate.h). */
 #define FLEET_SAMPLES_MAX   4096 /* per node */
 #define FLEET_WORKLOADS_MAX 10000
+/* The Secrets and ConfigMaps one node's assignments may carry, sealed
+ * (one answer: within BERTH_FRAME_MAX with the specs). */
+#define FLEET_NODE_OBJECTS_MAX (3 << 20)
 /* Evictions and listings go over every budget. */
 #define FLEET_BUDGETS_MAX 1000
 /* The most samples one metrics round may carry. */
@@ -355,10 +358,20 @@ int fleet_object_save(fleet *f, const ConfigObject *o, berth_error **err);
 /* Put o (taken) among the fleet's; remove the one of this key. */
 void fleet_object_put(fleet *f, ConfigObject *o);
 void fleet_object_remove(fleet *f, const char *key);
-/* Objects were applied or deleted (changes, as the operator is told):
- * the nodes whose containers name one get a new generation, and are
- * woken. */
-void fleet_objects_changed(fleet *f, const fleet_change *changes, size_t n);
+/* Objects are being applied or deleted (changes, as the operator is
+ * told), in the caller's transaction: the nodes whose containers name one
+ * get a new generation, saved there; undo it when the transaction rolls
+ * back, or wake the nodes once it committed (either frees b). The nodes'
+ * array must not change in between. */
+typedef struct fleet_bumps {
+    size_t *node; /* indices into f->nodes */
+    uint64_t *old;
+    size_t n;
+} fleet_bumps;
+int fleet_objects_bump(fleet *f, const fleet_change *changes, size_t n, fleet_bumps *ret,
+                       berth_error **err);
+void fleet_objects_bump_undo(fleet *f, fleet_bumps *b);
+void fleet_objects_bump_done(fleet *f, fleet_bumps *b);
 /* The objects the node's containers (specs) name that exist, each sealed
  * to the node's keys (new messages: free each and the array). */
 int fleet_node_objects(fleet *f, const fleet_node *n, ContainerSpec *const *specs, size_t n_specs,

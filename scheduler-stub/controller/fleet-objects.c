@@ -261,6 +261,11 @@ int fleet_object_action(fleet *f, const ConfigObject *o, int64_t now, ApplyActio
         *ret_action = APPLY_UNCHANGED;
         return 0;
     }
+    if (existing && o->kind == CONFIG_SECRET && strcmp(existing->o->type, o->type) != 0)
+        return berth_error_set(err, EINVAL,
+                               "Secret %s: its type is immutable (%s; delete it and apply it "
+                               "again)",
+                               o->name, existing->o->type);
     if (existing && existing->o->immutable) {
         ConfigObject x = *existing->o, y = *o;
 
@@ -353,7 +358,7 @@ int fleet_node_objects(fleet *f, const fleet_node *n, ContainerSpec *const *spec
     uint8_t box[BERTH_PUBKEYS_MAX][crypto_box_PUBLICKEYBYTES];
     names l = { 0 };
     SealedObject **out;
-    size_t n_box, k = 0;
+    size_t n_box, k = 0, total = 0;
 
     for (size_t i = 0; i < n_specs; i++)
         spec_names(specs[i], &l);
@@ -375,6 +380,18 @@ int fleet_node_objects(fleet *f, const fleet_node *n, ContainerSpec *const *spec
 
         if (!fo)
             continue; /* the node says it is missing */
+        /* one answer carries them all: what would outgrow it is left out
+         * (its pods wait, saying it is missing) and said */
+        len = protobuf_c_message_get_packed_size(&fo->o->base) + crypto_box_SEALBYTES;
+        if (total + len * n_box > FLEET_NODE_OBJECTS_MAX) {
+            fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_WARNING, "ObjectsTooLarge",
+                        "%s %s/%s left out of its assignments: its pods' Secrets and ConfigMaps "
+                        "would exceed %d MiB",
+                        fleet_config_kind_name(fo->o->kind), fo->o->namespace_, fo->o->name,
+                        FLEET_NODE_OBJECTS_MAX >> 20);
+            continue;
+        }
+        total += len * n_box;
         plain = *fo->o;
         plain.n_sizes = 0;
         plain.sealed_data.len = 0;
@@ -429,23 +446,19 @@ static bool node_uses(fleet *f, fleet_node *n, ConfigKind kind, const char *ns, 
     return false;
 }
 
-void fleet_objects_changed(fleet *f, const fleet_change *changes, size_t n)
+int fleet_objects_bump(fleet *f, const fleet_change *changes, size_t n, fleet_bumps *ret,
+                       berth_error **err)
 {
-    _cleanup_error_ berth_error *err = NULL;
-    _cleanup_free_ fleet_wake *wake = NULL;
-    size_t n_wake = 0;
     bool any = false;
 
+    memset(ret, 0, sizeof(*ret));
     for (size_t c = 0; c < n && !any; c++)
         any = changes[c].action != APPLY_UNCHANGED &&
               (strcmp(changes[c].kind, "Secret") == 0 || strcmp(changes[c].kind, "ConfigMap") == 0);
     if (!any)
-        return;
-    wake = berth_xcalloc(f->n_nodes + 1, sizeof(*wake));
-    if (berth_store_begin(f->cfg.store, &err) < 0) {
-        berth_log_error(BERTH_LOG_WARN, err, "tell the nodes of changed Secrets and ConfigMaps");
-        return;
-    }
+        return 0;
+    ret->node = berth_xcalloc(f->n_nodes + 1, sizeof(*ret->node));
+    ret->old = berth_xcalloc(f->n_nodes + 1, sizeof(*ret->old));
     for (size_t i = 0; i < f->n_nodes; i++) {
         fleet_node *node = f->nodes[i];
         bool uses = false;
@@ -467,19 +480,40 @@ void fleet_objects_changed(fleet *f, const fleet_change *changes, size_t n)
             continue;
         /* a new generation: the node fetches its set, and the objects,
          * again (its containers' specs are the same: none restarts) */
+        ret->node[ret->n] = i;
+        ret->old[ret->n++] = node->rec.generation;
         node->rec.generation++;
-        if (fleet_node_save(f, node, &err) < 0)
-            break;
+        if (fleet_node_save(f, node, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void fleet_objects_bump_undo(fleet *f, fleet_bumps *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        f->nodes[b->node[i]]->rec.generation = b->old[i];
+    free(b->node);
+    free(b->old);
+    memset(b, 0, sizeof(*b));
+}
+
+void fleet_objects_bump_done(fleet *f, fleet_bumps *b)
+{
+    _cleanup_free_ fleet_wake *wake = berth_xcalloc(b->n + 1, sizeof(*wake));
+    size_t n_wake = 0;
+
+    for (size_t i = 0; i < b->n; i++) {
+        fleet_node *node = f->nodes[b->node[i]];
+
         if (fleet_node_registered(node))
             wake[n_wake++] = (fleet_wake){ node->who.id, node->rec.generation };
     }
-    if (err || berth_store_commit(f->cfg.store, &err) < 0) {
-        berth_store_rollback(f->cfg.store);
-        berth_log_error(BERTH_LOG_WARN, err, "tell the nodes of changed Secrets and ConfigMaps");
-        return;
-    }
     if (n_wake && f->fx.wake)
         f->fx.wake(f->fx.data, wake, n_wake);
+    free(b->node);
+    free(b->old);
+    memset(b, 0, sizeof(*b));
 }
 
 /* ---- the operator's listing ---- */
@@ -494,10 +528,11 @@ int fleet_objects_list(fleet *f, const ListObjectsRequest *in, const char *by, C
         free(v);
         return berth_error_set(err, EINVAL, "kind: Secret or ConfigMap");
     }
-    if (in->reveal && !*in->name) {
+    if (in->reveal && (!*in->name || !*in->namespace_)) {
         free(v);
         return berth_error_set(err, EINVAL,
-                               "a Secret's values are shown one Secret at a time: name it");
+                               "a Secret's values are shown one Secret at a time: name it, in "
+                               "its namespace");
     }
     for (size_t i = 0; i < f->n_objects; i++) {
         const ConfigObject *o = f->objects[i]->o;
@@ -517,7 +552,9 @@ int fleet_objects_list(fleet *f, const ListObjectsRequest *in, const char *by, C
             e->value = (uint32_t)c->data[k]->value.len;
             c->sizes[c->n_sizes++] = e;
         }
-        if (o->kind == CONFIG_SECRET && !in->reveal)
+        /* a Secret's values only when asked; a ConfigMap's when it is
+         * named (a listing of them all could outgrow an answer) */
+        if ((o->kind == CONFIG_SECRET && !in->reveal) || (o->kind == CONFIG_MAP && !*in->name))
             data_drop(c);
         v[n++] = c;
     }

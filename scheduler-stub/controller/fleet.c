@@ -636,9 +636,11 @@ static bool is_object(const fleet_change *c)
  * events: that is what the answer acknowledges. */
 static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions, size_t n,
                        Namespace *const *ns, size_t n_ns, PodDisruptionBudget *const *pdb,
-                       size_t n_pdb, ConfigObject *const *obj, size_t n_obj, const char *source,
+                       size_t n_pdb, ConfigObject *const *obj, size_t n_obj,
+                       const fleet_changes *changes, fleet_bumps *bumps, const char *source,
                        berth_error **err)
 {
+    memset(bumps, 0, sizeof(*bumps));
     if (berth_store_begin(f->cfg.store, err) < 0)
         return -1;
     for (size_t i = 0; i < n_obj; i++) {
@@ -698,7 +700,15 @@ static int apply_store(fleet *f, Workload *const *w, const ApplyAction *actions,
                     actions[i] == APPLY_CREATED ? "created" : "configured", source,
                     w[i]->generation);
     }
-    return berth_store_commit(f->cfg.store, err);
+    /* the nodes that use a changed object: a new generation, in the same
+     * transaction */
+    if (fleet_objects_bump(f, changes->items, changes->n_items, bumps, err) < 0 ||
+        berth_store_commit(f->cfg.store, err) < 0) {
+        berth_store_rollback(f->cfg.store);
+        fleet_objects_bump_undo(f, bumps);
+        return -1;
+    }
+    return 0;
 }
 
 /* What applying them would do, checked whole: names given once, every
@@ -888,13 +898,14 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
     _cleanup_free_ ConfigObject **obj_copies =
         berth_xcalloc(in->n_objects + 1, sizeof(*obj_copies));
     fleet_changes out = { 0 };
+    fleet_bumps bumps = { 0 };
     int64_t now = berth_now_real_ns();
     int r;
 
     r = apply_plan(f, in, now, actions, copies, pdb_copies, obj_copies, &out, err);
     if (r == 0 && !dry_run &&
         apply_store(f, workloads, actions, n, copies, n_ns, pdb_copies, in->n_budgets, obj_copies,
-                    in->n_objects, source, err) < 0)
+                    in->n_objects, &out, &bumps, source, err) < 0)
         r = berth_error_prefix(err, "apply %s", source);
     if (r < 0 || dry_run) {
         for (size_t i = 0; i < n_ns; i++)
@@ -941,9 +952,8 @@ int fleet_apply_all(fleet *f, const fleet_apply_in *in, fleet_changes *ret_chang
         }
         workloads[i] = NULL; /* the fleet's now */
     }
+    fleet_objects_bump_done(f, &bumps);
     fleet_reconcile_after(f, "apply");
-    if (in->n_objects)
-        fleet_objects_changed(f, out.items, out.n_items);
     for (size_t i = 0; i < out.n_items; i++) {
         char key[BERTH_WORKLOAD_KEY_BUF];
         const fleet_workload *wl;
@@ -983,6 +993,8 @@ static void delete_workload_change(fleet_changes *c, const fleet_workload *wl)
 /* Delete what out lists, durably with its events, then from memory. */
 static int delete_commit(fleet *f, const fleet_changes *out, const char *by, berth_error **err)
 {
+    fleet_bumps bumps;
+
     if (berth_store_begin(f->cfg.store, err) < 0)
         return -1;
     for (size_t i = 0; i < out->n_items; i++) {
@@ -1015,8 +1027,14 @@ static int delete_commit(fleet *f, const fleet_changes *out, const char *by, ber
                                  : FLEET_KIND_NS,
                     c->ns ? key : c->name, FLEET_NORMAL, "Deleted", "by operator %s", by);
     }
-    if (berth_store_commit(f->cfg.store, err) < 0)
+    /* the nodes that used a deleted object: a new generation, with it */
+    if (fleet_objects_bump(f, out->items, out->n_items, &bumps, err) < 0 ||
+        berth_store_commit(f->cfg.store, err) < 0) {
+        berth_store_rollback(f->cfg.store);
+        fleet_objects_bump_undo(f, &bumps);
         return -1;
+    }
+    fleet_objects_bump_done(f, &bumps);
     for (size_t i = 0; i < out->n_items; i++) {
         const fleet_change *c = &out->items[i];
         char key[FLEET_OBJECT_KEY_BUF];
@@ -1153,7 +1171,6 @@ int fleet_delete(fleet *f, const fleet_delete_in *in, fleet_changes *ret_changes
         return berth_error_prefix(err, "delete");
     }
     fleet_reconcile_after(f, "delete");
-    fleet_objects_changed(f, out.items, out.n_items);
     *ret_changes = out;
     return 0;
 }

@@ -2,6 +2,7 @@
  * SIGTERM or SIGINT. */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
     int o, status = 1;
 
     berth_log_setup("berth-controller", BERTH_LOG_INFO, BERTH_LOG_TEXT, STDERR_FILENO);
+    /* it holds Secrets' values and its keys: no core dump of it */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* the config file first, so flags override it whatever their order */
     opterr = 0;
     while ((o = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1)

@@ -1918,9 +1918,20 @@ START_TEST(secrets_are_sealed_and_go_only_where_used)
                         "apply s.yaml: Secret imm is immutable: its data and type cannot change "
                         "(delete it and apply it again)");
     }
+    /* a Secret's type does not change (Kubernetes') */
+    {
+        ConfigObject *o = secret_of("db", "hunter2-value-two");
+
+        free(o->type);
+        o->type = strdup("kubernetes.io/basic-auth");
+        ck_assert_fails(apply_object(o, &err), err, CODE_INVALID_ARGUMENT,
+                        "apply s.yaml: Secret db: its type is immutable (Opaque; delete it and "
+                        "apply it again)");
+    }
     /* listings: sizes, values only when asked, by name, with an event */
     lr.kind = CONFIG_SECRET;
     lr.name = "db";
+    lr.namespace_ = "default";
     ck_assert_int_eq(fleet_objects_list(f, &lr, "alice", &v, &n, NULL), 0);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(v[0]->n_data, 0);
@@ -1930,7 +1941,8 @@ START_TEST(secrets_are_sealed_and_go_only_where_used)
     lr.name = "";
     lr.reveal = true;
     ck_assert_fails(fleet_objects_list(f, &lr, "alice", &v, &n, &err), err, CODE_INVALID_ARGUMENT,
-                    "a Secret's values are shown one Secret at a time: name it");
+                    "a Secret's values are shown one Secret at a time: name it, in its "
+                    "namespace");
     /* a restart: sealed in the store, opened again with the same key */
     fleet_down();
     ck_assert(!file_has(db, "hunter2-value-two") && !file_has(wal, "hunter2-value-two"));

@@ -1350,6 +1350,13 @@ START_TEST(secrets_and_config_maps)
                      "  volumes: [{name: v, secret: {secretName: s, items: [{key: k, path: "
                      "../x}], defaultMode: 0999}}]\n");
     ck_assert_ptr_null(strstr(msg, "not base64!"));
+    /* kubelet's own names in a volume are no key's or path's */
+    ck_assert(!berth_config_key_valid("..data"));
+    ck_assert(berth_config_key_valid(".dockerconfigjson"));
+    ck_assert(!berth_config_path_valid("./pw"));
+    ck_assert(!berth_config_path_valid("a/..b"));
+    ck_assert(!berth_config_path_valid("a//b"));
+    ck_assert(berth_config_path_valid("a/.b"));
     ck_assert_str_eq(msg,
                      "web.yaml:4:12: data.pw: not base64 (the value is not shown)\n"
                      "web.yaml:4:38: data.bad key: 'bad key' is not a valid key (1-253 of a-z "
