@@ -355,7 +355,7 @@ static int make_env(const configs *c, const ContainerSpec *s, envbuf *b, berth_e
 
 /* Write value at path (relative, maybe with directories) under dirfd. */
 static int write_key(int dirfd, const char *path, const ProtobufCBinaryData *v, mode_t mode,
-                     berth_error **err)
+                     const FsGroup *fs_group, berth_error **err)
 {
     char dirs[512];
     const char *slash = strrchr(path, '/');
@@ -379,6 +379,15 @@ static int write_key(int dirfd, const char *path, const ProtobufCBinaryData *v, 
     fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return berth_error_errno(err, "create %s", path);
+    /* fsGroup: the pod's group owns it and may read it (kubelet's) */
+    if (fs_group) {
+        mode |= 0040;
+        if (fchown(fd, (uid_t)-1, fs_group->gid) < 0) {
+            berth_error_errno(err, "chown %s to fsGroup %u", path, fs_group->gid);
+            close(fd);
+            return -1;
+        }
+    }
     if ((v->len && berth_write_all(fd, v->data, v->len) < 0) || fchmod(fd, mode) < 0) {
         berth_error_errno(err, "write %s", path);
         close(fd);
@@ -434,12 +443,13 @@ static int project_volume(const configs *c, const ContainerSpec *s, const Mount 
             const ProtobufCBinaryData *v = value_of(o, cv->items[i]->key);
             mode_t mode = cv->items[i]->mode ? cv->items[i]->mode : cv->default_mode;
 
-            if (v && write_key(dfd, cv->items[i]->path, v, mode, err) < 0)
+            if (v && write_key(dfd, cv->items[i]->path, v, mode, s->fs_group, err) < 0)
                 goto fail;
         }
     } else if (o) {
         for (size_t k = 0; k < o->n_data; k++)
-            if (write_key(dfd, o->data[k]->key, &o->data[k]->value, cv->default_mode, err) < 0)
+            if (write_key(dfd, o->data[k]->key, &o->data[k]->value, cv->default_mode, s->fs_group,
+                          err) < 0)
                 goto fail;
     }
     /* the swap: readers see the old files or the new ones */

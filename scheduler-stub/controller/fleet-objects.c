@@ -136,9 +136,13 @@ static uint8_t *pack_data(const ConfigObject *o, size_t *ret_len)
     return buf;
 }
 
-/* What the store keeps of o: a Secret with its values sealed (nonce,
- * then ciphertext), a ConfigMap as it is. A new message. */
-static ConfigObject *sealed_copy(fleet *f, const ConfigObject *o)
+#define SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEAL_TAG   crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+/* What the store keeps of o (row key): a Secret with its values sealed
+ * (nonce, then XChaCha20-Poly1305 ciphertext bound to the row's key: moved
+ * to another row it does not open), a ConfigMap as it is. A new message. */
+static ConfigObject *sealed_copy(fleet *f, const ConfigObject *o, const char *key)
 {
     ConfigObject *c = BERTH_PB_COPY(ConfigObject, o);
     size_t len;
@@ -148,18 +152,20 @@ static ConfigObject *sealed_copy(fleet *f, const ConfigObject *o)
         return c;
     data_drop(c);
     plain = pack_data(o, &len);
-    c->sealed_data.len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
+    c->sealed_data.len = SEAL_NONCE + SEAL_TAG + len;
     c->sealed_data.data = berth_xmalloc(c->sealed_data.len);
-    randombytes_buf(c->sealed_data.data, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(c->sealed_data.data + crypto_secretbox_NONCEBYTES, plain, len,
-                          c->sealed_data.data, f->cfg.secrets_key);
+    randombytes_buf(c->sealed_data.data, SEAL_NONCE);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(c->sealed_data.data + SEAL_NONCE, NULL, plain, len,
+                                               (const uint8_t *)key, strlen(key), NULL,
+                                               c->sealed_data.data, f->cfg.secrets_key);
     sodium_memzero(plain, len);
     free(plain);
     return c;
 }
 
-/* Open a stored Secret's values into o->data. EBADMSG when the key is
- * not the one it was sealed with (another controller's database). */
+/* Open a stored Secret's values (row key) into o->data. EBADMSG when the
+ * key is not the one it was sealed with (another controller's database),
+ * or the values are another row's. */
 static int unseal(fleet *f, ConfigObject *o, const char *key, berth_error **err)
 {
     const ProtobufCBinaryData *s = &o->sealed_data;
@@ -169,17 +175,19 @@ static int unseal(fleet *f, ConfigObject *o, const char *key, berth_error **err)
 
     if (o->kind != CONFIG_SECRET || !s->len)
         return 0;
-    if (s->len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+    if (s->len < SEAL_NONCE + SEAL_TAG)
         return berth_error_set(err, EBADMSG, "%s: sealed values too short", key);
-    len = s->len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    len = s->len - SEAL_NONCE - SEAL_TAG;
     plain = berth_xmalloc(len + 1);
-    if (crypto_secretbox_open_easy(plain, s->data + crypto_secretbox_NONCEBYTES,
-                                   s->len - crypto_secretbox_NONCEBYTES, s->data,
-                                   f->cfg.secrets_key) != 0) {
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, s->data + SEAL_NONCE,
+                                                   s->len - SEAL_NONCE, (const uint8_t *)key,
+                                                   strlen(key), s->data,
+                                                   f->cfg.secrets_key) != 0) {
         free(plain);
         return berth_error_set(err, EBADMSG,
                                "%s: its values do not open with this controller's key (the "
-                               "database comes from another controller?)",
+                               "database comes from another controller, or the row was "
+                               "changed?)",
                                key);
     }
     d = config_object_unpack(NULL, len, plain);
@@ -226,10 +234,11 @@ int fleet_objects_load(fleet *f, berth_error **err)
 int fleet_object_save(fleet *f, const ConfigObject *o, berth_error **err)
 {
     char key[FLEET_OBJECT_KEY_BUF];
-    ConfigObject *c = sealed_copy(f, o);
+    ConfigObject *c;
     int r;
 
     fleet_object_key(o->kind, o->namespace_, o->name, key);
+    c = sealed_copy(f, o, key);
     r = berth_store_object_put(f->cfg.store, key, c, err);
     berth_config_object_free(c);
     return r;
