@@ -33,6 +33,7 @@
 #include "base/loop.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "base/version.h"
 #include "containers.h"
 #include "metrics.h"
 #include "node.h"
@@ -566,6 +567,10 @@ int main(int argc, char **argv)
     bool check = false;
     int status = 1, lock_fd = -1;
 
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("berthd %s\n", berth_version());
+        return 0;
+    }
     berth_log_setup("berthd", BERTH_LOG_INFO, BERTH_LOG_TEXT, 2);
     /* it holds Secrets' values and the node key: no core dump of it */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -593,7 +598,7 @@ int main(int argc, char **argv)
         berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
         lock_state_dir(a.cfg.state_dir, &lock_fd, &err) < 0 || start(&a, &err) < 0)
         goto out;
-    berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", BERTHD_VERSION,
+    berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", berth_version(),
                a.cfg.node_name, containers_count(a.containers),
                (int)berth_cgroup_driver_version(a.cgroups));
     if (berth_loop_run(a.loop, &err) < 0)

@@ -13,6 +13,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/timeutil.h"
+#include "base/version.h"
 #include "net/netlink.h"
 #include "net/podnet.h"
 
@@ -114,7 +115,7 @@ void node_info_fill(NodeInfo *info, NodeCapacity *cap, NodeInfo_LabelsEntry *lab
     info->capacity = cap;
     info->kernel_version = (char *)facts->kernel;
     info->cgroup_version = (uint32_t)cgroup_version;
-    info->agent_version = BERTHD_VERSION;
+    info->agent_version = (char *)berth_version();
     info->arch = (char *)facts->arch;
     info->os = (char *)facts->os;
     info->boot_time_unix_ns = facts->boot_time_ns;

@@ -9,9 +9,6 @@
 #include "berth/proto/v1.h"
 #include "agent-config.h"
 
-/* What berthd reports as its version (NodeInfo, HealthReport). */
-#define BERTHD_VERSION "0.1.0"
-
 typedef struct node_facts {
     char kernel[80];
     char arch[80];

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "base/version.h"
 #include "berth/proto/v1.h"
 #include "node.h"
 #include "pb/pb.h"
@@ -81,7 +82,7 @@ static void agent_health(const agent_service_config *cfg, HealthReport *ret, hea
 
     health_report_init(ret);
     ret->node = (char *)cfg->node_name;
-    ret->agent_version = BERTHD_VERSION;
+    ret->agent_version = (char *)berth_version();
     ret->agent_start_unix_ns = cfg->agent_start_ns;
     ret->time_unix_ns = berth_now_real_ns();
     ret->applied_generation = containers_applied_generation(cfg->containers);

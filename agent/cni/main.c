@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "base/version.h"
 #include "net/cni.h"
 
 static int fail(berth_error *err)
@@ -108,6 +109,10 @@ int main(int argc, char **argv)
     berth_cni *c = NULL;
     berth_error *err = NULL;
 
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("berth-cni %s\n", berth_version());
+        return 0;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 9 && strcmp(argv[1], "add") == 0) {
         size_t n = (size_t)argc - 9;

@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "base/version.h"
 #include "monitor.h"
 #include "pb/pb.h"
 #include "statedir/statedir.h"
@@ -177,6 +178,10 @@ int main(int argc, char **argv)
     berth_error *err = NULL;
     const char *dir = NULL;
 
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("berth-monitor %s\n", berth_version());
+        return 0;
+    }
     m.out[0].io.fd = m.out[1].io.fd = m.control_io.fd = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc) {

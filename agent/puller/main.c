@@ -34,6 +34,7 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "base/version.h"
 #include "berth/proto/v1.h"
 #include "image/container.h"
 #include "image/pull.h"
@@ -205,6 +206,10 @@ int main(int argc, char **argv)
     bool gc = false, pulled = false;
     int c;
 
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("berth-pull %s\n", berth_version());
+        return 0;
+    }
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 's':

@@ -9,6 +9,7 @@
 
 #include "base/duration.h"
 #include "base/timeutil.h"
+#include "base/version.h"
 #include "berthctl.h"
 #include "rpc/envelope.h"
 
@@ -63,6 +64,37 @@ static void print_drops(const char *who, FrameDrops *const *d, size_t n)
     for (size_t i = 0; i < n; i++)
         printf("%s %s %" PRIu64, i ? "," : "", d[i]->reason, d[i]->count);
     printf("\n");
+}
+
+int berthctl_cmd_version(berthctl_ctx *ctx, int argc, char **argv)
+{
+    VersionRequest req = VERSION_REQUEST_INIT;
+    VersionResponse *resp = NULL;
+    bool client_only = false;
+    int r;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--client") == 0) {
+            client_only = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("Usage: berthctl version [--client]\n\nThis berthctl's version and the "
+                   "controller's (not with --client), as kubectl version prints them.\n");
+            return 0;
+        } else {
+            berthctl_errorf("version: unknown argument '%s'", argv[i]);
+            return BERTHCTL_EXIT_USAGE;
+        }
+    }
+    printf("Client Version: %s\n", berth_version());
+    fflush(stdout);
+    if (client_only)
+        return 0;
+    if (berthctl_connect_or_exit(ctx) != 0 ||
+        (r = berthctl_call(ctx, "Version", &req.base, (ProtobufCMessage **)&resp)) != 0)
+        return 1;
+    printf("Server Version: %s\n", resp->version);
+    berth_pb_free(&resp->base);
+    return 0;
 }
 
 int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv)

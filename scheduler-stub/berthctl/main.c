@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "berthctl.h"
 
 static int run_local(berthctl_ctx *ctx, int argc, char **argv)
@@ -33,6 +34,7 @@ static const berthctl_command commands[] = {
     { "image", "pull, import, list and remove this node's images", berthctl_cmd_image },
     { "agent", "ask this machine's agent directly: ps, logs, stop, health", berthctl_cmd_agent },
     { "run", "run one container in the foreground, with no daemon", run_local },
+    { "version", "this berthctl's version and the controller's", berthctl_cmd_version },
 };
 
 static void usage(FILE *out)
@@ -56,6 +58,10 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return BERTHCTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("berthctl %s\n", berth_version());
+        return 0;
     }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -11,6 +11,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "base/version.h"
 #include "controller-config.h"
 #include "controller.h"
 
@@ -127,6 +128,10 @@ int main(int argc, char **argv)
     const char *config = NULL;
     int o, status = 1;
 
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("berth-controller %s\n", berth_version());
+        return 0;
+    }
     berth_log_setup("berth-controller", BERTH_LOG_INFO, BERTH_LOG_TEXT, STDERR_FILENO);
     /* it holds Secrets' values and its keys: no core dump of it */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

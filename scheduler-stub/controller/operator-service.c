@@ -9,6 +9,7 @@
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
+#include "base/version.h"
 #include "base/xalloc.h"
 #include "fleet-view.h"
 #include "manifest/manifest.h"
@@ -579,6 +580,18 @@ static void h_list_objects(Controller_Service *svc, const ListObjectsRequest *in
     fleet_objects_list_free(v, n);
 }
 
+static void h_version(Controller_Service *svc, const VersionRequest *in,
+                      VersionResponse_Closure closure, void *data)
+{
+    VersionResponse out = VERSION_RESPONSE_INIT;
+
+    (void)svc;
+    (void)in;
+    NEED_OPERATOR(data);
+    out.version = (char *)berth_version();
+    closure(&out, data);
+}
+
 static void h_evict_pod(Controller_Service *svc, const EvictPodRequest *in,
                         EvictPodResponse_Closure closure, void *data)
 {
@@ -928,4 +941,5 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.evict_pod = h_evict_pod;
     s->svc.create_job = h_create_job;
     s->svc.list_objects = h_list_objects;
+    s->svc.version = h_version;
 }

@@ -122,6 +122,20 @@ started_count() {
 	grep -c 'running, pid' "$FLEET_DIR/$1/log"
 }
 
+# --- 0. versions --------------------------------------------------------------------
+
+scenario "0. every binary and every node says the build's version"
+V=$("$FLEET_BIN_CTLCLI" --version | awk '{ print $2 }')
+[ -n "$V" ] && ok "berthctl --version: $V" || bad "berthctl --version said nothing"
+for b in "$FLEET_BIN_CTL" "$FLEET_BIN_AGENT" "$FLEET_BUILD/agent/berth-monitor" \
+	"$FLEET_BUILD/agent/berth-pull" "$FLEET_BUILD/agent/berth-cni"; do
+	expect "$(basename "$b") --version" "$(basename "$b") $V" "$("$b" --version 2>&1)"
+done
+expect "berthctl version: client and controller" "Client Version: $V|Server Version: $V" \
+	"$(bctl version 2>&1 | paste -sd'|')"
+expect "get nodes: each agent's" "$V $V $V" \
+	"$(bctl get nodes | awk 'NR > 1 { print $NF }' | paste -sd' ')"
+
 # --- 1. a Deployment and a DaemonSet --------------------------------------------
 
 scenario "1. a Deployment of 6 and a DaemonSet"

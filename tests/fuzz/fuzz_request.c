@@ -65,6 +65,7 @@ static const struct {
     { &controller_descriptor, "EvictPod" },
     { &controller_descriptor, "CreateJob" },
     { &controller_descriptor, "ListObjects" },
+    { &controller_descriptor, "Version" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/io.h"
+#include "base/version.h"
 #include "berth/proto/v1.h"
 #include "check_main.h"
 #include "fake_agent.h"
@@ -1009,6 +1010,17 @@ START_TEST(drain_evicts_one_budget_step_at_a_time)
     ck_assert_str_eq(t.rows[1][table_col(&t, "MIN AVAILABLE")], "N/A");
     ck_assert_str_eq(t.rows[1][table_col(&t, "MAX UNAVAILABLE")], "1");
     table_free(&t);
+    free(out);
+    /* versions: this build's, client and controller (kubectl version's
+     * shape) */
+    out = berthctl_out("version", NULL, NULL, NULL);
+    {
+        char versions[256];
+
+        snprintf(versions, sizeof(versions), "Client Version: %s\nServer Version: %s\n",
+                 berth_version(), berth_version());
+        ck_assert_str_eq(out, versions);
+    }
     free(out);
     /* deleted by kind */
     out = berthctl_out("delete", "pdb", "api", NULL);

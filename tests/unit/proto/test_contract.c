@@ -58,7 +58,8 @@ START_TEST(controller_methods)
     method_is(c, "EvictPod", "berth.v1.EvictPodRequest", "berth.v1.EvictPodResponse");
     method_is(c, "CreateJob", "berth.v1.CreateJobRequest", "berth.v1.ApplyResponse");
     method_is(c, "ListObjects", "berth.v1.ListObjectsRequest", "berth.v1.ListObjectsResponse");
-    ck_assert_uint_eq(c->n_methods, 31);
+    method_is(c, "Version", "berth.v1.VersionRequest", "berth.v1.VersionResponse");
+    ck_assert_uint_eq(c->n_methods, 32);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
