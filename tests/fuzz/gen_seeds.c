@@ -308,6 +308,7 @@ static size_t calls_make(call *calls)
     static EvictPodRequest evict = EVICT_POD_REQUEST_INIT;
     static CreateJobRequest create_job = CREATE_JOB_REQUEST_INIT;
     static ListObjectsRequest objects = LIST_OBJECTS_REQUEST_INIT;
+    static VersionRequest version = VERSION_REQUEST_INIT;
     size_t n = 0;
 
     reg.node = node_info();
@@ -408,6 +409,7 @@ static size_t calls_make(call *calls)
     objects.name = "db";
     objects.reveal = true;
     CALL("Controller", "ListObjects", 35, &objects);
+    CALL("Controller", "Version", 36, &version);
 #undef CALL
     return n;
 }
