@@ -6,7 +6,7 @@
 set(version "${BASE}")
 find_package(Git QUIET)
 if(GIT_FOUND AND EXISTS "${SRC}/.git")
-  execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SRC}" describe --tags --dirty --match "v*"
+  execute_process(COMMAND "${GIT_EXECUTABLE}" --no-optional-locks -C "${SRC}" describe --tags --dirty --match "v*"
                   OUTPUT_VARIABLE described RESULT_VARIABLE rc ERROR_QUIET
                   OUTPUT_STRIP_TRAILING_WHITESPACE)
   if(rc EQUAL 0 AND described)
@@ -14,7 +14,7 @@ if(GIT_FOUND AND EXISTS "${SRC}/.git")
   else()
     # no release tag: the base version and the commit, as git describe
     # --always would give it
-    execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SRC}" describe --always --dirty
+    execute_process(COMMAND "${GIT_EXECUTABLE}" --no-optional-locks -C "${SRC}" describe --always --dirty
                     OUTPUT_VARIABLE commit RESULT_VARIABLE rc ERROR_QUIET
                     OUTPUT_STRIP_TRAILING_WHITESPACE)
     if(rc EQUAL 0 AND commit)

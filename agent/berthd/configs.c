@@ -636,6 +636,46 @@ out:
     return r;
 }
 
+void configs_forget_env(configs *c, const char *id)
+{
+    char path[PATH_MAX];
+
+    if (!berth_spec_id_valid(id))
+        return;
+    snprintf(path, sizeof(path), "%s/%s/env", c->dir, id);
+    if (unlink(path) < 0 && errno != ENOENT)
+        berth_warn("container %s: remove %s: %s", id, path, strerror(errno));
+}
+
+void configs_sweep(configs *c, bool (*keep)(const char *id, void *data), void *data)
+{
+    _cleanup_close_ int fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_error_ berth_error *err = NULL;
+    struct dirent *de;
+    DIR *d;
+
+    if (fd < 0)
+        return; /* nothing made yet */
+    /* no pull outlives the berthd that started it: their credentials go */
+    if (berth_rm_rf_at(fd, "pulls", &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "remove %s/pulls", c->dir);
+        berth_error_free(&err);
+    }
+    d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !berth_spec_id_valid(de->d_name) || keep(de->d_name, data))
+            continue;
+        /* a container removed while berthd was away */
+        if (berth_rm_rf_at(fd, de->d_name, &err) < 0) {
+            berth_log_error(BERTH_LOG_WARN, err, "remove %s/%s", c->dir, de->d_name);
+            berth_error_free(&err);
+        }
+    }
+    closedir(d);
+}
+
 void configs_remove(configs *c, const char *id)
 {
     _cleanup_close_ int fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -69,5 +69,12 @@ int configs_pull_auth(configs *c, const ContainerSpec *spec, char *path, size_t 
 
 /* Remove what container id had (nothing is fine). */
 void configs_remove(configs *c, const char *id);
+/* Remove container id's variables (its env file), leaving its volumes'
+ * files: an object it needs is gone. */
+void configs_forget_env(configs *c, const char *id);
+/* At start: remove what no container keeps: pull credentials (no pull
+ * outlives berthd) and the files of containers removed while berthd was
+ * away (keep says which ids are still on the node). */
+void configs_sweep(configs *c, bool (*keep)(const char *id, void *data), void *data);
 
 #endif

@@ -535,6 +535,7 @@ void run_begin(monitor *m)
 
 void run_free(monitor *m)
 {
+    run_spec_drop(m);
     free(m->last_message);
     m->last_message = NULL;
     berth_removal_cancel(m->removal);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "base/cleanup.h"
 #include "base/io.h"
@@ -160,7 +161,8 @@ static int take_auth_file(berth_registries *regs, const char *path, berth_error 
     size_t len = 0;
     int r = 0;
 
-    if (berth_read_file_at(AT_FDCWD, path, 1 << 20, &data, &len, err) < 0)
+    /* the node's Secrets together are at most 3 MiB */
+    if (berth_read_file_at(AT_FDCWD, path, 4 << 20, &data, &len, err) < 0)
         return berth_error_prefix(err, "--auth-file");
     for (size_t at = 0; at < len && r == 0;) {
         size_t l = strnlen(data + at, len - at);
@@ -210,6 +212,9 @@ int main(int argc, char **argv)
         printf("berth-pull %s\n", berth_version());
         return 0;
     }
+    /* it holds registry passwords: no core dump of it (the flag berthd
+     * set does not survive exec) */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 's':

@@ -256,15 +256,22 @@ int berth_registries_add_docker_config(berth_registries *c, const char *json, si
             user = up;
             pass = colon + 1;
         }
-        if (!user || !pass || !*user)
+        /* what registries.yaml would refuse is passed over: no line break
+         * may reach a header, no ':' split a username */
+        if (!user || !pass || !*user || strlen(user) > CRED_MAX || strlen(pass) > CRED_MAX ||
+            strpbrk(user, "\r\n:") || strpbrk(pass, "\r\n")) {
+            explicit_bzero(up, sizeof(up));
             continue;
+        }
         docker_host(key, host, sizeof(host));
         for (size_t i = 0; i < c->n_hosts && !h; i++)
             if (strcmp(c->hosts[i].host, host) == 0)
                 h = &c->hosts[i];
         if (!h) {
-            if (c->n_hosts == BERTH_REGISTRIES_HOSTS_MAX)
+            if (c->n_hosts == BERTH_REGISTRIES_HOSTS_MAX) {
+                explicit_bzero(up, sizeof(up));
                 continue;
+            }
             c->hosts = berth_xreallocarray(c->hosts, c->n_hosts + 1, sizeof(*c->hosts));
             h = &c->hosts[c->n_hosts++];
             memset(h, 0, sizeof(*h));
@@ -274,6 +281,13 @@ int berth_registries_add_docker_config(berth_registries *c, const char *json, si
          * first */
         set_cred(&h->username, user);
         set_cred(&h->password, pass);
+        /* a node's token would be sent first (as Bearer): the pod's
+         * credentials replace it */
+        if (h->token) {
+            explicit_bzero(h->token, strlen(h->token));
+            free(h->token);
+            h->token = NULL;
+        }
         explicit_bzero(up, sizeof(up));
     }
     json_decref(root);

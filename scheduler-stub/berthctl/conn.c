@@ -87,16 +87,18 @@ static int set_timeout(berthctl_ctx *ctx, const char *v, berth_error **err)
     return 0;
 }
 
-/* Whether the command is a drain, whose --timeout is its own (kubectl
- * drain --timeout): the call timeout is --request-timeout then. */
-static bool drain_command(int argc, char **argv)
+/* The global flag a command takes as its own, as kubectl's command does:
+ * drain's --timeout (the call timeout is --request-timeout then), create
+ * secret tls's --key (the operator key is BERTH_KEY or the settings
+ * file's then). NULL: none. */
+static const char *command_own_flag(int argc, char **argv)
 {
-    const char *words[2] = { NULL, NULL };
+    const char *words[3] = { NULL, NULL, NULL };
     size_t n = 0;
 
     /* the command's words: the first arguments that are no flag nor a
      * global flag's value */
-    for (int i = 1; i < argc && n < 2 && strcmp(argv[i], "--") != 0; i++) {
+    for (int i = 1; i < argc && n < 3 && strcmp(argv[i], "--") != 0; i++) {
         const char *a = argv[i];
 
         if (a[0] != '-') {
@@ -109,14 +111,18 @@ static bool drain_command(int argc, char **argv)
                 break;
             }
     }
-    return (words[0] && strcmp(words[0], "drain") == 0) ||
-           (words[0] && words[1] && strcmp(words[0], "node") == 0 &&
-            strcmp(words[1], "drain") == 0);
+    if ((words[0] && strcmp(words[0], "drain") == 0) ||
+        (words[0] && words[1] && strcmp(words[0], "node") == 0 && strcmp(words[1], "drain") == 0))
+        return "--timeout";
+    if (n == 3 && strcmp(words[0], "create") == 0 && strcmp(words[1], "secret") == 0 &&
+        strcmp(words[2], "tls") == 0)
+        return "--key";
+    return NULL;
 }
 
 int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)
 {
-    bool drain = drain_command(*argc, argv);
+    const char *own = command_own_flag(*argc, argv);
     int out = 1;
 
     for (int i = 1; i < *argc; i++) {
@@ -142,7 +148,7 @@ int berthctl_take_global_flags(berthctl_ctx *ctx, int *argc, char **argv)
                 break;
         }
         if (f == sizeof(global_flags) / sizeof(global_flags[0]) ||
-            (drain && strcmp(global_flags[f].flag, "--timeout") == 0)) {
+            (own && strcmp(global_flags[f].flag, own) == 0)) {
             argv[out++] = argv[i];
             continue;
         }

@@ -45,6 +45,16 @@ sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 scenario "1. a Secret and a ConfigMap, as env and as files"
 expect "create secret generic" "secret/db created" \
 	"$(bctl create secret generic db --from-literal user=admin --from-literal "password=$SECRET" 2>&1)"
+# kubectl's create secret tls takes --key: the TLS key, not berthctl's
+# operator key (which then comes from BERTH_KEY or the settings file)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$FLEET_DIR/tls.key" -out "$FLEET_DIR/tls.crt" \
+	-days 1 -subj /CN=web.test >/dev/null 2>&1
+expect "create secret tls --cert --key" "secret/web-tls created" \
+	"$(BERTH_KEY="$FLEET_DIR/ctl/state/admin.key" bctl create secret tls web-tls \
+		--cert "$FLEET_DIR/tls.crt" --key "$FLEET_DIR/tls.key" 2>&1)"
+contains "... with the TLS key and certificate" "kubernetes.io/tls" \
+	"$(bctl describe secret web-tls 2>&1)"
+bctl delete secret web-tls >/dev/null
 cat >"$FLEET_DIR/cfg.yaml" <<'YAML'
 apiVersion: v1
 kind: ConfigMap

@@ -218,7 +218,26 @@ bctl apply -f "$FLEET_DIR/unlocked.yaml" >/dev/null
 await "with the pod's imagePullSecrets it pulls and runs" 60 status_is unlocked Running
 expect "the credentials' file left the node's tmpfs" "" \
 	"$(ls "$FLEET_DIR/n1/secrets/pulls" 2>/dev/null)"
-for w in locked unlocked; do bctl delete "$w" >/dev/null; done
+# two pods asking for one image at once, one with credentials and one
+# without: a pull is shared only between the same credentials, so neither
+# gets the other's answer
+skopeo copy --quiet --dest-tls-verify=false --dest-creds puller:s3cret-pw "oci:$L:app" \
+	"docker://$A/private/app:v2" >/dev/null
+{
+	pod race-plain "$A/private/app:v2"
+	echo "---"
+	pod race-creds "$A/private/app:v2"
+	echo "  imagePullSecrets: [{name: regcred}]"
+} >"$FLEET_DIR/race.yaml"
+bctl apply -f "$FLEET_DIR/race.yaml" >/dev/null
+await "with credentials, beside a pod without: it pulls and runs" 60 status_is race-creds Running
+expect "... never refused on the other pod's pull" "0" \
+	"$(bctl describe workload race-creds | grep -cE 'Warning +Failed')"
+expect "a pull of the image per credentials" "yes" \
+	"$([ "$(grep -c "image $A/private/app:v2: pulling" "$FLEET_DIR/n1/log")" -ge 2 ] && echo yes)"
+await "the pod without credentials was refused by the registry" 30 \
+	eval '[ "$(bctl describe workload race-plain | grep -cE "Warning +Failed")" -ge 1 ]'
+for w in locked unlocked race-plain race-creds; do bctl delete "$w" >/dev/null; done
 bctl delete secret regcred >/dev/null
 
 # ---- Never, and a user the image lacks ----------------------------------------------

@@ -232,6 +232,94 @@ START_TEST(missing_in_kubelets_words)
 }
 END_TEST
 
+/* fsGroup: the pod's group owns the projected files and may read them,
+ * whatever their mode (kubelet's). Needs root to chown (unit tests run as
+ * root in CI; skipped otherwise). */
+START_TEST(fs_group_owns_the_files)
+{
+    configs *c = NULL;
+    ContainerSpec *s = spec("db");
+    FsGroup g = FS_GROUP_INIT;
+    char env_file[512], config_dir[512], path[1200];
+    struct stat st;
+
+    if (geteuid() != 0)
+        return;
+    g.gid = 4242;
+    s->fs_group = BERTH_PB_COPY(FsGroup, &g);
+    ck_assert_int_eq(configs_open(dir, &c, NULL), 0);
+    set(c, object(CONFIG_SECRET, "db", 1, "password", "pw1", NULL, NULL, false),
+        object(CONFIG_MAP, "cfg", 1, "mode", "prod", NULL, NULL, false));
+    ck_assert_int_eq(
+        configs_project(c, s, env_file, sizeof(env_file), config_dir, sizeof(config_dir), NULL), 0);
+    snprintf(path, sizeof(path), "%s/s/x/pw", config_dir);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_gid, 4242);
+    ck_assert_int_eq(st.st_mode & 0777, 0440); /* 0400 and the group's read */
+    snprintf(path, sizeof(path), "%s/c/mode", config_dir);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_gid, 4242);
+    container_spec_free_unpacked(s, NULL);
+    configs_close(c);
+}
+END_TEST
+
+static bool keep_web0(const char *id, void *data)
+{
+    (void)data;
+    return strcmp(id, "web-0") == 0;
+}
+
+/* What a berthd that was away left: pull credentials (no pull outlives
+ * it) and the files of a container removed meanwhile go at start; the
+ * adopted container's stay. A container whose Secret is gone loses its
+ * variables, its volume files stay (kubelet's). */
+START_TEST(swept_at_start_and_forgotten)
+{
+    configs *c = NULL;
+    ContainerSpec *s = spec("db");
+    char env_file[512], config_dir[512], path[600];
+
+    ck_assert_int_eq(configs_open(dir, &c, NULL), 0);
+    set(c, object(CONFIG_SECRET, "db", 1, "password", "pw1", NULL, NULL, false),
+        object(CONFIG_MAP, "cfg", 1, "mode", "prod", NULL, NULL, false));
+    ck_assert_int_eq(
+        configs_project(c, s, env_file, sizeof(env_file), config_dir, sizeof(config_dir), NULL), 0);
+    free(s->id);
+    s->id = strdup("web-1");
+    ck_assert_int_eq(
+        configs_project(c, s, env_file, sizeof(env_file), config_dir, sizeof(config_dir), NULL), 0);
+    snprintf(path, sizeof(path), "%s/pulls", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/pulls/web-1.7", dir);
+    ck_assert_int_eq(berth_write_file_atomic_at(AT_FDCWD, path, "{}", 2, 0600, NULL), 0);
+    configs_close(c);
+
+    /* berthd starts again: web-0 was adopted, web-1 is gone */
+    ck_assert_int_eq(configs_open(dir, &c, NULL), 0);
+    configs_sweep(c, keep_web0, NULL);
+    snprintf(path, sizeof(path), "%s/pulls", dir);
+    ck_assert_int_lt(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/web-1", dir);
+    ck_assert_int_lt(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/web-0/env", dir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+
+    /* its Secret deleted: no variables for another start, files kept */
+    configs_forget_env(c, "web-0");
+    ck_assert_int_lt(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/web-0/volumes/s/x/pw", dir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    configs_forget_env(c, "../web-0"); /* never outside the directory */
+    container_spec_free_unpacked(s, NULL);
+    configs_close(c);
+    /* a node that never made the directory: nothing to sweep */
+    ck_assert_int_eq(configs_open("/nonexistent/berth-secrets", &c, NULL), 0);
+    configs_sweep(c, keep_web0, NULL);
+    configs_close(c);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("agent-configs");
@@ -240,6 +328,8 @@ Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, projected_as_kubelet_projects_them);
     tcase_add_test(tc, missing_in_kubelets_words);
+    tcase_add_test(tc, fs_group_owns_the_files);
+    tcase_add_test(tc, swept_at_start_and_forgotten);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -139,6 +139,28 @@ START_TEST(docker_configs_give_credentials)
     n = berth_registries_endpoints(c, "ghcr.io", e);
     ck_assert_str_eq(e[n - 1].token, "abc");
     ck_assert_ptr_null(e[n - 1].username);
+    /* with credentials: they replace the node's token, sent first */
+    {
+        static const char ghcr[] =
+            "{\"auths\": {\"ghcr.io\": {\"username\": \"me\", \"password\": \"pw\"}}}";
+
+        ck_assert_int_eq(berth_registries_add_docker_config(c, ghcr, strlen(ghcr), &err), 0);
+        n = berth_registries_endpoints(c, "ghcr.io", e);
+        ck_assert_ptr_null(e[n - 1].token);
+        ck_assert_str_eq(e[n - 1].username, "me");
+    }
+    /* what would break a header or the user:password split is passed over */
+    {
+        static const char bad[] =
+            "{\"auths\": {\"quay.io\": {\"username\": \"a:b\", \"password\": \"p\"},"
+            " \"r.example\": {\"username\": \"u\", \"password\": \"p\\r\\nX: y\"}}}";
+
+        ck_assert_int_eq(berth_registries_add_docker_config(c, bad, strlen(bad), &err), 0);
+        n = berth_registries_endpoints(c, "quay.io", e);
+        ck_assert_ptr_null(e[n - 1].username);
+        n = berth_registries_endpoints(c, "r.example", e);
+        ck_assert_ptr_null(e[n - 1].username);
+    }
     ck_assert_berth_error(berth_registries_add_docker_config(c, "{}", 2, &err), err,
                           ".dockerconfigjson: not {\"auths\": {...}}");
     berth_registries_free(c);
