@@ -65,6 +65,11 @@ berth_require_pkg(JANSSON jansson libjansson-dev STATIC_OK)
 # libnftables).
 berth_require_pkg(MNL libmnl libmnl-dev STATIC_OK)
 berth_require_pkg(NFTABLES libnftables libnftables-dev)
+# lib/metrics: the daemons' /metrics endpoint (an HTTP server on their loop).
+berth_require_pkg(MHD libmicrohttpd libmicrohttpd-dev)
+# berthd and the controller under systemd: sd_notify (Type=notify, the
+# watchdog).
+berth_require_pkg(SYSTEMD libsystemd libsystemd-dev)
 if(BERTH_TESTS)
   berth_require_pkg(CHECK check "check libsubunit-dev")
 endif()

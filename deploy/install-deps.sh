@@ -23,6 +23,10 @@ packages=(
 	libsodium-dev libsqlite3-dev
 	libcurl4-openssl-dev libarchive-dev libjansson-dev
 	libmnl-dev libnftables-dev
+	# sd_notify for Type=notify units
+	libsystemd-dev
+	# the daemons' /metrics endpoint (an HTTP server on their loop)
+	libmicrohttpd-dev
 	# pod network tests read the rules back with nft
 	nftables
 	# CNI tests: the standard plugins
@@ -36,6 +40,14 @@ packages=(
 	# image tests: their own registries (TLS from a CA they make, htpasswd
 	# basic auth, a token server), test images built with umoci and skopeo
 	docker-registry umoci skopeo apache2-utils openssl ca-certificates jq curl
+	# the man pages' and the completion's test: groff renders the pages,
+	# bash-completion loads the completion
+	groff-base man-db bash-completion
+	# the metrics test: promtool, and a real Prometheus scraping the daemons
+	prometheus
+	# the packages' test: they are built (dpkg-shlibdeps, file) and installed
+	# into a Debian root made for it
+	dpkg-dev file debootstrap
 )
 
 for arg in "$@"; do

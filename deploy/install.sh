@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# Install berth on a machine of a real fleet: binaries, systemd units, the
-# configuration and the state directories. Run it on every machine, as root,
-# from a clone of the repository.
+# Install berth on a machine of a real fleet from its Debian packages, with
+# apt, so the libraries they need come from Debian's archive: nothing is
+# compiled on the machine. As root.
 #
-#   deploy/install.sh agent        a node: berthd, berth-monitor, berth-pull, berth-cni, berthctl
-#   deploy/install.sh controller   the controller: berth-controller, berthctl
-#   deploy/install.sh all          both on one machine
+#   deploy/install.sh agent        a node: berth-agent and berthctl
+#   deploy/install.sh controller   the controller: berth-controller and berthctl
+#   deploy/install.sh all          all three on one machine
 #
+# The packages are built first (deploy/build-packages.sh into BUILD_DIR,
+# default build-packages, which needs the build dependencies:
+# deploy/install-deps.sh) unless given:
+#   --debs DIR      the packages in DIR (built elsewhere: one machine builds,
+#                   every machine installs), or .deb files as arguments
+#   --no-build      the packages BUILD_DIR's last build made
 # Options:
-#   --prefix DIR    where binaries go (default /usr/local: DIR/bin)
-#   --destdir DIR   stage everything under DIR instead of / (packaging,
-#                   tests); nothing is started or reloaded then
-#   --no-build      install what BUILD_DIR (default build-release) holds
-#   --enable        also enable and start the units (systemctl)
+#   --destdir DIR   only unpack the packages' files under DIR (dpkg-deb -x;
+#                   for a look, and tests): no maintainer script runs,
+#                   nothing is installed, started or reloaded
+#   --enable        also enable and start the services (systemctl)
 #
-# It never overwrites a configuration that exists (a new default goes beside
-# it as .new) and never starts anything unless told to (--enable).
+# An upgrade keeps a configuration the operator changed (the new default
+# goes beside it as .dpkg-dist), and restarts a running berthd alone: the
+# containers keep running. Nothing is started unless told to (--enable).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-prefix=/usr/local
 destdir=
-build=${BUILD_DIR:-build-release}
+build=${BUILD_DIR:-build-packages}
+debdir=
+files=()
 do_build=1
 enable=0
 role=
@@ -31,105 +38,83 @@ die() {
 	exit 1
 }
 usage() {
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	agent | controller | all) role=$1 ;;
-	--prefix) prefix=${2:?--prefix needs a directory}; shift ;;
-	--prefix=*) prefix=${1#*=} ;;
+	*.deb) files+=("$1") ;;
+	--debs) debdir=${2:?--debs needs a directory}; shift ;;
+	--debs=*) debdir=${1#*=} ;;
 	--destdir) destdir=${2:?--destdir needs a directory}; shift ;;
 	--destdir=*) destdir=${1#*=} ;;
 	--no-build) do_build=0 ;;
 	--enable) enable=1 ;;
+	--prefix | --prefix=*) die "--prefix is gone: the packages install under /usr" ;;
 	-h | --help) usage 0 ;;
 	*) echo "install.sh: unknown argument '$1'" >&2; usage 2 >&2 ;;
 	esac
 	shift
 done
 [ -n "$role" ] || { echo "install.sh: say what to install: agent, controller or all" >&2; exit 2; }
-case "$prefix" in /*) ;; *) die "--prefix must be absolute" ;; esac
 case "$build" in /*) ;; *) build=$top/$build ;; esac
-[ -n "$destdir" ] || [ "$(id -u)" -eq 0 ] || die "run as root (or stage with --destdir)"
+[ -n "$destdir" ] || [ "$(id -u)" -eq 0 ] || die "run as root (or unpack with --destdir)"
 [ -z "$destdir" ] || [ $enable -eq 0 ] || die "--enable makes no sense with --destdir"
 
-agent=0
-controller=0
-[ "$role" = controller ] || agent=1
-[ "$role" = agent ] || controller=1
+packages=(berthctl)
+[ "$role" = controller ] || packages+=(berth-agent)
+[ "$role" = agent ] || packages+=(berth-controller)
 
-if [ $do_build -eq 1 ]; then
-	"$top/deploy/install-deps.sh"
-	echo "==> building into $build"
-	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF >/dev/null
-	cmake --build "$build" -j "$(nproc)" >/dev/null
-fi
-
-root=${destdir:-}
-bin=$prefix/bin
-echo "==> binaries into $root$bin"
-install -d -m 0755 "$root$bin"
-install -m 0755 "$build/scheduler-stub/berthctl" "$root$bin/berthctl"
-if [ $agent -eq 1 ]; then
-	install -m 0755 "$build/agent/berthd" "$root$bin/berthd"
-	install -m 0755 "$build/agent/berth-monitor" "$root$bin/berth-monitor"
-	install -m 0755 "$build/agent/berth-pull" "$root$bin/berth-pull"
-	install -m 0755 "$build/agent/berth-cni" "$root$bin/berth-cni"
-fi
-[ $controller -eq 0 ] || install -m 0755 "$build/scheduler-stub/berth-controller" \
-	"$root$bin/berth-controller"
-install -d -m 0755 "$root$prefix/share/doc/berth"
-install -m 0644 "$top/README.md" "$root$prefix/share/doc/berth/README.md"
-install -d -m 0755 "$root$prefix/share/doc/berth/examples"
-install -m 0644 "$top"/deploy/examples/*.yaml "$root$prefix/share/doc/berth/examples/"
-
-# A configuration file: installed when missing, else offered beside it.
-install_config() { # SOURCE TARGET MODE
-	if [ -e "$2" ] && ! cmp -s "$1" "$2"; then
-		install -m "$3" "$1" "$2.new"
-		echo "    kept $2 (the new default is $2.new)"
-	else
-		install -m "$3" "$1" "$2"
+if [ ${#files[@]} -eq 0 ]; then
+	if [ -z "$debdir" ]; then
+		debdir=$build/packages
+		if [ $do_build -eq 1 ]; then
+			"$top/deploy/install-deps.sh"
+			command -v dpkg-shlibdeps >/dev/null && command -v file >/dev/null ||
+				{ apt-get update -qq && apt-get install -y -qq dpkg-dev file >/dev/null; }
+			echo "==> building the packages in $build (deploy/build-packages.sh)"
+			BUILD_DIR=$build "$top/deploy/build-packages.sh" "$debdir" >/dev/null
+		fi
 	fi
-}
-
-# Units with the paths of this installation.
-install_unit() { # NAME
-	local unit=$root/etc/systemd/system/$1
-	sed -e "s|/usr/local/bin/|$bin/|g" -e "s|/usr/local/share/doc/|$prefix/share/doc/|g" \
-		"$top/deploy/systemd/$1" >"$unit.tmp"
-	chmod 0644 "$unit.tmp"
-	mv "$unit.tmp" "$unit"
-}
-
-echo "==> systemd units and configuration"
-install -d -m 0755 "$root/etc/systemd/system" "$root/etc/berth"
-if [ $agent -eq 1 ]; then
-	install_unit berthd.service
-	install_config "$top/deploy/agent.yaml" "$root/etc/berth/agent.yaml" 0600
-	install -d -m 0700 "$root/var/lib/berth" "$root/var/lib/berth/agent" "$root/var/lib/berth/images"
+	for p in "${packages[@]}"; do
+		found=("$debdir/${p}"_*.deb)
+		[ -e "${found[0]}" ] || die "no ${p}_*.deb in $debdir"
+		[ ${#found[@]} -eq 1 ] || die "several ${p}_*.deb in $debdir: name the one to install"
+		files+=("${found[0]}")
+	done
 fi
-if [ $controller -eq 1 ]; then
-	install_unit berth-controller.service
-	install -d -m 0700 "$root/var/lib/berth" "$root/var/lib/berth/controller"
-fi
+debs=()
+for f in "${files[@]}"; do
+	[ -f "$f" ] || die "$f: no such package"
+	case "$f" in /*) debs+=("$f") ;; *) debs+=("$PWD/$f") ;; esac
+done
 
 if [ -n "$destdir" ]; then
-	echo "==> staged under $destdir"
+	mkdir -p "$destdir"
+	for f in "${debs[@]}"; do
+		echo "==> unpacking $(basename "$f") under $destdir"
+		dpkg-deb -x "$f" "$destdir"
+	done
 	exit 0
 fi
-if [ -d /run/systemd/system ]; then
-	systemctl daemon-reload
-	if [ $enable -eq 1 ]; then
-		[ $controller -eq 0 ] || systemctl enable --now berth-controller.service
-		[ $agent -eq 0 ] || systemctl enable --now berthd.service
-	fi
+
+echo "==> apt-get install ${debs[*]##*/}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# confold: a configuration file the operator changed is kept.
+apt-get install -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	"${debs[@]}"
+
+if [ $enable -eq 1 ]; then
+	[ -d /run/systemd/system ] || die "--enable: systemd is not running here"
+	[ "$role" = agent ] || systemctl enable --now berth-controller.service
+	[ "$role" = controller ] || systemctl enable --now berthd.service
 fi
 
 echo
 echo "Next:"
-if [ $controller -eq 1 ]; then
+if [ "$role" != agent ]; then
 	cat <<-EOF
 		  on the controller:  systemctl enable --now berth-controller
 		                      (it writes /var/lib/berth/controller/controller.pub and, the first
@@ -137,7 +122,7 @@ if [ $controller -eq 1 ]; then
 		                      berthctl join-token          # one per node to add
 	EOF
 fi
-if [ $agent -eq 1 ]; then
+if [ "$role" != controller ]; then
 	cat <<-EOF
 		  on each node:       copy the controller's controller.pub to /etc/berth/controller.pub,
 		                      set controller.address and join_token in /etc/berth/agent.yaml

@@ -3,14 +3,17 @@
 #include "agent-config.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "metrics/listen.h"
 #include "net/cidr.h"
 #include <arpa/inet.h>
 #include "rpc/principal.h"
@@ -30,7 +33,8 @@
             &(c)->listen, &(c)->advertise, &(c)->controller_name, &(c)->monitor, &(c)->puller,     \
             &(c)->registries, &(c)->seccomp_profile_dir, &(c)->pod_bridge, &(c)->pod_nft_table,    \
             &(c)->pod_cidr, &(c)->pod_cluster_cidr, &(c)->pod_node_ip, &(c)->pod_resolv_conf,      \
-            &(c)->cni_conf_dir, &(c)->cni_bin_dir, &(c)->cni_runner, &(c)->secrets_dir             \
+            &(c)->cni_conf_dir, &(c)->cni_bin_dir, &(c)->cni_runner, &(c)->secrets_dir,            \
+            &(c)->metrics_address                                                                  \
     }
 
 int agent_config_set(char **field, const char *value, berth_error **err)
@@ -95,6 +99,9 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     cfg->cni_conf_dir = berth_xstrdup("/etc/cni/net.d");
     cfg->cni_bin_dir = berth_xstrdup("/usr/lib/cni");
     cfg->cgroup_parent = berth_xstrdup("/berth");
+    cfg->metrics_address = berth_xstrdup(BERTH_METRICS_AGENT_DEFAULT);
+    /* on by default: logs, stop and health relayed by the controller */
+    cfg->listen = berth_xstrdup(AGENT_LISTEN_DEFAULT);
     cfg->socket = berth_xstrdup("/run/berth/agent.sock");
     cfg->secrets_dir = berth_xstrdup("/run/berth/secrets");
     cfg->controller_key = berth_xstrdup("/etc/berth/controller.pub");
@@ -337,6 +344,45 @@ static void read_log(berth_yaml *y, const berth_yaml_node *n, void *data)
         berth_yaml_field_error(y, f, "format", "%s", e->msg);
 }
 
+/* An address setting given as YAML's boolean (off, false, no unquoted):
+ * 1 when it is false (turned off), -1 when it is true (an error, said),
+ * 0 when it is no boolean. */
+static int address_off(berth_yaml *y, field *f, const char *name)
+{
+    bool on = true;
+
+    for (field *i = f; i->name; i++)
+        if (strcmp(i->name, name) == 0 && i->value &&
+            berth_yaml_type_of(i->value) == BERTH_YAML_BOOL) {
+            if (!berth_yaml_get_bool(y, i->value, &on))
+                return -1;
+            if (on) {
+                berth_yaml_field_error(y, f, name, "an address, or off");
+                return -1;
+            }
+            return 1;
+        }
+    return 0;
+}
+
+/* metrics_address: HOST:PORT, or off (YAML's false unquoted) or "" for
+ * none. */
+static void read_metrics_address(berth_yaml *y, field *f, agent_config *cfg)
+{
+    _cleanup_error_ berth_error *e = NULL;
+    const char *v;
+    int off = address_off(y, f, "metrics_address");
+
+    if (off == 1)
+        agent_config_set(&cfg->metrics_address, NULL, NULL);
+    if (off != 0 || !berth_yaml_opt_string(y, f, "metrics_address", &v))
+        return;
+    if (berth_metrics_address_parse(v, NULL, NULL, &e) < 0)
+        berth_yaml_field_error(y, f, "metrics_address", "%s", e->msg);
+    else
+        agent_config_set(&cfg->metrics_address, v, NULL);
+}
+
 /* The top level: every setting known, typed, and checked where it is. */
 static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *cfg)
 {
@@ -382,18 +428,30 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("image_gc"),
                   FLD("max_parallel_pulls"),
                   FLD("metrics_interval"),
+                  FLD("metrics_address"),
                   FLD("volume_stats_interval"),
                   FLD("stop_grace_period"),
                   FLD("max_parallel_starts"),
                   FLD("reserved"),
                   FLD("log"),
                   FEND };
+    bool listen_done = false;
     int64_t v;
 
     if (!berth_yaml_fields(y, root, f))
         return;
+    /* listen: off, unquoted too (agent_config_finish turns it off) */
+    switch (address_off(y, f, "listen")) {
+    case 1:
+        agent_config_set(&cfg->listen, "off", NULL);
+        /* fall through */
+    case -1:
+        listen_done = true;
+        break;
+    }
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(strings); i++)
-        read_string(y, f, strings[i].name, (char **)((char *)cfg + strings[i].offset));
+        if (!listen_done || strcmp(strings[i].name, "listen") != 0)
+            read_string(y, f, strings[i].name, (char **)((char *)cfg + strings[i].offset));
     berth_yaml_opt_sub(y, f, "labels", read_labels, cfg);
     berth_yaml_opt_sub(y, f, "controller", read_controller, cfg);
     berth_yaml_opt_sub(y, f, "operators", read_operators, cfg);
@@ -414,6 +472,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
     berth_yaml_opt_sub(y, f, "image_gc", read_image_gc, cfg);
     berth_yaml_opt_bool(y, f, "allow_privileged", &cfg->allow_privileged);
     berth_yaml_opt_sub(y, f, "pod_network", read_pod_network, cfg);
+    read_metrics_address(y, f, cfg);
 }
 
 /* Read y's document over a copy of cfg; cfg takes the copy only when the
@@ -466,11 +525,87 @@ static bool address_ok(const char *a)
     return strncmp(a, "tcp://", 6) == 0 || strncmp(a, "ipc://", 6) == 0;
 }
 
+/* Whether a tcp:// address binds every interface (nanomsg's "*", or the
+ * wildcard addresses). */
+static bool address_wildcard(const char *a)
+{
+    return strncmp(a, "tcp://*:", 8) == 0 || strncmp(a, "tcp://0.0.0.0:", 14) == 0 ||
+           strncmp(a, "tcp://[::]:", 11) == 0;
+}
+
+/* For a listen address that binds every interface, the address the
+ * controller can dial: this host's source address on the route to the
+ * controller (a UDP socket connected to it sends nothing), or loopback
+ * when the controller is on this host (ipc://). */
+static int wildcard_advertise(agent_config *cfg, berth_error **err)
+{
+    const char *port = strrchr(cfg->listen, ':') + 1, *c = cfg->controller_address;
+    char host[256], ip[INET6_ADDRSTRLEN] = "127.0.0.1";
+    struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const char *colon;
+    bool v6 = false;
+    int fd = -1, r;
+
+    if (strncmp(c, "tcp://", 6) == 0) {
+        c += 6;
+        colon = strrchr(c, ':');
+        if (!colon || colon == c || (size_t)(colon - c) >= sizeof(host))
+            return berth_error_set(err, EINVAL, "controller address '%s': expected tcp://HOST:PORT",
+                                   cfg->controller_address);
+        if (*c == '[' && colon[-1] == ']')
+            snprintf(host, sizeof(host), "%.*s", (int)(colon - c - 2), c + 1);
+        else
+            snprintf(host, sizeof(host), "%.*s", (int)(colon - c), c);
+        r = getaddrinfo(host, colon + 1, &hints, &ai);
+        if (r != 0)
+            return berth_error_set(err, EHOSTUNREACH,
+                                   "listen %s binds every address and the controller's host "
+                                   "'%s' does not resolve (%s): set advertise",
+                                   cfg->listen, host, gai_strerror(r));
+        fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+            getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+            int e = errno;
+
+            if (fd >= 0)
+                close(fd);
+            freeaddrinfo(ai);
+            errno = e;
+            return berth_error_errno(err,
+                                     "listen %s binds every address and no route leads to the "
+                                     "controller at %s: set advertise",
+                                     cfg->listen, cfg->controller_address);
+        }
+        close(fd);
+        freeaddrinfo(ai);
+        v6 = ss.ss_family == AF_INET6;
+        inet_ntop(ss.ss_family,
+                  v6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                     : (const void *)&((struct sockaddr_in *)&ss)->sin_addr,
+                  ip, sizeof(ip));
+    }
+    free(cfg->advertise);
+    cfg->advertise = berth_xasprintf(v6 ? "tcp://[%s]:%s" : "tcp://%s:%s", ip, port);
+    return 0;
+}
+
 int agent_config_finish(agent_config *cfg, berth_error **err)
 {
     if (berth_name_validate(cfg->node_name, "node name", err) < 0 ||
         berth_name_validate(cfg->controller_name, "controller name", err) < 0)
         return -1;
+    /* "off" (or empty) turns /metrics off (a flag's value is checked
+     * here, the file's as it is read) */
+    if (cfg->metrics_address) {
+        int r = berth_metrics_address_parse(cfg->metrics_address, NULL, NULL, err);
+
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            agent_config_set(&cfg->metrics_address, NULL, NULL);
+    }
     if (!cfg->controller_address)
         return berth_error_set(err, EINVAL,
                                "no controller address (controller.address in the config, or "
@@ -480,6 +615,11 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
                                "controller address '%s': expected tcp://HOST:PORT "
                                "or ipc://PATH",
                                cfg->controller_address);
+    /* "off" (or empty) turns the Agent endpoint off */
+    if (cfg->listen && (!*cfg->listen || strcmp(cfg->listen, "off") == 0)) {
+        free(cfg->listen);
+        cfg->listen = NULL;
+    }
     if (cfg->listen && !address_ok(cfg->listen))
         return berth_error_set(err, EINVAL, "listen address '%s': expected tcp:// or ipc://",
                                cfg->listen);
@@ -515,8 +655,13 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
         return berth_error_errno(err, "registries %s", cfg->registries);
     /* The controller dials the advertised address; a wildcard listen
      * address is not one it can dial. */
-    if (cfg->listen && !cfg->advertise && !strstr(cfg->listen, "0.0.0.0") &&
-        agent_config_set(&cfg->advertise, cfg->listen, err) < 0)
-        return -1;
+    if (cfg->listen && !cfg->advertise) {
+        if (address_wildcard(cfg->listen)) {
+            if (wildcard_advertise(cfg, err) < 0)
+                return -1;
+        } else if (agent_config_set(&cfg->advertise, cfg->listen, err) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }

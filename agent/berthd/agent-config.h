@@ -14,6 +14,11 @@
 
 #define AGENT_LABELS_MAX 64
 
+/* The Agent endpoint the controller relays logs, stop and health to: on by
+ * default, on every interface (the frames are authenticated as everywhere
+ * else; "listen: off" turns it off). */
+#define AGENT_LISTEN_DEFAULT "tcp://0.0.0.0:7421"
+
 typedef struct agent_config {
     char *node_name; /* default: the host name */
     char *label_keys[AGENT_LABELS_MAX];
@@ -28,8 +33,9 @@ typedef struct agent_config {
     char *cgroup_parent;      /* /berth */
     char *socket;             /* local Agent service: /run/berth/agent.sock */
     char *secrets_dir;        /* Secrets' and ConfigMaps' files, a tmpfs: /run/berth/secrets */
-    char *listen;             /* remote Agent endpoint for the controller, optional */
+    char *listen;             /* remote Agent endpoint for the controller; NULL: off */
     char *advertise;          /* the address reported as NodeInfo.agent_address */
+    char *metrics_address;    /* /metrics (lib/metrics/listen.h); NULL: off */
     char *operator_names[AGENT_LABELS_MAX]; /* operators admitted on the Agent service */
     char *operator_keys[AGENT_LABELS_MAX];  /* ... and their public key files */
     size_t n_operators;

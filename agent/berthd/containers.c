@@ -95,6 +95,7 @@ struct ct {
     char image_ref[BERTH_IMAGE_REF_MAX + 1]; /* status.image */
     char image_id[BERTH_IMAGE_REF_MAX + 80]; /* status.image_id */
     /* starting */
+    int64_t spawned_ns; /* its monitor's start (monotonic) */
     berth_loop_io answer_io;
     berth_monitor_answer answer;
     /* supervised */
@@ -136,6 +137,7 @@ struct ct {
      * plan; waiting for one the node was not sent (its status says which) */
     char env_file[PATH_MAX], config_dir[PATH_MAX];
     bool config_missing;
+    bool config_nospace; /* its Secrets' files did not fit the tmpfs */
 };
 
 struct containers {
@@ -158,6 +160,9 @@ struct containers {
     berth_loop_timer volume_timer;
     /* pod_sandbox's host ports (one at a time: the loop's thread) */
     berth_podnet_port sb_ports[POD_PORTS_MAX];
+    /* for /metrics; and when the assignments being applied came */
+    containers_stats stats;
+    int64_t apply_since_ns;
 };
 
 static void ct_set_status(ct *c, ContainerState state, const char *reason, const char *fmt, ...)
@@ -831,8 +836,21 @@ static void ct_remove_dir(ct *c)
         berth_error_free(&err);
     }
     /* and its Secrets' files (the tmpfs) */
-    if (c->t->cfg.configs)
+    if (c->t->cfg.configs) {
+        bool room = false;
+
         configs_remove(c->t->cfg.configs, c->id);
+        /* room on the tmpfs: those it was too full for try again (from
+         * the loop: this runs inside other walks of the table) */
+        for (ct *o = c->t->cts; o; o = o->next)
+            if (o != c && o->config_nospace && o->phase == CT_DONE && o->desired) {
+                o->config_nospace = false;
+                o->phase = CT_QUEUED;
+                room = true;
+            }
+        if (room)
+            berth_loop_timer_arm(c->t->cfg.loop, &c->t->kick, berth_now_mono_ns());
+    }
 }
 
 /* The orphan's cgroup is gone (or could not be removed): the writable layer
@@ -967,6 +985,8 @@ static void on_answer(berth_loop_io *io, uint32_t events)
     t->starting--;
     if (r > 0) {
         berth_info("container %s running, pid %d", c->id, (int)pid);
+        berth_prom_histogram_observe_ns(&t->stats.start_seconds,
+                                        berth_now_mono_ns() - c->spawned_ns);
         c->phase = CT_SUPERVISED;
         if (ct_refresh(c))
             return; /* already over, and settled */
@@ -1459,13 +1479,14 @@ static void ct_start(ct *c)
             berth_error_set(&err, ENOTSUP, "this agent keeps no Secrets or ConfigMaps");
         } else if (configs_project(t->cfg.configs, c->spec, c->env_file, sizeof(c->env_file),
                                    c->config_dir, sizeof(c->config_dir), &err) == 0) {
-            c->config_missing = false;
+            c->config_missing = c->config_nospace = false;
         }
         if (err) {
             c->phase = CT_DONE;
-            /* missing, or no room on the tmpfs: tried again when the
-             * objects change */
+            /* missing: tried again when the objects change; no room on
+             * the tmpfs: also when a container's files leave it */
             c->config_missing = err->code == ENOENT || err->code == ENOSPC;
+            c->config_nospace = err->code == ENOSPC;
             ct_set_status(c, c->config_missing ? CONTAINER_PENDING : CONTAINER_FAILED,
                           CONTAINERS_REASON_CONFIG_ERROR, "%s", err->msg);
             berth_error_free(&err);
@@ -1500,6 +1521,7 @@ static void ct_start(ct *c)
         return;
     }
     c->phase = CT_STARTING;
+    c->spawned_ns = berth_now_mono_ns();
     t->starting++;
 }
 
@@ -1551,6 +1573,8 @@ static void check_applied(containers *t)
             c->replacement)
             return;
     t->applied_gen = t->wanted_gen;
+    berth_prom_histogram_observe_ns(&t->stats.reconcile_seconds,
+                                    berth_now_mono_ns() - t->apply_since_ns);
     berth_info("applied generation %" PRIu64, t->applied_gen);
     if (t->cfg.events.applied)
         t->cfg.events.applied(t->applied_gen, t->cfg.events.data);
@@ -1663,6 +1687,10 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
     t->inotify_io.fd = -1;
     berth_loop_timer_init(&t->kick, on_kick);
     berth_loop_timer_init(&t->volume_timer, on_volume_timer);
+    berth_prom_histogram_init(&t->stats.start_seconds, berth_prom_long_seconds_buckets,
+                              berth_prom_long_seconds_buckets_n);
+    berth_prom_histogram_init(&t->stats.reconcile_seconds, berth_prom_long_seconds_buckets,
+                              berth_prom_long_seconds_buckets_n);
     if (pods_open(&pc, &t->pods, err) < 0)
         goto fail;
     t->dir = berth_xasprintf("%s/containers", cfg->state_dir);
@@ -1836,15 +1864,13 @@ void containers_set_objects(containers *t, ConfigObject **objs, size_t n)
         /* running: its volumes get the new files now, its variables at its
          * next start; one that is gone leaves the last files in place, as
          * kubelet does */
-        char env_file[PATH_MAX];
-
-        snprintf(env_file, sizeof(env_file), "%s", c->env_file);
         if (configs_project(t->cfg.configs, c->spec, c->env_file, sizeof(c->env_file),
                             c->config_dir, sizeof(c->config_dir), &err) < 0) {
             /* gone: its files stay (kubelet's), but its variables do not
-             * feed another start (that fails, saying so) */
-            if (err->code == ENOENT && *env_file)
-                unlink(env_file);
+             * feed another start (that fails, saying so); an adopted
+             * container's too, whose path this berthd never wrote */
+            if (err->code == ENOENT)
+                configs_forget_env(t->cfg.configs, c->id);
             else
                 berth_log_error(BERTH_LOG_WARN, err, "container %s: update its Secrets' files",
                                 c->id);
@@ -1858,6 +1884,9 @@ void containers_apply(containers *t, uint64_t gen, ContainerSpec *const *specs, 
     for (ct *c = t->cts; c; c = c->next)
         c->desired = false;
     t->assigned = true;
+    /* a newer set while one is applied: measured from the first */
+    if (t->applied_gen == t->wanted_gen)
+        t->apply_since_ns = berth_now_mono_ns();
     t->wanted_gen = gen;
     for (size_t i = 0; i < n; i++) {
         const ContainerSpec *s = specs[i];
@@ -1971,11 +2000,16 @@ bool containers_cgroup_path(const containers *t, const char *id, char *buf, size
     return true;
 }
 
-bool containers_net_stats(containers *t, const char *id, uint64_t *ret_rx, uint64_t *ret_tx)
+bool containers_net_stats(containers *t, const char *id, berth_link_counters *ret)
 {
     const ct *c = find(t, id);
 
-    return c && ct_member(c) && pods_net_stats(t->pods, ct_member(c)->pod, ret_rx, ret_tx);
+    return c && ct_member(c) && pods_net_stats(t->pods, ct_member(c)->pod, ret);
+}
+
+const containers_stats *containers_stats_of(const containers *t)
+{
+    return &t->stats;
 }
 
 const ContainerSpec *containers_spec(const containers *t, const char *id)

@@ -37,6 +37,7 @@
 #include "net/podnet.h"
 #include "berth/proto/v1.h"
 #include "configs.h"
+#include "metrics/prom.h"
 #include "pulls.h"
 #include "runtime/cgroup.h"
 
@@ -166,9 +167,9 @@ size_t containers_statuses(const containers *t, const ContainerStatus **out, siz
 /* The cgroup of container id (<parent>/<id>, or <parent>/<pod>/<id> in a
  * pod's sandbox): false when it is not here. */
 bool containers_cgroup_path(const containers *t, const char *id, char *buf, size_t size);
-/* The bytes the network interface of id's pod received and sent (the
- * built-in pod network's): false when there is no figure. */
-bool containers_net_stats(containers *t, const char *id, uint64_t *ret_rx, uint64_t *ret_tx);
+/* What the network interface of id's pod received and sent (the built-in
+ * pod network's): false when there is no figure. */
+bool containers_net_stats(containers *t, const char *id, berth_link_counters *ret);
 /* A container's spec and status; NULL when it is not here. */
 const ContainerSpec *containers_spec(const containers *t, const char *id);
 const ContainerStatus *containers_status(const containers *t, const char *id);
@@ -184,5 +185,17 @@ uint64_t containers_applied_generation(const containers *t);
 uint64_t containers_wanted_generation(const containers *t);
 /* The Heartbeat digest of every status (lib/protocol/digest.h). */
 uint64_t containers_digest(const containers *t);
+
+/* What the table measured, for /metrics. */
+typedef struct containers_stats {
+    /* From a monitor's start to its container running (the monitor's
+     * answer: the container's process exec'd). */
+    berth_prom_histogram start_seconds;
+    /* From an assignment set's arrival (containers_apply) to its
+     * generation applied: every container of it started or failed. */
+    berth_prom_histogram reconcile_seconds;
+} containers_stats;
+
+const containers_stats *containers_stats_of(const containers *t);
 
 #endif

@@ -35,10 +35,13 @@
 #include "base/xalloc.h"
 #include "base/version.h"
 #include "containers.h"
+#include "exposition.h"
 #include "metrics.h"
 #include "node.h"
 #include "service.h"
+#include "join.h"
 #include "session.h"
+#include "systemd/notify.h"
 
 typedef struct agent {
     agent_config cfg;
@@ -53,14 +56,18 @@ typedef struct agent {
     agent_service *service;
     session *session;
     berth_loop_timer metrics_timer;
+    /* /metrics, when it listens */
+    exposition *exposition;
     berth_podnet *podnet; /* the pod network, once its range is known */
     berth_cni *cni;       /* or an operator's CNI network (mode cni) */
+    berth_notify *notify; /* systemd's notifications */
 } agent;
 
 static void usage(FILE *out)
 {
     fputs(
         "Usage: berthd [OPTIONS]\n"
+        "       berthd join ADDRESS --token TOKEN --controller-fingerprint SHA256:...\n"
         "\n"
         "The berth node agent. Settings come from the config file, then flags.\n"
         "\n"
@@ -77,11 +84,14 @@ static void usage(FILE *out)
         "      --join-token TOKEN     a one-time token admitting this node's key\n"
         "      --cgroup-parent PATH   default /berth\n"
         "      --socket PATH          the local Agent socket (default /run/berth/agent.sock)\n"
-        "      --listen ADDR          the Agent endpoint the controller dials (logs, stop)\n"
-        "      --advertise ADDR       the address reported for it (default: --listen)\n"
+        "      --listen ADDR          the Agent endpoint the controller dials (logs, stop;\n"
+        "                             default tcp://0.0.0.0:7421, off: none)\n"
+        "      --advertise ADDR       the address reported for it (default: --listen, or for\n"
+        "                             a wildcard this host's address toward the controller)\n"
         "      --monitor FILE         berth-monitor (default: beside berthd)\n"
         "      --puller FILE          berth-pull (default: beside berthd)\n"
         "      --metrics-interval D   default 10s\n"
+        "      --metrics-address ADDR /metrics (default 127.0.0.1:7422; off: none)\n"
         "      --log-level LEVEL      debug, info, warn, error\n"
         "      --log-format FORMAT    text or json\n"
         "      --check-config         check the configuration and exit\n"
@@ -105,6 +115,7 @@ enum {
     OPT_MONITOR,
     OPT_PULLER,
     OPT_METRICS,
+    OPT_METRICS_ADDRESS,
     OPT_LOG_LEVEL,
     OPT_LOG_FORMAT,
     OPT_CHECK,
@@ -128,6 +139,7 @@ static const struct option options[] = {
     { "monitor", required_argument, NULL, OPT_MONITOR },
     { "puller", required_argument, NULL, OPT_PULLER },
     { "metrics-interval", required_argument, NULL, OPT_METRICS },
+    { "metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS },
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { "check-config", no_argument, NULL, OPT_CHECK },
@@ -145,6 +157,7 @@ static void on_signal(berth_loop_signal *s, int signo)
     stop_handler *h = berth_container_of(s, stop_handler, sig);
 
     berth_info("%s: stopping berthd; containers keep running", strsignal(signo));
+    berth_notify_stopping(h->a->notify, "stopping; containers keep running");
     berth_loop_stop(h->a->loop);
 }
 
@@ -253,6 +266,23 @@ static int controller_check(void *data, berth_error **err)
     return session_controller_check(a->session, err);
 }
 
+/* systemd's STATUS= line: the containers, and whether the controller
+ * answers. */
+static void notify_status(char *buf, size_t size, void *data)
+{
+    agent *a = data;
+    berth_error *err = NULL;
+    size_t n = a->containers ? containers_count(a->containers) : 0;
+
+    if (controller_check(a, &err) < 0) {
+        snprintf(buf, size, "%zu container(s); %s", n, err->msg);
+        berth_error_free(&err);
+    } else {
+        snprintf(buf, size, "%zu container(s); registered with the controller at %s", n,
+                 a->cfg.controller_address);
+    }
+}
+
 static size_t frame_drops(void *data, FrameDrops storage[BERTH_REJECT_COUNT],
                           FrameDrops *ptrs[BERTH_REJECT_COUNT])
 {
@@ -301,6 +331,12 @@ static void node_ip(const agent *a, char *buf, size_t size)
     colon = strrchr(host, ':');
     if (colon && (size_t)(colon - host) < size && *host != '*')
         snprintf(buf, size, "%.*s", (int)(colon - host), host);
+}
+
+/* Whether container id is on the node (adopted). */
+static bool still_here(const char *id, void *data)
+{
+    return containers_status(data, id) != NULL;
 }
 
 static int start(agent *a, berth_error **err)
@@ -370,6 +406,7 @@ static int start(agent *a, berth_error **err)
     node_ip(a, ip, sizeof(ip));
     if (containers_open(&ccfg, &a->containers, err) < 0)
         return -1;
+    configs_sweep(a->configs, still_here, a->containers);
     /* a range of its own: the network now (a controller's comes later) */
     if (a->cfg.pod_cidr)
         on_pod_range(NULL, NULL, a);
@@ -390,6 +427,22 @@ static int start(agent *a, berth_error **err)
     scfg.agent_service = agent_service_base(a->service);
     if (session_start(&scfg, &a->session, err) < 0)
         return -1;
+    if (a->cfg.metrics_address) {
+        exposition_config ecfg = { .loop = a->loop,
+                                   .address = a->cfg.metrics_address,
+                                   .containers = a->containers,
+                                   .cgroups = a->cgroups,
+                                   .pulls = a->pulls,
+                                   .session = a->session,
+                                   .start_unix_ns = a->start_ns };
+        berth_error *merr = NULL;
+
+        /* a taken port costs /metrics, not the node's containers */
+        if (exposition_start(&ecfg, &a->exposition, &merr) < 0) {
+            berth_log_error(BERTH_LOG_ERROR, merr, "running without /metrics");
+            berth_error_free(&merr);
+        }
+    }
     berth_loop_timer_init(&a->metrics_timer, on_metrics_timer);
     berth_loop_timer_arm(a->loop, &a->metrics_timer,
                          berth_now_mono_ns() + a->cfg.metrics_interval_ns);
@@ -399,6 +452,8 @@ static int start(agent *a, berth_error **err)
 static void stop(agent *a)
 {
     berth_loop_timer_cancel(a->loop, &a->metrics_timer);
+    exposition_stop(a->exposition);
+    a->exposition = NULL;
     session_stop(a->session);
     a->session = NULL;
     agent_service_free(a->service);
@@ -504,6 +559,9 @@ static int configure(agent_config *cfg, int argc, char **argv, bool *ret_check, 
         case OPT_METRICS:
             r = agent_config_metrics_interval(cfg, optarg, err);
             break;
+        case OPT_METRICS_ADDRESS:
+            r = agent_config_set(&cfg->metrics_address, optarg, err);
+            break;
         case OPT_LOG_LEVEL:
             r = berth_log_level_parse(optarg, &cfg->log_level, err);
             break;
@@ -571,6 +629,8 @@ int main(int argc, char **argv)
         printf("berthd %s\n", berth_version());
         return 0;
     }
+    if (argc >= 2 && strcmp(argv[1], "join") == 0)
+        return berthd_join(argc - 1, argv + 1);
     berth_log_setup("berthd", BERTH_LOG_INFO, BERTH_LOG_TEXT, 2);
     /* it holds Secrets' values and the node key: no core dump of it */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -596,11 +656,14 @@ int main(int argc, char **argv)
         berth_cgroup_driver_detect(NULL, &a.cgroups, &err) < 0 ||
         node_facts_read(&a.facts, &err) < 0 || internal_ip(&a) < 0 ||
         berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
-        lock_state_dir(a.cfg.state_dir, &lock_fd, &err) < 0 || start(&a, &err) < 0)
+        lock_state_dir(a.cfg.state_dir, &lock_fd, &err) < 0 ||
+        berth_notify_open(a.loop, notify_status, &a, &a.notify, &err) < 0 || start(&a, &err) < 0)
         goto out;
     berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", berth_version(),
                a.cfg.node_name, containers_count(a.containers),
                (int)berth_cgroup_driver_version(a.cgroups));
+    /* it serves: the Agent endpoint is bound, the session dials */
+    berth_notify_ready(a.notify);
     if (berth_loop_run(a.loop, &err) < 0)
         goto out;
     status = 0;
@@ -610,6 +673,7 @@ out:
         berth_error_free(&err);
     }
     stop(&a);
+    berth_notify_close(a.notify);
     berth_cgroup_driver_free(a.cgroups);
     berth_loop_free(a.loop);
     agent_config_free(&a.cfg);

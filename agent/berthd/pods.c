@@ -694,11 +694,11 @@ void pods_set_cni(pods *p, berth_cni *cni, const char *runner)
         sweep_start(p);
 }
 
-bool pods_net_stats(pods *p, const char *id, uint64_t *ret_rx, uint64_t *ret_tx)
+bool pods_net_stats(pods *p, const char *id, berth_link_counters *ret)
 {
     const pod *e = find(p, id);
 
-    return e && !e->removing && p->net && berth_podnet_stats(p->net, id, ret_rx, ret_tx, NULL) == 0;
+    return e && !e->removing && p->net && berth_podnet_stats(p->net, id, ret, NULL) == 0;
 }
 
 bool pods_whole(pods *p, const char *id, const pods_sandbox *want)

@@ -94,9 +94,9 @@ void pods_set_cni(pods *p, berth_cni *cni, const char *runner);
 int pods_publish(pods *p, const char *pod, const berth_podnet_port *ports, size_t n,
                  berth_error **err);
 
-/* The bytes pod's network interface received and sent, on the built-in
+/* What pod's network interface received and sent, on the built-in
  * network: false when there is none (or no figure: a CNI network's). */
-bool pods_net_stats(pods *p, const char *pod, uint64_t *ret_rx, uint64_t *ret_tx);
+bool pods_net_stats(pods *p, const char *pod, berth_link_counters *ret);
 
 /* pod's address on the pod network ("10.244.1.5") into buf: false when it
  * has none. */

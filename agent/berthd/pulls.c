@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -51,6 +52,9 @@ struct pull {
     char *error; /* from its "error" line */
     berth_loop_timer fail_timer;
     char *auth_file; /* --auth-file: removed with the pull */
+    /* Whose credentials it pulls with: a hash of auth_file's contents (all
+     * zero: none). A pod joins a pull only with the same credentials. */
+    uint8_t cred[crypto_generichash_BYTES];
 };
 
 struct pulls {
@@ -64,6 +68,7 @@ struct pulls {
     pid_t gc_pid;
     berth_loop_io gc_io;
     bool gc_again; /* asked for while one ran */
+    pulls_stats stats;
 };
 
 static void start_waiting(pulls *ps);
@@ -187,6 +192,13 @@ static void finish(pull *p, const ImageConfig *ic, const char *error)
     r.error = ic ? NULL : error;
     r.pulled = p->pulled;
     r.duration_ns = berth_now_mono_ns() - p->requested_ns;
+    berth_prom_histogram_observe_ns(&ps->stats.seconds, r.duration_ns);
+    if (!ic)
+        ps->stats.failed++;
+    else if (p->pulled)
+        ps->stats.pulled++;
+    else
+        ps->stats.present++;
     if (ic)
         berth_info("image %s: %s in %.3fs (%s)", p->ref, p->pulled ? "pulled" : "present",
                    (double)r.duration_ns / 1e9, ic->digest);
@@ -360,27 +372,44 @@ static void start_waiting(pulls *ps)
     }
 }
 
+/* The hash of an auth file's contents (all zero without one, or when it
+ * cannot be read: the pull then fails on it as it would alone). */
+static void cred_hash(const char *auth_file, uint8_t out[crypto_generichash_BYTES])
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    memset(out, 0, crypto_generichash_BYTES);
+    if (!auth_file || berth_read_file_at(AT_FDCWD, auth_file, 16 << 20, &text, &len, NULL) < 0)
+        return;
+    crypto_generichash(out, crypto_generichash_BYTES, (const unsigned char *)text, len, NULL, 0);
+    sodium_memzero(text, len);
+    free(text);
+}
+
 void pulls_request(pulls *ps, const char *ref, berth_pull_policy policy, const char *auth_file,
                    pull_waiter *w)
 {
+    uint8_t cred[crypto_generichash_BYTES];
     pull *p = NULL;
 
+    /* One pull per image and credentials: a pod never gets an image
+     * through another pod's imagePullSecrets, nor loses its own to a pull
+     * without them. */
+    cred_hash(auth_file, cred);
     for (pull *q = ps->all; q; q = q->next)
-        if (q->policy == policy && strcmp(q->ref, ref) == 0)
+        if (q->policy == policy && strcmp(q->ref, ref) == 0 &&
+            sodium_memcmp(q->cred, cred, sizeof(cred)) == 0)
             p = q;
-    /* one pull per image: the first one's credentials are the pull's (a
-     * waiting one takes them when it has none) */
-    if (p && auth_file && !p->auth_file && p->state == PULL_WAITING) {
-        p->auth_file = berth_xstrdup(auth_file);
-    } else if (p && auth_file) {
-        unlink(auth_file);
-    }
+    if (p && auth_file)
+        unlink(auth_file); /* the same credentials, in the pull's own file */
     if (!p) {
         p = berth_xcalloc(1, sizeof(*p));
         p->ps = ps;
         p->ref = berth_xstrdup(ref);
         p->policy = policy;
         p->auth_file = auth_file ? berth_xstrdup(auth_file) : NULL;
+        memcpy(p->cred, cred, sizeof(cred));
         p->state = PULL_WAITING;
         p->out_io.fd = -1;
         p->pid_io.fd = -1;
@@ -421,6 +450,11 @@ size_t pulls_running(const pulls *ps)
     for (const pull *p = ps->all; p; p = p->next)
         n++;
     return n;
+}
+
+const pulls_stats *pulls_stats_of(const pulls *ps)
+{
+    return &ps->stats;
 }
 
 /* --- garbage collection ---------------------------------------------------------------------- */
@@ -521,6 +555,8 @@ int pulls_open(const pulls_config *cfg, pulls **ret, berth_error **err)
         return -1;
     ps = berth_xcalloc(1, sizeof(*ps));
     ps->cfg = *cfg;
+    berth_prom_histogram_init(&ps->stats.seconds, berth_prom_long_seconds_buckets,
+                              berth_prom_long_seconds_buckets_n);
     if (ps->cfg.max_parallel < 1)
         ps->cfg.max_parallel = 1;
     ps->gc_io.fd = -1;

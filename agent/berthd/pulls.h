@@ -24,6 +24,7 @@
 #include "base/loop.h"
 #include "berth/proto/v1.h"
 #include "image/ref.h"
+#include "metrics/prom.h"
 
 typedef struct pulls pulls;
 typedef struct pull pull;
@@ -83,7 +84,8 @@ void pulls_close(pulls *ps);
  * auth_file (NULL: none): credentials of the pod's imagePullSecrets
  * (berth-pull --auth-file), on the Secrets' tmpfs; the module owns it from
  * here and removes it once the pull that uses it ends (or at once, when
- * the pull is one already under way). */
+ * it joins a pull under way: only one with the same ref, policy and
+ * credentials). */
 void pulls_request(pulls *ps, const char *ref, berth_pull_policy policy, const char *auth_file,
                    pull_waiter *w);
 /* w no longer waits (its container went away); the pull goes on for the
@@ -93,5 +95,16 @@ void pulls_cancel(pull_waiter *w);
 
 /* Pullers running, and waiting for a slot. */
 size_t pulls_running(const pulls *ps);
+
+/* What the module measured, for /metrics: pulls that ended, by how. */
+typedef struct pulls_stats {
+    uint64_t pulled;  /* the registry was asked, and the image is here */
+    uint64_t present; /* found in the store, the registry not asked */
+    uint64_t failed;
+    /* How long each took, its wait for a slot included. */
+    berth_prom_histogram seconds;
+} pulls_stats;
+
+const pulls_stats *pulls_stats_of(const pulls *ps);
 
 #endif

@@ -63,7 +63,8 @@ struct session {
     berth_events_sub *sub;
     berth_stream_push *push;
     berth_rpc_server *respondent;
-    berth_rpc_server *server; /* the Agent service: local socket, remote endpoint */
+    berth_rpc_server *server;       /* the Agent service: local socket, remote endpoint */
+    berth_rpc_metrics *rpc_metrics; /* what the three count, for /metrics */
     berth_loop_timer register_timer, heartbeat_timer;
     /* Frames dropped: a log line when the counters moved (strangers'
      * frames get no answer; this is where they show, and in Health). */
@@ -358,6 +359,11 @@ berth_stream_push *session_stream(session *s)
     return s->push;
 }
 
+void session_write_metrics(session *s, berth_prom *w)
+{
+    berth_rpc_metrics_write(w, s->rpc_metrics, s->auth);
+}
+
 static void on_wakeup(const berth_principal *from, const ProtobufCMessage *msg, void *data)
 {
     session *s = data;
@@ -449,7 +455,8 @@ static int connect_channels(session *s, const Endpoints *ep, berth_error **err)
     {
         berth_rpc_server_config scfg = { .loop = loop,
                                          .auth = s->auth,
-                                         .max_request_bytes = AGENT_REQUEST_MAX };
+                                         .max_request_bytes = AGENT_REQUEST_MAX,
+                                         .metrics = s->rpc_metrics };
 
         if (berth_rpc_respondent_new(&scfg, &s->controller, &s->respondent, err) < 0 ||
             berth_rpc_server_add_service(s->respondent, s->agent_service, err) < 0 ||
@@ -645,7 +652,8 @@ static int serve_agent(session *s, berth_error **err)
     const agent_config *cfg = s->cfg;
     berth_rpc_server_config scfg = { .loop = s->loop,
                                      .auth = s->auth,
-                                     .max_request_bytes = AGENT_REQUEST_MAX };
+                                     .max_request_bytes = AGENT_REQUEST_MAX,
+                                     .metrics = s->rpc_metrics };
 
     if (berth_rpc_server_new(&scfg, &s->server, err) < 0 ||
         berth_rpc_server_add_service(s->server, s->agent_service, err) < 0)
@@ -690,6 +698,7 @@ int session_start(const session_config *c, session **ret, berth_error **err)
     s->peers = c->peers;
     s->pod_range_data = c->data;
     s->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
+    s->rpc_metrics = berth_rpc_metrics_new();
     berth_loop_timer_init(&s->register_timer, on_register_timer);
     berth_loop_timer_init(&s->heartbeat_timer, on_heartbeat_timer);
     berth_loop_timer_init(&s->drops_timer, on_drops_timer);
@@ -707,6 +716,7 @@ int session_start(const session_config *c, session **ret, berth_error **err)
     ccfg.address = s->cfg->controller_address;
     ccfg.server = s->controller;
     ccfg.join_token = s->has_token ? &s->token : NULL;
+    ccfg.metrics = s->rpc_metrics;
     if (berth_rpc_client_new(&ccfg, &s->client, err) < 0) {
         berth_error_prefix(err, "controller client");
         goto fail;
@@ -736,6 +746,8 @@ void session_stop(session *s)
     berth_rpc_client_free(s->client);
     berth_auth_free(s->auth);
     berth_policy_memory_free(s->policy);
+    /* after the client and servers: they count into it to the end */
+    berth_rpc_metrics_free(s->rpc_metrics);
     if (s->socket_bound)
         unlink(s->cfg->socket);
     sodium_memzero(s->box_sk, sizeof(s->box_sk));

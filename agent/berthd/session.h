@@ -23,6 +23,7 @@
 #include "berth/proto/v1.h"
 #include "containers.h"
 #include "node.h"
+#include "metrics/prom.h"
 #include "rpc/auth.h"
 #include "rpc/stream.h"
 
@@ -70,5 +71,9 @@ size_t session_frame_drops(const session *s, FrameDrops storage[BERTH_REJECT_COU
 
 /* The stream to the controller, for metrics; NULL until registered. */
 berth_stream_push *session_stream(session *s);
+
+/* For /metrics: the rpc calls berthd served and made, and the frames it
+ * dropped (rpc/metrics.h). */
+void session_write_metrics(session *s, berth_prom *w);
 
 #endif

@@ -3,12 +3,16 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "timeutil.h"
+#include "utf8.h"
 
 #define LOG_MSG_MAX 4096
 #define LOG_REC_MAX (LOG_MSG_MAX * 6 + 512) /* worst case: every byte escaped */
@@ -20,7 +24,18 @@ static struct {
     berth_log_level min_level;
     berth_log_format format;
     int fd;
+    /* fd is systemd's journal stream: records carry their syslog priority
+     * ("<3>"), and no time or program name (the journal adds both). */
+    bool journal;
 } logger = { .prog = "berth", .min_level = BERTH_LOG_INFO, .format = BERTH_LOG_TEXT, .fd = 2 };
+
+/* syslog(3) priorities of the levels, as the journal reads them. */
+static const int level_priorities[] = {
+    [BERTH_LOG_DEBUG] = 7, /* LOG_DEBUG */
+    [BERTH_LOG_INFO] = 6,  /* LOG_INFO */
+    [BERTH_LOG_WARN] = 4,  /* LOG_WARNING */
+    [BERTH_LOG_ERROR] = 3, /* LOG_ERR */
+};
 
 static const char *const level_names[] = {
     [BERTH_LOG_DEBUG] = "debug",
@@ -29,6 +44,22 @@ static const char *const level_names[] = {
     [BERTH_LOG_ERROR] = "error",
 };
 
+/* Whether fd is the stream systemd connected to the journal: JOURNAL_STREAM
+ * ("DEVICE:INODE") names it (systemd.exec(5)); a stderr redirected
+ * elsewhere by a shell keeps the variable but not the inode. */
+static bool log_fd_is_journal(int fd)
+{
+    const char *v = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    int end = 0;
+
+    if (!v || sscanf(v, "%llu:%llu%n", &dev, &ino, &end) != 2 || v[end] != '\0')
+        return false;
+    return fstat(fd, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
 void berth_log_setup(const char *prog, berth_log_level min_level, berth_log_format format, int fd)
 {
     if (prog)
@@ -36,6 +67,7 @@ void berth_log_setup(const char *prog, berth_log_level min_level, berth_log_form
     logger.min_level = min_level;
     logger.format = format;
     logger.fd = fd;
+    logger.journal = log_fd_is_journal(fd);
 }
 
 int berth_log_level_parse(const char *s, berth_log_level *ret_level, berth_error **err)
@@ -67,37 +99,6 @@ int berth_log_format_parse(const char *s, berth_log_format *ret_format, berth_er
 int berth_log_enabled(berth_log_level level)
 {
     return level >= logger.min_level;
-}
-
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-    size_t n;
-    unsigned int cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0) {
-        n = 2;
-        cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        n = 3;
-        cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        n = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
 }
 
 size_t berth_json_escape(char *out, size_t cap, const char *s)
@@ -134,7 +135,7 @@ size_t berth_json_escape(char *out, size_t cap, const char *s)
             } else if (*p < 0x80) {
                 esc[0] = (char)*p;
                 esc[1] = '\0';
-            } else if ((seq = utf8_seq_len(p)) == 0) {
+            } else if ((seq = berth_utf8_seq_len(p)) == 0) {
                 piece = "\\ufffd";
                 seq = 1;
             } else {
@@ -155,29 +156,38 @@ size_t berth_json_escape(char *out, size_t cap, const char *s)
 
 static void log_emit(berth_log_level level, const char *msg)
 {
-    char rec[LOG_REC_MAX], ts[BERTH_RFC3339NANO_LEN];
+    char rec[LOG_REC_MAX], ts[BERTH_RFC3339NANO_LEN], prio[8] = "";
     size_t n;
 
+    /* In the journal, journalctl -p filters on the priority prefix; the
+     * journal stamps the time and the program itself. */
+    if (logger.journal)
+        snprintf(prio, sizeof(prio), "<%d>", level_priorities[level]);
     berth_format_rfc3339nano(berth_now_real_ns(), ts);
     if (logger.format == BERTH_LOG_JSON) {
-        n = (size_t)snprintf(rec, sizeof(rec), "{\"time\":\"%s\",\"level\":\"%s\",\"prog\":\"", ts,
-                             level_names[level]);
+        n = (size_t)snprintf(rec, sizeof(rec), "%s{\"time\":\"%s\",\"level\":\"%s\",\"prog\":\"",
+                             prio, ts, level_names[level]);
         n += berth_json_escape(rec + n, sizeof(rec) - n, logger.prog);
         n += (size_t)snprintf(rec + n, sizeof(rec) - n, "\",\"pid\":%d,\"msg\":\"", (int)getpid());
         n += berth_json_escape(rec + n, sizeof(rec) - n - 3, msg);
         rec[n++] = '"';
         rec[n++] = '}';
     } else {
+        size_t from = strlen(prio);
+
         /* Millisecond precision is plenty for a human. */
         ts[23] = 'Z';
         ts[24] = '\0';
-        n = (size_t)snprintf(rec, sizeof(rec) - 1, "%s %s %s: %s", ts, logger.prog,
-                             level_names[level], msg);
+        if (logger.journal)
+            n = (size_t)snprintf(rec, sizeof(rec) - 1, "%s%s: %s", prio, level_names[level], msg);
+        else
+            n = (size_t)snprintf(rec, sizeof(rec) - 1, "%s %s %s: %s", ts, logger.prog,
+                                 level_names[level], msg);
         if (n > sizeof(rec) - 2)
             n = sizeof(rec) - 2;
         /* Messages may carry text from containers or the wire: never let
          * it drive the terminal. */
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = from; i < n; i++)
             if ((unsigned char)rec[i] < 0x20 || rec[i] == 0x7f)
                 rec[i] = '?';
     }

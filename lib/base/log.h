@@ -3,7 +3,12 @@
  * Human text on a terminal, or one JSON object per line for log collectors
  * (journald, fluent-bit). Each record is emitted with a single write(2), so
  * lines from concurrent processes sharing the fd never interleave. Library
- * code logs at debug only; main() decides what is worth more. */
+ * code logs at debug only; main() decides what is worth more.
+ *
+ * When the fd is systemd's journal stream (JOURNAL_STREAM names it), every
+ * record starts with its syslog priority ("<3>" for error), so that
+ * `journalctl -p err` selects by level; text records then leave the time
+ * and program to the journal. */
 #ifndef BERTH_BASE_LOG_H
 #define BERTH_BASE_LOG_H
 

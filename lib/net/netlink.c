@@ -417,7 +417,7 @@ static int attr_cb(const struct nlattr *attr, void *data)
 
 typedef struct link_stats {
     bool found;
-    uint64_t rx, tx;
+    berth_link_counters c;
 } link_stats;
 
 static int link_stats_cb(const struct nlmsghdr *nlh, void *data)
@@ -430,15 +430,20 @@ static int link_stats_cb(const struct nlmsghdr *nlh, void *data)
     mnl_attr_parse(nlh, sizeof(struct ifinfomsg), attr_cb, &a);
     if (tb[IFLA_STATS64] && mnl_attr_get_payload_len(tb[IFLA_STATS64]) >= sizeof(st)) {
         memcpy(&st, mnl_attr_get_payload(tb[IFLA_STATS64]), sizeof(st));
-        ls->rx = st.rx_bytes;
-        ls->tx = st.tx_bytes;
+        ls->c.rx_bytes = st.rx_bytes;
+        ls->c.tx_bytes = st.tx_bytes;
+        ls->c.rx_packets = st.rx_packets;
+        ls->c.tx_packets = st.tx_packets;
+        ls->c.rx_errors = st.rx_errors;
+        ls->c.tx_errors = st.tx_errors;
+        ls->c.rx_dropped = st.rx_dropped;
+        ls->c.tx_dropped = st.tx_dropped;
         ls->found = true;
     }
     return MNL_CB_OK;
 }
 
-int berth_nl_link_stats(berth_nl *nl, const char *name, uint64_t *ret_rx, uint64_t *ret_tx,
-                        berth_error **err)
+int berth_nl_link_stats(berth_nl *nl, const char *name, berth_link_counters *ret, berth_error **err)
 {
     link_stats ls = { 0 };
 
@@ -446,8 +451,7 @@ int berth_nl_link_stats(berth_nl *nl, const char *name, uint64_t *ret_rx, uint64
         return berth_error_errno(err, "link %s", name);
     if (!ls.found)
         return berth_error_set(err, ENODATA, "link %s: no statistics", name);
-    *ret_rx = ls.rx;
-    *ret_tx = ls.tx;
+    *ret = ls.c;
     return 0;
 }
 

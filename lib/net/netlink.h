@@ -22,8 +22,16 @@ void berth_nl_close(berth_nl *nl);
 
 /* The index of link name: ENOENT when there is none. */
 int berth_nl_link_index(berth_nl *nl, const char *name, int *ret_index, berth_error **err);
-/* The bytes link name received and sent (its IFLA_STATS64). */
-int berth_nl_link_stats(berth_nl *nl, const char *name, uint64_t *ret_rx, uint64_t *ret_tx,
+/* A link's counters, as it counts them (IFLA_STATS64). */
+typedef struct berth_link_counters {
+    uint64_t rx_bytes, tx_bytes;
+    uint64_t rx_packets, tx_packets;
+    uint64_t rx_errors, tx_errors;
+    uint64_t rx_dropped, tx_dropped;
+} berth_link_counters;
+
+/* What link name received and sent. */
+int berth_nl_link_stats(berth_nl *nl, const char *name, berth_link_counters *ret,
                         berth_error **err);
 /* A bridge called name (EEXIST when a link of that name is there). */
 int berth_nl_bridge_add(berth_nl *nl, const char *name, berth_error **err);

@@ -339,18 +339,24 @@ int berth_podnet_attach(berth_podnet *n, const char *pod, const char *netns_path
     return 0;
 }
 
-int berth_podnet_stats(berth_podnet *n, const char *pod, uint64_t *ret_rx, uint64_t *ret_tx,
+int berth_podnet_stats(berth_podnet *n, const char *pod, berth_link_counters *ret,
                        berth_error **err)
 {
     char veth[16];
-    uint64_t rx, tx;
+    berth_link_counters host;
 
     berth_podnet_veth_name(pod, veth);
-    if (berth_nl_link_stats(n->nl, veth, &rx, &tx, err) < 0)
+    if (berth_nl_link_stats(n->nl, veth, &host, err) < 0)
         return -1;
     /* what the host side received, the pod sent */
-    *ret_rx = tx;
-    *ret_tx = rx;
+    ret->rx_bytes = host.tx_bytes;
+    ret->tx_bytes = host.rx_bytes;
+    ret->rx_packets = host.tx_packets;
+    ret->tx_packets = host.rx_packets;
+    ret->rx_errors = host.tx_errors;
+    ret->tx_errors = host.rx_errors;
+    ret->rx_dropped = host.tx_dropped;
+    ret->tx_dropped = host.rx_dropped;
     return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "netlink.h"
 
 typedef struct berth_podnet berth_podnet;
 
@@ -100,9 +101,9 @@ typedef struct berth_podnet_port {
 int berth_podnet_publish(berth_podnet *n, const char *pod, const berth_podnet_port *ports,
                          size_t n_ports, berth_error **err);
 
-/* The bytes pod's eth0 received and sent (counted on its veth's host
- * side). ENODEV: pod has no veth. */
-int berth_podnet_stats(berth_podnet *n, const char *pod, uint64_t *ret_rx, uint64_t *ret_tx,
+/* What pod's eth0 received and sent (counted on its veth's host side,
+ * turned round). ENODEV: pod has no veth. */
+int berth_podnet_stats(berth_podnet *n, const char *pod, berth_link_counters *ret,
                        berth_error **err);
 
 /* The host side's name of pod's veth ("bv" and 12 hex digits). */

@@ -97,6 +97,9 @@ struct berth_auth {
 
     berth_principal last_signer; /* what berth_opened.peer points at for SIGNED */
     berth_auth_stats stats;
+
+    bool has_fixed; /* test vectors only (auth-internal.h) */
+    berth_auth_fixed fixed;
 };
 
 struct berth_hello {
@@ -271,17 +274,46 @@ uint8_t *berth_frame_buffer(size_t payload_len)
     return berth_xmalloc(BERTH_FRAME_HEADER_LEN + payload_len + BERTH_FRAME_TRAILER_MAX);
 }
 
-static uint64_t random_u64(void)
+void berth_auth_fix(berth_auth *a, const berth_auth_fixed *f)
+{
+    a->has_fixed = f != NULL;
+    if (f)
+        a->fixed = *f;
+    else
+        sodium_memzero(&a->fixed, sizeof(a->fixed));
+}
+
+/* The wall clock, the nonce of a frame we sign and a new ephemeral X25519
+ * key pair: what the test vectors fix (berth_auth_fix). */
+static int64_t auth_now(const berth_auth *a)
+{
+    return a->has_fixed ? a->fixed.now_ns : berth_now_real_ns();
+}
+
+static uint64_t auth_nonce(const berth_auth *a)
 {
     uint64_t v;
 
+    if (a->has_fixed)
+        return a->fixed.nonce;
     randombytes_buf(&v, sizeof(v));
     return v;
 }
 
-static bool fresh(int64_t ts)
+static void auth_ephemeral(const berth_auth *a, uint8_t pk[crypto_scalarmult_BYTES],
+                           uint8_t sk[crypto_scalarmult_SCALARBYTES])
 {
-    int64_t now = berth_now_real_ns();
+    if (!a->has_fixed) {
+        crypto_box_keypair(pk, sk);
+        return;
+    }
+    memcpy(sk, a->fixed.ephemeral_sk, crypto_scalarmult_SCALARBYTES);
+    crypto_scalarmult_base(pk, sk);
+}
+
+static bool fresh(const berth_auth *a, int64_t ts)
+{
+    int64_t now = auth_now(a);
 
     return ts >= now - BERTH_FRAME_MAX_SKEW_NS && ts <= now + BERTH_FRAME_MAX_SKEW_NS;
 }
@@ -350,6 +382,11 @@ const uint8_t *berth_session_id(const berth_session *s)
 int64_t berth_session_last_rx(const berth_session *s)
 {
     return s->last_rx;
+}
+
+const uint8_t *berth_session_key(const berth_session *s, berth_channel ch, bool tx)
+{
+    return tx ? s->tx_key[ch] : s->rx_key[ch];
 }
 
 size_t berth_auth_session_count(const berth_auth *a)
@@ -528,7 +565,7 @@ static void signed_header(berth_auth *a, berth_frame_kind kind, berth_channel ch
     memcpy(hdr.sender, a->self.id, BERTH_ID_LEN);
     memcpy(hdr.key_id, a->key.id, BERTH_KEYID_LEN);
     hdr.timestamp_ns = ts;
-    hdr.counter = random_u64();
+    hdr.counter = auth_nonce(a);
     berth_frame_header_write(&hdr, frame);
 }
 
@@ -568,11 +605,11 @@ void berth_auth_hello(berth_auth *a, const berth_principal *server, const berth_
     _cleanup_free_ berth_hello *h = berth_xcalloc(1, sizeof(*h));
     _cleanup_free_ uint8_t *frame = berth_frame_buffer(HELLO_MAX_LEN);
     size_t name_len = strlen(a->self.name), n = 0, len;
-    int64_t ts = berth_now_real_ns();
+    int64_t ts = auth_now(a);
     uint8_t *p;
 
     h->server = *server;
-    crypto_box_keypair(h->eph_pk, h->eph_sk);
+    auth_ephemeral(a, h->eph_pk, h->eph_sk);
     signed_header(a, BERTH_FRAME_HELLO, BERTH_CHANNEL_RPC, server->id, ts, frame);
 
     p = frame + BERTH_FRAME_HEADER_LEN;
@@ -650,7 +687,7 @@ static uint8_t *welcome_build(berth_auth *a, const uint8_t to[BERTH_ID_LEN],
     if (mlen > WELCOME_MSG_MAX)
         mlen = WELCOME_MSG_MAX;
     frame = berth_frame_buffer(WELCOME_FIXED + mlen);
-    signed_header(a, BERTH_FRAME_WELCOME, BERTH_CHANNEL_RPC, to, berth_now_real_ns(), frame);
+    signed_header(a, BERTH_FRAME_WELCOME, BERTH_CHANNEL_RPC, to, auth_now(a), frame);
     p = frame + BERTH_FRAME_HEADER_LEN;
     memset(p, 0, WELCOME_FIXED);
     if (session_id)
@@ -873,7 +910,7 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
     if (hello_parse(&hdr, frame + BERTH_FRAME_HEADER_LEN,
                     len - BERTH_FRAME_HEADER_LEN - BERTH_FRAME_SIG_LEN, &h) < 0)
         return reject(a, BERTH_REJECT_MALFORMED);
-    if (!fresh(hdr.timestamp_ns))
+    if (!fresh(a, hdr.timestamp_ns))
         return reject(a, BERTH_REJECT_STALE);
     /* Nobody is us. */
     if (berth_id_eq(h.who.id, a->self.id))
@@ -886,6 +923,15 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
         return reject(a, BERTH_REJECT_THROTTLED);
     if (berth_frame_verify(frame, len, h.pk) < 0)
         return reject(a, BERTH_REJECT_BAD_AUTH);
+    /* The key agreement before any admission: a low-order ephemeral key
+     * must not use up a join token (or record an approval request) and
+     * then get no answer. */
+    auth_ephemeral(a, eph_pk, eph_sk);
+    if (crypto_scalarmult(shared, eph_sk, h.eph) != 0) {
+        sodium_memzero(eph_sk, sizeof(eph_sk));
+        return reject(a, BERTH_REJECT_MALFORMED);
+    }
+    sodium_memzero(eph_sk, sizeof(eph_sk));
     /* Only an admitted key's HELLO is remembered (per key bounded), before
      * anything is made of it; the others after their admission. */
     crypto_generichash(hash, sizeof(hash), frame, len, NULL, 0);
@@ -901,35 +947,34 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
             *ret_reply = welcome_build(a, h.who.id, hash, NULL, NULL, CODE_RESOURCE_EXHAUSTED, msg,
                                        ret_reply_len);
         }
+        sodium_memzero(shared, sizeof(shared));
         return reject(a, r);
     }
 
     if (admit(a, &h, kind, hdr.timestamp_ns, msg, sizeof(msg)) < 0) {
+        sodium_memzero(shared, sizeof(shared));
         reply =
             welcome_build(a, h.who.id, hash, NULL, NULL, CODE_PERMISSION_DENIED, msg, &reply_len);
         *ret_reply = reply;
         *ret_reply_len = reply_len;
         return reject(a, BERTH_REJECT_NOT_ADMITTED);
     }
-    if (kind != HELLO_KNOWN && (r = hello_nonce(a, &hdr)) != BERTH_REJECT_NONE)
+    if (kind != HELLO_KNOWN && (r = hello_nonce(a, &hdr)) != BERTH_REJECT_NONE) {
+        sodium_memzero(shared, sizeof(shared));
         return reject(a, r);
+    }
 
     sessions_make_room(a);
     s = berth_xcalloc(1, sizeof(*s));
-    do
-        randombytes_buf(s->id, sizeof(s->id));
-    while (berth_table_get(a->sessions, s->id));
+    if (a->has_fixed)
+        memcpy(s->id, a->fixed.session_id, sizeof(s->id));
+    else
+        do
+            randombytes_buf(s->id, sizeof(s->id));
+        while (berth_table_get(a->sessions, s->id));
     s->peer = h.who;
     s->initiator = false;
     s->created = s->last_rx = berth_now_mono_ns();
-    crypto_box_keypair(eph_pk, eph_sk);
-    if (crypto_scalarmult(shared, eph_sk, h.eph) != 0) {
-        /* A low-order point: no shared secret to speak of. */
-        sodium_memzero(eph_sk, sizeof(eph_sk));
-        free(s);
-        return reject(a, BERTH_REJECT_MALFORMED);
-    }
-    sodium_memzero(eph_sk, sizeof(eph_sk));
     reply = welcome_build(a, h.who.id, hash, s->id, eph_pk, CODE_OK, NULL, &reply_len);
     memcpy(welcome_head, reply + BERTH_FRAME_HEADER_LEN, sizeof(welcome_head));
     session_derive(s, shared, hash, welcome_head);
@@ -939,6 +984,100 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
     *ret_reply = reply;
     *ret_reply_len = reply_len;
     return BERTH_REJECT_NONE;
+}
+
+/* ---- key discovery ---- */
+
+void berth_discover_request(uint8_t frame[BERTH_DISCOVER_LEN],
+                            uint8_t ret_challenge[BERTH_DISCOVER_CHALLENGE_LEN])
+{
+    berth_frame_header hdr = { .version = BERTH_FRAME_VERSION,
+                               .kind = BERTH_FRAME_DISCOVER,
+                               .channel = BERTH_CHANNEL_RPC };
+
+    hdr.timestamp_ns = berth_now_real_ns();
+    randombytes_buf(&hdr.counter, sizeof(hdr.counter));
+    berth_frame_header_write(&hdr, frame);
+    randombytes_buf(ret_challenge, BERTH_DISCOVER_CHALLENGE_LEN);
+    memcpy(frame + BERTH_FRAME_HEADER_LEN, ret_challenge, BERTH_DISCOVER_CHALLENGE_LEN);
+}
+
+berth_reject berth_auth_discover(berth_auth *a, const uint8_t *frame, size_t len,
+                                 uint8_t **ret_reply, size_t *ret_reply_len)
+{
+    static const uint8_t zero[BERTH_ID_LEN];
+    size_t name_len = strlen(a->self.name), n = 0;
+    berth_frame_header hdr;
+    uint8_t *reply, *p;
+
+    *ret_reply = NULL;
+    if (len != BERTH_DISCOVER_LEN)
+        return reject(a, len > BERTH_FRAME_MAX ? BERTH_REJECT_OVERSIZE : BERTH_REJECT_MALFORMED);
+    if (berth_frame_header_read(frame, len, &hdr) < 0 || hdr.version != BERTH_FRAME_VERSION)
+        return reject(a, BERTH_REJECT_MALFORMED);
+    if (hdr.kind != BERTH_FRAME_DISCOVER || hdr.channel != BERTH_CHANNEL_RPC || hdr.flags != 0)
+        return reject(a, BERTH_REJECT_UNEXPECTED);
+    if (!berth_id_eq(hdr.recipient, zero) && !berth_id_eq(hdr.recipient, a->self.id))
+        return reject(a, BERTH_REJECT_WRONG_RECIPIENT);
+    if (!fresh(a, hdr.timestamp_ns))
+        return reject(a, BERTH_REJECT_STALE);
+    /* a signature for anyone who asks: within the strangers' budget */
+    if (!hello_budget_take(a))
+        return reject(a, BERTH_REJECT_THROTTLED);
+    reply = berth_frame_buffer(BERTH_DISCOVER_CHALLENGE_LEN + 2 + name_len + BERTH_PUBKEY_LEN);
+    signed_header(a, BERTH_FRAME_DISCOVERED, BERTH_CHANNEL_RPC, zero, auth_now(a), reply);
+    reply[3] = BERTH_FRAME_FLAG_FROM_RESPONDER;
+    p = reply + BERTH_FRAME_HEADER_LEN;
+    memcpy(p, frame + BERTH_FRAME_HEADER_LEN, BERTH_DISCOVER_CHALLENGE_LEN);
+    n += BERTH_DISCOVER_CHALLENGE_LEN;
+    p[n++] = (uint8_t)a->self.role;
+    p[n++] = (uint8_t)name_len;
+    memcpy(p + n, a->self.name, name_len);
+    n += name_len;
+    memcpy(p + n, a->key.pk, BERTH_PUBKEY_LEN);
+    n += BERTH_PUBKEY_LEN;
+    *ret_reply_len = berth_frame_sign(reply, n, a->key.sk);
+    *ret_reply = reply;
+    return BERTH_REJECT_NONE;
+}
+
+int berth_discover_answer(const uint8_t *frame, size_t len,
+                          const uint8_t challenge[BERTH_DISCOVER_CHALLENGE_LEN],
+                          berth_principal *ret_principal, uint8_t ret_pk[BERTH_PUBKEY_LEN],
+                          berth_error **err)
+{
+    berth_frame_header hdr;
+    const uint8_t *p = frame + BERTH_FRAME_HEADER_LEN;
+    uint8_t kid[BERTH_KEYID_LEN];
+    char name[BERTH_NAME_MAX + 1];
+    size_t plen, name_len;
+
+    if (len < BERTH_FRAME_HEADER_LEN + BERTH_DISCOVER_CHALLENGE_LEN + 2 + BERTH_PUBKEY_LEN +
+                  BERTH_FRAME_SIG_LEN ||
+        len > BERTH_FRAME_MAX || berth_frame_header_read(frame, len, &hdr) < 0 ||
+        hdr.version != BERTH_FRAME_VERSION || hdr.kind != BERTH_FRAME_DISCOVERED ||
+        hdr.channel != BERTH_CHANNEL_RPC || hdr.flags != BERTH_FRAME_FLAG_FROM_RESPONDER)
+        return berth_error_set(err, EBADMSG, "the answer is not a berth key discovery answer");
+    plen = len - BERTH_FRAME_HEADER_LEN - BERTH_FRAME_SIG_LEN;
+    name_len = p[BERTH_DISCOVER_CHALLENGE_LEN + 1];
+    if (sodium_memcmp(p, challenge, BERTH_DISCOVER_CHALLENGE_LEN) != 0)
+        return berth_error_set(err, EBADMSG, "the answer is not to our question");
+    if (plen != BERTH_DISCOVER_CHALLENGE_LEN + 2 + name_len + BERTH_PUBKEY_LEN ||
+        name_len > BERTH_NAME_MAX)
+        return berth_error_set(err, EBADMSG, "the answer is malformed");
+    memcpy(name, p + BERTH_DISCOVER_CHALLENGE_LEN + 2, name_len);
+    name[name_len] = '\0';
+    memcpy(ret_pk, p + BERTH_DISCOVER_CHALLENGE_LEN + 2 + name_len, BERTH_PUBKEY_LEN);
+    if (berth_principal_init(ret_principal, (berth_role)p[BERTH_DISCOVER_CHALLENGE_LEN], name,
+                             err) < 0)
+        return berth_error_prefix(err, "the answer names");
+    berth_key_id(ret_pk, kid);
+    if (!berth_id_eq(hdr.sender, ret_principal->id) ||
+        memcmp(hdr.key_id, kid, BERTH_KEYID_LEN) != 0)
+        return berth_error_set(err, EBADMSG, "the answer's header does not match its key");
+    if (berth_frame_verify(frame, len, ret_pk) < 0)
+        return berth_error_set(err, EBADMSG, "the answer is not signed by the key it carries");
+    return 0;
 }
 
 berth_reject berth_auth_hello_finish(berth_auth *a, const berth_hello *hello, uint8_t *frame,
@@ -969,7 +1108,7 @@ berth_reject berth_auth_hello_finish(berth_auth *a, const berth_hello *hello, ui
     pk = key_by_id(keys, n_keys, hdr.key_id);
     if (!pk)
         return reject(a, BERTH_REJECT_UNKNOWN_KEY);
-    if (!fresh(hdr.timestamp_ns))
+    if (!fresh(a, hdr.timestamp_ns))
         return reject(a, BERTH_REJECT_STALE);
     if (berth_frame_verify(frame, len, pk) < 0)
         return reject(a, BERTH_REJECT_BAD_AUTH);
@@ -1023,13 +1162,13 @@ berth_reject berth_auth_hello_finish(berth_auth *a, const berth_hello *hello, ui
 size_t berth_auth_seal(berth_auth *a, berth_session *s, berth_channel ch, uint8_t *frame,
                        size_t payload_len)
 {
-    return berth_auth_seal_at(a, s, ch, frame, payload_len, berth_now_real_ns());
+    return berth_auth_seal_at(a, s, ch, frame, payload_len, auth_now(a));
 }
 
 size_t berth_auth_sign(berth_auth *a, berth_channel ch, const uint8_t recipient[BERTH_ID_LEN],
                        uint8_t *frame, size_t payload_len)
 {
-    return berth_auth_sign_at(a, ch, recipient, frame, payload_len, berth_now_real_ns());
+    return berth_auth_sign_at(a, ch, recipient, frame, payload_len, auth_now(a));
 }
 
 size_t berth_auth_seal_at(berth_auth *a, berth_session *s, berth_channel ch, uint8_t *frame,
@@ -1070,7 +1209,7 @@ static berth_reject open_sealed(berth_auth *a, const berth_expect *x, uint8_t *f
     want_flags = s->initiator ? BERTH_FRAME_FLAG_FROM_RESPONDER : 0;
     if (ret->hdr.flags != want_flags)
         return reject(a, BERTH_REJECT_UNEXPECTED);
-    if (!fresh(ret->hdr.timestamp_ns))
+    if (!fresh(a, ret->hdr.timestamp_ns))
         return reject(a, BERTH_REJECT_STALE);
     v = berth_replay_check(&s->rx_window[ch], ret->hdr.counter);
     if (berth_frame_unseal(frame, len, s->rx_key[ch], ret->hdr.counter, &plen) < 0)
@@ -1113,7 +1252,7 @@ static berth_reject open_signed(berth_auth *a, const berth_expect *x, uint8_t *f
     pk = key_by_id(keys, n_keys, ret->hdr.key_id);
     if (!pk)
         return reject(a, BERTH_REJECT_UNKNOWN_KEY);
-    if (!fresh(ret->hdr.timestamp_ns))
+    if (!fresh(a, ret->hdr.timestamp_ns))
         return reject(a, BERTH_REJECT_STALE);
     if (berth_frame_verify(frame, len, pk) < 0)
         return reject(a, BERTH_REJECT_BAD_AUTH);

@@ -187,6 +187,40 @@ berth_reject berth_auth_hello_finish(berth_auth *a, const berth_hello *hello, ui
 berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, uint8_t **ret_reply,
                                size_t *ret_reply_len);
 
+/* ---- key discovery (berthd join) ----
+ *
+ * Before it knows the controller's key, a joining node asks for it and
+ * checks what comes back against a fingerprint the operator gave it;
+ * nothing secret is sent before that check.
+ *   DISCOVER   client -> server, unsigned: a frame header (kind 5, channel
+ *              rpc, recipient and sender zero, key id zero, the client's
+ *              time, a random counter) and a 32-byte random challenge.
+ *   DISCOVERED server -> client, signed by the server's key: the
+ *              challenge (32), role (1), name length n (1), name (n), the
+ *              Ed25519 public key (32). Header: kind 6, flag
+ *              FROM_RESPONDER, sender the server's principal id, key id of
+ *              that key, recipient zero.
+ * A DISCOVER costs the server a signature: it is answered within the
+ * budget of HELLOs from keys not admitted yet (THROTTLED beyond). */
+#define BERTH_DISCOVER_CHALLENGE_LEN 32
+#define BERTH_DISCOVER_LEN           (BERTH_FRAME_HEADER_LEN + BERTH_DISCOVER_CHALLENGE_LEN)
+
+/* A DISCOVER frame (BERTH_DISCOVER_LEN bytes into frame) with a fresh
+ * challenge, which ret_challenge keeps for the answer's check. */
+void berth_discover_request(uint8_t frame[BERTH_DISCOVER_LEN],
+                            uint8_t ret_challenge[BERTH_DISCOVER_CHALLENGE_LEN]);
+/* Check a DISCOVERED answer to challenge: signed by the key it carries,
+ * from the principal it names. 0 and the principal and key, or -1 (EBADMSG)
+ * saying what is wrong. The key's fingerprint is the caller's to check. */
+int berth_discover_answer(const uint8_t *frame, size_t len,
+                          const uint8_t challenge[BERTH_DISCOVER_CHALLENGE_LEN],
+                          berth_principal *ret_principal, uint8_t ret_pk[BERTH_PUBKEY_LEN],
+                          berth_error **err);
+/* Server side: answer a DISCOVER. NONE: *ret_reply (malloc'd) is the
+ * DISCOVERED frame to send back; anything else: no reply. */
+berth_reject berth_auth_discover(berth_auth *a, const uint8_t *frame, size_t len,
+                                 uint8_t **ret_reply, size_t *ret_reply_len);
+
 /* ---- frames ---- */
 
 typedef struct berth_expect {

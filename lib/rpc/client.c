@@ -58,6 +58,7 @@ struct client_call {
     uint8_t *body;
     size_t body_len;
     int64_t deadline; /* monotonic */
+    int64_t called_at;
     int64_t sent_at;
     uint8_t session_id[BERTH_SESSION_ID_LEN]; /* the session it went out under */
     uint32_t timeout_ms;
@@ -93,6 +94,7 @@ struct berth_rpc_client {
 
     uint64_t next_call_id;
     berth_rpc_client_stats stats;
+    berth_rpc_metrics *metrics;
 };
 
 static const char *const code_names[] = {
@@ -242,6 +244,9 @@ static void call_complete(client_call *call, int code, const char *msg, Protobuf
         c->stats.failed++;
         res.message = berth_xstrdup(msg ? msg : "");
     }
+    if (c->metrics)
+        berth_rpc_metrics_called(c->metrics, call->method_name, code,
+                                 berth_now_mono_ns() - call->called_at);
     call->done(&res, call->data);
     berth_rpc_result_clear(&res);
     call_free(call);
@@ -599,6 +604,7 @@ int berth_rpc_client_new(const berth_rpc_client_config *cfg, berth_rpc_client **
     c->slots = berth_xcalloc(n, sizeof(*c->slots));
     c->loop = cfg->loop;
     c->auth = cfg->auth;
+    c->metrics = cfg->metrics;
     c->server = cfg->server;
     if (cfg->join_token) {
         c->has_token = true;
@@ -674,7 +680,8 @@ int berth_rpc_client_call(berth_rpc_client *c, const ProtobufCServiceDescriptor 
     call->call_id = c->next_call_id++;
     /* Every call has a deadline. */
     call->timeout_ms = timeout_ms ? timeout_ms : c->default_timeout_ms;
-    call->deadline = berth_now_mono_ns() + (int64_t)call->timeout_ms * BERTH_NSEC_PER_MSEC;
+    call->called_at = berth_now_mono_ns();
+    call->deadline = call->called_at + (int64_t)call->timeout_ms * BERTH_NSEC_PER_MSEC;
     call->done = done;
     call->data = data;
     berth_loop_timer_init(&call->timer, call_on_timer);

@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "base/error.h"
 #include "base/loop.h"
+#include "metrics.h"
 
 typedef struct berth_rpc_client berth_rpc_client;
 
@@ -46,6 +47,9 @@ typedef struct berth_rpc_client_config {
     /* The deadline of calls made with timeout 0 (0 = 30000 ms): every call
      * has one. */
     uint32_t default_timeout_ms;
+    /* Where calls are counted (how long, by method and code); NULL:
+     * nowhere. Borrowed: it must outlive the client. */
+    berth_rpc_metrics *metrics;
 } berth_rpc_client_config;
 
 /* How a call ended. */

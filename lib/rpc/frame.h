@@ -56,6 +56,8 @@ typedef enum berth_frame_kind {
     BERTH_FRAME_WELCOME = 2,
     BERTH_FRAME_SEALED = 3,
     BERTH_FRAME_SIGNED = 4,
+    BERTH_FRAME_DISCOVER = 5,   /* who are you? (berthd join; unauthenticated) */
+    BERTH_FRAME_DISCOVERED = 6, /* the server's principal and key, signed */
 } berth_frame_kind;
 
 typedef enum berth_channel {

@@ -54,6 +54,18 @@ char *berth_key_fingerprint(const uint8_t pk[BERTH_PUBKEY_LEN], char buf[BERTH_F
                              sodium_base64_VARIANT_ORIGINAL);
 }
 
+char *berth_key_sha256_fingerprint(const uint8_t pk[BERTH_PUBKEY_LEN],
+                                   char buf[BERTH_SHA256_FINGERPRINT_LEN])
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+
+    crypto_hash_sha256(h, pk, BERTH_PUBKEY_LEN);
+    memcpy(buf, "SHA256:", 7);
+    sodium_bin2base64(buf + 7, BERTH_SHA256_FINGERPRINT_LEN - 7, h, sizeof(h),
+                      sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    return buf;
+}
+
 static int decode_key32(const char *text, size_t len, uint8_t out[32])
 {
     size_t bin_len = 0;

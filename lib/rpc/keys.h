@@ -39,6 +39,11 @@ void berth_keypair_wipe(berth_keypair *kp);
 void berth_key_id(const uint8_t pk[BERTH_PUBKEY_LEN], uint8_t ret_id[BERTH_KEYID_LEN]);
 /* The fingerprint (the key in base64) into buf; returns buf. */
 char *berth_key_fingerprint(const uint8_t pk[BERTH_PUBKEY_LEN], char buf[BERTH_FINGERPRINT_LEN]);
+/* "SHA256:" and the unpadded base64 of SHA-256(pk), as ssh-keygen -l
+ * prints fingerprints: what berthd join checks a controller's key by. */
+#define BERTH_SHA256_FINGERPRINT_LEN (7 + 43 + 1)
+char *berth_key_sha256_fingerprint(const uint8_t pk[BERTH_PUBKEY_LEN],
+                                   char buf[BERTH_SHA256_FINGERPRINT_LEN]);
 /* Parse a fingerprint back into the key. */
 int berth_key_parse_fingerprint(const char *text, uint8_t ret_pk[BERTH_PUBKEY_LEN],
                                 berth_error **err);

@@ -39,6 +39,7 @@ struct berth_rpc_server {
     size_t pending, max_pending;
     berth_rpc_call *calls; /* executing */
     berth_rpc_server_stats stats;
+    berth_rpc_metrics *metrics;
 };
 
 struct berth_rpc_call {
@@ -51,7 +52,8 @@ struct berth_rpc_call {
     uint8_t session_id[BERTH_SESSION_ID_LEN];
     uint64_t call_id;
     int64_t deadline;
-    uint8_t *hdr; /* nanomsg routing header to answer with */
+    int64_t arrived_ns; /* monotonic */
+    uint8_t *hdr;       /* nanomsg routing header to answer with */
     size_t hdr_len;
     berth_reply_entry *entry;
 };
@@ -239,6 +241,9 @@ static void call_finish(berth_rpc_call *call, int code, const char *msg,
             call->next->prev = call->prev;
         srv->pending--;
         srv->stats.completed++;
+        if (srv->metrics)
+            berth_rpc_metrics_served(srv->metrics, call->method_name, code,
+                                     berth_now_mono_ns() - call->arrived_ns);
     }
     berth_pb_free(call->request);
     free(call->hdr);
@@ -448,6 +453,7 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Envelope *env, c
     memcpy(call->session_id, o->hdr.key_id, BERTH_SESSION_ID_LEN);
     call->call_id = env->call_id;
     call->deadline = deadline;
+    call->arrived_ns = berth_now_mono_ns();
     if (srv->cache)
         call->entry = berth_reply_cache_add(srv->cache, o->peer->id, env->call_id, o->hdr.key_id,
                                             o->hdr.counter, call);
@@ -476,6 +482,16 @@ static void server_on_recv(berth_nnsock *ns, uint8_t *msg, size_t len, const voi
 
         berth_auth_accept(srv->auth, msg, len, &reply, &rlen);
         if (reply && berth_nnsock_send(&srv->sock, reply, rlen, hdr, hdr_len, NULL) < 0)
+            srv->stats.replies_lost++;
+        return;
+    }
+    if (!srv->respondent && len > 1 && msg[1] == BERTH_FRAME_DISCOVER) {
+        _cleanup_free_ uint8_t *reply = NULL;
+        size_t rlen = 0;
+
+        /* berthd join asks who we are: our principal and key, signed */
+        if (berth_auth_discover(srv->auth, msg, len, &reply, &rlen) == BERTH_REJECT_NONE &&
+            berth_nnsock_send(&srv->sock, reply, rlen, hdr, hdr_len, NULL) < 0)
             srv->stats.replies_lost++;
         return;
     }
@@ -524,6 +540,7 @@ static int server_new(const berth_rpc_server_config *cfg, bool respondent,
     srv->loop = cfg->loop;
     srv->auth = cfg->auth;
     srv->respondent = respondent;
+    srv->metrics = cfg->metrics;
     srv->max_pending = cfg->max_pending ? cfg->max_pending : DEFAULT_MAX_PENDING;
     if (berth_rpc_dispatch_new(&srv->dispatch, err) < 0)
         goto fail;

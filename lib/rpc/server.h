@@ -33,6 +33,7 @@
 #include "base/error.h"
 #include "base/loop.h"
 #include "berth/proto/v1.h"
+#include "metrics.h"
 
 typedef struct berth_rpc_server berth_rpc_server;
 typedef struct berth_rpc_call berth_rpc_call;
@@ -52,6 +53,9 @@ typedef struct berth_rpc_server_config {
      * authenticated: this bounds what one connection can make us hold.
      * A server whose requests are small (the Agent service) says so. */
     size_t max_request_bytes;
+    /* Where executed calls are counted (how long, by method and code);
+     * NULL: nowhere. Borrowed: it must outlive the server. */
+    berth_rpc_metrics *metrics;
 } berth_rpc_server_config;
 
 typedef struct berth_rpc_server_stats {

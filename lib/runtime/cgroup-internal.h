@@ -64,6 +64,8 @@ int cgroup_read_file(const char *dir, const char *file, char **ret, berth_error 
  * missing key gives *ret = 0 and returns 0). */
 int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret,
                       berth_error **err);
+/* The value for key in a "key value" text already read (0 when absent). */
+uint64_t cgroup_keyed(const char *text, const char *key);
 int cgroup_read_u64(const char *dir, const char *file, uint64_t *ret, berth_error **err);
 /* Whether the space-separated list (cgroup.controllers) holds word. */
 bool cgroup_has_word(const char *list, const char *word);

@@ -358,6 +358,8 @@ static int v1_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
     _cleanup_free_ char *mem = v1_controller_dir(cg, "memory");
     _cleanup_free_ char *pids = v1_controller_dir(cg, "pids");
     _cleanup_free_ char *blkio = v1_controller_dir(cg, "blkio"); /* optional */
+    _cleanup_free_ char *ticks = NULL, *stat = NULL, *quota = NULL;
+    long hz = sysconf(_SC_CLK_TCK);
 
     if (cgroup_read_keyed(cpu, "cpu.stat", "throttled_time", &st->cpu_throttled_ns, NULL) < 0)
         st->cpu_throttled_ns = 0;
@@ -367,6 +369,24 @@ static int v1_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
         cgroup_read_u64(mem, "memory.limit_in_bytes", &st->memory_limit, err) < 0 ||
         cgroup_read_u64(pids, "pids.current", &st->pids_current, err) < 0)
         return -1;
+    if (cgroup_read_u64(cpu, "cpu.cfs_period_us", &st->cpu_period_us, NULL) < 0)
+        st->cpu_period_us = 0;
+    /* -1: no quota */
+    if (cgroup_read_file(cpu, "cpu.cfs_quota_us", &quota, NULL) == 0 && quota[0] != '-')
+        st->cpu_quota_us = strtoull(quota, NULL, 10);
+    /* cpuacct.stat counts in USER_HZ ticks */
+    if (hz > 0 && cgroup_read_file(acct, "cpuacct.stat", &ticks, NULL) == 0) {
+        st->cpu_user_ns = cgroup_keyed(ticks, "user") * (uint64_t)(BERTH_NSEC_PER_SEC / hz);
+        st->cpu_system_ns = cgroup_keyed(ticks, "system") * (uint64_t)(BERTH_NSEC_PER_SEC / hz);
+    }
+    st->memory_working_set = st->memory_current;
+    if (cgroup_read_file(mem, "memory.stat", &stat, NULL) == 0) {
+        uint64_t inactive = cgroup_keyed(stat, "total_inactive_file");
+
+        st->memory_rss = cgroup_keyed(stat, "total_rss");
+        st->memory_cache = cgroup_keyed(stat, "total_cache");
+        st->memory_working_set = inactive < st->memory_current ? st->memory_current - inactive : 0;
+    }
     /* The kernel reports "unlimited" as a page-rounded LONG_MAX. */
     if (st->memory_limit >= (UINT64_C(1) << 62))
         st->memory_limit = UINT64_MAX;

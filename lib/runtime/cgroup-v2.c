@@ -205,18 +205,35 @@ static int v2_oom_kills(berth_cgroup *cg, uint64_t *ret, berth_error **err)
 
 static int v2_stats(berth_cgroup *cg, berth_cgroup_stats *st, berth_error **err)
 {
-    _cleanup_free_ char *dir = v2_dir(cg), *io = NULL;
-    uint64_t usec;
+    _cleanup_free_ char *dir = v2_dir(cg), *io = NULL, *cpu = NULL, *mem = NULL, *max = NULL;
+    uint64_t inactive;
 
-    if (cgroup_read_keyed(dir, "cpu.stat", "usage_usec", &usec, err) < 0 ||
+    if (cgroup_read_file(dir, "cpu.stat", &cpu, err) < 0 ||
         cgroup_read_u64(dir, "memory.current", &st->memory_current, err) < 0 ||
         cgroup_read_u64(dir, "memory.max", &st->memory_limit, err) < 0 ||
         cgroup_read_u64(dir, "pids.current", &st->pids_current, err) < 0)
         return -1;
-    st->cpu_usage_ns = usec * 1000;
-    /* Only with the cpu controller enabled for the cgroup. */
-    if (cgroup_read_keyed(dir, "cpu.stat", "throttled_usec", &usec, NULL) == 0)
-        st->cpu_throttled_ns = usec * 1000;
+    st->cpu_usage_ns = cgroup_keyed(cpu, "usage_usec") * 1000;
+    st->cpu_user_ns = cgroup_keyed(cpu, "user_usec") * 1000;
+    st->cpu_system_ns = cgroup_keyed(cpu, "system_usec") * 1000;
+    /* Only with the cpu controller enabled for the cgroup (0 otherwise). */
+    st->cpu_throttled_ns = cgroup_keyed(cpu, "throttled_usec") * 1000;
+    if (cgroup_read_file(dir, "cpu.max", &max, NULL) == 0) {
+        char quota[32] = "";
+        unsigned long long period = 0;
+
+        if (sscanf(max, "%31s %llu", quota, &period) == 2) {
+            st->cpu_period_us = period;
+            st->cpu_quota_us = strcmp(quota, "max") == 0 ? 0 : strtoull(quota, NULL, 10);
+        }
+    }
+    st->memory_working_set = st->memory_current;
+    if (cgroup_read_file(dir, "memory.stat", &mem, NULL) == 0) {
+        st->memory_rss = cgroup_keyed(mem, "anon");
+        st->memory_cache = cgroup_keyed(mem, "file");
+        inactive = cgroup_keyed(mem, "inactive_file");
+        st->memory_working_set = inactive < st->memory_current ? st->memory_current - inactive : 0;
+    }
     /* memory.peak appeared in 5.19. */
     if (cgroup_read_u64(dir, "memory.peak", &st->memory_peak, NULL) < 0)
         st->memory_peak = 0;

@@ -77,26 +77,28 @@ int cgroup_read_u64(const char *dir, const char *file, uint64_t *ret, berth_erro
     return 0;
 }
 
+uint64_t cgroup_keyed(const char *text, const char *key)
+{
+    size_t klen = strlen(key);
+
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+            return strtoull(line + klen + 1, NULL, 10);
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return 0;
+}
+
 int cgroup_read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret,
                       berth_error **err)
 {
     _cleanup_free_ char *s = NULL;
-    size_t klen = strlen(key);
 
     if (cgroup_read_file(dir, file, &s, err) < 0)
         return -1;
-    *ret = 0;
-    for (char *line = s; line && *line;) {
-        char *nl = strchr(line, '\n');
-
-        if (nl)
-            *nl = '\0';
-        if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
-            *ret = strtoull(line + klen + 1, NULL, 10);
-            return 0;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
+    *ret = cgroup_keyed(s, key);
     return 0;
 }
 

@@ -92,8 +92,18 @@ int berth_cgroup_oom_kills(berth_cgroup *cg, uint64_t *ret_count, berth_error **
 
 typedef struct berth_cgroup_stats {
     uint64_t cpu_usage_ns;
-    uint64_t cpu_throttled_ns; /* time held back by the CPU limit (0 without one) */
+    uint64_t cpu_user_ns, cpu_system_ns; /* its parts (v1: in USER_HZ ticks, 10 ms) */
+    uint64_t cpu_throttled_ns;           /* time held back by the CPU limit (0 without one) */
+    /* The CPU limit in force: quota per period, in microseconds (quota 0:
+     * none; period 0: unknown). */
+    uint64_t cpu_quota_us, cpu_period_us;
     uint64_t memory_current;
+    /* What the kernel cannot just drop: memory_current less the file
+     * cache it would reclaim first (inactive_file), as cAdvisor and the
+     * kubelet's eviction count it. */
+    uint64_t memory_working_set;
+    uint64_t memory_rss;   /* anonymous memory (v1: total_rss) */
+    uint64_t memory_cache; /* file cache (v1: total_cache) */
     uint64_t memory_peak;  /* 0 if the kernel does not track it */
     uint64_t memory_limit; /* UINT64_MAX when unlimited */
     uint64_t pids_current;

@@ -63,6 +63,7 @@ int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_node(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_keygen(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_events(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_join_token(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_image(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv);

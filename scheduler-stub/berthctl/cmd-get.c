@@ -1,17 +1,30 @@
 /* berthctl get: the fleet's nodes, workloads and containers as aligned
  * tables (or wide, JSON, YAML). */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pb/pb.h"
 #include "base/quantity.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berthctl.h"
 #include "spec/workload.h"
 #include "rpc/envelope.h"
+
+/* Where the tables go: stdout, or while watching (get -w) a round's
+ * buffer, compared with the round before. */
+static FILE *tables_out;
+
+static FILE *tables(void)
+{
+    return tables_out ? tables_out : stdout;
+}
 
 static void get_usage(FILE *out)
 {
@@ -35,6 +48,8 @@ static void get_usage(FILE *out)
             "      --workload NAME     pods, containers: only replicas of this workload\n"
             "      --show-values       get secret NAME -o yaml|json: with its values (the\n"
             "                          controller records who read them)\n"
+            "  -w, --watch             then print what changes, a row for each change (until\n"
+            "                          ^C; the list is asked for every second)\n"
             "  -h, --help              this help\n"
             "\n%s",
             berthctl_connection_help);
@@ -91,11 +106,12 @@ static void labels_text(NodeInfo_LabelsEntry **l, size_t n, char *buf, size_t si
                                 l[i]->value);
 }
 
-static void print_nodes(const ListNodesResponse *r, char **names, int n_names, bool wide)
+static size_t print_nodes(const ListNodesResponse *r, char **names, int n_names, bool wide)
 {
     static const char *const h[] = { "NAME",    "STATUS", "CONTAINERS", "CPU",     "MEMORY", "AGE",
                                      "VERSION", "KERNEL", "CGROUP",     "ADDRESS", "LABELS" };
     berthctl_table *t = berthctl_table_new(wide ? 11 : 7, h);
+    size_t shown = 0;
 
     for (size_t i = 0; i < r->n_nodes; i++) {
         const Node *n = r->nodes[i];
@@ -131,9 +147,11 @@ static void print_nodes(const ListNodesResponse *r, char **names, int n_names, b
         cells[9] = info->agent_address;
         cells[10] = labels;
         berthctl_table_add(t, cells, colours);
+        shown++;
     }
-    berthctl_table_print(t, stdout);
+    berthctl_table_print(t, tables());
     berthctl_table_free(t);
+    return shown;
 }
 
 static void selector_text(Workload_NodeSelectorEntry **l, size_t n, char *buf, size_t size)
@@ -168,7 +186,7 @@ static size_t print_namespaces(const ListNamespacesResponse *r, char **names, in
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -236,7 +254,7 @@ static size_t print_workloads(const ListWorkloadsResponse *r, char **names, int 
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -299,7 +317,7 @@ static size_t print_deployments(const ListWorkloadsResponse *r, char **names, in
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -342,7 +360,7 @@ static size_t print_daemonsets(const ListWorkloadsResponse *r, char **names, int
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -387,7 +405,7 @@ static size_t print_jobs(const ListWorkloadsResponse *r, char **names, int n_nam
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -425,7 +443,7 @@ static size_t print_cronjobs(const ListWorkloadsResponse *r, char **names, int n
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -465,7 +483,7 @@ static size_t print_budgets(const ListDisruptionBudgetsResponse *r, char **names
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -499,7 +517,7 @@ static size_t print_objects(const ListObjectsResponse *r, char **names, int n_na
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -540,7 +558,7 @@ static size_t print_replica_sets(const ListWorkloadsResponse *r, char **names, i
         }
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -591,7 +609,7 @@ size_t berthctl_print_containers(const ListContainersResponse *r, char **names, 
         shown++;
     }
     if (shown || !all_ns)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
 }
@@ -629,21 +647,206 @@ static size_t print_pods(const ListPodsResponse *r, char **names, int n_names, b
         shown++;
     }
     if (shown)
-        berthctl_table_print(t, stdout);
+        berthctl_table_print(t, tables());
     berthctl_table_free(t);
     return shown;
+}
+
+typedef enum get_kind {
+    NODES,
+    NAMESPACES,
+    WORKLOADS,
+    DEPLOYMENTS,
+    DAEMONSETS,
+    JOBS,
+    CRONJOBS,
+    REPLICA_SETS,
+    BUDGETS,
+    SECRETS,
+    CONFIGMAPS,
+    PODS,
+    CONTAINERS
+} get_kind;
+
+/* resp as kind's table; how many rows. */
+static size_t print_table(get_kind kind, ProtobufCMessage *resp, char **names, int n, bool wide,
+                          bool all_ns)
+{
+    switch (kind) {
+    case NODES:
+        return print_nodes((ListNodesResponse *)resp, names, n, wide);
+    case NAMESPACES:
+        return print_namespaces((ListNamespacesResponse *)resp, names, n, wide);
+    case DEPLOYMENTS:
+        return print_deployments((ListWorkloadsResponse *)resp, names, n, wide, all_ns);
+    case CRONJOBS:
+        return print_cronjobs((ListWorkloadsResponse *)resp, names, n, wide, all_ns);
+    case JOBS:
+        return print_jobs((ListWorkloadsResponse *)resp, names, n, wide, all_ns);
+    case DAEMONSETS:
+        return print_daemonsets((ListWorkloadsResponse *)resp, names, n, wide, all_ns);
+    case SECRETS:
+    case CONFIGMAPS:
+        return print_objects((ListObjectsResponse *)resp, names, n, wide, all_ns, kind == SECRETS);
+    case BUDGETS:
+        return print_budgets((ListDisruptionBudgetsResponse *)resp, names, n, wide, all_ns);
+    case REPLICA_SETS:
+        return print_replica_sets((ListWorkloadsResponse *)resp, names, n, wide, all_ns);
+    case WORKLOADS:
+        return print_workloads((ListWorkloadsResponse *)resp, names, n, wide, all_ns);
+    case PODS:
+        return print_pods((ListPodsResponse *)resp, names, n, wide, all_ns);
+    case CONTAINERS:
+    default:
+        return berthctl_print_containers((ListContainersResponse *)resp, names, n, wide, all_ns);
+    }
+}
+
+/* ---- get -w ---- */
+
+/* A watch's last round: each row's key (its name, with -A its namespace
+ * too) and what it said but its age, which moves on its own. */
+typedef struct watch_rows {
+    char **keys, **says;
+    size_t n;
+    bool header_shown;
+} watch_rows;
+
+static void watch_rows_clear(watch_rows *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->keys[i]);
+        free(w->says[i]);
+    }
+    free(w->keys);
+    free(w->says);
+    w->keys = w->says = NULL;
+    w->n = 0;
+}
+
+/* The cells of a table line: separated by two spaces or more (a cell may
+ * hold one). */
+static size_t split_cells(const char *line, char **cells, size_t max)
+{
+    size_t n = 0;
+
+    while (*line == ' ')
+        line++;
+    while (*line && n < max) {
+        const char *end = line;
+
+        while (*end && !(end[0] == ' ' && end[1] == ' '))
+            end++;
+        cells[n++] = berth_xstrndup(line, (size_t)(end - line));
+        while (*end == ' ')
+            end++;
+        line = end;
+    }
+    return n;
+}
+
+/* A round's table (header first): the first round is printed whole, then
+ * a row for each object that is new or changed, as kubectl get -w. */
+static void watch_round(watch_rows *w, const char *text, bool all_ns, bool first)
+{
+    watch_rows next = { 0 };
+    char *header[16], *copy = berth_xstrdup(text), *save = NULL;
+    size_t n_header = 0, age = SIZE_MAX;
+    bool is_header = true;
+
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *cells[16], *key, *says;
+        size_t n, len = 0, k;
+        bool same = false;
+
+        if (is_header) {
+            n_header = split_cells(line, header, 16);
+            for (size_t i = 0; i < n_header; i++)
+                if (strcmp(header[i], "AGE") == 0)
+                    age = i;
+            if (!w->header_shown)
+                printf("%s\n", line);
+            next.header_shown = true;
+            is_header = false;
+            continue;
+        }
+        n = split_cells(line, cells, 16);
+        key = berth_xasprintf("%s/%s", all_ns && n > 1 ? cells[0] : "",
+                              n > (all_ns ? 1u : 0u) ? cells[all_ns ? 1 : 0] : "");
+        says = berth_xmalloc(strlen(line) + 1);
+        says[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+            if (i != age) {
+                memcpy(says + len, cells[i], strlen(cells[i]));
+                len += strlen(cells[i]);
+                says[len++] = '\t';
+            }
+            free(cells[i]);
+        }
+        says[len] = '\0';
+        for (k = 0; k < w->n; k++)
+            if (strcmp(w->keys[k], key) == 0) {
+                same = strcmp(w->says[k], says) == 0;
+                break;
+            }
+        if (first || !same)
+            printf("%s\n", line);
+        next.keys = berth_xreallocarray(next.keys, next.n + 1, sizeof(*next.keys));
+        next.says = berth_xreallocarray(next.says, next.n + 1, sizeof(*next.says));
+        next.keys[next.n] = key;
+        next.says[next.n++] = says;
+    }
+    for (size_t i = 0; i < n_header; i++)
+        free(header[i]);
+    free(copy);
+    fflush(stdout);
+    next.header_shown |= w->header_shown;
+    watch_rows_clear(w);
+    *w = next;
+}
+
+/* get -w: the table, then every second the rows that changed, until the
+ * operator stops it (or a call fails: its error said, 1). */
+static int get_watch(berthctl_ctx *ctx, const char *method, ProtobufCMessage *req, get_kind kind,
+                     char **names, int n_names, bool wide)
+{
+    watch_rows w = { 0 };
+    bool first = true;
+
+    for (;;) {
+        ProtobufCMessage *resp = NULL;
+        char *text = NULL;
+        size_t len = 0;
+
+        if (berthctl_call(ctx, method, req, &resp) != 0) {
+            watch_rows_clear(&w);
+            return 1;
+        }
+        tables_out = open_memstream(&text, &len);
+        if (!tables_out) {
+            berth_pb_free(resp);
+            watch_rows_clear(&w);
+            berthctl_errorf("get -w: %s", strerror(errno));
+            return 1;
+        }
+        print_table(kind, resp, names, n_names, wide, ctx->all_namespaces);
+        fclose(tables_out);
+        tables_out = NULL;
+        berth_pb_free(resp);
+        watch_round(&w, text, ctx->all_namespaces, first);
+        free(text);
+        first = false;
+        nanosleep(&(struct timespec){ 1, 0 }, NULL);
+    }
 }
 
 int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "output", required_argument, NULL, 'o' },
-        { "selector", required_argument, NULL, 'l' },
-        { "node", required_argument, NULL, 'N' },
-        { "workload", required_argument, NULL, 'W' },
-        { "show-values", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
+        { "node", required_argument, NULL, 'N' },   { "workload", required_argument, NULL, 'W' },
+        { "show-values", no_argument, NULL, 'V' },  { "watch", no_argument, NULL, 'w' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     ListNodesRequest nreq = LIST_NODES_REQUEST_INIT;
     ListWorkloadsRequest wreq = LIST_WORKLOADS_REQUEST_INIT;
@@ -652,22 +855,8 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     ListNamespacesRequest nsreq = LIST_NAMESPACES_REQUEST_INIT;
     ListDisruptionBudgetsRequest breq = LIST_DISRUPTION_BUDGETS_REQUEST_INIT;
     ListObjectsRequest oreq = LIST_OBJECTS_REQUEST_INIT;
-    bool show_values = false;
-    enum {
-        NODES,
-        NAMESPACES,
-        WORKLOADS,
-        DEPLOYMENTS,
-        DAEMONSETS,
-        JOBS,
-        CRONJOBS,
-        REPLICA_SETS,
-        BUDGETS,
-        SECRETS,
-        CONFIGMAPS,
-        PODS,
-        CONTAINERS
-    } kind;
+    bool show_values = false, watch = false;
+    get_kind kind;
     size_t shown = 0;
     ProtobufCMessage *req;
     berthctl_format fmt = BERTHCTL_TABLE;
@@ -676,8 +865,11 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
     char *selector = NULL;
     int o, rc = 1;
 
-    while ((o = getopt_long(argc, argv, "o:l:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "o:l:wh", opts, NULL)) != -1) {
         switch (o) {
+        case 'w':
+            watch = true;
+            break;
         case 'o':
             if (berthctl_format_parse(optarg, &fmt) < 0) {
                 berthctl_errorf("--output: '%s' is not wide, json or yaml", optarg);
@@ -791,6 +983,10 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         berthctl_errorf("get '%s'? nodes, namespaces, workloads, pods or containers", what);
         return BERTHCTL_EXIT_USAGE;
     }
+    if (watch && (fmt == BERTHCTL_JSON || fmt == BERTHCTL_YAML)) {
+        berthctl_errorf("--watch: a table or -o wide (berth watches by asking again)");
+        return BERTHCTL_EXIT_USAGE;
+    }
     if (selector && (kind == PODS || kind == CONTAINERS)) {
         berthctl_errorf("--selector: for nodes and workloads (use --workload for %s)", what);
         return BERTHCTL_EXIT_USAGE;
@@ -803,6 +999,10 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         berthctl_errorf("--show-values: for a Secret");
         goto out;
     }
+    if (watch) {
+        rc = get_watch(ctx, method, req, kind, argv + optind, argc - optind, fmt == BERTHCTL_WIDE);
+        goto out;
+    }
     if (berthctl_call(ctx, method, req, &resp) != 0)
         goto out;
     rc = 0;
@@ -813,46 +1013,13 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv)
         berthctl_print_json(resp, stdout);
     } else if (fmt == BERTHCTL_YAML) {
         berthctl_print_yaml(resp, stdout);
-    } else if (kind == NODES) {
-        print_nodes((ListNodesResponse *)resp, argv + optind, argc - optind, fmt == BERTHCTL_WIDE);
     } else {
-        bool wide = fmt == BERTHCTL_WIDE;
-
-        if (kind == NAMESPACES)
-            shown = print_namespaces((ListNamespacesResponse *)resp, argv + optind, argc - optind,
-                                     wide);
-        else if (kind == DEPLOYMENTS)
-            shown = print_deployments((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
-                                      wide, ctx->all_namespaces);
-        else if (kind == CRONJOBS)
-            shown = print_cronjobs((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
-                                   wide, ctx->all_namespaces);
-        else if (kind == JOBS)
-            shown = print_jobs((ListWorkloadsResponse *)resp, argv + optind, argc - optind, wide,
-                               ctx->all_namespaces);
-        else if (kind == DAEMONSETS)
-            shown = print_daemonsets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
-                                     wide, ctx->all_namespaces);
-        else if (kind == SECRETS || kind == CONFIGMAPS)
-            shown = print_objects((ListObjectsResponse *)resp, argv + optind, argc - optind, wide,
-                                  ctx->all_namespaces, kind == SECRETS);
-        else if (kind == BUDGETS)
-            shown = print_budgets((ListDisruptionBudgetsResponse *)resp, argv + optind,
-                                  argc - optind, wide, ctx->all_namespaces);
-        else if (kind == REPLICA_SETS)
-            shown = print_replica_sets((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
-                                       wide, ctx->all_namespaces);
-        else if (kind == WORKLOADS)
-            shown = print_workloads((ListWorkloadsResponse *)resp, argv + optind, argc - optind,
-                                    wide, ctx->all_namespaces);
-        else if (kind == PODS)
-            shown = print_pods((ListPodsResponse *)resp, argv + optind, argc - optind, wide,
-                               ctx->all_namespaces);
-        else
-            shown = berthctl_print_containers((ListContainersResponse *)resp, argv + optind,
-                                              argc - optind, wide, ctx->all_namespaces);
+        shown = print_table(kind, resp, argv + optind, argc - optind, fmt == BERTHCTL_WIDE,
+                            ctx->all_namespaces);
         /* kubectl's words when nothing is there */
-        if (!shown && argc > optind) {
+        if (kind == NODES) {
+            /* the header alone says it */
+        } else if (!shown && argc > optind) {
             berthctl_errorf("%s \"%s\" not found", what, argv[optind]);
             rc = 1;
         } else if (!shown && (kind == NAMESPACES || ctx->all_namespaces)) {

@@ -15,6 +15,7 @@
 #include "base/duration.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "metrics/listen.h"
 #include "net/cidr.h"
 #include "rpc/principal.h"
 #include "rpc/sock.h"
@@ -50,6 +51,7 @@ int ctl_config_defaults(ctl_config *c, berth_error **err)
     set_str(&c->stream, "tcp://0.0.0.0:7102");
     set_str(&c->survey, "tcp://0.0.0.0:7103");
     set_str(&c->advertise_host, host);
+    set_str(&c->metrics_address, BERTH_METRICS_CONTROLLER_DEFAULT);
     return 0;
 }
 
@@ -65,6 +67,7 @@ void ctl_config_free(ctl_config *c)
     free(c->survey);
     free(c->advertise_host);
     free(c->cluster_cidr);
+    free(c->metrics_address);
     memset(c, 0, sizeof(*c));
 }
 
@@ -113,6 +116,7 @@ static const setting settings[] = {
     DURATION("down_grace", down_grace_ns),
     TEXT("cluster_cidr"),
     COUNT("node_cidr_mask_size", node_cidr_mask_size, 8, 30),
+    TEXT("metrics_address"),
     TEXT("log_level"),
     TEXT("log_format"),
 };
@@ -190,6 +194,15 @@ static int set_text(ctl_config *c, const char *key, const char *v, berth_error *
         if (prefix < 8 || prefix > 28)
             return berth_error_set(err, EINVAL, "%s: the prefix must be /8 to /28", v);
         set_str(&c->cluster_cidr, v);
+        return 0;
+    }
+    if (strcmp(key, "metrics_address") == 0) {
+        int r = berth_metrics_address_parse(v, NULL, NULL, err);
+
+        if (r < 0)
+            return -1;
+        free(c->metrics_address);
+        c->metrics_address = r ? berth_xstrdup(v) : NULL; /* "off", "": none */
         return 0;
     }
     if (strcmp(key, "log_level") == 0)
@@ -272,6 +285,16 @@ static void read_setting(berth_yaml *y, const berth_yaml_node *n, const setting 
 
     if (strcmp(s->name, "rpc") == 0 && berth_yaml_type_of(n) == BERTH_YAML_LIST) {
         berth_yaml_each_item(y, n, CTL_RPC_ADDRS_MAX, "a list of addresses", read_rpc_item, c);
+        return;
+    }
+    /* metrics_address: off, unquoted, is YAML's false */
+    if (strcmp(s->name, "metrics_address") == 0 && berth_yaml_type_of(n) == BERTH_YAML_BOOL) {
+        bool on = true;
+
+        if (berth_yaml_get_bool(y, n, &on) && on)
+            berth_yaml_error(y, n, "an address, or off");
+        else if (!on)
+            set_text(c, s->name, "off", NULL);
         return;
     }
     if (s->kind == SETTING_TEXT) {

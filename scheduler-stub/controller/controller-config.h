@@ -38,6 +38,8 @@ typedef struct ctl_config {
      * (kube-controller-manager's --cluster-cidr, --node-cidr-mask-size). */
     char *cluster_cidr;
     uint32_t node_cidr_mask_size;
+    /* /metrics (lib/metrics/listen.h): default 127.0.0.1:7104; NULL: off. */
+    char *metrics_address;
     berth_log_level log_level;
     berth_log_format log_format;
 } ctl_config;

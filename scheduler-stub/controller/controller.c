@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "metrics/http.h"
 #include "net/cidr.h"
 #include "fleet.h"
 #include "policy_sqlite.h"
@@ -51,11 +52,16 @@ struct controller {
     berth_surveyor *surveyor;
     ctl_relay *relay;
     ctl_service service;
-    char adv_events[ADDRESS_MAX], adv_stream[ADDRESS_MAX], adv_survey[ADDRESS_MAX];
+    char adv_rpc[ADDRESS_MAX], adv_events[ADDRESS_MAX], adv_stream[ADDRESS_MAX],
+        adv_survey[ADDRESS_MAX];
     /* Frames dropped: a log line when the counters moved (strangers' frames
      * get no answer; this is where they show). */
     berth_loop_timer drops_timer;
     uint64_t drops_seen[BERTH_REJECT_COUNT];
+    /* /metrics: what the rpc server and the relay count, the endpoint */
+    berth_rpc_metrics *rpc_metrics;
+    berth_metrics_http *metrics;
+    int64_t start_unix_ns;
 };
 
 #define DROPS_LOG_INTERVAL_NS (10 * BERTH_NSEC_PER_SEC)
@@ -209,19 +215,32 @@ static void advertise(controller *c, const char *bind, char *out, size_t size)
 
 static int bind_channels(controller *c, berth_error **err)
 {
-    berth_rpc_server_config sc = { .loop = c->loop, .auth = c->auth };
+    berth_rpc_server_config sc = { .loop = c->loop, .auth = c->auth, .metrics = c->rpc_metrics };
 
     if (berth_rpc_server_new(&sc, &c->srv, err) < 0)
         return -1;
+    /* join commands name the address nodes dial: the first tcp one */
+    {
+        const char *rpc = c->cfg->rpc[0];
+
+        for (int i = 0; i < c->cfg->n_rpc; i++)
+            if (strncmp(c->cfg->rpc[i], "tcp://", 6) == 0) {
+                rpc = c->cfg->rpc[i];
+                break;
+            }
+        advertise(c, rpc, c->adv_rpc, sizeof(c->adv_rpc));
+    }
     advertise(c, c->cfg->events, c->adv_events, sizeof(c->adv_events));
     advertise(c, c->cfg->stream, c->adv_stream, sizeof(c->adv_stream));
     advertise(c, c->cfg->survey, c->adv_survey, sizeof(c->adv_survey));
-    c->relay = ctl_relay_new(c->loop, c->auth);
+    c->relay = ctl_relay_new(c->loop, c->auth, c->rpc_metrics);
     c->service.fleet = c->fleet;
     c->service.events = c->adv_events;
     c->service.cluster_cidr = c->cfg->cluster_cidr;
     c->service.stream = c->adv_stream;
     c->service.survey = c->adv_survey;
+    c->service.rpc = c->adv_rpc;
+    c->service.pk = c->key.pk;
     c->service.relay = c->relay;
     ctl_service_init(&c->service);
     if (berth_rpc_server_add_service(c->srv, &c->service.svc.base, err) < 0)
@@ -244,6 +263,41 @@ static int bind_channels(controller *c, berth_error **err)
     return 0;
 }
 
+/* ---- /metrics ---- */
+
+static void collect_metrics(berth_prom *w, void *data)
+{
+    controller *c = data;
+
+    berth_prom_process(w, "berth-controller", c->start_unix_ns);
+    fleet_write_metrics(c->fleet, w);
+    berth_prom_histogram_family(w, "berth_controller_store_commit_duration_seconds",
+                                "How long the store's transactions took to commit (their fsync), "
+                                "in seconds.",
+                                berth_store_commit_seconds(c->store));
+    berth_rpc_metrics_write(w, c->rpc_metrics, c->auth);
+}
+
+/* The endpoint, when metrics_address names one. A taken port costs
+ * /metrics, not the fleet: the controller runs on without it. */
+static void metrics_start(controller *c)
+{
+    berth_metrics_http_config hc = {
+        .loop = c->loop, .address = c->cfg->metrics_address, .collect = collect_metrics, .data = c
+    };
+    berth_error *err = NULL;
+
+    if (!c->cfg->metrics_address)
+        return;
+    if (berth_metrics_http_start(&hc, &c->metrics, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "running without /metrics");
+        berth_error_free(&err);
+        return;
+    }
+    berth_info("metrics: serving /metrics on %s (port %u)", c->cfg->metrics_address,
+               (unsigned)berth_metrics_http_port(c->metrics));
+}
+
 int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_controller,
                          berth_error **err)
 {
@@ -256,6 +310,8 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
 
     c->cfg = cfg;
     c->loop = loop;
+    c->rpc_metrics = berth_rpc_metrics_new();
+    c->start_unix_ns = berth_now_real_ns();
     {
         uint32_t net;
         int prefix;
@@ -320,11 +376,21 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
         goto fail;
     berth_loop_timer_init(&c->drops_timer, on_drops_timer);
     berth_loop_timer_arm(loop, &c->drops_timer, berth_now_mono_ns() + DROPS_LOG_INTERVAL_NS);
+    metrics_start(c);
     *ret_controller = c;
     return 0;
 fail:
     berth_controller_free(c);
     return -1;
+}
+
+void berth_controller_status(const controller *c, char *buf, size_t size)
+{
+    size_t nodes, ready, workloads;
+
+    fleet_summary(c->fleet, &nodes, &ready, &workloads);
+    snprintf(buf, size, "serving on %s: %zu node(s), %zu Ready; %zu workload(s)", c->cfg->rpc[0],
+             nodes, ready, workloads);
 }
 
 void berth_controller_free(controller *c)
@@ -335,6 +401,7 @@ void berth_controller_free(controller *c)
      * calls of the server, which must still exist. */
     if (c->loop)
         berth_loop_timer_cancel(c->loop, &c->drops_timer);
+    berth_metrics_http_stop(c->metrics);
     ctl_relay_free(c->relay);
     berth_surveyor_free(c->surveyor);
     berth_stream_pull_free(c->pull);
@@ -345,5 +412,7 @@ void berth_controller_free(controller *c)
     berth_policy_sqlite_free(c->policy);
     berth_store_close(c->store);
     berth_keypair_wipe(&c->key);
+    /* last: the server and the relay count into it to their end */
+    berth_rpc_metrics_free(c->rpc_metrics);
     free(c);
 }

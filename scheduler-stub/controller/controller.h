@@ -19,6 +19,9 @@ typedef struct controller controller;
  * bind the channels. Does not block. */
 int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_controller,
                          berth_error **err);
+/* A one-line summary for systemd's STATUS=: where it serves, its nodes
+ * and workloads. */
+void berth_controller_status(const controller *c, char *buf, size_t size);
 /* Write what is pending and close everything. */
 void berth_controller_free(controller *c);
 

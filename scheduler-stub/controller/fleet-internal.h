@@ -14,6 +14,7 @@
 
 #include "berth/proto/v1.h"
 #include "fleet.h"
+#include "metrics/prom.h"
 #include "placement.h"
 #include "rpc/principal.h"
 #include "spec/workload.h"
@@ -96,6 +97,8 @@ typedef struct fleet_node {
     /* Metrics: the latest two samples per container. */
     fleet_sample *samples;
     size_t n_samples;
+    /* The generation whose objects outgrew one answer, said (an event). */
+    uint64_t objects_warned_generation;
 } fleet_node;
 
 /* A PodDisruptionBudget as the fleet keeps it (fleet-budget.c). */
@@ -191,6 +194,8 @@ struct fleet {
      * readiness (coalesced), and when a minReadySeconds or a progress
      * deadline runs out. */
     berth_loop_timer rollout_soon, rollout_due;
+    /* How long each placement took, its commit included (/metrics). */
+    berth_prom_histogram place_seconds;
 };
 
 /* ---- fleet.c ---- */
@@ -246,6 +251,8 @@ int fleet_node_take(fleet *f, berth_store_node *rec, berth_error **err);
 void fleet_node_free(fleet_node *n);
 /* After loading: a fresh lease for every registered node. */
 void fleet_leases_start(fleet *f);
+/* A phase's word: "Ready", "Unknown", "Down", "PendingApproval". */
+const char *fleet_phase_name(NodePhase p);
 
 /* ---- fleet-reconcile.c ---- */
 
@@ -374,7 +381,7 @@ void fleet_objects_bump_undo(fleet *f, fleet_bumps *b);
 void fleet_objects_bump_done(fleet *f, fleet_bumps *b);
 /* The objects the node's containers (specs) name that exist, each sealed
  * to the node's keys (new messages: free each and the array). */
-int fleet_node_objects(fleet *f, const fleet_node *n, ContainerSpec *const *specs, size_t n_specs,
+int fleet_node_objects(fleet *f, fleet_node *n, ContainerSpec *const *specs, size_t n_specs,
                        SealedObject ***ret, size_t *ret_n, berth_error **err);
 
 /* ---- fleet-cron.c ---- */

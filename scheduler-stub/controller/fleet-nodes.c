@@ -115,7 +115,7 @@ static int node_named(fleet *f, const char *name, fleet_node **ret_node, berth_e
 
 /* ---- phases ---- */
 
-static const char *phase_name(NodePhase p)
+const char *fleet_phase_name(NodePhase p)
 {
     switch (p) {
     case NODE_READY:
@@ -147,9 +147,9 @@ static int set_phase(fleet *f, fleet_node *n, NodePhase phase, const char *reaso
         berth_store_rollback(f->cfg.store);
         goto fail;
     }
-    snprintf(event_reason, sizeof(event_reason), "Node%s", phase_name(phase));
+    snprintf(event_reason, sizeof(event_reason), "Node%s", fleet_phase_name(phase));
     fleet_event(f, FLEET_KIND_NODE, n->rec.name, phase == NODE_READY ? FLEET_NORMAL : FLEET_WARNING,
-                event_reason, "%s", *reason ? reason : phase_name(phase));
+                event_reason, "%s", *reason ? reason : fleet_phase_name(phase));
     if (berth_store_commit(f->cfg.store, err) < 0)
         goto fail;
     /* figures from a node that stopped reporting are not its current ones */
@@ -479,6 +479,17 @@ static int taint_check(const Taint *t, bool removing, berth_error **err)
     return 0;
 }
 
+void fleet_summary(const fleet *f, size_t *ret_nodes, size_t *ret_ready, size_t *ret_workloads)
+{
+    size_t ready = 0;
+
+    for (size_t i = 0; i < f->n_nodes; i++)
+        ready += f->nodes[i]->rec.phase == NODE_READY;
+    *ret_nodes = f->n_nodes;
+    *ret_ready = ready;
+    *ret_workloads = f->n_workloads;
+}
+
 int fleet_node_taint(fleet *f, const char *name, Taint *const *add, size_t n_add,
                      Taint *const *remove, size_t n_remove, const char *by, berth_error **err)
 {
@@ -633,12 +644,55 @@ int fleet_create_join_token(fleet *f, const CreateJoinTokenRequest *in, berth_jo
     char id[2 * BERTH_TOKEN_ID_LEN + 1];
 
     if (ctl_join_token_request_validate(in, err) < 0 ||
-        berth_policy_sqlite_create_token(f->cfg.policy, in->ttl_seconds, in->description, ret_token,
-                                         ret_expires_ns, err) < 0)
+        berth_policy_sqlite_create_token(f->cfg.policy, in->ttl_seconds, in->uses, in->description,
+                                         ret_token, ret_expires_ns, err) < 0)
         return -1;
     sodium_bin2hex(id, sizeof(id), ret_token->id, BERTH_TOKEN_ID_LEN);
-    fleet_event(f, FLEET_KIND_TOKEN, id, FLEET_NORMAL, "Created", "expires in %us%s%s",
+    fleet_event(f, FLEET_KIND_TOKEN, id, FLEET_NORMAL, "Created", "%u use(s), expires in %us%s%s",
+                in->uses ? in->uses : 1,
                 in->ttl_seconds ? in->ttl_seconds : BERTH_JOIN_TOKEN_TTL_DEFAULT_S,
                 *in->description ? ": " : "", in->description);
+    return 0;
+}
+
+int fleet_join_tokens_list(fleet *f, berth_store_token **ret, size_t *ret_n, berth_error **err)
+{
+    int64_t now = berth_now_real_ns();
+    size_t k = 0;
+
+    if (berth_store_tokens_list(f->cfg.store, ret, ret_n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < *ret_n; i++)
+        if ((*ret)[i].expires_ns > now)
+            (*ret)[k++] = (*ret)[i];
+    *ret_n = k;
+    return 0;
+}
+
+int fleet_join_token_delete(fleet *f, const char *id, const char *by, berth_store_token *ret_token,
+                            berth_error **err)
+{
+    uint8_t bin[BERTH_TOKEN_ID_LEN];
+    size_t len = 0, hex = strcspn(id, ".");
+    int r;
+
+    if (hex != 2 * BERTH_TOKEN_ID_LEN ||
+        sodium_hex2bin(bin, sizeof(bin), id, hex, NULL, &len, NULL) != 0 || len != sizeof(bin))
+        return berth_error_set(err, EINVAL,
+                               "'%.40s' is not a join token id (12 hex digits, as join-token ls "
+                               "shows)",
+                               id);
+    r = berth_store_token_delete(f->cfg.store, bin, ret_token, err);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return berth_error_set(err, ENOENT, "join token %.*s not found", (int)hex, id);
+    {
+        char name[2 * BERTH_TOKEN_ID_LEN + 1];
+
+        sodium_bin2hex(name, sizeof(name), bin, sizeof(bin));
+        fleet_event(f, FLEET_KIND_TOKEN, name, FLEET_NORMAL, "Revoked",
+                    "by %s after %u of %u use(s)", by, ret_token->used, ret_token->uses);
+    }
     return 0;
 }

@@ -181,8 +181,7 @@ static int unseal(fleet *f, ConfigObject *o, const char *key, berth_error **err)
     plain = berth_xmalloc(len + 1);
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, s->data + SEAL_NONCE,
                                                    s->len - SEAL_NONCE, (const uint8_t *)key,
-                                                   strlen(key), s->data,
-                                                   f->cfg.secrets_key) != 0) {
+                                                   strlen(key), s->data, f->cfg.secrets_key) != 0) {
         free(plain);
         return berth_error_set(err, EBADMSG,
                                "%s: its values do not open with this controller's key (the "
@@ -215,7 +214,18 @@ typedef struct load_ctx {
 static int load_object(void *data, const char *key, ConfigObject *o)
 {
     load_ctx *c = data;
+    char want[FLEET_OBJECT_KEY_BUF];
 
+    /* The values are sealed to the row's key; the kind, namespace and
+     * name beside them are not: they must name the same row, or a Secret
+     * renamed in the database would open as another. */
+    fleet_object_key(o->kind, o->namespace_, o->name, want);
+    if (strcmp(want, key) != 0) {
+        berth_error_set(c->err, EBADMSG, "%s: the row holds %s (the database was changed?)", key,
+                        want);
+        config_object_free_unpacked(o, NULL);
+        return -1;
+    }
     if (unseal(c->f, o, key, c->err) < 0) {
         config_object_free_unpacked(o, NULL);
         return -1;
@@ -361,13 +371,14 @@ static size_t node_box_keys(fleet *f, const fleet_node *n,
     return k;
 }
 
-int fleet_node_objects(fleet *f, const fleet_node *n, ContainerSpec *const *specs, size_t n_specs,
+int fleet_node_objects(fleet *f, fleet_node *n, ContainerSpec *const *specs, size_t n_specs,
                        SealedObject ***ret, size_t *ret_n, berth_error **err)
 {
     uint8_t box[BERTH_PUBKEYS_MAX][crypto_box_PUBLICKEYBYTES];
     names l = { 0 };
     SealedObject **out;
     size_t n_box, k = 0, total = 0;
+    bool left_out = false;
 
     for (size_t i = 0; i < n_specs; i++)
         spec_names(specs[i], &l);
@@ -393,11 +404,15 @@ int fleet_node_objects(fleet *f, const fleet_node *n, ContainerSpec *const *spec
          * (its pods wait, saying it is missing) and said */
         len = protobuf_c_message_get_packed_size(&fo->o->base) + crypto_box_SEALBYTES;
         if (total + len * n_box > FLEET_NODE_OBJECTS_MAX) {
-            fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_WARNING, "ObjectsTooLarge",
-                        "%s %s/%s left out of its assignments: its pods' Secrets and ConfigMaps "
-                        "would exceed %d MiB",
-                        fleet_config_kind_name(fo->o->kind), fo->o->namespace_, fo->o->name,
-                        FLEET_NODE_OBJECTS_MAX >> 20);
+            /* said once per generation of the node's assignments, not at
+             * every GetAssignments */
+            if (n->objects_warned_generation != n->rec.generation)
+                fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_WARNING, "ObjectsTooLarge",
+                            "%s %s/%s left out of its assignments: its pods' Secrets and "
+                            "ConfigMaps would exceed %d MiB",
+                            fleet_config_kind_name(fo->o->kind), fo->o->namespace_, fo->o->name,
+                            FLEET_NODE_OBJECTS_MAX >> 20);
+            left_out = true;
             continue;
         }
         total += len * n_box;
@@ -424,6 +439,8 @@ int fleet_node_objects(fleet *f, const fleet_node *n, ContainerSpec *const *spec
         sodium_memzero(buf, len);
         free(buf);
     }
+    if (left_out)
+        n->objects_warned_generation = n->rec.generation;
     free(l.v);
     *ret = out;
     *ret_n = k;

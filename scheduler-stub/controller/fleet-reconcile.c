@@ -470,6 +470,7 @@ static int place(fleet *f, berth_error **err)
     node_plan *plans = berth_xcalloc(f->n_nodes + 1, sizeof(*plans));
     uint64_t *old_gen = berth_xcalloc(f->n_nodes + 1, sizeof(*old_gen));
     _cleanup_free_ berth_place_status *status = NULL;
+    int64_t t0 = berth_now_mono_ns();
     int ret = -1;
 
     scratch_build(f, &s);
@@ -537,6 +538,7 @@ out:
     free(old_gen);
     berth_place_result_clear(&r);
     scratch_free(&s, f->n_nodes);
+    berth_prom_histogram_observe_ns(&f->place_seconds, berth_now_mono_ns() - t0);
     return ret;
 }
 

@@ -1048,7 +1048,7 @@ int fleet_events_list(fleet *f, const ListEventsRequest *in, fleet_events *ret, 
         t.cap = BERTH_STORE_EVENTS_MAX;
     v.events = berth_xcalloc(t.cap, sizeof(*v.events));
     if (berth_store_events_list(f->cfg.store, in->object_kind, in->object_name, (uint32_t)t.cap,
-                                take_event, &t, err) < 0) {
+                                in->after_id, take_event, &t, err) < 0) {
         fleet_events_clear(&v);
         return -1;
     }

@@ -222,6 +222,8 @@ fleet *fleet_new(const fleet_config *cfg, const fleet_effects *fx)
     berth_loop_timer_init(&f->eviction_timer, fleet_eviction_due);
     fleet_rollout_timers_init(f);
     f->peers_version = (uint64_t)berth_now_real_ns();
+    berth_prom_histogram_init(&f->place_seconds, berth_prom_seconds_buckets,
+                              berth_prom_seconds_buckets_n);
     return f;
 }
 

@@ -29,6 +29,7 @@
 #include "base/error.h"
 #include "base/loop.h"
 #include "berth/proto/v1.h"
+#include "metrics/prom.h"
 #include "policy_sqlite.h"
 #include "rpc/principal.h"
 #include "spec/workload.h"
@@ -301,6 +302,10 @@ int fleet_rollout(fleet *f, const RolloutRequest *in, const char *by, char **ret
  * EINVAL: a taint that is none; ENOENT: no such node, or a taint to
  * remove that it does not have. */
 #define FLEET_TAINTS_MAX 32
+/* How many nodes the fleet has, how many of them are Ready, and how many
+ * workloads it holds (for a status line). */
+void fleet_summary(const fleet *f, size_t *ret_nodes, size_t *ret_ready, size_t *ret_workloads);
+
 int fleet_node_taint(fleet *f, const char *name, Taint *const *add, size_t n_add,
                      Taint *const *remove, size_t n_remove, const char *by, berth_error **err);
 
@@ -308,9 +313,15 @@ int fleet_node_taint(fleet *f, const char *name, Taint *const *add, size_t n_add
  * fingerprint is in->key_fingerprint, when not empty). ENOENT, EBUSY:
  * another key awaits. */
 int fleet_approve_node(fleet *f, const ApproveNodeRequest *in, berth_error **err);
-/* A one-time join token (policy_sqlite.h), with an event. */
+/* A join token (policy_sqlite.h), with an event. */
 int fleet_create_join_token(fleet *f, const CreateJoinTokenRequest *in, berth_join_token *ret_token,
                             int64_t *ret_expires_ns, berth_error **err);
+/* The join tokens that have not expired, oldest first (a new array). */
+int fleet_join_tokens_list(fleet *f, berth_store_token **ret, size_t *ret_n, berth_error **err);
+/* Revoke the join token whose id is id (12 hex digits, or a whole token),
+ * with an event naming by; its row into *ret_token. ENOENT: none. */
+int fleet_join_token_delete(fleet *f, const char *id, const char *by, berth_store_token *ret_token,
+                            berth_error **err);
 /* The admission policy changed node name's row in the store (enrolled,
  * awaiting approval, key rotated, a request for approval let go of): take
  * it in (or forget the node when its row is gone). */
@@ -318,5 +329,9 @@ int fleet_node_reload(fleet *f, const char *name, berth_error **err);
 
 /* An operator stopped container id on node through its agent: the event. */
 void fleet_container_stopped(fleet *f, const char *node, const char *id, const char *by);
+
+/* For /metrics (fleet-metrics.c): the nodes by phase, the workloads by
+ * kind, their replicas wanted and not placed, how long placements took. */
+void fleet_write_metrics(fleet *f, berth_prom *w);
 
 #endif

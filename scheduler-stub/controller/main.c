@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "systemd/notify.h"
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/loop.h"
@@ -48,6 +49,7 @@ static void usage(FILE *out)
         "      --cluster-cidr CIDR         pod addresses; each node gets a range of it\n"
         "                                  (default 10.244.0.0/16)\n"
         "      --node-cidr-mask-size N     the prefix of each node's range (default 24)\n"
+        "      --metrics-address ADDR      serve /metrics there (default 127.0.0.1:7104; off)\n"
         "      --log-level LEVEL           debug, info, warn, error (default info)\n"
         "      --log-format FORMAT         text or json (default text)\n"
         "  -h, --help                      this text\n",
@@ -57,6 +59,8 @@ static void usage(FILE *out)
 typedef struct runtime {
     berth_loop *loop;
     berth_loop_signal term, intr;
+    controller *ctl;
+    berth_notify *notify; /* systemd's notifications */
 } runtime;
 
 static void on_signal(berth_loop_signal *s, int signo)
@@ -65,11 +69,20 @@ static void on_signal(berth_loop_signal *s, int signo)
     berth_info("signal %d: stopping", signo);
 }
 
+static void notify_status(char *buf, size_t size, void *data)
+{
+    runtime *rt = data;
+
+    if (rt->ctl)
+        berth_controller_status(rt->ctl, buf, size);
+}
+
 static void stop_term(berth_loop_signal *s, int signo)
 {
     runtime *rt = berth_container_of(s, runtime, term);
 
     on_signal(s, signo);
+    berth_notify_stopping(rt->notify, "stopping");
     berth_loop_stop(rt->loop);
 }
 
@@ -78,6 +91,7 @@ static void stop_intr(berth_loop_signal *s, int signo)
     runtime *rt = berth_container_of(s, runtime, intr);
 
     on_signal(s, signo);
+    berth_notify_stopping(rt->notify, "stopping");
     berth_loop_stop(rt->loop);
 }
 
@@ -97,6 +111,7 @@ int main(int argc, char **argv)
         O_GRACE,
         O_CLUSTER_CIDR,
         O_NODE_MASK,
+        O_METRICS_ADDRESS,
         O_LOG_LEVEL,
         O_LOG_FORMAT
     };
@@ -116,6 +131,7 @@ int main(int argc, char **argv)
         { "down-grace", required_argument, NULL, O_GRACE },
         { "cluster-cidr", required_argument, NULL, O_CLUSTER_CIDR },
         { "node-cidr-mask-size", required_argument, NULL, O_NODE_MASK },
+        { "metrics-address", required_argument, NULL, O_METRICS_ADDRESS },
         { "log-level", required_argument, NULL, O_LOG_LEVEL },
         { "log-format", required_argument, NULL, O_LOG_FORMAT },
         { "help", no_argument, NULL, 'h' },
@@ -197,9 +213,13 @@ int main(int argc, char **argv)
     if (berth_loop_new(&rt.loop, &err) < 0 ||
         berth_loop_add_signal(rt.loop, &rt.term, SIGTERM, stop_term, &err) < 0 ||
         berth_loop_add_signal(rt.loop, &rt.intr, SIGINT, stop_intr, &err) < 0 ||
+        berth_notify_open(rt.loop, notify_status, &rt, &rt.notify, &err) < 0 ||
         berth_controller_new(&cfg, rt.loop, &ctl, &err) < 0)
         goto fail;
+    rt.ctl = ctl;
     berth_info("serving on %s (state in %s)", cfg.rpc[0], cfg.state_dir);
+    /* the store is loaded and every channel bound */
+    berth_notify_ready(rt.notify);
     if (berth_loop_run(rt.loop, &err) < 0)
         goto fail;
     status = 0;
@@ -212,6 +232,7 @@ fail:
     }
     berth_error_free(&err);
 out:
+    berth_notify_close(rt.notify);
     berth_controller_free(ctl);
     berth_loop_free(rt.loop);
     ctl_config_free(&cfg);

@@ -98,6 +98,7 @@ static void h_create_join_token(Controller_Service *svc, const CreateJoinTokenRe
     JoinToken out = JOIN_TOKEN_INIT;
     _cleanup_error_ berth_error *err = NULL;
     char text[BERTH_TOKEN_TEXT_LEN], id[2 * BERTH_TOKEN_ID_LEN + 1];
+    char fp[BERTH_SHA256_FINGERPRINT_LEN];
     berth_join_token t;
     int64_t expires;
 
@@ -111,9 +112,79 @@ static void h_create_join_token(Controller_Service *svc, const CreateJoinTokenRe
     out.id = id;
     out.expires_unix_ns = expires;
     out.description = in->description;
+    out.uses = in->uses ? in->uses : 1;
+    out.created_unix_ns = berth_now_real_ns();
+    if (ctl_service_of(svc)->pk)
+        out.controller_fingerprint = berth_key_sha256_fingerprint(ctl_service_of(svc)->pk, fp);
+    out.controller_address = (char *)(ctl_service_of(svc)->rpc ? ctl_service_of(svc)->rpc : "");
     closure(&out, data);
     sodium_memzero(&t, sizeof(t));
     sodium_memzero(text, sizeof(text));
+}
+
+/* A stored token as listed (id into idbuf). */
+static void token_message(const berth_store_token *t, JoinToken *out,
+                          char idbuf[2 * BERTH_TOKEN_ID_LEN + 1])
+{
+    join_token_init(out);
+    sodium_bin2hex(idbuf, 2 * BERTH_TOKEN_ID_LEN + 1, t->id, BERTH_TOKEN_ID_LEN);
+    out->id = idbuf;
+    out->description = (char *)t->description;
+    out->expires_unix_ns = t->expires_ns;
+    out->created_unix_ns = t->created_ns;
+    out->uses = t->uses;
+    out->used = t->used;
+    out->last_used_by = (char *)t->used_by;
+    out->last_used_unix_ns = t->used_ns;
+}
+
+static void h_list_join_tokens(Controller_Service *svc, const ListJoinTokensRequest *in,
+                               ListJoinTokensResponse_Closure closure, void *data)
+{
+    ListJoinTokensResponse out = LIST_JOIN_TOKENS_RESPONSE_INIT;
+    _cleanup_error_ berth_error *err = NULL;
+    berth_store_token *v = NULL;
+    JoinToken *msgs, **ptrs;
+    char(*ids)[2 * BERTH_TOKEN_ID_LEN + 1];
+    size_t n = 0;
+
+    (void)in;
+    NEED_OPERATOR(data);
+    if (fleet_join_tokens_list(fleet_of(svc), &v, &n, &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    msgs = berth_xcalloc(n + 1, sizeof(*msgs));
+    ptrs = berth_xcalloc(n + 1, sizeof(*ptrs));
+    ids = berth_xcalloc(n + 1, sizeof(*ids));
+    for (size_t i = 0; i < n; i++) {
+        token_message(&v[i], &msgs[i], ids[i]);
+        ptrs[i] = &msgs[i];
+    }
+    out.tokens = ptrs;
+    out.n_tokens = n;
+    closure(&out, data);
+    free(ids);
+    free(ptrs);
+    free(msgs);
+    free(v);
+}
+
+static void h_delete_join_token(Controller_Service *svc, const DeleteJoinTokenRequest *in,
+                                JoinToken_Closure closure, void *data)
+{
+    _cleanup_error_ berth_error *err = NULL;
+    berth_store_token t;
+    JoinToken out;
+    char id[2 * BERTH_TOKEN_ID_LEN + 1];
+
+    NEED_OPERATOR(data);
+    if (fleet_join_token_delete(fleet_of(svc), in->id, operator_name(data), &t, &err) < 0) {
+        berth_rpc_fail_error(data, err);
+        return;
+    }
+    token_message(&t, &out, id);
+    closure(&out, data);
 }
 
 static void set_schedulable(Controller_Service *svc, const char *name, fleet_schedulable what,
@@ -921,6 +992,8 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.get_node = h_get_node;
     s->svc.approve_node = h_approve_node;
     s->svc.create_join_token = h_create_join_token;
+    s->svc.list_join_tokens = h_list_join_tokens;
+    s->svc.delete_join_token = h_delete_join_token;
     s->svc.list_workloads = h_list_workloads;
     s->svc.get_workload = h_get_workload;
     s->svc.list_namespaces = h_list_namespaces;

@@ -119,7 +119,7 @@ static int save(berth_policy_sqlite *p, const berth_store_node *n, const char *t
 
 /* ---- tokens ---- */
 
-int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
+int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s, uint32_t uses,
                                      const char *description, berth_join_token *ret_token,
                                      int64_t *ret_expires_ns, berth_error **err)
 {
@@ -133,6 +133,11 @@ int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
     if (ttl_s > TOKEN_TTL_MAX)
         return berth_error_set(err, EINVAL, "join token lifetime %us is longer than 30 days",
                                ttl_s);
+    if (uses == 0)
+        uses = 1;
+    if (uses > BERTH_JOIN_TOKEN_USES_MAX)
+        return berth_error_set(err, EINVAL, "join token uses: %u is more than %d", uses,
+                               BERTH_JOIN_TOKEN_USES_MAX);
     if (strlen(description) > 200)
         return berth_error_set(err, EINVAL, "join token description: at most 200 bytes");
     expires = now + (int64_t)ttl_s * BERTH_NSEC_PER_SEC;
@@ -146,7 +151,7 @@ int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
     r = berth_store_tokens_expire(p->st, now, err);
     if (r == 0)
         r = berth_store_token_put(p->st, t.id, sealed, sizeof(sealed), expires, description, now,
-                                  err);
+                                  uses, err);
     if (r < 0) {
         berth_store_rollback(p->st);
         sodium_memzero(&t, sizeof(t));

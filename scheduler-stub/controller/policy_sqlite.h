@@ -44,9 +44,14 @@ size_t berth_policy_sqlite_operators(const berth_policy_sqlite *p);
 /* How long a join token lives when its creator does not say. */
 #define BERTH_JOIN_TOKEN_TTL_DEFAULT_S 3600
 
-/* A new one-time join token valid for ttl_s seconds (0: the default, at
- * most 30 days), stored (sealed) before it is returned. */
-int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s,
+/* Most node keys one join token admits. */
+#define BERTH_JOIN_TOKEN_USES_MAX 10000
+
+/* A new join token valid for ttl_s seconds (0: the default, at most 30
+ * days) admitting uses node keys (0: one, at most
+ * BERTH_JOIN_TOKEN_USES_MAX), each once; stored (sealed) before it is
+ * returned. */
+int berth_policy_sqlite_create_token(berth_policy_sqlite *p, uint32_t ttl_s, uint32_t uses,
                                      const char *description, berth_join_token *ret_token,
                                      int64_t *ret_expires_ns, berth_error **err);
 

@@ -18,16 +18,18 @@ typedef struct relay_client {
 struct ctl_relay {
     berth_loop *loop;
     berth_auth *auth;
+    berth_rpc_metrics *metrics;
     relay_client *clients;
     size_t n_clients;
 };
 
-ctl_relay *ctl_relay_new(berth_loop *loop, berth_auth *auth)
+ctl_relay *ctl_relay_new(berth_loop *loop, berth_auth *auth, berth_rpc_metrics *metrics)
 {
     ctl_relay *r = berth_xcalloc(1, sizeof(*r));
 
     r->loop = loop;
     r->auth = auth;
+    r->metrics = metrics;
     return r;
 }
 
@@ -65,7 +67,8 @@ int ctl_relay_client(ctl_relay *r, const berth_principal *who, const char *addre
                                    .auth = r->auth,
                                    .address = address,
                                    .server = *who,
-                                   .max_inflight = RELAY_INFLIGHT };
+                                   .max_inflight = RELAY_INFLIGHT,
+                                   .metrics = r->metrics };
 
     if (c && c->client && strcmp(c->address, address) == 0) {
         *ret_client = c->client;

@@ -13,8 +13,9 @@
 
 typedef struct ctl_relay ctl_relay;
 
-/* loop and auth stay the caller's and must outlive the relay. */
-ctl_relay *ctl_relay_new(berth_loop *loop, berth_auth *auth);
+/* loop, auth and metrics (where the calls are counted; NULL: nowhere)
+ * stay the caller's and must outlive the relay. */
+ctl_relay *ctl_relay_new(berth_loop *loop, berth_auth *auth, berth_rpc_metrics *metrics);
 /* Calls still waiting complete with CANCELLED. NULL accepted. */
 void ctl_relay_free(ctl_relay *r);
 

@@ -26,6 +26,10 @@ typedef struct ctl_service {
     const char *events, *stream, *survey;
     /* ... and the cluster's pod range. */
     const char *cluster_cidr;
+    /* For join commands: the rpc address agents dial, and the
+     * controller's public key (its fingerprint). */
+    const char *rpc;
+    const uint8_t *pk;
     /* For operator calls the nodes answer: FleetHealth, Logs, Stop. */
     berth_surveyor *surveyor;
     ctl_relay *relay;

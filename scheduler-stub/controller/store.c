@@ -10,12 +10,13 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "pb/pb.h"
 #include "rpc/envelope.h"
 #include "spec/workload.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 #define STMT_CACHE     64
 
 static const char schema_v1[] =
@@ -111,6 +112,12 @@ static const char schema_v8[] = "CREATE TABLE objects ("
                                 "  key TEXT PRIMARY KEY,"
                                 "  object BLOB NOT NULL);"; /* ConfigObject */
 
+/* Version 9: join tokens of several uses (berthctl join-token --uses). */
+static const char schema_v9[] =
+    "ALTER TABLE join_tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE join_tokens ADD COLUMN used INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE join_tokens SET used = 1 WHERE used_ns != 0;";
+
 typedef struct stmt_slot {
     const char *sql; /* a string literal: cached by address */
     sqlite3_stmt *stmt;
@@ -119,8 +126,9 @@ typedef struct stmt_slot {
 struct berth_store {
     sqlite3 *db;
     char *path;
-    int depth;   /* nested begin count */
-    bool doomed; /* a nested rollback happened */
+    int depth;                           /* nested begin count */
+    bool doomed;                         /* a nested rollback happened */
+    berth_prom_histogram commit_seconds; /* each outermost COMMIT (its fsync) */
     stmt_slot stmts[STMT_CACHE];
 };
 
@@ -254,8 +262,9 @@ static int migrate(berth_store *st, berth_error **err)
         (version < 5 && exec(st, schema_v5, "add revisions to the schema", err) < 0) ||
         (version < 6 && exec(st, schema_v6, "add jobs to the schema", err) < 0) ||
         (version < 7 && exec(st, schema_v7, "add disruption budgets to the schema", err) < 0) ||
-        exec(st, schema_v8, "add Secrets and ConfigMaps to the schema", err) < 0 ||
-        exec(st, "PRAGMA user_version = 8", "set the schema version", err) < 0) {
+        (version < 8 && exec(st, schema_v8, "add Secrets and ConfigMaps to the schema", err) < 0) ||
+        exec(st, schema_v9, "add join token uses to the schema", err) < 0 ||
+        exec(st, "PRAGMA user_version = 9", "set the schema version", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
@@ -274,6 +283,8 @@ int berth_store_open(const char *path, berth_store **ret_store, berth_error **er
     close(fd);
     st = berth_xcalloc(1, sizeof(*st));
     st->path = berth_xstrdup(path);
+    berth_prom_histogram_init(&st->commit_seconds, berth_prom_seconds_buckets,
+                              berth_prom_seconds_buckets_n);
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         db_error(st, err, "open");
@@ -319,6 +330,8 @@ int berth_store_begin(berth_store *st, berth_error **err)
 
 int berth_store_commit(berth_store *st, berth_error **err)
 {
+    int64_t t0;
+
     if (st->depth <= 0)
         return berth_error_set(err, EINVAL, "%s: commit without begin", st->path);
     if (--st->depth > 0)
@@ -327,11 +340,18 @@ int berth_store_commit(berth_store *st, berth_error **err)
         exec(st, "ROLLBACK", "rollback", NULL);
         return berth_error_set(err, EIO, "%s: transaction rolled back", st->path);
     }
+    t0 = berth_now_mono_ns();
     if (exec(st, "COMMIT", "commit", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         return -1;
     }
+    berth_prom_histogram_observe_ns(&st->commit_seconds, berth_now_mono_ns() - t0);
     return 0;
+}
+
+const berth_prom_histogram *berth_store_commit_seconds(const berth_store *st)
+{
+    return &st->commit_seconds;
 }
 
 void berth_store_rollback(berth_store *st)
@@ -588,17 +608,27 @@ int berth_store_pending_oldest(berth_store *st, char *ret_name, size_t size, ber
 /* ---- join tokens ---- */
 
 static const char sql_token_put[] = "INSERT INTO join_tokens (id, sealed_secret, expires_ns,"
-                                    " description, created_ns) VALUES (?1, ?2, ?3, ?4, ?5)";
+                                    " description, created_ns, uses) VALUES (?1, ?2, ?3, ?4, ?5,"
+                                    " ?6)";
 static const char sql_token_get[] = "SELECT sealed_secret FROM join_tokens WHERE id = ?1 AND"
                                     " sealed_secret IS NOT NULL AND expires_ns > ?2";
-static const char sql_token_use[] = "UPDATE join_tokens SET sealed_secret = NULL, used_ns = ?2,"
-                                    " used_by = ?3 WHERE id = ?1 AND sealed_secret IS NOT NULL"
-                                    " AND expires_ns > ?2";
+/* (the right-hand sides see the row as it was) */
+static const char sql_token_use[] =
+    "UPDATE join_tokens SET used = used + 1, used_ns = ?2, used_by = ?3,"
+    " sealed_secret = CASE WHEN used + 1 >= uses THEN NULL ELSE sealed_secret END"
+    " WHERE id = ?1 AND sealed_secret IS NOT NULL AND used < uses AND expires_ns > ?2";
+static const char sql_token_list[] = "SELECT id, description, used_by, expires_ns, created_ns,"
+                                     " used_ns, uses, used FROM join_tokens"
+                                     " ORDER BY created_ns, id";
+static const char sql_token_one[] = "SELECT id, description, used_by, expires_ns, created_ns,"
+                                    " used_ns, uses, used FROM join_tokens WHERE id = ?1";
+static const char sql_token_del[] = "DELETE FROM join_tokens WHERE id = ?1";
 static const char sql_token_expire[] = "DELETE FROM join_tokens WHERE expires_ns <= ?1";
 
 int berth_store_token_put(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
                           const uint8_t *sealed, size_t sealed_len, int64_t expires_ns,
-                          const char *description, int64_t created_ns, berth_error **err)
+                          const char *description, int64_t created_ns, uint32_t uses,
+                          berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_token_put, err);
 
@@ -609,7 +639,79 @@ int berth_store_token_put(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
     sqlite3_bind_int64(s, 3, expires_ns);
     bind_text(s, 4, description);
     sqlite3_bind_int64(s, 5, created_ns);
+    sqlite3_bind_int64(s, 6, uses);
     return run(st, s, "save join token", err);
+}
+
+static void token_row(sqlite3_stmt *s, berth_store_token *t)
+{
+    const void *id = sqlite3_column_blob(s, 0);
+    const char *d = (const char *)sqlite3_column_text(s, 1), *by;
+
+    memset(t, 0, sizeof(*t));
+    if (id && sqlite3_column_bytes(s, 0) == BERTH_TOKEN_ID_LEN)
+        memcpy(t->id, id, BERTH_TOKEN_ID_LEN);
+    snprintf(t->description, sizeof(t->description), "%s", d ? d : "");
+    by = (const char *)sqlite3_column_text(s, 2);
+    snprintf(t->used_by, sizeof(t->used_by), "%s", by ? by : "");
+    t->expires_ns = sqlite3_column_int64(s, 3);
+    t->created_ns = sqlite3_column_int64(s, 4);
+    t->used_ns = sqlite3_column_int64(s, 5);
+    t->uses = (uint32_t)sqlite3_column_int64(s, 6);
+    t->used = (uint32_t)sqlite3_column_int64(s, 7);
+}
+
+int berth_store_tokens_list(berth_store *st, berth_store_token **ret, size_t *ret_n,
+                            berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_token_list, err);
+    berth_store_token *v = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = berth_xreallocarray(v, n + 1, sizeof(*v));
+        token_row(s, &v[n++]);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return db_error(st, err, "list join tokens");
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+int berth_store_token_delete(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
+                             berth_store_token *ret_token, berth_error **err)
+{
+    sqlite3_stmt *s = stmt(st, sql_token_one, err);
+    berth_store_token t;
+    int rc;
+
+    if (!s)
+        return -1;
+    sqlite3_bind_blob(s, 1, id, BERTH_TOKEN_ID_LEN, SQLITE_TRANSIENT);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        token_row(s, &t);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_error(st, err, "read join token");
+    s = stmt(st, sql_token_del, err);
+    if (!s)
+        return -1;
+    sqlite3_bind_blob(s, 1, id, BERTH_TOKEN_ID_LEN, SQLITE_TRANSIENT);
+    if (run(st, s, "delete join token", err) < 0)
+        return -1;
+    if (ret_token)
+        *ret_token = t;
+    return 1;
 }
 
 int berth_store_token_get(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN], int64_t now_ns,
@@ -651,7 +753,7 @@ int berth_store_token_use(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
     if (run(st, s, "use join token", err) < 0)
         return -1;
     if (sqlite3_changes(st->db) != 1)
-        return berth_error_set(err, EPERM, "join token used or expired");
+        return berth_error_set(err, EPERM, "join token used up, revoked or expired");
     return 0;
 }
 
@@ -1212,7 +1314,7 @@ static const char sql_ev_trim[] = "DELETE FROM events WHERE id <= ?1";
 static const char sql_ev_list[] =
     "SELECT id, time_ns, object_kind, object_name, type, reason, message FROM ("
     " SELECT * FROM events WHERE (?1 = '' OR object_kind = ?1) AND (?2 = '' OR object_name = ?2)"
-    " ORDER BY id DESC LIMIT ?3) ORDER BY id";
+    " AND id > ?4 ORDER BY CASE WHEN ?4 > 0 THEN id ELSE -id END LIMIT ?3) ORDER BY id";
 
 int berth_store_event_add(berth_store *st, Event *e, berth_error **err)
 {
@@ -1248,7 +1350,8 @@ static char *column_dup(sqlite3_stmt *s, int col)
 }
 
 int berth_store_events_list(berth_store *st, const char *kind, const char *name, uint32_t limit,
-                            int (*fn)(void *data, Event *e), void *data, berth_error **err)
+                            uint64_t after_id, int (*fn)(void *data, Event *e), void *data,
+                            berth_error **err)
 {
     sqlite3_stmt *s = stmt(st, sql_ev_list, err);
     int rc, r = 0;
@@ -1258,6 +1361,7 @@ int berth_store_events_list(berth_store *st, const char *kind, const char *name,
     bind_text(s, 1, kind);
     bind_text(s, 2, name);
     sqlite3_bind_int64(s, 3, limit);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)(after_id > INT64_MAX ? INT64_MAX : after_id));
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         Event *e = berth_xmalloc(sizeof(*e));
 

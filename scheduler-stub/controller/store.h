@@ -22,6 +22,7 @@
 
 #include "base/error.h"
 #include "berth/proto/v1.h"
+#include "metrics/prom.h"
 #include "rpc/keys.h"
 #include "rpc/principal.h"
 
@@ -41,6 +42,8 @@ void berth_store_close(berth_store *st);
 int berth_store_begin(berth_store *st, berth_error **err);
 int berth_store_commit(berth_store *st, berth_error **err);
 void berth_store_rollback(berth_store *st);
+/* How long each transaction's COMMIT took (its fsync), for /metrics. */
+const berth_prom_histogram *berth_store_commit_seconds(const berth_store *st);
 
 /* ---- nodes ---- */
 
@@ -96,17 +99,36 @@ int berth_store_pending_oldest(berth_store *st, char *ret_name, size_t size, ber
  * its own key; the store never sees the secret in the clear). */
 int berth_store_token_put(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
                           const uint8_t *sealed, size_t sealed_len, int64_t expires_ns,
-                          const char *description, int64_t created_ns, berth_error **err);
-/* A live token (not used, not expired at now_ns): 1 and its sealed secret
+                          const char *description, int64_t created_ns, uint32_t uses,
+                          berth_error **err);
+/* A live token (uses left, not expired at now_ns): 1 and its sealed secret
  * in ret (up to cap bytes, length in *ret_len), 0 when there is none. */
 int berth_store_token_get(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN], int64_t now_ns,
                           uint8_t *ret, size_t cap, size_t *ret_len, berth_error **err);
-/* Consume a live token for node who: its sealed secret is erased. EPERM
- * when it is not live (used meanwhile, or expired). */
+/* Use a live token for node who: one use fewer; its sealed secret is
+ * erased with the last. EPERM when it is not live (used up meanwhile,
+ * revoked, or expired). */
 int berth_store_token_use(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN], const char *who,
                           int64_t now_ns, berth_error **err);
 /* Forget tokens that expired before now_ns (their rows, once used or not). */
 int berth_store_tokens_expire(berth_store *st, int64_t now_ns, berth_error **err);
+
+/* A token as listed (never its secret). */
+typedef struct berth_store_token {
+    uint8_t id[BERTH_TOKEN_ID_LEN];
+    char description[256];
+    char used_by[BERTH_NAME_MAX + 1]; /* the last node it admitted */
+    int64_t expires_ns, created_ns, used_ns;
+    uint32_t uses, used;
+} berth_store_token;
+
+/* Every token, oldest first (a new array; NULL when none). */
+int berth_store_tokens_list(berth_store *st, berth_store_token **ret, size_t *ret_n,
+                            berth_error **err);
+/* Remove a token: 1 removed (its row into *ret_token when not NULL), 0 none
+ * had that id. */
+int berth_store_token_delete(berth_store *st, const uint8_t id[BERTH_TOKEN_ID_LEN],
+                             berth_store_token *ret_token, berth_error **err);
 
 /* ---- workloads ---- */
 
@@ -215,9 +237,11 @@ int berth_store_statuses_load(berth_store *st,
 /* Append e (its id is assigned and written back); the oldest beyond
  * BERTH_STORE_EVENTS_MAX are dropped. */
 int berth_store_event_add(berth_store *st, Event *e, berth_error **err);
-/* The newest limit events matching kind and name (NULL or "": any),
- * oldest first; fn owns e. */
+/* The newest limit events matching kind and name (NULL or "": any), or
+ * with after_id the oldest limit of those after it; oldest first; fn owns
+ * e. */
 int berth_store_events_list(berth_store *st, const char *kind, const char *name, uint32_t limit,
-                            int (*fn)(void *data, Event *e), void *data, berth_error **err);
+                            uint64_t after_id, int (*fn)(void *data, Event *e), void *data,
+                            berth_error **err);
 
 #endif

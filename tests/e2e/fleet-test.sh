@@ -71,8 +71,15 @@ ctl_start --rpc "tcp://$CTL:7100" --events "tcp://$CTL:7101" --stream "tcp://$CT
 	--survey "tcp://$CTL:7103" --advertise-host "$CTL" --heartbeat-min-interval 500ms \
 	--heartbeat-misses 4 --down-grace 4s || exit 1
 NODES="n1 n2 n3"
-for n in $NODES; do
-	node_start $n "$(net_ns $n)" "tcp://$CTL:7100" "tcp://$(net_addr $n):7421"
+# n1 with a token in its agent.yaml; n2 and n3 join with berthd join and
+# one token of two uses, checking the controller's key by its fingerprint
+node_start n1 "$(net_ns n1)" "tcp://$CTL:7100" "tcp://$(net_addr n1):7421"
+JOIN=$(bctl join-token --uses 2 --description "n2 and n3" --print-join-command 2>/dev/null)
+JOIN_TOKEN=$(echo "$JOIN" | awk '{ for (i = 1; i < NF; i++) if ($i == "--token") print $(i + 1) }')
+JOIN_FP=$(echo "$JOIN" | awk '{ for (i = 1; i < NF; i++) if ($i == "--controller-fingerprint") print $(i + 1) }')
+for n in n2 n3; do
+	FLEET_JOIN="$JOIN_TOKEN $JOIN_FP" node_start $n "$(net_ns $n)" "tcp://$CTL:7100" \
+		"tcp://$(net_addr $n):7421"
 done
 wait_until 30 nodes_ready 3
 expect "three nodes Ready" "3" "$(bctl get nodes | awk 'NR > 1 && $2 == "Ready"' | wc -l)"
@@ -135,6 +142,68 @@ expect "berthctl version: client and controller" "Client Version: $V|Server Vers
 	"$(bctl version 2>&1 | paste -sd'|')"
 expect "get nodes: each agent's" "$V $V $V" \
 	"$(bctl get nodes | awk 'NR > 1 { print $NF }' | paste -sd' ')"
+
+scenario "0b. nodes join with berthd join and a token of two uses"
+expect "join-token --print-join-command: the controller's address" \
+	"berthd join tcp://$CTL:7100 --token" "$(echo "$JOIN" | awk '{ print $1, $2, $3, $4 }')"
+expect "... and its key's fingerprint, as ssh-keygen -l spells one" \
+	"SHA256:$(awk '{ print $2 }' "$FLEET_DIR/ctl/state/controller.pub" | base64 -d |
+		openssl dgst -sha256 -binary | base64 | tr -d '=')" "$JOIN_FP"
+contains "berthd join wrote the controller's address into agent.yaml" \
+	"address: 'tcp://$CTL:7100'" "$(cat "$FLEET_DIR/n2/agent.yaml")"
+expect "... and no token" "0" "$(grep -c '^join_token' "$FLEET_DIR/n2/agent.yaml")"
+expect "... and the controller's key" "$(cat "$FLEET_DIR/ctl/state/controller.pub")" \
+	"$(cat "$FLEET_DIR/n3/controller.pub")"
+expect "join-token ls: both uses taken, by the last node" "2/2 n3" \
+	"$(bctl join-token ls | awk -v id="${JOIN_TOKEN%%.*}" '$1 == id { print $4, $5 }')"
+# a fourth machine (x): the token is used up; a wrong fingerprint is
+# refused before anything is sent, and nothing is written
+mkdir -p "$FLEET_DIR/x"
+xjoin() {
+	nsenter --net=/run/netns/"$(net_ns x)" "$FLEET_BIN_AGENT" join "tcp://$CTL:7100" \
+		-c "$FLEET_DIR/x/agent.yaml" --controller-key "$FLEET_DIR/x/controller.pub" \
+		--node-name x --timeout 5s "$@" 2>&1
+}
+printf 'state_dir: %s\n' "$FLEET_DIR/x/state" >"$FLEET_DIR/x/agent.yaml"
+contains "a used-up token enrolls nobody" "join token ${JOIN_TOKEN%%.*} is unknown, used" \
+	"$(xjoin --token "$JOIN_TOKEN" --controller-fingerprint "$JOIN_FP")"
+WRONG_FP="SHA256:$(printf 'A%.0s' $(seq 43))"
+tok=$(bctl join-token 2>/dev/null)
+out=$(xjoin --token "$tok" --controller-fingerprint "$WRONG_FP")
+contains "a wrong fingerprint is refused" "has the key $JOIN_FP, not $WRONG_FP: refused" "$out"
+expect "... the token untouched" "0/1" \
+	"$(bctl join-token ls | awk -v id="${tok%%.*}" '$1 == id { print $4 }')"
+expect "... nothing written" "state_dir: $FLEET_DIR/x/state|no key" \
+	"$(cat "$FLEET_DIR/x/agent.yaml")|$([ -e "$FLEET_DIR/x/controller.pub" ] && echo key || echo no key)"
+expect "join-token rm revokes" "join token ${tok%%.*} revoked (0 of 1 use(s) taken)" \
+	"$(bctl join-token rm "${tok%%.*}")"
+contains "... and then it enrolls nobody" "is unknown, used" \
+	"$(xjoin --token "$tok" --controller-fingerprint "$JOIN_FP")"
+expect "... x is no node" "" "$(bctl get nodes | awk '$1 == "x"')"
+
+scenario "0c. get -w and events -w follow what changes"
+bctl get nodes -w >"$FLEET_DIR/watch-nodes" 2>&1 &
+WATCH_NODES=$!
+bctl events -w --for node/n3 >"$FLEET_DIR/watch-events" 2>&1 &
+WATCH_EVENTS=$!
+wait_until 10 grep -q '^n3 ' "$FLEET_DIR/watch-nodes"
+bctl cordon n3 >/dev/null
+wait_until 10 grep -q 'Ready,SchedulingDisabled' "$FLEET_DIR/watch-nodes"
+bctl uncordon n3 >/dev/null
+n3_rows() { [ "$(grep -c '^n3 ' "$FLEET_DIR/watch-nodes")" -ge 3 ]; }
+wait_until 10 n3_rows
+uncordoned() { grep -q 'Uncordoned' "$FLEET_DIR/watch-events"; }
+wait_until 10 uncordoned
+kill "$WATCH_NODES" "$WATCH_EVENTS" 2>/dev/null
+wait "$WATCH_NODES" "$WATCH_EVENTS" 2>/dev/null
+expect "get nodes -w: the table once, then n3's row at each change" \
+	"NAME|n1|n2|n3|n3 Ready,SchedulingDisabled|n3 Ready" \
+	"$(awk '{ print ($1 == "n3" && NR > 4) ? $1 " " $2 : $1 }' "$FLEET_DIR/watch-nodes" |
+		paste -sd'|')"
+contains "events -w: the cordon as it came" "Cordoned" "$(cat "$FLEET_DIR/watch-events")"
+contains "... and the uncordon" "node/n3" "$(grep Uncordoned "$FLEET_DIR/watch-events")"
+expect "events --for jointoken/ID: made, then revoked" "Created Revoked" \
+	"$(bctl events --for "jointoken/${tok%%.*}" | awk 'NR > 1 { print $3 }' | paste -sd' ')"
 
 # --- 1. a Deployment and a DaemonSet --------------------------------------------
 

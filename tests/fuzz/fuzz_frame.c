@@ -140,6 +140,14 @@ static void ctl_rpc_receive(berth_auth *a, const fuzz_world *w, uint8_t *frame, 
         free(reply);
         return;
     }
+    if (len > 1 && frame[1] == BERTH_FRAME_DISCOVER) {
+        uint8_t *reply = NULL;
+        size_t reply_len = 0;
+
+        berth_auth_discover(a, frame, len, &reply, &reply_len);
+        free(reply);
+        return;
+    }
     env = open_envelope(a, &x, frame, len);
     if (!env)
         return;
@@ -181,6 +189,18 @@ static void node_welcome_receive(berth_auth *a, const berth_hello *hello, uint8_
 {
     berth_welcome welcome;
 
+    /* berthd join's question is out instead: the key discovery answer (to
+     * the challenge the seed's question carried, 32 x 0x21) */
+    if (len > 1 && frame[1] == BERTH_FRAME_DISCOVERED) {
+        uint8_t challenge[BERTH_DISCOVER_CHALLENGE_LEN], pk[BERTH_PUBKEY_LEN];
+        berth_principal who;
+        berth_error *err = NULL;
+
+        memset(challenge, 0x21, sizeof(challenge));
+        berth_discover_answer(frame, len, challenge, &who, pk, &err);
+        berth_error_free(&err);
+        return;
+    }
     berth_auth_hello_finish(a, hello, frame, len, &welcome);
 }
 

@@ -66,6 +66,8 @@ static const struct {
     { &controller_descriptor, "CreateJob" },
     { &controller_descriptor, "ListObjects" },
     { &controller_descriptor, "Version" },
+    { &controller_descriptor, "ListJoinTokens" },
+    { &controller_descriptor, "DeleteJoinToken" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

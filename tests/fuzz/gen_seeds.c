@@ -309,6 +309,8 @@ static size_t calls_make(call *calls)
     static CreateJobRequest create_job = CREATE_JOB_REQUEST_INIT;
     static ListObjectsRequest objects = LIST_OBJECTS_REQUEST_INIT;
     static VersionRequest version = VERSION_REQUEST_INIT;
+    static ListJoinTokensRequest tokens = LIST_JOIN_TOKENS_REQUEST_INIT;
+    static DeleteJoinTokenRequest token_rm = DELETE_JOIN_TOKEN_REQUEST_INIT;
     size_t n = 0;
 
     reg.node = node_info();
@@ -341,6 +343,7 @@ static size_t calls_make(call *calls)
     an.key_fingerprint = berth_key_fingerprint(fuzz_world_get()->node_next.pk, fp);
     jt.ttl_seconds = 3600;
     jt.description = "rack 4";
+    jt.uses = 50;
     gw.name = "web";
     lc.node = "node-1";
     lc.workload = "web";
@@ -410,6 +413,9 @@ static size_t calls_make(call *calls)
     objects.reveal = true;
     CALL("Controller", "ListObjects", 35, &objects);
     CALL("Controller", "Version", 36, &version);
+    CALL("Controller", "ListJoinTokens", 37, &tokens);
+    token_rm.id = "0a0b0c0d0e0f";
+    CALL("Controller", "DeleteJoinToken", 38, &token_rm);
 #undef CALL
     return n;
 }
@@ -670,6 +676,25 @@ static void frame_corpus(void)
     hello_seeds("token", true, BERTH_ROLE_NODE, "node-3", true, false);
     hello_seeds("rotate", false, BERTH_ROLE_NODE, "node-1", false, true);
     hello_seeds("operator", false, BERTH_ROLE_OPERATOR, "alice", false, false);
+    /* berthd join's key discovery: the question and the controller's
+     * signed answer (raw; the time is made relative, the signature stays
+     * valid only for inputs that keep it) */
+    {
+        fuzz_world *w = fuzz_world_get();
+        uint8_t q[BERTH_DISCOVER_LEN], challenge[BERTH_DISCOVER_CHALLENGE_LEN], *reply = NULL;
+        size_t rlen = 0;
+
+        berth_discover_request(q, challenge);
+        memset(q + BERTH_FRAME_HEADER_LEN, 0x21, BERTH_DISCOVER_CHALLENGE_LEN);
+        berth_auth_discover(w->ctl.auth, q, sizeof(q), &reply, &rlen);
+        memset(q + FRAME_TIMESTAMP_AT, 0, 8);
+        put("frame", "raw-discover", ROUTE_HELLO, q, sizeof(q));
+        if (reply) {
+            memset(reply + FRAME_TIMESTAMP_AT, 0, 8);
+            put("frame", "raw-discovered", ROUTE_WELCOME, reply, rlen);
+        }
+        free(reply);
+    }
 
     for (size_t i = 0; i < n; i++) {
         f = envelope(FRAME_KIND_REQUEST, calls[i].method, 1000 + i, calls[i].req, NULL, &len);

@@ -131,20 +131,24 @@ node_start() {
 		bctl image import bb "$FLEET_ROOTFS" --image-store "$d/images" --state-dir "$d/state" \
 			>/dev/null || return 1
 		# FLEET_NO_TOKEN=1: the node joins by an operator's approval instead;
-		# FLEET_TOKEN=T: with that token rather than a fresh one.
+		# FLEET_TOKEN=T: with that token rather than a fresh one;
+		# FLEET_JOIN="TOKEN FINGERPRINT": by berthd join, which writes the
+		# controller's settings into agent.yaml.
 		token=${FLEET_TOKEN:-}
-		[ -n "$token" ] || [ -n "${FLEET_NO_TOKEN:-}" ] || token=$(bctl join-token) || return 1
+		[ -n "$token" ] || [ -n "${FLEET_NO_TOKEN:-}" ] || [ -n "${FLEET_JOIN:-}" ] ||
+			token=$(bctl join-token 2>/dev/null) || return 1
 		[ -n "$listen" ] || listen=ipc://$d/agent-remote.sock
 		# An agent in the host's network namespace makes no pod network
 		# there (a bridge, nftables, forwarding: not the test's to change);
 		# one in a namespace of the test's has berthd's default.
-		local podnet=""
+		local podnet="" ctlline="controller: {address: '$ctl', key: $BERTH_CONTROLLER_KEY}" jt jfp
+		[ -z "${FLEET_JOIN:-}" ] || ctlline=""
 		[ -n "$netns" ] || podnet="pod_network: {mode: none}"
 		case "${FLEET_AGENT_EXTRA:-}" in *pod_network*) podnet="" ;; esac
 		cat >"$d/agent.yaml" <<-YAML
 			node_name: $name
 			labels: {fleet-node: $name}
-			controller: {address: '$ctl', key: $BERTH_CONTROLLER_KEY}
+			$ctlline
 			${token:+join_token: $token}
 			state_dir: $d/state
 			image_store: $d/images
@@ -158,6 +162,16 @@ node_start() {
 			${FLEET_AGENT_EXTRA:-}
 			$podnet
 		YAML
+		if [ -n "${FLEET_JOIN:-}" ]; then
+			read -r jt jfp <<<"$FLEET_JOIN"
+			${netns:+nsenter --net=/run/netns/$netns} "$FLEET_BIN_AGENT" join "$ctl" --token "$jt" \
+				--controller-fingerprint "$jfp" -c "$d/agent.yaml" \
+				--controller-key "$d/controller.pub" >>"$d/log" 2>&1 || {
+				echo "berthd join failed:"
+				cat "$d/log"
+				return 1
+			}
+		fi
 		printf -v "$nsvar" %s "$netns"
 		FLEET_NODES+=("$name")
 	fi

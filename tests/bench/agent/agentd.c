@@ -70,7 +70,7 @@ int bench_agentd_start(bench_agentd *a, bool wait)
                      "node_name: bench\n"
                      "controller: {address: '%s', key: %s/controller.pub}\n"
                      "state_dir: %s/agent\nimage_store: %s/images\nkey: %s/node.key\n"
-                     "cgroup_parent: %s\nsocket: %s/agent.sock\n"
+                     "cgroup_parent: %s\nsocket: %s/agent.sock\nlisten: off\n"
                      "log: {level: warn}\n%s",
                      a->ctl.rpc, a->dir, a->dir, a->dir, a->dir, a->parent, a->dir,
                      /* no pod network unless asked: the fake controller gives no range */

@@ -92,7 +92,7 @@ static int start_fleet(const char *rootfs)
                  "controller: {address: '%s', key: %s}\n"
                  "join_token: %s\n"
                  "state_dir: %s/agent\nimage_store: %s/images\n"
-                 "cgroup_parent: %s\nsocket: %s/agent.sock\n"
+                 "cgroup_parent: %s\nsocket: %s/agent.sock\nlisten: off\n"
                  /* the controller's figures, in the host's namespace: no bridge there */
                  "pod_network: {mode: none}\n"
                  "log: {level: warn}\n",

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +66,11 @@ static void write_config(void)
  * this trigger file (see there). */
 static const char *epoll_fail_trigger;
 
+/* Set by a test for the next berthd_start: run it as systemd would, with
+ * these NOTIFY_SOCKET and WATCHDOG_USEC, and its stderr (the log file) as
+ * the journal stream. */
+static const char *notify_socket, *watchdog_usec;
+
 /* The child runs check's SIGTERM handler until it execs, which signals
  * the whole process group, this test included: a berthd_signal(SIGTERM)
  * that comes before the exec (a slow VM) would end the test. So the child
@@ -89,6 +96,17 @@ static void berthd_start(void)
 
         dup2(fd, 1);
         dup2(fd, 2);
+        if (notify_socket) {
+            struct stat st;
+            char v[64];
+
+            fstat(2, &st);
+            snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+                     (unsigned long long)st.st_ino);
+            setenv("JOURNAL_STREAM", v, 1);
+            setenv("NOTIFY_SOCKET", notify_socket, 1);
+            setenv("WATCHDOG_USEC", watchdog_usec, 1);
+        }
         if (epoll_fail_trigger) {
             setenv("LD_PRELOAD", getenv("BERTH_TEST_EPOLL_PRELOAD"), 1);
             setenv("BERTH_TEST_EPOLL_FAIL", epoll_fail_trigger, 1);
@@ -1105,6 +1123,119 @@ START_TEST(bad_inputs)
 }
 END_TEST
 
+/* Datagrams berthd sent to the notify socket within ms, appended to
+ * got (each followed by "|"). */
+static void notify_read(int fd, char *got, size_t size, int ms)
+{
+    int64_t end = berth_now_mono_ns() + (int64_t)ms * BERTH_NSEC_PER_MSEC;
+
+    while (berth_now_mono_ns() < end) {
+        char buf[1024];
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+        if (n < 0) {
+            run_for(loop, 20);
+            continue;
+        }
+        buf[n] = '\0';
+        snprintf(got + strlen(got), size - strlen(got), "%s|", buf);
+    }
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The berth-monitor process above pid (its parent, or further up). */
+static pid_t monitor_of(pid_t pid)
+{
+    for (int depth = 0; pid > 1 && depth < 8; depth++) {
+        char path[64], *buf = NULL, *pp;
+        int ppid = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (berth_read_file_at(AT_FDCWD, path, 1 << 16, &buf, NULL, NULL) < 0)
+            return -1;
+        if (strstr(buf, "Name:\tberth-monitor")) {
+            free(buf);
+            return pid;
+        }
+        pp = strstr(buf, "\nPPid:");
+        if (pp)
+            sscanf(pp + 6, "%d", &ppid);
+        free(buf);
+        pid = ppid;
+    }
+    return -1;
+}
+
+/* Under systemd (Type=notify): READY=1 once it serves, with a STATUS=
+ * line that follows the controller's registration; WATCHDOG=1 from the
+ * loop at half the period; STOPPING=1 on SIGTERM; log records carry their
+ * syslog priority on the journal stream; no child sees NOTIFY_SOCKET. */
+START_TEST(systemd_notify)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char got[16384] = "", path[700], *env = NULL, *log = NULL;
+    size_t env_len = 0;
+    pid_t mon;
+    int fd;
+
+    berthd_signal(SIGTERM); /* the fixture's berthd, started without systemd */
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    notify_socket = sa.sun_path;
+    watchdog_usec = "400000";
+    berthd_start();
+    notify_socket = watchdog_usec = NULL;
+
+    ck_assert_msg(wait_for(registered, 15000), "berthd did not register");
+    notify_read(fd, got, sizeof(got), 1500);
+    ck_assert_msg(strncmp(got, "READY=1\nSTATUS=", 15) == 0, "first notification: %s", got);
+    ck_assert_msg(count_of(got, "READY=1") == 1, "%s", got);
+    /* 200 ms apart: some slack for a loaded machine */
+    ck_assert_msg(count_of(got, "WATCHDOG=1") >= 3, "watchdog pings: %s", got);
+    ck_assert_msg(strstr(got, "STATUS=0 container(s); registered with the controller at "),
+                  "no status of the registration: %s", got);
+
+    spec(0, "n1c", "exec sleep 1000");
+    fake_ctl_assign(&ctl, spec_ptrs, 1);
+    want_running = 1;
+    ck_assert_msg(wait_for(n_running, 30000), "the container did not run");
+    mon = monitor_of(fake_ctl_status(&ctl, "n1c")->pid);
+    ck_assert_int_gt(mon, 1);
+    snprintf(path, sizeof(path), "/proc/%d/environ", (int)mon);
+    ck_assert_int_eq(berth_read_file_at(AT_FDCWD, path, 1 << 20, &env, &env_len, NULL), 0);
+    for (size_t i = 0; i < env_len; i += strlen(env + i) + 1) {
+        ck_assert_msg(strncmp(env + i, "NOTIFY_SOCKET=", 14) != 0, "the monitor got %s", env + i);
+        ck_assert_msg(strncmp(env + i, "WATCHDOG_", 9) != 0, "the monitor got %s", env + i);
+    }
+    free(env);
+    got[0] = '\0';
+    notify_read(fd, got, sizeof(got), 600);
+    ck_assert_msg(strstr(got, "STATUS=1 container(s)"), "status of the container: %s", got);
+
+    got[0] = '\0';
+    berthd_signal(SIGTERM);
+    notify_read(fd, got, sizeof(got), 100);
+    ck_assert_msg(strstr(got, "STOPPING=1\nSTATUS=stopping; containers keep running"), "%s", got);
+    close(fd);
+
+    ck_assert_int_eq(berth_read_file_at(AT_FDCWD, logpath, 1 << 24, &log, NULL, NULL), 0);
+    ck_assert_msg(strstr(log, "\n<6>info: berthd ") || strncmp(log, "<6>info: berthd ", 16) == 0,
+                  "no journal priority in the log: %.400s", log);
+    ck_assert_msg(strstr(log, "<7>debug: "), "no debug priority in the log");
+    free(log);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("agent");
@@ -1124,6 +1255,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, security_refusals);
     tcase_add_test(tc, pod_endings);
     tcase_add_test(tc, empty_dir_size_limit_evicts);
+    tcase_add_test(tc, systemd_notify);
     suite_add_tcase(s, tc);
     return s;
 }

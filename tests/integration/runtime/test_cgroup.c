@@ -3,6 +3,7 @@
  * OOM kills are counted, failures leave nothing, removal is complete. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,7 @@ START_TEST(enter_stats_kill_destroy)
     ck_assert_int_eq(berth_cgroup_stats_read(cg, &st, &err), 0);
     ck_assert_uint_eq(st.pids_current, 1);
     ck_assert_uint_eq(st.memory_limit, UINT64_MAX);
+    ck_assert_uint_eq(st.cpu_quota_us, 0); /* no CPU limit */
 
     ck_assert_int_eq(berth_cgroup_kill_all(cg, &err), 0);
     ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
@@ -218,10 +220,76 @@ START_TEST(stats_report_throttling)
     }
     ck_assert_uint_gt(st.cpu_throttled_ns, 0);
     ck_assert_uint_gt(st.cpu_usage_ns, 0);
+    /* the limit in force, as /metrics shows it */
+    ck_assert_uint_eq(st.cpu_quota_us, 10000);
+    ck_assert_uint_eq(st.cpu_period_us, 100000);
     ck_assert_int_eq(berth_cgroup_kill_all(cg, &err), 0);
     ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
     berth_cgroup_free(cg);
+}
+END_TEST
+
+/* The parts /metrics shows: a process that touched 32 MiB of its own
+ * memory and spun in user space has them in rss and the working set, and
+ * its cpu time split into user and system. */
+START_TEST(stats_report_memory_and_cpu_parts)
+{
+    berth_error *err = NULL;
+    berth_cgroup *cg = NULL;
+    berth_cgroup_limits lim = { 0 };
+    berth_cgroup_stats st = { 0 };
+    int status, sync[2], go[2];
+    char c = 0;
+    pid_t pid;
+
+    ck_assert_int_eq(berth_cgroup_create(drv, path, &lim, &cg, &err), 0);
+    ck_assert_int_eq(pipe2(sync, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    pid = fork();
+    if (pid == 0) {
+        size_t n = (size_t)32 << 20;
+        volatile char *mem;
+        int64_t end;
+
+        /* in the cgroup first: what it uses is charged there */
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        mem = malloc(n);
+        for (size_t i = 0; i < n; i += 4096)
+            mem[i] = 1;
+        /* user time: the clock read seldom (where it is no vDSO call,
+         * as in a VM, reading it is system time) */
+        end = berth_now_mono_ns() + 300 * BERTH_NSEC_PER_MSEC;
+        do {
+            for (int i = 0; i < 1000000; i++)
+                __asm__ volatile("" ::: "memory");
+        } while (berth_now_mono_ns() < end);
+        if (write(sync[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    ck_assert_msg(berth_cgroup_enter(cg, pid, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_int_eq(write(go[1], "x", 1), 1);
+    ck_assert_int_eq(read(sync[0], &c, 1), 1);
+    ck_assert_int_eq(berth_cgroup_stats_read(cg, &st, &err), 0);
+    ck_assert_uint_ge(st.memory_rss, (uint64_t)32 << 20);
+    ck_assert_uint_ge(st.memory_working_set, st.memory_rss);
+    ck_assert_uint_le(st.memory_working_set, st.memory_current);
+    ck_assert_uint_ge(st.cpu_usage_ns, 250 * BERTH_NSEC_PER_MSEC);
+    ck_assert_uint_ge(st.cpu_user_ns, 100 * BERTH_NSEC_PER_MSEC);
+    /* (v1 counts the parts in ticks: 10 ms each at most off) */
+    ck_assert_uint_le(st.cpu_user_ns + st.cpu_system_ns,
+                      st.cpu_usage_ns + 30 * BERTH_NSEC_PER_MSEC);
+    ck_assert_int_eq(berth_cgroup_kill_all(cg, &err), 0);
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    berth_cgroup_free(cg);
+    for (int i = 0; i < 2; i++) {
+        close(sync[i]);
+        close(go[i]);
+    }
 }
 END_TEST
 
@@ -421,6 +489,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, failure_leaves_nothing);
     tcase_add_test(tc, enter_stats_kill_destroy);
     tcase_add_test(tc, stats_report_throttling);
+    tcase_add_test(tc, stats_report_memory_and_cpu_parts);
     tcase_add_test(tc, destroy_kills_leftovers);
     tcase_add_test(tc, oom_kills_are_counted);
     tcase_add_test(tc, remove_step_kills_and_returns);

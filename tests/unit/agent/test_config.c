@@ -240,16 +240,135 @@ START_TEST(deploy_example)
     ck_assert_str_eq(cfg.cgroup_parent, defaults.cgroup_parent);
     ck_assert_str_eq(cfg.socket, defaults.socket);
     ck_assert_int_eq(cfg.metrics_interval_ns, defaults.metrics_interval_ns);
+    ck_assert_str_eq(cfg.metrics_address, defaults.metrics_address);
     ck_assert_int_eq(cfg.stop_grace_ms, defaults.stop_grace_ms);
     ck_assert_int_eq(cfg.max_parallel_starts, defaults.max_parallel_starts);
     ck_assert_int_eq(cfg.log_level, defaults.log_level);
     ck_assert_int_eq(cfg.reserved_cpu_millis, 500);
     ck_assert_int_eq(cfg.reserved_memory_bytes, 512LL << 20);
     ck_assert_uint_eq(cfg.n_labels, 1);
+    ck_assert_str_eq(cfg.listen, defaults.listen);
+    /* its controller's address is an example: one with a route here */
+    ck_assert_int_eq(agent_config_set(&cfg.controller_address, "tcp://127.0.0.1:7100", &err), 0);
     ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", &err), 0);
     ck_assert_int_eq(agent_config_set(&cfg.puller, "/bin/true", &err), 0);
     ck_assert_msg(agent_config_finish(&cfg, &err) == 0, "%s", err ? err->msg : "");
     agent_config_free(&defaults);
+}
+END_TEST
+
+/* listen: on by default on every interface, advertised as this host's
+ * address toward the controller; "off" turns it off; an explicit
+ * advertise wins. */
+/* The defaults again, with what finish needs (binaries, a controller). */
+static void fresh_config(const char *controller)
+{
+    agent_config_free(&cfg);
+    ck_assert_int_eq(agent_config_defaults(&cfg, NULL), 0);
+    ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", NULL), 0);
+    ck_assert_int_eq(agent_config_set(&cfg.puller, "/bin/true", NULL), 0);
+    ck_assert_int_eq(agent_config_set(&cfg.controller_address, controller, NULL), 0);
+}
+
+static const char *finish_with(const char *controller, const char *listen, const char *advertise)
+{
+    static char got[256];
+    berth_error *err = NULL;
+
+    fresh_config(controller);
+    if (listen)
+        ck_assert_int_eq(agent_config_set(&cfg.listen, listen, &err), 0);
+    if (advertise)
+        ck_assert_int_eq(agent_config_set(&cfg.advertise, advertise, &err), 0);
+    if (agent_config_finish(&cfg, &err) < 0) {
+        snprintf(got, sizeof(got), "error: %s", err->msg);
+        berth_error_free(&err);
+    } else {
+        snprintf(got, sizeof(got), "%s -> %s", cfg.listen ? cfg.listen : "(off)",
+                 cfg.advertise ? cfg.advertise : "(none)");
+    }
+    return got;
+}
+
+START_TEST(listen_default)
+{
+    ck_assert_str_eq(cfg.listen, "tcp://0.0.0.0:7421");
+    ck_assert_str_eq(finish_with("tcp://127.0.0.1:7100", NULL, NULL),
+                     "tcp://0.0.0.0:7421 -> tcp://127.0.0.1:7421");
+    ck_assert_str_eq(finish_with("tcp://127.0.0.2:7100", "tcp://*:7500", NULL),
+                     "tcp://*:7500 -> tcp://127.0.0.1:7500");
+    ck_assert_str_eq(finish_with("tcp://[::1]:7100", "tcp://[::]:7500", NULL),
+                     "tcp://[::]:7500 -> tcp://[::1]:7500");
+    ck_assert_str_eq(finish_with("ipc:///run/ctl.sock", NULL, NULL),
+                     "tcp://0.0.0.0:7421 -> tcp://127.0.0.1:7421");
+    ck_assert_str_eq(finish_with("tcp://127.0.0.1:7100", NULL, "tcp://10.1.2.3:7421"),
+                     "tcp://0.0.0.0:7421 -> tcp://10.1.2.3:7421");
+    ck_assert_str_eq(finish_with("tcp://127.0.0.1:7100", "tcp://10.0.0.5:7110", NULL),
+                     "tcp://10.0.0.5:7110 -> tcp://10.0.0.5:7110");
+    ck_assert_str_eq(finish_with("tcp://127.0.0.1:7100", "off", NULL), "(off) -> (none)");
+    ck_assert_str_eq(finish_with("tcp://127.0.0.1:7100", "", NULL), "(off) -> (none)");
+    /* unquoted, "off" is YAML's false: off all the same */
+    {
+        berth_error *err = NULL;
+
+        agent_config_free(&cfg);
+        ck_assert_int_eq(agent_config_defaults(&cfg, NULL), 0);
+        ck_assert_int_eq(agent_config_parse(&cfg, "agent.yaml", "listen: off\n", 12, &err), 0);
+        ck_assert_str_eq(cfg.listen, "off");
+        ck_assert_int_lt(agent_config_parse(&cfg, "agent.yaml", "listen: true\n", 13, &err), 0);
+        ck_assert_str_eq(err->msg, "agent.yaml:1:9: listen: an address, or off");
+        berth_error_free(&err);
+    }
+    /* no name lookup here: it would ask a resolver elsewhere */
+    ck_assert_str_eq(finish_with("tcp://:7100", NULL, NULL),
+                     "error: controller address 'tcp://:7100': expected tcp://HOST:PORT");
+}
+END_TEST
+
+/* metrics_address: loopback by default; an address, or off (unquoted:
+ * YAML's false) or "" for none; from the file (errors with their place)
+ * or a flag (checked by finish). */
+static const char *metrics_after(const char *yaml, const char *flag)
+{
+    static char got[256];
+    berth_error *err = NULL;
+
+    fresh_config("ipc:///run/c.sock");
+    if ((yaml && agent_config_parse(&cfg, "agent.yaml", yaml, strlen(yaml), &err) < 0) ||
+        (flag && agent_config_set(&cfg.metrics_address, flag, &err) < 0) ||
+        agent_config_finish(&cfg, &err) < 0) {
+        snprintf(got, sizeof(got), "error: %s", err->msg);
+        berth_error_free(&err);
+    } else {
+        snprintf(got, sizeof(got), "%s", cfg.metrics_address ? cfg.metrics_address : "(off)");
+    }
+    return got;
+}
+
+START_TEST(metrics_address)
+{
+    ck_assert_str_eq(cfg.metrics_address, "127.0.0.1:7422");
+    ck_assert_str_eq(metrics_after(NULL, NULL), "127.0.0.1:7422");
+    ck_assert_str_eq(metrics_after("metrics_address: 0.0.0.0:9464\n", NULL), "0.0.0.0:9464");
+    ck_assert_str_eq(metrics_after("metrics_address: '[::1]:7422'\n", NULL), "[::1]:7422");
+    ck_assert_str_eq(metrics_after("metrics_address: off\n", NULL), "(off)");
+    ck_assert_str_eq(metrics_after("metrics_address: 'off'\n", NULL), "(off)");
+    ck_assert_str_eq(metrics_after("metrics_address: ''\n", NULL), "(off)");
+    ck_assert_str_eq(metrics_after("metrics_address: true\n", NULL),
+                     "error: agent.yaml:1:18: metrics_address: an address, or off");
+    ck_assert_str_eq(metrics_after("metrics_address: 9464\n", NULL),
+                     "error: agent.yaml:1:18: metrics_address: expected a string, got the number "
+                     "9464 (quote it: \"9464\")");
+    ck_assert_str_eq(metrics_after("metrics_address: host:9464\n", NULL),
+                     "error: agent.yaml:1:18: metrics_address: metrics address 'host:9464': "
+                     "expected HOST:PORT (an IPv4 address or localhost), [IPv6]:PORT, :PORT, or "
+                     "off");
+    /* the flag, over the file */
+    ck_assert_str_eq(metrics_after("metrics_address: off\n", ":9100"), ":9100");
+    ck_assert_str_eq(metrics_after(NULL, "off"), "(off)");
+    ck_assert_str_eq(metrics_after(NULL, "localhost"),
+                     "error: metrics address 'localhost': expected HOST:PORT (an IPv4 address or "
+                     "localhost), [IPv6]:PORT, :PORT, or off");
 }
 END_TEST
 
@@ -280,7 +399,9 @@ Suite *make_suite(void)
     tcase_add_test(tc, pod_network);
     tcase_add_test(tc, finish_checks);
     tcase_add_test(tc, metrics_interval_flag);
+    tcase_add_test(tc, metrics_address);
     tcase_add_test(tc, deploy_example);
+    tcase_add_test(tc, listen_default);
     suite_add_tcase(s, tc);
     return s;
 }

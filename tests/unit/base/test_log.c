@@ -2,7 +2,10 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -61,6 +64,45 @@ START_TEST(text_record)
     berth_info("evil \x1b[31mred\nnext");
     out = drain();
     ck_assert_str_eq(out + 24, " berthd info: evil ?[31mred?next\n");
+}
+END_TEST
+
+/* JOURNAL_STREAM naming the fd: syslog priorities, no time or program;
+ * naming another inode (stderr redirected by a shell): plain records. */
+START_TEST(journal_priorities)
+{
+    struct stat st;
+    char v[64];
+    const char *out;
+
+    ck_assert_int_eq(fstat(pipefd[1], &st), 0);
+    snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    setenv("JOURNAL_STREAM", v, 1);
+    berth_log_setup("berthd", BERTH_LOG_DEBUG, BERTH_LOG_TEXT, pipefd[1]);
+    berth_err("disk %s", "full");
+    berth_warn("slow");
+    berth_info("up");
+    berth_debug("detail \x1b");
+    ck_assert_str_eq(drain(),
+                     "<3>error: disk full\n<4>warn: slow\n<6>info: up\n<7>debug: detail ?\n");
+
+    berth_log_setup("berthd", BERTH_LOG_DEBUG, BERTH_LOG_JSON, pipefd[1]);
+    berth_err("x");
+    out = drain();
+    ck_assert_msg(strncmp(out, "<3>{\"time\":", 11) == 0, "%s", out);
+
+    snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino + 1);
+    setenv("JOURNAL_STREAM", v, 1);
+    berth_log_setup("berthd", BERTH_LOG_DEBUG, BERTH_LOG_TEXT, pipefd[1]);
+    berth_err("plain");
+    ck_assert_ptr_nonnull(strstr(drain(), " berthd error: plain\n"));
+    setenv("JOURNAL_STREAM", "garbage", 1);
+    berth_log_setup("berthd", BERTH_LOG_DEBUG, BERTH_LOG_TEXT, pipefd[1]);
+    berth_err("plain");
+    ck_assert_int_ne(drain()[0], '<');
+    unsetenv("JOURNAL_STREAM");
 }
 END_TEST
 
@@ -151,6 +193,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, levels);
     tcase_add_test(tc, text_record);
     tcase_add_test(tc, json_record);
+    tcase_add_test(tc, journal_priorities);
     tcase_add_test(tc, log_error_and_errno);
     tcase_add_test(tc, long_message_truncated);
     tcase_add_test(tc, parse_names);

@@ -46,8 +46,19 @@ START_TEST(defaults)
     ck_assert_uint_eq(c.heartbeat_max_rate, 50);
     ck_assert_uint_eq(c.heartbeat_misses, 3);
     ck_assert_int_eq(c.down_grace_ns, 30 * BERTH_NSEC_PER_SEC);
+    ck_assert_str_eq(c.metrics_address, "127.0.0.1:7104");
     /* a missing default file is fine */
     ck_assert_int_eq(ctl_config_load(&c, "/nonexistent/controller.yaml", 1, NULL), 0);
+    /* off, unquoted (YAML's false) or not, turns /metrics off */
+    write_config("metrics_address: off\n");
+    ck_assert_int_eq(ctl_config_load(&c, path, 0, NULL), 0);
+    ck_assert_ptr_null(c.metrics_address);
+    write_config("metrics_address: '127.0.0.1:9'\n");
+    ck_assert_int_eq(ctl_config_load(&c, path, 0, NULL), 0);
+    ck_assert_str_eq(c.metrics_address, "127.0.0.1:9");
+    write_config("metrics_address: ''\n");
+    ck_assert_int_eq(ctl_config_load(&c, path, 0, NULL), 0);
+    ck_assert_ptr_null(c.metrics_address);
     ctl_config_free(&c);
 }
 END_TEST
@@ -71,7 +82,8 @@ START_TEST(every_setting_from_a_file)
                  "heartbeat_misses: 5\n"
                  "down_grace: 1m\n"
                  "log_level: debug\n"
-                 "log_format: json\n");
+                 "log_format: json\n"
+                 "metrics_address: 0.0.0.0:7104\n");
     ck_assert_int_eq(ctl_config_defaults(&c, NULL), 0);
     ck_assert_msg(ctl_config_load(&c, path, 0, &err) == 0, "%s", err ? err->msg : "");
     ck_assert_str_eq(c.name, "ctl-1");
@@ -87,6 +99,7 @@ START_TEST(every_setting_from_a_file)
     ck_assert_int_eq(c.down_grace_ns, 60 * BERTH_NSEC_PER_SEC);
     ck_assert_int_eq(c.log_level, BERTH_LOG_DEBUG);
     ck_assert_int_eq(c.log_format, BERTH_LOG_JSON);
+    ck_assert_str_eq(c.metrics_address, "0.0.0.0:7104");
     /* flags afterwards replace the file's list, and add to each other */
     ck_assert_int_eq(ctl_config_set(&c, "rpc", "tcp://127.0.0.1:7200", &err), 0);
     ck_assert_int_eq(c.n_rpc, 1);
@@ -126,6 +139,12 @@ static const bad bads[] = {
     { "- a\n- b\n", "1:1: expected a mapping, got a list" },
     { "a: [\n", "2:1: YAML: did not find expected node content while parsing a flow node" },
     { "name: a\nname: b\n", "2:1: name: duplicate field (first at line 1)" },
+    { "metrics_address: yes\n", "1:18: metrics_address: an address, or off" },
+    { "metrics_address: 7104\n",
+      "1:18: metrics_address: expected a string, got the number 7104 (quote it: \"7104\")" },
+    { "metrics_address: metrics.example.net:7104\n",
+      "1:18: metrics_address: metrics address 'metrics.example.net:7104': expected HOST:PORT (an "
+      "IPv4 address or localhost), [IPv6]:PORT, :PORT, or off" },
     /* every mistake of the file, in file order */
     { "survey: tcp://h\nheartbeat_misses: 1000\nstream: 7\n",
       "1:9: survey: address 'tcp://h': expected tcp://HOST:PORT or ipc://PATH\n"
@@ -176,6 +195,14 @@ START_TEST(flags_say_what_is_wrong)
                           "2h is out of range (10ms..1h)");
     ck_assert_berth_error(ctl_config_set(&c, "down_grace", "soon", &err), err,
                           "'soon' is not a duration (500ms, 30s, 1m ...)");
+    /* --metrics-address: an address, or off */
+    ck_assert_int_eq(ctl_config_set(&c, "metrics_address", "[::]:7104", &err), 0);
+    ck_assert_str_eq(c.metrics_address, "[::]:7104");
+    ck_assert_int_eq(ctl_config_set(&c, "metrics_address", "off", &err), 0);
+    ck_assert_ptr_null(c.metrics_address);
+    ck_assert_berth_error(ctl_config_set(&c, "metrics_address", "7104", &err), err,
+                          "metrics address '7104': expected HOST:PORT (an IPv4 address or "
+                          "localhost), [IPv6]:PORT, :PORT, or off");
     ck_assert_int_lt(ctl_config_set(&c, "bogus", "1", &err), 0);
     ck_assert_int_eq(err->code, ENOENT);
     berth_error_free(&err);

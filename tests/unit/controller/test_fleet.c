@@ -1953,6 +1953,56 @@ START_TEST(secrets_are_sealed_and_go_only_where_used)
     ck_assert_mem_eq(v[0]->data[0]->value.data, "hunter2-value-two", 17);
     fleet_objects_list_free(v, n);
     fleet_down();
+    /* the name beside the sealed values renamed in the database: the
+     * values are bound to their row, so it opens as nothing else */
+    {
+        sqlite3 *raw;
+        sqlite3_stmt *q;
+        ConfigObject *o;
+        uint8_t buf[4096], orig[4096];
+        size_t len, orig_len;
+
+        ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_prepare_v2(raw,
+                                            "SELECT object FROM objects WHERE key = "
+                                            "'secret/default/db'",
+                                            -1, &q, NULL),
+                         SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+        orig_len = (size_t)sqlite3_column_bytes(q, 0);
+        ck_assert_uint_le(orig_len, sizeof(orig));
+        memcpy(orig, sqlite3_column_blob(q, 0), orig_len);
+        sqlite3_finalize(q);
+        o = config_object_unpack(NULL, orig_len, orig);
+        ck_assert_ptr_nonnull(o);
+        o->name[1] = 'x'; /* "dx" */
+        len = config_object_get_packed_size(o);
+        ck_assert_uint_le(len, sizeof(buf));
+        config_object_pack(o, buf);
+        config_object_free_unpacked(o, NULL);
+        ck_assert_int_eq(sqlite3_prepare_v2(raw,
+                                            "UPDATE objects SET object = ?1 WHERE key = "
+                                            "'secret/default/db'",
+                                            -1, &q, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_blob(q, 1, buf, (int)len, SQLITE_STATIC);
+        ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+        sqlite3_reset(q);
+        sqlite3_bind_blob(q, 1, orig, (int)orig_len, SQLITE_STATIC); /* put back below */
+        ck_assert_int_eq(berth_store_open(db, &st, NULL), 0);
+        policy = berth_policy_sqlite_new(st, &key, NULL, NULL);
+        cfg.store = st;
+        cfg.policy = policy;
+        f = fleet_new(&cfg, &(fleet_effects){ .wake = on_wake });
+        ck_assert_int_lt(fleet_load(f, &err), 0);
+        ck_assert_msg(strstr(err->msg, "secret/default/db: the row holds secret/default/dx"), "%s",
+                      err->msg);
+        berth_error_free(&err);
+        fleet_down();
+        ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+        sqlite3_finalize(q);
+        sqlite3_close(raw);
+    }
     /* another controller's key opens nothing */
     memset(cfg.secrets_key, 8, sizeof(cfg.secrets_key));
     ck_assert_int_eq(berth_store_open(db, &st, NULL), 0);
@@ -1963,6 +2013,70 @@ START_TEST(secrets_are_sealed_and_go_only_where_used)
     ck_assert_int_lt(fleet_load(f, &err), 0);
     ck_assert_ptr_nonnull(strstr(err->msg, "do not open with this controller's key"));
     berth_error_free(&err);
+}
+END_TEST
+
+/* A node's objects outgrowing one answer: what does not fit is left out
+ * (its pods wait for it) and an event says so once per generation, not
+ * at every GetAssignments. */
+static size_t objects_too_large_events(void)
+{
+    ListEventsRequest q = LIST_EVENTS_REQUEST_INIT;
+    fleet_events ev;
+    size_t n = 0;
+
+    q.object_kind = "Node";
+    q.object_name = "n1";
+    ck_assert_int_eq(fleet_events_list(f, &q, &ev, NULL), 0);
+    for (size_t i = 0; i < ev.n_events; i++)
+        n += strcmp(ev.events[i]->reason, "ObjectsTooLarge") == 0;
+    fleet_events_clear(&ev);
+    return n;
+}
+
+START_TEST(objects_over_the_cap_are_left_out_once)
+{
+    berth_keypair k1;
+    berth_error *err = NULL;
+    berth_principal p1;
+    char *big = malloc(900 << 10), name[8];
+    Workload *w;
+    fleet_changes c;
+    fleet_specs s;
+
+    memset(cfg.secrets_key, 7, sizeof(cfg.secrets_key));
+    fleet_up();
+    admit_with_key("n1", &k1);
+    register_node("n1");
+    p1 = node("n1");
+    memset(big, 'v', (900 << 10) - 1);
+    big[(900 << 10) - 1] = '\0';
+    w = deployment("app", 1);
+    w->kind = WORKLOAD_POD;
+    w->node_name = strdup("n1");
+    w->template_->env_key_refs = calloc(4, sizeof(EnvKeyRef *));
+    for (int i = 0; i < 4; i++) {
+        EnvKeyRef r = ENV_KEY_REF_INIT;
+
+        snprintf(name, sizeof(name), "s%d", i);
+        ck_assert_int_eq(apply_object(secret_of(name, big), &err), 0);
+        r.name = name;
+        r.kind = CONFIG_SECRET;
+        r.object = name;
+        r.key = "password";
+        w->template_->env_key_refs[w->template_->n_env_key_refs++] = BERTH_PB_COPY(EnvKeyRef, &r);
+    }
+    free(big);
+    ck_assert_msg(fleet_apply(f, &w, 1, "app.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    for (int round = 0; round < 3; round++) {
+        ck_assert_int_eq(fleet_node_assignments(f, &p1, 0, &s, NULL), 0);
+        ck_assert_uint_eq(s.n_objects, 3);
+        fleet_specs_clear(&s);
+    }
+    ck_assert_uint_eq(objects_too_large_events(), 1);
 }
 END_TEST
 
@@ -2138,6 +2252,48 @@ START_TEST(a_cronjob_makes_its_jobs)
 }
 END_TEST
 
+/* /metrics: nodes by phase, workloads by kind, replicas wanted and not
+ * placed, placements measured (the text a scrape gets, in part). */
+static char *fleet_text(void)
+{
+    berth_prom w;
+    size_t len;
+
+    berth_prom_init(&w);
+    fleet_write_metrics(f, &w);
+    return berth_prom_steal(&w, &len);
+}
+
+START_TEST(metrics_count_nodes_workloads_and_pending_replicas)
+{
+    char *text;
+
+    fleet_up();
+    admit("n1");
+    admit("n2");
+    /* no node Ready: both replicas wait */
+    ck_assert_int_eq(apply_one("web", 2, false), APPLY_CREATED);
+    text = fleet_text();
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_nodes{phase=\"Unknown\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_nodes{phase=\"Ready\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_workloads{kind=\"Deployment\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_workloads{kind=\"Job\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_replicas_desired 2\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_replicas_pending 2\n"));
+    free(text);
+    /* a node Ready takes them */
+    register_node("n1");
+    text = fleet_text();
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_nodes{phase=\"Ready\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_nodes{phase=\"Unknown\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_controller_replicas_pending 0\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "# TYPE berth_controller_placement_duration_seconds histogram\n"));
+    ck_assert_ptr_null(strstr(text, "\nberth_controller_placement_duration_seconds_count 0\n"));
+    free(text);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller-fleet");
@@ -2169,8 +2325,10 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_pod_failure_policy_ignores_and_fails);
     tcase_add_test(tc, evictions_move_replicas_within_their_budget);
     tcase_add_test(tc, secrets_are_sealed_and_go_only_where_used);
+    tcase_add_test(tc, objects_over_the_cap_are_left_out_once);
     tcase_add_test(tc, a_job_runs_to_completion);
     tcase_add_test(tc, a_cronjob_makes_its_jobs);
+    tcase_add_test(tc, metrics_count_nodes_workloads_and_pending_replicas);
     suite_add_tcase(s, tc);
     return s;
 }

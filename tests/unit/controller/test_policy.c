@@ -142,7 +142,7 @@ static size_t events_of(const char *name)
     berth_error *err = NULL;
     size_t n = 0;
 
-    ck_assert_int_eq(berth_store_events_list(st, "Node", name, 100, count_event, &n, &err), 0);
+    ck_assert_int_eq(berth_store_events_list(st, "Node", name, 100, 0, count_event, &n, &err), 0);
     return n;
 }
 
@@ -157,8 +157,8 @@ START_TEST(a_join_token_enrolls_one_node_once)
 
     party(&n1, BERTH_ROLE_NODE, "n1");
     party(&n2, BERTH_ROLE_NODE, "n2");
-    ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 0, "rack 4", &token, &expires, &err),
-                     0);
+    ck_assert_int_eq(
+        berth_policy_sqlite_create_token(policy, 0, 0, "rack 4", &token, &expires, &err), 0);
     ck_assert_int_gt(expires, 0);
     ck_assert_int_eq(call(&n1, &token, NULL), CODE_OK);
     ck_assert_int_eq(n_changed, 1);
@@ -269,8 +269,10 @@ START_TEST(admissions_survive_a_restart_and_need_the_key)
     int64_t expires;
 
     party(&n1, BERTH_ROLE_NODE, "n1");
-    ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 60, "", &token, &expires, &err), 0);
-    ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 60, "", &unused, &expires, &err), 0);
+    ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 60, 0, "", &token, &expires, &err),
+                     0);
+    ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 60, 0, "", &unused, &expires, &err),
+                     0);
     ck_assert_int_eq(call(&n1, &token, NULL), CODE_OK);
 
     /* the controller restarts: n1 is still admitted, the unused token
@@ -368,7 +370,7 @@ START_TEST(an_admitted_node_keeps_its_key)
     ck_assert_int_eq(berth_policy_sqlite_approve(policy, "db-1", NULL, &err), 0);
     ck_assert_int_eq(node("db-1").n_keys, 1);
     /* a spare token */
-    ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 0, "", &token, &expires, &err), 0);
+    ck_assert_int_eq(berth_policy_sqlite_create_token(policy, 0, 0, "", &token, &expires, &err), 0);
     ck_assert_berth_error(ops->enroll(policy, token.id, &who, k2, &err), err,
                           "node db-1 is admitted already; a join token cannot replace its key "
                           "(an operator can: berthctl node approve db-1 --fingerprint KEY)");

@@ -359,17 +359,27 @@ START_TEST(event_history_is_bounded)
         ck_assert_uint_eq(e.id, (uint64_t)i);
     }
     ck_assert_int_eq(berth_store_commit(st, &err), 0);
-    ck_assert_int_eq(berth_store_events_list(st, NULL, NULL, 5000, take_event, &l, &err), 0);
+    ck_assert_int_eq(berth_store_events_list(st, NULL, NULL, 5000, 0, take_event, &l, &err), 0);
     ck_assert_uint_eq(l.n_events, BERTH_STORE_EVENTS_MAX);
     ck_assert_str_eq(l.events[0]->message, "event 11"); /* the oldest kept */
     ck_assert_str_eq(l.events[BERTH_STORE_EVENTS_MAX - 1]->message, "event 1010");
     loaded_free(&l);
     /* the newest 3 about Node n1, oldest first */
-    ck_assert_int_eq(berth_store_events_list(st, "Node", "n1", 3, take_event, &l, &err), 0);
+    ck_assert_int_eq(berth_store_events_list(st, "Node", "n1", 3, 0, take_event, &l, &err), 0);
     ck_assert_uint_eq(l.n_events, 3);
     ck_assert_str_eq(l.events[0]->message, "event 993");
     ck_assert_str_eq(l.events[1]->message, "event 999");
     ck_assert_str_eq(l.events[2]->message, "event 1005");
+    loaded_free(&l);
+    /* a watch's next page: the oldest 2 after event 990, then after 999 */
+    ck_assert_int_eq(berth_store_events_list(st, "Node", "n1", 2, 990, take_event, &l, &err), 0);
+    ck_assert_uint_eq(l.n_events, 2);
+    ck_assert_str_eq(l.events[0]->message, "event 993");
+    ck_assert_str_eq(l.events[1]->message, "event 999");
+    loaded_free(&l);
+    ck_assert_int_eq(berth_store_events_list(st, NULL, NULL, 100, 1008, take_event, &l, &err), 0);
+    ck_assert_uint_eq(l.n_events, 2);
+    ck_assert_uint_eq(l.events[0]->id, 1009);
     loaded_free(&l);
     berth_store_close(st);
 }
@@ -379,25 +389,59 @@ START_TEST(join_tokens_are_single_use)
 {
     berth_store *st = open_store();
     uint8_t id[BERTH_TOKEN_ID_LEN] = { 1, 2, 3, 4, 5, 6 }, id2[BERTH_TOKEN_ID_LEN] = { 9 };
-    uint8_t sealed[8] = "sealed!", buf[64];
+    uint8_t id3[BERTH_TOKEN_ID_LEN] = { 7 }, sealed[8] = "sealed!", buf[64];
+    berth_store_token *v = NULL, gone;
     berth_error *err = NULL;
-    size_t len = 0;
+    size_t len = 0, n = 0;
 
-    ck_assert_int_eq(berth_store_token_put(st, id, sealed, 8, 5000, "rack 4", 100, &err), 0);
-    ck_assert_int_eq(berth_store_token_put(st, id2, sealed, 8, 2000, "", 100, &err), 0);
+    ck_assert_int_eq(berth_store_token_put(st, id, sealed, 8, 5000, "rack 4", 100, 1, &err), 0);
+    ck_assert_int_eq(berth_store_token_put(st, id2, sealed, 8, 2000, "", 100, 1, &err), 0);
     ck_assert_int_eq(berth_store_token_get(st, id, 1000, buf, sizeof(buf), &len, &err), 1);
     ck_assert_uint_eq(len, 8);
     ck_assert_str_eq((char *)buf, "sealed!");
     /* expired */
     ck_assert_int_eq(berth_store_token_get(st, id2, 3000, buf, sizeof(buf), &len, &err), 0);
     ck_assert_berth_error(berth_store_token_use(st, id2, "n1", 3000, &err), err,
-                          "join token used or expired");
+                          "join token used up, revoked or expired");
     /* used once, then never again, and the secret is gone */
     ck_assert_int_eq(berth_store_token_use(st, id, "n1", 1000, &err), 0);
     ck_assert_berth_error(berth_store_token_use(st, id, "n2", 1001, &err), err,
-                          "join token used or expired");
+                          "join token used up, revoked or expired");
     ck_assert_int_eq(berth_store_token_get(st, id, 1002, buf, sizeof(buf), &len, &err), 0);
+
+    /* three uses: three nodes, then none; listed with what it did */
+    ck_assert_int_eq(berth_store_token_put(st, id3, sealed, 8, 5000, "batch", 200, 3, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        char who[8];
+
+        snprintf(who, sizeof(who), "m%d", i);
+        ck_assert_int_eq(berth_store_token_get(st, id3, 1000, buf, sizeof(buf), &len, &err), 1);
+        ck_assert_int_eq(berth_store_token_use(st, id3, who, 1100 + i, &err), 0);
+    }
+    ck_assert_int_eq(berth_store_token_get(st, id3, 1200, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_int_lt(berth_store_token_use(st, id3, "m3", 1200, &err), 0);
+    berth_error_free(&err);
+    ck_assert_int_eq(berth_store_tokens_list(st, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(v[2].id, id3, BERTH_TOKEN_ID_LEN);
+    ck_assert_uint_eq(v[2].uses, 3);
+    ck_assert_uint_eq(v[2].used, 3);
+    ck_assert_str_eq(v[2].used_by, "m2");
+    ck_assert_int_eq(v[2].used_ns, 1102);
+    ck_assert_str_eq(v[2].description, "batch");
+    ck_assert_uint_eq(v[0].used, 1);
+    ck_assert_uint_eq(v[1].used, 0);
+    free(v);
+
+    /* revoked: gone at once */
+    ck_assert_int_eq(berth_store_token_put(st, id3 + 0, sealed, 8, 5000, "", 300, 2, &err), -1);
+    berth_error_free(&err);
+    ck_assert_int_eq(berth_store_token_delete(st, id3, &gone, &err), 1);
+    ck_assert_str_eq(gone.description, "batch");
+    ck_assert_int_eq(berth_store_token_delete(st, id3, NULL, &err), 0);
     ck_assert_int_eq(berth_store_tokens_expire(st, 6000, &err), 0);
+    ck_assert_int_eq(berth_store_tokens_list(st, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 0);
     berth_store_close(st);
 }
 END_TEST
@@ -449,7 +493,8 @@ START_TEST(taints_and_the_upgrade_from_schema_1)
                      "pod_cidr; DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; DROP "
                      "TABLE objects; ALTER TABLE "
                      "assignments DROP COLUMN revision; "
-                     "PRAGMA user_version = 1",
+                     "ALTER TABLE join_tokens DROP COLUMN uses; ALTER TABLE join_tokens DROP "
+                     "COLUMN used; PRAGMA user_version = 1",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
@@ -526,8 +571,9 @@ START_TEST(namespaces_and_the_upgrade_from_schema_2)
                      "DROP TABLE namespaces; ALTER TABLE nodes DROP COLUMN pod_cidr; DROP TABLE "
                      "replica_sets; DROP TABLE jobs; DROP TABLE budgets; DROP TABLE objects; ALTER "
                      "TABLE assignments "
-                     "DROP COLUMN revision; PRAGMA "
-                     "user_version = 2",
+                     "DROP COLUMN revision; "
+                     "ALTER TABLE join_tokens DROP COLUMN uses; ALTER TABLE join_tokens DROP "
+                     "COLUMN used; PRAGMA user_version = 2",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
@@ -599,12 +645,14 @@ START_TEST(revisions_and_the_upgrade_from_schema_4)
 
     /* a controller of schema 4 made it */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db,
-                                  "DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; "
-                                  "DROP TABLE objects; ALTER TABLE "
-                                  "assignments DROP COLUMN revision; PRAGMA user_version = 4",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "DROP TABLE replica_sets; DROP TABLE jobs; DROP TABLE budgets; "
+                     "DROP TABLE objects; ALTER TABLE "
+                     "assignments DROP COLUMN revision; ALTER TABLE join_tokens DROP COLUMN uses; "
+                     "ALTER TABLE join_tokens DROP COLUMN used; PRAGMA user_version = 4",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db,
                                   "INSERT INTO assignments VALUES ('n1', 'web-0', 'web', 0, 1, 1)",
                                   NULL, NULL, NULL),
@@ -625,7 +673,9 @@ START_TEST(revisions_and_the_upgrade_from_schema_4)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
         sqlite3_exec(
-            db, "DROP TABLE jobs; DROP TABLE budgets; DROP TABLE objects; PRAGMA user_version = 5",
+            db,
+            "DROP TABLE jobs; DROP TABLE budgets; DROP TABLE objects; ALTER TABLE join_tokens DROP "
+            "COLUMN uses; ALTER TABLE join_tokens DROP COLUMN used; PRAGMA user_version = 5",
             NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
@@ -669,11 +719,11 @@ START_TEST(damage_is_an_error_not_a_crash)
 
     /* a database from a newer controller is refused, untouched */
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 10", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     st = NULL;
     ck_assert_int_lt(berth_store_open(path, &st, &err), 0);
-    snprintf(msg, sizeof(msg), "%s: schema version 9 is newer than this controller's (8)", path);
+    snprintf(msg, sizeof(msg), "%s: schema version 10 is newer than this controller's (9)", path);
     ck_assert_str_eq(err->msg, msg);
     berth_error_free(&err);
     ck_assert_ptr_null(st);

@@ -59,7 +59,10 @@ START_TEST(controller_methods)
     method_is(c, "CreateJob", "berth.v1.CreateJobRequest", "berth.v1.ApplyResponse");
     method_is(c, "ListObjects", "berth.v1.ListObjectsRequest", "berth.v1.ListObjectsResponse");
     method_is(c, "Version", "berth.v1.VersionRequest", "berth.v1.VersionResponse");
-    ck_assert_uint_eq(c->n_methods, 32);
+    method_is(c, "ListJoinTokens", "berth.v1.ListJoinTokensRequest",
+              "berth.v1.ListJoinTokensResponse");
+    method_is(c, "DeleteJoinToken", "berth.v1.DeleteJoinTokenRequest", "berth.v1.JoinToken");
+    ck_assert_uint_eq(c->n_methods, 34);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);

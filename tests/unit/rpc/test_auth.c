@@ -5,6 +5,7 @@
 #include <check.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,103 @@ START_TEST(join_token_enrolls_one_key_once)
     party_trust(&n2, &ctl);
     ck_assert_int_eq(handshake(&n2, &ctl, &tok, NULL, 0, NULL), CODE_PERMISSION_DENIED);
     party_free(&n2);
+}
+END_TEST
+
+/* A HELLO whose ephemeral key is a low-order point (here 0) has no key
+ * agreement: it is dropped before anything is admitted, so a node that
+ * holds the token cannot burn it for nothing (what a review found). */
+START_TEST(a_low_order_ephemeral_burns_no_token)
+{
+    static const char label[] = "berth-join-v1";
+    berth_join_token tok;
+    berth_error *err = NULL;
+    berth_hello *h = NULL;
+    uint8_t *hello = NULL, *reply = NULL, tsb[8];
+    size_t hlen = 0, rlen = 0, off;
+    crypto_generichash_state st;
+
+    berth_join_token_generate(&tok);
+    ck_assert_int_eq(berth_policy_memory_add_token(ctl.policy, &tok, 0, &err), 0);
+    berth_auth_hello(n1.auth, &ctl.who, &tok, &h, &hello, &hlen);
+    /* role, name length, name, key, then the ephemeral key */
+    off = BERTH_FRAME_HEADER_LEN + 2 + strlen(n1.who.name) + 32;
+    memset(hello + off, 0, 32);
+    /* the proof over it, as a token holder would make it */
+    memcpy(tsb, hello + 44, 8);
+    crypto_generichash_init(&st, tok.secret, BERTH_TOKEN_SECRET_LEN, 32);
+    crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label) - 1);
+    crypto_generichash_update(&st, n1.who.id, BERTH_ID_LEN);
+    crypto_generichash_update(&st, n1.key.pk, 32);
+    crypto_generichash_update(&st, hello + off, 32);
+    crypto_generichash_update(&st, tsb, sizeof(tsb));
+    crypto_generichash_final(&st, hello + off + 32 + 1 + BERTH_TOKEN_ID_LEN, 32);
+    berth_frame_sign(hello, hlen - BERTH_FRAME_HEADER_LEN - BERTH_FRAME_SIG_LEN, n1.key.sk);
+    ck_assert_int_eq(berth_auth_accept(ctl.auth, hello, hlen, &reply, &rlen),
+                     BERTH_REJECT_MALFORMED);
+    ck_assert_ptr_null(reply);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_enrolled, 0);
+    free(hello);
+    berth_hello_free(h);
+    /* the token still admits the node, with a proper handshake */
+    ck_assert_int_eq(handshake(&n1, &ctl, &tok, NULL, 0, NULL), CODE_OK);
+    ck_assert_uint_eq(berth_auth_stats_of(ctl.auth)->keys_enrolled, 1);
+}
+END_TEST
+
+/* Key discovery: the controller says who it is, signed with the key it
+ * sends; an answer changed on the way, or to another question, is not
+ * believed; a malformed question gets nothing; strangers' questions cost
+ * a signature each only within the budget. */
+START_TEST(discovery_names_the_controller_and_its_key)
+{
+    uint8_t q[BERTH_DISCOVER_LEN], challenge[BERTH_DISCOVER_CHALLENGE_LEN], *reply = NULL;
+    uint8_t pk[BERTH_PUBKEY_LEN], other[BERTH_DISCOVER_CHALLENGE_LEN];
+    berth_principal who;
+    berth_error *err = NULL;
+    size_t rlen = 0;
+    int answered = 0;
+
+    berth_discover_request(q, challenge);
+    ck_assert_int_eq(berth_auth_discover(ctl.auth, q, sizeof(q), &reply, &rlen), BERTH_REJECT_NONE);
+    ck_assert_int_eq(berth_discover_answer(reply, rlen, challenge, &who, pk, &err), 0);
+    ck_assert_str_eq(who.name, ctl.who.name);
+    ck_assert_int_eq(who.role, BERTH_ROLE_CONTROLLER);
+    ck_assert(berth_id_eq(who.id, ctl.who.id));
+    ck_assert_mem_eq(pk, ctl.key.pk, BERTH_PUBKEY_LEN);
+    /* another question's answer */
+    memcpy(other, challenge, sizeof(other));
+    other[0] ^= 1;
+    ck_assert_berth_error(berth_discover_answer(reply, rlen, other, &who, pk, &err), err,
+                          "the answer is not to our question");
+    /* a key swapped on the way: the signature does not follow */
+    {
+        berth_keypair k;
+
+        ck_assert_int_eq(berth_keypair_generate(&k, NULL), 0);
+        memcpy(reply + rlen - BERTH_FRAME_SIG_LEN - BERTH_PUBKEY_LEN, k.pk, BERTH_PUBKEY_LEN);
+        ck_assert_int_lt(berth_discover_answer(reply, rlen, challenge, &who, pk, &err), 0);
+        berth_error_free(&err);
+    }
+    free(reply);
+    reply = NULL;
+    /* malformed questions: no answer */
+    ck_assert_int_eq(berth_auth_discover(ctl.auth, q, sizeof(q) - 1, &reply, &rlen),
+                     BERTH_REJECT_MALFORMED);
+    q[1] = BERTH_FRAME_HELLO;
+    ck_assert_int_eq(berth_auth_discover(ctl.auth, q, sizeof(q), &reply, &rlen),
+                     BERTH_REJECT_UNEXPECTED);
+    ck_assert_ptr_null(reply);
+    /* a burst of questions: the strangers' budget (20 a second) */
+    for (int i = 0; i < 100; i++) {
+        berth_discover_request(q, challenge);
+        if (berth_auth_discover(ctl.auth, q, sizeof(q), &reply, &rlen) == BERTH_REJECT_NONE)
+            answered++;
+        free(reply);
+        reply = NULL;
+    }
+    ck_assert_int_le(answered, 40);
+    ck_assert_uint_ge(rejected(&ctl, BERTH_REJECT_THROTTLED), 60);
 }
 END_TEST
 
@@ -792,6 +890,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_busy_session_outlives_its_peers_new_ones);
     tcase_add_test(tc, unknown_node_key_awaits_approval);
     tcase_add_test(tc, join_token_enrolls_one_key_once);
+    tcase_add_test(tc, a_low_order_ephemeral_burns_no_token);
+    tcase_add_test(tc, discovery_names_the_controller_and_its_key);
     tcase_add_test(tc, nobody_can_handshake_as_the_controller);
     tcase_add_test(tc, an_impostor_server_is_not_believed);
     tcase_add_test(tc, sealed_frame_rejections);

@@ -17,6 +17,7 @@
 #include "check_main.h"
 #include "rpc/auth-internal.h"
 #include "rpc/envelope.h"
+#include "rpc/metrics.h"
 #include "rpc_test_util.h"
 
 static berth_loop *loop;
@@ -838,6 +839,66 @@ START_TEST(a_small_server_takes_no_large_message)
 }
 END_TEST
 
+/* The figures for /metrics: executed calls by method and code on the
+ * server, every call on the client, dropped frames by reason. */
+START_TEST(calls_are_counted_for_metrics)
+{
+    berth_rpc_metrics *m = berth_rpc_metrics_new();
+    berth_rpc_server_config scfg = { .loop = loop, .auth = ctl.auth, .metrics = m };
+    berth_rpc_client_config ccfg = {
+        .loop = loop, .auth = n1.auth, .address = addr, .server = ctl.who, .metrics = m
+    };
+    berth_error *err = NULL;
+    berth_prom w;
+    char *msg = NULL, *text;
+    size_t len;
+    int raw;
+
+    ck_assert_int_eq(berth_rpc_server_new(&scfg, &srv, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
+    ck_assert_int_eq(berth_rpc_client_new(&ccfg, &cli, &err), 0);
+    call_ok("one");
+    call_ok("two");
+    ck_assert_int_eq(echo_call(cli, "Fail", "web-1", 5000, NULL, &msg), CODE_NOT_FOUND);
+    free(msg);
+    /* not executed: counted by the caller only */
+    ck_assert_int_eq(echo_call(cli, "Missing", "x", 5000, NULL, &msg), CODE_UNIMPLEMENTED);
+    free(msg);
+    /* a stranger's bytes: dropped, counted by reason */
+    raw = raw_socket(NN_REQ, addr);
+    ck_assert_int_eq(nn_send(raw, "\x01\x02garbage", 9, 0), 9);
+    run_for(loop, 200);
+    nn_close(raw);
+
+    berth_prom_init(&w);
+    berth_rpc_metrics_write(&w, m, ctl.auth);
+    text = berth_prom_steal(&w, &len);
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE berth_rpc_server_handling_seconds histogram\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_rpc_server_handling_seconds_count{method="
+                                       "\"berth.test.Test/Echo\",code=\"OK\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_rpc_server_handling_seconds_count{method="
+                                       "\"berth.test.Test/Fail\",code=\"NOT_FOUND\"} 1\n"));
+    ck_assert_ptr_null(
+        strstr(text, "server_handling_seconds_count{method=\"berth.test.Test/Missing"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_rpc_client_call_seconds_count{method="
+                                       "\"berth.test.Test/Echo\",code=\"OK\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nberth_rpc_client_call_seconds_count{method="
+                                       "\"berth.test.Test/Missing\",code=\"UNIMPLEMENTED\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "\nberth_rpc_frames_dropped_total{reason=\"malformed\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "\nberth_rpc_frames_dropped_total{reason=\"replayed\"} 0\n"));
+    free(text);
+    /* the client completes its calls into m while it goes: m last */
+    berth_rpc_client_free(cli);
+    cli = NULL;
+    berth_rpc_server_free(srv);
+    srv = NULL;
+    berth_rpc_metrics_free(m);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("rpc/server");
@@ -866,6 +927,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, rejected_welcomes_fail_the_call_with_the_reason);
     tcase_add_test(tc, rejected_answers_are_asked_for_again_then_fail);
     tcase_add_test(tc, a_small_server_takes_no_large_message);
+    tcase_add_test(tc, calls_are_counted_for_metrics);
     suite_add_tcase(s, tc);
     return s;
 }
