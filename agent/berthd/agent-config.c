@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "metrics/listen.h"
@@ -541,7 +542,9 @@ static int wildcard_advertise(agent_config *cfg, berth_error **err)
 {
     const char *port = strrchr(cfg->listen, ':') + 1, *c = cfg->controller_address;
     char host[256], ip[INET6_ADDRSTRLEN] = "127.0.0.1";
-    struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+    /* IPv4: nanomsg's sockets are IPv4-only (NN_IPV4ONLY), the
+     * controller's relay too */
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *ai = NULL;
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     const char *colon;
@@ -657,8 +660,20 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
      * address is not one it can dial. */
     if (cfg->listen && !cfg->advertise) {
         if (address_wildcard(cfg->listen)) {
-            if (wildcard_advertise(cfg, err) < 0)
-                return -1;
+            berth_error *e = NULL;
+
+            /* a malformed controller address is the file's mistake; a name
+             * that does not resolve yet or a route not up yet (at boot)
+             * is no reason not to run: the controller just cannot relay
+             * to this node until berthd starts again */
+            if (wildcard_advertise(cfg, &e) < 0) {
+                if (e->code == EINVAL) {
+                    *err = e;
+                    return -1;
+                }
+                berth_log_error(BERTH_LOG_WARN, e, "the Agent endpoint will not be relayed to");
+                berth_error_free(&e);
+            }
         } else if (agent_config_set(&cfg->advertise, cfg->listen, err) < 0) {
             return -1;
         }

@@ -64,7 +64,8 @@ static bool sets(const char *line, size_t indent, const char *key, bool commente
             line++;
     }
     return strncmp(line, key, k) == 0 && line[k] == ':' &&
-           (line[k + 1] == '\0' || line[k + 1] == ' ' || line[k + 1] == '\t');
+           (line[k + 1] == '\0' || line[k + 1] == ' ' || line[k + 1] == '\t' ||
+            line[k + 1] == '\r');
 }
 
 /* A YAML single-quoted scalar. */
@@ -87,12 +88,37 @@ static char *quoted(const char *v)
     return out;
 }
 
+/* The file's lines end in "\r\n": so do the ones written into it. */
+static const char *line_end = "";
+
 static char *setting(const char *indent, const char *key, const char *value)
 {
-    char *q = quoted(value), *line = berth_xasprintf("%s%s: %s", indent, key, q);
+    char *q = quoted(value), *line = berth_xasprintf("%s%s: %s%s", indent, key, q, line_end);
 
     free(q);
     return line;
+}
+
+/* Where the document's content starts: after directives (%...) and a
+ * "---" line. */
+static size_t document_start(const lines *l)
+{
+    size_t i = 0;
+
+    while (i < l->n && l->v[i][0] == '%')
+        i++;
+    if (i < l->n && strncmp(l->v[i], "---", 3) == 0)
+        return i + 1;
+    return i < l->n && i > 0 ? i : 0;
+}
+
+/* Where it ends: before a "..." line, or at the end. */
+static size_t document_end(const lines *l)
+{
+    for (size_t i = document_start(l); i < l->n; i++)
+        if (strncmp(l->v[i], "...", 3) == 0)
+            return i;
+    return l->n;
 }
 
 /* Set a top-level key: its line replaced, or added after its commented
@@ -110,7 +136,7 @@ static void set_top(lines *l, const char *key, const char *value)
         if (example == l->n && sets(l->v[i], 0, key, true))
             example = i;
     }
-    lines_insert(l, example == l->n ? 0 : example + 1, setting("", key, value));
+    lines_insert(l, example == l->n ? document_start(l) : example + 1, setting("", key, value));
 }
 
 /* The controller block's settings. */
@@ -126,29 +152,39 @@ static void set_controller(lines *l, const join_settings *js)
             at = i;
     if (at == l->n) {
         /* none: a block of its own at the end */
-        lines_insert(l, l->n, berth_xstrdup("controller:"));
-        at = l->n - 1;
+        at = document_end(l);
+        lines_insert(l, at, berth_xasprintf("controller:%s", line_end));
     } else {
         const char *rest = l->v[at] + strlen("controller:");
 
         rest += strspn(rest, " \t");
-        if (*rest && *rest != '#') {
+        if (*rest && *rest != '#' && *rest != '\r') {
             /* a flow mapping on the line ({address: ...}): made a block */
             free(l->v[at]);
-            l->v[at] = berth_xstrdup("controller:");
+            l->v[at] = berth_xasprintf("controller:%s", line_end);
         }
     }
-    /* the block: the lines after it that are indented or blank */
+    /* the block: the lines after it that are indented or blank, and
+     * comments at the margin with an indented line after them */
     for (end = at + 1; end < l->n; end++) {
         const char *s = l->v[end];
 
-        if (*s && *s != ' ' && *s != '\t')
+        if (*s == '#') {
+            size_t next = end + 1;
+
+            while (next < l->n && (l->v[next][0] == '#' || !l->v[next][strspn(l->v[next], "\r")]))
+                next++;
+            if (next < l->n && (l->v[next][0] == ' ' || l->v[next][0] == '\t'))
+                continue;
+            break;
+        }
+        if (*s && *s != ' ' && *s != '\t' && *s != '\r')
             break;
     }
     for (size_t i = at + 1; i < end; i++) {
         size_t w = strspn(l->v[i], " \t");
 
-        if (l->v[i][w] && l->v[i][w] != '#' && w < sizeof(indent)) {
+        if (w && l->v[i][w] && l->v[i][w] != '#' && l->v[i][w] != '\r' && w < sizeof(indent)) {
             snprintf(indent, sizeof(indent), "%.*s", (int)w, l->v[i]);
             break;
         }
@@ -179,6 +215,7 @@ void join_config_text(const char *old, const join_settings *js, char **ret)
     size_t len = 0;
     char *out, *o;
 
+    line_end = old && strstr(old, "\r\n") ? "\r" : "";
     for (const char *p = old ? old : ""; *p;) {
         size_t n = strcspn(p, "\n");
 
@@ -266,7 +303,7 @@ static int enroll(const agent_config *cfg, const berth_principal *ctl, const uin
     berth_loop *loop = NULL;
     berth_rpc_client *client = NULL;
     berth_rpc_result r = { 0 };
-    HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
+    GetPeersRequest peers = GET_PEERS_REQUEST_INIT;
     berth_keypair kp;
     bool created = false;
     int status = -1;
@@ -293,12 +330,19 @@ static int enroll(const agent_config *cfg, const berth_principal *ctl, const uin
     ccfg.join_token = token;
     ccfg.handshake_timeout_ms = (uint32_t)timeout_ms;
     if (berth_rpc_client_new(&ccfg, &client, err) < 0 ||
-        berth_rpc_client_call_sync(client, &controller_descriptor, "Heartbeat", &hb.base,
+        berth_rpc_client_call_sync(client, &controller_descriptor, "GetPeers", &peers.base,
                                    (uint32_t)timeout_ms, &r, err) < 0)
         goto out;
-    if (r.code != CODE_OK && r.code != CODE_NOT_FOUND) {
+    /* a read-only call: its answer (or NOT_FOUND, "not registered")
+     * comes only through a session, which only an admitted key gets */
+    if (r.code == CODE_PERMISSION_DENIED || r.code == CODE_UNAUTHENTICATED) {
         berth_error_set(err, EACCES, "the controller refused this node: %s",
                         r.message ? r.message : berth_rpc_code_name(r.code));
+        goto out;
+    }
+    if (r.code != CODE_OK && r.code != CODE_NOT_FOUND) {
+        berth_error_set(err, EIO, "the controller answered %s: %s", berth_rpc_code_name(r.code),
+                        r.message ? r.message : "");
         goto out;
     }
     status = 0;
@@ -430,14 +474,8 @@ int berthd_join(int argc, char **argv)
     printf("controller %s at %s: key %s, as expected\n", ctl.name, address, got_fp);
     agent_config_set(&cfg.controller_name, ctl.name, NULL);
 
-    /* 2. enroll this node's key */
-    if (enroll(&cfg, &ctl, pk, &token, timeout_ms, &err) < 0) {
-        berth_error_prefix(&err, "enroll node %s", cfg.node_name);
-        goto out;
-    }
-    printf("node %s enrolled\n", cfg.node_name);
-
-    /* 3. the controller's key and the configuration */
+    /* 2. the configuration it will write, checked before anything is
+     * done: a file join cannot edit costs no token use */
     if (berth_read_file_at(AT_FDCWD, path, 1 << 20, &old, NULL, &err) < 0) {
         if (err->code != ENOENT)
             goto out;
@@ -461,6 +499,14 @@ int berthd_join(int argc, char **argv)
             goto out;
         }
     }
+    /* 3. enroll this node's key */
+    if (enroll(&cfg, &ctl, pk, &token, timeout_ms, &err) < 0) {
+        berth_error_prefix(&err, "enroll node %s", cfg.node_name);
+        goto out;
+    }
+    printf("node %s enrolled\n", cfg.node_name);
+
+    /* 4. the controller's key and the configuration */
     mkdir_parent(cfg.controller_key);
     mkdir_parent(path);
     if (berth_pubkeys_save(AT_FDCWD, cfg.controller_key, (const uint8_t(*)[BERTH_PUBKEY_LEN])pk, 1,

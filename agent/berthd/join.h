@@ -2,8 +2,9 @@
  * discovery): fetch the controller's public key, check it against the
  * fingerprint the operator gave (nothing secret is sent before), enroll
  * this node's key with the join token, then write the controller's key
- * and the configuration. A failure at any step leaves every file as it
- * was. */
+ * and the configuration. The configuration it will write is made and
+ * checked before the token is used; a failure at any step leaves every
+ * file as it was, but for the node's key, made for the enrollment. */
 #ifndef BERTH_AGENT_JOIN_H
 #define BERTH_AGENT_JOIN_H
 

@@ -923,15 +923,6 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
         return reject(a, BERTH_REJECT_THROTTLED);
     if (berth_frame_verify(frame, len, h.pk) < 0)
         return reject(a, BERTH_REJECT_BAD_AUTH);
-    /* The key agreement before any admission: a low-order ephemeral key
-     * must not use up a join token (or record an approval request) and
-     * then get no answer. */
-    auth_ephemeral(a, eph_pk, eph_sk);
-    if (crypto_scalarmult(shared, eph_sk, h.eph) != 0) {
-        sodium_memzero(eph_sk, sizeof(eph_sk));
-        return reject(a, BERTH_REJECT_MALFORMED);
-    }
-    sodium_memzero(eph_sk, sizeof(eph_sk));
     /* Only an admitted key's HELLO is remembered (per key bounded), before
      * anything is made of it; the others after their admission. */
     crypto_generichash(hash, sizeof(hash), frame, len, NULL, 0);
@@ -947,9 +938,18 @@ berth_reject berth_auth_accept(berth_auth *a, const uint8_t *frame, size_t len, 
             *ret_reply = welcome_build(a, h.who.id, hash, NULL, NULL, CODE_RESOURCE_EXHAUSTED, msg,
                                        ret_reply_len);
         }
-        sodium_memzero(shared, sizeof(shared));
         return reject(a, r);
     }
+    /* The key agreement before any admission (and after the replay
+     * check, so a replayed HELLO costs no scalar multiplication): a
+     * low-order ephemeral key must not use up a join token (or record an
+     * approval request) and then get no answer. */
+    auth_ephemeral(a, eph_pk, eph_sk);
+    if (crypto_scalarmult(shared, eph_sk, h.eph) != 0) {
+        sodium_memzero(eph_sk, sizeof(eph_sk));
+        return reject(a, BERTH_REJECT_MALFORMED);
+    }
+    sodium_memzero(eph_sk, sizeof(eph_sk));
 
     if (admit(a, &h, kind, hdr.timestamp_ns, msg, sizeof(msg)) < 0) {
         sodium_memzero(shared, sizeof(shared));
@@ -1019,6 +1019,9 @@ berth_reject berth_auth_discover(berth_auth *a, const uint8_t *frame, size_t len
         return reject(a, BERTH_REJECT_UNEXPECTED);
     if (!berth_id_eq(hdr.recipient, zero) && !berth_id_eq(hdr.recipient, a->self.id))
         return reject(a, BERTH_REJECT_WRONG_RECIPIENT);
+    /* nobody yet: no sender, no key */
+    if (!berth_id_eq(hdr.sender, zero) || memcmp(hdr.key_id, zero, BERTH_KEYID_LEN) != 0)
+        return reject(a, BERTH_REJECT_MALFORMED);
     if (!fresh(a, hdr.timestamp_ns))
         return reject(a, BERTH_REJECT_STALE);
     /* a signature for anyone who asks: within the strangers' budget */
@@ -1048,8 +1051,9 @@ int berth_discover_answer(const uint8_t *frame, size_t len,
 {
     berth_frame_header hdr;
     const uint8_t *p = frame + BERTH_FRAME_HEADER_LEN;
-    uint8_t kid[BERTH_KEYID_LEN];
+    uint8_t kid[BERTH_KEYID_LEN], pk[BERTH_PUBKEY_LEN];
     char name[BERTH_NAME_MAX + 1];
+    berth_principal who;
     size_t plen, name_len;
 
     if (len < BERTH_FRAME_HEADER_LEN + BERTH_DISCOVER_CHALLENGE_LEN + 2 + BERTH_PUBKEY_LEN +
@@ -1067,16 +1071,16 @@ int berth_discover_answer(const uint8_t *frame, size_t len,
         return berth_error_set(err, EBADMSG, "the answer is malformed");
     memcpy(name, p + BERTH_DISCOVER_CHALLENGE_LEN + 2, name_len);
     name[name_len] = '\0';
-    memcpy(ret_pk, p + BERTH_DISCOVER_CHALLENGE_LEN + 2 + name_len, BERTH_PUBKEY_LEN);
-    if (berth_principal_init(ret_principal, (berth_role)p[BERTH_DISCOVER_CHALLENGE_LEN], name,
-                             err) < 0)
+    memcpy(pk, p + BERTH_DISCOVER_CHALLENGE_LEN + 2 + name_len, BERTH_PUBKEY_LEN);
+    if (berth_principal_init(&who, (berth_role)p[BERTH_DISCOVER_CHALLENGE_LEN], name, err) < 0)
         return berth_error_prefix(err, "the answer names");
-    berth_key_id(ret_pk, kid);
-    if (!berth_id_eq(hdr.sender, ret_principal->id) ||
-        memcmp(hdr.key_id, kid, BERTH_KEYID_LEN) != 0)
+    berth_key_id(pk, kid);
+    if (!berth_id_eq(hdr.sender, who.id) || memcmp(hdr.key_id, kid, BERTH_KEYID_LEN) != 0)
         return berth_error_set(err, EBADMSG, "the answer's header does not match its key");
-    if (berth_frame_verify(frame, len, ret_pk) < 0)
+    if (berth_frame_verify(frame, len, pk) < 0)
         return berth_error_set(err, EBADMSG, "the answer is not signed by the key it carries");
+    *ret_principal = who;
+    memcpy(ret_pk, pk, BERTH_PUBKEY_LEN);
     return 0;
 }
 

@@ -33,8 +33,8 @@ int berth_rpc_discover(const char *address, int timeout_ms, berth_principal *ret
         nn_close(s);
         return -1;
     }
-    /* answers that do not check out are passed over until the deadline:
-     * the REQ socket takes only the answer to its last question */
+    /* one answer decides (a REQ socket takes one per question); a
+     * signal only makes it wait again */
     for (;;) {
         int left = (int)((end - berth_now_mono_ns()) / BERTH_NSEC_PER_MSEC);
         void *msg = NULL;
@@ -52,8 +52,7 @@ int berth_rpc_discover(const char *address, int timeout_ms, berth_principal *ret
         berth_error_free(&last);
         r = berth_discover_answer(msg, (size_t)n, challenge, ret_principal, ret_pk, &last);
         nn_freemsg(msg);
-        if (r == 0)
-            break;
+        break;
     }
     nn_close(s);
     if (r == 0)

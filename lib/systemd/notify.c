@@ -1,9 +1,15 @@
-/* systemd service notifications (notify.h), through libsystemd's sd_notify. */
+/* systemd service notifications (notify.h): the datagrams of sd_notify(3)
+ * sent to the socket systemd named, and libsystemd's reading of the
+ * watchdog's variables. */
 #include "notify.h"
 
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -25,20 +31,29 @@ struct berth_notify {
     berth_loop_timer timer;
 };
 
-/* sd_notify reads NOTIFY_SOCKET from the environment, where every child
- * would inherit it: it is put back for the one call, which takes it out
- * again (unset_environment). The loop is single-threaded. */
+/* One datagram to the socket systemd named at open, as sd_notify sends
+ * it. (sd_notify itself reads NOTIFY_SOCKET from the environment, which
+ * must stay out of children's, and which nanomsg's resolver thread reads
+ * meanwhile: the environment is not touched after open.) "@" names an
+ * abstract socket. */
 static void send_state(berth_notify *n, const char *state)
 {
-    int r;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    size_t len = strlen(n->socket);
+    int fd;
 
-    if (!n->socket)
+    if (len >= sizeof(sa.sun_path))
         return;
-    if (setenv("NOTIFY_SOCKET", n->socket, 1) < 0)
+    memcpy(sa.sun_path, n->socket, len);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
         return;
-    r = sd_notify(1, state);
-    if (r < 0)
-        berth_debug("sd_notify: %s", strerror(-r));
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+        berth_debug("notify systemd: %s", strerror(errno));
+    close(fd);
 }
 
 static void status_line(berth_notify *n, char *buf, size_t size)
@@ -47,6 +62,10 @@ static void status_line(berth_notify *n, char *buf, size_t size)
     if (n->status)
         n->status(buf, size, n->data);
     buf[size - 1] = '\0';
+    /* one line: a newline would start another variable */
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
 }
 
 /* Send STATUS= when it changed; with prefix (READY=1, WATCHDOG=1) always. */

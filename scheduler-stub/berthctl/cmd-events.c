@@ -119,9 +119,8 @@ static bool type_wanted(const char *types, const char *type)
     return false;
 }
 
-/* The rows of r's events of the types wanted, with the header when asked;
- * returns how many. */
-static size_t print_rows(const ListEventsResponse *r, const char *types, bool header)
+/* The rows of r's events, with the header when asked; returns how many. */
+static size_t print_rows(const ListEventsResponse *r, bool header)
 {
     static const char *const h[] = { "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE" };
     berthctl_table *t = berthctl_table_new(5, h);
@@ -132,8 +131,6 @@ static size_t print_rows(const ListEventsResponse *r, const char *types, bool he
         char age[16], *object, *lower;
         const char *cells[5], *colours[5] = { NULL };
 
-        if (!type_wanted(types, e->type))
-            continue;
         lower = berth_xstrdup(e->object_kind);
         for (char *p = lower; *p; p++)
             *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
@@ -256,23 +253,35 @@ int berthctl_cmd_events(berthctl_ctx *ctx, int argc, char **argv)
         req.after_id = last;
         if (berthctl_call(ctx, "ListEvents", &req.base, (ProtobufCMessage **)&resp) != 0)
             goto out;
-        if (resp->n_events)
-            last = resp->events[resp->n_events - 1]->id;
-        if (fmt == BERTHCTL_JSON && (first || resp->n_events)) {
-            berthctl_print_json(&resp->base, stdout);
-            fflush(stdout);
-        } else if (fmt == BERTHCTL_YAML && (first || resp->n_events)) {
-            if (!first)
-                fputs("---\n", stdout);
-            berthctl_print_yaml(&resp->base, stdout);
-            fflush(stdout);
-        } else if (fmt == BERTHCTL_TABLE) {
-            if (first && resp->n_events == 0 && !watch)
-                fprintf(stderr, "No events found.\n");
-            if (print_rows(resp, types, header))
-                header = false;
-        }
         n = resp->n_events;
+        if (n)
+            last = resp->events[n - 1]->id;
+        /* the types asked for: a view of the answer (it owns the events) */
+        {
+            ListEventsResponse view = *resp;
+            Event **kept = berth_xcalloc(n + 1, sizeof(*kept));
+
+            view.n_events = 0;
+            view.events = kept;
+            for (size_t i = 0; i < n; i++)
+                if (type_wanted(types, resp->events[i]->type))
+                    kept[view.n_events++] = resp->events[i];
+            if (fmt == BERTHCTL_JSON && (first || view.n_events)) {
+                berthctl_print_json(&view.base, stdout);
+                fflush(stdout);
+            } else if (fmt == BERTHCTL_YAML && (first || view.n_events)) {
+                if (!first)
+                    fputs("---\n", stdout);
+                berthctl_print_yaml(&view.base, stdout);
+                fflush(stdout);
+            } else if (fmt == BERTHCTL_TABLE) {
+                if (first && view.n_events == 0 && !watch)
+                    fprintf(stderr, "No events found.\n");
+                if (print_rows(&view, header))
+                    header = false;
+            }
+            free(kept);
+        }
         berth_pb_free(&resp->base);
         if (!watch)
             break;

@@ -724,25 +724,34 @@ static void watch_rows_clear(watch_rows *w)
     w->n = 0;
 }
 
-/* The cells of a table line: separated by two spaces or more (a cell may
- * hold one). */
-static size_t split_cells(const char *line, char **cells, size_t max)
+/* The columns of a table: where each header cell starts (cells are
+ * separated by two spaces or more; a header cell may hold one). */
+static size_t header_columns(const char *line, size_t *starts, size_t max)
 {
-    size_t n = 0;
+    size_t n = 0, i = 0;
 
-    while (*line == ' ')
-        line++;
-    while (*line && n < max) {
-        const char *end = line;
-
-        while (*end && !(end[0] == ' ' && end[1] == ' '))
-            end++;
-        cells[n++] = berth_xstrndup(line, (size_t)(end - line));
-        while (*end == ' ')
-            end++;
-        line = end;
+    while (line[i] && n < max) {
+        starts[n++] = i;
+        while (line[i] && !(line[i] == ' ' && line[i + 1] == ' '))
+            i++;
+        while (line[i] == ' ')
+            i++;
     }
     return n;
+}
+
+/* A row's cell i of n (columns at starts), trimmed; "" when empty. */
+static char *row_cell(const char *line, const size_t *starts, size_t n, size_t i)
+{
+    size_t len = strlen(line), from = starts[i], to = i + 1 < n ? starts[i + 1] : len;
+
+    if (from > len)
+        from = len;
+    if (to > len)
+        to = len;
+    while (to > from && line[to - 1] == ' ')
+        to--;
+    return berth_xstrndup(line + from, to - from);
 }
 
 /* A round's table (header first): the first round is printed whole, then
@@ -750,19 +759,20 @@ static size_t split_cells(const char *line, char **cells, size_t max)
 static void watch_round(watch_rows *w, const char *text, bool all_ns, bool first)
 {
     watch_rows next = { 0 };
-    char *header[16], *copy = berth_xstrdup(text), *save = NULL;
-    size_t n_header = 0, age = SIZE_MAX;
+    char *copy = berth_xstrdup(text), *save = NULL;
+    size_t starts[32], n_cols = 0, age = SIZE_MAX;
     bool is_header = true;
 
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *cells[16], *key, *says;
-        size_t n, len = 0, k;
+        char *key, *says, *c0, *c1;
+        size_t len = 0, k;
         bool same = false;
 
         if (is_header) {
-            n_header = split_cells(line, header, 16);
-            for (size_t i = 0; i < n_header; i++)
-                if (strcmp(header[i], "AGE") == 0)
+            n_cols = header_columns(line, starts, BERTH_ARRAY_SIZE(starts));
+            for (size_t i = 0; i < n_cols; i++)
+                if (strncmp(line + starts[i], "AGE", 3) == 0 &&
+                    (line[starts[i] + 3] == ' ' || !line[starts[i] + 3]))
                     age = i;
             if (!w->header_shown)
                 printf("%s\n", line);
@@ -770,18 +780,24 @@ static void watch_round(watch_rows *w, const char *text, bool all_ns, bool first
             is_header = false;
             continue;
         }
-        n = split_cells(line, cells, 16);
-        key = berth_xasprintf("%s/%s", all_ns && n > 1 ? cells[0] : "",
-                              n > (all_ns ? 1u : 0u) ? cells[all_ns ? 1 : 0] : "");
-        says = berth_xmalloc(strlen(line) + 1);
-        says[0] = '\0';
-        for (size_t i = 0; i < n; i++) {
-            if (i != age) {
-                memcpy(says + len, cells[i], strlen(cells[i]));
-                len += strlen(cells[i]);
-                says[len++] = '\t';
-            }
-            free(cells[i]);
+        /* the key: its name (with -A, its namespace first) */
+        c0 = n_cols ? row_cell(line, starts, n_cols, 0) : berth_xstrdup(line);
+        c1 = all_ns && n_cols > 1 ? row_cell(line, starts, n_cols, 1) : berth_xstrdup("");
+        key = berth_xasprintf("%s/%s", c0, c1);
+        free(c0);
+        free(c1);
+        /* what it says, but its age */
+        says = berth_xmalloc(strlen(line) + n_cols + 1);
+        for (size_t i = 0; i < n_cols; i++) {
+            char *cell;
+
+            if (i == age)
+                continue;
+            cell = row_cell(line, starts, n_cols, i);
+            memcpy(says + len, cell, strlen(cell));
+            len += strlen(cell);
+            says[len++] = '\t';
+            free(cell);
         }
         says[len] = '\0';
         for (k = 0; k < w->n; k++)
@@ -796,8 +812,6 @@ static void watch_round(watch_rows *w, const char *text, bool all_ns, bool first
         next.keys[next.n] = key;
         next.says[next.n++] = says;
     }
-    for (size_t i = 0; i < n_header; i++)
-        free(header[i]);
     free(copy);
     fflush(stdout);
     next.header_shown |= w->header_shown;

@@ -678,10 +678,11 @@ int fleet_join_token_delete(fleet *f, const char *id, const char *by, berth_stor
 
     if (hex != 2 * BERTH_TOKEN_ID_LEN ||
         sodium_hex2bin(bin, sizeof(bin), id, hex, NULL, &len, NULL) != 0 || len != sizeof(bin))
+        /* (never the part after a '.': a whole token's secret) */
         return berth_error_set(err, EINVAL,
-                               "'%.40s' is not a join token id (12 hex digits, as join-token ls "
+                               "'%.*s' is not a join token id (12 hex digits, as join-token ls "
                                "shows)",
-                               id);
+                               (int)(hex < 40 ? hex : 40), id);
     r = berth_store_token_delete(f->cfg.store, bin, ret_token, err);
     if (r < 0)
         return -1;

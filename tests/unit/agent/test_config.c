@@ -297,8 +297,10 @@ START_TEST(listen_default)
                      "tcp://0.0.0.0:7421 -> tcp://127.0.0.1:7421");
     ck_assert_str_eq(finish_with("tcp://127.0.0.2:7100", "tcp://*:7500", NULL),
                      "tcp://*:7500 -> tcp://127.0.0.1:7500");
+    /* no IPv4 route to an IPv6 controller (nanomsg's sockets are IPv4):
+     * berthd runs, the controller cannot relay to it (a warning) */
     ck_assert_str_eq(finish_with("tcp://[::1]:7100", "tcp://[::]:7500", NULL),
-                     "tcp://[::]:7500 -> tcp://[::1]:7500");
+                     "tcp://[::]:7500 -> (none)");
     ck_assert_str_eq(finish_with("ipc:///run/ctl.sock", NULL, NULL),
                      "tcp://0.0.0.0:7421 -> tcp://127.0.0.1:7421");
     ck_assert_str_eq(finish_with("tcp://127.0.0.1:7100", NULL, "tcp://10.1.2.3:7421"),

@@ -125,6 +125,47 @@ START_TEST(a_block_with_its_own_indent_and_no_file)
 }
 END_TEST
 
+/* What a review found: CRLF files, a comment at the margin inside the
+ * block, a document with a "---" line, one that ends with "...". */
+START_TEST(line_ends_comments_and_document_markers)
+{
+    join_settings named = js;
+    char *out = NULL;
+
+    join_config_text("controller:\r\n  address: tcp://1.1.1.1:1\r\nstate_dir: /srv/b\r\n", &js,
+                     &out);
+    takes(out, NULL);
+    ck_assert_str_eq(out, "controller:\r\n"
+                          "  name: 'ctl-a'\r\n"
+                          "  key: '/etc/berth/controller.pub'\r\n"
+                          "  address: 'tcp://10.1.2.3:7100'\r\n"
+                          "state_dir: /srv/b\r\n");
+    free(out);
+    join_config_text("controller:\n  address: x\n# pinned\n  key: /x.pub\nstate_dir: /s\n", &js,
+                     &out);
+    takes(out, NULL);
+    ck_assert_str_eq(out, "controller:\n"
+                          "  name: 'ctl-a'\n"
+                          "  address: 'tcp://10.1.2.3:7100'\n"
+                          "# pinned\n"
+                          "  key: '/etc/berth/controller.pub'\n"
+                          "state_dir: /s\n");
+    free(out);
+    named.node_name = "web-7";
+    join_config_text("---\nstate_dir: /s\n...\n", &named, &out);
+    takes(out, "web-7");
+    ck_assert_str_eq(out, "---\n"
+                          "node_name: 'web-7'\n"
+                          "state_dir: /s\n"
+                          "controller:\n"
+                          "  name: 'ctl-a'\n"
+                          "  key: '/etc/berth/controller.pub'\n"
+                          "  address: 'tcp://10.1.2.3:7100'\n"
+                          "...\n");
+    free(out);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("agent-join");
@@ -133,6 +174,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, the_shipped_file);
     tcase_add_test(tc, flow_style_token_and_node_name);
     tcase_add_test(tc, a_block_with_its_own_indent_and_no_file);
+    tcase_add_test(tc, line_ends_comments_and_document_markers);
     suite_add_tcase(s, tc);
     return s;
 }
