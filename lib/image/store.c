@@ -601,7 +601,7 @@ int berth_image_store_config(berth_image_store *s, const berth_image *img, berth
                              berth_error **err)
 {
     _cleanup_free_ char *data = NULL;
-    size_t len;
+    size_t len = 0;
 
     if (store_blob_read(s, img->config, BERTH_OCI_CONFIG_MAX, &data, &len, err) < 0 ||
         berth_image_config_parse(data, len, ret, err) < 0)

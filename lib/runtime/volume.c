@@ -31,8 +31,10 @@ static bool mounted_on(const char *path)
     char parent[PATH_MAX];
     struct stat a, b;
 
-    snprintf(parent, sizeof(parent), "%s/..", path);
-    return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+    int n = snprintf(parent, sizeof(parent), "%s/..", path);
+
+    return n > 0 && (size_t)n < sizeof(parent) && stat(path, &a) == 0 && stat(parent, &b) == 0 &&
+           a.st_dev != b.st_dev;
 }
 
 /* Hold the volumes directory's lock (flock, released with the fd). */

@@ -71,12 +71,15 @@ const char *berth_id_split(const char *id, char ret_ns[BERTH_NAMESPACE_BUF])
     return sep + strlen(BERTH_NAMESPACE_SEP);
 }
 
-void berth_id_join(const char *ns, const char *name, char ret_id[BERTH_ID_BUF])
+bool berth_id_join(const char *ns, const char *name, char ret_id[BERTH_ID_BUF])
 {
+    int n;
+
     if (berth_namespace_is_default(ns))
-        snprintf(ret_id, BERTH_ID_BUF, "%s", name);
+        n = snprintf(ret_id, BERTH_ID_BUF, "%s", name);
     else
-        snprintf(ret_id, BERTH_ID_BUF, "%s%s%s", ns, BERTH_NAMESPACE_SEP, name);
+        n = snprintf(ret_id, BERTH_ID_BUF, "%s%s%s", ns, BERTH_NAMESPACE_SEP, name);
+    return n >= 0 && n < BERTH_ID_BUF;
 }
 
 static const char *const kind_names[] = {
@@ -110,17 +113,18 @@ void berth_replica_id(const char *ns, const char *workload, WorkloadKind kind, u
 
     if (kind != WORKLOAD_DAEMONSET) {
         snprintf(name, sizeof(name), "%s-%u", workload, index);
-        berth_id_join(ns, name, ret_id);
+        if (!berth_id_join(ns, name, ret_id))
+            ret_id[0] = '\0'; /* no valid workload name gets here */
         return;
     }
     n = snprintf(name, sizeof(name), "%s.%s", workload, node);
-    berth_id_join(ns, name, ret_id);
-    if (n > 0 && strlen(ret_id) <= BERTH_POD_ID_MAX && berth_spec_id_valid(ret_id) &&
-        !strstr(node, BERTH_NAMESPACE_SEP))
+    if (n > 0 && berth_id_join(ns, name, ret_id) && strlen(ret_id) <= BERTH_POD_ID_MAX &&
+        berth_spec_id_valid(ret_id) && !strstr(node, BERTH_NAMESPACE_SEP))
         return;
     snprintf(name, sizeof(name), "%s._%016" PRIx64, workload,
              berth_fnv1a(BERTH_FNV1A_OFFSET, node));
-    berth_id_join(ns, name, ret_id);
+    if (!berth_id_join(ns, name, ret_id))
+        ret_id[0] = '\0';
 }
 
 /* The hostname of a pod whose template names none: its id where that is

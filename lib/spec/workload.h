@@ -55,8 +55,8 @@ void berth_workload_key(const char *ns, const char *name, char ret_key[BERTH_WOR
  * into id: "team__web-0" is web-0 in team, "web-0" web-0 in default. */
 const char *berth_id_split(const char *id, char ret_ns[BERTH_NAMESPACE_BUF]);
 /* The reverse: name in namespace ns (NULL, "" or "default": the name as
- * it is). */
-void berth_id_join(const char *ns, const char *name, char ret_id[BERTH_ID_BUF]);
+ * it is). False when the result did not fit in BERTH_ID_BUF (truncated). */
+bool berth_id_join(const char *ns, const char *name, char ret_id[BERTH_ID_BUF]);
 
 /* "Pod", "Deployment", "DaemonSet"; "Unknown" otherwise. */
 const char *berth_workload_kind_name(WorkloadKind kind);
