@@ -16,13 +16,8 @@ runtest=$4
 
 # The tool lives beside the repository (../shared/tools/vm); a clone
 # elsewhere finds it through BERTH_VM_RUN or its usual place.
-for candidate in "$vm" "${BERTH_VM_RUN:-}" /work/shared/tools/vm/vm-run.sh; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-        vm=$candidate
-        break
-    fi
-done
-if [ ! -x "$vm" ]; then
+. "$(dirname "$0")/../lib/vm.sh"
+if ! vm_find "$vm"; then
     echo "SKIP: vm-run.sh not found (set BERTH_VM_RUN); cgroup v2 is tested where it exists"
     exit 77
 fi
@@ -35,37 +30,8 @@ if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
     exit 77
 fi
 
-# With /dev/kvm present vm-run.sh uses KVM. Some hosts offer a /dev/kvm
-# that cannot run this guest (nested virtualisation refusing an MSR: QEMU
-# aborts at once); a quick boot tells. When it fails, the VM runs under TCG
-# with /dev/kvm hidden in a private mount namespace (a copy of /dev
-# without it), which is how the tool runs where there is no KVM at all.
 # TIMEOUT is for the whole suite.
-hide_kvm() {
-    unshare -m sh -c '
-set -e
-mount --make-rprivate /
-d=$(mktemp -d)
-mount -t tmpfs -o mode=755 berth-dev "$d"
-for n in /dev/*; do
-    b=${n#/dev/}
-    [ "$b" = kvm ] && continue
-    if [ -d "$n" ] && [ ! -L "$n" ]; then
-        mkdir "$d/$b" && mount --rbind "$n" "$d/$b"
-    else
-        cp -a "$n" "$d/$b"
-    fi
-done
-mount --move "$d" /dev
-exec "$@"' sh "$@"
-}
-run_vm=""
-if [ -e /dev/kvm ] && ! "$vm" --timeout 60 -- true >/dev/null 2>&1; then
-    echo "v2-vm-test: KVM cannot boot the guest here; running it under TCG"
-    run_vm=hide_kvm
-fi
-
-$run_vm "$vm" --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
+vm_run --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
     --add "$build/tests/integration/runtime/integration-runtime-cgroup:/t/cgroup" \
     --add "$build/tests/integration/runtime/integration-runtime-container:/t/container" \
     --add "$build/tests/integration/monitor/integration-monitor:/t/monitor" \

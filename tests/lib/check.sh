@@ -25,6 +25,15 @@ contains() {
 	*) bad "$1: [$2] not in [$3]" ;;
 	esac
 }
+# wait_until SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds.
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.2
+	done
+}
 check_summary() {
 	echo "$pass passed, $failed failed"
 	[ "$failed" -eq 0 ]

@@ -51,17 +51,7 @@ scenario() {
 	echo "== $* (at $((SECONDS - T0))s)"
 }
 
-# --- checks (ok, bad, expect, contains: tests/lib/check.sh) -----------------
-
-# wait_until SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds.
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.2
-	done
-}
+# --- checks (ok, bad, expect, contains, wait_until: tests/lib/check.sh) -----
 
 # --- the parties --------------------------------------------------------------
 
