@@ -414,6 +414,7 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("key"),
                   FLD("image_store"),
                   FLD("cgroup_parent"),
+                  FLD("cgroup_driver"),
                   FLD("socket"),
                   FLD("secrets_dir"),
                   FLD("operators"),
@@ -436,11 +437,15 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("reserved"),
                   FLD("log"),
                   FEND };
+    static const char *const drivers[] = { "auto", "cgroupfs", "systemd", NULL };
     bool listen_done = false;
     int64_t v;
+    int driver;
 
     if (!berth_yaml_fields(y, root, f))
         return;
+    if (berth_yaml_opt_enum(y, f, "cgroup_driver", drivers, &driver))
+        cfg->cgroup_driver = (agent_cgroup_driver)driver;
     /* listen: off, unquoted too (agent_config_finish turns it off) */
     switch (address_off(y, f, "listen")) {
     case 1:
@@ -592,6 +597,18 @@ static int wildcard_advertise(agent_config *cfg, berth_error **err)
     free(cfg->advertise);
     cfg->advertise = berth_xasprintf(v6 ? "tcp://[%s]:%s" : "tcp://%s:%s", ip, port);
     return 0;
+}
+
+int agent_cgroup_driver_parse(const char *s, agent_cgroup_driver *ret, berth_error **err)
+{
+    static const char *const names[] = { "auto", "cgroupfs", "systemd" };
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(names); i++)
+        if (strcmp(s, names[i]) == 0) {
+            *ret = (agent_cgroup_driver)i;
+            return 0;
+        }
+    return berth_error_set(err, EINVAL, "cgroup driver '%s': auto, cgroupfs or systemd", s);
 }
 
 int agent_config_finish(agent_config *cfg, berth_error **err)

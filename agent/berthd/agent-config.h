@@ -19,6 +19,19 @@
  * else; "listen: off" turns it off). */
 #define AGENT_LISTEN_DEFAULT "tcp://0.0.0.0:7421"
 
+/* Who makes the containers' cgroups: berth itself under cgroup_parent
+ * (cgroupfs), or systemd, as transient slices and scopes in the slice of
+ * cgroup_parent (lib/systemd/units.h); auto: systemd when it is the init
+ * and answers, as the kubelet's cgroupDriver names them. */
+typedef enum agent_cgroup_driver {
+    AGENT_CGROUP_DRIVER_AUTO,
+    AGENT_CGROUP_DRIVER_CGROUPFS,
+    AGENT_CGROUP_DRIVER_SYSTEMD,
+} agent_cgroup_driver;
+
+/* "auto", "cgroupfs", "systemd" */
+int agent_cgroup_driver_parse(const char *s, agent_cgroup_driver *ret, berth_error **err);
+
 typedef struct agent_config {
     char *node_name; /* default: the host name */
     char *label_keys[AGENT_LABELS_MAX];
@@ -30,12 +43,13 @@ typedef struct agent_config {
     char *image_store;        /* /var/lib/berth/images */
     char *key;                /* the node's secret key file: <state_dir>/node.key */
     char *join_token;         /* "<id>.<secret>", presented at enrollment */
-    char *cgroup_parent;      /* /berth */
-    char *socket;             /* local Agent service: /run/berth/agent.sock */
-    char *secrets_dir;        /* Secrets' and ConfigMaps' files, a tmpfs: /run/berth/secrets */
-    char *listen;             /* remote Agent endpoint for the controller; NULL: off */
-    char *advertise;          /* the address reported as NodeInfo.agent_address */
-    char *metrics_address;    /* /metrics (lib/metrics/listen.h); NULL: off */
+    char *cgroup_parent;      /* /berth (berth.slice with the systemd driver) */
+    agent_cgroup_driver cgroup_driver;
+    char *socket;          /* local Agent service: /run/berth/agent.sock */
+    char *secrets_dir;     /* Secrets' and ConfigMaps' files, a tmpfs: /run/berth/secrets */
+    char *listen;          /* remote Agent endpoint for the controller; NULL: off */
+    char *advertise;       /* the address reported as NodeInfo.agent_address */
+    char *metrics_address; /* /metrics (lib/metrics/listen.h); NULL: off */
     char *operator_names[AGENT_LABELS_MAX]; /* operators admitted on the Agent service */
     char *operator_keys[AGENT_LABELS_MAX];  /* ... and their public key files */
     size_t n_operators;

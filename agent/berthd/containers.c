@@ -75,6 +75,9 @@ struct ct {
     int dirfd;
     ContainerSpec *spec; /* owned (from the plan) */
     ContainerPlan *plan; /* owns spec when read from disk */
+    /* the parent of its cgroup as its plan on disk says (NULL: none
+     * written yet): what its monitor made its cgroup under */
+    char *cgroup_parent;
     uint64_t generation;
     ct_phase phase;
     bool desired;               /* in the current assignments */
@@ -292,6 +295,7 @@ static void ct_drop(ct *c)
         close(c->dirfd);
     ct_free_spec(c);
     BERTH_PB_FREE(c->replacement);
+    free(c->cgroup_parent);
     free(c);
 }
 
@@ -453,13 +457,74 @@ static bool pod_in_use(const char *pod, void *data)
     return false;
 }
 
-/* The parent of the container's cgroup: its pod's, or the node's. */
-static void ct_cgroup_parent(const ct *c, char *buf, size_t size)
+/* What a monitor may take of its pod's memory, where it shares the pod's
+ * cgroup (systemd's driver). */
+#define MONITOR_MEMORY_OVERHEAD ((int64_t)4 << 20)
+
+/* How long a monitor's process waits for systemd to put it in its scope. */
+#define MONITOR_PLACE_TIMEOUT_MS 10000
+
+/* Under systemd's driver, the slice and scope of the container's monitor
+ * (false when no name fits: not for a valid id). */
+static bool ct_units(const ct *c, char *slice, char *scope, size_t size)
 {
     if (ct_member(c))
+        pods_slice(c->t->pods, ct_member(c)->pod, slice, size);
+    else
+        snprintf(slice, size, "%s", c->t->cfg.slice);
+    return *slice && berth_systemd_container_scope(c->id, scope, size);
+}
+
+/* The parent of the container's cgroup for a new monitor: its pod's, or
+ * the node's; under systemd's driver its monitor's scope. */
+static void ct_new_cgroup_parent(const ct *c, char *buf, size_t size)
+{
+    char slice[BERTH_SYSTEMD_UNIT_MAX + 1], scope[BERTH_SYSTEMD_UNIT_MAX + 1];
+
+    if (c->t->cfg.systemd) {
+        if (!ct_units(c, slice, scope, sizeof(slice)) ||
+            !berth_systemd_unit_cgroup(slice, scope, buf, size))
+            buf[0] = '\0';
+    } else if (ct_member(c))
         pods_cgroup(c->t->pods, ct_member(c)->pod, buf, size);
     else
         snprintf(buf, size, "%s", c->t->cfg.cgroup_parent);
+}
+
+/* The parent of the container's cgroup: the one its plan says (one
+ * adopted may have been made under another driver or cgroup_parent), else
+ * where a new monitor would make it. */
+static void ct_cgroup_parent(const ct *c, char *buf, size_t size)
+{
+    if (c->cgroup_parent)
+        snprintf(buf, size, "%s", c->cgroup_parent);
+    else
+        ct_new_cgroup_parent(c, buf, size);
+}
+
+struct monitor_place {
+    berth_systemd *sd;
+    char slice[BERTH_SYSTEMD_UNIT_MAX + 1];
+    char scope[BERTH_SYSTEMD_UNIT_MAX + 1];
+    char description[300];
+};
+
+/* In the monitor's process before its exec (statedir.h): its own scope,
+ * delegated, waited for, so that it makes the container's cgroup there. */
+static int place_monitor(void *data, char *msg, size_t size)
+{
+    const struct monitor_place *mp = data;
+    berth_error *err = NULL;
+
+    /* (the handle holds no connection between calls: this one is the
+     * process's own) */
+    if (berth_systemd_start_scope(mp->sd, mp->scope, mp->slice, mp->description, getpid(), true,
+                                  MONITOR_PLACE_TIMEOUT_MS, &err) < 0) {
+        snprintf(msg, size, "%s", err->msg);
+        berth_error_free(&err);
+        return -1;
+    }
+    return 0;
 }
 
 static bool ct_has_monitor(const ct *c)
@@ -515,6 +580,13 @@ static void pod_sandbox(const ct *c, pods_sandbox *ret, berth_cgroup_limits *lim
             lim->all_devices = true;
     if (mem_all)
         lim->memory_bytes = mem_sum > mem_init ? mem_sum : mem_init;
+    /* under systemd's driver the pod's monitors are in its slice too:
+     * their memory on top of the containers', as Kubernetes adds a
+     * RuntimeClass's pod overhead (the pause's is in the margin) */
+    if (mem_all && c->t->cfg.systemd)
+        for (const ct *o = c->t->cts; o; o = o->next)
+            if (same_pod(o, m))
+                lim->memory_bytes += MONITOR_MEMORY_OVERHEAD;
     if (cpu_all)
         lim->cpu_quota_us = (cpu_sum > cpu_init ? cpu_sum : cpu_init) * 100;
     *ret = (pods_sandbox){
@@ -1285,8 +1357,9 @@ static int ct_prepare_dir(ct *c, berth_error **err)
             return berth_error_errno(err, "open %s/%s", t->dir, c->id);
     }
     plan.spec = c->spec;
-    ct_cgroup_parent(c, cgroup_parent, sizeof(cgroup_parent));
+    ct_new_cgroup_parent(c, cgroup_parent, sizeof(cgroup_parent));
     plan.cgroup_parent = cgroup_parent;
+    plan.cgroup_delegated = t->cfg.systemd != NULL;
     if (ct_member(c))
         pods_dir(t->pods, ct_member(c)->pod, sandbox_dir, sizeof(sandbox_dir));
     plan.sandbox_dir = sandbox_dir;
@@ -1311,6 +1384,8 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     free(plan.env);
     if (r < 0)
         return -1;
+    free(c->cgroup_parent);
+    c->cgroup_parent = berth_xstrdup(cgroup_parent);
     unlinkat(c->dirfd, BERTH_STATEDIR_STATE, 0);
     unlinkat(c->dirfd, BERTH_STATEDIR_EXIT, 0);
     return 0;
@@ -1403,6 +1478,7 @@ static void ct_start(ct *c)
     berth_error *err = NULL;
     ContainerSpec *eff = NULL;
     char path[PATH_MAX];
+    struct monitor_place place;
     int answer_fd;
     bool needs_pull;
 
@@ -1497,8 +1573,17 @@ static void ct_start(ct *c)
     }
     snprintf(path, sizeof(path), "%s/%s", t->dir, c->id);
     memset(&c->answer, 0, sizeof(c->answer));
-    if (ct_prepare_dir(c, &err) < 0 ||
-        berth_monitor_spawn(t->cfg.monitor, path, &answer_fd, &err) < 0) {
+    if (t->cfg.systemd) {
+        if (!ct_units(c, place.slice, place.scope, sizeof(place.slice)))
+            berth_error_set(&err, ENAMETOOLONG, "no systemd unit name fits container %s", c->id);
+        snprintf(place.description, sizeof(place.description), "berth container %s", c->id);
+        place.sd = t->cfg.systemd;
+    }
+    if (err || ct_prepare_dir(c, &err) < 0 ||
+        berth_monitor_spawn_placed(t->cfg.monitor, path,
+                                   t->cfg.systemd ? &(berth_monitor_place){ place_monitor, &place }
+                                                  : NULL,
+                                   &answer_fd, &err) < 0) {
         c->phase = CT_DONE;
         ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_START_ERROR, "%s", err->msg);
         berth_error_free(&err);
@@ -1634,6 +1719,8 @@ static void adopt(containers *t, const char *id)
     c->dirfd = TAKE_FD(dfd);
     c->plan = plan;
     c->spec = plan->spec;
+    if (plan->cgroup_parent && *plan->cgroup_parent)
+        c->cgroup_parent = berth_xstrdup(plan->cgroup_parent);
     ct_spec_set(c, true);
     c->generation = plan->generation;
     if (plan->image)
@@ -1675,6 +1762,8 @@ int containers_open(const containers_config *cfg, containers **ret, berth_error 
         .cgroups = cfg->cgroups,
         .state_dir = cfg->state_dir,
         .cgroup_parent = cfg->cgroup_parent,
+        .systemd = cfg->systemd,
+        .slice = cfg->slice,
         .lost = on_pod_lost,
         .network_done = on_network_done,
         .data = t,

@@ -40,6 +40,7 @@
 #include "metrics/prom.h"
 #include "pulls.h"
 #include "runtime/cgroup.h"
+#include "systemd/units.h"
 
 /* ContainerStatus.reason values the table sets (the monitor's exit
  * reasons, "OOMKilled" and "Unhealthy", pass through). */
@@ -95,8 +96,13 @@ typedef struct containers_config {
     pulls *pulls;              /* pulls images for the containers */
     int64_t pull_backoff_ms;   /* after a failed pull, doubling to 30 times as long */
     const char *cgroup_parent; /* the containers' cgroups are <parent>/<id> */
-    const char *monitor;       /* the berth-monitor binary */
-    int64_t stop_grace_ms;     /* for a spec that sets none */
+    /* systemd's cgroup driver (NULL: berth's own under cgroup_parent): a
+     * container's cgroup is <its scope>/<id>, its scope in its pod's
+     * slice or in slice (lib/systemd/units.h) */
+    berth_systemd *systemd;
+    const char *slice;
+    const char *monitor;   /* the berth-monitor binary */
+    int64_t stop_grace_ms; /* for a spec that sets none */
     int max_parallel_starts;
     const char *seccomp_profile_dir;  /* where seccompProfile Localhost files are */
     const char *node_name;            /* for env fieldRefs */

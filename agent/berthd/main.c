@@ -42,6 +42,7 @@
 #include "join.h"
 #include "session.h"
 #include "systemd/notify.h"
+#include "systemd/units.h"
 
 typedef struct agent {
     agent_config cfg;
@@ -61,6 +62,10 @@ typedef struct agent {
     berth_podnet *podnet; /* the pod network, once its range is known */
     berth_cni *cni;       /* or an operator's CNI network (mode cni) */
     berth_notify *notify; /* systemd's notifications */
+    /* systemd's cgroup driver (NULL: cgroupfs), and the slice of
+     * cgroup_parent its units go in */
+    berth_systemd *systemd;
+    char slice[BERTH_SYSTEMD_UNIT_MAX + 1];
 } agent;
 
 static void usage(FILE *out)
@@ -82,7 +87,8 @@ static void usage(FILE *out)
         "      --image-store DIR      default /var/lib/berth/images\n"
         "      --key FILE             the node's secret key (default STATE_DIR/node.key)\n"
         "      --join-token TOKEN     a one-time token admitting this node's key\n"
-        "      --cgroup-parent PATH   default /berth\n"
+        "      --cgroup-parent PATH   default /berth (berth.slice with systemd's driver)\n"
+        "      --cgroup-driver D      auto (systemd when it is the init), cgroupfs, systemd\n"
         "      --socket PATH          the local Agent socket (default /run/berth/agent.sock)\n"
         "      --listen ADDR          the Agent endpoint the controller dials (logs, stop;\n"
         "                             default tcp://0.0.0.0:7421, off: none)\n"
@@ -109,6 +115,7 @@ enum {
     OPT_KEY,
     OPT_JOIN_TOKEN,
     OPT_CGROUP_PARENT,
+    OPT_CGROUP_DRIVER,
     OPT_SOCKET,
     OPT_LISTEN,
     OPT_ADVERTISE,
@@ -133,6 +140,7 @@ static const struct option options[] = {
     { "key", required_argument, NULL, OPT_KEY },
     { "join-token", required_argument, NULL, OPT_JOIN_TOKEN },
     { "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
+    { "cgroup-driver", required_argument, NULL, OPT_CGROUP_DRIVER },
     { "socket", required_argument, NULL, OPT_SOCKET },
     { "listen", required_argument, NULL, OPT_LISTEN },
     { "advertise", required_argument, NULL, OPT_ADVERTISE },
@@ -339,6 +347,26 @@ static bool still_here(const char *id, void *data)
     return containers_status(data, id) != NULL;
 }
 
+/* The cgroup driver: systemd's when asked, or (auto) when systemd is the
+ * init; else berth's own cgroups under cgroup_parent. A systemd that does
+ * not answer stops berthd, auto or not: switching drivers by itself would
+ * leave the pods made under the other behind (systemd restarts berthd). */
+static int cgroup_driver_setup(agent *a, berth_error **err)
+{
+    if (a->cfg.cgroup_driver == AGENT_CGROUP_DRIVER_CGROUPFS ||
+        (a->cfg.cgroup_driver == AGENT_CGROUP_DRIVER_AUTO && !berth_systemd_booted()))
+        return 0;
+    if (berth_systemd_parent_slice(a->cfg.cgroup_parent, a->slice, sizeof(a->slice), err) < 0 ||
+        berth_systemd_open(&a->systemd, err) < 0)
+        return berth_error_prefix(err,
+                                  "cgroup_driver %s (cgroupfs: berth makes the cgroups "
+                                  "itself)",
+                                  a->cfg.cgroup_driver == AGENT_CGROUP_DRIVER_AUTO
+                                      ? "auto, and systemd is the init"
+                                      : "systemd");
+    return 0;
+}
+
 static int start(agent *a, berth_error **err)
 {
     pulls_config pcfg = {
@@ -362,6 +390,8 @@ static int start(agent *a, berth_error **err)
         .state_dir = a->cfg.state_dir,
         .image_store = a->cfg.image_store,
         .cgroup_parent = a->cfg.cgroup_parent,
+        .systemd = a->systemd,
+        .slice = a->slice,
         .monitor = a->cfg.monitor,
         .pull_backoff_ms = a->cfg.image_pull_backoff_ns / BERTH_NSEC_PER_MSEC,
         .stop_grace_ms = a->cfg.stop_grace_ms,
@@ -541,6 +571,9 @@ static int configure(agent_config *cfg, int argc, char **argv, bool *ret_check, 
         case OPT_CGROUP_PARENT:
             r = agent_config_set(&cfg->cgroup_parent, optarg, err);
             break;
+        case OPT_CGROUP_DRIVER:
+            r = agent_cgroup_driver_parse(optarg, &cfg->cgroup_driver, err);
+            break;
         case OPT_SOCKET:
             r = agent_config_set(&cfg->socket, optarg, err);
             break;
@@ -654,14 +687,16 @@ int main(int argc, char **argv)
         berth_loop_add_signal(a.loop, &term.sig, SIGTERM, on_signal, &err) < 0 ||
         berth_loop_add_signal(a.loop, &intr.sig, SIGINT, on_signal, &err) < 0 ||
         berth_cgroup_driver_detect(NULL, &a.cgroups, &err) < 0 ||
-        node_facts_read(&a.facts, &err) < 0 || internal_ip(&a) < 0 ||
-        berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
+        cgroup_driver_setup(&a, &err) < 0 || node_facts_read(&a.facts, &err) < 0 ||
+        internal_ip(&a) < 0 || berth_mkdir_p(a.cfg.state_dir, 0700, &err) < 0 ||
         lock_state_dir(a.cfg.state_dir, &lock_fd, &err) < 0 ||
         berth_notify_open(a.loop, notify_status, &a, &a.notify, &err) < 0 || start(&a, &err) < 0)
         goto out;
-    berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d", berth_version(),
-               a.cfg.node_name, containers_count(a.containers),
-               (int)berth_cgroup_driver_version(a.cgroups));
+    berth_info("berthd %s started: node %s, %zu container(s) adopted, cgroup v%d (%s%s)",
+               berth_version(), a.cfg.node_name, containers_count(a.containers),
+               (int)berth_cgroup_driver_version(a.cgroups),
+               a.systemd ? "systemd driver, " : "cgroupfs driver, ",
+               a.systemd ? a.slice : a.cfg.cgroup_parent);
     /* it serves: the Agent endpoint is bound, the session dials */
     berth_notify_ready(a.notify);
     if (berth_loop_run(a.loop, &err) < 0)
@@ -675,6 +710,7 @@ out:
     stop(&a);
     berth_notify_close(a.notify);
     berth_cgroup_driver_free(a.cgroups);
+    berth_systemd_free(a.systemd);
     berth_loop_free(a.loop);
     agent_config_free(&a.cfg);
     if (lock_fd >= 0)

@@ -87,9 +87,91 @@ void pods_volumes_dir(const pods *p, const char *id, char *buf, size_t size)
     snprintf(buf, size, "%s/volumes/%s", p->cfg.state_dir, id);
 }
 
+/* The Description of a pod's slice starts so (and its pause's scope's):
+ * what tells berth's slices from another's. */
+#define SLICE_OWNER "berth pod "
+
+/* pod's slice under systemd's driver ("" when no name fits: not for a
+ * valid pod id). */
+static void pod_slice(const pods *p, const char *id, char *buf, size_t size)
+{
+    if (!berth_systemd_pod_slice(p->cfg.slice, id, buf, size))
+        buf[0] = '\0';
+}
+
 void pods_cgroup(const pods *p, const char *id, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s", p->cfg.cgroup_parent, id);
+    char slice[BERTH_SYSTEMD_UNIT_MAX + 1];
+
+    if (!p->cfg.systemd) {
+        snprintf(buf, size, "%s/%s", p->cfg.cgroup_parent, id);
+        return;
+    }
+    pod_slice(p, id, slice, sizeof(slice));
+    if (!*slice || !berth_systemd_slice_cgroup(slice, buf, size))
+        buf[0] = '\0';
+}
+
+void pods_slice(const pods *p, const char *id, char *buf, size_t size)
+{
+    if (p->cfg.systemd)
+        pod_slice(p, id, buf, size);
+    else if (size)
+        buf[0] = '\0';
+}
+
+/* Under systemd's driver, one step of removing pod's slice (before its
+ * sandbox's directory, which is what remembers it): 1 gone, 0 asked to
+ * stop, -1 failed (a slice of that name that is not berth's is never
+ * stopped). */
+static int slice_remove_step(pods *p, const char *id, berth_error **err)
+{
+    char slice[BERTH_SYSTEMD_UNIT_MAX + 1];
+    bool gone = false;
+
+    pod_slice(p, id, slice, sizeof(slice));
+    if (!*slice)
+        return 1;
+    if (berth_systemd_unit_gone(p->cfg.systemd, slice, SLICE_OWNER, &gone, err) < 0)
+        return -1;
+    if (gone)
+        return 1;
+    return berth_systemd_stop_unit(p->cfg.systemd, slice, err) < 0 ? -1 : 0;
+}
+
+struct pause_place {
+    pods *p;
+    const char *id;
+};
+
+/* The pause of a shared-PID pod, under systemd's driver: a scope of its
+ * own in the pod's slice (its job ends at once). */
+static int place_pause(pid_t pid, void *data, berth_error **err)
+{
+    struct pause_place *pp = data;
+    char slice[BERTH_SYSTEMD_UNIT_MAX + 1], scope[BERTH_SYSTEMD_UNIT_MAX + 1], what[300];
+
+    pod_slice(pp->p, pp->id, slice, sizeof(slice));
+    if (!*slice || !berth_systemd_pause_scope(pp->id, scope, sizeof(scope)))
+        return berth_error_set(err, ENAMETOOLONG, "pod %s: no systemd unit name fits", pp->id);
+    snprintf(what, sizeof(what), SLICE_OWNER "%s: pause", pp->id);
+    return berth_systemd_start_scope(pp->p->cfg.systemd, scope, slice, what, pid, false,
+                                     BERTH_SYSTEMD_CALL_TIMEOUT_MS, err);
+}
+
+/* Under systemd's driver, the pod's slice with its limits. */
+static int slice_start(pods *p, const char *id, const pods_sandbox *want, berth_error **err)
+{
+    const berth_cgroup_limits none = { 0 };
+    char slice[BERTH_SYSTEMD_UNIT_MAX + 1], what[300];
+
+    pod_slice(p, id, slice, sizeof(slice));
+    if (!*slice)
+        return berth_error_set(err, ENAMETOOLONG, "pod %s: no systemd unit name fits", id);
+    snprintf(what, sizeof(what), SLICE_OWNER "%s", id);
+    return berth_systemd_start_slice(p->cfg.systemd, slice, what,
+                                     want->limits ? want->limits : &none,
+                                     BERTH_SYSTEMD_CALL_TIMEOUT_MS, err);
 }
 
 static pod *find(const pods *p, const char *id)
@@ -337,7 +419,11 @@ static int remove_step(pod *e)
         if (p->sweeping || e->cni_op || cni_del_start(e) == 0)
             return 0;
     }
-    r = berth_sandbox_remove_step(p->cfg.cgroups, dir, cg, &err);
+    /* systemd's driver: the slice first (its pause with it), while the
+     * sandbox's directory still says there is one */
+    r = p->cfg.systemd ? slice_remove_step(p, e->id, &err) : 1;
+    if (r == 1)
+        r = berth_sandbox_remove_step(p->cfg.cgroups, dir, p->cfg.systemd ? NULL : cg, &err);
     if (r == 1 && e->release) {
         char vol[PATH_MAX];
 
@@ -718,6 +804,7 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
 {
     pod *e = find(p, id);
     char dir[PATH_MAX], cg[PATH_MAX];
+    struct pause_place pp = { .p = p, .id = id };
     berth_sandbox_opts o;
     const char *why = NULL;
 
@@ -777,7 +864,13 @@ int pods_ensure(pods *p, const char *id, const pods_sandbox *want, berth_error *
     if (p->cfg.network && !want->host_network && p->cni && p->sweeping)
         return berth_error_set(err, EINPROGRESS,
                                "pod %s: waiting for the CNI network's start-up sweep", id);
-    if (berth_sandbox_create(p->cfg.cgroups, &o, err) < 0) {
+    if (p->cfg.systemd) {
+        o.cgroup_external = true;
+        o.place_pause = place_pause;
+        o.place_data = &pp;
+    }
+    if ((p->cfg.systemd && slice_start(p, id, want, err) < 0) ||
+        berth_sandbox_create(p->cfg.cgroups, &o, err) < 0) {
         /* What the failed create left goes from the loop; so does what
          * was in its way (EEXIST: a cgroup of the pod's that a crash
          * left): the pod's name is berth's, and none of its containers

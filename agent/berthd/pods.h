@@ -17,6 +17,7 @@
 #include "net/cni.h"
 #include "net/podnet.h"
 #include "runtime/cgroup.h"
+#include "systemd/units.h"
 
 typedef struct pods pods;
 
@@ -25,6 +26,10 @@ typedef struct pods_config {
     berth_cgroup_driver *cgroups;
     const char *state_dir;     /* sandboxes in <state_dir>/pods */
     const char *cgroup_parent; /* pod cgroups <cgroup_parent>/<pod> */
+    /* systemd's cgroup driver (NULL: cgroupfs): a pod is the slice
+     * berth-<pod>.slice in slice, its pause a scope in it */
+    berth_systemd *systemd;
+    const char *slice;
     /* The sandbox of pod broke (its pause died): its containers must go
      * and start again in a new one. Called from the loop. */
     void (*lost)(const char *pod, void *data);
@@ -67,6 +72,8 @@ void pods_close(pods *p);
 void pods_dir(const pods *p, const char *pod, char *buf, size_t size);
 void pods_volumes_dir(const pods *p, const char *pod, char *buf, size_t size);
 void pods_cgroup(const pods *p, const char *pod, char *buf, size_t size);
+/* pod's slice under systemd's driver ("" with cgroupfs). */
+void pods_slice(const pods *p, const char *pod, char *buf, size_t size);
 
 /* Whether pod's sandbox is there and whole (false too while it is being
  * removed). */

@@ -140,6 +140,7 @@ static int setup(monitor *m, const char *dir, berth_error **err)
     }
     signal(SIGPIPE, SIG_IGN);
     cfg.cgroup_parent = *m->plan->cgroup_parent ? m->plan->cgroup_parent : NULL;
+    cfg.cgroup_delegated = m->plan->cgroup_delegated;
     cfg.image_store = *m->plan->image_store ? m->plan->image_store : NULL;
     if (berth_runtime_new(&cfg, &m->rt, err) < 0)
         return -1;

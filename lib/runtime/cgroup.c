@@ -373,6 +373,33 @@ int berth_cgroup_enter(berth_cgroup *cg, pid_t pid, berth_error **err)
     return 0;
 }
 
+int berth_cgroup_step_aside(berth_cgroup_driver *d, const char *parent, berth_error **err)
+{
+    _cleanup_free_ char *text = NULL, *dir = NULL;
+    const char *self = NULL;
+
+    if (d->version != BERTH_CGROUP_V2 || !*parent || strcmp(parent, "/") == 0)
+        return 0;
+    if (berth_read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &text, NULL, err) < 0)
+        return -1;
+    /* v2's one line: "0::<path>" */
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strncmp(line, "0::", 3) == 0)
+            self = line + 3;
+    }
+    if (!self || strcmp(self, parent) != 0)
+        return 0;
+    dir = berth_xasprintf("%s%s/" BERTH_CGROUP_SUPERVISOR_LEAF, d->root, parent);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return berth_error_errno(err, "mkdir %s", dir);
+    if (cgroup_write(dir, "cgroup.procs", "0", err) < 0)
+        return berth_error_prefix(err, "leave cgroup %s for its leaf", parent);
+    return 0;
+}
+
 int berth_cgroup_kill_all(berth_cgroup *cg, berth_error **err)
 {
     if (cg->driver->ops->kill_all(cg, err) < 0)

@@ -58,6 +58,20 @@ int berth_cgroup_create(berth_cgroup_driver *d, const char *path, const berth_cg
 int berth_cgroup_open(berth_cgroup_driver *d, const char *path, berth_cgroup **ret_cg,
                       berth_error **err);
 
+/* The leaf a supervisor (berth-monitor) moves itself into when it sits in
+ * the very cgroup it makes a container's cgroup under (its delegated
+ * systemd scope): on v2 a cgroup that holds processes cannot hand
+ * controllers to its children. A leading dot, as systemd's ".control":
+ * no container id starts with one. */
+#define BERTH_CGROUP_SUPERVISOR_LEAF ".berth-monitor"
+
+/* If the calling process sits in cgroup parent itself, move it into
+ * parent/BERTH_CGROUP_SUPERVISOR_LEAF (made as needed), so that parent may
+ * delegate controllers to a sibling. v2 only: a no-op on v1, which has no
+ * such rule, for the root (exempt from it), and for a process anywhere
+ * else. */
+int berth_cgroup_step_aside(berth_cgroup_driver *d, const char *parent, berth_error **err);
+
 /* Move pid into the cgroup (every hierarchy on v1). */
 int berth_cgroup_enter(berth_cgroup *cg, pid_t pid, berth_error **err);
 

@@ -87,6 +87,7 @@ int berth_runtime_new(const berth_runtime_config *cfg, berth_runtime **ret_rt, b
     rt = berth_xcalloc(1, sizeof(*rt));
     rt->cgroup_parent = berth_xstrdup(strcmp(parent, "/") == 0 ? "" : parent);
     rt->image_store = berth_xstrdup(store);
+    rt->cgroup_delegated = cfg && cfg->cgroup_delegated;
     rt->stub_fd = -1;
     if (berth_cgroup_driver_detect(cfg ? cfg->cgroup_root : NULL, &rt->cgroups, err) < 0 ||
         runtime_make_stub(&rt->stub_fd, err) < 0) {
@@ -600,7 +601,9 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
      * writable layer) is touched. */
     limits_from_spec(spec, &lim);
     cgpath = berth_xasprintf("%s/%s", rt->cgroup_parent, spec->id);
-    if (berth_cgroup_create(rt->cgroups, cgpath, &lim, &c->cgroup, err) < 0)
+    if ((rt->cgroup_delegated &&
+         berth_cgroup_step_aside(rt->cgroups, rt->cgroup_parent, err) < 0) ||
+        berth_cgroup_create(rt->cgroups, cgpath, &lim, &c->cgroup, err) < 0)
         goto fail;
     if (prepare_rootfs(c, spec, opts, &plan, &lower, err) < 0)
         goto fail;

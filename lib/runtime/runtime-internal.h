@@ -13,6 +13,7 @@
 struct berth_runtime {
     berth_cgroup_driver *cgroups;
     char *cgroup_parent;
+    bool cgroup_delegated; /* berth_runtime_config's */
     char *image_store;
     /* The compiled default seccomp filter, cached per capability set:
      * compiling takes longer than a container start should. */

@@ -35,6 +35,10 @@ typedef struct berth_runtime_config {
     const char *image_store;
     /* cgroup mount root (default /sys/fs/cgroup). */
     const char *cgroup_root;
+    /* cgroup_parent is the caller's own delegated cgroup (a monitor's
+     * systemd scope): the caller steps aside into its leaf before it makes
+     * a container's cgroup there (cgroup.h: berth_cgroup_step_aside). */
+    bool cgroup_delegated;
 } berth_runtime_config;
 
 typedef struct berth_runtime berth_runtime;

@@ -327,12 +327,14 @@ int berth_sandbox_create(berth_cgroup_driver *d, const berth_sandbox_opts *o, be
             rmdir(o->dir);
         return berth_error_prefix(err, "pod sandbox %s", o->dir);
     }
-    if (berth_cgroup_create(d, o->cgroup_path, o->limits ? o->limits : &none, &cg, err) < 0) {
+    if (!o->cgroup_external &&
+        berth_cgroup_create(d, o->cgroup_path, o->limits ? o->limits : &none, &cg, err) < 0) {
         /* not ours (EEXIST), or not made */
         undo_create(d, &(berth_sandbox_opts){ .dir = o->dir });
         return berth_error_prefix(err, "pod sandbox %s", o->dir);
     }
     berth_cgroup_free(cg);
+    cg = NULL;
     if (o->share_pid && runtime_make_stub(&stub_fd, err) < 0)
         goto fail;
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -362,7 +364,11 @@ int berth_sandbox_create(berth_cgroup_driver *d, const berth_sandbox_opts *o, be
         berth_error_set(err, res.err, "%s", res.msg);
         goto fail;
     }
-    if (res.pause_pid > 0) {
+    if (res.pause_pid > 0 && o->place_pause) {
+        if (write_pause_file(o->dir, res.pause_pid, err) < 0 ||
+            o->place_pause(res.pause_pid, o->place_data, err) < 0)
+            goto fail_kill;
+    } else if (res.pause_pid > 0) {
         /* the pause's own cgroup: on v2 the pod's may hold no process
          * beside its children */
         pause_cg = berth_xasprintf("%s/" PAUSE_CGROUP, o->cgroup_path);
@@ -381,7 +387,8 @@ fail_kill:
     if (res.pause_pid > 0)
         kill(res.pause_pid, SIGKILL);
 fail:
-    undo_create(d, o);
+    undo_create(d, &(berth_sandbox_opts){
+                       .dir = o->dir, .cgroup_path = o->cgroup_external ? NULL : o->cgroup_path });
     return berth_error_prefix(err, "pod sandbox %s", o->dir);
 }
 

@@ -43,6 +43,13 @@ typedef struct berth_sandbox_opts {
     const char *cgroup_path; /* the pod's cgroup ("/berth/web-0") */
     /* the pod's limits (NULL: none), on its cgroup */
     const berth_cgroup_limits *limits;
+    /* The pod's cgroup is the caller's to make, with its limits, and to
+     * remove (systemd's driver: a slice): the sandbox does neither. */
+    bool cgroup_external;
+    /* Puts the pause (pid) where it belongs; NULL: into the cgroup
+     * <cgroup_path>/pause, made here. On failure the pause is killed. */
+    int (*place_pause)(pid_t pid, void *data, berth_error **err);
+    void *place_data;
 } berth_sandbox_opts;
 
 /* Make the sandbox: its cgroup, namespaces and pause. EEXIST: a sandbox
@@ -63,7 +70,8 @@ int berth_sandbox_pause_pidfd(const char *dir, int *ret_pidfd, berth_error **err
 
 /* One step of removing the sandbox at dir with cgroup cgroup_path (its
  * containers must be gone): SIGKILL the pause, unmount the namespaces,
- * remove the cgroups and the directory. Never blocks. 1: all gone (also
+ * remove the cgroups (none with cgroup_path NULL: an external one) and the
+ * directory. Never blocks. 1: all gone (also
  * when nothing was there); 0: not yet (a cgroup still busy: call again
  * later); -1: failed. */
 int berth_sandbox_remove_step(berth_cgroup_driver *d, const char *dir, const char *cgroup_path,

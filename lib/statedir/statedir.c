@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,6 +223,13 @@ int berth_monitor_answer_read(int fd, berth_monitor_answer *a, pid_t *ret_contai
 int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *ret_answer_fd,
                         berth_error **err)
 {
+    return berth_monitor_spawn_placed(monitor_path, state_dir, NULL, ret_answer_fd, err);
+}
+
+int berth_monitor_spawn_placed(const char *monitor_path, const char *state_dir,
+                               const berth_monitor_place *place, int *ret_answer_fd,
+                               berth_error **err)
+{
     int p[2], status;
     pid_t mid;
 
@@ -256,8 +264,26 @@ int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *re
 
             if (fd < 0 || null < 0)
                 _exit(1);
+            if (place) {
+                char msg[1024] = "";
+
+                /* Placing may take seconds: nothing of the caller's (its
+                 * lock, its listening sockets) is held meanwhile. */
+                if (dup2(null, 0) < 0 ||
+                    (fd > 3 && syscall(SYS_close_range, 3u, (unsigned)fd - 1, 0u) < 0) ||
+                    syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0u) < 0) {
+                    dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "close the launcher's fds: %s\n",
+                            strerror(errno));
+                    _exit(1);
+                }
+                if (place->place(place->data, msg, sizeof(msg)) < 0) {
+                    dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "%s\n", msg);
+                    _exit(1);
+                }
+            }
             snprintf(fdarg, sizeof(fdarg), "%d", fd);
-            dup2(null, 0);
+            if (!place)
+                dup2(null, 0);
             execl(monitor_path, monitor_path, "--ready-fd", fdarg, state_dir, (char *)NULL);
             dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "exec %s: %s\n", monitor_path, strerror(errno));
             _exit(127);

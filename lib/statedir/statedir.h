@@ -69,6 +69,22 @@ int berth_monitor_start(const char *monitor_path, const char *state_dir, int tim
 int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *ret_answer_fd,
                         berth_error **err);
 
+/* Where a monitor goes before it runs: called in the monitor's own process
+ * (a fork of the caller, before its exec), which it may place (for systemd's
+ * cgroup driver: a transient scope of its own). It may block; a message of
+ * at most size bytes goes to msg on failure (< 0), and becomes the
+ * monitor's start error. */
+typedef struct berth_monitor_place {
+    int (*place)(void *data, char *msg, size_t size);
+    void *data;
+} berth_monitor_place;
+
+/* berth_monitor_spawn with the monitor placed by place (NULL: where the
+ * caller is). */
+int berth_monitor_spawn_placed(const char *monitor_path, const char *state_dir,
+                               const berth_monitor_place *place, int *ret_answer_fd,
+                               berth_error **err);
+
 /* The monitor's answer, one line: "running PID" or "error TEXT". */
 #define BERTH_MONITOR_ANSWER_RUNNING "running "
 #define BERTH_MONITOR_ANSWER_ERROR   "error "

@@ -78,8 +78,8 @@ our_processes() {
 		case "$r" in "$ROOT" | "$ROOT"/*) echo "${p#/proc/}" ;; esac
 	done
 }
-our_mounts() {
-	findmnt -rn -o TARGET | awk -v r="$ROOT" '$0 == r || index($0, r "/") == 1'
+our_mounts() { # under $T: the root, and the systemd root of step 8
+	findmnt -rn -o TARGET | awk -v r="$T" '$0 == r || index($0, r "/") == 1'
 }
 stop_pid() { # PID: SIGTERM, as systemd stops a unit; SIGKILL after 15 s
 	local pid=$1
@@ -481,6 +481,72 @@ expect "no process of the test is left" "" "$(our_processes | tr '\n' ' ')"
 expect "nothing is mounted under the root (findmnt)" "" "$(our_mounts)"
 expect "no cgroup of the test is left" "" \
 	"$(find /sys/fs/cgroup -type d -path "*$CGROUP_PARENT*" 2>/dev/null)"
+# --- 8. under systemd, in a cgroup v2 VM ------------------------------------------------
+
+# B's packages and systemd, installed with apt into a fresh copy of the
+# clean root, booted with systemd as its init in the cgroup v2 VM
+# (systemd-boot.sh), where systemd-test.sh runs the packages' units and
+# checks the containers' slices and scopes (cgroup_driver auto).
+step "under systemd: the packages in a Debian root booted in a cgroup v2 VM"
+. "$top/tests/lib/vm.sh"
+SDROOT=$T/sdroot
+sdroot() {
+	chroot "$SDROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+		DEBIAN_FRONTEND=noninteractive "$@"
+}
+if ! vm_find "${BERTH_VM_RUN:-}"; then
+	echo "# skipped: vm-run.sh not found (set BERTH_VM_RUN)"
+else
+	mkdir -p "$SDROOT"
+	tar --zstd -C "$SDROOT" --numeric-owner -xpf "$cache" || fatal "unpack $cache"
+	cp "$ROOT/etc/apt/sources.list" "$SDROOT/etc/apt/sources.list"
+	cp /etc/resolv.conf "$SDROOT/etc/resolv.conf"
+	mkdir -p "$SDROOT/tmp/debs"
+	cp "$T/debs-$B"/*.deb "$SDROOT/tmp/debs/"
+	t=$SECONDS
+	mount -t proc proc "$SDROOT/proc" && mount --rbind /dev "$SDROOT/dev" &&
+		mount --make-rslave "$SDROOT/dev" || fatal "mount /proc and /dev in $SDROOT"
+	out=$(sdroot sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+		systemd /tmp/debs/*.deb' </dev/null 2>&1)
+	rc=$?
+	umount -R "$SDROOT/dev"
+	umount "$SDROOT/proc"
+	expect "systemd and berth-* $B installed with apt (in $((SECONDS - t))s)" 0 "$rc"
+	[ $rc -eq 0 ] || echo "$out" | tail -20
+	expect "the packages leave berthd's unit disabled" "disabled" \
+		"$(systemctl --root="$SDROOT" is-enabled berthd 2>&1)"
+	# what the VM need not carry (it holds the root in RAM)
+	rm -rf "$SDROOT"/var/lib/apt/lists/* "$SDROOT"/var/cache/apt/* "$SDROOT/tmp/debs" \
+		"$SDROOT"/usr/share/doc/* "$SDROOT"/usr/share/man/* "$SDROOT"/usr/share/locale/*
+	lib=$SDROOT/usr/local/lib/berth-test
+	mkdir -p "$lib"
+	cp "$top/tests/lib/check.sh" "$top/tests/integration/package/systemd-test.sh" "$lib/"
+	"$top/deploy/mkrootfs.sh" "$lib/rootfs" >/dev/null || fatal "deploy/mkrootfs.sh"
+	cat >"$SDROOT/etc/systemd/system/berth-systemd-test.service" <<-EOF
+		[Unit]
+		Description=berth under systemd (tests/integration/package/systemd-test.sh)
+		After=multi-user.target
+		[Service]
+		Type=oneshot
+		ExecStart=/bin/bash /usr/local/lib/berth-test/systemd-test.sh
+	EOF
+	mkdir -p "$SDROOT/etc/systemd/system/multi-user.target.wants"
+	ln -s /etc/systemd/system/berth-systemd-test.service \
+		"$SDROOT/etc/systemd/system/multi-user.target.wants/"
+	echo "# the root: $(du -sh "$SDROOT" | cut -f1); booting it (the VM's output follows)"
+	t=$SECONDS
+	out=$(vm_run --mem 2048 --timeout 600 --add-raw "$SDROOT:/sd" \
+		--add-raw "$top/tests/integration/package/systemd-boot.sh:/systemd-boot.sh" \
+		-- sh /systemd-boot.sh /sd 480 2>&1 | tr -d '\r')
+	echo "$out"
+	# the VM's checks count as this test's
+	pass=$((pass + $(printf '%s\n' "$out" | grep -c '^ok ')))
+	failed=$((failed + $(printf '%s\n' "$out" | grep -c '^FAIL ')))
+	expect "the test under systemd ran to its end in the VM (in $((SECONDS - t))s)" "yes" \
+		"$(printf '%s\n' "$out" | grep -qE '^[0-9]+ passed, [0-9]+ failed$' && echo yes)"
+	rm -rf --one-file-system "$SDROOT"
+fi
+
 echo "# the whole test took $((SECONDS - T0))s"
 
 check_summary

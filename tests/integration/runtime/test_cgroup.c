@@ -197,6 +197,79 @@ START_TEST(enter_stats_kill_destroy)
 }
 END_TEST
 
+/* A supervisor placed in the very cgroup it makes a container's cgroup
+ * under (systemd's driver: its delegated scope) steps aside into a leaf
+ * first, so that on v2 the parent may hand its controllers down. */
+START_TEST(step_aside_in_a_delegated_parent)
+{
+    berth_error *err = NULL;
+    berth_cgroup *scope = NULL, *cg = NULL;
+    berth_cgroup_limits none = { 0 };
+    char scope_path[128], child_path[160], leaf_path[160], got[256] = "";
+    int p[2], status;
+    ssize_t n;
+    pid_t pid;
+
+    snprintf(scope_path, sizeof(scope_path), "%s/scope", parent);
+    snprintf(child_path, sizeof(child_path), "%s/c1", scope_path);
+    snprintf(leaf_path, sizeof(leaf_path), "%s/" BERTH_CGROUP_SUPERVISOR_LEAF, scope_path);
+    ck_assert_msg(berth_cgroup_create(drv, scope_path, &none, &scope, &err) == 0, "%s",
+                  err ? err->msg : "");
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    if (pid == 0) {
+        berth_cgroup_limits lim = { .pids_max = 5 };
+        berth_cgroup *c1 = NULL;
+        char *text = NULL;
+
+        close(p[0]);
+        if (berth_cgroup_enter(scope, getpid(), NULL) < 0 ||
+            berth_cgroup_step_aside(drv, scope_path, NULL) < 0 ||
+            berth_cgroup_create(drv, child_path, &lim, &c1, &err) < 0) {
+            dprintf(p[1], "error %s", err ? err->msg : "enter or step aside");
+            _exit(1);
+        }
+        berth_read_file_at(AT_FDCWD, "/proc/self/cgroup", 4096, &text, NULL, NULL);
+        dprintf(p[1], "%s", text ? text : "");
+        _exit(0);
+    }
+    close(p[1]);
+    n = berth_read_all(p[0], got, sizeof(got) - 1);
+    close(p[0]);
+    got[n > 0 ? n : 0] = '\0';
+    ck_assert_int_eq(berth_waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", got);
+    if (berth_cgroup_driver_version(drv) == BERTH_CGROUP_V2) {
+        char want[200];
+
+        snprintf(want, sizeof(want), "0::%s\n", leaf_path);
+        ck_assert_str_eq(got, want);
+    } else {
+        /* v1 has no such rule: it stays where it was put */
+        ck_assert_ptr_nonnull(strstr(got, scope_path));
+        ck_assert_ptr_null(strstr(got, BERTH_CGROUP_SUPERVISOR_LEAF));
+    }
+    /* a process elsewhere is left where it is */
+    {
+        char *before = NULL, *after = NULL;
+
+        ck_assert_int_eq(
+            berth_read_file_at(AT_FDCWD, "/proc/self/cgroup", 4096, &before, NULL, &err), 0);
+        ck_assert_int_eq(berth_cgroup_step_aside(drv, scope_path, &err), 0);
+        ck_assert_int_eq(
+            berth_read_file_at(AT_FDCWD, "/proc/self/cgroup", 4096, &after, NULL, &err), 0);
+        ck_assert_str_eq(after, before);
+        free(before);
+        free(after);
+    }
+    ck_assert_int_eq(berth_cgroup_open(drv, child_path, &cg, &err), 0);
+    ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    if (berth_cgroup_open(drv, leaf_path, &cg, NULL) == 0)
+        ck_assert_int_eq(berth_cgroup_destroy(cg, 5000, &err), 0);
+    ck_assert_int_eq(berth_cgroup_destroy(scope, 5000, &err), 0);
+}
+END_TEST
+
 /* A busy process under a 10% quota shows throttled time in the stats. */
 START_TEST(stats_report_throttling)
 {
@@ -488,6 +561,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, exists_and_open);
     tcase_add_test(tc, failure_leaves_nothing);
     tcase_add_test(tc, enter_stats_kill_destroy);
+    tcase_add_test(tc, step_aside_in_a_delegated_parent);
     tcase_add_test(tc, stats_report_throttling);
     tcase_add_test(tc, stats_report_memory_and_cpu_parts);
     tcase_add_test(tc, destroy_kills_leftovers);

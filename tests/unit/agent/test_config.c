@@ -47,7 +47,8 @@ START_TEST(full_file)
                                "max_parallel_starts: 8\n"
                                "listen: tcp://10.0.0.5:7110\n"
                                "operators: {alice: /etc/berth/alice.pub}\n"
-                               "log: {level: debug, format: json}\n";
+                               "log: {level: debug, format: json}\n"
+                               "cgroup_driver: systemd\n";
     berth_error *err = NULL;
 
     ck_assert_msg(agent_config_parse(&cfg, "agent.yaml", yaml, strlen(yaml), &err) == 0, "%s",
@@ -66,11 +67,30 @@ START_TEST(full_file)
     ck_assert_str_eq(cfg.operator_names[0], "alice");
     ck_assert_int_eq(cfg.log_level, BERTH_LOG_DEBUG);
     ck_assert_int_eq(cfg.log_format, BERTH_LOG_JSON);
+    ck_assert_int_eq(cfg.cgroup_driver, AGENT_CGROUP_DRIVER_SYSTEMD);
     ck_assert_int_eq(agent_config_set(&cfg.monitor, "/bin/true", &err), 0);
     ck_assert_int_eq(agent_config_set(&cfg.puller, "/bin/true", &err), 0);
     ck_assert_int_eq(agent_config_finish(&cfg, &err), 0);
     ck_assert_str_eq(cfg.key, "/srv/berth/node.key");
     ck_assert_str_eq(cfg.advertise, "tcp://10.0.0.5:7110"); /* from listen */
+}
+END_TEST
+
+START_TEST(cgroup_driver)
+{
+    agent_cgroup_driver d = AGENT_CGROUP_DRIVER_SYSTEMD;
+    berth_error *err = NULL;
+
+    /* auto by default: systemd's where systemd is the init */
+    ck_assert_int_eq(cfg.cgroup_driver, AGENT_CGROUP_DRIVER_AUTO);
+    ck_assert_int_eq(agent_cgroup_driver_parse("cgroupfs", &d, NULL), 0);
+    ck_assert_int_eq(d, AGENT_CGROUP_DRIVER_CGROUPFS);
+    ck_assert_int_eq(agent_cgroup_driver_parse("auto", &d, NULL), 0);
+    ck_assert_int_eq(d, AGENT_CGROUP_DRIVER_AUTO);
+    ck_assert_int_eq(agent_cgroup_driver_parse("Systemd", &d, &err), -1);
+    ck_assert_str_eq(err->msg, "cgroup driver 'Systemd': auto, cgroupfs or systemd");
+    berth_error_free(&err);
+    ck_assert_int_eq(d, AGENT_CGROUP_DRIVER_AUTO);
 }
 END_TEST
 
@@ -109,6 +129,8 @@ START_TEST(mistakes)
     expect_error("operators: {Bad Name: /x}\n",
                  "agent.yaml:1:13: operators.Bad Name: operator name 'Bad Name': invalid "
                  "character at 1 (allowed: a-z 0-9 _ . -, starting with a letter or digit)");
+    expect_error("cgroup_driver: docker\n",
+                 "agent.yaml:1:16: cgroup_driver: 'docker' is not one of auto, cgroupfs, systemd");
     expect_error("a: b: c\n",
                  "agent.yaml:1:5: YAML: mapping values are not allowed in this context");
     expect_error("- just\n- a list\n", "agent.yaml:1:1: expected a mapping, got a list");
@@ -396,6 +418,7 @@ Suite *make_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, full_file);
+    tcase_add_test(tc, cgroup_driver);
     tcase_add_test(tc, mistakes);
     tcase_add_test(tc, all_or_nothing);
     tcase_add_test(tc, pod_network);
