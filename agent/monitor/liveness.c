@@ -443,7 +443,8 @@ static int start_exec(probe *pr, const Probe *p, berth_error **err)
 
     /* with the run's environment, its Secrets' variables too (kubelet's) */
     if (berth_container_exec_start(m->c, m->run_spec ? m->run_spec : m->plan->spec,
-                                   p->exec->n_command, p->exec->command, NULL, &pr->exec, err) < 0)
+                                   p->exec->n_command, p->exec->command, NULL, 0, &pr->exec,
+                                   err) < 0)
         return -1;
     pr->pid = berth_exec_pid(pr->exec);
     return berth_loop_add(m->loop, &pr->io, berth_exec_fd(pr->exec), EPOLLIN, on_probe_exec_started,

@@ -132,6 +132,8 @@ static int setup(monitor *m, const char *dir, berth_error **err)
         close(control_fd);
         return -1;
     }
+    if (exec_init(m, err) < 0)
+        return -1;
     liveness_init(m);
     if (liveness_needs_netns(m)) {
         m->self_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -183,7 +185,7 @@ int main(int argc, char **argv)
         printf("berth-monitor %s\n", berth_version());
         return 0;
     }
-    m.out[0].io.fd = m.out[1].io.fd = m.control_io.fd = -1;
+    m.out[0].io.fd = m.out[1].io.fd = m.control_io.fd = m.exec_listen.fd = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc) {
             m.ready_fd = atoi(argv[++i]);
@@ -221,6 +223,7 @@ int main(int argc, char **argv)
     }
     if (berth_crilog_dropped(m.log))
         berth_warn("dropped %" PRIu64 " bytes of container output", berth_crilog_dropped(m.log));
+    exec_free(&m);
     liveness_free(&m);
     run_free(&m);
     logs_close(&m);

@@ -7,6 +7,7 @@
  *   liveness.c the startup, liveness and readiness probes (exec, tcp or
  *              http), never waiting in the loop
  *   records.c  state.pb and exit.pb (lib/statedir)
+ *   exec.c     commands run in the container for berthd (kubectl exec)
  *
  * Calls go one way: main -> run -> logs, liveness, records. The probe tells
  * the run that a container failed it through run_end_unhealthy(), the one
@@ -34,6 +35,9 @@ typedef struct out_pipe {
     monitor *m;
     berth_crilog_stream stream;
 } out_pipe;
+
+/* A command run for berthd, while it runs (exec.c). */
+typedef struct exec_session exec_session;
 
 /* A probe command given up on, until it is reaped (liveness.c). */
 typedef struct probe_reaper probe_reaper;
@@ -113,6 +117,11 @@ struct monitor {
     bool pre_stop_done;     /* the preStop hook ran (or is running) for this run */
     char hook_message[300];
 
+    /* Commands run for berthd (exec.c): the exec socket, the sessions. */
+    berth_loop_io exec_listen;
+    exec_session *execs;
+    size_t n_execs;
+
     /* Bookkeeping for state.pb and exit.pb. */
     MonitorPhase phase;
     uint32_t restart_count;
@@ -166,6 +175,11 @@ bool liveness_needs_netns(const monitor *m);
  * failure of the probe that matters now (startup until it succeeded,
  * then liveness, else readiness). */
 void liveness_report(monitor *m, uint32_t *ret_failures, const char **ret_message);
+
+/* exec.c: the exec socket (statedir/execsock.h) joins the loop; at the
+ * end the commands still running are ended and the socket removed. */
+int exec_init(monitor *m, berth_error **err);
+void exec_free(monitor *m);
 
 /* records.c */
 void records_save_state(monitor *m);

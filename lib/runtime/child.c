@@ -389,11 +389,12 @@ void child_exec_run(const child_plan *p, int pidfd, int ns_flags)
         _exit(126);
     /* Signals come through sigwaitinfo: SIGTERM asks to end the command
      * (killed and reaped here, so no orphan is left to a container init
-     * that may not reap). */
+     * that may not reap); SIGHUP is passed on (its client went). */
     sigemptyset(&waitset);
     sigaddset(&waitset, SIGCHLD);
     sigaddset(&waitset, SIGTERM);
     sigaddset(&waitset, SIGINT);
+    sigaddset(&waitset, SIGHUP);
     sigprocmask(SIG_BLOCK, &waitset, NULL);
     /* In the cgroup now; the pid namespace applies to our children. */
     pid = fork();
@@ -407,6 +408,8 @@ void child_exec_run(const child_plan *p, int pidfd, int ns_flags)
         umask(0);
         if (setsid() < 0)
             berth_error_errno(&err, "setsid");
+        else if (p->tty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+            berth_error_errno(&err, "make the terminal the command's");
         else
             exec_command(p, false, &err);
         child_fail(p->sync_fd, err);
@@ -417,6 +420,8 @@ void child_exec_run(const child_plan *p, int pidfd, int ns_flags)
         sig = sigwaitinfo(&waitset, NULL);
         if (sig == SIGTERM || sig == SIGINT)
             kill(pid, SIGKILL);
+        else if (sig == SIGHUP)
+            kill(-pid, SIGHUP); /* its session (its process group) */
         if (berth_waitpid(pid, &status, sig == SIGCHLD ? WNOHANG : 0) == pid)
             break;
     }

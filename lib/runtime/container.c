@@ -764,13 +764,13 @@ struct berth_exec {
 };
 
 int berth_container_exec_start(berth_container *c, const berth_spec *spec, size_t argc,
-                               char *const *argv, const int stdio[3], berth_exec **ret_exec,
-                               berth_error **err)
+                               char *const *argv, const int stdio[3], unsigned flags,
+                               berth_exec **ret_exec, berth_error **err)
 {
     _cleanup_free_ char **cargv = NULL, **envp = NULL, **stub_argv = NULL;
     _cleanup_close_ int sock_parent = -1, sock_child = -1;
     char extra_env[2][300], hostname[64], sync_fd_str[16];
-    child_plan plan = { .die_with_parent = true };
+    child_plan plan = { .die_with_parent = true, .tty = (flags & BERTH_EXEC_TTY) != 0 };
     int ns = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWNS;
     berth_exec *x;
     pid_t pid;

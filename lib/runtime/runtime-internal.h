@@ -69,6 +69,8 @@ typedef struct child_plan {
     uid_t uid;
     gid_t gid;
     bool die_with_parent;
+    /* exec: stdin is a terminal, to become the command's controlling one */
+    bool tty;
 } child_plan;
 
 /* container.c: the exec stub in a new sealed memfd (close-on-exec). */

@@ -147,9 +147,13 @@ int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc
  * to reap, whatever finish says; SIGTERM to it, as above. Free the handle
  * (the sync socket) once done with it: it neither stops nor reaps. */
 typedef struct berth_exec berth_exec;
+/* flags: stdin is a terminal (the container's own: a pts of its devpts),
+ * made the command's controlling terminal; the command leads its session,
+ * so the terminal's hangup and its ^C reach it. */
+#define BERTH_EXEC_TTY 1u
 int berth_container_exec_start(berth_container *c, const berth_spec *spec, size_t argc,
-                               char *const *argv, const int stdio[3], berth_exec **ret_exec,
-                               berth_error **err);
+                               char *const *argv, const int stdio[3], unsigned flags,
+                               berth_exec **ret_exec, berth_error **err);
 int berth_exec_fd(const berth_exec *x);
 pid_t berth_exec_pid(const berth_exec *x);
 int berth_exec_finish(berth_exec *x, berth_error **err);

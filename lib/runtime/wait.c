@@ -54,7 +54,7 @@ int berth_container_exec(berth_container *c, const berth_spec *spec, size_t argc
     berth_exec *x = NULL;
     int r;
 
-    if (berth_container_exec_start(c, spec, argc, argv, stdio, &x, err) < 0)
+    if (berth_container_exec_start(c, spec, argc, argv, stdio, 0, &x, err) < 0)
         return -1;
     for (;;) {
         struct pollfd pfd = { .fd = berth_exec_fd(x), .events = POLLIN };

@@ -35,6 +35,7 @@ vm_run --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
     --add "$build/tests/integration/runtime/integration-runtime-cgroup:/t/cgroup" \
     --add "$build/tests/integration/runtime/integration-runtime-container:/t/container" \
     --add "$build/tests/integration/monitor/integration-monitor:/t/monitor" \
+    --add "$build/tests/integration/monitor/integration-monitor-exec:/t/monitor-exec" \
     --add "$build/tests/integration/agent/integration-agent:/t/agent" \
     --add "$build/agent/berthd:/t/berthd" \
     --add "$build/scheduler-stub/berthctl:/t/berthctl" \
@@ -48,5 +49,6 @@ vm_run --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
         echo "== cgroup suite" && ./cgroup &&
         echo "== container suite" && ./container &&
         echo "== monitor suite" && ./monitor &&
+        echo "== monitor exec suite" && ./monitor-exec &&
         echo "== agent suite" && ./agent &&
         echo "== berthctl run" && ./run-test.sh /t/berthctl /rootfs /t/netprobe'

@@ -1,0 +1,291 @@
+/* berth-monitor's exec socket for real, as root: commands run in a running
+ * container with pipes (stdin in, stdout and stderr apart, the exit code)
+ * or a terminal of the container's (its size, ^C, its controlling one),
+ * a command that is not there (127), and a client that goes away (the
+ * command gets SIGHUP). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "base/timeutil.h"
+#include "check_main.h"
+#include "pb/pb.h"
+#include "statedir/execsock.h"
+#include "statedir/statedir.h"
+
+static const char *monitor_bin, *rootfs;
+static char dir[64], parent[64];
+static int dfd = -1;
+static ContainerPlan plan;
+static ContainerSpec spec;
+static Resources res;
+static char *sleeper[] = { "/bin/sleep", "100000" };
+
+static void setup(void)
+{
+    berth_error *err = NULL;
+    pid_t pid = 0;
+
+    monitor_bin = getenv("BERTH_MONITOR");
+    rootfs = getenv("BERTH_TEST_ROOTFS");
+    ck_assert_msg(monitor_bin && rootfs, "BERTH_MONITOR and BERTH_TEST_ROOTFS must be set");
+    snprintf(dir, sizeof(dir), "/tmp/berth-test-mex-%d-%d", (int)getppid(), (int)getpid());
+    snprintf(parent, sizeof(parent), "/berth-test-mex-%d-%d", (int)getppid(), (int)getpid());
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    container_plan_init(&plan);
+    container_spec_init(&spec);
+    resources_init(&res);
+    spec.id = "x1";
+    spec.rootfs = (char *)rootfs;
+    spec.resources = &res;
+    spec.command = sleeper;
+    spec.n_command = 2;
+    plan.spec = &spec;
+    plan.cgroup_parent = parent;
+    ck_assert_int_eq(berth_statedir_write_plan(dfd, &plan, &err), 0);
+    ck_assert_msg(berth_monitor_start(monitor_bin, dir, 30000, &pid, &err) == 0, "%s",
+                  err ? err->msg : "");
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+    berth_monitor_liveness l = BERTH_MONITOR_ALIVE;
+    int64_t t0 = berth_now_mono_ns();
+
+    berth_monitor_stop(dfd, 0, NULL);
+    while (berth_monitor_probe(dfd, &l, NULL) == 0 && l == BERTH_MONITOR_ALIVE &&
+           berth_now_mono_ns() - t0 < 10 * BERTH_NSEC_PER_SEC)
+        usleep(10 * 1000);
+    close(dfd);
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf %s; for d in /sys/fs/cgroup%s /sys/fs/cgroup/*%s; do [ -d \"$d\" ] && "
+             "rmdir \"$d\"; done; true",
+             dir, parent, parent);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* One message from the monitor, waited for up to 10 s. */
+static ExecReply *next_reply(int sock, int fds[3], size_t *nfds)
+{
+    ProtobufCMessage *msg = NULL;
+    berth_error *err = NULL;
+    struct pollfd p = { .fd = sock, .events = POLLIN };
+    size_t none;
+    int r;
+
+    ck_assert_int_eq(poll(&p, 1, 10000), 1);
+    r = berth_execsock_recv(sock, &exec_reply_descriptor, &msg, fds, nfds ? nfds : &none, &err);
+    ck_assert_msg(r == 1, "recv: %d %s", r, err ? err->msg : "");
+    return (ExecReply *)msg;
+}
+
+static int exec_start(char **argv, size_t argc, bool with_stdin, bool tty, int fds[3], size_t *nfds)
+{
+    ExecRequest req = EXEC_REQUEST_INIT;
+    berth_error *err = NULL;
+    ExecReply *r;
+    int sock;
+
+    req.command = argv;
+    req.n_command = argc;
+    req.stdin = with_stdin;
+    req.tty = tty;
+    req.rows = 40;
+    req.cols = 100;
+    ck_assert_msg(berth_execsock_connect(dfd, &req, &sock, &err) == 0, "%s", err ? err->msg : "");
+    r = next_reply(sock, fds, nfds);
+    ck_assert_msg(r->started, "not started: %s", r->error);
+    BERTH_PB_FREE(r);
+    return sock;
+}
+
+/* Everything fd gives until its end (or 10 s). */
+static char *read_all(int fd)
+{
+    size_t len = 0, size = 4096;
+    char *buf = malloc(size);
+    int64_t t0 = berth_now_mono_ns();
+
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        ssize_t n;
+
+        ck_assert_msg(berth_now_mono_ns() - t0 < 10 * BERTH_NSEC_PER_SEC, "read: no end");
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        n = read(fd, buf + len, size - len - 1);
+        if (n < 0 && errno == EIO) /* a terminal whose other side closed */
+            break;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        ck_assert_int_ge(n, 0);
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len + 1 == size)
+            buf = realloc(buf, size *= 2);
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static int exit_code(int sock)
+{
+    ExecReply *r = next_reply(sock, NULL, NULL);
+    int code;
+
+    ck_assert(r->exited);
+    code = r->exit_code;
+    BERTH_PB_FREE(r);
+    return code;
+}
+
+START_TEST(pipes_stdin_stdout_stderr_exit_code)
+{
+    char *argv[] = { "/bin/sh", "-c", "read x; echo \"got $x\"; echo err >&2; exit 3" };
+    int fds[3], sock;
+    size_t n = 0;
+    char *out, *errs;
+
+    sock = exec_start(argv, 3, true, false, fds, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(berth_write_all(fds[0], "hello\n", 6), 0);
+    close(fds[0]);
+    out = read_all(fds[1]);
+    errs = read_all(fds[2]);
+    ck_assert_str_eq(out, "got hello\n");
+    ck_assert_str_eq(errs, "err\n");
+    ck_assert_int_eq(exit_code(sock), 3);
+    free(out);
+    free(errs);
+    close(fds[1]);
+    close(fds[2]);
+    close(sock);
+}
+END_TEST
+
+START_TEST(terminal_size_interrupt_and_exit)
+{
+    char *argv[] = { "/bin/sh", "-c",
+                     "tty; stty size; trap 'echo interrupted; exit 7' INT; echo ready; "
+                     "while :; do sleep 1; done" };
+    int fds[3], sock;
+    size_t n = 0;
+    char buf[4096] = "";
+    size_t len = 0;
+    int64_t t0 = berth_now_mono_ns();
+
+    sock = exec_start(argv, 3, true, true, fds, &n);
+    ck_assert_uint_eq(n, 1); /* the master */
+    while (!strstr(buf, "ready")) {
+        struct pollfd p = { .fd = fds[0], .events = POLLIN };
+        ssize_t k;
+
+        ck_assert_msg(berth_now_mono_ns() - t0 < 10 * BERTH_NSEC_PER_SEC, "no prompt: %s", buf);
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        k = read(fds[0], buf + len, sizeof(buf) - len - 1);
+        if (k > 0)
+            buf[len += (size_t)k] = '\0';
+    }
+    ck_assert_msg(strstr(buf, "/dev/pts/"), "tty: %s", buf);
+    ck_assert_msg(strstr(buf, "40 100"), "stty size: %s", buf);
+    /* ^C on the terminal: SIGINT to its foreground group */
+    ck_assert_int_eq(berth_write_all(fds[0], "\003", 1), 0);
+    ck_assert_int_eq(exit_code(sock), 7);
+    {
+        char *rest = read_all(fds[0]);
+
+        ck_assert_msg(strstr(rest, "interrupted"), "after ^C: %s", rest);
+        free(rest);
+    }
+    close(fds[0]);
+    close(sock);
+}
+END_TEST
+
+START_TEST(not_found_is_127)
+{
+    char *argv[] = { "/nonexistent" };
+    ExecRequest req = EXEC_REQUEST_INIT;
+    berth_error *err = NULL;
+    ExecReply *r;
+    int sock;
+
+    req.command = argv;
+    req.n_command = 1;
+    ck_assert_int_eq(berth_execsock_connect(dfd, &req, &sock, &err), 0);
+    r = next_reply(sock, NULL, NULL);
+    ck_assert(!r->started);
+    ck_assert_int_eq(r->exit_code, 127);
+    ck_assert_msg(strstr(r->error, "/nonexistent"), "%s", r->error);
+    BERTH_PB_FREE(r);
+    close(sock);
+}
+END_TEST
+
+START_TEST(client_gone_sends_sighup)
+{
+    char *argv[] = { "/bin/sh", "-c",
+                     "trap 'echo hup > /tmp/hup; exit 0' HUP; echo ready; "
+                     "while :; do sleep 1; done" };
+    char *check[] = { "/bin/cat", "/tmp/hup" };
+    int fds[3], sock;
+    size_t n = 0;
+    char line[16] = "";
+    char *out = NULL;
+    int64_t t0;
+
+    sock = exec_start(argv, 3, false, false, fds, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(berth_read_all(fds[0], line, 6), 6);
+    ck_assert_str_eq(line, "ready\n");
+    /* the client goes: its connection and its pipes */
+    close(sock);
+    close(fds[0]);
+    close(fds[1]);
+    t0 = berth_now_mono_ns();
+    for (;;) {
+        int fds2[3], sock2;
+        size_t n2 = 0;
+
+        sock2 = exec_start(check, 2, false, false, fds2, &n2);
+        out = read_all(fds2[0]);
+        exit_code(sock2);
+        close(fds2[0]);
+        close(fds2[1]);
+        close(sock2);
+        if (strcmp(out, "hup\n") == 0)
+            break;
+        free(out);
+        ck_assert_msg(berth_now_mono_ns() - t0 < 10 * BERTH_NSEC_PER_SEC, "no SIGHUP seen");
+        usleep(200 * 1000);
+    }
+    free(out);
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("monitor/exec");
+    TCase *tc = tcase_create("exec");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, pipes_stdin_stdout_stderr_exit_code);
+    tcase_add_test(tc, terminal_size_interrupt_and_exit);
+    tcase_add_test(tc, not_found_is_127);
+    tcase_add_test(tc, client_gone_sends_sighup);
+    suite_add_tcase(s, tc);
+    return s;
+}
