@@ -7,6 +7,7 @@
  * start, the exit and the client's end come through the loop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -79,6 +81,8 @@ static void session_free(exec_session *s)
             break;
         }
     m->n_execs--;
+    if (m->exec_paused && berth_loop_modify(m->loop, &m->exec_listen, EPOLLIN, NULL) == 0)
+        m->exec_paused = false;
     io_close(m->loop, &s->conn);
     /* run watches the start's fd (the handle's) or the exit's pidfd */
     if (s->x) {
@@ -92,17 +96,19 @@ static void session_free(exec_session *s)
     free(s);
 }
 
-/* Tell berthd (when it still listens), then go when nothing runs. */
-static void reply(exec_session *s, const ExecReply *r, const int *fds, size_t n_fds)
+/* Tell berthd (when it still listens): false when it could not be. */
+static bool reply(exec_session *s, const ExecReply *r, const int *fds, size_t n_fds)
 {
     berth_error *err = NULL;
 
     if (s->client_gone || s->conn.fd < 0)
-        return;
+        return false;
     if (berth_execsock_send(s->conn.fd, &r->base, fds, n_fds, &err) < 0) {
         berth_log_error(BERTH_LOG_DEBUG, err, "exec");
         berth_error_free(&err);
+        return false;
     }
+    return true;
 }
 
 static void reply_error(exec_session *s, int exit_code, const char *msg)
@@ -133,8 +139,8 @@ static void on_exit_ready(berth_loop_io *io, uint32_t events)
 }
 
 /* Follow the intermediary to its exit (a child of ours: never a recycled
- * pid). */
-static void follow_exit(exec_session *s)
+ * pid). False when s is gone (it could not be followed). */
+static bool follow_exit(exec_session *s)
 {
     berth_error *err = NULL;
     int pidfd;
@@ -151,8 +157,12 @@ static void follow_exit(exec_session *s)
             close(pidfd);
         kill(s->pid, SIGTERM);
         session_free(s);
+        return false;
     }
+    return true;
 }
+
+static void client_gone(exec_session *s);
 
 static void on_started(berth_loop_io *io, uint32_t events)
 {
@@ -164,15 +174,22 @@ static void on_started(berth_loop_io *io, uint32_t events)
     if (r == 0)
         return;
     if (r < 0) {
-        /* as a shell says it: 127 not found, 126 found but not runnable */
-        reply_error(s, err->code == ENOENT ? 127 : 126, err->msg);
+        /* as a shell says it: 127 not found, 126 found but not runnable
+         * (or anything else that kept it from running) */
+        reply_error(s, err->code == ENOENT && strstr(err->msg, ": exec ") ? 127 : 126, err->msg);
         berth_error_free(&err);
     } else {
         ExecReply ok = EXEC_REPLY_INIT;
 
         s->started = true;
         ok.started = true;
-        reply(s, &ok, s->client_fds, s->n_client_fds);
+        if (!reply(s, &ok, s->client_fds, s->n_client_fds)) {
+            /* it cannot have its fds: as if it went */
+            close_fds(s->client_fds, s->n_client_fds);
+            if (follow_exit(s))
+                client_gone(s);
+            return;
+        }
     }
     close_fds(s->client_fds, s->n_client_fds);
     follow_exit(s);
@@ -210,14 +227,19 @@ static void client_gone(exec_session *s)
 static int open_terminal(monitor *m, const ExecRequest *req, int *ret_master, int *ret_slave,
                          berth_error **err)
 {
+    /* found without opening (O_PATH: no driver's open runs), checked to
+     * be a devpts' ptmx (5:2 on a devpts), then opened through our fd */
     struct open_how how = {
-        .flags = O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK,
+        .flags = O_PATH | O_CLOEXEC,
         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
-    struct winsize ws = { .ws_row = (unsigned short)req->rows,
-                          .ws_col = (unsigned short)req->cols };
-    _cleanup_close_ int root = -1, master = -1;
+    struct winsize ws = {
+        .ws_row = (unsigned short)(req->rows > 0xffff ? 0xffff : req->rows),
+        .ws_col = (unsigned short)(req->cols > 0xffff ? 0xffff : req->cols),
+    };
+    _cleanup_close_ int root = -1, found = -1, master = -1;
     char path[64];
+    struct statfs sfs;
     struct stat st;
     int unlock = 0, slave;
 
@@ -225,13 +247,16 @@ static int open_terminal(monitor *m, const ExecRequest *req, int *ret_master, in
     root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return berth_error_errno(err, "open the container's root");
-    master = (int)syscall(SYS_openat2, root, "dev/pts/ptmx", &how, sizeof(how));
+    found = (int)syscall(SYS_openat2, root, "dev/pts/ptmx", &how, sizeof(how));
+    if (found < 0)
+        return berth_error_errno(err, "find the container's /dev/pts/ptmx");
+    if (fstat(found, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+        minor(st.st_rdev) != 2 || fstatfs(found, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC)
+        return berth_error_set(err, EPERM, "the container's /dev/pts/ptmx is no terminal master");
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", found);
+    master = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
     if (master < 0)
         return berth_error_errno(err, "open the container's /dev/pts/ptmx");
-    /* its devpts' own ptmx is 5:2, as /dev/ptmx */
-    if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
-        minor(st.st_rdev) != 2)
-        return berth_error_set(err, EPERM, "the container's /dev/pts/ptmx is no terminal master");
     if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
         return berth_error_errno(err, "unlock the terminal");
     if (req->rows && req->cols && ioctl(master, TIOCSWINSZ, &ws) < 0)
@@ -360,6 +385,12 @@ static void on_accept(berth_loop_io *io, uint32_t events)
         socklen_t len = sizeof(cred);
         exec_session *s;
 
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* no fd for it: the connection waits, not the loop's turn
+             * (watched again when a session frees its fds) */
+            berth_loop_modify(m->loop, io, 0, NULL);
+            m->exec_paused = true;
+        }
         if (fd < 0)
             return;
         /* root only: berthd (the directory is root's too) */
@@ -407,13 +438,27 @@ int exec_init(monitor *m, berth_error **err)
     return 0;
 }
 
+void exec_run_ended(monitor *m)
+{
+    /* What runs went with the container (its cgroup, its PID namespace);
+     * a start not told yet is told by its intermediary's exit, and its
+     * handle (which keeps the container) goes before the container. */
+    for (exec_session *s = m->execs, *next; s; s = next) {
+        next = s->next;
+        if (s->x) {
+            close_fds(s->client_fds, s->n_client_fds);
+            follow_exit(s);
+        }
+    }
+}
+
 void exec_free(monitor *m)
 {
     while (m->execs) {
         exec_session *s = m->execs;
 
-        /* what still runs goes with the container; what is not reaped is
-         * left to init */
+        /* what still runs goes with the container; what is not reaped
+         * yet, init reaps once we are gone */
         if (s->pid > 0)
             kill(s->pid, SIGTERM);
         session_free(s);

@@ -121,6 +121,7 @@ struct monitor {
     berth_loop_io exec_listen;
     exec_session *execs;
     size_t n_execs;
+    bool exec_paused; /* out of fds: the socket not watched until one frees */
 
     /* Bookkeeping for state.pb and exit.pb. */
     MonitorPhase phase;
@@ -179,6 +180,8 @@ void liveness_report(monitor *m, uint32_t *ret_failures, const char **ret_messag
 /* exec.c: the exec socket (statedir/execsock.h) joins the loop; at the
  * end the commands still running are ended and the socket removed. */
 int exec_init(monitor *m, berth_error **err);
+/* The run ended: no session keeps the container (runtime handles). */
+void exec_run_ended(monitor *m);
 void exec_free(monitor *m);
 
 /* records.c */

@@ -222,6 +222,7 @@ static void on_exit_of_container(berth_loop_io *io, uint32_t events)
     /* Every writer is gone with the pid namespace: read the pipes dry. */
     logs_drain_and_close(m);
     liveness_stop(m);
+    exec_run_ended(m);
     if (berth_container_wait(m->c, true, &ex, &err) <= 0) {
         berth_log_error(BERTH_LOG_ERROR, err, "wait for the container");
         berth_error_free(&err);

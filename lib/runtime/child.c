@@ -420,9 +420,13 @@ void child_exec_run(const child_plan *p, int pidfd, int ns_flags)
         sig = sigwaitinfo(&waitset, NULL);
         if (sig == SIGTERM || sig == SIGINT)
             kill(pid, SIGKILL);
-        else if (sig == SIGHUP)
-            kill(-pid, SIGHUP); /* its session (its process group) */
-        if (berth_waitpid(pid, &status, sig == SIGCHLD ? WNOHANG : 0) == pid)
+        /* its session (its process group), or the command itself when it
+         * has not made its session yet */
+        else if (sig == SIGHUP && kill(-pid, SIGHUP) < 0)
+            kill(pid, SIGHUP);
+        /* only a SIGKILL'd command is waited for: after a SIGHUP a SIGTERM
+         * may still have to come */
+        if (berth_waitpid(pid, &status, sig == SIGTERM || sig == SIGINT ? 0 : WNOHANG) == pid)
             break;
     }
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));

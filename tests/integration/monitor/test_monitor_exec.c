@@ -80,12 +80,16 @@ static ExecReply *next_reply(int sock, int fds[3], size_t *nfds)
     ProtobufCMessage *msg = NULL;
     berth_error *err = NULL;
     struct pollfd p = { .fd = sock, .events = POLLIN };
-    size_t none;
+    int spare[BERTH_EXECSOCK_FDS_MAX];
+    size_t none = 0;
     int r;
 
     ck_assert_int_eq(poll(&p, 1, 10000), 1);
-    r = berth_execsock_recv(sock, &exec_reply_descriptor, &msg, fds, nfds ? nfds : &none, &err);
+    r = berth_execsock_recv(sock, &exec_reply_descriptor, &msg, fds ? fds : spare,
+                            nfds ? nfds : &none, &err);
     ck_assert_msg(r == 1, "recv: %d %s", r, err ? err->msg : "");
+    /* fds only where they were asked for */
+    ck_assert_uint_eq(none, 0);
     return (ExecReply *)msg;
 }
 
@@ -107,6 +111,26 @@ static int exec_start(char **argv, size_t argc, bool with_stdin, bool tty, int f
     ck_assert_msg(r->started, "not started: %s", r->error);
     BERTH_PB_FREE(r);
     return sock;
+}
+
+/* n bytes from fd, waited for up to 10 s. */
+static void read_n(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+    int64_t t0 = berth_now_mono_ns();
+
+    while (got < n) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        ssize_t k;
+
+        ck_assert_msg(berth_now_mono_ns() - t0 < 10 * BERTH_NSEC_PER_SEC, "read: %zu of %zu bytes",
+                      got, n);
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        k = read(fd, buf + got, n - got);
+        ck_assert_msg(k > 0, "read: the end after %zu of %zu bytes", got, n);
+        got += (size_t)k;
+    }
 }
 
 /* Everything fd gives until its end (or 10 s). */
@@ -192,6 +216,7 @@ START_TEST(terminal_size_interrupt_and_exit)
         ssize_t k;
 
         ck_assert_msg(berth_now_mono_ns() - t0 < 10 * BERTH_NSEC_PER_SEC, "no prompt: %s", buf);
+        ck_assert_msg(len + 1 < sizeof(buf), "no prompt in %zu bytes", len);
         if (poll(&p, 1, 1000) <= 0)
             continue;
         k = read(fds[0], buf + len, sizeof(buf) - len - 1);
@@ -248,7 +273,7 @@ START_TEST(client_gone_sends_sighup)
 
     sock = exec_start(argv, 3, false, false, fds, &n);
     ck_assert_uint_eq(n, 2);
-    ck_assert_int_eq(berth_read_all(fds[0], line, 6), 6);
+    read_n(fds[0], line, 6);
     ck_assert_str_eq(line, "ready\n");
     /* the client goes: its connection and its pipes */
     close(sock);
@@ -275,6 +300,52 @@ START_TEST(client_gone_sends_sighup)
 }
 END_TEST
 
+/* A command that ignores SIGHUP is killed 5 s after its client went. */
+START_TEST(hangup_ignored_then_killed)
+{
+    char *argv[] = { "/bin/sh", "-c", "trap '' HUP; echo $$; exec sleep 100000" };
+    int fds[3], sock;
+    size_t n = 0;
+    char line[32] = "", probe[64];
+    int64_t t0;
+    int k = 0;
+
+    sock = exec_start(argv, 3, false, false, fds, &n);
+    while (k < (int)sizeof(line) - 1) {
+        read_n(fds[0], line + k, 1);
+        if (line[k] == '\n')
+            break;
+        k++;
+    }
+    line[k] = '\0';
+    ck_assert_int_gt(atoi(line), 0);
+    snprintf(probe, sizeof(probe), "kill -0 %d", atoi(line));
+    close(sock);
+    close(fds[0]);
+    close(fds[1]);
+    t0 = berth_now_mono_ns();
+    for (;;) {
+        char *check[] = { "/bin/sh", "-c", probe };
+        int fds2[3], sock2, code;
+        size_t n2 = 0;
+
+        sock2 = exec_start(check, 3, false, false, fds2, &n2);
+        code = exit_code(sock2);
+        close(fds2[0]);
+        close(fds2[1]);
+        close(sock2);
+        if (code != 0)
+            break;
+        ck_assert_msg(berth_now_mono_ns() - t0 < 9 * BERTH_NSEC_PER_SEC,
+                      "a command ignoring SIGHUP still runs %d s after its client went",
+                      (int)((berth_now_mono_ns() - t0) / BERTH_NSEC_PER_SEC));
+        usleep(250 * 1000);
+    }
+    /* not before the grace: SIGHUP alone did not end it */
+    ck_assert_int_ge((berth_now_mono_ns() - t0) / BERTH_NSEC_PER_MSEC, 3000);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("monitor/exec");
@@ -286,6 +357,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, terminal_size_interrupt_and_exit);
     tcase_add_test(tc, not_found_is_127);
     tcase_add_test(tc, client_gone_sends_sighup);
+    tcase_add_test(tc, hangup_ignored_then_killed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,7 @@ START_TEST(step_aside_in_a_delegated_parent)
         char *text = NULL;
 
         close(p[0]);
+        alarm(30); /* never left behind, whatever happens */
         if (berth_cgroup_enter(scope, getpid(), NULL) < 0 ||
             berth_cgroup_step_aside(drv, scope_path, NULL) < 0 ||
             berth_cgroup_create(drv, child_path, &lim, &c1, &err) < 0) {
@@ -234,6 +236,12 @@ START_TEST(step_aside_in_a_delegated_parent)
         _exit(0);
     }
     close(p[1]);
+    {
+        struct pollfd pf = { .fd = p[0], .events = POLLIN };
+
+        /* its answer, or its end: a test that fails, never one that hangs */
+        ck_assert_msg(poll(&pf, 1, 20000) == 1, "the child said nothing in 20 s");
+    }
     n = berth_read_all(p[0], got, sizeof(got) - 1);
     close(p[0]);
     got[n > 0 ? n : 0] = '\0';
