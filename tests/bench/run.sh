@@ -2,12 +2,15 @@
 # Run the benchmarks and print their figures with the references measured in
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
-#   tests/bench/run.sh [start] [monitor] [rpc] [agent] [readopt] [controller] [rollout] [scale]
-#                      [image]
+#   tests/bench/run.sh [start] [monitor] [exec] [rpc] [agent] [readopt] [controller] [rollout]
+#                      [scale] [image]
 #                                                         (default: all of them)
 #
 #   start    berthctl run vs crun run vs an unshare+chroot floor
 #   monitor  berth-monitor vs conmon memory, 1 and 10 instances
+#   exec     a command in a running container through berth-monitor's exec
+#            socket vs crun exec, interleaved: `true` round trips, then 100 MB
+#            through `cat` (EXEC_ROUNDS=200)
 #   rpc      unary calls vs raw nanomsg REQ/REP (RPC_ARGS="-n 50000 -s 4096")
 #   agent    berthd: assignment -> Running, and density (AGENT_ARGS="50 100 500":
 #            latency runs, then container counts)
@@ -37,13 +40,13 @@ cd "$top"
 build=${BUILD_DIR:-build}
 iterations=${ITERATIONS:-50}
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(start monitor rpc agent readopt controller rollout scale image)
+[ ${#which[@]} -gt 0 ] || which=(start monitor exec rpc agent readopt controller rollout scale image)
 
 for b in "${which[@]}"; do
 	case "$b" in
-	start | monitor | rpc | agent | readopt | controller | rollout | scale | image) ;;
+	start | monitor | exec | rpc | agent | readopt | controller | rollout | scale | image) ;;
 	*)
-		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, rpc, agent, readopt, controller, rollout, scale, image)" >&2
+		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, exec, rpc, agent, readopt, controller, rollout, scale, image)" >&2
 		exit 2
 		;;
 	esac
@@ -64,6 +67,7 @@ run_one() {
 	case "$1" in
 	start) "$build/tests/bench/bench-start" "$build/scheduler-stub/berthctl" "$rootfs" "$iterations" ;;
 	monitor) "$build/tests/bench/bench-monitor" "$build/agent/berth-monitor" "$rootfs" 10 ;;
+	exec) "$build/tests/bench/bench-exec" "$build/agent/berth-monitor" "$rootfs" "${EXEC_ROUNDS:-200}" ;;
 	rpc)
 		# shellcheck disable=SC2086
 		"$build/tests/bench/rpc/bench-rpc" ${RPC_ARGS:-}
