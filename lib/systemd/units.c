@@ -696,7 +696,7 @@ int berth_systemd_start_scope(berth_systemd *sd, const char *name, const char *s
         /* A scope of that name whose processes are gone but which systemd
          * has not yet seen empty (the previous monitor of a container just
          * ended), or not yet collected: wait for it to go. */
-        if (r == 0 || wait_ms <= 0 || !err || !*err || (*err)->code != EEXIST ||
+        if (r == 0 || wait_ms <= 0 || pid != getpid() || !err || !*err || (*err)->code != EEXIST ||
             berth_now_mono_ns() >= st.deadline)
             break;
         berth_error_free(err);

@@ -91,11 +91,12 @@ int berth_systemd_start_slice(berth_systemd *sd, const char *name, const char *d
  * to stop the unit), TasksMax=infinity (the container's own cgroup has its
  * limit) and CollectMode=inactive-or-failed. With wait_ms > 0 it waits that long for
  * the start job (pid is in the scope when it returns 0); with 0 it returns
- * once systemd took the job. A unit of that name still loaded is
- * waited for (up to wait_ms) to go: the previous scope of a container
- * whose monitor just ended; EEXIST after that, or at once with wait_ms 0;
- * EPERM when its Description does not start with description (not
- * berth's). The wait POLLS every 20 ms: for a process of its own.
+ * once systemd took the job. When the caller places itself (pid is
+ * its own: a monitor's process before its exec), a unit of that name
+ * still loaded is waited for (up to wait_ms) to go: the previous scope of
+ * a container whose monitor just ended; that wait POLLS every 20 ms.
+ * EEXIST after it, or at once for another's pid or with wait_ms 0; EPERM
+ * when its Description does not start with description (not berth's).
  * ETIMEDOUT when the job did not end in time; EIO when it failed. */
 int berth_systemd_start_scope(berth_systemd *sd, const char *name, const char *slice,
                               const char *description, pid_t pid, bool delegate, int wait_ms,
