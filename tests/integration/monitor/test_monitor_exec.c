@@ -261,18 +261,26 @@ END_TEST
 
 START_TEST(client_gone_sends_sighup)
 {
-    /* (a busy loop, not sleep: the shell runs its trap between two
-     * commands, at once, and no sleep of a loaded machine delays it to the
-     * SIGKILL 5 s later) */
-    char *argv[] = { "/bin/sh", "-c",
-                     "trap 'echo hup > /tmp/hup; exit 0' HUP; echo ready; while :; do :; done" };
-    char *check[] = { "/bin/cat", "/tmp/hup" };
+    /* A busy loop, no child: a child killed by the SIGHUP makes the shell
+     * say "Hangup" on its stderr, a pipe its client closed, and the
+     * SIGPIPE ends it before its trap runs (as any process writing to a
+     * client that went). The evidence goes to a file of this run's own:
+     * the test rootfs is shared, and a file left by another run proves
+     * nothing. */
+    char script[160], evidence[64], path[256];
+    char *argv[] = { "/bin/sh", "-c", script };
+    char *check[] = { "/bin/cat", evidence };
     int fds[3], sock;
     size_t n = 0;
     char line[16] = "";
     char *out = NULL;
     int64_t t0;
 
+    snprintf(evidence, sizeof(evidence), "/tmp/hup-%d", (int)getpid());
+    snprintf(path, sizeof(path), "%s%s", rootfs, evidence);
+    unlink(path);
+    snprintf(script, sizeof(script),
+             "trap 'echo hup > %s; exit 0' HUP; echo ready; while :; do :; done", evidence);
     sock = exec_start(argv, 3, false, false, fds, &n);
     ck_assert_uint_eq(n, 2);
     read_n(fds[0], line, 6);
@@ -299,6 +307,7 @@ START_TEST(client_gone_sends_sighup)
         usleep(200 * 1000);
     }
     free(out);
+    unlink(path);
 }
 END_TEST
 
