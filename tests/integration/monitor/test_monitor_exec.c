@@ -74,6 +74,27 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* In the runner, after the tests: a failed test skips its teardown, so
+ * stop any monitor it left and remove its directories and cgroups. */
+static void cleanup_leftovers(void)
+{
+    char cmd[1024];
+    int me = (int)getpid();
+
+    snprintf(
+        cmd, sizeof(cmd),
+        "for d in /tmp/berth-test-mex-%d-*; do [ -p \"$d/control\" ] && "
+        "timeout 2 sh -c \"echo 'stop 0' >$d/control\" 2>/dev/null; done; sleep 1; "
+        "for d in /sys/fs/cgroup/*/berth-test-mex-%d-*/* /sys/fs/cgroup/berth-test-mex-%d-*/*; "
+        "do [ -d \"$d\" ] && rmdir \"$d\"; done 2>/dev/null; "
+        "for d in /sys/fs/cgroup/*/berth-test-mex-%d-* /sys/fs/cgroup/berth-test-mex-%d-*; "
+        "do [ -d \"$d\" ] && rmdir \"$d\"; done 2>/dev/null; "
+        "rm -rf /tmp/berth-test-mex-%d-*; true",
+        me, me, me, me, me, me);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup of leftovers failed\n");
+}
+
 /* One message from the monitor, waited for up to 10 s. */
 static ExecReply *next_reply(int sock, int fds[3], size_t *nfds)
 {
@@ -364,6 +385,7 @@ Suite *make_suite(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, NULL, cleanup_leftovers);
     tcase_add_test(tc, pipes_stdin_stdout_stderr_exit_code);
     tcase_add_test(tc, terminal_size_interrupt_and_exit);
     tcase_add_test(tc, not_found_is_127);
