@@ -126,10 +126,18 @@ static void on_exit_ready(berth_loop_io *io, uint32_t events)
     exec_session *s = berth_container_of(io, exec_session, run);
     ExecReply r = EXEC_REPLY_INIT;
     int status;
+    pid_t w;
 
     (void)events;
-    if (berth_waitpid(s->pid, &status, WNOHANG) != s->pid)
+    w = berth_waitpid(s->pid, &status, WNOHANG);
+    if (w == 0)
         return;
+    if (w != s->pid) {
+        /* not ours to reap any more (cannot happen: nothing else reaps
+         * here): no exit to tell, and no pidfd left to spin on */
+        session_free(s);
+        return;
+    }
     if (s->started) {
         r.exited = true;
         r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
