@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <glob.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,4 +147,15 @@ int bench_reap_agent(const char *containers_dir, const char *cgroup_parent, int 
     if (left)
         fprintf(stderr, "bench: %zu cgroups of %s are left (busy)\n", left, cgroup_parent);
     return left ? -1 : 0;
+}
+
+int bench_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
 }

@@ -30,4 +30,7 @@ size_t bench_cgroups_remove(const char *parent);
  * cgroup is left, -1 (and says which) otherwise. */
 int bench_reap_agent(const char *containers_dir, const char *cgroup_parent, int timeout_ms);
 
+/* system() of a command made like printf's; its status. */
+int bench_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

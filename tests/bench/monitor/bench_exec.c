@@ -13,7 +13,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,18 +34,6 @@
 
 static char dir[64], cgroup_parent[64], bundle[64];
 static int dfd = -1;
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static ExecReply *next_reply(int sock, int fds[BERTH_EXECSOCK_FDS_MAX], size_t *nfds)
 {
@@ -254,6 +241,8 @@ static int start_berth(const char *monitor, const char *rootfs)
     if (berth_statedir_write_plan(dfd, &plan, &err) < 0 ||
         berth_monitor_start(monitor, dir, 30000, &pid, &err) < 0) {
         fprintf(stderr, "bench-exec: %s\n", err->msg);
+        close(dfd);
+        berth_rm_rf_at(AT_FDCWD, dir, NULL);
         return -1;
     }
     return 0;
@@ -262,11 +251,12 @@ static int start_berth(const char *monitor, const char *rootfs)
 static int start_crun(const char *rootfs)
 {
     snprintf(bundle, sizeof(bundle), "/tmp/berth-bench-exec-crun-%d", (int)getpid());
-    return sh("rm -rf %s && mkdir -p %s && cd %s && crun spec && "
-              "sed -i -e 's|\"path\": \"rootfs\"|\"path\": \"%s\"|' -e 's|\"terminal\": true|"
-              "\"terminal\": false|' -e 's|\"sh\"|\"/bin/sleep\", \"100000\"|' config.json && "
-              "crun run -d -b %s bex </dev/null >/dev/null 2>&1",
-              bundle, bundle, bundle, rootfs, bundle);
+    return bench_sh(
+        "rm -rf %s && mkdir -p %s && cd %s && crun spec && "
+        "sed -i -e 's|\"path\": \"rootfs\"|\"path\": \"%s\"|' -e 's|\"terminal\": true|"
+        "\"terminal\": false|' -e 's|\"sh\"|\"/bin/sleep\", \"100000\"|' config.json && "
+        "crun run -d -b %s bex </dev/null >/dev/null 2>&1",
+        bundle, bundle, bundle, rootfs, bundle);
 }
 
 int main(int argc, char **argv)
@@ -332,9 +322,10 @@ int main(int argc, char **argv)
         printf("  berth: %zu of %d round trips and %zu of 3 transfers measured\n", nb, n, nbc);
     berth_monitor_stop(dfd, 0, NULL);
     if (crun)
-        sh("crun kill bex KILL >/dev/null 2>&1; sleep 0.2; crun delete -f bex >/dev/null 2>&1; "
-           "rm -rf %s",
-           bundle);
+        bench_sh(
+            "crun kill bex KILL >/dev/null 2>&1; sleep 0.2; crun delete -f bex >/dev/null 2>&1; "
+            "rm -rf %s",
+            bundle);
     for (int t = 0; t < 500; t++) {
         berth_monitor_liveness l = BERTH_MONITOR_ALIVE;
 

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -121,34 +120,23 @@ static int berth_round(const char *monitor, const char *rootfs, int n, struct me
     return r;
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static int conmon_round(const char *rootfs, int n, struct mem *out)
 {
     const char *base = "/tmp/berth-bench-conmon";
     int r = 0;
 
-    sh("rm -rf %s && mkdir -p %s/bundle %s/exit %s/sock && cd %s/bundle && crun spec && "
-       "sed -i -e 's|\"path\": \"rootfs\"|\"path\": \"%s\"|' -e 's|\"terminal\": true|"
-       "\"terminal\": false|' -e 's|\"sh\"|\"/bin/sleep\", \"1000\"|' config.json",
-       base, base, base, base, base, rootfs);
+    bench_sh("rm -rf %s && mkdir -p %s/bundle %s/exit %s/sock && cd %s/bundle && crun spec && "
+             "sed -i -e 's|\"path\": \"rootfs\"|\"path\": \"%s\"|' -e 's|\"terminal\": true|"
+             "\"terminal\": false|' -e 's|\"sh\"|\"/bin/sleep\", \"1000\"|' config.json",
+             base, base, base, base, base, rootfs);
     for (int i = 0; i < n; i++) {
-        if (sh("conmon -c bcm%d -u bcm%d -n bcm%d -r /usr/bin/crun -b %s/bundle -p %s/pid%d "
-               "-P %s/conmon%d.pid -l k8s-file:%s/ctr%d.log --exit-dir %s/exit "
-               "--socket-dir-path %s/sock --syslog >/dev/null 2>&1 && "
-               "for t in $(seq 100); do crun state bcm%d >/dev/null 2>&1 && break; sleep 0.05; "
-               "done && crun start bcm%d",
-               i, i, i, base, base, i, base, i, base, i, base, base, i, i) != 0) {
+        if (bench_sh(
+                "conmon -c bcm%d -u bcm%d -n bcm%d -r /usr/bin/crun -b %s/bundle -p %s/pid%d "
+                "-P %s/conmon%d.pid -l k8s-file:%s/ctr%d.log --exit-dir %s/exit "
+                "--socket-dir-path %s/sock --syslog >/dev/null 2>&1 && "
+                "for t in $(seq 100); do crun state bcm%d >/dev/null 2>&1 && break; sleep 0.05; "
+                "done && crun start bcm%d",
+                i, i, i, base, base, i, base, i, base, i, base, base, i, i) != 0) {
             fprintf(stderr, "bench-monitor: conmon %d did not start\n", i);
             r = -1;
         }
@@ -165,9 +153,10 @@ static int conmon_round(const char *rootfs, int n, struct mem *out)
         free(pid);
     }
     for (int i = 0; i < n; i++)
-        sh("crun kill bcm%d KILL >/dev/null 2>&1; sleep 0.1; crun delete -f bcm%d >/dev/null 2>&1",
-           i, i);
-    sh("rm -rf %s", base);
+        bench_sh(
+            "crun kill bcm%d KILL >/dev/null 2>&1; sleep 0.1; crun delete -f bcm%d >/dev/null 2>&1",
+            i, i);
+    bench_sh("rm -rf %s", base);
     return r;
 }
 

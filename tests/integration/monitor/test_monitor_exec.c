@@ -17,6 +17,7 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "check_main.h"
+#include "monitor_fixture.h"
 #include "pb/pb.h"
 #include "statedir/execsock.h"
 #include "statedir/statedir.h"
@@ -74,25 +75,9 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* In the runner, after the tests: a failed test skips its teardown, so
- * stop any monitor it left and remove its directories and cgroups. */
 static void cleanup_leftovers(void)
 {
-    char cmd[1024];
-    int me = (int)getpid();
-
-    snprintf(
-        cmd, sizeof(cmd),
-        "for d in /tmp/berth-test-mex-%d-*; do [ -p \"$d/control\" ] && "
-        "timeout 2 sh -c \"echo 'stop 0' >$d/control\" 2>/dev/null; done; sleep 1; "
-        "for d in /sys/fs/cgroup/*/berth-test-mex-%d-*/* /sys/fs/cgroup/berth-test-mex-%d-*/*; "
-        "do [ -d \"$d\" ] && rmdir \"$d\"; done 2>/dev/null; "
-        "for d in /sys/fs/cgroup/*/berth-test-mex-%d-* /sys/fs/cgroup/berth-test-mex-%d-*; "
-        "do [ -d \"$d\" ] && rmdir \"$d\"; done 2>/dev/null; "
-        "rm -rf /tmp/berth-test-mex-%d-*; true",
-        me, me, me, me, me, me);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup of leftovers failed\n");
+    monitor_cleanup_leftovers("berth-test-mex");
 }
 
 /* One message from the monitor, waited for up to 10 s. */

@@ -19,6 +19,7 @@
 #include "base/io.h"
 #include "base/timeutil.h"
 #include "check_main.h"
+#include "monitor_fixture.h"
 #include "statedir/crilog.h"
 #include "statedir/statedir.h"
 #include "runtime/cgroup.h"
@@ -66,24 +67,9 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* In the runner, after the tests: a failed test skips its teardown, so
- * stop any monitor it left and remove its directories and cgroups. */
 static void cleanup_leftovers(void)
 {
-    char cmd[1024];
-
-    snprintf(
-        cmd, sizeof(cmd),
-        "for d in /tmp/berth-test-mon-%d-*; do [ -p \"$d/control\" ] && "
-        "timeout 2 sh -c \"echo 'stop 0' >$d/control\" 2>/dev/null; done; sleep 1; "
-        "for d in /sys/fs/cgroup/*/berth-test-mon-%d-*/* /sys/fs/cgroup/berth-test-mon-%d-*/*; "
-        "do [ -d \"$d\" ] && rmdir \"$d\"; done 2>/dev/null; "
-        "for d in /sys/fs/cgroup/*/berth-test-mon-%d-* /sys/fs/cgroup/berth-test-mon-%d-*; "
-        "do [ -d \"$d\" ] && rmdir \"$d\"; done 2>/dev/null; "
-        "rm -rf /tmp/berth-test-mon-%d-*; true",
-        (int)getpid(), (int)getpid(), (int)getpid(), (int)getpid(), (int)getpid(), (int)getpid());
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup of leftovers failed\n");
+    monitor_cleanup_leftovers("berth-test-mon");
 }
 
 static void set_cmd(const char *script)
