@@ -10,7 +10,11 @@ set(_berth_proto_fix ${CMAKE_CURRENT_LIST_DIR}/ProtocCFixKeywords.cmake)
 set(_berth_proto_aliases ${CMAKE_CURRENT_LIST_DIR}/ProtoAliases.cmake)
 
 function(berth_add_proto_library target)
-  cmake_parse_arguments(P "" "ALIASES" "PROTOS" ${ARGN})
+  cmake_parse_arguments(P "" "ALIASES" "PROTOS;IMPORT_DIRS" ${ARGN})
+  set(_import_args)
+  foreach(_dir ${P_IMPORT_DIRS})
+    list(APPEND _import_args --proto_path=${_dir})
+  endforeach()
   set(_out ${CMAKE_CURRENT_BINARY_DIR}/berth/proto)
   set(_all_protos)
   foreach(_proto ${P_PROTOS})
@@ -25,7 +29,8 @@ function(berth_add_proto_library target)
     add_custom_command(
       OUTPUT ${_c} ${_h}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${_out}
-      COMMAND ${PROTOC_C} --proto_path=${CMAKE_CURRENT_SOURCE_DIR} --c_out=${_out} ${_proto}
+      COMMAND ${PROTOC_C} --proto_path=${CMAKE_CURRENT_SOURCE_DIR} ${_import_args} --c_out=${_out}
+              ${_proto}
       COMMAND ${CMAKE_COMMAND} -DHEADER=${_h} -P ${_berth_proto_fix}
       DEPENDS ${_all_protos} ${_berth_proto_fix}
       COMMENT "protoc-c ${_proto}"

@@ -745,6 +745,11 @@ int berth_rpc_client_call_sync(berth_rpc_client *c, const ProtobufCServiceDescri
     return 0;
 }
 
+berth_loop *berth_rpc_client_loop(const berth_rpc_client *c)
+{
+    return c->loop;
+}
+
 const berth_rpc_client_stats *berth_rpc_client_stats_of(const berth_rpc_client *c)
 {
     return &c->stats;

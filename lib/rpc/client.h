@@ -102,6 +102,8 @@ int berth_rpc_client_call_sync(berth_rpc_client *c, const ProtobufCServiceDescri
                                uint32_t timeout_ms, berth_rpc_result *ret_result,
                                berth_error **err);
 
+/* The loop the client runs on. */
+berth_loop *berth_rpc_client_loop(const berth_rpc_client *c);
 const berth_rpc_client_stats *berth_rpc_client_stats_of(const berth_rpc_client *c);
 
 /* The name of a status code ("DEADLINE_EXCEEDED"). */

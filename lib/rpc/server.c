@@ -454,7 +454,13 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Envelope *env, c
     call->call_id = env->call_id;
     call->deadline = deadline;
     call->arrived_ns = berth_now_mono_ns();
-    if (srv->cache)
+    /* A duplex call's exchanges are many, idempotent, answered within the
+     * resend interval and may carry a megabyte each: the reply cache, which
+     * is bounded in entries, keeps none of them, so they never push out
+     * the answers of other calls. A resend that arrives after the answer
+     * left is dropped as a replay; the caller's deadline has it make the
+     * exchange again (duplex.h). */
+    if (srv->cache && m->input != &duplex_exchange_descriptor)
         call->entry = berth_reply_cache_add(srv->cache, o->peer->id, env->call_id, o->hdr.key_id,
                                             o->hdr.counter, call);
     call->next = srv->calls;
