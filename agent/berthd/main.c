@@ -452,6 +452,7 @@ static int start(agent *a, berth_error **err)
         containers_set_cni(a->containers, a->cni, a->cfg.cni_runner);
     }
     acfg.containers = a->containers;
+    acfg.loop = a->loop;
     a->service = agent_service_new(&acfg);
     scfg.containers = a->containers;
     scfg.agent_service = agent_service_base(a->service);

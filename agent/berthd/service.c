@@ -17,6 +17,7 @@
 #include "base/xalloc.h"
 #include "base/version.h"
 #include "berth/proto/v1.h"
+#include "exec.h"
 #include "node.h"
 #include "pb/pb.h"
 #include "statedir/crilog.h"
@@ -39,6 +40,7 @@
 struct agent_service {
     Agent_Service svc; /* first: the server hands us &svc.base */
     agent_service_config cfg;
+    agent_execs *execs;
 };
 
 static const agent_service_config *cfg_of(Agent_Service *svc)
@@ -406,6 +408,20 @@ static void svc_stop(Agent_Service *svc, const StopRequest *in, StopResponse_Clo
     }
 }
 
+/* --- Exec --------------------------------------------------------------------------------- */
+
+static void svc_exec(Agent_Service *svc, const ExecStart *in, DuplexOpened_Closure closure,
+                     void *data)
+{
+    agent_execs_start(((agent_service *)svc)->execs, data, in, (ProtobufCClosure)closure);
+}
+
+static void svc_exchange(Agent_Service *svc, const DuplexExchange *in,
+                         DuplexExchanged_Closure closure, void *data)
+{
+    agent_execs_exchange(((agent_service *)svc)->execs, data, in, (ProtobufCClosure)closure);
+}
+
 /* --- object ------------------------------------------------------------------------------ */
 
 agent_service *agent_service_new(const agent_service_config *cfg)
@@ -415,11 +431,15 @@ agent_service *agent_service_new(const agent_service_config *cfg)
 
     s->svc = init;
     s->cfg = *cfg;
+    s->execs = agent_execs_new(cfg->loop, cfg->containers);
     return s;
 }
 
 void agent_service_free(agent_service *svc)
 {
+    if (!svc)
+        return;
+    agent_execs_free(svc->execs);
     free(svc);
 }
 

@@ -1,4 +1,5 @@
-/* The Agent service (agent.proto): Health, List, Logs, Stop. Served on the
+/* The Agent service (agent.proto): Health, List, Logs, Stop, Exec (with
+ * Exchange, exec.h). Served on the
  * local socket (berthctl on the node), on the endpoint the controller dials
  * for relays, and as the survey respondent's answer to fleet health. Only
  * authenticated principals reach it: the pinned controller and the
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/loop.h"
 #include "berth/proto/v1.h"
 #include "containers.h"
 #include "rpc/auth.h"
@@ -24,6 +26,7 @@ typedef struct agent_service agent_service;
 
 /* Everything is borrowed: it must outlive the service. */
 typedef struct agent_service_config {
+    berth_loop *loop; /* exec sessions run on it */
     containers *containers;
     const char *node_name;
     const char *state_dir; /* checked by Health: writable, with room */

@@ -104,10 +104,11 @@ static void arm(session *s, berth_loop_timer *t, int64_t ms)
 
 #define DROPS_LOG_INTERVAL_MS 10000
 
-/* The Agent service's requests are small (Health, List, Logs, Stop): a
- * bound on what a connection can make berthd reserve before a frame is
+/* The Agent service's requests are small (Health, List, Logs, Stop), but
+ * for an Exec's exchanges, which carry up to 96 KiB of stdin (duplex.c):
+ * a bound on what a connection can make berthd reserve before a frame is
  * authenticated (rpc/server.h). */
-#define AGENT_REQUEST_MAX (64 * 1024)
+#define AGENT_REQUEST_MAX (160 * 1024)
 
 static void on_drops_timer(berth_loop_timer *t)
 {

@@ -19,8 +19,8 @@
 #define LINGER_NS ((int64_t)5 * BERTH_NSEC_PER_SEC)
 #define SWEEP_NS  ((int64_t)1 * BERTH_NSEC_PER_SEC)
 /* Most chunk bytes in one exchange: a caller's (under the Agent service's
- * request bound) and a server's answer (well under a frame). */
-#define PUSH_MAX   ((size_t)128 << 10)
+ * request bound, 160 KiB) and a server's answer (well under a frame). */
+#define PUSH_MAX   ((size_t)96 << 10)
 #define ANSWER_MAX ((size_t)1 << 20)
 /* An exchange's rpc deadline beyond its hold. */
 #define EXCHANGE_TIMEOUT_MS 5000u
@@ -266,11 +266,20 @@ static size_t gather(const berth_duplex *d, uint64_t ack, size_t room, size_t ma
 
 /* ---- either end -------------------------------------------------------------------------- */
 
-size_t berth_duplex_room(const berth_duplex *d)
+static size_t room_out(const berth_duplex *d)
 {
     if (d->ending || d->failed || d->end_known)
         return 0;
     return d->out.bytes >= d->capacity ? 0 : d->capacity - d->out.bytes;
+}
+
+size_t berth_duplex_room(berth_duplex *d)
+{
+    size_t room = room_out(d);
+
+    if (!room)
+        d->want_writable = true;
+    return room;
 }
 
 int berth_duplex_write(berth_duplex *d, uint32_t channel, const void *data, size_t len, bool eof,
@@ -281,7 +290,6 @@ int berth_duplex_write(berth_duplex *d, uint32_t channel, const void *data, size
     if (d->ending || d->failed || d->end_known)
         return berth_error_set(err, EPIPE, "duplex stream: ending, nothing more can be written");
     if (!berth_duplex_room(d)) {
-        d->want_writable = true;
         return berth_error_set(err, EAGAIN, "duplex stream: %zu bytes queued already",
                                d->out.bytes);
     }
@@ -373,7 +381,7 @@ static bool deliver(berth_duplex *d)
         d->ops.on_readable(d, d->data);
         return true;
     }
-    if (d->want_writable && berth_duplex_room(d) && !end) {
+    if (d->want_writable && room_out(d) && !end) {
         d->want_writable = false;
         kick_soon(d);
         if (d->ops.on_writable)
@@ -619,7 +627,7 @@ void berth_duplex_server_exchange(berth_duplex_server *srv, berth_rpc_call *call
         return;
     }
     release_out(d, req->ack);
-    if (d->want_writable && berth_duplex_room(d))
+    if (d->want_writable && room_out(d))
         kick_soon(d);
     if (take_chunks(d, req->seq, req->chunks, req->n_chunks, d->ending || d->failed))
         kick_soon(d);

@@ -136,8 +136,9 @@ void berth_duplex_cancel(berth_duplex *d);
  * EPIPE once the stream is ending. */
 int berth_duplex_write(berth_duplex *d, uint32_t channel, const void *data, size_t len, bool eof,
                        berth_error **err);
-/* Bytes the next write can queue (0: full). */
-size_t berth_duplex_room(const berth_duplex *d);
+/* Bytes the next write can queue; 0 when full, and then on_writable
+ * comes once there is room (as after a refused write). */
+size_t berth_duplex_room(berth_duplex *d);
 /* Take the next chunk: 1 with *ret, 0 when none is there. */
 int berth_duplex_read(berth_duplex *d, berth_duplex_chunk *ret);
 /* Stop or resume on_readable calls (a reader whose own output is full

@@ -58,6 +58,7 @@ int berthctl_cmd_create(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_exec(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv);
@@ -182,6 +183,28 @@ int berthctl_parse_grace(const char *arg, uint32_t *ret_ms);
  * all_ns: a NAMESPACE column first); how many rows it has. */
 size_t berthctl_print_containers(const ListContainersResponse *r, char **names, int n, bool wide,
                                  bool all_ns);
+
+/* The container POD-or-ID name means (cmd-logs.c): a pod's (its -c
+ * container; without, its only one, or with default_first its first, as
+ * kubectl exec says on stderr), or a container by its id when no pod has
+ * that name. ret_node: the node given (may be "") in, the pod's node out.
+ * 0, or -1 with the error printed. */
+int berthctl_find_container(berthctl_ctx *ctx, const char *name, const char *container,
+                            bool default_first, char *ret_id, size_t id_size, char *ret_node,
+                            size_t node_size);
+
+/* Bridge this terminal (or stdio) to an opened exec stream of the service
+ * ctx is connected to (exec-stream.c): stdin when want_stdin, the local
+ * terminal in raw mode with tty (window size changes sent), until the
+ * command ends. Returns the exit code to exit with: the command's, or 1
+ * when the stream failed, 128+N when signal N ended berthctl. */
+int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool want_stdin, bool tty);
+/* exec's and agent exec's arguments (cmd-exec.c): [-i] [-t] [-c C]
+ * [--node N] TARGET [--] COMMAND...; fills req (its command points into
+ * argv) and *ret_target, *ret_container. 0; -1 for --help; -2 after saying
+ * what is wrong. A -t without a terminal is dropped with kubectl's words. */
+int berthctl_exec_parse(int argc, char **argv, ExecStart *req, const char **ret_target,
+                        const char **ret_container, bool agent);
 
 /* A Logs answer's lines as the container wrote them (stamps: each prefixed
  * with when it was logged); a rotation gap noted on stderr. */

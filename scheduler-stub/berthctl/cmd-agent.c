@@ -35,9 +35,11 @@ static void agent_usage(FILE *out)
             "       berthctl agent logs [-f] [--tail N] [--timestamps] CONTAINER\n"
             "       berthctl agent stop [--grace D] CONTAINER\n"
             "       berthctl agent health [-o json|yaml]\n"
+            "       berthctl agent exec [-i] [-t] CONTAINER -- COMMAND [ARGS...]\n"
             "\n"
             "Ask the agent on this machine directly, over its local socket: what it runs,\n"
-            "a container's log, stop one, its health. Works without the controller.\n"
+            "a container's log, stop one, its health, run a command in one (as berthctl\n"
+            "exec does). Works without the controller.\n"
             "\n"
             "Options:\n"
             "      --socket PATH     the agent's socket (default " DEFAULT_SOCKET ",\n"
@@ -165,6 +167,45 @@ static int agent_health(berthctl_ctx *ctx, berthctl_format fmt)
     return rc;
 }
 
+/* agent exec: its own arguments (exec's), with --socket and --state-dir
+ * taken from the environment only. */
+static int agent_exec(berthctl_ctx *ctx, agent_conn *ac, int argc, char **argv)
+{
+    ExecStart req = EXEC_START_INIT;
+    DuplexOpened *opened = NULL;
+    const char *target = NULL, *container = NULL;
+    _cleanup_error_ berth_error *err = NULL;
+    char id[256];
+    int rc;
+
+    rc = berthctl_exec_parse(argc, argv, &req, &target, &container, true);
+    if (rc == -1) {
+        agent_usage(stdout);
+        return 0;
+    }
+    if (rc < 0)
+        return BERTHCTL_EXIT_USAGE;
+    if (container) {
+        berthctl_errorf("agent exec: name the container by its id (berthctl agent ps), not -c");
+        return BERTHCTL_EXIT_USAGE;
+    }
+    if (!ac->socket || !*ac->socket)
+        ac->socket = DEFAULT_SOCKET;
+    if (!ac->state_dir || !*ac->state_dir)
+        ac->state_dir = DEFAULT_STATE_DIR;
+    if (agent_connect(ctx, ac, &err) < 0) {
+        berthctl_errorf("%s", err->msg);
+        return 1;
+    }
+    berthctl_container_id(ctx, target, id, sizeof(id));
+    req.container_id = id;
+    if (berthctl_call(ctx, "Exec", &req.base, (ProtobufCMessage **)&opened) != 0)
+        return 1;
+    rc = berthctl_exec_stream(ctx, opened, req.stdin, req.tty);
+    berth_pb_free(&opened->base);
+    return rc;
+}
+
 int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -195,6 +236,8 @@ int berthctl_cmd_agent(berthctl_ctx *ctx, int argc, char **argv)
     verb = argv[1];
     argc--;
     argv++;
+    if (strcmp(verb, "exec") == 0)
+        return agent_exec(ctx, &ac, argc, argv);
     optind = 1;
     while ((o = getopt_long(argc, argv, "o:fh", opts, NULL)) != -1) {
         switch (o) {

@@ -86,9 +86,11 @@ static void names(ContainerInfo **cs, size_t n, char *buf, size_t size)
         snprintf(buf + len, size - len, "]");
 }
 
-/* The container of pod p named c (NULL: its only container), as kubectl
- * picks it; *ret_id its id. -1 with the error printed. */
-static int pick_container(const Pod *p, const char *c, char *ret_id, size_t size)
+/* The container of pod p named c (NULL: its only container, or with
+ * default_first its first one, as kubectl exec takes it), as kubectl picks
+ * it; *ret_id its id. -1 with the error printed. */
+static int pick_container(const Pod *p, const char *c, bool default_first, char *ret_id,
+                          size_t size)
 {
     char apps[1024], inits[1024];
 
@@ -99,6 +101,16 @@ static int pick_container(const Pod *p, const char *c, char *ret_id, size_t size
         }
         names(p->containers, p->n_containers, apps, sizeof(apps));
         names(p->init_containers, p->n_init_containers, inits, sizeof(inits));
+        if (default_first && p->n_containers) {
+            const ContainerInfo *first = p->containers[0];
+
+            fprintf(stderr, "Defaulted container \"%s\" out of: %s%s%s\n",
+                    first->spec && first->spec->pod ? first->spec->pod->name : first->status->id,
+                    apps, p->n_init_containers ? ", init containers: " : "",
+                    p->n_init_containers ? inits : "");
+            snprintf(ret_id, size, "%s", first->status->id);
+            return 0;
+        }
         berthctl_errorf("a container name must be specified for pod %s, choose one of: %s%s%s",
                         p->name, apps,
                         p->n_init_containers ? " or one of the init containers: " : "",
@@ -124,6 +136,35 @@ static int pick_container(const Pod *p, const char *c, char *ret_id, size_t size
     return -1;
 }
 
+int berthctl_find_container(berthctl_ctx *ctx, const char *name, const char *container,
+                            bool default_first, char *ret_id, size_t id_size, char *ret_node,
+                            size_t node_size)
+{
+    GetPodRequest preq = GET_POD_REQUEST_INIT;
+    Pod *pod = NULL;
+    int rc;
+
+    /* A pod's container, or a container by its id (no such pod) */
+    preq.name = (char *)name;
+    preq.node = ret_node;
+    preq.namespace_ = (char *)berthctl_namespace(ctx);
+    berthctl_container_id(ctx, name, ret_id, id_size);
+    rc = berthctl_call_quiet(ctx, "GetPod", &preq.base, (ProtobufCMessage **)&pod);
+    if (rc == 2 && container) {
+        berthctl_errorf("pod %s not found in namespace %s", name, berthctl_namespace(ctx));
+        return -1;
+    }
+    if (rc == 2)
+        return 0;
+    if (rc != 0)
+        return -1;
+    rc = pick_container(pod, container, default_first, ret_id, id_size);
+    if (rc == 0 && !*ret_node)
+        snprintf(ret_node, node_size, "%s", pod->node);
+    berth_pb_free(&pod->base);
+    return rc;
+}
+
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -137,12 +178,10 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     LogsRequest req = LOGS_REQUEST_INIT;
-    GetPodRequest preq = GET_POD_REQUEST_INIT;
     const char *container = NULL;
-    char id[256], full[256];
+    char id[256], node[BERTH_NAME_MAX + 1];
     bool follow = false, stamps = false;
-    Pod *pod = NULL;
-    int o, rc;
+    int o;
 
     while ((o = getopt_long(argc, argv, "fhc:p", opts, NULL)) != -1) {
         switch (o) {
@@ -183,29 +222,11 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
     }
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
-    /* A pod's container, or a container by its id (no such pod) */
-    preq.name = argv[optind];
-    preq.node = (char *)(req.node ? req.node : "");
-    preq.namespace_ = (char *)berthctl_namespace(ctx);
-    berthctl_container_id(ctx, argv[optind], full, sizeof(full));
-    req.container_id = full;
-    rc = berthctl_call_quiet(ctx, "GetPod", &preq.base, (ProtobufCMessage **)&pod);
-    if (rc == 0) {
-        if (pick_container(pod, container, id, sizeof(id)) < 0) {
-            berth_pb_free(&pod->base);
-            return 1;
-        }
-        req.container_id = id;
-        if (!*req.node)
-            req.node = pod->node;
-    } else if (rc != 2) {
+    snprintf(node, sizeof(node), "%s", req.node ? req.node : "");
+    if (berthctl_find_container(ctx, argv[optind], container, false, id, sizeof(id), node,
+                                sizeof(node)) < 0)
         return 1;
-    } else if (container) {
-        berthctl_errorf("pod %s not found in namespace %s", argv[optind], berthctl_namespace(ctx));
-        return 1;
-    }
-    rc = berthctl_logs_loop(ctx, &req, follow, stamps);
-    if (pod)
-        berth_pb_free(&pod->base);
-    return rc;
+    req.container_id = id;
+    req.node = node;
+    return berthctl_logs_loop(ctx, &req, follow, stamps);
 }

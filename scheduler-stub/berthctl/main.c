@@ -22,6 +22,7 @@ static const berthctl_command commands[] = {
     { "events", "the controller's events, and with -w the new ones as they come",
       berthctl_cmd_events },
     { "logs", "print a container's log, fetched from its node", berthctl_cmd_logs },
+    { "exec", "run a command in a container, as kubectl exec", berthctl_cmd_exec },
     { "stop", "stop a container now, on its node", berthctl_cmd_stop },
     { "rollout", "a Deployment's rollout: status, history, undo, restart, pause, resume",
       berthctl_cmd_rollout },

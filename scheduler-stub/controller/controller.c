@@ -51,6 +51,7 @@ struct controller {
     berth_stream_pull *pull;
     berth_surveyor *surveyor;
     ctl_relay *relay;
+    berth_duplex_server *dx;
     ctl_service service;
     char adv_rpc[ADDRESS_MAX], adv_events[ADDRESS_MAX], adv_stream[ADDRESS_MAX],
         adv_survey[ADDRESS_MAX];
@@ -242,6 +243,12 @@ static int bind_channels(controller *c, berth_error **err)
     c->service.rpc = c->adv_rpc;
     c->service.pk = c->key.pk;
     c->service.relay = c->relay;
+    {
+        berth_duplex_server_config dc = { .loop = c->loop };
+
+        c->dx = berth_duplex_server_new(&dc);
+        c->service.dx = c->dx;
+    }
     ctl_service_init(&c->service);
     if (berth_rpc_server_add_service(c->srv, &c->service.svc.base, err) < 0)
         return -1;
@@ -402,6 +409,8 @@ void berth_controller_free(controller *c)
     if (c->loop)
         berth_loop_timer_cancel(c->loop, &c->drops_timer);
     berth_metrics_http_stop(c->metrics);
+    /* exec streams before the relay clients they call through */
+    berth_duplex_server_free(c->dx);
     ctl_relay_free(c->relay);
     berth_surveyor_free(c->surveyor);
     berth_stream_pull_free(c->pull);

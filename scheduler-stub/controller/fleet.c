@@ -210,6 +210,24 @@ void fleet_container_stopped(fleet *f, const char *node, const char *id, const c
                 by);
 }
 
+void fleet_container_event(fleet *f, const char *node, const char *id, const char *reason,
+                           const char *fmt, ...)
+{
+    fleet_node *n = fleet_node_find(f, node);
+    fleet_assign *a = n ? fleet_assign_of(f, n, id) : NULL;
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* on its workload, where describe pod looks; else on the node */
+    if (a)
+        fleet_event(f, FLEET_KIND_WORKLOAD, a->workload, FLEET_NORMAL, reason, "%s", msg);
+    else
+        fleet_event(f, FLEET_KIND_NODE, node, FLEET_NORMAL, reason, "%s", msg);
+}
+
 /* ---- life ---- */
 
 fleet *fleet_new(const fleet_config *cfg, const fleet_effects *fx)

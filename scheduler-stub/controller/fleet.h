@@ -329,6 +329,10 @@ int fleet_node_reload(fleet *f, const char *name, berth_error **err);
 
 /* An operator stopped container id on node through its agent: the event. */
 void fleet_container_stopped(fleet *f, const char *node, const char *id, const char *by);
+/* Record an event about container id on node (an exec): on its workload
+ * (describe pod shows it), or on the node when it has none. */
+void fleet_container_event(fleet *f, const char *node, const char *id, const char *reason,
+                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* For /metrics (fleet-metrics.c): the nodes by phase, the workloads by
  * kind, their replicas wanted and not placed, how long placements took. */

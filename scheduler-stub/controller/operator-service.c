@@ -984,6 +984,18 @@ static void h_stop_container(Controller_Service *svc, const StopContainerRequest
                (ProtobufCClosure)closure);
 }
 
+static void h_exec(Controller_Service *svc, const ExecStart *in, DuplexOpened_Closure closure,
+                   void *data)
+{
+    ctl_exec_start(ctl_service_of(svc), data, in, (ProtobufCClosure)closure);
+}
+
+static void h_exchange(Controller_Service *svc, const DuplexExchange *in,
+                       DuplexExchanged_Closure closure, void *data)
+{
+    ctl_exec_exchange(ctl_service_of(svc), data, in, (ProtobufCClosure)closure);
+}
+
 void ctl_operator_service_init(ctl_service *s)
 {
     s->svc.apply = h_apply;
@@ -1015,4 +1027,6 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.create_job = h_create_job;
     s->svc.list_objects = h_list_objects;
     s->svc.version = h_version;
+    s->svc.exec = h_exec;
+    s->svc.exchange = h_exchange;
 }

@@ -13,6 +13,7 @@
 #include "berth/proto/v1.h"
 #include "fleet.h"
 #include "relay.h"
+#include "rpc/duplex.h"
 #include "rpc/server.h"
 #include "rpc/stream.h"
 #include "rpc/survey.h"
@@ -33,6 +34,8 @@ typedef struct ctl_service {
     /* For operator calls the nodes answer: FleetHealth, Logs, Stop. */
     berth_surveyor *surveyor;
     ctl_relay *relay;
+    /* Exec streams, operator to controller (exec-relay.c). */
+    berth_duplex_server *dx;
     /* The controller's own frame counters, for FleetHealth. */
     berth_auth *auth;
 } ctl_service;
@@ -49,6 +52,13 @@ static inline ctl_service *ctl_service_of(Controller_Service *svc)
 {
     return berth_container_of(svc, ctl_service, svc);
 }
+
+/* Controller.Exec and Controller.Exchange (exec-relay.c): an operator's
+ * exec relayed to the node's Agent.Exec (closures cast). */
+void ctl_exec_start(ctl_service *s, berth_rpc_call *call, const ExecStart *in,
+                    ProtobufCClosure closure);
+void ctl_exec_exchange(ctl_service *s, berth_rpc_call *call, const DuplexExchange *in,
+                       ProtobufCClosure closure);
 
 /* Whether the caller of call has role; if not, the call is failed
  * PERMISSION_DENIED. */

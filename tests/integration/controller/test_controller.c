@@ -1098,6 +1098,23 @@ START_TEST(operators_and_nodes_stay_in_their_roles)
     ck_assert_int_eq(agent_call(&agents[0], "ListNodes", &ln.base, &msg), CODE_PERMISSION_DENIED);
     ck_assert_str_eq(msg, "node n1 may not call berth.v1.Controller/ListNodes");
     free(msg);
+    /* nor run commands in containers: exec is for operators */
+    {
+        ExecStart ex = EXEC_START_INIT;
+        DuplexExchange dx = DUPLEX_EXCHANGE_INIT;
+        char *cmd[] = { "sh" };
+
+        ex.container_id = "web-0";
+        ex.command = cmd;
+        ex.n_command = 1;
+        ck_assert_int_eq(agent_call(&agents[0], "Exec", &ex.base, &msg), CODE_PERMISSION_DENIED);
+        ck_assert_str_eq(msg, "node n1 may not call berth.v1.Controller/Exec");
+        free(msg);
+        /* and no stream of anyone else's answers a node */
+        dx.stream = 1;
+        ck_assert_int_eq(agent_call(&agents[0], "Exchange", &dx.base, &msg), CODE_NOT_FOUND);
+        free(msg);
+    }
     info.name = "n2";
     rr.node = &info;
     ck_assert_int_eq(agent_call(&agents[0], "Register", &rr.base, &msg), CODE_PERMISSION_DENIED);

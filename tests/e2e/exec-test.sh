@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# End to end: berthctl exec, as kubectl exec is used, through the controller
+# (relayed to the node's agent and by it to the container's monitor) and on
+# the node with berthctl agent exec:
+#
+#   1. exit codes as a shell gives them (0, N, 126, 127), stdout and
+#      stderr apart, stdin piped in, errors for what cannot be exec'd into
+#   2. the command is the container's: its user, groups, working dir,
+#      environment, capabilities, seccomp, no_new_privs, namespaces and
+#      cgroup, compared with the container's own process
+#   3. a terminal (exec -it) driven as a person would through a pty: the
+#      prompt, typed commands, the window size and its change seen by
+#      stty size inside, Ctrl-C reaching the remote command, the exit code
+#   4. 100 MB through exec cat both ways, intact, while the peak memory of
+#      berthctl, the controller, berthd and the monitor is watched
+#   5. a client killed mid-stream (SIGKILL: the controller notices it is
+#      gone; SIGINT: it says so): the command gets SIGHUP, and no fd or
+#      process is left behind
+#   6. every exec is an event at the controller (who, what, exit code)
+#   7. exec into a pod whose node's berthd was restarted; berthctl agent
+#      exec while the controller is down
+#
+#   exec-test.sh BUILD_DIR PTYDRIVE
+set -u
+FLEET_BUILD=$1
+PTYDRIVE=$2
+. "$(dirname "$0")/../lib/fleet.sh"
+
+fleet_e2e_init
+ctl_start || exit 1
+node_start n1
+wait_until 30 nodes_ready 1
+
+cat >"$FLEET_DIR/web.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: bb
+    command: [/bin/sh, -c, 'exec sleep 100000']
+    workingDir: /tmp
+    env:
+    - {name: GREETING, value: hello from the spec}
+    securityContext:
+      runAsUser: 1000
+      runAsGroup: 1000
+  - name: side
+    image: bb
+    command: [/bin/sh, -c, 'exec sleep 100000']
+YAML
+bctl apply -f "$FLEET_DIR/web.yaml" >/dev/null
+running() { bctl get pods web-0 2>/dev/null | grep -q "2/2 *Running"; }
+wait_until 60 running || bad "web-0 did not start: $(bctl get pods 2>&1)"
+
+scenario "1. exit codes, stdout and stderr, stdin"
+expect "exec echo" "hello world" "$(bctl exec web-0 -c web -- echo hello world 2>&1)"
+contains "without -c: the first container, as kubectl says" 'Defaulted container "web" out of: [web side]' \
+	"$(bctl exec web-0 -- true 2>&1)"
+out=$(bctl exec web-0 -c web -- sh -c 'echo out; echo err >&2; exit 3' 2>"$FLEET_DIR/err")
+expect "exit 3: the exit code" 3 "$?"
+expect "... stdout alone on stdout" out "$out"
+expect "... stderr on stderr, then kubectl's words" "err
+command terminated with exit code 3" "$(cat "$FLEET_DIR/err")"
+err=$(bctl exec web-0 -c web -- nosuchcmd 2>&1)
+expect "not found: 127" 127 "$?"
+contains "... saying so" "nosuchcmd: executable file not found in PATH" "$err"
+err=$(bctl exec web-0 -c web -- /etc/passwd 2>&1)
+expect "not runnable: 126" 126 "$?"
+expect "stdin piped in (-i)" "piped in" "$(echo "piped in" | bctl exec -i web-0 -c web -- cat)"
+expect "without -i, stdin is empty" "0" "$(echo "not read" | bctl exec web-0 -c web -- wc -c)"
+expect "the other container (-c side): its user, its environment" "0 []" \
+	"$(bctl exec web-0 -c side -- sh -c 'echo "$(id -u) [$GREETING]"' 2>&1)"
+err=$(bctl exec nosuchpod -- true 2>&1)
+expect "a pod that does not exist: 1" 1 "$?"
+contains "... saying so" "nosuchpod" "$err"
+err=$(bctl exec web-0 -c nosuch -- true 2>&1)
+contains "a container the pod does not have" "container nosuch is not valid for pod web-0" "$err"
+err=$(bctl exec web-0 2>&1)
+expect "no command: a usage error" 2 "$?"
+
+scenario "2. the command is the container's own"
+ident='id -u; id -g; pwd; echo "$GREETING"'
+expect "user, group, working dir, environment" "1000
+1000
+/tmp
+hello from the spec" "$(bctl exec web-0 -c web -- sh -c "$ident" 2>&1)"
+fields='grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Uid|Gid|Groups):" /proc/$0/status;
+	for n in mnt pid net ipc uts cgroup; do readlink /proc/$0/ns/$n; done; cat /proc/$0/cgroup'
+mine=$(bctl exec web-0 -c web -- sh -c "$fields" self 2>&1)
+theirs=$(bctl exec web-0 -c web -- sh -c "$fields" 1 2>&1)
+expect "capabilities, seccomp, no_new_privs, namespaces, cgroup: those of its pid 1" \
+	"$theirs" "$mine"
+contains "... seccomp filtering" "Seccomp:	2" "$mine"
+contains "... no_new_privs" "NoNewPrivs:	1" "$mine"
+
+scenario "3. a terminal: prompt, typing, window size, Ctrl-C, exit code"
+"$PTYDRIVE" 40 100 -- "$FLEET_BIN_CTLCLI" exec -it web-0 -c side -- sh 2>"$FLEET_DIR/pty.log" <<'S'
+expect #
+send stty size\r
+expect 40 100
+resize 50 120
+sleep 300
+send stty size\r
+expect 50 120
+send tty\r
+expect /dev/pts/
+send sleep 1000\r
+sleep 500
+send \x03
+sleep 300
+send echo rc=$?\r
+expect rc=130
+send echo $((6*7))\r
+expect 42
+send exit 7\r
+exit 7
+S
+if [ $? -eq 0 ]; then
+	ok "prompt, stty size 40x100 then 50x120, a pts, Ctrl-C (rc=130), exit 7"
+else
+	bad "the terminal session: $(tail -c 2000 "$FLEET_DIR/pty.log")"
+fi
+contains "... and kubectl's words for it" "command terminated with exit code 7" \
+	"$(cat "$FLEET_DIR/pty.log")"
+expect "the local terminal's own settings are back (not raw)" 0 \
+	"$(printf 'send stty -a\\r\nexpect icanon\nexit 0\n' |
+		"$PTYDRIVE" 24 80 -- sh -c "$FLEET_BIN_CTLCLI exec -it web-0 -c side -- true; stty -a" \
+		2>&1 | grep -c -- '-icanon')"
+
+scenario "4. 100 MB through exec cat both ways, memory watched"
+head -c 100000000 /dev/urandom >"$FLEET_DIR/blob"
+monitor=$(pgrep -f "berth-monitor.*web-0_web" | head -1)
+hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+agent_pid=$(node_pid n1)
+b_ctl=$(rss "$FLEET_CTL_PID") b_agent=$(rss "$agent_pid") b_mon=$(rss "$monitor")
+t0=$(date +%s%N)
+# (berthctl itself in the background, not a shell running it)
+"$FLEET_BIN_CTLCLI" exec -i web-0 -c web -- cat <"$FLEET_DIR/blob" >"$FLEET_DIR/blob.out" &
+cli=$!
+peak_cli=0 peak_ctl=$b_ctl peak_agent=$b_agent peak_mon=$b_mon
+while kill -0 $cli 2>/dev/null; do
+	v=$(hwm $cli) && [ -n "$v" ] && [ "$v" -gt "$peak_cli" ] && peak_cli=$v
+	v=$(rss "$FLEET_CTL_PID") && [ "$v" -gt "$peak_ctl" ] && peak_ctl=$v
+	v=$(rss "$agent_pid") && [ "$v" -gt "$peak_agent" ] && peak_agent=$v
+	v=$(rss "$monitor") && [ -n "$v" ] && [ "$v" -gt "$peak_mon" ] && peak_mon=$v
+	sleep 0.02
+done
+wait $cli
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect "exec cat of 100 MB: exit 0" 0 "$rc"
+expect "... every byte back in order" "$(md5sum <"$FLEET_DIR/blob")" "$(md5sum <"$FLEET_DIR/blob.out")"
+echo "   100 MB each way in $ms ms ($((100000 / (ms > 0 ? ms : 1))) MB/s); peak RSS kB:" \
+	"berthctl $peak_cli, controller $b_ctl -> $peak_ctl, berthd $b_agent -> $peak_agent," \
+	"monitor $b_mon -> $peak_mon"
+# A stream holds at most 1 MiB queued each way at each end, plus what is in
+# flight: nothing near the 100 MB.
+[ $((peak_ctl - b_ctl)) -lt 16384 ] && ok "the controller grew by less than 16 MiB" ||
+	bad "the controller grew by $((peak_ctl - b_ctl)) kB"
+[ $((peak_agent - b_agent)) -lt 16384 ] && ok "berthd grew by less than 16 MiB" ||
+	bad "berthd grew by $((peak_agent - b_agent)) kB"
+[ $((peak_mon - b_mon)) -lt 1024 ] && ok "the monitor, whom the bytes never pass, by less than 1 MiB" ||
+	bad "the monitor grew by $((peak_mon - b_mon)) kB"
+[ "$peak_cli" -lt 32768 ] && ok "berthctl peaked under 32 MiB" || bad "berthctl peaked at $peak_cli kB"
+rm -f "$FLEET_DIR/blob" "$FLEET_DIR/blob.out"
+
+scenario "5. a client killed mid-stream: SIGHUP, nothing left behind"
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+inside() { bctl exec web-0 -c side -- "$@" 2>/dev/null; }
+procs() { inside ps -o pid,comm | awk 'NR > 1' | wc -l; }
+base_ctl=$(fds "$FLEET_CTL_PID") base_agent=$(fds "$agent_pid") base_procs=$(procs)
+# The shell waits in wait, a builtin a trapped signal interrupts at once;
+# its stderr goes nowhere, as a write to the stream its client left would
+# end it with SIGPIPE before its trap ran.
+hup='trap "echo hup >/tmp/hup-$0; exit 0" HUP; exec 2>/dev/null; echo started; sleep 100000 & wait'
+for sig in KILL INT; do
+	"$FLEET_BIN_CTLCLI" exec web-0 -c side -- sh -c "$hup" $sig >"$FLEET_DIR/hup.out" 2>&1 &
+	cli=$!
+	wait_until 10 grep -q started "$FLEET_DIR/hup.out"
+	t0=$SECONDS
+	kill -$sig $cli
+	wait $cli 2>/dev/null
+	if wait_until 30 inside test -f /tmp/hup-$sig; then
+		ok "berthctl $sig: the command got SIGHUP ($((SECONDS - t0)) s later)"
+	else
+		bad "berthctl $sig: no SIGHUP reached the command"
+	fi
+done
+settled() {
+	[ "$(fds "$FLEET_CTL_PID")" -le "$base_ctl" ] && [ "$(fds "$agent_pid")" -le "$base_agent" ] &&
+		[ "$(procs)" -le "$base_procs" ]
+}
+if wait_until 30 settled; then
+	ok "no fd left in the controller ($base_ctl) or berthd ($base_agent), no process in the pod"
+else
+	bad "left: controller fds $(fds "$FLEET_CTL_PID") (was $base_ctl), berthd $(fds "$agent_pid") (was $base_agent), processes $(procs) (was $base_procs)"
+fi
+
+scenario "6. every exec is an event: who, what, the exit code"
+contains "describe pod shows the execs" "exec by operator admin in container web-0_side: ps -o pid,comm: exit code 0" \
+	"$(bctl describe pod web-0 2>&1)"
+ev=$(bctl events 2>&1)
+contains "the start: who, which container, what" "Exec              workload/web             exec by operator admin in container web-0_web: sh -c echo out; echo err >&2; exit 3" "$ev"
+contains "... and the end with the exit code" "in container web-0_web: sh -c echo out; echo err >&2; exit 3: exit code 3" "$ev"
+contains "... a killed client's too" "ended CANCELLED: the caller went away" "$ev"
+contains "... an interrupted one's" "ended CANCELLED: the caller cancelled" "$ev"
+
+scenario "7. after berthd restarts; on the node with the controller down"
+mon_before=$(pgrep -f "berth-monitor.*web-0_web" | head -1)
+node_kill n1 TERM
+node_start n1
+wait_until 30 nodes_ready 1
+agent_pid=$(node_pid n1)
+expect "exec into the pod after berthd's restart" "still here" \
+	"$(bctl exec web-0 -c web -- echo still here 2>&1)"
+ctl_kill TERM
+id=$(node_agent n1 ps | awk '$1 ~ /web-0_side/ { print $1 }')
+expect "berthctl agent exec with the controller down" "on the node" \
+	"$(BERTH_AGENT_SOCKET=$FLEET_DIR/n1/agent.sock BERTH_AGENT_STATE_DIR=$FLEET_DIR/n1/state \
+		bctl agent exec "$id" -- echo on the node 2>&1)"
+expect "... its exit code" 5 "$(BERTH_AGENT_SOCKET=$FLEET_DIR/n1/agent.sock \
+	BERTH_AGENT_STATE_DIR=$FLEET_DIR/n1/state bctl agent exec "$id" -- sh -c 'exit 5' \
+	>/dev/null 2>&1; echo $?)"
+contains "berthd logs who ran what" "exec in container $id by admin" "$(cat "$FLEET_DIR/n1/log")"
+ctl_start || bad "the controller did not start again"
+wait_until 30 nodes_ready 1
+expect "the container kept its monitor across the restarts" "$mon_before" \
+	"$(pgrep -f "berth-monitor.*web-0_web" | head -1)"
+
+fleet_teardown
+check_summary
