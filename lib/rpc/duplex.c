@@ -367,6 +367,7 @@ static void set_end(berth_duplex *d, int code, const char *msg)
 }
 
 static void server_drop(berth_duplex *d);
+static void say_done(berth_duplex *d);
 
 /* The callbacks due, one a kick (each may free d): readable, writable,
  * then the end once everything was read. Returns true when d is gone or a
@@ -389,6 +390,8 @@ static bool deliver(berth_duplex *d)
         return true;
     }
     if (end) {
+        if (!d->server_end && d->end_known && !d->failed)
+            say_done(d);
         if (d->ops.on_end)
             d->ops.on_end(d, d->end_code, d->end_msg, d->data);
         if (d->server_end)
@@ -560,6 +563,17 @@ int berth_duplex_server_open(berth_duplex_server *srv, const berth_principal *pe
 {
     berth_duplex *d;
 
+    if (srv->n_streams >= srv->max_streams) {
+        /* an ended stream waiting for a lost answer's retry is the first
+         * to go: the oldest (the list's tail) */
+        berth_duplex *last = NULL;
+
+        for (berth_duplex *o = srv->streams; o; o = o->next)
+            if (o->ending && !o->hold.call)
+                last = o;
+        if (last)
+            server_drop(last);
+    }
     if (srv->n_streams >= srv->max_streams)
         return berth_error_set(err, ENOSPC, "%zu streams open already", srv->n_streams);
     d = berth_xcalloc(1, sizeof(*d));
@@ -612,7 +626,13 @@ void berth_duplex_server_exchange(berth_duplex_server *srv, berth_rpc_call *call
     if (req->cancel) {
         DuplexExchanged resp = DUPLEX_EXCHANGED_INIT;
 
-        if (!d->ending && !d->failed) {
+        if (d->ending) {
+            /* the caller has the end: nothing lingers for it */
+            closure(&resp.base, call);
+            server_drop(d);
+            return;
+        }
+        if (!d->failed) {
             set_end(d, CODE_CANCELLED, "the caller cancelled");
             d->failed = true;
             kick_soon(d);
@@ -843,6 +863,19 @@ static void on_cancelled(berth_rpc_result *r, void *data)
     (void)data;
 }
 
+/* The caller has the end and every chunk: the server may forget the
+ * stream now rather than keep it for a retry (fire and forget). */
+static void say_done(berth_duplex *d)
+{
+    DuplexExchange req = DUPLEX_EXCHANGE_INIT;
+
+    req.stream = d->id;
+    req.ack = d->in_have;
+    req.cancel = true;
+    (void)berth_rpc_client_call(d->client, d->svc, "Exchange", &req.base, EXCHANGE_TIMEOUT_MS,
+                                on_cancelled, NULL, NULL);
+}
+
 void berth_duplex_cancel(berth_duplex *d)
 {
     DuplexExchange req = DUPLEX_EXCHANGE_INIT;
@@ -853,12 +886,12 @@ void berth_duplex_cancel(berth_duplex *d)
         berth_duplex_end(d, CODE_CANCELLED, "cancelled");
         return;
     }
-    if (!d->end_known || d->in_have < d->end_seq) {
-        req.stream = d->id;
-        req.cancel = true;
-        (void)berth_rpc_client_call(d->client, d->svc, "Exchange", &req.base, EXCHANGE_TIMEOUT_MS,
-                                    on_cancelled, NULL, NULL);
-    }
+    /* (once the end came, the same word says we have it) */
+    req.stream = d->id;
+    req.ack = d->in_have;
+    req.cancel = true;
+    (void)berth_rpc_client_call(d->client, d->svc, "Exchange", &req.base, EXCHANGE_TIMEOUT_MS,
+                                on_cancelled, NULL, NULL);
     duplex_free(d);
 }
 

@@ -10,7 +10,8 @@
 #   monitor  berth-monitor vs conmon memory, 1 and 10 instances
 #   exec     a command in a running container through berth-monitor's exec
 #            socket vs crun exec, interleaved: `true` round trips, then 100 MB
-#            through `cat` (EXEC_ROUNDS=200)
+#            through `cat` (EXEC_ROUNDS=200); then berthctl exec end to end
+#            (a controller and berthd) vs crun exec and raw nanomsg
 #   rpc      unary calls vs raw nanomsg REQ/REP (RPC_ARGS="-n 50000 -s 4096")
 #   agent    berthd: assignment -> Running, and density (AGENT_ARGS="50 100 500":
 #            latency runs, then container counts)
@@ -67,7 +68,10 @@ run_one() {
 	case "$1" in
 	start) "$build/tests/bench/bench-start" "$build/scheduler-stub/berthctl" "$rootfs" "$iterations" ;;
 	monitor) "$build/tests/bench/bench-monitor" "$build/agent/berth-monitor" "$rootfs" 10 ;;
-	exec) "$build/tests/bench/bench-exec" "$build/agent/berth-monitor" "$rootfs" "${EXEC_ROUNDS:-200}" ;;
+	exec)
+		"$build/tests/bench/bench-exec" "$build/agent/berth-monitor" "$rootfs" "${EXEC_ROUNDS:-200}" &&
+			tests/bench/exec/bench-exec-wire.sh "$abs" "$rootfs" "${EXEC_ROUNDS:-200}"
+		;;
 	rpc)
 		# shellcheck disable=SC2086
 		"$build/tests/bench/rpc/bench-rpc" ${RPC_ARGS:-}

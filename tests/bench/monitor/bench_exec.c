@@ -1,10 +1,12 @@
 /* A command run in a running container: berth-monitor's exec socket (the
  * part of `berthctl exec` that enters the container) against `crun exec`
  * of a container of the same rootfs, interleaved in one run: the round
- * trip of `true`, then 100 MB through `cat` (stdin in, stdout out).
+ * trip of `true`, then 100 MB through `cat` (stdin in, stdout out). With
+ * --wire, the whole of `berthctl exec` too (its process, the controller's
+ * relay, berthd's bridge, the monitor), a third in each round.
  * A benchmark: it prints figures and asserts nothing.
  *
- *   bench-exec BERTH_MONITOR ROOTFS [N]
+ *   bench-exec BERTH_MONITOR ROOTFS [N] [--wire BERTHCTL exec POD]
  *
  * Runs in a private mount namespace without /sys/fs/cgroup/unified so that
  * crun accepts a hybrid host (berth does not care). */
@@ -99,26 +101,59 @@ static double berth_true(void)
     return (double)(berth_now_mono_ns() - t0) / 1e6;
 }
 
-/* crun exec ARGS...: stdin and stdout the pipes given (-1: /dev/null); its
- * pid. */
-static pid_t crun_exec(const char *const *args, int in, int out)
+/* PREFIX... ARGS...: stdin and stdout the pipes given (-1: /dev/null);
+ * its pid. */
+static pid_t spawn(const char *const *prefix, const char *const *args, int in, int out)
 {
     pid_t pid = fork();
 
     if (pid == 0) {
-        const char *argv[16] = { "crun", "exec" };
+        const char *argv[32];
         int null = open("/dev/null", O_RDWR);
-        size_t n = 2;
+        size_t n = 0;
 
-        for (size_t i = 0; args[i] && n < 15; i++)
+        for (size_t i = 0; prefix[i] && n < 16; i++)
+            argv[n++] = prefix[i];
+        for (size_t i = 0; args[i] && n < 31; i++)
             argv[n++] = args[i];
+        argv[n] = NULL;
         dup2(in >= 0 ? in : null, 0);
         dup2(out >= 0 ? out : null, 1);
         dup2(null, 2);
-        execvp("crun", (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     return pid;
+}
+
+static const char *const crun_prefix[] = { "crun", "exec", NULL };
+/* --wire: berthctl exec POD */
+static const char *wire_prefix[16];
+
+static pid_t crun_exec(const char *const *args, int in, int out)
+{
+    return spawn(crun_prefix, args, in, out);
+}
+
+/* A round trip of `true` by a command line tool (crun exec, berthctl
+ * exec): ms, or -1. */
+static double tool_true(const char *const *prefix, const char *const *args)
+{
+    int64_t t0 = berth_now_mono_ns();
+    int status;
+    pid_t pid = spawn(prefix, args, -1, -1);
+
+    if (pid < 0 || berth_waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        return -1;
+    return (double)(berth_now_mono_ns() - t0) / 1e6;
+}
+
+static double wire_true(void)
+{
+    const char *args[] = { "--", "/bin/true", NULL };
+
+    return tool_true(wire_prefix, args);
 }
 
 static double crun_true(void)
@@ -194,16 +229,16 @@ static double berth_cat(void)
     return berth_wait(sock) == 0 ? mbs : -1;
 }
 
-static double crun_cat(void)
+/* 100 MB through `cat` run by a command line tool: MB/s, or -1. */
+static double tool_cat(const char *const *prefix, const char *const *args)
 {
-    const char *args[] = { "bex", "/bin/cat", NULL }; /* crun exec passes its stdin on */
     int in[2], out[2], status;
     double mbs;
     pid_t pid;
 
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
         return -1;
-    pid = crun_exec(args, in[0], out[1]);
+    pid = spawn(prefix, args, in[0], out[1]);
     close(in[0]);
     close(out[1]);
     mbs = pump(in[1], out[0]);
@@ -212,6 +247,20 @@ static double crun_cat(void)
         WEXITSTATUS(status) != 0)
         return -1;
     return mbs;
+}
+
+static double crun_cat(void)
+{
+    const char *args[] = { "bex", "/bin/cat", NULL }; /* crun exec passes its stdin on */
+
+    return tool_cat(crun_prefix, args);
+}
+
+static double wire_cat(void)
+{
+    const char *args[] = { "-i", "--", "/bin/cat", NULL };
+
+    return tool_cat(wire_prefix, args);
 }
 
 static void summary(const char *what, const char *unit, double *v, size_t n)
@@ -262,8 +311,9 @@ static int start_crun(const char *rootfs)
 int main(int argc, char **argv)
 {
     int n = argc > 3 ? atoi(argv[3]) : 200;
-    double *b, *c, bc[3], cc[3];
-    size_t nb = 0, nc = 0, nbc = 0, ncc = 0;
+    double *b, *c, *w, bc[3], cc[3], wc[3];
+    size_t nb = 0, nc = 0, nw = 0, nbc = 0, ncc = 0, nwc = 0;
+    bool wire = false;
     struct stat st;
     bool crun = system("command -v crun >/dev/null") == 0;
 
@@ -273,6 +323,14 @@ int main(int argc, char **argv)
     }
     if (n < 1 || n > 100000)
         n = 200;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--wire") != 0)
+            continue;
+        for (int k = i + 1, m = 0; k < argc && m < 15; k++)
+            wire_prefix[m++] = argv[k];
+        wire = wire_prefix[0] != NULL;
+        break;
+    }
     snprintf(cgroup_parent, sizeof(cgroup_parent), "/berth-bench-exec-%d", (int)getpid());
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
         perror("bench-exec: private mount namespace");
@@ -289,6 +347,7 @@ int main(int argc, char **argv)
     }
     b = calloc((size_t)n, sizeof(double));
     c = calloc((size_t)n, sizeof(double));
+    w = calloc((size_t)n, sizeof(double));
     printf("a command in a running container, interleaved (%d rounds)\n", n);
     for (int i = 0; i < n; i++) {
         double x = berth_true();
@@ -297,6 +356,8 @@ int main(int argc, char **argv)
             b[nb++] = x;
         if (crun && (x = crun_true()) >= 0)
             c[nc++] = x;
+        if (wire && (x = wire_true()) >= 0)
+            w[nw++] = x;
     }
     for (int i = 0; i < 3; i++) {
         double x = berth_cat();
@@ -305,6 +366,8 @@ int main(int argc, char **argv)
             bc[nbc++] = x;
         if (crun && (x = crun_cat()) >= 0)
             cc[ncc++] = x;
+        if (wire && (x = wire_cat()) >= 0)
+            wc[nwc++] = x;
     }
     summary("exec true: berth-monitor", "ms", b, nb);
     if (crun)
@@ -312,12 +375,27 @@ int main(int argc, char **argv)
     if (nb && nc)
         printf("  ratio berth/crun (medians): %.2fx\n",
                bench_pct(b, nb, 0.5) / bench_pct(c, nc, 0.5));
+    if (wire) {
+        summary("exec true: berthctl exec", "ms", w, nw);
+        if (nw && nc)
+            printf("  ratio berthctl exec/crun exec (medians): %.2fx\n",
+                   bench_pct(w, nw, 0.5) / bench_pct(c, nc, 0.5));
+    }
     summary("exec cat 100 MB: berth", "MB/s", bc, nbc);
     if (crun)
         summary("exec cat 100 MB: crun", "MB/s", cc, ncc);
     if (nbc && ncc)
         printf("  ratio berth/crun (medians): %.2fx\n",
                bench_pct(bc, nbc, 0.5) / bench_pct(cc, ncc, 0.5));
+    if (wire) {
+        summary("exec cat 100 MB: berthctl", "MB/s", wc, nwc);
+        if (nwc && ncc)
+            printf("  ratio berthctl exec/crun exec (medians): %.2fx\n",
+                   bench_pct(wc, nwc, 0.5) / bench_pct(cc, ncc, 0.5));
+        if (nw < (size_t)n || nwc < 3)
+            printf("  berthctl exec: %zu of %d round trips and %zu of 3 transfers measured\n", nw,
+                   n, nwc);
+    }
     if (nb < (size_t)n || nbc < 3)
         printf("  berth: %zu of %d round trips and %zu of 3 transfers measured\n", nb, n, nbc);
     berth_monitor_stop(dfd, 0, NULL);
@@ -338,6 +416,7 @@ int main(int argc, char **argv)
     if (bench_cgroups_remove(cgroup_parent) > 0)
         fprintf(stderr, "bench-exec: cgroups of %s are left\n", cgroup_parent);
     free(b);
+    free(w);
     free(c);
     return 0;
 }
