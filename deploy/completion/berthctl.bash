@@ -16,7 +16,7 @@
 
 # shellcheck disable=SC2207 # COMPREPLY=($(compgen ...)): words split as meant
 
-_berthctl_commands='apply create delete get describe events logs stop rollout health top node
+_berthctl_commands='apply create delete get describe events logs exec stop rollout health top node
     cordon uncordon drain join-token keygen image agent run version'
 
 # The connection and namespace options every command but run, image and
@@ -82,6 +82,8 @@ _berthctl_options()
     logs)
         opts='-c --container -p --previous -f --follow --tail --timestamps --node'
         argopts='-c --container --tail --node' ;;
+    exec)
+        opts='-c --container -i --stdin -t --tty --node' argopts='-c --container --node' ;;
     stop)
         opts='--grace --node' argopts='--grace --node' ;;
     rollout)
@@ -364,7 +366,7 @@ _berthctl()
         elif ((n == 1)); then
             _berthctl_names "$sub"
         fi ;;
-    logs) ((n == 0)) && _berthctl_names pods ;;
+    logs | exec) ((n == 0)) && _berthctl_names pods ;;
     stop) ((n == 0)) && _berthctl_names containers ;;
     rollout)
         if ((n == 0)); then
@@ -409,8 +411,8 @@ _berthctl()
         fi ;;
     agent)
         if ((n == 0)); then
-            _berthctl_add 'ps logs stop health'
-        elif ((n == 1)) && [[ $sub == logs || $sub == stop ]]; then
+            _berthctl_add 'ps logs stop health exec'
+        elif ((n == 1)) && [[ $sub == logs || $sub == stop || $sub == exec ]]; then
             local names
             names=$(_berthctl_list --local agent ps)
             _berthctl_add "$names"

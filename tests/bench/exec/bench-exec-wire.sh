@@ -40,7 +40,7 @@ rc=${PIPESTATUS[0]}
 # raw nanomsg, one call in flight, 96 KiB each way (a duplex push's most)
 raw=$("$FLEET_BUILD/tests/bench/rpc/bench-rpc" -n 2000 -s 98304 -p one -o raw 2>&1 |
 	awk '/raw nanomsg REQ\/REP/ { print $NF }')
-wire=$(awk '/exec cat 100 MB: berthctl/ { print $6 }' "$FLEET_DIR/exec.out")
+wire=$(awk '/exec cat 100 MB: berthctl/ { print $7 }' "$FLEET_DIR/exec.out")
 if [ -n "$raw" ] && [ -n "$wire" ]; then
 	awk -v r="$raw" -v w="$wire" 'BEGIN {
 		mbs = r * 98304 / 1e6
