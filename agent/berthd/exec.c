@@ -18,8 +18,6 @@
 #include "pb/pb.h"
 #include "statedir/execsock.h"
 
-/* Sessions open at once on a node (the monitor takes 16 a container). */
-#define EXECS_MAX 64
 /* Read from the command's output at most this much at a time. */
 #define READ_MAX BERTH_DUPLEX_CHUNK_MAX
 /* After the command ended, how long its output may stay open (a child it
@@ -428,14 +426,13 @@ static void on_monitor(berth_loop_io *io, uint32_t events)
 
 /* ---- the service ---- */
 
-agent_execs *agent_execs_new(berth_loop *loop, containers *c)
+agent_execs *agent_execs_new(berth_loop *loop, containers *c, berth_duplex_server *dx)
 {
     agent_execs *x = berth_xcalloc(1, sizeof(*x));
-    berth_duplex_server_config dc = { .loop = loop, .max_streams = EXECS_MAX };
 
     x->loop = loop;
     x->containers = c;
-    x->dx = berth_duplex_server_new(&dc);
+    x->dx = dx;
     return x;
 }
 
@@ -443,10 +440,13 @@ void agent_execs_free(agent_execs *x)
 {
     if (!x)
         return;
-    /* each session's on_end frees it */
-    berth_duplex_server_free(x->dx);
-    while (x->sessions)
-        session_free(x->sessions);
+    while (x->sessions) {
+        exec_session *s = x->sessions;
+
+        if (s->d)
+            berth_duplex_end(s->d, CODE_UNAVAILABLE, "berthd is stopping");
+        session_free(s);
+    }
     free(x);
 }
 
@@ -550,10 +550,4 @@ void agent_execs_start(agent_execs *x, berth_rpc_call *call, const ExecStart *in
 fail:
     berth_rpc_fail_error(call, err);
     berth_error_free(&err);
-}
-
-void agent_execs_exchange(agent_execs *x, berth_rpc_call *call, const DuplexExchange *in,
-                          ProtobufCClosure closure)
-{
-    berth_duplex_server_exchange(x->dx, call, in, closure);
 }

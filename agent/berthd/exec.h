@@ -31,16 +31,16 @@ enum {
 
 typedef struct agent_execs agent_execs;
 
-/* loop and containers are borrowed: they must outlive the sessions. */
-agent_execs *agent_execs_new(berth_loop *loop, containers *c);
-/* Sessions still open end (their commands get SIGHUP). NULL accepted. */
+/* loop, containers and dx (where the streams are) are borrowed: they must
+ * outlive the sessions. */
+agent_execs *agent_execs_new(berth_loop *loop, containers *c, berth_duplex_server *dx);
+/* Sessions still open end (their commands get SIGHUP); free it before
+ * the stream server. NULL accepted. */
 void agent_execs_free(agent_execs *x);
 size_t agent_execs_count(const agent_execs *x);
 
-/* The handlers of Agent.Exec and Agent.Exchange (closures cast). */
+/* The handler of Agent.Exec (closure cast). */
 void agent_execs_start(agent_execs *x, berth_rpc_call *call, const ExecStart *in,
                        ProtobufCClosure closure);
-void agent_execs_exchange(agent_execs *x, berth_rpc_call *call, const DuplexExchange *in,
-                          ProtobufCClosure closure);
 
 #endif

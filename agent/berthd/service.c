@@ -19,6 +19,7 @@
 #include "berth/proto/v1.h"
 #include "exec.h"
 #include "node.h"
+#include "portfwd.h"
 #include "pb/pb.h"
 #include "statedir/crilog.h"
 #include "statedir/statedir.h"
@@ -40,6 +41,7 @@
 struct agent_service {
     Agent_Service svc; /* first: the server hands us &svc.base */
     agent_service_config cfg;
+    berth_duplex_server *dx; /* exec and port-forward streams */
     agent_execs *execs;
 };
 
@@ -416,10 +418,18 @@ static void svc_exec(Agent_Service *svc, const ExecStart *in, DuplexOpened_Closu
     agent_execs_start(((agent_service *)svc)->execs, data, in, (ProtobufCClosure)closure);
 }
 
+static void svc_port_forward(Agent_Service *svc, const PortForwardStart *in,
+                             DuplexOpened_Closure closure, void *data)
+{
+    agent_service *s = (agent_service *)svc;
+
+    agent_port_forward(s->cfg.loop, s->cfg.containers, s->dx, data, in, (ProtobufCClosure)closure);
+}
+
 static void svc_exchange(Agent_Service *svc, const DuplexExchange *in,
                          DuplexExchanged_Closure closure, void *data)
 {
-    agent_execs_exchange(((agent_service *)svc)->execs, data, in, (ProtobufCClosure)closure);
+    berth_duplex_server_exchange(((agent_service *)svc)->dx, data, in, (ProtobufCClosure)closure);
 }
 
 /* --- object ------------------------------------------------------------------------------ */
@@ -431,7 +441,14 @@ agent_service *agent_service_new(const agent_service_config *cfg)
 
     s->svc = init;
     s->cfg = *cfg;
-    s->execs = agent_execs_new(cfg->loop, cfg->containers);
+    {
+        /* streams at once on a node (the monitor takes 16 commands a
+         * container) */
+        berth_duplex_server_config dc = { .loop = cfg->loop, .max_streams = 64 };
+
+        s->dx = berth_duplex_server_new(&dc);
+    }
+    s->execs = agent_execs_new(cfg->loop, cfg->containers, s->dx);
     return s;
 }
 
@@ -440,6 +457,8 @@ void agent_service_free(agent_service *svc)
     if (!svc)
         return;
     agent_execs_free(svc->execs);
+    /* port-forward bridges end with their streams */
+    berth_duplex_server_free(svc->dx);
     free(svc);
 }
 

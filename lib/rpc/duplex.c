@@ -344,6 +344,19 @@ uint64_t berth_duplex_id(const berth_duplex *d)
     return d->id;
 }
 
+bool berth_duplex_server_side(const berth_duplex *d)
+{
+    return d->server_end;
+}
+
+void berth_duplex_set_ops(berth_duplex *d, const berth_duplex_ops *ops, void *data)
+{
+    d->ops = *ops;
+    d->data = data;
+    d->readable_due = true;
+    kick_soon(d);
+}
+
 static void duplex_free(berth_duplex *d)
 {
     berth_loop_timer_cancel(d->loop, &d->kick);

@@ -170,5 +170,9 @@ typedef struct berth_duplex_stats {
 const berth_duplex_stats *berth_duplex_stats_of(const berth_duplex *d);
 /* The stream's id (DuplexOpened.stream). */
 uint64_t berth_duplex_id(const berth_duplex *d);
+/* Whether d is a server's end (berth_duplex_server_open). */
+bool berth_duplex_server_side(const berth_duplex *d);
+/* Hand d to other callbacks (a bridge taking it over). */
+void berth_duplex_set_ops(berth_duplex *d, const berth_duplex_ops *ops, void *data);
 
 #endif

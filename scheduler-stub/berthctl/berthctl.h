@@ -34,6 +34,7 @@ typedef struct berthctl_ctx {
     const char *namespace_;      /* -n, --namespace, BERTH_NAMESPACE, "namespace:" */
     bool all_namespaces;         /* -A, --all-namespaces */
     uint32_t timeout_ms;         /* --timeout, per call */
+    unsigned max_inflight;       /* calls on the wire at once (0: the rpc client's 8) */
     char *owned[8];              /* strings read from the config file */
     /* made by berthctl_connect (the controller) or berthctl_connect_server
      * (an agent): the service called, who serves it ("the controller at
@@ -59,6 +60,7 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_exec(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_port_forward(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_top(berthctl_ctx *ctx, int argc, char **argv);
@@ -184,13 +186,21 @@ int berthctl_parse_grace(const char *arg, uint32_t *ret_ms);
 size_t berthctl_print_containers(const ListContainersResponse *r, char **names, int n, bool wide,
                                  bool all_ns);
 
+/* Which of a pod's containers berthctl_find_container takes without -c:
+ * its only one (else an error naming them), its first with kubectl exec's
+ * note on stderr, or its first silently (port-forward: any will do). */
+typedef enum berthctl_pick {
+    BERTHCTL_PICK_ONLY,
+    BERTHCTL_PICK_FIRST_SAY,
+    BERTHCTL_PICK_FIRST,
+} berthctl_pick;
+
 /* The container POD-or-ID name means (cmd-logs.c): a pod's (its -c
- * container; without, its only one, or with default_first its first, as
- * kubectl exec says on stderr), or a container by its id when no pod has
+ * container, or as pick says), or a container by its id when no pod has
  * that name. ret_node: the node given (may be "") in, the pod's node out.
  * 0, or -1 with the error printed. */
 int berthctl_find_container(berthctl_ctx *ctx, const char *name, const char *container,
-                            bool default_first, char *ret_id, size_t id_size, char *ret_node,
+                            berthctl_pick pick, char *ret_id, size_t id_size, char *ret_node,
                             size_t node_size);
 
 /* Bridge this terminal (or stdio) to an opened exec stream of the service

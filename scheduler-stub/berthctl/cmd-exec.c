@@ -139,8 +139,8 @@ int berthctl_cmd_exec(berthctl_ctx *ctx, int argc, char **argv)
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
     snprintf(node, sizeof(node), "%s", req.node);
-    if (berthctl_find_container(ctx, target, container, true, id, sizeof(id), node, sizeof(node)) <
-        0)
+    if (berthctl_find_container(ctx, target, container, BERTHCTL_PICK_FIRST_SAY, id, sizeof(id),
+                                node, sizeof(node)) < 0)
         return 1;
     req.container_id = id;
     req.node = node;

@@ -89,7 +89,7 @@ static void names(ContainerInfo **cs, size_t n, char *buf, size_t size)
 /* The container of pod p named c (NULL: its only container, or with
  * default_first its first one, as kubectl exec takes it), as kubectl picks
  * it; *ret_id its id. -1 with the error printed. */
-static int pick_container(const Pod *p, const char *c, bool default_first, char *ret_id,
+static int pick_container(const Pod *p, const char *c, berthctl_pick pick, char *ret_id,
                           size_t size)
 {
     char apps[1024], inits[1024];
@@ -101,13 +101,15 @@ static int pick_container(const Pod *p, const char *c, bool default_first, char 
         }
         names(p->containers, p->n_containers, apps, sizeof(apps));
         names(p->init_containers, p->n_init_containers, inits, sizeof(inits));
-        if (default_first && p->n_containers) {
+        if (pick != BERTHCTL_PICK_ONLY && p->n_containers) {
             const ContainerInfo *first = p->containers[0];
 
-            fprintf(stderr, "Defaulted container \"%s\" out of: %s%s%s\n",
-                    first->spec && first->spec->pod ? first->spec->pod->name : first->status->id,
-                    apps, p->n_init_containers ? ", init containers: " : "",
-                    p->n_init_containers ? inits : "");
+            if (pick == BERTHCTL_PICK_FIRST_SAY)
+                fprintf(stderr, "Defaulted container \"%s\" out of: %s%s%s\n",
+                        first->spec && first->spec->pod ? first->spec->pod->name
+                                                        : first->status->id,
+                        apps, p->n_init_containers ? ", init containers: " : "",
+                        p->n_init_containers ? inits : "");
             snprintf(ret_id, size, "%s", first->status->id);
             return 0;
         }
@@ -137,7 +139,7 @@ static int pick_container(const Pod *p, const char *c, bool default_first, char 
 }
 
 int berthctl_find_container(berthctl_ctx *ctx, const char *name, const char *container,
-                            bool default_first, char *ret_id, size_t id_size, char *ret_node,
+                            berthctl_pick pick, char *ret_id, size_t id_size, char *ret_node,
                             size_t node_size)
 {
     GetPodRequest preq = GET_POD_REQUEST_INIT;
@@ -158,7 +160,7 @@ int berthctl_find_container(berthctl_ctx *ctx, const char *name, const char *con
         return 0;
     if (rc != 0)
         return -1;
-    rc = pick_container(pod, container, default_first, ret_id, id_size);
+    rc = pick_container(pod, container, pick, ret_id, id_size);
     if (rc == 0 && !*ret_node)
         snprintf(ret_node, node_size, "%s", pod->node);
     berth_pb_free(&pod->base);
@@ -223,8 +225,8 @@ int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv)
     if (berthctl_connect_or_exit(ctx) != 0)
         return 1;
     snprintf(node, sizeof(node), "%s", req.node ? req.node : "");
-    if (berthctl_find_container(ctx, argv[optind], container, false, id, sizeof(id), node,
-                                sizeof(node)) < 0)
+    if (berthctl_find_container(ctx, argv[optind], container, BERTHCTL_PICK_ONLY, id, sizeof(id),
+                                node, sizeof(node)) < 0)
         return 1;
     req.container_id = id;
     req.node = node;

@@ -386,6 +386,7 @@ int berthctl_connect_server(berthctl_ctx *ctx, const ProtobufCServiceDescriptor 
     cc.address = address;
     cc.server = *server;
     cc.default_timeout_ms = ctx->timeout_ms;
+    cc.max_inflight = ctx->max_inflight;
     /* One process, one call at a time: a resend could only help across a
      * reconnection, and a long call (a survey) must not be sent twice. */
     cc.resend_ivl_ms = (int)ctx->timeout_ms;

@@ -23,6 +23,8 @@ static const berthctl_command commands[] = {
       berthctl_cmd_events },
     { "logs", "print a container's log, fetched from its node", berthctl_cmd_logs },
     { "exec", "run a command in a container, as kubectl exec", berthctl_cmd_exec },
+    { "port-forward", "forward local ports to a pod's ports, as kubectl port-forward",
+      berthctl_cmd_port_forward },
     { "stop", "stop a container now, on its node", berthctl_cmd_stop },
     { "rollout", "a Deployment's rollout: status, history, undo, restart, pause, resume",
       berthctl_cmd_rollout },
@@ -44,7 +46,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "Usage: berthctl COMMAND [OPTIONS]\n\nCommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n%s\nRun 'berthctl COMMAND --help' for a command's options.\n",
             berthctl_connection_help);
 }

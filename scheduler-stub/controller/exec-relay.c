@@ -1,8 +1,9 @@
-/* Controller.Exec: an operator's exec relayed to the node's Agent.Exec, the
- * two duplex calls spliced (rpc/duplex.h), so the controller holds at most
- * a stream's capacity each way whatever either end does. Every exec is two
- * events: who ran what in which container when it starts, and how it
- * ended (its exit code) when it ends. */
+/* Controller.Exec and Controller.PortForward: an operator's stream relayed
+ * to the node's Agent.Exec or Agent.PortForward, the two duplex calls
+ * spliced (rpc/duplex.h), so the controller holds at most a stream's
+ * capacity each way whatever either end does. Every exec is two events:
+ * who ran what in which container when it starts, and how it ended (its
+ * exit code) when it ends; every forwarded connection is one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ typedef struct exec_relay {
     char id[BERTH_ID_BUF];
     char who[BERTH_NAME_MAX + 1];
     char cmd[CMD_QUOTE + 8];
+    uint32_t port; /* port-forward's; 0 for an exec */
     bool have_exit;
     int exit_code;
 } exec_relay;
@@ -66,6 +68,11 @@ static void spliced(int code, const char *msg, void *data)
 {
     exec_relay *r = data;
 
+    if (r->port) {
+        /* a connection's end is no news */
+        free(r);
+        return;
+    }
     if (r->have_exit)
         fleet_container_event(r->s->fleet, r->node, r->id, "ExecFinished",
                               "exec by operator %s in container %s: %s: exit code %d", r->who,
@@ -104,18 +111,58 @@ static void node_opened(berth_rpc_result *res, void *data)
         free(r);
         return;
     }
-    fleet_container_event(r->s->fleet, r->node, r->id, "Exec",
-                          "exec by operator %s in container %s: %s", r->who, r->id, r->cmd);
-    berth_duplex_splice(to_caller, to_node, watch_status, spliced, r);
+    if (r->port)
+        fleet_container_event(r->s->fleet, r->node, r->id, "PortForward",
+                              "port-forward by operator %s to port %u of container %s", r->who,
+                              r->port, r->id);
+    else
+        fleet_container_event(r->s->fleet, r->node, r->id, "Exec",
+                              "exec by operator %s in container %s: %s", r->who, r->id, r->cmd);
+    berth_duplex_splice(to_caller, to_node, r->port ? NULL : watch_status, spliced, r);
     r->closure(&opened.base, r->call);
     r->call = NULL;
+}
+
+/* A relay to the node of container id (on node, when not empty), opened
+ * there by method with request; NULL after failing call. */
+static exec_relay *relay_new(ctl_service *s, berth_rpc_call *call, ProtobufCClosure closure,
+                             const char *id, const char *node)
+{
+    berth_error *err = NULL;
+    fleet_agent to;
+    exec_relay *r = berth_xcalloc(1, sizeof(*r));
+
+    if (fleet_container_agent(s->fleet, id, node, &to, &err) < 0 ||
+        ctl_relay_client(s->relay, &to.who, to.address, &r->client, &err) < 0) {
+        berth_rpc_fail_error(call, err);
+        berth_error_free(&err);
+        free(r);
+        return NULL;
+    }
+    r->s = s;
+    r->call = call;
+    r->closure = closure;
+    snprintf(r->node, sizeof(r->node), "%s", to.node);
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    snprintf(r->who, sizeof(r->who), "%s", berth_rpc_call_peer(call)->name);
+    return r;
+}
+
+static void relay_open(exec_relay *r, const char *method, const ProtobufCMessage *request)
+{
+    berth_error *err = NULL;
+
+    if (berth_rpc_client_call(r->client, &agent_descriptor, method, request, OPEN_TIMEOUT_MS,
+                              node_opened, r, &err) < 0) {
+        berth_rpc_fail_error(r->call, err);
+        berth_error_free(&err);
+        free(r);
+    }
 }
 
 void ctl_exec_start(ctl_service *s, berth_rpc_call *call, const ExecStart *in,
                     ProtobufCClosure closure)
 {
-    berth_error *err = NULL;
-    fleet_agent to;
     exec_relay *r;
     ExecStart q;
 
@@ -125,29 +172,35 @@ void ctl_exec_start(ctl_service *s, berth_rpc_call *call, const ExecStart *in,
         berth_rpc_call_fail(call, CODE_INVALID_ARGUMENT, "exec: no command given");
         return;
     }
-    r = berth_xcalloc(1, sizeof(*r));
-    if (fleet_container_agent(s->fleet, in->container_id, in->node, &to, &err) < 0 ||
-        ctl_relay_client(s->relay, &to.who, to.address, &r->client, &err) < 0) {
-        berth_rpc_fail_error(call, err);
-        berth_error_free(&err);
-        free(r);
+    r = relay_new(s, call, closure, in->container_id, in->node);
+    if (!r)
         return;
-    }
-    r->s = s;
-    r->call = call;
-    r->closure = closure;
-    snprintf(r->node, sizeof(r->node), "%s", to.node);
-    snprintf(r->id, sizeof(r->id), "%s", in->container_id);
-    snprintf(r->who, sizeof(r->who), "%s", berth_rpc_call_peer(call)->name);
     quote_command(in, r->cmd, CMD_QUOTE);
     q = *in;
     q.node = (char *)protobuf_c_empty_string; /* the agent ignores it */
-    if (berth_rpc_client_call(r->client, &agent_descriptor, "Exec", &q.base, OPEN_TIMEOUT_MS,
-                              node_opened, r, &err) < 0) {
-        berth_rpc_fail_error(call, err);
-        berth_error_free(&err);
-        free(r);
+    relay_open(r, "Exec", &q.base);
+}
+
+void ctl_port_forward(ctl_service *s, berth_rpc_call *call, const PortForwardStart *in,
+                      ProtobufCClosure closure)
+{
+    exec_relay *r;
+    PortForwardStart q;
+
+    if (!ctl_need_role(call, BERTH_ROLE_OPERATOR))
+        return;
+    if (!in->port || in->port > 65535) {
+        berth_rpc_call_fail(call, CODE_INVALID_ARGUMENT, "port-forward: port %u is not 1-65535",
+                            in->port);
+        return;
     }
+    r = relay_new(s, call, closure, in->container_id, in->node);
+    if (!r)
+        return;
+    r->port = in->port;
+    q = *in;
+    q.node = (char *)protobuf_c_empty_string;
+    relay_open(r, "PortForward", &q.base);
 }
 
 void ctl_exec_exchange(ctl_service *s, berth_rpc_call *call, const DuplexExchange *in,

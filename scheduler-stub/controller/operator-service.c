@@ -990,6 +990,12 @@ static void h_exec(Controller_Service *svc, const ExecStart *in, DuplexOpened_Cl
     ctl_exec_start(ctl_service_of(svc), data, in, (ProtobufCClosure)closure);
 }
 
+static void h_port_forward(Controller_Service *svc, const PortForwardStart *in,
+                           DuplexOpened_Closure closure, void *data)
+{
+    ctl_port_forward(ctl_service_of(svc), data, in, (ProtobufCClosure)closure);
+}
+
 static void h_exchange(Controller_Service *svc, const DuplexExchange *in,
                        DuplexExchanged_Closure closure, void *data)
 {
@@ -1029,4 +1035,5 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.version = h_version;
     s->svc.exec = h_exec;
     s->svc.exchange = h_exchange;
+    s->svc.port_forward = h_port_forward;
 }

@@ -6,8 +6,10 @@
 
 #include "base/xalloc.h"
 
-/* Calls on the wire at once to one node: an operator's logs and stops. */
-#define RELAY_INFLIGHT 4
+/* Calls on the wire at once to one node: an operator's logs and stops,
+ * and two for each exec or forwarded connection (a waiting exchange and a
+ * carrying one); beyond, calls wait their turn. */
+#define RELAY_INFLIGHT 16
 
 typedef struct relay_client {
     berth_principal who;

@@ -19,6 +19,10 @@
 #   6. every exec is an event at the controller (who, what, exit code)
 #   7. exec into a pod whose node's berthd was restarted; berthctl agent
 #      exec while the controller is down
+#   8. port-forward to a server listening on the pod's own loopback only:
+#      two ports (one picked free), five 20 MB downloads at once, intact, a
+#      refused port reported while the others go on, no fd left after
+#      Ctrl-C, each connection an event
 #
 #   exec-test.sh BUILD_DIR PTYDRIVE
 set -u
@@ -49,7 +53,9 @@ spec:
       runAsGroup: 1000
   - name: side
     image: bb
-    command: [/bin/sh, -c, 'exec sleep 100000']
+    # a web server on the pod's own loopback only: port-forward's target
+    command: [/bin/sh, -c, 'mkdir -p /tmp/www && echo hello from the pod >/tmp/www/index.html &&
+      head -c 20000000 /dev/urandom >/tmp/www/big && exec httpd -f -p 127.0.0.1:8080 -h /tmp/www']
 YAML
 bctl apply -f "$FLEET_DIR/web.yaml" >/dev/null
 running() { bctl get pods web-0 2>/dev/null | grep -q "2/2 *Running"; }
@@ -230,6 +236,51 @@ ctl_start || bad "the controller did not start again"
 wait_until 30 nodes_ready 1
 expect "the container kept its monitor across the restarts" "$mon_before" \
 	"$(pgrep -f "berth-monitor.*web-0_web" | head -1)"
+
+scenario "8. port-forward to the pod's own loopback"
+pfpids=()
+"$FLEET_BIN_CTLCLI" port-forward web-0 18780:8080 :8080 1234:9 >"$FLEET_DIR/pf.out" 2>&1 &
+pf=$!
+forwarding() { [ "$(grep -c "^Forwarding from" "$FLEET_DIR/pf.out")" -ge 6 ]; }
+wait_until 10 forwarding || bad "port-forward did not listen: $(cat "$FLEET_DIR/pf.out")"
+contains "kubectl's words: Forwarding from" "Forwarding from 127.0.0.1:18780 -> 8080" \
+	"$(cat "$FLEET_DIR/pf.out")"
+free_port=$(awk '/^Forwarding from 127.0.0.1:/ && !/:18780 / && !/:1234 / { sub(/.*:/, "", $3); print $3; exit }' \
+	"$FLEET_DIR/pf.out")
+expect "a request through the given port" "hello from the pod" \
+	"$(curl -s --max-time 10 http://127.0.0.1:18780/index.html)"
+expect "... and through the free one it picked ($free_port)" "hello from the pod" \
+	"$(curl -s --max-time 10 "http://127.0.0.1:$free_port/index.html")"
+want=$(bctl exec web-0 -c side -- md5sum /tmp/www/big 2>/dev/null | cut -d' ' -f1)
+for i in 1 2 3 4 5; do
+	curl -s --max-time 60 http://127.0.0.1:18780/big -o "$FLEET_DIR/big.$i" &
+	pfpids+=($!)
+done
+wait "${pfpids[@]}"
+same=0
+for i in 1 2 3 4 5; do
+	[ "$(md5sum <"$FLEET_DIR/big.$i" | cut -d' ' -f1)" = "$want" ] && same=$((same + 1))
+done
+expect "five 20 MB downloads at once, each intact" 5 "$same"
+rm -f "$FLEET_DIR"/big.*
+# what the daemons hold now, their relay's sockets made: nothing more after
+base_ctl=$(fds "$FLEET_CTL_PID") base_agent=$(fds "$agent_pid") base_procs=$(procs)
+curl -s --max-time 10 http://127.0.0.1:1234/ >/dev/null
+wait_until 10 grep -q "error forwarding port 9 to pod web-0" "$FLEET_DIR/pf.out" &&
+	ok "a refused port: kubectl's error, naming the port and the pod" ||
+	bad "a refused port: $(tail -3 "$FLEET_DIR/pf.out")"
+expect "... while the others go on" "hello from the pod" \
+	"$(curl -s --max-time 10 http://127.0.0.1:18780/index.html)"
+kill -INT $pf
+wait $pf
+expect "Ctrl-C ends port-forward: exit 0" 0 "$?"
+contains "each connection is an event" "port-forward by operator admin to port 8080 of container web-0_web" \
+	"$(bctl events 2>&1)"
+if wait_until 30 settled; then
+	ok "no fd left in the controller or berthd after port-forward"
+else
+	bad "left after port-forward: controller fds $(fds "$FLEET_CTL_PID") (was $base_ctl), berthd $(fds "$agent_pid")"
+fi
 
 fleet_teardown
 check_summary
