@@ -48,6 +48,8 @@ struct exec_session {
     int sock; /* to the monitor */
     berth_loop_io sock_io;
     bool tty, started, exited, ended;
+    /* attached to the main process: stdin only when asked for */
+    bool attach, want_stdin;
     int exit_code;
     char error[256];
     stdio_fd out, err; /* err unused with a terminal */
@@ -115,8 +117,8 @@ static void session_finish(exec_session *s)
     if (berth_duplex_write(s->d, BERTH_EXEC_STATUS, buf, len, true, NULL) < 0)
         return; /* full: on_writable brings us back */
     s->ended = true;
-    berth_info("exec in container %s by %s: exit code %d%s%s", s->container, s->who, s->exit_code,
-               *s->error ? ": " : "", s->error);
+    berth_info("%s container %s by %s: exit code %d%s%s", s->attach ? "attach to" : "exec in",
+               s->container, s->who, s->exit_code, *s->error ? ": " : "", s->error);
     berth_duplex_end(s->d, CODE_OK, "exit code %d", s->exit_code);
     session_free(s);
 }
@@ -138,19 +140,30 @@ static void on_drain(berth_loop_timer *t)
 
     /* a child the command left behind keeps its output open */
     s->out.eof = s->err.eof = true;
+    berth_loop_remove(s->x->loop, &s->out.io);
+    berth_loop_remove(s->x->loop, &s->err.io);
     session_finish(s);
 }
 
 /* ---- the command's output -> the stream ---- */
 
+static void on_output(berth_loop_io *io, uint32_t events);
+
+/* Watch an output (on) or not: out of epoll altogether while paused or
+ * ended, as a pipe whose writer went reports HUP even to a mask of 0. */
+static int output_watch(exec_session *s, stdio_fd *f, bool on)
+{
+    if (on && !f->eof && f->fd >= 0 && f->io.fd < 0)
+        return berth_loop_add(s->x->loop, &f->io, f->fd, EPOLLIN, on_output, NULL);
+    if (!on || f->eof)
+        berth_loop_remove(s->x->loop, &f->io);
+    return 0;
+}
+
 static void output_pause(exec_session *s, bool paused)
 {
-    uint32_t ev = paused ? 0 : EPOLLIN;
-
-    if (s->out.io.fd >= 0 && !s->out.eof)
-        berth_loop_modify(s->x->loop, &s->out.io, ev, NULL);
-    if (s->err.io.fd >= 0 && !s->err.eof)
-        berth_loop_modify(s->x->loop, &s->err.io, ev, NULL);
+    (void)output_watch(s, &s->out, !paused);
+    (void)output_watch(s, &s->err, !paused);
 }
 
 static void on_output(berth_loop_io *io, uint32_t events)
@@ -173,7 +186,7 @@ static void on_output(berth_loop_io *io, uint32_t events)
     if (n <= 0) {
         /* the end (EIO: a terminal whose last user closed it) */
         f->eof = true;
-        berth_loop_modify(s->x->loop, io, 0, NULL);
+        berth_loop_remove(s->x->loop, io);
         if (s->exited && output_done(s))
             session_finish(s);
         return;
@@ -193,6 +206,8 @@ static void stdin_close(exec_session *s)
         fd_close(s->x->loop, &s->in_io, &s->in_fd);
 }
 
+static void on_stdin(berth_loop_io *io, uint32_t events);
+
 /* Write what is pending to stdin: true when all of it went. */
 static bool stdin_flush(exec_session *s)
 {
@@ -202,7 +217,13 @@ static bool stdin_flush(exec_session *s)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            berth_loop_modify(s->x->loop, &s->in_io, EPOLLOUT, NULL);
+            /* watched only while something waits to go */
+            if (s->in_io.fd < 0 &&
+                berth_loop_add(s->x->loop, &s->in_io, s->in_fd, EPOLLOUT, on_stdin, NULL) < 0) {
+                stdin_close(s);
+                s->in_len = s->in_off = 0;
+                return true;
+            }
             return false;
         }
         if (n < 0) {
@@ -214,8 +235,7 @@ static bool stdin_flush(exec_session *s)
         s->in_off += (size_t)n;
     }
     s->in_len = s->in_off = 0;
-    if (s->in_io.fd >= 0)
-        berth_loop_modify(s->x->loop, &s->in_io, 0, NULL);
+    berth_loop_remove(s->x->loop, &s->in_io);
     return true;
 }
 
@@ -246,7 +266,7 @@ static void pump_in(exec_session *s)
             resize(s, c.data, c.len);
             continue;
         }
-        if (c.channel != BERTH_EXEC_STDIN || s->in_closed || s->in_fd < 0)
+        if (c.channel != BERTH_EXEC_STDIN || s->in_closed || s->in_fd < 0 || !s->want_stdin)
             continue;
         if (c.len) {
             s->in_buf = berth_xreallocarray(s->in_buf, c.len, 1);
@@ -304,8 +324,9 @@ static void on_end(berth_duplex *d, int code, const char *msg, void *data)
 
     (void)d;
     (void)code;
-    berth_info("exec in container %s by %s: ended before the command: %s", s->container, s->who,
-               msg);
+    berth_info("%s container %s by %s: ended before the %s: %s",
+               s->attach ? "attach to" : "exec in", s->container, s->who,
+               s->attach ? "container" : "command", msg);
     s->d = NULL;
     /* closing the monitor's connection sends the command SIGHUP */
     session_free(s);
@@ -328,9 +349,8 @@ static int nonblock(int fd)
  * session's now, closed with it whatever happens here. */
 static int started(exec_session *s, int *fds, size_t nfds)
 {
-    berth_loop *loop = s->x->loop;
     bool with_stdin = s->in_fd == -2;
-    size_t want = s->tty ? 1 : with_stdin ? 3 : 2, i = 0;
+    size_t want = s->attach && s->tty ? 2 : s->tty ? 1 : with_stdin ? 3 : 2, i = 0;
 
     s->in_fd = -1;
     if (nfds != want) {
@@ -338,7 +358,11 @@ static int started(exec_session *s, int *fds, size_t nfds)
             close(fds[k]);
         return -1;
     }
-    if (s->tty) {
+    if (s->tty && s->attach) {
+        /* the terminal (to write to, and resize), its output on a pipe */
+        s->in_fd = fds[0];
+        s->out.fd = fds[1];
+    } else if (s->tty) {
         s->out.fd = fds[0];
         s->in_fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 3);
     } else {
@@ -347,21 +371,16 @@ static int started(exec_session *s, int *fds, size_t nfds)
         s->out.fd = fds[i++];
         s->err.fd = fds[i];
     }
-    if ((s->tty || with_stdin) &&
-        (s->in_fd < 0 || nonblock(s->in_fd) < 0 ||
-         berth_loop_add(loop, &s->in_io, s->in_fd, 0, on_stdin, NULL) < 0))
+    /* stdin is watched only while a write to it waits (stdin_flush) */
+    if ((s->tty || with_stdin) && (s->in_fd < 0 || nonblock(s->in_fd) < 0))
         return -1;
-    if (nonblock(s->out.fd) < 0 ||
-        berth_loop_add(loop, &s->out.io, s->out.fd, EPOLLIN, on_output, NULL) < 0)
+    if (nonblock(s->out.fd) < 0 || output_watch(s, &s->out, true) < 0)
         return -1;
     if (s->tty) {
         s->err.eof = true;
         return 0;
     }
-    return nonblock(s->err.fd) < 0 ||
-                   berth_loop_add(loop, &s->err.io, s->err.fd, EPOLLIN, on_output, NULL) < 0
-               ? -1
-               : 0;
+    return nonblock(s->err.fd) < 0 || output_watch(s, &s->err, true) < 0 ? -1 : 0;
 }
 
 static void on_monitor(berth_loop_io *io, uint32_t events)
@@ -474,6 +493,43 @@ static int check_command(const ExecStart *in, berth_error **err)
     return 0;
 }
 
+/* A session for the monitor's connection sock (the session's from now
+ * on, closed on failure), its stream opened for call's caller: 0 with
+ * *ret_s linked in, or -1 with *err. */
+static int session_open(agent_execs *x, berth_rpc_call *call, int sock, const char *container,
+                        DuplexOpened *ret_opened, exec_session **ret_s, berth_error **err)
+{
+    exec_session *s = berth_xcalloc(1, sizeof(*s));
+
+    s->x = x;
+    s->sock = sock;
+    s->in_fd = -1;
+    s->in_io.fd = s->out.io.fd = s->err.io.fd = s->sock_io.fd = -1;
+    s->out.fd = s->err.fd = -1;
+    s->out.s = s->err.s = s;
+    s->out.channel = BERTH_EXEC_STDOUT;
+    s->err.channel = BERTH_EXEC_STDERR;
+    snprintf(s->container, sizeof(s->container), "%s", container);
+    snprintf(s->who, sizeof(s->who), "%s", berth_rpc_call_peer(call)->name);
+    berth_loop_timer_init(&s->drain, on_drain);
+    if (berth_duplex_server_open(x->dx, berth_rpc_call_peer(call), &stream_ops, s, &s->d,
+                                 ret_opened, err) < 0 ||
+        berth_loop_add(x->loop, &s->sock_io, sock, EPOLLIN, on_monitor, err) < 0) {
+        if (s->d)
+            berth_duplex_end(s->d, CODE_INTERNAL, "%s", (*err)->msg);
+        close(sock);
+        free(s);
+        return -1;
+    }
+    s->next = x->sessions;
+    if (x->sessions)
+        x->sessions->prev = s;
+    x->sessions = s;
+    x->n++;
+    *ret_s = s;
+    return 0;
+}
+
 void agent_execs_start(agent_execs *x, berth_rpc_call *call, const ExecStart *in,
                        ProtobufCClosure closure)
 {
@@ -510,37 +566,11 @@ void agent_execs_start(agent_execs *x, berth_rpc_call *call, const ExecStart *in
     if (containers_open_dir(x->containers, in->container_id, &dfd, &err) < 0 ||
         berth_execsock_connect(dfd, &req, &sock, &err) < 0)
         goto fail;
-    s = berth_xcalloc(1, sizeof(*s));
-    s->x = x;
-    s->sock = sock;
+    if (session_open(x, call, sock, in->container_id, &opened, &s, &err) < 0)
+        goto fail;
     s->in_fd = req.stdin ? -2 : -1; /* -2: its write end comes */
     s->tty = in->tty;
-    s->in_io.fd = s->out.io.fd = s->err.io.fd = s->sock_io.fd = -1;
-    s->out.fd = s->err.fd = -1;
-    s->out.s = s->err.s = s;
-    s->out.channel = BERTH_EXEC_STDOUT;
-    s->err.channel = BERTH_EXEC_STDERR;
-    snprintf(s->container, sizeof(s->container), "%s", in->container_id);
-    snprintf(s->who, sizeof(s->who), "%s", berth_rpc_call_peer(call)->name);
-    berth_loop_timer_init(&s->drain, on_drain);
-    if (berth_duplex_server_open(x->dx, berth_rpc_call_peer(call), &stream_ops, s, &s->d, &opened,
-                                 &err) < 0) {
-        close(sock);
-        free(s);
-        goto fail;
-    }
-    if (berth_loop_add(x->loop, &s->sock_io, sock, EPOLLIN, on_monitor, &err) < 0) {
-        berth_duplex_end(s->d, CODE_INTERNAL, "exec: %s", err->msg);
-        close(sock);
-        free(s);
-        goto fail;
-    }
-    s->sock = sock;
-    s->next = x->sessions;
-    if (x->sessions)
-        x->sessions->prev = s;
-    x->sessions = s;
-    x->n++;
+    s->want_stdin = true;
     berth_info("exec in container %s by %s: %s%s%s (%zu argument(s))", s->container, s->who,
                in->command[0], in->tty ? ", with a terminal" : "", in->stdin ? ", with stdin" : "",
                in->n_command - 1);
@@ -550,4 +580,55 @@ void agent_execs_start(agent_execs *x, berth_rpc_call *call, const ExecStart *in
 fail:
     berth_rpc_fail_error(call, err);
     berth_error_free(&err);
+}
+
+void agent_execs_attach(agent_execs *x, berth_rpc_call *call, const AttachStart *in,
+                        ProtobufCClosure closure)
+{
+    const ContainerStatus *st = containers_status(x->containers, in->container_id);
+    const ContainerSpec *spec = containers_spec(x->containers, in->container_id);
+    ExecRequest req = EXEC_REQUEST_INIT;
+    berth_error *err = NULL;
+    _cleanup_close_ int dfd = -1;
+    DuplexOpened opened;
+    exec_session *s;
+    int sock = -1;
+
+    if (!st || !spec) {
+        berth_rpc_call_fail(call, CODE_NOT_FOUND, "container %s: not on this node",
+                            in->container_id);
+        return;
+    }
+    if (st->state != CONTAINER_RUNNING) {
+        berth_rpc_call_fail(call, CODE_FAILED_PRECONDITION,
+                            "container %s is not running: cannot attach to it", in->container_id);
+        return;
+    }
+    if (in->stdin && !spec->stdin && !spec->tty) {
+        berth_rpc_call_fail(call, CODE_FAILED_PRECONDITION,
+                            "container %s was not started with stdin or tty: attach without -i",
+                            in->container_id);
+        return;
+    }
+    req.attach = true;
+    req.stdin = in->stdin;
+    if (containers_open_dir(x->containers, in->container_id, &dfd, &err) < 0 ||
+        berth_execsock_connect(dfd, &req, &sock, &err) < 0) {
+        berth_rpc_fail_error(call, err);
+        berth_error_free(&err);
+        return;
+    }
+    if (session_open(x, call, sock, in->container_id, &opened, &s, &err) < 0) {
+        berth_rpc_fail_error(call, err);
+        berth_error_free(&err);
+        return;
+    }
+    s->attach = true;
+    /* the shape of what comes back is the spec's: a terminal or pipes */
+    s->tty = spec->tty;
+    s->in_fd = in->stdin && !spec->tty ? -2 : -1;
+    s->want_stdin = in->stdin;
+    berth_info("attach to container %s by %s%s%s", s->container, s->who,
+               spec->tty ? ", its terminal" : "", in->stdin ? ", with stdin" : "");
+    closure(&opened.base, call);
 }

@@ -39,6 +39,11 @@ agent_execs *agent_execs_new(berth_loop *loop, containers *c, berth_duplex_serve
 void agent_execs_free(agent_execs *x);
 size_t agent_execs_count(const agent_execs *x);
 
+/* The handler of Agent.Attach (closure cast): the same session, on the
+ * main process's stdio (the monitor's attach), which ends when the
+ * container does (ExecExit: its exit code) or the caller detaches. */
+void agent_execs_attach(agent_execs *x, berth_rpc_call *call, const AttachStart *in,
+                        ProtobufCClosure closure);
 /* The handler of Agent.Exec (closure cast). */
 void agent_execs_start(agent_execs *x, berth_rpc_call *call, const ExecStart *in,
                        ProtobufCClosure closure);

@@ -418,6 +418,12 @@ static void svc_exec(Agent_Service *svc, const ExecStart *in, DuplexOpened_Closu
     agent_execs_start(((agent_service *)svc)->execs, data, in, (ProtobufCClosure)closure);
 }
 
+static void svc_attach(Agent_Service *svc, const AttachStart *in, DuplexOpened_Closure closure,
+                       void *data)
+{
+    agent_execs_attach(((agent_service *)svc)->execs, data, in, (ProtobufCClosure)closure);
+}
+
 static void svc_port_forward(Agent_Service *svc, const PortForwardStart *in,
                              DuplexOpened_Closure closure, void *data)
 {

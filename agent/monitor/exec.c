@@ -49,6 +49,11 @@ struct exec_session {
     int client_fds[3]; /* what goes back with the start */
     size_t n_client_fds;
     bool started, client_gone, hung_up;
+    /* attached to the main process: the write ends of its output pipes
+     * (stdout, stderr; one with a terminal), and whether it passed stdin */
+    bool attach, attach_stdin;
+    int out_w[2];
+    uint64_t missed; /* output bytes it could not take */
     exec_session *next;
 };
 
@@ -93,6 +98,7 @@ static void session_free(exec_session *s)
     }
     berth_loop_timer_cancel(m->loop, &s->kill_timer);
     close_fds(s->client_fds, s->n_client_fds);
+    close_fds(s->out_w, 2);
     free(s);
 }
 
@@ -217,6 +223,21 @@ static void client_gone(exec_session *s)
 {
     s->client_gone = true;
     io_close(s->m->loop, &s->conn);
+    if (s->attach) {
+        monitor *m = s->m;
+
+        /* detached: the main process goes on; stdinOnce closes its stdin
+         * once the first attach that wrote to it is done */
+        if (s->attach_stdin && m->plan->spec->stdin_once && m->stdin_w >= 0) {
+            close(m->stdin_w);
+            m->stdin_w = -1;
+        }
+        if (s->missed)
+            berth_info("attach: a client missed %llu bytes of output (it read too slowly)",
+                       (unsigned long long)s->missed);
+        session_free(s);
+        return;
+    }
     if (s->pid <= 0) {
         session_free(s);
         return;
@@ -312,6 +333,105 @@ static int make_stdio(exec_session *s, const ExecRequest *req, int child[3], ber
     return 0;
 }
 
+/* A pipe for an attached client's output: its read end (the client's)
+ * and write end (ours, non-blocking, roomy). */
+static int attach_pipe(int *ret_r, int *ret_w)
+{
+    int fds[2];
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    *ret_r = fds[0];
+    *ret_w = fds[1];
+    return 0;
+}
+
+/* Attach to the main process (ExecRequest.attach): its output from now
+ * on, its stdin when asked. */
+static void attach_start(exec_session *s, const ExecRequest *req)
+{
+    monitor *m = s->m;
+    const ContainerSpec *spec = m->plan->spec;
+    int in = spec->tty ? m->console_fd : m->stdin_w;
+    ExecReply ok = EXEC_REPLY_INIT;
+    size_t n = 0;
+
+    s->attach = true;
+    if (!m->c || m->removal || m->stopping || m->pid_io.fd < 0) {
+        reply_error(s, 126, "the container is not running");
+        client_gone(s);
+        return;
+    }
+    if (req->stdin && in < 0) {
+        reply_error(s, 126,
+                    spec->stdin_once && spec->stdin
+                        ? "the container's stdin was closed (stdinOnce): attach without -i"
+                        : "the container was not started with stdin or tty: nothing takes input");
+        client_gone(s);
+        return;
+    }
+    /* with a terminal, its master always (a resize needs it) */
+    if (spec->tty || req->stdin) {
+        s->client_fds[n] = fcntl(in, F_DUPFD_CLOEXEC, 3);
+        if (s->client_fds[n++] < 0)
+            goto fail;
+    }
+    for (int i = 0; i < (spec->tty ? 1 : 2); i++)
+        if (attach_pipe(&s->client_fds[n++], &s->out_w[i]) < 0)
+            goto fail;
+    s->n_client_fds = n;
+    s->attach_stdin = req->stdin;
+    ok.started = true;
+    if (!reply(s, &ok, s->client_fds, n)) {
+        client_gone(s);
+        return;
+    }
+    close_fds(s->client_fds, n);
+    s->n_client_fds = 0;
+    s->started = true;
+    return;
+
+fail:
+    s->n_client_fds = n;
+    reply_error(s, 126, "attach: no fd for its stdio");
+    client_gone(s);
+}
+
+void exec_attach_feed(monitor *m, berth_crilog_stream stream, const char *buf, size_t n)
+{
+    for (exec_session *s = m->execs; s; s = s->next) {
+        int fd = s->out_w[m->plan->spec->tty ? 0 : stream];
+        ssize_t w;
+
+        if (!s->attach || !s->started || s->client_gone || fd < 0)
+            continue;
+        w = write(fd, buf, n);
+        if (w < (ssize_t)n)
+            s->missed += n - (size_t)(w > 0 ? w : 0);
+    }
+}
+
+void exec_attach_ended(monitor *m, int exit_code)
+{
+    for (exec_session *s = m->execs, *next; s; s = next) {
+        ExecReply r = EXEC_REPLY_INIT;
+
+        next = s->next;
+        if (!s->attach)
+            continue;
+        /* the output ends (EOF), then the exit */
+        close_fds(s->out_w, 2);
+        if (s->started) {
+            r.exited = true;
+            r.exit_code = exit_code;
+            reply(s, &r, NULL, 0);
+        }
+        session_free(s);
+    }
+}
+
 static void start(exec_session *s, const ExecRequest *req)
 {
     monitor *m = s->m;
@@ -369,7 +489,7 @@ static void on_conn(berth_loop_io *io, uint32_t events)
     close_fds(fds, nfds); /* nothing comes our way by fd */
     if (r == 0)
         return;
-    if (r < 0 || s->x || s->pid) {
+    if (r < 0 || s->x || s->pid || s->attach) {
         /* the end of the connection, a broken message, or a second
          * request: this client is done */
         berth_error_free(&err);
@@ -377,7 +497,10 @@ static void on_conn(berth_loop_io *io, uint32_t events)
         client_gone(s);
         return;
     }
-    start(s, (ExecRequest *)msg);
+    if (((ExecRequest *)msg)->attach)
+        attach_start(s, (ExecRequest *)msg);
+    else
+        start(s, (ExecRequest *)msg);
     BERTH_PB_FREE((ExecRequest *)msg);
 }
 
@@ -409,6 +532,7 @@ static void on_accept(berth_loop_io *io, uint32_t events)
         s = berth_xcalloc(1, sizeof(*s));
         s->m = m;
         s->conn.fd = s->run.fd = -1;
+        s->out_w[0] = s->out_w[1] = -1;
         berth_loop_timer_init(&s->kill_timer, on_kill_timer);
         s->next = m->execs;
         m->execs = s;

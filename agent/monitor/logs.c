@@ -32,7 +32,10 @@ static int drain(out_pipe *p, size_t budget)
         ssize_t n = read(p->io.fd, buf, sizeof(buf));
         berth_error *err = NULL;
 
-        if (n < 0) {
+        if (n < 0 && errno == EIO) {
+            /* a terminal whose last user closed it: its end */
+            n = 0;
+        } else if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN)
@@ -51,6 +54,7 @@ static int drain(out_pipe *p, size_t budget)
         done += (size_t)n;
         if (berth_crilog_feed(p->m->log, p->stream, buf, (size_t)n, berth_now_real_ns(), &err) < 0)
             log_failed(&err);
+        exec_attach_feed(p->m, p->stream, buf, (size_t)n);
     }
     return 0;
 }
@@ -93,6 +97,24 @@ int logs_open_pipe(monitor *m, berth_crilog_stream stream, int *ret_write_end, b
         return -1;
     }
     *ret_write_end = fds[1];
+    return 0;
+}
+
+int logs_adopt(monitor *m, berth_crilog_stream stream, int fd, berth_error **err)
+{
+    out_pipe *p = &m->out[stream];
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        close(fd);
+        return berth_error_errno(err, "the container's terminal");
+    }
+    p->m = m;
+    p->stream = stream;
+    if (berth_loop_add(m->loop, &p->io, fd, EPOLLIN, on_output, err) < 0) {
+        close(fd);
+        return -1;
+    }
     return 0;
 }
 

@@ -103,6 +103,9 @@ struct monitor {
     /* Logs. */
     berth_crilog *log;
     out_pipe out[2];
+    /* The run's terminal (spec tty: its master, a copy of the log's) and
+     * stdin's write end (spec stdin): what attach writes to; -1 without. */
+    int console_fd, stdin_w;
 
     /* Probes (liveness.c): startup, liveness, readiness. */
     probe probes[PROBE_KINDS];
@@ -161,6 +164,9 @@ void run_free(monitor *m);
 /* logs.c: a pipe whose read end joins the loop; the write end for the
  * container in *ret_write_end. */
 int logs_open_pipe(monitor *m, berth_crilog_stream stream, int *ret_write_end, berth_error **err);
+/* Read the container's terminal (its master, taken) into the log as its
+ * stdout. */
+int logs_adopt(monitor *m, berth_crilog_stream stream, int fd, berth_error **err);
 /* Read what is left in every pipe, then close them (the writers are gone). */
 void logs_drain_and_close(monitor *m);
 void logs_close(monitor *m);
@@ -182,6 +188,11 @@ void liveness_report(monitor *m, uint32_t *ret_failures, const char **ret_messag
 int exec_init(monitor *m, berth_error **err);
 /* The run ended: no session keeps the container (runtime handles). */
 void exec_run_ended(monitor *m);
+/* Output of the container's: to the attached clients too (what one cannot
+ * take now it misses; the log has everything). */
+void exec_attach_feed(monitor *m, berth_crilog_stream stream, const char *buf, size_t n);
+/* The container exited with exit_code: the attached are told and let go. */
+void exec_attach_ended(monitor *m, int exit_code);
 void exec_free(monitor *m);
 
 /* records.c */

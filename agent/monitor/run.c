@@ -209,6 +209,16 @@ static void termination_message(monitor *m, int exit_code, char *buf, size_t siz
     }
 }
 
+/* The run's terminal and stdin, which attach writes to. */
+static void run_stdio_close(monitor *m)
+{
+    if (m->console_fd >= 0)
+        close(m->console_fd);
+    if (m->stdin_w >= 0)
+        close(m->stdin_w);
+    m->console_fd = m->stdin_w = -1;
+}
+
 /* The init exited (its pidfd is readable). */
 static void on_exit_of_container(berth_loop_io *io, uint32_t events)
 {
@@ -247,6 +257,8 @@ static void on_exit_of_container(berth_loop_io *io, uint32_t events)
                ex.oom_killed ? ", OOM-killed" : "");
     m->last_exit_code = ex.exit_code;
     m->last_ran_ns = ex.finished_ns - ex.started_ns;
+    exec_attach_ended(m, ex.exit_code);
+    run_stdio_close(m);
     /* Nothing of the run survives it: cgroup, overlay layer. */
     remove_run(m);
 }
@@ -291,14 +303,25 @@ static int spec_with_env_file(const monitor *m, ContainerSpec **ret, berth_error
 static int create(monitor *m, berth_error **err)
 {
     berth_create_opts opts = { .state_dir = m->state_dir, .stdio = { -1, -1, -1 } };
+    const ContainerSpec *spec = m->plan->spec;
     char term_path[PATH_MAX];
-    int w[2] = { -1, -1 }, r = -1;
+    int w[2] = { -1, -1 }, in[2] = { -1, -1 }, r = -1;
 
-    if (logs_open_pipe(m, BERTH_CRILOG_STDOUT, &w[0], err) < 0 ||
-        logs_open_pipe(m, BERTH_CRILOG_STDERR, &w[1], err) < 0)
+    /* a terminal (spec tty) is the log's, as stdout; else two pipes */
+    opts.console = spec->tty;
+    if (!spec->tty && (logs_open_pipe(m, BERTH_CRILOG_STDOUT, &w[0], err) < 0 ||
+                       logs_open_pipe(m, BERTH_CRILOG_STDERR, &w[1], err) < 0))
         goto out;
     opts.stdio[1] = w[0];
     opts.stdio[2] = w[1];
+    /* spec stdin: a pipe kept open for attach -i to write to, new each run */
+    if (spec->stdin && !spec->tty) {
+        if (pipe2(in, O_CLOEXEC) < 0) {
+            berth_error_errno(err, "the container's stdin");
+            goto out;
+        }
+        opts.stdio[0] = in[0];
+    }
     if (m->plan->image) {
         opts.image_layers = m->plan->image->layers;
         opts.n_image_layers = m->plan->image->n_layers;
@@ -332,6 +355,26 @@ static int create(monitor *m, berth_error **err)
     if (berth_container_create(m->rt, m->run_spec ? m->run_spec : m->plan->spec, &opts, &m->c,
                                err) < 0)
         goto out;
+    if (spec->tty) {
+        int master = berth_container_take_console(m->c);
+
+        if (master < 0) {
+            berth_error_set(err, EIO, "the container's terminal is missing");
+            goto out;
+        }
+        m->console_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+        if (m->console_fd < 0) {
+            berth_error_errno(err, "the container's terminal");
+            close(master);
+            goto out;
+        }
+        if (logs_adopt(m, BERTH_CRILOG_STDOUT, master, err) < 0)
+            goto out;
+    }
+    if (in[1] >= 0) {
+        m->stdin_w = in[1];
+        in[1] = -1;
+    }
     if (berth_loop_add(m->loop, &m->pid_io, berth_container_pidfd(m->c), EPOLLIN,
                        on_exit_of_container, err) < 0)
         goto out;
@@ -339,9 +382,14 @@ static int create(monitor *m, berth_error **err)
 out:
     if (r < 0)
         run_spec_drop(m);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         if (w[i] >= 0)
             close(w[i]);
+        if (in[i] >= 0)
+            close(in[i]);
+    }
+    if (r < 0)
+        run_stdio_close(m);
     if (r < 0)
         logs_close(m);
     return r;

@@ -16,7 +16,7 @@
 
 # shellcheck disable=SC2207 # COMPREPLY=($(compgen ...)): words split as meant
 
-_berthctl_commands='apply create delete get describe events logs exec port-forward stop rollout health top node
+_berthctl_commands='apply create delete get describe events logs exec attach port-forward stop rollout health top node
     cordon uncordon drain join-token keygen image agent run version'
 
 # The connection and namespace options every command but run, image and
@@ -82,7 +82,7 @@ _berthctl_options()
     logs)
         opts='-c --container -p --previous -f --follow --tail --timestamps --node'
         argopts='-c --container --tail --node' ;;
-    exec)
+    exec | attach)
         opts='-c --container -i --stdin -t --tty --node' argopts='-c --container --node' ;;
     port-forward)
         opts='--address --node' argopts='--address --node' ;;
@@ -368,7 +368,7 @@ _berthctl()
         elif ((n == 1)); then
             _berthctl_names "$sub"
         fi ;;
-    logs | exec | port-forward) ((n == 0)) && _berthctl_names pods ;;
+    logs | exec | attach | port-forward) ((n == 0)) && _berthctl_names pods ;;
     stop) ((n == 0)) && _berthctl_names containers ;;
     rollout)
         if ((n == 0)); then

@@ -1360,6 +1360,9 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
                   FLD("lifecycle"),
                   FLD("terminationMessagePath"),
                   FLD("terminationMessagePolicy"),
+                  FLD("stdin"),
+                  FLD("stdinOnce"),
+                  FLD("tty"),
                   FEND };
     mounts_ctx mc = { s, pod };
     port_names ports = { .n = 0, .spec = s };
@@ -1414,6 +1417,17 @@ static void read_container(berth_yaml *y, const node *n, spec_t *s, podctx *pod)
     }
     berth_yaml_opt_sub(y, f, "env", read_env, s);
     berth_yaml_opt_sub(y, f, "envFrom", read_env_from, s);
+    /* what kubectl attach reaches */
+    {
+        bool b;
+
+        if (berth_yaml_opt_bool(y, f, "stdin", &b))
+            s->stdin = b;
+        if (berth_yaml_opt_bool(y, f, "stdinOnce", &b))
+            s->stdin_once = b;
+        if (berth_yaml_opt_bool(y, f, "tty", &b))
+            s->tty = b;
+    }
     if (berth_yaml_opt_string(y, f, "workingDir", &v)) {
         if (v[0] != '/')
             berth_yaml_field_error(y, f, "workingDir", "'%.80s' is not an absolute path", v);

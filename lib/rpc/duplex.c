@@ -18,6 +18,8 @@
  * an answer that was lost on its way. */
 #define LINGER_NS ((int64_t)5 * BERTH_NSEC_PER_SEC)
 #define SWEEP_NS  ((int64_t)1 * BERTH_NSEC_PER_SEC)
+/* An ended stream whose caller made no exchange this long is done with. */
+#define IDLE_ENDED_NS ((int64_t)1500 * BERTH_NSEC_PER_MSEC)
 /* Most chunk bytes in one exchange: a caller's (under the Agent service's
  * request bound, 160 KiB) and a server's answer (well under a frame). */
 #define PUSH_MAX   ((size_t)96 << 10)
@@ -459,14 +461,17 @@ static void answer_held(berth_duplex *d)
 /* Whether a held exchange has something to take back now. */
 static bool server_news(const berth_duplex *d, uint64_t ack, uint32_t room)
 {
-    if (d->ending)
+    const dchunk *next = d->out.head;
+
+    while (next && next->seq <= ack)
+        next = next->next;
+    /* a chunk that fits; nothing left but the end, which is news itself
+     * (a caller with no room for what is left waits like any other) */
+    if (next && next->len <= room)
         return true;
-    if (room_news(d->room_told, room_in(d), d->capacity))
+    if (!next && d->ending)
         return true;
-    for (const dchunk *c = d->out.head; c; c = c->next)
-        if (c->seq > ack)
-            return c->len <= room || (c->len == 0);
-    return false;
+    return !d->ending && room_news(d->room_told, room_in(d), d->capacity);
 }
 
 static void on_hold_timer(berth_loop_timer *t)
@@ -544,6 +549,9 @@ berth_duplex_server *berth_duplex_server_new(const berth_duplex_server_config *c
     srv->loop = cfg->loop;
     srv->max_streams = cfg->max_streams ? cfg->max_streams : DEFAULT_MAX_STREAMS;
     srv->capacity = cfg->capacity ? cfg->capacity : BERTH_DUPLEX_CAPACITY;
+    /* a whole chunk must always fit */
+    if (srv->capacity < 2 * BERTH_DUPLEX_CHUNK_MAX)
+        srv->capacity = 2 * BERTH_DUPLEX_CHUNK_MAX;
     srv->idle_ns =
         (int64_t)(cfg->idle_ms ? cfg->idle_ms : BERTH_DUPLEX_IDLE_MS) * BERTH_NSEC_PER_MSEC;
     berth_loop_timer_init(&srv->sweep, on_sweep);
@@ -577,15 +585,18 @@ int berth_duplex_server_open(berth_duplex_server *srv, const berth_principal *pe
     berth_duplex *d;
 
     if (srv->n_streams >= srv->max_streams) {
-        /* an ended stream waiting for a lost answer's retry is the first
-         * to go: the oldest (the list's tail) */
-        berth_duplex *last = NULL;
+        /* an ended stream kept for a lost answer's retry, whose caller has
+         * stopped asking (one still reading polls every second), is the
+         * first to go: the one silent longest */
+        int64_t now = berth_now_mono_ns();
+        berth_duplex *oldest = NULL;
 
         for (berth_duplex *o = srv->streams; o; o = o->next)
-            if (o->ending && !o->hold.call)
-                last = o;
-        if (last)
-            server_drop(last);
+            if (o->ending && !o->hold.call && now - o->last_seen > IDLE_ENDED_NS &&
+                (!oldest || o->last_seen < oldest->last_seen))
+                oldest = o;
+        if (oldest)
+            server_drop(oldest);
     }
     if (srv->n_streams >= srv->max_streams)
         return berth_error_set(err, ENOSPC, "%zu streams open already", srv->n_streams);
@@ -796,15 +807,15 @@ static void client_exchange(berth_duplex *d, bool poll)
     req.stream = d->id;
     req.ack = d->in_have;
     req.room = (uint32_t)room_in(d);
-    if (d->end_known)
-        req.room = (uint32_t)d->capacity; /* nobody reads past the end anyway */
     if (poll) {
         req.wait_ms = BERTH_DUPLEX_HOLD_MS;
         d->poll_room = req.room;
     } else {
         storage = berth_xcalloc(CHUNKS_MAX, sizeof(*storage));
         ptrs = berth_xcalloc(CHUNKS_MAX, sizeof(*ptrs));
-        req.n_chunks = gather(d, d->peer_ack, d->server_room, PUSH_MAX, storage, ptrs, &req.seq);
+        if (!d->end_known)
+            req.n_chunks =
+                gather(d, d->peer_ack, d->server_room, PUSH_MAX, storage, ptrs, &req.seq);
         req.chunks = ptrs;
         d->poll_room = req.room; /* the waiting poll learns it */
     }
@@ -833,8 +844,10 @@ static void client_kick(berth_loop_timer *t)
     if (!d->failed && now >= d->retry_at) {
         bool more_in = !d->end_known || d->in_have < d->end_seq;
 
-        if (!d->push && !d->end_known &&
-            (pushable(d) || (d->poll && room_news(d->poll_room, room_in(d), d->capacity))))
+        /* chunks to send (none once the end came), or news of room for
+         * the poll that waits (the end's tail too) */
+        if (!d->push && ((!d->end_known && pushable(d)) ||
+                         (d->poll && more_in && room_news(d->poll_room, room_in(d), d->capacity))))
             client_exchange(d, false);
         if (!d->poll && more_in && !d->failed)
             client_exchange(d, true);
@@ -859,6 +872,8 @@ int berth_duplex_client_open(const berth_duplex_client_config *cfg, const Duplex
     d->client = cfg->client;
     d->svc = cfg->service;
     d->capacity = cfg->capacity ? cfg->capacity : BERTH_DUPLEX_CAPACITY;
+    if (d->capacity < 2 * BERTH_DUPLEX_CHUNK_MAX)
+        d->capacity = 2 * BERTH_DUPLEX_CHUNK_MAX;
     d->id = opened->stream;
     d->out_next = 1;
     d->server_room = opened->room;

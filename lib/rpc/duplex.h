@@ -84,7 +84,8 @@ typedef struct berth_duplex_server_config {
     /* Streams open at once (0 = 64): beyond, opening fails
      * RESOURCE_EXHAUSTED. */
     size_t max_streams;
-    /* Bytes queued each way per stream (0 = BERTH_DUPLEX_CAPACITY). */
+    /* Bytes queued each way per stream (0 = BERTH_DUPLEX_CAPACITY; at
+     * least two chunks). */
     size_t capacity;
     /* A caller silent this long is gone (0 = BERTH_DUPLEX_IDLE_MS). */
     uint32_t idle_ms;
@@ -117,7 +118,8 @@ void berth_duplex_end(berth_duplex *d, int code, const char *fmt, ...)
 typedef struct berth_duplex_client_config {
     berth_rpc_client *client;                  /* borrowed: it must outlive the stream */
     const ProtobufCServiceDescriptor *service; /* the one with Exchange */
-    /* Bytes queued each way (0 = BERTH_DUPLEX_CAPACITY). */
+    /* Bytes queued each way (0 = BERTH_DUPLEX_CAPACITY; at least two
+     * chunks). */
     size_t capacity;
 } berth_duplex_client_config;
 

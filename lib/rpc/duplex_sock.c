@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 
 struct berth_duplex_sock {
@@ -24,18 +25,27 @@ struct berth_duplex_sock {
     bool rd_eof; /* the socket's EOF went out as the channel's eof */
     bool wr_eof; /* the channel's eof came: the socket's writing half shut */
     bool eof_pending;
+    bool closing; /* the stream ended: the last bytes, then the end */
     uint8_t *buf; /* a chunk being written to the socket, from off */
     size_t len, off;
     berth_loop_timer fail_soon;
 };
 
+static void on_io(berth_loop_io *io, uint32_t events);
+
+/* Watch for what is wanted; nothing: out of epoll altogether (a socket
+ * its peer closed reports HUP even to a mask of 0). */
 static void watch(berth_duplex_sock *b)
 {
     uint32_t ev =
         (b->reading && !b->rd_eof ? EPOLLIN : 0) | (b->want_out || b->connecting ? EPOLLOUT : 0);
 
-    if (b->io.fd >= 0)
+    if (!ev)
+        berth_loop_remove(b->loop, &b->io);
+    else if (b->io.fd >= 0)
         berth_loop_modify(b->loop, &b->io, ev, NULL);
+    else if (berth_loop_add(b->loop, &b->io, b->fd, ev, on_io, NULL) < 0)
+        berth_loop_timer_arm(b->loop, &b->fail_soon, 0);
 }
 
 static void finish(berth_duplex_sock *b, int code, const char *msg)
@@ -73,7 +83,7 @@ static void fail_errno(berth_duplex_sock *b, int code, const char *what)
  * the server's end (on_end). */
 static bool maybe_done(berth_duplex_sock *b)
 {
-    if (!b->rd_eof || !b->wr_eof || !berth_duplex_server_side(b->d))
+    if (!b->d || !b->rd_eof || !b->wr_eof || !berth_duplex_server_side(b->d))
         return false;
     finish(b, CODE_OK, "");
     return true;
@@ -100,6 +110,10 @@ static int flush(berth_duplex_sock *b)
         b->off += (size_t)n;
     }
     b->len = b->off = 0;
+    if (b->closing) {
+        finish(b, CODE_OK, "");
+        return -1;
+    }
     if (b->eof_pending) {
         b->eof_pending = false;
         shutdown(b->fd, SHUT_WR);
@@ -145,7 +159,7 @@ static void pump_out(berth_duplex_sock *b)
     size_t room;
     ssize_t n;
 
-    if (b->rd_eof || b->connecting)
+    if (!b->d || b->rd_eof || b->connecting)
         return;
     room = berth_duplex_room(b->d);
     if (!room) {
@@ -192,11 +206,32 @@ static void on_io(berth_loop_io *io, uint32_t events)
         pump_in(b);
         return;
     }
+    if (events & EPOLLERR) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+
+        getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        errno = err ? err : ECONNRESET;
+        fail_errno(b, CODE_UNAVAILABLE, "the connection");
+        return;
+    }
+    if ((events & EPOLLHUP) && b->rd_eof) {
+        /* both ways shut: what waits to be written never will be */
+        if (b->len > b->off) {
+            errno = EPIPE;
+            fail_errno(b, CODE_UNAVAILABLE, "write to the connection");
+            return;
+        }
+        b->wr_eof = true;
+        if (!maybe_done(b))
+            watch(b);
+        return;
+    }
     if (events & EPOLLOUT) {
         pump_in(b);
         return; /* b may be gone; EPOLLIN comes again if still due */
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    if (events & (EPOLLIN | EPOLLHUP))
         pump_out(b);
 }
 
@@ -223,12 +258,15 @@ static void on_end(berth_duplex *d, int code, const char *msg, void *data)
 
     (void)d;
     b->d = NULL; /* freed when we return */
-    if (code == CODE_OK && b->len > b->off) {
-        /* the last bytes, blocking now: at most one chunk */
-        int fl = fcntl(b->fd, F_GETFL);
-
-        if (fl >= 0 && fcntl(b->fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
-            (void)!send(b->fd, b->buf + b->off, b->len - b->off, MSG_NOSIGNAL);
+    if (code == CODE_OK && b->len > b->off && !b->closing) {
+        /* the last bytes go out first (on EPOLLOUT), then the end */
+        b->closing = true;
+        b->reading = false;
+        b->want_out = true;
+        watch(b);
+        berth_loop_timer_arm(b->loop, &b->fail_soon,
+                             berth_now_mono_ns() + (int64_t)5 * BERTH_NSEC_PER_SEC);
+        return;
     }
     finish(b, code, msg);
 }
@@ -237,7 +275,9 @@ static void on_fail_soon(berth_loop_timer *t)
 {
     berth_duplex_sock *b = berth_container_of(t, berth_duplex_sock, fail_soon);
 
-    finish(b, CODE_INTERNAL, "the connection cannot be watched");
+    finish(b, b->closing ? CODE_DEADLINE_EXCEEDED : CODE_INTERNAL,
+           b->closing ? "the connection did not take its last bytes"
+                      : "the connection cannot be watched");
 }
 
 berth_duplex_sock *berth_duplex_sock_new(berth_loop *loop, berth_duplex *d, int fd,

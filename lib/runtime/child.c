@@ -49,6 +49,58 @@ static __attribute__((noreturn)) void child_fail(int sync_fd, berth_error *err)
     _exit(127);
 }
 
+/* A terminal of the container's own devpts (the root is the container's
+ * now) for the init's stdin, stdout and stderr, its controlling one (we
+ * lead a session of our own); its master goes to the parent, which holds
+ * it for the log and attach. */
+static int open_console(int sync_fd, berth_error **err)
+{
+    char buf[sizeof(int) + 1 + 8] = { 0 }, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(int) + 1 + 7 };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+    };
+    struct cmsghdr *cm;
+    int master, slave, n = 0, unlock = 0;
+    char pts[32];
+
+    master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return berth_error_errno(err, "open the container's /dev/ptmx");
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) {
+        close(master);
+        return berth_error_errno(err, "unlock the container's terminal");
+    }
+    snprintf(pts, sizeof(pts), "/dev/pts/%d", n);
+    slave = open(pts, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        close(master);
+        return berth_error_errno(err, "open %s", pts);
+    }
+    buf[sizeof(int)] = CHILD_CONSOLE;
+    memcpy(buf + sizeof(int) + 1, "console", 7);
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    if (sendmsg(sync_fd, &mh, MSG_NOSIGNAL) < 0) {
+        close(master);
+        close(slave);
+        return berth_error_errno(err, "hand the terminal to the monitor");
+    }
+    close(master);
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0) {
+            close(slave);
+            return berth_error_errno(err, "the terminal as stdio %d", i);
+        }
+    close(slave);
+    if (ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+        return berth_error_errno(err, "make the terminal the container's");
+    return 0;
+}
+
 /* Close every fd from 3 up but the ones in keep (sorted, >= 3). */
 static int close_all_but(const int *keep, size_t n, berth_error **err)
 {
@@ -343,6 +395,8 @@ void child_run(const child_plan *p)
     if (mount_finish(p, rootfd, &err) < 0)
         goto fail;
     close(rootfd);
+    if (p->console && open_console(p->sync_fd, &err) < 0)
+        goto fail;
     exec_command(p, true, &err);
 fail:
     child_fail(p->sync_fd, err);

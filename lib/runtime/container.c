@@ -47,6 +47,8 @@ struct berth_container {
     berth_exit exit;
     /* spec seccomp Localhost: its compiled profile, for the execs too */
     struct sock_fprog localhost;
+    /* opts.console: the terminal's master, until taken */
+    int console_fd;
 };
 
 /* --- the runtime object -------------------------------------------------- */
@@ -352,21 +354,40 @@ static int prepare_rootfs(berth_container *c, const berth_spec *spec, const bert
 }
 
 /* What the child said on the sync socket: 1 EOF (it exec'd: the socket is
- * close-on-exec), 0 nothing yet (MSG_DONTWAIT), -1 its error. */
-static int read_child_error(int sock, int flags, berth_error **err)
+ * close-on-exec), 0 nothing yet (MSG_DONTWAIT) or its console (into
+ * *console_fd when not NULL), -1 its error. */
+static int read_child_record(int sock, int flags, int *console_fd, berth_error **err)
 {
     const size_t hdr = sizeof(int) + 1;
-    char buf[4096 + 1];
+    char buf[4096 + 1], cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct cmsghdr *cm;
     bool reset = false;
     ssize_t n;
-    int code = 0;
+    int code = 0, fd = -1;
 
     /* A child that failed before it read our go closed with it unread:
      * the kernel reports that once (ECONNRESET), ahead of the record the
      * child sent, which the next read returns. */
-    do
-        n = recv(sock, buf, sizeof(buf) - 1, flags);
-    while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !reset && (reset = true))));
+    do {
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof(cbuf);
+        n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !reset && (reset = true))));
+    for (cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    if (n > 0 && (size_t)n > hdr && buf[sizeof(code)] == CHILD_CONSOLE) {
+        if (fd >= 0 && console_fd && *console_fd < 0)
+            *console_fd = fd;
+        else if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    if (fd >= 0)
+        close(fd);
     if (n < 0) {
         if (errno == EAGAIN)
             return 0;
@@ -385,7 +406,12 @@ static int read_child_error(int sock, int flags, berth_error **err)
 
 /* Wait for the child's exec or its error, at most timeout_ms: a child
  * stuck in its setup must not hold the caller forever. */
-static int await_child(int sock, int timeout_ms, berth_error **err)
+static int read_child_error(int sock, int flags, berth_error **err)
+{
+    return read_child_record(sock, flags, NULL, err);
+}
+
+static int await_child(int sock, int timeout_ms, int *console_fd, berth_error **err)
 {
     struct pollfd pfd = { .fd = sock, .events = POLLIN };
     int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * 1000000;
@@ -401,7 +427,7 @@ static int await_child(int sock, int timeout_ms, berth_error **err)
         r = poll(&pfd, 1, (int)((left + 999999) / 1000000));
         if (r < 0 && errno != EINTR)
             return berth_error_errno(err, "wait for the container init");
-        if (r > 0 && (r = read_child_error(sock, MSG_DONTWAIT, err)) != 0)
+        if (r > 0 && (r = read_child_record(sock, MSG_DONTWAIT, console_fd, err)) != 0)
             return r;
     }
 }
@@ -440,6 +466,8 @@ void berth_container_free(berth_container *c)
         return;
     if (c->pidfd >= 0)
         close(c->pidfd);
+    if (c->console_fd >= 0)
+        close(c->console_fd);
     berth_cgroup_free(c->cgroup);
     free(c->id);
     free(c->upper);
@@ -547,6 +575,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     c->id = berth_xstrdup(spec->id);
     c->rt = rt;
     c->pidfd = -1;
+    c->console_fd = -1;
     if (opts && opts->state_dir) {
         c->state_dir = berth_xstrdup(opts->state_dir);
         if (mkdir(c->state_dir, 0700) == 0)
@@ -557,6 +586,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     for (int i = 0; i < 3; i++)
         plan.stdio[i] = opts ? opts->stdio[i] : -1;
     plan.die_with_parent = opts && opts->die_with_parent;
+    plan.console = opts && opts->console;
 
     snprintf(hostname, sizeof(hostname), "%s", *spec->hostname ? spec->hostname : spec->id);
     if (plan_process(rt, spec, 0, NULL, hostname, extra_env, &plan, &argv, &envp, err) < 0)
@@ -657,8 +687,13 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     /* EOF: the exec happened (the socket is close-on-exec). A record: the
      * child's own error. */
     if (await_child(sock_parent,
-                    opts && opts->start_timeout_ms > 0 ? opts->start_timeout_ms : 60000, err) < 0)
+                    opts && opts->start_timeout_ms > 0 ? opts->start_timeout_ms : 60000,
+                    &c->console_fd, err) < 0)
         goto fail;
+    if (plan.console && c->console_fd < 0) {
+        berth_error_set(err, EPROTO, "the container init made no terminal");
+        goto fail;
+    }
     c->started_ns = berth_now_real_ns();
     if (berth_cgroup_oom_kills(c->cgroup, &c->oom_base, NULL) < 0)
         c->oom_base = 0;
@@ -680,6 +715,14 @@ fail:
 pid_t berth_container_pid(const berth_container *c)
 {
     return c->pid;
+}
+
+int berth_container_take_console(berth_container *c)
+{
+    int fd = c->console_fd;
+
+    c->console_fd = -1;
+    return fd;
 }
 
 int berth_container_pidfd(const berth_container *c)

@@ -71,7 +71,14 @@ typedef struct child_plan {
     bool die_with_parent;
     /* exec: stdin is a terminal, to become the command's controlling one */
     bool tty;
+    /* the init: a terminal of the container's devpts for its stdio, whose
+     * master goes to the parent on the sync socket (CHILD_CONSOLE) */
+    bool console;
 } child_plan;
+
+/* The sync socket's records: [int code][kind][text]. An error, or the
+ * console's master fd (SCM_RIGHTS) with kind CHILD_CONSOLE. */
+#define CHILD_CONSOLE 2
 
 /* container.c: the exec stub in a new sealed memfd (close-on-exec). */
 int runtime_make_stub(int *ret_fd, berth_error **err);

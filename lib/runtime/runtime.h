@@ -91,12 +91,19 @@ typedef struct berth_create_opts {
     /* spec.termination_message_path: the host file bound there (made by
      * the caller). */
     const char *termination_log;
+    /* A terminal for the init's stdin, stdout and stderr (stdio ignored):
+     * a pts of the container's own devpts, its controlling terminal; the
+     * master is the caller's (berth_container_take_console). */
+    bool console;
 } berth_create_opts;
 
 typedef struct berth_container berth_container;
 
 int berth_container_create(berth_runtime *rt, const berth_spec *spec, const berth_create_opts *opts,
                            berth_container **ret_c, berth_error **err);
+/* opts.console's master (non-blocking is the caller's to set), once: -1
+ * after, or without one. */
+int berth_container_take_console(berth_container *c);
 
 /* How a container ended. */
 typedef struct berth_exit {

@@ -60,6 +60,7 @@ int berthctl_cmd_get(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_describe(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_logs(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_exec(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_attach(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_port_forward(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_stop(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_health(berthctl_ctx *ctx, int argc, char **argv);
@@ -207,8 +208,10 @@ int berthctl_find_container(berthctl_ctx *ctx, const char *name, const char *con
  * ctx is connected to (exec-stream.c): stdin when want_stdin, the local
  * terminal in raw mode with tty (window size changes sent), until the
  * command ends. Returns the exit code to exit with: the command's, or 1
- * when the stream failed, 128+N when signal N ended berthctl. */
-int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool want_stdin, bool tty);
+ * when the stream failed, 128+N when signal N ended berthctl. attach:
+ * the container's main process (no "command terminated" words). */
+int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool want_stdin, bool tty,
+                         bool attach);
 /* exec's and agent exec's arguments (cmd-exec.c): [-i] [-t] [-c C]
  * [--node N] TARGET [--] COMMAND...; fills req (its command points into
  * argv) and *ret_target, *ret_container. 0; -1 for --help; -2 after saying

@@ -201,7 +201,7 @@ static int agent_exec(berthctl_ctx *ctx, agent_conn *ac, int argc, char **argv)
     req.container_id = id;
     if (berthctl_call(ctx, "Exec", &req.base, (ProtobufCMessage **)&opened) != 0)
         return 1;
-    rc = berthctl_exec_stream(ctx, opened, req.stdin, req.tty);
+    rc = berthctl_exec_stream(ctx, opened, req.stdin, req.tty, false);
     berth_pb_free(&opened->base);
     return rc;
 }

@@ -146,7 +146,7 @@ int berthctl_cmd_exec(berthctl_ctx *ctx, int argc, char **argv)
     req.node = node;
     if (berthctl_call(ctx, "Exec", &req.base, (ProtobufCMessage **)&opened) != 0)
         return 1;
-    rc = berthctl_exec_stream(ctx, opened, req.stdin, req.tty);
+    rc = berthctl_exec_stream(ctx, opened, req.stdin, req.tty, false);
     berth_pb_free(&opened->base);
     return rc;
 }

@@ -10,6 +10,8 @@
  * terminal, put in raw mode for -t, is restored on every way out. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +35,7 @@ enum { CH_STDIN = 0, CH_STDOUT = 1, CH_STDERR = 2, CH_STATUS = 3, CH_RESIZE = 4 
 typedef struct out_fd {
     int fd;
     berth_loop_io io;
-    bool pollable, is_pipe;
+    bool pollable;
     uint8_t *buf; /* the chunk being written */
     size_t len, off;
 } out_fd;
@@ -85,48 +87,50 @@ static void send_size(exec_client *c)
 
 /* ---- local output ---- */
 
+static void on_out(berth_loop_io *io, uint32_t events);
+
+/* Whether fd takes a write now, and so PIPE_BUF bytes without blocking (a
+ * pipe that says so has a free page; a terminal or socket room). */
+static bool writable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+    return poll(&p, 1, 0) == 1;
+}
+
+/* Write what is pending to o without ever blocking the loop: true when
+ * all of it went (or its reader is gone), false when o's readiness is
+ * awaited (it is watched only then: a pipe whose reader went reports
+ * HUP even to a mask of 0). */
 static bool out_flush(exec_client *c, out_fd *o)
 {
     while (o->off < o->len) {
         size_t n = o->len - o->off;
         ssize_t w;
 
-        if (o->is_pipe) {
-            int queued = 0, size = fcntl(o->fd, F_GETPIPE_SZ);
-
-            /* a pipe takes what it has room for without blocking */
-            if (size > 0 && ioctl(o->fd, FIONREAD, &queued) == 0) {
-                if (queued >= size) {
-                    berth_loop_modify(c->loop, &o->io, EPOLLOUT, NULL);
+        if (o->pollable) {
+            if (!writable(o->fd)) {
+                if (o->io.fd < 0 &&
+                    berth_loop_add(c->loop, &o->io, o->fd, EPOLLOUT, on_out, NULL) < 0)
+                    o->pollable = false; /* then it blocks, as a file does */
+                else
                     return false;
-                }
-                if (n > (size_t)(size - queued))
-                    n = (size_t)(size - queued);
             }
-        } else if (o->pollable && n > 4096) {
-            n = 4096; /* a terminal or socket said writable: a page goes */
+            if (n > PIPE_BUF)
+                n = PIPE_BUF;
         }
         w = write(o->fd, o->buf + o->off, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0 && errno == EAGAIN && o->pollable) {
-            berth_loop_modify(c->loop, &o->io, EPOLLOUT, NULL);
-            return false;
-        }
         if (w < 0) {
             /* nobody reads our output any more (EPIPE): drop it */
             o->off = o->len;
             break;
         }
         o->off += (size_t)w;
-        if (o->off < o->len && o->pollable) {
-            berth_loop_modify(c->loop, &o->io, EPOLLOUT, NULL);
-            return false;
-        }
     }
     o->len = o->off = 0;
-    if (o->pollable)
-        berth_loop_modify(c->loop, &o->io, 0, NULL);
+    berth_loop_remove(c->loop, &o->io);
     return true;
 }
 
@@ -188,7 +192,7 @@ static void pump_in(exec_client *c)
         /* the command reads slower than we type: wait for room */
         c->in_blocked = true;
         if (c->in_pollable)
-            berth_loop_modify(c->loop, &c->in_io, 0, NULL);
+            berth_loop_remove(c->loop, &c->in_io); /* a mask of 0 still hears HUP */
         return;
     }
     n = read(STDIN_FILENO, buf, room < sizeof(buf) ? room : sizeof(buf));
@@ -236,7 +240,7 @@ static void on_writable(berth_duplex *d, void *data)
         return;
     c->in_blocked = false;
     if (c->in_pollable)
-        berth_loop_modify(c->loop, &c->in_io, EPOLLIN, NULL);
+        berth_loop_add(c->loop, &c->in_io, STDIN_FILENO, EPOLLIN, on_in, NULL);
     else
         berth_loop_timer_arm(c->loop, &c->in_timer, 0);
 }
@@ -271,18 +275,19 @@ static void on_signal(berth_loop_signal *s, int signo)
     berth_loop_stop(c->loop);
 }
 
-static void out_init(exec_client *c, out_fd *o, int fd)
+static void out_init(out_fd *o, int fd)
 {
     struct stat st;
 
     o->fd = fd;
     o->io.fd = -1;
-    o->is_pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
-    /* a regular file cannot be watched, and never blocks for long */
-    o->pollable = berth_loop_add(c->loop, &o->io, fd, 0, on_out, NULL) == 0;
+    /* a regular file cannot be watched (and never blocks for long):
+     * anything else is written only when it says it takes it */
+    o->pollable = fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
 }
 
-int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool want_stdin, bool tty)
+int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool want_stdin, bool tty,
+                         bool attach)
 {
     static const berth_duplex_ops ops = { .on_readable = on_readable,
                                           .on_writable = on_writable,
@@ -303,8 +308,8 @@ int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool wan
         free(c);
         return 1;
     }
-    out_init(c, &c->out[0], STDOUT_FILENO);
-    out_init(c, &c->out[1], STDERR_FILENO);
+    out_init(&c->out[0], STDOUT_FILENO);
+    out_init(&c->out[1], STDERR_FILENO);
     if (tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved) == 0) {
         struct termios raw = c->saved;
 
@@ -314,6 +319,7 @@ int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool wan
         tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
         c->raw = true;
         berth_loop_add_signal(c->loop, &c->sig_winch, SIGWINCH, on_signal, NULL);
+        send_size(c); /* an attach's terminal has its own size until told */
     }
     /* in raw mode Ctrl-C is a byte for the command; these still end us */
     berth_loop_add_signal(c->loop, &c->sig_int, SIGINT, on_signal, NULL);
@@ -333,7 +339,7 @@ int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool wan
         out_fd *o = &c->out[i];
 
         berth_loop_remove(c->loop, &o->io);
-        o->pollable = o->is_pipe = false;
+        o->pollable = false;
         (void)out_flush(c, o);
         free(o->buf);
     }
@@ -356,7 +362,7 @@ int berthctl_exec_stream(berthctl_ctx *ctx, const DuplexOpened *opened, bool wan
         if (*c->error)
             berthctl_errorf("%s", c->error);
         /* kubectl's words for a command that failed */
-        if (c->exit_code != 0)
+        if (c->exit_code != 0 && !attach)
             fprintf(stderr, "command terminated with exit code %d\n", c->exit_code);
         rc = c->exit_code < 0 ? 1 : c->exit_code;
     }

@@ -23,6 +23,7 @@ static const berthctl_command commands[] = {
       berthctl_cmd_events },
     { "logs", "print a container's log, fetched from its node", berthctl_cmd_logs },
     { "exec", "run a command in a container, as kubectl exec", berthctl_cmd_exec },
+    { "attach", "attach to a container's main process, as kubectl attach", berthctl_cmd_attach },
     { "port-forward", "forward local ports to a pod's ports, as kubectl port-forward",
       berthctl_cmd_port_forward },
     { "stop", "stop a container now, on its node", berthctl_cmd_stop },

@@ -32,6 +32,7 @@ typedef struct exec_relay {
     char who[BERTH_NAME_MAX + 1];
     char cmd[CMD_QUOTE + 8];
     uint32_t port; /* port-forward's; 0 for an exec */
+    bool attach;
     bool have_exit;
     int exit_code;
 } exec_relay;
@@ -68,12 +69,22 @@ static void spliced(int code, const char *msg, void *data)
 {
     exec_relay *r = data;
 
+    /* both ends are over: the node's client may go */
+    ctl_relay_release(r->s->relay, r->client);
     if (r->port) {
         /* a connection's end is no news */
         free(r);
         return;
     }
-    if (r->have_exit)
+    if (r->attach && r->have_exit)
+        fleet_container_event(r->s->fleet, r->node, r->id, "AttachFinished",
+                              "attach by operator %s to container %s: it exited with code %d",
+                              r->who, r->id, r->exit_code);
+    else if (r->attach)
+        fleet_container_event(r->s->fleet, r->node, r->id, "AttachFinished",
+                              "attach by operator %s to container %s: detached (%s)", r->who, r->id,
+                              code == CODE_OK ? "OK" : msg);
+    else if (r->have_exit)
         fleet_container_event(r->s->fleet, r->node, r->id, "ExecFinished",
                               "exec by operator %s in container %s: %s: exit code %d", r->who,
                               r->id, r->cmd, r->exit_code);
@@ -95,6 +106,7 @@ static void node_opened(berth_rpc_result *res, void *data)
     DuplexOpened opened;
 
     if (res->code != CODE_OK) {
+        ctl_relay_release(r->s->relay, r->client);
         berth_rpc_call_fail(r->call, res->code, "node %s: %s", r->node,
                             res->message ? res->message : berth_rpc_code_name(res->code));
         free(r);
@@ -106,12 +118,16 @@ static void node_opened(berth_rpc_result *res, void *data)
                                  &opened, &err) < 0) {
         if (to_node)
             berth_duplex_cancel(to_node);
+        ctl_relay_release(r->s->relay, r->client);
         berth_rpc_fail_error(r->call, err);
         berth_error_free(&err);
         free(r);
         return;
     }
-    if (r->port)
+    if (r->attach)
+        fleet_container_event(r->s->fleet, r->node, r->id, "Attach",
+                              "attach by operator %s to container %s%s", r->who, r->id, r->cmd);
+    else if (r->port)
         fleet_container_event(r->s->fleet, r->node, r->id, "PortForward",
                               "port-forward by operator %s to port %u of container %s", r->who,
                               r->port, r->id);
@@ -139,6 +155,8 @@ static exec_relay *relay_new(ctl_service *s, berth_rpc_call *call, ProtobufCClos
         free(r);
         return NULL;
     }
+    /* held from the opening call to the stream's end */
+    ctl_relay_hold(s->relay, r->client);
     r->s = s;
     r->call = call;
     r->closure = closure;
@@ -154,6 +172,7 @@ static void relay_open(exec_relay *r, const char *method, const ProtobufCMessage
 
     if (berth_rpc_client_call(r->client, &agent_descriptor, method, request, OPEN_TIMEOUT_MS,
                               node_opened, r, &err) < 0) {
+        ctl_relay_release(r->s->relay, r->client);
         berth_rpc_fail_error(r->call, err);
         berth_error_free(&err);
         free(r);
@@ -179,6 +198,24 @@ void ctl_exec_start(ctl_service *s, berth_rpc_call *call, const ExecStart *in,
     q = *in;
     q.node = (char *)protobuf_c_empty_string; /* the agent ignores it */
     relay_open(r, "Exec", &q.base);
+}
+
+void ctl_attach(ctl_service *s, berth_rpc_call *call, const AttachStart *in,
+                ProtobufCClosure closure)
+{
+    exec_relay *r;
+    AttachStart q;
+
+    if (!ctl_need_role(call, BERTH_ROLE_OPERATOR))
+        return;
+    r = relay_new(s, call, closure, in->container_id, in->node);
+    if (!r)
+        return;
+    r->attach = true;
+    snprintf(r->cmd, sizeof(r->cmd), "%s", in->stdin ? ", with stdin" : "");
+    q = *in;
+    q.node = (char *)protobuf_c_empty_string;
+    relay_open(r, "Attach", &q.base);
 }
 
 void ctl_port_forward(ctl_service *s, berth_rpc_call *call, const PortForwardStart *in,

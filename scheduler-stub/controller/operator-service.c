@@ -990,6 +990,12 @@ static void h_exec(Controller_Service *svc, const ExecStart *in, DuplexOpened_Cl
     ctl_exec_start(ctl_service_of(svc), data, in, (ProtobufCClosure)closure);
 }
 
+static void h_attach(Controller_Service *svc, const AttachStart *in, DuplexOpened_Closure closure,
+                     void *data)
+{
+    ctl_attach(ctl_service_of(svc), data, in, (ProtobufCClosure)closure);
+}
+
 static void h_port_forward(Controller_Service *svc, const PortForwardStart *in,
                            DuplexOpened_Closure closure, void *data)
 {
@@ -1036,4 +1042,5 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.exec = h_exec;
     s->svc.exchange = h_exchange;
     s->svc.port_forward = h_port_forward;
+    s->svc.attach = h_attach;
 }

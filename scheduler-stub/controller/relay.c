@@ -17,13 +17,58 @@ typedef struct relay_client {
     berth_rpc_client *client;
 } relay_client;
 
+/* A client streams hold; retired: the relay let go of it. */
+typedef struct relay_hold {
+    berth_rpc_client *client;
+    unsigned n;
+    bool retired;
+} relay_hold;
+
 struct ctl_relay {
     berth_loop *loop;
     berth_auth *auth;
     berth_rpc_metrics *metrics;
     relay_client *clients;
     size_t n_clients;
+    relay_hold *holds;
+    size_t n_holds;
+    bool freeing; /* the calls completing now release nothing */
 };
+
+static relay_hold *hold_of(ctl_relay *r, const berth_rpc_client *client)
+{
+    for (size_t i = 0; i < r->n_holds; i++)
+        if (r->holds[i].client == client)
+            return &r->holds[i];
+    return NULL;
+}
+
+void ctl_relay_hold(ctl_relay *r, berth_rpc_client *client)
+{
+    relay_hold *h = hold_of(r, client);
+
+    if (!h) {
+        r->holds = berth_xreallocarray(r->holds, r->n_holds + 1, sizeof(*r->holds));
+        h = &r->holds[r->n_holds++];
+        memset(h, 0, sizeof(*h));
+        h->client = client;
+    }
+    h->n++;
+}
+
+void ctl_relay_release(ctl_relay *r, berth_rpc_client *client)
+{
+    relay_hold *h;
+
+    if (r->freeing)
+        return;
+    h = hold_of(r, client);
+    if (!h || --h->n > 0)
+        return;
+    if (h->retired)
+        berth_rpc_client_free(client);
+    *h = r->holds[--r->n_holds];
+}
 
 ctl_relay *ctl_relay_new(berth_loop *loop, berth_auth *auth, berth_rpc_metrics *metrics)
 {
@@ -35,9 +80,15 @@ ctl_relay *ctl_relay_new(berth_loop *loop, berth_auth *auth, berth_rpc_metrics *
     return r;
 }
 
-static void client_close(relay_client *c)
+static void client_close(ctl_relay *r, relay_client *c)
 {
-    berth_rpc_client_free(c->client);
+    relay_hold *h = c->client ? hold_of(r, c->client) : NULL;
+
+    /* a stream still on it keeps it until its end */
+    if (h)
+        h->retired = true;
+    else
+        berth_rpc_client_free(c->client);
     c->client = NULL;
     free(c->address);
     c->address = NULL;
@@ -48,7 +99,15 @@ void ctl_relay_free(ctl_relay *r)
     if (!r)
         return;
     for (size_t i = 0; i < r->n_clients; i++)
-        client_close(&r->clients[i]);
+        client_close(r, &r->clients[i]);
+    /* the streams are gone by now (the controller ends them first); what
+     * their opening calls still held goes, their answers releasing
+     * nothing */
+    r->freeing = true;
+    for (size_t i = 0; i < r->n_holds; i++)
+        if (r->holds[i].retired)
+            berth_rpc_client_free(r->holds[i].client);
+    free(r->holds);
     free(r->clients);
     free(r);
 }
@@ -83,7 +142,7 @@ int ctl_relay_client(ctl_relay *r, const berth_principal *who, const char *addre
         c->who = *who;
     }
     /* the node registered with another address since */
-    client_close(c);
+    client_close(r, c);
     if (berth_rpc_client_new(&cc, &c->client, err) < 0)
         return -1;
     c->address = berth_xstrdup(address);
@@ -95,5 +154,5 @@ void ctl_relay_drop(ctl_relay *r, const char *name)
 {
     for (size_t i = 0; i < r->n_clients; i++)
         if (strcmp(r->clients[i].who.name, name) == 0)
-            client_close(&r->clients[i]);
+            client_close(r, &r->clients[i]);
 }

@@ -26,4 +26,10 @@ int ctl_relay_client(ctl_relay *r, const berth_principal *who, const char *addre
 /* Close the client to the node called name, if any (it was forgotten). */
 void ctl_relay_drop(ctl_relay *r, const char *name);
 
+/* A stream (exec, port-forward) keeps using client across calls here:
+ * while held, a client the relay closes (its node registered again, moved,
+ * was forgotten) is only retired, and freed at its last release. */
+void ctl_relay_hold(ctl_relay *r, berth_rpc_client *client);
+void ctl_relay_release(ctl_relay *r, berth_rpc_client *client);
+
 #endif

@@ -59,6 +59,9 @@ void ctl_exec_start(ctl_service *s, berth_rpc_call *call, const ExecStart *in,
                     ProtobufCClosure closure);
 void ctl_exec_exchange(ctl_service *s, berth_rpc_call *call, const DuplexExchange *in,
                        ProtobufCClosure closure);
+/* Controller.Attach: relayed to Agent.Attach. */
+void ctl_attach(ctl_service *s, berth_rpc_call *call, const AttachStart *in,
+                ProtobufCClosure closure);
 /* Controller.PortForward: a connection relayed to Agent.PortForward. */
 void ctl_port_forward(ctl_service *s, berth_rpc_call *call, const PortForwardStart *in,
                       ProtobufCClosure closure);

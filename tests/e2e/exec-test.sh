@@ -23,6 +23,10 @@
 #      two ports (one picked free), five 20 MB downloads at once, intact, a
 #      refused port reported while the others go on, no fd left after
 #      Ctrl-C, each connection an event
+#   9. attach to a main process: its output alone (Ctrl-C leaves it
+#      running), its stdin without a terminal (stdinOnce closes it after),
+#      its terminal (a pts of the container's own, the window's size, the
+#      exit code), and what a spec without stdin or tty refuses
 #
 #   exec-test.sh BUILD_DIR PTYDRIVE
 set -u
@@ -281,6 +285,77 @@ if wait_until 30 settled; then
 else
 	bad "left after port-forward: controller fds $(fds "$FLEET_CTL_PID") (was $base_ctl), berthd $(fds "$agent_pid")"
 fi
+
+scenario "9. attach to a main process"
+cat >"$FLEET_DIR/att.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: att}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: shell
+    image: bb
+    command: [/bin/sh]
+    stdin: true
+    tty: true
+  - name: echo
+    image: bb
+    command: [/bin/sh, -c, 'while read l; do echo "got $l"; done; echo "stdin closed"; exec sleep 100000']
+    stdin: true
+    stdinOnce: true
+  - name: ticker
+    image: bb
+    command: [/bin/sh, -c, 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done']
+YAML
+bctl apply -f "$FLEET_DIR/att.yaml" >/dev/null
+att_running() { bctl get pods att-0 2>/dev/null | grep -q "3/3 *Running"; }
+wait_until 60 att_running || bad "att-0 did not start: $(bctl get pods 2>&1)"
+timeout -s INT 2 "$FLEET_BIN_CTLCLI" attach att-0 -c ticker >"$FLEET_DIR/tick.out" 2>&1
+contains "attach: the output from now on" "tick " "$(cat "$FLEET_DIR/tick.out")"
+expect "... not what came before (no tick 1)" "" "$(grep -x "tick 1" "$FLEET_DIR/tick.out")"
+expect "... and Ctrl-C left it running" "3/3 Running 0" \
+	"$(bctl get pods att-0 2>/dev/null | awk 'NR > 1 { print $2, $3, $4 }')"
+(
+	echo one
+	echo two
+	sleep 1
+) | "$FLEET_BIN_CTLCLI" attach -i att-0 -c echo >"$FLEET_DIR/echo.out" 2>&1 &
+att=$!
+wait_until 10 grep -q "got two" "$FLEET_DIR/echo.out" &&
+	ok "attach -i: the main process reads what is typed" ||
+	bad "attach -i: $(cat "$FLEET_DIR/echo.out")"
+kill -INT $att 2>/dev/null
+wait $att 2>/dev/null
+closed() { bctl logs att-0 -c echo 2>/dev/null | grep -q "stdin closed"; }
+wait_until 10 closed && ok "... stdinOnce: its stdin closed once that attach ended" ||
+	bad "stdinOnce: $(bctl logs att-0 -c echo 2>&1)"
+"$PTYDRIVE" 30 90 -- "$FLEET_BIN_CTLCLI" attach -it att-0 -c shell 2>"$FLEET_DIR/att-pty.log" <<'S'
+expect If you don't see a command prompt, try pressing enter.
+send \r
+expect #
+send stty size\r
+expect 30 90
+send tty\r
+expect /dev/pts/0
+send exit 4\r
+exit 4
+S
+if [ $? -eq 0 ]; then
+	ok "attach -it: kubectl's hint, the prompt, its size 30x90, /dev/pts/0, exit 4 its code"
+else
+	bad "attach -it: $(tail -c 1500 "$FLEET_DIR/att-pty.log")"
+fi
+contains "... the session is in its log" "30 90" "$(bctl logs att-0 -c shell 2>&1)"
+err=$(bctl attach -i att-0 -c ticker </dev/null 2>&1)
+expect "attach -i to a container without stdin: exit 1" 1 "$?"
+contains "... saying why" "was not started with stdin or tty" "$err"
+contains "attach -t without a tty in the spec: kubectl's warning" \
+	"Unable to use a TTY - container ticker did not allocate one" \
+	"$(timeout -s INT 1 "$FLEET_BIN_CTLCLI" attach -t att-0 -c ticker 2>&1 </dev/null)"
+ev=$(bctl events 2>&1)
+contains "events: Attach" "attach by operator admin to container att-0_echo, with stdin" "$ev"
+contains "... and how it ended" "attach by operator admin to container att-0_shell: it exited with code 4" "$ev"
 
 fleet_teardown
 check_summary

@@ -51,7 +51,8 @@ START_TEST(every_command_has_help)
         free(err);
     }
     ck_assert_int_eq(run(&out, &err, "--help", NULL, NULL, NULL, NULL, NULL), 0);
-    ck_assert_ptr_nonnull(strstr(out, "  apply       create or update workloads from manifests\n"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "  apply        create or update workloads from manifests\n"));
     ck_assert_ptr_nonnull(strstr(out, "--controller ADDR"));
     free(out);
     free(err);

@@ -78,6 +78,9 @@ static const char berth_deployment[] =
     "        - {name: GREETING, value: hi}\n"
     "        - {name: EMPTY}\n"
     "        workingDir: /srv\n"
+    "        stdin: true\n"
+    "        stdinOnce: true\n"
+    "        tty: true\n"
     "        resources:\n"
     "          requests: {cpu: 250m, memory: 32Mi}\n"
     "          limits: {cpu: 1, memory: 64Mi}\n"
@@ -121,6 +124,7 @@ START_TEST(berth_deployment_maps_every_field)
     ck_assert_str_eq(s->env[0], "GREETING=hi");
     ck_assert_str_eq(s->env[1], "EMPTY=");
     ck_assert_str_eq(s->working_dir, "/srv");
+    ck_assert(s->stdin && s->stdin_once && s->tty);
     ck_assert_int_eq(s->resources->cpu_millis, 1000);
     ck_assert_int_eq(s->resources->memory_bytes, 64 << 20);
     ck_assert_int_eq(s->resources->cpu_request_millis, 250);

@@ -62,7 +62,11 @@ START_TEST(controller_methods)
     method_is(c, "ListJoinTokens", "berth.v1.ListJoinTokensRequest",
               "berth.v1.ListJoinTokensResponse");
     method_is(c, "DeleteJoinToken", "berth.v1.DeleteJoinTokenRequest", "berth.v1.JoinToken");
-    ck_assert_uint_eq(c->n_methods, 34);
+    method_is(c, "Exec", "berth.v1.ExecStart", "berth.v1.DuplexOpened");
+    method_is(c, "Attach", "berth.v1.AttachStart", "berth.v1.DuplexOpened");
+    method_is(c, "PortForward", "berth.v1.PortForwardStart", "berth.v1.DuplexOpened");
+    method_is(c, "Exchange", "berth.v1.DuplexExchange", "berth.v1.DuplexExchanged");
+    ck_assert_uint_eq(c->n_methods, 38);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
@@ -79,7 +83,11 @@ START_TEST(agent_methods)
     method_is(a, "List", "berth.v1.ListContainersRequest", "berth.v1.ListContainersResponse");
     method_is(a, "Logs", "berth.v1.LogsRequest", "berth.v1.LogsResponse");
     method_is(a, "Stop", "berth.v1.StopRequest", "berth.v1.StopResponse");
-    ck_assert_uint_eq(a->n_methods, 4);
+    method_is(a, "Exec", "berth.v1.ExecStart", "berth.v1.DuplexOpened");
+    method_is(a, "Attach", "berth.v1.AttachStart", "berth.v1.DuplexOpened");
+    method_is(a, "PortForward", "berth.v1.PortForwardStart", "berth.v1.DuplexOpened");
+    method_is(a, "Exchange", "berth.v1.DuplexExchange", "berth.v1.DuplexExchanged");
+    ck_assert_uint_eq(a->n_methods, 8);
 }
 END_TEST
 
