@@ -111,7 +111,7 @@ struct berth_duplex {
 
 struct berth_duplex_server {
     berth_loop *loop;
-    size_t max_streams, n_streams, capacity;
+    size_t max_streams, max_per_peer, n_streams, capacity;
     int64_t idle_ns;
     berth_duplex *streams;
     berth_loop_timer sweep;
@@ -548,6 +548,9 @@ berth_duplex_server *berth_duplex_server_new(const berth_duplex_server_config *c
 
     srv->loop = cfg->loop;
     srv->max_streams = cfg->max_streams ? cfg->max_streams : DEFAULT_MAX_STREAMS;
+    srv->max_per_peer = cfg->max_per_peer && cfg->max_per_peer < srv->max_streams
+                            ? cfg->max_per_peer
+                            : srv->max_streams;
     srv->capacity = cfg->capacity ? cfg->capacity : BERTH_DUPLEX_CAPACITY;
     /* a whole chunk must always fit */
     if (srv->capacity < 2 * BERTH_DUPLEX_CHUNK_MAX)
@@ -600,6 +603,16 @@ int berth_duplex_server_open(berth_duplex_server *srv, const berth_principal *pe
     }
     if (srv->n_streams >= srv->max_streams)
         return berth_error_set(err, ENOSPC, "%zu streams open already", srv->n_streams);
+    {
+        size_t mine = 0;
+
+        for (berth_duplex *o = srv->streams; o; o = o->next)
+            if (!o->ending && berth_id_eq(o->peer.id, peer->id))
+                mine++;
+        if (mine >= srv->max_per_peer)
+            return berth_error_set(err, ENOSPC, "%s %s has %zu streams open already",
+                                   berth_role_name(peer->role), peer->name, mine);
+    }
     d = berth_xcalloc(1, sizeof(*d));
     d->server_end = true;
     d->ops = *ops;

@@ -84,6 +84,9 @@ typedef struct berth_duplex_server_config {
     /* Streams open at once (0 = 64): beyond, opening fails
      * RESOURCE_EXHAUSTED. */
     size_t max_streams;
+    /* Of those, open at once for one caller (0 = max_streams): one
+     * operator's forwarded connections cannot take everyone's room. */
+    size_t max_per_peer;
     /* Bytes queued each way per stream (0 = BERTH_DUPLEX_CAPACITY; at
      * least two chunks). */
     size_t capacity;

@@ -244,7 +244,8 @@ static int bind_channels(controller *c, berth_error **err)
     c->service.pk = c->key.pk;
     c->service.relay = c->relay;
     {
-        berth_duplex_server_config dc = { .loop = c->loop };
+        /* an operator's forwarded connections leave others room */
+        berth_duplex_server_config dc = { .loop = c->loop, .max_per_peer = 32 };
 
         c->dx = berth_duplex_server_new(&dc);
         c->service.dx = c->dx;

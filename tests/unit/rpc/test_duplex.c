@@ -565,6 +565,18 @@ START_TEST(streams_are_capped)
     ck_assert_int_eq(err->code, ENOSPC);
     berth_error_free(&err);
     berth_duplex_server_free(dx);
+
+    /* and per caller: one cannot take everyone's room */
+    dc.max_streams = 4;
+    dc.max_per_peer = 2;
+    dx = berth_duplex_server_new(&dc);
+    ck_assert_int_eq(berth_duplex_server_open(dx, &caller.who, &none, NULL, &d, &o, &err), 0);
+    ck_assert_int_eq(berth_duplex_server_open(dx, &caller.who, &none, NULL, &d, &o, &err), 0);
+    ck_assert_int_eq(berth_duplex_server_open(dx, &caller.who, &none, NULL, &d, &o, &err), -1);
+    ck_assert_str_eq(err->msg, "operator alice has 2 streams open already");
+    berth_error_free(&err);
+    ck_assert_int_eq(berth_duplex_server_open(dx, &stranger.who, &none, NULL, &d, &o, &err), 0);
+    berth_duplex_server_free(dx);
 }
 END_TEST
 
