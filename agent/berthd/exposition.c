@@ -270,6 +270,8 @@ static void write_own(berth_prom *w, const exposition_config *cfg)
                       "Image pulls running or waiting for a slot.",
                       (double)pulls_running(cfg->pulls));
     session_write_metrics(cfg->session, w);
+    if (cfg->service)
+        agent_service_write_metrics(cfg->service, w);
 }
 
 static void collect(berth_prom *w, void *data)

@@ -18,6 +18,7 @@
 #include "containers.h"
 #include "pulls.h"
 #include "runtime/cgroup.h"
+#include "service.h"
 #include "session.h"
 
 typedef struct exposition exposition;
@@ -30,6 +31,7 @@ typedef struct exposition_config {
     berth_cgroup_driver *cgroups;
     pulls *pulls;
     session *session;
+    const agent_service *service;
     int64_t start_unix_ns; /* berthd's start */
 } exposition_config;
 

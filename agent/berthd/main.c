@@ -465,6 +465,7 @@ static int start(agent *a, berth_error **err)
                                    .cgroups = a->cgroups,
                                    .pulls = a->pulls,
                                    .session = a->session,
+                                   .service = a->service,
                                    .start_unix_ns = a->start_ns };
         berth_error *merr = NULL;
 

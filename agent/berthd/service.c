@@ -468,6 +468,11 @@ void agent_service_free(agent_service *svc)
     free(svc);
 }
 
+void agent_service_write_metrics(const agent_service *svc, berth_prom *w)
+{
+    berth_duplex_server_write_metrics(w, svc->dx);
+}
+
 ProtobufCService *agent_service_base(agent_service *svc)
 {
     return &svc->svc.base;

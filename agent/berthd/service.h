@@ -17,6 +17,7 @@
 
 #include "base/error.h"
 #include "base/loop.h"
+#include "metrics/prom.h"
 #include "berth/proto/v1.h"
 #include "containers.h"
 #include "rpc/auth.h"
@@ -43,5 +44,7 @@ typedef struct agent_service_config {
 agent_service *agent_service_new(const agent_service_config *cfg);
 void agent_service_free(agent_service *svc);
 ProtobufCService *agent_service_base(agent_service *svc);
+/* /metrics: its streams (exec, attach, port-forward). */
+void agent_service_write_metrics(const agent_service *svc, berth_prom *w);
 
 #endif

@@ -112,6 +112,7 @@ struct berth_duplex {
 struct berth_duplex_server {
     berth_loop *loop;
     size_t max_streams, max_per_peer, n_streams, capacity;
+    uint64_t opened;
     int64_t idle_ns;
     berth_duplex *streams;
     berth_loop_timer sweep;
@@ -581,6 +582,25 @@ size_t berth_duplex_server_count(const berth_duplex_server *srv)
     return srv->n_streams;
 }
 
+void berth_duplex_server_write_metrics(berth_prom *w, const berth_duplex_server *srv)
+{
+    size_t ending = 0;
+    berth_prom_label l = { "state", "open" };
+
+    for (const berth_duplex *d = srv->streams; d; d = d->next)
+        if (d->ending)
+            ending++;
+    berth_prom_family(w, "berth_streams_open", BERTH_PROM_GAUGE,
+                      "Streams (exec, attach, port-forward connections) open now, by state: "
+                      "open, or ended and kept for a caller's last answer.");
+    berth_prom_sample_u64(w, &l, 1, srv->n_streams - ending);
+    l.value = "ended";
+    berth_prom_sample_u64(w, &l, 1, ending);
+    berth_prom_single(w, "berth_streams_opened_total", BERTH_PROM_COUNTER,
+                      "Streams (exec, attach, port-forward connections) opened.",
+                      (double)srv->opened);
+}
+
 int berth_duplex_server_open(berth_duplex_server *srv, const berth_principal *peer,
                              const berth_duplex_ops *ops, void *data, berth_duplex **ret_d,
                              DuplexOpened *ret_opened, berth_error **err)
@@ -634,6 +654,7 @@ int berth_duplex_server_open(berth_duplex_server *srv, const berth_principal *pe
         srv->streams->prev = d;
     srv->streams = d;
     srv->n_streams++;
+    srv->opened++;
     if (!berth_loop_timer_armed(&srv->sweep))
         berth_loop_timer_arm(srv->loop, &srv->sweep, berth_now_mono_ns() + SWEEP_NS);
     duplex_opened_init(ret_opened);

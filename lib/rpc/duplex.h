@@ -39,6 +39,7 @@
 #include "base/loop.h"
 #include "berth/proto/v1.h"
 #include "client.h"
+#include "metrics/prom.h"
 #include "principal.h"
 #include "server.h"
 
@@ -99,6 +100,9 @@ berth_duplex_server *berth_duplex_server_new(const berth_duplex_server_config *c
  * down"). NULL accepted. */
 void berth_duplex_server_free(berth_duplex_server *srv);
 size_t berth_duplex_server_count(const berth_duplex_server *srv);
+/* /metrics: berth_streams_open (by state: open, or ended and kept for a
+ * last answer) and berth_streams_opened_total. */
+void berth_duplex_server_write_metrics(berth_prom *w, const berth_duplex_server *srv);
 
 /* A new stream for peer (only its exchanges reach it); *ret_opened is the
  * opening method's answer. ENOSPC when max_streams are open. */

@@ -284,6 +284,7 @@ static void collect_metrics(berth_prom *w, void *data)
                                 "in seconds.",
                                 berth_store_commit_seconds(c->store));
     berth_rpc_metrics_write(w, c->rpc_metrics, c->auth);
+    berth_duplex_server_write_metrics(w, c->dx);
 }
 
 /* The endpoint, when metrics_address names one. A taken port costs

@@ -33,10 +33,14 @@ set -u
 FLEET_BUILD=$1
 PTYDRIVE=$2
 . "$(dirname "$0")/../lib/fleet.sh"
+. "$(dirname "$0")/../lib/registry.sh" # free_port
 
 fleet_e2e_init
-ctl_start || exit 1
-node_start n1
+# /metrics of both daemons, for the streams they hold open
+ctl_port=$(free_port)
+ctl_start --metrics-address "127.0.0.1:$ctl_port" || exit 1
+agent_port=$(free_port)
+FLEET_AGENT_EXTRA="metrics_address: 127.0.0.1:$agent_port" node_start n1
 wait_until 30 nodes_ready 1
 
 cat >"$FLEET_DIR/web.yaml" <<'YAML'
@@ -200,14 +204,20 @@ for sig in KILL INT; do
 		bad "berthctl $sig: no SIGHUP reached the command"
 	fi
 done
+# the streams a daemon's /metrics says are open
+streams() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
+		awk '/^berth_streams_open\{state="open"\}/ { print $2 }'
+}
 settled() {
 	[ "$(fds "$FLEET_CTL_PID")" -le "$base_ctl" ] && [ "$(fds "$agent_pid")" -le "$base_agent" ] &&
-		[ "$(procs)" -le "$base_procs" ]
+		[ "$(procs)" -le "$base_procs" ] && [ "$(streams "$ctl_port")" = 0 ] &&
+		[ "$(streams "$agent_port")" = 0 ]
 }
 if wait_until 30 settled; then
-	ok "no fd left in the controller ($base_ctl) or berthd ($base_agent), no process in the pod"
+	ok "no fd left in the controller ($base_ctl) or berthd ($base_agent), no process in the pod, no stream open in either (/metrics)"
 else
-	bad "left: controller fds $(fds "$FLEET_CTL_PID") (was $base_ctl), berthd $(fds "$agent_pid") (was $base_agent), processes $(procs) (was $base_procs)"
+	bad "left: controller fds $(fds "$FLEET_CTL_PID") (was $base_ctl), berthd $(fds "$agent_pid") (was $base_agent), processes $(procs) (was $base_procs), streams $(streams "$ctl_port") and $(streams "$agent_port")"
 fi
 
 scenario "6. every exec is an event: who, what, the exit code"
@@ -281,9 +291,9 @@ expect "Ctrl-C ends port-forward: exit 0" 0 "$?"
 contains "each connection is an event" "port-forward by operator admin to port 8080 of container web-0_web" \
 	"$(bctl events 2>&1)"
 if wait_until 30 settled; then
-	ok "no fd left in the controller or berthd after port-forward"
+	ok "no fd or stream left in the controller or berthd after port-forward"
 else
-	bad "left after port-forward: controller fds $(fds "$FLEET_CTL_PID") (was $base_ctl), berthd $(fds "$agent_pid")"
+	bad "left after port-forward: controller fds $(fds "$FLEET_CTL_PID") (was $base_ctl), berthd $(fds "$agent_pid"), streams $(streams "$ctl_port") and $(streams "$agent_port")"
 fi
 
 scenario "9. attach to a main process"
