@@ -53,7 +53,7 @@ static __attribute__((noreturn)) void child_fail(int sync_fd, berth_error *err)
  * now) for the init's stdin, stdout and stderr, its controlling one (we
  * lead a session of our own); its master goes to the parent, which holds
  * it for the log and attach. */
-static int open_console(int sync_fd, berth_error **err)
+static int open_console(int sync_fd, uid_t uid, berth_error **err)
 {
     char buf[sizeof(int) + 1 + 8] = { 0 }, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
     struct iovec iov = { .iov_base = buf, .iov_len = sizeof(int) + 1 + 7 };
@@ -76,6 +76,13 @@ static int open_console(int sync_fd, berth_error **err)
     if (slave < 0) {
         close(master);
         return berth_error_errno(err, "open %s", pts);
+    }
+    /* the user it runs as owns its terminal (group tty, mode 0620: the
+     * devpts options), as a login's does */
+    if (fchown(slave, uid, (gid_t)-1) < 0) {
+        close(master);
+        close(slave);
+        return berth_error_errno(err, "give %s to uid %u", pts, (unsigned)uid);
     }
     buf[sizeof(int)] = CHILD_CONSOLE;
     memcpy(buf + sizeof(int) + 1, "console", 7);
@@ -395,7 +402,7 @@ void child_run(const child_plan *p)
     if (mount_finish(p, rootfd, &err) < 0)
         goto fail;
     close(rootfd);
-    if (p->console && open_console(p->sync_fd, &err) < 0)
+    if (p->console && open_console(p->sync_fd, p->uid, &err) < 0)
         goto fail;
     exec_command(p, true, &err);
 fail:

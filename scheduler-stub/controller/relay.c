@@ -6,10 +6,12 @@
 
 #include "base/xalloc.h"
 
-/* Calls on the wire at once to one node: an operator's logs and stops,
- * and two for each exec or forwarded connection (a waiting exchange and a
- * carrying one); beyond, calls wait their turn. */
-#define RELAY_INFLIGHT 16
+/* Calls on the wire at once to one node (a socket each, made when first
+ * needed): an operator's logs and stops, and two for each stream (exec,
+ * attach, forwarded connection: a waiting exchange and a carrying one),
+ * so that the 32 streams an operator may have fit; beyond, calls wait
+ * their turn. */
+#define RELAY_INFLIGHT 64
 
 typedef struct relay_client {
     berth_principal who;

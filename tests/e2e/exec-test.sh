@@ -317,14 +317,19 @@ spec:
   - name: ticker
     image: bb
     command: [/bin/sh, -c, 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done']
+  - name: owner
+    image: bb
+    command: [/bin/sh, -c, 'echo "on $(tty) owned by $(stat -c %u "$(tty)")"; exec sleep 100000']
+    tty: true
+    securityContext: {runAsUser: 1000}
 YAML
 bctl apply -f "$FLEET_DIR/att.yaml" >/dev/null
-att_running() { bctl get pods att-0 2>/dev/null | grep -q "3/3 *Running"; }
+att_running() { bctl get pods att-0 2>/dev/null | grep -q "4/4 *Running"; }
 wait_until 60 att_running || bad "att-0 did not start: $(bctl get pods 2>&1)"
 timeout -s INT 2 "$FLEET_BIN_CTLCLI" attach att-0 -c ticker >"$FLEET_DIR/tick.out" 2>&1
 contains "attach: the output from now on" "tick " "$(cat "$FLEET_DIR/tick.out")"
 expect "... not what came before (no tick 1)" "" "$(grep -x "tick 1" "$FLEET_DIR/tick.out")"
-expect "... and Ctrl-C left it running" "3/3 Running 0" \
+expect "... and Ctrl-C left it running" "4/4 Running 0" \
 	"$(bctl get pods att-0 2>/dev/null | awk 'NR > 1 { print $2, $3, $4 }')"
 (
 	echo one
@@ -357,6 +362,8 @@ else
 	bad "attach -it: $(tail -c 1500 "$FLEET_DIR/att-pty.log")"
 fi
 contains "... the session is in its log" "30 90" "$(bctl logs att-0 -c shell 2>&1)"
+contains "a tty container's terminal is its user's" "on /dev/pts/0 owned by 1000" \
+	"$(bctl logs att-0 -c owner 2>&1)"
 err=$(bctl attach -i att-0 -c ticker </dev/null 2>&1)
 expect "attach -i to a container without stdin: exit 1" 1 "$?"
 contains "... saying why" "was not started with stdin or tty" "$err"
