@@ -56,6 +56,7 @@ struct exec_session {
     int in_fd;         /* stdin's write end, or the terminal (a dup) */
     berth_loop_io in_io;
     bool in_closed;
+    bool in_eof; /* the caller's stdin ended: closed once what waits went */
     /* a stdin chunk partly written: its bytes from in_off */
     uint8_t *in_buf;
     size_t in_len, in_off;
@@ -236,6 +237,8 @@ static bool stdin_flush(exec_session *s)
     }
     s->in_len = s->in_off = 0;
     berth_loop_remove(s->x->loop, &s->in_io);
+    if (s->in_eof)
+        stdin_close(s);
     return true;
 }
 
@@ -275,10 +278,10 @@ static void pump_in(exec_session *s)
             s->in_off = 0;
         }
         if (c.eof) {
-            if (stdin_flush(s))
-                stdin_close(s);
-            else
-                s->in_closed = true; /* closed once flushed */
+            /* closed once what waits has gone (stdin_flush) */
+            s->in_eof = true;
+            if (!stdin_flush(s))
+                return;
             continue;
         }
         if (!stdin_flush(s))
@@ -290,13 +293,17 @@ static void on_stdin(berth_loop_io *io, uint32_t events)
 {
     exec_session *s = berth_container_of(io, exec_session, in_io);
 
-    (void)events;
+    if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLOUT)) {
+        /* nothing can be written there any more (a terminal hung up):
+         * drop what waits, take no more */
+        s->in_len = s->in_off = 0;
+        berth_loop_remove(s->x->loop, &s->in_io);
+        stdin_close(s);
+        pump_in(s);
+        return;
+    }
     if (!stdin_flush(s))
         return;
-    if (s->in_closed && !s->tty) {
-        s->in_closed = false;
-        stdin_close(s);
-    }
     pump_in(s);
 }
 
@@ -604,9 +611,9 @@ void agent_execs_attach(agent_execs *x, berth_rpc_call *call, const AttachStart 
                             "container %s is not running: cannot attach to it", in->container_id);
         return;
     }
-    if (in->stdin && !spec->stdin && !spec->tty) {
+    if (in->stdin && !spec->stdin) {
         berth_rpc_call_fail(call, CODE_FAILED_PRECONDITION,
-                            "container %s was not started with stdin or tty: attach without -i",
+                            "container %s was not started with stdin: true: attach without -i",
                             in->container_id);
         return;
     }

@@ -51,7 +51,7 @@ struct exec_session {
     bool started, client_gone, hung_up;
     /* attached to the main process: the write ends of its output pipes
      * (stdout, stderr; one with a terminal), and whether it passed stdin */
-    bool attach, attach_stdin;
+    bool attach;
     int out_w[2];
     uint64_t missed; /* output bytes it could not take */
     exec_session *next;
@@ -224,14 +224,8 @@ static void client_gone(exec_session *s)
     s->client_gone = true;
     io_close(s->m->loop, &s->conn);
     if (s->attach) {
-        monitor *m = s->m;
-
-        /* detached: the main process goes on; stdinOnce closes its stdin
-         * once the first attach that wrote to it is done */
-        if (s->attach_stdin && m->plan->spec->stdin_once && m->stdin_w >= 0) {
-            close(m->stdin_w);
-            m->stdin_w = -1;
-        }
+        /* detached: the main process goes on (stdinOnce: its stdin went
+         * with this attach, berthd closes it) */
         if (s->missed)
             berth_info("attach: a client missed %llu bytes of output (it read too slowly)",
                        (unsigned long long)s->missed);
@@ -356,6 +350,7 @@ static void attach_start(exec_session *s, const ExecRequest *req)
     const ContainerSpec *spec = m->plan->spec;
     int in = spec->tty ? m->console_fd : m->stdin_w;
     ExecReply ok = EXEC_REPLY_INIT;
+    bool moved = false;
     size_t n = 0;
 
     s->attach = true;
@@ -364,25 +359,37 @@ static void attach_start(exec_session *s, const ExecRequest *req)
         client_gone(s);
         return;
     }
-    if (req->stdin && in < 0) {
+    if (req->stdin && (!spec->stdin || in < 0 || m->stdin_taken)) {
         reply_error(s, 126,
-                    spec->stdin_once && spec->stdin
-                        ? "the container's stdin was closed (stdinOnce): attach without -i"
-                        : "the container was not started with stdin or tty: nothing takes input");
+                    !spec->stdin
+                        ? "the container was not started with stdin: true: attach "
+                          "without -i"
+                        : "the container's stdin was closed (stdinOnce): attach without -i");
         client_gone(s);
         return;
     }
-    /* with a terminal, its master always (a resize needs it) */
-    if (spec->tty || req->stdin) {
+    /* with a terminal, its master always (a resize needs it); stdinOnce
+     * without one: the pipe's write end itself, moved to this attach, so
+     * that its end closes the container's stdin */
+    if (req->stdin && !spec->tty && spec->stdin_once) {
+        s->client_fds[n++] = m->stdin_w;
+        m->stdin_w = -1;
+        moved = true;
+    } else if (spec->tty || req->stdin) {
         s->client_fds[n] = fcntl(in, F_DUPFD_CLOEXEC, 3);
-        if (s->client_fds[n++] < 0)
+        if (s->client_fds[n] < 0)
             goto fail;
+        n++;
     }
-    for (int i = 0; i < (spec->tty ? 1 : 2); i++)
-        if (attach_pipe(&s->client_fds[n++], &s->out_w[i]) < 0)
+    /* a terminal's stdinOnce: one attach that writes, the first */
+    if (req->stdin && spec->tty && spec->stdin_once)
+        m->stdin_taken = true;
+    for (int i = 0; i < (spec->tty ? 1 : 2); i++) {
+        if (attach_pipe(&s->client_fds[n], &s->out_w[i]) < 0)
             goto fail;
+        n++;
+    }
     s->n_client_fds = n;
-    s->attach_stdin = req->stdin;
     ok.started = true;
     if (!reply(s, &ok, s->client_fds, n)) {
         client_gone(s);
@@ -394,6 +401,11 @@ static void attach_start(exec_session *s, const ExecRequest *req)
     return;
 
 fail:
+    if (moved) {
+        /* not used after all: the container's stdin stays */
+        m->stdin_w = s->client_fds[0];
+        s->client_fds[0] = -1;
+    }
     s->n_client_fds = n;
     reply_error(s, 126, "attach: no fd for its stdio");
     client_gone(s);
@@ -533,6 +545,7 @@ static void on_accept(berth_loop_io *io, uint32_t events)
         s->m = m;
         s->conn.fd = s->run.fd = -1;
         s->out_w[0] = s->out_w[1] = -1;
+        s->client_fds[0] = s->client_fds[1] = s->client_fds[2] = -1;
         berth_loop_timer_init(&s->kill_timer, on_kill_timer);
         s->next = m->execs;
         m->execs = s;

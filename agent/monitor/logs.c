@@ -122,7 +122,13 @@ void logs_drain_and_close(monitor *m)
 {
     for (int i = 0; i < 2; i++)
         if (m->out[i].io.fd >= 0) {
-            drain(&m->out[i], 0);
+            berth_error *err = NULL;
+
+            /* a terminal the monitor keeps a peer of never says EOF: its
+             * last line ends here */
+            if (drain(&m->out[i], 0) == 0 &&
+                berth_crilog_end(m->log, m->out[i].stream, berth_now_real_ns(), &err) < 0)
+                log_failed(&err);
             close_pipe(m, &m->out[i]);
         }
 }

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
         return 0;
     }
     m.out[0].io.fd = m.out[1].io.fd = m.control_io.fd = m.exec_listen.fd = -1;
-    m.console_fd = m.stdin_w = -1;
+    m.console_fd = m.console_peer = m.stdin_w = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc) {
             m.ready_fd = atoi(argv[++i]);

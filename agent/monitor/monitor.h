@@ -103,9 +103,13 @@ struct monitor {
     /* Logs. */
     berth_crilog *log;
     out_pipe out[2];
-    /* The run's terminal (spec tty: its master, a copy of the log's) and
-     * stdin's write end (spec stdin): what attach writes to; -1 without. */
-    int console_fd, stdin_w;
+    /* The run's terminal (spec tty: its master, a copy of the log's; and
+     * a peer of its own, so that the terminal lives as long as the run
+     * even when the container closes every fd of it) and stdin's write
+     * end (spec stdin): what attach writes to; -1 without. stdin_taken:
+     * a terminal's stdinOnce was used by an attach. */
+    int console_fd, console_peer, stdin_w;
+    bool stdin_taken;
 
     /* Probes (liveness.c): startup, liveness, readiness. */
     probe probes[PROBE_KINDS];
@@ -167,7 +171,8 @@ int logs_open_pipe(monitor *m, berth_crilog_stream stream, int *ret_write_end, b
 /* Read the container's terminal (its master, taken) into the log as its
  * stdout. */
 int logs_adopt(monitor *m, berth_crilog_stream stream, int fd, berth_error **err);
-/* Read what is left in every pipe, then close them (the writers are gone). */
+/* Read what is left in every pipe, then close them (the writers are gone;
+ * a terminal's last line ends there too). */
 void logs_drain_and_close(monitor *m);
 void logs_close(monitor *m);
 

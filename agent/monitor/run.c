@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -214,9 +215,12 @@ static void run_stdio_close(monitor *m)
 {
     if (m->console_fd >= 0)
         close(m->console_fd);
+    if (m->console_peer >= 0)
+        close(m->console_peer);
     if (m->stdin_w >= 0)
         close(m->stdin_w);
-    m->console_fd = m->stdin_w = -1;
+    m->console_fd = m->console_peer = m->stdin_w = -1;
+    m->stdin_taken = false;
 }
 
 /* The init exited (its pidfd is readable). */
@@ -363,7 +367,8 @@ static int create(monitor *m, berth_error **err)
             goto out;
         }
         m->console_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
-        if (m->console_fd < 0) {
+        m->console_peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (m->console_fd < 0 || m->console_peer < 0) {
             berth_error_errno(err, "the container's terminal");
             close(master);
             goto out;

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,21 +62,26 @@ static int open_console(int sync_fd, uid_t uid, berth_error **err)
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
     };
     struct cmsghdr *cm;
-    int master, slave, n = 0, unlock = 0;
-    char pts[32];
+    struct stat st;
+    int master, slave, unlock = 0;
+    const char *pts = "the container's terminal";
 
-    master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    /* its own devpts' (the container's /dev/ptmx is a link to it), and
+     * checked to be a terminal master: nothing under /dev/pts comes from
+     * the spec, but a bind over it must fail, not be handed on */
+    master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW);
     if (master < 0)
-        return berth_error_errno(err, "open the container's /dev/ptmx");
-    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) {
+        return berth_error_errno(err, "open the container's /dev/pts/ptmx");
+    if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+        minor(st.st_rdev) != 2) {
         close(master);
-        return berth_error_errno(err, "unlock the container's terminal");
+        return berth_error_set(err, EPERM, "the container's /dev/pts/ptmx is no terminal master");
     }
-    snprintf(pts, sizeof(pts), "/dev/pts/%d", n);
-    slave = open(pts, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0) {
+    /* the peer by the master itself, never by a path */
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
+        (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
         close(master);
-        return berth_error_errno(err, "open %s", pts);
+        return berth_error_errno(err, "open the container's terminal");
     }
     /* the user it runs as owns its terminal (group tty, mode 0620: the
      * devpts options), as a login's does */

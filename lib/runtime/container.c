@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -380,7 +381,11 @@ static int read_child_record(int sock, int flags, int *console_fd, berth_error *
             cm->cmsg_len >= CMSG_LEN(sizeof(int)))
             memcpy(&fd, CMSG_DATA(cm), sizeof(int));
     if (n > 0 && (size_t)n > hdr && buf[sizeof(code)] == CHILD_CONSOLE) {
-        if (fd >= 0 && console_fd && *console_fd < 0)
+        struct stat st;
+
+        /* a terminal master (5:2), or nothing of ours */
+        if (fd >= 0 && console_fd && *console_fd < 0 && fstat(fd, &st) == 0 &&
+            S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 2)
             *console_fd = fd;
         else if (fd >= 0)
             close(fd);

@@ -340,11 +340,14 @@ att=$!
 wait_until 10 grep -q "got two" "$FLEET_DIR/echo.out" &&
 	ok "attach -i: the main process reads what is typed" ||
 	bad "attach -i: $(cat "$FLEET_DIR/echo.out")"
+# stdinOnce: the end of what was piped in is the end of its stdin
+wait_until 10 grep -q "stdin closed" "$FLEET_DIR/echo.out" &&
+	ok "... stdinOnce: the end of the piped input closed its stdin" ||
+	bad "stdinOnce: $(cat "$FLEET_DIR/echo.out")"
 kill -INT $att 2>/dev/null
 wait $att 2>/dev/null
-closed() { bctl logs att-0 -c echo 2>/dev/null | grep -q "stdin closed"; }
-wait_until 10 closed && ok "... stdinOnce: its stdin closed once that attach ended" ||
-	bad "stdinOnce: $(bctl logs att-0 -c echo 2>&1)"
+err=$(bctl attach -i att-0 -c echo </dev/null 2>&1)
+contains "... and no later attach -i gets it again" "stdin was closed (stdinOnce)" "$err"
 "$PTYDRIVE" 30 90 -- "$FLEET_BIN_CTLCLI" attach -it att-0 -c shell 2>"$FLEET_DIR/att-pty.log" <<'S'
 expect If you don't see a command prompt, try pressing enter.
 send \r
@@ -366,7 +369,7 @@ contains "a tty container's terminal is its user's" "on /dev/pts/0 owned by 1000
 	"$(bctl logs att-0 -c owner 2>&1)"
 err=$(bctl attach -i att-0 -c ticker </dev/null 2>&1)
 expect "attach -i to a container without stdin: exit 1" 1 "$?"
-contains "... saying why" "was not started with stdin or tty" "$err"
+contains "... saying why" "was not started with stdin: true" "$err"
 contains "attach -t without a tty in the spec: kubectl's warning" \
 	"Unable to use a TTY - container ticker did not allocate one" \
 	"$(timeout -s INT 1 "$FLEET_BIN_CTLCLI" attach -t att-0 -c ticker 2>&1 </dev/null)"
