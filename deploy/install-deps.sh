@@ -45,6 +45,9 @@ packages=(
 	groff-base man-db bash-completion
 	# the metrics test: promtool, and a real Prometheus scraping the daemons
 	prometheus
+	# several controllers on one fleet: etcd (the tests start their own
+	# members; etcdctl reads what berth wrote)
+	etcd-server etcd-client
 	# the packages' test: they are built (dpkg-shlibdeps, file) and installed
 	# into a Debian root made for it
 	dpkg-dev file debootstrap
@@ -82,3 +85,11 @@ echo "install-deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2> >(grep -v "^debconf: delaying" >&2)
+
+# Debian's etcd-server starts a member of its own on 127.0.0.1:2379 where
+# systemd runs. berth starts the members it uses (tests, quickstart ha):
+# one installed here for that is not left running.
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
+	systemctl disable --now etcd.service >/dev/null 2>&1 || true
+	echo "install-deps.sh: etcd-server installed, its default etcd.service disabled" >&2
+fi

@@ -1,4 +1,5 @@
-/* The controller's SQLite store: schema, prepared statements, rows. */
+/* The controller's SQLite store: schema, prepared statements, rows; with
+ * etcd, the same over a working copy in memory (store-repl.c replicates). */
 #include "store.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include "pb/pb.h"
 #include "rpc/envelope.h"
 #include "spec/workload.h"
+#include "store-repl.h"
 
 #define SCHEMA_VERSION 9
 #define STMT_CACHE     64
@@ -130,6 +132,7 @@ struct berth_store {
     bool doomed;                         /* a nested rollback happened */
     berth_prom_histogram commit_seconds; /* each outermost COMMIT (its fsync) */
     stmt_slot stmts[STMT_CACHE];
+    store_repl *repl; /* etcd's: NULL for a file */
 };
 
 static int db_error(berth_store *st, berth_error **err, const char *what)
@@ -165,11 +168,22 @@ static sqlite3_stmt *stmt(berth_store *st, const char *sql, berth_error **err)
     return s;
 }
 
-/* Step a statement that returns no rows. */
+/* Step a statement that returns no rows. With etcd, one outside a
+ * transaction is one of its own: every write is replicated at a commit. */
 static int run(berth_store *st, sqlite3_stmt *s, const char *what, berth_error **err)
 {
-    int rc = sqlite3_step(s);
+    int rc;
 
+    if (st->repl && st->depth == 0) {
+        if (berth_store_begin(st, err) < 0)
+            return -1;
+        if (run(st, s, what, err) < 0) {
+            berth_store_rollback(st);
+            return -1;
+        }
+        return berth_store_commit(st, err);
+    }
+    rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return db_error(st, err, what);
@@ -305,10 +319,93 @@ int berth_store_open(const char *path, berth_store **ret_store, berth_error **er
     return 0;
 }
 
+int berth_store_open_etcd(const berth_store_etcd_config *cfg, berth_store **ret_store,
+                          berth_error **err)
+{
+    berth_store *st = berth_xcalloc(1, sizeof(*st));
+
+    st->path = berth_xasprintf("etcd %s%s", cfg->etcd.n_endpoints ? cfg->etcd.endpoints[0] : "",
+                               cfg->prefix ? cfg->prefix : "/berth/");
+    berth_prom_histogram_init(&st->commit_seconds, berth_prom_seconds_buckets,
+                              berth_prom_seconds_buckets_n);
+    /* the working copy: etcd is what lasts */
+    if (sqlite3_open_v2(":memory:", &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        db_error(st, err, "open");
+        berth_store_close(st);
+        return -1;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    if (exec(st, "PRAGMA synchronous = OFF", "set synchronous", err) < 0 || migrate(st, err) < 0 ||
+        store_repl_open(st->db, cfg, SCHEMA_VERSION, &st->repl, err) < 0) {
+        berth_store_close(st);
+        return -1;
+    }
+    *ret_store = st;
+    return 0;
+}
+
+int berth_store_fd(const berth_store *st)
+{
+    return st->repl ? store_repl_fd(st->repl) : -1;
+}
+
+int berth_store_sync(berth_store *st, berth_error **err)
+{
+    return st->repl ? store_repl_sync(st->repl, err) : 0;
+}
+
+berth_store_role berth_store_role_of(const berth_store *st)
+{
+    return st->repl ? store_repl_role(st->repl) : BERTH_STORE_SOLE;
+}
+
+const char *berth_store_role_name(berth_store_role r)
+{
+    switch (r) {
+    case BERTH_STORE_SOLE:
+        return "sole";
+    case BERTH_STORE_FOLLOWER:
+        return "follower";
+    case BERTH_STORE_TAKEOVER:
+        return "taking over";
+    case BERTH_STORE_LEADER:
+        return "leader";
+    case BERTH_STORE_LOST:
+        return "deposed";
+    }
+    return "?";
+}
+
+int berth_store_campaign(berth_store *st, const char *name, const char *rpc, int64_t ttl_s,
+                         berth_error **err)
+{
+    if (!st->repl)
+        return berth_error_set(err, EINVAL, "%s: one controller alone: no election", st->path);
+    return store_repl_campaign(st->repl, name, rpc, ttl_s, err);
+}
+
+void berth_store_resign(berth_store *st)
+{
+    if (st->repl)
+        store_repl_resign(st->repl);
+}
+
+size_t berth_store_members(const berth_store *st, berth_store_member *ret, size_t cap)
+{
+    return st->repl ? store_repl_members(st->repl, ret, cap) : 0;
+}
+
+size_t berth_store_health(berth_store *st, berth_etcd_status *ret, const char **ret_endpoints)
+{
+    return st->repl ? store_repl_health(st->repl, ret, ret_endpoints) : 0;
+}
+
 void berth_store_close(berth_store *st)
 {
     if (!st)
         return;
+    store_repl_free(st->repl);
     for (size_t i = 0; i < STMT_CACHE; i++)
         sqlite3_finalize(st->stmts[i].stmt);
     sqlite3_close_v2(st->db);
@@ -338,11 +435,17 @@ int berth_store_commit(berth_store *st, berth_error **err)
         return 0;
     if (st->doomed) {
         exec(st, "ROLLBACK", "rollback", NULL);
+        if (st->repl)
+            store_repl_discard(st->repl);
         return berth_error_set(err, EIO, "%s: transaction rolled back", st->path);
     }
     t0 = berth_now_mono_ns();
-    if (exec(st, "COMMIT", "commit", err) < 0) {
+    /* etcd's transaction first: the copy commits only what etcd holds */
+    if ((st->repl && store_repl_commit(st->repl, err) < 0) ||
+        exec(st, "COMMIT", "commit", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
+        if (st->repl)
+            store_repl_discard(st->repl);
         return -1;
     }
     berth_prom_histogram_observe_ns(&st->commit_seconds, berth_now_mono_ns() - t0);
@@ -363,6 +466,8 @@ void berth_store_rollback(berth_store *st)
         return;
     }
     exec(st, "ROLLBACK", "rollback", NULL);
+    if (st->repl)
+        store_repl_discard(st->repl);
 }
 
 /* ---- nodes' taints ---- */

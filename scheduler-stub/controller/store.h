@@ -36,6 +36,77 @@ typedef struct berth_store berth_store;
 int berth_store_open(const char *path, berth_store **ret_store, berth_error **err);
 void berth_store_close(berth_store *st);
 
+/* ---- the etcd backend ----
+ *
+ * Several controllers share one fleet through etcd. Each keeps the same
+ * schema in an SQLite database in memory, its working copy, and every row
+ * is one etcd key under the prefix ("<prefix>t/<table>/<primary key>", the
+ * row as JSON): what a transaction changed locally (SQLite's session
+ * extension records it) is written as one etcd transaction before the
+ * local COMMIT, and a refused or failed one rolls the local one back. A
+ * watch on the prefix applies what the leader writes to every other
+ * member's copy, so a follower's view is warm.
+ *
+ * Writes are the leader's only. Members campaign with a lease
+ * (berth_store_campaign): "<prefix>election/<lease>" holds each member's
+ * name and address; the lowest creation revision leads. Every transaction
+ * compares the leader's key creation revision (fencing: a deposed leader's
+ * writes fail) and the last write's marker "<prefix>meta/lastwrite" (a
+ * transaction whose answer was lost is told apart from one never made, so
+ * none is applied twice). A new leader writes "<prefix>meta/leader" and
+ * waits for its own write to come back through the watch: its copy then
+ * holds everything written before (the barrier). */
+
+#include "etcd.h"
+
+typedef struct berth_store_etcd_config {
+    berth_etcd_config etcd;
+    const char *prefix; /* NULL: "/berth/" */
+} berth_store_etcd_config;
+
+/* Read the fleet's rows from etcd into a new working copy and follow the
+ * prefix. EPROTO when etcd holds a newer schema than this controller's. */
+int berth_store_open_etcd(const berth_store_etcd_config *cfg, berth_store **ret_store,
+                          berth_error **err);
+/* Readable when the watch or the lease has news: call berth_store_sync.
+ * -1 for SQLite. */
+int berth_store_fd(const berth_store *st);
+
+typedef enum berth_store_role {
+    BERTH_STORE_SOLE,     /* SQLite: the one controller */
+    BERTH_STORE_FOLLOWER, /* etcd: another member leads (or none yet) */
+    BERTH_STORE_TAKEOVER, /* elected; waiting for the barrier */
+    BERTH_STORE_LEADER,   /* may write */
+    BERTH_STORE_LOST,     /* the lease is gone or a write was fenced: stop */
+} berth_store_role;
+
+/* Apply what the watch brought, and move the role on (a follower whose
+ * key is now the oldest writes the barrier; a barrier seen makes it the
+ * leader; a lapsed lease makes it LOST). */
+int berth_store_sync(berth_store *st, berth_error **err);
+berth_store_role berth_store_role_of(const berth_store *st);
+const char *berth_store_role_name(berth_store_role r);
+
+/* Join the election as name, reachable at rpc: a lease of ttl_s seconds,
+ * kept alive by a thread; the role moves on in berth_store_sync. */
+int berth_store_campaign(berth_store *st, const char *name, const char *rpc, int64_t ttl_s,
+                         berth_error **err);
+/* Leave it (revoke the lease: another member takes over at once). */
+void berth_store_resign(berth_store *st);
+
+/* The members campaigning, oldest first (the first leads). */
+typedef struct berth_store_member {
+    char name[BERTH_NAME_MAX + 1];
+    char rpc[256];
+    int64_t create_revision;
+    bool self;
+} berth_store_member;
+size_t berth_store_members(const berth_store *st, berth_store_member *ret, size_t cap);
+
+/* etcd's members' health, one per configured endpoint (ret has room for
+ * BERTH_ETCD_ENDPOINTS_MAX); 0 for SQLite. */
+size_t berth_store_health(berth_store *st, berth_etcd_status *ret, const char **ret_endpoints);
+
 /* Transactions nest: the outermost begin starts one (BEGIN IMMEDIATE), the
  * matching commit commits it. A rollback at any depth makes the outermost
  * commit fail and roll everything back. */

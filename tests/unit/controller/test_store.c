@@ -1,9 +1,14 @@
-/* The controller's SQLite store: every kind of row survives a close and a
- * reopen exactly, transactions are all or nothing, the event history stays
+/* The controller's store: every kind of row survives a close and a reopen
+ * exactly, transactions are all or nothing, the event history stays
  * bounded, join tokens are single-use, and a damaged row or a newer schema
- * is an error naming it rather than a crash. */
+ * is an error naming it rather than a crash; the same suite again on a
+ * real etcd (its own member, started here), and what only etcd has: a
+ * follower's copy follows the leader, a deposed leader's writes are
+ * fenced and leave its copy as it was, a new leader takes over with
+ * everything written before, and rows are keys an operator can read. */
 #include <check.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +19,7 @@
 
 #include "base/io.h"
 #include "check_main.h"
+#include "etcd_fixture.h"
 #include "store.h"
 
 static char dir[] = "/tmp/berth-store-XXXXXX";
@@ -31,11 +37,56 @@ static void teardown(void)
     strcpy(dir, "/tmp/berth-store-XXXXXX");
 }
 
+/* The etcd test case's stores: the test's own prefix on the fixture's etcd. */
+static bool use_etcd;
+
+static berth_store_etcd_config etcd_config(char *prefix, size_t size)
+{
+    berth_store_etcd_config c = { .etcd = { .n_endpoints = 1, .timeout_ms = 2000 } };
+
+    c.etcd.endpoints[0] = etcd_endpoint;
+    snprintf(prefix, size, "/%s/", strrchr(dir, '/') + 1);
+    c.prefix = prefix;
+    return c;
+}
+
+/* Sync st until its role is want (10 s at most). */
+static void sync_until(berth_store *st, berth_store_role want)
+{
+    berth_error *err = NULL;
+
+    for (int i = 0; i < 200 && berth_store_role_of(st) != want; i++) {
+        struct pollfd p = { .fd = berth_store_fd(st), .events = POLLIN };
+
+        poll(&p, 1, 50);
+        ck_assert_msg(berth_store_sync(st, &err) == 0, "%s", err ? err->msg : "");
+    }
+    ck_assert_str_eq(berth_store_role_name(berth_store_role_of(st)), berth_store_role_name(want));
+}
+
+static berth_store *open_etcd_store(const char *member)
+{
+    berth_store *st = NULL;
+    berth_error *err = NULL;
+    char prefix[64];
+    berth_store_etcd_config c = etcd_config(prefix, sizeof(prefix));
+
+    ck_assert_msg(berth_store_open_etcd(&c, &st, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_msg(berth_store_campaign(st, member, "tcp://127.0.0.1:1", 5, &err) == 0, "%s",
+                  err ? err->msg : "");
+    return st;
+}
+
 static berth_store *open_store(void)
 {
     berth_store *st = NULL;
     berth_error *err = NULL;
 
+    if (use_etcd) {
+        st = open_etcd_store("c1");
+        sync_until(st, BERTH_STORE_LEADER);
+        return st;
+    }
     ck_assert_msg(berth_store_open(path, &st, &err) == 0, "%s", err ? err->msg : "");
     return st;
 }
@@ -160,9 +211,12 @@ START_TEST(nodes_round_trip_across_a_reopen)
     memset(p.pending_key, 0xcc, BERTH_PUBKEY_LEN);
     ck_assert_int_eq(berth_store_node_put(st, &p, &err), 0);
     berth_store_close(st);
-    /* the database holds keys and sealed secrets: nobody else reads it */
-    ck_assert_int_eq(stat(path, &sb), 0);
-    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    /* the database holds keys and sealed secrets: nobody else reads it
+     * (etcd's own files are etcd's, and its clients' certificates) */
+    if (!use_etcd) {
+        ck_assert_int_eq(stat(path, &sb), 0);
+        ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    }
 
     st = open_store();
     ck_assert_int_eq(berth_store_nodes_load(st, take_node, &l, &err), 0);
@@ -316,7 +370,7 @@ START_TEST(transactions_are_all_or_nothing)
     ck_assert_int_eq(berth_store_begin(st, &err), 0);
     berth_store_rollback(st);
     ck_assert_int_lt(berth_store_commit(st, &err), 0);
-    ck_assert_ptr_nonnull(strstr(err->msg, "berth.db: transaction rolled back"));
+    ck_assert_ptr_nonnull(strstr(err->msg, ": transaction rolled back"));
     berth_error_free(&err);
     ck_assert_int_eq(berth_store_nodes_load(st, take_node, &l, &err), 0);
     ck_assert_uint_eq(l.n_nodes, 0);
@@ -730,10 +784,240 @@ START_TEST(damage_is_an_error_not_a_crash)
 }
 END_TEST
 
+/* ---- what only etcd has ---- */
+
+static void etcd_use(void)
+{
+    etcd_start();
+    use_etcd = true;
+}
+
+static void wait_members(berth_store *st, size_t n)
+{
+    berth_store_member m[4];
+    berth_error *err = NULL;
+
+    for (int i = 0; i < 100 && berth_store_members(st, m, 4) != n; i++) {
+        struct pollfd p = { .fd = berth_store_fd(st), .events = POLLIN };
+
+        poll(&p, 1, 50);
+        ck_assert_int_eq(berth_store_sync(st, &err), 0);
+    }
+    ck_assert_uint_eq(berth_store_members(st, m, 4), n);
+}
+
+static size_t count_nodes(berth_store *st)
+{
+    static loaded l;
+    size_t n;
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(berth_store_nodes_load(st, take_node, &l, &err), 0);
+    n = l.n_nodes;
+    loaded_free(&l);
+    return n;
+}
+
+START_TEST(a_follower_follows_and_takes_over_with_everything)
+{
+    berth_store *a = open_etcd_store("c1"), *b;
+    berth_store_node n = sample_node("n1");
+    berth_store_member m[4];
+    berth_error *err = NULL;
+
+    sync_until(a, BERTH_STORE_LEADER);
+    b = open_etcd_store("c2");
+    wait_members(b, 2);
+    ck_assert_str_eq(berth_store_role_name(berth_store_role_of(b)), "follower");
+    /* a follower writes nothing, and says why */
+    n.generation = 1;
+    ck_assert_int_lt(berth_store_node_put(b, &n, &err), 0);
+    ck_assert_int_eq(err->code, EPERM);
+    ck_assert_ptr_nonnull(strstr(err->msg, "not the leader"));
+    berth_error_free(&err);
+    ck_assert_uint_eq(count_nodes(b), 0);
+    /* the leader's writes reach the follower's copy */
+    ck_assert_int_eq(berth_store_node_put(a, &n, &err), 0);
+    for (int i = 0; i < 100 && count_nodes(b) == 0; i++) {
+        struct pollfd p = { .fd = berth_store_fd(b), .events = POLLIN };
+
+        poll(&p, 1, 50);
+        ck_assert_int_eq(berth_store_sync(b, &err), 0);
+    }
+    ck_assert_uint_eq(count_nodes(b), 1);
+    ck_assert_uint_eq(berth_store_members(b, m, 4), 2);
+    ck_assert_str_eq(m[0].name, "c1");
+    ck_assert(!m[0].self);
+    ck_assert_str_eq(m[1].name, "c2");
+    ck_assert(m[1].self);
+    /* the leader leaves: the follower takes over and writes */
+    ck_assert_int_eq(berth_store_node_delete(a, "n1", &err), 0);
+    berth_store_close(a);
+    sync_until(b, BERTH_STORE_LEADER);
+    ck_assert_uint_eq(count_nodes(b), 0);
+    n.generation = 2;
+    ck_assert_int_eq(berth_store_node_put(b, &n, &err), 0);
+    berth_store_close(b);
+    /* a third reads it all */
+    a = open_etcd_store("c3");
+    ck_assert_uint_eq(count_nodes(a), 1);
+    berth_store_close(a);
+}
+END_TEST
+
+typedef struct oldest {
+    int64_t lease, create;
+} oldest;
+
+static int on_election_key(void *data, const berth_etcd_kv *kv)
+{
+    oldest *o = data;
+
+    if (kv->create_revision < o->create) {
+        o->create = kv->create_revision;
+        o->lease = kv->lease;
+    }
+    return 0;
+}
+
+static int64_t oldest_lease(berth_etcd *e)
+{
+    char prefix[64], from[96];
+    berth_store_etcd_config c = etcd_config(prefix, sizeof(prefix));
+    oldest o = { 0, INT64_MAX };
+    size_t end_len;
+    uint8_t *end;
+
+    snprintf(from, sizeof(from), "%selection/", c.prefix);
+    end = berth_etcd_prefix_end(from, strlen(from), &end_len);
+    ck_assert_int_eq(
+        berth_etcd_range(e, from, strlen(from), end, end_len, 0, on_election_key, &o, NULL, NULL),
+        0);
+    free(end);
+    return o.lease;
+}
+
+START_TEST(a_deposed_leaders_writes_are_fenced)
+{
+    berth_store *a = open_etcd_store("c1"), *b;
+    berth_store_node n = sample_node("n1");
+    berth_store_member m[2];
+    berth_etcd *e = NULL;
+    berth_etcd_config ec = { .n_endpoints = 1 };
+    berth_error *err = NULL;
+    int64_t lease;
+
+    sync_until(a, BERTH_STORE_LEADER);
+    b = open_etcd_store("c2");
+    wait_members(b, 2);
+    ck_assert_uint_eq(berth_store_members(b, m, 2), 2);
+    /* a's lease revoked behind its back (as etcd does when it lapses):
+     * the oldest election key's */
+    ec.endpoints[0] = etcd_endpoint;
+    ck_assert_int_eq(berth_etcd_new(&ec, &e, NULL), 0);
+    ck_assert_str_eq(m[0].name, "c1");
+    lease = oldest_lease(e);
+    ck_assert_int_ne(lease, 0);
+    ck_assert_int_eq(berth_etcd_lease_revoke(e, lease, NULL), 0);
+    /* b takes over; a's next write is refused, its copy left as it was */
+    sync_until(b, BERTH_STORE_LEADER);
+    ck_assert_int_lt(berth_store_node_put(a, &n, &err), 0);
+    ck_assert_int_eq(err->code, EPERM);
+    berth_error_free(&err);
+    ck_assert_uint_eq(count_nodes(a), 0);
+    ck_assert_str_eq(berth_store_role_name(berth_store_role_of(a)), "deposed");
+    ck_assert_int_eq(berth_store_node_put(b, &n, &err), 0);
+    berth_etcd_free(e);
+    berth_store_close(a);
+    berth_store_close(b);
+}
+END_TEST
+
+typedef struct found {
+    char key[256], value[4096];
+    int n;
+} found;
+
+static int on_found(void *data, const berth_etcd_kv *kv)
+{
+    found *f = data;
+
+    if (f->n++ == 0) {
+        snprintf(f->key, sizeof(f->key), "%.*s", (int)kv->key_len, (const char *)kv->key);
+        snprintf(f->value, sizeof(f->value), "%.*s", (int)kv->value_len, (const char *)kv->value);
+    }
+    return 0;
+}
+
+START_TEST(rows_are_keys_an_operator_can_read)
+{
+    berth_store *st = open_store();
+    berth_store_assignment a = { .node = "n/1",
+                                 .container_id = "web-0",
+                                 .workload = "prod/web",
+                                 .replica = 0,
+                                 .spec_generation = 3,
+                                 .workload_generation = 2,
+                                 .revision = "" };
+    berth_etcd *e = NULL;
+    berth_etcd_config ec = { .n_endpoints = 1 };
+    char prefix[64], key[160];
+    berth_store_etcd_config c = etcd_config(prefix, sizeof(prefix));
+    found f = { 0 };
+    berth_error *err = NULL;
+
+    ck_assert_int_eq(berth_store_assignment_put(st, &a, &err), 0);
+    ec.endpoints[0] = etcd_endpoint;
+    ck_assert_int_eq(berth_etcd_new(&ec, &e, NULL), 0);
+    snprintf(key, sizeof(key), "%st/assignments/n%%2F1/web-0", c.prefix);
+    ck_assert_int_eq(berth_etcd_range(e, key, strlen(key), NULL, 0, 0, on_found, &f, NULL, NULL),
+                     0);
+    ck_assert_int_eq(f.n, 1);
+    ck_assert_ptr_nonnull(strstr(f.value, "\"workload\":\"prod/web\""));
+    ck_assert_ptr_nonnull(strstr(f.value, "\"spec_generation\":3"));
+    /* deleting the row deletes the key */
+    ck_assert_int_eq(berth_store_assignment_delete(st, "n/1", "web-0", &err), 0);
+    f.n = 0;
+    ck_assert_int_eq(berth_etcd_range(e, key, strlen(key), NULL, 0, 0, on_found, &f, NULL, NULL),
+                     0);
+    ck_assert_int_eq(f.n, 0);
+    berth_etcd_free(e);
+    berth_store_close(st);
+}
+END_TEST
+
+START_TEST(a_newer_schema_in_etcd_is_refused)
+{
+    berth_etcd *e = NULL;
+    berth_etcd_config ec = { .n_endpoints = 1 };
+    char prefix[64], key[160];
+    berth_store_etcd_config c = etcd_config(prefix, sizeof(prefix));
+    berth_etcd_op op = { 0 };
+    berth_store *st = NULL;
+    berth_error *err = NULL;
+    bool ok = false;
+
+    ec.endpoints[0] = etcd_endpoint;
+    ck_assert_int_eq(berth_etcd_new(&ec, &e, NULL), 0);
+    snprintf(key, sizeof(key), "%smeta/schema", c.prefix);
+    op.key = key;
+    op.key_len = strlen(key);
+    op.value = "999";
+    op.value_len = 3;
+    ck_assert_int_eq(berth_etcd_txn(e, NULL, 0, &op, 1, &ok, NULL, NULL), 0);
+    ck_assert(ok);
+    ck_assert_int_lt(berth_store_open_etcd(&c, &st, &err), 0);
+    ck_assert_int_eq(err->code, EPROTO);
+    ck_assert_ptr_nonnull(strstr(err->msg, "schema version 999 is newer than this controller's"));
+    berth_error_free(&err);
+    berth_etcd_free(e);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("store");
-    TCase *tc = tcase_create("store");
+    TCase *tc = tcase_create("store"), *te = tcase_create("etcd");
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, nodes_round_trip_across_a_reopen);
@@ -746,5 +1030,19 @@ Suite *make_suite(void)
     tcase_add_test(tc, namespaces_and_the_upgrade_from_schema_2);
     tcase_add_test(tc, revisions_and_the_upgrade_from_schema_4);
     suite_add_tcase(s, tc);
+    /* the same round trips on etcd, and what only etcd has */
+    tcase_add_unchecked_fixture(te, etcd_use, etcd_stop);
+    tcase_add_checked_fixture(te, setup, teardown);
+    tcase_set_timeout(te, 60);
+    tcase_add_test(te, nodes_round_trip_across_a_reopen);
+    tcase_add_test(te, workloads_assignments_statuses_round_trip);
+    tcase_add_test(te, transactions_are_all_or_nothing);
+    tcase_add_test(te, event_history_is_bounded);
+    tcase_add_test(te, join_tokens_are_single_use);
+    tcase_add_test(te, a_follower_follows_and_takes_over_with_everything);
+    tcase_add_test(te, a_deposed_leaders_writes_are_fenced);
+    tcase_add_test(te, rows_are_keys_an_operator_can_read);
+    tcase_add_test(te, a_newer_schema_in_etcd_is_refused);
+    suite_add_tcase(s, te);
     return s;
 }
