@@ -17,7 +17,7 @@
 # shellcheck disable=SC2207 # COMPREPLY=($(compgen ...)): words split as meant
 
 _berthctl_commands='apply create delete get describe events logs exec attach port-forward stop rollout health top node
-    cordon uncordon drain join-token keygen image agent run version'
+    cordon uncordon drain join-token keygen image agent run controller version'
 
 # The connection and namespace options every command but run, image and
 # keygen takes (berthctl takes them before or after the command).
@@ -427,6 +427,8 @@ _berthctl()
             names=$(_berthctl_list join-token ls)
             _berthctl_add "$names"
         fi ;;
+    controller)
+        ((n == 0)) && _berthctl_add 'ls' ;;
     run | version | health | keygen | events) ;;
     esac
     _berthctl_colons

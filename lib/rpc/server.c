@@ -40,6 +40,8 @@ struct berth_rpc_server {
     berth_rpc_call *calls; /* executing */
     berth_rpc_server_stats stats;
     berth_rpc_metrics *metrics;
+    const char *(*gate)(void *data, const char *method);
+    void *gate_data;
 };
 
 struct berth_rpc_call {
@@ -426,6 +428,14 @@ static void serve(berth_rpc_server *srv, const berth_opened *o, Envelope *env, c
                    quote_method(env->method, qm));
         return;
     }
+    if (srv->gate) {
+        const char *why = srv->gate(srv->gate_data, env->method);
+
+        if (why) {
+            answer_now(srv, o, env, hdr, hdr_len, CODE_UNAVAILABLE, false, "%s", why);
+            return;
+        }
+    }
     if (srv->pending >= srv->max_pending) {
         srv->stats.overloaded++;
         answer_now(srv, o, env, hdr, hdr_len, CODE_RESOURCE_EXHAUSTED, false,
@@ -547,6 +557,8 @@ static int server_new(const berth_rpc_server_config *cfg, bool respondent,
     srv->auth = cfg->auth;
     srv->respondent = respondent;
     srv->metrics = cfg->metrics;
+    srv->gate = cfg->gate;
+    srv->gate_data = cfg->gate_data;
     srv->max_pending = cfg->max_pending ? cfg->max_pending : DEFAULT_MAX_PENDING;
     if (berth_rpc_dispatch_new(&srv->dispatch, err) < 0)
         goto fail;

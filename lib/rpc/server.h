@@ -56,6 +56,12 @@ typedef struct berth_rpc_server_config {
     /* Where executed calls are counted (how long, by method and code);
      * NULL: nowhere. Borrowed: it must outlive the server. */
     berth_rpc_metrics *metrics;
+    /* Asked of every call before it executes: NULL to let it, or why it is
+     * refused UNAVAILABLE now (a controller that does not lead: the caller
+     * tries another). Not remembered in the reply cache: the same call may
+     * pass later. NULL: every call executes. */
+    const char *(*gate)(void *data, const char *method);
+    void *gate_data;
 } berth_rpc_server_config;
 
 typedef struct berth_rpc_server_stats {

@@ -76,6 +76,7 @@ int berthctl_cmd_rollout(berthctl_ctx *ctx, int argc, char **argv);
 int berthctl_cmd_cordon(berthctl_ctx *ctx, int argc, char **argv);
 /* berthctl version [--client]: kubectl's Client and Server Version. */
 int berthctl_cmd_version(berthctl_ctx *ctx, int argc, char **argv);
+int berthctl_cmd_controller(berthctl_ctx *ctx, int argc, char **argv);
 /* berthctl create secret|configmap (argv[0] the kind's word). */
 int berthctl_create_object(berthctl_ctx *ctx, int argc, char **argv);
 /* berthctl drain and node drain (argv[0] "drain"). */

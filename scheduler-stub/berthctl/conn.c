@@ -33,7 +33,8 @@
 const char berthctl_connection_help[] =
     "Connection (also BERTH_CONTROLLER, BERTH_CONTROLLER_KEY, BERTH_KEY, BERTH_OPERATOR,\n"
     "BERTH_CONFIG, or the same names in ~/.config/berth/config.yaml):\n"
-    "  --controller ADDR        the controller's rpc address (default " DEFAULT_CONTROLLER ")\n"
+    "  --controller ADDR        the controller's rpc address (default " DEFAULT_CONTROLLER ");\n"
+    "                           several, comma-separated: the one that leads\n"
     "  --controller-key FILE    its public key, pinned (default " DEFAULT_CONTROLLER_KEY ")\n"
     "  --controller-name NAME   its principal name (default controller)\n"
     "  --key FILE               your operator secret key (default " DEFAULT_KEY ")\n"
@@ -404,6 +405,77 @@ out:
     return r;
 }
 
+/* The connection, not the settings. */
+static void drop_client(berthctl_ctx *ctx)
+{
+    berth_rpc_client_free(ctx->client);
+    berth_auth_free(ctx->auth);
+    berth_policy_memory_free(ctx->policy);
+    berth_loop_free(ctx->loop);
+    ctx->client = NULL;
+    ctx->auth = ctx->policy = NULL;
+    ctx->loop = NULL;
+}
+
+/* Several controllers (comma-separated): ask each in turn which leads
+ * (ListControllers, which followers answer too) and stay with the one
+ * that does. */
+static int connect_leader(berthctl_ctx *ctx, const berth_principal *controller, berth_error **err)
+{
+    static char chosen[512];
+    _cleanup_free_ char *list = berth_xstrdup(ctx->controller);
+    char why[1536] = "";
+    char *save = NULL;
+    uint32_t timeout = ctx->timeout_ms;
+
+    for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+        ListControllersRequest req = LIST_CONTROLLERS_REQUEST_INIT;
+        berth_rpc_result res = { 0 };
+        berth_error *e = NULL;
+        size_t l = strlen(why);
+        char peer[600];
+
+        snprintf(peer, sizeof(peer), "the controller at %s", a);
+        if (berthctl_connect_server(ctx, &controller_descriptor, controller, ctx->controller_key,
+                                    "the controller's public key (--controller-key)", a,
+                                    "the controller (--controller)", peer, peer, &e) < 0) {
+            if (!ctx->client && e->code != ECONNREFUSED && e->code != ENOENT) {
+                /* the key files: the same for every address */
+                *err = e;
+                return -1;
+            }
+            snprintf(why + l, sizeof(why) - l, "; %s", e->msg);
+            berth_error_free(&e);
+            drop_client(ctx);
+            continue;
+        }
+        if (berth_rpc_client_call_sync(ctx->client, ctx->service, "ListControllers", &req.base,
+                                       timeout < 3000 ? timeout : 3000, &res, &e) == 0 &&
+            res.code == CODE_OK) {
+            const char *role = ((ListControllersResponse *)res.response)->role;
+
+            if (strcmp(role, "leader") == 0 || strcmp(role, "sole") == 0) {
+                berth_rpc_result_clear(&res);
+                snprintf(chosen, sizeof(chosen), "%s", a);
+                ctx->controller = chosen;
+                snprintf(ctx->peer, sizeof(ctx->peer), "the controller at %s", a);
+                return 0;
+            }
+            snprintf(why + l, sizeof(why) - l, "; %s: %s", a, role);
+        } else {
+            snprintf(why + l, sizeof(why) - l, "; %s: %s", a,
+                     e             ? e->msg
+                     : res.message ? res.message
+                                   : berth_rpc_code_name(res.code));
+        }
+        berth_error_free(&e);
+        berth_rpc_result_clear(&res);
+        drop_client(ctx);
+    }
+    return berth_error_set(err, EHOSTUNREACH, "no controller of %s leads now%s", ctx->controller,
+                           why);
+}
+
 int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
 {
     berth_principal controller;
@@ -417,9 +489,15 @@ int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
                                "namespace '%.70s' is not a valid namespace name (1-%d of a-z 0-9 "
                                "-, starting and ending with a letter or digit)",
                                ctx->namespace_, BERTH_NAMESPACE_MAX);
+    if (strchr(ctx->controller, ',') && connect_leader(ctx, &controller, err) < 0)
+        return -1;
     snprintf(peer, sizeof(peer), "the controller at %s", ctx->controller);
     snprintf(silent, sizeof(silent), "%s did not answer within %s", peer,
              berth_format_duration((int64_t)ctx->timeout_ms * BERTH_NSEC_PER_MSEC, d, sizeof(d)));
+    if (ctx->client) {
+        snprintf(ctx->silent, sizeof(ctx->silent), "%s", silent);
+        return 0;
+    }
     return berthctl_connect_server(ctx, &controller_descriptor, &controller, ctx->controller_key,
                                    "the controller's public key (--controller-key)",
                                    ctx->controller, "the controller (--controller)", peer, silent,
@@ -428,13 +506,7 @@ int berthctl_connect(berthctl_ctx *ctx, berth_error **err)
 
 void berthctl_disconnect(berthctl_ctx *ctx)
 {
-    berth_rpc_client_free(ctx->client);
-    berth_auth_free(ctx->auth);
-    berth_policy_memory_free(ctx->policy);
-    berth_loop_free(ctx->loop);
-    ctx->client = NULL;
-    ctx->auth = ctx->policy = NULL;
-    ctx->loop = NULL;
+    drop_client(ctx);
     for (size_t i = 0; i < sizeof(ctx->owned) / sizeof(ctx->owned[0]); i++) {
         free(ctx->owned[i]);
         ctx->owned[i] = NULL;

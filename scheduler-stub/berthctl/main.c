@@ -40,6 +40,8 @@ static const berthctl_command commands[] = {
     { "image", "pull, import, list and remove this node's images", berthctl_cmd_image },
     { "agent", "ask this machine's agent directly: ps, logs, stop, health", berthctl_cmd_agent },
     { "run", "run one container in the foreground, with no daemon", run_local },
+    { "controller", "the fleet's controllers, the leader, and their store's health",
+      berthctl_cmd_controller },
     { "version", "this berthctl's version and the controller's", berthctl_cmd_version },
 };
 

@@ -52,6 +52,10 @@ int ctl_config_defaults(ctl_config *c, berth_error **err)
     set_str(&c->survey, "tcp://0.0.0.0:7103");
     set_str(&c->advertise_host, host);
     set_str(&c->metrics_address, BERTH_METRICS_CONTROLLER_DEFAULT);
+    set_str(&c->store, "sqlite");
+    set_str(&c->etcd_prefix, "/berth/");
+    set_str(&c->member, host);
+    c->leader_lease_ns = 3 * BERTH_NSEC_PER_SEC;
     return 0;
 }
 
@@ -68,6 +72,14 @@ void ctl_config_free(ctl_config *c)
     free(c->advertise_host);
     free(c->cluster_cidr);
     free(c->metrics_address);
+    free(c->store);
+    for (int i = 0; i < c->n_etcd; i++)
+        free(c->etcd_endpoints[i]);
+    free(c->etcd_prefix);
+    free(c->etcd_ca_file);
+    free(c->etcd_cert_file);
+    free(c->etcd_key_file);
+    free(c->member);
     memset(c, 0, sizeof(*c));
 }
 
@@ -101,6 +113,12 @@ typedef struct setting {
         .min = 10 * BERTH_NSEC_PER_MSEC, .max = 3600 * BERTH_NSEC_PER_SEC                          \
     }
 
+#define DURATION_RANGE(n, field, lo, hi)                                                           \
+    {                                                                                              \
+        .name = (n), .kind = SETTING_DURATION, .offset = offsetof(ctl_config, field), .min = (lo), \
+        .max = (hi)                                                                                \
+    }
+
 static const setting settings[] = {
     TEXT("name"),
     TEXT("state_dir"),
@@ -117,6 +135,15 @@ static const setting settings[] = {
     TEXT("cluster_cidr"),
     COUNT("node_cidr_mask_size", node_cidr_mask_size, 8, 30),
     TEXT("metrics_address"),
+    TEXT("store"),
+    TEXT("etcd_endpoints"),
+    TEXT("etcd_prefix"),
+    TEXT("etcd_ca_file"),
+    TEXT("etcd_cert_file"),
+    TEXT("etcd_key_file"),
+    TEXT("member"),
+    DURATION_RANGE("leader_lease", leader_lease_ns, 2 * BERTH_NSEC_PER_SEC,
+                   60 * BERTH_NSEC_PER_SEC),
     TEXT("log_level"),
     TEXT("log_format"),
 };
@@ -156,9 +183,70 @@ static int add_rpc(ctl_config *c, const char *v, berth_error **err)
     return 0;
 }
 
+/* etcd's endpoints: a text replaces the list, split at commas. */
+static int set_etcd(ctl_config *c, const char *v, bool append, berth_error **err)
+{
+    _cleanup_free_ char *copy = berth_xstrdup(v);
+    char *save = NULL;
+
+    if (!append) {
+        for (int i = 0; i < c->n_etcd; i++)
+            free(c->etcd_endpoints[i]);
+        c->n_etcd = 0;
+    }
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (strncmp(t, "http://", 7) != 0 && strncmp(t, "https://", 8) != 0)
+            return berth_error_set(err, EINVAL,
+                                   "'%s' is not an etcd client URL (http://HOST:PORT, "
+                                   "https://HOST:PORT)",
+                                   t);
+        if (c->n_etcd == CTL_ETCD_MAX)
+            return berth_error_set(err, EINVAL, "at most %d etcd endpoints", CTL_ETCD_MAX);
+        c->etcd_endpoints[c->n_etcd++] = berth_xstrdup(t);
+    }
+    if (c->n_etcd == 0)
+        return berth_error_set(err, EINVAL, "no etcd endpoint in '%s'", v);
+    return 0;
+}
+
 /* A text setting's value, checked. */
 static int set_text(ctl_config *c, const char *key, const char *v, berth_error **err)
 {
+    if (strcmp(key, "store") == 0) {
+        if (strcmp(v, "sqlite") != 0 && strcmp(v, "etcd") != 0)
+            return berth_error_set(err, EINVAL, "'%s' is not a store: sqlite or etcd", v);
+        set_str(&c->store, v);
+        return 0;
+    }
+    if (strcmp(key, "etcd_endpoints") == 0)
+        return set_etcd(c, v, false, err);
+    if (strcmp(key, "etcd_prefix") == 0) {
+        if (v[0] != '/' || v[strlen(v) - 1] != '/' || strlen(v) > 100)
+            return berth_error_set(err, EINVAL,
+                                   "'%s': a key prefix starts and ends with '/' (at most 100 "
+                                   "bytes)",
+                                   v);
+        set_str(&c->etcd_prefix, v);
+        return 0;
+    }
+    if (strcmp(key, "etcd_ca_file") == 0 || strcmp(key, "etcd_cert_file") == 0 ||
+        strcmp(key, "etcd_key_file") == 0) {
+        if (v[0] != '/')
+            return berth_error_set(err, EINVAL, "'%s' is not an absolute path", v);
+        set_str(strcmp(key, "etcd_ca_file") == 0     ? &c->etcd_ca_file
+                : strcmp(key, "etcd_cert_file") == 0 ? &c->etcd_cert_file
+                                                     : &c->etcd_key_file,
+                v);
+        return 0;
+    }
+    if (strcmp(key, "member") == 0) {
+        if (berth_name_validate(v, "member name", err) < 0)
+            return -1;
+        set_str(&c->member, v);
+        return 0;
+    }
     if (strcmp(key, "name") == 0) {
         if (berth_name_validate(v, "controller name", err) < 0)
             return -1;
@@ -278,6 +366,15 @@ static void read_rpc_item(berth_yaml *y, const berth_yaml_node *item, size_t i, 
     read_text(y, item, data, "rpc");
 }
 
+static void read_etcd_item(berth_yaml *y, const berth_yaml_node *item, size_t i, void *data)
+{
+    _cleanup_error_ berth_error *e = NULL;
+    const char *v;
+
+    if (berth_yaml_get_string(y, item, &v) && set_etcd(data, v, i > 0, &e) < 0)
+        berth_yaml_error(y, item, "%s", e->msg);
+}
+
 static void read_setting(berth_yaml *y, const berth_yaml_node *n, const setting *s, ctl_config *c)
 {
     int64_t v;
@@ -285,6 +382,10 @@ static void read_setting(berth_yaml *y, const berth_yaml_node *n, const setting 
 
     if (strcmp(s->name, "rpc") == 0 && berth_yaml_type_of(n) == BERTH_YAML_LIST) {
         berth_yaml_each_item(y, n, CTL_RPC_ADDRS_MAX, "a list of addresses", read_rpc_item, c);
+        return;
+    }
+    if (strcmp(s->name, "etcd_endpoints") == 0 && berth_yaml_type_of(n) == BERTH_YAML_LIST) {
+        berth_yaml_each_item(y, n, CTL_ETCD_MAX, "a list of etcd client URLs", read_etcd_item, c);
         return;
     }
     /* metrics_address: off, unquoted, is YAML's false */

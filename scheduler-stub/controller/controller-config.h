@@ -15,6 +15,7 @@
 #include "base/log.h"
 
 #define CTL_RPC_ADDRS_MAX 4
+#define CTL_ETCD_MAX      8
 
 typedef struct ctl_config {
     char *name;      /* the controller's principal name ("controller") */
@@ -38,6 +39,18 @@ typedef struct ctl_config {
      * (kube-controller-manager's --cluster-cidr, --node-cidr-mask-size). */
     char *cluster_cidr;
     uint32_t node_cidr_mask_size;
+    /* The store: "sqlite" (berth.db in state_dir, one controller) or
+     * "etcd" (several controllers on one fleet: store.h). */
+    char *store;
+    /* etcd: its members' client URLs (a list, or one text split at
+     * commas), the key prefix, TLS files (NULL: none). */
+    char *etcd_endpoints[CTL_ETCD_MAX];
+    int n_etcd;
+    char *etcd_prefix, *etcd_ca_file, *etcd_cert_file, *etcd_key_file;
+    /* The election: this member's name (default the host name) and its
+     * lease (whole seconds, 2 s to 60 s). */
+    char *member;
+    int64_t leader_lease_ns;
     /* /metrics (lib/metrics/listen.h): default 127.0.0.1:7104; NULL: off. */
     char *metrics_address;
     berth_log_level log_level;

@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <sodium.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,6 +55,9 @@ struct controller {
     ctl_relay *relay;
     berth_duplex_server *dx;
     ctl_service service;
+    /* What the fleet is made with when this controller leads. */
+    fleet_config fleet_cfg;
+    fleet_effects fleet_fx;
     char adv_rpc[ADDRESS_MAX], adv_events[ADDRESS_MAX], adv_stream[ADDRESS_MAX],
         adv_survey[ADDRESS_MAX];
     /* Frames dropped: a log line when the counters moved (strangers' frames
@@ -63,6 +68,11 @@ struct controller {
     berth_rpc_metrics *rpc_metrics;
     berth_metrics_http *metrics;
     int64_t start_unix_ns;
+    /* etcd: the store's news (watch, lease), and why the controller gave up
+     * (deposed: it stops, its supervisor starts it again as a follower) */
+    berth_loop_io store_io;
+    bool store_io_added;
+    char *gone;
 };
 
 #define DROPS_LOG_INTERVAL_NS (10 * BERTH_NSEC_PER_SEC)
@@ -190,7 +200,8 @@ static void policy_changed(void *data, const char *name)
     controller *c = data;
     _cleanup_error_ berth_error *err = NULL;
 
-    if (fleet_node_reload(c->fleet, name, &err) < 0)
+    /* a follower's copy has it; its fleet is made when it leads */
+    if (c->fleet && fleet_node_reload(c->fleet, name, &err) < 0)
         berth_log_error(BERTH_LOG_ERROR, err, "reload node %s", name);
 }
 
@@ -214,9 +225,31 @@ static void advertise(controller *c, const char *bind, char *out, size_t size)
         snprintf(out, size, "%s", bind);
 }
 
+/* A follower answers who leads, and nothing else: its copy of the store
+ * is warm but only the leader writes (store.h). */
+static const char *gate(void *data, const char *method)
+{
+    controller *c = data;
+    static char why[512];
+    berth_store_member m[1];
+
+    if (c->fleet || strcmp(method, "berth.v1.Controller/ListControllers") == 0 ||
+        strcmp(method, "berth.v1.Controller/Version") == 0)
+        return NULL;
+    if (berth_store_members(c->store, m, 1) == 0 || m[0].self)
+        snprintf(why, sizeof(why), "controller %s is taking over: try again shortly",
+                 c->cfg->member);
+    else
+        snprintf(why, sizeof(why), "controller %s does not lead: the leader is %s at %s",
+                 c->cfg->member, m[0].name, m[0].rpc);
+    return why;
+}
+
 static int bind_channels(controller *c, berth_error **err)
 {
-    berth_rpc_server_config sc = { .loop = c->loop, .auth = c->auth, .metrics = c->rpc_metrics };
+    berth_rpc_server_config sc = {
+        .loop = c->loop, .auth = c->auth, .metrics = c->rpc_metrics, .gate = gate, .gate_data = c
+    };
 
     if (berth_rpc_server_new(&sc, &c->srv, err) < 0)
         return -1;
@@ -253,9 +286,18 @@ static int bind_channels(controller *c, berth_error **err)
     ctl_service_init(&c->service);
     if (berth_rpc_server_add_service(c->srv, &c->service.svc.base, err) < 0)
         return -1;
+    c->service.store = c->store;
+    c->service.member = c->cfg->member;
+    c->service.auth = c->auth;
     for (int i = 0; i < c->cfg->n_rpc; i++)
         if (berth_rpc_server_bind(c->srv, c->cfg->rpc[i], err) < 0)
             return berth_error_prefix(err, "rpc");
+    return 0;
+}
+
+/* The channels only the leader's fleet uses. */
+static int bind_fleet_channels(controller *c, berth_error **err)
+{
     if (berth_events_pub_new(c->loop, c->auth, &c->pub, err) < 0 ||
         berth_events_pub_bind(c->pub, c->cfg->events, err) < 0)
         return berth_error_prefix(err, "events");
@@ -267,7 +309,6 @@ static int bind_channels(controller *c, berth_error **err)
         berth_surveyor_bind(c->surveyor, c->cfg->survey, err) < 0)
         return berth_error_prefix(err, "survey");
     c->service.surveyor = c->surveyor;
-    c->service.auth = c->auth;
     return 0;
 }
 
@@ -278,7 +319,8 @@ static void collect_metrics(berth_prom *w, void *data)
     controller *c = data;
 
     berth_prom_process(w, "berth-controller", c->start_unix_ns);
-    fleet_write_metrics(c->fleet, w);
+    if (c->fleet)
+        fleet_write_metrics(c->fleet, w);
     berth_prom_histogram_family(w, "berth_controller_store_commit_duration_seconds",
                                 "How long the store's transactions took to commit (their fsync), "
                                 "in seconds.",
@@ -307,13 +349,121 @@ static void metrics_start(controller *c)
                (unsigned)berth_metrics_http_port(c->metrics));
 }
 
+/* The fleet from the store, its channels, placement finished (a crash or
+ * the last leader may have left it unfinished): at start with SQLite, at
+ * the barrier with etcd. */
+static int lead(controller *c, berth_error **err)
+{
+    int64_t t0 = berth_now_mono_ns();
+
+    c->fleet = fleet_new(&c->fleet_cfg, &c->fleet_fx);
+    c->service.fleet = c->fleet;
+    if (fleet_load(c->fleet, err) < 0 || bind_fleet_channels(c, err) < 0 ||
+        fleet_reconcile(c->fleet, err) < 0)
+        return -1;
+    if (berth_store_role_of(c->store) == BERTH_STORE_LEADER)
+        berth_info("leading the fleet as %s (loaded and placed in %.1f ms)", c->cfg->member,
+                   (double)(berth_now_mono_ns() - t0) / 1e6);
+    return 0;
+}
+
+static void give_up(controller *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void give_up(controller *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (c->gone)
+        return;
+    va_start(ap, fmt);
+    if (vasprintf(&c->gone, fmt, ap) < 0)
+        berth_oom();
+    va_end(ap);
+    berth_loop_stop(c->loop);
+}
+
+static void on_store(berth_loop_io *io, uint32_t events)
+{
+    controller *c = berth_container_of(io, controller, store_io);
+    _cleanup_error_ berth_error *err = NULL;
+
+    (void)events;
+    if (c->gone)
+        return;
+    if (berth_store_sync(c->store, &err) < 0) {
+        berth_log_error(BERTH_LOG_WARN, err, "etcd");
+        return;
+    }
+    switch (berth_store_role_of(c->store)) {
+    case BERTH_STORE_LOST:
+        give_up(c,
+                "controller %s no longer leads (its lease lapsed or its writes were fenced): "
+                "stopping so that it starts again as a follower",
+                c->cfg->member);
+        break;
+    case BERTH_STORE_LEADER:
+        if (!c->fleet && lead(c, &err) < 0)
+            give_up(c, "taking over: %s", err->msg);
+        break;
+    default:
+        break;
+    }
+}
+
+/* etcd: follow the store and campaign under the advertised rpc address. */
+static int campaign(controller *c, berth_error **err)
+{
+    if (berth_loop_add(c->loop, &c->store_io, berth_store_fd(c->store), EPOLLIN, on_store, err) < 0)
+        return -1;
+    c->store_io_added = true;
+    if (berth_store_campaign(c->store, c->cfg->member, c->adv_rpc,
+                             c->cfg->leader_lease_ns / BERTH_NSEC_PER_SEC, err) < 0)
+        return -1;
+    /* a lone member leads at once: no need to wait for the loop */
+    on_store(&c->store_io, EPOLLIN);
+    return 0;
+}
+
+static int open_store(controller *c, berth_error **err)
+{
+    ctl_config *cfg = c->cfg;
+    char path[4096];
+
+    if (strcmp(cfg->store, "etcd") == 0) {
+        berth_store_etcd_config ec = { .prefix = cfg->etcd_prefix };
+
+        if (cfg->n_etcd == 0)
+            return berth_error_set(err, EINVAL, "store etcd: no etcd_endpoints given");
+        for (int i = 0; i < cfg->n_etcd; i++)
+            ec.etcd.endpoints[i] = cfg->etcd_endpoints[i];
+        ec.etcd.n_endpoints = (size_t)cfg->n_etcd;
+        ec.etcd.ca_file = cfg->etcd_ca_file;
+        ec.etcd.cert_file = cfg->etcd_cert_file;
+        ec.etcd.key_file = cfg->etcd_key_file;
+        ec.etcd.timeout_ms = 2000;
+        if (berth_store_open_etcd(&ec, &c->store, err) < 0)
+            return -1;
+        berth_info("store: etcd %s (prefix %s), member %s", cfg->etcd_endpoints[0],
+                   cfg->etcd_prefix, cfg->member);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/berth.db", cfg->state_dir);
+    return berth_store_open(path, &c->store, err);
+}
+
+int berth_controller_check(const controller *c, berth_error **err)
+{
+    if (c->gone)
+        return berth_error_set(err, ESTALE, "%s", c->gone);
+    return 0;
+}
+
 int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_controller,
                          berth_error **err)
 {
     controller *c = berth_xcalloc(1, sizeof(*c));
     berth_auth_config ac = { 0 };
     fleet_config fc = { 0 };
-    fleet_effects fx = { .wake = wake_nodes, .data = c };
     char path[4096];
     uint8_t pk[1][BERTH_PUBKEY_LEN];
 
@@ -348,8 +498,7 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
         goto fail;
     if (berth_principal_init(&c->self, BERTH_ROLE_CONTROLLER, cfg->name, err) < 0)
         goto fail;
-    snprintf(path, sizeof(path), "%s/berth.db", cfg->state_dir);
-    if (berth_store_open(path, &c->store, err) < 0)
+    if (open_store(c, err) < 0)
         goto fail;
     c->policy = berth_policy_sqlite_new(c->store, &c->key, policy_changed, c);
     if (load_operators(c, err) < 0)
@@ -377,11 +526,12 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
         crypto_generichash(fc.secrets_key, sizeof(fc.secrets_key), (const unsigned char *)ctx,
                            sizeof(ctx) - 1, c->key.sk, 32);
     }
-    c->fleet = fleet_new(&fc, &fx);
+    c->fleet_cfg = fc;
     sodium_memzero(fc.secrets_key, sizeof(fc.secrets_key));
-    /* a crash may have left placement unfinished: finish it */
-    if (fleet_load(c->fleet, err) < 0 || bind_channels(c, err) < 0 ||
-        fleet_reconcile(c->fleet, err) < 0)
+    c->fleet_fx = (fleet_effects){ .wake = wake_nodes, .data = c };
+    if (bind_channels(c, err) < 0)
+        goto fail;
+    if (berth_store_role_of(c->store) == BERTH_STORE_SOLE ? lead(c, err) < 0 : campaign(c, err) < 0)
         goto fail;
     berth_loop_timer_init(&c->drops_timer, on_drops_timer);
     berth_loop_timer_arm(loop, &c->drops_timer, berth_now_mono_ns() + DROPS_LOG_INTERVAL_NS);
@@ -397,6 +547,11 @@ void berth_controller_status(const controller *c, char *buf, size_t size)
 {
     size_t nodes, ready, workloads;
 
+    if (!c->fleet) {
+        snprintf(buf, size, "%s on %s: %s", c->cfg->member, c->cfg->rpc[0],
+                 berth_store_role_name(berth_store_role_of(c->store)));
+        return;
+    }
     fleet_summary(c->fleet, &nodes, &ready, &workloads);
     snprintf(buf, size, "serving on %s: %zu node(s), %zu Ready; %zu workload(s)", c->cfg->rpc[0],
              nodes, ready, workloads);
@@ -411,6 +566,8 @@ void berth_controller_free(controller *c)
     if (c->loop)
         berth_loop_timer_cancel(c->loop, &c->drops_timer);
     berth_metrics_http_stop(c->metrics);
+    if (c->store_io_added)
+        berth_loop_remove(c->loop, &c->store_io);
     /* exec streams before the relay clients they call through */
     berth_duplex_server_free(c->dx);
     ctl_relay_free(c->relay);
@@ -423,6 +580,8 @@ void berth_controller_free(controller *c)
     berth_policy_sqlite_free(c->policy);
     berth_store_close(c->store);
     berth_keypair_wipe(&c->key);
+    sodium_memzero(c->fleet_cfg.secrets_key, sizeof(c->fleet_cfg.secrets_key));
+    free(c->gone);
     /* last: the server and the relay count into it to their end */
     berth_rpc_metrics_free(c->rpc_metrics);
     free(c);

@@ -19,6 +19,10 @@ typedef struct controller controller;
  * bind the channels. Does not block. */
 int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_controller,
                          berth_error **err);
+/* Whether the controller still serves: -1 and why once it gave up (a
+ * deposed etcd leader stops the loop; main exits non-zero so that its
+ * supervisor starts it again as a follower). */
+int berth_controller_check(const controller *c, berth_error **err);
 /* A one-line summary for systemd's STATUS=: where it serves, its nodes
  * and workloads. */
 void berth_controller_status(const controller *c, char *buf, size_t size);

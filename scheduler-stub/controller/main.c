@@ -23,8 +23,9 @@ static void usage(FILE *out)
     fputs(
         "Usage: berth-controller [OPTIONS]\n"
         "\n"
-        "Holds the fleet's desired state (SQLite, in the state directory) and places\n"
-        "workloads on the nodes whose agents register with it.\n"
+        "Holds the fleet's desired state (SQLite in the state directory, or etcd shared\n"
+        "by several controllers, one of them leading) and places workloads on the nodes\n"
+        "whose agents register with it.\n"
         "\n"
         "Options (each may also be set in the config file, under the same name with\n"
         "'_' for '-'):\n"
@@ -50,6 +51,16 @@ static void usage(FILE *out)
         "                                  (default 10.244.0.0/16)\n"
         "      --node-cidr-mask-size N     the prefix of each node's range (default 24)\n"
         "      --metrics-address ADDR      serve /metrics there (default 127.0.0.1:7104; off)\n"
+        "      --store KIND                sqlite (default) or etcd\n"
+        "      --etcd-endpoints URLS       etcd's client URLs, comma-separated\n"
+        "                                  (http://10.0.0.5:2379,...)\n"
+        "      --etcd-prefix PREFIX        the fleet's keys in etcd (default /berth/)\n"
+        "      --etcd-ca-file FILE         the CA of etcd's certificates (https)\n"
+        "      --etcd-cert-file FILE       a client certificate for etcd\n"
+        "      --etcd-key-file FILE        its key\n"
+        "      --member NAME               this controller among those on one etcd\n"
+        "                                  (default: the host name)\n"
+        "      --leader-lease D            how long a silent leader leads on (default 3s)\n"
         "      --log-level LEVEL           debug, info, warn, error (default info)\n"
         "      --log-format FORMAT         text or json (default text)\n"
         "  -h, --help                      this text\n",
@@ -112,6 +123,14 @@ int main(int argc, char **argv)
         O_CLUSTER_CIDR,
         O_NODE_MASK,
         O_METRICS_ADDRESS,
+        O_STORE,
+        O_ETCD,
+        O_ETCD_PREFIX,
+        O_ETCD_CA,
+        O_ETCD_CERT,
+        O_ETCD_KEY,
+        O_MEMBER,
+        O_LEASE,
         O_LOG_LEVEL,
         O_LOG_FORMAT
     };
@@ -132,6 +151,14 @@ int main(int argc, char **argv)
         { "cluster-cidr", required_argument, NULL, O_CLUSTER_CIDR },
         { "node-cidr-mask-size", required_argument, NULL, O_NODE_MASK },
         { "metrics-address", required_argument, NULL, O_METRICS_ADDRESS },
+        { "store", required_argument, NULL, O_STORE },
+        { "etcd-endpoints", required_argument, NULL, O_ETCD },
+        { "etcd-prefix", required_argument, NULL, O_ETCD_PREFIX },
+        { "etcd-ca-file", required_argument, NULL, O_ETCD_CA },
+        { "etcd-cert-file", required_argument, NULL, O_ETCD_CERT },
+        { "etcd-key-file", required_argument, NULL, O_ETCD_KEY },
+        { "member", required_argument, NULL, O_MEMBER },
+        { "leader-lease", required_argument, NULL, O_LEASE },
         { "log-level", required_argument, NULL, O_LOG_LEVEL },
         { "log-format", required_argument, NULL, O_LOG_FORMAT },
         { "help", no_argument, NULL, 'h' },
@@ -220,7 +247,7 @@ int main(int argc, char **argv)
     berth_info("serving on %s (state in %s)", cfg.rpc[0], cfg.state_dir);
     /* the store is loaded and every channel bound */
     berth_notify_ready(rt.notify);
-    if (berth_loop_run(rt.loop, &err) < 0)
+    if (berth_loop_run(rt.loop, &err) < 0 || berth_controller_check(ctl, &err) < 0)
         goto fail;
     status = 0;
     goto out;

@@ -663,6 +663,57 @@ static void h_version(Controller_Service *svc, const VersionRequest *in,
     closure(&out, data);
 }
 
+static void h_list_controllers(Controller_Service *svc, const ListControllersRequest *in,
+                               ListControllersResponse_Closure closure, void *data)
+{
+    ctl_service *s = ctl_service_of(svc);
+    ListControllersResponse out = LIST_CONTROLLERS_RESPONSE_INIT;
+    berth_store_member m[16];
+    ControllerMember cm[16], *cmp[16];
+    berth_etcd_status st[BERTH_ETCD_ENDPOINTS_MAX];
+    const char *eps[BERTH_ETCD_ENDPOINTS_MAX];
+    StoreMember sm[BERTH_ETCD_ENDPOINTS_MAX], *smp[BERTH_ETCD_ENDPOINTS_MAX];
+    berth_store_role role = berth_store_role_of(s->store);
+    size_t n;
+
+    (void)in;
+    NEED_OPERATOR(data);
+    out.store = role == BERTH_STORE_SOLE ? "sqlite" : "etcd";
+    out.role = (char *)berth_store_role_name(role);
+    n = berth_store_members(s->store, m, 16);
+    if (role == BERTH_STORE_SOLE) {
+        memset(&m[0], 0, sizeof(m[0]));
+        snprintf(m[0].name, sizeof(m[0].name), "%s", s->member);
+        snprintf(m[0].rpc, sizeof(m[0].rpc), "%s", s->rpc);
+        m[0].self = true;
+        n = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        controller_member_init(&cm[i]);
+        cm[i].name = m[i].name;
+        cm[i].rpc = m[i].rpc;
+        cm[i].leader = i == 0;
+        cm[i].self = m[i].self;
+        cmp[i] = &cm[i];
+    }
+    out.members = cmp;
+    out.n_members = n;
+    n = berth_store_health(s->store, st, eps);
+    for (size_t i = 0; i < n; i++) {
+        store_member_init(&sm[i]);
+        sm[i].endpoint = (char *)eps[i];
+        sm[i].version = st[i].version;
+        sm[i].raft_leader = !st[i].error[0] && st[i].member_id == st[i].leader_id;
+        sm[i].db_size_bytes = st[i].db_size;
+        sm[i].revision = st[i].revision;
+        sm[i].error = st[i].error;
+        smp[i] = &sm[i];
+    }
+    out.store_members = smp;
+    out.n_store_members = n;
+    closure(&out, data);
+}
+
 static void h_evict_pod(Controller_Service *svc, const EvictPodRequest *in,
                         EvictPodResponse_Closure closure, void *data)
 {
@@ -1039,6 +1090,7 @@ void ctl_operator_service_init(ctl_service *s)
     s->svc.create_job = h_create_job;
     s->svc.list_objects = h_list_objects;
     s->svc.version = h_version;
+    s->svc.list_controllers = h_list_controllers;
     s->svc.exec = h_exec;
     s->svc.exchange = h_exchange;
     s->svc.port_forward = h_port_forward;

@@ -38,6 +38,10 @@ typedef struct ctl_service {
     berth_duplex_server *dx;
     /* The controller's own frame counters, for FleetHealth. */
     berth_auth *auth;
+    /* For ListControllers: the store (its election and health) and this
+     * member's name. */
+    berth_store *store;
+    const char *member;
 } ctl_service;
 
 /* Point every method of s->svc at its handler. */

@@ -224,7 +224,7 @@ done
 
 # controller.yaml: the settings table of controller-config.c, whose names
 # are also the long options.
-ctl_settings=$(sed -nE 's/^ *(TEXT|COUNT|DURATION)\("([a-z_]+)".*/\2/p' \
+ctl_settings=$(sed -nE 's/^ *(TEXT|COUNT|DURATION|DURATION_RANGE)\("([a-z_]+)".*/\2/p' \
 	"$top/scheduler-stub/controller/controller-config.c" | sort -u)
 n=$(printf '%s\n' "$ctl_settings" | grep -c .)
 [ "$n" -ge 10 ] && ok "controller-config.c's settings found ($n)" ||

@@ -83,7 +83,15 @@ START_TEST(every_setting_from_a_file)
                  "down_grace: 1m\n"
                  "log_level: debug\n"
                  "log_format: json\n"
-                 "metrics_address: 0.0.0.0:7104\n");
+                 "metrics_address: 0.0.0.0:7104\n"
+                 "store: etcd\n"
+                 "etcd_endpoints: [http://10.0.0.5:2379, https://10.0.0.6:2379]\n"
+                 "etcd_prefix: /fleets/a/\n"
+                 "etcd_ca_file: /etc/berth/etcd-ca.crt\n"
+                 "etcd_cert_file: /etc/berth/etcd.crt\n"
+                 "etcd_key_file: /etc/berth/etcd.key\n"
+                 "member: ctl-a\n"
+                 "leader_lease: 5s\n");
     ck_assert_int_eq(ctl_config_defaults(&c, NULL), 0);
     ck_assert_msg(ctl_config_load(&c, path, 0, &err) == 0, "%s", err ? err->msg : "");
     ck_assert_str_eq(c.name, "ctl-1");
@@ -100,6 +108,20 @@ START_TEST(every_setting_from_a_file)
     ck_assert_int_eq(c.log_level, BERTH_LOG_DEBUG);
     ck_assert_int_eq(c.log_format, BERTH_LOG_JSON);
     ck_assert_str_eq(c.metrics_address, "0.0.0.0:7104");
+    ck_assert_str_eq(c.store, "etcd");
+    ck_assert_int_eq(c.n_etcd, 2);
+    ck_assert_str_eq(c.etcd_endpoints[1], "https://10.0.0.6:2379");
+    ck_assert_str_eq(c.etcd_prefix, "/fleets/a/");
+    ck_assert_str_eq(c.etcd_ca_file, "/etc/berth/etcd-ca.crt");
+    ck_assert_str_eq(c.etcd_cert_file, "/etc/berth/etcd.crt");
+    ck_assert_str_eq(c.etcd_key_file, "/etc/berth/etcd.key");
+    ck_assert_str_eq(c.member, "ctl-a");
+    ck_assert_int_eq(c.leader_lease_ns, 5 * BERTH_NSEC_PER_SEC);
+    /* --etcd-endpoints: one text, split at commas, replacing the list */
+    ck_assert_int_eq(
+        ctl_config_set(&c, "etcd_endpoints", "http://a:2379,http://b:2379,http://c:2379", &err), 0);
+    ck_assert_int_eq(c.n_etcd, 3);
+    ck_assert_str_eq(c.etcd_endpoints[2], "http://c:2379");
     /* flags afterwards replace the file's list, and add to each other */
     ck_assert_int_eq(ctl_config_set(&c, "rpc", "tcp://127.0.0.1:7200", &err), 0);
     ck_assert_int_eq(c.n_rpc, 1);
@@ -145,6 +167,13 @@ static const bad bads[] = {
     { "metrics_address: metrics.example.net:7104\n",
       "1:18: metrics_address: metrics address 'metrics.example.net:7104': expected HOST:PORT (an "
       "IPv4 address or localhost), [IPv6]:PORT, :PORT, or off" },
+    { "store: mysql\n", "1:8: store: 'mysql' is not a store: sqlite or etcd" },
+    { "etcd_endpoints: 10.0.0.5:2379\n",
+      "1:17: etcd_endpoints: '10.0.0.5:2379' is not an etcd client URL (http://HOST:PORT, "
+      "https://HOST:PORT)" },
+    { "etcd_prefix: berth\n",
+      "1:14: etcd_prefix: 'berth': a key prefix starts and ends with '/' (at most 100 bytes)" },
+    { "leader_lease: 1s\n", "1:15: leader_lease: 1s is out of range (2s..1m)" },
     /* every mistake of the file, in file order */
     { "survey: tcp://h\nheartbeat_misses: 1000\nstream: 7\n",
       "1:9: survey: address 'tcp://h': expected tcp://HOST:PORT or ipc://PATH\n"

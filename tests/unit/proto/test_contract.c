@@ -66,7 +66,9 @@ START_TEST(controller_methods)
     method_is(c, "Attach", "berth.v1.AttachStart", "berth.v1.DuplexOpened");
     method_is(c, "PortForward", "berth.v1.PortForwardStart", "berth.v1.DuplexOpened");
     method_is(c, "Exchange", "berth.v1.DuplexExchange", "berth.v1.DuplexExchanged");
-    ck_assert_uint_eq(c->n_methods, 38);
+    method_is(c, "ListControllers", "berth.v1.ListControllersRequest",
+              "berth.v1.ListControllersResponse");
+    ck_assert_uint_eq(c->n_methods, 39);
     /* protoc-c would name Register's handler after a C keyword; the build
      * renames the member, the wire name stays "Register" */
     berth__v1__controller__init(&svc, NULL);
