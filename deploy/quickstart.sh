@@ -3,8 +3,12 @@
 #
 #   deploy/quickstart.sh [up]     install dependencies, build, start a
 #                                 controller and an agent, run the example
+#   deploy/quickstart.sh ha       the same with a 3-member etcd cluster and
+#                                 3 controllers (one leading), each in a
+#                                 network namespace of its own
 #   deploy/quickstart.sh status   what runs
-#   deploy/quickstart.sh down     stop everything and remove what up made
+#   deploy/quickstart.sh down     stop everything and remove what up or ha
+#                                 made
 #
 # As root, on Debian 12, with no internet needed. Everything lives under one
 # directory (default /var/lib/berth-quickstart): the controller's and the
@@ -27,6 +31,9 @@
 #                          /berth-quickstart)
 #   BERTH_QUICKSTART_BRIDGE  the pods' bridge (default berthqs0) and
 #                          nftables table (berth_quickstart)
+#   BERTH_QUICKSTART_HA_NET  ha: the /24 of the bridge the etcd members and
+#                          controllers are on (default 10.213.99; the bridge
+#                          is berthqsha0, this host .1)
 #   BUILD_DIR              where to build (default build-quickstart)
 # Options:
 #   --no-build             use the binaries already in BUILD_DIR
@@ -42,6 +49,13 @@ BRIDGE=${BERTH_QUICKSTART_BRIDGE:-berthqs0}
 NFT_TABLE=berth_quickstart
 [ "$BRIDGE" = berthqs0 ] || NFT_TABLE=${BRIDGE}_quickstart
 REGISTRY_PORT=$((PORT + 20))
+# ha: the members' bridge on this host, their namespaces and addresses
+HA_NET=${BERTH_QUICKSTART_HA_NET:-10.213.99}
+HA_BRIDGE=berthqsha0
+HA_MEMBERS="e1:11 e2:12 e3:13 c1:21 c2:22 c3:23"
+ETCD_ENDPOINTS=http://$HA_NET.11:2379,http://$HA_NET.12:2379,http://$HA_NET.13:2379
+ETCD_CLUSTER=e1=http://$HA_NET.11:2380,e2=http://$HA_NET.12:2380,e3=http://$HA_NET.13:2380
+CONTROLLERS=tcp://$HA_NET.21:$PORT,tcp://$HA_NET.22:$PORT,tcp://$HA_NET.23:$PORT
 # deploy/examples name the image at the default port; another port is
 # written into the manifests the quickstart applies.
 EXAMPLE_IMAGE=127.0.0.1:7120/berth/busybox:1.35
@@ -57,10 +71,10 @@ action=up
 do_build=1
 for arg in "$@"; do
 	case "$arg" in
-	up | down | status) action=$arg ;;
+	up | ha | down | status) action=$arg ;;
 	--no-build) do_build=0 ;;
 	-h | --help)
-		sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown argument '$arg' (try --help)" ;;
@@ -105,6 +119,104 @@ build_berth() {
 	done
 }
 
+ha_ns() { echo "berthqs-$1"; }
+
+# ha: a bridge on this host and a namespace per etcd member and controller.
+ha_net_up() {
+	local m n a
+	if ! ip link show "$HA_BRIDGE" >/dev/null 2>&1; then
+		say "a bridge $HA_BRIDGE ($HA_NET.1/24) for the etcd members and controllers"
+		ip link add "$HA_BRIDGE" type bridge
+		ip addr add "$HA_NET.1/24" dev "$HA_BRIDGE"
+		ip link set "$HA_BRIDGE" up
+	fi
+	for m in $HA_MEMBERS; do
+		n=${m%:*} a=${m#*:}
+		[ -e "/run/netns/$(ha_ns "$n")" ] && continue
+		ip netns add "$(ha_ns "$n")"
+		ip link add "qs-$n" type veth peer name eth0 netns "$(ha_ns "$n")"
+		ip link set "qs-$n" master "$HA_BRIDGE" up
+		ip -n "$(ha_ns "$n")" link set lo up
+		ip -n "$(ha_ns "$n")" addr add "$HA_NET.$a/24" dev eth0
+		ip -n "$(ha_ns "$n")" link set eth0 up
+	done
+}
+
+ha_net_down() {
+	local m
+	for m in $HA_MEMBERS; do
+		ip netns del "$(ha_ns "${m%:*}")" 2>/dev/null || true
+	done
+	ip link del "$HA_BRIDGE" 2>/dev/null || true
+}
+
+etcd_healthy() {
+	etcdctl --endpoints "$ETCD_ENDPOINTS" endpoint health >/dev/null 2>&1
+}
+
+start_etcd() {
+	local i pid a
+	for i in 1 2 3; do
+		if pid=$(running "$DIR/run/etcd-e$i.pid"); then
+			say "etcd e$i already running (pid $pid)"
+			continue
+		fi
+		a=$HA_NET.1$i
+		say "starting etcd e$i on $a:2379"
+		mkdir -p "$DIR/etcd"
+		setsid nsenter --net="/run/netns/$(ha_ns e$i)" etcd --name e$i --data-dir "$DIR/etcd/e$i" \
+			--listen-client-urls "http://$a:2379" --advertise-client-urls "http://$a:2379" \
+			--listen-peer-urls "http://$a:2380" --initial-advertise-peer-urls "http://$a:2380" \
+			--initial-cluster "$ETCD_CLUSTER" --initial-cluster-token berth-quickstart \
+			--max-txn-ops 65536 --max-request-bytes 33554432 \
+			</dev/null >>"$DIR/logs/etcd-e$i.log" 2>&1 &
+		echo $! >"$DIR/run/etcd-e$i.pid"
+	done
+	wait_for 30 etcd_healthy || die "etcd did not come up; see $DIR/logs/etcd-e*.log"
+}
+
+leader_listed() {
+	"$BERTHCTL" controller ls 2>/dev/null | awk '$3 == "leader" { found = 1 } END { exit !found }'
+}
+
+# ha: three controllers sharing the fleet through etcd, with one key (c1
+# makes it; the others are given a copy before their first start).
+start_members() {
+	local i pid a d
+	for i in 1 2 3; do
+		d=$DIR/controller-c$i
+		if pid=$(running "$DIR/run/controller-c$i.pid"); then
+			say "controller c$i already running (pid $pid)"
+			continue
+		fi
+		if [ "$i" -gt 1 ] && [ ! -f "$d/controller.key" ]; then
+			mkdir -p "$d/operators"
+			chmod 0700 "$d"
+			cp "$DIR"/controller-c1/{controller.key,controller.pub,admin.key} "$d/"
+			cp "$DIR"/controller-c1/operators/*.pub "$d/operators/"
+		fi
+		a=$HA_NET.2$i
+		say "starting berth-controller c$i on $a:$PORT (store: etcd)"
+		setsid nsenter --net="/run/netns/$(ha_ns c$i)" "$CONTROLLER" --state-dir "$d" --member c$i \
+			--rpc "tcp://$a:$PORT" --events "tcp://$a:$((PORT + 1))" \
+			--stream "tcp://$a:$((PORT + 2))" --survey "tcp://$a:$((PORT + 3))" \
+			--advertise-host "$a" --store etcd --etcd-endpoints "$ETCD_ENDPOINTS" \
+			</dev/null >>"$DIR/logs/controller-c$i.log" 2>&1 &
+		echo $! >"$DIR/run/controller-c$i.pid"
+		[ "$i" -gt 1 ] || wait_for 15 test -f "$DIR/controller-c1/admin.key" ||
+			die "controller c1 did not start; see $DIR/logs/controller-c1.log"
+	done
+	cat >"$BERTH_CONFIG" <<-EOF
+		# berthctl's settings for the quickstart fleet (BERTH_CONFIG=$BERTH_CONFIG):
+		# the three controllers; berthctl talks to the one that leads
+		controller: $CONTROLLERS
+		controller_key: $DIR/controller-c1/controller.pub
+		key: $DIR/controller-c1/admin.key
+		operator: admin
+	EOF
+	wait_for 20 leader_listed || die "no controller leads; see $DIR/logs/controller-c*.log"
+}
+
 start_controller() {
 	local pid
 	if pid=$(running "$DIR/run/controller.pid"); then
@@ -136,18 +248,21 @@ start_agent() {
 	fi
 	# A new node joins with a one-time token; a known one just registers.
 	[ -f "$DIR/agent/node.key" ] || token=$("$BERTHCTL" join-token --description quickstart)
+	local ctl=tcp://127.0.0.1:$PORT cdir=$DIR/controller listen=127.0.0.1
+	# ha: every controller, and an address they reach (the bridge's)
+	[ ! -f "$DIR/run/ha" ] || ctl=$CONTROLLERS cdir=$DIR/controller-c1 listen=$HA_NET.1
 	cat >"$DIR/agent.yaml" <<-EOF
 		# berthd's configuration for the quickstart (every setting: deploy/agent.yaml)
 		controller:
-		  address: tcp://127.0.0.1:$PORT
-		  key: $DIR/controller/controller.pub
+		  address: $ctl
+		  key: $cdir/controller.pub
 		${token:+join_token: $token}
 		state_dir: $DIR/agent
 		image_store: $DIR/images
 		cgroup_parent: $CGROUP_PARENT
 		socket: $DIR/run/agent.sock
-		listen: tcp://127.0.0.1:$((PORT + 10))
-		operators: {admin: $DIR/controller/operators/admin.pub}
+		listen: tcp://$listen:$((PORT + 10))
+		operators: {admin: $cdir/operators/admin.pub}
 		pod_network: {mode: bridge, bridge: $BRIDGE, nft_table: $NFT_TABLE}
 	EOF
 	"$BERTHD" --check-config -c "$DIR/agent.yaml" >/dev/null
@@ -216,7 +331,15 @@ up() {
 	build_berth
 	mkdir -p "$DIR"/{run,logs}
 	chmod 0700 "$DIR"
-	start_controller
+	if [ "$action" = ha ] || [ -f "$DIR/run/ha" ]; then
+		[ -f "$DIR/run/controller.pid" ] && die "a one-controller quickstart runs in $DIR: down first"
+		: >"$DIR/run/ha"
+		ha_net_up
+		start_etcd
+		start_members
+	else
+		start_controller
+	fi
 	start_registry
 	push_image
 	start_agent
@@ -252,6 +375,18 @@ up() {
 		  $BERTHCTL agent ps --socket $DIR/run/agent.sock --state-dir $DIR/agent
 		Stop it all and remove it: $0 down
 	EOF
+	if [ -f "$DIR/run/ha" ]; then
+		echo
+		echo "\$ berthctl controller ls"
+		"$BERTHCTL" controller ls
+		cat <<-EOF
+
+			Three controllers share the fleet through etcd; berthctl and the agent
+			talk to the one that leads. Kill it and watch another take over:
+			  kill -9 \$(cat $DIR/run/controller-\$($BERTHCTL controller ls | awk '\$3 == "leader" { sub(/\\*\$/, "", \$1); print \$1 }').pid)
+			  $BERTHCTL controller ls
+		EOF
+	fi
 }
 
 log_has_a_line() {
@@ -260,10 +395,19 @@ log_has_a_line() {
 
 status() {
 	local pid
-	if pid=$(running "$DIR/run/controller.pid"); then echo "controller: running (pid $pid)"; else echo "controller: not running"; fi
+	if [ -f "$DIR/run/ha" ]; then
+		for m in e1 e2 e3 controller-c1 controller-c2 controller-c3; do
+			f=$DIR/run/$m.pid
+			[ "${m#e}" = "$m" ] || f=$DIR/run/etcd-$m.pid
+			if pid=$(running "$f"); then echo "${m#controller-}: running (pid $pid)"; else echo "${m#controller-}: not running"; fi
+		done
+	elif pid=$(running "$DIR/run/controller.pid"); then echo "controller: running (pid $pid)"; else echo "controller: not running"; fi
 	if pid=$(running "$DIR/run/agent.pid"); then echo "agent: running (pid $pid)"; else echo "agent: not running"; fi
 	if pid=$(running "$DIR/run/registry.pid"); then echo "registry: running (pid $pid)"; else echo "registry: not running"; fi
-	if running "$DIR/run/controller.pid" >/dev/null; then
+	if [ -f "$DIR/run/ha" ] && leader_listed; then
+		"$BERTHCTL" controller ls && echo
+	fi
+	if running "$DIR/run/controller.pid" >/dev/null || { [ -f "$DIR/run/ha" ] && leader_listed; }; then
 		"$BERTHCTL" get nodes && echo && "$BERTHCTL" get containers
 	fi
 }
@@ -278,6 +422,8 @@ leftovers() {
 	awk -v d="$DIR" 'index($2, d) == 1 { print "mount " $2 }' /proc/self/mounts
 	find /sys/fs/cgroup -maxdepth 2 -name "${CGROUP_PARENT#/}" -type d 2>/dev/null | sed 's/^/cgroup /'
 	ip -o link show "$BRIDGE" 2>/dev/null | awk '{ print "link " $2 }'
+	ip -o link show "$HA_BRIDGE" 2>/dev/null | awk '{ print "link " $2 }'
+	ip netns list 2>/dev/null | awk '$1 ~ /^berthqs-/ { print "netns " $1 }'
 	nft list table ip "$NFT_TABLE" >/dev/null 2>&1 && echo "nftables table ip $NFT_TABLE"
 	true
 }
@@ -290,12 +436,13 @@ stop_pid() { # PIDFILE
 }
 
 down() {
-	local c w n=0
+	local c w pid n=0
 	[ -d "$DIR" ] || {
 		say "nothing to stop: $DIR does not exist"
 		return
 	}
-	if running "$DIR/run/controller.pid" >/dev/null && running "$DIR/run/agent.pid" >/dev/null; then
+	if { running "$DIR/run/controller.pid" >/dev/null || { [ -f "$DIR/run/ha" ] && leader_listed; }; } &&
+		running "$DIR/run/agent.pid" >/dev/null; then
 		say "deleting the workloads"
 		for w in $("$BERTHCTL" get workloads | awk 'NR > 1 { print $1 }'); do
 			"$BERTHCTL" delete "$w" >/dev/null || true
@@ -305,6 +452,14 @@ down() {
 	say "stopping berthd, berth-controller and the registry"
 	stop_pid "$DIR/run/agent.pid"
 	stop_pid "$DIR/run/controller.pid"
+	for c in 1 2 3; do
+		stop_pid "$DIR/run/controller-c$c.pid"
+	done
+	# etcd last (the controllers stop through it); KILL: with its peers
+	# gone a member would wait for them
+	for c in 1 2 3; do
+		if pid=$(running "$DIR/run/etcd-e$c.pid"); then kill -KILL "$pid" 2>/dev/null || true; fi
+	done
 	stop_pid "$DIR/run/registry.pid"
 	# Containers the agent could not stop (it was not running): their
 	# monitors stop them.
@@ -325,6 +480,7 @@ down() {
 		while read -r m; do umount -l "$m" || true; done
 	# The pod network: the pods' veths went with their namespaces.
 	ip link del "$BRIDGE" 2>/dev/null || true
+	ha_net_down
 	nft delete table ip "$NFT_TABLE" 2>/dev/null || true
 	rm -rf -- "$DIR"
 	if [ -n "$(leftovers)" ]; then
@@ -338,7 +494,7 @@ no_containers() { [ -z "$(ls -A "$DIR/agent/containers" 2>/dev/null)" ]; }
 no_monitors() { ! pgrep -f -- "berth-monitor.*$DIR" >/dev/null; }
 
 case "$action" in
-up) up ;;
+up | ha) up ;;
 down) down ;;
 status) status ;;
 esac

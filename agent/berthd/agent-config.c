@@ -545,7 +545,11 @@ static bool address_wildcard(const char *a)
  * when the controller is on this host (ipc://). */
 static int wildcard_advertise(agent_config *cfg, berth_error **err)
 {
-    const char *port = strrchr(cfg->listen, ':') + 1, *c = cfg->controller_address;
+    const char *port = strrchr(cfg->listen, ':') + 1;
+    /* the first controller's route (they share a network) */
+    _cleanup_free_ char *first =
+        berth_xstrndup(cfg->controller_address, strcspn(cfg->controller_address, ","));
+    const char *c = first;
     char host[256], ip[INET6_ADDRSTRLEN] = "127.0.0.1";
     /* IPv4: nanomsg's sockets are IPv4-only (NN_IPV4ONLY), the
      * controller's relay too */
@@ -630,11 +634,23 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
         return berth_error_set(err, EINVAL,
                                "no controller address (controller.address in the config, or "
                                "--controller)");
-    if (!address_ok(cfg->controller_address))
-        return berth_error_set(err, EINVAL,
-                               "controller address '%s': expected tcp://HOST:PORT "
-                               "or ipc://PATH",
-                               cfg->controller_address);
+    /* several, comma-separated: controllers sharing a fleet on etcd */
+    {
+        _cleanup_free_ char *list = berth_xstrdup(cfg->controller_address);
+        char *save = NULL;
+        int n = 0;
+
+        for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save), n++)
+            if (!address_ok(a) || n == 8)
+                return berth_error_set(err, EINVAL,
+                                       n == 8 ? "controller address '%s': at most 8 controllers"
+                                              : "controller address '%s': expected tcp://HOST:PORT "
+                                                "or ipc://PATH (several: comma-separated)",
+                                       n == 8 ? cfg->controller_address : a);
+        if (n == 0)
+            return berth_error_set(err, EINVAL, "controller address '%s': no address",
+                                   cfg->controller_address);
+    }
     /* "off" (or empty) turns the Agent endpoint off */
     if (cfg->listen && (!*cfg->listen || strcmp(cfg->listen, "off") == 0)) {
         free(cfg->listen);

@@ -37,6 +37,12 @@
 /* Heartbeats and Register wait at least this long for their answer. */
 #define HEARTBEAT_TIMEOUT_MIN_MS 2000
 #define REGISTER_TIMEOUT_MS      10000
+/* With several controllers, one that does not answer this soon is passed
+ * over for the next (the fleet must hear from the node within its lease). */
+#define REGISTER_TIMEOUT_HA_MS 3000
+/* Moving on from a controller that answered it does not lead. */
+#define SWITCH_DELAY_MS 250
+#define CONTROLLERS_MAX 8
 /* Fresh pictures sent at once when the controller finds one older than
  * events it has (ABORTED); past that, the next heartbeat asks again. */
 #define REPORT_RETRIES_MAX 5
@@ -70,6 +76,12 @@ struct session {
      * frames get no answer; this is where they show, and in Health). */
     berth_loop_timer drops_timer;
     uint64_t drops_seen[BERTH_REJECT_COUNT];
+    /* The controllers' rpc addresses (controller.address, comma-separated:
+     * several controllers on one etcd) and the one called now. */
+    char *addrs[CONTROLLERS_MAX];
+    size_t n_addrs, cur;
+    berth_loop_timer switch_timer;
+    bool switching; /* the old client's calls end CANCELLED: not news */
     bool registered;
     bool socket_bound;  /* ours to remove at exit */
     bool connected;     /* channels connected (once) */
@@ -133,10 +145,33 @@ static void call(session *s, const char *method, const ProtobufCMessage *req,
     }
 }
 
+static const char *address(const session *s)
+{
+    return s->addrs[s->cur];
+}
+
+/* Whether a failed call should send us to the next controller: it did not
+ * answer, or answered that it does not lead. */
+static bool try_next(session *s, const berth_rpc_result *r)
+{
+    if (s->n_addrs < 2 || s->switching)
+        return false;
+    if (r->code == CODE_UNAVAILABLE || r->code == CODE_DEADLINE_EXCEEDED) {
+        bool follower = r->message && strstr(r->message, "does not lead");
+
+        arm(s, &s->switch_timer, follower || r->code == CODE_UNAVAILABLE ? SWITCH_DELAY_MS : 0);
+        return true;
+    }
+    return false;
+}
+
 /* A failed call: the controller may be gone. Everything keeps running;
  * we back off and retry, and send a full snapshot once it answers again. */
 static void lost_contact(session *s, const char *what, const berth_rpc_result *r)
 {
+    if (s->switching)
+        return;
+    try_next(s, r);
     if (!s->unreachable)
         berth_warn("controller: %s failed: %s%s%s; containers keep running, retrying", what,
                    berth_rpc_code_name(r->code), r->message ? ": " : "",
@@ -334,11 +369,10 @@ static void fetch_assignments(session *s)
 int session_controller_check(const session *s, berth_error **err)
 {
     if (!s->registered)
-        return berth_error_set(err, EAGAIN, "not registered with the controller at %s",
-                               s->cfg->controller_address);
+        return berth_error_set(err, EAGAIN, "not registered with the controller at %s", address(s));
     if (s->unreachable)
         return berth_error_set(err, EHOSTUNREACH, "the controller at %s does not answer",
-                               s->cfg->controller_address);
+                               address(s));
     return 0;
 }
 
@@ -439,6 +473,18 @@ static void on_heartbeat_timer(berth_loop_timer *t)
 
 /* --- registration ------------------------------------------------------------------ */
 
+/* The channels go with the controller they were given by. */
+static void disconnect_channels(session *s)
+{
+    berth_rpc_server_free(s->respondent);
+    berth_events_sub_free(s->sub);
+    berth_stream_push_free(s->push);
+    s->respondent = NULL;
+    s->sub = NULL;
+    s->push = NULL;
+    s->connected = false;
+}
+
 static int connect_channels(session *s, const Endpoints *ep, berth_error **err)
 {
     berth_loop *loop = s->loop;
@@ -473,7 +519,15 @@ static void on_register(berth_rpc_result *r, void *data)
     session *s = data;
     berth_error *err = NULL;
 
+    if (s->switching)
+        return;
     if (r->code != CODE_OK) {
+        if (try_next(s, r)) {
+            berth_info("register with %s: %s%s%s; trying the next controller", address(s),
+                       berth_rpc_code_name(r->code), r->message ? ": " : "",
+                       r->message ? r->message : "");
+            return;
+        }
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BERTH_AGENT_BACKOFF_MIN_MS;
         if (s->backoff_ms > BERTH_AGENT_BACKOFF_MAX_MS)
             s->backoff_ms = BERTH_AGENT_BACKOFF_MAX_MS;
@@ -481,9 +535,9 @@ static void on_register(berth_rpc_result *r, void *data)
             berth_warn("controller refused node %s: %s (retrying in %" PRId64 " ms)",
                        s->cfg->node_name, r->message ? r->message : "", s->backoff_ms);
         else
-            berth_warn("register with %s: %s%s%s (retrying in %" PRId64 " ms)",
-                       s->cfg->controller_address, berth_rpc_code_name(r->code),
-                       r->message ? ": " : "", r->message ? r->message : "", s->backoff_ms);
+            berth_warn("register with %s: %s%s%s (retrying in %" PRId64 " ms)", address(s),
+                       berth_rpc_code_name(r->code), r->message ? ": " : "",
+                       r->message ? r->message : "", s->backoff_ms);
         arm(s, &s->register_timer, jitter(s->backoff_ms));
         return;
     }
@@ -498,7 +552,7 @@ static void on_register(berth_rpc_result *r, void *data)
         }
         berth_info("registered with the controller at %s (generation %" PRIu64
                    ", heartbeat every %u ms)",
-                   s->cfg->controller_address, rr->generation, rr->heartbeat_interval_ms);
+                   address(s), rr->generation, rr->heartbeat_interval_ms);
         s->registered = true;
         s->unreachable = false;
         s->backoff_ms = 0;
@@ -529,7 +583,57 @@ static void on_register_timer(berth_loop_timer *t)
     node_info_fill(&info, &cap, labels, label_ptrs, s->cfg, s->facts, s->cgroup_version,
                    s->agent_start_ns);
     req.node = &info;
-    call(s, "Register", &req.base, on_register, REGISTER_TIMEOUT_MS);
+    call(s, "Register", &req.base, on_register,
+         s->n_addrs > 1 ? REGISTER_TIMEOUT_HA_MS : REGISTER_TIMEOUT_MS);
+}
+
+static int new_client(session *s, berth_rpc_client **ret, berth_error **err)
+{
+    berth_rpc_client_config ccfg = { 0 };
+
+    ccfg.loop = s->loop;
+    ccfg.auth = s->auth;
+    ccfg.address = address(s);
+    ccfg.server = s->controller;
+    ccfg.join_token = s->has_token ? &s->token : NULL;
+    ccfg.metrics = s->rpc_metrics;
+    if (berth_rpc_client_new(&ccfg, ret, err) < 0)
+        return berth_error_prefix(err, "controller client %s", address(s));
+    return 0;
+}
+
+/* The next controller: a new client, the channels dropped, and Register
+ * (heartbeats, leases and phases are the fleet's: a new leader knows the
+ * node, and its containers run on). */
+static void on_switch_timer(berth_loop_timer *t)
+{
+    session *s = berth_container_of(t, session, switch_timer);
+    berth_rpc_client *old = s->client, *next = NULL;
+    berth_error *err = NULL;
+
+    s->cur = (s->cur + 1) % s->n_addrs;
+    if (new_client(s, &next, &err) < 0) {
+        berth_log_error(BERTH_LOG_ERROR, err, "controller");
+        berth_error_free(&err);
+        arm(s, t, BERTH_AGENT_BACKOFF_MAX_MS);
+        return;
+    }
+    berth_info("controller: trying %s", address(s));
+    s->registered = false;
+    s->switching = true;
+    s->client = next;
+    berth_loop_timer_cancel(s->loop, &s->heartbeat_timer);
+    berth_rpc_client_free(old);
+    disconnect_channels(s);
+    /* Every controller is the same principal, but each keeps its own
+     * sessions: one made with another would be sealed frames this one
+     * drops as unknown. A new handshake with this one. */
+    for (berth_session *ss; (ss = berth_auth_session_latest(s->auth, s->controller.id));)
+        berth_auth_session_drop(s->auth, ss);
+    s->switching = false;
+    s->fetching = s->fetch_again = s->reporting = s->fetching_peers = false;
+    s->backoff_ms = 0;
+    arm(s, &s->register_timer, 0);
 }
 
 /* --- setup ------------------------------------------------------------------------------ */
@@ -686,7 +790,6 @@ static int serve_agent(session *s, berth_error **err)
 int session_start(const session_config *c, session **ret, berth_error **err)
 {
     session *s = berth_xcalloc(1, sizeof(*s));
-    berth_rpc_client_config ccfg = { 0 };
 
     s->loop = c->loop;
     s->cfg = c->cfg;
@@ -703,6 +806,7 @@ int session_start(const session_config *c, session **ret, berth_error **err)
     berth_loop_timer_init(&s->register_timer, on_register_timer);
     berth_loop_timer_init(&s->heartbeat_timer, on_heartbeat_timer);
     berth_loop_timer_init(&s->drops_timer, on_drops_timer);
+    berth_loop_timer_init(&s->switch_timer, on_switch_timer);
     if (load_identity(s, err) < 0)
         goto fail;
     if (s->cfg->join_token) {
@@ -712,16 +816,16 @@ int session_start(const session_config *c, session **ret, berth_error **err)
         }
         s->has_token = true;
     }
-    ccfg.loop = c->loop;
-    ccfg.auth = s->auth;
-    ccfg.address = s->cfg->controller_address;
-    ccfg.server = s->controller;
-    ccfg.join_token = s->has_token ? &s->token : NULL;
-    ccfg.metrics = s->rpc_metrics;
-    if (berth_rpc_client_new(&ccfg, &s->client, err) < 0) {
-        berth_error_prefix(err, "controller client");
-        goto fail;
+    {
+        _cleanup_free_ char *list = berth_xstrdup(s->cfg->controller_address);
+        char *save = NULL;
+
+        for (char *a = strtok_r(list, ",", &save); a && s->n_addrs < CONTROLLERS_MAX;
+             a = strtok_r(NULL, ",", &save))
+            s->addrs[s->n_addrs++] = berth_xstrdup(a);
     }
+    if (new_client(s, &s->client, err) < 0)
+        goto fail;
     if (serve_agent(s, err) < 0)
         goto fail;
     arm(s, &s->register_timer, 0);
@@ -740,6 +844,8 @@ void session_stop(session *s)
     berth_loop_timer_cancel(s->loop, &s->register_timer);
     berth_loop_timer_cancel(s->loop, &s->heartbeat_timer);
     berth_loop_timer_cancel(s->loop, &s->drops_timer);
+    berth_loop_timer_cancel(s->loop, &s->switch_timer);
+    s->switching = true; /* the calls cancelled now are no news either */
     berth_rpc_server_free(s->server);
     berth_rpc_server_free(s->respondent);
     berth_events_sub_free(s->sub);
@@ -752,5 +858,7 @@ void session_stop(session *s)
     if (s->socket_bound)
         unlink(s->cfg->socket);
     sodium_memzero(s->box_sk, sizeof(s->box_sk));
+    for (size_t i = 0; i < s->n_addrs; i++)
+        free(s->addrs[i]);
     free(s);
 }

@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,6 +74,9 @@ struct controller {
      * (deposed: it stops, its supervisor starts it again as a follower) */
     berth_loop_io store_io;
     bool store_io_added;
+    /* the lease's deadline is checked on the loop too (store.h) */
+    berth_loop_timer store_timer;
+    int lock_fd; /* the state directory's, with SQLite */
     char *gone;
 };
 
@@ -410,12 +415,24 @@ static void on_store(berth_loop_io *io, uint32_t events)
     }
 }
 
+#define STORE_CHECK_NS (200 * BERTH_NSEC_PER_MSEC)
+
+static void on_store_timer(berth_loop_timer *t)
+{
+    controller *c = berth_container_of(t, controller, store_timer);
+
+    on_store(&c->store_io, 0);
+    if (!c->gone)
+        berth_loop_timer_arm(c->loop, t, berth_now_mono_ns() + STORE_CHECK_NS);
+}
+
 /* etcd: follow the store and campaign under the advertised rpc address. */
 static int campaign(controller *c, berth_error **err)
 {
     if (berth_loop_add(c->loop, &c->store_io, berth_store_fd(c->store), EPOLLIN, on_store, err) < 0)
         return -1;
     c->store_io_added = true;
+    berth_loop_timer_arm(c->loop, &c->store_timer, berth_now_mono_ns() + STORE_CHECK_NS);
     if (berth_store_campaign(c->store, c->cfg->member, c->adv_rpc,
                              c->cfg->leader_lease_ns / BERTH_NSEC_PER_SEC, err) < 0)
         return -1;
@@ -424,9 +441,31 @@ static int campaign(controller *c, berth_error **err)
     return 0;
 }
 
-static int open_store(controller *c, berth_error **err)
+/* One controller per state directory with SQLite (and no restore under a
+ * running one): an exclusive lock held while it runs. */
+static int lock_state_dir(const ctl_config *cfg, int *ret_fd, berth_error **err)
 {
-    ctl_config *cfg = c->cfg;
+    _cleanup_free_ char *path = berth_xasprintf("%s/controller.lock", cfg->state_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+    if (fd < 0)
+        return berth_error_errno(err, "open %s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return berth_error_set(err, EBUSY, "another berth-controller uses %s (%s is locked)",
+                                   cfg->state_dir, path);
+        errno = e;
+        return berth_error_errno(err, "lock %s", path);
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+static int store_open(const ctl_config *cfg, berth_store **ret, berth_error **err)
+{
     char path[4096];
 
     if (strcmp(cfg->store, "etcd") == 0) {
@@ -441,14 +480,94 @@ static int open_store(controller *c, berth_error **err)
         ec.etcd.cert_file = cfg->etcd_cert_file;
         ec.etcd.key_file = cfg->etcd_key_file;
         ec.etcd.timeout_ms = 2000;
-        if (berth_store_open_etcd(&ec, &c->store, err) < 0)
+        if (berth_store_open_etcd(&ec, ret, err) < 0)
             return -1;
         berth_info("store: etcd %s (prefix %s), member %s", cfg->etcd_endpoints[0],
                    cfg->etcd_prefix, cfg->member);
         return 0;
     }
     snprintf(path, sizeof(path), "%s/berth.db", cfg->state_dir);
-    return berth_store_open(path, &c->store, err);
+    return berth_store_open(path, ret, err);
+}
+
+static int open_store(controller *c, berth_error **err)
+{
+    if (strcmp(c->cfg->store, "etcd") != 0 && lock_state_dir(c->cfg, &c->lock_fd, err) < 0)
+        return -1;
+    return store_open(c->cfg, &c->store, err);
+}
+
+int berth_controller_backup(const ctl_config *cfg, const char *path, berth_error **err)
+{
+    berth_store *st = NULL;
+    size_t rows = 0;
+    int r;
+
+    if (store_open(cfg, &st, err) < 0)
+        return -1;
+    r = berth_store_backup(st, path, &rows, err);
+    if (r == 0)
+        printf("backed up %zu rows of %s to %s\n", rows,
+               berth_store_role_of(st) == BERTH_STORE_SOLE ? cfg->state_dir : "etcd", path);
+    berth_store_close(st);
+    return r;
+}
+
+/* etcd: lead alone, or refuse (a restore under running controllers would
+ * pull the fleet from under them). */
+static int lead_alone(const ctl_config *cfg, berth_store *st, berth_error **err)
+{
+    berth_store_member m[8];
+    size_t n = berth_store_members(st, m, 8);
+    int64_t end;
+
+    if (n > 0) {
+        char names[512] = "";
+
+        for (size_t i = 0; i < n; i++)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%.40s", i ? ", " : "",
+                     m[i].name);
+        return berth_error_set(err, EBUSY,
+                               "controllers campaign on this etcd (%s): stop them before a "
+                               "restore",
+                               names);
+    }
+    if (berth_store_campaign(st, "restore", "", cfg->leader_lease_ns / BERTH_NSEC_PER_SEC, err) < 0)
+        return -1;
+    end = berth_now_mono_ns() + cfg->leader_lease_ns + 10 * BERTH_NSEC_PER_SEC;
+    while (berth_store_role_of(st) != BERTH_STORE_LEADER) {
+        struct pollfd p = { .fd = berth_store_fd(st), .events = POLLIN };
+
+        if (berth_now_mono_ns() > end || berth_store_role_of(st) == BERTH_STORE_LOST)
+            return berth_error_set(err, ETIMEDOUT, "restore: could not lead on etcd");
+        poll(&p, 1, 100);
+        if (berth_store_sync(st, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int berth_controller_restore(const ctl_config *cfg, const char *path, bool force, berth_error **err)
+{
+    berth_store *st = NULL;
+    size_t rows = 0;
+    int lock = -1, r = -1;
+
+    if (strcmp(cfg->store, "etcd") != 0 &&
+        (berth_mkdir_p(cfg->state_dir, 0700, err) < 0 || lock_state_dir(cfg, &lock, err) < 0))
+        return -1;
+    if (store_open(cfg, &st, err) < 0)
+        goto out;
+    if (berth_store_role_of(st) != BERTH_STORE_SOLE && lead_alone(cfg, st, err) < 0)
+        goto out;
+    if ((r = berth_store_restore(st, path, force, &rows, err)) == 0)
+        printf("restored %zu rows from %s into %s\n", rows, path,
+               berth_store_role_of(st) == BERTH_STORE_SOLE ? cfg->state_dir : "etcd");
+out:
+    berth_store_close(st);
+    if (lock >= 0)
+        close(lock);
+    return r;
 }
 
 int berth_controller_check(const controller *c, berth_error **err)
@@ -469,6 +588,8 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
 
     c->cfg = cfg;
     c->loop = loop;
+    berth_loop_timer_init(&c->store_timer, on_store_timer);
+    c->lock_fd = -1;
     c->rpc_metrics = berth_rpc_metrics_new();
     c->start_unix_ns = berth_now_real_ns();
     {
@@ -566,8 +687,10 @@ void berth_controller_free(controller *c)
     if (c->loop)
         berth_loop_timer_cancel(c->loop, &c->drops_timer);
     berth_metrics_http_stop(c->metrics);
-    if (c->store_io_added)
+    if (c->store_io_added) {
         berth_loop_remove(c->loop, &c->store_io);
+        berth_loop_timer_cancel(c->loop, &c->store_timer);
+    }
     /* exec streams before the relay clients they call through */
     berth_duplex_server_free(c->dx);
     ctl_relay_free(c->relay);
@@ -582,6 +705,8 @@ void berth_controller_free(controller *c)
     berth_keypair_wipe(&c->key);
     sodium_memzero(c->fleet_cfg.secrets_key, sizeof(c->fleet_cfg.secrets_key));
     free(c->gone);
+    if (c->lock_fd >= 0)
+        close(c->lock_fd);
     /* last: the server and the relay count into it to their end */
     berth_rpc_metrics_free(c->rpc_metrics);
     free(c);

@@ -5,6 +5,8 @@
 #ifndef BERTH_CONTROLLER_CONTROLLER_H
 #define BERTH_CONTROLLER_CONTROLLER_H
 
+#include <stdbool.h>
+
 #include "base/error.h"
 #include "base/loop.h"
 #include "controller-config.h"
@@ -23,6 +25,14 @@ int berth_controller_new(ctl_config *cfg, berth_loop *loop, controller **ret_con
  * deposed etcd leader stops the loop; main exits non-zero so that its
  * supervisor starts it again as a follower). */
 int berth_controller_check(const controller *c, berth_error **err);
+/* berth-controller backup FILE: the store cfg names, copied to path (an
+ * SQLite file) while controllers may serve; prints what it did. */
+int berth_controller_backup(const ctl_config *cfg, const char *path, berth_error **err);
+/* berth-controller restore FILE: a backup into the store cfg names, with
+ * no controller running on it (the state directory's lock; with etcd, no
+ * member campaigning): EBUSY otherwise. */
+int berth_controller_restore(const ctl_config *cfg, const char *path, bool force,
+                             berth_error **err);
 /* A one-line summary for systemd's STATUS=: where it serves, its nodes
  * and workloads. */
 void berth_controller_status(const controller *c, char *buf, size_t size);

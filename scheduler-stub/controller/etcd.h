@@ -40,6 +40,10 @@ typedef struct berth_etcd berth_etcd;
 /* cfg's strings are copied. Connects lazily (first call). */
 int berth_etcd_new(const berth_etcd_config *cfg, berth_etcd **ret, berth_error **err);
 void berth_etcd_free(berth_etcd *e);
+/* No call made from now on outlasts mono_ns (CLOCK_MONOTONIC; 0: none):
+ * one past it fails ETIMEDOUT unsent. A leader's writes are bounded by its
+ * lease so. */
+void berth_etcd_set_deadline(berth_etcd *e, int64_t mono_ns);
 /* The endpoint the last call used. */
 const char *berth_etcd_endpoint(const berth_etcd *e);
 

@@ -22,6 +22,8 @@ static void usage(FILE *out)
 {
     fputs(
         "Usage: berth-controller [OPTIONS]\n"
+        "       berth-controller [OPTIONS] backup FILE\n"
+        "       berth-controller [OPTIONS] restore [--force] FILE\n"
         "\n"
         "Holds the fleet's desired state (SQLite in the state directory, or etcd shared\n"
         "by several controllers, one of them leading) and places workloads on the nodes\n"
@@ -63,7 +65,13 @@ static void usage(FILE *out)
         "      --leader-lease D            how long a silent leader leads on (default 3s)\n"
         "      --log-level LEVEL           debug, info, warn, error (default info)\n"
         "      --log-format FORMAT         text or json (default text)\n"
-        "  -h, --help                      this text\n",
+        "      --force                     restore: replace the fleet the store holds\n"
+        "  -h, --help                      this text\n"
+        "\n"
+        "backup FILE writes the fleet's state (SQLite or etcd, as the options say) to FILE,\n"
+        "an SQLite database, while controllers serve. restore FILE puts a backup into the\n"
+        "store, with no controller running on it: a backup of one controller's SQLite\n"
+        "restored with --store etcd moves the fleet to etcd.\n",
         out);
 }
 
@@ -132,7 +140,8 @@ int main(int argc, char **argv)
         O_MEMBER,
         O_LEASE,
         O_LOG_LEVEL,
-        O_LOG_FORMAT
+        O_LOG_FORMAT,
+        O_FORCE
     };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -161,10 +170,12 @@ int main(int argc, char **argv)
         { "leader-lease", required_argument, NULL, O_LEASE },
         { "log-level", required_argument, NULL, O_LOG_LEVEL },
         { "log-format", required_argument, NULL, O_LOG_FORMAT },
+        { "force", no_argument, NULL, O_FORCE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     ctl_config cfg;
+    bool force = false;
     runtime rt = { 0 };
     controller *ctl = NULL;
     berth_error *err = NULL;
@@ -202,6 +213,9 @@ int main(int argc, char **argv)
         case 'd':
             key = "state_dir";
             break;
+        case O_FORCE:
+            force = true;
+            continue;
         case '?':
             usage(stderr);
             ctl_config_free(&cfg);
@@ -228,6 +242,22 @@ int main(int argc, char **argv)
                 goto fail;
             }
         }
+    }
+    if (optind < argc &&
+        (strcmp(argv[optind], "backup") == 0 || strcmp(argv[optind], "restore") == 0)) {
+        bool backup = strcmp(argv[optind], "backup") == 0;
+
+        if (optind + 2 != argc) {
+            berth_err("%s FILE: one file (see --help)", argv[optind]);
+            ctl_config_free(&cfg);
+            return 2;
+        }
+        berth_log_setup("berth-controller", cfg.log_level, cfg.log_format, STDERR_FILENO);
+        if ((backup ? berth_controller_backup(&cfg, argv[optind + 1], &err)
+                    : berth_controller_restore(&cfg, argv[optind + 1], force, &err)) < 0)
+            goto fail;
+        status = 0;
+        goto out;
     }
     if (optind < argc) {
         berth_err("unexpected argument '%s' (see --help)", argv[optind]);

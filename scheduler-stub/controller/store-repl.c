@@ -68,6 +68,7 @@ typedef struct keeper {
     pthread_cond_t cond;
     bool stop, lost;
     char why[256];
+    int64_t last_ok; /* when the last renewal that worked was sent */
 } keeper;
 
 struct store_repl {
@@ -82,9 +83,13 @@ struct store_repl {
     sqlite3_session *sess;
     int efd;
     berth_etcd_watch *watch;
-    /* every row change at or below this is in the copy */
-    int64_t applied_rev;
-    bool loading; /* the first range: keys in key order, all of one revision */
+    /* every row change at or below this is in the copy: the first
+     * range's revision, then each of the leader's own commits (one
+     * transaction's changes share a revision: the watch gives them as
+     * several events) */
+    int64_t skip_rev;
+    int64_t applied_rev; /* the newest change in the copy */
+    bool loading;        /* the first range: keys in key order, all of one revision */
     int64_t lastwrite_mod;
     char writer[48]; /* this process's writes: random, then a number */
     uint64_t seq;
@@ -446,10 +451,10 @@ static void apply_kv(store_repl *r, const uint8_t *key, size_t len, const uint8_
     klen = len - r->prefix_len;
     if (klen > 2 && memcmp(k, "t/", 2) == 0) {
         /* the leader's own writes are in already */
-        if (!r->loading && mod_rev <= r->applied_rev)
+        if (!r->loading && mod_rev <= r->skip_rev)
             return;
         apply_row(r, k, klen, del ? NULL : value, vlen);
-        if (!r->loading)
+        if (!r->loading && mod_rev > r->applied_rev)
             r->applied_rev = mod_rev;
     } else if (klen == 14 && memcmp(k, "meta/lastwrite", 14) == 0) {
         if (mod_rev > r->lastwrite_mod)
@@ -551,7 +556,7 @@ static int load_all(store_repl *r, berth_error **err)
     }
     if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(r, err, "commit");
-    r->applied_rev = rev;
+    r->applied_rev = r->skip_rev = rev;
     berth_etcd_watch_stop(r->watch);
     r->watch = NULL;
     return berth_etcd_watch_start(&r->cfg, r->prefix, r->prefix_len, end, end_len, rev + 1, r->efd,
@@ -802,6 +807,40 @@ static int lastwrite_read(store_repl *r, char *buf, size_t size, int64_t *ret_mo
     return 0;
 }
 
+/* When the lease may run out at etcd, as this member can tell. */
+static int64_t lease_deadline(store_repl *r)
+{
+    int64_t last;
+
+    pthread_mutex_lock(&r->keep.mu);
+    last = r->keep.last_ok;
+    pthread_mutex_unlock(&r->keep.mu);
+    return last + r->keep.ttl_s * BERTH_NSEC_PER_SEC - LEASE_MARGIN_NS;
+}
+
+/* Whether the lease may have run out at etcd: the loop thread's own
+ * check, whatever a renewal stuck in a dead connection does. */
+static bool lease_lapsed(store_repl *r, char *why, size_t size)
+{
+    bool lost;
+    int64_t last;
+
+    if (!r->campaigning)
+        return false;
+    pthread_mutex_lock(&r->keep.mu);
+    lost = r->keep.lost;
+    last = r->keep.last_ok;
+    if (lost)
+        snprintf(why, size, "%s", r->keep.why);
+    pthread_mutex_unlock(&r->keep.mu);
+    if (!lost &&
+        berth_now_mono_ns() >= last + r->keep.ttl_s * BERTH_NSEC_PER_SEC - LEASE_MARGIN_NS) {
+        snprintf(why, size, "the lease was not renewed for %" PRId64 " s", r->keep.ttl_s);
+        lost = true;
+    }
+    return lost;
+}
+
 static void lose(store_repl *r, const char *why)
 {
     if (r->role != BERTH_STORE_LOST)
@@ -842,8 +881,19 @@ int store_repl_commit(store_repl *r, berth_error **err)
     };
     for (int attempt = 0;; attempt++) {
         berth_error *e = NULL;
+        char why[300];
+        int txn;
 
-        if (berth_etcd_txn(r->etcd, cmps, 2, p.ops, p.n, &ok, &rev, &e) == 0) {
+        if (lease_lapsed(r, why, sizeof(why))) {
+            lose(r, why);
+            berth_error_set(err, EPERM, "etcd store: %s: this controller no longer leads", why);
+            goto out;
+        }
+        /* no write outlasts the lease: past it etcd would refuse it anyway */
+        berth_etcd_set_deadline(r->etcd, lease_deadline(r));
+        txn = berth_etcd_txn(r->etcd, cmps, 2, p.ops, p.n, &ok, &rev, &e);
+        berth_etcd_set_deadline(r->etcd, 0);
+        if (txn == 0) {
             if (ok || attempt == 0)
                 break;
             /* a retry refused: did the first one go through after all? */
@@ -877,7 +927,7 @@ int store_repl_commit(store_repl *r, berth_error **err)
         goto out;
     }
     r->lastwrite_mod = rev;
-    r->applied_rev = rev;
+    r->applied_rev = r->skip_rev = rev;
     rc = 0;
 out:
     pending_free(&p);
@@ -918,7 +968,7 @@ static void *keeper_thread(void *arg)
         r = berth_etcd_lease_keepalive(k->e, k->lease, &ttl, &err);
         pthread_mutex_lock(&k->mu);
         if (r == 0 && ttl > 0) {
-            last_ok = start;
+            last_ok = k->last_ok = start;
             continue;
         }
         if (r == 0) {
@@ -974,6 +1024,7 @@ int store_repl_campaign(store_repl *r, const char *name, const char *rpc, int64_
 
     if (r->campaigning)
         return berth_error_set(err, EALREADY, "already campaigning");
+    r->keep.last_ok = berth_now_mono_ns();
     if (berth_etcd_lease_grant(r->etcd, ttl_s, &r->keep.lease, err) < 0)
         return -1;
     snprintf(r->name, sizeof(r->name), "%s", name);
@@ -1000,8 +1051,15 @@ int store_repl_campaign(store_repl *r, const char *name, const char *rpc, int64_
         return berth_error_set(err, EEXIST, "etcd: %s exists already", r->my_key);
     r->keep.ttl_s = ttl_s;
     r->keep.efd = r->efd;
-    if (berth_etcd_new(&r->cfg, &r->keep.e, err) < 0)
-        return -1;
+    {
+        /* a renewal stuck on a dead member must not hold the lease's
+         * loss (or the stop) up: a quarter of the lease per attempt */
+        berth_etcd_config kc = r->cfg;
+
+        kc.timeout_ms = ttl_s * 1000 / 4;
+        if (berth_etcd_new(&kc, &r->keep.e, err) < 0)
+            return -1;
+    }
     pthread_mutex_init(&r->keep.mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1081,14 +1139,11 @@ int store_repl_sync(store_repl *r, berth_error **err)
 
     if (read(r->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         berth_warn("etcd store: eventfd: %m");
-    if (r->campaigning) {
-        bool lost;
+    {
+        char why[300];
 
-        pthread_mutex_lock(&r->keep.mu);
-        lost = r->keep.lost;
-        pthread_mutex_unlock(&r->keep.mu);
-        if (lost) {
-            lose(r, r->keep.why);
+        if (lease_lapsed(r, why, sizeof(why))) {
+            lose(r, why);
             return 0;
         }
     }

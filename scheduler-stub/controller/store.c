@@ -401,6 +401,218 @@ size_t berth_store_health(berth_store *st, berth_etcd_status *ret, const char **
     return st->repl ? store_repl_health(st->repl, ret, ret_endpoints) : 0;
 }
 
+/* ---- backup and restore ---- */
+
+/* The tables of this schema, as migrate made them. */
+static int tables_of(berth_store *st, char ***ret, size_t *ret_n, berth_error **err)
+{
+    sqlite3_stmt *s = NULL;
+    char **v = NULL;
+    size_t n = 0;
+
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name "
+                           "NOT LIKE 'sqlite_%' ORDER BY name",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_error(st, err, "list tables");
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        v = berth_xreallocarray(v, n + 1, sizeof(*v));
+        v[n++] = berth_xstrdup((const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+static void tables_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int count_rows(berth_store *st, const char *schema, char **tables, size_t n, size_t *ret,
+                      berth_error **err)
+{
+    *ret = 0;
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *sql =
+            berth_xasprintf("SELECT count(*) FROM %s.\"%s\"", schema, tables[i]);
+        sqlite3_stmt *s = NULL;
+
+        if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK ||
+            sqlite3_step(s) != SQLITE_ROW) {
+            sqlite3_finalize(s);
+            return db_error(st, err, "count rows");
+        }
+        *ret += (size_t)sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    return 0;
+}
+
+int berth_store_backup(berth_store *st, const char *path, size_t *ret_rows, berth_error **err)
+{
+    _cleanup_free_ char *tmp = berth_xasprintf("%s.tmp-%d", path, (int)getpid());
+    sqlite3 *dst = NULL;
+    sqlite3_backup *b;
+    char **tables = NULL;
+    size_t n_tables = 0;
+    int fd, rc;
+
+    if (st->depth > 0)
+        return berth_error_set(err, EBUSY, "%s: backup inside a transaction", st->path);
+    fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return berth_error_errno(err, "create %s", tmp);
+    close(fd);
+    if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        berth_error_set(err, EIO, "open %s: %s", tmp, sqlite3_errmsg(dst));
+        goto fail;
+    }
+    /* every page at once: one read transaction, one consistent picture */
+    if (!(b = sqlite3_backup_init(dst, "main", st->db, "main"))) {
+        berth_error_set(err, EIO, "backup to %s: %s", tmp, sqlite3_errmsg(dst));
+        goto fail;
+    }
+    rc = sqlite3_backup_step(b, -1);
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) {
+        berth_error_set(err, EIO, "backup of %s to %s: %s", st->path, tmp, sqlite3_errstr(rc));
+        goto fail;
+    }
+    /* a file of its own: no journal beside it */
+    if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+        berth_error_set(err, EIO, "%s: %s", tmp, sqlite3_errmsg(dst));
+        goto fail;
+    }
+    sqlite3_close_v2(dst);
+    dst = NULL;
+    if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) < 0) {
+        berth_error_errno(err, "fsync %s", tmp);
+        if (fd >= 0)
+            close(fd);
+        goto fail;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        berth_error_errno(err, "rename %s to %s", tmp, path);
+        goto fail;
+    }
+    if (ret_rows && (tables_of(st, &tables, &n_tables, err) < 0 ||
+                     count_rows(st, "main", tables, n_tables, ret_rows, err) < 0)) {
+        tables_free(tables, n_tables);
+        return -1;
+    }
+    tables_free(tables, n_tables);
+    return 0;
+fail:
+    sqlite3_close_v2(dst);
+    unlink(tmp);
+    return -1;
+}
+
+int berth_store_restore(berth_store *st, const char *path, bool force, size_t *ret_rows,
+                        berth_error **err)
+{
+    _cleanup_free_ char *copy = NULL;
+    berth_store *src = NULL;
+    char **tables = NULL;
+    size_t n_tables = 0, have = 0;
+    sqlite3_stmt *s = NULL;
+    int r = -1, fd;
+
+    /* the backup is never changed: a copy is brought up to date */
+    {
+        char dir[] = "/tmp/berth-restore-XXXXXX";
+        sqlite3 *in = NULL, *out = NULL;
+        sqlite3_backup *b;
+        int rc = SQLITE_ERROR;
+
+        if (access(path, R_OK) < 0)
+            return berth_error_errno(err, "backup %s", path);
+        if (!mkdtemp(dir))
+            return berth_error_errno(err, "mkdtemp");
+        copy = berth_xasprintf("%s/berth.db", dir);
+        if ((fd = open(copy, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+            close(fd);
+        if (sqlite3_open_v2(path, &in, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_open_v2(copy, &out, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+            (b = sqlite3_backup_init(out, "main", in, "main"))) {
+            rc = sqlite3_backup_step(b, -1);
+            sqlite3_backup_finish(b);
+        }
+        if (rc != SQLITE_DONE)
+            berth_error_set(err, EIO, "backup %s: %s", path,
+                            in ? sqlite3_errmsg(in) : "cannot open");
+        sqlite3_close_v2(in);
+        sqlite3_close_v2(out);
+        if (rc != SQLITE_DONE || berth_store_open(copy, &src, err) < 0) {
+            unlink(copy);
+            rmdir(dir);
+            return berth_error_prefix(err, "restore");
+        }
+        berth_store_close(src);
+        src = NULL;
+    }
+    if (tables_of(st, &tables, &n_tables, err) < 0)
+        goto out;
+    {
+        static const char *const fleet[] = { "nodes", "workloads", "join_tokens" };
+        char **f = (char **)fleet;
+
+        if (count_rows(st, "main", f, 3, &have, err) < 0)
+            goto out;
+    }
+    if (have && !force) {
+        berth_error_set(err, EEXIST,
+                        "%s holds a fleet already (%zu nodes, workloads and tokens): restoring "
+                        "would replace it (--force)",
+                        st->path, have);
+        goto out;
+    }
+    if (sqlite3_prepare_v2(st->db, "ATTACH DATABASE ?1 AS backup", -1, &s, NULL) != SQLITE_OK) {
+        db_error(st, err, "attach");
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, copy, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        sqlite3_finalize(s);
+        db_error(st, err, "attach the backup");
+        goto out;
+    }
+    sqlite3_finalize(s);
+    if (berth_store_begin(st, err) < 0)
+        goto detach;
+    for (size_t i = 0; i < n_tables; i++) {
+        _cleanup_free_ char *sql = berth_xasprintf(
+            "DELETE FROM main.\"%s\"; INSERT INTO main.\"%s\" SELECT * FROM backup.\"%s\"",
+            tables[i], tables[i], tables[i]);
+
+        if (exec(st, sql, "restore a table", err) < 0) {
+            berth_error_prefix(err, "%s", tables[i]);
+            berth_store_rollback(st);
+            goto detach;
+        }
+    }
+    if (berth_store_commit(st, err) < 0)
+        goto detach;
+    r = ret_rows ? count_rows(st, "main", tables, n_tables, ret_rows, err) : 0;
+detach:
+    sqlite3_exec(st->db, "DETACH DATABASE backup", NULL, NULL, NULL);
+out:
+    tables_free(tables, n_tables);
+    if (copy) {
+        char *slash = strrchr(copy, '/');
+
+        unlink(copy);
+        *slash = '\0';
+        rmdir(copy);
+    }
+    return r;
+}
+
 void berth_store_close(berth_store *st)
 {
     if (!st)

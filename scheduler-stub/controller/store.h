@@ -36,6 +36,24 @@ typedef struct berth_store berth_store;
 int berth_store_open(const char *path, berth_store **ret_store, berth_error **err);
 void berth_store_close(berth_store *st);
 
+/* ---- backup and restore ----
+ *
+ * A backup is an SQLite database of this schema, whichever the backend:
+ * the file's pages copied while the controller serves (one read
+ * transaction, so it is consistent), or etcd's rows at one revision. It
+ * restores into either backend; a backup of an older schema is brought up
+ * to date first. */
+
+/* Write st's state to path (created 0600; an existing file is replaced
+ * only when the backup is whole). *ret_rows: how many rows. */
+int berth_store_backup(berth_store *st, const char *path, size_t *ret_rows, berth_error **err);
+/* Replace st's state with the backup at path, in one transaction (with
+ * etcd, one etcd transaction: st must lead). EEXIST when st holds a fleet
+ * already (nodes, workloads or tokens) and !force; EPROTO when the backup's
+ * schema is newer than this controller's. *ret_rows: how many rows. */
+int berth_store_restore(berth_store *st, const char *path, bool force, size_t *ret_rows,
+                        berth_error **err);
+
 /* ---- the etcd backend ----
  *
  * Several controllers share one fleet through etcd. Each keeps the same

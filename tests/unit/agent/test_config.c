@@ -224,7 +224,14 @@ START_TEST(finish_checks)
                           "--controller)");
     ck_assert_int_eq(agent_config_set(&cfg.controller_address, "http://x", &err), 0);
     ck_assert_berth_error(agent_config_finish(&cfg, &err), err,
-                          "controller address 'http://x': expected tcp://HOST:PORT or ipc://PATH");
+                          "controller address 'http://x': expected tcp://HOST:PORT or ipc://PATH "
+                          "(several: comma-separated)");
+    /* several controllers: each address checked */
+    ck_assert_int_eq(agent_config_set(&cfg.controller_address, "tcp://a:7100,udp://b:7100", &err),
+                     0);
+    ck_assert_berth_error(agent_config_finish(&cfg, &err), err,
+                          "controller address 'udp://b:7100': expected tcp://HOST:PORT or "
+                          "ipc://PATH (several: comma-separated)");
     ck_assert_int_eq(agent_config_set(&cfg.controller_address, "tcp://h:1", &err), 0);
     ck_assert_int_eq(agent_config_set(&cfg.node_name, "Bad_Name", &err), 0);
     ck_assert_int_lt(agent_config_finish(&cfg, &err), 0);

@@ -836,9 +836,29 @@ START_TEST(a_follower_follows_and_takes_over_with_everything)
     ck_assert_ptr_nonnull(strstr(err->msg, "not the leader"));
     berth_error_free(&err);
     ck_assert_uint_eq(count_nodes(b), 0);
-    /* the leader's writes reach the follower's copy */
+    /* the leader's writes reach the follower's copy, every row of a
+     * transaction (its changes share one revision) */
+    ck_assert_int_eq(berth_store_begin(a, &err), 0);
     ck_assert_int_eq(berth_store_node_put(a, &n, &err), 0);
-    for (int i = 0; i < 100 && count_nodes(b) == 0; i++) {
+    {
+        berth_store_node n2 = sample_node("n2"), n3 = sample_node("n3");
+
+        ck_assert_int_eq(berth_store_node_put(a, &n2, &err), 0);
+        ck_assert_int_eq(berth_store_node_put(a, &n3, &err), 0);
+    }
+    ck_assert_int_eq(berth_store_commit(a, &err), 0);
+    for (int i = 0; i < 100 && count_nodes(b) < 3; i++) {
+        struct pollfd p = { .fd = berth_store_fd(b), .events = POLLIN };
+
+        poll(&p, 1, 50);
+        ck_assert_int_eq(berth_store_sync(b, &err), 0);
+    }
+    ck_assert_uint_eq(count_nodes(b), 3);
+    ck_assert_int_eq(berth_store_begin(a, &err), 0);
+    ck_assert_int_eq(berth_store_node_delete(a, "n2", &err), 0);
+    ck_assert_int_eq(berth_store_node_delete(a, "n3", &err), 0);
+    ck_assert_int_eq(berth_store_commit(a, &err), 0);
+    for (int i = 0; i < 100 && count_nodes(b) > 1; i++) {
         struct pollfd p = { .fd = berth_store_fd(b), .events = POLLIN };
 
         poll(&p, 1, 50);
@@ -986,6 +1006,71 @@ START_TEST(rows_are_keys_an_operator_can_read)
 }
 END_TEST
 
+/* One controller's SQLite, backed up while open, restored into etcd (the
+ * upgrade path), backed up from etcd, restored into a new SQLite file. */
+START_TEST(backup_and_restore_across_backends)
+{
+    berth_store *sq = NULL, *et, *back = NULL;
+    berth_store_node n = sample_node("n1");
+    Workload *w = workload("web", 100, 3);
+    char bk[160], bk2[160], path2[160];
+    size_t rows = 0;
+    berth_error *err = NULL;
+    int fd;
+
+    snprintf(bk, sizeof(bk), "%s/fleet.db", dir);
+    snprintf(bk2, sizeof(bk2), "%s/fleet2.db", dir);
+    snprintf(path2, sizeof(path2), "%s/again.db", dir);
+    ck_assert_int_eq(berth_store_open(path, &sq, &err), 0);
+    ck_assert_int_eq(berth_store_node_put(sq, &n, &err), 0);
+    ck_assert_int_eq(berth_store_workload_put(sq, w, &err), 0);
+    ck_assert_msg(berth_store_backup(sq, bk, &rows, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_uint_eq(rows, 2);
+    berth_store_close(sq);
+    /* into etcd, as its leader */
+    et = open_store();
+    ck_assert_msg(berth_store_restore(et, bk, false, &rows, &err) == 0, "%s", err ? err->msg : "");
+    ck_assert_uint_eq(rows, 2);
+    ck_assert_uint_eq(count_nodes(et), 1);
+    /* a fleet is not replaced by mistake */
+    ck_assert_int_lt(berth_store_restore(et, bk, false, NULL, &err), 0);
+    ck_assert_int_eq(err->code, EEXIST);
+    ck_assert_ptr_nonnull(strstr(err->msg, "holds a fleet already"));
+    berth_error_free(&err);
+    /* etcd's rows at one revision, into a file */
+    ck_assert_int_eq(berth_store_backup(et, bk2, &rows, &err), 0);
+    berth_store_close(et);
+    et = open_store();
+    ck_assert_uint_eq(count_nodes(et), 1); /* what etcd holds, read again */
+    berth_store_close(et);
+    /* ... restored into a new file: the same rows */
+    ck_assert_int_eq(berth_store_open(path2, &back, &err), 0);
+    ck_assert_int_eq(berth_store_restore(back, bk2, false, &rows, &err), 0);
+    ck_assert_uint_eq(rows, 2);
+    ck_assert_uint_eq(count_nodes(back), 1);
+    {
+        static loaded l;
+
+        ck_assert_int_eq(berth_store_workloads_load(back, take_workload, &l, &err), 0);
+        ck_assert_uint_eq(l.n_workloads, 1);
+        ck_assert_str_eq(l.workloads[0]->name, "web");
+        ck_assert_uint_eq(l.workloads[0]->replicas, 3);
+        loaded_free(&l);
+    }
+    /* a backup file that is none */
+    fd = open(bk, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "not a database, not at all, really not one", 42), 42);
+    close(fd);
+    ck_assert_int_lt(berth_store_restore(back, bk, true, NULL, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err->msg, "restore"));
+    berth_error_free(&err);
+    ck_assert_uint_eq(count_nodes(back), 1); /* and nothing lost */
+    berth_store_close(back);
+    workload_free_unpacked(w, NULL);
+}
+END_TEST
+
 START_TEST(a_newer_schema_in_etcd_is_refused)
 {
     berth_etcd *e = NULL;
@@ -1043,6 +1128,7 @@ Suite *make_suite(void)
     tcase_add_test(te, a_deposed_leaders_writes_are_fenced);
     tcase_add_test(te, rows_are_keys_an_operator_can_read);
     tcase_add_test(te, a_newer_schema_in_etcd_is_refused);
+    tcase_add_test(te, backup_and_restore_across_backends);
     suite_add_tcase(s, te);
     return s;
 }
