@@ -33,7 +33,9 @@
 #                          nftables table (berth_quickstart)
 #   BERTH_QUICKSTART_HA_NET  ha: the /24 of the bridge the etcd members and
 #                          controllers are on (default 10.213.99; the bridge
-#                          is berthqsha0, this host .1)
+#                          is the pods' bridge's name and "ha", this host .1,
+#                          the namespaces the pods' bridge's name, "-" and
+#                          e1..e3, c1..c3)
 #   BUILD_DIR              where to build (default build-quickstart)
 # Options:
 #   --no-build             use the binaries already in BUILD_DIR
@@ -51,7 +53,7 @@ NFT_TABLE=berth_quickstart
 REGISTRY_PORT=$((PORT + 20))
 # ha: the members' bridge on this host, their namespaces and addresses
 HA_NET=${BERTH_QUICKSTART_HA_NET:-10.213.99}
-HA_BRIDGE=berthqsha0
+HA_BRIDGE=${BRIDGE}ha
 HA_MEMBERS="e1:11 e2:12 e3:13 c1:21 c2:22 c3:23"
 ETCD_ENDPOINTS=http://$HA_NET.11:2379,http://$HA_NET.12:2379,http://$HA_NET.13:2379
 ETCD_CLUSTER=e1=http://$HA_NET.11:2380,e2=http://$HA_NET.12:2380,e3=http://$HA_NET.13:2380
@@ -74,7 +76,7 @@ for arg in "$@"; do
 	up | ha | down | status) action=$arg ;;
 	--no-build) do_build=0 ;;
 	-h | --help)
-		sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown argument '$arg' (try --help)" ;;
@@ -119,7 +121,7 @@ build_berth() {
 	done
 }
 
-ha_ns() { echo "berthqs-$1"; }
+ha_ns() { echo "$BRIDGE-$1"; }
 
 # ha: a bridge on this host and a namespace per etcd member and controller.
 ha_net_up() {
@@ -134,8 +136,8 @@ ha_net_up() {
 		n=${m%:*} a=${m#*:}
 		[ -e "/run/netns/$(ha_ns "$n")" ] && continue
 		ip netns add "$(ha_ns "$n")"
-		ip link add "qs-$n" type veth peer name eth0 netns "$(ha_ns "$n")"
-		ip link set "qs-$n" master "$HA_BRIDGE" up
+		ip link add "$BRIDGE$n" type veth peer name eth0 netns "$(ha_ns "$n")"
+		ip link set "$BRIDGE$n" master "$HA_BRIDGE" up
 		ip -n "$(ha_ns "$n")" link set lo up
 		ip -n "$(ha_ns "$n")" addr add "$HA_NET.$a/24" dev eth0
 		ip -n "$(ha_ns "$n")" link set eth0 up
@@ -423,7 +425,7 @@ leftovers() {
 	find /sys/fs/cgroup -maxdepth 2 -name "${CGROUP_PARENT#/}" -type d 2>/dev/null | sed 's/^/cgroup /'
 	ip -o link show "$BRIDGE" 2>/dev/null | awk '{ print "link " $2 }'
 	ip -o link show "$HA_BRIDGE" 2>/dev/null | awk '{ print "link " $2 }'
-	ip netns list 2>/dev/null | awk '$1 ~ /^berthqs-/ { print "netns " $1 }'
+	ip netns list 2>/dev/null | awk -v p="$BRIDGE-" 'index($1, p) == 1 { print "netns " $1 }'
 	nft list table ip "$NFT_TABLE" >/dev/null 2>&1 && echo "nftables table ip $NFT_TABLE"
 	true
 }

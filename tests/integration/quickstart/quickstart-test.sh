@@ -2,7 +2,9 @@
 # deploy/quickstart.sh as README tells an operator to run it (with the
 # test's build, directory, ports and cgroup parent): up shows the example
 # Running and serving, up again changes nothing, down leaves no process,
-# mount, cgroup or directory behind.
+# mount, cgroup or directory behind; then ha (three etcd members, three
+# controllers): the example runs, a killed leader is replaced, down leaves
+# no namespace or bridge.
 #
 #   quickstart-test.sh BUILD_DIR
 #
@@ -75,5 +77,37 @@ expect "no nftables table of it is left" "" \
 	"$(nft list tables 2>/dev/null | grep "${BERTH_QUICKSTART_BRIDGE}_quickstart")"
 out=$(qs down 2>&1)
 expect "down again is harmless" "0" "$?"
+
+# --- ha: three etcd members and three controllers in namespaces ---------------
+export BERTH_QUICKSTART_HA_NET=10.213.$((100 + $$ % 100))
+out=$(qs ha 2>&1)
+rc=$?
+expect "ha succeeds" "0" "$rc"
+[ $rc -eq 0 ] || echo "$out"
+contains "the example runs" "hello-web: 1/1 running" "$out"
+contains "... and serves" "<h1>hello from berth</h1>" "$out"
+ls_out=$("$berthctl" controller ls 2>&1)
+expect "controller ls: three controllers, one leading" "1 2" \
+	"$(echo "$ls_out" | awk '$3 == "leader"' | wc -l) $(echo "$ls_out" | awk '$3 == "follower" && $1 ~ /^c/' | wc -l)"
+expect "... on three healthy etcd members" "3" "$(echo "$ls_out" | awk '$3 == "healthy"' | wc -l)"
+leader=$(echo "$ls_out" | awk '$3 == "leader" { sub(/\*$/, "", $1); print $1 }')
+kill -9 "$(cat "$BERTH_QUICKSTART_DIR/run/controller-$leader.pid")"
+other_leads() {
+	"$berthctl" controller ls 2>/dev/null | awk -v l="$leader" '$3 == "leader" && $1 !~ "^" l { f = 1 } END { exit !f }'
+}
+wait_until 20 other_leads
+other_leads && ok "$leader killed: another controller leads" || bad "nobody took over from $leader"
+node_ready() {
+	"$berthctl" get nodes 2>/dev/null | awk 'NR > 1 && $2 == "Ready" { f = 1 } END { exit !f }'
+}
+wait_until 20 node_ready
+node_ready && ok "... and the node is Ready with it" || bad "the node is not Ready after the failover"
+contains "status shows the members" "c1:" "$(qs status 2>&1)"
+out=$(qs down 2>&1)
+expect "down succeeds" "0" "$?"
+contains "down says nothing is left" "nothing left behind" "$out"
+expect "no process of it is left" "" "$(pgrep -fa -- "$BERTH_QUICKSTART_DIR")"
+expect "no namespace of it is left" "" "$(ip netns list | grep -F "$BERTH_QUICKSTART_BRIDGE-")"
+expect "no bridge of it is left" "" "$(ip -o link show "${BERTH_QUICKSTART_BRIDGE}ha" 2>/dev/null)"
 
 check_summary
