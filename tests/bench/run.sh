@@ -3,7 +3,7 @@
 # the same run. Not part of tests/run.sh: figures, not pass/fail.
 #
 #   tests/bench/run.sh [start] [monitor] [exec] [rpc] [agent] [readopt] [controller] [rollout]
-#                      [scale] [image]
+#                      [scale] [ha] [image]
 #                                                         (default: all of them)
 #
 #   start    berthctl run vs crun run vs an unshare+chroot floor
@@ -27,7 +27,9 @@
 #            controller's CPU (ROLLOUT_ARGS="3 100": rollouts, replicas)
 #   scale    berth-controller with 1000 fake agents: registration, heartbeats,
 #            10000 replicas placed and Running (SCALE_ARGS="1000 10000 10":
-#            agents, replicas, workloads)
+#            agents, replicas, workloads); on SQLite, then on a 3-member etcd
+#   ha       etcd against SQLite: Apply round trips, interleaved, and failover
+#            over leader kills (HA_ARGS="200 20": applies, kills)
 #   image    berthctl image pull of a 100 MB, 6-layer image from a loopback
 #            registry vs skopeo copy + umoci unpack; then on a node (a real
 #            controller and berthd): Apply -> Running for an image not yet
@@ -41,13 +43,13 @@ cd "$top"
 build=${BUILD_DIR:-build}
 iterations=${ITERATIONS:-50}
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(start monitor exec rpc agent readopt controller rollout scale image)
+[ ${#which[@]} -gt 0 ] || which=(start monitor exec rpc agent readopt controller rollout scale ha image)
 
 for b in "${which[@]}"; do
 	case "$b" in
-	start | monitor | exec | rpc | agent | readopt | controller | rollout | scale | image) ;;
+	start | monitor | exec | rpc | agent | readopt | controller | rollout | scale | ha | image) ;;
 	*)
-		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, exec, rpc, agent, readopt, controller, rollout, scale, image)" >&2
+		echo "bench/run.sh: unknown benchmark '$b' (start, monitor, exec, rpc, agent, readopt, controller, rollout, scale, ha, image)" >&2
 		exit 2
 		;;
 	esac
@@ -61,6 +63,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "${JOBS:-$(nproc)}" >/dev/null
 case "$build" in /*) abs=$build ;; *) abs=$PWD/$build ;; esac
 rootfs=$(./deploy/mkrootfs.sh "$abs/bench-rootfs")
+. tests/bench/lib/etcd.sh
 
 # One benchmark; its exit code (a benchmark that could not measure says why
 # and fails; the others still run).
@@ -96,8 +99,24 @@ run_one() {
 		"$build/tests/bench/controller/bench-fleet" rollout "$rootfs" "$@"
 		;;
 	scale)
+		echo "scale: the store SQLite"
 		# shellcheck disable=SC2086
-		"$build/tests/bench/controller/bench-scale" ${SCALE_ARGS:-}
+		"$build/tests/bench/controller/bench-scale" ${SCALE_ARGS:-} || return 1
+		echo "scale: the store etcd (3 members on loopback)"
+		bench_etcd_up "$(mktemp -d /tmp/berth-bench-etcd.XXXXXX)" || return 1
+		# shellcheck disable=SC2086
+		BENCH_ETCD=$BENCH_ETCD "$build/tests/bench/controller/bench-scale" ${SCALE_ARGS:-}
+		local rc=$?
+		bench_etcd_down
+		return $rc
+		;;
+	ha)
+		bench_etcd_up "$(mktemp -d /tmp/berth-bench-etcd.XXXXXX)" || return 1
+		# shellcheck disable=SC2086
+		"$build/tests/bench/controller/bench-ha" "$BENCH_ETCD" ${HA_ARGS:-200 20}
+		local rc=$?
+		bench_etcd_down
+		return $rc
 		;;
 	image)
 		tests/bench/image/bench-image.sh "$abs" "$rootfs" "${IMAGE_RUNS:-5}" &&

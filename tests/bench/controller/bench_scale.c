@@ -22,6 +22,9 @@
  *
  *   bench-scale [AGENTS [REPLICAS [WORKLOADS]]]     (default 1000 10000 10)
  *
+ * With BENCH_ETCD (etcd's client URLs, comma-separated) the controller's
+ * store is etcd, under a key prefix of this run's own.
+ *
  * A benchmark: it prints figures and asserts nothing. */
 #include <fcntl.h>
 #include <signal.h>
@@ -447,7 +450,9 @@ static void raise_nofile(void)
 
 int main(int argc, char **argv)
 {
-    static const char *const args[] = { "--log-level", "info", NULL };
+    static char prefix[64];
+    const char *args[] = { "--log-level", "info", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+    const char *etcd = getenv("BENCH_ETCD");
     int replicas, n_workloads, total, rc;
 
     if (argc == 7 && strcmp(argv[1], "--worker") == 0)
@@ -471,6 +476,15 @@ int main(int argc, char **argv)
     held = calloc((size_t)n_agents, sizeof(*held));
     hb_ms = calloc(HB_MAX, sizeof(*hb_ms));
     need(registered_at && held && hb_ms);
+    if (etcd && *etcd) {
+        snprintf(prefix, sizeof(prefix), "/bench-scale-%d/", (int)getpid());
+        args[2] = "--store";
+        args[3] = "etcd";
+        args[4] = "--etcd-endpoints";
+        args[5] = etcd;
+        args[6] = "--etcd-prefix";
+        args[7] = prefix;
+    }
     harness_init(&h, args);
     bench_on_abort(cleanup);
     harness_start_controller(&h);

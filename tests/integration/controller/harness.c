@@ -89,6 +89,19 @@ static bool controller_answers(void *data)
 
 void harness_start_controller(harness *h)
 {
+    harness_spawn_controller(h);
+    if (!harness_wait(h, controller_answers, h, 20000)) {
+        char *log = NULL;
+
+        berth_read_file_at(AT_FDCWD, h->log, 1 << 20, &log, NULL, NULL);
+        fprintf(stderr, "controller did not come up; its log:\n%s\n", log ? log : "");
+        free(log);
+        abort();
+    }
+}
+
+void harness_spawn_controller(harness *h)
+{
     char state[512];
     const char *argv[64];
     int n = 0, fd;
@@ -119,14 +132,6 @@ void harness_start_controller(harness *h)
     need(posix_spawn(&h->controller, argv[0], &fa, NULL, (char *const *)argv, environ) == 0);
     posix_spawn_file_actions_destroy(&fa);
     close(fd);
-    if (!harness_wait(h, controller_answers, h, 20000)) {
-        char *log = NULL;
-
-        berth_read_file_at(AT_FDCWD, h->log, 1 << 20, &log, NULL, NULL);
-        fprintf(stderr, "controller did not come up; its log:\n%s\n", log ? log : "");
-        free(log);
-        abort();
-    }
 }
 
 void harness_kill_controller(harness *h, int sig)

@@ -40,6 +40,9 @@ void harness_free(harness *h);
 
 /* Start berth-controller and wait until it answers berthctl. */
 void harness_start_controller(harness *h);
+/* Start it and return at once (a follower on etcd answers only
+ * ListControllers). */
+void harness_spawn_controller(harness *h);
 /* Send sig to it (by pid) and reap it. */
 void harness_kill_controller(harness *h, int sig);
 
