@@ -640,7 +640,7 @@ int agent_config_finish(agent_config *cfg, berth_error **err)
         char *save = NULL;
         int n = 0;
 
-        for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save), n++)
+        for (char *a = strtok_r(list, ", \t", &save); a; a = strtok_r(NULL, ", \t", &save), n++)
             if (!address_ok(a) || n == 8)
                 return berth_error_set(err, EINVAL,
                                        n == 8 ? "controller address '%s': at most 8 controllers"

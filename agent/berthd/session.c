@@ -42,7 +42,10 @@
 #define REGISTER_TIMEOUT_HA_MS 3000
 /* Moving on from a controller that answered it does not lead. */
 #define SWITCH_DELAY_MS 250
-#define CONTROLLERS_MAX 8
+/* ... and after every controller was tried, at most this long between
+ * rounds (a new leader must hear from its nodes within their first lease) */
+#define SWITCH_BACKOFF_MAX_MS 4000
+#define CONTROLLERS_MAX       8
 /* Fresh pictures sent at once when the controller finds one older than
  * events it has (ABORTED); past that, the next heartbeat asks again. */
 #define REPORT_RETRIES_MAX 5
@@ -81,7 +84,9 @@ struct session {
     char *addrs[CONTROLLERS_MAX];
     size_t n_addrs, cur;
     berth_loop_timer switch_timer;
-    bool switching; /* the old client's calls end CANCELLED: not news */
+    bool switching;              /* the old client's calls end CANCELLED: not news */
+    size_t switches;             /* since a controller last answered */
+    int64_t rotation_backoff_ms; /* between whole rounds of them */
     bool registered;
     bool socket_bound;  /* ours to remove at exit */
     bool connected;     /* channels connected (once) */
@@ -157,9 +162,19 @@ static bool try_next(session *s, const berth_rpc_result *r)
     if (s->n_addrs < 2 || s->switching)
         return false;
     if (r->code == CODE_UNAVAILABLE || r->code == CODE_DEADLINE_EXCEEDED) {
-        bool follower = r->message && strstr(r->message, "does not lead");
+        int64_t delay = r->code == CODE_UNAVAILABLE ? SWITCH_DELAY_MS : 0;
 
-        arm(s, &s->switch_timer, follower || r->code == CODE_UNAVAILABLE ? SWITCH_DELAY_MS : 0);
+        /* a whole round without a leader (an election, etcd down): back
+         * off, so that a fleet of agents does not handshake in circles */
+        if (++s->switches >= s->n_addrs) {
+            s->rotation_backoff_ms =
+                s->rotation_backoff_ms ? s->rotation_backoff_ms * 2 : BERTH_AGENT_BACKOFF_MIN_MS;
+            if (s->rotation_backoff_ms > SWITCH_BACKOFF_MAX_MS)
+                s->rotation_backoff_ms = SWITCH_BACKOFF_MAX_MS;
+            delay = jitter(s->rotation_backoff_ms);
+            s->switches = 0;
+        }
+        arm(s, &s->switch_timer, delay);
         return true;
     }
     return false;
@@ -191,6 +206,8 @@ static void on_report_done(berth_rpc_result *r, void *data)
     session *s = data;
 
     s->reporting = false;
+    if (s->switching)
+        return;
     if (r->code == CODE_ABORTED && s->report_retries < REPORT_RETRIES_MAX) {
         /* the controller had newer events than the picture: a fresh one */
         berth_debug("controller: full status report: %s", r->message ? r->message : "aborted");
@@ -419,6 +436,8 @@ static void on_heartbeat(berth_rpc_result *r, void *data)
 {
     session *s = data;
 
+    if (s->switching)
+        return; /* cancelled with its client: a timer armed now would outlive it */
     if (r->code == CODE_NOT_FOUND) {
         /* The controller lost us (a fresh database): register again. */
         berth_warn("controller: %s; registering again", r->message ? r->message : "not found");
@@ -556,6 +575,8 @@ static void on_register(berth_rpc_result *r, void *data)
         s->registered = true;
         s->unreachable = false;
         s->backoff_ms = 0;
+        s->switches = 0;
+        s->rotation_backoff_ms = 0;
         if (rr->heartbeat_interval_ms >= HEARTBEAT_MIN_MS)
             s->heartbeat_ms = rr->heartbeat_interval_ms;
         s->desired_generation = rr->generation;
@@ -820,9 +841,14 @@ int session_start(const session_config *c, session **ret, berth_error **err)
         _cleanup_free_ char *list = berth_xstrdup(s->cfg->controller_address);
         char *save = NULL;
 
-        for (char *a = strtok_r(list, ",", &save); a && s->n_addrs < CONTROLLERS_MAX;
-             a = strtok_r(NULL, ",", &save))
+        for (char *a = strtok_r(list, ", \t", &save); a && s->n_addrs < CONTROLLERS_MAX;
+             a = strtok_r(NULL, ", \t", &save))
             s->addrs[s->n_addrs++] = berth_xstrdup(a);
+        if (s->n_addrs == 0) {
+            berth_error_set(err, EINVAL, "controller address '%s': no address",
+                            s->cfg->controller_address);
+            goto fail;
+        }
     }
     if (new_client(s, &s->client, err) < 0)
         goto fail;

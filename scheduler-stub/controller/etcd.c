@@ -31,7 +31,9 @@ struct berth_etcd {
     size_t n, cur;
     char *ca, *cert, *key;
     long timeout_ms;
-    int64_t deadline_ns; /* no call outlasts it (0: none) */
+    int64_t deadline_ns;          /* no call outlasts it (0: none) */
+    bool (*abort_fn)(void *data); /* asked while a call waits: true ends it */
+    void *abort_data;
     CURL *h;
     char curl_err[CURL_ERROR_SIZE];
 };
@@ -95,6 +97,20 @@ void berth_etcd_free(berth_etcd *e)
 void berth_etcd_set_deadline(berth_etcd *e, int64_t mono_ns)
 {
     e->deadline_ns = mono_ns;
+}
+
+void berth_etcd_set_abort(berth_etcd *e, bool (*fn)(void *data), void *data)
+{
+    e->abort_fn = fn;
+    e->abort_data = data;
+}
+
+static int on_call_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    berth_etcd *e = ud;
+
+    (void)a, (void)b, (void)c, (void)d;
+    return e->abort_fn && e->abort_fn(e->abort_data) ? 1 : 0;
 }
 
 const char *berth_etcd_endpoint(const berth_etcd *e)
@@ -227,7 +243,7 @@ static int post(berth_etcd *e, size_t only, const char *path, json_t *req, bool 
         body b = { 0 };
         CURLcode rc;
         long status = 0, timeout = e->timeout_ms;
-        json_error_t jerr;
+        json_error_t jerr = { .text = "an empty answer" };
         json_t *ans;
 
         /* one member's health: quick, whatever the calls' bound */
@@ -256,6 +272,11 @@ static int post(berth_etcd *e, size_t only, const char *path, json_t *req, bool 
         curl_easy_setopt(e->h, CURLOPT_CONNECTTIMEOUT_MS, timeout / 2 ? timeout / 2 : 1);
         curl_easy_setopt(e->h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(e->h, CURLOPT_WRITEDATA, &b);
+        if (e->abort_fn) {
+            curl_easy_setopt(e->h, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(e->h, CURLOPT_XFERINFOFUNCTION, on_call_progress);
+            curl_easy_setopt(e->h, CURLOPT_XFERINFODATA, e);
+        }
         rc = curl_easy_perform(e->h);
         if (rc != CURLE_OK) {
             bool unsent = rc != CURLE_OPERATION_TIMEDOUT && not_sent(rc);
@@ -276,7 +297,7 @@ static int post(berth_etcd *e, size_t only, const char *path, json_t *req, bool 
             continue;
         }
         curl_easy_getinfo(e->h, CURLINFO_RESPONSE_CODE, &status);
-        ans = b.buf ? json_loadb(b.buf, b.len, 0, &jerr) : NULL;
+        ans = b.buf ? json_loadb(b.buf, b.len, JSON_ALLOW_NUL, &jerr) : NULL;
         free(b.buf);
         e->cur = i;
         if (status != 200) {
@@ -284,15 +305,24 @@ static int post(berth_etcd *e, size_t only, const char *path, json_t *req, bool 
 
             if (!msg && ans)
                 msg = json_string_value(json_object_get(ans, "message"));
-            /* etcd's own refusals (too many operations, too large, no
-             * leader) mean it got the request and did nothing */
-            berth_error_set(err, status == 503 ? EHOSTUNREACH : EIO, "etcd %s%s: HTTP %ld: %s",
-                            e->endpoints[i], path, status, msg ? msg : "no reason given");
+            /* 4xx: etcd refused it (too many operations, too large) and
+             * did nothing. 5xx: unavailable or timed out, and a proposal
+             * that timed out may still commit: for a write, unknown */
+            bool unknown = status >= 500 && !idempotent;
+
+            berth_error_set(err,
+                            unknown         ? EAGAIN
+                            : status >= 500 ? EHOSTUNREACH
+                                            : EIO,
+                            "etcd %s%s: HTTP %ld: %s%s", e->endpoints[i], path, status,
+                            msg ? msg : "no reason given", unknown ? " (outcome unknown)" : "");
             json_decref(ans);
-            if (status == 503 && t + 1 < tries) {
+            if (status >= 500 && idempotent && t + 1 < tries) {
                 berth_error_free(err);
                 continue;
             }
+            if (unknown)
+                e->cur = (i + 1) % e->n;
             break;
         }
         if (!ans) {
@@ -600,8 +630,15 @@ static size_t on_watch_bytes(char *data, size_t size, size_t n, void *ud)
     bool any = false;
 
     on_body(data, size, n, &w->in);
-    if (w->in.overflow)
+    if (w->in.overflow) {
+        /* a message this large again and again: the loop reads it all
+         * afresh instead */
+        pthread_mutex_lock(&w->mu);
+        w->compacted = true;
+        pthread_mutex_unlock(&w->mu);
+        watch_signal(w);
         return 0;
+    }
     pthread_mutex_lock(&w->mu);
     /* the gateway ends each message with a newline */
     for (size_t i = 0; i < w->in.len; i++) {
@@ -670,6 +707,9 @@ static void *watch_thread(void *arg)
         json_decref(req);
         snprintf(url, sizeof(url), "%s/v3/watch", e->endpoints[e->cur]);
         hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        /* etcd's "require leader": a member cut off from its cluster ends
+         * the stream instead of keeping it open and silent */
+        hdrs = curl_slist_append(hdrs, "Grpc-Metadata-Hasleader: true");
         curl_easy_reset(e->h);
         setup_handle(e->h, e->ca, e->cert, e->key, e->curl_err);
         curl_easy_setopt(e->h, CURLOPT_URL, url);
@@ -686,6 +726,7 @@ static void *watch_thread(void *arg)
         curl_easy_setopt(e->h, CURLOPT_XFERINFOFUNCTION, on_watch_progress);
         curl_easy_setopt(e->h, CURLOPT_XFERINFODATA, w);
         w->in.len = 0;
+        w->in.overflow = false;
         rc = curl_easy_perform(e->h);
         curl_slist_free_all(hdrs);
         pthread_mutex_lock(&w->mu);

@@ -44,6 +44,10 @@ void berth_etcd_free(berth_etcd *e);
  * one past it fails ETIMEDOUT unsent. A leader's writes are bounded by its
  * lease so. */
 void berth_etcd_set_deadline(berth_etcd *e, int64_t mono_ns);
+/* fn(data) is asked now and then while a call waits (about once a
+ * second, more often while bytes move): true ends the call (another
+ * thread stops). NULL: never. */
+void berth_etcd_set_abort(berth_etcd *e, bool (*fn)(void *data), void *data);
 /* The endpoint the last call used. */
 const char *berth_etcd_endpoint(const berth_etcd *e);
 

@@ -36,6 +36,10 @@
 #define LEASE_MARGIN_NS (500 * BERTH_NSEC_PER_MSEC)
 /* A transaction whose outcome is unknown is tried this many times more. */
 #define TXN_RETRIES 3
+/* A barrier that has not come back through the watch this long after the
+ * lease (a watch on a member cut off from its cluster): give up the lead
+ * rather than hold it without a current copy. */
+#define TAKEOVER_SLACK_NS (2 * BERTH_NSEC_PER_SEC)
 /* The leader drops etcd's history older than one interval. */
 #define COMPACT_INTERVAL_NS (300 * BERTH_NSEC_PER_SEC)
 
@@ -103,6 +107,8 @@ struct store_repl {
     keeper keep;
     berth_store_role role;
     int64_t barrier_rev;
+    int64_t takeover_by; /* the barrier must be back by then */
+    bool need_reload;    /* the watch could not be started again */
     int64_t compact_at_ns, compact_rev;
 };
 
@@ -308,9 +314,23 @@ static json_t *value_json(sqlite3_stmt *s, int i)
         return json_integer((json_int_t)sqlite3_column_int64(s, i));
     case SQLITE_FLOAT:
         return json_real(sqlite3_column_double(s, i));
-    case SQLITE_TEXT:
-        return json_stringn((const char *)sqlite3_column_text(s, i),
-                            (size_t)sqlite3_column_bytes(s, i));
+    case SQLITE_TEXT: {
+        const char *t = (const char *)sqlite3_column_text(s, i);
+        size_t n = (size_t)sqlite3_column_bytes(s, i);
+        json_t *j = json_stringn(t, n);
+        size_t cap;
+        char *b;
+
+        if (j)
+            return j;
+        /* not UTF-8 (JSON strings are): the bytes, as text */
+        cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+        b = berth_xmalloc(cap);
+        sodium_bin2base64(b, cap, (const unsigned char *)t, n, sodium_base64_VARIANT_ORIGINAL);
+        j = json_pack("{s:s}", "t64", b);
+        free(b);
+        return j;
+    }
     case SQLITE_BLOB: {
         int n = sqlite3_column_bytes(s, i);
         size_t cap = sodium_base64_encoded_len((size_t)n, sodium_base64_VARIANT_ORIGINAL);
@@ -335,13 +355,17 @@ static bool bind_json(sqlite3_stmt *s, int i, json_t *v)
         return sqlite3_bind_text(s, i, json_string_value(v), (int)json_string_length(v),
                                  SQLITE_TRANSIENT) == SQLITE_OK;
     if (json_is_object(v)) {
-        const char *b = json_string_value(json_object_get(v, "b64"));
+        const char *t = json_string_value(json_object_get(v, "t64"));
+        const char *b = t ? t : json_string_value(json_object_get(v, "b64"));
         size_t len = b ? strlen(b) : 0, n = 0;
         _cleanup_free_ unsigned char *buf = berth_xmalloc(len * 3 / 4 + 1);
 
         if (!b || sodium_base642bin(buf, len * 3 / 4 + 1, b, len, NULL, &n, NULL,
                                     sodium_base64_VARIANT_ORIGINAL) != 0)
             return false;
+        if (t)
+            return sqlite3_bind_text(s, i, (const char *)buf, (int)n, SQLITE_TRANSIENT) ==
+                   SQLITE_OK;
         return sqlite3_bind_blob(s, i, buf, (int)n, SQLITE_TRANSIENT) == SQLITE_OK;
     }
     return sqlite3_bind_null(s, i) == SQLITE_OK;
@@ -366,7 +390,7 @@ static void apply_row(store_repl *r, const uint8_t *key, size_t len, const uint8
     }
     if (value) {
         json_error_t jerr;
-        json_t *row = json_loadb((const char *)value, vlen, 0, &jerr);
+        json_t *row = json_loadb((const char *)value, vlen, JSON_ALLOW_NUL, &jerr);
         bool ok = json_is_object(row);
 
         s = t->insert;
@@ -853,7 +877,7 @@ int store_repl_commit(store_repl *r, berth_error **err)
     pending p = { 0 };
     char key[160], marker[96], seen[96];
     berth_etcd_cmp cmps[2];
-    bool ok = false;
+    bool ok = false, maybe_sent = false;
     int64_t rev = 0, mod = 0;
     int rc = -1;
 
@@ -893,17 +917,20 @@ int store_repl_commit(store_repl *r, berth_error **err)
         berth_etcd_set_deadline(r->etcd, lease_deadline(r));
         txn = berth_etcd_txn(r->etcd, cmps, 2, p.ops, p.n, &ok, &rev, &e);
         berth_etcd_set_deadline(r->etcd, 0);
-        if (txn == 0) {
-            if (ok || attempt == 0)
-                break;
-            /* a retry refused: did the first one go through after all? */
-            if (lastwrite_read(r, seen, sizeof(seen), &mod, err) < 0)
-                goto out;
-            ok = strcmp(seen, marker) == 0;
-            rev = mod;
+        if (txn == 0 && (ok || !maybe_sent))
             break;
+        if (txn < 0 && e->code == EAGAIN && attempt < TXN_RETRIES) {
+            /* it may have reached etcd: the same transaction again (the
+             * marker's comparison lets at most one of them through) */
+            maybe_sent = true;
+            berth_error_free(&e);
+            continue;
         }
-        if (e->code != EAGAIN && e->code != EHOSTUNREACH) {
+        if (txn < 0 && e->code == EHOSTUNREACH && !maybe_sent && attempt < TXN_RETRIES) {
+            berth_error_free(&e); /* sent nowhere: again */
+            continue;
+        }
+        if (txn < 0 && !maybe_sent) {
             berth_error_set(err, e->code, "%s%s", e->msg,
                             strstr(e->msg, "too many operations") || strstr(e->msg, "too large")
                                 ? " (raise etcd's --max-txn-ops and --max-request-bytes)"
@@ -911,13 +938,18 @@ int store_repl_commit(store_repl *r, berth_error **err)
             berth_error_free(&e);
             goto out;
         }
-        if (attempt >= TXN_RETRIES) {
+        /* refused or failed after an attempt whose outcome is unknown: the
+         * marker says whether one of them went through */
+        berth_error_free(&e);
+        if (lastwrite_read(r, seen, sizeof(seen), &mod, &e) < 0) {
             /* unknown, and unknowable here: nothing may be built on it */
             lose(r, e->msg);
             *err = e;
             goto out;
         }
-        berth_error_free(&e);
+        ok = strcmp(seen, marker) == 0;
+        rev = mod;
+        break;
     }
     if (!ok) {
         lose(r, "a write was refused: another member leads, or this one's lease expired");
@@ -938,6 +970,11 @@ out:
 void store_repl_discard(store_repl *r)
 {
     new_session(r, NULL);
+}
+
+void store_repl_failed(store_repl *r, const char *why)
+{
+    lose(r, why);
 }
 
 /* ---- the lease ---- */
@@ -995,6 +1032,18 @@ static void *keeper_thread(void *arg)
     return NULL;
 }
 
+/* The keeper's calls end when it is told to stop. */
+static bool keeper_stopping(void *data)
+{
+    keeper *k = data;
+    bool stop;
+
+    pthread_mutex_lock(&k->mu);
+    stop = k->stop;
+    pthread_mutex_unlock(&k->mu);
+    return stop;
+}
+
 static void keeper_stop(keeper *k)
 {
     if (k->started) {
@@ -1024,6 +1073,8 @@ int store_repl_campaign(store_repl *r, const char *name, const char *rpc, int64_
 
     if (r->campaigning)
         return berth_error_set(err, EALREADY, "already campaigning");
+    r->keep.stop = r->keep.lost = false;
+    r->keep.why[0] = '\0';
     r->keep.last_ok = berth_now_mono_ns();
     if (berth_etcd_lease_grant(r->etcd, ttl_s, &r->keep.lease, err) < 0)
         return -1;
@@ -1046,9 +1097,11 @@ int store_repl_campaign(store_repl *r, const char *name, const char *rpc, int64_
                           .value_len = strlen(value),
                           .lease = r->keep.lease };
     if (berth_etcd_txn(r->etcd, &cmp, 1, &op, 1, &ok, &r->my_create_rev, err) < 0)
-        return -1;
-    if (!ok)
-        return berth_error_set(err, EEXIST, "etcd: %s exists already", r->my_key);
+        goto fail;
+    if (!ok) {
+        berth_error_set(err, EEXIST, "etcd: %s exists already", r->my_key);
+        goto fail;
+    }
     r->keep.ttl_s = ttl_s;
     r->keep.efd = r->efd;
     {
@@ -1058,7 +1111,9 @@ int store_repl_campaign(store_repl *r, const char *name, const char *rpc, int64_
 
         kc.timeout_ms = ttl_s * 1000 / 4;
         if (berth_etcd_new(&kc, &r->keep.e, err) < 0)
-            return -1;
+            goto fail;
+        /* and a stop does not wait for one */
+        berth_etcd_set_abort(r->keep.e, keeper_stopping, &r->keep);
     }
     pthread_mutex_init(&r->keep.mu, NULL);
     pthread_condattr_init(&ca);
@@ -1068,7 +1123,8 @@ int store_repl_campaign(store_repl *r, const char *name, const char *rpc, int64_
     if ((rc = pthread_create(&r->keep.thread, NULL, keeper_thread, &r->keep)) != 0) {
         pthread_mutex_destroy(&r->keep.mu);
         pthread_cond_destroy(&r->keep.cond);
-        return berth_error_make(err, rc, "etcd lease: thread");
+        berth_error_make(err, rc, "etcd lease: thread");
+        goto fail;
     }
     r->keep.started = true;
     r->campaigning = true;
@@ -1076,6 +1132,12 @@ int store_repl_campaign(store_repl *r, const char *name, const char *rpc, int64_
                ")",
                r->name, (uint64_t)r->keep.lease, ttl_s, r->my_create_rev);
     return 0;
+fail:
+    /* a key left behind could be the oldest and hold the election up */
+    berth_etcd_lease_revoke(r->etcd, r->keep.lease, NULL);
+    berth_etcd_free(r->keep.e);
+    r->keep.e = NULL;
+    return -1;
 }
 
 void store_repl_resign(store_repl *r)
@@ -1085,11 +1147,14 @@ void store_repl_resign(store_repl *r)
     if (!r->campaigning)
         return;
     keeper_stop(&r->keep);
-    /* a deposed member's lease is gone, or etcd is out of reach */
-    if (r->role != BERTH_STORE_LOST && berth_etcd_lease_revoke(r->etcd, r->keep.lease, &err) < 0) {
+    /* a deposed member's lease may be alive still (a fenced write, a
+     * watch behind): revoke it whatever, so the next takes over now; bounded,
+     * and not found is no news */
+    berth_etcd_set_deadline(r->etcd, berth_now_mono_ns() + r->keep.ttl_s * BERTH_NSEC_PER_SEC / 2);
+    if (berth_etcd_lease_revoke(r->etcd, r->keep.lease, &err) < 0 && !strstr(err->msg, "not found"))
         berth_log_error(BERTH_LOG_WARN, err, "etcd: resign");
-        berth_error_free(&err);
-    }
+    berth_error_free(&err);
+    berth_etcd_set_deadline(r->etcd, 0);
     r->campaigning = false;
     if (r->role != BERTH_STORE_LOST)
         r->role = BERTH_STORE_FOLLOWER;
@@ -1125,6 +1190,7 @@ static int take_over(store_repl *r, berth_error **err)
         return 0;
     }
     r->role = BERTH_STORE_TAKEOVER;
+    r->takeover_by = berth_now_mono_ns() + r->keep.ttl_s * BERTH_NSEC_PER_SEC + TAKEOVER_SLACK_NS;
     berth_info("etcd: elected (%s); reading up to revision %" PRId64, r->name, r->barrier_rev);
     return 0;
 }
@@ -1160,18 +1226,22 @@ int store_repl_sync(store_repl *r, berth_error **err)
         sqlite3session_enable(r->sess, 1);
         berth_etcd_events_free(evs, n);
     }
-    if (compacted) {
+    if (compacted || r->need_reload) {
         if (r->role == BERTH_STORE_LEADER || r->role == BERTH_STORE_TAKEOVER) {
             lose(r, "its watch fell behind etcd's compaction");
             return 0;
         }
-        berth_info("etcd: history compacted past this copy: reading it all again");
+        berth_info("etcd: history compacted past this copy (or its watch broke): reading it "
+                   "all again");
         sqlite3session_enable(r->sess, 0);
-        if (load_all(r, err) < 0) {
-            sqlite3session_enable(r->sess, 1);
-            return -1;
-        }
+        r->need_reload = load_all(r, err) < 0;
         sqlite3session_enable(r->sess, 1);
+        if (r->need_reload)
+            return -1;
+    }
+    if (r->role == BERTH_STORE_TAKEOVER && berth_now_mono_ns() > r->takeover_by) {
+        lose(r, "the barrier did not come back through the watch");
+        return 0;
     }
     if (r->campaigning && r->role == BERTH_STORE_FOLLOWER && r->n_members &&
         r->members[0].create_rev == r->my_create_rev && take_over(r, err) < 0)

@@ -24,6 +24,9 @@ void store_repl_free(store_repl *r);
 int store_repl_commit(store_repl *r, berth_error **err);
 /* Forget what the rolled back transaction changed. */
 void store_repl_discard(store_repl *r);
+/* etcd took a transaction the copy could not commit: the copy lacks what
+ * etcd holds, and the watch skips it; this member stops leading. */
+void store_repl_failed(store_repl *r, const char *why);
 
 int store_repl_fd(const store_repl *r);
 int store_repl_sync(store_repl *r, berth_error **err);

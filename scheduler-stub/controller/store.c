@@ -653,11 +653,15 @@ int berth_store_commit(berth_store *st, berth_error **err)
     }
     t0 = berth_now_mono_ns();
     /* etcd's transaction first: the copy commits only what etcd holds */
-    if ((st->repl && store_repl_commit(st->repl, err) < 0) ||
-        exec(st, "COMMIT", "commit", err) < 0) {
+    if (st->repl && store_repl_commit(st->repl, err) < 0) {
+        exec(st, "ROLLBACK", "rollback", NULL);
+        store_repl_discard(st->repl);
+        return -1;
+    }
+    if (exec(st, "COMMIT", "commit", err) < 0) {
         exec(st, "ROLLBACK", "rollback", NULL);
         if (st->repl)
-            store_repl_discard(st->repl);
+            store_repl_failed(st->repl, "the working copy could not commit what etcd took");
         return -1;
     }
     berth_prom_histogram_observe_ns(&st->commit_seconds, berth_now_mono_ns() - t0);

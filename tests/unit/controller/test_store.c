@@ -1071,6 +1071,32 @@ START_TEST(backup_and_restore_across_backends)
 }
 END_TEST
 
+/* Text is bytes to SQLite: what is not UTF-8 (JSON strings are) reaches
+ * another member as it was. */
+START_TEST(text_that_is_not_utf8_replicates)
+{
+    berth_store *st = open_store();
+    Event e = EVENT_INIT;
+    static loaded l;
+    berth_error *err = NULL;
+
+    e.time_unix_ns = 5;
+    e.object_kind = "Node";
+    e.object_name = "n1";
+    e.type = "Normal";
+    e.reason = "Odd";
+    e.message = "bytes \xff\xfe and \xc3\xa9";
+    ck_assert_int_eq(berth_store_event_add(st, &e, &err), 0);
+    berth_store_close(st);
+    st = open_store();
+    ck_assert_int_eq(berth_store_events_list(st, "", "", 10, 0, take_event, &l, &err), 0);
+    ck_assert_uint_eq(l.n_events, 1);
+    ck_assert_str_eq(l.events[0]->message, "bytes \xff\xfe and \xc3\xa9");
+    loaded_free(&l);
+    berth_store_close(st);
+}
+END_TEST
+
 START_TEST(a_newer_schema_in_etcd_is_refused)
 {
     berth_etcd *e = NULL;
@@ -1129,6 +1155,7 @@ Suite *make_suite(void)
     tcase_add_test(te, rows_are_keys_an_operator_can_read);
     tcase_add_test(te, a_newer_schema_in_etcd_is_refused);
     tcase_add_test(te, backup_and_restore_across_backends);
+    tcase_add_test(te, text_that_is_not_utf8_replicates);
     suite_add_tcase(s, te);
     return s;
 }
