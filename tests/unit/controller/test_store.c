@@ -1097,6 +1097,94 @@ START_TEST(text_that_is_not_utf8_replicates)
 }
 END_TEST
 
+/* etcd with TLS and client certificates (etcd_ca_file, etcd_cert_file,
+ * etcd_key_file): a CA, a server and a client certificate made here with
+ * openssl, a member of its own that asks every client for one. (etcd's
+ * own gateway dials the member with the server's certificate: it must be
+ * good for client authentication too.) */
+START_TEST(tls_with_a_client_certificate)
+{
+    char cmd[4096], url[64], data[160], log[160];
+    char ca[160], crt[160], key[160], scrt[160], skey[160];
+    berth_store_etcd_config c = { .etcd = { .n_endpoints = 1, .timeout_ms = 2000 } };
+    berth_store *st = NULL;
+    berth_store_node n = sample_node("tls-node");
+    berth_error *err = NULL;
+    int port = etcd_free_port(), pport = etcd_free_port();
+    pid_t pid;
+
+    snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+    snprintf(crt, sizeof(crt), "%s/client.crt", dir);
+    snprintf(key, sizeof(key), "%s/client.key", dir);
+    snprintf(scrt, sizeof(scrt), "%s/server.crt", dir);
+    snprintf(skey, sizeof(skey), "%s/server.key", dir);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+             "-days 1 -subj /CN=test-ca 2>/dev/null && "
+             "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > s.ext && "
+             "openssl req -newkey rsa:2048 -nodes -keyout server.key -out s.csr -subj /CN=etcd "
+             "2>/dev/null && openssl x509 -req -in s.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out server.crt -days 1 -extfile s.ext 2>/dev/null && "
+             "printf 'extendedKeyUsage=clientAuth\\n' > c.ext && "
+             "openssl req -newkey rsa:2048 -nodes -keyout client.key -out c.csr -subj /CN=berth "
+             "2>/dev/null && openssl x509 -req -in c.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out client.crt -days 1 -extfile c.ext 2>/dev/null",
+             dir);
+    ck_assert_msg(system(cmd) == 0, "openssl failed");
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+    snprintf(data, sizeof(data), "%s/tls-data", dir);
+    snprintf(log, sizeof(log), "%s/tls-etcd.log", dir);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char peer[64], cluster[96];
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", pport);
+        snprintf(cluster, sizeof(cluster), "t=%s", peer);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execlp("etcd", "etcd", "--name", "t", "--data-dir", data, "--listen-client-urls", url,
+               "--advertise-client-urls", url, "--listen-peer-urls", peer,
+               "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster, "--cert-file",
+               scrt, "--key-file", skey, "--client-cert-auth", "--trusted-ca-file", ca,
+               (char *)NULL);
+        _exit(127);
+    }
+    c.etcd.endpoints[0] = url;
+    c.etcd.ca_file = ca;
+    c.prefix = "/tls/";
+    /* without a client certificate: refused, and said so */
+    for (int i = 0; i < 100; i++) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+        berth_error_free(&err);
+        if (berth_store_open_etcd(&c, &st, &err) == 0)
+            break;
+        if (strstr(err->msg, "certificate") || strstr(err->msg, "SSL") || strstr(err->msg, "alert"))
+            break;
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_ptr_null(st);
+    ck_assert_ptr_nonnull(err);
+    berth_error_free(&err);
+    /* with one: the store works as over http */
+    c.etcd.cert_file = crt;
+    c.etcd.key_file = key;
+    ck_assert_msg(berth_store_open_etcd(&c, &st, &err) == 0, "%s (see %s)", err ? err->msg : "",
+                  log);
+    ck_assert_int_eq(berth_store_campaign(st, "c1", "", 5, &err), 0);
+    sync_until(st, BERTH_STORE_LEADER);
+    ck_assert_int_eq(berth_store_node_put(st, &n, &err), 0);
+    berth_store_close(st);
+    ck_assert_int_eq(berth_store_open_etcd(&c, &st, &err), 0);
+    ck_assert_uint_eq(count_nodes(st), 1);
+    berth_store_close(st);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+END_TEST
+
 START_TEST(a_newer_schema_in_etcd_is_refused)
 {
     berth_etcd *e = NULL;
@@ -1156,6 +1244,7 @@ Suite *make_suite(void)
     tcase_add_test(te, a_newer_schema_in_etcd_is_refused);
     tcase_add_test(te, backup_and_restore_across_backends);
     tcase_add_test(te, text_that_is_not_utf8_replicates);
+    tcase_add_test(te, tls_with_a_client_certificate);
     suite_add_tcase(s, te);
     return s;
 }
