@@ -55,7 +55,7 @@ int ctl_config_defaults(ctl_config *c, berth_error **err)
     set_str(&c->store, "sqlite");
     set_str(&c->etcd_prefix, "/berth/");
     set_str(&c->member, host);
-    c->leader_lease_ns = 3 * BERTH_NSEC_PER_SEC;
+    c->leader_lease_ns = 4 * BERTH_NSEC_PER_SEC;
     return 0;
 }
 

@@ -230,6 +230,19 @@ static void on_lease(berth_loop_timer *t)
     } else {
         snprintf(reason, sizeof(reason), "no heartbeat since the controller started");
     }
+    {
+        /* The controller itself stood still within the lease (a store
+         * write that waited: etcd electing a raft leader, a slow disk):
+         * the node's heartbeats may be queued unread. Judge it only after
+         * as long again. */
+        int64_t end, dur, now = berth_now_mono_ns();
+
+        berth_store_last_stall(f->cfg.store, &end, &dur);
+        if (dur && end + lease_ns(f) > now) {
+            berth_loop_timer_arm(f->cfg.loop, &n->lease, now + dur);
+            return;
+        }
+    }
     if (n->rec.phase == NODE_READY) {
         if (set_phase(f, n, NODE_UNKNOWN, reason, &err) < 0)
             berth_log_error(BERTH_LOG_ERROR, err, "node %s", n->rec.name);

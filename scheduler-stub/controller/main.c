@@ -62,7 +62,7 @@ static void usage(FILE *out)
         "      --etcd-key-file FILE        its key\n"
         "      --member NAME               this controller among those on one etcd\n"
         "                                  (default: the host name)\n"
-        "      --leader-lease D            how long a silent leader leads on (default 3s)\n"
+        "      --leader-lease D            how long a silent leader leads on (default 4s)\n"
         "      --log-level LEVEL           debug, info, warn, error (default info)\n"
         "      --log-format FORMAT         text or json (default text)\n"
         "      --force                     restore: replace the fleet the store holds\n"

@@ -34,8 +34,9 @@
 #define KEY_MAX     1024
 /* A lease is given up for lost this long before etcd would expire it. */
 #define LEASE_MARGIN_NS (500 * BERTH_NSEC_PER_MSEC)
-/* A transaction whose outcome is unknown is tried this many times more. */
-#define TXN_RETRIES 3
+/* etcd out of reach or without a raft leader: tried again this soon, until
+ * the lease's deadline. */
+#define RETRY_NS (100 * BERTH_NSEC_PER_MSEC)
 /* A barrier that has not come back through the watch this long after the
  * lease (a watch on a member cut off from its cluster): give up the lead
  * rather than hold it without a current copy. */
@@ -831,6 +832,16 @@ static int lastwrite_read(store_repl *r, char *buf, size_t size, int64_t *ret_mo
     return 0;
 }
 
+/* A blocking store's wait between tries, as SQLite's busy handler sleeps:
+ * the loop waits for the store in any case, and this is bounded by the
+ * lease. */
+static void pause_ns(int64_t ns)
+{
+    struct timespec ts = { ns / BERTH_NSEC_PER_SEC, ns % BERTH_NSEC_PER_SEC };
+
+    nanosleep(&ts, NULL);
+}
+
 /* When the lease may run out at etcd, as this member can tell. */
 static int64_t lease_deadline(store_repl *r)
 {
@@ -903,7 +914,7 @@ int store_repl_commit(store_repl *r, berth_error **err)
     cmps[1] = (berth_etcd_cmp){
         .key = key, .key_len = strlen(key), .target = BERTH_ETCD_MOD, .value = r->lastwrite_mod
     };
-    for (int attempt = 0;; attempt++) {
+    for (;;) {
         berth_error *e = NULL;
         char why[300];
         int txn;
@@ -919,15 +930,14 @@ int store_repl_commit(store_repl *r, berth_error **err)
         berth_etcd_set_deadline(r->etcd, 0);
         if (txn == 0 && (ok || !maybe_sent))
             break;
-        if (txn < 0 && e->code == EAGAIN && attempt < TXN_RETRIES) {
-            /* it may have reached etcd: the same transaction again (the
-             * marker's comparison lets at most one of them through) */
-            maybe_sent = true;
+        if (txn < 0 && (e->code == EAGAIN || e->code == EHOSTUNREACH || e->code == ETIMEDOUT)) {
+            /* out of reach, without a raft leader, or an answer lost:
+             * again, while the lease lasts (if the last one reached etcd,
+             * the marker's comparison lets at most one of them through) */
+            maybe_sent = maybe_sent || e->code == EAGAIN;
+            berth_debug("etcd store: %s: again", e->msg);
             berth_error_free(&e);
-            continue;
-        }
-        if (txn < 0 && e->code == EHOSTUNREACH && !maybe_sent && attempt < TXN_RETRIES) {
-            berth_error_free(&e); /* sent nowhere: again */
+            pause_ns(RETRY_NS);
             continue;
         }
         if (txn < 0 && !maybe_sent) {
@@ -938,14 +948,23 @@ int store_repl_commit(store_repl *r, berth_error **err)
             berth_error_free(&e);
             goto out;
         }
-        /* refused or failed after an attempt whose outcome is unknown: the
-         * marker says whether one of them went through */
+        /* refused (or failed) after an attempt whose outcome is unknown:
+         * the marker says whether one of them went through */
         berth_error_free(&e);
-        if (lastwrite_read(r, seen, sizeof(seen), &mod, &e) < 0) {
-            /* unknown, and unknowable here: nothing may be built on it */
-            lose(r, e->msg);
-            *err = e;
-            goto out;
+        for (;;) {
+            if (lease_lapsed(r, why, sizeof(why))) {
+                /* unknown, and unknowable in time: nothing may be built on it */
+                lose(r, why);
+                berth_error_set(err, EPERM, "etcd store: a write's outcome is unknown and %s", why);
+                goto out;
+            }
+            berth_etcd_set_deadline(r->etcd, lease_deadline(r));
+            txn = lastwrite_read(r, seen, sizeof(seen), &mod, &e);
+            berth_etcd_set_deadline(r->etcd, 0);
+            if (txn == 0)
+                break;
+            berth_error_free(&e);
+            pause_ns(RETRY_NS);
         }
         ok = strcmp(seen, marker) == 0;
         rev = mod;
@@ -983,7 +1002,10 @@ static void *keeper_thread(void *arg)
 {
     keeper *k = arg;
     int64_t last_ok = berth_now_mono_ns();
-    int64_t every = k->ttl_s * BERTH_NSEC_PER_SEC / 3;
+    /* renewed six times a lease, and soon again after a failure: etcd
+     * electing a new raft leader (a second or two) must not cost this
+     * member its lead */
+    int64_t every = k->ttl_s * BERTH_NSEC_PER_SEC / 6, wait = every;
 
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
@@ -993,7 +1015,7 @@ static void *keeper_thread(void *arg)
         int r;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        deadline = (int64_t)ts.tv_sec * BERTH_NSEC_PER_SEC + ts.tv_nsec + every;
+        deadline = (int64_t)ts.tv_sec * BERTH_NSEC_PER_SEC + ts.tv_nsec + wait;
         ts.tv_sec = deadline / BERTH_NSEC_PER_SEC;
         ts.tv_nsec = deadline % BERTH_NSEC_PER_SEC;
         while (!k->stop && pthread_cond_timedwait(&k->cond, &k->mu, &ts) == 0)
@@ -1004,6 +1026,7 @@ static void *keeper_thread(void *arg)
         start = berth_now_mono_ns();
         r = berth_etcd_lease_keepalive(k->e, k->lease, &ttl, &err);
         pthread_mutex_lock(&k->mu);
+        wait = every;
         if (r == 0 && ttl > 0) {
             last_ok = k->last_ok = start;
             continue;
@@ -1014,6 +1037,7 @@ static void *keeper_thread(void *arg)
             if (berth_now_mono_ns() - last_ok < k->ttl_s * BERTH_NSEC_PER_SEC - LEASE_MARGIN_NS) {
                 berth_warn("etcd lease: %s (retrying)", err->msg);
                 berth_error_free(&err);
+                wait = RETRY_NS;
                 continue;
             }
             snprintf(k->why, sizeof(k->why), "the lease could not be renewed: %s", err->msg);

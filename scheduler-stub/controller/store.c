@@ -131,6 +131,7 @@ struct berth_store {
     int depth;                           /* nested begin count */
     bool doomed;                         /* a nested rollback happened */
     berth_prom_histogram commit_seconds; /* each outermost COMMIT (its fsync) */
+    int64_t stall_end_ns, stall_ns;      /* the last slow one */
     stmt_slot stmts[STMT_CACHE];
     store_repl *repl; /* etcd's: NULL for a file */
 };
@@ -664,8 +665,22 @@ int berth_store_commit(berth_store *st, berth_error **err)
             store_repl_failed(st->repl, "the working copy could not commit what etcd took");
         return -1;
     }
-    berth_prom_histogram_observe_ns(&st->commit_seconds, berth_now_mono_ns() - t0);
+    {
+        int64_t now = berth_now_mono_ns();
+
+        berth_prom_histogram_observe_ns(&st->commit_seconds, now - t0);
+        if (now - t0 > BERTH_STORE_STALL_NS) {
+            st->stall_end_ns = now;
+            st->stall_ns = now - t0;
+        }
+    }
     return 0;
+}
+
+void berth_store_last_stall(const berth_store *st, int64_t *ret_end_ns, int64_t *ret_ns)
+{
+    *ret_end_ns = st->stall_end_ns;
+    *ret_ns = st->stall_ns;
 }
 
 const berth_prom_histogram *berth_store_commit_seconds(const berth_store *st)

@@ -133,6 +133,11 @@ int berth_store_commit(berth_store *st, berth_error **err);
 void berth_store_rollback(berth_store *st);
 /* How long each transaction's COMMIT took (its fsync), for /metrics. */
 const berth_prom_histogram *berth_store_commit_seconds(const berth_store *st);
+/* The last commit that held the caller (the loop) for longer than
+ * BERTH_STORE_STALL_NS: when it ended (monotonic ns) and how long it took;
+ * 0 and 0 when none did. Leases of nodes are not judged across it. */
+#define BERTH_STORE_STALL_NS (200 * 1000 * 1000LL)
+void berth_store_last_stall(const berth_store *st, int64_t *ret_end_ns, int64_t *ret_ns);
 
 /* ---- nodes ---- */
 
