@@ -26,7 +26,7 @@
 #include "bench_ctl.h"
 #include "rpc/envelope.h"
 
-#define LEASE "3s"
+#define LEASE "4s" /* the default */
 
 static harness hs, he, h1, h2;
 
