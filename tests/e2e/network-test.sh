@@ -559,6 +559,10 @@ JSON
 	gated_gone() { [ -z "$(ls "$FLEET_DIR/cni-ipam-gate/gated" | grep '^10\.')" ]; }
 	wait_until 30 gated_gone && ok "deleted: DEL (in berth-cni) gave its address back" ||
 		bad "host-local still holds $(ls "$FLEET_DIR/cni-ipam-gate/gated")"
+	# berth-cni forgets its cache after the chain's DEL returned: a moment
+	# after host-local gave the address back
+	cni_cache_gone() { [ -z "$(ls "$FLEET_DIR/c4/state/network/cni" 2>/dev/null)" ]; }
+	wait_until 10 cni_cache_gone
 	expect "... and berth's cache of it went" "" \
 		"$(ls "$FLEET_DIR/c4/state/network/cni" 2>/dev/null)"
 fi
