@@ -65,7 +65,7 @@ static int try_apply(bench_op *op, const char *name, int timeout_ms)
     req.manifest = m;
     req.source = "bench.yaml";
     if (berth_rpc_client_call_sync(op->client, &controller_descriptor, "Apply", &req.base,
-                                    (uint32_t)timeout_ms, &r, NULL) < 0)
+                                   (uint32_t)timeout_ms, &r, NULL) < 0)
         code = CODE_UNAVAILABLE;
     else
         code = r.code;
@@ -85,8 +85,10 @@ static void bench_apply(const char *etcd, int n)
 {
     char prefix[64];
     const char *sq_args[] = { "--log-level", "warn", NULL };
-    const char *et_args[] = { "--log-level", "warn", "--store", "etcd", "--etcd-endpoints", etcd,
-                              "--etcd-prefix", prefix, "--member", "bench", NULL };
+    const char *et_args[] = {
+        "--log-level", "warn",     "--store", "etcd", "--etcd-endpoints", etcd, "--etcd-prefix",
+        prefix,        "--member", "bench",   NULL
+    };
     double *s_ms = calloc((size_t)n, sizeof(double)), *e_ms = calloc((size_t)n, sizeof(double));
     bench_op os, oe;
 
@@ -175,11 +177,31 @@ static int who_leads(bench_op *o1, bench_op *o2)
 static void bench_failover(const char *etcd, int rounds)
 {
     char prefix[64];
-    const char *a1[] = { "--log-level", "info", "--store", "etcd", "--etcd-endpoints", etcd,
-                         "--etcd-prefix", prefix, "--member", "m1", "--leader-lease", LEASE,
+    const char *a1[] = { "--log-level",
+                         "info",
+                         "--store",
+                         "etcd",
+                         "--etcd-endpoints",
+                         etcd,
+                         "--etcd-prefix",
+                         prefix,
+                         "--member",
+                         "m1",
+                         "--leader-lease",
+                         LEASE,
                          NULL };
-    const char *a2[] = { "--log-level", "info", "--store", "etcd", "--etcd-endpoints", etcd,
-                         "--etcd-prefix", prefix, "--member", "m2", "--leader-lease", LEASE,
+    const char *a2[] = { "--log-level",
+                         "info",
+                         "--store",
+                         "etcd",
+                         "--etcd-endpoints",
+                         etcd,
+                         "--etcd-prefix",
+                         prefix,
+                         "--member",
+                         "m2",
+                         "--leader-lease",
+                         LEASE,
                          NULL };
     double *ms = calloc((size_t)rounds, sizeof(double));
     harness *hh[2] = { &h1, &h2 };

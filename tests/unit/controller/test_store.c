@@ -1121,7 +1121,8 @@ START_TEST(tls_with_a_client_certificate)
     snprintf(cmd, sizeof(cmd),
              "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
              "-days 1 -subj /CN=test-ca 2>/dev/null && "
-             "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > s.ext && "
+             "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > "
+             "s.ext && "
              "openssl req -newkey rsa:2048 -nodes -keyout server.key -out s.csr -subj /CN=etcd "
              "2>/dev/null && openssl x509 -req -in s.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
              "-out server.crt -days 1 -extfile s.ext 2>/dev/null && "
