@@ -113,11 +113,6 @@ static int on_call_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, 
     return e->abort_fn && e->abort_fn(e->abort_data) ? 1 : 0;
 }
 
-const char *berth_etcd_endpoint(const berth_etcd *e)
-{
-    return e->endpoints[e->cur];
-}
-
 /* ---- bytes and numbers as the gateway spells them ---- */
 
 static uint8_t *memdup(const void *p, size_t len)
@@ -222,7 +217,7 @@ static void setup_handle(CURL *h, const char *ca, const char *cert, const char *
 static bool not_sent(CURLcode rc)
 {
     return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-           rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_OPERATION_TIMEDOUT;
+           rc == CURLE_SSL_CONNECT_ERROR;
 }
 
 /* POST req (taken) to path; *ret the answer's JSON. Any failure moves to
@@ -279,7 +274,8 @@ static int post(berth_etcd *e, size_t only, const char *path, json_t *req, bool 
         }
         rc = curl_easy_perform(e->h);
         if (rc != CURLE_OK) {
-            bool unsent = rc != CURLE_OPERATION_TIMEDOUT && not_sent(rc);
+            /* a timeout (connecting included) may have sent it */
+            bool unsent = not_sent(rc);
 
             berth_error_set(err, unsent || idempotent ? EHOSTUNREACH : EAGAIN, "etcd %s%s: %s%s",
                             e->endpoints[i], path,

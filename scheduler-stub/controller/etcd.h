@@ -48,8 +48,6 @@ void berth_etcd_set_deadline(berth_etcd *e, int64_t mono_ns);
  * second, more often while bytes move): true ends the call (another
  * thread stops). NULL: never. */
 void berth_etcd_set_abort(berth_etcd *e, bool (*fn)(void *data), void *data);
-/* The endpoint the last call used. */
-const char *berth_etcd_endpoint(const berth_etcd *e);
 
 /* One key-value as etcd holds it (pointers valid during a callback). */
 typedef struct berth_etcd_kv {

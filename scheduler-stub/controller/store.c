@@ -386,12 +386,6 @@ int berth_store_campaign(berth_store *st, const char *name, const char *rpc, int
     return store_repl_campaign(st->repl, name, rpc, ttl_s, err);
 }
 
-void berth_store_resign(berth_store *st)
-{
-    if (st->repl)
-        store_repl_resign(st->repl);
-}
-
 size_t berth_store_members(const berth_store *st, berth_store_member *ret, size_t cap)
 {
     return st->repl ? store_repl_members(st->repl, ret, cap) : 0;

@@ -34,6 +34,8 @@ typedef struct berth_store berth_store;
 /* Open (create, with mode 0600) the database at path and bring its schema
  * up to date. */
 int berth_store_open(const char *path, berth_store **ret_store, berth_error **err);
+/* With etcd, a member campaigning resigns: its lease is revoked, and the
+ * next member takes over at once rather than a lease later. */
 void berth_store_close(berth_store *st);
 
 /* ---- backup and restore ----
@@ -109,8 +111,6 @@ const char *berth_store_role_name(berth_store_role r);
  * kept alive by a thread; the role moves on in berth_store_sync. */
 int berth_store_campaign(berth_store *st, const char *name, const char *rpc, int64_t ttl_s,
                          berth_error **err);
-/* Leave it (revoke the lease: another member takes over at once). */
-void berth_store_resign(berth_store *st);
 
 /* The members campaigning, oldest first (the first leads). */
 typedef struct berth_store_member {
