@@ -3,7 +3,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "image/auth.h"
+#include "image/dl.h"
 #include "image/oci.h"
 
 #define ERROR_BODY_MAX (64 << 10)
@@ -62,13 +62,6 @@ typedef struct response {
     int64_t reported_ns;
 } response;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 void berth_registry_client_free(berth_registry_client *c)
 {
     if (!c)
@@ -87,11 +80,12 @@ void berth_registry_client_free(berth_registry_client *c)
 int berth_registry_client_new(const berth_image_ref *ref, const berth_registry_opts *opts,
                               berth_registry_client **ret, berth_error **err)
 {
-    berth_registry_client *c = berth_xcalloc(1, sizeof(*c));
+    berth_registry_client *c;
     berth_registry_endpoint eps[BERTH_REGISTRY_ENDPOINTS_MAX];
 
-    (void)err;
-    pthread_once(&curl_once, curl_init);
+    if (image_dl_curl(err) < 0)
+        return berth_error_prefix(err, "registry client");
+    c = berth_xcalloc(1, sizeof(*c));
     c->o = opts ? *opts : (berth_registry_opts){ 0 };
     if (c->o.attempts <= 0)
         c->o.attempts = 6;

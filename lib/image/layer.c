@@ -20,6 +20,7 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/xalloc.h"
+#include "image/dl.h"
 #include "image/text.h"
 
 #define CHUNK          (256 * 1024)
@@ -654,6 +655,8 @@ int berth_layer_unpack_fd(int fd, int dirfd, berth_layer_stats *ret, berth_error
         return berth_error_errno(err, "read");
     if (n == 0)
         return berth_error_set(err, EINVAL, "an empty archive");
+    if (image_dl_archive(err) < 0)
+        return -1;
     unpack_init(&u, dirfd);
     u.fd = fd;
     u.compressed = is_compressed(magic, (size_t)n);
@@ -668,6 +671,8 @@ int berth_layer_unpack_mem(const void *data, size_t len, int dirfd, berth_layer_
 
     if (len == 0)
         return berth_error_set(err, EINVAL, "an empty archive");
+    if (image_dl_archive(err) < 0)
+        return -1;
     unpack_init(&u, dirfd);
     u.compressed = is_compressed(data, len);
     u.mem = data;
