@@ -366,6 +366,22 @@ int berth_cgroup_open(berth_cgroup_driver *d, const char *path, berth_cgroup **r
     return 0;
 }
 
+int berth_cgroup_open_fd(berth_cgroup *cg, int *ret_fd, berth_error **err)
+{
+    _cleanup_free_ char *dir = NULL;
+    int fd;
+
+    if (cg->driver->version != BERTH_CGROUP_V2)
+        return berth_error_set(err, EINVAL, "cgroup %s: only a v2 cgroup has one directory",
+                               cg->path);
+    dir = berth_xasprintf("%s%s", cg->driver->root, cg->path);
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return berth_error_errno(err, "open cgroup %s", dir);
+    *ret_fd = fd;
+    return 0;
+}
+
 int berth_cgroup_enter(berth_cgroup *cg, pid_t pid, berth_error **err)
 {
     if (cg->driver->ops->enter(cg, pid, err) < 0)

@@ -75,6 +75,10 @@ int berth_cgroup_step_aside(berth_cgroup_driver *d, const char *parent, berth_er
 /* Move pid into the cgroup (every hierarchy on v1). */
 int berth_cgroup_enter(berth_cgroup *cg, pid_t pid, berth_error **err);
 
+/* v2 only: the cgroup's directory, opened for clone3's CLONE_INTO_CGROUP
+ * (a child born inside: no move into it after the clone). */
+int berth_cgroup_open_fd(berth_cgroup *cg, int *ret_fd, berth_error **err);
+
 /* SIGKILL every process in the cgroup: cgroup.kill on v2; on v1 (and v2
  * kernels before 5.14) freeze, kill what is listed, thaw. Never waits, for
  * the processes to go or for the freeze to complete, so a process forked

@@ -383,7 +383,8 @@ void child_run(const child_plan *p)
     umask(0);
 
     /* Everything that does not need the cgroup happens while the parent
-     * moves us into it (a v1 host has many hierarchies to write). A user
+     * moves us into it (a v1 host has many hierarchies to write; on v2 the
+     * clone put us there, and the parent's go comes at once). A user
      * namespace first needs its id maps from the parent, so there the
      * order is strictly: wait, then set up. */
     if (!p->userns && setup_before_cgroup(p, &rootfd, &err) < 0)

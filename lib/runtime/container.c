@@ -568,6 +568,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     child_plan plan = { .spec = spec };
     struct clone_args ca = { 0 };
     int pidfd = -1, sandbox[4] = { -1, -1, -1, -1 };
+    _cleanup_close_ int cgfd = -1;
     pid_t pid;
 
     if (berth_spec_validate(spec, err) < 0)
@@ -640,6 +641,11 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
          berth_cgroup_step_aside(rt->cgroups, rt->cgroup_parent, err) < 0) ||
         berth_cgroup_create(rt->cgroups, cgpath, &lim, &c->cgroup, err) < 0)
         goto fail;
+    /* v2: the clone puts the child straight into it (CLONE_INTO_CGROUP):
+     * no move after it, which takes the kernel's cgroup-wide lock. */
+    if (berth_cgroup_driver_version(rt->cgroups) == BERTH_CGROUP_V2 &&
+        berth_cgroup_open_fd(c->cgroup, &cgfd, err) < 0)
+        goto fail;
     if (prepare_rootfs(c, spec, opts, &plan, &lower, err) < 0)
         goto fail;
 
@@ -655,6 +661,10 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     ca.flags = CLONE_NEWPID | CLONE_PIDFD;
     if (plan.userns)
         ca.flags |= CLONE_NEWUSER;
+    if (cgfd >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t)cgfd;
+    }
     ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
     ca.exit_signal = SIGCHLD;
     pid = clone_into(&ca, sandbox[3], err);
@@ -679,7 +689,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
                                       spec->user_namespace->n_uid_maps, err) < 0 ||
                          write_id_map(pid, "gid_map", spec->user_namespace->gid_maps,
                                       spec->user_namespace->n_gid_maps, err) < 0)) ||
-        berth_cgroup_enter(c->cgroup, pid, err) < 0) {
+        (cgfd < 0 && berth_cgroup_enter(c->cgroup, pid, err) < 0)) {
         read_child_error(sock_parent, MSG_DONTWAIT, err);
         goto fail;
     }
