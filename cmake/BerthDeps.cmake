@@ -45,6 +45,8 @@ function(berth_require_pkg name module debpkg)
   if(_how STREQUAL shared)
     target_link_libraries(Berth::${name} INTERFACE PkgConfig::${name})
   endif()
+  # for programs linked wholly static (berth-monitor): every library static
+  set(BERTH_${name}_LINKAGE ${_how} PARENT_SCOPE)
   message(STATUS "Found ${module} ${${name}_VERSION} (${_how})")
 endfunction()
 
