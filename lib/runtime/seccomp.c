@@ -28,7 +28,11 @@
 
 /* Allowed for everyone. Names unknown to this libseccomp (or absent on an
  * architecture) are skipped. */
-static const char *const allowed[] = {
+/* Names in arrays, not pointers: no relocation to apply, so these stay in
+ * .rodata, shared by every monitor, instead of private to each. */
+#define NAME_MAX_LEN 32
+
+static const char allowed[][NAME_MAX_LEN] = {
     "accept",
     "accept4",
     "access",
@@ -389,7 +393,7 @@ static const int socket_families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, A
 /* Allowed only when the container holds the capability. */
 static const struct {
     int cap;
-    const char *const names[24];
+    const char names[24][NAME_MAX_LEN];
 } by_cap[] = {
     { CAP_SYS_ADMIN,
       { "bpf",           "clone",         "clone3",      "fanotify_init",   "fsconfig",
@@ -442,7 +446,7 @@ static int build(scmp_filter_ctx ctx, uint64_t caps, berth_error **err)
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(by_cap); i++) {
         if (!has_cap(caps, by_cap[i].cap))
             continue;
-        for (size_t j = 0; j < BERTH_ARRAY_SIZE(by_cap[i].names) && by_cap[i].names[j]; j++)
+        for (size_t j = 0; j < BERTH_ARRAY_SIZE(by_cap[i].names) && by_cap[i].names[j][0]; j++)
             if (allow(ctx, by_cap[i].names[j], err) < 0)
                 return -1;
     }
