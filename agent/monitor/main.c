@@ -177,7 +177,9 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    monitor m = { .dirfd = -1, .lock_fd = -1, .ready_fd = -1, .self_netns = -1 };
+    /* static, not on the stack: its 9 kB are zero pages until written,
+     * and most of it (exit history, messages) is written late or never */
+    static monitor m;
     berth_error *err = NULL;
     const char *dir = NULL;
 
@@ -185,6 +187,7 @@ int main(int argc, char **argv)
         printf("berth-monitor %s\n", berth_version());
         return 0;
     }
+    m.dirfd = m.lock_fd = m.ready_fd = m.self_netns = -1;
     m.out[0].io.fd = m.out[1].io.fd = m.control_io.fd = m.exec_listen.fd = -1;
     m.console_fd = m.console_peer = m.stdin_w = -1;
     for (int i = 1; i < argc; i++) {

@@ -29,7 +29,7 @@ struct berth_crilog {
     int max_files;
     int64_t size;     /* bytes in the current file */
     size_t line_max;  /* longest text per record */
-    char *pending[2]; /* partial line per stream */
+    char *pending[2]; /* partial line per stream; NULL until the first */
     size_t pending_len[2];
     char *out; /* OUT_BUF bytes, NULL until the first record */
     size_t out_len;
@@ -68,8 +68,6 @@ int berth_crilog_open(int dirfd, const char *name, int64_t max_bytes, int max_fi
     if ((int64_t)l->line_max + RECORD_OVERHEAD > max_bytes / 2)
         l->line_max = (size_t)(max_bytes / 2 - RECORD_OVERHEAD);
     l->name = berth_xstrdup(name);
-    l->pending[0] = berth_xmalloc(l->line_max);
-    l->pending[1] = berth_xmalloc(l->line_max);
     if (open_current(l, 0, err) < 0) {
         berth_crilog_free(l);
         return -1;
@@ -150,7 +148,8 @@ int berth_crilog_feed(berth_crilog *l, berth_crilog_stream stream, const char *d
                       int64_t unix_ns, berth_error **err)
 {
     char ts[BERTH_RFC3339NANO_LEN];
-    char *pend = l->pending[stream];
+    /* allocated on the first partial line: most programs end theirs */
+    const char *pend = l->pending[stream] ? l->pending[stream] : "";
     size_t *plen = &l->pending_len[stream];
     int r = 0;
 
@@ -171,7 +170,9 @@ int berth_crilog_feed(berth_crilog *l, berth_crilog_stream stream, const char *d
             continue;
         }
         if (!nl) {
-            memcpy(pend + *plen, data, seg);
+            if (!l->pending[stream])
+                l->pending[stream] = berth_xmalloc(l->line_max);
+            memcpy(l->pending[stream] + *plen, data, seg);
             *plen += seg;
             break;
         }
