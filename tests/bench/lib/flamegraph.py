@@ -6,13 +6,16 @@
 writes OUT_PREFIX.folded (one "frame;frame;... count" line per distinct
 stack, the format Brendan Gregg's FlameGraph tools read) and OUT_PREFIX.svg
 (a flame graph: the root at the bottom, each frame as wide as the samples
-it was on the stack for; hover for names and shares). Debian packages no
-flame graph tool; this is the least of one, for tests/bench/profile.sh.
+it was on the stack for; hover for names and shares), without the idle
+loop (swapper). Debian packages no flame graph tool; this is the least of
+one, for tests/bench/profile.sh.
 """
 import collections
 import html
 import sys
 import zlib
+
+MAX_DEPTH = 48
 
 
 def fold(lines):
@@ -23,8 +26,10 @@ def fold(lines):
     comm, frames = None, []
 
     def flush():
-        if comm is not None:
-            stacks[";".join([comm] + frames[::-1])] += 1
+        # the idle loop: how idle the machine was is in the report
+        if comm is not None and comm != "swapper":
+            # a broken unwind can run hundreds deep: the outer frames tell
+            stacks[";".join([comm] + frames[::-1][:MAX_DEPTH])] += 1
 
     for line in lines:
         line = line.rstrip("\n")
