@@ -172,7 +172,7 @@ static void setup_failed(monitor *m, berth_error *err)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: berth-monitor [--ready-fd FD] STATE_DIR\n");
+    fprintf(stderr, "usage: berth-monitor [--detach] [--ready-fd FD] STATE_DIR\n");
 }
 
 int main(int argc, char **argv)
@@ -182,6 +182,7 @@ int main(int argc, char **argv)
     static monitor m;
     berth_error *err = NULL;
     const char *dir = NULL;
+    bool detach = false;
 
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("berth-monitor %s\n", berth_version());
@@ -193,6 +194,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc) {
             m.ready_fd = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--detach") == 0) {
+            detach = true;
         } else if (argv[i][0] == '-' || dir) {
             usage();
             return 2;
@@ -203,6 +206,20 @@ int main(int argc, char **argv)
     if (!dir) {
         usage();
         return 2;
+    }
+    /* --detach (berth_monitor_spawn): the starter waits for this process,
+     * which goes at once; the monitor is its child, nobody's but init's
+     * (or the subreaper's) from then on, and outlives the starter. */
+    if (detach) {
+        pid_t child = fork();
+
+        if (child < 0) {
+            if (m.ready_fd >= 0)
+                dprintf(m.ready_fd, BERTH_MONITOR_ANSWER_ERROR "fork: %s\n", strerror(errno));
+            _exit(1);
+        }
+        if (child > 0)
+            _exit(0);
     }
     /* Nothing of the starter's but the answer fd. */
     if (m.ready_fd >= 3) {

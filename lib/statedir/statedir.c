@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,49 @@ int berth_monitor_spawn(const char *monitor_path, const char *state_dir, int *re
     return berth_monitor_spawn_placed(monitor_path, state_dir, NULL, ret_answer_fd, err);
 }
 
+/* Without a place to go first: posix_spawn (a vfork: nothing of the
+ * caller's memory is copied, where a fork copies every page table of a
+ * daemon with hundreds of containers) of the monitor with --detach, in a
+ * session of its own and with default signals; it forks once, at once,
+ * and its first process exits, which is what is waited for here. The
+ * answer pipe's write end becomes its fd 3 (or 4). */
+static int spawn_detached(const char *monitor_path, const char *state_dir, int p[2],
+                          berth_error **err)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    char fdarg[16];
+    int target = p[1] == 3 ? 4 : 3, r, status;
+    char *argv[] = {
+        (char *)monitor_path, "--detach", "--ready-fd", fdarg, (char *)state_dir, NULL
+    };
+    pid_t pid;
+
+    snprintf(fdarg, sizeof(fdarg), "%d", target);
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+    /* (dup2 onto another fd clears its close-on-exec) */
+    posix_spawn_file_actions_adddup2(&fa, p[1], target);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    r = posix_spawn(&pid, monitor_path, &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (r != 0)
+        return berth_error_make(err, r, "exec %s", monitor_path);
+    /* Its first process forks and exits before anything else. */
+    if (berth_waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return berth_error_set(err, ECHILD, "start monitor for %s: %s did not detach", state_dir,
+                               monitor_path);
+    return 0;
+}
+
 int berth_monitor_spawn_placed(const char *monitor_path, const char *state_dir,
                                const berth_monitor_place *place, int *ret_answer_fd,
                                berth_error **err)
@@ -235,6 +279,22 @@ int berth_monitor_spawn_placed(const char *monitor_path, const char *state_dir,
 
     if (pipe2(p, O_CLOEXEC) < 0)
         return berth_error_errno(err, "pipe");
+    if (!place) {
+        if (spawn_detached(monitor_path, state_dir, p, err) < 0) {
+            close(p[0]);
+            close(p[1]);
+            return -1;
+        }
+        close(p[1]);
+        if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+            close(p[0]);
+            return berth_error_errno(err, "start monitor for %s", state_dir);
+        }
+        *ret_answer_fd = p[0];
+        return 0;
+    }
+    /* A place: the monitor's own process runs the caller's code (place)
+     * before its exec, so it is a fork. */
     mid = fork();
     if (mid < 0) {
         close(p[0]);
@@ -264,26 +324,22 @@ int berth_monitor_spawn_placed(const char *monitor_path, const char *state_dir,
 
             if (fd < 0 || null < 0)
                 _exit(1);
-            if (place) {
-                char msg[1024] = "";
+            char msg[1024] = "";
 
-                /* Placing may take seconds: nothing of the caller's (its
-                 * lock, its listening sockets) is held meanwhile. */
-                if (dup2(null, 0) < 0 ||
-                    (fd > 3 && syscall(SYS_close_range, 3u, (unsigned)fd - 1, 0u) < 0) ||
-                    syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0u) < 0) {
-                    dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "close the launcher's fds: %s\n",
-                            strerror(errno));
-                    _exit(1);
-                }
-                if (place->place(place->data, msg, sizeof(msg)) < 0) {
-                    dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "%s\n", msg);
-                    _exit(1);
-                }
+            /* Placing may take seconds: nothing of the caller's (its lock,
+             * its listening sockets) is held meanwhile. */
+            if (dup2(null, 0) < 0 ||
+                (fd > 3 && syscall(SYS_close_range, 3u, (unsigned)fd - 1, 0u) < 0) ||
+                syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0u) < 0) {
+                dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "close the launcher's fds: %s\n",
+                        strerror(errno));
+                _exit(1);
+            }
+            if (place->place(place->data, msg, sizeof(msg)) < 0) {
+                dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "%s\n", msg);
+                _exit(1);
             }
             snprintf(fdarg, sizeof(fdarg), "%d", fd);
-            if (!place)
-                dup2(null, 0);
             execl(monitor_path, monitor_path, "--ready-fd", fdarg, state_dir, (char *)NULL);
             dprintf(fd, BERTH_MONITOR_ANSWER_ERROR "exec %s: %s\n", monitor_path, strerror(errno));
             _exit(127);

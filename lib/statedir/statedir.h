@@ -53,8 +53,8 @@ int berth_monitor_probe(int dirfd, berth_monitor_liveness *ret, berth_error **er
 int berth_monitor_lock(int dirfd, int *ret_fd, berth_error **err);
 
 /* Start berth-monitor (monitor_path) for state_dir, detached: a new
- * session, and not our child (double fork), so the caller may die at any
- * time without touching it. BLOCKS up to timeout_ms for the monitor's
+ * session, and not our child (it detaches itself), so the caller may die
+ * at any time without touching it. BLOCKS up to timeout_ms for the monitor's
  * answer: the container's pid, or the real start error. On a timeout the
  * monitor keeps running; the error says so. For callers without an event
  * loop (wait.c, which berthd does not link). */
