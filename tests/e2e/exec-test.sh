@@ -231,8 +231,15 @@ contains "... an interrupted one's" "ended CANCELLED: the caller cancelled" "$ev
 
 scenario "7. after berthd restarts; on the node with the controller down"
 mon_before=$(pgrep -f "berth-monitor.*web-0_web" | head -1)
+regs=$(grep -c "registered with the controller" "$FLEET_DIR/n1/log")
 node_kill n1 TERM
 node_start n1
+# The node stays Ready through a quick restart: wait for the new run's
+# registration, after which the controller's relay uses its new session (a
+# call relayed before it goes to the new run sealed for the old one, and
+# waits out its deadline).
+registered_again() { [ "$(grep -c "registered with the controller" "$FLEET_DIR/n1/log")" -gt "$regs" ]; }
+wait_until 30 registered_again
 wait_until 30 nodes_ready 1
 agent_pid=$(node_pid n1)
 expect "exec into the pod after berthd's restart" "still here" \

@@ -65,6 +65,9 @@ out=$("$ATTACK" report "$ADDR" "$CTL_PUB" other1 "$FLEET_DIR/k3.key" "$ds")
 contains "other1, admitted, reports db1's container $ds as its own" "ReportStatus: OK" "$out"
 out=$(bctl get containers "$ds" 2>&1)
 expect "... which is still db1's alone" "db1" "$(echo "$out" | awk 'NR > 1 { print $2 }' | tr '\n' ' ' | sed 's/ $//')"
+# (the container may not have written its line yet)
+said_hello() { bctl logs --tail 1 "$ds" 2>&1 | grep -q "hello from"; }
+wait_until 10 said_hello
 out=$(bctl logs --tail 1 "$ds" 2>&1)
 contains "... and its logs come from db1" "hello from" "$out"
 
