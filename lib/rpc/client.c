@@ -323,6 +323,18 @@ static void requeue_session(berth_rpc_client *c, const uint8_t *session_id, clie
     }
 }
 
+void berth_rpc_client_sessions_lost(berth_rpc_client *c)
+{
+    for (unsigned i = 0; i < c->n_slots; i++) {
+        client_call *call = c->slots[i].call;
+
+        /* (requeue_session takes every call of that session at once) */
+        if (call && !berth_auth_session(c->auth, call->session_id))
+            requeue_session(c, call->session_id, NULL);
+    }
+    pump(c);
+}
+
 static void call_on_timer(berth_loop_timer *t)
 {
     client_call *call = berth_container_of(t, client_call, timer);

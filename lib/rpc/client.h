@@ -102,6 +102,13 @@ int berth_rpc_client_call_sync(berth_rpc_client *c, const ProtobufCServiceDescri
                                uint32_t timeout_ms, berth_rpc_result *ret_result,
                                berth_error **err);
 
+/* The server is known to have lost its sessions (it restarted, and the
+ * caller dropped the sessions it had with it from auth): calls waiting
+ * under a session auth no longer has go out again under the next one at
+ * once, instead of waiting out their deadlines for answers that cannot
+ * come (the server drops what is sealed for a session it does not know). */
+void berth_rpc_client_sessions_lost(berth_rpc_client *c);
+
 /* The loop the client runs on. */
 berth_loop *berth_rpc_client_loop(const berth_rpc_client *c);
 const berth_rpc_client_stats *berth_rpc_client_stats_of(const berth_rpc_client *c);

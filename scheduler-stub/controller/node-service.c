@@ -24,9 +24,10 @@ static void h_register(Controller_Service *svc, const RegisterRequest *in,
         return;
     }
     /* a new agent run knows no session of the last one's: the sessions the
-     * controller made with it (the relay's, for Logs and Stop) go, and so
-     * does the relay's client, else relayed calls go unanswered, dropped
-     * there as from an unknown key, until they time out */
+     * controller made with it (the relay's, for Logs, Stop, exec) go, else
+     * relayed calls go unanswered, dropped there as from an unknown key,
+     * until they time out; those already sent under them (a call that
+     * raced the restart) go out again under a new one */
     {
         const berth_principal *peer = berth_rpc_call_peer(data);
         berth_session *old;
@@ -34,7 +35,7 @@ static void h_register(Controller_Service *svc, const RegisterRequest *in,
         while (s->auth && (old = berth_auth_session_latest(s->auth, peer->id)))
             berth_auth_session_drop(s->auth, old);
         if (s->relay)
-            ctl_relay_drop(s->relay, peer->name);
+            ctl_relay_node_restarted(s->relay, peer->name);
     }
     out.generation = beat.generation;
     out.heartbeat_interval_ms = beat.heartbeat_interval_ms;

@@ -152,6 +152,17 @@ int ctl_relay_client(ctl_relay *r, const berth_principal *who, const char *addre
     return 0;
 }
 
+void ctl_relay_node_restarted(ctl_relay *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_clients; i++)
+        if (r->clients[i].client && strcmp(r->clients[i].who.name, name) == 0)
+            berth_rpc_client_sessions_lost(r->clients[i].client);
+    /* a stream's client the relay let go of (the node moved) too */
+    for (size_t i = 0; i < r->n_holds; i++)
+        if (r->holds[i].retired)
+            berth_rpc_client_sessions_lost(r->holds[i].client);
+}
+
 void ctl_relay_drop(ctl_relay *r, const char *name)
 {
     for (size_t i = 0; i < r->n_clients; i++)

@@ -695,6 +695,63 @@ START_TEST(calls_in_flight_are_resent_under_the_new_session)
 }
 END_TEST
 
+/* A caller told the server restarted (the controller, when a node
+ * registers again) drops its sessions with it and says so: a call already
+ * sent under the old session goes out again at once under a new one,
+ * rather than waiting out its deadline (berthd drops what is sealed for a
+ * session it does not know, silently). */
+START_TEST(a_restart_made_known_resends_at_once)
+{
+    berth_rpc_server_config cfg = { .loop = loop };
+    berth_auth_config acfg = { 0 };
+    Berth__Test__EchoRequest req = BERTH__TEST__ECHO_REQUEST__INIT;
+    berth_auth *fresh = NULL;
+    berth_session *old;
+    berth_error *err = NULL;
+    int code = -1;
+    int64_t t0;
+
+    start_default();
+    call_ok("before the restart");
+    berth_rpc_server_free(srv);
+    acfg.self = ctl.who;
+    acfg.key = ctl.key;
+    acfg.policy = &berth_policy_memory_ops;
+    acfg.policy_data = ctl.policy;
+    ck_assert_int_eq(berth_auth_new(&acfg, &fresh, &err), 0);
+    cfg.auth = fresh;
+    ck_assert_int_eq(berth_rpc_server_new(&cfg, &srv, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
+    ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
+
+    t0 = berth_now_mono_ns();
+    req.text = "raced the restart";
+    ck_assert_int_eq(berth_rpc_client_call(cli, &berth__test__test__descriptor, "Echo", &req.base,
+                                           20000, note_result, &code, &err),
+                     0);
+    /* it went out under the old session, and the new server dropped it */
+    for (int i = 0; i < 100 && berth_auth_stats_of(fresh)->rejected[BERTH_REJECT_UNKNOWN_KEY] == 0;
+         i++)
+        run_for(loop, 20);
+    ck_assert_uint_eq(berth_auth_stats_of(fresh)->rejected[BERTH_REJECT_UNKNOWN_KEY], 1);
+    ck_assert_int_eq(code, -1);
+    while ((old = berth_auth_session_latest(n1.auth, ctl.who.id)))
+        berth_auth_session_drop(n1.auth, old);
+    berth_rpc_client_sessions_lost(cli);
+    for (int i = 0; i < 200 && code < 0; i++)
+        run_for(loop, 20);
+    ck_assert_int_eq(code, CODE_OK);
+    /* far from its deadline: the handshake and the call */
+    ck_assert_int_lt(berth_now_mono_ns() - t0, 5 * BERTH_NSEC_PER_SEC);
+    ck_assert_uint_eq(berth_rpc_client_stats_of(cli)->resent, 1);
+    ck_assert_uint_eq(berth_rpc_client_stats_of(cli)->handshakes, 2);
+    ck_assert_uint_eq(svc.executions, 2);
+    berth_rpc_server_free(srv);
+    srv = NULL;
+    berth_auth_free(fresh);
+}
+END_TEST
+
 START_TEST(too_many_calls_are_refused_not_queued)
 {
     berth_rpc_server_config cfg = { .loop = loop, .auth = ctl.auth, .max_pending = 1 };
@@ -923,6 +980,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_server_with_another_key_gets_no_call_through);
     tcase_add_test(tc, client_recovers_when_the_server_lost_its_session);
     tcase_add_test(tc, calls_in_flight_are_resent_under_the_new_session);
+    tcase_add_test(tc, a_restart_made_known_resends_at_once);
     tcase_add_test(tc, too_many_calls_are_refused_not_queued);
     tcase_add_test(tc, rejected_welcomes_fail_the_call_with_the_reason);
     tcase_add_test(tc, rejected_answers_are_asked_for_again_then_fail);
