@@ -428,17 +428,20 @@ static uintptr_t stack_low(void)
  * heap's free pages, and the stack's below the loop's depth: the start
  * ran deep (the runtime's buffers, the child's records), the loop runs
  * shallow, and a page once touched stays resident (a quarter of a
- * monitor's private memory). 16 kB below this frame stay, for the
- * loop's calls; what is released comes back as zero pages if ever
- * touched again. */
-static void give_back_memory(void)
+ * monitor's private memory). Never inlined, so that the address of its
+ * own local is the lowest live one (the callers' frames are all above it);
+ * what lies more than a page below it goes (madvise and its callees use a
+ * few bytes), and comes back as zero pages if ever touched again. */
+static __attribute__((noinline)) void give_back_memory(void)
 {
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), keep = 4 * 1024;
-    uintptr_t here = (uintptr_t)__builtin_frame_address(0) & ~(page - 1), low = stack_low();
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    volatile char mark = 0;
+    uintptr_t sp = (uintptr_t)&mark, low = stack_low(), top;
 
     malloc_trim(0);
-    if (low && here > low + keep)
-        madvise((void *)low, here - keep - low, MADV_DONTNEED);
+    top = (sp - page) & ~(page - 1);
+    if (low && top > low)
+        madvise((void *)low, top - low, MADV_DONTNEED);
 }
 
 static void run_start(monitor *m)
