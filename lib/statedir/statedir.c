@@ -263,10 +263,11 @@ static int spawn_detached(const char *monitor_path, const char *state_dir, int p
     posix_spawnattr_destroy(&attr);
     if (r != 0)
         return berth_error_make(err, r, "exec %s", monitor_path);
-    /* Its first process forks and exits before anything else. */
-    if (berth_waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return berth_error_set(err, ECHILD, "start monitor for %s: %s did not detach", state_dir,
-                               monitor_path);
+    /* Its first process forks and exits before anything else. When it
+     * could not fork, it wrote why on the answer pipe, and exited 1: the
+     * answer (or the pipe's end without one) tells the caller. */
+    if (berth_waitpid(pid, &status, 0) != pid)
+        return berth_error_errno(err, "start monitor for %s: wait for %s", state_dir, monitor_path);
     return 0;
 }
 
