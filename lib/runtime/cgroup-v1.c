@@ -71,11 +71,8 @@ static char *v1_controller_dir(berth_cgroup *cg, const char *controller)
 }
 
 /* cpuset children start with empty cpus/mems and refuse tasks until they
- * are set: copy them down from the parent. A parent of berth's own (below
- * the mount point: ours_parent) then gets cgroup.clone_children, so that
- * the kernel copies them into its next children at mkdir, and their start
- * reads one file instead of three and writes none. */
-static int v1_cpuset_init(const char *dir, bool ours_parent, berth_error **err)
+ * are set: copy them down from the parent. */
+static int v1_cpuset_init(const char *dir, berth_error **err)
 {
     _cleanup_free_ char *parent = berth_xstrdup(dir), *cpus = NULL, *mems = NULL, *cur = NULL;
     char *slash;
@@ -91,9 +88,6 @@ static int v1_cpuset_init(const char *dir, bool ours_parent, berth_error **err)
         cgroup_write(dir, "cpuset.cpus", cpus, err) < 0 ||
         cgroup_write(dir, "cpuset.mems", mems, err) < 0)
         return -1;
-    /* (an optimisation only: without it, this copy again next time) */
-    if (ours_parent)
-        cgroup_write(parent, "cgroup.clone_children", "1", NULL);
     return 0;
 }
 
@@ -109,6 +103,7 @@ static int v1_mkdir_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, c
     bool is_cpuset = cgroup_v1_find(cg->driver, "cpuset") == h;
     size_t mlen = strlen(h->mountpoint);
     _cleanup_free_ char *p = berth_xstrdup(dir);
+    bool made;
 
     /* Create each missing level below the mount point. */
     for (char *s = p + mlen + 1;; s++) {
@@ -117,15 +112,22 @@ static int v1_mkdir_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, c
         if (c != '/' && c != '\0')
             continue;
         *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        made = mkdir(p, 0755) == 0;
+        if (!made && errno != EEXIST)
             return berth_error_errno(err, "mkdir %s", p);
         /* The caller checked that the cgroup does not exist; a leaf that
          * exists in this hierarchy anyway is a leftover of a crash, and
          * is adopted (and removed on failure like a new one). */
         if (c == '\0')
             st->made[st->n++] = h;
-        if (is_cpuset && v1_cpuset_init(p, (size_t)(strrchr(p, '/') - p) > mlen, err) < 0)
+        if (is_cpuset && v1_cpuset_init(p, err) < 0)
             return -1;
+        /* A parent level berth made (the cgroup parent, /berth by default):
+         * the kernel copies its cpus and mems into each new child at mkdir,
+         * and a container's start reads one file instead of three and writes
+         * none. Never on a cgroup berth did not make. */
+        if (is_cpuset && made && c != '\0')
+            cgroup_write(p, "cgroup.clone_children", "1", NULL);
         if (c == '\0')
             break;
         *s = '/';
