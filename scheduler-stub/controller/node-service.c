@@ -35,7 +35,8 @@ static void h_register(Controller_Service *svc, const RegisterRequest *in,
         while (s->auth && (old = berth_auth_session_latest(s->auth, peer->id)))
             berth_auth_session_drop(s->auth, old);
         if (s->relay)
-            ctl_relay_node_restarted(s->relay, peer->name);
+            ctl_relay_node_restarted(s->relay, peer->name,
+                                     in->node ? in->node->agent_address : NULL);
     }
     out.generation = beat.generation;
     out.heartbeat_interval_ms = beat.heartbeat_interval_ms;

@@ -152,15 +152,18 @@ int ctl_relay_client(ctl_relay *r, const berth_principal *who, const char *addre
     return 0;
 }
 
-void ctl_relay_node_restarted(ctl_relay *r, const char *name)
+void ctl_relay_node_restarted(ctl_relay *r, const char *name, const char *address)
 {
-    for (size_t i = 0; i < r->n_clients; i++)
-        if (r->clients[i].client && strcmp(r->clients[i].who.name, name) == 0)
-            berth_rpc_client_sessions_lost(r->clients[i].client);
-    /* a stream's client the relay let go of (the node moved) too */
-    for (size_t i = 0; i < r->n_holds; i++)
-        if (r->holds[i].retired)
-            berth_rpc_client_sessions_lost(r->holds[i].client);
+    for (size_t i = 0; i < r->n_clients; i++) {
+        relay_client *c = &r->clients[i];
+
+        if (!c->client || strcmp(c->who.name, name) != 0)
+            continue;
+        if (address && *address && strcmp(c->address, address) == 0)
+            berth_rpc_client_sessions_lost(c->client);
+        else
+            client_close(r, c);
+    }
 }
 
 void ctl_relay_drop(ctl_relay *r, const char *name)

@@ -25,11 +25,12 @@ int ctl_relay_client(ctl_relay *r, const berth_principal *who, const char *addre
                      berth_rpc_client **ret_client, berth_error **err);
 /* Close the client to the node called name, if any (it was forgotten). */
 void ctl_relay_drop(ctl_relay *r, const char *name);
-/* The node called name registered again: a new run of its agent, which
- * knows none of the last run's sessions (the caller dropped them from
- * auth). Calls relayed to it meanwhile go out again under a new session
- * (its client, and a stream's, is kept). */
-void ctl_relay_node_restarted(ctl_relay *r, const char *name);
+/* The node called name registered again, at address: a new run of its
+ * agent, which knows none of the last run's sessions (the caller dropped
+ * them from auth). Calls relayed to it meanwhile go out again under a new
+ * session (its client, and a stream's, is kept); a client to another
+ * address is closed, as by ctl_relay_drop. */
+void ctl_relay_node_restarted(ctl_relay *r, const char *name, const char *address);
 
 /* A stream (exec, port-forward) keeps using client across calls here:
  * while held, a client the relay closes (its node registered again, moved,
