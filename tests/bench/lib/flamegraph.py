@@ -91,7 +91,7 @@ def draw(stacks, title, width=1600, row=16):
 
     def walk(name, node, x, level):
         w = node["n"] * scale
-        if w < 0.3:
+        if w < 1.0:
             return
         y = height - (level + 1) * row - row
         share = 100.0 * node["n"] / total
