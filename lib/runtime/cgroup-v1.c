@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/io.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 
@@ -156,16 +157,8 @@ static int v1_write_devices(const char *dir, bool all, berth_error **err)
         snprintf(maj, sizeof(maj), r->major < 0 ? "*" : "%" PRId64, r->major);
         snprintf(min, sizeof(min), r->minor < 0 ? "*" : "%" PRId64, r->minor);
         snprintf(rule, sizeof(rule), "%c %s:%s %s", r->type, maj, min, r->access);
-        size_t len = strlen(rule);
-        ssize_t w;
-
-        do
-            w = write(fd, rule, len);
-        while (w < 0 && errno == EINTR);
-        if (w < 0)
+        if (berth_write_all(fd, rule, strlen(rule)) < 0)
             return berth_error_errno(err, "write '%s' to %s", rule, path);
-        if ((size_t)w != len)
-            return berth_error_set(err, EIO, "write '%s' to %s: short write", rule, path);
     }
     return 0;
 }
