@@ -607,17 +607,15 @@ START_TEST(a_server_with_another_key_gets_no_call_through)
 }
 END_TEST
 
-START_TEST(client_recovers_when_the_server_lost_its_session)
+/* The server restarts: same identity and key, no sessions. Returns its
+ * new auth (the caller frees it after the server). */
+static berth_auth *restart_server(void)
 {
     berth_rpc_server_config cfg = { .loop = loop };
     berth_auth_config acfg = { 0 };
     berth_auth *fresh = NULL;
     berth_error *err = NULL;
-    char *msg = NULL;
 
-    start_default();
-    call_ok("before the restart");
-    /* the controller restarts: same identity and key, no sessions */
     berth_rpc_server_free(srv);
     acfg.self = ctl.who;
     acfg.key = ctl.key;
@@ -628,6 +626,18 @@ START_TEST(client_recovers_when_the_server_lost_its_session)
     ck_assert_int_eq(berth_rpc_server_new(&cfg, &srv, &err), 0);
     ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
     ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
+    return fresh;
+}
+
+START_TEST(client_recovers_when_the_server_lost_its_session)
+{
+    berth_auth *fresh = NULL;
+    char *msg = NULL;
+
+    start_default();
+    call_ok("before the restart");
+    /* the controller restarts: same identity and key, no sessions */
+    fresh = restart_server();
     /* the first call goes unanswered (unknown session), then the client
      * makes a new one */
     ck_assert_int_eq(echo_call(cli, "Echo", "lost", 700, NULL, &msg), CODE_DEADLINE_EXCEEDED);
@@ -651,8 +661,6 @@ static void note_result(berth_rpc_result *res, void *data)
  * under a new session. */
 START_TEST(calls_in_flight_are_resent_under_the_new_session)
 {
-    berth_rpc_server_config cfg = { .loop = loop };
-    berth_auth_config acfg = { 0 };
     Berth__Test__EchoRequest req = BERTH__TEST__ECHO_REQUEST__INIT;
     berth_auth *fresh = NULL;
     berth_error *err = NULL;
@@ -661,16 +669,7 @@ START_TEST(calls_in_flight_are_resent_under_the_new_session)
 
     start_default();
     call_ok("before the restart");
-    berth_rpc_server_free(srv);
-    acfg.self = ctl.who;
-    acfg.key = ctl.key;
-    acfg.policy = &berth_policy_memory_ops;
-    acfg.policy_data = ctl.policy;
-    ck_assert_int_eq(berth_auth_new(&acfg, &fresh, &err), 0);
-    cfg.auth = fresh;
-    ck_assert_int_eq(berth_rpc_server_new(&cfg, &srv, &err), 0);
-    ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
-    ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
+    fresh = restart_server();
 
     t0 = berth_now_mono_ns();
     req.text = "short";
@@ -702,8 +701,6 @@ END_TEST
  * session it does not know, silently). */
 START_TEST(a_restart_made_known_resends_at_once)
 {
-    berth_rpc_server_config cfg = { .loop = loop };
-    berth_auth_config acfg = { 0 };
     Berth__Test__EchoRequest req = BERTH__TEST__ECHO_REQUEST__INIT;
     berth_auth *fresh = NULL;
     berth_session *old;
@@ -713,16 +710,7 @@ START_TEST(a_restart_made_known_resends_at_once)
 
     start_default();
     call_ok("before the restart");
-    berth_rpc_server_free(srv);
-    acfg.self = ctl.who;
-    acfg.key = ctl.key;
-    acfg.policy = &berth_policy_memory_ops;
-    acfg.policy_data = ctl.policy;
-    ck_assert_int_eq(berth_auth_new(&acfg, &fresh, &err), 0);
-    cfg.auth = fresh;
-    ck_assert_int_eq(berth_rpc_server_new(&cfg, &srv, &err), 0);
-    ck_assert_int_eq(berth_rpc_server_add_service(srv, (ProtobufCService *)&svc.base, &err), 0);
-    ck_assert_int_eq(berth_rpc_server_bind(srv, addr, &err), 0);
+    fresh = restart_server();
 
     t0 = berth_now_mono_ns();
     req.text = "raced the restart";
