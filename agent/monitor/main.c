@@ -107,7 +107,10 @@ static int setup(monitor *m, const char *dir, berth_error **err)
             return berth_error_prefix(err, "plan.pb");
         BERTH_PB_FREE(m->plan->spec);
         m->plan->spec = eff;
-        /* what the agent filled in (fieldRefs) wins */
+        /* its devices' (CDI's env edits), then what the agent filled in
+         * (fieldRefs), which wins */
+        if (m->plan->devices)
+            berth_spec_env_put(m->plan->spec, m->plan->devices->env, m->plan->devices->n_env);
         berth_spec_env_put(m->plan->spec, m->plan->env, m->plan->n_env);
     }
     if (resolve_dir(m, err) < 0)

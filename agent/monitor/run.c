@@ -338,6 +338,7 @@ static int create(monitor *m, berth_error **err)
         opts.volumes_dir = m->plan->volumes_dir;
     if (*m->plan->config_dir)
         opts.config_dir = m->plan->config_dir;
+    opts.devices = m->plan->devices;
     run_spec_drop(m);
     if (*m->plan->env_file && spec_with_env_file(m, &m->run_spec, err) < 0)
         goto out;

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/xalloc.h"
 
-#define MAX_INSNS 256
+/* the prologue, at most 8 per rule, the epilogue */
+#define MAX_INSNS (8 + 8 * (32 + BERTH_CGROUP_DEVICES_MAX))
 
 /* Registers: r1 = ctx; r2 = type; r3 = access; r4 = major; r5 = minor;
  * r6 = scratch. */
@@ -39,7 +41,41 @@ static int access_bits(const char *access)
     return bits;
 }
 
-static size_t build_program(struct bpf_insn *p)
+/* One rule: match, allow; any mismatch jumps to what follows it. */
+static size_t build_rule(struct bpf_insn *p, size_t n, char type, int64_t major, int64_t minor,
+                         const char *access)
+{
+    size_t jumps[8], nj = 0;
+    int allowed = access_bits(access);
+
+    if (type != 'a') {
+        jumps[nj++] = n;
+        p[n++] = JNE_IMM(BPF_REG_2, type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR, 0);
+    }
+    if (allowed != (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)) {
+        /* The requested access must be a subset of the allowed one. */
+        p[n++] = MOV_REG(BPF_REG_6, BPF_REG_3);
+        p[n++] = AND_IMM(BPF_REG_6, ~allowed);
+        jumps[nj++] = n;
+        p[n++] = JNE_IMM(BPF_REG_6, 0, 0);
+    }
+    if (major >= 0) {
+        jumps[nj++] = n;
+        p[n++] = JNE_IMM(BPF_REG_4, (int32_t)major, 0);
+    }
+    if (minor >= 0) {
+        jumps[nj++] = n;
+        p[n++] = JNE_IMM(BPF_REG_5, (int32_t)minor, 0);
+    }
+    p[n++] = MOV_IMM(BPF_REG_0, 1);
+    p[n++] = EXIT();
+    /* Every mismatch jumps to the next rule's first instruction. */
+    for (size_t j = 0; j < nj; j++)
+        p[jumps[j]].off = (int16_t)(n - jumps[j] - 1);
+    return n;
+}
+
+static size_t build_program(struct bpf_insn *p, const berth_cgroup_device *devs, size_t n_devs)
 {
     size_t n = 0;
 
@@ -51,47 +87,31 @@ static size_t build_program(struct bpf_insn *p)
     p[n++] = LDX_W(BPF_REG_5, BPF_REG_1, offsetof(struct bpf_cgroup_dev_ctx, minor));
     for (size_t i = 0; i < cgroup_default_devices_len; i++) {
         const struct cgroup_device_rule *r = &cgroup_default_devices[i];
-        size_t jumps[8], nj = 0;
-        int allowed = access_bits(r->access);
 
-        if (r->type != 'a') {
-            jumps[nj++] = n;
-            p[n++] =
-                JNE_IMM(BPF_REG_2, r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR, 0);
-        }
-        if (allowed != (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)) {
-            /* The requested access must be a subset of the allowed one. */
-            p[n++] = MOV_REG(BPF_REG_6, BPF_REG_3);
-            p[n++] = AND_IMM(BPF_REG_6, ~allowed);
-            jumps[nj++] = n;
-            p[n++] = JNE_IMM(BPF_REG_6, 0, 0);
-        }
-        if (r->major >= 0) {
-            jumps[nj++] = n;
-            p[n++] = JNE_IMM(BPF_REG_4, (int32_t)r->major, 0);
-        }
-        if (r->minor >= 0) {
-            jumps[nj++] = n;
-            p[n++] = JNE_IMM(BPF_REG_5, (int32_t)r->minor, 0);
-        }
-        p[n++] = MOV_IMM(BPF_REG_0, 1);
-        p[n++] = EXIT();
-        /* Every mismatch jumps to the next rule's first instruction. */
-        for (size_t j = 0; j < nj; j++)
-            p[jumps[j]].off = (int16_t)(n - jumps[j] - 1);
+        n = build_rule(p, n, r->type, r->major, r->minor, r->access);
     }
+    for (size_t i = 0; i < n_devs; i++)
+        n = build_rule(p, n, devs[i].type, devs[i].major, devs[i].minor, devs[i].access);
     p[n++] = MOV_IMM(BPF_REG_0, 0);
     p[n++] = EXIT();
     return n;
 }
 
-int cgroup_v2_attach_device_filter(int cgroup_dirfd, const char *path, berth_error **err)
+int cgroup_v2_attach_device_filter(int cgroup_dirfd, const char *path,
+                                   const berth_cgroup_device *devs, size_t n_devs,
+                                   berth_error **err)
 {
-    struct bpf_insn prog[MAX_INSNS];
+    _cleanup_free_ struct bpf_insn *prog = NULL;
     char log[4096] = "";
     union bpf_attr attr;
     _cleanup_close_ int pfd = -1;
-    size_t n = build_program(prog);
+    size_t n;
+
+    if (n_devs > BERTH_CGROUP_DEVICES_MAX || cgroup_default_devices_len > 32)
+        return berth_error_set(err, E2BIG, "device filter for %s: %zu devices, at most %d", path,
+                               n_devs, BERTH_CGROUP_DEVICES_MAX);
+    prog = berth_xcalloc(MAX_INSNS, sizeof(*prog));
+    n = build_program(prog, devs, n_devs);
 
     memset(&attr, 0, sizeof(attr));
     attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;

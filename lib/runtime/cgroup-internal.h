@@ -92,7 +92,9 @@ extern const size_t cgroup_default_devices_len;
 size_t cgroup_v1_container_hierarchies(const berth_cgroup_driver *d,
                                        const struct cgroup_v1_hierarchy **out, size_t max);
 
-/* v2: attach the device allow-list as an eBPF program to the cgroup dir. */
-int cgroup_v2_attach_device_filter(int cgroup_dirfd, const char *path, berth_error **err);
+/* v2: attach the device allow-list (the standard set and devs[0..n)) as
+ * an eBPF program to the cgroup dir. */
+int cgroup_v2_attach_device_filter(int cgroup_dirfd, const char *path,
+                                   const berth_cgroup_device *devs, size_t n, berth_error **err);
 
 #endif

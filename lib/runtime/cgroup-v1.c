@@ -136,29 +136,45 @@ static int v1_mkdir_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, c
     return 0;
 }
 
-static int v1_write_devices(const char *dir, bool all, berth_error **err)
+/* One rule per write(2) (the kernel takes one). */
+static int v1_write_rule(int fd, const char *path, char type, int64_t major, int64_t minor,
+                         const char *access, berth_error **err)
+{
+    char rule[96], maj[24], min[24];
+
+    snprintf(maj, sizeof(maj), major < 0 ? "*" : "%" PRId64, major);
+    snprintf(min, sizeof(min), minor < 0 ? "*" : "%" PRId64, minor);
+    snprintf(rule, sizeof(rule), "%c %s:%s %s", type, maj, min, access);
+    if (berth_write_all(fd, rule, strlen(rule)) < 0)
+        return berth_error_errno(err, "write '%s' to %s", rule, path);
+    return 0;
+}
+
+static int v1_write_devices(const char *dir, const berth_cgroup_limits *lim, berth_error **err)
 {
     _cleanup_free_ char *path = NULL;
     _cleanup_close_ int fd = -1;
 
-    if (all)
+    if (lim->all_devices)
         return cgroup_write(dir, "devices.allow", "a", err);
     if (cgroup_write(dir, "devices.deny", "a", err) < 0)
         return -1;
-    /* one rule per write(2) (the kernel takes one), through one open */
+    /* through one open */
     path = berth_xasprintf("%s/devices.allow", dir);
     fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return berth_error_errno(err, "open %s", path);
     for (size_t i = 0; i < cgroup_default_devices_len; i++) {
         const struct cgroup_device_rule *r = &cgroup_default_devices[i];
-        char rule[64], maj[24], min[24];
 
-        snprintf(maj, sizeof(maj), r->major < 0 ? "*" : "%" PRId64, r->major);
-        snprintf(min, sizeof(min), r->minor < 0 ? "*" : "%" PRId64, r->minor);
-        snprintf(rule, sizeof(rule), "%c %s:%s %s", r->type, maj, min, r->access);
-        if (berth_write_all(fd, rule, strlen(rule)) < 0)
-            return berth_error_errno(err, "write '%s' to %s", rule, path);
+        if (v1_write_rule(fd, path, r->type, r->major, r->minor, r->access, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < lim->n_devices; i++) {
+        const berth_cgroup_device *r = &lim->devices[i];
+
+        if (v1_write_rule(fd, path, r->type, r->major, r->minor, r->access, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -172,7 +188,7 @@ static int v1_apply(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_erro
     _cleanup_free_ char *dev = v1_controller_dir(cg, "devices");
     char buf[64];
 
-    if (v1_write_devices(dev, lim->all_devices, err) < 0)
+    if (v1_write_devices(dev, lim, err) < 0)
         return -1;
     if (lim->cpu_quota_us > 0) {
         snprintf(buf, sizeof(buf), "%" PRId64, lim->cpu_period_us ? lim->cpu_period_us : 100000);

@@ -31,6 +31,18 @@ int berth_cgroup_driver_detect(const char *root, berth_cgroup_driver **ret_drive
 void berth_cgroup_driver_free(berth_cgroup_driver *d);
 berth_cgroup_version berth_cgroup_driver_version(const berth_cgroup_driver *d);
 
+/* A device the container may use on top of the standard set: a device
+ * cgroup rule (v1 devices.allow, a rule of the v2 device program). */
+typedef struct berth_cgroup_device {
+    char type;      /* 'c' or 'b' */
+    int64_t major;  /* -1 = any */
+    int64_t minor;  /* -1 = any */
+    char access[4]; /* a non-empty subset of "rwm" */
+} berth_cgroup_device;
+
+/* At most this many devices per cgroup (the v2 program's size). */
+#define BERTH_CGROUP_DEVICES_MAX 256
+
 /* Limits; 0 / NULL means "not limited" (inherit). */
 typedef struct berth_cgroup_limits {
     int64_t cpu_quota_us;  /* with cpu_period_us; 0 = no quota */
@@ -42,6 +54,9 @@ typedef struct berth_cgroup_limits {
     const char *cpuset_mems;
     /* every device (a privileged container, and its pod): no device rule */
     bool all_devices;
+    /* allowed besides the standard set (at most BERTH_CGROUP_DEVICES_MAX) */
+    const berth_cgroup_device *devices;
+    size_t n_devices;
 } berth_cgroup_limits;
 
 typedef struct berth_cgroup berth_cgroup;
@@ -49,7 +64,8 @@ typedef struct berth_cgroup berth_cgroup;
 /* Create the cgroup at path (absolute from the hierarchy root, e.g.
  * "/berth/web-1"; missing parents are created and, on v2, get the needed
  * controllers enabled), restrict devices to the standard set (null, zero,
- * full, random, urandom, tty, console, ptmx, pts) and apply lim. Fails with
+ * full, random, urandom, tty, console, ptmx, pts) and lim->devices, and
+ * apply lim. Fails with
  * EEXIST if the cgroup already exists. On failure nothing is left behind. */
 int berth_cgroup_create(berth_cgroup_driver *d, const char *path, const berth_cgroup_limits *lim,
                         berth_cgroup **ret_cg, berth_error **err);

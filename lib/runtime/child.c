@@ -360,12 +360,30 @@ static int exec_command(const child_plan *p, bool rlimits, berth_error **err)
     return berth_error_errno(err, "exec the berth-exec stub");
 }
 
+/* Tell the parent we are set up, before pivot_root, and wait for its go
+ * once it ran the hooks of that point. */
+static int hook_point(const child_plan *p, berth_error **err)
+{
+    char rec[sizeof(int) + 2] = { 0 }, go;
+
+    rec[sizeof(int)] = CHILD_HOOKS;
+    rec[sizeof(int) + 1] = 'h';
+    if (send(p->sync_fd, rec, sizeof(rec), MSG_NOSIGNAL) < 0)
+        return berth_error_errno(err, "tell the parent the hooks may run");
+    if (berth_read_retry(p->sync_fd, &go, 1) != 1)
+        _exit(126); /* the parent gave up (a hook failed); it cleans up */
+    return 0;
+}
+
 void child_run(const child_plan *p)
 {
     berth_error *err = NULL;
-    char go;
+    char go, self[32] = "";
     int rootfd = -1;
     ssize_t r;
+    /* our pid as the host sees it, for the hooks' state: the host's /proc
+     * is still ours */
+    pid_t host_pid = readlink("/proc/self", self, sizeof(self) - 1) > 0 ? atoi(self) : 0;
 
     /* Die with the parent while setting up: an orphaned half-made
      * container must not linger. */
@@ -401,6 +419,8 @@ void child_run(const child_plan *p)
         if (setup_before_cgroup(p, &rootfd, &err) < 0)
             goto fail;
     }
+    if (p->hook_point && hook_point(p, &err) < 0)
+        goto fail;
     /* Now inside the cgroup: its namespace is rooted there. */
     if (unshare(CLONE_NEWCGROUP) < 0) {
         berth_error_errno(&err, "unshare the cgroup namespace");
@@ -410,6 +430,12 @@ void child_run(const child_plan *p)
         goto fail;
     close(rootfd);
     if (p->console && open_console(p->sync_fd, p->uid, &err) < 0)
+        goto fail;
+    /* startContainer: in the container, its path the container's */
+    if (p->hooks &&
+        runtime_hooks_run(p->hooks, "startContainer",
+                          &(runtime_hook_state){ p->spec->id, "created", host_pid, p->hook_bundle },
+                          -1, 0, &err) < 0)
         goto fail;
     exec_command(p, true, &err);
 fail:

@@ -27,6 +27,7 @@
 
 #include "base/cleanup.h"
 #include "base/io.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 
@@ -46,6 +47,13 @@ struct berth_container {
     uint64_t oom_base;
     bool reaped;
     berth_exit exit;
+    /* opts.devices as the child makes them, and their cgroup rules */
+    child_device *devices;
+    berth_cgroup_device *device_rules;
+    size_t n_device_rules;
+    /* opts.devices (the caller's), for the poststart and poststop hooks */
+    const DeviceEdits *hooks;
+    bool poststop_done;
     /* spec seccomp Localhost: its compiled profile, for the execs too */
     struct sock_fprog localhost;
     /* opts.console: the terminal's master, until taken */
@@ -409,6 +417,42 @@ static int read_child_record(int sock, int flags, int *console_fd, berth_error *
     return berth_error_set(err, code, "%s", buf + hdr);
 }
 
+/* Wait for the child to reach its hooks' point (CHILD_HOOKS), or its
+ * error, at most timeout_ms. */
+static int await_hook_point(int sock, int timeout_ms, berth_error **err)
+{
+    struct pollfd pfd = { .fd = sock, .events = POLLIN };
+    int64_t deadline = berth_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+    char buf[16];
+    ssize_t n;
+
+    for (;;) {
+        int64_t left = deadline - berth_now_mono_ns();
+        int r;
+
+        if (left <= 0)
+            return berth_error_set(err, ETIMEDOUT,
+                                   "the container init did not reach its hooks within %d ms",
+                                   timeout_ms);
+        r = poll(&pfd, 1, (int)((left + 999999) / 1000000));
+        if (r < 0 && errno != EINTR)
+            return berth_error_errno(err, "wait for the container init");
+        if (r <= 0)
+            continue;
+        /* its hooks' record, else (an error) read as any other */
+        n = recv(sock, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+        if (n > (ssize_t)sizeof(int) && buf[sizeof(int)] == CHILD_HOOKS) {
+            (void)!recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+            return 0;
+        }
+        r = read_child_record(sock, MSG_DONTWAIT, NULL, err);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            return berth_error_set(err, EPROTO, "the container init went on without its hooks");
+    }
+}
+
 /* Wait for the child's exec or its error, at most timeout_ms: a child
  * stuck in its setup must not hold the caller forever. */
 static int read_child_error(int sock, int flags, berth_error **err)
@@ -480,6 +524,8 @@ void berth_container_free(berth_container *c)
     free(c->mnt);
     free(c->state_dir);
     free(c->localhost.filter);
+    free(c->devices);
+    free(c->device_rules);
     free(c);
 }
 BERTH_DEFINE_CLEANUP(berth_container, berth_container_free)
@@ -636,6 +682,23 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
      * id that still runs makes this fail before anything of its (its
      * writable layer) is touched. */
     limits_from_spec(spec, &lim);
+    if (opts && opts->devices) {
+        if (runtime_plan_devices(opts->devices, &c->devices, &c->device_rules, &c->n_device_rules,
+                                 err) < 0)
+            goto fail;
+        plan.devices = c->devices;
+        plan.n_devices = opts->devices->n_nodes;
+        plan.device_mounts = opts->devices->mounts;
+        plan.n_device_mounts = opts->devices->n_mounts;
+        lim.devices = c->device_rules;
+        lim.n_devices = c->n_device_rules;
+        c->hooks = opts->devices;
+        plan.hooks = opts->devices;
+        plan.hook_bundle = c->state_dir ? c->state_dir : "/";
+        plan.hook_point = runtime_hooks_have(c->hooks, "prestart") ||
+                          runtime_hooks_have(c->hooks, "createRuntime") ||
+                          runtime_hooks_have(c->hooks, "createContainer");
+    }
     cgpath = berth_xasprintf("%s/%s", rt->cgroup_parent, spec->id);
     if ((rt->cgroup_delegated &&
          berth_cgroup_step_aside(rt->cgroups, rt->cgroup_parent, err) < 0) ||
@@ -699,6 +762,22 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         berth_error_errno(err, "start the container init");
         goto fail;
     }
+    /* Its hooks before pivot_root (runtime-spec's order): prestart and
+     * createRuntime here, createContainer in its mount namespace. */
+    if (plan.hook_point) {
+        int tmo = opts->start_timeout_ms > 0 ? opts->start_timeout_ms : 60000;
+        runtime_hook_state st = { c->id, "creating", pid, plan.hook_bundle };
+
+        if (await_hook_point(sock_parent, tmo, err) < 0 ||
+            runtime_hooks_run(c->hooks, "prestart", &st, -1, tmo, err) < 0 ||
+            runtime_hooks_run(c->hooks, "createRuntime", &st, -1, tmo, err) < 0 ||
+            runtime_hooks_run(c->hooks, "createContainer", &st, pidfd, tmo, err) < 0)
+            goto fail;
+        if (write(sock_parent, "g", 1) != 1 && errno != EPIPE && errno != ECONNRESET) {
+            berth_error_errno(err, "start the container init after its hooks");
+            goto fail;
+        }
+    }
     /* EOF: the exec happened (the socket is close-on-exec). A record: the
      * child's own error. */
     if (await_child(sock_parent,
@@ -712,6 +791,17 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     c->started_ns = berth_now_real_ns();
     if (berth_cgroup_oom_kills(c->cgroup, &c->oom_base, NULL) < 0)
         c->oom_base = 0;
+    /* poststart: a failure does not undo the start (runtime-spec: a
+     * warning; here the caller's log has no word of it but debug) */
+    {
+        runtime_hook_state st = { c->id, "running", c->pid, plan.hook_bundle };
+        berth_error *herr = NULL;
+
+        if (runtime_hooks_run(c->hooks, "poststart", &st, -1, 30000, &herr) < 0) {
+            berth_log_error(BERTH_LOG_DEBUG, herr, "container %s", c->id);
+            berth_error_free(&herr);
+        }
+    }
     *ret_c = TAKE_PTR(c);
     return 0;
 
@@ -932,6 +1022,17 @@ int berth_container_remove_step(berth_container *c, berth_error **err)
     }
     if (remove_dirs(c, err) < 0)
         return berth_error_prefix(err, "remove container %s", c->id);
+    /* poststop: once everything is gone; a failure is only a warning */
+    if (!c->poststop_done) {
+        runtime_hook_state st = { c->id, "stopped", c->pid, c->state_dir ? c->state_dir : "/" };
+        berth_error *herr = NULL;
+
+        c->poststop_done = true;
+        if (runtime_hooks_run(c->hooks, "poststop", &st, -1, 30000, &herr) < 0) {
+            berth_log_error(BERTH_LOG_DEBUG, herr, "container %s", c->id);
+            berth_error_free(&herr);
+        }
+    }
     return 1;
 }
 

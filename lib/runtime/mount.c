@@ -177,7 +177,7 @@ static unsigned long bind_flags(void)
     return MS_BIND | (have_mount_setattr() ? MS_REC : 0);
 }
 
-/* Add flags (MS_RDONLY, MS_NOSUID, MS_NODEV) to the bind mount at path and
+/* Add flags (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC) to the bind mount at path and
  * every mount below it: MOUNT_ATTR_* set with AT_RECURSIVE in one call. */
 static int restrict_bind_in_root(int rootfd, const char *path, unsigned long flags,
                                  berth_error **err)
@@ -195,6 +195,8 @@ static int restrict_bind_in_root(int rootfd, const char *path, unsigned long fla
         attr.attr_set |= MOUNT_ATTR_NOSUID;
     if (flags & MS_NODEV)
         attr.attr_set |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC)
+        attr.attr_set |= MOUNT_ATTR_NOEXEC;
     if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
         return berth_error_errno(err, "restrict %s%s and the mounts below it", path,
                                  flags & MS_RDONLY ? " to read-only" : "");
@@ -357,6 +359,121 @@ static int setup_dev(const child_plan *p, int rootfd, berth_error **err)
     if (mount_in_root(rootfd, "/dev/mqueue", OPEN_DIR, "mqueue", "mqueue",
                       MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
         return -1;
+    return 0;
+}
+
+/* The container's own devices (its DeviceEdits' nodes), under /dev: the
+ * parent checked each path (no "..", not in pts, shm or mqueue). */
+static int setup_device_nodes(const child_plan *p, int rootfd, berth_error **err)
+{
+    for (size_t i = 0; i < p->n_devices; i++) {
+        const child_device *d = &p->devices[i];
+        _cleanup_close_ int pfd = -1, dirfd = -1;
+        char parent[PATH_MAX], fdp[FD_PATH_LEN];
+        const char *name = strrchr(d->path, '/') + 1;
+
+        snprintf(parent, sizeof(parent), "%.*s", (int)(name - 1 - d->path), d->path);
+        if (open_in_root(rootfd, parent, OPEN_DIR, &pfd, err) < 0)
+            return berth_error_prefix(err, "device %s", d->path);
+        /* O_PATH is not enough for *at() creation on every kernel */
+        dirfd = open(fd_path(pfd, fdp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+            return berth_error_errno(err, "device %s: open %s", d->path, parent);
+        /* the edit's node replaces a standard one of that name */
+        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+            return berth_error_errno(err, "device %s: remove what is there", d->path);
+        if (!p->userns) {
+            if (mknodat(dirfd, name, d->mode, d->rdev) < 0)
+                return berth_error_errno(err, "mknod %s", d->path);
+            if (fchownat(dirfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return berth_error_errno(err, "chown %s to %u:%u", d->path, (unsigned)d->uid,
+                                         (unsigned)d->gid);
+            continue;
+        }
+        /* A user namespace may not mknod: bind the host's node. */
+        {
+            char target[FD_PATH_LEN + 256];
+            int f = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+
+            if (f < 0)
+                return berth_error_errno(err, "create %s", d->path);
+            close(f);
+            snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", dirfd, name);
+            if (mount(d->host_path, target, NULL, MS_BIND, NULL) < 0)
+                return berth_error_errno(err, "device %s: bind %s", d->path, d->host_path);
+        }
+    }
+    return 0;
+}
+
+/* mount(8) options of a device's mount as flags; what is no flag goes to
+ * the file system as data (a bind has none). */
+static unsigned long device_mount_flags(const DeviceMount *m, bool *ret_bind, char *data,
+                                        size_t size)
+{
+    static const struct {
+        const char *name;
+        unsigned long set, clear;
+    } words[] = {
+        { "ro", MS_RDONLY, 0 },       { "rw", 0, MS_RDONLY },
+        { "nosuid", MS_NOSUID, 0 },   { "suid", 0, MS_NOSUID },
+        { "nodev", MS_NODEV, 0 },     { "dev", 0, MS_NODEV },
+        { "noexec", MS_NOEXEC, 0 },   { "exec", 0, MS_NOEXEC },
+        { "bind", MS_BIND, 0 },       { "rbind", MS_BIND, 0 },
+        { "private", 0, 0 },          { "rprivate", 0, 0 },
+        { "defaults", 0, 0 },         { "relatime", MS_RELATIME, 0 },
+        { "noatime", MS_NOATIME, 0 },
+    };
+    unsigned long flags = 0;
+    size_t len = 0;
+
+    data[0] = '\0';
+    *ret_bind = !*m->type || strcmp(m->type, "bind") == 0;
+    for (size_t i = 0; i < m->n_options; i++) {
+        size_t w = 0;
+
+        while (w < BERTH_ARRAY_SIZE(words) && strcmp(words[w].name, m->options[i]) != 0)
+            w++;
+        if (w == BERTH_ARRAY_SIZE(words)) {
+            if (len < size)
+                len +=
+                    (size_t)snprintf(data + len, size - len, "%s%s", len ? "," : "", m->options[i]);
+            continue;
+        }
+        flags = (flags | words[w].set) & ~words[w].clear;
+        if (words[w].set & MS_BIND)
+            *ret_bind = true;
+    }
+    return flags & ~(unsigned long)MS_BIND;
+}
+
+/* The container's device mounts (its DeviceEdits' mounts): a bind of the
+ * host path (a CDI spec is the node's own configuration: its paths may be
+ * links, to a library's current version), or a file system of that type. */
+static int setup_device_mounts(const child_plan *p, int rootfd, berth_error **err)
+{
+    for (size_t i = 0; i < p->n_device_mounts; i++) {
+        const DeviceMount *m = p->device_mounts[i];
+        _cleanup_close_ int src = -1;
+        char data[512], srcp[FD_PATH_LEN];
+        struct stat st;
+        bool bind;
+        unsigned long flags = device_mount_flags(m, &bind, data, sizeof(data));
+
+        if (!bind) {
+            if (mount_in_root(rootfd, m->container_path, OPEN_DIR, m->host_path, m->type, flags,
+                              *data ? data : NULL, err) < 0)
+                return berth_error_prefix(err, "device mount");
+            continue;
+        }
+        src = open(m->host_path, O_PATH | O_CLOEXEC);
+        if (src < 0 || fstat(src, &st) < 0)
+            return berth_error_errno(err, "device mount %s", m->host_path);
+        if (mount_in_root(rootfd, m->container_path, S_ISDIR(st.st_mode) ? OPEN_DIR : OPEN_FILE,
+                          fd_path(src, srcp), NULL, bind_flags(), NULL, err) < 0 ||
+            (flags && restrict_bind_in_root(rootfd, m->container_path, flags, err) < 0))
+            return berth_error_prefix(err, "device mount %s", m->host_path);
+    }
     return 0;
 }
 
@@ -635,8 +752,9 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
             restrict_bind_in_root(rootfd, "/sys", MS_RDONLY, err) < 0)
             return -1;
     }
-    if (setup_dev(p, rootfd, err) < 0 || setup_etc_files(p, rootfd, err) < 0 ||
-        setup_spec_mounts(p, rootfd, err) < 0 || setup_termination_log(p, rootfd, err) < 0)
+    if (setup_dev(p, rootfd, err) < 0 || setup_device_nodes(p, rootfd, err) < 0 ||
+        setup_etc_files(p, rootfd, err) < 0 || setup_spec_mounts(p, rootfd, err) < 0 ||
+        setup_device_mounts(p, rootfd, err) < 0 || setup_termination_log(p, rootfd, err) < 0)
         return -1;
     if (p->workdir) {
         _cleanup_close_ int wfd = -1;

@@ -28,6 +28,17 @@ struct berth_runtime {
 extern const unsigned char berth_exec_stub[];
 extern const size_t berth_exec_stub_len;
 
+/* A device node the child makes (DeviceEdits.nodes, checked and completed
+ * by the parent: the host node's mode and owner where the edit has none). */
+typedef struct child_device {
+    const char *path;      /* in the container, under /dev */
+    const char *host_path; /* bound in place of a mknod in a user namespace */
+    mode_t mode;           /* S_IFCHR, S_IFBLK or S_IFIFO, and the permissions */
+    dev_t rdev;
+    uid_t uid;
+    gid_t gid;
+} child_device;
+
 /* Everything the child needs, resolved by the parent before clone; the
  * child only reads it (its copy-on-write copy). */
 typedef struct child_plan {
@@ -55,6 +66,18 @@ typedef struct child_plan {
     /* A pod on the pod network: its sandbox's hosts and resolv.conf, bound
      * read-only at /etc/hosts and /etc/resolv.conf (NULL: none). */
     const char *hosts_file, *resolv_file;
+    /* Its devices (berth_create_opts.devices): nodes made in its /dev,
+     * mounts bound after the spec's. */
+    const child_device *devices;
+    size_t n_devices;
+    DeviceMount *const *device_mounts;
+    size_t n_device_mounts;
+    /* Their hooks: startContainer run by the child after pivot_root;
+     * hook_point: the child stops before pivot_root for the parent to run
+     * prestart, createRuntime and createContainer. */
+    const DeviceEdits *hooks;
+    const char *hook_bundle;
+    bool hook_point;
     /* A pod's container: the sandbox's namespaces to join in place of new
      * ones (-1: a new one). */
     int join_net, join_ipc, join_uts;
@@ -76,9 +99,36 @@ typedef struct child_plan {
     bool console;
 } child_plan;
 
-/* The sync socket's records: [int code][kind][text]. An error, or the
- * console's master fd (SCM_RIGHTS) with kind CHILD_CONSOLE. */
+/* The sync socket's records: [int code][kind][text]. An error, the
+ * console's master fd (SCM_RIGHTS) with kind CHILD_CONSOLE, or (kind
+ * CHILD_HOOKS) that the child is set up and waits, before pivot_root, for
+ * its createRuntime and createContainer hooks and then a go. */
 #define CHILD_CONSOLE 2
+#define CHILD_HOOKS   3
+
+/* hooks.c: the state a hook reads (runtime-spec's state.json). */
+typedef struct runtime_hook_state {
+    const char *id;
+    const char *status; /* creating, created, running, stopped */
+    pid_t pid;          /* the init, as the host sees it */
+    const char *bundle; /* NULL: "/" */
+} runtime_hook_state;
+/* Whether e has a hook named which ("createRuntime"...). */
+bool runtime_hooks_have(const DeviceEdits *e, const char *which);
+/* Run e's hooks named which, in order, each waited for (its timeout, else
+ * default_timeout_ms; 0: none); mntns_pidfd >= 0: each in that process's
+ * mount namespace. The first that fails (exit status, signal, timeout,
+ * exec) is the error ("createRuntime: hook /x: exit status 1: its
+ * stderr"). */
+int runtime_hooks_run(const DeviceEdits *e, const char *which, const runtime_hook_state *st,
+                      int mntns_pidfd, int default_timeout_ms, berth_error **err);
+
+/* devices.c: check the edits' nodes and mounts, and complete the nodes
+ * (the host node's mode and owner where the edit gives none): *ret_devs
+ * (e->n_nodes of them) for the child, *ret_rules for the device cgroup
+ * (a FIFO has none). Both malloc'd. */
+int runtime_plan_devices(const DeviceEdits *e, child_device **ret_devs,
+                         berth_cgroup_device **ret_rules, size_t *ret_n_rules, berth_error **err);
 
 /* container.c: the exec stub in a new sealed memfd (close-on-exec). */
 int runtime_make_stub(int *ret_fd, berth_error **err);

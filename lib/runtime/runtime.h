@@ -91,6 +91,21 @@ typedef struct berth_create_opts {
     /* spec.termination_message_path: the host file bound there (made by
      * the caller). */
     const char *termination_log;
+    /* The devices the node resolved for the container (lib/cdi: CDI's
+     * container edits and host devices): each node made in its /dev (the
+     * host node's mode and owner where the edit gives none; bound from
+     * the host in a user namespace) and allowed by its device cgroup,
+     * each mount made after the spec's. Its env is the caller's to put in
+     * the spec's (so that an exec gets it too). Its hooks run as
+     * runtime-spec says: prestart and createRuntime in the host's
+     * namespaces once the init is set up, before its pivot_root,
+     * createContainer there in its mount namespace, startContainer in the
+     * container before the command's exec (its failure fails the create),
+     * poststart after it, poststop once berth_container_remove_step is
+     * done (their failures are not the create's). Each gets the state
+     * JSON (bundle: state_dir, else "/") on stdin. Must outlive the
+     * container. NULL: none. */
+    const DeviceEdits *devices;
     /* A terminal for the init's stdin, stdout and stderr (stdio ignored):
      * a pts of the container's own devpts, its controlling terminal; the
      * master is the caller's (berth_container_take_console). */

@@ -18,6 +18,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "cdi/cdi.h"
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/quantity.h"
@@ -73,6 +74,12 @@ static void run_usage(FILE *out)
           "  --allow-privilege-escalation  do not set no_new_privs\n"
           "  --init                run a tiny init as pid 1 that reaps orphaned zombies\n"
           "  --userns UIDBASE:SIZE run in a user namespace mapping 0..SIZE-1 to UIDBASE..\n"
+          "  --device HOST[:CONTAINER][:PERMS]  a host device, e.g. /dev/fuse or\n"
+          "                        /dev/fuse:/dev/fuse:rw (PERMS a subset of rwm, default rwm)\n"
+          "  --device VENDOR/CLASS=NAME  a CDI device of this host, or =all of a kind\n"
+          "                        (repeatable)\n"
+          "  --cdi-spec-dir DIR    where CDI specs are (repeatable; default /etc/cdi and\n"
+          "                        /var/run/cdi)\n"
           "  --cgroup-parent PATH  cgroup parent (default /berth)\n"
           "  --state-dir DIR       where the writable layer of --image goes\n"
           "                        (default /run/berth/run/<id>)\n"
@@ -98,6 +105,10 @@ typedef struct run_args {
     char id[64];
     berth_proxy_port *ports; /* -p, sized argc */
     size_t n_ports;
+    const char **devices; /* --device, sized argc */
+    size_t n_devices;
+    const char **cdi_dirs; /* --cdi-spec-dir, sized argc */
+    size_t n_cdi_dirs;
 } run_args;
 
 static int parse_u64(const char *s, const char *what, uint64_t max, uint64_t *ret)
@@ -257,6 +268,8 @@ enum {
     OPT_INIT,
     OPT_PULL,
     OPT_REGISTRIES,
+    OPT_DEVICE,
+    OPT_CDI_SPEC_DIR,
 };
 
 static const struct option run_options[] = {
@@ -290,6 +303,8 @@ static const struct option run_options[] = {
     { "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
     { "state-dir", required_argument, NULL, OPT_STATE_DIR },
     { "init", no_argument, NULL, OPT_INIT },
+    { "device", required_argument, NULL, OPT_DEVICE },
+    { "cdi-spec-dir", required_argument, NULL, OPT_CDI_SPEC_DIR },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -484,6 +499,12 @@ static int parse_run(int argc, char **argv, run_args *a, char **env, Mount *moun
         case OPT_INIT:
             s->init = 1;
             break;
+        case OPT_DEVICE:
+            a->devices[a->n_devices++] = optarg;
+            break;
+        case OPT_CDI_SPEC_DIR:
+            a->cdi_dirs[a->n_cdi_dirs++] = optarg;
+            break;
         case 'h':
             run_usage(stdout);
             exit(0);
@@ -625,6 +646,51 @@ static int run_image(const run_args *a, ImageConfig **ret, berth_error **err)
     return berth_image_container_config(s, img, ret, err);
 }
 
+/* --device: host devices and CDI devices resolved into *edits (their env
+ * put into eff's, as an exec into the container must see it too). */
+static int run_devices(const run_args *a, ContainerSpec *eff, DeviceEdits *edits, berth_error **err)
+{
+    _cleanup_free_ char **names = berth_xcalloc(a->n_devices + 1, sizeof(*names));
+    _cleanup_(berth_cdi_freep) berth_cdi *cdi = NULL;
+    size_t n = 0;
+    int r = 0;
+
+    for (size_t i = 0; i < a->n_devices && r == 0; i++) {
+        DeviceRequest req = DEVICE_REQUEST_INIT;
+
+        if (berth_cdi_parse_request(a->devices[i], &req, err) < 0)
+            return -1;
+        if (req.name[0] == '/')
+            r = berth_cdi_host_device(req.name, req.container_path, req.permissions, edits, err);
+        else
+            names[n++] = berth_xstrdup(req.name);
+        berth_cdi_request_clear(&req);
+    }
+    if (r == 0 && n > 0) {
+        const char *const *dirs = a->n_cdi_dirs ? a->cdi_dirs : berth_cdi_default_dirs;
+        size_t n_dirs = a->n_cdi_dirs ? a->n_cdi_dirs : berth_cdi_default_dirs_len;
+
+        r = berth_cdi_load(dirs, n_dirs, &cdi, err);
+        if (r == 0 && (r = berth_cdi_resolve(cdi, names, n, edits, err)) < 0) {
+            const char *const *lines;
+            size_t n_lines = berth_cdi_problems(cdi, &lines);
+
+            /* a spec file that was ignored may be why */
+            for (size_t i = 0; i < n_lines; i++) {
+                _cleanup_free_ char *msg = berth_error_steal_msg(err);
+
+                berth_error_set(err, ENOENT, "%s; ignored CDI spec %s", msg, lines[i]);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    if (r < 0)
+        return -1;
+    berth_spec_env_put(eff, edits->env, edits->n_env);
+    return 0;
+}
+
 int berthctl_cmd_run(int argc, char **argv)
 {
     run_args a = { 0 };
@@ -638,6 +704,9 @@ int berthctl_cmd_run(int argc, char **argv)
     _cleanup_free_ Rlimit *rls = berth_xcalloc(n, sizeof(*rls));
     _cleanup_free_ Rlimit **rl_ptrs = berth_xcalloc(n, sizeof(*rl_ptrs));
     _cleanup_free_ berth_proxy_port *ports = berth_xcalloc(n, sizeof(*ports));
+    _cleanup_free_ const char **devices = berth_xcalloc(n, sizeof(char *));
+    _cleanup_free_ const char **cdi_dirs = berth_xcalloc(n, sizeof(char *));
+    _cleanup_(berth_cdi_edits_clear) DeviceEdits edits = DEVICE_EDITS_INIT;
     berth_proxy *proxy = NULL;
     int proxy_entered = 1;
     _cleanup_free_ char *state_dir = NULL, *rootfs_abs = NULL;
@@ -670,6 +739,8 @@ int berthctl_cmd_run(int argc, char **argv)
     a.caps.add = cap_add;
     a.caps.drop = cap_drop;
     a.ports = ports;
+    a.devices = devices;
+    a.cdi_dirs = cdi_dirs;
     if (parse_run(argc, argv, &a, env, mounts, mount_ptrs, rls, rl_ptrs, cap_add, cap_drop,
                   groups) < 0)
         return BERTHCTL_EXIT_USAGE;
@@ -710,6 +781,11 @@ int berthctl_cmd_run(int argc, char **argv)
     }
     if (berth_spec_effective(&a.spec, image, &eff, &err) < 0)
         goto fail;
+    if (a.n_devices) {
+        if (run_devices(&a, eff, &edits, &err) < 0)
+            goto fail;
+        opts.devices = &edits;
+    }
 
     /* Signals to forward arrive through a signalfd; blocking them before
      * the start queues any that come early. The child resets its mask. */

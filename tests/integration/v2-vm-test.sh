@@ -43,6 +43,8 @@ vm_run --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
     --add "$build/agent/berth-pull:/t/berth-pull" \
     --add "$build/tests/integration/agent/libberth_test_epoll_fail.so:/t/epoll_fail.so" \
     --add "$runtest:/t/run-test.sh" \
+    --add "$(dirname "$runtest")/devices-test.sh:/t/devices-test.sh" \
+    --add "$(dirname "$runtest")/../../lib/check.sh:/t/check.sh" \
     --add "$build/tests/integration/runtime/netprobe:/t/netprobe" \
     --add-raw "$rootfs:/rootfs" \
     -- 'cd /t && export BERTH_TEST_ROOTFS=/rootfs BERTH_MONITOR=/t/berth-monitor BERTHD=/t/berthd BERTHCTL=/t/berthctl BERTH_TEST_EPOLL_PRELOAD=/t/epoll_fail.so CK_DEFAULT_TIMEOUT=300 &&
@@ -51,4 +53,5 @@ vm_run --timeout 840 --mem 1024 --cgroup system.slice/berthd.service \
         echo "== monitor suite" && ./monitor &&
         echo "== monitor exec suite" && ./monitor-exec &&
         echo "== agent suite" && ./agent &&
-        echo "== berthctl run" && ./run-test.sh /t/berthctl /rootfs /t/netprobe'
+        echo "== berthctl run" && ./run-test.sh /t/berthctl /rootfs /t/netprobe &&
+        echo "== devices" && BERTH_CHECK_SH=/t/check.sh ./devices-test.sh /t/berthctl /rootfs'

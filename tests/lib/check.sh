@@ -1,7 +1,7 @@
 # The checks the bash test scripts share: each prints "ok   NAME" or
 # "FAIL NAME: why", and check_summary ends the script with the verdict.
-# (tests/integration/runtime/run-test.sh keeps its own copy: it runs under
-# busybox sh in the cgroup v2 VM, where this file is not.)
+# POSIX sh but for wait_until (bash's SECONDS): the cgroup v2 VM's busybox
+# sh sources it too (tests/integration/runtime/devices-test.sh).
 
 pass=0
 failed=0
@@ -23,6 +23,13 @@ contains() {
 	case "$3" in
 	*"$2"*) ok "$1" ;;
 	*) bad "$1: [$2] not in [$3]" ;;
+	esac
+}
+# lacks NAME NEEDLE HAYSTACK
+lacks() {
+	case "$3" in
+	*"$2"*) bad "$1: [$2] unexpectedly in [$3]" ;;
+	*) ok "$1" ;;
 	esac
 }
 # wait_until SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds.
