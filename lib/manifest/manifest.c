@@ -19,6 +19,7 @@
 #include "base/cleanup.h"
 #include "base/quantity.h"
 #include "base/xalloc.h"
+#include "cdi/cdi.h"
 #include "pb/pb.h"
 #include "spec/cron.h"
 #include "spec/spec.h"
@@ -425,19 +426,79 @@ static void read_env(berth_yaml *y, const node *n, void *data)
     berth_yaml_each_item(y, n, BERTH_SPEC_ENV_MAX, "a list of {name, value}", read_env_var, s);
 }
 
-/* requests or limits: cpu and memory into q[0], q[1] (nodes into at[]). */
+/* requests or limits: cpu and memory into q[0], q[1] (nodes into at[]),
+ * extended resources ("example.com/dev": a key with '/') into ext[]. A
+ * quantity that is not valid is -1. */
 typedef struct quantities {
     int64_t q[2];
     const node *at[2];
     bool limits;
+    const char *ext_name[BERTH_SPEC_EXTENDED_MAX];
+    int64_t ext[BERTH_SPEC_EXTENDED_MAX];
+    const node *ext_at[BERTH_SPEC_EXTENDED_MAX];
+    size_t n_ext;
 } quantities;
+
+/* An extended resource's quantity: a whole number (2, "2", "1k"), at most
+ * BERTH_SPEC_EXTENDED_COUNT_MAX; -1 when it is not one (recorded). */
+static int64_t read_extended_count(berth_yaml *y, const node *v, const char *name)
+{
+    _cleanup_error_ berth_error *e = NULL;
+    berth_yaml_type t = berth_yaml_type_of(v);
+    const char *text = berth_yaml_text(v);
+    int64_t milli;
+
+    if (t != BERTH_YAML_STRING && t != BERTH_YAML_INT && t != BERTH_YAML_FLOAT) {
+        berth_yaml_expected(y, v, "a quantity");
+        return -1;
+    }
+    if (berth_parse_quantity(text, 3, name, &milli, &e) < 0) {
+        berth_yaml_error(y, v, "%s", e->msg);
+        return -1;
+    }
+    /* Kubernetes' words: extended resources are counted whole */
+    if (milli % 1000 != 0) {
+        berth_yaml_error(y, v, "%.40s: must be an integer", text);
+        return -1;
+    }
+    if (milli / 1000 > BERTH_SPEC_EXTENDED_COUNT_MAX) {
+        berth_yaml_error(y, v, "%.40s is more than %d", text, BERTH_SPEC_EXTENDED_COUNT_MAX);
+        return -1;
+    }
+    return milli / 1000;
+}
 
 static void read_quantities(berth_yaml *y, const node *n, void *data)
 {
     quantities *r = data;
-    field f[] = { FLD("cpu"), FLD("memory"), FEND };
+    /* cpu, memory, and the extended resources n names: a key with '/'
+     * (any other is an unknown field, with a suggestion) */
+    field f[2 + BERTH_SPEC_EXTENDED_MAX + 1] = { FLD("cpu"), FLD("memory") };
+    size_t n_fields = 2, n_ext = 0;
     char buf[32];
 
+    for (size_t i = 0; berth_yaml_type_of(n) == BERTH_YAML_MAPPING && i < berth_yaml_len(n); i++) {
+        const node *k, *v;
+        const char *name;
+        bool seen = false;
+
+        berth_yaml_entry(y, n, i, &k, &v);
+        name = berth_yaml_text(k);
+        if (berth_yaml_type_of(k) != BERTH_YAML_STRING || !strchr(name, '/'))
+            continue;
+        if (++n_ext > BERTH_SPEC_EXTENDED_MAX)
+            continue;
+        for (size_t j = 2; j < n_fields && !seen; j++)
+            seen = strcmp(f[j].name, name) == 0;
+        if (!seen) /* twice: the reader says "duplicate field" */
+            f[n_fields++] = (field){ .name = name };
+    }
+    if (n_ext > BERTH_SPEC_EXTENDED_MAX) {
+        berth_yaml_error(y, n, "%zu extended resources, at most %d", n_ext,
+                         BERTH_SPEC_EXTENDED_MAX);
+        return;
+    }
+    f[n_fields] = (field)FEND;
     if (!berth_yaml_fields(y, n, f))
         return;
     for (int m = 0; m < 2; m++) {
@@ -465,14 +526,77 @@ static void read_quantities(berth_yaml *y, const node *n, void *data)
             r->at[m] = v;
         }
     }
+    for (size_t i = 2; i < n_fields; i++) {
+        const char *name = f[i].name, *why = berth_extended_resource_name_problem(name);
+        size_t mark;
+
+        if (!f[i].key || !f[i].value)
+            continue;
+        mark = berth_yaml_push_field(y, name);
+        if (why)
+            berth_yaml_error(y, f[i].key, "%s", why);
+        r->ext_name[r->n_ext] = name;
+        r->ext[r->n_ext] = why ? -1 : read_extended_count(y, f[i].value, name);
+        r->ext_at[r->n_ext++] = f[i].value;
+        berth_yaml_pop(y, mark);
+    }
+}
+
+/* The index of extended resource name in q, or SIZE_MAX. */
+static size_t extended_index(const quantities *q, const char *name)
+{
+    for (size_t i = 0; i < q->n_ext; i++)
+        if (strcmp(q->ext_name[i], name) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Kubernetes' rules for extended resources, which are never overcommitted:
+ * a limit is what is asked for, a request must equal it and cannot come
+ * alone. The valid ones asked for (not 0) into r->extended. */
+static void extended_resources(berth_yaml *y, const quantities *req, const quantities *lim,
+                               Resources *r)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < req->n_ext; i++) {
+        size_t l = extended_index(lim, req->ext_name[i]), mark;
+
+        if (req->ext[i] < 0 || (l != SIZE_MAX && (lim->ext[l] < 0 || lim->ext[l] == req->ext[i])))
+            continue;
+        mark = berth_yaml_push(y, ".requests.%s", req->ext_name[i]);
+        if (l == SIZE_MAX)
+            berth_yaml_error(y, req->ext_at[i],
+                             "Limit must be set for non overcommitable resources");
+        else
+            berth_yaml_error(y, req->ext_at[i], "must be equal to %s limit of %" PRId64,
+                             req->ext_name[i], lim->ext[l]);
+        berth_yaml_pop(y, mark);
+    }
+    /* 0: nothing asked for, as Kubernetes counts it */
+    for (size_t i = 0; i < lim->n_ext; i++)
+        n += lim->ext[i] > 0;
+    if (n)
+        r->extended = berth_xcalloc(n, sizeof(*r->extended));
+    for (size_t i = 0; i < lim->n_ext; i++) {
+        Resources_ExtendedEntry *e;
+
+        if (lim->ext[i] <= 0)
+            continue;
+        e = berth_xcalloc(1, sizeof(*e));
+        resources_extended_entry_init(e);
+        e->key = berth_xstrdup(lim->ext_name[i]);
+        e->value = lim->ext[i];
+        r->extended[r->n_extended++] = e;
+    }
 }
 
 static void read_resources(berth_yaml *y, const node *n, void *data)
 {
     spec_t *s = data;
     field f[] = { FLD("requests"), FLD("limits"), FEND };
-    quantities req = { { -1, -1 }, { NULL, NULL }, false },
-               lim = { { -1, -1 }, { NULL, NULL }, true };
+    quantities req = { { -1, -1 }, { NULL, NULL }, false, .n_ext = 0 },
+               lim = { { -1, -1 }, { NULL, NULL }, true, .n_ext = 0 };
     char a[32], b[32];
 
     if (!berth_yaml_fields(y, n, f))
@@ -503,6 +627,7 @@ static void read_resources(berth_yaml *y, const node *n, void *data)
     s->resources->memory_bytes = lim.q[1] > 0 ? lim.q[1] : 0;
     s->resources->cpu_request_millis = req.q[0] > 0 ? req.q[0] : 0;
     s->resources->memory_request_bytes = req.q[1] > 0 ? req.q[1] : 0;
+    extended_resources(y, &req, &lim, s->resources);
 }
 
 /* A non-empty list of strings (command, exec.command). */
@@ -2054,17 +2179,119 @@ static bool is_collection(const node *n)
     return berth_yaml_type_of(n) == BERTH_YAML_LIST || berth_yaml_type_of(n) == BERTH_YAML_MAPPING;
 }
 
+/* A pod's host devices, from its annotation: each of its containers gets
+ * them (DeviceRequests owned here until then). */
+typedef struct pod_devices {
+    DeviceRequest *v[BERTH_SPEC_DEVICES_MAX];
+    size_t n;
+    bool seen; /* the annotation was read (a second is ignored) */
+} pod_devices;
+
+static void pod_devices_clear(pod_devices *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        berth_cdi_request_clear(d->v[i]);
+        free(d->v[i]);
+    }
+    d->n = 0;
+}
+
+/* Give every container of w's pod (init containers too) a copy of d's
+ * devices. */
+static void pod_devices_apply(Workload *w, const pod_devices *d)
+{
+    for (size_t i = 0; d->n && w->template_ && i < berth_pod_size(w); i++) {
+        spec_t *s = pod_spec(w, i);
+
+        s->devices = berth_xcalloc(d->n, sizeof(*s->devices));
+        for (size_t k = 0; k < d->n; k++)
+            s->devices[s->n_devices++] = BERTH_PB_COPY(DeviceRequest, d->v[k]);
+    }
+}
+
 /* The one annotation of a metadata berth keeps: its key, and where its
- * value goes (NULL: none is kept). */
+ * value goes (NULL: none is kept); and, for a pod's, where its devices
+ * go (NULL: it is not a pod's). */
 typedef struct kept_annotation {
     const char *key;
     char **value;
+    pod_devices *devices;
 } kept_annotation;
 
 /* Annotations a Deployment keeps (the rest are checked for shape only). */
 #define ANNOTATION_CHANGE_CAUSE "kubernetes.io/change-cause"
 #define ANNOTATION_RESTARTED_AT "kubectl.kubernetes.io/restartedAt"
 #define ANNOTATION_VALUE_MAX    1024
+/* A pod's host devices, CRI-O's way: "/dev/fuse,/dev/net/tun:/dev/tun:rw"
+ * (each HOST[:CONTAINER][:PERMISSIONS]). */
+#define ANNOTATION_DEVICES "io.kubernetes.cri-o.Devices"
+
+/* One entry of the devices annotation, into d (an error at v when it is
+ * not a host device CRI-O would take). */
+static void read_device_entry(berth_yaml *y, const node *v, const char *entry, pod_devices *d)
+{
+    _cleanup_error_ berth_error *e = NULL;
+    char prefix[BERTH_SPEC_PATH_MAX + 32];
+    DeviceRequest *r = berth_xcalloc(1, sizeof(*r));
+    const char *msg, *dest;
+
+    device_request_init(r);
+    if (berth_cdi_parse_request(entry, r, &e) < 0) {
+        /* its words are --device's: the annotation's entry says it here */
+        snprintf(prefix, sizeof(prefix), "--device %s: ", entry);
+        msg = strncmp(e->msg, prefix, strlen(prefix)) == 0 ? e->msg + strlen(prefix) : e->msg;
+        berth_yaml_error(y, v, "'%.80s': %s", entry, msg);
+        free(r);
+        return;
+    }
+    dest = *r->container_path ? r->container_path : r->name;
+    if (r->name[0] != '/')
+        berth_yaml_error(y, v,
+                         "'%.80s' is a CDI device: this annotation gives host devices only (ask "
+                         "for CDI devices with resources.limits, vendor.com/class: N)",
+                         entry);
+    else if (berth_device_request_validate(r, &e) < 0 && strcmp(r->name, entry) == 0)
+        berth_yaml_error(y, v, "%s", e->msg); /* it names the entry */
+    else if (e)
+        berth_yaml_error(y, v, "'%.80s': %s", entry, e->msg);
+    else if (strncmp(dest, "/dev/", 5) != 0) /* CRI-O's rule and words */
+        berth_yaml_error(y, v, "'%.80s': devices must be in path /dev", entry);
+    else if (d->n == BERTH_SPEC_DEVICES_MAX)
+        berth_yaml_error(y, v, "more than %d devices", BERTH_SPEC_DEVICES_MAX);
+    else {
+        d->v[d->n++] = r;
+        return;
+    }
+    berth_cdi_request_clear(r);
+    free(r);
+}
+
+/* The devices annotation's value: comma-separated entries (spaces around
+ * them are not theirs); an empty value asks for none. */
+static void read_devices_annotation(berth_yaml *y, const node *v, pod_devices *d)
+{
+    _cleanup_free_ char *copy = NULL;
+    const char *text;
+
+    d->seen = true;
+    if (!berth_yaml_get_string(y, v, &text) || !*text)
+        return;
+    copy = berth_xstrdup(text);
+    for (char *p = copy; p;) {
+        char *comma = strchr(p, ','), *entry = p, *end;
+
+        if (comma)
+            *comma = '\0';
+        p = comma ? comma + 1 : NULL;
+        entry += strspn(entry, " \t");
+        for (end = entry + strlen(entry); end > entry && (end[-1] == ' ' || end[-1] == '\t');)
+            *--end = '\0';
+        if (!*entry)
+            berth_yaml_error(y, v, "an empty device entry");
+        else
+            read_device_entry(y, v, entry, d);
+    }
+}
 
 static void read_annotations(berth_yaml *y, const node *a, void *data)
 {
@@ -2083,6 +2310,14 @@ static void read_annotations(berth_yaml *y, const node *a, void *data)
         berth_yaml_entry(y, a, i, &k, &v);
         if (is_collection(k) || is_collection(v)) {
             berth_yaml_error(y, k, "annotations are string keys and values");
+            continue;
+        }
+        if (keep && keep->devices && !keep->devices->seen &&
+            strcmp(berth_yaml_text(k), ANNOTATION_DEVICES) == 0) {
+            size_t mark = berth_yaml_push(y, ".%s", ANNOTATION_DEVICES);
+
+            read_devices_annotation(y, v, keep->devices);
+            berth_yaml_pop(y, mark);
             continue;
         }
         if (!keep || !keep->value || strcmp(berth_yaml_text(k), keep->key) != 0 ||
@@ -2109,9 +2344,10 @@ static bool namespace_name_ok(berth_yaml *y, field *f, const char *name, const c
 }
 
 /* metadata: name (into w when need_name), labels (into w, or into tlabels
- * for a template), namespace, annotations. */
+ * for a template), namespace, annotations (a pod's devices into devices,
+ * when it is a pod's: a Pod's or a template's). */
 static void read_metadata(berth_yaml *y, const node *n, Workload *w, kvlist *tlabels,
-                          berth_yaml_pos *ret_name_pos)
+                          pod_devices *devices, berth_yaml_pos *ret_name_pos)
 {
     field f[] = { FLD("name"), FLD("labels"), FLD("namespace"), FLD("annotations"), FEND };
     const char *v;
@@ -2145,13 +2381,15 @@ static void read_metadata(berth_yaml *y, const node *n, Workload *w, kvlist *tla
         !tlabels)
         w->namespace_ = berth_xstrdup(v);
     if (w->kind == WORKLOAD_DEPLOYMENT) {
-        kept_annotation keep = tlabels
-                                   ? (kept_annotation){ ANNOTATION_RESTARTED_AT, &w->restarted_at }
-                                   : (kept_annotation){ ANNOTATION_CHANGE_CAUSE, &w->change_cause };
+        kept_annotation keep =
+            tlabels ? (kept_annotation){ ANNOTATION_RESTARTED_AT, &w->restarted_at, devices }
+                    : (kept_annotation){ ANNOTATION_CHANGE_CAUSE, &w->change_cause, devices };
 
         berth_yaml_opt_sub(y, f, "annotations", read_annotations, &keep);
     } else {
-        berth_yaml_opt_sub(y, f, "annotations", read_annotations, NULL);
+        kept_annotation keep = { NULL, NULL, devices };
+
+        berth_yaml_opt_sub(y, f, "annotations", read_annotations, &keep);
     }
 }
 
@@ -2223,6 +2461,7 @@ static void read_template(berth_yaml *y, const node *n, void *data)
 {
     template_ctx *t = data;
     field f[] = { FLD("metadata"), FLD("spec"), FEND };
+    _cleanup_(pod_devices_clear) pod_devices devices = { .n = 0 };
     const node *metadata;
     size_t mark;
 
@@ -2230,12 +2469,13 @@ static void read_template(berth_yaml *y, const node *n, void *data)
         return;
     if ((metadata = berth_yaml_value(f, "metadata"))) {
         mark = berth_yaml_push_field(y, "metadata");
-        read_metadata(y, metadata, t->w, &t->labels, NULL);
+        read_metadata(y, metadata, t->w, &t->labels, &devices, NULL);
         berth_yaml_pop(y, mark);
     }
     if (!berth_yaml_value(f, "spec"))
         berth_yaml_required(y, n, "spec");
     berth_yaml_opt_sub(y, f, "spec", read_pod_spec, t->w);
+    pod_devices_apply(t->w, &devices);
 }
 
 static void read_selector(berth_yaml *y, const node *n, void *data)
@@ -3085,6 +3325,7 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
     static const char *const object_fields[] = { "data", "stringData", "binaryData", "type",
                                                  "immutable" };
     WorkloadKind k = WORKLOAD_KIND_UNSPECIFIED;
+    _cleanup_(pod_devices_clear) pod_devices devices = { .n = 0 };
     size_t errors_before = berth_yaml_error_count(y), mark;
     const node *metadata, *spec;
     const char *kind = NULL;
@@ -3158,7 +3399,8 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
         berth_yaml_required(y, root, "metadata");
     } else {
         mark = berth_yaml_push_field(y, "metadata");
-        read_metadata(y, metadata, w, NULL, ret_name_pos);
+        /* a Pod's metadata is its pod's; another kind's is its own */
+        read_metadata(y, metadata, w, NULL, k == WORKLOAD_POD ? &devices : NULL, ret_name_pos);
         berth_yaml_pop(y, mark);
     }
     if (!(spec = berth_yaml_value(f, "spec"))) {
@@ -3168,6 +3410,7 @@ static Workload *read_document(berth_yaml *y, const node *root, const char *sour
         if (k == WORKLOAD_POD) {
             w->replicas = 1;
             read_pod_spec(y, spec, w);
+            pod_devices_apply(w, &devices);
         } else if (k == WORKLOAD_JOB) {
             read_job_spec(y, spec, w);
         } else if (k == WORKLOAD_CRONJOB) {

@@ -20,6 +20,7 @@
 #include "base/cleanup.h"
 #include "base/quantity.h"
 #include "base/xalloc.h"
+#include "cdi/cdi.h"
 #include "image/ref.h"
 #include "pb/pb.h"
 #include "workload.h"
@@ -204,6 +205,88 @@ static int validate_hostname(const char *h, berth_error **err)
     return 0;
 }
 
+/* A DNS subdomain (RFC 1123, as Kubernetes checks one): dot-separated
+ * labels of [a-z0-9-], each starting and ending with a letter or digit,
+ * 1-max characters in all. */
+static bool dns_subdomain_valid(const char *s, size_t len, size_t max)
+{
+    size_t label = 0;
+
+    if (len == 0 || len > max)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if (islower(c) || isdigit(c) || (c == '-' && label > 0)) {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return label > 0 && s[len - 1] != '-';
+}
+
+const char *berth_extended_resource_name_problem(const char *name)
+{
+    const char *slash = strchr(name, '/'), *part;
+    size_t domain, n;
+
+    if (!slash || strchr(slash + 1, '/'))
+        return "doesn't follow extended resource name standard (a domain and a name: "
+               "example.com/device)";
+    domain = (size_t)(slash - name);
+    /* "requests." + DOMAIN is Kubernetes' quota name of the resource: a
+     * subdomain of 253 at most too */
+    if (!dns_subdomain_valid(name, domain, 253 - strlen("requests.")))
+        return "doesn't follow extended resource name standard (its domain must be a lower case "
+               "DNS subdomain, at most 244 characters)";
+    part = slash + 1;
+    n = strlen(part);
+    if (n == 0 || n > 63 || !isalnum((unsigned char)part[0]) ||
+        !isalnum((unsigned char)part[n - 1]))
+        return "doesn't follow extended resource name standard (its name must be 1-63 "
+               "characters, a letter or digit at both ends)";
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)part[i]) && !strchr("-_.", part[i]))
+            return "doesn't follow extended resource name standard (its name must be letters, "
+                   "digits, '-', '_' and '.')";
+    /* Kubernetes' own: native resources, not extended ones */
+    if (domain >= strlen("kubernetes.io") &&
+        strncmp(slash - strlen("kubernetes.io"), "kubernetes.io", strlen("kubernetes.io")) == 0)
+        return "doesn't follow extended resource name standard (the kubernetes.io domain is "
+               "Kubernetes' own)";
+    if (strncmp(name, "requests.", strlen("requests.")) == 0)
+        return "doesn't follow extended resource name standard (\"requests.\" starts a quota's "
+               "name)";
+    return NULL;
+}
+
+static int validate_extended(const Resources *r, berth_error **err)
+{
+    if (r->n_extended > BERTH_SPEC_EXTENDED_MAX)
+        return F("spec.resources.extended: %zu resources, at most %d", r->n_extended,
+                 BERTH_SPEC_EXTENDED_MAX);
+    for (size_t i = 0; i < r->n_extended; i++) {
+        const Resources_ExtendedEntry *e = r->extended[i];
+        const char *why = berth_extended_resource_name_problem(e->key);
+
+        if (why)
+            return F("spec.resources.extended: '%.80s' %s", e->key, why);
+        /* Kubernetes allows 0: nothing is asked for */
+        if (e->value < 0 || e->value > BERTH_SPEC_EXTENDED_COUNT_MAX)
+            return F("spec.resources.extended[%s]: %" PRId64 " is out of range (0..%d)", e->key,
+                     e->value, BERTH_SPEC_EXTENDED_COUNT_MAX);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->extended[j]->key, e->key) == 0)
+                return F("spec.resources.extended: %s is given twice", e->key);
+    }
+    return 0;
+}
+
 static int validate_resources(const Resources *r, berth_error **err)
 {
     char buf[32];
@@ -237,6 +320,52 @@ static int validate_resources(const Resources *r, berth_error **err)
     if (*r->cpuset_mems &&
         berth_cpuset_validate(r->cpuset_mems, "spec.resources.cpuset_mems", err) < 0)
         return -1;
+    return validate_extended(r, err);
+}
+
+/* Whether p is a non-empty subset of "rwm", each letter once (Docker's
+ * rule for a device's cgroup permissions). */
+static bool device_permissions_valid(const char *p)
+{
+    if (!*p || strlen(p) > 3)
+        return false;
+    for (size_t i = 0; p[i]; i++)
+        if (!strchr("rwm", p[i]) || strchr(p + i + 1, p[i]))
+            return false;
+    return true;
+}
+
+int berth_device_request_validate(const DeviceRequest *d, berth_error **err)
+{
+    if (d->name[0] == '/') {
+        if (!path_clean(d->name))
+            return F("'%.80s' must be an absolute, normalised path", d->name);
+        if (*d->container_path && !path_clean(d->container_path))
+            return F("container path '%.80s' must be an absolute, normalised path",
+                     d->container_path);
+        if (*d->permissions && !device_permissions_valid(d->permissions))
+            return F("permissions '%.10s' are not a subset of rwm", d->permissions);
+        return 0;
+    }
+    if (!berth_cdi_name_parse(d->name, NULL, 0))
+        return F("'%.80s' is neither the absolute path of a host device nor a CDI device name "
+                 "(vendor.com/class=name)",
+                 d->name);
+    if (*d->container_path || *d->permissions)
+        return F("%s is a CDI device: no container path or permissions (its CDI spec says them)",
+                 d->name);
+    return 0;
+}
+
+/* spec.devices: host device nodes by path, CDI devices by their fully
+ * qualified name. */
+static int validate_devices(const berth_spec *s, berth_error **err)
+{
+    if (s->n_devices > BERTH_SPEC_DEVICES_MAX)
+        return F("spec.devices: %zu devices, at most %d", s->n_devices, BERTH_SPEC_DEVICES_MAX);
+    for (size_t i = 0; i < s->n_devices; i++)
+        if (berth_device_request_validate(s->devices[i], err) < 0)
+            return berth_error_prefix(err, "spec.devices[%zu]", i);
     return 0;
 }
 
@@ -719,7 +848,8 @@ int berth_spec_validate(const berth_spec *s, berth_error **err)
         return F("spec.working_dir: '%s' must be an absolute, normalised path", s->working_dir);
     if (*s->hostname && validate_hostname(s->hostname, err) < 0)
         return -1;
-    if (validate_resources(s->resources, err) < 0 || validate_mounts(s, err) < 0)
+    if (validate_resources(s->resources, err) < 0 || validate_mounts(s, err) < 0 ||
+        validate_devices(s, err) < 0)
         return -1;
     if (s->network != NETWORK_NONE && s->network != NETWORK_HOST)
         return F("spec.network: unknown network mode %d", (int)s->network);

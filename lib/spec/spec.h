@@ -26,6 +26,12 @@ typedef ContainerSpec berth_spec;
 #define BERTH_SPEC_MOUNTS_MAX 64
 #define BERTH_SPEC_MEMORY_MIN (4LL << 20)
 #define BERTH_SPEC_PATH_MAX   4095
+/* Devices a container asks for by name (ContainerSpec.devices). */
+#define BERTH_SPEC_DEVICES_MAX 64
+/* Kubernetes' extended resources of one container (Resources.extended),
+ * and the most of one it may ask for. */
+#define BERTH_SPEC_EXTENDED_MAX       32
+#define BERTH_SPEC_EXTENDED_COUNT_MAX 1024
 
 /* Check every field. 0 if the spec is valid. With an image, command may
  * be empty (the image's config may give one: berth_spec_effective). */
@@ -78,6 +84,24 @@ int berth_env_ref_value(const EnvFieldRef *ref, const berth_env_facts *facts,
 /* Put "NAME=value" entries into s->env, each replacing one of the same
  * name. */
 void berth_spec_env_put(berth_spec *s, char *const *env, size_t n);
+
+/* Why name is not a Kubernetes extended resource name (NULL: it is one):
+ * "DOMAIN/NAME", DOMAIN a DNS subdomain (lower case; at most 244
+ * characters, so that Kubernetes' quota name "requests.DOMAIN/NAME" is
+ * one too) outside Kubernetes' own kubernetes.io, NAME 1-63 of
+ * [A-Za-z0-9._-] with a letter or digit at both ends, the whole not
+ * starting with "requests.". The reason is a static string that follows
+ * the name: "doesn't follow extended resource name standard (...)". */
+const char *berth_extended_resource_name_problem(const char *name);
+
+/* A device a container asks for (ContainerSpec.devices): a host device
+ * node by its absolute, normalised path, with a container path (empty:
+ * the same; else absolute, normalised) and cgroup permissions (empty:
+ * "rwm"; else a subset of "rwm", each letter once); or a CDI device by its
+ * fully qualified name ("vendor.com/class=name", "=all"), which takes
+ * neither (its CDI spec says them). 0, or -1 with *err saying why
+ * ("container path 'tun0' must be an absolute, normalised path"). */
+int berth_device_request_validate(const DeviceRequest *d, berth_error **err);
 
 /* Whether name is one of Kubernetes' safe (namespaced) sysctls. */
 bool berth_spec_sysctl_safe(const char *name);

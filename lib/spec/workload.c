@@ -221,27 +221,150 @@ const ContainerSpec *berth_pod_container(const Workload *w, size_t i, PodRole *r
     return p->containers[i - n_init - 1];
 }
 
-void berth_pod_requests(const Workload *w, int64_t *ret_cpu_millis, int64_t *ret_memory_bytes)
+int64_t berth_pod_amount(const ContainerSpec *const *c, const PodRole *roles, size_t n,
+                         berth_container_amount_fn amount, const void *arg)
 {
-    int64_t cpu = 0, mem = 0, cpu_init = 0, mem_init = 0;
+    int64_t sum = 0, sidecars = 0, init = 0;
 
-    for (size_t i = 0; w->template_ && i < berth_pod_size(w); i++) {
-        PodRole role;
-        uint32_t index;
-        const Resources *r = berth_pod_container(w, i, &role, &index)->resources;
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = amount(c[i], arg);
 
-        if (!r)
-            continue;
-        if (role == POD_ROLE_INIT) {
-            cpu_init = r->cpu_request_millis > cpu_init ? r->cpu_request_millis : cpu_init;
-            mem_init = r->memory_request_bytes > mem_init ? r->memory_request_bytes : mem_init;
+        if (roles[i] == POD_ROLE_INIT) {
+            /* it runs beside the sidecars started before it */
+            init = v + sidecars > init ? v + sidecars : init;
         } else {
-            cpu += r->cpu_request_millis;
-            mem += r->memory_request_bytes;
+            sum += v;
+            if (roles[i] == POD_ROLE_SIDECAR)
+                sidecars += v;
         }
     }
-    *ret_cpu_millis = cpu > cpu_init ? cpu : cpu_init;
-    *ret_memory_bytes = mem > mem_init ? mem : mem_init;
+    return sum > init ? sum : init;
+}
+
+/* w's containers and their roles in berth_pod_container's order (new
+ * arrays); 0 without a template. */
+static size_t pod_members(const Workload *w, const ContainerSpec ***ret_c, PodRole **ret_roles)
+{
+    size_t n = w->template_ ? berth_pod_size(w) : 0;
+
+    *ret_c = berth_xcalloc(n + 1, sizeof(**ret_c));
+    *ret_roles = berth_xcalloc(n + 1, sizeof(**ret_roles));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t index;
+
+        (*ret_c)[i] = berth_pod_container(w, i, &(*ret_roles)[i], &index);
+    }
+    return n;
+}
+
+static int64_t cpu_request(const ContainerSpec *c, const void *arg)
+{
+    (void)arg;
+    return c->resources ? c->resources->cpu_request_millis : 0;
+}
+
+static int64_t memory_request(const ContainerSpec *c, const void *arg)
+{
+    (void)arg;
+    return c->resources ? c->resources->memory_request_bytes : 0;
+}
+
+static int64_t cpu_limit(const ContainerSpec *c, const void *arg)
+{
+    (void)arg;
+    return c->resources ? c->resources->cpu_millis : 0;
+}
+
+static int64_t memory_limit(const ContainerSpec *c, const void *arg)
+{
+    (void)arg;
+    return c->resources ? c->resources->memory_bytes : 0;
+}
+
+void berth_pod_resources_of(const ContainerSpec *const *c, const PodRole *roles, size_t n,
+                            berth_pod_resources *ret)
+{
+    ret->cpu_request_millis = berth_pod_amount(c, roles, n, cpu_request, NULL);
+    ret->memory_request_bytes = berth_pod_amount(c, roles, n, memory_request, NULL);
+    ret->cpu_limit_millis = berth_pod_amount(c, roles, n, cpu_limit, NULL);
+    ret->memory_limit_bytes = berth_pod_amount(c, roles, n, memory_limit, NULL);
+}
+
+void berth_pod_requests(const Workload *w, int64_t *ret_cpu_millis, int64_t *ret_memory_bytes)
+{
+    const ContainerSpec **c;
+    PodRole *roles;
+    size_t n = pod_members(w, &c, &roles);
+    berth_pod_resources r;
+
+    berth_pod_resources_of(c, roles, n, &r);
+    *ret_cpu_millis = r.cpu_request_millis;
+    *ret_memory_bytes = r.memory_request_bytes;
+    free(c);
+    free(roles);
+}
+
+int64_t berth_container_extended(const ContainerSpec *c, const void *name)
+{
+    const Resources *r = c->resources;
+
+    for (size_t i = 0; r && i < r->n_extended; i++)
+        if (strcmp(r->extended[i]->key, name) == 0)
+            return r->extended[i]->value > 0 ? r->extended[i]->value : 0;
+    return 0;
+}
+
+static int count_cmp(const void *a, const void *b)
+{
+    return strcmp(((const berth_resource_count *)a)->name, ((const berth_resource_count *)b)->name);
+}
+
+size_t berth_pod_extended_of(const ContainerSpec *const *c, const PodRole *roles, size_t n,
+                             berth_resource_count **ret)
+{
+    berth_resource_count *v = NULL;
+    size_t count = 0, k = 0;
+
+    /* every name any container asks for, once */
+    for (size_t i = 0; i < n; i++) {
+        const Resources *r = c[i]->resources;
+
+        for (size_t e = 0; r && e < r->n_extended; e++) {
+            bool seen = false;
+
+            for (size_t j = 0; j < count && !seen; j++)
+                seen = strcmp(v[j].name, r->extended[e]->key) == 0;
+            if (seen)
+                continue;
+            v = berth_xreallocarray(v, count + 1, sizeof(*v));
+            v[count++] = (berth_resource_count){ r->extended[e]->key, 0 };
+        }
+    }
+    for (size_t j = 0; j < count; j++) {
+        v[j].count = berth_pod_amount(c, roles, n, berth_container_extended, v[j].name);
+        if (v[j].count > 0) /* a limit of 0 asks for nothing */
+            v[k++] = v[j];
+    }
+    if (k)
+        qsort(v, k, sizeof(*v), count_cmp);
+    else {
+        free(v);
+        v = NULL;
+    }
+    *ret = v;
+    return k;
+}
+
+size_t berth_pod_extended(const Workload *w, berth_resource_count **ret)
+{
+    const ContainerSpec **c;
+    PodRole *roles;
+    size_t n = pod_members(w, &c, &roles), k;
+
+    k = berth_pod_extended_of(c, roles, n, ret);
+    free(c);
+    free(roles);
+    return k;
 }
 
 int berth_replica_specs(const Workload *w, const char *id, const char *replica,

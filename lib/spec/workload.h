@@ -100,10 +100,48 @@ size_t berth_pod_size(const Workload *w);
 const ContainerSpec *berth_pod_container(const Workload *w, size_t i, PodRole *ret_role,
                                          uint32_t *ret_init_index);
 
-/* What a replica of w asks of its node (requests), as Kubernetes counts
- * a pod: the larger of its containers' sum (sidecars in) and its largest
- * init container. */
+/* A pod's amount of one resource as Kubernetes counts it (its
+ * PodRequests, PodLimits): the larger of the sum over its containers and
+ * sidecars, and of each init container's own plus the sidecars started
+ * before it. c[0..n) are the pod's containers in berth_pod_container's
+ * order (init containers, sidecars among them, first), roles[i] the role
+ * of each; amount(c[i], arg) what one asks for. */
+typedef int64_t (*berth_container_amount_fn)(const ContainerSpec *c, const void *arg);
+int64_t berth_pod_amount(const ContainerSpec *const *c, const PodRole *roles, size_t n,
+                         berth_container_amount_fn amount, const void *arg);
+
+/* A pod's cpu and memory requests and limits, each by that rule (a
+ * container without a limit adds 0), for its containers c[0..n) with
+ * roles. */
+typedef struct berth_pod_resources {
+    int64_t cpu_request_millis, memory_request_bytes;
+    int64_t cpu_limit_millis, memory_limit_bytes;
+} berth_pod_resources;
+void berth_pod_resources_of(const ContainerSpec *const *c, const PodRole *roles, size_t n,
+                            berth_pod_resources *ret);
+
+/* What a replica of w asks of its node (requests), by that rule. */
 void berth_pod_requests(const Workload *w, int64_t *ret_cpu_millis, int64_t *ret_memory_bytes);
+
+/* An extended resource ("example.com/dev") and a count of it. */
+typedef struct berth_resource_count {
+    const char *name;
+    int64_t count;
+} berth_resource_count;
+
+/* How many of extended resource name (a const char *) container c asks
+ * for: its Resources.extended entry (a limit, which is its request), 0
+ * when none. A berth_container_amount_fn. */
+int64_t berth_container_extended(const ContainerSpec *c, const void *name);
+
+/* The extended resources a pod asks of its node, each by the rule of
+ * berth_pod_amount: a new array sorted by name (free it; NULL when
+ * none), names pointing into the specs, none of count 0 (Kubernetes: a
+ * limit of 0 asks for nothing). Returns its length. For the containers
+ * c[0..n) with roles, or for a replica of w. */
+size_t berth_pod_extended_of(const ContainerSpec *const *c, const PodRole *roles, size_t n,
+                             berth_resource_count **ret);
+size_t berth_pod_extended(const Workload *w, berth_resource_count **ret);
 
 /* The specs replica id of w runs: for a pod of one container, the one of
  * berth_replica_spec; for a pod of several, each container (in the order

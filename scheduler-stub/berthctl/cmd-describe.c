@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cleanup.h"
 #include "base/quantity.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "berthctl.h"
 #include "spec/pod.h"
 #include "spec/workload.h"
@@ -54,6 +56,24 @@ static void when(const char *label, int64_t ns)
               berthctl_age(ns, age, sizeof(age)));
 }
 
+/* Table t with each line after indent, as kubectl indents describe's
+ * tables. */
+static void print_indented(berthctl_table *t, const char *indent)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+
+    if (!mem)
+        return;
+    berthctl_table_print(t, mem);
+    fclose(mem);
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+        printf("%s%s\n", indent, line);
+    free(text);
+}
+
 static void events(berthctl_ctx *ctx, const char *kind, const char *name)
 {
     static const char *const h[] = { "AGE", "TYPE", "REASON", "MESSAGE" };
@@ -81,28 +101,266 @@ static void events(berthctl_ctx *ctx, const char *kind, const char *name)
 
         berthctl_table_add(t, cells, NULL);
     }
-    /* indented like kubectl's */
-    {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *mem = open_memstream(&text, &len);
-
-        if (mem) {
-            berthctl_table_print(t, mem);
-            fclose(mem);
-            for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-                 line = strtok_r(NULL, "\n", &save))
-                printf("  %s\n", line);
-            free(text);
-        }
-    }
+    print_indented(t, "  ");
     berthctl_table_free(t);
     berth_pb_free(&resp->base);
+}
+
+/* ---- describe node: what is handed out, and its devices ---- */
+
+static bool pod_terminated(const Pod *p)
+{
+    return strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0;
+}
+
+/* The specs of pod p's containers in berth_pod_amount's order, with their
+ * roles (new arrays; a container without its spec is left out). */
+static size_t pod_specs(const Pod *p, const ContainerSpec ***ret_c, PodRole **ret_roles)
+{
+    size_t n = 0, total = p->n_init_containers + p->n_containers;
+
+    *ret_c = berth_xcalloc(total + 1, sizeof(**ret_c));
+    *ret_roles = berth_xcalloc(total + 1, sizeof(**ret_roles));
+    for (size_t i = 0; i < total; i++) {
+        const ContainerInfo *ci = i < p->n_init_containers
+                                      ? p->init_containers[i]
+                                      : p->containers[i - p->n_init_containers];
+
+        if (!ci->spec)
+            continue;
+        (*ret_c)[n] = ci->spec;
+        (*ret_roles)[n++] = i >= p->n_init_containers ? POD_ROLE_APP
+                            : ci->spec->pod           ? ci->spec->pod->role
+                                                      : POD_ROLE_INIT;
+    }
+    return n;
+}
+
+/* The limits of the pods still running on a node, as kubectl adds them
+ * up: cpu, memory, and each extended resource (counts[] by names[]; a
+ * node has at most 64). */
+typedef struct node_limits {
+    int64_t cpu, memory;
+    const char *names[64];
+    int64_t counts[64];
+    size_t n;
+} node_limits;
+
+static void limits_add(node_limits *l, const char *name, int64_t count)
+{
+    size_t k = 0;
+
+    while (k < l->n && strcmp(l->names[k], name) != 0)
+        k++;
+    if (k == l->n) {
+        if (l->n == BERTH_ARRAY_SIZE(l->names))
+            return;
+        l->names[l->n] = name;
+        l->counts[l->n++] = 0;
+    }
+    l->counts[k] += count;
+}
+
+static void node_limits_of(const ListPodsResponse *pods, node_limits *ret)
+{
+    for (size_t i = 0; pods && i < pods->n_pods; i++) {
+        const ContainerSpec **c;
+        PodRole *roles;
+        berth_resource_count *ext;
+        berth_pod_resources r;
+        size_t n, n_ext;
+
+        if (pod_terminated(pods->pods[i]))
+            continue;
+        n = pod_specs(pods->pods[i], &c, &roles);
+        berth_pod_resources_of(c, roles, n, &r);
+        ret->cpu += r.cpu_limit_millis;
+        ret->memory += r.memory_limit_bytes;
+        n_ext = berth_pod_extended_of(c, roles, n, &ext);
+        for (size_t k = 0; k < n_ext; k++)
+            limits_add(ret, ext[k].name, ext[k].count);
+        free(ext);
+        free(c);
+        free(roles);
+    }
+}
+
+static int64_t extended_of(NodeCapacity_ExtendedEntry *const *e, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e[i]->key, name) == 0)
+            return e[i]->value;
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A row of "Allocated resources" for cpu or memory: the requests and the
+ * limits (as fmt writes them), each with its share of what the node has,
+ * "250m (6%)". */
+static void share_row(berthctl_table *t, const char *name, char *(*fmt)(int64_t, char *, size_t),
+                      int64_t requests, int64_t limits, int64_t has)
+{
+    char q[2][32], cells[2][48];
+    int64_t v[2] = { requests, limits };
+
+    for (int i = 0; i < 2; i++)
+        snprintf(cells[i], sizeof(cells[i]), "%s (%" PRId64 "%%)", fmt(v[i], q[i], sizeof(q[i])),
+                 has > 0 ? v[i] * 100 / has : 0);
+    berthctl_table_add(t, (const char *[]){ name, cells[0], cells[1] }, NULL);
+}
+
+/* kubectl's "Allocated resources": what the scheduler handed out (the
+ * requests, as placement counts them) and the limits of the pods there,
+ * cpu and memory with their share of the node, then each extended
+ * resource. */
+static void allocated_resources(const Node *n, const ListPodsResponse *pods)
+{
+    static const char *const h[] = { "Resource", "Requests", "Limits" };
+    static const char *const dashes[] = { "--------", "--------", "------" };
+    const NodeCapacity *cap = n->info ? n->info->capacity : NULL, *al = n->allocated;
+    node_limits lim = { .n = 0 };
+    const char *names[64 * 3];
+    size_t n_names = 0;
+    berthctl_table *t = berthctl_table_new(3, h);
+    char q[2][32];
+
+    node_limits_of(pods, &lim);
+    berthctl_table_add(t, dashes, NULL);
+    share_row(t, "cpu", berth_format_millicpu, al ? al->cpu_millis : 0, lim.cpu,
+              cap ? cap->cpu_millis : 0);
+    share_row(t, "memory", berth_format_bytes, al ? al->memory_bytes : 0, lim.memory,
+              cap ? cap->memory_bytes : 0);
+    /* the node's extended resources, and any other asked for there */
+    for (size_t i = 0; cap && i < cap->n_extended && n_names < BERTH_ARRAY_SIZE(names); i++)
+        names[n_names++] = cap->extended[i]->key;
+    for (size_t i = 0; al && i < al->n_extended && n_names < BERTH_ARRAY_SIZE(names); i++)
+        names[n_names++] = al->extended[i]->key;
+    for (size_t i = 0; i < lim.n && n_names < BERTH_ARRAY_SIZE(names); i++)
+        names[n_names++] = lim.names[i];
+    qsort(names, n_names, sizeof(*names), name_cmp);
+    for (size_t i = 0; i < n_names; i++) {
+        if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+            continue;
+        snprintf(q[0], sizeof(q[0]), "%" PRId64,
+                 al ? extended_of(al->extended, al->n_extended, names[i]) : 0);
+        snprintf(q[1], sizeof(q[1]), "%" PRId64, (int64_t)0);
+        for (size_t k = 0; k < lim.n; k++)
+            if (strcmp(lim.names[k], names[i]) == 0)
+                snprintf(q[1], sizeof(q[1]), "%" PRId64, lim.counts[k]);
+        berthctl_table_add(t, (const char *[]){ names[i], q[0], q[1] }, NULL);
+    }
+    printf("Allocated resources:\n  (Total limits may be over 100 percent, i.e., "
+           "overcommitted.)\n");
+    print_indented(t, "  ");
+    berthctl_table_free(t);
+}
+
+/* A device held by a container of a pod on the node. */
+typedef struct held_device {
+    const char *device, *pod_ns, *pod, *container;
+} held_device;
+
+static int held_cmp(const void *a, const void *b)
+{
+    return strcmp(((const held_device *)a)->device, ((const held_device *)b)->device);
+}
+
+/* The devices the containers of pods hold, as their statuses say (CDI
+ * names, host paths): a new array, sorted by device. */
+static size_t held_devices(const ListPodsResponse *pods, held_device **ret)
+{
+    held_device *v = NULL;
+    size_t n = 0;
+
+    for (size_t i = 0; i < pods->n_pods; i++) {
+        const Pod *p = pods->pods[i];
+
+        for (size_t c = 0; c < p->n_init_containers + p->n_containers; c++) {
+            const ContainerInfo *ci = c < p->n_init_containers
+                                          ? p->init_containers[c]
+                                          : p->containers[c - p->n_init_containers];
+            const ContainerStatus *st = ci->status;
+            const char *name = ci->spec ? berth_container_name(ci->spec) : "";
+
+            for (size_t d = 0; st && d < st->n_devices; d++) {
+                v = berth_xreallocarray(v, n + 1, sizeof(*v));
+                v[n++] =
+                    (held_device){ st->devices[d], p->namespace_, p->name, *name ? name : p->name };
+            }
+        }
+    }
+    if (n)
+        qsort(v, n, sizeof(*v), held_cmp);
+    *ret = v;
+    return n;
+}
+
+/* Whether device (a CDI name) is of kind ("vendor.com/class"). */
+static bool of_kind(const char *device, const char *kind)
+{
+    size_t len = strlen(kind);
+
+    return strncmp(device, kind, len) == 0 && device[len] == '=';
+}
+
+static void print_held(const held_device *h)
+{
+    printf("    %s  held by %s/%s, container %s\n", h->device, h->pod_ns, h->pod, h->container);
+}
+
+/* The node's devices: for each CDI kind it has (its extended resources),
+ * the devices its containers hold and by whom, and how many are free (the
+ * names of the free ones are the node's to know); then the host devices
+ * its containers were given. */
+static void node_devices(const NodeCapacity *cap, const ListPodsResponse *pods)
+{
+    held_device *held = NULL;
+    size_t n_held = held_devices(pods, &held), shown = 0;
+
+    if (!n_held && (!cap || !cap->n_extended)) {
+        FIELD("Devices", "<none>");
+        return;
+    }
+    printf("Devices:\n");
+    for (size_t i = 0; cap && i < cap->n_extended; i++) {
+        const char *kind = cap->extended[i]->key;
+        int64_t in_use = 0;
+
+        for (size_t k = 0; k < n_held; k++)
+            in_use += of_kind(held[k].device, kind);
+        printf("  %s: %" PRId64 ", %" PRId64 " free\n", kind, cap->extended[i]->value,
+               cap->extended[i]->value > in_use ? cap->extended[i]->value - in_use : 0);
+        for (size_t k = 0; k < n_held; k++)
+            if (of_kind(held[k].device, kind)) {
+                print_held(&held[k]);
+                shown++;
+            }
+    }
+    if (shown < n_held) {
+        /* host devices, and CDI devices of a kind the node does not count */
+        printf("  other:\n");
+        for (size_t k = 0; k < n_held; k++) {
+            const char *eq = strchr(held[k].device, '=');
+            bool counted = false;
+
+            for (size_t i = 0; eq && cap && i < cap->n_extended && !counted; i++)
+                counted = of_kind(held[k].device, cap->extended[i]->key);
+            if (!counted)
+                print_held(&held[k]);
+        }
+    }
+    free(held);
 }
 
 static int describe_node(berthctl_ctx *ctx, const char *name)
 {
     GetNodeRequest req = GET_NODE_REQUEST_INIT;
+    ListPodsRequest preq = LIST_PODS_REQUEST_INIT;
+    ListPodsResponse *pods = NULL;
     Node *n = NULL;
     const NodeInfo *info;
     const NodeCapacity *cap;
@@ -141,15 +399,23 @@ static int describe_node(berthctl_ctx *ctx, const char *name)
               berth_format_millicpu(cap ? cap->cpu_millis : 0, a, sizeof(a)),
               berth_format_bytes_approx(cap ? cap->memory_bytes : 0, b, sizeof(b)),
               cap && cap->max_containers ? "limited" : "unlimited");
+        /* its extended resources (its CDI kinds), one a line */
+        for (size_t i = 0; cap && i < cap->n_extended; i++)
+            FIELD("", "%s %" PRId64, cap->extended[i]->key, cap->extended[i]->value);
     }
-    FIELD("Allocated", "cpu %s, memory %s",
-          berth_format_millicpu(n->allocated ? n->allocated->cpu_millis : 0, a, sizeof(a)),
-          berth_format_bytes_approx(n->allocated ? n->allocated->memory_bytes : 0, b, sizeof(b)));
+    preq.node = n->info && *n->info->name ? n->info->name : (char *)name;
+    if (berthctl_call(ctx, "ListPods", &preq.base, (ProtobufCMessage **)&pods) != 0)
+        pods = NULL; /* said on stderr; the rest is still worth showing */
+    allocated_resources(n, pods);
+    if (pods)
+        node_devices(cap, pods);
     FIELD("Containers", "%u assigned, %u running", n->containers, n->running);
     FIELD("Generation", "%" PRIu64 " (applied %" PRIu64 ")", n->generation, n->applied_generation);
     when("Registered", n->registered_unix_ns);
     when("Heartbeat", n->last_heartbeat_unix_ns);
     events(ctx, "Node", info ? info->name : name);
+    if (pods)
+        berth_pb_free(&pods->base);
     berth_pb_free(&n->base);
     return 0;
 }
@@ -217,6 +483,9 @@ static void print_spec(const ContainerSpec *s)
               berth_format_bytes(r->memory_request_bytes, b, sizeof(b)),
               r->cpu_millis ? berth_format_millicpu(r->cpu_millis, c, sizeof(c)) : "-",
               r->memory_bytes ? berth_format_bytes(r->memory_bytes, d, sizeof(d)) : "-");
+    /* extended resources: a limit, which is the request too */
+    for (size_t i = 0; r && i < r->n_extended; i++)
+        FIELD("", "%s %" PRId64, r->extended[i]->key, r->extended[i]->value);
     for (size_t i = 0; i < s->n_mounts; i++)
         FIELD(i ? "" : "Mounts", "%s <- %s%s", s->mounts[i]->destination,
               s->mounts[i]->type == MOUNT_TMPFS ? "tmpfs" : s->mounts[i]->source,
@@ -618,6 +887,8 @@ static int describe_container(berthctl_ctx *ctx, const char *id, const char *nod
         if (s->state == CONTAINER_EXITED || s->signal || s->oom_killed)
             FIELD("Exit", "code %d, signal %d%s", s->exit_code, s->signal,
                   s->oom_killed ? ", OOM-killed" : "");
+        for (size_t i = 0; i < s->n_devices; i++)
+            FIELD(i ? "" : "Devices", "%s", s->devices[i]);
         FIELD("Ready", "%s", s->ready ? "True" : "False");
         FIELD("Restarts", "%u", s->restart_count);
         FIELD("Health", "%s", (unsigned)s->health < 4 ? health[s->health] : "?");
@@ -673,18 +944,23 @@ static void pod_container(const ContainerInfo *ci)
                "Finished:", berth_format_rfc3339nano(s->finished_unix_ns, t));
     printf("    %-18s%s\n", "Ready:", s->ready ? "True" : "False");
     printf("    %-18s%u\n", "Restart Count:", s->restart_count);
+    /* what its node gave it: CDI devices, host devices */
+    for (size_t i = 0; i < s->n_devices; i++)
+        printf("    %-18s%s\n", i ? "" : "Devices:", s->devices[i]);
     if (!sp)
         return;
-    if (sp->resources && (sp->resources->cpu_millis || sp->resources->memory_bytes)) {
+    if (sp->resources &&
+        (sp->resources->cpu_millis || sp->resources->memory_bytes || sp->resources->n_extended)) {
+        const Resources *r = sp->resources;
         char a[32], b[32];
 
         printf("    Limits:\n");
-        if (sp->resources->cpu_millis)
-            printf("      cpu:     %s\n",
-                   berth_format_millicpu(sp->resources->cpu_millis, a, sizeof(a)));
-        if (sp->resources->memory_bytes)
-            printf("      memory:  %s\n",
-                   berth_format_bytes(sp->resources->memory_bytes, b, sizeof(b)));
+        if (r->cpu_millis)
+            printf("      cpu:     %s\n", berth_format_millicpu(r->cpu_millis, a, sizeof(a)));
+        if (r->memory_bytes)
+            printf("      memory:  %s\n", berth_format_bytes(r->memory_bytes, b, sizeof(b)));
+        for (size_t i = 0; i < r->n_extended; i++)
+            printf("      %s:  %" PRId64 "\n", r->extended[i]->key, r->extended[i]->value);
     }
     for (size_t i = 0; i < sp->n_env; i++)
         printf("    %-18s%s\n", i ? "" : "Environment:", sp->env[i]);

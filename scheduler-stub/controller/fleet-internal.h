@@ -412,6 +412,10 @@ ContainerStatus *fleet_status_find(const fleet_node *n, const char *id);
  * is Succeeded (every container exited 0, its policy not Always). Never
  * for a DaemonSet's. */
 bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Workload *w);
+/* The same for any replica as placement counts it: a Job's pod when the
+ * Job says it finished, another's by fleet_replica_done (w: what a
+ * runs, its revision's view). */
+bool fleet_assign_done(fleet *f, const fleet_node *n, const fleet_assign *a, const Workload *w);
 /* Whether replica a (running w) on n is Ready: its pod's Ready condition,
  * every container on the current spec. */
 bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workload *w);

@@ -304,6 +304,18 @@ static void pod_cidr_give(fleet *f, fleet_node *n)
 
 /* ---- what agents call ---- */
 
+/* ", example.com/dev 4, example.com/gpu 1": a registration's extended
+ * resources for its event ("" for none; cut where buf ends). */
+static void capacity_extended_text(const NodeCapacity *cap, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; cap && i < cap->n_extended && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, ", %s %" PRId64, cap->extended[i]->key,
+                                cap->extended[i]->value);
+}
+
 int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *info,
                         fleet_beat *ret_beat, berth_error **err)
 {
@@ -311,6 +323,7 @@ int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *in
     berth_store_node saved;
     NodeInfo *copy;
     fleet_node *n = NULL;
+    char extended[512];
     bool first, was_ready;
 
     if (fleet_node_of(f, who, false, &n, err) < 0)
@@ -338,11 +351,12 @@ int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *in
         berth_store_rollback(f->cfg.store);
         goto fail;
     }
+    capacity_extended_text(copy->capacity, extended, sizeof(extended));
     fleet_event(f, FLEET_KIND_NODE, n->rec.name, FLEET_NORMAL,
                 first ? "Registered" : "Reregistered",
-                "agent %s on %s, %" PRId64 "m CPU, %" PRId64 " MiB", copy->agent_version,
+                "agent %s on %s, %" PRId64 "m CPU, %" PRId64 " MiB%s", copy->agent_version,
                 copy->kernel_version, copy->capacity ? copy->capacity->cpu_millis : 0,
-                copy->capacity ? copy->capacity->memory_bytes >> 20 : 0);
+                copy->capacity ? copy->capacity->memory_bytes >> 20 : 0, extended);
     if (berth_store_commit(f->cfg.store, err) < 0)
         goto fail;
     node_info_free_unpacked(saved.info, NULL);

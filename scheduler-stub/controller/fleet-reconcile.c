@@ -20,14 +20,16 @@
 typedef struct place_scratch {
     berth_place_node *nodes;
     berth_label **node_labels;
+    berth_resource_count **node_extended; /* each node's extended resources */
     berth_place_workload *workloads;
     size_t n_workloads;
     size_t *wl_of;          /* each one's fleet workload */
     const fleet_rs **rs_of; /* and revision (NULL: the workload itself) */
     size_t *first;          /* each fleet workload's first */
     berth_label **selectors;
-    uint32_t **ports;      /* each workload's host ports */
-    uint32_t **job_active; /* a Job's running pods (its indices) */
+    uint32_t **ports;                /* each workload's host ports */
+    berth_resource_count **extended; /* and extended resources */
+    uint32_t **job_active;           /* a Job's running pods (its indices) */
     berth_place_slot *current;
     size_t n_current;
 } place_scratch;
@@ -44,6 +46,12 @@ static void scratch_free(place_scratch *s, size_t n_nodes)
     free(s->first);
     for (size_t i = 0; s->node_labels && i < n_nodes; i++)
         free(s->node_labels[i]);
+    for (size_t i = 0; s->node_extended && i < n_nodes; i++)
+        free(s->node_extended[i]);
+    free(s->node_extended);
+    for (size_t i = 0; s->extended && i < n_workloads; i++)
+        free(s->extended[i]);
+    free(s->extended);
     for (size_t i = 0; s->selectors && i < n_workloads; i++)
         free(s->selectors[i]);
     for (size_t i = 0; s->ports && i < n_workloads; i++)
@@ -114,9 +122,18 @@ static void scratch_node(place_scratch *s, size_t i, const fleet_node *n)
         pn->n_taints = n->taints->n_taints;
     }
     if (info && info->capacity) {
-        pn->cpu_millis = info->capacity->cpu_millis;
-        pn->memory_bytes = info->capacity->memory_bytes;
-        pn->max_containers = info->capacity->max_containers;
+        const NodeCapacity *cap = info->capacity;
+
+        pn->cpu_millis = cap->cpu_millis;
+        pn->memory_bytes = cap->memory_bytes;
+        pn->max_containers = cap->max_containers;
+        /* its agent's count of each (its CDI devices), as it registered */
+        s->node_extended[i] = berth_xcalloc(cap->n_extended + 1, sizeof(berth_resource_count));
+        for (size_t k = 0; k < cap->n_extended; k++)
+            s->node_extended[i][k] =
+                (berth_resource_count){ cap->extended[k]->key, cap->extended[k]->value };
+        pn->extended = s->node_extended[i];
+        pn->n_extended = cap->n_extended;
     }
     if (info && info->n_labels) {
         s->node_labels[i] = berth_xcalloc(info->n_labels, sizeof(berth_label));
@@ -139,6 +156,8 @@ static void scratch_workload(place_scratch *s, size_t i, const Workload *w, cons
     pw->kind = w->kind;
     pw->replicas = w->replicas;
     berth_pod_requests(w, &pw->cpu_millis, &pw->memory_bytes);
+    pw->n_extended = berth_pod_extended(w, &s->extended[i]);
+    pw->extended = s->extended[i];
     pw->node_name = w->node_name;
     pw->affinity = w->node_affinity;
     pw->n_affinity = w->n_node_affinity;
@@ -179,12 +198,14 @@ static void scratch_build(fleet *f, place_scratch *s)
     s->n_workloads = n;
     s->nodes = berth_xcalloc(f->n_nodes + 1, sizeof(*s->nodes));
     s->node_labels = berth_xcalloc(f->n_nodes + 1, sizeof(*s->node_labels));
+    s->node_extended = berth_xcalloc(f->n_nodes + 1, sizeof(*s->node_extended));
     s->workloads = berth_xcalloc(n + 1, sizeof(*s->workloads));
     s->wl_of = berth_xcalloc(n + 1, sizeof(*s->wl_of));
     s->rs_of = berth_xcalloc(n + 1, sizeof(*s->rs_of));
     s->first = berth_xcalloc(f->n_workloads + 1, sizeof(*s->first));
     s->selectors = berth_xcalloc(n + 1, sizeof(*s->selectors));
     s->ports = berth_xcalloc(n + 1, sizeof(*s->ports));
+    s->extended = berth_xcalloc(n + 1, sizeof(*s->extended));
     s->job_active = berth_xcalloc(n + 1, sizeof(*s->job_active));
     n = 0;
     for (size_t i = 0; i < f->n_workloads; i++) {
@@ -241,10 +262,7 @@ static void scratch_build(fleet *f, place_scratch *s)
             as = s->rs_of[w] ? s->rs_of[w]->view : f->workloads[s->wl_of[w]].w;
             s->current[s->n_current++] = (berth_place_slot){
                 w, i, as->kind == WORKLOAD_DAEMONSET ? 0 : node->assign[a].replica,
-                as->kind == WORKLOAD_JOB
-                    ? fleet_job_done(&f->workloads[s->wl_of[w]], node->assign[a].replica)
-                    : fleet_replica_done(node, &node->assign[a], as),
-                node->assign[a].evicted
+                fleet_assign_done(f, node, &node->assign[a], as), node->assign[a].evicted
             };
         }
     }

@@ -163,6 +163,16 @@ bool fleet_replica_done(const fleet_node *n, const fleet_assign *a, const Worklo
     return succeeded > 0;
 }
 
+bool fleet_assign_done(fleet *f, const fleet_node *n, const fleet_assign *a, const Workload *w)
+{
+    const fleet_workload *wl;
+
+    if (w->kind != WORKLOAD_JOB)
+        return fleet_replica_done(n, a, w);
+    wl = fleet_workload_find(f, a->workload);
+    return wl && fleet_job_done(wl, a->replica);
+}
+
 bool fleet_replica_ready(const fleet_node *n, const fleet_assign *a, const Workload *w)
 {
     pod_parts p;
@@ -228,25 +238,71 @@ const char *fleet_replica_phase(const fleet_node *n, const fleet_assign *a, cons
 struct fleet_node_msg {
     Node node;
     NodeCapacity allocated;
+    /* allocated.extended, by name (keys borrowed from the workloads) */
+    NodeCapacity_ExtendedEntry *extended, **extended_ptrs;
     NodeInfo bare; /* a node that never registered: its name */
     char fps[BERTH_PUBKEYS_MAX + 1][BERTH_FINGERPRINT_LEN];
     char *fp_ptrs[BERTH_PUBKEYS_MAX + 1];
 };
 
-/* What the scheduler has handed out on n (the sum of requests). */
-static void node_allocated(fleet *f, const fleet_node *n, NodeCapacity *ret)
+/* Add count of extended resource name to m->allocated (m->extended has
+ * room for every name). */
+static void allocated_add(fleet_node_msg *m, const char *name, int64_t count)
 {
+    NodeCapacity *a = &m->allocated;
+    size_t k = 0;
+
+    while (k < a->n_extended && strcmp(m->extended[k].key, name) != 0)
+        k++;
+    if (k == a->n_extended) {
+        node_capacity_extended_entry_init(&m->extended[k]);
+        m->extended[k].key = (char *)name;
+        m->extended_ptrs[k] = &m->extended[k];
+        a->n_extended++;
+    }
+    m->extended[k].value += count;
+}
+
+static int extended_entry_cmp(const void *a, const void *b)
+{
+    return strcmp((*(NodeCapacity_ExtendedEntry *const *)a)->key,
+                  (*(NodeCapacity_ExtendedEntry *const *)b)->key);
+}
+
+/* What the scheduler has handed out on n: the sum of its replicas'
+ * requests, extended resources too; as placement counts them, a replica
+ * that is done takes nothing. */
+static void node_allocated(fleet *f, const fleet_node *n, fleet_node_msg *m)
+{
+    berth_resource_count **ext = berth_xcalloc(n->n_assign + 1, sizeof(*ext));
+    size_t *n_ext = berth_xcalloc(n->n_assign + 1, sizeof(*n_ext)), total = 0;
+
     for (size_t i = 0; i < n->n_assign; i++) {
         const Workload *w = fleet_assign_workload(f, &n->assign[i]);
         int64_t cpu, mem;
 
-        if (w) {
-            berth_pod_requests(w, &cpu, &mem);
-            ret->cpu_millis += cpu;
-            ret->memory_bytes += mem;
-        }
+        if (!w || fleet_assign_done(f, n, &n->assign[i], w))
+            continue;
+        berth_pod_requests(w, &cpu, &mem);
+        m->allocated.cpu_millis += cpu;
+        m->allocated.memory_bytes += mem;
+        n_ext[i] = berth_pod_extended(w, &ext[i]);
+        total += n_ext[i];
     }
-    ret->max_containers = (uint32_t)n->n_assign;
+    m->extended = berth_xcalloc(total + 1, sizeof(*m->extended));
+    m->extended_ptrs = berth_xcalloc(total + 1, sizeof(*m->extended_ptrs));
+    m->allocated.extended = m->extended_ptrs;
+    for (size_t i = 0; i < n->n_assign; i++) {
+        for (size_t k = 0; k < n_ext[i]; k++)
+            allocated_add(m, ext[i][k].name, ext[i][k].count);
+        free(ext[i]);
+    }
+    if (m->allocated.n_extended)
+        qsort(m->extended_ptrs, m->allocated.n_extended, sizeof(*m->extended_ptrs),
+              extended_entry_cmp);
+    free(ext);
+    free(n_ext);
+    m->allocated.max_containers = (uint32_t)n->n_assign;
 }
 
 static void node_msg_fill(fleet *f, const fleet_node *n, fleet_node_msg *m)
@@ -281,7 +337,7 @@ static void node_msg_fill(fleet *f, const fleet_node *n, fleet_node_msg *m)
         else
             m->node.running += status_running(s, a);
     }
-    node_allocated(f, n, &m->allocated);
+    node_allocated(f, n, m);
     m->node.allocated = &m->allocated;
     m->node.reason = (char *)n->rec.reason;
     m->node.cordoned = n->rec.cordoned;
@@ -335,6 +391,10 @@ int fleet_nodes_get(fleet *f, const char *name, fleet_nodes *ret, berth_error **
 
 void fleet_nodes_clear(fleet_nodes *v)
 {
+    for (size_t i = 0; v->msgs && i < v->n_nodes; i++) {
+        free(v->msgs[i].extended);
+        free(v->msgs[i].extended_ptrs);
+    }
     free(v->msgs);
     free(v->nodes);
     memset(v, 0, sizeof(*v));

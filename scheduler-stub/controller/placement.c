@@ -28,6 +28,7 @@ bool berth_labels_match(const berth_label *selector, size_t n_selector, const be
 /* What is handed out on a node so far. */
 typedef struct usage {
     int64_t cpu, memory;
+    int64_t *extended; /* of each of the node's extended resources */
     uint32_t containers;
     uint32_t *ports; /* host ports taken (BERTH_PLACE_PORT) */
     size_t n_ports, cap_ports;
@@ -52,6 +53,31 @@ typedef struct placer {
     berth_place_slot *evicted;
     size_t n_evicted;
 } placer;
+
+/* Where node lists extended resource name, or SIZE_MAX. */
+static size_t node_extended(const berth_place_node *node, const char *name)
+{
+    for (size_t k = 0; k < node->n_extended; k++)
+        if (strcmp(node->extended[k].name, name) == 0)
+            return k;
+    return SIZE_MAX;
+}
+
+/* The first of w's extended resources of which node has fewer free than a
+ * replica asks for (an index into w->extended), SIZE_MAX when all fit. A
+ * name the node does not list: none free. */
+static size_t extended_short(const berth_place_node *node, const usage *u,
+                             const berth_place_workload *w)
+{
+    for (size_t i = 0; i < w->n_extended; i++) {
+        size_t k = node_extended(node, w->extended[i].name);
+        int64_t free_count = k == SIZE_MAX ? 0 : node->extended[k].count - u->extended[k];
+
+        if (w->extended[i].count > 0 && w->extended[i].count > free_count)
+            return i;
+    }
+    return SIZE_MAX;
+}
 
 static bool evicted_from(const placer *pl, size_t w, uint32_t replica, size_t n)
 {
@@ -275,6 +301,7 @@ typedef enum refusal {
     TAINT,
     CPU,
     MEMORY,
+    EXTENDED,
     PORTS,
     CONTAINERS,
     N_REFUSALS
@@ -303,6 +330,10 @@ static refusal refuse(const placer *pl, size_t n, const berth_place_workload *w,
         return CPU;
     if (w->memory_bytes > node->memory_bytes - u->memory)
         return MEMORY;
+    /* as Kubernetes: a running replica keeps its devices when its node
+     * counts fewer (a spec file being rewritten, a device gone) */
+    if (new_placement && extended_short(node, u, w) != SIZE_MAX)
+        return EXTENDED;
     for (size_t i = 0; i < w->n_host_ports; i++)
         if (port_taken(u, w->host_ports[i]))
             return PORTS;
@@ -323,6 +354,12 @@ static void add_slot(placer *pl, size_t w, size_t n, uint32_t replica)
     pl->used[n].cpu += wl->cpu_millis;
     pl->used[n].memory += wl->memory_bytes;
     pl->used[n].containers++;
+    for (size_t i = 0; i < wl->n_extended; i++) {
+        size_t k = node_extended(&pl->in->nodes[n], wl->extended[i].name);
+
+        if (k != SIZE_MAX && wl->extended[i].count > 0)
+            pl->used[n].extended[k] += wl->extended[i].count;
+    }
     for (size_t i = 0; i < wl->n_host_ports; i++) {
         usage *u = &pl->used[n];
 
@@ -370,6 +407,8 @@ static void cpu_text(int64_t millis, char *buf, size_t size)
 static void explain(const placer *pl, const berth_place_workload *w, char *buf, size_t size)
 {
     size_t count[N_REFUSALS] = { 0 };
+    /* the nodes short of each of w's extended resources */
+    size_t *short_of = berth_xcalloc(w->n_extended + 1, sizeof(*short_of));
     char part[400], cpu[48], mem[32];
     const Taint *taint = NULL;
     size_t len;
@@ -381,6 +420,8 @@ static void explain(const placer *pl, const berth_place_workload *w, char *buf, 
         count[r]++;
         if (r == TAINT && !taint)
             taint = untolerated(&pl->in->nodes[n], w, NULL, pl->in->now_ns);
+        if (r == EXTENDED)
+            short_of[extended_short(&pl->in->nodes[n], &pl->used[n], w)]++;
     }
     len = (size_t)snprintf(buf, size, "%zu/%zu nodes can take a replica", count[FITS],
                            pl->in->n_nodes);
@@ -391,6 +432,16 @@ static void explain(const placer *pl, const berth_place_workload *w, char *buf, 
 
         if (!count[r])
             continue;
+        if (r == EXTENDED) {
+            /* Kubernetes' words, a count for each name */
+            for (size_t i = 0; i < w->n_extended; i++) {
+                if (short_of[i] && len < size)
+                    len += (size_t)snprintf(buf + len, size - len, "%s %zu Insufficient %s",
+                                            first ? ":" : ",", short_of[i], w->extended[i].name);
+                first = first && !short_of[i];
+            }
+            continue;
+        }
         switch (r) {
         case NOT_READY:
             snprintf(part, sizeof(part), "%s not Ready", single ? "is" : "are");
@@ -434,6 +485,7 @@ static void explain(const placer *pl, const berth_place_workload *w, char *buf, 
                                     part);
         first = false;
     }
+    free(short_of);
 }
 
 /* Pass 1: keep the current slots that may stay. */
@@ -593,19 +645,23 @@ static void place_daemons(placer *pl, size_t wi, berth_place_status *st)
         if (st->unschedulable++ == 0)
             len = (size_t)snprintf(st->message, sizeof(st->message), "node");
         if (len < sizeof(st->message)) {
-            char what[64];
+            char what[300];
 
             if (why == CPU)
                 cpu_text(w->cpu_millis, what, sizeof(what));
             else if (why == MEMORY)
                 berth_format_bytes(w->memory_bytes, what, sizeof(what));
+            else if (why == EXTENDED) /* Kubernetes' words */
+                snprintf(what, sizeof(what), "%s",
+                         w->extended[extended_short(node, &pl->used[n], w)].name);
             len += (size_t)snprintf(st->message + len, sizeof(st->message) - len, "%s %s %s%s%s",
                                     st->unschedulable > 1 ? "," : "", node->name,
                                     why == CPU || why == MEMORY ? "has less than "
+                                    : why == EXTENDED           ? "has Insufficient "
                                     : why == PORTS ? "didn't have free ports for the requested "
                                                      "pod ports"
                                                    : "runs all the containers it may",
-                                    why == CPU || why == MEMORY ? what : "",
+                                    why == CPU || why == MEMORY || why == EXTENDED ? what : "",
                                     why == CPU      ? " free"
                                     : why == MEMORY ? " of memory free"
                                                     : "");
@@ -619,6 +675,9 @@ void berth_place(const berth_place_input *in, berth_place_result *ret)
     berth_place_status *status = berth_xcalloc(in->n_workloads + 1, sizeof(*status));
 
     pl.used = berth_xcalloc(in->n_nodes + 1, sizeof(*pl.used));
+    for (size_t i = 0; i < in->n_nodes; i++)
+        pl.used[i].extended =
+            berth_xcalloc(in->nodes[i].n_extended + 1, sizeof(*pl.used[i].extended));
     pl.per_wl = berth_xcalloc(in->n_nodes + 1, sizeof(*pl.per_wl));
     keep(&pl);
     for (size_t wi = 0; wi < in->n_workloads; wi++) {
@@ -633,8 +692,10 @@ void berth_place(const berth_place_input *in, berth_place_result *ret)
         qsort(pl.slots, pl.n_slots, sizeof(*pl.slots), slot_cmp);
     for (size_t i = 0; i < pl.n_slots; i++)
         status[pl.slots[i].workload].placed++;
-    for (size_t i = 0; i < in->n_nodes; i++)
+    for (size_t i = 0; i < in->n_nodes; i++) {
         free(pl.used[i].ports);
+        free(pl.used[i].extended);
+    }
     free(pl.used);
     free(pl.per_wl);
     free(pl.evicted);

@@ -15,8 +15,15 @@
  *   excepted).
  * - Missing Deployment and Pod replicas go to Ready, uncordoned nodes that
  *   match the nodeSelector and fit the replica's requests (cpu, memory,
- *   container count): the node with the fewest replicas of the same
- *   workload, then the fewest containers, then the first by input order.
+ *   extended resources, container count): the node with the fewest
+ *   replicas of the same workload, then the fewest containers, then the
+ *   first by input order.
+ * - Extended resources ("example.com/dev") are counted as Kubernetes
+ *   counts them: a node has so many of each (none of a name it does not
+ *   list), a new replica asking for one fits only where enough are free
+ *   (the node's count minus what the replicas already there ask for). A
+ *   replica that stays keeps what it has when its node comes to count
+ *   fewer: Kubernetes never takes a device from a running pod.
  * - A DaemonSet has one replica on every Ready node that matches its
  *   nodeSelector (cordoned ones included, as Kubernetes does), when it fits.
  * - Kubernetes' rules narrow the nodes: nodeName (that node only),
@@ -29,8 +36,9 @@
  *   replica also leaves a node whose labels or name no longer match.
  * - What cannot be placed is counted per workload with the reason, e.g.
  *   "0/3 nodes can take a replica: 2 have less than 2 CPUs free, 1 is not
- *   Ready". Workloads are served in input order, so earlier ones win when
- *   capacity is short. */
+ *   Ready", "0/2 nodes can take a replica: 2 Insufficient example.com/dev"
+ *   (Kubernetes' words). Workloads are served in input order, so earlier
+ *   ones win when capacity is short. */
 #ifndef BERTH_CONTROLLER_PLACEMENT_H
 #define BERTH_CONTROLLER_PLACEMENT_H
 
@@ -39,6 +47,7 @@
 #include <stdint.h>
 
 #include "berth/proto/v1.h"
+#include "spec/workload.h"
 
 typedef struct berth_label {
     const char *key, *value;
@@ -60,6 +69,9 @@ typedef struct berth_place_node {
     /* What the scheduler may hand out. */
     int64_t cpu_millis, memory_bytes;
     uint32_t max_containers; /* 0 = no limit */
+    /* Its extended resources, each name once ("example.com/dev": 4). */
+    const berth_resource_count *extended;
+    size_t n_extended;
     Taint *const *taints;
     size_t n_taints;
 } berth_place_node;
@@ -68,8 +80,11 @@ typedef struct berth_place_workload {
     const char *name;
     WorkloadKind kind;
     uint32_t replicas; /* ignored for DaemonSets; Pods have 1 */
-    /* What each replica requests. */
+    /* What each replica requests; its extended resources each name once
+     * (a count of 0 or less asks for nothing). */
     int64_t cpu_millis, memory_bytes;
+    const berth_resource_count *extended;
+    size_t n_extended;
     const berth_label *selector;
     size_t n_selector;
     const char *node_name; /* NULL or "": any */

@@ -19,15 +19,27 @@
 #define NODE_LABEL_MAX     63
 #define STATUS_MESSAGE_MAX 4096
 #define STATUS_IMAGE_MAX   640 /* a reference (512) and a digest */
+/* A node's extended resources (its CDI kinds), and the most of one. */
+#define NODE_EXTENDED_MAX       64
+#define NODE_EXTENDED_COUNT_MAX (INT64_C(1) << 20)
+/* The devices a container holds: CDI names and host paths, in all. */
+#define STATUS_DEVICES_MAX       1024
+#define STATUS_DEVICES_BYTES_MAX 65536
 
-static bool text_ok(const char *s)
+/* At most max characters, none a control character. */
+static bool printable(const char *s, size_t max)
 {
-    if (strlen(s) > INFO_TEXT_MAX)
+    if (strlen(s) > max)
         return false;
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return false;
     return true;
+}
+
+static bool text_ok(const char *s)
+{
+    return printable(s, INFO_TEXT_MAX);
 }
 
 static bool label_ok(const char *s, bool key)
@@ -41,6 +53,32 @@ static bool label_ok(const char *s, bool key)
               (key && *s == '/')))
             return false;
     return true;
+}
+
+/* The extended resources a node has (its agent's count of each CDI
+ * kind): Kubernetes' names, each once. */
+static int capacity_extended_validate(const NodeCapacity *cap, berth_error **err)
+{
+    if (cap->n_extended > NODE_EXTENDED_MAX)
+        return berth_error_set(err, EINVAL, "node.capacity.extended: %zu resources, at most %d",
+                               cap->n_extended, NODE_EXTENDED_MAX);
+    for (size_t i = 0; i < cap->n_extended; i++) {
+        const NodeCapacity_ExtendedEntry *e = cap->extended[i];
+        const char *why = berth_extended_resource_name_problem(e->key);
+
+        if (why)
+            return berth_error_set(err, EINVAL, "node.capacity.extended: '%.80s' %s", e->key, why);
+        if (e->value < 0 || e->value > NODE_EXTENDED_COUNT_MAX)
+            return berth_error_set(err, EINVAL,
+                                   "node.capacity.extended[%s]: %" PRId64
+                                   " is out of range (0..%" PRId64 ")",
+                                   e->key, e->value, NODE_EXTENDED_COUNT_MAX);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cap->extended[j]->key, e->key) == 0)
+                return berth_error_set(err, EINVAL, "node.capacity.extended: %s is given twice",
+                                       e->key);
+    }
+    return 0;
 }
 
 int ctl_node_info_validate(const NodeInfo *info, berth_error **err)
@@ -60,6 +98,8 @@ int ctl_node_info_validate(const NodeInfo *info, berth_error **err)
     if (cap && (cap->cpu_millis < 0 || cap->memory_bytes < 0 ||
                 cap->cpu_millis > (INT64_C(1) << 40) || cap->memory_bytes > (INT64_C(1) << 60)))
         return berth_error_set(err, EINVAL, "node.capacity: out of range");
+    if (cap && capacity_extended_validate(cap, err) < 0)
+        return -1;
     if (!text_ok(info->kernel_version) || !text_ok(info->agent_version) || !text_ok(info->arch) ||
         !text_ok(info->os))
         return berth_error_set(err, EINVAL,
@@ -97,6 +137,18 @@ int ctl_status_validate(const ContainerStatus *s, berth_error **err)
     if (*s->pod_ip && inet_pton(AF_INET, s->pod_ip, &a) != 1)
         return berth_error_set(err, EINVAL, "status of %s: pod_ip '%.40s' is not an address", s->id,
                                s->pod_ip);
+    if (s->n_devices > STATUS_DEVICES_MAX)
+        return berth_error_set(err, EINVAL, "status of %s: %zu devices, at most %d", s->id,
+                               s->n_devices, STATUS_DEVICES_MAX);
+    for (size_t i = 0, bytes = 0; i < s->n_devices; i++) {
+        bytes += strlen(s->devices[i]);
+        if (!*s->devices[i] || !printable(s->devices[i], BERTH_SPEC_PATH_MAX) ||
+            bytes > STATUS_DEVICES_BYTES_MAX)
+            return berth_error_set(err, EINVAL,
+                                   "status of %s: devices[%zu] is not a device's name or path "
+                                   "(printable, at most %d characters, %d in all)",
+                                   s->id, i, BERTH_SPEC_PATH_MAX, STATUS_DEVICES_BYTES_MAX);
+    }
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,48 @@ static fake_container *find(fake_agent *a, const char *id)
     return NULL;
 }
 
+/* c's status points into c (after it moved in the table too). */
+static void status_pointers(fake_container *c)
+{
+    c->status.id = c->id;
+    for (size_t i = 0; i < c->status.n_devices; i++)
+        c->device_ptrs[i] = c->devices[i];
+    c->status.devices = c->status.n_devices ? c->device_ptrs : NULL;
+}
+
+/* Whether another container of a holds device. */
+static bool device_held(const fake_agent *a, const fake_container *self, const char *device)
+{
+    for (size_t i = 0; i < a->n_containers; i++)
+        for (size_t k = 0; &a->containers[i] != self && k < a->containers[i].status.n_devices; k++)
+            if (strcmp(a->containers[i].devices[k], device) == 0)
+                return true;
+    return false;
+}
+
+/* The devices spec asks for, as berthd picks them: free ones of the kind
+ * the agent has, then its host devices. */
+static void hold_devices(fake_agent *a, fake_container *c, const ContainerSpec *spec)
+{
+    int64_t want = 0;
+    size_t n = 0;
+
+    for (size_t i = 0; a->device_kind && spec->resources && i < spec->resources->n_extended; i++)
+        if (strcmp(spec->resources->extended[i]->key, a->device_kind) == 0)
+            want = spec->resources->extended[i]->value;
+    for (int64_t d = 0; d < a->device_count && want > 0 && n < FAKE_DEVICES_MAX; d++) {
+        snprintf(c->devices[n], sizeof(c->devices[n]), "%s=dev%" PRId64, a->device_kind, d);
+        if (!device_held(a, c, c->devices[n])) {
+            n++;
+            want--;
+        }
+    }
+    for (size_t i = 0; i < spec->n_devices && n < FAKE_DEVICES_MAX; i++)
+        snprintf(c->devices[n++], sizeof(c->devices[0]), "%s", spec->devices[i]->name);
+    c->status.n_devices = n;
+    status_pointers(c);
+}
+
 static void start(fake_agent *a, fake_container *c, const ContainerSpec *spec, uint64_t generation)
 {
     ContainerState prev = c->status.state;
@@ -110,6 +153,7 @@ static void start(fake_agent *a, fake_container *c, const ContainerSpec *spec, u
     c->status.health = HEALTH_NONE;
     /* no readiness probe: Ready once running, as the real agent says */
     c->status.ready = true;
+    hold_devices(a, c, spec);
     a->starts++;
     push_event(a, c, prev);
 }
@@ -152,6 +196,7 @@ static void reconcile(fake_agent *a, const Assignments *as)
         a->stops++;
         free(c->spec);
         a->containers[i] = a->containers[--a->n_containers];
+        status_pointers(&a->containers[i]);
     }
     /* start what is missing, replace what changed */
     for (size_t k = 0; k < as->n_containers; k++) {
@@ -358,10 +403,18 @@ static void do_register(fake_agent *a)
     NodeInfo info = NODE_INFO_INIT;
     NodeCapacity cap = NODE_CAPACITY_INIT;
     NodeInfo_LabelsEntry label = NODE_INFO_LABELS_ENTRY_INIT, *labels[1] = { &label };
+    NodeCapacity_ExtendedEntry devices = NODE_CAPACITY_EXTENDED_ENTRY_INIT,
+                               *extended[1] = { &devices };
 
     info.name = a->name;
     cap.cpu_millis = a->cpu_millis;
     cap.memory_bytes = a->memory_bytes;
+    if (a->device_kind) {
+        devices.key = (char *)a->device_kind;
+        devices.value = a->device_count;
+        cap.extended = extended;
+        cap.n_extended = 1;
+    }
     info.capacity = &cap;
     info.kernel_version = "6.1.0-test";
     info.cgroup_version = 2;

@@ -25,12 +25,17 @@
 
 #define FAKE_CONTAINERS_MAX 64
 
+#define FAKE_DEVICES_MAX 8
+
 typedef struct fake_container {
     char id[64];
     uint8_t *spec; /* packed, to notice a changed spec */
     size_t spec_len;
     ContainerStatus status;
     int64_t cpu_ns;
+    /* the devices it holds (status.devices points here) */
+    char devices[FAKE_DEVICES_MAX][96];
+    char *device_ptrs[FAKE_DEVICES_MAX];
 } fake_container;
 
 typedef struct fake_agent fake_agent;
@@ -67,6 +72,12 @@ struct fake_agent {
     /* what it reports */
     int64_t cpu_millis, memory_bytes;
     const char *label_key, *label_value;
+    /* CDI devices of one kind it advertises ("example.com/dev": count),
+     * named KIND=dev0, dev1...: a container asking for some (its
+     * resources.extended) holds free ones, and its host devices
+     * (spec.devices), in its status. */
+    const char *device_kind;
+    int64_t device_count;
     /* state */
     bool registered, connected, fetching;
     int inflight; /* calls on the wire */

@@ -127,23 +127,32 @@ static char *web_id_buf(char *buf, int i)
 }
 
 /* Start agent i, enrolled with a join token made by berthctl, with a zone
- * label when zone is not NULL. */
-static void agent_in_zone(int i, const char *name, int64_t cpu, const char *zone)
+ * label when zone is not NULL, and device_count CDI devices of
+ * device_kind when that is not NULL. */
+static void agent_with(int i, const char *name, int64_t cpu, const char *zone,
+                       const char *device_kind, int64_t device_count)
 {
     char *token = berthctl_out("join-token", "--description", name, NULL), agent_addr[300];
 
     token[strcspn(token, "\n")] = '\0';
     snprintf(agent_addr, sizeof(agent_addr), "ipc://%s/agent-%s", h.dir, name);
     fake_agent_start(&agents[i], h.loop, name, h.rpc, h.pub, agent_addr, token, cpu, 4LL << 30);
+    /* before it registers: that happens on the loop */
     if (zone) {
-        /* before it registers: that happens on the loop */
         agents[i].label_key = "zone";
         agents[i].label_value = zone;
     }
+    agents[i].device_kind = device_kind;
+    agents[i].device_count = device_count;
     free(token);
     ck_assert_msg(harness_wait(&h, agent_registered, &agents[i], WAIT_MS), "%s: %s", name,
                   agents[i].last_error);
     n_agents = i + 1 > n_agents ? i + 1 : n_agents;
+}
+
+static void agent_in_zone(int i, const char *name, int64_t cpu, const char *zone)
+{
+    agent_with(i, name, cpu, zone, NULL, 0);
 }
 
 static void agent_with_token(int i, const char *name, int64_t cpu)
@@ -1193,6 +1202,106 @@ START_TEST(node_selectors_place_and_labels_filter)
 }
 END_TEST
 
+/* ---- devices: extended resources placed, held, described ---- */
+
+/* The issue's fleet: nodes with 4 and 2 devices, 4 replicas asking for 2
+ * each; the 4th waits and says why, describe node shows what is handed out
+ * and which container holds which device, describe pod a container's. */
+START_TEST(devices_are_placed_held_and_described)
+{
+    want placed = { { 2, 1 } };
+    char *path, *out, *err, pod[96] = "";
+    table t;
+
+    setup_with(steady);
+    agent_with(0, "n1", 2000, NULL, "example.com/dev", 4);
+    agent_with(1, "n2", 2000, NULL, "example.com/dev", 2);
+    path = write_file("gpu.yaml", "apiVersion: apps/v1\n"
+                                  "kind: Deployment\n"
+                                  "metadata: {name: gpu}\n"
+                                  "spec:\n"
+                                  "  replicas: 4\n"
+                                  "  selector: {matchLabels: {app: gpu}}\n"
+                                  "  template:\n"
+                                  "    metadata:\n"
+                                  "      labels: {app: gpu}\n"
+                                  "      annotations: {io.kubernetes.cri-o.Devices: /dev/fuse}\n"
+                                  "    spec:\n"
+                                  "      containers:\n"
+                                  "      - name: train\n"
+                                  "        image: busybox\n"
+                                  "        resources: {limits: {example.com/dev: 2}}\n");
+    {
+        const char *args[] = { "apply", "-f", path, NULL };
+
+        ck_assert_int_eq(harness_berthctl(&h, &out, &err, args), 0);
+    }
+    ck_assert_str_eq(out, "deployment/gpu created\n");
+    ck_assert_str_eq(err, "Warning: gpu: 1 of 4 replicas cannot be placed: 0/2 nodes can take a "
+                          "replica: 2 Insufficient example.com/dev\n");
+    free(out);
+    free(err);
+    free(path);
+    ck_assert(harness_wait(&h, agents_run, &placed, WAIT_MS));
+
+    /* n1: its 4 handed out, each device held by one container */
+    {
+        const char *q[] = { "describe", "node", "n1", NULL, "example.com/dev: 4, 0 free\n" };
+
+        ck_assert(harness_wait(&h, output_has, q, WAIT_MS));
+    }
+    out = berthctl_out("describe", "node", "n1", NULL);
+    ck_assert_msg(strstr(out, "Capacity:       cpu 2, memory 4Gi, containers unlimited\n"
+                              "                example.com/dev 4\n"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "Allocated resources:\n"
+                              "  (Total limits may be over 100 percent, i.e., overcommitted.)\n"
+                              "  Resource          Requests   Limits\n"
+                              "  --------          --------   ------\n"
+                              "  cpu               0 (0%)     0 (0%)\n"
+                              "  memory            0 (0%)     0 (0%)\n"
+                              "  example.com/dev   4          4\n"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "Devices:\n  example.com/dev: 4, 0 free\n"), "%s", out);
+    for (int d = 0; d < 4; d++) {
+        char line[64];
+
+        snprintf(line, sizeof(line), "    example.com/dev=dev%d  held by default/gpu-", d);
+        ck_assert_msg(strstr(out, line), "%s", out);
+    }
+    ck_assert_msg(strstr(out, "  other:\n    /dev/fuse  held by default/gpu-"), "%s", out);
+    ck_assert_msg(strstr(out, ", container train\n"), "%s", out);
+    /* its registration's event says what it has */
+    ck_assert_msg(strstr(out, "agent fake-0.1 on 6.1.0-test, 2000m CPU, 4096 MiB, example.com/dev "
+                              "4\n"),
+                  "%s", out);
+    free(out);
+    out = berthctl_out("describe", "node", "n2", NULL);
+    ck_assert_msg(strstr(out, "  example.com/dev   2          2\n"), "%s", out);
+    ck_assert_msg(strstr(out, "  example.com/dev: 2, 0 free\n    example.com/dev=dev0  held by "
+                              "default/gpu-"),
+                  "%s", out);
+    free(out);
+
+    /* the pod on n2, as describe pod shows it */
+    out = berthctl_out("get", "pods", "-o", "wide");
+    table_parse(out, &t);
+    for (size_t r = 1; r < t.n_rows; r++)
+        if (strcmp(t.rows[r][table_col(&t, "NODE")], "n2") == 0)
+            snprintf(pod, sizeof(pod), "%s", t.rows[r][0]);
+    table_free(&t);
+    free(out);
+    ck_assert_str_ne(pod, "");
+    out = berthctl_out("describe", "pod", pod, NULL);
+    ck_assert_msg(strstr(out, "    Devices:          example.com/dev=dev0\n"
+                              "                      example.com/dev=dev1\n"
+                              "                      /dev/fuse\n"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "    Limits:\n      example.com/dev:  2\n"), "%s", out);
+    free(out);
+}
+END_TEST
+
 /* ---- a stored workload without a template is left out at start ---- */
 
 /* Put a Deployment of one replica (with a template when templated) in st,
@@ -1300,6 +1409,11 @@ Suite *make_suite(void)
     tcase_add_test(tc, operators_and_nodes_stay_in_their_roles);
     tcase_add_test(tc, node_selectors_place_and_labels_filter);
     tcase_add_test(tc, heartbeat_interval_grows_with_the_fleet);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("devices");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, devices_are_placed_held_and_described);
     suite_add_tcase(s, tc);
     /* what the controller makes of the store it finds at start */
     tc = tcase_create("start");

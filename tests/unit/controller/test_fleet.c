@@ -122,20 +122,34 @@ static void known_status(const char *name, const char *id)
     ck_assert_int_eq(berth_store_statuses_replace(st, name, sp, 1, NULL), 0);
 }
 
-static fleet_beat register_node(const char *name)
+/* Register node name (again: its agent restarted, or its devices
+ * changed) with devs of extended resource ext (none for NULL). */
+static fleet_beat register_node_with(const char *name, const char *ext, int64_t devs)
 {
     berth_principal p = node(name);
     NodeInfo info = NODE_INFO_INIT;
     NodeCapacity cap = NODE_CAPACITY_INIT;
+    NodeCapacity_ExtendedEntry e = NODE_CAPACITY_EXTENDED_ENTRY_INIT, *ep[] = { &e };
     berth_error *err = NULL;
     fleet_beat beat;
 
     info.name = (char *)name;
     cap.cpu_millis = 2000;
     cap.memory_bytes = 4LL << 30;
+    if (ext) {
+        e.key = (char *)ext;
+        e.value = devs;
+        cap.extended = ep;
+        cap.n_extended = 1;
+    }
     info.capacity = &cap;
     ck_assert_msg(fleet_node_register(f, &p, &info, &beat, &err) == 0, "%s", err ? err->msg : "");
     return beat;
+}
+
+static fleet_beat register_node(const char *name)
+{
+    return register_node_with(name, NULL, 0);
 }
 
 /* A Deployment as the manifest reader makes it (owned: fleet_apply takes
@@ -2294,6 +2308,68 @@ START_TEST(metrics_count_nodes_workloads_and_pending_replicas)
 }
 END_TEST
 
+/* Extended resources: placement counts each node's as its agent last
+ * registered them, so a node whose devices change registers again and
+ * pending replicas get their place; describe node shows what is handed
+ * out. */
+START_TEST(extended_resources_follow_the_nodes_registrations)
+{
+    Workload *w = deployment("gpu", 2);
+    Resources r = RESOURCES_INIT;
+    Resources_ExtendedEntry e = RESOURCES_EXTENDED_ENTRY_INIT, *ep[] = { &e };
+    berth_error *err = NULL;
+    fleet_changes c;
+    fleet_workloads v;
+    fleet_nodes nodes;
+
+    fleet_up();
+    admit("n1");
+    register_node_with("n1", "example.com/dev", 2);
+    e.key = "example.com/dev";
+    e.value = 2;
+    r.extended = ep;
+    r.n_extended = 1;
+    w->template_->resources = BERTH_PB_COPY(Resources, &r);
+    ck_assert_msg(fleet_apply(f, &w, 1, "test.yaml", false, &c, &err) == 0, "%s",
+                  err ? err->msg : "");
+    fleet_changes_clear(&c);
+    BERTH_PB_FREE(w);
+    ck_assert_uint_eq(assigned("n1"), 1);
+    ck_assert_int_eq(fleet_workloads_get(f, "gpu", &v, NULL), 0);
+    ck_assert_uint_eq(v.workloads[0]->status->unschedulable, 1);
+    ck_assert_str_eq(v.workloads[0]->status->message,
+                     "0/1 nodes can take a replica: 1 Insufficient example.com/dev");
+    fleet_workloads_clear(&v);
+    ck_assert_int_eq(fleet_nodes_get(f, "n1", &nodes, NULL), 0);
+    ck_assert_uint_eq(nodes.nodes[0]->allocated->n_extended, 1);
+    ck_assert_str_eq(nodes.nodes[0]->allocated->extended[0]->key, "example.com/dev");
+    ck_assert_int_eq(nodes.nodes[0]->allocated->extended[0]->value, 2);
+    ck_assert_int_eq(nodes.nodes[0]->info->capacity->extended[0]->value, 2);
+    fleet_nodes_clear(&nodes);
+
+    /* two more devices: the pending replica goes there */
+    register_node_with("n1", "example.com/dev", 4);
+    ck_assert_uint_eq(assigned("n1"), 2);
+    ck_assert_int_eq(fleet_workloads_get(f, "gpu", &v, NULL), 0);
+    ck_assert_uint_eq(v.workloads[0]->status->unschedulable, 0);
+    fleet_workloads_clear(&v);
+    ck_assert_int_eq(fleet_nodes_get(f, "n1", &nodes, NULL), 0);
+    ck_assert_int_eq(nodes.nodes[0]->allocated->extended[0]->value, 4);
+    fleet_nodes_clear(&nodes);
+
+    /* the same after a restart of the controller */
+    fleet_down();
+    fleet_up();
+    ck_assert_uint_eq(assigned("n1"), 2);
+    /* two gone: the running replicas keep theirs, as in Kubernetes */
+    register_node_with("n1", "example.com/dev", 2);
+    ck_assert_uint_eq(assigned("n1"), 2);
+    ck_assert_int_eq(fleet_workloads_get(f, "gpu", &v, NULL), 0);
+    ck_assert_uint_eq(v.workloads[0]->status->unschedulable, 0);
+    fleet_workloads_clear(&v);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("controller-fleet");
@@ -2329,6 +2405,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, a_job_runs_to_completion);
     tcase_add_test(tc, a_cronjob_makes_its_jobs);
     tcase_add_test(tc, metrics_count_nodes_workloads_and_pending_replicas);
+    tcase_add_test(tc, extended_resources_follow_the_nodes_registrations);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,6 +8,7 @@
 
 #include "check_main.h"
 #include "placement.h"
+#include "spec/workload.h"
 
 #define DEPLOYMENT WORKLOAD_DEPLOYMENT
 #define DAEMONSET  WORKLOAD_DAEMONSET
@@ -696,6 +697,182 @@ START_TEST(garbage_in_is_dropped)
 }
 END_TEST
 
+/* ---- extended resources ---- */
+
+static const berth_resource_count four_devs[] = { { "example.com/dev", 4 } };
+static const berth_resource_count two_devs[] = { { "example.com/dev", 2 } };
+static const berth_resource_count ask_two[] = { { "example.com/dev", 2 } };
+
+/* The fleet: nodes with 4 and 2 devices, pods asking for 2 each. */
+START_TEST(extended_resources_are_counted_per_node)
+{
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("p1", POD, 1, 100, 0), workload("p2", POD, 1, 100, 0),
+                                 workload("p3", POD, 1, 100, 0), workload("p4", POD, 1, 100, 0),
+                                 workload("plain", POD, 1, 100, 0) };
+    berth_place_result r, r2;
+
+    nodes[0].extended = four_devs;
+    nodes[0].n_extended = 1;
+    nodes[1].extended = two_devs;
+    nodes[1].n_extended = 1;
+    for (size_t i = 0; i < 4; i++) {
+        w[i].extended = ask_two;
+        w[i].n_extended = 1;
+    }
+    r = place(nodes, 2, w, 5, NULL, 0);
+    /* p1 and p3 on n1 (4), p2 on n2 (2): the spread, then what is free */
+    ck_assert_int_eq(on(&r, 0, 0), 1);
+    ck_assert_int_eq(on(&r, 1, 1), 1);
+    ck_assert_int_eq(on(&r, 2, 0), 1);
+    ck_assert_int_eq(on(&r, 0, 0) + on(&r, 1, 0) + on(&r, 2, 0) + on(&r, 3, 0), 2);
+    ck_assert_int_eq(on(&r, 0, 1) + on(&r, 1, 1) + on(&r, 2, 1) + on(&r, 3, 1), 1);
+    /* the 4th says why, in Kubernetes' words */
+    ck_assert_uint_eq(r.status[3].placed, 0);
+    ck_assert_uint_eq(r.status[3].unschedulable, 1);
+    ck_assert_str_eq(r.status[3].message,
+                     "0/2 nodes can take a replica: 2 Insufficient example.com/dev");
+    /* a pod asking for none is not held up */
+    ck_assert_uint_eq(r.status[4].placed, 1);
+    ck_assert_str_eq(r.status[4].message, "");
+
+    /* the placement is kept; n2's agent finds 2 more devices and
+     * registers again: the 4th gets its place there */
+    {
+        static const berth_resource_count n2_more[] = { { "example.com/dev", 4 } };
+
+        nodes[1].extended = n2_more;
+        r2 = place(nodes, 2, w, 5, r.slots, r.n_slots);
+        ck_assert_int_eq(memcmp(r.slots, r2.slots, 3 * sizeof(*r.slots)), 0);
+        ck_assert_int_eq(on(&r2, 3, 1), 1);
+        ck_assert_uint_eq(r2.status[3].unschedulable, 0);
+        berth_place_result_clear(&r2);
+    }
+    /* n1 comes to count none: its running pods keep theirs (Kubernetes
+     * takes no device back), and a new one finds none there */
+    {
+        static const berth_resource_count none[] = { { "example.com/dev", 0 } };
+        berth_place_workload more[] = {
+            w[0], w[1], w[2], w[3], w[4], workload("p5", POD, 1, 100, 0)
+        };
+
+        more[5].extended = ask_two;
+        more[5].n_extended = 1;
+        nodes[0].extended = none;
+        r2 = place(nodes, 2, more, 6, r.slots, r.n_slots);
+        ck_assert_int_eq(on(&r2, 0, 0), 1);
+        ck_assert_int_eq(on(&r2, 2, 0), 1);
+        ck_assert_int_eq(on(&r2, 3, 1), 1); /* n2 counts 4 (above) */
+        ck_assert_uint_eq(r2.status[5].placed, 0);
+        ck_assert_str_eq(r2.status[5].message,
+                         "0/2 nodes can take a replica: 2 Insufficient example.com/dev");
+        berth_place_result_clear(&r2);
+    }
+    berth_place_result_clear(&r);
+}
+END_TEST
+
+/* A name a node does not have is none free there; each name short is
+ * counted, and a count of 0 asks for nothing. */
+START_TEST(extended_resources_a_node_lacks)
+{
+    static const berth_resource_count ask[] = { { "example.com/dev", 1 },
+                                                { "example.com/gpu", 1 },
+                                                { "example.com/zero", 0 } };
+    static const berth_resource_count gpus[] = { { "example.com/gpu", 8 } };
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30),
+                                 node("n3", 4000, 8LL << 30), node("n4", 500, 8LL << 30) };
+    berth_place_workload w[] = { workload("p", POD, 1, 1000, 0),
+                                 workload("logs", DAEMONSET, 0, 100, 0) };
+    berth_place_result r;
+
+    nodes[0].extended = four_devs;
+    nodes[0].n_extended = 1;
+    nodes[1].extended = gpus;
+    nodes[1].n_extended = 1;
+    w[0].extended = ask;
+    w[0].n_extended = 3;
+    w[1].extended = ask_two;
+    w[1].n_extended = 1;
+    r = place(nodes, 4, w, 2, NULL, 0);
+    ck_assert_uint_eq(r.status[0].placed, 0);
+    ck_assert_str_eq(r.status[0].message,
+                     "0/4 nodes can take a replica: 1 has less than 1 CPU free, 2 Insufficient "
+                     "example.com/dev, 1 Insufficient example.com/gpu");
+    /* a DaemonSet names each node that cannot take its replica */
+    ck_assert_uint_eq(r.status[1].placed, 1);
+    ck_assert_int_eq(on(&r, 1, 0), 1);
+    ck_assert_str_eq(r.status[1].message,
+                     "node n2 has Insufficient example.com/dev, n3 has Insufficient "
+                     "example.com/dev, n4 has Insufficient example.com/dev");
+    berth_place_result_clear(&r);
+    /* with one of each, and nothing of example.com/zero, n1 takes it */
+    {
+        static const berth_resource_count both[] = { { "example.com/dev", 1 },
+                                                     { "example.com/gpu", 1 } };
+
+        nodes[0].extended = both;
+        nodes[0].n_extended = 2;
+        r = place(nodes, 4, w, 1, NULL, 0);
+        ck_assert_int_eq(on(&r, 0, 0), 1);
+        berth_place_result_clear(&r);
+    }
+}
+END_TEST
+
+/* A pod's request as Kubernetes counts it (berth_pod_extended, what the
+ * controller gives placement): its largest init container counts when
+ * it asks for more than the containers together. */
+START_TEST(extended_resources_init_container_max_rule)
+{
+    Workload wl = WORKLOAD_INIT;
+    PodTemplate pt = POD_TEMPLATE_INIT;
+    ContainerSpec app = CONTAINER_SPEC_INIT, init = CONTAINER_SPEC_INIT;
+    ContainerSpec *inits[] = { &init };
+    Resources r_app = RESOURCES_INIT, r_init = RESOURCES_INIT;
+    Resources_ExtendedEntry e_app = RESOURCES_EXTENDED_ENTRY_INIT,
+                            e_init = RESOURCES_EXTENDED_ENTRY_INIT;
+    Resources_ExtendedEntry *x_app[] = { &e_app }, *x_init[] = { &e_init };
+    berth_place_node nodes[] = { node("n1", 4000, 8LL << 30), node("n2", 4000, 8LL << 30) };
+    berth_place_workload w[] = { workload("p", POD, 1, 0, 0) };
+    berth_resource_count *ask = NULL;
+    berth_place_result r;
+
+    wl.template_ = &app;
+    wl.pod = &pt;
+    pt.init_containers = inits;
+    pt.n_init_containers = 1;
+    init.restart_policy = RESTART_ON_FAILURE;
+    app.resources = &r_app;
+    init.resources = &r_init;
+    e_app.key = e_init.key = "example.com/dev";
+    e_app.value = 1;
+    e_init.value = 3;
+    r_app.extended = x_app;
+    r_app.n_extended = 1;
+    r_init.extended = x_init;
+    r_init.n_extended = 1;
+    w[0].n_extended = berth_pod_extended(&wl, &ask);
+    w[0].extended = ask;
+    ck_assert_uint_eq(w[0].n_extended, 1);
+    ck_assert_int_eq(ask[0].count, 3);
+    /* n1 has 2: the app alone would fit, the init container does not */
+    nodes[0].extended = two_devs;
+    nodes[0].n_extended = 1;
+    nodes[1].extended = four_devs;
+    nodes[1].n_extended = 1;
+    r = place(nodes, 2, w, 1, NULL, 0);
+    ck_assert_int_eq(on(&r, 0, 1), 1);
+    berth_place_result_clear(&r);
+    nodes[1].extended = two_devs;
+    r = place(nodes, 2, w, 1, NULL, 0);
+    ck_assert_str_eq(r.status[0].message,
+                     "0/2 nodes can take a replica: 2 Insufficient example.com/dev");
+    berth_place_result_clear(&r);
+    free(ask);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("placement");
@@ -717,6 +894,9 @@ Suite *make_suite(void)
     tcase_add_test(tc, garbage_in_is_dropped);
     tcase_add_test(tc, node_name_and_affinity);
     tcase_add_test(tc, taints_and_tolerations);
+    tcase_add_test(tc, extended_resources_are_counted_per_node);
+    tcase_add_test(tc, extended_resources_a_node_lacks);
+    tcase_add_test(tc, extended_resources_init_container_max_rule);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* The controller's checks of requests (validate.h): what passes, and what
  * each refusal says. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,51 @@ START_TEST(node_info)
 }
 END_TEST
 
+/* A node's extended resources: Kubernetes' names, each once, bounded. */
+START_TEST(node_extended_resources)
+{
+    NodeCapacity_ExtendedEntry e[65], *ep[65];
+    char names[65][32];
+    berth_error *err = NULL;
+
+    for (size_t i = 0; i < 65; i++) {
+        node_capacity_extended_entry_init(&e[i]);
+        snprintf(names[i], sizeof(names[i]), "example.com/class%zu", i);
+        e[i].key = names[i];
+        e[i].value = 2;
+        ep[i] = &e[i];
+    }
+    cap.extended = ep;
+    cap.n_extended = 64;
+    ck_assert_int_eq(ctl_node_info_validate(&info, &err), 0);
+    cap.n_extended = 65;
+    ck_assert_berth_error(ctl_node_info_validate(&info, &err), err,
+                          "node.capacity.extended: 65 resources, at most 64");
+    cap.n_extended = 2;
+    e[1].value = 0; /* a kind whose devices are all gone */
+    ck_assert_int_eq(ctl_node_info_validate(&info, &err), 0);
+    e[1].value = (1 << 20) + 1;
+    ck_assert_berth_error(ctl_node_info_validate(&info, &err), err,
+                          "node.capacity.extended[example.com/class1]: 1048577 is out of range "
+                          "(0..1048576)");
+    e[1].value = -1;
+    ck_assert_int_lt(ctl_node_info_validate(&info, NULL), 0);
+    e[1].value = 1;
+    e[1].key = "example.com/class0";
+    ck_assert_berth_error(ctl_node_info_validate(&info, &err), err,
+                          "node.capacity.extended: example.com/class0 is given twice");
+    e[1].key = "Vendor_X.com/gpu";
+    ck_assert_berth_error(ctl_node_info_validate(&info, &err), err,
+                          "node.capacity.extended: 'Vendor_X.com/gpu' doesn't follow extended "
+                          "resource name standard (its domain must be a lower case DNS "
+                          "subdomain, at most 244 characters)");
+    e[1].key = "kubernetes.io/gpu";
+    ck_assert_int_lt(ctl_node_info_validate(&info, NULL), 0);
+    cap.extended = NULL;
+    cap.n_extended = 0;
+}
+END_TEST
+
 START_TEST(heartbeat)
 {
     HeartbeatRequest hb = HEARTBEAT_REQUEST_INIT;
@@ -120,6 +166,43 @@ START_TEST(statuses_and_reports)
     b.reason = "Exit\n";
     ck_assert_int_lt(ctl_status_validate(&b, NULL), 0);
 
+    b.reason = "";
+    /* the devices it holds: CDI names and host paths, bounded */
+    {
+        char *devices[1025], *big = malloc(4097);
+
+        for (size_t i = 0; i < 1025; i++)
+            devices[i] = "example.com/dev=dev0";
+        devices[1] = "/dev/fuse";
+        b.devices = devices;
+        b.n_devices = 2;
+        ck_assert_int_eq(ctl_status_validate(&b, &err), 0);
+        b.n_devices = 1025;
+        ck_assert_berth_error(ctl_status_validate(&b, &err), err,
+                              "status of web-1: 1025 devices, at most 1024");
+        b.n_devices = 2;
+        devices[1] = "";
+        ck_assert_berth_error(ctl_status_validate(&b, &err), err,
+                              "status of web-1: devices[1] is not a device's name or path "
+                              "(printable, at most 4095 characters, 65536 in all)");
+        devices[1] = "/dev/\x1b[2J";
+        ck_assert_int_lt(ctl_status_validate(&b, NULL), 0);
+        memset(big, 'x', 4096);
+        big[4096] = '\0';
+        devices[1] = big;
+        ck_assert_int_lt(ctl_status_validate(&b, NULL), 0);
+        big[4000] = '\0';
+        for (size_t i = 0; i < 20; i++)
+            devices[i] = big;
+        b.n_devices = 16;
+        ck_assert_int_eq(ctl_status_validate(&b, &err), 0);
+        b.n_devices = 17; /* 68000 bytes */
+        ck_assert_int_lt(ctl_status_validate(&b, NULL), 0);
+        b.devices = NULL;
+        b.n_devices = 0;
+        free(big);
+    }
+
     rs.n_containers = CTL_STATUSES_MAX + 1; /* refused before a status is read */
     ck_assert_berth_error(ctl_report_status_validate(&rs, &err), err,
                           "4097 statuses, at most 4096");
@@ -173,6 +256,7 @@ Suite *make_suite(void)
 
     tcase_add_checked_fixture(tc, info_setup, NULL);
     tcase_add_test(tc, node_info);
+    tcase_add_test(tc, node_extended_resources);
     tcase_add_test(tc, heartbeat);
     tcase_add_test(tc, statuses_and_reports);
     suite_add_tcase(s, tc);

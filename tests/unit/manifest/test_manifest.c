@@ -622,6 +622,80 @@ static const bad_case bad_cases[] = {
       "code" },
     { "apiVersion: apps/v1\nkind: Job\nmetadata: {name: j}\n",
       "web.yaml:2:7: kind: apiVersion apps/v1 has no kind Job (use batch/v1 or berth/v1)" },
+    /* extended resources: Kubernetes' rules, each at its key or value */
+    { POD_HEAD "  - name: a\n"
+               "    image: b\n"
+               "    resources:\n"
+               "      requests: {example.com/dev: 1, example.com/gpu: \"2\", cpus: 1}\n"
+               "      limits: {example.com/dev: 2, kubernetes.io/x: 1, example.com/f: 0.5}\n"
+               "  - name: c\n"
+               "    image: b\n"
+               "    resources:\n"
+               "      limits: {example.com/m: 500m, example.com/big: 1025, gpu: 1,\n"
+               "               requests.example.com/q: 1, example.com/neg: \"-1\"}\n",
+      "web.yaml:9:35: spec.containers[0].resources.requests.example.com/dev: must be equal to "
+      "example.com/dev limit of 2\n"
+      "web.yaml:9:55: spec.containers[0].resources.requests.example.com/gpu: Limit must be set "
+      "for non overcommitable resources\n"
+      "web.yaml:9:60: spec.containers[0].resources.requests.cpus: unknown field (did you mean "
+      "cpu?)\n"
+      "web.yaml:10:36: spec.containers[0].resources.limits.kubernetes.io/x: doesn't follow "
+      "extended resource name standard (the kubernetes.io domain is Kubernetes' own)\n"
+      "web.yaml:10:71: spec.containers[0].resources.limits.example.com/f: 0.5: must be an "
+      "integer\n"
+      "web.yaml:14:31: spec.containers[1].resources.limits.example.com/m: 500m: must be an "
+      "integer\n"
+      "web.yaml:14:54: spec.containers[1].resources.limits.example.com/big: 1025 is more than "
+      "1024\n"
+      "web.yaml:14:60: spec.containers[1].resources.limits.gpu: unknown field (did you mean "
+      "cpu?)\n"
+      "web.yaml:15:16: spec.containers[1].resources.limits.requests.example.com/q: doesn't "
+      "follow extended resource name standard (\"requests.\" starts a quota's name)\n"
+      "web.yaml:15:60: spec.containers[1].resources.limits.example.com/neg: example.com/neg "
+      "quantity '-1' must not be negative" },
+    { POD_HEAD "  - name: a\n"
+               "    image: b\n"
+               "    resources:\n"
+               "      limits: {a.io/d0: 1, a.io/d1: 1, a.io/d2: 1, a.io/d3: 1, a.io/d4: 1,\n"
+               "               a.io/d5: 1, a.io/d6: 1, a.io/d7: 1, a.io/d8: 1, a.io/d9: 1,\n"
+               "               b.io/d0: 1, b.io/d1: 1, b.io/d2: 1, b.io/d3: 1, b.io/d4: 1,\n"
+               "               b.io/d5: 1, b.io/d6: 1, b.io/d7: 1, b.io/d8: 1, b.io/d9: 1,\n"
+               "               c.io/d0: 1, c.io/d1: 1, c.io/d2: 1, c.io/d3: 1, c.io/d4: 1,\n"
+               "               c.io/d5: 1, c.io/d6: 1, c.io/d7: 1, c.io/d8: 1, c.io/d9: 1,\n"
+               "               d.io/d0: 1, d.io/d1: 1, d.io/d2: 1}\n",
+      "web.yaml:9:15: spec.containers[0].resources.limits: 33 extended resources, at most 32" },
+    { POD_HEAD "  - name: a\n"
+               "    image: b\n"
+               "    resources: {limits: {example.com/dev: 1, example.com/dev: 2}}\n",
+      "web.yaml:8:46: spec.containers[0].resources.limits.example.com/dev: duplicate field (first "
+      "at line 8)" },
+    /* a pod's host devices (CRI-O's annotation): each entry checked, at
+     * the annotation */
+    { "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+      "    io.kubernetes.cri-o.Devices: \"/dev/fuse,,/dev/x:rwx,example.com/dev=d0,/dev/../etc,"
+      "/dev/kvm:/kvm,dev/tty\"\n"
+      "spec: {containers: [{name: a, image: b}]}\n",
+      "web.yaml:6:34: metadata.annotations.io.kubernetes.cri-o.Devices: an empty device entry\n"
+      "web.yaml:6:34: metadata.annotations.io.kubernetes.cri-o.Devices: '/dev/x:rwx': "
+      "permissions must be a subset of rwm\n"
+      "web.yaml:6:34: metadata.annotations.io.kubernetes.cri-o.Devices: 'example.com/dev=d0' is "
+      "a CDI device: this annotation gives host devices only (ask for CDI devices with "
+      "resources.limits, vendor.com/class: N)\n"
+      "web.yaml:6:34: metadata.annotations.io.kubernetes.cri-o.Devices: '/dev/../etc' must be an "
+      "absolute, normalised path\n"
+      "web.yaml:6:34: metadata.annotations.io.kubernetes.cri-o.Devices: '/dev/kvm:/kvm': devices "
+      "must be in path /dev\n"
+      "web.yaml:6:34: metadata.annotations.io.kubernetes.cri-o.Devices: 'dev/tty': the host path "
+      "must be absolute" },
+    { "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+      "  selector: {matchLabels: {app: d}}\n"
+      "  template:\n"
+      "    metadata:\n"
+      "      labels: {app: d}\n"
+      "      annotations: {io.kubernetes.cri-o.Devices: /dev/fuse:/dev/f:rx}\n"
+      "    spec: {containers: [{name: a, image: b}]}\n",
+      "web.yaml:9:50: spec.template.metadata.annotations.io.kubernetes.cri-o.Devices: "
+      "'/dev/fuse:/dev/f:rx': permissions must be a subset of rwm" },
     /* YAML itself */
     { "kind: [\n", "web.yaml:2:1: YAML: did not find expected node content while parsing a flow "
                    "node" },
@@ -637,6 +711,157 @@ START_TEST(rejected_with_file_line_column_and_path)
 
     ck_assert_msg(strcmp(msg, c->error) == 0, "case %d:\n got: %s\nwant: %s", _i, msg, c->error);
     free(msg);
+}
+END_TEST
+
+/* Extended resources (a resources key with '/') as Kubernetes takes them:
+ * integers, a limit alone is the request, a request equal to its limit is
+ * fine, a limit of 0 asks for nothing; init containers and sidecars have
+ * them too, and every kind's pod template. */
+START_TEST(extended_resources)
+{
+    berth_manifest *m = parse_ok(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+        "  initContainers:\n"
+        "  - name: init\n"
+        "    image: b\n"
+        "    resources: {limits: {example.com/dev: 3}}\n"
+        "  - name: side\n"
+        "    image: b\n"
+        "    restartPolicy: Always\n"
+        "    resources: {limits: {example.com/dev: \"1\"}}\n"
+        "  containers:\n"
+        "  - name: app\n"
+        "    image: b\n"
+        "    resources:\n"
+        "      requests: {cpu: 100m, example.com/dev: 2}\n"
+        "      limits: {example.com/dev: 2, vendor.example/gpu: 1k, example.com/none: 0}\n"
+        "---\n"
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n"
+        "  template:\n"
+        "    spec:\n"
+        "      restartPolicy: Never\n"
+        "      containers: [{name: c, image: b, resources: {limits: {example.com/dev: 1}}}]\n");
+    const Workload *w = m->workloads[0];
+    const Resources *r = w->template_->resources;
+    berth_resource_count *v = NULL;
+
+    ck_assert_int_eq(r->cpu_request_millis, 100);
+    ck_assert_uint_eq(r->n_extended, 2);
+    ck_assert_str_eq(r->extended[0]->key, "example.com/dev");
+    ck_assert_int_eq(r->extended[0]->value, 2);
+    ck_assert_str_eq(r->extended[1]->key, "vendor.example/gpu");
+    ck_assert_int_eq(r->extended[1]->value, 1000);
+    ck_assert_uint_eq(w->pod->n_init_containers, 2);
+    ck_assert_int_eq(w->pod->init_containers[0]->resources->extended[0]->value, 3);
+    ck_assert_int_eq(w->pod->init_containers[1]->resources->extended[0]->value, 1);
+    /* what the pod asks of its node: the app's 2 and the sidecar's 1 */
+    ck_assert_uint_eq(berth_pod_extended(w, &v), 2);
+    ck_assert_str_eq(v[0].name, "example.com/dev");
+    ck_assert_int_eq(v[0].count, 3);
+    free(v);
+    r = m->workloads[1]->template_->resources;
+    ck_assert_uint_eq(r->n_extended, 1);
+    ck_assert_str_eq(r->extended[0]->key, "example.com/dev");
+    ck_assert_int_eq(r->extended[0]->value, 1);
+    berth_manifest_free(m);
+}
+END_TEST
+
+/* The host devices of DeviceRequest list d (n of them), as
+ * "name>path:perms" joined by spaces, into buf. */
+static const char *devices_of(DeviceRequest **d, size_t n, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s>%s:%s", i ? " " : "", d[i]->name,
+                                d[i]->container_path, d[i]->permissions);
+    return buf;
+}
+
+/* CRI-O's annotation for a pod's host devices: every container of the pod
+ * (init containers and sidecars too) gets them, whatever the kind; the
+ * annotation of a Deployment itself (not its pod template's) is not its
+ * pods'. */
+START_TEST(pod_devices_annotation)
+{
+    static const char *const kinds[] = {
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+        "    io.kubernetes.cri-o.Devices: '/dev/fuse, /dev/net/tun:/dev/tun0:rw'\n"
+        "spec:\n"
+        "  initContainers: [{name: i, image: b}, {name: s, image: b, restartPolicy: Always}]\n"
+        "  containers: [{name: a, image: b}, {name: c, image: b}]\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+        "  selector: {matchLabels: {app: d}}\n"
+        "  template:\n"
+        "    metadata:\n"
+        "      labels: {app: d}\n"
+        "      annotations: {io.kubernetes.cri-o.Devices: '/dev/fuse,/dev/net/tun:/dev/tun0:rw'}\n"
+        "    spec: {containers: [{name: a, image: b}]}\n",
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\nspec:\n"
+        "  selector: {matchLabels: {app: d}}\n"
+        "  template:\n"
+        "    metadata:\n"
+        "      labels: {app: d}\n"
+        "      annotations: {io.kubernetes.cri-o.Devices: '/dev/fuse,/dev/net/tun:/dev/tun0:rw'}\n"
+        "    spec: {containers: [{name: a, image: b}]}\n",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n"
+        "  template:\n"
+        "    metadata:\n"
+        "      annotations: {io.kubernetes.cri-o.Devices: '/dev/fuse,/dev/net/tun:/dev/tun0:rw'}\n"
+        "    spec: {restartPolicy: Never, containers: [{name: a, image: b}]}\n",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n"
+        "  schedule: '@hourly'\n"
+        "  jobTemplate:\n"
+        "    spec:\n"
+        "      template:\n"
+        "        metadata:\n"
+        "          annotations: {io.kubernetes.cri-o.Devices: "
+        "'/dev/fuse,/dev/net/tun:/dev/tun0:rw'}\n"
+        "        spec: {restartPolicy: Never, containers: [{name: a, image: b}]}\n",
+    };
+    char buf[256];
+
+    for (size_t k = 0; k < BERTH_ARRAY_SIZE(kinds); k++) {
+        berth_manifest *m = parse_ok(kinds[k]);
+        const Workload *w = m->workloads[0];
+
+        ck_assert_uint_eq(berth_pod_size(w), k == 0 ? 4 : 1);
+        for (size_t i = 0; i < berth_pod_size(w); i++) {
+            PodRole role;
+            uint32_t index;
+            const ContainerSpec *c = berth_pod_container(w, i, &role, &index);
+
+            ck_assert_msg(strcmp(devices_of(c->devices, c->n_devices, buf, sizeof(buf)),
+                                 "/dev/fuse>: /dev/net/tun>/dev/tun0:rw") == 0,
+                          "kind %zu container %zu: %s", k, i, buf);
+        }
+        berth_manifest_free(m);
+    }
+    /* a Deployment's own annotations are not its pods' */
+    {
+        berth_manifest *m = parse_ok("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n"
+                                     "  annotations: {io.kubernetes.cri-o.Devices: /dev/fuse}\n"
+                                     "spec:\n"
+                                     "  selector: {matchLabels: {app: d}}\n"
+                                     "  template:\n"
+                                     "    metadata: {labels: {app: d}}\n"
+                                     "    spec: {containers: [{name: a, image: b}]}\n");
+
+        ck_assert_uint_eq(m->workloads[0]->template_->n_devices, 0);
+        berth_manifest_free(m);
+    }
+    /* empty: none */
+    {
+        berth_manifest *m = parse_ok("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+                                     "  annotations: {io.kubernetes.cri-o.Devices: ''}\n"
+                                     "spec: {containers: [{name: a, image: b}]}\n");
+
+        ck_assert_uint_eq(m->workloads[0]->template_->n_devices, 0);
+        berth_manifest_free(m);
+    }
 }
 END_TEST
 
@@ -1721,6 +1946,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, deployment_rollout_fields);
     tcase_add_test(tc, job_fields);
     tcase_add_test(tc, cronjob_fields);
+    tcase_add_test(tc, extended_resources);
+    tcase_add_test(tc, pod_devices_annotation);
     tcase_add_loop_test(tc, rejected_with_file_line_column_and_path, 0,
                         sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(tc, one_bad_document_spoils_the_file);

@@ -7,6 +7,7 @@
 #include "check_main.h"
 #include "pb/pb.h"
 #include "spec/spec.h"
+#include "spec/workload.h"
 
 static ContainerSpec spec;
 static Resources res;
@@ -573,6 +574,232 @@ START_TEST(rlimits_and_cpuset)
 }
 END_TEST
 
+START_TEST(extended_resources)
+{
+    berth_error *err = NULL;
+    Resources_ExtendedEntry e[BERTH_SPEC_EXTENDED_MAX + 1], *ep[BERTH_SPEC_EXTENDED_MAX + 1];
+    char names[BERTH_SPEC_EXTENDED_MAX + 1][32];
+    char long_name[80];
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(e); i++) {
+        resources_extended_entry_init(&e[i]);
+        snprintf(names[i], sizeof(names[i]), "example.com/dev%zu", i);
+        e[i].key = names[i];
+        e[i].value = 1;
+        ep[i] = &e[i];
+    }
+    spec.resources = &res;
+    res.extended = ep;
+    res.n_extended = 2;
+    e[0].key = "example.com/dev";
+    e[0].value = 2;
+    e[1].key = "vendor.example/gpu_v2.x";
+    e[1].value = 1024;
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    /* Kubernetes allows a limit of 0: nothing is asked for */
+    e[1].value = 0;
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    e[1].value = 1025;
+    expect_invalid("spec.resources.extended[vendor.example/gpu_v2.x]: 1025 is out of range "
+                   "(0..1024)");
+    e[1].value = -1;
+    expect_invalid("spec.resources.extended[vendor.example/gpu_v2.x]: -1 is out of range "
+                   "(0..1024)");
+    e[1].value = 1;
+    e[1].key = "example.com/dev";
+    expect_invalid("spec.resources.extended: example.com/dev is given twice");
+    e[1].key = "gpu";
+    expect_invalid("spec.resources.extended: 'gpu' doesn't follow extended resource name "
+                   "standard (a domain and a name: example.com/device)");
+    e[1].key = "Example.com/dev";
+    expect_invalid("spec.resources.extended: 'Example.com/dev' doesn't follow extended resource "
+                   "name standard (its domain must be a lower case DNS subdomain, at most 244 "
+                   "characters)");
+    e[1].key = "example..com/dev";
+    expect_invalid("spec.resources.extended: 'example..com/dev' doesn't follow extended "
+                   "resource name standard (its domain must be a lower case DNS subdomain, at "
+                   "most 244 characters)");
+    e[1].key = "example.com/-dev";
+    expect_invalid("spec.resources.extended: 'example.com/-dev' doesn't follow extended resource "
+                   "name standard (its name must be 1-63 characters, a letter or digit at both "
+                   "ends)");
+    e[1].key = "example.com/a/b";
+    expect_invalid("spec.resources.extended: 'example.com/a/b' doesn't follow extended resource "
+                   "name standard (a domain and a name: example.com/device)");
+    e[1].key = "example.com/d+v";
+    expect_invalid("spec.resources.extended: 'example.com/d+v' doesn't follow extended resource "
+                   "name standard (its name must be letters, digits, '-', '_' and '.')");
+    snprintf(long_name, sizeof(long_name), "example.com/%064d", 0);
+    e[1].key = long_name;
+    ck_assert_ptr_nonnull(berth_extended_resource_name_problem(long_name));
+    /* Kubernetes' own names are native resources, not extended ones */
+    e[1].key = "kubernetes.io/dev";
+    expect_invalid("spec.resources.extended: 'kubernetes.io/dev' doesn't follow extended "
+                   "resource name standard (the kubernetes.io domain is Kubernetes' own)");
+    ck_assert_ptr_nonnull(berth_extended_resource_name_problem("node.kubernetes.io/x"));
+    e[1].key = "requests.example.com/dev";
+    expect_invalid("spec.resources.extended: 'requests.example.com/dev' doesn't follow extended "
+                   "resource name standard (\"requests.\" starts a quota's name)");
+    e[1].key = "x.example.com/dev";
+    res.n_extended = BERTH_SPEC_EXTENDED_MAX;
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    res.n_extended = BERTH_SPEC_EXTENDED_MAX + 1;
+    expect_invalid("spec.resources.extended: 33 resources, at most 32");
+}
+END_TEST
+
+START_TEST(devices)
+{
+    berth_error *err = NULL;
+    DeviceRequest d[BERTH_SPEC_DEVICES_MAX + 1], *dp[BERTH_SPEC_DEVICES_MAX + 1];
+
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(d); i++) {
+        device_request_init(&d[i]);
+        d[i].name = "/dev/fuse";
+        dp[i] = &d[i];
+    }
+    spec.devices = dp;
+    spec.n_devices = 3;
+    d[1].name = "/dev/net/tun";
+    d[1].container_path = "/dev/tun0";
+    d[1].permissions = "rw";
+    d[2].name = "example.com/dev=dev0";
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    d[2].name = "example.com/dev=all";
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    spec.n_devices = BERTH_SPEC_DEVICES_MAX + 1;
+    expect_invalid("spec.devices: 65 devices, at most 64");
+    spec.n_devices = 3;
+    d[0].name = "/dev/../etc/passwd";
+    expect_invalid("spec.devices[0]: '/dev/../etc/passwd' must be an absolute, normalised path");
+    d[0].name = "dev/fuse";
+    expect_invalid("spec.devices[0]: 'dev/fuse' is neither the absolute path of a host device "
+                   "nor a CDI device name (vendor.com/class=name)");
+    d[0].name = "";
+    expect_invalid("spec.devices[0]: '' is neither the absolute path of a host device nor a CDI "
+                   "device name (vendor.com/class=name)");
+    d[0].name = "example.com/dev";
+    expect_invalid("spec.devices[0]: 'example.com/dev' is neither the absolute path of a host "
+                   "device nor a CDI device name (vendor.com/class=name)");
+    d[0].name = "/dev/fuse";
+    d[1].container_path = "tun0";
+    expect_invalid("spec.devices[1]: container path 'tun0' must be an absolute, normalised path");
+    d[1].container_path = "";
+    d[1].permissions = "rwx";
+    expect_invalid("spec.devices[1]: permissions 'rwx' are not a subset of rwm");
+    d[1].permissions = "rr";
+    expect_invalid("spec.devices[1]: permissions 'rr' are not a subset of rwm");
+    d[1].permissions = "mwr";
+    ck_assert_int_eq(berth_spec_validate(&spec, &err), 0);
+    d[2].permissions = "r";
+    expect_invalid("spec.devices[2]: example.com/dev=all is a CDI device: no container path or "
+                   "permissions (its CDI spec says them)");
+    d[2].permissions = "";
+    d[2].container_path = "/dev/x";
+    expect_invalid("spec.devices[2]: example.com/dev=all is a CDI device: no container path or "
+                   "permissions (its CDI spec says them)");
+}
+END_TEST
+
+/* A pod's requests as Kubernetes counts them: the larger of its
+ * containers' sum (sidecars in) and each init container with the
+ * sidecars started before it. */
+START_TEST(pod_requests_as_kubernetes_counts_them)
+{
+    Workload w = WORKLOAD_INIT;
+    PodTemplate pt = POD_TEMPLATE_INIT;
+    ContainerSpec app = CONTAINER_SPEC_INIT, app2 = CONTAINER_SPEC_INIT,
+                  init1 = CONTAINER_SPEC_INIT, side = CONTAINER_SPEC_INIT,
+                  init2 = CONTAINER_SPEC_INIT;
+    ContainerSpec *inits[] = { &init1, &side, &init2 }, *apps[] = { &app2 };
+    Resources r_app = RESOURCES_INIT, r_app2 = RESOURCES_INIT, r_init1 = RESOURCES_INIT,
+              r_side = RESOURCES_INIT, r_init2 = RESOURCES_INIT;
+    Resources_ExtendedEntry e_app = RESOURCES_EXTENDED_ENTRY_INIT,
+                            e_init1 = RESOURCES_EXTENDED_ENTRY_INIT,
+                            e_side = RESOURCES_EXTENDED_ENTRY_INIT,
+                            e_init2 = RESOURCES_EXTENDED_ENTRY_INIT,
+                            e_zero = RESOURCES_EXTENDED_ENTRY_INIT;
+    Resources_ExtendedEntry *x_app[] = { &e_app }, *x_init1[] = { &e_init1, &e_zero },
+                            *x_side[] = { &e_side }, *x_init2[] = { &e_init2 };
+    berth_resource_count *v = NULL;
+    int64_t cpu, mem;
+
+    w.template_ = &app;
+    w.pod = &pt;
+    pt.containers = apps;
+    pt.n_containers = 1;
+    pt.init_containers = inits;
+    pt.n_init_containers = 3;
+    side.restart_policy = RESTART_ALWAYS;
+    init1.restart_policy = init2.restart_policy = RESTART_ON_FAILURE;
+    app.resources = &r_app;
+    app2.resources = &r_app2;
+    init1.resources = &r_init1;
+    side.resources = &r_side;
+    init2.resources = &r_init2;
+    /* cpu: apps 100 + 100 + sidecar 50 = 250 < init2 300 + sidecar 50 */
+    r_app.cpu_request_millis = r_app2.cpu_request_millis = 100;
+    r_side.cpu_request_millis = 50;
+    r_init1.cpu_request_millis = 320;
+    r_init2.cpu_request_millis = 300;
+    r_app.memory_request_bytes = 64 << 20;
+    r_init1.memory_request_bytes = 32 << 20;
+    berth_pod_requests(&w, &cpu, &mem);
+    ck_assert_int_eq(cpu, 350);
+    ck_assert_int_eq(mem, 64 << 20);
+    /* limits by the same rule; one not set adds nothing */
+    {
+        const ContainerSpec *all[] = { &init1, &side, &init2, &app, &app2 };
+        const PodRole roles[] = { POD_ROLE_INIT, POD_ROLE_SIDECAR, POD_ROLE_INIT, POD_ROLE_APP,
+                                  POD_ROLE_APP };
+        berth_pod_resources pr;
+
+        r_app.cpu_millis = 500;
+        r_side.cpu_millis = 200;
+        r_init2.cpu_millis = 600;
+        r_app.memory_bytes = 128 << 20;
+        berth_pod_resources_of(all, roles, 5, &pr);
+        ck_assert_int_eq(pr.cpu_request_millis, 350);
+        ck_assert_int_eq(pr.cpu_limit_millis, 800); /* init2 600 + sidecar 200 */
+        ck_assert_int_eq(pr.memory_limit_bytes, 128 << 20);
+    }
+    /* example.com/dev: apps 1 + sidecar 1 = 2, init1 3 (before the
+     * sidecar), init2 1 + sidecar 1: 3; example.com/gpu: init2's 2 alone;
+     * example.com/zero: a limit of 0 asks for nothing */
+    e_app.key = e_init1.key = e_side.key = "example.com/dev";
+    e_app.value = 1;
+    e_side.value = 1;
+    e_init1.value = 3;
+    e_zero.key = "example.com/zero";
+    e_init2.key = "example.com/gpu";
+    e_init2.value = 2;
+    r_app.extended = x_app;
+    r_app.n_extended = 1;
+    r_init1.extended = x_init1;
+    r_init1.n_extended = 2;
+    r_side.extended = x_side;
+    r_side.n_extended = 1;
+    r_init2.extended = x_init2;
+    r_init2.n_extended = 1;
+    ck_assert_uint_eq(berth_pod_extended(&w, &v), 2);
+    ck_assert_str_eq(v[0].name, "example.com/dev");
+    ck_assert_int_eq(v[0].count, 3);
+    ck_assert_str_eq(v[1].name, "example.com/gpu");
+    ck_assert_int_eq(v[1].count, 2);
+    free(v);
+    /* the init container's 3 no longer the most: the app's 4 + sidecar */
+    e_app.value = 4;
+    ck_assert_uint_eq(berth_pod_extended(&w, &v), 2);
+    ck_assert_int_eq(v[0].count, 5);
+    free(v);
+    /* none at all */
+    w.pod = NULL;
+    app.resources = NULL;
+    ck_assert_uint_eq(berth_pod_extended(&w, &v), 0);
+    ck_assert_ptr_null(v);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("spec");
@@ -592,6 +819,9 @@ Suite *make_suite(void)
     tcase_add_test(tc, env_field_refs);
     tcase_add_test(tc, capabilities);
     tcase_add_test(tc, rlimits_and_cpuset);
+    tcase_add_test(tc, extended_resources);
+    tcase_add_test(tc, devices);
+    tcase_add_test(tc, pod_requests_as_kubernetes_counts_them);
     suite_add_tcase(s, tc);
     return s;
 }
