@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include "rpc/principal.h"
 #include "base/duration.h"
+#include "cdi/cdi.h"
 #include "yaml/yaml.h"
 
 #define METRICS_INTERVAL_MIN_NS (100 * BERTH_NSEC_PER_MSEC)
@@ -98,6 +99,8 @@ int agent_config_defaults(agent_config *cfg, berth_error **err)
     cfg->pod_bridge = berth_xstrdup("berth0");
     cfg->pod_nft_table = berth_xstrdup("berth");
     cfg->cni_conf_dir = berth_xstrdup("/etc/cni/net.d");
+    for (size_t i = 0; i < berth_cdi_default_dirs_len && i < AGENT_CDI_DIRS_MAX; i++)
+        cfg->cdi_spec_dirs[cfg->n_cdi_spec_dirs++] = berth_xstrdup(berth_cdi_default_dirs[i]);
     cfg->cni_bin_dir = berth_xstrdup("/usr/lib/cni");
     cfg->cgroup_parent = berth_xstrdup("/berth");
     cfg->metrics_address = berth_xstrdup(BERTH_METRICS_AGENT_DEFAULT);
@@ -128,6 +131,12 @@ void agent_config_free(agent_config *cfg)
         free(cfg->operator_keys[i]);
     }
     cfg->n_operators = 0;
+    for (size_t i = 0; i < cfg->n_allowed_devices; i++)
+        free(cfg->allowed_devices[i]);
+    cfg->n_allowed_devices = 0;
+    for (size_t i = 0; i < cfg->n_cdi_spec_dirs; i++)
+        free(cfg->cdi_spec_dirs[i]);
+    cfg->n_cdi_spec_dirs = 0;
 }
 
 /* to = a deep copy of from. */
@@ -147,6 +156,10 @@ static void config_copy(agent_config *to, const agent_config *from)
         to->operator_names[i] = berth_xstrdup(from->operator_names[i]);
         to->operator_keys[i] = berth_xstrdup(from->operator_keys[i]);
     }
+    for (size_t i = 0; i < to->n_allowed_devices; i++)
+        to->allowed_devices[i] = berth_xstrdup(from->allowed_devices[i]);
+    for (size_t i = 0; i < to->n_cdi_spec_dirs; i++)
+        to->cdi_spec_dirs[i] = berth_xstrdup(from->cdi_spec_dirs[i]);
 }
 
 int agent_config_label(agent_config *cfg, const char *key, const char *value, berth_error **err)
@@ -222,6 +235,52 @@ static void add_operator(berth_yaml *y, const berth_yaml_node *key, const char *
 static void read_operators(berth_yaml *y, const berth_yaml_node *n, void *data)
 {
     berth_yaml_get_string_map(y, n, AGENT_LABELS_MAX, "operators", add_operator, data);
+}
+
+/* A list of absolute paths into to[0..max) (replacing what is there);
+ * what names says the items are in errors. */
+static void read_paths(berth_yaml *y, const berth_yaml_node *n, size_t max, char **to,
+                       size_t *ret_n, const char *what)
+{
+    char **items = NULL;
+    size_t n_items = 0;
+    bool ok = true;
+
+    if (!berth_yaml_get_string_list(y, n, max, &items, &n_items))
+        return;
+    for (size_t i = 0; i < n_items; i++)
+        if (items[i][0] != '/' || strlen(items[i]) >= PATH_MAX) {
+            size_t mark = berth_yaml_push(y, "[%zu]", i);
+
+            berth_yaml_error(y, berth_yaml_item(y, n, i), "%s must be absolute paths (\"%s\")",
+                             what, items[i]);
+            berth_yaml_pop(y, mark);
+            ok = false;
+        }
+    if (ok) {
+        for (size_t i = 0; i < *ret_n; i++)
+            free(to[i]);
+        for (size_t i = 0; i < n_items; i++)
+            to[i] = TAKE_PTR(items[i]);
+        *ret_n = n_items;
+    }
+    berth_yaml_strv_free(items, n_items);
+}
+
+static void read_allowed_devices(berth_yaml *y, const berth_yaml_node *n, void *data)
+{
+    agent_config *cfg = data;
+
+    read_paths(y, n, AGENT_DEVICES_MAX, cfg->allowed_devices, &cfg->n_allowed_devices,
+               "allowed_devices");
+}
+
+static void read_cdi_spec_dirs(berth_yaml *y, const berth_yaml_node *n, void *data)
+{
+    agent_config *cfg = data;
+
+    read_paths(y, n, AGENT_CDI_DIRS_MAX, cfg->cdi_spec_dirs, &cfg->n_cdi_spec_dirs,
+               "cdi_spec_dirs");
 }
 
 static void read_controller(berth_yaml *y, const berth_yaml_node *n, void *data)
@@ -425,6 +484,8 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                   FLD("registries"),
                   FLD("seccomp_profile_dir"),
                   FLD("allow_privileged"),
+                  FLD("allowed_devices"),
+                  FLD("cdi_spec_dirs"),
                   FLD("pod_network"),
                   FLD("image_pull_backoff"),
                   FLD("image_gc"),
@@ -477,6 +538,8 @@ static void read_root(berth_yaml *y, const berth_yaml_node *root, agent_config *
                             60 * BERTH_NSEC_PER_SEC, &cfg->image_pull_backoff_ns);
     berth_yaml_opt_sub(y, f, "image_gc", read_image_gc, cfg);
     berth_yaml_opt_bool(y, f, "allow_privileged", &cfg->allow_privileged);
+    berth_yaml_opt_sub(y, f, "allowed_devices", read_allowed_devices, cfg);
+    berth_yaml_opt_sub(y, f, "cdi_spec_dirs", read_cdi_spec_dirs, cfg);
     berth_yaml_opt_sub(y, f, "pod_network", read_pod_network, cfg);
     read_metrics_address(y, f, cfg);
 }

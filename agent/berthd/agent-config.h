@@ -13,6 +13,9 @@
 #include "base/log.h"
 
 #define AGENT_LABELS_MAX 64
+/* allowed_devices, cdi_spec_dirs */
+#define AGENT_DEVICES_MAX  64
+#define AGENT_CDI_DIRS_MAX 8
 
 /* The Agent endpoint the controller relays logs, stop and health to: on by
  * default, on every interface (the frames are authenticated as everywhere
@@ -59,6 +62,14 @@ typedef struct agent_config {
     char *registries;          /* registries.yaml; NULL: /etc/berth/registries.yaml if it exists */
     char *seccomp_profile_dir; /* seccompProfile Localhost files: /etc/berth/seccomp */
     bool allow_privileged;     /* run privileged containers (false) */
+    /* Host devices a pod may ask for (CRI-O's allowed_devices, through
+     * its io.kubernetes.cri-o.Devices annotation): none by default. */
+    char *allowed_devices[AGENT_DEVICES_MAX];
+    size_t n_allowed_devices;
+    /* Where the node's CDI spec files are: /etc/cdi, /var/run/cdi (the
+     * later takes precedence). */
+    char *cdi_spec_dirs[AGENT_CDI_DIRS_MAX];
+    size_t n_cdi_spec_dirs;
     /* pod_network: mode bridge gives each pod (not hostNetwork) its own
      * address on the node's bridge (lib/net/podnet.h), the default; none
      * leaves pods with loopback only. Its range comes from the

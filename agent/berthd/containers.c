@@ -141,6 +141,10 @@ struct ct {
     char env_file[PATH_MAX], config_dir[PATH_MAX];
     bool config_missing;
     bool config_nospace; /* its Secrets' files did not fit the tmpfs */
+    /* its devices as resolved for its start (owned; NULL: none), and
+     * status.devices pointing into them */
+    DeviceEdits *edits;
+    char **dev_names;
 };
 
 struct containers {
@@ -296,7 +300,30 @@ static void ct_drop(ct *c)
     ct_free_spec(c);
     BERTH_PB_FREE(c->replacement);
     free(c->cgroup_parent);
+    if (t->cfg.devices)
+        devices_release(t->cfg.devices, c->id);
+    BERTH_PB_FREE(c->edits);
+    free(c->dev_names);
     free(c);
+}
+
+/* c's devices are e (taken; NULL: none): status.devices names them. */
+static void ct_set_edits(ct *c, DeviceEdits *e)
+{
+    BERTH_PB_FREE(c->edits);
+    free(c->dev_names);
+    c->edits = e;
+    c->dev_names = NULL;
+    c->st.devices = NULL;
+    c->st.n_devices = 0;
+    if (!e)
+        return;
+    c->dev_names = berth_xcalloc(e->n_cdi_devices + e->n_host_devices + 1, sizeof(char *));
+    for (size_t i = 0; i < e->n_cdi_devices; i++)
+        c->dev_names[c->st.n_devices++] = e->cdi_devices[i];
+    for (size_t i = 0; i < e->n_host_devices; i++)
+        c->dev_names[c->st.n_devices++] = e->host_devices[i];
+    c->st.devices = c->dev_names;
 }
 
 /* --- status ----------------------------------------------------------------------------- */
@@ -577,6 +604,14 @@ static void pod_sandbox(const ct *c, pods_sandbox *ret, berth_cgroup_limits *lim
      * nest device rules, v2 device programs) */
     for (const ct *o = c->t->cts; o; o = o->next)
         if (same_pod(o, m) && o->spec->privileged)
+            lim->all_devices = true;
+    /* a member's devices too: each member's own cgroup allows only its
+     * own (the pod's holds no process of its own, the pause has a cgroup
+     * of the standard set), and which devices it gets is known only at its
+     * start, after the pod's cgroup is made */
+    for (const ct *o = c->t->cts; o; o = o->next)
+        if (same_pod(o, m) &&
+            (o->spec->n_devices > 0 || (o->spec->resources && o->spec->resources->n_extended > 0)))
             lim->all_devices = true;
     if (mem_all)
         lim->memory_bytes = mem_sum > mem_init ? mem_sum : mem_init;
@@ -994,9 +1029,17 @@ static void ct_monitor_done(ct *c)
 static void ct_settle(ct *c)
 {
     containers *t = c->t;
+    bool had_devices = c->edits != NULL;
 
     c->phase = CT_DONE;
     finish_stops(c, NULL);
+    /* Its devices are free again: a container that ended holds none (as
+     * the kubelet frees a terminated pod's). A start picks anew. */
+    if (t->cfg.devices)
+        devices_release(t->cfg.devices, c->id);
+    ct_set_edits(c, NULL);
+    if (had_devices && !c->remove_when_done && !c->replacement)
+        notify(c, c->st.state, false);
     /* its pod's others may go on now (a sidecar to stop) */
     if (ct_member(c) && !berth_loop_timer_armed(&t->kick))
         berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
@@ -1378,6 +1421,7 @@ static int ct_prepare_dir(ct *c, berth_error **err)
     plan.image = c->image;
     plan.env_file = c->env_file;
     plan.config_dir = c->config_dir;
+    plan.devices = c->edits;
     r = ct_env(c, &plan, err) < 0 ? -1 : berth_statedir_write_plan(c->dirfd, &plan, err);
     for (size_t i = 0; i < plan.n_env; i++)
         free(plan.env[i]);
@@ -1470,6 +1514,104 @@ static bool ct_security_refused(const ct *c, const ContainerSpec *eff, berth_err
     return false;
 }
 
+/* Whether agent.yaml allows pods the host device at path. */
+static bool device_allowed(const containers *t, const char *path)
+{
+    for (size_t i = 0; i < t->cfg.n_allowed_devices; i++)
+        if (strcmp(t->cfg.allowed_devices[i], path) == 0)
+            return true;
+    return false;
+}
+
+/* The devices c's spec asks for, resolved and held for it: its host
+ * devices (each one agent.yaml allows), its CDI devices by name, and for
+ * each extended resource as many CDI devices of that kind as it asks,
+ * picked among the free ones. What it held before is free first. *ret:
+ * NULL when it asks for none. On failure nothing is held, and
+ * *ret_reason is its status reason. */
+static int ct_devices(ct *c, DeviceEdits **ret, const char **ret_reason, berth_error **err)
+{
+    containers *t = c->t;
+    const ContainerSpec *s = c->spec;
+    const Resources *r = s->resources;
+    size_t n_ext = r ? r->n_extended : 0, n = 0, cap = s->n_devices + 1;
+    char **names = berth_xcalloc(cap, sizeof(*names));
+    DeviceEdits *e = berth_xcalloc(1, sizeof(*e));
+    const char *who;
+    int ok = 0;
+
+    device_edits_init(e);
+    *ret_reason = CONTAINERS_REASON_CONFIG_ERROR;
+    if (t->cfg.devices)
+        devices_release(t->cfg.devices, c->id);
+    for (size_t i = 0; ok == 0 && i < s->n_devices; i++) {
+        const DeviceRequest *d = s->devices[i];
+
+        if (d->name[0] != '/')
+            names[n++] = berth_xstrdup(d->name);
+        else if (!device_allowed(t, d->name))
+            ok = berth_error_set(err, EPERM,
+                                 "device %s is not allowed on this node (agent.yaml "
+                                 "allowed_devices)",
+                                 d->name);
+        else
+            ok = berth_cdi_host_device(d->name, d->container_path, d->permissions, e, err);
+    }
+    for (size_t i = 0; ok == 0 && i < n_ext; i++) {
+        const char *kind = r->extended[i]->key;
+        char **picked = NULL;
+        int64_t want = r->extended[i]->value;
+
+        if (want <= 0)
+            continue;
+        *ret_reason = CONTAINERS_REASON_ADMISSION_ERROR;
+        if (!t->cfg.devices)
+            ok = berth_error_set(err, ENOENT, "the node has no devices of kind %s", kind);
+        else
+            ok = devices_allocate(t->cfg.devices, c->id, kind, want, &picked, err);
+        if (ok < 0)
+            break;
+        names = berth_xreallocarray(names, cap += (size_t)want, sizeof(*names));
+        for (int64_t j = 0; j < want; j++)
+            names[n++] = picked[j];
+        free(picked);
+    }
+    if (ok == 0 && n > 0 && !t->cfg.devices) {
+        *ret_reason = CONTAINERS_REASON_CONFIG_ERROR;
+        ok = berth_error_set(err, ENOENT,
+                             "unresolvable CDI device %s: this node reads no CDI specs", names[0]);
+    }
+    if (ok == 0 && n > 0)
+        ok = berth_cdi_resolve(devices_cdi(t->cfg.devices), names, n, e, err);
+    /* a device named outright (or by =all) is held as one picked is */
+    for (size_t i = 0; ok == 0 && i < e->n_cdi_devices; i++) {
+        who = devices_holder(t->cfg.devices, e->cdi_devices[i]);
+        if (who && strcmp(who, c->id) != 0) {
+            *ret_reason = CONTAINERS_REASON_ADMISSION_ERROR;
+            ok = berth_error_set(err, EBUSY, "CDI device %s is held by container %s",
+                                 e->cdi_devices[i], who);
+        } else {
+            devices_hold(t->cfg.devices, c->id, e->cdi_devices[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (ok < 0) {
+        if (t->cfg.devices)
+            devices_release(t->cfg.devices, c->id);
+        BERTH_PB_FREE(e);
+        return -1;
+    }
+    if (e->n_nodes == 0 && e->n_mounts == 0 && e->n_env == 0 && e->n_hooks == 0 &&
+        e->n_cdi_devices == 0) {
+        BERTH_PB_FREE(e);
+        e = NULL;
+    }
+    *ret = e;
+    return 0;
+}
+
 /* Write the plan and spawn the monitor, without waiting for it. Failures
  * that are the spec's (a missing image) become its status. */
 static void ct_start(ct *c)
@@ -1510,6 +1652,19 @@ static void ct_start(ct *c)
         return;
     }
     BERTH_PB_FREE(eff);
+    {
+        DeviceEdits *edits = NULL;
+        const char *reason;
+
+        if (ct_devices(c, &edits, &reason, &err) < 0) {
+            c->phase = CT_DONE;
+            ct_set_edits(c, NULL);
+            ct_set_status(c, CONTAINER_FAILED, reason, "%s", err->msg);
+            berth_error_free(&err);
+            return;
+        }
+        ct_set_edits(c, edits);
+    }
     if (ct_member(c)) {
         pods_sandbox sb;
         berth_cgroup_limits lim;
@@ -1732,6 +1887,12 @@ static void adopt(containers *t, const char *id)
         ms->monitor_pid > 0 && ct_follow(c, ms->monitor_pid)) {
         c->phase = CT_SUPERVISED;
         berth_info("container %s: re-adopted (monitor %d)", id, ms->monitor_pid);
+        /* its devices are still its own (one that ended holds none) */
+        if (plan->devices) {
+            for (size_t i = 0; t->cfg.devices && i < plan->devices->n_cdi_devices; i++)
+                devices_hold(t->cfg.devices, id, plan->devices->cdi_devices[i]);
+            ct_set_edits(c, BERTH_PB_COPY(DeviceEdits, plan->devices));
+        }
         status_from_state(c, ms);
     } else if (l == BERTH_MONITOR_EXITED ||
                /* it ended between the probe and the watch */

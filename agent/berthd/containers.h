@@ -37,6 +37,7 @@
 #include "net/podnet.h"
 #include "berth/proto/v1.h"
 #include "configs.h"
+#include "devices.h"
 #include "metrics/prom.h"
 #include "pulls.h"
 #include "runtime/cgroup.h"
@@ -71,6 +72,9 @@
 /* The image's config cannot make the spec run (no command, an unknown
  * user). */
 #define CONTAINERS_REASON_CONFIG_ERROR "CreateContainerConfigError"
+/* its devices could not be given it (the kubelet's word for a failed
+ * device allocation) */
+#define CONTAINERS_REASON_ADMISSION_ERROR "UnexpectedAdmissionError"
 
 typedef struct containers containers;
 
@@ -114,6 +118,11 @@ typedef struct containers_config {
      * there (containers_set_network); NetworkNotReady until then. */
     bool pod_network;
     const char *resolv_conf; /* the node's for the pods (NULL: found) */
+    /* The node's CDI devices (NULL: none) and the host devices a pod may
+     * ask for (agent.yaml allowed_devices) */
+    devices *devices;
+    char *const *allowed_devices;
+    size_t n_allowed_devices;
     /* Secrets and ConfigMaps (NULL: none; a spec naming one cannot start) */
     configs *configs;
     containers_events events;

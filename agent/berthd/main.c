@@ -52,6 +52,7 @@ typedef struct agent {
     int64_t start_ns;
     containers *containers;
     configs *configs; /* Secrets and ConfigMaps, on a tmpfs */
+    devices *devices; /* the node's CDI devices */
     pulls *pulls;
     char *pulls_dir;
     agent_service *service;
@@ -258,6 +259,14 @@ static int on_peers(const Peers *p, void *data)
     return r;
 }
 
+static void on_devices_changed(void *data)
+{
+    agent *a = data;
+
+    if (a->session)
+        session_node_changed(a->session);
+}
+
 static void on_applied(uint64_t generation, void *data)
 {
     agent *a = data;
@@ -402,6 +411,8 @@ static int start(agent *a, berth_error **err)
         .node_ip = ip,
         .volume_stats_interval_ns = a->cfg.volume_stats_interval_ns,
         .allow_privileged = a->cfg.allow_privileged,
+        .allowed_devices = a->cfg.allowed_devices,
+        .n_allowed_devices = a->cfg.n_allowed_devices,
         .pod_network = a->cfg.pod_network,
         .resolv_conf = a->cfg.pod_resolv_conf,
         .events = { .status_changed = on_status_changed, .applied = on_applied, .data = a },
@@ -434,6 +445,11 @@ static int start(agent *a, berth_error **err)
     if (configs_open(a->cfg.secrets_dir, &a->configs, err) < 0)
         return -1;
     ccfg.configs = a->configs;
+    if (devices_open(a->loop, a->cfg.cdi_spec_dirs, a->cfg.n_cdi_spec_dirs, on_devices_changed, a,
+                     &a->devices, err) < 0)
+        return -1;
+    ccfg.devices = a->devices;
+    scfg.devices = a->devices;
     node_ip(a, ip, sizeof(ip));
     if (containers_open(&ccfg, &a->containers, err) < 0)
         return -1;
@@ -495,6 +511,8 @@ static void stop(agent *a)
     a->containers = NULL;
     configs_close(a->configs);
     a->configs = NULL;
+    devices_close(a->devices);
+    a->devices = NULL;
     /* what the kernel holds stays: the pods keep their network */
     berth_podnet_close(a->podnet);
     a->podnet = NULL;

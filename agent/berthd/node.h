@@ -27,6 +27,12 @@ int node_facts_read(node_facts *ret, berth_error **err);
  * Nothing (and a warning) when there is none. */
 void node_facts_internal_ip(node_facts *f, const char *configured, const char *bridge);
 
+/* At most this many extended resources (CDI kinds) are registered: the
+ * controller's cap. */
+#define NODE_EXTENDED_MAX 64
+/* and counts up to this */
+#define NODE_EXTENDED_COUNT_MAX (1 << 20)
+
 /* Fill info (its strings point into cfg and facts, its label arrays into
  * the given storage) for Register. */
 void node_info_fill(NodeInfo *info, NodeCapacity *cap, NodeInfo_LabelsEntry *label_storage,

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "spec/spec.h"
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "base/log.h"
@@ -57,6 +58,7 @@ struct session {
     int cgroup_version;
     int64_t agent_start_ns;
     containers *table;
+    devices *devices;
     ProtobufCService *agent_service;
     void (*pod_range)(const char *pod_cidr, const char *cluster_cidr, void *data);
     int (*peers)(const Peers *peers, void *data);
@@ -601,11 +603,55 @@ static void on_register_timer(berth_loop_timer *t)
     NodeInfo_LabelsEntry labels[AGENT_LABELS_MAX];
     NodeInfo_LabelsEntry *label_ptrs[AGENT_LABELS_MAX];
 
+    NodeCapacity_ExtendedEntry ext[NODE_EXTENDED_MAX], *ext_ptrs[NODE_EXTENDED_MAX];
+    _cleanup_free_ int64_t *counts = NULL;
+    const char *const *kinds;
+    size_t n = 0;
+
     node_info_fill(&info, &cap, labels, label_ptrs, s->cfg, s->facts, s->cgroup_version,
                    s->agent_start_ns);
+    /* each CDI kind, as many as it has: Kubernetes' extended resources */
+    if (s->devices) {
+        size_t n_kinds = devices_capacity(s->devices, &kinds, &counts);
+
+        for (size_t i = 0; i < n_kinds; i++) {
+            /* a CDI kind Kubernetes could not name ("Vendor_X.com/gpu")
+             * is no resource the controller takes: its devices are asked
+             * for by name only */
+            const char *why = berth_extended_resource_name_problem(kinds[i]);
+
+            if (why) {
+                berth_warn("CDI kind %s is not advertised: it %s", kinds[i], why);
+                continue;
+            }
+            if (n == NODE_EXTENDED_MAX) {
+                berth_warn("CDI devices: more than %d kinds, %s and after not advertised",
+                           NODE_EXTENDED_MAX, kinds[i]);
+                break;
+            }
+            node_capacity_extended_entry_init(&ext[n]);
+            ext[n].key = (char *)kinds[i];
+            ext[n].value =
+                counts[i] < NODE_EXTENDED_COUNT_MAX ? counts[i] : NODE_EXTENDED_COUNT_MAX;
+            ext_ptrs[n] = &ext[n];
+            n++;
+        }
+        cap.extended = ext_ptrs;
+        cap.n_extended = n;
+    }
     req.node = &info;
     call(s, "Register", &req.base, on_register,
          s->n_addrs > 1 ? REGISTER_TIMEOUT_HA_MS : REGISTER_TIMEOUT_MS);
+}
+
+void session_node_changed(session *s)
+{
+    /* not registered: the register under way or due sends what is new */
+    if (!s->registered || s->switching)
+        return;
+    berth_info("the node's devices changed: registering again");
+    s->registered = false;
+    arm(s, &s->register_timer, 0);
 }
 
 static int new_client(session *s, berth_rpc_client **ret, berth_error **err)
@@ -815,6 +861,7 @@ int session_start(const session_config *c, session **ret, berth_error **err)
     s->loop = c->loop;
     s->cfg = c->cfg;
     s->facts = c->facts;
+    s->devices = c->devices;
     s->cgroup_version = c->cgroup_version;
     s->agent_start_ns = c->agent_start_ns;
     s->table = c->containers;

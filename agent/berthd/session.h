@@ -22,6 +22,7 @@
 #include "base/loop.h"
 #include "berth/proto/v1.h"
 #include "containers.h"
+#include "devices.h"
 #include "node.h"
 #include "metrics/prom.h"
 #include "rpc/auth.h"
@@ -37,6 +38,7 @@ typedef struct session_config {
     int cgroup_version;
     int64_t agent_start_ns;
     containers *containers;
+    devices *devices;                /* its kinds are the node's extended resources (NULL: none) */
     ProtobufCService *agent_service; /* served on cfg->socket and cfg->listen */
     /* Registered: the node's pod range and the cluster's ("" none). */
     void (*pod_range)(const char *pod_cidr, const char *cluster_cidr, void *data);
@@ -57,6 +59,9 @@ void session_stop(session *s);
  * event on the stream, when connected (a full report follows otherwise). */
 void session_status_changed(session *s, const ContainerStatus *st, ContainerState prev,
                             bool removed);
+/* What the node registers changed (its devices): register again. */
+void session_node_changed(session *s);
+
 /* The applied generation moved (containers_events.applied). */
 void session_applied(session *s, uint64_t generation);
 
