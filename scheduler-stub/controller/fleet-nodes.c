@@ -340,6 +340,9 @@ int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *in
         fleet_peers_changed(f);
     first = n->rec.registered_ns == 0;
     was_ready = n->rec.phase == NODE_READY;
+    out.same_run = saved.info && saved.info->agent_start_unix_ns != 0 &&
+                   saved.info->agent_start_unix_ns == copy->agent_start_unix_ns &&
+                   saved.info->boot_time_unix_ns == copy->boot_time_unix_ns;
     n->rec.info = copy;
     n->rec.last_heartbeat_ns = berth_now_real_ns();
     if (first)
@@ -363,7 +366,8 @@ int fleet_node_register(fleet *f, const berth_principal *who, const NodeInfo *in
     /* a new agent run: its view of its containers is worth a full report,
      * and the figures of the run before are not its */
     n->need_full_report = true;
-    fleet_samples_clear(n);
+    if (!out.same_run)
+        fleet_samples_clear(n);
     lease_renew(f, n);
     /* capacity, labels or readiness changed: DaemonSets, pending replicas */
     fleet_reconcile_after(f, "%s registered", n->rec.name);

@@ -102,6 +102,9 @@ typedef struct fleet_beat {
     bool report_status;   /* send a full ReportStatus */
     const char *pod_cidr; /* Register: the node's pod range ("" none; the fleet's) */
     uint64_t peers_version;
+    /* Register: the agent run that registered before (the same start time
+     * on the same boot), registering what changed (its devices) */
+    bool same_run;
 } fleet_beat;
 
 /* Register: info (copied) becomes the node's; it is Ready, its lease

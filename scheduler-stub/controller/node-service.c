@@ -27,8 +27,9 @@ static void h_register(Controller_Service *svc, const RegisterRequest *in,
      * controller made with it (the relay's, for Logs, Stop, exec) go, else
      * relayed calls go unanswered, dropped there as from an unknown key,
      * until they time out; those already sent under them (a call that
-     * raced the restart) go out again under a new one */
-    {
+     * raced the restart) go out again under a new one. The same run
+     * registering again (its devices changed) keeps them. */
+    if (!beat.same_run) {
         const berth_principal *peer = berth_rpc_call_peer(data);
         berth_session *old;
 

@@ -437,6 +437,40 @@ END_TEST
 
 /* Peers: the other nodes with a range and an address; the version moves
  * when one gets a range, changes its address or is forgotten. */
+/* Register n1 as the agent run that started at start_ns on boot boot_ns. */
+static fleet_beat register_run(int64_t start_ns, int64_t boot_ns)
+{
+    berth_principal p = node("n1");
+    NodeInfo info = NODE_INFO_INIT;
+    NodeCapacity cap = NODE_CAPACITY_INIT;
+    fleet_beat beat;
+
+    info.name = "n1";
+    cap.cpu_millis = 2000;
+    cap.memory_bytes = 4LL << 30;
+    info.capacity = &cap;
+    info.agent_start_unix_ns = start_ns;
+    info.boot_time_unix_ns = boot_ns;
+    ck_assert_int_eq(fleet_node_register(f, &p, &info, &beat, NULL), 0);
+    return beat;
+}
+
+/* A node's agent registering again without a restart (its devices
+ * changed) is told apart from a new run: the controller's sessions with
+ * it stay (node-service.c). */
+START_TEST(registering_again_tells_the_same_run_from_a_new_one)
+{
+    fleet_up();
+    admit("n1");
+    ck_assert(!register_run(100, 7).same_run); /* the first */
+    ck_assert(register_run(100, 7).same_run);
+    ck_assert(!register_run(200, 7).same_run); /* restarted */
+    ck_assert(!register_run(200, 8).same_run); /* the machine rebooted */
+    ck_assert(!register_run(0, 8).same_run);   /* an agent that says no start */
+    ck_assert(!register_run(0, 8).same_run);
+}
+END_TEST
+
 START_TEST(nodes_learn_their_peers)
 {
     berth_principal p1 = node("n1"), p2 = node("n2");
@@ -2390,6 +2424,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, an_older_picture_is_refused_as_stale);
     tcase_add_test(tc, namespaces_hold_workloads_and_go_with_them);
     tcase_add_test(tc, nodes_get_pod_ranges);
+    tcase_add_test(tc, registering_again_tells_the_same_run_from_a_new_one);
     tcase_add_test(tc, nodes_learn_their_peers);
     tcase_add_test(tc, a_silent_node_is_unknown_then_down_and_fenced_when_back);
     tcase_add_test(tc, a_succeeded_pod_is_not_run_again_when_its_node_goes_down);
