@@ -124,12 +124,12 @@ _berthctl_options()
         opts='--rootfs --image --pull --registries --image-store --name --memory --cpus
             --cpu-weight --pids --cpuset --net -p --publish -e --env -w --workdir -u --user
             --group-add --hostname --read-only -v --volume --tmpfs --cap-add --cap-drop
-            --seccomp --ulimit --allow-privilege-escalation --init --userns --cgroup-parent
-            --state-dir'
+            --seccomp --ulimit --allow-privilege-escalation --init --userns --device
+            --cdi-spec-dir --cgroup-parent --state-dir'
         argopts='--rootfs --image --pull --registries --image-store --name --memory --cpus
             --cpu-weight --pids --cpuset --net -p --publish -e --env -w --workdir -u --user
             --group-add --hostname -v --volume --tmpfs --cap-add --cap-drop --seccomp
-            --ulimit --userns --cgroup-parent --state-dir' ;;
+            --ulimit --userns --device --cdi-spec-dir --cgroup-parent --state-dir' ;;
     version)
         opts='--client' ;;
     esac
