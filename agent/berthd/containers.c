@@ -46,6 +46,8 @@
 /* A pod's container waiting for the pod's old sandbox to go tries again
  * after this. */
 #define SANDBOX_RETRY_NS (100 * BERTH_NSEC_PER_MSEC)
+/* a start whose devices are not free yet: tried again this much later */
+#define DEVICE_RETRY_NS (1000 * BERTH_NSEC_PER_MSEC)
 /* A pod whose network could not be made tries again, backing off to this. */
 #define NET_RETRY_MAX_MS 30000
 /* Host ports of one pod. */
@@ -145,6 +147,11 @@ struct ct {
      * status.devices pointing into them */
     DeviceEdits *edits;
     char **dev_names;
+    /* what its lost monitor left could not be removed: its devices may
+     * still be in use, held until it is dropped or started again */
+    bool devices_stuck;
+    /* too few of its devices free: why (tried again at retry_at_ns) */
+    char device_error[256];
 };
 
 struct containers {
@@ -600,19 +607,13 @@ static void pod_sandbox(const ct *c, pods_sandbox *ret, berth_cgroup_limits *lim
             cpu_sum += r->cpu_millis;
     }
     memset(lim, 0, sizeof(*lim));
-    /* a privileged container's devices are its pod's too (v1 cgroups
-     * nest device rules, v2 device programs) */
-    for (const ct *o = c->t->cts; o; o = o->next)
-        if (same_pod(o, m) && o->spec->privileged)
-            lim->all_devices = true;
-    /* a member's devices too: each member's own cgroup allows only its
-     * own (the pod's holds no process of its own, the pause has a cgroup
-     * of the standard set), and which devices it gets is known only at its
-     * start, after the pod's cgroup is made */
-    for (const ct *o = c->t->cts; o; o = o->next)
-        if (same_pod(o, m) &&
-            (o->spec->n_devices > 0 || (o->spec->resources && o->spec->resources->n_extended > 0)))
-            lim->all_devices = true;
+    /* No device rule of its own: v1 cgroups nest device rules and v2
+     * device programs, so the pod's would bound what any member may be
+     * given (a privileged one everything, another its devices, known only
+     * at its start, or after a new spec, long after the pod's cgroup was
+     * made). The pod's cgroup holds no process of its own: each member's
+     * cgroup has its rules, the pause's the standard set. */
+    lim->all_devices = true;
     if (mem_all)
         lim->memory_bytes = mem_sum > mem_init ? mem_sum : mem_init;
     /* under systemd's driver the pod's monitors are in its slice too:
@@ -642,12 +643,14 @@ static bool ct_gate(const ct *c, const char **ret_why)
     bool others_run = false;
 
     *ret_why = NULL;
-    if (!m)
-        return true;
-    if (c->retry_at_ns > berth_now_mono_ns()) {
-        *ret_why = *c->net_error ? c->net_error : "waiting for the pod's old sandbox to go";
+    if (c->retry_at_ns > berth_now_mono_ns() && (m || *c->device_error)) {
+        *ret_why = *c->device_error ? c->device_error
+                   : *c->net_error  ? c->net_error
+                                    : "waiting for the pod's old sandbox to go";
         return false;
     }
+    if (!m)
+        return true;
     for (const ct *o = c->t->cts; o; o = o->next) {
         const PodMember *om;
 
@@ -975,6 +978,7 @@ static void on_cleaned(const berth_error *err, void *data)
         ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_MONITOR_LOST,
                       "its monitor died; what it left could not be removed: %s", err->msg);
         c->restart_when_done = false;
+        c->devices_stuck = true;
     }
     for (size_t i = 0; i < BERTH_ARRAY_SIZE(overlay_dirs); i++)
         berth_rm_rf_at(c->dirfd, overlay_dirs[i], NULL);
@@ -1035,11 +1039,13 @@ static void ct_settle(ct *c)
     finish_stops(c, NULL);
     /* Its devices are free again: a container that ended holds none (as
      * the kubelet frees a terminated pod's). A start picks anew. */
-    if (t->cfg.devices)
-        devices_release(t->cfg.devices, c->id);
-    ct_set_edits(c, NULL);
-    if (had_devices && !c->remove_when_done && !c->replacement)
-        notify(c, c->st.state, false);
+    if (!c->devices_stuck) {
+        if (t->cfg.devices)
+            devices_release(t->cfg.devices, c->id);
+        ct_set_edits(c, NULL);
+        if (had_devices && !c->remove_when_done && !c->replacement)
+            notify(c, c->st.state, false);
+    }
     /* its pod's others may go on now (a sidecar to stop) */
     if (ct_member(c) && !berth_loop_timer_armed(&t->kick))
         berth_loop_timer_arm(t->cfg.loop, &t->kick, 0);
@@ -1537,18 +1543,23 @@ static int ct_devices(ct *c, DeviceEdits **ret, const char **ret_reason, berth_e
     size_t n_ext = r ? r->n_extended : 0, n = 0, cap = s->n_devices + 1;
     char **names = berth_xcalloc(cap, sizeof(*names));
     DeviceEdits *e = berth_xcalloc(1, sizeof(*e));
-    const char *who;
     int ok = 0;
 
     device_edits_init(e);
     *ret_reason = CONTAINERS_REASON_CONFIG_ERROR;
     if (t->cfg.devices)
         devices_release(t->cfg.devices, c->id);
+    c->devices_stuck = false;
     for (size_t i = 0; ok == 0 && i < s->n_devices; i++) {
         const DeviceRequest *d = s->devices[i];
 
+        /* a CDI device by name would escape the counts placement keeps
+         * (and an aggregate one take others' devices) */
         if (d->name[0] != '/')
-            names[n++] = berth_xstrdup(d->name);
+            ok = berth_error_set(err, EPERM,
+                                 "CDI device %s: a pod asks for CDI devices through "
+                                 "resources.limits (%.*s: N), not by name",
+                                 d->name, (int)strcspn(d->name, "="), d->name);
         else if (!device_allowed(t, d->name))
             ok = berth_error_set(err, EPERM,
                                  "device %s is not allowed on this node (agent.yaml "
@@ -1583,17 +1594,6 @@ static int ct_devices(ct *c, DeviceEdits **ret, const char **ret_reason, berth_e
     }
     if (ok == 0 && n > 0)
         ok = berth_cdi_resolve(devices_cdi(t->cfg.devices), names, n, e, err);
-    /* a device named outright (or by =all) is held as one picked is */
-    for (size_t i = 0; ok == 0 && i < e->n_cdi_devices; i++) {
-        who = devices_holder(t->cfg.devices, e->cdi_devices[i]);
-        if (who && strcmp(who, c->id) != 0) {
-            *ret_reason = CONTAINERS_REASON_ADMISSION_ERROR;
-            ok = berth_error_set(err, EBUSY, "CDI device %s is held by container %s",
-                                 e->cdi_devices[i], who);
-        } else {
-            devices_hold(t->cfg.devices, c->id, e->cdi_devices[i]);
-        }
-    }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
@@ -1652,19 +1652,6 @@ static void ct_start(ct *c)
         return;
     }
     BERTH_PB_FREE(eff);
-    {
-        DeviceEdits *edits = NULL;
-        const char *reason;
-
-        if (ct_devices(c, &edits, &reason, &err) < 0) {
-            c->phase = CT_DONE;
-            ct_set_edits(c, NULL);
-            ct_set_status(c, CONTAINER_FAILED, reason, "%s", err->msg);
-            berth_error_free(&err);
-            return;
-        }
-        ct_set_edits(c, edits);
-    }
     if (ct_member(c)) {
         pods_sandbox sb;
         berth_cgroup_limits lim;
@@ -1726,6 +1713,32 @@ static void ct_start(ct *c)
     } else {
         c->env_file[0] = c->config_dir[0] = '\0';
     }
+    /* its devices last, when nothing else holds it back: picked now, they
+     * are its own until it ends */
+    {
+        DeviceEdits *edits = NULL;
+        const char *reason;
+
+        if (ct_devices(c, &edits, &reason, &err) < 0) {
+            ct_set_edits(c, NULL);
+            if (err->code == ENOSPC) {
+                /* held by a container still on its way out (the controller
+                 * counts an ended one's as free at once): tried again */
+                c->retry_at_ns = berth_now_mono_ns() + DEVICE_RETRY_NS;
+                snprintf(c->device_error, sizeof(c->device_error), "%s", err->msg);
+                ct_set_status(c, CONTAINER_PENDING, reason, "%s", err->msg);
+                berth_error_free(&err);
+                return;
+            }
+            c->device_error[0] = '\0';
+            c->phase = CT_DONE;
+            ct_set_status(c, CONTAINER_FAILED, reason, "%s", err->msg);
+            berth_error_free(&err);
+            return;
+        }
+        ct_set_edits(c, edits);
+        c->device_error[0] = '\0';
+    }
     snprintf(path, sizeof(path), "%s/%s", t->dir, c->id);
     memset(&c->answer, 0, sizeof(c->answer));
     if (t->cfg.systemd) {
@@ -1740,6 +1753,9 @@ static void ct_start(ct *c)
                                                   : NULL,
                                    &answer_fd, &err) < 0) {
         c->phase = CT_DONE;
+        if (t->cfg.devices)
+            devices_release(t->cfg.devices, c->id);
+        ct_set_edits(c, NULL);
         ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_START_ERROR, "%s", err->msg);
         berth_error_free(&err);
         return;
@@ -1785,8 +1801,9 @@ static void start_queued(containers *t)
             } else {
                 /* Kubernetes' word for a pod's container that waits */
                 ct_set_status(c, CONTAINER_PENDING,
-                              *c->net_error ? CONTAINERS_REASON_NETWORK_NOT_READY
-                                            : CONTAINERS_REASON_POD_INITIALIZING,
+                              *c->device_error ? CONTAINERS_REASON_ADMISSION_ERROR
+                              : *c->net_error  ? CONTAINERS_REASON_NETWORK_NOT_READY
+                                               : CONTAINERS_REASON_POD_INITIALIZING,
                               "%s", why);
                 if (c->retry_at_ns && (!retry || c->retry_at_ns < retry))
                     retry = c->retry_at_ns;
@@ -1850,6 +1867,21 @@ static void on_inotify(berth_loop_io *io, uint32_t events)
 
 /* --- open: adopt what is on disk ---------------------------------------------------------- */
 
+/* A re-adopted container's devices, as its plan names them, are still its
+ * own (one that ended holds none). */
+static void ct_hold_planned(ct *c)
+{
+    const DeviceEdits *e = c->plan ? c->plan->devices : NULL;
+
+    if (!e)
+        return;
+    for (size_t i = 0; c->t->cfg.devices && i < e->n_cdi_devices; i++)
+        if (!devices_hold(c->t->cfg.devices, c->id, e->cdi_devices[i]))
+            berth_warn("container %s: its device %s is held by container %s too", c->id,
+                       e->cdi_devices[i], devices_holder(c->t->cfg.devices, e->cdi_devices[i]));
+    ct_set_edits(c, BERTH_PB_COPY(DeviceEdits, e));
+}
+
 static void adopt(containers *t, const char *id)
 {
     _cleanup_close_ int dfd = openat(t->dirfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -1887,12 +1919,7 @@ static void adopt(containers *t, const char *id)
         ms->monitor_pid > 0 && ct_follow(c, ms->monitor_pid)) {
         c->phase = CT_SUPERVISED;
         berth_info("container %s: re-adopted (monitor %d)", id, ms->monitor_pid);
-        /* its devices are still its own (one that ended holds none) */
-        if (plan->devices) {
-            for (size_t i = 0; t->cfg.devices && i < plan->devices->n_cdi_devices; i++)
-                devices_hold(t->cfg.devices, id, plan->devices->cdi_devices[i]);
-            ct_set_edits(c, BERTH_PB_COPY(DeviceEdits, plan->devices));
-        }
+        ct_hold_planned(c);
         status_from_state(c, ms);
     } else if (l == BERTH_MONITOR_EXITED ||
                /* it ended between the probe and the watch */
@@ -1903,6 +1930,8 @@ static void adopt(containers *t, const char *id)
         ct_refresh(c);
     } else {
         ct_unwatch(c);
+        /* what it left may still run with them until cleaned up */
+        ct_hold_planned(c);
         ct_set_status(c, CONTAINER_FAILED, CONTAINERS_REASON_MONITOR_LOST,
                       "its monitor died while berthd was away");
         c->restart_when_done = true;

@@ -33,10 +33,18 @@ typedef struct held {
     char *name, *holder;
 } held;
 
+/* An inotify watch: of a spec directory (next ""), or of the nearest
+ * ancestor of a missing one, for the one entry (next) on the way to it. */
+typedef struct watch_entry {
+    int wd;
+    char next[NAME_MAX + 1];
+} watch_entry;
+
 struct devices {
     berth_loop *loop;
     char **dirs;
     size_t n_dirs;
+    watch_entry *watches; /* n_dirs of them */
     berth_cdi *cdi;
     char **problems; /* the last read's, to log each new one once */
     size_t n_problems;
@@ -48,27 +56,51 @@ struct devices {
     berth_loop_timer settle;
 };
 
-/* Watch each directory, or the nearest parent that exists for one that
- * does not yet. Watches of a previous round stay: inotify gives the same
- * descriptor for the same inode, and an event of any only asks for a
- * read. */
+/* Watch each directory for its files, or, when it does not exist yet,
+ * the nearest ancestor that does for the one entry on the way to it (not
+ * every file written in /run). The last round's watches go first. */
 static void watch(devices *d)
 {
-    const uint32_t mask =
-        IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_DELETE_SELF;
+    const uint32_t files = IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
+                           IN_DELETE_SELF | IN_MOVE_SELF;
+    const uint32_t way = IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
 
+    for (size_t i = 0; i < d->n_dirs; i++)
+        if (d->watches[i].wd >= 0)
+            inotify_rm_watch(d->inotify_io.fd, d->watches[i].wd);
     for (size_t i = 0; i < d->n_dirs; i++) {
+        watch_entry *w = &d->watches[i];
         char path[PATH_MAX];
 
         snprintf(path, sizeof(path), "%s", d->dirs[i]);
-        while (inotify_add_watch(d->inotify_io.fd, path, mask | IN_ONLYDIR) < 0) {
+        w->next[0] = '\0';
+        while ((w->wd = inotify_add_watch(d->inotify_io.fd, path,
+                                          (*w->next ? way : files) | IN_ONLYDIR)) < 0) {
             char *slash = strrchr(path, '/');
 
             if (errno != ENOENT || !slash || slash == path)
                 break;
+            snprintf(w->next, sizeof(w->next), "%s", slash + 1);
             *slash = '\0';
         }
     }
+}
+
+/* Whether ev says something of a spec directory (or of the way to one). */
+static bool event_counts(const devices *d, const struct inotify_event *ev)
+{
+    if (ev->mask & IN_IGNORED)
+        return false;
+    for (size_t i = 0; i < d->n_dirs; i++) {
+        const watch_entry *w = &d->watches[i];
+
+        if (w->wd != ev->wd)
+            continue;
+        if (!*w->next || (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) ||
+            (ev->len && strcmp(ev->name, w->next) == 0))
+            return true;
+    }
+    return false;
 }
 
 static bool problem_known(char *const *list, size_t n, const char *line)
@@ -143,11 +175,18 @@ static void on_inotify(berth_loop_io *io, uint32_t events)
 {
     devices *d = berth_container_of(io, devices, inotify_io);
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool counts = false;
+    ssize_t n;
 
     (void)events;
-    while (read(io->fd, buf, sizeof(buf)) > 0)
-        ;
-    if (!d->settle.slot)
+    while ((n = read(io->fd, buf, sizeof(buf))) > 0)
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+
+            p += sizeof(*ev) + ev->len;
+            counts |= event_counts(d, ev);
+        }
+    if (counts && !berth_loop_timer_armed(&d->settle))
         berth_loop_timer_arm(d->loop, &d->settle, berth_now_mono_ns() + SETTLE_NS);
 }
 
@@ -161,8 +200,11 @@ int devices_open(berth_loop *loop, char *const *dirs, size_t n, devices_changed_
     d->changed = changed;
     d->data = data;
     d->dirs = berth_xcalloc(n + 1, sizeof(*d->dirs));
-    for (size_t i = 0; i < n; i++)
+    d->watches = berth_xcalloc(n + 1, sizeof(*d->watches));
+    for (size_t i = 0; i < n; i++) {
+        d->watches[i].wd = -1;
         d->dirs[d->n_dirs++] = berth_xstrdup(dirs[i]);
+    }
     d->inotify_io.fd = -1;
     berth_loop_timer_init(&d->settle, on_settle);
     fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -177,9 +219,9 @@ int devices_open(berth_loop *loop, char *const *dirs, size_t n, devices_changed_
         return -1;
     }
     watch(d);
-    reload(d);
-    if (!d->cdi) {
-        berth_error_set(err, EIO, "the CDI spec directories cannot be read");
+    /* a directory that cannot be read (its warning logged): no devices
+     * until it can, not no berthd */
+    if (!reload(d) && !d->cdi && berth_cdi_load(NULL, 0, &d->cdi, err) < 0) {
         devices_close(d);
         return -1;
     }
@@ -201,6 +243,7 @@ void devices_close(devices *d)
     for (size_t i = 0; i < d->n_dirs; i++)
         free(d->dirs[i]);
     free(d->dirs);
+    free(d->watches);
     for (size_t i = 0; i < d->n_problems; i++)
         free(d->problems[i]);
     free(d->problems);
@@ -254,15 +297,18 @@ int64_t devices_free(const devices *d, const char *kind)
     return free_;
 }
 
-void devices_hold(devices *d, const char *holder, const char *name)
+bool devices_hold(devices *d, const char *holder, const char *name)
 {
-    if (devices_holder(d, name))
-        return;
+    const char *who = devices_holder(d, name);
+
+    if (who)
+        return strcmp(who, holder) == 0;
     if (d->n_held == d->cap_held) {
         d->cap_held = d->cap_held ? 2 * d->cap_held : 16;
         d->held = berth_xreallocarray(d->held, d->cap_held, sizeof(*d->held));
     }
     d->held[d->n_held++] = (held){ berth_xstrdup(name), berth_xstrdup(holder) };
+    return true;
 }
 
 void devices_release(devices *d, const char *holder)

@@ -46,8 +46,9 @@ int64_t devices_free(const devices *d, const char *kind);
  * the node has no such kind. Nothing held on failure. */
 int devices_allocate(devices *d, const char *holder, const char *kind, int64_t n, char ***ret_names,
                      berth_error **err);
-/* Record that holder holds name (a re-adopted container's plan). */
-void devices_hold(devices *d, const char *holder, const char *name);
+/* Record that holder holds name (a re-adopted container's plan). false
+ * when another holds it (which keeps it). */
+bool devices_hold(devices *d, const char *holder, const char *name);
 /* Whatever holder holds is free again. */
 void devices_release(devices *d, const char *holder);
 /* Who holds name (NULL: nobody). */

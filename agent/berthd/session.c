@@ -90,6 +90,9 @@ struct session {
     size_t switches;             /* since a controller last answered */
     int64_t rotation_backoff_ms; /* between whole rounds of them */
     bool registered;
+    /* what the node registers changed since the Register under way was
+     * made: another one follows it */
+    bool node_dirty;
     bool socket_bound;  /* ours to remove at exit */
     bool connected;     /* channels connected (once) */
     bool unreachable;   /* the last call to the controller failed */
@@ -582,6 +585,8 @@ static void on_register(berth_rpc_result *r, void *data)
         if (rr->heartbeat_interval_ms >= HEARTBEAT_MIN_MS)
             s->heartbeat_ms = rr->heartbeat_interval_ms;
         s->desired_generation = rr->generation;
+        if (s->node_dirty)
+            arm(s, &s->register_timer, 0);
         if (s->pod_range)
             s->pod_range(rr->pod_cidr, rr->cluster_cidr, s->pod_range_data);
         fetch_peers(s, rr->peers_version);
@@ -608,6 +613,7 @@ static void on_register_timer(berth_loop_timer *t)
     const char *const *kinds;
     size_t n = 0;
 
+    s->node_dirty = false;
     node_info_fill(&info, &cap, labels, label_ptrs, s->cfg, s->facts, s->cgroup_version,
                    s->agent_start_ns);
     /* each CDI kind, as many as it has: Kubernetes' extended resources */
@@ -646,7 +652,9 @@ static void on_register_timer(berth_loop_timer *t)
 
 void session_node_changed(session *s)
 {
-    /* not registered: the register under way or due sends what is new */
+    s->node_dirty = true;
+    /* not registered: the Register due sends what is new, and one under
+     * way (made before) is followed by another */
     if (!s->registered || s->switching)
         return;
     berth_info("the node's devices changed: registering again");

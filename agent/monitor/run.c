@@ -122,6 +122,16 @@ static void start_failed(monitor *m)
     schedule_restart(m, 0);
 }
 
+/* A poststart or poststop hook of its devices failed: a warning (the
+ * container went on). */
+static void hook_warning(monitor *m)
+{
+    _cleanup_free_ char *w = m->c ? berth_container_take_warning(m->c) : NULL;
+
+    if (w)
+        berth_warn("container %s: %s", m->plan->spec->id, w);
+}
+
 /* What the run left is gone (or could not be removed): next run, or the
  * end. */
 static void on_removed(const berth_error *err, void *data)
@@ -131,6 +141,7 @@ static void on_removed(const berth_error *err, void *data)
     if (err)
         berth_log_error(BERTH_LOG_ERROR, err, "clean up after the container");
     m->removal = NULL;
+    hook_warning(m);
     berth_container_free(m->c);
     m->c = NULL;
     if (m->run_failed) {
@@ -362,6 +373,7 @@ static int create(monitor *m, berth_error **err)
     if (berth_container_create(m->rt, m->run_spec ? m->run_spec : m->plan->spec, &opts, &m->c,
                                err) < 0)
         goto out;
+    hook_warning(m);
     if (spec->tty) {
         int master = berth_container_take_console(m->c);
 

@@ -307,7 +307,7 @@ static void reset_signals(void)
  * no_new_privs, seccomp, capabilities and user, fds, working directory,
  * and the exec through the sealed stub. Shared by the init and by commands
  * run in a running container. Returns only on failure. */
-static int exec_command(const child_plan *p, bool rlimits, berth_error **err)
+static int exec_command(const child_plan *p, bool rlimits, pid_t host_pid, berth_error **err)
 {
     char exe[4096];
 
@@ -343,6 +343,14 @@ static int exec_command(const child_plan *p, bool rlimits, berth_error **err)
         return -1;
     if (p->seccomp && !p->spec->allow_privilege_escalation && !p->spec->privileged &&
         seccomp_install(p->seccomp, err) < 0)
+        return -1;
+    /* The init's startContainer hooks: in the container, as its command
+     * would run (its user, capabilities, seccomp filter, no host fd), so
+     * a binary of the image's gains nothing by being a hook's path */
+    if (p->hooks &&
+        runtime_hooks_run(p->hooks, "startContainer",
+                          &(runtime_hook_state){ p->spec->id, "created", host_pid, p->hook_bundle },
+                          -1, 0, err) < 0)
         return -1;
     /* The command is exec'd by the sealed stub, so /proc/self/exe at that
      * moment is the stub, not this binary (CVE-2019-5736). */
@@ -431,13 +439,7 @@ void child_run(const child_plan *p)
     close(rootfd);
     if (p->console && open_console(p->sync_fd, p->uid, &err) < 0)
         goto fail;
-    /* startContainer: in the container, its path the container's */
-    if (p->hooks &&
-        runtime_hooks_run(p->hooks, "startContainer",
-                          &(runtime_hook_state){ p->spec->id, "created", host_pid, p->hook_bundle },
-                          -1, 0, &err) < 0)
-        goto fail;
-    exec_command(p, true, &err);
+    exec_command(p, true, host_pid, &err);
 fail:
     child_fail(p->sync_fd, err);
 }
@@ -505,7 +507,7 @@ void child_exec_run(const child_plan *p, int pidfd, int ns_flags)
         else if (p->tty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
             berth_error_errno(&err, "make the terminal the command's");
         else
-            exec_command(p, false, &err);
+            exec_command(p, false, 0, &err);
         child_fail(p->sync_fd, err);
     }
     /* Only the command's exec may close the caller's last copy. */

@@ -51,9 +51,13 @@ struct berth_container {
     child_device *devices;
     berth_cgroup_device *device_rules;
     size_t n_device_rules;
-    /* opts.devices (the caller's), for the poststart and poststop hooks */
+    /* opts.devices (the caller's), for the poststart and poststop hooks;
+     * their bundle's config.json (removed with the container) */
     const DeviceEdits *hooks;
+    char *bundle_config;
     bool poststop_done;
+    /* a poststart or poststop hook failed: why (berth_container_take_warning) */
+    char *warning;
     /* spec seccomp Localhost: its compiled profile, for the execs too */
     struct sock_fprog localhost;
     /* opts.console: the terminal's master, until taken */
@@ -503,6 +507,8 @@ static int remove_dirs(berth_container *c, berth_error **err)
     for (char **d = (char *[]){ c->upper, c->work, c->mnt, NULL }; *d; d++)
         if (berth_rm_rf_at(AT_FDCWD, *d, r < 0 ? NULL : err) < 0)
             r = -1;
+    if (c->bundle_config && unlink(c->bundle_config) < 0 && errno != ENOENT && r == 0)
+        r = berth_error_errno(err, "remove %s", c->bundle_config);
     if (c->made_state_dir && rmdir(c->state_dir) < 0 && errno != ENOENT && errno != ENOTEMPTY &&
         r == 0)
         r = berth_error_errno(err, "rmdir %s", c->state_dir);
@@ -526,6 +532,8 @@ void berth_container_free(berth_container *c)
     free(c->localhost.filter);
     free(c->devices);
     free(c->device_rules);
+    free(c->bundle_config);
+    free(c->warning);
     free(c);
 }
 BERTH_DEFINE_CLEANUP(berth_container, berth_container_free)
@@ -692,9 +700,13 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         plan.n_device_mounts = opts->devices->n_mounts;
         lim.devices = c->device_rules;
         lim.n_devices = c->n_device_rules;
-        c->hooks = opts->devices;
-        plan.hooks = opts->devices;
-        plan.hook_bundle = c->state_dir ? c->state_dir : "/";
+        if (opts->devices->n_hooks > 0 && !c->state_dir) {
+            berth_error_set(err, EINVAL, "device hooks need a state directory (their bundle)");
+            goto fail;
+        }
+        c->hooks = opts->devices->n_hooks > 0 ? opts->devices : NULL;
+        plan.hooks = c->hooks;
+        plan.hook_bundle = c->state_dir;
         plan.hook_point = runtime_hooks_have(c->hooks, "prestart") ||
                           runtime_hooks_have(c->hooks, "createRuntime") ||
                           runtime_hooks_have(c->hooks, "createContainer");
@@ -710,6 +722,8 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         berth_cgroup_open_fd(c->cgroup, &cgfd, err) < 0)
         goto fail;
     if (prepare_rootfs(c, spec, opts, &plan, &lower, err) < 0)
+        goto fail;
+    if (c->hooks && runtime_hooks_bundle(c->state_dir, &plan, &c->bundle_config, err) < 0)
         goto fail;
 
     if (make_sync_pair(&sock_parent, &sock_child, err) < 0)
@@ -798,8 +812,8 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         berth_error *herr = NULL;
 
         if (runtime_hooks_run(c->hooks, "poststart", &st, -1, 30000, &herr) < 0) {
-            berth_log_error(BERTH_LOG_DEBUG, herr, "container %s", c->id);
-            berth_error_free(&herr);
+            free(c->warning);
+            c->warning = berth_error_steal_msg(&herr);
         }
     }
     *ret_c = TAKE_PTR(c);
@@ -816,6 +830,11 @@ fail:
 }
 
 /* --- a running container ------------------------------------------------- */
+
+char *berth_container_take_warning(berth_container *c)
+{
+    return TAKE_PTR(c->warning);
+}
 
 pid_t berth_container_pid(const berth_container *c)
 {
@@ -1024,13 +1043,13 @@ int berth_container_remove_step(berth_container *c, berth_error **err)
         return berth_error_prefix(err, "remove container %s", c->id);
     /* poststop: once everything is gone; a failure is only a warning */
     if (!c->poststop_done) {
-        runtime_hook_state st = { c->id, "stopped", c->pid, c->state_dir ? c->state_dir : "/" };
+        runtime_hook_state st = { c->id, "stopped", c->pid, c->state_dir };
         berth_error *herr = NULL;
 
         c->poststop_done = true;
         if (runtime_hooks_run(c->hooks, "poststop", &st, -1, 30000, &herr) < 0) {
-            berth_log_error(BERTH_LOG_DEBUG, herr, "container %s", c->id);
-            berth_error_free(&herr);
+            free(c->warning);
+            c->warning = berth_error_steal_msg(&herr);
         }
     }
     return 1;

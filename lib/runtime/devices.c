@@ -112,6 +112,9 @@ int runtime_plan_devices(const DeviceEdits *e, child_device **ret_devs,
     _cleanup_free_ berth_cgroup_device *rules = NULL;
     size_t n_rules = 0;
 
+    if (e->n_hooks > DEVICES_MAX)
+        return berth_error_set(err, E2BIG, "devices: %zu hooks, at most %d", e->n_hooks,
+                               DEVICES_MAX);
     for (size_t i = 0; i < e->n_hooks; i++) {
         static const char *const names[] = { "prestart",       "createRuntime", "createContainer",
                                              "startContainer", "poststart",     "poststop" };
@@ -120,6 +123,10 @@ int runtime_plan_devices(const DeviceEdits *e, child_device **ret_devs,
 
         while (k < BERTH_ARRAY_SIZE(names) && strcmp(names[k], h->hook_name) != 0)
             k++;
+        if (h->n_args > 1024 || h->n_env > 1024)
+            return berth_error_set(
+                err, E2BIG, "device hook %s: %zu args and %zu env entries, at most 1024 each",
+                h->path, h->n_args, h->n_env);
         if (k == BERTH_ARRAY_SIZE(names) || h->path[0] != '/')
             return berth_error_set(err, EINVAL,
                                    "device hook %s %s: a hook is one of prestart, createRuntime, "

@@ -10,9 +10,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "base/cleanup.h"
 #include "base/io.h"
@@ -46,18 +49,27 @@ static void json_escape(const char *s, char *buf, size_t size)
     buf[n] = '\0';
 }
 
-/* The hook's child: stdin from the state pipe, stdout to /dev/null,
- * stderr to the caller's pipe, in the mount namespace of mntns_pid when
- * that is set; then its exec. Never returns. */
+/* The hook's child: stdin the state (a memfd at its start), stdout
+ * /dev/null, stderr the caller's pipe, default signals and none blocked
+ * (not the caller's), in the container's namespaces but its PID and user
+ * ones (those of ns_pidfd's process) when that is set; then its exec.
+ * Never returns. */
 static __attribute__((noreturn)) void hook_exec(const DeviceHook *h, int in, int errfd,
-                                                int mntns_pidfd)
+                                                int ns_pidfd)
 {
     size_t n = h->n_args ? h->n_args : 1;
     char **argv = berth_xcalloc(n + 1, sizeof(*argv)), **envp;
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    sigset_t none;
 
-    if (mntns_pidfd >= 0 && setns(mntns_pidfd, CLONE_NEWNS) < 0) {
-        dprintf(errfd, "join the container's mount namespace: %s", strerror(errno));
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    if (ns_pidfd >= 0 &&
+        setns(ns_pidfd, CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
+        dprintf(errfd, "join the container's namespaces: %s", strerror(errno));
         _exit(126);
     }
     if (dup2(in, 0) < 0 || dup2(null >= 0 ? null : errfd, 1) < 0 || dup2(errfd, 2) < 0)
@@ -76,42 +88,34 @@ static __attribute__((noreturn)) void hook_exec(const DeviceHook *h, int in, int
 
 /* Run one hook and wait for it (its stderr gathered, at most a line's
  * worth kept for the error), at most timeout_ms (0: no limit). */
-static int hook_run(const DeviceHook *h, const char *state, int mntns_pidfd, int timeout_ms,
+static int hook_run(const DeviceHook *h, const char *state, int ns_pidfd, int timeout_ms,
                     berth_error **err)
 {
-    _cleanup_close_ int pidfd = -1;
-    int in[2], errp[2], status = 0;
+    _cleanup_close_ int pidfd = -1, in = -1;
+    int errp[2], status = 0;
     char msg[512] = "";
     size_t got = 0;
     int64_t deadline = timeout_ms > 0 ? berth_now_mono_ns() + timeout_ms * BERTH_NSEC_PER_MSEC : 0;
     bool timed_out = false;
     pid_t pid;
 
-    if (pipe2(in, O_CLOEXEC) < 0)
+    /* the state in a file of its own, not a pipe: a hook that does not
+     * read it cannot make the writer wait, or SIGPIPE it */
+    in = memfd_create("berth-hook-state", MFD_CLOEXEC);
+    if (in < 0 || berth_write_all(in, state, strlen(state)) < 0 || lseek(in, 0, SEEK_SET) < 0)
+        return berth_error_errno(err, "hook %s: its state", h->path);
+    if (pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0)
         return berth_error_errno(err, "hook %s: pipe", h->path);
-    if (pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) {
-        close(in[0]);
-        close(in[1]);
-        return berth_error_errno(err, "hook %s: pipe", h->path);
-    }
     pid = fork();
     if (pid == 0) {
-        close(in[1]);
         close(errp[0]);
-        hook_exec(h, in[0], errp[1], mntns_pidfd);
+        hook_exec(h, in, errp[1], ns_pidfd);
     }
-    close(in[0]);
     close(errp[1]);
     if (pid < 0) {
-        close(in[1]);
         close(errp[0]);
         return berth_error_errno(err, "hook %s: fork", h->path);
     }
-    /* the state fits a pipe's buffer: never blocks on a hook that does
-     * not read it */
-    if (berth_write_all(in[1], state, strlen(state)) < 0 && errno != EPIPE)
-        berth_error_errno(err, "hook %s: write the state", h->path);
-    close(in[1]);
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     for (;;) {
         struct pollfd pfd[2] = { { .fd = errp[0], .events = POLLIN },
@@ -150,8 +154,6 @@ static int hook_run(const DeviceHook *h, const char *state, int mntns_pidfd, int
     }
     close(errp[0]);
     berth_waitpid(pid, &status, 0);
-    if (err && *err)
-        return -1;
     for (char *p = msg; *p; p++)
         if (*p == '\n')
             *p = ' ';
@@ -167,8 +169,37 @@ static int hook_run(const DeviceHook *h, const char *state, int mntns_pidfd, int
     return 0;
 }
 
+int runtime_hooks_bundle(const char *dir, const child_plan *p, char **ret_path, berth_error **err)
+{
+    _cleanup_free_ char *path = berth_xasprintf("%s/config.json", dir), *text = NULL;
+    json_t *root = json_object(), *process = json_object(), *args = json_array(),
+           *env = json_array();
+
+    for (char **a = p->argv; a && *a; a++)
+        json_array_append_new(args, json_string(*a));
+    for (char **e = p->envp; e && *e; e++)
+        json_array_append_new(env, json_string(*e));
+    json_object_set_new(process, "args", args);
+    json_object_set_new(process, "env", env);
+    json_object_set_new(process, "cwd", json_string(p->workdir ? p->workdir : "/"));
+    json_object_set_new(root, "ociVersion", json_string("1.0.2"));
+    json_object_set_new(root, "process", process);
+    json_object_set_new(
+        root, "root",
+        json_pack("{s:s, s:b}", "path", p->rootfs_dir, "readonly", (int)p->spec->readonly_rootfs));
+    json_object_set_new(root, "hostname", json_string(p->hostname ? p->hostname : ""));
+    text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return berth_error_set(err, EINVAL, "%s: the container's strings are no valid UTF-8", path);
+    if (berth_write_file_atomic_at(AT_FDCWD, path, text, strlen(text), 0600, err) < 0)
+        return berth_error_prefix(err, "the hooks' bundle");
+    *ret_path = TAKE_PTR(path);
+    return 0;
+}
+
 int runtime_hooks_run(const DeviceEdits *e, const char *which, const runtime_hook_state *st,
-                      int mntns_pidfd, int default_timeout_ms, berth_error **err)
+                      int ns_pidfd, int default_timeout_ms, berth_error **err)
 {
     char id[BERTH_SPEC_ID_MAX * 6 + 1], bundle[PATH_MAX * 2],
         state[sizeof(id) + sizeof(bundle) + 200];
@@ -187,8 +218,7 @@ int runtime_hooks_run(const DeviceEdits *e, const char *which, const runtime_hoo
                              ? (int)(h->timeout_s > 86400 ? 86400 : h->timeout_s) * 1000
                              : default_timeout_ms;
 
-        if (strcmp(h->hook_name, which) == 0 &&
-            hook_run(h, state, mntns_pidfd, timeout_ms, err) < 0)
+        if (strcmp(h->hook_name, which) == 0 && hook_run(h, state, ns_pidfd, timeout_ms, err) < 0)
             return berth_error_prefix(err, "%s", which);
     }
     return 0;

@@ -116,12 +116,17 @@ typedef struct runtime_hook_state {
 /* Whether e has a hook named which ("createRuntime"...). */
 bool runtime_hooks_have(const DeviceEdits *e, const char *which);
 /* Run e's hooks named which, in order, each waited for (its timeout, else
- * default_timeout_ms; 0: none); mntns_pidfd >= 0: each in that process's
- * mount namespace. The first that fails (exit status, signal, timeout,
- * exec) is the error ("createRuntime: hook /x: exit status 1: its
- * stderr"). */
+ * default_timeout_ms; 0: none), with default signals; ns_pidfd >= 0:
+ * each in that process's mount, network, IPC and UTS namespaces. The
+ * first that fails (exit status, signal, timeout, exec) is the error
+ * ("createRuntime: hook /x: exit status 1: its stderr"). */
 int runtime_hooks_run(const DeviceEdits *e, const char *which, const runtime_hook_state *st,
-                      int mntns_pidfd, int default_timeout_ms, berth_error **err);
+                      int ns_pidfd, int default_timeout_ms, berth_error **err);
+/* The hooks' bundle: dir/config.json, the little of an OCI runtime
+ * config hooks read (NVIDIA's find the root there): ociVersion, process
+ * (args, env, cwd), root (path: the container's root before pivot_root,
+ * readonly), hostname. *ret_path: the file, for its removal. */
+int runtime_hooks_bundle(const char *dir, const child_plan *p, char **ret_path, berth_error **err);
 
 /* devices.c: check the edits' nodes and mounts, and complete the nodes
  * (the host node's mode and owner where the edit gives none): *ret_devs

@@ -102,9 +102,10 @@ typedef struct berth_create_opts {
      * createContainer there in its mount namespace, startContainer in the
      * container before the command's exec (its failure fails the create),
      * poststart after it, poststop once berth_container_remove_step is
-     * done (their failures are not the create's). Each gets the state
-     * JSON (bundle: state_dir, else "/") on stdin. Must outlive the
-     * container. NULL: none. */
+     * done (their failures are not the create's, but warnings:
+     * berth_container_take_warning). Each gets the state JSON on stdin;
+     * the bundle is state_dir (required with hooks), where a config.json
+     * names the root. Must outlive the container. NULL: none. */
     const DeviceEdits *devices;
     /* A terminal for the init's stdin, stdout and stderr (stdio ignored):
      * a pts of the container's own devpts, its controlling terminal; the
@@ -128,6 +129,10 @@ typedef struct berth_exit {
     int64_t started_ns;  /* CLOCK_REALTIME, when the command was exec'd */
     int64_t finished_ns; /* CLOCK_REALTIME, when it was reaped */
 } berth_exit;
+
+/* Why a poststart or poststop hook failed (runtime-spec: a warning, the
+ * container goes on), once: the caller's (free), NULL when none did. */
+char *berth_container_take_warning(berth_container *c);
 
 pid_t berth_container_pid(const berth_container *c);
 /* A pidfd of the init (owned by the container; poll it for exit). */

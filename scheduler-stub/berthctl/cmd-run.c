@@ -646,6 +646,15 @@ static int run_image(const run_args *a, ImageConfig **ret, berth_error **err)
     return berth_image_container_config(s, img, ret, err);
 }
 
+/* A poststart or poststop hook failed: said, the run goes on. */
+static void run_warning(berth_container *c)
+{
+    _cleanup_free_ char *w = berth_container_take_warning(c);
+
+    if (w)
+        berthctl_errorf("warning: %s", w);
+}
+
 /* --device: host devices and CDI devices resolved into *edits (their env
  * put into eff's, as an exec into the container must see it too). */
 static int run_devices(const run_args *a, ContainerSpec *eff, DeviceEdits *edits, berth_error **err)
@@ -785,6 +794,17 @@ int berthctl_cmd_run(int argc, char **argv)
         if (run_devices(&a, eff, &edits, &err) < 0)
             goto fail;
         opts.devices = &edits;
+        /* device hooks read their bundle there */
+        if (edits.n_hooks > 0 && !opts.state_dir) {
+            if (a.state_dir) {
+                opts.state_dir = a.state_dir;
+            } else {
+                if (berth_mkdir_p("/run/berth/run", 0700, &err) < 0)
+                    goto fail;
+                state_dir = berth_xasprintf("/run/berth/run/%s", a.spec.id);
+                opts.state_dir = state_dir;
+            }
+        }
     }
 
     /* Signals to forward arrive through a signalfd; blocking them before
@@ -815,6 +835,7 @@ int berthctl_cmd_run(int argc, char **argv)
         berth_proxy_close(proxy);
         return code;
     }
+    run_warning(c);
     if (proxy && (proxy_entered = proxy_enter(proxy, c, &err)) <= 0) {
         /* (0: it ended already; its exit is reaped below) */
         if (proxy_entered < 0) {
@@ -834,6 +855,7 @@ int berthctl_cmd_run(int argc, char **argv)
         berthctl_errorf("%s", err->msg);
         berth_error_free(&err);
     }
+    run_warning(c);
     if (proxy_entered < 0) /* berth failed it, not the container */
         ex.exit_code = BERTHCTL_EXIT_RUNTIME;
     if (ex.oom_killed) {

@@ -1,8 +1,10 @@
 /* Container start latency: `berthctl run --rootfs R -- /bin/true` against
  * `crun run` on the same rootfs and against the kernel floor of the same
  * isolation (bench-start-floor, beside this program: floor.c), interleaved
- * (the machines drift). Prints medians, p90, p99 and the ratios. A
- * benchmark, not a test: it asserts nothing.
+ * (the machines drift); and what a CDI device adds to berth's start (a
+ * spec of one node, one mount and a variable, written here). Prints
+ * medians, p90, p99 and the ratios. A benchmark, not a test: it asserts
+ * nothing.
  *
  *   bench-start BERTHCTL ROOTFS [ITERATIONS]
  *
@@ -71,6 +73,26 @@ static void report(struct series *s)
            bench_pct(s->v, (size_t)s->n, 0.9), bench_pct(s->v, (size_t)s->n, 0.99), sum / s->n);
 }
 
+/* A CDI spec of one device: a node (of /dev/zero's number), a bind mount
+ * of dir itself, a variable. */
+static int write_cdi_spec(const char *dir)
+{
+    char path[4096 + 32];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/bench.yaml", dir);
+    f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "cdiVersion: \"0.6.0\"\nkind: bench.berth/dev\ndevices:\n  - name: d0\n"
+            "    containerEdits:\n      env: [BENCH=1]\n"
+            "      deviceNodes: [{path: /dev/bench0, hostPath: /dev/zero}]\n"
+            "      mounts: [{hostPath: %s, containerPath: /mnt, options: [ro, bind]}]\n",
+            dir);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 static int write_crun_bundle(const char *dir, const char *rootfs)
 {
     char cmd[1024];
@@ -126,6 +148,19 @@ int main(int argc, char **argv)
     struct series berth = { "berthctl run", calloc((size_t)n, sizeof(double)), 0 };
     struct series crun = { "crun run", calloc((size_t)n, sizeof(double)), 0 };
     struct series floor_ = { "kernel floor", calloc((size_t)n, sizeof(double)), 0 };
+    struct series dev = { "berthctl run --device", calloc((size_t)n, sizeof(double)), 0 };
+    char cdi_dir[] = "/tmp/berth-bench-cdi-XXXXXX";
+    char *dev_argv[] = { (char *)berthctl,
+                         "run",
+                         "--cdi-spec-dir",
+                         cdi_dir,
+                         "--device",
+                         "bench.berth/dev=d0",
+                         "--rootfs",
+                         (char *)rootfs,
+                         "--",
+                         "/bin/true",
+                         NULL };
     char *berth_argv[] = { (char *)berthctl, "run", "--rootfs", (char *)rootfs, "--",
                            "/bin/true",      NULL };
     char floor_path[4096 + 32], self[4096];
@@ -138,6 +173,10 @@ int main(int argc, char **argv)
     }
     self[len] = '\0';
     snprintf(floor_path, sizeof(floor_path), "%s/bench-start-floor", dirname(self));
+    if (!mkdtemp(cdi_dir) || write_cdi_spec(cdi_dir) < 0) {
+        fprintf(stderr, "bench-start: cannot write the CDI spec\n");
+        return 1;
+    }
     char id[64];
     char *crun_argv[] = { "crun", "run", "--bundle", bundle, id, NULL };
 
@@ -168,6 +207,13 @@ int main(int argc, char **argv)
         }
         if (i >= 0)
             floor_.v[floor_.n++] = t;
+        t = time_run(dev_argv);
+        if (t < 0) {
+            fprintf(stderr, "bench-start: berthctl run --device failed\n");
+            return 1;
+        }
+        if (i >= 0)
+            dev.v[dev.n++] = t;
     }
 
     printf("container start: /bin/true on %s, %d interleaved runs each after %d warm-up\n", rootfs,
@@ -177,6 +223,7 @@ int main(int argc, char **argv)
     if (have_crun)
         report(&crun);
     report(&floor_);
+    report(&dev);
     if (have_crun) {
         double r =
             bench_pct(berth.v, (size_t)berth.n, 0.5) / bench_pct(crun.v, (size_t)crun.n, 0.5);
@@ -190,6 +237,15 @@ int main(int argc, char **argv)
             bench_pct(berth.v, (size_t)berth.n, 0.5) / bench_pct(floor_.v, (size_t)floor_.n, 0.5);
         printf("  ratio berth/floor (median): %.2f  target <= 1.30: %s\n", r,
                r <= 1.3 ? "met" : "NOT met");
+    }
+    printf("  a CDI device (1 node, 1 mount, env) adds %.2f ms to berth's start (median)\n",
+           bench_pct(dev.v, (size_t)dev.n, 0.5) - bench_pct(berth.v, (size_t)berth.n, 0.5));
+    {
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", cdi_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench-start: could not remove %s\n", cdi_dir);
     }
     if (have_crun) {
         char cmd[128];

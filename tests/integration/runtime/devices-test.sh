@@ -177,13 +177,25 @@ hook() { # hook NAME SCRIPT: a hook entry running the host's (or, for
     # (the container's /dev is a tmpfs over the rootfs's, in its own
     # mount namespace only)
     hook createContainer 'cat >/dev/null; ls -d '"$ROOTFS"'/dev/h0 >"$HOOKDIR/createContainer.dev" 2>&1'
-    hook startContainer 'cat >/tmp/startContainer.json'
+    # the bundle's config.json names the root (NVIDIA's hooks read it)
+    hook createContainer 'b=$(sed -n "s/.*\"bundle\":\"\([^\"]*\)\".*/\1/p"); cat "$b/config.json" >"$HOOKDIR/config.json"'
+    hook createContainer 'exit 0' # reads nothing of its state: no SIGPIPE
+    hook startContainer 'cat >/tmp/startContainer.json; grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status >/tmp/startContainer.status'
     hook poststart 'cat >"$HOOKDIR/poststart.json"'
+    hook poststart 'echo the poststart hook fails >&2; exit 4'
     hook poststop 'cat >"$HOOKDIR/poststop.json"'
 } >"$W/cdi-hooks/hooked.yaml"
 run --cdi-spec-dir "$W/cdi-hooks" --name hooked --device berth.test/hooked=h0 -- /bin/sh -c \
-    'cat /tmp/startContainer.json'
+    'cat /tmp/startContainer.json /tmp/startContainer.status'
 expect "a device with hooks runs" 0 "$RC"
+contains "... a failing poststart hook is a warning" \
+    "warning: poststart: hook /bin/sh: exit status 4: the poststart hook fails" "$ERR"
+contains "createContainer: the bundle's config.json names the root" \
+    "\"root\":{\"path\":\"$ROOTFS\"" "$(cat "$H/config.json" 2>&1)"
+expect "... and the bundle is gone with the container" "" "$(ls /run/berth/run/hooked 2>&1 | grep -v 'No such')"
+contains "startContainer: with the container's capabilities, not the runtime's" \
+    "$(printf 'CapEff:\t00000000a80425fb')" "$OUT"
+contains "... its seccomp filter and no_new_privs" "$(printf 'NoNewPrivs:\t1')" "$OUT"
 contains "createRuntime: the state on stdin" '"id":"hooked","status":"creating","pid":' \
     "$(cat "$H/createRuntime.json" 2>&1)"
 expect "createContainer: in the container's mount namespace, before pivot_root" \

@@ -150,9 +150,10 @@ START_TEST(held_by_a_readopted_plan)
     write_spec("gpus.yaml", 0, 3, false);
     d = open_dir();
     /* berthd restarted: the plans on disk say who holds what */
-    devices_hold(d, "old_c", "test.dev/gpu=g0");
-    devices_hold(d, "old_c", "test.dev/gpu=g2");
-    devices_hold(d, "other_c", "test.dev/gpu=g2"); /* held already: stays old_c's */
+    ck_assert(devices_hold(d, "old_c", "test.dev/gpu=g0"));
+    ck_assert(devices_hold(d, "old_c", "test.dev/gpu=g2"));
+    ck_assert(devices_hold(d, "old_c", "test.dev/gpu=g2"));    /* its own again: fine */
+    ck_assert(!devices_hold(d, "other_c", "test.dev/gpu=g2")); /* another's: stays old_c's */
     ck_assert_str_eq(devices_holder(d, "test.dev/gpu=g2"), "old_c");
     ck_assert_int_eq(devices_allocate(d, "new_c", "test.dev/gpu", 2, &a, &err), 0);
     ck_assert_str_eq(a[0], "test.dev/gpu=g1");
