@@ -86,7 +86,8 @@ contains "... and cannot open the device" "/tmp/tun:refused" "$OUT"
 
 if [ $CGV = 1 ]; then
     "$BERTHCTL" run --cgroup-parent "$PARENT" --rootfs "$ROOTFS" --name devlist \
-        --device "$W/dev/berth-test0:/dev/mytun:rw" -- /bin/sleep 30 >/dev/null 2>&1 &
+        --device "$W/dev/berth-test0:/dev/mytun:rw" -- \
+        /bin/sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1 &
     bpid=$!
     i=0
     list=/sys/fs/cgroup/devices$PARENT/devlist/devices.list
