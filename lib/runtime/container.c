@@ -55,6 +55,7 @@ struct berth_container {
      * their bundle's config.json (removed with the container) */
     const DeviceEdits *hooks;
     char *bundle_config;
+    bool hooks_ran; /* its create reached its hooks: poststop's due */
     bool poststop_done;
     /* a poststart or poststop hook failed: why (berth_container_take_warning) */
     char *warning;
@@ -507,8 +508,7 @@ static int remove_dirs(berth_container *c, berth_error **err)
     for (char **d = (char *[]){ c->upper, c->work, c->mnt, NULL }; *d; d++)
         if (berth_rm_rf_at(AT_FDCWD, *d, r < 0 ? NULL : err) < 0)
             r = -1;
-    if (c->bundle_config && unlink(c->bundle_config) < 0 && errno != ENOENT && r == 0)
-        r = berth_error_errno(err, "remove %s", c->bundle_config);
+
     if (c->made_state_dir && rmdir(c->state_dir) < 0 && errno != ENOENT && errno != ENOTEMPTY &&
         r == 0)
         r = berth_error_errno(err, "rmdir %s", c->state_dir);
@@ -537,6 +537,31 @@ void berth_container_free(berth_container *c)
     free(c);
 }
 BERTH_DEFINE_CLEANUP(berth_container, berth_container_free)
+
+/* The end of a container whose create reached its hooks: its poststop
+ * hooks (once everything else of it is gone; a failure is only a
+ * warning), then its bundle's config.json, and the state directory when
+ * it was made for it. Once. */
+static void finish_hooks(berth_container *c)
+{
+    if (!c || c->poststop_done)
+        return;
+    c->poststop_done = true;
+    if (c->hooks_ran) {
+        runtime_hook_state st = { c->id, "stopped", c->pid, c->state_dir };
+        berth_error *herr = NULL;
+
+        if (runtime_hooks_run(c->hooks, "poststop", &st, -1, 30000, &herr) < 0) {
+            free(c->warning);
+            c->warning = berth_error_steal_msg(&herr);
+        }
+    }
+    if (c->bundle_config) {
+        unlink(c->bundle_config);
+        if (c->made_state_dir)
+            rmdir(c->state_dir);
+    }
+}
 
 /* Undo a failed start: the child (if any) is killed and reaped, as the
  * rest of the start waited for it. It is pid 1 of its own pid namespace
@@ -782,7 +807,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         int tmo = opts->start_timeout_ms > 0 ? opts->start_timeout_ms : 60000;
         runtime_hook_state st = { c->id, "creating", pid, plan.hook_bundle };
 
-        if (await_hook_point(sock_parent, tmo, err) < 0 ||
+        if (await_hook_point(sock_parent, tmo, err) < 0 || !(c->hooks_ran = true) ||
             runtime_hooks_run(c->hooks, "prestart", &st, -1, tmo, err) < 0 ||
             runtime_hooks_run(c->hooks, "createRuntime", &st, -1, tmo, err) < 0 ||
             runtime_hooks_run(c->hooks, "createContainer", &st, pidfd, tmo, err) < 0)
@@ -805,6 +830,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     c->started_ns = berth_now_real_ns();
     if (berth_cgroup_oom_kills(c->cgroup, &c->oom_base, NULL) < 0)
         c->oom_base = 0;
+    c->hooks_ran = true;
     /* poststart: a failure does not undo the start (runtime-spec: a
      * warning; here the caller's log has no word of it but debug) */
     {
@@ -821,6 +847,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
 
 fail:
     abort_start(c);
+    finish_hooks(c);
     runtime_empty_dirs_free(empty_dirs, spec->n_mounts);
     for (size_t i = 0; i < 4; i++)
         if (sandbox[i] >= 0)
@@ -1041,17 +1068,7 @@ int berth_container_remove_step(berth_container *c, berth_error **err)
     }
     if (remove_dirs(c, err) < 0)
         return berth_error_prefix(err, "remove container %s", c->id);
-    /* poststop: once everything is gone; a failure is only a warning */
-    if (!c->poststop_done) {
-        runtime_hook_state st = { c->id, "stopped", c->pid, c->state_dir };
-        berth_error *herr = NULL;
-
-        c->poststop_done = true;
-        if (runtime_hooks_run(c->hooks, "poststop", &st, -1, 30000, &herr) < 0) {
-            free(c->warning);
-            c->warning = berth_error_steal_msg(&herr);
-        }
-    }
+    finish_hooks(c);
     return 1;
 }
 

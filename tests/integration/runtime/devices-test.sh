@@ -209,14 +209,18 @@ contains "poststop: once it is removed" '"status":"stopped"' "$(cat "$H/poststop
     printf 'cdiVersion: "0.6.0"\nkind: berth.test/hookfail\ndevices:\n  - name: f0\n'
     printf '    containerEdits:\n      env: [F=0]\n      hooks:\n'
     hook createRuntime 'echo the hook says no >&2; exit 3'
+    hook poststop 'cat >"$HOOKDIR/failed-poststop.json"'
     printf 'cdiVersion: "0.6.0"\nkind: berth.test/hookslow\ndevices:\n  - name: s0\n' >"$W/cdi-hooks/slow.yaml"
 } >"$W/cdi-hooks/fail.yaml"
 printf '    containerEdits:\n      env: [S=0]\n      hooks:\n' >>"$W/cdi-hooks/slow.yaml"
 printf '        - {hookName: createContainer, path: /bin/sleep, args: [sleep, "30"], timeout: 1}\n' \
     >>"$W/cdi-hooks/slow.yaml"
-run --cdi-spec-dir "$W/cdi-hooks" --device berth.test/hookfail=f0 -- /bin/true
+run --cdi-spec-dir "$W/cdi-hooks" --name hookfail --device berth.test/hookfail=f0 -- /bin/true
 expect "a failing createRuntime hook fails the run" 125 "$RC"
 contains "... with its exit status and stderr" "createRuntime: hook /bin/sh: exit status 3: the hook says no" "$ERR"
+contains "... its poststop hooks still run" '"id":"hookfail","status":"stopped"' \
+    "$(cat "$H/failed-poststop.json" 2>&1)"
+expect "... and its bundle is gone" "" "$(ls /run/berth/run/hookfail 2>&1 | grep -v 'No such')"
 run --cdi-spec-dir "$W/cdi-hooks" --device berth.test/hookslow=s0 -- /bin/true
 contains "a hook past its timeout is killed and fails the run" "still running after its timeout of 1 s" "$ERR"
 
