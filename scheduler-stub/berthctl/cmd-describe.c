@@ -490,6 +490,11 @@ static void print_spec(const ContainerSpec *s)
         FIELD(i ? "" : "Mounts", "%s <- %s%s", s->mounts[i]->destination,
               s->mounts[i]->type == MOUNT_TMPFS ? "tmpfs" : s->mounts[i]->source,
               s->mounts[i]->readonly ? " (read-only)" : "");
+    /* host devices asked for (CRI-O's annotation) */
+    for (size_t i = 0; i < s->n_devices; i++)
+        FIELD(i ? "" : "Devices", "%s%s%s%s%s", s->devices[i]->name,
+              *s->devices[i]->container_path ? " -> " : "", s->devices[i]->container_path,
+              *s->devices[i]->permissions ? " " : "", s->devices[i]->permissions);
     FIELD("Network", "%s", s->network == NETWORK_HOST ? "host" : "none");
     FIELD("Restart", "%s", (unsigned)s->restart_policy < 3 ? restart[s->restart_policy] : "?");
     describe_probe("Liveness", s->liveness_probe);
