@@ -613,7 +613,7 @@ static void pod_sandbox(const ct *c, pods_sandbox *ret, berth_cgroup_limits *lim
      * at its start, or after a new spec, long after the pod's cgroup was
      * made). The pod's cgroup holds no process of its own: each member's
      * cgroup has its rules, the pause's the standard set. */
-    lim->all_devices = true;
+    lim->inherit_devices = true;
     if (mem_all)
         lim->memory_bytes = mem_sum > mem_init ? mem_sum : mem_init;
     /* under systemd's driver the pod's monitors are in its slice too:
@@ -1625,6 +1625,7 @@ static void ct_start(ct *c)
     bool needs_pull;
 
     c->operator_stopped = false;
+    c->device_error[0] = '\0'; /* set again below when they are still not free */
     if (!ct_startable(c, &needs_pull)) {
         c->phase = CT_DONE;
         return;

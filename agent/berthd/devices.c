@@ -74,8 +74,11 @@ static void watch(devices *d)
 
         snprintf(path, sizeof(path), "%s", d->dirs[i]);
         w->next[0] = '\0';
+        /* IN_MASK_ADD: a directory that is one's and on the way to another
+         * gets both masks */
         while ((w->wd = inotify_add_watch(d->inotify_io.fd, path,
-                                          (*w->next ? way : files) | IN_ONLYDIR)) < 0) {
+                                          (*w->next ? way : files) | IN_ONLYDIR | IN_MASK_ADD)) <
+               0) {
             char *slash = strrchr(path, '/');
 
             if (errno != ENOENT || !slash || slash == path)
@@ -89,6 +92,8 @@ static void watch(devices *d)
 /* Whether ev says something of a spec directory (or of the way to one). */
 static bool event_counts(const devices *d, const struct inotify_event *ev)
 {
+    if (ev->mask & IN_Q_OVERFLOW)
+        return true; /* events were lost: read everything again */
     if (ev->mask & IN_IGNORED)
         return false;
     for (size_t i = 0; i < d->n_dirs; i++) {
@@ -334,8 +339,17 @@ int devices_allocate(devices *d, const char *holder, const char *kind, int64_t n
     int64_t avail = devices_free(d, kind);
     char **picked;
 
-    if (have == 0 || (have == 1 && aggregate(names[0])))
+    size_t total = 0;
+
+    for (size_t i = 0; i < have; i++)
+        total += !aggregate(names[i]);
+    if (total == 0)
         return berth_error_set(err, ENOENT, "the node has no CDI devices of kind %s", kind);
+    /* not a wait: more than the node has at all (its specs shrank) */
+    if (n > (int64_t)total)
+        return berth_error_set(
+            err, ERANGE, "the node has only %zu CDI devices of kind %s, %" PRId64 " asked for",
+            total, kind, n);
     if (n > avail)
         return berth_error_set(err, ENOSPC,
                                "Allocate failed due to requested number of devices unavailable "

@@ -42,8 +42,9 @@ int64_t devices_free(const devices *d, const char *kind);
 /* Pick n devices of kind nobody holds (in name order) for holder: their
  * names into *ret_names (new strings, a new array). ENOSPC when fewer are
  * free ("Allocate failed due to requested number of devices unavailable
- * for KIND. Requested: N, Available: M", the kubelet's words); ENOENT when
- * the node has no such kind. Nothing held on failure. */
+ * for KIND. Requested: N, Available: M", the kubelet's words); ERANGE
+ * when the node has fewer than n of the kind at all, ENOENT none. Nothing
+ * held on failure. */
 int devices_allocate(devices *d, const char *holder, const char *kind, int64_t n, char ***ret_names,
                      berth_error **err);
 /* Record that holder holds name (a re-adopted container's plan). false

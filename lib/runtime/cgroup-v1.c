@@ -188,7 +188,7 @@ static int v1_apply(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_erro
     _cleanup_free_ char *dev = v1_controller_dir(cg, "devices");
     char buf[64];
 
-    if (v1_write_devices(dev, lim, err) < 0)
+    if (!lim->inherit_devices && v1_write_devices(dev, lim, err) < 0)
         return -1;
     if (lim->cpu_quota_us > 0) {
         snprintf(buf, sizeof(buf), "%" PRId64, lim->cpu_period_us ? lim->cpu_period_us : 100000);

@@ -123,7 +123,7 @@ static int v2_create(berth_cgroup *cg, const berth_cgroup_limits *lim, berth_err
         berth_error_errno(err, "open %s", dir);
         goto fail;
     }
-    if ((!lim->all_devices &&
+    if ((!lim->all_devices && !lim->inherit_devices &&
          cgroup_v2_attach_device_filter(dfd, dir, lim->devices, lim->n_devices, err) < 0) ||
         v2_apply(dir, lim, err) < 0)
         goto fail;

@@ -52,8 +52,12 @@ typedef struct berth_cgroup_limits {
     int64_t pids_max;
     const char *cpuset_cpus;
     const char *cpuset_mems;
-    /* every device (a privileged container, and its pod): no device rule */
+    /* every device (a privileged container): no device rule */
     bool all_devices;
+    /* no device rule of its own: its parent's bound it (v1: a new cgroup
+     * copies them; v2: the parents' programs run). For a cgroup that
+     * holds only cgroups with rules of their own (a pod's). */
+    bool inherit_devices;
     /* allowed besides the standard set (at most BERTH_CGROUP_DEVICES_MAX) */
     const berth_cgroup_device *devices;
     size_t n_devices;

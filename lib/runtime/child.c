@@ -29,6 +29,9 @@
 #include "base/io.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* a startContainer hook that gives no timeout: well inside the start's own
+ * (60 s by default), so that its failure is the hook's, not the start's */
+#define STARTCONTAINER_TIMEOUT_MS 30000
 
 /* Report err to the parent and exit. The record: errno (4 bytes, native
  * order: same host), a flag byte (1: the parent appends strerror, as the
@@ -347,10 +350,13 @@ static int exec_command(const child_plan *p, bool rlimits, pid_t host_pid, berth
     /* The init's startContainer hooks: in the container, as its command
      * would run (its user, capabilities, seccomp filter, no host fd), so
      * a binary of the image's gains nothing by being a hook's path */
+    /* The setup ran with umask 0 (device nodes keep their modes); the
+     * command, and its hooks, get the usual one. */
+    umask(0022);
     if (p->hooks &&
         runtime_hooks_run(p->hooks, "startContainer",
                           &(runtime_hook_state){ p->spec->id, "created", host_pid, p->hook_bundle },
-                          -1, 0, err) < 0)
+                          -1, STARTCONTAINER_TIMEOUT_MS, err) < 0)
         return -1;
     /* The command is exec'd by the sealed stub, so /proc/self/exe at that
      * moment is the stub, not this binary (CVE-2019-5736). */
@@ -359,9 +365,6 @@ static int exec_command(const child_plan *p, bool rlimits, pid_t host_pid, berth
      * a foreground run, dropped for a supervised container. */
     if (!p->die_with_parent && prctl(PR_SET_PDEATHSIG, 0) < 0)
         return berth_error_errno(err, "clear the parent-death signal");
-    /* The setup ran with umask 0 (device nodes keep their modes); the
-     * command gets the usual one. */
-    umask(0022);
     if (fcntl(p->sync_fd, F_SETFD, 0) < 0)
         return berth_error_errno(err, "pass the sync socket to the exec stub");
     syscall(SYS_execveat, p->stub_fd, "", p->stub_argv, p->envp, AT_EMPTY_PATH);

@@ -54,7 +54,7 @@ struct berth_container {
     /* opts.devices (the caller's), for the poststart and poststop hooks;
      * their bundle's config.json (removed with the container) */
     const DeviceEdits *hooks;
-    char *bundle_config;
+    char *bundle_dir, *bundle_config;
     bool hooks_ran; /* its create reached its hooks: poststop's due */
     bool poststop_done;
     /* a poststart or poststop hook failed: why (berth_container_take_warning) */
@@ -532,6 +532,7 @@ void berth_container_free(berth_container *c)
     free(c->localhost.filter);
     free(c->devices);
     free(c->device_rules);
+    free(c->bundle_dir);
     free(c->bundle_config);
     free(c->warning);
     free(c);
@@ -548,7 +549,7 @@ static void finish_hooks(berth_container *c)
         return;
     c->poststop_done = true;
     if (c->hooks_ran) {
-        runtime_hook_state st = { c->id, "stopped", c->pid, c->state_dir };
+        runtime_hook_state st = { c->id, "stopped", c->pid, c->bundle_dir };
         berth_error *herr = NULL;
 
         if (runtime_hooks_run(c->hooks, "poststop", &st, -1, 30000, &herr) < 0) {
@@ -558,6 +559,7 @@ static void finish_hooks(berth_container *c)
     }
     if (c->bundle_config) {
         unlink(c->bundle_config);
+        rmdir(c->bundle_dir);
         if (c->made_state_dir)
             rmdir(c->state_dir);
     }
@@ -731,7 +733,10 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         }
         c->hooks = opts->devices->n_hooks > 0 ? opts->devices : NULL;
         plan.hooks = c->hooks;
-        plan.hook_bundle = c->state_dir;
+        if (c->hooks) {
+            c->bundle_dir = berth_xasprintf("%s/bundle", c->state_dir);
+            plan.hook_bundle = c->bundle_dir;
+        }
         plan.hook_point = runtime_hooks_have(c->hooks, "prestart") ||
                           runtime_hooks_have(c->hooks, "createRuntime") ||
                           runtime_hooks_have(c->hooks, "createContainer");
@@ -748,7 +753,7 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         goto fail;
     if (prepare_rootfs(c, spec, opts, &plan, &lower, err) < 0)
         goto fail;
-    if (c->hooks && runtime_hooks_bundle(c->state_dir, &plan, &c->bundle_config, err) < 0)
+    if (c->hooks && runtime_hooks_bundle(c->bundle_dir, &plan, &c->bundle_config, err) < 0)
         goto fail;
 
     if (make_sync_pair(&sock_parent, &sock_child, err) < 0)
@@ -801,13 +806,16 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
         berth_error_errno(err, "start the container init");
         goto fail;
     }
+    /* from here on its hooks may run (startContainer in the child): its
+     * poststop hooks are due whatever comes */
+    c->hooks_ran = c->hooks != NULL;
     /* Its hooks before pivot_root (runtime-spec's order): prestart and
      * createRuntime here, createContainer in its mount namespace. */
     if (plan.hook_point) {
         int tmo = opts->start_timeout_ms > 0 ? opts->start_timeout_ms : 60000;
         runtime_hook_state st = { c->id, "creating", pid, plan.hook_bundle };
 
-        if (await_hook_point(sock_parent, tmo, err) < 0 || !(c->hooks_ran = true) ||
+        if (await_hook_point(sock_parent, tmo, err) < 0 ||
             runtime_hooks_run(c->hooks, "prestart", &st, -1, tmo, err) < 0 ||
             runtime_hooks_run(c->hooks, "createRuntime", &st, -1, tmo, err) < 0 ||
             runtime_hooks_run(c->hooks, "createContainer", &st, pidfd, tmo, err) < 0)
@@ -830,7 +838,6 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
     c->started_ns = berth_now_real_ns();
     if (berth_cgroup_oom_kills(c->cgroup, &c->oom_base, NULL) < 0)
         c->oom_base = 0;
-    c->hooks_ran = true;
     /* poststart: a failure does not undo the start (runtime-spec: a
      * warning; here the caller's log has no word of it but debug) */
     {
@@ -848,6 +855,12 @@ int berth_container_create(berth_runtime *rt, const berth_spec *spec, const bert
 fail:
     abort_start(c);
     finish_hooks(c);
+    if (c && c->warning && err && *err) {
+        int code = (*err)->code;
+        _cleanup_free_ char *msg = berth_error_steal_msg(err);
+
+        berth_error_set(err, code, "%s; and %s", msg, c->warning);
+    }
     runtime_empty_dirs_free(empty_dirs, spec->n_mounts);
     for (size_t i = 0; i < 4; i++)
         if (sandbox[i] >= 0)

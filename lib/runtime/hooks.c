@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,9 +118,10 @@ static int hook_run(const DeviceHook *h, const char *state, int ns_pidfd, int ti
         return berth_error_errno(err, "hook %s: fork", h->path);
     }
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    struct pollfd pfd[2] = { { .fd = errp[0], .events = POLLIN },
+                             { .fd = pidfd, .events = POLLIN } };
+
     for (;;) {
-        struct pollfd pfd[2] = { { .fd = errp[0], .events = POLLIN },
-                                 { .fd = pidfd, .events = POLLIN } };
         int wait_ms = -1, r;
 
         if (deadline) {
@@ -148,6 +150,8 @@ static int hook_run(const DeviceHook *h, const char *state, int ns_pidfd, int ti
             }
             if (n == 0 && pidfd < 0)
                 break; /* no pidfd (old kernel): its stderr's end is its end */
+            if (n == 0)
+                pfd[0].fd = -1; /* closed: only its exit is waited for now */
         }
         if (r > 0 && pidfd >= 0 && (pfd[1].revents & POLLIN))
             break;
@@ -174,11 +178,38 @@ int runtime_hooks_bundle(const char *dir, const child_plan *p, char **ret_path, 
     _cleanup_free_ char *path = berth_xasprintf("%s/config.json", dir), *text = NULL;
     json_t *root = json_object(), *process = json_object(), *args = json_array(),
            *env = json_array();
+    const char *bad = NULL;
 
-    for (char **a = p->argv; a && *a; a++)
-        json_array_append_new(args, json_string(*a));
-    for (char **e = p->envp; e && *e; e++)
-        json_array_append_new(env, json_string(*e));
+    for (char **a = p->argv; a && *a && !bad; a++)
+        if (json_array_append_new(args, json_string(*a)) < 0)
+            bad = *a;
+    for (char **e = p->envp; e && *e && !bad; e++)
+        if (json_array_append_new(env, json_string(*e)) < 0)
+            bad = *e;
+    if (!bad) {
+        json_t *r = json_string(p->rootfs_dir);
+
+        if (!r)
+            bad = p->rootfs_dir;
+        json_decref(r);
+    }
+    if (bad) {
+        json_decref(root);
+        json_decref(process);
+        json_decref(args);
+        json_decref(env);
+        return berth_error_set(err, EINVAL,
+                               "the hooks' bundle: '%s' is no valid UTF-8 (a hook reads it as "
+                               "JSON)",
+                               bad);
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        json_decref(root);
+        json_decref(process);
+        json_decref(args);
+        json_decref(env);
+        return berth_error_errno(err, "the hooks' bundle: mkdir %s", dir);
+    }
     json_object_set_new(process, "args", args);
     json_object_set_new(process, "env", env);
     json_object_set_new(process, "cwd", json_string(p->workdir ? p->workdir : "/"));

@@ -122,10 +122,11 @@ bool runtime_hooks_have(const DeviceEdits *e, const char *which);
  * ("createRuntime: hook /x: exit status 1: its stderr"). */
 int runtime_hooks_run(const DeviceEdits *e, const char *which, const runtime_hook_state *st,
                       int ns_pidfd, int default_timeout_ms, berth_error **err);
-/* The hooks' bundle: dir/config.json, the little of an OCI runtime
- * config hooks read (NVIDIA's find the root there): ociVersion, process
- * (args, env, cwd), root (path: the container's root before pivot_root,
- * readonly), hostname. *ret_path: the file, for its removal. */
+/* The hooks' bundle: the directory dir (made), with a config.json of the
+ * little of an OCI runtime config hooks read (NVIDIA's find the root
+ * there): ociVersion, process (args, env, cwd), root (path: the
+ * container's root before pivot_root, readonly), hostname. *ret_path:
+ * the file, for its removal. */
 int runtime_hooks_bundle(const char *dir, const child_plan *p, char **ret_path, berth_error **err);
 
 /* devices.c: check the edits' nodes and mounts, and complete the nodes

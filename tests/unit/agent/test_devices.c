@@ -130,6 +130,11 @@ START_TEST(picks_free_devices_never_twice)
     ck_assert_int_eq(devices_allocate(d, "pod-c_c", "test.dev/gpu", 2, &c, &err), 0);
     ck_assert_str_eq(c[0], "test.dev/gpu=g0");
     ck_assert_str_eq(c[1], "test.dev/gpu=g1");
+    /* more than the node has at all: no wait would help */
+    ck_assert_int_lt(devices_allocate(d, "big_c", "test.dev/gpu", 5, &a, &err), 0);
+    ck_assert_int_eq(err->code, ERANGE);
+    ck_assert_str_eq(err->msg, "the node has only 4 CDI devices of kind test.dev/gpu, 5 asked for");
+    berth_error_free(&err);
     ck_assert_int_lt(devices_allocate(d, "x", "test.dev/none", 1, &a, &err), 0);
     ck_assert_int_eq(err->code, ENOENT);
     ck_assert_str_eq(err->msg, "the node has no CDI devices of kind test.dev/none");
