@@ -221,6 +221,17 @@ contains "... with its exit status and stderr" "createRuntime: hook /bin/sh: exi
 contains "... its poststop hooks still run" '"id":"hookfail","status":"stopped"' \
     "$(cat "$H/failed-poststop.json" 2>&1)"
 expect "... and its bundle is gone" "" "$(ls /run/berth/run/hookfail 2>&1 | grep -v 'No such')"
+{
+    printf 'cdiVersion: "0.6.0"\nkind: berth.test/startfail\ndevices:\n  - name: x0\n'
+    printf '    containerEdits:\n      env: [X=0]\n      hooks:\n'
+    hook startContainer 'umask >/tmp/umask; echo started no >&2; exit 5'
+    hook poststop 'cat >"$HOOKDIR/startfail-poststop.json"'
+} >"$W/cdi-hooks/startfail.yaml"
+run --cdi-spec-dir "$W/cdi-hooks" --name startfail --device berth.test/startfail=x0 -- /bin/true
+expect "a failing startContainer hook fails the run" 125 "$RC"
+contains "... saying so" "startContainer: hook /bin/sh: exit status 5: started no" "$ERR"
+contains "... and its poststop hooks run" '"id":"startfail","status":"stopped"' \
+    "$(cat "$H/startfail-poststop.json" 2>&1)"
 run --cdi-spec-dir "$W/cdi-hooks" --device berth.test/hookslow=s0 -- /bin/true
 contains "a hook past its timeout is killed and fails the run" "still running after its timeout of 1 s" "$ERR"
 
