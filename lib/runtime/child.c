@@ -295,7 +295,7 @@ static int setup_before_cgroup(const child_plan *p, int *ret_rootfd, berth_error
 
 /* The caller's signal mask and ignored signals would survive the exec:
  * the container starts from defaults. */
-static void reset_signals(void)
+void runtime_reset_signals(void)
 {
     sigset_t none;
 
@@ -402,7 +402,7 @@ void child_run(const child_plan *p)
     /* Until the exec nothing in here may be ptraced or have its /proc
      * entries opened by the container (the exec resets this). */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    reset_signals();
+    runtime_reset_signals();
     /* A session of its own: the caller's terminal is not the container's
      * controlling terminal, so TIOCSTI cannot type into it. */
     if (setsid() < 0) {
@@ -459,7 +459,7 @@ void child_exec_run(const child_plan *p, int pidfd, int ns_flags)
     /* Once in the container's namespaces, its root could ptrace us or open
      * our /proc entries while we still run the host binary. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    reset_signals();
+    runtime_reset_signals();
     /* stdio from the host side (its /dev/null), before the mount
      * namespace changes; then nothing of the caller's but what is needed. */
     if (setup_stdio(p, &err) < 0)
@@ -503,7 +503,7 @@ void child_exec_run(const child_plan *p, int pidfd, int ns_flags)
     }
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        reset_signals();
+        runtime_reset_signals();
         umask(0);
         if (setsid() < 0)
             berth_error_errno(&err, "setsid");

@@ -61,13 +61,7 @@ static __attribute__((noreturn)) void hook_exec(const DeviceHook *h, int in, int
     size_t n = h->n_args ? h->n_args : 1;
     char **argv = berth_xcalloc(n + 1, sizeof(*argv)), **envp;
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    sigset_t none;
-
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
+    runtime_reset_signals();
     if (ns_pidfd >= 0 &&
         setns(ns_pidfd, CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
         dprintf(errfd, "join the container's namespaces: %s", strerror(errno));

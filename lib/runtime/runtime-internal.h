@@ -156,6 +156,10 @@ int runtime_loopback_up(berth_error **err);
  * not done after waited_ms (EBUSY), saying what holds it up. Returns -1. */
 int container_busy_error(berth_container *c, int waited_ms, berth_error **err);
 
+/* child.c: no signal blocked, every handler the default (a child's, before
+ * its exec). */
+void runtime_reset_signals(void);
+
 /* child.c: runs in the cloned child; never returns. */
 __attribute__((noreturn)) void child_run(const child_plan *p);
 /* child.c: runs in a forked child of berth_container_exec: joins the

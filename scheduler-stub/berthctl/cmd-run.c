@@ -770,16 +770,6 @@ int berthctl_cmd_run(int argc, char **argv)
         snprintf(a.id, sizeof(a.id), "run-%08" PRIx32, rnd);
         a.spec.id = a.id;
     }
-    if (*a.spec.image) {
-        if (a.state_dir) {
-            opts.state_dir = a.state_dir;
-        } else {
-            if (berth_mkdir_p("/run/berth/run", 0700, &err) < 0)
-                goto fail;
-            state_dir = berth_xasprintf("/run/berth/run/%s", a.spec.id);
-            opts.state_dir = state_dir;
-        }
-    }
 
     /* The image first: a pull may take long, and Ctrl-C must end it. */
     if (*a.spec.image && !berth_spec_dir_image(a.image_store, a.spec.image)) {
@@ -794,16 +784,16 @@ int berthctl_cmd_run(int argc, char **argv)
         if (run_devices(&a, eff, &edits, &err) < 0)
             goto fail;
         opts.devices = &edits;
-        /* device hooks read their bundle there */
-        if (edits.n_hooks > 0 && !opts.state_dir) {
-            if (a.state_dir) {
-                opts.state_dir = a.state_dir;
-            } else {
-                if (berth_mkdir_p("/run/berth/run", 0700, &err) < 0)
-                    goto fail;
-                state_dir = berth_xasprintf("/run/berth/run/%s", a.spec.id);
-                opts.state_dir = state_dir;
-            }
+    }
+    /* an image's writable layer goes there, device hooks' bundle too */
+    if (*a.spec.image || edits.n_hooks > 0) {
+        if (a.state_dir) {
+            opts.state_dir = a.state_dir;
+        } else {
+            if (berth_mkdir_p("/run/berth/run", 0700, &err) < 0)
+                goto fail;
+            state_dir = berth_xasprintf("/run/berth/run/%s", a.spec.id);
+            opts.state_dir = state_dir;
         }
     }
 
