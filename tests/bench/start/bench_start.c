@@ -1,12 +1,17 @@
 /* Container start latency: `berthctl run --rootfs R -- /bin/true` against
  * `crun run` on the same rootfs and against the kernel floor of the same
- * isolation (bench-start-floor, beside this program: floor.c), interleaved
- * (the machines drift); and what a CDI device adds to berth's start (a
+ * isolation (bench-start-floor, beside this program: floor.c) and that
+ * floor with every defence berth gives a container by default (floor.c
+ * --full), interleaved (the machines drift); and what a CDI device adds to berth's start (a
  * spec of one node, one mount and a variable, written here). Prints
  * medians, p90, p99 and the ratios. A benchmark, not a test: it asserts
  * nothing.
  *
  *   bench-start BERTHCTL ROOTFS [ITERATIONS]
+ *
+ * With BENCH_START_BASELINE=OTHER-BERTHCTL (another build, say the commit
+ * before a change) one more series runs it the same way, interleaved, and
+ * the change's effect is the ratio of the two medians.
  *
  * On a hybrid cgroup host crun refuses to run; like the issue describes, all
  * three run in a private mount namespace with /sys/fs/cgroup/unified
@@ -148,6 +153,7 @@ int main(int argc, char **argv)
     struct series berth = { "berthctl run", calloc((size_t)n, sizeof(double)), 0 };
     struct series crun = { "crun run", calloc((size_t)n, sizeof(double)), 0 };
     struct series floor_ = { "kernel floor", calloc((size_t)n, sizeof(double)), 0 };
+    struct series full = { "floor, berth's defences", calloc((size_t)n, sizeof(double)), 0 };
     struct series dev = { "berthctl run --device", calloc((size_t)n, sizeof(double)), 0 };
     char cdi_dir[] = "/tmp/berth-bench-cdi-XXXXXX";
     char *dev_argv[] = { (char *)berthctl,
@@ -165,6 +171,11 @@ int main(int argc, char **argv)
                            "/bin/true",      NULL };
     char floor_path[4096 + 32], self[4096];
     char *floor_argv[] = { floor_path, (char *)rootfs, "/bin/true", NULL };
+    char *full_argv[] = { floor_path, "--full", (char *)rootfs, "/bin/true", NULL };
+    const char *baseline = getenv("BENCH_START_BASELINE");
+    struct series base = { "baseline berthctl run", calloc((size_t)n, sizeof(double)), 0 };
+    char *base_argv[] = { (char *)baseline, "run", "--rootfs", (char *)rootfs, "--",
+                          "/bin/true",      NULL };
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
     if (len <= 0) {
@@ -207,6 +218,13 @@ int main(int argc, char **argv)
         }
         if (i >= 0)
             floor_.v[floor_.n++] = t;
+        t = time_run(full_argv);
+        if (t < 0) {
+            fprintf(stderr, "bench-start: %s --full failed\n", floor_path);
+            return 1;
+        }
+        if (i >= 0)
+            full.v[full.n++] = t;
         t = time_run(dev_argv);
         if (t < 0) {
             fprintf(stderr, "bench-start: berthctl run --device failed\n");
@@ -214,6 +232,15 @@ int main(int argc, char **argv)
         }
         if (i >= 0)
             dev.v[dev.n++] = t;
+        if (baseline && *baseline) {
+            t = time_run(base_argv);
+            if (t < 0) {
+                fprintf(stderr, "bench-start: %s run failed\n", baseline);
+                return 1;
+            }
+            if (i >= 0)
+                base.v[base.n++] = t;
+        }
     }
 
     printf("container start: /bin/true on %s, %d interleaved runs each after %d warm-up\n", rootfs,
@@ -223,7 +250,10 @@ int main(int argc, char **argv)
     if (have_crun)
         report(&crun);
     report(&floor_);
+    report(&full);
     report(&dev);
+    if (base.n > 0)
+        report(&base);
     if (have_crun) {
         double r =
             bench_pct(berth.v, (size_t)berth.n, 0.5) / bench_pct(crun.v, (size_t)crun.n, 0.5);
@@ -238,8 +268,20 @@ int main(int argc, char **argv)
         printf("  ratio berth/floor (median): %.2f  target <= 1.30: %s\n", r,
                r <= 1.3 ? "met" : "NOT met");
     }
+    {
+        double b = bench_pct(berth.v, (size_t)berth.n, 0.5);
+        double f = bench_pct(floor_.v, (size_t)floor_.n, 0.5);
+        double ff = bench_pct(full.v, (size_t)full.n, 0.5);
+
+        printf("  ratio berth/(floor with berth's defences) (median): %.2f: berth's own share "
+               "%.2f ms, its defences' %.2f ms\n",
+               b / ff, b - ff, ff - f);
+    }
     printf("  a CDI device (1 node, 1 mount, env) adds %.2f ms to berth's start (median)\n",
            bench_pct(dev.v, (size_t)dev.n, 0.5) - bench_pct(berth.v, (size_t)berth.n, 0.5));
+    if (base.n > 0)
+        printf("  berthctl run against the baseline (%s), median: %.3f\n", baseline,
+               bench_pct(berth.v, (size_t)berth.n, 0.5) / bench_pct(base.v, (size_t)base.n, 0.5));
     {
         char cmd[128];
 
