@@ -545,6 +545,7 @@ static int setup_cgroupfs(const child_plan *p, int rootfd, berth_error **err)
 {
     const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     const struct cgroup_v1_hierarchy *hs[CGROUP_V1_MAX];
+    _cleanup_close_ int cgfd = -1;
     size_t n;
 
     if (berth_cgroup_driver_version(p->cgroups) == BERTH_CGROUP_V2)
@@ -552,18 +553,23 @@ static int setup_cgroupfs(const child_plan *p, int rootfd, berth_error **err)
                              err);
     /* v1: a tmpfs with one read-only mount per hierarchy the container
      * joined, each showing (through the cgroup namespace) only its own
-     * cgroup. */
+     * cgroup. The tmpfs is resolved in the root once; each hierarchy's
+     * directory is one this made in it, so it is reached from there by
+     * name (the working directory; pivot() moves it to the new root). */
     if (mount_in_root(rootfd, "/sys/fs/cgroup", OPEN_EXISTING, "tmpfs", "tmpfs",
-                      MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k", err) < 0)
+                      MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k", err) < 0 ||
+        open_in_root(rootfd, "/sys/fs/cgroup", OPEN_EXISTING, &cgfd, err) < 0)
         return -1;
+    if (fchdir(cgfd) < 0)
+        return berth_error_errno(err, "chdir to the container's /sys/fs/cgroup");
     n = cgroup_v1_container_hierarchies(p->cgroups, hs, BERTH_ARRAY_SIZE(hs));
     for (size_t i = 0; i < n; i++) {
         const char *base = strrchr(hs[i]->mountpoint, '/') + 1;
-        char dest[128];
 
-        snprintf(dest, sizeof(dest), "/sys/fs/cgroup/%s", base);
-        if (mount_in_root(rootfd, dest, OPEN_DIR, "cgroup", "cgroup", ro, hs[i]->options, err) < 0)
-            return -1;
+        if (mkdir(base, 0755) < 0)
+            return berth_error_errno(err, "mkdir /sys/fs/cgroup/%s in the container root", base);
+        if (mount("cgroup", base, "cgroup", ro, hs[i]->options) < 0)
+            return berth_error_errno(err, "mount cgroup on /sys/fs/cgroup/%s", base);
     }
     return remount_ro_in_root(rootfd, "/sys/fs/cgroup", err);
 }
