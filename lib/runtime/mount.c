@@ -241,6 +241,56 @@ static int mask_path(int rootfd, const char *path, int mask_fd, berth_error **er
     return 0;
 }
 
+/* The name of path in the container's /proc when it is a single name
+ * there ("/proc/kcore"), else NULL. */
+static const char *proc_name(const char *path)
+{
+    const char *name = strncmp(path, "/proc/", 6) == 0 ? path + 6 : NULL;
+
+    return name && *name && !strchr(name, '/') ? name : NULL;
+}
+
+/* mask_path and readonly_path for a name in the procfs this child just
+ * mounted, with that as the working directory: the kernel's entries, so
+ * one lookup of the name instead of resolving the path in the root again
+ * and mounting through /proc/self/fd. 1: a symlink (none of Docker's
+ * are), for the caller to do it the long way. */
+static int mask_proc_name(const char *path, const char *name, int mask_fd, berth_error **err)
+{
+    char maskp[FD_PATH_LEN];
+    struct stat st;
+
+    if (fstatat(AT_FDCWD, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : berth_error_errno(err, "stat %s", path);
+    if (S_ISLNK(st.st_mode))
+        return 1;
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", name, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "size=0,mode=555") < 0)
+            return berth_error_errno(err, "mask %s", path);
+        return 0;
+    }
+    if (mount(fd_path(mask_fd, maskp), name, NULL, MS_BIND, NULL) < 0)
+        return berth_error_errno(err, "mask %s", path);
+    return 0;
+}
+
+static int readonly_proc_name(const char *path, const char *name, berth_error **err)
+{
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+    struct stat st;
+
+    if (fstatat(AT_FDCWD, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : berth_error_errno(err, "stat %s", path);
+    if (S_ISLNK(st.st_mode))
+        return 1;
+    if (mount(name, name, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return berth_error_errno(err, "bind %s", path);
+    if (mount_setattr(AT_FDCWD, name, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &attr, sizeof(attr)) < 0)
+        return berth_error_errno(err, "restrict %s to read-only and the mounts below it", path);
+    return 0;
+}
+
 /* Docker's masked and read-only paths; mask_cpu_paths adds the per-CPU
  * ones. */
 static const char *const masked_paths[] = {
@@ -731,7 +781,8 @@ static int mount_overlay(const child_plan *p, berth_error **err)
 
 int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
 {
-    _cleanup_close_ int rootfd = -1, maskfd = -1;
+    _cleanup_close_ int rootfd = -1, maskfd = -1, procfd = -1;
+    bool by_name;
     const unsigned long nsd = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -790,14 +841,27 @@ int mount_prepare(const child_plan *p, int *ret_rootfd, berth_error **err)
     } else if (open_in_root(rootfd, "/dev/null", OPEN_EXISTING, &maskfd, err) < 0) {
         return -1;
     }
-    for (size_t i = 0; i < BERTH_ARRAY_SIZE(masked_paths); i++)
-        if (mask_path(rootfd, masked_paths[i], maskfd, err) < 0)
+    /* The /proc ones by name from /proc (proc_name); needs
+     * mount_setattr(2) for the read-only ones, as restrict_bind_in_root. */
+    by_name = have_mount_setattr() &&
+              open_in_root(rootfd, "/proc", OPEN_EXISTING, &procfd, NULL) == 0 &&
+              fchdir(procfd) == 0;
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(masked_paths); i++) {
+        const char *name = by_name ? proc_name(masked_paths[i]) : NULL;
+        int r = name ? mask_proc_name(masked_paths[i], name, maskfd, err) : 1;
+
+        if (r < 0 || (r > 0 && mask_path(rootfd, masked_paths[i], maskfd, err) < 0))
             return -1;
+    }
     if (mask_cpu_paths(rootfd, maskfd, err) < 0)
         return -1;
-    for (size_t i = 0; i < BERTH_ARRAY_SIZE(readonly_paths); i++)
-        if (readonly_path(rootfd, readonly_paths[i], err) < 0)
+    for (size_t i = 0; i < BERTH_ARRAY_SIZE(readonly_paths); i++) {
+        const char *name = by_name ? proc_name(readonly_paths[i]) : NULL;
+        int r = name ? readonly_proc_name(readonly_paths[i], name, err) : 1;
+
+        if (r < 0 || (r > 0 && readonly_path(rootfd, readonly_paths[i], err) < 0))
             return -1;
+    }
     if (!p->userns) {
         _cleanup_close_ int devfd = -1;
         char fdp[FD_PATH_LEN];
