@@ -106,6 +106,20 @@ static int v1_mkdir_one(berth_cgroup *cg, const struct cgroup_v1_hierarchy *h, c
     _cleanup_free_ char *p = berth_xstrdup(dir);
     bool made;
 
+    /* The parents exist after the first container (berth's /berth): the
+     * leaf alone, one mkdir instead of one per level. A cpuset leaf that
+     * got no cpus from its parent (no cgroup.clone_children there) goes
+     * the long way, which fills its parents in first. */
+    if (mkdir(dir, 0755) == 0 || errno == EEXIST) {
+        _cleanup_free_ char *cpus = NULL;
+
+        if (!is_cpuset || (cgroup_read_file(dir, "cpuset.cpus", &cpus, NULL) == 0 && *cpus)) {
+            st->made[st->n++] = h;
+            return 0;
+        }
+    } else if (errno != ENOENT) {
+        return berth_error_errno(err, "mkdir %s", dir);
+    }
     /* Create each missing level below the mount point. */
     for (char *s = p + mlen + 1;; s++) {
         char c = *s;
