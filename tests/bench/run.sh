@@ -6,7 +6,8 @@
 #                      [scale] [ha] [image]
 #                                                         (default: all of them)
 #
-#   start    berthctl run vs crun run vs an unshare+chroot floor
+#   start    berthctl run vs crun run vs the kernel floor of its isolation
+#            (floor.c), and vs that floor with berth's defences (floor.c --full)
 #   monitor  berth-monitor vs conmon memory, 1 and 10 instances
 #   exec     a command in a running container through berth-monitor's exec
 #            socket vs crun exec, interleaved: `true` round trips, then 100 MB
