@@ -110,6 +110,7 @@ uint32_t seccomp_bpf_eval(const struct sock_fprog *prog, const struct seccomp_da
 typedef struct {
     uint32_t pc;
     bool known;
+    bool from_nr; /* known: the system call number itself */
     uint32_t val;
     int alias; /* >= 0: this node is that node */
     struct sock_filter insn;
@@ -125,14 +126,16 @@ typedef struct {
     const char *fail;
 } pe_ctx;
 
-static int pe(pe_ctx *c, uint32_t pc, bool known, uint32_t val)
+/* (The ranges between breakpoints hold only while the number is compared
+ * with constants as it is: an AND on it is refused.) */
+static int pe(pe_ctx *c, uint32_t pc, bool known, bool from_nr, uint32_t val)
 {
     const struct sock_filter *f;
     int id, next;
 
     for (size_t i = 0; i < c->n; i++)
         if (c->nodes[i].pc == pc && c->nodes[i].known == known &&
-            (!known || c->nodes[i].val == val))
+            (!known || (c->nodes[i].val == val && c->nodes[i].from_nr == from_nr)))
             return (int)i;
     if (c->fail)
         return -1;
@@ -145,29 +148,35 @@ static int pe(pe_ctx *c, uint32_t pc, bool known, uint32_t val)
         c->nodes = berth_xreallocarray(c->nodes, c->cap, sizeof(*c->nodes));
     }
     id = (int)c->n++;
-    c->nodes[id] = (pe_node){
-        .pc = pc, .known = known, .val = val, .alias = -1, .succ = { -1, -1 }, .order = -1
-    };
+    c->nodes[id] = (pe_node){ .pc = pc,
+                              .known = known,
+                              .from_nr = from_nr,
+                              .val = val,
+                              .alias = -1,
+                              .succ = { -1, -1 },
+                              .order = -1 };
     f = &c->prog->filter[pc];
     c->nodes[id].insn = *f;
     switch (f->code) {
     case OP_LD:
         if (f->k == OFF_NR || f->k == OFF_ARCH) {
-            next = pe(c, pc + 1, true, f->k == OFF_NR ? c->nr : c->arch);
+            next = pe(c, pc + 1, true, f->k == OFF_NR, f->k == OFF_NR ? c->nr : c->arch);
             c->nodes[id].alias = next;
         } else if (f->k % 4 != 0 || f->k > sizeof(struct seccomp_data) - 4) {
             c->fail = "a load outside seccomp_data";
         } else {
-            next = pe(c, pc + 1, false, 0);
+            next = pe(c, pc + 1, false, false, 0);
             c->nodes[id].succ[0] = next;
         }
         break;
     case OP_AND:
-        if (known) {
-            next = pe(c, pc + 1, true, val & f->k);
+        if (known && from_nr) {
+            c->fail = "an AND on the system call number";
+        } else if (known) {
+            next = pe(c, pc + 1, true, false, val & f->k);
             c->nodes[id].alias = next;
         } else {
-            next = pe(c, pc + 1, false, 0);
+            next = pe(c, pc + 1, false, false, 0);
             c->nodes[id].succ[0] = next;
         }
         break;
@@ -176,7 +185,7 @@ static int pe(pe_ctx *c, uint32_t pc, bool known, uint32_t val)
             c->fail = "a jump out of the program";
             break;
         }
-        next = pe(c, pc + 1 + f->k, known, val);
+        next = pe(c, pc + 1 + f->k, known, from_nr, val);
         c->nodes[id].alias = next;
         break;
     case OP_JEQ:
@@ -184,12 +193,13 @@ static int pe(pe_ctx *c, uint32_t pc, bool known, uint32_t val)
     case OP_JGE:
     case OP_JSET:
         if (known) {
-            next = pe(c, pc + 1 + (jump_true(f->code, val, f->k) ? f->jt : f->jf), true, val);
+            next =
+                pe(c, pc + 1 + (jump_true(f->code, val, f->k) ? f->jt : f->jf), true, from_nr, val);
             c->nodes[id].alias = next;
         } else {
-            next = pe(c, pc + 1 + f->jt, false, 0);
+            next = pe(c, pc + 1 + f->jt, false, false, 0);
             c->nodes[id].succ[0] = next;
-            next = pe(c, pc + 1 + f->jf, false, 0);
+            next = pe(c, pc + 1 + f->jf, false, false, 0);
             c->nodes[id].succ[1] = next;
         }
         break;
@@ -217,6 +227,8 @@ static int cmp_kept(const void *a, const void *b, void *arg)
         return x->pc < y->pc ? -1 : 1;
     if (x->known != y->known)
         return x->known ? 1 : -1;
+    if (x->from_nr != y->from_nr)
+        return x->from_nr ? 1 : -1;
     return x->val < y->val ? -1 : x->val > y->val;
 }
 
@@ -238,7 +250,7 @@ static void mark(pe_ctx *c, int id, int *kept, size_t *n_kept)
 static const char *specialise(const struct sock_fprog *prog, uint32_t arch, uint32_t nr, code *out)
 {
     pe_ctx c = { .prog = prog, .arch = arch, .nr = nr };
-    int root = pe(&c, 0, false, 0), *kept, *pos;
+    int root = pe(&c, 0, false, false, 0), *kept, *pos;
     size_t n_kept = 0, n_out = 0;
     const char *fail = c.fail;
 

@@ -112,6 +112,16 @@ START_TEST(seccomp_compact_refuses_what_it_does_not_know)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
     };
+    struct sock_filter and_nr[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xff),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 39, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    };
     struct sock_filter simple[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -131,6 +141,10 @@ START_TEST(seccomp_compact_refuses_what_it_does_not_know)
     p = (struct sock_fprog){ .len = 7, .filter = low_bit };
     ck_assert_int_eq(seccomp_compact(&p, &out, why, sizeof(why)), -1);
     ck_assert_str_eq(why, "a bit test on a low mask");
+    /* ranges of numbers hold only for numbers compared as they are */
+    p = (struct sock_fprog){ .len = 8, .filter = and_nr };
+    ck_assert_int_eq(seccomp_compact(&p, &out, why, sizeof(why)), -1);
+    ck_assert_str_eq(why, "an AND on the system call number");
     /* and what it knows, it keeps: 39 and everything above 100 allowed */
     p = (struct sock_fprog){ .len = 9, .filter = simple };
     ck_assert_msg(seccomp_compact(&p, &out, why, sizeof(why)) == 0, "%s", why);
