@@ -2,7 +2,8 @@
 # Where a container start's time goes: perf profiles, flame graphs and the
 # cost of each phase, for the start-path work (BENCHMARKS.md section 1).
 #
-#   tests/bench/profile.sh [start] [phases] [burst]     (root; default: all three)
+#   tests/bench/profile.sh [start] [phases] [burst] [timeline]
+#                                      (root; default: all four)
 #
 #   start   perf record, system-wide with call graphs, of RUNS (100)
 #           `berthctl run --rootfs R -- /bin/true`: the profile (by
@@ -13,6 +14,11 @@
 #           over RUNS starts
 #   burst   perf record of berthd starting BURST (100) containers at once
 #           (bench-agent with its fake controller): profile and flame graph
+#   timeline  RUNS starts each of berthctl run, the floor with berth's
+#           defences (bench-start-floor --full) and the plain floor, timed
+#           mark by mark (exec, clone, pivot_root, the command's exec and
+#           exit, the parent's exit) from scheduler and syscall tracepoints
+#           only, side by side: where berth's own time goes
 #
 # Uses the build in BUILD_DIR (default: build, RelWithDebInfo as
 # tests/bench/run.sh makes it) and its bench-rootfs; writes into OUT
@@ -26,7 +32,7 @@ out=${OUT:-/tmp/berth-profile}
 runs=${RUNS:-100}
 burst=${BURST:-100}
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(start phases burst)
+[ ${#which[@]} -gt 0 ] || which=(start phases burst timeline)
 if [ "$(id -u)" != 0 ]; then
 	echo "profile.sh: needs root (perf system-wide, containers)" >&2
 	exit 1
@@ -52,6 +58,14 @@ starts() {
 # (internal: what perf records) --starts N
 if [ "${which[0]}" = --starts ]; then
 	starts "${which[1]}"
+	exit
+fi
+# (internal) --timeline N: N of each program in turn
+if [ "${which[0]}" = --timeline ]; then
+	floor=$build/tests/bench/bench-start-floor
+	starts "${which[1]}" || exit 1
+	for _ in $(seq "${which[1]}"); do "$floor" --full "$rootfs" /bin/true || exit 1; done
+	for _ in $(seq "${which[1]}"); do "$floor" "$rootfs" /bin/true || exit 1; done
 	exit
 fi
 # Everything in a private mount namespace: the hybrid host's unified mount
@@ -122,6 +136,23 @@ profile_phases() {
 	cat "$out/phases.txt"
 }
 
+profile_timeline() {
+	local floor=$build/tests/bench/bench-start-floor
+	[ -x "$floor" ] || {
+		echo "profile.sh: no $floor" >&2
+		return 1
+	}
+	"$0" --timeline 5 >/dev/null 2>&1 || return 1
+	perf record -q -a -e sched:sched_process_exec -e sched:sched_process_exit \
+		-e syscalls:sys_enter_clone3 -e syscalls:sys_exit_clone3 \
+		-e syscalls:sys_enter_pivot_root -e syscalls:sys_enter_execve \
+		-o "$out/timeline.data" -- "$0" --timeline "$runs" >/dev/null 2>&1 || return 1
+	perf script -i "$out/timeline.data" -F comm,pid,time,event,trace 2>/dev/null |
+		python3 tests/bench/lib/timeline.py "berthctl run" "floor --full" "floor" \
+			>"$out/timeline.txt" || return 1
+	cat "$out/timeline.txt"
+}
+
 profile_burst() {
 	local agent=$build/tests/bench/bench-agent
 	[ -x "$agent" ] || {
@@ -139,9 +170,10 @@ for w in "${which[@]}"; do
 	case "$w" in
 	start) profile_start || failed+=(start) ;;
 	phases) profile_phases || failed+=(phases) ;;
+	timeline) profile_timeline || failed+=(timeline) ;;
 	burst) profile_burst || failed+=(burst) ;;
 	*)
-		echo "profile.sh: unknown profile '$w' (start, phases, burst)" >&2
+		echo "profile.sh: unknown profile '$w' (start, phases, burst, timeline)" >&2
 		exit 2
 		;;
 	esac
