@@ -217,9 +217,13 @@ set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS berthctl)
 # berth-pull and berthctl open libcurl and libarchive when a pull or an
 # unpack first needs them (lib/image/dl.h), so dpkg-shlibdeps cannot see
 # them: named here, with the versions shlibdeps gave (libarchive's zstd
-# filter needs 3.3.3)
-set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "libcurl4 (>= 7.16.2), libarchive13 (>= 3.3.3)")
-set(CPACK_DEBIAN_BERTHCTL_PACKAGE_DEPENDS "libcurl4 (>= 7.16.2), libarchive13 (>= 3.3.3)")
+# filter needs 3.3.3); and every program of lib/rpc opens libnanomsg when
+# it first makes a socket (lib/rpc/nn-dl.h)
+set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS
+    "libcurl4 (>= 7.16.2), libarchive13 (>= 3.3.3), libnanomsg5 (>= 1.1.5)")
+set(CPACK_DEBIAN_BERTHCTL_PACKAGE_DEPENDS
+    "libcurl4 (>= 7.16.2), libarchive13 (>= 3.3.3), libnanomsg5 (>= 1.1.5)")
+set(CPACK_DEBIAN_CONTROLLER_PACKAGE_DEPENDS "libnanomsg5 (>= 1.1.5)")
 # cni pod networks run the operator's CNI plugins
 set(CPACK_DEBIAN_AGENT_PACKAGE_SUGGESTS containernetworking-plugins)
 # CronJobs with a timeZone read /usr/share/zoneinfo

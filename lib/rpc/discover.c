@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "base/timeutil.h"
+#include "nn-dl.h"
 
 int berth_rpc_discover(const char *address, int timeout_ms, berth_principal *ret_principal,
                        uint8_t ret_pk[BERTH_PUBKEY_LEN], berth_error **err)
@@ -17,6 +18,8 @@ int berth_rpc_discover(const char *address, int timeout_ms, berth_principal *ret
     berth_error *last = NULL;
     int s, r = -1;
 
+    if (rpc_nn_load(err) < 0)
+        return -1;
     s = nn_socket(AF_SP, NN_REQ);
     if (s < 0)
         return berth_error_set(err, nn_errno(), "nanomsg socket: %s", nn_strerror(nn_errno()));

@@ -11,6 +11,7 @@
 #include "base/cleanup.h"
 #include "base/xalloc.h"
 #include "frame.h"
+#include "nn-dl.h"
 
 #define QUEUE_MAX_MSGS  4096
 #define QUEUE_MAX_BYTES ((size_t)64 << 20)
@@ -140,6 +141,9 @@ int berth_nnsock_open(berth_nnsock *ns, berth_loop *loop, int domain, int protoc
     ns->sndfd = -1;
     ns->raw = domain == AF_SP_RAW;
     ns->on_recv = on_recv;
+    ns->s = -1;
+    if (rpc_nn_load(err) < 0)
+        return -1;
     ns->s = nn_socket(domain, protocol);
     if (ns->s < 0)
         return berth_error_errno(err, "nanomsg socket (protocol %d)", protocol);

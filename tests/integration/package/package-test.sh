@@ -183,6 +183,11 @@ for p in berth-agent berth-controller berthctl; do
 		*) bad "$p does not depend on libcurl4 and libarchive13: $deps" ;;
 		esac
 	fi
+	# every program of lib/rpc opens libnanomsg the same way (lib/rpc/nn-dl.h)
+	case "$deps" in
+	*libnanomsg5*) ok "$p depends on libnanomsg5" ;;
+	*) bad "$p does not depend on libnanomsg5: $deps" ;;
+	esac
 done
 expect "berth-agent.deb: the unit runs /usr/bin/berthd" \
 	"ExecStart=/usr/bin/berthd -c /etc/berth/agent.yaml" \
