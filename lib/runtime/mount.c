@@ -26,6 +26,7 @@
 
 #include "base/cleanup.h"
 #include "cgroup-internal.h"
+#include "masked-paths.h"
 
 #define FD_PATH_LEN 32
 /* What one overlay mount takes: a page of options; "/proc/self/fd/N:"
@@ -291,16 +292,8 @@ static int readonly_proc_name(const char *path, const char *name, berth_error **
     return 0;
 }
 
-/* Docker's masked and read-only paths; mask_cpu_paths adds the per-CPU
- * ones. */
-static const char *const masked_paths[] = {
-    "/proc/asound",      "/proc/acpi",          "/proc/interrupts", "/proc/kcore",
-    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-    "/proc/sched_debug", "/proc/scsi",          "/sys/firmware",    "/sys/devices/virtual/powercap",
-};
-static const char *const readonly_paths[] = {
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-};
+/* Docker's masked and read-only paths (masked-paths.h); mask_cpu_paths
+ * adds the per-CPU ones. */
 
 /* /sys/devices/system/cpu/cpuN/thermal_throttle for every CPU: counters
  * of the host's other tenants' load. getdents64 on a stack buffer: the

@@ -49,6 +49,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Docker's masked and read-only paths, berth's own list (mount.c) */
+#include "runtime/masked-paths.h"
+
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
@@ -67,15 +70,6 @@ static const char *const v1_controllers[] = { "cpu",     "cpuacct", "cpuset", "m
 static const char *const device_rules[] = { "c *:* m",   "b *:* m",   "c 1:3 rwm",  "c 1:5 rwm",
                                             "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  "c 5:0 rwm",
                                             "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm" };
-/* Docker's masked and read-only paths (mount.c) */
-static const char *const masked_paths[] = {
-    "/proc/asound",      "/proc/acpi",          "/proc/interrupts", "/proc/kcore",
-    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-    "/proc/sched_debug", "/proc/scsi",          "/sys/firmware",    "/sys/devices/virtual/powercap",
-};
-static const char *const readonly_paths[] = {
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-};
 
 static char dirs[8][160];
 static const char *dir_ctl[8];
