@@ -4,8 +4,9 @@ comm,pid,time,event,trace` of tests/bench/profile.sh's timeline recording
 (scheduler and syscall tracepoints only: no uprobes, so each program runs
 as it does unobserved).
 
-A run starts at the exec of one of the programs named on the command line
-(berthctl, bench-start-floor) and has these marks, each timed from the one
+A run starts at the exec of berthctl or bench-start-floor; the recording
+runs the three programs in turn (the labels on the command line, in that
+order), so every third run is the same program. A run has these marks, each timed from the one
 before: the parent's clone3 (entry and return), the child's pivot_root, the
 command's execve, the command's exit, the parent's exit. Prints the medians
 per program and argument set (the first word after the program tells the
@@ -58,9 +59,9 @@ def main():
     if len(labels) != 3:
         print("timeline.py LABEL... (one per program, in the order they ran)", file=sys.stderr)
         return 2
-    # the recording runs each program in turn, RUNS times: split in three
+    # the recording runs the three in turn, RUNS times
     per = len(runs) // 3
-    groups = [runs[i * per:(i + 1) * per] for i in range(3)]
+    groups = [runs[i:3 * per:3] for i in range(3)]
     table = []
     for label, group in zip(labels, groups):
         col = []
@@ -81,10 +82,14 @@ def main():
                     continue
             col.append(statistics.median(v) if v else float("nan"))
         col.append(sum(col))
+        tot = [r["got"]["parent_exit"] - r["t0"] for r in group if len(r["got"]) == len(MARKS)]
+        col.append(statistics.median(tot) * 1e3 if tot else float("nan"))
         table.append((label, col, len(group)))
     print("start, mark by mark (medians of %d runs each, ms; perf tracepoints)" % per)
     print("  %-50s" % "" + "".join("%14s" % l[:13] for l, _, _ in table))
-    for i, (_, what) in enumerate(MARKS + [("total", "total (sum of the medians)")]):
+    rows = MARKS + [("sum", "sum of the medians above"),
+                    ("total", "exec to exit, median of the runs' own")]
+    for i, (_, what) in enumerate(rows):
         print("  %-50s" % what + "".join("%14.3f" % c[i] for _, c, _ in table))
     return 0
 
