@@ -22,6 +22,8 @@
 #define OFF_NR   0
 #define OFF_ARCH 4
 
+#define SECCOMP_COMPACT_ARCHS_MAX 8
+
 typedef struct {
     struct sock_filter *v;
     size_t n, cap;
@@ -482,10 +484,10 @@ static bool check(const struct sock_fprog *ref, const struct sock_fprog *new, co
                                             AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM,
                                             AUDIT_ARCH_RISCV64, AUDIT_ARCH_PPC64LE,
                                             AUDIT_ARCH_S390X,   AUDIT_ARCH_MIPSEL64 };
-    uint32_t arch_set[32];
+    uint32_t arch_set[3 * SECCOMP_COMPACT_ARCHS_MAX + 3 + 8];
     size_t n_arch_set = 0;
 
-    for (size_t i = 0; i < n_archs && n_arch_set + 3 <= 12; i++) {
+    for (size_t i = 0; i < n_archs; i++) {
         arch_set[n_arch_set++] = archs[i];
         arch_set[n_arch_set++] = archs[i] + 1;
         arch_set[n_arch_set++] = archs[i] - 1;
@@ -520,7 +522,13 @@ static bool check(const struct sock_fprog *ref, const struct sock_fprog *new, co
                 if (differ(ref, new, &d, why, why_len))
                     return false;
             }
-            args_matter = specialise(ref, arch_set[ai], nr, &res) == NULL && res.n > 1;
+            if (specialise(ref, arch_set[ai], nr, &res) != NULL) {
+                free(res.v);
+                snprintf(why, why_len, "arch 0x%x nr %u: the original cannot be specialised",
+                         arch_set[ai], nr);
+                return false;
+            }
+            args_matter = res.n > 1;
             free(res.v);
             if (!args_matter)
                 continue;
@@ -555,28 +563,41 @@ static bool check(const struct sock_fprog *ref, const struct sock_fprog *new, co
 }
 
 /* The architectures: every constant an equality test compares the arch
- * field with, by what A holds at each instruction (a forward pass over
- * the program, which only jumps forward). */
+ * field with, by what A may hold at each instruction (a forward pass over
+ * the program, which only jumps forward; A starts at 0). Where A may be
+ * the arch, only equality tests may look at it: then every architecture
+ * the program does not name takes the same path as any other, which is
+ * what lets one stand for all (seccomp_compact's "other"). */
 static const char *find_archs(const struct sock_fprog *prog, uint32_t *archs, size_t *n_archs)
 {
-    enum { UNSET, ARCH, OTHER };
-    unsigned char *src = berth_xcalloc(prog->len + 1, 1);
+    enum { MAY_ARCH = 1, MAY_OTHER = 2 };
+    unsigned char *may = berth_xcalloc(prog->len + 1, 1);
     const char *fail = NULL;
 
     *n_archs = 0;
+    if (prog->len > 0)
+        may[0] = MAY_OTHER;
     for (size_t i = 0; i < prog->len && !fail; i++) {
         const struct sock_filter *f = &prog->filter[i];
-        unsigned char here = src[i], next = here;
+        unsigned char here = may[i], next = here;
         size_t to[2] = { i + 1, SIZE_MAX };
 
+        if (!here)
+            continue; /* never reached */
         switch (f->code) {
         case OP_LD:
-            next = f->k == OFF_ARCH ? ARCH : OTHER;
+            next = f->k == OFF_ARCH ? MAY_ARCH : MAY_OTHER;
             break;
         case OP_AND:
-            next = OTHER;
+            if (here & MAY_ARCH)
+                fail = "an AND on the architecture";
+            next = MAY_OTHER;
             break;
         case OP_JA:
+            if (f->k >= prog->len - i - 1) {
+                fail = "a jump out of the program";
+                break;
+            }
             to[0] = i + 1 + f->k;
             break;
         case OP_JEQ:
@@ -585,17 +606,17 @@ static const char *find_archs(const struct sock_fprog *prog, uint32_t *archs, si
         case OP_JSET:
             to[0] = i + 1 + f->jt;
             to[1] = i + 1 + f->jf;
-            if (here == ARCH && f->code == OP_JEQ) {
+            if ((here & MAY_ARCH) && f->code == OP_JEQ) {
                 bool seen = false;
 
                 for (size_t a = 0; a < *n_archs; a++)
                     seen |= archs[a] == f->k;
-                if (!seen && *n_archs == 8)
+                if (!seen && *n_archs == SECCOMP_COMPACT_ARCHS_MAX)
                     fail = "too many architectures";
                 else if (!seen)
                     archs[(*n_archs)++] = f->k;
-            } else if (here == ARCH) {
-                fail = "an order comparison of the architecture";
+            } else if (here & MAY_ARCH) {
+                fail = "an order or bit comparison of the architecture";
             }
             break;
         case OP_RET:
@@ -610,22 +631,20 @@ static const char *find_archs(const struct sock_fprog *prog, uint32_t *archs, si
                 continue;
             if (to[t] >= prog->len)
                 fail = "a jump out of the program";
-            else if (src[to[t]] == UNSET)
-                src[to[t]] = next;
-            else if (src[to[t]] != next)
-                src[to[t]] = OTHER; /* A from two sources: not the arch alone */
+            else
+                may[to[t]] |= next;
         }
     }
-    free(src);
+    free(may);
     return fail;
 }
 
 int seccomp_compact(const struct sock_fprog *prog, struct sock_fprog *ret, char *why,
                     size_t why_len)
 {
-    uint32_t archs[8], *bp = NULL;
+    uint32_t archs[SECCOMP_COMPACT_ARCHS_MAX], *bp = NULL, other_arch = 0;
     size_t n_archs = 0, n_bp = 0;
-    code out = { 0 }, other = { 0 }, blocks[8] = { { 0 } };
+    code out = { 0 }, other = { 0 }, blocks[SECCOMP_COMPACT_ARCHS_MAX] = { { 0 } };
     const char *fail = NULL;
     struct sock_fprog new;
 
@@ -639,10 +658,28 @@ int seccomp_compact(const struct sock_fprog *prog, struct sock_fprog *ret, char 
     fail = breakpoints(prog, &bp, &n_bp);
     if (fail)
         goto out;
-    /* any other architecture: one decision, whatever the number */
-    fail = specialise(prog, 0, 0, &other);
-    if (!fail && (other.n != 1 || other.v[0].code != OP_RET))
-        fail = "the decision for an unknown architecture depends on more than it";
+    /* any other architecture (find_archs: they all take one path): one
+     * decision, whatever the number and the arguments, shown on an
+     * architecture the program compares with nothing */
+    for (bool clash = true; clash; other_arch++) {
+        clash = false;
+        for (size_t i = 0; i < prog->len; i++)
+            clash |= prog->filter[i].code != OP_RET && prog->filter[i].k == other_arch;
+    }
+    other_arch--;
+    {
+        range *rs = NULL;
+        size_t n = 0;
+
+        fail = arch_ranges(prog, other_arch, bp, n_bp, &rs, &n);
+        if (!fail && (n != 1 || rs[0].res.n != 1 || rs[0].res.v[0].code != OP_RET))
+            fail = "the decision for an unknown architecture depends on more than it";
+        if (!fail)
+            append(&other, &rs[0].res);
+        for (size_t i = 0; i < n; i++)
+            free(rs[i].res.v);
+        free(rs);
+    }
     for (size_t a = 0; !fail && a < n_archs; a++) {
         range *rs = NULL;
         size_t n = 0;
@@ -697,7 +734,7 @@ refused:
     free(out.v);
     free(bp);
     free(other.v);
-    for (size_t a = 0; a < 8; a++)
+    for (size_t a = 0; a < SECCOMP_COMPACT_ARCHS_MAX; a++)
         free(blocks[a].v);
     return -1;
 }
