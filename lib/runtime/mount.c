@@ -292,10 +292,8 @@ static int readonly_proc_name(const char *path, const char *name, berth_error **
     return 0;
 }
 
-/* Docker's masked and read-only paths (masked-paths.h); mask_cpu_paths
- * adds the per-CPU ones. */
-
-/* /sys/devices/system/cpu/cpuN/thermal_throttle for every CPU: counters
+/* Docker's masked and read-only paths are in masked-paths.h; this adds
+ * /sys/devices/system/cpu/cpuN/thermal_throttle for every CPU: counters
  * of the host's other tenants' load. getdents64 on a stack buffer: the
  * child may not allocate (opendir would). */
 static int mask_cpu_paths(int rootfd, int mask_fd, berth_error **err)
