@@ -113,6 +113,21 @@ static int write_crun_bundle(const char *dir, const char *rootfs)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* One timed run of argv into s (warm-up runs, i < 0, not kept); -1 with
+ * a word on stderr if it failed. */
+static int run_into(struct series *s, char **argv, int i)
+{
+    double t = time_run(argv);
+
+    if (t < 0) {
+        fprintf(stderr, "bench-start: %s (%s) failed\n", argv[0], s->name);
+        return -1;
+    }
+    if (i >= 0)
+        s->v[s->n++] = t;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *berthctl, *rootfs;
@@ -192,55 +207,17 @@ int main(int argc, char **argv)
     char *crun_argv[] = { "crun", "run", "--bundle", bundle, id, NULL };
 
     for (int i = -WARMUP; i < n; i++) {
-        double t;
-
-        t = time_run(berth_argv);
-        if (t < 0) {
-            fprintf(stderr, "bench-start: berthctl run failed\n");
+        if (run_into(&berth, berth_argv, i) < 0)
             return 1;
-        }
-        if (i >= 0)
-            berth.v[berth.n++] = t;
         if (have_crun) {
             snprintf(id, sizeof(id), "bench-%d-%d", (int)getpid(), i + WARMUP);
-            t = time_run(crun_argv);
-            if (t < 0) {
-                fprintf(stderr, "bench-start: crun run failed\n");
+            if (run_into(&crun, crun_argv, i) < 0)
                 return 1;
-            }
-            if (i >= 0)
-                crun.v[crun.n++] = t;
         }
-        t = time_run(floor_argv);
-        if (t < 0) {
-            fprintf(stderr, "bench-start: %s failed\n", floor_path);
+        if (run_into(&floor_, floor_argv, i) < 0 || run_into(&full, full_argv, i) < 0 ||
+            run_into(&dev, dev_argv, i) < 0 ||
+            (baseline && *baseline && run_into(&base, base_argv, i) < 0))
             return 1;
-        }
-        if (i >= 0)
-            floor_.v[floor_.n++] = t;
-        t = time_run(full_argv);
-        if (t < 0) {
-            fprintf(stderr, "bench-start: %s --full failed\n", floor_path);
-            return 1;
-        }
-        if (i >= 0)
-            full.v[full.n++] = t;
-        t = time_run(dev_argv);
-        if (t < 0) {
-            fprintf(stderr, "bench-start: berthctl run --device failed\n");
-            return 1;
-        }
-        if (i >= 0)
-            dev.v[dev.n++] = t;
-        if (baseline && *baseline) {
-            t = time_run(base_argv);
-            if (t < 0) {
-                fprintf(stderr, "bench-start: %s run failed\n", baseline);
-                return 1;
-            }
-            if (i >= 0)
-                base.v[base.n++] = t;
-        }
     }
 
     printf("container start: /bin/true on %s, %d interleaved runs each after %d warm-up\n", rootfs,
