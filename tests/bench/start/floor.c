@@ -73,11 +73,15 @@ static const char *const device_rules[] = { "c *:* m",   "b *:* m",   "c 1:3 rwm
 
 static char dirs[8][160];
 static const char *dir_ctl[8];
-static int n_dirs;
+static int n_dirs, n_made;
 
 static __attribute__((noreturn)) void die(const char *what)
 {
     perror(what);
+    /* the cgroups made so far go with us (a child inside its own gets
+     * EBUSY, and its parent removes them after it) */
+    for (int i = n_made - 1; i >= 0; i--)
+        rmdir(dirs[i]);
     _exit(125);
 }
 
@@ -286,7 +290,7 @@ static void full_cgroups(bool v1)
         fprintf(stderr, "bench-start-floor: no cgroup parent /berth: run berthctl first\n");
         exit(125);
     }
-    for (int i = 0; i < n_dirs; i++)
+    for (int i = 0; i < n_dirs; i++, n_made++)
         if (mkdir(dirs[i], 0755) < 0)
             die(dirs[i]);
     /* v2: berth attaches an eBPF device program; not here (this host's
@@ -337,7 +341,7 @@ int main(int argc, char **argv)
         snprintf(dirs[0], sizeof(dirs[0]), "/sys/fs/cgroup/berth-floor-%d", (int)getpid());
         n_dirs = 1;
     }
-    for (int i = 0; !full && i < n_dirs; i++)
+    for (int i = 0; !full && i < n_dirs; i++, n_made++)
         if (mkdir(dirs[i], 0755) < 0)
             die(dirs[i]);
     if (!v1) {
